@@ -1,0 +1,50 @@
+# What people type. The real build is Meson + Ninja; these targets wrap it.
+#   make demo   build and start ooda with the example config on 127.0.0.1:4318
+#   make test   install deps, build normal + ASan/UBSan, run unit and integration tests
+#   make bench  benchmarks against their peers (never part of make test)
+#   make fuzz   libFuzzer harnesses, each for FUZZ_SECONDS
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+MESON_FLAGS ?= -Dwerror=true
+
+.PHONY: all deps build build-asan test demo bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_FLAGS) >/dev/null
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) $(MESON_FLAGS) -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+
+build: deps $(BUILD)/build.ninja
+	@ninja -C $(BUILD)
+
+build-asan: deps $(ASAN_BUILD)/build.ninja
+	@ninja -C $(ASAN_BUILD)
+
+test: build build-asan
+	@scripts/run-tests $(BUILD) $(ASAN_BUILD)
+
+demo: build
+	@scripts/demo $(BUILD)/ooda
+
+bench: deps
+	@scripts/install-deps --bench
+	@[ -f build-bench/build.ninja ] || meson setup build-bench -Dbuildtype=release -Db_ndebug=true -Dbench=true >/dev/null
+	@ninja -C build-bench
+	@bench/run build-bench
+
+fuzz: deps
+	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	@ninja -C $(FUZZ_BUILD)
+	@scripts/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-bench

@@ -1,0 +1,125 @@
+/* Unit tests for src/core: buf, arena, time and duration parsing, errors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/time.h"
+
+static void test_buf(void **state)
+{
+	struct buf b = BUF_INIT;
+	assert_string_equal(b.data, "");
+	buf_addf(&b, "%d-%s", 42, "x");
+	buf_addch(&b, '!');
+	assert_string_equal(b.data, "42-x!");
+	buf_reset(&b);
+	buf_add_json_str(&b, "a\"b\\c\n\x01", 7);
+	assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\u0001\"");
+	for (int i = 0; i < 10000; i++)
+		buf_addch(&b, 'y');
+	assert_int_equal(b.len, 17 + 10000);
+	size_t len;
+	char *s = buf_detach(&b, &len);
+	assert_int_equal(len, 10017);
+	assert_string_equal(b.data, "");
+	free(s);
+	buf_release(&b);
+}
+
+static void test_arena(void **state)
+{
+	struct arena a;
+	arena_init(&a, 128);
+	char *big = arena_alloc(&a, 1000);
+	memset(big, 'x', 1000);
+	char *s = arena_strdup(&a, "hello");
+	assert_string_equal(s, "hello");
+	assert_int_equal(((uintptr_t)arena_alloc(&a, 3)) % 16, 0);
+	assert_string_equal(arena_printf(&a, "%s/%d", "a", 7), "a/7");
+	a.limit = a.used + 32;
+	assert_null(arena_alloc(&a, 64));
+	arena_release(&a);
+}
+
+static void test_time_parse(void **state)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		int64_t ns;
+	} cases[] = {
+		{ "1970-01-01T00:00:00Z", 0, 0 },
+		{ "2026-11-25T10:00:00.5Z", 0, INT64_C(1795600800500000000) },
+		{ "2026-11-25T12:00:00+02:00", 0, INT64_C(1795600800000000000) },
+		{ "2026-11-25", 0, INT64_C(1795564800000000000) },
+		{ "1795600800", 0, INT64_C(1795600800000000000) },
+		{ "1795600800000", 0, INT64_C(1795600800000000000) },
+		{ "1795600800000000000", 0, INT64_C(1795600800000000000) },
+		{ "2026-13-01T00:00:00Z", OODA_EINVAL, 0 },
+		{ "2026-11-25T10:00:00", OODA_EINVAL, 0 },
+		{ "yesterday", OODA_EINVAL, 0 },
+		{ "", OODA_EINVAL, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t ns = -1;
+		int rc = ooda_time_parse(cases[i].in, strlen(cases[i].in), &ns);
+		assert_int_equal(rc, cases[i].rc);
+		if (!rc)
+			assert_int_equal(ns, cases[i].ns);
+	}
+	char out[40];
+	assert_string_equal(ooda_time_format(INT64_C(1795600800500000000), out, sizeof(out)),
+			    "2026-11-25T10:00:00.500Z");
+}
+
+static void test_duration(void **state)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		int64_t ns;
+	} cases[] = {
+		{ "15m", 0, 15 * 60 * OODA_NS_PER_SEC },
+		{ "1h30m", 0, 90 * 60 * OODA_NS_PER_SEC },
+		{ "250ms", 0, 250 * OODA_NS_PER_MS },
+		{ "1.5h", 0, 90 * 60 * OODA_NS_PER_SEC },
+		{ "7d", 0, 7 * 86400 * OODA_NS_PER_SEC },
+		{ "5", OODA_EINVAL, 0 },
+		{ "m", OODA_EINVAL, 0 },
+		{ "5x", OODA_EINVAL, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t ns = -1;
+		assert_int_equal(ooda_duration_parse(cases[i].in, strlen(cases[i].in), &ns), cases[i].rc);
+		if (!cases[i].rc)
+			assert_int_equal(ns, cases[i].ns);
+	}
+	char out[32];
+	assert_string_equal(ooda_duration_format(5400 * OODA_NS_PER_SEC, out, sizeof(out)), "1h30m");
+}
+
+static void test_errors(void **state)
+{
+	assert_int_equal(ooda_http_status(OODA_ENOTFOUND), 404);
+	assert_int_equal(ooda_http_status(OODA_EUNAUTH), 401);
+	assert_string_equal(ooda_strerror(OODA_ECONFLICT), "conflict");
+	assert_string_equal(ooda_errname(OODA_EBUSY), "EBUSY");
+	assert_string_equal(ooda_strerror(-9999), "unknown error");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_arena),
+		cmocka_unit_test(test_time_parse),
+		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
