@@ -1,0 +1,110 @@
+/*
+ * Every SQL statement of the control store's SQLite backend, as named
+ * constants, and the numbered schema migrations. Only store/ includes this.
+ */
+#ifndef OODA_SQLITE_SQL_H
+#define OODA_SQLITE_SQL_H
+
+/* Migration N brings user_version from N-1 to N. Append only; never edit. */
+static const char *const sql_migrations[] = {
+	/* 1: tokens, audit chain, checkpoints, versioned documents */
+	"CREATE TABLE tokens("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,"
+	"  env TEXT NOT NULL DEFAULT '', hash BLOB NOT NULL UNIQUE,"
+	"  created_ns INTEGER NOT NULL, created_by TEXT NOT NULL,"
+	"  revoked_ns INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE audit("
+	"  seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL, target TEXT NOT NULL, before_digest TEXT NOT NULL,"
+	"  after_digest TEXT NOT NULL, rationale TEXT NOT NULL, detail TEXT,"
+	"  prev_hash BLOB NOT NULL, hash BLOB NOT NULL);"
+	"CREATE INDEX audit_time ON audit(time_ns);"
+	"CREATE INDEX audit_actor ON audit(actor, seq);"
+	"CREATE INDEX audit_target ON audit(target, seq);"
+	"CREATE TABLE audit_checkpoints("
+	"  seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, hash BLOB NOT NULL,"
+	"  signature BLOB NOT NULL, pubkey BLOB NOT NULL);"
+	"CREATE TABLE docs("
+	"  kind TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL,"
+	"  time_ns INTEGER NOT NULL, author TEXT NOT NULL, rationale TEXT NOT NULL,"
+	"  body TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY(kind, key, version)) WITHOUT ROWID;",
+};
+
+enum sql_stmt {
+	SQL_TOKEN_INSERT,
+	SQL_TOKEN_REVOKE_FIND,
+	SQL_TOKEN_REVOKE,
+	SQL_TOKEN_LIST,
+	SQL_AUDIT_LAST,
+	SQL_AUDIT_INSERT,
+	SQL_AUDIT_ITER_ASC,
+	SQL_AUDIT_ITER_DESC,
+	SQL_CHECKPOINT_INSERT,
+	SQL_CHECKPOINT_LIST,
+	SQL_DOC_LATEST_VERSION,
+	SQL_DOC_INSERT,
+	SQL_DOC_GET_LATEST,
+	SQL_DOC_GET_VERSION,
+	SQL_DOC_LIST,
+	SQL_DOC_HISTORY,
+	SQL_COUNT
+};
+
+static const char *const sql_text[SQL_COUNT] = {
+	[SQL_TOKEN_INSERT] =
+		"INSERT INTO tokens(id, name, role, env, hash, created_ns, created_by)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SQL_TOKEN_REVOKE_FIND] =
+		"SELECT id, name, role, env, hash, created_ns, created_by, revoked_ns FROM tokens"
+		" WHERE (id = ?1 OR name = ?1) AND revoked_ns = 0",
+	[SQL_TOKEN_REVOKE] = "UPDATE tokens SET revoked_ns = ?2 WHERE id = ?1",
+	[SQL_TOKEN_LIST] =
+		"SELECT id, name, role, env, hash, created_ns, created_by, revoked_ns FROM tokens"
+		" ORDER BY created_ns, id",
+	[SQL_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+	[SQL_AUDIT_INSERT] =
+		"INSERT INTO audit(seq, time_ns, actor, action, target, before_digest, after_digest,"
+		" rationale, detail, prev_hash, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[SQL_AUDIT_ITER_ASC] =
+		"SELECT seq, time_ns, actor, action, target, before_digest, after_digest, rationale,"
+		" detail, prev_hash, hash FROM audit"
+		" WHERE (?1 IS NULL OR actor = ?1)"
+		" AND (?2 IS NULL OR action = ?2 OR (substr(?2, -1) = '*' AND action GLOB ?2))"
+		" AND (?3 IS NULL OR target = ?3) AND (?4 = 0 OR time_ns >= ?4) AND (?5 = 0 OR time_ns < ?5)"
+		" AND seq > ?6 AND (?7 = 0 OR seq < ?7)"
+		" ORDER BY seq LIMIT ?8",
+	[SQL_AUDIT_ITER_DESC] =
+		"SELECT seq, time_ns, actor, action, target, before_digest, after_digest, rationale,"
+		" detail, prev_hash, hash FROM audit"
+		" WHERE (?1 IS NULL OR actor = ?1)"
+		" AND (?2 IS NULL OR action = ?2 OR (substr(?2, -1) = '*' AND action GLOB ?2))"
+		" AND (?3 IS NULL OR target = ?3) AND (?4 = 0 OR time_ns >= ?4) AND (?5 = 0 OR time_ns < ?5)"
+		" AND seq > ?6 AND (?7 = 0 OR seq < ?7)"
+		" ORDER BY seq DESC LIMIT ?8",
+	[SQL_CHECKPOINT_INSERT] =
+		"INSERT INTO audit_checkpoints(seq, time_ns, hash, signature, pubkey) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[SQL_CHECKPOINT_LIST] =
+		"SELECT seq, time_ns, hash, signature, pubkey FROM audit_checkpoints ORDER BY seq",
+	[SQL_DOC_LATEST_VERSION] = "SELECT MAX(version) FROM docs WHERE kind = ?1 AND key = ?2",
+	[SQL_DOC_INSERT] =
+		"INSERT INTO docs(kind, key, version, time_ns, author, rationale, body, deleted)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[SQL_DOC_GET_LATEST] =
+		"SELECT kind, key, version, time_ns, author, rationale, body, deleted FROM docs"
+		" WHERE kind = ?1 AND key = ?2 ORDER BY version DESC LIMIT 1",
+	[SQL_DOC_GET_VERSION] =
+		"SELECT kind, key, version, time_ns, author, rationale, body, deleted FROM docs"
+		" WHERE kind = ?1 AND key = ?2 AND version = ?3",
+	[SQL_DOC_LIST] =
+		"SELECT d.kind, d.key, d.version, d.time_ns, d.author, d.rationale, d.body, d.deleted"
+		" FROM docs d JOIN (SELECT key, MAX(version) AS v FROM docs WHERE kind = ?1"
+		"   AND key >= ?2 AND key < ?2 || char(0x10FFFF) AND key > ?3 GROUP BY key) m"
+		" ON d.key = m.key AND d.version = m.v WHERE d.kind = ?1 AND d.deleted = 0"
+		" ORDER BY d.key LIMIT ?4",
+	[SQL_DOC_HISTORY] =
+		"SELECT kind, key, version, time_ns, author, rationale, body, deleted FROM docs"
+		" WHERE kind = ?1 AND key = ?2 ORDER BY version",
+};
+
+#endif

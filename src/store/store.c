@@ -1,0 +1,198 @@
+/*
+ * The control store's front: opening a backend and the writer thread that
+ * turns queued closures into group-committed transactions.
+ *
+ *   store_write() ──queue──> writer: BEGIN; for each job: SAVEPOINT; fn();
+ *                            RELEASE or ROLLBACK TO; COMMIT ──> wake callers
+ */
+#include "store/store.h"
+#include "core/error.h"
+#include "core/log.h"
+
+#include <pthread.h>
+
+#define QUEUE_MAX 4096
+#define BATCH_MAX 256
+
+struct job {
+	store_tx_fn fn;
+	void *ctx;
+	struct buf *err;
+	int rc;
+	bool done;
+	struct job *next;
+};
+
+struct store {
+	const struct store_backend *be;
+	void *impl;
+	bool threaded;
+	pthread_t writer;
+	pthread_mutex_t mu;
+	pthread_cond_t wake;  /* writer waits for work */
+	pthread_cond_t done;  /* callers wait for their job */
+	struct job *head, *tail;
+	size_t depth;
+	bool stopping;
+};
+
+const struct store_backend *store_backend(const struct store *s)
+{
+	return s->be;
+}
+
+void *store_impl(const struct store *s)
+{
+	return s->impl;
+}
+
+/* Runs one batch of jobs in one transaction. Called without s->mu held. */
+static void run_batch(struct store *s, struct job *batch)
+{
+	int brc = s->be->begin(s->impl);
+	for (struct job *j = batch; j; j = j->next) {
+		if (brc) {
+			j->rc = brc;
+			continue;
+		}
+		if (s->be->savepoint(s->impl)) {
+			j->rc = OODA_EIO;
+			continue;
+		}
+		j->rc = j->fn(s, j->ctx, j->err);
+		if (j->rc)
+			s->be->savepoint_rollback(s->impl);
+		else
+			s->be->savepoint_release(s->impl);
+	}
+	if (!brc && s->be->commit(s->impl)) {
+		s->be->rollback(s->impl);
+		for (struct job *j = batch; j; j = j->next)
+			if (!j->rc) {
+				j->rc = OODA_EIO;
+				buf_adds(j->err, "commit failed");
+			}
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct store *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->head && !s->stopping)
+			pthread_cond_wait(&s->wake, &s->mu);
+		if (!s->head && s->stopping)
+			break;
+		struct job *batch = s->head, *last = batch;
+		size_t n = 1;
+		while (last->next && n < BATCH_MAX) {
+			last = last->next;
+			n++;
+		}
+		s->head = last->next;
+		if (!s->head)
+			s->tail = NULL;
+		last->next = NULL;
+		s->depth -= n;
+		pthread_mutex_unlock(&s->mu);
+		run_batch(s, batch);
+		pthread_mutex_lock(&s->mu);
+		for (struct job *j = batch; j; j = j->next)
+			j->done = true;
+		pthread_cond_broadcast(&s->done);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+int store_open(const char *dir, unsigned flags, struct store **out, struct buf *err)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	s->be = &store_sqlite_backend;
+	int rc = s->be->open(dir, flags & STORE_READONLY, &s->impl, err);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	pthread_cond_init(&s->done, NULL);
+	s->threaded = !(flags & (STORE_NO_WRITER_THREAD | STORE_READONLY));
+	if (s->threaded && pthread_create(&s->writer, NULL, writer_main, s)) {
+		s->be->close(s->impl);
+		free(s);
+		buf_adds(err, "cannot start the store writer thread");
+		return OODA_EINTERNAL;
+	}
+	*out = s;
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->threaded) {
+		pthread_mutex_lock(&s->mu);
+		s->stopping = true;
+		pthread_cond_signal(&s->wake);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->writer, NULL);
+	}
+	s->be->close(s->impl);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->done);
+	free(s);
+}
+
+int store_write(struct store *s, store_tx_fn fn, void *ctx, struct buf *err)
+{
+	struct buf local = BUF_INIT;
+	struct job j = { .fn = fn, .ctx = ctx, .err = err ? err : &local };
+	if (!s->threaded) {
+		j.next = NULL;
+		run_batch(s, &j);
+		buf_release(&local);
+		return j.rc;
+	}
+	pthread_mutex_lock(&s->mu);
+	if (s->stopping) {
+		pthread_mutex_unlock(&s->mu);
+		buf_adds(j.err, "the store is shutting down");
+		buf_release(&local);
+		return OODA_EUNAVAIL;
+	}
+	if (s->depth >= QUEUE_MAX) {
+		pthread_mutex_unlock(&s->mu);
+		buf_adds(j.err, "control store write queue is full");
+		buf_release(&local);
+		return OODA_EBUSY;
+	}
+	if (s->tail)
+		s->tail->next = &j;
+	else
+		s->head = &j;
+	s->tail = &j;
+	s->depth++;
+	pthread_cond_signal(&s->wake);
+	while (!j.done)
+		pthread_cond_wait(&s->done, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	buf_release(&local);
+	return j.rc;
+}
+
+size_t store_queue_depth(struct store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	size_t d = s->depth;
+	pthread_mutex_unlock(&s->mu);
+	return d;
+}
+
+int store_backup(struct store *s, const char *path, struct buf *err)
+{
+	return s->be->backup(s->impl, path, err);
+}

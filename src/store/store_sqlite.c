@@ -1,0 +1,649 @@
+/*
+ * The SQLite backend of the control store: one writer connection used only
+ * inside transactions the store opened, one reader connection shared under a
+ * mutex, statements prepared once per connection, and numbered migrations
+ * tracked in PRAGMA user_version.
+ */
+#include "store/store.h"
+#include "store/sqlite_sql.h"
+#include "core/error.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MIGRATIONS ((int)(sizeof(sql_migrations) / sizeof(sql_migrations[0])))
+
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[SQL_COUNT];
+};
+
+struct sqlite_store {
+	struct conn w, r;
+	pthread_mutex_t rmu;
+	char *path;
+	bool readonly;
+};
+
+/* Set between begin() and commit()/rollback() on the writer's thread: reads
+ * made inside a write then see the transaction's own changes. */
+static _Thread_local bool in_tx;
+
+static sqlite3_stmt *stmt(struct conn *c, enum sql_stmt id)
+{
+	if (!c->stmt[id]) {
+		if (sqlite3_prepare_v3(c->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT,
+				       &c->stmt[id], NULL) != SQLITE_OK)
+			return NULL;
+	} else {
+		sqlite3_reset(c->stmt[id]);
+		sqlite3_clear_bindings(c->stmt[id]);
+	}
+	return c->stmt[id];
+}
+
+static void conn_close(struct conn *c)
+{
+	for (int i = 0; i < SQL_COUNT; i++)
+		sqlite3_finalize(c->stmt[i]);
+	sqlite3_close(c->db);
+	memset(c, 0, sizeof(*c));
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : OODA_EIO;
+}
+
+static int conn_open(struct conn *c, const char *path, int flags, struct buf *err)
+{
+	memset(c, 0, sizeof(*c));
+	int rc = sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		buf_addf(err, "cannot open %s: %s", path, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		sqlite3_close(c->db);
+		c->db = NULL;
+		return OODA_EIO;
+	}
+	sqlite3_busy_timeout(c->db, 10000);
+	return 0;
+}
+
+static int migrate(struct sqlite_store *s, struct buf *err)
+{
+	sqlite3_stmt *st;
+	int have = 0;
+	if (sqlite3_prepare_v2(s->w.db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			have = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (have > MIGRATIONS) {
+		buf_addf(err, "%s has schema version %d, newer than this ooda supports (%d); "
+			      "run the ooda version that wrote it, or restore a backup",
+			 s->path, have, MIGRATIONS);
+		return OODA_ESCHEMA;
+	}
+	if (have == MIGRATIONS)
+		return 0;
+	if (s->readonly) {
+		buf_addf(err, "%s needs migration to schema %d but was opened read-only", s->path, MIGRATIONS);
+		return OODA_ESCHEMA;
+	}
+	for (int v = have; v < MIGRATIONS; v++) {
+		char pragma[64];
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+		if (exec(s->w.db, "BEGIN IMMEDIATE") || exec(s->w.db, sql_migrations[v]) ||
+		    exec(s->w.db, pragma) || exec(s->w.db, "COMMIT")) {
+			buf_addf(err, "migration %d failed: %s", v + 1, sqlite3_errmsg(s->w.db));
+			exec(s->w.db, "ROLLBACK");
+			return OODA_EIO;
+		}
+	}
+	return 0;
+}
+
+static void sq_close(void *impl)
+{
+	struct sqlite_store *s = impl;
+	if (!s)
+		return;
+	conn_close(&s->r);
+	if (s->w.db && !s->readonly)
+		sqlite3_wal_checkpoint_v2(s->w.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	conn_close(&s->w);
+	pthread_mutex_destroy(&s->rmu);
+	free(s->path);
+	free(s);
+}
+
+static int sq_open(const char *dir, bool readonly, void **impl, struct buf *err)
+{
+	if (!readonly && mkdir(dir, 0700) && errno != EEXIST) {
+		buf_addf(err, "cannot create data dir %s: %s", dir, strerror(errno));
+		return OODA_EIO;
+	}
+	struct stat st;
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+		buf_addf(err, "data dir %s does not exist or is not a directory", dir);
+		return OODA_EIO;
+	}
+	if (!readonly && access(dir, W_OK)) {
+		buf_addf(err, "data dir %s is not writable: %s", dir, strerror(errno));
+		return OODA_EIO;
+	}
+	struct sqlite_store *s = calloc(1, sizeof(*s));
+	pthread_mutex_init(&s->rmu, NULL);
+	s->readonly = readonly;
+	size_t n = strlen(dir) + 32;
+	s->path = malloc(n);
+	snprintf(s->path, n, "%s/control.db", dir);
+	if (readonly && access(s->path, R_OK)) {
+		buf_addf(err, "no control database at %s", s->path);
+		sq_close(s);
+		return OODA_ENOTFOUND;
+	}
+	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int rc = conn_open(&s->w, s->path, flags, err);
+	if (!rc && !readonly &&
+	    (exec(s->w.db, "PRAGMA journal_mode = WAL") || exec(s->w.db, "PRAGMA synchronous = FULL"))) {
+		buf_addf(err, "cannot set up %s: %s", s->path, sqlite3_errmsg(s->w.db));
+		rc = OODA_EIO;
+	}
+	if (!rc)
+		rc = migrate(s, err);
+	if (!rc)
+		rc = conn_open(&s->r, s->path, SQLITE_OPEN_READONLY, err);
+	if (rc) {
+		sq_close(s);
+		return rc;
+	}
+	*impl = s;
+	return 0;
+}
+
+static int sq_begin(void *impl)
+{
+	struct sqlite_store *s = impl;
+	if (exec(s->w.db, "BEGIN IMMEDIATE"))
+		return OODA_EIO;
+	in_tx = true;
+	return 0;
+}
+
+static int sq_commit(void *impl)
+{
+	struct sqlite_store *s = impl;
+	int rc = exec(s->w.db, "COMMIT");
+	if (!rc)
+		in_tx = false;
+	return rc;
+}
+
+static int sq_rollback(void *impl)
+{
+	struct sqlite_store *s = impl;
+	in_tx = false;
+	return exec(s->w.db, "ROLLBACK");
+}
+
+static int sq_savepoint(void *impl)
+{
+	return exec(((struct sqlite_store *)impl)->w.db, "SAVEPOINT job");
+}
+
+static int sq_savepoint_release(void *impl)
+{
+	return exec(((struct sqlite_store *)impl)->w.db, "RELEASE job");
+}
+
+static int sq_savepoint_rollback(void *impl)
+{
+	struct sqlite_store *s = impl;
+	return exec(s->w.db, "ROLLBACK TO job") || exec(s->w.db, "RELEASE job") ? OODA_EIO : 0;
+}
+
+/* Reader connection, unless this thread is inside a write. */
+static struct conn *rconn(struct sqlite_store *s)
+{
+	if (in_tx)
+		return &s->w;
+	pthread_mutex_lock(&s->rmu);
+	return &s->r;
+}
+
+static void rdone(struct sqlite_store *s, struct conn *c)
+{
+	if (c == &s->r)
+		pthread_mutex_unlock(&s->rmu);
+}
+
+static int sq_data_version(void *impl, int64_t *v)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st;
+	int rc = OODA_EIO;
+	if (sqlite3_prepare_v2(c->db, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			*v = sqlite3_column_int64(st, 0);
+			rc = 0;
+		}
+		sqlite3_finalize(st);
+	}
+	rdone(s, c);
+	return rc;
+}
+
+static int sq_backup(void *impl, const char *path, struct buf *err)
+{
+	struct sqlite_store *s = impl;
+	sqlite3 *dst;
+	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		buf_addf(err, "cannot create %s: %s", path, sqlite3_errmsg(dst));
+		sqlite3_close(dst);
+		return OODA_EIO;
+	}
+	struct conn *c = rconn(s);
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", c->db, "main");
+	int rc = OODA_EIO;
+	if (b) {
+		int step;
+		while ((step = sqlite3_backup_step(b, 256)) == SQLITE_OK || step == SQLITE_BUSY ||
+		       step == SQLITE_LOCKED)
+			sqlite3_sleep(5);
+		sqlite3_backup_finish(b);
+		rc = step == SQLITE_DONE ? 0 : OODA_EIO;
+	}
+	if (rc)
+		buf_addf(err, "backup to %s failed: %s", path, sqlite3_errmsg(dst));
+	rdone(s, c);
+	sqlite3_close(dst);
+	return rc;
+}
+
+static int sq_stats(void *impl, int64_t *bytes, int64_t *audit_rows)
+{
+	struct sqlite_store *s = impl;
+	struct stat st;
+	*bytes = 0;
+	if (!stat(s->path, &st))
+		*bytes += st.st_size;
+	char wal[4096];
+	snprintf(wal, sizeof(wal), "%s-wal", s->path);
+	if (!stat(wal, &st))
+		*bytes += st.st_size;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *q;
+	*audit_rows = 0;
+	if (sqlite3_prepare_v2(c->db, "SELECT COALESCE(MAX(seq), 0) FROM audit", -1, &q, NULL) == SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW)
+			*audit_rows = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	rdone(s, c);
+	return 0;
+}
+
+static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+static void read_token(sqlite3_stmt *st, struct token_row *t)
+{
+	memset(t, 0, sizeof(*t));
+	copy_text(t->id, sizeof(t->id), st, 0);
+	copy_text(t->name, sizeof(t->name), st, 1);
+	copy_text(t->role, sizeof(t->role), st, 2);
+	copy_text(t->env, sizeof(t->env), st, 3);
+	if (sqlite3_column_bytes(st, 4) == 32)
+		memcpy(t->hash, sqlite3_column_blob(st, 4), 32);
+	t->created_ns = sqlite3_column_int64(st, 5);
+	copy_text(t->created_by, sizeof(t->created_by), st, 6);
+	t->revoked_ns = sqlite3_column_int64(st, 7);
+}
+
+static int sq_token_insert(void *impl, const struct token_row *t)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st = stmt(&s->w, SQL_TOKEN_INSERT);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, t->role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, t->env, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 5, t->hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, t->created_ns);
+	sqlite3_bind_text(st, 7, t->created_by, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return OODA_ECONFLICT;
+	return rc == SQLITE_DONE ? 0 : OODA_EIO;
+}
+
+static int sq_token_revoke(void *impl, const char *id_or_name, int64_t now, struct token_row *out)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st = stmt(&s->w, SQL_TOKEN_REVOKE_FIND);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_text(st, 1, id_or_name, -1, SQLITE_STATIC);
+	int found = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		read_token(st, out);
+		found++;
+	}
+	sqlite3_reset(st);
+	if (found == 0)
+		return OODA_ENOTFOUND;
+	if (found > 1)
+		return OODA_ECONFLICT; /* a name shared by several active tokens: use the id */
+	st = stmt(&s->w, SQL_TOKEN_REVOKE);
+	sqlite3_bind_text(st, 1, out->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	out->revoked_ns = now;
+	return rc == SQLITE_DONE ? 0 : OODA_EIO;
+}
+
+static int sq_token_list(void *impl, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_TOKEN_LIST);
+	int rc = st ? 0 : OODA_EIO;
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		struct token_row t;
+		read_token(st, &t);
+		rc = fn(ctx, &t);
+	}
+	if (st)
+		sqlite3_reset(st);
+	rdone(s, c);
+	return rc > 0 ? 0 : rc;
+}
+
+static int sq_audit_last(void *impl, int64_t *seq, uint8_t hash[32])
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st = stmt(&s->w, SQL_AUDIT_LAST);
+	if (!st)
+		return OODA_EIO;
+	*seq = 0;
+	memset(hash, 0, 32);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_bytes(st, 1) == 32)
+			memcpy(hash, sqlite3_column_blob(st, 1), 32);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_audit_insert(void *impl, const struct audit_row *a)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st = stmt(&s->w, SQL_AUDIT_INSERT);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_int64(st, 1, a->seq);
+	sqlite3_bind_int64(st, 2, a->time_ns);
+	sqlite3_bind_text(st, 3, a->actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, a->action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, a->target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, a->before_digest, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, a->after_digest, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, a->rationale, -1, SQLITE_STATIC);
+	if (a->detail)
+		sqlite3_bind_text(st, 9, a->detail, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 10, a->prev_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 11, a->hash, 32, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : OODA_EIO;
+}
+
+static const char *col_text(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	return t ? (const char *)t : "";
+}
+
+static int sq_audit_iter(void *impl, const struct audit_filter *f, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, f->descending ? SQL_AUDIT_ITER_DESC : SQL_AUDIT_ITER_ASC);
+	int rc = st ? 0 : OODA_EIO;
+	if (st) {
+		if (f->actor)
+			sqlite3_bind_text(st, 1, f->actor, -1, SQLITE_STATIC);
+		if (f->action)
+			sqlite3_bind_text(st, 2, f->action, -1, SQLITE_STATIC);
+		if (f->target)
+			sqlite3_bind_text(st, 3, f->target, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, f->from_ns);
+		sqlite3_bind_int64(st, 5, f->to_ns);
+		sqlite3_bind_int64(st, 6, f->after_seq);
+		sqlite3_bind_int64(st, 7, f->before_seq);
+		sqlite3_bind_int64(st, 8, f->limit ? (int64_t)f->limit : -1);
+	}
+	while (!rc) {
+		int step = sqlite3_step(st);
+		if (step == SQLITE_DONE)
+			break;
+		if (step != SQLITE_ROW) {
+			rc = OODA_EIO;
+			break;
+		}
+		struct audit_row a = {
+			.seq = sqlite3_column_int64(st, 0),
+			.time_ns = sqlite3_column_int64(st, 1),
+			.actor = col_text(st, 2),
+			.action = col_text(st, 3),
+			.target = col_text(st, 4),
+			.before_digest = col_text(st, 5),
+			.after_digest = col_text(st, 6),
+			.rationale = col_text(st, 7),
+			.detail = sqlite3_column_type(st, 8) == SQLITE_NULL ? NULL : col_text(st, 8),
+		};
+		/* a hash column of the wrong size is itself tampering: leave zeros */
+		if (sqlite3_column_bytes(st, 9) == 32)
+			memcpy(a.prev_hash, sqlite3_column_blob(st, 9), 32);
+		if (sqlite3_column_bytes(st, 10) == 32)
+			memcpy(a.hash, sqlite3_column_blob(st, 10), 32);
+		rc = fn(ctx, &a);
+	}
+	if (st)
+		sqlite3_reset(st);
+	rdone(s, c);
+	return rc > 0 ? 0 : rc;
+}
+
+static int sq_checkpoint_insert(void *impl, const struct checkpoint_row *cp)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st = stmt(&s->w, SQL_CHECKPOINT_INSERT);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_int64(st, 1, cp->seq);
+	sqlite3_bind_int64(st, 2, cp->time_ns);
+	sqlite3_bind_blob(st, 3, cp->hash, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, cp->signature, 64, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 5, cp->pubkey, 32, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : OODA_EIO;
+}
+
+static int sq_checkpoint_iter(void *impl, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_CHECKPOINT_LIST);
+	int rc = st ? 0 : OODA_EIO;
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		struct checkpoint_row cp = { .seq = sqlite3_column_int64(st, 0),
+					     .time_ns = sqlite3_column_int64(st, 1) };
+		if (sqlite3_column_bytes(st, 2) == 32)
+			memcpy(cp.hash, sqlite3_column_blob(st, 2), 32);
+		if (sqlite3_column_bytes(st, 3) == 64)
+			memcpy(cp.signature, sqlite3_column_blob(st, 3), 64);
+		if (sqlite3_column_bytes(st, 4) == 32)
+			memcpy(cp.pubkey, sqlite3_column_blob(st, 4), 32);
+		rc = fn(ctx, &cp);
+	}
+	if (st)
+		sqlite3_reset(st);
+	rdone(s, c);
+	return rc > 0 ? 0 : rc;
+}
+
+static int sq_doc_put(void *impl, struct doc_row *d, int64_t expect_version)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st = stmt(&s->w, SQL_DOC_LATEST_VERSION);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_text(st, 1, d->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, d->key, -1, SQLITE_STATIC);
+	int64_t latest = 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		latest = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (expect_version >= 0 && expect_version != latest)
+		return OODA_EPRECOND;
+	d->version = latest + 1;
+	st = stmt(&s->w, SQL_DOC_INSERT);
+	sqlite3_bind_text(st, 1, d->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, d->key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, d->version);
+	sqlite3_bind_int64(st, 4, d->time_ns);
+	sqlite3_bind_text(st, 5, d->author, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, d->rationale ? d->rationale : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, d->body, (int)d->body_len, SQLITE_STATIC);
+	sqlite3_bind_int(st, 8, d->deleted);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : OODA_EIO;
+}
+
+static int doc_rows(sqlite3_stmt *st, store_row_fn fn, void *ctx, int *count)
+{
+	int rc = 0;
+	while (!rc) {
+		int step = sqlite3_step(st);
+		if (step == SQLITE_DONE)
+			break;
+		if (step != SQLITE_ROW)
+			return OODA_EIO;
+		struct doc_row d = {
+			.kind = col_text(st, 0),
+			.key = col_text(st, 1),
+			.version = sqlite3_column_int64(st, 2),
+			.time_ns = sqlite3_column_int64(st, 3),
+			.author = col_text(st, 4),
+			.rationale = col_text(st, 5),
+			.body = col_text(st, 6),
+			.body_len = (size_t)sqlite3_column_bytes(st, 6),
+			.deleted = sqlite3_column_int(st, 7) != 0,
+		};
+		(*count)++;
+		rc = fn(ctx, &d);
+	}
+	return rc > 0 ? 0 : rc;
+}
+
+static int sq_doc_get(void *impl, const char *kind, const char *key, int64_t version,
+		      store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, version ? SQL_DOC_GET_VERSION : SQL_DOC_GET_LATEST);
+	int rc = OODA_EIO, n = 0;
+	if (st) {
+		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+		if (version)
+			sqlite3_bind_int64(st, 3, version);
+		rc = doc_rows(st, fn, ctx, &n);
+		sqlite3_reset(st);
+		if (!rc && n == 0)
+			rc = OODA_ENOTFOUND;
+	}
+	rdone(s, c);
+	return rc;
+}
+
+static int sq_doc_list(void *impl, const char *kind, const char *prefix, const char *after,
+		       size_t limit, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_DOC_LIST);
+	int rc = OODA_EIO, n = 0;
+	if (st) {
+		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, prefix ? prefix : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, after ? after : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, limit ? (int64_t)limit : -1);
+		rc = doc_rows(st, fn, ctx, &n);
+		sqlite3_reset(st);
+	}
+	rdone(s, c);
+	return rc;
+}
+
+static int sq_doc_history(void *impl, const char *kind, const char *key, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_DOC_HISTORY);
+	int rc = OODA_EIO, n = 0;
+	if (st) {
+		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+		rc = doc_rows(st, fn, ctx, &n);
+		sqlite3_reset(st);
+		if (!rc && n == 0)
+			rc = OODA_ENOTFOUND;
+	}
+	rdone(s, c);
+	return rc;
+}
+
+const struct store_backend store_sqlite_backend = {
+	.version = STORE_BACKEND_VERSION,
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.savepoint = sq_savepoint,
+	.savepoint_release = sq_savepoint_release,
+	.savepoint_rollback = sq_savepoint_rollback,
+	.data_version = sq_data_version,
+	.backup = sq_backup,
+	.stats = sq_stats,
+	.token_insert = sq_token_insert,
+	.token_revoke = sq_token_revoke,
+	.token_list = sq_token_list,
+	.audit_last = sq_audit_last,
+	.audit_insert = sq_audit_insert,
+	.audit_iter = sq_audit_iter,
+	.checkpoint_insert = sq_checkpoint_insert,
+	.checkpoint_iter = sq_checkpoint_iter,
+	.doc_put = sq_doc_put,
+	.doc_get = sq_doc_get,
+	.doc_list = sq_doc_list,
+	.doc_history = sq_doc_history,
+};
