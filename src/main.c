@@ -1,7 +1,819 @@
-/* ooda's command-line entry point. */
-#include <stdio.h>
-int main(void)
+/*
+ * ooda's command-line entry point. One table lists every command, its
+ * options and a one-line summary; dispatch, `ooda help` and docs/cli.md
+ * all come from it. `ooda serve` runs the daemon; most other commands talk
+ * to it over HTTP, and the bootstrap commands (token, audit, backup) can
+ * also work on a data dir directly with --data.
+ */
+#include "cli.h"
+#include "api/daemon.h"
+#include "audit/audit.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/time.h"
+#include "http/auth.h"
+#include "store/store.h"
+
+#include <jansson.h>
+#include <pwd.h>
+#include <sodium.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const struct cli_command commands[];
+
+/* ---- helpers shared by commands -------------------------------------- */
+
+const char *cli_opt(const struct cli_args *a, const char *name)
 {
-	puts("ooda 0.1.0");
+	for (int i = 0; i < a->n_opts; i++)
+		if (!strcmp(a->opt_names[i], name))
+			return a->opt_values[i];
+	return NULL;
+}
+
+bool cli_flag(const struct cli_args *a, const char *name)
+{
+	return cli_opt(a, name) != NULL;
+}
+
+const char *cli_actor(void)
+{
+	static char actor[160];
+	if (!actor[0]) {
+		const char *u = getenv("USER");
+		struct passwd *pw = u ? NULL : getpwuid(getuid());
+		snprintf(actor, sizeof(actor), "cli:%s", u ? u : pw ? pw->pw_name : "unknown");
+	}
+	return actor;
+}
+
+int cli_call(struct cli_args *a, const char *method, const char *path, const char *body,
+	     const char *ctype, struct buf *out, struct buf *err)
+{
+	int status;
+	int rc = client_call(&a->client, method, path, body, body ? strlen(body) : 0, ctype, &status, out, err);
+	if (!rc && a->json) {
+		fwrite(out->data, 1, out->len, stdout);
+		if (out->len && out->data[out->len - 1] != '\n')
+			putchar('\n');
+	}
+	return rc;
+}
+
+void cli_table(const char *const *headers, int ncols, const char **cells, int nrows)
+{
+	size_t width[32] = { 0 };
+	for (int c = 0; c < ncols && c < 32; c++) {
+		width[c] = strlen(headers[c]);
+		for (int r = 0; r < nrows; r++) {
+			size_t w = strlen(cells[r * ncols + c] ? cells[r * ncols + c] : "");
+			if (w > width[c])
+				width[c] = w;
+		}
+	}
+	for (int c = 0; c < ncols; c++)
+		printf("%-*s%s", c == ncols - 1 ? 0 : (int)width[c], headers[c], c == ncols - 1 ? "\n" : "  ");
+	for (int r = 0; r < nrows; r++)
+		for (int c = 0; c < ncols; c++) {
+			const char *v = cells[r * ncols + c] ? cells[r * ncols + c] : "";
+			printf("%-*s%s", c == ncols - 1 ? 0 : (int)width[c], v, c == ncols - 1 ? "\n" : "  ");
+		}
+}
+
+static const char *data_dir(struct cli_args *a)
+{
+	const char *d = cli_opt(a, "--data");
+	return d && *d ? d : "./ooda-data";
+}
+
+/* Offline commands open the store without a writer thread. */
+static int open_offline(struct cli_args *a, struct store **s, struct audit_signer *sg, struct buf *err)
+{
+	int rc = store_open(data_dir(a), STORE_NO_WRITER_THREAD, s, err);
+	if (!rc && sg)
+		rc = audit_signer_load(sg, data_dir(a), 0, err);
+	return rc;
+}
+
+/* ---- serve, version, config ------------------------------------------ */
+
+static int cmd_serve(struct cli_args *a, struct buf *err)
+{
+	struct serve_options o = {
+		.config_path = cli_opt(a, "--config"),
+		.listen = cli_opt(a, "--listen"),
+		.data_dir = cli_opt(a, "--data"),
+	};
+	return daemon_serve(&o, err);
+}
+
+static int cmd_version(struct cli_args *a, struct buf *err)
+{
+	printf("ooda %s\n", OODA_VERSION);
+	return 0;
+}
+
+static int cmd_config_check(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 1) {
+		buf_adds(err, "usage: ooda config check FILE");
+		return OODA_EINVAL;
+	}
+	struct config c;
+	config_init(&c);
+	int rc = config_load(&c, a->pos[0], err);
+	if (!rc)
+		printf("%s: ok\n", a->pos[0]);
+	config_release(&c);
+	return rc;
+}
+
+static int cmd_reload(struct cli_args *a, struct buf *err)
+{
+	struct buf out = BUF_INIT;
+	int rc = cli_call(a, "POST", "/api/v1/config/reload", "{}", NULL, &out, err);
+	if (!rc && !a->json)
+		printf("configuration reloaded\n");
+	buf_release(&out);
+	return rc;
+}
+
+static int cmd_status(struct cli_args *a, struct buf *err)
+{
+	struct buf out = BUF_INIT;
+	int rc = cli_call(a, "GET", "/api/v1/status", NULL, NULL, &out, err);
+	if (!rc && !a->json) {
+		json_t *j = json_loadb(out.data, out.len, 0, NULL);
+		const char *k;
+		json_t *v;
+		json_object_foreach(j, k, v) {
+			char *s = json_dumps(v, JSON_ENCODE_ANY);
+			printf("%-16s %s\n", k, json_is_string(v) ? json_string_value(v) : s);
+			free(s);
+		}
+		json_decref(j);
+	}
+	buf_release(&out);
+	return rc;
+}
+
+/* ---- tokens ------------------------------------------------------------ */
+
+static int cmd_token_create(struct cli_args *a, struct buf *err)
+{
+	struct token_request r = {
+		.name = cli_opt(a, "--name"),
+		.role = cli_opt(a, "--role"),
+		.env = cli_opt(a, "--env"),
+		.rationale = cli_opt(a, "--rationale"),
+		.actor = cli_actor(),
+	};
+	if (!r.name || !r.role) {
+		buf_adds(err, "usage: ooda token create --role ROLE --name NAME [--env ENV] [--data DIR]");
+		return OODA_EINVAL;
+	}
+	if (cli_opt(a, "--server")) {
+		json_t *body = json_pack("{s:s, s:s, s:s?, s:s?}", "name", r.name, "role", r.role, "env", r.env,
+					 "rationale", r.rationale);
+		char *s = json_dumps(body, JSON_COMPACT);
+		json_decref(body);
+		struct buf out = BUF_INIT;
+		bool json = a->json;
+		a->json = false;
+		int rc = cli_call(a, "POST", "/api/v1/tokens", s, NULL, &out, err);
+		free(s);
+		if (!rc) {
+			json_t *j = json_loadb(out.data, out.len, 0, NULL);
+			if (json)
+				printf("%s\n", out.data);
+			else
+				printf("created token %s (%s) for %s\n%s\n",
+				       json_string_value(json_object_get(json_object_get(j, "info"), "id")), r.role,
+				       r.name, json_string_value(json_object_get(j, "token")));
+			json_decref(j);
+		}
+		buf_release(&out);
+		return rc;
+	}
+	struct store *s;
+	struct audit_signer sg;
+	int rc = open_offline(a, &s, &sg, err);
+	if (rc)
+		return rc;
+	char secret[96];
+	struct token_row row;
+	rc = token_create(s, &sg, &r, secret, sizeof(secret), &row, err);
+	store_close(s);
+	if (rc)
+		return rc;
+	fprintf(stderr, "created token %s (%s) for %s; it is shown once, store it now:\n", row.id, row.role, row.name);
+	printf("%s\n", secret);
+	sodium_memzero(secret, sizeof(secret));
+	return 0;
+}
+
+struct rows {
+	const char **cells;
+	int n, cap, ncols;
+	struct buf text; /* owns cell strings, separated by NULs */
+	size_t *offsets;
+};
+
+static void rows_add(struct rows *r, const char *const *vals)
+{
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 32;
+		r->offsets = realloc(r->offsets, (size_t)r->cap * (size_t)r->ncols * sizeof(size_t));
+	}
+	for (int c = 0; c < r->ncols; c++) {
+		r->offsets[r->n * r->ncols + c] = r->text.len;
+		buf_adds(&r->text, vals[c] ? vals[c] : "");
+		buf_addch(&r->text, '\0');
+	}
+	r->n++;
+}
+
+static void rows_print(struct rows *r, const char *const *headers)
+{
+	const char **cells = malloc(sizeof(char *) * (size_t)(r->n * r->ncols + 1));
+	for (int i = 0; i < r->n * r->ncols; i++)
+		cells[i] = r->text.data + r->offsets[i];
+	cli_table(headers, r->ncols, cells, r->n);
+	free(cells);
+	free(r->offsets);
+	buf_release(&r->text);
+}
+
+static int token_row_cb(void *ctx, const void *row)
+{
+	struct rows *r = ctx;
+	const struct token_row *t = row;
+	char created[40], revoked[40] = "";
+	ooda_time_format(t->created_ns, created, sizeof(created));
+	if (t->revoked_ns)
+		ooda_time_format(t->revoked_ns, revoked, sizeof(revoked));
+	const char *vals[] = { t->id, t->name, t->role, t->env, created, revoked };
+	rows_add(r, vals);
+	return 0;
+}
+
+static const char *const token_headers[] = { "ID", "NAME", "ROLE", "ENV", "CREATED", "REVOKED" };
+
+static int cmd_token_list(struct cli_args *a, struct buf *err)
+{
+	struct rows r = { .ncols = 6 };
+	if (cli_opt(a, "--server") && !cli_opt(a, "--data")) {
+		struct buf out = BUF_INIT;
+		int rc = cli_call(a, "GET", "/api/v1/tokens", NULL, NULL, &out, err);
+		if (!rc && !a->json) {
+			json_t *j = json_loadb(out.data, out.len, 0, NULL);
+			size_t i;
+			json_t *t;
+			json_array_foreach(json_object_get(j, "tokens"), i, t) {
+				const char *vals[] = {
+					json_string_value(json_object_get(t, "id")), json_string_value(json_object_get(t, "name")),
+					json_string_value(json_object_get(t, "role")), json_string_value(json_object_get(t, "env")),
+					json_string_value(json_object_get(t, "created")), json_string_value(json_object_get(t, "revoked")),
+				};
+				rows_add(&r, vals);
+			}
+			json_decref(j);
+			rows_print(&r, token_headers);
+		}
+		buf_release(&out);
+		return rc;
+	}
+	struct store *s;
+	int rc = open_offline(a, &s, NULL, err);
+	if (rc)
+		return rc;
+	if (a->json) {
+		struct buf b = BUF_INIT;
+		buf_adds(&b, "{\"tokens\":[");
+		rc = store_backend(s)->token_list(store_impl(s), token_row_cb, &r);
+		buf_release(&b);
+	} else {
+		rc = store_backend(s)->token_list(store_impl(s), token_row_cb, &r);
+	}
+	store_close(s);
+	if (!rc && !a->json)
+		rows_print(&r, token_headers);
+	else if (!rc) {
+		printf("{\"tokens\":[");
+		for (int i = 0; i < r.n; i++) {
+			struct buf b = BUF_INIT;
+			buf_adds(&b, i ? "," : "");
+			buf_adds(&b, "{\"id\":");
+			const char *id = r.text.data + r.offsets[i * 6];
+			buf_add_json_str(&b, id, strlen(id));
+			const char *keys[] = { "name", "role", "env", "created", "revoked" };
+			for (int k = 0; k < 5; k++) {
+				const char *v = r.text.data + r.offsets[i * 6 + k + 1];
+				buf_addf(&b, ",\"%s\":", keys[k]);
+				if (k == 4 && !*v)
+					buf_adds(&b, "null");
+				else
+					buf_add_json_str(&b, v, strlen(v));
+			}
+			buf_adds(&b, "}");
+			fputs(b.data, stdout);
+			buf_release(&b);
+		}
+		printf("]}\n");
+		free(r.offsets);
+		buf_release(&r.text);
+	}
+	return rc;
+}
+
+static int cmd_token_revoke(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 1) {
+		buf_adds(err, "usage: ooda token revoke ID|NAME [--data DIR]");
+		return OODA_EINVAL;
+	}
+	if (cli_opt(a, "--server") && !cli_opt(a, "--data")) {
+		struct buf path = BUF_INIT, out = BUF_INIT;
+		buf_adds(&path, "/api/v1/tokens/");
+		client_urlencode(&path, a->pos[0]);
+		int rc = cli_call(a, "DELETE", path.data, NULL, NULL, &out, err);
+		if (!rc && !a->json)
+			printf("revoked %s\n", a->pos[0]);
+		buf_release(&path);
+		buf_release(&out);
+		return rc;
+	}
+	struct store *s;
+	struct audit_signer sg;
+	int rc = open_offline(a, &s, &sg, err);
+	if (rc)
+		return rc;
+	struct token_row row;
+	const char *why = cli_opt(a, "--rationale");
+	rc = token_revoke(s, &sg, a->pos[0], cli_actor(), why ? why : "", &row, err);
+	store_close(s);
+	if (!rc)
+		printf("revoked %s (%s)\n", row.id, row.name);
+	return rc;
+}
+
+/* ---- audit --------------------------------------------------------------- */
+
+static const char *const audit_headers[] = { "SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "RATIONALE" };
+
+static int audit_row_cb(void *ctx, const void *row)
+{
+	struct rows *r = ctx;
+	const struct audit_row *ar = row;
+	char seq[24], t[40];
+	snprintf(seq, sizeof(seq), "%lld", (long long)ar->seq);
+	const char *vals[] = { seq, ooda_time_format(ar->time_ns, t, sizeof(t)), ar->actor, ar->action,
+			       ar->target, ar->rationale };
+	rows_add(r, vals);
+	return 0;
+}
+
+static int cmd_audit_log(struct cli_args *a, struct buf *err)
+{
+	struct rows r = { .ncols = 6 };
+	const char *limit = cli_opt(a, "--limit");
+	if (cli_opt(a, "--data")) {
+		struct store *s;
+		int rc = store_open(data_dir(a), STORE_READONLY, &s, err);
+		if (rc)
+			return rc;
+		struct audit_filter f = { .actor = cli_opt(a, "--actor"), .action = cli_opt(a, "--action"),
+					  .target = cli_opt(a, "--target"), .descending = true,
+					  .limit = limit ? strtoul(limit, NULL, 10) : 50 };
+		const char *since = cli_opt(a, "--since");
+		int64_t d;
+		if (since && !ooda_duration_parse(since, strlen(since), &d))
+			f.from_ns = ooda_now_ns() - d;
+		rc = store_backend(s)->audit_iter(store_impl(s), &f, audit_row_cb, &r);
+		store_close(s);
+		if (!rc)
+			rows_print(&r, audit_headers);
+		return rc;
+	}
+	struct buf path = BUF_INIT, out = BUF_INIT;
+	buf_adds(&path, "/api/v1/audit?limit=");
+	buf_adds(&path, limit ? limit : "50");
+	const char *keys[] = { "actor", "action", "target", "since" };
+	for (int k = 0; k < 4; k++) {
+		char opt[32];
+		snprintf(opt, sizeof(opt), "--%s", keys[k]);
+		const char *v = cli_opt(a, opt);
+		if (v) {
+			buf_addf(&path, "&%s=", keys[k]);
+			client_urlencode(&path, v);
+		}
+	}
+	int rc = cli_call(a, "GET", path.data, NULL, NULL, &out, err);
+	if (!rc && !a->json) {
+		json_t *j = json_loadb(out.data, out.len, 0, NULL);
+		size_t i;
+		json_t *rec;
+		json_array_foreach(json_object_get(j, "records"), i, rec) {
+			char seq[24];
+			snprintf(seq, sizeof(seq), "%lld", (long long)json_integer_value(json_object_get(rec, "seq")));
+			const char *vals[] = { seq, json_string_value(json_object_get(rec, "time")),
+					       json_string_value(json_object_get(rec, "actor")),
+					       json_string_value(json_object_get(rec, "action")),
+					       json_string_value(json_object_get(rec, "target")),
+					       json_string_value(json_object_get(rec, "rationale")) };
+			rows_add(&r, vals);
+		}
+		json_decref(j);
+		rows_print(&r, audit_headers);
+	}
+	buf_release(&path);
+	buf_release(&out);
+	return rc;
+}
+
+static int cmd_audit_verify(struct cli_args *a, struct buf *err)
+{
+	struct audit_verify_result r;
+	if (cli_opt(a, "--data")) {
+		struct store *s;
+		int rc = store_open(data_dir(a), STORE_READONLY, &s, err);
+		if (rc)
+			return rc;
+		uint8_t pk[32];
+		const char *pkhex = cli_opt(a, "--pubkey");
+		if (pkhex && (strlen(pkhex) != 64 || sodium_hex2bin(pk, 32, pkhex, 64, NULL, NULL, NULL))) {
+			store_close(s);
+			buf_adds(err, "--pubkey: expected 64 hex characters");
+			return OODA_EINVAL;
+		}
+		rc = audit_verify(s, pkhex ? pk : NULL, &r, err);
+		store_close(s);
+		if (rc)
+			return rc;
+	} else {
+		struct buf out = BUF_INIT;
+		bool json = a->json;
+		a->json = false;
+		int rc = cli_call(a, "POST", "/api/v1/audit/verify", "{}", NULL, &out, err);
+		a->json = json;
+		if (rc) {
+			buf_release(&out);
+			return rc;
+		}
+		json_t *j = json_loadb(out.data, out.len, 0, NULL);
+		memset(&r, 0, sizeof(r));
+		r.ok = json_is_true(json_object_get(j, "ok"));
+		r.records = json_integer_value(json_object_get(j, "records"));
+		r.checkpoints = json_integer_value(json_object_get(j, "checkpoints_verified"));
+		r.first_bad_seq = json_integer_value(json_object_get(j, "first_bad_seq"));
+		snprintf(r.reason, sizeof(r.reason), "%s", json_string_value(json_object_get(j, "reason")) ?: "");
+		json_decref(j);
+		buf_release(&out);
+	}
+	if (a->json)
+		printf("{\"ok\":%s,\"records\":%lld,\"checkpoints_verified\":%lld,\"first_bad_seq\":%lld}\n",
+		       r.ok ? "true" : "false", (long long)r.records, (long long)r.checkpoints,
+		       (long long)r.first_bad_seq);
+	if (r.ok) {
+		if (!a->json)
+			printf("audit chain ok: %lld records, %lld signed checkpoints verified\n",
+			       (long long)r.records, (long long)r.checkpoints);
+		return 0;
+	}
+	buf_addf(err, "audit chain broken at seq %lld: %s", (long long)r.first_bad_seq, r.reason);
+	return OODA_ECORRUPT;
+}
+
+static int cmd_audit_checkpoint(struct cli_args *a, struct buf *err)
+{
+	struct buf out = BUF_INIT;
+	int rc = cli_call(a, "POST", "/api/v1/audit/checkpoint", "{}", NULL, &out, err);
+	if (!rc && !a->json) {
+		json_t *j = json_loadb(out.data, out.len, 0, NULL);
+		printf("checkpoint written; public key %s\n", json_string_value(json_object_get(j, "public_key")));
+		json_decref(j);
+	}
+	buf_release(&out);
+	return rc;
+}
+
+static int cmd_audit_pubkey(struct cli_args *a, struct buf *err)
+{
+	struct audit_signer sg;
+	int rc = audit_signer_load(&sg, data_dir(a), 0, err);
+	if (rc)
+		return rc;
+	char hex[65];
+	hex_encode(sg.pk, 32, hex);
+	printf("%s\n", hex);
+	sodium_memzero(&sg, sizeof(sg));
+	return 0;
+}
+
+/* ---- backup -------------------------------------------------------------- */
+
+static int cmd_backup(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 1) {
+		buf_adds(err, "usage: ooda backup DEST_DIR [--data DIR]");
+		return OODA_EINVAL;
+	}
+	const char *dest = a->pos[0];
+	if (mkdir(dest, 0700) && errno != EEXIST) {
+		buf_addf(err, "cannot create %s: %s", dest, strerror(errno));
+		return OODA_EIO;
+	}
+	struct store *s;
+	int rc = store_open(data_dir(a), STORE_READONLY, &s, err);
+	if (rc)
+		return rc;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/control.db", dest);
+	rc = store_backup(s, path, err);
+	store_close(s);
+	if (!rc) {
+		char src[4096], dst[4096];
+		snprintf(src, sizeof(src), "%s/audit-ed25519.key", data_dir(a));
+		snprintf(dst, sizeof(dst), "%s/audit-ed25519.key", dest);
+		FILE *in = fopen(src, "rb");
+		if (in) {
+			int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			char k[64];
+			size_t n = fread(k, 1, sizeof(k), in);
+			if (fd < 0 || write(fd, k, n) != (ssize_t)n)
+				rc = OODA_EIO;
+			if (fd >= 0)
+				close(fd);
+			fclose(in);
+			sodium_memzero(k, sizeof(k));
+		}
+		printf("backed up %s to %s\n", data_dir(a), dest);
+	}
+	return rc;
+}
+
+/* ---- docs and help ----------------------------------------------------- */
+
+static void usage_line(const struct cli_command *c, struct buf *out)
+{
+	buf_addf(out, "ooda %s%s%s", c->name, c->sub ? " " : "", c->sub ? c->sub : "");
+	if (c->usage && *c->usage)
+		buf_addf(out, " %s", c->usage);
+	if (c->options && *c->options) {
+		char opts[512];
+		snprintf(opts, sizeof(opts), "%s", c->options);
+		for (char *save, *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+			size_t n = strlen(o);
+			if (n && o[n - 1] == '=') {
+				o[n - 1] = '\0';
+				char upper[64];
+				size_t k = 0;
+				for (const char *p = o + 2; *p && k < sizeof(upper) - 1; p++)
+					upper[k++] = (char)(*p == '-' ? '_' : toupper((unsigned char)*p));
+				upper[k] = '\0';
+				buf_addf(out, " [%s %s]", o, upper);
+			} else {
+				buf_addf(out, " [%s]", o);
+			}
+		}
+	}
+}
+
+static int cmd_help(struct cli_args *a, struct buf *err)
+{
+	struct buf out = BUF_INIT;
+	bool any = false;
+	for (const struct cli_command *c = commands; c->name; c++) {
+		if (a->n_pos >= 1 && strcmp(c->name, a->pos[0]))
+			continue;
+		if (a->n_pos >= 2 && (!c->sub || strcmp(c->sub, a->pos[1])))
+			continue;
+		if (!any && a->n_pos == 0)
+			buf_adds(&out, "ooda — observe, orient, decide, act, learn.\n\nCommands:\n");
+		any = true;
+		buf_adds(&out, "  ");
+		usage_line(c, &out);
+		buf_addf(&out, "\n      %s\n", c->summary);
+	}
+	if (!any) {
+		buf_addf(err, "no command \"%s%s%s\"; see `ooda help`", a->pos[0], a->n_pos > 1 ? " " : "",
+			 a->n_pos > 1 ? a->pos[1] : "");
+		buf_release(&out);
+		return OODA_ENOTFOUND;
+	}
+	buf_adds(&out, "\nGlobal options: --server URL (or OODA_SERVER, default http://127.0.0.1:4318), "
+		       "--token TOKEN (or OODA_TOKEN), --json\n");
+	fputs(out.data, stdout);
+	buf_release(&out);
+	return 0;
+}
+
+static int cmd_docs(struct cli_args *a, struct buf *err)
+{
+	struct buf out = BUF_INIT;
+	const char *what = a->n_pos ? a->pos[0] : "";
+	if (!strcmp(what, "config")) {
+		config_docs_markdown(&out);
+	} else if (!strcmp(what, "api")) {
+		static const char *const roles[] = { "open", "ingest", "viewer", "responder", "approver", "admin" };
+		buf_adds(&out, "# HTTP API\n\nGenerated by `ooda docs api` from the route table in `src/api/routes.c`;\n"
+			       "a test fails when this file and the table disagree.\n\n"
+			       "Errors are `application/problem+json` (`type`, `title`, `status`, `detail`,\n"
+			       "`instance`, `request_id`). Send `Authorization: Bearer TOKEN` once any token exists;\n"
+			       "with no tokens the API is open, and only loopback addresses may be bound.\n"
+			       "Every response carries `X-Request-Id` (the trace id of an incoming `traceparent`,\n"
+			       "or a fresh random id).\n\n"
+			       "| method | path | least role | description |\n|---|---|---|---|\n");
+		for (const struct route *r = api_routes; r->method; r++)
+			buf_addf(&out, "| %s | `%s` | %s | %s |\n", r->method, r->pattern,
+				 (r->flags & ROUTE_OPEN) ? "open" : roles[r->min_role], r->summary);
+	} else if (!strcmp(what, "cli")) {
+		buf_adds(&out, "# Command line\n\nGenerated by `ooda docs cli` from the command table in `src/main.c`.\n\n");
+		for (const struct cli_command *c = commands; c->name; c++) {
+			buf_adds(&out, "- `");
+			usage_line(c, &out);
+			buf_addf(&out, "`\n  %s\n", c->summary);
+		}
+		buf_adds(&out, "\nGlobal options: `--server URL` (or `OODA_SERVER`, default `http://127.0.0.1:4318`), "
+			       "`--token TOKEN` (or `OODA_TOKEN`), `--json` (machine-readable output).\n");
+	} else {
+		buf_adds(err, "usage: ooda docs api|config|cli");
+		return OODA_EINVAL;
+	}
+	fputs(out.data, stdout);
+	buf_release(&out);
+	return 0;
+}
+
+/* ---- the table ----------------------------------------------------------- */
+
+#define GLOBAL_OPTS "--server=,--token=,--json,--help"
+
+static const struct cli_command commands[] = {
+	{ "serve", NULL, cmd_serve, "--config=,--listen=,--data=", "", "Run the daemon (HTTP API, ingest, engine)." },
+	{ "version", NULL, cmd_version, "", "", "Print the version." },
+	{ "help", NULL, cmd_help, "", "[COMMAND [SUB]]", "Show commands, or one command's usage." },
+	{ "status", NULL, cmd_status, "", "", "Show the daemon's version, uptime and who you are to it." },
+	{ "reload", NULL, cmd_reload, "", "", "Make the daemon re-read ooda.yaml (same as SIGHUP)." },
+	{ "config", "check", cmd_config_check, "", "FILE", "Validate an ooda.yaml; errors give file:line:column and the key path." },
+	{ "token", "create", cmd_token_create, "--role=,--name=,--env=,--rationale=,--data=", "",
+	  "Create an API token (offline on the data dir unless --server); prints the secret alone on the last line, once." },
+	{ "token", "list", cmd_token_list, "--data=", "", "List tokens (offline with --data, else from the daemon)." },
+	{ "token", "revoke", cmd_token_revoke, "--rationale=,--data=", "ID|NAME", "Revoke a token (offline with --data, else through the daemon)." },
+	{ "audit", "log", cmd_audit_log, "--actor=,--action=,--target=,--since=,--limit=,--data=", "",
+	  "Show audit records, newest first (from the daemon, or the data dir with --data)." },
+	{ "audit", "verify", cmd_audit_verify, "--data=,--pubkey=", "",
+	  "Recompute the audit hash chain and checkpoint signatures; exits 1 naming the first broken record." },
+	{ "audit", "checkpoint", cmd_audit_checkpoint, "", "", "Write a signed checkpoint of the audit chain head." },
+	{ "audit", "pubkey", cmd_audit_pubkey, "--data=", "", "Print the audit signing public key (pin it with verify --pubkey)." },
+	{ "backup", NULL, cmd_backup, "--data=", "DEST_DIR", "Online backup of the control database (SQLite backup API) and the audit key." },
+	{ "docs", NULL, cmd_docs, "", "api|config|cli", "Print generated reference docs (docs/api.md, config.md, cli.md)." },
+	{ NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
+static bool option_known(const char *list, const char *name, bool *takes_value)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p && *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		bool val = len && p[len - 1] == '=';
+		if ((val ? len - 1 : len) == n && !strncmp(p, name, n)) {
+			*takes_value = val;
+			return true;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+static int parse_args(const struct cli_command *c, int argc, char **argv, struct cli_args *a, struct buf *err)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+		if (!strcmp(arg, "--")) {
+			for (i++; i < argc && a->n_passthrough < 64; i++)
+				a->passthrough[a->n_passthrough++] = argv[i];
+			break;
+		}
+		if (strncmp(arg, "--", 2) || !arg[2]) {
+			if (a->n_pos >= CLI_MAX_POS) {
+				buf_adds(err, "too many arguments");
+				return OODA_EINVAL;
+			}
+			a->pos[a->n_pos++] = arg;
+			continue;
+		}
+		char name[64];
+		const char *eq = strchr(arg, '=');
+		size_t nl = eq ? (size_t)(eq - arg) : strlen(arg);
+		if (nl >= sizeof(name)) {
+			buf_addf(err, "unknown option %s", arg);
+			return OODA_EINVAL;
+		}
+		memcpy(name, arg, nl);
+		name[nl] = '\0';
+		bool takes = false;
+		if (!option_known(c->options, name, &takes) && !option_known(GLOBAL_OPTS, name, &takes)) {
+			buf_addf(err, "unknown option %s for `ooda %s%s%s`; see `ooda help %s`", name, c->name,
+				 c->sub ? " " : "", c->sub ? c->sub : "", c->name);
+			return OODA_EINVAL;
+		}
+		const char *val = "";
+		if (takes) {
+			if (eq)
+				val = eq + 1;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else {
+				buf_addf(err, "option %s needs a value", name);
+				return OODA_EINVAL;
+			}
+		} else if (eq) {
+			buf_addf(err, "option %s takes no value", name);
+			return OODA_EINVAL;
+		}
+		if (a->n_opts >= CLI_MAX_OPTS) {
+			buf_adds(err, "too many options");
+			return OODA_EINVAL;
+		}
+		a->opt_names[a->n_opts] = argv[i - (takes && !eq ? 1 : 0)];
+		a->opt_names[a->n_opts] = strndup(name, nl);
+		a->opt_values[a->n_opts++] = val;
+	}
+	a->json = cli_flag(a, "--json");
+	a->client.server = cli_opt(a, "--server");
+	if (!a->client.server)
+		a->client.server = getenv("OODA_SERVER");
+	if (!a->client.server || !*a->client.server)
+		a->client.server = "http://127.0.0.1:4318";
+	a->client.token = cli_opt(a, "--token");
+	if (!a->client.token)
+		a->client.token = getenv("OODA_TOKEN");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		struct cli_args none = { 0 };
+		struct buf err = BUF_INIT;
+		cmd_help(&none, &err);
+		return 2;
+	}
+	const struct cli_command *found = NULL;
+	int used = 2;
+	for (const struct cli_command *c = commands; c->name; c++) {
+		if (strcmp(c->name, argv[1]))
+			continue;
+		if (!c->sub) {
+			found = c;
+			break;
+		}
+		if (argc > 2 && !strcmp(c->sub, argv[2])) {
+			found = c;
+			used = 3;
+			break;
+		}
+	}
+	if (!found) {
+		bool group = false;
+		for (const struct cli_command *c = commands; c->name; c++)
+			if (!strcmp(c->name, argv[1]))
+				group = true;
+		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+			struct cli_args none = { 0 };
+			struct buf err = BUF_INIT;
+			return cmd_help(&none, &err) ? 1 : 0;
+		}
+		if (!strcmp(argv[1], "--version")) {
+			printf("ooda %s\n", OODA_VERSION);
+			return 0;
+		}
+		if (group)
+			fprintf(stderr, "ooda: `ooda %s` needs a subcommand; see `ooda help %s`\n", argv[1], argv[1]);
+		else
+			fprintf(stderr, "ooda: unknown command \"%s\"; see `ooda help`\n", argv[1]);
+		return 2;
+	}
+	struct cli_args a = { 0 };
+	struct buf err = BUF_INIT;
+	int rc = parse_args(found, argc - used, argv + used, &a, &err);
+	if (!rc && cli_flag(&a, "--help")) {
+		struct cli_args h = { .n_pos = found->sub ? 2 : 1, .pos = { found->name, found->sub } };
+		rc = cmd_help(&h, &err);
+	} else if (!rc) {
+		rc = found->fn(&a, &err);
+	}
+	if (rc) {
+		fprintf(stderr, "ooda: %s\n", err.len ? err.data : ooda_strerror(rc));
+		buf_release(&err);
+		return rc == OODA_EINVAL || rc == OODA_EPARSE ? 2 : 1;
+	}
+	buf_release(&err);
 	return 0;
 }

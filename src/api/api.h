@@ -1,0 +1,37 @@
+/*
+ * Helpers shared by the API handlers: JSON bodies in and out, query
+ * parameters with limits, and the daemon behind a request.
+ */
+#ifndef OODA_API_H
+#define OODA_API_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "api/daemon.h"
+#include "core/error.h"
+
+static inline struct daemon *api_daemon(struct http_request *req)
+{
+	return req->app;
+}
+
+/*
+ * Parses the body as a JSON object. Requires Content-Type application/json
+ * (OODA_EUNSUPPORTED otherwise). Caller owns *out (json_decref).
+ */
+int api_json_body(struct http_request *req, json_t **out);
+
+/* A string member: NULL if absent; OODA_EINVAL (detail in req->err) if not a string or too long. */
+int api_json_str(struct http_request *req, json_t *obj, const char *key, size_t max, const char **out);
+
+/* Query parameter as a time (RFC 3339, unix s/ms/ns, or a duration before now like "15m"). */
+int api_query_time(struct http_request *req, const char *name, int64_t *out);
+
+/* Query parameter as a limit in [1, max], default def. */
+int api_query_limit(struct http_request *req, const char *name, size_t def, size_t max, size_t *out);
+
+/* Serialises j into res as JSON with status; steals the reference. */
+void api_send_json(struct http_response *res, int status, json_t *j);
+
+#endif

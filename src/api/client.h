@@ -1,0 +1,28 @@
+/*
+ * The CLI's HTTP client for the daemon's API: server from --server or
+ * OODA_SERVER (default http://127.0.0.1:4318), token from --token or
+ * OODA_TOKEN. Failures come back as one line: the problem's detail.
+ */
+#ifndef OODA_CLIENT_H
+#define OODA_CLIENT_H
+
+#include "core/buf.h"
+
+struct client {
+	const char *server;
+	const char *token;
+	long timeout_s;
+};
+
+/*
+ * Sends a request; body may be NULL. On a 2xx answer returns 0 with the
+ * body in out and the status in *status. Otherwise returns an OODA_E* code
+ * with a one-line reason in err ("403 Forbidden: ...").
+ */
+int client_call(const struct client *c, const char *method, const char *path, const char *body,
+		size_t body_len, const char *content_type, int *status, struct buf *out, struct buf *err);
+
+/* Appends s URL-encoded to out. */
+void client_urlencode(struct buf *out, const char *s);
+
+#endif

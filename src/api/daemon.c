@@ -1,0 +1,169 @@
+/*
+ * `ooda serve`: loads the config, refuses unsafe binds, opens the store,
+ * starts HTTP, then waits for signals on the main thread — SIGHUP reloads
+ * ooda.yaml, SIGTERM and SIGINT drain in-flight requests and close the
+ * store so nothing is left half-written.
+ */
+#include "api/daemon.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/time.h"
+
+#include <signal.h>
+
+static int authenticate(void *app, const char *token, struct principal *who, struct buf *err)
+{
+	struct daemon *d = app;
+	return auth_check(d->auth, token, who, err);
+}
+
+static bool tokens_required(void *app)
+{
+	struct daemon *d = app;
+	return auth_active_tokens(d->auth) > 0;
+}
+
+struct reload_ctx {
+	struct daemon *d;
+	const char *actor;
+	const char *outcome;
+	const char *detail;
+};
+
+static int reload_audit_tx(struct store *s, void *ctx, struct buf *err)
+{
+	struct reload_ctx *r = ctx;
+	struct buf target = BUF_INIT;
+	buf_addf(&target, "config/%s", r->d->config_path ? r->d->config_path : "(defaults)");
+	struct audit_entry e = { .actor = r->actor, .action = r->outcome, .target = target.data,
+				 .rationale = r->detail };
+	int rc = audit_append(s, &r->d->signer, &e, err);
+	buf_release(&target);
+	return rc;
+}
+
+int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
+{
+	if (!d->config_path) {
+		buf_adds(err, "ooda serve was started without --config; there is no file to reload");
+		return OODA_EINVAL;
+	}
+	struct config next;
+	config_init(&next);
+	int rc = config_load(&next, d->config_path, err);
+	struct reload_ctx rctx = { d, actor, rc ? "config.reload_rejected" : "config.reload",
+				   rc ? err->data : "" };
+	if (!rc) {
+		pthread_rwlock_wrlock(&d->cfg_lock);
+		struct config old = d->cfg;
+		d->cfg = next;
+		d->reloads++;
+		pthread_rwlock_unlock(&d->cfg_lock);
+		ooda_log_set_level((enum log_level)ooda_log_level_parse(d->cfg.log_level));
+		config_release(&old);
+		log_info("configuration reloaded from %s", d->config_path);
+	} else {
+		config_release(&next);
+		d->reload_failures++;
+		log_error("configuration reload rejected, keeping the previous one: %s", err->data);
+	}
+	struct buf aerr = BUF_INIT;
+	store_write(d->store, reload_audit_tx, &rctx, &aerr);
+	buf_release(&aerr);
+	return rc;
+}
+
+static void daemon_release(struct daemon *d)
+{
+	auth_destroy(d->auth);
+	store_close(d->store);
+	config_release(&d->cfg);
+	pthread_rwlock_destroy(&d->cfg_lock);
+	free(d->config_path);
+	free(d->data_dir);
+	free(d->listen);
+}
+
+int daemon_serve(const struct serve_options *opt, struct buf *err)
+{
+	struct daemon d = { 0 };
+	pthread_rwlock_init(&d.cfg_lock, NULL);
+	config_init(&d.cfg);
+	int rc = 0;
+	if (opt->config_path) {
+		d.config_path = strdup(opt->config_path);
+		if ((rc = config_load(&d.cfg, opt->config_path, err)))
+			goto out;
+	}
+	d.listen = strdup(opt->listen ? opt->listen : d.cfg.listen);
+	d.data_dir = strdup(opt->data_dir ? opt->data_dir : d.cfg.data_dir);
+	ooda_log_set_level((enum log_level)ooda_log_level_parse(d.cfg.log_level));
+
+	/* Signals go to the main thread only: block them before any thread starts. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((rc = store_open(d.data_dir, 0, &d.store, err)))
+		goto out;
+	if ((rc = audit_signer_load(&d.signer, d.data_dir, d.cfg.audit_checkpoint_every, err)))
+		goto out;
+	if ((rc = auth_create(d.store, &d.auth, err)))
+		goto out;
+	if (!http_listen_is_loopback(d.listen) && auth_active_tokens(d.auth) == 0) {
+		buf_addf(err, "refusing to listen on %s without API tokens: anyone who can reach it could "
+			      "change this system. Create one first with `ooda token create --role admin "
+			      "--name NAME --data %s`, or listen on 127.0.0.1",
+			 d.listen, d.data_dir);
+		rc = OODA_EREFUSED;
+		goto out;
+	}
+	struct http_options hopt = {
+		.listen = d.listen,
+		.threads = (int)d.cfg.threads,
+		.max_connections = (int)d.cfg.max_connections,
+		.timeout_s = (int)(d.cfg.request_timeout_ns / OODA_NS_PER_SEC),
+		.header_limit = (size_t)d.cfg.header_limit,
+		.api_body_limit = (size_t)d.cfg.api_body_limit,
+		.ingest_body_limit = (size_t)d.cfg.ingest_body_limit,
+		.routes = api_routes,
+		.app = &d,
+		.authenticate = authenticate,
+		.tokens_required = tokens_required,
+	};
+	if ((rc = http_server_start(&hopt, &d.http, err)))
+		goto out;
+	d.started_ns = ooda_now_ns();
+	d.ready = true;
+	{
+		char fields[256];
+		snprintf(fields, sizeof(fields), "\"listen\":\"%s\",\"port\":%d,\"data_dir\":\"%s\"",
+			 d.listen, http_server_port(d.http), d.data_dir);
+		ooda_logf(LOG_INFO, fields, "ooda serving on %s", d.listen);
+	}
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&set, &sig))
+			continue;
+		if (sig == SIGHUP) {
+			struct buf rerr = BUF_INIT;
+			daemon_reload(&d, "signal:SIGHUP", &rerr);
+			buf_release(&rerr);
+			continue;
+		}
+		log_info("received %s: draining %d in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+			 http_server_inflight(d.http));
+		break;
+	}
+	d.ready = false;
+	http_server_stop(d.http, 10000);
+	d.http = NULL;
+	log_info("stopped cleanly");
+out:
+	daemon_release(&d);
+	return rc;
+}

@@ -1,0 +1,51 @@
+/*
+ * The running daemon: what `ooda serve` builds and every API handler
+ * reaches through req->app. It owns the configuration (swapped on SIGHUP),
+ * the stores, the audit signer, authentication and the HTTP server.
+ */
+#ifndef OODA_DAEMON_H
+#define OODA_DAEMON_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "audit/audit.h"
+#include "core/config.h"
+#include "http/auth.h"
+#include "http/server.h"
+#include "store/store.h"
+
+struct daemon {
+	pthread_rwlock_t cfg_lock;  /* guards cfg during a reload */
+	struct config cfg;
+	char *config_path;          /* NULL when running on defaults */
+	char *data_dir;
+	char *listen;
+	struct store *store;
+	struct audit_signer signer;
+	struct auth *auth;
+	struct http_server *http;
+	int64_t started_ns;
+	int64_t reloads, reload_failures;
+	bool ready;
+};
+
+struct serve_options {
+	const char *config_path; /* may be NULL */
+	const char *listen;      /* overrides server.listen when set */
+	const char *data_dir;    /* overrides server.data_dir when set */
+};
+
+/* Runs until SIGTERM/SIGINT; returns 0 on a clean stop, else an error with detail. */
+int daemon_serve(const struct serve_options *opt, struct buf *err);
+
+/*
+ * Re-reads the config file. A bad file is rejected (the old config stays)
+ * and the reason returned; every attempt is audited with actor.
+ */
+int daemon_reload(struct daemon *d, const char *actor, struct buf *err);
+
+/* The route table of the daemon (api/routes.c), terminated by method NULL. */
+extern const struct route api_routes[];
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * The route table: every HTTP route of the daemon, its handler, the least
+ * role that may call it, and a one-line summary. docs/api.md is generated
+ * from this table (`ooda docs api`) and a test checks they agree.
+ */
+#include "api/daemon.h"
+#include "api/handlers.h"
+
+const struct route api_routes[] = {
+	{ "GET", "/healthz", api_healthz, ROLE_NONE, ROUTE_OPEN, "Liveness: 200 while the process serves HTTP." },
+	{ "GET", "/readyz", api_readyz, ROLE_NONE, ROUTE_OPEN, "Readiness: 200 when the store answers, else 503." },
+	{ "GET", "/metrics", api_metrics, ROLE_VIEWER, 0, "ooda's own metrics in Prometheus text format." },
+	{ "GET", "/api/v1/status", api_status, ROLE_VIEWER, 0, "Version, uptime, listen address, data dir, caller." },
+	{ "POST", "/api/v1/config/reload", api_config_reload, ROLE_ADMIN, 0, "Re-read ooda.yaml (like SIGHUP); a bad file is rejected with the reason." },
+	{ "GET", "/api/v1/tokens", api_tokens_list, ROLE_ADMIN, 0, "List API tokens (never their secrets)." },
+	{ "POST", "/api/v1/tokens", api_tokens_create, ROLE_ADMIN, 0, "Create a token: {name, role, env?, rationale?}; the secret is in the answer, once." },
+	{ "DELETE", "/api/v1/tokens/{id}", api_tokens_revoke, ROLE_ADMIN, 0, "Revoke a token by id or name." },
+	{ "GET", "/api/v1/audit", api_audit_list, ROLE_VIEWER, 0, "Audit records, newest first; filters actor, action (prefix*), target, from, to, since, limit, cursor, order=asc." },
+	{ "POST", "/api/v1/audit/verify", api_audit_verify, ROLE_VIEWER, 0, "Recompute the hash chain and checkpoint signatures; names the first broken record." },
+	{ "POST", "/api/v1/audit/checkpoint", api_audit_checkpoint, ROLE_ADMIN, 0, "Write an Ed25519-signed checkpoint of the chain head." },
+	{ NULL, NULL, NULL, 0, 0, NULL },
+};

@@ -1,0 +1,99 @@
+/*
+ * System routes: liveness, readiness, ooda's own metrics in Prometheus text
+ * format, status, and configuration reload.
+ */
+#include "api/api.h"
+#include "api/handlers.h"
+#include "core/time.h"
+
+#include <unistd.h>
+
+int api_healthz(struct http_request *req, struct http_response *res)
+{
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "{\"status\":\"ok\"}");
+	http_json(res, 200, &b);
+	return 0;
+}
+
+int api_readyz(struct http_request *req, struct http_response *res)
+{
+	struct daemon *d = api_daemon(req);
+	int64_t v;
+	bool store_ok = store_backend(d->store)->data_version(store_impl(d->store), &v) == 0;
+	struct buf b = BUF_INIT;
+	bool ready = d->ready && store_ok;
+	buf_addf(&b, "{\"status\":\"%s\",\"store\":\"%s\"}", ready ? "ready" : "not ready",
+		 store_ok ? "ok" : "unavailable");
+	http_json(res, ready ? 200 : 503, &b);
+	return 0;
+}
+
+static long rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long pages = 0, rss = 0;
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return rss * sysconf(_SC_PAGESIZE);
+}
+
+int api_metrics(struct http_request *req, struct http_response *res)
+{
+	struct daemon *d = api_daemon(req);
+	struct buf b = BUF_INIT;
+	http_server_metrics(d->http, &b);
+	int64_t bytes = 0, audit_rows = 0;
+	store_backend(d->store)->stats(store_impl(d->store), &bytes, &audit_rows);
+	buf_addf(&b,
+		 "# HELP ooda_store_bytes Size of the control-plane database files.\n"
+		 "# TYPE ooda_store_bytes gauge\nooda_store_bytes{store=\"control\"} %lld\n"
+		 "# HELP ooda_audit_records Records in the audit chain.\n"
+		 "# TYPE ooda_audit_records gauge\nooda_audit_records %lld\n"
+		 "# HELP ooda_queue_depth Work waiting in internal queues.\n"
+		 "# TYPE ooda_queue_depth gauge\nooda_queue_depth{queue=\"control_writer\"} %zu\n"
+		 "# HELP ooda_process_resident_memory_bytes Resident set size.\n"
+		 "# TYPE ooda_process_resident_memory_bytes gauge\nooda_process_resident_memory_bytes %ld\n"
+		 "# HELP ooda_process_start_time_seconds Start time of the process.\n"
+		 "# TYPE ooda_process_start_time_seconds gauge\nooda_process_start_time_seconds %lld\n"
+		 "# HELP ooda_config_reloads_total Configuration reloads by outcome.\n"
+		 "# TYPE ooda_config_reloads_total counter\n"
+		 "ooda_config_reloads_total{outcome=\"ok\"} %lld\nooda_config_reloads_total{outcome=\"rejected\"} %lld\n"
+		 "# HELP ooda_api_tokens Active API tokens.\n"
+		 "# TYPE ooda_api_tokens gauge\nooda_api_tokens %zu\n",
+		 (long long)bytes, (long long)audit_rows, store_queue_depth(d->store), rss_bytes(),
+		 (long long)(d->started_ns / OODA_NS_PER_SEC), (long long)d->reloads,
+		 (long long)d->reload_failures, auth_active_tokens(d->auth));
+	res->status = 200;
+	res->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	buf_release(&res->body);
+	res->body = b;
+	return 0;
+}
+
+int api_status(struct http_request *req, struct http_response *res)
+{
+	struct daemon *d = api_daemon(req);
+	char started[40];
+	json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:b, s:s}",
+			      "version", OODA_VERSION, "listen", d->listen, "data_dir", d->data_dir,
+			      "uptime_seconds", (json_int_t)((ooda_now_ns() - d->started_ns) / OODA_NS_PER_SEC),
+			      "started", ooda_time_format(d->started_ns, started, sizeof(started)),
+			      "config", d->config_path ? d->config_path : "", "auth_required",
+			      auth_active_tokens(d->auth) > 0, "you", req->who.actor);
+	api_send_json(res, 200, j);
+	return 0;
+}
+
+int api_config_reload(struct http_request *req, struct http_response *res)
+{
+	struct daemon *d = api_daemon(req);
+	int rc = daemon_reload(d, req->who.actor, &req->err);
+	if (rc)
+		return rc == OODA_EIO ? OODA_EINVAL : rc;
+	api_send_json(res, 200, json_pack("{s:s, s:s}", "status", "reloaded", "config", d->config_path));
+	return 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * The CLI's shared pieces: parsed arguments, the command table entry, and
+ * output helpers (tables for people, raw JSON for scripts). Commands live in
+ * main.c and cmd_*.c; all of them are listed in the one table in main.c.
+ */
+#ifndef OODA_CLI_H
+#define OODA_CLI_H
+
+#include <stdbool.h>
+
+#include "api/client.h"
+#include "core/buf.h"
+
+#define CLI_MAX_POS 16
+#define CLI_MAX_OPTS 32
+
+struct cli_args {
+	const char *pos[CLI_MAX_POS];
+	int n_pos;
+	const char *opt_names[CLI_MAX_OPTS];
+	const char *opt_values[CLI_MAX_OPTS]; /* "" for bare flags */
+	int n_opts;
+	const char *passthrough[64];          /* after "--" */
+	int n_passthrough;
+	struct client client;
+	bool json;
+};
+
+/* Value of --name, or NULL. */
+const char *cli_opt(const struct cli_args *a, const char *name);
+bool cli_flag(const struct cli_args *a, const char *name);
+
+typedef int (*cli_fn)(struct cli_args *a, struct buf *err);
+
+struct cli_command {
+	const char *name;     /* "token" */
+	const char *sub;      /* "create", or NULL */
+	cli_fn fn;
+	const char *options;  /* comma list: "--role=,--name=,--json" ('=' takes a value) */
+	const char *usage;    /* positional part: "FILE" */
+	const char *summary;
+};
+
+/*
+ * Calls the daemon and, unless --json, leaves the body in out for the
+ * command to render; with --json prints the body and sets *printed.
+ */
+int cli_call(struct cli_args *a, const char *method, const char *path, const char *body,
+	     const char *ctype, struct buf *out, struct buf *err);
+
+/* Prints rows as an aligned table; cells[r * ncols + c]. */
+void cli_table(const char *const *headers, int ncols, const char **cells, int nrows);
+
+/* The user running the CLI, as an audit actor: "cli:NAME". */
+const char *cli_actor(void);
+
+#endif

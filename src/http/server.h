@@ -1,0 +1,125 @@
+/*
+ * The HTTP front of the daemon: libmicrohttpd with a thread pool, request
+ * bodies accumulated under per-route limits, the route table (router.c),
+ * authentication (auth.c), problem+json errors, a request id per request
+ * and the request metrics behind /metrics.
+ */
+#ifndef OODA_HTTP_SERVER_H
+#define OODA_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+
+struct MHD_Connection;
+struct http_server;
+struct route;
+
+enum role { ROLE_NONE, ROLE_INGEST, ROLE_VIEWER, ROLE_RESPONDER, ROLE_APPROVER, ROLE_ADMIN };
+
+/* Who is calling: from a token, or the open loopback mode. */
+struct principal {
+	enum role role;
+	char actor[160];  /* "token:alice" or "anonymous" */
+	char token_id[40];
+	char env[64];     /* token's flag environment scope, "" if none */
+};
+
+#define HTTP_MAX_PARAMS 8
+#define HTTP_MAX_HEADERS 16
+
+struct http_request {
+	const char *method;
+	const char *path;
+	const struct route *route;
+	struct MHD_Connection *conn;
+	const char *param_names[HTTP_MAX_PARAMS];
+	const char *param_values[HTTP_MAX_PARAMS];
+	int n_params;
+	const char *body; /* NUL-terminated; body_len excludes the NUL */
+	size_t body_len;
+	struct arena arena; /* freed when the response is sent */
+	struct principal who;
+	char request_id[40];
+	struct buf err;     /* detail for the problem+json of a failing handler */
+	void *app;          /* the daemon */
+};
+
+struct http_response {
+	int status;
+	const char *content_type; /* default application/json */
+	struct buf body;
+	const char *header_names[HTTP_MAX_HEADERS];
+	char *header_values[HTTP_MAX_HEADERS]; /* malloc'd; freed with the response */
+	int n_headers;
+};
+
+/*
+ * A route handler: fills res and returns 0, or returns a negative OODA_E*
+ * code with detail appended to req->err (the server writes problem+json).
+ */
+typedef int (*http_handler)(struct http_request *req, struct http_response *res);
+
+enum route_flags {
+	ROUTE_OPEN = 1 << 0,      /* no token needed even when tokens exist */
+	ROUTE_INGEST = 1 << 1,    /* ingest body limit */
+	ROUTE_RAW_BODY = 1 << 2,  /* handler checks the content type itself */
+};
+
+struct route {
+	const char *method;
+	const char *pattern; /* "/api/v1/flags/{key}"; a trailing "/ *" (no space) matches any rest */
+	http_handler handler;
+	enum role min_role;
+	unsigned flags;
+	const char *summary; /* one line for docs/api.md */
+};
+
+struct http_options {
+	const char *listen;       /* host:port */
+	int threads;
+	int max_connections;
+	int timeout_s;
+	size_t header_limit;
+	size_t api_body_limit;
+	size_t ingest_body_limit;
+	const struct route *routes; /* terminated by method NULL */
+	void *app;
+	/* authenticates a bearer token; returns 0 and fills who, or OODA_EUNAUTH */
+	int (*authenticate)(void *app, const char *token, struct principal *who, struct buf *err);
+	/* true when at least one active token exists */
+	bool (*tokens_required)(void *app);
+};
+
+/* Binds and starts serving. Caller owns *out (http_server_stop frees it). */
+int http_server_start(const struct http_options *opt, struct http_server **out, struct buf *err);
+/* The port actually bound (useful with port 0). */
+int http_server_port(const struct http_server *s);
+/* Stops accepting, waits up to drain_ms for in-flight requests, stops. */
+void http_server_stop(struct http_server *s, int drain_ms);
+/* Requests being handled right now. */
+int http_server_inflight(const struct http_server *s);
+/* Appends the server's metrics in Prometheus text format. */
+void http_server_metrics(const struct http_server *s, struct buf *out);
+
+/* Query-string argument or NULL. */
+const char *http_query(struct http_request *req, const char *name);
+/* Request header or NULL. */
+const char *http_header(struct http_request *req, const char *name);
+/* Path parameter by name ("key" of "{key}") or NULL. */
+const char *http_param(struct http_request *req, const char *name);
+/* Adds a response header; value is copied. */
+void http_set_header(struct http_response *res, const char *name, const char *value);
+/* Sets a JSON body from b (moved; b is left empty) and status. */
+void http_json(struct http_response *res, int status, struct buf *b);
+
+/* Role names <-> enum. role_parse returns ROLE_NONE for unknown names. */
+const char *role_name(enum role r);
+enum role role_parse(const char *s);
+
+/* Is the host of "host:port" a loopback address? */
+bool http_listen_is_loopback(const char *listen);
+
+#endif
