@@ -18,6 +18,7 @@ struct cli_args {
 	const char *pos[CLI_MAX_POS];
 	int n_pos;
 	const char *opt_names[CLI_MAX_OPTS];
+	char opt_name_buf[CLI_MAX_OPTS][64];  /* storage behind opt_names */
 	const char *opt_values[CLI_MAX_OPTS]; /* "" for bare flags */
 	int n_opts;
 	const char *passthrough[64];          /* after "--" */

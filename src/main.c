@@ -741,8 +741,8 @@ static int parse_args(const struct cli_command *c, int argc, char **argv, struct
 			buf_adds(err, "too many options");
 			return OODA_EINVAL;
 		}
-		a->opt_names[a->n_opts] = argv[i - (takes && !eq ? 1 : 0)];
-		a->opt_names[a->n_opts] = strndup(name, nl);
+		memcpy(a->opt_name_buf[a->n_opts], name, nl + 1);
+		a->opt_names[a->n_opts] = a->opt_name_buf[a->n_opts];
 		a->opt_values[a->n_opts++] = val;
 	}
 	a->json = cli_flag(a, "--json");
