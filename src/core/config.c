@@ -12,7 +12,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <libfyaml.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define F(field) offsetof(struct config, field)
 
@@ -171,6 +175,7 @@ void config_release(struct config *c)
 	free(c->path);
 	if (c->doc)
 		fy_document_destroy(c->doc);
+	free(c->text);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -369,6 +374,40 @@ int config_load(struct config *c, const char *path, struct buf *err)
 	return rc;
 }
 
+/*
+ * libfyaml 0.7 (Debian 12) can crash or loop on some malformed documents.
+ * Configuration loads are rare, so each text is first parsed in a forked
+ * child with an alarm: if the child dies or hangs, the load fails with a
+ * clear error and the daemon (and its old configuration) is untouched.
+ */
+static int yaml_probe(const char *name, const char *text, size_t len, struct buf *err)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return 0; /* cannot probe: parse in-process as before */
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		if (devnull >= 0)
+			dup2(devnull, STDERR_FILENO);
+		alarm(5);
+		struct fy_parse_cfg pcfg = { .flags = FYPCF_QUIET };
+		struct fy_document *doc = fy_document_build_from_string(&pcfg, text, len);
+		if (doc)
+			fy_document_destroy(doc);
+		_exit(0);
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(status)) {
+		buf_addf(err, "%s:1:1: the YAML parser %s on this file; look for unusual constructs "
+			      "(tabs in indentation, stray '?' or '!' indicators)",
+			 name, WTERMSIG(status) == SIGALRM ? "did not finish" : "failed");
+		return OODA_EINVAL;
+	}
+	return 0;
+}
+
 int config_load_string(struct config *c, const char *name, const char *yaml, size_t len,
 		       struct buf *err)
 {
@@ -377,25 +416,62 @@ int config_load_string(struct config *c, const char *name, const char *yaml, siz
 		.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG,
 		.diag = diag,
 	};
+	/* YAML directives (%YAML, %TAG) have no use in ooda.yaml, and libfyaml
+	 * 0.7's directive scanner can loop on malformed ones: refuse them here. */
+	int line = 1;
+	bool at_line_start = true;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)yaml[i];
+		if (at_line_start && ch == '%') {
+			buf_addf(err, "%s:%d:1: YAML directives (lines starting with %%) are not accepted", name, line);
+			if (diag)
+				fy_diag_destroy(diag);
+			return OODA_EINVAL;
+		}
+		/* every line break YAML 1.1 or 1.2 knows: LF, CR, NEL, LS, PS; and a BOM */
+		bool brk = ch == '\n' || ch == '\r' ||
+			   (ch == 0xc2 && i + 1 < len && (unsigned char)yaml[i + 1] == 0x85) ||
+			   (ch == 0xe2 && i + 2 < len && (unsigned char)yaml[i + 1] == 0x80 &&
+			    ((unsigned char)yaml[i + 2] == 0xa8 || (unsigned char)yaml[i + 2] == 0xa9));
+		bool bom = i == 0 && ch == 0xef && len >= 3 && (unsigned char)yaml[1] == 0xbb &&
+			   (unsigned char)yaml[2] == 0xbf;
+		if (brk || bom) {
+			if (ch == '\n')
+				line++;
+			i += ch == 0xc2 ? 1 : (ch == 0xe2 || bom) ? 2 : 0;
+			at_line_start = true;
+		} else {
+			at_line_start = false;
+		}
+	}
+	char *text = NULL;
+	size_t k = 0;
+	while (k < len && (yaml[k] == ' ' || yaml[k] == '\t' || yaml[k] == '\r' || yaml[k] == '\n'))
+		k++;
 	struct fy_document *doc = NULL;
-	if (len == 0 || yaml[strspn(yaml, " \t\r\n")] == '\0') {
+	if (k == len) {
 		doc = fy_document_create(&pcfg);
 	} else {
-		doc = fy_document_build_from_string(&pcfg, yaml, len);
-		/* libfyaml needs the text to outlive the document: copy it in */
-		if (doc) {
-			fy_document_destroy(doc);
-			char *copy = malloc(len + 1);
-			memcpy(copy, yaml, len);
-			copy[len] = '\0';
-			doc = fy_document_build_from_malloc_string(&pcfg, copy, len);
-			if (!doc)
-				free(copy);
+		/* the document (and its diagnostics) point into the text: keep a copy
+		 * that lives as long as the config does */
+		text = malloc(len + 1);
+		memcpy(text, yaml, len);
+		text[len] = '\0';
+		if (yaml_probe(name, text, len, err)) {
+			free(text);
+			if (diag)
+				fy_diag_destroy(diag);
+			return OODA_EINVAL;
 		}
+		doc = fy_document_build_from_string(&pcfg, text, len);
 	}
 	int rc = load_doc(c, name, doc, diag, err);
 	if (diag)
 		fy_diag_destroy(diag);
+	if (rc)
+		free(text);
+	else
+		c->text = text;
 	return rc;
 }
 

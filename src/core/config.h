@@ -36,6 +36,7 @@ struct config {
 	int64_t ingest_queue_bytes;
 	/* the parsed document, for sections read by their own stage */
 	struct fy_document *doc;
+	char *text;               /* the YAML text doc points into; freed after doc */
 };
 
 enum config_type { CFG_STRING, CFG_INT, CFG_BOOL, CFG_DURATION, CFG_SIZE, CFG_SECTION };

@@ -35,6 +35,9 @@ cases = [
     ("server: [1, 2\n", ":"),
     ("- just\n- a list\n", "the top level must be a mapping"),
     ("log:\n  level: chatty\n", "log.level: expected debug, info, warn or error"),
+    # inputs on which libfyaml 0.7 crashes or loops: refused, never fatal
+    ("- ? ? ??: \t  ? ? ?,", "the YAML parser failed"),
+    ("\r%\xb1", "YAML directives"),
 ]
 for text, want in cases:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:

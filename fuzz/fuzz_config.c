@@ -1,0 +1,22 @@
+/*
+ * libFuzzer harness for the ooda.yaml loader: any bytes must load or fail
+ * with a message, never crash, hang or leak.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size > 1 << 16)
+		return 0;
+	struct config c;
+	struct buf err = BUF_INIT;
+	config_init(&c);
+	if (config_load_string(&c, "fuzz.yaml", (const char *)data, size, &err) != 0 && err.len == 0)
+		__builtin_trap(); /* a failure must always say why */
+	config_release(&c);
+	buf_release(&err);
+	return 0;
+}
