@@ -101,10 +101,15 @@ struct ment {
  * ring is full; an entry can also be dropped from the middle, which only
  * unindexes it (its ring place is reclaimed when it reaches the tail).
  */
+struct mref {
+	uint32_t pos;  /* ring position, EMPTY when the index slot is free */
+	uint32_t hash; /* copy of the entry's hash, so probes stay in the index */
+};
+
 struct spanmap {
 	struct ment *ring;
 	uint32_t cap, head, count;
-	uint32_t *index;
+	struct mref *index;
 	uint32_t mask;
 };
 
@@ -501,10 +506,11 @@ static int spanmap_init(struct spanmap *m, uint32_t cap)
 	m->head = m->count = 0;
 	m->mask = pow2_at_least(2 * (uint64_t)cap) - 1;
 	m->ring = calloc(cap, sizeof(struct ment));
-	m->index = malloc(sizeof(uint32_t) * ((size_t)m->mask + 1));
+	m->index = malloc(sizeof(struct mref) * ((size_t)m->mask + 1));
 	if (!m->ring || !m->index)
 		return OODA_ENOMEM;
-	memset(m->index, 0xff, sizeof(uint32_t) * ((size_t)m->mask + 1));
+	for (uint32_t i = 0; i <= m->mask; i++)
+		m->index[i] = (struct mref){ EMPTY, 0 };
 	return 0;
 }
 
@@ -525,25 +531,25 @@ static uint32_t key_hash(const uint8_t trace[16], const uint8_t id[8])
 static void spanmap_unindex(struct spanmap *m, uint32_t pos)
 {
 	uint32_t i = m->ring[pos].hash & m->mask;
-	for (uint32_t n = 0; m->index[i] != pos; i = (i + 1) & m->mask) {
-		if (m->index[i] == EMPTY || ++n > m->mask)
+	for (uint32_t n = 0; m->index[i].pos != pos; i = (i + 1) & m->mask) {
+		if (m->index[i].pos == EMPTY || ++n > m->mask)
 			return; /* not indexed: nothing to do */
 	}
 	/* Backward-shift deletion keeps every probe chain unbroken. */
 	uint32_t j = i;
 	for (;;) {
 		j = (j + 1) & m->mask;
-		uint32_t v = m->index[j];
-		if (v == EMPTY)
+		struct mref v = m->index[j];
+		if (v.pos == EMPTY)
 			break;
-		uint32_t home = m->ring[v].hash & m->mask;
+		uint32_t home = v.hash & m->mask;
 		bool movable = (i <= j) ? (home <= i || home > j) : (home <= i && home > j);
 		if (movable) {
 			m->index[i] = v;
 			i = j;
 		}
 	}
-	m->index[i] = EMPTY;
+	m->index[i].pos = EMPTY;
 }
 
 /* Drops a live entry from the index; its ring place stays until popped. */
@@ -560,13 +566,14 @@ static int spanmap_find(const struct spanmap *m, const uint8_t trace[16], const 
 	uint32_t h = key_hash(trace, id);
 	int n = 0;
 	for (uint32_t i = h & m->mask; n < max; i = (i + 1) & m->mask) {
-		uint32_t v = m->index[i];
-		if (v == EMPTY)
+		struct mref v = m->index[i];
+		if (v.pos == EMPTY)
 			break;
-		const struct ment *e = &m->ring[v];
-		if (e->hash == h && (e->flags & F_LIVE) && !memcmp(e->id, id, 8) &&
-		    !memcmp(e->trace, trace, 16))
-			pos[n++] = v;
+		if (v.hash != h)
+			continue;
+		const struct ment *e = &m->ring[v.pos];
+		if ((e->flags & F_LIVE) && !memcmp(e->id, id, 8) && !memcmp(e->trace, trace, 16))
+			pos[n++] = v.pos;
 	}
 	return n;
 }
@@ -575,14 +582,15 @@ static int spanmap_find(const struct spanmap *m, const uint8_t trace[16], const 
 static uint32_t spanmap_push(struct spanmap *m, const struct ment *e)
 {
 	uint32_t pos = m->head;
+	uint32_t h = key_hash(e->trace, e->id);
 	m->ring[pos] = *e;
-	m->ring[pos].hash = key_hash(e->trace, e->id);
+	m->ring[pos].hash = h;
 	m->head = (m->head + 1) % m->cap;
 	m->count++;
-	uint32_t i = m->ring[pos].hash & m->mask;
-	while (m->index[i] != EMPTY)
+	uint32_t i = h & m->mask;
+	while (m->index[i].pos != EMPTY)
 		i = (i + 1) & m->mask;
-	m->index[i] = pos;
+	m->index[i] = (struct mref){ pos, h };
 	return pos;
 }
 

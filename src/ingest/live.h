@@ -60,9 +60,10 @@
 
 /*
  * Limits and knobs; a zero field takes the default in brackets. Memory is
- * about (72 + 4 * LIVE_N_BOUNDS) * n_slots bytes per RED series and per edge
- * (about 63 KiB with the defaults), allocated when the series first appears,
- * plus 64 bytes per span_map entry, twice.
+ * (28 + 4 * LIVE_N_BOUNDS) * n_slots bytes per RED series and per edge
+ * (about 48 KiB with the defaults), allocated when the series first appears,
+ * plus about 300 bytes of totals per series, and 80 bytes per span_map entry,
+ * twice (about 10 MiB with the defaults), allocated at create.
  */
 struct live_config {
 	int64_t slot_ns;          /* slot width [10 s] */

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <pthread.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
@@ -872,6 +873,58 @@ static void test_odd_names(void **state)
 	live_destroy(live);
 }
 
+/* Readers run while the writer publishes; the totals still come out exact. */
+struct reader_ctx {
+	struct live_signals *live;
+	int rounds;
+	int ok;
+};
+
+static void *reader(void *arg)
+{
+	struct reader_ctx *r = arg;
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	for (int i = 0; i < r->rounds; i++) {
+		buf_reset(&out);
+		r->ok += live_services_json(r->live, T0 + 5 * SEC, 60 * SEC, &out, &err) == 0;
+		buf_reset(&out);
+		r->ok += live_graph_json(r->live, T0 + 5 * SEC, 60 * SEC, &out, &err) == 0;
+	}
+	buf_release(&out);
+	buf_release(&err);
+	return NULL;
+}
+
+static void test_concurrent_readers(void **state)
+{
+	fake_now = T0 + 5 * SEC;
+	struct live_signals *live = make_live((struct live_config){ 0 });
+	struct reader_ctx rc = { live, 200, 0 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, reader, &rc), 0);
+	uint64_t id = 1;
+	for (int b = 0; b < 100; b++) {
+		struct tb t;
+		tb_init(&t);
+		for (int i = 0; i < 20; i++) {
+			uint64_t trace = id;
+			tb_span(&t, "front", "GET", SPAN_CLIENT, T0 + SEC, MS, STATUS_OK, trace, id, 0);
+			tb_span(&t, "back", "GET", SPAN_SERVER, T0 + SEC, MS, STATUS_OK, trace, id + 1, id);
+			id += 2;
+		}
+		publish(live, &t);
+		tb_release(&t);
+	}
+	pthread_join(th, NULL);
+	assert_int_equal(rc.ok, 400);
+	json_t *g = graph_doc(live, fake_now, 60 * SEC);
+	json_t *e = find_edge(g, "front", "back");
+	assert_non_null(e);
+	assert_int_equal((int)num(e, "calls"), 2000);
+	json_decref(g);
+	live_destroy(live);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -888,6 +941,7 @@ int main(void)
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_services_json),
 		cmocka_unit_test(test_odd_names),
+		cmocka_unit_test(test_concurrent_readers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
