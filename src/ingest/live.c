@@ -4,7 +4,8 @@
  * time slots and fed by live_publish() from the writer thread after each
  * durable commit. Readers (HTTP API, detection engine) take the same mutex;
  * the publish path does one hash lookup per span for its series and two for
- * parent/child matching. See live.h for how the counters merge.
+ * parent/child matching. See live.h for how the counters merge; the read
+ * side is in live_view.c.
  */
 #include <math.h>
 #include <pthread.h>
@@ -14,11 +15,8 @@
 
 #include "core/error.h"
 #include "core/time.h"
-#include "ingest/live.h"
+#include "ingest/live_impl.h"
 
-#define NB (LIVE_N_BOUNDS + 1) /* buckets, the last one +Inf */
-#define NONE UINT32_MAX
-#define EMPTY UINT32_MAX
 #define MAX_MATCHES 16 /* children of one parent resolved per lookup */
 
 /* Finite bucket bounds in milliseconds: roughly x1.6 steps, 0.1 ms to 60 s. */
@@ -33,106 +31,6 @@ static const int64_t bounds_ns[] = { BOUNDS_MS(AS_NS) };
 static const double bounds_s[] = { BOUNDS_MS(AS_S) };
 _Static_assert(sizeof(bounds_ns) / sizeof(bounds_ns[0]) == LIVE_N_BOUNDS,
 	       "LIVE_N_BOUNDS matches the bound list");
-
-/* One slot of one series: the counters of one slot_ns interval. */
-struct slot {
-	int64_t k; /* absolute slot number held; -1 when empty */
-	uint32_t req, err;
-	double sum_s;
-	uint32_t b[NB];
-};
-
-/* Counters summed over several slots. */
-struct totals {
-	uint64_t req, err;
-	double sum_s;
-	uint64_t b[NB];
-};
-
-struct series {
-	char *name;
-	uint64_t hash;
-	int64_t first_k;    /* oldest slot ever recorded; INT64_MAX when none */
-	struct totals gone; /* slots overwritten in the ring, for cumulative export */
-	struct slot *ring;  /* n_slots */
-};
-
-struct ingest_slot {
-	int64_t k;
-	uint32_t n[3]; /* logs, spans, metric points */
-};
-
-struct service {
-	char *name;
-	uint64_t hash;
-	struct series *ops; /* max_ops + 1; the last slot is reserved for "other" */
-	uint32_t n_ops;
-	uint32_t other_op;  /* index of op "other", or NONE */
-	uint16_t *op_index; /* op index + 1, open addressing, op_mask + 1 entries */
-	uint32_t op_mask;
-	struct ingest_slot *ingest; /* n_slots, keyed by arrival slot */
-	int64_t last_seen_ns;       /* arrival time; INT64_MIN when none */
-};
-
-enum edge_kind { EDGE_SPAN, EDGE_PEER, EDGE_DB };
-
-struct edge {
-	uint32_t src;
-	uint8_t kind;
-	struct series s; /* s.name is the target name */
-};
-
-/* An entry of a span map; see struct spanmap. */
-enum { F_LIVE = 1, F_EXT = 2, F_CLAIMED = 4, F_ERR = 8, F_EXT_LOST = 16 };
-struct ment {
-	uint8_t trace[16];
-	uint8_t id[8];   /* span id (recent map) or parent span id (pending map) */
-	int64_t seen_ns; /* arrival, for the matching window */
-	int64_t end_ns, dur_ns;
-	uint32_t svc;
-	uint32_t edge;   /* external edge of a CLIENT span, or NONE */
-	uint32_t hash;
-	uint8_t flags;
-};
-
-/*
- * A FIFO ring of entries with a linear-probing index on (trace, id) that
- * allows duplicate keys. The oldest entry leaves first, by age or when the
- * ring is full; an entry can also be dropped from the middle, which only
- * unindexes it (its ring place is reclaimed when it reaches the tail).
- */
-struct mref {
-	uint32_t pos;  /* ring position, EMPTY when the index slot is free */
-	uint32_t hash; /* copy of the entry's hash, so probes stay in the index */
-};
-
-struct spanmap {
-	struct ment *ring;
-	uint32_t cap, head, count;
-	struct mref *index;
-	uint32_t mask;
-};
-
-struct live_signals {
-	pthread_mutex_t lock;
-	struct live_config cfg;
-	int64_t head; /* newest slot seen in a span end; INT64_MIN at start */
-
-	struct service **services; /* max_services + 1 */
-	uint32_t n_services;
-	uint32_t other_service; /* index, or NONE */
-	uint32_t *svc_index;    /* service index, EMPTY when free */
-	uint32_t svc_mask;
-	uint32_t n_series;
-
-	struct edge **edges;
-	uint32_t n_edges;
-	uint32_t *edge_index;
-	uint32_t edge_mask;
-
-	struct spanmap recent, pending;
-	struct live_stats st;
-};
 
 /* ---- small helpers ---- */
 
@@ -154,11 +52,6 @@ static int64_t floor_div(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
 	return (a % b != 0 && a < 0) ? q - 1 : q;
-}
-
-static uint32_t ring_pos(const struct live_signals *live, int64_t k)
-{
-	return (uint32_t)(k % live->cfg.n_slots);
 }
 
 /* Length of s capped at LIVE_NAME_MAX - 1, not cutting a UTF-8 sequence. */
@@ -230,27 +123,18 @@ static void series_release(struct series *s)
 	free(s->ring);
 }
 
-static void totals_add_slot(struct totals *t, const struct slot *s)
-{
-	t->req += s->req;
-	t->err += s->err;
-	t->sum_s += s->sum_s;
-	for (int i = 0; i < NB; i++)
-		t->b[i] += s->b[i];
-}
-
 /* Adds one sample to slot k of s; false if k is older than the ring. */
 static bool series_record(struct live_signals *live, struct series *s, int64_t k,
 			  int64_t dur_ns, bool err)
 {
 	if (k < 0 || (live->head != INT64_MIN && k <= live->head - (int64_t)live->cfg.n_slots))
 		return false;
-	struct slot *sl = &s->ring[ring_pos(live, k)];
+	struct slot *sl = &s->ring[live_ring_pos(live, k)];
 	if (sl->k != k) {
 		if (sl->k > k)
 			return false;
 		if (sl->k >= 0)
-			totals_add_slot(&s->gone, sl);
+			live_totals_add_slot(&s->gone, sl);
 		memset(sl, 0, sizeof(*sl));
 		sl->k = k;
 	}
@@ -265,18 +149,18 @@ static bool series_record(struct live_signals *live, struct series *s, int64_t k
 }
 
 /* Sums slots k_lo..k_hi of s into t (which the caller zeroed). */
-static void series_sum(const struct live_signals *live, const struct series *s,
+void live_series_sum(const struct live_signals *live, const struct series *s,
 		       int64_t k_lo, int64_t k_hi, struct totals *t)
 {
 	for (int64_t k = k_lo < 0 ? 0 : k_lo; k <= k_hi; k++) {
-		const struct slot *sl = &s->ring[ring_pos(live, k)];
+		const struct slot *sl = &s->ring[live_ring_pos(live, k)];
 		if (sl->k == k)
-			totals_add_slot(t, sl);
+			live_totals_add_slot(t, sl);
 	}
 }
 
 /* q-quantile in ms by interpolation inside the bucket holding the rank. */
-static double totals_quantile_ms(const struct totals *t, double q)
+double live_quantile_ms(const struct totals *t, double q)
 {
 	uint64_t n = 0;
 	for (int i = 0; i < NB; i++)
@@ -338,7 +222,7 @@ static struct service *service_new(struct live_signals *live, const char *name,
 }
 
 /* The index of service name, or NONE if unknown. */
-static uint32_t service_find(const struct live_signals *live, const char *name, size_t len,
+uint32_t live_service_find(const struct live_signals *live, const char *name, size_t len,
 			     uint64_t hash)
 {
 	for (uint32_t i = (uint32_t)hash & live->svc_mask;; i = (i + 1) & live->svc_mask) {
@@ -375,7 +259,7 @@ static uint32_t service_resolve(struct live_signals *live, const struct resource
 	const char *name = res && res->service ? res->service : "unknown";
 	size_t len = name_len(name, strlen(name));
 	uint64_t hash = XXH3_64bits(name, len);
-	uint32_t id = service_find(live, name, len, hash);
+	uint32_t id = live_service_find(live, name, len, hash);
 	if (id != NONE)
 		return id;
 	if (live->n_services < live->cfg.max_services)
@@ -384,7 +268,7 @@ static uint32_t service_resolve(struct live_signals *live, const struct resource
 	if (live->other_service == NONE) {
 		size_t olen = strlen(LIVE_OTHER);
 		uint64_t ohash = XXH3_64bits(LIVE_OTHER, olen);
-		uint32_t o = service_find(live, LIVE_OTHER, olen, ohash);
+		uint32_t o = live_service_find(live, LIVE_OTHER, olen, ohash);
 		live->other_service = o != NONE ? o : service_add(live, LIVE_OTHER, olen, ohash);
 	}
 	return live->other_service;
@@ -435,7 +319,7 @@ static void service_count_ingest(struct live_signals *live, uint32_t id, int sig
 	int64_t k = floor_div(now, live->cfg.slot_ns);
 	if (k < 0)
 		return;
-	struct ingest_slot *sl = &svc->ingest[ring_pos(live, k)];
+	struct ingest_slot *sl = &svc->ingest[live_ring_pos(live, k)];
 	if (sl->k != k) {
 		if (sl->k > k)
 			return;
@@ -926,570 +810,12 @@ int live_expire(struct live_signals *live)
 
 void live_stats_get(struct live_signals *live, struct live_stats *out)
 {
+	if (!live || !out)
+		return;
 	pthread_mutex_lock(&live->lock);
 	*out = live->st;
 	out->services = live->n_services;
 	out->series = live->n_series;
 	out->edges = live->n_edges;
 	pthread_mutex_unlock(&live->lock);
-}
-
-/* ---- JSON views ---- */
-
-struct window {
-	int64_t k_lo, k_hi;
-	double seconds;
-};
-
-static int window_get(const struct live_signals *live, int64_t now_ns, int64_t window_ns,
-		      struct window *w, struct buf *err)
-{
-	if (now_ns < 0 || window_ns <= 0) {
-		if (err)
-			buf_adds(err, "live: window must be positive and now not before 1970");
-		return OODA_EINVAL;
-	}
-	int64_t slot = live->cfg.slot_ns;
-	int64_t m = window_ns / slot + (window_ns % slot != 0);
-	if (m > (int64_t)live->cfg.n_slots)
-		m = live->cfg.n_slots;
-	w->k_hi = now_ns / slot;
-	w->k_lo = w->k_hi - m + 1;
-	w->seconds = (double)(m * slot) / 1e9;
-	return 0;
-}
-
-static void json_num(struct buf *out, double v)
-{
-	if (isfinite(v))
-		buf_addf(out, "%.10g", v);
-	else
-		buf_adds(out, "null");
-}
-
-static void json_red(struct buf *out, const struct totals *t, double seconds)
-{
-	buf_addf(out, "\"requests\":%llu,\"errors\":%llu,\"rate\":", (unsigned long long)t->req,
-		 (unsigned long long)t->err);
-	json_num(out, (double)t->req / seconds);
-	buf_adds(out, ",\"error_ratio\":");
-	json_num(out, t->req ? (double)t->err / (double)t->req : NAN);
-	buf_adds(out, ",\"p50_ms\":");
-	json_num(out, totals_quantile_ms(t, 0.50));
-	buf_adds(out, ",\"p90_ms\":");
-	json_num(out, totals_quantile_ms(t, 0.90));
-	buf_adds(out, ",\"p99_ms\":");
-	json_num(out, totals_quantile_ms(t, 0.99));
-}
-
-static void service_totals(const struct live_signals *live, const struct service *svc,
-			   const struct window *w, struct totals *t)
-{
-	memset(t, 0, sizeof(*t));
-	for (uint32_t i = 0; i < svc->n_ops; i++)
-		series_sum(live, &svc->ops[i], w->k_lo, w->k_hi, t);
-}
-
-/* The common fields of a service object, without braces. */
-static void json_service_fields(const struct live_signals *live, const struct service *svc,
-				const struct window *w, struct buf *out)
-{
-	struct totals t;
-	service_totals(live, svc, w, &t);
-	buf_adds(out, "\"service\":");
-	buf_add_json_str(out, svc->name, strlen(svc->name));
-	buf_addch(out, ',');
-	json_red(out, &t, w->seconds);
-
-	uint64_t n[3] = { 0, 0, 0 };
-	for (int64_t k = w->k_lo < 0 ? 0 : w->k_lo; k <= w->k_hi; k++) {
-		const struct ingest_slot *sl = &svc->ingest[ring_pos(live, k)];
-		if (sl->k == k)
-			for (int s = 0; s < 3; s++)
-				n[s] += sl->n[s];
-	}
-	buf_adds(out, ",\"ingest\":{\"logs_per_s\":");
-	json_num(out, (double)n[0] / w->seconds);
-	buf_adds(out, ",\"spans_per_s\":");
-	json_num(out, (double)n[1] / w->seconds);
-	buf_adds(out, ",\"points_per_s\":");
-	json_num(out, (double)n[2] / w->seconds);
-	buf_adds(out, "},\"last_seen\":");
-	if (svc->last_seen_ns == INT64_MIN) {
-		buf_adds(out, "null");
-	} else {
-		char ts[40];
-		ooda_time_format(svc->last_seen_ns, ts, sizeof(ts));
-		buf_add_json_str(out, ts, strlen(ts));
-	}
-}
-
-static int cmp_service_name(const void *a, const void *b)
-{
-	const struct service *x = *(struct service *const *)a, *y = *(struct service *const *)b;
-	return strcmp(x->name, y->name);
-}
-
-int live_services_json(struct live_signals *live, int64_t now_ns, int64_t window_ns,
-		       struct buf *out, struct buf *err)
-{
-	if (!live || !out)
-		return OODA_EINVAL;
-	struct window w;
-	int rc = window_get(live, now_ns, window_ns, &w, err);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&live->lock);
-	struct service **v = malloc(sizeof(*v) * (live->n_services + 1));
-	if (!v) {
-		pthread_mutex_unlock(&live->lock);
-		return OODA_ENOMEM;
-	}
-	memcpy(v, live->services, sizeof(*v) * live->n_services);
-	qsort(v, live->n_services, sizeof(*v), cmp_service_name);
-	buf_addch(out, '[');
-	for (uint32_t i = 0; i < live->n_services; i++) {
-		buf_adds(out, i ? ",{" : "{");
-		json_service_fields(live, v[i], &w, out);
-		buf_addch(out, '}');
-	}
-	buf_addch(out, ']');
-	pthread_mutex_unlock(&live->lock);
-	free(v);
-	return 0;
-}
-
-static const char *edge_type(const struct live_signals *live, const struct edge *e)
-{
-	const char *name = e->s.name;
-	size_t len = strlen(name);
-	if (service_find(live, name, len, XXH3_64bits(name, len)) != NONE)
-		return "service";
-	return e->kind == EDGE_DB ? "database" : "external";
-}
-
-/* Calls, errors and latency of one edge, without braces. */
-static void json_edge_stats(const struct totals *t, struct buf *out)
-{
-	buf_addf(out, "\"calls\":%llu,\"errors\":%llu,\"error_ratio\":",
-		 (unsigned long long)t->req, (unsigned long long)t->err);
-	json_num(out, t->req ? (double)t->err / (double)t->req : NAN);
-	buf_adds(out, ",\"p50_ms\":");
-	json_num(out, totals_quantile_ms(t, 0.50));
-	buf_adds(out, ",\"p99_ms\":");
-	json_num(out, totals_quantile_ms(t, 0.99));
-}
-
-struct op_row {
-	const struct series *s;
-	struct totals t;
-};
-
-static int cmp_op_row(const void *a, const void *b)
-{
-	const struct op_row *x = a, *y = b;
-	if (x->t.req != y->t.req)
-		return x->t.req < y->t.req ? 1 : -1;
-	return strcmp(x->s->name, y->s->name);
-}
-
-/* Neighbour list: callers of svc (upstream) or its callees (downstream). */
-static void json_neighbours(const struct live_signals *live, uint32_t svc_id, bool upstream,
-			    const struct window *w, struct buf *out)
-{
-	const char *name = live->services[svc_id]->name;
-	bool first = true;
-	buf_addch(out, '[');
-	for (uint32_t i = 0; i < live->n_edges; i++) {
-		const struct edge *e = live->edges[i];
-		if (upstream ? strcmp(e->s.name, name) != 0 : e->src != svc_id)
-			continue;
-		struct totals t = { 0 };
-		series_sum(live, &e->s, w->k_lo, w->k_hi, &t);
-		if (!t.req)
-			continue;
-		const char *other = upstream ? live->services[e->src]->name : e->s.name;
-		buf_adds(out, first ? "{\"service\":" : ",{\"service\":");
-		first = false;
-		buf_add_json_str(out, other, strlen(other));
-		buf_addf(out, ",\"type\":\"%s\",", upstream ? "service" : edge_type(live, e));
-		json_edge_stats(&t, out);
-		buf_addch(out, '}');
-	}
-	buf_addch(out, ']');
-}
-
-int live_service_json(struct live_signals *live, const char *name, int64_t now_ns,
-		      int64_t window_ns, struct buf *out, struct buf *err)
-{
-	if (!live || !name || !out)
-		return OODA_EINVAL;
-	struct window w;
-	int rc = window_get(live, now_ns, window_ns, &w, err);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&live->lock);
-	size_t len = strlen(name);
-	uint32_t id = len < LIVE_NAME_MAX ? service_find(live, name, len, XXH3_64bits(name, len))
-					  : NONE;
-	if (id == NONE) {
-		pthread_mutex_unlock(&live->lock);
-		if (err)
-			buf_addf(err, "live: no service named \"%.*s\"", LIVE_NAME_MAX, name);
-		return OODA_ENOTFOUND;
-	}
-	const struct service *svc = live->services[id];
-	struct op_row *rows = calloc(svc->n_ops + 1, sizeof(*rows));
-	if (!rows) {
-		pthread_mutex_unlock(&live->lock);
-		return OODA_ENOMEM;
-	}
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < svc->n_ops; i++) {
-		rows[n].s = &svc->ops[i];
-		series_sum(live, &svc->ops[i], w.k_lo, w.k_hi, &rows[n].t);
-		if (rows[n].t.req)
-			n++;
-		else
-			memset(&rows[n], 0, sizeof(rows[n]));
-	}
-	qsort(rows, n, sizeof(*rows), cmp_op_row);
-
-	buf_addch(out, '{');
-	json_service_fields(live, svc, &w, out);
-	buf_adds(out, ",\"operations\":[");
-	for (uint32_t i = 0; i < n; i++) {
-		buf_adds(out, i ? ",{\"operation\":" : "{\"operation\":");
-		buf_add_json_str(out, rows[i].s->name, strlen(rows[i].s->name));
-		buf_addch(out, ',');
-		json_red(out, &rows[i].t, w.seconds);
-		buf_addch(out, '}');
-	}
-	buf_adds(out, "],\"upstream\":");
-	json_neighbours(live, id, true, &w, out);
-	buf_adds(out, ",\"downstream\":");
-	json_neighbours(live, id, false, &w, out);
-	buf_addch(out, '}');
-	pthread_mutex_unlock(&live->lock);
-	free(rows);
-	return 0;
-}
-
-struct node {
-	const char *name;
-	const char *type;
-};
-
-static int cmp_node(const void *a, const void *b)
-{
-	const struct node *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
-	if (c)
-		return c;
-	/* A service beats an external of the same name, so it survives dedup. */
-	return strcmp(x->type, y->type) == 0 ? 0 : (!strcmp(x->type, "service") ? -1 : 1);
-}
-
-int live_graph_json(struct live_signals *live, int64_t now_ns, int64_t window_ns,
-		    struct buf *out, struct buf *err)
-{
-	if (!live || !out)
-		return OODA_EINVAL;
-	struct window w;
-	int rc = window_get(live, now_ns, window_ns, &w, err);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&live->lock);
-	size_t cap = (size_t)live->n_services + 2 * (size_t)live->n_edges + 1;
-	struct node *nodes = malloc(sizeof(*nodes) * cap);
-	struct totals *et = calloc(live->n_edges + 1, sizeof(*et));
-	if (!nodes || !et) {
-		pthread_mutex_unlock(&live->lock);
-		free(nodes);
-		free(et);
-		return OODA_ENOMEM;
-	}
-	size_t nn = 0;
-	for (uint32_t i = 0; i < live->n_services; i++) {
-		struct totals t;
-		service_totals(live, live->services[i], &w, &t);
-		if (t.req)
-			nodes[nn++] = (struct node){ live->services[i]->name, "service" };
-	}
-	buf_adds(out, "{\"edges\":[");
-	bool first = true;
-	for (uint32_t i = 0; i < live->n_edges; i++) {
-		const struct edge *e = live->edges[i];
-		series_sum(live, &e->s, w.k_lo, w.k_hi, &et[i]);
-		if (!et[i].req)
-			continue;
-		const char *src = live->services[e->src]->name;
-		const char *type = edge_type(live, e);
-		nodes[nn++] = (struct node){ src, "service" };
-		nodes[nn++] = (struct node){ e->s.name, type };
-		buf_adds(out, first ? "{\"source\":" : ",{\"source\":");
-		first = false;
-		buf_add_json_str(out, src, strlen(src));
-		buf_adds(out, ",\"target\":");
-		buf_add_json_str(out, e->s.name, strlen(e->s.name));
-		buf_addf(out, ",\"type\":\"%s\",", type);
-		json_edge_stats(&et[i], out);
-		buf_addch(out, '}');
-	}
-	buf_adds(out, "],\"nodes\":[");
-	qsort(nodes, nn, sizeof(*nodes), cmp_node);
-	first = true;
-	for (size_t i = 0; i < nn; i++) {
-		if (i && !strcmp(nodes[i].name, nodes[i - 1].name))
-			continue;
-		buf_adds(out, first ? "{\"id\":" : ",{\"id\":");
-		first = false;
-		buf_add_json_str(out, nodes[i].name, strlen(nodes[i].name));
-		buf_addf(out, ",\"type\":\"%s\"", nodes[i].type);
-		size_t len = strlen(nodes[i].name);
-		uint32_t id = service_find(live, nodes[i].name, len, XXH3_64bits(nodes[i].name, len));
-		if (id != NONE) {
-			struct totals t;
-			service_totals(live, live->services[id], &w, &t);
-			buf_addf(out, ",\"requests\":%llu,\"rate\":", (unsigned long long)t.req);
-			json_num(out, (double)t.req / w.seconds);
-			buf_adds(out, ",\"error_ratio\":");
-			json_num(out, t.req ? (double)t.err / (double)t.req : NAN);
-		}
-		buf_addch(out, '}');
-	}
-	buf_adds(out, "]}");
-	pthread_mutex_unlock(&live->lock);
-	free(nodes);
-	free(et);
-	return 0;
-}
-
-/* ---- snapshot and export for the engine and PromQL ---- */
-
-static int arena_fail(struct buf *err)
-{
-	if (err)
-		buf_adds(err, "live: arena limit reached");
-	return OODA_ENOMEM;
-}
-
-int live_red_snapshot(struct live_signals *live, int64_t from_ns, int64_t to_ns,
-		      struct arena *arena, struct live_red **out, size_t *n,
-		      struct buf *err)
-{
-	if (!live || !arena || !out || !n)
-		return OODA_EINVAL;
-	if (from_ns < 0 || to_ns <= from_ns) {
-		if (err)
-			buf_adds(err, "live: empty or negative time range");
-		return OODA_EINVAL;
-	}
-	int64_t slot = live->cfg.slot_ns;
-	int64_t k_lo = from_ns / slot, k_hi = (to_ns - 1) / slot;
-	if (k_hi - k_lo + 1 > (int64_t)live->cfg.n_slots)
-		k_lo = k_hi - live->cfg.n_slots + 1;
-	if (k_lo < 0)
-		k_lo = 0;
-	uint32_t m = (uint32_t)(k_hi - k_lo + 1);
-
-	int rc = 0;
-	pthread_mutex_lock(&live->lock);
-	struct live_red *v = arena_alloc(arena, sizeof(*v) * (live->n_series + live->n_services + 1));
-	size_t count = 0;
-	if (!v)
-		rc = arena_fail(err);
-	for (uint32_t si = 0; !rc && si < live->n_services; si++) {
-		const struct service *svc = live->services[si];
-		for (uint32_t oi = 0; !rc && oi < svc->n_ops; oi++) {
-			const struct series *s = &svc->ops[oi];
-			uint64_t *req = arena_alloc(arena, sizeof(uint64_t) * m);
-			uint64_t *errs = arena_alloc(arena, sizeof(uint64_t) * m);
-			double *p99 = arena_alloc(arena, sizeof(double) * m);
-			if (!req || !errs || !p99) {
-				rc = arena_fail(err);
-				break;
-			}
-			uint64_t total = 0;
-			for (uint32_t i = 0; i < m; i++) {
-				int64_t k = k_lo + i;
-				const struct slot *sl = &s->ring[ring_pos(live, k)];
-				struct totals t = { 0 };
-				if (sl->k == k)
-					totals_add_slot(&t, sl);
-				req[i] = t.req;
-				errs[i] = t.err;
-				p99[i] = totals_quantile_ms(&t, 0.99);
-				total += t.req;
-			}
-			if (!total)
-				continue;
-			char *sname = arena_strdup(arena, svc->name);
-			char *oname = arena_strdup(arena, s->name);
-			if (!sname || !oname) {
-				rc = arena_fail(err);
-				break;
-			}
-			v[count++] = (struct live_red){ .service = sname, .operation = oname,
-							.first_slot_ns = k_lo * slot, .slot_ns = slot,
-							.n_slots = m, .requests = req, .errors = errs,
-							.p99_ms = p99 };
-		}
-	}
-	pthread_mutex_unlock(&live->lock);
-	if (rc)
-		return rc;
-	*out = v;
-	*n = count;
-	return 0;
-}
-
-/* Boundary slots k (value at t = k * slot covers slots < k) a series gets. */
-static void export_range(const struct live_signals *live, const struct series *s,
-			 int64_t kb_lo, int64_t kb_hi, int64_t *lo, int64_t *hi)
-{
-	int64_t ring_lo = live->head - live->cfg.n_slots + 1; /* oldest slot in the ring */
-	int64_t first = s->first_k > ring_lo ? s->first_k : ring_lo;
-	*lo = kb_lo > first + 1 ? kb_lo : first + 1;
-	*hi = kb_hi < live->head + 1 ? kb_hi : live->head + 1;
-}
-
-struct export_ctx {
-	struct arena *arena;
-	struct metric_point *v;
-	size_t n;
-	const char **le; /* NB strings */
-};
-
-static struct metric_point *export_point(struct export_ctx *x, const char *name,
-					 const char *unit, int64_t t, int64_t start,
-					 const struct resource *res, struct attrs attrs, double value)
-{
-	struct metric_point *p = &x->v[x->n++];
-	memset(p, 0, sizeof(*p));
-	p->name = name;
-	p->unit = unit;
-	p->type = METRIC_SUM;
-	p->temporality = TEMPORALITY_CUMULATIVE;
-	p->monotonic = true;
-	p->time_ns = t;
-	p->start_ns = start;
-	p->resource = res;
-	p->attrs = attrs;
-	p->value = value;
-	return p;
-}
-
-/* Emits the points of one series; acc starts as its cumulative before lo. */
-static int export_series(struct live_signals *live, struct export_ctx *x,
-			 const struct service *svc, const struct series *s,
-			 int64_t lo, int64_t hi, struct buf *err)
-{
-	struct arena *a = x->arena;
-	struct resource *res = arena_zalloc(a, sizeof(*res));
-	struct attr *base = arena_zalloc(a, sizeof(struct attr) * 2);
-	struct attr *bl = arena_zalloc(a, sizeof(struct attr) * 3 * NB);
-	char *sname = arena_strdup(a, svc->name), *oname = arena_strdup(a, s->name);
-	if (!res || !base || !bl || !sname || !oname)
-		return arena_fail(err);
-	res->service = sname;
-	base[0] = (struct attr){ .key = "service", .type = ATTR_STR,
-				 .len = (uint32_t)strlen(sname), .s = sname };
-	base[1] = (struct attr){ .key = "operation", .type = ATTR_STR,
-				 .len = (uint32_t)strlen(oname), .s = oname };
-	for (int i = 0; i < NB; i++) {
-		bl[3 * i] = base[0];
-		bl[3 * i + 1] = base[1];
-		bl[3 * i + 2] = (struct attr){ .key = "le", .type = ATTR_STR,
-					       .len = (uint32_t)strlen(x->le[i]), .s = x->le[i] };
-	}
-
-	/* Cumulative = slots gone from the ring + ring slots up to kb - 1. */
-	struct totals acc = s->gone;
-	for (uint32_t i = 0; i < live->cfg.n_slots; i++) {
-		const struct slot *sl = &s->ring[i];
-		if (sl->k >= 0 && sl->k < lo - 1)
-			totals_add_slot(&acc, sl);
-	}
-	int64_t start = s->first_k * live->cfg.slot_ns;
-	struct attrs a2 = { base, 2 };
-	for (int64_t kb = lo; kb <= hi; kb++) {
-		const struct slot *sl = &s->ring[ring_pos(live, kb - 1)];
-		if (sl->k == kb - 1)
-			totals_add_slot(&acc, sl);
-		int64_t t = kb * live->cfg.slot_ns;
-		export_point(x, "ooda_span_requests_total", "1", t, start, res, a2, (double)acc.req);
-		export_point(x, "ooda_span_errors_total", "1", t, start, res, a2, (double)acc.err);
-		uint64_t cum = 0;
-		for (int i = 0; i < NB; i++) {
-			cum += acc.b[i];
-			export_point(x, "ooda_span_duration_seconds_bucket", "s", t, start, res,
-				     (struct attrs){ &bl[3 * i], 3 }, (double)cum);
-		}
-		export_point(x, "ooda_span_duration_seconds_count", "s", t, start, res, a2,
-			     (double)acc.req);
-		export_point(x, "ooda_span_duration_seconds_sum", "s", t, start, res, a2, acc.sum_s);
-	}
-	return 0;
-}
-
-int live_export_points(struct live_signals *live, int64_t from_ns, int64_t to_ns,
-		       size_t max_points, struct arena *arena,
-		       struct metric_point **out, size_t *n, struct buf *err)
-{
-	if (!live || !arena || !out || !n)
-		return OODA_EINVAL;
-	if (from_ns < 0 || to_ns <= from_ns) {
-		if (err)
-			buf_adds(err, "live: empty or negative time range");
-		return OODA_EINVAL;
-	}
-	int64_t slot = live->cfg.slot_ns;
-	int64_t kb_lo = from_ns / slot + 1, kb_hi = to_ns / slot;
-	const size_t per = 4 + NB;
-	int rc = 0;
-
-	pthread_mutex_lock(&live->lock);
-	size_t total = 0;
-	for (uint32_t si = 0; si < live->n_services && live->head != INT64_MIN; si++) {
-		const struct service *svc = live->services[si];
-		for (uint32_t oi = 0; oi < svc->n_ops; oi++) {
-			int64_t lo, hi;
-			export_range(live, &svc->ops[oi], kb_lo, kb_hi, &lo, &hi);
-			if (hi >= lo)
-				total += (size_t)(hi - lo + 1) * per;
-		}
-	}
-	if (total > max_points) {
-		pthread_mutex_unlock(&live->lock);
-		if (err)
-			buf_addf(err, "live: export would produce %zu points, limit %zu", total,
-				 max_points);
-		return OODA_ELIMIT;
-	}
-	struct export_ctx x = { .arena = arena };
-	x.v = arena_alloc(arena, sizeof(struct metric_point) * (total + 1));
-	x.le = arena_alloc(arena, sizeof(char *) * NB);
-	if (!x.v || !x.le)
-		rc = arena_fail(err);
-	for (int i = 0; !rc && i < NB; i++) {
-		x.le[i] = i < LIVE_N_BOUNDS ? arena_printf(arena, "%g", bounds_s[i]) : "+Inf";
-		if (!x.le[i])
-			rc = arena_fail(err);
-	}
-	for (uint32_t si = 0; !rc && si < live->n_services && live->head != INT64_MIN; si++) {
-		const struct service *svc = live->services[si];
-		for (uint32_t oi = 0; !rc && oi < svc->n_ops; oi++) {
-			int64_t lo, hi;
-			export_range(live, &svc->ops[oi], kb_lo, kb_hi, &lo, &hi);
-			if (hi >= lo)
-				rc = export_series(live, &x, svc, &svc->ops[oi], lo, hi, err);
-		}
-	}
-	pthread_mutex_unlock(&live->lock);
-	if (rc)
-		return rc;
-	*out = x.v;
-	*n = x.n;
-	return 0;
 }

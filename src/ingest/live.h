@@ -130,7 +130,7 @@ int live_publish(struct live_signals *live, const struct telemetry_batch *batch)
  */
 int live_expire(struct live_signals *live);
 
-/* Copies the counters of what could not be used into *out. */
+/* Copies the counters of what could not be used into *out; NULLs are a no-op. */
 void live_stats_get(struct live_signals *live, struct live_stats *out);
 
 /* The finite bucket bounds in seconds, ascending; *n = LIVE_N_BOUNDS. */
