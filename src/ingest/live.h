@@ -1,0 +1,228 @@
+/*
+ * Live signals: the in-memory view of what the fleet is doing right now,
+ * kept up to date at ingest. After the writer thread makes a batch durable it
+ * calls live_publish(); from server spans this file keeps RED counters
+ * (requests, errors, duration histogram) per service and per (service,
+ * operation), from parent/child spans across services and from CLIENT spans
+ * naming a peer it keeps the service dependency graph, and from every record
+ * it keeps per-service ingest rates. The API and the detection engine read it
+ * concurrently through the JSON views, the RED snapshot and the metric-point
+ * export below. Everything is bounded by struct live_config.
+ *
+ * How the numbers merge (across time windows and across nodes):
+ *
+ *  - Time is cut into fixed slots of slot_ns (10 s by default) aligned on the
+ *    Unix epoch; slot k covers [k*slot_ns, (k+1)*slot_ns). A span lands in the
+ *    slot of its end time, never of the wall clock, so two nodes that saw
+ *    different spans of the same interval fill the same slot numbers.
+ *  - Per slot, a series holds plain counters: requests, errors, the sum of
+ *    durations and one count per duration bucket. Bucket boundaries are one
+ *    fixed list (live_bounds_seconds()), identical on every node and in every
+ *    version, with Prometheus `le` semantics (a duration d falls in the first
+ *    bucket with d <= bound; the last bucket is +Inf).
+ *  - A window is a set of slots; a window's counters are the element-wise sum
+ *    of its slots' counters, and the counters of the same slot from several
+ *    nodes add up the same way. Percentiles are never merged: they are
+ *    computed after summing, by linear interpolation inside the bucket that
+ *    holds the rank, so a percentile is exact to within its bucket's width.
+ *  - Rates divide a window's count by the window length rounded up to whole
+ *    slots (the slot holding now_ns counts as a whole slot).
+ *  - The exported cumulative counters add the counters of slots that have
+ *    fallen off the ring (kept as running totals per series) to those still in
+ *    it, so they only grow while ooda runs, like any Prometheus counter; the
+ *    ring keeps the last n_slots slots before the newest span end seen.
+ *  - Ingest rates count records per service by arrival slot (wall clock),
+ *    since they measure what ooda receives, not when it happened.
+ *  - Dependency edges are series like the RED ones, keyed by (caller service,
+ *    callee name). A cross-service call is counted once, from the callee's
+ *    server span (its end time, duration and status). A CLIENT span naming a
+ *    peer (peer.service, else server.address or net.peer.name, else
+ *    db.system.name or db.system) becomes an external edge only when no server
+ *    span of another service claims it as parent within match_window_ns, so
+ *    external edges appear that long after the call.
+ */
+#ifndef OODA_LIVE_H
+#define OODA_LIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "ingest/record.h"
+
+/* Number of finite duration bucket bounds; there are LIVE_N_BOUNDS + 1 buckets. */
+#define LIVE_N_BOUNDS 27
+/* Service, operation and peer names longer than this are truncated. */
+#define LIVE_NAME_MAX 128
+/* Name of the overflow bucket for operations, services (and their ops). */
+#define LIVE_OTHER "other"
+
+/*
+ * Limits and knobs; a zero field takes the default in brackets. Memory is
+ * (28 + 4 * LIVE_N_BOUNDS) * n_slots bytes per RED series and per edge
+ * (about 48 KiB with the defaults), allocated when the series first appears,
+ * plus about 300 bytes of totals per series, and 80 bytes per span_map entry,
+ * twice (about 10 MiB with the defaults), allocated at create.
+ */
+struct live_config {
+	int64_t slot_ns;          /* slot width [10 s] */
+	uint32_t n_slots;         /* slots kept per series [360, one hour]; max 100000 */
+	uint32_t max_services;    /* beyond it, records go to service "other" [256] */
+	uint32_t max_ops;         /* per service; beyond it, op "other" [64] */
+	uint32_t max_series;      /* (service, operation) series in all, not
+	                             counting the "other" ops [2048] */
+	uint32_t max_edges;       /* beyond it, new edges are dropped and counted [1024] */
+	uint32_t span_map_size;   /* recent spans and waiting children kept for
+	                             parent/child matching, each [65536] */
+	int64_t match_window_ns;  /* how long a span waits for its parent or its
+	                             remote child [30 s] */
+	int64_t max_future_ns;    /* spans ending later than clock + this are
+	                             dropped [5 min] */
+	/* Wall clock for arrival times and the future bound [ooda_now_ns]. */
+	int64_t (*clock)(void *ctx);
+	void *clock_ctx;
+};
+
+/* Counters about what live_publish() could not use; all cumulative. */
+struct live_stats {
+	uint64_t spans;            /* spans seen */
+	uint64_t server_spans;     /* spans counted as requests */
+	uint64_t dropped_old;      /* request or edge samples older than the ring */
+	uint64_t dropped_future;   /* spans ending too far after the clock */
+	uint64_t dropped_edges;    /* edge samples lost because max_edges was reached */
+	uint64_t overflow_services;/* records attributed to service "other" */
+	uint64_t overflow_ops;     /* requests attributed to operation "other" */
+	uint64_t unmatched_children; /* children whose parent never came in time */
+	uint64_t evicted_spans;    /* recent spans pushed out of a full span map */
+	uint32_t services, series, edges;
+};
+
+struct live_signals;
+
+/*
+ * Creates an empty live view. cfg may be NULL for all defaults; it is copied.
+ * Returns 0 and sets *out (caller owns it; free with live_destroy), or
+ * OODA_EINVAL with the reason in err for an out-of-range knob, or
+ * OODA_ENOMEM.
+ */
+int live_create(const struct live_config *cfg, struct live_signals **out, struct buf *err);
+
+/* Frees live and everything in it. NULL is a no-op. */
+void live_destroy(struct live_signals *live);
+
+/*
+ * Folds a committed batch into the live view: spans into RED series and the
+ * dependency graph, every record into its service's ingest rate. The batch is
+ * only read; nothing in it is kept after the call. Records that do not fit
+ * (too old, too far in the future, past a limit) are counted in live_stats,
+ * never an error. Safe to call while readers run. Returns 0, or OODA_EINVAL
+ * if live or batch is NULL.
+ */
+int live_publish(struct live_signals *live, const struct telemetry_batch *batch);
+
+/*
+ * Ages the parent/child matching state by the clock: children that waited
+ * longer than match_window_ns give up, and CLIENT spans with a peer that no
+ * remote server span claimed by then become external edges. live_publish()
+ * does this too; the engine tick calls it so edges appear when no ingest
+ * happens. Returns 0 or OODA_EINVAL.
+ */
+int live_expire(struct live_signals *live);
+
+/* Copies the counters of what could not be used into *out; NULLs are a no-op. */
+void live_stats_get(struct live_signals *live, struct live_stats *out);
+
+/* The finite bucket bounds in seconds, ascending; *n = LIVE_N_BOUNDS. */
+const double *live_bounds_seconds(size_t *n);
+
+/*
+ * The JSON views. The window is the ceil(window_ns / slot_ns) slots ending
+ * with the one holding now_ns (at least one, at most n_slots). Each appends
+ * one JSON document to out and returns 0, or OODA_EINVAL (bad window, NULL
+ * argument) with the reason in err. Percentiles and ratios with no requests
+ * are null. Times are RFC 3339 strings.
+ *
+ * live_services_json: an array, one object per known service, by name:
+ *   {"service","requests","errors","rate","error_ratio","p50_ms","p90_ms",
+ *    "p99_ms","ingest":{"logs_per_s","spans_per_s","points_per_s"},
+ *    "last_seen"}
+ * rate is requests per second; last_seen is the arrival time of the last
+ * record from the service (null if none).
+ */
+int live_services_json(struct live_signals *live, int64_t now_ns, int64_t window_ns,
+		       struct buf *out, struct buf *err);
+
+/*
+ * One service: the fields of live_services_json plus "operations" (the same
+ * RED fields per operation, busiest first, operations idle in the window
+ * left out), "upstream" (callers) and "downstream" (callees), each an array
+ * of {"service","type","calls","errors","error_ratio","p50_ms","p99_ms"}
+ * for edges with calls in the window; type is "service", "database" or
+ * "external". Returns OODA_ENOTFOUND (and appends nothing to out) for a
+ * service never seen.
+ */
+int live_service_json(struct live_signals *live, const char *name, int64_t now_ns,
+		      int64_t window_ns, struct buf *out, struct buf *err);
+
+/*
+ * The dependency graph over the window:
+ *   {"nodes":[{"id","type","requests","rate","error_ratio"}],
+ *    "edges":[{"source","target","type","calls","errors","error_ratio",
+ *              "p50_ms","p99_ms"}]}
+ * Only edges with calls in the window are listed; nodes are their ends plus
+ * every service with requests in the window.
+ */
+int live_graph_json(struct live_signals *live, int64_t now_ns, int64_t window_ns,
+		    struct buf *out, struct buf *err);
+
+/*
+ * One (service, operation) RED series over a run of slots, for the detection
+ * engine. Slot i covers [first_slot_ns + i*slot_ns, + slot_ns). p99_ms[i] is
+ * NaN where requests[i] is 0.
+ */
+struct live_red {
+	const char *service;
+	const char *operation;
+	int64_t first_slot_ns;
+	int64_t slot_ns;
+	uint32_t n_slots;
+	const uint64_t *requests;
+	const uint64_t *errors;
+	const double *p99_ms;
+};
+
+/*
+ * Snapshots every RED series over the slots that overlap [from_ns, to_ns)
+ * (at most n_slots slots, the newest kept) into arena: *out is an array of
+ * *n series, series without any request in the range left out. Everything,
+ * names included, lives in arena (caller owns it). Returns 0, OODA_EINVAL
+ * for an empty range, or OODA_ENOMEM when the arena refuses, with the reason
+ * in err.
+ */
+int live_red_snapshot(struct live_signals *live, int64_t from_ns, int64_t to_ns,
+		      struct arena *arena, struct live_red **out, size_t *n,
+		      struct buf *err);
+
+/*
+ * Exports the RED series as metric points for PromQL, at every slot boundary
+ * t in (from_ns, to_ns] (t = k * slot_ns; each value covers the slots ending
+ * at or before t): for each (service, operation) with requests in the ring,
+ *   ooda_span_requests_total{service,operation}            (cumulative sum)
+ *   ooda_span_errors_total{service,operation}
+ *   ooda_span_duration_seconds_bucket{service,operation,le} (cumulative over
+ *                                    le, one point per bound plus "+Inf")
+ *   ooda_span_duration_seconds_count{service,operation}
+ *   ooda_span_duration_seconds_sum{service,operation}
+ * all METRIC_SUM, TEMPORALITY_CUMULATIVE, monotonic, start_ns = the start of
+ * the series' first slot, resource.service = the service. Points, labels and
+ * strings live in arena (caller owns them). Returns 0 with *out and *n set,
+ * OODA_ELIMIT if more than max_points would be produced (nothing is
+ * returned), OODA_EINVAL for a bad range, OODA_ENOMEM when the arena
+ * refuses; the reason goes to err.
+ */
+int live_export_points(struct live_signals *live, int64_t from_ns, int64_t to_ns,
+		       size_t max_points, struct arena *arena,
+		       struct metric_point **out, size_t *n, struct buf *err);
+
+#endif

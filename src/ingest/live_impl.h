@@ -1,0 +1,145 @@
+/*
+ * The inside of live signals, shared by live.c (state and the publish path)
+ * and live_view.c (JSON views, RED snapshot, metric-point export): the slot
+ * rings, services, edges and span maps. Not part of the API; include
+ * ingest/live.h instead.
+ */
+#ifndef OODA_LIVE_IMPL_H
+#define OODA_LIVE_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ingest/live.h"
+
+#define NB (LIVE_N_BOUNDS + 1) /* buckets, the last one +Inf */
+#define NONE UINT32_MAX
+#define EMPTY UINT32_MAX
+
+/* One slot of one series: the counters of one slot_ns interval. */
+struct slot {
+	int64_t k; /* absolute slot number held; -1 when empty */
+	uint32_t req, err;
+	double sum_s;
+	uint32_t b[NB];
+};
+
+/* Counters summed over several slots. */
+struct totals {
+	uint64_t req, err;
+	double sum_s;
+	uint64_t b[NB];
+};
+
+struct series {
+	char *name;
+	uint64_t hash;
+	int64_t first_k;    /* oldest slot ever recorded; INT64_MAX when none */
+	struct totals gone; /* slots overwritten in the ring, for cumulative export */
+	struct slot *ring;  /* n_slots */
+};
+
+struct ingest_slot {
+	int64_t k;
+	uint32_t n[3]; /* logs, spans, metric points */
+};
+
+struct service {
+	char *name;
+	uint64_t hash;
+	struct series *ops; /* max_ops + 1; the last slot is reserved for "other" */
+	uint32_t n_ops;
+	uint32_t other_op;  /* index of op "other", or NONE */
+	uint16_t *op_index; /* op index + 1, open addressing, op_mask + 1 entries */
+	uint32_t op_mask;
+	struct ingest_slot *ingest; /* n_slots, keyed by arrival slot */
+	int64_t last_seen_ns;       /* arrival time; INT64_MIN when none */
+};
+
+enum edge_kind { EDGE_SPAN, EDGE_PEER, EDGE_DB };
+
+struct edge {
+	uint32_t src;
+	uint8_t kind;
+	struct series s; /* s.name is the target name */
+};
+
+/* An entry of a span map; see struct spanmap. */
+enum { F_LIVE = 1, F_EXT = 2, F_CLAIMED = 4, F_ERR = 8, F_EXT_LOST = 16 };
+struct ment {
+	uint8_t trace[16];
+	uint8_t id[8];   /* span id (recent map) or parent span id (pending map) */
+	int64_t seen_ns; /* arrival, for the matching window */
+	int64_t end_ns, dur_ns;
+	uint32_t svc;
+	uint32_t edge;   /* external edge of a CLIENT span, or NONE */
+	uint32_t hash;
+	uint8_t flags;
+};
+
+/*
+ * A FIFO ring of entries with a linear-probing index on (trace, id) that
+ * allows duplicate keys. The oldest entry leaves first, by age or when the
+ * ring is full; an entry can also be dropped from the middle, which only
+ * unindexes it (its ring place is reclaimed when it reaches the tail).
+ */
+struct mref {
+	uint32_t pos;  /* ring position, EMPTY when the index slot is free */
+	uint32_t hash; /* copy of the entry's hash, so probes stay in the index */
+};
+
+struct spanmap {
+	struct ment *ring;
+	uint32_t cap, head, count;
+	struct mref *index;
+	uint32_t mask;
+};
+
+struct live_signals {
+	pthread_mutex_t lock;
+	struct live_config cfg;
+	int64_t head; /* newest slot seen in a span end; INT64_MIN at start */
+
+	struct service **services; /* max_services + 1 */
+	uint32_t n_services;
+	uint32_t other_service; /* index, or NONE */
+	uint32_t *svc_index;    /* service index, EMPTY when free */
+	uint32_t svc_mask;
+	uint32_t n_series;
+
+	struct edge **edges;
+	uint32_t n_edges;
+	uint32_t *edge_index;
+	uint32_t edge_mask;
+
+	struct spanmap recent, pending;
+	struct live_stats st;
+};
+
+static inline uint32_t live_ring_pos(const struct live_signals *live, int64_t k)
+{
+	return (uint32_t)(k % live->cfg.n_slots);
+}
+
+static inline void live_totals_add_slot(struct totals *t, const struct slot *s)
+{
+	t->req += s->req;
+	t->err += s->err;
+	t->sum_s += s->sum_s;
+	for (int i = 0; i < NB; i++)
+		t->b[i] += s->b[i];
+}
+
+/* Adds slots k_lo..k_hi of s (those present in the ring) into t. */
+void live_series_sum(const struct live_signals *live, const struct series *s, int64_t k_lo,
+		     int64_t k_hi, struct totals *t);
+
+/* The q-quantile of t in ms, interpolated inside its bucket; NaN when empty. */
+double live_quantile_ms(const struct totals *t, double q);
+
+/* The index of the service called name (len bytes, hash XXH3), or NONE. */
+uint32_t live_service_find(const struct live_signals *live, const char *name, size_t len,
+			   uint64_t hash);
+
+#endif

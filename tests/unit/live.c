@@ -1,0 +1,947 @@
+/*
+ * Unit tests for src/ingest/live: RED counters and percentiles from server
+ * spans, error ratios, the dependency graph from parent/child spans (in
+ * either arrival order) and from CLIENT spans naming a peer, overflow into
+ * "other", window aggregation over slots, the RED snapshot, the metric-point
+ * export, and the JSON views read back with jansson. Batches are built by
+ * hand in an arena; time comes from a fake clock.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <math.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <pthread.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/time.h"
+#include "ingest/live.h"
+
+#define SEC OODA_NS_PER_SEC
+#define MS OODA_NS_PER_MS
+#define T0 (INT64_C(1795600800) * SEC) /* a slot boundary */
+
+static int64_t fake_now;
+static int64_t fake_clock(void *ctx)
+{
+	(void)ctx;
+	return fake_now;
+}
+
+static struct live_signals *make_live(struct live_config c)
+{
+	c.clock = fake_clock;
+	struct live_signals *live = NULL;
+	struct buf err = BUF_INIT;
+	assert_int_equal(live_create(&c, &live, &err), 0);
+	buf_release(&err);
+	return live;
+}
+
+/* A hand-built batch: spans, logs and points in one arena. */
+struct tb {
+	struct arena a;
+	struct telemetry_batch b;
+	size_t cap;
+};
+
+static void tb_init(struct tb *t)
+{
+	arena_init(&t->a, 0);
+	memset(&t->b, 0, sizeof(t->b));
+	t->b.arena = &t->a;
+	t->cap = 4096;
+	t->b.spans = arena_zalloc(&t->a, sizeof(struct span) * t->cap);
+	t->b.logs = arena_zalloc(&t->a, sizeof(struct log_record) * 64);
+	t->b.points = arena_zalloc(&t->a, sizeof(struct metric_point) * 64);
+}
+
+static void tb_release(struct tb *t)
+{
+	arena_release(&t->a);
+}
+
+static const struct resource *tb_res(struct tb *t, const char *service)
+{
+	struct resource *r = arena_zalloc(&t->a, sizeof(*r));
+	r->service = arena_strdup(&t->a, service);
+	return r;
+}
+
+static void put_id(uint8_t *dst, size_t n, uint64_t v)
+{
+	memset(dst, 0, n);
+	for (size_t i = 0; i < 8 && i < n; i++)
+		dst[n - 1 - i] = (uint8_t)(v >> (8 * i));
+}
+
+static struct span *tb_span(struct tb *t, const char *service, const char *name, uint8_t kind,
+			    int64_t end_ns, int64_t dur_ns, uint8_t status, uint64_t trace,
+			    uint64_t id, uint64_t parent)
+{
+	assert_true(t->b.n_spans < t->cap);
+	struct span *sp = &t->b.spans[t->b.n_spans++];
+	sp->resource = tb_res(t, service);
+	sp->name = name ? arena_strdup(&t->a, name) : NULL;
+	sp->kind = kind;
+	sp->start_ns = end_ns - dur_ns;
+	sp->end_ns = end_ns;
+	sp->status = status;
+	put_id(sp->trace_id, 16, trace);
+	put_id(sp->span_id, 8, id);
+	if (parent) {
+		put_id(sp->parent_span_id, 8, parent);
+		sp->has_parent = true;
+	}
+	return sp;
+}
+
+static void span_attr(struct tb *t, struct span *sp, const char *key, const char *val)
+{
+	struct attr *v = arena_zalloc(&t->a, sizeof(struct attr) * (sp->attrs.n + 1));
+	if (sp->attrs.n)
+		memcpy(v, sp->attrs.v, sizeof(struct attr) * sp->attrs.n);
+	v[sp->attrs.n] = (struct attr){ .key = key, .type = ATTR_STR,
+					 .len = (uint32_t)strlen(val), .s = val };
+	sp->attrs.v = v;
+	sp->attrs.n++;
+}
+
+static void publish(struct live_signals *live, struct tb *t)
+{
+	assert_int_equal(live_publish(live, &t->b), 0);
+}
+
+/* Parses the JSON a view function appended to out. */
+static json_t *parse(const struct buf *out)
+{
+	json_error_t je;
+	json_t *j = json_loads(out->data, 0, &je);
+	if (!j)
+		fail_msg("bad JSON (%s): %s", je.text, out->data);
+	return j;
+}
+
+static json_t *service_doc(struct live_signals *live, const char *name, int64_t now,
+			   int64_t window)
+{
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	assert_int_equal(live_service_json(live, name, now, window, &out, &err), 0);
+	json_t *j = parse(&out);
+	buf_release(&out);
+	buf_release(&err);
+	return j;
+}
+
+static json_t *graph_doc(struct live_signals *live, int64_t now, int64_t window)
+{
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	assert_int_equal(live_graph_json(live, now, window, &out, &err), 0);
+	json_t *j = parse(&out);
+	buf_release(&out);
+	buf_release(&err);
+	return j;
+}
+
+static double num(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v)
+		fail_msg("missing field %s", key);
+	if (json_is_null(v))
+		return NAN;
+	return json_number_value(v);
+}
+
+/* The edge source -> target in a graph document, or NULL. */
+static json_t *find_edge(json_t *g, const char *source, const char *target)
+{
+	json_t *edges = json_object_get(g, "edges"), *e;
+	size_t i;
+	json_array_foreach(edges, i, e) {
+		if (!strcmp(json_string_value(json_object_get(e, "source")), source) &&
+		    !strcmp(json_string_value(json_object_get(e, "target")), target))
+			return e;
+	}
+	return NULL;
+}
+
+/* The [lo, hi] ms bucket that a true value falls into. */
+static void bucket_of_ms(double v, double *lo, double *hi)
+{
+	size_t n;
+	const double *b = live_bounds_seconds(&n);
+	*lo = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v <= b[i] * 1e3) {
+			*hi = b[i] * 1e3;
+			return;
+		}
+		*lo = b[i] * 1e3;
+	}
+	*hi = INFINITY;
+}
+
+/* ---- RED counts and percentiles ---- */
+
+enum dist { D_LINEAR_1_100, D_CONST_7, D_BIMODAL, D_TINY, D_HUGE };
+
+static int64_t dist_ns(enum dist d, int i)
+{
+	switch (d) {
+	case D_LINEAR_1_100: return (int64_t)(i % 100 + 1) * MS;
+	case D_CONST_7: return 7 * MS;
+	case D_BIMODAL: return (i % 10 == 9) ? 500 * MS : 2 * MS;
+	case D_TINY: return 50000; /* 0.05 ms */
+	case D_HUGE: return 120 * SEC;
+	}
+	return 0;
+}
+
+static void test_percentiles(void **state)
+{
+	static const struct {
+		enum dist d;
+		int n;
+		double p50, p90, p99; /* the true percentiles, ms */
+		bool exact;           /* the interpolation is exact for this shape */
+	} cases[] = {
+		{ D_LINEAR_1_100, 100, 50, 90, 99, true },
+		{ D_LINEAR_1_100, 1000, 50, 90, 99, true },
+		{ D_CONST_7, 20, 7, 7, 7, false },
+		{ D_BIMODAL, 100, 2, 2, 500, false }, /* rank 90 is the last 2 ms span */
+		{ D_TINY, 50, 0.05, 0.05, 0.05, false },
+		{ D_HUGE, 3, 60000, 60000, 60000, true }, /* +Inf reports its lower bound */
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		fake_now = T0 + 5 * SEC;
+		struct live_signals *live = make_live((struct live_config){ 0 });
+		struct tb t;
+		tb_init(&t);
+		for (int i = 0; i < cases[c].n; i++)
+			tb_span(&t, "api", "GET /x", SPAN_SERVER, T0 + 1 * SEC, dist_ns(cases[c].d, i),
+				STATUS_OK, 1, (uint64_t)i + 1, 0);
+		publish(live, &t);
+		json_t *j = service_doc(live, "api", fake_now, 60 * SEC);
+		assert_int_equal((int)num(j, "requests"), cases[c].n);
+		assert_int_equal((int)num(j, "errors"), 0);
+		json_t *op = json_array_get(json_object_get(j, "operations"), 0);
+		assert_non_null(op);
+		assert_string_equal(json_string_value(json_object_get(op, "operation")), "GET /x");
+		const char *keys[] = { "p50_ms", "p90_ms", "p99_ms" };
+		double want[] = { cases[c].p50, cases[c].p90, cases[c].p99 };
+		for (int k = 0; k < 3; k++) {
+			double got = num(j, keys[k]), lo, hi;
+			if (cases[c].exact) {
+				assert_float_equal(got, want[k], 1e-6);
+				continue;
+			}
+			bucket_of_ms(want[k], &lo, &hi);
+			if (got < lo || got > hi)
+				fail_msg("case %zu %s = %g, want in [%g, %g]", c, keys[k], got, lo, hi);
+			assert_float_equal(num(op, keys[k]), got, 1e-9);
+		}
+		json_decref(j);
+		tb_release(&t);
+		live_destroy(live);
+	}
+}
+
+static void test_error_ratio(void **state)
+{
+	static const struct {
+		int n, errors, unset;
+		double ratio;
+	} cases[] = {
+		{ 10, 0, 5, 0.0 },
+		{ 10, 1, 0, 0.1 },
+		{ 4, 4, 0, 1.0 },
+		{ 200, 50, 100, 0.25 },
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		fake_now = T0 + 5 * SEC;
+		struct live_signals *live = make_live((struct live_config){ 0 });
+		struct tb t;
+		tb_init(&t);
+		for (int i = 0; i < cases[c].n; i++) {
+			uint8_t st = i < cases[c].errors ? STATUS_ERROR
+				   : i < cases[c].errors + cases[c].unset ? STATUS_UNSET : STATUS_OK;
+			tb_span(&t, "api", "op", SPAN_SERVER, T0 + SEC, 3 * MS, st, 7, (uint64_t)i + 1, 0);
+		}
+		/* Spans that are not requests: CLIENT and INTERNAL children. */
+		tb_span(&t, "api", "op", SPAN_CLIENT, T0 + SEC, MS, STATUS_ERROR, 7, 9001, 1);
+		tb_span(&t, "api", "op", SPAN_INTERNAL, T0 + SEC, MS, STATUS_ERROR, 7, 9002, 1);
+		publish(live, &t);
+		json_t *j = service_doc(live, "api", fake_now, 60 * SEC);
+		assert_int_equal((int)num(j, "requests"), cases[c].n);
+		assert_int_equal((int)num(j, "errors"), cases[c].errors);
+		assert_float_equal(num(j, "error_ratio"), cases[c].ratio, 1e-9);
+		json_decref(j);
+		tb_release(&t);
+		live_destroy(live);
+	}
+}
+
+/* ---- dependency graph ---- */
+
+enum order { SAME_PARENT_FIRST, SAME_CHILD_FIRST, PARENT_EARLIER, CHILD_EARLIER, CHILD_TOO_LATE };
+
+static void test_edge_parent_child(void **state)
+{
+	static const struct {
+		enum order order;
+		int calls, errors; /* expected on frontend -> checkout */
+	} cases[] = {
+		{ SAME_PARENT_FIRST, 5, 1 },
+		{ SAME_CHILD_FIRST, 5, 1 },
+		{ PARENT_EARLIER, 5, 1 },
+		{ CHILD_EARLIER, 5, 1 },
+		{ CHILD_TOO_LATE, 0, 0 },
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		fake_now = T0 + 5 * SEC;
+		struct live_signals *live = make_live((struct live_config){ 0 });
+		struct tb parents, children;
+		tb_init(&parents);
+		tb_init(&children);
+		for (int i = 0; i < 5; i++) {
+			uint64_t trace = 100 + (uint64_t)i;
+			/* frontend root -> frontend CLIENT -> checkout SERVER */
+			tb_span(&parents, "frontend", "GET /", SPAN_SERVER, T0 + SEC, 30 * MS, STATUS_OK,
+				trace, 1, 0);
+			tb_span(&parents, "frontend", "POST checkout", SPAN_CLIENT, T0 + SEC, 20 * MS,
+				STATUS_OK, trace, 2, 1);
+			tb_span(&children, "checkout", "POST /checkout", SPAN_SERVER, T0 + SEC, 15 * MS,
+				i == 0 ? STATUS_ERROR : STATUS_OK, trace, 3, 2);
+		}
+		struct tb both;
+		switch (cases[c].order) {
+		case SAME_PARENT_FIRST:
+		case SAME_CHILD_FIRST: {
+			tb_init(&both);
+			struct tb *first = cases[c].order == SAME_PARENT_FIRST ? &parents : &children;
+			struct tb *second = first == &parents ? &children : &parents;
+			for (size_t i = 0; i < first->b.n_spans; i++)
+				both.b.spans[both.b.n_spans++] = first->b.spans[i];
+			for (size_t i = 0; i < second->b.n_spans; i++)
+				both.b.spans[both.b.n_spans++] = second->b.spans[i];
+			publish(live, &both);
+			tb_release(&both);
+			break;
+		}
+		case PARENT_EARLIER:
+			publish(live, &parents);
+			fake_now += 2 * SEC;
+			publish(live, &children);
+			break;
+		case CHILD_EARLIER:
+			publish(live, &children);
+			fake_now += 2 * SEC;
+			publish(live, &parents);
+			break;
+		case CHILD_TOO_LATE:
+			publish(live, &parents);
+			fake_now += 45 * SEC; /* past the 30 s matching window */
+			publish(live, &children);
+			break;
+		}
+		/* Let every matching window run out: no edge may be counted twice. */
+		fake_now += 60 * SEC;
+		assert_int_equal(live_expire(live), 0);
+
+		json_t *g = graph_doc(live, fake_now, 5 * 60 * SEC);
+		json_t *e = find_edge(g, "frontend", "checkout");
+		if (cases[c].calls == 0) {
+			assert_null(e);
+			assert_int_equal(json_array_size(json_object_get(g, "edges")), 0);
+			struct live_stats st;
+			live_stats_get(live, &st);
+			assert_int_equal(st.unmatched_children, 5);
+		} else {
+			assert_non_null(e);
+			assert_int_equal(json_array_size(json_object_get(g, "edges")), 1);
+			assert_int_equal((int)num(e, "calls"), cases[c].calls);
+			assert_int_equal((int)num(e, "errors"), cases[c].errors);
+			assert_float_equal(num(e, "error_ratio"), 0.2, 1e-9);
+			double lo, hi;
+			bucket_of_ms(15, &lo, &hi);
+			assert_true(num(e, "p50_ms") >= lo && num(e, "p50_ms") <= hi);
+			assert_string_equal(json_string_value(json_object_get(e, "type")), "service");
+			/* Both ends are nodes; the service view lists the neighbours. */
+			assert_int_equal(json_array_size(json_object_get(g, "nodes")), 2);
+			json_t *s = service_doc(live, "checkout", fake_now, 5 * 60 * SEC);
+			json_t *up = json_array_get(json_object_get(s, "upstream"), 0);
+			assert_non_null(up);
+			assert_string_equal(json_string_value(json_object_get(up, "service")), "frontend");
+			assert_int_equal((int)num(up, "calls"), 5);
+			assert_int_equal(json_array_size(json_object_get(s, "downstream")), 0);
+			json_decref(s);
+			s = service_doc(live, "frontend", fake_now, 5 * 60 * SEC);
+			json_t *down = json_array_get(json_object_get(s, "downstream"), 0);
+			assert_non_null(down);
+			assert_string_equal(json_string_value(json_object_get(down, "service")), "checkout");
+			json_decref(s);
+		}
+		json_decref(g);
+		tb_release(&parents);
+		tb_release(&children);
+		live_destroy(live);
+	}
+}
+
+static void test_edge_external(void **state)
+{
+	static const struct {
+		const char *k1, *v1, *k2, *v2; /* CLIENT span attributes */
+		const char *target, *type;     /* NULL target: no edge */
+	} cases[] = {
+		{ "peer.service", "payments-api", NULL, NULL, "payments-api", "external" },
+		{ "server.address", "api.stripe.com", NULL, NULL, "api.stripe.com", "external" },
+		{ "db.system", "postgresql", "server.address", "db-1", "db-1", "database" },
+		{ "db.system", "redis", NULL, NULL, "redis", "database" },
+		{ "peer.service", "ledger", "server.address", "10.0.0.5", "ledger", "external" },
+		{ "http.method", "GET", NULL, NULL, NULL, NULL },
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		fake_now = T0 + 5 * SEC;
+		struct live_signals *live = make_live((struct live_config){ 0 });
+		struct tb t;
+		tb_init(&t);
+		for (int i = 0; i < 3; i++) {
+			struct span *sp = tb_span(&t, "frontend", "call", SPAN_CLIENT, T0 + SEC, 8 * MS,
+						  i == 2 ? STATUS_ERROR : STATUS_OK, 50 + (uint64_t)i, 9, 1);
+			span_attr(&t, sp, cases[c].k1, cases[c].v1);
+			if (cases[c].k2)
+				span_attr(&t, sp, cases[c].k2, cases[c].v2);
+		}
+		publish(live, &t);
+		/* Within the window a remote child could still claim the call. */
+		json_t *g = graph_doc(live, fake_now, 60 * SEC);
+		assert_int_equal(json_array_size(json_object_get(g, "edges")), 0);
+		json_decref(g);
+		fake_now += 31 * SEC;
+		assert_int_equal(live_expire(live), 0);
+		g = graph_doc(live, fake_now, 5 * 60 * SEC);
+		if (!cases[c].target) {
+			assert_int_equal(json_array_size(json_object_get(g, "edges")), 0);
+		} else {
+			json_t *e = find_edge(g, "frontend", cases[c].target);
+			if (!e)
+				fail_msg("case %zu: no edge to %s", c, cases[c].target);
+			assert_int_equal((int)num(e, "calls"), 3);
+			assert_int_equal((int)num(e, "errors"), 1);
+			assert_string_equal(json_string_value(json_object_get(e, "type")), cases[c].type);
+		}
+		json_decref(g);
+		tb_release(&t);
+		live_destroy(live);
+	}
+}
+
+/* A CLIENT span naming a peer that an instrumented server answers: one edge, not two. */
+static void test_edge_client_claimed(void **state)
+{
+	fake_now = T0 + 5 * SEC;
+	struct live_signals *live = make_live((struct live_config){ 0 });
+	struct tb t;
+	tb_init(&t);
+	struct span *sp = tb_span(&t, "frontend", "call", SPAN_CLIENT, T0 + SEC, 8 * MS, STATUS_OK,
+				  1, 2, 0);
+	span_attr(&t, sp, "server.address", "checkout.svc.cluster.local");
+	tb_span(&t, "checkout", "POST", SPAN_SERVER, T0 + SEC, 5 * MS, STATUS_OK, 1, 3, 2);
+	publish(live, &t);
+	fake_now += 60 * SEC;
+	live_expire(live);
+	json_t *g = graph_doc(live, fake_now, 5 * 60 * SEC);
+	assert_int_equal(json_array_size(json_object_get(g, "edges")), 1);
+	assert_non_null(find_edge(g, "frontend", "checkout"));
+	json_decref(g);
+	tb_release(&t);
+	live_destroy(live);
+}
+
+/* ---- limits ---- */
+
+static void test_overflow(void **state)
+{
+	static const struct {
+		uint32_t max_ops, max_services;
+		int n_ops, n_services;
+		int want_ops;      /* operation rows of service s0, "other" included */
+		int want_other_op; /* requests in op "other" of s0 */
+		int want_services; /* services listed, "other" included */
+	} cases[] = {
+		{ 2, 8, 4, 1, 3, 2 * 10, 1 },
+		{ 8, 8, 4, 1, 4, 0, 1 },
+		{ 2, 2, 2, 5, 2, 0, 3 },
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		fake_now = T0 + 5 * SEC;
+		struct live_signals *live = make_live((struct live_config){
+			.max_ops = cases[c].max_ops, .max_services = cases[c].max_services });
+		struct tb t;
+		tb_init(&t);
+		uint64_t id = 1;
+		for (int s = 0; s < cases[c].n_services; s++) {
+			char svc[16];
+			snprintf(svc, sizeof(svc), "s%d", s);
+			for (int o = 0; o < cases[c].n_ops; o++) {
+				char op[16];
+				snprintf(op, sizeof(op), "op%d", o);
+				for (int i = 0; i < 10; i++)
+					tb_span(&t, svc, op, SPAN_SERVER, T0 + SEC, MS, STATUS_OK, 1, id++, 0);
+			}
+		}
+		publish(live, &t);
+		json_t *j = service_doc(live, "s0", fake_now, 60 * SEC);
+		json_t *ops = json_object_get(j, "operations"), *op;
+		assert_int_equal((int)json_array_size(ops), cases[c].want_ops);
+		int other = 0, total = 0;
+		size_t i;
+		json_array_foreach(ops, i, op) {
+			total += (int)num(op, "requests");
+			if (!strcmp(json_string_value(json_object_get(op, "operation")), LIVE_OTHER))
+				other = (int)num(op, "requests");
+		}
+		assert_int_equal(other, cases[c].want_other_op);
+		assert_int_equal(total, cases[c].n_ops * 10); /* nothing lost */
+		json_decref(j);
+
+		struct buf out = BUF_INIT, err = BUF_INIT;
+		assert_int_equal(live_services_json(live, fake_now, 60 * SEC, &out, &err), 0);
+		j = parse(&out);
+		assert_int_equal((int)json_array_size(j), cases[c].want_services);
+		total = 0;
+		json_t *s;
+		json_array_foreach(j, i, s)
+			total += (int)num(s, "requests");
+		assert_int_equal(total, cases[c].n_services * cases[c].n_ops * 10);
+		json_decref(j);
+		buf_release(&out);
+		buf_release(&err);
+		tb_release(&t);
+		live_destroy(live);
+	}
+}
+
+static void test_edge_limit(void **state)
+{
+	fake_now = T0 + 5 * SEC;
+	struct live_signals *live = make_live((struct live_config){ .max_edges = 2 });
+	struct tb t;
+	tb_init(&t);
+	const char *callees[] = { "b", "c", "d", "e" };
+	for (int i = 0; i < 4; i++) {
+		tb_span(&t, "a", "client", SPAN_CLIENT, T0 + SEC, MS, STATUS_OK, 1, 10 + (uint64_t)i, 0);
+		tb_span(&t, callees[i], "srv", SPAN_SERVER, T0 + SEC, MS, STATUS_OK, 1,
+			20 + (uint64_t)i, 10 + (uint64_t)i);
+	}
+	publish(live, &t);
+	struct live_stats st;
+	live_stats_get(live, &st);
+	assert_int_equal(st.edges, 2);
+	assert_int_equal(st.dropped_edges, 2);
+	json_t *g = graph_doc(live, fake_now, 60 * SEC);
+	assert_int_equal(json_array_size(json_object_get(g, "edges")), 2);
+	json_decref(g);
+	tb_release(&t);
+	live_destroy(live);
+}
+
+/* ---- windows and slots ---- */
+
+static void test_windows(void **state)
+{
+	/* One request per 10 s slot over the last 20 minutes, every 3rd an error. */
+	fake_now = T0 + 1200 * SEC;
+	struct live_signals *live = make_live((struct live_config){ 0 });
+	struct tb t;
+	tb_init(&t);
+	for (int i = 0; i < 120; i++)
+		tb_span(&t, "api", "op", SPAN_SERVER, T0 + (int64_t)i * 10 * SEC + 5 * SEC, 2 * MS,
+			i % 3 == 0 ? STATUS_ERROR : STATUS_OK, 1, (uint64_t)i + 1, 0);
+	publish(live, &t);
+	int64_t now = T0 + 1199 * SEC; /* inside the newest slot */
+	static const struct {
+		int64_t window;
+		int requests;
+		double rate;
+	} cases[] = {
+		{ 10 * SEC, 1, 0.1 },
+		{ 60 * SEC, 6, 0.1 },
+		{ 5 * 60 * SEC, 30, 0.1 },
+		{ 15 * 60 * SEC, 90, 0.1 },
+		{ 25 * SEC, 3, 0.1 },      /* rounded up to 3 slots */
+		{ 7200 * SEC, 120, 120.0 / 3600 }, /* clamped to the ring */
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		json_t *j = service_doc(live, "api", now, cases[c].window);
+		assert_int_equal((int)num(j, "requests"), cases[c].requests);
+		assert_float_equal(num(j, "rate"), cases[c].rate, 1e-9);
+		json_decref(j);
+	}
+	/* A span older than the ring is dropped and counted. */
+	struct tb old;
+	tb_init(&old);
+	tb_span(&old, "api", "op", SPAN_SERVER, T0 + 1200 * SEC - 3601 * SEC, MS, STATUS_OK, 1, 999, 0);
+	tb_span(&old, "api", "op", SPAN_SERVER, T0 + 1200 * SEC + 3600 * SEC, MS, STATUS_OK, 1, 998, 0);
+	publish(live, &old);
+	struct live_stats st;
+	live_stats_get(live, &st);
+	assert_int_equal(st.dropped_old, 1);
+	assert_int_equal(st.dropped_future, 1);
+	json_t *j = service_doc(live, "api", now, 7200 * SEC);
+	assert_int_equal((int)num(j, "requests"), 120);
+	json_decref(j);
+	tb_release(&old);
+	tb_release(&t);
+	live_destroy(live);
+}
+
+static void test_snapshot(void **state)
+{
+	fake_now = T0 + 60 * SEC;
+	struct live_signals *live = make_live((struct live_config){ 0 });
+	struct tb t;
+	tb_init(&t);
+	uint64_t id = 1;
+	/* slot 0: 4 requests, 1 error, 3 ms; slot 2: 2 requests at 100 ms; slot 1 empty. */
+	for (int i = 0; i < 4; i++)
+		tb_span(&t, "api", "op", SPAN_SERVER, T0 + SEC, 3 * MS, i ? STATUS_OK : STATUS_ERROR, 1,
+			id++, 0);
+	for (int i = 0; i < 2; i++)
+		tb_span(&t, "api", "op", SPAN_SERVER, T0 + 25 * SEC, 100 * MS, STATUS_OK, 1, id++, 0);
+	tb_span(&t, "idle", "op", SPAN_SERVER, T0 - 600 * SEC, MS, STATUS_OK, 1, id++, 0);
+	publish(live, &t);
+
+	struct arena a;
+	arena_init(&a, 0);
+	struct live_red *v;
+	size_t n;
+	struct buf err = BUF_INIT;
+	assert_int_equal(live_red_snapshot(live, T0, T0 + 30 * SEC, &a, &v, &n, &err), 0);
+	assert_int_equal(n, 1); /* "idle" has nothing in the range */
+	assert_string_equal(v[0].service, "api");
+	assert_string_equal(v[0].operation, "op");
+	assert_int_equal(v[0].n_slots, 3);
+	assert_true(v[0].first_slot_ns == T0);
+	static const uint64_t req[] = { 4, 0, 2 }, errs[] = { 1, 0, 0 };
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(v[0].requests[i], req[i]);
+		assert_int_equal(v[0].errors[i], errs[i]);
+	}
+	assert_true(v[0].p99_ms[0] > 2.5 && v[0].p99_ms[0] <= 4);
+	assert_true(isnan(v[0].p99_ms[1]));
+	assert_true(v[0].p99_ms[2] > 60 && v[0].p99_ms[2] <= 100);
+	assert_int_equal(live_red_snapshot(live, T0, T0, &a, &v, &n, &err), OODA_EINVAL);
+	buf_release(&err);
+	arena_release(&a);
+	tb_release(&t);
+	live_destroy(live);
+}
+
+/* ---- export as metric points ---- */
+
+static const struct metric_point *find_point(const struct metric_point *v, size_t n,
+					     const char *name, int64_t t, const char *le)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].name, name) || v[i].time_ns != t)
+			continue;
+		if (!le)
+			return &v[i];
+		for (uint32_t k = 0; k < v[i].attrs.n; k++)
+			if (!strcmp(v[i].attrs.v[k].key, "le") && !strcmp(v[i].attrs.v[k].s, le))
+				return &v[i];
+	}
+	return NULL;
+}
+
+static void test_export(void **state)
+{
+	fake_now = T0 + 60 * SEC;
+	struct live_signals *live = make_live((struct live_config){ 0 });
+	struct tb t;
+	tb_init(&t);
+	uint64_t id = 1;
+	for (int i = 0; i < 3; i++) /* slot 0 */
+		tb_span(&t, "api", "op", SPAN_SERVER, T0 + SEC, 2 * MS, i ? STATUS_OK : STATUS_ERROR, 1,
+			id++, 0);
+	for (int i = 0; i < 2; i++) /* slot 2 */
+		tb_span(&t, "api", "op", SPAN_SERVER, T0 + 21 * SEC, 200 * MS, STATUS_OK, 1, id++, 0);
+	publish(live, &t);
+
+	struct arena a;
+	arena_init(&a, 0);
+	struct metric_point *v;
+	size_t n;
+	struct buf err = BUF_INIT;
+	assert_int_equal(live_export_points(live, T0, T0 + 30 * SEC, 100000, &a, &v, &n, &err), 0);
+	/* Boundaries T0+10s, +20s, +30s; 4 + 28 points each. */
+	assert_int_equal(n, 3 * (4 + LIVE_N_BOUNDS + 1));
+	static const struct {
+		int64_t t;
+		double requests, errors, le_0_0025, le_inf, sum_s;
+	} cases[] = {
+		{ T0 + 10 * SEC, 3, 1, 3, 3, 0.006 },
+		{ T0 + 20 * SEC, 3, 1, 3, 3, 0.006 },
+		{ T0 + 30 * SEC, 5, 1, 3, 5, 0.406 },
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const struct metric_point *p = find_point(v, n, "ooda_span_requests_total", cases[c].t, NULL);
+		assert_non_null(p);
+		assert_float_equal(p->value, cases[c].requests, 1e-9);
+		assert_int_equal(p->type, METRIC_SUM);
+		assert_int_equal(p->temporality, TEMPORALITY_CUMULATIVE);
+		assert_true(p->monotonic);
+		assert_true(p->start_ns == T0);
+		assert_string_equal(p->resource->service, "api");
+		assert_int_equal(p->attrs.n, 2);
+		assert_string_equal(p->attrs.v[0].key, "service");
+		assert_string_equal(p->attrs.v[1].s, "op");
+		p = find_point(v, n, "ooda_span_errors_total", cases[c].t, NULL);
+		assert_float_equal(p->value, cases[c].errors, 1e-9);
+		p = find_point(v, n, "ooda_span_duration_seconds_bucket", cases[c].t, "0.0025");
+		assert_non_null(p);
+		assert_float_equal(p->value, cases[c].le_0_0025, 1e-9);
+		p = find_point(v, n, "ooda_span_duration_seconds_bucket", cases[c].t, "+Inf");
+		assert_non_null(p);
+		assert_float_equal(p->value, cases[c].le_inf, 1e-9);
+		p = find_point(v, n, "ooda_span_duration_seconds_count", cases[c].t, NULL);
+		assert_float_equal(p->value, cases[c].requests, 1e-9);
+		p = find_point(v, n, "ooda_span_duration_seconds_sum", cases[c].t, NULL);
+		assert_float_equal(p->value, cases[c].sum_s, 1e-9);
+	}
+	/* Buckets are cumulative over le. */
+	double prev = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].name, "ooda_span_duration_seconds_bucket") || v[i].time_ns != T0 + 30 * SEC)
+			continue;
+		assert_true(v[i].value >= prev);
+		prev = v[i].value;
+	}
+	assert_int_equal(live_export_points(live, T0, T0 + 30 * SEC, 10, &a, &v, &n, &err),
+			 OODA_ELIMIT);
+	assert_true(err.len > 0);
+	buf_release(&err);
+	arena_release(&a);
+	tb_release(&t);
+	live_destroy(live);
+}
+
+/* Counters of two nodes add up to those of one node that saw everything. */
+static void test_merge(void **state)
+{
+	fake_now = T0 + 60 * SEC;
+	struct live_signals *one = make_live((struct live_config){ 0 });
+	struct live_signals *n1 = make_live((struct live_config){ 0 });
+	struct live_signals *n2 = make_live((struct live_config){ 0 });
+	struct tb a, b;
+	tb_init(&a);
+	tb_init(&b);
+	for (int i = 0; i < 200; i++) {
+		struct tb *t = i % 3 ? &a : &b;
+		tb_span(t, "api", "op", SPAN_SERVER, T0 + (i % 5) * 10 * SEC + SEC,
+			(int64_t)(i * 37 % 900 + 1) * MS / 3, i % 7 ? STATUS_OK : STATUS_ERROR, 1,
+			(uint64_t)i + 1, 0);
+	}
+	publish(one, &a);
+	publish(one, &b);
+	publish(n1, &a);
+	publish(n2, &b);
+	struct arena ar;
+	arena_init(&ar, 0);
+	struct metric_point *v1, *va, *vb;
+	size_t c1, ca, cb;
+	assert_int_equal(live_export_points(one, T0, T0 + 50 * SEC, 100000, &ar, &v1, &c1, NULL), 0);
+	assert_int_equal(live_export_points(n1, T0, T0 + 50 * SEC, 100000, &ar, &va, &ca, NULL), 0);
+	assert_int_equal(live_export_points(n2, T0, T0 + 50 * SEC, 100000, &ar, &vb, &cb, NULL), 0);
+	assert_int_equal(c1, ca);
+	assert_int_equal(c1, cb);
+	for (size_t i = 0; i < c1; i++) {
+		assert_string_equal(v1[i].name, va[i].name);
+		assert_float_equal(v1[i].value, va[i].value + vb[i].value, 1e-9);
+	}
+	arena_release(&ar);
+	tb_release(&a);
+	tb_release(&b);
+	live_destroy(one);
+	live_destroy(n1);
+	live_destroy(n2);
+}
+
+/* ---- JSON views ---- */
+
+static void test_services_json(void **state)
+{
+	fake_now = T0 + 5 * SEC;
+	struct live_signals *live = make_live((struct live_config){ 0 });
+	struct tb t;
+	tb_init(&t);
+	for (int i = 0; i < 30; i++)
+		tb_span(&t, "api", "op", SPAN_SERVER, T0 + SEC, 4 * MS, STATUS_OK, 1, (uint64_t)i + 1, 0);
+	const struct resource *wr = tb_res(&t, "worker");
+	for (int i = 0; i < 12; i++)
+		t.b.logs[t.b.n_logs++] = (struct log_record){ .time_ns = T0, .resource = wr };
+	for (int i = 0; i < 6; i++)
+		t.b.points[t.b.n_points++] = (struct metric_point){ .name = "x", .resource = wr };
+	publish(live, &t);
+
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	assert_int_equal(live_services_json(live, fake_now, 60 * SEC, &out, &err), 0);
+	json_t *j = parse(&out);
+	assert_int_equal(json_array_size(j), 2);
+	json_t *api = json_array_get(j, 0), *worker = json_array_get(j, 1);
+	assert_string_equal(json_string_value(json_object_get(api, "service")), "api");
+	assert_string_equal(json_string_value(json_object_get(worker, "service")), "worker");
+	static const char *const fields[] = { "requests", "errors", "rate", "error_ratio",
+					      "p50_ms", "p90_ms", "p99_ms", "ingest", "last_seen" };
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		assert_non_null(json_object_get(api, fields[i]));
+		assert_non_null(json_object_get(worker, fields[i]));
+	}
+	assert_float_equal(num(api, "rate"), 0.5, 1e-9);
+	assert_float_equal(num(json_object_get(api, "ingest"), "spans_per_s"), 0.5, 1e-9);
+	assert_float_equal(num(json_object_get(worker, "ingest"), "logs_per_s"), 0.2, 1e-9);
+	assert_float_equal(num(json_object_get(worker, "ingest"), "points_per_s"), 0.1, 1e-9);
+	assert_true(json_is_null(json_object_get(worker, "p99_ms")));
+	assert_true(json_is_null(json_object_get(worker, "error_ratio")));
+	char ts[40];
+	ooda_time_format(fake_now, ts, sizeof(ts));
+	assert_string_equal(json_string_value(json_object_get(api, "last_seen")), ts);
+	json_decref(j);
+
+	/* Unknown service, bad window: errors, nothing appended. */
+	buf_reset(&out);
+	assert_int_equal(live_service_json(live, "nope", fake_now, 60 * SEC, &out, &err),
+			 OODA_ENOTFOUND);
+	assert_int_equal(out.len, 0);
+	assert_true(err.len > 0);
+	assert_int_equal(live_graph_json(live, fake_now, 0, &out, &err), OODA_EINVAL);
+	assert_int_equal(live_services_json(live, -1, 60 * SEC, &out, &err), OODA_EINVAL);
+
+	/* Graph with no edges still has the busy service as a node. */
+	json_t *g = graph_doc(live, fake_now, 60 * SEC);
+	assert_int_equal(json_array_size(json_object_get(g, "edges")), 0);
+	json_t *node = json_array_get(json_object_get(g, "nodes"), 0);
+	assert_string_equal(json_string_value(json_object_get(node, "id")), "api");
+	assert_int_equal((int)num(node, "requests"), 30);
+	json_decref(g);
+	buf_release(&out);
+	buf_release(&err);
+	tb_release(&t);
+	live_destroy(live);
+}
+
+/* Names are data: odd bytes and very long names come back as valid JSON. */
+static void test_odd_names(void **state)
+{
+	fake_now = T0 + 5 * SEC;
+	struct live_signals *live = make_live((struct live_config){ 0 });
+	struct tb t;
+	tb_init(&t);
+	char longname[600];
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	tb_span(&t, "a\"b\\c\n", "q\x01", SPAN_SERVER, T0 + SEC, MS, STATUS_OK, 1, 1, 0);
+	tb_span(&t, longname, longname, SPAN_SERVER, T0 + SEC, MS, STATUS_OK, 1, 2, 0);
+	struct span *sp = tb_span(&t, "c", NULL, SPAN_UNSPECIFIED, T0 + SEC, -5 * MS, STATUS_OK, 1, 3, 0);
+	sp->resource = NULL;
+	publish(live, &t);
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	assert_int_equal(live_services_json(live, fake_now, 60 * SEC, &out, &err), 0);
+	json_t *j = parse(&out);
+	assert_int_equal(json_array_size(j), 3);
+	size_t i;
+	json_t *s;
+	bool saw_unknown = false;
+	json_array_foreach(j, i, s) {
+		const char *name = json_string_value(json_object_get(s, "service"));
+		assert_true(strlen(name) < LIVE_NAME_MAX);
+		saw_unknown |= !strcmp(name, "unknown");
+	}
+	assert_true(saw_unknown);
+	json_decref(j);
+	assert_int_equal(live_publish(live, NULL), OODA_EINVAL);
+	buf_release(&out);
+	buf_release(&err);
+	tb_release(&t);
+	live_destroy(live);
+}
+
+/* Readers run while the writer publishes; the totals still come out exact. */
+struct reader_ctx {
+	struct live_signals *live;
+	int rounds;
+	int ok;
+};
+
+static void *reader(void *arg)
+{
+	struct reader_ctx *r = arg;
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	for (int i = 0; i < r->rounds; i++) {
+		buf_reset(&out);
+		r->ok += live_services_json(r->live, T0 + 5 * SEC, 60 * SEC, &out, &err) == 0;
+		buf_reset(&out);
+		r->ok += live_graph_json(r->live, T0 + 5 * SEC, 60 * SEC, &out, &err) == 0;
+	}
+	buf_release(&out);
+	buf_release(&err);
+	return NULL;
+}
+
+static void test_concurrent_readers(void **state)
+{
+	fake_now = T0 + 5 * SEC;
+	struct live_signals *live = make_live((struct live_config){ 0 });
+	struct reader_ctx rc = { live, 200, 0 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, reader, &rc), 0);
+	uint64_t id = 1;
+	for (int b = 0; b < 100; b++) {
+		struct tb t;
+		tb_init(&t);
+		for (int i = 0; i < 20; i++) {
+			uint64_t trace = id;
+			tb_span(&t, "front", "GET", SPAN_CLIENT, T0 + SEC, MS, STATUS_OK, trace, id, 0);
+			tb_span(&t, "back", "GET", SPAN_SERVER, T0 + SEC, MS, STATUS_OK, trace, id + 1, id);
+			id += 2;
+		}
+		publish(live, &t);
+		tb_release(&t);
+	}
+	pthread_join(th, NULL);
+	assert_int_equal(rc.ok, 400);
+	json_t *g = graph_doc(live, fake_now, 60 * SEC);
+	json_t *e = find_edge(g, "front", "back");
+	assert_non_null(e);
+	assert_int_equal((int)num(e, "calls"), 2000);
+	json_decref(g);
+	live_destroy(live);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_percentiles),
+		cmocka_unit_test(test_error_ratio),
+		cmocka_unit_test(test_edge_parent_child),
+		cmocka_unit_test(test_edge_external),
+		cmocka_unit_test(test_edge_client_claimed),
+		cmocka_unit_test(test_overflow),
+		cmocka_unit_test(test_edge_limit),
+		cmocka_unit_test(test_windows),
+		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_export),
+		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_services_json),
+		cmocka_unit_test(test_odd_names),
+		cmocka_unit_test(test_concurrent_readers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
