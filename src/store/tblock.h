@@ -1,0 +1,75 @@
+/*
+ * Telemetry blocks: the on-disk encoding of a group of records of one
+ * signal and one service. A block is columnar — times, severities, bodies,
+ * ids, names and attributes each go to their own column, strings that repeat
+ * (attribute keys, span names, scopes, resources) go through a per-block
+ * dictionary — and the columns are compressed together with zstd. Beside the
+ * data, a block carries its time bounds, its record count and a bloom filter
+ * of its tokens (body words, attribute values, trace ids, names), so a query
+ * can skip it without decompressing. The block store (tstore.c) keeps one
+ * block per SQLite row; this file only turns records into bytes and back.
+ */
+#ifndef OODA_TBLOCK_H
+#define OODA_TBLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "ingest/record.h"
+
+/* Most records in one block; larger groups are cut into several blocks. */
+#define TBLOCK_MAX_RECORDS 8192
+
+/* An encoded block, ready to store. data and bloom are malloc'd. */
+struct tblock {
+	int signal;           /* enum signal */
+	char service[128];
+	int64_t tmin, tmax;   /* record times (span start .. end for spans) */
+	uint32_t n;           /* records */
+	uint8_t min_sev;      /* logs: lowest severity in the block */
+	uint8_t max_sev;      /* logs: highest severity in the block */
+	void *data;           /* zstd-compressed columns */
+	size_t data_len;
+	size_t raw_len;       /* before compression */
+	void *bloom;
+	size_t bloom_len;
+};
+
+/* Frees data and bloom. */
+void tblock_release(struct tblock *b);
+
+/*
+ * Encodes recs[0..n) (all of the same signal and service) into out.
+ * recs points at struct log_record, struct span or struct metric_point
+ * according to signal. Returns 0, or OODA_ENOMEM / OODA_EINTERNAL.
+ */
+int tblock_encode(int signal, const char *service, const void *recs, size_t n, int level,
+		  struct tblock *out, struct buf *err);
+
+/*
+ * Decodes a block's data into records allocated in arena: fills the logs,
+ * spans or points of batch (and their counts) according to signal.
+ * Bad data returns OODA_ECORRUPT with detail.
+ */
+int tblock_decode(int signal, const void *data, size_t len, struct arena *arena,
+		  struct telemetry_batch *batch, struct buf *err);
+
+/*
+ * Token hashing shared by the bloom filter and the queries: a token is a
+ * maximal run of ASCII letters, digits and '_' (and any byte >= 0x80),
+ * lowercased; tokens longer than 64 bytes are hashed on their first 64.
+ */
+uint64_t tblock_token_hash(const char *tok, size_t len);
+/* Calls fn for each lowercased token of text (lowercase copy in a scratch buffer). */
+void tblock_tokens(const char *text, size_t len, void (*fn)(void *ctx, const char *tok, size_t n),
+		   void *ctx);
+/* Does the bloom possibly contain every one of hashes[0..n)? */
+bool tblock_bloom_has_all(const void *bloom, size_t len, const uint64_t *hashes, size_t n);
+
+/* Hex of 16 or 8 id bytes, lowercase, into out (2*n+1 bytes). */
+void tblock_hex(const uint8_t *id, size_t n, char *out);
+
+#endif

@@ -1,0 +1,334 @@
+/* Unit tests for the telemetry block encoding and the block store. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "store/tblock.h"
+#include "store/tstore.h"
+
+static struct resource res_checkout = { .service = "checkout", .service_version = "1.4.2",
+					.environment = "prod" };
+static struct resource res_cart = { .service = "cart" };
+
+static void make_logs(struct arena *a, struct telemetry_batch *b, size_t n, int64_t t0)
+{
+	memset(b, 0, sizeof(*b));
+	b->arena = a;
+	b->logs = arena_zalloc(a, n * sizeof(struct log_record));
+	b->n_logs = n;
+	for (size_t i = 0; i < n; i++) {
+		struct log_record *r = &b->logs[i];
+		r->time_ns = t0 + (int64_t)i * 1000000;
+		r->observed_ns = r->time_ns + 5;
+		r->severity = i % 10 == 0 ? 17 : 9;
+		r->severity_text = i % 10 == 0 ? "ERROR" : "INFO";
+		r->body = arena_printf(a, "request %zu done: %s", i, i % 10 == 0 ? "connection refused" : "ok");
+		r->body_len = (uint32_t)strlen(r->body);
+		r->resource = i % 2 ? &res_cart : &res_checkout;
+		if (i % 3 == 0) {
+			r->has_trace_id = true;
+			r->trace_id[0] = (uint8_t)i;
+			r->trace_id[15] = 0xab;
+		}
+		r->attrs.n = 2;
+		r->attrs.v = arena_zalloc(a, 2 * sizeof(struct attr));
+		r->attrs.v[0] = (struct attr){ .key = "user.id", .type = ATTR_INT, .i = (int64_t)i };
+		r->attrs.v[1] = (struct attr){ .key = "path", .type = ATTR_STR, .s = "/cart", .len = 5 };
+	}
+}
+
+static void test_block_roundtrip(void **state)
+{
+	(void)state;
+	struct arena a;
+	arena_init(&a, 0);
+	struct telemetry_batch b;
+	make_logs(&a, &b, 100, 1700000000000000000);
+	/* one service only, as the store would group them */
+	for (size_t i = 0; i < b.n_logs; i++)
+		b.logs[i].resource = &res_checkout;
+	struct tblock blk;
+	struct buf err = BUF_INIT;
+	assert_int_equal(tblock_encode(SIGNAL_LOGS, "checkout", b.logs, b.n_logs, 3, &blk, &err), 0);
+	assert_int_equal(blk.n, 100);
+	assert_int_equal(blk.tmin, 1700000000000000000);
+	assert_int_equal(blk.tmax, 1700000000000000000 + 99 * 1000000);
+	assert_int_equal(blk.min_sev, 9);
+	assert_int_equal(blk.max_sev, 17);
+	assert_true(blk.data_len < blk.raw_len);
+
+	struct arena d;
+	arena_init(&d, 0);
+	struct telemetry_batch out = { 0 };
+	assert_int_equal(tblock_decode(SIGNAL_LOGS, blk.data, blk.data_len, &d, &out, &err), 0);
+	assert_int_equal(out.n_logs, 100);
+	for (size_t i = 0; i < 100; i++) {
+		assert_int_equal(out.logs[i].time_ns, b.logs[i].time_ns);
+		assert_int_equal(out.logs[i].observed_ns, b.logs[i].observed_ns);
+		assert_string_equal(out.logs[i].body, b.logs[i].body);
+		assert_string_equal(out.logs[i].severity_text, b.logs[i].severity_text);
+		assert_int_equal(out.logs[i].has_trace_id, b.logs[i].has_trace_id);
+		assert_memory_equal(out.logs[i].trace_id, b.logs[i].trace_id, 16);
+		assert_string_equal(out.logs[i].resource->service, "checkout");
+		assert_string_equal(out.logs[i].resource->service_version, "1.4.2");
+		assert_int_equal(out.logs[i].attrs.n, 2);
+		assert_int_equal(out.logs[i].attrs.v[0].i, (int64_t)i);
+		assert_string_equal(out.logs[i].attrs.v[1].s, "/cart");
+	}
+	/* same resource shared, not repeated */
+	assert_ptr_equal(out.logs[0].resource, out.logs[99].resource);
+
+	/* bloom: words and trace ids present, others absent */
+	uint64_t yes[2] = { tblock_token_hash("refused", 7), tblock_token_hash("connection", 10) };
+	uint64_t no[1] = { tblock_token_hash("nonexistentword", 15) };
+	assert_true(tblock_bloom_has_all(blk.bloom, blk.bloom_len, yes, 2));
+	assert_false(tblock_bloom_has_all(blk.bloom, blk.bloom_len, no, 1));
+	char hex[33];
+	tblock_hex(b.logs[3].trace_id, 16, hex);
+	uint64_t th = tblock_token_hash(hex, 32);
+	assert_true(tblock_bloom_has_all(blk.bloom, blk.bloom_len, &th, 1));
+
+	/* damaged data: an error, never a crash */
+	for (size_t cut = 0; cut < blk.data_len; cut += 7) {
+		arena_reset(&d);
+		struct telemetry_batch bad = { 0 };
+		buf_reset(&err);
+		assert_int_equal(tblock_decode(SIGNAL_LOGS, blk.data, cut, &d, &bad, &err), OODA_ECORRUPT);
+	}
+	tblock_release(&blk);
+	buf_release(&err);
+	arena_release(&a);
+	arena_release(&d);
+}
+
+static void test_span_and_metric_roundtrip(void **state)
+{
+	(void)state;
+	struct arena a;
+	arena_init(&a, 0);
+	struct span s[2] = { 0 };
+	s[0].trace_id[0] = 1;
+	s[0].span_id[0] = 2;
+	s[0].name = "GET /cart";
+	s[0].kind = SPAN_SERVER;
+	s[0].start_ns = 1000;
+	s[0].end_ns = 5000;
+	s[0].status = STATUS_ERROR;
+	s[0].status_message = "boom";
+	s[0].resource = &res_cart;
+	struct span_event ev = { .time_ns = 2000, .name = "exception" };
+	s[0].events = &ev;
+	s[0].n_events = 1;
+	s[1] = s[0];
+	s[1].has_parent = true;
+	s[1].parent_span_id[0] = 2;
+	s[1].span_id[0] = 3;
+	s[1].n_events = 0;
+	s[1].events = NULL;
+	struct tblock blk;
+	struct buf err = BUF_INIT;
+	assert_int_equal(tblock_encode(SIGNAL_SPANS, "cart", s, 2, 3, &blk, &err), 0);
+	struct telemetry_batch out = { 0 };
+	assert_int_equal(tblock_decode(SIGNAL_SPANS, blk.data, blk.data_len, &a, &out, &err), 0);
+	assert_int_equal(out.n_spans, 2);
+	assert_string_equal(out.spans[0].name, "GET /cart");
+	assert_int_equal(out.spans[0].end_ns, 5000);
+	assert_int_equal(out.spans[0].n_events, 1);
+	assert_string_equal(out.spans[0].events[0].name, "exception");
+	assert_int_equal(out.spans[0].events[0].time_ns, 2000);
+	assert_true(out.spans[1].has_parent);
+	assert_int_equal(out.spans[1].parent_span_id[0], 2);
+	assert_string_equal(out.spans[0].status_message, "boom");
+	tblock_release(&blk);
+
+	double bounds[2] = { 0.1, 1 };
+	uint64_t counts[3] = { 4, 5, 6 };
+	struct attr lbl = { .key = "route", .type = ATTR_STR, .s = "/x", .len = 2 };
+	struct metric_point p[2] = { { .name = "http.server.duration", .type = METRIC_HISTOGRAM, .time_ns = 10,
+				       .resource = &res_cart, .count = 15, .sum = 3.5, .has_sum = true,
+				       .n_bounds = 2, .bounds = bounds, .bucket_counts = counts,
+				       .attrs = { &lbl, 1 } },
+				     { .name = "queue_depth", .type = METRIC_GAUGE, .time_ns = 20, .value = 7.25,
+				       .resource = &res_cart } };
+	assert_int_equal(tblock_encode(SIGNAL_METRICS, "cart", p, 2, 3, &blk, &err), 0);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(tblock_decode(SIGNAL_METRICS, blk.data, blk.data_len, &a, &out, &err), 0);
+	assert_int_equal(out.n_points, 2);
+	assert_int_equal(out.points[0].count, 15);
+	assert_int_equal(out.points[0].n_bounds, 2);
+	assert_true(out.points[0].bounds[1] == 1.0);
+	assert_int_equal(out.points[0].bucket_counts[2], 6);
+	assert_string_equal(out.points[0].attrs.v[0].s, "/x");
+	assert_true(out.points[1].value == 7.25);
+	tblock_release(&blk);
+	buf_release(&err);
+	arena_release(&a);
+}
+
+struct collect {
+	size_t logs;
+	size_t matches;
+	const char *word;
+};
+
+static int count_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
+{
+	(void)tmin;
+	(void)tmax;
+	struct collect *c = ctx;
+	c->logs += b->n_logs;
+	for (size_t i = 0; i < b->n_logs; i++)
+		if (c->word && strstr(b->logs[i].body, c->word))
+			c->matches++;
+	return 0;
+}
+
+static char *tmpdir(void)
+{
+	char *d = strdup("/tmp/ooda-tstore-XXXXXX");
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static void rmrf(const char *d)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_store_append_scan_compact_retain(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct buf err = BUF_INIT;
+	struct tstore *t;
+	struct tstore_options opt = { 0 };
+	assert_int_equal(tstore_open(dir, &opt, &t, &err), 0);
+	struct arena a;
+	arena_init(&a, 0);
+	int64_t t0 = 1700000000000000000;
+	for (int k = 0; k < 6; k++) {
+		struct telemetry_batch b;
+		arena_reset(&a);
+		make_logs(&a, &b, 50, t0 + (int64_t)k * 1000000000);
+		assert_int_equal(tstore_append(t, &b, &err), 0);
+	}
+	struct tstore_stats st;
+	tstore_stats(t, &st);
+	assert_int_equal(st.records[SIGNAL_LOGS], 300);
+	assert_int_equal(st.blocks[SIGNAL_LOGS], 12); /* 6 batches x 2 services */
+
+	struct collect c = { .word = "refused" };
+	struct tstore_scan q = { .signal = SIGNAL_LOGS };
+	assert_int_equal(tstore_scan(t, &q, count_cb, &c, &err), 0);
+	assert_int_equal(c.logs, 300);
+	assert_int_equal(c.matches, 30);
+
+	/* service restriction and bloom skipping */
+	const char *svc[] = { "cart" };
+	uint64_t tok = tblock_token_hash("nonexistentword", 15);
+	memset(&c, 0, sizeof(c));
+	q.services = svc;
+	q.n_services = 1;
+	assert_int_equal(tstore_scan(t, &q, count_cb, &c, &err), 0);
+	assert_int_equal(c.logs, 150);
+	memset(&c, 0, sizeof(c));
+	q.tokens = &tok;
+	q.n_tokens = 1;
+	assert_int_equal(tstore_scan(t, &q, count_cb, &c, &err), 0);
+	assert_int_equal(c.logs, 0);
+
+	/* compaction merges the small blocks and keeps every record */
+	assert_true(tstore_maintain(t, t0, &err) > 0);
+	tstore_stats(t, &st);
+	assert_int_equal(st.records[SIGNAL_LOGS], 300);
+	assert_int_equal(st.blocks[SIGNAL_LOGS], 2);
+	memset(&c, 0, sizeof(c));
+	c.word = "refused";
+	struct tstore_scan all = { .signal = SIGNAL_LOGS };
+	assert_int_equal(tstore_scan(t, &all, count_cb, &c, &err), 0);
+	assert_int_equal(c.logs, 300);
+	assert_int_equal(c.matches, 30);
+	tstore_close(t);
+
+	/* reopen: data survives; retention by age drops everything older */
+	opt.retention_age_ns = 3600 * (int64_t)1000000000;
+	assert_int_equal(tstore_open(dir, &opt, &t, &err), 0);
+	tstore_stats(t, &st);
+	assert_int_equal(st.records[SIGNAL_LOGS], 300);
+	assert_true(tstore_maintain(t, t0 + 7200 * (int64_t)1000000000, &err) > 0);
+	tstore_stats(t, &st);
+	assert_int_equal(st.records[SIGNAL_LOGS], 0);
+	tstore_close(t);
+
+	/* retention by size keeps the newest */
+	opt.retention_age_ns = 0;
+	opt.retention_bytes = 1;
+	assert_int_equal(tstore_open(dir, &opt, &t, &err), 0);
+	for (int k = 0; k < 3; k++) {
+		struct telemetry_batch b;
+		arena_reset(&a);
+		make_logs(&a, &b, 20, t0 + (int64_t)k * 1000000000);
+		assert_int_equal(tstore_append(t, &b, &err), 0);
+	}
+	tstore_maintain(t, t0, &err);
+	tstore_stats(t, &st);
+	assert_int_equal(st.blocks[SIGNAL_LOGS], 0);
+	tstore_close(t);
+
+	arena_release(&a);
+	buf_release(&err);
+	rmrf(dir);
+	free(dir);
+}
+
+static void test_store_events(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	struct tstore *t;
+	struct tstore_options opt = { 0 };
+	assert_int_equal(tstore_open(dir, &opt, &t, &err), 0);
+	struct change_event ev[2] = {
+		{ .id = "d1", .kind = "deploy", .service = "checkout", .version = "1.4.2", .time_ns = 100,
+		  .actor = "alice" },
+		{ .kind = "flag", .service = "cart", .time_ns = 200, .description = "new \"banner\"" },
+	};
+	struct telemetry_batch b = { .events = ev, .n_events = 2 };
+	assert_int_equal(tstore_append(t, &b, &err), 0);
+	assert_int_equal(tstore_append(t, &b, &err), 0); /* d1 again: kept once */
+	struct tstore_event_filter f = { .service = "checkout" };
+	assert_int_equal(tstore_events_json(t, &f, &out, &err), 0);
+	assert_non_null(strstr(out.data, "\"id\":\"d1\""));
+	assert_non_null(strstr(out.data, "\"actor\":\"alice\""));
+	assert_null(strstr(out.data, "banner"));
+	struct tstore_stats st;
+	tstore_stats(t, &st);
+	assert_int_equal(st.events, 3);
+	tstore_close(t);
+	buf_release(&err);
+	buf_release(&out);
+	rmrf(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_block_roundtrip),
+		cmocka_unit_test(test_span_and_metric_roundtrip),
+		cmocka_unit_test(test_store_append_scan_compact_retain),
+		cmocka_unit_test(test_store_events),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
