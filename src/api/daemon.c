@@ -23,6 +23,13 @@ static bool tokens_required(void *app)
 	return auth_active_tokens(d->auth) > 0;
 }
 
+/* Writer thread, after a batch is durable: feed live signals. */
+static void publish_live(void *ctx, const struct telemetry_batch *b)
+{
+	struct daemon *d = ctx;
+	live_publish(d->live, b);
+}
+
 struct reload_ctx {
 	struct daemon *d;
 	const char *actor;
@@ -75,6 +82,8 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 
 static void daemon_release(struct daemon *d)
 {
+	tstore_close(d->tstore);
+	live_destroy(d->live);
 	auth_destroy(d->auth);
 	store_close(d->store);
 	config_release(&d->cfg);
@@ -109,6 +118,17 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	signal(SIGPIPE, SIG_IGN);
 
 	if ((rc = store_open(d.data_dir, 0, &d.store, err)))
+		goto out;
+	if ((rc = live_create(NULL, &d.live, err)))
+		goto out;
+	struct tstore_options topt = {
+		.queue_bytes = (size_t)d.cfg.ingest_queue_bytes,
+		.retention_age_ns = d.cfg.retention_max_age_ns,
+		.retention_bytes = d.cfg.retention_max_bytes,
+		.publish = publish_live,
+		.publish_ctx = &d,
+	};
+	if ((rc = tstore_open(d.data_dir, &topt, &d.tstore, err)))
 		goto out;
 	if ((rc = audit_signer_load(&d.signer, d.data_dir, d.cfg.audit_checkpoint_every, err)))
 		goto out;

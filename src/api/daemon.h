@@ -13,7 +13,9 @@
 #include "core/config.h"
 #include "http/auth.h"
 #include "http/server.h"
+#include "ingest/live.h"
 #include "store/store.h"
+#include "store/tstore.h"
 
 struct daemon {
 	pthread_rwlock_t cfg_lock;  /* guards cfg during a reload */
@@ -22,6 +24,8 @@ struct daemon {
 	char *data_dir;
 	char *listen;
 	struct store *store;
+	struct tstore *tstore;       /* telemetry blocks */
+	struct live_signals *live;   /* RED, graph, ingest rates */
 	struct audit_signer signer;
 	struct auth *auth;
 	struct http_server *http;

@@ -21,4 +21,13 @@ int api_audit_list(struct http_request *req, struct http_response *res);
 int api_audit_verify(struct http_request *req, struct http_response *res);
 int api_audit_checkpoint(struct http_request *req, struct http_response *res);
 
+/* ingest_api.c */
+int api_otlp_logs(struct http_request *req, struct http_response *res);
+int api_otlp_traces(struct http_request *req, struct http_response *res);
+int api_otlp_metrics(struct http_request *req, struct http_response *res);
+int api_remote_write(struct http_request *req, struct http_response *res);
+int api_ndjson_logs(struct http_request *req, struct http_response *res);
+int api_events_post(struct http_request *req, struct http_response *res);
+int api_events_list(struct http_request *req, struct http_response *res);
+
 #endif

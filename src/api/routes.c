@@ -18,5 +18,12 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/audit", api_audit_list, ROLE_VIEWER, 0, "Audit records, newest first; filters actor, action (prefix*), target, from, to, since, limit, cursor, order=asc." },
 	{ "POST", "/api/v1/audit/verify", api_audit_verify, ROLE_VIEWER, 0, "Recompute the hash chain and checkpoint signatures; names the first broken record." },
 	{ "POST", "/api/v1/audit/checkpoint", api_audit_checkpoint, ROLE_ADMIN, 0, "Write an Ed25519-signed checkpoint of the chain head." },
+	{ "POST", "/v1/logs", api_otlp_logs, ROLE_INGEST, ROUTE_INGEST | ROUTE_RAW_BODY, "OTLP/HTTP logs (protobuf or JSON, gzip); partial success for bad records; 429 + Retry-After when the queue is full." },
+	{ "POST", "/v1/traces", api_otlp_traces, ROLE_INGEST, ROUTE_INGEST | ROUTE_RAW_BODY, "OTLP/HTTP traces (protobuf or JSON, gzip); feeds RED and the dependency graph." },
+	{ "POST", "/v1/metrics", api_otlp_metrics, ROLE_INGEST, ROUTE_INGEST | ROUTE_RAW_BODY, "OTLP/HTTP metrics: gauge, sum, histogram, exponential histogram, summary." },
+	{ "POST", "/api/v1/write", api_remote_write, ROLE_INGEST, ROUTE_INGEST | ROUTE_RAW_BODY, "Prometheus remote-write 1.0 (snappy-compressed WriteRequest)." },
+	{ "POST", "/api/v1/logs", api_ndjson_logs, ROLE_INGEST, ROUTE_INGEST | ROUTE_RAW_BODY, "NDJSON logs, one object per line; bad lines reported by number, good lines kept." },
+	{ "POST", "/api/v1/events", api_events_post, ROLE_INGEST, ROUTE_INGEST | ROUTE_RAW_BODY, "Change events: JSON object or array, or CloudEvents 1.0 (structured, batch, binary mode)." },
+	{ "GET", "/api/v1/events", api_events_list, ROLE_VIEWER, 0, "Change events newest first; filters service, kind, env, since/from, to, limit." },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };

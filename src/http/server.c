@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <zlib.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -262,6 +263,47 @@ out:
 	return ret;
 }
 
+/*
+ * Inflates a gzip or zlib body into out, refusing to grow past limit (a
+ * small body must not expand into gigabytes). Returns 0, OODA_ETOOBIG or
+ * OODA_EPARSE with detail.
+ */
+static int inflate_body(const char *in, size_t len, size_t limit, struct buf *out, char *detail, size_t dsize)
+{
+	z_stream z = { 0 };
+	if (inflateInit2(&z, 15 + 32) != Z_OK) { /* +32: detect gzip or zlib header */
+		snprintf(detail, dsize, "cannot start decompression");
+		return OODA_EINTERNAL;
+	}
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)len;
+	int rc = 0;
+	for (;;) {
+		if (out->cap - out->len < 65536)
+			buf_grow(out, out->len < 65536 ? 65536 : out->len);
+		z.next_out = (Bytef *)out->data + out->len;
+		z.avail_out = (uInt)(out->cap - out->len - 1);
+		size_t before = z.avail_out;
+		int zr = inflate(&z, Z_NO_FLUSH);
+		buf_setlen(out, out->len + (before - z.avail_out));
+		if (out->len > limit) {
+			snprintf(detail, dsize, "decompressed body exceeds the limit of %zu bytes for this route", limit);
+			rc = OODA_ETOOBIG;
+			break;
+		}
+		if (zr == Z_STREAM_END)
+			break;
+		if (zr != Z_OK && !(zr == Z_BUF_ERROR && z.avail_in)) {
+			snprintf(detail, dsize, "body is not valid gzip/deflate data: %s (after %lu input bytes)",
+				 z.msg ? z.msg : "truncated stream", (unsigned long)z.total_in);
+			rc = OODA_EPARSE;
+			break;
+		}
+	}
+	inflateEnd(&z);
+	return rc;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -302,6 +344,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		snprintf(detail, sizeof(detail), "body exceeds the limit of %zu bytes for this route", c->limit);
 		atomic_fetch_add(&s->rejected_body, 1);
 		return fail_now(c, 413, "Content Too Large", detail);
+	}
+	const char *enc = http_header(&c->req, "Content-Encoding");
+	if (enc && (!strcasecmp(enc, "gzip") || !strcasecmp(enc, "x-gzip") || !strcasecmp(enc, "deflate"))) {
+		struct buf plain = BUF_INIT;
+		char detail[200];
+		int zrc = inflate_body(c->body.data, c->body.len, c->limit, &plain, detail, sizeof(detail));
+		if (zrc) {
+			buf_release(&plain);
+			if (zrc == OODA_ETOOBIG)
+				atomic_fetch_add(&s->rejected_body, 1);
+			return fail_now(c, zrc == OODA_ETOOBIG ? 413 : 400,
+					zrc == OODA_ETOOBIG ? "Content Too Large" : "Bad Request", detail);
+		}
+		buf_release(&c->body);
+		c->body = plain;
+	} else if (enc && strcasecmp(enc, "identity") && !(c->req.route->flags & ROUTE_RAW_BODY)) {
+		char detail[160];
+		snprintf(detail, sizeof(detail), "Content-Encoding %.60s is not supported; use gzip, deflate or identity", enc);
+		return fail_now(c, 415, "Unsupported Media Type", detail);
 	}
 	c->req.body = c->body.data;
 	c->req.body_len = c->body.len;

@@ -39,6 +39,7 @@ struct writer {
 	uint64_t *toks;        /* set of token hashes for the bloom */
 	size_t tcap, tn;
 	struct buf scratch;
+	bool index_resources; /* logs: resource attribute values go to the bloom */
 };
 
 static void put_uv(struct buf *b, uint64_t v)
@@ -160,6 +161,35 @@ static void tok_id(struct writer *w, const uint8_t *id, size_t n)
 	tok_add(w, tblock_token_hash(hex, 2 * n));
 }
 
+/* Tokens of a value as the log search renders it (see logquery_field_value). */
+static void tok_value(struct writer *w, const struct attr *t)
+{
+	char tmp[80];
+	int n = 0;
+	switch (t->type) {
+	case ATTR_STR:
+	case ATTR_JSON:
+		tok_text(w, t->s, t->len);
+		return;
+	case ATTR_INT:
+		n = snprintf(tmp, sizeof(tmp), "%lld", (long long)t->i);
+		break;
+	case ATTR_DOUBLE:
+		n = snprintf(tmp, sizeof(tmp), "%.17g", t->d);
+		break;
+	case ATTR_BOOL:
+		n = snprintf(tmp, sizeof(tmp), "%s", t->b ? "true" : "false");
+		break;
+	case ATTR_BYTES: {
+		size_t m = t->len < 32 ? t->len : 32;
+		tblock_hex((const uint8_t *)t->s, m, tmp);
+		n = (int)(2 * m);
+		break;
+	}
+	}
+	tok_text(w, tmp, (size_t)n);
+}
+
 static void put_attrs(struct writer *w, const struct attrs *a, bool index_values)
 {
 	struct buf *c = &w->col[C_ATTR];
@@ -203,10 +233,10 @@ static void put_attrs(struct writer *w, const struct attrs *a, bool index_values
 			put_u8(c, t->type == ATTR_BYTES ? 5 : 6);
 			put_uv(c, t->len);
 			buf_add(c, t->s, t->len);
-			if (index_values && t->type == ATTR_JSON)
-				tok_text(w, t->s, t->len);
 			break;
 		}
+		if (index_values && t->type != ATTR_STR && t->type != ATTR_INT)
+			tok_value(w, t);
 	}
 }
 
@@ -246,8 +276,12 @@ static void put_resource(struct writer *w, const struct resource *r)
 	size_t len = s->len;
 	char *blob = malloc(len ? len : 1);
 	memcpy(blob, s->data, len);
+	size_t before = w->n;
 	put_uv(&w->col[C_RES], dict_id(w, blob, len));
 	free(blob);
+	if (w->index_resources && w->n > before && r) /* a resource new to this block */
+		for (uint32_t i = 0; i < r->attrs.n; i++)
+			tok_value(w, &r->attrs.v[i]);
 }
 
 static void writer_release(struct writer *w)
@@ -449,7 +483,7 @@ int tblock_encode(int signal, const char *service, const void *recs, size_t n, i
 	out->tmin = INT64_MAX;
 	out->tmax = INT64_MIN;
 	out->min_sev = 255;
-	struct writer w = { 0 };
+	struct writer w = { .index_resources = signal == SIGNAL_LOGS };
 	int64_t prev = 0;
 	for (size_t i = 0; i < n; i++) {
 		int64_t lo, hi;

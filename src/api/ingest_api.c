@@ -1,0 +1,283 @@
+/*
+ * The ingest doors: OTLP/HTTP (/v1/logs, /v1/traces, /v1/metrics, protobuf
+ * or JSON), Prometheus remote-write (/api/v1/write), NDJSON logs
+ * (/api/v1/logs) and change events (/api/v1/events, plain JSON or
+ * CloudEvents structured, batch and binary mode). Each handler decodes the
+ * body into a batch in the request's arena, hands it to the telemetry store
+ * and answers only once the records are durable. OTLP errors and partial
+ * success are written in the request's own content type, as OTLP/HTTP asks.
+ */
+#include "api/api.h"
+#include "api/handlers.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "ingest/events.h"
+#include "ingest/ndjson.h"
+#include "ingest/otlp.h"
+#include "ingest/remote_write.h"
+#include "store/tstore.h"
+
+#include <sodium.h>
+
+enum otlp_kind { OTLP_LOGS, OTLP_TRACES, OTLP_METRICS };
+
+static const char *const otlp_rejected_json[] = { "rejectedLogRecords", "rejectedSpans", "rejectedDataPoints" };
+
+/* Media type without parameters, compared case-insensitively. */
+static bool content_type_is(struct http_request *req, const char *want)
+{
+	const char *ct = http_header(req, "Content-Type");
+	if (!ct)
+		return false;
+	size_t n = strlen(want);
+	return !strncasecmp(ct, want, n) && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ');
+}
+
+static void pb_varint(struct buf *b, uint64_t v)
+{
+	while (v >= 0x80) {
+		buf_addch(b, (char)(v | 0x80));
+		v >>= 7;
+	}
+	buf_addch(b, (char)v);
+}
+
+/* google.rpc.Status { code = 1; message = 2 } or its JSON form. */
+static int otlp_error(struct http_response *res, bool json, int status, int rpc_code, const char *msg)
+{
+	buf_reset(&res->body);
+	res->status = status;
+	if (json) {
+		res->content_type = "application/json";
+		buf_addf(&res->body, "{\"code\":%d,\"message\":", rpc_code);
+		buf_add_json_str(&res->body, msg, strlen(msg));
+		buf_addch(&res->body, '}');
+	} else {
+		res->content_type = "application/x-protobuf";
+		buf_addch(&res->body, 0x08);
+		pb_varint(&res->body, (uint64_t)rpc_code);
+		size_t n = strlen(msg);
+		buf_addch(&res->body, 0x12);
+		pb_varint(&res->body, n);
+		buf_add(&res->body, msg, n);
+	}
+	if (status == 429 || status == 503)
+		http_set_header(res, "Retry-After", "1");
+	return 0;
+}
+
+static int rpc_code_for(int status)
+{
+	switch (status) {
+	case 400: return 3;  /* INVALID_ARGUMENT */
+	case 401: return 16; /* UNAUTHENTICATED */
+	case 403: return 7;  /* PERMISSION_DENIED */
+	case 413: return 8;  /* RESOURCE_EXHAUSTED */
+	case 429: return 8;
+	case 503: return 14; /* UNAVAILABLE */
+	default: return 13;  /* INTERNAL */
+	}
+}
+
+static int store_batch(struct http_request *req, struct telemetry_batch *b)
+{
+	struct daemon *d = api_daemon(req);
+	return tstore_append(d->tstore, b, &req->err);
+}
+
+static int otlp_ingest(struct http_request *req, struct http_response *res, enum otlp_kind kind)
+{
+	bool json;
+	if (content_type_is(req, "application/x-protobuf") || content_type_is(req, "application/protobuf"))
+		json = false;
+	else if (content_type_is(req, "application/json"))
+		json = true;
+	else {
+		const char *ct = http_header(req, "Content-Type");
+		buf_addf(&req->err, "Content-Type %s is not accepted here: send application/x-protobuf or application/json",
+			 ct ? ct : "(none)");
+		return OODA_EUNSUPPORTED;
+	}
+	struct telemetry_batch b = { .arena = &req->arena };
+	int64_t now = ooda_now_ns();
+	int rc = kind == OTLP_LOGS ? otlp_decode_logs(req->body, req->body_len, json, now, &b, &req->err) :
+		 kind == OTLP_TRACES ? otlp_decode_traces(req->body, req->body_len, json, now, &b, &req->err) :
+				       otlp_decode_metrics(req->body, req->body_len, json, now, &b, &req->err);
+	if (rc) {
+		int status = ooda_http_status(rc);
+		return otlp_error(res, json, status, rpc_code_for(status), req->err.data);
+	}
+	rc = store_batch(req, &b);
+	if (rc) {
+		int status = ooda_http_status(rc);
+		if (status != 429)
+			status = 503;
+		return otlp_error(res, json, status, rpc_code_for(status), req->err.data);
+	}
+	res->status = 200;
+	buf_reset(&res->body);
+	const char *msg = b.reject_msg ? b.reject_msg : "some records were rejected";
+	if (json) {
+		res->content_type = "application/json";
+		if (b.rejected) {
+			buf_addf(&res->body, "{\"partialSuccess\":{\"%s\":\"%zu\",\"errorMessage\":",
+				 otlp_rejected_json[kind], b.rejected);
+			buf_add_json_str(&res->body, msg, strlen(msg));
+			buf_adds(&res->body, "}}");
+		} else {
+			buf_adds(&res->body, "{}");
+		}
+	} else {
+		res->content_type = "application/x-protobuf";
+		if (b.rejected) {
+			struct buf inner = BUF_INIT;
+			buf_addch(&inner, 0x08);
+			pb_varint(&inner, b.rejected);
+			size_t n = strlen(msg);
+			buf_addch(&inner, 0x12);
+			pb_varint(&inner, n);
+			buf_add(&inner, msg, n);
+			buf_addch(&res->body, 0x0a);
+			pb_varint(&res->body, inner.len);
+			buf_add(&res->body, inner.data, inner.len);
+			buf_release(&inner);
+		}
+	}
+	return 0;
+}
+
+int api_otlp_logs(struct http_request *req, struct http_response *res)
+{
+	return otlp_ingest(req, res, OTLP_LOGS);
+}
+
+int api_otlp_traces(struct http_request *req, struct http_response *res)
+{
+	return otlp_ingest(req, res, OTLP_TRACES);
+}
+
+int api_otlp_metrics(struct http_request *req, struct http_response *res)
+{
+	return otlp_ingest(req, res, OTLP_METRICS);
+}
+
+int api_remote_write(struct http_request *req, struct http_response *res)
+{
+	if (!content_type_is(req, "application/x-protobuf")) {
+		const char *ct = http_header(req, "Content-Type");
+		buf_addf(&req->err, "remote-write needs Content-Type application/x-protobuf (snappy-compressed WriteRequest), not %s",
+			 ct ? ct : "(none)");
+		return OODA_EUNSUPPORTED;
+	}
+	const char *enc = http_header(req, "Content-Encoding");
+	if (enc && strcasecmp(enc, "snappy")) {
+		buf_addf(&req->err, "remote-write bodies are snappy-compressed; Content-Encoding %s is not supported", enc);
+		return OODA_EUNSUPPORTED;
+	}
+	struct telemetry_batch b = { .arena = &req->arena };
+	int rc = remote_write_decode(req->body, req->body_len, &b, &req->err);
+	if (rc)
+		return rc == OODA_ETOOBIG ? rc : OODA_EINVAL;
+	if ((rc = store_batch(req, &b)))
+		return rc;
+	res->status = 204;
+	return 0;
+}
+
+int api_ndjson_logs(struct http_request *req, struct http_response *res)
+{
+	if (!content_type_is(req, "application/x-ndjson") && !content_type_is(req, "application/jsonl") &&
+	    !content_type_is(req, "application/json-seq") && !content_type_is(req, "text/plain")) {
+		const char *ct = http_header(req, "Content-Type");
+		buf_addf(&req->err, "send one JSON object per line with Content-Type application/x-ndjson, not %s",
+			 ct ? ct : "(none)");
+		return OODA_EUNSUPPORTED;
+	}
+	struct telemetry_batch b = { .arena = &req->arena };
+	struct buf report = BUF_INIT;
+	int rc = ndjson_decode_logs(req->body, req->body_len, ooda_now_ns(), &b, &report, &req->err);
+	if (!rc)
+		rc = store_batch(req, &b);
+	if (!rc) {
+		buf_addf(&res->body, "{\"accepted\":%zu,\"rejected\":%zu,\"errors\":%s}", b.n_logs, b.rejected,
+			 report.len ? report.data : "[]");
+		res->status = b.n_logs || !b.rejected ? 200 : 400;
+	}
+	buf_release(&report);
+	return rc;
+}
+
+struct hdr_ctx {
+	struct http_request *req;
+};
+
+static const char *ce_header(void *ctx, const char *name)
+{
+	return http_header(((struct hdr_ctx *)ctx)->req, name);
+}
+
+int api_events_post(struct http_request *req, struct http_response *res)
+{
+	struct telemetry_batch b = { .arena = &req->arena };
+	int64_t now = ooda_now_ns();
+	int rc;
+	struct hdr_ctx hc = { req };
+	if (content_type_is(req, "application/cloudevents+json") ||
+	    content_type_is(req, "application/cloudevents-batch+json")) {
+		rc = events_decode_cloudevent(req->body, req->body_len, NULL, NULL, now, &b, &req->err);
+	} else if (http_header(req, "ce-specversion")) {
+		rc = events_decode_cloudevent(req->body, req->body_len, ce_header, &hc, now, &b, &req->err);
+	} else if (content_type_is(req, "application/json")) {
+		rc = events_decode_json(req->body, req->body_len, now, &b, &req->err);
+	} else {
+		const char *ct = http_header(req, "Content-Type");
+		buf_addf(&req->err, "send application/json, application/cloudevents+json, or CloudEvents binary mode (ce-* headers); got %s",
+			 ct ? ct : "(none)");
+		return OODA_EUNSUPPORTED;
+	}
+	if (rc)
+		return rc == OODA_EPARSE ? OODA_EINVAL : rc;
+	if (!b.n_events) {
+		buf_adds(&req->err, "the body holds no event");
+		return OODA_EINVAL;
+	}
+	for (size_t i = 0; i < b.n_events; i++)
+		if (!b.events[i].id || !*b.events[i].id)
+			b.events[i].id = arena_printf(&req->arena, "ev_%016llx%08x", (unsigned long long)now,
+						      randombytes_random());
+	if ((rc = store_batch(req, &b)))
+		return rc;
+	buf_addf(&res->body, "{\"accepted\":%zu,\"ids\":[", b.n_events);
+	for (size_t i = 0; i < b.n_events; i++) {
+		if (i)
+			buf_addch(&res->body, ',');
+		const char *id = b.events[i].id ? b.events[i].id : "";
+		buf_add_json_str(&res->body, id, strlen(id));
+	}
+	buf_adds(&res->body, "]}");
+	res->status = 202;
+	return 0;
+}
+
+int api_events_list(struct http_request *req, struct http_response *res)
+{
+	struct daemon *d = api_daemon(req);
+	struct tstore_event_filter f = {
+		.service = http_query(req, "service"),
+		.kind = http_query(req, "kind"),
+		.environment = http_query(req, "env"),
+	};
+	int rc = api_query_time(req, "from", &f.from_ns);
+	if (!rc && !f.from_ns)
+		rc = api_query_time(req, "since", &f.from_ns);
+	if (!rc)
+		rc = api_query_time(req, "to", &f.to_ns);
+	if (!rc)
+		rc = api_query_limit(req, "limit", 100, 10000, &f.limit);
+	if (rc)
+		return rc;
+	buf_adds(&res->body, "{\"events\":");
+	rc = tstore_events_json(d->tstore, &f, &res->body, &req->err);
+	buf_adds(&res->body, "}");
+	return rc;
+}
