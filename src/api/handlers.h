@@ -30,4 +30,13 @@ int api_ndjson_logs(struct http_request *req, struct http_response *res);
 int api_events_post(struct http_request *req, struct http_response *res);
 int api_events_list(struct http_request *req, struct http_response *res);
 
+/* query_api.c */
+int api_logs_search(struct http_request *req, struct http_response *res);
+int api_logs_facets(struct http_request *req, struct http_response *res);
+int api_trace_get(struct http_request *req, struct http_response *res);
+int api_traces_find(struct http_request *req, struct http_response *res);
+int api_services_list(struct http_request *req, struct http_response *res);
+int api_service_get(struct http_request *req, struct http_response *res);
+int api_graph(struct http_request *req, struct http_response *res);
+
 #endif

@@ -25,5 +25,12 @@ const struct route api_routes[] = {
 	{ "POST", "/api/v1/logs", api_ndjson_logs, ROLE_INGEST, ROUTE_INGEST | ROUTE_RAW_BODY, "NDJSON logs, one object per line; bad lines reported by number, good lines kept." },
 	{ "POST", "/api/v1/events", api_events_post, ROLE_INGEST, ROUTE_INGEST | ROUTE_RAW_BODY, "Change events: JSON object or array, or CloudEvents 1.0 (structured, batch, binary mode)." },
 	{ "GET", "/api/v1/events", api_events_list, ROLE_VIEWER, 0, "Change events newest first; filters service, kind, env, since/from, to, limit." },
+	{ "GET", "/api/v1/logs/search", api_logs_search, ROLE_VIEWER, 0, "Log search: q (docs/query.md), since or from/to, limit, cursor; newest first." },
+	{ "GET", "/api/v1/logs/facets", api_logs_facets, ROLE_VIEWER, 0, "Top values per field (fields=service,severity,…) and a count-over-time histogram for q." },
+	{ "GET", "/api/v1/traces/{id}", api_trace_get, ROLE_VIEWER, 0, "One trace: spans in tree order with depth, and the logs carrying its trace id." },
+	{ "GET", "/api/v1/traces", api_traces_find, ROLE_VIEWER, 0, "Find traces: service, op, min_duration, status=error, since/from/to, limit." },
+	{ "GET", "/api/v1/services", api_services_list, ROLE_VIEWER, 0, "Live RED per service (rate, error ratio, p50/p90/p99) over window (default 5m)." },
+	{ "GET", "/api/v1/services/{name}", api_service_get, ROLE_VIEWER, 0, "One service: RED per operation, its callers and callees, ingest rate." },
+	{ "GET", "/api/v1/graph", api_graph, ROLE_VIEWER, 0, "Service dependency graph from spans: calls, errors, latency per edge." },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };

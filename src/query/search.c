@@ -1,0 +1,716 @@
+/*
+ * Log search, facets and trace retrieval over the block store (see
+ * search.h). Matches are rendered to JSON while their block is decoded
+ * (the block's arena is reused for the next one), kept in a bounded heap
+ * ordered newest first, and the scan stops as soon as no older block can
+ * beat the page already collected.
+ */
+#include "query/search.h"
+#include "core/error.h"
+#include "core/time.h"
+#include "store/tblock.h"
+
+#include <xxhash.h>
+
+/* ---- rendering ---------------------------------------------------------- */
+
+static void attr_value_json(struct buf *b, const struct attr *t)
+{
+	switch (t->type) {
+	case ATTR_INT:
+		buf_addf(b, "%lld", (long long)t->i);
+		break;
+	case ATTR_DOUBLE:
+		if (t->d != t->d || t->d > 1.7e308 || t->d < -1.7e308)
+			buf_adds(b, "null");
+		else
+			buf_addf(b, "%.17g", t->d);
+		break;
+	case ATTR_BOOL:
+		buf_adds(b, t->b ? "true" : "false");
+		break;
+	case ATTR_JSON:
+		buf_add(b, t->s, t->len);
+		break;
+	case ATTR_BYTES: {
+		char hex[2 * 256 + 1];
+		size_t n = t->len < 256 ? t->len : 256;
+		tblock_hex((const uint8_t *)t->s, n, hex);
+		buf_add_json_str(b, hex, 2 * n);
+		break;
+	}
+	default:
+		buf_add_json_str(b, t->s, t->len);
+	}
+}
+
+static void attrs_json(struct buf *b, const struct attrs *a)
+{
+	buf_addch(b, '{');
+	for (uint32_t i = 0; i < a->n; i++) {
+		if (i)
+			buf_addch(b, ',');
+		buf_add_json_str(b, a->v[i].key, strlen(a->v[i].key));
+		buf_addch(b, ':');
+		attr_value_json(b, &a->v[i]);
+	}
+	buf_addch(b, '}');
+}
+
+static void str_member(struct buf *b, const char *name, const char *v)
+{
+	buf_addf(b, ",\"%s\":", name);
+	if (v)
+		buf_add_json_str(b, v, strlen(v));
+	else
+		buf_adds(b, "null");
+}
+
+static void resource_json(struct buf *b, const struct resource *r)
+{
+	str_member(b, "service", r ? r->service : "unknown");
+	str_member(b, "service_version", r ? r->service_version : NULL);
+	str_member(b, "environment", r ? r->environment : NULL);
+	str_member(b, "host", r ? r->host : NULL);
+	buf_adds(b, ",\"resource\":");
+	if (r)
+		attrs_json(b, &r->attrs);
+	else
+		buf_adds(b, "{}");
+}
+
+void search_log_json(struct buf *b, const struct log_record *r)
+{
+	char when[40], hex[33];
+	ooda_time_format(r->time_ns, when, sizeof(when));
+	buf_addf(b, "{\"time\":\"%s\",\"time_unix_nano\":\"%lld\"", when, (long long)r->time_ns);
+	const char *sev = logquery_severity_name(r->severity);
+	str_member(b, "severity", r->severity_text && *r->severity_text ? r->severity_text : sev);
+	buf_addf(b, ",\"severity_number\":%u", r->severity);
+	buf_adds(b, ",\"body\":");
+	if (r->body)
+		buf_add_json_str(b, r->body, r->body_len);
+	else
+		buf_adds(b, "null");
+	if (r->has_trace_id) {
+		tblock_hex(r->trace_id, 16, hex);
+		buf_addf(b, ",\"trace_id\":\"%s\"", hex);
+	}
+	if (r->has_span_id) {
+		tblock_hex(r->span_id, 8, hex);
+		buf_addf(b, ",\"span_id\":\"%s\"", hex);
+	}
+	resource_json(b, r->resource);
+	str_member(b, "scope", r->scope_name);
+	buf_adds(b, ",\"attributes\":");
+	attrs_json(b, &r->attrs);
+	buf_addch(b, '}');
+}
+
+static const char *const kind_names[] = { "unspecified", "internal", "server", "client", "producer", "consumer" };
+static const char *const status_names[] = { "unset", "ok", "error" };
+
+void search_span_json(struct buf *b, const struct span *s, int depth)
+{
+	char when[40], hex[33];
+	tblock_hex(s->trace_id, 16, hex);
+	buf_addf(b, "{\"trace_id\":\"%s\"", hex);
+	tblock_hex(s->span_id, 8, hex);
+	buf_addf(b, ",\"span_id\":\"%s\"", hex);
+	if (s->has_parent) {
+		tblock_hex(s->parent_span_id, 8, hex);
+		buf_addf(b, ",\"parent_span_id\":\"%s\"", hex);
+	} else {
+		buf_adds(b, ",\"parent_span_id\":null");
+	}
+	str_member(b, "name", s->name ? s->name : "");
+	buf_addf(b, ",\"kind\":\"%s\"", kind_names[s->kind < 6 ? s->kind : 0]);
+	ooda_time_format(s->start_ns, when, sizeof(when));
+	buf_addf(b, ",\"start\":\"%s\",\"start_unix_nano\":\"%lld\",\"duration_ms\":%.3f", when,
+		 (long long)s->start_ns, (double)(s->end_ns - s->start_ns) / 1e6);
+	buf_addf(b, ",\"status\":\"%s\"", status_names[s->status < 3 ? s->status : 0]);
+	str_member(b, "status_message", s->status_message);
+	if (depth >= 0)
+		buf_addf(b, ",\"depth\":%d", depth);
+	resource_json(b, s->resource);
+	str_member(b, "scope", s->scope_name);
+	buf_adds(b, ",\"attributes\":");
+	attrs_json(b, &s->attrs);
+	buf_adds(b, ",\"events\":[");
+	for (uint32_t i = 0; i < s->n_events; i++) {
+		ooda_time_format(s->events[i].time_ns, when, sizeof(when));
+		buf_addf(b, "%s{\"time\":\"%s\"", i ? "," : "", when);
+		str_member(b, "name", s->events[i].name ? s->events[i].name : "");
+		buf_adds(b, ",\"attributes\":");
+		attrs_json(b, &s->events[i].attrs);
+		buf_addch(b, '}');
+	}
+	buf_adds(b, "]}");
+}
+
+/* ---- the page heap ------------------------------------------------------ */
+
+struct hit {
+	int64_t t;
+	uint64_t h;   /* tie-break among equal times: hash of the JSON */
+	char *json;
+};
+
+/* a is newer than b (comes first in the page) */
+static bool newer(const struct hit *a, const struct hit *b)
+{
+	return a->t > b->t || (a->t == b->t && a->h > b->h);
+}
+
+struct page {
+	struct hit *v;   /* min-heap by newness: v[0] is the oldest kept */
+	size_t n, cap;
+};
+
+static void heap_down(struct page *p, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < p->n && newer(&p->v[m], &p->v[l]))
+			m = l;
+		if (r < p->n && newer(&p->v[m], &p->v[r]))
+			m = r;
+		if (m == i)
+			return;
+		struct hit t = p->v[i];
+		p->v[i] = p->v[m];
+		p->v[m] = t;
+		i = m;
+	}
+}
+
+static void heap_up(struct page *p, size_t i)
+{
+	while (i) {
+		size_t parent = (i - 1) / 2;
+		if (!newer(&p->v[parent], &p->v[i]))
+			return;
+		struct hit t = p->v[i];
+		p->v[i] = p->v[parent];
+		p->v[parent] = t;
+		i = parent;
+	}
+}
+
+/* Offers a hit; takes ownership of json (freed if not kept). */
+static void page_offer(struct page *p, struct hit h)
+{
+	if (p->n < p->cap) {
+		p->v[p->n++] = h;
+		heap_up(p, p->n - 1);
+	} else if (newer(&h, &p->v[0])) {
+		free(p->v[0].json);
+		p->v[0] = h;
+		heap_down(p, 0);
+	} else {
+		free(h.json);
+	}
+}
+
+static int cmp_newest(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+	return newer(x, y) ? -1 : newer(y, x) ? 1 : 0;
+}
+
+/* ---- log search --------------------------------------------------------- */
+
+struct hint_tokens {
+	uint64_t v[40];
+	size_t n;
+};
+
+static void hints_to_scan(const struct logquery *q, struct tstore_scan *s, struct hint_tokens *ht)
+{
+	const struct logquery_hints *h = logquery_hints(q);
+	s->services = (const char *const *)h->services;
+	s->n_services = h->n_services;
+	s->min_severity = h->min_severity;
+	ht->n = 0;
+	if (h->trace_id_hex)
+		ht->v[ht->n++] = tblock_token_hash(h->trace_id_hex, strlen(h->trace_id_hex));
+	for (size_t i = 0; i < h->n_tokens && ht->n < 40; i++)
+		ht->v[ht->n++] = tblock_token_hash(h->tokens[i], strlen(h->tokens[i]));
+	s->tokens = ht->v;
+	s->n_tokens = ht->n;
+}
+
+struct search_ctx {
+	const struct logquery *q;
+	const struct search_opts *o;
+	struct page page;
+	bool have_cursor;
+	int64_t cur_t;
+	uint64_t cur_h;
+	size_t scanned, max_scan;
+	bool truncated;
+	struct buf tmp;
+};
+
+static int search_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
+{
+	(void)tmin;
+	struct search_ctx *c = ctx;
+	/* blocks come newest end first: once the page is full and this block
+	 * ends before its oldest hit, no later block can contribute */
+	if (c->page.n == c->page.cap && tmax < c->page.v[0].t)
+		return 1;
+	for (size_t i = 0; i < b->n_logs; i++) {
+		const struct log_record *r = &b->logs[i];
+		if (r->time_ns < c->o->from_ns || r->time_ns > c->o->to_ns)
+			continue;
+		if (c->have_cursor && r->time_ns > c->cur_t)
+			continue;
+		if (c->page.n == c->page.cap && r->time_ns < c->page.v[0].t)
+			continue;
+		if (!logquery_match(c->q, r))
+			continue;
+		buf_reset(&c->tmp);
+		search_log_json(&c->tmp, r);
+		struct hit h = { r->time_ns, XXH3_64bits(c->tmp.data, c->tmp.len), NULL };
+		if (c->have_cursor && r->time_ns == c->cur_t && h.h >= c->cur_h)
+			continue;
+		h.json = strdup(c->tmp.data);
+		page_offer(&c->page, h);
+	}
+	c->scanned += b->n_logs;
+	if (c->scanned >= c->max_scan) {
+		c->truncated = true;
+		return 1;
+	}
+	return 0;
+}
+
+int search_logs(struct tstore *t, const struct logquery *q, const struct search_opts *o, struct buf *out,
+		struct buf *err)
+{
+	struct search_ctx c = { .q = q, .o = o, .max_scan = o->max_scan ? o->max_scan : 5000000 };
+	buf_init(&c.tmp);
+	if (o->cursor && *o->cursor) {
+		long long ct;
+		unsigned long long ch;
+		if (sscanf(o->cursor, "%lld-%llx", &ct, &ch) != 2) {
+			buf_addf(err, "cursor %.40s is not one this server handed out", o->cursor);
+			return OODA_EINVAL;
+		}
+		c.have_cursor = true;
+		c.cur_t = ct;
+		c.cur_h = ch;
+	}
+	c.page.cap = o->limit ? o->limit : 100;
+	c.page.v = calloc(c.page.cap, sizeof(struct hit));
+	struct tstore_scan s = { .signal = SIGNAL_LOGS, .from_ns = o->from_ns,
+				 .to_ns = c.have_cursor && c.cur_t < o->to_ns ? c.cur_t : o->to_ns };
+	struct hint_tokens ht;
+	hints_to_scan(q, &s, &ht);
+	int rc = tstore_scan(t, &s, search_cb, &c, err);
+	if (!rc) {
+		qsort(c.page.v, c.page.n, sizeof(struct hit), cmp_newest);
+		buf_adds(out, "{\"logs\":[");
+		for (size_t i = 0; i < c.page.n; i++) {
+			if (i)
+				buf_addch(out, ',');
+			buf_adds(out, c.page.v[i].json);
+		}
+		buf_adds(out, "],\"next_cursor\":");
+		if (c.page.n == c.page.cap) {
+			const struct hit *last = &c.page.v[c.page.n - 1];
+			buf_addf(out, "\"%lld-%llx\"", (long long)last->t, (unsigned long long)last->h);
+		} else {
+			buf_adds(out, "null");
+		}
+		buf_addf(out, ",\"scanned\":%zu,\"truncated\":%s}", c.scanned, c.truncated ? "true" : "false");
+	}
+	for (size_t i = 0; i < c.page.n; i++)
+		free(c.page.v[i].json);
+	free(c.page.v);
+	buf_release(&c.tmp);
+	return rc;
+}
+
+/* ---- facets ------------------------------------------------------------- */
+
+#define FACET_MAX_FIELDS 8
+#define FACET_MAX_VALUES 1024 /* distinct values tracked per field */
+
+struct facet_val {
+	char *value;
+	uint64_t count;
+};
+
+struct facet {
+	char name[64];
+	struct facet_val *v;
+	size_t n;
+	uint64_t other; /* values beyond FACET_MAX_VALUES */
+};
+
+struct facets_ctx {
+	const struct logquery *q;
+	const struct search_opts *o;
+	struct facet f[FACET_MAX_FIELDS];
+	size_t nf;
+	uint64_t *hist;
+	size_t buckets;
+	int64_t step;
+	uint64_t total;
+	size_t scanned, max_scan;
+	bool truncated;
+};
+
+static void facet_count(struct facet *f, const char *v)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(f->v[i].value, v)) {
+			f->v[i].count++;
+			return;
+		}
+	if (f->n == FACET_MAX_VALUES) {
+		f->other++;
+		return;
+	}
+	if (!(f->n & (f->n - 1)) || !f->n)
+		f->v = realloc(f->v, (f->n ? f->n * 2 : 8) * sizeof(*f->v));
+	f->v[f->n++] = (struct facet_val){ strdup(v), 1 };
+}
+
+static int facets_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
+{
+	(void)tmin;
+	(void)tmax;
+	struct facets_ctx *c = ctx;
+	for (size_t i = 0; i < b->n_logs; i++) {
+		const struct log_record *r = &b->logs[i];
+		if (r->time_ns < c->o->from_ns || r->time_ns > c->o->to_ns || !logquery_match(c->q, r))
+			continue;
+		c->total++;
+		size_t k = (size_t)((r->time_ns - c->o->from_ns) / c->step);
+		c->hist[k < c->buckets ? k : c->buckets - 1]++;
+		for (size_t j = 0; j < c->nf; j++) {
+			char tmp[96];
+			const char *v = logquery_field_value(r, c->f[j].name, tmp, sizeof(tmp));
+			if (v)
+				facet_count(&c->f[j], v);
+		}
+	}
+	c->scanned += b->n_logs;
+	if (c->scanned >= c->max_scan) {
+		c->truncated = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int cmp_facet(const void *a, const void *b)
+{
+	const struct facet_val *x = a, *y = b;
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : strcmp(x->value, y->value);
+}
+
+int search_facets(struct tstore *t, const struct logquery *q, const struct search_opts *o, const char *fields,
+		  size_t buckets, struct buf *out, struct buf *err)
+{
+	struct facets_ctx c = { .q = q, .o = o, .max_scan = o->max_scan ? o->max_scan : 5000000 };
+	const char *list = fields && *fields ? fields : "service,severity,host,version";
+	while (*list && c.nf < FACET_MAX_FIELDS) {
+		size_t n = strcspn(list, ",");
+		if (n && n < sizeof(c.f[0].name))
+			snprintf(c.f[c.nf++].name, sizeof(c.f[0].name), "%.*s", (int)n, list);
+		list += n + (list[n] == ',');
+	}
+	c.buckets = buckets ? buckets : 60;
+	int64_t span = o->to_ns - o->from_ns;
+	c.step = span / (int64_t)c.buckets + 1;
+	c.hist = calloc(c.buckets, sizeof(uint64_t));
+	struct tstore_scan s = { .signal = SIGNAL_LOGS, .from_ns = o->from_ns, .to_ns = o->to_ns };
+	struct hint_tokens ht;
+	hints_to_scan(q, &s, &ht);
+	int rc = tstore_scan(t, &s, facets_cb, &c, err);
+	if (!rc) {
+		buf_addf(out, "{\"total\":%llu,\"scanned\":%zu,\"truncated\":%s,\"fields\":{", (unsigned long long)c.total,
+			 c.scanned, c.truncated ? "true" : "false");
+		for (size_t j = 0; j < c.nf; j++) {
+			struct facet *f = &c.f[j];
+			qsort(f->v, f->n, sizeof(*f->v), cmp_facet);
+			buf_addf(out, "%s", j ? "," : "");
+			buf_add_json_str(out, f->name, strlen(f->name));
+			buf_adds(out, ":[");
+			for (size_t i = 0; i < f->n && i < 10; i++) {
+				buf_adds(out, i ? ",{\"value\":" : "{\"value\":");
+				buf_add_json_str(out, f->v[i].value, strlen(f->v[i].value));
+				buf_addf(out, ",\"count\":%llu}", (unsigned long long)f->v[i].count);
+			}
+			buf_addch(out, ']');
+		}
+		char when[40];
+		ooda_time_format(o->from_ns, when, sizeof(when));
+		buf_addf(out, "},\"histogram\":{\"start\":\"%s\",\"start_unix_nano\":\"%lld\",\"step_ns\":%lld,\"counts\":[",
+			 when, (long long)o->from_ns, (long long)c.step);
+		for (size_t k = 0; k < c.buckets; k++)
+			buf_addf(out, "%s%llu", k ? "," : "", (unsigned long long)c.hist[k]);
+		buf_adds(out, "]}}");
+	}
+	for (size_t j = 0; j < c.nf; j++) {
+		for (size_t i = 0; i < c.f[j].n; i++)
+			free(c.f[j].v[i].value);
+		free(c.f[j].v);
+	}
+	free(c.hist);
+	return rc;
+}
+
+/* ---- traces ------------------------------------------------------------- */
+
+struct span_copy {
+	struct span s;
+	char *json_self; /* rendered without depth, for the tree pass */
+	uint8_t span_id[8], parent[8];
+	bool has_parent;
+	int64_t start;
+};
+
+struct trace_ctx {
+	uint8_t id[16];
+	struct span_copy *v;
+	size_t n, cap;
+	struct page logs;
+	struct buf tmp;
+	int depth_pass;
+};
+
+static int trace_span_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
+{
+	(void)tmin;
+	(void)tmax;
+	struct trace_ctx *c = ctx;
+	for (size_t i = 0; i < b->n_spans; i++) {
+		const struct span *s = &b->spans[i];
+		if (memcmp(s->trace_id, c->id, 16) || c->n >= 100000)
+			continue;
+		if (c->n == c->cap) {
+			c->cap = c->cap ? c->cap * 2 : 64;
+			c->v = realloc(c->v, c->cap * sizeof(*c->v));
+		}
+		struct span_copy *sc = &c->v[c->n++];
+		memset(sc, 0, sizeof(*sc));
+		buf_reset(&c->tmp);
+		search_span_json(&c->tmp, s, -2); /* depth filled in later */
+		sc->json_self = strdup(c->tmp.data);
+		memcpy(sc->span_id, s->span_id, 8);
+		memcpy(sc->parent, s->parent_span_id, 8);
+		sc->has_parent = s->has_parent;
+		sc->start = s->start_ns;
+	}
+	return 0;
+}
+
+static int trace_log_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
+{
+	(void)tmin;
+	(void)tmax;
+	struct trace_ctx *c = ctx;
+	for (size_t i = 0; i < b->n_logs; i++) {
+		const struct log_record *r = &b->logs[i];
+		if (!r->has_trace_id || memcmp(r->trace_id, c->id, 16))
+			continue;
+		buf_reset(&c->tmp);
+		search_log_json(&c->tmp, r);
+		struct hit h = { -r->time_ns, XXH3_64bits(c->tmp.data, c->tmp.len), strdup(c->tmp.data) };
+		page_offer(&c->logs, h); /* negated time: keeps the oldest 1000, in time order */
+	}
+	return 0;
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+	const struct span_copy *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Emits span i and its subtree, depth first, children by start time. */
+static void emit_tree(struct trace_ctx *c, size_t i, int depth, bool *done, struct buf *out, bool *first)
+{
+	if (done[i] || depth > 256)
+		return;
+	done[i] = true;
+	const char *js = c->v[i].json_self;
+	size_t n = strlen(js);
+	/* replace the depth placeholder ("depth":-2) with the real depth */
+	const char *ph = strstr(js, "\"depth\":-2");
+	buf_adds(out, *first ? "" : ",");
+	*first = false;
+	if (ph) {
+		buf_add(out, js, (size_t)(ph - js));
+		buf_addf(out, "\"depth\":%d", depth);
+		buf_adds(out, ph + 10);
+	} else {
+		buf_add(out, js, n);
+	}
+	for (size_t k = 0; k < c->n; k++)
+		if (!done[k] && c->v[k].has_parent && !memcmp(c->v[k].parent, c->v[i].span_id, 8))
+			emit_tree(c, k, depth + 1, done, out, first);
+}
+
+int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf *err)
+{
+	struct trace_ctx c = { 0 };
+	size_t hl = strlen(hex);
+	for (size_t i = 0; i < 16; i++) {
+		unsigned v;
+		if (hl != 32 || sscanf(hex + 2 * i, "%2x", &v) != 1) {
+			buf_addf(err, "trace id %.64s is not 32 hex digits", hex);
+			return OODA_EINVAL;
+		}
+		c.id[i] = (uint8_t)v;
+	}
+	char low[33];
+	tblock_hex(c.id, 16, low);
+	uint64_t tok = tblock_token_hash(low, 32);
+	buf_init(&c.tmp);
+	struct tstore_scan s = { .signal = SIGNAL_SPANS, .tokens = &tok, .n_tokens = 1 };
+	int rc = tstore_scan(t, &s, trace_span_cb, &c, err);
+	if (!rc && !c.n) {
+		buf_addf(err, "no span of trace %s is stored", low);
+		rc = OODA_ENOTFOUND;
+	}
+	c.logs.cap = 1000;
+	c.logs.v = calloc(c.logs.cap, sizeof(struct hit));
+	if (!rc) {
+		struct tstore_scan ls = { .signal = SIGNAL_LOGS, .tokens = &tok, .n_tokens = 1 };
+		rc = tstore_scan(t, &ls, trace_log_cb, &c, err);
+	}
+	if (!rc) {
+		qsort(c.v, c.n, sizeof(*c.v), cmp_start);
+		bool *done = calloc(c.n, 1);
+		int64_t t0 = c.v[0].start;
+		buf_addf(out, "{\"trace_id\":\"%s\",\"span_count\":%zu,\"start_unix_nano\":\"%lld\",\"spans\":[", low, c.n,
+			 (long long)t0);
+		bool first = true;
+		/* roots: no parent, or a parent that is not in the trace */
+		for (size_t i = 0; i < c.n; i++) {
+			bool root = !c.v[i].has_parent;
+			if (!root) {
+				root = true;
+				for (size_t k = 0; k < c.n; k++)
+					if (!memcmp(c.v[k].span_id, c.v[i].parent, 8)) {
+						root = false;
+						break;
+					}
+			}
+			if (root)
+				emit_tree(&c, i, 0, done, out, &first);
+		}
+		for (size_t i = 0; i < c.n; i++) /* cycles: whatever is left, flat */
+			if (!done[i])
+				emit_tree(&c, i, 0, done, out, &first);
+		free(done);
+		qsort(c.logs.v, c.logs.n, sizeof(struct hit), cmp_newest);
+		buf_adds(out, "],\"logs\":[");
+		for (size_t i = 0; i < c.logs.n; i++)
+			buf_addf(out, "%s%s", i ? "," : "", c.logs.v[i].json);
+		buf_adds(out, "]}");
+	}
+	for (size_t i = 0; i < c.n; i++)
+		free(c.v[i].json_self);
+	free(c.v);
+	for (size_t i = 0; i < c.logs.n; i++)
+		free(c.logs.v[i].json);
+	free(c.logs.v);
+	buf_release(&c.tmp);
+	return rc;
+}
+
+struct traces_ctx {
+	const struct trace_filter *f;
+	const struct search_opts *o;
+	struct page page;
+	struct buf tmp;
+	size_t scanned, max_scan;
+};
+
+static int traces_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
+{
+	(void)tmin;
+	struct traces_ctx *c = ctx;
+	if (c->page.n == c->page.cap && tmax < c->page.v[0].t)
+		return 1;
+	for (size_t i = 0; i < b->n_spans; i++) {
+		const struct span *s = &b->spans[i];
+		if (s->start_ns < c->o->from_ns || s->start_ns > c->o->to_ns)
+			continue;
+		if (c->f->operation && (!s->name || strcmp(s->name, c->f->operation)))
+			continue;
+		if (c->f->errors_only && s->status != STATUS_ERROR)
+			continue;
+		if (s->end_ns - s->start_ns < c->f->min_duration_ns)
+			continue;
+		/* one exemplar per trace: the entry span of the service when known */
+		if (s->has_parent && s->kind != SPAN_SERVER && s->kind != SPAN_CONSUMER && !c->f->operation)
+			continue;
+		char hex[33];
+		tblock_hex(s->trace_id, 16, hex);
+		buf_reset(&c->tmp);
+		char when[40];
+		ooda_time_format(s->start_ns, when, sizeof(when));
+		buf_addf(&c->tmp, "{\"trace_id\":\"%s\"", hex);
+		str_member(&c->tmp, "service", s->resource ? s->resource->service : "unknown");
+		str_member(&c->tmp, "operation", s->name ? s->name : "");
+		buf_addf(&c->tmp, ",\"start\":\"%s\",\"duration_ms\":%.3f,\"status\":\"%s\",\"root\":%s}", when,
+			 (double)(s->end_ns - s->start_ns) / 1e6, status_names[s->status < 3 ? s->status : 0],
+			 s->has_parent ? "false" : "true");
+		struct hit h = { s->start_ns, XXH3_64bits(s->trace_id, 16), strdup(c->tmp.data) };
+		page_offer(&c->page, h);
+	}
+	c->scanned += b->n_spans;
+	return c->scanned >= c->max_scan;
+}
+
+struct op_tokens {
+	uint64_t v[8];
+	size_t n;
+};
+
+static void op_token(void *ctx, const char *tok, size_t n)
+{
+	struct op_tokens *o = ctx;
+	if (o->n < 8)
+		o->v[o->n++] = tblock_token_hash(tok, n);
+}
+
+int search_traces(struct tstore *t, const struct trace_filter *f, const struct search_opts *o, struct buf *out,
+		  struct buf *err)
+{
+	struct traces_ctx c = { .f = f, .o = o, .max_scan = o->max_scan ? o->max_scan : 5000000 };
+	buf_init(&c.tmp);
+	c.page.cap = o->limit ? o->limit : 20;
+	c.page.v = calloc(c.page.cap, sizeof(struct hit));
+	const char *svc[1] = { f->service };
+	struct tstore_scan s = { .signal = SIGNAL_SPANS, .from_ns = o->from_ns, .to_ns = o->to_ns,
+				 .services = f->service ? svc : NULL, .n_services = f->service ? 1 : 0 };
+	/* every word of the operation name is in the bloom of its blocks */
+	struct op_tokens ot = { .n = 0 };
+	if (f->operation)
+		tblock_tokens(f->operation, strlen(f->operation), op_token, &ot);
+	uint64_t *tok = ot.v;
+	size_t nt = ot.n;
+	s.tokens = tok;
+	s.n_tokens = nt;
+	int rc = tstore_scan(t, &s, traces_cb, &c, err);
+	if (!rc) {
+		qsort(c.page.v, c.page.n, sizeof(struct hit), cmp_newest);
+		buf_adds(out, "{\"traces\":[");
+		for (size_t i = 0; i < c.page.n; i++)
+			buf_addf(out, "%s%s", i ? "," : "", c.page.v[i].json);
+		buf_addf(out, "],\"scanned\":%zu}", c.scanned);
+	}
+	for (size_t i = 0; i < c.page.n; i++)
+		free(c.page.v[i].json);
+	free(c.page.v);
+	buf_release(&c.tmp);
+	return rc;
+}
