@@ -8,6 +8,7 @@
 #include <stdarg.h>
 
 #include "core/error.h"
+#include "ingest/jdom.h"
 
 void dec_init(struct dec *d, struct telemetry_batch *b, struct buf *err)
 {
@@ -205,4 +206,100 @@ int dec_severity_text(const char *s, size_t len)
 		if (dec_eq(w, len, words[i].word))
 			return words[i].num + extra;
 	return -1;
+}
+
+static bool skipped(const struct jval *m, const char *const *skip)
+{
+	for (; skip && *skip; skip++)
+		if (dec_eq(m->key, m->klen, *skip))
+			return true;
+	return false;
+}
+
+static int json_attrs_rec(struct dec *d, const struct jval *obj, const char *const *skip,
+			  struct attrs *as, uint32_t *cap, const char **why, struct buf *key, int depth)
+{
+	size_t base = key->len;
+	for (const struct jval *m = obj->child; m; m = m->next) {
+		if (skip && skipped(m, skip))
+			continue;
+		buf_setlen(key, base);
+		if (base)
+			buf_addch(key, '.');
+		buf_add(key, m->key, m->klen);
+		if (key->len > DECODE_MAX_ATTR_LEN) {
+			*why = "attribute key longer than 65536 bytes";
+			return 1;
+		}
+		if (m->type == J_NULL)
+			continue;
+		if (m->type == J_OBJ && depth < DECODE_MAX_DEPTH) {
+			int rc = json_attrs_rec(d, m, NULL, as, cap, why, key, depth + 1);
+			if (rc)
+				return rc;
+			continue;
+		}
+		struct attr *a = dec_push_attr(d, as, cap);
+		if (!a)
+			return d->rc;
+		a->key = dec_strndup(d, key->data, key->len);
+		if (!a->key)
+			return d->rc;
+		switch (m->type) {
+		case J_TRUE:
+		case J_FALSE:
+			a->type = ATTR_BOOL;
+			a->b = m->type == J_TRUE;
+			break;
+		case J_NUM: {
+			int64_t i;
+			if (!memchr(m->s, '.', m->len) && !memchr(m->s, 'e', m->len) &&
+			    !memchr(m->s, 'E', m->len) && jdom_i64(m, &i)) {
+				a->type = ATTR_INT;
+				a->i = i;
+			} else {
+				a->type = ATTR_DOUBLE;
+				jdom_f64(m, &a->d);
+			}
+			break;
+		}
+		case J_STR:
+			if (m->len > DECODE_MAX_ATTR_LEN) {
+				*why = "attribute value longer than 65536 bytes";
+				return 1;
+			}
+			a->type = ATTR_STR;
+			a->s = dec_strndup(d, m->s, m->len);
+			a->len = m->len;
+			if (!a->s)
+				return d->rc;
+			break;
+		default: {
+			buf_reset(&d->scratch);
+			jdom_write(&d->scratch, m);
+			if (d->scratch.len > DECODE_MAX_ATTR_LEN) {
+				*why = "attribute value longer than 65536 bytes";
+				return 1;
+			}
+			a->type = ATTR_JSON;
+			a->s = dec_strndup(d, d->scratch.data, d->scratch.len);
+			a->len = (uint32_t)d->scratch.len;
+			if (!a->s)
+				return d->rc;
+		}
+		}
+	}
+	buf_setlen(key, base);
+	return 0;
+}
+
+int dec_json_attrs(struct dec *d, const struct jval *obj, const char *const *skip, struct attrs *as,
+		   uint32_t *cap, const char **why)
+{
+	if (!obj || obj->type != J_OBJ)
+		return 0;
+	struct buf key = BUF_INIT;
+	int rc = json_attrs_rec(d, obj, skip, as, cap, why, &key, 0);
+	buf_release(&key);
+	return rc;
 }

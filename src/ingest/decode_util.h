@@ -73,6 +73,19 @@ int dec_hex(const char *s, size_t len, uint8_t *out, size_t n);
  */
 int dec_severity_text(const char *s, size_t len);
 
+struct jval;
+
+/*
+ * Appends the members of a JSON object to as, nested objects flattened with
+ * dots ({"user":{"id":42}} → "user.id" = 42), arrays as ATTR_JSON text,
+ * integers as ATTR_INT, other numbers as ATTR_DOUBLE; nulls are dropped.
+ * Top-level members named in skip (NULL-terminated, may be NULL) are left
+ * out. Strings are copied into the batch arena. Returns 0, a negative
+ * OODA_E* on limits, or 1 with *why set when a key or value passes 64 KiB.
+ */
+int dec_json_attrs(struct dec *d, const struct jval *obj, const char *const *skip, struct attrs *as,
+		   uint32_t *cap, const char **why);
+
 /* true if the n bytes at s equal the NUL-terminated word w. */
 static inline bool dec_eq(const char *s, size_t n, const char *w)
 {

@@ -14,9 +14,7 @@
 #include "core/error.h"
 #include "ingest/decode_util.h"
 #include "ingest/otlp_internal.h"
-
-/* Wire types. */
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+#include "ingest/pbwire.h"
 
 /* common.proto */
 enum { ANYVALUE_STRING = 1, ANYVALUE_BOOL = 2, ANYVALUE_INT = 3, ANYVALUE_DOUBLE = 4,
@@ -68,18 +66,6 @@ struct pbctx {
 	char badbuf[96];
 };
 
-struct pbf {
-	uint32_t num, wt;
-	uint64_t u;          /* varint, I64, I32 */
-	const uint8_t *data; /* LEN */
-	size_t len;
-	const uint8_t *at;   /* where the tag starts */
-};
-
-struct pbr {
-	const uint8_t *p, *end;
-};
-
 static int pb_error(struct pbctx *c, const uint8_t *at, const char *what)
 {
 	if (c->d.err)
@@ -87,80 +73,12 @@ static int pb_error(struct pbctx *c, const uint8_t *at, const char *what)
 	return OODA_EPARSE;
 }
 
-static inline int pb_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
-{
-	const uint8_t *p = *pp;
-	if (p < end && *p < 0x80) { /* the common one-byte case */
-		*out = *p;
-		*pp = p + 1;
-		return 0;
-	}
-	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 64; shift += 7) {
-		if (p >= end)
-			return -1;
-		uint8_t b = *p++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*out = v;
-			*pp = p;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static inline uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-	       (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-}
-
 /* 1: a field was read into f; 0: end of message; OODA_EPARSE on malformed input. */
 static int pb_next(struct pbctx *c, struct pbr *r, struct pbf *f)
 {
-	if (r->p >= r->end)
-		return 0;
-	f->at = r->p;
-	uint64_t tag;
-	if (pb_varint(&r->p, r->end, &tag))
-		return pb_error(c, f->at, "truncated or overlong field tag");
-	f->num = (uint32_t)(tag >> 3);
-	f->wt = (uint32_t)(tag & 7);
-	if ((tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
-		return pb_error(c, f->at, "invalid field number");
-	switch (f->wt) {
-	case WT_VARINT:
-		if (pb_varint(&r->p, r->end, &f->u))
-			return pb_error(c, f->at, "truncated varint");
-		return 1;
-	case WT_I64:
-		if (r->end - r->p < 8)
-			return pb_error(c, f->at, "truncated 64-bit field");
-		f->u = le64(r->p);
-		r->p += 8;
-		return 1;
-	case WT_I32:
-		if (r->end - r->p < 4)
-			return pb_error(c, f->at, "truncated 32-bit field");
-		f->u = (uint64_t)r->p[0] | (uint64_t)r->p[1] << 8 | (uint64_t)r->p[2] << 16 |
-		       (uint64_t)r->p[3] << 24;
-		r->p += 4;
-		return 1;
-	case WT_LEN: {
-		uint64_t n;
-		if (pb_varint(&r->p, r->end, &n))
-			return pb_error(c, f->at, "truncated length");
-		if (n > (uint64_t)(r->end - r->p))
-			return pb_error(c, f->at, "length-delimited field runs past its message");
-		f->data = r->p;
-		f->len = (size_t)n;
-		r->p += n;
-		return 1;
-	}
-	default:
-		return pb_error(c, f->at, "unsupported wire type");
-	}
+	const char *why = NULL;
+	int rc = pbw_next(r, f, &why);
+	return rc < 0 ? pb_error(c, f->at, why) : rc;
 }
 
 static int pb_want(struct pbctx *c, const struct pbf *f, uint32_t wt)
