@@ -1,0 +1,214 @@
+/*
+ * Prometheus remote-write decoding (see remote_write.h): snappy block
+ * decompression with a size cap, then a hand-rolled walk of
+ * WriteRequest { TimeSeries timeseries = 1 { Label labels = 1 { name = 1,
+ * value = 2 }, Sample samples = 2 { double value = 1, int64 timestamp = 2 } } }.
+ * Metadata (field 3), exemplars and native histograms are skipped.
+ */
+#include "ingest/remote_write.h"
+
+#include <snappy-c.h>
+
+#include "core/error.h"
+#include "core/time.h"
+#include "ingest/decode_util.h"
+#include "ingest/pbwire.h"
+
+#define RW_MAX_UNCOMPRESSED ((size_t)256 << 20)
+
+enum { WRITEREQ_TIMESERIES = 1 };
+enum { SERIES_LABELS = 1, SERIES_SAMPLES = 2 };
+enum { LABEL_NAME = 1, LABEL_VALUE = 2 };
+enum { SAMPLE_VALUE = 1, SAMPLE_TIMESTAMP = 2 };
+
+#define RW_RESOURCE_CACHE 64
+
+struct rw {
+	struct dec d;
+	const uint8_t *base;
+	struct resource *res[RW_RESOURCE_CACHE];
+	size_t n_res, next_res;
+};
+
+static int rw_error(struct rw *c, const uint8_t *at, const char *why)
+{
+	if (c->d.err)
+		buf_addf(c->d.err, "remote-write protobuf: %s at byte %zu of the uncompressed body", why,
+			 (size_t)(at - c->base));
+	return OODA_EPARSE;
+}
+
+static const struct resource *rw_resource(struct rw *c, const char *job, const char *instance)
+{
+	job = job ? job : "prometheus";
+	for (size_t i = 0; i < c->n_res; i++) {
+		const struct resource *r = c->res[i];
+		if (!strcmp(r->service, job) &&
+		    ((!r->host && !instance) || (r->host && instance && !strcmp(r->host, instance))))
+			return r;
+	}
+	struct resource *r = dec_zalloc(&c->d, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->service = job;
+	r->host = instance;
+	if (c->n_res < RW_RESOURCE_CACHE)
+		c->res[c->n_res++] = r;
+	else
+		c->res[c->next_res++ % RW_RESOURCE_CACHE] = r;
+	return r;
+}
+
+static int rw_series(struct rw *c, const uint8_t *p, size_t n)
+{
+	struct pbr r = { p, p + n };
+	struct pbf f;
+	const char *why = NULL, *name = NULL, *job = NULL, *instance = NULL;
+	struct attrs attrs = { 0 };
+	uint32_t cap = 0;
+	const char *bad = NULL;
+	int rc;
+	/* labels first: samples may precede them on the wire */
+	while ((rc = pbw_next(&r, &f, &why)) > 0) {
+		if (f.num != SERIES_LABELS)
+			continue;
+		if (f.wt != WT_LEN)
+			return rw_error(c, f.at, "label is not length-delimited");
+		struct pbr lr = { f.data, f.data + f.len };
+		struct pbf lf;
+		const uint8_t *ln = NULL, *lv = NULL;
+		size_t lnl = 0, lvl = 0;
+		while ((rc = pbw_next(&lr, &lf, &why)) > 0) {
+			if ((lf.num == LABEL_NAME || lf.num == LABEL_VALUE) && lf.wt != WT_LEN)
+				return rw_error(c, lf.at, "label name or value is not length-delimited");
+			if (lf.num == LABEL_NAME) {
+				ln = lf.data;
+				lnl = lf.len;
+			} else if (lf.num == LABEL_VALUE) {
+				lv = lf.data;
+				lvl = lf.len;
+			}
+		}
+		if (rc < 0)
+			return rw_error(c, lf.at, why);
+		if (lnl > DECODE_MAX_ATTR_LEN || lvl > DECODE_MAX_ATTR_LEN) {
+			bad = "label longer than 65536 bytes";
+			continue;
+		}
+		char *v = dec_strndup(&c->d, (const char *)(lv ? lv : (const uint8_t *)""), lvl);
+		if (!v)
+			return c->d.rc;
+		if (dec_eq((const char *)ln, lnl, "__name__")) {
+			name = v;
+			continue;
+		}
+		if (dec_eq((const char *)ln, lnl, "job"))
+			job = v;
+		else if (dec_eq((const char *)ln, lnl, "instance"))
+			instance = v;
+		struct attr *a = dec_push_attr(&c->d, &attrs, &cap);
+		if (!a)
+			return c->d.rc;
+		a->key = dec_strndup(&c->d, (const char *)(ln ? ln : (const uint8_t *)""), lnl);
+		if (!a->key)
+			return c->d.rc;
+		a->type = ATTR_STR;
+		a->s = v;
+		a->len = (uint32_t)lvl;
+	}
+	if (rc < 0)
+		return rw_error(c, f.at, why);
+	if (!name || !*name)
+		bad = bad ? bad : "series without a __name__ label";
+	const struct resource *res = NULL;
+	if (!bad && !(res = rw_resource(c, job, instance)))
+		return c->d.rc;
+	r = (struct pbr){ p, p + n };
+	while ((rc = pbw_next(&r, &f, &why)) > 0) {
+		if (f.num != SERIES_SAMPLES)
+			continue;
+		if (f.wt != WT_LEN)
+			return rw_error(c, f.at, "sample is not length-delimited");
+		double value = 0;
+		int64_t ts = 0;
+		struct pbr sr = { f.data, f.data + f.len };
+		struct pbf sf;
+		while ((rc = pbw_next(&sr, &sf, &why)) > 0) {
+			if (sf.num == SAMPLE_VALUE) {
+				if (sf.wt != WT_I64)
+					return rw_error(c, sf.at, "sample value is not a double");
+				memcpy(&value, &sf.u, 8);
+			} else if (sf.num == SAMPLE_TIMESTAMP) {
+				if (sf.wt != WT_VARINT)
+					return rw_error(c, sf.at, "sample timestamp is not a varint");
+				ts = (int64_t)sf.u;
+			}
+		}
+		if (rc < 0)
+			return rw_error(c, sf.at, why);
+		if (bad) {
+			dec_reject(&c->d, "%s", bad);
+			continue;
+		}
+		struct metric_point *pt = dec_push_point(&c->d);
+		if (!pt)
+			return c->d.rc;
+		pt->name = name;
+		pt->type = METRIC_GAUGE;
+		pt->resource = res;
+		pt->attrs = attrs;
+		pt->value = value;
+		if (ts > INT64_MAX / OODA_NS_PER_MS || ts < INT64_MIN / OODA_NS_PER_MS)
+			ts = 0;
+		pt->time_ns = ts * OODA_NS_PER_MS;
+	}
+	if (rc < 0)
+		return rw_error(c, f.at, why);
+	return 0;
+}
+
+int remote_write_decode(const void *body, size_t len, struct telemetry_batch *batch, struct buf *err)
+{
+	size_t ulen;
+	if (snappy_uncompressed_length(body, len, &ulen) != SNAPPY_OK) {
+		if (err)
+			buf_adds(err, "remote-write: body is not a snappy block");
+		return OODA_EPARSE;
+	}
+	if (ulen > RW_MAX_UNCOMPRESSED) {
+		if (err)
+			buf_addf(err, "remote-write: uncompressed body of %zu bytes exceeds 256 MiB", ulen);
+		return OODA_ETOOBIG;
+	}
+	char *raw = malloc(ulen ? ulen : 1);
+	if (!raw)
+		return OODA_ENOMEM;
+	size_t got = ulen;
+	if (snappy_uncompress(body, len, raw, &got) != SNAPPY_OK || got != ulen) {
+		free(raw);
+		if (err)
+			buf_adds(err, "remote-write: corrupt snappy block");
+		return OODA_EPARSE;
+	}
+	struct rw c = { .base = (const uint8_t *)raw };
+	dec_init(&c.d, batch, err);
+	struct pbr r = { c.base, c.base + ulen };
+	struct pbf f;
+	const char *why = NULL;
+	int rc;
+	while ((rc = pbw_next(&r, &f, &why)) > 0) {
+		if (f.num != WRITEREQ_TIMESERIES)
+			continue;
+		if (f.wt != WT_LEN) {
+			rc = rw_error(&c, f.at, "timeseries is not length-delimited");
+			break;
+		}
+		if ((rc = rw_series(&c, f.data, f.len)) < 0)
+			break;
+	}
+	if (rc < 0 && why && rc == -1)
+		rc = rw_error(&c, f.at, why);
+	dec_release(&c.d);
+	free(raw);
+	return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * Prometheus remote-write decoder: the snappy-compressed protobuf
+ * WriteRequest that Prometheus and agents POST to /api/v1/write, decoded
+ * into gauge data points of a telemetry_batch. Pure function: no I/O.
+ */
+#ifndef OODA_REMOTE_WRITE_H
+#define OODA_REMOTE_WRITE_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "ingest/record.h"
+
+/*
+ * Decodes body (raw snappy block of a WriteRequest) into batch: one
+ * METRIC_GAUGE point per sample, named by the __name__ label, with the
+ * other labels as attributes; the resource's service is the job label
+ * ("prometheus" when absent) and its host the instance label. Stale-NaN
+ * markers are kept as NaN. batch->arena must be set and owns everything
+ * added; body stays the caller's. A series without __name__ is skipped and
+ * counted in batch->rejected.
+ *
+ * Errors: OODA_EPARSE (bad snappy or protobuf; err says where),
+ * OODA_ETOOBIG (uncompressed size over 256 MiB, more than 1,000,000
+ * samples, or the arena limit).
+ */
+int remote_write_decode(const void *body, size_t len, struct telemetry_batch *batch, struct buf *err);
+
+#endif
