@@ -55,4 +55,13 @@ void cli_table(const char *const *headers, int ncols, const char **cells, int nr
 /* The user running the CLI, as an audit actor: "cli:NAME". */
 const char *cli_actor(void);
 
+/* cmd_telemetry.c */
+int cmd_logs_search(struct cli_args *a, struct buf *err);
+int cmd_logs_tail(struct cli_args *a, struct buf *err);
+int cmd_trace_show(struct cli_args *a, struct buf *err);
+int cmd_traces(struct cli_args *a, struct buf *err);
+int cmd_query(struct cli_args *a, struct buf *err);
+int cmd_events(struct cli_args *a, struct buf *err);
+int cmd_services(struct cli_args *a, struct buf *err);
+
 #endif

@@ -30,6 +30,26 @@ static void publish_live(void *ctx, const struct telemetry_batch *b)
 	live_publish(d->live, b);
 }
 
+static int replay_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
+{
+	(void)tmin;
+	(void)tmax;
+	live_publish(ctx, b);
+	return 0;
+}
+
+/* Live signals are in memory: after a restart, rebuild them from the spans of the last hour. */
+static void live_replay(struct daemon *d)
+{
+	int64_t now = ooda_now_ns();
+	struct tstore_scan q = { .signal = SIGNAL_SPANS, .from_ns = now - 3600 * OODA_NS_PER_SEC, .to_ns = now,
+				 .oldest_first = true };
+	struct buf err = BUF_INIT;
+	if (tstore_scan(d->tstore, &q, replay_cb, d->live, &err))
+		log_error("live signals start empty: %s", err.data);
+	buf_release(&err);
+}
+
 struct reload_ctx {
 	struct daemon *d;
 	const char *actor;
@@ -130,6 +150,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	};
 	if ((rc = tstore_open(d.data_dir, &topt, &d.tstore, err)))
 		goto out;
+	live_replay(&d);
 	if ((rc = audit_signer_load(&d.signer, d.data_dir, d.cfg.audit_checkpoint_every, err)))
 		goto out;
 	if ((rc = auth_create(d.store, &d.auth, err)))

@@ -268,10 +268,15 @@ int api_events_list(struct http_request *req, struct http_response *res)
 		.environment = http_query(req, "env"),
 	};
 	int rc = api_query_time(req, "from", &f.from_ns);
-	if (!rc && !f.from_ns)
+	if (rc == OODA_ENOTFOUND)
 		rc = api_query_time(req, "since", &f.from_ns);
-	if (!rc)
+	if (rc == OODA_ENOTFOUND)
+		rc = 0, f.from_ns = 0;
+	if (!rc) {
 		rc = api_query_time(req, "to", &f.to_ns);
+		if (rc == OODA_ENOTFOUND)
+			rc = 0, f.to_ns = 0;
+	}
 	if (!rc)
 		rc = api_query_limit(req, "limit", 100, 10000, &f.limit);
 	if (rc)

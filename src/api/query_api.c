@@ -10,15 +10,23 @@
 #include "query/logquery.h"
 #include "query/search.h"
 
+/* An optional time parameter: 0 when absent. */
+static int opt_time(struct http_request *req, const char *name, int64_t *out)
+{
+	*out = 0;
+	int rc = api_query_time(req, name, out);
+	return rc == OODA_ENOTFOUND ? 0 : rc;
+}
+
 /* from/to/since → [from, to]; default the last hour. */
 static int time_range(struct http_request *req, int64_t dflt_window, int64_t *from, int64_t *to)
 {
 	int64_t now = ooda_now_ns(), f = 0, t = 0, since = 0;
-	int rc = api_query_time(req, "from", &f);
+	int rc = opt_time(req, "from", &f);
 	if (!rc)
-		rc = api_query_time(req, "to", &t);
+		rc = opt_time(req, "to", &t);
 	if (!rc)
-		rc = api_query_time(req, "since", &since);
+		rc = opt_time(req, "since", &since);
 	if (rc)
 		return rc;
 	*to = t ? t : now;

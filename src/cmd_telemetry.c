@@ -1,0 +1,377 @@
+/*
+ * CLI commands that read telemetry from the daemon: `ooda logs search`,
+ * `ooda logs tail` (follow), `ooda trace show` (a text waterfall),
+ * `ooda traces`, `ooda query` (PromQL, printed as a table), `ooda events`
+ * and `ooda services`. Each is a thin client of one HTTP route; --json
+ * prints the route's answer as is.
+ */
+#include "cli.h"
+#include "core/error.h"
+#include "core/time.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <unistd.h>
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static void add_param(struct buf *path, const char *name, const char *v)
+{
+	if (!v)
+		return;
+	buf_addf(path, "%c%s=", strchr(path->data, '?') ? '&' : '?', name);
+	client_urlencode(path, v);
+}
+
+static int get_json(struct cli_args *a, const char *path, json_t **out, struct buf *err)
+{
+	struct buf body = BUF_INIT;
+	int rc = cli_call(a, "GET", path, NULL, NULL, &body, err);
+	*out = NULL;
+	if (!rc && !a->json) {
+		json_error_t je;
+		*out = json_loadb(body.data, body.len, 0, &je);
+		if (!*out) {
+			buf_addf(err, "the daemon's answer is not JSON: %s", je.text);
+			rc = OODA_EPARSE;
+		}
+	}
+	buf_release(&body);
+	return rc;
+}
+
+static void print_log(json_t *l)
+{
+	const char *t = jstr(l, "time");
+	const char *trace = jstr(l, "trace_id");
+	printf("%s %-5s %-16s %s%s%s\n", t, jstr(l, "severity"), jstr(l, "service"), jstr(l, "body"),
+	       *trace ? "  trace=" : "", trace);
+}
+
+int cmd_logs_search(struct cli_args *a, struct buf *err)
+{
+	const char *q = a->n_pos ? a->pos[0] : "";
+	const char *since = cli_opt(a, "--since");
+	json_t *j;
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/logs/search");
+	add_param(&path, "q", q);
+	if (cli_opt(a, "--from"))
+		add_param(&path, "from", cli_opt(a, "--from"));
+	else
+		add_param(&path, "since", since ? since : "15m");
+	add_param(&path, "to", cli_opt(a, "--to"));
+	add_param(&path, "limit", cli_opt(a, "--limit"));
+	add_param(&path, "cursor", cli_opt(a, "--cursor"));
+	int rc = get_json(a, path.data, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	size_t i;
+	json_t *l;
+	json_array_foreach(json_object_get(j, "logs"), i, l)
+		print_log(l);
+	const char *next = json_string_value(json_object_get(j, "next_cursor"));
+	if (next)
+		fprintf(stderr, "more: --cursor %s\n", next);
+	if (!json_array_size(json_object_get(j, "logs")))
+		fprintf(stderr, "no logs match in that time range\n");
+	json_decref(j);
+	return 0;
+}
+
+/*
+ * Follows new logs: polls the search for records after the newest one
+ * printed (the API is newest first, so each poll's page is printed in
+ * reverse). Records with the same timestamp as the last printed one are
+ * recognised by their text so none is printed twice.
+ */
+int cmd_logs_tail(struct cli_args *a, struct buf *err)
+{
+	const char *q = a->n_pos ? a->pos[0] : "";
+	int64_t last = ooda_now_ns() - 10 * OODA_NS_PER_SEC;
+	const char *since = cli_opt(a, "--since");
+	int64_t d;
+	if (since && !ooda_duration_parse(since, strlen(since), &d))
+		last = ooda_now_ns() - d;
+	char *seen_last = NULL; /* JSON text of records printed at time `last` */
+	bool once = cli_flag(a, "--once");
+	for (;;) {
+		char from[32];
+		snprintf(from, sizeof(from), "%lld", (long long)last);
+		json_t *j;
+		struct buf path = BUF_INIT;
+		buf_adds(&path, "/api/v1/logs/search?limit=1000&from=");
+		buf_adds(&path, from);
+		add_param(&path, "q", q);
+		bool json = a->json;
+		a->json = false;
+		int rc = get_json(a, path.data, &j, err);
+		a->json = json;
+		buf_release(&path);
+		if (rc)
+			return rc;
+		json_t *logs = json_object_get(j, "logs");
+		struct buf now_seen = BUF_INIT;
+		int64_t newest = last;
+		for (size_t i = json_array_size(logs); i-- > 0;) {
+			json_t *l = json_array_get(logs, i);
+			int64_t t = strtoll(jstr(l, "time_unix_nano"), NULL, 10);
+			char *text = json_dumps(l, JSON_COMPACT | JSON_SORT_KEYS);
+			bool dup = t == last && seen_last && strstr(seen_last, text);
+			if (!dup) {
+				if (a->json)
+					printf("%s\n", text);
+				else
+					print_log(l);
+			}
+			if (t > newest) {
+				newest = t;
+				buf_reset(&now_seen);
+			}
+			if (t == newest) {
+				buf_adds(&now_seen, text);
+				buf_addch(&now_seen, '\n');
+			}
+			free(text);
+		}
+		fflush(stdout);
+		if (newest > last) {
+			free(seen_last);
+			seen_last = buf_detach(&now_seen, NULL);
+			last = newest;
+		} else if (now_seen.len) {
+			size_t old = seen_last ? strlen(seen_last) : 0;
+			seen_last = realloc(seen_last, old + now_seen.len + 1);
+			memcpy(seen_last + old, now_seen.data, now_seen.len + 1);
+		}
+		buf_release(&now_seen);
+		json_decref(j);
+		if (once)
+			break;
+		sleep(1);
+	}
+	free(seen_last);
+	return 0;
+}
+
+int cmd_trace_show(struct cli_args *a, struct buf *err)
+{
+	if (!a->n_pos) {
+		buf_adds(err, "usage: ooda trace show TRACE_ID");
+		return OODA_EINVAL;
+	}
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/traces/");
+	client_urlencode(&path, a->pos[0]);
+	json_t *j;
+	int rc = get_json(a, path.data, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	json_t *spans = json_object_get(j, "spans");
+	int64_t t0 = INT64_MAX, t1 = INT64_MIN;
+	size_t i;
+	json_t *s;
+	json_array_foreach(spans, i, s) {
+		int64_t st = strtoll(jstr(s, "start_unix_nano"), NULL, 10);
+		int64_t en = st + (int64_t)(json_real_value(json_object_get(s, "duration_ms")) * 1e6);
+		if (st < t0)
+			t0 = st;
+		if (en > t1)
+			t1 = en;
+	}
+	double total = (double)(t1 - t0) / 1e6;
+	printf("trace %s  %zu spans  %.3f ms\n\n", jstr(j, "trace_id"), json_array_size(spans), total);
+	const int width = 40;
+	json_array_foreach(spans, i, s) {
+		int depth = (int)json_integer_value(json_object_get(s, "depth"));
+		int64_t st = strtoll(jstr(s, "start_unix_nano"), NULL, 10);
+		double dur = json_real_value(json_object_get(s, "duration_ms"));
+		int off = total > 0 ? (int)((double)(st - t0) / 1e6 / total * width) : 0;
+		int len = total > 0 ? (int)ceil(dur / total * width) : width;
+		if (off > width - 1)
+			off = width - 1;
+		if (len < 1)
+			len = 1;
+		if (off + len > width)
+			len = width - off;
+		char bar[64];
+		for (int k = 0; k < width; k++)
+			bar[k] = k >= off && k < off + len ? '#' : k == 0 || k == width - 1 ? '|' : ' ';
+		bar[width] = 0;
+		char label[160];
+		snprintf(label, sizeof(label), "%*s%s %s", depth * 2, "", jstr(s, "service"), jstr(s, "name"));
+		bool error = !strcmp(jstr(s, "status"), "error");
+		printf("%-48.48s %s %9.3f ms%s\n", label, bar, dur, error ? "  ERROR" : "");
+		if (error && *jstr(s, "status_message"))
+			printf("%*s  ! %s\n", depth * 2, "", jstr(s, "status_message"));
+	}
+	json_t *logs = json_object_get(j, "logs");
+	if (json_array_size(logs)) {
+		printf("\nlogs of this trace:\n");
+		json_array_foreach(logs, i, s)
+			print_log(s);
+	}
+	json_decref(j);
+	return 0;
+}
+
+int cmd_traces(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/traces");
+	add_param(&path, "service", cli_opt(a, "--service"));
+	add_param(&path, "op", cli_opt(a, "--op"));
+	add_param(&path, "min_duration", cli_opt(a, "--min-duration"));
+	add_param(&path, "status", cli_flag(a, "--errors") ? "error" : NULL);
+	add_param(&path, "since", cli_opt(a, "--since") ? cli_opt(a, "--since") : "1h");
+	add_param(&path, "limit", cli_opt(a, "--limit"));
+	json_t *j;
+	int rc = get_json(a, path.data, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	size_t i;
+	json_t *t;
+	printf("%-32s  %-24s  %-16s  %10s  %s\n", "TRACE", "START", "SERVICE", "DURATION", "OPERATION");
+	json_array_foreach(json_object_get(j, "traces"), i, t) {
+		printf("%-32s  %-24s  %-16s  %8.1fms  %s%s\n", jstr(t, "trace_id"), jstr(t, "start"), jstr(t, "service"),
+		       json_real_value(json_object_get(t, "duration_ms")), jstr(t, "operation"),
+		       !strcmp(jstr(t, "status"), "error") ? "  ERROR" : "");
+	}
+	json_decref(j);
+	return 0;
+}
+
+int cmd_query(struct cli_args *a, struct buf *err)
+{
+	if (!a->n_pos) {
+		buf_adds(err, "usage: ooda query 'EXPR' [--time T | --since 1h --step 1m]");
+		return OODA_EINVAL;
+	}
+	struct buf path = BUF_INIT;
+	const char *since = cli_opt(a, "--since");
+	bool range = since != NULL;
+	buf_adds(&path, range ? "/api/v1/query_range" : "/api/v1/query");
+	add_param(&path, "query", a->pos[0]);
+	if (range) {
+		int64_t d = 0, now = ooda_now_ns();
+		if (ooda_duration_parse(since, strlen(since), &d)) {
+			buf_addf(err, "--since %s is not a duration like 1h", since);
+			buf_release(&path);
+			return OODA_EINVAL;
+		}
+		char tmp[48];
+		snprintf(tmp, sizeof(tmp), "%.3f", (double)(now - d) / 1e9);
+		add_param(&path, "start", tmp);
+		snprintf(tmp, sizeof(tmp), "%.3f", (double)now / 1e9);
+		add_param(&path, "end", tmp);
+		add_param(&path, "step", cli_opt(a, "--step") ? cli_opt(a, "--step") : "60s");
+	} else {
+		add_param(&path, "time", cli_opt(a, "--time"));
+	}
+	json_t *j;
+	int rc = get_json(a, path.data, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	json_t *data = json_object_get(j, "data");
+	const char *type = jstr(data, "resultType");
+	json_t *result = json_object_get(data, "result");
+	if (!strcmp(type, "scalar") || !strcmp(type, "string")) {
+		printf("%s\n", json_string_value(json_array_get(result, 1)));
+		json_decref(j);
+		return 0;
+	}
+	size_t i;
+	json_t *s;
+	json_array_foreach(result, i, s) {
+		struct buf labels = BUF_INIT;
+		const char *k;
+		json_t *v;
+		const char *name = json_string_value(json_object_get(json_object_get(s, "metric"), "__name__"));
+		buf_adds(&labels, name ? name : "");
+		buf_addch(&labels, '{');
+		int n = 0;
+		json_object_foreach(json_object_get(s, "metric"), k, v) {
+			if (!strcmp(k, "__name__"))
+				continue;
+			buf_addf(&labels, "%s%s=\"%s\"", n++ ? ", " : "", k, json_string_value(v));
+		}
+		buf_addch(&labels, '}');
+		if (!strcmp(type, "vector")) {
+			printf("%-70s %s\n", labels.data, json_string_value(json_array_get(json_object_get(s, "value"), 1)));
+		} else {
+			printf("%s\n", labels.data);
+			size_t p;
+			json_t *pt;
+			json_array_foreach(json_object_get(s, "values"), p, pt) {
+				char when[40];
+				ooda_time_format((int64_t)(json_number_value(json_array_get(pt, 0)) * 1e9), when, sizeof(when));
+				printf("  %s  %s\n", when, json_string_value(json_array_get(pt, 1)));
+			}
+		}
+		buf_release(&labels);
+	}
+	if (!json_array_size(result))
+		fprintf(stderr, "no series\n");
+	json_decref(j);
+	return 0;
+}
+
+int cmd_events(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/events");
+	add_param(&path, "service", cli_opt(a, "--service"));
+	add_param(&path, "kind", cli_opt(a, "--kind"));
+	add_param(&path, "since", cli_opt(a, "--since") ? cli_opt(a, "--since") : "24h");
+	add_param(&path, "limit", cli_opt(a, "--limit"));
+	json_t *j;
+	int rc = get_json(a, path.data, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	size_t i;
+	json_t *e;
+	printf("%-24s  %-9s  %-16s  %-12s  %-16s  %s\n", "TIME", "KIND", "SERVICE", "VERSION", "ACTOR", "DESCRIPTION");
+	json_array_foreach(json_object_get(j, "events"), i, e)
+		printf("%-24s  %-9s  %-16s  %-12s  %-16s  %s\n", jstr(e, "time"), jstr(e, "kind"), jstr(e, "service"),
+		       jstr(e, "version"), jstr(e, "actor"), jstr(e, "description"));
+	json_decref(j);
+	return 0;
+}
+
+int cmd_services(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/services");
+	add_param(&path, "window", cli_opt(a, "--window"));
+	json_t *j;
+	int rc = get_json(a, path.data, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	size_t i;
+	json_t *s;
+	printf("%-24s  %10s  %8s  %9s  %9s  %9s\n", "SERVICE", "REQ/S", "ERRORS", "P50", "P90", "P99");
+	json_array_foreach(j, i, s) {
+		json_t *er = json_object_get(s, "error_ratio");
+		char e[16] = "-", p[3][16] = { "-", "-", "-" };
+		if (json_is_number(er))
+			snprintf(e, sizeof(e), "%.2f%%", json_number_value(er) * 100);
+		const char *pk[3] = { "p50_ms", "p90_ms", "p99_ms" };
+		for (int k = 0; k < 3; k++)
+			if (json_is_number(json_object_get(s, pk[k])))
+				snprintf(p[k], 16, "%.1fms", json_number_value(json_object_get(s, pk[k])));
+		printf("%-24s  %10.2f  %8s  %9s  %9s  %9s\n", jstr(s, "service"),
+		       json_number_value(json_object_get(s, "rate")), e, p[0], p[1], p[2]);
+	}
+	json_decref(j);
+	return 0;
+}
