@@ -97,7 +97,7 @@ bool promql_is_stale(double v)
 /* ---- JSON ---- */
 
 /* Shortest decimal that reads back as v, never in exponent form. */
-static void add_float(struct buf *out, double v)
+void pq_format_float(struct buf *out, double v)
 {
 	if (isnan(v)) {
 		buf_adds(out, "NaN");
@@ -169,7 +169,7 @@ static void add_point(struct buf *out, int64_t t, double v)
 	buf_addch(out, '[');
 	add_ts(out, t);
 	buf_adds(out, ",\"");
-	add_float(out, v);
+	pq_format_float(out, v);
 	buf_adds(out, "\"]");
 }
 

@@ -89,4 +89,7 @@ const void *pq_regex_compile(struct arena *a, const char *re, size_t len, struct
 /* Whole-string match of s. */
 bool pq_regex_match(const void *code, const char *s, size_t len);
 
+/* Shortest decimal that reads back as v, fixed notation, "NaN", "+Inf". */
+void pq_format_float(struct buf *out, double v);
+
 #endif
