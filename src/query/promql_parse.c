@@ -214,7 +214,7 @@ static size_t lex_duration(const char *s, size_t n, int64_t *ms)
 		total += v * units[k].ms;
 		i += strlen(units[k].u);
 	}
-	if (i == 0 || (i < n && (is_ident_char((unsigned char)s[i]) || s[i] == '.')))
+	if (i == 0 || (i < n && (isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.')))
 		return 0;
 	*ms = total;
 	return i;
@@ -383,7 +383,7 @@ static int lex_number(struct ps *p, struct tok *t, size_t i)
 			}
 		}
 	}
-	if (i < p->len && (is_ident_char((unsigned char)q[i]) || q[i] == '.'))
+	if (i < p->len && (isalnum((unsigned char)q[i]) || q[i] == '_' || q[i] == '.'))
 		goto bad;
 	char tmp[64];
 	if (i - start >= sizeof(tmp))
@@ -804,8 +804,6 @@ static struct promql_expr *parse_agg(struct ps *p, int idx, size_t pos)
 			    type_name(e->arg->type));
 	if (grow(p, e, e->arg))
 		return NULL;
-	if (p->t.type == T_COMMA && next(p))
-		return NULL;
 	if (expect(p, T_RPAREN, "\")\""))
 		return NULL;
 	if (!grouped && (is_kw(p, &p->t, "by") || is_kw(p, &p->t, "without")))
@@ -836,7 +834,7 @@ static struct promql_expr *parse_postfix(struct ps *p, struct promql_expr *e, bo
 		e->type = PQ_T_MATRIX;
 		if (next(p))
 			return NULL;
-		if (p->t.type == T_COLON)
+		if (p->t.type == T_COLON || (p->t.type == T_IDENT && p->q[p->t.pos] == ':'))
 			return perr(p, OODA_EPARSE, p->t.pos, "subqueries are not supported");
 		if (expect(p, T_RBRACK, "\"]\""))
 			return NULL;
