@@ -39,4 +39,12 @@ int api_services_list(struct http_request *req, struct http_response *res);
 int api_service_get(struct http_request *req, struct http_response *res);
 int api_graph(struct http_request *req, struct http_response *res);
 
+/* prom_api.c */
+int api_prom_query(struct http_request *req, struct http_response *res);
+int api_prom_query_range(struct http_request *req, struct http_response *res);
+int api_prom_series(struct http_request *req, struct http_response *res);
+int api_prom_labels(struct http_request *req, struct http_response *res);
+int api_prom_label_values(struct http_request *req, struct http_response *res);
+int api_prom_buildinfo(struct http_request *req, struct http_response *res);
+
 #endif

@@ -717,7 +717,7 @@ static int sqlite_scan(struct tstore *t, const struct tstore_scan *q, tstore_sca
 	buf_addf(&sql, "SELECT id, tmin, tmax, max_sev, bloom FROM %s WHERE tmax >= ?1 AND tmin <= ?2",
 		 block_table[q->signal]);
 	if (q->n_services) {
-		buf_adds(&sql, " AND service IN (");
+		buf_adds(&sql, " AND service COLLATE NOCASE IN (");
 		for (size_t i = 0; i < q->n_services; i++)
 			buf_addf(&sql, "%s?%zu", i ? "," : "", i + 3);
 		buf_adds(&sql, ")");

@@ -1,0 +1,243 @@
+/*
+ * The Prometheus HTTP API over ooda's metrics, in Prometheus's own shapes
+ * (so Grafana's Prometheus data source works unchanged): instant and range
+ * queries in PromQL, series, label names and label values. Parameters come
+ * from the query string or, for POST, from a form body, as Prometheus
+ * accepts them; errors are {"status":"error","errorType",…} like
+ * Prometheus's, not problem+json.
+ */
+#include "api/api.h"
+#include "api/handlers.h"
+#include "core/time.h"
+#include "query/metrics.h"
+#include "query/promql.h"
+
+#include <math.h>
+#include <microhttpd.h>
+
+#define MAX_PARAMS 64
+
+struct params {
+	const char *name[MAX_PARAMS];
+	const char *value[MAX_PARAMS];
+	int n;
+};
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct params *p = cls;
+	if (p->n < MAX_PARAMS) {
+		p->name[p->n] = key;
+		p->value[p->n++] = value ? value : "";
+	}
+	return MHD_YES;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static char *url_decode(struct arena *a, const char *s, size_t n)
+{
+	char *out = arena_alloc(a, n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+')
+			*o++ = ' ';
+		else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else
+			*o++ = s[i];
+	}
+	*o = 0;
+	return out;
+}
+
+static void load_params(struct http_request *req, struct params *p)
+{
+	p->n = 0;
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_arg, p);
+	const char *ct = http_header(req, "Content-Type");
+	if (req->body_len && ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33)) {
+		const char *s = req->body, *end = req->body + req->body_len;
+		while (s < end && p->n < MAX_PARAMS) {
+			const char *amp = memchr(s, '&', (size_t)(end - s));
+			const char *stop = amp ? amp : end;
+			const char *eq = memchr(s, '=', (size_t)(stop - s));
+			if (stop > s) {
+				p->name[p->n] = url_decode(&req->arena, s, (size_t)((eq ? eq : stop) - s));
+				p->value[p->n++] = eq ? url_decode(&req->arena, eq + 1, (size_t)(stop - eq - 1)) : "";
+			}
+			s = stop + 1;
+		}
+	}
+}
+
+static const char *param(const struct params *p, const char *name)
+{
+	for (int i = 0; i < p->n; i++)
+		if (!strcmp(p->name[i], name))
+			return p->value[i];
+	return NULL;
+}
+
+static int prom_error(struct http_response *res, int status, const char *type, const char *msg)
+{
+	buf_reset(&res->body);
+	res->status = status;
+	buf_addf(&res->body, "{\"status\":\"error\",\"errorType\":\"%s\",\"error\":", type);
+	buf_add_json_str(&res->body, msg, strlen(msg));
+	buf_addch(&res->body, '}');
+	return 0;
+}
+
+/* Prometheus times: unix seconds (with fraction) or RFC 3339. */
+static int prom_time(const char *s, int64_t *ms)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end != s && !*end && isfinite(v)) {
+		*ms = (int64_t)llround(v * 1000);
+		return 0;
+	}
+	int64_t ns;
+	if (ooda_time_parse(s, strlen(s), &ns))
+		return -1;
+	*ms = ns / 1000000;
+	return 0;
+}
+
+/* Steps and durations: float seconds or a duration like 15s, 1m. */
+static int prom_duration(const char *s, int64_t *ms)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end != s && !*end && isfinite(v)) {
+		*ms = (int64_t)llround(v * 1000);
+		return 0;
+	}
+	int64_t ns;
+	if (ooda_duration_parse(s, strlen(s), &ns))
+		return -1;
+	*ms = ns / 1000000;
+	return 0;
+}
+
+static int run_query(struct http_request *req, struct http_response *res, bool range)
+{
+	struct params p;
+	load_params(req, &p);
+	const char *q = param(&p, "query");
+	if (!q || !*q)
+		return prom_error(res, 400, "bad_data", "missing parameter: query");
+	int64_t now_ms = ooda_now_ns() / 1000000, t = now_ms, start = 0, end = 0, step = 0;
+	char msg[256];
+	if (range) {
+		const char *s = param(&p, "start"), *e = param(&p, "end"), *st = param(&p, "step");
+		if (!s || prom_time(s, &start))
+			return prom_error(res, 400, "bad_data", "invalid parameter \"start\": want unix seconds or RFC 3339");
+		if (!e || prom_time(e, &end))
+			return prom_error(res, 400, "bad_data", "invalid parameter \"end\": want unix seconds or RFC 3339");
+		if (!st || prom_duration(st, &step) || step <= 0)
+			return prom_error(res, 400, "bad_data", "invalid parameter \"step\": want a positive duration or seconds");
+		if (end < start)
+			return prom_error(res, 400, "bad_data", "invalid parameter \"end\": end timestamp must not be before start time");
+		if ((end - start) / step > 11000) {
+			snprintf(msg, sizeof(msg), "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)");
+			return prom_error(res, 400, "bad_data", msg);
+		}
+	} else {
+		const char *ts = param(&p, "time");
+		if (ts && prom_time(ts, &t))
+			return prom_error(res, 400, "bad_data", "invalid parameter \"time\": want unix seconds or RFC 3339");
+	}
+	struct daemon *d = api_daemon(req);
+	struct metrics_ctx mc = { d->tstore, d->live };
+	struct promql_source src;
+	metrics_source_init(&src, &mc);
+	struct arena a;
+	arena_init(&a, 1 << 20);
+	struct promql_expr *expr;
+	struct promql_value v;
+	struct buf err = BUF_INIT;
+	int rc = promql_parse(q, strlen(q), &a, &expr, &err);
+	if (rc) {
+		prom_error(res, 400, "bad_data", err.data);
+	} else {
+		rc = range ? promql_eval_range(expr, &src, start, end, step, &a, &v, &err) :
+			     promql_eval_instant(expr, &src, t, &a, &v, &err);
+		if (rc)
+			prom_error(res, rc == OODA_ELIMIT || rc == OODA_EINVAL ? 422 : 500,
+				   rc == OODA_ELIMIT || rc == OODA_EINVAL ? "execution" : "internal", err.data);
+		else {
+			buf_adds(&res->body, "{\"status\":\"success\",\"data\":");
+			promql_value_json(&v, &res->body);
+			buf_adds(&res->body, "}");
+		}
+	}
+	buf_release(&err);
+	arena_release(&a);
+	return 0;
+}
+
+int api_prom_query(struct http_request *req, struct http_response *res)
+{
+	return run_query(req, res, false);
+}
+
+int api_prom_query_range(struct http_request *req, struct http_response *res)
+{
+	return run_query(req, res, true);
+}
+
+static int lookup(struct http_request *req, struct http_response *res, int mode)
+{
+	struct params p;
+	load_params(req, &p);
+	const char *sel[MAX_PARAMS];
+	size_t n = 0;
+	for (int i = 0; i < p.n; i++)
+		if (!strcmp(p.name[i], "match[]"))
+			sel[n++] = p.value[i];
+	if (mode == 0 && !n)
+		return prom_error(res, 400, "bad_data", "no match[] parameter provided");
+	int64_t now_ms = ooda_now_ns() / 1000000, start = now_ms - 6 * 3600 * 1000, end = now_ms;
+	const char *s = param(&p, "start"), *e = param(&p, "end");
+	if ((s && prom_time(s, &start)) || (e && prom_time(e, &end)))
+		return prom_error(res, 400, "bad_data", "invalid parameter \"start\" or \"end\"");
+	struct daemon *d = api_daemon(req);
+	struct metrics_ctx mc = { d->tstore, d->live };
+	struct buf err = BUF_INIT;
+	int rc = metrics_lookup(&mc, sel, n, start, end, mode, http_param(req, "name"), &res->body, &err);
+	if (rc)
+		prom_error(res, rc == OODA_EPARSE || rc == OODA_EINVAL ? 400 : 422, "bad_data", err.data);
+	buf_release(&err);
+	return 0;
+}
+
+int api_prom_series(struct http_request *req, struct http_response *res)
+{
+	return lookup(req, res, 0);
+}
+
+int api_prom_labels(struct http_request *req, struct http_response *res)
+{
+	return lookup(req, res, 1);
+}
+
+int api_prom_label_values(struct http_request *req, struct http_response *res)
+{
+	return lookup(req, res, 2);
+}
+
+/* Grafana's data source checks these on "Save & test". */
+int api_prom_buildinfo(struct http_request *req, struct http_response *res)
+{
+	(void)req;
+	buf_adds(&res->body, "{\"status\":\"success\",\"data\":{\"version\":\"2.40.0\",\"application\":\"ooda\","
+			     "\"revision\":\"" OODA_VERSION "\",\"branch\":\"\",\"buildUser\":\"\",\"buildDate\":\"\","
+			     "\"goVersion\":\"\"}}");
+	return 0;
+}

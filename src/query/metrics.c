@@ -1,0 +1,426 @@
+/*
+ * The PromQL storage side (see metrics.h for how OTel points map to
+ * Prometheus series). A select scans the metric blocks that may hold the
+ * wanted name (bloom on the normalised metric name) and the wanted job
+ * (service), turns each point into its series samples, keeps those whose
+ * labels satisfy every matcher, and groups them by label set.
+ */
+#include "query/metrics.h"
+#include "core/error.h"
+#include "store/tblock.h"
+
+#include <math.h>
+#include <xxhash.h>
+
+#define METRICS_MAX_LABELS 64
+
+struct builder {
+	uint64_t hash;
+	char *key;               /* labels as name\1value\2… (malloc'd) */
+	struct promql_label *labels; /* in the output arena */
+	uint32_t n_labels;
+	struct promql_sample *s; /* malloc'd */
+	uint32_t n, cap;
+	bool delta;
+};
+
+struct select_ctx {
+	const struct promql_matcher *m;
+	size_t n_m;
+	int64_t from_ns, to_ns;
+	struct arena *out;
+	struct builder *b;       /* open-addressing table */
+	size_t cap, n;
+	size_t max_series;
+	bool over;
+	struct buf key;
+	char num[METRICS_MAX_LABELS][40];
+};
+
+static void norm_name(const char *in, char *out, size_t size)
+{
+	size_t i = 0;
+	for (; in[i] && i + 1 < size; i++)
+		out[i] = (in[i] == '.' || in[i] == '-' || in[i] == '/' || in[i] == ' ') ? '_' : in[i];
+	out[i] = 0;
+}
+
+static uint64_t name_token(const char *name)
+{
+	char tmp[256];
+	size_t n = 0;
+	for (; name[n] && n < sizeof(tmp); n++)
+		tmp[n] = (name[n] == '.' || name[n] == '-') ? '_' : name[n];
+	return XXH3_64bits_withSeed(tmp, n, 0x6d6574726963ULL);
+}
+
+static int cmp_label(const void *a, const void *b)
+{
+	return strcmp(((const struct promql_label *)a)->name, ((const struct promql_label *)b)->name);
+}
+
+static void grow(struct select_ctx *c)
+{
+	size_t ncap = c->cap ? c->cap * 2 : 256;
+	struct builder *nb = calloc(ncap, sizeof(*nb));
+	for (size_t i = 0; i < c->cap; i++) {
+		if (!c->b[i].key)
+			continue;
+		size_t j = c->b[i].hash & (ncap - 1);
+		while (nb[j].key)
+			j = (j + 1) & (ncap - 1);
+		nb[j] = c->b[i];
+	}
+	free(c->b);
+	c->b = nb;
+	c->cap = ncap;
+}
+
+/* Adds one sample to the series of labels (unsorted; n <= METRICS_MAX_LABELS). */
+static void emit(struct select_ctx *c, struct promql_label *labels, size_t n, int64_t t_ns, double v, bool delta)
+{
+	if (t_ns < c->from_ns || t_ns > c->to_ns || c->over)
+		return;
+	qsort(labels, n, sizeof(*labels), cmp_label);
+	/* drop empty values and duplicate names (first wins), as Prometheus does */
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!labels[i].value || !*labels[i].value)
+			continue;
+		if (k && !strcmp(labels[k - 1].name, labels[i].name))
+			continue;
+		labels[k++] = labels[i];
+	}
+	n = k;
+	if (!promql_matchers_match(c->m, c->n_m, labels, n))
+		return;
+	buf_reset(&c->key);
+	for (size_t i = 0; i < n; i++) {
+		buf_adds(&c->key, labels[i].name);
+		buf_addch(&c->key, '\1');
+		buf_adds(&c->key, labels[i].value);
+		buf_addch(&c->key, '\2');
+	}
+	if (c->n * 2 >= c->cap)
+		grow(c);
+	uint64_t h = XXH3_64bits(c->key.data, c->key.len);
+	size_t j = h & (c->cap - 1);
+	while (c->b[j].key && (c->b[j].hash != h || strcmp(c->b[j].key, c->key.data)))
+		j = (j + 1) & (c->cap - 1);
+	struct builder *b = &c->b[j];
+	if (!b->key) {
+		if (c->n >= c->max_series) {
+			c->over = true;
+			return;
+		}
+		b->hash = h;
+		b->key = strdup(c->key.data);
+		b->labels = arena_alloc(c->out, (n ? n : 1) * sizeof(struct promql_label));
+		for (size_t i = 0; i < n; i++) {
+			b->labels[i].name = arena_strdup(c->out, labels[i].name);
+			b->labels[i].value = arena_strdup(c->out, labels[i].value);
+		}
+		b->n_labels = (uint32_t)n;
+		b->delta = delta;
+		c->n++;
+	}
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 16;
+		b->s = realloc(b->s, b->cap * sizeof(*b->s));
+	}
+	b->s[b->n++] = (struct promql_sample){ t_ns / 1000000, v };
+}
+
+static const char *attr_text(const struct attr *t, char *tmp, size_t size)
+{
+	switch (t->type) {
+	case ATTR_INT:
+		snprintf(tmp, size, "%lld", (long long)t->i);
+		return tmp;
+	case ATTR_DOUBLE:
+		snprintf(tmp, size, "%.17g", t->d);
+		return tmp;
+	case ATTR_BOOL:
+		return t->b ? "true" : "false";
+	default:
+		return t->s;
+	}
+}
+
+static void fmt_bound(double b, char *out, size_t size)
+{
+	if (isinf(b))
+		snprintf(out, size, "+Inf");
+	else
+		snprintf(out, size, "%.17g", b);
+}
+
+static void point_series(struct select_ctx *c, const struct metric_point *p)
+{
+	struct promql_label l[METRICS_MAX_LABELS + 3];
+	char base[256], name[300];
+	norm_name(p->name, base, sizeof(base));
+	size_t n = 1;
+	for (uint32_t i = 0; i < p->attrs.n && n < METRICS_MAX_LABELS; i++) {
+		char *tmp = c->num[n];
+		char key[128];
+		norm_name(p->attrs.v[i].key, key, sizeof(key));
+		/* keys are normalised into the arena once per distinct spelling */
+		l[n].name = strcmp(key, p->attrs.v[i].key) ? arena_strdup(c->out, key) : p->attrs.v[i].key;
+		l[n].value = attr_text(&p->attrs.v[i], tmp, 40);
+		n++;
+	}
+	if (p->resource && p->resource->service && strcmp(p->resource->service, "unknown"))
+		l[n++] = (struct promql_label){ "job", p->resource->service };
+	if (p->resource && p->resource->host)
+		l[n++] = (struct promql_label){ "instance", p->resource->host };
+	bool delta = p->temporality == TEMPORALITY_DELTA;
+	struct promql_label tmp[METRICS_MAX_LABELS + 4];
+	switch (p->type) {
+	case METRIC_GAUGE:
+	case METRIC_SUM:
+		l[0] = (struct promql_label){ "__name__", base };
+		emit(c, l, n, p->time_ns, p->value, delta && p->type == METRIC_SUM);
+		return;
+	case METRIC_SUMMARY:
+		for (uint32_t q = 0; q < p->n_quantiles; q++) {
+			char qs[40];
+			memcpy(tmp, l, n * sizeof(*l));
+			tmp[0] = (struct promql_label){ "__name__", base };
+			fmt_bound(p->quantiles[q], qs, sizeof(qs));
+			tmp[n] = (struct promql_label){ "quantile", qs };
+			emit(c, tmp, n + 1, p->time_ns, p->quantile_values[q], false);
+		}
+		break;
+	case METRIC_HISTOGRAM: {
+		uint64_t cum = 0;
+		snprintf(name, sizeof(name), "%s_bucket", base);
+		for (uint32_t i = 0; i <= p->n_bounds; i++) {
+			char le[40];
+			cum += p->bucket_counts ? p->bucket_counts[i] : 0;
+			fmt_bound(i < p->n_bounds ? p->bounds[i] : INFINITY, le, sizeof(le));
+			memcpy(tmp, l, n * sizeof(*l));
+			tmp[0] = (struct promql_label){ "__name__", name };
+			tmp[n] = (struct promql_label){ "le", le };
+			emit(c, tmp, n + 1, p->time_ns, (double)cum, delta);
+		}
+		break;
+	}
+	case METRIC_EXP_HISTOGRAM: {
+		double base_v = pow(2.0, pow(2.0, -(double)p->scale));
+		uint64_t cum = p->zero_count;
+		for (uint32_t i = 0; i < p->n_neg; i++)
+			cum += p->neg_counts[i];
+		snprintf(name, sizeof(name), "%s_bucket", base);
+		memcpy(tmp, l, n * sizeof(*l));
+		tmp[0] = (struct promql_label){ "__name__", name };
+		tmp[n] = (struct promql_label){ "le", "0" };
+		emit(c, tmp, n + 1, p->time_ns, (double)cum, delta);
+		for (uint32_t i = 0; i < p->n_pos && i < 512; i++) {
+			char le[40];
+			cum += p->pos_counts[i];
+			fmt_bound(pow(base_v, (double)p->pos_offset + i + 1), le, sizeof(le));
+			memcpy(tmp, l, n * sizeof(*l));
+			tmp[0] = (struct promql_label){ "__name__", name };
+			tmp[n] = (struct promql_label){ "le", le };
+			emit(c, tmp, n + 1, p->time_ns, (double)cum, delta);
+		}
+		memcpy(tmp, l, n * sizeof(*l));
+		tmp[0] = (struct promql_label){ "__name__", name };
+		tmp[n] = (struct promql_label){ "le", "+Inf" };
+		emit(c, tmp, n + 1, p->time_ns, (double)p->count, delta);
+		break;
+	}
+	}
+	snprintf(name, sizeof(name), "%s_count", base);
+	memcpy(tmp, l, n * sizeof(*l));
+	tmp[0] = (struct promql_label){ "__name__", name };
+	emit(c, tmp, n, p->time_ns, (double)p->count, delta);
+	snprintf(name, sizeof(name), "%s_sum", base);
+	memcpy(tmp, l, n * sizeof(*l));
+	tmp[0] = (struct promql_label){ "__name__", name };
+	emit(c, tmp, n, p->time_ns, p->sum, delta);
+}
+
+static int scan_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
+{
+	(void)tmin;
+	(void)tmax;
+	struct select_ctx *c = ctx;
+	for (size_t i = 0; i < b->n_points && !c->over; i++)
+		point_series(c, &b->points[i]);
+	return c->over;
+}
+
+static int cmp_sample(const void *a, const void *b)
+{
+	int64_t x = ((const struct promql_sample *)a)->t_ms, y = ((const struct promql_sample *)b)->t_ms;
+	return x < y ? -1 : x > y;
+}
+
+static const char *eq_value(const struct promql_matcher *m, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (m[i].op == PROMQL_EQ && !strcmp(m[i].name, name))
+			return m[i].value;
+	return NULL;
+}
+
+static int metrics_select(void *vctx, const struct promql_matcher *m, size_t n, int64_t from_ms, int64_t to_ms,
+			  struct arena *a, struct promql_series **out, size_t *n_out, struct buf *err)
+{
+	struct metrics_ctx *mc = vctx;
+	struct select_ctx c = { .m = m, .n_m = n, .from_ns = from_ms * 1000000, .to_ns = to_ms * 1000000 + 999999,
+				.out = a, .max_series = PROMQL_DEFAULT_MAX_SERIES };
+	buf_init(&c.key);
+	const char *name = eq_value(m, n, "__name__");
+	const char *job = eq_value(m, n, "job");
+	const char *svc[1] = { job };
+	int rc = 0;
+	/* the stored base names that can yield this series name */
+	char stems[3][256];
+	size_t n_stems = 0;
+	if (name) {
+		snprintf(stems[n_stems++], 256, "%s", name);
+		static const char *const suffix[] = { "_bucket", "_sum", "_count" };
+		size_t len = strlen(name);
+		for (int k = 0; k < 3; k++) {
+			size_t sl = strlen(suffix[k]);
+			if (len > sl && !strcmp(name + len - sl, suffix[k]) && n_stems < 3)
+				snprintf(stems[n_stems++], 256, "%.*s", (int)(len - sl), name);
+		}
+	}
+	bool live_only = name && !strncmp(name, "ooda_span_", 10);
+	for (size_t k = 0; !live_only && !rc && k < (name ? n_stems : 1); k++) {
+		uint64_t tok = name ? name_token(stems[k]) : 0;
+		struct tstore_scan q = { .signal = SIGNAL_METRICS, .from_ns = c.from_ns, .to_ns = c.to_ns,
+					 .services = job ? svc : NULL, .n_services = job ? 1 : 0,
+					 .tokens = name ? &tok : NULL, .n_tokens = name ? 1 : 0, .oldest_first = true };
+		rc = tstore_scan(mc->tstore, &q, scan_cb, &c, err);
+	}
+	if (!rc && mc->live && (!name || live_only)) {
+		struct metric_point *pts = NULL;
+		size_t np = 0;
+		struct arena la;
+		arena_init(&la, 0);
+		int lrc = live_export_points(mc->live, c.from_ns, c.to_ns, 2000000, &la, &pts, &np, err);
+		if (!lrc)
+			for (size_t i = 0; i < np && !c.over; i++)
+				point_series(&c, &pts[i]);
+		else
+			buf_reset(err); /* no live data for this range is not an error */
+		arena_release(&la);
+	}
+	if (!rc && c.over) {
+		buf_addf(err, "the selector matches more than %zu series; narrow it with more label matchers",
+			 c.max_series);
+		rc = OODA_ELIMIT;
+	}
+	*out = NULL;
+	*n_out = 0;
+	if (!rc) {
+		struct promql_series *s = arena_zalloc(a, (c.n ? c.n : 1) * sizeof(*s));
+		size_t k = 0;
+		for (size_t i = 0; i < c.cap; i++) {
+			struct builder *b = &c.b[i];
+			if (!b->key)
+				continue;
+			qsort(b->s, b->n, sizeof(*b->s), cmp_sample);
+			if (b->delta)
+				for (uint32_t j = 1; j < b->n; j++)
+					b->s[j].v += b->s[j - 1].v;
+			s[k].labels = b->labels;
+			s[k].n_labels = b->n_labels;
+			s[k].samples = arena_alloc(a, (b->n ? b->n : 1) * sizeof(struct promql_sample));
+			memcpy(s[k].samples, b->s, b->n * sizeof(struct promql_sample));
+			s[k].n_samples = b->n;
+			k++;
+		}
+		*out = s;
+		*n_out = k;
+	}
+	for (size_t i = 0; i < c.cap; i++) {
+		free(c.b[i].key);
+		free(c.b[i].s);
+	}
+	free(c.b);
+	buf_release(&c.key);
+	return rc;
+}
+
+void metrics_source_init(struct promql_source *src, struct metrics_ctx *ctx)
+{
+	memset(src, 0, sizeof(*src));
+	src->version = 1;
+	src->ctx = ctx;
+	src->select = metrics_select;
+}
+
+static bool seen_add(const char ***v, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*v)[i], s))
+			return false;
+	*v = realloc(*v, (*n + 1) * sizeof(char *));
+	(*v)[(*n)++] = s;
+	return true;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t n_sel, int64_t from_ms,
+		   int64_t to_ms, int mode, const char *name, struct buf *out, struct buf *err)
+{
+	struct arena a;
+	arena_init(&a, 0);
+	const char **names = NULL;
+	size_t nn = 0;
+	int rc = 0;
+	bool first = true;
+	buf_adds(out, "{\"status\":\"success\",\"data\":[");
+	for (size_t k = 0; k < (n_sel ? n_sel : 1) && !rc; k++) {
+		struct promql_matcher *m = NULL;
+		size_t nm = 0;
+		if (n_sel && (rc = promql_parse_selector(selectors[k], strlen(selectors[k]), &a, &m, &nm, err)))
+			break;
+		struct promql_series *s;
+		size_t ns;
+		if ((rc = metrics_select(ctx, m, nm, from_ms, to_ms, &a, &s, &ns, err)))
+			break;
+		for (size_t i = 0; i < ns; i++) {
+			if (mode == 0) {
+				buf_adds(out, first ? "{" : ",{");
+				first = false;
+				for (uint32_t j = 0; j < s[i].n_labels; j++) {
+					if (j)
+						buf_addch(out, ',');
+					buf_add_json_str(out, s[i].labels[j].name, strlen(s[i].labels[j].name));
+					buf_addch(out, ':');
+					buf_add_json_str(out, s[i].labels[j].value, strlen(s[i].labels[j].value));
+				}
+				buf_addch(out, '}');
+			}
+			for (uint32_t j = 0; j < s[i].n_labels && mode; j++) {
+				if (mode == 1)
+					seen_add(&names, &nn, s[i].labels[j].name);
+				else if (!strcmp(s[i].labels[j].name, name))
+					seen_add(&names, &nn, s[i].labels[j].value);
+			}
+		}
+	}
+	if (mode && !rc) {
+		qsort(names, nn, sizeof(char *), cmp_str);
+		for (size_t i = 0; i < nn; i++) {
+			if (i)
+				buf_addch(out, ',');
+			buf_add_json_str(out, names[i], strlen(names[i]));
+		}
+	}
+	buf_adds(out, "]}");
+	free(names);
+	arena_release(&a);
+	return rc;
+}

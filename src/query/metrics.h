@@ -1,0 +1,41 @@
+/*
+ * Metrics as PromQL sees them: a promql_source over the metric blocks of
+ * the telemetry store and the live RED series, plus the Prometheus HTTP
+ * API's series, labels and label-values lookups. OTel points become
+ * Prometheus series here:
+ *
+ *   - names: '.' and '-' become '_' (http.server.duration → http_server_duration);
+ *   - labels: the point's attributes, job = service.name, instance = host.name;
+ *   - gauge and sum: one series; delta sums are accumulated into a running
+ *     total so rate() and increase() work on them like on counters;
+ *   - histogram: NAME_bucket{le} (cumulative), NAME_sum, NAME_count;
+ *   - exponential histogram: stored as sent; queried as NAME_bucket with
+ *     le = the upper bound of each populated bucket (base 2^(2^-scale)),
+ *     le="0" for the zero bucket (and negative buckets), NAME_sum, NAME_count;
+ *   - summary: NAME{quantile}, NAME_sum, NAME_count.
+ */
+#ifndef OODA_METRICS_H
+#define OODA_METRICS_H
+
+#include "ingest/live.h"
+#include "query/promql.h"
+#include "store/tstore.h"
+
+struct metrics_ctx {
+	struct tstore *tstore;
+	struct live_signals *live; /* may be NULL */
+};
+
+/* Fills src with the select function over ctx (which must outlive src). */
+void metrics_source_init(struct promql_source *src, struct metrics_ctx *ctx);
+
+/*
+ * Series matching any of the selectors in [from_ms, to_ms]:
+ * mode 0 → {"status":"success","data":[{labels}…]} (/api/v1/series),
+ * mode 1 → label names (/api/v1/labels), mode 2 → values of label `name`.
+ * Selectors NULL/0 = every series.
+ */
+int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t n_sel, int64_t from_ms,
+		   int64_t to_ms, int mode, const char *name, struct buf *out, struct buf *err);
+
+#endif

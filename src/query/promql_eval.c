@@ -1,0 +1,1474 @@
+/*
+ * The PromQL evaluator. Each selector's series are fetched from the source
+ * once for the whole query (instant or range); the tree is then evaluated
+ * step by step over that data with binary search into the samples, each
+ * step in a scratch arena that is reset between steps, and the per-step
+ * vectors are folded into the result matrix keyed by label set.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <xxhash.h>
+
+#include "core/error.h"
+#include "query/promql_impl.h"
+
+/* One element of an instant vector: t is the sample's own time for raw
+ * selector output (what timestamp() reports), else the evaluation time. */
+struct el {
+	const struct promql_label *l;
+	uint32_t n;
+	double v;
+	int64_t t;
+};
+
+struct vec {
+	struct el *e;
+	size_t n, cap;
+};
+
+struct val {
+	enum pq_type type;
+	double s;
+	const char *str;
+	struct vec v;
+};
+
+struct fser {
+	struct promql_label *l, *nl; /* nl: without __name__ */
+	uint32_t n, nn;
+	struct promql_sample *s;
+	uint32_t ns;
+};
+
+struct fetched {
+	struct fser *ser;
+	size_t n;
+};
+
+struct lslot {
+	uint64_t h;
+	const char *k;
+	uint32_t klen;
+	uint32_t idx;
+};
+
+struct lmap {
+	struct lslot *s;
+	size_t cap, n;
+	struct arena *a;
+};
+
+/* A series of the result being built, samples growing by doubling. */
+struct aser {
+	const struct promql_label *l;
+	uint32_t n;
+	struct promql_sample *s;
+	uint32_t ns, cap;
+};
+
+struct ev {
+	const struct promql_source *src;
+	struct arena *a; /* result and fetched data */
+	struct arena tmp; /* reset every step */
+	struct buf *err;
+	struct buf key; /* scratch for label keys */
+	int64_t lookback;
+	size_t max_series;
+	struct fetched *sel;
+	/* result accumulator */
+	struct lmap acc;
+	struct aser *aser;
+	size_t n_aser, cap_aser;
+};
+
+static const struct promql_label no_labels[1];
+
+static int fail(struct ev *ev, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct ev *ev, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vaddf(ev->err, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static void *talloc(struct ev *ev, size_t n)
+{
+	return arena_alloc(&ev->tmp, n ? n : 1);
+}
+
+/* ---- label sets ---- */
+
+static int label_cmp(const void *a, const void *b)
+{
+	const struct promql_label *x = a, *y = b;
+	return strcmp(x->name, y->name);
+}
+
+static int labels_cmp(const struct promql_label *a, uint32_t na, const struct promql_label *b, uint32_t nb)
+{
+	for (uint32_t i = 0; i < na && i < nb; i++) {
+		int c = strcmp(a[i].name, b[i].name);
+		if (c)
+			return c;
+		c = strcmp(a[i].value, b[i].value);
+		if (c)
+			return c;
+	}
+	return na < nb ? -1 : na > nb;
+}
+
+static const char *lget(const struct promql_label *l, uint32_t n, const char *name)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(l[i].name, name) == 0)
+			return l[i].value;
+	return NULL;
+}
+
+static bool in_list(const char *name, const char **list, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Serialises a label set into ev->key (length-prefixed, unambiguous). */
+static void key_of(struct ev *ev, const struct promql_label *l, uint32_t n)
+{
+	buf_reset(&ev->key);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t a = (uint32_t)strlen(l[i].name), b = (uint32_t)strlen(l[i].value);
+		if (!b)
+			continue; /* an empty label is no label */
+		buf_add(&ev->key, &a, sizeof(a));
+		buf_add(&ev->key, l[i].name, a);
+		buf_add(&ev->key, &b, sizeof(b));
+		buf_add(&ev->key, l[i].value, b);
+	}
+}
+
+/* Labels filtered: keep (on) or drop (!on) the listed names; drop_name
+ * also removes __name__. Result in tmp, or l itself if nothing changes. */
+static int filter_labels(struct ev *ev, const struct promql_label *l, uint32_t n, bool keep,
+			 const char **list, uint32_t nlist, bool drop_name,
+			 const struct promql_label **out, uint32_t *nout)
+{
+	struct promql_label *r = NULL;
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		bool listed = in_list(l[i].name, list, nlist);
+		bool take = keep ? listed : !listed;
+		if (drop_name && strcmp(l[i].name, "__name__") == 0)
+			take = false;
+		if (take && !l[i].value[0])
+			take = false;
+		if (take && r)
+			r[k++] = l[i];
+		else if (!take && !r) {
+			r = talloc(ev, sizeof(*r) * n);
+			if (!r)
+				return OODA_ENOMEM;
+			memcpy(r, l, sizeof(*r) * i);
+			k = i;
+		}
+	}
+	if (!r) {
+		*out = l;
+		*nout = n;
+	} else {
+		*out = r;
+		*nout = k;
+	}
+	return 0;
+}
+
+static int drop_name(struct ev *ev, struct el *e)
+{
+	return filter_labels(ev, e->l, e->n, false, NULL, 0, true, &e->l, &e->n);
+}
+
+/* Sets (value non-empty) or deletes name in a copy of the label set. */
+static int set_label(struct ev *ev, const struct promql_label *l, uint32_t n, const char *name,
+		     const char *value, const struct promql_label **out, uint32_t *nout)
+{
+	struct promql_label *r = talloc(ev, sizeof(*r) * (n + 1));
+	if (!r)
+		return OODA_ENOMEM;
+	uint32_t k = 0;
+	bool done = false;
+	for (uint32_t i = 0; i < n; i++) {
+		int c = strcmp(l[i].name, name);
+		if (c > 0 && !done) {
+			if (value[0])
+				r[k++] = (struct promql_label){ name, value };
+			done = true;
+		}
+		if (c == 0) {
+			if (value[0])
+				r[k++] = (struct promql_label){ name, value };
+			done = true;
+			continue;
+		}
+		r[k++] = l[i];
+	}
+	if (!done && value[0])
+		r[k++] = (struct promql_label){ name, value };
+	*out = r;
+	*nout = k;
+	return 0;
+}
+
+/* ---- hash map from label key to index ---- */
+
+static int lmap_init(struct lmap *m, struct arena *a, size_t hint)
+{
+	m->a = a;
+	m->n = 0;
+	m->cap = 16;
+	while (m->cap < hint * 2)
+		m->cap *= 2;
+	m->s = arena_zalloc(a, m->cap * sizeof(*m->s));
+	return m->s ? 0 : OODA_ENOMEM;
+}
+
+/* Finds key k; if absent inserts it with index idx (copying k). *found
+ * tells which; *out is the stored index. */
+static int lmap_get(struct lmap *m, const char *k, size_t klen, uint32_t idx, uint32_t *out, bool *found)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t nc = m->cap * 2;
+		struct lslot *ns = arena_zalloc(m->a, nc * sizeof(*ns));
+		if (!ns)
+			return OODA_ENOMEM;
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->s[i].k)
+				continue;
+			size_t j = m->s[i].h & (nc - 1);
+			while (ns[j].k)
+				j = (j + 1) & (nc - 1);
+			ns[j] = m->s[i];
+		}
+		m->s = ns;
+		m->cap = nc;
+	}
+	uint64_t h = XXH3_64bits(k, klen);
+	size_t j = h & (m->cap - 1);
+	while (m->s[j].k) {
+		if (m->s[j].h == h && m->s[j].klen == klen && memcmp(m->s[j].k, k, klen) == 0) {
+			*out = m->s[j].idx;
+			*found = true;
+			return 0;
+		}
+		j = (j + 1) & (m->cap - 1);
+	}
+	char *copy = arena_alloc(m->a, klen + 1);
+	if (!copy)
+		return OODA_ENOMEM;
+	memcpy(copy, k, klen);
+	m->s[j] = (struct lslot){ h, copy, (uint32_t)klen, idx };
+	m->n++;
+	*out = idx;
+	*found = false;
+	return 0;
+}
+
+/* Looks k up without inserting. */
+static bool lmap_find(const struct lmap *m, const char *k, size_t klen, uint32_t *out)
+{
+	uint64_t h = XXH3_64bits(k, klen);
+	size_t j = h & (m->cap - 1);
+	while (m->s[j].k) {
+		if (m->s[j].h == h && m->s[j].klen == klen && memcmp(m->s[j].k, k, klen) == 0) {
+			*out = m->s[j].idx;
+			return true;
+		}
+		j = (j + 1) & (m->cap - 1);
+	}
+	return false;
+}
+
+static int vpush(struct ev *ev, struct vec *v, struct el e)
+{
+	if (v->n == v->cap) {
+		size_t nc = v->cap ? v->cap * 2 : 8;
+		struct el *ne = talloc(ev, nc * sizeof(*ne));
+		if (!ne)
+			return OODA_ENOMEM;
+		if (v->n)
+			memcpy(ne, v->e, v->n * sizeof(*ne));
+		v->e = ne;
+		v->cap = nc;
+	}
+	v->e[v->n++] = e;
+	return 0;
+}
+
+/* ---- fetching ---- */
+
+static int fetch_one(struct ev *ev, const struct promql_expr *s, int64_t start, int64_t end)
+{
+	struct fetched *f = &ev->sel[s->sel_id];
+	int64_t back = s->range_ms ? s->range_ms : ev->lookback;
+	struct promql_series *ser = NULL;
+	size_t n = 0;
+	int rc = ev->src->select(ev->src->ctx, s->m, s->n_m, start - s->offset_ms - back,
+				 end - s->offset_ms, ev->a, &ser, &n, ev->err);
+	if (rc)
+		return rc;
+	if (n > ev->max_series)
+		return fail(ev, OODA_ELIMIT, "selector at char %u matched %zu series, more than the limit of %zu",
+			    s->pos, n, ev->max_series);
+	f->n = n;
+	f->ser = arena_zalloc(ev->a, (n ? n : 1) * sizeof(*f->ser));
+	if (!f->ser)
+		return OODA_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct fser *fs = &f->ser[i];
+		struct promql_series *x = &ser[i];
+		qsort(x->labels, x->n_labels, sizeof(*x->labels), label_cmp);
+		fs->l = x->labels;
+		fs->n = x->n_labels;
+		fs->nl = arena_alloc(ev->a, (x->n_labels + 1) * sizeof(*fs->nl));
+		if (!fs->nl)
+			return OODA_ENOMEM;
+		for (uint32_t k = 0; k < x->n_labels; k++)
+			if (strcmp(x->labels[k].name, "__name__") != 0)
+				fs->nl[fs->nn++] = x->labels[k];
+		fs->s = x->samples;
+		fs->ns = x->n_samples;
+		if (s->range_ms) { /* range functions never see staleness markers */
+			uint32_t stale = 0;
+			for (uint32_t k = 0; k < fs->ns; k++)
+				stale += promql_is_stale(fs->s[k].v);
+			if (stale) {
+				struct promql_sample *c = arena_alloc(ev->a, (fs->ns - stale + 1) * sizeof(*c));
+				if (!c)
+					return OODA_ENOMEM;
+				uint32_t m = 0;
+				for (uint32_t k = 0; k < fs->ns; k++)
+					if (!promql_is_stale(fs->s[k].v))
+						c[m++] = fs->s[k];
+				fs->s = c;
+				fs->ns = m;
+			}
+		}
+	}
+	return 0;
+}
+
+static int fetch_all(struct ev *ev, const struct promql_expr *e, int64_t start, int64_t end)
+{
+	if (!e)
+		return 0;
+	int rc = 0;
+	switch (e->kind) {
+	case PQ_SEL:
+		return fetch_one(ev, e, start, end);
+	case PQ_CALL:
+		for (uint32_t i = 0; i < e->n_args && !rc; i++)
+			rc = fetch_all(ev, e->args[i], start, end);
+		return rc;
+	case PQ_AGG:
+		rc = fetch_all(ev, e->param, start, end);
+		return rc ? rc : fetch_all(ev, e->arg, start, end);
+	case PQ_NEG:
+		return fetch_all(ev, e->arg, start, end);
+	case PQ_BIN:
+		rc = fetch_all(ev, e->lhs, start, end);
+		return rc ? rc : fetch_all(ev, e->rhs, start, end);
+	default:
+		return 0;
+	}
+}
+
+/* First index with sample time > t. */
+static uint32_t upper(const struct promql_sample *s, uint32_t n, int64_t t)
+{
+	uint32_t lo = 0, hi = n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (s[mid].t_ms <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* ---- range functions ---- */
+
+static double go_max(double a, double b)
+{
+	return isnan(a) || isnan(b) ? NAN : (a > b ? a : b);
+}
+
+static double go_min(double a, double b)
+{
+	return isnan(a) || isnan(b) ? NAN : (a < b ? a : b);
+}
+
+static int dcmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	if (isnan(x))
+		return isnan(y) ? 0 : -1;
+	if (isnan(y))
+		return 1;
+	return x < y ? -1 : x > y;
+}
+
+/* φ-quantile of v[0..n) (sorted in place) with linear interpolation. */
+static double quantile(double q, double *v, size_t n)
+{
+	if (n == 0 || isnan(q))
+		return NAN;
+	if (q < 0)
+		return -INFINITY;
+	if (q > 1)
+		return INFINITY;
+	qsort(v, n, sizeof(*v), dcmp);
+	double rank = q * (double)(n - 1);
+	size_t lo = (size_t)floor(rank);
+	size_t hi = lo + 1 < n ? lo + 1 : n - 1;
+	double w = rank - floor(rank);
+	return v[lo] * (1 - w) + v[hi] * w;
+}
+
+static bool extrapolated(const struct promql_sample *s, uint32_t n, int64_t range_start,
+			 int64_t range_end, int64_t range_ms, bool counter, bool rate, double *out)
+{
+	if (n < 2)
+		return false;
+	double result = s[n - 1].v - s[0].v;
+	if (counter) {
+		double prev = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			if (s[i].v < prev)
+				result += prev;
+			prev = s[i].v;
+		}
+	}
+	double to_start = (double)(s[0].t_ms - range_start) / 1000;
+	double to_end = (double)(range_end - s[n - 1].t_ms) / 1000;
+	double sampled = (double)(s[n - 1].t_ms - s[0].t_ms) / 1000;
+	double avg = sampled / (double)(n - 1);
+	double threshold = avg * 1.1;
+	if (to_start >= threshold)
+		to_start = avg / 2;
+	if (counter && result > 0 && s[0].v >= 0) {
+		/* a counter cannot go below zero: do not extrapolate past it */
+		double to_zero = sampled * (s[0].v / result);
+		if (to_zero < to_start)
+			to_start = to_zero;
+	}
+	if (to_end >= threshold)
+		to_end = avg / 2;
+	double factor = (sampled + to_start + to_end) / sampled;
+	if (rate)
+		factor /= (double)range_ms / 1000;
+	*out = result * factor;
+	return true;
+}
+
+static int eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out);
+
+static int eval_scalar(struct ev *ev, const struct promql_expr *e, int64_t t, double *out)
+{
+	struct val v;
+	int rc = eval(ev, e, t, &v);
+	*out = v.s;
+	return rc;
+}
+
+static int eval_range_fn(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out)
+{
+	const struct promql_expr *ms = e->fn->id == FN_QUANTILE_OT ? e->args[1] : e->args[0];
+	double q = 0;
+	if (e->fn->id == FN_QUANTILE_OT) {
+		int rc = eval_scalar(ev, e->args[0], t, &q);
+		if (rc)
+			return rc;
+	}
+	const struct fetched *f = &ev->sel[ms->sel_id];
+	int64_t end = t - ms->offset_ms, start = end - ms->range_ms;
+	out->type = PQ_T_VECTOR;
+	for (size_t i = 0; i < f->n; i++) {
+		const struct fser *fs = &f->ser[i];
+		uint32_t lo = upper(fs->s, fs->ns, start), hi = upper(fs->s, fs->ns, end);
+		const struct promql_sample *s = fs->s + lo;
+		uint32_t n = hi - lo;
+		if (n == 0)
+			continue;
+		double r = 0;
+		bool ok = true;
+		switch (e->fn->id) {
+		case FN_RATE: ok = extrapolated(s, n, start, end, ms->range_ms, true, true, &r); break;
+		case FN_INCREASE: ok = extrapolated(s, n, start, end, ms->range_ms, true, false, &r); break;
+		case FN_DELTA: ok = extrapolated(s, n, start, end, ms->range_ms, false, false, &r); break;
+		case FN_IRATE:
+		case FN_IDELTA: {
+			if (n < 2) {
+				ok = false;
+				break;
+			}
+			const struct promql_sample *a = &s[n - 2], *b = &s[n - 1];
+			if (e->fn->id == FN_IDELTA) {
+				r = b->v - a->v;
+				break;
+			}
+			r = b->v < a->v ? b->v : b->v - a->v;
+			r /= (double)(b->t_ms - a->t_ms) / 1000;
+			break;
+		}
+		case FN_AVG_OT:
+		case FN_SUM_OT: {
+			double sum = 0, c = 0;
+			for (uint32_t k = 0; k < n; k++) { /* Kahan summation */
+				double y = s[k].v - c, tt = sum + y;
+				c = (tt - sum) - y;
+				sum = tt;
+			}
+			r = e->fn->id == FN_SUM_OT ? sum : sum / n;
+			if (e->fn->id == FN_AVG_OT && isinf(sum)) {
+				double mean = 0;
+				for (uint32_t k = 0; k < n; k++)
+					mean += (s[k].v - mean) / (k + 1);
+				r = mean;
+			}
+			break;
+		}
+		case FN_MIN_OT:
+		case FN_MAX_OT:
+			r = s[0].v;
+			for (uint32_t k = 1; k < n; k++) {
+				double v = s[k].v;
+				if (e->fn->id == FN_MAX_OT ? (v > r || isnan(r)) : (v < r || isnan(r)))
+					r = v;
+			}
+			break;
+		case FN_COUNT_OT: r = n; break;
+		case FN_LAST_OT: r = s[n - 1].v; break;
+		case FN_QUANTILE_OT: {
+			double *v = talloc(ev, n * sizeof(*v));
+			if (!v)
+				return OODA_ENOMEM;
+			for (uint32_t k = 0; k < n; k++)
+				v[k] = s[k].v;
+			r = quantile(q, v, n);
+			break;
+		}
+		case FN_STDDEV_OT:
+		case FN_STDVAR_OT: {
+			double mean = 0, m2 = 0;
+			for (uint32_t k = 0; k < n; k++) {
+				double d = s[k].v - mean;
+				mean += d / (k + 1);
+				m2 += d * (s[k].v - mean);
+			}
+			r = m2 / n;
+			if (e->fn->id == FN_STDDEV_OT)
+				r = sqrt(r);
+			break;
+		}
+		default:
+			ok = false;
+		}
+		if (!ok)
+			continue;
+		bool keep_name = e->fn->id == FN_LAST_OT;
+		int rc = vpush(ev, &out->v, (struct el){ keep_name ? fs->l : fs->nl, keep_name ? fs->n : fs->nn, r, t });
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- histogram_quantile ---- */
+
+struct bucket {
+	double le, count;
+};
+
+static int bucket_cmp(const void *a, const void *b)
+{
+	const struct bucket *x = a, *y = b;
+	return x->le < y->le ? -1 : x->le > y->le;
+}
+
+static double bucket_quantile(double q, struct bucket *b, size_t n)
+{
+	if (isnan(q))
+		return NAN;
+	if (q < 0)
+		return -INFINITY;
+	if (q > 1)
+		return INFINITY;
+	qsort(b, n, sizeof(*b), bucket_cmp);
+	if (n == 0 || !(isinf(b[n - 1].le) && b[n - 1].le > 0))
+		return NAN;
+	size_t k = 0; /* merge buckets with the same bound */
+	for (size_t i = 0; i < n; i++) {
+		if (k && b[k - 1].le == b[i].le)
+			b[k - 1].count += b[i].count;
+		else
+			b[k++] = b[i];
+	}
+	n = k;
+	for (size_t i = 1; i < n; i++) /* counts are cumulative: never decrease */
+		if (b[i].count < b[i - 1].count)
+			b[i].count = b[i - 1].count;
+	if (n < 2)
+		return NAN;
+	double obs = b[n - 1].count;
+	if (obs == 0 || isnan(obs))
+		return NAN;
+	double rank = q * obs;
+	size_t i = 0;
+	while (i < n - 1 && !(b[i].count >= rank))
+		i++;
+	if (i == n - 1)
+		return b[n - 2].le;
+	if (i == 0 && b[0].le <= 0)
+		return b[0].le;
+	double start = 0, end = b[i].le, count = b[i].count;
+	if (i > 0) {
+		start = b[i - 1].le;
+		count -= b[i - 1].count;
+		rank -= b[i - 1].count;
+	}
+	return start + (end - start) * (rank / count);
+}
+
+static int eval_histogram_quantile(struct ev *ev, double q, struct vec *in, int64_t t, struct val *out)
+{
+	struct lmap m;
+	int rc = lmap_init(&m, &ev->tmp, in->n);
+	if (rc)
+		return rc;
+	struct grp {
+		const struct promql_label *l;
+		uint32_t n, nb, cap;
+		struct bucket *b;
+	} *g = talloc(ev, (in->n + 1) * sizeof(*g));
+	if (!g)
+		return OODA_ENOMEM;
+	uint32_t ng = 0;
+	static const char *le_list[] = { "le" };
+	for (size_t i = 0; i < in->n; i++) {
+		const char *le = lget(in->e[i].l, in->e[i].n, "le");
+		if (!le)
+			continue;
+		char *endp;
+		double bound = strtod(le, &endp);
+		if (endp == le || *endp)
+			continue;
+		const struct promql_label *l;
+		uint32_t n;
+		if ((rc = filter_labels(ev, in->e[i].l, in->e[i].n, false, le_list, 1, true, &l, &n)))
+			return rc;
+		key_of(ev, l, n);
+		uint32_t idx;
+		bool found;
+		if ((rc = lmap_get(&m, ev->key.data, ev->key.len, ng, &idx, &found)))
+			return rc;
+		if (!found)
+			g[ng++] = (struct grp){ .l = l, .n = n };
+		struct grp *gr = &g[idx];
+		if (gr->nb == gr->cap) {
+			uint32_t nc = gr->cap ? gr->cap * 2 : 16;
+			struct bucket *nb = talloc(ev, nc * sizeof(*nb));
+			if (!nb)
+				return OODA_ENOMEM;
+			if (gr->nb)
+				memcpy(nb, gr->b, gr->nb * sizeof(*nb));
+			gr->b = nb;
+			gr->cap = nc;
+		}
+		gr->b[gr->nb++] = (struct bucket){ bound, in->e[i].v };
+	}
+	out->type = PQ_T_VECTOR;
+	for (uint32_t i = 0; i < ng; i++)
+		if ((rc = vpush(ev, &out->v, (struct el){ g[i].l, g[i].n, bucket_quantile(q, g[i].b, g[i].nb), t })))
+			return rc;
+	return 0;
+}
+
+/* ---- label_replace ---- */
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+/* Expands $1, ${1}, $name, ${name} and $$ in tmpl from the match. */
+static void expand(struct buf *b, const char *tmpl, const pcre2_code *code, const char *subj,
+		   pcre2_match_data *md, int nmatch)
+{
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+	for (const char *p = tmpl; *p;) {
+		if (*p != '$') {
+			buf_addch(b, *p++);
+			continue;
+		}
+		p++;
+		if (*p == '$') {
+			buf_addch(b, '$');
+			p++;
+			continue;
+		}
+		bool brace = *p == '{';
+		const char *s = p + brace, *q = s;
+		while (*q && (isalnum((unsigned char)*q) || *q == '_'))
+			q++;
+		if (q == s || (brace && *q != '}')) {
+			buf_addch(b, '$'); /* not a reference: keep it literally */
+			continue;
+		}
+		size_t len = (size_t)(q - s);
+		p = q + brace;
+		int num = -1;
+		bool digits = true;
+		for (size_t i = 0; i < len; i++)
+			if (!isdigit((unsigned char)s[i]))
+				digits = false;
+		if (digits) {
+			num = len < 6 ? atoi(s) : -1;
+		} else {
+			char name[64];
+			if (len < sizeof(name)) {
+				memcpy(name, s, len);
+				name[len] = 0;
+				num = pcre2_substring_number_from_name(code, (PCRE2_SPTR)name);
+			}
+		}
+		if (num >= 0 && num < nmatch && ov[2 * num] != PCRE2_UNSET)
+			buf_add(b, subj + ov[2 * num], ov[2 * num + 1] - ov[2 * num]);
+	}
+}
+
+static int eval_label_replace(struct ev *ev, const struct promql_expr *e, struct vec *in, struct val *out)
+{
+	const char *dst = e->args[1]->str, *repl = e->args[2]->str, *src = e->args[3]->str;
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(e->re, NULL);
+	if (!md)
+		return OODA_ENOMEM;
+	int rc = 0;
+	struct buf b = BUF_INIT;
+	out->type = PQ_T_VECTOR;
+	for (size_t i = 0; i < in->n && !rc; i++) {
+		struct el x = in->e[i];
+		const char *sv = lget(x.l, x.n, src);
+		if (!sv)
+			sv = "";
+		int m = pcre2_match(e->re, (PCRE2_SPTR)sv, strlen(sv), 0, 0, md, NULL);
+		if (m > 0) {
+			buf_reset(&b);
+			expand(&b, repl, e->re, sv, md, m);
+			char *v = arena_strndup(&ev->tmp, b.data, b.len);
+			if (!v)
+				rc = OODA_ENOMEM;
+			else
+				rc = set_label(ev, x.l, x.n, dst, v, &x.l, &x.n);
+		}
+		if (!rc)
+			rc = vpush(ev, &out->v, x);
+	}
+	buf_release(&b);
+	pcre2_match_data_free(md);
+	return rc;
+}
+
+/* ---- calls ---- */
+
+static int eval_call(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out)
+{
+	enum pq_fn id = e->fn->id;
+	if (id <= FN_STDVAR_OT)
+		return eval_range_fn(ev, e, t, out);
+	int rc;
+	out->type = e->fn->ret;
+	if (id == FN_TIME) {
+		out->s = (double)t / 1000;
+		return 0;
+	}
+	if (id == FN_VECTOR) {
+		double s;
+		if ((rc = eval_scalar(ev, e->args[0], t, &s)))
+			return rc;
+		return vpush(ev, &out->v, (struct el){ no_labels, 0, s, t });
+	}
+	double a1 = 0, a2 = 0;
+	struct val in;
+	if (id == FN_HISTOGRAM_QUANTILE) {
+		if ((rc = eval_scalar(ev, e->args[0], t, &a1)) || (rc = eval(ev, e->args[1], t, &in)))
+			return rc;
+		return eval_histogram_quantile(ev, a1, &in.v, t, out);
+	}
+	if ((rc = eval(ev, e->args[0], t, &in)))
+		return rc;
+	if (e->n_args > 1 && e->fn->args[1] == PQ_T_SCALAR && (rc = eval_scalar(ev, e->args[1], t, &a1)))
+		return rc;
+	if (e->n_args > 2 && e->fn->args[2] == PQ_T_SCALAR && (rc = eval_scalar(ev, e->args[2], t, &a2)))
+		return rc;
+	switch (id) {
+	case FN_SCALAR:
+		out->s = in.v.n == 1 ? in.v.e[0].v : NAN;
+		return 0;
+	case FN_LABEL_REPLACE:
+		return eval_label_replace(ev, e, &in.v, out);
+	case FN_ABSENT: {
+		if (in.v.n)
+			return 0;
+		const struct promql_expr *s = e->args[0];
+		struct promql_label *l = NULL;
+		uint32_t n = 0;
+		if (s->kind == PQ_SEL) {
+			l = talloc(ev, (s->n_m + 1) * sizeof(*l));
+			if (!l)
+				return OODA_ENOMEM;
+			for (uint32_t i = 0; i < s->n_m; i++) {
+				const struct promql_matcher *m = &s->m[i];
+				if (m->op != PROMQL_EQ || strcmp(m->name, "__name__") == 0)
+					continue;
+				bool dup = false;
+				for (uint32_t k = 0; k < s->n_m; k++)
+					if (k != i && s->m[k].op == PROMQL_EQ && strcmp(s->m[k].name, m->name) == 0)
+						dup = true;
+				if (!dup && m->value[0])
+					l[n++] = (struct promql_label){ m->name, m->value };
+			}
+			qsort(l, n, sizeof(*l), label_cmp);
+		}
+		return vpush(ev, &out->v, (struct el){ l ? l : no_labels, n, 1, t });
+	}
+	default:
+		break;
+	}
+	if (id == FN_CLAMP && a2 < a1)
+		return 0;
+	for (size_t i = 0; i < in.v.n; i++) {
+		struct el x = in.v.e[i];
+		double v = x.v;
+		switch (id) {
+		case FN_ABS: v = fabs(v); break;
+		case FN_CEIL: v = ceil(v); break;
+		case FN_FLOOR: v = floor(v); break;
+		case FN_ROUND: {
+			double to = e->n_args > 1 ? a1 : 1;
+			double inv = 1.0 / to;
+			v = floor(v * inv + 0.5) / inv;
+			break;
+		}
+		case FN_SQRT: v = sqrt(v); break;
+		case FN_EXP: v = exp(v); break;
+		case FN_LN: v = log(v); break;
+		case FN_LOG2: v = log2(v); break;
+		case FN_LOG10: v = log10(v); break;
+		case FN_CLAMP: v = go_max(a1, go_min(a2, v)); break;
+		case FN_CLAMP_MIN: v = go_max(a1, v); break;
+		case FN_CLAMP_MAX: v = go_min(a1, v); break;
+		case FN_TIMESTAMP: v = (double)x.t / 1000; break;
+		default: break;
+		}
+		x.v = v;
+		x.t = t;
+		if ((rc = drop_name(ev, &x)) || (rc = vpush(ev, &out->v, x)))
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- aggregation ---- */
+
+struct agrp {
+	const struct promql_label *l;
+	uint32_t n;
+	double v, mean, m2, c;
+	uint32_t count;
+	uint32_t first, last; /* member chain through next[] */
+};
+
+static int el_desc(const void *a, const void *b)
+{
+	const struct el *x = a, *y = b;
+	if (isnan(x->v))
+		return isnan(y->v) ? 0 : 1;
+	if (isnan(y->v))
+		return -1;
+	return x->v > y->v ? -1 : x->v < y->v;
+}
+
+static int el_asc(const void *a, const void *b)
+{
+	const struct el *x = a, *y = b;
+	if (isnan(x->v))
+		return isnan(y->v) ? 0 : 1;
+	if (isnan(y->v))
+		return -1;
+	return x->v < y->v ? -1 : x->v > y->v;
+}
+
+static int eval_agg(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out)
+{
+	struct val in, par = { 0 };
+	int rc;
+	if (e->param && (rc = eval(ev, e->param, t, &par)))
+		return rc;
+	if ((rc = eval(ev, e->arg, t, &in)))
+		return rc;
+	out->type = PQ_T_VECTOR;
+	size_t n = in.v.n;
+	if (!n)
+		return 0;
+	struct lmap m;
+	if ((rc = lmap_init(&m, &ev->tmp, n)))
+		return rc;
+	struct agrp *g = talloc(ev, n * sizeof(*g));
+	uint32_t *nextm = talloc(ev, n * sizeof(*nextm));
+	if (!g || !nextm)
+		return OODA_ENOMEM;
+	uint32_t ng = 0;
+	struct buf vs = BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		struct el *x = &in.v.e[i];
+		const struct promql_label *l;
+		uint32_t nl;
+		rc = filter_labels(ev, x->l, x->n, !e->without, e->grp, e->n_grp, true, &l, &nl);
+		if (!rc && e->agg == AGG_COUNT_VALUES) {
+			buf_reset(&vs);
+			pq_format_float(&vs, x->v);
+			char *v = arena_strndup(&ev->tmp, vs.data, vs.len);
+			rc = v ? set_label(ev, l, nl, par.str, v, &l, &nl) : OODA_ENOMEM;
+		}
+		if (rc)
+			break;
+		key_of(ev, l, nl);
+		uint32_t idx;
+		bool found;
+		if ((rc = lmap_get(&m, ev->key.data, ev->key.len, ng, &idx, &found)))
+			break;
+		nextm[i] = UINT32_MAX;
+		struct agrp *gr = &g[idx];
+		double v = x->v;
+		if (!found) {
+			ng++;
+			*gr = (struct agrp){ .l = l, .n = nl, .v = v, .mean = v, .count = 1,
+					     .first = (uint32_t)i, .last = (uint32_t)i };
+			continue;
+		}
+		nextm[gr->last] = (uint32_t)i;
+		gr->last = (uint32_t)i;
+		gr->count++;
+		switch (e->agg) {
+		case AGG_SUM: { /* Kahan */
+			double y = v - gr->c, tt = gr->v + y;
+			gr->c = (tt - gr->v) - y;
+			gr->v = tt;
+			break;
+		}
+		case AGG_AVG:
+		case AGG_STDDEV:
+		case AGG_STDVAR: {
+			double d = v - gr->mean;
+			gr->mean += d / gr->count;
+			gr->m2 += d * (v - gr->mean);
+			break;
+		}
+		case AGG_MAX:
+			if (v > gr->v || isnan(gr->v))
+				gr->v = v;
+			break;
+		case AGG_MIN:
+			if (v < gr->v || isnan(gr->v))
+				gr->v = v;
+			break;
+		default:
+			break;
+		}
+	}
+	buf_release(&vs);
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < ng && !rc; i++) {
+		struct agrp *gr = &g[i];
+		double v = gr->v;
+		switch (e->agg) {
+		case AGG_AVG: v = gr->mean; break;
+		case AGG_COUNT:
+		case AGG_COUNT_VALUES: v = gr->count; break;
+		case AGG_GROUP: v = 1; break;
+		case AGG_STDVAR: v = gr->m2 / gr->count; break;
+		case AGG_STDDEV: v = sqrt(gr->m2 / gr->count); break;
+		case AGG_QUANTILE: {
+			double *vals = talloc(ev, gr->count * sizeof(*vals));
+			if (!vals)
+				return OODA_ENOMEM;
+			uint32_t k = 0;
+			for (uint32_t j = gr->first; j != UINT32_MAX; j = nextm[j])
+				vals[k++] = in.v.e[j].v;
+			v = quantile(par.s, vals, k);
+			break;
+		}
+		case AGG_TOPK:
+		case AGG_BOTTOMK: {
+			double kk = par.s;
+			if (isnan(kk) || kk < 1)
+				continue;
+			size_t want = kk > (double)gr->count ? gr->count : (size_t)kk;
+			struct el *mem = talloc(ev, gr->count * sizeof(*mem));
+			if (!mem)
+				return OODA_ENOMEM;
+			uint32_t k = 0;
+			for (uint32_t j = gr->first; j != UINT32_MAX; j = nextm[j])
+				mem[k++] = in.v.e[j];
+			qsort(mem, k, sizeof(*mem), e->agg == AGG_TOPK ? el_desc : el_asc);
+			for (size_t j = 0; j < want && !rc; j++) {
+				mem[j].t = t;
+				rc = vpush(ev, &out->v, mem[j]);
+			}
+			continue;
+		}
+		default: break;
+		}
+		rc = vpush(ev, &out->v, (struct el){ gr->l, gr->n, v, t });
+	}
+	return rc;
+}
+
+/* ---- binary operators ---- */
+
+static bool is_cmp(enum pq_binop op)
+{
+	return op >= OP_EQ && op <= OP_LE;
+}
+
+/* Applies op; for comparisons returns whether the pair passes and lhs. */
+static double binop(enum pq_binop op, double l, double r, bool *keep)
+{
+	*keep = true;
+	switch (op) {
+	case OP_ADD: return l + r;
+	case OP_SUB: return l - r;
+	case OP_MUL: return l * r;
+	case OP_DIV: return l / r;
+	case OP_MOD: return fmod(l, r);
+	case OP_POW: return pow(l, r);
+	case OP_EQ: *keep = l == r; return l;
+	case OP_NE: *keep = l != r; return l;
+	case OP_GT: *keep = l > r; return l;
+	case OP_LT: *keep = l < r; return l;
+	case OP_GE: *keep = l >= r; return l;
+	case OP_LE: *keep = l <= r; return l;
+	default: *keep = false; return NAN;
+	}
+}
+
+static int sig_key(struct ev *ev, const struct promql_expr *e, const struct el *x)
+{
+	const struct promql_label *l;
+	uint32_t n;
+	int rc = filter_labels(ev, x->l, x->n, e->on, e->mlabels, e->n_mlabels, true, &l, &n);
+	if (!rc)
+		key_of(ev, l, n);
+	return rc;
+}
+
+static int eval_setop(struct ev *ev, const struct promql_expr *e, struct vec *L, struct vec *R, struct val *out)
+{
+	struct lmap m;
+	int rc;
+	bool found;
+	uint32_t idx;
+	struct vec *keyed = e->op == OP_OR ? L : R;
+	if ((rc = lmap_init(&m, &ev->tmp, keyed->n)))
+		return rc;
+	for (size_t i = 0; i < keyed->n; i++)
+		if ((rc = sig_key(ev, e, &keyed->e[i])) ||
+		    (rc = lmap_get(&m, ev->key.data, ev->key.len, 0, &idx, &found)))
+			return rc;
+	out->type = PQ_T_VECTOR;
+	struct vec *scan = e->op == OP_OR ? R : L;
+	if (e->op == OP_OR)
+		for (size_t i = 0; i < L->n; i++)
+			if ((rc = vpush(ev, &out->v, L->e[i])))
+				return rc;
+	for (size_t i = 0; i < scan->n; i++) {
+		if ((rc = sig_key(ev, e, &scan->e[i])))
+			return rc;
+		bool in_keyed = lmap_find(&m, ev->key.data, ev->key.len, &idx);
+		if (in_keyed == (e->op == OP_AND))
+			if ((rc = vpush(ev, &out->v, scan->e[i])))
+				return rc;
+	}
+	return 0;
+}
+
+static int eval_vv(struct ev *ev, const struct promql_expr *e, int64_t t, struct vec *L, struct vec *R,
+		   struct val *out)
+{
+	if (e->card == CARD_MANY_MANY)
+		return eval_setop(ev, e, L, R, out);
+	bool swap = e->card == CARD_ONE_MANY;
+	struct vec *many = swap ? R : L, *one = swap ? L : R;
+	struct lmap m, res;
+	int rc;
+	if ((rc = lmap_init(&m, &ev->tmp, one->n)) || (rc = lmap_init(&res, &ev->tmp, many->n)))
+		return rc;
+	uint8_t *matched = arena_zalloc(&ev->tmp, one->n + 1);
+	if (!matched)
+		return OODA_ENOMEM;
+	for (size_t i = 0; i < one->n; i++) {
+		uint32_t idx;
+		bool found;
+		if ((rc = sig_key(ev, e, &one->e[i])) ||
+		    (rc = lmap_get(&m, ev->key.data, ev->key.len, (uint32_t)i, &idx, &found)))
+			return rc;
+		if (found)
+			return fail(ev, OODA_EINVAL,
+				    "found duplicate series for the match group on the %s hand-side of the operation; many-to-many matching not allowed: matching labels must be unique on one side",
+				    swap ? "left" : "right");
+	}
+	bool drop = !is_cmp(e->op) || e->ret_bool;
+	out->type = PQ_T_VECTOR;
+	for (size_t i = 0; i < many->n; i++) {
+		struct el x = many->e[i];
+		uint32_t idx;
+		if ((rc = sig_key(ev, e, &x)))
+			return rc;
+		if (!lmap_find(&m, ev->key.data, ev->key.len, &idx))
+			continue;
+		const struct el *o = &one->e[idx];
+		if (e->card == CARD_ONE_ONE) {
+			if (matched[idx])
+				return fail(ev, OODA_EINVAL,
+					    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+			matched[idx] = 1;
+		}
+		double lv = swap ? o->v : x.v, rv = swap ? x.v : o->v;
+		bool keep;
+		double v = binop(e->op, lv, rv, &keep);
+		if (e->ret_bool) {
+			v = keep ? 1 : 0;
+			keep = true;
+		}
+		if (!keep)
+			continue;
+		if (e->card == CARD_ONE_ONE)
+			rc = filter_labels(ev, x.l, x.n, e->on, e->mlabels, e->n_mlabels, drop, &x.l, &x.n);
+		else if (drop)
+			rc = drop_name(ev, &x);
+		for (uint32_t k = 0; k < e->n_include && !rc; k++) {
+			const char *iv = lget(o->l, o->n, e->include[k]);
+			rc = set_label(ev, x.l, x.n, e->include[k], iv ? iv : "", &x.l, &x.n);
+		}
+		if (rc)
+			return rc;
+		if (e->card != CARD_ONE_ONE) {
+			uint32_t ridx;
+			bool rfound;
+			key_of(ev, x.l, x.n);
+			if ((rc = lmap_get(&res, ev->key.data, ev->key.len, 0, &ridx, &rfound)))
+				return rc;
+			if (rfound)
+				return fail(ev, OODA_EINVAL,
+					    "multiple matches for labels: grouping labels must ensure unique matches");
+		}
+		x.v = v;
+		x.t = t;
+		if ((rc = vpush(ev, &out->v, x)))
+			return rc;
+	}
+	return 0;
+}
+
+static int eval_bin(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out)
+{
+	struct val l, r;
+	int rc;
+	if ((rc = eval(ev, e->lhs, t, &l)) || (rc = eval(ev, e->rhs, t, &r)))
+		return rc;
+	bool keep;
+	if (l.type == PQ_T_SCALAR && r.type == PQ_T_SCALAR) {
+		out->type = PQ_T_SCALAR;
+		out->s = binop(e->op, l.s, r.s, &keep);
+		if (e->ret_bool)
+			out->s = keep ? 1 : 0;
+		return 0;
+	}
+	if (l.type == PQ_T_VECTOR && r.type == PQ_T_VECTOR)
+		return eval_vv(ev, e, t, &l.v, &r.v, out);
+	bool swap = l.type == PQ_T_SCALAR;
+	struct vec *v = swap ? &r.v : &l.v;
+	double s = swap ? l.s : r.s;
+	bool drop = !is_cmp(e->op) || e->ret_bool;
+	out->type = PQ_T_VECTOR;
+	for (size_t i = 0; i < v->n; i++) {
+		struct el x = v->e[i];
+		double res = swap ? binop(e->op, s, x.v, &keep) : binop(e->op, x.v, s, &keep);
+		if (is_cmp(e->op) && swap)
+			res = x.v; /* a comparison always keeps the vector's value */
+		if (e->ret_bool) {
+			res = keep ? 1 : 0;
+			keep = true;
+		}
+		if (!keep)
+			continue;
+		x.v = res;
+		x.t = t;
+		if ((drop && (rc = drop_name(ev, &x))) || (rc = vpush(ev, &out->v, x)))
+			return rc;
+	}
+	return 0;
+}
+
+static int eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = e->type;
+	switch (e->kind) {
+	case PQ_NUM:
+		out->s = e->num;
+		return 0;
+	case PQ_STR:
+		out->str = e->str;
+		return 0;
+	case PQ_SEL: {
+		const struct fetched *f = &ev->sel[e->sel_id];
+		int64_t at = t - e->offset_ms;
+		for (size_t i = 0; i < f->n; i++) {
+			const struct fser *fs = &f->ser[i];
+			uint32_t k = upper(fs->s, fs->ns, at);
+			if (!k)
+				continue;
+			const struct promql_sample *s = &fs->s[k - 1];
+			if (s->t_ms <= at - ev->lookback || promql_is_stale(s->v))
+				continue;
+			int rc = vpush(ev, &out->v, (struct el){ fs->l, fs->n, s->v, s->t_ms });
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	case PQ_NEG: {
+		struct val in;
+		int rc = eval(ev, e->arg, t, &in);
+		if (rc)
+			return rc;
+		if (in.type == PQ_T_SCALAR) {
+			out->s = -in.s;
+			return 0;
+		}
+		for (size_t i = 0; i < in.v.n; i++) {
+			struct el x = in.v.e[i];
+			x.v = -x.v;
+			x.t = t;
+			if ((rc = drop_name(ev, &x)) || (rc = vpush(ev, &out->v, x)))
+				return rc;
+		}
+		return 0;
+	}
+	case PQ_CALL:
+		return eval_call(ev, e, t, out);
+	case PQ_AGG:
+		return eval_agg(ev, e, t, out);
+	case PQ_BIN:
+		return eval_bin(ev, e, t, out);
+	}
+	return OODA_EINTERNAL;
+}
+
+/* ---- result assembly ---- */
+
+static int acc_add(struct ev *ev, const struct promql_label *l, uint32_t n, int64_t t, double v)
+{
+	key_of(ev, l, n);
+	uint32_t idx;
+	bool found;
+	int rc = lmap_get(&ev->acc, ev->key.data, ev->key.len, (uint32_t)ev->n_aser, &idx, &found);
+	if (rc)
+		return rc;
+	if (!found) {
+		if (ev->n_aser == ev->cap_aser) {
+			size_t nc = ev->cap_aser ? ev->cap_aser * 2 : 64;
+			struct aser *na = arena_alloc(ev->a, nc * sizeof(*na));
+			if (!na)
+				return OODA_ENOMEM;
+			if (ev->n_aser)
+				memcpy(na, ev->aser, ev->n_aser * sizeof(*na));
+			ev->aser = na;
+			ev->cap_aser = nc;
+		}
+		struct promql_label *cl = arena_alloc(ev->a, (n + 1) * sizeof(*cl));
+		if (!cl)
+			return OODA_ENOMEM;
+		uint32_t k = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			if (!l[i].value[0])
+				continue;
+			cl[k].name = arena_strdup(ev->a, l[i].name);
+			cl[k].value = arena_strdup(ev->a, l[i].value);
+			if (!cl[k].name || !cl[k].value)
+				return OODA_ENOMEM;
+			k++;
+		}
+		ev->aser[ev->n_aser++] = (struct aser){ .l = cl, .n = k };
+	}
+	struct aser *s = &ev->aser[idx];
+	if (s->ns && s->s[s->ns - 1].t_ms == t)
+		return fail(ev, OODA_EINVAL, "vector cannot contain metrics with the same labelset");
+	if (s->ns == s->cap) {
+		uint32_t nc = s->cap ? s->cap * 2 : 16;
+		struct promql_sample *ns = arena_alloc(ev->a, nc * sizeof(*ns));
+		if (!ns)
+			return OODA_ENOMEM;
+		if (s->ns)
+			memcpy(ns, s->s, s->ns * sizeof(*ns));
+		s->s = ns;
+		s->cap = nc;
+	}
+	s->s[s->ns++] = (struct promql_sample){ t, v };
+	return 0;
+}
+
+static int series_cmp(const void *a, const void *b)
+{
+	const struct promql_series *x = a, *y = b;
+	return labels_cmp(x->labels, x->n_labels, y->labels, y->n_labels);
+}
+
+static int acc_finish(struct ev *ev, struct promql_value *out, bool sort)
+{
+	out->n_series = ev->n_aser;
+	out->series = arena_zalloc(ev->a, (ev->n_aser + 1) * sizeof(*out->series));
+	if (!out->series)
+		return OODA_ENOMEM;
+	for (size_t i = 0; i < ev->n_aser; i++)
+		out->series[i] = (struct promql_series){ (struct promql_label *)ev->aser[i].l, ev->aser[i].n,
+							 ev->aser[i].s, ev->aser[i].ns };
+	if (sort)
+		qsort(out->series, out->n_series, sizeof(*out->series), series_cmp);
+	return 0;
+}
+
+static int ev_start(struct ev *ev, const struct promql_expr *e, const struct promql_source *src,
+		    struct arena *a, struct buf *err, int64_t start, int64_t end)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->src = src;
+	ev->a = a;
+	ev->err = err;
+	buf_init(&ev->key);
+	arena_init(&ev->tmp, 0);
+	ev->lookback = src->lookback_ms > 0 ? src->lookback_ms : PROMQL_DEFAULT_LOOKBACK_MS;
+	ev->max_series = src->max_series ? src->max_series : PROMQL_DEFAULT_MAX_SERIES;
+	if (src->version != 1 || !src->select)
+		return fail(ev, OODA_EINVAL, "unsupported promql_source version %d", src->version);
+	ev->sel = arena_zalloc(a, (e->n_sel + 1) * sizeof(*ev->sel));
+	if (!ev->sel)
+		return OODA_ENOMEM;
+	int rc = lmap_init(&ev->acc, a, 64);
+	return rc ? rc : fetch_all(ev, e, start, end);
+}
+
+static int ev_end(struct ev *ev, int rc)
+{
+	arena_release(&ev->tmp);
+	buf_release(&ev->key);
+	if (rc == OODA_ENOMEM && ev->err->len == 0)
+		buf_adds(ev->err, "out of memory evaluating the query");
+	return rc;
+}
+
+int promql_eval_instant(const struct promql_expr *e, const struct promql_source *src,
+			int64_t t_ms, struct arena *a, struct promql_value *out, struct buf *err)
+{
+	struct ev ev;
+	memset(out, 0, sizeof(*out));
+	out->t_ms = t_ms;
+	int rc = ev_start(&ev, e, src, a, err, t_ms, t_ms);
+	if (rc)
+		return ev_end(&ev, rc);
+	if (e->type == PQ_T_MATRIX) { /* a bare range selector: raw samples */
+		const struct fetched *f = &ev.sel[e->sel_id];
+		int64_t end = t_ms - e->offset_ms, start = end - e->range_ms;
+		out->type = PROMQL_MATRIX;
+		for (size_t i = 0; i < f->n && !rc; i++) {
+			const struct fser *fs = &f->ser[i];
+			uint32_t lo = upper(fs->s, fs->ns, start), hi = upper(fs->s, fs->ns, end);
+			for (uint32_t k = lo; k < hi && !rc; k++)
+				rc = acc_add(&ev, fs->l, fs->n, fs->s[k].t_ms, fs->s[k].v);
+		}
+		if (!rc)
+			rc = acc_finish(&ev, out, true);
+		return ev_end(&ev, rc);
+	}
+	struct val v;
+	rc = eval(&ev, e, t_ms, &v);
+	if (!rc) {
+		switch (v.type) {
+		case PQ_T_SCALAR:
+			out->type = PROMQL_SCALAR;
+			out->scalar = v.s;
+			break;
+		case PQ_T_STRING:
+			out->type = PROMQL_STRING;
+			out->str = arena_strdup(a, v.str);
+			rc = out->str ? 0 : OODA_ENOMEM;
+			break;
+		default:
+			out->type = PROMQL_VECTOR;
+			for (size_t i = 0; i < v.v.n && !rc; i++)
+				rc = acc_add(&ev, v.v.e[i].l, v.v.e[i].n, t_ms, v.v.e[i].v);
+			if (!rc)
+				rc = acc_finish(&ev, out, false);
+			break;
+		}
+	}
+	return ev_end(&ev, rc);
+}
+
+int promql_eval_range(const struct promql_expr *e, const struct promql_source *src,
+		      int64_t start_ms, int64_t end_ms, int64_t step_ms, struct arena *a,
+		      struct promql_value *out, struct buf *err)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = PROMQL_MATRIX;
+	out->t_ms = end_ms;
+	if (step_ms <= 0) {
+		buf_adds(err, "zero or negative query resolution step widths are not accepted");
+		return OODA_EINVAL;
+	}
+	if (end_ms < start_ms) {
+		buf_adds(err, "end timestamp must not be before start time");
+		return OODA_EINVAL;
+	}
+	if (e->type != PQ_T_SCALAR && e->type != PQ_T_VECTOR) {
+		buf_addf(err, "invalid expression type \"%s\" for range query, must be scalar or instant vector",
+			 e->type == PQ_T_MATRIX ? "range vector" : "string");
+		return OODA_EINVAL;
+	}
+	if ((end_ms - start_ms) / step_ms >= PROMQL_MAX_POINTS) {
+		buf_addf(err, "exceeded maximum resolution of %d points per timeseries; try a larger step",
+			 PROMQL_MAX_POINTS);
+		return OODA_ELIMIT;
+	}
+	struct ev ev;
+	int rc = ev_start(&ev, e, src, a, err, start_ms, end_ms);
+	for (int64_t t = start_ms; !rc && t <= end_ms; t += step_ms) {
+		arena_reset(&ev.tmp);
+		struct val v;
+		rc = eval(&ev, e, t, &v);
+		if (rc)
+			break;
+		if (v.type == PQ_T_SCALAR) {
+			rc = acc_add(&ev, no_labels, 0, t, v.s);
+			continue;
+		}
+		for (size_t i = 0; i < v.v.n && !rc; i++)
+			rc = acc_add(&ev, v.v.e[i].l, v.v.e[i].n, t, v.v.e[i].v);
+	}
+	if (!rc)
+		rc = acc_finish(&ev, out, true);
+	return ev_end(&ev, rc);
+}
