@@ -67,6 +67,37 @@ int api_metrics(struct http_request *req, struct http_response *res)
 		 (long long)bytes, (long long)audit_rows, store_queue_depth(d->store), rss_bytes(),
 		 (long long)(d->started_ns / OODA_NS_PER_SEC), (long long)d->reloads,
 		 (long long)d->reload_failures, auth_active_tokens(d->auth));
+	struct tstore_stats ts;
+	tstore_stats(d->tstore, &ts);
+	static const char *const sig[3] = { "logs", "spans", "metrics" };
+	buf_adds(&b, "# HELP ooda_telemetry_records Records stored in telemetry blocks.\n"
+		     "# TYPE ooda_telemetry_records gauge\n");
+	for (int i = 0; i < 3; i++)
+		buf_addf(&b, "ooda_telemetry_records{signal=\"%s\"} %llu\n", sig[i], (unsigned long long)ts.records[i]);
+	buf_adds(&b, "# HELP ooda_telemetry_blocks Telemetry blocks stored.\n# TYPE ooda_telemetry_blocks gauge\n");
+	for (int i = 0; i < 3; i++)
+		buf_addf(&b, "ooda_telemetry_blocks{signal=\"%s\"} %llu\n", sig[i], (unsigned long long)ts.blocks[i]);
+	buf_adds(&b, "# HELP ooda_telemetry_block_bytes Compressed bytes of telemetry blocks (data and blooms).\n"
+		     "# TYPE ooda_telemetry_block_bytes gauge\n");
+	for (int i = 0; i < 3; i++)
+		buf_addf(&b, "ooda_telemetry_block_bytes{signal=\"%s\"} %llu\n", sig[i], (unsigned long long)ts.bytes[i]);
+	buf_addf(&b,
+		 "# HELP ooda_change_events Change events stored.\n# TYPE ooda_change_events gauge\nooda_change_events %llu\n"
+		 "# HELP ooda_telemetry_file_bytes Size of telemetry.db and its WAL.\n"
+		 "# TYPE ooda_telemetry_file_bytes gauge\nooda_telemetry_file_bytes %llu\n"
+		 "# HELP ooda_ingest_queue_bytes Encoded telemetry waiting for the writer.\n"
+		 "# TYPE ooda_ingest_queue_bytes gauge\nooda_ingest_queue_bytes %llu\n"
+		 "# HELP ooda_ingest_rejected_busy_total Ingest requests refused with 429 because the queue was full.\n"
+		 "# TYPE ooda_ingest_rejected_busy_total counter\nooda_ingest_rejected_busy_total %llu\n"
+		 "# HELP ooda_telemetry_commits_total Group commits of the telemetry writer.\n"
+		 "# TYPE ooda_telemetry_commits_total counter\nooda_telemetry_commits_total %llu\n"
+		 "# HELP ooda_telemetry_compactions_total Compaction rounds that merged blocks.\n"
+		 "# TYPE ooda_telemetry_compactions_total counter\nooda_telemetry_compactions_total %llu\n"
+		 "# HELP ooda_telemetry_retention_dropped_total Blocks dropped by retention.\n"
+		 "# TYPE ooda_telemetry_retention_dropped_total counter\nooda_telemetry_retention_dropped_total %llu\n",
+		 (unsigned long long)ts.events, (unsigned long long)ts.file_bytes, (unsigned long long)ts.queue_bytes,
+		 (unsigned long long)ts.rejected_busy, (unsigned long long)ts.commits, (unsigned long long)ts.compactions,
+		 (unsigned long long)ts.retention_dropped);
 	res->status = 200;
 	res->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	buf_release(&res->body);

@@ -72,12 +72,14 @@ class Server:
 
     def start(self, timeout=15):
         self.log = open(self.log_path, "a")
+        offset = os.path.getsize(self.log_path)  # a restart appends: read only the new lines
+        self.port = None
         self.proc = subprocess.Popen([BIN, *self.args()], stdout=self.log, stderr=self.log)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ooda exited with {self.proc.returncode}:\n{self.read_log()}")
-            for line in self.read_log().splitlines():
+            for line in self.read_log()[offset:].splitlines():
                 try:
                     rec = json.loads(line)
                 except ValueError:
