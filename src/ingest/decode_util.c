@@ -20,11 +20,13 @@ void dec_init(struct dec *d, struct telemetry_batch *b, struct buf *err)
 	d->cap_points = b->n_points;
 	d->cap_events = b->n_events;
 	buf_init(&d->scratch);
+	buf_init(&d->key);
 }
 
 void dec_release(struct dec *d)
 {
 	buf_release(&d->scratch);
+	buf_release(&d->key);
 }
 
 static void dec_fail(struct dec *d, int rc, const char *what)
@@ -153,25 +155,22 @@ void dec_lift_resource(struct resource *r)
 		r->service = "unknown";
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+/* hex digit value + 1; 0 for anything else */
+static const uint8_t hex1[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+	['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+	['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 int dec_hex(const char *s, size_t len, uint8_t *out, size_t n)
 {
 	if (len != 2 * n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int h = hexval((unsigned char)s[2 * i]), l = hexval((unsigned char)s[2 * i + 1]);
-		if (h < 0 || l < 0)
+		int h = hex1[(unsigned char)s[2 * i]], l = hex1[(unsigned char)s[2 * i + 1]];
+		if (!h || !l)
 			return -1;
-		out[i] = (uint8_t)(h << 4 | l);
+		out[i] = (uint8_t)((h - 1) << 4 | (l - 1));
 	}
 	return 0;
 }
@@ -217,80 +216,96 @@ static bool skipped(const struct jval *m, const char *const *skip)
 }
 
 static int json_attrs_rec(struct dec *d, const struct jval *obj, const char *const *skip,
-			  struct attrs *as, uint32_t *cap, const char **why, struct buf *key, int depth)
+			  struct attrs *as, uint32_t *cap, const char **why, struct buf *key, int depth);
+
+static int json_attr_one(struct dec *d, const struct jval *m, struct attrs *as, uint32_t *cap,
+			 const char **why, struct buf *key, int depth)
 {
 	size_t base = key->len;
+	if (base)
+		buf_addch(key, '.');
+	buf_add(key, m->key, m->klen);
+	int rc = 0;
+	if (key->len > DECODE_MAX_ATTR_LEN) {
+		*why = "attribute key longer than 65536 bytes";
+		rc = 1;
+		goto out;
+	}
+	if (m->type == J_NULL)
+		goto out;
+	if (m->type == J_OBJ && depth < DECODE_MAX_DEPTH) {
+		rc = json_attrs_rec(d, m, NULL, as, cap, why, key, depth + 1);
+		goto out;
+	}
+	struct attr *a = dec_push_attr(d, as, cap);
+	if (!a || !(a->key = dec_strndup(d, key->data, key->len))) {
+		rc = d->rc;
+		goto out;
+	}
+	switch (m->type) {
+	case J_TRUE:
+	case J_FALSE:
+		a->type = ATTR_BOOL;
+		a->b = m->type == J_TRUE;
+		break;
+	case J_NUM: {
+		int64_t i;
+		if (!memchr(m->s, '.', m->len) && !memchr(m->s, 'e', m->len) && !memchr(m->s, 'E', m->len) &&
+		    jdom_i64(m, &i)) {
+			a->type = ATTR_INT;
+			a->i = i;
+		} else {
+			a->type = ATTR_DOUBLE;
+			jdom_f64(m, &a->d);
+		}
+		break;
+	}
+	case J_STR:
+		if (m->len > DECODE_MAX_ATTR_LEN) {
+			*why = "attribute value longer than 65536 bytes";
+			rc = 1;
+			goto out;
+		}
+		a->type = ATTR_STR;
+		a->len = m->len;
+		if (!(a->s = dec_strndup(d, m->s, m->len)))
+			rc = d->rc;
+		break;
+	default:
+		buf_reset(&d->scratch);
+		jdom_write(&d->scratch, m);
+		if (d->scratch.len > DECODE_MAX_ATTR_LEN) {
+			*why = "attribute value longer than 65536 bytes";
+			rc = 1;
+			goto out;
+		}
+		a->type = ATTR_JSON;
+		a->len = (uint32_t)d->scratch.len;
+		if (!(a->s = dec_strndup(d, d->scratch.data, d->scratch.len)))
+			rc = d->rc;
+	}
+out:
+	buf_setlen(key, base);
+	return rc;
+}
+
+static int json_attrs_rec(struct dec *d, const struct jval *obj, const char *const *skip,
+			  struct attrs *as, uint32_t *cap, const char **why, struct buf *key, int depth)
+{
 	for (const struct jval *m = obj->child; m; m = m->next) {
 		if (skip && skipped(m, skip))
 			continue;
-		buf_setlen(key, base);
-		if (base)
-			buf_addch(key, '.');
-		buf_add(key, m->key, m->klen);
-		if (key->len > DECODE_MAX_ATTR_LEN) {
-			*why = "attribute key longer than 65536 bytes";
-			return 1;
-		}
-		if (m->type == J_NULL)
-			continue;
-		if (m->type == J_OBJ && depth < DECODE_MAX_DEPTH) {
-			int rc = json_attrs_rec(d, m, NULL, as, cap, why, key, depth + 1);
-			if (rc)
-				return rc;
-			continue;
-		}
-		struct attr *a = dec_push_attr(d, as, cap);
-		if (!a)
-			return d->rc;
-		a->key = dec_strndup(d, key->data, key->len);
-		if (!a->key)
-			return d->rc;
-		switch (m->type) {
-		case J_TRUE:
-		case J_FALSE:
-			a->type = ATTR_BOOL;
-			a->b = m->type == J_TRUE;
-			break;
-		case J_NUM: {
-			int64_t i;
-			if (!memchr(m->s, '.', m->len) && !memchr(m->s, 'e', m->len) &&
-			    !memchr(m->s, 'E', m->len) && jdom_i64(m, &i)) {
-				a->type = ATTR_INT;
-				a->i = i;
-			} else {
-				a->type = ATTR_DOUBLE;
-				jdom_f64(m, &a->d);
-			}
-			break;
-		}
-		case J_STR:
-			if (m->len > DECODE_MAX_ATTR_LEN) {
-				*why = "attribute value longer than 65536 bytes";
-				return 1;
-			}
-			a->type = ATTR_STR;
-			a->s = dec_strndup(d, m->s, m->len);
-			a->len = m->len;
-			if (!a->s)
-				return d->rc;
-			break;
-		default: {
-			buf_reset(&d->scratch);
-			jdom_write(&d->scratch, m);
-			if (d->scratch.len > DECODE_MAX_ATTR_LEN) {
-				*why = "attribute value longer than 65536 bytes";
-				return 1;
-			}
-			a->type = ATTR_JSON;
-			a->s = dec_strndup(d, d->scratch.data, d->scratch.len);
-			a->len = (uint32_t)d->scratch.len;
-			if (!a->s)
-				return d->rc;
-		}
-		}
+		int rc = json_attr_one(d, m, as, cap, why, key, depth);
+		if (rc)
+			return rc;
 	}
-	buf_setlen(key, base);
 	return 0;
+}
+
+int dec_json_attr(struct dec *d, const struct jval *m, struct attrs *as, uint32_t *cap, const char **why)
+{
+	buf_reset(&d->key);
+	return json_attr_one(d, m, as, cap, why, &d->key, 0);
 }
 
 int dec_json_attrs(struct dec *d, const struct jval *obj, const char *const *skip, struct attrs *as,
@@ -298,8 +313,6 @@ int dec_json_attrs(struct dec *d, const struct jval *obj, const char *const *ski
 {
 	if (!obj || obj->type != J_OBJ)
 		return 0;
-	struct buf key = BUF_INIT;
-	int rc = json_attrs_rec(d, obj, skip, as, cap, why, &key, 0);
-	buf_release(&key);
-	return rc;
+	buf_reset(&d->key);
+	return json_attrs_rec(d, obj, skip, as, cap, why, &d->key, 0);
 }

@@ -26,6 +26,7 @@ struct dec {
 	int rc; /* first hard failure (limit, arena exhausted), 0 if none */
 	size_t cap_logs, cap_spans, cap_points, cap_events;
 	struct buf scratch; /* JSON text of structured values */
+	struct buf key;     /* dotted keys while flattening JSON */
 };
 
 void dec_init(struct dec *d, struct telemetry_batch *b, struct buf *err);
@@ -86,9 +87,19 @@ struct jval;
 int dec_json_attrs(struct dec *d, const struct jval *obj, const char *const *skip, struct attrs *as,
 		   uint32_t *cap, const char **why);
 
+/*
+ * Appends one member m of a JSON object to as, under the same rules as
+ * dec_json_attrs (an object member is flattened). Same returns.
+ */
+int dec_json_attr(struct dec *d, const struct jval *m, struct attrs *as, uint32_t *cap, const char **why);
+
 /* true if the n bytes at s equal the NUL-terminated word w. */
 static inline bool dec_eq(const char *s, size_t n, const char *w)
 {
+	if (n == 0)
+		return w[0] == '\0';
+	if (s[0] != w[0])
+		return false;
 	size_t wl = strlen(w);
 	return wl == n && memcmp(s, w, n) == 0;
 }

@@ -72,6 +72,11 @@ static size_t put_utf8(char *o, uint32_t cp)
 	return 4;
 }
 
+/* Bytes that end the fast scan of a string body. */
+static const bool str_stop[256] = {
+	[0 ... 0x1f] = true, ['"'] = true, ['\\'] = true,
+};
+
 /* At the opening quote. Sets *out / *olen to the unescaped arena copy. */
 static bool parse_string(struct jp *j, const char **out, uint32_t *olen)
 {
@@ -79,6 +84,11 @@ static bool parse_string(struct jp *j, const char **out, uint32_t *olen)
 	const char *q = start;
 	bool esc = false;
 	while (q < j->end) {
+		/* skip plain bytes fast: only '"', '\\' and control characters stop the scan */
+		while (q < j->end && !str_stop[(unsigned char)*q])
+			q++;
+		if (q >= j->end)
+			break;
 		unsigned char c = (unsigned char)*q;
 		if (c == '"')
 			break;

@@ -61,15 +61,29 @@ static const struct resource *service_resource(struct nd *c, const char *svc, si
 	return r;
 }
 
-static const char *const known[] = {
-	"time", "timestamp", "ts", "service", "service.name", "severity", "level", "body",
-	"message", "msg", "trace_id", "traceId", "span_id", "spanId", NULL,
+enum nd_field { NF_OTHER, NF_TIME, NF_SERVICE, NF_SEVERITY, NF_BODY, NF_TRACE, NF_SPAN, NF_COUNT };
+
+/* The known field names: the one table of them. */
+static const struct {
+	const char *name;
+	enum nd_field field;
+} nd_fields[] = {
+	{ "time", NF_TIME },       { "timestamp", NF_TIME }, { "ts", NF_TIME },
+	{ "service", NF_SERVICE }, { "service.name", NF_SERVICE },
+	{ "severity", NF_SEVERITY }, { "level", NF_SEVERITY },
+	{ "body", NF_BODY },       { "message", NF_BODY },   { "msg", NF_BODY },
+	{ "trace_id", NF_TRACE },  { "traceId", NF_TRACE },
+	{ "span_id", NF_SPAN },    { "spanId", NF_SPAN },
 };
 
-static const struct jval *first_of(const struct jval *o, const char *a, const char *b, const char *c)
+static enum nd_field classify(const struct jval *m)
 {
-	const struct jval *v = jdom_get(o, a, b);
-	return v ? v : c ? jdom_get(o, c, NULL) : NULL;
+	if (m->klen < 2 || m->klen > 12)
+		return NF_OTHER;
+	for (size_t i = 0; i < sizeof(nd_fields) / sizeof(nd_fields[0]); i++)
+		if (dec_eq(m->key, m->klen, nd_fields[i].name))
+			return nd_fields[i].field;
+	return NF_OTHER;
 }
 
 /* Decodes one parsed line; returns a reason to reject it, or NULL. rc gets hard errors. */
@@ -77,9 +91,19 @@ static const char *nd_line(struct nd *c, const struct jval *o, int64_t now_ns, i
 {
 	if (o->type != J_OBJ)
 		return "line is not a JSON object";
+	/* one pass over the members: the first of each known field wins */
+	const struct jval *known[NF_COUNT] = { 0 };
+	uint32_t n_other = 0;
+	for (const struct jval *m = o->child; m; m = m->next) {
+		enum nd_field f = classify(m);
+		if (f == NF_OTHER)
+			n_other++;
+		else if (!known[f])
+			known[f] = m;
+	}
 	const struct jval *v;
 	int64_t t = now_ns;
-	if ((v = first_of(o, "time", "timestamp", "ts")) && v->type != J_NULL) {
+	if ((v = known[NF_TIME]) && v->type != J_NULL) {
 		if (v->type != J_STR && v->type != J_NUM)
 			return "time is neither a string nor a number";
 		if (v->type == J_NUM && memchr(v->s, '.', v->len)) {
@@ -93,19 +117,19 @@ static const char *nd_line(struct nd *c, const struct jval *o, int64_t now_ns, i
 	}
 	uint8_t trace[16], span[8];
 	bool has_t = false, has_s = false;
-	if ((v = jdom_get(o, "trace_id", "traceId")) && !(v->type == J_STR && v->len == 0) && v->type != J_NULL) {
+	if ((v = known[NF_TRACE]) && !(v->type == J_STR && v->len == 0) && v->type != J_NULL) {
 		if (v->type != J_STR || dec_hex(v->s, v->len, trace, 16))
 			return "trace_id is not 32 hex digits";
 		has_t = true;
 	}
-	if ((v = jdom_get(o, "span_id", "spanId")) && !(v->type == J_STR && v->len == 0) && v->type != J_NULL) {
+	if ((v = known[NF_SPAN]) && !(v->type == J_STR && v->len == 0) && v->type != J_NULL) {
 		if (v->type != J_STR || dec_hex(v->s, v->len, span, 8))
 			return "span_id is not 16 hex digits";
 		has_s = true;
 	}
 	const char *svc = "";
 	size_t svclen = 0;
-	if ((v = jdom_get(o, "service", "service.name")) && v->type == J_STR) {
+	if ((v = known[NF_SERVICE]) && v->type == J_STR) {
 		svc = v->s;
 		svclen = v->len;
 	}
@@ -122,11 +146,13 @@ static const char *nd_line(struct nd *c, const struct jval *o, int64_t now_ns, i
 	lr->resource = res;
 	lr->time_ns = t;
 	lr->observed_ns = now_ns;
-	memcpy(lr->trace_id, trace, has_t ? 16 : 0);
-	memcpy(lr->span_id, span, has_s ? 8 : 0);
+	if (has_t)
+		memcpy(lr->trace_id, trace, 16);
+	if (has_s)
+		memcpy(lr->span_id, span, 8);
 	lr->has_trace_id = has_t;
 	lr->has_span_id = has_s;
-	if ((v = jdom_get(o, "severity", "level"))) {
+	if ((v = known[NF_SEVERITY])) {
 		int64_t n;
 		if (v->type == J_STR) {
 			int sev = dec_severity_text(v->s, v->len);
@@ -136,7 +162,7 @@ static const char *nd_line(struct nd *c, const struct jval *o, int64_t now_ns, i
 			lr->severity = (uint8_t)n;
 		}
 	}
-	if ((v = first_of(o, "body", "message", "msg")) && v->type != J_NULL) {
+	if ((v = known[NF_BODY]) && v->type != J_NULL) {
 		if (v->type == J_STR) {
 			lr->body = dec_strndup(&c->d, v->s, v->len);
 			lr->body_len = v->len;
@@ -147,16 +173,25 @@ static const char *nd_line(struct nd *c, const struct jval *o, int64_t now_ns, i
 			lr->body_len = (uint32_t)c->d.scratch.len;
 		}
 	}
-	uint32_t cap = 0;
-	const char *why = NULL;
-	int arc = dec_json_attrs(&c->d, o, known, &lr->attrs, &cap, &why);
+	if (n_other) {
+		uint32_t cap = 0;
+		/* size the attribute array once for the flat case */
+		lr->attrs.v = dec_alloc(&c->d, n_other * sizeof(struct attr));
+		if (lr->attrs.v)
+			cap = n_other;
+		const char *why = NULL;
+		for (const struct jval *m = o->child; m && !c->d.rc; m = m->next) {
+			if (classify(m) != NF_OTHER)
+				continue;
+			if (dec_json_attr(&c->d, m, &lr->attrs, &cap, &why) == 1) {
+				c->d.b->n_logs--;
+				return why;
+			}
+		}
+	}
 	if (c->d.rc) {
 		*rc = c->d.rc;
 		return NULL;
-	}
-	if (arc == 1) {
-		c->d.b->n_logs--;
-		return why;
 	}
 	return NULL;
 }

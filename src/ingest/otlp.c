@@ -206,7 +206,7 @@ static int pb_any_json(struct pbctx *c, const uint8_t *p, size_t n, int depth)
 		return pb_error(c, p, "AnyValue nested deeper than 64");
 	struct buf *b = &c->d.scratch;
 	struct pbr r = { p, p + n };
-	struct pbf f, last = { 0 };
+	struct pbf f = { 0 }, last = { 0 };
 	FIELDS(c, &r, &f) {
 		if (f.num >= ANYVALUE_STRING && f.num <= ANYVALUE_BYTES)
 			last = f;
@@ -249,7 +249,7 @@ static int pb_any_json(struct pbctx *c, const uint8_t *p, size_t n, int depth)
 static int pb_anyvalue(struct pbctx *c, const uint8_t *p, size_t n, struct attr *a)
 {
 	struct pbr r = { p, p + n };
-	struct pbf f, last = { 0 };
+	struct pbf f = { 0 }, last = { 0 };
 	FIELDS(c, &r, &f) {
 		if (f.num >= ANYVALUE_STRING && f.num <= ANYVALUE_BYTES)
 			last = f;

@@ -1,0 +1,30 @@
+/*
+ * libFuzzer harness for the OTLP/JSON decoders (logs, traces, metrics):
+ * any bytes must decode or fail with a message, never crash, hang or leak.
+ * The first byte picks the signal.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest/otlp.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1 || size > 1 << 16)
+		return 0;
+	struct arena a;
+	arena_init(&a, 0);
+	a.limit = 64 << 20;
+	struct telemetry_batch b = { .arena = &a };
+	struct buf err = BUF_INIT;
+	int (*fn[])(const void *, size_t, bool, int64_t, struct telemetry_batch *, struct buf *) = {
+		otlp_decode_logs, otlp_decode_traces, otlp_decode_metrics,
+	};
+	if (fn[data[0] % 3](data + 1, size - 1, true, 1, &b, &err) != 0 && err.len == 0)
+		__builtin_trap(); /* a failure must always say why */
+	if (b.rejected && !b.reject_msg)
+		__builtin_trap();
+	arena_release(&a);
+	buf_release(&err);
+	return 0;
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Writes the small seed corpora of the ingest fuzzers into fuzz/corpus/<name>/.
+Seeds are built here from scratch (a few bytes of protobuf or JSON each), so
+the corpus can be regenerated and reviewed: python3 fuzz/gen-seeds.py"""
+import json, os, struct, sys
+
+root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+def varint(v):
+    out = b""
+    while v >= 0x80:
+        out += bytes([(v & 0x7F) | 0x80]); v >>= 7
+    return out + bytes([v])
+
+def tag(f, wt): return varint(f << 3 | wt)
+def ld(f, b): return tag(f, 2) + varint(len(b)) + b
+def s(f, t): return ld(f, t.encode())
+def vi(f, v): return tag(f, 0) + varint(v)
+def f64(f, v): return tag(f, 1) + struct.pack("<Q", v)
+def dbl(f, v): return tag(f, 1) + struct.pack("<d", v)
+def kv(k, any_): return ld(1, s(1, k) + ld(2, any_))
+
+res = ld(1, kv("service.name", s(1, "api")) + kv("host.name", s(1, "h")))
+scope = ld(1, s(1, "lib"))
+def envelope(records): return ld(1, res + ld(2, scope + records))
+
+log = ld(2, f64(1, 1800000000000000000) + vi(2, 9) + s(3, "INFO") + ld(5, s(1, "hello")) +
+         kv("n", vi(3, 5)) + ld(9, bytes(range(1, 17))) + ld(10, bytes(range(1, 9))) +
+         ld(6, s(1, "arr") + ld(2, ld(5, ld(1, s(1, "x")) + ld(1, vi(3, 2))))))
+span = ld(2, ld(1, bytes(range(1, 17))) + ld(2, bytes(range(1, 9))) + s(5, "GET /") + vi(6, 2) +
+          f64(7, 100) + f64(8, 200) + ld(11, f64(1, 150) + s(2, "ev")) + ld(15, s(2, "boom") + vi(3, 2)))
+gauge = ld(2, s(1, "g") + ld(5, ld(1, f64(3, 5) + dbl(4, 1.5))))
+hist = ld(2, s(1, "h") + ld(9, ld(1, f64(4, 3) + dbl(5, 9.0) + ld(6, struct.pack("<3Q", 1, 1, 1)) +
+                                  ld(7, struct.pack("<2d", 1, 10))) + vi(2, 2)))
+exp = ld(2, s(1, "e") + ld(10, ld(1, f64(4, 3) + vi(6, 4) + ld(8, vi(1, 3) + ld(2, b"\x01\x02")))))
+summ = ld(2, s(1, "s") + ld(11, ld(1, f64(4, 3) + ld(6, dbl(1, 0.5) + dbl(2, 2.0)))))
+
+seeds = {
+    "otlp_proto": {
+        "logs": b"\x00" + envelope(log),
+        "traces": b"\x01" + envelope(span),
+        "metrics": b"\x02" + envelope(gauge + hist + exp + summ),
+    },
+    "otlp_json": {
+        "logs": b"\x00" + json.dumps({"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "api"}}]},
+            "scopeLogs": [{"scope": {"name": "l"}, "logRecords": [{"timeUnixNano": "1", "severityNumber": 9,
+            "body": {"kvlistValue": {"values": [{"key": "a", "value": {"intValue": "1"}}]}},
+            "traceId": "0102030405060708090a0b0c0d0e0f10", "spanId": "0102030405060708"}]}]}]}).encode(),
+        "traces": b"\x01" + json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "0102030405060708090a0b0c0d0e0f10",
+            "spanId": "0102030405060708", "name": "x", "kind": "SPAN_KIND_SERVER", "startTimeUnixNano": 1, "endTimeUnixNano": 2,
+            "events": [{"name": "e"}], "links": [{"traceId": "0102030405060708090a0b0c0d0e0f10", "spanId": "0102030405060708"}],
+            "status": {"code": 2}}]}]}]}).encode(),
+        "metrics": b"\x02" + json.dumps({"resourceMetrics": [{"scopeMetrics": [{"metrics": [
+            {"name": "s", "sum": {"aggregationTemporality": 2, "isMonotonic": True, "dataPoints": [{"asInt": "3"}]}},
+            {"name": "h", "histogram": {"dataPoints": [{"count": "2", "bucketCounts": ["1", 1], "explicitBounds": [5]}]}},
+            {"name": "e", "exponentialHistogram": {"dataPoints": [{"scale": 2, "positive": {"offset": -1, "bucketCounts": [1]}}]}},
+            {"name": "q", "summary": {"dataPoints": [{"quantileValues": [{"quantile": 0.5, "value": 1}]}]}}]}]}]}).encode(),
+    },
+    "ndjson": {
+        "lines": b'{"time":"2026-11-25T10:00:00Z","service":"api","level":"error","msg":"x","user":{"id":1}}\n'
+                 b'{"ts":1795600800,"severity":3,"body":{"a":[1,2]},"trace_id":"0102030405060708090a0b0c0d0e0f10"}\n'
+                 b'\nnot json\n[1]\n{"message":"\\u00e9\\ud83d\\ude00"}\r\n',
+    },
+    "cloudevents": {
+        "event": b"\x00" + json.dumps([{"kind": "deploy", "service": "api", "version": "1", "time": "2026-11-25T10:00:00Z",
+            "links": ["u"], "attributes": {"a": {"b": 1}}}]).encode(),
+        "structured": b"\x01" + json.dumps({"specversion": "1.0", "id": "1", "source": "s", "type": "x.deploy",
+            "subject": "api", "data": {"version": "2"}}).encode(),
+        "binary": b"\x02io.ooda.flag.changed\x00" + json.dumps({"service": "api", "actor": "ann"}).encode(),
+    },
+    "remote_write": {
+        # wrapped: byte 1 says the harness snappy-compresses the protobuf itself
+        "series": b"\x01" + ld(1, ld(1, s(1, "__name__") + s(2, "up")) + ld(1, s(1, "job") + s(2, "node")) +
+                   ld(1, s(1, "instance") + s(2, "h:9100")) + ld(2, dbl(1, 1.0) + vi(2, 1795600800000))),
+        # raw: a literal-only snappy block holding one empty series
+        "raw": b"\x00" + bytes([4, 0x0c]) + ld(1, b"\x12\x00"),
+    },
+}
+
+for name, files in seeds.items():
+    d = os.path.join(root, name)
+    os.makedirs(d, exist_ok=True)
+    for fname, data in files.items():
+        with open(os.path.join(d, fname), "wb") as fp:
+            fp.write(data)
+print("seeds written to", root, file=sys.stderr)
