@@ -999,11 +999,12 @@ static int eval_agg(struct ev *ev, const struct promql_expr *e, int64_t t, struc
 		return OODA_ENOMEM;
 	uint32_t ng = 0;
 	struct buf vs = BUF_INIT;
+	bool keep_name = !e->without && in_list("__name__", e->grp, e->n_grp);
 	for (size_t i = 0; i < n; i++) {
 		struct el *x = &in.v.e[i];
 		const struct promql_label *l;
 		uint32_t nl;
-		rc = filter_labels(ev, x->l, x->n, !e->without, e->grp, e->n_grp, true, &l, &nl);
+		rc = filter_labels(ev, x->l, x->n, !e->without, e->grp, e->n_grp, keep_name ? false : true, &l, &nl);
 		if (!rc && e->agg == AGG_COUNT_VALUES) {
 			buf_reset(&vs);
 			pq_format_float(&vs, x->v);
@@ -1137,7 +1138,9 @@ static int sig_key(struct ev *ev, const struct promql_expr *e, const struct el *
 {
 	const struct promql_label *l;
 	uint32_t n;
-	int rc = filter_labels(ev, x->l, x->n, e->on, e->mlabels, e->n_mlabels, true, &l, &n);
+	/* on(__name__) matches on the name; otherwise the name never counts */
+	bool drop = !(e->on && in_list("__name__", e->mlabels, e->n_mlabels));
+	int rc = filter_labels(ev, x->l, x->n, e->on, e->mlabels, e->n_mlabels, drop, &l, &n);
 	if (!rc)
 		key_of(ev, l, n);
 	return rc;

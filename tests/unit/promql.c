@@ -219,6 +219,8 @@ static void test_json_cases(void **state)
 		{ "bottomk by (code) (1, http_requests_total)", 600,
 		  "{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"__name__\":\"http_requests_total\",\"code\":\"200\",\"instance\":\"b\",\"job\":\"api\"},\"value\":[600,\"205\"]},"
 		  "{\"metric\":{\"__name__\":\"http_requests_total\",\"code\":\"500\",\"instance\":\"a\",\"job\":\"api\"},\"value\":[600,\"40\"]}]}" },
+		{ "count by (__name__) (temperature)", 599,
+		  "{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"__name__\":\"temperature\"},\"value\":[599,\"2\"]}]}" },
 		{ "count_values(\"v\", temperature)", 599,
 		  "{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"v\":\"28\"},\"value\":[599,\"1\"]},{\"metric\":{\"v\":\"20\"},\"value\":[599,\"1\"]}]}" },
 		/* vector matching with group_left */
