@@ -588,6 +588,10 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e, int64_t t, 
 				r = b->v - a->v;
 				break;
 			}
+			if (b->t_ms == a->t_ms) {
+				ok = false;
+				break;
+			}
 			r = b->v < a->v ? b->v : b->v - a->v;
 			r /= (double)(b->t_ms - a->t_ms) / 1000;
 			break;

@@ -499,6 +499,20 @@ static void test_parse_errors(void **state)
 	while (q.len < PROMQL_MAX_QUERY_LEN)
 		buf_adds(&q, " + 1");
 	assert_int_equal(promql_parse(q.data, q.len, &a, &e, &err), OODA_ELIMIT);
+	/* a long flat chain evaluates (recursion is bounded by the tree height) */
+	buf_reset(&q);
+	buf_adds(&q, "temperature");
+	for (int i = 0; i < 1000; i++)
+		buf_adds(&q, " + temperature");
+	assert_int_equal(promql_parse(q.data, q.len, &a, &e, &err), 0);
+	struct promql_value v;
+	assert_int_equal(promql_eval_instant(e, &src, 600000, &a, &v, &err), 0);
+	assert_int_equal(v.n_series, 1);
+	assert_true(v.series[0].samples[0].v == 30 * 1001);
+	buf_adds(&q, " + 1");
+	for (int i = 0; i < 30; i++)
+		buf_adds(&q, " + temperature");
+	assert_int_equal(promql_parse(q.data, q.len, &a, &e, &err), OODA_ELIMIT);
 	buf_release(&q);
 	buf_release(&err);
 	arena_release(&a);
