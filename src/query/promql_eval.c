@@ -17,6 +17,7 @@
 struct el {
 	const struct promql_label *l;
 	uint32_t n;
+	uint32_t sid; /* 0, or a stable id of the label set l (see acc_add) */
 	double v;
 	int64_t t;
 };
@@ -38,6 +39,10 @@ struct fser {
 	uint32_t n, nn;
 	struct promql_sample *s;
 	uint32_t ns;
+	uint32_t *resets; /* range selectors: resets[i] = drops in s[1..i] */
+	uint32_t sid; /* sid of l; sid + 1 is the sid of nl */
+	uint32_t lo, hi; /* window cursor of the last step */
+	int64_t c_start, c_end;
 };
 
 struct fetched {
@@ -75,6 +80,8 @@ struct ev {
 	int64_t lookback;
 	size_t max_series;
 	struct fetched *sel;
+	uint32_t n_sid; /* stable label-set ids handed out */
+	uint32_t *sid_aser; /* sid -> result series index + 1 (0 = unknown) */
 	/* result accumulator */
 	struct lmap acc;
 	struct aser *aser;
@@ -187,7 +194,11 @@ static int filter_labels(struct ev *ev, const struct promql_label *l, uint32_t n
 
 static int drop_name(struct ev *ev, struct el *e)
 {
-	return filter_labels(ev, e->l, e->n, false, NULL, 0, true, &e->l, &e->n);
+	const struct promql_label *before = e->l;
+	int rc = filter_labels(ev, e->l, e->n, false, NULL, 0, true, &e->l, &e->n);
+	if (e->l != before)
+		e->sid = 0;
+	return rc;
 }
 
 /* Sets (value non-empty) or deletes name in a copy of the label set. */
@@ -339,6 +350,9 @@ static int fetch_one(struct ev *ev, const struct promql_expr *s, int64_t start, 
 				fs->nl[fs->nn++] = x->labels[k];
 		fs->s = x->samples;
 		fs->ns = x->n_samples;
+		fs->sid = ev->n_sid + 1;
+		ev->n_sid += 2;
+		fs->c_start = fs->c_end = INT64_MIN;
 		if (s->range_ms) { /* range functions never see staleness markers */
 			uint32_t stale = 0;
 			for (uint32_t k = 0; k < fs->ns; k++)
@@ -353,6 +367,16 @@ static int fetch_one(struct ev *ev, const struct promql_expr *s, int64_t start, 
 						c[m++] = fs->s[k];
 				fs->s = c;
 				fs->ns = m;
+			}
+			/* counting drops once makes reset-free windows O(1) in rate() */
+			fs->resets = arena_alloc(ev->a, (fs->ns + 1) * sizeof(*fs->resets));
+			if (!fs->resets)
+				return OODA_ENOMEM;
+			uint32_t drops = 0;
+			for (uint32_t k = 0; k < fs->ns; k++) {
+				if (k && fs->s[k].v < fs->s[k - 1].v)
+					drops++;
+				fs->resets[k] = drops;
 			}
 		}
 	}
@@ -398,6 +422,44 @@ static uint32_t upper(const struct promql_sample *s, uint32_t n, int64_t t)
 	return lo;
 }
 
+/* The samples in (start, end]: steps move forward, so the cursor of the
+ * previous step usually only needs a nudge; otherwise binary search. */
+static void window(struct fser *fs, int64_t start, int64_t end, uint32_t *lo, uint32_t *hi)
+{
+	if (start >= fs->c_start && end >= fs->c_end) {
+		uint32_t l = fs->lo, h = fs->hi;
+		while (l < fs->ns && fs->s[l].t_ms <= start)
+			l++;
+		if (h < l)
+			h = l;
+		while (h < fs->ns && fs->s[h].t_ms <= end)
+			h++;
+		*lo = l;
+		*hi = h;
+	} else {
+		*lo = upper(fs->s, fs->ns, start);
+		*hi = upper(fs->s, fs->ns, end);
+	}
+	fs->lo = *lo;
+	fs->hi = *hi;
+	fs->c_start = start;
+	fs->c_end = end;
+}
+
+static int vreserve(struct ev *ev, struct vec *v, size_t n)
+{
+	if (v->cap >= n)
+		return 0;
+	struct el *ne = talloc(ev, n * sizeof(*ne));
+	if (!ne)
+		return OODA_ENOMEM;
+	if (v->n)
+		memcpy(ne, v->e, v->n * sizeof(*ne));
+	v->e = ne;
+	v->cap = n;
+	return 0;
+}
+
 /* ---- range functions ---- */
 
 static double go_max(double a, double b)
@@ -437,13 +499,15 @@ static double quantile(double q, double *v, size_t n)
 	return v[lo] * (1 - w) + v[hi] * w;
 }
 
-static bool extrapolated(const struct promql_sample *s, uint32_t n, int64_t range_start,
-			 int64_t range_end, int64_t range_ms, bool counter, bool rate, double *out)
+/* resets: the series' drop counts at s[0] and s[n-1] (equal: no reset). */
+static bool extrapolated(const struct promql_sample *s, uint32_t n, const uint32_t *resets,
+			 int64_t range_start, int64_t range_end, int64_t range_ms, bool counter, bool rate,
+			 double *out)
 {
 	if (n < 2)
 		return false;
 	double result = s[n - 1].v - s[0].v;
-	if (counter) {
+	if (counter && (resets[0] != resets[1] || s[0].v < 0)) {
 		double prev = 0;
 		for (uint32_t i = 0; i < n; i++) {
 			if (s[i].v < prev)
@@ -495,19 +559,24 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e, int64_t t, 
 	const struct fetched *f = &ev->sel[ms->sel_id];
 	int64_t end = t - ms->offset_ms, start = end - ms->range_ms;
 	out->type = PQ_T_VECTOR;
+	int rc = vreserve(ev, &out->v, f->n);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < f->n; i++) {
-		const struct fser *fs = &f->ser[i];
-		uint32_t lo = upper(fs->s, fs->ns, start), hi = upper(fs->s, fs->ns, end);
+		struct fser *fs = &f->ser[i];
+		uint32_t lo, hi;
+		window(fs, start, end, &lo, &hi);
 		const struct promql_sample *s = fs->s + lo;
 		uint32_t n = hi - lo;
 		if (n == 0)
 			continue;
 		double r = 0;
 		bool ok = true;
+		const uint32_t rs[2] = { fs->resets[lo], fs->resets[hi - 1] };
 		switch (e->fn->id) {
-		case FN_RATE: ok = extrapolated(s, n, start, end, ms->range_ms, true, true, &r); break;
-		case FN_INCREASE: ok = extrapolated(s, n, start, end, ms->range_ms, true, false, &r); break;
-		case FN_DELTA: ok = extrapolated(s, n, start, end, ms->range_ms, false, false, &r); break;
+		case FN_RATE: ok = extrapolated(s, n, rs, start, end, ms->range_ms, true, true, &r); break;
+		case FN_INCREASE: ok = extrapolated(s, n, rs, start, end, ms->range_ms, true, false, &r); break;
+		case FN_DELTA: ok = extrapolated(s, n, rs, start, end, ms->range_ms, false, false, &r); break;
 		case FN_IRATE:
 		case FN_IDELTA: {
 			if (n < 2) {
@@ -517,6 +586,10 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e, int64_t t, 
 			const struct promql_sample *a = &s[n - 2], *b = &s[n - 1];
 			if (e->fn->id == FN_IDELTA) {
 				r = b->v - a->v;
+				break;
+			}
+			if (b->t_ms == a->t_ms) {
+				ok = false;
 				break;
 			}
 			r = b->v < a->v ? b->v : b->v - a->v;
@@ -579,9 +652,8 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e, int64_t t, 
 		if (!ok)
 			continue;
 		bool keep_name = e->fn->id == FN_LAST_OT;
-		int rc = vpush(ev, &out->v, (struct el){ keep_name ? fs->l : fs->nl, keep_name ? fs->n : fs->nn, r, t });
-		if (rc)
-			return rc;
+		out->v.e[out->v.n++] = (struct el){ keep_name ? fs->l : fs->nl, keep_name ? fs->n : fs->nn,
+						    keep_name ? fs->sid : fs->sid + 1, r, t };
 	}
 	return 0;
 }
@@ -691,7 +763,7 @@ static int eval_histogram_quantile(struct ev *ev, double q, struct vec *in, int6
 	}
 	out->type = PQ_T_VECTOR;
 	for (uint32_t i = 0; i < ng; i++)
-		if ((rc = vpush(ev, &out->v, (struct el){ g[i].l, g[i].n, bucket_quantile(q, g[i].b, g[i].nb), t })))
+		if ((rc = vpush(ev, &out->v, (struct el){ g[i].l, g[i].n, 0, bucket_quantile(q, g[i].b, g[i].nb), t })))
 			return rc;
 	return 0;
 }
@@ -770,6 +842,7 @@ static int eval_label_replace(struct ev *ev, const struct promql_expr *e, struct
 				rc = OODA_ENOMEM;
 			else
 				rc = set_label(ev, x.l, x.n, dst, v, &x.l, &x.n);
+			x.sid = 0;
 		}
 		if (!rc)
 			rc = vpush(ev, &out->v, x);
@@ -796,7 +869,7 @@ static int eval_call(struct ev *ev, const struct promql_expr *e, int64_t t, stru
 		double s;
 		if ((rc = eval_scalar(ev, e->args[0], t, &s)))
 			return rc;
-		return vpush(ev, &out->v, (struct el){ no_labels, 0, s, t });
+		return vpush(ev, &out->v, (struct el){ no_labels, 0, 0, s, t });
 	}
 	double a1 = 0, a2 = 0;
 	struct val in;
@@ -840,7 +913,7 @@ static int eval_call(struct ev *ev, const struct promql_expr *e, int64_t t, stru
 			}
 			qsort(l, n, sizeof(*l), label_cmp);
 		}
-		return vpush(ev, &out->v, (struct el){ l ? l : no_labels, n, 1, t });
+		return vpush(ev, &out->v, (struct el){ l ? l : no_labels, n, 0, 1, t });
 	}
 	default:
 		break;
@@ -930,11 +1003,12 @@ static int eval_agg(struct ev *ev, const struct promql_expr *e, int64_t t, struc
 		return OODA_ENOMEM;
 	uint32_t ng = 0;
 	struct buf vs = BUF_INIT;
+	bool keep_name = !e->without && in_list("__name__", e->grp, e->n_grp);
 	for (size_t i = 0; i < n; i++) {
 		struct el *x = &in.v.e[i];
 		const struct promql_label *l;
 		uint32_t nl;
-		rc = filter_labels(ev, x->l, x->n, !e->without, e->grp, e->n_grp, true, &l, &nl);
+		rc = filter_labels(ev, x->l, x->n, !e->without, e->grp, e->n_grp, keep_name ? false : true, &l, &nl);
 		if (!rc && e->agg == AGG_COUNT_VALUES) {
 			buf_reset(&vs);
 			pq_format_float(&vs, x->v);
@@ -1031,7 +1105,7 @@ static int eval_agg(struct ev *ev, const struct promql_expr *e, int64_t t, struc
 		}
 		default: break;
 		}
-		rc = vpush(ev, &out->v, (struct el){ gr->l, gr->n, v, t });
+		rc = vpush(ev, &out->v, (struct el){ gr->l, gr->n, 0, v, t });
 	}
 	return rc;
 }
@@ -1068,7 +1142,9 @@ static int sig_key(struct ev *ev, const struct promql_expr *e, const struct el *
 {
 	const struct promql_label *l;
 	uint32_t n;
-	int rc = filter_labels(ev, x->l, x->n, e->on, e->mlabels, e->n_mlabels, true, &l, &n);
+	/* on(__name__) matches on the name; otherwise the name never counts */
+	bool drop = !(e->on && in_list("__name__", e->mlabels, e->n_mlabels));
+	int rc = filter_labels(ev, x->l, x->n, e->on, e->mlabels, e->n_mlabels, drop, &l, &n);
 	if (!rc)
 		key_of(ev, l, n);
 	return rc;
@@ -1154,6 +1230,7 @@ static int eval_vv(struct ev *ev, const struct promql_expr *e, int64_t t, struct
 		}
 		if (!keep)
 			continue;
+		x.sid = 0;
 		if (e->card == CARD_ONE_ONE)
 			rc = filter_labels(ev, x.l, x.n, e->on, e->mlabels, e->n_mlabels, drop, &x.l, &x.n);
 		else if (drop)
@@ -1236,17 +1313,19 @@ static int eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct va
 	case PQ_SEL: {
 		const struct fetched *f = &ev->sel[e->sel_id];
 		int64_t at = t - e->offset_ms;
+		int rc = vreserve(ev, &out->v, f->n);
+		if (rc)
+			return rc;
 		for (size_t i = 0; i < f->n; i++) {
-			const struct fser *fs = &f->ser[i];
-			uint32_t k = upper(fs->s, fs->ns, at);
-			if (!k)
+			struct fser *fs = &f->ser[i];
+			uint32_t lo, k;
+			window(fs, at - ev->lookback, at, &lo, &k);
+			if (k == lo)
 				continue;
 			const struct promql_sample *s = &fs->s[k - 1];
-			if (s->t_ms <= at - ev->lookback || promql_is_stale(s->v))
+			if (promql_is_stale(s->v))
 				continue;
-			int rc = vpush(ev, &out->v, (struct el){ fs->l, fs->n, s->v, s->t_ms });
-			if (rc)
-				return rc;
+			out->v.e[out->v.n++] = (struct el){ fs->l, fs->n, fs->sid, s->v, s->t_ms };
 		}
 		return 0;
 	}
@@ -1280,14 +1359,22 @@ static int eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct va
 
 /* ---- result assembly ---- */
 
-static int acc_add(struct ev *ev, const struct promql_label *l, uint32_t n, int64_t t, double v)
+static int acc_add(struct ev *ev, const struct promql_label *l, uint32_t n, uint32_t sid, int64_t t,
+		   double v)
 {
-	key_of(ev, l, n);
 	uint32_t idx;
 	bool found;
-	int rc = lmap_get(&ev->acc, ev->key.data, ev->key.len, (uint32_t)ev->n_aser, &idx, &found);
-	if (rc)
-		return rc;
+	if (sid && ev->sid_aser[sid]) {
+		idx = ev->sid_aser[sid] - 1;
+		found = true;
+	} else {
+		key_of(ev, l, n);
+		int rc = lmap_get(&ev->acc, ev->key.data, ev->key.len, (uint32_t)ev->n_aser, &idx, &found);
+		if (rc)
+			return rc;
+		if (sid)
+			ev->sid_aser[sid] = idx + 1;
+	}
 	if (!found) {
 		if (ev->n_aser == ev->cap_aser) {
 			size_t nc = ev->cap_aser ? ev->cap_aser * 2 : 64;
@@ -1368,7 +1455,13 @@ static int ev_start(struct ev *ev, const struct promql_expr *e, const struct pro
 	if (!ev->sel)
 		return OODA_ENOMEM;
 	int rc = lmap_init(&ev->acc, a, 64);
-	return rc ? rc : fetch_all(ev, e, start, end);
+	if (!rc)
+		rc = fetch_all(ev, e, start, end);
+	if (!rc) {
+		ev->sid_aser = arena_zalloc(a, (ev->n_sid + 2) * sizeof(*ev->sid_aser));
+		rc = ev->sid_aser ? 0 : OODA_ENOMEM;
+	}
+	return rc;
 }
 
 static int ev_end(struct ev *ev, int rc)
@@ -1397,7 +1490,7 @@ int promql_eval_instant(const struct promql_expr *e, const struct promql_source 
 			const struct fser *fs = &f->ser[i];
 			uint32_t lo = upper(fs->s, fs->ns, start), hi = upper(fs->s, fs->ns, end);
 			for (uint32_t k = lo; k < hi && !rc; k++)
-				rc = acc_add(&ev, fs->l, fs->n, fs->s[k].t_ms, fs->s[k].v);
+				rc = acc_add(&ev, fs->l, fs->n, 0, fs->s[k].t_ms, fs->s[k].v);
 		}
 		if (!rc)
 			rc = acc_finish(&ev, out, true);
@@ -1419,7 +1512,7 @@ int promql_eval_instant(const struct promql_expr *e, const struct promql_source 
 		default:
 			out->type = PROMQL_VECTOR;
 			for (size_t i = 0; i < v.v.n && !rc; i++)
-				rc = acc_add(&ev, v.v.e[i].l, v.v.e[i].n, t_ms, v.v.e[i].v);
+				rc = acc_add(&ev, v.v.e[i].l, v.v.e[i].n, v.v.e[i].sid, t_ms, v.v.e[i].v);
 			if (!rc)
 				rc = acc_finish(&ev, out, false);
 			break;
@@ -1462,11 +1555,11 @@ int promql_eval_range(const struct promql_expr *e, const struct promql_source *s
 		if (rc)
 			break;
 		if (v.type == PQ_T_SCALAR) {
-			rc = acc_add(&ev, no_labels, 0, t, v.s);
+			rc = acc_add(&ev, no_labels, 0, 0, t, v.s);
 			continue;
 		}
 		for (size_t i = 0; i < v.v.n && !rc; i++)
-			rc = acc_add(&ev, v.v.e[i].l, v.v.e[i].n, t, v.v.e[i].v);
+			rc = acc_add(&ev, v.v.e[i].l, v.v.e[i].n, v.v.e[i].sid, t, v.v.e[i].v);
 	}
 	if (!rc)
 		rc = acc_finish(&ev, out, true);
