@@ -6,6 +6,7 @@
  * evaluation reads it and keeps its own state on the stack, so one set
  * serves many threads.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <xxhash.h>
@@ -381,7 +382,7 @@ enum flag_type flag_type_of(const json_t *v)
 	enum flag_type t = class_of(v);
 	if (t == FLAG_TYPE_FLOAT) {
 		double d = json_number_value(v);
-		if (json_is_integer(v) || (d == (double)(long long)d))
+		if (json_is_integer(v) || (fabs(d) < 9007199254740992.0 && d == trunc(d)))
 			return FLAG_TYPE_INTEGER;
 	}
 	return t;

@@ -77,7 +77,7 @@ static const char *doc =
 	"\"targeting\":{\"if\":[{\"$ref\":\"beta\"},\"b\",null]}},"
 	"\"boolname\":{\"state\":\"ENABLED\",\"variants\":{\"true\":1,\"false\":0},\"defaultVariant\":\"false\","
 	"\"targeting\":{\"==\":[{\"var\":\"$flagd.flagKey\"},\"boolname\"]}},"
-	"\"bad\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"a\",\"targeting\":{\"var\":\"v\"}},"
+	"\"bad\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"a\",\"targeting\":{\"var\":\"email\"}},"
 	"\"split\":{\"state\":\"ENABLED\",\"variants\":{\"x\":1.5,\"y\":2},\"defaultVariant\":\"x\","
 	"\"targeting\":{\"fractional\":[[\"x\",50],[\"y\",50]]}},"
 	"\"empty\":{\"state\":\"ENABLED\",\"variants\":{\"o\":{\"k\":1}},\"defaultVariant\":\"o\",\"targeting\":{}},"

@@ -273,6 +273,7 @@ static void finish(struct scenario *sc, const char *file)
 		const char *p = strstr(sc->tags, skip_tags[i].tag);
 		size_t l = strlen(skip_tags[i].tag);
 		if (p && (p[l] == 0 || p[l] == ' ')) {
+			print_message("SKIP %s: %s: %s\n", file, sc->name, skip_tags[i].reason);
 			skipped++;
 			return;
 		}
