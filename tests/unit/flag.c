@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "change/flag.h"
 #include "core/error.h"
@@ -180,11 +181,58 @@ static void test_evaluate(void **state)
 	buf_release(&err);
 }
 
+struct worker {
+	const struct flag_set *fs;
+	int mismatches;
+};
+
+/* Evaluates the same flags with per-thread contexts; every answer must
+ * equal what a single thread computes. */
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char tk[32];
+	for (int i = 0; i < 20000; i++) {
+		snprintf(tk, sizeof(tk), "user-%d", i % 97);
+		json_t *ctx = json_pack("{s:s, s:s}", "targetingKey", tk, "email", i % 2 ? "a@x" : "z@x");
+		struct flag_result r1, r2;
+		flag_evaluate(w->fs, "split", ctx, &r1);
+		flag_evaluate(w->fs, "split", ctx, &r2);
+		if (r1.variant != r2.variant || r1.reason != FLAG_REASON_SPLIT)
+			w->mismatches++;
+		flag_evaluate(w->fs, "target", ctx, &r1);
+		if (strcmp(r1.variant, i % 2 ? "b" : "a"))
+			w->mismatches++;
+		json_decref(ctx);
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct flag_set *fs;
+	struct buf err = BUF_INIT;
+	assert_int_equal(flag_set_load(doc, strlen(doc), 0, &fs, &err), 0);
+	pthread_t t[4];
+	struct worker w[4];
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){ .fs = fs };
+		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(w[i].mismatches, 0);
+	}
+	flag_set_destroy(fs);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_evaluate),
+		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
