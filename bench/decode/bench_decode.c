@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/time.h"
@@ -157,6 +159,25 @@ static void build_body(struct buf *out, enum fmt f, uint64_t first)
 		buf_adds(out, "]}]}]}");
 }
 
+/* The peer: jansson parsing the same NDJSON lines (parse and free only, no records). */
+static size_t jansson_parse_lines(const struct buf *body)
+{
+	size_t n = 0;
+	const char *p = body->data, *end = p + body->len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl ? nl : end) - p);
+		json_error_t jerr;
+		json_t *v = json_loadb(p, len, 0, &jerr);
+		if (v) {
+			n++;
+			json_decref(v);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return n;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -211,6 +232,15 @@ int main(int argc, char **argv)
 		double s = secs[RUNS / 2];
 		printf("%-14s %12.0f %10.1f %12.1f\n", names[f], N_RECORDS / s, (double)total / s / 1e6,
 		       (double)total / N_RECORDS);
+		if (f == FMT_NDJSON) {
+			int64_t t0 = cpu_ns();
+			size_t n = 0;
+			for (size_t k = 0; k < N_BATCHES; k++)
+				n += jansson_parse_lines(&bodies[k]);
+			double js = (double)(cpu_ns() - t0) / 1e9;
+			printf("%-14s %12.0f %10.1f %12s  (jansson json_loadb per line, parse only; ooda %.1fx)\n",
+			       "  peer", n / js, (double)total / js / 1e6, "", js / s);
+		}
 		arena_release(&a);
 		buf_release(&err);
 		buf_release(&report);

@@ -961,6 +961,8 @@ static int pb_decode(const void *body, size_t len, enum sig s, int64_t now_ns,
 				break;
 		}
 	}
+	if (rc >= 0 && c.d.rc)
+		rc = c.d.rc; /* an allocation failed where no check returned it */
 	dec_release(&c.d);
 	return rc < 0 ? rc : 0;
 }

@@ -33,6 +33,14 @@ static void mark_bad(struct jctx *c, const char *fmt, ...)
 	c->bad = c->badbuf;
 }
 
+/* A string member copied into the batch arena (the document lives in a scratch arena). */
+static const char *jdup(struct jctx *c, const struct jval *v)
+{
+	if (!v || v->type != J_STR)
+		return NULL;
+	return dec_strndup(&c->d, v->s, v->len);
+}
+
 #define GET(o, camel, snake) jdom_get(o, camel, snake)
 #define EACH(v, arr) for (const struct jval *v = ((arr) && (arr)->type == J_ARR) ? (arr)->child : NULL; v; v = v->next)
 
@@ -221,7 +229,8 @@ static int j_anyvalue(struct jctx *c, const struct jval *av, struct attr *a)
 			return 0;
 		}
 		a->type = ATTR_STR;
-		a->s = v->s; /* already an arena copy */
+		if (!(a->s = dec_strndup(&c->d, v->s, v->len)))
+			return c->d.rc;
 		a->len = v->len;
 		return 0;
 	case 'b':
@@ -288,16 +297,26 @@ static int j_anyvalue(struct jctx *c, const struct jval *av, struct attr *a)
 static int j_attrs(struct jctx *c, const struct jval *arr, struct attrs *as)
 {
 	uint32_t cap = 0;
+	if (arr && arr->type == J_ARR && arr->len && !as->v) {
+		/* one allocation for the common case: every element is a KeyValue */
+		uint32_t n = arr->len < DECODE_MAX_ATTRS ? arr->len : DECODE_MAX_ATTRS;
+		if (!(as->v = dec_alloc(&c->d, n * sizeof(struct attr))))
+			return c->d.rc;
+		cap = n;
+	}
 	EACH(kv, arr) {
-		const char *key = jdom_str(GET(kv, "key", NULL));
-		if (!key)
+		const struct jval *kj = GET(kv, "key", NULL);
+		if (!kj || kj->type != J_STR)
 			continue;
 		struct attr *a = dec_push_attr(&c->d, as, &cap);
 		if (!a)
 			return c->d.rc;
-		a->key = key;
-		if (strlen(key) > DECODE_MAX_ATTR_LEN)
-			mark_bad(c, "attribute key exceeds 65536 bytes");
+		if (kj->len > DECODE_MAX_ATTR_LEN) {
+			mark_bad(c, "attribute key of %u bytes exceeds 65536", kj->len);
+			a->key = "";
+		} else if (!(a->key = jdup(c, kj))) {
+			return c->d.rc;
+		}
 		int rc = j_anyvalue(c, GET(kv, "value", NULL), a);
 		if (rc)
 			return rc;
@@ -340,7 +359,7 @@ static int j_log(struct jctx *c, const struct jval *o, const struct resource *re
 		int n = j_enum(sev, severity_names, 0);
 		lr->severity = n <= 24 ? (uint8_t)n : 0;
 	}
-	lr->severity_text = jdom_str(GET(o, "severityText", "severity_text"));
+	lr->severity_text = jdup(c, GET(o, "severityText", "severity_text"));
 	const struct jval *body = GET(o, "body", NULL);
 	if (body) {
 		struct attr a = { 0 };
@@ -393,7 +412,7 @@ static int j_span(struct jctx *c, const struct jval *o, const struct resource *r
 	j_id(c, GET(o, "spanId", "span_id"), sp->span_id, 8, "spanId", &has_s);
 	j_id(c, GET(o, "parentSpanId", "parent_span_id"), sp->parent_span_id, 8, "parentSpanId",
 	     &sp->has_parent);
-	const char *name = jdom_str(GET(o, "name", NULL));
+	const char *name = jdup(c, GET(o, "name", NULL));
 	sp->name = name ? name : "";
 	int kind = j_enum(GET(o, "kind", NULL), kind_names, 0);
 	sp->kind = kind <= SPAN_CONSUMER ? (uint8_t)kind : 0;
@@ -406,7 +425,7 @@ static int j_span(struct jctx *c, const struct jval *o, const struct resource *r
 	if (st) {
 		int code = j_enum(GET(st, "code", NULL), status_names, 0);
 		sp->status = code <= STATUS_ERROR ? (uint8_t)code : 0;
-		sp->status_message = jdom_str(GET(st, "message", NULL));
+		sp->status_message = jdup(c, GET(st, "message", NULL));
 	}
 	const struct jval *evs = GET(o, "events", NULL);
 	if (evs && evs->type == J_ARR && evs->len) {
@@ -416,7 +435,7 @@ static int j_span(struct jctx *c, const struct jval *o, const struct resource *r
 		EACH(e, evs) {
 			struct span_event *ev = &sp->events[sp->n_events++];
 			ev->time_ns = j_i64(GET(e, "timeUnixNano", "time_unix_nano"));
-			const char *en = jdom_str(GET(e, "name", NULL));
+			const char *en = jdup(c, GET(e, "name", NULL));
 			ev->name = en ? en : "";
 			if ((rc = j_attrs(c, GET(e, "attributes", NULL), &ev->attrs)))
 				return rc;
@@ -587,9 +606,9 @@ static int j_metric(struct jctx *c, const struct jval *m, const struct resource 
 		{ "summary", NULL, METRIC_SUMMARY },
 	};
 	struct metric_point proto = { 0 };
-	proto.name = jdom_str(GET(m, "name", NULL));
-	proto.description = jdom_str(GET(m, "description", NULL));
-	proto.unit = jdom_str(GET(m, "unit", NULL));
+	proto.name = jdup(c, GET(m, "name", NULL));
+	proto.description = jdup(c, GET(m, "description", NULL));
+	proto.unit = jdup(c, GET(m, "unit", NULL));
 	proto.scope_name = scope;
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		const struct jval *data = GET(m, kinds[k].camel, kinds[k].snake);
@@ -637,20 +656,24 @@ int otlp_json_decode(const void *body, size_t len, enum otlp_signal s, int64_t n
 		{ "spans", NULL },
 		{ "metrics", NULL },
 	};
+	/*
+	 * The document tree is only needed while walking it: it lives in a
+	 * scratch arena, and what records keep is copied into the batch arena.
+	 * The scratch arena inherits the batch arena's limit.
+	 */
+	struct arena doc;
+	arena_init(&doc, len + len / 2 + 4096);
+	doc.limit = batch->arena->limit;
 	struct buf jerr = BUF_INIT;
-	const struct jval *root = jdom_parse(batch->arena, body, len, &jerr);
-	if (!root) {
+	const struct jval *root = jdom_parse(&doc, body, len, &jerr);
+	if (!root || root->type != J_OBJ) {
 		if (err)
-			buf_addf(err, "OTLP/JSON: %s", jerr.data);
+			buf_addf(err, "OTLP/JSON: %s", root ? "line 1, column 1: the body is not a JSON object" : jerr.data);
 		buf_release(&jerr);
+		arena_release(&doc);
 		return OODA_EPARSE;
 	}
 	buf_release(&jerr);
-	if (root->type != J_OBJ) {
-		if (err)
-			buf_adds(err, "OTLP/JSON: line 1, column 1: the body is not a JSON object");
-		return OODA_EPARSE;
-	}
 	struct jctx c = { .now_ns = now_ns };
 	dec_init(&c.d, batch, err);
 	int rc = 0;
@@ -665,7 +688,7 @@ int otlp_json_decode(const void *body, size_t len, enum otlp_signal s, int64_t n
 		c.bad = NULL;
 		dec_lift_resource(res);
 		EACH(sd, GET(rd, scopes[s][0], scopes[s][1])) {
-			const char *scope = jdom_str(GET(GET(sd, "scope", NULL), "name", NULL));
+			const char *scope = jdup(&c, GET(GET(sd, "scope", NULL), "name", NULL));
 			EACH(r, GET(sd, recs[s][0], recs[s][1])) {
 				size_t idx = (s == OTLP_LOGS ? batch->n_logs : batch->n_spans) + batch->rejected;
 				if (s == OTLP_LOGS)
@@ -680,6 +703,9 @@ int otlp_json_decode(const void *body, size_t len, enum otlp_signal s, int64_t n
 		}
 	}
 out:
+	if (!rc)
+		rc = c.d.rc; /* an allocation failed where no check returned it */
 	dec_release(&c.d);
+	arena_release(&doc);
 	return rc;
 }
