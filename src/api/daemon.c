@@ -102,6 +102,7 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 
 static void daemon_release(struct daemon *d)
 {
+	flagstore_destroy(d->flags);
 	tstore_close(d->tstore);
 	live_destroy(d->live);
 	auth_destroy(d->auth);
@@ -154,6 +155,8 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	if ((rc = audit_signer_load(&d.signer, d.data_dir, d.cfg.audit_checkpoint_every, err)))
 		goto out;
 	if ((rc = auth_create(d.store, &d.auth, err)))
+		goto out;
+	if ((rc = flagstore_create(d.store, &d.signer, d.tstore, &d.flags, err)))
 		goto out;
 	if (!http_listen_is_loopback(d.listen) && auth_active_tokens(d.auth) == 0) {
 		buf_addf(err, "refusing to listen on %s without API tokens: anyone who can reach it could "

@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "http/auth.h"
 #include "http/server.h"
+#include "change/flagstore.h"
 #include "ingest/live.h"
 #include "store/store.h"
 #include "store/tstore.h"
@@ -26,6 +27,7 @@ struct daemon {
 	struct store *store;
 	struct tstore *tstore;       /* telemetry blocks */
 	struct live_signals *live;   /* RED, graph, ingest rates */
+	struct flagstore *flags;     /* feature flags per environment */
 	struct audit_signer signer;
 	struct auth *auth;
 	struct http_server *http;

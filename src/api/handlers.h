@@ -47,4 +47,22 @@ int api_prom_labels(struct http_request *req, struct http_response *res);
 int api_prom_label_values(struct http_request *req, struct http_response *res);
 int api_prom_buildinfo(struct http_request *req, struct http_response *res);
 
+/* flags_api.c */
+int api_flags_list(struct http_request *req, struct http_response *res);
+int api_flag_get(struct http_request *req, struct http_response *res);
+int api_flag_put(struct http_request *req, struct http_response *res);
+int api_flag_delete(struct http_request *req, struct http_response *res);
+int api_flag_history(struct http_request *req, struct http_response *res);
+int api_flag_diff(struct http_request *req, struct http_response *res);
+int api_flag_rollback(struct http_request *req, struct http_response *res);
+int api_flag_kill(struct http_request *req, struct http_response *res);
+int api_flags_kill_service(struct http_request *req, struct http_response *res);
+int api_flags_import(struct http_request *req, struct http_response *res);
+int api_flags_export(struct http_request *req, struct http_response *res);
+int api_ofrep_flag(struct http_request *req, struct http_response *res);
+int api_ofrep_bulk(struct http_request *req, struct http_response *res);
+int api_ofrep_configuration(struct http_request *req, struct http_response *res);
+/* diff of two versions of a document, ?from=&to= (shared by flags and configs) */
+int api_doc_diff(struct http_request *req, struct http_response *res, const char *kind, const char *key);
+
 #endif

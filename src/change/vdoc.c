@@ -1,0 +1,233 @@
+/*
+ * Versioned documents with audit, history, diff and change events (see
+ * vdoc.h). The diff is a longest-common-subsequence over lines, bounded so
+ * two huge documents cannot make it quadratic in memory without limit.
+ */
+#include "change/vdoc.h"
+#include "core/error.h"
+#include "core/time.h"
+
+#include <jansson.h>
+#include <sodium.h>
+
+void vdoc_release(struct vdoc *d)
+{
+	free(d->kind);
+	free(d->key);
+	free(d->author);
+	free(d->rationale);
+	free(d->body);
+	memset(d, 0, sizeof(*d));
+}
+
+static int copy_row(void *ctx, const void *row)
+{
+	const struct doc_row *r = row;
+	struct vdoc *d = ctx;
+	vdoc_release(d);
+	d->kind = strdup(r->kind);
+	d->key = strdup(r->key);
+	d->version = r->version;
+	d->time_ns = r->time_ns;
+	d->author = strdup(r->author ? r->author : "");
+	d->rationale = strdup(r->rationale ? r->rationale : "");
+	d->body = malloc(r->body_len + 1);
+	memcpy(d->body, r->body, r->body_len);
+	d->body[r->body_len] = 0;
+	d->body_len = r->body_len;
+	d->deleted = r->deleted;
+	return 1; /* one row is enough */
+}
+
+int vdoc_get(struct store *s, const char *kind, const char *key, int64_t version, struct vdoc *out,
+	     struct buf *err)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = store_backend(s)->doc_get(store_impl(s), kind, key, version, copy_row, out);
+	if (rc == OODA_ENOTFOUND) {
+		if (version)
+			buf_addf(err, "%s %s has no version %lld", kind, key, (long long)version);
+		else
+			buf_addf(err, "%s %s does not exist", kind, key);
+	} else if (rc) {
+		buf_addf(err, "reading %s %s failed", kind, key);
+	}
+	return rc;
+}
+
+int vdoc_put_tx(struct store *s, const struct audit_signer *sg, struct vdoc_write *w, struct buf *err)
+{
+	struct vdoc before = { 0 };
+	struct buf ignore = BUF_INIT;
+	int have = vdoc_get(s, w->kind, w->key, 0, &before, &ignore) == 0;
+	buf_release(&ignore);
+	struct doc_row row = { .kind = w->kind, .key = w->key, .time_ns = ooda_now_ns(), .author = w->actor,
+			       .rationale = w->rationale ? w->rationale : "", .body = w->body,
+			       .body_len = w->body_len, .deleted = w->deleted };
+	int rc = store_backend(s)->doc_put(store_impl(s), &row, w->expect_version);
+	if (rc == OODA_EPRECOND) {
+		buf_addf(err, "%s %s is at version %lld, not %lld: someone changed it meanwhile; reload and retry",
+			 w->kind, w->key, (long long)(have ? before.version : 0), (long long)w->expect_version);
+	} else if (rc) {
+		buf_addf(err, "writing %s %s failed", w->kind, w->key);
+	} else {
+		w->version = row.version;
+		struct audit_entry e = { .actor = w->actor, .action = w->action, .target = w->target,
+					 .before = have && !before.deleted ? before.body : NULL,
+					 .before_len = have && !before.deleted ? before.body_len : 0,
+					 .after = w->deleted ? NULL : w->body, .after_len = w->deleted ? 0 : w->body_len,
+					 .rationale = w->rationale ? w->rationale : "" };
+		char detail[64];
+		snprintf(detail, sizeof(detail), "{\"version\":%lld}", (long long)row.version);
+		e.detail = detail;
+		rc = audit_append(s, sg, &e, err);
+	}
+	vdoc_release(&before);
+	return rc;
+}
+
+struct put_ctx {
+	const struct audit_signer *sg;
+	struct vdoc_write *w;
+};
+
+static int put_tx(struct store *s, void *ctx, struct buf *err)
+{
+	struct put_ctx *p = ctx;
+	return vdoc_put_tx(s, p->sg, p->w, err);
+}
+
+int vdoc_put(struct store *s, const struct audit_signer *sg, struct vdoc_write *w, struct buf *err)
+{
+	struct put_ctx p = { sg, w };
+	return store_write(s, put_tx, &p, err);
+}
+
+struct hist_ctx {
+	struct buf *out;
+	int n;
+	bool bodies;
+};
+
+static int hist_row(void *ctx, const void *row)
+{
+	const struct doc_row *r = row;
+	struct hist_ctx *h = ctx;
+	char when[40];
+	ooda_time_format(r->time_ns, when, sizeof(when));
+	buf_addf(h->out, "%s{\"version\":%lld,\"time\":\"%s\",\"author\":", h->n++ ? "," : "", (long long)r->version,
+		 when);
+	buf_add_json_str(h->out, r->author ? r->author : "", r->author ? strlen(r->author) : 0);
+	buf_adds(h->out, ",\"rationale\":");
+	buf_add_json_str(h->out, r->rationale ? r->rationale : "", r->rationale ? strlen(r->rationale) : 0);
+	buf_addf(h->out, ",\"deleted\":%s", r->deleted ? "true" : "false");
+	if (h->bodies && !r->deleted) {
+		buf_adds(h->out, ",\"body\":");
+		buf_add(h->out, r->body, r->body_len);
+	}
+	buf_addch(h->out, '}');
+	return 0;
+}
+
+int vdoc_history_json(struct store *s, const char *kind, const char *key, bool with_bodies, struct buf *out,
+		      struct buf *err)
+{
+	struct hist_ctx h = { out, 0, with_bodies };
+	buf_addch(out, '[');
+	int rc = store_backend(s)->doc_history(store_impl(s), kind, key, hist_row, &h);
+	buf_addch(out, ']');
+	if (rc == OODA_ENOTFOUND)
+		buf_addf(err, "%s %s has no history", kind, key);
+	return rc;
+}
+
+int vdoc_list(struct store *s, const char *kind, const char *prefix, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->doc_list(store_impl(s), kind, prefix, NULL, 0, fn, ctx);
+}
+
+/* Pretty, key-sorted JSON text of a document (or the text itself if it is not JSON). */
+static char *canonical(const char *s, size_t len)
+{
+	json_t *j = json_loadb(s, len, JSON_DECODE_ANY, NULL);
+	if (!j) {
+		char *c = malloc(len + 1);
+		memcpy(c, s, len);
+		c[len] = 0;
+		return c;
+	}
+	char *t = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	json_decref(j);
+	return t;
+}
+
+static size_t split_lines(char *s, char ***out)
+{
+	size_t n = 0, cap = 64;
+	char **v = malloc(cap * sizeof(char *));
+	for (char *p = s; *p;) {
+		if (n == cap)
+			v = realloc(v, (cap *= 2) * sizeof(char *));
+		v[n++] = p;
+		char *nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		*nl = 0;
+		p = nl + 1;
+	}
+	*out = v;
+	return n;
+}
+
+void vdoc_diff(const char *a, size_t alen, const char *b, size_t blen, struct buf *out)
+{
+	char *ca = canonical(a, alen), *cb = canonical(b, blen);
+	char **la, **lb;
+	size_t na = split_lines(ca, &la), nb = split_lines(cb, &lb);
+	if (na > 4000 || nb > 4000 || (na + 1) * (nb + 1) > 4000000) {
+		/* too large for the table: whole-document replacement */
+		for (size_t i = 0; i < na; i++)
+			buf_addf(out, "- %s\n", la[i]);
+		for (size_t j = 0; j < nb; j++)
+			buf_addf(out, "+ %s\n", lb[j]);
+	} else {
+		/* lcs[i][j] = LCS length of la[i..] and lb[j..] */
+		uint16_t *lcs = calloc((na + 1) * (nb + 1), sizeof(uint16_t));
+#define L(i, j) lcs[(i) * (nb + 1) + (j)]
+		for (size_t i = na; i-- > 0;)
+			for (size_t j = nb; j-- > 0;)
+				L(i, j) = !strcmp(la[i], lb[j]) ? (uint16_t)(L(i + 1, j + 1) + 1) :
+					  L(i + 1, j) > L(i, j + 1) ? L(i + 1, j) : L(i, j + 1);
+		size_t i = 0, j = 0;
+		while (i < na || j < nb) {
+			if (i < na && j < nb && !strcmp(la[i], lb[j])) {
+				buf_addf(out, "  %s\n", la[i]);
+				i++, j++;
+			} else if (i < na && (j == nb || L(i + 1, j) >= L(i, j + 1))) {
+				buf_addf(out, "- %s\n", la[i++]);
+			} else {
+				buf_addf(out, "+ %s\n", lb[j++]);
+			}
+		}
+#undef L
+		free(lcs);
+	}
+	free(la);
+	free(lb);
+	free(ca);
+	free(cb);
+}
+
+int vdoc_event(struct tstore *t, const char *kind, const char *service, const char *env, const char *version,
+	       const char *actor, const char *description, struct buf *err)
+{
+	if (!t)
+		return 0;
+	char id[40];
+	snprintf(id, sizeof(id), "ev_%016llx%08x", (unsigned long long)ooda_now_ns(), randombytes_random());
+	struct change_event e = { .id = id, .kind = kind, .service = service, .environment = env, .version = version,
+				  .actor = actor, .description = description, .source = "ooda",
+				  .time_ns = ooda_now_ns() };
+	struct telemetry_batch b = { .events = &e, .n_events = 1 };
+	return tstore_append(t, &b, err);
+}

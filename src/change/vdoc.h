@@ -1,0 +1,74 @@
+/*
+ * Versioned documents for the change stage: flags, config sets, deploys,
+ * migrations, rollback runs and approvals are all documents whose every
+ * change is an immutable version with author, time and rationale. This file
+ * wraps the control store's doc_* functions with what every such change
+ * needs — the audit record in the same transaction, optimistic concurrency
+ * (expect_version → 412), history as JSON, and a line diff between two
+ * versions — and the change event that lets the timeline see it.
+ */
+#ifndef OODA_VDOC_H
+#define OODA_VDOC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "audit/audit.h"
+#include "core/buf.h"
+#include "ingest/record.h"
+#include "store/store.h"
+#include "store/tstore.h"
+
+/* A document version, copied out of the store (vdoc_release frees it). */
+struct vdoc {
+	char *kind, *key;
+	int64_t version, time_ns;
+	char *author, *rationale;
+	char *body;
+	size_t body_len;
+	bool deleted;
+};
+
+void vdoc_release(struct vdoc *d);
+
+/* Version 0 = latest (a deleted latest is returned with deleted set). OODA_ENOTFOUND if none. */
+int vdoc_get(struct store *s, const char *kind, const char *key, int64_t version, struct vdoc *out,
+	     struct buf *err);
+
+struct vdoc_write {
+	const char *kind, *key;
+	const char *body;        /* JSON text */
+	size_t body_len;
+	bool deleted;
+	int64_t expect_version;  /* -1 = any; else must equal the latest (0 = must not exist) */
+	const char *actor, *rationale;
+	const char *action;      /* audit action, "flag.put" */
+	const char *target;      /* audit target, "flag/prod/new-checkout" */
+	int64_t version;         /* out: the version written */
+};
+
+/* Inside a store_write transaction: writes the version and its audit record. */
+int vdoc_put_tx(struct store *s, const struct audit_signer *sg, struct vdoc_write *w, struct buf *err);
+
+/* A store_write of its own around vdoc_put_tx. OODA_EPRECOND on a stale expect_version. */
+int vdoc_put(struct store *s, const struct audit_signer *sg, struct vdoc_write *w, struct buf *err);
+
+/* [{version, time, author, rationale, deleted, body}…] oldest first; OODA_ENOTFOUND if no version. */
+int vdoc_history_json(struct store *s, const char *kind, const char *key, bool with_bodies, struct buf *out,
+		      struct buf *err);
+
+/* Latest non-deleted version of each key of kind starting with prefix, keys ascending. */
+int vdoc_list(struct store *s, const char *kind, const char *prefix, store_row_fn fn, void *ctx);
+
+/*
+ * A unified-style line diff of two JSON texts, each pretty-printed with
+ * sorted keys first, so the diff shows meaning rather than formatting.
+ * Lines start with "  ", "- " or "+ ".
+ */
+void vdoc_diff(const char *a, size_t alen, const char *b, size_t blen, struct buf *out);
+
+/* Records a change event (deploy, rollback, config, flag, migration, …) in the timeline. */
+int vdoc_event(struct tstore *t, const char *kind, const char *service, const char *env, const char *version,
+	       const char *actor, const char *description, struct buf *err);
+
+#endif
