@@ -6,6 +6,7 @@
  * also work on a data dir directly with --data.
  */
 #include "cli.h"
+#include "change/change.h"
 #include "api/daemon.h"
 #include "audit/audit.h"
 #include "core/config.h"
@@ -126,6 +127,22 @@ static int cmd_config_check(struct cli_args *a, struct buf *err)
 	struct config c;
 	config_init(&c);
 	int rc = config_load(&c, a->pos[0], err);
+	if (!rc) {
+		/* the sections the change stage reads are checked the way the daemon will */
+		char *dt = config_section_json(&c, "deploy"), *at = config_section_json(&c, "approvals");
+		json_t *dj = dt ? json_loads(dt, JSON_DECODE_ANY, NULL) : NULL;
+		json_t *aj = at ? json_loads(at, JSON_DECODE_ANY, NULL) : NULL;
+		struct change tmp = { 0 };
+		struct buf why = BUF_INIT;
+		rc = change_configure(&tmp, json_is_null(dj) ? NULL : dj, json_is_null(aj) ? NULL : aj, false, &why);
+		if (rc)
+			buf_addf(err, "%s: %s", a->pos[0], why.data);
+		buf_release(&why);
+		json_decref(dj);
+		json_decref(aj);
+		free(dt);
+		free(at);
+	}
 	if (!rc)
 		printf("%s: ok\n", a->pos[0]);
 	config_release(&c);

@@ -9,6 +9,8 @@
 #include "core/log.h"
 #include "core/time.h"
 
+#include <jansson.h>
+
 #include <signal.h>
 
 static int authenticate(void *app, const char *token, struct principal *who, struct buf *err)
@@ -50,6 +52,27 @@ static void live_replay(struct daemon *d)
 	buf_release(&err);
 }
 
+/* The deploy and approvals sections of cfg, checked and (if apply) made current. */
+static int configure_change(struct daemon *d, const struct config *cfg, bool apply, struct buf *err)
+{
+	char *dt = config_section_json(cfg, "deploy"), *at = config_section_json(cfg, "approvals");
+	json_t *dj = dt ? json_loads(dt, JSON_DECODE_ANY, NULL) : NULL;
+	json_t *aj = at ? json_loads(at, JSON_DECODE_ANY, NULL) : NULL;
+	int rc = change_configure(&d->change, json_is_null(dj) ? NULL : dj, json_is_null(aj) ? NULL : aj, apply, err);
+	if (rc && d->config_path) {
+		struct buf tmp = BUF_INIT;
+		buf_addf(&tmp, "%s: %s", d->config_path, err->data);
+		buf_reset(err);
+		buf_adds(err, tmp.data);
+		buf_release(&tmp);
+	}
+	json_decref(dj);
+	json_decref(aj);
+	free(dt);
+	free(at);
+	return rc;
+}
+
 struct reload_ctx {
 	struct daemon *d;
 	const char *actor;
@@ -78,6 +101,10 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	struct config next;
 	config_init(&next);
 	int rc = config_load(&next, d->config_path, err);
+	if (!rc)
+		rc = configure_change(d, &next, false, err);
+	if (!rc)
+		configure_change(d, &next, true, err);
 	struct reload_ctx rctx = { d, actor, rc ? "config.reload_rejected" : "config.reload",
 				   rc ? err->data : "" };
 	if (!rc) {
@@ -102,6 +129,8 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 
 static void daemon_release(struct daemon *d)
 {
+	if (d->change_ready)
+		change_release(&d->change);
 	flagstore_destroy(d->flags);
 	tstore_close(d->tstore);
 	live_destroy(d->live);
@@ -157,6 +186,11 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	if ((rc = auth_create(d.store, &d.auth, err)))
 		goto out;
 	if ((rc = flagstore_create(d.store, &d.signer, d.tstore, &d.flags, err)))
+		goto out;
+	if ((rc = change_init(&d.change, d.store, &d.signer, d.tstore, d.flags, err)))
+		goto out;
+	d.change_ready = true;
+	if ((rc = configure_change(&d, &d.cfg, true, err)) || (rc = change_start(&d.change, err)))
 		goto out;
 	if (!http_listen_is_loopback(d.listen) && auth_active_tokens(d.auth) == 0) {
 		buf_addf(err, "refusing to listen on %s without API tokens: anyone who can reach it could "

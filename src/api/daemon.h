@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "http/auth.h"
 #include "http/server.h"
+#include "change/change.h"
 #include "change/flagstore.h"
 #include "ingest/live.h"
 #include "store/store.h"
@@ -28,6 +29,8 @@ struct daemon {
 	struct tstore *tstore;       /* telemetry blocks */
 	struct live_signals *live;   /* RED, graph, ingest rates */
 	struct flagstore *flags;     /* feature flags per environment */
+	struct change change;        /* configs, deploys, rollbacks, approvals */
+	bool change_ready;
 	struct audit_signer signer;
 	struct auth *auth;
 	struct http_server *http;

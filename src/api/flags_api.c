@@ -180,8 +180,41 @@ int api_flag_put(struct http_request *req, struct http_response *res)
 	}
 	/* either the definition itself or {"definition": …, "rationale": …} */
 	json_t *def = json_object_get(body, "definition");
+	if (!def)
+		def = body;
 	c.rationale = rationale_of(req, body);
-	rc = flagstore_put(api_daemon(req)->flags, &c, def ? def : body, &req->err);
+	/* flags tagged for four-eyes changes become approval requests */
+	int64_t exp = 0;
+	json_t *tags = json_object_get(json_object_get(def, "metadata"), "tags");
+	if (json_is_string(tags)) { /* flagd metadata values are scalars: "a,b" lists tags */
+		json_t *list = json_array();
+		const char *p = json_string_value(tags);
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			json_array_append_new(list, json_stringn(p, n));
+			p += n + (p[n] == ',');
+		}
+		tags = list;
+	} else {
+		json_incref(tags);
+	}
+	bool needs = approval_required(&api_daemon(req)->change, "flag.change", env, tags, &exp);
+	json_decref(tags);
+	if (needs) {
+		json_t *action = json_pack("{s:s, s:s, s:s, s:O}", "type", "flag.put", "env", env, "key", c.key,
+					   "definition", def);
+		char id[48];
+		rc = approval_request(&api_daemon(req)->change, "flag.change", env, action, req->who.actor, c.rationale, exp,
+				      id, &req->err);
+		json_decref(action);
+		if (!rc) {
+			res->status = 202;
+			buf_addf(&res->body, "{\"approval\":\"%s\",\"status\":\"pending approval\"}", id);
+		}
+		json_decref(body);
+		return rc;
+	}
+	rc = flagstore_put(api_daemon(req)->flags, &c, def, &req->err);
 	if (!rc) {
 		buf_addf(&res->body, "{\"key\":\"%s\",\"env\":\"%s\",\"version\":%lld}", c.key, env, (long long)c.version);
 		set_etag(res, c.version);

@@ -65,4 +65,25 @@ int api_ofrep_configuration(struct http_request *req, struct http_response *res)
 /* diff of two versions of a document, ?from=&to= (shared by flags and configs) */
 int api_doc_diff(struct http_request *req, struct http_response *res, const char *kind, const char *key);
 
+/* change_api.c */
+int api_configs_list(struct http_request *req, struct http_response *res);
+int api_config_get(struct http_request *req, struct http_response *res);
+int api_config_put(struct http_request *req, struct http_response *res);
+int api_config_history(struct http_request *req, struct http_response *res);
+int api_config_diff(struct http_request *req, struct http_response *res);
+int api_config_rollback(struct http_request *req, struct http_response *res);
+int api_config_schema_put(struct http_request *req, struct http_response *res);
+int api_deploy_record(struct http_request *req, struct http_response *res);
+int api_deploys_list(struct http_request *req, struct http_response *res);
+int api_deploy_get(struct http_request *req, struct http_response *res);
+int api_deploy_verify(struct http_request *req, struct http_response *res);
+int api_rollback_plan(struct http_request *req, struct http_response *res);
+int api_rollback_start(struct http_request *req, struct http_response *res);
+int api_rollback_get(struct http_request *req, struct http_response *res);
+int api_migration_register(struct http_request *req, struct http_response *res);
+int api_migrations_list(struct http_request *req, struct http_response *res);
+int api_approvals_list(struct http_request *req, struct http_response *res);
+int api_approval_approve(struct http_request *req, struct http_response *res);
+int api_approval_reject(struct http_request *req, struct http_response *res);
+
 #endif

@@ -497,3 +497,44 @@ void config_docs_markdown(struct buf *out)
 	buf_adds(out, "\nSizes take `KiB`, `MiB`, `GiB` (1024-based) or `KB`, `MB`, `GB`; durations take\n"
 		      "`ms`, `s`, `m`, `h`, `d`, `w` and combinations such as `1h30m`.\n");
 }
+
+int config_yaml_to_json(const char *text, size_t len, char **json, struct buf *err)
+{
+	if (len > 16 << 20) {
+		buf_adds(err, "YAML document larger than 16 MiB");
+		return OODA_ETOOBIG;
+	}
+	if (yaml_probe("document", text, len, err))
+		return OODA_EPARSE;
+	struct fy_diag *diag = diag_new();
+	struct fy_parse_cfg pcfg = { .flags = FYPCF_QUIET, .diag = diag };
+	struct fy_document *doc = fy_document_build_from_string(&pcfg, text, len);
+	int rc = 0;
+	if (!doc || !fy_document_root(doc)) {
+		struct fy_diag_error *e;
+		void *it = NULL;
+		if (diag && (e = fy_diag_errors_iterate(diag, &it)))
+			buf_addf(err, "YAML error at line %d, column %d: %s", e->line + 1, e->column + 1, e->msg);
+		else
+			buf_adds(err, doc ? "the YAML document is empty" : "not a valid YAML document");
+		rc = OODA_EPARSE;
+	} else {
+		*json = fy_emit_document_to_string(doc, FYECF_MODE_JSON_ONELINE | FYECF_NO_ENDING_NEWLINE);
+		if (!*json) {
+			buf_adds(err, "the YAML document cannot be expressed as JSON");
+			rc = OODA_EPARSE;
+		}
+	}
+	fy_document_destroy(doc);
+	if (diag)
+		fy_diag_destroy(diag);
+	return rc;
+}
+
+char *config_section_json(const struct config *c, const char *name)
+{
+	struct fy_node *n = config_section(c, name);
+	if (!n)
+		return NULL;
+	return fy_emit_node_to_string(n, FYECF_MODE_JSON_ONELINE | FYECF_NO_ENDING_NEWLINE);
+}

@@ -80,4 +80,15 @@ void config_docs_markdown(struct buf *out);
 /* Parses "64MiB", "1MB", "512k", "1024" into bytes. */
 int config_parse_size(const char *s, int64_t *out);
 
+/*
+ * Converts a YAML document to compact JSON (caller frees *json with free()).
+ * The text is first parsed in a throw-away child process, so malformed
+ * input that would upset the YAML library cannot take the daemon down.
+ * OODA_EPARSE with line and column on bad YAML.
+ */
+int config_yaml_to_json(const char *text, size_t len, char **json, struct buf *err);
+
+/* A section (services, deploy, approvals, …) as compact JSON text; NULL if absent. Caller frees. */
+char *config_section_json(const struct config *c, const char *name);
+
 #endif
