@@ -64,4 +64,31 @@ int cmd_query(struct cli_args *a, struct buf *err);
 int cmd_events(struct cli_args *a, struct buf *err);
 int cmd_services(struct cli_args *a, struct buf *err);
 
+/* cmd_change.c */
+int cmd_flags_list(struct cli_args *a, struct buf *err);
+int cmd_flags_get(struct cli_args *a, struct buf *err);
+int cmd_flags_set(struct cli_args *a, struct buf *err);
+int cmd_flags_history(struct cli_args *a, struct buf *err);
+int cmd_flags_diff(struct cli_args *a, struct buf *err);
+int cmd_flags_rollback(struct cli_args *a, struct buf *err);
+int cmd_flags_import(struct cli_args *a, struct buf *err);
+int cmd_flags_export(struct cli_args *a, struct buf *err);
+int cmd_flags_kill(struct cli_args *a, struct buf *err);
+int cmd_config_put(struct cli_args *a, struct buf *err);
+int cmd_config_get(struct cli_args *a, struct buf *err);
+int cmd_config_history(struct cli_args *a, struct buf *err);
+int cmd_config_diff(struct cli_args *a, struct buf *err);
+int cmd_config_rollback(struct cli_args *a, struct buf *err);
+int cmd_deploy_record(struct cli_args *a, struct buf *err);
+int cmd_deploy_list(struct cli_args *a, struct buf *err);
+int cmd_deploy_show(struct cli_args *a, struct buf *err);
+int cmd_deploy_verify(struct cli_args *a, struct buf *err);
+int cmd_rollback_plan(struct cli_args *a, struct buf *err);
+int cmd_rollback_run(struct cli_args *a, struct buf *err);
+int cmd_rollback_status(struct cli_args *a, struct buf *err);
+int cmd_migration_register(struct cli_args *a, struct buf *err);
+int cmd_approvals_list(struct cli_args *a, struct buf *err);
+int cmd_approvals_approve(struct cli_args *a, struct buf *err);
+int cmd_approvals_reject(struct cli_args *a, struct buf *err);
+
 #endif

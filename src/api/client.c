@@ -52,6 +52,11 @@ int client_call(const struct client *c, const char *method, const char *path, co
 		buf_addf(&ct, "Content-Type: %s", content_type ? content_type : "application/json");
 		hdrs = curl_slist_append(hdrs, ct.data);
 	}
+	struct buf im = BUF_INIT;
+	if (c->if_match) {
+		buf_addf(&im, "If-Match: \"v%s\"", c->if_match + (c->if_match[0] == 'v'));
+		hdrs = curl_slist_append(hdrs, im.data);
+	}
 	curl_easy_setopt(h, CURLOPT_URL, url.data);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -88,5 +93,6 @@ int client_call(const struct client *c, const char *method, const char *path, co
 	buf_release(&url);
 	buf_release(&auth);
 	buf_release(&ct);
+	buf_release(&im);
 	return rc;
 }

@@ -12,6 +12,7 @@ struct client {
 	const char *server;
 	const char *token;
 	long timeout_s;
+	const char *if_match; /* a version: sent as If-Match: "vN" when set */
 };
 
 /*

@@ -1,0 +1,765 @@
+/*
+ * CLI commands of the change stage: `ooda flags …`, `ooda config
+ * put|get|history|diff|rollback`, `ooda deploy …`, `ooda migration
+ * register`, `ooda rollback plan|run|status` and `ooda approvals …`. Each
+ * is a client of one HTTP route; --json prints the route's answer as is.
+ */
+#include "cli.h"
+#include "core/error.h"
+
+#include <errno.h>
+#include <jansson.h>
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static void param(struct buf *path, const char *name, const char *v)
+{
+	if (!v)
+		return;
+	buf_addf(path, "%c%s=", strchr(path->data, '?') ? '&' : '?', name);
+	client_urlencode(path, v);
+}
+
+static int read_input(const char *file, struct buf *out, struct buf *err)
+{
+	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+	if (!f) {
+		buf_addf(err, "cannot open %s: %s", file, strerror(errno));
+		return OODA_EIO;
+	}
+	char chunk[8192];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		buf_add(out, chunk, n);
+		if (out->len > 64u << 20) {
+			buf_addf(err, "%s is larger than 64 MiB", file);
+			if (f != stdin)
+				fclose(f);
+			return OODA_ETOOBIG;
+		}
+	}
+	if (f != stdin)
+		fclose(f);
+	return 0;
+}
+
+/* Calls and, unless --json, parses the answer. */
+static int call_json(struct cli_args *a, const char *method, const char *path, const char *body, const char *ctype,
+		     json_t **out, struct buf *err)
+{
+	struct buf res = BUF_INIT;
+	int rc = cli_call(a, method, path, body, ctype, &res, err);
+	*out = NULL;
+	if (!rc && !a->json)
+		*out = json_loadb(res.data, res.len, JSON_DECODE_ANY, NULL);
+	buf_release(&res);
+	return rc;
+}
+
+static void print_pretty(json_t *j)
+{
+	char *t = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	if (t)
+		printf("%s\n", t);
+	free(t);
+}
+
+static const char *env_of(struct cli_args *a)
+{
+	return cli_opt(a, "--env") ? cli_opt(a, "--env") : "default";
+}
+
+static int need_pos(struct cli_args *a, int n, const char *usage, struct buf *err)
+{
+	if (a->n_pos >= n)
+		return 0;
+	buf_addf(err, "usage: %s", usage);
+	return OODA_EINVAL;
+}
+
+static const char *strip_v(const char *s)
+{
+	return s && (*s == 'v' || *s == 'V') ? s + 1 : s;
+}
+
+/* ---- flags -------------------------------------------------------------- */
+
+int cmd_flags_list(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/flags");
+	param(&path, "env", env_of(a));
+	json_t *j;
+	int rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	printf("%-32s %8s %-9s %-10s %-24s %s\n", "FLAG", "VERSION", "STATE", "DEFAULT", "UPDATED", "AUTHOR");
+	size_t i;
+	json_t *f;
+	json_array_foreach(json_object_get(j, "flags"), i, f)
+		printf("%-32s %8lld %-9s %-10s %-24s %s\n", jstr(f, "key"),
+		       (long long)json_integer_value(json_object_get(f, "version")), jstr(f, "state"), jstr(f, "defaultVariant"),
+		       jstr(f, "updated"), jstr(f, "author"));
+	json_decref(j);
+	return 0;
+}
+
+int cmd_flags_get(struct cli_args *a, struct buf *err)
+{
+	int rc = need_pos(a, 1, "ooda flags get KEY [--env ENV]", err);
+	if (rc)
+		return rc;
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/flags/");
+	client_urlencode(&path, a->pos[0]);
+	param(&path, "env", env_of(a));
+	param(&path, "version", strip_v(cli_opt(a, "--version")));
+	json_t *j;
+	rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	buf_release(&path);
+	if (!rc && !a->json) {
+		printf("%s (%s) v%lld by %s at %s\n", jstr(j, "key"), jstr(j, "env"),
+		       (long long)json_integer_value(json_object_get(j, "version")), jstr(j, "author"), jstr(j, "updated"));
+		print_pretty(json_object_get(j, "definition"));
+		json_decref(j);
+	}
+	return rc;
+}
+
+int cmd_flags_set(struct cli_args *a, struct buf *err)
+{
+	int rc = need_pos(a, 2, "ooda flags set KEY FILE|- [--env ENV] [--rationale WHY] [--if-version N]", err);
+	struct buf body = BUF_INIT, path = BUF_INIT, out = BUF_INIT;
+	if (!rc)
+		rc = read_input(a->pos[1], &body, err);
+	if (!rc) {
+		buf_adds(&path, "/api/v1/flags/");
+		client_urlencode(&path, a->pos[0]);
+		param(&path, "env", env_of(a));
+		param(&path, "rationale", cli_opt(a, "--rationale"));
+		if (cli_opt(a, "--if-version")) {
+			a->client.if_match = cli_opt(a, "--if-version");
+		}
+		rc = cli_call(a, "PUT", path.data, body.data, "application/json", &out, err);
+		if (!rc && !a->json) {
+			json_t *j = json_loadb(out.data, out.len, 0, NULL);
+			if (json_object_get(j, "approval"))
+				printf("change needs approval: request %s is pending\n", jstr(j, "approval"));
+			else
+				printf("%s is now v%lld in %s\n", a->pos[0],
+				       (long long)json_integer_value(json_object_get(j, "version")), env_of(a));
+			json_decref(j);
+		}
+	}
+	buf_release(&body);
+	buf_release(&path);
+	buf_release(&out);
+	return rc;
+}
+
+int cmd_flags_history(struct cli_args *a, struct buf *err)
+{
+	int rc = need_pos(a, 1, "ooda flags history KEY [--env ENV]", err);
+	if (rc)
+		return rc;
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/flags/");
+	client_urlencode(&path, a->pos[0]);
+	buf_adds(&path, "/history");
+	param(&path, "env", env_of(a));
+	json_t *j;
+	rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	printf("%-8s %-24s %-24s %s\n", "VERSION", "TIME", "AUTHOR", "RATIONALE");
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(j, "versions"), i, v)
+		printf("v%-7lld %-24s %-24s %s%s\n", (long long)json_integer_value(json_object_get(v, "version")),
+		       jstr(v, "time"), jstr(v, "author"), jstr(v, "rationale"),
+		       json_is_true(json_object_get(v, "deleted")) ? " (deleted)" : "");
+	json_decref(j);
+	return 0;
+}
+
+static int print_diff(struct cli_args *a, const char *path, struct buf *err)
+{
+	json_t *j;
+	int rc = call_json(a, "GET", path, NULL, NULL, &j, err);
+	if (!rc && !a->json) {
+		printf("--- v%lld\n+++ v%lld\n%s", (long long)json_integer_value(json_object_get(j, "from")),
+		       (long long)json_integer_value(json_object_get(j, "to")), jstr(j, "diff"));
+		json_decref(j);
+	}
+	return rc;
+}
+
+int cmd_flags_diff(struct cli_args *a, struct buf *err)
+{
+	int rc = need_pos(a, 3, "ooda flags diff KEY vA vB [--env ENV]", err);
+	if (rc)
+		return rc;
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/flags/");
+	client_urlencode(&path, a->pos[0]);
+	buf_adds(&path, "/diff");
+	param(&path, "env", env_of(a));
+	param(&path, "from", strip_v(a->pos[1]));
+	param(&path, "to", strip_v(a->pos[2]));
+	rc = print_diff(a, path.data, err);
+	buf_release(&path);
+	return rc;
+}
+
+static int post_simple(struct cli_args *a, const char *path, json_t *body, const char *done, struct buf *err)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_t *j;
+	int rc = call_json(a, "POST", path, text, "application/json", &j, err);
+	free(text);
+	if (!rc && !a->json) {
+		if (json_object_get(j, "approval"))
+			printf("needs approval: request %s is pending\n", jstr(j, "approval"));
+		else if (done)
+			printf("%s\n", done);
+		else
+			print_pretty(j);
+		json_decref(j);
+	}
+	return rc;
+}
+
+int cmd_flags_rollback(struct cli_args *a, struct buf *err)
+{
+	int rc = need_pos(a, 1, "ooda flags rollback KEY --to vN [--env ENV] [--rationale WHY]", err);
+	if (!rc && !cli_opt(a, "--to")) {
+		buf_adds(err, "usage: ooda flags rollback KEY --to vN");
+		rc = OODA_EINVAL;
+	}
+	if (rc)
+		return rc;
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/flags/");
+	client_urlencode(&path, a->pos[0]);
+	buf_adds(&path, "/rollback");
+	param(&path, "env", env_of(a));
+	json_t *body = json_pack("{s:I, s:s}", "to", (json_int_t)strtoll(strip_v(cli_opt(a, "--to")), NULL, 10), "rationale",
+				 cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
+	rc = post_simple(a, path.data, body, NULL, err);
+	json_decref(body);
+	buf_release(&path);
+	return rc;
+}
+
+int cmd_flags_import(struct cli_args *a, struct buf *err)
+{
+	int rc = need_pos(a, 1, "ooda flags import FILE.json [--env ENV] [--replace] [--lenient]", err);
+	struct buf body = BUF_INIT, path = BUF_INIT, out = BUF_INIT;
+	if (!rc)
+		rc = read_input(a->pos[0], &body, err);
+	if (!rc) {
+		buf_adds(&path, "/api/v1/flags/import");
+		param(&path, "env", env_of(a));
+		param(&path, "replace", cli_flag(a, "--replace") ? "true" : NULL);
+		param(&path, "strict", cli_flag(a, "--lenient") ? "false" : NULL);
+		param(&path, "rationale", cli_opt(a, "--rationale"));
+		rc = cli_call(a, "POST", path.data, body.data, "application/json", &out, err);
+		if (!rc && !a->json) {
+			json_t *j = json_loadb(out.data, out.len, 0, NULL);
+			printf("%lld flags changed in %s\n", (long long)json_integer_value(json_object_get(j, "changed")),
+			       env_of(a));
+			json_decref(j);
+		}
+	}
+	buf_release(&body);
+	buf_release(&path);
+	buf_release(&out);
+	return rc;
+}
+
+int cmd_flags_export(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/flags/export");
+	param(&path, "env", env_of(a));
+	json_t *j;
+	int rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	buf_release(&path);
+	if (!rc && !a->json) {
+		print_pretty(j);
+		json_decref(j);
+	}
+	return rc;
+}
+
+int cmd_flags_kill(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	json_t *body = json_pack("{s:s}", "rationale", cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
+	if (a->n_pos) {
+		buf_adds(&path, "/api/v1/flags/");
+		client_urlencode(&path, a->pos[0]);
+		buf_adds(&path, "/kill");
+	} else if (cli_opt(a, "--service")) {
+		buf_adds(&path, "/api/v1/flags/kill");
+		json_object_set_new(body, "service", json_string(cli_opt(a, "--service")));
+		json_object_set_new(body, "since", json_string(cli_opt(a, "--since") ? cli_opt(a, "--since") : "1h"));
+	} else {
+		json_decref(body);
+		buf_adds(err, "usage: ooda flags kill KEY | --service NAME [--since 1h] [--env ENV] [--rationale WHY]");
+		return OODA_EINVAL;
+	}
+	param(&path, "env", env_of(a));
+	param(&path, "rationale", cli_opt(a, "--rationale"));
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_t *j;
+	int rc = call_json(a, "POST", path.data, text, "application/json", &j, err);
+	free(text);
+	json_decref(body);
+	buf_release(&path);
+	if (!rc && !a->json) {
+		size_t i;
+		json_t *k;
+		json_t *dis = json_object_get(j, "disabled");
+		if (!json_array_size(dis))
+			printf("nothing to disable\n");
+		json_array_foreach(dis, i, k)
+			printf("disabled %s\n", json_string_value(k));
+		json_decref(j);
+	}
+	return rc;
+}
+
+/* ---- config sets -------------------------------------------------------- */
+
+static int cfg_path(struct cli_args *a, struct buf *path, const char *suffix, struct buf *err)
+{
+	if (!a->n_pos || !strchr(a->pos[0], '/')) {
+		buf_adds(err, "name a config as SERVICE/ENV, e.g. checkout/prod");
+		return OODA_EINVAL;
+	}
+	buf_adds(path, "/api/v1/configs/");
+	const char *slash = strchr(a->pos[0], '/');
+	struct buf svc = BUF_INIT;
+	buf_add(&svc, a->pos[0], (size_t)(slash - a->pos[0]));
+	client_urlencode(path, svc.data);
+	buf_release(&svc);
+	buf_addch(path, '/');
+	client_urlencode(path, slash + 1);
+	buf_adds(path, suffix);
+	return 0;
+}
+
+int cmd_config_put(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT, body = BUF_INIT, out = BUF_INIT;
+	int rc = need_pos(a, 2, "ooda config put SERVICE/ENV FILE [--rationale WHY]", err);
+	if (!rc)
+		rc = cfg_path(a, &path, "", err);
+	if (!rc)
+		rc = read_input(a->pos[1], &body, err);
+	if (!rc) {
+		param(&path, "rationale", cli_opt(a, "--rationale"));
+		size_t n = strlen(a->pos[1]);
+		bool yaml = (n > 5 && !strcmp(a->pos[1] + n - 5, ".yaml")) || (n > 4 && !strcmp(a->pos[1] + n - 4, ".yml"));
+		if (cli_opt(a, "--if-version"))
+			a->client.if_match = cli_opt(a, "--if-version");
+		rc = cli_call(a, "PUT", path.data, body.data, yaml ? "application/yaml" : "application/json", &out, err);
+		if (!rc && !a->json) {
+			json_t *j = json_loadb(out.data, out.len, 0, NULL);
+			printf("%s is now v%lld\n", a->pos[0], (long long)json_integer_value(json_object_get(j, "version")));
+			json_decref(j);
+		}
+	}
+	buf_release(&path);
+	buf_release(&body);
+	buf_release(&out);
+	return rc;
+}
+
+int cmd_config_get(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT, out = BUF_INIT;
+	int rc = cfg_path(a, &path, "", err);
+	if (!rc) {
+		param(&path, "version", strip_v(cli_opt(a, "--version")));
+		bool json = a->json;
+		a->json = false;
+		rc = cli_call(a, "GET", path.data, NULL, NULL, &out, err);
+		a->json = json;
+		if (!rc)
+			fwrite(out.data, 1, out.len, stdout);
+		if (!rc && out.len && out.data[out.len - 1] != '\n')
+			putchar('\n');
+	}
+	buf_release(&path);
+	buf_release(&out);
+	return rc;
+}
+
+int cmd_config_history(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	int rc = cfg_path(a, &path, "/history", err);
+	json_t *j = NULL;
+	if (!rc)
+		rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	size_t i;
+	json_t *v;
+	printf("%-8s %-24s %-24s %s\n", "VERSION", "TIME", "AUTHOR", "RATIONALE");
+	json_array_foreach(json_object_get(j, "versions"), i, v)
+		printf("v%-7lld %-24s %-24s %s\n", (long long)json_integer_value(json_object_get(v, "version")),
+		       jstr(v, "time"), jstr(v, "author"), jstr(v, "rationale"));
+	json_decref(j);
+	return 0;
+}
+
+int cmd_config_diff(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	int rc = need_pos(a, 3, "ooda config diff SERVICE/ENV vA vB", err);
+	if (!rc)
+		rc = cfg_path(a, &path, "/diff", err);
+	if (!rc) {
+		param(&path, "from", strip_v(a->pos[1]));
+		param(&path, "to", strip_v(a->pos[2]));
+		rc = print_diff(a, path.data, err);
+	}
+	buf_release(&path);
+	return rc;
+}
+
+int cmd_config_rollback(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	int rc = cfg_path(a, &path, "/rollback", err);
+	if (!rc && !cli_opt(a, "--to")) {
+		buf_adds(err, "usage: ooda config rollback SERVICE/ENV --to vN [--rationale WHY]");
+		rc = OODA_EINVAL;
+	}
+	if (!rc) {
+		json_t *body = json_pack("{s:I, s:s}", "to", (json_int_t)strtoll(strip_v(cli_opt(a, "--to")), NULL, 10),
+					 "rationale", cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
+		rc = post_simple(a, path.data, body, NULL, err);
+		json_decref(body);
+	}
+	buf_release(&path);
+	return rc;
+}
+
+/* ---- deploys and rollbacks ---------------------------------------------- */
+
+int cmd_deploy_record(struct cli_args *a, struct buf *err)
+{
+	if (!cli_opt(a, "--service") || !cli_opt(a, "--version")) {
+		buf_adds(err, "usage: ooda deploy record --service S --version V [--env E] [--artifact A] "
+			      "[--config-version N] [--migrations a,b] [--actor WHO] [--note TEXT]");
+		return OODA_EINVAL;
+	}
+	json_t *body = json_pack("{s:s, s:s, s:s}", "service", cli_opt(a, "--service"), "version", cli_opt(a, "--version"),
+				 "env", env_of(a));
+	const char *opt[3][2] = { { "--artifact", "artifact" }, { "--actor", "actor" }, { "--note", "note" } };
+	for (int i = 0; i < 3; i++)
+		if (cli_opt(a, opt[i][0]))
+			json_object_set_new(body, opt[i][1], json_string(cli_opt(a, opt[i][0])));
+	if (cli_opt(a, "--config-version"))
+		json_object_set_new(body, "config_version",
+				    json_integer(strtoll(strip_v(cli_opt(a, "--config-version")), NULL, 10)));
+	if (cli_opt(a, "--migrations")) {
+		json_t *m = json_array();
+		const char *p = cli_opt(a, "--migrations");
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			if (n)
+				json_array_append_new(m, json_stringn(p, n));
+			p += n + (p[n] == ',');
+		}
+		json_object_set_new(body, "migrations", m);
+	}
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	json_t *j;
+	int rc = call_json(a, "POST", "/api/v1/deploys", text, "application/json", &j, err);
+	free(text);
+	if (!rc && !a->json) {
+		printf("deploy %s recorded: %s %s in %s (config v%lld, %zu flags in the snapshot)\n", jstr(j, "id"),
+		       jstr(j, "service"), jstr(j, "version"), jstr(j, "environment"),
+		       (long long)json_integer_value(json_object_get(j, "config_version")),
+		       json_object_size(json_object_get(j, "flags")));
+		json_decref(j);
+	}
+	return rc;
+}
+
+int cmd_deploy_list(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/deploys");
+	param(&path, "service", cli_opt(a, "--service"));
+	param(&path, "limit", cli_opt(a, "--limit"));
+	json_t *j;
+	int rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	printf("%-22s %-24s %-16s %-10s %-12s %s\n", "ID", "TIME", "SERVICE", "ENV", "VERSION", "ACTOR");
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(j, "deploys"), i, d)
+		printf("%-22s %-24s %-16s %-10s %-12s %s%s\n", jstr(d, "id"), jstr(d, "time"), jstr(d, "service"),
+		       jstr(d, "environment"), jstr(d, "version"), jstr(d, "actor"),
+		       json_is_string(json_object_get(d, "rollback_of")) ? "  (rollback)" : "");
+	json_decref(j);
+	return 0;
+}
+
+static int deploy_call(struct cli_args *a, const char *method, const char *suffix, const char *usage, struct buf *err)
+{
+	int rc = need_pos(a, 1, usage, err);
+	if (rc)
+		return rc;
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/deploys/");
+	client_urlencode(&path, a->pos[0]);
+	buf_adds(&path, suffix);
+	if (cli_flag(a, "--allow-irreversible"))
+		param(&path, "allow_irreversible", "true");
+	json_t *j;
+	rc = call_json(a, method, path.data, !strcmp(method, "POST") ? "{}" : NULL, "application/json", &j, err);
+	buf_release(&path);
+	if (!rc && !a->json) {
+		print_pretty(j);
+		json_decref(j);
+	}
+	return rc;
+}
+
+int cmd_deploy_show(struct cli_args *a, struct buf *err)
+{
+	return deploy_call(a, "GET", "", "ooda deploy show DEPLOY_ID", err);
+}
+
+int cmd_deploy_verify(struct cli_args *a, struct buf *err)
+{
+	int rc = need_pos(a, 1, "ooda deploy verify DEPLOY_ID", err);
+	if (rc)
+		return rc;
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/deploys/");
+	client_urlencode(&path, a->pos[0]);
+	buf_adds(&path, "/verify");
+	json_t *j;
+	rc = call_json(a, "POST", path.data, "{}", "application/json", &j, err);
+	buf_release(&path);
+	if (!rc && !a->json) {
+		printf("verdict: %s\n%s\n", jstr(j, "verdict"), jstr(j, "reason"));
+		printf("baseline (%s): %lld requests, median %.1f ms, p99 %.1f ms, errors %.2f%%\n", jstr(j, "baseline"),
+		       (long long)json_integer_value(json_object_get(j, "baseline_requests")),
+		       json_number_value(json_object_get(j, "baseline_median_ms")),
+		       json_number_value(json_object_get(j, "baseline_p99_ms")),
+		       100 * json_number_value(json_object_get(j, "baseline_error_ratio")));
+		printf("canary: %lld requests, median %.1f ms, p99 %.1f ms, errors %.2f%%\n",
+		       (long long)json_integer_value(json_object_get(j, "canary_requests")),
+		       json_number_value(json_object_get(j, "canary_median_ms")),
+		       json_number_value(json_object_get(j, "canary_p99_ms")),
+		       100 * json_number_value(json_object_get(j, "canary_error_ratio")));
+		if (!strcmp(jstr(j, "verdict"), "fail"))
+			rc = OODA_EPRECOND, buf_adds(err, "the deploy failed verification");
+		json_decref(j);
+	}
+	return rc;
+}
+
+int cmd_rollback_plan(struct cli_args *a, struct buf *err)
+{
+	int rc = need_pos(a, 1, "ooda rollback plan DEPLOY_ID [--allow-irreversible]", err);
+	if (rc)
+		return rc;
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/deploys/");
+	client_urlencode(&path, a->pos[0]);
+	buf_adds(&path, "/rollback-plan");
+	if (cli_flag(a, "--allow-irreversible"))
+		param(&path, "allow_irreversible", "true");
+	json_t *j;
+	rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	printf("rollback of %s: %s %s -> %s in %s\n", jstr(j, "deploy"), jstr(j, "service"), jstr(j, "from_version"),
+	       jstr(j, "to_version"), jstr(j, "env"));
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(j, "steps"), i, s) {
+		const char *t = jstr(s, "type");
+		printf("  %zu. ", i + 1);
+		if (!strcmp(t, "flags")) {
+			printf("restore flags:");
+			const char *k;
+			json_t *v;
+			json_object_foreach(json_object_get(s, "restore"), k, v)
+				printf(" %s→v%lld", k, (long long)json_integer_value(v));
+			size_t n;
+			json_array_foreach(json_object_get(s, "disable"), n, v)
+				printf(" disable %s", json_string_value(v));
+			printf("\n");
+		} else if (!strcmp(t, "config")) {
+			printf("restore config %s/%s to v%lld\n", jstr(s, "service"), jstr(s, "env"),
+			       (long long)json_integer_value(json_object_get(s, "version")));
+		} else if (!strcmp(t, "migration_down")) {
+			printf("run down-migration of %s (%s)\n", jstr(s, "migration"), jstr(s, "down"));
+		} else if (!strcmp(t, "migration_skip")) {
+			printf("CANNOT undo migration %s: it is irreversible\n", jstr(s, "migration"));
+		} else if (!strcmp(t, "redeploy")) {
+			printf("redeploy %s %s (%s) through deploy.hooks.redeploy\n", jstr(s, "service"), jstr(s, "version"),
+			       jstr(s, "artifact"));
+		} else if (!strcmp(t, "record")) {
+			printf("record the rollback as a deploy\n");
+		} else if (!strcmp(t, "verify")) {
+			printf("verify the rolled-back version\n");
+		}
+	}
+	if (json_is_true(json_object_get(j, "blocked"))) {
+		buf_addf(err, "blocked: %s", jstr(j, "reason"));
+		rc = OODA_EPRECOND;
+	}
+	json_decref(j);
+	return rc;
+}
+
+static void print_run(json_t *j)
+{
+	printf("run %s of %s: %s\n", jstr(j, "id"), jstr(j, "deploy"), jstr(j, "status"));
+	size_t i;
+	json_t *s;
+	json_t *state = json_object_get(j, "state");
+	json_array_foreach(json_object_get(json_object_get(j, "plan"), "steps"), i, s)
+		printf("  %zu. %-16s %s\n", i + 1, jstr(s, "type"), json_string_value(json_array_get(state, i)));
+	if (json_object_get(j, "error"))
+		printf("error: %s\n", jstr(j, "error"));
+	json_t *v = json_object_get(j, "verification");
+	if (v)
+		printf("verification: %s — %s\n", jstr(v, "verdict"), jstr(v, "reason"));
+}
+
+int cmd_rollback_run(struct cli_args *a, struct buf *err)
+{
+	int rc = need_pos(a, 1, "ooda rollback run DEPLOY_ID --rationale WHY [--allow-irreversible] [--wait]", err);
+	if (rc)
+		return rc;
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/deploys/");
+	client_urlencode(&path, a->pos[0]);
+	buf_adds(&path, "/rollback");
+	json_t *body = json_pack("{s:s, s:b, s:b}", "rationale", cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "",
+				 "allow_irreversible", cli_flag(a, "--allow-irreversible"), "wait", cli_flag(a, "--wait"));
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	json_t *j;
+	rc = call_json(a, "POST", path.data, text, "application/json", &j, err);
+	free(text);
+	buf_release(&path);
+	if (!rc && !a->json) {
+		if (json_object_get(j, "approval"))
+			printf("rollback needs approval: request %s is pending (ooda approvals approve %s)\n",
+			       jstr(j, "approval"), jstr(j, "approval"));
+		else
+			print_run(j);
+		if (!strcmp(jstr(j, "status"), "failed"))
+			rc = OODA_EIO, buf_adds(err, "the rollback run failed");
+		json_decref(j);
+	}
+	return rc;
+}
+
+int cmd_rollback_status(struct cli_args *a, struct buf *err)
+{
+	int rc = need_pos(a, 1, "ooda rollback status RUN_ID [--wait]", err);
+	if (rc)
+		return rc;
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/rollbacks/");
+	client_urlencode(&path, a->pos[0]);
+	if (cli_flag(a, "--wait"))
+		param(&path, "wait", "true");
+	json_t *j;
+	rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	buf_release(&path);
+	if (!rc && !a->json) {
+		print_run(j);
+		json_decref(j);
+	}
+	return rc;
+}
+
+int cmd_migration_register(struct cli_args *a, struct buf *err)
+{
+	if (!cli_opt(a, "--service") || !cli_opt(a, "--id")) {
+		buf_adds(err, "usage: ooda migration register --service S --id ID [--up REF] [--down REF] [--irreversible]");
+		return OODA_EINVAL;
+	}
+	json_t *body = json_pack("{s:s, s:s, s:s?, s:s?, s:b}", "service", cli_opt(a, "--service"), "id", cli_opt(a, "--id"),
+				 "up", cli_opt(a, "--up"), "down", cli_opt(a, "--down"), "reversible",
+				 !cli_flag(a, "--irreversible") && cli_opt(a, "--down"));
+	int rc = post_simple(a, "/api/v1/migrations", body, "migration registered", err);
+	json_decref(body);
+	return rc;
+}
+
+/* ---- approvals ---------------------------------------------------------- */
+
+int cmd_approvals_list(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/approvals");
+	param(&path, "status", cli_opt(a, "--status"));
+	json_t *j;
+	int rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	printf("%-22s %-22s %-8s %-10s %-20s %-24s %s\n", "ID", "CLASS", "ENV", "STATUS", "REQUESTER", "EXPIRES",
+	       "RATIONALE");
+	size_t i;
+	json_t *x;
+	json_array_foreach(json_object_get(j, "approvals"), i, x)
+		printf("%-22s %-22s %-8s %-10s %-20s %-24s %s\n", jstr(x, "id"), jstr(x, "class"), jstr(x, "env"),
+		       jstr(x, "status"), jstr(x, "requester"), jstr(x, "expires"), jstr(x, "rationale"));
+	json_decref(j);
+	return 0;
+}
+
+static int decide(struct cli_args *a, const char *verb, struct buf *err)
+{
+	int rc = need_pos(a, 1, "ooda approvals approve|reject ID [--rationale WHY]", err);
+	if (rc)
+		return rc;
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/approvals/");
+	client_urlencode(&path, a->pos[0]);
+	buf_addf(&path, "/%s", verb);
+	json_t *body = json_pack("{s:s}", "rationale", cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
+	rc = post_simple(a, path.data, body, NULL, err);
+	json_decref(body);
+	buf_release(&path);
+	return rc;
+}
+
+int cmd_approvals_approve(struct cli_args *a, struct buf *err)
+{
+	return decide(a, "approve", err);
+}
+
+int cmd_approvals_reject(struct cli_args *a, struct buf *err)
+{
+	return decide(a, "reject", err);
+}
