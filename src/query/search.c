@@ -130,7 +130,7 @@ void search_span_json(struct buf *b, const struct span *s, int depth)
 		 (long long)s->start_ns, (double)(s->end_ns - s->start_ns) / 1e6);
 	buf_addf(b, ",\"status\":\"%s\"", status_names[s->status < 3 ? s->status : 0]);
 	str_member(b, "status_message", s->status_message);
-	if (depth >= 0)
+	if (depth >= 0 || depth == -2) /* -2: a placeholder the tree pass rewrites */
 		buf_addf(b, ",\"depth\":%d", depth);
 	resource_json(b, s->resource);
 	str_member(b, "scope", s->scope_name);
