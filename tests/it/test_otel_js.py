@@ -1,6 +1,8 @@
 """The real OpenTelemetry JS SDK (tests/it/otel-js: NodeSDK, logs and metrics SDKs,
 OTLP http/protobuf exporters) sends one checkout request's traces, logs and metrics
-to ooda; everything is then read back through the API and the CLI.
+to ooda; everything is then read back through the API and the CLI. The exporters
+send Transfer-Encoding: chunked bodies with no Content-Length; the first run is
+uncompressed, the second gzip-compressed (OTEL_EXPORTER_OTLP_COMPRESSION).
 
 Needs node and npm. A missing tests/it/otel-js/node_modules is installed here with
 `npm ci` (from the npm cache when it can); if that fails, the test fails: it never
