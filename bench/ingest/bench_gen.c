@@ -3,7 +3,8 @@
  * a sequence of request bodies, each preceded by two little-endian u32s
  * (body length, records in the body), which bench_post replays over HTTP.
  *
- *   bench_gen logs N START_MS SPAN_MS BATCH DIR
+ *   bench_gen logs N START_MS SPAN_MS BATCH DIR [FORMATS]
+ *       (FORMATS without "json": no logs.json)
  *       DIR/logs.ndjson  NDJSON lines (POST /api/v1/logs; ClickHouse JSONEachRow)
  *       DIR/logs.pb      OTLP ExportLogsServiceRequest, one ResourceLogs per service
  *       DIR/logs.json    the same as OTLP/JSON
@@ -233,9 +234,10 @@ static FILE *open_out(const char *dir, const char *name)
 	return f;
 }
 
-static void gen_logs(uint64_t n, uint64_t start, uint64_t span, uint32_t batch, const char *dir)
+static void gen_logs(uint64_t n, uint64_t start, uint64_t span, uint32_t batch, const char *dir, const char *formats)
 {
-	FILE *fn = open_out(dir, "logs.ndjson"), *fp = open_out(dir, "logs.pb"), *fj = open_out(dir, "logs.json");
+	FILE *fn = open_out(dir, "logs.ndjson"), *fp = open_out(dir, "logs.pb");
+	FILE *fj = strstr(formats, "json") ? open_out(dir, "logs.json") : NULL;
 	struct logrec *recs = calloc(batch, sizeof(*recs));
 	struct b nd = { 0 }, pb = { 0 }, js = { 0 }, rl = { 0 }, sl = { 0 }, lr = { 0 }, tmp = { 0 };
 	for (uint64_t i = 0; i < n; i += batch) {
@@ -284,9 +286,12 @@ static void gen_logs(uint64_t n, uint64_t start, uint64_t span, uint32_t batch, 
 		bs(&js, "]}");
 		pack(fn, &nd, m);
 		pack(fp, &pb, m);
-		pack(fj, &js, m);
+		if (fj)
+			pack(fj, &js, m);
 	}
-	fclose(fn); fclose(fp); fclose(fj);
+	fclose(fn); fclose(fp);
+	if (fj)
+		fclose(fj);
 }
 
 /* ---- spans --------------------------------------------------------------- */
@@ -432,14 +437,14 @@ int main(int argc, char **argv)
 		puts(h);
 		return 0;
 	}
-	if (argc != 7) {
+	if (argc != 7 && argc != 8) {
 		fprintf(stderr, "usage: bench_gen logs|spans|metrics ... DIR (see the source)\n");
 		return 2;
 	}
 	uint64_t a = strtoull(argv[2], NULL, 10), b = strtoull(argv[3], NULL, 10), c = strtoull(argv[4], NULL, 10),
 		 d = strtoull(argv[5], NULL, 10);
 	if (!strcmp(argv[1], "logs"))
-		gen_logs(a, b, c, (uint32_t)d, argv[6]);
+		gen_logs(a, b, c, (uint32_t)d, argv[6], argc == 8 ? argv[7] : "ndjson,pb,json");
 	else if (!strcmp(argv[1], "spans"))
 		gen_spans(a, b, c, (uint32_t)d, argv[6]);
 	else if (!strcmp(argv[1], "metrics"))

@@ -209,8 +209,12 @@ class ClickHouse:
     def insert_path(self, table, fmt="JSONEachRow"):
         return "/?query=" + urllib.parse.quote(f"INSERT INTO {table} FORMAT {fmt}")
 
-    def table_dir(self, table):
-        return f"{self.dir}/data/data/default/{table}"
+    def active_bytes(self, table=None):
+        """Bytes on disk of the active parts (merged-away parts linger for
+        minutes before ClickHouse deletes them, so du would count them)."""
+        where = f" AND table = '{table}'" if table else ""
+        return int(self.query("SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = 'default'"
+                              + where) or 0)
 
     def stop(self):
         hwm = proc_status_kb(self.proc.pid, "VmHWM")
