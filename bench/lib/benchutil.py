@@ -229,12 +229,17 @@ class ClickHouse:
         return hwm
 
 
-def post(build, port, path, ctype, pack, conns):
-    """Replays pack with bench_post; returns its JSON figures."""
+def post(build, port, path, ctype, pack, conns, server=None):
+    """Replays pack with bench_post; returns its JSON figures. On failure the
+    message says whether server (an Ooda) is still running, with its log tail."""
     out = subprocess.run([f"{build}/bench/ingest/bench_post", "127.0.0.1", str(port), path, ctype, pack,
                           str(conns)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if out.returncode != 0:
-        die(f"loading {pack} into {path} failed:\n{out.stderr.decode()[-2000:]}")
+        why = out.stderr.decode()[-2000:]
+        if server is not None:
+            state = "still running" if server.proc.poll() is None else f"exited with {server.proc.returncode}"
+            why += f"\nooda {state}; its log ends:\n" + open(server.log_path, errors="replace").read()[-2000:]
+        die(f"loading {pack} into {path} failed:\n{why}")
     return json.loads(out.stdout)
 
 
