@@ -567,11 +567,14 @@ static void test_ndjson(void **state)
 		"{\"ts\":1795600800,\"service.name\":\"api\",\"severity\":\"WARNING\",\"message\":\"slow\",\"tags\":[1,2]}\r\n"
 		"[1,2]\n"
 		"{\"service\":\"worker\",\"trace_id\":\"xyz\"}\n"
-		"{\"service\":\"worker\",\"body\":{\"k\":1},\"severity\":3,\"lat\":1.5}";
+		"{\"service\":\"worker\",\"body\":{\"k\":1},\"severity\":3,\"lat\":1.5}\n"
+		"{\"level\":\"21\"}";
 	struct buf report = BUF_INIT;
 	assert_int_equal(ndjson_decode_logs(body, strlen(body), NOW, &f->b, &report, &f->err), 0);
-	assert_int_equal(f->b.n_logs, 3);
+	assert_int_equal(f->b.n_logs, 4);
 	assert_int_equal(f->b.rejected, 3);
+	assert_int_equal(f->b.logs[3].severity, 21);
+	assert_string_equal(f->b.logs[3].resource->service, "unknown");
 	assert_string_equal(report.data,
 			    "[{\"line\":3,\"error\":\"invalid JSON at column 1: invalid literal\"},"
 			    "{\"line\":5,\"error\":\"line is not a JSON object\"},"
