@@ -77,8 +77,11 @@ static const bool str_stop[256] = {
 	[0 ... 0x1f] = true, ['"'] = true, ['\\'] = true,
 };
 
-/* At the opening quote. Sets *out / *olen to the unescaped arena copy. */
-static bool parse_string(struct jp *j, const char **out, uint32_t *olen)
+/*
+ * At the opening quote. Sets *out / *olen to the unescaped arena copy, or,
+ * for a member name without escapes (in_place), to the bytes in the input.
+ */
+static bool parse_string(struct jp *j, const char **out, uint32_t *olen, bool in_place)
 {
 	const char *start = ++j->p;
 	const char *q = start;
@@ -112,6 +115,12 @@ static bool parse_string(struct jp *j, const char **out, uint32_t *olen)
 	if (raw > UINT32_MAX / 2) {
 		jp_fail(j, "string too long");
 		return false;
+	}
+	if (in_place && !esc) {
+		*out = start;
+		*olen = (uint32_t)raw;
+		j->p = q + 1;
+		return true;
 	}
 	char *o = arena_alloc(j->a, raw + 1);
 	if (!o) {
@@ -277,7 +286,7 @@ static struct jval *parse_value(struct jp *j, int depth)
 				return jp_fail(j, "expected a member name");
 			const char *k;
 			uint32_t kl;
-			if (!parse_string(j, &k, &kl))
+			if (!parse_string(j, &k, &kl, true))
 				return NULL;
 			skip_ws(j);
 			if (j->p >= j->end || *j->p != ':')
@@ -335,7 +344,7 @@ static struct jval *parse_value(struct jp *j, int depth)
 	}
 	case '"':
 		v->type = J_STR;
-		return parse_string(j, &v->s, &v->len) ? v : NULL;
+		return parse_string(j, &v->s, &v->len, false) ? v : NULL;
 	case 't':
 		v->type = J_TRUE;
 		return literal(j, "true", 4) ? v : NULL;

@@ -21,14 +21,15 @@ struct jval {
 	uint32_t len;       /* bytes of s (J_STR, J_NUM) or children (J_ARR, J_OBJ) */
 	uint32_t klen;
 	const char *s;      /* J_STR unescaped, J_NUM as written; NUL-terminated */
-	const char *key;    /* member name when the parent is an object */
+	const char *key;    /* member name (klen bytes, not NUL-terminated: may point into the text) */
 	struct jval *child; /* first element or member */
 	struct jval *next;  /* next sibling */
 };
 
 /*
  * Parses exactly one JSON value from text (trailing whitespace allowed).
- * Every node and string lives in arena. Returns the root, or NULL with
+ * Every node and string value lives in arena; member names may point into
+ * text, which must therefore outlive the tree. Returns the root, or NULL with
  * "line L, column C: why" appended to err (also when nesting passes 64 or
  * the arena limit is reached).
  */

@@ -156,6 +156,8 @@ static const char *nd_line(struct nd *c, const struct jval *o, int64_t now_ns, i
 		int64_t n;
 		if (v->type == J_STR) {
 			int sev = dec_severity_text(v->s, v->len);
+			if (sev < 0 && jdom_i64(v, &n) && n >= 0 && n <= 24)
+				sev = (int)n; /* "17" */
 			lr->severity = sev > 0 ? (uint8_t)sev : 0;
 			lr->severity_text = dec_strndup(&c->d, v->s, v->len);
 		} else if (v->type == J_NUM && jdom_i64(v, &n) && n >= 0 && n <= 24) {

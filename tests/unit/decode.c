@@ -567,11 +567,14 @@ static void test_ndjson(void **state)
 		"{\"ts\":1795600800,\"service.name\":\"api\",\"severity\":\"WARNING\",\"message\":\"slow\",\"tags\":[1,2]}\r\n"
 		"[1,2]\n"
 		"{\"service\":\"worker\",\"trace_id\":\"xyz\"}\n"
-		"{\"service\":\"worker\",\"body\":{\"k\":1},\"severity\":3,\"lat\":1.5}";
+		"{\"service\":\"worker\",\"body\":{\"k\":1},\"severity\":3,\"lat\":1.5}\n"
+		"{\"level\":\"21\"}";
 	struct buf report = BUF_INIT;
 	assert_int_equal(ndjson_decode_logs(body, strlen(body), NOW, &f->b, &report, &f->err), 0);
-	assert_int_equal(f->b.n_logs, 3);
+	assert_int_equal(f->b.n_logs, 4);
 	assert_int_equal(f->b.rejected, 3);
+	assert_int_equal(f->b.logs[3].severity, 21);
+	assert_string_equal(f->b.logs[3].resource->service, "unknown");
 	assert_string_equal(report.data,
 			    "[{\"line\":3,\"error\":\"invalid JSON at column 1: invalid literal\"},"
 			    "{\"line\":5,\"error\":\"line is not a JSON object\"},"
@@ -723,6 +726,67 @@ static void test_cloudevents(void **state)
 	assert_non_null(strstr(f->err.data, "source is required"));
 }
 
+/* ---- limits: nesting, memory, over-long attributes ---- */
+
+static void test_limits(void **state)
+{
+	struct fx *f = *state;
+	struct buf b = BUF_INIT;
+	/* 100 nested arrays: past the JSON depth limit */
+	for (int i = 0; i < 100; i++)
+		buf_addch(&b, '[');
+	for (int i = 0; i < 100; i++)
+		buf_addch(&b, ']');
+	assert_int_equal(otlp_decode_logs(b.data, b.len, true, NOW, &f->b, &f->err), OODA_EPARSE);
+	assert_non_null(strstr(f->err.data, "deeper than 64"));
+	struct buf rep = BUF_INIT;
+	fx_reset(f);
+	assert_int_equal(ndjson_decode_logs(b.data, b.len, NOW, &f->b, &rep, &f->err), 0);
+	assert_int_equal(f->b.rejected, 1);
+	buf_release(&rep);
+
+	/* AnyValue arrays nested 100 deep in protobuf */
+	struct buf any = BUF_INIT;
+	pw_str(&any, 1, "leaf");
+	for (int i = 0; i < 100; i++) {
+		struct buf arr = BUF_INIT, wrap = BUF_INIT;
+		pw_msg(&arr, 1, &any);
+		pw_msg(&wrap, 5, &arr);
+		any = wrap;
+	}
+	struct buf lr = BUF_INIT, recs = BUF_INIT, req = BUF_INIT;
+	pw_msg(&lr, 5, &any);
+	pw_msg(&recs, 2, &lr);
+	pw_envelope(&req, &recs, "deep");
+	fx_reset(f);
+	assert_int_equal(otlp_decode_logs(req.data, req.len, false, NOW, &f->b, &f->err), OODA_EPARSE);
+	assert_non_null(strstr(f->err.data, "nested deeper than 64"));
+	buf_release(&req);
+
+	/* an attribute value over 64 KiB rejects its record only */
+	buf_reset(&b);
+	buf_adds(&b, "{\"service\":\"a\",\"big\":\"");
+	for (int i = 0; i < 70000; i++)
+		buf_addch(&b, 'x');
+	buf_adds(&b, "\"}\n{\"service\":\"a\",\"msg\":\"ok\"}\n");
+	fx_reset(f);
+	assert_int_equal(ndjson_decode_logs(b.data, b.len, NOW, &f->b, NULL, &f->err), 0);
+	assert_int_equal(f->b.n_logs, 1);
+	assert_int_equal(f->b.rejected, 1);
+	assert_non_null(strstr(f->b.reject_msg, "line 1: attribute value longer than 65536"));
+
+	/* the arena's limit turns into OODA_ETOOBIG, not a crash */
+	buf_reset(&b);
+	for (int i = 0; i < 5000; i++)
+		buf_adds(&b, "{\"service\":\"a\",\"msg\":\"some message text\",\"k\":1}\n");
+	fx_reset(f);
+	f->arena.limit = f->arena.used + 64 * 1024;
+	assert_int_equal(ndjson_decode_logs(b.data, b.len, NOW, &f->b, NULL, &f->err), OODA_ETOOBIG);
+	assert_non_null(strstr(f->err.data, "memory limit"));
+	f->arena.limit = 0;
+	buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -735,6 +799,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ndjson, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cloudevents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
