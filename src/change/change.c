@@ -173,7 +173,7 @@ int config_put(struct change *c, struct config_put *p, struct buf *err)
 		if (s && jschema_validate(s, data, &why)) {
 			buf_addf(err, "config for %s/%s does not match the schema of %s (v%lld): %s", p->service, p->env,
 				 p->service, (long long)schema.version, why.data);
-			rc = OODA_ESCHEMA;
+			rc = OODA_EVALIDATE;
 		}
 		buf_release(&why);
 		json_decref(s);

@@ -49,7 +49,7 @@ static int fail(struct buf *err, const char *path, const char *fmt, const char *
 {
 	buf_addf(err, "at %s: ", *path ? path : "/");
 	buf_addf(err, fmt, a, d);
-	return OODA_ESCHEMA;
+	return OODA_EVALIDATE;
 }
 
 static size_t utf8_len(const char *s)
@@ -65,7 +65,7 @@ static int validate(const json_t *s, const json_t *v, char *path, size_t plen, i
 {
 	if (depth > MAX_DEPTH) {
 		buf_addf(err, "at %s: schema nested deeper than %d levels", path, MAX_DEPTH);
-		return OODA_ESCHEMA;
+		return OODA_EVALIDATE;
 	}
 	if (json_is_boolean(s))
 		return json_is_true(s) ? 0 : fail(err, path, "no value is allowed here%s", "", 0);
@@ -74,7 +74,7 @@ static int validate(const json_t *s, const json_t *v, char *path, size_t plen, i
 	json_t *t = json_object_get(s, "type");
 	if (json_is_string(t) && !type_is(v, json_string_value(t))) {
 		buf_addf(err, "at %s: expected %s, got %s", *path ? path : "/", json_string_value(t), type_name(v));
-		return OODA_ESCHEMA;
+		return OODA_EVALIDATE;
 	}
 	if (json_is_array(t)) {
 		bool any = false;

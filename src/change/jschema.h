@@ -18,7 +18,7 @@
 /* Is schema itself usable (an object, keywords of the right types)? OODA_EINVAL with detail if not. */
 int jschema_check(const json_t *schema, struct buf *err);
 
-/* 0 if doc satisfies schema; OODA_ESCHEMA with "at /path: why" otherwise. */
+/* 0 if doc satisfies schema; OODA_EVALIDATE with "at /path: why" otherwise. */
 int jschema_validate(const json_t *schema, const json_t *doc, struct buf *err);
 
 #endif

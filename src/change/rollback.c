@@ -2,8 +2,9 @@
  * The rollback planner and its durable runs.
  *
  * A plan inverts one deploy D against the deploy P before it (same service
- * and environment): restore P's flag snapshot (flags created since are
- * disabled, not deleted), restore P's config version, run D's new
+ * and environment): restore P's flag snapshot for the service's flags
+ * (metadata.service; flags of the service created since are disabled, not
+ * deleted; other services' flags are left alone), restore P's config version, run D's new
  * migrations down in reverse order (refused when one is irreversible unless
  * explicitly allowed), redeploy P's artifact through the configured hook,
  * record the rollback as a deploy of its own (so a rollback can itself be
@@ -59,6 +60,25 @@ static bool in_array(const json_t *a, const char *s)
 	return false;
 }
 
+/* Does flag KEY (at version, 0 = current) belong to service (metadata.service)? */
+static bool flag_of_service(struct change *c, const char *env, const char *key, int64_t version, const char *service)
+{
+	char k[400];
+	snprintf(k, sizeof(k), "%s/%s", env, key);
+	struct vdoc d;
+	struct buf ignore = BUF_INIT;
+	bool yes = false;
+	if (!vdoc_get(c->store, "flag", k, version, &d, &ignore) && !d.deleted) {
+		json_t *def = json_loadb(d.body, d.body_len, 0, NULL);
+		const char *s = json_string_value(json_object_get(json_object_get(def, "metadata"), "service"));
+		yes = s && !strcmp(s, service);
+		json_decref(def);
+	}
+	vdoc_release(&d);
+	buf_release(&ignore);
+	return yes;
+}
+
 int rollback_plan(struct change *c, const char *deploy_id, bool allow_irreversible, json_t **out, struct buf *err)
 {
 	json_t *d, *p = NULL;
@@ -82,7 +102,7 @@ int rollback_plan(struct change *c, const char *deploy_id, bool allow_irreversib
 	bool blocked = false;
 	char reason[400] = "";
 
-	/* 1. flags: back to P's snapshot */
+	/* 1. the service's flags (metadata.service) back to P's snapshot */
 	json_t *now_flags = NULL;
 	struct buf ferr = BUF_INIT;
 	flagstore_snapshot(c->flags, env, &now_flags, &ferr);
@@ -92,10 +112,10 @@ int rollback_plan(struct change *c, const char *deploy_id, bool allow_irreversib
 	json_t *v;
 	json_t *pflags = json_object_get(p, "flags");
 	json_object_foreach(pflags, k, v)
-		if (!json_equal(json_object_get(now_flags, k), v))
+		if (!json_equal(json_object_get(now_flags, k), v) && flag_of_service(c, env, k, json_integer_value(v), service))
 			json_object_set(restore, k, v);
 	json_object_foreach(now_flags, k, v)
-		if (!json_object_get(pflags, k))
+		if (!json_object_get(pflags, k) && flag_of_service(c, env, k, 0, service))
 			json_array_append_new(disable, json_string(k));
 	if (json_object_size(restore) || json_array_size(disable))
 		json_array_append_new(steps, json_pack("{s:s, s:s, s:o, s:o}", "type", "flags", "env", env, "restore",

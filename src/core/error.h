@@ -28,7 +28,8 @@
 	X(ELIMIT, -18, 422, "limit exceeded")                           \
 	X(EINTERNAL, -19, 500, "internal error")                        \
 	X(EREFUSED, -20, 422, "refused")                                \
-	X(EGONE, -21, 410, "gone")
+	X(EGONE, -21, 410, "gone")                                      \
+	X(EVALIDATE, -22, 422, "validation failed")
 
 enum ooda_error {
 	OODA_OK = 0,
