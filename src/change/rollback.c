@@ -496,7 +496,9 @@ static void run_execute(struct change *c, const char *id)
 		if (st && !strcmp(st, "done"))
 			continue;
 		json_t *s = json_array_get(steps, i);
-		const char *type = json_string_value(json_object_get(s, "type"));
+		char type[32]; /* a copy: the record step reloads the run document */
+		snprintf(type, sizeof(type), "%s", json_string_value(json_object_get(s, "type")) ?
+							json_string_value(json_object_get(s, "type")) : "");
 		/* mark running first: a crash from here on resumes at this step */
 		json_array_set_new(state, i, json_string("running"));
 		if ((rc = run_save(c, id, run, ver, "rollback.step", type, &ver, &err)))

@@ -172,8 +172,15 @@ static void point_series(struct select_ctx *c, const struct metric_point *p)
 	}
 	if (p->resource && p->resource->service && strcmp(p->resource->service, "unknown"))
 		l[n++] = (struct promql_label){ "job", p->resource->service };
-	if (p->resource && p->resource->host)
-		l[n++] = (struct promql_label){ "instance", p->resource->host };
+	/* instance: the process (service.instance.id) when the SDK names it, else the host */
+	const char *inst = NULL;
+	for (uint32_t i = 0; p->resource && i < p->resource->attrs.n; i++)
+		if (p->resource->attrs.v[i].type == ATTR_STR && !strcmp(p->resource->attrs.v[i].key, "service.instance.id"))
+			inst = p->resource->attrs.v[i].s;
+	if (!inst && p->resource)
+		inst = p->resource->host;
+	if (inst)
+		l[n++] = (struct promql_label){ "instance", inst };
 	bool delta = p->temporality == TEMPORALITY_DELTA;
 	struct promql_label tmp[METRICS_MAX_LABELS + 4];
 	switch (p->type) {

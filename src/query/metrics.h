@@ -5,7 +5,8 @@
  * Prometheus series here:
  *
  *   - names: '.' and '-' become '_' (http.server.duration → http_server_duration);
- *   - labels: the point's attributes, job = service.name, instance = host.name;
+ *   - labels: the point's attributes, job = service.name, instance =
+ *     service.instance.id (else host.name);
  *   - gauge and sum: one series; delta sums are accumulated into a running
  *     total so rate() and increase() work on them like on counters;
  *   - histogram: NAME_bucket{le} (cumulative), NAME_sum, NAME_count;

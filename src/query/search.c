@@ -649,8 +649,10 @@ static int traces_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, i
 			continue;
 		if (s->end_ns - s->start_ns < c->f->min_duration_ns)
 			continue;
-		/* one exemplar per trace: the entry span of the service when known */
-		if (s->has_parent && s->kind != SPAN_SERVER && s->kind != SPAN_CONSUMER && !c->f->operation)
+		/* exemplars are entry spans (root, server, consumer), unless looking
+		 * for errors or an operation: then the span that matches */
+		if (s->has_parent && s->kind != SPAN_SERVER && s->kind != SPAN_CONSUMER && !c->f->operation &&
+		    !c->f->errors_only)
 			continue;
 		char hex[33];
 		tblock_hex(s->trace_id, 16, hex);
@@ -704,8 +706,14 @@ int search_traces(struct tstore *t, const struct trace_filter *f, const struct s
 	if (!rc) {
 		qsort(c.page.v, c.page.n, sizeof(struct hit), cmp_newest);
 		buf_adds(out, "{\"traces\":[");
-		for (size_t i = 0; i < c.page.n; i++)
-			buf_addf(out, "%s%s", i ? "," : "", c.page.v[i].json);
+		int n = 0;
+		for (size_t i = 0; i < c.page.n; i++) {
+			bool dup = false; /* one line per trace: its newest matching span */
+			for (size_t j = 0; j < i && !dup; j++)
+				dup = c.page.v[j].h == c.page.v[i].h && !strncmp(c.page.v[j].json, c.page.v[i].json, 47);
+			if (!dup)
+				buf_addf(out, "%s%s", n++ ? "," : "", c.page.v[i].json);
+		}
 		buf_addf(out, "],\"scanned\":%zu}", c.scanned);
 	}
 	for (size_t i = 0; i < c.page.n; i++)

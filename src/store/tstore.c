@@ -20,6 +20,7 @@
 #define POOL_MAX 8
 #define COMPACT_BELOW 2048   /* blocks with fewer records are merged */
 #define MAINTAIN_EVERY_NS (10 * OODA_NS_PER_SEC)
+#define COMPACT_SLICE_NS (100 * OODA_NS_PER_MS) /* longest pause compaction imposes on commits */
 
 static const char *const block_table[N_SIG] = { "log_blocks", "span_blocks", "metric_blocks" };
 
@@ -48,6 +49,7 @@ struct tstore {
 	size_t queued_bytes;
 	bool stop;
 	int64_t last_maintain;
+	bool compact_more;    /* the last compaction slice left work behind */
 	/* reader pool */
 	pthread_mutex_t pool_mu;
 	sqlite3 *pool[POOL_MAX];
@@ -266,7 +268,8 @@ static void *writer_main(void *arg)
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
 			pthread_cond_timedwait(&t->work, &t->mu, &ts);
-			if (!t->head && !t->stop && ooda_now_ns() - t->last_maintain > MAINTAIN_EVERY_NS)
+			if (!t->head && !t->stop &&
+			    ooda_now_ns() - t->last_maintain > (t->compact_more ? OODA_NS_PER_SEC : MAINTAIN_EVERY_NS))
 				break;
 		}
 		if (!t->head && t->stop)
@@ -298,7 +301,7 @@ static void *writer_main(void *arg)
 			buf_release(&err);
 		}
 		int64_t now = ooda_now_ns();
-		if (now - t->last_maintain > MAINTAIN_EVERY_NS) {
+		if (now - t->last_maintain > (t->compact_more ? OODA_NS_PER_SEC : MAINTAIN_EVERY_NS)) {
 			t->last_maintain = now;
 			struct buf err = BUF_INIT;
 			pthread_mutex_lock(&t->wmu);
@@ -619,7 +622,7 @@ static int compact_one(struct tstore *t, int s, const char *service, struct buf 
 	if (n_ids >= 2) {
 		qsort(all, total, size, s == SIGNAL_LOGS ? cmp_log_time : s == SIGNAL_SPANS ? cmp_span_time : cmp_point_time);
 		struct tblock blk;
-		rc = tblock_encode(s, service, all, total, t->opt.zstd_level, &blk, err);
+		rc = tblock_encode(s, service, all, total, t->opt.compact_level, &blk, err);
 		if (!rc) {
 			rc = sql_exec(t->w, "BEGIN IMMEDIATE", err);
 			if (!rc)
@@ -643,10 +646,17 @@ static int compact_one(struct tstore *t, int s, const char *service, struct buf 
 	return rc ? rc : changed;
 }
 
+/*
+ * Merges small blocks. Runs on the writer thread between commits, so it
+ * works in slices of at most COMPACT_SLICE_NS and tells the writer (via
+ * t->compact_more) to come back soon rather than hold ingest up.
+ */
 static int compaction(struct tstore *t, struct buf *err)
 {
 	int changed = 0;
-	for (int s = 0; s < N_SIG; s++) {
+	int64_t start = ooda_mono_ns();
+	t->compact_more = false;
+	for (int s = 0; s < N_SIG && !t->compact_more; s++) {
 		char sql[256];
 		snprintf(sql, sizeof(sql),
 			 "SELECT service FROM %s WHERE n < %d GROUP BY service HAVING count(*) >= 4 LIMIT 16",
@@ -659,7 +669,7 @@ static int compaction(struct tstore *t, struct buf *err)
 		while (ns < 16 && sqlite3_step(st) == SQLITE_ROW)
 			snprintf(services[ns++], 128, "%s", (const char *)sqlite3_column_text(st, 0));
 		sqlite3_finalize(st);
-		for (int i = 0; i < ns; i++) {
+		for (int i = 0; i < ns && !t->compact_more; i++) {
 			/* a few rounds per service so a burst of small blocks converges */
 			for (int round = 0; round < 8; round++) {
 				int rc = compact_one(t, s, services[i], err);
@@ -668,6 +678,10 @@ static int compaction(struct tstore *t, struct buf *err)
 				if (rc == 0)
 					break;
 				changed += rc;
+				if (ooda_mono_ns() - start > COMPACT_SLICE_NS) {
+					t->compact_more = true;
+					break;
+				}
 			}
 		}
 	}
@@ -896,7 +910,9 @@ static int sqlite_open(const char *dir, const struct tstore_options *opt, struct
 	if (!t->opt.queue_bytes)
 		t->opt.queue_bytes = 256u << 20;
 	if (!t->opt.zstd_level)
-		t->opt.zstd_level = 3;
+		t->opt.zstd_level = 1;
+	if (!t->opt.compact_level)
+		t->opt.compact_level = 6;
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_mutex_init(&t->wmu, NULL);
 	pthread_mutex_init(&t->pool_mu, NULL);

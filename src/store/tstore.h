@@ -38,7 +38,8 @@ struct tstore_options {
 	size_t queue_bytes;        /* bound on encoded bytes waiting for the writer */
 	int64_t retention_age_ns;  /* 0 = keep forever */
 	int64_t retention_bytes;   /* 0 = no size bound */
-	int zstd_level;            /* 0 picks 3 */
+	int zstd_level;            /* blocks written at ingest; 0 picks 1 (fast) */
+	int compact_level;         /* blocks merged by compaction; 0 picks 6 (small) */
 	bool no_fsync;             /* benchmarks of the SQLite baseline only */
 	/* Called on the writer thread after a batch is durable, before its
 	 * appender wakes (live signals); may be NULL. */
