@@ -62,8 +62,10 @@ void canary_analyze(const struct canary_config *cfg_in, const struct canary_side
 	r->canary_error_ratio = can->n ? (double)can->errors / (double)can->n : 0;
 
 	double *bs = malloc((base->n + 1) * sizeof(double)), *cs = malloc((can->n + 1) * sizeof(double));
-	memcpy(bs, base->latency_ms, base->n * sizeof(double));
-	memcpy(cs, can->latency_ms, can->n * sizeof(double));
+	if (base->n)
+		memcpy(bs, base->latency_ms, base->n * sizeof(double));
+	if (can->n)
+		memcpy(cs, can->latency_ms, can->n * sizeof(double));
 	qsort(bs, base->n, sizeof(double), cmp_double);
 	qsort(cs, can->n, sizeof(double), cmp_double);
 	r->base_median = quantile(bs, base->n, 0.5);
