@@ -402,7 +402,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		b++;
 	atomic_fetch_add(&m->latency[b], 1);
 	atomic_fetch_add(&m->latency_sum_us, (unsigned long long)(dur / 1000));
-	bool quiet = c->req.route && (c->req.route->flags & (ROUTE_INGEST | ROUTE_OPEN)) && status < 400;
+	bool quiet = c->req.route && (c->req.route->flags & (ROUTE_INGEST | ROUTE_OPEN | ROUTE_QUIET)) && status < 400;
 	if (!quiet) {
 		char fields[512];
 		struct buf f = BUF_INIT;

@@ -66,6 +66,7 @@ enum route_flags {
 	ROUTE_OPEN = 1 << 0,      /* no token needed even when tokens exist */
 	ROUTE_INGEST = 1 << 1,    /* ingest body limit */
 	ROUTE_RAW_BODY = 1 << 2,  /* handler checks the content type itself */
+	ROUTE_QUIET = 1 << 3,     /* hot path: successful requests are counted, not logged */
 };
 
 struct route {
