@@ -58,6 +58,42 @@ static int load(const char *path, struct series *se)
 	return 0;
 }
 
+/*
+ * Experiments only (the published figures use the defaults): the
+ * environment variable OODA_ANOMALY may override config fields, e.g.
+ * "holdoff=100 alert=0.99".
+ */
+static void config_from_env(struct anomaly_config *c)
+{
+	const char *e = getenv("OODA_ANOMALY");
+	if (!e)
+		return;
+	char key[32];
+	double v;
+	int n;
+	while (sscanf(e, " %31[a-z_]=%lf%n", key, &v, &n) == 2) {
+		if (!strcmp(key, "warmup"))
+			c->warmup_points = (uint32_t)v;
+		else if (!strcmp(key, "short"))
+			c->short_points = (uint32_t)v;
+		else if (!strcmp(key, "holdoff"))
+			c->holdoff_points = (uint32_t)v;
+		else if (!strcmp(key, "alert"))
+			c->alert_level = v;
+		else if (!strcmp(key, "level"))
+			c->level_halflife = v;
+		else if (!strcmp(key, "error"))
+			c->error_halflife = v;
+		else if (!strcmp(key, "surprise"))
+			c->surprise_halflife = v;
+		else if (!strcmp(key, "no_daily"))
+			c->no_daily = v != 0;
+		else if (!strcmp(key, "no_weekly"))
+			c->no_weekly = v != 0;
+		e += n;
+	}
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -72,6 +108,8 @@ int main(int argc, char **argv)
 	}
 	const char *data = argv[1], *outdir = argv[2];
 	int nfiles = argc - 3;
+	struct anomaly_config cfg = { 0 };
+	config_from_env(&cfg);
 	struct series *all = calloc((size_t)nfiles, sizeof(*all));
 	size_t points = 0;
 	for (int i = 0; i < nfiles; i++) {
@@ -84,7 +122,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		struct buf err = BUF_INIT;
-		int rc = anomaly_analyze_csv(in, out, NULL, &err);
+		int rc = anomaly_analyze_csv(in, out, &cfg, &err);
 		fclose(in);
 		if (fclose(out) != 0 || rc != 0) {
 			fprintf(stderr, "bench_nab: %s: %s\n", in_path, err.data);
@@ -96,7 +134,7 @@ int main(int argc, char **argv)
 		points += all[i].n;
 	}
 
-	size_t size = anomaly_state_size(NULL);
+	size_t size = anomaly_state_size(&cfg);
 	struct anomaly_state *s = malloc(size);
 	double rates[RUNS], sink = 0;
 	for (int r = 0; r < RUNS; r++) {
@@ -104,7 +142,7 @@ int main(int argc, char **argv)
 		for (int rep = 0; rep < REPEAT; rep++) {
 			for (int i = 0; i < nfiles; i++) {
 				struct anomaly_result res;
-				anomaly_init(s, NULL);
+				anomaly_init(s, &cfg);
 				for (size_t k = 0; k < all[i].n; k++) {
 					anomaly_update(s, all[i].t[k], all[i].v[k], &res);
 					sink += res.score;

@@ -20,9 +20,10 @@
 
 #define SHORT_MAX 64
 #define Z_CAP 20.0              /* one wild point moves the short mean by at most this / w */
-#define SEASON_ALPHA 0.3        /* weight of today's value in a seasonal slot */
+#define SEASON_ALPHA 0.6        /* weight of today's value in a seasonal slot */
 #define OFFSET_ALPHA 0.1        /* how fast a seasonal predictor follows a level shift */
 #define ERR_CLIP 6.0            /* residuals beyond this many scales update the scale as if at it */
+#define CREDIBLE 2.0           /* a predictor within this factor of the best error is credible */
 #define BAND_Z 3.0              /* expected band: baseline +- this many sigmas */
 #define HOLDOFF_CAP 0.5         /* the score may not exceed this during a hold-off */
 #define DAY_NS (INT64_C(86400) * OODA_NS_PER_SEC)
@@ -74,13 +75,13 @@ static void resolve(struct anomaly_config *r, const struct anomaly_config *c)
 	static const struct anomaly_config zero;
 	*r = c ? *c : zero;
 	if (!r->warmup_points)
-		r->warmup_points = 300;
+		r->warmup_points = 150;
 	if (!r->short_points)
 		r->short_points = 6;
 	if (r->short_points > SHORT_MAX)
 		r->short_points = SHORT_MAX;
 	if (!r->holdoff_points)
-		r->holdoff_points = 250;
+		r->holdoff_points = 120;
 	if (!(r->alert_level > 0 && r->alert_level <= 1))
 		r->alert_level = 0.999;
 	if (!(r->level_halflife > 0))
@@ -168,6 +169,12 @@ static uint32_t slot_of(const struct season *se, int64_t t_ns, int64_t slot_ns)
 	return se->first + (uint32_t)(in / slot_ns);
 }
 
+/* How surprising a z-score is: log-compressed so heavy tails stay comparable. */
+static double surprise(double z)
+{
+	return log1p(fabs(z));
+}
+
 /* P(|N(0,1)| < g) for g > 0, else 0: how sure we are that g is no accident. */
 static double confidence(double g)
 {
@@ -186,31 +193,61 @@ void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anom
 	if (s->n == 1)
 		s->level = x;
 
-	/* residuals against every predictor; the one that has erred least is the baseline */
-	double best_pred = s->level, best_err = s->lvl.err, best_resid = x - s->level;
+	/*
+	 * Residuals against every predictor. A seasonal predictor may take the
+	 * slot before or after when that explains the point better: recurring
+	 * events drift by a few minutes from day to day.
+	 */
+	double pred[1 + SEASON_MAX], err[1 + SEASON_MAX];
+	bool ok[1 + SEASON_MAX];
 	double resid[SEASON_MAX];
 	uint32_t slot[SEASON_MAX];
 	bool have[SEASON_MAX];
+	pred[0] = s->level;
+	err[0] = s->lvl.err;
+	ok[0] = true;
+	double best_err = err[0];
 	for (uint32_t k = 0; k < s->n_seasons; k++) {
 		struct season *se = &s->season[k];
 		slot[k] = slot_of(se, t_ns, s->c.slot_ns);
 		double m = s->slots[slot[k]];
 		have[k] = !isnan(m);
+		ok[1 + k] = false;
 		if (!have[k])
 			continue;
-		double pred = m + se->off;
-		resid[k] = x - pred;
-		if (se->p.n >= se->min_n && se->p.err < best_err) {
-			best_err = se->p.err;
-			best_pred = pred;
-			best_resid = resid[k];
+		uint32_t lo = slot[k] == se->first ? se->first + se->nslots - 1 : slot[k] - 1;
+		uint32_t hi = slot[k] + 1 == se->first + se->nslots ? se->first : slot[k] + 1;
+		double ml = s->slots[lo], mh = s->slots[hi];
+		if (!isnan(ml) && fabs(x - ml) < fabs(x - m))
+			m = ml;
+		if (!isnan(mh) && fabs(x - mh) < fabs(x - m))
+			m = mh;
+		pred[1 + k] = m + se->off;
+		resid[k] = x - pred[1 + k];
+		err[1 + k] = se->p.err;
+		ok[1 + k] = se->p.n >= se->min_n;
+		if (ok[1 + k] && err[1 + k] < best_err)
+			best_err = err[1 + k];
+	}
+	/*
+	 * Among the credible predictors (error within CREDIBLE x the best), the
+	 * one that explains this point best is the baseline: a point is
+	 * surprising only if no credible model of the series expected it.
+	 */
+	double floor = 1e-9 * fabs(x) + 1e-3 * s->lvl.err + DBL_MIN;
+	double best_pred = pred[0], scale = 0, z = INFINITY;
+	for (uint32_t k = 0; k <= s->n_seasons; k++) {
+		if (!ok[k] || err[k] > CREDIBLE * best_err)
+			continue;
+		double sc = err[k] > floor ? err[k] : floor;
+		double zk = (x - pred[k]) / sc;
+		if (fabs(zk) < fabs(z)) {
+			z = zk;
+			scale = sc;
+			best_pred = pred[k];
 		}
 	}
 
-	/* robust z-score against the baseline's error scale */
-	double floor = 1e-9 * fabs(x) + 1e-3 * s->lvl.err + DBL_MIN;
-	double scale = best_err > floor ? best_err : floor;
-	double z = best_resid / scale;
 	if (z > Z_CAP)
 		z = Z_CAP;
 	if (z < -Z_CAP)
@@ -224,20 +261,20 @@ void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anom
 	uint32_t w = s->c.short_points;
 	if (s->ring_len == w) {
 		double old = s->ring[s->ring_pos];
-		s->sum_abs -= fabs(old);
+		s->sum_abs -= surprise(old);
 		s->sum_signed -= old;
 	} else {
 		s->ring_len++;
 	}
 	s->ring[s->ring_pos] = z;
-	s->sum_abs += fabs(z);
+	s->sum_abs += surprise(z);
 	s->sum_signed += z;
 	if (++s->ring_pos == w) {
 		s->ring_pos = 0;
 		/* re-add once per lap so rounding never accumulates */
 		s->sum_abs = s->sum_signed = 0;
 		for (uint32_t i = 0; i < s->ring_len; i++) {
-			s->sum_abs += fabs(s->ring[i]);
+			s->sum_abs += surprise(s->ring[i]);
 			s->sum_signed += s->ring[i];
 		}
 	}
@@ -439,7 +476,7 @@ int anomaly_analyze_csv(FILE *in, FILE *out, const struct anomaly_config *c, str
 		const char *comma = memchr(line, ',', len);
 		size_t ts0, tlen = trim(line, (size_t)(comma - line), &ts0);
 		size_t vs0, vlen = trim(comma + 1, len - (size_t)(comma + 1 - line), &vs0);
-		if (fprintf(out, "%.*s,%.*s,%.10f\n", (int)tlen, line + ts0, (int)vlen, comma + 1 + vs0,
+		if (fprintf(out, "%.*s,%.*s,%.17g\n", (int)tlen, line + ts0, (int)vlen, comma + 1 + vs0,
 			    r.score) < 0)
 			rc = OODA_EIO;
 	}

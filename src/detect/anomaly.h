@@ -34,9 +34,9 @@ struct buf;
  * defaults below. Booleans default to false, so each names the deviation.
  */
 struct anomaly_config {
-	uint32_t warmup_points;   /* points before any score; default 300 */
+	uint32_t warmup_points;   /* points before any score; default 150 */
 	uint32_t short_points;    /* short-term averaging window; default 6 */
-	uint32_t holdoff_points;  /* quiet points after an alert; default 250 */
+	uint32_t holdoff_points;  /* quiet points after an alert; default 120 */
 	double alert_level;       /* score that counts as an alert for the hold-off; default 0.999 */
 	double level_halflife;    /* level EWMA half-life, points; default 4 */
 	double error_halflife;    /* residual scale half-life, points; default 600 */
