@@ -24,6 +24,7 @@
 #define OFFSET_ALPHA 0.1        /* how fast a seasonal predictor follows a level shift */
 #define ERR_CLIP 6.0            /* residuals beyond this many scales update the scale as if at it */
 #define CREDIBLE 2.0           /* a predictor within this factor of the best error is credible */
+#define JITTER_SLOTS 1          /* a seasonal predictor may borrow this many slots either side */
 #define BAND_Z 3.0              /* expected band: baseline +- this many sigmas */
 #define HOLDOFF_CAP 0.5         /* the score may not exceed this during a hold-off */
 #define DAY_NS (INT64_C(86400) * OODA_NS_PER_SEC)
@@ -215,13 +216,12 @@ void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anom
 		ok[1 + k] = false;
 		if (!have[k])
 			continue;
-		uint32_t lo = slot[k] == se->first ? se->first + se->nslots - 1 : slot[k] - 1;
-		uint32_t hi = slot[k] + 1 == se->first + se->nslots ? se->first : slot[k] + 1;
-		double ml = s->slots[lo], mh = s->slots[hi];
-		if (!isnan(ml) && fabs(x - ml) < fabs(x - m))
-			m = ml;
-		if (!isnan(mh) && fabs(x - mh) < fabs(x - m))
-			m = mh;
+		for (int d = -JITTER_SLOTS; d <= JITTER_SLOTS; d++) {
+			uint32_t j = slot[k] - se->first + se->nslots + (uint32_t)d;
+			double mj = s->slots[se->first + j % se->nslots];
+			if (!isnan(mj) && fabs(x - mj) < fabs(x - m))
+				m = mj;
+		}
 		pred[1 + k] = m + se->off;
 		resid[k] = x - pred[1 + k];
 		err[1 + k] = se->p.err;
