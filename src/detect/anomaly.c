@@ -1,0 +1,491 @@
+/*
+ * The streaming anomaly engine (see anomaly.h for the model and the
+ * contract). Everything a series needs lives in one block: the resolved
+ * configuration, the level and seasonal predictors with their error scales,
+ * a short ring of recent z-scores and the long-term distribution of their
+ * mean, followed by the seasonal slots. anomaly_update() touches a fixed
+ * number of fields per point, so its cost does not depend on history. The
+ * CSV door at the end is the only code here that does I/O.
+ */
+#include "detect/anomaly.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/time.h"
+
+#define SHORT_MAX 64
+#define Z_CAP 20.0              /* one wild point moves the short mean by at most this / w */
+#define SEASON_ALPHA 0.6        /* weight of today's value in a seasonal slot */
+#define OFFSET_ALPHA 0.1        /* how fast a seasonal predictor follows a level shift */
+#define ERR_CLIP 6.0            /* residuals beyond this many scales update the scale as if at it */
+#define CREDIBLE 2.0           /* a predictor within this factor of the best error is credible */
+#define JITTER_SLOTS 1          /* a seasonal predictor may borrow this many slots either side */
+#define BAND_Z 3.0              /* expected band: baseline +- this many sigmas */
+#define HOLDOFF_CAP 0.5         /* the score may not exceed this during a hold-off */
+#define DAY_NS (INT64_C(86400) * OODA_NS_PER_SEC)
+#define WEEK_NS (7 * DAY_NS)
+
+enum { SEASON_DAILY, SEASON_WEEKLY, SEASON_MAX };
+
+struct predictor {
+	double err;  /* EWMA of |residual| (mean absolute error) */
+	uint64_t n;  /* residuals folded in */
+};
+
+struct season {
+	int64_t period_ns;
+	uint32_t nslots;
+	uint32_t first;   /* index of this season's first slot in state->slots */
+	uint64_t min_n;   /* residuals needed before it may be the baseline */
+	double off;       /* fast offset: recent x - slot value */
+	struct predictor p;
+};
+
+struct anomaly_state {
+	struct anomaly_config c; /* resolved: no zeros left */
+	double a_level, a_err, a_surp;
+	uint64_t n;              /* finite points seen */
+	double level;
+	struct predictor lvl;
+	struct season season[SEASON_MAX];
+	uint32_t n_seasons;
+	/* short ring of signed, capped z-scores and their running sums */
+	double ring[SHORT_MAX];
+	uint32_t ring_pos, ring_len;
+	double sum_abs, sum_signed;
+	/* long-term distribution of the short mean of |z| */
+	double s_mean, s_var;
+	uint64_t s_n;
+	uint32_t quiet;          /* hold-off points left */
+	uint32_t n_slots;
+	float slots[];           /* seasonal slots, NaN while unseen */
+};
+
+static double alpha_of(double halflife)
+{
+	return 1.0 - exp2(-1.0 / halflife);
+}
+
+static void resolve(struct anomaly_config *r, const struct anomaly_config *c)
+{
+	static const struct anomaly_config zero;
+	*r = c ? *c : zero;
+	if (!r->warmup_points)
+		r->warmup_points = 150;
+	if (!r->short_points)
+		r->short_points = 6;
+	if (r->short_points > SHORT_MAX)
+		r->short_points = SHORT_MAX;
+	if (!r->holdoff_points)
+		r->holdoff_points = 120;
+	if (!(r->alert_level > 0 && r->alert_level <= 1))
+		r->alert_level = 0.999;
+	if (!(r->level_halflife > 0))
+		r->level_halflife = 4;
+	if (!(r->error_halflife > 0))
+		r->error_halflife = 600;
+	if (!(r->surprise_halflife > 0))
+		r->surprise_halflife = 2000;
+	if (r->slot_ns <= 0)
+		r->slot_ns = 300 * OODA_NS_PER_SEC;
+	if (r->slot_ns > DAY_NS)
+		r->slot_ns = DAY_NS;
+}
+
+static uint32_t slots_for(int64_t period_ns, int64_t slot_ns)
+{
+	return (uint32_t)((period_ns + slot_ns - 1) / slot_ns);
+}
+
+static uint32_t total_slots(const struct anomaly_config *r)
+{
+	uint32_t n = 0;
+	if (!r->no_daily)
+		n += slots_for(DAY_NS, r->slot_ns);
+	if (!r->no_weekly)
+		n += slots_for(WEEK_NS, r->slot_ns);
+	return n;
+}
+
+size_t anomaly_state_size(const struct anomaly_config *c)
+{
+	struct anomaly_config r;
+	resolve(&r, c);
+	return sizeof(struct anomaly_state) + (size_t)total_slots(&r) * sizeof(float);
+}
+
+void anomaly_init(struct anomaly_state *s, const struct anomaly_config *c)
+{
+	struct anomaly_config r;
+	resolve(&r, c);
+	memset(s, 0, sizeof(*s));
+	s->c = r;
+	s->a_level = alpha_of(r.level_halflife);
+	s->a_err = alpha_of(r.error_halflife);
+	s->a_surp = alpha_of(r.surprise_halflife);
+	uint32_t first = 0;
+	for (int k = 0; k < SEASON_MAX; k++) {
+		int64_t period = k == SEASON_DAILY ? DAY_NS : WEEK_NS;
+		if (k == SEASON_DAILY ? r.no_daily : r.no_weekly)
+			continue;
+		struct season *se = &s->season[s->n_seasons++];
+		se->period_ns = period;
+		se->nslots = slots_for(period, r.slot_ns);
+		se->first = first;
+		/* a season must have predicted for a third of a period before it competes */
+		se->min_n = se->nslots / 3 + 10;
+		first += se->nslots;
+	}
+	s->n_slots = first;
+	for (uint32_t i = 0; i < first; i++)
+		s->slots[i] = NAN;
+}
+
+/* EWMA weight: a plain running mean until 1/alpha points have been seen. */
+static double eff_alpha(double alpha, uint64_t n)
+{
+	double a = 1.0 / (double)n;
+	return a > alpha ? a : alpha;
+}
+
+static void predictor_fold(struct predictor *p, double resid, double alpha)
+{
+	double e = fabs(resid);
+	p->n++;
+	if (p->n > 30 && e > ERR_CLIP * p->err)
+		e = ERR_CLIP * p->err;
+	p->err += eff_alpha(alpha, p->n) * (e - p->err);
+}
+
+static uint32_t slot_of(const struct season *se, int64_t t_ns, int64_t slot_ns)
+{
+	int64_t in = t_ns % se->period_ns;
+	if (in < 0)
+		in += se->period_ns;
+	return se->first + (uint32_t)(in / slot_ns);
+}
+
+/* How surprising a z-score is: log-compressed so heavy tails stay comparable. */
+static double surprise(double z)
+{
+	return log1p(fabs(z));
+}
+
+/* P(|N(0,1)| < g) for g > 0, else 0: how sure we are that g is no accident. */
+static double confidence(double g)
+{
+	return g > 0 ? erf(g * M_SQRT1_2) : 0.0;
+}
+
+void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anomaly_result *out)
+{
+	*out = (struct anomaly_result){ .warming_up = s->n < s->c.warmup_points };
+	if (!isfinite(x)) {
+		out->baseline = s->level;
+		out->expected_lo = out->expected_hi = s->level;
+		return;
+	}
+	s->n++;
+	if (s->n == 1)
+		s->level = x;
+
+	/*
+	 * Residuals against every predictor. A seasonal predictor may take the
+	 * slot before or after when that explains the point better: recurring
+	 * events drift by a few minutes from day to day.
+	 */
+	double pred[1 + SEASON_MAX], err[1 + SEASON_MAX];
+	bool ok[1 + SEASON_MAX];
+	double resid[SEASON_MAX];
+	uint32_t slot[SEASON_MAX];
+	bool have[SEASON_MAX];
+	pred[0] = s->level;
+	err[0] = s->lvl.err;
+	ok[0] = true;
+	double best_err = err[0];
+	for (uint32_t k = 0; k < s->n_seasons; k++) {
+		struct season *se = &s->season[k];
+		slot[k] = slot_of(se, t_ns, s->c.slot_ns);
+		double m = s->slots[slot[k]];
+		have[k] = !isnan(m);
+		ok[1 + k] = false;
+		if (!have[k])
+			continue;
+		for (int d = -JITTER_SLOTS; d <= JITTER_SLOTS; d++) {
+			uint32_t j = slot[k] - se->first + se->nslots + (uint32_t)d;
+			double mj = s->slots[se->first + j % se->nslots];
+			if (!isnan(mj) && fabs(x - mj) < fabs(x - m))
+				m = mj;
+		}
+		pred[1 + k] = m + se->off;
+		resid[k] = x - pred[1 + k];
+		err[1 + k] = se->p.err;
+		ok[1 + k] = se->p.n >= se->min_n;
+		if (ok[1 + k] && err[1 + k] < best_err)
+			best_err = err[1 + k];
+	}
+	/*
+	 * Among the credible predictors (error within CREDIBLE x the best), the
+	 * one that explains this point best is the baseline: a point is
+	 * surprising only if no credible model of the series expected it.
+	 */
+	double floor = 1e-9 * fabs(x) + 1e-3 * s->lvl.err + DBL_MIN;
+	double best_pred = pred[0], scale = 0, z = INFINITY;
+	for (uint32_t k = 0; k <= s->n_seasons; k++) {
+		if (!ok[k] || err[k] > CREDIBLE * best_err)
+			continue;
+		double sc = err[k] > floor ? err[k] : floor;
+		double zk = (x - pred[k]) / sc;
+		if (fabs(zk) < fabs(z)) {
+			z = zk;
+			scale = sc;
+			best_pred = pred[k];
+		}
+	}
+
+	if (z > Z_CAP)
+		z = Z_CAP;
+	if (z < -Z_CAP)
+		z = -Z_CAP;
+	double sigma = scale * 1.2533; /* mean absolute error -> standard deviation */
+	out->baseline = best_pred;
+	out->expected_lo = best_pred - BAND_Z * sigma;
+	out->expected_hi = best_pred + BAND_Z * sigma;
+
+	/* short ring: mean |z| over the last short_points points */
+	uint32_t w = s->c.short_points;
+	if (s->ring_len == w) {
+		double old = s->ring[s->ring_pos];
+		s->sum_abs -= surprise(old);
+		s->sum_signed -= old;
+	} else {
+		s->ring_len++;
+	}
+	s->ring[s->ring_pos] = z;
+	s->sum_abs += surprise(z);
+	s->sum_signed += z;
+	if (++s->ring_pos == w) {
+		s->ring_pos = 0;
+		/* re-add once per lap so rounding never accumulates */
+		s->sum_abs = s->sum_signed = 0;
+		for (uint32_t i = 0; i < s->ring_len; i++) {
+			s->sum_abs += surprise(s->ring[i]);
+			s->sum_signed += s->ring[i];
+		}
+	}
+	double short_mean = s->sum_abs / (double)s->ring_len;
+
+	/* compare the short mean with its long-term distribution */
+	double sd = sqrt(s->s_var);
+	double sd_floor = 0.1 * s->s_mean + 0.05;
+	if (sd < sd_floor)
+		sd = sd_floor;
+	double g = s->s_n > 0 ? (short_mean - s->s_mean) / sd : 0.0;
+	double score = confidence(g);
+	s->s_n++;
+	double a = eff_alpha(s->a_surp, s->s_n);
+	double d = short_mean - s->s_mean;
+	s->s_mean += a * d;
+	s->s_var = (1 - a) * (s->s_var + a * d * d);
+
+	if (s->n <= s->c.warmup_points) {
+		score = 0;
+	} else if (s->quiet > 0) {
+		s->quiet--;
+		if (score > HOLDOFF_CAP * s->c.alert_level)
+			score = HOLDOFF_CAP * s->c.alert_level;
+	} else if (score >= s->c.alert_level) {
+		s->quiet = s->c.holdoff_points;
+	}
+	out->score = score;
+	out->warming_up = s->n <= s->c.warmup_points;
+	if (score > 0)
+		out->direction = s->sum_signed > 0 ? 1 : s->sum_signed < 0 ? -1 : 0;
+
+	/* learn from the point */
+	predictor_fold(&s->lvl, x - s->level, s->a_err);
+	s->level += s->a_level * (x - s->level);
+	for (uint32_t k = 0; k < s->n_seasons; k++) {
+		struct season *se = &s->season[k];
+		float *m = &s->slots[slot[k]];
+		if (!have[k]) {
+			*m = (float)(x - se->off);
+			continue;
+		}
+		predictor_fold(&se->p, resid[k], s->a_err);
+		se->off += OFFSET_ALPHA * (x - *m - se->off);
+		*m = (float)(*m + SEASON_ALPHA * (x - se->off - *m));
+	}
+}
+
+/* ---- the CSV door ---- */
+
+#define LINE_MAX_BYTES 4096
+
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static bool take_digits(const char *s, size_t len, size_t *i, int n, int64_t *v)
+{
+	*v = 0;
+	for (int k = 0; k < n; k++, (*i)++) {
+		if (*i >= len || !isdigit((unsigned char)s[*i]))
+			return false;
+		*v = *v * 10 + (s[*i] - '0');
+	}
+	return true;
+}
+
+/* "YYYY-MM-DD[ T]HH:MM:SS[.frac][Z]", UTC. */
+static bool parse_plain_time(const char *s, size_t len, int64_t *ns)
+{
+	size_t i = 0;
+	int64_t y, mo, d, h, mi, se, frac = 0;
+	if (!take_digits(s, len, &i, 4, &y) || i >= len || s[i++] != '-' ||
+	    !take_digits(s, len, &i, 2, &mo) || i >= len || s[i++] != '-' ||
+	    !take_digits(s, len, &i, 2, &d) || i >= len || (s[i] != ' ' && s[i] != 'T'))
+		return false;
+	i++;
+	if (!take_digits(s, len, &i, 2, &h) || i >= len || s[i++] != ':' ||
+	    !take_digits(s, len, &i, 2, &mi) || i >= len || s[i++] != ':' ||
+	    !take_digits(s, len, &i, 2, &se))
+		return false;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+		return false;
+	if (i < len && s[i] == '.') {
+		i++;
+		int64_t scale = 100000000;
+		size_t start = i;
+		for (; i < len && isdigit((unsigned char)s[i]); i++) {
+			frac += (s[i] - '0') * scale;
+			scale /= 10;
+		}
+		if (i == start)
+			return false;
+	}
+	if (i < len && s[i] == 'Z')
+		i++;
+	if (i != len)
+		return false;
+	*ns = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) * OODA_NS_PER_SEC) + frac;
+	return true;
+}
+
+static size_t trim(const char *s, size_t len, size_t *start)
+{
+	size_t a = 0;
+	while (a < len && (s[a] == ' ' || s[a] == '\t' || s[a] == '"'))
+		a++;
+	while (len > a && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
+			   s[len - 1] == '"' || s[len - 1] == '\n'))
+		len--;
+	*start = a;
+	return len - a;
+}
+
+int anomaly_parse_row(const char *line, size_t len, int64_t *t_ns, double *value)
+{
+	const char *comma = memchr(line, ',', len);
+	if (!comma)
+		return OODA_EPARSE;
+	size_t ts0, tlen = trim(line, (size_t)(comma - line), &ts0);
+	const char *ts = line + ts0;
+	if (tlen == 0 || !(parse_plain_time(ts, tlen, t_ns) || ooda_time_parse(ts, tlen, t_ns) == 0))
+		return OODA_EPARSE;
+	const char *v = comma + 1;
+	size_t vs0, vlen = trim(v, len - (size_t)(v - line), &vs0);
+	v += vs0;
+	char num[64];
+	if (vlen == 0 || vlen >= sizeof(num) || memchr(v, ',', vlen))
+		return OODA_EPARSE;
+	memcpy(num, v, vlen);
+	num[vlen] = '\0';
+	char *end;
+	errno = 0;
+	double d = strtod(num, &end);
+	if (end != num + vlen)
+		return OODA_EPARSE;
+	*value = d; /* overflow gives +-inf, which the engine ignores */
+	return 0;
+}
+
+static bool blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!isspace((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+int anomaly_analyze_csv(FILE *in, FILE *out, const struct anomaly_config *c, struct buf *err)
+{
+	struct anomaly_state *s = malloc(anomaly_state_size(c));
+	if (!s) {
+		buf_adds(err, "anomaly: out of memory for the engine state");
+		return OODA_ENOMEM;
+	}
+	anomaly_init(s, c);
+	char line[LINE_MAX_BYTES + 2];
+	unsigned long lineno = 0;
+	bool header = false;
+	int rc = 0;
+	if (fputs("timestamp,value,anomaly_score\n", out) == EOF)
+		rc = OODA_EIO;
+	while (rc == 0 && fgets(line, sizeof(line), in)) {
+		lineno++;
+		size_t len = strlen(line);
+		if (len > LINE_MAX_BYTES && line[len - 1] != '\n') {
+			buf_addf(err, "line %lu: longer than %d bytes", lineno, LINE_MAX_BYTES);
+			rc = OODA_ELIMIT;
+			break;
+		}
+		if (len > 0 && line[len - 1] == '\n')
+			len--;
+		if (blank(line, len))
+			continue;
+		int64_t t;
+		double v;
+		int prc = anomaly_parse_row(line, len, &t, &v);
+		if (!header) {
+			header = true;
+			if (prc == 0) {
+				buf_addf(err, "line %lu: expected a header line such as \"timestamp,value\"", lineno);
+				rc = OODA_EPARSE;
+			}
+			continue;
+		}
+		if (prc != 0) {
+			buf_addf(err, "line %lu: expected \"timestamp,value\"", lineno);
+			rc = OODA_EPARSE;
+			break;
+		}
+		struct anomaly_result r;
+		anomaly_update(s, t, v, &r);
+		const char *comma = memchr(line, ',', len);
+		size_t ts0, tlen = trim(line, (size_t)(comma - line), &ts0);
+		size_t vs0, vlen = trim(comma + 1, len - (size_t)(comma + 1 - line), &vs0);
+		if (fprintf(out, "%.*s,%.*s,%.17g\n", (int)tlen, line + ts0, (int)vlen, comma + 1 + vs0,
+			    r.score) < 0)
+			rc = OODA_EIO;
+	}
+	if (rc == 0 && ferror(in)) {
+		buf_adds(err, "anomaly: read error");
+		rc = OODA_EIO;
+	}
+	if (rc == OODA_EIO && err->len == 0)
+		buf_adds(err, "anomaly: write error");
+	free(s);
+	return rc;
+}
