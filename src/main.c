@@ -7,6 +7,7 @@
  */
 #include "cli.h"
 #include "change/change.h"
+#include "detect/anomaly.h"
 #include "api/daemon.h"
 #include "audit/audit.h"
 #include "core/config.h"
@@ -670,6 +671,24 @@ static int cmd_docs(struct cli_args *a, struct buf *err)
 
 #define GLOBAL_OPTS "--server=,--token=,--json,--help"
 
+/* ooda analyze anomalies FILE.csv: the offline door of the anomaly engine (NAB format). */
+static int cmd_analyze_anomalies(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 1) {
+		buf_adds(err, "usage: ooda analyze anomalies FILE.csv (timestamp,value; - for standard input)");
+		return OODA_EINVAL;
+	}
+	FILE *in = strcmp(a->pos[0], "-") ? fopen(a->pos[0], "r") : stdin;
+	if (!in) {
+		buf_addf(err, "cannot open %s: %s", a->pos[0], strerror(errno));
+		return OODA_EIO;
+	}
+	int rc = anomaly_analyze_csv(in, stdout, NULL, err);
+	if (in != stdin)
+		fclose(in);
+	return rc;
+}
+
 static const struct cli_command commands[] = {
 	{ "serve", NULL, cmd_serve, "--config=,--listen=,--data=", "", "Run the daemon (HTTP API, ingest, engine)." },
 	{ "version", NULL, cmd_version, "", "", "Print the version." },
@@ -723,6 +742,8 @@ static const struct cli_command commands[] = {
 	{ "approvals", "list", cmd_approvals_list, "--status=", "", "Approval requests (pending by default)." },
 	{ "approvals", "approve", cmd_approvals_approve, "--rationale=", "ID", "Approve a request (never your own); the action then runs." },
 	{ "approvals", "reject", cmd_approvals_reject, "--rationale=", "ID", "Reject a request." },
+	{ "analyze", "anomalies", cmd_analyze_anomalies, "", "FILE.csv",
+	  "Score a NAB-format series (timestamp,value) offline: prints timestamp,value,anomaly_score." },
 	{ "backup", NULL, cmd_backup, "--data=", "DEST_DIR", "Online backup of the control database (SQLite backup API) and the audit key." },
 	{ "docs", NULL, cmd_docs, "", "api|config|cli", "Print generated reference docs (docs/api.md, config.md, cli.md)." },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
