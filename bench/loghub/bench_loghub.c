@@ -226,13 +226,21 @@ int main(int argc, char **argv)
 	for (size_t d = 0; d < N_SETS; d++) {
 		struct set *s = &sets[d];
 		struct patterns *pt;
-		if (patterns_create(NULL, &pt, NULL))
+		struct patterns_config cfg = { 0 };
+		if (getenv("SIM"))
+			cfg.similarity = atof(getenv("SIM"));
+		if (getenv("DISTINCT"))
+			cfg.distinct_values = (uint32_t)atoi(getenv("DISTINCT"));
+		if (patterns_create(&cfg, &pt, NULL))
 			return 1;
 		uint64_t *ids = malloc(s->n * sizeof(*ids));
 		int *pl = malloc(s->n * sizeof(int)), *tl = malloc(s->n * sizeof(int));
 		bool *right = malloc(s->n);
 		for (size_t i = 0; i < s->n; i++)
 			ids[i] = patterns_add(pt, s->r[i].content, s->r[i].len, (int64_t)i, NULL);
+		/* lines count in the pattern their pattern was merged into */
+		for (size_t i = 0; i < s->n; i++)
+			ids[i] = patterns_resolve(pt, ids[i]);
 		label_u64(ids, s->n, pl);
 		label_str(s->r, s->n, tl);
 		double ga = grouping_accuracy(pl, tl, s->n, right);

@@ -33,7 +33,18 @@ struct patterns_config {
 	uint32_t max_example;     /* 512 bytes of the first line are kept as its example */
 	uint32_t history_buckets; /* 60 buckets of counts over time per pattern */
 	int64_t bucket_ns;        /* 60 s per bucket */
-	double similarity;        /* 0.5: share of a line's tokens a pattern must match */
+	/*
+	 * 1.0: share of a line's tokens a pattern must hold (equal, or "<*>")
+	 * for the line to join it; below 1, joining turns the differing
+	 * positions into "<*>".
+	 */
+	double similarity;
+	/*
+	 * 4 (at most 8): when this many patterns are equal but for one
+	 * position, each with its own word there, they merge into one with
+	 * "<*>" at that position (words without digits can be variables too).
+	 */
+	uint32_t distinct_values;
 };
 
 struct patterns;
@@ -86,7 +97,13 @@ uint64_t patterns_add(struct patterns *p, const char *line, size_t len, int64_t 
  */
 const char *patterns_template(const struct patterns *p, uint64_t id);
 
-/* Fills *info for pattern id; returns 0 or OODA_ENOTFOUND. Same lifetime as above. */
+/*
+ * The id pattern id lives on as: itself, or the pattern it was merged into
+ * (its template generalised). 0 if no such pattern is held.
+ */
+uint64_t patterns_resolve(const struct patterns *p, uint64_t id);
+
+/* Fills *info for pattern id (info->id is the resolved id); returns 0 or OODA_ENOTFOUND. Same lifetime as above. */
 int patterns_get(const struct patterns *p, uint64_t id, struct pattern_info *info);
 
 /* Number of patterns held now (at most max_patterns). */
@@ -106,8 +123,8 @@ int patterns_foreach(const struct patterns *p, patterns_fn fn, void *arg);
 /*
  * The offline door: reads lines from in (LF or CRLF; the last may lack a
  * newline), assigns patterns in one pass, and writes for each input line
- * "<id as 16 hex digits>\t<template>\n", where template is the final
- * template of the line's pattern once the whole input is read. Returns 0,
+ * "<id as 16 hex digits>\t<template>\n", where id and template are
+ * those of the line's pattern once the whole input is read (after merges). Returns 0,
  * or OODA_EIO (read or write failed; detail in err) or an error of
  * patterns_create.
  */
