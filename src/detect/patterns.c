@@ -186,6 +186,20 @@ static inline char *put_wild(char *o)
 	return o + 3;
 }
 
+/* s[0..n) is digits, after at most two of '-' and '_' ("blk_-42"). */
+static bool lead_then_number(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n && i < 2 && (s[i] == '-' || s[i] == '_'))
+		i++;
+	if (i == n)
+		return false;
+	for (; i < n; i++)
+		if (!(cls[s[i]] & C_DIGIT))
+			return false;
+	return true;
+}
+
 /*
  * Writes the masked form of token s[0..n) at o and returns the end.
  * Whole-token rules first (paths, URLs, single-token quoted values), then
@@ -232,14 +246,29 @@ static char *mask_token(const unsigned char *s, size_t n, char *o, bool *var)
 		}
 		size_t start = i;
 		bool digit = false, hex = true, alpha = false;
+		size_t n_lead = 0; /* leading letters */
 		while (i < n && !(cls[s[i]] & C_SEP)) {
 			unsigned char ch = s[i];
+			bool is_alpha = (ch | 0x20) >= 'a' && (ch | 0x20) <= 'z';
 			digit |= (cls[ch] & C_DIGIT) != 0;
 			hex &= (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-			alpha |= (ch | 0x20) >= 'a' && (ch | 0x20) <= 'z';
+			alpha |= is_alpha;
+			if (is_alpha && n_lead == i - start)
+				n_lead++;
 			i++;
 		}
 		size_t rl = i - start;
+		if (digit && n_lead >= 2 && n_lead < rl && lead_then_number(s + start + n_lead, rl - n_lead)) {
+			/* a name with an index, "eth0", "node-12": the name stays */
+			memcpy(o, s + start, n_lead);
+			o += n_lead;
+			if (s[start + n_lead] == '-' || s[start + n_lead] == '_')
+				*o++ = (char)s[start + n_lead];
+			o = put_wild(o);
+			*var = true;
+			letters = true;
+			continue;
+		}
 		/* in a token with numbers, "FF" or "fecd" is a hex group, not a word */
 		if (digit || (any_digit && hex && (rl == 2 || rl == 4))) {
 			o = put_wild(o);
@@ -665,7 +694,7 @@ static uint32_t merge(struct patterns *p, const uint32_t *slots, uint32_t k, uin
  * merges them with that position made a variable. Returns the slot the new
  * pattern lives on as.
  */
-static uint32_t min_const = 2;
+static uint32_t min_const = 3;
 static uint32_t merge_siblings(struct patterns *p, uint32_t slot)
 {
 	struct cluster *c = p->pool[slot];
@@ -733,7 +762,7 @@ int patterns_create(const struct patterns_config *c, struct patterns **out, stru
 	if (cfg.similarity == 0)
 		cfg.similarity = 1.0;
 	if (!cfg.distinct_values)
-		cfg.distinct_values = 4;
+		cfg.distinct_values = 5;
 	if (cfg.max_patterns > (1u << 24) || cfg.max_tokens > 4096 || cfg.max_line > (1u << 20) ||
 	    cfg.max_example > (1u << 20) || cfg.history_buckets > 10080 || cfg.bucket_ns < 0 ||
 	    !(cfg.similarity > 0 && cfg.similarity <= 1) || cfg.distinct_values < 2 ||
