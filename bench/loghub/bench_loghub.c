@@ -226,12 +226,7 @@ int main(int argc, char **argv)
 	for (size_t d = 0; d < N_SETS; d++) {
 		struct set *s = &sets[d];
 		struct patterns *pt;
-		struct patterns_config cfg = { 0 };
-		if (getenv("SIM"))
-			cfg.similarity = atof(getenv("SIM"));
-		if (getenv("DISTINCT"))
-			cfg.distinct_values = (uint32_t)atoi(getenv("DISTINCT"));
-		if (patterns_create(&cfg, &pt, NULL))
+		if (patterns_create(NULL, &pt, NULL))
 			return 1;
 		uint64_t *ids = malloc(s->n * sizeof(*ids));
 		int *pl = malloc(s->n * sizeof(int)), *tl = malloc(s->n * sizeof(int));

@@ -285,6 +285,24 @@ static char *mask_token(const unsigned char *s, size_t n, char *o, bool *var)
 	return o;
 }
 
+/*
+ * A unit of size or duration, possibly followed by closing punctuation
+ * ("KB)", "ms,"): after a number it is part of the value.
+ */
+static bool is_unit(const unsigned char *s, size_t n)
+{
+	static const char *const units[] = { "B", "KB", "kB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB",
+					     "ms", "us", "ns" };
+	while (n && (cls[s[n - 1]] & C_CLOSE))
+		n--;
+	if (!n || n > 3)
+		return false;
+	for (size_t k = 0; k < sizeof(units) / sizeof(units[0]); k++)
+		if (strlen(units[k]) == n && !memcmp(units[k], s, n))
+			return true;
+	return false;
+}
+
 /* Whitespace, control bytes and runs of two or more dots separate tokens. */
 static inline bool is_space(const unsigned char *s, size_t i, size_t len)
 {
@@ -315,11 +333,15 @@ static uint32_t tokenise(struct patterns *p, const char *line, size_t len)
 			i++;
 		char *t0 = o;
 		bool var;
+		if (n && p->tok[n - 1] == p->wild && is_unit(s + start, i - start)) {
+			/* "5.8 KB": the unit belongs to the quantity before it */
+			continue;
+		}
 		o = mask_token(s + start, i - start, o, &var);
 		size_t tl = (size_t)(o - t0);
 		uint64_t h = (tl == 3 && !memcmp(t0, WILD_TEXT, 3)) ? p->wild : XXH3_64bits(t0, tl);
-		if (h == p->wild && n && p->tok[n - 1] == p->wild) {
-			/* a run of variables is one variable: lists vary in length */
+		if (var && n && p->tok[n - 1] == h) {
+			/* a run of like variables is one: lists vary in length */
 			o = t0;
 			continue;
 		}
@@ -694,7 +716,9 @@ static uint32_t merge(struct patterns *p, const uint32_t *slots, uint32_t k, uin
  * merges them with that position made a variable. Returns the slot the new
  * pattern lives on as.
  */
-static uint32_t min_const = 3;
+/* Constant tokens a pattern must keep besides the position that merges. */
+#define MERGE_MIN_CONSTANTS 3
+
 static uint32_t merge_siblings(struct patterns *p, uint32_t slot)
 {
 	struct cluster *c = p->pool[slot];
@@ -706,7 +730,7 @@ static uint32_t merge_siblings(struct patterns *p, uint32_t slot)
 		if (c->tok[i] == p->wild)
 			continue;
 		bool is_const = !token_has_wild(c->text + c->off[i], c->off[i + 1] - c->off[i]);
-		if (n_const - is_const < min_const)
+		if (n_const - is_const < MERGE_MIN_CONSTANTS)
 			continue; /* too little left to tell what the message is */
 		uint64_t key = skeleton_key(p, c, sum, i);
 		struct skeleton *e = &p->skel[(key ^ (key >> 32)) & p->skel_mask];
@@ -744,8 +768,6 @@ static uint32_t merge_siblings(struct patterns *p, uint32_t slot)
 int patterns_create(const struct patterns_config *c, struct patterns **out, struct buf *err)
 {
 	cls_init();
-	if (getenv("MINCONST"))
-		min_const = (uint32_t)atoi(getenv("MINCONST"));
 	struct patterns_config cfg = c ? *c : (struct patterns_config){ 0 };
 	if (!cfg.max_patterns)
 		cfg.max_patterns = 10000;
