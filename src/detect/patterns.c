@@ -407,16 +407,20 @@ static uint64_t cluster_leaf_key(const struct patterns *p, const struct cluster 
 
 /*
  * Share of positions where the pattern has the line's token; positions the
- * pattern already holds as a variable count as agreeing.
+ * pattern already holds as a variable count as agreeing. Gives up with -1
+ * past max_miss disagreements (the pattern cannot qualify then).
  */
-static double similarity(const struct patterns *p, const struct cluster *c, uint32_t n)
+static double similarity(const struct patterns *p, const struct cluster *c, uint32_t n, uint32_t max_miss)
 {
 	if (!n)
 		return 1.0;
-	uint32_t same = 0;
-	for (uint32_t i = 0; i < n; i++)
-		same += c->tok[i] == p->tok[i] || c->tok[i] == p->wild;
-	return (double)same / n;
+	uint32_t miss = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		miss += c->tok[i] != p->tok[i] && c->tok[i] != p->wild;
+		if (miss > max_miss)
+			return -1;
+	}
+	return (double)(n - miss) / n;
 }
 
 /* ---- clusters ------------------------------------------------------------- */
@@ -850,9 +854,12 @@ static uint32_t best_in_leaf(const struct patterns *p, uint64_t key, uint32_t n,
 {
 	uint32_t best = NIL;
 	uint32_t best_wild = 0;
+	uint32_t max_miss = (uint32_t)((double)n * (1 - p->cfg.similarity) + 1e-9);
 	for (uint32_t s = table_get(&p->leaves, key); s != NIL; s = p->pool[s]->leaf_next) {
 		const struct cluster *c = p->pool[s];
-		double sim = similarity(p, c, n);
+		double sim = similarity(p, c, n, max_miss);
+		if (sim < 0)
+			continue;
 		if (sim > *best_sim || (sim == *best_sim && c->n_wild < best_wild)) {
 			best = s;
 			*best_sim = sim;
