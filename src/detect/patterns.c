@@ -156,7 +156,7 @@ static void table_del(struct table *t, uint64_t key)
  * '.', '-', '_', '+', '@', '#', '%' and '~' so that ips, versions, dates,
  * host names, uuids and signed numbers are one run each.
  */
-enum { C_WORD = 1, C_DIGIT = 2, C_SEP = 4, C_SPACE = 8, C_QUOTE = 16, C_CLOSE = 32 };
+enum { C_WORD = 1, C_DIGIT = 2, C_SEP = 4, C_SPACE = 8, C_CLOSE = 16 };
 
 static uint8_t cls[256];
 
@@ -172,8 +172,6 @@ static void cls_init(void)
 			k = C_SPACE;
 		else if (strchr(":;,()[]{}<>=/\\|!?*&$^`\"'", c))
 			k = C_SEP;
-		if (c == '"' || c == '\'')
-			k |= C_QUOTE;
 		if (c && strchr(",;)]}>\"'", c))
 			k |= C_CLOSE;
 		cls[c] = k;
@@ -202,9 +200,12 @@ static bool lead_then_number(const unsigned char *s, size_t n)
 
 /*
  * Writes the masked form of token s[0..n) at o and returns the end.
- * Whole-token rules first (paths, URLs, single-token quoted values), then
- * run by run: a run with a digit, or the value after "key=", becomes "<*>".
- * The output is at most 3n bytes.
+ * Whole-token rules first (paths, URLs), then run by run: a run with a
+ * digit, or the value after "key=", becomes "<*>", and a token left with no
+ * letters becomes "<*>" as a whole. Quoted words stay words: Loghub-style
+ * logs quote states and names that tell messages apart ('Active'); they
+ * become variables like any word, by taking distinct values. The output is
+ * at most 3n bytes.
  */
 static char *mask_token(const unsigned char *s, size_t n, char *o, bool *var)
 {
@@ -212,13 +213,6 @@ static char *mask_token(const unsigned char *s, size_t n, char *o, bool *var)
 	if (n >= 2 && (s[0] == '/' || (s[0] == '~' && s[1] == '/') || (s[0] == '.' && s[1] == '/'))) {
 		*var = true;
 		return put_wild(o);
-	}
-	if (n >= 2 && (cls[s[0]] & C_QUOTE) && s[n - 1] == s[0]) {
-		*var = true;
-		*o++ = (char)s[0];
-		o = put_wild(o);
-		*o++ = (char)s[0];
-		return o;
 	}
 	for (size_t i = 0; i + 2 < n; i++)
 		if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/') {
