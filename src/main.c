@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/time.h"
+#include "detect/patterns.h"
 #include "http/auth.h"
 #include "store/store.h"
 
@@ -630,6 +631,25 @@ static int cmd_help(struct cli_args *a, struct buf *err)
 	return 0;
 }
 
+/* ooda analyze patterns FILE: the offline door of the log template miner. */
+static int cmd_analyze_patterns(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 1) {
+		buf_adds(err, "usage: ooda analyze patterns FILE (- for standard input)");
+		return OODA_EINVAL;
+	}
+	bool use_stdin = !strcmp(a->pos[0], "-");
+	FILE *in = use_stdin ? stdin : fopen(a->pos[0], "r");
+	if (!in) {
+		buf_addf(err, "cannot open %s: %s", a->pos[0], strerror(errno));
+		return OODA_EIO;
+	}
+	int rc = patterns_analyze_file(in, stdout, NULL, err);
+	if (!use_stdin)
+		fclose(in);
+	return rc;
+}
+
 static int cmd_docs(struct cli_args *a, struct buf *err)
 {
 	struct buf out = BUF_INIT;
@@ -745,6 +765,8 @@ static const struct cli_command commands[] = {
 	{ "analyze", "anomalies", cmd_analyze_anomalies, "", "FILE.csv",
 	  "Score a NAB-format series (timestamp,value) offline: prints timestamp,value,anomaly_score." },
 	{ "backup", NULL, cmd_backup, "--data=", "DEST_DIR", "Online backup of the control database (SQLite backup API) and the audit key." },
+	{ "analyze", "patterns", cmd_analyze_patterns, "", "FILE",
+	  "Give each log line a pattern id: prints pattern_id<TAB>template per input line (- reads stdin)." },
 	{ "docs", NULL, cmd_docs, "", "api|config|cli", "Print generated reference docs (docs/api.md, config.md, cli.md)." },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
