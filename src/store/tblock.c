@@ -15,6 +15,7 @@
 #include "core/error.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <xxhash.h>
 #include <zstd.h>
 
@@ -44,14 +45,17 @@ struct writer {
 
 static void put_uv(struct buf *b, uint64_t v)
 {
-	uint8_t tmp[10];
+	if (b->cap - b->len < 11)
+		buf_grow(b, 11);
+	uint8_t *p = (uint8_t *)b->data + b->len;
 	size_t n = 0;
 	while (v >= 0x80) {
-		tmp[n++] = (uint8_t)(v | 0x80);
+		p[n++] = (uint8_t)(v | 0x80);
 		v >>= 7;
 	}
-	tmp[n++] = (uint8_t)v;
-	buf_add(b, tmp, n);
+	p[n++] = (uint8_t)v;
+	b->len += n;
+	b->data[b->len] = 0;
 }
 
 static void put_sv(struct buf *b, int64_t v)
@@ -144,14 +148,32 @@ static void tok_add(struct writer *w, uint64_t h)
 	w->tn++;
 }
 
-static void tok_cb(void *ctx, const char *tok, size_t n)
-{
-	tok_add(ctx, tblock_token_hash(tok, n));
-}
 
+static inline bool tok_char(unsigned char c);
+static inline uint64_t tok_mix(uint64_t h);
+
+/* The tokens of text straight into the set: the same hash as
+ * tblock_token_hash over each lowercased token, without copying it. */
 static void tok_text(struct writer *w, const char *s, size_t len)
 {
-	tblock_tokens(s, len, tok_cb, w);
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	while (p < end) {
+		while (p < end && !tok_char(*p))
+			p++;
+		if (p == end)
+			break;
+		uint64_t h = 0xcbf29ce484222325ULL;
+		size_t n = 0;
+		while (p < end && tok_char(*p)) {
+			if (n < 64) {
+				unsigned char c = *p;
+				h = (h ^ (c >= 'A' && c <= 'Z' ? c + 32u : c)) * 0x100000001b3ULL;
+				n++;
+			}
+			p++;
+		}
+		tok_add(w, tok_mix(h ^ n));
+	}
 }
 
 static void tok_id(struct writer *w, const uint8_t *id, size_t n)
@@ -282,6 +304,72 @@ static void put_resource(struct writer *w, const struct resource *r)
 	if (w->index_resources && w->n > before && r) /* a resource new to this block */
 		for (uint32_t i = 0; i < r->attrs.n; i++)
 			tok_value(w, &r->attrs.v[i]);
+}
+
+/* Empties w for the next block, keeping its memory (one writer per thread is reused). */
+static void writer_reset(struct writer *w)
+{
+	for (int i = 0; i < C_COUNT; i++)
+		buf_reset(&w->col[i]);
+	buf_reset(&w->dstr);
+	buf_reset(&w->scratch);
+	if (w->cap > 4096) { /* do not keep a huge table for ever */
+		free(w->ents);
+		w->ents = NULL;
+		w->cap = 0;
+	} else if (w->ents) {
+		memset(w->ents, 0, w->cap * sizeof(*w->ents));
+	}
+	w->n = 0;
+	if (w->tcap > 65536) {
+		free(w->toks);
+		w->toks = NULL;
+		w->tcap = 0;
+	} else if (w->toks) {
+		memset(w->toks, 0, w->tcap * sizeof(*w->toks));
+	}
+	w->tn = 0;
+}
+
+static void writer_release(struct writer *w);
+
+/* Per-thread scratch: the block writer's buffers and the zstd contexts are
+ * reused from block to block (small blocks made context set-up the main
+ * cost), and freed when the thread exits. */
+struct tl_state {
+	struct writer w;
+	ZSTD_CCtx *cctx;
+	ZSTD_DCtx *dctx;
+};
+
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+
+static void tl_free(void *p)
+{
+	struct tl_state *t = p;
+	writer_release(&t->w);
+	ZSTD_freeCCtx(t->cctx);
+	ZSTD_freeDCtx(t->dctx);
+	free(t);
+}
+
+static void tl_init(void)
+{
+	pthread_key_create(&tl_key, tl_free);
+}
+
+static struct tl_state *tl_get(void)
+{
+	pthread_once(&tl_once, tl_init);
+	struct tl_state *t = pthread_getspecific(tl_key);
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		t->cctx = ZSTD_createCCtx();
+		t->dctx = ZSTD_createDCtx();
+		pthread_setspecific(tl_key, t);
+	}
+	return t;
 }
 
 static void writer_release(struct writer *w)
@@ -483,7 +571,11 @@ int tblock_encode(int signal, const char *service, const void *recs, size_t n, i
 	out->tmin = INT64_MAX;
 	out->tmax = INT64_MIN;
 	out->min_sev = 255;
-	struct writer w = { .index_resources = signal == SIGNAL_LOGS };
+	struct tl_state *tl = tl_get();
+	struct writer *wp = &tl->w;
+	writer_reset(wp);
+	wp->index_resources = signal == SIGNAL_LOGS;
+#define w (*wp)
 	int64_t prev = 0;
 	for (size_t i = 0; i < n; i++) {
 		int64_t lo, hi;
@@ -527,7 +619,7 @@ int tblock_encode(int signal, const char *service, const void *recs, size_t n, i
 	size_t bound = ZSTD_compressBound(raw.len);
 	out->data = malloc(bound);
 	int rc = 0;
-	size_t z = out->data ? ZSTD_compress(out->data, bound, raw.data, raw.len, level) : 0;
+	size_t z = out->data && tl->cctx ? ZSTD_compressCCtx(tl->cctx, out->data, bound, raw.data, raw.len, level) : 0;
 	if (!out->data || ZSTD_isError(z)) {
 		buf_addf(err, "block compression failed: %s", out->data ? ZSTD_getErrorName(z) : "out of memory");
 		rc = OODA_EINTERNAL;
@@ -536,7 +628,7 @@ int tblock_encode(int signal, const char *service, const void *recs, size_t n, i
 		bloom_build(&w, out);
 	}
 	buf_release(&raw);
-	writer_release(&w);
+#undef w
 	if (rc)
 		tblock_release(out);
 	return rc;
@@ -962,7 +1054,8 @@ int tblock_decode(int signal, const void *data, size_t len, struct arena *arena,
 		return OODA_ECORRUPT;
 	}
 	uint8_t *raw = arena_alloc(arena, raw_len + 1);
-	size_t got = ZSTD_decompress(raw, raw_len, data, len);
+	struct tl_state *tl = tl_get();
+	size_t got = tl->dctx ? ZSTD_decompressDCtx(tl->dctx, raw, raw_len, data, len) : 0;
 	if (ZSTD_isError(got) || got != raw_len) {
 		buf_addf(err, "block decompression failed: %s",
 			 ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
@@ -1054,9 +1147,26 @@ static inline bool tok_char(unsigned char c)
 	       c >= 0x80;
 }
 
+static inline uint64_t tok_mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* FNV-1a over the (lowercased) first 64 bytes, then a strong mix for the bloom's bit positions. */
 uint64_t tblock_token_hash(const char *tok, size_t len)
 {
-	return XXH3_64bits(tok, len > 64 ? 64 : len);
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t n = len > 64 ? 64 : len;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)tok[i];
+		h = (h ^ (c >= 'A' && c <= 'Z' ? c + 32u : c)) * 0x100000001b3ULL;
+	}
+	return tok_mix(h ^ n);
 }
 
 void tblock_tokens(const char *text, size_t len, void (*fn)(void *ctx, const char *tok, size_t n),
