@@ -17,6 +17,7 @@
 struct builder {
 	uint64_t hash;
 	char *key;               /* labels as name\1value\2… (malloc'd) */
+	size_t key_len;
 	struct promql_label *labels; /* in the output arena */
 	uint32_t n_labels;
 	struct promql_sample *s; /* malloc'd */
@@ -54,10 +55,6 @@ static uint64_t name_token(const char *name)
 	return XXH3_64bits_withSeed(tmp, n, 0x6d6574726963ULL);
 }
 
-static int cmp_label(const void *a, const void *b)
-{
-	return strcmp(((const struct promql_label *)a)->name, ((const struct promql_label *)b)->name);
-}
 
 static void grow(struct select_ctx *c)
 {
@@ -81,7 +78,16 @@ static void emit(struct select_ctx *c, struct promql_label *labels, size_t n, in
 {
 	if (t_ns < c->from_ns || t_ns > c->to_ns || c->over)
 		return;
-	qsort(labels, n, sizeof(*labels), cmp_label);
+	/* few labels: insertion sort beats qsort's set-up */
+	for (size_t i = 1; i < n; i++) {
+		struct promql_label x = labels[i];
+		size_t j = i;
+		while (j > 0 && strcmp(labels[j - 1].name, x.name) > 0) {
+			labels[j] = labels[j - 1];
+			j--;
+		}
+		labels[j] = x;
+	}
 	/* drop empty values and duplicate names (first wins), as Prometheus does */
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -105,7 +111,8 @@ static void emit(struct select_ctx *c, struct promql_label *labels, size_t n, in
 		grow(c);
 	uint64_t h = XXH3_64bits(c->key.data, c->key.len);
 	size_t j = h & (c->cap - 1);
-	while (c->b[j].key && (c->b[j].hash != h || strcmp(c->b[j].key, c->key.data)))
+	while (c->b[j].key && (c->b[j].hash != h || c->b[j].key_len != c->key.len ||
+			       memcmp(c->b[j].key, c->key.data, c->key.len)))
 		j = (j + 1) & (c->cap - 1);
 	struct builder *b = &c->b[j];
 	if (!b->key) {
@@ -115,6 +122,7 @@ static void emit(struct select_ctx *c, struct promql_label *labels, size_t n, in
 		}
 		b->hash = h;
 		b->key = strdup(c->key.data);
+		b->key_len = c->key.len;
 		b->labels = arena_alloc(c->out, (n ? n : 1) * sizeof(struct promql_label));
 		for (size_t i = 0; i < n; i++) {
 			b->labels[i].name = arena_strdup(c->out, labels[i].name);
