@@ -63,6 +63,7 @@ int cmd_traces(struct cli_args *a, struct buf *err);
 int cmd_query(struct cli_args *a, struct buf *err);
 int cmd_events(struct cli_args *a, struct buf *err);
 int cmd_services(struct cli_args *a, struct buf *err);
+int cmd_logs_patterns(struct cli_args *a, struct buf *err);
 
 /* cmd_change.c */
 int cmd_flags_list(struct cli_args *a, struct buf *err);

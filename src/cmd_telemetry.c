@@ -375,3 +375,26 @@ int cmd_services(struct cli_args *a, struct buf *err)
 	json_decref(j);
 	return 0;
 }
+
+int cmd_logs_patterns(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/patterns");
+	add_param(&path, "service", cli_opt(a, "--service"));
+	add_param(&path, "since", cli_opt(a, "--since") ? cli_opt(a, "--since") : "1h");
+	add_param(&path, "severity", cli_opt(a, "--severity"));
+	add_param(&path, "limit", cli_opt(a, "--limit"));
+	json_t *j;
+	int rc = get_json(a, path.data, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	printf("%8s  %-16s  %-6s  %-16s  %s\n", "COUNT", "SERVICE", "LEVEL", "PATTERN", "TEMPLATE");
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(j, "patterns"), i, p)
+		printf("%8lld  %-16s  %-6s  %-16s  %s\n", (long long)json_integer_value(json_object_get(p, "count_in_range")),
+		       jstr(p, "service"), jstr(p, "max_severity"), jstr(p, "id"), jstr(p, "template"));
+	json_decref(j);
+	return 0;
+}

@@ -729,6 +729,8 @@ static const struct cli_command commands[] = {
 	{ "logs", "search", cmd_logs_search, "--since=,--from=,--to=,--limit=,--cursor=", "'QUERY'",
 	  "Search logs, newest first (grammar in docs/query.md); --since 15m by default." },
 	{ "logs", "tail", cmd_logs_tail, "--since=,--once", "['QUERY']", "Follow new logs matching QUERY as they arrive." },
+	{ "logs", "patterns", cmd_logs_patterns, "--service=,--since=,--severity=,--limit=", "",
+	  "Log error classes: templates per service with their counts, busiest first." },
 	{ "trace", "show", cmd_trace_show, "", "TRACE_ID", "Show a trace as a text waterfall, with its logs." },
 	{ "traces", NULL, cmd_traces, "--service=,--op=,--min-duration=,--errors,--since=,--limit=", "",
 	  "Find traces (exemplars) by service, operation, duration and status." },

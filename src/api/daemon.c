@@ -30,6 +30,7 @@ static void publish_live(void *ctx, const struct telemetry_batch *b)
 {
 	struct daemon *d = ctx;
 	live_publish(d->live, b);
+	logclass_observe(d->logclass, b);
 }
 
 static int replay_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
@@ -133,6 +134,8 @@ static void daemon_release(struct daemon *d)
 		change_release(&d->change);
 	flagstore_destroy(d->flags);
 	tstore_close(d->tstore);
+	redwatch_destroy(d->redwatch);
+	logclass_destroy(d->logclass);
 	live_destroy(d->live);
 	auth_destroy(d->auth);
 	store_close(d->store);
@@ -170,6 +173,8 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	if ((rc = store_open(d.data_dir, 0, &d.store, err)))
 		goto out;
 	if ((rc = live_create(NULL, &d.live, err)))
+		goto out;
+	if ((rc = logclass_create(NULL, &d.logclass, err)) || (rc = redwatch_create(d.live, NULL, &d.redwatch)))
 		goto out;
 	struct tstore_options topt = {
 		.queue_bytes = (size_t)d.cfg.ingest_queue_bytes,

@@ -15,6 +15,8 @@
 #include "http/server.h"
 #include "change/change.h"
 #include "change/flagstore.h"
+#include "detect/logclass.h"
+#include "detect/redwatch.h"
 #include "ingest/live.h"
 #include "store/store.h"
 #include "store/tstore.h"
@@ -29,6 +31,8 @@ struct daemon {
 	struct tstore *tstore;       /* telemetry blocks */
 	struct live_signals *live;   /* RED, graph, ingest rates */
 	struct flagstore *flags;     /* feature flags per environment */
+	struct logclass *logclass;   /* log error classes per service */
+	struct redwatch *redwatch;   /* anomaly watch on RED */
 	struct change change;        /* configs, deploys, rollbacks, approvals */
 	bool change_ready;
 	struct audit_signer signer;

@@ -38,6 +38,8 @@ int api_traces_find(struct http_request *req, struct http_response *res);
 int api_services_list(struct http_request *req, struct http_response *res);
 int api_service_get(struct http_request *req, struct http_response *res);
 int api_graph(struct http_request *req, struct http_response *res);
+int api_patterns(struct http_request *req, struct http_response *res);
+int api_anomalies(struct http_request *req, struct http_response *res);
 
 /* prom_api.c */
 int api_prom_query(struct http_request *req, struct http_response *res);

@@ -142,3 +142,28 @@ int api_graph(struct http_request *req, struct http_response *res)
 	int rc = window_param(req, &window);
 	return rc ? rc : live_graph_json(api_daemon(req)->live, ooda_now_ns(), window, &res->body, &req->err);
 }
+
+int api_patterns(struct http_request *req, struct http_response *res)
+{
+	int64_t from = 0, to = 0;
+	int rc = time_range(req, 3600 * OODA_NS_PER_SEC, &from, &to);
+	size_t limit;
+	if (!rc)
+		rc = api_query_limit(req, "limit", 50, 1000, &limit);
+	uint8_t lo = 0, hi = 0;
+	const char *sev = http_query(req, "severity");
+	if (!rc && sev && logquery_severity_parse(sev, &lo, &hi)) {
+		buf_addf(&req->err, "severity %.40s is not one of trace, debug, info, warn, error, fatal", sev);
+		rc = OODA_EINVAL;
+	}
+	if (rc)
+		return rc;
+	logclass_json(api_daemon(req)->logclass, http_query(req, "service"), from, lo, limit, &res->body);
+	return 0;
+}
+
+int api_anomalies(struct http_request *req, struct http_response *res)
+{
+	redwatch_json(api_daemon(req)->redwatch, &res->body);
+	return 0;
+}

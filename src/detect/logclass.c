@@ -1,0 +1,268 @@
+/*
+ * Log error classes per service (see logclass.h).
+ */
+#include "detect/logclass.h"
+#include "core/error.h"
+#include "core/time.h"
+#include "detect/patterns.h"
+#include "query/logquery.h"
+
+#include <pthread.h>
+
+#define SEV_SLOTS 4096 /* per service: pattern id -> highest severity (open addressing) */
+
+struct sev_ent {
+	uint64_t id;
+	uint8_t sev;
+};
+
+struct svc_miner {
+	char name[128 + 1];
+	struct patterns *p;
+	uint64_t lines;
+	struct sev_ent sev[SEV_SLOTS];
+};
+
+struct new_class {
+	char service[128 + 1];
+	uint64_t id;
+	char template_[256];
+	char example[256];
+	uint8_t sev;
+	int64_t seen_ns;
+	uint8_t reported; /* 0 not yet, 1 active reported, 2 cleared */
+};
+
+#define MAX_NEW 64
+
+struct logclass {
+	struct logclass_config cfg;
+	pthread_mutex_t mu;
+	struct svc_miner **v;
+	size_t n;
+	struct new_class news[MAX_NEW]; /* a ring of recent new error classes */
+	size_t n_news, next_new;
+};
+
+int logclass_create(const struct logclass_config *cfg, struct logclass **out, struct buf *err)
+{
+	(void)err;
+	struct logclass *lc = calloc(1, sizeof(*lc));
+	if (cfg)
+		lc->cfg = *cfg;
+	if (!lc->cfg.max_services)
+		lc->cfg.max_services = 64;
+	if (!lc->cfg.max_patterns)
+		lc->cfg.max_patterns = 2000;
+	if (!lc->cfg.warmup_lines)
+		lc->cfg.warmup_lines = 1000;
+	if (!lc->cfg.new_active_ns)
+		lc->cfg.new_active_ns = 600 * OODA_NS_PER_SEC;
+	lc->v = calloc(lc->cfg.max_services, sizeof(*lc->v));
+	pthread_mutex_init(&lc->mu, NULL);
+	*out = lc;
+	return 0;
+}
+
+void logclass_destroy(struct logclass *lc)
+{
+	if (!lc)
+		return;
+	for (size_t i = 0; i < lc->n; i++) {
+		patterns_destroy(lc->v[i]->p);
+		free(lc->v[i]);
+	}
+	free(lc->v);
+	pthread_mutex_destroy(&lc->mu);
+	free(lc);
+}
+
+static struct svc_miner *miner(struct logclass *lc, const char *service)
+{
+	for (size_t i = 0; i < lc->n; i++)
+		if (!strcmp(lc->v[i]->name, service))
+			return lc->v[i];
+	if (lc->n == lc->cfg.max_services)
+		return NULL;
+	struct svc_miner *m = calloc(1, sizeof(*m));
+	snprintf(m->name, sizeof(m->name), "%s", service);
+	struct patterns_config pc = { .max_patterns = lc->cfg.max_patterns };
+	struct buf err = BUF_INIT;
+	if (patterns_create(&pc, &m->p, &err)) {
+		buf_release(&err);
+		free(m);
+		return NULL;
+	}
+	buf_release(&err);
+	lc->v[lc->n++] = m;
+	return m;
+}
+
+/* Raises the recorded severity of id; returns the previous value (0 = never seen). */
+static uint8_t sev_raise(struct svc_miner *m, uint64_t id, uint8_t sev)
+{
+	size_t j = id & (SEV_SLOTS - 1);
+	for (size_t k = 0; k < SEV_SLOTS; k++, j = (j + 1) & (SEV_SLOTS - 1)) {
+		if (m->sev[j].id == id) {
+			uint8_t prev = m->sev[j].sev;
+			if (sev > prev)
+				m->sev[j].sev = sev;
+			return prev;
+		}
+		if (!m->sev[j].id) {
+			m->sev[j] = (struct sev_ent){ id, sev };
+			return 0;
+		}
+	}
+	return 255; /* table full: new ids are not tracked */
+}
+
+static uint8_t sev_of(const struct svc_miner *m, uint64_t id)
+{
+	size_t j = id & (SEV_SLOTS - 1);
+	for (size_t k = 0; k < SEV_SLOTS; k++, j = (j + 1) & (SEV_SLOTS - 1)) {
+		if (m->sev[j].id == id)
+			return m->sev[j].sev;
+		if (!m->sev[j].id)
+			return 0;
+	}
+	return 0;
+}
+
+void logclass_observe(struct logclass *lc, const struct telemetry_batch *b)
+{
+	if (!b->n_logs)
+		return;
+	pthread_mutex_lock(&lc->mu);
+	struct svc_miner *m = NULL;
+	const char *last = NULL;
+	for (size_t i = 0; i < b->n_logs; i++) {
+		const struct log_record *r = &b->logs[i];
+		if (!r->body || !r->body_len)
+			continue;
+		const char *svc = r->resource && r->resource->service ? r->resource->service : "unknown";
+		if (svc != last) {
+			m = miner(lc, svc);
+			last = svc;
+		}
+		if (!m)
+			continue;
+		bool is_new = false;
+		uint64_t id = patterns_add(m->p, r->body, r->body_len, r->time_ns, &is_new);
+		m->lines++;
+		uint8_t prev = sev_raise(m, id, r->severity);
+		/* new at error level, or an existing class reaching error level for the first time */
+		bool news = r->severity >= 17 && prev < 17 && prev != 255 && m->lines > lc->cfg.warmup_lines;
+		if (news) {
+			struct new_class *n = &lc->news[lc->next_new];
+			lc->next_new = (lc->next_new + 1) % MAX_NEW;
+			if (lc->n_news < MAX_NEW)
+				lc->n_news++;
+			snprintf(n->service, sizeof(n->service), "%s", svc);
+			n->id = id;
+			const char *t = patterns_template(m->p, id);
+			snprintf(n->template_, sizeof(n->template_), "%s", t ? t : "");
+			snprintf(n->example, sizeof(n->example), "%.*s", (int)(r->body_len < 255 ? r->body_len : 255), r->body);
+			n->sev = r->severity;
+			n->seen_ns = ooda_now_ns();
+			n->reported = 0;
+		}
+	}
+	pthread_mutex_unlock(&lc->mu);
+}
+
+void logclass_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
+{
+	struct logclass *lc = ctx;
+	pthread_mutex_lock(&lc->mu);
+	for (size_t i = 0; i < lc->n_news; i++) {
+		struct new_class *n = &lc->news[i];
+		bool active = now_ns - n->seen_ns < lc->cfg.new_active_ns;
+		if (!active && n->reported == 2)
+			continue;
+		char name[128 + 48], idhex[24];
+		snprintf(idhex, sizeof(idhex), "%016llx", (unsigned long long)n->id);
+		snprintf(name, sizeof(name), "pattern:%s/%s", n->service, idhex);
+		json_t *ev = json_pack("{s:s, s:s, s:s, s:s}", "pattern", idhex, "template", n->template_, "example",
+				       n->example, "severity", logquery_severity_name(n->sev) ? logquery_severity_name(n->sev) : "");
+		char summary[400];
+		snprintf(summary, sizeof(summary), "new error class in %s: %s", n->service, n->template_);
+		json_t *ann = json_pack("{s:s}", "summary", summary);
+		json_t *labels = json_pack("{s:s}", "pattern", idhex);
+		struct alert_signal s = { .source = "pattern", .name = name, .service = n->service,
+					  .severity = SEVERITY_TICKET, .labels = labels, .annotations = ann,
+					  .evidence = ev, .active = active, .at_ns = now_ns };
+		alert_emit(sink, &s);
+		n->reported = active ? 1 : 2;
+		json_decref(ev);
+		json_decref(ann);
+		json_decref(labels);
+	}
+	pthread_mutex_unlock(&lc->mu);
+}
+
+struct json_ctx {
+	const struct svc_miner *m;
+	int64_t from_ns;
+	uint8_t min_sev;
+	json_t *out;
+};
+
+static int collect(const struct pattern_info *pi, void *arg)
+{
+	struct json_ctx *c = arg;
+	if (pi->last_seen_ns < c->from_ns)
+		return 0;
+	uint8_t sev = sev_of(c->m, pi->id);
+	if (sev < c->min_sev)
+		return 0;
+	uint64_t in_range = 0;
+	for (uint32_t i = 0; i < pi->n_history; i++)
+		if ((pi->bucket0 + (int64_t)i + 1) * pi->bucket_ns > c->from_ns)
+			in_range += pi->history[i];
+	char idhex[24], first[40], lastt[40];
+	snprintf(idhex, sizeof(idhex), "%016llx", (unsigned long long)pi->id);
+	ooda_time_format(pi->first_seen_ns, first, sizeof(first));
+	ooda_time_format(pi->last_seen_ns, lastt, sizeof(lastt));
+	const char *sevname = logquery_severity_name(sev);
+	json_array_append_new(c->out, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s?}", "service", c->m->name,
+						"id", idhex, "template", pi->template_, "example", pi->example ? pi->example : "",
+						"first_seen", first, "last_seen", lastt, "count", (json_int_t)pi->count,
+						"count_in_range", (json_int_t)in_range, "max_severity", sevname));
+	return 0;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "count_in_range"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "count_in_range"));
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void logclass_json(struct logclass *lc, const char *service, int64_t from_ns, uint8_t min_severity, size_t limit,
+		   struct buf *out)
+{
+	json_t *all = json_array();
+	pthread_mutex_lock(&lc->mu);
+	for (size_t i = 0; i < lc->n; i++) {
+		if (service && strcasecmp(service, lc->v[i]->name))
+			continue;
+		struct json_ctx c = { lc->v[i], from_ns, min_severity, all };
+		patterns_foreach(lc->v[i]->p, collect, &c);
+	}
+	pthread_mutex_unlock(&lc->mu);
+	size_t n = json_array_size(all);
+	json_t **v = malloc((n + 1) * sizeof(json_t *));
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_array_get(all, i);
+	qsort(v, n, sizeof(json_t *), cmp_range);
+	buf_adds(out, "{\"patterns\":[");
+	for (size_t i = 0; i < n && i < (limit ? limit : 100); i++) {
+		char *t = json_dumps(v[i], JSON_COMPACT);
+		buf_addf(out, "%s%s", i ? "," : "", t);
+		free(t);
+	}
+	buf_adds(out, "]}");
+	free(v);
+	json_decref(all);
+}
