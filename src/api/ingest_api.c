@@ -11,6 +11,7 @@
 #include "api/handlers.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "change/change.h"
 #include "ingest/events.h"
 #include "ingest/ndjson.h"
 #include "ingest/otlp.h"
@@ -247,6 +248,32 @@ int api_events_post(struct http_request *req, struct http_response *res)
 						      randombytes_random());
 	if ((rc = store_batch(req, &b)))
 		return rc;
+	/* a CDEvents "service deployed" also enters the deploy registry */
+	json_t *deploys = json_array();
+	for (size_t i = 0; i < b.n_events; i++) {
+		const struct change_event *e = &b.events[i];
+		const char *type = NULL, *artifact = NULL;
+		for (uint32_t k = 0; k < e->attrs.n; k++) {
+			const struct attr *t = &e->attrs.v[k];
+			if (t->type != ATTR_STR)
+				continue;
+			if (!strcmp(t->key, "cloudevents.type"))
+				type = t->s;
+			else if (!strcmp(t->key, "artifact") || !strcmp(t->key, "artifactId"))
+				artifact = t->s;
+		}
+		if (!type || strncmp(type, "dev.cdevents.service.deployed", 29) || !e->service || !e->version)
+			continue;
+		struct deploy_req r = { .service = e->service, .env = e->environment ? e->environment : "default",
+					.version = e->version, .artifact = artifact, .actor = req->who.actor,
+					.deployed_by = e->actor, .note = e->description, .no_event = true };
+		struct buf derr = BUF_INIT;
+		if (!deploy_record(&api_daemon(req)->change, &r, &derr))
+			json_array_append_new(deploys, json_string(r.id));
+		else
+			log_warn("CDEvent %s not recorded as a deploy: %s", e->id ? e->id : "", derr.data);
+		buf_release(&derr);
+	}
 	buf_addf(&res->body, "{\"accepted\":%zu,\"ids\":[", b.n_events);
 	for (size_t i = 0; i < b.n_events; i++) {
 		if (i)
@@ -254,7 +281,10 @@ int api_events_post(struct http_request *req, struct http_response *res)
 		const char *id = b.events[i].id ? b.events[i].id : "";
 		buf_add_json_str(&res->body, id, strlen(id));
 	}
-	buf_adds(&res->body, "]}");
+	char *dj = json_dumps(deploys, JSON_COMPACT);
+	buf_addf(&res->body, "],\"deploys\":%s}", dj);
+	free(dj);
+	json_decref(deploys);
 	res->status = 202;
 	return 0;
 }

@@ -400,7 +400,7 @@ int deploy_record(struct change *c, struct deploy_req *r, struct buf *err)
 	rc = store_write(c->store, deploy_tx, &t, err);
 	free(t.body);
 	json_decref(newm);
-	if (!rc) {
+	if (!rc && !r->no_event) {
 		char desc[600];
 		snprintf(desc, sizeof(desc), "%s %s %s to %s%s%s", r->rollback_of ? "rollback of" : "deploy",
 			 r->rollback_of ? r->rollback_of : r->service, r->rollback_of ? "restored" : r->version, r->env,

@@ -82,6 +82,7 @@ struct deploy_req {
 	const char *deployed_by;     /* who deployed, as the sender says (CI user); NULL = actor */
 	const char *rollback_of;     /* set by the rollback runner */
 	const char *run_id;
+	bool no_event;               /* the sender's own change event is already on the timeline */
 	char id[48];                 /* out */
 };
 int deploy_record(struct change *c, struct deploy_req *r, struct buf *err);

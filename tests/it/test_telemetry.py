@@ -185,7 +185,10 @@ try:
     ce = {"specversion": "1.0", "id": "ce-1", "source": "/ci/pipeline", "type": "dev.cdevents.service.deployed.0.1.1",
           "subject": "cart", "data": {"version": "2.0.0"}}
     r = s.post("/api/v1/events", json.dumps(ce), headers={"Content-Type": "application/cloudevents+json"})
-    check(r.status == 202, f"CloudEvent structured mode: {r.body}")
+    check(r.status == 202 and len(r.json()["deploys"]) == 1, f"CloudEvent structured mode, a CDEvent deploy: {r.body}")
+    r = s.get("/api/v1/deploys?service=cart")
+    check(r.status == 200 and [d["version"] for d in r.json()["deploys"]] == ["2.0.0"],
+          f"the CDEvent is in the deploy registry: {r.body[:300]}")
     r = s.post("/api/v1/events", json.dumps({"service": "cart", "description": "flag banner on"}),
                headers={"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": "ce-2",
                         "ce-source": "/flags", "ce-type": "com.example.flag.changed"})
