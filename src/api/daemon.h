@@ -15,6 +15,9 @@
 #include "http/server.h"
 #include "change/change.h"
 #include "change/flagstore.h"
+#include "detect/alerts.h"
+#include "detect/engine.h"
+#include "detect/rules.h"
 #include "ingest/live.h"
 #include "store/store.h"
 #include "store/tstore.h"
@@ -31,6 +34,10 @@ struct daemon {
 	struct flagstore *flags;     /* feature flags per environment */
 	struct change change;        /* configs, deploys, rollbacks, approvals */
 	bool change_ready;
+	/* detect: alerting core, alert rules, the engine thread that ticks them */
+	struct alerts *alerts;
+	struct rules *rules;
+	struct engine *engine;
 	struct audit_signer signer;
 	struct auth *auth;
 	struct http_server *http;
