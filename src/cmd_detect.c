@@ -126,8 +126,8 @@ int cmd_alerts_silence(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda alerts silence --name N | --service S [--label k=v] --for 2h --reason WHY");
 		return OODA_EINVAL;
 	}
-	json_t *body = json_pack("{s:s?,s:s?,s:o,s:s,s:s}", "name", name, "service", service, "matchers", matchers,
-				 "duration", dur, "reason", reason);
+	json_t *body = json_pack("{s:s?,s:s?,s:o,s:s,s:s,s:s}", "name", name, "service", service, "matchers", matchers,
+				 "duration", dur, "reason", reason, "creator", cli_actor());
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	json_t *j;
