@@ -92,4 +92,12 @@ int cmd_approvals_list(struct cli_args *a, struct buf *err);
 int cmd_approvals_approve(struct cli_args *a, struct buf *err);
 int cmd_approvals_reject(struct cli_args *a, struct buf *err);
 
+/* cmd_detect.c */
+int cmd_alerts_list(struct cli_args *a, struct buf *err);
+int cmd_alerts_show(struct cli_args *a, struct buf *err);
+int cmd_alerts_groups(struct cli_args *a, struct buf *err);
+int cmd_alerts_silence(struct cli_args *a, struct buf *err);
+int cmd_alerts_silences(struct cli_args *a, struct buf *err);
+int cmd_alerts_unsilence(struct cli_args *a, struct buf *err);
+
 #endif

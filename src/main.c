@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "detect/patterns.h"
+#include "detect/rules.h"
 #include "http/auth.h"
 #include "store/store.h"
 
@@ -137,6 +138,11 @@ static int cmd_config_check(struct cli_args *a, struct buf *err)
 		struct change tmp = { 0 };
 		struct buf why = BUF_INIT;
 		rc = change_configure(&tmp, json_is_null(dj) ? NULL : dj, json_is_null(aj) ? NULL : aj, false, &why);
+		if (!rc) {
+			char *rt = config_section_json(&c, "alerts");
+			rc = rules_configure(NULL, rt, false, &why);
+			free(rt);
+		}
 		if (rc)
 			buf_addf(err, "%s: %s", a->pos[0], why.data);
 		buf_release(&why);
@@ -770,6 +776,13 @@ static const struct cli_command commands[] = {
 	{ "analyze", "patterns", cmd_analyze_patterns, "", "FILE",
 	  "Give each log line a pattern id: prints pattern_id<TAB>template per input line (- reads stdin)." },
 	{ "docs", NULL, cmd_docs, "", "api|config|cli", "Print generated reference docs (docs/api.md, config.md, cli.md)." },
+	{ "alerts", "list", cmd_alerts_list, "--state=", "", "Alerts by state: firing (default), pending, resolved, inactive or all." },
+	{ "alerts", "show", cmd_alerts_show, "", "FINGERPRINT", "One alert with every transition and the evidence behind it." },
+	{ "alerts", "groups", cmd_alerts_groups, "--all", "", "Alert groups: related services firing together." },
+	{ "alerts", "silence", cmd_alerts_silence, "--name=,--service=,--label=,--for=,--reason=", "",
+	  "Silence matching alerts for a while (--label k=v may repeat); recorded with you as creator." },
+	{ "alerts", "silences", cmd_alerts_silences, "--all", "", "Active silences (--all: expired and ended ones too)." },
+	{ "alerts", "unsilence", cmd_alerts_unsilence, "", "ID", "End a silence now." },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

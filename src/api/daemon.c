@@ -74,6 +74,65 @@ static int configure_change(struct daemon *d, const struct config *cfg, bool app
 	return rc;
 }
 
+/* ---- detect: alerting core, alert rules, engine thread ------------------ */
+
+/* The alerts section of cfg checked as rules and (if apply) made current. */
+static int configure_detect(struct daemon *d, const struct config *cfg, bool apply, struct buf *err)
+{
+	char *at = config_section_json(cfg, "alerts");
+	int rc = rules_configure(apply ? d->rules : NULL, at, apply, err);
+	free(at);
+	if (!rc && apply)
+		alerts_set_group_window(d->alerts, rules_group_window(d->rules));
+	if (rc && d->config_path) {
+		struct buf tmp = BUF_INIT;
+		buf_addf(&tmp, "%s: %s", d->config_path, err->data);
+		buf_reset(err);
+		buf_adds(err, tmp.data);
+		buf_release(&tmp);
+	}
+	return rc;
+}
+
+static void tick_rules(void *ctx, int64_t now_ns, const struct alert_sink *sink)
+{
+	rules_tick(ctx, now_ns, sink);
+}
+
+static void tick_alerts(void *ctx, int64_t now_ns, const struct alert_sink *sink)
+{
+	(void)sink;
+	alerts_tick(ctx, now_ns);
+}
+
+/* Creates the alerting core and rules from cfg and starts the engine thread. */
+static int start_detect(struct daemon *d, struct buf *err)
+{
+	int rc;
+	if ((rc = alerts_create(d->store, &d->signer, d->live, &d->alerts, err)) ||
+	    (rc = rules_create(d->tstore, d->live, &d->rules, err)) || (rc = configure_detect(d, &d->cfg, true, err)))
+		return rc;
+	struct alert_sink sink = alerts_sink(d->alerts);
+	if ((rc = engine_create(&sink, ENGINE_DEFAULT_TICK_NS, &d->engine, err)) ||
+	    (rc = engine_add(d->engine, tick_rules, d->rules)) || (rc = engine_add(d->engine, tick_alerts, d->alerts)) ||
+	    (rc = engine_add(d->engine, redwatch_tick, d->redwatch)) || (rc = engine_add(d->engine, logclass_tick, d->logclass)))
+		return rc;
+	return engine_start(d->engine, err);
+}
+
+/* Stops the engine before what it ticks goes away. */
+static void stop_detect(struct daemon *d)
+{
+	engine_destroy(d->engine);
+	d->engine = NULL;
+	rules_destroy(d->rules);
+	d->rules = NULL;
+	alerts_destroy(d->alerts);
+	d->alerts = NULL;
+}
+
+/* ---- end of detect ------------------------------------------------------- */
+
 struct reload_ctx {
 	struct daemon *d;
 	const char *actor;
@@ -105,7 +164,11 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	if (!rc)
 		rc = configure_change(d, &next, false, err);
 	if (!rc)
+		rc = configure_detect(d, &next, false, err);
+	if (!rc)
 		configure_change(d, &next, true, err);
+	if (!rc)
+		configure_detect(d, &next, true, err);
 	struct reload_ctx rctx = { d, actor, rc ? "config.reload_rejected" : "config.reload",
 				   rc ? err->data : "" };
 	if (!rc) {
@@ -130,6 +193,7 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 
 static void daemon_release(struct daemon *d)
 {
+	stop_detect(d);
 	if (d->change_ready)
 		change_release(&d->change);
 	flagstore_destroy(d->flags);
@@ -197,6 +261,8 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	d.change_ready = true;
 	if ((rc = configure_change(&d, &d.cfg, true, err)) || (rc = change_start(&d.change, err)))
 		goto out;
+	if ((rc = start_detect(&d, err)))
+		goto out;
 	if (!http_listen_is_loopback(d.listen) && auth_active_tokens(d.auth) == 0) {
 		buf_addf(err, "refusing to listen on %s without API tokens: anyone who can reach it could "
 			      "change this system. Create one first with `ooda token create --role admin "
@@ -245,6 +311,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	d.ready = false;
 	http_server_stop(d.http, 10000);
 	d.http = NULL;
+	stop_detect(&d);
 	log_info("stopped cleanly");
 out:
 	daemon_release(&d);

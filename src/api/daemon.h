@@ -17,6 +17,9 @@
 #include "change/flagstore.h"
 #include "detect/logclass.h"
 #include "detect/redwatch.h"
+#include "detect/alerts.h"
+#include "detect/engine.h"
+#include "detect/rules.h"
 #include "ingest/live.h"
 #include "store/store.h"
 #include "store/tstore.h"
@@ -35,6 +38,10 @@ struct daemon {
 	struct redwatch *redwatch;   /* anomaly watch on RED */
 	struct change change;        /* configs, deploys, rollbacks, approvals */
 	bool change_ready;
+	/* detect: alerting core, alert rules, the engine thread that ticks them */
+	struct alerts *alerts;
+	struct rules *rules;
+	struct engine *engine;
 	struct audit_signer signer;
 	struct auth *auth;
 	struct http_server *http;

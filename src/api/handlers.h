@@ -88,4 +88,13 @@ int api_approvals_list(struct http_request *req, struct http_response *res);
 int api_approval_approve(struct http_request *req, struct http_response *res);
 int api_approval_reject(struct http_request *req, struct http_response *res);
 
+/* alerts_api.c */
+int api_alerts_list(struct http_request *req, struct http_response *res);
+int api_alert_groups(struct http_request *req, struct http_response *res);
+int api_alert_get(struct http_request *req, struct http_response *res);
+int api_alertmanager(struct http_request *req, struct http_response *res);
+int api_silence_create(struct http_request *req, struct http_response *res);
+int api_silences_list(struct http_request *req, struct http_response *res);
+int api_silence_delete(struct http_request *req, struct http_response *res);
+
 #endif

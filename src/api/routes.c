@@ -77,5 +77,12 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/approvals", api_approvals_list, ROLE_VIEWER, 0, "Approval requests; ?status=pending (default), approved, rejected, expired, done, all." },
 	{ "POST", "/api/v1/approvals/{id}/approve", api_approval_approve, ROLE_APPROVER, 0, "Approve (never your own request); the approved action then runs." },
 	{ "POST", "/api/v1/approvals/{id}/reject", api_approval_reject, ROLE_APPROVER, 0, "Reject a request {rationale}." },
+	{ "GET", "/api/v1/alerts", api_alerts_list, ROLE_VIEWER, 0, "Alerts by ?state=firing (default), pending, resolved, inactive or all; firing first, then newest." },
+	{ "GET", "/api/v1/alerts/groups", api_alert_groups, ROLE_VIEWER, 0, "Alert groups (related services firing together); ?state=all includes resolved groups." },
+	{ "POST", "/api/v1/alerts/alertmanager", api_alertmanager, ROLE_INGEST, 0, "Alertmanager webhook intake (payload version 4): firing and resolved alerts become external alerts." },
+	{ "GET", "/api/v1/alerts/{fingerprint}", api_alert_get, ROLE_VIEWER, 0, "One alert with its transitions and the evidence behind each." },
+	{ "POST", "/api/v1/silences", api_silence_create, ROLE_RESPONDER, 0, "Create a silence {name?, service?, labels?, matchers?, starts_at?, ends_at? | duration, reason, creator?}; creator counts only without tokens." },
+	{ "GET", "/api/v1/silences", api_silences_list, ROLE_VIEWER, 0, "Active and pending silences; ?all=true includes expired and deleted ones." },
+	{ "DELETE", "/api/v1/silences/{id}", api_silence_delete, ROLE_RESPONDER, 0, "End a silence now (audited)." },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };

@@ -1,0 +1,136 @@
+/*
+ * The engine thread: a loop that sleeps on a condition variable (so stop is
+ * immediate) and runs the registered tick callbacks in order.
+ */
+#include "detect/engine.h"
+#include "core/error.h"
+#include "core/time.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+struct engine_cb {
+	engine_tick_fn fn;
+	void *ctx;
+};
+
+struct engine {
+	pthread_mutex_t mu;
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool running, stop;
+	int64_t tick_ns;
+	struct alert_sink sink;
+	struct engine_cb cb[ENGINE_MAX_CALLBACKS];
+	int n_cb;
+	int64_t ticks;
+};
+
+int engine_create(const struct alert_sink *sink, int64_t tick_ns, struct engine **out, struct buf *err)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	if (!e) {
+		buf_adds(err, "engine: out of memory");
+		return OODA_ENOMEM;
+	}
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	e->tick_ns = tick_ns > 0 ? tick_ns : ENGINE_DEFAULT_TICK_NS;
+	if (sink)
+		e->sink = *sink;
+	*out = e;
+	return 0;
+}
+
+int engine_add(struct engine *e, engine_tick_fn tick, void *ctx)
+{
+	pthread_mutex_lock(&e->mu);
+	int rc = OODA_ELIMIT;
+	if (e->n_cb < ENGINE_MAX_CALLBACKS) {
+		e->cb[e->n_cb++] = (struct engine_cb){ tick, ctx };
+		rc = 0;
+	}
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+void engine_tick_once(struct engine *e, int64_t now_ns)
+{
+	struct engine_cb cb[ENGINE_MAX_CALLBACKS];
+	pthread_mutex_lock(&e->mu);
+	int n = e->n_cb;
+	memcpy(cb, e->cb, sizeof(cb[0]) * (size_t)n);
+	pthread_mutex_unlock(&e->mu);
+	for (int i = 0; i < n; i++)
+		cb[i].fn(cb[i].ctx, now_ns, &e->sink);
+	pthread_mutex_lock(&e->mu);
+	e->ticks++;
+	pthread_mutex_unlock(&e->mu);
+}
+
+static void *engine_main(void *arg)
+{
+	struct engine *e = arg;
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	pthread_mutex_lock(&e->mu);
+	while (!e->stop) {
+		pthread_mutex_unlock(&e->mu);
+		engine_tick_once(e, ooda_now_ns());
+		pthread_mutex_lock(&e->mu);
+		int64_t ns = (int64_t)next.tv_nsec + e->tick_ns;
+		next.tv_sec += (time_t)(ns / OODA_NS_PER_SEC);
+		next.tv_nsec = (long)(ns % OODA_NS_PER_SEC);
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > next.tv_sec + 1) /* fell far behind: do not try to catch up */
+			next = now;
+		while (!e->stop && pthread_cond_timedwait(&e->wake, &e->mu, &next) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
+int engine_start(struct engine *e, struct buf *err)
+{
+	pthread_mutex_lock(&e->mu);
+	e->stop = false;
+	int rc = e->running ? 0 : pthread_create(&e->thread, NULL, engine_main, e);
+	if (!rc)
+		e->running = true;
+	pthread_mutex_unlock(&e->mu);
+	if (rc) {
+		buf_addf(err, "engine: cannot start its thread: %s", strerror(rc));
+		return OODA_EINTERNAL;
+	}
+	return 0;
+}
+
+int64_t engine_ticks(struct engine *e)
+{
+	pthread_mutex_lock(&e->mu);
+	int64_t n = e->ticks;
+	pthread_mutex_unlock(&e->mu);
+	return n;
+}
+
+void engine_destroy(struct engine *e)
+{
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->mu);
+	bool running = e->running;
+	e->stop = true;
+	pthread_cond_broadcast(&e->wake);
+	pthread_mutex_unlock(&e->mu);
+	if (running)
+		pthread_join(e->thread, NULL);
+	pthread_cond_destroy(&e->wake);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
+}

@@ -1,0 +1,48 @@
+/*
+ * The engine thread (orient → decide): one thread that wakes every tick
+ * (250 ms by default) and calls, in registration order, each detector's
+ * tick callback with the clock and the sink its signals go to — alert
+ * rules, then the alerting core, and whatever other detectors register
+ * (probes' results, SLO burn, anomaly scores…). Callbacks must not block
+ * on I/O beyond short store writes.
+ */
+#ifndef OODA_ENGINE_H
+#define OODA_ENGINE_H
+
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "detect/signal.h"
+
+#define ENGINE_MAX_CALLBACKS 32
+#define ENGINE_DEFAULT_TICK_NS (250 * INT64_C(1000000))
+
+typedef void (*engine_tick_fn)(void *ctx, int64_t now_ns, const struct alert_sink *sink);
+
+struct engine;
+
+/*
+ * Creates a stopped engine whose callbacks get sink (copied). tick_ns <= 0
+ * means ENGINE_DEFAULT_TICK_NS. Caller owns *out (engine_destroy).
+ */
+int engine_create(const struct alert_sink *sink, int64_t tick_ns, struct engine **out, struct buf *err);
+
+/*
+ * Adds a callback, called on every tick after the ones added before it.
+ * Safe while the engine runs. OODA_ELIMIT past ENGINE_MAX_CALLBACKS.
+ */
+int engine_add(struct engine *e, engine_tick_fn tick, void *ctx);
+
+/* Starts the thread. OODA_EINTERNAL with detail if it cannot. */
+int engine_start(struct engine *e, struct buf *err);
+
+/* Runs one tick now on the caller's thread (tests, and `ooda` tools). */
+void engine_tick_once(struct engine *e, int64_t now_ns);
+
+/* Stops the thread (waits for the tick in progress) and frees e. NULL is a no-op. */
+void engine_destroy(struct engine *e);
+
+/* Ticks done so far, for /metrics. */
+int64_t engine_ticks(struct engine *e);
+
+#endif

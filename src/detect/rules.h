@@ -1,0 +1,82 @@
+/*
+ * Alert rules (detect stage): PromQL conditions from the `alerts:` section
+ * of ooda.yaml, evaluated on the engine thread against the telemetry store
+ * and live signals. Each series an expression returns is one active
+ * alert_signal carrying the series' labels (plus the rule's) and its value
+ * as evidence; a series that stops being returned is reported inactive.
+ * The alerting core (alerts.h) applies for and keep_firing_for.
+ *
+ * The section is either a list of rules or a mapping:
+ *
+ *   alerts:                          alerts:
+ *     - name: QueueBacklog             interval: 1s        # default 1s
+ *       expr: queue_depth > 100        group_window: 30s   # default 30s
+ *       for: 2m                        rules:
+ *       keep_firing_for: 5m              - name: …
+ *       severity: page        # page|ticket|info (critical/warning accepted)
+ *       service: checkout     # else the series' service or job label
+ *       labels: {team: payments}
+ *       annotations:
+ *         summary: "backlog {{ $value }} on {{ $labels.job }}"
+ */
+#ifndef OODA_RULES_H
+#define OODA_RULES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "detect/signal.h"
+#include "ingest/live.h"
+#include "query/promql.h"
+#include "store/tstore.h"
+
+#define RULES_MAX 1000
+#define RULES_DEFAULT_INTERVAL_NS INT64_C(1000000000)
+#define RULES_MAX_SERIES_PER_RULE 1000
+
+struct rules;
+
+/*
+ * Creates an empty rule set reading metrics from tstore and live (either
+ * may be NULL: no data). Caller owns *out (rules_destroy). 0 or OODA_ENOMEM.
+ */
+int rules_create(struct tstore *tstore, struct live_signals *live, struct rules **out, struct buf *err);
+void rules_destroy(struct rules *r);
+
+/*
+ * Validates the `alerts:` section (section_json: compact JSON text of it,
+ * NULL or "null" for none) and, when apply and r are set, makes it the
+ * current rule set; rules keep the series they saw active when their name
+ * stays. r may be NULL to only validate. On error returns OODA_EINVAL with
+ * the path and reason ("alerts[2].expr: parse error at char 7: …") in err
+ * and changes nothing.
+ */
+int rules_configure(struct rules *r, const char *section_json, bool apply, struct buf *err);
+
+/* The group_window of the current section (0 when not set). */
+int64_t rules_group_window(struct rules *r);
+
+/* Number of rules in the current set. */
+size_t rules_count(struct rules *r);
+
+/*
+ * Evaluates every rule when the interval has passed since the last
+ * evaluation (else returns at once), sending signals to sink. A rule whose
+ * evaluation fails keeps its series as they were and logs why.
+ */
+void rules_tick(struct rules *r, int64_t now_ns, const struct alert_sink *sink);
+
+/* Replaces the metric source (tests); src must outlive r. NULL restores the store's. */
+void rules_set_source(struct rules *r, const struct promql_source *src);
+
+/*
+ * Renders an annotation template: {{ $value }} (also {{$value}}) becomes
+ * the value (%g), {{ $labels.NAME }} the label's value ("" if absent);
+ * anything else between braces is kept as written. Appends to out.
+ */
+void rules_template(const char *tmpl, double value, const json_t *labels, struct buf *out);
+
+#endif
