@@ -91,4 +91,9 @@ int cmd_approvals_list(struct cli_args *a, struct buf *err);
 int cmd_approvals_approve(struct cli_args *a, struct buf *err);
 int cmd_approvals_reject(struct cli_args *a, struct buf *err);
 
+/* cmd_probe.c */
+int cmd_probes_list(struct cli_args *a, struct buf *err);
+int cmd_heartbeats_list(struct cli_args *a, struct buf *err);
+int cmd_heartbeat(struct cli_args *a, struct buf *err);
+
 #endif

@@ -725,6 +725,10 @@ static const struct cli_command commands[] = {
 	{ "approvals", "reject", cmd_approvals_reject, "--rationale=", "ID", "Reject a request." },
 	{ "backup", NULL, cmd_backup, "--data=", "DEST_DIR", "Online backup of the control database (SQLite backup API) and the audit key." },
 	{ "docs", NULL, cmd_docs, "", "api|config|cli", "Print generated reference docs (docs/api.md, config.md, cli.md)." },
+	{ "probes", "list", cmd_probes_list, "", "", "Probes of every service: state, failures in the hysteresis window, last latency and error." },
+	{ "heartbeats", "list", cmd_heartbeats_list, "", "", "Heartbeats: up, late, failed or never seen; last ping and next due." },
+	{ "heartbeat", NULL, cmd_heartbeat, "", "NAME -- COMMAND [ARGS...]",
+	  "Run COMMAND (no shell) as the job of heartbeat NAME: pings start, then success or failure with exit code and duration; exits with COMMAND's code." },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

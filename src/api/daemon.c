@@ -73,6 +73,73 @@ static int configure_change(struct daemon *d, const struct config *cfg, bool app
 	return rc;
 }
 
+/* The services (probes) and heartbeats sections of cfg, checked and (if apply) made current. */
+static int configure_detect(struct daemon *d, const struct config *cfg, bool apply, struct buf *err)
+{
+	char *st = config_section_json(cfg, "services"), *ht = config_section_json(cfg, "heartbeats");
+	json_t *sj = st ? json_loads(st, JSON_DECODE_ANY, NULL) : NULL;
+	json_t *hj = ht ? json_loads(ht, JSON_DECODE_ANY, NULL) : NULL;
+	int rc = prober_configure(d->prober, sj, apply, err);
+	if (!rc)
+		rc = heartbeats_configure(d->heartbeats, hj, apply, err);
+	if (rc && d->config_path) {
+		struct buf tmp = BUF_INIT;
+		buf_addf(&tmp, "%s: %s", d->config_path, err->data);
+		buf_reset(err);
+		buf_adds(err, tmp.data);
+		buf_release(&tmp);
+	}
+	json_decref(sj);
+	json_decref(hj);
+	free(st);
+	free(ht);
+	return rc;
+}
+
+/*
+ * probes: until the engine thread lands. A stand-in for the alerting core's
+ * sink (logs each signal whose level changed) and a 250 ms ticker calling
+ * the tick functions; at merge both become engine_add(engine, probes_tick,
+ * d->prober) and engine_add(engine, heartbeats_tick, d->heartbeats).
+ */
+struct signal_levels {
+	uint64_t hash[256];
+	bool active[256];
+};
+
+static void log_signal_changes(void *ctx, const struct alert_signal *s)
+{
+	struct signal_levels *l = ctx;
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *c = s->name; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	size_t i = h % 256;
+	if (l->hash[i] == h && l->active[i] == s->active)
+		return;
+	l->hash[i] = h;
+	l->active[i] = s->active;
+	if (s->active)
+		log_info("signal %s active", s->name);
+	else
+		log_info("signal %s inactive", s->name);
+}
+
+static void *probe_ticker_main(void *arg)
+{
+	struct daemon *d = arg;
+	struct signal_levels levels = { 0 };
+	struct alert_sink sink = { log_signal_changes, &levels };
+	while (!d->probe_ticker_stop) {
+		int64_t now = ooda_now_ns();
+		probes_tick(d->prober, now, &sink);
+		heartbeats_tick(d->heartbeats, now, &sink);
+		struct timespec ts = { 0, 250 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+/* end probes: until the engine thread lands */
+
 struct reload_ctx {
 	struct daemon *d;
 	const char *actor;
@@ -103,6 +170,12 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	int rc = config_load(&next, d->config_path, err);
 	if (!rc)
 		rc = configure_change(d, &next, false, err);
+	/* probes: services and heartbeats sections; a bad one rejects the reload */
+	if (!rc)
+		rc = configure_detect(d, &next, false, err);
+	if (!rc)
+		configure_detect(d, &next, true, err);
+	/* end probes */
 	if (!rc)
 		configure_change(d, &next, true, err);
 	struct reload_ctx rctx = { d, actor, rc ? "config.reload_rejected" : "config.reload",
@@ -129,6 +202,12 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 
 static void daemon_release(struct daemon *d)
 {
+	if (d->probe_ticker_running) {
+		d->probe_ticker_stop = 1;
+		pthread_join(d->probe_ticker, NULL);
+	}
+	prober_destroy(d->prober);
+	heartbeats_destroy(d->heartbeats);
 	if (d->change_ready)
 		change_release(&d->change);
 	flagstore_destroy(d->flags);
@@ -192,6 +271,15 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	d.change_ready = true;
 	if ((rc = configure_change(&d, &d.cfg, true, err)) || (rc = change_start(&d.change, err)))
 		goto out;
+	struct prober_options popt = { .tstore = d.tstore };
+	if ((rc = prober_create(&popt, &d.prober, err)) || (rc = heartbeats_create(d.store, &d.signer, &d.heartbeats, err)))
+		goto out;
+	if ((rc = configure_detect(&d, &d.cfg, true, err)) || (rc = prober_start(d.prober, err)))
+		goto out;
+	/* probes: until the engine thread lands */
+	if (pthread_create(&d.probe_ticker, NULL, probe_ticker_main, &d) == 0)
+		d.probe_ticker_running = true;
+	/* end probes */
 	if (!http_listen_is_loopback(d.listen) && auth_active_tokens(d.auth) == 0) {
 		buf_addf(err, "refusing to listen on %s without API tokens: anyone who can reach it could "
 			      "change this system. Create one first with `ooda token create --role admin "

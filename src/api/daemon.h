@@ -15,6 +15,8 @@
 #include "http/server.h"
 #include "change/change.h"
 #include "change/flagstore.h"
+#include "detect/heartbeat.h"
+#include "detect/probe.h"
 #include "ingest/live.h"
 #include "store/store.h"
 #include "store/tstore.h"
@@ -31,6 +33,12 @@ struct daemon {
 	struct flagstore *flags;     /* feature flags per environment */
 	struct change change;        /* configs, deploys, rollbacks, approvals */
 	bool change_ready;
+	struct prober *prober;       /* probes of services in ooda.yaml */
+	struct heartbeats *heartbeats; /* dead-man's switches */
+	/* probes: until the engine thread lands — a 250 ms ticker of our own */
+	pthread_t probe_ticker;
+	bool probe_ticker_running;
+	volatile int probe_ticker_stop;
 	struct audit_signer signer;
 	struct auth *auth;
 	struct http_server *http;

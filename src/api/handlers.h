@@ -86,4 +86,10 @@ int api_approvals_list(struct http_request *req, struct http_response *res);
 int api_approval_approve(struct http_request *req, struct http_response *res);
 int api_approval_reject(struct http_request *req, struct http_response *res);
 
+/* probes_api.c */
+int api_probes_list(struct http_request *req, struct http_response *res);
+int api_probe_get(struct http_request *req, struct http_response *res);
+int api_heartbeats_list(struct http_request *req, struct http_response *res);
+int api_heartbeat_ping(struct http_request *req, struct http_response *res);
+
 #endif

@@ -75,5 +75,9 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/approvals", api_approvals_list, ROLE_VIEWER, 0, "Approval requests; ?status=pending (default), approved, rejected, expired, done, all." },
 	{ "POST", "/api/v1/approvals/{id}/approve", api_approval_approve, ROLE_APPROVER, 0, "Approve (never your own request); the approved action then runs." },
 	{ "POST", "/api/v1/approvals/{id}/reject", api_approval_reject, ROLE_APPROVER, 0, "Reject a request {rationale}." },
+	{ "GET", "/api/v1/probes", api_probes_list, ROLE_VIEWER, 0, "Probes of every service: state, hysteresis window (failures of the last M attempts), last results, next due." },
+	{ "GET", "/api/v1/probes/{service}/{name}", api_probe_get, ROLE_VIEWER, 0, "One probe with its last results." },
+	{ "GET", "/api/v1/heartbeats", api_heartbeats_list, ROLE_VIEWER, 0, "Heartbeats: state (up, late, failed, never), last ping, next due." },
+	{ "POST", "/api/v1/heartbeats/{name}", api_heartbeat_ping, ROLE_INGEST, 0, "A job's ping: ?status=ok|fail|start or a body {status, message, duration_ms, exit_code}; persisted and audited." },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };
