@@ -146,6 +146,15 @@ heartbeats:
 
 s = None
 try:
+    # `ooda config check` reads the sections the way the daemon will
+    import tempfile
+    bad = os.path.join(tempfile.mkdtemp(prefix="ooda-it-probes-"), "bad.yaml")
+    with open(bad, "w") as f:
+        f.write("services:\n  - name: a\n    probes:\n      - name: p\n        http: {url: ftp://x}\n")
+    from oodait import run
+    r = run("config", "check", bad)
+    check(r.returncode == 2 and "services[0].probes[0].http.url" in r.stderr, f"config check names the key path: {r.stderr}")
+
     s = Server(config=CONFIG)
 
     # --- down target: failing within its window (3 of 5 at 200 ms), with the signal
