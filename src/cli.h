@@ -99,5 +99,9 @@ int cmd_alerts_groups(struct cli_args *a, struct buf *err);
 int cmd_alerts_silence(struct cli_args *a, struct buf *err);
 int cmd_alerts_silences(struct cli_args *a, struct buf *err);
 int cmd_alerts_unsilence(struct cli_args *a, struct buf *err);
+/* cmd_probe.c */
+int cmd_probes_list(struct cli_args *a, struct buf *err);
+int cmd_heartbeats_list(struct cli_args *a, struct buf *err);
+int cmd_heartbeat(struct cli_args *a, struct buf *err);
 
 #endif

@@ -15,6 +15,8 @@
 #include "core/time.h"
 #include "detect/patterns.h"
 #include "detect/rules.h"
+#include "detect/heartbeat.h"
+#include "detect/probe.h"
 #include "http/auth.h"
 #include "store/store.h"
 
@@ -150,6 +152,28 @@ static int cmd_config_check(struct cli_args *a, struct buf *err)
 		json_decref(aj);
 		free(dt);
 		free(at);
+	}
+	if (!rc) {
+		/* probes: the services and heartbeats sections, as the daemon reads them */
+		char *st = config_section_json(&c, "services"), *ht = config_section_json(&c, "heartbeats");
+		json_t *sj = st ? json_loads(st, JSON_DECODE_ANY, NULL) : NULL;
+		json_t *hj = ht ? json_loads(ht, JSON_DECODE_ANY, NULL) : NULL;
+		struct probe_spec *pv = NULL;
+		struct heartbeat_spec *hv = NULL;
+		size_t pn = 0, hn = 0;
+		struct buf why = BUF_INIT;
+		rc = probe_specs_parse(sj, &pv, &pn, &why);
+		if (!rc)
+			rc = heartbeat_specs_parse(hj, &hv, &hn, &why);
+		if (rc)
+			buf_addf(err, "%s: %s", a->pos[0], why.data);
+		probe_specs_free(pv, pn);
+		heartbeat_specs_free(hv, hn);
+		buf_release(&why);
+		json_decref(sj);
+		json_decref(hj);
+		free(st);
+		free(ht);
 	}
 	if (!rc)
 		printf("%s: ok\n", a->pos[0]);
@@ -783,6 +807,10 @@ static const struct cli_command commands[] = {
 	  "Silence matching alerts for a while (--label k=v may repeat); recorded with you as creator." },
 	{ "alerts", "silences", cmd_alerts_silences, "--all", "", "Active silences (--all: expired and ended ones too)." },
 	{ "alerts", "unsilence", cmd_alerts_unsilence, "", "ID", "End a silence now." },
+	{ "probes", "list", cmd_probes_list, "", "", "Probes of every service: state, failures in the hysteresis window, last latency and error." },
+	{ "heartbeats", "list", cmd_heartbeats_list, "", "", "Heartbeats: up, late, failed or never seen; last ping and next due." },
+	{ "heartbeat", NULL, cmd_heartbeat, "", "NAME -- COMMAND [ARGS...]",
+	  "Run COMMAND (no shell) as the job of heartbeat NAME: pings start, then success or failure with exit code and duration; exits with COMMAND's code." },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

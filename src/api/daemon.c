@@ -74,9 +74,12 @@ static int configure_change(struct daemon *d, const struct config *cfg, bool app
 	return rc;
 }
 
-/* ---- detect: alerting core, alert rules, engine thread ------------------ */
+/* ---- detect: alerting core, rules, probes, heartbeats, engine thread ---- */
 
-/* The alerts section of cfg checked as rules and (if apply) made current. */
+/*
+ * The alerts, services (probes) and heartbeats sections of cfg, checked and
+ * (if apply) made current.
+ */
 static int configure_detect(struct daemon *d, const struct config *cfg, bool apply, struct buf *err)
 {
 	char *at = config_section_json(cfg, "alerts");
@@ -84,6 +87,17 @@ static int configure_detect(struct daemon *d, const struct config *cfg, bool app
 	free(at);
 	if (!rc && apply)
 		alerts_set_group_window(d->alerts, rules_group_window(d->rules));
+	char *st = config_section_json(cfg, "services"), *ht = config_section_json(cfg, "heartbeats");
+	json_t *sj = st ? json_loads(st, JSON_DECODE_ANY, NULL) : NULL;
+	json_t *hj = ht ? json_loads(ht, JSON_DECODE_ANY, NULL) : NULL;
+	if (!rc)
+		rc = prober_configure(d->prober, sj, apply, err);
+	if (!rc)
+		rc = heartbeats_configure(d->heartbeats, hj, apply, err);
+	json_decref(sj);
+	json_decref(hj);
+	free(st);
+	free(ht);
 	if (rc && d->config_path) {
 		struct buf tmp = BUF_INIT;
 		buf_addf(&tmp, "%s: %s", d->config_path, err->data);
@@ -105,16 +119,24 @@ static void tick_alerts(void *ctx, int64_t now_ns, const struct alert_sink *sink
 	alerts_tick(ctx, now_ns);
 }
 
-/* Creates the alerting core and rules from cfg and starts the engine thread. */
+/*
+ * Creates the alerting core, rules, the prober and heartbeats from cfg, and
+ * starts the engine thread that ticks every detector.
+ */
 static int start_detect(struct daemon *d, struct buf *err)
 {
 	int rc;
+	struct prober_options popt = { .tstore = d->tstore };
 	if ((rc = alerts_create(d->store, &d->signer, d->live, &d->alerts, err)) ||
-	    (rc = rules_create(d->tstore, d->live, &d->rules, err)) || (rc = configure_detect(d, &d->cfg, true, err)))
+	    (rc = rules_create(d->tstore, d->live, &d->rules, err)) || (rc = prober_create(&popt, &d->prober, err)) ||
+	    (rc = heartbeats_create(d->store, &d->signer, &d->heartbeats, err)) ||
+	    (rc = configure_detect(d, &d->cfg, true, err)) || (rc = prober_start(d->prober, err)))
 		return rc;
 	struct alert_sink sink = alerts_sink(d->alerts);
 	if ((rc = engine_create(&sink, ENGINE_DEFAULT_TICK_NS, &d->engine, err)) ||
 	    (rc = engine_add(d->engine, tick_rules, d->rules)) || (rc = engine_add(d->engine, tick_alerts, d->alerts)) ||
+	    (rc = engine_add(d->engine, probes_tick, d->prober)) ||
+	    (rc = engine_add(d->engine, heartbeats_tick, d->heartbeats)) ||
 	    (rc = engine_add(d->engine, redwatch_tick, d->redwatch)) || (rc = engine_add(d->engine, logclass_tick, d->logclass)))
 		return rc;
 	return engine_start(d->engine, err);
@@ -125,6 +147,10 @@ static void stop_detect(struct daemon *d)
 {
 	engine_destroy(d->engine);
 	d->engine = NULL;
+	prober_destroy(d->prober);
+	d->prober = NULL;
+	heartbeats_destroy(d->heartbeats);
+	d->heartbeats = NULL;
 	rules_destroy(d->rules);
 	d->rules = NULL;
 	alerts_destroy(d->alerts);
@@ -163,6 +189,7 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	int rc = config_load(&next, d->config_path, err);
 	if (!rc)
 		rc = configure_change(d, &next, false, err);
+	/* alerts, services (probes) and heartbeats: a bad section rejects the reload */
 	if (!rc)
 		rc = configure_detect(d, &next, false, err);
 	if (!rc)

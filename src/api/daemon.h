@@ -20,6 +20,8 @@
 #include "detect/alerts.h"
 #include "detect/engine.h"
 #include "detect/rules.h"
+#include "detect/heartbeat.h"
+#include "detect/probe.h"
 #include "ingest/live.h"
 #include "store/store.h"
 #include "store/tstore.h"
@@ -42,6 +44,8 @@ struct daemon {
 	struct alerts *alerts;
 	struct rules *rules;
 	struct engine *engine;
+	struct prober *prober;       /* probes of services in ooda.yaml */
+	struct heartbeats *heartbeats; /* dead-man's switches */
 	struct audit_signer signer;
 	struct auth *auth;
 	struct http_server *http;

@@ -96,5 +96,10 @@ int api_alertmanager(struct http_request *req, struct http_response *res);
 int api_silence_create(struct http_request *req, struct http_response *res);
 int api_silences_list(struct http_request *req, struct http_response *res);
 int api_silence_delete(struct http_request *req, struct http_response *res);
+/* probes_api.c */
+int api_probes_list(struct http_request *req, struct http_response *res);
+int api_probe_get(struct http_request *req, struct http_response *res);
+int api_heartbeats_list(struct http_request *req, struct http_response *res);
+int api_heartbeat_ping(struct http_request *req, struct http_response *res);
 
 #endif

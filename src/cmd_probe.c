@@ -1,0 +1,154 @@
+/*
+ * CLI commands of the detect stage's probes and heartbeats: `ooda probes
+ * list`, `ooda heartbeats list`, and the job wrapper `ooda heartbeat NAME
+ * -- CMD ARGS…`, which pings start, runs the command without a shell,
+ * reports success or failure with exit code and duration, and exits with
+ * the command's own code.
+ */
+#include "cli.h"
+#include "core/error.h"
+#include "core/time.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+static const char *js(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static int get_json(struct cli_args *a, const char *path, json_t **out, struct buf *err)
+{
+	struct buf res = BUF_INIT;
+	int rc = cli_call(a, "GET", path, NULL, NULL, &res, err);
+	*out = NULL;
+	if (!rc && !a->json)
+		*out = json_loadb(res.data, res.len, 0, NULL);
+	buf_release(&res);
+	return rc;
+}
+
+int cmd_probes_list(struct cli_args *a, struct buf *err)
+{
+	json_t *j;
+	int rc = get_json(a, "/api/v1/probes", &j, err);
+	if (rc || a->json)
+		return rc;
+	json_t *arr = json_object_get(j, "probes");
+	size_t n = json_array_size(arr), i;
+	const char **cells = calloc(n * 7 + 1, sizeof(char *));
+	char (*win)[48] = calloc(n + 1, sizeof(*win));
+	char (*lat)[32] = calloc(n + 1, sizeof(*lat));
+	json_t *p;
+	json_array_foreach(arr, i, p) {
+		json_t *w = json_object_get(p, "window"), *last = json_object_get(p, "last");
+		snprintf(win[i], sizeof(win[i]), "%lld/%lld failed (%s)",
+			 (long long)json_integer_value(json_object_get(w, "failures")),
+			 (long long)json_integer_value(json_object_get(w, "attempts")), js(w, "fail_after"));
+		if (json_is_object(last))
+			snprintf(lat[i], sizeof(lat[i]), "%.1fms", json_number_value(json_object_get(last, "duration_ms")));
+		const char *row[] = { js(p, "service"), js(p, "name"), js(p, "kind"), js(p, "state"), win[i], lat[i],
+				      json_is_object(last) ? js(last, "error") : "" };
+		memcpy(cells + i * 7, row, sizeof(row));
+	}
+	static const char *const headers[] = { "SERVICE", "PROBE", "KIND", "STATE", "WINDOW", "LAST", "ERROR" };
+	cli_table(headers, 7, cells, (int)n);
+	free(cells);
+	free(win);
+	free(lat);
+	json_decref(j);
+	return 0;
+}
+
+int cmd_heartbeats_list(struct cli_args *a, struct buf *err)
+{
+	json_t *j;
+	int rc = get_json(a, "/api/v1/heartbeats", &j, err);
+	if (rc || a->json)
+		return rc;
+	json_t *arr = json_object_get(j, "heartbeats");
+	size_t n = json_array_size(arr), i;
+	const char **cells = calloc(n * 7 + 1, sizeof(char *));
+	json_t *h;
+	json_array_foreach(arr, i, h) {
+		const char *row[] = { js(h, "name"), js(h, "state"), js(h, "every"), js(h, "grace"), js(h, "last_ping"),
+				      js(h, "next_due"), js(h, "message") };
+		memcpy(cells + i * 7, row, sizeof(row));
+	}
+	static const char *const headers[] = { "HEARTBEAT", "STATE", "EVERY", "GRACE", "LAST PING", "NEXT DUE", "MESSAGE" };
+	cli_table(headers, 7, cells, (int)n);
+	free(cells);
+	json_decref(j);
+	return 0;
+}
+
+/* A ping that must not stop the job: failures are reported on stderr only. */
+static void ping(struct cli_args *a, const char *name, json_t *body)
+{
+	struct buf path = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
+	buf_adds(&path, "/api/v1/heartbeats/");
+	client_urlencode(&path, name);
+	char *text = json_dumps(body, JSON_COMPACT);
+	int status;
+	if (client_call(&a->client, "POST", path.data, text, strlen(text), "application/json", &status, &out, &err))
+		fprintf(stderr, "ooda heartbeat: ping %s not delivered: %s\n", name, err.data);
+	free(text);
+	json_decref(body);
+	buf_release(&path);
+	buf_release(&out);
+	buf_release(&err);
+}
+
+int cmd_heartbeat(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 1 || a->n_passthrough < 1) {
+		buf_adds(err, "usage: ooda heartbeat NAME -- COMMAND [ARGS…]");
+		return OODA_EINVAL;
+	}
+	const char *name = a->pos[0];
+	ping(a, name, json_pack("{s:s}", "status", "start"));
+	char *argv[65];
+	for (int i = 0; i < a->n_passthrough; i++)
+		argv[i] = (char *)a->passthrough[i];
+	argv[a->n_passthrough] = NULL;
+	int64_t t0 = ooda_mono_ns();
+	pid_t pid;
+	int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+	int code, st = 0;
+	char message[300];
+	if (rc) {
+		code = 127;
+		snprintf(message, sizeof(message), "cannot run %s: %s", argv[0], strerror(rc));
+		fprintf(stderr, "ooda heartbeat: %s\n", message);
+	} else {
+		/* the child handles ^C itself; the wrapper waits to report it */
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		if (WIFSIGNALED(st)) {
+			code = 128 + WTERMSIG(st);
+			snprintf(message, sizeof(message), "%s killed by signal %d", argv[0], WTERMSIG(st));
+		} else {
+			code = WEXITSTATUS(st);
+			if (code)
+				snprintf(message, sizeof(message), "%s exited %d", argv[0], code);
+			else
+				message[0] = '\0';
+		}
+	}
+	int64_t ms = (ooda_mono_ns() - t0) / OODA_NS_PER_MS;
+	ping(a, name, json_pack("{s:s, s:s, s:I, s:i}", "status", code ? "fail" : "ok", "message", message,
+				"duration_ms", (json_int_t)ms, "exit_code", code));
+	if (code) {
+		fflush(stdout);
+		exit(code);
+	}
+	return 0;
+}
