@@ -91,4 +91,8 @@ int cmd_approvals_list(struct cli_args *a, struct buf *err);
 int cmd_approvals_approve(struct cli_args *a, struct buf *err);
 int cmd_approvals_reject(struct cli_args *a, struct buf *err);
 
+/* cmd_slo.c */
+int cmd_slo_list(struct cli_args *a, struct buf *err);
+int cmd_slo_show(struct cli_args *a, struct buf *err);
+
 #endif

@@ -143,6 +143,16 @@ static int cmd_config_check(struct cli_args *a, struct buf *err)
 		free(dt);
 		free(at);
 	}
+	if (!rc) {
+		/* and the SLOs, as the detect stage reads them */
+		char *st = config_section_json(&c, "slos");
+		struct buf why = BUF_INIT;
+		rc = slo_config_check(st, &why);
+		if (rc)
+			buf_addf(err, "%s: %s", a->pos[0], why.data);
+		buf_release(&why);
+		free(st);
+	}
 	if (!rc)
 		printf("%s: ok\n", a->pos[0]);
 	config_release(&c);
@@ -725,6 +735,8 @@ static const struct cli_command commands[] = {
 	{ "approvals", "reject", cmd_approvals_reject, "--rationale=", "ID", "Reject a request." },
 	{ "backup", NULL, cmd_backup, "--data=", "DEST_DIR", "Online backup of the control database (SQLite backup API) and the audit key." },
 	{ "docs", NULL, cmd_docs, "", "api|config|cli", "Print generated reference docs (docs/api.md, config.md, cli.md)." },
+	{ "slo", "list", cmd_slo_list, "", "", "SLOs: objective, SLI, error budget left, burn rates and alert state." },
+	{ "slo", "show", cmd_slo_show, "", "NAME", "One SLO: budget, burn rate per window, alert rules, and a burn-down sparkline." },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

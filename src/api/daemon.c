@@ -73,6 +73,34 @@ static int configure_change(struct daemon *d, const struct config *cfg, bool app
 	return rc;
 }
 
+/* The slos section of cfg, checked; key paths in err, prefixed with the file. */
+static int check_slos(const struct daemon *d, const struct config *cfg, struct buf *err)
+{
+	char *text = config_section_json(cfg, "slos");
+	int rc = slo_config_check(text, err);
+	free(text);
+	if (rc && d->config_path) {
+		struct buf tmp = BUF_INIT;
+		buf_addf(&tmp, "%s: %s", d->config_path, err->data);
+		buf_reset(err);
+		buf_adds(err, tmp.data);
+		buf_release(&tmp);
+	}
+	return rc;
+}
+
+/* slo: until the engine thread lands — drives slo_tick every 250 ms. */
+static void *slo_ticker_main(void *arg)
+{
+	struct daemon *d = arg;
+	while (!d->slo_ticker_stop) {
+		slo_tick(d->slos, ooda_now_ns(), NULL);
+		struct timespec ts = { 0, 250 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
 struct reload_ctx {
 	struct daemon *d;
 	const char *actor;
@@ -102,6 +130,8 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	config_init(&next);
 	int rc = config_load(&next, d->config_path, err);
 	if (!rc)
+		rc = check_slos(d, &next, err);
+	if (!rc)
 		rc = configure_change(d, &next, false, err);
 	if (!rc)
 		configure_change(d, &next, true, err);
@@ -129,6 +159,12 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 
 static void daemon_release(struct daemon *d)
 {
+	/* slo: until the engine thread lands */
+	if (d->slo_ticker_running) {
+		d->slo_ticker_stop = true;
+		pthread_join(d->slo_ticker, NULL);
+	}
+	slo_set_destroy(d->slos);
 	if (d->change_ready)
 		change_release(&d->change);
 	flagstore_destroy(d->flags);
@@ -181,6 +217,16 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	if ((rc = tstore_open(d.data_dir, &topt, &d.tstore, err)))
 		goto out;
 	live_replay(&d);
+	{
+		if ((rc = check_slos(&d, &d.cfg, err)))
+			goto out;
+		char *text = config_section_json(&d.cfg, "slos");
+		struct slo_options so = { .live = d.live, .tstore = d.tstore };
+		rc = slo_set_create(text, &so, &d.slos, err);
+		free(text);
+		if (rc || (rc = slo_set_start(d.slos, err)))
+			goto out;
+	}
 	if ((rc = audit_signer_load(&d.signer, d.data_dir, d.cfg.audit_checkpoint_every, err)))
 		goto out;
 	if ((rc = auth_create(d.store, &d.auth, err)))
@@ -215,6 +261,13 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	};
 	if ((rc = http_server_start(&hopt, &d.http, err)))
 		goto out;
+	/* slo: until the engine thread lands */
+	if (slo_set_count(d.slos) > 0) {
+		if (pthread_create(&d.slo_ticker, NULL, slo_ticker_main, &d) == 0)
+			d.slo_ticker_running = true;
+		else
+			log_error("slo: cannot start the tick thread; burn rates will not be evaluated");
+	}
 	d.started_ns = ooda_now_ns();
 	d.ready = true;
 	{

@@ -15,6 +15,7 @@
 #include "http/server.h"
 #include "change/change.h"
 #include "change/flagstore.h"
+#include "detect/slo.h"
 #include "ingest/live.h"
 #include "store/store.h"
 #include "store/tstore.h"
@@ -29,6 +30,11 @@ struct daemon {
 	struct tstore *tstore;       /* telemetry blocks */
 	struct live_signals *live;   /* RED, graph, ingest rates */
 	struct flagstore *flags;     /* feature flags per environment */
+	struct slo_set *slos;        /* SLOs and their burn-rate alerts */
+	/* slo: until the engine thread lands */
+	pthread_t slo_ticker;
+	bool slo_ticker_running;
+	volatile bool slo_ticker_stop;
 	struct change change;        /* configs, deploys, rollbacks, approvals */
 	bool change_ready;
 	struct audit_signer signer;

@@ -86,4 +86,8 @@ int api_approvals_list(struct http_request *req, struct http_response *res);
 int api_approval_approve(struct http_request *req, struct http_response *res);
 int api_approval_reject(struct http_request *req, struct http_response *res);
 
+/* slo_api.c */
+int api_slos_list(struct http_request *req, struct http_response *res);
+int api_slo_get(struct http_request *req, struct http_response *res);
+
 #endif

@@ -75,5 +75,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/approvals", api_approvals_list, ROLE_VIEWER, 0, "Approval requests; ?status=pending (default), approved, rejected, expired, done, all." },
 	{ "POST", "/api/v1/approvals/{id}/approve", api_approval_approve, ROLE_APPROVER, 0, "Approve (never your own request); the approved action then runs." },
 	{ "POST", "/api/v1/approvals/{id}/reject", api_approval_reject, ROLE_APPROVER, 0, "Reject a request {rationale}." },
+	{ "GET", "/api/v1/slos", api_slos_list, ROLE_VIEWER, 0, "SLOs: objective, window, SLI kind and value, error budget left, burn rates 5m…3d, alert state." },
+	{ "GET", "/api/v1/slos/{name}", api_slo_get, ROLE_VIEWER, 0, "One SLO as in the list, plus its budget burn-down: budget remaining at the end of every hour of the window." },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };

@@ -35,6 +35,7 @@
 #define SLO_PROMQL_DELAY_NS (30 * OODA_NS_PER_SEC) /* after a minute closes, before its PromQL */
 #define SLO_PROMQL_BACKFILL 1440 /* minutes evaluated after a restart, at most */
 #define SLO_SCRATCH_SLOTS 4096   /* live slots read per pull */
+#define SLO_FULL_PULL_NS (5 * OODA_NS_PER_SEC) /* how often the whole horizon is re-read */
 #define SLO_MAX_WINDOWS 32
 #define BURN_EPS 1e-9            /* relative slack so 14.4x compares as 14.4x */
 
@@ -885,7 +886,7 @@ void slo_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 		struct slo *s = &set->slos[i];
 		if (s->kind == SLI_PROMQL || !set->opt.live)
 			continue;
-		bool full = now_ns - s->last_full_pull_ns >= MIN_NS || now_ns < s->last_full_pull_ns;
+		bool full = now_ns - s->last_full_pull_ns >= SLO_FULL_PULL_NS || now_ns < s->last_full_pull_ns;
 		if (full)
 			s->last_full_pull_ns = now_ns;
 		pull_live(set, s, cur - (full ? SLO_LIVE_HORIZON : 2), cur);
