@@ -111,7 +111,7 @@ try:
 
     # the closed minute from 5 minutes ago is stored as metric points
     def stored():
-        r = s.get("/api/v1/query?query=" + "sum(ooda_slo_events_total%7Bslo%3D%22checkout-availability%22%7D)")
+        r = s.get("/api/v1/query?query=" + "sum(max_over_time(ooda_slo_events_total%7Bslo%3D%22checkout-availability%22%7D%5B30m%5D))")
         res = r.json().get("data", {}).get("result", []) if r.status == 200 else []
         return res and float(res[0]["value"][1]) >= 200
     check(wait_for(stored, timeout=15), "ooda_slo_events_total holds the closed minute")
