@@ -103,5 +103,8 @@ int cmd_alerts_unsilence(struct cli_args *a, struct buf *err);
 int cmd_probes_list(struct cli_args *a, struct buf *err);
 int cmd_heartbeats_list(struct cli_args *a, struct buf *err);
 int cmd_heartbeat(struct cli_args *a, struct buf *err);
+/* cmd_slo.c */
+int cmd_slo_list(struct cli_args *a, struct buf *err);
+int cmd_slo_show(struct cli_args *a, struct buf *err);
 
 #endif

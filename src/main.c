@@ -175,6 +175,16 @@ static int cmd_config_check(struct cli_args *a, struct buf *err)
 		free(st);
 		free(ht);
 	}
+	if (!rc) {
+		/* and the SLOs, as the detect stage reads them */
+		char *lt = config_section_json(&c, "slos");
+		struct buf why = BUF_INIT;
+		rc = slo_config_check(lt, &why);
+		if (rc)
+			buf_addf(err, "%s: %s", a->pos[0], why.data);
+		buf_release(&why);
+		free(lt);
+	}
 	if (!rc)
 		printf("%s: ok\n", a->pos[0]);
 	config_release(&c);
@@ -811,6 +821,8 @@ static const struct cli_command commands[] = {
 	{ "heartbeats", "list", cmd_heartbeats_list, "", "", "Heartbeats: up, late, failed or never seen; last ping and next due." },
 	{ "heartbeat", NULL, cmd_heartbeat, "", "NAME -- COMMAND [ARGS...]",
 	  "Run COMMAND (no shell) as the job of heartbeat NAME: pings start, then success or failure with exit code and duration; exits with COMMAND's code." },
+	{ "slo", "list", cmd_slo_list, "", "", "SLOs: objective, SLI, error budget left, burn rates and alert state." },
+	{ "slo", "show", cmd_slo_show, "", "NAME", "One SLO: budget, burn rate per window, alert rules, and a burn-down sparkline." },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

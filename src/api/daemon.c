@@ -108,6 +108,22 @@ static int configure_detect(struct daemon *d, const struct config *cfg, bool app
 	return rc;
 }
 
+/* The slos section of cfg, checked; key paths in err, prefixed with the file. */
+static int check_slos(const struct daemon *d, const struct config *cfg, struct buf *err)
+{
+	char *text = config_section_json(cfg, "slos");
+	int rc = slo_config_check(text, err);
+	free(text);
+	if (rc && d->config_path) {
+		struct buf tmp = BUF_INIT;
+		buf_addf(&tmp, "%s: %s", d->config_path, err->data);
+		buf_reset(err);
+		buf_adds(err, tmp.data);
+		buf_release(&tmp);
+	}
+	return rc;
+}
+
 static void tick_rules(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 {
 	rules_tick(ctx, now_ns, sink);
@@ -137,7 +153,8 @@ static int start_detect(struct daemon *d, struct buf *err)
 	    (rc = engine_add(d->engine, tick_rules, d->rules)) || (rc = engine_add(d->engine, tick_alerts, d->alerts)) ||
 	    (rc = engine_add(d->engine, probes_tick, d->prober)) ||
 	    (rc = engine_add(d->engine, heartbeats_tick, d->heartbeats)) ||
-	    (rc = engine_add(d->engine, redwatch_tick, d->redwatch)) || (rc = engine_add(d->engine, logclass_tick, d->logclass)))
+	    (rc = engine_add(d->engine, redwatch_tick, d->redwatch)) || (rc = engine_add(d->engine, logclass_tick, d->logclass)) ||
+	    (d->slos && (rc = engine_add(d->engine, slo_tick, d->slos))))
 		return rc;
 	return engine_start(d->engine, err);
 }
@@ -188,6 +205,8 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	config_init(&next);
 	int rc = config_load(&next, d->config_path, err);
 	if (!rc)
+		rc = check_slos(d, &next, err);
+	if (!rc)
 		rc = configure_change(d, &next, false, err);
 	/* alerts, services (probes) and heartbeats: a bad section rejects the reload */
 	if (!rc)
@@ -221,6 +240,7 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 static void daemon_release(struct daemon *d)
 {
 	stop_detect(d);
+	slo_set_destroy(d->slos); /* after the engine that ticked it */
 	if (d->change_ready)
 		change_release(&d->change);
 	flagstore_destroy(d->flags);
@@ -277,6 +297,16 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	if ((rc = tstore_open(d.data_dir, &topt, &d.tstore, err)))
 		goto out;
 	live_replay(&d);
+	{
+		if ((rc = check_slos(&d, &d.cfg, err)))
+			goto out;
+		char *text = config_section_json(&d.cfg, "slos");
+		struct slo_options so = { .live = d.live, .tstore = d.tstore };
+		rc = slo_set_create(text, &so, &d.slos, err);
+		free(text);
+		if (rc || (rc = slo_set_start(d.slos, err)))
+			goto out;
+	}
 	if ((rc = audit_signer_load(&d.signer, d.data_dir, d.cfg.audit_checkpoint_every, err)))
 		goto out;
 	if ((rc = auth_create(d.store, &d.auth, err)))

@@ -22,6 +22,7 @@
 #include "detect/rules.h"
 #include "detect/heartbeat.h"
 #include "detect/probe.h"
+#include "detect/slo.h"
 #include "ingest/live.h"
 #include "store/store.h"
 #include "store/tstore.h"
@@ -38,6 +39,7 @@ struct daemon {
 	struct flagstore *flags;     /* feature flags per environment */
 	struct logclass *logclass;   /* log error classes per service */
 	struct redwatch *redwatch;   /* anomaly watch on RED */
+	struct slo_set *slos;        /* SLOs and their burn-rate alerts */
 	struct change change;        /* configs, deploys, rollbacks, approvals */
 	bool change_ready;
 	/* detect: alerting core, alert rules, the engine thread that ticks them */

@@ -101,5 +101,8 @@ int api_probes_list(struct http_request *req, struct http_response *res);
 int api_probe_get(struct http_request *req, struct http_response *res);
 int api_heartbeats_list(struct http_request *req, struct http_response *res);
 int api_heartbeat_ping(struct http_request *req, struct http_response *res);
+/* slo_api.c */
+int api_slos_list(struct http_request *req, struct http_response *res);
+int api_slo_get(struct http_request *req, struct http_response *res);
 
 #endif

@@ -88,5 +88,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/probes/{service}/{name}", api_probe_get, ROLE_VIEWER, 0, "One probe with its last results." },
 	{ "GET", "/api/v1/heartbeats", api_heartbeats_list, ROLE_VIEWER, 0, "Heartbeats: state (up, late, failed, never), last ping, next due." },
 	{ "POST", "/api/v1/heartbeats/{name}", api_heartbeat_ping, ROLE_INGEST, 0, "A job's ping: ?status=ok|fail|start or a body {status, message, duration_ms, exit_code}; persisted and audited." },
+	{ "GET", "/api/v1/slos", api_slos_list, ROLE_VIEWER, 0, "SLOs: objective, window, SLI kind and value, error budget left, burn rates 5m…3d, alert state." },
+	{ "GET", "/api/v1/slos/{name}", api_slo_get, ROLE_VIEWER, 0, "One SLO as in the list, plus its budget burn-down: budget remaining at the end of every hour of the window." },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };

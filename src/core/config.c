@@ -49,7 +49,7 @@ const struct config_key config_keys[] = {
 	  "Decoded telemetry waiting for the writer; when full, ingest answers 429 with Retry-After." },
 	{ "services", CFG_SECTION, NULL, 0, 0, 0, "Services, their owners, dependencies and probes (HTTP, TCP, DNS, exec with hysteresis; see docs/probes.md)." },
 	{ "heartbeats", CFG_SECTION, NULL, 0, 0, 0, "Dead-man's switches for background jobs: {name, every, grace, service?} (see docs/probes.md)." },
-	{ "slos", CFG_SECTION, NULL, 0, 0, 0, "Service level objectives and their burn-rate alerts." },
+	{ "slos", CFG_SECTION, NULL, 0, 0, 0, "Service level objectives and their burn-rate alerts (docs/slo.md): name, service, objective, window, budgeting, sli, alerts, min_events." },
 	{ "alerts", CFG_SECTION, NULL, 0, 0, 0, "Alert rules, grouping, inhibition." },
 	{ "anomalies", CFG_SECTION, NULL, 0, 0, 0, "Extra series watched by the anomaly detector." },
 	{ "policies", CFG_SECTION, NULL, 0, 0, 0, "Remediation policies." },

@@ -225,4 +225,23 @@ int live_export_points(struct live_signals *live, int64_t from_ns, int64_t to_ns
 		       size_t max_points, struct arena *arena,
 		       struct metric_point **out, size_t *n, struct buf *err);
 
+/*
+ * Per-slot counters of one service for the SLO stage, cheaper than a full
+ * snapshot: the requests of `service` (of its operation `operation`, or of
+ * all its operations when operation is NULL) in every slot overlapping
+ * [from_ns, to_ns), at most cap slots (the newest kept). For slot i (covering
+ * [*first_slot_ns + i * *slot_ns, + *slot_ns)) it writes requests[i],
+ * errors[i] and, when fast is not NULL, fast[i]: the requests that took at
+ * most le_seconds, interpolated linearly inside the bucket holding
+ * le_seconds (exact when le_seconds is one of live_bounds_seconds()). Slots
+ * the ring no longer (or not yet) holds read as zero. Arrays are the
+ * caller's, with room for cap entries. Returns 0 with *n set (0 and
+ * *n = 0 for a service or operation never seen), or OODA_EINVAL for a bad
+ * range or argument, with the reason in err.
+ */
+int live_red_counts(struct live_signals *live, const char *service, const char *operation,
+		    int64_t from_ns, int64_t to_ns, double le_seconds, size_t cap,
+		    int64_t *first_slot_ns, int64_t *slot_ns, double *requests, double *errors,
+		    double *fast, size_t *n, struct buf *err);
+
 #endif

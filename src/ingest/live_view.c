@@ -574,3 +574,80 @@ int live_export_points(struct live_signals *live, int64_t from_ns, int64_t to_ns
 	*n = x.n;
 	return 0;
 }
+
+/* The share of slot s's requests that took at most le seconds. */
+static double slot_fast(const struct slot *s, const double *bounds, double le)
+{
+	double fast = 0, lo = 0;
+	for (int b = 0; b < NB; b++) {
+		if (b == NB - 1)
+			return fast; /* +Inf: nothing certain below le */
+		double hi = bounds[b];
+		if (hi <= le) {
+			fast += s->b[b];
+		} else {
+			if (le > lo)
+				fast += s->b[b] * (le - lo) / (hi - lo);
+			return fast;
+		}
+		lo = hi;
+	}
+	return fast;
+}
+
+int live_red_counts(struct live_signals *live, const char *service, const char *operation,
+		    int64_t from_ns, int64_t to_ns, double le_seconds, size_t cap,
+		    int64_t *first_slot_ns, int64_t *slot_ns, double *requests, double *errors,
+		    double *fast, size_t *n, struct buf *err)
+{
+	if (!live || !service || !first_slot_ns || !slot_ns || !requests || !errors || !n || !cap)
+		return OODA_EINVAL;
+	if (from_ns < 0 || to_ns <= from_ns) {
+		if (err)
+			buf_adds(err, "live: empty or negative time range");
+		return OODA_EINVAL;
+	}
+	int64_t slot = live->cfg.slot_ns;
+	int64_t k_lo = from_ns / slot, k_hi = (to_ns - 1) / slot;
+	if (k_hi - k_lo + 1 > (int64_t)cap)
+		k_lo = k_hi - (int64_t)cap + 1;
+	if (k_lo < 0)
+		k_lo = 0;
+	size_t m = (size_t)(k_hi - k_lo + 1);
+	*first_slot_ns = k_lo * slot;
+	*slot_ns = slot;
+	*n = 0;
+	size_t nb;
+	const double *bounds = live_bounds_seconds(&nb);
+	for (size_t i = 0; i < m; i++) {
+		requests[i] = errors[i] = 0;
+		if (fast)
+			fast[i] = 0;
+	}
+	size_t len = strlen(service);
+	pthread_mutex_lock(&live->lock);
+	uint32_t id = len < LIVE_NAME_MAX ? live_service_find(live, service, len, XXH3_64bits(service, len)) : NONE;
+	if (id == NONE) {
+		pthread_mutex_unlock(&live->lock);
+		return 0;
+	}
+	const struct service *svc = live->services[id];
+	for (uint32_t oi = 0; oi < svc->n_ops; oi++) {
+		const struct series *s = &svc->ops[oi];
+		if (operation && strcmp(s->name, operation))
+			continue;
+		for (size_t i = 0; i < m; i++) {
+			int64_t k = k_lo + (int64_t)i;
+			const struct slot *sl = &s->ring[live_ring_pos(live, k)];
+			if (sl->k != k)
+				continue;
+			requests[i] += sl->req;
+			errors[i] += sl->err;
+			if (fast)
+				fast[i] += slot_fast(sl, bounds, le_seconds);
+		}
+	}
+	pthread_mutex_unlock(&live->lock);
+	*n = m;
+	return 0;
+}
