@@ -484,7 +484,7 @@ void rules_tick(struct rules *r, int64_t now_ns, const struct alert_sink *sink)
 	}
 	r->next_ns = now_ns + r->set->interval_ns;
 	const struct promql_source *src = r->override ? r->override : &r->src;
-	for (size_t k = 0; k < r->set->n; k++)
+	for (size_t k = 0; k < r->set->n && (r->override || r->mctx.tstore); k++)
 		eval_rule(r, &r->set->v[k], src, now_ns, sink);
 	pthread_mutex_unlock(&r->mu);
 }
