@@ -538,6 +538,10 @@ int flag_set_load(const char *json, size_t len, unsigned options, struct flag_se
 		  struct buf *err)
 {
 	*out = NULL;
+	if (!json) {
+		buf_adds(err, "flag definitions: no document");
+		return OODA_EINVAL;
+	}
 	json_error_t je;
 	json_t *doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
 	if (!doc) {

@@ -1071,7 +1071,7 @@ static int op_var(struct jl_eval *ev, const struct node *n, const struct jl_val 
 	rc = resolve(ev, scope, segs, nseg, out, &found);
 	if (rc)
 		return rc;
-	if (found && out->kind != JL_NULL)
+	if (found) /* a present null is returned as null, as the reference does */
 		return 0;
 	if (n->nargs >= 2)
 		return eval(ev, &n->args[1], scope, out);

@@ -67,7 +67,10 @@ struct jl_registry;
  * evaluation returns stay valid until jl_eval_release. */
 struct jl_eval {
 	const json_t *data;   /* root data (borrowed) */
-	const char *flag_key; /* non-NULL: "$flagd.flagKey"/"$flagd.timestamp" resolve */
+	/* non-NULL: {"var": "$flagd.flagKey"}, "$flagd.timestamp" and "$flagd"
+	 * resolve at the root without copying data; {"var": ""} still returns
+	 * data itself, without a $flagd member */
+	const char *flag_key;
 	int64_t timestamp;    /* unix seconds for $flagd.timestamp; <0 = now, lazily */
 	void *user;           /* for hooks */
 	unsigned marks;       /* hooks may set bits (JL_MARK_*) for the caller */
