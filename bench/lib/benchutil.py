@@ -100,6 +100,28 @@ class Ooda:
     def pid(self):
         return self.proc.pid
 
+    def blocks(self):
+        """Telemetry blocks stored, from /metrics."""
+        total = 0
+        for line in self.get("/metrics")[1].decode().splitlines():
+            if line.startswith("ooda_telemetry_blocks{"):
+                total += int(float(line.split()[-1]))
+        return total
+
+    def settle(self, quiet_s=5, timeout_s=600):
+        """Waits until background compaction stops changing the block count
+        (the counterpart of OPTIMIZE FINAL on ClickHouse); returns seconds waited."""
+        t0 = time.time()
+        last, since = self.blocks(), time.time()
+        while time.time() - t0 < timeout_s:
+            time.sleep(1)
+            n = self.blocks()
+            if n != last:
+                last, since = n, time.time()
+            elif time.time() - since >= quiet_s:
+                break
+        return time.time() - t0
+
     def stop(self):
         """SIGTERM and wait for a clean stop; returns peak RSS in kB seen just before."""
         hwm = proc_status_kb(self.proc.pid, "VmHWM")

@@ -21,6 +21,7 @@
 #define COMPACT_BELOW 2048   /* blocks with fewer records are merged */
 #define MAINTAIN_EVERY_NS (10 * OODA_NS_PER_SEC)
 #define COMPACT_SLICE_NS (100 * OODA_NS_PER_MS) /* longest pause compaction imposes on commits */
+#define COMPACT_IDLE_SLICE_NS (1000 * OODA_NS_PER_MS) /* the same when no commit is waiting */
 
 static const char *const block_table[N_SIG] = { "log_blocks", "span_blocks", "metric_blocks" };
 
@@ -266,10 +267,18 @@ static void *writer_main(void *arg)
 		while (!t->head && !t->stop) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
+			if (t->compact_more) { /* more compaction waiting: come back soon */
+				ts.tv_nsec += 100 * 1000 * 1000;
+				if (ts.tv_nsec >= 1000 * 1000 * 1000) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000 * 1000 * 1000;
+				}
+			} else {
+				ts.tv_sec += 1;
+			}
 			pthread_cond_timedwait(&t->work, &t->mu, &ts);
 			if (!t->head && !t->stop &&
-			    ooda_now_ns() - t->last_maintain > (t->compact_more ? OODA_NS_PER_SEC : MAINTAIN_EVERY_NS))
+			    ooda_now_ns() - t->last_maintain > (t->compact_more ? 100 * OODA_NS_PER_MS : MAINTAIN_EVERY_NS))
 				break;
 		}
 		if (!t->head && t->stop)
@@ -301,7 +310,7 @@ static void *writer_main(void *arg)
 			buf_release(&err);
 		}
 		int64_t now = ooda_now_ns();
-		if (now - t->last_maintain > (t->compact_more ? OODA_NS_PER_SEC : MAINTAIN_EVERY_NS)) {
+		if (now - t->last_maintain > (t->compact_more ? 100 * OODA_NS_PER_MS : MAINTAIN_EVERY_NS)) {
 			t->last_maintain = now;
 			struct buf err = BUF_INIT;
 			pthread_mutex_lock(&t->wmu);
@@ -678,7 +687,12 @@ static int compaction(struct tstore *t, struct buf *err)
 				if (rc == 0)
 					break;
 				changed += rc;
-				if (ooda_mono_ns() - start > COMPACT_SLICE_NS) {
+				/* yield to ingest after a slice; with nothing queued, keep going longer */
+				int64_t spent = ooda_mono_ns() - start;
+				pthread_mutex_lock(&t->mu);
+				bool waiting = t->head != NULL;
+				pthread_mutex_unlock(&t->mu);
+				if (spent > (waiting ? COMPACT_SLICE_NS : COMPACT_IDLE_SLICE_NS)) {
 					t->compact_more = true;
 					break;
 				}
