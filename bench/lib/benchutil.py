@@ -108,7 +108,7 @@ class Ooda:
                 total += int(float(line.split()[-1]))
         return total
 
-    def settle(self, quiet_s=5, timeout_s=600):
+    def settle(self, quiet_s=15, timeout_s=900):
         """Waits until background compaction stops changing the block count
         (the counterpart of OPTIMIZE FINAL on ClickHouse); returns seconds waited."""
         t0 = time.time()
