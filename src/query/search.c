@@ -471,7 +471,7 @@ struct span_copy {
 	char *json_self; /* rendered without depth, for the tree pass */
 	uint8_t span_id[8], parent[8];
 	bool has_parent;
-	int64_t start;
+	int64_t start, end;
 };
 
 struct trace_ctx {
@@ -505,6 +505,7 @@ static int trace_span_cb(void *ctx, const struct telemetry_batch *b, int64_t tmi
 		memcpy(sc->parent, s->parent_span_id, 8);
 		sc->has_parent = s->has_parent;
 		sc->start = s->start_ns;
+		sc->end = s->end_ns;
 	}
 	return 0;
 }
@@ -581,7 +582,17 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 	c.logs.cap = 1000;
 	c.logs.v = calloc(c.logs.cap, sizeof(struct hit));
 	if (!rc) {
-		struct tstore_scan ls = { .signal = SIGNAL_LOGS, .tokens = &tok, .n_tokens = 1 };
+		/* the trace's logs are near its spans in time: only blocks overlapping the
+		 * trace, with a minute of slack for clock skew and late log lines, are read */
+		int64_t t0 = INT64_MAX, t1 = INT64_MIN;
+		for (size_t i = 0; i < c.n; i++) {
+			if (c.v[i].start < t0)
+				t0 = c.v[i].start;
+			if (c.v[i].end > t1)
+				t1 = c.v[i].end;
+		}
+		struct tstore_scan ls = { .signal = SIGNAL_LOGS, .tokens = &tok, .n_tokens = 1,
+					  .from_ns = t0 - 60 * OODA_NS_PER_SEC, .to_ns = t1 + 60 * OODA_NS_PER_SEC };
 		rc = tstore_scan(t, &ls, trace_log_cb, &c, err);
 	}
 	if (!rc) {
