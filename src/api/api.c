@@ -89,3 +89,31 @@ void api_send_json(struct http_response *res, int status, json_t *j)
 	}
 	http_json(res, status, &b);
 }
+
+const char *api_rationale(struct http_request *req, json_t *body)
+{
+	const char *r = body ? json_string_value(json_object_get(body, "rationale")) : NULL;
+	if (!r)
+		r = http_header(req, "X-Ooda-Rationale");
+	if (!r)
+		r = http_query(req, "rationale");
+	return r ? r : "";
+}
+
+int api_if_match(struct http_request *req, int64_t *v)
+{
+	const char *h = http_header(req, "If-Match");
+	*v = -1;
+	if (!h || !strcmp(h, "*"))
+		return 0;
+	while (*h && !(*h >= '0' && *h <= '9'))
+		h++;
+	char *end;
+	long long n = strtoll(h, &end, 10);
+	if (end == h || n < 0) {
+		buf_adds(&req->err, "If-Match must carry a version ETag like \"v3\"");
+		return OODA_EINVAL;
+	}
+	*v = n;
+	return 0;
+}

@@ -34,4 +34,10 @@ int api_query_limit(struct http_request *req, const char *name, size_t def, size
 /* Serialises j into res as JSON with status; steals the reference. */
 void api_send_json(struct http_response *res, int status, json_t *j);
 
+/* Why, for the audit log: body "rationale", else X-Ooda-Rationale, else ?rationale=; "" if none. */
+const char *api_rationale(struct http_request *req, json_t *body);
+
+/* If-Match: "v3", "3" or W/"v3" → 3; absent or "*" → -1. OODA_EINVAL (detail in req->err) if malformed. */
+int api_if_match(struct http_request *req, int64_t *v);
+
 #endif

@@ -15,34 +15,6 @@ static struct change *chg(struct http_request *req)
 	return &api_daemon(req)->change;
 }
 
-static const char *rationale_of(struct http_request *req, json_t *body)
-{
-	const char *r = body ? json_string_value(json_object_get(body, "rationale")) : NULL;
-	if (!r)
-		r = http_header(req, "X-Ooda-Rationale");
-	if (!r)
-		r = http_query(req, "rationale");
-	return r ? r : "";
-}
-
-static int if_match(struct http_request *req, int64_t *v)
-{
-	const char *h = http_header(req, "If-Match");
-	*v = -1;
-	if (!h || !strcmp(h, "*"))
-		return 0;
-	while (*h && !(*h >= '0' && *h <= '9'))
-		h++;
-	char *end;
-	long long n = strtoll(h, &end, 10);
-	if (end == h) {
-		buf_adds(&req->err, "If-Match must carry a version ETag like \"v3\"");
-		return OODA_EINVAL;
-	}
-	*v = n;
-	return 0;
-}
-
 /* ---- config sets -------------------------------------------------------- */
 
 struct cfg_list {
@@ -139,8 +111,8 @@ int api_config_put(struct http_request *req, struct http_response *res)
 	}
 	struct config_put p = { .service = http_param(req, "service"), .env = http_param(req, "env"),
 				.content = req->body, .len = req->body_len, .format = fmt, .actor = req->who.actor,
-				.rationale = rationale_of(req, NULL) };
-	int rc = if_match(req, &p.expect_version);
+				.rationale = api_rationale(req, NULL) };
+	int rc = api_if_match(req, &p.expect_version);
 	if (!rc)
 		rc = config_put(chg(req), &p, &req->err);
 	if (!rc) {
@@ -222,7 +194,7 @@ int api_config_rollback(struct http_request *req, struct http_response *res)
 		rc = OODA_EINVAL;
 	} else {
 		rc = config_rollback(chg(req), http_param(req, "service"), http_param(req, "env"), to, req->who.actor,
-				     rationale_of(req, body), &v, &req->err);
+				     api_rationale(req, body), &v, &req->err);
 	}
 	if (!rc)
 		buf_addf(&res->body, "{\"version\":%lld,\"restored\":%lld}", (long long)v, (long long)to);
@@ -233,7 +205,7 @@ int api_config_rollback(struct http_request *req, struct http_response *res)
 int api_config_schema_put(struct http_request *req, struct http_response *res)
 {
 	int rc = config_schema_put(chg(req), http_param(req, "service"), req->body, req->body_len, req->who.actor,
-				   rationale_of(req, NULL), &req->err);
+				   api_rationale(req, NULL), &req->err);
 	if (!rc)
 		buf_adds(&res->body, "{\"ok\":true}");
 	return rc;
@@ -325,7 +297,7 @@ int api_rollback_start(struct http_request *req, struct http_response *res)
 		return rc;
 	char run[48], ap[48];
 	bool allow = json_is_true(json_object_get(body, "allow_irreversible"));
-	rc = rollback_start(chg(req), http_param(req, "id"), allow, false, req->who.actor, rationale_of(req, body), run,
+	rc = rollback_start(chg(req), http_param(req, "id"), allow, false, req->who.actor, api_rationale(req, body), run,
 			    ap, &req->err);
 	if (!rc) {
 		res->status = 202;
@@ -408,7 +380,7 @@ static int decide(struct http_request *req, struct http_response *res, bool appr
 	json_t *body = NULL;
 	if (req->body_len && api_json_body(req, &body))
 		return OODA_EINVAL;
-	int rc = approval_decide(chg(req), http_param(req, "id"), approve, req->who.actor, rationale_of(req, body),
+	int rc = approval_decide(chg(req), http_param(req, "id"), approve, req->who.actor, api_rationale(req, body),
 				 &res->body, &req->err);
 	json_decref(body);
 	return rc;

@@ -30,35 +30,6 @@ static int request_env(struct http_request *req, bool ofrep, const char **env)
 	return 0;
 }
 
-static const char *rationale_of(struct http_request *req, json_t *body)
-{
-	const char *r = body ? json_string_value(json_object_get(body, "rationale")) : NULL;
-	if (!r)
-		r = http_header(req, "X-Ooda-Rationale");
-	if (!r)
-		r = http_query(req, "rationale");
-	return r ? r : "";
-}
-
-/* If-Match: "v3", "3" or W/"v3" → 3; absent → -1. */
-static int if_match(struct http_request *req, int64_t *v)
-{
-	const char *h = http_header(req, "If-Match");
-	*v = -1;
-	if (!h || !strcmp(h, "*"))
-		return 0;
-	while (*h && !(*h >= '0' && *h <= '9'))
-		h++;
-	char *end;
-	long long n = strtoll(h, &end, 10);
-	if (end == h || n < 0) {
-		buf_addf(&req->err, "If-Match must carry a version ETag like \"v3\"");
-		return OODA_EINVAL;
-	}
-	*v = n;
-	return 0;
-}
-
 static void set_etag(struct http_response *res, int64_t version)
 {
 	char tag[32];
@@ -173,7 +144,7 @@ int api_flag_put(struct http_request *req, struct http_response *res)
 		rc = api_json_body(req, &body);
 	struct flag_change c = { .env = env, .key = http_param(req, "key"), .actor = req->who.actor };
 	if (!rc)
-		rc = if_match(req, &c.expect_version);
+		rc = api_if_match(req, &c.expect_version);
 	if (rc) {
 		json_decref(body);
 		return rc;
@@ -182,7 +153,7 @@ int api_flag_put(struct http_request *req, struct http_response *res)
 	json_t *def = json_object_get(body, "definition");
 	if (!def)
 		def = body;
-	c.rationale = rationale_of(req, body);
+	c.rationale = api_rationale(req, body);
 	/* flags tagged for four-eyes changes become approval requests */
 	int64_t exp = 0;
 	json_t *tags = json_object_get(json_object_get(def, "metadata"), "tags");
@@ -228,9 +199,9 @@ int api_flag_delete(struct http_request *req, struct http_response *res)
 	const char *env;
 	int rc = request_env(req, false, &env);
 	struct flag_change c = { .env = env, .key = http_param(req, "key"), .actor = req->who.actor,
-				 .rationale = rationale_of(req, NULL) };
+				 .rationale = api_rationale(req, NULL) };
 	if (!rc)
-		rc = if_match(req, &c.expect_version);
+		rc = api_if_match(req, &c.expect_version);
 	if (!rc)
 		rc = flagstore_delete(api_daemon(req)->flags, &c, &req->err);
 	if (!rc)
@@ -310,7 +281,7 @@ int api_flag_rollback(struct http_request *req, struct http_response *res)
 		return OODA_EINVAL;
 	}
 	struct flag_change c = { .env = env, .key = http_param(req, "key"), .actor = req->who.actor,
-				 .rationale = rationale_of(req, body), .expect_version = -1 };
+				 .rationale = api_rationale(req, body), .expect_version = -1 };
 	rc = flagstore_rollback(api_daemon(req)->flags, &c, v, &req->err);
 	if (!rc)
 		buf_addf(&res->body, "{\"key\":\"%s\",\"env\":\"%s\",\"version\":%lld,\"restored\":%lld}", c.key, env,
@@ -327,7 +298,7 @@ int api_flag_kill(struct http_request *req, struct http_response *res)
 		return rc;
 	buf_adds(&res->body, "{\"disabled\":");
 	rc = flagstore_kill(api_daemon(req)->flags, env, http_param(req, "key"), NULL, 0, req->who.actor,
-			    rationale_of(req, NULL), &res->body, &req->err);
+			    api_rationale(req, NULL), &res->body, &req->err);
 	buf_addch(&res->body, '}');
 	return rc;
 }
@@ -354,7 +325,7 @@ int api_flags_kill_service(struct http_request *req, struct http_response *res)
 	if (!rc) {
 		buf_adds(&res->body, "{\"disabled\":");
 		rc = flagstore_kill(api_daemon(req)->flags, env, NULL, service, ooda_now_ns() - d, req->who.actor,
-				    rationale_of(req, body), &res->body, &req->err);
+				    api_rationale(req, body), &res->body, &req->err);
 		buf_addch(&res->body, '}');
 	}
 	json_decref(body);
@@ -370,7 +341,7 @@ int api_flags_import(struct http_request *req, struct http_response *res)
 	const char *rep = http_query(req, "replace"), *strict = http_query(req, "strict");
 	int changed = 0;
 	rc = flagstore_import(api_daemon(req)->flags, env, req->body, req->body_len, rep && !strcmp(rep, "true"),
-			      !strict || strcmp(strict, "false"), req->who.actor, rationale_of(req, NULL), &changed,
+			      !strict || strcmp(strict, "false"), req->who.actor, api_rationale(req, NULL), &changed,
 			      &req->err);
 	if (!rc)
 		buf_addf(&res->body, "{\"env\":\"%s\",\"changed\":%d}", env, changed);
