@@ -19,6 +19,9 @@
 #include "core/time.h"
 
 #define SHORT_MAX 64
+#ifndef FLOOR_FRAC
+#define FLOOR_FRAC 0.1
+#endif
 #define Z_CAP 20.0              /* one wild point moves the short mean by at most this / w */
 #define SEASON_ALPHA 0.6        /* weight of today's value in a seasonal slot */
 #define OFFSET_ALPHA 0.1        /* how fast a seasonal predictor follows a level shift */
@@ -51,6 +54,8 @@ struct anomaly_state {
 	double a_level, a_err, a_surp;
 	uint64_t n;              /* finite points seen */
 	double level;
+	double absmean;          /* EWMA of |x|: the magnitude the scale floors refer to */
+	double rawerr;           /* unclipped EWMA of |x - level| */
 	struct predictor lvl;
 	struct season season[SEASON_MAX];
 	uint32_t n_seasons;
@@ -153,12 +158,14 @@ static double eff_alpha(double alpha, uint64_t n)
 	return a > alpha ? a : alpha;
 }
 
-static void predictor_fold(struct predictor *p, double resid, double alpha)
+static void predictor_fold(struct predictor *p, double resid, double alpha, double floor)
 {
 	double e = fabs(resid);
 	p->n++;
-	if (p->n > 30 && e > ERR_CLIP * p->err)
-		e = ERR_CLIP * p->err;
+	/* clip against a floored scale: a series that starts constant must still learn its noise */
+	double cap = ERR_CLIP * (p->err > floor ? p->err : floor);
+	if (p->n > 30 && e > cap)
+		e = cap;
 	p->err += eff_alpha(alpha, p->n) * (e - p->err);
 }
 
@@ -234,7 +241,7 @@ void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anom
 	 * one that explains this point best is the baseline: a point is
 	 * surprising only if no credible model of the series expected it.
 	 */
-	double floor = 1e-9 * fabs(x) + 1e-3 * s->lvl.err + DBL_MIN;
+	double floor = 1e-9 * fabs(x) + 1e-3 * s->lvl.err + FLOOR_FRAC * s->rawerr + DBL_MIN;
 	double best_pred = pred[0], scale = 0, z = INFINITY;
 	for (uint32_t k = 0; k <= s->n_seasons; k++) {
 		if (!ok[k] || err[k] > CREDIBLE * best_err)
@@ -308,7 +315,10 @@ void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anom
 		out->direction = s->sum_signed > 0 ? 1 : s->sum_signed < 0 ? -1 : 0;
 
 	/* learn from the point */
-	predictor_fold(&s->lvl, x - s->level, s->a_err);
+	double efloor = 1e-3 * s->absmean + FLOOR_FRAC * s->rawerr + DBL_MIN;
+	s->absmean += eff_alpha(s->a_err, s->n) * (fabs(x) - s->absmean);
+	s->rawerr += eff_alpha(s->a_err, s->n) * (fabs(x - s->level) - s->rawerr);
+	predictor_fold(&s->lvl, x - s->level, s->a_err, efloor);
 	s->level += s->a_level * (x - s->level);
 	for (uint32_t k = 0; k < s->n_seasons; k++) {
 		struct season *se = &s->season[k];
@@ -317,7 +327,7 @@ void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anom
 			*m = (float)(x - se->off);
 			continue;
 		}
-		predictor_fold(&se->p, resid[k], s->a_err);
+		predictor_fold(&se->p, resid[k], s->a_err, efloor);
 		se->off += OFFSET_ALPHA * (x - *m - se->off);
 		*m = (float)(*m + SEASON_ALPHA * (x - se->off - *m));
 	}
