@@ -19,9 +19,10 @@
 #include "core/time.h"
 
 #define SHORT_MAX 64
-#ifndef FLOOR_FRAC
-#define FLOOR_FRAC 0.1
-#endif
+#define FLOOR_FRAC 0.1          /* error scales never fall below this x the unclipped level error */
+#define MED_HALFLIFE 16.0       /* medium-term surprise average, points */
+#define STEP_HALFLIFE 4.0       /* short-term mean |x - previous x|, points */
+#define STEP_SD_FLOOR 0.25      /* least spread of its log, so a steady series is not hair-trigger */
 #define Z_CAP 20.0              /* one wild point moves the short mean by at most this / w */
 #define SEASON_ALPHA 0.6        /* weight of today's value in a seasonal slot */
 #define OFFSET_ALPHA 0.1        /* how fast a seasonal predictor follows a level shift */
@@ -51,7 +52,7 @@ struct season {
 
 struct anomaly_state {
 	struct anomaly_config c; /* resolved: no zeros left */
-	double a_level, a_err, a_surp;
+	double a_level, a_err, a_surp, a_med, a_step;
 	uint64_t n;              /* finite points seen */
 	double level;
 	double absmean;          /* EWMA of |x|: the magnitude the scale floors refer to */
@@ -66,6 +67,10 @@ struct anomaly_state {
 	/* long-term distribution of the short mean of |z| */
 	double s_mean, s_var;
 	uint64_t s_n;
+	/* medium-term mean of the surprise and its long-term distribution */
+	double med, m_mean, m_var;
+	/* log of the short-term mean |x - previous x| and its long-term distribution */
+	double prev, prev2, dshort, v_mean, v_var;
 	uint32_t quiet;          /* hold-off points left */
 	uint32_t n_slots;
 	float slots[];           /* seasonal slots, NaN while unseen */
@@ -87,9 +92,9 @@ static void resolve(struct anomaly_config *r, const struct anomaly_config *c)
 	if (r->short_points > SHORT_MAX)
 		r->short_points = SHORT_MAX;
 	if (!r->holdoff_points)
-		r->holdoff_points = 120;
+		r->holdoff_points = 150;
 	if (!(r->alert_level > 0 && r->alert_level <= 1))
-		r->alert_level = 0.999;
+		r->alert_level = 0.997;
 	if (!(r->level_halflife > 0))
 		r->level_halflife = 4;
 	if (!(r->error_halflife > 0))
@@ -133,6 +138,8 @@ void anomaly_init(struct anomaly_state *s, const struct anomaly_config *c)
 	s->a_level = alpha_of(r.level_halflife);
 	s->a_err = alpha_of(r.error_halflife);
 	s->a_surp = alpha_of(r.surprise_halflife);
+	s->a_med = alpha_of(MED_HALFLIFE);
+	s->a_step = alpha_of(STEP_HALFLIFE);
 	uint32_t first = 0;
 	for (int k = 0; k < SEASON_MAX; k++) {
 		int64_t period = k == SEASON_DAILY ? DAY_NS : WEEK_NS;
@@ -300,6 +307,48 @@ void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anom
 	s->s_mean += a * d;
 	s->s_var = (1 - a) * (s->s_var + a * d * d);
 
+	/* medium term: a rise in how often the series surprises (spike density, noise) */
+	s->med += s->a_med * (surprise(z) - s->med);
+	sd = sqrt(s->m_var);
+	sd_floor = 0.1 * s->m_mean + 0.05;
+	if (sd < sd_floor)
+		sd = sd_floor;
+	if (s->s_n > 1) {
+		double gm = (s->med - s->m_mean) / sd;
+		double sc = confidence(gm);
+		if (sc > score)
+			score = sc;
+	}
+	d = s->med - s->m_mean;
+	s->m_mean += a * d;
+	s->m_var = (1 - a) * (s->m_var + a * d * d);
+
+	/*
+	 * variability: the series moves from point to point far more than it
+	 * used to (only the upper tail: a series that goes quiet is ordinary
+	 * far more often than it is an incident)
+	 */
+	if (s->n > 1) {
+		double step = fabs(x - s->prev);
+		s->dshort += s->a_step * (step - s->dshort);
+		double lv = log(s->dshort + 1e-3 * s->rawerr + 1e-9 * s->absmean + DBL_MIN);
+		sd = sqrt(s->v_var);
+		if (sd < STEP_SD_FLOOR)
+			sd = STEP_SD_FLOOR;
+		if (s->s_n > 1) {
+			double sc = confidence((lv - s->v_mean) / sd);
+			if (sc > score)
+				score = sc;
+		}
+		if (s->n == 2)
+			s->v_mean = lv;
+		d = lv - s->v_mean;
+		s->v_mean += a * d;
+		s->v_var = (1 - a) * (s->v_var + a * d * d);
+	} else {
+		s->dshort = 0;
+	}
+
 	if (s->n <= s->c.warmup_points) {
 		score = 0;
 	} else if (s->quiet > 0) {
@@ -315,11 +364,22 @@ void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anom
 		out->direction = s->sum_signed > 0 ? 1 : s->sum_signed < 0 ? -1 : 0;
 
 	/* learn from the point */
+	double prev_x = s->prev;
 	double efloor = 1e-3 * s->absmean + FLOOR_FRAC * s->rawerr + DBL_MIN;
 	s->absmean += eff_alpha(s->a_err, s->n) * (fabs(x) - s->absmean);
 	s->rawerr += eff_alpha(s->a_err, s->n) * (fabs(x - s->level) - s->rawerr);
 	predictor_fold(&s->lvl, x - s->level, s->a_err, efloor);
-	s->level += s->a_level * (x - s->level);
+	/*
+	 * The level follows the median of the last three points: a lone spike
+	 * does not drag it (and then echo as surprises on the way back), a
+	 * shift that persists moves it two points later.
+	 */
+	double x3 = x;
+	if (s->n > 2) {
+		double p1 = s->prev, p2 = s->prev2;
+		x3 = x > p1 ? (p1 > p2 ? p1 : (x > p2 ? p2 : x)) : (p1 < p2 ? p1 : (x < p2 ? p2 : x));
+	}
+	s->level += s->a_level * (x3 - s->level);
 	for (uint32_t k = 0; k < s->n_seasons; k++) {
 		struct season *se = &s->season[k];
 		float *m = &s->slots[slot[k]];
@@ -331,6 +391,8 @@ void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anom
 		se->off += OFFSET_ALPHA * (x - *m - se->off);
 		*m = (float)(*m + SEASON_ALPHA * (x - se->off - *m));
 	}
+	s->prev2 = prev_x;
+	s->prev = x;
 }
 
 /* ---- the CSV door ---- */

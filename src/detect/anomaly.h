@@ -36,8 +36,8 @@ struct buf;
 struct anomaly_config {
 	uint32_t warmup_points;   /* points before any score; default 150 */
 	uint32_t short_points;    /* short-term averaging window; default 6 */
-	uint32_t holdoff_points;  /* quiet points after an alert; default 120 */
-	double alert_level;       /* score that counts as an alert for the hold-off; default 0.999 */
+	uint32_t holdoff_points;  /* quiet points after an alert; default 150 */
+	double alert_level;       /* score that counts as an alert for the hold-off; default 0.997 */
 	double level_halflife;    /* level EWMA half-life, points; default 4 */
 	double error_halflife;    /* residual scale half-life, points; default 600 */
 	double surprise_halflife; /* long-term surprise distribution half-life, points; default 2000 */
