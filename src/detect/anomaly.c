@@ -19,7 +19,7 @@
 #include "core/time.h"
 
 #define SHORT_MAX 64
-#define FLOOR_FRAC 0.1          /* error scales never fall below this x the unclipped level error */
+#define FLOOR_FRAC 0.5          /* error scales never fall below this x the unclipped level error */
 #define MED_HALFLIFE 16.0       /* medium-term surprise average, points */
 #define STEP_HALFLIFE 4.0       /* short-term mean |x - previous x|, points */
 #define STEP_SD_FLOOR 0.25      /* least spread of its log, so a steady series is not hair-trigger */
