@@ -280,8 +280,9 @@ void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anom
 	} else {
 		s->ring_len++;
 	}
+	double surp = surprise(z);
 	s->ring[s->ring_pos] = z;
-	s->sum_abs += surprise(z);
+	s->sum_abs += surp;
 	s->sum_signed += z;
 	if (++s->ring_pos == w) {
 		s->ring_pos = 0;
@@ -300,7 +301,6 @@ void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anom
 	if (sd < sd_floor)
 		sd = sd_floor;
 	double g = s->s_n > 0 ? (short_mean - s->s_mean) / sd : 0.0;
-	double score = confidence(g);
 	s->s_n++;
 	double a = eff_alpha(s->a_surp, s->s_n);
 	double d = short_mean - s->s_mean;
@@ -308,17 +308,13 @@ void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anom
 	s->s_var = (1 - a) * (s->s_var + a * d * d);
 
 	/* medium term: a rise in how often the series surprises (spike density, noise) */
-	s->med += s->a_med * (surprise(z) - s->med);
+	s->med += s->a_med * (surp - s->med);
 	sd = sqrt(s->m_var);
 	sd_floor = 0.1 * s->m_mean + 0.05;
 	if (sd < sd_floor)
 		sd = sd_floor;
-	if (s->s_n > 1) {
-		double gm = (s->med - s->m_mean) / sd;
-		double sc = confidence(gm);
-		if (sc > score)
-			score = sc;
-	}
+	if (s->s_n > 1 && (s->med - s->m_mean) / sd > g)
+		g = (s->med - s->m_mean) / sd;
 	d = s->med - s->m_mean;
 	s->m_mean += a * d;
 	s->m_var = (1 - a) * (s->m_var + a * d * d);
@@ -335,11 +331,8 @@ void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anom
 		sd = sqrt(s->v_var);
 		if (sd < STEP_SD_FLOOR)
 			sd = STEP_SD_FLOOR;
-		if (s->s_n > 1) {
-			double sc = confidence((lv - s->v_mean) / sd);
-			if (sc > score)
-				score = sc;
-		}
+		if (s->s_n > 1 && (lv - s->v_mean) / sd > g)
+			g = (lv - s->v_mean) / sd;
 		if (s->n == 2)
 			s->v_mean = lv;
 		d = lv - s->v_mean;
@@ -349,6 +342,8 @@ void anomaly_update(struct anomaly_state *s, int64_t t_ns, double x, struct anom
 		s->dshort = 0;
 	}
 
+	/* the detectors are fused by their largest gap: one tail probability */
+	double score = confidence(g);
 	if (s->n <= s->c.warmup_points) {
 		score = 0;
 	} else if (s->quiet > 0) {
