@@ -2,10 +2,23 @@
  * The streaming anomaly engine (see anomaly.h for the model and the
  * contract). Everything a series needs lives in one block: the resolved
  * configuration, the level and seasonal predictors with their error scales,
- * a short ring of recent z-scores and the long-term distribution of their
- * mean, followed by the seasonal slots. anomaly_update() touches a fixed
- * number of fields per point, so its cost does not depend on history. The
- * CSV door at the end is the only code here that does I/O.
+ * the last two values, a short ring of recent z-scores, the medium-term
+ * surprise and short-term step averages, the long-term distribution (mean,
+ * variance) of each of the three detector statistics, followed by the
+ * seasonal slots. anomaly_update() touches a fixed number of fields per
+ * point, so its cost does not depend on history; the three detectors are
+ * fused by their largest gap before the one erf of the point. The CSV door
+ * at the end is the only code here that does I/O.
+ *
+ * Defaults, one configuration for every series (the NAB bench in
+ * docs/benchmarks.md runs exactly these): warm-up 150 points, short window
+ * 6, hold-off 150 points after a score >= 0.997, level half-life 4, error
+ * half-life 600, surprise half-life 2000, medium surprise half-life 16, step
+ * half-life 4, scale floor 0.5 x the unclipped level error. Tried on NAB and
+ * left out because they did not pay: a lower-tail ("stops varying") side of
+ * the step detector, a wider seasonal jitter, a time-of-day envelope of
+ * past departures, a re-arming hold-off, and a fast-vs-slow mean level-shift
+ * detector (its gain came from one window of one file).
  */
 #include "detect/anomaly.h"
 
@@ -69,8 +82,9 @@ struct anomaly_state {
 	uint64_t s_n;
 	/* medium-term mean of the surprise and its long-term distribution */
 	double med, m_mean, m_var;
-	/* log of the short-term mean |x - previous x| and its long-term distribution */
-	double prev, prev2, dshort, v_mean, v_var;
+	double prev, prev2;      /* the last two values (median of three, steps) */
+	/* short-term mean |x - previous x|; long-term distribution of its log */
+	double dshort, v_mean, v_var;
 	uint32_t quiet;          /* hold-off points left */
 	uint32_t n_slots;
 	float slots[];           /* seasonal slots, NaN while unseen */
