@@ -8,16 +8,23 @@
  * except the CSV door, no allocation after the caller allocated the state.
  *
  * How it scores, per point: three predictors run side by side — a level
- * (EWMA), a daily profile and a weekly profile (one slot per time-of-day or
- * time-of-week bucket, corrected by a fast offset so level shifts do not
- * poison a whole period). Each keeps its own long-run mean absolute error;
- * the one with the smallest error is the baseline, so seasonality is used
- * only where the data show it. The residual against the baseline becomes a
- * robust z-score; the short-term mean of the resulting surprise is compared
- * with its long-term distribution and the Gaussian tail probability Q of
- * that gap gives score = 1 - Q. After a score crosses the alert level, the
- * engine stays quiet for a hold-off so one incident raises one alert. No
- * score is given while warming up.
+ * (EWMA of the median of the last three points, so a lone spike does not
+ * drag it), a daily profile and a weekly profile (one slot per time-of-day
+ * or time-of-week bucket, corrected by a fast offset so level shifts do not
+ * poison a whole period). Each keeps its own long-run mean absolute error,
+ * floored at half the unclipped error of the level so a spiky series does
+ * not get a hair-trigger scale; among the credible predictors the one that
+ * explains the point best is the baseline, so seasonality is used only
+ * where the data show it. The residual against the baseline becomes a
+ * robust z-score and its log-compressed size a surprise. Three detectors
+ * read it: the short-term mean of the surprise (spikes, steps), its
+ * medium-term mean (a rise in how often the series surprises: spike
+ * density, noise) and the log of the short-term mean step |x - previous x|
+ * (the series moving far more than it used to). Each is compared with its
+ * own long-term mean and spread; the largest gap g, read as a Gaussian
+ * tail, gives score = P(|N(0,1)| < g). After a score crosses the alert
+ * level, the engine stays quiet for a hold-off so one incident raises one
+ * alert. No score is given while warming up.
  */
 #ifndef OODA_DETECT_ANOMALY_H
 #define OODA_DETECT_ANOMALY_H
@@ -36,8 +43,8 @@ struct buf;
 struct anomaly_config {
 	uint32_t warmup_points;   /* points before any score; default 150 */
 	uint32_t short_points;    /* short-term averaging window; default 6 */
-	uint32_t holdoff_points;  /* quiet points after an alert; default 120 */
-	double alert_level;       /* score that counts as an alert for the hold-off; default 0.999 */
+	uint32_t holdoff_points;  /* quiet points after an alert; default 150 */
+	double alert_level;       /* score that counts as an alert for the hold-off; default 0.997 */
 	double level_halflife;    /* level EWMA half-life, points; default 4 */
 	double error_halflife;    /* residual scale half-life, points; default 600 */
 	double surprise_halflife; /* long-term surprise distribution half-life, points; default 2000 */
