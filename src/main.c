@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "change/change.h"
 #include "detect/anomaly.h"
+#include "detect/watch.h"
 #include "api/daemon.h"
 #include "audit/audit.h"
 #include "core/config.h"
@@ -144,6 +145,11 @@ static int cmd_config_check(struct cli_args *a, struct buf *err)
 			char *rt = config_section_json(&c, "alerts");
 			rc = rules_configure(NULL, rt, false, &why);
 			free(rt);
+		}
+		if (!rc) {
+			char *wt = config_section_json(&c, "anomalies");
+			rc = watches_configure(NULL, wt, false, &why);
+			free(wt);
 		}
 		if (rc)
 			buf_addf(err, "%s: %s", a->pos[0], why.data);

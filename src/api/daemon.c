@@ -85,6 +85,11 @@ static int configure_detect(struct daemon *d, const struct config *cfg, bool app
 	char *at = config_section_json(cfg, "alerts");
 	int rc = rules_configure(apply ? d->rules : NULL, at, apply, err);
 	free(at);
+	if (!rc) {
+		char *wt = config_section_json(cfg, "anomalies");
+		rc = watches_configure(apply ? d->watches : NULL, wt, apply, err);
+		free(wt);
+	}
 	if (!rc && apply)
 		alerts_set_group_window(d->alerts, rules_group_window(d->rules));
 	char *st = config_section_json(cfg, "services"), *ht = config_section_json(cfg, "heartbeats");
@@ -143,7 +148,8 @@ static int start_detect(struct daemon *d, struct buf *err)
 {
 	int rc;
 	struct prober_options popt = { .tstore = d->tstore };
-	if ((rc = alerts_create(d->store, &d->signer, d->live, &d->alerts, err)) ||
+	if ((rc = watches_create(d->tstore, d->live, &d->watches, err)) ||
+	    (rc = alerts_create(d->store, &d->signer, d->live, &d->alerts, err)) ||
 	    (rc = rules_create(d->tstore, d->live, &d->rules, err)) || (rc = prober_create(&popt, &d->prober, err)) ||
 	    (rc = heartbeats_create(d->store, &d->signer, &d->heartbeats, err)) ||
 	    (rc = configure_detect(d, &d->cfg, true, err)) || (rc = prober_start(d->prober, err)))
@@ -154,6 +160,7 @@ static int start_detect(struct daemon *d, struct buf *err)
 	    (rc = engine_add(d->engine, probes_tick, d->prober)) ||
 	    (rc = engine_add(d->engine, heartbeats_tick, d->heartbeats)) ||
 	    (rc = engine_add(d->engine, redwatch_tick, d->redwatch)) || (rc = engine_add(d->engine, logclass_tick, d->logclass)) ||
+	    (rc = engine_add(d->engine, watches_tick, d->watches)) ||
 	    (d->slos && (rc = engine_add(d->engine, slo_tick, d->slos))))
 		return rc;
 	return engine_start(d->engine, err);
@@ -172,6 +179,8 @@ static void stop_detect(struct daemon *d)
 	d->rules = NULL;
 	alerts_destroy(d->alerts);
 	d->alerts = NULL;
+	watches_destroy(d->watches);
+	d->watches = NULL;
 }
 
 /* ---- end of detect ------------------------------------------------------- */

@@ -17,6 +17,7 @@
 #include "change/flagstore.h"
 #include "detect/logclass.h"
 #include "detect/redwatch.h"
+#include "detect/watch.h"
 #include "detect/alerts.h"
 #include "detect/engine.h"
 #include "detect/rules.h"
@@ -39,6 +40,7 @@ struct daemon {
 	struct flagstore *flags;     /* feature flags per environment */
 	struct logclass *logclass;   /* log error classes per service */
 	struct redwatch *redwatch;   /* anomaly watch on RED */
+	struct watches *watches;     /* anomaly watches on configured series */
 	struct slo_set *slos;        /* SLOs and their burn-rate alerts */
 	struct change change;        /* configs, deploys, rollbacks, approvals */
 	bool change_ready;

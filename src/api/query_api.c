@@ -164,6 +164,13 @@ int api_patterns(struct http_request *req, struct http_response *res)
 
 int api_anomalies(struct http_request *req, struct http_response *res)
 {
+	buf_adds(&res->body, "{\"red\":");
 	redwatch_json(api_daemon(req)->redwatch, &res->body);
+	buf_adds(&res->body, ",\"watches\":");
+	if (api_daemon(req)->watches)
+		watches_json(api_daemon(req)->watches, &res->body);
+	else
+		buf_adds(&res->body, "{\"watches\":[]}");
+	buf_addch(&res->body, '}');
 	return 0;
 }

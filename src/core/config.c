@@ -51,7 +51,7 @@ const struct config_key config_keys[] = {
 	{ "heartbeats", CFG_SECTION, NULL, 0, 0, 0, "Dead-man's switches for background jobs: {name, every, grace, service?} (see docs/probes.md)." },
 	{ "slos", CFG_SECTION, NULL, 0, 0, 0, "Service level objectives and their burn-rate alerts (docs/slo.md): name, service, objective, window, budgeting, sli, alerts, min_events." },
 	{ "alerts", CFG_SECTION, NULL, 0, 0, 0, "Alert rules, grouping, inhibition." },
-	{ "anomalies", CFG_SECTION, NULL, 0, 0, 0, "Extra series watched by the anomaly detector." },
+	{ "anomalies", CFG_SECTION, NULL, 0, 0, 0, "Extra series watched by the anomaly detector: {name, expr (PromQL), interval, direction, threshold, severity} (see src/detect/watch.h, docs/alerts.md)." },
 	{ "policies", CFG_SECTION, NULL, 0, 0, 0, "Remediation policies." },
 	{ "approvals", CFG_SECTION, NULL, 0, 0, 0, "Four-eyes approval rules per action class." },
 	{ "flags", CFG_SECTION, NULL, 0, 0, 0, "Feature flag environments and sources." },
