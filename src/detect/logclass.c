@@ -4,9 +4,11 @@
 #include "detect/logclass.h"
 #include "core/error.h"
 #include "core/time.h"
+#include "detect/anomaly.h"
 #include "detect/patterns.h"
 #include "query/logquery.h"
 
+#include <math.h>
 #include <pthread.h>
 
 #define SEV_SLOTS 4096 /* per service: pattern id -> highest severity (open addressing) */
@@ -34,6 +36,15 @@ struct new_class {
 };
 
 #define MAX_NEW 64
+#define MAX_SPIKES 256 /* warn-or-worse patterns whose per-minute rate is watched */
+
+struct spike {
+	char service[129];
+	uint64_t id;
+	struct anomaly_state *st;
+	struct anomaly_result last;
+	double value;
+};
 
 struct logclass {
 	struct logclass_config cfg;
@@ -42,6 +53,9 @@ struct logclass {
 	size_t n;
 	struct new_class news[MAX_NEW]; /* a ring of recent new error classes */
 	size_t n_news, next_new;
+	struct spike *spikes;           /* rate watch of warn-or-worse patterns */
+	size_t n_spikes;
+	int64_t last_minute;
 };
 
 int logclass_create(const struct logclass_config *cfg, struct logclass **out, struct buf *err)
@@ -72,6 +86,9 @@ void logclass_destroy(struct logclass *lc)
 		patterns_destroy(lc->v[i]->p);
 		free(lc->v[i]);
 	}
+	for (size_t i = 0; i < lc->n_spikes; i++)
+		free(lc->spikes[i].st);
+	free(lc->spikes);
 	free(lc->v);
 	pthread_mutex_destroy(&lc->mu);
 	free(lc);
@@ -171,10 +188,78 @@ void logclass_observe(struct logclass *lc, const struct telemetry_batch *b)
 	pthread_mutex_unlock(&lc->mu);
 }
 
+struct rate_ctx {
+	struct logclass *lc;
+	const struct svc_miner *m;
+	int64_t minute;
+	const struct alert_sink *sink;
+	int64_t now_ns;
+};
+
+static struct spike *spike_of(struct logclass *lc, const char *service, uint64_t id)
+{
+	for (size_t i = 0; i < lc->n_spikes; i++)
+		if (lc->spikes[i].id == id && !strcmp(lc->spikes[i].service, service))
+			return &lc->spikes[i];
+	if (lc->n_spikes == MAX_SPIKES)
+		return NULL;
+	if (!lc->spikes)
+		lc->spikes = calloc(MAX_SPIKES, sizeof(*lc->spikes));
+	struct spike *x = &lc->spikes[lc->n_spikes++];
+	snprintf(x->service, sizeof(x->service), "%s", service);
+	x->id = id;
+	x->st = malloc(anomaly_state_size(NULL));
+	anomaly_init(x->st, NULL);
+	return x;
+}
+
+/* One warn-or-worse pattern: its count in the last whole minute into its anomaly state. */
+static int rate_one(const struct pattern_info *pi, void *arg)
+{
+	struct rate_ctx *c = arg;
+	if (sev_of(c->m, pi->id) < 13)
+		return 0;
+	struct spike *x = spike_of(c->lc, c->m->name, pi->id);
+	if (!x)
+		return 0;
+	int64_t k = c->minute - pi->bucket0;
+	x->value = k >= 0 && k < (int64_t)pi->n_history ? pi->history[k] : 0;
+	anomaly_update(x->st, c->minute * 60 * OODA_NS_PER_SEC, x->value, &x->last);
+	bool active = !x->last.warming_up && x->last.score >= 0.99 && x->last.direction > 0;
+	char name[200], idhex[24];
+	snprintf(idhex, sizeof(idhex), "%016llx", (unsigned long long)pi->id);
+	snprintf(name, sizeof(name), "pattern-spike:%s/%s", c->m->name, idhex);
+	json_t *ev = json_pack("{s:s, s:s, s:f, s:f, s:f, s:s}", "pattern", idhex, "template", pi->template_, "per_minute",
+			       x->value, "baseline", isfinite(x->last.baseline) ? x->last.baseline : 0.0, "score",
+			       x->last.score, "window", "1m");
+	json_t *labels = json_pack("{s:s}", "pattern", idhex);
+	char summary[400];
+	snprintf(summary, sizeof(summary), "%s: \"%s\" at %.0f/min (usually %.1f)", c->m->name, pi->template_, x->value,
+		 x->last.baseline);
+	json_t *ann = json_pack("{s:s}", "summary", summary);
+	struct alert_signal s = { .source = "pattern", .name = name, .service = c->m->name, .severity = SEVERITY_TICKET,
+				  .labels = labels, .annotations = ann, .evidence = ev, .active = active,
+				  .at_ns = c->now_ns };
+	alert_emit(c->sink, &s);
+	json_decref(ev);
+	json_decref(labels);
+	json_decref(ann);
+	return 0;
+}
+
 void logclass_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 {
 	struct logclass *lc = ctx;
 	pthread_mutex_lock(&lc->mu);
+	/* once per minute: the rate of each warn-or-worse pattern over the minute that just closed */
+	int64_t minute = now_ns / (60 * OODA_NS_PER_SEC) - 1;
+	if (minute > lc->last_minute) {
+		lc->last_minute = minute;
+		for (size_t i = 0; i < lc->n; i++) {
+			struct rate_ctx rc = { lc, lc->v[i], minute, sink, now_ns };
+			patterns_foreach(lc->v[i]->p, rate_one, &rc);
+		}
+	}
 	for (size_t i = 0; i < lc->n_news; i++) {
 		struct new_class *n = &lc->news[i];
 		bool active = now_ns - n->seen_ns < lc->cfg.new_active_ns;
