@@ -700,6 +700,8 @@ static int compaction(struct tstore *t, struct buf *err)
 		}
 	}
 	if (changed) {
+		/* give the pages of the merged blocks back to the file system */
+		sqlite3_exec(t->w, "PRAGMA incremental_vacuum", NULL, NULL, NULL);
 		pthread_mutex_lock(&t->mu);
 		t->st.compactions++;
 		pthread_mutex_unlock(&t->mu);
