@@ -79,7 +79,7 @@ static int list_row(void *ctx, const void *row)
 
 int api_flags_list(struct http_request *req, struct http_response *res)
 {
-	const char *env;
+	const char *env = NULL;
 	int rc = request_env(req, false, &env);
 	if (rc)
 		return rc;
@@ -137,7 +137,7 @@ int api_flag_get(struct http_request *req, struct http_response *res)
 
 int api_flag_put(struct http_request *req, struct http_response *res)
 {
-	const char *env;
+	const char *env = NULL;
 	int rc = request_env(req, false, &env);
 	json_t *body = NULL;
 	if (!rc)
@@ -196,7 +196,7 @@ int api_flag_put(struct http_request *req, struct http_response *res)
 
 int api_flag_delete(struct http_request *req, struct http_response *res)
 {
-	const char *env;
+	const char *env = NULL;
 	int rc = request_env(req, false, &env);
 	struct flag_change c = { .env = env, .key = http_param(req, "key"), .actor = req->who.actor,
 				 .rationale = api_rationale(req, NULL) };
@@ -212,7 +212,7 @@ int api_flag_delete(struct http_request *req, struct http_response *res)
 
 int api_flag_history(struct http_request *req, struct http_response *res)
 {
-	const char *env;
+	const char *env = NULL;
 	int rc = request_env(req, false, &env);
 	if (rc)
 		return rc;
@@ -254,7 +254,7 @@ int api_doc_diff(struct http_request *req, struct http_response *res, const char
 
 int api_flag_diff(struct http_request *req, struct http_response *res)
 {
-	const char *env;
+	const char *env = NULL;
 	int rc = request_env(req, false, &env);
 	if (rc)
 		return rc;
@@ -265,7 +265,7 @@ int api_flag_diff(struct http_request *req, struct http_response *res)
 
 int api_flag_rollback(struct http_request *req, struct http_response *res)
 {
-	const char *env;
+	const char *env = NULL;
 	json_t *body = NULL;
 	int rc = request_env(req, false, &env);
 	if (!rc)
@@ -292,7 +292,7 @@ int api_flag_rollback(struct http_request *req, struct http_response *res)
 
 int api_flag_kill(struct http_request *req, struct http_response *res)
 {
-	const char *env;
+	const char *env = NULL;
 	int rc = request_env(req, false, &env);
 	if (rc)
 		return rc;
@@ -305,7 +305,7 @@ int api_flag_kill(struct http_request *req, struct http_response *res)
 
 int api_flags_kill_service(struct http_request *req, struct http_response *res)
 {
-	const char *env;
+	const char *env = NULL;
 	json_t *body = NULL;
 	int rc = request_env(req, false, &env);
 	if (!rc)
@@ -334,7 +334,7 @@ int api_flags_kill_service(struct http_request *req, struct http_response *res)
 
 int api_flags_import(struct http_request *req, struct http_response *res)
 {
-	const char *env;
+	const char *env = NULL;
 	int rc = request_env(req, false, &env);
 	if (rc)
 		return rc;
@@ -350,7 +350,7 @@ int api_flags_import(struct http_request *req, struct http_response *res)
 
 int api_flags_export(struct http_request *req, struct http_response *res)
 {
-	const char *env;
+	const char *env = NULL;
 	int rc = request_env(req, false, &env);
 	json_t *doc;
 	if (!rc)
@@ -456,7 +456,7 @@ int api_ofrep_flag(struct http_request *req, struct http_response *res)
 
 int api_ofrep_bulk(struct http_request *req, struct http_response *res)
 {
-	const char *env;
+	const char *env = NULL;
 	int rc = request_env(req, true, &env);
 	if (rc)
 		return rc;

@@ -83,8 +83,9 @@ int config_parse_size(const char *s, int64_t *out)
 	size_t n = strlen(end);
 	if (n >= sizeof(suf))
 		return OODA_EINVAL;
-	for (size_t i = 0; i <= n; i++)
+	for (size_t i = 0; i < n; i++)
 		suf[i] = (char)tolower((unsigned char)end[i]);
+	suf[n] = '\0';
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (!strcmp(suf, units[i].suffix)) {
 			double r = v * (double)units[i].mult;
