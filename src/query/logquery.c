@@ -1279,3 +1279,29 @@ bool logquery_match(const struct logquery *q, const struct log_record *r)
 	pcre2_match_data_free(e.md);
 	return ok;
 }
+
+static unsigned needs_of(const struct node *n)
+{
+	if (!n)
+		return 0;
+	switch (n->kind) {
+	case N_WORD:
+	case N_PREFIX:
+	case N_PHRASE:
+	case N_REGEX:
+		return LOGQUERY_NEEDS_BODY;
+	case N_FIELD:
+		return n->field == F_ATTR ? LOGQUERY_NEEDS_ATTRS : 0;
+	default: {
+		unsigned m = 0;
+		for (size_t i = 0; i < n->n_kids; i++)
+			m |= needs_of(n->kids[i]);
+		return m;
+	}
+	}
+}
+
+unsigned logquery_needs(const struct logquery *q)
+{
+	return needs_of(q->root);
+}

@@ -107,4 +107,13 @@ const char *logquery_severity_name(uint8_t sev);
 const char *logquery_field_value(const struct log_record *r, const char *field,
 				 char *tmp, size_t tmp_size);
 
+/*
+ * What matching q reads of a record beyond its resource, time and
+ * severity: the body, the record's attributes. A reader that decodes
+ * records may leave out what is not needed.
+ */
+#define LOGQUERY_NEEDS_BODY 1u
+#define LOGQUERY_NEEDS_ATTRS 2u
+unsigned logquery_needs(const struct logquery *q);
+
 #endif

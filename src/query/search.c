@@ -343,11 +343,20 @@ struct facet_val {
 	uint64_t count;
 };
 
+#define FACET_CACHE 64
+
+enum facet_kind { FK_OTHER, FK_SERVICE, FK_SEVERITY, FK_HOST, FK_ENV, FK_VERSION, FK_REGION, FK_SCOPE, FK_ATTR };
+
 struct facet {
 	char name[64];
+	enum facet_kind kind; /* resolved once, so records are not compared with every field name */
+	const char *key;      /* FK_ATTR: the attribute key (name without "attr.") */
 	struct facet_val *v;
 	size_t n;
 	uint64_t other; /* values beyond FACET_MAX_VALUES */
+	/* within one block, equal values are one dictionary string: pointer → index */
+	const char *cache_ptr[FACET_CACHE];
+	uint32_t cache_idx[FACET_CACHE];
 };
 
 struct facets_ctx {
@@ -363,11 +372,20 @@ struct facets_ctx {
 	bool truncated;
 };
 
-static void facet_count(struct facet *f, const char *v)
+static void facet_count(struct facet *f, const char *v, bool cacheable)
 {
+	size_t slot = ((uintptr_t)v >> 3) & (FACET_CACHE - 1);
+	if (cacheable && f->cache_ptr[slot] == v) {
+		f->v[f->cache_idx[slot]].count++;
+		return;
+	}
 	for (size_t i = 0; i < f->n; i++)
 		if (!strcmp(f->v[i].value, v)) {
 			f->v[i].count++;
+			if (cacheable) {
+				f->cache_ptr[slot] = v;
+				f->cache_idx[slot] = (uint32_t)i;
+			}
 			return;
 		}
 	if (f->n == FACET_MAX_VALUES) {
@@ -377,6 +395,61 @@ static void facet_count(struct facet *f, const char *v)
 	if (!(f->n & (f->n - 1)) || !f->n)
 		f->v = realloc(f->v, (f->n ? f->n * 2 : 8) * sizeof(*f->v));
 	f->v[f->n++] = (struct facet_val){ strdup(v), 1 };
+	if (cacheable) {
+		f->cache_ptr[slot] = v;
+		f->cache_idx[slot] = (uint32_t)(f->n - 1);
+	}
+}
+
+static const struct attr *find_attr(const struct attrs *as, const char *key)
+{
+	for (uint32_t i = 0; i < as->n; i++)
+		if (as->v[i].key[0] == key[0] && !strcmp(as->v[i].key, key))
+			return &as->v[i];
+	return NULL;
+}
+
+/* The value of a facet's field in r (as logquery_field_value, without its name lookups). */
+static const char *facet_value(const struct facet *f, const struct log_record *r, char *tmp, size_t size)
+{
+	const struct resource *res = r->resource;
+	switch (f->kind) {
+	case FK_SERVICE: return res ? res->service : NULL;
+	case FK_SEVERITY: return logquery_severity_name(r->severity);
+	case FK_HOST: return res ? res->host : NULL;
+	case FK_ENV: return res ? res->environment : NULL;
+	case FK_VERSION: return res ? res->service_version : NULL;
+	case FK_REGION: return res ? res->region : NULL;
+	case FK_SCOPE: return r->scope_name;
+	case FK_ATTR: {
+		const struct attr *a = find_attr(&r->attrs, f->key);
+		if (!a && res)
+			a = find_attr(&res->attrs, f->key);
+		if (a && a->type == ATTR_STR)
+			return a->s;
+		return a ? logquery_field_value(r, f->name, tmp, size) : NULL;
+	}
+	default:
+		return logquery_field_value(r, f->name, tmp, size);
+	}
+}
+
+static void facet_resolve(struct facet *f)
+{
+	static const struct {
+		const char *name;
+		enum facet_kind kind;
+	} dims[] = { { "service", FK_SERVICE }, { "severity", FK_SEVERITY }, { "level", FK_SEVERITY },
+		     { "host", FK_HOST },       { "env", FK_ENV },           { "version", FK_VERSION },
+		     { "region", FK_REGION },   { "scope", FK_SCOPE },       { "trace_id", FK_OTHER },
+		     { "span_id", FK_OTHER },   { "body", FK_OTHER } };
+	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++)
+		if (!strcmp(f->name, dims[i].name)) {
+			f->kind = dims[i].kind;
+			return;
+		}
+	f->kind = FK_ATTR;
+	f->key = strncmp(f->name, "attr.", 5) || !f->name[5] ? f->name : f->name + 5;
 }
 
 static int facets_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
@@ -384,6 +457,8 @@ static int facets_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, i
 	(void)tmin;
 	(void)tmax;
 	struct facets_ctx *c = ctx;
+	for (size_t j = 0; j < c->nf; j++) /* the block's strings are new: forget the pointers */
+		memset(c->f[j].cache_ptr, 0, sizeof(c->f[j].cache_ptr));
 	for (size_t i = 0; i < b->n_logs; i++) {
 		const struct log_record *r = &b->logs[i];
 		if (r->time_ns < c->o->from_ns || r->time_ns > c->o->to_ns || !logquery_match(c->q, r))
@@ -393,9 +468,9 @@ static int facets_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, i
 		c->hist[k < c->buckets ? k : c->buckets - 1]++;
 		for (size_t j = 0; j < c->nf; j++) {
 			char tmp[96];
-			const char *v = logquery_field_value(r, c->f[j].name, tmp, sizeof(tmp));
-			if (v)
-				facet_count(&c->f[j], v);
+			const char *v = facet_value(&c->f[j], r, tmp, sizeof(tmp));
+			if (v) /* values rendered into tmp are not block strings: never cached */
+				facet_count(&c->f[j], v, v != tmp);
 		}
 	}
 	c->scanned += b->n_logs;
@@ -419,8 +494,10 @@ int search_facets(struct tstore *t, const struct logquery *q, const struct searc
 	const char *list = fields && *fields ? fields : "service,severity,host,version";
 	while (*list && c.nf < FACET_MAX_FIELDS) {
 		size_t n = strcspn(list, ",");
-		if (n && n < sizeof(c.f[0].name))
-			snprintf(c.f[c.nf++].name, sizeof(c.f[0].name), "%.*s", (int)n, list);
+		if (n && n < sizeof(c.f[0].name)) {
+			snprintf(c.f[c.nf].name, sizeof(c.f[0].name), "%.*s", (int)n, list);
+			facet_resolve(&c.f[c.nf++]);
+		}
 		list += n + (list[n] == ',');
 	}
 	c.buckets = buckets ? buckets : 60;
@@ -430,6 +507,20 @@ int search_facets(struct tstore *t, const struct logquery *q, const struct searc
 	struct tstore_scan s = { .signal = SIGNAL_LOGS, .from_ns = o->from_ns, .to_ns = o->to_ns };
 	struct hint_tokens ht;
 	hints_to_scan(q, &s, &ht);
+	/* decode only what the query and the fields read */
+	unsigned needs = logquery_needs(q);
+	static const char *const plain[] = { "service", "severity", "level", "host", "env", "version", "region",
+					     "scope", "trace_id", "span_id" };
+	for (size_t j = 0; j < c.nf; j++) {
+		bool known = false;
+		for (size_t k = 0; k < sizeof(plain) / sizeof(plain[0]); k++)
+			known |= !strcmp(c.f[j].name, plain[k]);
+		if (!strcmp(c.f[j].name, "body"))
+			needs |= LOGQUERY_NEEDS_BODY;
+		else if (!known)
+			needs |= LOGQUERY_NEEDS_ATTRS;
+	}
+	s.skip = (needs & LOGQUERY_NEEDS_BODY ? 0 : TBLOCK_SKIP_BODY) | (needs & LOGQUERY_NEEDS_ATTRS ? 0 : TBLOCK_SKIP_ATTRS);
 	int rc = tstore_scan(t, &s, facets_cb, &c, err);
 	if (!rc) {
 		buf_addf(out, "{\"total\":%llu,\"scanned\":%zu,\"truncated\":%s,\"fields\":{", (unsigned long long)c.total,

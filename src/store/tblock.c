@@ -654,6 +654,7 @@ struct reader {
 	uint32_t ndict;
 	struct resource **res; /* decoded resources by dictionary index */
 	struct arena *a;
+	unsigned skip;  /* TBLOCK_SKIP_* */
 	bool bad;
 	const char *why;
 };
@@ -867,7 +868,7 @@ static void decode_log(struct reader *r, struct log_record *l, int64_t *prev)
 	uint8_t fl = get_u8(r, &r->col[C_U8]);
 	l->severity_text = get_str(r);
 	l->scope_name = get_str(r);
-	uint64_t bl = get_uv(r, &r->col[C_BODY]);
+	uint64_t bl = r->skip & TBLOCK_SKIP_BODY ? 0 : get_uv(r, &r->col[C_BODY]);
 	if (bl) {
 		const uint8_t *p = get_bytes(r, &r->col[C_BODY], bl - 1);
 		if (p) {
@@ -883,7 +884,8 @@ static void decode_log(struct reader *r, struct log_record *l, int64_t *prev)
 		get_id(r, l->span_id, 8);
 	l->flags = (uint32_t)get_uv(r, &r->col[C_NUM]);
 	l->resource = get_resource(r);
-	get_attrs(r, &l->attrs);
+	if (!(r->skip & TBLOCK_SKIP_ATTRS)) /* the column is only read by attributes: leaving it is safe */
+		get_attrs(r, &l->attrs);
 }
 
 static void decode_span(struct reader *r, struct span *s, int64_t *prev)
@@ -1047,6 +1049,12 @@ static void decode_point(struct reader *r, struct metric_point *p, int64_t *prev
 int tblock_decode(int signal, const void *data, size_t len, struct arena *arena,
 		  struct telemetry_batch *batch, struct buf *err)
 {
+	return tblock_decode_some(signal, data, len, 0, arena, batch, err);
+}
+
+int tblock_decode_some(int signal, const void *data, size_t len, unsigned skip, struct arena *arena,
+		       struct telemetry_batch *batch, struct buf *err)
+{
 	unsigned long long raw_len = ZSTD_getFrameContentSize(data, len);
 	if (raw_len == ZSTD_CONTENTSIZE_ERROR || raw_len == ZSTD_CONTENTSIZE_UNKNOWN ||
 	    raw_len > (256u << 20)) {
@@ -1061,7 +1069,7 @@ int tblock_decode(int signal, const void *data, size_t len, struct arena *arena,
 			 ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
 		return OODA_ECORRUPT;
 	}
-	struct reader r = { .a = arena };
+	struct reader r = { .a = arena, .skip = signal == SIGNAL_LOGS ? skip : 0 };
 	struct cur hdr = { raw, raw + raw_len };
 	const uint8_t *magic = get_bytes(&r, &hdr, 4);
 	if (!magic || memcmp(magic, "OTB1", 4)) {

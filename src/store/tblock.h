@@ -57,6 +57,14 @@ int tblock_encode(int signal, const char *service, const void *recs, size_t n, i
 int tblock_decode(int signal, const void *data, size_t len, struct arena *arena,
 		  struct telemetry_batch *batch, struct buf *err);
 
+/* Columns a reader may leave out (logs): bodies come back NULL, attributes empty. */
+#define TBLOCK_SKIP_BODY 1u
+#define TBLOCK_SKIP_ATTRS 2u
+
+/* tblock_decode, leaving out the columns named in skip (a TBLOCK_SKIP_* mask). */
+int tblock_decode_some(int signal, const void *data, size_t len, unsigned skip, struct arena *arena,
+		       struct telemetry_batch *batch, struct buf *err);
+
 /*
  * Token hashing shared by the bloom filter and the queries: a token is a
  * maximal run of ASCII letters, digits and '_' (and any byte >= 0x80),

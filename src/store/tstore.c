@@ -786,8 +786,8 @@ static int sqlite_scan(struct tstore *t, const struct tstore_scan *q, tstore_sca
 			continue; /* dropped by compaction or retention meanwhile */
 		arena_reset(&a);
 		struct telemetry_batch b = { .arena = &a };
-		rc = tblock_decode(q->signal, sqlite3_column_blob(get, 0), (size_t)sqlite3_column_bytes(get, 0),
-				   &a, &b, err);
+		rc = tblock_decode_some(q->signal, sqlite3_column_blob(get, 0), (size_t)sqlite3_column_bytes(get, 0),
+					q->skip, &a, &b, err);
 		if (rc) {
 			buf_addf(err, " (%s block %lld)", block_table[q->signal], (long long)id);
 			break;

@@ -69,6 +69,7 @@ struct tstore_scan {
 	size_t n_tokens;
 	uint8_t min_severity;      /* logs: skip blocks whose highest severity is lower */
 	bool oldest_first;         /* default newest first (by block end) */
+	unsigned skip;             /* logs: columns the callback does not need (TBLOCK_SKIP_BODY, …) */
 };
 
 /*
