@@ -86,6 +86,20 @@ static void test_block_roundtrip(void **state)
 	/* same resource shared, not repeated */
 	assert_ptr_equal(out.logs[0].resource, out.logs[99].resource);
 
+	/* a reader may leave out bodies and attributes; everything else is intact */
+	struct telemetry_batch lean = { 0 };
+	assert_int_equal(tblock_decode_some(SIGNAL_LOGS, blk.data, blk.data_len, TBLOCK_SKIP_BODY | TBLOCK_SKIP_ATTRS, &d,
+					    &lean, &err), 0);
+	assert_int_equal(lean.n_logs, 100);
+	for (size_t i = 0; i < 100; i++) {
+		assert_null(lean.logs[i].body);
+		assert_int_equal(lean.logs[i].attrs.n, 0);
+		assert_int_equal(lean.logs[i].time_ns, b.logs[i].time_ns);
+		assert_int_equal(lean.logs[i].severity, b.logs[i].severity);
+		assert_memory_equal(lean.logs[i].trace_id, b.logs[i].trace_id, 16);
+		assert_string_equal(lean.logs[i].resource->service, "checkout");
+	}
+
 	/* bloom: words and trace ids present, others absent */
 	uint64_t yes[2] = { tblock_token_hash("refused", 7), tblock_token_hash("connection", 10) };
 	uint64_t no[1] = { tblock_token_hash("nonexistentword", 15) };
