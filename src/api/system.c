@@ -98,6 +98,8 @@ int api_metrics(struct http_request *req, struct http_response *res)
 		 (unsigned long long)ts.events, (unsigned long long)ts.file_bytes, (unsigned long long)ts.queue_bytes,
 		 (unsigned long long)ts.rejected_busy, (unsigned long long)ts.commits, (unsigned long long)ts.compactions,
 		 (unsigned long long)ts.retention_dropped);
+	if (d->alerts)
+		alerts_metrics(d->alerts, &b);
 	res->status = 200;
 	res->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	buf_release(&res->body);

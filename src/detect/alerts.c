@@ -1211,3 +1211,35 @@ int alerts_silence_delete(struct alerts *a, const char *id, const char *actor, s
 	pthread_mutex_unlock(&a->mu);
 	return flush(a, err);
 }
+
+void alerts_metrics(struct alerts *a, struct buf *out)
+{
+	uint64_t by_state[4] = { 0 }, inhibited = 0, silenced = 0;
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct alert *al = a->v[i];
+		if (al->state <= ALERT_RESOLVED)
+			by_state[al->state]++;
+		if (al->state == ALERT_FIRING && al->inhibited_by[0])
+			inhibited++;
+		if (al->state == ALERT_FIRING && al->silenced_by[0])
+			silenced++;
+	}
+	size_t silences = a->n_sil;
+	int64_t dropped = a->dropped;
+	pthread_mutex_unlock(&a->mu);
+	buf_adds(out, "# HELP ooda_alerts Alerts by state.\n# TYPE ooda_alerts gauge\n");
+	for (int st = ALERT_INACTIVE; st <= ALERT_RESOLVED; st++)
+		buf_addf(out, "ooda_alerts{state=\"%s\"} %llu\n", alert_state_name((enum alert_state)st),
+			 (unsigned long long)by_state[st]);
+	buf_addf(out,
+		 "# HELP ooda_alerts_firing_inhibited Firing alerts inhibited by a firing dependency.\n"
+		 "# TYPE ooda_alerts_firing_inhibited gauge\nooda_alerts_firing_inhibited %llu\n"
+		 "# HELP ooda_alerts_firing_silenced Firing alerts matched by a silence.\n"
+		 "# TYPE ooda_alerts_firing_silenced gauge\nooda_alerts_firing_silenced %llu\n"
+		 "# HELP ooda_silences Silences known (active or not yet expired from memory).\n"
+		 "# TYPE ooda_silences gauge\nooda_silences %zu\n"
+		 "# HELP ooda_alert_writes_dropped_total Alert transitions that could not be queued for the store.\n"
+		 "# TYPE ooda_alert_writes_dropped_total counter\nooda_alert_writes_dropped_total %lld\n",
+		 (unsigned long long)inhibited, (unsigned long long)silenced, silences, (long long)dropped);
+}

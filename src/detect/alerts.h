@@ -146,4 +146,7 @@ int alerts_silences_json(struct alerts *a, bool all, int64_t now_ns, struct buf 
 /* Ends a silence now (a deleted version, audited). OODA_ENOTFOUND if unknown. */
 int alerts_silence_delete(struct alerts *a, const char *id, const char *actor, struct buf *err);
 
+/* Alerts by state, inhibited and silenced firing alerts, silences: Prometheus text for /metrics. */
+void alerts_metrics(struct alerts *a, struct buf *out);
+
 #endif

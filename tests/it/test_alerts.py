@@ -184,6 +184,8 @@ try:
         f.write(CONFIG)
     r = s.post("/api/v1/config/reload", {})
     check(r.status == 200, f"good config reloads: {r.status} {r.body}")
+    m = s.get("/metrics").body
+    check('ooda_alerts{state="resolved"}' in m and "ooda_silences" in m, "alert counts in /metrics")
     check(s.stop() == 0, "clean stop with the engine running")
 finally:
     if s:
