@@ -211,7 +211,7 @@ static double throughput(struct set *const *sets, size_t n_sets, double min_secs
 
 int main(int argc, char **argv)
 {
-	const char *dir = argc > 1 ? argv[1] : "/work/shared/data/loghub";
+	const char *dir = argc > 1 ? argv[1] : "../shared/data/loghub"; /* the data beside the checkout */
 	const char *dump = argc > 3 && !strcmp(argv[2], "--dump") ? argv[3] : NULL;
 	static struct set sets[N_SETS];
 	struct set *all[N_SETS];
