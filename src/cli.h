@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "api/client.h"
 #include "core/buf.h"
 
@@ -48,6 +50,20 @@ struct cli_command {
  */
 int cli_call(struct cli_args *a, const char *method, const char *path, const char *body,
 	     const char *ctype, struct buf *out, struct buf *err);
+
+/*
+ * cli_call with a JSON body (or none) whose answer, unless --json, is parsed
+ * into *out (caller json_decref's it; NULL with --json). An answer that is not
+ * JSON is OODA_EPARSE.
+ */
+int cli_call_json(struct cli_args *a, const char *method, const char *path, const char *body, json_t **out,
+		  struct buf *err);
+
+/* A string member of o, or "" when absent or not a string. */
+const char *cli_jstr(json_t *o, const char *key);
+
+/* Appends ?name=value (or &name=value), URL-encoded; nothing when value is NULL. */
+void cli_param(struct buf *path, const char *name, const char *value);
 
 /* Prints rows as an aligned table; cells[r * ncols + c]. */
 void cli_table(const char *const *headers, int ncols, const char **cells, int nrows);

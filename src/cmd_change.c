@@ -10,20 +10,6 @@
 #include <errno.h>
 #include <jansson.h>
 
-static const char *jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
-static void param(struct buf *path, const char *name, const char *v)
-{
-	if (!v)
-		return;
-	buf_addf(path, "%c%s=", strchr(path->data, '?') ? '&' : '?', name);
-	client_urlencode(path, v);
-}
-
 static int read_input(const char *file, struct buf *out, struct buf *err)
 {
 	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
@@ -45,19 +31,6 @@ static int read_input(const char *file, struct buf *out, struct buf *err)
 	if (f != stdin)
 		fclose(f);
 	return 0;
-}
-
-/* Calls and, unless --json, parses the answer. */
-static int call_json(struct cli_args *a, const char *method, const char *path, const char *body, const char *ctype,
-		     json_t **out, struct buf *err)
-{
-	struct buf res = BUF_INIT;
-	int rc = cli_call(a, method, path, body, ctype, &res, err);
-	*out = NULL;
-	if (!rc && !a->json)
-		*out = json_loadb(res.data, res.len, JSON_DECODE_ANY, NULL);
-	buf_release(&res);
-	return rc;
 }
 
 static void print_pretty(json_t *j)
@@ -92,9 +65,9 @@ int cmd_flags_list(struct cli_args *a, struct buf *err)
 {
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/flags");
-	param(&path, "env", env_of(a));
+	cli_param(&path, "env", env_of(a));
 	json_t *j;
-	int rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
@@ -102,9 +75,9 @@ int cmd_flags_list(struct cli_args *a, struct buf *err)
 	size_t i;
 	json_t *f;
 	json_array_foreach(json_object_get(j, "flags"), i, f)
-		printf("%-32s %8lld %-9s %-10s %-24s %s\n", jstr(f, "key"),
-		       (long long)json_integer_value(json_object_get(f, "version")), jstr(f, "state"), jstr(f, "defaultVariant"),
-		       jstr(f, "updated"), jstr(f, "author"));
+		printf("%-32s %8lld %-9s %-10s %-24s %s\n", cli_jstr(f, "key"),
+		       (long long)json_integer_value(json_object_get(f, "version")), cli_jstr(f, "state"), cli_jstr(f, "defaultVariant"),
+		       cli_jstr(f, "updated"), cli_jstr(f, "author"));
 	json_decref(j);
 	return 0;
 }
@@ -117,14 +90,14 @@ int cmd_flags_get(struct cli_args *a, struct buf *err)
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/flags/");
 	client_urlencode(&path, a->pos[0]);
-	param(&path, "env", env_of(a));
-	param(&path, "version", strip_v(cli_opt(a, "--version")));
+	cli_param(&path, "env", env_of(a));
+	cli_param(&path, "version", strip_v(cli_opt(a, "--version")));
 	json_t *j;
-	rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (!rc && !a->json) {
-		printf("%s (%s) v%lld by %s at %s\n", jstr(j, "key"), jstr(j, "env"),
-		       (long long)json_integer_value(json_object_get(j, "version")), jstr(j, "author"), jstr(j, "updated"));
+		printf("%s (%s) v%lld by %s at %s\n", cli_jstr(j, "key"), cli_jstr(j, "env"),
+		       (long long)json_integer_value(json_object_get(j, "version")), cli_jstr(j, "author"), cli_jstr(j, "updated"));
 		print_pretty(json_object_get(j, "definition"));
 		json_decref(j);
 	}
@@ -140,8 +113,8 @@ int cmd_flags_set(struct cli_args *a, struct buf *err)
 	if (!rc) {
 		buf_adds(&path, "/api/v1/flags/");
 		client_urlencode(&path, a->pos[0]);
-		param(&path, "env", env_of(a));
-		param(&path, "rationale", cli_opt(a, "--rationale"));
+		cli_param(&path, "env", env_of(a));
+		cli_param(&path, "rationale", cli_opt(a, "--rationale"));
 		if (cli_opt(a, "--if-version")) {
 			a->client.if_match = cli_opt(a, "--if-version");
 		}
@@ -149,7 +122,7 @@ int cmd_flags_set(struct cli_args *a, struct buf *err)
 		if (!rc && !a->json) {
 			json_t *j = json_loadb(out.data, out.len, 0, NULL);
 			if (json_object_get(j, "approval"))
-				printf("change needs approval: request %s is pending\n", jstr(j, "approval"));
+				printf("change needs approval: request %s is pending\n", cli_jstr(j, "approval"));
 			else
 				printf("%s is now v%lld in %s\n", a->pos[0],
 				       (long long)json_integer_value(json_object_get(j, "version")), env_of(a));
@@ -171,9 +144,9 @@ int cmd_flags_history(struct cli_args *a, struct buf *err)
 	buf_adds(&path, "/api/v1/flags/");
 	client_urlencode(&path, a->pos[0]);
 	buf_adds(&path, "/history");
-	param(&path, "env", env_of(a));
+	cli_param(&path, "env", env_of(a));
 	json_t *j;
-	rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
@@ -182,7 +155,7 @@ int cmd_flags_history(struct cli_args *a, struct buf *err)
 	json_t *v;
 	json_array_foreach(json_object_get(j, "versions"), i, v)
 		printf("v%-7lld %-24s %-24s %s%s\n", (long long)json_integer_value(json_object_get(v, "version")),
-		       jstr(v, "time"), jstr(v, "author"), jstr(v, "rationale"),
+		       cli_jstr(v, "time"), cli_jstr(v, "author"), cli_jstr(v, "rationale"),
 		       json_is_true(json_object_get(v, "deleted")) ? " (deleted)" : "");
 	json_decref(j);
 	return 0;
@@ -191,10 +164,10 @@ int cmd_flags_history(struct cli_args *a, struct buf *err)
 static int print_diff(struct cli_args *a, const char *path, struct buf *err)
 {
 	json_t *j;
-	int rc = call_json(a, "GET", path, NULL, NULL, &j, err);
+	int rc = cli_call_json(a, "GET", path, NULL, &j, err);
 	if (!rc && !a->json) {
 		printf("--- v%lld\n+++ v%lld\n%s", (long long)json_integer_value(json_object_get(j, "from")),
-		       (long long)json_integer_value(json_object_get(j, "to")), jstr(j, "diff"));
+		       (long long)json_integer_value(json_object_get(j, "to")), cli_jstr(j, "diff"));
 		json_decref(j);
 	}
 	return rc;
@@ -209,9 +182,9 @@ int cmd_flags_diff(struct cli_args *a, struct buf *err)
 	buf_adds(&path, "/api/v1/flags/");
 	client_urlencode(&path, a->pos[0]);
 	buf_adds(&path, "/diff");
-	param(&path, "env", env_of(a));
-	param(&path, "from", strip_v(a->pos[1]));
-	param(&path, "to", strip_v(a->pos[2]));
+	cli_param(&path, "env", env_of(a));
+	cli_param(&path, "from", strip_v(a->pos[1]));
+	cli_param(&path, "to", strip_v(a->pos[2]));
 	rc = print_diff(a, path.data, err);
 	buf_release(&path);
 	return rc;
@@ -221,11 +194,11 @@ static int post_simple(struct cli_args *a, const char *path, json_t *body, const
 {
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_t *j;
-	int rc = call_json(a, "POST", path, text, "application/json", &j, err);
+	int rc = cli_call_json(a, "POST", path, text, &j, err);
 	free(text);
 	if (!rc && !a->json) {
 		if (json_object_get(j, "approval"))
-			printf("needs approval: request %s is pending\n", jstr(j, "approval"));
+			printf("needs approval: request %s is pending\n", cli_jstr(j, "approval"));
 		else if (done)
 			printf("%s\n", done);
 		else
@@ -248,7 +221,7 @@ int cmd_flags_rollback(struct cli_args *a, struct buf *err)
 	buf_adds(&path, "/api/v1/flags/");
 	client_urlencode(&path, a->pos[0]);
 	buf_adds(&path, "/rollback");
-	param(&path, "env", env_of(a));
+	cli_param(&path, "env", env_of(a));
 	json_t *body = json_pack("{s:I, s:s}", "to", (json_int_t)strtoll(strip_v(cli_opt(a, "--to")), NULL, 10), "rationale",
 				 cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
 	rc = post_simple(a, path.data, body, NULL, err);
@@ -265,10 +238,10 @@ int cmd_flags_import(struct cli_args *a, struct buf *err)
 		rc = read_input(a->pos[0], &body, err);
 	if (!rc) {
 		buf_adds(&path, "/api/v1/flags/import");
-		param(&path, "env", env_of(a));
-		param(&path, "replace", cli_flag(a, "--replace") ? "true" : NULL);
-		param(&path, "strict", cli_flag(a, "--lenient") ? "false" : NULL);
-		param(&path, "rationale", cli_opt(a, "--rationale"));
+		cli_param(&path, "env", env_of(a));
+		cli_param(&path, "replace", cli_flag(a, "--replace") ? "true" : NULL);
+		cli_param(&path, "strict", cli_flag(a, "--lenient") ? "false" : NULL);
+		cli_param(&path, "rationale", cli_opt(a, "--rationale"));
 		rc = cli_call(a, "POST", path.data, body.data, "application/json", &out, err);
 		if (!rc && !a->json) {
 			json_t *j = json_loadb(out.data, out.len, 0, NULL);
@@ -287,9 +260,9 @@ int cmd_flags_export(struct cli_args *a, struct buf *err)
 {
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/flags/export");
-	param(&path, "env", env_of(a));
+	cli_param(&path, "env", env_of(a));
 	json_t *j;
-	int rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (!rc && !a->json) {
 		print_pretty(j);
@@ -315,11 +288,11 @@ int cmd_flags_kill(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda flags kill KEY | --service NAME [--since 1h] [--env ENV] [--rationale WHY]");
 		return OODA_EINVAL;
 	}
-	param(&path, "env", env_of(a));
-	param(&path, "rationale", cli_opt(a, "--rationale"));
+	cli_param(&path, "env", env_of(a));
+	cli_param(&path, "rationale", cli_opt(a, "--rationale"));
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_t *j;
-	int rc = call_json(a, "POST", path.data, text, "application/json", &j, err);
+	int rc = cli_call_json(a, "POST", path.data, text, &j, err);
 	free(text);
 	json_decref(body);
 	buf_release(&path);
@@ -365,7 +338,7 @@ int cmd_config_put(struct cli_args *a, struct buf *err)
 	if (!rc)
 		rc = read_input(a->pos[1], &body, err);
 	if (!rc) {
-		param(&path, "rationale", cli_opt(a, "--rationale"));
+		cli_param(&path, "rationale", cli_opt(a, "--rationale"));
 		size_t n = strlen(a->pos[1]);
 		bool yaml = (n > 5 && !strcmp(a->pos[1] + n - 5, ".yaml")) || (n > 4 && !strcmp(a->pos[1] + n - 4, ".yml"));
 		if (cli_opt(a, "--if-version"))
@@ -388,7 +361,7 @@ int cmd_config_get(struct cli_args *a, struct buf *err)
 	struct buf path = BUF_INIT, out = BUF_INIT;
 	int rc = cfg_path(a, &path, "", err);
 	if (!rc) {
-		param(&path, "version", strip_v(cli_opt(a, "--version")));
+		cli_param(&path, "version", strip_v(cli_opt(a, "--version")));
 		bool json = a->json;
 		a->json = false;
 		rc = cli_call(a, "GET", path.data, NULL, NULL, &out, err);
@@ -409,7 +382,7 @@ int cmd_config_history(struct cli_args *a, struct buf *err)
 	int rc = cfg_path(a, &path, "/history", err);
 	json_t *j = NULL;
 	if (!rc)
-		rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+		rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
@@ -418,7 +391,7 @@ int cmd_config_history(struct cli_args *a, struct buf *err)
 	printf("%-8s %-24s %-24s %s\n", "VERSION", "TIME", "AUTHOR", "RATIONALE");
 	json_array_foreach(json_object_get(j, "versions"), i, v)
 		printf("v%-7lld %-24s %-24s %s\n", (long long)json_integer_value(json_object_get(v, "version")),
-		       jstr(v, "time"), jstr(v, "author"), jstr(v, "rationale"));
+		       cli_jstr(v, "time"), cli_jstr(v, "author"), cli_jstr(v, "rationale"));
 	json_decref(j);
 	return 0;
 }
@@ -430,8 +403,8 @@ int cmd_config_diff(struct cli_args *a, struct buf *err)
 	if (!rc)
 		rc = cfg_path(a, &path, "/diff", err);
 	if (!rc) {
-		param(&path, "from", strip_v(a->pos[1]));
-		param(&path, "to", strip_v(a->pos[2]));
+		cli_param(&path, "from", strip_v(a->pos[1]));
+		cli_param(&path, "to", strip_v(a->pos[2]));
 		rc = print_diff(a, path.data, err);
 	}
 	buf_release(&path);
@@ -488,11 +461,11 @@ int cmd_deploy_record(struct cli_args *a, struct buf *err)
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	json_t *j;
-	int rc = call_json(a, "POST", "/api/v1/deploys", text, "application/json", &j, err);
+	int rc = cli_call_json(a, "POST", "/api/v1/deploys", text, &j, err);
 	free(text);
 	if (!rc && !a->json) {
-		printf("deploy %s recorded: %s %s in %s (config v%lld, %zu flags in the snapshot)\n", jstr(j, "id"),
-		       jstr(j, "service"), jstr(j, "version"), jstr(j, "environment"),
+		printf("deploy %s recorded: %s %s in %s (config v%lld, %zu flags in the snapshot)\n", cli_jstr(j, "id"),
+		       cli_jstr(j, "service"), cli_jstr(j, "version"), cli_jstr(j, "environment"),
 		       (long long)json_integer_value(json_object_get(j, "config_version")),
 		       json_object_size(json_object_get(j, "flags")));
 		json_decref(j);
@@ -504,10 +477,10 @@ int cmd_deploy_list(struct cli_args *a, struct buf *err)
 {
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/deploys");
-	param(&path, "service", cli_opt(a, "--service"));
-	param(&path, "limit", cli_opt(a, "--limit"));
+	cli_param(&path, "service", cli_opt(a, "--service"));
+	cli_param(&path, "limit", cli_opt(a, "--limit"));
 	json_t *j;
-	int rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
@@ -515,8 +488,8 @@ int cmd_deploy_list(struct cli_args *a, struct buf *err)
 	size_t i;
 	json_t *d;
 	json_array_foreach(json_object_get(j, "deploys"), i, d)
-		printf("%-22s %-24s %-16s %-10s %-12s %s%s\n", jstr(d, "id"), jstr(d, "time"), jstr(d, "service"),
-		       jstr(d, "environment"), jstr(d, "version"), jstr(d, "actor"),
+		printf("%-22s %-24s %-16s %-10s %-12s %s%s\n", cli_jstr(d, "id"), cli_jstr(d, "time"), cli_jstr(d, "service"),
+		       cli_jstr(d, "environment"), cli_jstr(d, "version"), cli_jstr(d, "actor"),
 		       json_is_string(json_object_get(d, "rollback_of")) ? "  (rollback)" : "");
 	json_decref(j);
 	return 0;
@@ -532,9 +505,9 @@ static int deploy_call(struct cli_args *a, const char *method, const char *suffi
 	client_urlencode(&path, a->pos[0]);
 	buf_adds(&path, suffix);
 	if (cli_flag(a, "--allow-irreversible"))
-		param(&path, "allow_irreversible", "true");
+		cli_param(&path, "allow_irreversible", "true");
 	json_t *j;
-	rc = call_json(a, method, path.data, !strcmp(method, "POST") ? "{}" : NULL, "application/json", &j, err);
+	rc = cli_call_json(a, method, path.data, !strcmp(method, "POST") ? "{}" : NULL, &j, err);
 	buf_release(&path);
 	if (!rc && !a->json) {
 		print_pretty(j);
@@ -558,11 +531,11 @@ int cmd_deploy_verify(struct cli_args *a, struct buf *err)
 	client_urlencode(&path, a->pos[0]);
 	buf_adds(&path, "/verify");
 	json_t *j;
-	rc = call_json(a, "POST", path.data, "{}", "application/json", &j, err);
+	rc = cli_call_json(a, "POST", path.data, "{}", &j, err);
 	buf_release(&path);
 	if (!rc && !a->json) {
-		printf("verdict: %s\n%s\n", jstr(j, "verdict"), jstr(j, "reason"));
-		printf("baseline (%s): %lld requests, median %.1f ms, p99 %.1f ms, errors %.2f%%\n", jstr(j, "baseline"),
+		printf("verdict: %s\n%s\n", cli_jstr(j, "verdict"), cli_jstr(j, "reason"));
+		printf("baseline (%s): %lld requests, median %.1f ms, p99 %.1f ms, errors %.2f%%\n", cli_jstr(j, "baseline"),
 		       (long long)json_integer_value(json_object_get(j, "baseline_requests")),
 		       json_number_value(json_object_get(j, "baseline_median_ms")),
 		       json_number_value(json_object_get(j, "baseline_p99_ms")),
@@ -572,7 +545,7 @@ int cmd_deploy_verify(struct cli_args *a, struct buf *err)
 		       json_number_value(json_object_get(j, "canary_median_ms")),
 		       json_number_value(json_object_get(j, "canary_p99_ms")),
 		       100 * json_number_value(json_object_get(j, "canary_error_ratio")));
-		if (!strcmp(jstr(j, "verdict"), "fail"))
+		if (!strcmp(cli_jstr(j, "verdict"), "fail"))
 			rc = OODA_EPRECOND, buf_adds(err, "the deploy failed verification");
 		json_decref(j);
 	}
@@ -589,18 +562,18 @@ int cmd_rollback_plan(struct cli_args *a, struct buf *err)
 	client_urlencode(&path, a->pos[0]);
 	buf_adds(&path, "/rollback-plan");
 	if (cli_flag(a, "--allow-irreversible"))
-		param(&path, "allow_irreversible", "true");
+		cli_param(&path, "allow_irreversible", "true");
 	json_t *j;
-	rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
-	printf("rollback of %s: %s %s -> %s in %s\n", jstr(j, "deploy"), jstr(j, "service"), jstr(j, "from_version"),
-	       jstr(j, "to_version"), jstr(j, "env"));
+	printf("rollback of %s: %s %s -> %s in %s\n", cli_jstr(j, "deploy"), cli_jstr(j, "service"), cli_jstr(j, "from_version"),
+	       cli_jstr(j, "to_version"), cli_jstr(j, "env"));
 	size_t i;
 	json_t *s;
 	json_array_foreach(json_object_get(j, "steps"), i, s) {
-		const char *t = jstr(s, "type");
+		const char *t = cli_jstr(s, "type");
 		printf("  %zu. ", i + 1);
 		if (!strcmp(t, "flags")) {
 			printf("restore flags:");
@@ -613,15 +586,15 @@ int cmd_rollback_plan(struct cli_args *a, struct buf *err)
 				printf(" disable %s", json_string_value(v));
 			printf("\n");
 		} else if (!strcmp(t, "config")) {
-			printf("restore config %s/%s to v%lld\n", jstr(s, "service"), jstr(s, "env"),
+			printf("restore config %s/%s to v%lld\n", cli_jstr(s, "service"), cli_jstr(s, "env"),
 			       (long long)json_integer_value(json_object_get(s, "version")));
 		} else if (!strcmp(t, "migration_down")) {
-			printf("run down-migration of %s (%s)\n", jstr(s, "migration"), jstr(s, "down"));
+			printf("run down-migration of %s (%s)\n", cli_jstr(s, "migration"), cli_jstr(s, "down"));
 		} else if (!strcmp(t, "migration_skip")) {
-			printf("CANNOT undo migration %s: it is irreversible\n", jstr(s, "migration"));
+			printf("CANNOT undo migration %s: it is irreversible\n", cli_jstr(s, "migration"));
 		} else if (!strcmp(t, "redeploy")) {
-			printf("redeploy %s %s (%s) through deploy.hooks.redeploy\n", jstr(s, "service"), jstr(s, "version"),
-			       jstr(s, "artifact"));
+			printf("redeploy %s %s (%s) through deploy.hooks.redeploy\n", cli_jstr(s, "service"), cli_jstr(s, "version"),
+			       cli_jstr(s, "artifact"));
 		} else if (!strcmp(t, "record")) {
 			printf("record the rollback as a deploy\n");
 		} else if (!strcmp(t, "verify")) {
@@ -629,7 +602,7 @@ int cmd_rollback_plan(struct cli_args *a, struct buf *err)
 		}
 	}
 	if (json_is_true(json_object_get(j, "blocked"))) {
-		buf_addf(err, "blocked: %s", jstr(j, "reason"));
+		buf_addf(err, "blocked: %s", cli_jstr(j, "reason"));
 		rc = OODA_EPRECOND;
 	}
 	json_decref(j);
@@ -638,17 +611,17 @@ int cmd_rollback_plan(struct cli_args *a, struct buf *err)
 
 static void print_run(json_t *j)
 {
-	printf("run %s of %s: %s\n", jstr(j, "id"), jstr(j, "deploy"), jstr(j, "status"));
+	printf("run %s of %s: %s\n", cli_jstr(j, "id"), cli_jstr(j, "deploy"), cli_jstr(j, "status"));
 	size_t i;
 	json_t *s;
 	json_t *state = json_object_get(j, "state");
 	json_array_foreach(json_object_get(json_object_get(j, "plan"), "steps"), i, s)
-		printf("  %zu. %-16s %s\n", i + 1, jstr(s, "type"), json_string_value(json_array_get(state, i)));
+		printf("  %zu. %-16s %s\n", i + 1, cli_jstr(s, "type"), json_string_value(json_array_get(state, i)));
 	if (json_object_get(j, "error"))
-		printf("error: %s\n", jstr(j, "error"));
+		printf("error: %s\n", cli_jstr(j, "error"));
 	json_t *v = json_object_get(j, "verification");
 	if (v)
-		printf("verification: %s — %s\n", jstr(v, "verdict"), jstr(v, "reason"));
+		printf("verification: %s — %s\n", cli_jstr(v, "verdict"), cli_jstr(v, "reason"));
 }
 
 int cmd_rollback_run(struct cli_args *a, struct buf *err)
@@ -665,16 +638,16 @@ int cmd_rollback_run(struct cli_args *a, struct buf *err)
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	json_t *j;
-	rc = call_json(a, "POST", path.data, text, "application/json", &j, err);
+	rc = cli_call_json(a, "POST", path.data, text, &j, err);
 	free(text);
 	buf_release(&path);
 	if (!rc && !a->json) {
 		if (json_object_get(j, "approval"))
 			printf("rollback needs approval: request %s is pending (ooda approvals approve %s)\n",
-			       jstr(j, "approval"), jstr(j, "approval"));
+			       cli_jstr(j, "approval"), cli_jstr(j, "approval"));
 		else
 			print_run(j);
-		if (!strcmp(jstr(j, "status"), "failed"))
+		if (!strcmp(cli_jstr(j, "status"), "failed"))
 			rc = OODA_EIO, buf_adds(err, "the rollback run failed");
 		json_decref(j);
 	}
@@ -690,9 +663,9 @@ int cmd_rollback_status(struct cli_args *a, struct buf *err)
 	buf_adds(&path, "/api/v1/rollbacks/");
 	client_urlencode(&path, a->pos[0]);
 	if (cli_flag(a, "--wait"))
-		param(&path, "wait", "true");
+		cli_param(&path, "wait", "true");
 	json_t *j;
-	rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (!rc && !a->json) {
 		print_run(j);
@@ -721,9 +694,9 @@ int cmd_approvals_list(struct cli_args *a, struct buf *err)
 {
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/approvals");
-	param(&path, "status", cli_opt(a, "--status"));
+	cli_param(&path, "status", cli_opt(a, "--status"));
 	json_t *j;
-	int rc = call_json(a, "GET", path.data, NULL, NULL, &j, err);
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
@@ -732,8 +705,8 @@ int cmd_approvals_list(struct cli_args *a, struct buf *err)
 	size_t i;
 	json_t *x;
 	json_array_foreach(json_object_get(j, "approvals"), i, x)
-		printf("%-22s %-22s %-8s %-10s %-20s %-24s %s\n", jstr(x, "id"), jstr(x, "class"), jstr(x, "env"),
-		       jstr(x, "status"), jstr(x, "requester"), jstr(x, "expires"), jstr(x, "rationale"));
+		printf("%-22s %-22s %-8s %-10s %-20s %-24s %s\n", cli_jstr(x, "id"), cli_jstr(x, "class"), cli_jstr(x, "env"),
+		       cli_jstr(x, "status"), cli_jstr(x, "requester"), cli_jstr(x, "expires"), cli_jstr(x, "rationale"));
 	json_decref(j);
 	return 0;
 }

@@ -9,32 +9,13 @@
 
 #include <jansson.h>
 
-static const char *jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
-/* Calls and, unless --json, parses the answer into *out. */
-static int call_json(struct cli_args *a, const char *method, const char *path, const char *body, json_t **out,
-		     struct buf *err)
-{
-	struct buf res = BUF_INIT;
-	int rc = cli_call(a, method, path, body, body ? "application/json" : NULL, &res, err);
-	*out = NULL;
-	if (!rc && !a->json)
-		*out = json_loadb(res.data, res.len, JSON_DECODE_ANY, NULL);
-	buf_release(&res);
-	return rc;
-}
-
 int cmd_alerts_list(struct cli_args *a, struct buf *err)
 {
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/alerts?state=");
 	client_urlencode(&path, cli_opt(a, "--state") ? cli_opt(a, "--state") : "firing");
 	json_t *j;
-	int rc = call_json(a, "GET", path.data, NULL, &j, err);
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
@@ -43,19 +24,19 @@ int cmd_alerts_list(struct cli_args *a, struct buf *err)
 	size_t i;
 	json_t *al;
 	json_array_foreach(json_object_get(j, "alerts"), i, al) {
-		const char *since = jstr(al, "fired_at");
-		if (!*since || strcmp(jstr(al, "state"), "firing"))
-			since = *jstr(al, "resolved_at") && !strcmp(jstr(al, "state"), "resolved") ? jstr(al, "resolved_at")
-											   : jstr(al, "active_at");
+		const char *since = cli_jstr(al, "fired_at");
+		if (!*since || strcmp(cli_jstr(al, "state"), "firing"))
+			since = *cli_jstr(al, "resolved_at") && !strcmp(cli_jstr(al, "state"), "resolved") ? cli_jstr(al, "resolved_at")
+											   : cli_jstr(al, "active_at");
 		char note[96] = "";
-		if (*jstr(al, "silenced_by"))
-			snprintf(note, sizeof(note), "silenced by %s", jstr(al, "silenced_by"));
-		else if (*jstr(al, "inhibited_by"))
-			snprintf(note, sizeof(note), "inhibited by %s", jstr(al, "inhibited_by"));
-		else if (!strcmp(jstr(al, "state"), "firing"))
+		if (*cli_jstr(al, "silenced_by"))
+			snprintf(note, sizeof(note), "silenced by %s", cli_jstr(al, "silenced_by"));
+		else if (*cli_jstr(al, "inhibited_by"))
+			snprintf(note, sizeof(note), "inhibited by %s", cli_jstr(al, "inhibited_by"));
+		else if (!strcmp(cli_jstr(al, "state"), "firing"))
 			snprintf(note, sizeof(note), "notifying");
-		printf("%-16s %-9s %-6s %-28s %-16s %-24s %s\n", jstr(al, "fingerprint"), jstr(al, "state"),
-		       jstr(al, "severity"), jstr(al, "name"), *jstr(al, "service") ? jstr(al, "service") : "-", since,
+		printf("%-16s %-9s %-6s %-28s %-16s %-24s %s\n", cli_jstr(al, "fingerprint"), cli_jstr(al, "state"),
+		       cli_jstr(al, "severity"), cli_jstr(al, "name"), *cli_jstr(al, "service") ? cli_jstr(al, "service") : "-", since,
 		       note);
 	}
 	json_decref(j);
@@ -72,12 +53,12 @@ int cmd_alerts_show(struct cli_args *a, struct buf *err)
 	buf_adds(&path, "/api/v1/alerts/");
 	client_urlencode(&path, a->pos[0]);
 	json_t *j;
-	int rc = call_json(a, "GET", path.data, NULL, &j, err);
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
-	printf("%s %s (%s) on %s: %s\n", jstr(j, "fingerprint"), jstr(j, "name"), jstr(j, "severity"),
-	       *jstr(j, "service") ? jstr(j, "service") : "-", jstr(j, "state"));
+	printf("%s %s (%s) on %s: %s\n", cli_jstr(j, "fingerprint"), cli_jstr(j, "name"), cli_jstr(j, "severity"),
+	       *cli_jstr(j, "service") ? cli_jstr(j, "service") : "-", cli_jstr(j, "state"));
 	char *labels = json_dumps(json_object_get(j, "labels"), JSON_COMPACT | JSON_SORT_KEYS);
 	printf("labels: %s\n", labels ? labels : "{}");
 	free(labels);
@@ -85,7 +66,7 @@ int cmd_alerts_show(struct cli_args *a, struct buf *err)
 	json_t *t;
 	json_array_foreach(json_object_get(j, "transitions"), i, t) {
 		char *ev = json_dumps(json_object_get(t, "evidence"), JSON_COMPACT | JSON_SORT_KEYS);
-		printf("  %s  %-8s -> %-8s  %s  %s\n", jstr(t, "at"), jstr(t, "from"), jstr(t, "to"), jstr(t, "reason"),
+		printf("  %s  %-8s -> %-8s  %s  %s\n", cli_jstr(t, "at"), cli_jstr(t, "from"), cli_jstr(t, "to"), cli_jstr(t, "reason"),
 		       ev ? ev : "");
 		free(ev);
 	}
@@ -96,18 +77,18 @@ int cmd_alerts_show(struct cli_args *a, struct buf *err)
 int cmd_alerts_groups(struct cli_args *a, struct buf *err)
 {
 	json_t *j;
-	int rc = call_json(a, "GET", cli_flag(a, "--all") ? "/api/v1/alerts/groups?state=all" : "/api/v1/alerts/groups",
+	int rc = cli_call_json(a, "GET", cli_flag(a, "--all") ? "/api/v1/alerts/groups?state=all" : "/api/v1/alerts/groups",
 			   NULL, &j, err);
 	if (rc || a->json)
 		return rc;
 	size_t i, k;
 	json_t *g, *al;
 	json_array_foreach(json_object_get(j, "groups"), i, g) {
-		printf("%s  %s  started %s\n", jstr(g, "id"), jstr(g, "state"), jstr(g, "started"));
+		printf("%s  %s  started %s\n", cli_jstr(g, "id"), cli_jstr(g, "state"), cli_jstr(g, "started"));
 		json_array_foreach(json_object_get(g, "alerts"), k, al)
-			printf("  %-16s %-9s %-28s %s%s\n", jstr(al, "fingerprint"), jstr(al, "state"), jstr(al, "name"),
-			       *jstr(al, "service") ? jstr(al, "service") : "-",
-			       *jstr(al, "inhibited_by") ? " (inhibited)" : "");
+			printf("  %-16s %-9s %-28s %s%s\n", cli_jstr(al, "fingerprint"), cli_jstr(al, "state"), cli_jstr(al, "name"),
+			       *cli_jstr(al, "service") ? cli_jstr(al, "service") : "-",
+			       *cli_jstr(al, "inhibited_by") ? " (inhibited)" : "");
 	}
 	json_decref(j);
 	return 0;
@@ -131,10 +112,10 @@ int cmd_alerts_silence(struct cli_args *a, struct buf *err)
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	json_t *j;
-	int rc = call_json(a, "POST", "/api/v1/silences", text, &j, err);
+	int rc = cli_call_json(a, "POST", "/api/v1/silences", text, &j, err);
 	free(text);
 	if (!rc && !a->json)
-		printf("silenced for %s: %s\n", dur, jstr(j, "id"));
+		printf("silenced for %s: %s\n", dur, cli_jstr(j, "id"));
 	json_decref(j);
 	return rc;
 }
@@ -142,7 +123,7 @@ int cmd_alerts_silence(struct cli_args *a, struct buf *err)
 int cmd_alerts_silences(struct cli_args *a, struct buf *err)
 {
 	json_t *j;
-	int rc = call_json(a, "GET", cli_flag(a, "--all") ? "/api/v1/silences?all=true" : "/api/v1/silences", NULL, &j,
+	int rc = cli_call_json(a, "GET", cli_flag(a, "--all") ? "/api/v1/silences?all=true" : "/api/v1/silences", NULL, &j,
 			   err);
 	if (rc || a->json)
 		return rc;
@@ -151,16 +132,16 @@ int cmd_alerts_silences(struct cli_args *a, struct buf *err)
 	json_t *s;
 	json_array_foreach(json_object_get(j, "silences"), i, s) {
 		struct buf m = BUF_INIT;
-		if (*jstr(s, "name"))
-			buf_addf(&m, "name=%s ", jstr(s, "name"));
-		if (*jstr(s, "service"))
-			buf_addf(&m, "service=%s ", jstr(s, "service"));
+		if (*cli_jstr(s, "name"))
+			buf_addf(&m, "name=%s ", cli_jstr(s, "name"));
+		if (*cli_jstr(s, "service"))
+			buf_addf(&m, "service=%s ", cli_jstr(s, "service"));
 		const char *k;
 		json_t *v;
 		json_object_foreach(json_object_get(s, "labels"), k, v) buf_addf(&m, "%s=%s ", k, json_string_value(v));
-		printf("%-16s %-7s %-40s %-24s %-20s %s\n", jstr(s, "id"),
-		       json_is_true(json_object_get(s, "active")) ? "yes" : "no", m.data, jstr(s, "ends_at"),
-		       jstr(s, "creator"), jstr(s, "reason"));
+		printf("%-16s %-7s %-40s %-24s %-20s %s\n", cli_jstr(s, "id"),
+		       json_is_true(json_object_get(s, "active")) ? "yes" : "no", m.data, cli_jstr(s, "ends_at"),
+		       cli_jstr(s, "creator"), cli_jstr(s, "reason"));
 		buf_release(&m);
 	}
 	json_decref(j);
@@ -177,7 +158,7 @@ int cmd_alerts_unsilence(struct cli_args *a, struct buf *err)
 	buf_adds(&path, "/api/v1/silences/");
 	client_urlencode(&path, a->pos[0]);
 	json_t *j;
-	int rc = call_json(a, "DELETE", path.data, NULL, &j, err);
+	int rc = cli_call_json(a, "DELETE", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (!rc && !a->json)
 		printf("silence %s ended\n", a->pos[0]);

@@ -17,27 +17,10 @@
 
 extern char **environ;
 
-static const char *js(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
-static int get_json(struct cli_args *a, const char *path, json_t **out, struct buf *err)
-{
-	struct buf res = BUF_INIT;
-	int rc = cli_call(a, "GET", path, NULL, NULL, &res, err);
-	*out = NULL;
-	if (!rc && !a->json)
-		*out = json_loadb(res.data, res.len, 0, NULL);
-	buf_release(&res);
-	return rc;
-}
-
 int cmd_probes_list(struct cli_args *a, struct buf *err)
 {
 	json_t *j;
-	int rc = get_json(a, "/api/v1/probes", &j, err);
+	int rc = cli_call_json(a, "GET", "/api/v1/probes", NULL, &j, err);
 	if (rc || a->json)
 		return rc;
 	json_t *arr = json_object_get(j, "probes");
@@ -50,11 +33,11 @@ int cmd_probes_list(struct cli_args *a, struct buf *err)
 		json_t *w = json_object_get(p, "window"), *last = json_object_get(p, "last");
 		snprintf(win[i], sizeof(win[i]), "%lld/%lld failed (%s)",
 			 (long long)json_integer_value(json_object_get(w, "failures")),
-			 (long long)json_integer_value(json_object_get(w, "attempts")), js(w, "fail_after"));
+			 (long long)json_integer_value(json_object_get(w, "attempts")), cli_jstr(w, "fail_after"));
 		if (json_is_object(last))
 			snprintf(lat[i], sizeof(lat[i]), "%.1fms", json_number_value(json_object_get(last, "duration_ms")));
-		const char *row[] = { js(p, "service"), js(p, "name"), js(p, "kind"), js(p, "state"), win[i], lat[i],
-				      json_is_object(last) ? js(last, "error") : "" };
+		const char *row[] = { cli_jstr(p, "service"), cli_jstr(p, "name"), cli_jstr(p, "kind"), cli_jstr(p, "state"), win[i], lat[i],
+				      json_is_object(last) ? cli_jstr(last, "error") : "" };
 		memcpy(cells + i * 7, row, sizeof(row));
 	}
 	static const char *const headers[] = { "SERVICE", "PROBE", "KIND", "STATE", "WINDOW", "LAST", "ERROR" };
@@ -69,7 +52,7 @@ int cmd_probes_list(struct cli_args *a, struct buf *err)
 int cmd_heartbeats_list(struct cli_args *a, struct buf *err)
 {
 	json_t *j;
-	int rc = get_json(a, "/api/v1/heartbeats", &j, err);
+	int rc = cli_call_json(a, "GET", "/api/v1/heartbeats", NULL, &j, err);
 	if (rc || a->json)
 		return rc;
 	json_t *arr = json_object_get(j, "heartbeats");
@@ -77,8 +60,8 @@ int cmd_heartbeats_list(struct cli_args *a, struct buf *err)
 	const char **cells = calloc(n * 7 + 1, sizeof(char *));
 	json_t *h;
 	json_array_foreach(arr, i, h) {
-		const char *row[] = { js(h, "name"), js(h, "state"), js(h, "every"), js(h, "grace"), js(h, "last_ping"),
-				      js(h, "next_due"), js(h, "message") };
+		const char *row[] = { cli_jstr(h, "name"), cli_jstr(h, "state"), cli_jstr(h, "every"), cli_jstr(h, "grace"), cli_jstr(h, "last_ping"),
+				      cli_jstr(h, "next_due"), cli_jstr(h, "message") };
 		memcpy(cells + i * 7, row, sizeof(row));
 	}
 	static const char *const headers[] = { "HEARTBEAT", "STATE", "EVERY", "GRACE", "LAST PING", "NEXT DUE", "MESSAGE" };

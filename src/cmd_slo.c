@@ -11,12 +11,6 @@
 #include <jansson.h>
 #include <math.h>
 
-static const char *str_of(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
 static double num_of(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
@@ -31,28 +25,12 @@ static void fmt_pct(char *out, size_t n, double v, int digits)
 		snprintf(out, n, "%.*f%%", digits, v * 100);
 }
 
-static int get(struct cli_args *a, const char *path, json_t **out, struct buf *err)
-{
-	struct buf res = BUF_INIT;
-	int rc = cli_call(a, "GET", path, NULL, NULL, &res, err);
-	*out = NULL;
-	if (!rc && !a->json) {
-		*out = json_loadb(res.data, res.len, 0, NULL);
-		if (!*out) {
-			buf_adds(err, "the daemon's answer is not JSON");
-			rc = OODA_EPARSE;
-		}
-	}
-	buf_release(&res);
-	return rc;
-}
-
 static const char *const windows[] = { "5m", "30m", "1h", "2h", "6h", "1d", "3d" };
 
 int cmd_slo_list(struct cli_args *a, struct buf *err)
 {
 	json_t *j;
-	int rc = get(a, "/api/v1/slos", &j, err);
+	int rc = cli_call_json(a, "GET", "/api/v1/slos", NULL, &j, err);
 	if (rc || a->json)
 		return rc;
 	json_t *list = json_object_get(j, "slos");
@@ -78,15 +56,15 @@ int cmd_slo_list(struct cli_args *a, struct buf *err)
 		for (int k = 0; k < 4; k++)
 			snprintf(txt[i][6 + k], 32, "%.2fx", num_of(burn, bw[k]));
 		const char **row = &cells[i * NC];
-		row[0] = str_of(s, "name");
-		row[1] = json_is_string(json_object_get(s, "service")) ? str_of(s, "service") : "-";
+		row[0] = cli_jstr(s, "name");
+		row[1] = json_is_string(json_object_get(s, "service")) ? cli_jstr(s, "service") : "-";
 		row[2] = txt[i][2];
-		row[3] = str_of(s, "window");
+		row[3] = cli_jstr(s, "window");
 		row[4] = txt[i][4];
 		row[5] = txt[i][5];
 		for (int k = 6; k < 10; k++)
 			row[k] = txt[i][k];
-		row[10] = str_of(json_object_get(s, "alert"), "state");
+		row[10] = cli_jstr(json_object_get(s, "alert"), "state");
 	}
 	if (n)
 		cli_table(headers, NC, cells, (int)n);
@@ -130,7 +108,7 @@ int cmd_slo_show(struct cli_args *a, struct buf *err)
 	buf_adds(&path, "/api/v1/slos/");
 	client_urlencode(&path, a->pos[0]);
 	json_t *s;
-	int rc = get(a, path.data, &s, err);
+	int rc = cli_call_json(a, "GET", path.data, NULL, &s, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
@@ -139,14 +117,14 @@ int cmd_slo_show(struct cli_args *a, struct buf *err)
 	char v[32], rem[32];
 	fmt_pct(v, sizeof(v), num_of(sli, "value"), 4);
 	fmt_pct(rem, sizeof(rem), num_of(eb, "remaining"), 1);
-	printf("SLO        %s\n", str_of(s, "name"));
+	printf("SLO        %s\n", cli_jstr(s, "name"));
 	if (json_is_string(json_object_get(s, "service")))
-		printf("service    %s%s%s\n", str_of(s, "service"), json_is_string(json_object_get(s, "operation")) ? " " : "",
-		       str_of(s, "operation"));
-	printf("objective  %g%% over a rolling %s, %s", num_of(s, "objective"), str_of(s, "window"), str_of(s, "budgeting"));
-	if (!strcmp(str_of(s, "budgeting"), "timeslices"))
-		printf(" (%s slices, good at >= %g%%)", str_of(s, "timeslice"), num_of(s, "timeslice_target") * 100);
-	printf("\nSLI        %s: %s of %.0f events good\n", str_of(sli, "kind"), v,
+		printf("service    %s%s%s\n", cli_jstr(s, "service"), json_is_string(json_object_get(s, "operation")) ? " " : "",
+		       cli_jstr(s, "operation"));
+	printf("objective  %g%% over a rolling %s, %s", num_of(s, "objective"), cli_jstr(s, "window"), cli_jstr(s, "budgeting"));
+	if (!strcmp(cli_jstr(s, "budgeting"), "timeslices"))
+		printf(" (%s slices, good at >= %g%%)", cli_jstr(s, "timeslice"), num_of(s, "timeslice_target") * 100);
+	printf("\nSLI        %s: %s of %.0f events good\n", cli_jstr(sli, "kind"), v,
 	       num_of(json_object_get(s, "events"), "total"));
 	if (!isnan(num_of(eb, "remaining_minutes")))
 		printf("budget     %s left (%.1f of %.1f bad minutes)\n", rem, num_of(eb, "remaining_minutes"),
@@ -154,7 +132,7 @@ int cmd_slo_show(struct cli_args *a, struct buf *err)
 	else
 		printf("budget     %s left (%.1f of %.1f bad events)\n", rem, num_of(eb, "remaining_events"),
 		       num_of(eb, "total_events"));
-	printf("alert      %s\n\n", str_of(alert, "state"));
+	printf("alert      %s\n\n", cli_jstr(alert, "state"));
 
 	static const char *const bh[] = { "WINDOW", "BURN RATE", "EVENTS" };
 	const char *cells[7 * 3];
@@ -180,9 +158,9 @@ int cmd_slo_show(struct cli_args *a, struct buf *err)
 			snprintf(rt[i][0], 32, "%gx", num_of(r, "burn_rate"));
 			snprintf(rt[i][1], 32, "%.2fx", num_of(r, "long_burn"));
 			snprintf(rt[i][2], 32, "%.2fx", num_of(r, "short_burn"));
-			rc2[i * 7] = str_of(r, "severity");
-			rc2[i * 7 + 1] = str_of(r, "long");
-			rc2[i * 7 + 2] = str_of(r, "short");
+			rc2[i * 7] = cli_jstr(r, "severity");
+			rc2[i * 7 + 1] = cli_jstr(r, "long");
+			rc2[i * 7 + 2] = cli_jstr(r, "short");
 			rc2[i * 7 + 3] = rt[i][0];
 			rc2[i * 7 + 4] = rt[i][1];
 			rc2[i * 7 + 5] = rt[i][2];
@@ -195,7 +173,7 @@ int cmd_slo_show(struct cli_args *a, struct buf *err)
 	}
 	json_t *bd = json_object_get(s, "burn_down");
 	if (json_array_size(bd)) {
-		printf("\nbudget burn-down over the window (%s … now, %s left):\n", str_of(json_array_get(bd, 0), "t"), rem);
+		printf("\nbudget burn-down over the window (%s … now, %s left):\n", cli_jstr(json_array_get(bd, 0), "t"), rem);
 		sparkline(bd, 72);
 	}
 	json_decref(s);

@@ -13,42 +13,11 @@
 #include <math.h>
 #include <unistd.h>
 
-static const char *jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
-static void add_param(struct buf *path, const char *name, const char *v)
-{
-	if (!v)
-		return;
-	buf_addf(path, "%c%s=", strchr(path->data, '?') ? '&' : '?', name);
-	client_urlencode(path, v);
-}
-
-static int get_json(struct cli_args *a, const char *path, json_t **out, struct buf *err)
-{
-	struct buf body = BUF_INIT;
-	int rc = cli_call(a, "GET", path, NULL, NULL, &body, err);
-	*out = NULL;
-	if (!rc && !a->json) {
-		json_error_t je;
-		*out = json_loadb(body.data, body.len, 0, &je);
-		if (!*out) {
-			buf_addf(err, "the daemon's answer is not JSON: %s", je.text);
-			rc = OODA_EPARSE;
-		}
-	}
-	buf_release(&body);
-	return rc;
-}
-
 static void print_log(json_t *l)
 {
-	const char *t = jstr(l, "time");
-	const char *trace = jstr(l, "trace_id");
-	printf("%s %-5s %-16s %s%s%s\n", t, jstr(l, "severity"), jstr(l, "service"), jstr(l, "body"),
+	const char *t = cli_jstr(l, "time");
+	const char *trace = cli_jstr(l, "trace_id");
+	printf("%s %-5s %-16s %s%s%s\n", t, cli_jstr(l, "severity"), cli_jstr(l, "service"), cli_jstr(l, "body"),
 	       *trace ? "  trace=" : "", trace);
 }
 
@@ -59,15 +28,15 @@ int cmd_logs_search(struct cli_args *a, struct buf *err)
 	json_t *j;
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/logs/search");
-	add_param(&path, "q", q);
+	cli_param(&path, "q", q);
 	if (cli_opt(a, "--from"))
-		add_param(&path, "from", cli_opt(a, "--from"));
+		cli_param(&path, "from", cli_opt(a, "--from"));
 	else
-		add_param(&path, "since", since ? since : "15m");
-	add_param(&path, "to", cli_opt(a, "--to"));
-	add_param(&path, "limit", cli_opt(a, "--limit"));
-	add_param(&path, "cursor", cli_opt(a, "--cursor"));
-	int rc = get_json(a, path.data, &j, err);
+		cli_param(&path, "since", since ? since : "15m");
+	cli_param(&path, "to", cli_opt(a, "--to"));
+	cli_param(&path, "limit", cli_opt(a, "--limit"));
+	cli_param(&path, "cursor", cli_opt(a, "--cursor"));
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
@@ -107,10 +76,10 @@ int cmd_logs_tail(struct cli_args *a, struct buf *err)
 		struct buf path = BUF_INIT;
 		buf_adds(&path, "/api/v1/logs/search?limit=1000&from=");
 		buf_adds(&path, from);
-		add_param(&path, "q", q);
+		cli_param(&path, "q", q);
 		bool json = a->json;
 		a->json = false;
-		int rc = get_json(a, path.data, &j, err);
+		int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 		a->json = json;
 		buf_release(&path);
 		if (rc)
@@ -120,7 +89,7 @@ int cmd_logs_tail(struct cli_args *a, struct buf *err)
 		int64_t newest = last;
 		for (size_t i = json_array_size(logs); i-- > 0;) {
 			json_t *l = json_array_get(logs, i);
-			int64_t t = strtoll(jstr(l, "time_unix_nano"), NULL, 10);
+			int64_t t = strtoll(cli_jstr(l, "time_unix_nano"), NULL, 10);
 			char *text = json_dumps(l, JSON_COMPACT | JSON_SORT_KEYS);
 			bool dup = t == last && seen_last && strstr(seen_last, text);
 			if (!dup) {
@@ -169,7 +138,7 @@ int cmd_trace_show(struct cli_args *a, struct buf *err)
 	buf_adds(&path, "/api/v1/traces/");
 	client_urlencode(&path, a->pos[0]);
 	json_t *j;
-	int rc = get_json(a, path.data, &j, err);
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
@@ -178,7 +147,7 @@ int cmd_trace_show(struct cli_args *a, struct buf *err)
 	size_t i;
 	json_t *s;
 	json_array_foreach(spans, i, s) {
-		int64_t st = strtoll(jstr(s, "start_unix_nano"), NULL, 10);
+		int64_t st = strtoll(cli_jstr(s, "start_unix_nano"), NULL, 10);
 		int64_t en = st + (int64_t)(json_real_value(json_object_get(s, "duration_ms")) * 1e6);
 		if (st < t0)
 			t0 = st;
@@ -186,11 +155,11 @@ int cmd_trace_show(struct cli_args *a, struct buf *err)
 			t1 = en;
 	}
 	double total = (double)(t1 - t0) / 1e6;
-	printf("trace %s  %zu spans  %.3f ms\n\n", jstr(j, "trace_id"), json_array_size(spans), total);
+	printf("trace %s  %zu spans  %.3f ms\n\n", cli_jstr(j, "trace_id"), json_array_size(spans), total);
 	const int width = 40;
 	json_array_foreach(spans, i, s) {
 		int depth = (int)json_integer_value(json_object_get(s, "depth"));
-		int64_t st = strtoll(jstr(s, "start_unix_nano"), NULL, 10);
+		int64_t st = strtoll(cli_jstr(s, "start_unix_nano"), NULL, 10);
 		double dur = json_real_value(json_object_get(s, "duration_ms"));
 		int off = total > 0 ? (int)((double)(st - t0) / 1e6 / total * width) : 0;
 		int len = total > 0 ? (int)ceil(dur / total * width) : width;
@@ -205,11 +174,11 @@ int cmd_trace_show(struct cli_args *a, struct buf *err)
 			bar[k] = k >= off && k < off + len ? '#' : k == 0 || k == width - 1 ? '|' : ' ';
 		bar[width] = 0;
 		char label[160];
-		snprintf(label, sizeof(label), "%*s%s %s", depth * 2, "", jstr(s, "service"), jstr(s, "name"));
-		bool error = !strcmp(jstr(s, "status"), "error");
+		snprintf(label, sizeof(label), "%*s%s %s", depth * 2, "", cli_jstr(s, "service"), cli_jstr(s, "name"));
+		bool error = !strcmp(cli_jstr(s, "status"), "error");
 		printf("%-48.48s %s %9.3f ms%s\n", label, bar, dur, error ? "  ERROR" : "");
-		if (error && *jstr(s, "status_message"))
-			printf("%*s  ! %s\n", depth * 2, "", jstr(s, "status_message"));
+		if (error && *cli_jstr(s, "status_message"))
+			printf("%*s  ! %s\n", depth * 2, "", cli_jstr(s, "status_message"));
 	}
 	json_t *logs = json_object_get(j, "logs");
 	if (json_array_size(logs)) {
@@ -225,14 +194,14 @@ int cmd_traces(struct cli_args *a, struct buf *err)
 {
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/traces");
-	add_param(&path, "service", cli_opt(a, "--service"));
-	add_param(&path, "op", cli_opt(a, "--op"));
-	add_param(&path, "min_duration", cli_opt(a, "--min-duration"));
-	add_param(&path, "status", cli_flag(a, "--errors") ? "error" : NULL);
-	add_param(&path, "since", cli_opt(a, "--since") ? cli_opt(a, "--since") : "1h");
-	add_param(&path, "limit", cli_opt(a, "--limit"));
+	cli_param(&path, "service", cli_opt(a, "--service"));
+	cli_param(&path, "op", cli_opt(a, "--op"));
+	cli_param(&path, "min_duration", cli_opt(a, "--min-duration"));
+	cli_param(&path, "status", cli_flag(a, "--errors") ? "error" : NULL);
+	cli_param(&path, "since", cli_opt(a, "--since") ? cli_opt(a, "--since") : "1h");
+	cli_param(&path, "limit", cli_opt(a, "--limit"));
 	json_t *j;
-	int rc = get_json(a, path.data, &j, err);
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
@@ -240,9 +209,9 @@ int cmd_traces(struct cli_args *a, struct buf *err)
 	json_t *t;
 	printf("%-32s  %-24s  %-16s  %10s  %s\n", "TRACE", "START", "SERVICE", "DURATION", "OPERATION");
 	json_array_foreach(json_object_get(j, "traces"), i, t) {
-		printf("%-32s  %-24s  %-16s  %8.1fms  %s%s\n", jstr(t, "trace_id"), jstr(t, "start"), jstr(t, "service"),
-		       json_real_value(json_object_get(t, "duration_ms")), jstr(t, "operation"),
-		       !strcmp(jstr(t, "status"), "error") ? "  ERROR" : "");
+		printf("%-32s  %-24s  %-16s  %8.1fms  %s%s\n", cli_jstr(t, "trace_id"), cli_jstr(t, "start"), cli_jstr(t, "service"),
+		       json_real_value(json_object_get(t, "duration_ms")), cli_jstr(t, "operation"),
+		       !strcmp(cli_jstr(t, "status"), "error") ? "  ERROR" : "");
 	}
 	json_decref(j);
 	return 0;
@@ -258,7 +227,7 @@ int cmd_query(struct cli_args *a, struct buf *err)
 	const char *since = cli_opt(a, "--since");
 	bool range = since != NULL;
 	buf_adds(&path, range ? "/api/v1/query_range" : "/api/v1/query");
-	add_param(&path, "query", a->pos[0]);
+	cli_param(&path, "query", a->pos[0]);
 	if (range) {
 		int64_t d = 0, now = ooda_now_ns();
 		if (ooda_duration_parse(since, strlen(since), &d)) {
@@ -268,20 +237,20 @@ int cmd_query(struct cli_args *a, struct buf *err)
 		}
 		char tmp[48];
 		snprintf(tmp, sizeof(tmp), "%.3f", (double)(now - d) / 1e9);
-		add_param(&path, "start", tmp);
+		cli_param(&path, "start", tmp);
 		snprintf(tmp, sizeof(tmp), "%.3f", (double)now / 1e9);
-		add_param(&path, "end", tmp);
-		add_param(&path, "step", cli_opt(a, "--step") ? cli_opt(a, "--step") : "60s");
+		cli_param(&path, "end", tmp);
+		cli_param(&path, "step", cli_opt(a, "--step") ? cli_opt(a, "--step") : "60s");
 	} else {
-		add_param(&path, "time", cli_opt(a, "--time"));
+		cli_param(&path, "time", cli_opt(a, "--time"));
 	}
 	json_t *j;
-	int rc = get_json(a, path.data, &j, err);
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
 	json_t *data = json_object_get(j, "data");
-	const char *type = jstr(data, "resultType");
+	const char *type = cli_jstr(data, "resultType");
 	json_t *result = json_object_get(data, "result");
 	if (!strcmp(type, "scalar") || !strcmp(type, "string")) {
 		printf("%s\n", json_string_value(json_array_get(result, 1)));
@@ -328,12 +297,12 @@ int cmd_events(struct cli_args *a, struct buf *err)
 {
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/events");
-	add_param(&path, "service", cli_opt(a, "--service"));
-	add_param(&path, "kind", cli_opt(a, "--kind"));
-	add_param(&path, "since", cli_opt(a, "--since") ? cli_opt(a, "--since") : "24h");
-	add_param(&path, "limit", cli_opt(a, "--limit"));
+	cli_param(&path, "service", cli_opt(a, "--service"));
+	cli_param(&path, "kind", cli_opt(a, "--kind"));
+	cli_param(&path, "since", cli_opt(a, "--since") ? cli_opt(a, "--since") : "24h");
+	cli_param(&path, "limit", cli_opt(a, "--limit"));
 	json_t *j;
-	int rc = get_json(a, path.data, &j, err);
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
@@ -341,8 +310,8 @@ int cmd_events(struct cli_args *a, struct buf *err)
 	json_t *e;
 	printf("%-24s  %-9s  %-16s  %-12s  %-16s  %s\n", "TIME", "KIND", "SERVICE", "VERSION", "ACTOR", "DESCRIPTION");
 	json_array_foreach(json_object_get(j, "events"), i, e)
-		printf("%-24s  %-9s  %-16s  %-12s  %-16s  %s\n", jstr(e, "time"), jstr(e, "kind"), jstr(e, "service"),
-		       jstr(e, "version"), jstr(e, "actor"), jstr(e, "description"));
+		printf("%-24s  %-9s  %-16s  %-12s  %-16s  %s\n", cli_jstr(e, "time"), cli_jstr(e, "kind"), cli_jstr(e, "service"),
+		       cli_jstr(e, "version"), cli_jstr(e, "actor"), cli_jstr(e, "description"));
 	json_decref(j);
 	return 0;
 }
@@ -351,9 +320,9 @@ int cmd_services(struct cli_args *a, struct buf *err)
 {
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/services");
-	add_param(&path, "window", cli_opt(a, "--window"));
+	cli_param(&path, "window", cli_opt(a, "--window"));
 	json_t *j;
-	int rc = get_json(a, path.data, &j, err);
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
@@ -369,7 +338,7 @@ int cmd_services(struct cli_args *a, struct buf *err)
 		for (int k = 0; k < 3; k++)
 			if (json_is_number(json_object_get(s, pk[k])))
 				snprintf(p[k], 16, "%.1fms", json_number_value(json_object_get(s, pk[k])));
-		printf("%-24s  %10.2f  %8s  %9s  %9s  %9s\n", jstr(s, "service"),
+		printf("%-24s  %10.2f  %8s  %9s  %9s  %9s\n", cli_jstr(s, "service"),
 		       json_number_value(json_object_get(s, "rate")), e, p[0], p[1], p[2]);
 	}
 	json_decref(j);
@@ -380,12 +349,12 @@ int cmd_logs_patterns(struct cli_args *a, struct buf *err)
 {
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/patterns");
-	add_param(&path, "service", cli_opt(a, "--service"));
-	add_param(&path, "since", cli_opt(a, "--since") ? cli_opt(a, "--since") : "1h");
-	add_param(&path, "severity", cli_opt(a, "--severity"));
-	add_param(&path, "limit", cli_opt(a, "--limit"));
+	cli_param(&path, "service", cli_opt(a, "--service"));
+	cli_param(&path, "since", cli_opt(a, "--since") ? cli_opt(a, "--since") : "1h");
+	cli_param(&path, "severity", cli_opt(a, "--severity"));
+	cli_param(&path, "limit", cli_opt(a, "--limit"));
 	json_t *j;
-	int rc = get_json(a, path.data, &j, err);
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
@@ -394,7 +363,7 @@ int cmd_logs_patterns(struct cli_args *a, struct buf *err)
 	json_t *p;
 	json_array_foreach(json_object_get(j, "patterns"), i, p)
 		printf("%8lld  %-16s  %-6s  %-16s  %s\n", (long long)json_integer_value(json_object_get(p, "count_in_range")),
-		       jstr(p, "service"), jstr(p, "max_severity"), jstr(p, "id"), jstr(p, "template"));
+		       cli_jstr(p, "service"), cli_jstr(p, "max_severity"), cli_jstr(p, "id"), cli_jstr(p, "template"));
 	json_decref(j);
 	return 0;
 }

@@ -71,6 +71,38 @@ int cli_call(struct cli_args *a, const char *method, const char *path, const cha
 	return rc;
 }
 
+const char *cli_jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+void cli_param(struct buf *path, const char *name, const char *value)
+{
+	if (!value)
+		return;
+	buf_addf(path, "%c%s=", strchr(path->data, '?') ? '&' : '?', name);
+	client_urlencode(path, value);
+}
+
+int cli_call_json(struct cli_args *a, const char *method, const char *path, const char *body, json_t **out,
+		  struct buf *err)
+{
+	struct buf res = BUF_INIT;
+	int rc = cli_call(a, method, path, body, body ? "application/json" : NULL, &res, err);
+	*out = NULL;
+	if (!rc && !a->json) {
+		json_error_t je;
+		*out = json_loadb(res.data, res.len, JSON_DECODE_ANY, &je);
+		if (!*out) {
+			buf_addf(err, "the daemon's answer is not JSON: %s", je.text);
+			rc = OODA_EPARSE;
+		}
+	}
+	buf_release(&res);
+	return rc;
+}
+
 void cli_table(const char *const *headers, int ncols, const char **cells, int nrows)
 {
 	size_t width[32] = { 0 };
