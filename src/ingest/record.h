@@ -178,4 +178,11 @@ struct telemetry_batch {
 	const char *reject_msg;
 };
 
+/*
+ * Appends attrs as a JSON object: strings and JSON values as they are,
+ * numbers and booleans as JSON, bytes as hex, non-finite doubles as null.
+ */
+struct buf;
+void record_attrs_json(struct buf *b, const struct attrs *a);
+
 #endif

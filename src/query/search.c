@@ -14,49 +14,6 @@
 
 /* ---- rendering ---------------------------------------------------------- */
 
-static void attr_value_json(struct buf *b, const struct attr *t)
-{
-	switch (t->type) {
-	case ATTR_INT:
-		buf_addf(b, "%lld", (long long)t->i);
-		break;
-	case ATTR_DOUBLE:
-		if (t->d != t->d || t->d > 1.7e308 || t->d < -1.7e308)
-			buf_adds(b, "null");
-		else
-			buf_addf(b, "%.17g", t->d);
-		break;
-	case ATTR_BOOL:
-		buf_adds(b, t->b ? "true" : "false");
-		break;
-	case ATTR_JSON:
-		buf_add(b, t->s, t->len);
-		break;
-	case ATTR_BYTES: {
-		char hex[2 * 256 + 1];
-		size_t n = t->len < 256 ? t->len : 256;
-		tblock_hex((const uint8_t *)t->s, n, hex);
-		buf_add_json_str(b, hex, 2 * n);
-		break;
-	}
-	default:
-		buf_add_json_str(b, t->s, t->len);
-	}
-}
-
-static void attrs_json(struct buf *b, const struct attrs *a)
-{
-	buf_addch(b, '{');
-	for (uint32_t i = 0; i < a->n; i++) {
-		if (i)
-			buf_addch(b, ',');
-		buf_add_json_str(b, a->v[i].key, strlen(a->v[i].key));
-		buf_addch(b, ':');
-		attr_value_json(b, &a->v[i]);
-	}
-	buf_addch(b, '}');
-}
-
 static void str_member(struct buf *b, const char *name, const char *v)
 {
 	buf_addf(b, ",\"%s\":", name);
@@ -74,7 +31,7 @@ static void resource_json(struct buf *b, const struct resource *r)
 	str_member(b, "host", r ? r->host : NULL);
 	buf_adds(b, ",\"resource\":");
 	if (r)
-		attrs_json(b, &r->attrs);
+		record_attrs_json(b, &r->attrs);
 	else
 		buf_adds(b, "{}");
 }
@@ -103,7 +60,7 @@ void search_log_json(struct buf *b, const struct log_record *r)
 	resource_json(b, r->resource);
 	str_member(b, "scope", r->scope_name);
 	buf_adds(b, ",\"attributes\":");
-	attrs_json(b, &r->attrs);
+	record_attrs_json(b, &r->attrs);
 	buf_addch(b, '}');
 }
 
@@ -135,14 +92,14 @@ void search_span_json(struct buf *b, const struct span *s, int depth)
 	resource_json(b, s->resource);
 	str_member(b, "scope", s->scope_name);
 	buf_adds(b, ",\"attributes\":");
-	attrs_json(b, &s->attrs);
+	record_attrs_json(b, &s->attrs);
 	buf_adds(b, ",\"events\":[");
 	for (uint32_t i = 0; i < s->n_events; i++) {
 		ooda_time_format(s->events[i].time_ns, when, sizeof(when));
 		buf_addf(b, "%s{\"time\":\"%s\"", i ? "," : "", when);
 		str_member(b, "name", s->events[i].name ? s->events[i].name : "");
 		buf_adds(b, ",\"attributes\":");
-		attrs_json(b, &s->events[i].attrs);
+		record_attrs_json(b, &s->events[i].attrs);
 		buf_addch(b, '}');
 	}
 	buf_adds(b, "]}");

@@ -132,38 +132,6 @@ static void reader_put(struct tstore *t, sqlite3 *db)
 
 /* ---- writing ------------------------------------------------------------ */
 
-static void attrs_json(struct buf *b, const struct attrs *a)
-{
-	buf_addch(b, '{');
-	for (uint32_t i = 0; i < a->n; i++) {
-		const struct attr *t = &a->v[i];
-		if (i)
-			buf_addch(b, ',');
-		buf_add_json_str(b, t->key, strlen(t->key));
-		buf_addch(b, ':');
-		switch (t->type) {
-		case ATTR_INT:
-			buf_addf(b, "%lld", (long long)t->i);
-			break;
-		case ATTR_DOUBLE:
-			if (t->d != t->d || t->d > 1e308 || t->d < -1e308)
-				buf_adds(b, "null");
-			else
-				buf_addf(b, "%.17g", t->d);
-			break;
-		case ATTR_BOOL:
-			buf_adds(b, t->b ? "true" : "false");
-			break;
-		case ATTR_JSON:
-			buf_add(b, t->s, t->len);
-			break;
-		default:
-			buf_add_json_str(b, t->s, t->len);
-		}
-	}
-	buf_addch(b, '}');
-}
-
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
 	if (s)
@@ -183,7 +151,7 @@ static int insert_event(struct tstore *t, const struct change_event *e, struct b
 		id = idbuf;
 	}
 	struct buf attrs = BUF_INIT;
-	attrs_json(&attrs, &e->attrs);
+	record_attrs_json(&attrs, &e->attrs);
 	sqlite3_reset(st);
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, e->time_ns);
