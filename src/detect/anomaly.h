@@ -21,10 +21,18 @@
  * medium-term mean (a rise in how often the series surprises: spike
  * density, noise) and the log of the short-term mean step |x - previous x|
  * (the series moving far more than it used to). Each is compared with its
- * own long-term mean and spread; the largest gap g, read as a Gaussian
- * tail, gives score = P(|N(0,1)| < g). After a score crosses the alert
- * level, the engine stays quiet for a hold-off so one incident raises one
- * alert. No score is given while warming up.
+ * own long-term mean and spread; the largest gap g is taken. Two rules
+ * then adjust it. A departure that recurred at this time of day on each of
+ * the last two days (within half an hour: daily jobs drift) is discounted
+ * by its usual size, so a nightly batch is not an incident. A record
+ * departure, one that beats the largest departure above (or below) the
+ * baseline remembered over the same long-term horizon by a fifth and is
+ * at least six scales out, is given a fixed high gap: on a spiky series
+ * the other detectors have learned to expect spikes, but not one taller
+ * than all of them. The gap, read as a Gaussian tail, gives score =
+ * P(|N(0,1)| < g). After a score crosses the alert level, the engine stays
+ * quiet for a hold-off so one incident raises one alert. No score is given
+ * while warming up.
  */
 #ifndef OODA_DETECT_ANOMALY_H
 #define OODA_DETECT_ANOMALY_H
@@ -49,7 +57,7 @@ struct anomaly_config {
 	double error_halflife;    /* residual scale half-life, points; default 600 */
 	double surprise_halflife; /* long-term surprise distribution half-life, points; default 2000 */
 	int64_t slot_ns;          /* width of one seasonal slot; default 5 minutes */
-	bool no_daily;            /* do not learn a daily profile */
+	bool no_daily;            /* do not learn a daily profile (nor recurring daily departures) */
 	bool no_weekly;           /* do not learn a weekly profile */
 };
 
@@ -62,6 +70,8 @@ struct anomaly_result {
 	double baseline;           /* the value the engine expected */
 	double expected_lo, expected_hi; /* band of ordinary values around it */
 	bool warming_up;           /* still learning: score is 0 */
+	/* which detector gave the score: "surprise", "density", "variability" or "record"; NULL at 0 */
+	const char *detector;
 };
 
 /*

@@ -229,9 +229,9 @@ static int rate_one(const struct pattern_info *pi, void *arg)
 	char name[200], idhex[24];
 	snprintf(idhex, sizeof(idhex), "%016llx", (unsigned long long)pi->id);
 	snprintf(name, sizeof(name), "pattern-spike:%s/%s", c->m->name, idhex);
-	json_t *ev = json_pack("{s:s, s:s, s:f, s:f, s:f, s:s}", "pattern", idhex, "template", pi->template_, "per_minute",
-			       x->value, "baseline", isfinite(x->last.baseline) ? x->last.baseline : 0.0, "score",
-			       x->last.score, "window", "1m");
+	json_t *ev = json_pack("{s:s, s:s, s:f, s:f, s:f, s:s, s:s?}", "pattern", idhex, "template", pi->template_,
+			       "per_minute", x->value, "baseline", isfinite(x->last.baseline) ? x->last.baseline : 0.0,
+			       "score", x->last.score, "window", "1m", "detector", x->last.detector);
 	json_t *labels = json_pack("{s:s}", "pattern", idhex);
 	char summary[400];
 	snprintf(summary, sizeof(summary), "%s: \"%s\" at %.0f/min (usually %.1f)", c->m->name, pi->template_, x->value,

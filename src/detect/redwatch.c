@@ -90,11 +90,11 @@ static void emit(struct redwatch *w, struct watched *x, int m, int64_t t, const 
 	bool active = !r->warming_up && r->score >= w->cfg.threshold && r->direction == bad_direction[m];
 	char name[LIVE_NAME_MAX + 64];
 	snprintf(name, sizeof(name), "anomaly:%s/%s", x->service, metric_names[m]);
-	json_t *ev = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:b, s:s}", "metric", metric_names[m], "value",
+	json_t *ev = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:b, s:s, s:s?}", "metric", metric_names[m], "value",
 			       x->value[m], "baseline", isfinite(r->baseline) ? r->baseline : 0.0, "expected_lo",
 			       isfinite(r->expected_lo) ? r->expected_lo : 0.0, "expected_hi",
 			       isfinite(r->expected_hi) ? r->expected_hi : 0.0, "score", r->score, "direction",
-			       r->direction, "warming_up", r->warming_up, "window", "10s slots");
+			       r->direction, "warming_up", r->warming_up, "window", "10s slots", "detector", r->detector);
 	json_t *labels = json_pack("{s:s}", "metric", metric_names[m]);
 	char summary[300];
 	snprintf(summary, sizeof(summary), "%s %s is %s its baseline (%.3g vs %.3g, confidence %.3f)", x->service,

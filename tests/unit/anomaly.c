@@ -194,6 +194,82 @@ static void test_fixed_memory(void **state)
 	free(block);
 }
 
+/*
+ * A nightly job: a spike around 03:00 that drifts by up to 25 minutes from
+ * day to day. Once it has shown up on two days running it no longer alerts,
+ * while the same spike at 15:00 (a time it never happened) does. The same
+ * stream into an engine without the daily memory alerts on the nightly
+ * spikes, so the memory is what keeps them quiet.
+ */
+static void nightly_run(const struct anomaly_config *c, double *nightly_max, double *afternoon)
+{
+	struct anomaly_state *s = malloc(anomaly_state_size(c));
+	anomaly_init(s, c);
+	rng_state = 11;
+	static const int drift[] = { 0, 4, -3, 5, -5, 2, -4, 3, 1, -2 }; /* 5-minute slots */
+	int64_t day0 = T0 - T0 % (INT64_C(86400) * 1000000000); /* midnight UTC */
+	*nightly_max = *afternoon = 0;
+	for (int day = 0; day < 10; day++) {
+		for (int k = 0; k < 288; k++) {
+			bool spike = k == 36 + drift[day] || (day == 9 && k == 180);
+			struct anomaly_result r;
+			anomaly_update(s, day0 + (int64_t)(day * 288 + k) * STEP_NS, (spike ? 160.0 : 100.0) + 2.0 * gauss(), &r);
+			if (day >= 3 && spike && k != 180 && r.score > *nightly_max)
+				*nightly_max = r.score;
+			if (day == 9 && k == 180)
+				*afternoon = r.score;
+		}
+	}
+	free(s);
+}
+
+static void test_recurring_daily_departure(void **state)
+{
+	struct anomaly_config with_memory = { 0 }, without = { .no_daily = true };
+	double nightly, afternoon;
+	nightly_run(&with_memory, &nightly, &afternoon);
+	if (nightly >= 0.997)
+		fail_msg("the nightly spike still alerts after two days: %f", nightly);
+	if (afternoon < 0.997)
+		fail_msg("the same spike at a new time of day scored only %f", afternoon);
+	nightly_run(&without, &nightly, &afternoon);
+	if (nightly < 0.997)
+		fail_msg("without the daily memory the nightly spike scored only %f", nightly);
+}
+
+/*
+ * A spiky series: spikes of about +60 at irregular intervals. The engine
+ * learns to expect them (quiet at the last ordinary spike), but a spike far
+ * taller than any it has seen is a record: an alert, detector "record",
+ * pointing up.
+ */
+static void test_record_departure(void **state)
+{
+	struct anomaly_state *s = malloc(anomaly_state_size(NULL));
+	anomaly_init(s, NULL);
+	rng_state = 5;
+	struct anomaly_result r;
+	int next = 30, i = 0;
+	double ordinary = 0;
+	for (; i < 3000; i++) {
+		bool spike = i == next;
+		if (spike)
+			next += 20 + (int)(uniform() * 40);
+		anomaly_update(s, T0 + i * STEP_NS, (spike ? 160.0 + 5.0 * gauss() : 100.0) + 2.0 * gauss(), &r);
+		if (spike && i > 2500 && r.score > ordinary)
+			ordinary = r.score;
+	}
+	if (ordinary >= 0.997)
+		fail_msg("an ordinary spike still alerts after 2500 points: %f", ordinary);
+	anomaly_update(s, T0 + i * STEP_NS, 260.0, &r);
+	if (r.score < 0.997)
+		fail_msg("a record spike scored only %f", r.score);
+	assert_non_null(r.detector);
+	assert_string_equal(r.detector, "record");
+	assert_int_equal(r.direction, 1);
+	free(s);
+}
+
 static void test_parse_row(void **state)
 {
 	static const struct {
@@ -299,6 +375,8 @@ int main(void)
 		cmocka_unit_test(test_baseline_and_band),
 		cmocka_unit_test(test_non_finite_ignored),
 		cmocka_unit_test(test_fixed_memory),
+		cmocka_unit_test(test_recurring_daily_departure),
+		cmocka_unit_test(test_record_departure),
 		cmocka_unit_test(test_parse_row),
 		cmocka_unit_test(test_analyze_csv),
 	};
