@@ -113,11 +113,16 @@ static int configure_detect(struct daemon *d, const struct config *cfg, bool app
 	return rc;
 }
 
-/* The slos section of cfg, checked; key paths in err, prefixed with the file. */
-static int check_slos(const struct daemon *d, const struct config *cfg, struct buf *err)
+/*
+ * The slos section of cfg, checked and (if apply) made the running SLOs,
+ * with a summary of what changed appended to changes; key paths in err,
+ * prefixed with the file.
+ */
+static int configure_slos(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes,
+			  struct buf *err)
 {
 	char *text = config_section_json(cfg, "slos");
-	int rc = slo_config_check(text, err);
+	int rc = apply ? slo_set_apply(d->slos, text, changes, err) : slo_config_check(text, err);
 	free(text);
 	if (rc && d->config_path) {
 		struct buf tmp = BUF_INIT;
@@ -189,7 +194,8 @@ struct reload_ctx {
 	struct daemon *d;
 	const char *actor;
 	const char *outcome;
-	const char *detail;
+	const char *rationale;
+	const char *detail; /* JSON or NULL */
 };
 
 static int reload_audit_tx(struct store *s, void *ctx, struct buf *err)
@@ -198,7 +204,7 @@ static int reload_audit_tx(struct store *s, void *ctx, struct buf *err)
 	struct buf target = BUF_INIT;
 	buf_addf(&target, "config/%s", r->d->config_path ? r->d->config_path : "(defaults)");
 	struct audit_entry e = { .actor = r->actor, .action = r->outcome, .target = target.data,
-				 .rationale = r->detail };
+				 .rationale = r->rationale, .detail = r->detail };
 	int rc = audit_append(s, &r->d->signer, &e, err);
 	buf_release(&target);
 	return rc;
@@ -212,20 +218,30 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	}
 	struct config next;
 	config_init(&next);
+	struct buf slo_changes = BUF_INIT;
 	int rc = config_load(&next, d->config_path, err);
 	if (!rc)
-		rc = check_slos(d, &next, err);
+		rc = configure_slos(d, &next, false, NULL, err);
 	if (!rc)
 		rc = configure_change(d, &next, false, err);
 	/* alerts, services (probes) and heartbeats: a bad section rejects the reload */
 	if (!rc)
 		rc = configure_detect(d, &next, false, err);
+	/* SLOs first: the only apply that can still fail (out of memory), before anything changed */
+	if (!rc)
+		rc = configure_slos(d, &next, true, &slo_changes, err);
 	if (!rc)
 		configure_change(d, &next, true, err);
 	if (!rc)
 		configure_detect(d, &next, true, err);
-	struct reload_ctx rctx = { d, actor, rc ? "config.reload_rejected" : "config.reload",
-				   rc ? err->data : "" };
+	char *detail = NULL;
+	if (!rc && slo_changes.len) {
+		json_t *dj = json_pack("{s:s}", "slos", slo_changes.data);
+		detail = json_dumps(dj, JSON_COMPACT);
+		json_decref(dj);
+	}
+	struct reload_ctx rctx = { d, actor, rc ? "config.reload_rejected" : "config.reload", rc ? err->data : "",
+				   detail };
 	if (!rc) {
 		pthread_rwlock_wrlock(&d->cfg_lock);
 		struct config old = d->cfg;
@@ -235,6 +251,8 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 		ooda_log_set_level((enum log_level)ooda_log_level_parse(d->cfg.log_level));
 		config_release(&old);
 		log_info("configuration reloaded from %s", d->config_path);
+		if (slo_changes.len)
+			log_info("slos: %s", slo_changes.data);
 	} else {
 		config_release(&next);
 		d->reload_failures++;
@@ -243,6 +261,8 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	struct buf aerr = BUF_INIT;
 	store_write(d->store, reload_audit_tx, &rctx, &aerr);
 	buf_release(&aerr);
+	free(detail);
+	buf_release(&slo_changes);
 	return rc;
 }
 
@@ -307,7 +327,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		goto out;
 	live_replay(&d);
 	{
-		if ((rc = check_slos(&d, &d.cfg, err)))
+		if ((rc = configure_slos(&d, &d.cfg, false, NULL, err)))
 			goto out;
 		char *text = config_section_json(&d.cfg, "slos");
 		struct slo_options so = { .live = d.live, .tstore = d.tstore };
