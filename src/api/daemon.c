@@ -146,8 +146,9 @@ static void tick_alerts(void *ctx, int64_t now_ns, const struct alert_sink *sink
 }
 
 /*
- * Creates the alerting core, rules, the prober and heartbeats from cfg, and
- * starts the engine thread that ticks every detector.
+ * Creates the alerting core, rules, the prober and heartbeats from cfg,
+ * starts the workers that evaluate rules' and watches' PromQL off the
+ * engine thread, and starts the engine thread that ticks every detector.
  */
 static int start_detect(struct daemon *d, struct buf *err)
 {
@@ -157,7 +158,8 @@ static int start_detect(struct daemon *d, struct buf *err)
 	    (rc = alerts_create(d->store, &d->signer, d->live, &d->alerts, err)) ||
 	    (rc = rules_create(d->tstore, d->live, &d->rules, err)) || (rc = prober_create(&popt, &d->prober, err)) ||
 	    (rc = heartbeats_create(d->store, &d->signer, &d->heartbeats, err)) ||
-	    (rc = configure_detect(d, &d->cfg, true, err)) || (rc = prober_start(d->prober, err)))
+	    (rc = configure_detect(d, &d->cfg, true, err)) || (rc = prober_start(d->prober, err)) ||
+	    (rc = rules_start(d->rules, err)) || (rc = watches_start(d->watches, err)))
 		return rc;
 	struct alert_sink sink = alerts_sink(d->alerts);
 	if ((rc = engine_create(&sink, ENGINE_DEFAULT_TICK_NS, &d->engine, err)) ||
@@ -171,7 +173,10 @@ static int start_detect(struct daemon *d, struct buf *err)
 	return engine_start(d->engine, err);
 }
 
-/* Stops the engine before what it ticks goes away. */
+/*
+ * Stops the engine before what it ticks goes away; destroying rules and
+ * watches joins their workers (after the evaluation in progress).
+ */
 static void stop_detect(struct daemon *d)
 {
 	engine_destroy(d->engine);
