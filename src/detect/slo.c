@@ -1240,8 +1240,12 @@ static void rebuild(const struct slo_options *opt, struct slo *slos, int n, cons
 			slos[i].promql_next = newest[i] + 1;
 	if (rc)
 		log_error("slo: budgets start without history: %s", serr.data);
-	else
-		log_info("slo: %d SLOs, %zu stored minute counts read back", n, r.points);
+	else {
+		int filled = 0;
+		for (int i = 0; i < n; i++)
+			filled += !(skip && skip[i]);
+		log_info("slo: %d SLOs, %zu stored minute counts read back", filled, r.points);
+	}
 	buf_release(&serr);
 	free(newest);
 }
@@ -1324,7 +1328,11 @@ int slo_set_apply(struct slo_set *set, const char *slos_json, struct buf *change
 		goto out;
 	}
 	/* added SLOs read back what an earlier run (or an earlier reload) stored under their name */
-	rebuild(&set->opt, v, n, carried, set_now(set));
+	bool any_added = false;
+	for (int i = 0; i < n; i++)
+		any_added = any_added || added[i];
+	if (any_added)
+		rebuild(&set->opt, v, n, carried, set_now(set));
 	atomic_store(&set->applying, true);
 	pthread_rwlock_wrlock(&set->defs);
 	for (int i = 0; i < n; i++) {
