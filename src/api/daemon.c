@@ -221,6 +221,7 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 		buf_adds(err, "ooda serve was started without --config; there is no file to reload");
 		return OODA_EINVAL;
 	}
+	pthread_mutex_lock(&d->reload_mu);
 	struct config next;
 	config_init(&next);
 	struct buf slo_changes = BUF_INIT;
@@ -268,6 +269,7 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	buf_release(&aerr);
 	free(detail);
 	buf_release(&slo_changes);
+	pthread_mutex_unlock(&d->reload_mu);
 	return rc;
 }
 
@@ -286,6 +288,7 @@ static void daemon_release(struct daemon *d)
 	store_close(d->store);
 	config_release(&d->cfg);
 	pthread_rwlock_destroy(&d->cfg_lock);
+	pthread_mutex_destroy(&d->reload_mu);
 	free(d->config_path);
 	free(d->data_dir);
 	free(d->listen);
@@ -295,6 +298,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 {
 	struct daemon d = { 0 };
 	pthread_rwlock_init(&d.cfg_lock, NULL);
+	pthread_mutex_init(&d.reload_mu, NULL);
 	config_init(&d.cfg);
 	int rc = 0;
 	if (opt->config_path) {
