@@ -113,11 +113,16 @@ static int configure_detect(struct daemon *d, const struct config *cfg, bool app
 	return rc;
 }
 
-/* The slos section of cfg, checked; key paths in err, prefixed with the file. */
-static int check_slos(const struct daemon *d, const struct config *cfg, struct buf *err)
+/*
+ * The slos section of cfg, checked and (if apply) made the running SLOs,
+ * with a summary of what changed appended to changes; key paths in err,
+ * prefixed with the file.
+ */
+static int configure_slos(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes,
+			  struct buf *err)
 {
 	char *text = config_section_json(cfg, "slos");
-	int rc = slo_config_check(text, err);
+	int rc = apply ? slo_set_apply(d->slos, text, changes, err) : slo_config_check(text, err);
 	free(text);
 	if (rc && d->config_path) {
 		struct buf tmp = BUF_INIT;
@@ -141,8 +146,9 @@ static void tick_alerts(void *ctx, int64_t now_ns, const struct alert_sink *sink
 }
 
 /*
- * Creates the alerting core, rules, the prober and heartbeats from cfg, and
- * starts the engine thread that ticks every detector.
+ * Creates the alerting core, rules, the prober and heartbeats from cfg,
+ * starts the workers that evaluate rules' and watches' PromQL off the
+ * engine thread, and starts the engine thread that ticks every detector.
  */
 static int start_detect(struct daemon *d, struct buf *err)
 {
@@ -152,7 +158,8 @@ static int start_detect(struct daemon *d, struct buf *err)
 	    (rc = alerts_create(d->store, &d->signer, d->live, &d->alerts, err)) ||
 	    (rc = rules_create(d->tstore, d->live, &d->rules, err)) || (rc = prober_create(&popt, &d->prober, err)) ||
 	    (rc = heartbeats_create(d->store, &d->signer, &d->heartbeats, err)) ||
-	    (rc = configure_detect(d, &d->cfg, true, err)) || (rc = prober_start(d->prober, err)))
+	    (rc = configure_detect(d, &d->cfg, true, err)) || (rc = prober_start(d->prober, err)) ||
+	    (rc = rules_start(d->rules, err)) || (rc = watches_start(d->watches, err)))
 		return rc;
 	struct alert_sink sink = alerts_sink(d->alerts);
 	if ((rc = engine_create(&sink, ENGINE_DEFAULT_TICK_NS, &d->engine, err)) ||
@@ -166,7 +173,10 @@ static int start_detect(struct daemon *d, struct buf *err)
 	return engine_start(d->engine, err);
 }
 
-/* Stops the engine before what it ticks goes away. */
+/*
+ * Stops the engine before what it ticks goes away; destroying rules and
+ * watches joins their workers (after the evaluation in progress).
+ */
 static void stop_detect(struct daemon *d)
 {
 	engine_destroy(d->engine);
@@ -189,7 +199,8 @@ struct reload_ctx {
 	struct daemon *d;
 	const char *actor;
 	const char *outcome;
-	const char *detail;
+	const char *rationale;
+	const char *detail; /* JSON or NULL */
 };
 
 static int reload_audit_tx(struct store *s, void *ctx, struct buf *err)
@@ -198,7 +209,7 @@ static int reload_audit_tx(struct store *s, void *ctx, struct buf *err)
 	struct buf target = BUF_INIT;
 	buf_addf(&target, "config/%s", r->d->config_path ? r->d->config_path : "(defaults)");
 	struct audit_entry e = { .actor = r->actor, .action = r->outcome, .target = target.data,
-				 .rationale = r->detail };
+				 .rationale = r->rationale, .detail = r->detail };
 	int rc = audit_append(s, &r->d->signer, &e, err);
 	buf_release(&target);
 	return rc;
@@ -210,22 +221,33 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 		buf_adds(err, "ooda serve was started without --config; there is no file to reload");
 		return OODA_EINVAL;
 	}
+	pthread_mutex_lock(&d->reload_mu);
 	struct config next;
 	config_init(&next);
+	struct buf slo_changes = BUF_INIT;
 	int rc = config_load(&next, d->config_path, err);
 	if (!rc)
-		rc = check_slos(d, &next, err);
+		rc = configure_slos(d, &next, false, NULL, err);
 	if (!rc)
 		rc = configure_change(d, &next, false, err);
 	/* alerts, services (probes) and heartbeats: a bad section rejects the reload */
 	if (!rc)
 		rc = configure_detect(d, &next, false, err);
+	/* SLOs first: the only apply that can still fail (out of memory), before anything changed */
+	if (!rc)
+		rc = configure_slos(d, &next, true, &slo_changes, err);
 	if (!rc)
 		configure_change(d, &next, true, err);
 	if (!rc)
 		configure_detect(d, &next, true, err);
-	struct reload_ctx rctx = { d, actor, rc ? "config.reload_rejected" : "config.reload",
-				   rc ? err->data : "" };
+	char *detail = NULL;
+	if (!rc && slo_changes.len) {
+		json_t *dj = json_pack("{s:s}", "slos", slo_changes.data);
+		detail = json_dumps(dj, JSON_COMPACT);
+		json_decref(dj);
+	}
+	struct reload_ctx rctx = { d, actor, rc ? "config.reload_rejected" : "config.reload", rc ? err->data : "",
+				   detail };
 	if (!rc) {
 		pthread_rwlock_wrlock(&d->cfg_lock);
 		struct config old = d->cfg;
@@ -235,6 +257,8 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 		ooda_log_set_level((enum log_level)ooda_log_level_parse(d->cfg.log_level));
 		config_release(&old);
 		log_info("configuration reloaded from %s", d->config_path);
+		if (slo_changes.len)
+			log_info("slos: %s", slo_changes.data);
 	} else {
 		config_release(&next);
 		d->reload_failures++;
@@ -243,6 +267,9 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	struct buf aerr = BUF_INIT;
 	store_write(d->store, reload_audit_tx, &rctx, &aerr);
 	buf_release(&aerr);
+	free(detail);
+	buf_release(&slo_changes);
+	pthread_mutex_unlock(&d->reload_mu);
 	return rc;
 }
 
@@ -261,6 +288,7 @@ static void daemon_release(struct daemon *d)
 	store_close(d->store);
 	config_release(&d->cfg);
 	pthread_rwlock_destroy(&d->cfg_lock);
+	pthread_mutex_destroy(&d->reload_mu);
 	free(d->config_path);
 	free(d->data_dir);
 	free(d->listen);
@@ -270,6 +298,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 {
 	struct daemon d = { 0 };
 	pthread_rwlock_init(&d.cfg_lock, NULL);
+	pthread_mutex_init(&d.reload_mu, NULL);
 	config_init(&d.cfg);
 	int rc = 0;
 	if (opt->config_path) {
@@ -307,7 +336,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		goto out;
 	live_replay(&d);
 	{
-		if ((rc = check_slos(&d, &d.cfg, err)))
+		if ((rc = configure_slos(&d, &d.cfg, false, NULL, err)))
 			goto out;
 		char *text = config_section_json(&d.cfg, "slos");
 		struct slo_options so = { .live = d.live, .tstore = d.tstore };

@@ -30,6 +30,7 @@
 
 struct daemon {
 	pthread_rwlock_t cfg_lock;  /* guards cfg during a reload */
+	pthread_mutex_t reload_mu;  /* one reload at a time (SIGHUP and the API may race) */
 	struct config cfg;
 	char *config_path;          /* NULL when running on defaults */
 	char *data_dir;

@@ -4,7 +4,10 @@
  * tick callback with the clock and the sink its signals go to — alert
  * rules, then the alerting core, and whatever other detectors register
  * (probes' results, SLO burn, anomaly scores…). Callbacks must not block
- * on I/O beyond short store writes.
+ * on I/O beyond short store writes: detectors that read the telemetry
+ * store (alert rules, anomaly watches, PromQL SLIs) hand that work to a
+ * worker thread of their own and only collect its results on the tick
+ * (evalworker.h, slo.h).
  */
 #ifndef OODA_ENGINE_H
 #define OODA_ENGINE_H

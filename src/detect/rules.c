@@ -1,9 +1,15 @@
 /*
  * Alert rules: loading and validating the `alerts:` section, evaluating each
- * rule's PromQL on the engine thread, and turning result series into
- * signals for the alerting core. Format and contract in rules.h.
+ * rule's PromQL on the rules' worker (evalworker.h; inline when none was
+ * started), and turning result series into signals for the alerting core.
+ * Format and contract in rules.h.
+ *
+ * Locks: `mu` guards the rule set, the source and the evaluation state; the
+ * worker holds it through an evaluation, so a reload waits for the one
+ * running. The engine tick never takes it once the worker runs.
  */
 #include "detect/rules.h"
+#include "detect/evalworker.h"
 #include "core/arena.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -39,6 +45,7 @@ struct rules {
 	json_t *orphans; /* [{name, service, labels}] of removed rules, reported inactive at the next tick */
 	struct arena eval;
 	int64_t last_log_ns;
+	struct evalworker *worker; /* NULL: rules_tick evaluates inline */
 };
 
 static void set_free(struct rule_set *set)
@@ -272,10 +279,24 @@ int rules_create(struct tstore *tstore, struct live_signals *live, struct rules 
 	return 0;
 }
 
+int rules_start(struct rules *r, struct buf *err)
+{
+	if (r->worker)
+		return 0;
+	return evalworker_create("alert rules", rules_evaluate, r, &r->worker, err);
+}
+
+void rules_wait(struct rules *r)
+{
+	if (r->worker)
+		evalworker_wait_idle(r->worker);
+}
+
 void rules_destroy(struct rules *r)
 {
 	if (!r)
 		return;
+	evalworker_destroy(r->worker); /* before what its evaluation reads goes away */
 	set_free(r->set);
 	json_decref(r->orphans);
 	arena_release(&r->eval);
@@ -464,10 +485,9 @@ static void eval_rule(struct rules *r, struct rule *ru, const struct promql_sour
 	ru->active = seen;
 }
 
-void rules_tick(struct rules *r, int64_t now_ns, const struct alert_sink *sink)
+void rules_evaluate(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 {
-	if (!r)
-		return;
+	struct rules *r = ctx;
 	pthread_mutex_lock(&r->mu);
 	size_t i;
 	json_t *o;
@@ -484,7 +504,20 @@ void rules_tick(struct rules *r, int64_t now_ns, const struct alert_sink *sink)
 	}
 	r->next_ns = now_ns + r->set->interval_ns;
 	const struct promql_source *src = r->override ? r->override : &r->src;
-	for (size_t k = 0; k < r->set->n && (r->override || r->mctx.tstore); k++)
+	for (size_t k = 0; k < r->set->n && (r->override || r->mctx.tstore); k++) {
+		if (r->worker && evalworker_stopping(r->worker))
+			break;
 		eval_rule(r, &r->set->v[k], src, now_ns, sink);
+	}
 	pthread_mutex_unlock(&r->mu);
+}
+
+void rules_tick(struct rules *r, int64_t now_ns, const struct alert_sink *sink)
+{
+	if (!r)
+		return;
+	if (r->worker)
+		evalworker_tick(r->worker, now_ns, sink);
+	else
+		rules_evaluate(r, now_ns, sink);
 }

@@ -1,9 +1,11 @@
 /*
  * Alert rules (detect stage): PromQL conditions from the `alerts:` section
- * of ooda.yaml, evaluated on the engine thread against the telemetry store
- * and live signals. Each series an expression returns is one active
- * alert_signal carrying the series' labels (plus the rule's) and its value
- * as evidence; a series that stops being returned is reported inactive.
+ * of ooda.yaml, evaluated against the telemetry store and live signals on
+ * the rules' own worker thread (rules_start; see evalworker.h), so a slow
+ * store read never delays the engine tick. Each series an expression
+ * returns is one active alert_signal carrying the series' labels (plus the
+ * rule's) and its value as evidence; a series that stops being returned is
+ * reported inactive.
  * The alerting core (alerts.h) applies for and keep_firing_for.
  *
  * The section is either a list of rules or a mapping:
@@ -44,6 +46,16 @@ struct rules;
  * may be NULL: no data). Caller owns *out (rules_destroy). 0 or OODA_ENOMEM.
  */
 int rules_create(struct tstore *tstore, struct live_signals *live, struct rules **out, struct buf *err);
+
+/*
+ * Starts the worker that evaluates the rules from then on; rules_tick()
+ * only hands evaluations to it and delivers what they found. Without it,
+ * rules_tick() evaluates on the caller's thread (tests, tools). Returns 0
+ * or OODA_EINTERNAL with the reason in err.
+ */
+int rules_start(struct rules *r, struct buf *err);
+
+/* Stops the worker (waiting for the evaluation in progress) and frees r. NULL is a no-op. */
 void rules_destroy(struct rules *r);
 
 /*
@@ -63,11 +75,24 @@ int64_t rules_group_window(struct rules *r);
 size_t rules_count(struct rules *r);
 
 /*
- * Evaluates every rule when the interval has passed since the last
- * evaluation (else returns at once), sending signals to sink. A rule whose
- * evaluation fails keeps its series as they were and logs why.
+ * The engine tick. With the worker started: sends sink the signals of the
+ * evaluations finished since the last tick and hands the worker an
+ * evaluation at now_ns (rules_evaluate) if it is idle; never waits for one.
+ * Without the worker: rules_evaluate(r, now_ns, sink) here and now.
  */
 void rules_tick(struct rules *r, int64_t now_ns, const struct alert_sink *sink);
+
+/*
+ * One evaluation (ctx is the struct rules): reports rules removed by a
+ * reload inactive, then, when the interval has passed since the last
+ * evaluation, evaluates every rule (else returns at once), sending signals
+ * to sink. A rule whose evaluation fails keeps its series as they were and
+ * logs why. Reads the store: not for the engine thread.
+ */
+void rules_evaluate(void *ctx, int64_t now_ns, const struct alert_sink *sink);
+
+/* Waits until the evaluation handed to the worker (if any) has finished (tests). */
+void rules_wait(struct rules *r);
 
 /* Replaces the metric source (tests); src must outlive r. NULL restores the store's. */
 void rules_set_source(struct rules *r, const struct promql_source *src);

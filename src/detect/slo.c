@@ -5,7 +5,8 @@
  * engine tick, evaluates burn rates and the multi-window multi-burn-rate
  * rules, and runs one worker thread that evaluates PromQL SLIs once per
  * closed minute and makes closed minutes durable as metric points, which
- * slo_set_start() reads back after a restart.
+ * slo_set_start() reads back after a restart. A config reload swaps in a
+ * new list of SLOs (slo_set_apply), handing each kept name its counts.
  *
  * A minute's counts only grow: live is authoritative for the last
  * SLO_LIVE_HORIZON minutes (it is rebuilt from stored spans at start too),
@@ -20,6 +21,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "core/arena.h"
 #include "core/error.h"
@@ -64,6 +66,7 @@ struct hz_entry {
 struct slo {
 	/* definition (immutable after create) */
 	char *name, *service, *operation;
+	char *def;            /* the section entry as canonical JSON: what a reload compares */
 	double objective;     /* percent, e.g. 99.9 */
 	double allowed;       /* 1 - objective/100 */
 	int window_min;
@@ -91,15 +94,26 @@ struct slo {
 	int64_t last_full_pull_ns;
 };
 
+/*
+ * Locks: `defs` guards which SLOs there are (slos, n, tick_status): the
+ * tick, the worker's steps and the API hold it for reading for as long as
+ * they look at an SLO, and only slo_set_apply() takes it for writing, to
+ * swap in a new set at once, so no reader ever sees half of a reload.
+ * `lock` (always taken inside `defs`) guards the counts of the SLOs.
+ */
 struct slo_set {
+	pthread_rwlock_t defs;
 	struct slo *slos;
 	int n;
 	struct slo_options opt;
 	pthread_mutex_t lock;
+	pthread_mutex_t apply_mu; /* one reload at a time */
+	atomic_bool applying;     /* a reload waits for defs: the worker ends its step early */
 	pthread_t worker;
 	bool worker_running;
 	bool stop;
 	pthread_cond_t wake;
+	json_t *orphans; /* [{name, service}] of removed SLOs, reported inactive by the next tick; under lock */
 	/* tick scratch (the tick is single-threaded) */
 	double *s_req, *s_err, *s_fast;
 	struct slo_status *tick_status;
@@ -500,6 +514,7 @@ static int parse_slo(struct slo *s, json_t *o, const char *path, struct buf *err
 
 static void slo_release(struct slo *s)
 {
+	free(s->def);
 	free(s->name);
 	free(s->service);
 	free(s->operation);
@@ -510,6 +525,14 @@ static void slo_release(struct slo *s)
 	free(s->good);
 	free(s->total);
 	free(s->tag);
+}
+
+static int ring_alloc(struct slo *s)
+{
+	s->good = calloc(SLO_RING_MINUTES, sizeof(double));
+	s->total = calloc(SLO_RING_MINUTES, sizeof(double));
+	s->tag = calloc(SLO_RING_MINUTES, sizeof(uint32_t));
+	return s->good && s->total && s->tag ? 0 : OODA_ENOMEM;
 }
 
 static int parse_all(const char *text, struct slo **out, int *n_out, bool alloc_rings, struct buf *err)
@@ -545,18 +568,15 @@ static int parse_all(const char *text, struct slo **out, int *n_out, bool alloc_
 		v[i].newest = -1;
 		v[i].promql_next = -1;
 		rc = parse_slo(&v[i], json_array_get(root, i), path, err);
+		if (!rc && !(v[i].def = json_dumps(json_array_get(root, i), JSON_COMPACT | JSON_SORT_KEYS)))
+			rc = OODA_ENOMEM;
 		for (size_t j = 0; !rc && j < i; j++)
 			if (!strcmp(v[j].name, v[i].name)) {
 				snprintf(path, sizeof(path), "slos[%zu].name", i);
 				rc = cfg_fail(err, path, "\"%s\" is already the name of slos[%zu]", v[i].name, j);
 			}
-		if (!rc && alloc_rings) {
-			v[i].good = calloc(SLO_RING_MINUTES, sizeof(double));
-			v[i].total = calloc(SLO_RING_MINUTES, sizeof(double));
-			v[i].tag = calloc(SLO_RING_MINUTES, sizeof(uint32_t));
-			if (!v[i].good || !v[i].total || !v[i].tag)
-				rc = OODA_ENOMEM;
-		}
+		if (!rc && alloc_rings)
+			rc = ring_alloc(&v[i]);
 	}
 	json_decref(root);
 	if (rc) {
@@ -600,9 +620,18 @@ int slo_set_create(const char *slos_json, const struct slo_options *opt, struct 
 	set->s_err = calloc(SLO_SCRATCH_SLOTS, sizeof(double));
 	set->s_fast = calloc(SLO_SCRATCH_SLOTS, sizeof(double));
 	set->tick_status = calloc((size_t)set->n + 1, sizeof(struct slo_status));
+	set->orphans = json_array();
+	/* glibc's default (reader-preferring) kind, said out loud: the engine tick
+	 * never queues behind a reload waiting for the worker's step to end */
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_READER_NP);
+	pthread_rwlock_init(&set->defs, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&set->lock, NULL);
+	pthread_mutex_init(&set->apply_mu, NULL);
 	pthread_cond_init(&set->wake, NULL);
-	if (!set->s_req || !set->s_err || !set->s_fast || !set->tick_status) {
+	if (!set->s_req || !set->s_err || !set->s_fast || !set->tick_status || !set->orphans) {
 		slo_set_destroy(set);
 		return OODA_ENOMEM;
 	}
@@ -610,9 +639,14 @@ int slo_set_create(const char *slos_json, const struct slo_options *opt, struct 
 	return 0;
 }
 
-int slo_set_count(const struct slo_set *set)
+int slo_set_count(struct slo_set *set)
 {
-	return set ? set->n : 0;
+	if (!set)
+		return 0;
+	pthread_rwlock_rdlock(&set->defs);
+	int n = set->n;
+	pthread_rwlock_unlock(&set->defs);
+	return n;
 }
 
 static struct slo *find_slo(struct slo_set *set, const char *name)
@@ -671,10 +705,12 @@ int slo_record(struct slo_set *set, const char *name, int64_t t_ns, double good,
 		return OODA_EINVAL;
 	if (!(good >= 0) || !(total >= good) || !isfinite(total) || t_ns < 0)
 		return OODA_EINVAL;
+	pthread_rwlock_rdlock(&set->defs);
 	pthread_mutex_lock(&set->lock);
 	struct slo *s = find_slo(set, name);
 	int rc = !s ? OODA_ENOTFOUND : ring_put(s, t_ns / MIN_NS, good, total, false) ? 0 : OODA_EINVAL;
 	pthread_mutex_unlock(&set->lock);
+	pthread_rwlock_unlock(&set->defs);
 	return rc;
 }
 
@@ -788,11 +824,13 @@ int slo_status_get(struct slo_set *set, const char *name, int64_t now_ns, struct
 	if (!set || !name || !out)
 		return OODA_EINVAL;
 	struct sums x;
+	pthread_rwlock_rdlock(&set->defs);
 	pthread_mutex_lock(&set->lock);
 	struct slo *s = find_slo(set, name);
 	if (s)
 		evaluate(s, now_ns, out, &x);
 	pthread_mutex_unlock(&set->lock);
+	pthread_rwlock_unlock(&set->defs);
 	return s ? 0 : OODA_ENOTFOUND;
 }
 
@@ -876,11 +914,40 @@ static void emit(const struct slo *s, const struct slo_status *st, int64_t now_n
 	}
 }
 
+/* Reports the SLOs a reload removed as inactive, so what they had firing resolves. */
+static void emit_orphans(struct slo_set *set, int64_t now_ns, const struct alert_sink *sink)
+{
+	pthread_mutex_lock(&set->lock);
+	json_t *orphans = set->orphans;
+	set->orphans = json_array();
+	pthread_mutex_unlock(&set->lock);
+	size_t i;
+	json_t *o;
+	json_array_foreach(orphans, i, o) {
+		static const char *const sev_name[2] = { "page", "ticket" };
+		const char *name = json_string_value(json_object_get(o, "name"));
+		char aname[SLO_NAME_MAX + 8];
+		snprintf(aname, sizeof(aname), "slo:%s", name);
+		for (int k = 0; k < 2; k++) {
+			json_t *labels = json_pack("{ss ss}", "slo", name, "severity", sev_name[k]);
+			struct alert_signal sig = { .source = "slo", .name = aname,
+						    .service = json_string_value(json_object_get(o, "service")),
+						    .severity = k == 0 ? SEVERITY_PAGE : SEVERITY_TICKET,
+						    .labels = labels, .active = false, .at_ns = now_ns };
+			alert_emit(sink, &sig);
+			json_decref(labels);
+		}
+	}
+	json_decref(orphans);
+}
+
 void slo_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 {
 	struct slo_set *set = ctx;
 	if (!set || now_ns < 0)
 		return;
+	pthread_rwlock_rdlock(&set->defs);
+	emit_orphans(set, now_ns, sink);
 	int64_t cur = now_ns / MIN_NS;
 	for (int i = 0; i < set->n; i++) {
 		struct slo *s = &set->slos[i];
@@ -898,6 +965,7 @@ void slo_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 	pthread_mutex_unlock(&set->lock);
 	for (int i = 0; i < set->n; i++)
 		emit(&set->slos[i], &set->tick_status[i], now_ns, sink);
+	pthread_rwlock_unlock(&set->defs);
 }
 
 /* ---- the worker: PromQL SLIs and durable minutes --------------------- */
@@ -945,7 +1013,8 @@ static void promql_step(struct slo_set *set, int64_t now_ns, int budget)
 		int64_t last_closed = (now_ns - SLO_PROMQL_DELAY_NS) / MIN_NS - 1;
 		if (s->promql_next < 0 || s->promql_next < last_closed - SLO_PROMQL_BACKFILL)
 			s->promql_next = last_closed - (s->promql_next < 0 ? 0 : SLO_PROMQL_BACKFILL);
-		for (; s->promql_next <= last_closed && budget > 0 && !set->stop; s->promql_next++, budget--) {
+		for (; s->promql_next <= last_closed && budget > 0 && !set->stop && !atomic_load(&set->applying);
+		     s->promql_next++, budget--) {
 			int64_t t_ms = (s->promql_next + 1) * 60000;
 			double a = 0, total = 0;
 			struct buf err = BUF_INIT;
@@ -1073,8 +1142,10 @@ static void *worker_main(void *arg)
 	while (!set->stop) {
 		pthread_mutex_unlock(&set->lock);
 		int64_t now = set_now(set);
+		pthread_rwlock_rdlock(&set->defs);
 		promql_step(set, now, 120);
 		persist_step(set, now);
+		pthread_rwlock_unlock(&set->defs);
 		pthread_mutex_lock(&set->lock);
 		if (set->stop)
 			break;
@@ -1088,7 +1159,9 @@ static void *worker_main(void *arg)
 }
 
 struct rebuild {
-	struct slo_set *set;
+	struct slo *slos;
+	int n;
+	const bool *skip; /* SLOs not to fill (their rings are already live); NULL = none */
 	int64_t now_min;
 	int last; /* index of the last SLO found, a cache */
 	int64_t *newest_stored;
@@ -1112,15 +1185,15 @@ static int rebuild_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, 
 		if (!slo || !isfinite(p->value) || p->value < 0)
 			continue;
 		int idx = -1;
-		if (r->last >= 0 && !strcmp(r->set->slos[r->last].name, slo))
+		if (r->last >= 0 && !strcmp(r->slos[r->last].name, slo))
 			idx = r->last;
-		for (int j = 0; idx < 0 && j < r->set->n; j++)
-			if (!strcmp(r->set->slos[j].name, slo))
+		for (int j = 0; idx < 0 && j < r->n; j++)
+			if (!strcmp(r->slos[j].name, slo))
 				idx = j;
-		if (idx < 0)
+		if (idx < 0 || (r->skip && r->skip[idx]))
 			continue;
 		r->last = idx;
-		struct slo *s = &r->set->slos[idx];
+		struct slo *s = &r->slos[idx];
 		int64_t m = p->start_ns / MIN_NS;
 		if (m > r->now_min || m <= r->now_min - SLO_RING_MINUTES)
 			continue;
@@ -1141,39 +1214,52 @@ static int rebuild_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, 
 	return 0;
 }
 
+/*
+ * Fills the rings of slos[0..n) (but those marked in skip) from the minute
+ * points stored over the last 30 days. The caller makes sure nobody else
+ * touches those rings meanwhile. Logs the outcome; returns nothing because
+ * a budget without history is still a budget.
+ */
+static void rebuild(const struct slo_options *opt, struct slo *slos, int n, const bool *skip, int64_t now)
+{
+	if (!opt->tstore || !n)
+		return;
+	int64_t *newest = malloc(sizeof(int64_t) * (size_t)n);
+	if (!newest)
+		return;
+	for (int i = 0; i < n; i++)
+		newest[i] = -1;
+	struct rebuild r = { slos, n, skip, now / MIN_NS, -1, newest, 0 };
+	static const char *const svc[] = { "ooda" };
+	struct tstore_scan q = { .signal = SIGNAL_METRICS, .from_ns = now - (int64_t)(SLO_RING_MINUTES + 60) * MIN_NS,
+				 .to_ns = now + MIN_NS, .services = svc, .n_services = 1, .oldest_first = true };
+	struct buf serr = BUF_INIT;
+	int rc = tstore_scan(opt->tstore, &q, rebuild_cb, &r, &serr);
+	for (int i = 0; i < n; i++)
+		if (slos[i].kind == SLI_PROMQL && newest[i] >= 0 && !(skip && skip[i]))
+			slos[i].promql_next = newest[i] + 1;
+	if (rc)
+		log_error("slo: budgets start without history: %s", serr.data);
+	else {
+		int filled = 0;
+		for (int i = 0; i < n; i++)
+			filled += !(skip && skip[i]);
+		log_info("slo: %d SLOs, %zu stored minute counts read back", filled, r.points);
+	}
+	buf_release(&serr);
+	free(newest);
+}
+
 int slo_set_start(struct slo_set *set, struct buf *err)
 {
 	if (!set)
 		return OODA_EINVAL;
-	if (!set->n)
-		return 0;
-	int64_t now = set_now(set);
-	if (set->opt.tstore) {
-		int64_t *newest = malloc(sizeof(int64_t) * (size_t)set->n);
-		if (!newest)
-			return OODA_ENOMEM;
-		for (int i = 0; i < set->n; i++)
-			newest[i] = -1;
-		struct rebuild r = { set, now / MIN_NS, -1, newest, 0 };
-		static const char *const svc[] = { "ooda" };
-		struct tstore_scan q = { .signal = SIGNAL_METRICS,
-					 .from_ns = now - (int64_t)(SLO_RING_MINUTES + 60) * MIN_NS,
-					 .to_ns = now + MIN_NS, .services = svc, .n_services = 1,
-					 .oldest_first = true };
-		struct buf serr = BUF_INIT;
-		pthread_mutex_lock(&set->lock);
-		int rc = tstore_scan(set->opt.tstore, &q, rebuild_cb, &r, &serr);
-		for (int i = 0; i < set->n; i++)
-			if (set->slos[i].kind == SLI_PROMQL && newest[i] >= 0)
-				set->slos[i].promql_next = newest[i] + 1;
-		pthread_mutex_unlock(&set->lock);
-		if (rc)
-			log_error("slo: budgets start without history: %s", serr.data);
-		else
-			log_info("slo: %d SLOs, %zu stored minute counts read back", set->n, r.points);
-		buf_release(&serr);
-		free(newest);
-	}
+	pthread_rwlock_rdlock(&set->defs);
+	pthread_mutex_lock(&set->lock);
+	rebuild(&set->opt, set->slos, set->n, NULL, set_now(set));
+	pthread_mutex_unlock(&set->lock);
+	pthread_rwlock_unlock(&set->defs);
+	/* the worker runs even without SLOs: a reload may add some */
 	set->stop = false;
 	int prc = pthread_create(&set->worker, NULL, worker_main, set);
 	if (prc) {
@@ -1182,6 +1268,120 @@ int slo_set_start(struct slo_set *set, struct buf *err)
 	}
 	set->worker_running = true;
 	return 0;
+}
+
+static void add_names(struct buf *out, const char *what, const struct slo *v, int n, const bool *mark)
+{
+	bool any = false;
+	for (int i = 0; i < n; i++) {
+		if (!mark[i])
+			continue;
+		if (!any)
+			buf_addf(out, "%s%s ", out->len ? "; " : "", what);
+		buf_addf(out, "%s%s", any ? ", " : "", v[i].name);
+		any = true;
+	}
+}
+
+int slo_set_apply(struct slo_set *set, const char *slos_json, struct buf *changes, struct buf *err)
+{
+	if (!set)
+		return OODA_EINVAL;
+	struct slo *v;
+	int n;
+	int rc = parse_all(slos_json, &v, &n, false, err);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&set->apply_mu);
+	/* Only apply_mu's holder changes slos and n, so reading them here is safe. */
+	int n_old = set->n;
+	struct slo *old = set->slos;
+	int *from = calloc((size_t)n + 1, sizeof(int));       /* new i ← old from[i], or -1 */
+	bool *added = calloc((size_t)n + 1, sizeof(bool));
+	bool *changed = calloc((size_t)n + 1, sizeof(bool));
+	bool *carried = calloc((size_t)n + 1, sizeof(bool));
+	bool *removed = calloc((size_t)n_old + 1, sizeof(bool));
+	struct slo_status *status = calloc((size_t)n + 1, sizeof(*status));
+	json_t *orphans = json_array();
+	rc = from && added && changed && carried && removed && status && orphans ? 0 : OODA_ENOMEM;
+	for (int i = 0; i < n && !rc; i++) {
+		from[i] = -1;
+		for (int k = 0; k < n_old && from[i] < 0; k++)
+			if (!strcmp(v[i].name, old[k].name))
+				from[i] = k;
+		added[i] = from[i] < 0;
+		carried[i] = !added[i];
+		changed[i] = !added[i] && strcmp(v[i].def, old[from[i]].def);
+		if (added[i])
+			rc = ring_alloc(&v[i]);
+	}
+	for (int k = 0; k < n_old && !rc; k++) {
+		removed[k] = true;
+		for (int i = 0; i < n && removed[k]; i++)
+			removed[k] = from[i] != k;
+		if (removed[k])
+			json_array_append_new(orphans, json_pack("{s:s s:s?}", "name", old[k].name, "service",
+								 old[k].service));
+	}
+	if (rc) {
+		buf_adds(err, "slos: out of memory");
+		goto out;
+	}
+	/* added SLOs read back what an earlier run (or an earlier reload) stored under their name */
+	bool any_added = false;
+	for (int i = 0; i < n; i++)
+		any_added = any_added || added[i];
+	if (any_added)
+		rebuild(&set->opt, v, n, carried, set_now(set));
+	atomic_store(&set->applying, true);
+	pthread_rwlock_wrlock(&set->defs);
+	for (int i = 0; i < n; i++) {
+		if (added[i])
+			continue;
+		struct slo *o = &old[from[i]];
+		v[i].good = o->good;
+		v[i].total = o->total;
+		v[i].tag = o->tag;
+		o->good = o->total = NULL;
+		o->tag = NULL;
+		v[i].newest = o->newest;
+		memcpy(v[i].hz, o->hz, sizeof(v[i].hz));
+		v[i].promql_next = o->promql_next;
+		v[i].last_full_pull_ns = changed[i] ? 0 : o->last_full_pull_ns;
+	}
+	set->slos = v;
+	set->n = n;
+	struct slo_status *old_status = set->tick_status;
+	set->tick_status = status;
+	status = old_status;
+	pthread_mutex_lock(&set->lock);
+	json_array_extend(set->orphans, orphans);
+	pthread_mutex_unlock(&set->lock);
+	pthread_rwlock_unlock(&set->defs);
+	atomic_store(&set->applying, false);
+	if (changes) {
+		add_names(changes, "added", v, n, added);
+		add_names(changes, "changed", v, n, changed);
+		add_names(changes, "removed", old, n_old, removed);
+	}
+	for (int k = 0; k < n_old; k++)
+		slo_release(&old[k]);
+	free(old);
+	v = NULL;
+	n = 0;
+out:
+	pthread_mutex_unlock(&set->apply_mu);
+	for (int i = 0; v && i < n; i++)
+		slo_release(&v[i]);
+	free(v);
+	free(from);
+	free(added);
+	free(changed);
+	free(carried);
+	free(removed);
+	free(status);
+	json_decref(orphans);
+	return rc;
 }
 
 void slo_set_destroy(struct slo_set *set)
@@ -1202,7 +1402,10 @@ void slo_set_destroy(struct slo_set *set)
 	free(set->s_err);
 	free(set->s_fast);
 	free(set->tick_status);
+	json_decref(set->orphans);
+	pthread_rwlock_destroy(&set->defs);
 	pthread_mutex_destroy(&set->lock);
+	pthread_mutex_destroy(&set->apply_mu);
 	pthread_cond_destroy(&set->wake);
 	free(set);
 }
@@ -1324,6 +1527,7 @@ int slo_list_json(struct slo_set *set, int64_t now_ns, struct buf *out, struct b
 	if (set) {
 		struct sums x;
 		struct slo_status st;
+		pthread_rwlock_rdlock(&set->defs);
 		pthread_mutex_lock(&set->lock);
 		for (int i = 0; i < set->n; i++) {
 			evaluate(&set->slos[i], now_ns, &st, &x);
@@ -1333,6 +1537,7 @@ int slo_list_json(struct slo_set *set, int64_t now_ns, struct buf *out, struct b
 			buf_addch(out, '}');
 		}
 		pthread_mutex_unlock(&set->lock);
+		pthread_rwlock_unlock(&set->defs);
 	}
 	buf_adds(out, "]}");
 	return 0;
@@ -1378,8 +1583,12 @@ static void burn_down_json(const struct slo *s, const struct slo_status *st, int
 
 int slo_get_json(struct slo_set *set, const char *name, int64_t now_ns, struct buf *out, struct buf *err)
 {
+	if (set)
+		pthread_rwlock_rdlock(&set->defs);
 	struct slo *s = set && name ? find_slo(set, name) : NULL;
 	if (!s) {
+		if (set)
+			pthread_rwlock_unlock(&set->defs);
 		if (err)
 			buf_addf(err, "no SLO named \"%.*s\"", SLO_NAME_MAX, name ? name : "");
 		return OODA_ENOTFOUND;
@@ -1395,5 +1604,6 @@ int slo_get_json(struct slo_set *set, const char *name, int64_t now_ns, struct b
 	burn_down_json(s, &st, now_ns, out);
 	buf_addch(out, '}');
 	pthread_mutex_unlock(&set->lock);
+	pthread_rwlock_unlock(&set->defs);
 	return 0;
 }

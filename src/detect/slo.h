@@ -15,8 +15,10 @@
  *
  * Threads: slo_tick() runs on the engine thread and never does I/O; the
  * worker started by slo_set_start() does the PromQL evaluations and the
- * durable writes; the API reads through slo_list_json()/slo_get_json().
- * All of them may run at once.
+ * durable writes; the API reads through slo_list_json()/slo_get_json();
+ * a config reload replaces the SLOs with slo_set_apply(). All of them may
+ * run at once: each sees either the SLOs before a reload or those after it,
+ * never a mix.
  */
 #ifndef OODA_SLO_H
 #define OODA_SLO_H
@@ -61,16 +63,34 @@ int slo_config_check(const char *slos_json, struct buf *err);
 
 /*
  * Rebuilds every ring from the stored minute points of the last 30 days
- * (when there is a tstore) and starts the worker thread. Returns 0, or an
- * error with detail in err (a failed rebuild is logged, not an error).
+ * (when there is a tstore) and starts the worker thread (also when there
+ * are no SLOs yet: a reload may add some). Returns 0, or an error with
+ * detail in err (a failed rebuild is logged, not an error).
  */
 int slo_set_start(struct slo_set *set, struct buf *err);
+
+/*
+ * Makes slos_json (as for slo_set_create) the SLOs of a running set, for a
+ * config reload. SLOs are matched by name: one whose name stays keeps its
+ * minute counts and burn state and takes the new definition (objective,
+ * window, budgeting, SLI, alert rules) from the next evaluation on; a new
+ * name starts from what the telemetry store holds under it (usually
+ * nothing); a name that is gone stops being evaluated, and the next tick
+ * reports its page and ticket signals inactive so its alerts resolve. Its
+ * stored minute points stay in the store (retention drops them).
+ *
+ * The swap is atomic for the tick, the worker and the API. On OODA_EINVAL
+ * (the reason, with the key path, in err) or OODA_ENOMEM nothing changes.
+ * If changes is set, a summary such as "added a; changed b; removed c" is
+ * appended to it (nothing when the SLOs are the same).
+ */
+int slo_set_apply(struct slo_set *set, const char *slos_json, struct buf *changes, struct buf *err);
 
 /* Stops the worker (after its current write) and frees everything. NULL is a no-op. */
 void slo_set_destroy(struct slo_set *set);
 
 /* Number of SLOs in the set. */
-int slo_set_count(const struct slo_set *set);
+int slo_set_count(struct slo_set *set);
 
 /*
  * The engine tick (ctx is the struct slo_set): pulls the recent minutes of

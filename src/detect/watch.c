@@ -1,7 +1,11 @@
 /*
- * Anomaly watches on configured PromQL series (see watch.h).
+ * Anomaly watches on configured PromQL series (see watch.h). `mu` guards
+ * the watches and their learned state; the worker holds it through an
+ * evaluation, so a reload or GET /api/v1/anomalies waits for the one
+ * running, while the engine tick, once the worker runs, never takes it.
  */
 #include "detect/watch.h"
+#include "detect/evalworker.h"
 #include "core/arena.h"
 #include "core/error.h"
 #include "core/time.h"
@@ -40,9 +44,11 @@ struct watch {
 struct watches {
 	struct metrics_ctx mctx;
 	struct promql_source src;
+	const struct promql_source *override; /* tests */
 	pthread_mutex_t mu;
 	struct watch *v;
 	size_t n;
+	struct evalworker *worker; /* NULL: watches_tick evaluates inline */
 };
 
 static void watch_release(struct watch *w)
@@ -69,10 +75,31 @@ int watches_create(struct tstore *t, struct live_signals *live, struct watches *
 	return 0;
 }
 
+int watches_start(struct watches *w, struct buf *err)
+{
+	if (w->worker)
+		return 0;
+	return evalworker_create("anomaly watches", watches_evaluate, w, &w->worker, err);
+}
+
+void watches_wait(struct watches *w)
+{
+	if (w->worker)
+		evalworker_wait_idle(w->worker);
+}
+
+void watches_set_source(struct watches *w, const struct promql_source *src)
+{
+	pthread_mutex_lock(&w->mu);
+	w->override = src;
+	pthread_mutex_unlock(&w->mu);
+}
+
 void watches_destroy(struct watches *w)
 {
 	if (!w)
 		return;
+	evalworker_destroy(w->worker); /* before what its evaluation reads goes away */
 	for (size_t i = 0; i < w->n; i++)
 		watch_release(&w->v[i]);
 	free(w->v);
@@ -256,14 +283,17 @@ static void emit(struct watch *w, struct wseries *x, int64_t now_ns, const struc
 	json_decref(ann);
 }
 
-void watches_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
+void watches_evaluate(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 {
 	struct watches *ws = ctx;
 	pthread_mutex_lock(&ws->mu);
+	const struct promql_source *src = ws->override ? ws->override : &ws->src;
 	for (size_t i = 0; i < ws->n; i++) {
 		struct watch *w = &ws->v[i];
 		if (now_ns < w->next_ns)
 			continue;
+		if (ws->worker && evalworker_stopping(ws->worker))
+			break;
 		w->next_ns = (now_ns / w->interval_ns + 1) * w->interval_ns;
 		struct arena a;
 		arena_init(&a, 0);
@@ -271,7 +301,7 @@ void watches_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 		struct promql_value v;
 		struct buf err = BUF_INIT;
 		if (!promql_parse(w->expr, strlen(w->expr), &a, &e, &err) &&
-		    !promql_eval_instant(e, &ws->src, now_ns / 1000000, &a, &v, &err)) {
+		    !promql_eval_instant(e, src, now_ns / 1000000, &a, &v, &err)) {
 			if (v.type == PROMQL_SCALAR) {
 				struct promql_series one = { 0 };
 				struct promql_sample smp = { now_ns / 1000000, v.scalar };
@@ -304,6 +334,15 @@ void watches_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 		arena_release(&a);
 	}
 	pthread_mutex_unlock(&ws->mu);
+}
+
+void watches_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
+{
+	struct watches *ws = ctx;
+	if (ws->worker)
+		evalworker_tick(ws->worker, now_ns, sink);
+	else
+		watches_evaluate(ws, now_ns, sink);
 }
 
 void watches_json(struct watches *ws, struct buf *out)

@@ -1,9 +1,11 @@
 /*
  * Anomaly watches on series named in ooda.yaml (`anomalies:`): a PromQL
- * expression evaluated every interval; each series of its result feeds its
- * own streaming anomaly state (anomaly.h), and a score past the threshold in
- * the watched direction is an active alert signal (source "anomaly") with
- * the value, baseline, band and score as evidence.
+ * expression evaluated every interval, on the watches' own worker thread
+ * (watches_start) so a slow store read never delays the engine tick; each
+ * series of its result feeds its own streaming anomaly state (anomaly.h),
+ * and a score past the threshold in the watched direction is an active
+ * alert signal (source "anomaly") with the value, baseline, band and score
+ * as evidence.
  *
  *   anomalies:
  *     - name: checkout-queue
@@ -25,11 +27,23 @@
 #include "core/buf.h"
 #include "detect/signal.h"
 #include "ingest/live.h"
+#include "query/promql.h"
 #include "store/tstore.h"
 
 struct watches;
 
 int watches_create(struct tstore *t, struct live_signals *live, struct watches **out, struct buf *err);
+
+/*
+ * Starts the worker that evaluates the watches from then on (see
+ * evalworker.h): watches_tick() only hands evaluations to it and delivers
+ * the signals they sent. Without it, watches_tick() evaluates on the
+ * caller's thread (tests, tools). Returns 0 or OODA_EINTERNAL with the
+ * reason in err.
+ */
+int watches_start(struct watches *w, struct buf *err);
+
+/* Stops the worker (waiting for the evaluation in progress) and frees w. NULL is a no-op. */
 void watches_destroy(struct watches *w);
 
 /*
@@ -39,8 +53,26 @@ void watches_destroy(struct watches *w);
  */
 int watches_configure(struct watches *w, const char *section_json, bool apply, struct buf *err);
 
-/* Engine tick: evaluates the watches that are due; emits signals. */
+/*
+ * The engine tick (ctx is the struct watches). With the worker started:
+ * sends sink the signals of the evaluations finished since the last tick
+ * and hands the worker an evaluation at now_ns if it is idle; never waits.
+ * Without it: watches_evaluate() here and now.
+ */
 void watches_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink);
+
+/*
+ * One evaluation (ctx is the struct watches): evaluates the watches that
+ * are due at now_ns and sends their signals to sink. Reads the store: not
+ * for the engine thread.
+ */
+void watches_evaluate(void *ctx, int64_t now_ns, const struct alert_sink *sink);
+
+/* Waits until the evaluation handed to the worker (if any) has finished (tests). */
+void watches_wait(struct watches *w);
+
+/* Replaces the metric source (tests); src must outlive w. NULL restores the store's. */
+void watches_set_source(struct watches *w, const struct promql_source *src);
 
 /* {"watches":[{name, expr, series:[{labels, value, baseline, score, direction}]}]} */
 void watches_json(struct watches *w, struct buf *out);

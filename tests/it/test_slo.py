@@ -6,8 +6,12 @@ on another service shows near-zero burn and no alert; a low-traffic service
 with one failure in three requests stays quiet (minimum-events guard); the
 CLI renders both views; closed minutes become ooda_slo_* metric points that
 PromQL reads, and after a restart the budget is still there. A bad slos:
-section is refused at start with the key path."""
+section is refused at start with the key path. A reload (SIGHUP or
+POST /api/v1/config/reload) applies a changed slos: section — added SLOs
+appear, removed ones go, a changed objective shows, kept ones keep their
+counts — and a bad one is rejected with the previous SLOs left running."""
 import os
+import signal
 import time
 from oodait import Server, check, done, run
 
@@ -121,6 +125,83 @@ try:
     s.start()
     j = wait_for(lambda: (lambda x: x if x and x["events"]["total"] >= 400 else None)(slo("checkout-availability")))
     check(j is not None and j["events"]["total"] == 400, f"after restart: {j and j['events']}")
+finally:
+    s.cleanup()
+
+# --- reload applies the slos: section
+RELOAD_BEFORE = """slos:
+  - name: keep-availability
+    service: keep
+    objective: 99.9
+    sli:
+      ratio: {from: red, errors: true}
+  - name: gone-availability
+    service: gone
+    objective: 99
+    sli:
+      ratio: {from: red, errors: true}
+"""
+RELOAD_AFTER = """slos:
+  - name: keep-availability
+    service: keep
+    objective: 95
+    window: 7d
+    sli:
+      ratio: {from: red, errors: true}
+  - name: new-latency
+    service: keep
+    objective: 99
+    sli:
+      latency: {threshold: 250ms}
+"""
+s = Server(config=RELOAD_BEFORE)
+try:
+    r = s.post("/v1/traces", spans_payload("keep", 100, 10, time.time_ns(), seed=20000))
+    check(r.status == 200, "keep traces accepted")
+
+    def slos():
+        return {x["name"]: x for x in s.get("/api/v1/slos").json()["slos"]}
+
+    j = wait_for(lambda: (lambda x: x if x.get("keep-availability", {}).get("events", {}).get("total") == 100
+                          else None)(slos()))
+    check(j is not None and set(j) == {"keep-availability", "gone-availability"}, f"two SLOs before: {j and list(j)}")
+
+    with open(s.config, "w") as f:
+        f.write(RELOAD_AFTER)
+    s.send_signal(signal.SIGHUP)
+    j = wait_for(lambda: (lambda x: x if "new-latency" in x else None)(slos()))
+    check(j is not None, "SIGHUP adds new-latency")
+    j = slos()
+    check(list(j) == ["keep-availability", "new-latency"], f"gone-availability removed, config order: {list(j)}")
+    k = j["keep-availability"]
+    check(k["objective"] == 95 and k["window"] == "7d", f"changed objective and window: {k['objective']} {k['window']}")
+    check(k["events"]["total"] == 100, f"kept SLO keeps its counts: {k['events']}")
+    check(abs(k["error_budget"]["allowed_fraction"] - 0.05) < 1e-9, "budget from the new objective")
+    check(abs(k["burn_rates"]["5m"] - 2) < 1e-6, f"10% errors burn a 5% budget 2x: {k['burn_rates']['5m']}")
+    check(j["new-latency"]["sli"]["kind"] == "latency", "new SLO has its SLI")
+    check(s.get("/api/v1/slos/gone-availability").status == 404, "removed SLO is 404")
+    c = s.cli("slo", "list")
+    check(c.returncode == 0 and "new-latency" in c.stdout and "gone-availability" not in c.stdout,
+          f"slo list after reload: {c.stdout}{c.stderr}")
+
+    # a bad slos: section rejects the whole reload; the SLOs stay as they were
+    with open(s.config, "w") as f:
+        f.write(RELOAD_AFTER.replace("objective: 95", "objective: 120"))
+    r = s.post("/api/v1/config/reload", {})
+    check(r.status == 400 and "slos[0].objective" in r.json().get("detail", ""), f"bad slos rejects the reload: {r.status} {r.body}")
+    j = slos()
+    check(list(j) == ["keep-availability", "new-latency"] and j["keep-availability"]["objective"] == 95,
+          f"previous SLOs stay: {[(n, x['objective']) for n, x in j.items()]}")
+    check(s.get("/healthz").status == 200, "still serving")
+
+    # the reloads are audited, the applied one with what changed in the SLOs
+    recs = s.get("/api/v1/audit?action=config.*").json()["records"]
+    ok = [x for x in recs if x["action"] == "config.reload"]
+    bad = [x for x in recs if x["action"] == "config.reload_rejected"]
+    check(len(ok) == 1 and ok[0]["actor"] == "signal:SIGHUP" and
+          ok[0]["detail"] == {"slos": "added new-latency; changed keep-availability; removed gone-availability"},
+          f"reload audited with the SLO changes: {ok}")
+    check(len(bad) == 1 and "slos[0].objective" in bad[0]["rationale"], f"rejection audited: {bad}")
 finally:
     s.cleanup()
 

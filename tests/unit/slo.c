@@ -6,7 +6,8 @@
  * pages and a 0.5x burn never does, 6x over 6h/30m pages, 3x and 1x
  * ticket, a short spike alone does not page, the minimum-events guard holds,
  * the budget math is right for occurrences and timeslices, the ring wraps,
- * the tick speaks struct alert_signal, and config errors name the key path.
+ * the tick speaks struct alert_signal, config errors name the key path, and
+ * a reload (slo_set_apply) adds, changes and removes SLOs as a whole.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -319,6 +320,96 @@ static void test_json(void **state)
 	slo_set_destroy(set);
 }
 
+/* Collects the names and activity of the signals of one tick. */
+struct seen {
+	int n;
+	char names[8][80];
+	bool active[8];
+};
+
+static void see_signal(void *ctx, const struct alert_signal *s)
+{
+	struct seen *r = ctx;
+	if (r->n < 8) {
+		snprintf(r->names[r->n], sizeof(r->names[0]), "%s", s->name);
+		r->active[r->n] = s->active;
+	}
+	r->n++;
+}
+
+static void test_apply(void **state)
+{
+	struct slo_set *set = make(ONE(",\"alerts\":{\"ticket\":[]}") /* checkout: page rules only */);
+	fill(set, 60, 0, 1000, 0.05); /* 50x: pages */
+	assert_int_equal(slo_record(set, "checkout", CUR * MIN_NS, 950, 1000), 0);
+	struct seen r = { 0 };
+	struct alert_sink sink = { see_signal, &r };
+	slo_tick(set, NOW, &sink);
+	assert_true(status(set, NOW).page);
+
+	/* checkout's objective changes, "search" is added: checkout keeps its minutes */
+	struct buf changes = BUF_INIT, err = BUF_INIT;
+	const char *two = "[{\"name\":\"checkout\",\"service\":\"checkout\",\"objective\":90,"
+			  "\"sli\":{\"ratio\":{}}},"
+			  "{\"name\":\"search\",\"service\":\"search\",\"objective\":99,\"sli\":{\"ratio\":{}}}]";
+	assert_int_equal(slo_set_apply(set, two, &changes, &err), 0);
+	assert_string_equal(changes.data, "added search; changed checkout");
+	assert_int_equal(slo_set_count(set), 2);
+	struct slo_status st = status(set, NOW);
+	assert_true(fabs(st.total - 60000) < 1e-6);           /* the counts stayed */
+	assert_true(fabs(st.burn[2] - 0.05 / 0.1) < 1e-9);     /* and burn against the new objective */
+	assert_false(st.page);
+	assert_int_equal(slo_record(set, "search", NOW, 1, 1), 0);
+
+	/* the same list again changes nothing */
+	buf_reset(&changes);
+	assert_int_equal(slo_set_apply(set, two, &changes, &err), 0);
+	assert_int_equal((int)changes.len, 0);
+
+	/* a bad section changes nothing and names the key */
+	assert_int_equal(slo_set_apply(set, "[{\"name\":\"x\",\"service\":\"a\",\"objective\":120,"
+					     "\"sli\":{\"ratio\":{}}}]",
+				       &changes, &err),
+			 OODA_EINVAL);
+	assert_non_null(strstr(err.data, "slos[0].objective"));
+	assert_int_equal(slo_set_count(set), 2);
+	assert_int_equal((int)changes.len, 0);
+
+	/* checkout is removed: the next tick reports it inactive, then never again */
+	assert_int_equal(slo_set_apply(set, "[{\"name\":\"search\",\"service\":\"search\",\"objective\":99,"
+					     "\"sli\":{\"ratio\":{}}}]",
+				       &changes, &err),
+			 0);
+	assert_string_equal(changes.data, "removed checkout");
+	assert_int_equal(slo_record(set, "checkout", NOW, 1, 1), OODA_ENOTFOUND);
+	struct slo_status s2;
+	assert_int_equal(slo_status_get(set, "search", NOW, &s2), 0);
+	assert_true(fabs(s2.total - 1) < 1e-9); /* search kept what it counted */
+	memset(&r, 0, sizeof(r));
+	slo_tick(set, NOW, &sink);
+	assert_int_equal(r.n, 4); /* checkout page + ticket (inactive), search page + ticket */
+	int checkout = 0;
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(r.names[i], "slo:checkout")) {
+			checkout++;
+			assert_false(r.active[i]);
+		}
+	assert_int_equal(checkout, 2);
+	memset(&r, 0, sizeof(r));
+	slo_tick(set, NOW, &sink);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.names[0], "slo:search");
+
+	/* and no slos at all */
+	buf_reset(&changes);
+	assert_int_equal(slo_set_apply(set, NULL, &changes, &err), 0);
+	assert_string_equal(changes.data, "removed search");
+	assert_int_equal(slo_set_count(set), 0);
+	buf_release(&changes);
+	buf_release(&err);
+	slo_set_destroy(set);
+}
+
 static const struct {
 	const char *json;
 	const char *want; /* in the error */
@@ -389,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_ring_wraps),
 		cmocka_unit_test(test_tick_signals),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_apply),
 		cmocka_unit_test(test_config_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
