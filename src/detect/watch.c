@@ -265,11 +265,11 @@ static void emit(struct watch *w, struct wseries *x, int64_t now_ns, const struc
 	bool active = !r->warming_up && r->score >= w->threshold && dir_ok && r->direction != 0;
 	char name[200];
 	snprintf(name, sizeof(name), "anomaly:%s", w->name);
-	json_t *ev = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:b}", "expr", w->expr, "value", x->value,
+	json_t *ev = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:b, s:s?}", "expr", w->expr, "value", x->value,
 			       "baseline", isfinite(r->baseline) ? r->baseline : 0.0, "expected_lo",
 			       isfinite(r->expected_lo) ? r->expected_lo : 0.0, "expected_hi",
 			       isfinite(r->expected_hi) ? r->expected_hi : 0.0, "score", r->score, "direction", r->direction,
-			       "warming_up", r->warming_up);
+			       "warming_up", r->warming_up, "detector", r->detector);
 	char summary[400];
 	snprintf(summary, sizeof(summary), "%s {%s} is %s its baseline (%.4g vs %.4g, confidence %.3f)", w->name, x->key,
 		 r->direction > 0 ? "above" : "below", x->value, r->baseline, r->score);

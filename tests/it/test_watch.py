@@ -46,6 +46,8 @@ try:
     if a:
         detail = s.get(f"/api/v1/alerts/{a[0]['fingerprint']}").body
         check('"baseline"' in detail and '"score"' in detail, f"evidence kept: {detail[:300]}")
+        check(any(f'"detector":"{d}"' in detail.replace(" ", "") for d in ("surprise", "density", "variability", "record")),
+              f"evidence names the detector: {detail[:300]}")
 finally:
     s.cleanup()
 
