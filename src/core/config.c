@@ -26,7 +26,7 @@ const struct config_key config_keys[] = {
 	{ "server.data_dir", CFG_STRING, "./ooda-data", F(data_dir), 0, 0,
 	  "Directory holding the control-plane and telemetry databases, the audit signing key and backups." },
 	{ "server.threads", CFG_INT, "8", F(threads), 1, 256,
-	  "HTTP worker threads (each runs its own event loop)." },
+	  "HTTP event-loop threads, and as many ingest workers (ingest requests wait for the disk there, not on an event loop)." },
 	{ "server.max_connections", CFG_INT, "1024", F(max_connections), 1, 100000,
 	  "Open connections accepted at once; further connections are refused." },
 	{ "server.request_timeout", CFG_DURATION, "30s", F(request_timeout_ns), OODA_NS_PER_SEC, 3600 * OODA_NS_PER_SEC,

@@ -4,6 +4,14 @@
  * and the declared length are checked before any body byte is read; the
  * body accumulates under its route's limit; the handler runs once the body
  * is complete; the completion callback records metrics and logs the line.
+ *
+ * Ingest handlers answer only once their batch is durable (fsync), so they
+ * do not run on the event-loop threads: a waiting ingest request would
+ * stall every other connection of its thread (flag evaluations included)
+ * and cap ingest at one batch per thread in flight. Their connection is
+ * suspended and handed to the ingest workers (as many as event-loop
+ * threads), which decompress, decode and wait for the disk, then resume
+ * the connection with the response ready.
  */
 #include "http/server.h"
 #include "http/router.h"
@@ -33,6 +41,18 @@ struct route_metrics {
 	atomic_ullong latency_sum_us;
 };
 
+struct conn_ctx;
+
+/* The ingest workers: a queue of suspended connections whose handler is due. */
+struct offload {
+	pthread_mutex_t mu;
+	pthread_cond_t work;
+	struct conn_ctx *head, *tail;
+	pthread_t *threads;
+	int n_threads;
+	bool stop;
+};
+
 struct http_server {
 	struct http_options opt;
 	struct MHD_Daemon *mhd;
@@ -41,6 +61,7 @@ struct http_server {
 	atomic_int inflight;
 	atomic_ullong rejected_body;
 	int port;
+	struct offload off;
 };
 
 struct conn_ctx {
@@ -51,6 +72,12 @@ struct conn_ctx {
 	bool responded;
 	int status;
 	int64_t start_ns;
+	struct http_server *server;
+	/* offloaded: queued for an ingest worker, then the response it left */
+	struct conn_ctx *next;
+	bool offloaded;
+	atomic_bool ready;
+	struct http_response res;
 };
 
 const char *role_name(enum role r)
@@ -304,6 +331,117 @@ static int inflate_body(const char *in, size_t len, size_t limit, struct buf *ou
 	return rc;
 }
 
+/*
+ * The part of a request after its body is complete: decompression, the
+ * handler, problem+json for its error. Fills *res; runs on an event-loop
+ * thread or, for ingest routes, on an ingest worker.
+ */
+static void finish(struct conn_ctx *c, struct http_response *res)
+{
+	*res = (struct http_response){ .status = 200, .content_type = "application/json" };
+	buf_init(&res->body);
+	const char *url = c->req.path;
+	const char *enc = http_header(&c->req, "Content-Encoding");
+	if (enc && (!strcasecmp(enc, "gzip") || !strcasecmp(enc, "x-gzip") || !strcasecmp(enc, "deflate"))) {
+		struct buf plain = BUF_INIT;
+		char detail[200];
+		int zrc = inflate_body(c->body.data, c->body.len, c->limit, &plain, detail, sizeof(detail));
+		if (zrc) {
+			buf_release(&plain);
+			if (zrc == OODA_ETOOBIG)
+				atomic_fetch_add(&c->server->rejected_body, 1);
+			problem(res, zrc == OODA_ETOOBIG ? 413 : 400,
+				zrc == OODA_ETOOBIG ? "Content Too Large" : "Bad Request", detail, url, c->req.request_id);
+			return;
+		}
+		buf_release(&c->body);
+		c->body = plain;
+	} else if (enc && strcasecmp(enc, "identity") && !(c->req.route->flags & ROUTE_RAW_BODY)) {
+		char detail[160];
+		snprintf(detail, sizeof(detail), "Content-Encoding %.60s is not supported; use gzip, deflate or identity", enc);
+		problem(res, 415, "Unsupported Media Type", detail, url, c->req.request_id);
+		return;
+	}
+	c->req.body = c->body.data;
+	c->req.body_len = c->body.len;
+	ooda_log_set_request_id(c->req.request_id);
+	int rc = c->req.route->handler(&c->req, res);
+	if (rc) {
+		int status = ooda_http_status(rc);
+		if (rc == OODA_EBUSY && !res->n_headers)
+			http_set_header(res, "Retry-After", "1");
+		if (!c->req.err.len)
+			buf_adds(&c->req.err, ooda_strerror(rc));
+		problem(res, status, ooda_strerror(rc), c->req.err.data, url, c->req.request_id);
+		if (status >= 500)
+			log_error("%s %s failed: %s", c->req.method, url, c->req.err.data);
+	}
+	ooda_log_set_request_id(NULL);
+}
+
+static void *offload_main(void *arg)
+{
+	struct http_server *s = arg;
+	struct offload *o = &s->off;
+	pthread_mutex_lock(&o->mu);
+	for (;;) {
+		while (!o->head && !o->stop)
+			pthread_cond_wait(&o->work, &o->mu);
+		if (!o->head)
+			break; /* stopping and nothing left */
+		struct conn_ctx *c = o->head;
+		o->head = c->next;
+		if (!o->head)
+			o->tail = NULL;
+		pthread_mutex_unlock(&o->mu);
+		finish(c, &c->res);
+		atomic_store(&c->ready, true);
+		MHD_resume_connection(c->req.conn);
+		pthread_mutex_lock(&o->mu);
+	}
+	pthread_mutex_unlock(&o->mu);
+	return NULL;
+}
+
+static int offload_start(struct http_server *s, int n, struct buf *err)
+{
+	struct offload *o = &s->off;
+	pthread_mutex_init(&o->mu, NULL);
+	pthread_cond_init(&o->work, NULL);
+	o->threads = calloc((size_t)n, sizeof(*o->threads));
+	if (!o->threads) {
+		buf_adds(err, "http: out of memory for the ingest workers");
+		return OODA_ENOMEM;
+	}
+	for (; o->n_threads < n; o->n_threads++) {
+		int rc = pthread_create(&o->threads[o->n_threads], NULL, offload_main, s);
+		if (rc) {
+			buf_addf(err, "http: cannot start an ingest worker: %s", strerror(rc));
+			return OODA_EINTERNAL;
+		}
+		pthread_setname_np(o->threads[o->n_threads], "ingest-worker");
+	}
+	return 0;
+}
+
+/* Lets the workers finish every queued request, then joins them. */
+static void offload_stop(struct http_server *s)
+{
+	struct offload *o = &s->off;
+	if (!o->threads)
+		return;
+	pthread_mutex_lock(&o->mu);
+	o->stop = true;
+	pthread_cond_broadcast(&o->work);
+	pthread_mutex_unlock(&o->mu);
+	for (int i = 0; i < o->n_threads; i++)
+		pthread_join(o->threads[i], NULL);
+	free(o->threads);
+	o->threads = NULL;
+	pthread_cond_destroy(&o->work);
+	pthread_mutex_destroy(&o->mu);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -321,9 +459,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		c->req.method = method;
 		c->req.path = url;
 		c->req.app = s->opt.app;
+		c->server = s;
 		atomic_fetch_add(&s->inflight, 1);
 		request_id_from(c);
 		return first_call(s, c, method, url);
+	}
+	if (c->offloaded) {
+		/* resumed: the worker left the response (a spurious call before that waits) */
+		if (!atomic_load(&c->ready) || c->responded)
+			return MHD_YES;
+		return respond(c, &c->res);
 	}
 	if (c->responded) {
 		*upload_data_size = 0; /* discard the rest of a rejected body */
@@ -345,42 +490,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		atomic_fetch_add(&s->rejected_body, 1);
 		return fail_now(c, 413, "Content Too Large", detail);
 	}
-	const char *enc = http_header(&c->req, "Content-Encoding");
-	if (enc && (!strcasecmp(enc, "gzip") || !strcasecmp(enc, "x-gzip") || !strcasecmp(enc, "deflate"))) {
-		struct buf plain = BUF_INIT;
-		char detail[200];
-		int zrc = inflate_body(c->body.data, c->body.len, c->limit, &plain, detail, sizeof(detail));
-		if (zrc) {
-			buf_release(&plain);
-			if (zrc == OODA_ETOOBIG)
-				atomic_fetch_add(&s->rejected_body, 1);
-			return fail_now(c, zrc == OODA_ETOOBIG ? 413 : 400,
-					zrc == OODA_ETOOBIG ? "Content Too Large" : "Bad Request", detail);
-		}
-		buf_release(&c->body);
-		c->body = plain;
-	} else if (enc && strcasecmp(enc, "identity") && !(c->req.route->flags & ROUTE_RAW_BODY)) {
-		char detail[160];
-		snprintf(detail, sizeof(detail), "Content-Encoding %.60s is not supported; use gzip, deflate or identity", enc);
-		return fail_now(c, 415, "Unsupported Media Type", detail);
+	if ((c->req.route->flags & ROUTE_INGEST) && s->off.threads) {
+		/* hand it to an ingest worker; the event loop goes on with other connections */
+		c->offloaded = true;
+		MHD_suspend_connection(conn);
+		struct offload *o = &s->off;
+		pthread_mutex_lock(&o->mu);
+		if (o->tail)
+			o->tail->next = c;
+		else
+			o->head = c;
+		o->tail = c;
+		pthread_cond_signal(&o->work);
+		pthread_mutex_unlock(&o->mu);
+		return MHD_YES;
 	}
-	c->req.body = c->body.data;
-	c->req.body_len = c->body.len;
-	struct http_response res = { .status = 200, .content_type = "application/json" };
-	buf_init(&res.body);
-	ooda_log_set_request_id(c->req.request_id);
-	int rc = c->req.route->handler(&c->req, &res);
-	if (rc) {
-		int status = ooda_http_status(rc);
-		if (rc == OODA_EBUSY && !res.n_headers)
-			http_set_header(&res, "Retry-After", "1");
-		if (!c->req.err.len)
-			buf_adds(&c->req.err, ooda_strerror(rc));
-		problem(&res, status, ooda_strerror(rc), c->req.err.data, url, c->req.request_id);
-		if (status >= 500)
-			log_error("%s %s failed: %s", method, url, c->req.err.data);
-	}
-	ooda_log_set_request_id(NULL);
+	struct http_response res;
+	finish(c, &res);
 	return respond(c, &res);
 }
 
@@ -391,6 +517,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct conn_ctx *c = *con_cls;
 	if (!c)
 		return;
+	if (c->offloaded && !c->responded) {
+		/* the worker's response was never sent (the connection died): drop it */
+		for (int i = 0; i < c->res.n_headers; i++)
+			free(c->res.header_values[i]);
+		buf_release(&c->res.body);
+	}
 	int64_t dur = ooda_mono_ns() - c->start_ns;
 	int idx = c->req.route ? router_index(s->opt.routes, c->req.route) : s->n_routes;
 	struct route_metrics *m = &s->metrics[idx];
@@ -491,8 +623,15 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 	for (const struct route *r = opt->routes; r->method; r++)
 		s->n_routes++;
 	s->metrics = calloc((size_t)s->n_routes + 1, sizeof(*s->metrics));
+	rc = offload_start(s, opt->threads > 0 ? opt->threads : 1, err);
+	if (rc) {
+		offload_stop(s);
+		free(s->metrics);
+		free(s);
+		return rc;
+	}
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-			 MHD_USE_TURBO;
+			 MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
@@ -506,6 +645,7 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 				  MHD_OPTION_END);
 	if (!s->mhd) {
 		buf_addf(err, "cannot listen on %s (address in use, or not permitted)", opt->listen);
+		offload_stop(s);
 		free(s->metrics);
 		free(s);
 		return OODA_EIO;
@@ -534,6 +674,16 @@ void http_server_stop(struct http_server *s, int drain_ms)
 	if (ls != MHD_INVALID_SOCKET)
 		close(ls);
 	for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < drain_ms; waited += 10) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	/*
+	 * The ingest workers finish what is queued (the store is still open)
+	 * and resume those connections; give their answers a moment to leave
+	 * before the daemon closes every connection, suspended ones included.
+	 */
+	offload_stop(s);
+	for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < 1000; waited += 10) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}

@@ -48,8 +48,9 @@ class Response:
 
 
 class Server:
-    def __init__(self, config=None, data=None, extra=(), expect_start=True):
+    def __init__(self, config=None, data=None, extra=(), expect_start=True, env=None):
         self.tmp = tempfile.mkdtemp(prefix="ooda-it-")
+        self.env = env
         self.data = data or os.path.join(self.tmp, "data")
         self.config = None
         if config is not None:
@@ -74,7 +75,9 @@ class Server:
         self.log = open(self.log_path, "a")
         offset = os.path.getsize(self.log_path)  # a restart appends: read only the new lines
         self.port = None
-        self.proc = subprocess.Popen([BIN, *self.args()], stdout=self.log, stderr=self.log)
+        e = dict(os.environ)
+        e.update(self.env or {})
+        self.proc = subprocess.Popen([BIN, *self.args()], stdout=self.log, stderr=self.log, env=e)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -1,0 +1,68 @@
+"""A slow disk does not stall the server: with one event-loop thread and every
+sync of telemetry.db taking 1.5 s (a preloaded shim), an ingest request waits
+for its batch to be durable while health checks and flag evaluations on the
+same thread still answer at once; a second ingest request is read and queued
+meanwhile and committed in the next sync; everything acknowledged is stored."""
+import os
+import shutil
+import tempfile
+import threading
+import time
+from oodait import Server, check, done
+
+SLOW_MS = 1500
+lib = os.environ.get("OODA_SLOWSYNC")
+check(lib and os.path.exists(lib), f"the slow-disk shim is built: {lib}")
+
+flag_dir = tempfile.mkdtemp(prefix="ooda-it-slow-")
+tmp_flag = os.path.join(flag_dir, "slow-now")  # the shim slows syncs only while this file exists
+s = Server(config="server:\n  threads: 1\n",
+           env={"LD_PRELOAD": lib, "OODA_TEST_SLOW_SYNC_FLAG": tmp_flag, "OODA_TEST_SLOW_SYNC_MS": str(SLOW_MS),
+                "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"})
+try:
+    flag = {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "on"}
+    r = s.request("PUT", "/api/v1/flags/checkout-v2?env=test", flag)
+    check(r.status == 200, f"a flag to evaluate: {r.status} {r.body[:200]}")
+    open(tmp_flag, "w").close()
+
+    results = {}
+
+    def ingest(name, n):
+        body = "".join(f'{{"service":"slow","body":"{name} line {i}","severity":"info"}}\n' for i in range(n))
+        t0 = time.monotonic()
+        r = s.post("/api/v1/logs", body, headers={"Content-Type": "application/x-ndjson"}, timeout=60)
+        results[name] = (r.status, time.monotonic() - t0, r.body)
+
+    a = threading.Thread(target=ingest, args=("first", 50))
+    b = threading.Thread(target=ingest, args=("second", 70))
+    a.start()
+    time.sleep(0.05)
+    b.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    h = s.get("/healthz")
+    health_s = time.monotonic() - t0
+    t0 = time.monotonic()
+    f = s.post("/ofrep/v1/evaluate/flags/checkout-v2", {"context": {"targetingKey": "u1"}},
+               headers={"X-Ooda-Env": "test"})
+    flag_s = time.monotonic() - t0
+    still_waiting = a.is_alive() and b.is_alive()
+    check(h.status == 200 and health_s < 0.5, f"/healthz answers while ingest waits for the disk: {h.status} in {health_s:.3f} s")
+    check(f.status == 200 and flag_s < 0.5, f"a flag evaluates while ingest waits for the disk: {f.status} in {flag_s:.3f} s {f.body[:200]}")
+    check(still_waiting, "both ingest requests were still waiting for the slow sync")
+    a.join()
+    b.join()
+    for name in ("first", "second"):
+        status, secs, body = results[name]
+        check(status == 200 and secs >= SLOW_MS / 1000 * 0.9,
+              f"{name} ingest is acknowledged only after the slow sync: {status} in {secs:.2f} s {body[:200]}")
+    both = max(results["first"][1], results["second"][1])
+    print(f"first {results['first'][1]:.2f} s, second {results['second'][1]:.2f} s, health {health_s:.3f} s, flag {flag_s:.3f} s")
+    check(both < 2.6 * SLOW_MS / 1000, f"the second batch was committed in the next sync: {both:.2f} s")
+    os.unlink(tmp_flag)
+    r = s.get("/api/v1/logs/search?q=service:slow&since=10m&limit=1000")
+    check(r.status == 200 and len(r.json()["logs"]) == 120, f"all 120 acknowledged records are stored: {r.body[:300]}")
+finally:
+    shutil.rmtree(flag_dir, ignore_errors=True)
+    s.cleanup()
+done()
