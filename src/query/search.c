@@ -526,6 +526,8 @@ struct trace_ctx {
 	uint8_t id[16];
 	struct span_copy *v;
 	size_t n, cap;
+	/* the tree: children of span i are kid[first_kid[i] .. first_kid[i + 1]), by start time */
+	size_t *first_kid, *kid;
 	struct page logs;
 	struct buf tmp;
 	int depth_pass;
@@ -600,9 +602,75 @@ static void emit_tree(struct trace_ctx *c, size_t i, int depth, bool *done, stru
 	} else {
 		buf_add(out, js, n);
 	}
-	for (size_t k = 0; k < c->n; k++)
-		if (!done[k] && c->v[k].has_parent && !memcmp(c->v[k].parent, c->v[i].span_id, 8))
-			emit_tree(c, k, depth + 1, done, out, first);
+	for (size_t k = c->first_kid[i]; k < c->first_kid[i + 1]; k++)
+		emit_tree(c, c->kid[k], depth + 1, done, out, first);
+}
+
+struct id_ix {
+	uint8_t id[8];
+	size_t i;
+};
+
+static int cmp_id_ix(const void *a, const void *b)
+{
+	return memcmp(((const struct id_ix *)a)->id, ((const struct id_ix *)b)->id, 8);
+}
+
+/* The index of the span with id in by_id (n entries sorted by id), or SIZE_MAX. */
+static size_t find_span(const struct id_ix *by_id, size_t n, const uint8_t *id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = memcmp(by_id[mid].id, id, 8);
+		if (!d)
+			return by_id[mid].i;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return SIZE_MAX;
+}
+
+/*
+ * Links every span to its parent in O(n log n): parent[i] is the parent's
+ * index or SIZE_MAX (a root: no parent, or one the trace does not hold),
+ * and the child lists keep start order. Returns OODA_ENOMEM or 0.
+ */
+static int build_tree(struct trace_ctx *c, size_t *parent)
+{
+	struct id_ix *by_id = malloc(c->n * sizeof(*by_id));
+	size_t *fill = malloc(c->n * sizeof(*fill));
+	c->first_kid = calloc(c->n + 1, sizeof(*c->first_kid));
+	c->kid = malloc(c->n * sizeof(*c->kid));
+	if (!by_id || !fill || !c->first_kid || !c->kid) {
+		free(by_id);
+		free(fill);
+		return OODA_ENOMEM;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		memcpy(by_id[i].id, c->v[i].span_id, 8);
+		by_id[i].i = i;
+	}
+	qsort(by_id, c->n, sizeof(*by_id), cmp_id_ix);
+	for (size_t i = 0; i < c->n; i++) {
+		parent[i] = c->v[i].has_parent ? find_span(by_id, c->n, c->v[i].parent) : SIZE_MAX;
+		if (parent[i] == i)
+			parent[i] = SIZE_MAX; /* its own parent: a root */
+		if (parent[i] != SIZE_MAX)
+			c->first_kid[parent[i] + 1]++;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		c->first_kid[i + 1] += c->first_kid[i];
+	for (size_t i = 0; i < c->n; i++) /* next free place in each child list */
+		fill[i] = c->first_kid[i];
+	for (size_t i = 0; i < c->n; i++)
+		if (parent[i] != SIZE_MAX)
+			c->kid[fill[parent[i]]++] = i;
+	free(by_id);
+	free(fill);
+	return 0;
 }
 
 int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf *err)
@@ -646,37 +714,39 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 	if (!rc) {
 		qsort(c.v, c.n, sizeof(*c.v), cmp_start);
 		bool *done = calloc(c.n, 1);
+		size_t *parent = malloc(c.n * sizeof(*parent));
+		if (!done || !parent || build_tree(&c, parent)) {
+			free(done);
+			free(parent);
+			rc = OODA_ENOMEM;
+			buf_adds(err, "out of memory for the trace tree");
+			goto out;
+		}
 		int64_t t0 = c.v[0].start;
 		buf_addf(out, "{\"trace_id\":\"%s\",\"span_count\":%zu,\"start_unix_nano\":\"%lld\",\"spans\":[", low, c.n,
 			 (long long)t0);
 		bool first = true;
 		/* roots: no parent, or a parent that is not in the trace */
-		for (size_t i = 0; i < c.n; i++) {
-			bool root = !c.v[i].has_parent;
-			if (!root) {
-				root = true;
-				for (size_t k = 0; k < c.n; k++)
-					if (!memcmp(c.v[k].span_id, c.v[i].parent, 8)) {
-						root = false;
-						break;
-					}
-			}
-			if (root)
+		for (size_t i = 0; i < c.n; i++)
+			if (parent[i] == SIZE_MAX)
 				emit_tree(&c, i, 0, done, out, &first);
-		}
 		for (size_t i = 0; i < c.n; i++) /* cycles: whatever is left, flat */
 			if (!done[i])
 				emit_tree(&c, i, 0, done, out, &first);
 		free(done);
+		free(parent);
 		qsort(c.logs.v, c.logs.n, sizeof(struct hit), cmp_newest);
 		buf_adds(out, "],\"logs\":[");
 		for (size_t i = 0; i < c.logs.n; i++)
 			buf_addf(out, "%s%s", i ? "," : "", c.logs.v[i].json);
 		buf_adds(out, "]}");
 	}
+out:
 	for (size_t i = 0; i < c.n; i++)
 		free(c.v[i].json_self);
 	free(c.v);
+	free(c.first_kid);
+	free(c.kid);
 	for (size_t i = 0; i < c.logs.n; i++)
 		free(c.logs.v[i].json);
 	free(c.logs.v);

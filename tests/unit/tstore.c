@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "store/tblock.h"
 #include "store/tstore.h"
+#include "query/search.h"
 
 static struct resource res_checkout = { .service = "checkout", .service_version = "1.4.2",
 					.environment = "prod" };
@@ -336,6 +337,96 @@ static void test_store_events(void **state)
 	free(dir);
 }
 
+/*
+ * search_trace builds the tree: roots (no parent, or a parent the trace
+ * lacks) in start order, children by start time under their parent, a
+ * cycle emitted flat at the end; a wide trace keeps every span.
+ */
+static void add_span(struct span *v, size_t *n, const char *name, uint8_t id, uint8_t parent, int64_t start)
+{
+	struct span *s = &v[(*n)++];
+	memset(s, 0, sizeof(*s));
+	s->trace_id[0] = 0xab;
+	s->span_id[7] = id;
+	s->span_id[6] = (uint8_t)(*n >> 8); /* distinct ids for the wide trace */
+	if (parent) {
+		s->has_parent = true;
+		s->parent_span_id[7] = parent;
+	}
+	s->name = name;
+	s->kind = SPAN_SERVER;
+	s->start_ns = 1700000000000000000 + start;
+	s->end_ns = s->start_ns + 10;
+	s->resource = &res_cart;
+}
+
+static void test_trace_tree(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	struct tstore *t;
+	struct tstore_options opt = { 0 };
+	assert_int_equal(tstore_open(dir, &opt, &t, &err), 0);
+	struct span v[8];
+	size_t n = 0;
+	add_span(v, &n, "R", 1, 0, 100);
+	add_span(v, &n, "A", 2, 1, 200);
+	add_span(v, &n, "B", 3, 1, 150);
+	add_span(v, &n, "C", 4, 2, 250);
+	add_span(v, &n, "O", 5, 99, 120);
+	add_span(v, &n, "X", 6, 7, 300);
+	add_span(v, &n, "Y", 7, 6, 310);
+	for (size_t i = 0; i < n; i++)
+		v[i].span_id[6] = 0;
+	struct telemetry_batch b = { .spans = v, .n_spans = n };
+	assert_int_equal(tstore_append(t, &b, &err), 0);
+	assert_int_equal(search_trace(t, "ab000000000000000000000000000000", &out, &err), 0);
+	static const char *const want[] = { "R", "0", "B", "1", "A", "1", "C", "2", "O", "0", "X", "0", "Y", "1" };
+	const char *p = out.data;
+	for (size_t k = 0; k < 7; k++) {
+		char name[32], depth[32];
+		snprintf(name, sizeof(name), "\"name\":\"%s\"", want[2 * k]);
+		snprintf(depth, sizeof(depth), "\"depth\":%s", want[2 * k + 1]);
+		const char *at = strstr(p, name);
+		if (!at)
+			fail_msg("span %s missing or out of order in %s", want[2 * k], out.data);
+		/* a span's depth follows its name in the same object */
+		const char *d = strstr(at, "\"depth\":");
+		if (!d || strncmp(d, depth, strlen(depth)) || (d[strlen(depth)] != ',' && d[strlen(depth)] != '}'))
+			fail_msg("span %s should have %s in %s", want[2 * k], depth, out.data);
+		p = at + 1;
+	}
+
+	/* a wide trace: one root and 3,000 children, every one kept at depth 1 */
+	struct span *w = calloc(3001, sizeof(*w));
+	size_t m = 0;
+	add_span(w, &m, "root", 1, 0, 0);
+	w[0].trace_id[0] = 0xcd;
+	w[0].span_id[6] = 0;
+	for (size_t i = 1; i <= 3000; i++) {
+		add_span(w, &m, "child", (uint8_t)(i & 0xff), 1, (int64_t)i);
+		w[i].trace_id[0] = 0xcd;
+		w[i].span_id[5] = (uint8_t)(i >> 8);
+		w[i].span_id[6] = 0xee;
+	}
+	struct telemetry_batch wb = { .spans = w, .n_spans = m };
+	assert_int_equal(tstore_append(t, &wb, &err), 0);
+	buf_reset(&out);
+	assert_int_equal(search_trace(t, "cd000000000000000000000000000000", &out, &err), 0);
+	assert_non_null(strstr(out.data, "\"span_count\":3001"));
+	size_t depth1 = 0;
+	for (const char *q = out.data; (q = strstr(q, "\"depth\":1")) != NULL; q++)
+		depth1++;
+	assert_int_equal(depth1, 3000);
+	free(w);
+	tstore_close(t);
+	buf_release(&out);
+	buf_release(&err);
+	rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_span_and_metric_roundtrip),
 		cmocka_unit_test(test_store_append_scan_compact_retain),
 		cmocka_unit_test(test_store_events),
+		cmocka_unit_test(test_trace_tree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
