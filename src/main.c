@@ -20,6 +20,7 @@
 #include "detect/probe.h"
 #include "http/auth.h"
 #include "store/store.h"
+#include "store/tstore.h"
 
 #include <jansson.h>
 #include <pwd.h>
@@ -616,7 +617,7 @@ static int cmd_audit_pubkey(struct cli_args *a, struct buf *err)
 static int cmd_backup(struct cli_args *a, struct buf *err)
 {
 	if (a->n_pos != 1) {
-		buf_adds(err, "usage: ooda backup DEST_DIR [--data DIR]");
+		buf_adds(err, "usage: ooda backup DEST_DIR [--data DIR] [--no-telemetry]");
 		return OODA_EINVAL;
 	}
 	const char *dest = a->pos[0];
@@ -648,7 +649,20 @@ static int cmd_backup(struct cli_args *a, struct buf *err)
 			fclose(in);
 			sodium_memzero(k, sizeof(k));
 		}
-		printf("backed up %s to %s\n", data_dir(a), dest);
+		printf("backed up %s to %s: control.db and the audit key\n", data_dir(a), dest);
+	}
+	if (!rc && !cli_flag(a, "--no-telemetry")) {
+		snprintf(path, sizeof(path), "%s/telemetry.db", dest);
+		int64_t bytes = 0;
+		int trc = tstore_backup(data_dir(a), path, &bytes, err);
+		if (trc == OODA_ENOTFOUND) {
+			printf("no telemetry.db in %s: nothing more to copy\n", data_dir(a));
+			buf_reset(err);
+		} else if (trc) {
+			rc = trc;
+		} else {
+			printf("backed up telemetry.db (%.1f MB)\n", (double)bytes / 1e6);
+		}
 	}
 	return rc;
 }
@@ -844,7 +858,8 @@ static const struct cli_command commands[] = {
 	{ "approvals", "reject", cmd_approvals_reject, "--rationale=", "ID", "Reject a request." },
 	{ "analyze", "anomalies", cmd_analyze_anomalies, "", "FILE.csv",
 	  "Score a NAB-format series (timestamp,value) offline: prints timestamp,value,anomaly_score." },
-	{ "backup", NULL, cmd_backup, "--data=", "DEST_DIR", "Online backup of the control database (SQLite backup API) and the audit key." },
+	{ "backup", NULL, cmd_backup, "--data=,--no-telemetry", "DEST_DIR",
+	  "Online backup (SQLite backup API) of the control database, the audit key and telemetry.db (unless --no-telemetry)." },
 	{ "analyze", "patterns", cmd_analyze_patterns, "", "FILE",
 	  "Give each log line a pattern id: prints pattern_id<TAB>template per input line (- reads stdin)." },
 	{ "docs", NULL, cmd_docs, "", "api|config|cli", "Print generated reference docs (docs/api.md, config.md, cli.md)." },

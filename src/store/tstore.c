@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define N_SIG 3
 #define POOL_MAX 8
@@ -999,4 +1000,47 @@ void tstore_stats(struct tstore *t, struct tstore_stats *out)
 int tstore_maintain(struct tstore *t, int64_t now_ns, struct buf *err)
 {
 	return t->be->maintain(t, now_ns, err);
+}
+
+int tstore_backup(const char *dir, const char *dest_path, int64_t *bytes, struct buf *err)
+{
+	char src_path[4096];
+	snprintf(src_path, sizeof(src_path), "%s/telemetry.db", dir);
+	*bytes = 0;
+	if (access(src_path, F_OK)) {
+		buf_addf(err, "%s does not exist", src_path);
+		return OODA_ENOTFOUND;
+	}
+	sqlite3 *src = NULL, *dst = NULL;
+	int rc = OODA_EIO;
+	if (sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		buf_addf(err, "cannot open %s: %s", src_path, src ? sqlite3_errmsg(src) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(src, 5000);
+	if (sqlite3_open_v2(dest_path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		buf_addf(err, "cannot create %s: %s", dest_path, dst ? sqlite3_errmsg(dst) : "out of memory");
+		goto out;
+	}
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+	if (!b) {
+		buf_addf(err, "cannot back up %s: %s", src_path, sqlite3_errmsg(dst));
+		goto out;
+	}
+	int step;
+	while ((step = sqlite3_backup_step(b, 1024)) == SQLITE_OK || step == SQLITE_BUSY || step == SQLITE_LOCKED)
+		sqlite3_sleep(1);
+	sqlite3_backup_finish(b);
+	if (step != SQLITE_DONE) {
+		buf_addf(err, "backing up %s failed: %s", src_path, sqlite3_errstr(step));
+		goto out;
+	}
+	struct stat st;
+	if (stat(dest_path, &st) == 0)
+		*bytes = (int64_t)st.st_size;
+	rc = 0;
+out:
+	sqlite3_close(dst);
+	sqlite3_close(src);
+	return rc;
 }

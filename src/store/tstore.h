@@ -53,6 +53,15 @@ int tstore_open(const char *dir, const struct tstore_options *opt, struct tstore
 void tstore_close(struct tstore *t);
 
 /*
+ * Online copy of DIR/telemetry.db to dest_path (created or replaced) with
+ * SQLite's backup API: consistent while a daemon keeps writing, which it
+ * does not block for long (the copy goes 1,024 pages at a time). Returns
+ * 0, OODA_ENOTFOUND when DIR holds no telemetry.db, or OODA_EIO with
+ * detail. Sets *bytes to the size of the copy.
+ */
+int tstore_backup(const char *dir, const char *dest_path, int64_t *bytes, struct buf *err);
+
+/*
  * Stores every record of batch durably; returns when committed (0) or failed.
  * The batch stays owned by the caller. OODA_EBUSY when the queue is full
  * (nothing stored), OODA_EIO on a storage failure (nothing stored).
