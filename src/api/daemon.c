@@ -374,6 +374,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		.header_limit = (size_t)d.cfg.header_limit,
 		.api_body_limit = (size_t)d.cfg.api_body_limit,
 		.ingest_body_limit = (size_t)d.cfg.ingest_body_limit,
+		.ingest_queue_bytes = (size_t)d.cfg.ingest_queue_bytes,
 		.routes = api_routes,
 		.app = &d,
 		.authenticate = authenticate,

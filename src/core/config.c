@@ -46,7 +46,7 @@ const struct config_key config_keys[] = {
 	{ "retention.max_bytes", CFG_SIZE, "10GiB", F(retention_max_bytes), 1 << 20, INT64_MAX,
 	  "Telemetry store size above which the oldest blocks are dropped." },
 	{ "ingest.queue_bytes", CFG_SIZE, "256MiB", F(ingest_queue_bytes), 1 << 20, INT64_C(1) << 34,
-	  "Decoded telemetry waiting for the writer; when full, ingest answers 429 with Retry-After." },
+	  "Bound of each ingest queue: request bodies waiting for an ingest worker, and decoded telemetry waiting for the writer; when full, ingest answers 429 with Retry-After." },
 	{ "services", CFG_SECTION, NULL, 0, 0, 0, "Services, their owners, dependencies and probes (HTTP, TCP, DNS, exec with hysteresis; see docs/probes.md)." },
 	{ "heartbeats", CFG_SECTION, NULL, 0, 0, 0, "Dead-man's switches for background jobs: {name, every, grace, service?} (see docs/probes.md)." },
 	{ "slos", CFG_SECTION, NULL, 0, 0, 0, "Service level objectives and their burn-rate alerts (docs/slo.md): name, service, objective, window, budgeting, sli, alerts, min_events." },

@@ -48,6 +48,8 @@ struct offload {
 	pthread_mutex_t mu;
 	pthread_cond_t work;
 	struct conn_ctx *head, *tail;
+	size_t queued_bytes;    /* bodies waiting in the queue */
+	unsigned long long refused;
 	pthread_t *threads;
 	int n_threads;
 	bool stop;
@@ -393,6 +395,7 @@ static void *offload_main(void *arg)
 		o->head = c->next;
 		if (!o->head)
 			o->tail = NULL;
+		o->queued_bytes -= c->body.len;
 		pthread_mutex_unlock(&o->mu);
 		finish(c, &c->res);
 		atomic_store(&c->ready, true);
@@ -492,10 +495,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if ((c->req.route->flags & ROUTE_INGEST) && s->off.threads) {
 		/* hand it to an ingest worker; the event loop goes on with other connections */
-		c->offloaded = true;
-		MHD_suspend_connection(conn);
 		struct offload *o = &s->off;
 		pthread_mutex_lock(&o->mu);
+		size_t limit = s->opt.ingest_queue_bytes;
+		if (limit && o->queued_bytes && o->queued_bytes + c->body.len > limit) {
+			size_t waiting = o->queued_bytes;
+			o->refused++;
+			pthread_mutex_unlock(&o->mu);
+			char detail[200];
+			snprintf(detail, sizeof(detail),
+				 "ingest is behind: %zu bytes of requests wait for an ingest worker (limit %zu); retry later",
+				 waiting, limit);
+			struct http_response res = { 0 };
+			buf_init(&res.body);
+			problem(&res, 429, "Too Many Requests", detail, url, c->req.request_id);
+			http_set_header(&res, "Retry-After", "1");
+			return respond(c, &res);
+		}
+		o->queued_bytes += c->body.len;
+		c->offloaded = true;
+		MHD_suspend_connection(conn);
 		if (o->tail)
 			o->tail->next = c;
 		else
@@ -743,4 +762,17 @@ void http_server_metrics(const struct http_server *s, struct buf *out)
 		      "# HELP ooda_http_rejected_bodies_total Requests refused for an oversized body.\n"
 		      "# TYPE ooda_http_rejected_bodies_total counter\nooda_http_rejected_bodies_total %llu\n",
 		 atomic_load(&((struct http_server *)s)->inflight), atomic_load(&((struct http_server *)s)->rejected_body));
+	struct offload *o = &((struct http_server *)s)->off;
+	if (o->threads) {
+		pthread_mutex_lock(&o->mu);
+		size_t queued = o->queued_bytes;
+		unsigned long long refused = o->refused;
+		pthread_mutex_unlock(&o->mu);
+		buf_addf(out,
+			 "# HELP ooda_http_ingest_queued_bytes Ingest request bodies waiting for an ingest worker.\n"
+			 "# TYPE ooda_http_ingest_queued_bytes gauge\nooda_http_ingest_queued_bytes %zu\n"
+			 "# HELP ooda_http_ingest_refused_total Ingest requests answered 429 because too many bytes waited for a worker.\n"
+			 "# TYPE ooda_http_ingest_refused_total counter\nooda_http_ingest_refused_total %llu\n",
+			 queued, refused);
+	}
 }

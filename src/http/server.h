@@ -86,6 +86,8 @@ struct http_options {
 	size_t header_limit;
 	size_t api_body_limit;
 	size_t ingest_body_limit;
+	/* bytes of ingest bodies that may wait for an ingest worker; beyond it, 429 (0: no bound) */
+	size_t ingest_queue_bytes;
 	const struct route *routes; /* terminated by method NULL */
 	void *app;
 	/* authenticates a bearer token; returns 0 and fills who, or OODA_EUNAUTH */

@@ -16,7 +16,7 @@ check(lib and os.path.exists(lib), f"the slow-disk shim is built: {lib}")
 
 flag_dir = tempfile.mkdtemp(prefix="ooda-it-slow-")
 tmp_flag = os.path.join(flag_dir, "slow-now")  # the shim slows syncs only while this file exists
-s = Server(config="server:\n  threads: 1\n",
+s = Server(config="server:\n  threads: 1\ningest:\n  queue_bytes: 1MiB\n",
            env={"LD_PRELOAD": lib, "OODA_TEST_SLOW_SYNC_FLAG": tmp_flag, "OODA_TEST_SLOW_SYNC_MS": str(SLOW_MS),
                 "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"})
 try:
@@ -59,9 +59,32 @@ try:
     both = max(results["first"][1], results["second"][1])
     print(f"first {results['first'][1]:.2f} s, second {results['second'][1]:.2f} s, health {health_s:.3f} s, flag {flag_s:.3f} s")
     check(both < 2.6 * SLOW_MS / 1000, f"the second batch was committed in the next sync: {both:.2f} s")
+    # overload: while the only worker waits for the disk, bodies past ingest.queue_bytes (1 MiB
+    # here) are refused at once with 429 and Retry-After instead of piling up in memory
+    big = "".join(f'{{"service":"bulk","body":"bulk line {i} {"x" * 80}"}}\n' for i in range(6000))  # ~0.6 MB
+    c = threading.Thread(target=ingest, args=("blocker", 10))
+    c.start()
+    time.sleep(0.3)
+    queued = []
+    q1 = threading.Thread(target=lambda: queued.append(
+        s.post("/api/v1/logs", big, headers={"Content-Type": "application/x-ndjson"}, timeout=60)))
+    q1.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    r = s.post("/api/v1/logs", big, headers={"Content-Type": "application/x-ndjson"}, timeout=60)
+    refused_s = time.monotonic() - t0
+    check(r.status == 429 and r.headers.get("Retry-After") == "1" and "wait for an ingest worker" in r.json()["detail"],
+          f"a body past the queue bound is refused with 429: {r.status} {r.body[:300]}")
+    check(refused_s < 0.5, f"the refusal is immediate: {refused_s:.3f} s")
+    c.join()
+    q1.join()
+    check(queued and queued[0].status == 200, f"the queued request is stored: {queued[0].status if queued else None}")
+    m = s.get("/metrics").body
+    check("ooda_http_ingest_refused_total 1" in m, "the refusal is counted in /metrics")
+
     os.unlink(tmp_flag)
     r = s.get("/api/v1/logs/search?q=service:slow&since=10m&limit=1000")
-    check(r.status == 200 and len(r.json()["logs"]) == 120, f"all 120 acknowledged records are stored: {r.body[:300]}")
+    check(r.status == 200 and len(r.json()["logs"]) == 130, f"all 130 acknowledged records are stored: {r.body[:300]}")
 finally:
     shutil.rmtree(flag_dir, ignore_errors=True)
     s.cleanup()
