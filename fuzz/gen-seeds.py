@@ -2,7 +2,7 @@
 """Writes the small seed corpora of the ingest fuzzers into fuzz/corpus/<name>/.
 Seeds are built here from scratch (a few bytes of protobuf or JSON each), so
 the corpus can be regenerated and reviewed: python3 fuzz/gen-seeds.py"""
-import json, os, struct, sys
+import json, os, struct, sys, zlib
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
@@ -75,6 +75,44 @@ seeds = {
         # raw: a literal-only snappy block holding one empty series
         "raw": b"\x00" + bytes([4, 0x0c]) + ld(1, b"\x12\x00"),
     },
+}
+
+# Log pattern snapshots (format: see patterns_save in src/detect/patterns.c).
+def uv(v): return varint(v)
+def zz(v): return varint(v << 1 if v >= 0 else ((-v) << 1) - 1)
+def u64(v): return struct.pack("<Q", v)
+
+def pattern(pid, leaf, rank, first, last, count, tokens, example, hist_last, buckets, aliases=()):
+    """tokens: (text, is_variable); buckets: {index from the oldest: count}."""
+    out = u64(pid) + u64(leaf) + uv(rank) + zz(first) + zz(last) + uv(count) + uv(len(tokens))
+    for text, var in tokens:
+        out += uv(len(text) << 1 | var) + text.encode()
+    out += uv(len(example)) + example.encode() + zz(hist_last) + uv(len(buckets))
+    prev = -1
+    for i in sorted(buckets):
+        out += uv(i - prev - 1) + uv(buckets[i])
+        prev = i
+    return out + uv(len(aliases)) + b"".join(u64(a) for a in aliases)
+
+def snapshot(body):
+    head = b"OPAT" + struct.pack("<HHI", 1, 0, len(body))
+    return head + body + struct.pack("<I", zlib.crc32(head + body))
+
+worker = [("worker", 0), ("<*>", 1), ("finished", 0), ("the", 0), ("nightly", 0), ("job", 0)]
+reset = [("connection", 0), ("reset", 0), ("by", 0), ("peer", 0), ("<*>", 1)]
+snap_body = (uv(10) + uv(60) + uv(3) + uv(1) +
+             pattern(0x1111, 0xaaaa, 0, 10, 14, 5, worker, "worker alpha finished the nightly job", 1,
+                     {58: 3, 59: 2}, (0x2222, 0x3333, 0x4444, 0x5555)) +
+             pattern(0x6666, 0xbbbb, 0, -3, 40, 2, reset, "connection reset by peer 10.0.0.1", 4, {59: 2}) +
+             pattern(0x7777, 0xbbbb, 1, 7, 7, 1, [("disk", 0), ("full", 0), ("on", 0), ("<*>", 1)],
+                     "disk full on /dev/sda1", 0, {59: 1}) +
+             u64(0x9999) + uv(2) + uv(1) + uv(2))
+seeds["patterns_snapshot"] = {
+    # byte 0: bit 0 = wrap the body in header and checksum, bit 1 = a tiny miner
+    "raw": b"\x00" + snapshot(snap_body),
+    "raw-tiny": b"\x02" + snapshot(snap_body),
+    "body": b"\x01" + snap_body,
+    "body-tiny": b"\x03" + snap_body,
 }
 
 for name, files in seeds.items():

@@ -6,6 +6,8 @@
  * the set of lines sharing its pattern equals the set sharing its EventId).
  * Throughput is thread CPU time: each dataset is replayed into one miner
  * until it has run 0.3 s, and the concatenation of all datasets until 1 s.
+ * Last, the snapshot of a busy miner (all datasets into one, a line every
+ * 100 ms): its size and the CPU time of patterns_save and patterns_load.
  * Usage: bench_loghub DATA_DIR [--dump NAME] (--dump lists wrong groups).
  */
 #include <stdint.h>
@@ -209,6 +211,47 @@ static double throughput(struct set *const *sets, size_t n_sets, double min_secs
 	return (double)lines / t;
 }
 
+/* Size of a busy miner's snapshot and the thread CPU time to save and to load it. */
+static int snapshot_bench(struct set *const *sets, size_t n_sets)
+{
+	struct patterns *pt;
+	if (patterns_create(NULL, &pt, NULL))
+		return 1;
+	int64_t clock = INT64_C(1800000000000000000);
+	size_t lines = 0;
+	for (size_t s = 0; s < n_sets; s++)
+		for (size_t i = 0; i < sets[s]->n; i++, lines++, clock += 100000000)
+			patterns_add(pt, sets[s]->r[i].content, sets[s]->r[i].len, clock, NULL);
+	struct buf snap = BUF_INIT;
+	int reps = 0;
+	double t0 = cpu_now(), save_s;
+	do {
+		buf_reset(&snap);
+		patterns_save(pt, &snap);
+		reps++;
+	} while ((save_s = cpu_now() - t0) < 0.5);
+	save_s /= reps;
+	double load_s = 0;
+	int loads = 0;
+	while (load_s < 0.5) {
+		struct patterns *q;
+		double a = cpu_now();
+		if (patterns_load(NULL, snap.data, snap.len, &q, NULL))
+			return 1;
+		load_s += cpu_now() - a;
+		loads++;
+		patterns_destroy(q);
+	}
+	load_s /= loads;
+	printf("snapshot of one miner fed all %zu lines: %zu patterns, %zu bytes (%.0f per pattern), "
+	       "save %.3f ms, load %.3f ms\n",
+	       lines, patterns_count(pt), snap.len, (double)snap.len / (double)patterns_count(pt), save_s * 1e3,
+	       load_s * 1e3);
+	buf_release(&snap);
+	patterns_destroy(pt);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "../shared/data/loghub"; /* the data beside the checkout */
@@ -260,5 +303,5 @@ int main(int argc, char **argv)
 	}
 	double lps = throughput(all, N_SETS, 1.0);
 	printf("%-12s %7zu %8.4f %12.0f\n", "all", total, sum / N_SETS, lps);
-	return 0;
+	return snapshot_bench(all, N_SETS);
 }

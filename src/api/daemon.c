@@ -1,8 +1,8 @@
 /*
  * `ooda serve`: loads the config, refuses unsafe binds, opens the store,
  * starts HTTP, then waits for signals on the main thread — SIGHUP reloads
- * ooda.yaml, SIGTERM and SIGINT drain in-flight requests and close the
- * store so nothing is left half-written.
+ * ooda.yaml, SIGTERM and SIGINT drain in-flight requests, save the log
+ * pattern miners and close the store so nothing is left half-written.
  */
 #include "api/daemon.h"
 #include "core/error.h"
@@ -280,7 +280,14 @@ static void daemon_release(struct daemon *d)
 	if (d->change_ready)
 		change_release(&d->change);
 	flagstore_destroy(d->flags);
-	tstore_close(d->tstore);
+	tstore_close(d->tstore); /* no more batches reach the log pattern miners */
+	if (d->logclass) {
+		/* the last save, after the last ingested line and before the store closes */
+		struct buf err = BUF_INIT;
+		if (logclass_save(d->logclass, ooda_now_ns(), &err))
+			log_error("log patterns not saved at shutdown: %s", err.data);
+		buf_release(&err);
+	}
 	redwatch_destroy(d->redwatch);
 	logclass_destroy(d->logclass);
 	live_destroy(d->live);
@@ -325,6 +332,16 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		goto out;
 	if ((rc = logclass_create(NULL, &d.logclass, err)) || (rc = redwatch_create(d.live, NULL, &d.redwatch)))
 		goto out;
+	{
+		/* before ingest starts: the log pattern miners as they were saved */
+		struct buf lerr = BUF_INIT;
+		int n = logclass_restore(d.logclass, d.store, &lerr);
+		if (n < 0)
+			log_error("log patterns start fresh: %s", lerr.data);
+		else if (n)
+			log_info("log patterns restored for %d services", n);
+		buf_release(&lerr);
+	}
 	struct tstore_options topt = {
 		.queue_bytes = (size_t)d.cfg.ingest_queue_bytes,
 		.retention_age_ns = d.cfg.retention_max_age_ns,

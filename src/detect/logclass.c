@@ -1,8 +1,11 @@
 /*
- * Log error classes per service (see logclass.h).
+ * Log error classes per service (see logclass.h): one template miner per
+ * service fed from the telemetry writer, new-class and rate signals from the
+ * engine tick, and the miners' snapshots kept in the control store.
  */
 #include "detect/logclass.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/time.h"
 #include "detect/anomaly.h"
 #include "detect/patterns.h"
@@ -22,6 +25,7 @@ struct svc_miner {
 	char name[128 + 1];
 	struct patterns *p;
 	uint64_t lines;
+	bool dirty; /* changed since it was last saved */
 	struct sev_ent sev[SEV_SLOTS];
 };
 
@@ -56,6 +60,9 @@ struct logclass {
 	struct spike *spikes;           /* rate watch of warn-or-worse patterns */
 	size_t n_spikes;
 	int64_t last_minute;
+	struct store *store;     /* where miners are saved; NULL = nowhere */
+	pthread_mutex_t save_mu; /* one save at a time: an older snapshot never overwrites a newer one */
+	int64_t last_save_ns;    /* engine thread only */
 };
 
 int logclass_create(const struct logclass_config *cfg, struct logclass **out, struct buf *err)
@@ -72,8 +79,11 @@ int logclass_create(const struct logclass_config *cfg, struct logclass **out, st
 		lc->cfg.warmup_lines = 1000;
 	if (!lc->cfg.new_active_ns)
 		lc->cfg.new_active_ns = 600 * OODA_NS_PER_SEC;
+	if (!lc->cfg.save_every_ns)
+		lc->cfg.save_every_ns = 60 * OODA_NS_PER_SEC;
 	lc->v = calloc(lc->cfg.max_services, sizeof(*lc->v));
 	pthread_mutex_init(&lc->mu, NULL);
+	pthread_mutex_init(&lc->save_mu, NULL);
 	*out = lc;
 	return 0;
 }
@@ -91,6 +101,7 @@ void logclass_destroy(struct logclass *lc)
 	free(lc->spikes);
 	free(lc->v);
 	pthread_mutex_destroy(&lc->mu);
+	pthread_mutex_destroy(&lc->save_mu);
 	free(lc);
 }
 
@@ -167,6 +178,7 @@ void logclass_observe(struct logclass *lc, const struct telemetry_batch *b)
 		bool is_new = false;
 		uint64_t id = patterns_add(m->p, r->body, r->body_len, r->time_ns, &is_new);
 		m->lines++;
+		m->dirty = true;
 		uint8_t prev = sev_raise(m, id, r->severity);
 		/* new at error level, or an existing class reaching error level for the first time */
 		bool news = r->severity >= 17 && prev < 17 && prev != 255 && m->lines > lc->cfg.warmup_lines;
@@ -284,6 +296,176 @@ void logclass_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 		json_decref(labels);
 	}
 	pthread_mutex_unlock(&lc->mu);
+	if (lc->store && now_ns - lc->last_save_ns >= lc->cfg.save_every_ns) {
+		lc->last_save_ns = now_ns;
+		struct buf err = BUF_INIT;
+		if (logclass_save(lc, now_ns, &err))
+			log_error("log patterns not saved, trying again in a minute: %s", err.data);
+		buf_release(&err);
+	}
+}
+
+/* ---- persistence --------------------------------------------------------- */
+
+#define SEV_RECORD 9 /* u64 LE pattern id, u8 highest severity */
+
+static void sev_pack(const struct svc_miner *m, struct buf *out)
+{
+	for (size_t j = 0; j < SEV_SLOTS; j++) {
+		if (!m->sev[j].id)
+			continue;
+		uint8_t r[SEV_RECORD];
+		for (int i = 0; i < 8; i++)
+			r[i] = (uint8_t)(m->sev[j].id >> (8 * i));
+		r[8] = m->sev[j].sev;
+		buf_add(out, r, sizeof(r));
+	}
+}
+
+/* Untrusted bytes: whole records, non-zero ids, no more than the table holds. */
+static int sev_unpack(struct svc_miner *m, const uint8_t *d, size_t len, struct buf *err)
+{
+	if (len % SEV_RECORD) {
+		buf_addf(err, "severities: %zu bytes are not whole %d-byte records", len, SEV_RECORD);
+		return OODA_ECORRUPT;
+	}
+	if (len / SEV_RECORD > SEV_SLOTS) {
+		buf_addf(err, "severities: %zu records, more than %d", len / SEV_RECORD, SEV_SLOTS);
+		return OODA_ECORRUPT;
+	}
+	for (size_t k = 0; k < len; k += SEV_RECORD) {
+		uint64_t id = 0;
+		for (int i = 0; i < 8; i++)
+			id |= (uint64_t)d[k + i] << (8 * i);
+		if (!id) {
+			buf_addf(err, "severities: id 0 in record %zu", k / SEV_RECORD);
+			return OODA_ECORRUPT;
+		}
+		sev_raise(m, id, d[k + 8]);
+	}
+	return 0;
+}
+
+struct restore_ctx {
+	struct logclass *lc;
+	int n;
+};
+
+static int restore_row(void *ctx, const void *row)
+{
+	const struct pattern_snapshot_row *r = row;
+	struct restore_ctx *x = ctx;
+	struct logclass *lc = x->lc;
+	if (lc->n == lc->cfg.max_services) {
+		log_warn("log patterns of %s not restored: more than %u services", r->service, lc->cfg.max_services);
+		return 0;
+	}
+	struct svc_miner *m = calloc(1, sizeof(*m));
+	if (!m)
+		return OODA_ENOMEM;
+	struct patterns_config pc = { .max_patterns = lc->cfg.max_patterns };
+	struct buf err = BUF_INIT;
+	int rc = patterns_load(&pc, r->snapshot, r->snapshot ? r->snapshot_len : 0, &m->p, &err);
+	if (!rc)
+		rc = sev_unpack(m, r->severities, r->severities ? r->severities_len : 0, &err);
+	if (rc) {
+		log_error("log patterns of %s start fresh: the saved state does not load: %s", r->service, err.data);
+		patterns_destroy(m->p);
+		free(m);
+	} else {
+		snprintf(m->name, sizeof(m->name), "%s", r->service);
+		m->lines = r->lines;
+		lc->v[lc->n++] = m;
+		x->n++;
+	}
+	buf_release(&err);
+	return 0;
+}
+
+int logclass_restore(struct logclass *lc, struct store *s, struct buf *err)
+{
+	struct restore_ctx x = { lc, 0 };
+	pthread_mutex_lock(&lc->mu);
+	lc->store = s;
+	lc->last_save_ns = ooda_now_ns();
+	int rc = store_backend(s)->pattern_snapshot_iter(store_impl(s), restore_row, &x);
+	pthread_mutex_unlock(&lc->mu);
+	if (rc) {
+		buf_addf(err, "reading the saved log patterns failed: %s", ooda_strerror(rc));
+		return rc;
+	}
+	return x.n;
+}
+
+struct save_item {
+	char name[128 + 1];
+	uint64_t lines;
+	struct buf snap, sev;
+};
+
+struct save_ctx {
+	struct save_item *v;
+	size_t n;
+	int64_t now_ns;
+};
+
+static int save_tx(struct store *s, void *ctx, struct buf *err)
+{
+	struct save_ctx *c = ctx;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct save_item *it = &c->v[i];
+		struct pattern_snapshot_row row = { .service = it->name, .saved_ns = c->now_ns, .lines = it->lines,
+						    .snapshot = it->snap.data, .snapshot_len = it->snap.len,
+						    .severities = it->sev.data, .severities_len = it->sev.len };
+		int rc = store_backend(s)->pattern_snapshot_put(store_impl(s), &row);
+		if (rc) {
+			buf_addf(err, "storing the log patterns of %s failed", it->name);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int logclass_save(struct logclass *lc, int64_t now_ns, struct buf *err)
+{
+	if (!lc->store)
+		return 0;
+	pthread_mutex_lock(&lc->save_mu);
+	/* the snapshots are copied under the lock; the disk is written outside it */
+	pthread_mutex_lock(&lc->mu);
+	struct save_ctx c = { .v = calloc(lc->n + 1, sizeof(*c.v)), .now_ns = now_ns };
+	for (size_t i = 0; i < lc->n && c.v; i++) {
+		struct svc_miner *m = lc->v[i];
+		if (!m->dirty)
+			continue;
+		struct save_item *it = &c.v[c.n++];
+		snprintf(it->name, sizeof(it->name), "%s", m->name);
+		it->lines = m->lines;
+		buf_init(&it->snap);
+		buf_init(&it->sev);
+		patterns_save(m->p, &it->snap);
+		sev_pack(m, &it->sev);
+		m->dirty = false;
+	}
+	pthread_mutex_unlock(&lc->mu);
+	int rc = c.v ? 0 : OODA_ENOMEM;
+	if (c.n)
+		rc = store_write(lc->store, save_tx, &c, err);
+	if (rc) {
+		pthread_mutex_lock(&lc->mu);
+		for (size_t i = 0; i < c.n; i++)
+			for (size_t j = 0; j < lc->n; j++)
+				if (!strcmp(lc->v[j]->name, c.v[i].name))
+					lc->v[j]->dirty = true;
+		pthread_mutex_unlock(&lc->mu);
+	}
+	for (size_t i = 0; i < c.n; i++) {
+		buf_release(&c.v[i].snap);
+		buf_release(&c.v[i].sev);
+	}
+	free(c.v);
+	pthread_mutex_unlock(&lc->save_mu);
+	return rc;
 }
 
 struct json_ctx {

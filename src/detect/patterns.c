@@ -6,79 +6,16 @@
  * (a flattened Drain-style parse tree held in one hash table), and the most
  * similar candidate absorbs it or a new pattern is created. Patterns live
  * in a fixed pool with an LRU list, so memory stays bounded; ids are hashes
- * of the template at creation and never change afterwards.
+ * of the template at creation and never change afterwards. Snapshots of a
+ * miner are in patterns_snapshot.c.
  */
 #include "detect/patterns.h"
+#include "detect/patterns_impl.h"
 
 #include <malloc.h>
 #include <xxhash.h>
 
 #include "core/error.h"
-
-#define NIL UINT32_MAX
-#define WILD_TEXT "<*>"
-
-struct cluster {
-	uint64_t id;
-	uint64_t leaf_key;
-	uint32_t lru_prev, lru_next;   /* most recently seen at p->lru_head */
-	uint32_t leaf_prev, leaf_next; /* candidates sharing leaf_key */
-	uint32_t n_tok;
-	uint32_t n_wild;
-	int64_t first_seen, last_seen;
-	uint64_t count;
-	int64_t hist_last;   /* bucket number of hist[n_hist - 1] */
-	uint64_t *tok;       /* token hashes; p->wild for variables */
-	uint32_t *off;       /* n_tok + 1 offsets of token texts in text */
-	char *text;          /* masked tokens of the creating line, back to back */
-	char *tmpl;          /* current template, NUL-terminated */
-	char *example;       /* first line, NUL-terminated */
-	uint32_t *hist;      /* counts over time, oldest first */
-	uint64_t *alias;     /* ids of patterns merged into this one */
-	uint32_t n_alias, cap_alias;
-};
-
-#define MAX_ALIAS 64
-#define MAX_DISTINCT 8
-
-/*
- * One entry of the skeleton cache: patterns that are equal but for one
- * position share the skeleton key (their token hashes summed with that
- * position set to "<*>"). Direct-mapped and lossy: a clash overwrites.
- */
-struct skeleton {
-	uint64_t key;
-	uint32_t n;
-	uint32_t slot[MAX_DISTINCT];
-	uint64_t id[MAX_DISTINCT];
-};
-
-/* Open addressing with linear probing, key 0 = empty, backward-shift delete. */
-struct table {
-	uint64_t *keys;
-	uint32_t *vals;
-	size_t mask;
-};
-
-struct patterns {
-	struct patterns_config cfg;
-	struct cluster **pool; /* cfg.max_patterns slots, NULL when free */
-	uint32_t *free_slots;
-	uint32_t n_free;
-	uint32_t n_used;
-	uint32_t lru_head, lru_tail;
-	struct table ids;      /* id -> pool slot */
-	struct table leaves;   /* leaf key -> first pool slot of the leaf */
-	struct skeleton *skel; /* skel_mask + 1 entries */
-	size_t skel_mask;
-	uint64_t wild;         /* hash of "<*>" */
-	size_t bytes;          /* memory held by clusters */
-	/* scratch for one line */
-	char *masked;
-	uint64_t *tok;
-	uint32_t *off;
-	uint8_t *is_var;
-};
 
 /* ---- hash tables --------------------------------------------------------- */
 
@@ -99,29 +36,14 @@ static void table_release(struct table *t)
 	free(t->vals);
 }
 
-static inline uint64_t table_key(uint64_t k)
-{
-	return k ? k : 1;
-}
-
-static inline uint32_t table_get(const struct table *t, uint64_t key)
-{
-	key = table_key(key);
-	for (size_t i = (size_t)(key ^ (key >> 29)) & t->mask;; i = (i + 1) & t->mask) {
-		if (t->keys[i] == key)
-			return t->vals[i];
-		if (!t->keys[i])
-			return NIL;
-	}
-}
-
 /* Inserts or replaces. The table never fills: it holds at most half its capacity. */
-static void table_put(struct table *t, uint64_t key, uint32_t val)
+void pat_table_put(struct table *t, uint64_t key, uint32_t val)
 {
 	key = table_key(key);
 	size_t i = (size_t)(key ^ (key >> 29)) & t->mask;
 	while (t->keys[i] && t->keys[i] != key)
 		i = (i + 1) & t->mask;
+	t->n += !t->keys[i];
 	t->keys[i] = key;
 	t->vals[i] = val;
 }
@@ -135,6 +57,7 @@ static void table_del(struct table *t, uint64_t key)
 			return;
 		i = (i + 1) & t->mask;
 	}
+	t->n--;
 	/* shift later members of the run back so lookups never stop early */
 	for (size_t j = (i + 1) & t->mask; t->keys[j]; j = (j + 1) & t->mask) {
 		uint64_t k = t->keys[j];
@@ -419,7 +342,7 @@ static double similarity(const struct patterns *p, const struct cluster *c, uint
 
 /* ---- clusters ------------------------------------------------------------- */
 
-static void rebuild_template(const struct patterns *p, struct cluster *c)
+void pat_rebuild_template(const struct patterns *p, struct cluster *c)
 {
 	char *o = c->tmpl;
 	for (uint32_t i = 0; i < c->n_tok; i++) {
@@ -449,7 +372,7 @@ static void lru_unlink(struct patterns *p, uint32_t slot)
 		p->lru_tail = c->lru_prev;
 }
 
-static void lru_push_front(struct patterns *p, uint32_t slot)
+void pat_lru_push_front(struct patterns *p, uint32_t slot)
 {
 	struct cluster *c = p->pool[slot];
 	c->lru_prev = NIL;
@@ -461,7 +384,7 @@ static void lru_push_front(struct patterns *p, uint32_t slot)
 		p->lru_tail = slot;
 }
 
-static void leaf_link(struct patterns *p, uint32_t slot, uint64_t key)
+void pat_leaf_link(struct patterns *p, uint32_t slot, uint64_t key)
 {
 	struct cluster *c = p->pool[slot];
 	uint32_t head = table_get(&p->leaves, key);
@@ -470,7 +393,7 @@ static void leaf_link(struct patterns *p, uint32_t slot, uint64_t key)
 	c->leaf_next = head;
 	if (head != NIL)
 		p->pool[head]->leaf_prev = slot;
-	table_put(&p->leaves, key, slot);
+	pat_table_put(&p->leaves, key, slot);
 }
 
 static void leaf_unlink(struct patterns *p, uint32_t slot)
@@ -479,7 +402,7 @@ static void leaf_unlink(struct patterns *p, uint32_t slot)
 	if (c->leaf_prev != NIL)
 		p->pool[c->leaf_prev]->leaf_next = c->leaf_next;
 	else if (c->leaf_next != NIL)
-		table_put(&p->leaves, c->leaf_key, c->leaf_next);
+		pat_table_put(&p->leaves, c->leaf_key, c->leaf_next);
 	else
 		table_del(&p->leaves, c->leaf_key);
 	if (c->leaf_next != NIL)
@@ -502,14 +425,8 @@ static void evict(struct patterns *p, uint32_t slot)
 	p->n_used--;
 }
 
-static int64_t bucket_of(const struct patterns *p, int64_t t_ns)
-{
-	int64_t w = p->cfg.bucket_ns;
-	return t_ns >= 0 ? t_ns / w : -((-(t_ns + 1)) / w) - 1;
-}
-
 /* Adds k lines to bucket b of c's history, sliding the window forward if b is new. */
-static void hist_add(const struct patterns *p, struct cluster *c, int64_t b, uint32_t k)
+void pat_hist_add(const struct patterns *p, struct cluster *c, int64_t b, uint32_t k)
 {
 	uint32_t nh = p->cfg.history_buckets;
 	if (b > c->hist_last) {
@@ -534,7 +451,7 @@ static void count_line(const struct patterns *p, struct cluster *c, int64_t t_ns
 	c->count++;
 	if (t_ns > c->last_seen)
 		c->last_seen = t_ns;
-	hist_add(p, c, bucket_of(p, t_ns), 1);
+	pat_hist_add(p, c, bucket_of(p, t_ns), 1);
 }
 
 static size_t align8(size_t n)
@@ -542,18 +459,15 @@ static size_t align8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
-static uint32_t create_cluster(struct patterns *p, uint32_t n, uint64_t lkey, const char *line, size_t len,
-			       int64_t t_ns)
+/*
+ * One allocation holding a cluster and its arrays: n tokens (hashes and
+ * n + 1 offsets), the history, text_len bytes of token text, a template of
+ * tmpl_cap bytes and an example of ex_len bytes plus its NUL. Zeroed header,
+ * no alias array yet.
+ */
+struct cluster *pat_cluster_alloc(const struct patterns *p, uint32_t n, size_t text_len, size_t tmpl_cap,
+				     size_t ex_len)
 {
-	if (!p->n_free)
-		evict(p, p->lru_tail);
-	size_t text_len = p->off[n];
-	size_t tmpl_cap = n + 1;
-	for (uint32_t i = 0; i < n; i++) {
-		size_t l = p->off[i + 1] - p->off[i];
-		tmpl_cap += l > 3 ? l : 3;
-	}
-	size_t ex_len = len < p->cfg.max_example ? len : p->cfg.max_example;
 	size_t nh = p->cfg.history_buckets;
 	size_t sz = align8(sizeof(struct cluster)) + align8(n * sizeof(uint64_t)) +
 		    align8((n + 1) * sizeof(uint32_t)) + align8(nh * sizeof(uint32_t)) + text_len + tmpl_cap +
@@ -575,8 +489,20 @@ static uint32_t create_cluster(struct patterns *p, uint32_t n, uint64_t lkey, co
 	c->tmpl = mem;
 	mem += tmpl_cap;
 	c->example = mem;
-
 	c->n_tok = n;
+	return c;
+}
+
+static uint32_t create_cluster(struct patterns *p, uint32_t n, uint64_t lkey, const char *line, size_t len,
+			       int64_t t_ns)
+{
+	if (!p->n_free)
+		evict(p, p->lru_tail);
+	size_t text_len = p->off[n];
+	size_t ex_len = len < p->cfg.max_example ? len : p->cfg.max_example;
+	size_t nh = p->cfg.history_buckets;
+	struct cluster *c = pat_cluster_alloc(p, n, text_len, template_cap(p->off, n), ex_len);
+
 	memcpy(c->off, p->off, (n + 1) * sizeof(uint32_t));
 	memcpy(c->text, p->masked, text_len);
 	for (uint32_t i = 0; i < n; i++) {
@@ -588,7 +514,7 @@ static uint32_t create_cluster(struct patterns *p, uint32_t n, uint64_t lkey, co
 		c->example[i] = (ch < ' ' || ch == 0x7f) ? ' ' : (char)ch;
 	}
 	c->example[ex_len] = '\0';
-	rebuild_template(p, c);
+	pat_rebuild_template(p, c);
 
 	/* id: hash of the template at creation; probe on the rare clash */
 	size_t tl = strlen(c->tmpl);
@@ -605,43 +531,19 @@ static uint32_t create_cluster(struct patterns *p, uint32_t n, uint64_t lkey, co
 	p->pool[slot] = c;
 	p->n_used++;
 	p->bytes += malloc_usable_size(c);
-	table_put(&p->ids, c->id, slot);
-	leaf_link(p, slot, lkey);
-	lru_push_front(p, slot);
+	pat_table_put(&p->ids, c->id, slot);
+	pat_leaf_link(p, slot, lkey);
+	pat_lru_push_front(p, slot);
 	count_line(p, c, t_ns);
 	return slot;
 }
 
 /* ---- merging patterns that differ in one position ------------------------- */
 
-static inline uint64_t mix(uint64_t tok, uint32_t pos)
-{
-	uint64_t x = tok ^ ((uint64_t)(pos + 1) * UINT64_C(0x9E3779B97F4A7C15));
-	x ^= x >> 31;
-	x *= UINT64_C(0xbf58476d1ce4e5b9);
-	x ^= x >> 29;
-	return x;
-}
-
-static uint64_t cluster_sum(const struct cluster *c)
-{
-	uint64_t h = (uint64_t)c->n_tok * UINT64_C(0xff51afd7ed558ccd);
-	for (uint32_t i = 0; i < c->n_tok; i++)
-		h += mix(c->tok[i], i);
-	return h;
-}
-
-/* The skeleton key of c with position i taken as "<*>". */
-static inline uint64_t skeleton_key(const struct patterns *p, const struct cluster *c, uint64_t sum, uint32_t i)
-{
-	uint64_t k = sum - mix(c->tok[i], i) + mix(p->wild, i);
-	return k ? k : 1;
-}
-
 static void add_alias(struct patterns *p, struct cluster *c, uint32_t slot, uint64_t id)
 {
-	if (c->n_alias == MAX_ALIAS)
-		return; /* the id is forgotten rather than memory growing */
+	if (c->n_alias == MAX_ALIAS || p->ids.n >= (p->ids.mask + 1) / 2)
+		return; /* the id is forgotten rather than memory growing or the id table filling */
 	if (c->n_alias == c->cap_alias) {
 		size_t before = malloc_usable_size(c->alias);
 		c->cap_alias = c->cap_alias ? c->cap_alias * 2 : 4;
@@ -652,7 +554,7 @@ static void add_alias(struct patterns *p, struct cluster *c, uint32_t slot, uint
 		p->bytes += malloc_usable_size(c->alias) - before;
 	}
 	c->alias[c->n_alias++] = id;
-	table_put(&p->ids, id, slot);
+	pat_table_put(&p->ids, id, slot);
 }
 
 /*
@@ -679,7 +581,7 @@ static uint32_t merge(struct patterns *p, const uint32_t *slots, uint32_t k, uin
 		uint32_t nh = p->cfg.history_buckets;
 		for (uint32_t b = 0; b < nh; b++)
 			if (o->hist[b])
-				hist_add(p, s, o->hist_last - (nh - 1 - b), o->hist[b]);
+				pat_hist_add(p, s, o->hist_last - (nh - 1 - b), o->hist[b]);
 		uint64_t ids[MAX_ALIAS + 1];
 		uint32_t n_ids = 0;
 		ids[n_ids++] = o->id;
@@ -691,18 +593,18 @@ static uint32_t merge(struct patterns *p, const uint32_t *slots, uint32_t k, uin
 			add_alias(p, s, keep, ids[a]);
 		if (was_head && keep != p->lru_head) {
 			lru_unlink(p, keep);
-			lru_push_front(p, keep);
+			pat_lru_push_front(p, keep);
 		}
 	}
 	if (s->tok[pos] != p->wild) {
 		s->tok[pos] = p->wild;
 		s->n_wild++;
 	}
-	rebuild_template(p, s);
+	pat_rebuild_template(p, s);
 	uint64_t key = cluster_leaf_key(p, s);
 	if (key != s->leaf_key) {
 		leaf_unlink(p, keep);
-		leaf_link(p, keep, key);
+		pat_leaf_link(p, keep, key);
 	}
 	return keep;
 }
@@ -901,16 +803,16 @@ uint64_t patterns_add(struct patterns *p, const char *line, size_t len, int64_t 
 			changed = true;
 		}
 	if (changed) {
-		rebuild_template(p, c);
+		pat_rebuild_template(p, c);
 		uint64_t key = cluster_leaf_key(p, c);
 		if (key != c->leaf_key) {
 			leaf_unlink(p, best);
-			leaf_link(p, best, key);
+			pat_leaf_link(p, best, key);
 		}
 	}
 	if (best != p->lru_head) {
 		lru_unlink(p, best);
-		lru_push_front(p, best);
+		pat_lru_push_front(p, best);
 	}
 	count_line(p, c, t_ns);
 	return c->id;

@@ -124,6 +124,39 @@ typedef int (*patterns_fn)(const struct pattern_info *info, void *arg);
 int patterns_foreach(const struct patterns *p, patterns_fn fn, void *arg);
 
 /*
+ * Snapshots: a miner written to bytes and read back, so that patterns
+ * survive a restart with their ids, templates, first- and last-seen times,
+ * counts, counts over time, examples and merged-away ids (aliases), and the
+ * same lines keep mapping to the same ids. The format is versioned
+ * (PATTERNS_SNAPSHOT_VERSION) and described beside patterns_save in
+ * patterns.c.
+ */
+#define PATTERNS_SNAPSHOT_VERSION 1
+
+/*
+ * Appends a snapshot of p to out (little-endian, varint-packed; a few
+ * hundred bytes per pattern). Never fails: out grows like any buf. p is
+ * only read.
+ */
+void patterns_save(const struct patterns *p, struct buf *out);
+
+/*
+ * Creates a miner with configuration c (NULL for all defaults, as in
+ * patterns_create) holding what the snapshot data[0..len) holds. The bytes
+ * are untrusted: every length, count and index is checked before use, and
+ * anything truncated, corrupt (checksum), of another version or beyond a
+ * limit is refused with OODA_ECORRUPT or OODA_ESCHEMA (version) and a
+ * precise reason in err (may be NULL); *out is then untouched. Limits of c
+ * apply: a snapshot with more than max_patterns patterns keeps the most
+ * recently seen ones; examples are cut to max_example; a pattern with more
+ * tokens than max_tokens is refused; counts over time taken with another
+ * bucket width are re-bucketed by their start time. Returns 0 or an error
+ * of patterns_create. The caller owns *out (patterns_destroy).
+ */
+int patterns_load(const struct patterns_config *c, const void *data, size_t len, struct patterns **out,
+		  struct buf *err);
+
+/*
  * The offline door: reads lines from in (LF or CRLF; the last may lack a
  * newline), assigns patterns in one pass, and writes for each input line
  * "<id as 16 hex digits>\t<template>\n", where id and template are

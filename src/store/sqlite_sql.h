@@ -29,6 +29,10 @@ static const char *const sql_migrations[] = {
 	"  time_ns INTEGER NOT NULL, author TEXT NOT NULL, rationale TEXT NOT NULL,"
 	"  body TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY(kind, key, version)) WITHOUT ROWID;",
+	/* 2: log pattern miners per service (derived state, not audited; see docs/decisions.md) */
+	"CREATE TABLE pattern_snapshots("
+	"  service TEXT PRIMARY KEY, saved_ns INTEGER NOT NULL, lines INTEGER NOT NULL,"
+	"  snapshot BLOB NOT NULL, severities BLOB NOT NULL);",
 };
 
 enum sql_stmt {
@@ -48,6 +52,8 @@ enum sql_stmt {
 	SQL_DOC_GET_VERSION,
 	SQL_DOC_LIST,
 	SQL_DOC_HISTORY,
+	SQL_PATTERN_SNAPSHOT_PUT,
+	SQL_PATTERN_SNAPSHOT_LIST,
 	SQL_COUNT
 };
 
@@ -105,6 +111,11 @@ static const char *const sql_text[SQL_COUNT] = {
 	[SQL_DOC_HISTORY] =
 		"SELECT kind, key, version, time_ns, author, rationale, body, deleted FROM docs"
 		" WHERE kind = ?1 AND key = ?2 ORDER BY version",
+	[SQL_PATTERN_SNAPSHOT_PUT] =
+		"INSERT OR REPLACE INTO pattern_snapshots(service, saved_ns, lines, snapshot, severities)"
+		" VALUES(?1, ?2, ?3, ?4, ?5)",
+	[SQL_PATTERN_SNAPSHOT_LIST] =
+		"SELECT service, saved_ns, lines, snapshot, severities FROM pattern_snapshots ORDER BY service",
 };
 
 #endif

@@ -79,6 +79,20 @@ struct doc_row {
 	bool deleted;
 };
 
+/*
+ * The saved state of one service's log pattern miner (detect/logclass):
+ * derived from ingested logs, replaced whole on every save, not audited.
+ */
+struct pattern_snapshot_row {
+	const char *service;
+	int64_t saved_ns;
+	uint64_t lines;          /* log lines the miner has seen */
+	const void *snapshot;    /* patterns_save() bytes */
+	size_t snapshot_len;
+	const void *severities;  /* per pattern id its highest severity: (u64 LE id, u8) records */
+	size_t severities_len;
+};
+
 typedef int (*store_row_fn)(void *ctx, const void *row);
 
 #define STORE_BACKEND_VERSION 1
@@ -124,6 +138,11 @@ struct store_backend {
 	int (*doc_list)(void *impl, const char *kind, const char *prefix, const char *after,
 			size_t limit, store_row_fn fn, void *ctx);
 	int (*doc_history)(void *impl, const char *kind, const char *key, store_row_fn fn, void *ctx);
+
+	/* (tx) inserts or replaces the row of r->service */
+	int (*pattern_snapshot_put)(void *impl, const struct pattern_snapshot_row *r);
+	/* every saved service, by name; row pointers valid during the call only */
+	int (*pattern_snapshot_iter)(void *impl, store_row_fn fn, void *ctx);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -620,6 +620,52 @@ static int sq_doc_history(void *impl, const char *kind, const char *key, store_r
 	return rc;
 }
 
+static int sq_pattern_snapshot_put(void *impl, const struct pattern_snapshot_row *r)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st = stmt(&s->w, SQL_PATTERN_SNAPSHOT_PUT);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_text(st, 1, r->service, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->saved_ns);
+	sqlite3_bind_int64(st, 3, (int64_t)r->lines);
+	sqlite3_bind_blob64(st, 4, r->snapshot, r->snapshot_len, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 5, r->severities ? r->severities : "", r->severities_len, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : OODA_EIO;
+}
+
+static int sq_pattern_snapshot_iter(void *impl, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_PATTERN_SNAPSHOT_LIST);
+	int rc = st ? 0 : OODA_EIO;
+	while (!rc) {
+		int step = sqlite3_step(st);
+		if (step == SQLITE_DONE)
+			break;
+		if (step != SQLITE_ROW) {
+			rc = OODA_EIO;
+			break;
+		}
+		/* a blob's pointer before its size, as SQLite asks */
+		struct pattern_snapshot_row r = { .service = col_text(st, 0),
+						  .saved_ns = sqlite3_column_int64(st, 1),
+						  .lines = (uint64_t)sqlite3_column_int64(st, 2) };
+		r.snapshot = sqlite3_column_blob(st, 3);
+		r.snapshot_len = (size_t)sqlite3_column_bytes(st, 3);
+		r.severities = sqlite3_column_blob(st, 4);
+		r.severities_len = (size_t)sqlite3_column_bytes(st, 4);
+		rc = fn(ctx, &r);
+	}
+	if (st)
+		sqlite3_reset(st);
+	rdone(s, c);
+	return rc > 0 ? 0 : rc;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.version = STORE_BACKEND_VERSION,
 	.name = "sqlite",
@@ -646,4 +692,6 @@ const struct store_backend store_sqlite_backend = {
 	.doc_get = sq_doc_get,
 	.doc_list = sq_doc_list,
 	.doc_history = sq_doc_history,
+	.pattern_snapshot_put = sq_pattern_snapshot_put,
+	.pattern_snapshot_iter = sq_pattern_snapshot_iter,
 };
