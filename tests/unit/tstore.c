@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "store/tblock.h"
 #include "store/tstore.h"
+#include "mixed_logs.h"
 
 static struct resource res_checkout = { .service = "checkout", .service_version = "1.4.2",
 					.environment = "prod" };
@@ -187,6 +188,74 @@ static void test_span_and_metric_roundtrip(void **state)
 	arena_release(&a);
 }
 
+static void assert_same_str(const char *a, const char *b)
+{
+	if (!a || !b)
+		assert_ptr_equal(a, b);
+	else
+		assert_string_equal(a, b);
+}
+
+/* Decoded records equal the ones encoded, field by field. */
+static void assert_same_logs(const struct log_record *got, const struct log_record *want, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct log_record *g = &got[i], *w = &want[i];
+		assert_int_equal(g->time_ns, w->time_ns);
+		assert_int_equal(g->observed_ns, w->observed_ns);
+		assert_int_equal(g->severity, w->severity);
+		assert_same_str(g->severity_text, w->severity_text);
+		assert_same_str(g->scope_name, w->scope_name);
+		assert_int_equal(g->body_len, w->body_len);
+		assert_memory_equal(g->body, w->body, w->body_len);
+		assert_int_equal(g->has_trace_id, w->has_trace_id);
+		assert_memory_equal(g->trace_id, w->trace_id, 16);
+		assert_string_equal(g->resource->service, w->resource->service);
+		assert_same_str(g->resource->host, w->resource->host);
+		assert_same_str(g->resource->service_version, w->resource->service_version);
+		assert_int_equal(g->resource->attrs.n, w->resource->attrs.n);
+		assert_int_equal(g->attrs.n, w->attrs.n);
+		for (uint32_t k = 0; k < w->attrs.n; k++) {
+			assert_string_equal(g->attrs.v[k].key, w->attrs.v[k].key);
+			assert_int_equal(g->attrs.v[k].type, w->attrs.v[k].type);
+			if (w->attrs.v[k].type == ATTR_INT)
+				assert_int_equal(g->attrs.v[k].i, w->attrs.v[k].i);
+			else
+				assert_string_equal(g->attrs.v[k].s, w->attrs.v[k].s);
+		}
+	}
+}
+
+static void test_block_formats(void **state)
+{
+	(void)state;
+	struct arena a, d;
+	arena_init(&a, 0);
+	arena_init(&d, 0);
+	struct buf err = BUF_INIT;
+	struct telemetry_batch b, out = { 0 };
+	make_mixed(&a, &b, 40, MIXED_T0, true);
+
+	/* a block written by earlier versions (OTB1) still reads back whole */
+	assert_int_equal(tblock_decode(SIGNAL_LOGS, otb1_mixed, sizeof(otb1_mixed), &d, &out, &err), 0);
+	assert_int_equal(out.n_logs, 40);
+	assert_same_logs(out.logs, b.logs, 40);
+
+	/* blocks are written as OTB2: one frame per column */
+	struct tblock blk;
+	assert_int_equal(tblock_encode(SIGNAL_LOGS, "shop", b.logs, b.n_logs, 3, &blk, &err), 0);
+	assert_memory_equal(blk.data, "OTB2", 4);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(tblock_decode(SIGNAL_LOGS, blk.data, blk.data_len, &d, &out, &err), 0);
+	assert_int_equal(out.n_logs, 40);
+	assert_same_logs(out.logs, b.logs, 40);
+
+	tblock_release(&blk);
+	buf_release(&err);
+	arena_release(&a);
+	arena_release(&d);
+}
+
 struct collect {
 	size_t logs;
 	size_t matches;
@@ -340,6 +409,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_block_roundtrip),
+		cmocka_unit_test(test_block_formats),
 		cmocka_unit_test(test_span_and_metric_roundtrip),
 		cmocka_unit_test(test_store_append_scan_compact_retain),
 		cmocka_unit_test(test_store_events),
