@@ -1268,6 +1268,154 @@ int tblock_decode_some(int signal, const void *data, size_t len, unsigned skip, 
 	return 0;
 }
 
+/* ---- counting columns (facets) ------------------------------------------ */
+
+/* Skips one attribute value of type ty in c. */
+static void skip_attr_value(struct reader *r, struct cur *c, uint8_t ty)
+{
+	switch (ty) {
+	case 0:
+	case 2:
+		get_uv(r, c);
+		break;
+	case 1:
+	case 5:
+	case 6:
+		get_bytes(r, c, get_uv(r, c));
+		break;
+	case 3:
+		get_bytes(r, c, 8);
+		break;
+	case 4:
+		get_bytes(r, c, 1);
+		break;
+	default:
+		r->bad = true;
+		r->why = "unknown attribute type";
+	}
+}
+
+/*
+ * The dictionary id of s as a reader of C strings sees it (a stored string
+ * ends at its first NUL), 0 if the block does not hold it; false when two
+ * stored strings read as s.
+ */
+static bool dict_find(const struct reader *r, const char *s, uint32_t *id)
+{
+	size_t len = strlen(s);
+	*id = 0;
+	for (uint32_t i = 1; i <= r->ndict; i++)
+		if (r->dlen[i] >= len && !memcmp(r->dsrc[i], s, len) && (r->dlen[i] == len || !r->dsrc[i][len])) {
+			if (*id)
+				return false;
+			*id = i;
+		}
+	return true;
+}
+
+int tblock_logcols_decode(const void *data, size_t len, const char *const *keys, size_t n_keys,
+			  struct arena *arena, struct tblock_logcols *out, struct buf *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (n_keys > TBLOCK_COLS_MAX_KEYS)
+		n_keys = TBLOCK_COLS_MAX_KEYS;
+	struct reader *r = arena_zalloc(arena, sizeof(*r));
+	r->a = arena;
+	bool any_key = false;
+	for (size_t k = 0; k < n_keys; k++)
+		any_key |= keys[k] != NULL;
+	unsigned want = 1u << C_DICT | 1u << C_TIME | 1u << C_U8 | 1u << C_RES | (any_key ? 1u << C_ATTR : 0);
+	uint64_t n;
+	int rc = block_open(r, SIGNAL_LOGS, data, len, want, &n, err);
+	if (!rc)
+		rc = dict_open(r, err);
+	if (rc)
+		return rc;
+	out->reader = r;
+	out->n = (uint32_t)n;
+	out->n_ids = r->ndict;
+	int64_t *time = arena_alloc(arena, (n + 1) * sizeof(int64_t));
+	uint8_t *sev = arena_alloc(arena, n + 1);
+	uint32_t *res = arena_alloc(arena, (n + 1) * sizeof(uint32_t));
+	uint32_t *slot = arena_zalloc(arena, (r->ndict + 1) * sizeof(uint32_t)); /* resource id -> index + 1 */
+	const struct resource **resources = arena_alloc(arena, (n + 1) * sizeof(*resources));
+	uint32_t key_id[TBLOCK_COLS_MAX_KEYS], *vals[TBLOCK_COLS_MAX_KEYS];
+	for (size_t k = 0; k < n_keys; k++) {
+		key_id[k] = 0;
+		vals[k] = NULL;
+		if (!keys[k])
+			continue;
+		if (!dict_find(r, keys[k], &key_id[k]))
+			return 1;
+		vals[k] = arena_zalloc(arena, (n + 1) * sizeof(uint32_t));
+		out->values[k] = vals[k];
+	}
+	int64_t prev = 0;
+	struct cur *ct = &r->col[C_TIME], *cu = &r->col[C_U8], *cr = &r->col[C_RES], *ca = &r->col[C_ATTR];
+	for (uint64_t i = 0; i < n && !r->bad; i++) {
+		prev += get_sv(r, ct);
+		time[i] = prev;
+		sev[i] = get_u8(r, cu);
+		get_u8(r, cu); /* id flags */
+		uint64_t rid = get_uv(r, cr);
+		if (rid > r->ndict || !rid) {
+			r->bad = true;
+			r->why = rid ? "dictionary index out of range" : "missing resource";
+			break;
+		}
+		if (!slot[rid]) {
+			resources[out->n_resources] = resource_at(r, rid);
+			slot[rid] = ++out->n_resources;
+		}
+		res[i] = slot[rid] - 1;
+		if (!any_key)
+			continue;
+		uint64_t na = get_uv(r, ca);
+		if (na > (uint64_t)(ca->end - ca->p)) {
+			r->bad = true;
+			r->why = "attribute count beyond the column";
+			break;
+		}
+		for (uint64_t j = 0; j < na && !r->bad; j++) {
+			uint64_t kid = get_uv(r, ca);
+			uint8_t ty = get_u8(r, ca);
+			bool wanted = false; /* by a key this record has not had yet (the first one counts) */
+			for (size_t k = 0; k < n_keys; k++)
+				wanted |= kid && key_id[k] == kid && !vals[k][i];
+			if (!wanted) {
+				skip_attr_value(r, ca, ty);
+				continue;
+			}
+			uint64_t v = ty == 0 ? get_uv(r, ca) : 0;
+			if (!v) /* not a dictionary string (or an empty one): rendered by the caller's full decode */
+				return 1;
+			if (v > r->ndict) {
+				r->bad = true;
+				r->why = "dictionary index out of range";
+				break;
+			}
+			for (size_t k = 0; k < n_keys; k++)
+				if (key_id[k] == kid && !vals[k][i])
+					vals[k][i] = (uint32_t)v;
+		}
+	}
+	out->time = time;
+	out->severity = sev;
+	out->res = res;
+	out->resources = resources;
+	if (r->bad) {
+		buf_addf(err, "block data: %s", r->why);
+		return OODA_ECORRUPT;
+	}
+	return 0;
+}
+
+const char *tblock_logcols_str(const struct tblock_logcols *c, uint32_t id)
+{
+	struct reader *r = c->reader;
+	return r && id && id <= r->ndict ? dict_at(r, id, NULL) : NULL;
+}
+
 /* ---- tokens ------------------------------------------------------------- */
 
 static inline bool tok_char(unsigned char c)

@@ -66,6 +66,40 @@ int tblock_decode_some(int signal, const void *data, size_t len, unsigned skip, 
 		       struct telemetry_batch *batch, struct buf *err);
 
 /*
+ * Counting over a log block without materialising its records (facets):
+ * per record its time, severity and resource, and for each of keys[0..n_keys)
+ * the dictionary id of the record's own attribute of that key (the first
+ * one, as a search reads it), 0 when the record has none. Only the columns
+ * this needs are decompressed. Everything lives in arena.
+ */
+#define TBLOCK_COLS_MAX_KEYS 8
+
+struct tblock_logcols {
+	uint32_t n;                          /* records */
+	const int64_t *time;                 /* [n] */
+	const uint8_t *severity;             /* [n] SeverityNumber */
+	const uint32_t *res;                 /* [n] index into resources */
+	const struct resource **resources;   /* [n_resources], in order of first use */
+	uint32_t n_resources;
+	const uint32_t *values[TBLOCK_COLS_MAX_KEYS]; /* [n] per key: dictionary id, 0 = none */
+	uint32_t n_ids;                      /* dictionary ids run 1..n_ids */
+	void *reader;                        /* for tblock_logcols_str */
+};
+
+/*
+ * Fills out from a log block. keys are attribute keys (at most
+ * TBLOCK_COLS_MAX_KEYS; a NULL key leaves its values NULL). Returns 0; 1 when a record holds one of the keys
+ * with a value that is not a dictionary string (a number, a long string…):
+ * the caller decodes the block instead; OODA_ECORRUPT with detail for bad
+ * data.
+ */
+int tblock_logcols_decode(const void *data, size_t len, const char *const *keys, size_t n_keys,
+			  struct arena *arena, struct tblock_logcols *out, struct buf *err);
+
+/* The string of dictionary id 1..n_ids of c (NUL-terminated, in c's arena). */
+const char *tblock_logcols_str(const struct tblock_logcols *c, uint32_t id);
+
+/*
  * Token hashing shared by the bloom filter and the queries: a token is a
  * maximal run of ASCII letters, digits and '_' (and any byte >= 0x80),
  * lowercased; tokens longer than 64 bytes are hashed on their first 64.

@@ -226,6 +226,14 @@ static void assert_same_logs(const struct log_record *got, const struct log_reco
 	}
 }
 
+static const char *first_attr(const struct log_record *r, const char *key)
+{
+	for (uint32_t k = 0; k < r->attrs.n; k++)
+		if (!strcmp(r->attrs.v[k].key, key))
+			return r->attrs.v[k].s;
+	return NULL;
+}
+
 static void test_block_formats(void **state)
 {
 	(void)state;
@@ -250,6 +258,46 @@ static void test_block_formats(void **state)
 	assert_int_equal(out.n_logs, 40);
 	assert_same_logs(out.logs, b.logs, 40);
 
+	/* counting columns: numbers and long strings under a key are left to a full decode */
+	struct tblock_logcols lc;
+	const char *keys[4] = { "http.route", NULL, "user_id", "http.route" };
+	assert_int_equal(tblock_logcols_decode(otb1_mixed, sizeof(otb1_mixed), keys, 4, &d, &lc, &err), 1);
+	assert_int_equal(tblock_logcols_decode(blk.data, blk.data_len, keys, 4, &d, &lc, &err), 1);
+	const char *user_only[1] = { "user_id" };
+	assert_int_equal(tblock_logcols_decode(otb1_mixed, sizeof(otb1_mixed), user_only, 1, &d, &lc, &err), 0);
+	assert_int_equal(lc.n, 40);
+	for (uint32_t i = 0; i < 40; i++)
+		assert_string_equal(tblock_logcols_str(&lc, lc.values[0][i]), first_attr(&b.logs[i], "user_id"));
+	tblock_release(&blk);
+
+	/* ... and everything else is counted per dictionary id, resource and severity */
+	arena_reset(&a);
+	make_mixed(&a, &b, 300, MIXED_T0, false);
+	assert_int_equal(tblock_encode(SIGNAL_LOGS, "shop", b.logs, b.n_logs, 3, &blk, &err), 0);
+	assert_int_equal(tblock_logcols_decode(blk.data, blk.data_len, keys, 4, &d, &lc, &err), 0);
+	assert_int_equal(lc.n, 300);
+	assert_int_equal(lc.n_resources, 3);
+	assert_null(lc.values[1]);
+	for (uint32_t i = 0; i < 300; i++) {
+		const struct log_record *r = &b.logs[i];
+		assert_int_equal(lc.time[i], r->time_ns);
+		assert_int_equal(lc.severity[i], r->severity);
+		assert_string_equal(lc.resources[lc.res[i]]->service, r->resource->service);
+		assert_same_str(lc.resources[lc.res[i]]->host, r->resource->host);
+		const char *route = first_attr(r, "http.route");
+		if (route)
+			assert_string_equal(tblock_logcols_str(&lc, lc.values[0][i]), route);
+		else
+			assert_int_equal(lc.values[0][i], 0);
+		assert_int_equal(lc.values[3][i], lc.values[0][i]);
+		assert_string_equal(tblock_logcols_str(&lc, lc.values[2][i]), first_attr(r, "user_id"));
+	}
+	/* damaged: an error, never a crash */
+	for (size_t cut = 0; cut < blk.data_len; cut += 5) {
+		buf_reset(&err);
+		int rc = tblock_logcols_decode(blk.data, cut, keys, 4, &d, &lc, &err);
+		assert_true(rc == OODA_ECORRUPT && err.len);
+	}
 	tblock_release(&blk);
 	buf_release(&err);
 	arena_release(&a);
