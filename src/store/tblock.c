@@ -686,8 +686,8 @@ struct cur {
 
 struct reader {
 	struct cur col[C_COUNT];
-	const char **dict;     /* 1-based; filled on first use (dict_at) */
-	const uint8_t **dsrc;  /* where each dictionary string starts in its column */
+	const char **dict;     /* 1-based; filled at open or on first use (dict_at) */
+	const uint8_t **dsrc;  /* filled on first use: where each string starts in its column */
 	uint32_t *dlen;
 	uint32_t ndict;
 	struct resource **res; /* decoded resources by dictionary index */
@@ -749,6 +749,13 @@ static uint8_t get_u8(struct reader *r, struct cur *c)
 	return p ? *p : 0;
 }
 
+/* Copies dictionary string idx out of its column, NUL-terminated, on its first use. */
+static __attribute__((noinline)) const char *dict_copy(struct reader *r, uint64_t idx)
+{
+	r->dict[idx] = arena_strndup(r->a, (const char *)r->dsrc[idx], r->dlen[idx]);
+	return r->dict[idx];
+}
+
 /* Dictionary string by 1-based index; NULL for 0 or out of range. */
 static const char *dict_at(struct reader *r, uint64_t idx, uint32_t *len)
 {
@@ -761,9 +768,7 @@ static const char *dict_at(struct reader *r, uint64_t idx, uint32_t *len)
 	}
 	if (len)
 		*len = r->dlen[idx];
-	if (!r->dict[idx]) /* most strings of a block are never read by a given query */
-		r->dict[idx] = arena_strndup(r->a, (const char *)r->dsrc[idx], r->dlen[idx]);
-	return r->dict[idx];
+	return r->dict[idx] ? r->dict[idx] : dict_copy(r, idx);
 }
 
 static const char *get_str(struct reader *r)
@@ -1197,8 +1202,12 @@ static int block_open(struct reader *r, int signal, const void *data, size_t len
 	return 0;
 }
 
-/* Indexes the dictionary column; its strings are copied out on first use. */
-static int dict_open(struct reader *r, struct buf *err)
+/*
+ * Indexes the dictionary column. eager: copy every string out now (a reader
+ * of attributes reads nearly all of them, and in order is cheaper);
+ * otherwise each is copied on first use.
+ */
+static int dict_open(struct reader *r, bool eager, struct buf *err)
 {
 	struct cur d = r->col[C_DICT];
 	uint32_t nd = 0;
@@ -1213,15 +1222,19 @@ static int dict_open(struct reader *r, struct buf *err)
 		return OODA_ECORRUPT;
 	}
 	r->ndict = nd;
-	r->dict = arena_zalloc(r->a, (nd + 1) * sizeof(char *));
-	r->dsrc = arena_alloc(r->a, (nd + 1) * sizeof(uint8_t *));
+	r->dict = eager ? arena_alloc(r->a, (nd + 1) * sizeof(char *)) : arena_zalloc(r->a, (nd + 1) * sizeof(char *));
+	r->dsrc = eager ? NULL : arena_alloc(r->a, (nd + 1) * sizeof(uint8_t *));
 	r->dlen = arena_alloc(r->a, (nd + 1) * sizeof(uint32_t));
 	r->res = arena_zalloc(r->a, (nd + 1) * sizeof(struct resource *));
 	d = r->col[C_DICT];
 	for (uint32_t i = 1; i <= nd; i++) {
 		uint64_t l = get_uv(r, &d);
-		r->dsrc[i] = get_bytes(r, &d, l);
+		const uint8_t *str = get_bytes(r, &d, l);
 		r->dlen[i] = (uint32_t)l;
+		if (eager)
+			r->dict[i] = arena_strndup(r->a, (const char *)str, l);
+		else
+			r->dsrc[i] = str;
 	}
 	return 0;
 }
@@ -1238,7 +1251,7 @@ int tblock_decode_some(int signal, const void *data, size_t len, unsigned skip, 
 	uint64_t n;
 	int rc = block_open(&r, signal, data, len, want, &n, err);
 	if (!rc)
-		rc = dict_open(&r, err);
+		rc = dict_open(&r, !(r.skip & TBLOCK_SKIP_ATTRS), err);
 	if (rc)
 		return rc;
 	int64_t prev = 0;
@@ -1328,7 +1341,7 @@ int tblock_logcols_decode(const void *data, size_t len, const char *const *keys,
 	uint64_t n;
 	int rc = block_open(r, SIGNAL_LOGS, data, len, want, &n, err);
 	if (!rc)
-		rc = dict_open(r, err);
+		rc = dict_open(r, false, err);
 	if (rc)
 		return rc;
 	out->reader = r;
