@@ -3,17 +3,17 @@
  * purpose). Every record writes its fields to the column they belong to;
  * repeated strings are dictionary indices (1-based, 0 = absent). Integers
  * are LEB128 varints (signed ones zigzag), doubles raw little-endian 8
- * bytes. Two layouts exist; blocks are written in the second and read in
- * both:
+ * bytes. Two layouts exist, both written (by block size, see
+ * TBLOCK_FRAMES_MIN) and read:
  *
- *   OTB2 (current): each column is its own zstd frame, so a reader
+ *   OTB2: each column is its own zstd frame, so a reader
  *   decompresses only the columns it needs (facets skip bodies, ids and
  *   attributes they do not count):
  *     "OTB2" | signal u8 | n varint | ncol varint
  *     | ncol x (raw length varint, stored length varint)   (enum col order)
  *     | the stored columns in v2_order (an empty column stores nothing)
  *
- *   OTB1 (earlier blocks): one zstd frame of
+ *   OTB1 (small blocks, and every block of earlier versions): one zstd frame of
  *     "OTB1" | signal u8 | n varint | ncol varint | ncol x column length varint
  *     | the columns in enum col order
  *
@@ -574,6 +574,86 @@ bool tblock_bloom_has_all(const void *bloom, size_t len, const uint64_t *hashes,
 	return true;
 }
 
+/* OTB1: the header and all columns in one zstd frame. */
+static int write_otb1(struct writer *w, struct tl_state *tl, int signal, size_t n, int level, struct tblock *out,
+		      struct buf *err)
+{
+	struct buf raw = BUF_INIT;
+	buf_add(&raw, "OTB1", 4);
+	put_u8(&raw, (uint8_t)signal);
+	put_uv(&raw, n);
+	put_uv(&raw, C_COUNT);
+	for (int c = 0; c < C_COUNT; c++)
+		put_uv(&raw, w->col[c].len);
+	for (int c = 0; c < C_COUNT; c++)
+		buf_add(&raw, w->col[c].data, w->col[c].len);
+	out->raw_len = raw.len;
+	size_t bound = ZSTD_compressBound(raw.len);
+	out->data = malloc(bound);
+	int rc = 0;
+	size_t z = out->data && tl->cctx ? ZSTD_compressCCtx(tl->cctx, out->data, bound, raw.data, raw.len, level) : 0;
+	if (!out->data || ZSTD_isError(z)) {
+		buf_addf(err, "block compression failed: %s", out->data ? ZSTD_getErrorName(z) : "out of memory");
+		rc = OODA_EINTERNAL;
+	} else {
+		out->data_len = z;
+	}
+	buf_release(&raw);
+	return rc;
+}
+
+/* OTB2: an uncompressed header of column lengths, then one zstd frame per column. */
+static int write_otb2(struct writer *w, struct tl_state *tl, int signal, size_t n, int level, struct tblock *out,
+		      struct buf *err)
+{
+	struct buf raw = BUF_INIT; /* the header */
+	buf_add(&raw, "OTB2", 4);
+	put_u8(&raw, (uint8_t)signal);
+	put_uv(&raw, n);
+	put_uv(&raw, C_COUNT);
+	size_t zlen[C_COUNT] = { 0 }, bound = 0;
+	for (int c = 0; c < C_COUNT; c++)
+		bound += w->col[c].len ? ZSTD_compressBound(w->col[c].len) : 0;
+	/* compress into a scratch area first: the header needs the stored lengths */
+	uint8_t *z = malloc(bound ? bound : 1);
+	size_t zoff = 0, raw_total = 0;
+	int rc = z && tl->cctx ? 0 : OODA_EINTERNAL;
+	for (int k = 0; k < C_COUNT && !rc; k++) {
+		int c = v2_order[k];
+		if (!w->col[c].len)
+			continue;
+		size_t got = ZSTD_compressCCtx(tl->cctx, z + zoff, bound - zoff, w->col[c].data, w->col[c].len, level);
+		if (ZSTD_isError(got)) {
+			buf_addf(err, "block compression failed: %s", ZSTD_getErrorName(got));
+			rc = OODA_EINTERNAL;
+			break;
+		}
+		zlen[c] = got;
+		zoff += got;
+		raw_total += w->col[c].len;
+	}
+	if (!rc) {
+		for (int c = 0; c < C_COUNT; c++) {
+			put_uv(&raw, w->col[c].len);
+			put_uv(&raw, zlen[c]);
+		}
+		out->raw_len = raw.len + raw_total;
+		out->data_len = raw.len + zoff;
+		out->data = malloc(out->data_len);
+		if (out->data) {
+			memcpy(out->data, raw.data, raw.len);
+			memcpy((uint8_t *)out->data + raw.len, z, zoff);
+		} else {
+			rc = OODA_ENOMEM;
+		}
+	} else if (!err->len) {
+		buf_adds(err, "block compression failed: out of memory");
+	}
+	free(z);
+	buf_release(&raw);
+	return rc;
+}
+
 int tblock_encode(int signal, const char *service, const void *recs, size_t n, int level,
 		  struct tblock *out, struct buf *err)
 {
@@ -619,52 +699,12 @@ int tblock_encode(int signal, const char *service, const void *recs, size_t n, i
 		out->tmin = out->tmax = 0;
 	if (out->min_sev == 255)
 		out->min_sev = 0;
-	struct buf raw = BUF_INIT; /* the header, then the frames */
-	buf_add(&raw, "OTB2", 4);
-	put_u8(&raw, (uint8_t)signal);
-	put_uv(&raw, n);
-	put_uv(&raw, C_COUNT);
-	size_t zlen[C_COUNT] = { 0 }, bound = 0;
-	for (int c = 0; c < C_COUNT; c++)
-		bound += w.col[c].len ? ZSTD_compressBound(w.col[c].len) : 0;
-	/* compress into a scratch area first: the header needs the stored lengths */
-	uint8_t *z = malloc(bound ? bound : 1);
-	size_t zoff = 0, raw_total = 0;
-	int rc = z && tl->cctx ? 0 : OODA_EINTERNAL;
-	for (int k = 0; k < C_COUNT && !rc; k++) {
-		int c = v2_order[k];
-		if (!w.col[c].len)
-			continue;
-		size_t got = ZSTD_compressCCtx(tl->cctx, z + zoff, bound - zoff, w.col[c].data, w.col[c].len, level);
-		if (ZSTD_isError(got)) {
-			buf_addf(err, "block compression failed: %s", ZSTD_getErrorName(got));
-			rc = OODA_EINTERNAL;
-			break;
-		}
-		zlen[c] = got;
-		zoff += got;
-		raw_total += w.col[c].len;
-	}
-	if (!rc) {
-		for (int c = 0; c < C_COUNT; c++) {
-			put_uv(&raw, w.col[c].len);
-			put_uv(&raw, zlen[c]);
-		}
-		out->raw_len = raw.len + raw_total;
-		out->data_len = raw.len + zoff;
-		out->data = malloc(out->data_len);
-		if (out->data) {
-			memcpy(out->data, raw.data, raw.len);
-			memcpy((uint8_t *)out->data + raw.len, z, zoff);
-			bloom_build(&w, out);
-		} else {
-			rc = OODA_ENOMEM;
-		}
-	} else if (!err->len) {
-		buf_adds(err, "block compression failed: out of memory");
-	}
-	free(z);
-	buf_release(&raw);
+	/* small blocks (most are merged by compaction soon) keep one frame: ten
+	 * frames cost more to write than they save a reader of few records */
+	int rc = n >= TBLOCK_FRAMES_MIN ? write_otb2(&w, tl, signal, n, level, out, err) :
+					  write_otb1(&w, tl, signal, n, level, out, err);
+	if (!rc)
+		bloom_build(&w, out);
 #undef w
 	if (rc)
 		tblock_release(out);

@@ -23,6 +23,14 @@
 /* Most records in one block; larger groups are cut into several blocks. */
 #define TBLOCK_MAX_RECORDS 8192
 
+/*
+ * Blocks of at least this many records are written with one zstd frame per
+ * column (layout OTB2, so readers decompress only the columns they read);
+ * smaller ones, which compaction soon merges, with one frame for all
+ * (OTB1). Both are read.
+ */
+#define TBLOCK_FRAMES_MIN 1024
+
 /* An encoded block, ready to store. data and bloom are malloc'd. */
 struct tblock {
 	int signal;           /* enum signal */

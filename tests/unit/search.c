@@ -98,8 +98,9 @@ static void test_facets_columns_match_records(void **state)
 	tstore_close(t);
 	add_otb1_block(dir, &c);
 	assert_int_equal(tstore_open(dir, &opt, &t, &err), 0);
-	add_batch(t, &c, 300, MIXED_T0 + 20 * SEC, false, false);  /* answered from the columns */
-	add_batch(t, &c, 200, MIXED_T0 + 400 * SEC, true, false);  /* odd values: decoded */
+	add_batch(t, &c, 1500, MIXED_T0 + 20 * SEC, false, false); /* OTB2, answered from the columns */
+	add_batch(t, &c, 1200, MIXED_T0 + 400 * SEC, true, false); /* OTB2, odd values: decoded */
+	add_batch(t, &c, 300, MIXED_T0 + 50 * SEC, false, false);  /* OTB1 (small) */
 	add_batch(t, &c, 100, MIXED_T0 + 50 * SEC, false, true);   /* another service */
 
 	static const char *const queries[] = {
@@ -114,9 +115,9 @@ static void test_facets_columns_match_records(void **state)
 		"scope,severity", "service,trace_id",
 	};
 	static const int64_t ranges[][2] = {
-		{ MIXED_T0 - SEC, MIXED_T0 + 1000 * SEC },        /* every block wholly inside */
-		{ MIXED_T0 + 17 * SEC + 1, MIXED_T0 + 450 * SEC }, /* edges inside blocks */
-		{ MIXED_T0 + 20 * SEC, MIXED_T0 + 319 * SEC },     /* edges on records (inclusive) */
+		{ MIXED_T0 - SEC, MIXED_T0 + 3000 * SEC },          /* every block wholly inside */
+		{ MIXED_T0 + 17 * SEC + 1, MIXED_T0 + 1450 * SEC }, /* edges inside blocks */
+		{ MIXED_T0 + 20 * SEC, MIXED_T0 + 1319 * SEC },     /* edges on records (inclusive) */
 		{ MIXED_T0 + 100 * SEC + 1, MIXED_T0 + 101 * SEC - 1 }, /* between two records */
 	};
 	size_t checked = 0;
@@ -150,11 +151,11 @@ static void test_facets_columns_match_records(void **state)
 	 * the resource's when the record has none */
 	struct logquery *q;
 	assert_int_equal(logquery_compile("service:shop", 12, &q, &err), 0);
-	struct search_opts o = { .from_ns = MIXED_T0 + 20 * SEC, .to_ns = MIXED_T0 + 319 * SEC };
+	struct search_opts o = { .from_ns = MIXED_T0 + 20 * SEC, .to_ns = MIXED_T0 + 49 * SEC };
 	buf_reset(&fast);
 	assert_int_equal(search_facets(t, q, &o, "http.route", 10, &fast, &err), 0);
-	/* 60 records of the 300 in range, 4 of the OTB1 block's 20 */
-	assert_non_null(strstr(fast.data, "{\"value\":\"/dup1\",\"count\":64}"));
+	/* 6 of the first batch's 30 records in range, 4 of the OTB1 block's 20 */
+	assert_non_null(strstr(fast.data, "{\"value\":\"/dup1\",\"count\":10}"));
 	assert_null(strstr(fast.data, "/dup2"));
 	assert_non_null(strstr(fast.data, "{\"value\":\"/from-resource\","));
 	assert_non_null(strstr(fast.data, "{\"value\":\"7\","));

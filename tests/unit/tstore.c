@@ -249,14 +249,22 @@ static void test_block_formats(void **state)
 	assert_int_equal(out.n_logs, 40);
 	assert_same_logs(out.logs, b.logs, 40);
 
-	/* blocks are written as OTB2: one frame per column */
+	/* small blocks are still written as OTB1 (one frame) ... */
 	struct tblock blk;
 	assert_int_equal(tblock_encode(SIGNAL_LOGS, "shop", b.logs, b.n_logs, 3, &blk, &err), 0);
+	assert_int_equal(blk.data_len, sizeof(otb1_mixed));
+	assert_memory_equal(blk.data, otb1_mixed, sizeof(otb1_mixed));
+	tblock_release(&blk);
+
+	/* ... larger ones as OTB2: one frame per column */
+	struct telemetry_batch big;
+	make_mixed(&a, &big, TBLOCK_FRAMES_MIN, MIXED_T0, true);
+	assert_int_equal(tblock_encode(SIGNAL_LOGS, "shop", big.logs, big.n_logs, 3, &blk, &err), 0);
 	assert_memory_equal(blk.data, "OTB2", 4);
 	memset(&out, 0, sizeof(out));
 	assert_int_equal(tblock_decode(SIGNAL_LOGS, blk.data, blk.data_len, &d, &out, &err), 0);
-	assert_int_equal(out.n_logs, 40);
-	assert_same_logs(out.logs, b.logs, 40);
+	assert_int_equal(out.n_logs, TBLOCK_FRAMES_MIN);
+	assert_same_logs(out.logs, big.logs, TBLOCK_FRAMES_MIN);
 
 	/* counting columns: numbers and long strings under a key are left to a full decode */
 	struct tblock_logcols lc;
@@ -272,13 +280,14 @@ static void test_block_formats(void **state)
 
 	/* ... and everything else is counted per dictionary id, resource and severity */
 	arena_reset(&a);
-	make_mixed(&a, &b, 300, MIXED_T0, false);
+	make_mixed(&a, &b, 1500, MIXED_T0, false);
 	assert_int_equal(tblock_encode(SIGNAL_LOGS, "shop", b.logs, b.n_logs, 3, &blk, &err), 0);
+	assert_memory_equal(blk.data, "OTB2", 4);
 	assert_int_equal(tblock_logcols_decode(blk.data, blk.data_len, keys, 4, &d, &lc, &err), 0);
-	assert_int_equal(lc.n, 300);
+	assert_int_equal(lc.n, 1500);
 	assert_int_equal(lc.n_resources, 3);
 	assert_null(lc.values[1]);
-	for (uint32_t i = 0; i < 300; i++) {
+	for (uint32_t i = 0; i < 1500; i++) {
 		const struct log_record *r = &b.logs[i];
 		assert_int_equal(lc.time[i], r->time_ns);
 		assert_int_equal(lc.severity[i], r->severity);
@@ -293,7 +302,7 @@ static void test_block_formats(void **state)
 		assert_string_equal(tblock_logcols_str(&lc, lc.values[2][i]), first_attr(r, "user_id"));
 	}
 	/* damaged: an error, never a crash */
-	for (size_t cut = 0; cut < blk.data_len; cut += 5) {
+	for (size_t cut = 0; cut < blk.data_len; cut += 97) {
 		buf_reset(&err);
 		int rc = tblock_logcols_decode(blk.data, cut, keys, 4, &d, &lc, &err);
 		assert_true(rc == OODA_ECORRUPT && err.len);
