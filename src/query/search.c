@@ -597,7 +597,8 @@ int search_facets(struct tstore *t, const struct logquery *q, const struct searc
 			 c.scanned, c.truncated ? "true" : "false");
 		for (size_t j = 0; j < c.nf; j++) {
 			struct facet *f = &c.f[j];
-			qsort(f->v, f->n, sizeof(*f->v), cmp_facet);
+			if (f->n) /* no values: v is NULL, which qsort must not be given */
+				qsort(f->v, f->n, sizeof(*f->v), cmp_facet);
 			buf_addf(out, "%s", j ? "," : "");
 			buf_add_json_str(out, f->name, strlen(f->name));
 			buf_adds(out, ":[");
