@@ -3,7 +3,8 @@
  * signal and one service. A block is columnar — times, severities, bodies,
  * ids, names and attributes each go to their own column, strings that repeat
  * (attribute keys, span names, scopes, resources) go through a per-block
- * dictionary — and the columns are compressed together with zstd. Beside the
+ * dictionary — and the columns are compressed with zstd, each column on its
+ * own in larger blocks so a reader decompresses only what it reads. Beside the
  * data, a block carries its time bounds, its record count and a bloom filter
  * of its tokens (body words, attribute values, trace ids, names), so a query
  * can skip it without decompressing. The block store (tstore.c) keeps one
