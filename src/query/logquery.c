@@ -1291,7 +1291,14 @@ static unsigned needs_of(const struct node *n)
 	case N_REGEX:
 		return LOGQUERY_NEEDS_BODY;
 	case N_FIELD:
-		return n->field == F_ATTR ? LOGQUERY_NEEDS_ATTRS : 0;
+		switch (n->field) {
+		case F_ATTR: return LOGQUERY_NEEDS_ATTRS;
+		case F_SEVERITY: return LOGQUERY_NEEDS_SEVERITY;
+		case F_TRACE:
+		case F_SPAN:
+		case F_SCOPE: return LOGQUERY_NEEDS_OTHER;
+		default: return 0;
+		}
 	default: {
 		unsigned m = 0;
 		for (size_t i = 0; i < n->n_kids; i++)

@@ -108,12 +108,16 @@ const char *logquery_field_value(const struct log_record *r, const char *field,
 				 char *tmp, size_t tmp_size);
 
 /*
- * What matching q reads of a record beyond its resource, time and
- * severity: the body, the record's attributes. A reader that decodes
- * records may leave out what is not needed.
+ * What matching q reads of a record beyond its resource: the body, the
+ * record's attributes, its severity, its other fields (trace and span ids,
+ * scope). A reader that decodes records may leave out what is not needed;
+ * a query that reads nothing but the resource (and the severity) answers
+ * the same for every record that shares them.
  */
 #define LOGQUERY_NEEDS_BODY 1u
 #define LOGQUERY_NEEDS_ATTRS 2u
+#define LOGQUERY_NEEDS_SEVERITY 4u
+#define LOGQUERY_NEEDS_OTHER 8u
 unsigned logquery_needs(const struct logquery *q);
 
 #endif

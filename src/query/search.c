@@ -319,8 +319,10 @@ struct facet {
 struct facets_ctx {
 	const struct logquery *q;
 	const struct search_opts *o;
+	unsigned q_needs;     /* logquery_needs(q) */
 	struct facet f[FACET_MAX_FIELDS];
 	size_t nf;
+	const char *keys[FACET_MAX_FIELDS]; /* the attribute keys of the FK_ATTR fields, by field */
 	uint64_t *hist;
 	size_t buckets;
 	int64_t step;
@@ -329,16 +331,17 @@ struct facets_ctx {
 	bool truncated;
 };
 
-static void facet_count(struct facet *f, const char *v, bool cacheable)
+/* Counts k records with value v; cacheable: v is a block string whose pointer names the value. */
+static void facet_count(struct facet *f, const char *v, uint64_t k, bool cacheable)
 {
 	size_t slot = ((uintptr_t)v >> 3) & (FACET_CACHE - 1);
 	if (cacheable && f->cache_ptr[slot] == v) {
-		f->v[f->cache_idx[slot]].count++;
+		f->v[f->cache_idx[slot]].count += k;
 		return;
 	}
 	for (size_t i = 0; i < f->n; i++)
 		if (!strcmp(f->v[i].value, v)) {
-			f->v[i].count++;
+			f->v[i].count += k;
 			if (cacheable) {
 				f->cache_ptr[slot] = v;
 				f->cache_idx[slot] = (uint32_t)i;
@@ -346,12 +349,12 @@ static void facet_count(struct facet *f, const char *v, bool cacheable)
 			return;
 		}
 	if (f->n == FACET_MAX_VALUES) {
-		f->other++;
+		f->other += k;
 		return;
 	}
 	if (!(f->n & (f->n - 1)) || !f->n)
 		f->v = realloc(f->v, (f->n ? f->n * 2 : 8) * sizeof(*f->v));
-	f->v[f->n++] = (struct facet_val){ strdup(v), 1 };
+	f->v[f->n++] = (struct facet_val){ strdup(v), k };
 	if (cacheable) {
 		f->cache_ptr[slot] = v;
 		f->cache_idx[slot] = (uint32_t)(f->n - 1);
@@ -409,6 +412,17 @@ static void facet_resolve(struct facet *f)
 	f->key = strncmp(f->name, "attr.", 5) || !f->name[5] ? f->name : f->name + 5;
 }
 
+/* Counts n more records examined; 1 (stop) once past the bound. */
+static int facets_scanned(struct facets_ctx *c, size_t n)
+{
+	c->scanned += n;
+	if (c->scanned >= c->max_scan) {
+		c->truncated = true;
+		return 1;
+	}
+	return 0;
+}
+
 static int facets_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
 {
 	(void)tmin;
@@ -427,15 +441,109 @@ static int facets_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, i
 			char tmp[96];
 			const char *v = facet_value(&c->f[j], r, tmp, sizeof(tmp));
 			if (v) /* values rendered into tmp are not block strings: never cached */
-				facet_count(&c->f[j], v, v != tmp);
+				facet_count(&c->f[j], v, 1, v != tmp);
 		}
 	}
-	c->scanned += b->n_logs;
-	if (c->scanned >= c->max_scan) {
-		c->truncated = true;
-		return 1;
+	return facets_scanned(c, b->n_logs);
+}
+
+/* ---- facets counted from the columns ------------------------------------- */
+
+/*
+ * When the query reads nothing of a record but its resource and severity,
+ * and every field is a resource dimension, the severity or an attribute, a
+ * block is counted from its columns (tblock_logcols_decode) instead of
+ * being decoded into records: the query is evaluated once per resource (and
+ * severity) the block holds, values are counted per dictionary id, resource
+ * or severity number, and each of those becomes a string once per block.
+ * Values reach facet_count in the order the records first show them, so
+ * which values are tracked (FACET_MAX_VALUES) is the same as record by
+ * record. A block holding an attribute value that is not a dictionary
+ * string is decoded and counted by facets_cb.
+ */
+static bool facets_columnar(const struct facets_ctx *c)
+{
+	if (c->o->decode_all || c->q_needs & (LOGQUERY_NEEDS_BODY | LOGQUERY_NEEDS_ATTRS | LOGQUERY_NEEDS_OTHER))
+		return false;
+	for (size_t j = 0; j < c->nf; j++)
+		if (c->f[j].kind == FK_OTHER || c->f[j].kind == FK_SCOPE)
+			return false;
+	return true;
+}
+
+/* The code field j counts record i under: a dictionary id, resource index or severity (see facets_block). */
+static inline uint32_t facet_code(const struct facets_ctx *c, size_t j, const struct tblock_logcols *lc, uint32_t i)
+{
+	switch (c->f[j].kind) {
+	case FK_SEVERITY: return lc->severity[i];
+	case FK_ATTR: {
+		uint32_t v = lc->values[j][i];
+		return v ? v : lc->n_ids + 1 + lc->res[i]; /* none of its own: the resource's */
 	}
-	return 0;
+	default: return lc->res[i];
+	}
+}
+
+static int facets_block(void *ctx, const struct tstore_block *blk, struct buf *err)
+{
+	struct facets_ctx *c = ctx;
+	struct tblock_logcols lc;
+	int rc = tblock_logcols_decode(blk->data, blk->len, c->keys, c->nf, blk->arena, &lc, err);
+	if (rc)
+		return rc == 1 ? TSTORE_SCAN_DECODE : rc;
+	struct arena *a = blk->arena;
+	uint32_t nr = lc.n_resources;
+	/* the query's answer per resource, or per resource and severity: 0 not yet known, 1 no, 2 yes */
+	bool by_sev = c->q_needs & LOGQUERY_NEEDS_SEVERITY;
+	uint8_t *answer = arena_zalloc(a, (size_t)nr * (by_sev ? 256 : 1));
+	uint32_t *count[FACET_MAX_FIELDS], *first[FACET_MAX_FIELDS], n_first[FACET_MAX_FIELDS] = { 0 };
+	for (size_t j = 0; j < c->nf; j++) {
+		size_t codes = c->f[j].kind == FK_SEVERITY ? 256 : c->f[j].kind == FK_ATTR ? lc.n_ids + 1 + nr : nr;
+		count[j] = arena_zalloc(a, codes * sizeof(uint32_t));
+		first[j] = arena_alloc(a, codes * sizeof(uint32_t));
+	}
+	int64_t from = c->o->from_ns, to = c->o->to_ns;
+	for (uint32_t i = 0; i < lc.n; i++) {
+		int64_t t = lc.time[i];
+		if (t < from || t > to)
+			continue;
+		size_t q = by_sev ? (size_t)lc.res[i] * 256 + lc.severity[i] : lc.res[i];
+		if (!answer[q]) {
+			struct log_record one = { .resource = lc.resources[lc.res[i]], .severity = lc.severity[i] };
+			answer[q] = logquery_match(c->q, &one) ? 2 : 1;
+		}
+		if (answer[q] != 2)
+			continue;
+		c->total++;
+		size_t k = (size_t)((t - from) / c->step);
+		c->hist[k < c->buckets ? k : c->buckets - 1]++;
+		for (size_t j = 0; j < c->nf; j++) {
+			uint32_t code = facet_code(c, j, &lc, i);
+			if (!count[j][code]++)
+				first[j][n_first[j]++] = code;
+		}
+	}
+	/* each code counted becomes its string once, in the order the records first showed it */
+	for (size_t j = 0; j < c->nf; j++) {
+		struct facet *f = &c->f[j];
+		for (uint32_t x = 0; x < n_first[j]; x++) {
+			uint32_t code = first[j][x];
+			char tmp[96];
+			const char *v;
+			if (f->kind == FK_SEVERITY) {
+				v = logquery_severity_name((uint8_t)code);
+			} else if (f->kind == FK_ATTR && code <= lc.n_ids) {
+				v = tblock_logcols_str(&lc, code);
+			} else {
+				uint32_t ri = f->kind == FK_ATTR ? code - lc.n_ids - 1 : code;
+				struct log_record one = { .resource = lc.resources[ri] };
+				v = facet_value(f, &one, tmp, sizeof(tmp));
+			}
+			if (v)
+				facet_count(f, v, count[j][code], false);
+		}
+	}
+	return facets_scanned(c, lc.n);
 }
 
 static int cmp_facet(const void *a, const void *b)
@@ -465,7 +573,7 @@ int search_facets(struct tstore *t, const struct logquery *q, const struct searc
 	struct hint_tokens ht;
 	hints_to_scan(q, &s, &ht);
 	/* decode only what the query and the fields read */
-	unsigned needs = logquery_needs(q);
+	unsigned needs = c.q_needs = logquery_needs(q);
 	static const char *const plain[] = { "service", "severity", "level", "host", "env", "version", "region",
 					     "scope", "trace_id", "span_id" };
 	for (size_t j = 0; j < c.nf; j++) {
@@ -478,13 +586,19 @@ int search_facets(struct tstore *t, const struct logquery *q, const struct searc
 			needs |= LOGQUERY_NEEDS_ATTRS;
 	}
 	s.skip = (needs & LOGQUERY_NEEDS_BODY ? 0 : TBLOCK_SKIP_BODY) | (needs & LOGQUERY_NEEDS_ATTRS ? 0 : TBLOCK_SKIP_ATTRS);
+	if (facets_columnar(&c)) {
+		for (size_t j = 0; j < c.nf; j++)
+			c.keys[j] = c.f[j].kind == FK_ATTR ? c.f[j].key : NULL;
+		s.block_fn = facets_block;
+	}
 	int rc = tstore_scan(t, &s, facets_cb, &c, err);
 	if (!rc) {
 		buf_addf(out, "{\"total\":%llu,\"scanned\":%zu,\"truncated\":%s,\"fields\":{", (unsigned long long)c.total,
 			 c.scanned, c.truncated ? "true" : "false");
 		for (size_t j = 0; j < c.nf; j++) {
 			struct facet *f = &c.f[j];
-			qsort(f->v, f->n, sizeof(*f->v), cmp_facet);
+			if (f->n) /* no values: v is NULL, which qsort must not be given */
+				qsort(f->v, f->n, sizeof(*f->v), cmp_facet);
 			buf_addf(out, "%s", j ? "," : "");
 			buf_add_json_str(out, f->name, strlen(f->name));
 			buf_adds(out, ":[");

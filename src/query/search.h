@@ -20,6 +20,8 @@ struct search_opts {
 	size_t limit;
 	const char *cursor;   /* from a previous page's next_cursor, or NULL */
 	size_t max_scan;      /* records examined at most (0 = 5,000,000) */
+	bool decode_all;      /* facets: decode every record rather than count from the
+				 columns (the same answer, slower; for comparisons) */
 };
 
 /*

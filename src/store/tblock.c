@@ -1,15 +1,25 @@
 /*
  * Block encoding for the telemetry store (see tblock.h for the format's
- * purpose). Layout before compression:
+ * purpose). Every record writes its fields to the column they belong to;
+ * repeated strings are dictionary indices (1-based, 0 = absent). Integers
+ * are LEB128 varints (signed ones zigzag), doubles raw little-endian 8
+ * bytes. Two layouts exist, both written (by block size, see
+ * TBLOCK_FRAMES_MIN) and read:
  *
- *   "OTB1" | signal u8 | n varint | ncol varint | ncol x column length varint
- *   | dictionary column | the other columns in enum col order
+ *   OTB2: each column is its own zstd frame, so a reader
+ *   decompresses only the columns it needs (facets skip bodies, ids and
+ *   attributes they do not count):
+ *     "OTB2" | signal u8 | n varint | ncol varint
+ *     | ncol x (raw length varint, stored length varint)   (enum col order)
+ *     | the stored columns in v2_order (an empty column stores nothing)
  *
- * Every record writes its fields to the column they belong to; repeated
- * strings are dictionary indices (1-based, 0 = absent). Integers are LEB128
- * varints (signed ones zigzag), doubles raw little-endian 8 bytes. A reader
- * decodes the dictionary first, then walks all columns in step, checking each
- * length before it reads: a damaged block is an error, never a crash.
+ *   OTB1 (small blocks, and every block of earlier versions): one zstd frame of
+ *     "OTB1" | signal u8 | n varint | ncol varint | ncol x column length varint
+ *     | the columns in enum col order
+ *
+ * A reader decodes the dictionary first, then walks the columns in step,
+ * checking each length before it reads: a damaged block is an error, never
+ * a crash.
  */
 #include "store/tblock.h"
 #include "core/error.h"
@@ -20,6 +30,9 @@
 #include <zstd.h>
 
 enum col { C_DICT, C_TIME, C_TIME2, C_U8, C_STR, C_BODY, C_IDS, C_NUM, C_RES, C_ATTR, C_COUNT };
+
+/* OTB2 storage order: what counting reads first, bodies and ids last. */
+static const uint8_t v2_order[C_COUNT] = { C_TIME, C_U8, C_RES, C_DICT, C_ATTR, C_STR, C_TIME2, C_NUM, C_IDS, C_BODY };
 
 #define DICT_INLINE_MAX 256 /* longer attribute strings are stored inline */
 
@@ -561,6 +574,86 @@ bool tblock_bloom_has_all(const void *bloom, size_t len, const uint64_t *hashes,
 	return true;
 }
 
+/* OTB1: the header and all columns in one zstd frame. */
+static int write_otb1(struct writer *w, struct tl_state *tl, int signal, size_t n, int level, struct tblock *out,
+		      struct buf *err)
+{
+	struct buf raw = BUF_INIT;
+	buf_add(&raw, "OTB1", 4);
+	put_u8(&raw, (uint8_t)signal);
+	put_uv(&raw, n);
+	put_uv(&raw, C_COUNT);
+	for (int c = 0; c < C_COUNT; c++)
+		put_uv(&raw, w->col[c].len);
+	for (int c = 0; c < C_COUNT; c++)
+		buf_add(&raw, w->col[c].data, w->col[c].len);
+	out->raw_len = raw.len;
+	size_t bound = ZSTD_compressBound(raw.len);
+	out->data = malloc(bound);
+	int rc = 0;
+	size_t z = out->data && tl->cctx ? ZSTD_compressCCtx(tl->cctx, out->data, bound, raw.data, raw.len, level) : 0;
+	if (!out->data || ZSTD_isError(z)) {
+		buf_addf(err, "block compression failed: %s", out->data ? ZSTD_getErrorName(z) : "out of memory");
+		rc = OODA_EINTERNAL;
+	} else {
+		out->data_len = z;
+	}
+	buf_release(&raw);
+	return rc;
+}
+
+/* OTB2: an uncompressed header of column lengths, then one zstd frame per column. */
+static int write_otb2(struct writer *w, struct tl_state *tl, int signal, size_t n, int level, struct tblock *out,
+		      struct buf *err)
+{
+	struct buf raw = BUF_INIT; /* the header */
+	buf_add(&raw, "OTB2", 4);
+	put_u8(&raw, (uint8_t)signal);
+	put_uv(&raw, n);
+	put_uv(&raw, C_COUNT);
+	size_t zlen[C_COUNT] = { 0 }, bound = 0;
+	for (int c = 0; c < C_COUNT; c++)
+		bound += w->col[c].len ? ZSTD_compressBound(w->col[c].len) : 0;
+	/* compress into a scratch area first: the header needs the stored lengths */
+	uint8_t *z = malloc(bound ? bound : 1);
+	size_t zoff = 0, raw_total = 0;
+	int rc = z && tl->cctx ? 0 : OODA_EINTERNAL;
+	for (int k = 0; k < C_COUNT && !rc; k++) {
+		int c = v2_order[k];
+		if (!w->col[c].len)
+			continue;
+		size_t got = ZSTD_compressCCtx(tl->cctx, z + zoff, bound - zoff, w->col[c].data, w->col[c].len, level);
+		if (ZSTD_isError(got)) {
+			buf_addf(err, "block compression failed: %s", ZSTD_getErrorName(got));
+			rc = OODA_EINTERNAL;
+			break;
+		}
+		zlen[c] = got;
+		zoff += got;
+		raw_total += w->col[c].len;
+	}
+	if (!rc) {
+		for (int c = 0; c < C_COUNT; c++) {
+			put_uv(&raw, w->col[c].len);
+			put_uv(&raw, zlen[c]);
+		}
+		out->raw_len = raw.len + raw_total;
+		out->data_len = raw.len + zoff;
+		out->data = malloc(out->data_len);
+		if (out->data) {
+			memcpy(out->data, raw.data, raw.len);
+			memcpy((uint8_t *)out->data + raw.len, z, zoff);
+		} else {
+			rc = OODA_ENOMEM;
+		}
+	} else if (!err->len) {
+		buf_adds(err, "block compression failed: out of memory");
+	}
+	free(z);
+	buf_release(&raw);
+	return rc;
+}
+
 int tblock_encode(int signal, const char *service, const void *recs, size_t n, int level,
 		  struct tblock *out, struct buf *err)
 {
@@ -606,28 +699,12 @@ int tblock_encode(int signal, const char *service, const void *recs, size_t n, i
 		out->tmin = out->tmax = 0;
 	if (out->min_sev == 255)
 		out->min_sev = 0;
-	struct buf raw = BUF_INIT;
-	buf_add(&raw, "OTB1", 4);
-	put_u8(&raw, (uint8_t)signal);
-	put_uv(&raw, n);
-	put_uv(&raw, C_COUNT);
-	for (int c = 0; c < C_COUNT; c++)
-		put_uv(&raw, w.col[c].len);
-	for (int c = 0; c < C_COUNT; c++)
-		buf_add(&raw, w.col[c].data, w.col[c].len);
-	out->raw_len = raw.len;
-	size_t bound = ZSTD_compressBound(raw.len);
-	out->data = malloc(bound);
-	int rc = 0;
-	size_t z = out->data && tl->cctx ? ZSTD_compressCCtx(tl->cctx, out->data, bound, raw.data, raw.len, level) : 0;
-	if (!out->data || ZSTD_isError(z)) {
-		buf_addf(err, "block compression failed: %s", out->data ? ZSTD_getErrorName(z) : "out of memory");
-		rc = OODA_EINTERNAL;
-	} else {
-		out->data_len = z;
+	/* small blocks (most are merged by compaction soon) keep one frame: ten
+	 * frames cost more to write than they save a reader of few records */
+	int rc = n >= TBLOCK_FRAMES_MIN ? write_otb2(&w, tl, signal, n, level, out, err) :
+					  write_otb1(&w, tl, signal, n, level, out, err);
+	if (!rc)
 		bloom_build(&w, out);
-	}
-	buf_release(&raw);
 #undef w
 	if (rc)
 		tblock_release(out);
@@ -649,7 +726,8 @@ struct cur {
 
 struct reader {
 	struct cur col[C_COUNT];
-	const char **dict;     /* 1-based */
+	const char **dict;     /* 1-based; filled at open or on first use (dict_at) */
+	const uint8_t **dsrc;  /* filled on first use: where each string starts in its column */
 	uint32_t *dlen;
 	uint32_t ndict;
 	struct resource **res; /* decoded resources by dictionary index */
@@ -711,6 +789,13 @@ static uint8_t get_u8(struct reader *r, struct cur *c)
 	return p ? *p : 0;
 }
 
+/* Copies dictionary string idx out of its column, NUL-terminated, on its first use. */
+static __attribute__((noinline)) const char *dict_copy(struct reader *r, uint64_t idx)
+{
+	r->dict[idx] = arena_strndup(r->a, (const char *)r->dsrc[idx], r->dlen[idx]);
+	return r->dict[idx];
+}
+
 /* Dictionary string by 1-based index; NULL for 0 or out of range. */
 static const char *dict_at(struct reader *r, uint64_t idx, uint32_t *len)
 {
@@ -723,7 +808,7 @@ static const char *dict_at(struct reader *r, uint64_t idx, uint32_t *len)
 	}
 	if (len)
 		*len = r->dlen[idx];
-	return r->dict[idx];
+	return r->dict[idx] ? r->dict[idx] : dict_copy(r, idx);
 }
 
 static const char *get_str(struct reader *r)
@@ -792,9 +877,9 @@ static void get_attrs(struct reader *r, struct attrs *out)
 	}
 }
 
-static const struct resource *get_resource(struct reader *r)
+/* The resource whose serialised form is dictionary string idx, decoded once per block. */
+static const struct resource *resource_at(struct reader *r, uint64_t idx)
 {
-	uint64_t idx = get_uv(r, &r->col[C_RES]);
 	uint32_t len = 0;
 	const char *blob = dict_at(r, idx, &len);
 	if (!blob) {
@@ -847,6 +932,11 @@ static const struct resource *get_resource(struct reader *r)
 	}
 	r->res[idx] = res;
 	return res;
+}
+
+static const struct resource *get_resource(struct reader *r)
+{
+	return resource_at(r, get_uv(r, &r->col[C_RES]));
 }
 
 static void get_id(struct reader *r, uint8_t *dst, size_t n)
@@ -1052,16 +1142,69 @@ int tblock_decode(int signal, const void *data, size_t len, struct arena *arena,
 	return tblock_decode_some(signal, data, len, 0, arena, batch, err);
 }
 
-int tblock_decode_some(int signal, const void *data, size_t len, unsigned skip, struct arena *arena,
-		       struct telemetry_batch *batch, struct buf *err)
+/*
+ * Opens a block for reading: checks its header and makes the columns in want
+ * (a mask of 1u << enum col; OTB1 blocks always give all) readable in r->col,
+ * decompressed into r->a. Sets *n to the record count.
+ */
+static int block_open(struct reader *r, int signal, const void *data, size_t len, unsigned want, uint64_t *n,
+		      struct buf *err)
 {
+	uint64_t ncol;
+	uint8_t sig;
+	if (len >= 4 && !memcmp(data, "OTB2", 4)) {
+		struct cur hdr = { (const uint8_t *)data + 4, (const uint8_t *)data + len };
+		sig = get_u8(r, &hdr);
+		*n = get_uv(r, &hdr);
+		ncol = get_uv(r, &hdr);
+		if (r->bad || sig != signal || ncol != C_COUNT || *n > TBLOCK_MAX_RECORDS * 4) {
+			buf_addf(err, "block header mismatch (signal %u, %llu records, %llu columns)", sig,
+				 (unsigned long long)*n, (unsigned long long)ncol);
+			return OODA_ECORRUPT;
+		}
+		uint64_t raw[C_COUNT], stored[C_COUNT];
+		for (int c = 0; c < C_COUNT; c++) {
+			raw[c] = get_uv(r, &hdr);
+			stored[c] = get_uv(r, &hdr);
+		}
+		struct tl_state *tl = tl_get();
+		const uint8_t *p = hdr.p;
+		uint64_t total = 0;
+		for (int k = 0; k < C_COUNT; k++) {
+			int c = v2_order[k];
+			total += raw[c];
+			if (r->bad || stored[c] > (uint64_t)(hdr.end - p) || total > (256u << 20) ||
+			    (!stored[c] && raw[c])) {
+				buf_adds(err, "block column lengths exceed the block");
+				return OODA_ECORRUPT;
+			}
+			const uint8_t *z = p;
+			p += stored[c];
+			if (!(want & (1u << c)) || !raw[c])
+				continue;
+			if (ZSTD_getFrameContentSize(z, stored[c]) != raw[c]) {
+				buf_adds(err, "block column is not a zstd frame of its stated size");
+				return OODA_ECORRUPT;
+			}
+			uint8_t *col = arena_alloc(r->a, raw[c] + 1);
+			size_t got = tl->dctx ? ZSTD_decompressDCtx(tl->dctx, col, raw[c], z, stored[c]) : 0;
+			if (ZSTD_isError(got) || got != raw[c]) {
+				buf_addf(err, "block column decompression failed: %s",
+					 ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
+				return OODA_ECORRUPT;
+			}
+			r->col[c].p = col;
+			r->col[c].end = col + raw[c];
+		}
+		return 0;
+	}
 	unsigned long long raw_len = ZSTD_getFrameContentSize(data, len);
 	if (raw_len == ZSTD_CONTENTSIZE_ERROR || raw_len == ZSTD_CONTENTSIZE_UNKNOWN ||
 	    raw_len > (256u << 20)) {
-		buf_adds(err, "block is not a zstd frame of known size");
+		buf_adds(err, "block is neither OTB2 nor a zstd frame of known size");
 		return OODA_ECORRUPT;
 	}
-	uint8_t *raw = arena_alloc(arena, raw_len + 1);
+	uint8_t *raw = arena_alloc(r->a, raw_len + 1);
 	struct tl_state *tl = tl_get();
 	size_t got = tl->dctx ? ZSTD_decompressDCtx(tl->dctx, raw, raw_len, data, len) : 0;
 	if (ZSTD_isError(got) || got != raw_len) {
@@ -1069,57 +1212,88 @@ int tblock_decode_some(int signal, const void *data, size_t len, unsigned skip, 
 			 ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
 		return OODA_ECORRUPT;
 	}
-	struct reader r = { .a = arena, .skip = signal == SIGNAL_LOGS ? skip : 0 };
 	struct cur hdr = { raw, raw + raw_len };
-	const uint8_t *magic = get_bytes(&r, &hdr, 4);
+	const uint8_t *magic = get_bytes(r, &hdr, 4);
 	if (!magic || memcmp(magic, "OTB1", 4)) {
 		buf_adds(err, "block has no OTB1 header");
 		return OODA_ECORRUPT;
 	}
-	uint8_t sig = get_u8(&r, &hdr);
-	uint64_t n = get_uv(&r, &hdr), ncol = get_uv(&r, &hdr);
-	if (r.bad || sig != signal || ncol != C_COUNT || n > TBLOCK_MAX_RECORDS * 4) {
+	sig = get_u8(r, &hdr);
+	*n = get_uv(r, &hdr);
+	ncol = get_uv(r, &hdr);
+	if (r->bad || sig != signal || ncol != C_COUNT || *n > TBLOCK_MAX_RECORDS * 4) {
 		buf_addf(err, "block header mismatch (signal %u, %llu records, %llu columns)", sig,
-			 (unsigned long long)n, (unsigned long long)ncol);
+			 (unsigned long long)*n, (unsigned long long)ncol);
 		return OODA_ECORRUPT;
 	}
 	uint64_t lens[C_COUNT];
 	for (int c = 0; c < C_COUNT; c++)
-		lens[c] = get_uv(&r, &hdr);
+		lens[c] = get_uv(r, &hdr);
 	const uint8_t *p = hdr.p;
 	for (int c = 0; c < C_COUNT; c++) {
-		if (r.bad || lens[c] > (uint64_t)(hdr.end - p)) {
+		if (r->bad || lens[c] > (uint64_t)(hdr.end - p)) {
 			buf_adds(err, "block column lengths exceed the block");
 			return OODA_ECORRUPT;
 		}
-		r.col[c].p = p;
-		r.col[c].end = p + lens[c];
+		r->col[c].p = p;
+		r->col[c].end = p + lens[c];
 		p += lens[c];
 	}
-	/* dictionary: count first, then index (strings point into raw, made NUL-terminated by copy) */
-	struct cur d = r.col[C_DICT];
+	return 0;
+}
+
+/*
+ * Indexes the dictionary column. eager: copy every string out now (a reader
+ * of attributes reads nearly all of them, and in order is cheaper);
+ * otherwise each is copied on first use.
+ */
+static int dict_open(struct reader *r, bool eager, struct buf *err)
+{
+	struct cur d = r->col[C_DICT];
 	uint32_t nd = 0;
-	while (d.p < d.end && !r.bad) {
-		uint64_t l = get_uv(&r, &d);
-		if (!get_bytes(&r, &d, l))
+	while (d.p < d.end && !r->bad) {
+		uint64_t l = get_uv(r, &d);
+		if (!get_bytes(r, &d, l))
 			break;
 		nd++;
 	}
-	if (r.bad) {
-		buf_addf(err, "block dictionary: %s", r.why);
+	if (r->bad) {
+		buf_addf(err, "block dictionary: %s", r->why);
 		return OODA_ECORRUPT;
 	}
-	r.ndict = nd;
-	r.dict = arena_alloc(arena, (nd + 1) * sizeof(char *));
-	r.dlen = arena_alloc(arena, (nd + 1) * sizeof(uint32_t));
-	r.res = arena_zalloc(arena, (nd + 1) * sizeof(struct resource *));
-	d = r.col[C_DICT];
+	r->ndict = nd;
+	r->dict = eager ? arena_alloc(r->a, (nd + 1) * sizeof(char *)) : arena_zalloc(r->a, (nd + 1) * sizeof(char *));
+	r->dsrc = eager ? NULL : arena_alloc(r->a, (nd + 1) * sizeof(uint8_t *));
+	r->dlen = arena_alloc(r->a, (nd + 1) * sizeof(uint32_t));
+	r->res = arena_zalloc(r->a, (nd + 1) * sizeof(struct resource *));
+	d = r->col[C_DICT];
 	for (uint32_t i = 1; i <= nd; i++) {
-		uint64_t l = get_uv(&r, &d);
-		const uint8_t *s = get_bytes(&r, &d, l);
-		r.dict[i] = arena_strndup(arena, (const char *)s, l);
-		r.dlen[i] = (uint32_t)l;
+		uint64_t l = get_uv(r, &d);
+		const uint8_t *str = get_bytes(r, &d, l);
+		r->dlen[i] = (uint32_t)l;
+		if (eager)
+			r->dict[i] = arena_strndup(r->a, (const char *)str, l);
+		else
+			r->dsrc[i] = str;
 	}
+	return 0;
+}
+
+int tblock_decode_some(int signal, const void *data, size_t len, unsigned skip, struct arena *arena,
+		       struct telemetry_batch *batch, struct buf *err)
+{
+	struct reader r = { .a = arena, .skip = signal == SIGNAL_LOGS ? skip : 0 };
+	unsigned want = (1u << C_COUNT) - 1;
+	if (r.skip & TBLOCK_SKIP_BODY)
+		want &= ~(1u << C_BODY);
+	if (r.skip & TBLOCK_SKIP_ATTRS)
+		want &= ~(1u << C_ATTR);
+	uint64_t n;
+	int rc = block_open(&r, signal, data, len, want, &n, err);
+	if (!rc)
+		rc = dict_open(&r, !(r.skip & TBLOCK_SKIP_ATTRS), err);
+	if (rc)
+		return rc;
 	int64_t prev = 0;
 	if (signal == SIGNAL_LOGS) {
 		batch->logs = arena_alloc(arena, (n + 1) * sizeof(struct log_record));
@@ -1145,6 +1319,154 @@ int tblock_decode_some(int signal, const void *data, size_t len, unsigned skip, 
 		return OODA_ECORRUPT;
 	}
 	return 0;
+}
+
+/* ---- counting columns (facets) ------------------------------------------ */
+
+/* Skips one attribute value of type ty in c. */
+static void skip_attr_value(struct reader *r, struct cur *c, uint8_t ty)
+{
+	switch (ty) {
+	case 0:
+	case 2:
+		get_uv(r, c);
+		break;
+	case 1:
+	case 5:
+	case 6:
+		get_bytes(r, c, get_uv(r, c));
+		break;
+	case 3:
+		get_bytes(r, c, 8);
+		break;
+	case 4:
+		get_bytes(r, c, 1);
+		break;
+	default:
+		r->bad = true;
+		r->why = "unknown attribute type";
+	}
+}
+
+/*
+ * The dictionary id of s as a reader of C strings sees it (a stored string
+ * ends at its first NUL), 0 if the block does not hold it; false when two
+ * stored strings read as s.
+ */
+static bool dict_find(const struct reader *r, const char *s, uint32_t *id)
+{
+	size_t len = strlen(s);
+	*id = 0;
+	for (uint32_t i = 1; i <= r->ndict; i++)
+		if (r->dlen[i] >= len && !memcmp(r->dsrc[i], s, len) && (r->dlen[i] == len || !r->dsrc[i][len])) {
+			if (*id)
+				return false;
+			*id = i;
+		}
+	return true;
+}
+
+int tblock_logcols_decode(const void *data, size_t len, const char *const *keys, size_t n_keys,
+			  struct arena *arena, struct tblock_logcols *out, struct buf *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (n_keys > TBLOCK_COLS_MAX_KEYS)
+		n_keys = TBLOCK_COLS_MAX_KEYS;
+	struct reader *r = arena_zalloc(arena, sizeof(*r));
+	r->a = arena;
+	bool any_key = false;
+	for (size_t k = 0; k < n_keys; k++)
+		any_key |= keys[k] != NULL;
+	unsigned want = 1u << C_DICT | 1u << C_TIME | 1u << C_U8 | 1u << C_RES | (any_key ? 1u << C_ATTR : 0);
+	uint64_t n;
+	int rc = block_open(r, SIGNAL_LOGS, data, len, want, &n, err);
+	if (!rc)
+		rc = dict_open(r, false, err);
+	if (rc)
+		return rc;
+	out->reader = r;
+	out->n = (uint32_t)n;
+	out->n_ids = r->ndict;
+	int64_t *time = arena_alloc(arena, (n + 1) * sizeof(int64_t));
+	uint8_t *sev = arena_alloc(arena, n + 1);
+	uint32_t *res = arena_alloc(arena, (n + 1) * sizeof(uint32_t));
+	uint32_t *slot = arena_zalloc(arena, (r->ndict + 1) * sizeof(uint32_t)); /* resource id -> index + 1 */
+	const struct resource **resources = arena_alloc(arena, (n + 1) * sizeof(*resources));
+	uint32_t key_id[TBLOCK_COLS_MAX_KEYS], *vals[TBLOCK_COLS_MAX_KEYS];
+	for (size_t k = 0; k < n_keys; k++) {
+		key_id[k] = 0;
+		vals[k] = NULL;
+		if (!keys[k])
+			continue;
+		if (!dict_find(r, keys[k], &key_id[k]))
+			return 1;
+		vals[k] = arena_zalloc(arena, (n + 1) * sizeof(uint32_t));
+		out->values[k] = vals[k];
+	}
+	int64_t prev = 0;
+	struct cur *ct = &r->col[C_TIME], *cu = &r->col[C_U8], *cr = &r->col[C_RES], *ca = &r->col[C_ATTR];
+	for (uint64_t i = 0; i < n && !r->bad; i++) {
+		prev += get_sv(r, ct);
+		time[i] = prev;
+		sev[i] = get_u8(r, cu);
+		get_u8(r, cu); /* id flags */
+		uint64_t rid = get_uv(r, cr);
+		if (rid > r->ndict || !rid) {
+			r->bad = true;
+			r->why = rid ? "dictionary index out of range" : "missing resource";
+			break;
+		}
+		if (!slot[rid]) {
+			resources[out->n_resources] = resource_at(r, rid);
+			slot[rid] = ++out->n_resources;
+		}
+		res[i] = slot[rid] - 1;
+		if (!any_key)
+			continue;
+		uint64_t na = get_uv(r, ca);
+		if (na > (uint64_t)(ca->end - ca->p)) {
+			r->bad = true;
+			r->why = "attribute count beyond the column";
+			break;
+		}
+		for (uint64_t j = 0; j < na && !r->bad; j++) {
+			uint64_t kid = get_uv(r, ca);
+			uint8_t ty = get_u8(r, ca);
+			bool wanted = false; /* by a key this record has not had yet (the first one counts) */
+			for (size_t k = 0; k < n_keys; k++)
+				wanted |= kid && key_id[k] == kid && !vals[k][i];
+			if (!wanted) {
+				skip_attr_value(r, ca, ty);
+				continue;
+			}
+			uint64_t v = ty == 0 ? get_uv(r, ca) : 0;
+			if (!v) /* not a dictionary string (or an empty one): rendered by the caller's full decode */
+				return 1;
+			if (v > r->ndict) {
+				r->bad = true;
+				r->why = "dictionary index out of range";
+				break;
+			}
+			for (size_t k = 0; k < n_keys; k++)
+				if (key_id[k] == kid && !vals[k][i])
+					vals[k][i] = (uint32_t)v;
+		}
+	}
+	out->time = time;
+	out->severity = sev;
+	out->res = res;
+	out->resources = resources;
+	if (r->bad) {
+		buf_addf(err, "block data: %s", r->why);
+		return OODA_ECORRUPT;
+	}
+	return 0;
+}
+
+const char *tblock_logcols_str(const struct tblock_logcols *c, uint32_t id)
+{
+	struct reader *r = c->reader;
+	return r && id && id <= r->ndict ? dict_at(r, id, NULL) : NULL;
 }
 
 /* ---- tokens ------------------------------------------------------------- */

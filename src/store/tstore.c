@@ -754,6 +754,22 @@ static int sqlite_scan(struct tstore *t, const struct tstore_scan *q, tstore_sca
 		if (sqlite3_step(get) != SQLITE_ROW)
 			continue; /* dropped by compaction or retention meanwhile */
 		arena_reset(&a);
+		int64_t tmin = sqlite3_column_int64(st, 1), tmax = sqlite3_column_int64(st, 2);
+		if (q->block_fn) {
+			struct tstore_block blk = { sqlite3_column_blob(get, 0), (size_t)sqlite3_column_bytes(get, 0),
+						    tmin, tmax, &a };
+			int r = q->block_fn(ctx, &blk, err);
+			if (r < 0) {
+				buf_addf(err, " (%s block %lld)", block_table[q->signal], (long long)id);
+				rc = r;
+				break;
+			}
+			if (r == 1)
+				break;
+			if (r != TSTORE_SCAN_DECODE)
+				continue;
+			arena_reset(&a);
+		}
 		struct telemetry_batch b = { .arena = &a };
 		rc = tblock_decode_some(q->signal, sqlite3_column_blob(get, 0), (size_t)sqlite3_column_bytes(get, 0),
 					q->skip, &a, &b, err);
@@ -761,7 +777,7 @@ static int sqlite_scan(struct tstore *t, const struct tstore_scan *q, tstore_sca
 			buf_addf(err, " (%s block %lld)", block_table[q->signal], (long long)id);
 			break;
 		}
-		if (fn(ctx, &b, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2)))
+		if (fn(ctx, &b, tmin, tmax))
 			break;
 	}
 	if (!rc && step != SQLITE_ROW && step != SQLITE_DONE) {

@@ -68,6 +68,17 @@ int tstore_backup(const char *dir, const char *dest_path, int64_t *bytes, struct
  */
 int tstore_append(struct tstore *t, const struct telemetry_batch *batch, struct buf *err);
 
+/* A block as stored, before decoding (see tstore_scan.block_fn). */
+struct tstore_block {
+	const void *data;          /* the encoded block (tblock.h) */
+	size_t len;
+	int64_t tmin, tmax;        /* its time bounds */
+	struct arena *arena;       /* scratch for this block, reset before the next */
+};
+
+/* block_fn's answer for a block it wants decoded and passed to fn as usual. */
+#define TSTORE_SCAN_DECODE 2
+
 /* What a scan reads. */
 struct tstore_scan {
 	int signal;                /* SIGNAL_LOGS, SIGNAL_SPANS or SIGNAL_METRICS */
@@ -79,6 +90,15 @@ struct tstore_scan {
 	uint8_t min_severity;      /* logs: skip blocks whose highest severity is lower */
 	bool oldest_first;         /* default newest first (by block end) */
 	unsigned skip;             /* logs: columns the callback does not need (TBLOCK_SKIP_BODY, …) */
+	/*
+	 * Optional, for readers that count straight from the encoded columns:
+	 * called with each block before it is decoded. Returns 0 when it dealt
+	 * with the block, 1 to stop the scan, TSTORE_SCAN_DECODE to have the
+	 * block decoded and passed to the scan's callback, or a negative error
+	 * code (with detail in err) that ends the scan. A backend that does not
+	 * store blocks ignores it and calls the callback.
+	 */
+	int (*block_fn)(void *ctx, const struct tstore_block *b, struct buf *err);
 };
 
 /*

@@ -133,6 +133,10 @@ try:
     sev = {x["value"]: x["count"] for x in f["fields"]["severity"]}
     check(sev == {"info": 245, "error": 5}, f"severity facet: {sev}")
     check(sum(f["histogram"]["counts"]) == 250 and len(f["histogram"]["counts"]) == 10, "histogram sums to the total")
+    # a word or an attribute term is matched record by record, not per service
+    for fq, want in (("service:ndj refused", 5), ("service:ndj attr.user.id:100", 1), ("service:ndj -refused", 245)):
+        f = s.get("/api/v1/logs/facets?q=" + q(fq) + "&since=10m&fields=severity,user.id&buckets=5").json()
+        check(f["total"] == want and sum(f["histogram"]["counts"]) == want, f"facets of {fq}: {f}")
 
     res = s.cli("logs", "search", "service:ndj severity>=error", "--since", "10m")
     check(res.returncode == 0 and res.stdout.count("connection refused") == 5, f"ooda logs search: {res.stdout}{res.stderr}")

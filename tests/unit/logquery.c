@@ -483,6 +483,33 @@ static void *match_many(void *arg)
 	return (void *)hits;
 }
 
+static void test_needs(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *q;
+		unsigned needs;
+	} cases[] = {
+		{ "", 0 },
+		{ "service:a OR host:b*", 0 },
+		{ "-env:prod region:eu version:/1\\..*/", 0 },
+		{ "service:a severity>=warn", LOGQUERY_NEEDS_SEVERITY },
+		{ "timeout", LOGQUERY_NEEDS_BODY },
+		{ "service:a -\"connection refused\"", LOGQUERY_NEEDS_BODY },
+		{ "user.id:42", LOGQUERY_NEEDS_ATTRS },
+		{ "scope:http", LOGQUERY_NEEDS_OTHER },
+		{ "trace_id:abc* OR span_id:12", LOGQUERY_NEEDS_OTHER },
+		{ "level:error (timeout OR k:v)", LOGQUERY_NEEDS_SEVERITY | LOGQUERY_NEEDS_BODY | LOGQUERY_NEEDS_ATTRS },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct logquery *q;
+		assert_int_equal(logquery_compile(cases[i].q, strlen(cases[i].q), &q, NULL), 0);
+		if (logquery_needs(q) != cases[i].needs)
+			fail_msg("%s: needs %u, expected %u", cases[i].q, logquery_needs(q), cases[i].needs);
+		logquery_destroy(q);
+	}
+}
+
 static void test_threads(void **state)
 {
 	static const char q[] = "/time.?out/i OR attr.duration_ms>100";
@@ -523,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_severity),
 		cmocka_unit_test(test_field_value),
+		cmocka_unit_test(test_needs),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_regex_limit),
 	};

@@ -14,6 +14,7 @@
 #include "store/tblock.h"
 #include "store/tstore.h"
 #include "query/search.h"
+#include "mixed_logs.h"
 
 static struct resource res_checkout = { .service = "checkout", .service_version = "1.4.2",
 					.environment = "prod" };
@@ -186,6 +187,131 @@ static void test_span_and_metric_roundtrip(void **state)
 	tblock_release(&blk);
 	buf_release(&err);
 	arena_release(&a);
+}
+
+static void assert_same_str(const char *a, const char *b)
+{
+	if (!a || !b)
+		assert_ptr_equal(a, b);
+	else
+		assert_string_equal(a, b);
+}
+
+/* Decoded records equal the ones encoded, field by field. */
+static void assert_same_logs(const struct log_record *got, const struct log_record *want, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct log_record *g = &got[i], *w = &want[i];
+		assert_int_equal(g->time_ns, w->time_ns);
+		assert_int_equal(g->observed_ns, w->observed_ns);
+		assert_int_equal(g->severity, w->severity);
+		assert_same_str(g->severity_text, w->severity_text);
+		assert_same_str(g->scope_name, w->scope_name);
+		assert_int_equal(g->body_len, w->body_len);
+		assert_memory_equal(g->body, w->body, w->body_len);
+		assert_int_equal(g->has_trace_id, w->has_trace_id);
+		assert_memory_equal(g->trace_id, w->trace_id, 16);
+		assert_string_equal(g->resource->service, w->resource->service);
+		assert_same_str(g->resource->host, w->resource->host);
+		assert_same_str(g->resource->service_version, w->resource->service_version);
+		assert_int_equal(g->resource->attrs.n, w->resource->attrs.n);
+		assert_int_equal(g->attrs.n, w->attrs.n);
+		for (uint32_t k = 0; k < w->attrs.n; k++) {
+			assert_string_equal(g->attrs.v[k].key, w->attrs.v[k].key);
+			assert_int_equal(g->attrs.v[k].type, w->attrs.v[k].type);
+			if (w->attrs.v[k].type == ATTR_INT)
+				assert_int_equal(g->attrs.v[k].i, w->attrs.v[k].i);
+			else
+				assert_string_equal(g->attrs.v[k].s, w->attrs.v[k].s);
+		}
+	}
+}
+
+static const char *first_attr(const struct log_record *r, const char *key)
+{
+	for (uint32_t k = 0; k < r->attrs.n; k++)
+		if (!strcmp(r->attrs.v[k].key, key))
+			return r->attrs.v[k].s;
+	return NULL;
+}
+
+static void test_block_formats(void **state)
+{
+	(void)state;
+	struct arena a, d;
+	arena_init(&a, 0);
+	arena_init(&d, 0);
+	struct buf err = BUF_INIT;
+	struct telemetry_batch b, out = { 0 };
+	make_mixed(&a, &b, 40, MIXED_T0, true);
+
+	/* a block written by earlier versions (OTB1) still reads back whole */
+	assert_int_equal(tblock_decode(SIGNAL_LOGS, otb1_mixed, sizeof(otb1_mixed), &d, &out, &err), 0);
+	assert_int_equal(out.n_logs, 40);
+	assert_same_logs(out.logs, b.logs, 40);
+
+	/* small blocks are still written as OTB1 (one frame) ... */
+	struct tblock blk;
+	assert_int_equal(tblock_encode(SIGNAL_LOGS, "shop", b.logs, b.n_logs, 3, &blk, &err), 0);
+	assert_int_equal(blk.data_len, sizeof(otb1_mixed));
+	assert_memory_equal(blk.data, otb1_mixed, sizeof(otb1_mixed));
+	tblock_release(&blk);
+
+	/* ... larger ones as OTB2: one frame per column */
+	struct telemetry_batch big;
+	make_mixed(&a, &big, TBLOCK_FRAMES_MIN, MIXED_T0, true);
+	assert_int_equal(tblock_encode(SIGNAL_LOGS, "shop", big.logs, big.n_logs, 3, &blk, &err), 0);
+	assert_memory_equal(blk.data, "OTB2", 4);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(tblock_decode(SIGNAL_LOGS, blk.data, blk.data_len, &d, &out, &err), 0);
+	assert_int_equal(out.n_logs, TBLOCK_FRAMES_MIN);
+	assert_same_logs(out.logs, big.logs, TBLOCK_FRAMES_MIN);
+
+	/* counting columns: numbers and long strings under a key are left to a full decode */
+	struct tblock_logcols lc;
+	const char *keys[4] = { "http.route", NULL, "user_id", "http.route" };
+	assert_int_equal(tblock_logcols_decode(otb1_mixed, sizeof(otb1_mixed), keys, 4, &d, &lc, &err), 1);
+	assert_int_equal(tblock_logcols_decode(blk.data, blk.data_len, keys, 4, &d, &lc, &err), 1);
+	const char *user_only[1] = { "user_id" };
+	assert_int_equal(tblock_logcols_decode(otb1_mixed, sizeof(otb1_mixed), user_only, 1, &d, &lc, &err), 0);
+	assert_int_equal(lc.n, 40);
+	for (uint32_t i = 0; i < 40; i++)
+		assert_string_equal(tblock_logcols_str(&lc, lc.values[0][i]), first_attr(&b.logs[i], "user_id"));
+	tblock_release(&blk);
+
+	/* ... and everything else is counted per dictionary id, resource and severity */
+	arena_reset(&a);
+	make_mixed(&a, &b, 1500, MIXED_T0, false);
+	assert_int_equal(tblock_encode(SIGNAL_LOGS, "shop", b.logs, b.n_logs, 3, &blk, &err), 0);
+	assert_memory_equal(blk.data, "OTB2", 4);
+	assert_int_equal(tblock_logcols_decode(blk.data, blk.data_len, keys, 4, &d, &lc, &err), 0);
+	assert_int_equal(lc.n, 1500);
+	assert_int_equal(lc.n_resources, 3);
+	assert_null(lc.values[1]);
+	for (uint32_t i = 0; i < 1500; i++) {
+		const struct log_record *r = &b.logs[i];
+		assert_int_equal(lc.time[i], r->time_ns);
+		assert_int_equal(lc.severity[i], r->severity);
+		assert_string_equal(lc.resources[lc.res[i]]->service, r->resource->service);
+		assert_same_str(lc.resources[lc.res[i]]->host, r->resource->host);
+		const char *route = first_attr(r, "http.route");
+		if (route)
+			assert_string_equal(tblock_logcols_str(&lc, lc.values[0][i]), route);
+		else
+			assert_int_equal(lc.values[0][i], 0);
+		assert_int_equal(lc.values[3][i], lc.values[0][i]);
+		assert_string_equal(tblock_logcols_str(&lc, lc.values[2][i]), first_attr(r, "user_id"));
+	}
+	/* damaged: an error, never a crash */
+	for (size_t cut = 0; cut < blk.data_len; cut += 97) {
+		buf_reset(&err);
+		int rc = tblock_logcols_decode(blk.data, cut, keys, 4, &d, &lc, &err);
+		assert_true(rc == OODA_ECORRUPT && err.len);
+	}
+	tblock_release(&blk);
+	buf_release(&err);
+	arena_release(&a);
+	arena_release(&d);
 }
 
 struct collect {
@@ -431,6 +557,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_block_roundtrip),
+		cmocka_unit_test(test_block_formats),
 		cmocka_unit_test(test_span_and_metric_roundtrip),
 		cmocka_unit_test(test_store_append_scan_compact_retain),
 		cmocka_unit_test(test_store_events),
