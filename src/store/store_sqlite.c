@@ -5,6 +5,7 @@
  * tracked in PRAGMA user_version.
  */
 #include "store/store.h"
+#include "store/sqlite_copy.h"
 #include "store/sqlite_sql.h"
 #include "core/error.h"
 
@@ -241,27 +242,9 @@ static int sq_data_version(void *impl, int64_t *v)
 static int sq_backup(void *impl, const char *path, struct buf *err)
 {
 	struct sqlite_store *s = impl;
-	sqlite3 *dst;
-	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		buf_addf(err, "cannot create %s: %s", path, sqlite3_errmsg(dst));
-		sqlite3_close(dst);
-		return OODA_EIO;
-	}
 	struct conn *c = rconn(s);
-	sqlite3_backup *b = sqlite3_backup_init(dst, "main", c->db, "main");
-	int rc = OODA_EIO;
-	if (b) {
-		int step;
-		while ((step = sqlite3_backup_step(b, 256)) == SQLITE_OK || step == SQLITE_BUSY ||
-		       step == SQLITE_LOCKED)
-			sqlite3_sleep(5);
-		sqlite3_backup_finish(b);
-		rc = step == SQLITE_DONE ? 0 : OODA_EIO;
-	}
-	if (rc)
-		buf_addf(err, "backup to %s failed: %s", path, sqlite3_errmsg(dst));
+	int rc = sqlite_copy_to(c->db, path, 256, err);
 	rdone(s, c);
-	sqlite3_close(dst);
 	return rc;
 }
 

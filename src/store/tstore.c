@@ -8,6 +8,7 @@
  */
 #include "store/tstore.h"
 #include "store/tblock.h"
+#include "store/sqlite_copy.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -1027,36 +1028,17 @@ int tstore_backup(const char *dir, const char *dest_path, int64_t *bytes, struct
 		buf_addf(err, "%s does not exist", src_path);
 		return OODA_ENOTFOUND;
 	}
-	sqlite3 *src = NULL, *dst = NULL;
+	sqlite3 *src = NULL;
 	int rc = OODA_EIO;
 	if (sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		buf_addf(err, "cannot open %s: %s", src_path, src ? sqlite3_errmsg(src) : "out of memory");
-		goto out;
-	}
-	sqlite3_busy_timeout(src, 5000);
-	if (sqlite3_open_v2(dest_path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		buf_addf(err, "cannot create %s: %s", dest_path, dst ? sqlite3_errmsg(dst) : "out of memory");
-		goto out;
-	}
-	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
-	if (!b) {
-		buf_addf(err, "cannot back up %s: %s", src_path, sqlite3_errmsg(dst));
-		goto out;
-	}
-	int step;
-	while ((step = sqlite3_backup_step(b, 1024)) == SQLITE_OK || step == SQLITE_BUSY || step == SQLITE_LOCKED)
-		sqlite3_sleep(1);
-	sqlite3_backup_finish(b);
-	if (step != SQLITE_DONE) {
-		buf_addf(err, "backing up %s failed: %s", src_path, sqlite3_errstr(step));
-		goto out;
+	} else {
+		sqlite3_busy_timeout(src, 5000);
+		rc = sqlite_copy_to(src, dest_path, 1024, err);
 	}
 	struct stat st;
-	if (stat(dest_path, &st) == 0)
+	if (!rc && stat(dest_path, &st) == 0)
 		*bytes = (int64_t)st.st_size;
-	rc = 0;
-out:
-	sqlite3_close(dst);
 	sqlite3_close(src);
 	return rc;
 }
