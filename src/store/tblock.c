@@ -1147,27 +1147,46 @@ int tblock_decode(int signal, const void *data, size_t len, struct arena *arena,
  * (a mask of 1u << enum col; OTB1 blocks always give all) readable in r->col,
  * decompressed into r->a. Sets *n to the record count.
  */
+/* Reads signal, record count and column count after a block's magic; checks them against the caller's. */
+static int block_header(struct reader *r, struct cur *hdr, int signal, uint64_t *n, struct buf *err)
+{
+	uint8_t sig = get_u8(r, hdr);
+	*n = get_uv(r, hdr);
+	uint64_t ncol = get_uv(r, hdr);
+	if (r->bad || sig != signal || ncol != C_COUNT || *n > TBLOCK_MAX_RECORDS * 4) {
+		buf_addf(err, "block header mismatch (signal %u, %llu records, %llu columns)", sig,
+			 (unsigned long long)*n, (unsigned long long)ncol);
+		return OODA_ECORRUPT;
+	}
+	return 0;
+}
+
+/* Decompresses a zstd frame of raw bytes into the reader's arena; what names it in errors. */
+static const uint8_t *unzstd(struct reader *r, const void *z, size_t zlen, size_t raw, const char *what,
+			     struct buf *err)
+{
+	uint8_t *out = arena_alloc(r->a, raw + 1);
+	struct tl_state *tl = tl_get();
+	size_t got = tl->dctx ? ZSTD_decompressDCtx(tl->dctx, out, raw, z, zlen) : 0;
+	if (ZSTD_isError(got) || got != raw) {
+		buf_addf(err, "%s decompression failed: %s", what, ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
+		return NULL;
+	}
+	return out;
+}
+
 static int block_open(struct reader *r, int signal, const void *data, size_t len, unsigned want, uint64_t *n,
 		      struct buf *err)
 {
-	uint64_t ncol;
-	uint8_t sig;
 	if (len >= 4 && !memcmp(data, "OTB2", 4)) {
 		struct cur hdr = { (const uint8_t *)data + 4, (const uint8_t *)data + len };
-		sig = get_u8(r, &hdr);
-		*n = get_uv(r, &hdr);
-		ncol = get_uv(r, &hdr);
-		if (r->bad || sig != signal || ncol != C_COUNT || *n > TBLOCK_MAX_RECORDS * 4) {
-			buf_addf(err, "block header mismatch (signal %u, %llu records, %llu columns)", sig,
-				 (unsigned long long)*n, (unsigned long long)ncol);
+		if (block_header(r, &hdr, signal, n, err))
 			return OODA_ECORRUPT;
-		}
 		uint64_t raw[C_COUNT], stored[C_COUNT];
 		for (int c = 0; c < C_COUNT; c++) {
 			raw[c] = get_uv(r, &hdr);
 			stored[c] = get_uv(r, &hdr);
 		}
-		struct tl_state *tl = tl_get();
 		const uint8_t *p = hdr.p;
 		uint64_t total = 0;
 		for (int k = 0; k < C_COUNT; k++) {
@@ -1186,13 +1205,9 @@ static int block_open(struct reader *r, int signal, const void *data, size_t len
 				buf_adds(err, "block column is not a zstd frame of its stated size");
 				return OODA_ECORRUPT;
 			}
-			uint8_t *col = arena_alloc(r->a, raw[c] + 1);
-			size_t got = tl->dctx ? ZSTD_decompressDCtx(tl->dctx, col, raw[c], z, stored[c]) : 0;
-			if (ZSTD_isError(got) || got != raw[c]) {
-				buf_addf(err, "block column decompression failed: %s",
-					 ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
+			const uint8_t *col = unzstd(r, z, stored[c], raw[c], "block column", err);
+			if (!col)
 				return OODA_ECORRUPT;
-			}
 			r->col[c].p = col;
 			r->col[c].end = col + raw[c];
 		}
@@ -1204,28 +1219,17 @@ static int block_open(struct reader *r, int signal, const void *data, size_t len
 		buf_adds(err, "block is neither OTB2 nor a zstd frame of known size");
 		return OODA_ECORRUPT;
 	}
-	uint8_t *raw = arena_alloc(r->a, raw_len + 1);
-	struct tl_state *tl = tl_get();
-	size_t got = tl->dctx ? ZSTD_decompressDCtx(tl->dctx, raw, raw_len, data, len) : 0;
-	if (ZSTD_isError(got) || got != raw_len) {
-		buf_addf(err, "block decompression failed: %s",
-			 ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
+	const uint8_t *raw = unzstd(r, data, len, raw_len, "block", err);
+	if (!raw)
 		return OODA_ECORRUPT;
-	}
 	struct cur hdr = { raw, raw + raw_len };
 	const uint8_t *magic = get_bytes(r, &hdr, 4);
 	if (!magic || memcmp(magic, "OTB1", 4)) {
 		buf_adds(err, "block has no OTB1 header");
 		return OODA_ECORRUPT;
 	}
-	sig = get_u8(r, &hdr);
-	*n = get_uv(r, &hdr);
-	ncol = get_uv(r, &hdr);
-	if (r->bad || sig != signal || ncol != C_COUNT || *n > TBLOCK_MAX_RECORDS * 4) {
-		buf_addf(err, "block header mismatch (signal %u, %llu records, %llu columns)", sig,
-			 (unsigned long long)*n, (unsigned long long)ncol);
+	if (block_header(r, &hdr, signal, n, err))
 		return OODA_ECORRUPT;
-	}
 	uint64_t lens[C_COUNT];
 	for (int c = 0; c < C_COUNT; c++)
 		lens[c] = get_uv(r, &hdr);
