@@ -121,6 +121,17 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Frees w once its thread is gone (or never started). */
+static void worker_free(struct evalworker *w)
+{
+	pthread_cond_destroy(&w->wake);
+	pthread_cond_destroy(&w->room);
+	pthread_cond_destroy(&w->idle);
+	pthread_mutex_destroy(&w->mu);
+	free(w->name);
+	free(w);
+}
+
 int evalworker_create(const char *name, evalworker_fn fn, void *ctx, struct evalworker **out, struct buf *err)
 {
 	struct evalworker *w = calloc(1, sizeof(*w));
@@ -138,12 +149,7 @@ int evalworker_create(const char *name, evalworker_fn fn, void *ctx, struct eval
 	int rc = pthread_create(&w->thread, NULL, worker_main, w);
 	if (rc) {
 		buf_addf(err, "%s: cannot start the evaluation worker: %s", w->name, strerror(rc));
-		pthread_cond_destroy(&w->wake);
-		pthread_cond_destroy(&w->room);
-		pthread_cond_destroy(&w->idle);
-		pthread_mutex_destroy(&w->mu);
-		free(w->name);
-		free(w);
+		worker_free(w);
 		return OODA_EINTERNAL;
 	}
 	*out = w;
@@ -164,12 +170,7 @@ void evalworker_destroy(struct evalworker *w)
 		next = h->next;
 		held_free(h);
 	}
-	pthread_cond_destroy(&w->wake);
-	pthread_cond_destroy(&w->room);
-	pthread_cond_destroy(&w->idle);
-	pthread_mutex_destroy(&w->mu);
-	free(w->name);
-	free(w);
+	worker_free(w);
 }
 
 void evalworker_tick(struct evalworker *w, int64_t now_ns, const struct alert_sink *sink)
