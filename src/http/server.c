@@ -218,6 +218,8 @@ static enum MHD_Result fail_now(struct conn_ctx *c, int status, const char *titl
 	problem(&res, status, title, detail, c->req.path, c->req.request_id);
 	if (status == 401)
 		http_set_header(&res, "WWW-Authenticate", "Bearer realm=\"ooda\"");
+	if (status == 429)
+		http_set_header(&res, "Retry-After", "1");
 	return respond(c, &res);
 }
 
@@ -506,11 +508,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			snprintf(detail, sizeof(detail),
 				 "ingest is behind: %zu bytes of requests wait for an ingest worker (limit %zu); retry later",
 				 waiting, limit);
-			struct http_response res = { 0 };
-			buf_init(&res.body);
-			problem(&res, 429, "Too Many Requests", detail, url, c->req.request_id);
-			http_set_header(&res, "Retry-After", "1");
-			return respond(c, &res);
+			return fail_now(c, 429, "Too Many Requests", detail);
 		}
 		o->queued_bytes += c->body.len;
 		c->offloaded = true;
