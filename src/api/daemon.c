@@ -139,14 +139,17 @@ static void tick_rules(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 	rules_tick(ctx, now_ns, sink);
 }
 
-/* The time-based audit checkpoint (audit_tick). */
+/* The time-based audit checkpoint (audit_tick); a failure is logged at most once a minute. */
 static void tick_audit(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 {
 	(void)sink;
+	static int64_t logged_ns; /* the engine thread is the only caller */
 	struct daemon *d = ctx;
 	struct buf err = BUF_INIT;
-	if (audit_tick(d->store, &d->signer, now_ns, &err) < 0)
-		log_error("audit checkpoint: %s", err.data);
+	if (audit_tick(d->store, &d->signer, now_ns, &err) < 0 && now_ns - logged_ns >= 60 * OODA_NS_PER_SEC) {
+		log_error("timed audit checkpoint not written: %s", err.data);
+		logged_ns = now_ns;
+	}
 	buf_release(&err);
 }
 
