@@ -533,53 +533,145 @@ static int cmd_audit_log(struct cli_args *a, struct buf *err)
 	return rc;
 }
 
+/* Heads expected on the chain: --head SEQ:HASH and every line of --checkpoint FILE. */
+struct verify_heads {
+	struct audit_head *v;
+	size_t n, cap;
+	json_t *list; /* the same, for the daemon */
+};
+
+static void verify_heads_add(struct verify_heads *h, const struct audit_head *head, json_t *j)
+{
+	if (h->n == h->cap) {
+		h->cap = h->cap ? h->cap * 2 : 8;
+		h->v = realloc(h->v, h->cap * sizeof(*h->v));
+	}
+	h->v[h->n++] = *head;
+	json_array_append_new(h->list, j);
+}
+
+static int verify_heads_read(struct cli_args *a, const uint8_t *pk, struct verify_heads *h, struct buf *err)
+{
+	h->list = json_array();
+	const char *text = cli_opt(a, "--head");
+	struct audit_head head;
+	if (text) {
+		struct buf why = BUF_INIT;
+		int rc = audit_head_parse(text, &head, &why);
+		if (rc) {
+			buf_addf(err, "--head: %s", why.data);
+			buf_release(&why);
+			return rc;
+		}
+		verify_heads_add(h, &head, json_string(text));
+	}
+	const char *path = cli_opt(a, "--checkpoint");
+	if (!path)
+		return 0;
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		buf_addf(err, "--checkpoint: cannot open %s: %s", path, strerror(errno));
+		return OODA_EIO;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = 0, lineno = 0;
+	size_t before = h->n;
+	while (!rc && getline(&line, &cap, f) > 0) {
+		lineno++;
+		if (strspn(line, " \t\r\n") == strlen(line))
+			continue;
+		json_error_t je;
+		json_t *j = json_loads(line, JSON_DECODE_ANY, &je);
+		char where[4200];
+		snprintf(where, sizeof(where), "%s:%d", path, lineno);
+		if (!j) {
+			buf_addf(err, "%s: not an anchor line (JSON): %s", where, je.text);
+			rc = OODA_EPARSE;
+			break;
+		}
+		rc = audit_head_from_json(j, pk, where, &head, err);
+		if (!rc)
+			verify_heads_add(h, &head, j);
+		else
+			json_decref(j);
+	}
+	free(line);
+	fclose(f);
+	if (!rc && h->n == before) {
+		buf_addf(err, "--checkpoint: %s holds no anchor line", path);
+		rc = OODA_EINVAL;
+	}
+	return rc;
+}
+
 static int cmd_audit_verify(struct cli_args *a, struct buf *err)
 {
 	struct audit_verify_result r;
-	if (cli_opt(a, "--data")) {
+	struct verify_heads heads = { 0 };
+	uint8_t pk[32];
+	const char *pkhex = cli_opt(a, "--pubkey");
+	if (pkhex && (strlen(pkhex) != 64 || sodium_hex2bin(pk, 32, pkhex, 64, NULL, NULL, NULL))) {
+		buf_adds(err, "--pubkey: expected 64 hex characters");
+		return OODA_EINVAL;
+	}
+	int rc = verify_heads_read(a, pkhex ? pk : NULL, &heads, err);
+	if (!rc && cli_opt(a, "--data")) {
 		struct store *s;
-		int rc = store_open(data_dir(a), STORE_READONLY, &s, err);
-		if (rc)
-			return rc;
-		uint8_t pk[32];
-		const char *pkhex = cli_opt(a, "--pubkey");
-		if (pkhex && (strlen(pkhex) != 64 || sodium_hex2bin(pk, 32, pkhex, 64, NULL, NULL, NULL))) {
+		rc = store_open(data_dir(a), STORE_READONLY, &s, err);
+		if (!rc) {
+			struct audit_verify_options opt = { .pinned_pk = pkhex ? pk : NULL, .heads = heads.v,
+							    .n_heads = heads.n };
+			rc = audit_verify(s, &opt, &r, err);
 			store_close(s);
-			buf_adds(err, "--pubkey: expected 64 hex characters");
-			return OODA_EINVAL;
 		}
-		rc = audit_verify(s, pkhex ? pk : NULL, &r, err);
-		store_close(s);
-		if (rc)
-			return rc;
-	} else {
+	} else if (!rc) {
 		struct buf out = BUF_INIT;
 		bool json = a->json;
 		a->json = false;
-		int rc = cli_call(a, "POST", "/api/v1/audit/verify", "{}", NULL, &out, err);
+		json_t *body = json_pack("{s:O}", "heads", heads.list);
+		char *text = json_dumps(body, JSON_COMPACT);
+		json_decref(body);
+		rc = cli_call(a, "POST", "/api/v1/audit/verify", text, NULL, &out, err);
+		free(text);
 		a->json = json;
-		if (rc) {
-			buf_release(&out);
-			return rc;
+		if (!rc) {
+			json_t *j = json_loadb(out.data, out.len, 0, NULL);
+			memset(&r, 0, sizeof(r));
+			r.ok = json_is_true(json_object_get(j, "ok"));
+			r.records = json_integer_value(json_object_get(j, "records"));
+			r.checkpoints = json_integer_value(json_object_get(j, "checkpoints_verified"));
+			r.heads_matched = json_integer_value(json_object_get(j, "heads_matched"));
+			r.first_bad_seq = json_integer_value(json_object_get(j, "first_bad_seq"));
+			json_t *head = json_object_get(j, "head");
+			r.head_seq = json_integer_value(json_object_get(head, "seq"));
+			const char *hh = json_string_value(json_object_get(head, "hash"));
+			if (hh && strlen(hh) == 64)
+				sodium_hex2bin(r.head_hash, 32, hh, 64, NULL, NULL, NULL);
+			snprintf(r.reason, sizeof(r.reason), "%s", json_string_value(json_object_get(j, "reason")) ?: "");
+			json_decref(j);
 		}
-		json_t *j = json_loadb(out.data, out.len, 0, NULL);
-		memset(&r, 0, sizeof(r));
-		r.ok = json_is_true(json_object_get(j, "ok"));
-		r.records = json_integer_value(json_object_get(j, "records"));
-		r.checkpoints = json_integer_value(json_object_get(j, "checkpoints_verified"));
-		r.first_bad_seq = json_integer_value(json_object_get(j, "first_bad_seq"));
-		snprintf(r.reason, sizeof(r.reason), "%s", json_string_value(json_object_get(j, "reason")) ?: "");
-		json_decref(j);
 		buf_release(&out);
 	}
+	free(heads.v);
+	json_decref(heads.list);
+	if (rc)
+		return rc;
+	char head[65];
+	hex_encode(r.head_hash, 32, head);
 	if (a->json)
-		printf("{\"ok\":%s,\"records\":%lld,\"checkpoints_verified\":%lld,\"first_bad_seq\":%lld}\n",
+		printf("{\"ok\":%s,\"records\":%lld,\"checkpoints_verified\":%lld,\"heads_matched\":%lld,"
+		       "\"head\":{\"seq\":%lld,\"hash\":\"%s\"},\"first_bad_seq\":%lld}\n",
 		       r.ok ? "true" : "false", (long long)r.records, (long long)r.checkpoints,
-		       (long long)r.first_bad_seq);
+		       (long long)r.heads_matched, (long long)r.head_seq, head, (long long)r.first_bad_seq);
 	if (r.ok) {
-		if (!a->json)
-			printf("audit chain ok: %lld records, %lld signed checkpoints verified\n",
-			       (long long)r.records, (long long)r.checkpoints);
+		if (!a->json) {
+			printf("audit chain ok: %lld records, %lld signed checkpoints verified", (long long)r.records,
+			       (long long)r.checkpoints);
+			if (heads.n)
+				printf(", %lld anchored heads matched", (long long)r.heads_matched);
+			printf("; head %lld:%s\n", (long long)r.head_seq, head);
+		}
 		return 0;
 	}
 	buf_addf(err, "audit chain broken at seq %lld: %s", (long long)r.first_bad_seq, r.reason);
@@ -596,6 +688,60 @@ static int cmd_audit_checkpoint(struct cli_args *a, struct buf *err)
 		json_decref(j);
 	}
 	buf_release(&out);
+	return rc;
+}
+
+struct anchor_ctx {
+	const struct audit_signer *sg;
+	struct checkpoint_row cp;
+};
+
+static int anchor_tx(struct store *s, void *ctx, struct buf *err)
+{
+	struct anchor_ctx *c = ctx;
+	return audit_anchor(s, c->sg, cli_actor(), &c->cp, err);
+}
+
+/* One JSON line: the signed head to keep outside this host (docs/operations.md). */
+static int cmd_audit_anchor(struct cli_args *a, struct buf *err)
+{
+	json_t *anchor = NULL;
+	int rc;
+	if (cli_opt(a, "--data")) {
+		struct store *s;
+		struct audit_signer sg;
+		rc = open_offline(a, &s, &sg, err);
+		if (rc)
+			return rc;
+		struct anchor_ctx c = { &sg, { 0 } };
+		rc = store_write(s, anchor_tx, &c, err);
+		store_close(s);
+		sodium_memzero(&sg, sizeof(sg));
+		if (!rc)
+			anchor = audit_anchor_json(&c.cp);
+	} else {
+		struct buf out = BUF_INIT;
+		bool json = a->json;
+		a->json = false;
+		rc = cli_call(a, "POST", "/api/v1/audit/checkpoint", "{}", NULL, &out, err);
+		a->json = json;
+		if (!rc) {
+			json_t *j = json_loadb(out.data, out.len, 0, NULL);
+			anchor = json_incref(json_object_get(j, "anchor"));
+			json_decref(j);
+			if (!anchor) {
+				buf_adds(err, "the daemon's answer holds no anchor (an older ooda?)");
+				rc = OODA_EPARSE;
+			}
+		}
+		buf_release(&out);
+	}
+	if (anchor) {
+		char *line = json_dumps(anchor, JSON_COMPACT);
+		printf("%s\n", line);
+		free(line);
+		json_decref(anchor);
+	}
 	return rc;
 }
 
@@ -814,9 +960,11 @@ static const struct cli_command commands[] = {
 	{ "token", "revoke", cmd_token_revoke, "--rationale=,--data=", "ID|NAME", "Revoke a token (offline with --data, else through the daemon)." },
 	{ "audit", "log", cmd_audit_log, "--actor=,--action=,--target=,--since=,--limit=,--data=", "",
 	  "Show audit records, newest first (from the daemon, or the data dir with --data)." },
-	{ "audit", "verify", cmd_audit_verify, "--data=,--pubkey=", "",
-	  "Recompute the audit hash chain and checkpoint signatures; exits 1 naming the first broken record." },
+	{ "audit", "verify", cmd_audit_verify, "--data=,--pubkey=,--head=,--checkpoint=", "",
+	  "Recompute the audit hash chain and checkpoint signatures, and find each anchored head (--head SEQ:HASH, --checkpoint FILE of anchor lines) on it; exits 1 naming the first broken record." },
 	{ "audit", "checkpoint", cmd_audit_checkpoint, "", "", "Write a signed checkpoint of the audit chain head." },
+	{ "audit", "anchor", cmd_audit_anchor, "--data=", "",
+	  "Sign the audit chain head and print it as one JSON line (seq, hash, time, signature, public_key) to keep outside this host." },
 	{ "audit", "pubkey", cmd_audit_pubkey, "--data=", "", "Print the audit signing public key (pin it with verify --pubkey)." },
 	{ "logs", "search", cmd_logs_search, "--since=,--from=,--to=,--limit=,--cursor=", "'QUERY'",
 	  "Search logs, newest first (grammar in docs/query.md); --since 15m by default." },

@@ -1,4 +1,4 @@
-/* /api/v1/audit: filtered listing with a cursor, chain verification, checkpoints. */
+/* /api/v1/audit: filtered listing with a cursor, chain verification (against anchored heads), checkpoints. */
 #include "api/api.h"
 #include "api/handlers.h"
 #include "core/time.h"
@@ -23,6 +23,8 @@ static int audit_row_json(void *ctx, const void *row)
 			  "before_digest", a->before_digest, "after_digest", a->after_digest,
 			  "rationale", a->rationale, "detail", detail ? detail : json_null(),
 			  "prev_hash", prev, "hash", hash));
+	json_object_set_new(json_array_get(l->items, json_array_size(l->items) - 1), "hash_version",
+			    json_integer(a->hash_version));
 	l->last_seq = a->seq;
 	return 0;
 }
@@ -75,15 +77,73 @@ int api_audit_list(struct http_request *req, struct http_response *res)
 	return 0;
 }
 
+/*
+ * Expected heads from the body: "head" (one) and "heads" (a list), each a
+ * "SEQ:HASH" string or an anchor object as `ooda audit anchor` prints it.
+ * Caller frees *out.
+ */
+static int verify_heads(struct http_request *req, const uint8_t *pk, struct audit_head **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!req->body_len)
+		return 0;
+	json_t *body;
+	int rc = api_json_body(req, &body);
+	if (rc)
+		return rc;
+	json_t *one = json_object_get(body, "head"), *list = json_object_get(body, "heads");
+	if (list && !json_is_array(list)) {
+		buf_adds(&req->err, "heads: expected a list of heads (\"SEQ:HASH\" or anchor objects)");
+		json_decref(body);
+		return OODA_EINVAL;
+	}
+	size_t cap = (one ? 1 : 0) + json_array_size(list);
+	if (cap > 10000) {
+		buf_adds(&req->err, "heads: at most 10000 heads per verification");
+		json_decref(body);
+		return OODA_EINVAL;
+	}
+	*out = calloc(cap ? cap : 1, sizeof(**out));
+	if (one)
+		rc = audit_head_from_json(one, pk, "head", &(*out)[(*n)++], &req->err);
+	size_t i;
+	json_t *h;
+	json_array_foreach(list, i, h) {
+		if (rc)
+			break;
+		char where[32];
+		snprintf(where, sizeof(where), "heads[%zu]", i);
+		rc = audit_head_from_json(h, pk, where, &(*out)[(*n)++], &req->err);
+	}
+	json_decref(body);
+	if (rc) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 int api_audit_verify(struct http_request *req, struct http_response *res)
 {
 	struct daemon *d = api_daemon(req);
-	struct audit_verify_result r;
-	int rc = audit_verify(d->store, d->signer.pk, &r, &req->err);
+	struct audit_verify_options opt = { .pinned_pk = d->signer.pk };
+	struct audit_head *heads;
+	int rc = verify_heads(req, d->signer.pk, &heads, &opt.n_heads);
 	if (rc)
 		return rc;
-	json_t *j = json_pack("{s:b, s:I, s:I}", "ok", r.ok, "records", (json_int_t)r.records,
-			      "checkpoints_verified", (json_int_t)r.checkpoints);
+	opt.heads = heads;
+	struct audit_verify_result r;
+	rc = audit_verify(d->store, &opt, &r, &req->err);
+	free(heads);
+	if (rc)
+		return rc;
+	char head[65];
+	hex_encode(r.head_hash, 32, head);
+	json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:{s:I, s:s}}", "ok", r.ok, "records", (json_int_t)r.records,
+			      "checkpoints_verified", (json_int_t)r.checkpoints, "heads_matched",
+			      (json_int_t)r.heads_matched, "head", "seq", (json_int_t)r.head_seq, "hash", head);
 	if (!r.ok) {
 		json_object_set_new(j, "first_bad_seq", json_integer(r.first_bad_seq));
 		json_object_set_new(j, "reason", json_string(r.reason));
@@ -95,26 +155,25 @@ int api_audit_verify(struct http_request *req, struct http_response *res)
 struct cp_ctx {
 	struct daemon *d;
 	const char *actor;
+	struct checkpoint_row cp;
 };
 
 static int checkpoint_tx(struct store *s, void *ctx, struct buf *err)
 {
 	struct cp_ctx *c = ctx;
-	struct audit_entry e = { .actor = c->actor, .action = "audit.checkpoint", .target = "audit",
-				 .rationale = "checkpoint requested" };
-	int rc = audit_append(s, NULL, &e, err);
-	return rc ? rc : audit_checkpoint(s, &c->d->signer, err);
+	return audit_anchor(s, &c->d->signer, c->actor, &c->cp, err);
 }
 
 int api_audit_checkpoint(struct http_request *req, struct http_response *res)
 {
 	struct daemon *d = api_daemon(req);
-	struct cp_ctx c = { d, req->who.actor };
+	struct cp_ctx c = { d, req->who.actor, { 0 } };
 	int rc = store_write(d->store, checkpoint_tx, &c, &req->err);
 	if (rc)
 		return rc;
 	char pk[65];
 	hex_encode(d->signer.pk, 32, pk);
-	api_send_json(res, 201, json_pack("{s:s, s:s}", "status", "checkpoint written", "public_key", pk));
+	api_send_json(res, 201, json_pack("{s:s, s:s, s:o}", "status", "checkpoint written", "public_key", pk,
+					  "anchor", audit_anchor_json(&c.cp)));
 	return 0;
 }

@@ -139,6 +139,20 @@ static void tick_rules(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 	rules_tick(ctx, now_ns, sink);
 }
 
+/* The time-based audit checkpoint (audit_tick); a failure is logged at most once a minute. */
+static void tick_audit(void *ctx, int64_t now_ns, const struct alert_sink *sink)
+{
+	(void)sink;
+	static int64_t logged_ns; /* the engine thread is the only caller */
+	struct daemon *d = ctx;
+	struct buf err = BUF_INIT;
+	if (audit_tick(d->store, &d->signer, now_ns, &err) < 0 && now_ns - logged_ns >= 60 * OODA_NS_PER_SEC) {
+		log_error("timed audit checkpoint not written: %s", err.data);
+		logged_ns = now_ns;
+	}
+	buf_release(&err);
+}
+
 static void tick_alerts(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 {
 	(void)sink;
@@ -167,7 +181,7 @@ static int start_detect(struct daemon *d, struct buf *err)
 	    (rc = engine_add(d->engine, probes_tick, d->prober)) ||
 	    (rc = engine_add(d->engine, heartbeats_tick, d->heartbeats)) ||
 	    (rc = engine_add(d->engine, redwatch_tick, d->redwatch)) || (rc = engine_add(d->engine, logclass_tick, d->logclass)) ||
-	    (rc = engine_add(d->engine, watches_tick, d->watches)) ||
+	    (rc = engine_add(d->engine, watches_tick, d->watches)) || (rc = engine_add(d->engine, tick_audit, d)) ||
 	    (d->slos && (rc = engine_add(d->engine, slo_tick, d->slos))))
 		return rc;
 	return engine_start(d->engine, err);
@@ -364,6 +378,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	}
 	if ((rc = audit_signer_load(&d.signer, d.data_dir, d.cfg.audit_checkpoint_every, err)))
 		goto out;
+	d.signer.interval_ns = d.cfg.audit_checkpoint_interval_ns;
 	if ((rc = auth_create(d.store, &d.auth, err)))
 		goto out;
 	if ((rc = flagstore_create(d.store, &d.signer, d.tstore, &d.flags, err)))

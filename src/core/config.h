@@ -30,6 +30,7 @@ struct config {
 	char *log_level;
 	/* audit */
 	int64_t audit_checkpoint_every; /* records; 0 = off */
+	int64_t audit_checkpoint_interval_ns; /* oldest unsigned record's age that triggers a checkpoint */
 	/* telemetry retention */
 	int64_t retention_max_age_ns;
 	int64_t retention_max_bytes;

@@ -33,6 +33,8 @@ static const char *const sql_migrations[] = {
 	"CREATE TABLE pattern_snapshots("
 	"  service TEXT PRIMARY KEY, saved_ns INTEGER NOT NULL, lines INTEGER NOT NULL,"
 	"  snapshot BLOB NOT NULL, severities BLOB NOT NULL);",
+	/* 3: the audit hash formula per record; rows written before are version 1 (see audit.c) */
+	"ALTER TABLE audit ADD COLUMN hash_version INTEGER NOT NULL DEFAULT 1;",
 };
 
 enum sql_stmt {
@@ -46,6 +48,7 @@ enum sql_stmt {
 	SQL_AUDIT_ITER_DESC,
 	SQL_CHECKPOINT_INSERT,
 	SQL_CHECKPOINT_LIST,
+	SQL_CHECKPOINT_LAST,
 	SQL_DOC_LATEST_VERSION,
 	SQL_DOC_INSERT,
 	SQL_DOC_GET_LATEST,
@@ -71,10 +74,11 @@ static const char *const sql_text[SQL_COUNT] = {
 	[SQL_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
 	[SQL_AUDIT_INSERT] =
 		"INSERT INTO audit(seq, time_ns, actor, action, target, before_digest, after_digest,"
-		" rationale, detail, prev_hash, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		" rationale, detail, prev_hash, hash, hash_version)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[SQL_AUDIT_ITER_ASC] =
 		"SELECT seq, time_ns, actor, action, target, before_digest, after_digest, rationale,"
-		" detail, prev_hash, hash FROM audit"
+		" detail, prev_hash, hash, hash_version FROM audit"
 		" WHERE (?1 IS NULL OR actor = ?1)"
 		" AND (?2 IS NULL OR action = ?2 OR (substr(?2, -1) = '*' AND action GLOB ?2))"
 		" AND (?3 IS NULL OR target = ?3) AND (?4 = 0 OR time_ns >= ?4) AND (?5 = 0 OR time_ns < ?5)"
@@ -82,7 +86,7 @@ static const char *const sql_text[SQL_COUNT] = {
 		" ORDER BY seq LIMIT ?8",
 	[SQL_AUDIT_ITER_DESC] =
 		"SELECT seq, time_ns, actor, action, target, before_digest, after_digest, rationale,"
-		" detail, prev_hash, hash FROM audit"
+		" detail, prev_hash, hash, hash_version FROM audit"
 		" WHERE (?1 IS NULL OR actor = ?1)"
 		" AND (?2 IS NULL OR action = ?2 OR (substr(?2, -1) = '*' AND action GLOB ?2))"
 		" AND (?3 IS NULL OR target = ?3) AND (?4 = 0 OR time_ns >= ?4) AND (?5 = 0 OR time_ns < ?5)"
@@ -92,6 +96,8 @@ static const char *const sql_text[SQL_COUNT] = {
 		"INSERT INTO audit_checkpoints(seq, time_ns, hash, signature, pubkey) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[SQL_CHECKPOINT_LIST] =
 		"SELECT seq, time_ns, hash, signature, pubkey FROM audit_checkpoints ORDER BY seq",
+	[SQL_CHECKPOINT_LAST] =
+		"SELECT seq, time_ns, hash, signature, pubkey FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
 	[SQL_DOC_LATEST_VERSION] = "SELECT MAX(version) FROM docs WHERE kind = ?1 AND key = ?2",
 	[SQL_DOC_INSERT] =
 		"INSERT INTO docs(kind, key, version, time_ns, author, rationale, body, deleted)"

@@ -39,9 +39,10 @@ struct audit_row {
 	const char *before_digest; /* hex SHA-256 of the state before, "" if none */
 	const char *after_digest;
 	const char *rationale;
-	const char *detail;        /* JSON context (not part of the hash), may be NULL */
+	const char *detail;        /* JSON context, may be NULL; chained from hash version 2 on */
 	uint8_t prev_hash[32];
 	uint8_t hash[32];
+	int hash_version;          /* formula of hash (audit.c); rows older than schema 3 are 1 */
 };
 
 struct audit_filter {
@@ -128,6 +129,8 @@ struct store_backend {
 	int (*audit_iter)(void *impl, const struct audit_filter *f, store_row_fn fn, void *ctx);
 	int (*checkpoint_insert)(void *impl, const struct checkpoint_row *c); /* (tx) */
 	int (*checkpoint_iter)(void *impl, store_row_fn fn, void *ctx);
+	/* the checkpoint with the highest seq; OODA_ENOTFOUND when there is none */
+	int (*checkpoint_last)(void *impl, struct checkpoint_row *out);
 
 	/* (tx) new version = latest + 1; expect_version >= 0 must equal latest (else ECONFLICT→EPRECOND) */
 	int (*doc_put)(void *impl, struct doc_row *d, int64_t expect_version);

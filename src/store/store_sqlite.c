@@ -389,6 +389,7 @@ static int sq_audit_insert(void *impl, const struct audit_row *a)
 		sqlite3_bind_text(st, 9, a->detail, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 10, a->prev_hash, 32, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 11, a->hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int(st, 12, a->hash_version);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : OODA_EIO;
@@ -443,6 +444,7 @@ static int sq_audit_iter(void *impl, const struct audit_filter *f, store_row_fn 
 			memcpy(a.prev_hash, sqlite3_column_blob(st, 9), 32);
 		if (sqlite3_column_bytes(st, 10) == 32)
 			memcpy(a.hash, sqlite3_column_blob(st, 10), 32);
+		a.hash_version = sqlite3_column_int(st, 11);
 		rc = fn(ctx, &a);
 	}
 	if (st)
@@ -467,6 +469,19 @@ static int sq_checkpoint_insert(void *impl, const struct checkpoint_row *cp)
 	return rc == SQLITE_DONE ? 0 : OODA_EIO;
 }
 
+static void read_checkpoint(sqlite3_stmt *st, struct checkpoint_row *cp)
+{
+	memset(cp, 0, sizeof(*cp));
+	cp->seq = sqlite3_column_int64(st, 0);
+	cp->time_ns = sqlite3_column_int64(st, 1);
+	if (sqlite3_column_bytes(st, 2) == 32)
+		memcpy(cp->hash, sqlite3_column_blob(st, 2), 32);
+	if (sqlite3_column_bytes(st, 3) == 64)
+		memcpy(cp->signature, sqlite3_column_blob(st, 3), 64);
+	if (sqlite3_column_bytes(st, 4) == 32)
+		memcpy(cp->pubkey, sqlite3_column_blob(st, 4), 32);
+}
+
 static int sq_checkpoint_iter(void *impl, store_row_fn fn, void *ctx)
 {
 	struct sqlite_store *s = impl;
@@ -474,20 +489,34 @@ static int sq_checkpoint_iter(void *impl, store_row_fn fn, void *ctx)
 	sqlite3_stmt *st = stmt(c, SQL_CHECKPOINT_LIST);
 	int rc = st ? 0 : OODA_EIO;
 	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-		struct checkpoint_row cp = { .seq = sqlite3_column_int64(st, 0),
-					     .time_ns = sqlite3_column_int64(st, 1) };
-		if (sqlite3_column_bytes(st, 2) == 32)
-			memcpy(cp.hash, sqlite3_column_blob(st, 2), 32);
-		if (sqlite3_column_bytes(st, 3) == 64)
-			memcpy(cp.signature, sqlite3_column_blob(st, 3), 64);
-		if (sqlite3_column_bytes(st, 4) == 32)
-			memcpy(cp.pubkey, sqlite3_column_blob(st, 4), 32);
+		struct checkpoint_row cp;
+		read_checkpoint(st, &cp);
 		rc = fn(ctx, &cp);
 	}
 	if (st)
 		sqlite3_reset(st);
 	rdone(s, c);
 	return rc > 0 ? 0 : rc;
+}
+
+static int sq_checkpoint_last(void *impl, struct checkpoint_row *out)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_CHECKPOINT_LAST);
+	int rc = OODA_EIO;
+	if (st) {
+		int step = sqlite3_step(st);
+		if (step == SQLITE_ROW) {
+			read_checkpoint(st, out);
+			rc = 0;
+		} else if (step == SQLITE_DONE) {
+			rc = OODA_ENOTFOUND;
+		}
+		sqlite3_reset(st);
+	}
+	rdone(s, c);
+	return rc;
 }
 
 static int sq_doc_put(void *impl, struct doc_row *d, int64_t expect_version)
@@ -671,6 +700,7 @@ const struct store_backend store_sqlite_backend = {
 	.audit_iter = sq_audit_iter,
 	.checkpoint_insert = sq_checkpoint_insert,
 	.checkpoint_iter = sq_checkpoint_iter,
+	.checkpoint_last = sq_checkpoint_last,
 	.doc_put = sq_doc_put,
 	.doc_get = sq_doc_get,
 	.doc_list = sq_doc_list,
