@@ -191,9 +191,7 @@ int cli_context_save(const char *path, const struct cli_context *c, struct buf *
 
 int cli_token_file_read(const char *path, char *out, size_t n, struct buf *err)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW);
-	if (fd < 0 && errno == ELOOP)
-		fd = open(path, O_RDONLY); /* a symlink is fine; its target's mode is what counts */
+	int fd = open(path, O_RDONLY); /* through a symlink, the target's mode is what counts */
 	if (fd < 0) {
 		buf_addf(err, "cannot read token file %s: %s", path, strerror(errno));
 		return OODA_EIO;
@@ -404,6 +402,8 @@ int cmd_login(struct cli_args *a, struct buf *err)
 	}
 	if (!rc)
 		rc = mkdir_private(dir, err);
+	if (!rc && *file && strcmp(file, own_token))
+		unlink(own_token); /* a token an earlier login kept is not left behind */
 	if (!rc && !*file) {
 		struct buf text = BUF_INIT;
 		buf_addf(&text, "%s\n", token);

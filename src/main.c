@@ -526,7 +526,7 @@ static int cmd_token_revoke(struct cli_args *a, struct buf *err)
 	if (rc)
 		return rc;
 	if (!offline) {
-		struct buf path = BUF_INIT, out = BUF_INIT;
+		struct buf path = BUF_INIT;
 		buf_adds(&path, "/api/v1/tokens/");
 		client_urlencode(&path, a->pos[0]);
 		cli_param(&path, "rationale", cli_opt(a, "--rationale"));
@@ -536,7 +536,6 @@ static int cmd_token_revoke(struct cli_args *a, struct buf *err)
 			printf("revoked %s (%s) on %s\n", cli_jstr(j, "id"), cli_jstr(j, "name"), a->client.server);
 		json_decref(j);
 		buf_release(&path);
-		buf_release(&out);
 		return rc;
 	}
 	struct store *s = NULL;

@@ -278,6 +278,14 @@ try:
     r = cli("status")
     check("(from default" in r.stdout and "token            none" in r.stdout, f"status after logout: {r.stdout!r}")
     check(os.path.exists(loose), "logout leaves a token file it did not write")
+
+    # a context file that cannot be read as written is an error naming FILE:LINE, not a silent default
+    os.makedirs(os.path.dirname(ctx_path), exist_ok=True)
+    with open(ctx_path, "w") as f:
+        f.write(f"server = {url}\nsrever = http://elsewhere\n")
+    r = cli("flags", "list")
+    check(r.returncode != 0 and f"{ctx_path}:2: unknown key `srever`" in r.stderr, f"bad context: {r.stderr!r}")
+    os.unlink(ctx_path)
 finally:
     s.cleanup()
     rec.shutdown()
