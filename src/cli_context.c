@@ -283,7 +283,8 @@ void cli_context_resolve(struct cli_args *a)
 	} else if (tenv && *tenv) {
 		a->client.token = tenv;
 		a->token_from = "env OODA_TOKEN";
-	} else if (!rc && a->has_context && *c->token_file && same_server(a->client.server, *c->server ? c->server : DEFAULT_SERVER)) {
+	} else if (!rc && a->has_context && *c->token_file &&
+		   same_server(a->client.server, *c->server ? c->server : DEFAULT_SERVER)) {
 		rc = cli_token_file_read(c->token_file, a->token_buf, sizeof(a->token_buf), &err);
 		if (!rc) {
 			a->client.token = a->token_buf;
@@ -292,6 +293,8 @@ void cli_context_resolve(struct cli_args *a)
 			buf_addf(&err, " (named by %s)", a->context_path);
 		}
 	}
+	if (rc && a->token_from && strcmp(a->server_from, "default"))
+		rc = 0; /* flags or env vars named both: a broken context was not needed */
 	a->resolve_rc = rc;
 	snprintf(a->resolve_err, sizeof(a->resolve_err), "%s", err.len ? err.data : "");
 	buf_release(&err);

@@ -285,6 +285,8 @@ try:
         f.write(f"server = {url}\nsrever = http://elsewhere\n")
     r = cli("flags", "list")
     check(r.returncode != 0 and f"{ctx_path}:2: unknown key `srever`" in r.stderr, f"bad context: {r.stderr!r}")
+    r = cli("flags", "list", server=url, token=admin)
+    check(r.returncode == 0, f"a bad context does not matter when env vars name server and token: {r.stderr!r}")
     os.unlink(ctx_path)
 finally:
     s.cleanup()
