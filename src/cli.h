@@ -16,6 +16,12 @@
 #define CLI_MAX_POS 16
 #define CLI_MAX_OPTS 32
 
+/* The context file `ooda login` writes (see cli_context.c). */
+struct cli_context {
+	char server[1024];
+	char token_file[4096];
+};
+
 struct cli_args {
 	const char *pos[CLI_MAX_POS];
 	int n_pos;
@@ -27,6 +33,15 @@ struct cli_args {
 	int n_passthrough;
 	struct client client;
 	bool json;
+	/* filled by cli_context_resolve(): where client.server and client.token came from */
+	bool resolved, has_context;
+	const char *server_from; /* "flag --server", "env OODA_SERVER", "context" or "default" */
+	const char *token_from;  /* likewise, or NULL when no token is in use */
+	struct cli_context context;
+	char context_path[4096];
+	char token_buf[512];
+	int resolve_rc; /* a context token file that cannot be used; reported by the first call */
+	char resolve_err[1024];
 };
 
 /* Value of --name, or NULL. */
@@ -70,6 +85,42 @@ void cli_table(const char *const *headers, int ncols, const char **cells, int nr
 
 /* The user running the CLI, as an audit actor: "cli:NAME". */
 const char *cli_actor(void);
+
+/* The server the command talks to, for messages ("on http://…"): every command
+ * that changes something names it. Resolves the context first if needed. */
+const char *cli_server(struct cli_args *a);
+
+/* cli_context.c */
+
+/* $XDG_CONFIG_HOME/ooda, else $HOME/.config/ooda; OODA_ENOTFOUND when neither is set. */
+int cli_context_dir(char *out, size_t n, struct buf *err);
+
+/* Reads a context file into *c. OODA_ENOTFOUND when it does not exist;
+ * OODA_EPARSE naming FILE:LINE for an unknown key or a malformed line. */
+int cli_context_load(const char *path, struct cli_context *c, struct buf *err);
+
+/* Writes *c to path with mode 0600 (atomically, through a rename). */
+int cli_context_save(const char *path, const struct cli_context *c, struct buf *err);
+
+/* Reads the token (first line, trimmed) of a token file into out. Refuses,
+ * with OODA_EFORBIDDEN and the chmod to run, a file group or others can read. */
+int cli_token_file_read(const char *path, char *out, size_t n, struct buf *err);
+
+/* Picks a->client.server and .token: flag > env var > context > default, and
+ * records where each came from. The context's token is used only with the
+ * context's server. Never fails: an unusable token file is kept in
+ * a->resolve_rc for cli_context_check(). */
+void cli_context_resolve(struct cli_args *a);
+
+/* Resolves if not yet done; returns the resolution's error (with detail in err). */
+int cli_context_check(struct cli_args *a, struct buf *err);
+
+/* Appends "URL (from SOURCE)" to server and "in use (from SOURCE)" or "none"
+ * to token; never the token itself. */
+void cli_context_describe(struct cli_args *a, struct buf *server, struct buf *token);
+
+int cmd_login(struct cli_args *a, struct buf *err);
+int cmd_logout(struct cli_args *a, struct buf *err);
 
 /* cmd_telemetry.c */
 int cmd_logs_search(struct cli_args *a, struct buf *err);

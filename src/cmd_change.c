@@ -122,10 +122,11 @@ int cmd_flags_set(struct cli_args *a, struct buf *err)
 		if (!rc && !a->json) {
 			json_t *j = json_loadb(out.data, out.len, 0, NULL);
 			if (json_object_get(j, "approval"))
-				printf("change needs approval: request %s is pending\n", cli_jstr(j, "approval"));
+				printf("change needs approval: request %s is pending on %s\n", cli_jstr(j, "approval"),
+				       cli_server(a));
 			else
-				printf("%s is now v%lld in %s\n", a->pos[0],
-				       (long long)json_integer_value(json_object_get(j, "version")), env_of(a));
+				printf("%s is now v%lld in env %s on %s\n", a->pos[0],
+				       (long long)json_integer_value(json_object_get(j, "version")), env_of(a), cli_server(a));
 			json_decref(j);
 		}
 	}
@@ -190,19 +191,22 @@ int cmd_flags_diff(struct cli_args *a, struct buf *err)
 	return rc;
 }
 
-static int post_simple(struct cli_args *a, const char *path, json_t *body, const char *done, struct buf *err)
+/* POSTs body; prints `done` and the server it changed, then the answer unless brief. */
+static int post_simple(struct cli_args *a, const char *path, json_t *body, const char *done, bool brief,
+		       struct buf *err)
 {
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_t *j;
 	int rc = cli_call_json(a, "POST", path, text, &j, err);
 	free(text);
 	if (!rc && !a->json) {
-		if (json_object_get(j, "approval"))
-			printf("needs approval: request %s is pending\n", cli_jstr(j, "approval"));
-		else if (done)
-			printf("%s\n", done);
-		else
-			print_pretty(j);
+		if (json_object_get(j, "approval")) {
+			printf("needs approval: request %s is pending on %s\n", cli_jstr(j, "approval"), cli_server(a));
+		} else {
+			printf("%s on %s\n", done, cli_server(a));
+			if (!brief)
+				print_pretty(j);
+		}
 		json_decref(j);
 	}
 	return rc;
@@ -224,7 +228,10 @@ int cmd_flags_rollback(struct cli_args *a, struct buf *err)
 	cli_param(&path, "env", env_of(a));
 	json_t *body = json_pack("{s:I, s:s}", "to", (json_int_t)strtoll(strip_v(cli_opt(a, "--to")), NULL, 10), "rationale",
 				 cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
-	rc = post_simple(a, path.data, body, NULL, err);
+	struct buf done = BUF_INIT;
+	buf_addf(&done, "flag %s rolled back to v%s in env %s", a->pos[0], strip_v(cli_opt(a, "--to")), env_of(a));
+	rc = post_simple(a, path.data, body, done.data, false, err);
+	buf_release(&done);
 	json_decref(body);
 	buf_release(&path);
 	return rc;
@@ -245,8 +252,8 @@ int cmd_flags_import(struct cli_args *a, struct buf *err)
 		rc = cli_call(a, "POST", path.data, body.data, "application/json", &out, err);
 		if (!rc && !a->json) {
 			json_t *j = json_loadb(out.data, out.len, 0, NULL);
-			printf("%lld flags changed in %s\n", (long long)json_integer_value(json_object_get(j, "changed")),
-			       env_of(a));
+			printf("%lld flags changed in env %s on %s\n",
+			       (long long)json_integer_value(json_object_get(j, "changed")), env_of(a), cli_server(a));
 			json_decref(j);
 		}
 	}
@@ -301,9 +308,9 @@ int cmd_flags_kill(struct cli_args *a, struct buf *err)
 		json_t *k;
 		json_t *dis = json_object_get(j, "disabled");
 		if (!json_array_size(dis))
-			printf("nothing to disable\n");
+			printf("nothing to disable in env %s on %s\n", env_of(a), cli_server(a));
 		json_array_foreach(dis, i, k)
-			printf("disabled %s\n", json_string_value(k));
+			printf("disabled %s in env %s on %s\n", json_string_value(k), env_of(a), cli_server(a));
 		json_decref(j);
 	}
 	return rc;
@@ -346,7 +353,8 @@ int cmd_config_put(struct cli_args *a, struct buf *err)
 		rc = cli_call(a, "PUT", path.data, body.data, yaml ? "application/yaml" : "application/json", &out, err);
 		if (!rc && !a->json) {
 			json_t *j = json_loadb(out.data, out.len, 0, NULL);
-			printf("%s is now v%lld\n", a->pos[0], (long long)json_integer_value(json_object_get(j, "version")));
+			printf("%s is now v%lld on %s\n", a->pos[0], (long long)json_integer_value(json_object_get(j, "version")),
+			       cli_server(a));
 			json_decref(j);
 		}
 	}
@@ -422,7 +430,10 @@ int cmd_config_rollback(struct cli_args *a, struct buf *err)
 	if (!rc) {
 		json_t *body = json_pack("{s:I, s:s}", "to", (json_int_t)strtoll(strip_v(cli_opt(a, "--to")), NULL, 10),
 					 "rationale", cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
-		rc = post_simple(a, path.data, body, NULL, err);
+		struct buf done = BUF_INIT;
+		buf_addf(&done, "config %s rolled back to v%s", a->pos[0], strip_v(cli_opt(a, "--to")));
+		rc = post_simple(a, path.data, body, done.data, false, err);
+		buf_release(&done);
 		json_decref(body);
 	}
 	buf_release(&path);
@@ -464,9 +475,9 @@ int cmd_deploy_record(struct cli_args *a, struct buf *err)
 	int rc = cli_call_json(a, "POST", "/api/v1/deploys", text, &j, err);
 	free(text);
 	if (!rc && !a->json) {
-		printf("deploy %s recorded: %s %s in %s (config v%lld, %zu flags in the snapshot)\n", cli_jstr(j, "id"),
-		       cli_jstr(j, "service"), cli_jstr(j, "version"), cli_jstr(j, "environment"),
-		       (long long)json_integer_value(json_object_get(j, "config_version")),
+		printf("deploy %s recorded on %s: %s %s in env %s (config v%lld, %zu flags in the snapshot)\n",
+		       cli_jstr(j, "id"), cli_server(a), cli_jstr(j, "service"), cli_jstr(j, "version"),
+		       cli_jstr(j, "environment"), (long long)json_integer_value(json_object_get(j, "config_version")),
 		       json_object_size(json_object_get(j, "flags")));
 		json_decref(j);
 	}
@@ -534,7 +545,8 @@ int cmd_deploy_verify(struct cli_args *a, struct buf *err)
 	rc = cli_call_json(a, "POST", path.data, "{}", &j, err);
 	buf_release(&path);
 	if (!rc && !a->json) {
-		printf("verdict: %s\n%s\n", cli_jstr(j, "verdict"), cli_jstr(j, "reason"));
+		printf("verdict: %s (deploy %s, recorded on %s)\n%s\n", cli_jstr(j, "verdict"), a->pos[0], cli_server(a),
+		       cli_jstr(j, "reason"));
 		printf("baseline (%s): %lld requests, median %.1f ms, p99 %.1f ms, errors %.2f%%\n", cli_jstr(j, "baseline"),
 		       (long long)json_integer_value(json_object_get(j, "baseline_requests")),
 		       json_number_value(json_object_get(j, "baseline_median_ms")),
@@ -643,10 +655,12 @@ int cmd_rollback_run(struct cli_args *a, struct buf *err)
 	buf_release(&path);
 	if (!rc && !a->json) {
 		if (json_object_get(j, "approval"))
-			printf("rollback needs approval: request %s is pending (ooda approvals approve %s)\n",
-			       cli_jstr(j, "approval"), cli_jstr(j, "approval"));
-		else
+			printf("rollback needs approval: request %s is pending on %s (ooda approvals approve %s)\n",
+			       cli_jstr(j, "approval"), cli_server(a), cli_jstr(j, "approval"));
+		else {
+			printf("rollback of %s started on %s\n", a->pos[0], cli_server(a));
 			print_run(j);
+		}
 		if (!strcmp(cli_jstr(j, "status"), "failed"))
 			rc = OODA_EIO, buf_adds(err, "the rollback run failed");
 		json_decref(j);
@@ -683,7 +697,7 @@ int cmd_migration_register(struct cli_args *a, struct buf *err)
 	json_t *body = json_pack("{s:s, s:s, s:s?, s:s?, s:b}", "service", cli_opt(a, "--service"), "id", cli_opt(a, "--id"),
 				 "up", cli_opt(a, "--up"), "down", cli_opt(a, "--down"), "reversible",
 				 !cli_flag(a, "--irreversible") && cli_opt(a, "--down"));
-	int rc = post_simple(a, "/api/v1/migrations", body, "migration registered", err);
+	int rc = post_simple(a, "/api/v1/migrations", body, "migration registered", true, err);
 	json_decref(body);
 	return rc;
 }
@@ -721,7 +735,10 @@ static int decide(struct cli_args *a, const char *verb, struct buf *err)
 	client_urlencode(&path, a->pos[0]);
 	buf_addf(&path, "/%s", verb);
 	json_t *body = json_pack("{s:s}", "rationale", cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
-	rc = post_simple(a, path.data, body, NULL, err);
+	struct buf done = BUF_INIT;
+	buf_addf(&done, "request %s %s", a->pos[0], !strcmp(verb, "approve") ? "approved" : "rejected");
+	rc = post_simple(a, path.data, body, done.data, false, err);
+	buf_release(&done);
 	json_decref(body);
 	buf_release(&path);
 	return rc;

@@ -115,7 +115,7 @@ int cmd_alerts_silence(struct cli_args *a, struct buf *err)
 	int rc = cli_call_json(a, "POST", "/api/v1/silences", text, &j, err);
 	free(text);
 	if (!rc && !a->json)
-		printf("silenced for %s: %s\n", dur, cli_jstr(j, "id"));
+		printf("silenced for %s on %s: %s\n", dur, cli_server(a), cli_jstr(j, "id"));
 	json_decref(j);
 	return rc;
 }
@@ -161,7 +161,7 @@ int cmd_alerts_unsilence(struct cli_args *a, struct buf *err)
 	int rc = cli_call_json(a, "DELETE", path.data, NULL, &j, err);
 	buf_release(&path);
 	if (!rc && !a->json)
-		printf("silence %s ended\n", a->pos[0]);
+		printf("silence %s ended on %s\n", a->pos[0], cli_server(a));
 	json_decref(j);
 	return rc;
 }

@@ -79,7 +79,8 @@ static void ping(struct cli_args *a, const char *name, json_t *body)
 	client_urlencode(&path, name);
 	char *text = json_dumps(body, JSON_COMPACT);
 	int status;
-	if (client_call(&a->client, "POST", path.data, text, strlen(text), "application/json", &status, &out, &err))
+	if (cli_context_check(a, &err) ||
+	    client_call(&a->client, "POST", path.data, text, strlen(text), "application/json", &status, &out, &err))
 		fprintf(stderr, "ooda heartbeat: ping %s not delivered: %s\n", name, err.data);
 	free(text);
 	json_decref(body);

@@ -63,13 +63,22 @@ int cli_call(struct cli_args *a, const char *method, const char *path, const cha
 	     const char *ctype, struct buf *out, struct buf *err)
 {
 	int status;
-	int rc = client_call(&a->client, method, path, body, body ? strlen(body) : 0, ctype, &status, out, err);
+	int rc = cli_context_check(a, err);
+	if (!rc)
+		rc = client_call(&a->client, method, path, body, body ? strlen(body) : 0, ctype, &status, out, err);
 	if (!rc && a->json) {
 		fwrite(out->data, 1, out->len, stdout);
 		if (out->len && out->data[out->len - 1] != '\n')
 			putchar('\n');
 	}
 	return rc;
+}
+
+const char *cli_server(struct cli_args *a)
+{
+	if (!a->resolved)
+		cli_context_resolve(a);
+	return a->client.server;
 }
 
 const char *cli_jstr(json_t *o, const char *key)
@@ -130,12 +139,30 @@ static const char *data_dir(struct cli_args *a)
 	return d && *d ? d : "./ooda-data";
 }
 
-/* Offline commands open the store without a writer thread. */
-static int open_offline(struct cli_args *a, struct store **s, struct audit_signer *sg, struct buf *err)
+/*
+ * Offline commands work on a data dir the user named and never create a
+ * store by accident: DIR must already hold control.db (the daemon makes it
+ * on its first start) unless `init` is set (token create --init). They open
+ * it without a writer thread.
+ */
+static int open_offline(struct cli_args *a, bool init, struct store **s, struct audit_signer *sg, struct buf *err)
 {
-	int rc = store_open(data_dir(a), STORE_NO_WRITER_THREAD, s, err);
+	const char *dir = data_dir(a);
+	char db[4096];
+	snprintf(db, sizeof(db), "%s/control.db", dir);
+	if (!init && access(db, F_OK)) {
+		buf_addf(err, "no ooda store in %s (no control.db there); name the daemon's data dir with --data DIR "
+			      "(start `ooda serve --data %s` once to create it), or add --init to create a new store",
+			 dir, dir);
+		return OODA_ENOTFOUND;
+	}
+	int rc = store_open(dir, STORE_NO_WRITER_THREAD, s, err);
 	if (!rc && sg)
-		rc = audit_signer_load(sg, data_dir(a), 0, err);
+		rc = audit_signer_load(sg, dir, 0, err);
+	if (rc && *s) {
+		store_close(*s);
+		*s = NULL;
+	}
 	return rc;
 }
 
@@ -235,31 +262,85 @@ static int cmd_reload(struct cli_args *a, struct buf *err)
 	struct buf out = BUF_INIT;
 	int rc = cli_call(a, "POST", "/api/v1/config/reload", "{}", NULL, &out, err);
 	if (!rc && !a->json)
-		printf("configuration reloaded\n");
+		printf("configuration reloaded on %s\n", cli_server(a));
 	buf_release(&out);
 	return rc;
 }
 
+/*
+ * Where the CLI points and what answers there: the server and the token
+ * (never its value) with where each came from, then the daemon's own
+ * status (version, data dir, who you are to it). The first two lines are
+ * printed even when the daemon cannot be reached.
+ */
 static int cmd_status(struct cli_args *a, struct buf *err)
 {
-	struct buf out = BUF_INIT;
+	struct buf server = BUF_INIT, token = BUF_INIT, out = BUF_INIT;
+	cli_context_describe(a, &server, &token);
+	bool json = a->json;
+	if (!json) {
+		printf("%-16s %s\n%-16s %s\n", "server", server.data, "token", token.data);
+		fflush(stdout);
+	}
+	a->json = false;
 	int rc = cli_call(a, "GET", "/api/v1/status", NULL, NULL, &out, err);
-	if (!rc && !a->json) {
-		json_t *j = json_loadb(out.data, out.len, 0, NULL);
+	a->json = json;
+	json_t *j = rc ? NULL : json_loadb(out.data, out.len, 0, NULL);
+	if (!rc && !j) {
+		buf_addf(err, "%s answered /api/v1/status with something that is not JSON: is it ooda?", a->client.server);
+		rc = OODA_EPARSE;
+	}
+	if (!rc && json) {
+		json_object_set_new(j, "server", json_string(a->client.server));
+		json_object_set_new(j, "server_from", json_string(a->server_from));
+		json_object_set_new(j, "token_in_use", json_boolean(a->client.token != NULL));
+		json_object_set_new(j, "token_from", a->token_from ? json_string(a->token_from) : json_null());
+		if (a->has_context)
+			json_object_set_new(j, "context", json_string(a->context_path));
+		char *t = json_dumps(j, JSON_COMPACT);
+		printf("%s\n", t);
+		free(t);
+	} else if (!rc) {
 		const char *k;
 		json_t *v;
 		json_object_foreach(j, k, v) {
-			char *s = json_dumps(v, JSON_ENCODE_ANY);
-			printf("%-16s %s\n", k, json_is_string(v) ? json_string_value(v) : s);
-			free(s);
+			char *t = json_dumps(v, JSON_ENCODE_ANY);
+			printf("%-16s %s\n", k, json_is_string(v) ? json_string_value(v) : t);
+			free(t);
 		}
-		json_decref(j);
 	}
+	json_decref(j);
+	buf_release(&server);
+	buf_release(&token);
 	buf_release(&out);
 	return rc;
 }
 
 /* ---- tokens ------------------------------------------------------------ */
+
+/*
+ * Token commands go through the daemon (/api/v1/tokens, admin role) at the
+ * server from --server, OODA_SERVER, the login context or the default, and
+ * say which. With --data DIR they work on that data dir instead, offline;
+ * giving both --server and --data is ambiguous and refused.
+ */
+static int token_offline(struct cli_args *a, bool *offline, struct buf *err)
+{
+	*offline = cli_opt(a, "--data") != NULL;
+	if (*offline && !*cli_opt(a, "--data")) {
+		buf_adds(err, "--data needs a directory");
+		return OODA_EINVAL;
+	}
+	if (*offline && cli_opt(a, "--server")) {
+		buf_adds(err, "give either --server (through the daemon) or --data DIR (offline on a data dir), not both");
+		return OODA_EINVAL;
+	}
+	if (cli_flag(a, "--init") && !*offline) {
+		buf_adds(err, "--init creates a store offline: it needs --data DIR");
+		return OODA_EINVAL;
+	}
+	return 0;
+}
 
 static int cmd_token_create(struct cli_args *a, struct buf *err)
 {
@@ -271,10 +352,14 @@ static int cmd_token_create(struct cli_args *a, struct buf *err)
 		.actor = cli_actor(),
 	};
 	if (!r.name || !r.role) {
-		buf_adds(err, "usage: ooda token create --role ROLE --name NAME [--env ENV] [--data DIR]");
+		buf_adds(err, "usage: ooda token create --role ROLE --name NAME [--env ENV] [--data DIR [--init]]");
 		return OODA_EINVAL;
 	}
-	if (cli_opt(a, "--server")) {
+	bool offline;
+	int rc = token_offline(a, &offline, err);
+	if (rc)
+		return rc;
+	if (!offline) {
 		json_t *body = json_pack("{s:s, s:s, s:s?, s:s?}", "name", r.name, "role", r.role, "env", r.env,
 					 "rationale", r.rationale);
 		char *s = json_dumps(body, JSON_COMPACT);
@@ -282,33 +367,38 @@ static int cmd_token_create(struct cli_args *a, struct buf *err)
 		struct buf out = BUF_INIT;
 		bool json = a->json;
 		a->json = false;
-		int rc = cli_call(a, "POST", "/api/v1/tokens", s, NULL, &out, err);
+		rc = cli_call(a, "POST", "/api/v1/tokens", s, NULL, &out, err);
+		a->json = json;
 		free(s);
 		if (!rc) {
 			json_t *j = json_loadb(out.data, out.len, 0, NULL);
-			if (json)
+			if (json) {
 				printf("%s\n", out.data);
-			else
-				printf("created token %s (%s) for %s\n%s\n",
-				       json_string_value(json_object_get(json_object_get(j, "info"), "id")), r.role,
-				       r.name, json_string_value(json_object_get(j, "token")));
+			} else {
+				fprintf(stderr, "created token %s (%s) for %s on %s; it is shown once, store it now:\n",
+					cli_jstr(json_object_get(j, "info"), "id"), r.role, r.name, a->client.server);
+				printf("%s\n", cli_jstr(j, "token"));
+			}
 			json_decref(j);
 		}
+		sodium_memzero(out.data, out.len);
 		buf_release(&out);
 		return rc;
 	}
-	struct store *s;
+	struct store *s = NULL;
 	struct audit_signer sg;
-	int rc = open_offline(a, &s, &sg, err);
+	rc = open_offline(a, cli_flag(a, "--init"), &s, &sg, err);
 	if (rc)
 		return rc;
 	char secret[96];
 	struct token_row row;
 	rc = token_create(s, &sg, &r, secret, sizeof(secret), &row, err);
 	store_close(s);
+	sodium_memzero(&sg, sizeof(sg));
 	if (rc)
 		return rc;
-	fprintf(stderr, "created token %s (%s) for %s; it is shown once, store it now:\n", row.id, row.role, row.name);
+	fprintf(stderr, "created token %s (%s) for %s in %s/control.db (offline); it is shown once, store it now:\n",
+		row.id, row.role, row.name, data_dir(a));
 	printf("%s\n", secret);
 	sodium_memzero(secret, sizeof(secret));
 	return 0;
@@ -364,7 +454,11 @@ static const char *const token_headers[] = { "ID", "NAME", "ROLE", "ENV", "CREAT
 static int cmd_token_list(struct cli_args *a, struct buf *err)
 {
 	struct rows r = { .ncols = 6 };
-	if (cli_opt(a, "--server") && !cli_opt(a, "--data")) {
+	bool offline;
+	int orc = token_offline(a, &offline, err);
+	if (orc)
+		return orc;
+	if (!offline) {
 		struct buf out = BUF_INIT;
 		int rc = cli_call(a, "GET", "/api/v1/tokens", NULL, NULL, &out, err);
 		if (!rc && !a->json) {
@@ -385,18 +479,11 @@ static int cmd_token_list(struct cli_args *a, struct buf *err)
 		buf_release(&out);
 		return rc;
 	}
-	struct store *s;
-	int rc = open_offline(a, &s, NULL, err);
+	struct store *s = NULL;
+	int rc = open_offline(a, false, &s, NULL, err);
 	if (rc)
 		return rc;
-	if (a->json) {
-		struct buf b = BUF_INIT;
-		buf_adds(&b, "{\"tokens\":[");
-		rc = store_backend(s)->token_list(store_impl(s), token_row_cb, &r);
-		buf_release(&b);
-	} else {
-		rc = store_backend(s)->token_list(store_impl(s), token_row_cb, &r);
-	}
+	rc = store_backend(s)->token_list(store_impl(s), token_row_cb, &r);
 	store_close(s);
 	if (!rc && !a->json)
 		rows_print(&r, token_headers);
@@ -431,31 +518,38 @@ static int cmd_token_list(struct cli_args *a, struct buf *err)
 static int cmd_token_revoke(struct cli_args *a, struct buf *err)
 {
 	if (a->n_pos != 1) {
-		buf_adds(err, "usage: ooda token revoke ID|NAME [--data DIR]");
+		buf_adds(err, "usage: ooda token revoke ID|NAME [--rationale WHY] [--data DIR]");
 		return OODA_EINVAL;
 	}
-	if (cli_opt(a, "--server") && !cli_opt(a, "--data")) {
-		struct buf path = BUF_INIT, out = BUF_INIT;
+	bool offline;
+	int rc = token_offline(a, &offline, err);
+	if (rc)
+		return rc;
+	if (!offline) {
+		struct buf path = BUF_INIT;
 		buf_adds(&path, "/api/v1/tokens/");
 		client_urlencode(&path, a->pos[0]);
-		int rc = cli_call(a, "DELETE", path.data, NULL, NULL, &out, err);
+		cli_param(&path, "rationale", cli_opt(a, "--rationale"));
+		json_t *j;
+		rc = cli_call_json(a, "DELETE", path.data, NULL, &j, err);
 		if (!rc && !a->json)
-			printf("revoked %s\n", a->pos[0]);
+			printf("revoked %s (%s) on %s\n", cli_jstr(j, "id"), cli_jstr(j, "name"), a->client.server);
+		json_decref(j);
 		buf_release(&path);
-		buf_release(&out);
 		return rc;
 	}
-	struct store *s;
+	struct store *s = NULL;
 	struct audit_signer sg;
-	int rc = open_offline(a, &s, &sg, err);
+	rc = open_offline(a, false, &s, &sg, err);
 	if (rc)
 		return rc;
 	struct token_row row;
 	const char *why = cli_opt(a, "--rationale");
 	rc = token_revoke(s, &sg, a->pos[0], cli_actor(), why ? why : "", &row, err);
 	store_close(s);
+	sodium_memzero(&sg, sizeof(sg));
 	if (!rc)
-		printf("revoked %s (%s)\n", row.id, row.name);
+		printf("revoked %s (%s) in %s/control.db (offline)\n", row.id, row.name, data_dir(a));
 	return rc;
 }
 
@@ -684,7 +778,8 @@ static int cmd_audit_checkpoint(struct cli_args *a, struct buf *err)
 	int rc = cli_call(a, "POST", "/api/v1/audit/checkpoint", "{}", NULL, &out, err);
 	if (!rc && !a->json) {
 		json_t *j = json_loadb(out.data, out.len, 0, NULL);
-		printf("checkpoint written; public key %s\n", json_string_value(json_object_get(j, "public_key")));
+		printf("checkpoint written on %s; public key %s\n", cli_server(a),
+		       json_string_value(json_object_get(j, "public_key")));
 		json_decref(j);
 	}
 	buf_release(&out);
@@ -710,7 +805,7 @@ static int cmd_audit_anchor(struct cli_args *a, struct buf *err)
 	if (cli_opt(a, "--data")) {
 		struct store *s;
 		struct audit_signer sg;
-		rc = open_offline(a, &s, &sg, err);
+		rc = open_offline(a, false, &s, &sg, err);
 		if (rc)
 			return rc;
 		struct anchor_ctx c = { &sg, { 0 } };
@@ -748,6 +843,12 @@ static int cmd_audit_anchor(struct cli_args *a, struct buf *err)
 static int cmd_audit_pubkey(struct cli_args *a, struct buf *err)
 {
 	struct audit_signer sg;
+	char key[4096];
+	snprintf(key, sizeof(key), "%s/audit-ed25519.key", data_dir(a));
+	if (access(key, F_OK)) { /* audit_signer_load would make a new key: a stray one, never the daemon's */
+		buf_addf(err, "no audit key at %s; name the daemon's data dir with --data DIR", key);
+		return OODA_ENOTFOUND;
+	}
 	int rc = audit_signer_load(&sg, data_dir(a), 0, err);
 	if (rc)
 		return rc;
@@ -767,14 +868,15 @@ static int cmd_backup(struct cli_args *a, struct buf *err)
 		return OODA_EINVAL;
 	}
 	const char *dest = a->pos[0];
+	struct store *s;
+	int rc = store_open(data_dir(a), STORE_READONLY, &s, err); /* read-only: never creates a store */
+	if (rc)
+		return rc;
 	if (mkdir(dest, 0700) && errno != EEXIST) {
+		store_close(s);
 		buf_addf(err, "cannot create %s: %s", dest, strerror(errno));
 		return OODA_EIO;
 	}
-	struct store *s;
-	int rc = store_open(data_dir(a), STORE_READONLY, &s, err);
-	if (rc)
-		return rc;
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/control.db", dest);
 	rc = store_backup(s, path, err);
@@ -862,8 +964,8 @@ static int cmd_help(struct cli_args *a, struct buf *err)
 		buf_release(&out);
 		return OODA_ENOTFOUND;
 	}
-	buf_adds(&out, "\nGlobal options: --server URL (or OODA_SERVER, default http://127.0.0.1:4318), "
-		       "--token TOKEN (or OODA_TOKEN), --json\n");
+	buf_adds(&out, "\nGlobal options: --server URL (else OODA_SERVER, else the `ooda login` context, else "
+		       "http://127.0.0.1:4318), --token TOKEN (else OODA_TOKEN, else the context's token), --json\n");
 	fputs(out.data, stdout);
 	buf_release(&out);
 	return 0;
@@ -915,7 +1017,13 @@ static int cmd_docs(struct cli_args *a, struct buf *err)
 			buf_addf(&out, "`\n  %s\n", c->summary);
 		}
 		buf_adds(&out, "\nGlobal options: `--server URL` (or `OODA_SERVER`, default `http://127.0.0.1:4318`), "
-			       "`--token TOKEN` (or `OODA_TOKEN`), `--json` (machine-readable output).\n");
+			       "`--token TOKEN` (or `OODA_TOKEN`), `--json` (machine-readable output).\n"
+			       "\nWhere the server and token come from, first match wins: the flag, the environment variable, "
+			       "the context file `ooda login` writes (`$XDG_CONFIG_HOME/ooda/config`, else "
+			       "`~/.config/ooda/config`; lines `server = URL` and `token_file = PATH`), the default. "
+			       "The context's token is sent only to the context's server; a token file group or others "
+			       "can read is refused. `ooda status` shows which were used; commands that change something "
+			       "name the server they changed.\n");
 	} else {
 		buf_adds(err, "usage: ooda docs api|config|cli");
 		return OODA_EINVAL;
@@ -951,13 +1059,16 @@ static const struct cli_command commands[] = {
 	{ "serve", NULL, cmd_serve, "--config=,--listen=,--data=", "", "Run the daemon (HTTP API, ingest, engine)." },
 	{ "version", NULL, cmd_version, "", "", "Print the version." },
 	{ "help", NULL, cmd_help, "", "[COMMAND [SUB]]", "Show commands, or one command's usage." },
-	{ "status", NULL, cmd_status, "", "", "Show the daemon's version, uptime and who you are to it." },
+	{ "status", NULL, cmd_status, "", "", "Show the server and token in use and where each came from, then the daemon's version, data dir and who you are to it." },
 	{ "reload", NULL, cmd_reload, "", "", "Make the daemon re-read ooda.yaml (same as SIGHUP)." },
 	{ "config", "check", cmd_config_check, "", "FILE", "Validate an ooda.yaml; errors give file:line:column and the key path." },
-	{ "token", "create", cmd_token_create, "--role=,--name=,--env=,--rationale=,--data=", "",
-	  "Create an API token (offline on the data dir unless --server); prints the secret alone on the last line, once." },
-	{ "token", "list", cmd_token_list, "--data=", "", "List tokens (offline with --data, else from the daemon)." },
-	{ "token", "revoke", cmd_token_revoke, "--rationale=,--data=", "ID|NAME", "Revoke a token (offline with --data, else through the daemon)." },
+	{ "login", NULL, cmd_login, "--token-file=", "",
+	  "Check a token (from --token-file, mode 0600, or standard input) against the server and save both as the CLI's context." },
+	{ "logout", NULL, cmd_logout, "", "", "Remove the CLI's context (and the token file login wrote)." },
+	{ "token", "create", cmd_token_create, "--role=,--name=,--env=,--rationale=,--data=,--init", "",
+	  "Create an API token through the daemon, or offline in an existing data dir with --data (--init: a new store); prints the secret alone on stdout, once." },
+	{ "token", "list", cmd_token_list, "--data=", "", "List tokens from the daemon (offline from an existing data dir with --data)." },
+	{ "token", "revoke", cmd_token_revoke, "--rationale=,--data=", "ID|NAME", "Revoke a token through the daemon (offline in an existing data dir with --data)." },
 	{ "audit", "log", cmd_audit_log, "--actor=,--action=,--target=,--since=,--limit=,--data=", "",
 	  "Show audit records, newest first (from the daemon, or the data dir with --data)." },
 	{ "audit", "verify", cmd_audit_verify, "--data=,--pubkey=,--head=,--checkpoint=", "",
@@ -1098,14 +1209,7 @@ static int parse_args(const struct cli_command *c, int argc, char **argv, struct
 		a->opt_values[a->n_opts++] = val;
 	}
 	a->json = cli_flag(a, "--json");
-	a->client.server = cli_opt(a, "--server");
-	if (!a->client.server)
-		a->client.server = getenv("OODA_SERVER");
-	if (!a->client.server || !*a->client.server)
-		a->client.server = "http://127.0.0.1:4318";
-	a->client.token = cli_opt(a, "--token");
-	if (!a->client.token)
-		a->client.token = getenv("OODA_TOKEN");
+	cli_context_resolve(a);
 	return 0;
 }
 

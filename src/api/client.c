@@ -74,7 +74,7 @@ int client_call(const struct client *c, const char *method, const char *path, co
 	*status = (int)code;
 	int rc = 0;
 	if (cc != CURLE_OK) {
-		buf_addf(err, "cannot reach ooda at %s: %s (is `ooda serve` running? set --server or OODA_SERVER)",
+		buf_addf(err, "cannot reach ooda at %s: %s (is `ooda serve` running? point the CLI at it with --server, OODA_SERVER or `ooda login`)",
 			 c->server, curl_easy_strerror(cc));
 		rc = OODA_EUNAVAIL;
 	} else if (code < 200 || code >= 300) {

@@ -1,7 +1,7 @@
 /*
- * The CLI's HTTP client for the daemon's API: server from --server or
- * OODA_SERVER (default http://127.0.0.1:4318), token from --token or
- * OODA_TOKEN. Failures come back as one line: the problem's detail.
+ * The CLI's HTTP client for the daemon's API. The caller picks the server
+ * and token (the CLI: cli_context_resolve() in cli_context.c). Failures
+ * come back as one line: the problem's detail.
  */
 #ifndef OODA_CLIENT_H
 #define OODA_CLIENT_H

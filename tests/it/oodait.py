@@ -155,7 +155,9 @@ class Server:
 
 
 def create_token(data_dir, role, name):
-    r = run("token", "create", "--role", role, "--name", name, "--data", data_dir)
+    # offline on the data dir; before the daemon's first start there is no store yet, and --init makes one
+    init = [] if os.path.exists(os.path.join(data_dir, "control.db")) else ["--init"]
+    r = run("token", "create", "--role", role, "--name", name, "--data", data_dir, *init)
     if r.returncode != 0:
         raise RuntimeError(r.stderr)
     return r.stdout.strip().splitlines()[-1]

@@ -1,6 +1,15 @@
-"""The CLI: command table, help, exit codes, config check, generated docs in sync."""
+"""The CLI: command table, help, exit codes, config check, generated docs in sync;
+which daemon it acts on (flag > env > login context > default) and saying so;
+token commands through the daemon, offline only on an existing store."""
+import http.server
+import json
 import os
-from oodait import BIN, check, done, run
+import shutil
+import socket
+import stat
+import tempfile
+import threading
+from oodait import BIN, Server, check, create_token, done, run
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..")
 
@@ -55,4 +64,232 @@ for what in ("api", "config", "cli"):
     on_disk = open(path).read() if os.path.exists(path) else ""
     check(r.returncode == 0 and r.stdout == on_disk,
           f"docs/{what}.md is out of date: run `build/ooda docs {what} > docs/{what}.md`")
+
+# ---- which daemon the CLI acts on, and saying so --------------------------------
+
+work = tempfile.mkdtemp(prefix="ooda-it-cli-")
+cfg_home = os.path.join(work, "config")
+ctx_path = os.path.join(cfg_home, "ooda", "config")
+
+
+def cli(*args, server=None, token=None, input=None, cwd=None, extra=None):
+    """The CLI with a private config home and nothing inherited from the caller's environment."""
+    env = {"XDG_CONFIG_HOME": cfg_home, "OODA_SERVER": server or "", "OODA_TOKEN": token or ""}
+    env.update(extra or {})
+    e = dict(os.environ)
+    e.update(env)
+    import subprocess
+    return subprocess.run([os.path.abspath(BIN), *args], capture_output=True, text=True, env=e, input=input, timeout=60,
+                          cwd=cwd or work)
+
+
+def free_port():
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """A stand-in server that records what it is sent (to prove where the token goes)."""
+    seen = []
+
+    def do_GET(self):
+        Recorder.seen.append((self.path, self.headers.get("Authorization")))
+        body = b'{"version":"recorder","data_dir":"/nowhere","auth_required":false,"you":"anonymous"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+rec = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+threading.Thread(target=rec.serve_forever, daemon=True).start()
+rec_url = f"http://127.0.0.1:{rec.server_address[1]}"
+dead_url = f"http://127.0.0.1:{free_port()}"
+
+s = Server()
+try:
+    url = s.url
+    flags_file = os.path.join(work, "flags.json")
+    with open(flags_file, "w") as f:
+        json.dump({"flags": {k: {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "off"}
+                             for k in ("a", "b", "c")}}, f)
+
+    # every command that changes something names the server (and env) it changed
+    r = cli("flags", "import", flags_file, "--env", "staging", server=url)
+    check(r.returncode == 0 and r.stdout.strip() == f"3 flags changed in env staging on {url}",
+          f"flags import names env and server: {r.stdout!r} {r.stderr!r}")
+    r = cli("flags", "set", "a", "-", server=url, input=json.dumps(
+        {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "on"}))
+    check(r.returncode == 0 and f"in env default on {url}" in r.stdout, f"flags set: {r.stdout!r} {r.stderr!r}")
+    r = cli("flags", "kill", "a", "--rationale", "test", server=url)
+    check(r.returncode == 0 and f"disabled a in env default on {url}" in r.stdout, f"flags kill: {r.stdout!r} {r.stderr!r}")
+    r = cli("flags", "rollback", "a", "--to", "v1", server=url)
+    check(r.returncode == 0 and f"rolled back to v1 in env default on {url}" in r.stdout,
+          f"flags rollback: {r.stdout!r} {r.stderr!r}")
+    cfg_file = os.path.join(work, "svc.json")
+    with open(cfg_file, "w") as f:
+        f.write('{"pool": 4}')
+    r = cli("config", "put", "svc/prod", cfg_file, server=url)
+    check(r.returncode == 0 and r.stdout.strip() == f"svc/prod is now v1 on {url}", f"config put: {r.stdout!r} {r.stderr!r}")
+    r = cli("deploy", "record", "--service", "svc", "--version", "1.0", server=url)
+    check(r.returncode == 0 and f"recorded on {url}" in r.stdout, f"deploy record: {r.stdout!r} {r.stderr!r}")
+    r = cli("migration", "register", "--service", "svc", "--id", "m1", "--down", "m1-down", server=url)
+    check(r.returncode == 0 and r.stdout.strip() == f"migration registered on {url}", f"migration: {r.stdout!r} {r.stderr!r}")
+    r = cli("alerts", "silence", "--service", "svc", "--for", "1h", "--reason", "test", server=url)
+    check(r.returncode == 0 and f"on {url}" in r.stdout, f"alerts silence: {r.stdout!r} {r.stderr!r}")
+    sid = r.stdout.strip().split()[-1]
+    r = cli("alerts", "unsilence", sid, server=url)
+    check(r.returncode == 0 and f"ended on {url}" in r.stdout, f"alerts unsilence: {r.stdout!r} {r.stderr!r}")
+    r = cli("audit", "checkpoint", server=url)
+    check(r.returncode == 0 and f"written on {url}" in r.stdout, f"audit checkpoint: {r.stdout!r} {r.stderr!r}")
+
+    # status: server, version, data dir, token in use, and where each came from
+    r = cli("status", server=url)
+    check(r.returncode == 0 and f"{url} (from env OODA_SERVER)" in r.stdout and "token            none" in r.stdout
+          and s.data in r.stdout and "version" in r.stdout, f"status from env: {r.stdout!r} {r.stderr!r}")
+    r = cli("status", "--server", url, server=rec_url)
+    check(r.returncode == 0 and f"{url} (from flag --server)" in r.stdout, f"flag beats env: {r.stdout!r}")
+    r = cli("status", server=dead_url)
+    check(r.returncode != 0 and f"{dead_url} (from env OODA_SERVER)" in r.stdout, "status says where it looked when down")
+    r = cli("status")
+    check("http://127.0.0.1:4318 (from default" in r.stdout, f"status with nothing set: {r.stdout!r}")
+    r = cli("status", "--json", server=url)
+    j = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(j.get("server") == url and j.get("server_from") == "env OODA_SERVER" and j.get("token_in_use") is False
+          and j.get("data_dir"), f"status --json: {r.stdout!r}")
+
+    r = cli("login", server=url, input="ooda_whatever\n")
+    check(r.returncode != 0 and ("no tokens yet" in r.stderr or "refused the token" in r.stderr)
+          and not os.path.exists(ctx_path), f"login to an open server saves no unchecked token: {r.stderr!r}")
+
+    # token commands go through the daemon by default, and never touch the current directory
+    # (the first token, on a loopback server with none yet: the API is open)
+    r = cli("token", "create", "--role", "admin", "--name", "alice", server=url)
+    check(r.returncode == 0 and r.stdout.strip().startswith("ooda_") and len(r.stdout.strip().splitlines()) == 1
+          and f"for alice on {url}" in r.stderr, f"token create over the API: {r.stdout!r} {r.stderr!r}")
+    check(not os.path.exists(os.path.join(work, "ooda-data")), "token create made no ./ooda-data")
+    admin = r.stdout.strip()
+    r = cli("token", "create", "--role", "viewer", "--name", "api-made", server=url, token=admin)
+    check(r.returncode == 0 and r.stdout.strip().startswith("ooda_"), f"second token: {r.stderr!r}")
+    r = cli("token", "list", server=url, token=admin)
+    check(r.returncode == 0 and "api-made" in r.stdout, f"token list over the API: {r.stdout!r} {r.stderr!r}")
+    r = cli("token", "revoke", "api-made", server=url, token=admin)
+    check(r.returncode == 0 and f"on {url}" in r.stdout and "api-made" in r.stdout, f"token revoke: {r.stdout!r} {r.stderr!r}")
+    r = cli("token", "create", "--role", "admin", "--name", "stray", server=dead_url)
+    check(r.returncode != 0 and "cannot reach" in r.stderr and dead_url in r.stderr,
+          f"no daemon: token create fails and says where it looked: {r.stderr!r}")
+    check(not os.path.exists(os.path.join(work, "ooda-data")), "no stray ./ooda-data store")
+
+    # offline only on a store that exists; --init to make one; never both --server and --data
+    empty = os.path.join(work, "empty")
+    os.mkdir(empty)
+    for args in (("token", "create", "--role", "admin", "--name", "x", "--data", empty),
+                 ("token", "list", "--data", empty), ("token", "revoke", "x", "--data", empty)):
+        r = cli(*args)
+        check(r.returncode != 0 and "no ooda store in" in r.stderr and "--init" in r.stderr,
+              f"{args[1]} --data on a dir without a store: {r.stderr!r}")
+    r = cli("token", "create", "--role", "admin", "--name", "x", "--data", os.path.join(work, "nope"))
+    check(r.returncode != 0 and not os.path.exists(os.path.join(work, "nope")), "no data dir is created")
+    check(os.listdir(empty) == [], f"nothing written to a dir without a store: {os.listdir(empty)}")
+    r = cli("token", "create", "--role", "admin", "--name", "x", "--data", s.data, "--server", url)
+    check(r.returncode == 2 and "not both" in r.stderr, f"--server with --data: {r.stderr!r}")
+    r = cli("token", "create", "--role", "admin", "--name", "x", "--init", server=url)
+    check(r.returncode == 2 and "--init" in r.stderr, f"--init without --data: {r.stderr!r}")
+    r = cli("token", "create", "--role", "admin", "--name", "fresh", "--data", os.path.join(work, "fresh"), "--init")
+    check(r.returncode == 0 and os.path.exists(os.path.join(work, "fresh", "control.db"))
+          and "(offline)" in r.stderr, f"--init makes a new store: {r.stderr!r}")
+
+    # other offline commands never create a store or a key
+    r = cli("audit", "pubkey", "--data", empty)
+    check(r.returncode != 0 and "no audit key" in r.stderr and os.listdir(empty) == [],
+          f"audit pubkey on a dir without a key: {r.stderr!r} {os.listdir(empty)}")
+    r = cli("audit", "verify", "--data", empty)
+    check(r.returncode != 0 and os.listdir(empty) == [], f"audit verify --data: {r.stderr!r}")
+    r = cli("audit", "log", "--data", empty)
+    check(r.returncode != 0 and os.listdir(empty) == [], f"audit log --data: {r.stderr!r}")
+    dest = os.path.join(work, "backup-dest")
+    r = cli("backup", dest, "--data", empty)
+    check(r.returncode != 0 and os.listdir(empty) == [] and not os.path.exists(dest),
+          f"backup of a dir without a store creates nothing: {r.stderr!r}")
+
+    # login: needs tokens to exist, checks the token, writes the context 0600, never prints the token
+    # offline, in the store the daemon made (the first-run story of the README), while it runs
+    r = cli("token", "create", "--role", "viewer", "--name", "victor", "--data", s.data)
+    check(r.returncode == 0 and r.stdout.strip().startswith("ooda_") and f"in {s.data}/control.db (offline)" in r.stderr,
+          f"offline token create in an existing store: {r.stderr!r}")
+    r = cli("login", server=url, input="ooda_notarealtoken000000000000000000000000\n")
+    check(r.returncode != 0 and "refused the token" in r.stderr and not os.path.exists(ctx_path),
+          f"login with a bad token saves nothing: {r.stderr!r}")
+    r = cli("login", server=url, input=admin + "\n")
+    check(r.returncode == 0 and url in r.stdout and "token:alice" in r.stdout and admin not in r.stdout + r.stderr,
+          f"login: {r.stdout!r} {r.stderr!r}")
+    check(os.path.exists(ctx_path) and stat.S_IMODE(os.stat(ctx_path).st_mode) == 0o600, "context file is 0600")
+    ctx = open(ctx_path).read() if os.path.exists(ctx_path) else ""
+    check(f"server = {url}" in ctx and admin not in ctx, f"context names the server, not the secret: {ctx!r}")
+    tok_file = os.path.join(cfg_home, "ooda", "token")
+    check(os.path.exists(tok_file) and stat.S_IMODE(os.stat(tok_file).st_mode) == 0o600, "token file is 0600")
+
+    # with the context and nothing else set, commands act on the context's server with its token
+    r = cli("flags", "import", flags_file)
+    check(r.returncode == 0 and r.stdout.strip() == f"3 flags changed in env default on {url}",
+          f"flags import through the context: {r.stdout!r} {r.stderr!r}")
+    r = cli("status")
+    check(r.returncode == 0 and f"{url} (from context {ctx_path})" in r.stdout
+          and "in use (from context" in r.stdout and "token:alice" in r.stdout and admin not in r.stdout,
+          f"status through the context: {r.stdout!r} {r.stderr!r}")
+    r = cli("token", "list")
+    check(r.returncode == 0 and "alice" in r.stdout, f"token list through the context: {r.stderr!r}")
+    # the env var beats the context, and the context's token is not sent to another server
+    Recorder.seen.clear()
+    r = cli("status", server=rec_url)
+    check(r.returncode == 0 and "recorder" in r.stdout and Recorder.seen and Recorder.seen[-1][1] is None
+          and "kept for" in r.stdout, f"context token withheld from another server: {Recorder.seen} {r.stdout!r}")
+    r = cli("status", "--server", rec_url)
+    check(r.returncode == 0 and Recorder.seen[-1][1] is None, "nor from a --server one")
+    r = cli("status", token="ooda_fromenv", server=rec_url)
+    check(r.returncode == 0 and Recorder.seen[-1][1] == "Bearer ooda_fromenv" and "in use (from env OODA_TOKEN)" in r.stdout,
+          f"OODA_TOKEN beats the context: {r.stdout!r}")
+
+    # a token file others can read is refused, with the fix
+    os.chmod(tok_file, 0o644)
+    r = cli("flags", "list")
+    check(r.returncode != 0 and "readable by group or others" in r.stderr and "chmod 600" in r.stderr,
+          f"group-readable token file refused: {r.stderr!r}")
+    os.chmod(tok_file, 0o600)
+    loose = os.path.join(work, "loose-token")
+    with open(loose, "w") as f:
+        f.write(admin + "\n")
+    os.chmod(loose, 0o640)
+    r = cli("login", "--token-file", loose, server=url)
+    check(r.returncode != 0 and "chmod 600" in r.stderr, f"login refuses a readable token file: {r.stderr!r}")
+    os.chmod(loose, 0o600)
+    r = cli("login", "--token-file", loose, server=url)
+    ctx = open(ctx_path).read()
+    check(r.returncode == 0 and f"token_file = {os.path.realpath(loose)}" in ctx, f"login --token-file: {r.stderr!r} {ctx!r}")
+
+    # logout removes the context: back to the default
+    r = cli("logout")
+    check(r.returncode == 0 and not os.path.exists(ctx_path) and url in r.stdout, f"logout: {r.stdout!r}")
+    r = cli("status")
+    check("(from default" in r.stdout and "token            none" in r.stdout, f"status after logout: {r.stdout!r}")
+    check(os.path.exists(loose), "logout leaves a token file it did not write")
+
+    # a context file that cannot be read as written is an error naming FILE:LINE, not a silent default
+    os.makedirs(os.path.dirname(ctx_path), exist_ok=True)
+    with open(ctx_path, "w") as f:
+        f.write(f"server = {url}\nsrever = http://elsewhere\n")
+    r = cli("flags", "list")
+    check(r.returncode != 0 and f"{ctx_path}:2: unknown key `srever`" in r.stderr, f"bad context: {r.stderr!r}")
+    r = cli("flags", "list", server=url, token=admin)
+    check(r.returncode == 0, f"a bad context does not matter when env vars name server and token: {r.stderr!r}")
+    os.unlink(ctx_path)
+finally:
+    s.cleanup()
+    rec.shutdown()
+    shutil.rmtree(work, ignore_errors=True)
 done()
