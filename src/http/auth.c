@@ -300,7 +300,7 @@ static int revoke_tx(struct store *s, void *ctx, struct buf *err)
 		buf_addf(err, "several active tokens are named \"%s\"; revoke by id", c->id_or_name);
 	if (rc)
 		return rc;
-	if (c->keep_admin) {
+	if (c->keep_admin && role_parse(c->row->role) == ROLE_ADMIN) {
 		c->admins = 0;
 		if ((rc = store_backend(s)->token_list(store_impl(s), count_admin, c)))
 			return rc;

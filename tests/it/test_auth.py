@@ -133,6 +133,9 @@ try:
     check(r.status == 200, f"revoke an admin while another remains: {r.status} {r.body}")
     r = s.request("DELETE", "/api/v1/tokens/root2", token=root2)
     check(r.status == 409, f"now root2 is the last admin: {r.status}")
+    r = s.post("/api/v1/tokens", {"name": "reader", "role": "viewer"}, token=root2)
+    r = s.request("DELETE", "/api/v1/tokens/reader", token=root2)
+    check(r.status == 200, f"a non-admin token may still be revoked beside the last admin: {r.status} {r.body}")
 
     # The CLI beside the daemon can still revoke the last token offline. Then only
     # loopback peers are served anonymously; anyone else is refused on every request.
