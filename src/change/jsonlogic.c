@@ -323,6 +323,8 @@ static int compile(struct cctx *c, const json_t *j, struct node *n, unsigned dep
 				return rc;
 			buf_setlen(&c->path, base);
 			all_lit &= n->args[i].type == N_LIT;
+			if (n->args[i].type == N_LIT) /* a list of constants is data, not operations to bound */
+				c->expanded--;
 		}
 		if (all_lit) { /* fold: a constant array is a literal */
 			struct jl_val *items = arena_alloc(&c->rule->mem, (count ? count : 1) * sizeof(*items));

@@ -274,6 +274,18 @@ static void test_shared_evaluators(void **state)
 	json_decref(rule);
 	json_decref(ev);
 
+	/* a long constant list is one operation, not one per element: big allow-lists still compile */
+	json_t *emails = json_array();
+	for (int i = 0; i < 150000; i++) {
+		char e[32];
+		snprintf(e, sizeof(e), "u%d@x", i);
+		json_array_append_new(emails, json_string(e));
+	}
+	rule = json_pack("{s:[{s:s}, o]}", "in", "var", "email", emails);
+	assert_int_equal(jl_compile(rule, NULL, NULL, "/t", &r, &err), 0);
+	jl_rule_destroy(r);
+	json_decref(rule);
+
 	/* evaluators that refer to each other in a circle are named as a cycle */
 	ev = json_pack("{s:{s:{s:s}}, s:{s:{s:s}}}", "a", "!", "$ref", "b", "b", "!", "$ref", "a");
 	rule = json_pack("{s:s}", "$ref", "a");
