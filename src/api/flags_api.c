@@ -37,22 +37,6 @@ static int request_env(struct http_request *req, bool ofrep, const char **env)
 	return 0;
 }
 
-/* A flag's tags as a JSON array (new reference): flagd metadata values are scalars, so "a,b" lists tags. */
-static json_t *def_tags(const json_t *def)
-{
-	json_t *tags = json_object_get(json_object_get(def, "metadata"), "tags");
-	if (!json_is_string(tags))
-		return json_incref(tags);
-	json_t *list = json_array();
-	const char *p = json_string_value(tags);
-	while (*p) {
-		size_t n = strcspn(p, ",");
-		json_array_append_new(list, json_stringn(p, n));
-		p += n + (p[n] == ',');
-	}
-	return list;
-}
-
 /* The definition of env/key at version (0: current), or NULL when absent or deleted. Caller json_decref's. */
 static json_t *stored_def(struct http_request *req, const char *env, const char *key, int64_t version)
 {
@@ -70,23 +54,6 @@ static json_t *stored_def(struct http_request *req, const char *env, const char 
 	return def;
 }
 
-/* Whether a flag.change rule covers a change from before to after (either may be NULL); *exp its validity. */
-static bool flag_change_protected(struct change *chg, const char *env, const json_t *before, const json_t *after,
-				  int64_t *exp)
-{
-	const json_t *defs[2] = { before, after };
-	for (int i = 0; i < 2; i++) {
-		if (!defs[i])
-			continue;
-		json_t *tags = def_tags(defs[i]);
-		bool hit = approval_required(chg, "flag.change", env, tags, exp);
-		json_decref(tags);
-		if (hit)
-			return true;
-	}
-	return false;
-}
-
 struct import_guard {
 	struct change *chg;
 	const char *env;
@@ -97,7 +64,7 @@ static bool import_protected(void *ctx, const char *key, const json_t *before, c
 	(void)key;
 	struct import_guard *g = ctx;
 	int64_t exp;
-	return flag_change_protected(g->chg, g->env, before, after, &exp);
+	return approval_flag_protected(g->chg, g->env, before, after, &exp);
 }
 
 /* Files action (stolen) for approval instead of performing it: 202 with the request's id. */
@@ -242,7 +209,7 @@ int api_flag_put(struct http_request *req, struct http_response *res)
 	/* a change of a protected flag (as it is, or as it would be) becomes an approval request */
 	int64_t exp = 0;
 	json_t *before = stored_def(req, env, c.key, 0);
-	bool needs = flag_change_protected(&api_daemon(req)->change, env, before, def, &exp);
+	bool needs = approval_flag_protected(&api_daemon(req)->change, env, before, def, &exp);
 	json_decref(before);
 	if (needs) {
 		rc = file_approval(req, res, env,
@@ -273,7 +240,7 @@ int api_flag_delete(struct http_request *req, struct http_response *res)
 		return rc;
 	int64_t exp = 0;
 	json_t *before = stored_def(req, env, c.key, 0);
-	bool needs = flag_change_protected(&api_daemon(req)->change, env, before, NULL, &exp);
+	bool needs = approval_flag_protected(&api_daemon(req)->change, env, before, NULL, &exp);
 	json_decref(before);
 	if (needs)
 		return file_approval(req, res, env,
@@ -360,7 +327,7 @@ int api_flag_rollback(struct http_request *req, struct http_response *res)
 				 .rationale = api_rationale(req, body), .expect_version = -1 };
 	int64_t exp = 0;
 	json_t *before = stored_def(req, env, c.key, 0), *after = stored_def(req, env, c.key, v);
-	bool needs = flag_change_protected(&api_daemon(req)->change, env, before, after, &exp);
+	bool needs = approval_flag_protected(&api_daemon(req)->change, env, before, after, &exp);
 	json_decref(before);
 	json_decref(after);
 	if (needs) {

@@ -57,6 +57,38 @@ bool approval_required(struct change *c, const char *class, const char *env, con
 	return hit;
 }
 
+/* A flag's tags as a JSON array (new reference): flagd metadata values are scalars, so "a,b" lists tags. */
+static json_t *flag_tags(const json_t *def)
+{
+	json_t *tags = json_object_get(json_object_get(def, "metadata"), "tags");
+	if (!json_is_string(tags))
+		return json_incref(tags);
+	json_t *list = json_array();
+	const char *p = json_string_value(tags);
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		json_array_append_new(list, json_stringn(p, n));
+		p += n + (p[n] == ',');
+	}
+	return list;
+}
+
+bool approval_flag_protected(struct change *c, const char *env, const json_t *before, const json_t *after,
+			     int64_t *expires_ns)
+{
+	const json_t *defs[2] = { before, after };
+	for (int i = 0; i < 2; i++) {
+		if (!defs[i])
+			continue;
+		json_t *tags = flag_tags(defs[i]);
+		bool hit = approval_required(c, "flag.change", env, tags, expires_ns);
+		json_decref(tags);
+		if (hit)
+			return true;
+	}
+	return false;
+}
+
 static int save(struct change *c, const char *id, json_t *a, int64_t expect, const char *actor, const char *action,
 		const char *rationale, struct buf *err)
 {

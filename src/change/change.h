@@ -132,6 +132,13 @@ int rollback_wait(struct change *c, const char *run_id, int timeout_ms);
 
 /* Does an approval rule cover (class, env, tags)? Sets *expires_ns (the rule's validity). */
 bool approval_required(struct change *c, const char *class, const char *env, const json_t *tags, int64_t *expires_ns);
+/*
+ * Does a flag.change rule protect a change of a flag in env from before to
+ * after (flagd definitions; either may be NULL)? A rule protects the flag as
+ * it is and as it would be, so removing the tags a rule matches is covered.
+ */
+bool approval_flag_protected(struct change *c, const char *env, const json_t *before, const json_t *after,
+			     int64_t *expires_ns);
 /* Files a pending request to perform action (JSON: {type, …}); id out. */
 int approval_request(struct change *c, const char *class, const char *env, json_t *action, const char *actor,
 		     const char *rationale, int64_t expires_ns, char id[48], struct buf *err);

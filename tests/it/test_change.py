@@ -291,6 +291,20 @@ try:
     r = s.post("/api/v1/flags/brake/kill?env=prod", {"rationale": "incident"}, token=rita)
     check(r.status == 200 and "brake" in r.body, f"kill of a protected flag is immediate: {r.status} {r.body}")
 
+    # a deploy rollback that would restore a protected flag needs the same approval
+    gflag = dict(crit, metadata={"tags": "critical", "service": "shop"})
+    r = s.request("PUT", "/api/v1/flags/g?env=prod", gflag, token=ops)
+    s.post(f"/api/v1/approvals/{r.json()['approval']}/approve", {"rationale": "ok"}, token=alice)
+    s.post("/api/v1/deploys", {"service": "shop", "env": "prod", "version": "1", "artifact": "a"}, token=ops)
+    r = s.request("PUT", "/api/v1/flags/g?env=prod", dict(gflag, defaultVariant="on"), token=ops)
+    s.post(f"/api/v1/approvals/{r.json()['approval']}/approve", {"rationale": "ok"}, token=alice)
+    r = s.post("/api/v1/deploys", {"service": "shop", "env": "prod", "version": "2", "artifact": "b"}, token=ops)
+    check(r.status == 201 and r.json()["flags"].get("g") == 2, f"deploy 2 snapshots g v2: {r.body[:300]}")
+    r = s.post(f"/api/v1/deploys/{r.json()['id']}/rollback", {"rationale": "bad"}, token=rita)
+    check(r.status == 202 and r.json().get("approval"), f"a rollback restoring a protected flag is filed: {r.body[:300]}")
+    r = s.get("/api/v1/flags/g?env=prod", token=ops)
+    check(r.json()["version"] == 2, f"g unchanged until approved: {r.body[:200]}")
+
     # actor spoofing: the body's name is only reported_by
     r = s.post("/api/v1/deploys", {"service": "web", "env": "prod", "version": "1.0", "artifact": "x",
                                     "actor": "token:ops"}, token=app)
