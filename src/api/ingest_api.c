@@ -286,7 +286,7 @@ int api_events_post(struct http_request *req, struct http_response *res)
 	json_t *deploys = json_array();
 	for (size_t i = 0; i < b.n_events; i++) {
 		const struct change_event *e = &b.events[i];
-		const char *type = NULL, *artifact = NULL;
+		const char *type = NULL, *artifact = NULL, *claimed = NULL;
 		for (uint32_t k = 0; k < e->attrs.n; k++) {
 			const struct attr *t = &e->attrs.v[k];
 			if (t->type != ATTR_STR)
@@ -295,12 +295,14 @@ int api_events_post(struct http_request *req, struct http_response *res)
 				type = t->s;
 			else if (!strcmp(t->key, "artifact") || !strcmp(t->key, "artifactId"))
 				artifact = t->s;
+			else if (!strcmp(t->key, "reported_by"))
+				claimed = t->s;
 		}
 		if (!type || strncmp(type, "dev.cdevents.service.deployed", 29) || !e->service || !e->version)
 			continue;
 		struct deploy_req r = { .service = e->service, .env = e->environment ? e->environment : "default",
 					.version = e->version, .artifact = artifact, .actor = req->who.actor,
-					.deployed_by = e->actor, .note = e->description, .no_event = true };
+					.deployed_by = claimed, .note = e->description, .no_event = true };
 		struct buf derr = BUF_INIT;
 		if (!deploy_record(&api_daemon(req)->change, &r, &derr))
 			json_array_append_new(deploys, json_string(r.id));
