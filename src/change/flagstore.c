@@ -461,6 +461,32 @@ static int import_guard(struct import_ctx *c, flag_guard_fn guard, void *guard_c
 			return rc;
 		}
 	}
+	/* new $evaluators change every flag that $refs them without a new version of that flag */
+	struct vdoc cur;
+	struct buf ignore = BUF_INIT;
+	json_t *meta = NULL;
+	if (!vdoc_get(c->f->store, "flagset", c->env, 0, &cur, &ignore)) {
+		if (!cur.deleted)
+			meta = json_loadb(cur.body, cur.body_len, 0, NULL);
+		vdoc_release(&cur);
+	}
+	buf_release(&ignore);
+	const json_t *was = json_object_get(meta, "$evaluators"), *will = json_object_get(c->meta, "$evaluators");
+	bool evaluators_change = !(was ? will && json_equal(was, will) : !will || !json_object_size(will));
+	json_decref(meta);
+	json_object_foreach(c->existing, k, prev) {
+		if (!evaluators_change || !strstr(json_string_value(prev), "\"$ref\""))
+			continue;
+		json_t *before = json_loads(json_string_value(prev), 0, NULL);
+		bool no = guard(guard_ctx, k, before, before);
+		json_decref(before);
+		if (no) {
+			buf_addf(err, "flag %s in %s is protected by an approval rule (flag.change) and uses $evaluators "
+				      "this import would change; import without changing $evaluators",
+				 k, c->env);
+			return OODA_ECONFLICT;
+		}
+	}
 	if (!c->replace)
 		return 0;
 	json_object_foreach(c->existing, k, prev) {

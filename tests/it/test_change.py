@@ -272,6 +272,19 @@ try:
     unchanged("import with replace")
     r = s.get("/api/v1/flags/other?env=prod", token=ops)
     check(r.status == 404, f"a refused import writes nothing: {r.status}")
+    # a protected flag that $refs an evaluator: changing the evaluator changes the flag
+    r = s.post("/api/v1/flags/import?env=beta", {"$evaluators": {"vip": {"==": [{"var": "tier"}, "gold"]}},
+                                                 "flags": {"plain": plain}}, token=ops)
+    check(r.status == 200, f"evaluator imported: {r.body}")
+    reffed = dict(crit, targeting={"if": [{"$ref": "vip"}, "on", "off"]})
+    r = s.request("PUT", "/api/v1/flags/vipflag?env=beta", reffed, token=ops)
+    r = s.post(f"/api/v1/approvals/{r.json()['approval']}/approve", {"rationale": "ok"}, token=alice)
+    check(r.status == 200 and r.json().get("flag_version") == 1, f"protected flag using $ref: {r.body}")
+    doc = s.get("/api/v1/flags/export?env=beta", token=ops).json()
+    doc["$evaluators"]["vip"] = True
+    r = s.post("/api/v1/flags/import?env=beta", doc, token=rita)
+    check(r.status == 409 and "vipflag" in r.json()["detail"] and "$evaluators" in r.json()["detail"],
+          f"changing an evaluator a protected flag uses is refused: {r.status} {r.body}")
     exported = s.get("/api/v1/flags/export?env=prod", token=ops).json()
     r = s.post("/api/v1/flags/import?env=prod", exported, token=rita)
     check(r.status == 200 and r.json()["changed"] == 0, f"an import leaving the protected flag as is passes: {r.body}")
