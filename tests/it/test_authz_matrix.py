@@ -108,6 +108,8 @@ try:
     authors = [v.get("author") for v in s.get("/api/v1/configs/web/prod/history").json()["versions"]]
     check("token:o" not in authors and "token:u" in authors and "token:s" in authors,
           f"only the two allowed tokens wrote prod's config: {authors}")
+    r = s.post(f"/api/v1/approvals/{ap['o']}/reject", {"rationale": "m"}, token=WHO["o"])
+    check(r.status == 403 and "prod" in r.body, f"reject of a prod approval by the staging token: {r.status} {r.body}")
     r = s.get("/api/v1/approvals?status=all")
     st = {a["id"]: a["status"] for a in r.json()["approvals"]}
     check(st[ap["o"]] == "pending" and st[ap["u"]] != "pending" and st[ap["s"]] != "pending",
