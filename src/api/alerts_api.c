@@ -53,11 +53,9 @@ int api_silence_create(struct http_request *req, struct http_response *res)
 		return rc;
 	char id[32];
 	int64_t now = ooda_now_ns();
-	/* Without tokens (loopback first run) nobody is authenticated: the
-	 * client's own "creator" (the CLI sends cli:USER) is the best name we have. */
-	const char *actor = req->who.actor, *creator = json_string_value(json_object_get(body, "creator"));
-	if ((!actor || !strcmp(actor, "anonymous")) && creator && *creator && strlen(creator) <= 128)
-		actor = creator;
+	/* the creator is who the server authenticated; a claimed "creator" counts
+	 * only in open loopback mode, where nobody is (api_actor) */
+	const char *actor = api_actor(req, json_string_value(json_object_get(body, "creator")));
 	rc = alerts_silence_create(core(req), body, actor, now, id, &req->err);
 	json_decref(body);
 	if (!rc) {

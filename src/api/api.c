@@ -117,3 +117,28 @@ int api_if_match(struct http_request *req, int64_t *v)
 	*v = n;
 	return 0;
 }
+
+int api_env_allowed(struct http_request *req, const char *env)
+{
+	const char *scope = req->who.env;
+	if (!scope[0] || (env && !strcmp(env, scope)))
+		return 0;
+	if (env && *env)
+		buf_addf(&req->err, "this token is scoped to environment %s and cannot use %.80s", scope, env);
+	else
+		buf_addf(&req->err, "this token is scoped to environment %s and cannot use what spans every environment",
+			 scope);
+	return OODA_EFORBIDDEN;
+}
+
+bool api_env_visible(const struct http_request *req, const char *env)
+{
+	return !req->who.env[0] || (env && !strcmp(env, req->who.env));
+}
+
+const char *api_actor(const struct http_request *req, const char *claimed)
+{
+	if (!strcmp(req->who.actor, "anonymous") && claimed && *claimed && strlen(claimed) <= 128)
+		return claimed;
+	return req->who.actor;
+}

@@ -40,4 +40,22 @@ const char *api_rationale(struct http_request *req, json_t *body);
 /* If-Match: "v3", "3" or W/"v3" → 3; absent or "*" → -1. OODA_EINVAL (detail in req->err) if malformed. */
 int api_if_match(struct http_request *req, int64_t *v);
 
+/*
+ * A token scoped to an environment acts only there: 0 when the request's
+ * token has no scope or env is its environment, else OODA_EFORBIDDEN with a
+ * detail naming both. env NULL or "" (something spanning every
+ * environment, like a service's migrations) is outside every scope.
+ */
+int api_env_allowed(struct http_request *req, const char *env);
+/* Whether a list may show an item of env to this request's token (no detail). */
+bool api_env_visible(const struct http_request *req, const char *env);
+
+/*
+ * Who did it: the authenticated identity. Only in open loopback mode, where
+ * nobody is authenticated, does the client's claimed name (the CLI sends
+ * cli:USER) stand in for "anonymous". Store the claimed name apart, as
+ * reported_by, never as the actor.
+ */
+const char *api_actor(const struct http_request *req, const char *claimed);
+
 #endif

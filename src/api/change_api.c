@@ -2,7 +2,10 @@
  * The change stage over HTTP: config sets (with ETag for pollers and
  * If-Match for writers), config schemas, the deploy and migration
  * registry, canary verification, rollback plans and runs, and approvals.
- * Thin adapters over change/change.h.
+ * Thin adapters over change/change.h. A token scoped to an environment
+ * reaches only that environment: routes naming one check it, routes naming
+ * an object by id check the object's, lists leave the others out, and what
+ * spans every environment (schemas, migrations) is out of its reach.
  */
 #include "api/api.h"
 #include "api/handlers.h"
@@ -15,10 +18,27 @@ static struct change *chg(struct http_request *req)
 	return &api_daemon(req)->change;
 }
 
+/* A deploy, rollback run or approval (kind) by id, checked against the token's environment. */
+static int object_in_scope(struct http_request *req, const char *kind, const char *id)
+{
+	if (!req->who.env[0])
+		return 0;
+	char env[64];
+	int rc = change_object_env(chg(req), kind, id, env, &req->err);
+	return rc ? rc : api_env_allowed(req, env);
+}
+
+/* The environment a list is narrowed to: the token's, or NULL for all. */
+static const char *list_env(struct http_request *req)
+{
+	return req->who.env[0] ? req->who.env : NULL;
+}
+
 /* ---- config sets -------------------------------------------------------- */
 
 struct cfg_list {
 	struct buf *out;
+	struct http_request *req;
 	int n;
 };
 
@@ -29,7 +49,7 @@ static int cfg_row(void *ctx, const void *row)
 	char when[40];
 	ooda_time_format(r->time_ns, when, sizeof(when));
 	const char *slash = strchr(r->key, '/');
-	if (!slash)
+	if (!slash || !api_env_visible(l->req, slash + 1))
 		return 0;
 	buf_addf(l->out, "%s{\"service\":", l->n++ ? "," : "");
 	buf_add_json_str(l->out, r->key, (size_t)(slash - r->key));
@@ -43,7 +63,7 @@ static int cfg_row(void *ctx, const void *row)
 
 int api_configs_list(struct http_request *req, struct http_response *res)
 {
-	struct cfg_list l = { &res->body, 0 };
+	struct cfg_list l = { &res->body, req, 0 };
 	buf_adds(&res->body, "{\"configs\":[");
 	int rc = vdoc_list(api_daemon(req)->store, "config", http_query(req, "service") ? http_query(req, "service") : "",
 			   cfg_row, &l);
@@ -58,12 +78,15 @@ static void cfg_key(struct http_request *req, char *out, size_t n)
 
 int api_config_get(struct http_request *req, struct http_response *res)
 {
+	int rc = api_env_allowed(req, http_param(req, "env"));
+	if (rc)
+		return rc;
 	char key[300];
 	cfg_key(req, key, sizeof(key));
 	const char *vq = http_query(req, "version");
 	struct vdoc d;
-	int rc = vdoc_get(api_daemon(req)->store, "config", key, vq ? strtoll(vq + (*vq == 'v'), NULL, 10) : 0, &d,
-			  &req->err);
+	rc = vdoc_get(api_daemon(req)->store, "config", key, vq ? strtoll(vq + (*vq == 'v'), NULL, 10) : 0, &d,
+		      &req->err);
 	if (rc)
 		return rc;
 	char tag[32];
@@ -98,6 +121,8 @@ int api_config_get(struct http_request *req, struct http_response *res)
 
 int api_config_put(struct http_request *req, struct http_response *res)
 {
+	if (api_env_allowed(req, http_param(req, "env")))
+		return OODA_EFORBIDDEN;
 	const char *ct = http_header(req, "Content-Type");
 	const char *fmt = NULL;
 	if (ct && !strncasecmp(ct, "application/json", 16))
@@ -127,16 +152,21 @@ int api_config_put(struct http_request *req, struct http_response *res)
 
 int api_config_history(struct http_request *req, struct http_response *res)
 {
+	int rc = api_env_allowed(req, http_param(req, "env"));
+	if (rc)
+		return rc;
 	char key[300];
 	cfg_key(req, key, sizeof(key));
 	buf_adds(&res->body, "{\"versions\":");
-	int rc = vdoc_history_json(api_daemon(req)->store, "config", key, false, &res->body, &req->err);
+	rc = vdoc_history_json(api_daemon(req)->store, "config", key, false, &res->body, &req->err);
 	buf_addch(&res->body, '}');
 	return rc;
 }
 
 int api_config_diff(struct http_request *req, struct http_response *res)
 {
+	if (api_env_allowed(req, http_param(req, "env")))
+		return OODA_EFORBIDDEN;
 	char key[300];
 	cfg_key(req, key, sizeof(key));
 	/* diff the documents' data, not their wrappers */
@@ -185,7 +215,9 @@ static int64_t to_version(json_t *body)
 int api_config_rollback(struct http_request *req, struct http_response *res)
 {
 	json_t *body;
-	int rc = api_json_body(req, &body);
+	int rc = api_env_allowed(req, http_param(req, "env"));
+	if (!rc)
+		rc = api_json_body(req, &body);
 	if (rc)
 		return rc;
 	int64_t to = to_version(body), v = 0;
@@ -204,7 +236,10 @@ int api_config_rollback(struct http_request *req, struct http_response *res)
 
 int api_config_schema_put(struct http_request *req, struct http_response *res)
 {
-	int rc = config_schema_put(chg(req), http_param(req, "service"), req->body, req->body_len, req->who.actor,
+	int rc = api_env_allowed(req, NULL); /* a schema binds the service in every environment */
+	if (rc)
+		return rc;
+	rc = config_schema_put(chg(req), http_param(req, "service"), req->body, req->body_len, req->who.actor,
 				   api_rationale(req, NULL), &req->err);
 	if (!rc)
 		buf_adds(&res->body, "{\"ok\":true}");
@@ -227,15 +262,19 @@ int api_deploy_record(struct http_request *req, struct http_response *res)
 	const char *env = json_string_value(json_object_get(body, "environment"));
 	if (!env)
 		env = json_string_value(json_object_get(body, "env"));
+	if (!env) /* unnamed: the token's environment, else default */
+		env = req->who.env[0] ? req->who.env : "default";
 	struct deploy_req r = { .service = json_string_value(json_object_get(body, "service")),
-				.env = env ? env : "default",
+				.env = env,
 				.version = json_string_value(json_object_get(body, "version")),
 				.artifact = json_string_value(json_object_get(body, "artifact")),
 				.config_version = json_integer_value(json_object_get(body, "config_version")),
-				.migrations = migs, .n_migrations = nm, .actor = req->who.actor,
+				.migrations = migs, .n_migrations = nm,
+				.actor = api_actor(req, json_string_value(json_object_get(body, "actor"))),
 				.deployed_by = json_string_value(json_object_get(body, "actor")),
 				.note = json_string_value(json_object_get(body, "note")) };
-	if (m && !json_is_array(m)) {
+	rc = api_env_allowed(req, env);
+	if (!rc && m && !json_is_array(m)) {
 		buf_adds(&req->err, "migrations is a list of migration ids");
 		rc = OODA_EINVAL;
 	}
@@ -255,13 +294,16 @@ int api_deploys_list(struct http_request *req, struct http_response *res)
 {
 	size_t limit;
 	int rc = api_query_limit(req, "limit", 50, 1000, &limit);
-	return rc ? rc : deploy_list_json(chg(req), http_query(req, "service"), limit, &res->body, &req->err);
+	return rc ? rc : deploy_list_json(chg(req), http_query(req, "service"), list_env(req), limit, &res->body,
+					  &req->err);
 }
 
 int api_deploy_get(struct http_request *req, struct http_response *res)
 {
 	json_t *d;
-	int rc = deploy_get(chg(req), http_param(req, "id"), &d, &req->err);
+	int rc = object_in_scope(req, "deploy", http_param(req, "id"));
+	if (!rc)
+		rc = deploy_get(chg(req), http_param(req, "id"), &d, &req->err);
 	if (!rc) {
 		struct vdoc v;
 		struct buf ignore = BUF_INIT;
@@ -276,14 +318,18 @@ int api_deploy_get(struct http_request *req, struct http_response *res)
 
 int api_deploy_verify(struct http_request *req, struct http_response *res)
 {
-	return deploy_verify(chg(req), http_param(req, "id"), &res->body, &req->err);
+	int rc = object_in_scope(req, "deploy", http_param(req, "id"));
+	return rc ? rc : deploy_verify(chg(req), http_param(req, "id"), &res->body, &req->err);
 }
 
 int api_rollback_plan(struct http_request *req, struct http_response *res)
 {
 	const char *ai = http_query(req, "allow_irreversible");
 	json_t *plan;
-	int rc = rollback_plan(chg(req), http_param(req, "id"), ai && !strcmp(ai, "true"), &plan, &req->err);
+	int rc = object_in_scope(req, "deploy", http_param(req, "id"));
+	if (rc)
+		return rc;
+	rc = rollback_plan(chg(req), http_param(req, "id"), ai && !strcmp(ai, "true"), &plan, &req->err);
 	if (!rc)
 		api_send_json(res, 200, plan);
 	return rc;
@@ -292,7 +338,9 @@ int api_rollback_plan(struct http_request *req, struct http_response *res)
 int api_rollback_start(struct http_request *req, struct http_response *res)
 {
 	json_t *body;
-	int rc = api_json_body(req, &body);
+	int rc = object_in_scope(req, "deploy", http_param(req, "id"));
+	if (!rc)
+		rc = api_json_body(req, &body);
 	if (rc)
 		return rc;
 	char run[48], ap[48];
@@ -317,6 +365,9 @@ int api_rollback_start(struct http_request *req, struct http_response *res)
 int api_rollback_get(struct http_request *req, struct http_response *res)
 {
 	const char *w = http_query(req, "wait");
+	int rc = object_in_scope(req, "rollback-run", http_param(req, "id"));
+	if (rc)
+		return rc;
 	if (w && !strcmp(w, "true"))
 		rollback_wait(chg(req), http_param(req, "id"), 30000);
 	return rollback_run_json(chg(req), http_param(req, "id"), &res->body, &req->err);
@@ -325,7 +376,9 @@ int api_rollback_get(struct http_request *req, struct http_response *res)
 int api_migration_register(struct http_request *req, struct http_response *res)
 {
 	json_t *body;
-	int rc = api_json_body(req, &body);
+	int rc = api_env_allowed(req, NULL); /* a migration belongs to the service in every environment */
+	if (!rc)
+		rc = api_json_body(req, &body);
 	if (rc)
 		return rc;
 	rc = migration_register(chg(req), json_string_value(json_object_get(body, "service")),
@@ -372,15 +425,18 @@ int api_migrations_list(struct http_request *req, struct http_response *res)
 int api_approvals_list(struct http_request *req, struct http_response *res)
 {
 	return approval_list_json(chg(req), http_query(req, "status") ? http_query(req, "status") : "pending",
-				  &res->body, &req->err);
+				  list_env(req), &res->body, &req->err);
 }
 
 static int decide(struct http_request *req, struct http_response *res, bool approve)
 {
 	json_t *body = NULL;
+	int rc = object_in_scope(req, "approval", http_param(req, "id"));
+	if (rc)
+		return rc;
 	if (req->body_len && api_json_body(req, &body))
 		return OODA_EINVAL;
-	int rc = approval_decide(chg(req), http_param(req, "id"), approve, req->who.actor, api_rationale(req, body),
+	rc = approval_decide(chg(req), http_param(req, "id"), approve, req->who.actor, api_rationale(req, body),
 				 &res->body, &req->err);
 	json_decref(body);
 	return rc;

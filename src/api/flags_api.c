@@ -6,6 +6,13 @@
  * providers speak. The environment is `default` unless the request names
  * another (?env= for management, X-Ooda-Env for OFREP) or the token is
  * scoped to one, which then wins.
+ *
+ * An approval rule (class flag.change) protects a flag, not a verb: a PUT,
+ * DELETE or rollback of a flag a rule covers — as it is now or as it would
+ * be, so dropping its tags counts — files an approval request (202)
+ * instead of acting, and an import that would change one is refused (409).
+ * The kill switches stay immediate: they only ever disable, and they are
+ * the emergency brake (docs/change.md).
  */
 #include "api/api.h"
 #include "api/handlers.h"
@@ -28,6 +35,51 @@ static int request_env(struct http_request *req, bool ofrep, const char **env)
 		return OODA_EINVAL;
 	}
 	return 0;
+}
+
+/* The definition of env/key at version (0: current), or NULL when absent or deleted. Caller json_decref's. */
+static json_t *stored_def(struct http_request *req, const char *env, const char *key, int64_t version)
+{
+	char k[400];
+	snprintf(k, sizeof(k), "%s/%s", env, key);
+	struct vdoc d;
+	struct buf ignore = BUF_INIT;
+	json_t *def = NULL;
+	if (!vdoc_get(api_daemon(req)->store, "flag", k, version, &d, &ignore)) {
+		if (!d.deleted)
+			def = json_loadb(d.body, d.body_len, 0, NULL);
+		vdoc_release(&d);
+	}
+	buf_release(&ignore);
+	return def;
+}
+
+struct import_guard {
+	struct change *chg;
+	const char *env;
+};
+
+static bool import_protected(void *ctx, const char *key, const json_t *before, const json_t *after)
+{
+	(void)key;
+	struct import_guard *g = ctx;
+	int64_t exp;
+	return approval_flag_protected(g->chg, g->env, before, after, &exp);
+}
+
+/* Files action (stolen) for approval instead of performing it: 202 with the request's id. */
+static int file_approval(struct http_request *req, struct http_response *res, const char *env, json_t *action,
+			 const char *rationale, int64_t exp)
+{
+	char id[48];
+	int rc = approval_request(&api_daemon(req)->change, "flag.change", env, action, req->who.actor, rationale, exp,
+				  id, &req->err);
+	json_decref(action);
+	if (!rc) {
+		res->status = 202;
+		buf_addf(&res->body, "{\"approval\":\"%s\",\"status\":\"pending approval\"}", id);
+	}
+	return rc;
 }
 
 static void set_etag(struct http_response *res, int64_t version)
@@ -154,34 +206,16 @@ int api_flag_put(struct http_request *req, struct http_response *res)
 	if (!def)
 		def = body;
 	c.rationale = api_rationale(req, body);
-	/* flags tagged for four-eyes changes become approval requests */
+	/* a change of a protected flag (as it is, or as it would be) becomes an approval request */
 	int64_t exp = 0;
-	json_t *tags = json_object_get(json_object_get(def, "metadata"), "tags");
-	if (json_is_string(tags)) { /* flagd metadata values are scalars: "a,b" lists tags */
-		json_t *list = json_array();
-		const char *p = json_string_value(tags);
-		while (*p) {
-			size_t n = strcspn(p, ",");
-			json_array_append_new(list, json_stringn(p, n));
-			p += n + (p[n] == ',');
-		}
-		tags = list;
-	} else {
-		json_incref(tags);
-	}
-	bool needs = approval_required(&api_daemon(req)->change, "flag.change", env, tags, &exp);
-	json_decref(tags);
+	json_t *before = stored_def(req, env, c.key, 0);
+	bool needs = approval_flag_protected(&api_daemon(req)->change, env, before, def, &exp);
+	json_decref(before);
 	if (needs) {
-		json_t *action = json_pack("{s:s, s:s, s:s, s:O}", "type", "flag.put", "env", env, "key", c.key,
-					   "definition", def);
-		char id[48];
-		rc = approval_request(&api_daemon(req)->change, "flag.change", env, action, req->who.actor, c.rationale, exp,
-				      id, &req->err);
-		json_decref(action);
-		if (!rc) {
-			res->status = 202;
-			buf_addf(&res->body, "{\"approval\":\"%s\",\"status\":\"pending approval\"}", id);
-		}
+		rc = file_approval(req, res, env,
+				   json_pack("{s:s, s:s, s:s, s:O}", "type", "flag.put", "env", env, "key", c.key,
+					     "definition", def),
+				   c.rationale, exp);
 		json_decref(body);
 		return rc;
 	}
@@ -202,8 +236,17 @@ int api_flag_delete(struct http_request *req, struct http_response *res)
 				 .rationale = api_rationale(req, NULL) };
 	if (!rc)
 		rc = api_if_match(req, &c.expect_version);
-	if (!rc)
-		rc = flagstore_delete(api_daemon(req)->flags, &c, &req->err);
+	if (rc)
+		return rc;
+	int64_t exp = 0;
+	json_t *before = stored_def(req, env, c.key, 0);
+	bool needs = approval_flag_protected(&api_daemon(req)->change, env, before, NULL, &exp);
+	json_decref(before);
+	if (needs)
+		return file_approval(req, res, env,
+				     json_pack("{s:s, s:s, s:s}", "type", "flag.delete", "env", env, "key", c.key),
+				     c.rationale, exp);
+	rc = flagstore_delete(api_daemon(req)->flags, &c, &req->err);
 	if (!rc)
 		buf_addf(&res->body, "{\"key\":\"%s\",\"env\":\"%s\",\"version\":%lld,\"deleted\":true}", c.key, env,
 			 (long long)c.version);
@@ -282,6 +325,19 @@ int api_flag_rollback(struct http_request *req, struct http_response *res)
 	}
 	struct flag_change c = { .env = env, .key = http_param(req, "key"), .actor = req->who.actor,
 				 .rationale = api_rationale(req, body), .expect_version = -1 };
+	int64_t exp = 0;
+	json_t *before = stored_def(req, env, c.key, 0), *after = stored_def(req, env, c.key, v);
+	bool needs = approval_flag_protected(&api_daemon(req)->change, env, before, after, &exp);
+	json_decref(before);
+	json_decref(after);
+	if (needs) {
+		rc = file_approval(req, res, env,
+				   json_pack("{s:s, s:s, s:s, s:I}", "type", "flag.rollback", "env", env, "key", c.key, "to",
+					     (json_int_t)v),
+				   c.rationale, exp);
+		json_decref(body);
+		return rc;
+	}
 	rc = flagstore_rollback(api_daemon(req)->flags, &c, v, &req->err);
 	if (!rc)
 		buf_addf(&res->body, "{\"key\":\"%s\",\"env\":\"%s\",\"version\":%lld,\"restored\":%lld}", c.key, env,
@@ -340,9 +396,10 @@ int api_flags_import(struct http_request *req, struct http_response *res)
 		return rc;
 	const char *rep = http_query(req, "replace"), *strict = http_query(req, "strict");
 	int changed = 0;
+	struct import_guard g = { &api_daemon(req)->change, env };
 	rc = flagstore_import(api_daemon(req)->flags, env, req->body, req->body_len, rep && !strcmp(rep, "true"),
-			      !strict || strcmp(strict, "false"), req->who.actor, api_rationale(req, NULL), &changed,
-			      &req->err);
+			      !strict || strcmp(strict, "false"), req->who.actor, api_rationale(req, NULL),
+			      import_protected, &g, &changed, &req->err);
 	if (!rc)
 		buf_addf(&res->body, "{\"env\":\"%s\",\"changed\":%d}", env, changed);
 	return rc;

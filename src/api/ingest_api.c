@@ -217,6 +217,38 @@ static const char *ce_header(void *ctx, const char *name)
 	return http_header(((struct hdr_ctx *)ctx)->req, name);
 }
 
+/*
+ * Before anything is stored: an environment-scoped token's events are of its
+ * environment (filled in when unnamed, 403 when another is named), and the
+ * actor is who the server authenticated; a different claimed actor is kept
+ * as the attribute reported_by.
+ */
+static int events_own(struct http_request *req, struct telemetry_batch *b)
+{
+	for (size_t i = 0; i < b->n_events; i++) {
+		struct change_event *e = &b->events[i];
+		if (req->who.env[0] && !e->environment)
+			e->environment = req->who.env;
+		int rc = api_env_allowed(req, e->environment);
+		if (rc) {
+			buf_addf(&req->err, " (event %zu); nothing was stored", i);
+			return rc;
+		}
+		const char *claimed = e->actor;
+		e->actor = api_actor(req, claimed);
+		if (claimed && strcmp(claimed, e->actor)) {
+			struct attr *v = arena_alloc(&req->arena, (e->attrs.n + 1) * sizeof(*v));
+			if (e->attrs.n)
+				memcpy(v, e->attrs.v, e->attrs.n * sizeof(*v));
+			v[e->attrs.n] = (struct attr){ .key = "reported_by", .type = ATTR_STR,
+						       .len = (uint32_t)strlen(claimed), .s = claimed };
+			e->attrs.v = v;
+			e->attrs.n++;
+		}
+	}
+	return 0;
+}
+
 int api_events_post(struct http_request *req, struct http_response *res)
 {
 	struct telemetry_batch b = { .arena = &req->arena };
@@ -242,6 +274,8 @@ int api_events_post(struct http_request *req, struct http_response *res)
 		buf_adds(&req->err, "the body holds no event");
 		return OODA_EINVAL;
 	}
+	if ((rc = events_own(req, &b)))
+		return rc;
 	for (size_t i = 0; i < b.n_events; i++)
 		if (!b.events[i].id || !*b.events[i].id)
 			b.events[i].id = arena_printf(&req->arena, "ev_%016llx%08x", (unsigned long long)now,
@@ -252,7 +286,7 @@ int api_events_post(struct http_request *req, struct http_response *res)
 	json_t *deploys = json_array();
 	for (size_t i = 0; i < b.n_events; i++) {
 		const struct change_event *e = &b.events[i];
-		const char *type = NULL, *artifact = NULL;
+		const char *type = NULL, *artifact = NULL, *claimed = NULL;
 		for (uint32_t k = 0; k < e->attrs.n; k++) {
 			const struct attr *t = &e->attrs.v[k];
 			if (t->type != ATTR_STR)
@@ -261,12 +295,14 @@ int api_events_post(struct http_request *req, struct http_response *res)
 				type = t->s;
 			else if (!strcmp(t->key, "artifact") || !strcmp(t->key, "artifactId"))
 				artifact = t->s;
+			else if (!strcmp(t->key, "reported_by"))
+				claimed = t->s;
 		}
 		if (!type || strncmp(type, "dev.cdevents.service.deployed", 29) || !e->service || !e->version)
 			continue;
 		struct deploy_req r = { .service = e->service, .env = e->environment ? e->environment : "default",
 					.version = e->version, .artifact = artifact, .actor = req->who.actor,
-					.deployed_by = e->actor, .note = e->description, .no_event = true };
+					.deployed_by = claimed, .note = e->description, .no_event = true };
 		struct buf derr = BUF_INIT;
 		if (!deploy_record(&api_daemon(req)->change, &r, &derr))
 			json_array_append_new(deploys, json_string(r.id));
@@ -297,7 +333,11 @@ int api_events_list(struct http_request *req, struct http_response *res)
 		.kind = http_query(req, "kind"),
 		.environment = http_query(req, "env"),
 	};
-	int rc = api_query_time(req, "from", &f.from_ns);
+	int rc = req->who.env[0] && f.environment ? api_env_allowed(req, f.environment) : 0;
+	if (req->who.env[0])
+		f.environment = req->who.env;
+	if (!rc)
+		rc = api_query_time(req, "from", &f.from_ns);
 	if (rc == OODA_ENOTFOUND)
 		rc = api_query_time(req, "since", &f.from_ns);
 	if (rc == OODA_ENOTFOUND)

@@ -1,4 +1,7 @@
-/* /api/v1/tokens: list, create (the secret is returned once), revoke. */
+/*
+ * /api/v1/tokens: list, create (the secret is returned once), revoke. A
+ * daemon listening beyond loopback refuses to revoke its last admin token.
+ */
 #include "api/api.h"
 #include "api/handlers.h"
 
@@ -70,8 +73,8 @@ int api_tokens_revoke(struct http_request *req, struct http_response *res)
 	struct daemon *d = api_daemon(req);
 	struct token_row row;
 	const char *why = http_query(req, "rationale");
-	int rc = token_revoke(d->store, &d->signer, http_param(req, "id"), req->who.actor, why ? why : "",
-			      &row, &req->err);
+	int rc = (http_listen_is_loopback(d->listen) ? token_revoke : token_revoke_keep_admin)(
+		d->store, &d->signer, http_param(req, "id"), req->who.actor, why ? why : "", &row, &req->err);
 	if (rc)
 		return rc;
 	auth_invalidate(d->auth);

@@ -2,7 +2,8 @@
  * Four-eyes approvals. Rules in ooda.yaml (`approvals:`) name action
  * classes — rollback, migration.irreversible, flag.change — optionally
  * narrowed to an environment and, for flags, to tags in the flag's
- * metadata. An action a rule covers is not performed; a request is filed
+ * metadata. A flag.change rule protects the flag, not a verb: its PUT,
+ * DELETE and rollback are filed (flags_api.c), an import may not touch it. An action a rule covers is not performed; a request is filed
  * instead (who asked, why, what exactly, until when). Another person with
  * the approver role approves — and the stored action then runs, in the
  * requester's name, noting the approver — or rejects. The requester can
@@ -56,6 +57,38 @@ bool approval_required(struct change *c, const char *class, const char *env, con
 	return hit;
 }
 
+/* A flag's tags as a JSON array (new reference): flagd metadata values are scalars, so "a,b" lists tags. */
+static json_t *flag_tags(const json_t *def)
+{
+	json_t *tags = json_object_get(json_object_get(def, "metadata"), "tags");
+	if (!json_is_string(tags))
+		return json_incref(tags);
+	json_t *list = json_array();
+	const char *p = json_string_value(tags);
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		json_array_append_new(list, json_stringn(p, n));
+		p += n + (p[n] == ',');
+	}
+	return list;
+}
+
+bool approval_flag_protected(struct change *c, const char *env, const json_t *before, const json_t *after,
+			     int64_t *expires_ns)
+{
+	const json_t *defs[2] = { before, after };
+	for (int i = 0; i < 2; i++) {
+		if (!defs[i])
+			continue;
+		json_t *tags = flag_tags(defs[i]);
+		bool hit = approval_required(c, "flag.change", env, tags, expires_ns);
+		json_decref(tags);
+		if (hit)
+			return true;
+	}
+	return false;
+}
+
 static int save(struct change *c, const char *id, json_t *a, int64_t expect, const char *actor, const char *action,
 		const char *rationale, struct buf *err)
 {
@@ -87,6 +120,57 @@ int approval_request(struct change *c, const char *class, const char *env, json_
 	return rc;
 }
 
+/*
+ * The approved actions, each performed in the requester's name with a
+ * rationale that names the approver. out gets ,"key":value members.
+ */
+static int perform_rollback(struct change *c, json_t *act, const char *requester, const char *why, struct buf *out,
+			    struct buf *err)
+{
+	char run[48], ap[48];
+	json_t *plan;
+	const char *dep = json_string_value(json_object_get(act, "deploy"));
+	bool allow = json_is_true(json_object_get(act, "allow_irreversible"));
+	int rc = rollback_plan(c, dep, allow, &plan, err);
+	if (rc)
+		return rc;
+	json_decref(plan);
+	rc = rollback_start(c, dep, allow, true, requester, why, run, ap, err);
+	if (!rc)
+		buf_addf(out, ",\"run\":\"%s\"", run);
+	return rc;
+}
+
+static int perform_flag(struct change *c, json_t *act, const char *requester, const char *why, struct buf *out,
+			struct buf *err)
+{
+	const char *type = json_string_value(json_object_get(act, "type"));
+	struct flag_change ch = { .env = json_string_value(json_object_get(act, "env")),
+				  .key = json_string_value(json_object_get(act, "key")), .actor = requester,
+				  .rationale = why, .expect_version = -1 };
+	int rc;
+	if (!strcmp(type, "flag.put"))
+		rc = flagstore_put(c->flags, &ch, json_object_get(act, "definition"), err);
+	else if (!strcmp(type, "flag.delete"))
+		rc = flagstore_delete(c->flags, &ch, err);
+	else
+		rc = flagstore_rollback(c->flags, &ch, json_integer_value(json_object_get(act, "to")), err);
+	if (!rc)
+		buf_addf(out, ",\"flag_version\":%lld", (long long)ch.version);
+	return rc;
+}
+
+static const struct {
+	const char *type;
+	int (*fn)(struct change *c, json_t *act, const char *requester, const char *why, struct buf *out,
+		  struct buf *err);
+} performers[] = {
+	{ "rollback", perform_rollback },
+	{ "flag.put", perform_flag },
+	{ "flag.delete", perform_flag },
+	{ "flag.rollback", perform_flag },
+};
+
 /* Performs an approved action in the requester's name. */
 static int perform(struct change *c, json_t *a, const char *approver, struct buf *out, struct buf *err)
 {
@@ -95,29 +179,9 @@ static int perform(struct change *c, json_t *a, const char *approver, struct buf
 	const char *requester = json_string_value(json_object_get(a, "requester"));
 	char why[600];
 	snprintf(why, sizeof(why), "%s (approved by %s)", json_string_value(json_object_get(a, "rationale")), approver);
-	if (type && !strcmp(type, "rollback")) {
-		char run[48], ap[48];
-		json_t *plan;
-		const char *dep = json_string_value(json_object_get(act, "deploy"));
-		bool allow = json_is_true(json_object_get(act, "allow_irreversible"));
-		int rc = rollback_plan(c, dep, allow, &plan, err);
-		if (rc)
-			return rc;
-		json_decref(plan);
-		rc = rollback_start(c, dep, allow, true, requester, why, run, ap, err);
-		if (!rc)
-			buf_addf(out, ",\"run\":\"%s\"", run);
-		return rc;
-	}
-	if (type && !strcmp(type, "flag.put")) {
-		struct flag_change ch = { .env = json_string_value(json_object_get(act, "env")),
-					  .key = json_string_value(json_object_get(act, "key")), .actor = requester,
-					  .rationale = why, .expect_version = -1 };
-		int rc = flagstore_put(c->flags, &ch, json_object_get(act, "definition"), err);
-		if (!rc)
-			buf_addf(out, ",\"flag_version\":%lld", (long long)ch.version);
-		return rc;
-	}
+	for (size_t i = 0; type && i < sizeof(performers) / sizeof(performers[0]); i++)
+		if (!strcmp(performers[i].type, type))
+			return performers[i].fn(c, act, requester, why, out, err);
 	buf_addf(err, "approved action of unknown type %s", type ? type : "(none)");
 	return OODA_EINTERNAL;
 }
@@ -188,7 +252,7 @@ int approval_decide(struct change *c, const char *id, bool approve, const char *
 
 struct list_ctx {
 	struct buf *out;
-	const char *status;
+	const char *status, *env;
 	int n;
 	int64_t now;
 };
@@ -204,6 +268,11 @@ static int list_row(void *ctx, const void *row)
 	if (st && !strcmp(st, "pending") && json_integer_value(json_object_get(a, "expires_unix_nano")) < l->now)
 		json_object_set_new(a, "status", json_string("expired"));
 	st = json_string_value(json_object_get(a, "status"));
+	const char *env = json_string_value(json_object_get(a, "env"));
+	if (l->env && (!env || strcmp(env, l->env))) {
+		json_decref(a);
+		return 0;
+	}
 	if (!l->status || !strcmp(l->status, "all") || (st && !strcmp(st, l->status))) {
 		char *t = json_dumps(a, JSON_COMPACT);
 		buf_addf(l->out, "%s%s", l->n++ ? "," : "", t);
@@ -213,9 +282,9 @@ static int list_row(void *ctx, const void *row)
 	return 0;
 }
 
-int approval_list_json(struct change *c, const char *status, struct buf *out, struct buf *err)
+int approval_list_json(struct change *c, const char *status, const char *env, struct buf *out, struct buf *err)
 {
-	struct list_ctx l = { out, status, 0, ooda_now_ns() };
+	struct list_ctx l = { out, status, env, 0, ooda_now_ns() };
 	buf_adds(out, "{\"approvals\":[");
 	int rc = vdoc_list(c->store, "approval", "", list_row, &l);
 	buf_adds(out, "]}");

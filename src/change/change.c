@@ -390,10 +390,11 @@ int deploy_record(struct change *c, struct deploy_req *r, struct buf *err)
 	}
 	char when[40];
 	ooda_time_format(now, when, sizeof(when));
-	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:o, s:s, s:s?, s:s, s:I, s:o, s:o, s:s?, s:s?}", "id", r->id,
-			      "service", r->service, "environment", r->env, "version", r->version, "artifact",
-			      r->artifact, "config_version", (json_int_t)cfgv, "migrations", migs, "actor", r->deployed_by ? r->deployed_by : r->actor,
-			      "note", r->note, "time", when, "time_unix_nano", (json_int_t)now, "flags", flags,
+	/* actor is who the server authenticated; what the sender claims is only reported_by */
+	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:o, s:s, s:s?, s:s?, s:s, s:I, s:o, s:o, s:s?, s:s?}",
+			      "id", r->id, "service", r->service, "environment", r->env, "version", r->version, "artifact",
+			      r->artifact, "config_version", (json_int_t)cfgv, "migrations", migs, "actor", r->actor,
+			      "reported_by", r->deployed_by, "note", r->note, "time", when, "time_unix_nano", (json_int_t)now, "flags", flags,
 			      "previous", prev, "rollback_of", r->rollback_of, "rollback_run", r->run_id);
 	struct deploy_tx t = { c, r, json_dumps(d, JSON_COMPACT), newm };
 	json_decref(d);
@@ -430,7 +431,7 @@ int deploy_get(struct change *c, const char *id, json_t **out, struct buf *err)
 
 struct dlist {
 	json_t *all;
-	const char *service;
+	const char *service, *env;
 };
 
 static int dlist_row(void *ctx, const void *row)
@@ -438,7 +439,9 @@ static int dlist_row(void *ctx, const void *row)
 	const struct doc_row *r = row;
 	struct dlist *l = ctx;
 	json_t *d = json_loadb(r->body, r->body_len, 0, NULL);
-	if (d && (!l->service || !strcmp(json_string_value(json_object_get(d, "service")), l->service)))
+	const char *denv = json_string_value(json_object_get(d, "environment"));
+	if (d && (!l->service || !strcmp(json_string_value(json_object_get(d, "service")), l->service)) &&
+	    (!l->env || (denv && !strcmp(denv, l->env))))
 		json_array_append(l->all, d);
 	json_decref(d);
 	return 0;
@@ -451,9 +454,10 @@ static int cmp_deploy_desc(const void *a, const void *b)
 	return x > y ? -1 : x < y;
 }
 
-int deploy_list_json(struct change *c, const char *service, size_t limit, struct buf *out, struct buf *err)
+int deploy_list_json(struct change *c, const char *service, const char *env, size_t limit, struct buf *out,
+		     struct buf *err)
 {
-	struct dlist l = { json_array(), service };
+	struct dlist l = { json_array(), service, env };
 	int rc = vdoc_list(c->store, "deploy", "", dlist_row, &l);
 	if (rc) {
 		buf_adds(err, "reading deploys failed");
@@ -628,4 +632,35 @@ int deploy_verify(struct change *c, const char *id, struct buf *out, struct buf 
 	free(v.pre.v);
 	json_decref(d);
 	return rc;
+}
+
+/* Where each kind of object keeps its environment: a member, or a member of a member. */
+static const struct {
+	const char *kind, *outer, *member;
+} env_of[] = {
+	{ "deploy", NULL, "environment" },
+	{ "rollback-run", "plan", "env" },
+	{ "approval", NULL, "env" },
+};
+
+int change_object_env(struct change *c, const char *kind, const char *id, char env[64], struct buf *err)
+{
+	env[0] = '\0';
+	for (size_t i = 0; i < sizeof(env_of) / sizeof(env_of[0]); i++) {
+		if (strcmp(env_of[i].kind, kind))
+			continue;
+		struct vdoc d;
+		int rc = vdoc_get(c->store, kind, id, 0, &d, err);
+		if (rc)
+			return rc;
+		json_t *j = json_loadb(d.body, d.body_len, 0, NULL);
+		vdoc_release(&d);
+		json_t *o = env_of[i].outer ? json_object_get(j, env_of[i].outer) : j;
+		const char *e = json_string_value(json_object_get(o, env_of[i].member));
+		snprintf(env, 64, "%s", e ? e : "");
+		json_decref(j);
+		return 0;
+	}
+	buf_addf(err, "objects of kind %s have no environment", kind);
+	return OODA_EINVAL;
 }

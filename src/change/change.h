@@ -79,7 +79,7 @@ struct deploy_req {
 	const char *const *migrations;
 	size_t n_migrations;
 	const char *actor, *note;
-	const char *deployed_by;     /* who deployed, as the sender says (CI user); NULL = actor */
+	const char *deployed_by;     /* who deployed, as the sender says (CI user): stored as reported_by, never as actor */
 	const char *rollback_of;     /* set by the rollback runner */
 	const char *run_id;
 	bool no_event;               /* the sender's own change event is already on the timeline */
@@ -88,8 +88,16 @@ struct deploy_req {
 int deploy_record(struct change *c, struct deploy_req *r, struct buf *err);
 /* The deploy record (caller json_decref's). */
 int deploy_get(struct change *c, const char *id, json_t **out, struct buf *err);
-/* {"deploys":[…]} newest first, optionally of one service. */
-int deploy_list_json(struct change *c, const char *service, size_t limit, struct buf *out, struct buf *err);
+/* {"deploys":[…]} newest first, optionally of one service and/or one environment (NULL: all). */
+int deploy_list_json(struct change *c, const char *service, const char *env, size_t limit, struct buf *out,
+		     struct buf *err);
+
+/*
+ * The environment of a "deploy", "rollback-run" or "approval" by id, into
+ * env ("" when it names none), so callers can check an environment-scoped
+ * token against it. OODA_ENOTFOUND (detail in err) if there is no such object.
+ */
+int change_object_env(struct change *c, const char *kind, const char *id, char env[64], struct buf *err);
 
 int migration_register(struct change *c, const char *service, const char *id, const char *up, const char *down,
 		       bool reversible, const char *actor, struct buf *err);
@@ -124,12 +132,20 @@ int rollback_wait(struct change *c, const char *run_id, int timeout_ms);
 
 /* Does an approval rule cover (class, env, tags)? Sets *expires_ns (the rule's validity). */
 bool approval_required(struct change *c, const char *class, const char *env, const json_t *tags, int64_t *expires_ns);
+/*
+ * Does a flag.change rule protect a change of a flag in env from before to
+ * after (flagd definitions; either may be NULL)? A rule protects the flag as
+ * it is and as it would be, so removing the tags a rule matches is covered.
+ */
+bool approval_flag_protected(struct change *c, const char *env, const json_t *before, const json_t *after,
+			     int64_t *expires_ns);
 /* Files a pending request to perform action (JSON: {type, …}); id out. */
 int approval_request(struct change *c, const char *class, const char *env, json_t *action, const char *actor,
 		     const char *rationale, int64_t expires_ns, char id[48], struct buf *err);
 /* Approve or reject; the requester may never decide their own request. On approval the action runs. */
 int approval_decide(struct change *c, const char *id, bool approve, const char *actor, const char *rationale,
 		    struct buf *out, struct buf *err);
-int approval_list_json(struct change *c, const char *status, struct buf *out, struct buf *err);
+/* Requests of status ("all" for every one), of one environment when env is not NULL. */
+int approval_list_json(struct change *c, const char *status, const char *env, struct buf *out, struct buf *err);
 
 #endif

@@ -504,7 +504,8 @@ static int load_flag(struct flag_set *fs, struct flag *f, const char *key, const
 			if (options & FLAG_LOAD_STRICT) {
 				buf_add(err, cerr.data, cerr.len);
 				buf_release(&cerr);
-				return rc;
+				/* a document past the compiler's bounds is bad input, not a server limit */
+				return rc == OODA_ELIMIT ? OODA_EINVAL : rc;
 			}
 			f->parse_error = arena_strdup(&fs->mem, cerr.data);
 			buf_release(&cerr);

@@ -440,8 +440,74 @@ static int import_tx(struct store *s, void *ctx, struct buf *err)
 	return rc;
 }
 
+/* Asks guard about every flag the import would change; OODA_ECONFLICT naming the first it refuses. */
+static int import_guard(struct import_ctx *c, flag_guard_fn guard, void *guard_ctx, struct buf *err)
+{
+	const char *k;
+	json_t *def, *prev;
+	int rc = 0;
+	json_object_foreach(c->flags, k, def) {
+		char *body = json_dumps(def, JSON_COMPACT | JSON_SORT_KEYS);
+		const char *text = json_string_value(json_object_get(c->existing, k));
+		json_t *before = text ? json_loads(text, 0, NULL) : NULL;
+		if ((!text || strcmp(text, body)) && guard(guard_ctx, k, before, def))
+			rc = OODA_ECONFLICT;
+		json_decref(before);
+		free(body);
+		if (rc) {
+			buf_addf(err, "flag %s in %s is protected by an approval rule (flag.change), so an import may not "
+				      "change it; change it with PUT /api/v1/flags/%s, which files an approval request",
+				 k, c->env, k);
+			return rc;
+		}
+	}
+	/* new $evaluators change every flag that $refs them without a new version of that flag */
+	struct vdoc cur;
+	struct buf ignore = BUF_INIT;
+	json_t *meta = NULL;
+	if (!vdoc_get(c->f->store, "flagset", c->env, 0, &cur, &ignore)) {
+		if (!cur.deleted)
+			meta = json_loadb(cur.body, cur.body_len, 0, NULL);
+		vdoc_release(&cur);
+	}
+	buf_release(&ignore);
+	const json_t *was = json_object_get(meta, "$evaluators"), *will = json_object_get(c->meta, "$evaluators");
+	bool evaluators_change = !(was ? will && json_equal(was, will) : !will || !json_object_size(will));
+	json_decref(meta);
+	json_object_foreach(c->existing, k, prev) {
+		if (!evaluators_change || !strstr(json_string_value(prev), "\"$ref\""))
+			continue;
+		json_t *before = json_loads(json_string_value(prev), 0, NULL);
+		bool no = guard(guard_ctx, k, before, before);
+		json_decref(before);
+		if (no) {
+			buf_addf(err, "flag %s in %s is protected by an approval rule (flag.change) and uses $evaluators "
+				      "this import would change; import without changing $evaluators",
+				 k, c->env);
+			return OODA_ECONFLICT;
+		}
+	}
+	if (!c->replace)
+		return 0;
+	json_object_foreach(c->existing, k, prev) {
+		if (json_object_get(c->flags, k))
+			continue;
+		json_t *before = json_loads(json_string_value(prev), 0, NULL);
+		bool no = guard(guard_ctx, k, before, NULL);
+		json_decref(before);
+		if (no) {
+			buf_addf(err, "flag %s in %s is protected by an approval rule (flag.change), so replace=true may "
+				      "not delete it; delete it with DELETE /api/v1/flags/%s, which files an approval request",
+				 k, c->env, k);
+			return OODA_ECONFLICT;
+		}
+	}
+	return 0;
+}
+
 int flagstore_import(struct flagstore *f, const char *env, const char *json, size_t len, bool replace,
-		     bool strict, const char *actor, const char *rationale, int *changed, struct buf *err)
+		     bool strict, const char *actor, const char *rationale, flag_guard_fn guard, void *guard_ctx,
+		     int *changed, struct buf *err)
 {
 	if (!flagstore_env_valid(env)) {
 		buf_addf(err, "environment name %.80s is not valid", env);
@@ -494,6 +560,8 @@ int flagstore_import(struct flagstore *f, const char *env, const char *json, siz
 	char prefix[80];
 	snprintf(prefix, sizeof(prefix), "%s/", env);
 	int rc = vdoc_list(f->store, "flag", prefix, existing_row, &c);
+	if (!rc && guard)
+		rc = import_guard(&c, guard, guard_ctx, err);
 	if (!rc)
 		rc = store_write(f->store, import_tx, &c, err);
 	if (!rc) {

@@ -60,14 +60,23 @@ int flagstore_delete(struct flagstore *f, struct flag_change *c, struct buf *err
 int flagstore_rollback(struct flagstore *f, struct flag_change *c, int64_t to, struct buf *err);
 
 /*
+ * Asked about each flag an import would change, before anything is written:
+ * before is the current definition (NULL if none), after the imported one
+ * (NULL when replace deletes the flag). True refuses the whole import.
+ */
+typedef bool (*flag_guard_fn)(void *ctx, const char *key, const json_t *before, const json_t *after);
+
+/*
  * Imports a flagd document into env: changed flags get new versions,
  * unchanged ones are left alone, flags absent from the document are kept
  * unless replace. Strict refuses a document with targeting that does not
  * compile; non-strict keeps such flags, which then evaluate to PARSE_ERROR
  * as they do in flagd. One transaction. *changed = number of flags written.
+ * guard (may be NULL) vetoes: OODA_ECONFLICT naming the flag, nothing written.
  */
 int flagstore_import(struct flagstore *f, const char *env, const char *json, size_t len, bool replace,
-		     bool strict, const char *actor, const char *rationale, int *changed, struct buf *err);
+		     bool strict, const char *actor, const char *rationale, flag_guard_fn guard, void *guard_ctx,
+		     int *changed, struct buf *err);
 /* The environment as one flagd document (caller json_decref's it). */
 int flagstore_export(struct flagstore *f, const char *env, json_t **out, struct buf *err);
 

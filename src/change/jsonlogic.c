@@ -75,6 +75,7 @@ struct jl_rule {
 	struct node root;
 	json_t **held;
 	size_t nheld, capheld;
+	size_t nodes; /* built by the compiler; a shared $ref tree counts once */
 	bool empty;
 };
 
@@ -128,6 +129,20 @@ int jl_registry_add(struct jl_registry *reg, const char *name, jl_hook_fn fn, vo
 
 /* ---- compiler ---- */
 
+/*
+ * A named evaluator compiled once per rule: later $refs to it share its
+ * node tree instead of inlining another copy, so evaluators that reference
+ * each other two at a time cost linear, not exponential, compile time and
+ * memory. size and height are what the shared tree stands for when
+ * expanded, so the bounds below still hold for the rule as evaluated.
+ */
+struct ref_memo {
+	const json_t *target;
+	const struct node *node; /* NULL while being compiled: a second visit is a cycle */
+	uint64_t size;           /* nodes of the expanded tree */
+	unsigned height;         /* its nesting depth */
+};
+
 struct cctx {
 	struct jl_rule *rule;
 	const struct jl_registry *reg;
@@ -135,6 +150,10 @@ struct cctx {
 	struct buf path;
 	struct buf *err;
 	const char *where;
+	struct ref_memo *memo;
+	size_t nmemo, capmemo;
+	uint64_t expanded; /* nodes of the rule with every $ref expanded */
+	unsigned deepest;  /* deepest nesting reached, $refs expanded */
 };
 
 static int cfail(struct cctx *c, int code, const char *fmt, ...)
@@ -182,6 +201,7 @@ static void split_path(struct arena *a, const char *s, size_t len, struct seg **
 }
 
 static int compile(struct cctx *c, const json_t *j, struct node *n, unsigned depth);
+static int compile_ref(struct cctx *c, const json_t *target, const char *name, struct node *n, unsigned depth);
 
 static int compile_literal(struct cctx *c, const json_t *j, struct node *n)
 {
@@ -240,10 +260,56 @@ static int compile_args(struct cctx *c, const json_t *v, struct node *n, unsigne
 	return compile(c, v, &n->args[0], depth + 1);
 }
 
+/* {"$ref": name}: the evaluator's tree, compiled on its first use and shared after. */
+static int compile_ref(struct cctx *c, const json_t *target, const char *name, struct node *n, unsigned depth)
+{
+	for (size_t i = 0; i < c->nmemo; i++) {
+		struct ref_memo *m = &c->memo[i];
+		if (m->target != target)
+			continue;
+		if (!m->node)
+			return cfail(c, OODA_EPARSE, "$ref cycle: evaluator \"%s\" refers back to itself", name);
+		if (depth + m->height > JL_MAX_DEPTH)
+			return cfail(c, OODA_ELIMIT, "rule nested deeper than %d levels", JL_MAX_DEPTH);
+		if (m->size > JL_MAX_NODES || c->expanded + m->size > JL_MAX_NODES)
+			return cfail(c, OODA_ELIMIT, "rule expands to more than %d operations", JL_MAX_NODES);
+		c->expanded += m->size;
+		if (depth + m->height > c->deepest)
+			c->deepest = depth + m->height;
+		*n = *m->node; /* nodes are immutable once compiled: sharing the subtree is safe */
+		return 0;
+	}
+	if (c->nmemo == c->capmemo) {
+		c->capmemo = c->capmemo ? c->capmemo * 2 : 8;
+		c->memo = realloc(c->memo, c->capmemo * sizeof(*c->memo));
+		if (!c->memo)
+			abort();
+	}
+	size_t at = c->nmemo++;
+	c->memo[at] = (struct ref_memo){ .target = target };
+	uint64_t before = c->expanded;
+	unsigned saved = c->deepest;
+	c->deepest = depth;
+	int rc = compile(c, target, n, depth);
+	if (rc)
+		return rc;
+	c->memo[at].node = n;
+	c->memo[at].size = c->expanded - before;
+	c->memo[at].height = c->deepest - depth;
+	if (saved > c->deepest)
+		c->deepest = saved;
+	return 0;
+}
+
 static int compile(struct cctx *c, const json_t *j, struct node *n, unsigned depth)
 {
 	if (depth > JL_MAX_DEPTH)
 		return cfail(c, OODA_ELIMIT, "rule nested deeper than %d levels", JL_MAX_DEPTH);
+	if (++c->expanded > JL_MAX_NODES)
+		return cfail(c, OODA_ELIMIT, "rule expands to more than %d operations", JL_MAX_NODES);
+	c->rule->nodes++;
+	if (depth > c->deepest)
+		c->deepest = depth;
 	if (json_is_array(j)) {
 		size_t count = json_array_size(j), base = c->path.len;
 		bool all_lit = true;
@@ -257,6 +323,8 @@ static int compile(struct cctx *c, const json_t *j, struct node *n, unsigned dep
 				return rc;
 			buf_setlen(&c->path, base);
 			all_lit &= n->args[i].type == N_LIT;
+			if (n->args[i].type == N_LIT) /* a list of constants is data, not operations to bound */
+				c->expanded--;
 		}
 		if (all_lit) { /* fold: a constant array is a literal */
 			struct jl_val *items = arena_alloc(&c->rule->mem, (count ? count : 1) * sizeof(*items));
@@ -280,7 +348,7 @@ static int compile(struct cctx *c, const json_t *j, struct node *n, unsigned dep
 		if (!target)
 			return cfail(c, OODA_EPARSE, "$ref to unknown evaluator \"%s\"", json_string_value(v));
 		buf_addf(&c->path, "($ref %s)", json_string_value(v));
-		int rc = compile(c, target, n, depth + 1);
+		int rc = compile_ref(c, target, json_string_value(v), n, depth + 1);
 		buf_setlen(&c->path, base);
 		return rc;
 	}
@@ -333,6 +401,7 @@ int jl_compile(const json_t *rule, const struct jl_registry *reg, const json_t *
 	r->empty = !rule || json_is_null(rule) || (json_is_object(rule) && json_object_size(rule) == 0);
 	int rc = compile(&c, rule ? rule : json_null(), &r->root, 0);
 	buf_release(&c.path);
+	free(c.memo);
 	if (rc) {
 		jl_rule_destroy(r);
 		return rc;
@@ -355,6 +424,11 @@ void jl_rule_destroy(struct jl_rule *rule)
 bool jl_rule_is_empty(const struct jl_rule *rule)
 {
 	return rule->empty;
+}
+
+size_t jl_rule_nodes(const struct jl_rule *rule)
+{
+	return rule->nodes;
 }
 
 /* ---- evaluation state ---- */

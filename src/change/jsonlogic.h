@@ -25,6 +25,7 @@
 #define JL_MAX_DEPTH 64          /* rule nesting */
 #define JL_MAX_ARRAY 10000       /* elements map/filter/reduce/all/none/some walk */
 #define JL_MAX_OPS 100000        /* nodes evaluated per evaluation */
+#define JL_MAX_NODES JL_MAX_OPS  /* nodes of a compiled rule with every $ref expanded */
 #define JL_MAX_SCRATCH (16u << 20) /* bytes of scratch per evaluation */
 
 enum jl_kind {
@@ -101,8 +102,10 @@ void jl_registry_destroy(struct jl_registry *reg);
 int jl_registry_add(struct jl_registry *reg, const char *name, jl_hook_fn fn, void *user);
 
 /* Compiles rule. reg (may be NULL) supplies custom operators; refs (may be
- * NULL) is an object of named rules that {"$ref": "name"} stands for.
- * Unknown operators, unknown refs and nesting past JL_MAX_DEPTH fail with
+ * NULL) is an object of named rules that {"$ref": "name"} stands for; each
+ * named rule is compiled once and shared by every $ref to it. Unknown
+ * operators, unknown refs, $ref cycles, nesting past JL_MAX_DEPTH and a
+ * rule that expands (every $ref inlined) past JL_MAX_NODES fail with
  * OODA_EPARSE or OODA_ELIMIT and a message naming the JSON path, prefixed by
  * where (e.g. "/flags/x/targeting"). The rule does not keep rule or refs
  * alive: it copies what it needs. Caller owns *out (jl_rule_destroy). */
@@ -111,6 +114,8 @@ int jl_compile(const json_t *rule, const struct jl_registry *reg, const json_t *
 void jl_rule_destroy(struct jl_rule *rule);
 /* True when the rule is the empty object {} or null (no logic at all). */
 bool jl_rule_is_empty(const struct jl_rule *rule);
+/* Nodes the compiler built: a $ref'd evaluator's tree counts once, however often it is used. */
+size_t jl_rule_nodes(const struct jl_rule *rule);
 
 void jl_eval_init(struct jl_eval *ev, const json_t *data);
 void jl_eval_release(struct jl_eval *ev);

@@ -60,6 +60,50 @@ static bool in_array(const json_t *a, const char *s)
 	return false;
 }
 
+/* Flag KEY's definition at version (0 = current), or NULL when absent or deleted. Caller json_decref's. */
+static json_t *flag_def(struct change *c, const char *env, const char *key, int64_t version)
+{
+	char k[400];
+	snprintf(k, sizeof(k), "%s/%s", env, key);
+	struct vdoc d;
+	struct buf ignore = BUF_INIT;
+	json_t *def = NULL;
+	if (!vdoc_get(c->store, "flag", k, version, &d, &ignore)) {
+		if (!d.deleted)
+			def = json_loadb(d.body, d.body_len, 0, NULL);
+		vdoc_release(&d);
+	}
+	buf_release(&ignore);
+	return def;
+}
+
+/*
+ * Would the plan restore a flag a flag.change rule protects? A deploy
+ * rollback is then filed for approval like any other change of that flag.
+ * Disabling is not asked about: it is what a kill switch does.
+ */
+static bool plan_touches_protected_flag(struct change *c, const json_t *plan, int64_t *exp)
+{
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(plan, "steps"), i, s) {
+		if (strcmp(json_string_value(json_object_get(s, "type")), "flags"))
+			continue;
+		const char *env = json_string_value(json_object_get(s, "env"));
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(s, "restore"), k, v) {
+			json_t *before = flag_def(c, env, k, 0), *after = flag_def(c, env, k, json_integer_value(v));
+			bool hit = approval_flag_protected(c, env, before, after, exp);
+			json_decref(before);
+			json_decref(after);
+			if (hit)
+				return true;
+		}
+	}
+	return false;
+}
+
 /* Does flag KEY (at version, 0 = current) belong to service (metadata.service)? */
 static bool flag_of_service(struct change *c, const char *env, const char *key, int64_t version, const char *service)
 {
@@ -651,12 +695,19 @@ int rollback_start(struct change *c, const char *deploy_id, bool allow_irreversi
 		buf_adds(err, "a rollback needs a rationale (why), which goes to the audit log and the timeline");
 		return OODA_EINVAL;
 	}
-	if (!approved && (approval_required(c, "rollback", env, NULL, &exp) ||
-			  (irreversible && approval_required(c, "migration.irreversible", env, NULL, &exp)))) {
+	const char *class = NULL; /* the approval class that covers this rollback, if any */
+	if (approved)
+		; /* performing an approved request */
+	else if (approval_required(c, "rollback", env, NULL, &exp))
+		class = irreversible ? "migration.irreversible" : "rollback";
+	else if (irreversible && approval_required(c, "migration.irreversible", env, NULL, &exp))
+		class = "migration.irreversible";
+	else if (plan_touches_protected_flag(c, plan, &exp))
+		class = "flag.change";
+	if (class) {
 		json_t *action = json_pack("{s:s, s:s, s:b}", "type", "rollback", "deploy", deploy_id, "allow_irreversible",
 					   allow_irreversible);
-		rc = approval_request(c, irreversible ? "migration.irreversible" : "rollback", env, action, actor, rationale,
-				      exp, approval_id, err);
+		rc = approval_request(c, class, env, action, actor, rationale, exp, approval_id, err);
 		json_decref(action);
 		json_decref(plan);
 		return rc;

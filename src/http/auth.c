@@ -9,8 +9,10 @@
 #include "core/error.h"
 #include "core/time.h"
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <sys/socket.h>
 
 struct cached_token {
 	uint8_t hash[32];
@@ -148,6 +150,30 @@ int auth_check(struct auth *a, const char *token, struct principal *who, struct 
 	return 0;
 }
 
+enum auth_anon auth_anonymous(bool tokens_exist, bool peer_is_loopback, unsigned route_flags)
+{
+	if (route_flags & ROUTE_OPEN)
+		return AUTH_ANON_OPEN;
+	if (tokens_exist)
+		return AUTH_ANON_NEED_TOKEN;
+	return peer_is_loopback ? AUTH_ANON_ADMIN : AUTH_ANON_LOOPBACK_ONLY;
+}
+
+bool auth_peer_is_loopback(const struct sockaddr *sa)
+{
+	if (!sa)
+		return false;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
 void token_json(const struct token_row *t, struct buf *out)
 {
 	char created[40], revoked[40];
@@ -250,7 +276,19 @@ struct revoke_ctx {
 	const struct audit_signer *sg;
 	const char *id_or_name, *actor, *rationale;
 	struct token_row *row;
+	bool keep_admin;
+	size_t admins; /* active admin tokens after the revocation */
 };
+
+static int count_admin(void *ctx, const void *row)
+{
+	struct revoke_ctx *c = ctx;
+	const struct token_row *t = row;
+	/* the list reads committed rows, so the one this transaction revokes is skipped by id */
+	if (!t->revoked_ns && role_parse(t->role) == ROLE_ADMIN && strcmp(t->id, c->row->id))
+		c->admins++;
+	return 0;
+}
 
 static int revoke_tx(struct store *s, void *ctx, struct buf *err)
 {
@@ -262,6 +300,17 @@ static int revoke_tx(struct store *s, void *ctx, struct buf *err)
 		buf_addf(err, "several active tokens are named \"%s\"; revoke by id", c->id_or_name);
 	if (rc)
 		return rc;
+	if (c->keep_admin && role_parse(c->row->role) == ROLE_ADMIN) {
+		c->admins = 0;
+		if ((rc = store_backend(s)->token_list(store_impl(s), count_admin, c)))
+			return rc;
+		if (c->admins == 0) {
+			buf_addf(err, "%s is the last admin token and this server listens beyond loopback: revoking "
+				      "it would leave nobody able to administer it over HTTP; create another admin "
+				      "token first", c->row->name);
+			return OODA_ECONFLICT;
+		}
+	}
 	struct buf after = BUF_INIT, target = BUF_INIT;
 	token_json(c->row, &after);
 	buf_addf(&target, "token/%s", c->row->id);
@@ -278,6 +327,13 @@ static int revoke_tx(struct store *s, void *ctx, struct buf *err)
 int token_revoke(struct store *s, const struct audit_signer *sg, const char *id_or_name,
 		 const char *actor, const char *rationale, struct token_row *row, struct buf *err)
 {
-	struct revoke_ctx c = { sg, id_or_name, actor, rationale, row };
+	struct revoke_ctx c = { sg, id_or_name, actor, rationale, row, false, 0 };
+	return store_write(s, revoke_tx, &c, err);
+}
+
+int token_revoke_keep_admin(struct store *s, const struct audit_signer *sg, const char *id_or_name,
+			    const char *actor, const char *rationale, struct token_row *row, struct buf *err)
+{
+	struct revoke_ctx c = { sg, id_or_name, actor, rationale, row, true, 0 };
 	return store_write(s, revoke_tx, &c, err);
 }

@@ -13,6 +13,27 @@
 #include "store/store.h"
 
 struct auth;
+struct sockaddr;
+
+/*
+ * What a request without credentials gets (routes marked ROUTE_OPEN never
+ * look at credentials, so a stale token cannot fail a health check). The
+ * rule "no tokens, loopback only" holds per request, not only at start: a
+ * daemon bound beyond loopback whose last token was revoked (over HTTP or
+ * by `ooda token revoke --data` beside it) still serves strangers nothing.
+ */
+enum auth_anon {
+	AUTH_ANON_OPEN,          /* an open route: served, no role */
+	AUTH_ANON_ADMIN,         /* no tokens and a loopback peer: open mode, served as admin */
+	AUTH_ANON_NEED_TOKEN,    /* tokens exist: 401 */
+	AUTH_ANON_LOOPBACK_ONLY, /* no tokens, and the peer is not on this machine: 403 */
+};
+
+/* The decision for a request without credentials: a pure function of its three inputs. */
+enum auth_anon auth_anonymous(bool tokens_exist, bool peer_is_loopback, unsigned route_flags);
+
+/* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104; false for anything else, and for NULL. */
+bool auth_peer_is_loopback(const struct sockaddr *sa);
 
 /* Caller owns *out; free with auth_destroy(). */
 int auth_create(struct store *s, struct auth **out, struct buf *err);
@@ -46,6 +67,15 @@ int token_create(struct store *s, const struct audit_signer *sg, const struct to
 /* Revokes by id or name, with its audit record. OODA_ENOTFOUND if no active token matches. */
 int token_revoke(struct store *s, const struct audit_signer *sg, const char *id_or_name,
 		 const char *actor, const char *rationale, struct token_row *row, struct buf *err);
+
+/*
+ * As token_revoke, but in the same transaction refuses with OODA_ECONFLICT
+ * (nothing changed, the reason in err) when no active admin token would be
+ * left: what a daemon listening beyond loopback does, so that nobody can
+ * lock it out of administration over HTTP.
+ */
+int token_revoke_keep_admin(struct store *s, const struct audit_signer *sg, const char *id_or_name,
+			    const char *actor, const char *rationale, struct token_row *row, struct buf *err);
 
 /* Appends a token row as JSON (never the hash). */
 void token_json(const struct token_row *t, struct buf *out);

@@ -14,6 +14,7 @@
  * the connection with the response ready.
  */
 #include "http/server.h"
+#include "http/auth.h"
 #include "http/router.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -223,20 +224,45 @@ static enum MHD_Result fail_now(struct conn_ctx *c, int status, const char *titl
 	return respond(c, &res);
 }
 
-/* Checks the bearer token against the route's minimum role. */
+/* The connection's peer is on this machine; unknown counts as not. */
+static bool peer_is_loopback(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	return ci && auth_peer_is_loopback(ci->client_addr);
+}
+
+/* What authorize() does for each auth_anonymous() verdict. */
+static const struct {
+	int rc;
+	enum role role;
+	const char *detail;
+} anon_verdicts[] = {
+	[AUTH_ANON_OPEN] = { 0, ROLE_NONE, NULL },
+	[AUTH_ANON_ADMIN] = { 0, ROLE_ADMIN, NULL },
+	[AUTH_ANON_NEED_TOKEN] = { OODA_EUNAUTH, ROLE_NONE,
+				   "this server requires a bearer token: send 'Authorization: Bearer <token>'" },
+	[AUTH_ANON_LOOPBACK_ONLY] = { OODA_EFORBIDDEN, ROLE_NONE,
+				      "this server has no API tokens, so it serves only clients on this machine "
+				      "(loopback); create one with `ooda token create --role admin --name NAME --data DIR`" },
+};
+
+/*
+ * Checks the bearer token against the route's minimum role. Open routes
+ * ignore credentials; without them, auth_anonymous() decides from the
+ * token table and the connection's peer address, on every request.
+ */
 static int authorize(struct http_server *s, struct conn_ctx *c, const struct route *r, struct buf *detail)
 {
 	struct principal *who = &c->req.who;
-	const char *auth = http_header(&c->req, "Authorization");
-	bool required = s->opt.tokens_required && s->opt.tokens_required(s->opt.app);
+	const char *auth = (r->flags & ROUTE_OPEN) ? NULL : http_header(&c->req, "Authorization");
 	if (!auth) {
-		if (!required || (r->flags & ROUTE_OPEN)) {
-			who->role = required ? ROLE_NONE : ROLE_ADMIN;
-			snprintf(who->actor, sizeof(who->actor), "anonymous");
-			return 0;
-		}
-		buf_adds(detail, "this server requires a bearer token: send 'Authorization: Bearer <token>'");
-		return OODA_EUNAUTH;
+		bool required = s->opt.tokens_required && s->opt.tokens_required(s->opt.app);
+		enum auth_anon v = auth_anonymous(required, peer_is_loopback(c->req.conn), r->flags);
+		if (anon_verdicts[v].detail)
+			buf_adds(detail, anon_verdicts[v].detail);
+		who->role = anon_verdicts[v].role;
+		snprintf(who->actor, sizeof(who->actor), "anonymous");
+		return anon_verdicts[v].rc;
 	}
 	if (strncasecmp(auth, "Bearer ", 7)) {
 		buf_adds(detail, "the Authorization header must use the Bearer scheme");
@@ -245,7 +271,7 @@ static int authorize(struct http_server *s, struct conn_ctx *c, const struct rou
 	int rc = s->opt.authenticate(s->opt.app, auth + 7, who, detail);
 	if (rc)
 		return rc;
-	if (who->role < r->min_role && !(r->flags & ROUTE_OPEN)) {
+	if (who->role < r->min_role) {
 		buf_addf(detail, "%s %s needs the %s role; the token of %s has %s", r->method, r->pattern,
 			 role_name(r->min_role), who->actor, role_name(who->role));
 		return OODA_EFORBIDDEN;

@@ -1,7 +1,44 @@
 """Auth: open loopback mode, tokens required once one exists, roles, revocation,
-refusal to bind a non-loopback address without tokens."""
+refusal to bind a non-loopback address without tokens, and the rule "no tokens,
+loopback only" holding per request after the last token is gone."""
+import json
+import subprocess
 import time
+import urllib.error
+import urllib.request
 from oodait import Server, check, create_token, done, run
+
+
+class PublicServer(Server):
+    """A daemon listening on every address (0.0.0.0), as an operator would expose it."""
+
+    def args(self):
+        return ["serve", "--listen", "0.0.0.0:0", "--data", self.data]
+
+
+def non_loopback_address():
+    """An IPv4 address of this machine other than 127.x, or None."""
+    try:
+        out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for a in out.split():
+        if "." in a and not a.startswith("127."):
+            return a
+    return None
+
+
+def request_via(addr, port, method, path, body=None, token=None):
+    h = {"Content-Type": "application/json"}
+    if token:
+        h["Authorization"] = "Bearer " + token
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"http://{addr}:{port}{path}", data=data, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 s = Server()
 try:
@@ -24,6 +61,10 @@ try:
     check(r.status == 200, "healthz stays open")
     r = s.get("/readyz", token="")
     check(r.status == 200, "readyz stays open")
+    r = s.get("/healthz", token="ooda_revokedorstale0000000000000000000000000")
+    check(r.status == 200, f"healthz ignores a stale token: {r.status}")
+    r = s.get("/readyz", token="ooda_revokedorstale0000000000000000000000000")
+    check(r.status == 200, f"readyz ignores a stale token: {r.status}")
     r = s.get("/metrics", token="")
     check(r.status == 401, "metrics needs a token once tokens exist")
 
@@ -69,4 +110,51 @@ r = run("serve", "--listen", "0.0.0.0:0", "--data", s.data, timeout=15)
 check(r.returncode != 0 and "refusing to listen on 0.0.0.0:0 without API tokens" in r.stderr,
       f"non-loopback without tokens: {r.stderr!r}")
 s.cleanup()
+
+# Listening on 0.0.0.0 with one admin token: its revocation over HTTP is refused with the reason.
+s = PublicServer(expect_start=False)
+try:
+    root = create_token(s.data, "admin", "root")
+    s.start()
+    r = s.get("/api/v1/tokens", token=root)
+    root_id = [t["id"] for t in r.json()["tokens"] if t["name"] == "root"][0]
+    r = s.request("DELETE", "/api/v1/tokens/" + root_id, token=root)
+    check(r.status == 409 and r.headers.get("Content-Type") == "application/problem+json"
+          and "last admin token" in r.json()["detail"], f"last admin token kept on 0.0.0.0: {r.status} {r.body}")
+    r = s.get("/api/v1/status", token="")
+    check(r.status == 401, f"still no anonymous access after the refused revoke: {r.status}")
+    r = s.post("/api/v1/tokens", {"name": "evil", "role": "admin"}, token="")
+    check(r.status == 401, f"no anonymous token creation: {r.status}")
+    # with a second admin the first may go
+    r = s.post("/api/v1/tokens", {"name": "root2", "role": "admin"}, token=root)
+    check(r.status == 201, f"second admin: {r.body}")
+    root2 = r.json()["token"]
+    r = s.request("DELETE", "/api/v1/tokens/root", token=root2)
+    check(r.status == 200, f"revoke an admin while another remains: {r.status} {r.body}")
+    r = s.request("DELETE", "/api/v1/tokens/root2", token=root2)
+    check(r.status == 409, f"now root2 is the last admin: {r.status}")
+    r = s.post("/api/v1/tokens", {"name": "reader", "role": "viewer"}, token=root2)
+    r = s.request("DELETE", "/api/v1/tokens/reader", token=root2)
+    check(r.status == 200, f"a non-admin token may still be revoked beside the last admin: {r.status} {r.body}")
+
+    # The CLI beside the daemon can still revoke the last token offline. Then only
+    # loopback peers are served anonymously; anyone else is refused on every request.
+    r = run("token", "revoke", "root2", "--data", s.data)
+    check(r.returncode == 0, f"offline revoke of the last token: {r.stderr}")
+    time.sleep(0.6)  # the daemon notices the token table changed within 500 ms
+    r = s.get("/api/v1/status", token="")
+    check(r.status == 200, f"a loopback peer is served without tokens: {r.status}")
+    addr = non_loopback_address()
+    if addr:
+        st, body = request_via(addr, s.port, "GET", "/api/v1/status")
+        check(st == 403 and "loopback" in json.loads(body)["detail"],
+              f"a non-loopback peer is refused when no tokens exist: {st} {body}")
+        st, body = request_via(addr, s.port, "POST", "/api/v1/tokens", {"name": "evil", "role": "admin"})
+        check(st == 403, f"a non-loopback peer cannot mint an admin token: {st} {body}")
+        st, body = request_via(addr, s.port, "GET", "/healthz")
+        check(st == 200, f"healthz stays open to every peer: {st}")
+    else:
+        print("no non-loopback address on this machine: the peer rule is covered by unit_auth")
+finally:
+    s.cleanup()
 done()

@@ -3,7 +3,10 @@
 schema), deploys with snapshots, canary verification (inconclusive without
 data, fail on a regression), the rollback planner (an irreversible migration
 blocks it), a rollback run interrupted by kill -9 that resumes and finishes
-exactly once, and four-eyes approvals (self-approval refused)."""
+exactly once, and four-eyes approvals (self-approval refused). Then: an
+approval rule protects a flag on every path that changes it (PUT without
+the tag, DELETE, rollback, import), and the actor of a record is always the
+authenticated identity, whatever the body claims."""
 import json
 import os
 import signal
@@ -224,4 +227,116 @@ approvals:
 finally:
     if s:
         s.cleanup()
+
+# --- four-eyes protects the flag, not one verb; the actor is who authenticated
+base2 = tempfile.mkdtemp(prefix="ooda-it-change2-")
+data2 = os.path.join(base2, "data")
+ops = create_token(data2, "admin", "ops")
+rita = create_token(data2, "responder", "rita")
+alice = create_token(data2, "approver", "alice")
+app = create_token(data2, "ingest", "app")
+s = Server(config="approvals:\n  - class: flag.change\n    tags: [critical]\n", data=data2)
+try:
+    plain = {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "off"}
+    crit = dict(plain, metadata={"tags": "critical"})
+    r = s.request("PUT", "/api/v1/flags/pay?env=prod", plain, token=rita)
+    check(r.status == 200 and r.json()["version"] == 1, f"untagged flag created: {r.body}")
+    r = s.request("PUT", "/api/v1/flags/pay?env=prod", crit, token=rita)
+    check(r.status == 202, f"tagging it needs approval: {r.status} {r.body}")
+    r = s.post(f"/api/v1/approvals/{r.json()['approval']}/approve", {"rationale": "ok"}, token=alice)
+    check(r.status == 200 and r.json()["status"] == "approved", f"tag approved: {r.body}")
+    r = s.get("/api/v1/flags/pay?env=prod", token=ops)
+    check(r.json()["version"] == 2 and r.json()["definition"]["metadata"]["tags"] == "critical", f"v2 tagged: {r.body}")
+
+    def unchanged(what):
+        r = s.get("/api/v1/flags/pay?env=prod", token=ops)
+        check(r.status == 200 and r.json()["version"] == 2, f"{what}: the flag is unchanged: {r.status} {r.body[:200]}")
+
+    r = s.request("PUT", "/api/v1/flags/pay?env=prod", dict(plain, defaultVariant="on"), token=rita)
+    check(r.status == 202 and r.json().get("approval"), f"removing the tag needs approval: {r.status} {r.body}")
+    unchanged("PUT without the tag")
+    r = s.request("DELETE", "/api/v1/flags/pay?env=prod", token=rita)
+    check(r.status == 202 and r.json().get("approval"), f"DELETE needs approval: {r.status} {r.body}")
+    ap_del = r.json().get("approval")
+    unchanged("DELETE")
+    r = s.post("/api/v1/flags/pay/rollback?env=prod", {"to": 1, "rationale": "untag"}, token=rita)
+    check(r.status == 202 and r.json().get("approval"), f"rollback needs approval: {r.status} {r.body}")
+    ap_rb = r.json().get("approval")
+    unchanged("rollback")
+    r = s.post("/api/v1/flags/import?env=prod", {"flags": {"pay": dict(plain, defaultVariant="on")}}, token=rita)
+    check(r.status == 409 and "pay" in r.json()["detail"] and "approval" in r.json()["detail"],
+          f"import over a protected flag refused: {r.status} {r.body}")
+    unchanged("import")
+    r = s.post("/api/v1/flags/import?env=prod&replace=true", {"flags": {"other": plain}}, token=rita)
+    check(r.status == 409 and "pay" in r.json()["detail"], f"replace=true may not drop a protected flag: {r.body}")
+    unchanged("import with replace")
+    r = s.get("/api/v1/flags/other?env=prod", token=ops)
+    check(r.status == 404, f"a refused import writes nothing: {r.status}")
+    # a protected flag that $refs an evaluator: changing the evaluator changes the flag
+    r = s.post("/api/v1/flags/import?env=beta", {"$evaluators": {"vip": {"==": [{"var": "tier"}, "gold"]}},
+                                                 "flags": {"plain": plain}}, token=ops)
+    check(r.status == 200, f"evaluator imported: {r.body}")
+    reffed = dict(crit, targeting={"if": [{"$ref": "vip"}, "on", "off"]})
+    r = s.request("PUT", "/api/v1/flags/vipflag?env=beta", reffed, token=ops)
+    r = s.post(f"/api/v1/approvals/{r.json()['approval']}/approve", {"rationale": "ok"}, token=alice)
+    check(r.status == 200 and r.json().get("flag_version") == 1, f"protected flag using $ref: {r.body}")
+    doc = s.get("/api/v1/flags/export?env=beta", token=ops).json()
+    doc["$evaluators"]["vip"] = True
+    r = s.post("/api/v1/flags/import?env=beta", doc, token=rita)
+    check(r.status == 409 and "vipflag" in r.json()["detail"] and "$evaluators" in r.json()["detail"],
+          f"changing an evaluator a protected flag uses is refused: {r.status} {r.body}")
+    exported = s.get("/api/v1/flags/export?env=prod", token=ops).json()
+    r = s.post("/api/v1/flags/import?env=prod", exported, token=rita)
+    check(r.status == 200 and r.json()["changed"] == 0, f"an import leaving the protected flag as is passes: {r.body}")
+    # the approved requests run: the rollback (v1, untagged), then the delete
+    r = s.post(f"/api/v1/approvals/{ap_rb}/approve", {"rationale": "ok"}, token=alice)
+    check(r.status == 200 and r.json().get("flag_version") == 3, f"approved rollback performed: {r.body}")
+    r = s.get("/api/v1/flags/pay?env=prod", token=ops)
+    check("metadata" not in r.json()["definition"] and r.json()["author"] == "token:rita",
+          f"v1 restored in the requester's name: {r.body}")
+    r = s.post(f"/api/v1/approvals/{ap_del}/approve", {"rationale": "ok"}, token=alice)
+    check(r.status == 200 and r.json().get("flag_version") == 4, f"approved delete performed: {r.body}")
+    r = s.get("/api/v1/flags/pay?env=prod", token=ops)
+    check(r.status == 404, f"deleted after approval: {r.status}")
+    # the kill switch stays immediate: an emergency brake that only disables
+    r = s.request("PUT", "/api/v1/flags/brake?env=prod", crit, token=ops)
+    r = s.post(f"/api/v1/approvals/{r.json()['approval']}/approve", {"rationale": "ok"}, token=alice)
+    r = s.post("/api/v1/flags/brake/kill?env=prod", {"rationale": "incident"}, token=rita)
+    check(r.status == 200 and "brake" in r.body, f"kill of a protected flag is immediate: {r.status} {r.body}")
+
+    # a deploy rollback that would restore a protected flag needs the same approval
+    gflag = dict(crit, metadata={"tags": "critical", "service": "shop"})
+    r = s.request("PUT", "/api/v1/flags/g?env=prod", gflag, token=ops)
+    s.post(f"/api/v1/approvals/{r.json()['approval']}/approve", {"rationale": "ok"}, token=alice)
+    s.post("/api/v1/deploys", {"service": "shop", "env": "prod", "version": "1", "artifact": "a"}, token=ops)
+    r = s.request("PUT", "/api/v1/flags/g?env=prod", dict(gflag, defaultVariant="on"), token=ops)
+    s.post(f"/api/v1/approvals/{r.json()['approval']}/approve", {"rationale": "ok"}, token=alice)
+    r = s.post("/api/v1/deploys", {"service": "shop", "env": "prod", "version": "2", "artifact": "b"}, token=ops)
+    check(r.status == 201 and r.json()["flags"].get("g") == 2, f"deploy 2 snapshots g v2: {r.body[:300]}")
+    r = s.post(f"/api/v1/deploys/{r.json()['id']}/rollback", {"rationale": "bad"}, token=rita)
+    check(r.status == 202 and r.json().get("approval"), f"a rollback restoring a protected flag is filed: {r.body[:300]}")
+    r = s.get("/api/v1/flags/g?env=prod", token=ops)
+    check(r.json()["version"] == 2, f"g unchanged until approved: {r.body[:200]}")
+
+    # actor spoofing: the body's name is only reported_by
+    r = s.post("/api/v1/deploys", {"service": "web", "env": "prod", "version": "1.0", "artifact": "x",
+                                    "actor": "token:ops"}, token=app)
+    check(r.status == 201 and r.json()["actor"] == "token:app" and r.json().get("reported_by") == "token:ops",
+          f"deploy actor is the token, the claim is reported_by: {r.body[:300]}")
+    r = s.get(f"/api/v1/deploys/{r.json()['id']}", token=ops)
+    check(r.json()["actor"] == "token:app", f"deploy shown with the real actor: {r.body[:300]}")
+    r = s.post("/api/v1/events", {"kind": "deploy", "service": "web", "version": "1.1", "actor": "token:ops"},
+               token=app)
+    check(r.status == 202, f"event accepted: {r.body}")
+    evs = s.get("/api/v1/events?service=web&since=5m", token=ops).json()["events"]
+    ev = [e for e in evs if e.get("version") == "1.1"]
+    check(ev and ev[0]["actor"] == "token:app" and "reported_by" in json.dumps(ev[0]) and "token:ops" in json.dumps(ev[0]),
+          f"event actor is the token, the claim kept as reported_by: {ev}")
+    r = s.post("/api/v1/silences", {"service": "web", "duration": "1h", "reason": "maint", "creator": "token:ops"},
+               token=rita)
+    check(r.status == 201, f"silence created: {r.body}")
+    sil = [x for x in s.get("/api/v1/silences", token=ops).json()["silences"] if x["id"] == r.json()["id"]]
+    check(sil and sil[0]["creator"] == "token:rita", f"silence creator is the token: {sil}")
+finally:
+    s.cleanup()
 done()

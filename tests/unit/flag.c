@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "change/flag.h"
+#include "change/jsonlogic.h"
 #include "core/error.h"
 
 static void test_load_errors(void **state)
@@ -208,6 +209,93 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* $evaluators where each one uses the one before twice: {"and":[{"$ref":e(i-1)},{"$ref":e(i-1)}]}. */
+static json_t *doubling_evaluators(int levels)
+{
+	json_t *ev = json_object();
+	json_object_set_new(ev, "e0", json_pack("{s:[{s:s}, i]}", "==", "var", "x", 1));
+	for (int i = 1; i <= levels; i++) {
+		char name[16], prev[16];
+		snprintf(name, sizeof(name), "e%d", i);
+		snprintf(prev, sizeof(prev), "e%d", i - 1);
+		json_object_set_new(ev, name, json_pack("{s:[{s:s}, {s:s}]}", "and", "$ref", prev, "$ref", prev));
+	}
+	return ev;
+}
+
+static void test_shared_evaluators(void **state)
+{
+	(void)state;
+	/* ten levels: the inlined tree would have thousands of nodes; shared, each evaluator is built once */
+	json_t *ev = doubling_evaluators(10);
+	json_t *rule = json_pack("{s:[{s:s}, s, s]}", "if", "$ref", "e10", "yes", "no");
+	struct jl_rule *r = NULL;
+	struct buf err = BUF_INIT;
+	assert_int_equal(jl_compile(rule, NULL, ev, "/t", &r, &err), 0);
+	assert_true(jl_rule_nodes(r) < 100);
+	const char *want[] = { "no", "yes", "no" };
+	for (int x = 0; x < 3; x++) {
+		json_t *data = json_pack("{s:i}", "x", x);
+		struct jl_eval e;
+		struct jl_val out;
+		jl_eval_init(&e, data);
+		assert_int_equal(jl_run(r, &e, &out, &err), 0);
+		assert_int_equal(out.kind, JL_STR);
+		assert_int_equal(out.str.len, strlen(want[x]));
+		assert_memory_equal(out.str.s, want[x], out.str.len);
+		jl_eval_release(&e);
+		json_decref(data);
+	}
+	jl_rule_destroy(r);
+	json_decref(rule);
+	json_decref(ev);
+
+	/* twenty levels expand to a million nodes: refused with the reason, not compiled */
+	ev = doubling_evaluators(20);
+	rule = json_pack("{s:[{s:s}, s, s]}", "if", "$ref", "e20", "yes", "no");
+	r = NULL;
+	assert_int_equal(jl_compile(rule, NULL, ev, "/t", &r, &err), OODA_ELIMIT);
+	assert_null(r);
+	assert_non_null(strstr(err.data, "expands to more than 100000 operations"));
+	buf_reset(&err);
+	/* the same as a flag document: a 400 naming the flag's targeting */
+	json_t *fdoc = json_pack("{s:{s:{s:s, s:{s:s, s:s}, s:s, s:O}}, s:O}", "flags", "f", "state", "ENABLED",
+				"variants", "yes", "yes", "no", "no", "defaultVariant", "no", "targeting", rule,
+				"$evaluators", ev);
+	char *text = json_dumps(fdoc, JSON_COMPACT);
+	struct flag_set *fs = NULL;
+	assert_int_equal(flag_set_load(text, strlen(text), FLAG_LOAD_STRICT, &fs, &err), OODA_EINVAL);
+	assert_null(fs);
+	assert_non_null(strstr(err.data, "/flags/f/targeting"));
+	assert_non_null(strstr(err.data, "expands to more than"));
+	buf_reset(&err);
+	free(text);
+	json_decref(fdoc);
+	json_decref(rule);
+	json_decref(ev);
+
+	/* a long constant list is one operation, not one per element: big allow-lists still compile */
+	json_t *emails = json_array();
+	for (int i = 0; i < 150000; i++) {
+		char e[32];
+		snprintf(e, sizeof(e), "u%d@x", i);
+		json_array_append_new(emails, json_string(e));
+	}
+	rule = json_pack("{s:[{s:s}, o]}", "in", "var", "email", emails);
+	assert_int_equal(jl_compile(rule, NULL, NULL, "/t", &r, &err), 0);
+	jl_rule_destroy(r);
+	json_decref(rule);
+
+	/* evaluators that refer to each other in a circle are named as a cycle */
+	ev = json_pack("{s:{s:{s:s}}, s:{s:{s:s}}}", "a", "!", "$ref", "b", "b", "!", "$ref", "a");
+	rule = json_pack("{s:s}", "$ref", "a");
+	assert_int_equal(jl_compile(rule, NULL, ev, "/t", &r, &err), OODA_EPARSE);
+	assert_non_null(strstr(err.data, "$ref cycle"));
+	json_decref(rule);
+	json_decref(ev);
+	buf_release(&err);
+}
+
 static void test_threads(void **state)
 {
 	struct flag_set *fs;
@@ -233,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_evaluate),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_shared_evaluators),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
