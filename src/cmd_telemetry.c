@@ -19,6 +19,13 @@
 #include <math.h>
 #include <unistd.h>
 
+/* An answer that skipped damaged blocks says so; so does the CLI, on stderr. */
+static void warn_partial(json_t *j)
+{
+	if (json_is_true(json_object_get(j, "partial")))
+		fprintf(stderr, "partial answer: %s\n", cli_jstr(j, "partial_reason"));
+}
+
 static void print_log(json_t *l)
 {
 	const char *t = cli_jstr(l, "time");
@@ -55,6 +62,7 @@ int cmd_logs_search(struct cli_args *a, struct buf *err)
 		fprintf(stderr, "more: --cursor %s\n", next);
 	if (!json_array_size(json_object_get(j, "logs")))
 		fprintf(stderr, "no logs match in that time range\n");
+	warn_partial(j);
 	json_decref(j);
 	return 0;
 }
@@ -219,6 +227,7 @@ int cmd_traces(struct cli_args *a, struct buf *err)
 		       json_real_value(json_object_get(t, "duration_ms")), cli_jstr(t, "operation"),
 		       !strcmp(cli_jstr(t, "status"), "error") ? "  ERROR" : "");
 	}
+	warn_partial(j);
 	json_decref(j);
 	return 0;
 }

@@ -100,6 +100,9 @@ try:
     r = s.get("/api/v1/logs/facets?q=payment&since=1h")
     check(r.status == 200 and r.json().get("partial") is True and r.json()["total"] == 20,
           f"facets: 200, partial, counts the good block: {r.status} {r.body[:300]}")
+    r = s.cli("logs", "search", "payment", "--since", "1h")
+    check(r.returncode == 0 and len(r.stdout.splitlines()) == 20 and BAD not in r.stdout and "partial answer" in r.stderr,
+          f"ooda logs search prints the good records and says the answer is partial: {r.stderr}")
     r = s.get("/api/v1/traces?since=1h")
     check(r.status == 200 and r.json().get("partial") is True
           and {"signal": "spans", "id": ids["spans"]} in r.json()["skipped_blocks"]
