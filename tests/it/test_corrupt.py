@@ -118,6 +118,13 @@ try:
     jobs = [x["metric"].get("job") for x in body.get("data", {}).get("result", [])]
     check(r.status == 200 and jobs == [GOOD] and any(f"metrics/{ids['metrics']}" in w for w in body.get("warnings", [])),
           f"PromQL: 200, the good series, a warning naming the block: {r.status} {r.body[:400]}")
+    r = s.get("/api/v1/series?match[]=corrupt_probe")
+    check(r.status == 200 and any(f"metrics/{ids['metrics']}" in w for w in r.json().get("warnings", [])),
+          f"series lookup: 200 with a warning naming the block: {r.status} {r.body[:300]}")
+    r = s.get("/api/v1/services?window=1h")
+    svcs = {x["service"] for x in r.json()} if r.status == 200 else set()
+    check(GOOD in svcs and BAD not in svcs,
+          f"RED rebuilt at start from the spans that could be read: {r.status} {r.body[:300]}")
     r = s.get("/metrics")
     check("ooda_telemetry_corrupt_blocks_total 3\n" in r.body,
           "/metrics counts each damaged block once: "
