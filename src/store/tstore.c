@@ -993,7 +993,8 @@ static int move_aside(const char *path, struct buf *err)
 {
 	char to[4200], from[4200];
 	snprintf(to, sizeof(to), "%s.broken-%lld", path, (long long)(ooda_now_ns() / OODA_NS_PER_SEC));
-	if (rename(path, to) && errno != ENOENT) {
+	bool moved = !rename(path, to);
+	if (!moved && errno != ENOENT) {
 		buf_addf(err, "cannot move %s aside to %s: %s", path, to, strerror(errno));
 		return OODA_EIO;
 	}
@@ -1006,7 +1007,10 @@ static int move_aside(const char *path, struct buf *err)
 	}
 	snprintf(from, sizeof(from), "%s-shm", path);
 	unlink(from);
-	log_warn("telemetry store re-created (--recreate-telemetry): the old one is kept as %s", to);
+	if (moved)
+		log_warn("telemetry store re-created (--recreate-telemetry): the old one is kept as %s", to);
+	else
+		log_warn("telemetry store re-created (--recreate-telemetry): %s was missing", path);
 	return 0;
 }
 
