@@ -3,15 +3,28 @@
  * `ooda logs tail` (follow), `ooda trace show` (a text waterfall),
  * `ooda traces`, `ooda query` (PromQL, printed as a table), `ooda events`
  * and `ooda services`. Each is a thin client of one HTTP route; --json
- * prints the route's answer as is.
+ * prints the route's answer as is. Beside them, `ooda telemetry check` and
+ * `ooda telemetry repair` work offline on a data dir's telemetry.db (no
+ * daemon needed, and beside a running one): list the blocks that do not
+ * decode, and drop them with an audit record.
  */
 #include "cli.h"
+#include "audit/audit.h"
 #include "core/error.h"
 #include "core/time.h"
+#include "store/store.h"
+#include "store/tstore.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <unistd.h>
+
+/* An answer that skipped damaged blocks says so; so does the CLI, on stderr. */
+static void warn_partial(json_t *j)
+{
+	if (json_is_true(json_object_get(j, "partial")))
+		fprintf(stderr, "partial answer: %s\n", cli_jstr(j, "partial_reason"));
+}
 
 static void print_log(json_t *l)
 {
@@ -49,6 +62,7 @@ int cmd_logs_search(struct cli_args *a, struct buf *err)
 		fprintf(stderr, "more: --cursor %s\n", next);
 	if (!json_array_size(json_object_get(j, "logs")))
 		fprintf(stderr, "no logs match in that time range\n");
+	warn_partial(j);
 	json_decref(j);
 	return 0;
 }
@@ -213,6 +227,7 @@ int cmd_traces(struct cli_args *a, struct buf *err)
 		       json_real_value(json_object_get(t, "duration_ms")), cli_jstr(t, "operation"),
 		       !strcmp(cli_jstr(t, "status"), "error") ? "  ERROR" : "");
 	}
+	warn_partial(j);
 	json_decref(j);
 	return 0;
 }
@@ -366,4 +381,152 @@ int cmd_logs_patterns(struct cli_args *a, struct buf *err)
 		       cli_jstr(p, "service"), cli_jstr(p, "max_severity"), cli_jstr(p, "id"), cli_jstr(p, "template"));
 	json_decref(j);
 	return 0;
+}
+
+/* ---- check and repair telemetry.db, offline ----------------------------- */
+
+static const char *tdata_dir(struct cli_args *a)
+{
+	const char *d = cli_opt(a, "--data");
+	return d && *d ? d : "./ooda-data";
+}
+
+static void bad_block_json(json_t *arr, const struct tstore_bad_block *b)
+{
+	char from[40], to[40];
+	ooda_time_format(b->tmin, from, sizeof(from));
+	ooda_time_format(b->tmax, to, sizeof(to));
+	json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:s}", "signal", tstore_signal_name(b->signal),
+					     "id", (json_int_t)b->id, "service", b->service, "from", from, "to", to,
+					     "records", (json_int_t)b->records, "error", b->why));
+}
+
+static void print_bad_blocks(const struct tstore_check_report *r)
+{
+	static const char *const headers[] = { "SIGNAL", "ID", "SERVICE", "FROM", "TO", "RECORDS", "ERROR" };
+	const char **cells = calloc(r->n_bad * 7 + 1, sizeof(char *));
+	char (*num)[3][40] = calloc(r->n_bad + 1, sizeof(*num));
+	char (*when)[2][40] = calloc(r->n_bad + 1, sizeof(*when));
+	for (size_t i = 0; i < r->n_bad; i++) {
+		const struct tstore_bad_block *b = &r->bad[i];
+		snprintf(num[i][0], 40, "%lld", (long long)b->id);
+		snprintf(num[i][1], 40, "%lld", (long long)b->records);
+		ooda_time_format(b->tmin, when[i][0], 40);
+		ooda_time_format(b->tmax, when[i][1], 40);
+		const char *row[7] = { tstore_signal_name(b->signal), num[i][0], b->service, when[i][0], when[i][1],
+				       num[i][1], b->why };
+		memcpy(&cells[i * 7], row, sizeof(row));
+	}
+	cli_table(headers, 7, cells, (int)r->n_bad);
+	free(cells);
+	free(num);
+	free(when);
+}
+
+int cmd_telemetry_check(struct cli_args *a, struct buf *err)
+{
+	const char *dir = tdata_dir(a);
+	struct tstore_check_report r;
+	int rc = tstore_check(dir, &r, err);
+	if (rc)
+		return rc;
+	if (a->json) {
+		json_t *bad = json_array();
+		for (size_t i = 0; i < r.n_bad; i++)
+			bad_block_json(bad, &r.bad[i]);
+		json_t *j = json_pack("{s:I, s:s, s:o}", "blocks", (json_int_t)r.blocks, "integrity", r.integrity, "damaged", bad);
+		char *s = json_dumps(j, JSON_COMPACT);
+		printf("%s\n", s);
+		free(s);
+		json_decref(j);
+	} else {
+		if (r.n_bad)
+			print_bad_blocks(&r);
+		printf("checked %llu blocks in %s/telemetry.db: %zu damaged; SQLite quick_check: %s\n",
+		       (unsigned long long)r.blocks, dir, r.n_bad, r.integrity);
+	}
+	if (r.n_bad) {
+		buf_addf(err, "%zu damaged telemetry block%s; `ooda telemetry repair --data %s --yes` drops %s", r.n_bad,
+			 r.n_bad == 1 ? "" : "s", dir, r.n_bad == 1 ? "it" : "them");
+		rc = OODA_ECORRUPT;
+	} else if (strcmp(r.integrity, "ok")) {
+		buf_addf(err, "SQLite finds telemetry.db damaged (%s): restore it from a backup, or start with "
+			      "`ooda serve --recreate-telemetry`", r.integrity);
+		rc = OODA_ECORRUPT;
+	}
+	tstore_check_release(&r);
+	return rc;
+}
+
+struct repair_audit {
+	const char *actor, *rationale;
+	struct buf *dropped; /* JSON array of the dropped blocks */
+};
+
+static int repair_audit_tx(struct store *s, void *ctx, struct buf *err)
+{
+	struct repair_audit *c = ctx;
+	struct audit_entry e = {
+		.actor = c->actor, .action = "telemetry.repair", .target = "telemetry/blocks",
+		.before = c->dropped->data, .before_len = c->dropped->len,
+		.rationale = c->rationale, .detail = c->dropped->data,
+	};
+	return audit_append(s, NULL, &e, err);
+}
+
+int cmd_telemetry_repair(struct cli_args *a, struct buf *err)
+{
+	const char *dir = tdata_dir(a);
+	struct tstore_check_report r;
+	int rc = tstore_check(dir, &r, err);
+	if (rc)
+		return rc;
+	if (!r.n_bad) {
+		printf("checked %llu blocks in %s/telemetry.db: none damaged, nothing to repair\n",
+		       (unsigned long long)r.blocks, dir);
+		tstore_check_release(&r);
+		return 0;
+	}
+	print_bad_blocks(&r);
+	if (!cli_flag(a, "--yes")) {
+		printf("would drop these %zu damaged block%s (their records are lost either way: no read can decode "
+		       "them); run again with --yes to do it\n",
+		       r.n_bad, r.n_bad == 1 ? "" : "s");
+		tstore_check_release(&r);
+		return 0;
+	}
+	/* the repair is audited in control.db: it must be there, and is never created here */
+	char control[4200];
+	snprintf(control, sizeof(control), "%s/control.db", dir);
+	struct store *s = NULL;
+	if (access(control, F_OK)) {
+		buf_addf(err, "%s does not exist, so the repair could not be audited; nothing was dropped", control);
+		rc = OODA_ENOTFOUND;
+	} else {
+		rc = store_open(dir, STORE_NO_WRITER_THREAD, &s, err);
+	}
+	json_t *list = json_array();
+	for (size_t i = 0; i < r.n_bad; i++)
+		bad_block_json(list, &r.bad[i]);
+	char *text = json_dumps(list, JSON_COMPACT);
+	json_decref(list);
+	struct buf dropped = BUF_INIT;
+	buf_adds(&dropped, text);
+	free(text);
+	int n = 0;
+	if (!rc && (n = tstore_repair(dir, &r, err)) < 0)
+		rc = n;
+	if (!rc) {
+		struct repair_audit c = { cli_actor(), cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "", &dropped };
+		rc = store_write(s, repair_audit_tx, &c, err);
+		if (rc)
+			buf_addf(err, " (the %d blocks were dropped, but the audit record was not written)", n);
+	}
+	if (!rc)
+		printf("dropped %d damaged block%s from %s/telemetry.db (audited as telemetry.repair by %s)\n", n,
+		       n == 1 ? "" : "s", dir, cli_actor());
+	store_close(s);
+	buf_release(&dropped);
+	tstore_check_release(&r);
+	return rc;
 }

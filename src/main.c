@@ -174,6 +174,7 @@ static int cmd_serve(struct cli_args *a, struct buf *err)
 		.config_path = cli_opt(a, "--config"),
 		.listen = cli_opt(a, "--listen"),
 		.data_dir = cli_opt(a, "--data"),
+		.recreate_telemetry = cli_flag(a, "--recreate-telemetry"),
 	};
 	return daemon_serve(&o, err);
 }
@@ -1056,7 +1057,7 @@ static int cmd_analyze_anomalies(struct cli_args *a, struct buf *err)
 }
 
 static const struct cli_command commands[] = {
-	{ "serve", NULL, cmd_serve, "--config=,--listen=,--data=", "", "Run the daemon (HTTP API, ingest, engine)." },
+	{ "serve", NULL, cmd_serve, "--config=,--listen=,--data=,--recreate-telemetry", "", "Run the daemon (HTTP API, ingest, engine)." },
 	{ "version", NULL, cmd_version, "", "", "Print the version." },
 	{ "help", NULL, cmd_help, "", "[COMMAND [SUB]]", "Show commands, or one command's usage." },
 	{ "status", NULL, cmd_status, "", "", "Show the server and token in use and where each came from, then the daemon's version, data dir and who you are to it." },
@@ -1117,6 +1118,10 @@ static const struct cli_command commands[] = {
 	{ "approvals", "reject", cmd_approvals_reject, "--rationale=", "ID", "Reject a request." },
 	{ "analyze", "anomalies", cmd_analyze_anomalies, "", "FILE.csv",
 	  "Score a NAB-format series (timestamp,value) offline: prints timestamp,value,anomaly_score." },
+	{ "telemetry", "check", cmd_telemetry_check, "--data=", "",
+	  "Decode every telemetry block of a data dir (offline); list the damaged ones and exit 1 if any." },
+	{ "telemetry", "repair", cmd_telemetry_repair, "--data=,--yes,--rationale=", "",
+	  "Drop the damaged telemetry blocks (audited); without --yes only print what it would drop." },
 	{ "backup", NULL, cmd_backup, "--data=,--no-telemetry", "DEST_DIR",
 	  "Online backup (SQLite backup API) of the control database, the audit key and telemetry.db (unless --no-telemetry)." },
 	{ "analyze", "patterns", cmd_analyze_patterns, "", "FILE",

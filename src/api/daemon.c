@@ -362,8 +362,10 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		.retention_bytes = d.cfg.retention_max_bytes,
 		.publish = publish_live,
 		.publish_ctx = &d,
+		.expect_existing = store_telemetry_recorded(d.store),
+		.recreate = opt->recreate_telemetry,
 	};
-	if ((rc = tstore_open(d.data_dir, &topt, &d.tstore, err)))
+	if ((rc = tstore_open(d.data_dir, &topt, &d.tstore, err)) || (rc = store_telemetry_record(d.store, err)))
 		goto out;
 	live_replay(&d);
 	{

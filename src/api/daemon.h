@@ -63,6 +63,7 @@ struct serve_options {
 	const char *config_path; /* may be NULL */
 	const char *listen;      /* overrides server.listen when set */
 	const char *data_dir;    /* overrides server.data_dir when set */
+	bool recreate_telemetry; /* a damaged or missing telemetry.db is moved aside and begun anew */
 };
 
 /* Runs until SIGTERM/SIGINT; returns 0 on a clean stop, else an error with detail. */

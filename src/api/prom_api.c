@@ -174,6 +174,7 @@ static int run_query(struct http_request *req, struct http_response *res, bool r
 		else {
 			buf_adds(&res->body, "{\"status\":\"success\",\"data\":");
 			promql_value_json(&v, &res->body);
+			metrics_partial_warning(&mc, &res->body);
 			buf_adds(&res->body, "}");
 		}
 	}

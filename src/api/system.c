@@ -98,6 +98,9 @@ int api_metrics(struct http_request *req, struct http_response *res)
 		 (unsigned long long)ts.events, (unsigned long long)ts.file_bytes, (unsigned long long)ts.queue_bytes,
 		 (unsigned long long)ts.rejected_busy, (unsigned long long)ts.commits, (unsigned long long)ts.compactions,
 		 (unsigned long long)ts.retention_dropped);
+	buf_addf(&b, "# HELP ooda_telemetry_corrupt_blocks_total Damaged telemetry blocks found (and skipped by reads) since start.\n"
+		     "# TYPE ooda_telemetry_corrupt_blocks_total counter\nooda_telemetry_corrupt_blocks_total %llu\n",
+		 (unsigned long long)ts.corrupt_blocks);
 	if (d->alerts)
 		alerts_metrics(d->alerts, &b);
 	res->status = 200;

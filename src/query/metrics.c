@@ -310,7 +310,8 @@ static int metrics_select(void *vctx, const struct promql_matcher *m, size_t n, 
 		uint64_t tok = name ? name_token(stems[k]) : 0;
 		struct tstore_scan q = { .signal = SIGNAL_METRICS, .from_ns = c.from_ns, .to_ns = c.to_ns,
 					 .services = job ? svc : NULL, .n_services = job ? 1 : 0,
-					 .tokens = name ? &tok : NULL, .n_tokens = name ? 1 : 0, .oldest_first = true };
+					 .tokens = name ? &tok : NULL, .n_tokens = name ? 1 : 0, .oldest_first = true,
+					 .skipped = &mc->skipped };
 		rc = tstore_scan(mc->tstore, &q, scan_cb, &c, err);
 	}
 	if (!rc && mc->live && (!name || live_only)) {
@@ -386,6 +387,18 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+void metrics_partial_warning(const struct metrics_ctx *ctx, struct buf *body)
+{
+	const struct tstore_skipped *sk = &ctx->skipped;
+	if (!sk->n)
+		return;
+	buf_addf(body, ",\"warnings\":[\"partial answer: %llu damaged telemetry block%s skipped (", (unsigned long long)sk->n,
+		 sk->n == 1 ? " was" : "s were");
+	for (size_t i = 0; i < sk->n_ids; i++)
+		buf_addf(body, "%s%s/%lld", i ? ", " : "", tstore_signal_name(sk->ids[i].signal), (long long)sk->ids[i].id);
+	buf_adds(body, "); `ooda telemetry check` lists them, `ooda telemetry repair` drops them\"]");
+}
+
 int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t n_sel, int64_t from_ms,
 		   int64_t to_ms, int mode, const char *name, struct buf *out, struct buf *err)
 {
@@ -434,7 +447,9 @@ int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t
 			buf_add_json_str(out, names[i], strlen(names[i]));
 		}
 	}
-	buf_adds(out, "]}");
+	buf_addch(out, ']');
+	metrics_partial_warning(ctx, out);
+	buf_addch(out, '}');
 	free(names);
 	arena_release(&a);
 	return rc;

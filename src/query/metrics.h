@@ -25,6 +25,8 @@
 struct metrics_ctx {
 	struct tstore *tstore;
 	struct live_signals *live; /* may be NULL */
+	/* damaged metric blocks the selects skipped (zero it first): the answer is partial */
+	struct tstore_skipped skipped;
 };
 
 /* Fills src with the select function over ctx (which must outlive src). */
@@ -38,5 +40,12 @@ void metrics_source_init(struct promql_source *src, struct metrics_ctx *ctx);
  */
 int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t n_sel, int64_t from_ms,
 		   int64_t to_ms, int mode, const char *name, struct buf *out, struct buf *err);
+
+/*
+ * When the selects skipped damaged blocks, appends
+ * ,"warnings":["partial answer: …"] (the Prometheus API's place for it)
+ * to an open response object; else nothing.
+ */
+void metrics_partial_warning(const struct metrics_ctx *ctx, struct buf *body);
 
 #endif

@@ -175,6 +175,24 @@ static int cmp_newest(const void *a, const void *b)
 	return newer(x, y) ? -1 : newer(y, x) ? 1 : 0;
 }
 
+/* ---- partial answers ---------------------------------------------------- */
+
+void search_partial_json(struct buf *out, const struct tstore_skipped *sk)
+{
+	if (!sk || !sk->n) {
+		buf_adds(out, ",\"partial\":false");
+		return;
+	}
+	buf_addf(out, ",\"partial\":true,\"partial_reason\":\"%llu damaged telemetry block%s skipped; "
+		      "`ooda telemetry check` lists them, `ooda telemetry repair` drops them\",\"skipped_block_count\":%llu,"
+		      "\"skipped_blocks\":[",
+		 (unsigned long long)sk->n, sk->n == 1 ? " was" : "s were", (unsigned long long)sk->n);
+	for (size_t i = 0; i < sk->n_ids; i++)
+		buf_addf(out, "%s{\"signal\":\"%s\",\"id\":%lld}", i ? "," : "", tstore_signal_name(sk->ids[i].signal),
+			 (long long)sk->ids[i].id);
+	buf_addch(out, ']');
+}
+
 /* ---- log search --------------------------------------------------------- */
 
 struct hint_tokens {
@@ -265,6 +283,8 @@ int search_logs(struct tstore *t, const struct logquery *q, const struct search_
 				 .to_ns = c.have_cursor && c.cur_t < o->to_ns ? c.cur_t : o->to_ns };
 	struct hint_tokens ht;
 	hints_to_scan(q, &s, &ht);
+	struct tstore_skipped sk = { 0 };
+	s.skipped = &sk;
 	int rc = tstore_scan(t, &s, search_cb, &c, err);
 	if (!rc) {
 		qsort(c.page.v, c.page.n, sizeof(struct hit), cmp_newest);
@@ -281,7 +301,9 @@ int search_logs(struct tstore *t, const struct logquery *q, const struct search_
 		} else {
 			buf_adds(out, "null");
 		}
-		buf_addf(out, ",\"scanned\":%zu,\"truncated\":%s}", c.scanned, c.truncated ? "true" : "false");
+		buf_addf(out, ",\"scanned\":%zu,\"truncated\":%s", c.scanned, c.truncated ? "true" : "false");
+		search_partial_json(out, &sk);
+		buf_addch(out, '}');
 	}
 	for (size_t i = 0; i < c.page.n; i++)
 		free(c.page.v[i].json);
@@ -591,6 +613,8 @@ int search_facets(struct tstore *t, const struct logquery *q, const struct searc
 			c.keys[j] = c.f[j].kind == FK_ATTR ? c.f[j].key : NULL;
 		s.block_fn = facets_block;
 	}
+	struct tstore_skipped sk = { 0 };
+	s.skipped = &sk;
 	int rc = tstore_scan(t, &s, facets_cb, &c, err);
 	if (!rc) {
 		buf_addf(out, "{\"total\":%llu,\"scanned\":%zu,\"truncated\":%s,\"fields\":{", (unsigned long long)c.total,
@@ -615,7 +639,9 @@ int search_facets(struct tstore *t, const struct logquery *q, const struct searc
 			 when, (long long)o->from_ns, (long long)c.step);
 		for (size_t k = 0; k < c.buckets; k++)
 			buf_addf(out, "%s%llu", k ? "," : "", (unsigned long long)c.hist[k]);
-		buf_adds(out, "]}}");
+		buf_adds(out, "]}");
+		search_partial_json(out, &sk);
+		buf_addch(out, '}');
 	}
 	for (size_t j = 0; j < c.nf; j++) {
 		for (size_t i = 0; i < c.f[j].n; i++)
@@ -803,10 +829,14 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 	tblock_hex(c.id, 16, low);
 	uint64_t tok = tblock_token_hash(low, 32);
 	buf_init(&c.tmp);
-	struct tstore_scan s = { .signal = SIGNAL_SPANS, .tokens = &tok, .n_tokens = 1 };
+	struct tstore_skipped sk = { 0 };
+	struct tstore_scan s = { .signal = SIGNAL_SPANS, .tokens = &tok, .n_tokens = 1, .skipped = &sk };
 	int rc = tstore_scan(t, &s, trace_span_cb, &c, err);
 	if (!rc && !c.n) {
 		buf_addf(err, "no span of trace %s is stored", low);
+		if (sk.n)
+			buf_addf(err, " in the blocks that could be read (%llu damaged blocks were skipped; see "
+				      "`ooda telemetry check`)", (unsigned long long)sk.n);
 		rc = OODA_ENOTFOUND;
 	}
 	c.logs.cap = 1000;
@@ -822,7 +852,8 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 				t1 = c.v[i].end;
 		}
 		struct tstore_scan ls = { .signal = SIGNAL_LOGS, .tokens = &tok, .n_tokens = 1,
-					  .from_ns = t0 - 60 * OODA_NS_PER_SEC, .to_ns = t1 + 60 * OODA_NS_PER_SEC };
+					  .from_ns = t0 - 60 * OODA_NS_PER_SEC, .to_ns = t1 + 60 * OODA_NS_PER_SEC,
+					  .skipped = &sk };
 		rc = tstore_scan(t, &ls, trace_log_cb, &c, err);
 	}
 	if (!rc) {
@@ -853,7 +884,9 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 		buf_adds(out, "],\"logs\":[");
 		for (size_t i = 0; i < c.logs.n; i++)
 			buf_addf(out, "%s%s", i ? "," : "", c.logs.v[i].json);
-		buf_adds(out, "]}");
+		buf_addch(out, ']');
+		search_partial_json(out, &sk);
+		buf_addch(out, '}');
 	}
 out:
 	for (size_t i = 0; i < c.n; i++)
@@ -945,6 +978,8 @@ int search_traces(struct tstore *t, const struct trace_filter *f, const struct s
 	size_t nt = ot.n;
 	s.tokens = tok;
 	s.n_tokens = nt;
+	struct tstore_skipped sk = { 0 };
+	s.skipped = &sk;
 	int rc = tstore_scan(t, &s, traces_cb, &c, err);
 	if (!rc) {
 		qsort(c.page.v, c.page.n, sizeof(struct hit), cmp_newest);
@@ -957,7 +992,9 @@ int search_traces(struct tstore *t, const struct trace_filter *f, const struct s
 			if (!dup)
 				buf_addf(out, "%s%s", n++ ? "," : "", c.page.v[i].json);
 		}
-		buf_addf(out, "],\"scanned\":%zu}", c.scanned);
+		buf_addf(out, "],\"scanned\":%zu", c.scanned);
+		search_partial_json(out, &sk);
+		buf_addch(out, '}');
 	}
 	for (size_t i = 0; i < c.page.n; i++)
 		free(c.page.v[i].json);

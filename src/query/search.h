@@ -52,6 +52,14 @@ struct trace_filter {
 int search_traces(struct tstore *t, const struct trace_filter *f, const struct search_opts *o, struct buf *out,
 		  struct buf *err);
 
+/*
+ * Every answer above ends with "partial": false, or, when the scan skipped
+ * damaged blocks (tstore_scan), "partial": true, "partial_reason": "…",
+ * "skipped_block_count": N and "skipped_blocks": [{"signal","id"}…] (the
+ * first TSTORE_SKIPPED_IDS). This appends those members to an open object.
+ */
+void search_partial_json(struct buf *out, const struct tstore_skipped *sk);
+
 /* JSON of one log record / one span (for the API and the CLI's --json). */
 void search_log_json(struct buf *out, const struct log_record *r);
 void search_span_json(struct buf *out, const struct span *s, int depth);

@@ -8,6 +8,7 @@
 #include "store/store.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/time.h"
 
 #include <pthread.h>
 
@@ -195,4 +196,41 @@ size_t store_queue_depth(struct store *s)
 int store_backup(struct store *s, const char *path, struct buf *err)
 {
 	return s->be->backup(s->impl, path, err);
+}
+
+/* ---- the telemetry marker ------------------------------------------------ */
+
+/* One doc row, kind "store", key "telemetry": written once, when this data dir first holds telemetry. */
+static int marker_row(void *ctx, const void *row)
+{
+	(void)row;
+	*(bool *)ctx = true;
+	return 0;
+}
+
+bool store_telemetry_recorded(struct store *s)
+{
+	bool found = false;
+	s->be->doc_get(s->impl, "store", "telemetry", 0, marker_row, &found);
+	return found;
+}
+
+static int marker_put(struct store *s, void *ctx, struct buf *err)
+{
+	(void)ctx;
+	struct doc_row d = { .kind = "store", .key = "telemetry", .time_ns = ooda_now_ns(), .author = "ooda",
+			     .rationale = "telemetry.db created in this data dir", .body = "{}", .body_len = 2 };
+	int rc = s->be->doc_put(s->impl, &d, 0);
+	if (rc == OODA_EPRECOND)
+		return 0; /* recorded meanwhile */
+	if (rc)
+		buf_adds(err, "cannot record in control.db that telemetry is stored here");
+	return rc;
+}
+
+int store_telemetry_record(struct store *s, struct buf *err)
+{
+	if (store_telemetry_recorded(s))
+		return 0;
+	return store_write(s, marker_put, NULL, err);
 }

@@ -181,6 +181,14 @@ int store_write(struct store *s, store_tx_fn fn, void *ctx, struct buf *err);
 /* Writes waiting for the writer thread, for /metrics. */
 size_t store_queue_depth(struct store *s);
 
+/*
+ * Whether control.db records that this data dir has held telemetry (so a
+ * missing telemetry.db is a loss, not a first run: see tstore_open), and
+ * recording it (once; later calls do nothing). Returns 0 or an error.
+ */
+bool store_telemetry_recorded(struct store *s);
+int store_telemetry_record(struct store *s, struct buf *err);
+
 /* Online backup of the control database to path (SQLite backup API). */
 int store_backup(struct store *s, const char *path, struct buf *err);
 

@@ -574,6 +574,20 @@ bool tblock_bloom_has_all(const void *bloom, size_t len, const uint64_t *hashes,
 	return true;
 }
 
+/*
+ * One zstd frame of src, with a content checksum: a flipped bit in a stored
+ * block then fails to decode (and is skipped by readers) instead of
+ * decoding into wrong records. Readers of older frames without one still work.
+ */
+static size_t zframe(ZSTD_CCtx *c, void *dst, size_t cap, const void *src, size_t n, int level)
+{
+	ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+	size_t r = ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+	return ZSTD_isError(r) ? r : ZSTD_compress2(c, dst, cap, src, n);
+}
+
 /* OTB1: the header and all columns in one zstd frame. */
 static int write_otb1(struct writer *w, struct tl_state *tl, int signal, size_t n, int level, struct tblock *out,
 		      struct buf *err)
@@ -591,7 +605,7 @@ static int write_otb1(struct writer *w, struct tl_state *tl, int signal, size_t 
 	size_t bound = ZSTD_compressBound(raw.len);
 	out->data = malloc(bound);
 	int rc = 0;
-	size_t z = out->data && tl->cctx ? ZSTD_compressCCtx(tl->cctx, out->data, bound, raw.data, raw.len, level) : 0;
+	size_t z = out->data && tl->cctx ? zframe(tl->cctx, out->data, bound, raw.data, raw.len, level) : 0;
 	if (!out->data || ZSTD_isError(z)) {
 		buf_addf(err, "block compression failed: %s", out->data ? ZSTD_getErrorName(z) : "out of memory");
 		rc = OODA_EINTERNAL;
@@ -622,7 +636,7 @@ static int write_otb2(struct writer *w, struct tl_state *tl, int signal, size_t 
 		int c = v2_order[k];
 		if (!w->col[c].len)
 			continue;
-		size_t got = ZSTD_compressCCtx(tl->cctx, z + zoff, bound - zoff, w->col[c].data, w->col[c].len, level);
+		size_t got = zframe(tl->cctx, z + zoff, bound - zoff, w->col[c].data, w->col[c].len, level);
 		if (ZSTD_isError(got)) {
 			buf_addf(err, "block compression failed: %s", ZSTD_getErrorName(got));
 			rc = OODA_EINTERNAL;

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/time.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -60,7 +61,57 @@ struct tstore {
 	/* stats, under mu */
 	struct tstore_stats st;
 	uint64_t event_seq;
+	/* blocks found damaged, under mu: each is counted and logged once */
+	struct tstore_block_id *bad;
+	size_t n_bad, cap_bad;
 };
+
+static const char *const signal_name[N_SIG] = { "logs", "spans", "metrics" };
+
+const char *tstore_signal_name(int signal)
+{
+	return signal >= 0 && signal < N_SIG ? signal_name[signal] : "unknown";
+}
+
+/*
+ * A block did not decode (why): the first time, count it and log it with
+ * its id; every time, add it to the scan's report.
+ */
+static void note_damaged(struct tstore *t, int signal, int64_t id, const char *why, struct tstore_skipped *sk)
+{
+	pthread_mutex_lock(&t->mu);
+	bool seen = false;
+	for (size_t i = 0; i < t->n_bad && !seen; i++)
+		seen = t->bad[i].signal == signal && t->bad[i].id == id;
+	if (!seen) {
+		t->st.corrupt_blocks++;
+		if (t->n_bad == t->cap_bad) {
+			size_t cap = t->cap_bad ? t->cap_bad * 2 : 16;
+			struct tstore_block_id *nb = realloc(t->bad, cap * sizeof(*nb));
+			if (nb) {
+				t->bad = nb;
+				t->cap_bad = cap;
+			}
+		}
+		if (t->n_bad < t->cap_bad)
+			t->bad[t->n_bad++] = (struct tstore_block_id){ signal, id };
+	}
+	pthread_mutex_unlock(&t->mu);
+	if (!seen)
+		log_error("telemetry block %s/%lld is damaged and skipped by every read (%s); "
+			  "`ooda telemetry check` lists such blocks, `ooda telemetry repair` drops them",
+			  tstore_signal_name(signal), (long long)id, why);
+	if (sk) {
+		bool listed = false;
+		for (size_t i = 0; i < sk->n_ids && !listed; i++)
+			listed = sk->ids[i].signal == signal && sk->ids[i].id == id;
+		if (listed)
+			return;
+		sk->n++;
+		if (sk->n_ids < TSTORE_SKIPPED_IDS)
+			sk->ids[sk->n_ids++] = (struct tstore_block_id){ signal, id };
+	}
+}
 
 static int sql_exec(sqlite3 *db, const char *sql, struct buf *err)
 {
@@ -584,7 +635,7 @@ static int compact_one(struct tstore *t, int s, const char *service, struct buf 
 		rc = tblock_decode(s, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), &a, &b, err);
 		if (rc) {
 			/* a damaged block is left for a person to look at, not merged */
-			log_error("compaction skips a block of %s: %s", service, err->data);
+			note_damaged(t, s, sqlite3_column_int64(st, 0), err->data, NULL);
 			buf_reset(err);
 			rc = 0;
 			continue;
@@ -759,7 +810,13 @@ static int sqlite_scan(struct tstore *t, const struct tstore_scan *q, tstore_sca
 		if (q->block_fn) {
 			struct tstore_block blk = { sqlite3_column_blob(get, 0), (size_t)sqlite3_column_bytes(get, 0),
 						    tmin, tmax, &a };
+			size_t mark = err->len;
 			int r = q->block_fn(ctx, &blk, err);
+			if (r == OODA_ECORRUPT) {
+				note_damaged(t, q->signal, id, err->data + mark, q->skipped);
+				buf_setlen(err, mark);
+				continue;
+			}
 			if (r < 0) {
 				buf_addf(err, " (%s block %lld)", block_table[q->signal], (long long)id);
 				rc = r;
@@ -772,8 +829,15 @@ static int sqlite_scan(struct tstore *t, const struct tstore_scan *q, tstore_sca
 			arena_reset(&a);
 		}
 		struct telemetry_batch b = { .arena = &a };
+		size_t mark = err->len;
 		rc = tblock_decode_some(q->signal, sqlite3_column_blob(get, 0), (size_t)sqlite3_column_bytes(get, 0),
 					q->skip, &a, &b, err);
+		if (rc == OODA_ECORRUPT) {
+			note_damaged(t, q->signal, id, err->data + mark, q->skipped);
+			buf_setlen(err, mark);
+			rc = 0;
+			continue;
+		}
 		if (rc) {
 			buf_addf(err, " (%s block %lld)", block_table[q->signal], (long long)id);
 			break;
@@ -875,6 +939,81 @@ static void sqlite_stats(struct tstore *t, struct tstore_stats *out)
 
 /* ---- open and close ----------------------------------------------------- */
 
+/*
+ * Opens t->path for writing after tstore_file_check, and checks that what
+ * it opened is a telemetry store of a version this ooda reads; creates the
+ * tables of a new one and stamps the version.
+ */
+static int open_checked(struct tstore *t, bool expect_existing, struct buf *err)
+{
+	bool exists;
+	int rc = tstore_file_check(t->path, expect_existing, &exists, err);
+	if (rc)
+		return rc;
+	if (sqlite3_open_v2(t->path, &t->w, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		buf_addf(err, "cannot open %s: %s", t->path, t->w ? sqlite3_errmsg(t->w) : "out of memory");
+		return OODA_EIO;
+	}
+	sqlite3_busy_timeout(t->w, 5000);
+	int64_t version = query_i64(t->w, "PRAGMA user_version", -1);
+	int64_t tables = query_i64(t->w, "SELECT count(*) FROM sqlite_master", -1);
+	int64_t ours = query_i64(t->w, "SELECT count(*) FROM sqlite_master WHERE name = 'log_blocks'", -1);
+	if (version < 0 || tables < 0) {
+		buf_addf(err, "%s cannot be read as a SQLite database (%s). Restore it from a backup, or start with "
+			      "`ooda serve --recreate-telemetry` to move it aside and begin an empty telemetry store",
+			 t->path, sqlite3_errmsg(t->w));
+		return OODA_ECORRUPT;
+	}
+	if (version > TSTORE_SCHEMA_VERSION) {
+		buf_addf(err, "%s has telemetry layout %lld; this ooda reads up to %d: run the newer ooda, or start "
+			      "with `ooda serve --recreate-telemetry` to move it aside and begin an empty telemetry store",
+			 t->path, (long long)version, TSTORE_SCHEMA_VERSION);
+		return OODA_ESCHEMA;
+	}
+	if (!ours && (tables > 0 || expect_existing)) {
+		buf_addf(err, "%s is a SQLite database but holds no telemetry tables%s. Restore telemetry.db from a "
+			      "backup, or start with `ooda serve --recreate-telemetry` to move it aside and begin an "
+			      "empty telemetry store",
+			 t->path, expect_existing ? ", though control.db records that telemetry was stored here" : "");
+		return OODA_ECORRUPT;
+	}
+	if ((rc = schema(t->w, t->opt.no_fsync, err)))
+		return rc;
+	if (version < TSTORE_SCHEMA_VERSION) {
+		char sql[64];
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", TSTORE_SCHEMA_VERSION);
+		rc = sql_exec(t->w, sql, err);
+	}
+	return rc;
+}
+
+/* Renames path (and its WAL) to path.broken-UNIXTIME so a new store can start; the old one stays for a person. */
+static int move_aside(const char *path, struct buf *err)
+{
+	char to[4200], from[4200];
+	snprintf(to, sizeof(to), "%s.broken-%lld", path, (long long)(ooda_now_ns() / OODA_NS_PER_SEC));
+	bool moved = !rename(path, to);
+	if (!moved && errno != ENOENT) {
+		buf_addf(err, "cannot move %s aside to %s: %s", path, to, strerror(errno));
+		return OODA_EIO;
+	}
+	snprintf(from, sizeof(from), "%s-wal", path);
+	char to_wal[4300];
+	snprintf(to_wal, sizeof(to_wal), "%s-wal", to);
+	if (rename(from, to_wal) && errno != ENOENT) {
+		buf_addf(err, "cannot move %s aside: %s", from, strerror(errno));
+		return OODA_EIO;
+	}
+	snprintf(from, sizeof(from), "%s-shm", path);
+	unlink(from);
+	if (moved)
+		log_warn("telemetry store re-created (--recreate-telemetry): the old one is kept as %s", to);
+	else
+		log_warn("telemetry store re-created (--recreate-telemetry): %s was missing", path);
+	return 0;
+}
+
 static void sqlite_close(struct tstore *t)
 {
 	if (!t)
@@ -900,6 +1039,7 @@ static void sqlite_close(struct tstore *t)
 	pthread_mutex_destroy(&t->pool_mu);
 	pthread_cond_destroy(&t->work);
 	pthread_cond_destroy(&t->done);
+	free(t->bad);
 	free(t->path);
 	free(t);
 }
@@ -924,15 +1064,17 @@ static int sqlite_open(const char *dir, const struct tstore_options *opt, struct
 	size_t plen = strlen(dir) + 16;
 	t->path = malloc(plen);
 	snprintf(t->path, plen, "%s/telemetry.db", dir);
-	int rc = 0;
-	if (sqlite3_open_v2(t->path, &t->w, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
-		buf_addf(err, "cannot open %s: %s", t->path, t->w ? sqlite3_errmsg(t->w) : "out of memory");
-		rc = OODA_EIO;
-		goto fail;
+	size_t mark = err->len;
+	int rc = open_checked(t, opt->expect_existing, err);
+	if ((rc == OODA_ECORRUPT || rc == OODA_ESCHEMA) && opt->recreate) {
+		log_warn("%s", err->data + mark);
+		buf_setlen(err, mark);
+		sqlite3_close(t->w);
+		t->w = NULL;
+		if (!(rc = move_aside(t->path, err)))
+			rc = open_checked(t, false, err);
 	}
-	sqlite3_busy_timeout(t->w, 5000);
-	if ((rc = schema(t->w, opt->no_fsync, err)))
+	if (rc)
 		goto fail;
 	for (int s = 0; s < N_SIG; s++) {
 		char sql[256];

@@ -45,9 +45,27 @@ struct tstore_options {
 	 * appender wakes (live signals); may be NULL. */
 	void (*publish)(void *ctx, const struct telemetry_batch *b);
 	void *publish_ctx;
+	/* control.db records that this data dir has held telemetry: a missing
+	 * telemetry.db is then a loss, not a first run (see tstore_open). */
+	bool expect_existing;
+	/* A telemetry.db that tstore_open refuses is moved aside (to
+	 * telemetry.db.broken-UNIXTIME) and a new, empty one created. */
+	bool recreate;
 };
 
-/* Opens (creating) DIR/telemetry.db and starts the writer. */
+/* The layout of telemetry.db this ooda writes (its PRAGMA user_version). */
+#define TSTORE_SCHEMA_VERSION 1
+
+/*
+ * Opens DIR/telemetry.db and starts the writer. A first run (no
+ * telemetry.db, and opt->expect_existing false) creates it. A file that is
+ * empty (0 bytes), not a SQLite database or without the block tables, or
+ * a missing one while opt->expect_existing, is refused with OODA_ECORRUPT,
+ * and one written by a newer ooda (user_version above
+ * TSTORE_SCHEMA_VERSION) with OODA_ESCHEMA; err then says what is wrong
+ * and how to recover. With opt->recreate the refused file is moved aside
+ * and a new store created instead (logged).
+ */
 int tstore_open(const char *dir, const struct tstore_options *opt, struct tstore **out, struct buf *err);
 /* Drains the queue, stops the writer, closes. NULL is a no-op. */
 void tstore_close(struct tstore *t);
@@ -99,7 +117,26 @@ struct tstore_scan {
 	 * store blocks ignores it and calls the callback.
 	 */
 	int (*block_fn)(void *ctx, const struct tstore_block *b, struct buf *err);
+	/* Where the scan reports the blocks it skipped as damaged; may be NULL. */
+	struct tstore_skipped *skipped;
 };
+
+/*
+ * The damaged blocks a scan passed over (its answer is partial). Adds up
+ * over several scans that share it; zero it before the first.
+ */
+#define TSTORE_SKIPPED_IDS 16
+struct tstore_skipped {
+	uint64_t n;                     /* blocks skipped, counting those not listed */
+	size_t n_ids;                   /* the first TSTORE_SKIPPED_IDS of them */
+	struct tstore_block_id {
+		int signal;
+		int64_t id;
+	} ids[TSTORE_SKIPPED_IDS];
+};
+
+/* "logs", "spans" or "metrics": how a block's signal is named to people. */
+const char *tstore_signal_name(int signal);
 
 /*
  * Called per decoded block with its records in b (logs, spans or points,
@@ -108,7 +145,12 @@ struct tstore_scan {
  */
 typedef int (*tstore_scan_fn)(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax);
 
-/* Runs a scan; returns 0, or an error (OODA_ECORRUPT names the block). */
+/*
+ * Runs a scan; returns 0 or an error (OODA_EIO when the store cannot be
+ * read). A block that does not decode (tblock_decode's or block_fn's
+ * OODA_ECORRUPT) is skipped, not fatal: it is added to q->skipped, counted
+ * in tstore_stats.corrupt_blocks and logged, both once per block.
+ */
 int tstore_scan(struct tstore *t, const struct tstore_scan *q, tstore_scan_fn fn, void *ctx,
 		struct buf *err);
 
@@ -128,11 +170,57 @@ struct tstore_stats {
 	uint64_t file_bytes;
 	uint64_t queue_bytes, queue_limit;
 	uint64_t commits, rejected_busy, compactions, retention_dropped;
+	uint64_t corrupt_blocks;  /* distinct blocks found damaged since start */
 };
 void tstore_stats(struct tstore *t, struct tstore_stats *out);
 
 /* Runs compaction and retention now (tests, `ooda` maintenance); returns blocks changed. */
 int tstore_maintain(struct tstore *t, int64_t now_ns, struct buf *err);
+
+/* ---- check and repair (tstore_check.c) ----------------------------------- */
+
+/*
+ * Looks at DIR/telemetry.db before SQLite opens it: 0 when it is a SQLite
+ * file, or absent and !expect_existing (a first run); OODA_ECORRUPT with
+ * what is wrong in err when it is empty, not a SQLite file, or absent
+ * though expected. Sets *exists.
+ */
+int tstore_file_check(const char *path, bool expect_existing, bool *exists, struct buf *err);
+
+/* A block that does not decode. */
+struct tstore_bad_block {
+	int signal;
+	int64_t id;
+	char service[128];
+	int64_t tmin, tmax;
+	int64_t records;        /* as the row says */
+	char why[256];          /* the decoder's complaint */
+};
+
+struct tstore_check_report {
+	uint64_t blocks;                /* blocks read */
+	struct tstore_bad_block *bad;   /* malloc'd, n_bad of them */
+	size_t n_bad;
+	char integrity[256];            /* SQLite's quick_check: "ok" or its first complaint */
+};
+
+/*
+ * Reads and decodes every block of DIR/telemetry.db without a daemon
+ * (read-only; creates nothing, so DIR and its telemetry.db must exist:
+ * else OODA_ENOTFOUND). Fills out (release it with tstore_check_release)
+ * and returns 0 when the check ran, whatever it found; OODA_ECORRUPT when
+ * the file is no telemetry store at all; OODA_ESCHEMA when a newer ooda
+ * wrote it.
+ */
+int tstore_check(const char *dir, struct tstore_check_report *out, struct buf *err);
+void tstore_check_release(struct tstore_check_report *r);
+
+/*
+ * Deletes the blocks listed in r->bad from DIR/telemetry.db, in one
+ * transaction (works beside a running daemon: SQLite serialises the
+ * writers). Returns the number of blocks deleted, or OODA_EIO with detail.
+ */
+int tstore_repair(const char *dir, const struct tstore_check_report *r, struct buf *err);
 
 /* Plug-in point: a telemetry backend. Version 1. */
 struct tstore_backend {

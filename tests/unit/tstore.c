@@ -5,8 +5,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader */
+#include <zstd.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
@@ -253,8 +257,14 @@ static void test_block_formats(void **state)
 	/* small blocks are still written as OTB1 (one frame) ... */
 	struct tblock blk;
 	assert_int_equal(tblock_encode(SIGNAL_LOGS, "shop", b.logs, b.n_logs, 3, &blk, &err), 0);
-	assert_int_equal(blk.data_len, sizeof(otb1_mixed));
-	assert_memory_equal(blk.data, otb1_mixed, sizeof(otb1_mixed));
+	/* the fixture's frame, now with a content checksum (4 bytes) so damage cannot decode */
+	assert_int_equal(blk.data_len, sizeof(otb1_mixed) + 4);
+	ZSTD_frameHeader fh;
+	assert_int_equal(ZSTD_getFrameHeader(&fh, blk.data, blk.data_len), 0);
+	assert_true(fh.checksumFlag);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(tblock_decode(SIGNAL_LOGS, blk.data, blk.data_len, &d, &out, &err), 0);
+	assert_same_logs(out.logs, b.logs, 40);
 	tblock_release(&blk);
 
 	/* ... larger ones as OTB2: one frame per column */
@@ -553,6 +563,223 @@ static void test_trace_tree(void **state)
 	free(dir);
 }
 
+/* ---- damaged blocks and damaged files ----------------------------------- */
+
+static void sql_on(const char *dir, const char *sql)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/telemetry.db", dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Flips the bytes of the block of service at offsets (negative: from the end); returns its id. */
+static int64_t flip_block(const char *dir, const char *service, const long *at, size_t n_at)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/telemetry.db", dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, data FROM log_blocks WHERE service = ?1", -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_text(st, 1, service, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t id = sqlite3_column_int64(st, 0);
+	size_t len = (size_t)sqlite3_column_bytes(st, 1);
+	uint8_t *data = malloc(len);
+	memcpy(data, sqlite3_column_blob(st, 1), len);
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < n_at; i++)
+		data[at[i] < 0 ? (long)len + at[i] : at[i]] ^= 0x5a;
+	assert_int_equal(sqlite3_prepare_v2(db, "UPDATE log_blocks SET data = ?1 WHERE id = ?2", -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_blob(st, 1, data, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	free(data);
+	return id;
+}
+
+static void test_scan_skips_damaged_block(void **state)
+{
+	(void)state;
+	/* where the bytes flip: the magic, inside the frame, the last byte (its checksum), several at once */
+	static const struct {
+		long at[3];
+		size_t n;
+	} cases[] = { { { 0 }, 1 }, { { 2 }, 1 }, { { 40 }, 1 }, { { -1 }, 1 }, { { 10, 60, -3 }, 3 } };
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	struct arena a;
+	arena_init(&a, 0);
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char *dir = tmpdir();
+		struct tstore *t;
+		struct tstore_options opt = { 0 };
+		assert_int_equal(tstore_open(dir, &opt, &t, &err), 0);
+		struct telemetry_batch b;
+		arena_reset(&a);
+		make_logs(&a, &b, 50, 1700000000000000000);
+		assert_int_equal(tstore_append(t, &b, &err), 0); /* one block per service, 25 records each */
+		tstore_close(t);
+		int64_t bad = flip_block(dir, "cart", cases[k].at, cases[k].n);
+
+		assert_int_equal(tstore_open(dir, &opt, &t, &err), 0);
+		for (int round = 0; round < 2; round++) {
+			struct collect c = { .word = "refused" };
+			struct tstore_skipped sk = { 0 };
+			struct tstore_scan q = { .signal = SIGNAL_LOGS, .skipped = &sk };
+			assert_int_equal(tstore_scan(t, &q, count_cb, &c, &err), 0);
+			assert_int_equal(c.logs, 25); /* checkout's records, all of them */
+			assert_int_equal(sk.n, 1);
+			assert_int_equal(sk.n_ids, 1);
+			assert_int_equal(sk.ids[0].signal, SIGNAL_LOGS);
+			assert_int_equal(sk.ids[0].id, bad);
+		}
+		struct tstore_stats st;
+		tstore_stats(t, &st);
+		assert_int_equal(st.corrupt_blocks, 1); /* two scans, one block: counted once */
+
+		/* the API's answers say they are partial and name the block */
+		struct logquery *lq;
+		assert_int_equal(logquery_compile("", 0, &lq, &err), 0);
+		struct search_opts so = { .from_ns = 0, .to_ns = INT64_MAX };
+		char want[64];
+		snprintf(want, sizeof(want), "{\"signal\":\"logs\",\"id\":%lld}", (long long)bad);
+		buf_reset(&out);
+		assert_int_equal(search_logs(t, lq, &so, &out, &err), 0);
+		assert_non_null(strstr(out.data, "\"partial\":true"));
+		assert_non_null(strstr(out.data, want));
+		buf_reset(&out);
+		assert_int_equal(search_facets(t, lq, &so, NULL, 10, &out, &err), 0);
+		assert_non_null(strstr(out.data, "\"total\":25,"));
+		assert_non_null(strstr(out.data, "\"partial\":true"));
+		logquery_destroy(lq);
+		tstore_close(t);
+
+		/* check names it; repair drops it and nothing else */
+		struct tstore_check_report r;
+		assert_int_equal(tstore_check(dir, &r, &err), 0);
+		assert_int_equal(r.blocks, 2);
+		assert_int_equal(r.n_bad, 1);
+		assert_int_equal(r.bad[0].id, bad);
+		assert_int_equal(r.bad[0].signal, SIGNAL_LOGS);
+		assert_string_equal(r.bad[0].service, "cart");
+		assert_int_equal(r.bad[0].records, 25);
+		assert_true(strlen(r.bad[0].why) > 0);
+		assert_string_equal(r.integrity, "ok");
+		assert_int_equal(tstore_repair(dir, &r, &err), 1);
+		tstore_check_release(&r);
+		assert_int_equal(tstore_check(dir, &r, &err), 0);
+		assert_int_equal(r.blocks, 1);
+		assert_int_equal(r.n_bad, 0);
+		tstore_check_release(&r);
+
+		assert_int_equal(tstore_open(dir, &opt, &t, &err), 0);
+		struct collect c = { 0 };
+		struct tstore_skipped sk = { 0 };
+		struct tstore_scan q = { .signal = SIGNAL_LOGS, .skipped = &sk };
+		assert_int_equal(tstore_scan(t, &q, count_cb, &c, &err), 0);
+		assert_int_equal(c.logs, 25);
+		assert_int_equal(sk.n, 0);
+		tstore_close(t);
+		rmrf(dir);
+		free(dir);
+	}
+	buf_release(&out);
+	buf_release(&err);
+	arena_release(&a);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	fwrite(text, 1, strlen(text), f);
+	fclose(f);
+}
+
+static long file_size(const char *dir, const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	struct stat st;
+	return stat(path, &st) ? -1 : (long)st.st_size;
+}
+
+enum prep { P_NONE, P_EMPTY, P_GARBAGE, P_NEWER, P_FOREIGN };
+
+static void prepare(const char *dir, enum prep p)
+{
+	if (p == P_EMPTY)
+		write_file(dir, "telemetry.db", "");
+	else if (p == P_GARBAGE)
+		write_file(dir, "telemetry.db", "this is a text file, no database at all\n");
+	else if (p == P_NEWER)
+		sql_on(dir, "CREATE TABLE log_blocks(id INTEGER PRIMARY KEY); PRAGMA user_version = 99");
+	else if (p == P_FOREIGN)
+		sql_on(dir, "CREATE TABLE recipes(name TEXT)");
+}
+
+static void test_open_refuses_damaged_file(void **state)
+{
+	(void)state;
+	static const struct {
+		enum prep prep;
+		bool expect_existing;
+		int rc;
+		const char *says;
+	} cases[] = {
+		{ P_NONE, false, 0, NULL }, /* a first run */
+		{ P_NONE, true, OODA_ECORRUPT, "is missing" },
+		{ P_EMPTY, false, OODA_ECORRUPT, "is empty (0 bytes)" },
+		{ P_EMPTY, true, OODA_ECORRUPT, "is empty (0 bytes)" },
+		{ P_GARBAGE, false, OODA_ECORRUPT, "is not a SQLite database" },
+		{ P_NEWER, false, OODA_ESCHEMA, "telemetry layout 99" },
+		{ P_FOREIGN, false, OODA_ECORRUPT, "holds no telemetry tables" },
+	};
+	struct buf err = BUF_INIT;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char *dir = tmpdir();
+		prepare(dir, cases[k].prep);
+		long before = file_size(dir, "telemetry.db");
+		struct tstore *t = NULL;
+		struct tstore_options opt = { .expect_existing = cases[k].expect_existing };
+		buf_reset(&err);
+		assert_int_equal(tstore_open(dir, &opt, &t, &err), cases[k].rc);
+		if (cases[k].rc) {
+			assert_null(t);
+			assert_non_null(strstr(err.data, cases[k].says));
+			assert_non_null(strstr(err.data, "--recreate-telemetry"));
+			assert_int_equal(file_size(dir, "telemetry.db"), before); /* left as it was */
+			/* told to, it moves the file aside and starts empty */
+			opt.recreate = true;
+			buf_reset(&err);
+			assert_int_equal(tstore_open(dir, &opt, &t, &err), 0);
+			struct tstore_stats st;
+			tstore_stats(t, &st);
+			assert_int_equal(st.blocks[SIGNAL_LOGS], 0);
+			char cmd[600];
+			snprintf(cmd, sizeof(cmd), "ls %s | grep -q '^telemetry.db.broken-'", dir);
+			assert_int_equal(system(cmd), before >= 0 ? 0 : 256);
+		}
+		tstore_close(t);
+		/* what was created opens again, as is */
+		struct tstore_options again = { .expect_existing = true };
+		assert_int_equal(tstore_open(dir, &again, &t, &err), 0);
+		tstore_close(t);
+		rmrf(dir);
+		free(dir);
+	}
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +789,8 @@ int main(void)
 		cmocka_unit_test(test_store_append_scan_compact_retain),
 		cmocka_unit_test(test_store_events),
 		cmocka_unit_test(test_trace_tree),
+		cmocka_unit_test(test_scan_skips_damaged_block),
+		cmocka_unit_test(test_open_refuses_damaged_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
