@@ -12,6 +12,11 @@
  * suspended and handed to the ingest workers (as many as event-loop
  * threads), which decompress, decode and wait for the disk, then resume
  * the connection with the response ready.
+ *
+ * Limits against exhaustion: a sweeper thread enforces deadlines on the
+ * request head and the body rate that MHD's idle timeout cannot (struct
+ * sock_ctx), a connection over capacity evicts an idle one, and the bytes
+ * of bodies in memory across all connections are bounded by one budget.
  */
 #include "http/server.h"
 #include "http/router.h"

@@ -56,6 +56,13 @@ try:
     check("Retry-After" in r.headers, f"the 507 says when to retry: {r.headers}")
     check("full" in r.body, f"the 507 says the disk is full: {r.body[:300]}")
 
+    otlp = {"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "full"}}]},
+                              "scopeLogs": [{"logRecords": [{"body": {"stringValue": f"otlp {i} {os.urandom(24).hex()}"}}
+                                                            for i in range(3000)]}]}]}
+    r = s.post("/v1/logs", otlp)
+    check(r.status == 503 and "Retry-After" in r.headers and "full" in r.json().get("message", ""),
+          f"OTLP on a full disk: a retryable 503 google.rpc.Status saying so: {r.status} {r.body[:300]}")
+
     statuses = [s.request("PUT", f"/api/v1/flags/during-{i}?env=prod", FLAG).status for i in range(3)]
     check(507 in statuses and 500 not in statuses, f"flag writes on a full disk answer 507: {statuses}")
 
