@@ -335,10 +335,16 @@ static enum MHD_Result fail_budget(struct conn_ctx *c, size_t want)
 	struct http_server *s = c->server;
 	char detail[300];
 	atomic_fetch_add(&s->body_refused, 1);
-	snprintf(detail, sizeof(detail),
-		 "request bodies in progress already hold %zu of the %zu bytes allowed (limits.body_bytes_in_flight); "
-		 "this body needs %zu more; retry later",
-		 atomic_load(&s->body_bytes), s->opt.body_budget, want);
+	if (want)
+		snprintf(detail, sizeof(detail),
+			 "request bodies in progress already hold %zu of the %zu bytes allowed (limits.body_bytes_in_flight); "
+			 "this body needs %zu more; retry later",
+			 atomic_load(&s->body_bytes), s->opt.body_budget, want);
+	else
+		snprintf(detail, sizeof(detail),
+			 "this chunked body outgrew what request bodies in progress left of the %zu bytes allowed "
+			 "(limits.body_bytes_in_flight); retry later",
+			 s->opt.body_budget);
 	return fail_now(c, 503, "Service Unavailable", detail);
 }
 
@@ -765,11 +771,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!c->too_big && c->body.len + *upload_data_size > c->limit) {
 			c->too_big = true;
 			buf_release(&c->body);
+			budget_release(s, c);
 		}
 		/* a chunked body (or one longer than declared) takes its budget as it grows */
 		if (!c->too_big && !c->over_budget && !budget_cover(s, c, c->body.len + *upload_data_size)) {
 			c->over_budget = true;
 			buf_release(&c->body);
+			budget_release(s, c); /* the rest is read and dropped */
 		}
 		if (!c->too_big && !c->over_budget)
 			buf_add(&c->body, upload_data, *upload_data_size);
