@@ -69,6 +69,14 @@ def closed_by_server(sock, payload, every, give_up):
     return None
 
 
+def answered(fn, *a, **kw):
+    """The response, or None when the server did not answer (refused, reset, timed out)."""
+    try:
+        return fn(*a, **kw)
+    except OSError:
+        return None
+
+
 def is_problem(status, headers, body, want):
     try:
         j = json.loads(body)
@@ -89,13 +97,14 @@ try:
         c = connect(s)
         c.sendall(b"G")
         flood.append(c)
-    r = s.get("/healthz", timeout=5)
-    check(r.status == 200, f"/healthz answers during a slow-head flood: {r.status}")
-    r = s.get("/readyz", timeout=5)
-    check(r.status == 200, f"/readyz answers during a slow-head flood: {r.status}")
-    r = s.post("/ofrep/v1/evaluate/flags/checkout", {"context": {"targetingKey": "u1"}},
-               headers={"X-Ooda-Env": "prod"}, timeout=5)
-    check(r.status == 200 and r.json().get("value") is True, f"OFREP answers during a slow-head flood: {r.status} {r.body[:200]}")
+    r = answered(s.get, "/healthz", timeout=5)
+    check(r is not None and r.status == 200, f"/healthz answers during a slow-head flood: {r and r.status}")
+    r = answered(s.get, "/readyz", timeout=5)
+    check(r is not None and r.status == 200, f"/readyz answers during a slow-head flood: {r and r.status}")
+    r = answered(s.post, "/ofrep/v1/evaluate/flags/checkout", {"context": {"targetingKey": "u1"}},
+                 headers={"X-Ooda-Env": "prod"}, timeout=5)
+    check(r is not None and r.status == 200 and r.json().get("value") is True,
+          f"OFREP answers during a slow-head flood: {r and r.status} {r and r.body[:200]}")
     check((metric(s, 'ooda_http_connections_closed_total{reason="evicted"}') or 0) > 0,
           "idle heads were evicted to make room")
     for c in flood:
