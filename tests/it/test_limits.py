@@ -4,7 +4,8 @@ and OFREP from answering; a head or body that dribbles is cut at its
 deadline, not kept alive by its dribble; bodies in memory are bounded across
 connections (503 + Retry-After before the body is read, released when the
 connection dies); long URLs and headers get problem+json 414/431; an unknown
-Content-Encoding gets 415 naming it, ingest routes included."""
+Content-Encoding gets 415 naming it, ingest routes included; and
+server.max_connections_per_ip holds."""
 import json
 import socket
 import time
@@ -184,6 +185,25 @@ try:
     r = s.post("/api/v1/logs", '{"service":"limits","body":"plain"}\n',
                headers={"Content-Type": "application/x-ndjson", "Content-Encoding": "identity"})
     check(r.status == 200, f"identity is still accepted: {r.status} {r.body[:200]}")
+finally:
+    s.stop()
+    s.cleanup()
+
+# --- server.max_connections_per_ip: one address cannot take more
+s = Server(config="server:\n  max_connections_per_ip: 3\n")
+try:
+    held = [connect(s) for _ in range(3)]
+    for c in held:
+        c.sendall(b"G")
+    r = answered(s.get, "/healthz", timeout=5)
+    check(r is None, f"a fourth connection from the same address is refused: {r and r.status}")
+    for c in held:
+        c.close()
+    deadline = time.monotonic() + 10
+    r = None
+    while time.monotonic() < deadline and r is None:
+        r = answered(s.get, "/healthz", timeout=5)
+    check(r is not None and r.status == 200, "the address is served again once its connections closed")
 finally:
     s.stop()
     s.cleanup()
