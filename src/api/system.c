@@ -16,15 +16,31 @@ int api_healthz(struct http_request *req, struct http_response *res)
 	return 0;
 }
 
+/*
+ * Ready when started, the control store answers, and neither store's last
+ * write failed for lack of disk space (a full disk answers 503 here with
+ * the reason, so a load balancer sends writes elsewhere until space is freed).
+ */
 int api_readyz(struct http_request *req, struct http_response *res)
 {
 	struct daemon *d = api_daemon(req);
 	int64_t v;
 	bool store_ok = store_backend(d->store)->data_version(store_impl(d->store), &v) == 0;
+	bool control_full;
+	uint64_t failures;
+	store_space(d->store, &control_full, &failures);
+	struct tstore_stats ts;
+	tstore_stats(d->tstore, &ts);
+	bool full = control_full || ts.disk_full;
 	struct buf b = BUF_INIT;
-	bool ready = d->ready && store_ok;
-	buf_addf(&b, "{\"status\":\"%s\",\"store\":\"%s\"}", ready ? "ready" : "not ready",
-		 store_ok ? "ok" : "unavailable");
+	bool ready = d->ready && store_ok && !full;
+	buf_addf(&b, "{\"status\":\"%s\",\"store\":\"%s\",\"disk\":\"%s\"", ready ? "ready" : "not ready",
+		 store_ok ? "ok" : "unavailable", full ? "full" : "ok");
+	if (full)
+		buf_addf(&b, ",\"reason\":\"the disk of the data dir is full: the last write to %s failed for lack of space; "
+			     "free space (writes resume without a restart)\"",
+			 control_full && ts.disk_full ? "both stores" : control_full ? "the control store" : "telemetry.db");
+	buf_addch(&b, '}');
 	http_json(res, ready ? 200 : 503, &b);
 	return 0;
 }
@@ -101,6 +117,19 @@ int api_metrics(struct http_request *req, struct http_response *res)
 	buf_addf(&b, "# HELP ooda_telemetry_corrupt_blocks_total Damaged telemetry blocks found (and skipped by reads) since start.\n"
 		     "# TYPE ooda_telemetry_corrupt_blocks_total counter\nooda_telemetry_corrupt_blocks_total %llu\n",
 		 (unsigned long long)ts.corrupt_blocks);
+	bool control_full;
+	uint64_t control_full_failures;
+	store_space(d->store, &control_full, &control_full_failures);
+	buf_addf(&b,
+		 "# HELP ooda_store_disk_full 1 while the last write of a store failed because its disk is full (alert on this).\n"
+		 "# TYPE ooda_store_disk_full gauge\n"
+		 "ooda_store_disk_full{store=\"control\"} %d\nooda_store_disk_full{store=\"telemetry\"} %d\n"
+		 "# HELP ooda_store_disk_full_failures_total Writes refused with 507 because the disk was full.\n"
+		 "# TYPE ooda_store_disk_full_failures_total counter\n"
+		 "ooda_store_disk_full_failures_total{store=\"control\"} %llu\n"
+		 "ooda_store_disk_full_failures_total{store=\"telemetry\"} %llu\n",
+		 control_full ? 1 : 0, ts.disk_full ? 1 : 0, (unsigned long long)control_full_failures,
+		 (unsigned long long)ts.disk_full_failures);
 	if (d->alerts)
 		alerts_metrics(d->alerts, &b);
 	res->status = 200;

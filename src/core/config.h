@@ -24,6 +24,11 @@ struct config {
 	int64_t threads;
 	int64_t max_connections;
 	int64_t request_timeout_ns;
+	int64_t header_timeout_ns;
+	int64_t min_body_rate;   /* bytes per second, 0 = none */
+	int64_t max_connections_per_ip;
+	int64_t url_limit;       /* bytes */
+	int64_t body_budget;     /* bytes of bodies in memory, 0 = none */
 	int64_t header_limit;    /* bytes per connection for headers */
 	int64_t api_body_limit;  /* bytes */
 	int64_t ingest_body_limit;

@@ -29,7 +29,8 @@
 	X(EINTERNAL, -19, 500, "internal error")                        \
 	X(EREFUSED, -20, 422, "refused")                                \
 	X(EGONE, -21, 410, "gone")                                      \
-	X(EVALIDATE, -22, 422, "validation failed")
+	X(EVALIDATE, -22, 422, "validation failed")                     \
+	X(ENOSPACE, -23, 507, "insufficient storage")
 
 enum ooda_error {
 	OODA_OK = 0,

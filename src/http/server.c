@@ -12,6 +12,11 @@
  * suspended and handed to the ingest workers (as many as event-loop
  * threads), which decompress, decode and wait for the disk, then resume
  * the connection with the response ready.
+ *
+ * Limits against exhaustion: a sweeper thread enforces deadlines on the
+ * request head and the body rate that MHD's idle timeout cannot (struct
+ * sock_ctx), a connection over capacity evicts an idle one, and the bytes
+ * of bodies in memory across all connections are bounded by one budget.
  */
 #include "http/server.h"
 #include "http/auth.h"
@@ -27,10 +32,11 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 
 /* Status codes counted one by one; others fall into "other". */
 static const int counted_status[] = { 200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409,
-				      412, 413, 415, 422, 429, 431, 500, 503, 504 };
+				      412, 413, 414, 415, 422, 429, 431, 500, 503, 504, 507 };
 #define N_STATUS ((int)(sizeof(counted_status) / sizeof(counted_status[0])) + 1)
 static const double latency_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 					 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
@@ -56,6 +62,36 @@ struct offload {
 	bool stop;
 };
 
+/*
+ * One open connection (MHD's socket context), watched by the sweeper:
+ *
+ *   accept ──> HEAD ──first_call()──> BODY ──body complete──> BUSY
+ *               ^                                              │
+ *               └──────────── on_completed(): IDLE <───────────┘
+ *
+ * HEAD must end within header_timeout of the accept, IDLE (keep-alive)
+ * within the idle timeout of the last response, and BODY must keep the
+ * minimum rate once header_timeout has passed; the sweeper shuts the
+ * socket of a connection that does not, and MHD then closes it as it
+ * would any connection the peer dropped. At capacity a new connection
+ * evicts the oldest one still in HEAD or IDLE: a flood of slow heads can
+ * then not keep /healthz, /readyz or OFREP from being answered.
+ */
+enum sock_phase { SOCK_HEAD, SOCK_BODY, SOCK_BUSY, SOCK_IDLE };
+
+struct sock_ctx {
+	struct sock_ctx *prev, *next; /* oldest first, under conns_mu */
+	int fd;
+	atomic_int phase;
+	atomic_llong since_ns;  /* start of the phase */
+	atomic_ullong body_bytes;
+	size_t uri_len;         /* request line's URI, from the URI log callback */
+	bool shut;              /* the sweeper or an eviction shut it */
+};
+
+enum close_reason { CLOSE_HEAD_TIMEOUT, CLOSE_SLOW_BODY, CLOSE_IDLE, CLOSE_EVICTED, N_CLOSE };
+static const char *const close_reason_names[N_CLOSE] = { "head_timeout", "slow_body", "idle_timeout", "evicted" };
+
 struct http_server {
 	struct http_options opt;
 	struct MHD_Daemon *mhd;
@@ -65,13 +101,28 @@ struct http_server {
 	atomic_ullong rejected_body;
 	int port;
 	struct offload off;
+	/* connections and the sweeper that enforces their deadlines */
+	pthread_mutex_t conns_mu;
+	pthread_cond_t sweep_wake;
+	struct sock_ctx *oldest, *newest;
+	int n_conns;
+	bool sweep_stop;
+	pthread_t sweeper;
+	bool sweeper_running;
+	atomic_ullong closed[N_CLOSE];
+	/* bytes of request bodies held in memory, against opt.body_budget */
+	atomic_size_t body_bytes;
+	atomic_ullong body_refused;
+	atomic_ullong uri_too_long;
 };
 
 struct conn_ctx {
 	struct http_request req;
 	struct buf body;
 	size_t limit;
+	size_t reserved;   /* bytes of the body budget this request holds */
 	bool too_big;
+	bool over_budget;
 	bool responded;
 	int status;
 	int64_t start_ns;
@@ -219,7 +270,7 @@ static enum MHD_Result fail_now(struct conn_ctx *c, int status, const char *titl
 	problem(&res, status, title, detail, c->req.path, c->req.request_id);
 	if (status == 401)
 		http_set_header(&res, "WWW-Authenticate", "Bearer realm=\"ooda\"");
-	if (status == 429)
+	if (status == 429 || status == 503)
 		http_set_header(&res, "Retry-After", "1");
 	return respond(c, &res);
 }
@@ -279,12 +330,225 @@ static int authorize(struct http_server *s, struct conn_ctx *c, const struct rou
 	return 0;
 }
 
+/* ---- body budget: bytes of request bodies held in memory, all connections */
+
+/* Takes n more bytes of the budget for c; false (nothing taken) when they do not fit. */
+static bool budget_take(struct http_server *s, struct conn_ctx *c, size_t n)
+{
+	size_t cur = atomic_load(&s->body_bytes);
+	do {
+		if (s->opt.body_budget && cur + n > s->opt.body_budget)
+			return false;
+	} while (!atomic_compare_exchange_weak(&s->body_bytes, &cur, cur + n));
+	c->reserved += n;
+	return true;
+}
+
+/* Grows c's share of the budget to hold want bytes. */
+static bool budget_cover(struct http_server *s, struct conn_ctx *c, size_t want)
+{
+	return want <= c->reserved || budget_take(s, c, want - c->reserved);
+}
+
+static void budget_release(struct http_server *s, struct conn_ctx *c)
+{
+	atomic_fetch_sub(&s->body_bytes, c->reserved);
+	c->reserved = 0;
+}
+
+static enum MHD_Result fail_budget(struct conn_ctx *c, size_t want)
+{
+	struct http_server *s = c->server;
+	char detail[300];
+	atomic_fetch_add(&s->body_refused, 1);
+	if (want)
+		snprintf(detail, sizeof(detail),
+			 "request bodies in progress already hold %zu of the %zu bytes allowed (limits.body_bytes_in_flight); "
+			 "this body needs %zu more; retry later",
+			 atomic_load(&s->body_bytes), s->opt.body_budget, want);
+	else
+		snprintf(detail, sizeof(detail),
+			 "this chunked body outgrew what request bodies in progress left of the %zu bytes allowed "
+			 "(limits.body_bytes_in_flight); retry later",
+			 s->opt.body_budget);
+	return fail_now(c, 503, "Service Unavailable", detail);
+}
+
+/* ---- connections: phases, deadlines, eviction (see struct sock_ctx) ---- */
+
+static struct sock_ctx *sock_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+static void sock_enter(struct sock_ctx *k, enum sock_phase phase)
+{
+	if (!k)
+		return;
+	atomic_store(&k->since_ns, ooda_mono_ns());
+	atomic_store(&k->phase, (int)phase);
+}
+
+/* Shuts k's socket (under conns_mu, so MHD has not closed the fd yet). */
+static void sock_shut(struct http_server *s, struct sock_ctx *k, enum close_reason why)
+{
+	if (k->shut)
+		return;
+	k->shut = true;
+	shutdown(k->fd, SHUT_RDWR);
+	atomic_fetch_add(&s->closed[why], 1);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *s = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct sock_ctx *k = calloc(1, sizeof(*k));
+		if (!k)
+			return;
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		k->fd = ci ? ci->connect_fd : -1;
+		sock_enter(k, SOCK_HEAD);
+		*socket_context = k;
+		pthread_mutex_lock(&s->conns_mu);
+		k->prev = s->newest;
+		if (s->newest)
+			s->newest->next = k;
+		else
+			s->oldest = k;
+		s->newest = k;
+		s->n_conns++;
+		if (s->n_conns > s->opt.max_connections) {
+			/* over capacity: the oldest connection that is not doing anything gives way */
+			for (struct sock_ctx *o = s->oldest; o && o != k; o = o->next) {
+				int ph = atomic_load(&o->phase);
+				if (!o->shut && o->fd >= 0 && (ph == SOCK_HEAD || ph == SOCK_IDLE)) {
+					sock_shut(s, o, CLOSE_EVICTED);
+					break;
+				}
+			}
+		}
+		pthread_mutex_unlock(&s->conns_mu);
+		return;
+	}
+	struct sock_ctx *k = *socket_context;
+	if (!k)
+		return;
+	pthread_mutex_lock(&s->conns_mu);
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		s->oldest = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	else
+		s->newest = k->prev;
+	s->n_conns--;
+	pthread_mutex_unlock(&s->conns_mu);
+	free(k);
+	*socket_context = NULL;
+}
+
+/* MHD's URI log callback: notes the length of the request line's URI. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct sock_ctx *k = sock_of(conn);
+	if (k)
+		k->uri_len = strlen(uri);
+	return NULL;
+}
+
+/* Shuts every connection past its deadline; see struct sock_ctx. */
+static void sweep(struct http_server *s)
+{
+	int64_t now = ooda_mono_ns();
+	int64_t head_ns = (int64_t)s->opt.header_timeout_s * OODA_NS_PER_SEC;
+	int64_t idle_ns = (int64_t)s->opt.timeout_s * OODA_NS_PER_SEC;
+	pthread_mutex_lock(&s->conns_mu);
+	for (struct sock_ctx *k = s->oldest; k; k = k->next) {
+		if (k->shut || k->fd < 0)
+			continue;
+		int64_t age = now - atomic_load(&k->since_ns);
+		int phase = atomic_load(&k->phase);
+		if (phase == SOCK_HEAD && head_ns && age > head_ns)
+			sock_shut(s, k, CLOSE_HEAD_TIMEOUT);
+		else if (phase == SOCK_IDLE && idle_ns && age > idle_ns)
+			sock_shut(s, k, CLOSE_IDLE);
+		else if (phase == SOCK_BODY && s->opt.min_body_rate && age > head_ns &&
+			 (double)atomic_load(&k->body_bytes) < (double)s->opt.min_body_rate * ((double)age / 1e9))
+			sock_shut(s, k, CLOSE_SLOW_BODY);
+	}
+	pthread_mutex_unlock(&s->conns_mu);
+}
+
+static void *sweeper_main(void *arg)
+{
+	struct http_server *s = arg;
+	pthread_mutex_lock(&s->conns_mu);
+	while (!s->sweep_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000 * 1000 * 1000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000 * 1000 * 1000;
+		}
+		pthread_cond_timedwait(&s->sweep_wake, &s->conns_mu, &ts);
+		if (s->sweep_stop)
+			break;
+		pthread_mutex_unlock(&s->conns_mu);
+		sweep(s);
+		pthread_mutex_lock(&s->conns_mu);
+	}
+	pthread_mutex_unlock(&s->conns_mu);
+	return NULL;
+}
+
+/* Bytes of the request head: the URI (with its query) and every header line. */
+static enum MHD_Result add_header_len(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	*(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
+/* Content-Encoding a route accepts: gzip/deflate are inflated here; raw-body routes may take snappy. */
+static bool encoding_known(const char *enc, const struct route *r)
+{
+	static const char *const known[] = { "identity", "gzip", "x-gzip", "deflate" };
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcasecmp(enc, known[i]))
+			return true;
+	return (r->flags & ROUTE_RAW_BODY) && !strcasecmp(enc, "snappy");
+}
+
 static enum MHD_Result first_call(struct http_server *s, struct conn_ctx *c, const char *method,
 				  const char *url)
 {
 	struct buf allow = BUF_INIT, detail = BUF_INIT;
 	int status = 0;
 	enum MHD_Result ret = MHD_YES;
+	struct sock_ctx *k = sock_of(c->req.conn);
+	sock_enter(k, SOCK_BODY);
+	/* MHD's buffer is larger than these limits, so that we, not MHD's HTML page, refuse */
+	size_t uri_len = k && k->uri_len ? k->uri_len : strlen(url);
+	if (uri_len > s->opt.url_limit) {
+		atomic_fetch_add(&s->uri_too_long, 1);
+		buf_addf(&detail, "the URL is %zu bytes; at most %zu are accepted (limits.url_bytes)", uri_len,
+			 s->opt.url_limit);
+		c->req.path = "(URL too long)";
+		ret = fail_now(c, 414, "URI Too Long", detail.data);
+		goto out;
+	}
+	size_t head_len = 0;
+	MHD_get_connection_values(c->req.conn, MHD_HEADER_KIND, add_header_len, &head_len);
+	if (head_len > s->opt.header_limit) {
+		buf_addf(&detail, "the request headers are %zu bytes; at most %zu are accepted (limits.header_bytes)",
+			 head_len, s->opt.header_limit);
+		ret = fail_now(c, 431, "Request Header Fields Too Large", detail.data);
+		goto out;
+	}
 	const struct route *r = router_match(s->opt.routes, method, url, &c->req, &status, &allow);
 	c->req.route = r;
 	if (!r) {
@@ -307,12 +571,25 @@ static enum MHD_Result first_call(struct http_server *s, struct conn_ctx *c, con
 			       detail.data);
 		goto out;
 	}
+	const char *enc = http_header(&c->req, "Content-Encoding");
+	if (enc && !encoding_known(enc, r)) {
+		buf_adds(&detail, "Content-Encoding ");
+		buf_add(&detail, enc, strnlen(enc, 60));
+		buf_adds(&detail, " is not supported; use gzip, deflate or identity");
+		ret = fail_now(c, 415, "Unsupported Media Type", detail.data);
+		goto out;
+	}
 	c->limit = (r->flags & ROUTE_INGEST) ? s->opt.ingest_body_limit : s->opt.api_body_limit;
 	const char *cl = http_header(&c->req, "Content-Length");
-	if (cl && strtoull(cl, NULL, 10) > c->limit) {
-		buf_addf(&detail, "body of %s bytes exceeds the limit of %zu bytes for this route", cl, c->limit);
+	unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+	if (declared > c->limit || (s->opt.body_budget && declared > s->opt.body_budget)) {
+		buf_addf(&detail, "body of %s bytes exceeds the limit of %zu bytes for this route", cl,
+			 declared > c->limit ? c->limit : s->opt.body_budget);
 		atomic_fetch_add(&s->rejected_body, 1);
 		ret = fail_now(c, 413, "Content Too Large", detail.data);
+	} else if (declared && !budget_take(s, c, (size_t)declared)) {
+		/* refused before a byte of the body is read: the declared length is reserved up front */
+		ret = fail_budget(c, (size_t)declared);
 	}
 out:
 	buf_release(&allow);
@@ -386,11 +663,17 @@ static void finish(struct conn_ctx *c, struct http_response *res)
 		}
 		buf_release(&c->body);
 		c->body = plain;
-	} else if (enc && strcasecmp(enc, "identity") && !(c->req.route->flags & ROUTE_RAW_BODY)) {
-		char detail[160];
-		snprintf(detail, sizeof(detail), "Content-Encoding %.60s is not supported; use gzip, deflate or identity", enc);
-		problem(res, 415, "Unsupported Media Type", detail, url, c->req.request_id);
-		return;
+		/* the inflated body is what stays in memory now: it holds the budget */
+		if (!budget_cover(c->server, c, c->body.len)) {
+			char bd[240];
+			atomic_fetch_add(&c->server->body_refused, 1);
+			snprintf(bd, sizeof(bd),
+				 "the decompressed body of %zu bytes does not fit in limits.body_bytes_in_flight (%zu bytes) now; retry later",
+				 c->body.len, c->server->opt.body_budget);
+			problem(res, 503, "Service Unavailable", bd, url, c->req.request_id);
+			http_set_header(res, "Retry-After", "1");
+			return;
+		}
 	}
 	c->req.body = c->body.data;
 	c->req.body_len = c->body.len;
@@ -398,8 +681,10 @@ static void finish(struct conn_ctx *c, struct http_response *res)
 	int rc = c->req.route->handler(&c->req, res);
 	if (rc) {
 		int status = ooda_http_status(rc);
-		if (rc == OODA_EBUSY && !res->n_headers)
+		if ((rc == OODA_EBUSY || rc == OODA_EUNAVAIL) && !res->n_headers)
 			http_set_header(res, "Retry-After", "1");
+		if (rc == OODA_ENOSPACE && !res->n_headers)
+			http_set_header(res, "Retry-After", "30");
 		if (!c->req.err.len)
 			buf_adds(&c->req.err, ooda_strerror(rc));
 		problem(res, status, ooda_strerror(rc), c->req.err.data, url, c->req.request_id);
@@ -501,6 +786,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_YES;
 		return respond(c, &c->res);
 	}
+	struct sock_ctx *k = sock_of(conn);
+	if (k)
+		atomic_fetch_add(&k->body_bytes, *upload_data_size);
 	if (c->responded) {
 		*upload_data_size = 0; /* discard the rest of a rejected body */
 		return MHD_YES;
@@ -509,12 +797,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!c->too_big && c->body.len + *upload_data_size > c->limit) {
 			c->too_big = true;
 			buf_release(&c->body);
+			budget_release(s, c);
 		}
-		if (!c->too_big)
+		/* a chunked body (or one longer than declared) takes its budget as it grows */
+		if (!c->too_big && !c->over_budget && !budget_cover(s, c, c->body.len + *upload_data_size)) {
+			c->over_budget = true;
+			buf_release(&c->body);
+			budget_release(s, c); /* the rest is read and dropped */
+		}
+		if (!c->too_big && !c->over_budget)
 			buf_add(&c->body, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	sock_enter(k, SOCK_BUSY);
+	if (c->over_budget && !c->too_big)
+		return fail_budget(c, 0);
 	if (c->too_big) {
 		char detail[160];
 		snprintf(detail, sizeof(detail), "body exceeds the limit of %zu bytes for this route", c->limit);
@@ -593,6 +891,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		ooda_logf(status >= 500 ? LOG_ERROR : LOG_INFO, fields, "request");
 		ooda_log_set_request_id(NULL);
 	}
+	budget_release(s, c);
+	sock_enter(sock_of(conn), SOCK_IDLE);
 	arena_release(&c->req.arena);
 	buf_release(&c->body);
 	buf_release(&c->req.err);
@@ -653,6 +953,22 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, struct 
 	return OODA_EINVAL;
 }
 
+/* Stops the sweeper and frees s (the MHD daemon is stopped already). */
+static void server_free(struct http_server *s)
+{
+	if (s->sweeper_running) {
+		pthread_mutex_lock(&s->conns_mu);
+		s->sweep_stop = true;
+		pthread_cond_signal(&s->sweep_wake);
+		pthread_mutex_unlock(&s->conns_mu);
+		pthread_join(s->sweeper, NULL);
+	}
+	pthread_cond_destroy(&s->sweep_wake);
+	pthread_mutex_destroy(&s->conns_mu);
+	free(s->metrics);
+	free(s);
+}
+
 int http_server_start(const struct http_options *opt, struct http_server **out, struct buf *err)
 {
 	if (sodium_init() < 0)
@@ -666,13 +982,29 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 	for (const struct route *r = opt->routes; r->method; r++)
 		s->n_routes++;
 	s->metrics = calloc((size_t)s->n_routes + 1, sizeof(*s->metrics));
+	pthread_mutex_init(&s->conns_mu, NULL);
+	pthread_cond_init(&s->sweep_wake, NULL);
 	rc = offload_start(s, opt->threads > 0 ? opt->threads : 1, err);
+	if (!rc && pthread_create(&s->sweeper, NULL, sweeper_main, s)) {
+		buf_adds(err, "http: cannot start the connection sweeper");
+		rc = OODA_EINTERNAL;
+	} else if (!rc) {
+		s->sweeper_running = true;
+		pthread_setname_np(s->sweeper, "http-sweeper");
+	}
 	if (rc) {
 		offload_stop(s);
-		free(s->metrics);
-		free(s);
+		server_free(s);
 		return rc;
 	}
+	/*
+	 * Room above max_connections, so that a connection over capacity is
+	 * still accepted and evicts an idle one (on_connection) instead of
+	 * being refused; and a buffer larger than the header and URL limits,
+	 * so that first_call, not MHD's HTML page, refuses a long head.
+	 */
+	unsigned mhd_limit = (unsigned)opt->max_connections + (unsigned)(opt->max_connections / 8 > 32 ? opt->max_connections / 8 : 32);
+	size_t pool = opt->header_limit + opt->url_limit + 64 * 1024;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 			 MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
@@ -680,17 +1012,19 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt->threads,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)opt->max_connections,
+				  MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)opt->max_connections_per_ip,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opt->timeout_s,
-				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, opt->header_limit,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+				  MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 				  MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 				  MHD_OPTION_END);
 	if (!s->mhd) {
 		buf_addf(err, "cannot listen on %s (address in use, or not permitted)", opt->listen);
 		offload_stop(s);
-		free(s->metrics);
-		free(s);
+		server_free(s);
 		return OODA_EIO;
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
@@ -731,8 +1065,7 @@ void http_server_stop(struct http_server *s, int drain_ms)
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(s->mhd);
-	free(s->metrics);
-	free(s);
+	server_free(s);
 }
 
 void http_server_metrics(const struct http_server *s, struct buf *out)
@@ -786,6 +1119,30 @@ void http_server_metrics(const struct http_server *s, struct buf *out)
 		      "# HELP ooda_http_rejected_bodies_total Requests refused for an oversized body.\n"
 		      "# TYPE ooda_http_rejected_bodies_total counter\nooda_http_rejected_bodies_total %llu\n",
 		 atomic_load(&((struct http_server *)s)->inflight), atomic_load(&((struct http_server *)s)->rejected_body));
+	struct http_server *m = (struct http_server *)s;
+	pthread_mutex_lock(&m->conns_mu);
+	int open_conns = m->n_conns;
+	pthread_mutex_unlock(&m->conns_mu);
+	buf_addf(out,
+		 "# HELP ooda_http_connections Open HTTP connections.\n"
+		 "# TYPE ooda_http_connections gauge\nooda_http_connections %d\n"
+		 "# HELP ooda_http_connections_closed_total Connections closed by the server: head not complete in time, body too slow, idle, or evicted at capacity.\n"
+		 "# TYPE ooda_http_connections_closed_total counter\n",
+		 open_conns);
+	for (int i = 0; i < N_CLOSE; i++)
+		buf_addf(out, "ooda_http_connections_closed_total{reason=\"%s\"} %llu\n", close_reason_names[i],
+			 atomic_load(&m->closed[i]));
+	buf_addf(out,
+		 "# HELP ooda_http_body_bytes_in_flight Bytes of request bodies held in memory (received, queued or decompressed).\n"
+		 "# TYPE ooda_http_body_bytes_in_flight gauge\nooda_http_body_bytes_in_flight %zu\n"
+		 "# HELP ooda_http_body_bytes_limit The bound limits.body_bytes_in_flight (0: none).\n"
+		 "# TYPE ooda_http_body_bytes_limit gauge\nooda_http_body_bytes_limit %zu\n"
+		 "# HELP ooda_http_body_budget_refused_total Requests answered 503 because bodies in flight would exceed the bound.\n"
+		 "# TYPE ooda_http_body_budget_refused_total counter\nooda_http_body_budget_refused_total %llu\n"
+		 "# HELP ooda_http_uri_too_long_total Requests answered 414 for a URL over limits.url_bytes.\n"
+		 "# TYPE ooda_http_uri_too_long_total counter\nooda_http_uri_too_long_total %llu\n",
+		 atomic_load(&m->body_bytes), s->opt.body_budget, atomic_load(&m->body_refused),
+		 atomic_load(&m->uri_too_long));
 	struct offload *o = &((struct http_server *)s)->off;
 	if (o->threads) {
 		pthread_mutex_lock(&o->mu);

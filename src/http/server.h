@@ -82,7 +82,13 @@ struct http_options {
 	const char *listen;       /* host:port */
 	int threads;
 	int max_connections;
-	int timeout_s;
+	int timeout_s;            /* idle time before a connection is closed */
+	int header_timeout_s;     /* the whole request head must arrive within this (0: no bound) */
+	size_t min_body_rate;     /* bytes/s a body must average once header_timeout_s passed (0: none) */
+	int max_connections_per_ip; /* 0: no per-address bound */
+	size_t url_limit;         /* longest URI (path and query); longer gets 414 */
+	/* bytes of request bodies held in memory across all connections; beyond it, 503 (0: no bound) */
+	size_t body_budget;
 	size_t header_limit;
 	size_t api_body_limit;
 	size_t ingest_body_limit;

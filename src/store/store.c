@@ -11,6 +11,7 @@
 #include "core/time.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #define QUEUE_MAX 4096
 #define BATCH_MAX 256
@@ -35,6 +36,8 @@ struct store {
 	struct job *head, *tail;
 	size_t depth;
 	bool stopping;
+	atomic_bool full;             /* the last failed write failed for lack of space */
+	atomic_ullong full_failures;
 };
 
 const struct store_backend *store_backend(const struct store *s)
@@ -47,32 +50,68 @@ void *store_impl(const struct store *s)
 	return s->impl;
 }
 
+/* Did this failure of the writer come from a full disk? Ask before rolling back. */
+static bool failed_for_space(struct store *s, int rc)
+{
+	return (rc == OODA_EIO || rc == OODA_EINTERNAL) && s->be->disk_full && s->be->disk_full(s->impl);
+}
+
+/*
+ * A write refused for lack of space: OODA_ENOSPACE (507) with a detail that
+ * says so; the store remembers it until a transaction commits again.
+ */
+static int no_space(struct store *s, struct buf *err)
+{
+	atomic_store(&s->full, true);
+	atomic_fetch_add(&s->full_failures, 1);
+	if (err->len)
+		buf_adds(err, ": ");
+	buf_adds(err, "the disk holding the control store is full; free space and retry (no restart needed)");
+	return OODA_ENOSPACE;
+}
+
 /* Runs one batch of jobs in one transaction. Called without s->mu held. */
 static void run_batch(struct store *s, struct job *batch)
 {
 	int brc = s->be->begin(s->impl);
+	bool full = brc && failed_for_space(s, brc);
 	for (struct job *j = batch; j; j = j->next) {
 		if (brc) {
-			j->rc = brc;
+			j->rc = full ? no_space(s, j->err) : brc;
 			continue;
 		}
 		if (s->be->savepoint(s->impl)) {
-			j->rc = OODA_EIO;
+			j->rc = failed_for_space(s, OODA_EIO) ? no_space(s, j->err) : OODA_EIO;
 			continue;
 		}
 		j->rc = j->fn(s, j->ctx, j->err);
-		if (j->rc)
+		if (j->rc) {
+			if (failed_for_space(s, j->rc))
+				j->rc = no_space(s, j->err);
 			s->be->savepoint_rollback(s->impl);
-		else
+		} else {
 			s->be->savepoint_release(s->impl);
+		}
 	}
-	if (!brc && s->be->commit(s->impl)) {
+	if (brc)
+		return;
+	if (s->be->commit(s->impl)) {
+		full = failed_for_space(s, OODA_EIO);
 		s->be->rollback(s->impl);
 		for (struct job *j = batch; j; j = j->next)
 			if (!j->rc) {
-				j->rc = OODA_EIO;
-				buf_adds(j->err, "commit failed");
+				if (full) {
+					j->rc = no_space(s, j->err);
+				} else {
+					j->rc = OODA_EIO;
+					buf_adds(j->err, "commit failed");
+				}
 			}
+	} else {
+		/* space again once something was written (an empty commit proves nothing) */
+		for (struct job *j = batch; j; j = j->next)
+			if (!j->rc)
+				atomic_store(&s->full, false);
 	}
 }
 
@@ -191,6 +230,12 @@ size_t store_queue_depth(struct store *s)
 	size_t d = s->depth;
 	pthread_mutex_unlock(&s->mu);
 	return d;
+}
+
+void store_space(struct store *s, bool *full, uint64_t *failures)
+{
+	*full = atomic_load(&s->full);
+	*failures = atomic_load(&s->full_failures);
 }
 
 int store_backup(struct store *s, const char *path, struct buf *err)

@@ -146,6 +146,8 @@ struct store_backend {
 	int (*pattern_snapshot_put)(void *impl, const struct pattern_snapshot_row *r);
 	/* every saved service, by name; row pointers valid during the call only */
 	int (*pattern_snapshot_iter)(void *impl, store_row_fn fn, void *ctx);
+	/* Did the writer's last failed call fail for lack of disk space? (writer thread) */
+	bool (*disk_full)(void *impl);
 };
 
 extern const struct store_backend store_sqlite_backend;
@@ -188,6 +190,14 @@ size_t store_queue_depth(struct store *s);
  */
 bool store_telemetry_recorded(struct store *s);
 int store_telemetry_record(struct store *s, struct buf *err);
+
+/*
+ * Disk space of the control store. A write that fails because the disk is
+ * full returns OODA_ENOSPACE (507) and sets *full until a later transaction
+ * commits again (space freed: no restart needed); *failures counts those
+ * writes since start. For /readyz and /metrics.
+ */
+void store_space(struct store *s, bool *full, uint64_t *failures);
 
 /* Online backup of the control database to path (SQLite backup API). */
 int store_backup(struct store *s, const char *path, struct buf *err);

@@ -54,6 +54,15 @@ static void conn_close(struct conn *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* SQLITE_FULL, or a write that failed with ENOSPC/EDQUOT underneath. */
+static bool sq_disk_full(void *impl)
+{
+	sqlite3 *db = ((struct sqlite_store *)impl)->w.db;
+	int code = sqlite3_extended_errcode(db) & 0xff;
+	int sys = sqlite3_system_errno(db);
+	return code == SQLITE_FULL || (code == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT));
+}
+
 static int exec(sqlite3 *db, const char *sql)
 {
 	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : OODA_EIO;
@@ -707,4 +716,5 @@ const struct store_backend store_sqlite_backend = {
 	.doc_history = sq_doc_history,
 	.pattern_snapshot_put = sq_pattern_snapshot_put,
 	.pattern_snapshot_iter = sq_pattern_snapshot_iter,
+	.disk_full = sq_disk_full,
 };

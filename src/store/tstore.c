@@ -266,10 +266,22 @@ static int commit_jobs(struct tstore *t, struct job *jobs, struct buf *err)
 	if (!rc)
 		rc = sql_exec(t->w, "COMMIT", err);
 	if (rc) {
+		/* a full disk is the operator's to fix, not a server fault: 507, remembered until a commit works */
+		int code = sqlite3_extended_errcode(t->w) & 0xff, sys = sqlite3_system_errno(t->w);
+		bool full = code == SQLITE_FULL || (code == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT));
 		sqlite3_exec(t->w, "ROLLBACK", NULL, NULL, NULL);
+		if (full) {
+			buf_adds(err, ": the disk holding telemetry.db is full; free space or lower retention.max_bytes, then retry (no restart needed)");
+			pthread_mutex_lock(&t->mu);
+			t->st.disk_full = 1;
+			t->st.disk_full_failures++;
+			pthread_mutex_unlock(&t->mu);
+			rc = OODA_ENOSPACE;
+		}
 		return rc;
 	}
 	pthread_mutex_lock(&t->mu);
+	t->st.disk_full = 0;
 	for (struct job *j = jobs; j; j = j->next)
 		for (size_t i = 0; i < j->n_blocks; i++)
 			count_block(t, &j->blocks[i], 1);

@@ -171,6 +171,8 @@ struct tstore_stats {
 	uint64_t queue_bytes, queue_limit;
 	uint64_t commits, rejected_busy, compactions, retention_dropped;
 	uint64_t corrupt_blocks;  /* distinct blocks found damaged since start */
+	uint64_t disk_full;          /* 1 while the last commit failed for lack of space (appends get OODA_ENOSPACE) */
+	uint64_t disk_full_failures; /* commits refused for lack of space since start */
 };
 void tstore_stats(struct tstore *t, struct tstore_stats *out);
 
