@@ -84,7 +84,7 @@ void search_span_json(struct buf *b, const struct span *s, int depth)
 	buf_addf(b, ",\"kind\":\"%s\"", kind_names[s->kind < 6 ? s->kind : 0]);
 	ooda_time_format(s->start_ns, when, sizeof(when));
 	buf_addf(b, ",\"start\":\"%s\",\"start_unix_nano\":\"%lld\",\"duration_ms\":%.3f", when,
-		 (long long)s->start_ns, (double)(s->end_ns - s->start_ns) / 1e6);
+		 (long long)s->start_ns, (double)ooda_ns_sub_sat(s->end_ns, s->start_ns) / 1e6);
 	buf_addf(b, ",\"status\":\"%s\"", status_names[s->status < 3 ? s->status : 0]);
 	str_member(b, "status_message", s->status_message);
 	if (depth != -1) /* -1: no tree context; -2: placeholder for emit_tree */
@@ -566,7 +566,7 @@ int search_facets(struct tstore *t, const struct logquery *q, const struct searc
 		list += n + (list[n] == ',');
 	}
 	c.buckets = buckets ? buckets : 60;
-	int64_t span = o->to_ns - o->from_ns;
+	int64_t span = ooda_ns_sub_sat(o->to_ns, o->from_ns);
 	c.step = span / (int64_t)c.buckets + 1;
 	c.hist = calloc(c.buckets, sizeof(uint64_t));
 	struct tstore_scan s = { .signal = SIGNAL_LOGS, .from_ns = o->from_ns, .to_ns = o->to_ns };
@@ -890,7 +890,7 @@ static int traces_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, i
 			continue;
 		if (c->f->errors_only && s->status != STATUS_ERROR)
 			continue;
-		if (s->end_ns - s->start_ns < c->f->min_duration_ns)
+		if (ooda_ns_sub_sat(s->end_ns, s->start_ns) < c->f->min_duration_ns)
 			continue;
 		/* exemplars are entry spans (root, server, consumer), unless looking
 		 * for errors or an operation: then the span that matches */
@@ -906,7 +906,7 @@ static int traces_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, i
 		str_member(&c->tmp, "service", s->resource ? s->resource->service : "unknown");
 		str_member(&c->tmp, "operation", s->name ? s->name : "");
 		buf_addf(&c->tmp, ",\"start\":\"%s\",\"duration_ms\":%.3f,\"status\":\"%s\",\"root\":%s}", when,
-			 (double)(s->end_ns - s->start_ns) / 1e6, status_names[s->status < 3 ? s->status : 0],
+			 (double)ooda_ns_sub_sat(s->end_ns, s->start_ns) / 1e6, status_names[s->status < 3 ? s->status : 0],
 			 s->has_parent ? "false" : "true");
 		struct hit h = { s->start_ns, XXH3_64bits(s->trace_id, 16), strdup(c->tmp.data) };
 		page_offer(&c->page, h);
