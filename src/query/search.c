@@ -267,7 +267,8 @@ int search_logs(struct tstore *t, const struct logquery *q, const struct search_
 	hints_to_scan(q, &s, &ht);
 	int rc = tstore_scan(t, &s, search_cb, &c, err);
 	if (!rc) {
-		qsort(c.page.v, c.page.n, sizeof(struct hit), cmp_newest);
+		if (c.page.n > 1) /* no hits: v is NULL, which qsort must not be given */
+			qsort(c.page.v, c.page.n, sizeof(struct hit), cmp_newest);
 		buf_adds(out, "{\"logs\":[");
 		for (size_t i = 0; i < c.page.n; i++) {
 			if (i)
@@ -767,7 +768,8 @@ static int build_tree(struct trace_ctx *c, size_t *parent)
 		memcpy(by_id[i].id, c->v[i].span_id, 8);
 		by_id[i].i = i;
 	}
-	qsort(by_id, c->n, sizeof(*by_id), cmp_id_ix);
+	if (c->n > 1)
+		qsort(by_id, c->n, sizeof(*by_id), cmp_id_ix);
 	for (size_t i = 0; i < c->n; i++) {
 		parent[i] = c->v[i].has_parent ? find_span(by_id, c->n, c->v[i].parent) : SIZE_MAX;
 		if (parent[i] == i)
@@ -826,7 +828,8 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 		rc = tstore_scan(t, &ls, trace_log_cb, &c, err);
 	}
 	if (!rc) {
-		qsort(c.v, c.n, sizeof(*c.v), cmp_start);
+		if (c.n > 1)
+			qsort(c.v, c.n, sizeof(*c.v), cmp_start);
 		bool *done = calloc(c.n, 1);
 		size_t *parent = malloc(c.n * sizeof(*parent));
 		if (!done || !parent || build_tree(&c, parent)) {
@@ -849,7 +852,8 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 				emit_tree(&c, i, 0, done, out, &first);
 		free(done);
 		free(parent);
-		qsort(c.logs.v, c.logs.n, sizeof(struct hit), cmp_newest);
+		if (c.logs.n > 1)
+			qsort(c.logs.v, c.logs.n, sizeof(struct hit), cmp_newest);
 		buf_adds(out, "],\"logs\":[");
 		for (size_t i = 0; i < c.logs.n; i++)
 			buf_addf(out, "%s%s", i ? "," : "", c.logs.v[i].json);
@@ -947,7 +951,8 @@ int search_traces(struct tstore *t, const struct trace_filter *f, const struct s
 	s.n_tokens = nt;
 	int rc = tstore_scan(t, &s, traces_cb, &c, err);
 	if (!rc) {
-		qsort(c.page.v, c.page.n, sizeof(struct hit), cmp_newest);
+		if (c.page.n > 1) /* no hits: v is NULL, which qsort must not be given */
+			qsort(c.page.v, c.page.n, sizeof(struct hit), cmp_newest);
 		buf_adds(out, "{\"traces\":[");
 		int n = 0;
 		for (size_t i = 0; i < c.page.n; i++) {
