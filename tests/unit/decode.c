@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <math.h>
 #include <cmocka.h>
+#include <snappy-c.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
@@ -958,6 +959,30 @@ static void test_hostile_times(void **state)
 		assert_int_equal(f->b.rejected, 1);
 		assert_non_null(strstr(f->b.reject_msg, js[i].msg));
 	}
+
+	/* remote-write: a sample time that overflows as ns, or before 1970, refuses the sample */
+	struct buf ser = BUF_INIT, lab = BUF_INIT, smp = BUF_INIT, wr = BUF_INIT;
+	pw_str(&lab, 1, "__name__");
+	pw_str(&lab, 2, "up");
+	pw_msg(&ser, 1, &lab);
+	static const int64_t ts[] = { INT64_MAX / 1000, -1, 1795600800000 };
+	for (int i = 0; i < 3; i++) {
+		pw_double(&smp, 1, 1.0);
+		pw_vint(&smp, 2, (uint64_t)ts[i]);
+		pw_msg(&ser, 2, &smp);
+	}
+	pw_msg(&wr, 1, &ser);
+	size_t clen = snappy_max_compressed_length(wr.len);
+	char *comp = malloc(clen);
+	assert_int_equal(snappy_compress(wr.data, wr.len, comp, &clen), SNAPPY_OK);
+	fx_reset(f);
+	assert_int_equal(remote_write_decode(comp, clen, &f->b, &f->err), 0);
+	assert_int_equal(f->b.n_points, 1);
+	assert_true(f->b.points[0].time_ns == INT64_C(1795600800000000000));
+	assert_int_equal(f->b.rejected, 2);
+	assert_non_null(strstr(f->b.reject_msg, "sample timestamp 9223372036854775 ms is outside 1970 to 2262"));
+	free(comp);
+	buf_release(&wr);
 
 	/* NDJSON: times outside 1970..2262 refuse their line, never wrap */
 	const char *nd = "{\"time\":-9223372036854775809,\"msg\":\"a\"}\n"
