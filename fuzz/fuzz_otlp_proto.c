@@ -1,16 +1,18 @@
 /*
  * libFuzzer harness for the OTLP protobuf decoders (logs, traces, metrics):
  * any bytes must decode or fail with a message, never crash, hang or leak.
- * The first byte picks the signal.
+ * The first byte picks the signal. What decodes must pass batch_check():
+ * times in 1970..2262, spans not ending before they start, honest lengths.
  */
 #include <stddef.h>
 #include <stdint.h>
 
+#include "batch_check.h"
 #include "ingest/otlp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 1 || size > 1 << 16)
+	if (size < 1 || size > 1 << 17) /* room for a value past the 64 KiB limit */
 		return 0;
 	struct arena a;
 	arena_init(&a, 0);
@@ -20,10 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int (*fn[])(const void *, size_t, bool, int64_t, struct telemetry_batch *, struct buf *) = {
 		otlp_decode_logs, otlp_decode_traces, otlp_decode_metrics,
 	};
-	if (fn[data[0] % 3](data + 1, size - 1, false, 1, &b, &err) != 0 && err.len == 0)
+	int rc = fn[data[0] % 3](data + 1, size - 1, false, 1, &b, &err);
+	if (rc != 0 && err.len == 0)
 		__builtin_trap(); /* a failure must always say why */
 	if (b.rejected && !b.reject_msg)
 		__builtin_trap();
+	if (rc == 0)
+		batch_check(&b); /* callers drop the batch on failure; what they keep must be sound */
 	arena_release(&a);
 	buf_release(&err);
 	return 0;

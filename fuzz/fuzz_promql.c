@@ -2,7 +2,8 @@
  * libFuzzer harness for the PromQL subset: any bytes must parse or fail
  * with a positioned message; what parses is evaluated as an instant and a
  * short range query against a tiny in-memory source and rendered as JSON,
- * never crashing, hanging or leaking.
+ * then again at the first and last representable instants, never crashing,
+ * overflowing, hanging or leaking.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -68,6 +69,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	if (!rc)
 		promql_value_json(&v, &out);
+	/* the ends of time: offsets, ranges, lookback and steps must not overflow */
+	static const int64_t edges[][3] = {
+		{ INT64_MAX - 30000, INT64_MAX, 15000 },
+		{ 0, 30000, 15000 },
+		{ INT64_MIN, INT64_MIN + 30000, 15000 },
+	};
+	for (size_t k = 0; k < sizeof(edges) / sizeof(edges[0]); k++) {
+		buf_reset(&err);
+		rc = promql_eval_instant(e, &src, edges[k][1], &a, &v, &err);
+		if (rc && err.len == 0)
+			__builtin_trap();
+		buf_reset(&err);
+		rc = promql_eval_range(e, &src, edges[k][0], edges[k][1], edges[k][2], &a, &v, &err);
+		if (rc && err.len == 0)
+			__builtin_trap();
+	}
 	struct promql_matcher *m;
 	size_t n;
 	buf_reset(&err);

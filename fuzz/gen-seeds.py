@@ -77,6 +77,53 @@ seeds = {
     },
 }
 
+# The reproducers of an attack run against the ASan/UBSan build, one seed
+# each: an over-long resource attribute, times outside 1970..2262, PromQL
+# durations past the representable range.
+big = "x" * 70000
+def resource_envelope(service, records):
+    return ld(1, ld(1, kv("service.name", s(1, service))) + ld(2, scope + records))
+tid = "0102030405060708090a0b0c0d0e0f10"
+seeds["otlp_proto"].update({
+    "hostile-resource": b"\x00" + resource_envelope(big, log) + envelope(log),
+    "hostile-log-time": b"\x00" + envelope(ld(2, f64(1, 1 << 63) + ld(5, s(1, "2^63")))),
+    "hostile-span-time": b"\x01" + envelope(ld(2, ld(1, bytes(range(1, 17))) + ld(2, bytes(range(1, 9))) +
+                                                 f64(7, (1 << 64) - 1) + f64(8, 0))),
+})
+seeds["otlp_json"].update({
+    "hostile-resource": b"\x00" + json.dumps({"resourceLogs": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": big}}]},
+        "scopeLogs": [{"logRecords": [{"body": {"stringValue": "b"}}]}]}]}).encode(),
+    "hostile-span-time": b"\x01" + json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [
+        {"traceId": tid, "spanId": "0102030405060708", "startTimeUnixNano": -9223372036854775809, "endTimeUnixNano": 5},
+        {"traceId": tid, "spanId": "0102030405060709", "startTimeUnixNano": "18446744073709551615", "endTimeUnixNano": "0",
+         "events": [{"timeUnixNano": "9223372036854775808"}]}]}]}]}).encode(),
+    "hostile-metric-time": b"\x02" + json.dumps({"resourceMetrics": [{"scopeMetrics": [{"metrics": [
+        {"name": "m", "gauge": {"dataPoints": [{"startTimeUnixNano": -9223372036854775809, "timeUnixNano": "5",
+                                                "asDouble": 1}]}}]}]}]}).encode(),
+    "hostile-log-time": b"\x00" + json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        {"timeUnixNano": "9223372036854775808", "observedTimeUnixNano": -1}]}]}]}).encode(),
+})
+seeds["ndjson"]["hostile-times"] = (
+    b'{"time":-9223372036854775809,"msg":"a"}\n{"time":"0001-01-01T00:00:00Z","msg":"b"}\n'
+    b'{"time":"9999-12-31T23:59:59Z","msg":"c"}\n{"ts":9223372036854775807}\n{"time":9223372036.854775807}\n'
+    b'{"time":"2262-04-11T23:47:16.854775807Z"}\n{"time":"1970-01-01T00:00:00+23:59"}\n')
+seeds["ndjson"]["hostile-service"] = b'{"service":"' + big.encode() + b'","msg":"a"}\n'
+seeds["promql"] = {
+    "hostile-offset": b"up offset 1000000y",
+    "hostile-offset-max": b"rate(up[292y] offset -292y) + up offset 292y",
+}
+seeds["time"] = {
+    "rfc3339": b"\x002026-11-25T10:00:00.5+02:00",
+    "min-int": b"\x00-9223372036854775809",
+    "year-1": b"\x000001-01-01T00:00:00Z",
+    "year-9999": b"\x009999-12-31T23:59:59Z",
+    "last-ns": b"\x002262-04-11T23:47:16.854775807Z",
+    "unix-ms": b"\x001795600800000",
+    "duration": b"\x011h30m15.5s",
+    "duration-long": b"\x011000000y",
+}
+
 # Log pattern snapshots (format: see patterns_save in src/detect/patterns.c).
 def uv(v): return varint(v)
 def zz(v): return varint(v << 1 if v >= 0 else ((-v) << 1) - 1)

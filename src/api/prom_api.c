@@ -93,12 +93,18 @@ static int prom_error(struct http_response *res, int status, const char *type, c
 	return 0;
 }
 
-/* Prometheus times: unix seconds (with fraction) or RFC 3339. */
+/*
+ * Prometheus times: unix seconds (with fraction) or RFC 3339, within the
+ * representable range (1970 to 2262; see core/time.h).
+ */
 static int prom_time(const char *s, int64_t *ms)
 {
 	char *end;
 	double v = strtod(s, &end);
-	if (end != s && !*end && isfinite(v)) {
+	if (end != s && !*end) {
+		/* the comparison also refuses NaN and infinities before any conversion */
+		if (!(v >= 0 && v * 1000 <= (double)OODA_TIME_MAX_MS))
+			return -1;
 		*ms = (int64_t)llround(v * 1000);
 		return 0;
 	}
@@ -109,12 +115,14 @@ static int prom_time(const char *s, int64_t *ms)
 	return 0;
 }
 
-/* Steps and durations: float seconds or a duration like 15s, 1m. */
+/* Steps and durations: float seconds or a duration like 15s, 1m, at most about 292 years. */
 static int prom_duration(const char *s, int64_t *ms)
 {
 	char *end;
 	double v = strtod(s, &end);
-	if (end != s && !*end && isfinite(v)) {
+	if (end != s && !*end) {
+		if (!(v >= 0 && v * 1000 <= (double)OODA_TIME_MAX_MS))
+			return -1;
 		*ms = (int64_t)llround(v * 1000);
 		return 0;
 	}
@@ -137,11 +145,11 @@ static int run_query(struct http_request *req, struct http_response *res, bool r
 	if (range) {
 		const char *s = param(&p, "start"), *e = param(&p, "end"), *st = param(&p, "step");
 		if (!s || prom_time(s, &start))
-			return prom_error(res, 400, "bad_data", "invalid parameter \"start\": want unix seconds or RFC 3339");
+			return prom_error(res, 400, "bad_data", "invalid parameter \"start\": want unix seconds or RFC 3339 from 1970 to 2262");
 		if (!e || prom_time(e, &end))
-			return prom_error(res, 400, "bad_data", "invalid parameter \"end\": want unix seconds or RFC 3339");
+			return prom_error(res, 400, "bad_data", "invalid parameter \"end\": want unix seconds or RFC 3339 from 1970 to 2262");
 		if (!st || prom_duration(st, &step) || step <= 0)
-			return prom_error(res, 400, "bad_data", "invalid parameter \"step\": want a positive duration or seconds");
+			return prom_error(res, 400, "bad_data", "invalid parameter \"step\": want a positive duration or seconds, at most 292 years");
 		if (end < start)
 			return prom_error(res, 400, "bad_data", "invalid parameter \"end\": end timestamp must not be before start time");
 		if ((end - start) / step > 11000) {
@@ -151,7 +159,7 @@ static int run_query(struct http_request *req, struct http_response *res, bool r
 	} else {
 		const char *ts = param(&p, "time");
 		if (ts && prom_time(ts, &t))
-			return prom_error(res, 400, "bad_data", "invalid parameter \"time\": want unix seconds or RFC 3339");
+			return prom_error(res, 400, "bad_data", "invalid parameter \"time\": want unix seconds or RFC 3339 from 1970 to 2262");
 	}
 	struct daemon *d = api_daemon(req);
 	struct metrics_ctx mc = { d->tstore, d->live };

@@ -31,6 +31,9 @@ static int time_range(struct http_request *req, int64_t dflt_window, int64_t *fr
 		return rc;
 	*to = t ? t : now;
 	*from = f ? f : since ? since : *to - dflt_window;
+	/* since=300y reaches before 1970: the range starts at the first representable time */
+	if (*from < OODA_TIME_MIN)
+		*from = OODA_TIME_MIN;
 	if (*from > *to) {
 		buf_adds(&req->err, "the time range is empty: from is after to");
 		return OODA_EINVAL;

@@ -7,7 +7,67 @@
 #include "core/error.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
+
+int ooda_ns_add(int64_t a, int64_t b, int64_t *out)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return OODA_EINVAL;
+	*out = r;
+	return 0;
+}
+
+int ooda_ns_sub(int64_t a, int64_t b, int64_t *out)
+{
+	int64_t r;
+	if (__builtin_sub_overflow(a, b, &r))
+		return OODA_EINVAL;
+	*out = r;
+	return 0;
+}
+
+int ooda_ns_mul(int64_t a, int64_t b, int64_t *out)
+{
+	int64_t r;
+	if (__builtin_mul_overflow(a, b, &r))
+		return OODA_EINVAL;
+	*out = r;
+	return 0;
+}
+
+int64_t ooda_ns_add_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+int64_t ooda_ns_sub_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_sub_overflow(a, b, &r))
+		return b < 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+int64_t ooda_ns_mul_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_mul_overflow(a, b, &r))
+		return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
+int ooda_time_from_u64(uint64_t u, int64_t *ns)
+{
+	if (u > (uint64_t)OODA_TIME_MAX)
+		return OODA_EINVAL;
+	*ns = (int64_t)u;
+	return 0;
+}
 
 int64_t ooda_now_ns(void)
 {
@@ -104,18 +164,19 @@ int ooda_time_parse(const char *s, size_t len, int64_t *ns)
 		memcpy(tmp, s, len);
 		tmp[len] = '\0';
 		char *end;
+		errno = 0;
 		long long v = strtoll(tmp, &end, 10);
-		if (*end)
+		if (*end || errno)
 			return OODA_EINVAL;
-		long long a = v < 0 ? -v : v;
-		if (a <= 100000000000LL)
-			*ns = (int64_t)v * OODA_NS_PER_SEC;
-		else if (a <= 100000000000000LL)
-			*ns = (int64_t)v * OODA_NS_PER_MS;
-		else if (a <= 100000000000000000LL)
-			*ns = (int64_t)v * 1000;
-		else
-			*ns = (int64_t)v;
+		if (v < 0)
+			return OODA_EINVAL; /* before 1970, and -v may not exist */
+		int64_t scale = v <= 100000000000LL ? OODA_NS_PER_SEC :
+				v <= 100000000000000LL ? OODA_NS_PER_MS :
+				v <= 100000000000000000LL ? 1000 : 1;
+		int64_t r;
+		if (ooda_ns_mul((int64_t)v, scale, &r))
+			return OODA_EINVAL;
+		*ns = r;
 		return 0;
 	}
 	int Y, M, D, h, mi, sec;
@@ -160,9 +221,13 @@ int ooda_time_parse(const char *s, size_t len, int64_t *ns)
 	}
 	if (i != len || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || sec > 60)
 		return OODA_EINVAL;
+	/* Y has four digits, so days and secs are small; only the ns can overflow */
 	int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
 	int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset;
-	*ns = secs * OODA_NS_PER_SEC + frac;
+	int64_t r;
+	if (ooda_ns_mul(secs, OODA_NS_PER_SEC, &r) || ooda_ns_add(r, frac, &r) || !ooda_time_valid(r))
+		return OODA_EINVAL;
+	*ns = r;
 	return 0;
 }
 
@@ -207,7 +272,7 @@ int ooda_duration_parse(const char *s, size_t len, int64_t *ns)
 			return OODA_EINVAL;
 		total += v * mult;
 	}
-	if (!isfinite(total) || total > 9.2e18)
+	if (!(total < 9223372036854775808.0)) /* 2^63: NaN, infinity and past OODA_TIME_MAX */
 		return OODA_EINVAL;
 	*ns = (int64_t)llround(total);
 	return 0;

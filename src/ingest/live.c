@@ -662,14 +662,14 @@ static const char *client_peer(const struct span *sp, size_t *len, uint8_t *kind
 
 static bool span_accepted(const struct live_signals *live, const struct span *sp, int64_t now)
 {
-	return sp->end_ns <= now + live->cfg.max_future_ns;
+	return sp->end_ns <= ooda_ns_add_sat(now, live->cfg.max_future_ns);
 }
 
 /* Pass 1 for one span: RED, the recent map, and children waiting for it. */
 static void publish_span(struct live_signals *live, const struct span *sp, uint32_t svc_id,
 			 int64_t now)
 {
-	int64_t dur = sp->end_ns - sp->start_ns;
+	int64_t dur = ooda_ns_sub_sat(sp->end_ns, sp->start_ns); /* decoders check; stored data may predate that */
 	if (dur < 0)
 		dur = 0;
 	bool err = sp->status == STATUS_ERROR;
@@ -729,7 +729,7 @@ static void match_parent(struct live_signals *live, const struct span *sp, uint3
 		struct ment *p = &live->recent.ring[pos];
 		if (p->svc != svc_id) {
 			const char *callee = live->services[svc_id]->name;
-			int64_t dur = sp->end_ns - sp->start_ns;
+			int64_t dur = ooda_ns_sub_sat(sp->end_ns, sp->start_ns);
 			uint32_t id = edge_resolve(live, p->svc, callee, strlen(callee), EDGE_SPAN);
 			edge_record(live, id, sp->end_ns, dur < 0 ? 0 : dur,
 				    sp->status == STATUS_ERROR);
@@ -737,7 +737,7 @@ static void match_parent(struct live_signals *live, const struct span *sp, uint3
 		}
 		return;
 	}
-	int64_t dur = sp->end_ns - sp->start_ns;
+	int64_t dur = ooda_ns_sub_sat(sp->end_ns, sp->start_ns);
 	struct ment e = { .seen_ns = now, .end_ns = sp->end_ns, .dur_ns = dur < 0 ? 0 : dur,
 			  .svc = svc_id, .edge = NONE,
 			  .flags = F_LIVE | (sp->status == STATUS_ERROR ? F_ERR : 0) };

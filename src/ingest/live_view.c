@@ -126,8 +126,10 @@ int live_services_json(struct live_signals *live, int64_t now_ns, int64_t window
 		pthread_mutex_unlock(&live->lock);
 		return OODA_ENOMEM;
 	}
-	memcpy(v, live->services, sizeof(*v) * live->n_services);
-	qsort(v, live->n_services, sizeof(*v), cmp_service_name);
+	if (live->n_services) /* none yet: services may be NULL, which memcpy must not be given */
+		memcpy(v, live->services, sizeof(*v) * live->n_services);
+	if (live->n_services > 1)
+		qsort(v, live->n_services, sizeof(*v), cmp_service_name);
 	buf_addch(out, '[');
 	for (uint32_t i = 0; i < live->n_services; i++) {
 		buf_adds(out, i ? ",{" : "{");
@@ -234,7 +236,8 @@ int live_service_json(struct live_signals *live, const char *name, int64_t now_n
 		else
 			memset(&rows[n], 0, sizeof(rows[n]));
 	}
-	qsort(rows, n, sizeof(*rows), cmp_op_row);
+	if (n > 1)
+		qsort(rows, n, sizeof(*rows), cmp_op_row);
 
 	buf_addch(out, '{');
 	json_service_fields(live, svc, &w, out);
@@ -318,7 +321,8 @@ int live_graph_json(struct live_signals *live, int64_t now_ns, int64_t window_ns
 		buf_addch(out, '}');
 	}
 	buf_adds(out, "],\"nodes\":[");
-	qsort(nodes, nn, sizeof(*nodes), cmp_node);
+	if (nn > 1)
+		qsort(nodes, nn, sizeof(*nodes), cmp_node);
 	first = true;
 	for (size_t i = 0; i < nn; i++) {
 		if (i && !strcmp(nodes[i].name, nodes[i - 1].name))

@@ -112,7 +112,7 @@ static const char *nd_line(struct nd *c, const struct jval *o, int64_t now_ns, i
 				return "time is not a valid unix timestamp";
 			t = (int64_t)(d * 1e9);
 		} else if (ooda_time_parse(v->s, v->len, &t) != 0) {
-			return "time is not RFC 3339 or a unix timestamp";
+			return "time is not RFC 3339 or a unix timestamp from 1970 to 2262";
 		}
 	}
 	uint8_t trace[16], span[8];
@@ -130,8 +130,21 @@ static const char *nd_line(struct nd *c, const struct jval *o, int64_t now_ns, i
 	const char *svc = "";
 	size_t svclen = 0;
 	if ((v = known[NF_SERVICE]) && v->type == J_STR) {
+		if (v->len > DECODE_MAX_ATTR_LEN)
+			return "service longer than 65536 bytes";
 		svc = v->s;
 		svclen = v->len;
+	}
+	/* the body obeys the attribute limit, as in OTLP; checked before anything is pushed */
+	if ((v = known[NF_BODY]) && v->type != J_NULL) {
+		size_t blen = v->len;
+		if (v->type != J_STR) {
+			buf_reset(&c->d.scratch);
+			jdom_write(&c->d.scratch, v);
+			blen = c->d.scratch.len;
+		}
+		if (blen > DECODE_MAX_ATTR_LEN)
+			return "body longer than 65536 bytes";
 	}
 	const struct resource *res = service_resource(c, svc, svclen);
 	if (!res) {

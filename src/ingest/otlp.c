@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "core/error.h"
+#include "core/time.h"
 #include "ingest/decode_util.h"
 #include "ingest/otlp_internal.h"
 #include "ingest/pbwire.h"
@@ -63,7 +64,7 @@ struct pbctx {
 	const uint8_t *base;
 	int64_t now_ns;
 	const char *bad; /* why the record being decoded is invalid, or NULL */
-	char badbuf[96];
+	char badbuf[160];
 };
 
 static int pb_error(struct pbctx *c, const uint8_t *at, const char *what)
@@ -245,8 +246,12 @@ static int pb_any_json(struct pbctx *c, const uint8_t *p, size_t n, int depth)
 	}
 }
 
-/* AnyValue into a (key untouched). Over-long values mark the record bad. */
-static int pb_anyvalue(struct pbctx *c, const uint8_t *p, size_t n, struct attr *a)
+/*
+ * AnyValue into a (key untouched). A value over DECODE_MAX_ATTR_LEN marks
+ * the record bad, naming what (an attribute key, or "body"), and leaves a
+ * as JSON null: never a string whose length disagrees with its bytes.
+ */
+static int pb_anyvalue(struct pbctx *c, const uint8_t *p, size_t n, struct attr *a, const char *what)
 {
 	struct pbr r = { p, p + n };
 	struct pbf f = { 0 }, last = { 0 };
@@ -259,9 +264,11 @@ static int pb_anyvalue(struct pbctx *c, const uint8_t *p, size_t n, struct attr 
 	case ANYVALUE_BYTES:
 		WANT(c, &last, WT_LEN);
 		if (last.len > DECODE_MAX_ATTR_LEN) {
-			mark_bad(c, "attribute value of %zu bytes exceeds 65536", last.len);
-			a->type = ATTR_STR;
-			a->s = "";
+			mark_bad(c, "%.60s: value of %zu bytes exceeds the limit of %u", what, last.len,
+				 DECODE_MAX_ATTR_LEN);
+			a->type = ATTR_JSON;
+			a->s = "null";
+			a->len = 4;
 			return 0;
 		}
 		a->type = last.num == ANYVALUE_STRING ? ATTR_STR : ATTR_BYTES;
@@ -292,7 +299,8 @@ static int pb_anyvalue(struct pbctx *c, const uint8_t *p, size_t n, struct attr 
 		TRY(pb_list_json(c, last.data, last.len, last.num == ANYVALUE_KVLIST, 1));
 		a->type = ATTR_JSON;
 		if (c->d.scratch.len > DECODE_MAX_ATTR_LEN) {
-			mark_bad(c, "attribute value of %zu bytes exceeds 65536", c->d.scratch.len);
+			mark_bad(c, "%.60s: value of %zu bytes exceeds the limit of %u", what, c->d.scratch.len,
+				 DECODE_MAX_ATTR_LEN);
 			a->s = "null";
 			a->len = 4;
 			return 0;
@@ -311,8 +319,11 @@ static int pb_anyvalue(struct pbctx *c, const uint8_t *p, size_t n, struct attr 
 	}
 }
 
-/* One KeyValue appended to as. */
-static int pb_attr(struct pbctx *c, const struct pbf *f, struct attrs *as, uint32_t *cap)
+/*
+ * One KeyValue appended to as; where says whose attribute it is ("attribute",
+ * "resource attribute") for the message when the key or value is too long.
+ */
+static int pb_attr(struct pbctx *c, const struct pbf *f, struct attrs *as, uint32_t *cap, const char *where)
 {
 	WANT(c, f, WT_LEN);
 	struct attr *a = dec_push_attr(&c->d, as, cap);
@@ -322,24 +333,44 @@ static int pb_attr(struct pbctx *c, const struct pbf *f, struct attrs *as, uint3
 	a->type = ATTR_JSON;
 	a->s = "null";
 	a->len = 4;
+	/* the last key and value win; the key is read first so a message can name it */
+	struct pbf key = { 0 }, val = { 0 }, kf;
 	struct pbr r = { f->data, f->data + f->len };
-	struct pbf kf;
 	FIELDS(c, &r, &kf) {
 		if (kf.num == KEYVALUE_KEY) {
 			WANT(c, &kf, WT_LEN);
-			if (kf.len > DECODE_MAX_ATTR_LEN) {
-				mark_bad(c, "attribute key of %zu bytes exceeds 65536", kf.len);
-				continue;
-			}
-			TRY(pb_str(c, &kf, &a->key));
+			key = kf;
 		} else if (kf.num == KEYVALUE_VALUE) {
 			WANT(c, &kf, WT_LEN);
-			TRY(pb_anyvalue(c, kf.data, kf.len, a));
+			val = kf;
 		}
+	}
+	if (key.num && key.len > DECODE_MAX_ATTR_LEN)
+		mark_bad(c, "%s key of %zu bytes exceeds the limit of %u", where, key.len, DECODE_MAX_ATTR_LEN);
+	else if (key.num)
+		TRY(pb_str(c, &key, &a->key));
+	if (val.num) {
+		char what[96];
+		snprintf(what, sizeof(what), "%s %.60s", where, a->key);
+		TRY(pb_anyvalue(c, val.data, val.len, a, what));
 	}
 	return 0;
 }
 
+/* A fixed64 timestamp field into *out; past OODA_TIME_MAX marks the record bad. */
+static int pb_time(struct pbctx *c, const struct pbf *f, int64_t *out, const char *what)
+{
+	WANT(c, f, WT_I64);
+	if (ooda_time_from_u64(f->u, out))
+		mark_bad(c, "%s %" PRIu64 " is past 2262-04-11, the last time ooda can store", what, f->u);
+	return 0;
+}
+
+/*
+ * The Resource message. An over-long resource attribute marks the resource
+ * bad (c->bad, copied into resbad by the caller): every record under it is
+ * then refused, as each would carry the attribute.
+ */
 static int pb_resource(struct pbctx *c, const struct pbf *f, struct resource *res)
 {
 	WANT(c, f, WT_LEN);
@@ -348,10 +379,8 @@ static int pb_resource(struct pbctx *c, const struct pbf *f, struct resource *re
 	uint32_t cap = 0;
 	FIELDS(c, &r, &af) {
 		if (af.num == RESOURCE_ATTRIBUTES)
-			TRY(pb_attr(c, &af, &res->attrs, &cap));
+			TRY(pb_attr(c, &af, &res->attrs, &cap, "resource attribute"));
 	}
-	/* an over-long resource attribute is dropped, not the whole resource */
-	c->bad = NULL;
 	return 0;
 }
 
@@ -402,12 +431,10 @@ static int pb_log(struct pbctx *c, const struct pbf *f, const struct resource *r
 	FIELDS(c, &r, &lf) {
 		switch (lf.num) {
 		case LOG_TIME:
-			WANT(c, &lf, WT_I64);
-			lr->time_ns = (int64_t)lf.u;
+			TRY(pb_time(c, &lf, &lr->time_ns, "time_unix_nano"));
 			break;
 		case LOG_OBSERVED_TIME:
-			WANT(c, &lf, WT_I64);
-			lr->observed_ns = (int64_t)lf.u;
+			TRY(pb_time(c, &lf, &lr->observed_ns, "observed_time_unix_nano"));
 			break;
 		case LOG_SEVERITY_NUMBER:
 			WANT(c, &lf, WT_VARINT);
@@ -419,12 +446,12 @@ static int pb_log(struct pbctx *c, const struct pbf *f, const struct resource *r
 		case LOG_BODY: {
 			WANT(c, &lf, WT_LEN);
 			struct attr a = { 0 };
-			TRY(pb_anyvalue(c, lf.data, lf.len, &a));
+			TRY(pb_anyvalue(c, lf.data, lf.len, &a, "body"));
 			TRY(otlp_body_text(&c->d, &a, &lr->body, &lr->body_len));
 			break;
 		}
 		case LOG_ATTRIBUTES:
-			TRY(pb_attr(c, &lf, &lr->attrs, &cap));
+			TRY(pb_attr(c, &lf, &lr->attrs, &cap, "attribute"));
 			break;
 		case LOG_FLAGS:
 			WANT(c, &lf, WT_I32);
@@ -464,12 +491,11 @@ static int pb_event(struct pbctx *c, const struct pbf *f, struct span *sp, size_
 	struct pbf ef;
 	FIELDS(c, &r, &ef) {
 		if (ef.num == EVENT_TIME) {
-			WANT(c, &ef, WT_I64);
-			ev->time_ns = (int64_t)ef.u;
+			TRY(pb_time(c, &ef, &ev->time_ns, "event time_unix_nano"));
 		} else if (ef.num == EVENT_NAME) {
 			TRY(pb_str(c, &ef, &ev->name));
 		} else if (ef.num == EVENT_ATTRIBUTES) {
-			TRY(pb_attr(c, &ef, &ev->attrs, &acap));
+			TRY(pb_attr(c, &ef, &ev->attrs, &acap, "event attribute"));
 		}
 	}
 	return 0;
@@ -495,7 +521,7 @@ static int pb_link(struct pbctx *c, const struct pbf *f, struct span *sp, size_t
 		else if (lf.num == LINK_SPAN_ID)
 			TRY(pb_id(c, &lf, ln->span_id, 8, "link span_id", &has_s));
 		else if (lf.num == LINK_ATTRIBUTES)
-			TRY(pb_attr(c, &lf, &ln->attrs, &acap));
+			TRY(pb_attr(c, &lf, &ln->attrs, &acap, "link attribute"));
 	}
 	if (!has_t || !has_s)
 		mark_bad(c, "link without trace_id or span_id");
@@ -535,15 +561,13 @@ static int pb_span(struct pbctx *c, const struct pbf *f, const struct resource *
 			sp->kind = sf.u <= SPAN_CONSUMER ? (uint8_t)sf.u : SPAN_UNSPECIFIED;
 			break;
 		case SPAN_START:
-			WANT(c, &sf, WT_I64);
-			sp->start_ns = (int64_t)sf.u;
+			TRY(pb_time(c, &sf, &sp->start_ns, "start_time_unix_nano"));
 			break;
 		case SPAN_END:
-			WANT(c, &sf, WT_I64);
-			sp->end_ns = (int64_t)sf.u;
+			TRY(pb_time(c, &sf, &sp->end_ns, "end_time_unix_nano"));
 			break;
 		case SPAN_ATTRIBUTES:
-			TRY(pb_attr(c, &sf, &sp->attrs, &cap));
+			TRY(pb_attr(c, &sf, &sp->attrs, &cap, "attribute"));
 			break;
 		case SPAN_EVENTS:
 			TRY(pb_event(c, &sf, sp, &ecap));
@@ -712,13 +736,11 @@ static int pb_point(struct pbctx *c, const struct pbf *f, uint8_t type, const st
 	FIELDS(c, &r, &pf) {
 		uint32_t num = pf.num;
 		if (num == f_attrs) {
-			TRY(pb_attr(c, &pf, &pt->attrs, &acap));
+			TRY(pb_attr(c, &pf, &pt->attrs, &acap, "attribute"));
 		} else if (num == f_start) {
-			WANT(c, &pf, WT_I64);
-			pt->start_ns = (int64_t)pf.u;
+			TRY(pb_time(c, &pf, &pt->start_ns, "start_time_unix_nano"));
 		} else if (num == f_time) {
-			WANT(c, &pf, WT_I64);
-			pt->time_ns = (int64_t)pf.u;
+			TRY(pb_time(c, &pf, &pt->time_ns, "time_unix_nano"));
 		} else if (num == f_flags) {
 			WANT(c, &pf, WT_VARINT);
 			pt->flags = (uint32_t)pf.u;
@@ -931,15 +953,25 @@ static int pb_resource_data(struct pbctx *c, const struct pbf *f, enum sig s)
 	struct resource *res = dec_zalloc(&c->d, sizeof(*res));
 	if (!res)
 		return c->d.rc;
+	size_t first = sig_count(c->d.b, s);
+	char resbad[sizeof(c->badbuf)] = "";
 	struct pbr r = { f->data, f->data + f->len };
 	struct pbf rf;
 	FIELDS(c, &r, &rf) {
-		if (rf.num == RESOURCE_DATA_RESOURCE)
+		if (rf.num == RESOURCE_DATA_RESOURCE) {
+			c->bad = NULL;
 			TRY(pb_resource(c, &rf, res));
-		else if (rf.num == RESOURCE_DATA_SCOPES)
+			if (c->bad && !resbad[0])
+				snprintf(resbad, sizeof(resbad), "%s", c->bad);
+			c->bad = NULL;
+		} else if (rf.num == RESOURCE_DATA_SCOPES) {
 			TRY(pb_scope_data(c, &rf, s, res));
+		}
 	}
 	dec_lift_resource(res);
+	if (resbad[0])
+		otlp_refuse_from(&c->d, s == SIG_LOGS ? OTLP_LOGS : s == SIG_SPANS ? OTLP_TRACES : OTLP_METRICS,
+				 first, resbad);
 	return 0;
 }
 
@@ -1042,6 +1074,19 @@ void otlp_log_times(struct log_record *lr, int64_t now_ns)
 		lr->observed_ns = now_ns;
 	if (lr->time_ns == 0)
 		lr->time_ns = lr->observed_ns;
+}
+
+void otlp_refuse_from(struct dec *d, enum otlp_signal s, size_t first, const char *why)
+{
+	struct telemetry_batch *b = d->b;
+	size_t *n = s == OTLP_LOGS ? &b->n_logs : s == OTLP_TRACES ? &b->n_spans : &b->n_points;
+	if (*n <= first)
+		return;
+	size_t k = *n - first;
+	*n = first;
+	b->rejected += k - 1;
+	dec_reject(d, "%zu %s of a resource refused: %s", k,
+		   s == OTLP_LOGS ? "log records" : s == OTLP_TRACES ? "spans" : "data points", why);
 }
 
 void otlp_check_span(const struct span *sp, bool has_trace, bool has_span, const char **bad)

@@ -19,6 +19,13 @@ int otlp_body_text(struct dec *d, const struct attr *a, const char **body, uint3
 /* Applies the time defaults: observed ← now_ns, time ← observed. */
 void otlp_log_times(struct log_record *lr, int64_t now_ns);
 
+/*
+ * Refuses the records of signal s from index first to the end of the batch
+ * (those of one resource whose attributes broke a limit): counts them in
+ * batch->rejected with why in the message.
+ */
+void otlp_refuse_from(struct dec *d, enum otlp_signal s, size_t first, const char *why);
+
 /* Sets *bad to a reason when the span must be rejected. */
 void otlp_check_span(const struct span *sp, bool has_trace, bool has_span, const char **bad);
 

@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "core/error.h"
+#include "core/time.h"
 #include "ingest/jdom.h"
 #include "ingest/otlp.h"
 #include "ingest/otlp_internal.h"
@@ -18,7 +19,7 @@ struct jctx {
 	struct dec d;
 	int64_t now_ns;
 	const char *bad;
-	char badbuf[96];
+	char badbuf[160];
 };
 
 static void mark_bad(struct jctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -75,6 +76,22 @@ static int64_t j_i64(const struct jval *v)
 		x = jdom_u64(v, &u) ? (int64_t)u : 0;
 	}
 	return x;
+}
+
+/*
+ * A timestamp member (unix ns as a string or a number) into *out: absent
+ * or null is 0 (unset); anything that is not an integer in
+ * [OODA_TIME_MIN, OODA_TIME_MAX] marks the record bad, naming the member.
+ */
+static void j_time(struct jctx *c, const struct jval *v, int64_t *out, const char *what)
+{
+	uint64_t u;
+	*out = 0;
+	if (!v || v->type == J_NULL)
+		return;
+	if (!jdom_u64(v, &u) || ooda_time_from_u64(u, out))
+		mark_bad(c, "%s %.40s is not a time from 1970 to 2262 in unix nanoseconds", what,
+			 v->type == J_STR || v->type == J_NUM ? v->s : "(not a number)");
 }
 
 static int b64val(unsigned char ch)
@@ -209,7 +226,12 @@ static void any_json(struct buf *b, const struct jval *av, int depth)
 	}
 }
 
-static int j_anyvalue(struct jctx *c, const struct jval *av, struct attr *a)
+/*
+ * An AnyValue object into a. A value over DECODE_MAX_ATTR_LEN marks the
+ * record bad, naming what (an attribute key, or "body"), and leaves a as
+ * JSON null.
+ */
+static int j_anyvalue(struct jctx *c, const struct jval *av, struct attr *a, const char *what)
 {
 	const struct jval *v;
 	const char *k = any_key(av, &v);
@@ -225,7 +247,8 @@ static int j_anyvalue(struct jctx *c, const struct jval *av, struct attr *a)
 			return 0;
 		}
 		if (v->len > DECODE_MAX_ATTR_LEN) {
-			mark_bad(c, "attribute value of %u bytes exceeds 65536", v->len);
+			mark_bad(c, "%.60s: value of %u bytes exceeds the limit of %u", what, v->len,
+				 DECODE_MAX_ATTR_LEN);
 			return 0;
 		}
 		a->type = ATTR_STR;
@@ -250,6 +273,11 @@ static int j_anyvalue(struct jctx *c, const struct jval *av, struct attr *a)
 			long n = b64_decode(v->s, v->len, out);
 			if (n < 0) {
 				mark_bad(c, "bytesValue is not valid base64");
+				return 0;
+			}
+			if ((size_t)n > DECODE_MAX_ATTR_LEN) {
+				mark_bad(c, "%.60s: value of %ld bytes exceeds the limit of %u", what, n,
+					 DECODE_MAX_ATTR_LEN);
 				return 0;
 			}
 			out[n] = 0;
@@ -282,7 +310,8 @@ static int j_anyvalue(struct jctx *c, const struct jval *av, struct attr *a)
 		buf_reset(&c->d.scratch);
 		any_json(&c->d.scratch, av, 0);
 		if (c->d.scratch.len > DECODE_MAX_ATTR_LEN) {
-			mark_bad(c, "attribute value of %zu bytes exceeds 65536", c->d.scratch.len);
+			mark_bad(c, "%.60s: value of %zu bytes exceeds the limit of %u", what, c->d.scratch.len,
+				 DECODE_MAX_ATTR_LEN);
 			return 0;
 		}
 		a->s = dec_strndup(&c->d, c->d.scratch.data, c->d.scratch.len);
@@ -294,7 +323,8 @@ static int j_anyvalue(struct jctx *c, const struct jval *av, struct attr *a)
 	}
 }
 
-static int j_attrs(struct jctx *c, const struct jval *arr, struct attrs *as)
+/* A KeyValue array appended to as; where names whose attributes they are. */
+static int j_attrs(struct jctx *c, const struct jval *arr, struct attrs *as, const char *where)
 {
 	uint32_t cap = 0;
 	if (arr && arr->type == J_ARR && arr->len && !as->v) {
@@ -312,12 +342,14 @@ static int j_attrs(struct jctx *c, const struct jval *arr, struct attrs *as)
 		if (!a)
 			return c->d.rc;
 		if (kj->len > DECODE_MAX_ATTR_LEN) {
-			mark_bad(c, "attribute key of %u bytes exceeds 65536", kj->len);
+			mark_bad(c, "%s key of %u bytes exceeds the limit of %u", where, kj->len, DECODE_MAX_ATTR_LEN);
 			a->key = "";
 		} else if (!(a->key = jdup(c, kj))) {
 			return c->d.rc;
 		}
-		int rc = j_anyvalue(c, GET(kv, "value", NULL), a);
+		char what[96];
+		snprintf(what, sizeof(what), "%s %.60s", where, a->key);
+		int rc = j_anyvalue(c, GET(kv, "value", NULL), a, what);
 		if (rc)
 			return rc;
 	}
@@ -349,8 +381,9 @@ static int j_log(struct jctx *c, const struct jval *o, const struct resource *re
 	c->bad = NULL;
 	lr->resource = res;
 	lr->scope_name = scope;
-	lr->time_ns = j_i64(GET(o, "timeUnixNano", "time_unix_nano"));
-	lr->observed_ns = j_i64(GET(o, "observedTimeUnixNano", "observed_time_unix_nano"));
+	j_time(c, GET(o, "timeUnixNano", "time_unix_nano"), &lr->time_ns, "timeUnixNano");
+	j_time(c, GET(o, "observedTimeUnixNano", "observed_time_unix_nano"), &lr->observed_ns,
+	       "observedTimeUnixNano");
 	const struct jval *sev = GET(o, "severityNumber", "severity_number");
 	if (sev && sev->type == J_STR && !jdom_i64(sev, &(int64_t){ 0 })) {
 		int n = dec_severity_text(sev->s, sev->len);
@@ -363,13 +396,13 @@ static int j_log(struct jctx *c, const struct jval *o, const struct resource *re
 	const struct jval *body = GET(o, "body", NULL);
 	if (body) {
 		struct attr a = { 0 };
-		int rc = j_anyvalue(c, body, &a);
+		int rc = j_anyvalue(c, body, &a, "body");
 		if (!rc)
 			rc = otlp_body_text(&c->d, &a, &lr->body, &lr->body_len);
 		if (rc)
 			return rc;
 	}
-	int rc = j_attrs(c, GET(o, "attributes", NULL), &lr->attrs);
+	int rc = j_attrs(c, GET(o, "attributes", NULL), &lr->attrs, "attribute");
 	if (rc)
 		return rc;
 	lr->flags = (uint32_t)j_i64(GET(o, "flags", NULL));
@@ -416,9 +449,9 @@ static int j_span(struct jctx *c, const struct jval *o, const struct resource *r
 	sp->name = name ? name : "";
 	int kind = j_enum(GET(o, "kind", NULL), kind_names, 0);
 	sp->kind = kind <= SPAN_CONSUMER ? (uint8_t)kind : 0;
-	sp->start_ns = j_i64(GET(o, "startTimeUnixNano", "start_time_unix_nano"));
-	sp->end_ns = j_i64(GET(o, "endTimeUnixNano", "end_time_unix_nano"));
-	int rc = j_attrs(c, GET(o, "attributes", NULL), &sp->attrs);
+	j_time(c, GET(o, "startTimeUnixNano", "start_time_unix_nano"), &sp->start_ns, "startTimeUnixNano");
+	j_time(c, GET(o, "endTimeUnixNano", "end_time_unix_nano"), &sp->end_ns, "endTimeUnixNano");
+	int rc = j_attrs(c, GET(o, "attributes", NULL), &sp->attrs, "attribute");
 	if (rc)
 		return rc;
 	const struct jval *st = GET(o, "status", NULL);
@@ -434,10 +467,10 @@ static int j_span(struct jctx *c, const struct jval *o, const struct resource *r
 			return c->d.rc;
 		EACH(e, evs) {
 			struct span_event *ev = &sp->events[sp->n_events++];
-			ev->time_ns = j_i64(GET(e, "timeUnixNano", "time_unix_nano"));
+			j_time(c, GET(e, "timeUnixNano", "time_unix_nano"), &ev->time_ns, "event timeUnixNano");
 			const char *en = jdup(c, GET(e, "name", NULL));
 			ev->name = en ? en : "";
-			if ((rc = j_attrs(c, GET(e, "attributes", NULL), &ev->attrs)))
+			if ((rc = j_attrs(c, GET(e, "attributes", NULL), &ev->attrs, "event attribute")))
 				return rc;
 		}
 	}
@@ -453,7 +486,7 @@ static int j_span(struct jctx *c, const struct jval *o, const struct resource *r
 			j_id(c, GET(l, "spanId", "span_id"), ln->span_id, 8, "link spanId", &ls);
 			if (!lt || !ls)
 				mark_bad(c, "link without traceId or spanId");
-			if ((rc = j_attrs(c, GET(l, "attributes", NULL), &ln->attrs)))
+			if ((rc = j_attrs(c, GET(l, "attributes", NULL), &ln->attrs, "link attribute")))
 				return rc;
 		}
 	}
@@ -508,11 +541,11 @@ static int j_point(struct jctx *c, const struct jval *o, uint8_t type, const str
 	*pt = *proto;
 	pt->type = type;
 	pt->resource = res;
-	int rc = j_attrs(c, GET(o, "attributes", NULL), &pt->attrs);
+	int rc = j_attrs(c, GET(o, "attributes", NULL), &pt->attrs, "attribute");
 	if (rc)
 		return rc;
-	pt->start_ns = j_i64(GET(o, "startTimeUnixNano", "start_time_unix_nano"));
-	pt->time_ns = j_i64(GET(o, "timeUnixNano", "time_unix_nano"));
+	j_time(c, GET(o, "startTimeUnixNano", "start_time_unix_nano"), &pt->start_ns, "startTimeUnixNano");
+	j_time(c, GET(o, "timeUnixNano", "time_unix_nano"), &pt->time_ns, "timeUnixNano");
 	pt->flags = (uint32_t)j_i64(GET(o, "flags", NULL));
 	const struct jval *v;
 	void *arr;
@@ -683,9 +716,16 @@ int otlp_json_decode(const void *body, size_t len, enum otlp_signal s, int64_t n
 			rc = c.d.rc;
 			goto out;
 		}
-		if ((rc = j_attrs(&c, GET(GET(rd, "resource", NULL), "attributes", NULL), &res->attrs)))
-			goto out;
 		c.bad = NULL;
+		if ((rc = j_attrs(&c, GET(GET(rd, "resource", NULL), "attributes", NULL), &res->attrs,
+				  "resource attribute")))
+			goto out;
+		/* an over-long resource attribute refuses every record under it, after they are counted */
+		char resbad[sizeof(c.badbuf)] = "";
+		if (c.bad)
+			snprintf(resbad, sizeof(resbad), "%s", c.bad);
+		c.bad = NULL;
+		size_t first = s == OTLP_LOGS ? batch->n_logs : s == OTLP_TRACES ? batch->n_spans : batch->n_points;
 		dec_lift_resource(res);
 		EACH(sd, GET(rd, scopes[s][0], scopes[s][1])) {
 			const char *scope = jdup(&c, GET(GET(sd, "scope", NULL), "name", NULL));
@@ -701,6 +741,8 @@ int otlp_json_decode(const void *body, size_t len, enum otlp_signal s, int64_t n
 					goto out;
 			}
 		}
+		if (resbad[0])
+			otlp_refuse_from(&c.d, s, first, resbad);
 	}
 out:
 	if (!rc)

@@ -11,6 +11,8 @@
 
 #include "core/error.h"
 #include "core/time.h"
+
+#include <inttypes.h>
 #include "ingest/decode_util.h"
 #include "ingest/pbwire.h"
 
@@ -150,6 +152,11 @@ static int rw_series(struct rw *c, const uint8_t *p, size_t n)
 			dec_reject(&c->d, "%s", bad);
 			continue;
 		}
+		int64_t t_ns;
+		if (ooda_ns_mul(ts, OODA_NS_PER_MS, &t_ns) || !ooda_time_valid(t_ns)) {
+			dec_reject(&c->d, "sample timestamp %" PRId64 " ms is outside 1970 to 2262", ts);
+			continue;
+		}
 		struct metric_point *pt = dec_push_point(&c->d);
 		if (!pt)
 			return c->d.rc;
@@ -158,9 +165,7 @@ static int rw_series(struct rw *c, const uint8_t *p, size_t n)
 		pt->resource = res;
 		pt->attrs = attrs;
 		pt->value = value;
-		if (ts > INT64_MAX / OODA_NS_PER_MS || ts < INT64_MIN / OODA_NS_PER_MS)
-			ts = 0;
-		pt->time_ns = ts * OODA_NS_PER_MS;
+		pt->time_ns = t_ns;
 	}
 	if (rc < 0)
 		return rw_error(c, f.at, why);

@@ -7,6 +7,7 @@
  */
 #include "query/metrics.h"
 #include "core/error.h"
+#include "core/time.h"
 #include "store/tblock.h"
 
 #include <math.h>
@@ -285,7 +286,9 @@ static int metrics_select(void *vctx, const struct promql_matcher *m, size_t n, 
 			  struct arena *a, struct promql_series **out, size_t *n_out, struct buf *err)
 {
 	struct metrics_ctx *mc = vctx;
-	struct select_ctx c = { .m = m, .n_m = n, .from_ns = from_ms * 1000000, .to_ns = to_ms * 1000000 + 999999,
+	/* ms to ns saturates: an offset or range reaching past either end of time selects up to that end */
+	struct select_ctx c = { .m = m, .n_m = n, .from_ns = ooda_ns_mul_sat(from_ms, OODA_NS_PER_MS),
+				.to_ns = ooda_ns_add_sat(ooda_ns_mul_sat(to_ms, OODA_NS_PER_MS), OODA_NS_PER_MS - 1),
 				.out = a, .max_series = PROMQL_DEFAULT_MAX_SERIES };
 	buf_init(&c.key);
 	const char *name = eq_value(m, n, "__name__");
@@ -341,14 +344,16 @@ static int metrics_select(void *vctx, const struct promql_matcher *m, size_t n, 
 			struct builder *b = &c.b[i];
 			if (!b->key)
 				continue;
-			qsort(b->s, b->n, sizeof(*b->s), cmp_sample);
+			if (b->n > 1)
+				qsort(b->s, b->n, sizeof(*b->s), cmp_sample);
 			if (b->delta)
 				for (uint32_t j = 1; j < b->n; j++)
 					b->s[j].v += b->s[j - 1].v;
 			s[k].labels = b->labels;
 			s[k].n_labels = b->n_labels;
 			s[k].samples = arena_alloc(a, (b->n ? b->n : 1) * sizeof(struct promql_sample));
-			memcpy(s[k].samples, b->s, b->n * sizeof(struct promql_sample));
+			if (b->n)
+				memcpy(s[k].samples, b->s, b->n * sizeof(struct promql_sample));
 			s[k].n_samples = b->n;
 			k++;
 		}
@@ -440,7 +445,8 @@ int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t
 		}
 	}
 	if (mode && !rc) {
-		qsort(names, nn, sizeof(char *), cmp_str);
+		if (nn > 1) /* nothing matched: names is NULL, which qsort must not be given */
+			qsort(names, nn, sizeof(char *), cmp_str);
 		for (size_t i = 0; i < nn; i++) {
 			if (i)
 				buf_addch(out, ',');

@@ -10,6 +10,7 @@
 #include <xxhash.h>
 
 #include "core/error.h"
+#include "core/time.h"
 #include "query/promql_impl.h"
 
 /* One element of an instant vector: t is the sample's own time for raw
@@ -325,8 +326,10 @@ static int fetch_one(struct ev *ev, const struct promql_expr *s, int64_t start, 
 	int64_t back = s->range_ms ? s->range_ms : ev->lookback;
 	struct promql_series *ser = NULL;
 	size_t n = 0;
-	int rc = ev->src->select(ev->src->ctx, s->m, s->n_m, start - s->offset_ms - back,
-				 end - s->offset_ms, ev->a, &ser, &n, ev->err);
+	/* saturating: a window reaching past either end of time just means "all of it" */
+	int64_t from = ooda_ns_sub_sat(ooda_ns_sub_sat(start, s->offset_ms), back);
+	int64_t to = ooda_ns_sub_sat(end, s->offset_ms);
+	int rc = ev->src->select(ev->src->ctx, s->m, s->n_m, from, to, ev->a, &ser, &n, ev->err);
 	if (rc)
 		return rc;
 	if (n > ev->max_series)
@@ -339,7 +342,8 @@ static int fetch_one(struct ev *ev, const struct promql_expr *s, int64_t start, 
 	for (size_t i = 0; i < n; i++) {
 		struct fser *fs = &f->ser[i];
 		struct promql_series *x = &ser[i];
-		qsort(x->labels, x->n_labels, sizeof(*x->labels), label_cmp);
+		if (x->n_labels > 1) /* a source may give an unlabelled series with labels NULL */
+			qsort(x->labels, x->n_labels, sizeof(*x->labels), label_cmp);
 		fs->l = x->labels;
 		fs->n = x->n_labels;
 		fs->nl = arena_alloc(ev->a, (x->n_labels + 1) * sizeof(*fs->nl));
@@ -557,7 +561,7 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e, int64_t t, 
 			return rc;
 	}
 	const struct fetched *f = &ev->sel[ms->sel_id];
-	int64_t end = t - ms->offset_ms, start = end - ms->range_ms;
+	int64_t end = ooda_ns_sub_sat(t, ms->offset_ms), start = ooda_ns_sub_sat(end, ms->range_ms);
 	out->type = PQ_T_VECTOR;
 	int rc = vreserve(ev, &out->v, f->n);
 	if (rc)
@@ -678,7 +682,8 @@ static double bucket_quantile(double q, struct bucket *b, size_t n)
 		return -INFINITY;
 	if (q > 1)
 		return INFINITY;
-	qsort(b, n, sizeof(*b), bucket_cmp);
+	if (n > 1) /* no buckets: b may be NULL, which qsort must not be given */
+		qsort(b, n, sizeof(*b), bucket_cmp);
 	if (n == 0 || !(isinf(b[n - 1].le) && b[n - 1].le > 0))
 		return NAN;
 	size_t k = 0; /* merge buckets with the same bound */
@@ -911,7 +916,8 @@ static int eval_call(struct ev *ev, const struct promql_expr *e, int64_t t, stru
 				if (!dup && m->value[0])
 					l[n++] = (struct promql_label){ m->name, m->value };
 			}
-			qsort(l, n, sizeof(*l), label_cmp);
+			if (n > 1)
+				qsort(l, n, sizeof(*l), label_cmp);
 		}
 		return vpush(ev, &out->v, (struct el){ l ? l : no_labels, n, 0, 1, t });
 	}
@@ -1096,7 +1102,8 @@ static int eval_agg(struct ev *ev, const struct promql_expr *e, int64_t t, struc
 			uint32_t k = 0;
 			for (uint32_t j = gr->first; j != UINT32_MAX; j = nextm[j])
 				mem[k++] = in.v.e[j];
-			qsort(mem, k, sizeof(*mem), e->agg == AGG_TOPK ? el_desc : el_asc);
+			if (k > 1)
+				qsort(mem, k, sizeof(*mem), e->agg == AGG_TOPK ? el_desc : el_asc);
 			for (size_t j = 0; j < want && !rc; j++) {
 				mem[j].t = t;
 				rc = vpush(ev, &out->v, mem[j]);
@@ -1312,14 +1319,14 @@ static int eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct va
 		return 0;
 	case PQ_SEL: {
 		const struct fetched *f = &ev->sel[e->sel_id];
-		int64_t at = t - e->offset_ms;
+		int64_t at = ooda_ns_sub_sat(t, e->offset_ms);
 		int rc = vreserve(ev, &out->v, f->n);
 		if (rc)
 			return rc;
 		for (size_t i = 0; i < f->n; i++) {
 			struct fser *fs = &f->ser[i];
 			uint32_t lo, k;
-			window(fs, at - ev->lookback, at, &lo, &k);
+			window(fs, ooda_ns_sub_sat(at, ev->lookback), at, &lo, &k);
 			if (k == lo)
 				continue;
 			const struct promql_sample *s = &fs->s[k - 1];
@@ -1433,7 +1440,7 @@ static int acc_finish(struct ev *ev, struct promql_value *out, bool sort)
 	for (size_t i = 0; i < ev->n_aser; i++)
 		out->series[i] = (struct promql_series){ (struct promql_label *)ev->aser[i].l, ev->aser[i].n,
 							 ev->aser[i].s, ev->aser[i].ns };
-	if (sort)
+	if (sort && out->n_series > 1)
 		qsort(out->series, out->n_series, sizeof(*out->series), series_cmp);
 	return 0;
 }
@@ -1484,7 +1491,7 @@ int promql_eval_instant(const struct promql_expr *e, const struct promql_source 
 		return ev_end(&ev, rc);
 	if (e->type == PQ_T_MATRIX) { /* a bare range selector: raw samples */
 		const struct fetched *f = &ev.sel[e->sel_id];
-		int64_t end = t_ms - e->offset_ms, start = end - e->range_ms;
+		int64_t end = ooda_ns_sub_sat(t_ms, e->offset_ms), start = ooda_ns_sub_sat(end, e->range_ms);
 		out->type = PROMQL_MATRIX;
 		for (size_t i = 0; i < f->n && !rc; i++) {
 			const struct fser *fs = &f->ser[i];
@@ -1541,14 +1548,18 @@ int promql_eval_range(const struct promql_expr *e, const struct promql_source *s
 			 e->type == PQ_T_MATRIX ? "range vector" : "string");
 		return OODA_EINVAL;
 	}
-	if ((end_ms - start_ms) / step_ms >= PROMQL_MAX_POINTS) {
+	int64_t span;
+	if (ooda_ns_sub(end_ms, start_ms, &span) || span / step_ms >= PROMQL_MAX_POINTS) {
 		buf_addf(err, "exceeded maximum resolution of %d points per timeseries; try a larger step",
 			 PROMQL_MAX_POINTS);
 		return OODA_ELIMIT;
 	}
 	struct ev ev;
 	int rc = ev_start(&ev, e, src, a, err, start_ms, end_ms);
-	for (int64_t t = start_ms; !rc && t <= end_ms; t += step_ms) {
+	/* step k is start + k*step <= end: counted, so the last step never wraps past INT64_MAX */
+	int64_t steps = span / step_ms + 1;
+	for (int64_t k = 0; !rc && k < steps; k++) {
+		int64_t t = start_ms + k * step_ms;
 		arena_reset(&ev.tmp);
 		struct val v;
 		rc = eval(&ev, e, t, &v);

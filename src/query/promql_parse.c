@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "core/error.h"
+#include "core/time.h"
 #include "query/promql_impl.h"
 
 #define MAX_TREE_HEIGHT 1024
@@ -177,8 +178,12 @@ static bool is_label_name(const char *s, size_t n)
 	return true;
 }
 
-/* Duration "1h30m": returns the length consumed (0 if not a duration). */
-static size_t lex_duration(const char *s, size_t n, int64_t *ms)
+/*
+ * Duration "1h30m": returns the length consumed (0 if not a duration). A
+ * duration longer than the representable time range (OODA_TIME_MAX_MS,
+ * about 292 years) sets *too_long and returns 0.
+ */
+static size_t lex_duration(const char *s, size_t n, int64_t *ms, bool *too_long)
 {
 	static const struct {
 		const char *u;
@@ -209,8 +214,10 @@ static size_t lex_duration(const char *s, size_t n, int64_t *ms)
 		if (units[k].ms >= last_unit)
 			return 0; /* units must shrink: 1h30m, not 30m1h */
 		last_unit = units[k].ms;
-		if (v > (INT64_MAX / 4 - total) / units[k].ms)
+		if (v > (OODA_TIME_MAX_MS - total) / units[k].ms) {
+			*too_long = true;
 			return 0;
+		}
 		total += v * units[k].ms;
 		i += strlen(units[k].u);
 	}
@@ -430,7 +437,16 @@ static int lex(struct ps *p, struct tok *t)
 	t->len = 1;
 	if (isdigit(c) || (c == '.' && isdigit((unsigned char)n))) {
 		int64_t ms;
-		size_t dl = lex_duration(q + i, p->len - i, &ms);
+		bool too_long = false;
+		size_t dl = lex_duration(q + i, p->len - i, &ms, &too_long);
+		if (too_long) {
+			size_t e = i;
+			while (e < p->len && isalnum((unsigned char)q[e]) && e - i < 40)
+				e++;
+			perr(p, OODA_EPARSE, i, "duration \"%.*s\" is longer than the 292 years ooda can represent",
+			     (int)(e - i), q + i);
+			return -1;
+		}
 		if (dl) {
 			t->type = T_DUR;
 			t->dur_ms = ms;

@@ -84,7 +84,7 @@ void search_span_json(struct buf *b, const struct span *s, int depth)
 	buf_addf(b, ",\"kind\":\"%s\"", kind_names[s->kind < 6 ? s->kind : 0]);
 	ooda_time_format(s->start_ns, when, sizeof(when));
 	buf_addf(b, ",\"start\":\"%s\",\"start_unix_nano\":\"%lld\",\"duration_ms\":%.3f", when,
-		 (long long)s->start_ns, (double)(s->end_ns - s->start_ns) / 1e6);
+		 (long long)s->start_ns, (double)ooda_ns_sub_sat(s->end_ns, s->start_ns) / 1e6);
 	buf_addf(b, ",\"status\":\"%s\"", status_names[s->status < 3 ? s->status : 0]);
 	str_member(b, "status_message", s->status_message);
 	if (depth != -1) /* -1: no tree context; -2: placeholder for emit_tree */
@@ -287,7 +287,8 @@ int search_logs(struct tstore *t, const struct logquery *q, const struct search_
 	s.skipped = &sk;
 	int rc = tstore_scan(t, &s, search_cb, &c, err);
 	if (!rc) {
-		qsort(c.page.v, c.page.n, sizeof(struct hit), cmp_newest);
+		if (c.page.n > 1) /* no hits: v is NULL, which qsort must not be given */
+			qsort(c.page.v, c.page.n, sizeof(struct hit), cmp_newest);
 		buf_adds(out, "{\"logs\":[");
 		for (size_t i = 0; i < c.page.n; i++) {
 			if (i)
@@ -588,7 +589,7 @@ int search_facets(struct tstore *t, const struct logquery *q, const struct searc
 		list += n + (list[n] == ',');
 	}
 	c.buckets = buckets ? buckets : 60;
-	int64_t span = o->to_ns - o->from_ns;
+	int64_t span = ooda_ns_sub_sat(o->to_ns, o->from_ns);
 	c.step = span / (int64_t)c.buckets + 1;
 	c.hist = calloc(c.buckets, sizeof(uint64_t));
 	struct tstore_scan s = { .signal = SIGNAL_LOGS, .from_ns = o->from_ns, .to_ns = o->to_ns };
@@ -793,7 +794,8 @@ static int build_tree(struct trace_ctx *c, size_t *parent)
 		memcpy(by_id[i].id, c->v[i].span_id, 8);
 		by_id[i].i = i;
 	}
-	qsort(by_id, c->n, sizeof(*by_id), cmp_id_ix);
+	if (c->n > 1)
+		qsort(by_id, c->n, sizeof(*by_id), cmp_id_ix);
 	for (size_t i = 0; i < c->n; i++) {
 		parent[i] = c->v[i].has_parent ? find_span(by_id, c->n, c->v[i].parent) : SIZE_MAX;
 		if (parent[i] == i)
@@ -857,7 +859,8 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 		rc = tstore_scan(t, &ls, trace_log_cb, &c, err);
 	}
 	if (!rc) {
-		qsort(c.v, c.n, sizeof(*c.v), cmp_start);
+		if (c.n > 1)
+			qsort(c.v, c.n, sizeof(*c.v), cmp_start);
 		bool *done = calloc(c.n, 1);
 		size_t *parent = malloc(c.n * sizeof(*parent));
 		if (!done || !parent || build_tree(&c, parent)) {
@@ -880,7 +883,8 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 				emit_tree(&c, i, 0, done, out, &first);
 		free(done);
 		free(parent);
-		qsort(c.logs.v, c.logs.n, sizeof(struct hit), cmp_newest);
+		if (c.logs.n > 1)
+			qsort(c.logs.v, c.logs.n, sizeof(struct hit), cmp_newest);
 		buf_adds(out, "],\"logs\":[");
 		for (size_t i = 0; i < c.logs.n; i++)
 			buf_addf(out, "%s%s", i ? "," : "", c.logs.v[i].json);
@@ -923,7 +927,7 @@ static int traces_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, i
 			continue;
 		if (c->f->errors_only && s->status != STATUS_ERROR)
 			continue;
-		if (s->end_ns - s->start_ns < c->f->min_duration_ns)
+		if (ooda_ns_sub_sat(s->end_ns, s->start_ns) < c->f->min_duration_ns)
 			continue;
 		/* exemplars are entry spans (root, server, consumer), unless looking
 		 * for errors or an operation: then the span that matches */
@@ -939,7 +943,7 @@ static int traces_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, i
 		str_member(&c->tmp, "service", s->resource ? s->resource->service : "unknown");
 		str_member(&c->tmp, "operation", s->name ? s->name : "");
 		buf_addf(&c->tmp, ",\"start\":\"%s\",\"duration_ms\":%.3f,\"status\":\"%s\",\"root\":%s}", when,
-			 (double)(s->end_ns - s->start_ns) / 1e6, status_names[s->status < 3 ? s->status : 0],
+			 (double)ooda_ns_sub_sat(s->end_ns, s->start_ns) / 1e6, status_names[s->status < 3 ? s->status : 0],
 			 s->has_parent ? "false" : "true");
 		struct hit h = { s->start_ns, XXH3_64bits(s->trace_id, 16), strdup(c->tmp.data) };
 		page_offer(&c->page, h);
@@ -982,7 +986,8 @@ int search_traces(struct tstore *t, const struct trace_filter *f, const struct s
 	s.skipped = &sk;
 	int rc = tstore_scan(t, &s, traces_cb, &c, err);
 	if (!rc) {
-		qsort(c.page.v, c.page.n, sizeof(struct hit), cmp_newest);
+		if (c.page.n > 1) /* no hits: v is NULL, which qsort must not be given */
+			qsort(c.page.v, c.page.n, sizeof(struct hit), cmp_newest);
 		buf_adds(out, "{\"traces\":[");
 		int n = 0;
 		for (size_t i = 0; i < c.page.n; i++) {

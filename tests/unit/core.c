@@ -64,6 +64,19 @@ static void test_time_parse(void **state)
 		{ "2026-11-25T10:00:00", OODA_EINVAL, 0 },
 		{ "yesterday", OODA_EINVAL, 0 },
 		{ "", OODA_EINVAL, 0 },
+		/* the edges of the representable range, and just past them */
+		{ "2262-04-11T23:47:16.854775807Z", 0, INT64_MAX },
+		{ "2262-04-11T23:47:16.854775808Z", OODA_EINVAL, 0 },
+		{ "9223372036854775807", 0, INT64_MAX },
+		{ "1969-12-31T23:59:59.999Z", OODA_EINVAL, 0 },
+		{ "0001-01-01T00:00:00Z", OODA_EINVAL, 0 },
+		{ "9999-12-31T23:59:59Z", OODA_EINVAL, 0 },
+		{ "-9223372036854775809", OODA_EINVAL, 0 },
+		{ "-9223372036854775808", OODA_EINVAL, 0 },
+		{ "9223372036854775808", OODA_EINVAL, 0 },
+		{ "-1", OODA_EINVAL, 0 },
+		{ "99999999999", OODA_EINVAL, 0 }, /* year 5138 */
+		{ "9223372036", 0, INT64_C(9223372036) * OODA_NS_PER_SEC },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int64_t ns = -1;
@@ -75,6 +88,37 @@ static void test_time_parse(void **state)
 	char out[40];
 	assert_string_equal(ooda_time_format(INT64_C(1795600800500000000), out, sizeof(out)),
 			    "2026-11-25T10:00:00.500Z");
+}
+
+static void test_time_arith(void **state)
+{
+	int64_t r = 7;
+	assert_int_equal(ooda_ns_add(1, 2, &r), 0);
+	assert_int_equal(r, 3);
+	assert_int_equal(ooda_ns_add(INT64_MAX, 1, &r), OODA_EINVAL);
+	assert_int_equal(r, 3); /* untouched on overflow */
+	assert_int_equal(ooda_ns_sub(INT64_MIN, 1, &r), OODA_EINVAL);
+	assert_int_equal(ooda_ns_sub(0, INT64_MAX, &r), 0);
+	assert_int_equal(r, -INT64_MAX);
+	assert_int_equal(ooda_ns_mul(INT64_C(1) << 40, OODA_NS_PER_SEC, &r), OODA_EINVAL);
+	assert_int_equal(ooda_ns_mul(-3, OODA_NS_PER_SEC, &r), 0);
+	assert_int_equal(r, -3 * OODA_NS_PER_SEC);
+	assert_int_equal(ooda_ns_add_sat(INT64_MAX, 5), INT64_MAX);
+	assert_int_equal(ooda_ns_add_sat(INT64_MIN, -5), INT64_MIN);
+	assert_int_equal(ooda_ns_sub_sat(INT64_MIN, 1), INT64_MIN);
+	assert_int_equal(ooda_ns_sub_sat(0, INT64_MIN), INT64_MAX);
+	assert_int_equal(ooda_ns_sub_sat(10, 3), 7);
+	assert_int_equal(ooda_ns_mul_sat(INT64_MAX / 2, 3), INT64_MAX);
+	assert_int_equal(ooda_ns_mul_sat(-(INT64_MAX / 2), 3), INT64_MIN);
+	assert_int_equal(ooda_ns_mul_sat(-4, -5), 20);
+	assert_int_equal(ooda_time_from_u64(UINT64_C(1) << 63, &r), OODA_EINVAL);
+	assert_int_equal(ooda_time_from_u64(UINT64_MAX, &r), OODA_EINVAL);
+	assert_int_equal(ooda_time_from_u64((uint64_t)INT64_MAX, &r), 0);
+	assert_int_equal(r, INT64_MAX);
+	assert_true(ooda_time_valid(0));
+	assert_false(ooda_time_valid(-1));
+	char out[40];
+	assert_string_equal(ooda_time_format(INT64_MAX, out, sizeof(out)), "2262-04-11T23:47:16.854Z");
 }
 
 static void test_duration(void **state)
@@ -92,6 +136,8 @@ static void test_duration(void **state)
 		{ "5", OODA_EINVAL, 0 },
 		{ "m", OODA_EINVAL, 0 },
 		{ "5x", OODA_EINVAL, 0 },
+		{ "292y", 0, INT64_C(292) * 31536000 * OODA_NS_PER_SEC },
+		{ "1000000y", OODA_EINVAL, 0 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int64_t ns = -1;
@@ -118,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_time_parse),
+		cmocka_unit_test(test_time_arith),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_errors),
 	};

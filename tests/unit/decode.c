@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <math.h>
 #include <cmocka.h>
+#include <snappy-c.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
@@ -787,6 +788,217 @@ static void test_limits(void **state)
 	buf_release(&b);
 }
 
+
+/* ---- hostile input: over-long values and times outside 1970..2262 ---- */
+
+static void big_string(struct buf *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_addch(b, 'x');
+}
+
+static void test_hostile_values(void **state)
+{
+	struct fx *f = *state;
+	/* protobuf: a 70,000-byte service.name refuses every record of its resource */
+	struct buf big = BUF_INIT;
+	big_string(&big, 70000);
+	buf_addch(&big, '\0');
+	struct buf res = BUF_INIT, lr = BUF_INIT, sd = BUF_INIT, rd = BUF_INIT, req = BUF_INIT;
+	pw_kv_str(&res, 1, "service.name", big.data);
+	for (int i = 0; i < 2; i++) {
+		struct buf any = BUF_INIT;
+		pw_str(&any, 1, "hello"); /* body: AnyValue { string_value } */
+		pw_msg(&lr, 5, &any);
+		pw_msg(&sd, 2, &lr);
+	}
+	pw_msg(&rd, 1, &res);
+	pw_msg(&rd, 2, &sd);
+	pw_msg(&req, 1, &rd);
+	/* a second resource, well-formed, is kept */
+	struct buf ok = BUF_INIT;
+	{
+		struct buf l = BUF_INIT, recs = BUF_INIT;
+		pw_fixed64(&l, 1, 1000);
+		pw_msg(&recs, 2, &l);
+		pw_envelope(&ok, &recs, "fine");
+	}
+	buf_add(&req, ok.data, ok.len);
+	buf_release(&ok);
+	fx_reset(f);
+	assert_int_equal(otlp_decode_logs(req.data, req.len, false, NOW, &f->b, &f->err), 0);
+	assert_int_equal(f->b.n_logs, 1);
+	assert_string_equal(f->b.logs[0].resource->service, "fine");
+	assert_int_equal(f->b.rejected, 2);
+	assert_non_null(strstr(f->b.reject_msg, "resource attribute service.name: value of 70000 bytes"));
+	buf_release(&req);
+
+	/* protobuf: an over-long record attribute refuses that record; the value is never a short lie */
+	{
+		struct buf l = BUF_INIT, recs = BUF_INIT;
+		pw_kv_str(&l, 6, "big", big.data);
+		pw_msg(&recs, 2, &l);
+		pw_fixed64(&l, 1, 1000);
+		pw_msg(&recs, 2, &l);
+		pw_envelope(&req, &recs, "svc");
+	}
+	fx_reset(f);
+	assert_int_equal(otlp_decode_logs(req.data, req.len, false, NOW, &f->b, &f->err), 0);
+	assert_int_equal(f->b.n_logs, 1);
+	assert_int_equal(f->b.rejected, 1);
+	assert_non_null(strstr(f->b.reject_msg, "log record 0: attribute big: value of 70000 bytes"));
+	buf_release(&req);
+
+	/* OTLP/JSON: the same resource attribute, and an over-long bytesValue once decoded */
+	struct buf j = BUF_INIT;
+	buf_adds(&j, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":\"");
+	buf_add(&j, big.data, 70000);
+	buf_adds(&j, "\"}}]},\"scopeSpans\":[{\"spans\":[{\"traceId\":\"0102030405060708090a0b0c0d0e0f10\","
+		     "\"spanId\":\"0102030405060708\",\"startTimeUnixNano\":5,\"endTimeUnixNano\":9}]}]}]}");
+	fx_reset(f);
+	assert_int_equal(otlp_decode_traces(j.data, j.len, true, NOW, &f->b, &f->err), 0);
+	assert_int_equal(f->b.n_spans, 0);
+	assert_int_equal(f->b.rejected, 1);
+	assert_non_null(strstr(f->b.reject_msg, "resource attribute service.name: value of 70000 bytes"));
+	buf_reset(&j);
+	buf_adds(&j, "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"attributes\":[{\"key\":\"raw\",\"value\":{\"bytesValue\":\"");
+	for (int i = 0; i < 90000; i++)
+		buf_addch(&j, 'A');
+	buf_adds(&j, "\"}}]},{\"body\":{\"stringValue\":\"ok\"}}]}]}]}");
+	fx_reset(f);
+	assert_int_equal(otlp_decode_logs(j.data, j.len, true, NOW, &f->b, &f->err), 0);
+	assert_int_equal(f->b.n_logs, 1);
+	assert_int_equal(f->b.rejected, 1);
+	assert_non_null(strstr(f->b.reject_msg, "attribute raw: value of 67500 bytes"));
+	buf_release(&j);
+
+	/* NDJSON: an over-long service name or body refuses its line */
+	buf_reset(&j);
+	buf_adds(&j, "{\"service\":\"");
+	buf_add(&j, big.data, 70000);
+	buf_adds(&j, "\",\"msg\":\"a\"}\n{\"service\":\"s\",\"msg\":\"");
+	buf_add(&j, big.data, 70000);
+	buf_adds(&j, "\"}\n{\"service\":\"s\",\"msg\":\"kept\"}\n");
+	fx_reset(f);
+	struct buf rep = BUF_INIT;
+	assert_int_equal(ndjson_decode_logs(j.data, j.len, NOW, &f->b, &rep, &f->err), 0);
+	assert_int_equal(f->b.n_logs, 1);
+	assert_string_equal(f->b.logs[0].body, "kept");
+	assert_int_equal(f->b.rejected, 2);
+	assert_non_null(strstr(rep.data, "{\"line\":1,\"error\":\"service longer than 65536 bytes\"}"));
+	assert_non_null(strstr(rep.data, "{\"line\":2,\"error\":\"body longer than 65536 bytes\"}"));
+	buf_release(&rep);
+	buf_release(&j);
+	buf_release(&big);
+}
+
+static void test_hostile_times(void **state)
+{
+	struct fx *f = *state;
+	/* protobuf: a log time of 2^63 and a span from 2^64-1 to 0 are refused, naming the field */
+	struct buf l = BUF_INIT, recs = BUF_INIT, req = BUF_INIT;
+	pw_fixed64(&l, 1, UINT64_C(1) << 63);
+	pw_msg(&recs, 2, &l);
+	pw_fixed64(&l, 1, 0); /* 0 is "unset": the observed time stands in */
+	pw_msg(&recs, 2, &l);
+	pw_envelope(&req, &recs, "svc");
+	fx_reset(f);
+	assert_int_equal(otlp_decode_logs(req.data, req.len, false, NOW, &f->b, &f->err), 0);
+	assert_int_equal(f->b.n_logs, 1);
+	assert_true(f->b.logs[0].time_ns == NOW);
+	assert_int_equal(f->b.rejected, 1);
+	assert_non_null(strstr(f->b.reject_msg, "log record 0: time_unix_nano 9223372036854775808 is past 2262"));
+	buf_release(&req);
+
+	static const uint8_t tid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	static const uint8_t sid[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct buf sp = BUF_INIT;
+	pw_bytes(&sp, 1, tid, 16);
+	pw_bytes(&sp, 2, sid, 8);
+	pw_fixed64(&sp, 7, UINT64_MAX);
+	pw_fixed64(&sp, 8, 0);
+	pw_msg(&recs, 2, &sp);
+	pw_envelope(&req, &recs, "svc");
+	fx_reset(f);
+	assert_int_equal(otlp_decode_traces(req.data, req.len, false, NOW, &f->b, &f->err), 0);
+	assert_int_equal(f->b.n_spans, 0);
+	assert_int_equal(f->b.rejected, 1);
+	assert_non_null(strstr(f->b.reject_msg, "start_time_unix_nano 18446744073709551615"));
+	buf_release(&req);
+
+	/* OTLP/JSON: -2^63-1 as a span start and as a metric point start */
+	static const struct {
+		int sig; /* 1 traces, 2 metrics, 0 logs */
+		const char *json;
+		const char *msg;
+	} js[] = {
+		{ 1, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"0102030405060708090a0b0c0d0e0f10\","
+		     "\"spanId\":\"0102030405060708\",\"startTimeUnixNano\":-9223372036854775809,\"endTimeUnixNano\":9}]}]}]}",
+		  "startTimeUnixNano -9223372036854775809 is not a time" },
+		{ 1, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"0102030405060708090a0b0c0d0e0f10\","
+		     "\"spanId\":\"0102030405060708\",\"startTimeUnixNano\":\"5\",\"endTimeUnixNano\":\"18446744073709551615\"}]}]}]}",
+		  "endTimeUnixNano 18446744073709551615 is not a time" },
+		{ 2, "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"name\":\"m\",\"gauge\":{\"dataPoints\":"
+		     "[{\"startTimeUnixNano\":\"-9223372036854775809\",\"timeUnixNano\":\"5\",\"asInt\":1}]}}]}]}]}",
+		  "startTimeUnixNano -9223372036854775809 is not a time" },
+		{ 0, "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"timeUnixNano\":\"9223372036854775808\"}]}]}]}",
+		  "timeUnixNano 9223372036854775808 is not a time" },
+		{ 1, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"0102030405060708090a0b0c0d0e0f10\","
+		     "\"spanId\":\"0102030405060708\",\"startTimeUnixNano\":5,\"endTimeUnixNano\":9,"
+		     "\"events\":[{\"timeUnixNano\":-1,\"name\":\"e\"}]}]}]}]}",
+		  "event timeUnixNano -1 is not a time" },
+	};
+	for (size_t i = 0; i < sizeof(js) / sizeof(js[0]); i++) {
+		fx_reset(f);
+		size_t n = strlen(js[i].json);
+		int rc = js[i].sig == 1 ? otlp_decode_traces(js[i].json, n, true, NOW, &f->b, &f->err) :
+			 js[i].sig == 2 ? otlp_decode_metrics(js[i].json, n, true, NOW, &f->b, &f->err) :
+					  otlp_decode_logs(js[i].json, n, true, NOW, &f->b, &f->err);
+		assert_int_equal(rc, 0);
+		assert_int_equal(f->b.n_spans + f->b.n_points + f->b.n_logs, 0);
+		assert_int_equal(f->b.rejected, 1);
+		assert_non_null(strstr(f->b.reject_msg, js[i].msg));
+	}
+
+	/* remote-write: a sample time that overflows as ns, or before 1970, refuses the sample */
+	struct buf ser = BUF_INIT, lab = BUF_INIT, smp = BUF_INIT, wr = BUF_INIT;
+	pw_str(&lab, 1, "__name__");
+	pw_str(&lab, 2, "up");
+	pw_msg(&ser, 1, &lab);
+	static const int64_t ts[] = { INT64_MAX / 1000, -1, 1795600800000 };
+	for (int i = 0; i < 3; i++) {
+		pw_double(&smp, 1, 1.0);
+		pw_vint(&smp, 2, (uint64_t)ts[i]);
+		pw_msg(&ser, 2, &smp);
+	}
+	pw_msg(&wr, 1, &ser);
+	size_t clen = snappy_max_compressed_length(wr.len);
+	char *comp = malloc(clen);
+	assert_int_equal(snappy_compress(wr.data, wr.len, comp, &clen), SNAPPY_OK);
+	fx_reset(f);
+	assert_int_equal(remote_write_decode(comp, clen, &f->b, &f->err), 0);
+	assert_int_equal(f->b.n_points, 1);
+	assert_true(f->b.points[0].time_ns == INT64_C(1795600800000000000));
+	assert_int_equal(f->b.rejected, 2);
+	assert_non_null(strstr(f->b.reject_msg, "sample timestamp 9223372036854775 ms is outside 1970 to 2262"));
+	free(comp);
+	buf_release(&wr);
+
+	/* NDJSON: times outside 1970..2262 refuse their line, never wrap */
+	const char *nd = "{\"time\":-9223372036854775809,\"msg\":\"a\"}\n"
+			 "{\"time\":\"0001-01-01T00:00:00Z\",\"msg\":\"b\"}\n"
+			 "{\"time\":\"9999-12-31T23:59:59Z\",\"msg\":\"c\"}\n"
+			 "{\"time\":\"2262-04-11T23:47:16Z\",\"msg\":\"d\"}\n";
+	struct buf rep = BUF_INIT;
+	fx_reset(f);
+	assert_int_equal(ndjson_decode_logs(nd, strlen(nd), NOW, &f->b, &rep, &f->err), 0);
+	assert_int_equal(f->b.n_logs, 1);
+	assert_true(f->b.logs[0].time_ns == INT64_C(9223372036000000000));
+	assert_int_equal(f->b.rejected, 3);
+	assert_non_null(strstr(rep.data, "{\"line\":3,\"error\":\"time is not RFC 3339 or a unix timestamp from 1970 to 2262\"}"));
+	buf_release(&rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -800,6 +1012,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_events_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cloudevents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_times, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -426,6 +426,60 @@ static void test_range_query(void **state)
 	arena_release(&a);
 }
 
+/* A source that remembers the window it was asked for. */
+static int64_t last_from, last_to;
+static int edge_select(void *ctx, const struct promql_matcher *m, size_t n, int64_t from_ms, int64_t to_ms,
+		       struct arena *a, struct promql_series **out, size_t *n_out, struct buf *err)
+{
+	last_from = from_ms;
+	last_to = to_ms;
+	return mem_select(ctx, m, n, from_ms, to_ms, a, out, n_out, err);
+}
+
+/* Times at the ends of the representable range: no overflow, no wrap, no hang. */
+static void test_time_edges(void **state)
+{
+	struct arena a;
+	arena_init(&a, 0);
+	struct buf err = BUF_INIT;
+	struct promql_expr *e;
+	struct promql_value v;
+	struct promql_source es = src;
+	es.select = edge_select;
+	/* the largest offset the parser takes, at time 0 and at the last instant */
+	const char *q = "temperature offset 292y";
+	assert_int_equal(promql_parse(q, strlen(q), &a, &e, &err), 0);
+	assert_int_equal(promql_eval_instant(e, &es, 0, &a, &v, &err), 0);
+	assert_true(last_to == -INT64_C(292) * 31536000 * 1000);
+	assert_int_equal(v.n_series, 0);
+	q = "temperature offset -292y";
+	assert_int_equal(promql_parse(q, strlen(q), &a, &e, &err), 0);
+	assert_int_equal(promql_eval_instant(e, &es, INT64_MAX, &a, &v, &err), 0);
+	assert_true(last_to == INT64_MAX); /* saturated, not wrapped to the distant past */
+	q = "rate(http_requests_total[292y] offset 292y)";
+	assert_int_equal(promql_parse(q, strlen(q), &a, &e, &err), 0);
+	assert_int_equal(promql_eval_instant(e, &es, INT64_MIN + 5, &a, &v, &err), 0);
+	assert_true(last_from == INT64_MIN);
+	/* a range query over the last instants: one step, then it stops */
+	q = "time()";
+	assert_int_equal(promql_parse(q, strlen(q), &a, &e, &err), 0);
+	assert_int_equal(promql_eval_range(e, &es, INT64_MAX, INT64_MAX, 1, &a, &v, &err), 0);
+	assert_int_equal(v.n_series, 1);
+	assert_int_equal(v.series[0].n_samples, 1);
+	assert_int_equal(promql_eval_range(e, &es, INT64_MAX - 10, INT64_MAX, 7, &a, &v, &err), 0);
+	assert_int_equal(v.series[0].n_samples, 2);
+	/* a span that does not fit in an int64 is too many points, not a negative count */
+	buf_reset(&err);
+	assert_int_equal(promql_eval_range(e, &es, INT64_MIN, INT64_MAX, INT64_MAX, &a, &v, &err), OODA_ELIMIT);
+	/* a histogram quantile over no buckets at all */
+	q = "histogram_quantile(0.9, nothing_bucket)";
+	assert_int_equal(promql_parse(q, strlen(q), &a, &e, &err), 0);
+	assert_int_equal(promql_eval_instant(e, &es, 600000, &a, &v, &err), 0);
+	assert_int_equal(v.n_series, 0);
+	buf_release(&err);
+	arena_release(&a);
+}
+
 static void test_parse_errors(void **state)
 {
 	static const struct {
@@ -467,6 +521,9 @@ static void test_parse_errors(void **state)
 		{ "x offset 5m[1m]", OODA_EPARSE, "the range must come before the offset modifier" },
 		{ "label_replace(up, \"1x\", \"\", \"a\", \".*\")", OODA_EPARSE, "invalid destination label name" },
 		{ "sum by (a) up", OODA_EPARSE, "parse error at char 12: unexpected \"up\", expected \"(\"" },
+		/* durations past the representable range are refused, not wrapped */
+		{ "up offset 1000000y", OODA_EPARSE, "parse error at char 11: duration \"1000000y\" is longer than the 292 years" },
+		{ "rate(up[300y])", OODA_EPARSE, "parse error at char 9: duration \"300y\" is longer than the 292 years" },
 	};
 	struct arena a;
 	arena_init(&a, 0);
@@ -610,6 +667,7 @@ int main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_range_query),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_time_edges),
 		cmocka_unit_test(test_parse_ok),
 		cmocka_unit_test(test_rate_speed),
 	};
