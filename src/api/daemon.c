@@ -160,6 +160,39 @@ static void tick_alerts(void *ctx, int64_t now_ns, const struct alert_sink *sink
 }
 
 /*
+ * ooda watching itself: a store whose last write failed for lack of space
+ * raises the page alert "ooda:disk-full" (label store=control|telemetry),
+ * resolved by the first write that commits again. Edge-free like every
+ * detector: the alerting core ignores "inactive" for an alert it never saw.
+ */
+static void tick_self(void *ctx, int64_t now_ns, const struct alert_sink *sink)
+{
+	struct daemon *d = ctx;
+	bool control_full = false;
+	uint64_t failures = 0;
+	store_space(d->store, &control_full, &failures);
+	struct tstore_stats ts = { 0 };
+	tstore_stats(d->tstore, &ts);
+	const struct {
+		const char *store;
+		bool full;
+	} stores[] = { { "control", control_full }, { "telemetry", ts.disk_full != 0 } };
+	for (size_t i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
+		json_t *labels = json_pack("{ss}", "store", stores[i].store);
+		json_t *ann = json_pack("{ss}", "summary",
+					"the disk of ooda's data dir is full: writes to this store are refused with 507 "
+					"until space is freed (docs/operations.md, Disk full)");
+		struct alert_signal sig = {
+			.source = "self", .name = "ooda:disk-full", .severity = SEVERITY_PAGE,
+			.labels = labels, .annotations = ann, .active = stores[i].full, .at_ns = now_ns,
+		};
+		alert_emit(sink, &sig);
+		json_decref(labels);
+		json_decref(ann);
+	}
+}
+
+/*
  * Creates the alerting core, rules, the prober and heartbeats from cfg,
  * starts the workers that evaluate rules' and watches' PromQL off the
  * engine thread, and starts the engine thread that ticks every detector.
@@ -182,6 +215,7 @@ static int start_detect(struct daemon *d, struct buf *err)
 	    (rc = engine_add(d->engine, heartbeats_tick, d->heartbeats)) ||
 	    (rc = engine_add(d->engine, redwatch_tick, d->redwatch)) || (rc = engine_add(d->engine, logclass_tick, d->logclass)) ||
 	    (rc = engine_add(d->engine, watches_tick, d->watches)) || (rc = engine_add(d->engine, tick_audit, d)) ||
+	    (rc = engine_add(d->engine, tick_self, d)) ||
 	    (d->slos && (rc = engine_add(d->engine, slo_tick, d->slos))))
 		return rc;
 	return engine_start(d->engine, err);

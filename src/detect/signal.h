@@ -21,7 +21,7 @@
 enum alert_severity { SEVERITY_INFO, SEVERITY_TICKET, SEVERITY_PAGE };
 
 struct alert_signal {
-	const char *source;       /* "rule", "probe", "heartbeat", "slo", "anomaly", "pattern", "alertmanager" */
+	const char *source;       /* "rule", "probe", "heartbeat", "slo", "anomaly", "pattern", "self", "alertmanager" */
 	const char *name;         /* the alert name: rule name, "probe:checkout-http", … */
 	const char *service;      /* the service it concerns, or NULL */
 	enum alert_severity severity;

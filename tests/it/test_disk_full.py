@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from oodait import Server, check, done
 
 mnt = tempfile.mkdtemp(prefix="ooda-it-full-")
@@ -24,6 +25,17 @@ FLAG = {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVari
 
 def logs(n):
     return "".join(json.dumps({"service": "full", "body": f"line {i} {os.urandom(24).hex()}"}) + "\n" for i in range(n))
+
+
+def disk_alert(s, store, want, timeout=20):
+    """The self-alert ooda:disk-full for store, once it reaches state want (None if never)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for a in s.get("/api/v1/alerts?state=all").json()["alerts"]:
+            if a["name"] == "ooda:disk-full" and a.get("labels", {}).get("store") == store and a["state"] == want:
+                return a
+        time.sleep(0.1)
+    return None
 
 
 def metric(text, name):
@@ -74,6 +86,8 @@ try:
           "refused control-store writes are counted")
     r = s.get("/healthz")
     check(r.status == 200, f"liveness is unaffected: {r.status}")
+    a = disk_alert(s, "telemetry", "firing")
+    check(a is not None and a.get("severity") == "page", f"a full disk pages: ooda:disk-full fires for telemetry: {a}")
 
     os.unlink(filler)
     r = s.post("/api/v1/logs", logs(10), headers=NDJSON)
@@ -85,6 +99,7 @@ try:
     text = s.get("/metrics").body
     check(metric(text, 'ooda_store_disk_full{store="telemetry"}') == 0 and
           metric(text, 'ooda_store_disk_full{store="control"}') == 0, "ooda_store_disk_full is back to 0")
+    check(disk_alert(s, "telemetry", "resolved") is not None, "ooda:disk-full resolves once writes commit again")
 finally:
     if s:
         s.stop()
