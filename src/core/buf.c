@@ -95,6 +95,40 @@ void buf_addf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Length of the well-formed UTF-8 sequence at s[0..len) (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or 0 if there is
+ * none. s[0] is at least 0x80.
+ */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xBF; /* bounds of the second byte */
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2;
+	else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else
+		return 0;
+	if (len < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	return n;
+}
+
 void buf_add_json_str(struct buf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -103,8 +137,15 @@ void buf_add_json_str(struct buf *b, const char *s, size_t len)
 	size_t start = 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80)
 			continue;
+		if (c >= 0x80) {
+			size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+			if (n) {
+				i += n - 1;
+				continue;
+			}
+		}
 		buf_add(b, s + start, i - start);
 		start = i + 1;
 		switch (c) {
@@ -113,10 +154,13 @@ void buf_add_json_str(struct buf *b, const char *s, size_t len)
 		case '\n': buf_add(b, "\\n", 2); break;
 		case '\r': buf_add(b, "\\r", 2); break;
 		case '\t': buf_add(b, "\\t", 2); break;
-		default: {
+		default:
+			if (c >= 0x80) { /* not UTF-8: U+FFFD, so the output stays valid JSON */
+				buf_add(b, "\\ufffd", 6);
+				break;
+			}
 			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 			buf_add(b, esc, 6);
-		}
 		}
 	}
 	buf_add(b, s + start, len - start);

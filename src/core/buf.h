@@ -31,7 +31,10 @@ void buf_addch(struct buf *b, char c);
 void buf_addf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
-/* Appends s as a JSON string literal, quotes included. */
+/*
+ * Appends s as a JSON string literal, quotes included. Bytes that are not
+ * well-formed UTF-8 become U+FFFD each, so the output is always valid JSON.
+ */
 void buf_add_json_str(struct buf *b, const char *s, size_t len);
 void buf_setlen(struct buf *b, size_t len);
 /* Returns the contents and leaves b empty; caller owns the returned string. */

@@ -144,8 +144,13 @@ try:
     check(r.status == 200, f"the daemon is still up: {r.status}")
 finally:
     rc = s.stop()
-    with open(s.log_path, encoding="utf-8", errors="replace") as f:
-        log = f.read()
+    with open(s.log_path, "rb") as f:
+        raw = f.read()
+    try:  # the log is JSON lines: a raw 0xFF from a request path must not make it invalid UTF-8
+        log = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        check(False, f"the daemon's log is valid UTF-8: {e}")
+        log = raw.decode("utf-8", errors="replace")
     check(rc == 0, f"clean exit after hostile input: {rc}")
     check("runtime error" not in log and "AddressSanitizer" not in log,
           "no sanitizer report in the daemon's log: " + "\n".join(

@@ -26,6 +26,27 @@ static void test_buf(void **state)
 	size_t len;
 	char *s = buf_detach(&b, &len);
 	assert_int_equal(len, 10017);
+	free(s);
+	/* what is not UTF-8 (a path like /label/%FF/values, a stray byte in a log) stays valid JSON */
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *want;
+	} utf8[] = {
+		{ "caf\xc3\xa9", 5, "\"caf\xc3\xa9\"" },                    /* 2 bytes, kept */
+		{ "\xe2\x82\xac \xf0\x9f\x94\xa5", 8, "\"\xe2\x82\xac \xf0\x9f\x94\xa5\"" }, /* 3 and 4 bytes */
+		{ "a\xff" "b", 3, "\"a\\ufffdb\"" },                         /* never valid */
+		{ "\xc0\xaf", 2, "\"\\ufffd\\ufffd\"" },                   /* overlong '/' */
+		{ "\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"" },         /* a surrogate */
+		{ "\xf4\x90\x80\x80", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" }, /* past U+10FFFF */
+		{ "x\xe2\x82", 3, "\"x\\ufffd\\ufffd\"" },                 /* cut short at the end */
+	};
+	for (size_t i = 0; i < sizeof(utf8) / sizeof(utf8[0]); i++) {
+		buf_reset(&b);
+		buf_add_json_str(&b, utf8[i].in, utf8[i].len);
+		assert_string_equal(b.data, utf8[i].want);
+	}
+	s = buf_detach(&b, &len);
 	assert_string_equal(b.data, "");
 	free(s);
 	buf_release(&b);
