@@ -81,7 +81,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/alerts/groups", api_alert_groups, ROLE_VIEWER, 0, "Alert groups (related services firing together); ?state=all includes resolved groups." },
 	{ "POST", "/api/v1/alerts/alertmanager", api_alertmanager, ROLE_INGEST, 0, "Alertmanager webhook intake (payload version 4): firing and resolved alerts become external alerts." },
 	{ "GET", "/api/v1/alerts/{fingerprint}", api_alert_get, ROLE_VIEWER, 0, "One alert with its transitions and the evidence behind each." },
-	{ "POST", "/api/v1/silences", api_silence_create, ROLE_RESPONDER, 0, "Create a silence {name?, service?, labels?, matchers?, starts_at?, ends_at? | duration, reason, creator?}; creator counts only without tokens." },
+	{ "POST", "/api/v1/silences", api_silence_create, ROLE_RESPONDER, 0, "Create a silence {name?, service?, labels?, matchers?, starts_at?, ends_at? | duration, reason, creator?}; creator counts only without tokens (else it is kept as reported_by)." },
 	{ "GET", "/api/v1/silences", api_silences_list, ROLE_VIEWER, 0, "Active and pending silences; ?all=true includes expired and deleted ones." },
 	{ "DELETE", "/api/v1/silences/{id}", api_silence_delete, ROLE_RESPONDER, 0, "End a silence now (audited)." },
 	{ "GET", "/api/v1/probes", api_probes_list, ROLE_VIEWER, 0, "Probes of every service: state, hysteresis window (failures of the last M attempts), last results, next due." },

@@ -39,6 +39,7 @@ struct alert {
 struct silence {
 	char id[32];
 	char *name, *service, *creator, *reason;
+	char *reported_by; /* a creator the client claimed, when it is not who was authenticated */
 	json_t *labels; /* object of strings; never NULL */
 	int64_t starts_ns, ends_ns, created_ns;
 	bool deleted;
@@ -337,6 +338,8 @@ static json_t *silence_json(const struct silence *s, int64_t now_ns, bool for_st
 	json_object_set_new(j, "ends_at", time_json(s->ends_ns));
 	json_object_set_new(j, "created_at", time_json(s->created_ns));
 	json_object_set_new(j, "creator", json_string(s->creator ? s->creator : ""));
+	if (s->reported_by)
+		json_object_set_new(j, "reported_by", json_string(s->reported_by));
 	json_object_set_new(j, "reason", json_string(s->reason ? s->reason : ""));
 	json_object_set_new(j, "deleted", json_boolean(s->deleted));
 	if (for_store)
@@ -353,6 +356,7 @@ static void silence_release(struct silence *s)
 	free(s->name);
 	free(s->service);
 	free(s->creator);
+	free(s->reported_by);
 	free(s->reason);
 	json_decref(s->labels);
 }
@@ -833,6 +837,7 @@ static int load_silence(void *ctx, const void *row)
 		s->name = xstrdup(json_string_value(json_object_get(j, "name")));
 		s->service = xstrdup(json_string_value(json_object_get(j, "service")));
 		s->creator = xstrdup(json_string_value(json_object_get(j, "creator")));
+		s->reported_by = xstrdup(json_string_value(json_object_get(j, "reported_by")));
 		s->reason = xstrdup(json_string_value(json_object_get(j, "reason")));
 		s->labels = obj_or_empty(json_object_get(j, "labels"));
 		s->starts_ns = json_integer_value(json_object_get(ns, "starts"));
@@ -1169,6 +1174,9 @@ int alerts_silence_create(struct alerts *a, const json_t *req, const char *actor
 	s->ends_ns = ends;
 	s->created_ns = now_ns;
 	s->creator = strdup(actor ? actor : "unknown");
+	const char *claimed = json_string_value(json_object_get(req, "creator"));
+	if (claimed && *claimed && strlen(claimed) <= 128 && strcmp(claimed, s->creator))
+		s->reported_by = strdup(claimed);
 	s->reason = strdup(reason);
 	copy_str(id, 32, s->id);
 	enqueue(a, "silence", s->id, silence_json(s, now_ns, true), false, "silence.create", s->creator, s->reason);

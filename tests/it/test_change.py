@@ -337,6 +337,7 @@ try:
     check(r.status == 201, f"silence created: {r.body}")
     sil = [x for x in s.get("/api/v1/silences", token=ops).json()["silences"] if x["id"] == r.json()["id"]]
     check(sil and sil[0]["creator"] == "token:rita", f"silence creator is the token: {sil}")
+    check(sil and sil[0].get("reported_by") == "token:ops", f"the claimed creator is kept as reported_by: {sil}")
 finally:
     s.cleanup()
 done()
