@@ -731,15 +731,16 @@ static const json_t *pointer_get(const json_t *root, const char *p, size_t len)
 	char *tok = malloc(len + 1);
 	while (cur && i < len) {
 		size_t t = 0;
+		bool bad = false; /* a ~ not followed by 0 or 1 matches nothing */
 		for (i++; i < len && p[i] != '/'; i++) {
 			if (p[i] == '~' && i + 1 < len && (p[i + 1] == '0' || p[i + 1] == '1'))
 				tok[t++] = p[++i] == '0' ? '~' : '/';
 			else if (p[i] == '~')
-				t = len + 1; /* a bad escape: matches nothing */
-			else if (t <= len)
+				bad = true;
+			else
 				tok[t++] = p[i];
 		}
-		if (t > len) {
+		if (bad) {
 			cur = NULL;
 		} else if (json_is_object(cur)) {
 			cur = json_object_getn(cur, tok, t);

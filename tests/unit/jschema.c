@@ -283,6 +283,8 @@ static void test_refused(void **state)
 		/* malformed */
 		{ "{'$ref':'#/$defs/missing'}", OODA_EINVAL, "$ref \"#/$defs/missing\" at / points at nothing" },
 		{ "{'$defs':{'a':{'enum':[1]}},'$ref':'#/$defs/a/enum'}", OODA_EINVAL, "does not point at a schema" },
+		{ "{'$defs':{'a':true},'$ref':'#/$defs/~~~0000~~~g'}", OODA_EINVAL, "points at nothing" }, /* bad escapes */
+		{ "{'$defs':{'a':true},'$ref':'#/$defs/a%'}", OODA_EINVAL, "points at nothing" },
 		{ "{'minimum':'1'}", OODA_EINVAL, "minimum at / must be a number" },
 		{ "{'properties':{'a':{'minLength':-1}}}", OODA_EINVAL, "minLength at /properties/a must be a non-negative" },
 		{ "{'multipleOf':0}", OODA_EINVAL, "multipleOf at / must be a number above 0" },
