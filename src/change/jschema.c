@@ -24,7 +24,8 @@
 #define MAX_CHAIN 128       /* in-place applicators followed in the loop search */
 #define MAX_RUN_DEPTH 256   /* subschemas entered at once while validating */
 #define MAX_STEPS 1000000   /* subschema visits and value comparisons per validation */
-#define MATCH_LIMIT 1000000 /* PCRE2 backtracking steps per match */
+#define MATCH_LIMIT 100000  /* PCRE2 backtracking steps per match */
+#define MATCH_COST 100      /* steps of the budget one pattern match is charged */
 #define SHOW 60             /* bytes of a document value quoted in an error */
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -950,6 +951,27 @@ static bool equal(struct run *r, const json_t *a, const json_t *b)
 
 static int check(struct run *r, const json_t *s, const json_t *v, struct buf *err);
 
+/* 1 if the pattern compiled under key matches s, 0 if not, -1 past a limit. */
+static int re_match(struct run *r, const void *key, const char *s, size_t len)
+{
+	if ((r->steps += MATCH_COST) > MAX_STEPS)
+		return -1;
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	if (!md)
+		abort();
+	int m = pcre2_match(table_find(r->js, key)->re, (PCRE2_SPTR)s, len, 0, 0, md, r->js->mctx);
+	pcre2_match_data_free(md);
+	return m >= 0 ? 1 : m == PCRE2_ERROR_NOMATCH ? 0 : -1;
+}
+
+static int re_limit(struct run *r, struct buf *err, const char *what, const char *src)
+{
+	if (r->steps > MAX_STEPS)
+		return over_budget(r, err);
+	buf_addf(err, "at %s: the %s %.*s could not be matched within its limits", ptr_show(&r->path), what, SHOW, src);
+	return OODA_ELIMIT;
+}
+
 /* check() at path + "/" + tok. */
 static int check_at(struct run *r, const json_t *s, const json_t *v, const char *tok, size_t toklen, struct buf *err)
 {
@@ -1073,16 +1095,11 @@ static int check_string(struct run *r, const json_t *s, const json_t *v, struct 
 		return vfail(r, err, "%zu characters is longer than maxLength %lld", n,
 			     (long long)json_integer_value(k));
 	if ((k = json_object_get(s, "pattern"))) {
-		const struct entry *e = table_find(r->js, k);
-		pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-		int m = pcre2_match(e->re, (PCRE2_SPTR)str, len, 0, 0, md, r->js->mctx);
-		pcre2_match_data_free(md);
-		if (m == PCRE2_ERROR_NOMATCH)
-			return vfail(r, err, "\"%.*s\" does not match the pattern %s", SHOW, str, json_string_value(k));
-		if (m < 0) {
-			vfail(r, err, "the pattern %s could not be matched within its limits", json_string_value(k));
-			return OODA_ELIMIT;
-		}
+		int m = re_match(r, k, str, len);
+		if (m == 0)
+			return vfail(r, err, "\"%.*s\" does not match the pattern %.*s", SHOW, str, SHOW, json_string_value(k));
+		if (m < 0)
+			return re_limit(r, err, "pattern", json_string_value(k));
 	}
 	if ((k = json_object_get(s, "format"))) {
 		const struct format *f = format_find(json_string_value(k));
@@ -1192,15 +1209,10 @@ static int check_object(struct run *r, const json_t *s, const json_t *v, struct 
 		}
 		const char *pk;
 		json_object_foreach(pprops, pk, x) {
-			const struct entry *e = table_find(r->js, pk);
-			pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-			int m = pcre2_match(e->re, (PCRE2_SPTR)key, klen, 0, 0, md, r->js->mctx);
-			pcre2_match_data_free(md);
-			if (m < 0 && m != PCRE2_ERROR_NOMATCH) {
-				vfail(r, err, "the patternProperties pattern %s could not be matched within its limits", pk);
-				return OODA_ELIMIT;
-			}
-			if (m >= 0) {
+			int m = re_match(r, pk, key, klen);
+			if (m < 0)
+				return re_limit(r, err, "patternProperties pattern", pk);
+			if (m > 0) {
 				matched = true;
 				if ((rc = check_at(r, x, val, key, klen, err)))
 					return rc;

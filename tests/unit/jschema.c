@@ -395,6 +395,21 @@ static void test_bounds(void **state)
 	json_decref(doc);
 	json_decref(schema);
 
+	/* pattern matches count against the budget: 5,000 pass, 20,000 stop */
+	schema = j("{'items':{'pattern':'^[a-z]+$'}}");
+	buf_reset(&err);
+	assert_int_equal(jschema_compile(schema, &js, &err), 0);
+	for (int n = 5000; n <= 20000; n += 15000) {
+		doc = json_array();
+		for (int i = 0; i < n; i++)
+			json_array_append_new(doc, json_string("abc"));
+		assert_int_equal(jschema_validate(js, doc, &err), n == 5000 ? 0 : OODA_ELIMIT);
+		json_decref(doc);
+	}
+	assert_non_null(strstr(err.data, "needs more than"));
+	jschema_destroy(js);
+	json_decref(schema);
+
 	/* the compiled schema is a copy: the caller may free its JSON */
 	schema = j("{'properties':{'a':{'pattern':'^x'}}}");
 	buf_reset(&err);
