@@ -64,7 +64,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/configs/{service}/{env}/history", api_config_history, ROLE_VIEWER, 0, "Every version of a config with author, time and rationale." },
 	{ "GET", "/api/v1/configs/{service}/{env}/diff", api_config_diff, ROLE_VIEWER, 0, "Line diff between two config versions: ?from=&to=." },
 	{ "POST", "/api/v1/configs/{service}/{env}/rollback", api_config_rollback, ROLE_RESPONDER, 0, "Make an old config version current again: {to, rationale}." },
-	{ "PUT", "/api/v1/config-schemas/{service}", api_config_schema_put, ROLE_ADMIN, 0, "The JSON schema every config of a service must satisfy." },
+	{ "PUT", "/api/v1/config-schemas/{service}", api_config_schema_put, ROLE_ADMIN, 0, "The JSON schema (2020-12) every config of a service must satisfy; a keyword it cannot check is refused by name." },
 	{ "POST", "/api/v1/deploys", api_deploy_record, ROLE_INGEST, 0, "Record a deploy {service, env, version, artifact, config_version?, migrations?, actor?, note?}; the token is the actor, a claimed actor is kept as reported_by; captures the flag snapshot." },
 	{ "GET", "/api/v1/deploys", api_deploys_list, ROLE_VIEWER, 0, "Deploys newest first; ?service=, ?limit=." },
 	{ "GET", "/api/v1/deploys/{id}", api_deploy_get, ROLE_VIEWER, 0, "One deploy with its flag snapshot, config version, migrations and last verification." },

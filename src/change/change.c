@@ -168,13 +168,19 @@ int config_put(struct change *c, struct config_put *p, struct buf *err)
 	struct vdoc schema;
 	struct buf ignore = BUF_INIT;
 	if (!vdoc_get(c->store, "config-schema", p->service, 0, &schema, &ignore) && !schema.deleted) {
-		json_t *s = json_loadb(schema.body, schema.body_len, 0, NULL);
+		json_t *s = json_loadb(schema.body, schema.body_len, JSON_DECODE_ANY, NULL);
+		struct jschema *js = NULL;
 		struct buf why = BUF_INIT;
-		if (s && jschema_validate(s, data, &why)) {
+		if (!s || jschema_compile(s, &js, &why)) {
+			/* stored before the validator refused what it cannot check: refuse, never accept unchecked */
+			buf_addf(err, "the schema of %s (v%lld) cannot be used, store a corrected one: %s", p->service,
+				 (long long)schema.version, s ? why.data : "not valid JSON");
+			rc = OODA_EREFUSED;
+		} else if ((rc = jschema_validate(js, data, &why))) {
 			buf_addf(err, "config for %s/%s does not match the schema of %s (v%lld): %s", p->service, p->env,
 				 p->service, (long long)schema.version, why.data);
-			rc = OODA_EVALIDATE;
 		}
+		jschema_destroy(js);
 		buf_release(&why);
 		json_decref(s);
 	}
@@ -251,7 +257,9 @@ int config_schema_put(struct change *c, const char *service, const char *schema,
 		buf_addf(err, "the schema is not valid JSON: %s", je.text);
 		return OODA_EINVAL;
 	}
-	rc = jschema_check(s, err);
+	struct jschema *js = NULL;
+	rc = jschema_compile(s, &js, err);
+	jschema_destroy(js);
 	char *body = rc ? NULL : json_dumps(s, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(s);
 	if (rc)

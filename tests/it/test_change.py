@@ -155,6 +155,34 @@ approvals:
     res = s.cli("config", "diff", "checkout/prod", "v1", "v2")
     check('-   "pool": 10' in res.stdout and '+   "pool": 20' in res.stdout, f"config diff: {res.stdout}{res.stderr}")
 
+    # a schema with oneOf and $ref is applied, not skipped; a keyword that cannot be checked is refused
+    billing = {"$defs": {"port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                         "tcp": {"type": "object", "required": ["kind", "port"], "additionalProperties": False,
+                                 "properties": {"kind": {"const": "tcp"}, "port": {"$ref": "#/$defs/port"}}},
+                         "unix": {"type": "object", "required": ["kind", "path"], "additionalProperties": False,
+                                  "properties": {"kind": {"const": "unix"}, "path": {"type": "string", "pattern": "^/"}}}},
+               "type": "object", "required": ["db"],
+               "properties": {"db": {"oneOf": [{"$ref": "#/$defs/tcp"}, {"$ref": "#/$defs/unix"}]}}}
+    r = s.request("PUT", "/api/v1/config-schemas/billing", billing)
+    check(r.status == 200, f"oneOf/$ref schema stored: {r.status} {r.body}")
+    r = s.request("PUT", "/api/v1/configs/billing/prod", '{"db": {"kind": "tcp", "port": 5432}}', headers=H)
+    check(r.status == 200, f"config matching one alternative accepted: {r.status} {r.body}")
+    r = s.request("PUT", "/api/v1/configs/billing/prod", "db:\n  kind: tcp\n  port: 70000\n",
+                  headers={"Content-Type": "application/yaml"})
+    check(r.status == 422 and r.headers.get("Content-Type", "").startswith("application/problem+json")
+          and "at /db/port: 70000 is above the maximum 65535" in r.json()["detail"],
+          f"config violating the $ref'd definition refused with its path: {r.status} {r.body}")
+    r = s.request("PUT", "/api/v1/config-schemas/billing",
+                  {"type": "object", "properties": {"db": {"type": "object", "unevaluatedProperties": False}}})
+    check(r.status == 422 and r.headers.get("Content-Type", "").startswith("application/problem+json")
+          and "unevaluatedProperties at /properties/db is not supported" in r.json()["detail"],
+          f"schema with an unsupported keyword refused by name: {r.status} {r.body}")
+    r = s.request("PUT", "/api/v1/config-schemas/billing", {"$ref": "#"})
+    check(r.status == 422 and "refers back to itself" in r.json()["detail"], f"$ref loop refused: {r.status} {r.body}")
+    r = s.request("PUT", "/api/v1/configs/billing/prod", '{"db": {"kind": "udp"}}', headers=H)
+    check(r.status == 422 and "schema of billing (v1)" in r.json()["detail"] and "/db" in r.json()["detail"],
+          f"refused schemas were not stored, v1 still applies: {r.status} {r.body}")
+
     # --- deploys, migrations, plan
     r = s.post("/api/v1/migrations", {"service": "checkout", "id": "0041_add_col", "up": "0041.up.sql",
                                        "down": "0041.down.sql", "reversible": True})

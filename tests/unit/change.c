@@ -1,5 +1,5 @@
-/* Unit tests for the pure parts of the change stage: canary statistics,
- * JSON schema validation, and the version diff. */
+/* Unit tests for the pure parts of the change stage: canary statistics
+ * and the version diff (JSON schemas: tests/unit/jschema.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,7 +9,6 @@
 #include <math.h>
 
 #include "change/canary.h"
-#include "change/jschema.h"
 #include "change/vdoc.h"
 #include "core/error.h"
 
@@ -59,44 +58,6 @@ static void test_canary(void **state)
 	assert_int_equal(r.verdict, CANARY_INCONCLUSIVE);
 }
 
-static void test_jschema(void **state)
-{
-	(void)state;
-	json_t *schema = json_loads("{\"type\":\"object\",\"required\":[\"pool\"],\"additionalProperties\":false,"
-				    "\"properties\":{\"pool\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},"
-				    "\"mode\":{\"enum\":[\"fast\",\"safe\"]},\"name\":{\"type\":\"string\",\"pattern\":\"^[a-z]+$\"},"
-				    "\"hosts\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"minItems\":1}}}",
-				    0, NULL);
-	struct {
-		const char *doc;
-		const char *err; /* NULL = valid; else a substring of the error */
-	} cases[] = {
-		{ "{\"pool\":10}", NULL },
-		{ "{\"pool\":10,\"mode\":\"safe\",\"name\":\"abc\",\"hosts\":[\"a\"]}", NULL },
-		{ "{}", "required property \"pool\"" },
-		{ "{\"pool\":0}", "at /pool" },
-		{ "{\"pool\":\"10\"}", "expected integer, got string" },
-		{ "{\"pool\":5,\"mode\":\"yolo\"}", "at /mode" },
-		{ "{\"pool\":5,\"name\":\"ABC\"}", "pattern" },
-		{ "{\"pool\":5,\"hosts\":[]}", "minItems" },
-		{ "{\"pool\":5,\"hosts\":[1]}", "at /hosts/0" },
-		{ "{\"pool\":5,\"extra\":1}", "additionalProperties" },
-		{ "[]", "expected object" },
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		json_t *doc = json_loads(cases[i].doc, JSON_DECODE_ANY, NULL);
-		struct buf err = BUF_INIT;
-		int rc = jschema_validate(schema, doc, &err);
-		if (!cases[i].err && rc)
-			fail_msg("%s should be valid: %s", cases[i].doc, err.data);
-		if (cases[i].err && (rc != OODA_EVALIDATE || !strstr(err.data, cases[i].err)))
-			fail_msg("%s: want error containing '%s', got '%s'", cases[i].doc, cases[i].err, err.data);
-		buf_release(&err);
-		json_decref(doc);
-	}
-	json_decref(schema);
-}
-
 static void test_diff(void **state)
 {
 	(void)state;
@@ -118,7 +79,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_canary),
-		cmocka_unit_test(test_jschema),
 		cmocka_unit_test(test_diff),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
