@@ -1,5 +1,6 @@
 """Helpers for integration tests: start the real ooda binary on an ephemeral
 loopback port with a temporary data dir, and talk to it over HTTP."""
+import atexit
 import json
 import os
 import shutil
@@ -30,8 +31,17 @@ def done():
     print("all checks passed")
 
 
+# The CLI reads a login context from $XDG_CONFIG_HOME/ooda (or ~/.config/ooda): a
+# context left on the machine by a person must not steer the tests' commands.
+_CLI_HOME = tempfile.mkdtemp(prefix="ooda-it-cli-home-")
+atexit.register(shutil.rmtree, _CLI_HOME, True)
+
+
 def run(*args, env=None, input=None, timeout=60):
     e = dict(os.environ)
+    e["XDG_CONFIG_HOME"] = _CLI_HOME
+    e.pop("OODA_SERVER", None)
+    e.pop("OODA_TOKEN", None)
     if env:
         e.update(env)
     return subprocess.run([BIN, *args], capture_output=True, text=True, env=e, input=input, timeout=timeout)
