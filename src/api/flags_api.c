@@ -37,23 +37,6 @@ static int request_env(struct http_request *req, bool ofrep, const char **env)
 	return 0;
 }
 
-/* The definition of env/key at version (0: current), or NULL when absent or deleted. Caller json_decref's. */
-static json_t *stored_def(struct http_request *req, const char *env, const char *key, int64_t version)
-{
-	char k[400];
-	snprintf(k, sizeof(k), "%s/%s", env, key);
-	struct vdoc d;
-	struct buf ignore = BUF_INIT;
-	json_t *def = NULL;
-	if (!vdoc_get(api_daemon(req)->store, "flag", k, version, &d, &ignore)) {
-		if (!d.deleted)
-			def = json_loadb(d.body, d.body_len, 0, NULL);
-		vdoc_release(&d);
-	}
-	buf_release(&ignore);
-	return def;
-}
-
 struct import_guard {
 	struct change *chg;
 	const char *env;
@@ -208,7 +191,7 @@ int api_flag_put(struct http_request *req, struct http_response *res)
 	c.rationale = api_rationale(req, body);
 	/* a change of a protected flag (as it is, or as it would be) becomes an approval request */
 	int64_t exp = 0;
-	json_t *before = stored_def(req, env, c.key, 0);
+	json_t *before = flagstore_def(api_daemon(req)->store, env, c.key, 0);
 	bool needs = approval_flag_protected(&api_daemon(req)->change, env, before, def, &exp);
 	json_decref(before);
 	if (needs) {
@@ -239,7 +222,7 @@ int api_flag_delete(struct http_request *req, struct http_response *res)
 	if (rc)
 		return rc;
 	int64_t exp = 0;
-	json_t *before = stored_def(req, env, c.key, 0);
+	json_t *before = flagstore_def(api_daemon(req)->store, env, c.key, 0);
 	bool needs = approval_flag_protected(&api_daemon(req)->change, env, before, NULL, &exp);
 	json_decref(before);
 	if (needs)
@@ -326,7 +309,7 @@ int api_flag_rollback(struct http_request *req, struct http_response *res)
 	struct flag_change c = { .env = env, .key = http_param(req, "key"), .actor = req->who.actor,
 				 .rationale = api_rationale(req, body), .expect_version = -1 };
 	int64_t exp = 0;
-	json_t *before = stored_def(req, env, c.key, 0), *after = stored_def(req, env, c.key, v);
+	json_t *before = flagstore_def(api_daemon(req)->store, env, c.key, 0), *after = flagstore_def(api_daemon(req)->store, env, c.key, v);
 	bool needs = approval_flag_protected(&api_daemon(req)->change, env, before, after, &exp);
 	json_decref(before);
 	json_decref(after);

@@ -51,6 +51,22 @@ bool flagstore_key_valid(const char *key)
 	return name_ok(key, 255);
 }
 
+json_t *flagstore_def(struct store *s, const char *env, const char *key, int64_t version)
+{
+	char k[400];
+	snprintf(k, sizeof(k), "%s/%s", env, key);
+	struct vdoc d;
+	struct buf ignore = BUF_INIT;
+	json_t *def = NULL;
+	if (!vdoc_get(s, "flag", k, version, &d, &ignore)) {
+		if (!d.deleted)
+			def = json_loadb(d.body, d.body_len, 0, NULL);
+		vdoc_release(&d);
+	}
+	buf_release(&ignore);
+	return def;
+}
+
 /* ---- composing an environment's flagd document -------------------------- */
 
 struct compose_ctx {

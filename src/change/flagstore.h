@@ -42,6 +42,12 @@ void flagstore_destroy(struct flagstore *f);
 bool flagstore_env_valid(const char *env);
 bool flagstore_key_valid(const char *key);
 
+/*
+ * The stored definition of flag env/key at version (0: current), or NULL when
+ * absent or deleted. Caller json_decref's.
+ */
+json_t *flagstore_def(struct store *s, const char *env, const char *key, int64_t version);
+
 /* The compiled set of env (built on first use); release it when done. Never NULL on 0. */
 int flagstore_acquire(struct flagstore *f, const char *env, struct flag_env_ref **out, struct buf *err);
 void flagstore_release(struct flag_env_ref *r);

@@ -60,23 +60,6 @@ static bool in_array(const json_t *a, const char *s)
 	return false;
 }
 
-/* Flag KEY's definition at version (0 = current), or NULL when absent or deleted. Caller json_decref's. */
-static json_t *flag_def(struct change *c, const char *env, const char *key, int64_t version)
-{
-	char k[400];
-	snprintf(k, sizeof(k), "%s/%s", env, key);
-	struct vdoc d;
-	struct buf ignore = BUF_INIT;
-	json_t *def = NULL;
-	if (!vdoc_get(c->store, "flag", k, version, &d, &ignore)) {
-		if (!d.deleted)
-			def = json_loadb(d.body, d.body_len, 0, NULL);
-		vdoc_release(&d);
-	}
-	buf_release(&ignore);
-	return def;
-}
-
 /*
  * Would the plan restore a flag a flag.change rule protects? A deploy
  * rollback is then filed for approval like any other change of that flag.
@@ -93,7 +76,7 @@ static bool plan_touches_protected_flag(struct change *c, const json_t *plan, in
 		const char *k;
 		json_t *v;
 		json_object_foreach(json_object_get(s, "restore"), k, v) {
-			json_t *before = flag_def(c, env, k, 0), *after = flag_def(c, env, k, json_integer_value(v));
+			json_t *before = flagstore_def(c->store, env, k, 0), *after = flagstore_def(c->store, env, k, json_integer_value(v));
 			bool hit = approval_flag_protected(c, env, before, after, exp);
 			json_decref(before);
 			json_decref(after);
