@@ -239,14 +239,8 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	struct config next;
 	config_init(&next);
 	struct buf slo_changes = BUF_INIT;
+	/* the one validation of ooda.yaml (the schema and every section's check), as at start */
 	int rc = config_load(&next, d->config_path, err);
-	if (!rc)
-		rc = configure_slos(d, &next, false, NULL, err);
-	if (!rc)
-		rc = configure_change(d, &next, false, err);
-	/* alerts, services (probes) and heartbeats: a bad section rejects the reload */
-	if (!rc)
-		rc = configure_detect(d, &next, false, err);
 	/* SLOs first: the only apply that can still fail (out of memory), before anything changed */
 	if (!rc)
 		rc = configure_slos(d, &next, true, &slo_changes, err);
@@ -367,8 +361,6 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		goto out;
 	live_replay(&d);
 	{
-		if ((rc = configure_slos(&d, &d.cfg, false, NULL, err)))
-			goto out;
 		char *text = config_section_json(&d.cfg, "slos");
 		struct slo_options so = { .live = d.live, .tstore = d.tstore };
 		rc = slo_set_create(text, &so, &d.slos, err);

@@ -629,3 +629,27 @@ int deploy_verify(struct change *c, const char *id, struct buf *out, struct buf 
 	json_decref(d);
 	return rc;
 }
+
+/* The deploy and approvals sections each checked alone, for the config schema. */
+static int change_section_check(const char *section_json, bool deploy, struct buf *err)
+{
+	json_t *j = json_loads(section_json, JSON_DECODE_ANY, NULL);
+	if (json_is_null(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	struct change tmp = { 0 };
+	int rc = change_configure(&tmp, deploy ? j : NULL, deploy ? NULL : j, false, err);
+	json_decref(j);
+	return rc;
+}
+
+int change_deploy_check(const char *section_json, struct buf *err)
+{
+	return change_section_check(section_json, true, err);
+}
+
+int change_approvals_check(const char *section_json, struct buf *err)
+{
+	return change_section_check(section_json, false, err);
+}

@@ -6,6 +6,7 @@
  */
 #include "detect/heartbeat.h"
 #include "change/vdoc.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -435,4 +436,15 @@ void heartbeats_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 		buf_release(&summary);
 	}
 	pthread_mutex_unlock(&h->mu);
+}
+
+int heartbeat_config_check(const char *section_json, struct buf *err)
+{
+	json_t *j = json_loads(section_json, JSON_DECODE_ANY, NULL);
+	struct heartbeat_spec *v = NULL;
+	size_t n = 0;
+	int rc = heartbeat_specs_parse(json_is_null(j) ? NULL : j, &v, &n, err);
+	heartbeat_specs_free(v, n);
+	json_decref(j);
+	return rc;
 }

@@ -8,6 +8,7 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "detect/probe.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -651,6 +652,41 @@ int probe_specs_parse(const json_t *services, struct probe_spec **out, size_t *n
 	*out = v;
 	*n = k;
 	return 0;
+}
+
+/* Declared dependencies name other services: "services[i].dependencies[j]: ..." otherwise. */
+static int services_deps_check(const json_t *services, struct buf *err)
+{
+	size_t i, j;
+	json_t *svc, *d;
+	json_array_foreach(services, i, svc) {
+		const char *name = json_string_value(json_object_get(svc, "name"));
+		json_array_foreach(json_object_get(svc, "dependencies"), j, d) {
+			const char *dep = json_string_value(d);
+			if (!dep || !*dep || strlen(dep) > 128) {
+				buf_addf(err, "services[%zu].dependencies[%zu]: must be a service name of 1 to 128 characters", i, j);
+				return OODA_EINVAL;
+			}
+			if (name && !strcmp(dep, name)) {
+				buf_addf(err, "services[%zu].dependencies[%zu]: %s cannot depend on itself", i, j, dep);
+				return OODA_EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+int probe_config_check(const char *section_json, struct buf *err)
+{
+	json_t *j = json_loads(section_json, JSON_DECODE_ANY, NULL);
+	struct probe_spec *v = NULL;
+	size_t n = 0;
+	int rc = probe_specs_parse(json_is_null(j) ? NULL : j, &v, &n, err);
+	if (!rc)
+		rc = services_deps_check(j, err);
+	probe_specs_free(v, n);
+	json_decref(j);
+	return rc;
 }
 
 /* ---- the prober --------------------------------------------------------- */

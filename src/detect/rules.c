@@ -11,6 +11,7 @@
 #include "detect/rules.h"
 #include "detect/evalworker.h"
 #include "core/arena.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -520,4 +521,9 @@ void rules_tick(struct rules *r, int64_t now_ns, const struct alert_sink *sink)
 		evalworker_tick(r->worker, now_ns, sink);
 	else
 		rules_evaluate(r, now_ns, sink);
+}
+
+int rules_config_check(const char *section_json, struct buf *err)
+{
+	return rules_configure(NULL, section_json, false, err);
 }

@@ -7,6 +7,7 @@
 #include "detect/watch.h"
 #include "detect/evalworker.h"
 #include "core/arena.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/time.h"
 #include "detect/anomaly.h"
@@ -370,4 +371,9 @@ void watches_json(struct watches *ws, struct buf *out)
 	}
 	buf_adds(out, "]}");
 	pthread_mutex_unlock(&ws->mu);
+}
+
+int watches_config_check(const char *section_json, struct buf *err)
+{
+	return watches_configure(NULL, section_json, false, err);
 }
