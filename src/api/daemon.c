@@ -97,6 +97,13 @@ static int configure_detect(struct daemon *d, const struct config *cfg, bool app
 	json_t *hj = ht ? json_loads(ht, JSON_DECODE_ANY, NULL) : NULL;
 	if (!rc)
 		rc = prober_configure(d->prober, sj, apply, err);
+	if (!rc && apply) {
+		/* services[].dependencies join the traced graph that groups and inhibits alerts */
+		struct buf edges = BUF_INIT;
+		services_edges_json(sj, &edges);
+		rc = alerts_set_declared_graph_json(d->alerts, edges.data, err);
+		buf_release(&edges);
+	}
 	if (!rc)
 		rc = heartbeats_configure(d->heartbeats, hj, apply, err);
 	json_decref(sj);

@@ -554,6 +554,7 @@ static void spec_release(struct probe_spec *s)
 {
 	free(s->service);
 	free(s->name);
+	free(s->owner);
 	free(s->target);
 	free(s->identity);
 	free(s->method);
@@ -633,6 +634,8 @@ int probe_specs_parse(const json_t *services, struct probe_spec **out, size_t *n
 				k++;
 				break;
 			}
+			const char *owner = json_string_value(json_object_get(svc, "owner"));
+			v[k].owner = owner ? strdup(owner) : NULL;
 			for (size_t q = 0; q < k; q++)
 				if (!strcmp(v[q].service, service) && !strcmp(v[q].name, v[k].name)) {
 					rc = fail(err, &pp, "name", "\"%s\" is already a probe of service %s", v[k].name, service);
@@ -674,6 +677,24 @@ static int services_deps_check(const json_t *services, struct buf *err)
 		}
 	}
 	return 0;
+}
+
+void services_edges_json(const json_t *services, struct buf *out)
+{
+	json_t *edges = json_array();
+	size_t i, j;
+	json_t *svc, *d;
+	json_array_foreach(services, i, svc) {
+		json_t *name = json_object_get(svc, "name");
+		json_array_foreach(json_object_get(svc, "dependencies"), j, d)
+			if (json_is_string(name) && json_is_string(d))
+				json_array_append_new(edges, json_pack("{s:O, s:O}", "source", name, "target", d));
+	}
+	json_t *g = json_pack("{s:o}", "edges", edges);
+	char *t = json_dumps(g, JSON_COMPACT);
+	buf_adds(out, t ? t : "{\"edges\":[]}");
+	free(t);
+	json_decref(g);
 }
 
 int probe_config_check(const char *section_json, struct buf *err)
@@ -734,6 +755,7 @@ struct prober {
 	struct probe_spec *pending;
 	size_t n_pending;
 	bool has_pending;
+	json_t *services;           /* [{name, owner, dependencies}] as declared */
 	struct job *done;
 	uint64_t next_id;
 	CURLM *multi;
@@ -1437,7 +1459,18 @@ int prober_configure(struct prober *p, const json_t *services, bool apply, struc
 			probe_specs_free(v, n);
 		return rc;
 	}
+	json_t *declared = json_array();
+	size_t i;
+	json_t *svc;
+	json_array_foreach(services, i, svc) {
+		json_t *deps = json_object_get(svc, "dependencies");
+		json_array_append_new(declared, json_pack("{s:O?, s:O?, s:o}", "name", json_object_get(svc, "name"), "owner",
+							  json_object_get(svc, "owner"), "dependencies",
+							  json_is_array(deps) ? json_incref(deps) : json_array()));
+	}
 	pthread_mutex_lock(&p->mu);
+	json_decref(p->services);
+	p->services = declared;
 	if (!p->started) {
 		apply_locked(p, v, n);
 	} else {
@@ -1506,6 +1539,7 @@ void prober_destroy(struct prober *p)
 	for (size_t i = 0; i < p->n; i++)
 		rt_free(p, p->v[i]);
 	free(p->v);
+	json_decref(p->services);
 	probe_specs_free(p->pending, p->n_pending);
 	if (p->multi)
 		curl_multi_cleanup(p->multi);
@@ -1546,6 +1580,7 @@ static json_t *rt_json(const struct probe_rt *rt, int64_t mono, int64_t wall)
 			      "severity", alert_severity_name(s->severity),
 			      "interval", ooda_duration_format(s->interval_ns, a, sizeof(a)),
 			      "timeout", ooda_duration_format(s->timeout_ns, b, sizeof(b)));
+	json_object_set_new(o, "owner", s->owner ? json_string(s->owner) : json_null());
 	char fa[32];
 	snprintf(fa, sizeof(fa), "%d of %d", s->fail_n, s->fail_m);
 	json_object_set_new(o, "window", json_pack("{s:s, s:i, s:i, s:i, s:i}", "fail_after", fa, "pass_after", s->pass_k,
@@ -1583,8 +1618,9 @@ int prober_json(struct prober *p, const char *service, const char *name, struct 
 		json_t *arr = json_array();
 		for (size_t i = 0; i < p->n; i++)
 			json_array_append_new(arr, rt_json(p->v[i], mono, wall));
+		json_t *svcs = p->services ? json_deep_copy(p->services) : json_array();
 		pthread_mutex_unlock(&p->mu);
-		dump(json_pack("{s:o}", "probes", arr), out);
+		dump(json_pack("{s:o, s:o}", "probes", arr, "services", svcs), out);
 		return 0;
 	}
 	for (size_t i = 0; i < p->n; i++)

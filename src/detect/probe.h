@@ -56,6 +56,7 @@ const char *probe_kind_name(enum probe_kind k);
 /* One probe as declared in ooda.yaml, validated. Owned strings (probe_specs_free). */
 struct probe_spec {
 	char *service, *name;
+	char *owner;             /* services[].owner, or NULL */
 	enum probe_kind kind;
 	char *target;            /* the URL, "host:port", DNS name or argv[0], for people */
 	char *identity;          /* what is probed, in full; equal identity keeps state across a reload */
@@ -157,9 +158,17 @@ void prober_destroy(struct prober *p);
 void probes_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink);
 
 /*
- * Appends {"probes":[…]} (service and name NULL) or one probe's object as
- * JSON to out. OODA_ENOTFOUND with detail when the named probe is unknown.
+ * Appends {"probes":[…], "services":[{name, owner, dependencies}…]} (service
+ * and name NULL; services as declared in ooda.yaml, with or without probes)
+ * or one probe's object as JSON to out; each probe names its service's owner. OODA_ENOTFOUND with detail when the named probe is unknown.
  */
 int prober_json(struct prober *p, const char *service, const char *name, struct buf *out, struct buf *err);
+
+/*
+ * The dependency edges the services section declares (services[].dependencies),
+ * as {"edges":[{"source":SERVICE,"target":DEPENDENCY}…]} appended to out, the
+ * shape alerts_set_declared_graph_json reads. services may be NULL.
+ */
+void services_edges_json(const json_t *services, struct buf *out);
 
 #endif
