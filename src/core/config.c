@@ -156,19 +156,20 @@ static const char *const budgetings[] = { "occurrences", "timeslices", NULL };
 
 static const struct config_key slo_keys[] = {
 	{ "name", CFG_STRING, NULL, 0, 0, 0, "SLO name.", .required = true },
-	{ "description", CFG_STRING, NULL, 0, 0, 0, "Free text." },
+	{ "description", CFG_STRING, NULL, 0, 0, 0, "Free text, shown by `GET /api/v1/slos`." },
 	{ "service", CFG_STRING, NULL, 0, 0, 0, "Service measured." },
 	{ "operation", CFG_STRING, NULL, 0, 0, 0, "Operation (span name) measured; all when absent." },
-	{ "objective", CFG_NUMBER, NULL, 0, 0, 0, "Target share of good events, such as 0.999.", .required = true },
+	{ "objective", CFG_NUMBER, NULL, 0, 0, 0, "Target percentage of good events, above 0 and below 100, such as 99.9.",
+	  .required = true },
 	{ "window", CFG_DURATION, "28d", 0, 0, 0, "Rolling window of the objective." },
 	{ "budgeting", CFG_STRING, "occurrences", 0, 0, 0, "How the error budget is counted.", .enums = budgetings },
 	{ "timeslice", CFG_DURATION, NULL, 0, 0, 0, "Slice length when budgeting is timeslices." },
-	{ "timeslice_target", CFG_NUMBER, NULL, 0, 0, 0, "Share of good events that makes a slice good." },
+	{ "timeslice_target", CFG_NUMBER, "0.95", 0, 0, 0, "Fraction of good events that makes a slice good, in (0, 1]." },
 	{ "sli", CFG_MAP, NULL, 0, 0, 0, "The indicator: exactly one of ratio, latency, promql.", .sub = sli_keys,
 	  .required = true },
 	{ "alerts", CFG_MAP, NULL, 0, 0, 0, "Burn-rate alert rules; multiwindow defaults when absent.",
 	  .sub = slo_alert_keys },
-	{ "min_events", CFG_INT, NULL, 0, 0, 0, "Events a window needs before it may alert." },
+	{ "min_events", CFG_NUMBER, "10", 0, 0, 0, "Events a window needs before it may alert." },
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 

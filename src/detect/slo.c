@@ -66,6 +66,7 @@ struct hz_entry {
 struct slo {
 	/* definition (immutable after create) */
 	char *name, *service, *operation;
+	char *description;    /* for people: shown by the API, NULL if none */
 	char *def;            /* the section entry as canonical JSON: what a reload compares */
 	double objective;     /* percent, e.g. 99.9 */
 	double allowed;       /* 1 - objective/100 */
@@ -430,6 +431,11 @@ static int parse_slo(struct slo *s, json_t *o, const char *path, struct buf *err
 	if (json_object_get(o, "service") && (!svc || !*svc || strlen(svc) >= LIVE_NAME_MAX))
 		return cfg_fail(err, p, "must be a service name");
 	s->service = svc ? strdup(svc) : NULL;
+	const char *desc = json_string_value(json_object_get(o, "description"));
+	kp(p, sizeof(p), path, ".description");
+	if (json_object_get(o, "description") && (!desc || strlen(desc) > 1024))
+		return cfg_fail(err, p, "must be text of at most 1024 characters");
+	s->description = desc ? strdup(desc) : NULL;
 	const char *op = json_string_value(json_object_get(o, "operation"));
 	kp(p, sizeof(p), path, ".operation");
 	if (json_object_get(o, "operation") && (!op || !*op || strlen(op) >= LIVE_NAME_MAX))
@@ -518,6 +524,7 @@ static void slo_release(struct slo *s)
 	free(s->name);
 	free(s->service);
 	free(s->operation);
+	free(s->description);
 	free(s->q_good);
 	free(s->q_bad);
 	free(s->q_total);
@@ -1443,6 +1450,8 @@ static void slo_json(const struct slo *s, const struct slo_status *st, const str
 	add_str(out, s->service);
 	buf_adds(out, ",\"operation\":");
 	add_str(out, s->operation);
+	buf_adds(out, ",\"description\":");
+	add_str(out, s->description);
 	buf_adds(out, ",\"objective\":");
 	add_num(out, s->objective);
 	buf_adds(out, ",\"window\":");

@@ -185,7 +185,7 @@ static void test_config_schema_accepts(void **state)
 		"alerts:\n  group_window: 2m\n  rules:\n    - {name: r, expr: up == 0, for: 1m, labels: {team: a}}\n"
 		"deploy:\n  verify: {window: 10m, alpha: 0.05}\n"
 		"approvals:\n  - {class: rollback, env: prod, expires: 2h}\n"
-		"slos:\n  - name: s\n    service: checkout\n    objective: 0.999\n    sli: {ratio: {errors: true}}\n";
+		"slos:\n  - name: s\n    service: checkout\n    description: checkout works\n    objective: 99.9\n    sli: {ratio: {errors: true}}\n";
 	struct config c;
 	struct buf err = BUF_INIT;
 	config_init(&c);
