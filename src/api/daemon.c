@@ -264,6 +264,11 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	struct reload_ctx rctx = { d, actor, rc ? "config.reload_rejected" : "config.reload", rc ? err->data : "",
 				   detail };
 	if (!rc) {
+		struct buf restart = BUF_INIT;
+		config_restart_keys(&d->cfg, &next, &restart);
+		if (restart.len)
+			log_warn("configuration reload: %s changed; this takes effect at the next restart", restart.data);
+		buf_release(&restart);
 		pthread_rwlock_wrlock(&d->cfg_lock);
 		struct config old = d->cfg;
 		d->cfg = next;

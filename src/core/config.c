@@ -237,7 +237,8 @@ const struct config_key config_keys[] = {
 	{ "limits.ingest_body", CFG_SIZE, "64MiB", F(ingest_body_limit), 1024, INT64_C(1) << 32,
 	  "Largest (decompressed) body accepted on ingest routes; larger bodies get 413." },
 	{ "log.level", CFG_STRING, "info", F(log_level), 0, 0,
-	  "Level of ooda's own logs on stderr: debug, info, warn or error.", .enums = log_levels },
+	  "Level of ooda's own logs on stderr: debug, info, warn or error.", .enums = log_levels,
+	  .reloadable = true },
 	{ "audit.checkpoint_every", CFG_INT, "1000", F(audit_checkpoint_every), 0, 1000000,
 	  "Write an Ed25519-signed checkpoint of the audit chain every N records (0 = only by time and on request). The key is created in the data dir." },
 	{ "audit.checkpoint_interval", CFG_DURATION, "5m", F(audit_checkpoint_interval_ns), OODA_NS_PER_SEC, 86400 * OODA_NS_PER_SEC,
@@ -1058,6 +1059,21 @@ int config_load_string(struct config *c, const char *name, const char *yaml, siz
 	else
 		c->text = text;
 	return rc;
+}
+
+void config_restart_keys(const struct config *old, const struct config *next, struct buf *out)
+{
+	size_t start = out->len;
+	for (const struct config_key *k = config_keys; k->path; k++) {
+		if (!is_field(k) || k->reloadable)
+			continue;
+		const char *a = (const char *)old + k->offset, *b = (const char *)next + k->offset;
+		bool same = k->type == CFG_STRING ? !strcmp(*(char *const *)a ? *(char *const *)a : "",
+							  *(char *const *)b ? *(char *const *)b : "")
+						  : *(const int64_t *)a == *(const int64_t *)b;
+		if (!same)
+			buf_addf(out, "%s%s", out->len > start ? ", " : "", k->path);
+	}
 }
 
 struct fy_node *config_section(const struct config *c, const char *name)

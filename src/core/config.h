@@ -78,6 +78,7 @@ struct config_key {
 	const char *const *enums;       /* CFG_STRING: the accepted values, NULL-terminated */
 	bool required;
 	config_check_fn *check;         /* the section's semantic check, or NULL */
+	bool reloadable;                /* flat keys: a reload applies it (else at the next start) */
 };
 
 /* The table of every known key, terminated by an entry with path NULL. */
@@ -108,6 +109,13 @@ int config_load_string(struct config *c, const char *name, const char *yaml, siz
  * most 100) as a line of err; returns OODA_EINVAL if there was any, else 0.
  */
 int config_validate(const struct config *c, struct buf *err);
+
+/*
+ * Appends to out, comma-separated, the flat keys whose value differs
+ * between old and next and that a reload does not apply (not reloadable):
+ * they take effect at the next start. Nothing when there are none.
+ */
+void config_restart_keys(const struct config *old, const struct config *next, struct buf *out);
 
 /* The YAML node of a section (e.g. "services"), or NULL if absent. */
 struct fy_node *config_section(const struct config *c, const char *name);

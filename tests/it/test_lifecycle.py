@@ -52,6 +52,13 @@ try:
     check('ooda_config_reloads_total{outcome="rejected"} 4' in s.get("/metrics").body, "SIGHUP rejects it too")
     names = [h["name"] for h in s.get("/api/v1/heartbeats").json().get("heartbeats", [])]
     check(names == ["keep-me"], f"still the old config after SIGHUP: {names}")
+    # a key a reload cannot apply is not silently ignored: the log says it waits for a restart
+    with open(s.config, "w") as f:
+        f.write("heartbeats:\n  - name: keep-me\n    every: 1h\nserver:\n  threads: 3\nlog:\n  level: info\n")
+    r = s.post("/api/v1/config/reload", {})
+    check(r.status == 200, f"reload with a start-only key: {r.body}")
+    check("server.threads changed; this takes effect at the next restart" in s.read_log(),
+          "a start-only key changed on reload is named in the log")
 
     # SIGTERM while writes are in flight: the daemon drains, every acknowledged write is there
     acked = []

@@ -211,6 +211,27 @@ static void test_config_docs(void **state)
 	buf_release(&out);
 }
 
+static void test_config_restart_keys(void **state)
+{
+	static const char a[] = "server:\n  threads: 4\nlog:\n  level: info\n";
+	static const char b[] = "server:\n  threads: 2\n  listen: 127.0.0.1:9\nlog:\n  level: debug\n";
+	struct config x, y;
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	config_init(&x);
+	config_init(&y);
+	assert_int_equal(config_load_string(&x, "a.yaml", a, sizeof(a) - 1, &err), 0);
+	assert_int_equal(config_load_string(&y, "b.yaml", b, sizeof(b) - 1, &err), 0);
+	config_restart_keys(&x, &x, &out);
+	assert_string_equal(out.data, "");
+	/* log.level is applied by a reload; listen and threads wait for a restart */
+	config_restart_keys(&x, &y, &out);
+	assert_string_equal(out.data, "server.listen, server.threads");
+	config_release(&x);
+	config_release(&y);
+	buf_release(&err);
+	buf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_config_schema_errors),
 		cmocka_unit_test(test_config_schema_accepts),
 		cmocka_unit_test(test_config_docs),
+		cmocka_unit_test(test_config_restart_keys),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
