@@ -53,7 +53,8 @@ static const struct config_key probe_keys[] = {
 	{ "http", CFG_MAP, NULL, 0, 0, 0, "An HTTP check.", .sub = http_probe_keys },
 	{ "tcp", CFG_STRING, NULL, 0, 0, 0, "A TCP connect check of \"host:port\"." },
 	{ "dns", CFG_STRING, NULL, 0, 0, 0, "A DNS resolution check of a host name." },
-	{ "exec", CFG_MAP, NULL, 0, 0, 0, "A program run as the check.", .sub = exec_probe_keys },
+	{ "exec", CFG_MAP, NULL, 0, 0, 0, "A program run as the check (or just its argv list).", .sub = exec_probe_keys,
+	  .strings_ok = true },
 	{ "interval", CFG_DURATION, "30s", 0, 0, 0, "Time between attempts." },
 	{ "timeout", CFG_DURATION, "10s", 0, 0, 0, "Time after which an attempt fails." },
 	{ "fail_after", CFG_ANY, "1 of 1", 0, 0, 0, "Failures that make the probe failing: \"N of M\" attempts, or N." },
@@ -657,6 +658,11 @@ static void check_value(struct vctx *v, struct fy_node *kn, struct fy_node *vn, 
 		const struct config_key *items = k->type == CFG_LIST ? k->sub : k->items;
 		if (k->type == CFG_MAP && fy_node_is_mapping(vn)) {
 			walk_map(v, vn, k->sub, path, depth + 1);
+			return;
+		}
+		if (k->type == CFG_MAP && k->strings_ok && fy_node_is_sequence(vn)) {
+			const struct config_key strings = { k->path, CFG_STRINGS };
+			check_value(v, kn, vn, &strings, path, depth + 1);
 			return;
 		}
 		if (!items || !fy_node_is_sequence(vn)) {

@@ -79,6 +79,7 @@ struct config_key {
 	bool required;
 	config_check_fn *check;         /* the section's semantic check, or NULL */
 	bool reloadable;                /* flat keys: a reload applies it (else at the next start) */
+	bool strings_ok;                /* CFG_MAP: may also be written as a list of strings */
 };
 
 /* The table of every known key, terminated by an entry with path NULL. */

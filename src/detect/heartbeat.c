@@ -75,21 +75,10 @@ void heartbeat_specs_free(struct heartbeat_spec *v, size_t n)
 
 static int parse_one(const json_t *o, const char *path, struct heartbeat_spec *s, struct buf *err)
 {
-	static const char *const keys[] = { "name", "every", "grace", "service", "severity", NULL };
+	/* which keys may appear is the config schema's (core/config.c) */
 	if (!json_is_object(o)) {
 		buf_addf(err, "%s: must be a mapping with name and every", path);
 		return OODA_EINVAL;
-	}
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)o, k, v) {
-		bool known = false;
-		for (const char *const *a = keys; *a; a++)
-			known |= !strcmp(*a, k);
-		if (!known) {
-			buf_addf(err, "%s: unknown key \"%s\" (expected name, every, grace, service, severity)", path, k);
-			return OODA_EINVAL;
-		}
 	}
 	const char *name = json_string_value(json_object_get(o, "name"));
 	if (!name || !*name || strlen(name) > 128) {

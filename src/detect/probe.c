@@ -173,26 +173,6 @@ static int get_duration(const json_t *o, const char *key, const struct path *p, 
 	return 0;
 }
 
-static int only_keys(const json_t *o, const char *const *allowed, const struct path *p, struct buf *err)
-{
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)o, k, v) {
-		bool known = false;
-		for (const char *const *a = allowed; *a; a++)
-			if (!strcmp(*a, k))
-				known = true;
-		if (!known) {
-			buf_addf(err, "%s: unknown key \"%s\" (expected one of:", p->s, k);
-			for (const char *const *a = allowed; *a; a++)
-				buf_addf(err, " %s", *a);
-			buf_addch(err, ')');
-			return OODA_EINVAL;
-		}
-	}
-	return 0;
-}
-
 static void status_set(struct probe_spec *s, int lo, int hi)
 {
 	for (int c = lo; c <= hi && c < 640; c++)
@@ -238,11 +218,9 @@ static char *xstrdup(const char *s)
 
 static int parse_http(struct probe_spec *s, const json_t *h, struct path *p, struct buf *err)
 {
-	static const char *const keys[] = { "url", "method", "headers", "expect_status", "body_contains",
-					    "body_regex", "max_latency", NULL };
 	if (!json_is_object(h))
 		return fail(err, p, NULL, "must be a mapping with at least url");
-	int rc = only_keys(h, keys, p, err);
+	int rc = 0;
 	const char *url = NULL, *method = NULL, *contains = NULL, *regex = NULL;
 	if (!rc)
 		rc = get_str(h, "url", p, 2048, &url, err);
@@ -387,12 +365,9 @@ static int parse_dns(struct probe_spec *s, const json_t *v, struct path *p, stru
 
 static int parse_exec(struct probe_spec *s, const json_t *e, struct path *p, struct buf *err)
 {
-	static const char *const keys[] = { "argv", "timeout", "expect_exit", NULL };
 	const json_t *argv = e;
 	if (json_is_object(e)) {
-		int rc = only_keys(e, keys, p, err);
-		if (rc)
-			return rc;
+		int rc;
 		argv = json_object_get(e, "argv");
 		if (!argv)
 			return fail(err, p, "argv", "is required (the program and its arguments; no shell)");
@@ -472,11 +447,9 @@ static int parse_fail_after(struct probe_spec *s, const json_t *v, struct path *
 
 static int parse_probe(struct probe_spec *s, const char *service, const json_t *o, struct path *p, struct buf *err)
 {
-	static const char *const keys[] = { "name", "http", "tcp", "dns", "exec", "interval", "timeout",
-					    "fail_after", "pass_after", "severity", NULL };
 	if (!json_is_object(o))
 		return fail(err, p, NULL, "must be a mapping (name, and one of http, tcp, dns, exec)");
-	int rc = only_keys(o, keys, p, err);
+	int rc = 0;
 	const char *name = NULL;
 	if (!rc)
 		rc = get_str(o, "name", p, 128, &name, err);

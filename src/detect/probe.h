@@ -84,8 +84,9 @@ struct probe_spec {
 
 /*
  * Parses the services section (a JSON array, or NULL/null for none) into
- * probes. Service entries without `probes` are skipped; unknown keys inside
- * a probe are errors. On error returns OODA_EINVAL with the key path in err
+ * probes. Service entries without `probes` are skipped. Which keys may
+ * appear is the config schema's (core/config.c), checked before; unknown
+ * keys are not looked at here. On error returns OODA_EINVAL with the key path in err
  * ("services[1].probes[0].http.url: must be an http:// or https:// URL")
  * and sets nothing. Caller frees *out with probe_specs_free().
  */

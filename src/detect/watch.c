@@ -115,17 +115,7 @@ static int parse_one(json_t *j, size_t i, struct watch *out, struct buf *err)
 		buf_addf(err, "anomalies[%zu]: a mapping {name, expr, interval?, direction?, threshold?, severity?}", i);
 		return OODA_EINVAL;
 	}
-	const char *k;
-	json_t *v;
-	json_object_foreach(j, k, v) {
-		if (strcmp(k, "name") && strcmp(k, "expr") && strcmp(k, "interval") && strcmp(k, "direction") &&
-		    strcmp(k, "threshold") && strcmp(k, "severity") && strcmp(k, "warmup")) {
-			buf_addf(err, "anomalies[%zu]: unknown key \"%s\" (known: name, expr, interval, direction, threshold, "
-				      "severity, warmup)",
-				 i, k);
-			return OODA_EINVAL;
-		}
-	}
+	/* which keys may appear is the config schema's (core/config.c) */
 	const char *name = json_string_value(json_object_get(j, "name"));
 	const char *expr = json_string_value(json_object_get(j, "expr"));
 	if (!name || !*name || strlen(name) >= sizeof(out->name)) {

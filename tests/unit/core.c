@@ -145,6 +145,26 @@ static void test_config_schema_errors(void **state)
 		{ "anomalies:\n  - name: w\n    expr: \"rate(\"\n", 1, { "t.yaml:3:12: anomalies[0].expr:" } },
 		{ "alerts:\n  - name: r\n    expr: up\n    severity: loud\n", 1,
 		  { "t.yaml:4:15: alerts[0].severity: expected one of page, ticket, info" } },
+		/* the keys each section's stage reads, and no other, come from the schema alone */
+		{ "services:\n  - name: s\n    probes:\n      - name: p\n        http: {url: \"http://x\", bdy: x}\n", 1,
+		  { "t.yaml:5:33: services[0].probes[0].http.bdy: unknown key (expected one of: url, method, headers," } },
+		{ "heartbeats:\n  - {name: a, every: 5m, when: 1}\n", 1, { "t.yaml:2:26: heartbeats[0].when: unknown key" } },
+		{ "alerts:\n  - {name: A, expr: up, exp: x}\n", 1,
+		  { "t.yaml:2:25: alerts[0].exp: unknown key; did you mean \"expr\"?" } },
+		{ "alerts:\n  rulez: []\n", 1, { "t.yaml:2:3: alerts.rulez: unknown key; did you mean \"rules\"?" } },
+		{ "slos:\n  - {name: a, service: a, objective: 99, sli: {ratio: {}}, colour: 1}\n", 1,
+		  { "t.yaml:2:60: slos[0].colour: unknown key" } },
+		{ "slos:\n  - name: a\n    objective: 99\n    sli: {latency: {threshold: 1s, p: 99}}\n"
+		  "    alerts: {page: {long: 1h, shrt: 5m}, tiket: []}\n",
+		  3, { "t.yaml:4:36: slos[0].sli.latency.p: unknown key",
+		       "t.yaml:5:31: slos[0].alerts.page.shrt: unknown key; did you mean \"short\"?",
+		       "t.yaml:5:42: slos[0].alerts.tiket: unknown key; did you mean \"ticket\"?" } },
+		{ "anomalies:\n  - {name: w, expr: up, warmpu: 20}\n", 1,
+		  { "t.yaml:2:25: anomalies[0].warmpu: unknown key; did you mean \"warmup\"?" } },
+		{ "services:\n  - name: s\n    probes:\n      - {name: p, exec: [true], exec_timeout: 1s}\n", 1,
+		  { "t.yaml:4:33: services[0].probes[0].exec_timeout: unknown key" } },
+		{ "deploy:\n  hooks:\n    redeploy: {exec: [x], retries: 3}\n", 1,
+		  { "t.yaml:3:27: deploy.hooks.redeploy.retries: unknown key" } },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct config c;

@@ -457,8 +457,6 @@ static const struct {
 	{ "[{\"name\":\"a\",\"service\":\"a\",\"objective\":99,\"sli\":{\"ratio\":{}},"
 	  "\"alerts\":{\"page\":[{\"long\":\"1h\",\"short\":\"5m\",\"burn_rate\":-1}]}}]",
 	  "slos[0].alerts.page[0].burn_rate" },
-	{ "[{\"name\":\"a\",\"service\":\"a\",\"objective\":99,\"sli\":{\"ratio\":{}},\"colour\":1}]",
-	  "slos[0].colour: unknown key" },
 	{ "[{\"name\":\"a\",\"service\":\"a\",\"objective\":99,\"sli\":{\"ratio\":{}}},"
 	  "{\"name\":\"a\",\"service\":\"b\",\"objective\":99,\"sli\":{\"ratio\":{}}}]",
 	  "slos[1].name" },
