@@ -1,8 +1,11 @@
 /*
- * The ooda.yaml loader: walks the YAML document against the key table,
- * converting each scalar to its typed field and keeping stage sections as
- * nodes. Every error names the file, line, column and key path, so a bad
- * edit is found at once; a failed load leaves the caller's config unchanged.
+ * The ooda.yaml loader and its schema: walks the YAML document against the
+ * key table (flat keys into struct config fields, sections against their
+ * sub-tables, then each section's own check), collecting every problem with
+ * its file, line, column and key path, so a bad edit is found at once; a
+ * failed load leaves the caller's config unchanged. `ooda serve`, `ooda
+ * config check` and reload all come through here; docs/config.md is
+ * generated from the same table.
  */
 #include "core/config.h"
 #include "core/error.h"
