@@ -218,7 +218,7 @@ static const struct config_key approval_keys[] = {
 	{ "class", CFG_STRING, NULL, 0, 0, 0, "Action class that needs a second person.", .enums = approval_classes,
 	  .required = true },
 	{ "env", CFG_STRING, NULL, 0, 0, 0, "Only in this environment." },
-	{ "tags", CFG_ANY, NULL, 0, 0, 0, "flag.change only: flags with these tags." },
+	{ "tags", CFG_STRINGS, NULL, 0, 0, 0, "flag.change only: flags with any of these tags." },
 	{ "expires", CFG_DURATION, "1h", 0, 0, 0, "Time an approval request stays open." },
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };

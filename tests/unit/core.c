@@ -165,6 +165,14 @@ static void test_config_schema_errors(void **state)
 		  { "t.yaml:4:33: services[0].probes[0].exec_timeout: unknown key" } },
 		{ "deploy:\n  hooks:\n    redeploy: {exec: [x], retries: 3}\n", 1,
 		  { "t.yaml:3:27: deploy.hooks.redeploy.retries: unknown key" } },
+		/* values a stage would not read are refused, not dropped */
+		{ "deploy:\n  verify: {window: 600}\n", 1, { "t.yaml:2:20: deploy.verify.window: a duration like 10m" } },
+		{ "deploy:\n  verify: {alpha: \"0.05\"}\n", 1, { "t.yaml:2:20: deploy.verify.alpha: a number" } },
+		{ "approvals:\n  - {class: rollback, expires: 3600}\n", 1,
+		  { "t.yaml:2:32: approvals[0].expires: a duration like 2h" } },
+		{ "approvals:\n  - {class: rollback, env: 2024}\n", 1, { "t.yaml:2:28: approvals[0].env: an environment name" } },
+		{ "approvals:\n  - {class: flag.change, tags: beta}\n", 1,
+		  { "t.yaml:2:32: approvals[0].tags: expected a list of strings" } },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct config c;
