@@ -171,6 +171,10 @@ static void test_config_schema_errors(void **state)
 		{ "approvals:\n  - {class: rollback, expires: 3600}\n", 1,
 		  { "t.yaml:2:32: approvals[0].expires: a duration like 2h" } },
 		{ "approvals:\n  - {class: rollback, env: 2024}\n", 1, { "t.yaml:2:28: approvals[0].env: an environment name" } },
+		{ "anomalies:\n  - {name: w, expr: up, interval: 90}\n", 1,
+		  { "t.yaml:2:35: anomalies[0].interval: this is not a duration of at least 1s" } },
+		{ "anomalies:\n  - {name: w, expr: up, threshold: \"0.5\"}\n", 1,
+		  { "t.yaml:2:37: anomalies[0].threshold: a score strictly between 0 and 1" } },
 		{ "approvals:\n  - {class: flag.change, tags: beta}\n", 1,
 		  { "t.yaml:2:32: approvals[0].tags: expected a list of strings" } },
 	};
