@@ -185,6 +185,11 @@ static int cmd_version(struct cli_args *a, struct buf *err)
 	return 0;
 }
 
+/*
+ * The daemon's own validation (config_load runs config_validate): what
+ * passes here starts and reloads. Prints one FILE:LINE:COLUMN line per
+ * problem on stderr.
+ */
 static int cmd_config_check(struct cli_args *a, struct buf *err)
 {
 	if (a->n_pos != 1) {
@@ -193,67 +198,20 @@ static int cmd_config_check(struct cli_args *a, struct buf *err)
 	}
 	struct config c;
 	config_init(&c);
-	int rc = config_load(&c, a->pos[0], err);
+	struct buf why = BUF_INIT;
+	int rc = config_load(&c, a->pos[0], &why);
 	if (!rc) {
-		/* the sections the change stage reads are checked the way the daemon will */
-		char *dt = config_section_json(&c, "deploy"), *at = config_section_json(&c, "approvals");
-		json_t *dj = dt ? json_loads(dt, JSON_DECODE_ANY, NULL) : NULL;
-		json_t *aj = at ? json_loads(at, JSON_DECODE_ANY, NULL) : NULL;
-		struct change tmp = { 0 };
-		struct buf why = BUF_INIT;
-		rc = change_configure(&tmp, json_is_null(dj) ? NULL : dj, json_is_null(aj) ? NULL : aj, false, &why);
-		if (!rc) {
-			char *rt = config_section_json(&c, "alerts");
-			rc = rules_configure(NULL, rt, false, &why);
-			free(rt);
-		}
-		if (!rc) {
-			char *wt = config_section_json(&c, "anomalies");
-			rc = watches_configure(NULL, wt, false, &why);
-			free(wt);
-		}
-		if (rc)
-			buf_addf(err, "%s: %s", a->pos[0], why.data);
-		buf_release(&why);
-		json_decref(dj);
-		json_decref(aj);
-		free(dt);
-		free(at);
-	}
-	if (!rc) {
-		/* probes: the services and heartbeats sections, as the daemon reads them */
-		char *st = config_section_json(&c, "services"), *ht = config_section_json(&c, "heartbeats");
-		json_t *sj = st ? json_loads(st, JSON_DECODE_ANY, NULL) : NULL;
-		json_t *hj = ht ? json_loads(ht, JSON_DECODE_ANY, NULL) : NULL;
-		struct probe_spec *pv = NULL;
-		struct heartbeat_spec *hv = NULL;
-		size_t pn = 0, hn = 0;
-		struct buf why = BUF_INIT;
-		rc = probe_specs_parse(sj, &pv, &pn, &why);
-		if (!rc)
-			rc = heartbeat_specs_parse(hj, &hv, &hn, &why);
-		if (rc)
-			buf_addf(err, "%s: %s", a->pos[0], why.data);
-		probe_specs_free(pv, pn);
-		heartbeat_specs_free(hv, hn);
-		buf_release(&why);
-		json_decref(sj);
-		json_decref(hj);
-		free(st);
-		free(ht);
-	}
-	if (!rc) {
-		/* and the SLOs, as the detect stage reads them */
-		char *lt = config_section_json(&c, "slos");
-		struct buf why = BUF_INIT;
-		rc = slo_config_check(lt, &why);
-		if (rc)
-			buf_addf(err, "%s: %s", a->pos[0], why.data);
-		buf_release(&why);
-		free(lt);
-	}
-	if (!rc)
 		printf("%s: ok\n", a->pos[0]);
+	} else if (rc == OODA_EINVAL) {
+		fprintf(stderr, "%s\n", why.data);
+		size_t lines = 1;
+		for (size_t i = 0; i < why.len; i++)
+			lines += why.data[i] == '\n';
+		buf_addf(err, "%s: %zu problem%s found", a->pos[0], lines, lines == 1 ? "" : "s");
+	} else {
+		buf_add(err, why.data, why.len);
+	}
+	buf_release(&why);
 	config_release(&c);
 	return rc;
 }

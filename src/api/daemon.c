@@ -97,6 +97,13 @@ static int configure_detect(struct daemon *d, const struct config *cfg, bool app
 	json_t *hj = ht ? json_loads(ht, JSON_DECODE_ANY, NULL) : NULL;
 	if (!rc)
 		rc = prober_configure(d->prober, sj, apply, err);
+	if (!rc && apply) {
+		/* services[].dependencies join the traced graph that groups and inhibits alerts */
+		struct buf edges = BUF_INIT;
+		services_edges_json(sj, &edges);
+		rc = alerts_set_declared_graph_json(d->alerts, edges.data, err);
+		buf_release(&edges);
+	}
 	if (!rc)
 		rc = heartbeats_configure(d->heartbeats, hj, apply, err);
 	json_decref(sj);
@@ -273,14 +280,8 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	struct config next;
 	config_init(&next);
 	struct buf slo_changes = BUF_INIT;
+	/* the one validation of ooda.yaml (the schema and every section's check), as at start */
 	int rc = config_load(&next, d->config_path, err);
-	if (!rc)
-		rc = configure_slos(d, &next, false, NULL, err);
-	if (!rc)
-		rc = configure_change(d, &next, false, err);
-	/* alerts, services (probes) and heartbeats: a bad section rejects the reload */
-	if (!rc)
-		rc = configure_detect(d, &next, false, err);
 	/* SLOs first: the only apply that can still fail (out of memory), before anything changed */
 	if (!rc)
 		rc = configure_slos(d, &next, true, &slo_changes, err);
@@ -297,6 +298,11 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	struct reload_ctx rctx = { d, actor, rc ? "config.reload_rejected" : "config.reload", rc ? err->data : "",
 				   detail };
 	if (!rc) {
+		struct buf restart = BUF_INIT;
+		config_restart_keys(&d->cfg, &next, &restart);
+		if (restart.len)
+			log_warn("configuration reload: %s changed; this takes effect at the next restart", restart.data);
+		buf_release(&restart);
 		pthread_rwlock_wrlock(&d->cfg_lock);
 		struct config old = d->cfg;
 		d->cfg = next;
@@ -403,8 +409,6 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		goto out;
 	live_replay(&d);
 	{
-		if ((rc = configure_slos(&d, &d.cfg, false, NULL, err)))
-			goto out;
 		char *text = config_section_json(&d.cfg, "slos");
 		struct slo_options so = { .live = d.live, .tstore = d.tstore };
 		rc = slo_set_create(text, &so, &d.slos, err);

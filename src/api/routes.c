@@ -84,7 +84,7 @@ const struct route api_routes[] = {
 	{ "POST", "/api/v1/silences", api_silence_create, ROLE_RESPONDER, 0, "Create a silence {name?, service?, labels?, matchers?, starts_at?, ends_at? | duration, reason, creator?}; creator counts only without tokens (else it is kept as reported_by)." },
 	{ "GET", "/api/v1/silences", api_silences_list, ROLE_VIEWER, 0, "Active and pending silences; ?all=true includes expired and deleted ones." },
 	{ "DELETE", "/api/v1/silences/{id}", api_silence_delete, ROLE_RESPONDER, 0, "End a silence now (audited)." },
-	{ "GET", "/api/v1/probes", api_probes_list, ROLE_VIEWER, 0, "Probes of every service: state, hysteresis window (failures of the last M attempts), last results, next due." },
+	{ "GET", "/api/v1/probes", api_probes_list, ROLE_VIEWER, 0, "Probes of every service: owner, state, hysteresis window (failures of the last M attempts), last results, next due; and the declared services with owner and dependencies." },
 	{ "GET", "/api/v1/probes/{service}/{name}", api_probe_get, ROLE_VIEWER, 0, "One probe with its last results." },
 	{ "GET", "/api/v1/heartbeats", api_heartbeats_list, ROLE_VIEWER, 0, "Heartbeats: state (up, late, failed, never), last ping, next due." },
 	{ "POST", "/api/v1/heartbeats/{name}", api_heartbeat_ping, ROLE_INGEST, 0, "A job's ping: ?status=ok|fail|start or a body {status, message, duration_ms, exit_code}; persisted and audited." },

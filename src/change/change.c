@@ -100,11 +100,22 @@ int change_configure(struct change *c, const json_t *deploy, const json_t *appro
 	if (!rc)
 		rc = check_hook(json_object_get(hooks, "migrate_down"), "deploy.hooks.migrate_down", err);
 	json_t *v = json_object_get(deploy, "verify");
-	const char *w = json_string_value(json_object_get(v, "window"));
+	json_t *wj = json_object_get(v, "window");
+	const char *w = json_string_value(wj);
 	int64_t ns;
-	if (!rc && w && ooda_duration_parse(w, strlen(w), &ns)) {
-		buf_addf(err, "deploy.verify.window: %s is not a duration", w);
+	/* what deploy_verify would not read (a number of seconds, a quoted number) is refused, not dropped */
+	if (!rc && wj && !json_is_null(wj) && (!w || ooda_duration_parse(w, strlen(w), &ns))) {
+		buf_adds(err, "deploy.verify.window: a duration like 10m");
 		rc = OODA_EINVAL;
+	}
+	static const char *const nums[] = { "min_samples", "alpha", "max_p99_increase", "max_median_increase",
+					     "max_error_increase" };
+	for (size_t k = 0; !rc && k < sizeof(nums) / sizeof(nums[0]); k++) {
+		json_t *x = json_object_get(v, nums[k]);
+		if (x && !json_is_null(x) && (!json_is_number(x) || json_number_value(x) < 0)) {
+			buf_addf(err, "deploy.verify.%s: a number of at least 0", nums[k]);
+			rc = OODA_EINVAL;
+		}
 	}
 	if (!rc && approvals && !json_is_array(approvals)) {
 		buf_adds(err, "approvals: a list of rules {class, env?, tags?, expires?}");
@@ -120,8 +131,11 @@ int change_configure(struct change *c, const json_t *deploy, const json_t *appro
 		if (!cls || (strcmp(cls, "rollback") && strcmp(cls, "migration.irreversible") && strcmp(cls, "flag.change"))) {
 			buf_addf(err, "approvals[%zu].class: one of rollback, migration.irreversible, flag.change", i);
 			rc = OODA_EINVAL;
-		} else if (ex && ooda_duration_parse(ex, strlen(ex), &ns)) {
-			buf_addf(err, "approvals[%zu].expires: %s is not a duration", i, ex);
+		} else if (json_object_get(r, "expires") && (!ex || ooda_duration_parse(ex, strlen(ex), &ns))) {
+			buf_addf(err, "approvals[%zu].expires: a duration like 2h", i);
+			rc = OODA_EINVAL;
+		} else if (json_object_get(r, "env") && !json_is_string(json_object_get(r, "env"))) {
+			buf_addf(err, "approvals[%zu].env: an environment name (quote it if it looks like a number)", i);
 			rc = OODA_EINVAL;
 		}
 	}
@@ -671,4 +685,28 @@ int change_object_env(struct change *c, const char *kind, const char *id, char e
 	}
 	buf_addf(err, "objects of kind %s have no environment", kind);
 	return OODA_EINVAL;
+}
+
+/* The deploy and approvals sections each checked alone, for the config schema. */
+static int change_section_check(const char *section_json, bool deploy, struct buf *err)
+{
+	json_t *j = json_loads(section_json, JSON_DECODE_ANY, NULL);
+	if (json_is_null(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	struct change tmp = { 0 };
+	int rc = change_configure(&tmp, deploy ? j : NULL, deploy ? NULL : j, false, err);
+	json_decref(j);
+	return rc;
+}
+
+int change_deploy_check(const char *section_json, struct buf *err)
+{
+	return change_section_check(section_json, true, err);
+}
+
+int change_approvals_check(const char *section_json, struct buf *err)
+{
+	return change_section_check(section_json, false, err);
 }

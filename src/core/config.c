@@ -1,8 +1,11 @@
 /*
- * The ooda.yaml loader: walks the YAML document against the key table,
- * converting each scalar to its typed field and keeping stage sections as
- * nodes. Every error names the file, line, column and key path, so a bad
- * edit is found at once; a failed load leaves the caller's config unchanged.
+ * The ooda.yaml loader and its schema: walks the YAML document against the
+ * key table (flat keys into struct config fields, sections against their
+ * sub-tables, then each section's own check), collecting every problem with
+ * its file, line, column and key path, so a bad edit is found at once; a
+ * failed load leaves the caller's config unchanged. `ooda serve`, `ooda
+ * config check` and reload all come through here; docs/config.md is
+ * generated from the same table.
  */
 #include "core/config.h"
 #include "core/error.h"
@@ -10,6 +13,8 @@
 #include "core/time.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <strings.h>
 #include <errno.h>
 #include <libfyaml.h>
 #include <fcntl.h>
@@ -19,6 +24,204 @@
 #include <unistd.h>
 
 #define F(field) offsetof(struct config, field)
+
+static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
+
+/*
+ * Section schemas. Each sub-table row is one key at its level; the stage
+ * that reads the section checks what a table cannot say in its check.
+ */
+static const char *const severities[] = { "page", "ticket", "info", "critical", "warning", NULL };
+
+static const struct config_key http_probe_keys[] = {
+	{ "url", CFG_STRING, NULL, 0, 0, 0, "URL to request.", .required = true },
+	{ "method", CFG_STRING, "GET", 0, 0, 0, "HTTP method." },
+	{ "headers", CFG_ANY, NULL, 0, 0, 0, "Request headers, a mapping of name: value." },
+	{ "expect_status", CFG_ANY, "2xx", 0, 0, 0, "Accepted status: a code, a class like 2xx, or a list of them." },
+	{ "body_contains", CFG_STRING, NULL, 0, 0, 0, "Text the response body must contain." },
+	{ "body_regex", CFG_STRING, NULL, 0, 0, 0, "Regular expression the response body must match." },
+	{ "max_latency", CFG_DURATION, NULL, 0, 0, 0, "A slower answer counts as a failure." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key exec_probe_keys[] = {
+	{ "argv", CFG_STRINGS, NULL, 0, 0, 0, "The program and its arguments (no shell).", .required = true },
+	{ "timeout", CFG_DURATION, NULL, 0, 0, 0, "Time after which the program is killed." },
+	{ "expect_exit", CFG_INT, "0", 0, 0, 255, "Exit status that means passing." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key probe_keys[] = {
+	{ "name", CFG_STRING, NULL, 0, 0, 0, "Probe name, unique within the service.", .required = true },
+	{ "http", CFG_MAP, NULL, 0, 0, 0, "An HTTP check.", .sub = http_probe_keys },
+	{ "tcp", CFG_STRING, NULL, 0, 0, 0, "A TCP connect check of \"host:port\"." },
+	{ "dns", CFG_STRING, NULL, 0, 0, 0, "A DNS resolution check of a host name." },
+	{ "exec", CFG_MAP, NULL, 0, 0, 0, "A program run as the check (or just its argv list).", .sub = exec_probe_keys,
+	  .strings_ok = true },
+	{ "interval", CFG_DURATION, "30s", 0, 0, 0, "Time between attempts." },
+	{ "timeout", CFG_DURATION, "10s", 0, 0, 0, "Time after which an attempt fails." },
+	{ "fail_after", CFG_ANY, "1 of 1", 0, 0, 0, "Failures that make the probe failing: \"N of M\" attempts, or N." },
+	{ "pass_after", CFG_INT, "1", 0, 1, 64, "Passing attempts in a row that make it passing again." },
+	{ "severity", CFG_STRING, "page", 0, 0, 0, "Severity of the probe's alert.", .enums = severities },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key service_keys[] = {
+	{ "name", CFG_STRING, NULL, 0, 0, 0, "Service name, as its spans report it.", .required = true },
+	{ "owner", CFG_STRING, NULL, 0, 0, 0, "Team or person owning the service; shown by `GET /api/v1/probes`." },
+	{ "dependencies", CFG_STRINGS, NULL, 0, 0, 0,
+	  "Services this one calls; added to the trace-derived dependency graph used to group alerts." },
+	{ "probes", CFG_LIST, NULL, 0, 0, 0, "Synthetic checks of the service.", .sub = probe_keys },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key heartbeat_keys[] = {
+	{ "name", CFG_STRING, NULL, 0, 0, 0, "Heartbeat name, used in the ping URL.", .required = true },
+	{ "every", CFG_DURATION, NULL, 0, 0, 0, "Expected time between pings.", .required = true },
+	{ "grace", CFG_DURATION, NULL, 0, 0, 0, "Extra time allowed before the heartbeat is late." },
+	{ "service", CFG_STRING, NULL, 0, 0, 0, "Service the job belongs to." },
+	{ "severity", CFG_STRING, "page", 0, 0, 0, "Severity of its alert.", .enums = severities },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key rule_keys[] = {
+	{ "name", CFG_STRING, NULL, 0, 0, 0, "Alert name.", .required = true },
+	{ "expr", CFG_STRING, NULL, 0, 0, 0, "PromQL expression; each result series is an alert.", .required = true },
+	{ "for", CFG_DURATION, "0s", 0, 0, 0, "Time the expression must hold before the alert fires." },
+	{ "keep_firing_for", CFG_DURATION, "0s", 0, 0, 0, "Time it keeps firing after the expression stops." },
+	{ "labels", CFG_ANY, NULL, 0, 0, 0, "Labels added to the alert (mapping of name: value)." },
+	{ "annotations", CFG_ANY, NULL, 0, 0, 0, "Annotations of the alert (mapping of name: value)." },
+	{ "severity", CFG_STRING, "page", 0, 0, 0, "Severity.", .enums = severities },
+	{ "service", CFG_STRING, NULL, 0, 0, 0, "Service the alert is about (else its service label)." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key alerts_keys[] = {
+	{ "interval", CFG_DURATION, "15s", 0, 0, 0, "Time between rule evaluations." },
+	{ "group_window", CFG_DURATION, NULL, 0, 0, 0, "Alerts of related services this close in time join one group." },
+	{ "rules", CFG_LIST, NULL, 0, 0, 0, "Alert rules.", .sub = rule_keys },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const char *const directions[] = { "up", "down", "both", NULL };
+
+static const struct config_key anomaly_keys[] = {
+	{ "name", CFG_STRING, NULL, 0, 0, 0, "Watch name.", .required = true },
+	{ "expr", CFG_STRING, NULL, 0, 0, 0, "PromQL expression of the watched series.", .required = true },
+	{ "interval", CFG_DURATION, NULL, 0, 0, 0, "Time between evaluations." },
+	{ "direction", CFG_STRING, "both", 0, 0, 0, "Which deviations alert.", .enums = directions },
+	{ "threshold", CFG_NUMBER, NULL, 0, 0, 0, "Anomaly score, strictly between 0 and 1, above which it alerts." },
+	{ "severity", CFG_STRING, NULL, 0, 0, 0, "Severity of its alert.", .enums = severities },
+	{ "warmup", CFG_INT, NULL, 0, 10, 100000, "Points seen before it may alert." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key burn_rule_keys[] = {
+	{ "long", CFG_DURATION, NULL, 0, 0, 0, "Long window of the burn-rate rule." },
+	{ "short", CFG_DURATION, NULL, 0, 0, 0, "Short window of the burn-rate rule." },
+	{ "burn_rate", CFG_NUMBER, NULL, 0, 0, 0, "Burn rate over both windows that fires it." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key slo_alert_keys[] = {
+	{ "page", CFG_MAP, NULL, 0, 0, 0, "Burn-rate rules that page (one rule or a list).", .sub = burn_rule_keys,
+	  .items = burn_rule_keys },
+	{ "ticket", CFG_MAP, NULL, 0, 0, 0, "Burn-rate rules that open a ticket (one rule or a list).",
+	  .sub = burn_rule_keys, .items = burn_rule_keys },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key sli_ratio_keys[] = {
+	{ "from", CFG_STRING, "red", 0, 0, 0, "Source of events: red (server spans of the service)." },
+	{ "errors", CFG_BOOL, "true", 0, 0, 0, "Bad events are error spans." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key sli_latency_keys[] = {
+	{ "threshold", CFG_DURATION, NULL, 0, 0, 0, "Spans slower than this are bad.", .required = true },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key sli_promql_keys[] = {
+	{ "good", CFG_STRING, NULL, 0, 0, 0, "PromQL of good events (or give bad)." },
+	{ "bad", CFG_STRING, NULL, 0, 0, 0, "PromQL of bad events (or give good)." },
+	{ "total", CFG_STRING, NULL, 0, 0, 0, "PromQL of all events.", .required = true },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key sli_keys[] = {
+	{ "ratio", CFG_MAP, NULL, 0, 0, 0, "Error ratio of the service's server spans.", .sub = sli_ratio_keys },
+	{ "latency", CFG_MAP, NULL, 0, 0, 0, "Share of server spans under a threshold.", .sub = sli_latency_keys },
+	{ "promql", CFG_MAP, NULL, 0, 0, 0, "Events counted by PromQL expressions.", .sub = sli_promql_keys },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const char *const budgetings[] = { "occurrences", "timeslices", NULL };
+
+static const struct config_key slo_keys[] = {
+	{ "name", CFG_STRING, NULL, 0, 0, 0, "SLO name.", .required = true },
+	{ "description", CFG_STRING, NULL, 0, 0, 0, "Free text, shown by `GET /api/v1/slos`." },
+	{ "service", CFG_STRING, NULL, 0, 0, 0, "Service measured." },
+	{ "operation", CFG_STRING, NULL, 0, 0, 0, "Operation (span name) measured; all when absent." },
+	{ "objective", CFG_NUMBER, NULL, 0, 0, 0, "Target percentage of good events, above 0 and below 100, such as 99.9.",
+	  .required = true },
+	{ "window", CFG_DURATION, "28d", 0, 0, 0, "Rolling window of the objective." },
+	{ "budgeting", CFG_STRING, "occurrences", 0, 0, 0, "How the error budget is counted.", .enums = budgetings },
+	{ "timeslice", CFG_DURATION, NULL, 0, 0, 0, "Slice length when budgeting is timeslices." },
+	{ "timeslice_target", CFG_NUMBER, "0.95", 0, 0, 0, "Fraction of good events that makes a slice good, in (0, 1]." },
+	{ "sli", CFG_MAP, NULL, 0, 0, 0, "The indicator: exactly one of ratio, latency, promql.", .sub = sli_keys,
+	  .required = true },
+	{ "alerts", CFG_MAP, NULL, 0, 0, 0, "Burn-rate alert rules; multiwindow defaults when absent.",
+	  .sub = slo_alert_keys },
+	{ "min_events", CFG_NUMBER, "10", 0, 0, 0, "Events a window needs before it may alert." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key http_hook_keys[] = {
+	{ "url", CFG_STRING, NULL, 0, 0, 0, "URL called with the deploy as JSON.", .required = true },
+	{ "method", CFG_STRING, "POST", 0, 0, 0, "HTTP method." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key hook_keys[] = {
+	{ "exec", CFG_STRINGS, NULL, 0, 0, 0, "Program and arguments run (no shell); the deploy is in its environment." },
+	{ "http", CFG_MAP, NULL, 0, 0, 0, "HTTP call made instead of a program.", .sub = http_hook_keys },
+	{ "timeout", CFG_DURATION, NULL, 0, 0, 0, "Time after which the hook has failed." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key deploy_hooks_keys[] = {
+	{ "redeploy", CFG_MAP, NULL, 0, 0, 0, "Hook that redeploys a previous version (rollback).", .sub = hook_keys },
+	{ "migrate_down", CFG_MAP, NULL, 0, 0, 0, "Hook that runs a down migration (rollback).", .sub = hook_keys },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key verify_keys[] = {
+	{ "window", CFG_DURATION, "10m", 0, 0, 0, "Time after a deploy that is compared with the time before." },
+	{ "min_samples", CFG_INT, "50", 0, 0, 0, "Spans of a side needed before the comparison counts." },
+	{ "alpha", CFG_NUMBER, "0.01", 0, 0, 0, "Significance level of the statistical tests." },
+	{ "max_p99_increase", CFG_NUMBER, "0.2", 0, 0, 0, "Largest accepted relative rise of p99 latency." },
+	{ "max_median_increase", CFG_NUMBER, "0.2", 0, 0, 0, "Largest accepted relative rise of median latency." },
+	{ "max_error_increase", CFG_NUMBER, "0.01", 0, 0, 0, "Largest accepted rise of the error ratio." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key deploy_keys[] = {
+	{ "hooks", CFG_MAP, NULL, 0, 0, 0, "Rollback hooks.", .sub = deploy_hooks_keys },
+	{ "verify", CFG_MAP, NULL, 0, 0, 0, "Canary comparison of `ooda deploy verify`.", .sub = verify_keys },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const char *const approval_classes[] = { "rollback", "migration.irreversible", "flag.change", NULL };
+
+static const struct config_key approval_keys[] = {
+	{ "class", CFG_STRING, NULL, 0, 0, 0, "Action class that needs a second person.", .enums = approval_classes,
+	  .required = true },
+	{ "env", CFG_STRING, NULL, 0, 0, 0, "Only in this environment." },
+	{ "tags", CFG_STRINGS, NULL, 0, 0, 0, "flag.change only: flags with any of these tags." },
+	{ "expires", CFG_DURATION, "1h", 0, 0, 0, "Time an approval request stays open." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
 
 const struct config_key config_keys[] = {
 	{ "server.listen", CFG_STRING, "127.0.0.1:4318", F(listen), 0, 0,
@@ -48,7 +251,8 @@ const struct config_key config_keys[] = {
 	{ "limits.ingest_body", CFG_SIZE, "64MiB", F(ingest_body_limit), 1024, INT64_C(1) << 32,
 	  "Largest (decompressed) body accepted on ingest routes; larger bodies get 413." },
 	{ "log.level", CFG_STRING, "info", F(log_level), 0, 0,
-	  "Level of ooda's own logs on stderr: debug, info, warn or error." },
+	  "Level of ooda's own logs on stderr: debug, info, warn or error.", .enums = log_levels,
+	  .reloadable = true },
 	{ "audit.checkpoint_every", CFG_INT, "1000", F(audit_checkpoint_every), 0, 1000000,
 	  "Write an Ed25519-signed checkpoint of the audit chain every N records (0 = only by time and on request). The key is created in the data dir." },
 	{ "audit.checkpoint_interval", CFG_DURATION, "5m", F(audit_checkpoint_interval_ns), OODA_NS_PER_SEC, 86400 * OODA_NS_PER_SEC,
@@ -59,19 +263,38 @@ const struct config_key config_keys[] = {
 	  "Telemetry store size above which the oldest blocks are dropped." },
 	{ "ingest.queue_bytes", CFG_SIZE, "256MiB", F(ingest_queue_bytes), 1 << 20, INT64_C(1) << 34,
 	  "Bound of each ingest queue: request bodies waiting for an ingest worker, and decoded telemetry waiting for the writer; when full, ingest answers 429 with Retry-After." },
-	{ "services", CFG_SECTION, NULL, 0, 0, 0, "Services, their owners, dependencies and probes (HTTP, TCP, DNS, exec with hysteresis; see docs/probes.md)." },
-	{ "heartbeats", CFG_SECTION, NULL, 0, 0, 0, "Dead-man's switches for background jobs: {name, every, grace, service?} (see docs/probes.md)." },
-	{ "slos", CFG_SECTION, NULL, 0, 0, 0, "Service level objectives and their burn-rate alerts (docs/slo.md): name, service, objective, window, budgeting, sli, alerts, min_events." },
-	{ "alerts", CFG_SECTION, NULL, 0, 0, 0, "Alert rules, grouping, inhibition." },
-	{ "anomalies", CFG_SECTION, NULL, 0, 0, 0, "Extra series watched by the anomaly detector: {name, expr (PromQL), interval, direction, threshold, severity} (see src/detect/watch.h, docs/alerts.md)." },
-	{ "policies", CFG_SECTION, NULL, 0, 0, 0, "Remediation policies." },
-	{ "approvals", CFG_SECTION, NULL, 0, 0, 0, "Four-eyes approval rules per action class." },
-	{ "flags", CFG_SECTION, NULL, 0, 0, 0, "Feature flag environments and sources." },
-	{ "deploy", CFG_SECTION, NULL, 0, 0, 0, "Deployment hooks and canary settings." },
+	{ "services", CFG_LIST, NULL, 0, 0, 0, "Services, their owners, declared dependencies and probes (docs/probes.md).",
+	  .sub = service_keys, .check = probe_config_check },
+	{ "heartbeats", CFG_LIST, NULL, 0, 0, 0, "Dead-man's switches for background jobs (docs/probes.md).",
+	  .sub = heartbeat_keys, .check = heartbeat_config_check },
+	{ "slos", CFG_LIST, NULL, 0, 0, 0, "Service level objectives and their burn-rate alerts (docs/slo.md).",
+	  .sub = slo_keys, .check = slo_config_check },
+	{ "alerts", CFG_MAP, NULL, 0, 0, 0, "Alert rules and grouping (docs/alerts.md); a bare list is read as `rules`.",
+	  .sub = alerts_keys, .items = rule_keys, .check = rules_config_check },
+	{ "anomalies", CFG_LIST, NULL, 0, 0, 0, "Extra series watched by the anomaly detector (docs/alerts.md).",
+	  .sub = anomaly_keys, .check = watches_config_check },
+	{ "deploy", CFG_MAP, NULL, 0, 0, 0, "Rollback hooks and the settings of `ooda deploy verify` (docs/operations.md).",
+	  .sub = deploy_keys, .check = change_deploy_check },
+	{ "approvals", CFG_LIST, NULL, 0, 0, 0, "Four-eyes approval rules per action class.", .sub = approval_keys,
+	  .check = change_approvals_check },
+	{ "policies", CFG_UNSUPPORTED, NULL, 0, 0, 0,
+	  "not supported yet: remediation policies are not implemented in this version" },
+	{ "flags", CFG_UNSUPPORTED, NULL, 0, 0, 0,
+	  "not supported yet: feature flags are managed through the API and `ooda flag`, not ooda.yaml" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 
-static const char *const type_names[] = { "string", "integer", "boolean", "duration", "size", "section" };
+static const char *const type_names[] = {
+	[CFG_STRING] = "string", [CFG_INT] = "integer", [CFG_BOOL] = "boolean", [CFG_DURATION] = "duration",
+	[CFG_SIZE] = "size", [CFG_SECTION] = "section", [CFG_NUMBER] = "number", [CFG_LIST] = "list",
+	[CFG_MAP] = "mapping", [CFG_STRINGS] = "list of strings", [CFG_ANY] = "any", [CFG_UNSUPPORTED] = "refused",
+};
+
+/* Scalar flat keys fill a field of struct config; everything else is a section. */
+static bool is_field(const struct config_key *k)
+{
+	return k->type <= CFG_SIZE;
+}
 
 int config_parse_size(const char *s, int64_t *out)
 {
@@ -147,7 +370,7 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 		if (config_parse_size(v, &n))
 			goto bad;
 		break;
-	case CFG_SECTION:
+	default:
 		return 0;
 	}
 	if (n < k->min || n > k->max) {
@@ -158,7 +381,7 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 	*(int64_t *)field = n;
 	return 0;
 bad:
-	buf_addf(err, "%s: expected a %s, got \"%s\"", k->path, type_names[k->type], v);
+	buf_addf(err, "%s: expected %s %s, got \"%s\"", k->path, k->type == CFG_INT ? "an" : "a", type_names[k->type], v);
 	if (k->type == CFG_DURATION)
 		buf_adds(err, " (e.g. 30s, 5m, 1h30m)");
 	else if (k->type == CFG_SIZE)
@@ -171,7 +394,7 @@ void config_init(struct config *c)
 	memset(c, 0, sizeof(*c));
 	struct buf err = BUF_INIT;
 	for (const struct config_key *k = config_keys; k->path; k++)
-		if (k->type != CFG_SECTION)
+		if (is_field(k))
 			set_value(c, k, k->def, &err);
 	buf_release(&err);
 }
@@ -231,12 +454,342 @@ void config_node_mark(const struct config *c, struct fy_node *node, struct buf *
 		buf_adds(err, c->path ? c->path : "ooda.yaml");
 }
 
-static const struct config_key *find_key(const char *path)
+/* ---- validation ---------------------------------------------------------- */
+
+#define MAX_ERRORS 100
+#define MAX_DEPTH 16
+
+/* One validation pass: where errors go and, when loading, the config being filled. */
+struct vctx {
+	const char *file;
+	struct fy_document *doc;
+	struct config *out; /* flat values are set here */
+	struct buf *err;
+	int n;              /* errors found */
+};
+
+static void verr(struct vctx *v, struct fy_node *n, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Appends one "FILE:LINE:COLUMN: path: message" line (the first MAX_ERRORS only). */
+static void verr(struct vctx *v, struct fy_node *n, const char *path, const char *fmt, ...)
 {
-	for (const struct config_key *k = config_keys; k->path; k++)
-		if (!strcmp(k->path, path))
+	if (v->n++ >= MAX_ERRORS)
+		return;
+	if (v->err->len)
+		buf_addch(v->err, '\n');
+	mark(v->file, n, v->err);
+	if (path && *path)
+		buf_addf(v->err, "%s: ", path);
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vaddf(v->err, fmt, ap);
+	va_end(ap);
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	if (na > 63 || nb > 63)
+		return 64;
+	size_t row[64];
+	for (size_t j = 0; j <= nb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= na; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= nb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[nb];
+}
+
+/* The keys allowed at one level, for "did you mean" and "expected one of". */
+struct names {
+	char v[48][48];
+	size_t n;
+};
+
+static void names_add(struct names *ns, const char *s, size_t len)
+{
+	if (ns->n >= sizeof(ns->v) / sizeof(ns->v[0]) || len >= sizeof(ns->v[0]))
+		return;
+	for (size_t i = 0; i < ns->n; i++)
+		if (strlen(ns->v[i]) == len && !memcmp(ns->v[i], s, len))
+			return;
+	memcpy(ns->v[ns->n], s, len);
+	ns->v[ns->n++][len] = '\0';
+}
+
+static void unknown_key(struct vctx *v, struct fy_node *kn, const char *path, const char *key,
+			const struct names *ns)
+{
+	const char *best = NULL;
+	size_t bd = 3;
+	for (size_t i = 0; i < ns->n; i++) {
+		size_t d = edit_distance(key, ns->v[i]);
+		if (d < bd && d < strlen(key)) {
+			bd = d;
+			best = ns->v[i];
+		}
+	}
+	if (best) {
+		verr(v, kn, path, "unknown key; did you mean \"%s\"?", best);
+		return;
+	}
+	struct buf list = BUF_INIT;
+	for (size_t i = 0; i < ns->n; i++)
+		buf_addf(&list, "%s%s", i ? ", " : "", ns->v[i]);
+	verr(v, kn, path, "unknown key (expected one of: %s)", list.len ? list.data : "none");
+	buf_release(&list);
+}
+
+/* An absent value: `key:` with nothing after it, `~` or `null`. */
+static bool is_null(struct fy_node *n)
+{
+	if (!n)
+		return true;
+	if (!fy_node_is_scalar(n))
+		return false;
+	if (fy_node_get_style(n) != FYNS_PLAIN)
+		return false;
+	const char *s = fy_node_get_scalar0(n);
+	return !s || !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+/* Sections compare enums ignoring case, as their stages do; flat keys exactly. */
+static bool in_enum(const char *const *e, const char *s, bool exact)
+{
+	for (; *e; e++)
+		if (exact ? !strcmp(*e, s) : !strcasecmp(*e, s))
+			return true;
+	return false;
+}
+
+static void enum_error(struct vctx *v, struct fy_node *n, const char *path, const char *const *e, const char *s)
+{
+	struct buf list = BUF_INIT;
+	for (const char *const *p = e; *p; p++)
+		buf_addf(&list, "%s%s", p == e ? "" : ", ", *p);
+	verr(v, n, path, "expected one of %s, got \"%s\"", list.data, s);
+	buf_release(&list);
+}
+
+static void walk_map(struct vctx *v, struct fy_node *map, const struct config_key *tab, const char *path,
+		     int depth);
+
+/* Checks the value vn of key kn (row k) at path against the schema. */
+static void check_value(struct vctx *v, struct fy_node *kn, struct fy_node *vn, const struct config_key *k,
+			const char *path, int depth)
+{
+	if (k->type == CFG_UNSUPPORTED) {
+		verr(v, kn, path, "%s", k->doc);
+		return;
+	}
+	if (depth > MAX_DEPTH) {
+		verr(v, vn, path, "nesting too deep");
+		return;
+	}
+	if (is_null(vn) || k->type == CFG_ANY || k->type == CFG_SECTION)
+		return;
+	const char *s = fy_node_is_scalar(vn) ? fy_node_get_scalar0(vn) : NULL;
+	char sub[512];
+	switch (k->type) {
+	case CFG_STRING:
+	case CFG_INT:
+	case CFG_BOOL:
+	case CFG_SIZE:
+	case CFG_NUMBER:
+	case CFG_DURATION: {
+		if (!s) {
+			verr(v, vn, path, "expected %s %s, got a %s", k->type == CFG_INT ? "an" : "a", type_names[k->type],
+			     fy_node_is_mapping(vn) ? "mapping" : "list");
+			return;
+		}
+		if (k->type == CFG_STRING) {
+			if (k->enums && !in_enum(k->enums, s, false))
+				enum_error(v, vn, path, k->enums, s);
+			return;
+		}
+		char *end;
+		errno = 0;
+		double d = strtod(s, &end);
+		bool num = end != s && !*end && !errno;
+		int64_t n = 0;
+		bool ok;
+		if (k->type == CFG_NUMBER)
+			ok = num;
+		else if (k->type == CFG_DURATION) /* sections also take a bare number of seconds */
+			ok = (num && d >= 0) || !ooda_duration_parse(s, strlen(s), &n);
+		else if (k->type == CFG_SIZE)
+			ok = !config_parse_size(s, &n);
+		else if (k->type == CFG_BOOL)
+			ok = in_enum((const char *const[]){ "true", "false", "yes", "no", "on", "off", NULL }, s, false);
+		else {
+			long long ll = strtoll(s, &end, 10);
+			ok = end != s && !*end && !errno;
+			n = ll;
+		}
+		if (!ok) {
+			verr(v, vn, path, "expected %s %s, got \"%s\"%s", k->type == CFG_INT ? "an" : "a", type_names[k->type], s,
+			     k->type == CFG_DURATION ? " (e.g. 30s, 5m, 1h30m)" :
+			     k->type == CFG_SIZE     ? " (e.g. 512KiB, 64MiB)" : "");
+			return;
+		}
+		if (k->type == CFG_INT && (k->min || k->max) && (n < k->min || n > k->max))
+			verr(v, vn, path, "%s is out of range [%lld, %lld]", s, (long long)k->min, (long long)k->max);
+		return;
+	}
+	case CFG_STRINGS:
+		if (!fy_node_is_sequence(vn)) {
+			verr(v, vn, path, "expected a list of strings");
+			return;
+		}
+		{
+			void *it = NULL;
+			struct fy_node *e;
+			int i = 0;
+			while ((e = fy_node_sequence_iterate(vn, &it))) {
+				if (!fy_node_is_scalar(e)) {
+					snprintf(sub, sizeof(sub), "%s[%d]", path, i);
+					verr(v, e, sub, "expected a string");
+				}
+				i++;
+			}
+		}
+		return;
+	case CFG_LIST:
+	case CFG_MAP: {
+		const struct config_key *items = k->type == CFG_LIST ? k->sub : k->items;
+		if (k->type == CFG_MAP && fy_node_is_mapping(vn)) {
+			walk_map(v, vn, k->sub, path, depth + 1);
+			return;
+		}
+		if (k->type == CFG_MAP && k->strings_ok && fy_node_is_sequence(vn)) {
+			const struct config_key strings = { k->path, CFG_STRINGS };
+			check_value(v, kn, vn, &strings, path, depth + 1);
+			return;
+		}
+		if (!items || !fy_node_is_sequence(vn)) {
+			verr(v, vn, path, "expected a %s%s", type_names[k->type],
+			     k->type == CFG_MAP && items ? " or a list of them" : "");
+			return;
+		}
+		void *it = NULL;
+		struct fy_node *e;
+		int i = 0;
+		while ((e = fy_node_sequence_iterate(vn, &it))) {
+			snprintf(sub, sizeof(sub), "%s[%d]", path, i++);
+			if (!fy_node_is_mapping(e))
+				verr(v, e, sub, "expected a mapping of keys");
+			else
+				walk_map(v, e, items, sub, depth + 1);
+		}
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+static const struct config_key *row_named(const struct config_key *tab, const char *name)
+{
+	for (const struct config_key *k = tab; k->path; k++)
+		if (!strcmp(k->path, name))
 			return k;
 	return NULL;
+}
+
+static void walk_map(struct vctx *v, struct fy_node *map, const struct config_key *tab, const char *path,
+		     int depth)
+{
+	char sub[512];
+	void *iter = NULL;
+	struct fy_node_pair *pair;
+	while ((pair = fy_node_mapping_iterate(map, &iter))) {
+		struct fy_node *kn = fy_node_pair_key(pair);
+		const char *ks = kn && fy_node_is_scalar(kn) ? fy_node_get_scalar0(kn) : NULL;
+		if (!ks) {
+			verr(v, kn ? kn : map, path, "keys must be plain strings");
+			continue;
+		}
+		snprintf(sub, sizeof(sub), "%s.%s", path, ks);
+		const struct config_key *k = row_named(tab, ks);
+		if (!k) {
+			struct names ns = { .n = 0 };
+			for (const struct config_key *r = tab; r->path; r++)
+				names_add(&ns, r->path, strlen(r->path));
+			unknown_key(v, kn, sub, ks, &ns);
+			continue;
+		}
+		check_value(v, kn, fy_node_pair_value(pair), k, sub, depth);
+	}
+	for (const struct config_key *k = tab; k->path; k++) {
+		if (!k->required || !is_null(fy_node_mapping_lookup_by_string(map, k->path, FY_NT)))
+			continue;
+		snprintf(sub, sizeof(sub), "%s.%s", path, k->path);
+		verr(v, map, sub, "is required (%s%s)", k->type == CFG_INT ? "an " : "a ", type_names[k->type]);
+	}
+}
+
+/*
+ * Where a key path ("services[0].probes[1].interval") is in the document:
+ * the deepest node of it that exists, or NULL.
+ */
+static struct fy_node *node_at(struct fy_node *root, const char *path, size_t len)
+{
+	struct fy_node *cur = root, *found = NULL;
+	size_t i = 0;
+	for (int steps = 0; cur && i < len && steps < 64; steps++) {
+		if (path[i] == '.') {
+			i++;
+			continue;
+		}
+		struct fy_node *next = NULL;
+		if (path[i] == '[') {
+			char *end;
+			long idx = strtol(path + i + 1, &end, 10);
+			if (end == path + i + 1 || (size_t)(end - path) >= len || *end != ']')
+				break;
+			i = (size_t)(end - path) + 1;
+			if (fy_node_is_sequence(cur) && idx >= 0 && idx < fy_node_sequence_item_count(cur))
+				next = fy_node_sequence_get_by_index(cur, (int)idx);
+		} else {
+			size_t j = i;
+			while (j < len && path[j] != '.' && path[j] != '[')
+				j++;
+			if (fy_node_is_mapping(cur))
+				next = fy_node_mapping_lookup_by_string(cur, path + i, j - i);
+			i = j;
+		}
+		if (!next)
+			break;
+		found = cur = next;
+	}
+	return found;
+}
+
+/* A section check said "key.path: message": place it at the node the path names. */
+static void section_error(struct vctx *v, struct fy_node *section, const char *name, const char *msg)
+{
+	size_t n = 0;
+	while (msg[n] && (isalnum((unsigned char)msg[n]) || strchr("_.-[]", msg[n])))
+		n++;
+	struct fy_node *at = NULL;
+	if (n && msg[n] == ':' && !strncmp(msg, name, strlen(name)))
+		at = node_at(fy_document_root(v->doc), msg, n);
+	if (at)
+		verr(v, at, NULL, "%s", msg);
+	else
+		verr(v, section, name, "%s", msg);
 }
 
 /* Is path a proper prefix ("server") of some table key ("server.listen")? */
@@ -249,63 +802,115 @@ static bool is_group(const char *path)
 	return false;
 }
 
-static int walk(struct config *c, const char *name, struct fy_node *map, const char *prefix,
-		int depth, struct buf *err)
+static const struct config_key *find_key(const char *path)
 {
-	if (depth > 8) {
-		mark(name, map, err);
-		buf_adds(err, "nesting too deep");
-		return OODA_EINVAL;
+	for (const struct config_key *k = config_keys; k->path; k++)
+		if (!strcmp(k->path, path))
+			return k;
+	return NULL;
+}
+
+/* A flat key: its scalar, typed and bounded, stored in v->out. */
+static void flat_value(struct vctx *v, struct fy_node *kn, struct fy_node *vn, const struct config_key *k,
+		       const char *path)
+{
+	const char *s = vn && fy_node_is_scalar(vn) ? fy_node_get_scalar0(vn) : NULL;
+	if (!s) {
+		verr(v, vn ? vn : kn, path, "expected %s %s value", k->type == CFG_INT ? "an" : "a", type_names[k->type]);
+		return;
 	}
+	if (k->type == CFG_STRING && k->enums && !in_enum(k->enums, s, true)) {
+		enum_error(v, vn, path, k->enums, s);
+		return;
+	}
+	struct buf detail = BUF_INIT;
+	struct config scratch = { 0 };
+	if (set_value(v->out ? v->out : &scratch, k, s, &detail))
+		verr(v, vn, NULL, "%s", detail.data);
+	if (k->type == CFG_STRING)
+		free(*(char **)((char *)&scratch + k->offset));
+	buf_release(&detail);
+}
+
+/* A section: its schema, then (if that found nothing) the stage's own check. */
+static void section_value(struct vctx *v, struct fy_node *kn, struct fy_node *vn, const struct config_key *k,
+			  const char *path)
+{
+	int before = v->n;
+	check_value(v, kn, vn, k, path, 1);
+	if (v->n != before || !k->check || is_null(vn))
+		return;
+	char *json = fy_emit_node_to_string(vn, FYECF_MODE_JSON_ONELINE | FYECF_NO_ENDING_NEWLINE);
+	if (!json) {
+		verr(v, vn, path, "cannot be read as data");
+		return;
+	}
+	struct buf why = BUF_INIT;
+	if (k->check(json, &why))
+		section_error(v, vn, path, why.len ? why.data : "is not valid");
+	buf_release(&why);
+	free(json);
+}
+
+static void walk_flat(struct vctx *v, struct fy_node *map, const char *prefix, int depth)
+{
 	void *iter = NULL;
 	struct fy_node_pair *pair;
 	while ((pair = fy_node_mapping_iterate(map, &iter))) {
 		struct fy_node *kn = fy_node_pair_key(pair);
 		struct fy_node *vn = fy_node_pair_value(pair);
-		const char *ks = kn ? fy_node_get_scalar0(kn) : NULL;
+		const char *ks = kn && fy_node_is_scalar(kn) ? fy_node_get_scalar0(kn) : NULL;
 		if (!ks) {
-			mark(name, kn ? kn : map, err);
-			buf_addf(err, "%s: keys must be plain strings", *prefix ? prefix : "(top)");
-			return OODA_EINVAL;
+			verr(v, kn ? kn : map, *prefix ? prefix : "(top)", "keys must be plain strings");
+			continue;
 		}
 		char path[256];
 		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", ks);
 		const struct config_key *k = find_key(path);
-		if (k && k->type == CFG_SECTION)
-			continue;
-		if (k) {
-			const char *v = vn && fy_node_is_scalar(vn) ? fy_node_get_scalar0(vn) : NULL;
-			if (!v) {
-				mark(name, vn ? vn : kn, err);
-				buf_addf(err, "%s: expected a %s value", path, type_names[k->type]);
-				return OODA_EINVAL;
+		if (k && is_field(k)) {
+			flat_value(v, kn, vn, k, path);
+		} else if (k) {
+			section_value(v, kn, vn, k, path);
+		} else if (is_group(path)) {
+			if (!vn || !fy_node_is_mapping(vn))
+				verr(v, vn ? vn : kn, path, "expected a mapping");
+			else if (depth >= 8)
+				verr(v, vn, path, "nesting too deep");
+			else
+				walk_flat(v, vn, path, depth + 1);
+		} else {
+			/* the names allowed at this level: the next segment of every key under prefix */
+			struct names ns = { .n = 0 };
+			size_t pl = strlen(prefix);
+			for (const struct config_key *r = config_keys; r->path; r++) {
+				if (pl && (strncmp(r->path, prefix, pl) || r->path[pl] != '.'))
+					continue;
+				const char *seg = r->path + (pl ? pl + 1 : 0);
+				names_add(&ns, seg, strcspn(seg, "."));
 			}
-			struct buf detail = BUF_INIT;
-			if (set_value(c, k, v, &detail)) {
-				mark(name, vn, err);
-				buf_add(err, detail.data, detail.len);
-				buf_release(&detail);
-				return OODA_EINVAL;
-			}
-			buf_release(&detail);
-			continue;
+			unknown_key(v, kn, path, ks, &ns);
 		}
-		if (is_group(path)) {
-			if (!vn || !fy_node_is_mapping(vn)) {
-				mark(name, vn ? vn : kn, err);
-				buf_addf(err, "%s: expected a mapping", path);
-				return OODA_EINVAL;
-			}
-			int rc = walk(c, name, vn, path, depth + 1, err);
-			if (rc)
-				return rc;
-			continue;
-		}
-		mark(name, kn, err);
-		buf_addf(err, "%s: unknown key", path);
-		return OODA_EINVAL;
 	}
-	return 0;
+}
+
+static int validate_doc(struct vctx *v)
+{
+	struct fy_node *root = fy_document_root(v->doc);
+	if (root && !fy_node_is_mapping(root))
+		verr(v, root, NULL, "the top level must be a mapping of keys");
+	else if (root)
+		walk_flat(v, root, "", 0);
+	if (v->n > MAX_ERRORS)
+		buf_addf(v->err, "\n%s: %d more problems not shown", v->file, v->n - MAX_ERRORS);
+	return v->n ? OODA_EINVAL : 0;
+}
+
+int config_validate(const struct config *c, struct buf *err)
+{
+	if (!c->doc)
+		return 0;
+	struct vctx v = { .file = c->path ? c->path : "ooda.yaml", .doc = c->doc, .err = err };
+	return validate_doc(&v);
 }
 
 static int load_doc(struct config *c, const char *name, struct fy_document *doc, struct fy_diag *diag,
@@ -320,17 +925,10 @@ static int load_doc(struct config *c, const char *name, struct fy_document *doc,
 			buf_addf(err, "%s: not valid YAML", name);
 		return OODA_EINVAL;
 	}
-	struct fy_node *root = fy_document_root(doc);
 	struct config next;
 	config_init(&next);
-	int rc = 0;
-	if (root && !fy_node_is_mapping(root)) {
-		mark(name, root, err);
-		buf_adds(err, "the top level must be a mapping of keys");
-		rc = OODA_EINVAL;
-	} else if (root) {
-		rc = walk(&next, name, root, "", 0, err);
-	}
+	struct vctx v = { .file = name, .doc = doc, .out = &next, .err = err };
+	int rc = validate_doc(&v);
 	if (rc) {
 		config_release(&next);
 		fy_document_destroy(doc);
@@ -338,12 +936,6 @@ static int load_doc(struct config *c, const char *name, struct fy_document *doc,
 	}
 	next.doc = doc;
 	next.path = strdup(name);
-	if (ooda_log_level_parse(next.log_level) < 0) {
-		buf_addf(err, "%s: log.level: expected debug, info, warn or error, got \"%s\"", name,
-			 next.log_level);
-		config_release(&next);
-		return OODA_EINVAL;
-	}
 	config_release(c);
 	*c = next;
 	return 0;
@@ -488,6 +1080,21 @@ int config_load_string(struct config *c, const char *name, const char *yaml, siz
 	return rc;
 }
 
+void config_restart_keys(const struct config *old, const struct config *next, struct buf *out)
+{
+	size_t start = out->len;
+	for (const struct config_key *k = config_keys; k->path; k++) {
+		if (!is_field(k) || k->reloadable)
+			continue;
+		const char *a = (const char *)old + k->offset, *b = (const char *)next + k->offset;
+		bool same = k->type == CFG_STRING ? !strcmp(*(char *const *)a ? *(char *const *)a : "",
+							  *(char *const *)b ? *(char *const *)b : "")
+						  : *(const int64_t *)a == *(const int64_t *)b;
+		if (!same)
+			buf_addf(out, "%s%s", out->len > start ? ", " : "", k->path);
+	}
+}
+
 struct fy_node *config_section(const struct config *c, const char *name)
 {
 	if (!c->doc)
@@ -498,17 +1105,54 @@ struct fy_node *config_section(const struct config *c, const char *name)
 	return fy_node_mapping_lookup_by_string(root, name, FY_NT);
 }
 
+static void doc_row(struct buf *out, const char *path, const struct config_key *k)
+{
+	buf_addf(out, "| `%s` | %s | %s%s%s | %s", path, type_names[k->type], k->def ? "`" : "",
+		 k->def ? k->def : "—", k->def ? "`" : "", k->doc);
+	if (k->required)
+		buf_adds(out, " Required.");
+	if (k->enums) {
+		buf_adds(out, " One of:");
+		for (const char *const *e = k->enums; *e; e++)
+			buf_addf(out, "%s `%s`", e == k->enums ? "" : ",", *e);
+		buf_addch(out, '.');
+	}
+	buf_adds(out, " |\n");
+}
+
+/* The rows of a section's keys, below path. */
+static void doc_section(struct buf *out, const char *path, const struct config_key *k, int depth)
+{
+	if (!k->sub || depth > MAX_DEPTH)
+		return;
+	char base[512];
+	snprintf(base, sizeof(base), "%s%s", path, k->type == CFG_LIST ? "[]" : "");
+	for (const struct config_key *r = k->sub; r->path; r++) {
+		char sub[600];
+		snprintf(sub, sizeof(sub), "%s.%s", base, r->path);
+		doc_row(out, sub, r);
+		doc_section(out, sub, r, depth + 1);
+	}
+}
+
 void config_docs_markdown(struct buf *out)
 {
 	buf_adds(out, "# ooda.yaml reference\n\n"
-		      "Generated by `ooda docs config` from the key table in `src/core/config.c`;\n"
-		      "a test fails when this file and the table disagree.\n\n"
+		      "Generated by `ooda docs config` from the schema table in `src/core/config.c`;\n"
+		      "a test fails when this file and the table disagree. Every key below is read by\n"
+		      "ooda; any other key is refused, naming the file, line and column, with the\n"
+		      "closest known key. `ooda serve`, `ooda config check` and a reload (SIGHUP or\n"
+		      "`POST /api/v1/config/reload`) validate a file the same way and report every\n"
+		      "problem found, one `FILE:LINE:COLUMN: key.path: message` line each.\n\n"
 		      "| key | type | default | description |\n|---|---|---|---|\n");
-	for (const struct config_key *k = config_keys; k->path; k++)
-		buf_addf(out, "| `%s` | %s | %s%s%s | %s |\n", k->path, type_names[k->type],
-			 k->def ? "`" : "", k->def ? k->def : "—", k->def ? "`" : "", k->doc);
+	for (const struct config_key *k = config_keys; k->path; k++) {
+		doc_row(out, k->path, k);
+		doc_section(out, k->path, k, 0);
+	}
 	buf_adds(out, "\nSizes take `KiB`, `MiB`, `GiB` (1024-based) or `KB`, `MB`, `GB`; durations take\n"
-		      "`ms`, `s`, `m`, `h`, `d`, `w` and combinations such as `1h30m`.\n");
+		      "`ms`, `s`, `m`, `h`, `d`, `w` and combinations such as `1h30m` (in sections, a bare\n"
+		      "number is seconds). Keys of type \"refused\" are not read by this version: a file\n"
+		      "that sets them is refused rather than silently ignored.\n");
 }
 
 int config_yaml_to_json(const char *text, size_t len, char **json, struct buf *err)

@@ -1,9 +1,10 @@
 /*
  * ooda.yaml: the declarative configuration of a deployment. Every key lives
- * in one table (config.c); loading validates types and ranges and reports
- * the first problem as "FILE:LINE:COLUMN: key.path: message". Sections that
- * belong to a later stage (services, slos, policies, ...) are kept as YAML
- * nodes for that stage to read; docs/config.md is generated from the table.
+ * in one schema table (config.c), sections described by sub-tables; loading
+ * validates every key and reports each problem as "FILE:LINE:COLUMN:
+ * key.path: message". Sections that belong to a later stage (services,
+ * slos, deploy, ...) are kept as YAML nodes for that stage to read;
+ * docs/config.md is generated from the table.
  */
 #ifndef OODA_CONFIG_H
 #define OODA_CONFIG_H
@@ -45,15 +46,45 @@ struct config {
 	char *text;               /* the YAML text doc points into; freed after doc */
 };
 
-enum config_type { CFG_STRING, CFG_INT, CFG_BOOL, CFG_DURATION, CFG_SIZE, CFG_SECTION };
+/*
+ * Types of the schema. The scalar types up to CFG_SIZE fill struct config
+ * fields (flat keys); the others describe the sections read by the stages.
+ */
+enum config_type {
+	CFG_STRING, CFG_INT, CFG_BOOL, CFG_DURATION, CFG_SIZE,
+	CFG_SECTION,     /* any YAML value, checked only by the row's check */
+	CFG_NUMBER,      /* integer or decimal */
+	CFG_LIST,        /* a list of mappings whose keys are in sub */
+	CFG_MAP,         /* a mapping whose keys are in sub (or, with items, a list of those) */
+	CFG_STRINGS,     /* a list of strings */
+	CFG_ANY,         /* any value; its form is checked by the section's check */
+	CFG_UNSUPPORTED, /* refused: doc says why (nothing reads it yet) */
+};
+
+/*
+ * Checks what the table cannot express in one section (a PromQL expression
+ * parses, durations relate, names are unique), given the section as compact
+ * JSON. On error appends "key.path: message" to err, the path starting with
+ * the section name; config_validate turns the path into FILE:LINE:COLUMN.
+ * Defined by the stage that reads the section.
+ */
+typedef int config_check_fn(const char *section_json, struct buf *err);
 
 struct config_key {
-	const char *path;     /* dotted key path */
+	const char *path;     /* dotted key path (top table), or the key name (sub-tables) */
 	enum config_type type;
 	const char *def;      /* default, as it would be written in YAML */
-	size_t offset;        /* of the field in struct config; unused for sections */
-	int64_t min, max;     /* for numeric types */
+	size_t offset;        /* of the field in struct config; only for flat keys */
+	int64_t min, max;     /* for numeric types; both 0 = unbounded (sections) */
 	const char *doc;
+	/* Section schema: the fields below may be left out, so 7-field rows stay valid. */
+	const struct config_key *sub;   /* CFG_MAP: its keys; CFG_LIST: each item's keys */
+	const struct config_key *items; /* CFG_MAP: may also be written as a list of these */
+	const char *const *enums;       /* CFG_STRING: the accepted values, NULL-terminated */
+	bool required;
+	config_check_fn *check;         /* the section's semantic check, or NULL */
+	bool reloadable;                /* flat keys: a reload applies it (else at the next start) */
+	bool strings_ok;                /* CFG_MAP: may also be written as a list of strings */
 };
 
 /* The table of every known key, terminated by an entry with path NULL. */
@@ -64,9 +95,12 @@ void config_init(struct config *c);
 void config_release(struct config *c);
 
 /*
- * Loads path over the defaults. On error returns OODA_EINVAL (or OODA_EIO if
- * the file cannot be read) with "FILE:LINE:COLUMN: key.path: message" in err,
- * and leaves c with defaults only.
+ * Loads path over the defaults and validates the whole document against the
+ * schema (config_validate). On error returns OODA_EINVAL (or OODA_EIO if the
+ * file cannot be read) with one "FILE:LINE:COLUMN: key.path: message" line
+ * per problem in err (lines separated by '\n', no trailing newline), and
+ * leaves c unchanged. `ooda serve`, `ooda config check` and reload all load
+ * through here, so they accept and refuse the same files.
  */
 int config_load(struct config *c, const char *path, struct buf *err);
 
@@ -74,13 +108,31 @@ int config_load(struct config *c, const char *path, struct buf *err);
 int config_load_string(struct config *c, const char *name, const char *yaml, size_t len,
 		       struct buf *err);
 
+/*
+ * The one validation of ooda.yaml: every key against the schema (unknown
+ * keys with a did-you-mean, types, bounds, enums, required keys, refused
+ * sections), then each section's check. Appends every problem found (at
+ * most 100) as a line of err; returns OODA_EINVAL if there was any, else 0.
+ */
+int config_validate(const struct config *c, struct buf *err);
+
+/*
+ * Appends to out, comma-separated, the flat keys whose value differs
+ * between old and next and that a reload does not apply (not reloadable):
+ * they take effect at the next start. Nothing when there are none.
+ */
+void config_restart_keys(const struct config *old, const struct config *next, struct buf *out);
+
 /* The YAML node of a section (e.g. "services"), or NULL if absent. */
 struct fy_node *config_section(const struct config *c, const char *name);
 
 /* Appends "FILE:LINE:COLUMN" of node to err (used by stages reading sections). */
 void config_node_mark(const struct config *c, struct fy_node *node, struct buf *err);
 
-/* Writes docs/config.md content for the key table into out. */
+/*
+ * Writes docs/config.md content for the key table into out: one row per
+ * key, nested section keys written like services[].probes[].interval.
+ */
 void config_docs_markdown(struct buf *out);
 
 /* Parses "64MiB", "1MB", "512k", "1024" into bytes. */
@@ -96,5 +148,14 @@ int config_yaml_to_json(const char *text, size_t len, char **json, struct buf *e
 
 /* A section (services, deploy, approvals, …) as compact JSON text; NULL if absent. Caller frees. */
 char *config_section_json(const struct config *c, const char *name);
+
+/* The section checks named in the schema, defined by the stages that read the sections. */
+config_check_fn probe_config_check;     /* services (detect/probe.c) */
+config_check_fn heartbeat_config_check; /* heartbeats (detect/heartbeat.c) */
+config_check_fn rules_config_check;     /* alerts (detect/rules.c) */
+config_check_fn watches_config_check;   /* anomalies (detect/watch.c) */
+config_check_fn slo_config_check;       /* slos (detect/slo.c) */
+config_check_fn change_deploy_check;    /* deploy (change/change.c) */
+config_check_fn change_approvals_check; /* approvals (change/change.c) */
 
 #endif

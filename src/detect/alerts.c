@@ -56,7 +56,9 @@ struct alerts {
 	json_t *index;            /* fingerprint → position in v */
 	struct silence *sil;
 	size_t n_sil;
-	json_t *adj;              /* caller → [callee…] */
+	json_t *adj;              /* caller → [callee…]: traced ∪ declared */
+	json_t *traced;           /* the edges live signals (or alerts_set_graph_json) gave */
+	json_t *declared;         /* the edges ooda.yaml declares (services[].dependencies) */
 	int64_t graph_at_ns;
 	int64_t now_ns;
 	int64_t group_window_ns;
@@ -212,16 +214,55 @@ static json_t *graph_adjacency(const char *graph_json, struct buf *err)
 	return adj;
 }
 
-int alerts_set_graph_json(struct alerts *a, const char *graph_json, struct buf *err)
+/* a->adj = a->traced ∪ a->declared. Holds mu. */
+static void graph_merge_locked(struct alerts *a)
+{
+	json_t *adj = a->traced ? json_deep_copy(a->traced) : json_object();
+	const char *src;
+	json_t *targets;
+	json_object_foreach(a->declared, src, targets) {
+		json_t *l = json_object_get(adj, src);
+		if (!l) {
+			l = json_array();
+			json_object_set_new(adj, src, l);
+		}
+		size_t i, k;
+		json_t *t, *have;
+		json_array_foreach(targets, i, t) {
+			bool dup = false;
+			json_array_foreach(l, k, have)
+				dup = dup || json_equal(have, t);
+			if (!dup)
+				json_array_append(l, t);
+		}
+	}
+	json_decref(a->adj);
+	a->adj = adj;
+}
+
+/* Replaces the traced (declared false) or declared edges with those of graph_json. */
+static int graph_set(struct alerts *a, const char *graph_json, bool declared, struct buf *err)
 {
 	json_t *adj = graph_adjacency(graph_json, err);
 	if (!adj)
 		return OODA_EPARSE;
 	pthread_mutex_lock(&a->mu);
-	json_decref(a->adj);
-	a->adj = adj;
+	json_t **slot = declared ? &a->declared : &a->traced;
+	json_decref(*slot);
+	*slot = adj;
+	graph_merge_locked(a);
 	pthread_mutex_unlock(&a->mu);
 	return 0;
+}
+
+int alerts_set_graph_json(struct alerts *a, const char *graph_json, struct buf *err)
+{
+	return graph_set(a, graph_json, false, err);
+}
+
+int alerts_set_declared_graph_json(struct alerts *a, const char *graph_json, struct buf *err)
+{
+	return graph_set(a, graph_json, true, err);
 }
 
 /* ---- serialisation ------------------------------------------------------ */
@@ -892,6 +933,8 @@ void alerts_destroy(struct alerts *a)
 	json_decref(a->index);
 	json_decref(a->queue);
 	json_decref(a->adj);
+	json_decref(a->traced);
+	json_decref(a->declared);
 	pthread_mutex_destroy(&a->mu);
 	pthread_mutex_destroy(&a->flush_mu);
 	free(a);

@@ -107,6 +107,15 @@ void alerts_tick(struct alerts *a, int64_t now_ns);
  */
 int alerts_set_graph_json(struct alerts *a, const char *graph_json, struct buf *err);
 
+/*
+ * Replaces the declared dependency edges (services[].dependencies of
+ * ooda.yaml), in the same {"edges":[{source,target}…]} shape. Grouping and
+ * inhibition use the union of these and the traced graph, so an alert on a
+ * declared dependency joins its dependents' group before (or without) any
+ * trace showing the call; a graph refresh keeps them. OODA_EPARSE on bad JSON.
+ */
+int alerts_set_declared_graph_json(struct alerts *a, const char *graph_json, struct buf *err);
+
 /* Hash of name, service and the sorted labels, as 16 hex digits plus NUL. */
 void alerts_fingerprint(const char *name, const char *service, const json_t *labels, char out[17]);
 

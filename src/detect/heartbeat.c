@@ -6,6 +6,7 @@
  */
 #include "detect/heartbeat.h"
 #include "change/vdoc.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -74,21 +75,10 @@ void heartbeat_specs_free(struct heartbeat_spec *v, size_t n)
 
 static int parse_one(const json_t *o, const char *path, struct heartbeat_spec *s, struct buf *err)
 {
-	static const char *const keys[] = { "name", "every", "grace", "service", "severity", NULL };
+	/* which keys may appear is the config schema's (core/config.c) */
 	if (!json_is_object(o)) {
 		buf_addf(err, "%s: must be a mapping with name and every", path);
 		return OODA_EINVAL;
-	}
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)o, k, v) {
-		bool known = false;
-		for (const char *const *a = keys; *a; a++)
-			known |= !strcmp(*a, k);
-		if (!known) {
-			buf_addf(err, "%s: unknown key \"%s\" (expected name, every, grace, service, severity)", path, k);
-			return OODA_EINVAL;
-		}
 	}
 	const char *name = json_string_value(json_object_get(o, "name"));
 	if (!name || !*name || strlen(name) > 128) {
@@ -435,4 +425,15 @@ void heartbeats_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 		buf_release(&summary);
 	}
 	pthread_mutex_unlock(&h->mu);
+}
+
+int heartbeat_config_check(const char *section_json, struct buf *err)
+{
+	json_t *j = json_loads(section_json, JSON_DECODE_ANY, NULL);
+	struct heartbeat_spec *v = NULL;
+	size_t n = 0;
+	int rc = heartbeat_specs_parse(json_is_null(j) ? NULL : j, &v, &n, err);
+	heartbeat_specs_free(v, n);
+	json_decref(j);
+	return rc;
 }

@@ -8,6 +8,7 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "detect/probe.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -172,26 +173,6 @@ static int get_duration(const json_t *o, const char *key, const struct path *p, 
 	return 0;
 }
 
-static int only_keys(const json_t *o, const char *const *allowed, const struct path *p, struct buf *err)
-{
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)o, k, v) {
-		bool known = false;
-		for (const char *const *a = allowed; *a; a++)
-			if (!strcmp(*a, k))
-				known = true;
-		if (!known) {
-			buf_addf(err, "%s: unknown key \"%s\" (expected one of:", p->s, k);
-			for (const char *const *a = allowed; *a; a++)
-				buf_addf(err, " %s", *a);
-			buf_addch(err, ')');
-			return OODA_EINVAL;
-		}
-	}
-	return 0;
-}
-
 static void status_set(struct probe_spec *s, int lo, int hi)
 {
 	for (int c = lo; c <= hi && c < 640; c++)
@@ -237,11 +218,9 @@ static char *xstrdup(const char *s)
 
 static int parse_http(struct probe_spec *s, const json_t *h, struct path *p, struct buf *err)
 {
-	static const char *const keys[] = { "url", "method", "headers", "expect_status", "body_contains",
-					    "body_regex", "max_latency", NULL };
 	if (!json_is_object(h))
 		return fail(err, p, NULL, "must be a mapping with at least url");
-	int rc = only_keys(h, keys, p, err);
+	int rc = 0;
 	const char *url = NULL, *method = NULL, *contains = NULL, *regex = NULL;
 	if (!rc)
 		rc = get_str(h, "url", p, 2048, &url, err);
@@ -386,12 +365,9 @@ static int parse_dns(struct probe_spec *s, const json_t *v, struct path *p, stru
 
 static int parse_exec(struct probe_spec *s, const json_t *e, struct path *p, struct buf *err)
 {
-	static const char *const keys[] = { "argv", "timeout", "expect_exit", NULL };
 	const json_t *argv = e;
 	if (json_is_object(e)) {
-		int rc = only_keys(e, keys, p, err);
-		if (rc)
-			return rc;
+		int rc;
 		argv = json_object_get(e, "argv");
 		if (!argv)
 			return fail(err, p, "argv", "is required (the program and its arguments; no shell)");
@@ -471,11 +447,9 @@ static int parse_fail_after(struct probe_spec *s, const json_t *v, struct path *
 
 static int parse_probe(struct probe_spec *s, const char *service, const json_t *o, struct path *p, struct buf *err)
 {
-	static const char *const keys[] = { "name", "http", "tcp", "dns", "exec", "interval", "timeout",
-					    "fail_after", "pass_after", "severity", NULL };
 	if (!json_is_object(o))
 		return fail(err, p, NULL, "must be a mapping (name, and one of http, tcp, dns, exec)");
-	int rc = only_keys(o, keys, p, err);
+	int rc = 0;
 	const char *name = NULL;
 	if (!rc)
 		rc = get_str(o, "name", p, 128, &name, err);
@@ -553,6 +527,7 @@ static void spec_release(struct probe_spec *s)
 {
 	free(s->service);
 	free(s->name);
+	free(s->owner);
 	free(s->target);
 	free(s->identity);
 	free(s->method);
@@ -632,6 +607,8 @@ int probe_specs_parse(const json_t *services, struct probe_spec **out, size_t *n
 				k++;
 				break;
 			}
+			const char *owner = json_string_value(json_object_get(svc, "owner"));
+			v[k].owner = owner ? strdup(owner) : NULL;
 			for (size_t q = 0; q < k; q++)
 				if (!strcmp(v[q].service, service) && !strcmp(v[q].name, v[k].name)) {
 					rc = fail(err, &pp, "name", "\"%s\" is already a probe of service %s", v[k].name, service);
@@ -651,6 +628,59 @@ int probe_specs_parse(const json_t *services, struct probe_spec **out, size_t *n
 	*out = v;
 	*n = k;
 	return 0;
+}
+
+/* Declared dependencies name other services: "services[i].dependencies[j]: ..." otherwise. */
+static int services_deps_check(const json_t *services, struct buf *err)
+{
+	size_t i, j;
+	json_t *svc, *d;
+	json_array_foreach(services, i, svc) {
+		const char *name = json_string_value(json_object_get(svc, "name"));
+		json_array_foreach(json_object_get(svc, "dependencies"), j, d) {
+			const char *dep = json_string_value(d);
+			if (!dep || !*dep || strlen(dep) > 128) {
+				buf_addf(err, "services[%zu].dependencies[%zu]: must be a service name of 1 to 128 characters", i, j);
+				return OODA_EINVAL;
+			}
+			if (name && !strcmp(dep, name)) {
+				buf_addf(err, "services[%zu].dependencies[%zu]: %s cannot depend on itself", i, j, dep);
+				return OODA_EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+void services_edges_json(const json_t *services, struct buf *out)
+{
+	json_t *edges = json_array();
+	size_t i, j;
+	json_t *svc, *d;
+	json_array_foreach(services, i, svc) {
+		json_t *name = json_object_get(svc, "name");
+		json_array_foreach(json_object_get(svc, "dependencies"), j, d)
+			if (json_is_string(name) && json_is_string(d))
+				json_array_append_new(edges, json_pack("{s:O, s:O}", "source", name, "target", d));
+	}
+	json_t *g = json_pack("{s:o}", "edges", edges);
+	char *t = json_dumps(g, JSON_COMPACT);
+	buf_adds(out, t ? t : "{\"edges\":[]}");
+	free(t);
+	json_decref(g);
+}
+
+int probe_config_check(const char *section_json, struct buf *err)
+{
+	json_t *j = json_loads(section_json, JSON_DECODE_ANY, NULL);
+	struct probe_spec *v = NULL;
+	size_t n = 0;
+	int rc = probe_specs_parse(json_is_null(j) ? NULL : j, &v, &n, err);
+	if (!rc)
+		rc = services_deps_check(j, err);
+	probe_specs_free(v, n);
+	json_decref(j);
+	return rc;
 }
 
 /* ---- the prober --------------------------------------------------------- */
@@ -698,6 +728,7 @@ struct prober {
 	struct probe_spec *pending;
 	size_t n_pending;
 	bool has_pending;
+	json_t *services;           /* [{name, owner, dependencies}] as declared */
 	struct job *done;
 	uint64_t next_id;
 	CURLM *multi;
@@ -1401,7 +1432,18 @@ int prober_configure(struct prober *p, const json_t *services, bool apply, struc
 			probe_specs_free(v, n);
 		return rc;
 	}
+	json_t *declared = json_array();
+	size_t i;
+	json_t *svc;
+	json_array_foreach(services, i, svc) {
+		json_t *deps = json_object_get(svc, "dependencies");
+		json_array_append_new(declared, json_pack("{s:O?, s:O?, s:o}", "name", json_object_get(svc, "name"), "owner",
+							  json_object_get(svc, "owner"), "dependencies",
+							  json_is_array(deps) ? json_incref(deps) : json_array()));
+	}
 	pthread_mutex_lock(&p->mu);
+	json_decref(p->services);
+	p->services = declared;
 	if (!p->started) {
 		apply_locked(p, v, n);
 	} else {
@@ -1470,6 +1512,7 @@ void prober_destroy(struct prober *p)
 	for (size_t i = 0; i < p->n; i++)
 		rt_free(p, p->v[i]);
 	free(p->v);
+	json_decref(p->services);
 	probe_specs_free(p->pending, p->n_pending);
 	if (p->multi)
 		curl_multi_cleanup(p->multi);
@@ -1510,6 +1553,7 @@ static json_t *rt_json(const struct probe_rt *rt, int64_t mono, int64_t wall)
 			      "severity", alert_severity_name(s->severity),
 			      "interval", ooda_duration_format(s->interval_ns, a, sizeof(a)),
 			      "timeout", ooda_duration_format(s->timeout_ns, b, sizeof(b)));
+	json_object_set_new(o, "owner", s->owner ? json_string(s->owner) : json_null());
 	char fa[32];
 	snprintf(fa, sizeof(fa), "%d of %d", s->fail_n, s->fail_m);
 	json_object_set_new(o, "window", json_pack("{s:s, s:i, s:i, s:i, s:i}", "fail_after", fa, "pass_after", s->pass_k,
@@ -1547,8 +1591,9 @@ int prober_json(struct prober *p, const char *service, const char *name, struct 
 		json_t *arr = json_array();
 		for (size_t i = 0; i < p->n; i++)
 			json_array_append_new(arr, rt_json(p->v[i], mono, wall));
+		json_t *svcs = p->services ? json_deep_copy(p->services) : json_array();
 		pthread_mutex_unlock(&p->mu);
-		dump(json_pack("{s:o}", "probes", arr), out);
+		dump(json_pack("{s:o, s:o}", "probes", arr, "services", svcs), out);
 		return 0;
 	}
 	for (size_t i = 0; i < p->n; i++)

@@ -56,6 +56,7 @@ const char *probe_kind_name(enum probe_kind k);
 /* One probe as declared in ooda.yaml, validated. Owned strings (probe_specs_free). */
 struct probe_spec {
 	char *service, *name;
+	char *owner;             /* services[].owner, or NULL */
 	enum probe_kind kind;
 	char *target;            /* the URL, "host:port", DNS name or argv[0], for people */
 	char *identity;          /* what is probed, in full; equal identity keeps state across a reload */
@@ -83,8 +84,9 @@ struct probe_spec {
 
 /*
  * Parses the services section (a JSON array, or NULL/null for none) into
- * probes. Service entries without `probes` are skipped; unknown keys inside
- * a probe are errors. On error returns OODA_EINVAL with the key path in err
+ * probes. Service entries without `probes` are skipped. Which keys may
+ * appear is the config schema's (core/config.c), checked before; unknown
+ * keys are not looked at here. On error returns OODA_EINVAL with the key path in err
  * ("services[1].probes[0].http.url: must be an http:// or https:// URL")
  * and sets nothing. Caller frees *out with probe_specs_free().
  */
@@ -157,9 +159,17 @@ void prober_destroy(struct prober *p);
 void probes_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink);
 
 /*
- * Appends {"probes":[…]} (service and name NULL) or one probe's object as
- * JSON to out. OODA_ENOTFOUND with detail when the named probe is unknown.
+ * Appends {"probes":[…], "services":[{name, owner, dependencies}…]} (service
+ * and name NULL; services as declared in ooda.yaml, with or without probes)
+ * or one probe's object as JSON to out; each probe names its service's owner. OODA_ENOTFOUND with detail when the named probe is unknown.
  */
 int prober_json(struct prober *p, const char *service, const char *name, struct buf *out, struct buf *err);
+
+/*
+ * The dependency edges the services section declares (services[].dependencies),
+ * as {"edges":[{"source":SERVICE,"target":DEPENDENCY}…]} appended to out, the
+ * shape alerts_set_declared_graph_json reads. services may be NULL.
+ */
+void services_edges_json(const json_t *services, struct buf *out);
 
 #endif

@@ -11,6 +11,7 @@
 #include "detect/rules.h"
 #include "detect/evalworker.h"
 #include "core/arena.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -123,24 +124,10 @@ static int string_map(json_t *v, const char *path, const char *key, bool scalars
 
 static int parse_rule(json_t *j, const char *path, struct rule_set *set, struct rule *out, struct buf *err)
 {
-	static const char *const known[] = { "name", "expr", "for", "keep_firing_for", "labels", "annotations",
-					     "severity", "service", NULL };
+	/* which keys may appear is the config schema's (core/config.c) */
 	if (!json_is_object(j)) {
 		buf_addf(err, "%s: expected a mapping with name and expr", path);
 		return OODA_EINVAL;
-	}
-	const char *k;
-	json_t *x;
-	json_object_foreach(j, k, x) {
-		bool ok = false;
-		for (size_t i = 0; known[i] && !ok; i++)
-			ok = !strcmp(known[i], k);
-		if (!ok) {
-			buf_addf(err, "%s: unknown key \"%s\" (known: name, expr, for, keep_firing_for, labels, "
-				      "annotations, severity, service)",
-				 path, k);
-			return OODA_EINVAL;
-		}
 	}
 	const char *name = json_string_value(json_object_get(j, "name"));
 	if (!name || !*name || strlen(name) > 256) {
@@ -208,15 +195,6 @@ static int parse_section(const char *section_json, struct rule_set **out, struct
 	const char *prefix = "alerts";
 	if (json_is_object(j)) {
 		prefix = "alerts.rules";
-		const char *k;
-		json_t *x;
-		json_object_foreach(j, k, x) {
-			if (strcmp(k, "rules") && strcmp(k, "interval") && strcmp(k, "group_window")) {
-				buf_addf(err, "alerts: unknown key \"%s\" (known: interval, group_window, rules)", k);
-				rc = OODA_EINVAL;
-				break;
-			}
-		}
 		list = json_object_get(j, "rules");
 		if (!rc && !(rc = duration_of(json_object_get(j, "interval"), "alerts", "interval", &set->interval_ns,
 					      err)))
@@ -520,4 +498,9 @@ void rules_tick(struct rules *r, int64_t now_ns, const struct alert_sink *sink)
 		evalworker_tick(r->worker, now_ns, sink);
 	else
 		rules_evaluate(r, now_ns, sink);
+}
+
+int rules_config_check(const char *section_json, struct buf *err)
+{
+	return rules_configure(NULL, section_json, false, err);
 }

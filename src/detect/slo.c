@@ -66,6 +66,7 @@ struct hz_entry {
 struct slo {
 	/* definition (immutable after create) */
 	char *name, *service, *operation;
+	char *description;    /* for people: shown by the API, NULL if none */
 	char *def;            /* the section entry as canonical JSON: what a reload compares */
 	double objective;     /* percent, e.g. 99.9 */
 	double allowed;       /* 1 - objective/100 */
@@ -193,23 +194,6 @@ static bool bool_of(const json_t *v, bool *out)
 	return false;
 }
 
-static int check_keys(json_t *obj, const char *path, const char *const *known, struct buf *err)
-{
-	const char *k;
-	json_t *v;
-	json_object_foreach(obj, k, v) {
-		bool ok = false;
-		for (const char *const *p = known; *p; p++)
-			ok = ok || !strcmp(k, *p);
-		if (!ok) {
-			char sub[256];
-			snprintf(sub, sizeof(sub), "%s.%s", path, k);
-			return cfg_fail(err, sub, "unknown key");
-		}
-	}
-	return 0;
-}
-
 static bool valid_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -268,9 +252,6 @@ static int parse_rules(struct slo *s, json_t *alerts, const char *path, struct b
 	if (alerts && !json_is_null(alerts)) {
 		if (!json_is_object(alerts))
 			return cfg_fail(err, path, "must be a mapping with page and/or ticket");
-		static const char *const known[] = { "page", "ticket", NULL };
-		if (check_keys(alerts, path, known, err))
-			return OODA_EINVAL;
 		for (int k = 0; k < 2; k++) {
 			json_t *list = json_object_get(alerts, sev[k]);
 			if (!list)
@@ -293,14 +274,11 @@ static int parse_rules(struct slo *s, json_t *alerts, const char *path, struct b
 			json_array_foreach(list, i, r) {
 				char rp[300];
 				snprintf(rp, sizeof(rp), "%s[%zu]", p, i);
-				static const char *const rk[] = { "long", "short", "burn_rate", NULL };
 				struct slo_rule ru = { 0 };
 				char sub[320];
 				int rc = 0;
 				if (!json_is_object(r))
 					rc = cfg_fail(err, rp, "must be a mapping {long, short, burn_rate}");
-				if (!rc)
-					rc = check_keys(r, rp, rk, err);
 				if (!rc) {
 					kp(sub, sizeof(sub), rp, ".long");
 					rc = json_minutes(json_object_get(r, "long"), sub, 1, SLO_RING_MINUTES,
@@ -342,9 +320,6 @@ static int parse_sli(struct slo *s, json_t *sli, const char *path, struct buf *e
 		s->kind = SLI_RATIO;
 		if (!json_is_object(v))
 			return cfg_fail(err, p, "must be a mapping {from: red, errors: true}");
-		static const char *const known[] = { "from", "errors", NULL };
-		if (check_keys(v, p, known, err))
-			return OODA_EINVAL;
 		const char *from = json_string_value(json_object_get(v, "from"));
 		if (json_object_get(v, "from") && (!from || strcmp(from, "red"))) {
 			kp(p, sizeof(p), path, ".ratio.from");
@@ -362,9 +337,6 @@ static int parse_sli(struct slo *s, json_t *sli, const char *path, struct buf *e
 		s->kind = SLI_LATENCY;
 		if (!json_is_object(v))
 			return cfg_fail(err, p, "must be a mapping {threshold: 300ms}");
-		static const char *const known[] = { "threshold", NULL };
-		if (check_keys(v, p, known, err))
-			return OODA_EINVAL;
 		kp(p, sizeof(p), path, ".latency.threshold");
 		const char *t = json_string_value(json_object_get(v, "threshold"));
 		int64_t ns;
@@ -378,9 +350,6 @@ static int parse_sli(struct slo *s, json_t *sli, const char *path, struct buf *e
 		s->kind = SLI_PROMQL;
 		if (!json_is_object(v))
 			return cfg_fail(err, p, "must be a mapping {good|bad: EXPR, total: EXPR}");
-		static const char *const known[] = { "good", "bad", "total", NULL };
-		if (check_keys(v, p, known, err))
-			return OODA_EINVAL;
 		const char *g = json_string_value(json_object_get(v, "good"));
 		const char *b = json_string_value(json_object_get(v, "bad"));
 		const char *t = json_string_value(json_object_get(v, "total"));
@@ -415,11 +384,6 @@ static int parse_slo(struct slo *s, json_t *o, const char *path, struct buf *err
 	char p[256];
 	if (!json_is_object(o))
 		return cfg_fail(err, path, "must be a mapping");
-	static const char *const known[] = { "name", "description", "service", "operation", "objective", "window",
-					     "budgeting", "timeslice", "timeslice_target", "sli", "alerts",
-					     "min_events", NULL };
-	if (check_keys(o, path, known, err))
-		return OODA_EINVAL;
 	const char *name = json_string_value(json_object_get(o, "name"));
 	kp(p, sizeof(p), path, ".name");
 	if (!name || !valid_name(name))
@@ -430,6 +394,11 @@ static int parse_slo(struct slo *s, json_t *o, const char *path, struct buf *err
 	if (json_object_get(o, "service") && (!svc || !*svc || strlen(svc) >= LIVE_NAME_MAX))
 		return cfg_fail(err, p, "must be a service name");
 	s->service = svc ? strdup(svc) : NULL;
+	const char *desc = json_string_value(json_object_get(o, "description"));
+	kp(p, sizeof(p), path, ".description");
+	if (json_object_get(o, "description") && (!desc || strlen(desc) > 1024))
+		return cfg_fail(err, p, "must be text of at most 1024 characters");
+	s->description = desc ? strdup(desc) : NULL;
 	const char *op = json_string_value(json_object_get(o, "operation"));
 	kp(p, sizeof(p), path, ".operation");
 	if (json_object_get(o, "operation") && (!op || !*op || strlen(op) >= LIVE_NAME_MAX))
@@ -518,6 +487,7 @@ static void slo_release(struct slo *s)
 	free(s->name);
 	free(s->service);
 	free(s->operation);
+	free(s->description);
 	free(s->q_good);
 	free(s->q_bad);
 	free(s->q_total);
@@ -1443,6 +1413,8 @@ static void slo_json(const struct slo *s, const struct slo_status *st, const str
 	add_str(out, s->service);
 	buf_adds(out, ",\"operation\":");
 	add_str(out, s->operation);
+	buf_adds(out, ",\"description\":");
+	add_str(out, s->description);
 	buf_adds(out, ",\"objective\":");
 	add_num(out, s->objective);
 	buf_adds(out, ",\"window\":");

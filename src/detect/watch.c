@@ -7,6 +7,7 @@
 #include "detect/watch.h"
 #include "detect/evalworker.h"
 #include "core/arena.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/time.h"
 #include "detect/anomaly.h"
@@ -114,17 +115,7 @@ static int parse_one(json_t *j, size_t i, struct watch *out, struct buf *err)
 		buf_addf(err, "anomalies[%zu]: a mapping {name, expr, interval?, direction?, threshold?, severity?}", i);
 		return OODA_EINVAL;
 	}
-	const char *k;
-	json_t *v;
-	json_object_foreach(j, k, v) {
-		if (strcmp(k, "name") && strcmp(k, "expr") && strcmp(k, "interval") && strcmp(k, "direction") &&
-		    strcmp(k, "threshold") && strcmp(k, "severity") && strcmp(k, "warmup")) {
-			buf_addf(err, "anomalies[%zu]: unknown key \"%s\" (known: name, expr, interval, direction, threshold, "
-				      "severity, warmup)",
-				 i, k);
-			return OODA_EINVAL;
-		}
-	}
+	/* which keys may appear is the config schema's (core/config.c) */
 	const char *name = json_string_value(json_object_get(j, "name"));
 	const char *expr = json_string_value(json_object_get(j, "expr"));
 	if (!name || !*name || strlen(name) >= sizeof(out->name)) {
@@ -149,9 +140,11 @@ static int parse_one(json_t *j, size_t i, struct watch *out, struct buf *err)
 	buf_release(&why);
 	snprintf(out->name, sizeof(out->name), "%s", name);
 	out->interval_ns = 60 * OODA_NS_PER_SEC;
-	const char *iv = json_string_value(json_object_get(j, "interval"));
-	if (iv && (ooda_duration_parse(iv, strlen(iv), &out->interval_ns) || out->interval_ns < OODA_NS_PER_SEC)) {
-		buf_addf(err, "anomalies[%zu].interval: %s is not a duration of at least 1s", i, iv);
+	json_t *ivj = json_object_get(j, "interval");
+	const char *iv = json_string_value(ivj);
+	if (ivj && !json_is_null(ivj) &&
+	    (!iv || ooda_duration_parse(iv, strlen(iv), &out->interval_ns) || out->interval_ns < OODA_NS_PER_SEC)) {
+		buf_addf(err, "anomalies[%zu].interval: %s is not a duration of at least 1s (like 30s)", i, iv ? iv : "this");
 		return OODA_EINVAL;
 	}
 	const char *dir = json_string_value(json_object_get(j, "direction"));
@@ -162,7 +155,7 @@ static int parse_one(json_t *j, size_t i, struct watch *out, struct buf *err)
 	out->direction = !dir || !strcmp(dir, "both") ? 0 : !strcmp(dir, "up") ? 1 : -1;
 	json_t *th = json_object_get(j, "threshold");
 	out->threshold = json_is_number(th) ? json_number_value(th) : 0.99;
-	if (out->threshold <= 0 || out->threshold >= 1) {
+	if ((th && !json_is_null(th) && !json_is_number(th)) || out->threshold <= 0 || out->threshold >= 1) {
 		buf_addf(err, "anomalies[%zu].threshold: a score strictly between 0 and 1", i);
 		return OODA_EINVAL;
 	}
@@ -370,4 +363,9 @@ void watches_json(struct watches *ws, struct buf *out)
 	}
 	buf_adds(out, "]}");
 	pthread_mutex_unlock(&ws->mu);
+}
+
+int watches_config_check(const char *section_json, struct buf *err)
+{
+	return watches_configure(NULL, section_json, false, err);
 }

@@ -38,12 +38,21 @@ check(r.returncode == 0, f"example config is valid: {r.stderr}")
 import tempfile
 cases = [
     ("server:\n  listen: 127.0.0.1:1\n  thredas: 4\n", ":3:3: server.thredas: unknown key"),
-    ("server:\n  threads: many\n", ":2:12: server.threads: expected a integer"),
+    ("server:\n  threads: many\n", ":2:12: server.threads: expected an integer"),
     ("limits:\n  api_body: 12 parsecs\n", ":2:13: limits.api_body: expected a size"),
     ("retention:\n  max_age: soon\n", "retention.max_age: expected a duration"),
     ("server: [1, 2\n", ":"),
     ("- just\n- a list\n", "the top level must be a mapping"),
-    ("log:\n  level: chatty\n", "log.level: expected debug, info, warn or error"),
+    ("log:\n  level: chatty\n", ":2:10: log.level: expected one of debug, info, warn, error"),
+    # sections are checked by the same schema: unknown keys with the closest one, types, refused sections
+    ("services:\n  - name: api\n    probes:\n      - name: h\n        tcp: \"127.0.0.1:1\"\n        intervall: 5s\n",
+     ":6:9: services[0].probes[0].intervall: unknown key; did you mean \"interval\"?"),
+    ("heartbeats:\n  - name: nightly\n", ":2:5: heartbeats[0].every: is required"),
+    ("slos:\n  - name: s\n    objective: high\n    sli: {ratio: {}}\n", ":3:16: slos[0].objective: expected a number"),
+    ("approvals:\n  - class: deploy\n", ":2:12: approvals[0].class: expected one of rollback"),
+    ("alerts:\n  rules:\n    - name: r\n      expr: \"up ==\"\n", ":4:14: alerts.rules[0].expr: parse error"),
+    ("deploy:\n  verify:\n    window: 10 minutes\n", ":3:13: deploy.verify.window: expected a duration"),
+    ("flags:\n  env: prod\n", ":1:1: flags: not supported yet"),
     # inputs on which libfyaml 0.7 crashes or loops: refused, never fatal
     ("- ? ? ??: \t  ? ? ?,", "the YAML parser failed"),
     ("\r%\xb1", "YAML directives"),
@@ -54,6 +63,33 @@ for text, want in cases:
     r = run("config", "check", f.name)
     check(r.returncode != 0 and f.name in r.stderr and want in r.stderr, f"config check {text!r}: {r.stderr!r}")
     os.unlink(f.name)
+
+# every problem of a file is reported, one FILE:LINE:COLUMN line each, and the run fails
+bad = ("server:\n  listne: 127.0.0.1:1\n"        # unknown key, with the closest one
+       "audit:\n  checkpoint_every: often\n"     # wrong type
+       "policies:\n  - name: restart\n")          # a section nothing reads yet
+with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+    f.write(bad)
+r = run("config", "check", f.name)
+lines = [l for l in r.stderr.splitlines() if l.startswith(f.name + ":")]
+check(r.returncode != 0 and len(lines) == 3, f"three problems, three lines: {r.stderr!r}")
+check(lines[:3] == [f"{f.name}:2:3: server.listne: unknown key; did you mean \"listen\"?",
+                    f"{f.name}:4:21: audit.checkpoint_every: expected an integer, got \"often\"",
+                    f"{f.name}:5:1: policies: not supported yet: remediation policies are not implemented in this version"],
+      f"each line names file, line, column, key and problem: {lines!r}")
+check("3 problems found" in r.stderr, f"summary: {r.stderr!r}")
+# the daemon refuses the same file at start
+r = run("serve", "--listen", "127.0.0.1:0", "--data", tempfile.mkdtemp(prefix="ooda-it-cli-"), "--config", f.name,
+        timeout=15)
+check(r.returncode != 0 and f"{f.name}:2:3: server.listne" in r.stderr and f"{f.name}:5:1: policies" in r.stderr,
+      f"serve refuses the file check refuses: {r.stderr!r}")
+os.unlink(f.name)
+
+# every config file shipped in the tree passes
+for rel in ("examples/ooda.yaml",):
+    r = run("config", "check", os.path.join(ROOT, rel))
+    check(r.returncode == 0, f"{rel} passes config check: {r.stderr!r}")
+
 r = run("config", "check", "/nonexistent.yaml")
 check(r.returncode != 0 and "cannot open" in r.stderr, "missing config file")
 

@@ -30,6 +30,36 @@ try:
     acts = [x["action"] for x in r.json()["records"]]
     check(acts.count("config.reload") == 1 and acts.count("config.reload_rejected") == 2, f"reloads audited: {acts}")
 
+    # a file the schema refuses is refused on reload too, with every problem, and the old config stays
+    with open(s.config, "w") as f:
+        f.write("heartbeats:\n  - name: keep-me\n    every: 1h\n")
+    r = s.post("/api/v1/config/reload", {})
+    check(r.status == 200, f"good reload: {r.body}")
+    with open(s.config, "w") as f:
+        f.write("heartbeats:\n  - name: replaced\n    evry: 1h\n"
+                "server:\n  threads: lots\n"
+                "flags:\n  prod: {}\n")
+    r = s.post("/api/v1/config/reload", {})
+    detail = r.json().get("detail", "") if r.status == 400 else ""
+    check(r.status == 400 and f"{s.config}:3:5: heartbeats[0].evry: unknown key; did you mean \"every\"?" in detail
+          and f"{s.config}:5:12: server.threads: expected an integer" in detail
+          and f"{s.config}:6:1: flags: not supported yet" in detail,
+          f"reload names every problem: {r.body}")
+    names = [h["name"] for h in s.get("/api/v1/heartbeats").json().get("heartbeats", [])]
+    check(names == ["keep-me"], f"the old config stays after a rejected reload: {names}")
+    s.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    check('ooda_config_reloads_total{outcome="rejected"} 4' in s.get("/metrics").body, "SIGHUP rejects it too")
+    names = [h["name"] for h in s.get("/api/v1/heartbeats").json().get("heartbeats", [])]
+    check(names == ["keep-me"], f"still the old config after SIGHUP: {names}")
+    # a key a reload cannot apply is not silently ignored: the log says it waits for a restart
+    with open(s.config, "w") as f:
+        f.write("heartbeats:\n  - name: keep-me\n    every: 1h\nserver:\n  threads: 3\nlog:\n  level: info\n")
+    r = s.post("/api/v1/config/reload", {})
+    check(r.status == 200, f"reload with a start-only key: {r.body}")
+    check("server.threads changed; this takes effect at the next restart" in s.read_log(),
+          "a start-only key changed on reload is named in the log")
+
     # SIGTERM while writes are in flight: the daemon drains, every acknowledged write is there
     acked = []
     stop = threading.Event()

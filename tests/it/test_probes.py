@@ -286,9 +286,50 @@ try:
     check(h["nightly"]["state"] == "failed" and h["hourly"]["state"] == "up", f"pings persisted across a restart: {h}")
     r = s.get("/api/v1/audit?action=heartbeat.*")
     check(r.status == 200 and len(r.json()["records"]) >= 4, f"pings audited: {r.body[:200]}")
+    # services[].owner is shown with each probe and in the list of declared services
+    r = s.get("/api/v1/probes").json()
+    check(all(x["owner"] == "team-shop" for x in r["probes"]), f"each probe names its owner: {r['probes'][0]}")
+    check(r["services"] == [{"name": "shop", "owner": "team-shop", "dependencies": []}],
+          f"declared services listed: {r['services']}")
 finally:
     if s:
         s.cleanup()
     httpd.shutdown()
     tcp.close()
+
+# services[].dependencies join the dependency graph with no trace at all: alerts of a
+# declared dependency (its probe and its heartbeat) are grouped with those of its dependents,
+# while an unrelated service's alert opens a group of its own
+DEPS = f"""services:
+  - name: web
+    dependencies: [db]
+    probes:
+      - {{name: up, tcp: "127.0.0.1:{closed}", interval: 200ms}}
+  - name: db
+    owner: team-data
+    probes:
+      - {{name: up, tcp: "127.0.0.1:{closed}", interval: 200ms}}
+  - name: batch
+    probes:
+      - {{name: up, tcp: "127.0.0.1:{closed}", interval: 200ms}}
+heartbeats:
+  - {{name: db-backup, every: 1s, grace: 1s, service: db}}
+"""
+s = Server(config=DEPS)
+try:
+    def groups():
+        return s.get("/api/v1/alerts/groups").json().get("groups", [])
+
+    def grouped():
+        gs = groups()
+        names = [sorted(a["name"] for a in g["alerts"]) for g in gs]
+        return ["heartbeat:db-backup", "probe:db/up", "probe:web/up"] in names and ["probe:batch/up"] in names
+
+    ok = wait_for(grouped, 10)
+    check(bool(ok), f"a declared dependency's probe and heartbeat alerts join its dependent's group: {groups()}")
+    r = s.get("/api/v1/probes").json()
+    check({x["name"]: x["dependencies"] for x in r["services"]} == {"web": ["db"], "db": [], "batch": []},
+          f"declared dependencies listed: {r['services']}")
+finally:
+    s.cleanup()
 done()

@@ -1,4 +1,4 @@
-/* Unit tests for src/core: buf, arena, time and duration parsing, errors. */
+/* Unit tests for src/core: buf, arena, time and duration parsing, errors, the ooda.yaml schema. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -7,6 +7,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/time.h"
 
@@ -179,6 +180,157 @@ static void test_errors(void **state)
 	assert_string_equal(ooda_strerror(-9999), "unknown error");
 }
 
+/* ---- ooda.yaml schema: every problem, one FILE:LINE:COLUMN line each ---- */
+
+static void test_config_schema_errors(void **state)
+{
+	static const struct {
+		const char *yaml;
+		int lines;            /* problems reported */
+		const char *want[3];  /* lines expected, in order */
+	} cases[] = {
+		{ "sevrer:\n  threads: 2\n", 1, { "t.yaml:1:1: sevrer: unknown key; did you mean \"server\"?" } },
+		{ "server:\n  zzzz: 1\n", 1,
+		  { "t.yaml:2:3: server.zzzz: unknown key (expected one of: listen, data_dir, threads," } },
+		{ "server:\n  lisen: x\n  threads: many\npolicies: []\n", 3,
+		  { "t.yaml:2:3: server.lisen: unknown key; did you mean \"listen\"?",
+		    "t.yaml:3:12: server.threads: expected an integer, got \"many\"",
+		    "t.yaml:4:1: policies: not supported yet: remediation policies are not implemented" } },
+		{ "flags:\n  prod: {}\n", 1, { "t.yaml:1:1: flags: not supported yet" } },
+		{ "services:\n  - name: a\n    ownr: team\n  - name: b\n    probes:\n      - name: p\n        dns: x\n"
+		  "        pass_after: 1000\n",
+		  2, { "t.yaml:3:5: services[0].ownr: unknown key; did you mean \"owner\"?",
+		       "t.yaml:8:21: services[1].probes[0].pass_after: 1000 is out of range [1, 64]" } },
+		{ "services:\n  - owner: x\n", 1, { "t.yaml:2:5: services[0].name: is required (a string)" } },
+		{ "services:\n  - name: a\n    dependencies: db\n", 1,
+		  { "t.yaml:3:19: services[0].dependencies: expected a list of strings" } },
+		{ "services:\n  - name: a\n    dependencies: [a]\n", 1,
+		  { "t.yaml:3:20: services[0].dependencies[0]: a cannot depend on itself" } },
+		{ "anomalies:\n  - name: w\n    expr: up\n    direction: sideways\n", 1,
+		  { "t.yaml:4:16: anomalies[0].direction: expected one of up, down, both, got \"sideways\"" } },
+		/* a check the table cannot express, placed where its key path points */
+		{ "anomalies:\n  - name: w\n    expr: \"rate(\"\n", 1, { "t.yaml:3:12: anomalies[0].expr:" } },
+		{ "alerts:\n  - name: r\n    expr: up\n    severity: loud\n", 1,
+		  { "t.yaml:4:15: alerts[0].severity: expected one of page, ticket, info" } },
+		/* the keys each section's stage reads, and no other, come from the schema alone */
+		{ "services:\n  - name: s\n    probes:\n      - name: p\n        http: {url: \"http://x\", bdy: x}\n", 1,
+		  { "t.yaml:5:33: services[0].probes[0].http.bdy: unknown key (expected one of: url, method, headers," } },
+		{ "heartbeats:\n  - {name: a, every: 5m, when: 1}\n", 1, { "t.yaml:2:26: heartbeats[0].when: unknown key" } },
+		{ "alerts:\n  - {name: A, expr: up, exp: x}\n", 1,
+		  { "t.yaml:2:25: alerts[0].exp: unknown key; did you mean \"expr\"?" } },
+		{ "alerts:\n  rulez: []\n", 1, { "t.yaml:2:3: alerts.rulez: unknown key; did you mean \"rules\"?" } },
+		{ "slos:\n  - {name: a, service: a, objective: 99, sli: {ratio: {}}, colour: 1}\n", 1,
+		  { "t.yaml:2:60: slos[0].colour: unknown key" } },
+		{ "slos:\n  - name: a\n    objective: 99\n    sli: {latency: {threshold: 1s, p: 99}}\n"
+		  "    alerts: {page: {long: 1h, shrt: 5m}, tiket: []}\n",
+		  3, { "t.yaml:4:36: slos[0].sli.latency.p: unknown key",
+		       "t.yaml:5:31: slos[0].alerts.page.shrt: unknown key; did you mean \"short\"?",
+		       "t.yaml:5:42: slos[0].alerts.tiket: unknown key; did you mean \"ticket\"?" } },
+		{ "anomalies:\n  - {name: w, expr: up, warmpu: 20}\n", 1,
+		  { "t.yaml:2:25: anomalies[0].warmpu: unknown key; did you mean \"warmup\"?" } },
+		{ "services:\n  - name: s\n    probes:\n      - {name: p, exec: [true], exec_timeout: 1s}\n", 1,
+		  { "t.yaml:4:33: services[0].probes[0].exec_timeout: unknown key" } },
+		{ "deploy:\n  hooks:\n    redeploy: {exec: [x], retries: 3}\n", 1,
+		  { "t.yaml:3:27: deploy.hooks.redeploy.retries: unknown key" } },
+		/* values a stage would not read are refused, not dropped */
+		{ "deploy:\n  verify: {window: 600}\n", 1, { "t.yaml:2:20: deploy.verify.window: a duration like 10m" } },
+		{ "deploy:\n  verify: {alpha: \"0.05\"}\n", 1, { "t.yaml:2:20: deploy.verify.alpha: a number" } },
+		{ "approvals:\n  - {class: rollback, expires: 3600}\n", 1,
+		  { "t.yaml:2:32: approvals[0].expires: a duration like 2h" } },
+		{ "approvals:\n  - {class: rollback, env: 2024}\n", 1, { "t.yaml:2:28: approvals[0].env: an environment name" } },
+		{ "anomalies:\n  - {name: w, expr: up, interval: 90}\n", 1,
+		  { "t.yaml:2:35: anomalies[0].interval: this is not a duration of at least 1s" } },
+		{ "anomalies:\n  - {name: w, expr: up, threshold: \"0.5\"}\n", 1,
+		  { "t.yaml:2:37: anomalies[0].threshold: a score strictly between 0 and 1" } },
+		{ "approvals:\n  - {class: flag.change, tags: beta}\n", 1,
+		  { "t.yaml:2:32: approvals[0].tags: expected a list of strings" } },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config c;
+		struct buf err = BUF_INIT;
+		config_init(&c);
+		int rc = config_load_string(&c, "t.yaml", cases[i].yaml, strlen(cases[i].yaml), &err);
+		if (rc != OODA_EINVAL)
+			fail_msg("case %zu: rc %d, err %s", i, rc, err.data);
+		int lines = 1;
+		for (size_t k = 0; k < err.len; k++)
+			lines += err.data[k] == '\n';
+		if (lines != cases[i].lines)
+			fail_msg("case %zu: %d lines, want %d:\n%s", i, lines, cases[i].lines, err.data);
+		const char *line = err.data;
+		for (int k = 0; k < cases[i].lines; k++) {
+			const char *want = cases[i].want[k];
+			if (want && strncmp(line, want, strlen(want)))
+				fail_msg("case %zu line %d:\n got  %.*s\n want %s", i, k, (int)strcspn(line, "\n"), line, want);
+			line += strcspn(line, "\n") + (line[strcspn(line, "\n")] ? 1 : 0);
+		}
+		/* a refused file leaves the config as it was */
+		assert_null(c.path);
+		assert_int_equal(c.threads, 8);
+		config_release(&c);
+		buf_release(&err);
+	}
+}
+
+static void test_config_schema_accepts(void **state)
+{
+	static const char yaml[] =
+		"server:\n  threads: 4\n"
+		"services:\n"
+		"  - name: checkout\n    owner: team-pay\n    dependencies: [payments, db]\n"
+		"    probes:\n      - name: health\n        http: {url: \"http://127.0.0.1:1/\", expect_status: 2xx}\n"
+		"        interval: 15s\n        fail_after: 3 of 5\n"
+		"heartbeats:\n  - {name: backup, every: 1d, grace: 1h}\n"
+		"alerts:\n  group_window: 2m\n  rules:\n    - {name: r, expr: up == 0, for: 1m, labels: {team: a}}\n"
+		"deploy:\n  verify: {window: 10m, alpha: 0.05}\n"
+		"approvals:\n  - {class: rollback, env: prod, expires: 2h}\n"
+		"slos:\n  - name: s\n    service: checkout\n    description: checkout works\n    objective: 99.9\n    sli: {ratio: {errors: true}}\n";
+	struct config c;
+	struct buf err = BUF_INIT;
+	config_init(&c);
+	int rc = config_load_string(&c, "ok.yaml", yaml, sizeof(yaml) - 1, &err);
+	if (rc)
+		fail_msg("a valid file refused: %s", err.data);
+	assert_int_equal(c.threads, 4);
+	assert_non_null(config_section(&c, "services"));
+	/* config_validate on the loaded config agrees with the load */
+	assert_int_equal(config_validate(&c, &err), 0);
+	assert_int_equal(err.len, 0);
+	config_release(&c);
+	buf_release(&err);
+}
+
+static void test_config_docs(void **state)
+{
+	struct buf out = BUF_INIT;
+	config_docs_markdown(&out);
+	assert_non_null(strstr(out.data, "| `services[].probes[].interval` | duration | `30s` |"));
+	assert_non_null(strstr(out.data, "| `alerts.rules[].expr` | string |"));
+	assert_non_null(strstr(out.data, "| `policies` | refused |"));
+	buf_release(&out);
+}
+
+static void test_config_restart_keys(void **state)
+{
+	static const char a[] = "server:\n  threads: 4\nlog:\n  level: info\n";
+	static const char b[] = "server:\n  threads: 2\n  listen: 127.0.0.1:9\nlog:\n  level: debug\n";
+	struct config x, y;
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	config_init(&x);
+	config_init(&y);
+	assert_int_equal(config_load_string(&x, "a.yaml", a, sizeof(a) - 1, &err), 0);
+	assert_int_equal(config_load_string(&y, "b.yaml", b, sizeof(b) - 1, &err), 0);
+	config_restart_keys(&x, &x, &out);
+	assert_string_equal(out.data, "");
+	/* log.level is applied by a reload; listen and threads wait for a restart */
+	config_restart_keys(&x, &y, &out);
+	assert_string_equal(out.data, "server.listen, server.threads");
+	config_release(&x);
+	config_release(&y);
+	buf_release(&err);
+	buf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -188,6 +340,10 @@ int main(void)
 		cmocka_unit_test(test_time_arith),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_config_schema_errors),
+		cmocka_unit_test(test_config_schema_accepts),
+		cmocka_unit_test(test_config_docs),
+		cmocka_unit_test(test_config_restart_keys),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -187,8 +187,6 @@ static void test_parse_errors(void **state)
 		  "services[0].probes[0].http.expect_status[1]: expected an HTTP status" },
 		{ "[{\"name\":\"s\",\"probes\":[{\"name\":\"p\",\"http\":{\"url\":\"http://x\",\"body_regex\":\"(\"}}]}]",
 		  "services[0].probes[0].http.body_regex: " },
-		{ "[{\"name\":\"s\",\"probes\":[{\"name\":\"p\",\"http\":{\"url\":\"http://x\",\"bdy\":\"x\"}}]}]",
-		  "services[0].probes[0].http: unknown key \"bdy\"" },
 		{ "[{\"name\":\"s\",\"probes\":[{\"name\":\"p\",\"exec\":{\"argv\":[]}}]}]", "services[0].probes[0].exec.argv: must be a list" },
 		{ "[{\"name\":\"s\",\"probes\":[{\"name\":\"p\",\"exec\":{\"argv\":[\"a\"],\"expect_exit\":300}}]}]",
 		  "services[0].probes[0].exec.expect_exit: must be between 0 and 255" },
@@ -239,7 +237,6 @@ static void test_heartbeat_parse(void **state)
 		{ "[{\"name\":\"a\",\"every\":\"5m\",\"grace\":\"1m\"},{\"name\":\"b\"}]", "heartbeats[1].every: is required" },
 		{ "[{\"name\":\"a\",\"every\":\"often\"}]", "heartbeats[0].every: must be a duration" },
 		{ "[{\"every\":\"5m\"}]", "heartbeats[0].name: is required" },
-		{ "[{\"name\":\"a\",\"every\":\"5m\",\"when\":1}]", "heartbeats[0]: unknown key \"when\"" },
 		{ "[{\"name\":\"a\",\"every\":\"5m\"},{\"name\":\"a\",\"every\":\"1m\"}]", "heartbeats[1].name: \"a\" is already" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
