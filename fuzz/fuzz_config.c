@@ -8,7 +8,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/daemon.h"
 #include "core/config.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	daemon_register_config_checks();
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

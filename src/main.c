@@ -1178,6 +1178,7 @@ static int parse_args(const struct cli_command *c, int argc, char **argv, struct
 
 int main(int argc, char **argv)
 {
+	daemon_register_config_checks();
 	if (argc < 2) {
 		struct cli_args none = { 0 };
 		struct buf err = BUF_INIT;

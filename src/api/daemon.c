@@ -25,6 +25,24 @@ static bool tokens_required(void *app)
 	return auth_active_tokens(d->auth) > 0;
 }
 
+/* Which stage checks which section of ooda.yaml. */
+static const struct {
+	const char *section;
+	config_check_fn *check;
+} config_checks[] = {
+	{ "services", probe_config_check },     { "heartbeats", heartbeat_config_check },
+	{ "slos", slo_config_check },           { "alerts", rules_config_check },
+	{ "anomalies", watches_config_check },  { "deploy", change_deploy_check },
+	{ "approvals", change_approvals_check },
+};
+
+void daemon_register_config_checks(void)
+{
+	for (size_t i = 0; i < sizeof(config_checks) / sizeof(config_checks[0]); i++)
+		if (config_register_check(config_checks[i].section, config_checks[i].check))
+			abort(); /* the table above and the schema in core/config.c disagree: a build error */
+}
+
 /* Writer thread, after a batch is durable: feed live signals. */
 static void publish_live(void *ctx, const struct telemetry_batch *b)
 {

@@ -70,6 +70,13 @@ struct serve_options {
 int daemon_serve(const struct serve_options *opt, struct buf *err);
 
 /*
+ * Registers every stage's ooda.yaml section check with the config schema
+ * (config_register_check). Call once at process start, before any config is
+ * loaded: `ooda serve`, reload and `ooda config check` then validate alike.
+ */
+void daemon_register_config_checks(void);
+
+/*
  * Re-reads the config file. A bad file is rejected (the old config stays)
  * and the reason returned; every attempt is audited with actor.
  */

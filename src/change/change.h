@@ -148,4 +148,12 @@ int approval_decide(struct change *c, const char *id, bool approve, const char *
 /* Requests of status ("all" for every one), of one environment when env is not NULL. */
 int approval_list_json(struct change *c, const char *status, const char *env, struct buf *out, struct buf *err);
 
+/*
+ * The semantic checks of the `deploy:` and `approvals:` sections of ooda.yaml
+ * (config_check_fn in core/config.h), registered with config_register_check().
+ */
+struct buf;
+int change_deploy_check(const char *section_json, struct buf *err);
+int change_approvals_check(const char *section_json, struct buf *err);
+
 #endif

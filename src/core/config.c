@@ -264,19 +264,19 @@ const struct config_key config_keys[] = {
 	{ "ingest.queue_bytes", CFG_SIZE, "256MiB", F(ingest_queue_bytes), 1 << 20, INT64_C(1) << 34,
 	  "Bound of each ingest queue: request bodies waiting for an ingest worker, and decoded telemetry waiting for the writer; when full, ingest answers 429 with Retry-After." },
 	{ "services", CFG_LIST, NULL, 0, 0, 0, "Services, their owners, declared dependencies and probes (docs/probes.md).",
-	  .sub = service_keys, .check = probe_config_check },
+	  .sub = service_keys, .staged = true },
 	{ "heartbeats", CFG_LIST, NULL, 0, 0, 0, "Dead-man's switches for background jobs (docs/probes.md).",
-	  .sub = heartbeat_keys, .check = heartbeat_config_check },
+	  .sub = heartbeat_keys, .staged = true },
 	{ "slos", CFG_LIST, NULL, 0, 0, 0, "Service level objectives and their burn-rate alerts (docs/slo.md).",
-	  .sub = slo_keys, .check = slo_config_check },
+	  .sub = slo_keys, .staged = true },
 	{ "alerts", CFG_MAP, NULL, 0, 0, 0, "Alert rules and grouping (docs/alerts.md); a bare list is read as `rules`.",
-	  .sub = alerts_keys, .items = rule_keys, .check = rules_config_check },
+	  .sub = alerts_keys, .items = rule_keys, .staged = true },
 	{ "anomalies", CFG_LIST, NULL, 0, 0, 0, "Extra series watched by the anomaly detector (docs/alerts.md).",
-	  .sub = anomaly_keys, .check = watches_config_check },
+	  .sub = anomaly_keys, .staged = true },
 	{ "deploy", CFG_MAP, NULL, 0, 0, 0, "Rollback hooks and the settings of `ooda deploy verify` (docs/operations.md).",
-	  .sub = deploy_keys, .check = change_deploy_check },
+	  .sub = deploy_keys, .staged = true },
 	{ "approvals", CFG_LIST, NULL, 0, 0, 0, "Four-eyes approval rules per action class.", .sub = approval_keys,
-	  .check = change_approvals_check },
+	  .staged = true },
 	{ "policies", CFG_UNSUPPORTED, NULL, 0, 0, 0,
 	  "not supported yet: remediation policies are not implemented in this version" },
 	{ "flags", CFG_UNSUPPORTED, NULL, 0, 0, 0,
@@ -832,21 +832,57 @@ static void flat_value(struct vctx *v, struct fy_node *kn, struct fy_node *vn, c
 	buf_release(&detail);
 }
 
+/* The stages' section checks, by top-level key (config_register_check). */
+static struct {
+	const char *section;
+	config_check_fn *fn;
+} checks[16];
+
+int config_register_check(const char *section, config_check_fn *fn)
+{
+	const struct config_key *k = config_keys;
+	while (k->path && strcmp(k->path, section))
+		k++;
+	if (!k->path || !k->staged)
+		return OODA_EINVAL;
+	size_t i = 0;
+	while (i < sizeof(checks) / sizeof(checks[0]) && checks[i].section && strcmp(checks[i].section, section))
+		i++;
+	if (i == sizeof(checks) / sizeof(checks[0]))
+		return OODA_ELIMIT;
+	checks[i].section = k->path;
+	checks[i].fn = fn;
+	return 0;
+}
+
+static config_check_fn *registered_check(const char *section)
+{
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]) && checks[i].section; i++)
+		if (!strcmp(checks[i].section, section))
+			return checks[i].fn;
+	return NULL;
+}
+
 /* A section: its schema, then (if that found nothing) the stage's own check. */
 static void section_value(struct vctx *v, struct fy_node *kn, struct fy_node *vn, const struct config_key *k,
 			  const char *path)
 {
 	int before = v->n;
 	check_value(v, kn, vn, k, path, 1);
-	if (v->n != before || !k->check || is_null(vn))
+	if (v->n != before || !k->staged || is_null(vn))
 		return;
+	config_check_fn *check = registered_check(k->path);
+	if (!check) { /* never skipped in silence: a binary that forgot to register is refused */
+		verr(v, vn, path, "this section's check is not registered (an ooda build error)");
+		return;
+	}
 	char *json = fy_emit_node_to_string(vn, FYECF_MODE_JSON_ONELINE | FYECF_NO_ENDING_NEWLINE);
 	if (!json) {
 		verr(v, vn, path, "cannot be read as data");
 		return;
 	}
 	struct buf why = BUF_INIT;
-	if (k->check(json, &why))
+	if (check(json, &why))
 		section_error(v, vn, path, why.len ? why.data : "is not valid");
 	buf_release(&why);
 	free(json);

@@ -66,7 +66,8 @@ enum config_type {
  * parses, durations relate, names are unique), given the section as compact
  * JSON. On error appends "key.path: message" to err, the path starting with
  * the section name; config_validate turns the path into FILE:LINE:COLUMN.
- * Defined by the stage that reads the section.
+ * Defined by the stage that reads the section, registered with
+ * config_register_check().
  */
 typedef int config_check_fn(const char *section_json, struct buf *err);
 
@@ -82,7 +83,7 @@ struct config_key {
 	const struct config_key *items; /* CFG_MAP: may also be written as a list of these */
 	const char *const *enums;       /* CFG_STRING: the accepted values, NULL-terminated */
 	bool required;
-	config_check_fn *check;         /* the section's semantic check, or NULL */
+	bool staged;                    /* the section has a stage's semantic check (config_register_check) */
 	bool reloadable;                /* flat keys: a reload applies it (else at the next start) */
 	bool strings_ok;                /* CFG_MAP: may also be written as a list of strings */
 };
@@ -149,13 +150,14 @@ int config_yaml_to_json(const char *text, size_t len, char **json, struct buf *e
 /* A section (services, deploy, approvals, …) as compact JSON text; NULL if absent. Caller frees. */
 char *config_section_json(const struct config *c, const char *name);
 
-/* The section checks named in the schema, defined by the stages that read the sections. */
-config_check_fn probe_config_check;     /* services (detect/probe.c) */
-config_check_fn heartbeat_config_check; /* heartbeats (detect/heartbeat.c) */
-config_check_fn rules_config_check;     /* alerts (detect/rules.c) */
-config_check_fn watches_config_check;   /* anomalies (detect/watch.c) */
-config_check_fn slo_config_check;       /* slos (detect/slo.c) */
-config_check_fn change_deploy_check;    /* deploy (change/change.c) */
-config_check_fn change_approvals_check; /* approvals (change/change.c) */
+/*
+ * Registers fn as the semantic check of the section at top-level key
+ * section (a row of config_keys with .staged set). The stages define the
+ * checks; a layer above them (the daemon) registers them before any config
+ * is loaded, so core never calls up into a stage by name. Registering the
+ * same section again replaces the check. Not thread-safe: call at start.
+ * Returns OODA_EINVAL for a section the schema does not mark as staged.
+ */
+int config_register_check(const char *section, config_check_fn *fn);
 
 #endif

@@ -109,4 +109,11 @@ int heartbeats_json(struct heartbeats *h, const char *name, int64_t now_ns, stru
  */
 void heartbeats_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink);
 
+/*
+ * The semantic check of the `heartbeats:` section of ooda.yaml (config_check_fn in
+ * core/config.h), registered by the daemon with config_register_check().
+ */
+struct buf;
+int heartbeat_config_check(const char *section_json, struct buf *err);
+
 #endif

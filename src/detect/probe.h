@@ -172,4 +172,11 @@ int prober_json(struct prober *p, const char *service, const char *name, struct 
  */
 void services_edges_json(const json_t *services, struct buf *out);
 
+/*
+ * The semantic check of the `services:` section of ooda.yaml (config_check_fn in
+ * core/config.h), registered by the daemon with config_register_check().
+ */
+struct buf;
+int probe_config_check(const char *section_json, struct buf *err);
+
 #endif

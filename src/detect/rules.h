@@ -104,4 +104,11 @@ void rules_set_source(struct rules *r, const struct promql_source *src);
  */
 void rules_template(const char *tmpl, double value, const json_t *labels, struct buf *out);
 
+/*
+ * The semantic check of the `alerts:` section of ooda.yaml (config_check_fn in
+ * core/config.h), registered by the daemon with config_register_check().
+ */
+struct buf;
+int rules_config_check(const char *section_json, struct buf *err);
+
 #endif

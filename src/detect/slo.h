@@ -144,4 +144,11 @@ int slo_list_json(struct slo_set *set, int64_t now_ns, struct buf *out, struct b
 int slo_get_json(struct slo_set *set, const char *name, int64_t now_ns, struct buf *out,
 		 struct buf *err);
 
+/*
+ * The semantic check of the `slos:` section of ooda.yaml (config_check_fn in
+ * core/config.h), registered by the daemon with config_register_check().
+ */
+struct buf;
+int slo_config_check(const char *section_json, struct buf *err);
+
 #endif

@@ -77,4 +77,11 @@ void watches_set_source(struct watches *w, const struct promql_source *src);
 /* {"watches":[{name, expr, series:[{labels, value, baseline, score, direction}]}]} */
 void watches_json(struct watches *w, struct buf *out);
 
+/*
+ * The semantic check of the `anomalies:` section of ooda.yaml (config_check_fn in
+ * core/config.h), registered by the daemon with config_register_check().
+ */
+struct buf;
+int watches_config_check(const char *section_json, struct buf *err);
+
 #endif

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "api/daemon.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/config.h"
@@ -331,10 +332,37 @@ static void test_config_restart_keys(void **state)
 	buf_release(&out);
 }
 
+static int no_check(const char *section_json, struct buf *err)
+{
+	(void)section_json;
+	(void)err;
+	return 0;
+}
+
+/* Only sections the schema marks as checked by a stage take a check. */
+static void test_config_register_check(void **state)
+{
+	assert_int_equal(config_register_check("server.listen", no_check), OODA_EINVAL);
+	assert_int_equal(config_register_check("policies", no_check), OODA_EINVAL);
+	assert_int_equal(config_register_check("no-such-section", no_check), OODA_EINVAL);
+	/* the registered alerts check is the rules stage's: only it parses PromQL */
+	struct config c;
+	struct buf err = BUF_INIT;
+	config_init(&c);
+	static const char yaml[] = "alerts:\n  rules:\n    - name: x\n      expr: \"rate(foo[5m]\"\n";
+	assert_int_not_equal(config_load_string(&c, "t.yaml", yaml, sizeof(yaml) - 1, &err), 0);
+	assert_non_null(strstr(err.data, "t.yaml:4:"));
+	assert_non_null(strstr(err.data, "parse error"));
+	config_release(&c);
+	buf_release(&err);
+}
+
 int main(void)
 {
+	daemon_register_config_checks(); /* as the daemon and the CLI do at start */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_config_register_check),
 		cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_time_parse),
 		cmocka_unit_test(test_time_arith),
