@@ -10,7 +10,7 @@
 #define OODA_FUZZ_BATCH_CHECK_H
 
 #include "core/time.h"
-#include "ingest/record.h"
+#include "model/record.h"
 
 static volatile unsigned batch_check_sink;
 

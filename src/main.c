@@ -13,6 +13,7 @@
 #include "audit/audit.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "core/time.h"
 #include "detect/patterns.h"
 #include "detect/rules.h"

@@ -9,7 +9,7 @@
 
 #include "core/arena.h"
 #include "core/time.h"
-#include "ingest/live.h"
+#include "model/live.h"
 
 #define BATCH 512
 #define N_BATCHES 400

@@ -1,6 +1,7 @@
 /* /api/v1/audit: filtered listing with a cursor, chain verification (against anchored heads), checkpoints. */
 #include "api/api.h"
 #include "api/handlers.h"
+#include "core/hex.h"
 #include "core/time.h"
 
 struct list_ctx {

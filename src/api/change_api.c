@@ -10,7 +10,7 @@
 #include "api/api.h"
 #include "api/handlers.h"
 #include "change/change.h"
-#include "change/vdoc.h"
+#include "store/vdoc.h"
 #include "core/time.h"
 
 static struct change *chg(struct http_request *req)

@@ -24,7 +24,7 @@
 #include "detect/heartbeat.h"
 #include "detect/probe.h"
 #include "detect/slo.h"
-#include "ingest/live.h"
+#include "model/live.h"
 #include "store/store.h"
 #include "store/tstore.h"
 

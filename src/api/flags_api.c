@@ -17,7 +17,7 @@
 #include "api/api.h"
 #include "api/handlers.h"
 #include "change/flagstore.h"
-#include "change/vdoc.h"
+#include "store/vdoc.h"
 #include "core/time.h"
 
 /* The environment of a request; a token scoped to an environment may not name another. */

@@ -10,22 +10,13 @@
  */
 #include "audit/audit.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "core/time.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <unistd.h>
-
-void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 void audit_digest_hex(const void *data, size_t len, char out[65])
 {

@@ -141,7 +141,4 @@ int audit_verify(struct store *s, const struct audit_verify_options *opt, struct
 /* Lower-case hex SHA-256 of data into out (65 bytes); "" for NULL data. */
 void audit_digest_hex(const void *data, size_t len, char out[65]);
 
-/* Hex of n bytes into out (2n+1 bytes). */
-void hex_encode(const uint8_t *in, size_t n, char *out);
-
 #endif

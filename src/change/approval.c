@@ -14,7 +14,7 @@
  *        └──expiry──> expired
  */
 #include "change/change.h"
-#include "change/vdoc.h"
+#include "audit/docwrite.h"
 #include "core/error.h"
 #include "core/time.h"
 

@@ -4,7 +4,7 @@
  */
 #include "change/change.h"
 #include "change/jschema.h"
-#include "change/vdoc.h"
+#include "audit/docwrite.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"

@@ -3,7 +3,7 @@
  * canary verification, the rollback planner with its durable runs, and
  * four-eyes approvals. Flags live in flagstore.h. Every function takes the
  * stage's context (the stores, the audit signer, the flags) and writes
- * versioned documents through vdoc.h, so each change is audited and
+ * versioned documents through audit/docwrite.h, so each change is audited and
  * reaches the timeline as a change event.
  *
  * Documents (kind / key):

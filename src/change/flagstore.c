@@ -3,7 +3,7 @@
  * sets that OFREP evaluates (see flagstore.h).
  */
 #include "change/flagstore.h"
-#include "change/vdoc.h"
+#include "audit/docwrite.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"

@@ -22,7 +22,7 @@
  * Hooks get OODA_RUN_ID and OODA_STEP so that they can deduplicate too.
  */
 #include "change/change.h"
-#include "change/vdoc.h"
+#include "audit/docwrite.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"

@@ -7,8 +7,9 @@
  * go, under a second mutex that keeps the versions in order.
  */
 #include "detect/alerts.h"
-#include "change/vdoc.h"
+#include "audit/docwrite.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/time.h"
 

@@ -49,8 +49,8 @@
 
 #include "audit/audit.h"
 #include "core/buf.h"
-#include "detect/signal.h"
-#include "ingest/live.h"
+#include "model/signal.h"
+#include "model/live.h"
 #include "store/store.h"
 
 #define ALERTS_MAX 10000                 /* alerts kept in memory (oldest resolved go first) */

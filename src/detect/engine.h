@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "detect/signal.h"
+#include "model/signal.h"
 
 #define ENGINE_MAX_CALLBACKS 32
 #define ENGINE_DEFAULT_TICK_NS (250 * INT64_C(1000000))

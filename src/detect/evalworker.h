@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "detect/signal.h"
+#include "model/signal.h"
 
 #define EVALWORKER_MAX_HELD 100000
 

@@ -5,7 +5,7 @@
  * back when a name is first configured.
  */
 #include "detect/heartbeat.h"
-#include "change/vdoc.h"
+#include "audit/docwrite.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"

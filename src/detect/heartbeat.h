@@ -17,7 +17,7 @@
 
 #include "audit/audit.h"
 #include "core/buf.h"
-#include "detect/signal.h"
+#include "model/signal.h"
 #include "store/store.h"
 
 #define HEARTBEAT_MAX 1000

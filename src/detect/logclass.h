@@ -25,8 +25,8 @@
 
 #include "core/buf.h"
 #include "store/store.h"
-#include "detect/signal.h"
-#include "ingest/record.h"
+#include "model/signal.h"
+#include "model/record.h"
 
 struct logclass_config {
 	uint32_t max_services;       /* miners kept; beyond, logs are not classified [64] */

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "detect/signal.h"
+#include "model/signal.h"
 
 struct tstore;
 

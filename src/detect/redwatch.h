@@ -17,8 +17,8 @@
 #include <stdint.h>
 
 #include "detect/anomaly.h"
-#include "detect/signal.h"
-#include "ingest/live.h"
+#include "model/signal.h"
+#include "model/live.h"
 
 struct redwatch_config {
 	double threshold;      /* score that raises the signal [0.99] */

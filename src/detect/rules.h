@@ -30,8 +30,8 @@
 #include <jansson.h>
 
 #include "core/buf.h"
-#include "detect/signal.h"
-#include "ingest/live.h"
+#include "model/signal.h"
+#include "model/live.h"
 #include "query/promql.h"
 #include "store/tstore.h"
 

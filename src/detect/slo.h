@@ -27,8 +27,8 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "detect/signal.h"
-#include "ingest/live.h"
+#include "model/signal.h"
+#include "model/live.h"
 #include "store/tstore.h"
 
 #define SLO_RING_MINUTES (30 * 1440) /* the longest window: 30 days of minutes */

@@ -25,8 +25,8 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "detect/signal.h"
-#include "ingest/live.h"
+#include "model/signal.h"
+#include "model/live.h"
 #include "query/promql.h"
 #include "store/tstore.h"
 

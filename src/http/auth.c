@@ -7,6 +7,7 @@
  */
 #include "http/auth.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "core/time.h"
 
 #include <netinet/in.h>

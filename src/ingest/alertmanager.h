@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "detect/signal.h"
+#include "model/signal.h"
 
 #define ALERTMANAGER_MAX_ALERTS 1000
 #define ALERTMANAGER_MAX_LABELS 64

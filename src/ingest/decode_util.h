@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "ingest/record.h"
+#include "model/record.h"
 
 #define DECODE_MAX_RECORDS 1000000u /* records of one kind per batch */
 #define DECODE_MAX_DEPTH 64         /* nesting of JSON and AnyValue */
@@ -64,8 +64,6 @@ void dec_reject(struct dec *d, const char *fmt, ...) __attribute__((format(print
 /* Fills the indexed fields of r from r->attrs; service defaults to "unknown". */
 void dec_lift_resource(struct resource *r);
 
-/* Decodes exactly 2*n hex digits into out. Returns 0, or -1 if not hex of that length. */
-int dec_hex(const char *s, size_t len, uint8_t *out, size_t n);
 
 /*
  * OTel SeverityNumber for a level word (trace, debug, info, warn, warning,

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "ingest/record.h"
+#include "model/record.h"
 
 /*
  * Decodes one event object or an array of them:

@@ -6,6 +6,7 @@
 #include "ingest/ndjson.h"
 
 #include "core/error.h"
+#include "core/hex.h"
 #include "core/time.h"
 #include "ingest/decode_util.h"
 #include "ingest/jdom.h"
@@ -118,12 +119,12 @@ static const char *nd_line(struct nd *c, const struct jval *o, int64_t now_ns, i
 	uint8_t trace[16], span[8];
 	bool has_t = false, has_s = false;
 	if ((v = known[NF_TRACE]) && !(v->type == J_STR && v->len == 0) && v->type != J_NULL) {
-		if (v->type != J_STR || dec_hex(v->s, v->len, trace, 16))
+		if (v->type != J_STR || hex_decode(v->s, v->len, trace, 16))
 			return "trace_id is not 32 hex digits";
 		has_t = true;
 	}
 	if ((v = known[NF_SPAN]) && !(v->type == J_STR && v->len == 0) && v->type != J_NULL) {
-		if (v->type != J_STR || dec_hex(v->s, v->len, span, 8))
+		if (v->type != J_STR || hex_decode(v->s, v->len, span, 8))
 			return "span_id is not 16 hex digits";
 		has_s = true;
 	}

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "ingest/record.h"
+#include "model/record.h"
 
 /*
  * Decodes body (len bytes) into log records appended to batch (whose arena

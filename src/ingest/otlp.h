@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "ingest/record.h"
+#include "model/record.h"
 
 /*
  * Decode one request body (len bytes, not NUL-terminated; json selects the

@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "core/error.h"
+#include "core/hex.h"
 #include "core/time.h"
 #include "ingest/jdom.h"
 #include "ingest/otlp.h"
@@ -363,7 +364,7 @@ static void j_id(struct jctx *c, const struct jval *v, uint8_t *out, size_t n, c
 	*has = false;
 	if (!v || (v->type == J_STR && v->len == 0))
 		return;
-	if (v->type != J_STR || dec_hex(v->s, v->len, out, n)) {
+	if (v->type != J_STR || hex_decode(v->s, v->len, out, n)) {
 		mark_bad(c, "%s is not %zu hex digits", what, 2 * n);
 		return;
 	}

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
-#include "ingest/record.h"
+#include "model/record.h"
 
 /*
  * Decodes body (raw snappy block of a WriteRequest) into batch: one

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "ingest/record.h"
+#include "model/record.h"
 
 #define LOGQUERY_MAX_LEN 4096   /* bytes of query text */
 #define LOGQUERY_MAX_TERMS 64   /* leaf terms */

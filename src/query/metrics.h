@@ -18,7 +18,7 @@
 #ifndef OODA_METRICS_H
 #define OODA_METRICS_H
 
-#include "ingest/live.h"
+#include "model/live.h"
 #include "query/promql.h"
 #include "store/tstore.h"
 

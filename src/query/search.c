@@ -7,6 +7,7 @@
  */
 #include "query/search.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "core/time.h"
 #include "store/tblock.h"
 
@@ -50,11 +51,11 @@ void search_log_json(struct buf *b, const struct log_record *r)
 	else
 		buf_adds(b, "null");
 	if (r->has_trace_id) {
-		tblock_hex(r->trace_id, 16, hex);
+		hex_encode(r->trace_id, 16, hex);
 		buf_addf(b, ",\"trace_id\":\"%s\"", hex);
 	}
 	if (r->has_span_id) {
-		tblock_hex(r->span_id, 8, hex);
+		hex_encode(r->span_id, 8, hex);
 		buf_addf(b, ",\"span_id\":\"%s\"", hex);
 	}
 	resource_json(b, r->resource);
@@ -70,12 +71,12 @@ static const char *const status_names[] = { "unset", "ok", "error" };
 void search_span_json(struct buf *b, const struct span *s, int depth)
 {
 	char when[40], hex[33];
-	tblock_hex(s->trace_id, 16, hex);
+	hex_encode(s->trace_id, 16, hex);
 	buf_addf(b, "{\"trace_id\":\"%s\"", hex);
-	tblock_hex(s->span_id, 8, hex);
+	hex_encode(s->span_id, 8, hex);
 	buf_addf(b, ",\"span_id\":\"%s\"", hex);
 	if (s->has_parent) {
-		tblock_hex(s->parent_span_id, 8, hex);
+		hex_encode(s->parent_span_id, 8, hex);
 		buf_addf(b, ",\"parent_span_id\":\"%s\"", hex);
 	} else {
 		buf_adds(b, ",\"parent_span_id\":null");
@@ -828,7 +829,7 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 		c.id[i] = (uint8_t)v;
 	}
 	char low[33];
-	tblock_hex(c.id, 16, low);
+	hex_encode(c.id, 16, low);
 	uint64_t tok = tblock_token_hash(low, 32);
 	buf_init(&c.tmp);
 	struct tstore_skipped sk = { 0 };
@@ -935,7 +936,7 @@ static int traces_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, i
 		    !c->f->errors_only)
 			continue;
 		char hex[33];
-		tblock_hex(s->trace_id, 16, hex);
+		hex_encode(s->trace_id, 16, hex);
 		buf_reset(&c->tmp);
 		char when[40];
 		ooda_time_format(s->start_ns, when, sizeof(when));

@@ -23,6 +23,7 @@
  */
 #include "store/tblock.h"
 #include "core/error.h"
+#include "core/hex.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -192,7 +193,7 @@ static void tok_text(struct writer *w, const char *s, size_t len)
 static void tok_id(struct writer *w, const uint8_t *id, size_t n)
 {
 	char hex[33];
-	tblock_hex(id, n, hex);
+	hex_encode(id, n, hex);
 	tok_add(w, tblock_token_hash(hex, 2 * n));
 }
 
@@ -217,7 +218,7 @@ static void tok_value(struct writer *w, const struct attr *t)
 		break;
 	case ATTR_BYTES: {
 		size_t m = t->len < 32 ? t->len : 32;
-		tblock_hex((const uint8_t *)t->s, m, tmp);
+		hex_encode((const uint8_t *)t->s, m, tmp);
 		n = (int)(2 * m);
 		break;
 	}
@@ -1536,14 +1537,4 @@ void tblock_tokens(const char *text, size_t len, void (*fn)(void *ctx, const cha
 		if (i > start)
 			fn(ctx, low, n);
 	}
-}
-
-void tblock_hex(const uint8_t *id, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[id[i] >> 4];
-		out[2 * i + 1] = hx[id[i] & 15];
-	}
-	out[2 * n] = 0;
 }

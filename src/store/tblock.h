@@ -19,7 +19,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
-#include "ingest/record.h"
+#include "model/record.h"
 
 /* Most records in one block; larger groups are cut into several blocks. */
 #define TBLOCK_MAX_RECORDS 8192
@@ -119,8 +119,5 @@ void tblock_tokens(const char *text, size_t len, void (*fn)(void *ctx, const cha
 		   void *ctx);
 /* Does the bloom possibly contain every one of hashes[0..n)? */
 bool tblock_bloom_has_all(const void *bloom, size_t len, const uint64_t *hashes, size_t n);
-
-/* Hex of 16 or 8 id bytes, lowercase, into out (2*n+1 bytes). */
-void tblock_hex(const uint8_t *id, size_t n, char *out);
 
 #endif

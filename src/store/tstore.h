@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "ingest/record.h"
+#include "model/record.h"
 
 struct tstore;
 

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "audit/audit.h"
+#include "audit/docwrite.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/time.h"
@@ -469,6 +470,70 @@ static void test_checkpoints_on_by_default(void **state)
 	config_release(&c);
 }
 
+static int text_row(void *ctx, int n, char **v, char **names)
+{
+	struct buf *b = ctx;
+	for (int i = 0; i < n; i++)
+		buf_addf(b, "%s%s", i ? "|" : "", v[i] ? v[i] : "NULL");
+	buf_addch(b, '\n');
+	return 0;
+}
+
+/* The rows of q against control.db, "|" between columns, one line each. */
+static void sql_text(struct fixture *f, const char *q, struct buf *out)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/control.db", f->dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	char *msg = NULL;
+	if (sqlite3_exec(db, q, text_row, out, &msg))
+		fail_msg("%s: %s", q, msg);
+	sqlite3_close(db);
+}
+
+/* A document write puts the version and its audit record in one transaction; a stale write puts neither. */
+static void test_document_write_is_audited(void **state)
+{
+	struct fixture *f = *state;
+	struct buf err = BUF_INIT, rows = BUF_INIT;
+	const char *v1 = "{\"on\":false}", *v2 = "{\"on\":true}";
+	struct vdoc_write w = { .kind = "flag", .key = "prod/x", .body = v1, .body_len = strlen(v1),
+				.expect_version = 0, .actor = "token:alice", .rationale = "first",
+				.action = "flag.put", .target = "flag/prod/x" };
+	assert_int_equal(vdoc_put(f->s, &f->sg, &w, &err), 0);
+	assert_int_equal(w.version, 1);
+	w.body = v2, w.body_len = strlen(v2), w.expect_version = 1, w.rationale = "second";
+	assert_int_equal(vdoc_put(f->s, &f->sg, &w, &err), 0);
+	assert_int_equal(w.version, 2);
+
+	/* stale: someone else wrote version 2 meanwhile */
+	w.expect_version = 1;
+	assert_int_equal(vdoc_put(f->s, &f->sg, &w, &err), OODA_EPRECOND);
+	assert_non_null(strstr(err.data, "flag prod/x is at version 2, not 1"));
+
+	char d1[65], d2[65];
+	audit_digest_hex(v1, strlen(v1), d1);
+	audit_digest_hex(v2, strlen(v2), d2);
+	sql_text(f, "SELECT actor, action, target, before_digest, after_digest, rationale, detail FROM audit "
+		    "ORDER BY seq", &rows);
+	struct buf want = BUF_INIT;
+	buf_addf(&want, "token:alice|flag.put|flag/prod/x||%s|first|{\"version\":1}\n"
+			"token:alice|flag.put|flag/prod/x|%s|%s|second|{\"version\":2}\n", d1, d1, d2);
+	assert_string_equal(rows.data, want.data);
+
+	struct vdoc d;
+	assert_int_equal(vdoc_get(f->s, "flag", "prod/x", 0, &d, &err), 0);
+	assert_int_equal(d.version, 2);
+	assert_string_equal(d.body, v2);
+	assert_string_equal(d.author, "token:alice");
+	vdoc_release(&d);
+	assert_true(verify(f).ok);
+	buf_release(&want);
+	buf_release(&rows);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -488,6 +553,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_anchor_line_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tick_signs_waiting_records, setup, teardown),
 		cmocka_unit_test(test_checkpoints_on_by_default),
+		cmocka_unit_test_setup_teardown(test_document_write_is_audited, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }

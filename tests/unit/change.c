@@ -9,7 +9,7 @@
 #include <math.h>
 
 #include "change/canary.h"
-#include "change/vdoc.h"
+#include "store/vdoc.h"
 #include "core/error.h"
 
 /* deterministic pseudo-random latencies around a median */

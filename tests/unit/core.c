@@ -1,4 +1,4 @@
-/* Unit tests for src/core: buf, arena, time and duration parsing, errors, the ooda.yaml schema. */
+/* Unit tests for src/core: buf, arena, time and duration parsing, errors, hex, the ooda.yaml schema. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "core/time.h"
 
 static void test_buf(void **state)
@@ -357,6 +358,39 @@ static void test_config_register_check(void **state)
 	buf_release(&err);
 }
 
+static void test_hex(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t n;     /* bytes wanted */
+		int rc;
+		uint8_t bytes[8];
+		const char *lower; /* hex_encode of bytes, when rc is 0 */
+	} cases[] = {
+		{ "00ff10ab", 4, 0, { 0x00, 0xff, 0x10, 0xab }, "00ff10ab" },
+		{ "DEADbeef", 4, 0, { 0xde, 0xad, 0xbe, 0xef }, "deadbeef" },
+		{ "", 0, 0, { 0 }, "" },
+		{ "0123456789abcdef", 8, 0, { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef }, "0123456789abcdef" },
+		{ "abc", 2, -1, { 0 }, NULL },   /* odd length */
+		{ "abcd", 1, -1, { 0 }, NULL },  /* longer than wanted */
+		{ "0g", 1, -1, { 0 }, NULL },    /* not a hex digit */
+		{ "0x", 1, -1, { 0 }, NULL },
+		{ " 1", 1, -1, { 0 }, NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t out[8] = { 0 };
+		int rc = hex_decode(cases[i].text, strlen(cases[i].text), out, cases[i].n);
+		assert_int_equal(rc, cases[i].rc);
+		if (rc)
+			continue;
+		assert_memory_equal(out, cases[i].bytes, cases[i].n);
+		char text[17];
+		memset(text, 'x', sizeof(text));
+		hex_encode(out, cases[i].n, text);
+		assert_string_equal(text, cases[i].lower);
+	}
+}
+
 int main(void)
 {
 	daemon_register_config_checks(); /* as the daemon and the CLI do at start */
@@ -372,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_config_schema_accepts),
 		cmocka_unit_test(test_config_docs),
 		cmocka_unit_test(test_config_restart_keys),
+		cmocka_unit_test(test_hex),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/time.h"
-#include "ingest/live.h"
+#include "model/live.h"
 
 #define SEC OODA_NS_PER_SEC
 #define MS OODA_NS_PER_MS

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/arena.h"
-#include "ingest/record.h"
+#include "model/record.h"
 
 static struct resource mixed_res[3] = {
 	{ .service = "shop", .host = "h1" },

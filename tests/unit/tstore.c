@@ -15,6 +15,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "store/tblock.h"
 #include "store/tstore.h"
 #include "query/search.h"
@@ -112,7 +113,7 @@ static void test_block_roundtrip(void **state)
 	assert_true(tblock_bloom_has_all(blk.bloom, blk.bloom_len, yes, 2));
 	assert_false(tblock_bloom_has_all(blk.bloom, blk.bloom_len, no, 1));
 	char hex[33];
-	tblock_hex(b.logs[3].trace_id, 16, hex);
+	hex_encode(b.logs[3].trace_id, 16, hex);
 	uint64_t th = tblock_token_hash(hex, 32);
 	assert_true(tblock_bloom_has_all(blk.bloom, blk.bloom_len, &th, 1));
 

@@ -49,7 +49,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
-#include "ingest/record.h"
+#include "model/record.h"
 
 /* Number of finite duration bucket bounds; there are LIVE_N_BOUNDS + 1 buckets. */
 #define LIVE_N_BOUNDS 27

@@ -2,9 +2,9 @@
  * Rendering of the telemetry model shared by every reader: attributes as a
  * JSON object (the API's search and trace answers, stored change events).
  */
-#include "ingest/record.h"
+#include "model/record.h"
 #include "core/buf.h"
-#include "store/tblock.h"
+#include "core/hex.h"
 
 static void attr_value_json(struct buf *b, const struct attr *t)
 {
@@ -27,7 +27,7 @@ static void attr_value_json(struct buf *b, const struct attr *t)
 	case ATTR_BYTES: {
 		char hex[2 * 256 + 1];
 		size_t n = t->len < 256 ? t->len : 256;
-		tblock_hex((const uint8_t *)t->s, n, hex);
+		hex_encode((const uint8_t *)t->s, n, hex);
 		buf_add_json_str(b, hex, 2 * n);
 		break;
 	}

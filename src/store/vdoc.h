@@ -1,11 +1,14 @@
 /*
- * Versioned documents for the change stage: flags, config sets, deploys,
- * migrations, rollback runs and approvals are all documents whose every
- * change is an immutable version with author, time and rationale. This file
- * wraps the control store's doc_* functions with what every such change
- * needs — the audit record in the same transaction, optimistic concurrency
- * (expect_version → 412), history as JSON, and a line diff between two
- * versions — and the change event that lets the timeline see it.
+ * Versioned documents, the control store's public document API: flags,
+ * config sets, deploys, migrations, rollback runs, approvals, alerts,
+ * silences and heartbeats are all documents whose every change is an
+ * immutable version with author, time and rationale. This file wraps the
+ * store backend's doc_* functions with what every such change needs —
+ * optimistic concurrency (expect_version → 412), history as JSON, and a line
+ * diff between two versions — and the change event that lets the timeline
+ * see it. It sits in store/, below every stage that keeps documents; the
+ * write with its audit record in the same transaction (vdoc_put) is one
+ * layer up, in audit/docwrite.h.
  */
 #ifndef OODA_VDOC_H
 #define OODA_VDOC_H
@@ -13,9 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "audit/audit.h"
 #include "core/buf.h"
-#include "ingest/record.h"
+#include "model/record.h"
 #include "store/store.h"
 #include "store/tstore.h"
 
@@ -42,16 +44,20 @@ struct vdoc_write {
 	bool deleted;
 	int64_t expect_version;  /* -1 = any; else must equal the latest (0 = must not exist) */
 	const char *actor, *rationale;
-	const char *action;      /* audit action, "flag.put" */
-	const char *target;      /* audit target, "flag/prod/new-checkout" */
+	const char *action;      /* audit action, "flag.put" (read by vdoc_put) */
+	const char *target;      /* audit target, "flag/prod/new-checkout" (read by vdoc_put) */
 	int64_t version;         /* out: the version written */
 };
 
-/* Inside a store_write transaction: writes the version and its audit record. */
-int vdoc_put_tx(struct store *s, const struct audit_signer *sg, struct vdoc_write *w, struct buf *err);
-
-/* A store_write of its own around vdoc_put_tx. OODA_EPRECOND on a stale expect_version. */
-int vdoc_put(struct store *s, const struct audit_signer *sg, struct vdoc_write *w, struct buf *err);
+/*
+ * Inside a store_write transaction: writes the version (no audit record;
+ * stages call vdoc_put_tx of audit/docwrite.h, which adds it) and sets
+ * w->version. *before receives the latest version as it was before the
+ * write (kind NULL when there was none); the caller releases it with
+ * vdoc_release whatever the result. OODA_EPRECOND with the reason in err on
+ * a stale expect_version.
+ */
+int vdoc_write_tx(struct store *s, struct vdoc_write *w, struct vdoc *before, struct buf *err);
 
 /* [{version, time, author, rationale, deleted, body}…] oldest first; OODA_ENOTFOUND if no version. */
 int vdoc_history_json(struct store *s, const char *kind, const char *key, bool with_bodies, struct buf *out,

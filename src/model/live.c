@@ -15,7 +15,7 @@
 
 #include "core/error.h"
 #include "core/time.h"
-#include "ingest/live_impl.h"
+#include "model/live_impl.h"
 
 #define MAX_MATCHES 16 /* children of one parent resolved per lookup */
 

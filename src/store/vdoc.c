@@ -1,9 +1,10 @@
 /*
- * Versioned documents with audit, history, diff and change events (see
- * vdoc.h). The diff is a longest-common-subsequence over lines, bounded so
- * two huge documents cannot make it quadratic in memory without limit.
+ * Versioned documents: versions, history, diff and change events (see
+ * vdoc.h); the audited write on top is audit/docwrite.c. The diff is a
+ * longest-common-subsequence over lines, bounded so two huge documents
+ * cannot make it quadratic in memory without limit.
  */
-#include "change/vdoc.h"
+#include "store/vdoc.h"
 #include "core/error.h"
 #include "core/time.h"
 
@@ -55,52 +56,26 @@ int vdoc_get(struct store *s, const char *kind, const char *key, int64_t version
 	return rc;
 }
 
-int vdoc_put_tx(struct store *s, const struct audit_signer *sg, struct vdoc_write *w, struct buf *err)
+int vdoc_write_tx(struct store *s, struct vdoc_write *w, struct vdoc *before, struct buf *err)
 {
-	struct vdoc before = { 0 };
 	struct buf ignore = BUF_INIT;
-	int have = vdoc_get(s, w->kind, w->key, 0, &before, &ignore) == 0;
+	int have = vdoc_get(s, w->kind, w->key, 0, before, &ignore) == 0;
 	buf_release(&ignore);
+	if (!have)
+		vdoc_release(before);
 	struct doc_row row = { .kind = w->kind, .key = w->key, .time_ns = ooda_now_ns(), .author = w->actor,
 			       .rationale = w->rationale ? w->rationale : "", .body = w->body,
 			       .body_len = w->body_len, .deleted = w->deleted };
 	int rc = store_backend(s)->doc_put(store_impl(s), &row, w->expect_version);
 	if (rc == OODA_EPRECOND) {
 		buf_addf(err, "%s %s is at version %lld, not %lld: someone changed it meanwhile; reload and retry",
-			 w->kind, w->key, (long long)(have ? before.version : 0), (long long)w->expect_version);
+			 w->kind, w->key, (long long)(have ? before->version : 0), (long long)w->expect_version);
 	} else if (rc) {
 		buf_addf(err, "writing %s %s failed", w->kind, w->key);
 	} else {
 		w->version = row.version;
-		struct audit_entry e = { .actor = w->actor, .action = w->action, .target = w->target,
-					 .before = have && !before.deleted ? before.body : NULL,
-					 .before_len = have && !before.deleted ? before.body_len : 0,
-					 .after = w->deleted ? NULL : w->body, .after_len = w->deleted ? 0 : w->body_len,
-					 .rationale = w->rationale ? w->rationale : "" };
-		char detail[64];
-		snprintf(detail, sizeof(detail), "{\"version\":%lld}", (long long)row.version);
-		e.detail = detail;
-		rc = audit_append(s, sg, &e, err);
 	}
-	vdoc_release(&before);
 	return rc;
-}
-
-struct put_ctx {
-	const struct audit_signer *sg;
-	struct vdoc_write *w;
-};
-
-static int put_tx(struct store *s, void *ctx, struct buf *err)
-{
-	struct put_ctx *p = ctx;
-	return vdoc_put_tx(s, p->sg, p->w, err);
-}
-
-int vdoc_put(struct store *s, const struct audit_signer *sg, struct vdoc_write *w, struct buf *err)
-{
-	struct put_ctx p = { sg, w };
-	return store_write(s, put_tx, &p, err);
 }
 
 struct hist_ctx {

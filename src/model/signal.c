@@ -1,7 +1,7 @@
 /*
  * Severity names shared by every detector and the alerting core.
  */
-#include "detect/signal.h"
+#include "model/signal.h"
 #include "core/error.h"
 
 const char *alert_severity_name(enum alert_severity s)

@@ -2,7 +2,7 @@
  * The inside of live signals, shared by live.c (state and the publish path)
  * and live_view.c (JSON views, RED snapshot, metric-point export): the slot
  * rings, services, edges and span maps. Not part of the API; include
- * ingest/live.h instead.
+ * model/live.h instead.
  */
 #ifndef OODA_LIVE_IMPL_H
 #define OODA_LIVE_IMPL_H
@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ingest/live.h"
+#include "model/live.h"
 
 #define NB (LIVE_N_BOUNDS + 1) /* buckets, the last one +Inf */
 #define NONE UINT32_MAX

@@ -13,7 +13,7 @@
 
 #include "core/error.h"
 #include "core/time.h"
-#include "ingest/live_impl.h"
+#include "model/live_impl.h"
 
 /* ---- JSON views ---- */
 

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""scripts/check-layers on small made-up trees: it must refuse an include of a
+higher layer, of a sibling not in its table, of an unknown folder, and a cycle,
+each named by file:line, and accept a tree whose includes all point down."""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+CHECK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "check-layers")
+
+
+def tree(root, files):
+    src = os.path.join(root, "src")
+    for rel, text in files.items():
+        path = os.path.join(src, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+    return src
+
+
+def run(src):
+    p = subprocess.run([sys.executable, CHECK, src], capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout
+
+
+class CheckLayers(unittest.TestCase):
+    def check(self, files):
+        with tempfile.TemporaryDirectory() as d:
+            return run(tree(d, files))
+
+    def test_downward_tree_passes(self):
+        rc, out = self.check({
+            "core/buf.h": "#pragma once\n",
+            "model/record.h": '#include "core/buf.h"\n',
+            "store/tblock.h": '#include "model/record.h"\n#include "tstore.h"\n',
+            "http/server.c": '#include "audit/audit.h"\n',
+            "audit/audit.h": '#include "store/store.h"\n',
+            "detect/alerts.c": '#include "audit/docwrite.h"\n#include <stdio.h>\n',
+            "main.c": '#include "api/api.h"\n#include "cli.h"\n',
+            "cli.h": '#include "core/buf.h"\n',
+        })
+        self.assertEqual(rc, 0, out)
+
+    def test_upward_include_is_named(self):
+        rc, out = self.check({
+            "model/record.h": "\n",
+            "store/tblock.h": '#include "core/buf.h"\n#include "ingest/record.h"\n',
+        })
+        self.assertEqual(rc, 1)
+        self.assertIn("tblock.h:2: store (layer 2) includes \"ingest/record.h\" of a higher layer", out)
+
+    def test_sibling_include_is_refused(self):
+        rc, out = self.check({"query/metrics.h": '#include "ingest/live.h"\n'})
+        self.assertEqual(rc, 1)
+        self.assertIn("metrics.h:1: query includes \"ingest/live.h\" of its sibling ingest", out)
+
+    def test_allowed_sibling_passes(self):
+        rc, out = self.check({"http/auth.c": '#include "audit/audit.h"\n'})
+        self.assertEqual(rc, 0, out)
+
+    def test_unknown_folder_is_refused(self):
+        rc, out = self.check({"api/x.c": '#include "gadgets/x.h"\n', "gadgets/x.h": "\n"})
+        self.assertEqual(rc, 1)
+        self.assertIn("x.c:1: includes \"gadgets/x.h\": folder 'gadgets' is not in the layer table", out)
+        self.assertIn("folder 'gadgets' is not in the layer table of scripts/check-layers", out)
+
+    def test_cycle_is_named(self):
+        rc, out = self.check({
+            "ingest/alertmanager.h": '#include "detect/signal.h"\n',
+            "detect/alerts.h": '#include "ingest/live.h"\n',
+        })
+        self.assertEqual(rc, 1)
+        self.assertIn("cycle between folders: detect -> ingest (", out)
+        self.assertIn("alerts.h:1), ingest -> detect (", out)
+
+    def test_root_files_are_the_cli(self):
+        rc, out = self.check({"cmd_x.c": '#include "api/client.h"\n#include "cli.h"\n', "cli.h": "\n",
+                              "api/client.h": '#include "core/buf.h"\n'})
+        self.assertEqual(rc, 0, out)
+        rc, out = self.check({"util.c": '#include "core/buf.h"\n'})
+        self.assertEqual(rc, 1)
+        self.assertIn("util.c:1: file is in no layer", out)
+
+if __name__ == "__main__":
+    unittest.main()
