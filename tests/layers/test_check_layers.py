@@ -39,8 +39,8 @@ class CheckLayers(unittest.TestCase):
             "http/server.c": '#include "audit/audit.h"\n',
             "audit/audit.h": '#include "store/store.h"\n',
             "detect/alerts.c": '#include "audit/docwrite.h"\n#include <stdio.h>\n',
-            "main.c": '#include "api/api.h"\n#include "cli.h"\n',
-            "cli.h": '#include "core/buf.h"\n',
+            "cli/main.c": '#include "api/api.h"\n#include "cli/cli.h"\n',
+            "cli/cli.h": '#include "core/buf.h"\n',
         })
         self.assertEqual(rc, 0, out)
 
@@ -76,13 +76,13 @@ class CheckLayers(unittest.TestCase):
         self.assertIn("cycle between folders: detect -> ingest (", out)
         self.assertIn("alerts.h:1), ingest -> detect (", out)
 
-    def test_root_files_are_the_cli(self):
-        rc, out = self.check({"cmd_x.c": '#include "api/client.h"\n#include "cli.h"\n', "cli.h": "\n",
-                              "api/client.h": '#include "core/buf.h"\n'})
+    def test_cli_folder_and_no_root_files(self):
+        rc, out = self.check({"cli/cmd_x.c": '#include "api/api.h"\n#include "cli/cli.h"\n', "cli/cli.h": "\n",
+                              "api/api.h": '#include "core/buf.h"\n'})
         self.assertEqual(rc, 0, out)
-        rc, out = self.check({"util.c": '#include "core/buf.h"\n'})
+        rc, out = self.check({"main.c": '#include "core/buf.h"\n'})
         self.assertEqual(rc, 1)
-        self.assertIn("util.c:1: file is in no layer", out)
+        self.assertIn("main.c:1: file is in no layer", out)
 
 if __name__ == "__main__":
     unittest.main()

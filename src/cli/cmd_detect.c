@@ -3,7 +3,7 @@
  * silences|unsilence`. Each is a client of one HTTP route; --json prints
  * the route's answer as is.
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "core/error.h"
 #include "core/time.h"
 

@@ -1,5 +1,5 @@
 /* libcurl behind the CLI's calls to the daemon (see client.h). */
-#include "api/client.h"
+#include "cli/client.h"
 #include "core/error.h"
 
 #include <curl/curl.h>

@@ -9,7 +9,7 @@
  * The context's token goes only to the context's server. This file also
  * holds `ooda login` and `ooda logout`, the context file's writers.
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "core/error.h"
 
 #include <errno.h>

@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "api/client.h"
+#include "cli/client.h"
 #include "core/buf.h"
 
 #define CLI_MAX_POS 16

@@ -5,7 +5,7 @@
  * reports success or failure with exit code and duration, and exits with
  * the command's own code.
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "core/error.h"
 #include "core/time.h"
 

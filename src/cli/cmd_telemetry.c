@@ -8,7 +8,7 @@
  * daemon needed, and beside a running one): list the blocks that do not
  * decode, and drop them with an audit record.
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "audit/audit.h"
 #include "core/error.h"
 #include "core/time.h"

@@ -5,7 +5,7 @@
  * over the window as a text sparkline). Each is a client of one route of
  * api/slo_api.c; --json prints the route's answer as is.
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "core/error.h"
 
 #include <jansson.h>

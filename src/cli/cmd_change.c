@@ -4,7 +4,7 @@
  * register`, `ooda rollback plan|run|status` and `ooda approvals …`. Each
  * is a client of one HTTP route; --json prints the route's answer as is.
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "core/error.h"
 
 #include <errno.h>
