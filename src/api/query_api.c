@@ -143,7 +143,24 @@ int api_graph(struct http_request *req, struct http_response *res)
 {
 	int64_t window;
 	int rc = window_param(req, &window);
-	return rc ? rc : live_graph_json(api_daemon(req)->live, ooda_now_ns(), window, &res->body, &req->err);
+	struct buf traced = BUF_INIT;
+	if (!rc)
+		rc = live_graph_json(api_daemon(req)->live, ooda_now_ns(), window, &traced, &req->err);
+	if (rc) {
+		buf_release(&traced);
+		return rc;
+	}
+	/* the edges ooda.yaml declares (services[].dependencies), beside the traced ones */
+	json_t *g = json_loadb(traced.data, traced.len, 0, NULL);
+	buf_release(&traced);
+	if (!g)
+		return OODA_EINTERNAL;
+	json_object_set_new(g, "declared_edges", alerts_declared_edges(api_daemon(req)->alerts));
+	char *text = json_dumps(g, JSON_COMPACT);
+	json_decref(g);
+	buf_adds(&res->body, text);
+	free(text);
+	return 0;
 }
 
 int api_patterns(struct http_request *req, struct http_response *res)

@@ -266,6 +266,37 @@ int alerts_set_declared_graph_json(struct alerts *a, const char *graph_json, str
 	return graph_set(a, graph_json, true, err);
 }
 
+static int cmp_cstr(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+json_t *alerts_declared_edges(struct alerts *a)
+{
+	json_t *out = json_array();
+	pthread_mutex_lock(&a->mu);
+	const char **srcs = NULL;
+	size_t n = json_object_size(a->declared), k = 0;
+	if (n)
+		srcs = calloc(n, sizeof(*srcs));
+	const char *src;
+	json_t *targets;
+	json_object_foreach(a->declared, src, targets)
+		if (srcs)
+			srcs[k++] = src;
+	if (k > 1)
+		qsort(srcs, k, sizeof(*srcs), cmp_cstr);
+	for (size_t i = 0; i < k; i++) {
+		size_t j;
+		json_t *t;
+		json_array_foreach(json_object_get(a->declared, srcs[i]), j, t)
+			json_array_append_new(out, json_pack("{s:s,s:O}", "source", srcs[i], "target", t));
+	}
+	pthread_mutex_unlock(&a->mu);
+	free(srcs);
+	return out;
+}
+
 /* ---- serialisation ------------------------------------------------------ */
 
 static json_t *alert_json(const struct alert *al, bool transitions, bool for_store)

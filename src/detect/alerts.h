@@ -116,6 +116,9 @@ int alerts_set_graph_json(struct alerts *a, const char *graph_json, struct buf *
  */
 int alerts_set_declared_graph_json(struct alerts *a, const char *graph_json, struct buf *err);
 
+/* The declared edges as a JSON array of {source, target}, sorted; caller json_decref's. */
+json_t *alerts_declared_edges(struct alerts *a);
+
 /* Hash of name, service and the sorted labels, as 16 hex digits plus NUL. */
 void alerts_fingerprint(const char *name, const char *service, const json_t *labels, char out[17]);
 
