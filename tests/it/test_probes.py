@@ -330,6 +330,9 @@ try:
     r = s.get("/api/v1/probes").json()
     check({x["name"]: x["dependencies"] for x in r["services"]} == {"web": ["db"], "db": [], "batch": []},
           f"declared dependencies listed: {r['services']}")
+    g = s.get("/api/v1/graph").json()
+    check(g.get("declared_edges") == [{"source": "web", "target": "db"}] and g.get("edges") == [],
+          f"the graph shows the declared edge beside the (here empty) traced ones: {g}")
 finally:
     s.cleanup()
 done()
