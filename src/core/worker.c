@@ -1,5 +1,5 @@
 /*
- * The worker primitive (see worker.h): one thread, a ring of queued items, a
+ * The worker primitive (see worker.h): one thread or a pool, a ring of queued items, a
  * pending-wake flag and an optional interval, all under one mutex, with one
  * condition variable on CLOCK_MONOTONIC for the thread and one for
  * worker_wait_idle.
@@ -17,13 +17,15 @@ struct worker {
 	worker_fn fn;
 	void *ctx;
 	struct worker_opts opts;
-	pthread_t thread;
+	pthread_t *threads;
+	int n_threads;       /* started */
 	pthread_mutex_t mu;  /* everything below */
 	pthread_cond_t wake; /* the thread: an item, a wake or stop */
 	pthread_cond_t idle; /* worker_wait_idle: the thread went idle */
 	void **ring;
 	size_t head, n;
-	bool wake_pending, running, stop, joined;
+	int running;         /* fn calls under way */
+	bool wake_pending, stop, joined;
 	uint64_t calls;
 };
 
@@ -77,31 +79,31 @@ static void *worker_main(void *arg)
 		} else if (w->wake_pending) {
 			w->wake_pending = false;
 		}
-		w->running = true;
+		w->running++;
 		pthread_mutex_unlock(&w->mu);
 		w->fn(w->ctx, item);
 		pthread_mutex_lock(&w->mu);
-		w->running = false;
+		w->running--;
 		w->calls++;
 		if (interval > 0)
 			deadline = ooda_mono_ns() + interval;
 		pthread_cond_broadcast(&w->idle);
 	}
 	/* stopping: hand over or drop what is still queued */
+	bool drain = w->opts.stop_mode == WORKER_DRAIN;
 	while (w->n) {
 		void *item = w->ring[w->head];
 		w->head = (w->head + 1) % w->opts.capacity;
 		w->n--;
-		w->running = w->opts.stop_mode == WORKER_DRAIN;
+		w->running += drain;
 		pthread_mutex_unlock(&w->mu);
-		if (w->opts.stop_mode == WORKER_DRAIN)
+		if (drain)
 			w->fn(w->ctx, item);
 		else if (w->opts.item_free)
 			w->opts.item_free(item);
 		pthread_mutex_lock(&w->mu);
-		if (w->running)
-			w->calls++;
-		w->running = false;
+		w->running -= drain;
+		w->calls += drain;
 	}
 	w->wake_pending = false;
 	pthread_cond_broadcast(&w->idle);
@@ -114,9 +116,21 @@ static void worker_free(struct worker *w)
 	pthread_cond_destroy(&w->wake);
 	pthread_cond_destroy(&w->idle);
 	pthread_mutex_destroy(&w->mu);
+	free(w->threads);
 	free(w->ring);
 	free(w->name);
 	free(w);
+}
+
+/* Stops and joins the threads started so far. */
+static void threads_join(struct worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_broadcast(&w->wake);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < w->n_threads; i++)
+		pthread_join(w->threads[i], NULL);
 }
 
 int worker_create(const char *name, worker_fn fn, void *ctx, const struct worker_opts *opts, struct worker **out,
@@ -131,8 +145,11 @@ int worker_create(const char *name, worker_fn fn, void *ctx, const struct worker
 	}
 	if (opts)
 		w->opts = *opts;
-	if (w->opts.capacity && !(w->ring = calloc(w->opts.capacity, sizeof(*w->ring)))) {
+	int want = w->opts.threads > 1 ? w->opts.threads : 1;
+	if ((w->opts.capacity && !(w->ring = calloc(w->opts.capacity, sizeof(*w->ring)))) ||
+	    !(w->threads = calloc((size_t)want, sizeof(*w->threads)))) {
 		buf_addf(err, "%s: out of memory for a queue of %zu", w->name, w->opts.capacity);
+		free(w->ring);
 		free(w->name);
 		free(w);
 		return OODA_ENOMEM;
@@ -145,17 +162,21 @@ int worker_create(const char *name, worker_fn fn, void *ctx, const struct worker
 		rc = pthread_cond_init(&w->idle, NULL);
 	if (rc) {
 		buf_addf(err, "%s: cannot set up the worker's condition: %s", w->name, strerror(rc));
+		free(w->threads);
 		free(w->ring);
 		free(w->name);
 		pthread_mutex_destroy(&w->mu);
 		free(w);
 		return OODA_EINTERNAL;
 	}
-	rc = pthread_create(&w->thread, NULL, worker_main, w);
-	if (rc) {
-		buf_addf(err, "%s: cannot start the worker thread: %s", w->name, strerror(rc));
-		worker_free(w);
-		return OODA_EINTERNAL;
+	for (; w->n_threads < want; w->n_threads++) {
+		rc = pthread_create(&w->threads[w->n_threads], NULL, worker_main, w);
+		if (rc) {
+			buf_addf(err, "%s: cannot start worker thread %d: %s", w->name, w->n_threads + 1, strerror(rc));
+			threads_join(w);
+			worker_free(w);
+			return OODA_EINTERNAL;
+		}
 	}
 	*out = w;
 	return 0;
@@ -202,11 +223,10 @@ void worker_stop(struct worker *w)
 		return;
 	pthread_mutex_lock(&w->mu);
 	bool join = !w->joined;
-	w->stop = w->joined = true;
-	pthread_cond_broadcast(&w->wake);
+	w->joined = true;
 	pthread_mutex_unlock(&w->mu);
 	if (join)
-		pthread_join(w->thread, NULL);
+		threads_join(w);
 }
 
 void worker_destroy(struct worker *w)
@@ -220,7 +240,7 @@ void worker_destroy(struct worker *w)
 void worker_wait_idle(struct worker *w)
 {
 	pthread_mutex_lock(&w->mu);
-	while ((w->n || w->wake_pending || w->running) && !(w->stop && !w->running && !w->n))
+	while (w->n || w->running || (w->wake_pending && !w->stop))
 		pthread_cond_wait(&w->idle, &w->mu);
 	pthread_mutex_unlock(&w->mu);
 }

@@ -24,9 +24,11 @@
 #include "core/buf.h"
 
 /*
- * Called on the worker thread, never twice at once: with an item taken from
- * the queue (in push order), or with item NULL after a worker_wake() or when
- * the interval has passed. fn owns the item it is given.
+ * Called on a worker thread: with an item taken from the queue (in push
+ * order), or with item NULL after a worker_wake() or when the interval has
+ * passed. fn owns the item it is given. With one thread (the default) fn
+ * never runs twice at once; with a pool (worker_opts.threads > 1) each
+ * thread takes the next item when it is free, so calls overlap.
  */
 typedef void (*worker_fn)(void *ctx, void *item);
 
@@ -37,9 +39,10 @@ enum worker_stop_mode {
 
 struct worker_opts {
 	size_t capacity;       /* items the queue holds; 0: a wake-only worker (worker_push is EBUSY) */
-	int64_t interval_ns;   /* > 0: fn(ctx, NULL) also runs this long after the last call ended */
+	int64_t interval_ns;   /* > 0: fn(ctx, NULL) also runs this long after the thread's last call ended */
 	enum worker_stop_mode stop_mode;
 	void (*item_free)(void *item); /* frees a dropped item; NULL: dropped items are not freed */
+	int threads;           /* threads sharing the queue; 0 or 1: one */
 };
 
 struct worker;
@@ -71,7 +74,7 @@ void worker_wake(struct worker *w);
 bool worker_stopping(struct worker *w);
 
 /*
- * Stops the worker and waits for its thread: a running fn finishes; queued
+ * Stops the worker and waits for its threads: a running fn finishes; queued
  * items then go to fn (WORKER_DRAIN) or to item_free (WORKER_CANCEL); a
  * pending wake is dropped. Later pushes are refused. Idempotent; NULL is a
  * no-op. Must not be called from fn.
@@ -81,7 +84,7 @@ void worker_stop(struct worker *w);
 /* worker_stop, then frees w. NULL is a no-op. */
 void worker_destroy(struct worker *w);
 
-/* Waits until the queue is empty, no wake is pending and fn is not running (tests, tools). */
+/* Waits until the queue is empty, no wake is pending and no fn is running (tests, tools). */
 void worker_wait_idle(struct worker *w);
 
 /* Items queued now (not counting one fn is working on). */

@@ -223,6 +223,29 @@ static void test_interval_runs(void **state)
 	buf_release(&err);
 }
 
+static void test_pool(void **state)
+{
+	(void)state;
+	struct probe p;
+	probe_init(&p, true);
+	struct worker *w;
+	struct buf err = BUF_INIT;
+	struct worker_opts o = { .capacity = 4, .threads = 2 };
+	assert_int_equal(worker_create("pool", probe_fn, &p, &o, &w, &err), 0);
+	assert_int_equal(worker_push(w, (void *)1), 0);
+	assert_int_equal(worker_push(w, (void *)2), 0);
+	/* both items are in fn at once, each on its own thread (one thread would wait here forever) */
+	wait_entered(&p, 2);
+	assert_int_equal(worker_push(w, (void *)3), 0);
+	gate_open(&p);
+	worker_wait_idle(w);
+	assert_int_equal(p.n_seen, 3);
+	assert_int_equal(worker_calls(w), 3);
+	worker_destroy(w);
+	probe_release(&p);
+	buf_release(&err);
+}
+
 struct signaller {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -268,7 +291,7 @@ int main(void)
 		cmocka_unit_test(test_order_and_bound),   cmocka_unit_test(test_wake_only),
 		cmocka_unit_test(test_stop_cancel),       cmocka_unit_test(test_stop_drain),
 		cmocka_unit_test(test_wake_ends_timed_wait), cmocka_unit_test(test_interval_runs),
-		cmocka_unit_test(test_cond_helpers),
+		cmocka_unit_test(test_cond_helpers),      cmocka_unit_test(test_pool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
