@@ -5,6 +5,7 @@
 #include "change/change.h"
 #include "change/jschema.h"
 #include "audit/docwrite.h"
+#include "core/worker.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -23,7 +24,7 @@ int change_init(struct change *c, struct store *s, const struct audit_signer *sg
 	c->tstore = t;
 	c->flags = f;
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->wake, NULL);
+	worker_cond_init(&c->wake);
 	c->deploy_cfg = json_object();
 	c->approval_cfg = json_array();
 	return 0;
@@ -353,6 +354,7 @@ static int deploy_tx(struct store *s, void *ctx, struct buf *err)
 			char rt[80];
 			snprintf(rt, sizeof(rt), "rollback-run/%s", t->r->run_id);
 			struct vdoc_write rw = { .kind = "rollback-run", .key = t->r->run_id, .body = rb, .body_len = strlen(rb),
+						 .status = json_string_value(json_object_get(j, "status")),
 						 .expect_version = run.version, .actor = t->r->actor, .rationale = "",
 						 .action = "rollback.record", .target = rt };
 			rc = vdoc_put_tx(s, t->c->sg, &rw, err);

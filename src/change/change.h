@@ -29,6 +29,8 @@
 #include "store/store.h"
 #include "store/tstore.h"
 
+struct worker;
+
 struct change {
 	struct store *store;
 	const struct audit_signer *sg;
@@ -37,14 +39,17 @@ struct change {
 	pthread_mutex_t mu;
 	json_t *deploy_cfg;    /* the `deploy:` section as JSON (hooks, verify) */
 	json_t *approval_cfg;  /* the `approvals:` section as JSON (a list of rules) */
-	pthread_t runner;      /* rollback runs */
-	pthread_cond_t wake;
-	bool stop, runner_started;
+	struct worker *runner; /* rollback runs: run ids pushed by rollback_start, a wake resumes */
+	pthread_cond_t wake;   /* a run finished (rollback_wait); CLOCK_MONOTONIC */
 };
 
 int change_init(struct change *c, struct store *s, const struct audit_signer *sg, struct tstore *t,
 		struct flagstore *f, struct buf *err);
-/* Starts the rollback runner; runs left unfinished by a crash resume. */
+/*
+ * Starts the rollback runner: it resumes the runs whose stored status is
+ * running (left by a crash or a stop) and then sleeps until rollback_start
+ * hands it a run; it never polls.
+ */
 int change_start(struct change *c, struct buf *err);
 void change_release(struct change *c);
 

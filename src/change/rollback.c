@@ -26,6 +26,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "core/worker.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -360,6 +361,7 @@ static int run_save(struct change *c, const char *id, json_t *run, int64_t expec
 	snprintf(target, sizeof(target), "rollback-run/%s", id);
 	const char *actor = json_string_value(json_object_get(run, "actor"));
 	struct vdoc_write w = { .kind = "rollback-run", .key = id, .body = body, .body_len = strlen(body),
+				.status = json_string_value(json_object_get(run, "status")),
 				.expect_version = expect, .actor = actor ? actor : "engine:rollback",
 				.rationale = rationale, .action = action, .target = target };
 	int rc = vdoc_put(c->store, c->sg, &w, err);
@@ -510,6 +512,12 @@ static void run_execute(struct change *c, const char *id)
 		buf_release(&err);
 		return;
 	}
+	const char *status = json_string_value(json_object_get(run, "status"));
+	if (!status || strcmp(status, "running")) { /* finished already (pushed and also resumed) */
+		json_decref(run);
+		buf_release(&err);
+		return;
+	}
 	const char *actor = json_string_value(json_object_get(run, "actor"));
 	char who[160], why[400];
 	snprintf(who, sizeof(who), "%s", actor ? actor : "engine:rollback");
@@ -589,63 +597,64 @@ static void run_execute(struct change *c, const char *id)
 	buf_release(&err);
 }
 
-struct running_scan {
-	json_t *ids;
-};
+/* Wakes rollback_wait callers: a run reached done or failed. */
+static void run_finished(struct change *c)
+{
+	pthread_mutex_lock(&c->mu);
+	pthread_cond_broadcast(&c->wake);
+	pthread_mutex_unlock(&c->mu);
+}
 
 static int running_row(void *ctx, const void *row)
 {
 	const struct doc_row *r = row;
-	struct running_scan *s = ctx;
-	if (strstr(r->body, "\"status\":\"running\""))
-		json_array_append_new(s->ids, json_string(r->key));
+	json_array_append_new(ctx, json_string(r->key));
 	return 0;
 }
 
-static void *runner_main(void *arg)
+/*
+ * The runner's fn: an item is the id of a run rollback_start just stored
+ * (ours to free); a wake (NULL) resumes every run whose stored status is
+ * running, found by the store's status index.
+ */
+static void runner_run(void *ctx, void *item)
 {
-	struct change *c = arg;
-	pthread_mutex_lock(&c->mu);
-	while (!c->stop) {
-		pthread_mutex_unlock(&c->mu);
-		struct running_scan s = { json_array() };
-		vdoc_list(c->store, "rollback-run", "", running_row, &s);
-		size_t i;
-		json_t *id;
-		json_array_foreach(s.ids, i, id)
-			run_execute(c, json_string_value(id));
-		json_decref(s.ids);
-		pthread_mutex_lock(&c->mu);
-		if (!c->stop) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 5;
-			pthread_cond_timedwait(&c->wake, &c->mu, &ts);
-		}
+	struct change *c = ctx;
+	if (item) {
+		run_execute(c, item);
+		free(item);
+		run_finished(c);
+		return;
 	}
-	pthread_mutex_unlock(&c->mu);
-	return NULL;
+	json_t *ids = json_array();
+	if (vdoc_list_status(c->store, "rollback-run", "running", running_row, ids))
+		log_error("rollback runner: cannot list the running runs");
+	size_t i;
+	json_t *id;
+	json_array_foreach(ids, i, id) {
+		if (worker_stopping(c->runner))
+			break;
+		run_execute(c, json_string_value(id));
+		run_finished(c);
+	}
+	json_decref(ids);
 }
 
 int change_start(struct change *c, struct buf *err)
 {
-	if (pthread_create(&c->runner, NULL, runner_main, c)) {
-		buf_adds(err, "cannot start the rollback runner thread");
-		return OODA_EINTERNAL;
-	}
-	c->runner_started = true;
-	return 0;
+	/* a run id a full queue refuses is not lost: it is stored running, and the wake resumes it */
+	struct worker_opts o = { .capacity = 64, .stop_mode = WORKER_CANCEL, .item_free = free };
+	int rc = worker_create("rollback runner", runner_run, c, &o, &c->runner, err);
+	if (!rc)
+		worker_wake(c->runner); /* resume the runs a crash or a stop left running */
+	return rc;
 }
 
 void change_release(struct change *c)
 {
-	if (c->runner_started) {
-		pthread_mutex_lock(&c->mu);
-		c->stop = true;
-		pthread_cond_broadcast(&c->wake);
-		pthread_mutex_unlock(&c->mu);
-		pthread_join(c->runner, NULL);
-	}
+	/* queued runs stay running in the store; the next change_start resumes them */
+	worker_destroy(c->runner);
+	c->runner = NULL;
 	json_decref(c->deploy_cfg);
 	json_decref(c->approval_cfg);
 	pthread_mutex_destroy(&c->mu);
@@ -707,10 +716,12 @@ int rollback_start(struct change *c, const char *deploy_id, bool allow_irreversi
 	json_object_set_new(run, "started", json_string(when));
 	rc = run_save(c, run_id, run, 0, "rollback.start", rationale, NULL, err);
 	json_decref(run);
-	if (!rc) {
-		pthread_mutex_lock(&c->mu);
-		pthread_cond_broadcast(&c->wake);
-		pthread_mutex_unlock(&c->mu);
+	if (!rc && c->runner) {
+		char *item = strdup(run_id);
+		if (!item || worker_push(c->runner, item)) {
+			free(item);
+			worker_wake(c->runner); /* queue full: the wake finds it by its running status */
+		}
 	}
 	return rc;
 }
@@ -725,22 +736,37 @@ int rollback_run_json(struct change *c, const char *run_id, struct buf *out, str
 	return rc;
 }
 
+/* Is the stored run still running? Sets *rc to the read's error (the run is then not running). */
+static bool run_is_running(struct change *c, const char *run_id, int *rc)
+{
+	struct vdoc d;
+	struct buf ignore = BUF_INIT;
+	*rc = vdoc_get(c->store, "rollback-run", run_id, 0, &d, &ignore);
+	bool running = false;
+	if (!*rc) {
+		json_t *run = json_loadb(d.body, d.body_len, 0, NULL);
+		const char *st = json_string_value(json_object_get(run, "status"));
+		running = st && !strcmp(st, "running");
+		json_decref(run);
+	}
+	vdoc_release(&d);
+	buf_release(&ignore);
+	return running;
+}
+
 int rollback_wait(struct change *c, const char *run_id, int timeout_ms)
 {
 	int64_t deadline = ooda_mono_ns() + (int64_t)timeout_ms * 1000000;
-	for (;;) {
-		struct vdoc d;
-		struct buf ignore = BUF_INIT;
-		int rc = vdoc_get(c->store, "rollback-run", run_id, 0, &d, &ignore);
-		bool running = !rc && strstr(d.body, "\"status\":\"running\"");
-		vdoc_release(&d);
-		buf_release(&ignore);
-		if (rc)
-			return rc;
-		if (!running)
-			return 0;
-		if (ooda_mono_ns() > deadline)
-			return OODA_ETIMEOUT;
-		usleep(50000);
+	int rc;
+	pthread_mutex_lock(&c->mu);
+	/* the runner broadcasts after each run it finishes; the check is under mu, so none is missed */
+	while (run_is_running(c, run_id, &rc)) {
+		if (worker_cond_wait_until(&c->wake, &c->mu, deadline)) {
+			if (run_is_running(c, run_id, &rc))
+				rc = OODA_ETIMEOUT;
+			break;
+		}
 	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
 }

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "core/worker.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -30,9 +31,8 @@ struct evalworker {
 	char *name;
 	evalworker_fn fn;
 	void *ctx;
-	pthread_t thread;
+	struct worker *worker; /* core/worker: woken by evalworker_tick */
 	pthread_mutex_t mu;  /* everything below */
-	pthread_cond_t wake; /* worker: an evaluation was handed over, or stop */
 	pthread_cond_t room; /* worker: the buffer was drained, or stop */
 	pthread_cond_t idle; /* evalworker_wait_idle */
 	bool stop;
@@ -92,39 +92,34 @@ static void hold_signal(void *ctx, const struct alert_signal *s)
 	pthread_mutex_unlock(&w->mu);
 }
 
-static void *worker_main(void *arg)
+/* The worker's fn: runs the evaluation evalworker_tick handed over, if any. */
+static void evaluate(void *arg, void *item)
 {
+	(void)item;
 	struct evalworker *w = arg;
 	struct alert_sink buffer = { .signal = hold_signal, .ctx = w };
 	pthread_mutex_lock(&w->mu);
-	for (;;) {
-		while (!w->stop && w->state != QUEUED)
-			pthread_cond_wait(&w->wake, &w->mu);
-		if (w->stop)
-			break;
-		w->state = RUNNING;
-		int64_t now_ns = w->now_ns;
+	if (w->stop || w->state != QUEUED) {
 		pthread_mutex_unlock(&w->mu);
-		int64_t t0 = ooda_mono_ns();
-		w->fn(w->ctx, now_ns, &buffer);
-		int64_t took = ooda_mono_ns() - t0;
-		if (took >= SLOW_EVAL_NS)
-			log_warn("%s: one evaluation took %.1f s; the engine did not wait for it", w->name,
-				 (double)took / 1e9);
-		pthread_mutex_lock(&w->mu);
-		w->state = IDLE;
-		pthread_cond_broadcast(&w->idle);
+		return;
 	}
+	w->state = RUNNING;
+	int64_t now_ns = w->now_ns;
+	pthread_mutex_unlock(&w->mu);
+	int64_t t0 = ooda_mono_ns();
+	w->fn(w->ctx, now_ns, &buffer);
+	int64_t took = ooda_mono_ns() - t0;
+	if (took >= SLOW_EVAL_NS)
+		log_warn("%s: one evaluation took %.1f s; the engine did not wait for it", w->name, (double)took / 1e9);
+	pthread_mutex_lock(&w->mu);
 	w->state = IDLE;
 	pthread_cond_broadcast(&w->idle);
 	pthread_mutex_unlock(&w->mu);
-	return NULL;
 }
 
 /* Frees w once its thread is gone (or never started). */
 static void worker_free(struct evalworker *w)
 {
-	pthread_cond_destroy(&w->wake);
 	pthread_cond_destroy(&w->room);
 	pthread_cond_destroy(&w->idle);
 	pthread_mutex_destroy(&w->mu);
@@ -143,14 +138,12 @@ int evalworker_create(const char *name, evalworker_fn fn, void *ctx, struct eval
 	w->fn = fn;
 	w->ctx = ctx;
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->wake, NULL);
 	pthread_cond_init(&w->room, NULL);
 	pthread_cond_init(&w->idle, NULL);
-	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	int rc = worker_create(w->name, evaluate, w, NULL, &w->worker, err);
 	if (rc) {
-		buf_addf(err, "%s: cannot start the evaluation worker: %s", w->name, strerror(rc));
 		worker_free(w);
-		return OODA_EINTERNAL;
+		return rc;
 	}
 	*out = w;
 	return 0;
@@ -162,10 +155,10 @@ void evalworker_destroy(struct evalworker *w)
 		return;
 	pthread_mutex_lock(&w->mu);
 	w->stop = true;
-	pthread_cond_broadcast(&w->wake);
 	pthread_cond_broadcast(&w->room);
 	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thread, NULL);
+	worker_destroy(w->worker); /* a running evaluation ends (evalworker_stopping) and is joined */
+	w->state = IDLE;
 	for (struct held *h = w->head, *next; h; h = next) {
 		next = h->next;
 		held_free(h);
@@ -183,9 +176,11 @@ void evalworker_tick(struct evalworker *w, int64_t now_ns, const struct alert_si
 	if (w->state == IDLE && !w->stop) {
 		w->state = QUEUED;
 		w->now_ns = now_ns;
-		pthread_cond_signal(&w->wake);
 	}
+	bool handed = w->state == QUEUED;
 	pthread_mutex_unlock(&w->mu);
+	if (handed)
+		worker_wake(w->worker);
 	for (struct held *next; h; h = next) {
 		next = h->next;
 		struct alert_signal s = { .source = h->source, .name = h->name, .service = h->service,

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "core/worker.h"
 #include "store/tstore.h"
 
 #include <ctype.h>
@@ -736,12 +737,8 @@ struct prober {
 	pthread_t thread;
 	bool started;
 	volatile int stop;
-	pthread_t *workers;
+	struct worker *jobs;        /* core/worker: a pool of n_workers threads for blocking jobs */
 	int n_workers;
-	pthread_mutex_t jmu;
-	pthread_cond_t jcond;
-	struct job *jobs, **jobs_tail;
-	bool jstop;
 	struct arena arena;         /* strings of the metric points waiting for the store */
 	struct metric_point *pts;
 	size_t n_pts, cap_pts;
@@ -961,39 +958,40 @@ static void run_exec_job(struct job *j)
 		result_set(&j->res, true, dur, WEXITSTATUS(st), NULL);
 }
 
-static void *worker_main(void *arg)
+/* Hands a finished job back to the prober thread. */
+static void job_finished(struct prober *p, struct job *j)
+{
+	pthread_mutex_lock(&p->mu);
+	j->next = p->done;
+	p->done = j;
+	pthread_mutex_unlock(&p->mu);
+	curl_multi_wakeup(p->multi);
+}
+
+/* The job pool's fn: runs one blocking job (a name to resolve, a command to run). */
+static void job_run(void *arg, void *item)
 {
 	struct prober *p = arg;
-	for (;;) {
-		pthread_mutex_lock(&p->jmu);
-		while (!p->jobs && !p->jstop)
-			pthread_cond_wait(&p->jcond, &p->jmu);
-		struct job *j = p->jobs;
-		if (!j) {
-			pthread_mutex_unlock(&p->jmu);
-			return NULL;
-		}
-		p->jobs = j->next;
-		if (!p->jobs)
-			p->jobs_tail = &p->jobs;
-		pthread_mutex_unlock(&p->jmu);
-		switch (j->kind) {
-		case PROBE_DNS:
-			run_dns_job(j);
-			break;
-		case PROBE_EXEC:
-			run_exec_job(j);
-			break;
-		default:
-			run_tcp_job(j);
-			break;
-		}
-		pthread_mutex_lock(&p->mu);
-		j->next = p->done;
-		p->done = j;
-		pthread_mutex_unlock(&p->mu);
-		curl_multi_wakeup(p->multi);
+	struct job *j = item;
+	if (!j)
+		return;
+	switch (j->kind) {
+	case PROBE_DNS:
+		run_dns_job(j);
+		break;
+	case PROBE_EXEC:
+		run_exec_job(j);
+		break;
+	default:
+		run_tcp_job(j);
+		break;
 	}
+	job_finished(p, j);
+}
+
+static void job_drop(void *item)
+{
+	job_free(item);
 }
 
 static void job_submit(struct prober *p, struct probe_rt *rt)
@@ -1011,11 +1009,10 @@ static void job_submit(struct prober *p, struct probe_rt *rt)
 		for (size_t i = 0; i < rt->spec.argc; i++)
 			j->argv[i] = strdup(rt->spec.argv[i]);
 	}
-	pthread_mutex_lock(&p->jmu);
-	*p->jobs_tail = j;
-	p->jobs_tail = &j->next;
-	pthread_cond_signal(&p->jcond);
-	pthread_mutex_unlock(&p->jmu);
+	if (!p->jobs || worker_push(p->jobs, j)) { /* never with PROBE_MAX probes: the queue holds two configurations */
+		result_set(&j->res, false, 0, -1, "the probe job queue is full");
+		job_finished(p, j);
+	}
 }
 
 /* ---- results ------------------------------------------------------------ */
@@ -1405,9 +1402,6 @@ int prober_create(const struct prober_options *opt, struct prober **out, struct 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	struct prober *p = calloc(1, sizeof(*p));
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_mutex_init(&p->jmu, NULL);
-	pthread_cond_init(&p->jcond, NULL);
-	p->jobs_tail = &p->jobs;
 	p->tstore = opt ? opt->tstore : NULL;
 	p->n_workers = opt && opt->workers > 0 ? opt->workers : 4;
 	arena_init(&p->arena, 0);
@@ -1461,13 +1455,11 @@ int prober_configure(struct prober *p, const json_t *services, bool apply, struc
 
 int prober_start(struct prober *p, struct buf *err)
 {
-	p->workers = calloc((size_t)p->n_workers, sizeof(pthread_t));
-	for (int i = 0; i < p->n_workers; i++)
-		if (pthread_create(&p->workers[i], NULL, worker_main, p)) {
-			p->n_workers = i;
-			buf_adds(err, "cannot start the probe workers");
-			return OODA_EINTERNAL;
-		}
+	struct worker_opts o = { .capacity = 2 * PROBE_MAX, .threads = p->n_workers, .stop_mode = WORKER_CANCEL,
+				 .item_free = job_drop };
+	int rc = worker_create("probe jobs", job_run, p, &o, &p->jobs, err);
+	if (rc)
+		return rc;
 	p->last_flush = ooda_mono_ns();
 	pthread_mutex_lock(&p->mu);
 	p->started = true;
@@ -1489,21 +1481,7 @@ void prober_destroy(struct prober *p)
 		curl_multi_wakeup(p->multi);
 		pthread_join(p->thread, NULL);
 	}
-	pthread_mutex_lock(&p->jmu);
-	p->jstop = true;
-	struct job *q = p->jobs;
-	p->jobs = NULL;
-	p->jobs_tail = &p->jobs;
-	pthread_cond_broadcast(&p->jcond);
-	pthread_mutex_unlock(&p->jmu);
-	while (q) {
-		struct job *n = q->next;
-		job_free(q);
-		q = n;
-	}
-	for (int i = 0; p->workers && i < p->n_workers; i++)
-		pthread_join(p->workers[i], NULL);
-	free(p->workers);
+	worker_destroy(p->jobs); /* queued jobs are dropped, running ones finish */
 	while (p->done) {
 		struct job *n = p->done->next;
 		job_free(p->done);
@@ -1519,8 +1497,6 @@ void prober_destroy(struct prober *p)
 	arena_release(&p->arena);
 	free(p->pts);
 	pthread_mutex_destroy(&p->mu);
-	pthread_mutex_destroy(&p->jmu);
-	pthread_cond_destroy(&p->jcond);
 	free(p);
 }
 

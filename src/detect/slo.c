@@ -27,6 +27,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "core/worker.h"
 #include "query/metrics.h"
 #include "query/promql.h"
 
@@ -110,10 +111,9 @@ struct slo_set {
 	pthread_mutex_t lock;
 	pthread_mutex_t apply_mu; /* one reload at a time */
 	atomic_bool applying;     /* a reload waits for defs: the worker ends its step early */
-	pthread_t worker;
+	struct worker *worker;    /* core/worker: a step every second */
 	bool worker_running;
 	bool stop;
-	pthread_cond_t wake;
 	json_t *orphans; /* [{name, service}] of removed SLOs, reported inactive by the next tick; under lock */
 	/* tick scratch (the tick is single-threaded) */
 	double *s_req, *s_err, *s_fast;
@@ -600,7 +600,6 @@ int slo_set_create(const char *slos_json, const struct slo_options *opt, struct 
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&set->lock, NULL);
 	pthread_mutex_init(&set->apply_mu, NULL);
-	pthread_cond_init(&set->wake, NULL);
 	if (!set->s_req || !set->s_err || !set->s_fast || !set->tick_status || !set->orphans) {
 		slo_set_destroy(set);
 		return OODA_ENOMEM;
@@ -1105,27 +1104,16 @@ static void persist_step(struct slo_set *set, int64_t now_ns)
 	free(pend);
 }
 
-static void *worker_main(void *arg)
+/* One step of the SLO worker (core/worker): every second, and when woken. */
+static void worker_step(void *arg, void *item)
 {
+	(void)item;
 	struct slo_set *set = arg;
-	pthread_mutex_lock(&set->lock);
-	while (!set->stop) {
-		pthread_mutex_unlock(&set->lock);
-		int64_t now = set_now(set);
-		pthread_rwlock_rdlock(&set->defs);
-		promql_step(set, now, 120);
-		persist_step(set, now);
-		pthread_rwlock_unlock(&set->defs);
-		pthread_mutex_lock(&set->lock);
-		if (set->stop)
-			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&set->wake, &set->lock, &ts);
-	}
-	pthread_mutex_unlock(&set->lock);
-	return NULL;
+	int64_t now = set_now(set);
+	pthread_rwlock_rdlock(&set->defs);
+	promql_step(set, now, 120);
+	persist_step(set, now);
+	pthread_rwlock_unlock(&set->defs);
 }
 
 struct rebuild {
@@ -1231,11 +1219,11 @@ int slo_set_start(struct slo_set *set, struct buf *err)
 	pthread_rwlock_unlock(&set->defs);
 	/* the worker runs even without SLOs: a reload may add some */
 	set->stop = false;
-	int prc = pthread_create(&set->worker, NULL, worker_main, set);
-	if (prc) {
-		buf_addf(err, "slo: cannot start the worker thread: %s", strerror(prc));
-		return OODA_EINTERNAL;
-	}
+	struct worker_opts o = { .interval_ns = OODA_NS_PER_SEC };
+	int prc = worker_create("slo", worker_step, set, &o, &set->worker, err);
+	if (prc)
+		return prc;
+	worker_wake(set->worker); /* the first step now, then every second */
 	set->worker_running = true;
 	return 0;
 }
@@ -1359,11 +1347,8 @@ void slo_set_destroy(struct slo_set *set)
 	if (!set)
 		return;
 	if (set->worker_running) {
-		pthread_mutex_lock(&set->lock);
-		set->stop = true;
-		pthread_cond_broadcast(&set->wake);
-		pthread_mutex_unlock(&set->lock);
-		pthread_join(set->worker, NULL);
+		set->stop = true; /* a long promql_step ends early */
+		worker_destroy(set->worker);
 	}
 	for (int i = 0; i < set->n; i++)
 		slo_release(&set->slos[i]);
@@ -1376,7 +1361,6 @@ void slo_set_destroy(struct slo_set *set)
 	pthread_rwlock_destroy(&set->defs);
 	pthread_mutex_destroy(&set->lock);
 	pthread_mutex_destroy(&set->apply_mu);
-	pthread_cond_destroy(&set->wake);
 	free(set);
 }
 

@@ -24,6 +24,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "core/worker.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -488,14 +489,7 @@ static void *sweeper_main(void *arg)
 	struct http_server *s = arg;
 	pthread_mutex_lock(&s->conns_mu);
 	while (!s->sweep_stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 250 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000 * 1000 * 1000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000 * 1000 * 1000;
-		}
-		pthread_cond_timedwait(&s->sweep_wake, &s->conns_mu, &ts);
+		worker_cond_wait_until(&s->sweep_wake, &s->conns_mu, ooda_mono_ns() + 250 * OODA_NS_PER_MS);
 		if (s->sweep_stop)
 			break;
 		pthread_mutex_unlock(&s->conns_mu);
@@ -983,7 +977,7 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 		s->n_routes++;
 	s->metrics = calloc((size_t)s->n_routes + 1, sizeof(*s->metrics));
 	pthread_mutex_init(&s->conns_mu, NULL);
-	pthread_cond_init(&s->sweep_wake, NULL);
+	worker_cond_init(&s->sweep_wake);
 	rc = offload_start(s, opt->threads > 0 ? opt->threads : 1, err);
 	if (!rc && pthread_create(&s->sweeper, NULL, sweeper_main, s)) {
 		buf_adds(err, "http: cannot start the connection sweeper");

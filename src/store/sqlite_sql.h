@@ -35,6 +35,11 @@ static const char *const sql_migrations[] = {
 	"  snapshot BLOB NOT NULL, severities BLOB NOT NULL);",
 	/* 3: the audit hash formula per record; rows written before are version 1 (see audit.c) */
 	"ALTER TABLE audit ADD COLUMN hash_version INTEGER NOT NULL DEFAULT 1;",
+	/* 4: a queryable status per document version (rollback runs: "running", "done", "failed") */
+	"ALTER TABLE docs ADD COLUMN status TEXT NOT NULL DEFAULT '';"
+	"UPDATE docs SET status = coalesce(json_extract(body, '$.status'), '')"
+	"  WHERE kind = 'rollback-run' AND json_valid(body);"
+	"CREATE INDEX docs_status ON docs(kind, status) WHERE status <> '';",
 };
 
 enum sql_stmt {
@@ -55,6 +60,7 @@ enum sql_stmt {
 	SQL_DOC_GET_VERSION,
 	SQL_DOC_LIST,
 	SQL_DOC_HISTORY,
+	SQL_DOC_LIST_STATUS,
 	SQL_PATTERN_SNAPSHOT_PUT,
 	SQL_PATTERN_SNAPSHOT_LIST,
 	SQL_COUNT
@@ -100,8 +106,8 @@ static const char *const sql_text[SQL_COUNT] = {
 		"SELECT seq, time_ns, hash, signature, pubkey FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
 	[SQL_DOC_LATEST_VERSION] = "SELECT MAX(version) FROM docs WHERE kind = ?1 AND key = ?2",
 	[SQL_DOC_INSERT] =
-		"INSERT INTO docs(kind, key, version, time_ns, author, rationale, body, deleted)"
-		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+		"INSERT INTO docs(kind, key, version, time_ns, author, rationale, body, deleted, status)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[SQL_DOC_GET_LATEST] =
 		"SELECT kind, key, version, time_ns, author, rationale, body, deleted FROM docs"
 		" WHERE kind = ?1 AND key = ?2 ORDER BY version DESC LIMIT 1",
@@ -117,6 +123,12 @@ static const char *const sql_text[SQL_COUNT] = {
 	[SQL_DOC_HISTORY] =
 		"SELECT kind, key, version, time_ns, author, rationale, body, deleted FROM docs"
 		" WHERE kind = ?1 AND key = ?2 ORDER BY version",
+	/* the latest version of each key of kind whose latest version has the status (docs_status) */
+	[SQL_DOC_LIST_STATUS] =
+		"SELECT d.kind, d.key, d.version, d.time_ns, d.author, d.rationale, d.body, d.deleted"
+		" FROM docs d WHERE d.kind = ?1 AND d.status = ?2 AND d.status <> '' AND d.deleted = 0"
+		" AND d.version = (SELECT MAX(m.version) FROM docs m WHERE m.kind = d.kind AND m.key = d.key)"
+		" ORDER BY d.key",
 	[SQL_PATTERN_SNAPSHOT_PUT] =
 		"INSERT OR REPLACE INTO pattern_snapshots(service, saved_ns, lines, snapshot, severities)"
 		" VALUES(?1, ?2, ?3, ?4, ?5)",

@@ -78,6 +78,7 @@ struct doc_row {
 	const char *body;      /* JSON text */
 	size_t body_len;
 	bool deleted;
+	const char *status;    /* written by doc_put: a queryable status ("running"); NULL or "" for none */
 };
 
 /*
@@ -148,6 +149,8 @@ struct store_backend {
 	int (*pattern_snapshot_iter)(void *impl, store_row_fn fn, void *ctx);
 	/* Did the writer's last failed call fail for lack of disk space? (writer thread) */
 	bool (*disk_full)(void *impl);
+	/* latest version of each key of kind whose latest version has status (not ""), keys ascending */
+	int (*doc_list_status)(void *impl, const char *kind, const char *status, store_row_fn fn, void *ctx);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -552,6 +552,7 @@ static int sq_doc_put(void *impl, struct doc_row *d, int64_t expect_version)
 	sqlite3_bind_text(st, 6, d->rationale ? d->rationale : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, d->body, (int)d->body_len, SQLITE_STATIC);
 	sqlite3_bind_int(st, 8, d->deleted);
+	sqlite3_bind_text(st, 9, d->status ? d->status : "", -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : OODA_EIO;
@@ -616,6 +617,22 @@ static int sq_doc_list(void *impl, const char *kind, const char *prefix, const c
 		sqlite3_bind_text(st, 2, prefix ? prefix : "", -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, after ? after : "", -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, limit ? (int64_t)limit : -1);
+		rc = doc_rows(st, fn, ctx, &n);
+		sqlite3_reset(st);
+	}
+	rdone(s, c);
+	return rc;
+}
+
+static int sq_doc_list_status(void *impl, const char *kind, const char *status, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_DOC_LIST_STATUS);
+	int rc = OODA_EIO, n = 0;
+	if (st) {
+		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
 		rc = doc_rows(st, fn, ctx, &n);
 		sqlite3_reset(st);
 	}
@@ -713,6 +730,7 @@ const struct store_backend store_sqlite_backend = {
 	.doc_put = sq_doc_put,
 	.doc_get = sq_doc_get,
 	.doc_list = sq_doc_list,
+	.doc_list_status = sq_doc_list_status,
 	.doc_history = sq_doc_history,
 	.pattern_snapshot_put = sq_pattern_snapshot_put,
 	.pattern_snapshot_iter = sq_pattern_snapshot_iter,

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "core/worker.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -52,7 +53,7 @@ struct tstore {
 	struct job *head, *tail;
 	size_t queued_bytes;
 	bool stop;
-	int64_t last_maintain;
+	int64_t last_maintain; /* ooda_mono_ns() of the last maintenance */
 	bool compact_more;    /* the last compaction slice left work behind */
 	/* reader pool */
 	pthread_mutex_t pool_mu;
@@ -298,20 +299,11 @@ static void *writer_main(void *arg)
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
 		while (!t->head && !t->stop) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			if (t->compact_more) { /* more compaction waiting: come back soon */
-				ts.tv_nsec += 100 * 1000 * 1000;
-				if (ts.tv_nsec >= 1000 * 1000 * 1000) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000 * 1000 * 1000;
-				}
-			} else {
-				ts.tv_sec += 1;
-			}
-			pthread_cond_timedwait(&t->work, &t->mu, &ts);
+			/* more compaction waiting: come back soon */
+			int64_t wait = t->compact_more ? 100 * OODA_NS_PER_MS : OODA_NS_PER_SEC;
+			worker_cond_wait_until(&t->work, &t->mu, ooda_mono_ns() + wait);
 			if (!t->head && !t->stop &&
-			    ooda_now_ns() - t->last_maintain > (t->compact_more ? 100 * OODA_NS_PER_MS : MAINTAIN_EVERY_NS))
+			    ooda_mono_ns() - t->last_maintain > (t->compact_more ? 100 * OODA_NS_PER_MS : MAINTAIN_EVERY_NS))
 				break;
 		}
 		if (!t->head && t->stop)
@@ -343,8 +335,8 @@ static void *writer_main(void *arg)
 			buf_release(&err);
 		}
 		int64_t now = ooda_now_ns();
-		if (now - t->last_maintain > (t->compact_more ? 100 * OODA_NS_PER_MS : MAINTAIN_EVERY_NS)) {
-			t->last_maintain = now;
+		if (ooda_mono_ns() - t->last_maintain > (t->compact_more ? 100 * OODA_NS_PER_MS : MAINTAIN_EVERY_NS)) {
+			t->last_maintain = ooda_mono_ns();
 			struct buf err = BUF_INIT;
 			pthread_mutex_lock(&t->wmu);
 			int mrc = maintain_locked_out(t, now, &err);
@@ -1070,7 +1062,7 @@ static int sqlite_open(const char *dir, const struct tstore_options *opt, struct
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_mutex_init(&t->wmu, NULL);
 	pthread_mutex_init(&t->pool_mu, NULL);
-	pthread_cond_init(&t->work, NULL);
+	worker_cond_init(&t->work);
 	pthread_cond_init(&t->done, NULL);
 	mkdir(dir, 0700);
 	size_t plen = strlen(dir) + 16;
@@ -1110,7 +1102,7 @@ static int sqlite_open(const char *dir, const struct tstore_options *opt, struct
 	}
 	load_stats(t);
 	t->event_seq = (uint64_t)query_i64(t->w, "SELECT max(seq) FROM events", 0);
-	t->last_maintain = ooda_now_ns();
+	t->last_maintain = ooda_mono_ns();
 	if (pthread_create(&t->writer, NULL, writer_main, t)) {
 		buf_adds(err, "cannot start the telemetry writer thread");
 		rc = OODA_EINTERNAL;

@@ -65,7 +65,7 @@ int vdoc_write_tx(struct store *s, struct vdoc_write *w, struct vdoc *before, st
 		vdoc_release(before);
 	struct doc_row row = { .kind = w->kind, .key = w->key, .time_ns = ooda_now_ns(), .author = w->actor,
 			       .rationale = w->rationale ? w->rationale : "", .body = w->body,
-			       .body_len = w->body_len, .deleted = w->deleted };
+			       .body_len = w->body_len, .deleted = w->deleted, .status = w->status };
 	int rc = store_backend(s)->doc_put(store_impl(s), &row, w->expect_version);
 	if (rc == OODA_EPRECOND) {
 		buf_addf(err, "%s %s is at version %lld, not %lld: someone changed it meanwhile; reload and retry",
@@ -119,6 +119,11 @@ int vdoc_history_json(struct store *s, const char *kind, const char *key, bool w
 int vdoc_list(struct store *s, const char *kind, const char *prefix, store_row_fn fn, void *ctx)
 {
 	return store_backend(s)->doc_list(store_impl(s), kind, prefix, NULL, 0, fn, ctx);
+}
+
+int vdoc_list_status(struct store *s, const char *kind, const char *status, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->doc_list_status(store_impl(s), kind, status, fn, ctx);
 }
 
 /* Pretty, key-sorted JSON text of a document (or the text itself if it is not JSON). */

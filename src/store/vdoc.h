@@ -42,6 +42,7 @@ struct vdoc_write {
 	const char *body;        /* JSON text */
 	size_t body_len;
 	bool deleted;
+	const char *status;      /* a status the store can query (vdoc_list_status); NULL: none */
 	int64_t expect_version;  /* -1 = any; else must equal the latest (0 = must not exist) */
 	const char *actor, *rationale;
 	const char *action;      /* audit action, "flag.put" (read by vdoc_put) */
@@ -65,6 +66,13 @@ int vdoc_history_json(struct store *s, const char *kind, const char *key, bool w
 
 /* Latest non-deleted version of each key of kind starting with prefix, keys ascending. */
 int vdoc_list(struct store *s, const char *kind, const char *prefix, store_row_fn fn, void *ctx);
+
+/*
+ * Latest version of each key of kind whose latest version was written with
+ * status (vdoc_write.status, not ""), keys ascending; an indexed query, not a
+ * scan of the bodies. Returns 0 or OODA_EIO.
+ */
+int vdoc_list_status(struct store *s, const char *kind, const char *status, store_row_fn fn, void *ctx);
 
 /*
  * A unified-style line diff of two JSON texts, each pretty-printed with

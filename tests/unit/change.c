@@ -1,16 +1,24 @@
-/* Unit tests for the pure parts of the change stage: canary statistics
- * and the version diff (JSON schemas: tests/unit/jschema.c). */
+/* Unit tests for the change stage: canary statistics, the version diff
+ * (JSON schemas: tests/unit/jschema.c), and the queryable document status
+ * the rollback runner resumes runs by. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "change/canary.h"
+#include "audit/docwrite.h"
 #include "store/vdoc.h"
 #include "core/error.h"
+#include "store/store.h"
+#include "store/sqlite_sql.h"
 
 /* deterministic pseudo-random latencies around a median */
 static void fill(double *v, size_t n, double median, unsigned seed)
@@ -75,11 +83,108 @@ static void test_diff(void **state)
 	buf_release(&d);
 }
 
+static void put_run(struct store *s, const char *key, const char *body)
+{
+	json_t *j = json_loads(body, 0, NULL);
+	assert_non_null(j);
+	struct buf err = BUF_INIT;
+	struct vdoc_write w = { .kind = "rollback-run", .key = key, .body = body, .body_len = strlen(body),
+				.status = json_string_value(json_object_get(j, "status")), .expect_version = -1,
+				.actor = "test", .rationale = "test", .action = "rollback.step", .target = key };
+	if (vdoc_put(s, NULL, &w, &err))
+		fail_msg("put %s: %s", key, err.data);
+	json_decref(j);
+	buf_release(&err);
+}
+
+static int key_row(void *ctx, const void *row)
+{
+	const struct doc_row *r = row;
+	struct buf *keys = ctx;
+	buf_addf(keys, "%s%s", keys->len ? "," : "", r->key);
+	return 0;
+}
+
+static void rm_dir(const char *dir)
+{
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Runs are found by the status they were last written with, not by matching text in their bodies. */
+static void test_status_query(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ooda-change-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct store *s;
+	struct buf err = BUF_INIT, keys = BUF_INIT;
+	assert_int_equal(store_open(dir, 0, &s, &err), 0);
+	put_run(s, "rb-a", "{\"id\":\"rb-a\",\"status\":\"running\"}");
+	put_run(s, "rb-b", "{\"id\":\"rb-b\",\"status\":\"running\"}");
+	/* finished, though its verification says "status":"running" (a text match found it) */
+	put_run(s, "rb-b", "{\"id\":\"rb-b\",\"status\":\"done\",\"verification\":{\"status\":\"running\"}}");
+	put_run(s, "rb-c", "{\"id\":\"rb-c\",\"status\":\"failed\"}");
+	put_run(s, "rb-d", "{\"id\":\"rb-d\",\"status\":\"running\"}");
+	assert_int_equal(vdoc_list_status(s, "rollback-run", "running", key_row, &keys), 0);
+	assert_string_equal(keys.data, "rb-a,rb-d");
+	buf_reset(&keys);
+	assert_int_equal(vdoc_list_status(s, "rollback-run", "done", key_row, &keys), 0);
+	assert_string_equal(keys.data, "rb-b");
+	buf_reset(&keys);
+	assert_int_equal(vdoc_list_status(s, "flag", "running", key_row, &keys), 0);
+	assert_string_equal(keys.data, "");
+	store_close(s);
+	rm_dir(dir);
+	buf_release(&keys);
+	buf_release(&err);
+}
+
+/* A run left running by a version before the status column is found after the upgrade. */
+static void test_status_upgrade(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ooda-change-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/control.db", dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	for (int v = 0; v < 3; v++) /* schema 3: docs without a status */
+		assert_int_equal(sqlite3_exec(db, sql_migrations[v], NULL, NULL, NULL), SQLITE_OK);
+	(void)sql_text;
+	const char *rows =
+		"PRAGMA user_version = 3;"
+		"INSERT INTO docs VALUES('rollback-run', 'rb-old', 1, 1, 'a', '', '{\"status\":\"running\"}', 0);"
+		"INSERT INTO docs VALUES('rollback-run', 'rb-old', 2, 2, 'a', '', '{\"status\":\"running\",\"state\":[\"done\"]}', 0);"
+		"INSERT INTO docs VALUES('rollback-run', 'rb-fin', 1, 1, 'a', '', '{\"status\":\"running\"}', 0);"
+		"INSERT INTO docs VALUES('rollback-run', 'rb-fin', 2, 2, 'a', '', '{\"status\":\"done\"}', 0);"
+		"INSERT INTO docs VALUES('flag', 'prod/x', 1, 1, 'a', '', '{\"status\":\"running\"}', 0);";
+	assert_int_equal(sqlite3_exec(db, rows, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct store *s;
+	struct buf err = BUF_INIT, keys = BUF_INIT;
+	if (store_open(dir, 0, &s, &err))
+		fail_msg("upgrade: %s", err.data);
+	assert_int_equal(vdoc_list_status(s, "rollback-run", "running", key_row, &keys), 0);
+	assert_string_equal(keys.data, "rb-old");
+	buf_reset(&keys);
+	assert_int_equal(vdoc_list_status(s, "flag", "running", key_row, &keys), 0);
+	assert_string_equal(keys.data, ""); /* only runs have a status */
+	store_close(s);
+	rm_dir(dir);
+	buf_release(&keys);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_canary),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_status_query),
+		cmocka_unit_test(test_status_upgrade),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
