@@ -192,9 +192,13 @@ finally:
 # --- server.max_connections_per_ip: one address cannot take more
 s = Server(config="server:\n  max_connections_per_ip: 3\n")
 try:
+    # each held connection completes one request and stays open (keep-alive), so the server
+    # has surely accepted all three before the fourth arrives: no race with its accept loop
     held = [connect(s) for _ in range(3)]
     for c in held:
-        c.sendall(b"G")
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        st, _, _ = read_response(c)
+        check(st == 200, f"a held connection is served: {st}")
     r = answered(s.get, "/healthz", timeout=5)
     check(r is None, f"a fourth connection from the same address is refused: {r and r.status}")
     for c in held:
