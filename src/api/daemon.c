@@ -4,7 +4,8 @@
  * thread, starts HTTP, then waits for signals on the main thread — SIGHUP
  * reloads ooda.yaml, SIGTERM and SIGINT drain in-flight requests, stop the
  * engine and the stages in reverse order, save the log pattern miners and
- * close the stores so nothing is left half-written. No stage is named here.
+ * close the stores so nothing is left half-written. No stage is named here
+ * but the alerting core, where the engine thread sends every signal.
  */
 #include "api/daemon.h"
 #include "api/stage.h"
