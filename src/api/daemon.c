@@ -1,10 +1,14 @@
 /*
- * `ooda serve`: loads the config, refuses unsafe binds, opens the store,
- * starts HTTP, then waits for signals on the main thread — SIGHUP reloads
- * ooda.yaml, SIGTERM and SIGINT drain in-flight requests, save the log
- * pattern miners and close the store so nothing is left half-written.
+ * `ooda serve`: loads the config, refuses unsafe binds, opens the stores,
+ * starts the stages of the stage table (stage.h, stages.c) and the engine
+ * thread, starts HTTP, then waits for signals on the main thread — SIGHUP
+ * reloads ooda.yaml, SIGTERM and SIGINT drain in-flight requests, stop the
+ * engine and the stages in reverse order, save the log pattern miners and
+ * close the stores so nothing is left half-written. No stage is named here
+ * but the alerting core, where the engine thread sends every signal.
  */
 #include "api/daemon.h"
+#include "api/stage.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -25,22 +29,12 @@ static bool tokens_required(void *app)
 	return auth_active_tokens(d->auth) > 0;
 }
 
-/* Which stage checks which section of ooda.yaml. */
-static const struct {
-	const char *section;
-	config_check_fn *check;
-} config_checks[] = {
-	{ "services", probe_config_check },     { "heartbeats", heartbeat_config_check },
-	{ "slos", slo_config_check },           { "alerts", rules_config_check },
-	{ "anomalies", watches_config_check },  { "deploy", change_deploy_check },
-	{ "approvals", change_approvals_check },
-};
-
 void daemon_register_config_checks(void)
 {
-	for (size_t i = 0; i < sizeof(config_checks) / sizeof(config_checks[0]); i++)
-		if (config_register_check(config_checks[i].section, config_checks[i].check))
-			abort(); /* the table above and the schema in core/config.c disagree: a build error */
+	for (size_t i = 0; i < daemon_n_stages; i++)
+		for (size_t k = 0; k < daemon_stages[i].n_sections; k++)
+			if (config_register_check(daemon_stages[i].sections[k].section, daemon_stages[i].sections[k].check))
+				abort(); /* the stage table and the schema in core/config.c disagree: a build error */
 }
 
 /* Writer thread, after a batch is durable: feed live signals. */
@@ -71,202 +65,68 @@ static void live_replay(struct daemon *d)
 	buf_release(&err);
 }
 
-/* The deploy and approvals sections of cfg, checked and (if apply) made current. */
-static int configure_change(struct daemon *d, const struct config *cfg, bool apply, struct buf *err)
-{
-	char *dt = config_section_json(cfg, "deploy"), *at = config_section_json(cfg, "approvals");
-	json_t *dj = dt ? json_loads(dt, JSON_DECODE_ANY, NULL) : NULL;
-	json_t *aj = at ? json_loads(at, JSON_DECODE_ANY, NULL) : NULL;
-	int rc = change_configure(&d->change, json_is_null(dj) ? NULL : dj, json_is_null(aj) ? NULL : aj, apply, err);
-	if (rc && d->config_path) {
-		struct buf tmp = BUF_INIT;
-		buf_addf(&tmp, "%s: %s", d->config_path, err->data);
-		buf_reset(err);
-		buf_adds(err, tmp.data);
-		buf_release(&tmp);
-	}
-	json_decref(dj);
-	json_decref(aj);
-	free(dt);
-	free(at);
-	return rc;
-}
-
-/* ---- detect: alerting core, rules, probes, heartbeats, engine thread ---- */
+/* ---- the stages (stage.h): start in order, stop in reverse ---------------- */
 
 /*
- * The alerts, services (probes) and heartbeats sections of cfg, checked and
- * (if apply) made current.
+ * Starts every stage in table order, then the engine thread that ticks
+ * what they added. On error the caller still runs stages_stop().
  */
-static int configure_detect(struct daemon *d, const struct config *cfg, bool apply, struct buf *err)
-{
-	char *at = config_section_json(cfg, "alerts");
-	int rc = rules_configure(apply ? d->rules : NULL, at, apply, err);
-	free(at);
-	if (!rc) {
-		char *wt = config_section_json(cfg, "anomalies");
-		rc = watches_configure(apply ? d->watches : NULL, wt, apply, err);
-		free(wt);
-	}
-	if (!rc && apply)
-		alerts_set_group_window(d->alerts, rules_group_window(d->rules));
-	char *st = config_section_json(cfg, "services"), *ht = config_section_json(cfg, "heartbeats");
-	json_t *sj = st ? json_loads(st, JSON_DECODE_ANY, NULL) : NULL;
-	json_t *hj = ht ? json_loads(ht, JSON_DECODE_ANY, NULL) : NULL;
-	if (!rc)
-		rc = prober_configure(d->prober, sj, apply, err);
-	if (!rc && apply) {
-		/* services[].dependencies join the traced graph that groups and inhibits alerts */
-		struct buf edges = BUF_INIT;
-		services_edges_json(sj, &edges);
-		rc = alerts_set_declared_graph_json(d->alerts, edges.data, err);
-		buf_release(&edges);
-	}
-	if (!rc)
-		rc = heartbeats_configure(d->heartbeats, hj, apply, err);
-	json_decref(sj);
-	json_decref(hj);
-	free(st);
-	free(ht);
-	if (rc && d->config_path) {
-		struct buf tmp = BUF_INIT;
-		buf_addf(&tmp, "%s: %s", d->config_path, err->data);
-		buf_reset(err);
-		buf_adds(err, tmp.data);
-		buf_release(&tmp);
-	}
-	return rc;
-}
-
-/*
- * The slos section of cfg, checked and (if apply) made the running SLOs,
- * with a summary of what changed appended to changes; key paths in err,
- * prefixed with the file.
- */
-static int configure_slos(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes,
-			  struct buf *err)
-{
-	char *text = config_section_json(cfg, "slos");
-	int rc = apply ? slo_set_apply(d->slos, text, changes, err) : slo_config_check(text, err);
-	free(text);
-	if (rc && d->config_path) {
-		struct buf tmp = BUF_INIT;
-		buf_addf(&tmp, "%s: %s", d->config_path, err->data);
-		buf_reset(err);
-		buf_adds(err, tmp.data);
-		buf_release(&tmp);
-	}
-	return rc;
-}
-
-static void tick_rules(void *ctx, int64_t now_ns, const struct alert_sink *sink)
-{
-	rules_tick(ctx, now_ns, sink);
-}
-
-/* The time-based audit checkpoint (audit_tick); a failure is logged at most once a minute. */
-static void tick_audit(void *ctx, int64_t now_ns, const struct alert_sink *sink)
-{
-	(void)sink;
-	static int64_t logged_ns; /* the engine thread is the only caller */
-	struct daemon *d = ctx;
-	struct buf err = BUF_INIT;
-	if (audit_tick(d->store, &d->signer, now_ns, &err) < 0 && now_ns - logged_ns >= 60 * OODA_NS_PER_SEC) {
-		log_error("timed audit checkpoint not written: %s", err.data);
-		logged_ns = now_ns;
-	}
-	buf_release(&err);
-}
-
-static void tick_alerts(void *ctx, int64_t now_ns, const struct alert_sink *sink)
-{
-	(void)sink;
-	alerts_tick(ctx, now_ns);
-}
-
-/*
- * ooda watching itself: a store whose last write failed for lack of space
- * raises the page alert "ooda:disk-full" (label store=control|telemetry),
- * resolved by the first write that commits again. Edge-free like every
- * detector: the alerting core ignores "inactive" for an alert it never saw.
- */
-static void tick_self(void *ctx, int64_t now_ns, const struct alert_sink *sink)
-{
-	struct daemon *d = ctx;
-	bool control_full = false;
-	uint64_t failures = 0;
-	store_space(d->store, &control_full, &failures);
-	struct tstore_stats ts = { 0 };
-	tstore_stats(d->tstore, &ts);
-	const struct {
-		const char *store;
-		bool full;
-	} stores[] = { { "control", control_full }, { "telemetry", ts.disk_full != 0 } };
-	for (size_t i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
-		json_t *labels = json_pack("{ss}", "store", stores[i].store);
-		json_t *ann = json_pack("{ss}", "summary",
-					"the disk of ooda's data dir is full: writes to this store are refused with 507 "
-					"until space is freed (docs/operations.md, Disk full)");
-		struct alert_signal sig = {
-			.source = "self", .name = "ooda:disk-full", .severity = SEVERITY_PAGE,
-			.labels = labels, .annotations = ann, .active = stores[i].full, .at_ns = now_ns,
-		};
-		alert_emit(sink, &sig);
-		json_decref(labels);
-		json_decref(ann);
-	}
-}
-
-/*
- * Creates the alerting core, rules, the prober and heartbeats from cfg,
- * starts the workers that evaluate rules' and watches' PromQL off the
- * engine thread, and starts the engine thread that ticks every detector.
- */
-static int start_detect(struct daemon *d, struct buf *err)
+static int stages_start(struct daemon *d, struct buf *err)
 {
 	int rc;
-	struct prober_options popt = { .tstore = d->tstore };
-	if ((rc = watches_create(d->tstore, d->live, &d->watches, err)) ||
-	    (rc = alerts_create(d->store, &d->signer, d->live, &d->alerts, err)) ||
-	    (rc = rules_create(d->tstore, d->live, &d->rules, err)) || (rc = prober_create(&popt, &d->prober, err)) ||
-	    (rc = heartbeats_create(d->store, &d->signer, &d->heartbeats, err)) ||
-	    (rc = configure_detect(d, &d->cfg, true, err)) || (rc = prober_start(d->prober, err)) ||
-	    (rc = rules_start(d->rules, err)) || (rc = watches_start(d->watches, err)))
-		return rc;
+	for (size_t i = 0; i < daemon_n_stages; i++)
+		if (daemon_stages[i].start && (rc = daemon_stages[i].start(d, err)))
+			return rc;
 	struct alert_sink sink = alerts_sink(d->alerts);
-	if ((rc = engine_create(&sink, ENGINE_DEFAULT_TICK_NS, &d->engine, err)) ||
-	    (rc = engine_add(d->engine, tick_rules, d->rules)) || (rc = engine_add(d->engine, tick_alerts, d->alerts)) ||
-	    (rc = engine_add(d->engine, probes_tick, d->prober)) ||
-	    (rc = engine_add(d->engine, heartbeats_tick, d->heartbeats)) ||
-	    (rc = engine_add(d->engine, redwatch_tick, d->redwatch)) || (rc = engine_add(d->engine, logclass_tick, d->logclass)) ||
-	    (rc = engine_add(d->engine, watches_tick, d->watches)) || (rc = engine_add(d->engine, tick_audit, d)) ||
-	    (rc = engine_add(d->engine, tick_self, d)) ||
-	    (d->slos && (rc = engine_add(d->engine, slo_tick, d->slos))))
+	if ((rc = engine_create(&sink, ENGINE_DEFAULT_TICK_NS, &d->engine, err)))
 		return rc;
+	for (size_t i = 0; i < daemon_n_stages; i++)
+		if (daemon_stages[i].add_ticks && (rc = daemon_stages[i].add_ticks(d, d->engine))) {
+			buf_addf(err, "stage %s: engine callbacks: %s", daemon_stages[i].name, ooda_strerror(rc));
+			return rc;
+		}
 	return engine_start(d->engine, err);
 }
 
 /*
- * Stops the engine before what it ticks goes away; destroying rules and
- * watches joins their workers (after the evaluation in progress).
+ * Stops the engine before what it ticks goes away, then every stage in
+ * reverse order. Safe to call twice and on a half-started daemon.
  */
-static void stop_detect(struct daemon *d)
+static void stages_stop(struct daemon *d)
 {
 	engine_destroy(d->engine);
 	d->engine = NULL;
-	prober_destroy(d->prober);
-	d->prober = NULL;
-	heartbeats_destroy(d->heartbeats);
-	d->heartbeats = NULL;
-	rules_destroy(d->rules);
-	d->rules = NULL;
-	alerts_destroy(d->alerts);
-	d->alerts = NULL;
-	watches_destroy(d->watches);
-	d->watches = NULL;
+	for (size_t i = daemon_n_stages; i-- > 0;)
+		if (daemon_stages[i].stop)
+			daemon_stages[i].stop(d);
 }
 
-/* ---- end of detect ------------------------------------------------------- */
+/*
+ * A reload, all or nothing: every stage checks its sections of next, and
+ * only when all pass does every stage apply them, in table order. What a
+ * stage reports as changed lands in detail as {"<stage>": "<changes>"}
+ * (caller frees *detail).
+ */
+static int stages_reload(struct daemon *d, const struct config *next, char **detail, struct buf *err)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < daemon_n_stages; i++)
+		if (daemon_stages[i].reload)
+			rc = daemon_stages[i].reload(d, next, false, NULL, err);
+	json_t *changed = json_object();
+	for (size_t i = 0; !rc && i < daemon_n_stages; i++) {
+		if (!daemon_stages[i].reload)
+			continue;
+		struct buf changes = BUF_INIT;
+		rc = daemon_stages[i].reload(d, next, true, &changes, err);
+		if (!rc && changes.len)
+			json_object_set_new(changed, daemon_stages[i].name, json_string(changes.data));
+		buf_release(&changes);
+	}
+	*detail = !rc && json_object_size(changed) ? json_dumps(changed, JSON_COMPACT) : NULL;
+	json_decref(changed);
+	return rc;
+}
 
 struct reload_ctx {
 	struct daemon *d;
@@ -297,22 +157,11 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	pthread_mutex_lock(&d->reload_mu);
 	struct config next;
 	config_init(&next);
-	struct buf slo_changes = BUF_INIT;
 	/* the one validation of ooda.yaml (the schema and every section's check), as at start */
 	int rc = config_load(&next, d->config_path, err);
-	/* SLOs first: the only apply that can still fail (out of memory), before anything changed */
-	if (!rc)
-		rc = configure_slos(d, &next, true, &slo_changes, err);
-	if (!rc)
-		configure_change(d, &next, true, err);
-	if (!rc)
-		configure_detect(d, &next, true, err);
 	char *detail = NULL;
-	if (!rc && slo_changes.len) {
-		json_t *dj = json_pack("{s:s}", "slos", slo_changes.data);
-		detail = json_dumps(dj, JSON_COMPACT);
-		json_decref(dj);
-	}
+	if (!rc)
+		rc = stages_reload(d, &next, &detail, err);
 	struct reload_ctx rctx = { d, actor, rc ? "config.reload_rejected" : "config.reload", rc ? err->data : "",
 				   detail };
 	if (!rc) {
@@ -329,8 +178,12 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 		ooda_log_set_level((enum log_level)ooda_log_level_parse(d->cfg.log_level));
 		config_release(&old);
 		log_info("configuration reloaded from %s", d->config_path);
-		if (slo_changes.len)
-			log_info("slos: %s", slo_changes.data);
+		json_t *dj = detail ? json_loads(detail, 0, NULL) : NULL;
+		const char *stage;
+		json_t *v;
+		json_object_foreach(dj, stage, v)
+			log_info("%s: %s", stage, json_string_value(v));
+		json_decref(dj);
 	} else {
 		config_release(&next);
 		d->reload_failures++;
@@ -340,18 +193,13 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	store_write(d->store, reload_audit_tx, &rctx, &aerr);
 	buf_release(&aerr);
 	free(detail);
-	buf_release(&slo_changes);
 	pthread_mutex_unlock(&d->reload_mu);
 	return rc;
 }
 
 static void daemon_release(struct daemon *d)
 {
-	stop_detect(d);
-	slo_set_destroy(d->slos); /* after the engine that ticked it */
-	if (d->change_ready)
-		change_release(&d->change);
-	flagstore_destroy(d->flags);
+	stages_stop(d);
 	tstore_close(d->tstore); /* no more batches reach the log pattern miners */
 	if (d->logclass) {
 		/* the last save, after the last ingested line and before the store closes */
@@ -426,27 +274,12 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	if ((rc = tstore_open(d.data_dir, &topt, &d.tstore, err)) || (rc = store_telemetry_record(d.store, err)))
 		goto out;
 	live_replay(&d);
-	{
-		char *text = config_section_json(&d.cfg, "slos");
-		struct slo_options so = { .live = d.live, .tstore = d.tstore };
-		rc = slo_set_create(text, &so, &d.slos, err);
-		free(text);
-		if (rc || (rc = slo_set_start(d.slos, err)))
-			goto out;
-	}
 	if ((rc = audit_signer_load(&d.signer, d.data_dir, d.cfg.audit_checkpoint_every, err)))
 		goto out;
 	d.signer.interval_ns = d.cfg.audit_checkpoint_interval_ns;
 	if ((rc = auth_create(d.store, &d.auth, err)))
 		goto out;
-	if ((rc = flagstore_create(d.store, &d.signer, d.tstore, &d.flags, err)))
-		goto out;
-	if ((rc = change_init(&d.change, d.store, &d.signer, d.tstore, d.flags, err)))
-		goto out;
-	d.change_ready = true;
-	if ((rc = configure_change(&d, &d.cfg, true, err)) || (rc = change_start(&d.change, err)))
-		goto out;
-	if ((rc = start_detect(&d, err)))
+	if ((rc = stages_start(&d, err)))
 		goto out;
 	if (!http_listen_is_loopback(d.listen) && auth_active_tokens(d.auth) == 0) {
 		buf_addf(err, "refusing to listen on %s without API tokens: anyone who can reach it could "
@@ -502,7 +335,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	d.ready = false;
 	http_server_stop(d.http, 10000);
 	d.http = NULL;
-	stop_detect(&d);
+	stages_stop(&d);
 	log_info("stopped cleanly");
 out:
 	daemon_release(&d);

@@ -70,8 +70,8 @@ struct serve_options {
 int daemon_serve(const struct serve_options *opt, struct buf *err);
 
 /*
- * Registers every stage's ooda.yaml section check with the config schema
- * (config_register_check). Call once at process start, before any config is
+ * Registers the ooda.yaml section checks of every row of the stage table
+ * (stage.h) with the config schema (config_register_check). Call once at process start, before any config is
  * loaded: `ooda serve`, reload and `ooda config check` then validate alike.
  */
 void daemon_register_config_checks(void);

@@ -46,6 +46,11 @@ struct silence {
 	bool deleted;
 };
 
+struct subscriber {
+	alerts_subscriber_fn *fn;
+	void *ctx;
+};
+
 struct alerts {
 	pthread_mutex_t mu;       /* everything below */
 	pthread_mutex_t flush_mu; /* keeps store writes in the order they were queued */
@@ -65,6 +70,23 @@ struct alerts {
 	int64_t group_window_ns;
 	json_t *queue;            /* vdoc writes waiting for flush() */
 	int64_t dropped;
+	/* subscribers, and the transitions waiting for the next tick to reach them */
+	pthread_mutex_t notify_mu; /* one delivery at a time, so subscribers see transitions in order */
+	struct subscriber subs[ALERTS_MAX_SUBSCRIBERS];
+	size_t n_subs;
+	struct pending_transition *pending;
+	size_t n_pending, cap_pending;
+	int64_t pending_dropped;
+};
+
+/* A transition copied out of the alert, waiting for notify() (the alert may change or go meanwhile). */
+struct pending_transition {
+	char fp[17];
+	char *name, *service;
+	json_t *labels;
+	enum alert_severity severity;
+	enum alert_state from, to;
+	int64_t at_ns;
 };
 
 const char *alert_state_name(enum alert_state s)
@@ -560,8 +582,50 @@ static void insert(struct alerts *a, struct alert *al)
 
 /* ---- transitions -------------------------------------------------------- */
 
-static void transition(struct alert *al, enum alert_state to, int64_t at, const char *why)
+static void pending_release(struct pending_transition *p)
 {
+	free(p->name);
+	free(p->service);
+	json_decref(p->labels);
+}
+
+/* Keeps a copy of one transition for the subscribers (called with mu held). */
+static void pending_add(struct alerts *a, const struct alert *al, enum alert_state to, int64_t at)
+{
+	if (!a->n_subs)
+		return;
+	if (a->n_pending == ALERTS_MAX_PENDING_TRANSITIONS) {
+		/* nobody ticks: forget the oldest rather than grow without bound */
+		pending_release(&a->pending[0]);
+		memmove(a->pending, a->pending + 1, (a->n_pending - 1) * sizeof(*a->pending));
+		a->n_pending--;
+		if (a->pending_dropped++ % 1000 == 0)
+			log_warn("alerts: %d transitions wait for subscribers; dropping the oldest",
+				 ALERTS_MAX_PENDING_TRANSITIONS);
+	}
+	if (a->n_pending == a->cap_pending) {
+		size_t cap = a->cap_pending ? a->cap_pending * 2 : 16;
+		struct pending_transition *v = realloc(a->pending, cap * sizeof(*v));
+		if (!v)
+			return;
+		a->pending = v;
+		a->cap_pending = cap;
+	}
+	struct pending_transition *p = &a->pending[a->n_pending++];
+	copy_str(p->fp, sizeof(p->fp), al->fp);
+	p->name = xstrdup(al->name);
+	p->service = xstrdup(al->service);
+	p->labels = json_deep_copy(al->labels);
+	p->severity = al->severity;
+	p->from = al->state;
+	p->to = to;
+	p->at_ns = at;
+}
+
+static void transition(struct alerts *a, struct alert *al, enum alert_state to, int64_t at, const char *why)
+{
+	pending_add(a, al, to, at);
+
 	char t[40];
 	json_t *tr = json_pack("{s:s,s:s,s:s,s:I,s:s}", "from", alert_state_name(al->state), "to",
 			       alert_state_name(to), "at", ooda_time_format(at, t, sizeof(t)), "at_ns", (json_int_t)at,
@@ -684,7 +748,7 @@ static void apply_inhibition(struct alerts *a)
 
 static void fire(struct alerts *a, struct alert *al, int64_t at, const char *why)
 {
-	transition(al, ALERT_FIRING, at, why);
+	transition(a, al, ALERT_FIRING, at, why);
 	al->fired_ns = at;
 	al->resolved_ns = 0;
 	al->cleared_ns = 0;
@@ -695,7 +759,7 @@ static void fire(struct alerts *a, struct alert *al, int64_t at, const char *why
 
 static void resolve(struct alerts *a, struct alert *al, int64_t at, const char *why)
 {
-	transition(al, ALERT_RESOLVED, at, why);
+	transition(a, al, ALERT_RESOLVED, at, why);
 	al->resolved_ns = at;
 	al->cleared_ns = 0;
 	al->inhibited_by[0] = '\0';
@@ -704,7 +768,7 @@ static void resolve(struct alerts *a, struct alert *al, int64_t at, const char *
 
 static void deactivate(struct alerts *a, struct alert *al, int64_t at, const char *why)
 {
-	transition(al, ALERT_INACTIVE, at, why);
+	transition(a, al, ALERT_INACTIVE, at, why);
 	al->active_ns = 0;
 	persist(a, al, "alert.inactive", why);
 }
@@ -771,7 +835,7 @@ static void on_signal(struct alerts *a, const struct alert_signal *s)
 				char d[32];
 				snprintf(why, sizeof(why), "condition holds; fires if it holds for %s",
 					 ooda_duration_format(al->for_ns, d, sizeof(d)));
-				transition(al, ALERT_PENDING, s->at_ns, why);
+				transition(a, al, ALERT_PENDING, s->at_ns, why);
 				persist(a, al, "alert.pending", why);
 			}
 			break;
@@ -831,6 +895,43 @@ static void refresh_graph(struct alerts *a, int64_t now_ns)
 	buf_release(&err);
 }
 
+/* Hands the transitions in due to every subscriber, in order, with mu not held; frees due. */
+static void notify(struct alerts *a, struct pending_transition *due, size_t n)
+{
+	pthread_mutex_lock(&a->notify_mu);
+	pthread_mutex_lock(&a->mu);
+	size_t n_subs = a->n_subs;
+	struct subscriber subs[ALERTS_MAX_SUBSCRIBERS];
+	memcpy(subs, a->subs, n_subs * sizeof(subs[0]));
+	pthread_mutex_unlock(&a->mu);
+	for (size_t i = 0; i < n; i++) {
+		const struct pending_transition *p = &due[i];
+		struct alert_transition t = { .fingerprint = p->fp, .name = p->name, .service = p->service,
+					      .labels = p->labels, .severity = p->severity, .from = p->from,
+					      .to = p->to, .at_ns = p->at_ns };
+		for (size_t k = 0; k < n_subs; k++)
+			subs[k].fn(subs[k].ctx, &t);
+	}
+	pthread_mutex_unlock(&a->notify_mu);
+	for (size_t i = 0; i < n; i++)
+		pending_release(&due[i]);
+	free(due);
+}
+
+int alerts_subscribe(struct alerts *a, alerts_subscriber_fn *fn, void *ctx)
+{
+	pthread_mutex_lock(&a->mu);
+	int rc = OODA_ELIMIT;
+	if (a->n_subs < ALERTS_MAX_SUBSCRIBERS) {
+		a->subs[a->n_subs].fn = fn;
+		a->subs[a->n_subs].ctx = ctx;
+		a->n_subs++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
 void alerts_tick(struct alerts *a, int64_t now_ns)
 {
 	if (!a)
@@ -868,8 +969,13 @@ void alerts_tick(struct alerts *a, int64_t now_ns)
 			persist(a, al, al->silenced_by[0] ? "alert.silenced" : "alert.unsilenced", why);
 		}
 	}
+	struct pending_transition *due = a->pending;
+	size_t n_due = a->n_pending;
+	a->pending = NULL;
+	a->n_pending = a->cap_pending = 0;
 	pthread_mutex_unlock(&a->mu);
-	flush(a, NULL);
+	flush(a, NULL); /* every transition in due is stored (or its failure logged) before anyone hears of it */
+	notify(a, due, n_due);
 }
 
 void alerts_set_group_window(struct alerts *a, int64_t window_ns)
@@ -929,6 +1035,7 @@ int alerts_create(struct store *s, const struct audit_signer *sg, struct live_si
 		return OODA_ENOMEM;
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->flush_mu, NULL);
+	pthread_mutex_init(&a->notify_mu, NULL);
 	a->store = s;
 	a->sg = sg;
 	a->live = live;
@@ -967,8 +1074,12 @@ void alerts_destroy(struct alerts *a)
 	json_decref(a->adj);
 	json_decref(a->traced);
 	json_decref(a->declared);
+	for (size_t i = 0; i < a->n_pending; i++)
+		pending_release(&a->pending[i]);
+	free(a->pending);
 	pthread_mutex_destroy(&a->mu);
 	pthread_mutex_destroy(&a->flush_mu);
+	pthread_mutex_destroy(&a->notify_mu);
 	free(a);
 }
 

@@ -36,6 +36,13 @@
  * when their services are the same or one reaches the other along
  * caller→callee edges; otherwise it opens a new group.
  *
+ * Subscribers (alerts_subscribe): a later stage (incidents) follows every
+ * state change above without this file knowing it. Each transition is
+ * handed to every subscriber after its store write, from alerts_tick() —
+ * that is, on the engine thread — in the order the transitions happened;
+ * one made by alerts_signal() on another thread (the Alertmanager intake)
+ * is handed over at the next tick.
+ *
  * Thread safety: every function may be called from any thread; store
  * writes happen outside the internal lock, in transition order.
  */
@@ -58,6 +65,8 @@
 #define ALERTS_MAX_TRANSITIONS 50        /* per alert; the oldest are dropped */
 #define ALERTS_DEFAULT_GROUP_WINDOW_NS (30 * INT64_C(1000000000))
 #define ALERTS_STALE_NS (600 * INT64_C(1000000000))
+#define ALERTS_MAX_SUBSCRIBERS 8
+#define ALERTS_MAX_PENDING_TRANSITIONS 10000 /* waiting for the next tick; past it the oldest are dropped */
 
 enum alert_state { ALERT_INACTIVE, ALERT_PENDING, ALERT_FIRING, ALERT_RESOLVED };
 
@@ -74,6 +83,30 @@ const char *alert_state_name(enum alert_state s);
  */
 int alerts_create(struct store *s, const struct audit_signer *sg, struct live_signals *live, struct alerts **out,
 		  struct buf *err);
+
+/* One state change of one alert, as subscribers see it; everything is borrowed for the call. */
+struct alert_transition {
+	const char *fingerprint;  /* 16 hex digits */
+	const char *name;
+	const char *service;      /* NULL when the alert has none */
+	const json_t *labels;     /* object, never NULL */
+	enum alert_severity severity;
+	enum alert_state from, to;
+	int64_t at_ns;            /* when the transition happened (the signal's or the tick's time) */
+};
+
+typedef void alerts_subscriber_fn(void *ctx, const struct alert_transition *t);
+
+/*
+ * Adds fn to the subscribers: fn(ctx, t) is called for every later
+ * transition (pending, firing, resolved, inactive), after the transition
+ * is stored, on the thread calling alerts_tick() (the engine thread), with
+ * no lock of the core held — fn may read the core (alerts_state,
+ * alerts_get_json) but must not block: queue the work for a thread of its
+ * own. Subscribers are called in the order they were added. Call before
+ * the engine starts. OODA_ELIMIT past ALERTS_MAX_SUBSCRIBERS.
+ */
+int alerts_subscribe(struct alerts *a, alerts_subscriber_fn *fn, void *ctx);
 
 /* Frees the core (after the engine stopped calling it). NULL is a no-op. */
 void alerts_destroy(struct alerts *a);
@@ -95,7 +128,9 @@ struct alert_sink alerts_sink(struct alerts *a);
  * Advances the clock to now_ns: pending alerts whose condition held for_ns
  * fire, firing alerts cleared for keep_firing_for_ns resolve, silences
  * expire, groups and inhibition are recomputed (the graph is refreshed from
- * live signals every few seconds). Never blocks except on short store writes.
+ * live signals every few seconds). Then hands every transition since the
+ * last tick to the subscribers. Never blocks except on short store writes
+ * (and on what subscribers do, which must not block).
  */
 void alerts_tick(struct alerts *a, int64_t now_ns);
 

@@ -134,6 +134,84 @@ static void test_lifecycle(void **state)
 	alerts_destroy(a);
 }
 
+/* What a subscriber heard, in order. */
+struct heard {
+	size_t n;
+	struct {
+		char fp[17], name[32], service[32], env[16];
+		enum alert_severity severity;
+		enum alert_state from, to;
+		int64_t at;
+	} v[8];
+};
+
+static void hear(void *ctx, const struct alert_transition *t)
+{
+	struct heard *h = ctx;
+	assert_true(h->n < sizeof(h->v) / sizeof(h->v[0]));
+	snprintf(h->v[h->n].fp, sizeof(h->v[h->n].fp), "%s", t->fingerprint);
+	snprintf(h->v[h->n].name, sizeof(h->v[h->n].name), "%s", t->name);
+	snprintf(h->v[h->n].service, sizeof(h->v[h->n].service), "%s", t->service ? t->service : "");
+	snprintf(h->v[h->n].env, sizeof(h->v[h->n].env), "%s", json_string_value(json_object_get(t->labels, "env")));
+	h->v[h->n].severity = t->severity;
+	h->v[h->n].from = t->from;
+	h->v[h->n].to = t->to;
+	h->v[h->n].at = t->at_ns;
+	h->n++;
+}
+
+/* A subscriber sees pending -> firing -> resolved, each once, on the tick after it happened. */
+static void test_subscribe(void **state)
+{
+	(void)state;
+	struct alerts *a = mk();
+	struct heard h = { 0 }, h2 = { 0 };
+	assert_int_equal(alerts_subscribe(a, hear, &h), 0);
+	assert_int_equal(alerts_subscribe(a, hear, &h2), 0);
+	json_t *labels = json_pack("{s:s}", "env", "prod");
+	char fp[17];
+	alerts_fingerprint("HighLatency", "checkout", labels, fp);
+
+	sig(a, "HighLatency", "checkout", labels, true, T0, 2 * S, 0); /* pending */
+	assert_int_equal(h.n, 0);                                       /* handed over by the tick only */
+	alerts_tick(a, T0 + S / 2);
+	assert_int_equal(h.n, 1);
+	alerts_tick(a, T0 + 2 * S); /* held for 2s: fires */
+	assert_int_equal(h.n, 2);
+	sig(a, "HighLatency", "checkout", labels, false, T0 + 3 * S, 2 * S, 0); /* cleared: resolves */
+	alerts_tick(a, T0 + 3 * S);
+	alerts_tick(a, T0 + 4 * S); /* nothing new */
+
+	const struct {
+		enum alert_state from, to;
+		int64_t at;
+	} want[] = {
+		{ ALERT_INACTIVE, ALERT_PENDING, T0 },
+		{ ALERT_PENDING, ALERT_FIRING, T0 + 2 * S },
+		{ ALERT_FIRING, ALERT_RESOLVED, T0 + 3 * S },
+	};
+	assert_int_equal(h.n, 3);
+	assert_int_equal(h2.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(h.v[i].from, want[i].from);
+		assert_int_equal(h.v[i].to, want[i].to);
+		assert_int_equal(h.v[i].at, want[i].at);
+		assert_string_equal(h.v[i].fp, fp);
+		assert_string_equal(h.v[i].name, "HighLatency");
+		assert_string_equal(h.v[i].service, "checkout");
+		assert_string_equal(h.v[i].env, "prod");
+		assert_int_equal(h.v[i].severity, SEVERITY_PAGE);
+		assert_int_equal(h2.v[i].to, want[i].to);
+	}
+	json_decref(labels);
+
+	/* the subscriber list is bounded */
+	for (size_t i = 2; i < ALERTS_MAX_SUBSCRIBERS; i++)
+		assert_int_equal(alerts_subscribe(a, hear, &h2), 0);
+	assert_int_equal(alerts_subscribe(a, hear, &h2), OODA_ELIMIT);
+	alerts_destroy(a);
+}
+
 static void test_dedup(void **state)
 {
 	(void)state;
@@ -580,7 +658,7 @@ static void test_alertmanager(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lifecycle),   cmocka_unit_test(test_dedup),	  cmocka_unit_test(test_grouping), cmocka_unit_test(test_declared_graph),
+		cmocka_unit_test(test_lifecycle),   cmocka_unit_test(test_subscribe),   cmocka_unit_test(test_dedup),	  cmocka_unit_test(test_grouping), cmocka_unit_test(test_declared_graph),
 		cmocka_unit_test(test_inhibition),  cmocka_unit_test(test_silences),  cmocka_unit_test(test_severity),
 		cmocka_unit_test(test_template),    cmocka_unit_test(test_rules_config), cmocka_unit_test(test_rules_eval),
 		cmocka_unit_test(test_alertmanager),

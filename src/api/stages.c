@@ -1,0 +1,303 @@
+/*
+ * The rows of the daemon's stage table (stage.h) and the glue each row
+ * needs: which ooda.yaml sections a stage checks, how it is created from
+ * the configuration, reconfigured on reload, ticked by the engine thread
+ * and stopped. daemon.c runs the rows; nothing here starts HTTP or opens
+ * the stores.
+ */
+#include "api/stage.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/time.h"
+
+#include <jansson.h>
+
+/* Prefixes err with the config file, so a key path reads "ooda.yaml: slos[0].objective: …". */
+static void err_in_file(const struct daemon *d, struct buf *err)
+{
+	if (!d->config_path)
+		return;
+	struct buf tmp = BUF_INIT;
+	buf_addf(&tmp, "%s: %s", d->config_path, err->data);
+	buf_reset(err);
+	buf_adds(err, tmp.data);
+	buf_release(&tmp);
+}
+
+/* A section of cfg as JSON, NULL when absent or null; caller owns the result (json_decref). */
+static json_t *section_json(const struct config *cfg, const char *section)
+{
+	char *text = config_section_json(cfg, section);
+	json_t *j = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+	free(text);
+	if (json_is_null(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* ---- slo: SLOs, their burn-rate alerts and the worker that keeps budget points ---- */
+
+static const struct stage_section slo_sections[] = { { "slos", slo_config_check } };
+
+static int slo_start(struct daemon *d, struct buf *err)
+{
+	char *text = config_section_json(&d->cfg, "slos");
+	struct slo_options so = { .live = d->live, .tstore = d->tstore };
+	int rc = slo_set_create(text, &so, &d->slos, err);
+	free(text);
+	return rc ? rc : slo_set_start(d->slos, err);
+}
+
+static int slo_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes, struct buf *err)
+{
+	char *text = config_section_json(cfg, "slos");
+	int rc = apply ? slo_set_apply(d->slos, text, changes, err) : slo_config_check(text, err);
+	free(text);
+	if (rc)
+		err_in_file(d, err);
+	return rc;
+}
+
+static int slo_add_ticks(struct daemon *d, struct engine *e)
+{
+	return d->slos ? engine_add(e, slo_tick, d->slos) : 0;
+}
+
+static void slo_stop(struct daemon *d)
+{
+	slo_set_destroy(d->slos);
+	d->slos = NULL;
+}
+
+/* ---- change: flags, configs, deploys, rollbacks, approvals ---------------- */
+
+static const struct stage_section change_sections[] = {
+	{ "deploy", change_deploy_check },
+	{ "approvals", change_approvals_check },
+};
+
+static int change_configure_from(struct daemon *d, const struct config *cfg, bool apply, struct buf *err)
+{
+	json_t *dj = section_json(cfg, "deploy"), *aj = section_json(cfg, "approvals");
+	int rc = change_configure(&d->change, dj, aj, apply, err);
+	if (rc)
+		err_in_file(d, err);
+	json_decref(dj);
+	json_decref(aj);
+	return rc;
+}
+
+static int change_stage_start(struct daemon *d, struct buf *err)
+{
+	int rc;
+	if ((rc = flagstore_create(d->store, &d->signer, d->tstore, &d->flags, err)) ||
+	    (rc = change_init(&d->change, d->store, &d->signer, d->tstore, d->flags, err)))
+		return rc;
+	d->change_ready = true;
+	if ((rc = change_configure_from(d, &d->cfg, true, err)))
+		return rc;
+	return change_start(&d->change, err);
+}
+
+static int change_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes, struct buf *err)
+{
+	(void)changes;
+	return change_configure_from(d, cfg, apply, err);
+}
+
+static void change_stage_stop(struct daemon *d)
+{
+	if (d->change_ready)
+		change_release(&d->change);
+	d->change_ready = false;
+	flagstore_destroy(d->flags);
+	d->flags = NULL;
+}
+
+/* ---- detect: alerting core, rules, anomaly watches, probes, heartbeats ---- */
+
+static const struct stage_section detect_sections[] = {
+	{ "services", probe_config_check },  { "heartbeats", heartbeat_config_check },
+	{ "alerts", rules_config_check },    { "anomalies", watches_config_check },
+};
+
+/*
+ * The alerts, anomalies, services (probes) and heartbeats sections of cfg,
+ * checked and (if apply) made current.
+ */
+static int detect_configure(struct daemon *d, const struct config *cfg, bool apply, struct buf *err)
+{
+	char *at = config_section_json(cfg, "alerts");
+	int rc = rules_configure(apply ? d->rules : NULL, at, apply, err);
+	free(at);
+	if (!rc) {
+		char *wt = config_section_json(cfg, "anomalies");
+		rc = watches_configure(apply ? d->watches : NULL, wt, apply, err);
+		free(wt);
+	}
+	if (!rc && apply)
+		alerts_set_group_window(d->alerts, rules_group_window(d->rules));
+	char *st = config_section_json(cfg, "services"), *ht = config_section_json(cfg, "heartbeats");
+	json_t *sj = st ? json_loads(st, JSON_DECODE_ANY, NULL) : NULL;
+	json_t *hj = ht ? json_loads(ht, JSON_DECODE_ANY, NULL) : NULL;
+	if (!rc)
+		rc = prober_configure(d->prober, sj, apply, err);
+	if (!rc && apply) {
+		/* services[].dependencies join the traced graph that groups and inhibits alerts */
+		struct buf edges = BUF_INIT;
+		services_edges_json(sj, &edges);
+		rc = alerts_set_declared_graph_json(d->alerts, edges.data, err);
+		buf_release(&edges);
+	}
+	if (!rc)
+		rc = heartbeats_configure(d->heartbeats, hj, apply, err);
+	json_decref(sj);
+	json_decref(hj);
+	free(st);
+	free(ht);
+	if (rc)
+		err_in_file(d, err);
+	return rc;
+}
+
+/*
+ * Creates the alerting core, rules, watches, the prober and heartbeats
+ * from cfg and starts the workers that evaluate rules' and watches' PromQL
+ * off the engine thread, and the prober's threads.
+ */
+static int detect_start(struct daemon *d, struct buf *err)
+{
+	int rc;
+	struct prober_options popt = { .tstore = d->tstore };
+	if ((rc = watches_create(d->tstore, d->live, &d->watches, err)) ||
+	    (rc = alerts_create(d->store, &d->signer, d->live, &d->alerts, err)) ||
+	    (rc = rules_create(d->tstore, d->live, &d->rules, err)) || (rc = prober_create(&popt, &d->prober, err)) ||
+	    (rc = heartbeats_create(d->store, &d->signer, &d->heartbeats, err)) ||
+	    (rc = detect_configure(d, &d->cfg, true, err)) || (rc = prober_start(d->prober, err)) ||
+	    (rc = rules_start(d->rules, err)) || (rc = watches_start(d->watches, err)))
+		return rc;
+	return 0;
+}
+
+static int detect_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes, struct buf *err)
+{
+	(void)changes;
+	return detect_configure(d, cfg, apply, err);
+}
+
+static void tick_rules(void *ctx, int64_t now_ns, const struct alert_sink *sink)
+{
+	rules_tick(ctx, now_ns, sink);
+}
+
+static void tick_alerts(void *ctx, int64_t now_ns, const struct alert_sink *sink)
+{
+	(void)sink;
+	alerts_tick(ctx, now_ns);
+}
+
+static int detect_add_ticks(struct daemon *d, struct engine *e)
+{
+	const struct {
+		engine_tick_fn fn;
+		void *ctx;
+	} ticks[] = {
+		{ tick_rules, d->rules },	    { tick_alerts, d->alerts },	      { probes_tick, d->prober },
+		{ heartbeats_tick, d->heartbeats }, { redwatch_tick, d->redwatch },   { logclass_tick, d->logclass },
+		{ watches_tick, d->watches },
+	};
+	int rc = 0;
+	for (size_t i = 0; !rc && i < sizeof(ticks) / sizeof(ticks[0]); i++)
+		rc = engine_add(e, ticks[i].fn, ticks[i].ctx);
+	return rc;
+}
+
+/* Destroying rules and watches joins their workers (after the evaluation in progress). */
+static void detect_stop(struct daemon *d)
+{
+	prober_destroy(d->prober);
+	d->prober = NULL;
+	heartbeats_destroy(d->heartbeats);
+	d->heartbeats = NULL;
+	rules_destroy(d->rules);
+	d->rules = NULL;
+	alerts_destroy(d->alerts);
+	d->alerts = NULL;
+	watches_destroy(d->watches);
+	d->watches = NULL;
+}
+
+/* ---- self: ooda watching itself (audit checkpoints on time, a full disk) ---- */
+
+/* The time-based audit checkpoint (audit_tick); a failure is logged at most once a minute. */
+static void tick_audit(void *ctx, int64_t now_ns, const struct alert_sink *sink)
+{
+	(void)sink;
+	static int64_t logged_ns; /* the engine thread is the only caller */
+	struct daemon *d = ctx;
+	struct buf err = BUF_INIT;
+	if (audit_tick(d->store, &d->signer, now_ns, &err) < 0 && now_ns - logged_ns >= 60 * OODA_NS_PER_SEC) {
+		log_error("timed audit checkpoint not written: %s", err.data);
+		logged_ns = now_ns;
+	}
+	buf_release(&err);
+}
+
+/*
+ * A store whose last write failed for lack of space raises the page alert
+ * "ooda:disk-full" (label store=control|telemetry), resolved by the first
+ * write that commits again. Edge-free like every detector: the alerting
+ * core ignores "inactive" for an alert it never saw.
+ */
+static void tick_self(void *ctx, int64_t now_ns, const struct alert_sink *sink)
+{
+	struct daemon *d = ctx;
+	bool control_full = false;
+	uint64_t failures = 0;
+	store_space(d->store, &control_full, &failures);
+	struct tstore_stats ts = { 0 };
+	tstore_stats(d->tstore, &ts);
+	const struct {
+		const char *store;
+		bool full;
+	} stores[] = { { "control", control_full }, { "telemetry", ts.disk_full != 0 } };
+	for (size_t i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
+		json_t *labels = json_pack("{ss}", "store", stores[i].store);
+		json_t *ann = json_pack("{ss}", "summary",
+					"the disk of ooda's data dir is full: writes to this store are refused with 507 "
+					"until space is freed (docs/operations.md, Disk full)");
+		struct alert_signal sig = {
+			.source = "self", .name = "ooda:disk-full", .severity = SEVERITY_PAGE,
+			.labels = labels, .annotations = ann, .active = stores[i].full, .at_ns = now_ns,
+		};
+		alert_emit(sink, &sig);
+		json_decref(labels);
+		json_decref(ann);
+	}
+}
+
+static int self_add_ticks(struct daemon *d, struct engine *e)
+{
+	int rc = engine_add(e, tick_audit, d);
+	return rc ? rc : engine_add(e, tick_self, d);
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+#define SECTIONS(v) v, sizeof(v) / sizeof(v[0])
+
+/*
+ * Start order. SLOs first: theirs is the only reload apply that can fail
+ * (out of memory) and it must fail before any other stage changed. The
+ * engine ticks the rows' callbacks in this order too.
+ */
+const struct stage daemon_stages[] = {
+	{ "slos", SECTIONS(slo_sections), slo_start, slo_reload, slo_add_ticks, slo_stop },
+	{ "change", SECTIONS(change_sections), change_stage_start, change_reload, NULL, change_stage_stop },
+	{ "detect", SECTIONS(detect_sections), detect_start, detect_reload, detect_add_ticks, detect_stop },
+	{ "self", NULL, 0, NULL, NULL, self_add_ticks, NULL },
+};
+
+const size_t daemon_n_stages = sizeof(daemon_stages) / sizeof(daemon_stages[0]);
