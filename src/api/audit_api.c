@@ -63,7 +63,7 @@ int api_audit_list(struct http_request *req, struct http_response *res)
 			f.after_seq = c;
 	}
 	struct list_ctx l = { json_array(), 0 };
-	rc = store_backend(d->store)->audit_iter(store_impl(d->store), &f, audit_row_json, &l);
+	rc = store_audit_iter(d->store, &f, audit_row_json, &l);
 	if (rc) {
 		json_decref(l.items);
 		buf_adds(&req->err, "cannot read the audit log");

@@ -25,7 +25,7 @@ int api_readyz(struct http_request *req, struct http_response *res)
 {
 	struct daemon *d = api_daemon(req);
 	int64_t v;
-	bool store_ok = store_backend(d->store)->data_version(store_impl(d->store), &v) == 0;
+	bool store_ok = store_data_version(d->store, &v) == 0;
 	bool control_full;
 	uint64_t failures;
 	store_space(d->store, &control_full, &failures);
@@ -63,7 +63,7 @@ int api_metrics(struct http_request *req, struct http_response *res)
 	struct buf b = BUF_INIT;
 	http_server_metrics(d->http, &b);
 	int64_t bytes = 0, audit_rows = 0;
-	store_backend(d->store)->stats(store_impl(d->store), &bytes, &audit_rows);
+	store_stats(d->store, &bytes, &audit_rows);
 	buf_addf(&b,
 		 "# HELP ooda_store_bytes Size of the control-plane database files.\n"
 		 "# TYPE ooda_store_bytes gauge\nooda_store_bytes{store=\"control\"} %lld\n"

@@ -25,7 +25,7 @@ int api_tokens_list(struct http_request *req, struct http_response *res)
 	struct buf b = BUF_INIT;
 	struct list_ctx l = { &b, 0 };
 	buf_adds(&b, "{\"tokens\":[");
-	int rc = store_backend(d->store)->token_list(store_impl(d->store), list_row, &l);
+	int rc = store_token_list(d->store, list_row, &l);
 	buf_adds(&b, "]}");
 	if (rc) {
 		buf_release(&b);

@@ -149,7 +149,7 @@ static int write_checkpoint(struct store *s, const struct audit_signer *sg, int6
 	uint8_t msg[61];
 	checkpoint_message(seq, hash, msg);
 	crypto_sign_detached(cp.signature, NULL, msg, sizeof(msg), sg->sk);
-	int rc = store_backend(s)->checkpoint_insert(store_impl(s), &cp);
+	int rc = store_checkpoint_insert(s, &cp);
 	if (!rc && out)
 		*out = cp;
 	return rc;
@@ -158,7 +158,6 @@ static int write_checkpoint(struct store *s, const struct audit_signer *sg, int6
 int audit_append(struct store *s, const struct audit_signer *signer, const struct audit_entry *e,
 		 struct buf *err)
 {
-	const struct store_backend *be = store_backend(s);
 	struct audit_row a = {
 		.time_ns = ooda_now_ns(),
 		.actor = e->actor && *e->actor ? e->actor : "unknown",
@@ -174,14 +173,14 @@ int audit_append(struct store *s, const struct audit_signer *signer, const struc
 	a.before_digest = before;
 	a.after_digest = after;
 	int64_t last;
-	int rc = be->audit_last(store_impl(s), &last, a.prev_hash);
+	int rc = store_audit_last(s, &last, a.prev_hash);
 	if (rc) {
 		buf_adds(err, "cannot read the audit chain head");
 		return rc;
 	}
 	a.seq = last + 1;
 	chain_hash(&a, a.hash);
-	rc = be->audit_insert(store_impl(s), &a);
+	rc = store_audit_insert(s, &a);
 	if (rc) {
 		buf_adds(err, "cannot append the audit record");
 		return rc;
@@ -196,7 +195,7 @@ int audit_checkpoint(struct store *s, const struct audit_signer *signer, struct 
 {
 	int64_t last;
 	uint8_t hash[32];
-	int rc = store_backend(s)->audit_last(store_impl(s), &last, hash);
+	int rc = store_audit_last(s, &last, hash);
 	if (!rc && last == 0) {
 		buf_adds(err, "the audit log is empty");
 		return OODA_EINVAL;
@@ -230,14 +229,13 @@ static int first_after(void *ctx, const void *row)
 /* Whether the oldest unsigned record has waited interval_ns at now_ns. */
 static int tick_due(struct store *s, const struct audit_signer *sg, int64_t now_ns, bool *due)
 {
-	const struct store_backend *be = store_backend(s);
 	struct checkpoint_row cp = { 0 };
-	int rc = be->checkpoint_last(store_impl(s), &cp);
+	int rc = store_checkpoint_last(s, &cp);
 	if (rc && rc != OODA_ENOTFOUND)
 		return rc;
 	struct audit_row next = { 0 };
 	struct audit_filter f = { .after_seq = rc ? 0 : cp.seq, .limit = 1 };
-	rc = be->audit_iter(store_impl(s), &f, first_after, &next);
+	rc = store_audit_iter(s, &f, first_after, &next);
 	*due = !rc && next.seq && now_ns - next.time_ns >= sg->interval_ns;
 	return rc;
 }
@@ -473,8 +471,7 @@ int audit_verify(struct store *s, const struct audit_verify_options *opt, struct
 		v.n_heads = opt->n_heads;
 		qsort(v.heads, v.n_heads, sizeof(*v.heads), head_cmp);
 	}
-	const struct store_backend *be = store_backend(s);
-	int rc = be->checkpoint_iter(store_impl(s), collect_cp, &v);
+	int rc = store_checkpoint_iter(s, collect_cp, &v);
 	for (size_t i = 0; !rc && i < v.n_cps && res->ok; i++) {
 		struct checkpoint_row *cp = &v.cps[i];
 		uint8_t msg[61];
@@ -490,7 +487,7 @@ int audit_verify(struct store *s, const struct audit_verify_options *opt, struct
 	}
 	if (!rc && res->ok) {
 		struct audit_filter f = { 0 };
-		rc = be->audit_iter(store_impl(s), &f, verify_row, &v);
+		rc = store_audit_iter(s, &f, verify_row, &v);
 	}
 	if (!rc && res->ok && v.next_cp < v.n_cps)
 		fail(&v, v.cps[v.next_cp].seq, "records up to %lld were removed: a signed checkpoint names them",

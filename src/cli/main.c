@@ -443,7 +443,7 @@ static int cmd_token_list(struct cli_args *a, struct buf *err)
 	int rc = open_offline(a, false, &s, NULL, err);
 	if (rc)
 		return rc;
-	rc = store_backend(s)->token_list(store_impl(s), token_row_cb, &r);
+	rc = store_token_list(s, token_row_cb, &r);
 	store_close(s);
 	if (!rc && !a->json)
 		rows_print(&r, token_headers);
@@ -545,7 +545,7 @@ static int cmd_audit_log(struct cli_args *a, struct buf *err)
 		int64_t d;
 		if (since && !ooda_duration_parse(since, strlen(since), &d))
 			f.from_ns = ooda_now_ns() - d;
-		rc = store_backend(s)->audit_iter(store_impl(s), &f, audit_row_cb, &r);
+		rc = store_audit_iter(s, &f, audit_row_cb, &r);
 		store_close(s);
 		if (!rc)
 			rows_print(&r, audit_headers);

@@ -388,7 +388,7 @@ int logclass_restore(struct logclass *lc, struct store *s, struct buf *err)
 	pthread_mutex_lock(&lc->mu);
 	lc->store = s;
 	lc->last_save_ns = ooda_now_ns();
-	int rc = store_backend(s)->pattern_snapshot_iter(store_impl(s), restore_row, &x);
+	int rc = store_pattern_snapshot_iter(s, restore_row, &x);
 	pthread_mutex_unlock(&lc->mu);
 	if (rc) {
 		buf_addf(err, "reading the saved log patterns failed: %s", ooda_strerror(rc));
@@ -417,7 +417,7 @@ static int save_tx(struct store *s, void *ctx, struct buf *err)
 		struct pattern_snapshot_row row = { .service = it->name, .saved_ns = c->now_ns, .lines = it->lines,
 						    .snapshot = it->snap.data, .snapshot_len = it->snap.len,
 						    .severities = it->sev.data, .severities_len = it->sev.len };
-		int rc = store_backend(s)->pattern_snapshot_put(store_impl(s), &row);
+		int rc = store_pattern_snapshot_put(s, &row);
 		if (rc) {
 			buf_addf(err, "storing the log patterns of %s failed", it->name);
 			return rc;

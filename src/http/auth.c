@@ -64,13 +64,12 @@ static void refresh(struct auth *a)
 		return;
 	a->checked_ns = now;
 	int64_t v = 0;
-	const struct store_backend *be = store_backend(a->s);
-	if (be->data_version(store_impl(a->s), &v))
+	if (store_data_version(a->s, &v))
 		return;
 	if (!a->stale && v == a->data_version)
 		return;
 	a->n = 0;
-	if (be->token_list(store_impl(a->s), load_row, a) == 0) {
+	if (store_token_list(a->s, load_row, a) == 0) {
 		a->data_version = v;
 		a->stale = false;
 	}
@@ -201,7 +200,7 @@ struct create_ctx {
 static int create_tx(struct store *s, void *ctx, struct buf *err)
 {
 	struct create_ctx *c = ctx;
-	int rc = store_backend(s)->token_insert(store_impl(s), c->row);
+	int rc = store_token_insert(s, c->row);
 	if (rc) {
 		buf_adds(err, rc == OODA_ECONFLICT ? "token id collision; try again" : "cannot store the token");
 		return rc;
@@ -294,7 +293,7 @@ static int count_admin(void *ctx, const void *row)
 static int revoke_tx(struct store *s, void *ctx, struct buf *err)
 {
 	struct revoke_ctx *c = ctx;
-	int rc = store_backend(s)->token_revoke(store_impl(s), c->id_or_name, ooda_now_ns(), c->row);
+	int rc = store_token_revoke(s, c->id_or_name, ooda_now_ns(), c->row);
 	if (rc == OODA_ENOTFOUND)
 		buf_addf(err, "no active token with id or name \"%s\"", c->id_or_name);
 	else if (rc == OODA_ECONFLICT)
@@ -303,7 +302,7 @@ static int revoke_tx(struct store *s, void *ctx, struct buf *err)
 		return rc;
 	if (c->keep_admin && role_parse(c->row->role) == ROLE_ADMIN) {
 		c->admins = 0;
-		if ((rc = store_backend(s)->token_list(store_impl(s), count_admin, c)))
+		if ((rc = store_token_list(s, count_admin, c)))
 			return rc;
 		if (c->admins == 0) {
 			buf_addf(err, "%s is the last admin token and this server listens beyond loopback: revoking "

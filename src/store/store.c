@@ -5,7 +5,7 @@
  *   store_write() ──queue──> writer: BEGIN; for each job: SAVEPOINT; fn();
  *                            RELEASE or ROLLBACK TO; COMMIT ──> wake callers
  */
-#include "store/store.h"
+#include "store/store_backend.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"

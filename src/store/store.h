@@ -5,8 +5,9 @@
  * transaction (group commit) but each in its own savepoint, so one failing
  * closure never undoes another. Reads go through a reader connection and
  * run concurrently with the writer (WAL). The backend is a struct of
- * function pointers so that PostgreSQL can replace SQLite without touching
- * callers.
+ * function pointers (store_backend.h, private to src/store/) so that
+ * PostgreSQL can replace SQLite without touching callers: everything outside
+ * store/ calls the store_<noun>_<verb>() functions below, never the backend.
  */
 #ifndef OODA_STORE_H
 #define OODA_STORE_H
@@ -95,65 +96,12 @@ struct pattern_snapshot_row {
 	size_t severities_len;
 };
 
-typedef int (*store_row_fn)(void *ctx, const void *row);
-
-#define STORE_BACKEND_VERSION 1
-
 /*
- * A control-plane backend. `impl` is the backend's own state. Functions
- * marked (tx) run on the writer connection inside a transaction the store
- * opened; the others read from a reader connection and may run on any thread.
+ * A row callback: row points at the struct the iterating function names,
+ * valid during the call only. Return 0 to go on, > 0 to stop early (the
+ * iteration then returns 0), < 0 to stop and have the iteration return it.
  */
-struct store_backend {
-	int version;
-	const char *name;
-	int (*open)(const char *dir, bool readonly, void **impl, struct buf *err);
-	void (*close)(void *impl);
-	int (*begin)(void *impl);
-	int (*commit)(void *impl);
-	int (*rollback)(void *impl);
-	int (*savepoint)(void *impl);
-	int (*savepoint_release)(void *impl);
-	int (*savepoint_rollback)(void *impl);
-	/* Monotonic counter that changes when another process commits. */
-	int (*data_version)(void *impl, int64_t *v);
-	int (*backup)(void *impl, const char *path, struct buf *err);
-	int (*stats)(void *impl, int64_t *bytes, int64_t *audit_rows);
-
-	int (*token_insert)(void *impl, const struct token_row *t);           /* (tx) */
-	int (*token_revoke)(void *impl, const char *id_or_name, int64_t now,
-			    struct token_row *out);                               /* (tx) */
-	int (*token_list)(void *impl, store_row_fn fn, void *ctx);
-
-	int (*audit_last)(void *impl, int64_t *seq, uint8_t hash[32]);        /* (tx) */
-	int (*audit_insert)(void *impl, const struct audit_row *a);           /* (tx) */
-	int (*audit_iter)(void *impl, const struct audit_filter *f, store_row_fn fn, void *ctx);
-	int (*checkpoint_insert)(void *impl, const struct checkpoint_row *c); /* (tx) */
-	int (*checkpoint_iter)(void *impl, store_row_fn fn, void *ctx);
-	/* the checkpoint with the highest seq; OODA_ENOTFOUND when there is none */
-	int (*checkpoint_last)(void *impl, struct checkpoint_row *out);
-
-	/* (tx) new version = latest + 1; expect_version >= 0 must equal latest (else ECONFLICT→EPRECOND) */
-	int (*doc_put)(void *impl, struct doc_row *d, int64_t expect_version);
-	/* version 0 = latest. ENOTFOUND if absent. Row strings valid until the next call on this thread. */
-	int (*doc_get)(void *impl, const char *kind, const char *key, int64_t version,
-		       store_row_fn fn, void *ctx);
-	/* latest version of each key of kind with the prefix, keys ascending after `after` */
-	int (*doc_list)(void *impl, const char *kind, const char *prefix, const char *after,
-			size_t limit, store_row_fn fn, void *ctx);
-	int (*doc_history)(void *impl, const char *kind, const char *key, store_row_fn fn, void *ctx);
-
-	/* (tx) inserts or replaces the row of r->service */
-	int (*pattern_snapshot_put)(void *impl, const struct pattern_snapshot_row *r);
-	/* every saved service, by name; row pointers valid during the call only */
-	int (*pattern_snapshot_iter)(void *impl, store_row_fn fn, void *ctx);
-	/* Did the writer's last failed call fail for lack of disk space? (writer thread) */
-	bool (*disk_full)(void *impl);
-	/* latest version of each key of kind whose latest version has status (not ""), keys ascending */
-	int (*doc_list_status)(void *impl, const char *kind, const char *status, store_row_fn fn, void *ctx);
-};
-
-extern const struct store_backend store_sqlite_backend;
+typedef int (*store_row_fn)(void *ctx, const void *row);
 
 enum store_open_flags {
 	STORE_READONLY = 1 << 0,
@@ -170,9 +118,6 @@ int store_open(const char *dir, unsigned flags, struct store **out, struct buf *
 
 /* Drains queued writes, stops the writer, closes connections. NULL is fine. */
 void store_close(struct store *s);
-
-const struct store_backend *store_backend(const struct store *s);
-void *store_impl(const struct store *s);
 
 /*
  * A write: fn runs on the writer thread inside a transaction and a
@@ -204,5 +149,63 @@ void store_space(struct store *s, bool *full, uint64_t *failures);
 
 /* Online backup of the control database to path (SQLite backup API). */
 int store_backup(struct store *s, const char *path, struct buf *err);
+
+/*
+ * ---- one function per backend operation --------------------------------
+ *
+ * Functions marked (tx) run on the writer connection: call them only from
+ * a store_tx_fn given to store_write(), which holds the transaction and the
+ * savepoint. The others read from a reader connection and may run on any
+ * thread. All return 0 or a negative OODA_E* code (OODA_EIO for a failure
+ * of the database itself); iterations also return what the callback did
+ * (see store_row_fn).
+ */
+
+/* A counter that changes when another process commits to the store (token cache invalidation). */
+int store_data_version(struct store *s, int64_t *v);
+
+/*
+ * Size of the control database on disk (database and WAL, bytes) and the
+ * highest audit sequence number, for /metrics. Fields it
+ * cannot read are 0.
+ */
+int store_stats(struct store *s, int64_t *bytes, int64_t *audit_rows);
+
+/* (tx) Adds a token. OODA_ECONFLICT when its id is taken. */
+int store_token_insert(struct store *s, const struct token_row *t);
+
+/*
+ * (tx) Revokes the active token whose id or name is id_or_name at `now`
+ * and copies it, revoked, into *out. OODA_ENOTFOUND when no active token
+ * matches, OODA_ECONFLICT when a name matches several (use the id).
+ */
+int store_token_revoke(struct store *s, const char *id_or_name, int64_t now, struct token_row *out);
+
+/* Every token, revoked ones included, oldest first; fn gets a const struct token_row *. */
+int store_token_list(struct store *s, store_row_fn fn, void *ctx);
+
+/* (tx) The last audit record's seq and hash; 0 and zeros for an empty log. */
+int store_audit_last(struct store *s, int64_t *seq, uint8_t hash[32]);
+
+/* (tx) Appends an audit record; the caller has chained and hashed it (audit.c). */
+int store_audit_insert(struct store *s, const struct audit_row *a);
+
+/* The audit records f selects, in f's order; fn gets a const struct audit_row *. */
+int store_audit_iter(struct store *s, const struct audit_filter *f, store_row_fn fn, void *ctx);
+
+/* (tx) Stores a signed checkpoint of the audit chain. */
+int store_checkpoint_insert(struct store *s, const struct checkpoint_row *c);
+
+/* Every checkpoint by ascending seq; fn gets a const struct checkpoint_row *. */
+int store_checkpoint_iter(struct store *s, store_row_fn fn, void *ctx);
+
+/* The checkpoint with the highest seq into *out; OODA_ENOTFOUND when there is none. */
+int store_checkpoint_last(struct store *s, struct checkpoint_row *out);
+
+/* (tx) Inserts or replaces the saved log pattern state of r->service. */
+int store_pattern_snapshot_put(struct store *s, const struct pattern_snapshot_row *r);
+
+/* Every saved service's pattern state, by name; fn gets a const struct pattern_snapshot_row *. */
+int store_pattern_snapshot_iter(struct store *s, store_row_fn fn, void *ctx);
 
 #endif

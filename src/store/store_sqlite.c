@@ -4,7 +4,7 @@
  * mutex, statements prepared once per connection, and numbered migrations
  * tracked in PRAGMA user_version.
  */
-#include "store/store.h"
+#include "store/store_backend.h"
 #include "store/sqlite_copy.h"
 #include "store/sqlite_sql.h"
 #include "core/error.h"

@@ -5,6 +5,7 @@
  * cannot make it quadratic in memory without limit.
  */
 #include "store/vdoc.h"
+#include "store/store_backend.h"
 #include "core/error.h"
 #include "core/time.h"
 

@@ -84,5 +84,40 @@ class CheckLayers(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("main.c:1: file is in no layer", out)
 
+    def test_store_backend_is_private_to_store(self):
+        rc, out = self.check({
+            "store/store_backend.h": '#include "store/store.h"\n',
+            "store/store_ops.c": '#include "store/store_backend.h"\nint f(void) { return store_backend(s)->x(store_impl(s)); }\n',
+            "store/vdoc.c": '#include "store/store_backend.h"\n',
+            "audit/audit.c": '/* once: store_backend(s)->audit_last(...) */\n#include "store/store.h"\n'
+                             '\tconst struct store_backend *be;\n\tint rc = store_audit_last(s, &last, h);\n',
+        })
+        self.assertEqual(rc, 0, out)
+
+    def test_store_backend_outside_store_is_named(self):
+        rc, out = self.check({
+            "store/store_backend.h": "\n",
+            "http/auth.c": '#include "store/store_backend.h"\n',
+            "api/tokens.c": '\tint rc = store_backend(d->store)->token_list(store_impl(d->store), f, &l);\n',
+        })
+        self.assertEqual(rc, 1)
+        self.assertIn('auth.c:1: includes "store/store_backend.h", private to src/store/', out)
+        self.assertIn("tokens.c:1: calls store_backend(), private to src/store/", out)
+        self.assertIn("tokens.c:1: calls store_impl(), private to src/store/", out)
+
+    def test_private_only_folders_get_the_private_check_alone(self):
+        with tempfile.TemporaryDirectory() as d:
+            src = tree(d, {"core/buf.h": "\n"})
+            tests = os.path.join(d, "tests", "unit")
+            os.makedirs(tests)
+            with open(os.path.join(tests, "logclass.c"), "w") as f:
+                f.write('#include "detect/logclass.h"\n\tstore_backend(st)->begin(store_impl(st));\n')
+            p = subprocess.run([sys.executable, CHECK, src, "--private-only", os.path.join(d, "tests")],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("logclass.c:2: calls store_backend(), private to src/store/", p.stdout)
+            self.assertNotIn("not in the layer table", p.stdout)
+
+
 if __name__ == "__main__":
     unittest.main()

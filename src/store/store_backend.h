@@ -1,0 +1,76 @@
+/*
+ * The control store's backend table: private to src/store/. A backend
+ * (SQLite today, PostgreSQL later) is one file that fills this struct;
+ * store.c opens it and runs the writer, store_ops.c turns each operation
+ * into a public store_<noun>_<verb>() in store.h, vdoc.c reads and writes
+ * documents through it. No file outside src/store/ includes this header or
+ * calls store_backend()/store_impl(): scripts/check-layers refuses it.
+ */
+#ifndef OODA_STORE_BACKEND_H
+#define OODA_STORE_BACKEND_H
+
+#include "store/store.h"
+
+#define STORE_BACKEND_VERSION 1
+
+/*
+ * A control-plane backend. `impl` is the backend's own state. Functions
+ * marked (tx) run on the writer connection inside a transaction the store
+ * opened; the others read from a reader connection and may run on any thread.
+ */
+struct store_backend {
+	int version;
+	const char *name;
+	int (*open)(const char *dir, bool readonly, void **impl, struct buf *err);
+	void (*close)(void *impl);
+	int (*begin)(void *impl);
+	int (*commit)(void *impl);
+	int (*rollback)(void *impl);
+	int (*savepoint)(void *impl);
+	int (*savepoint_release)(void *impl);
+	int (*savepoint_rollback)(void *impl);
+	/* Monotonic counter that changes when another process commits. */
+	int (*data_version)(void *impl, int64_t *v);
+	int (*backup)(void *impl, const char *path, struct buf *err);
+	int (*stats)(void *impl, int64_t *bytes, int64_t *audit_rows);
+
+	int (*token_insert)(void *impl, const struct token_row *t);           /* (tx) */
+	int (*token_revoke)(void *impl, const char *id_or_name, int64_t now,
+			    struct token_row *out);                               /* (tx) */
+	int (*token_list)(void *impl, store_row_fn fn, void *ctx);
+
+	int (*audit_last)(void *impl, int64_t *seq, uint8_t hash[32]);        /* (tx) */
+	int (*audit_insert)(void *impl, const struct audit_row *a);           /* (tx) */
+	int (*audit_iter)(void *impl, const struct audit_filter *f, store_row_fn fn, void *ctx);
+	int (*checkpoint_insert)(void *impl, const struct checkpoint_row *c); /* (tx) */
+	int (*checkpoint_iter)(void *impl, store_row_fn fn, void *ctx);
+	/* the checkpoint with the highest seq; OODA_ENOTFOUND when there is none */
+	int (*checkpoint_last)(void *impl, struct checkpoint_row *out);
+
+	/* (tx) new version = latest + 1; expect_version >= 0 must equal latest (else ECONFLICT→EPRECOND) */
+	int (*doc_put)(void *impl, struct doc_row *d, int64_t expect_version);
+	/* version 0 = latest. ENOTFOUND if absent. Row strings valid until the next call on this thread. */
+	int (*doc_get)(void *impl, const char *kind, const char *key, int64_t version,
+		       store_row_fn fn, void *ctx);
+	/* latest version of each key of kind with the prefix, keys ascending after `after` */
+	int (*doc_list)(void *impl, const char *kind, const char *prefix, const char *after,
+			size_t limit, store_row_fn fn, void *ctx);
+	int (*doc_history)(void *impl, const char *kind, const char *key, store_row_fn fn, void *ctx);
+
+	/* (tx) inserts or replaces the row of r->service */
+	int (*pattern_snapshot_put)(void *impl, const struct pattern_snapshot_row *r);
+	/* every saved service, by name; row pointers valid during the call only */
+	int (*pattern_snapshot_iter)(void *impl, store_row_fn fn, void *ctx);
+	/* Did the writer's last failed call fail for lack of disk space? (writer thread) */
+	bool (*disk_full)(void *impl);
+	/* latest version of each key of kind whose latest version has status (not ""), keys ascending */
+	int (*doc_list_status)(void *impl, const char *kind, const char *status, store_row_fn fn, void *ctx);
+};
+
+extern const struct store_backend store_sqlite_backend;
+
+/* The open store's backend and that backend's own state (its `impl`). */
+const struct store_backend *store_backend(const struct store *s);
+void *store_impl(const struct store *s);
+
+#endif

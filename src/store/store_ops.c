@@ -1,0 +1,72 @@
+/*
+ * The control store's public operations: one thin function per backend
+ * operation that callers outside src/store/ need, so the backend table
+ * (store_backend.h) stays private to this folder. Each forwards to the open
+ * store's backend and adds nothing; the contracts are in store.h.
+ */
+#include "store/store_backend.h"
+
+int store_data_version(struct store *s, int64_t *v)
+{
+	return store_backend(s)->data_version(store_impl(s), v);
+}
+
+int store_stats(struct store *s, int64_t *bytes, int64_t *audit_rows)
+{
+	return store_backend(s)->stats(store_impl(s), bytes, audit_rows);
+}
+
+int store_token_insert(struct store *s, const struct token_row *t)
+{
+	return store_backend(s)->token_insert(store_impl(s), t);
+}
+
+int store_token_revoke(struct store *s, const char *id_or_name, int64_t now, struct token_row *out)
+{
+	return store_backend(s)->token_revoke(store_impl(s), id_or_name, now, out);
+}
+
+int store_token_list(struct store *s, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->token_list(store_impl(s), fn, ctx);
+}
+
+int store_audit_last(struct store *s, int64_t *seq, uint8_t hash[32])
+{
+	return store_backend(s)->audit_last(store_impl(s), seq, hash);
+}
+
+int store_audit_insert(struct store *s, const struct audit_row *a)
+{
+	return store_backend(s)->audit_insert(store_impl(s), a);
+}
+
+int store_audit_iter(struct store *s, const struct audit_filter *f, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->audit_iter(store_impl(s), f, fn, ctx);
+}
+
+int store_checkpoint_insert(struct store *s, const struct checkpoint_row *c)
+{
+	return store_backend(s)->checkpoint_insert(store_impl(s), c);
+}
+
+int store_checkpoint_iter(struct store *s, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->checkpoint_iter(store_impl(s), fn, ctx);
+}
+
+int store_checkpoint_last(struct store *s, struct checkpoint_row *out)
+{
+	return store_backend(s)->checkpoint_last(store_impl(s), out);
+}
+
+int store_pattern_snapshot_put(struct store *s, const struct pattern_snapshot_row *r)
+{
+	return store_backend(s)->pattern_snapshot_put(store_impl(s), r);
+}
+
+int store_pattern_snapshot_iter(struct store *s, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->pattern_snapshot_iter(store_impl(s), fn, ctx);
+}

@@ -1,0 +1,330 @@
+/* Unit tests for the control store's public operations (store.h): what
+ * callers outside src/store/ rely on now that the backend table is private —
+ * token insert, list and revoke with their conflicts, the audit chain head,
+ * filtered audit reads and their early stop, checkpoints, pattern snapshots
+ * replaced whole, the data version another writer moves, and the stats. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "store/store.h"
+
+static char *tmpdir(void)
+{
+	char *d = strdup("/tmp/ooda-store-XXXXXX");
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static void rmrf(const char *d)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+	assert_int_equal(system(cmd), 0);
+}
+
+static struct store *open_store(const char *dir)
+{
+	struct store *s = NULL;
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_open(dir, 0, &s, &err), 0);
+	buf_release(&err);
+	return s;
+}
+
+/* ---- tokens -------------------------------------------------------------- */
+
+static struct token_row token(const char *id, const char *name, int64_t created_ns)
+{
+	struct token_row t = { .created_ns = created_ns };
+	snprintf(t.id, sizeof(t.id), "%s", id);
+	snprintf(t.name, sizeof(t.name), "%s", name);
+	snprintf(t.role, sizeof(t.role), "operator");
+	snprintf(t.created_by, sizeof(t.created_by), "test");
+	t.hash[0] = (uint8_t)created_ns;
+	return t;
+}
+
+static int insert_tx(struct store *s, void *ctx, struct buf *err)
+{
+	(void)err;
+	return store_token_insert(s, ctx);
+}
+
+struct revoke { const char *id_or_name; int64_t now; struct token_row out; };
+
+static int revoke_tx(struct store *s, void *ctx, struct buf *err)
+{
+	(void)err;
+	struct revoke *r = ctx;
+	return store_token_revoke(s, r->id_or_name, r->now, &r->out);
+}
+
+struct tokens { struct token_row rows[8]; int n; };
+
+static int collect_token(void *ctx, const void *row)
+{
+	struct tokens *l = ctx;
+	if (l->n < 8)
+		l->rows[l->n++] = *(const struct token_row *)row;
+	return 0;
+}
+
+static void test_tokens(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+	struct token_row a = token("tok_00000000000000a1", "ci", 100);
+	struct token_row b = token("tok_00000000000000b2", "ci", 200);
+	struct token_row dup = token("tok_00000000000000a1", "other", 300);
+	assert_int_equal(store_write(s, insert_tx, &b, NULL), 0);
+	assert_int_equal(store_write(s, insert_tx, &a, NULL), 0);
+	assert_int_equal(store_write(s, insert_tx, &dup, NULL), OODA_ECONFLICT);
+
+	struct tokens l = { .n = 0 };
+	assert_int_equal(store_token_list(s, collect_token, &l), 0);
+	assert_int_equal(l.n, 2); /* the conflicting insert left nothing behind */
+	assert_string_equal(l.rows[0].id, a.id); /* oldest first */
+	assert_string_equal(l.rows[1].id, b.id);
+	assert_string_equal(l.rows[0].role, "operator");
+	assert_int_equal(l.rows[0].hash[0], 100);
+	assert_int_equal(l.rows[0].revoked_ns, 0);
+
+	/* a name two active tokens share is ambiguous; the id is not */
+	struct revoke r = { .id_or_name = "ci", .now = 1000 };
+	assert_int_equal(store_write(s, revoke_tx, &r, NULL), OODA_ECONFLICT);
+	r = (struct revoke){ .id_or_name = a.id, .now = 1000 };
+	assert_int_equal(store_write(s, revoke_tx, &r, NULL), 0);
+	assert_string_equal(r.out.id, a.id);
+	assert_int_equal(r.out.revoked_ns, 1000);
+	assert_int_equal(store_write(s, revoke_tx, &r, NULL), OODA_ENOTFOUND); /* already revoked */
+	r = (struct revoke){ .id_or_name = "ci", .now = 2000 };
+	assert_int_equal(store_write(s, revoke_tx, &r, NULL), 0); /* now the name is b's alone */
+	assert_string_equal(r.out.id, b.id);
+	r = (struct revoke){ .id_or_name = "nobody", .now = 2000 };
+	assert_int_equal(store_write(s, revoke_tx, &r, NULL), OODA_ENOTFOUND);
+
+	l.n = 0;
+	assert_int_equal(store_token_list(s, collect_token, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.rows[0].revoked_ns, 1000);
+	assert_int_equal(l.rows[1].revoked_ns, 2000);
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
+/* ---- audit and checkpoints ------------------------------------------------ */
+
+struct head { int64_t seq; uint8_t hash[32]; };
+
+static int head_tx(struct store *s, void *ctx, struct buf *err)
+{
+	(void)err;
+	struct head *h = ctx;
+	return store_audit_last(s, &h->seq, h->hash);
+}
+
+static int append_tx(struct store *s, void *ctx, struct buf *err)
+{
+	(void)err;
+	struct audit_row a = *(const struct audit_row *)ctx;
+	uint8_t prev[32];
+	int rc = store_audit_last(s, &a.seq, prev);
+	if (rc)
+		return rc;
+	a.seq++;
+	memcpy(a.prev_hash, prev, 32);
+	memset(a.hash, (int)a.seq, 32);
+	return store_audit_insert(s, &a);
+}
+
+static int checkpoint_tx(struct store *s, void *ctx, struct buf *err)
+{
+	(void)err;
+	return store_checkpoint_insert(s, ctx);
+}
+
+struct seqs { int64_t seq[8]; char action[8][32]; int n; int stop_after; int fail_with; };
+
+static int collect_seq(void *ctx, const void *row)
+{
+	struct seqs *l = ctx;
+	if (l->fail_with)
+		return l->fail_with;
+	const struct audit_row *a = row;
+	l->seq[l->n] = a->seq;
+	snprintf(l->action[l->n], sizeof(l->action[0]), "%s", a->action);
+	l->n++;
+	return l->stop_after && l->n >= l->stop_after ? 1 : 0;
+}
+
+static int collect_cp(void *ctx, const void *row)
+{
+	struct seqs *l = ctx;
+	l->seq[l->n++] = ((const struct checkpoint_row *)row)->seq;
+	return 0;
+}
+
+static void test_audit_and_checkpoints(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+
+	/* an empty log: head 0 with a zero hash, no checkpoint */
+	struct head h;
+	memset(&h, 0xff, sizeof(h));
+	assert_int_equal(store_write(s, head_tx, &h, NULL), 0);
+	assert_int_equal(h.seq, 0);
+	static const uint8_t zero[32];
+	assert_memory_equal(h.hash, zero, 32);
+	struct checkpoint_row cp;
+	assert_int_equal(store_checkpoint_last(s, &cp), OODA_ENOTFOUND);
+
+	static const char *actions[] = { "token.create", "flag.put", "token.revoke" };
+	for (int i = 0; i < 3; i++) {
+		struct audit_row a = { .time_ns = 1000 * (i + 1), .actor = "alice", .action = actions[i],
+				       .target = "t", .before_digest = "", .after_digest = "", .rationale = "",
+				       .hash_version = 2 };
+		assert_int_equal(store_write(s, append_tx, &a, NULL), 0);
+	}
+	assert_int_equal(store_write(s, head_tx, &h, NULL), 0);
+	assert_int_equal(h.seq, 3);
+	assert_int_equal(h.hash[0], 3);
+
+	struct seqs l = { .n = 0 };
+	struct audit_filter f = { .after_seq = 1 };
+	assert_int_equal(store_audit_iter(s, &f, collect_seq, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.seq[0], 2);
+	assert_int_equal(l.seq[1], 3);
+
+	l = (struct seqs){ .n = 0 };
+	f = (struct audit_filter){ .action = "token.*", .descending = true };
+	assert_int_equal(store_audit_iter(s, &f, collect_seq, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.action[0], "token.revoke");
+	assert_string_equal(l.action[1], "token.create");
+
+	/* a callback's > 0 stops early and is not an error; its < 0 is returned */
+	l = (struct seqs){ .stop_after = 1 };
+	f = (struct audit_filter){ 0 };
+	assert_int_equal(store_audit_iter(s, &f, collect_seq, &l), 0);
+	assert_int_equal(l.n, 1);
+	l = (struct seqs){ .fail_with = OODA_EINVAL };
+	assert_int_equal(store_audit_iter(s, &f, collect_seq, &l), OODA_EINVAL);
+
+	struct checkpoint_row c2 = { .seq = 2, .time_ns = 2500 }, c3 = { .seq = 3, .time_ns = 3500 };
+	c3.signature[63] = 7;
+	assert_int_equal(store_write(s, checkpoint_tx, &c2, NULL), 0);
+	assert_int_equal(store_write(s, checkpoint_tx, &c3, NULL), 0);
+	assert_int_equal(store_checkpoint_last(s, &cp), 0);
+	assert_int_equal(cp.seq, 3);
+	assert_int_equal(cp.signature[63], 7);
+	l = (struct seqs){ .n = 0 };
+	assert_int_equal(store_checkpoint_iter(s, collect_cp, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.seq[0], 2);
+	assert_int_equal(l.seq[1], 3);
+
+	int64_t bytes = 0, audit_rows = 0;
+	assert_int_equal(store_stats(s, &bytes, &audit_rows), 0);
+	assert_true(bytes > 0);
+	assert_int_equal(audit_rows, 3);
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
+/* ---- pattern snapshots ---------------------------------------------------- */
+
+static int snapshot_tx(struct store *s, void *ctx, struct buf *err)
+{
+	(void)err;
+	return store_pattern_snapshot_put(s, ctx);
+}
+
+struct snaps { char service[4][32]; char body[4][32]; uint64_t lines[4]; int n; };
+
+static int collect_snap(void *ctx, const void *row)
+{
+	struct snaps *l = ctx;
+	const struct pattern_snapshot_row *r = row;
+	snprintf(l->service[l->n], sizeof(l->service[0]), "%s", r->service);
+	snprintf(l->body[l->n], sizeof(l->body[0]), "%.*s", (int)r->snapshot_len, (const char *)r->snapshot);
+	l->lines[l->n] = r->lines;
+	l->n++;
+	return 0;
+}
+
+static void test_pattern_snapshots(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+	struct pattern_snapshot_row b = { .service = "checkout", .saved_ns = 1, .lines = 10,
+					  .snapshot = "v1", .snapshot_len = 2 };
+	struct pattern_snapshot_row a = { .service = "cart", .saved_ns = 1, .lines = 4,
+					  .snapshot = "c1", .snapshot_len = 2 };
+	struct pattern_snapshot_row b2 = { .service = "checkout", .saved_ns = 2, .lines = 25,
+					   .snapshot = "v2", .snapshot_len = 2 };
+	assert_int_equal(store_write(s, snapshot_tx, &b, NULL), 0);
+	assert_int_equal(store_write(s, snapshot_tx, &a, NULL), 0);
+	assert_int_equal(store_write(s, snapshot_tx, &b2, NULL), 0);
+	struct snaps l = { .n = 0 };
+	assert_int_equal(store_pattern_snapshot_iter(s, collect_snap, &l), 0);
+	assert_int_equal(l.n, 2); /* replaced whole, by service name */
+	assert_string_equal(l.service[0], "cart");
+	assert_string_equal(l.service[1], "checkout");
+	assert_string_equal(l.body[1], "v2");
+	assert_int_equal(l.lines[1], 25);
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
+/* ---- the data version ------------------------------------------------------ */
+
+static void test_data_version_moves_on_another_writer(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+	struct store *other = open_store(dir); /* another process's connection, as `ooda token create` offline */
+	int64_t v1 = 0, v2 = 0, v3 = 0;
+	assert_int_equal(store_data_version(s, &v1), 0);
+	assert_int_equal(store_data_version(s, &v2), 0);
+	assert_int_equal(v1, v2); /* nothing committed elsewhere */
+	struct token_row t = token("tok_00000000000000c3", "offline", 5);
+	assert_int_equal(store_write(other, insert_tx, &t, NULL), 0);
+	assert_int_equal(store_data_version(s, &v3), 0);
+	assert_true(v3 != v2);
+	struct tokens l = { .n = 0 };
+	assert_int_equal(store_token_list(s, collect_token, &l), 0);
+	assert_int_equal(l.n, 1);
+	store_close(other);
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_audit_and_checkpoints),
+		cmocka_unit_test(test_pattern_snapshots),
+		cmocka_unit_test(test_data_version_moves_on_another_writer),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
