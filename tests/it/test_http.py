@@ -1,6 +1,7 @@
 """HTTP behaviour: problem+json errors, limits, content types, request ids, metrics."""
 import http.client
 import json
+import time
 import socket
 from oodait import Server, check, done
 
@@ -51,6 +52,10 @@ try:
     check(r.headers.get("X-Request-Id") == "4bf92f3577b34da6a3ce929d0e0e4736", "request id from traceparent")
     r = s.get("/api/v1/status")
     check(len(r.headers.get("X-Request-Id", "")) == 32, "generated request id")
+    # the request's log line is written once its response is sent: wait for it (guard only)
+    deadline = time.time() + 10
+    while '"request_id":"4bf92f3577b34da6a3ce929d0e0e4736"' not in s.read_log() and time.time() < deadline:
+        time.sleep(0.05)
     check(f'"request_id":"4bf92f3577b34da6a3ce929d0e0e4736"' in s.read_log(), "request id in the daemon's logs")
 
     # oversized headers are refused without crashing
