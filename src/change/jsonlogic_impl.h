@@ -13,7 +13,6 @@
 #include "change/jsonlogic.h"
 #include "core/arena.h"
 
-
 enum op {
 	OP_VAR, OP_MISSING, OP_MISSING_SOME, OP_IF, OP_EQ, OP_SEQ, OP_NE, OP_SNE,
 	OP_NOT, OP_NOTNOT, OP_OR, OP_AND, OP_GT, OP_GE, OP_LT, OP_LE, OP_MAX, OP_MIN,

@@ -13,7 +13,6 @@
 #include "core/time.h"
 #include "query/promql_eval_impl.h"
 
-
 static int fail(struct ev *ev, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(struct ev *ev, int rc, const char *fmt, ...)
 {

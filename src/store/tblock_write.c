@@ -142,8 +142,6 @@ static void tok_add(struct writer *w, uint64_t h)
 	w->tn++;
 }
 
-
-
 /* The tokens of text straight into the set: the same hash as
  * tblock_token_hash over each lowercased token, without copying it. */
 static void tok_text(struct writer *w, const char *s, size_t len)
