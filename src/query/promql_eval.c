@@ -11,85 +11,7 @@
 
 #include "core/error.h"
 #include "core/time.h"
-#include "query/promql_impl.h"
-
-/* One element of an instant vector: t is the sample's own time for raw
- * selector output (what timestamp() reports), else the evaluation time. */
-struct el {
-	const struct promql_label *l;
-	uint32_t n;
-	uint32_t sid; /* 0, or a stable id of the label set l (see acc_add) */
-	double v;
-	int64_t t;
-};
-
-struct vec {
-	struct el *e;
-	size_t n, cap;
-};
-
-struct val {
-	enum pq_type type;
-	double s;
-	const char *str;
-	struct vec v;
-};
-
-struct fser {
-	struct promql_label *l, *nl; /* nl: without __name__ */
-	uint32_t n, nn;
-	struct promql_sample *s;
-	uint32_t ns;
-	uint32_t *resets; /* range selectors: resets[i] = drops in s[1..i] */
-	uint32_t sid; /* sid of l; sid + 1 is the sid of nl */
-	uint32_t lo, hi; /* window cursor of the last step */
-	int64_t c_start, c_end;
-};
-
-struct fetched {
-	struct fser *ser;
-	size_t n;
-};
-
-struct lslot {
-	uint64_t h;
-	const char *k;
-	uint32_t klen;
-	uint32_t idx;
-};
-
-struct lmap {
-	struct lslot *s;
-	size_t cap, n;
-	struct arena *a;
-};
-
-/* A series of the result being built, samples growing by doubling. */
-struct aser {
-	const struct promql_label *l;
-	uint32_t n;
-	struct promql_sample *s;
-	uint32_t ns, cap;
-};
-
-struct ev {
-	const struct promql_source *src;
-	struct arena *a; /* result and fetched data */
-	struct arena tmp; /* reset every step */
-	struct buf *err;
-	struct buf key; /* scratch for label keys */
-	int64_t lookback;
-	size_t max_series;
-	struct fetched *sel;
-	uint32_t n_sid; /* stable label-set ids handed out */
-	uint32_t *sid_aser; /* sid -> result series index + 1 (0 = unknown) */
-	/* result accumulator */
-	struct lmap acc;
-	struct aser *aser;
-	size_t n_aser, cap_aser;
-};
-
-static const struct promql_label no_labels[1];
+#include "query/promql_eval_impl.h"
 
 static int fail(struct ev *ev, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(struct ev *ev, int rc, const char *fmt, ...)
@@ -101,14 +23,14 @@ static int fail(struct ev *ev, int rc, const char *fmt, ...)
 	return rc;
 }
 
-static void *talloc(struct ev *ev, size_t n)
+void *pqe_talloc(struct ev *ev, size_t n)
 {
 	return arena_alloc(&ev->tmp, n ? n : 1);
 }
 
 /* ---- label sets ---- */
 
-static int label_cmp(const void *a, const void *b)
+int pqe_label_cmp(const void *a, const void *b)
 {
 	const struct promql_label *x = a, *y = b;
 	return strcmp(x->name, y->name);
@@ -127,7 +49,7 @@ static int labels_cmp(const struct promql_label *a, uint32_t na, const struct pr
 	return na < nb ? -1 : na > nb;
 }
 
-static const char *lget(const struct promql_label *l, uint32_t n, const char *name)
+const char *pqe_lget(const struct promql_label *l, uint32_t n, const char *name)
 {
 	for (uint32_t i = 0; i < n; i++)
 		if (strcmp(l[i].name, name) == 0)
@@ -144,7 +66,7 @@ static bool in_list(const char *name, const char **list, uint32_t n)
 }
 
 /* Serialises a label set into ev->key (length-prefixed, unambiguous). */
-static void key_of(struct ev *ev, const struct promql_label *l, uint32_t n)
+void pqe_key_of(struct ev *ev, const struct promql_label *l, uint32_t n)
 {
 	buf_reset(&ev->key);
 	for (uint32_t i = 0; i < n; i++) {
@@ -160,7 +82,7 @@ static void key_of(struct ev *ev, const struct promql_label *l, uint32_t n)
 
 /* Labels filtered: keep (on) or drop (!on) the listed names; drop_name
  * also removes __name__. Result in tmp, or l itself if nothing changes. */
-static int filter_labels(struct ev *ev, const struct promql_label *l, uint32_t n, bool keep,
+int pqe_filter_labels(struct ev *ev, const struct promql_label *l, uint32_t n, bool keep,
 			 const char **list, uint32_t nlist, bool drop_name,
 			 const struct promql_label **out, uint32_t *nout)
 {
@@ -176,7 +98,7 @@ static int filter_labels(struct ev *ev, const struct promql_label *l, uint32_t n
 		if (take && r)
 			r[k++] = l[i];
 		else if (!take && !r) {
-			r = talloc(ev, sizeof(*r) * n);
+			r = pqe_talloc(ev, sizeof(*r) * n);
 			if (!r)
 				return OODA_ENOMEM;
 			memcpy(r, l, sizeof(*r) * i);
@@ -193,20 +115,20 @@ static int filter_labels(struct ev *ev, const struct promql_label *l, uint32_t n
 	return 0;
 }
 
-static int drop_name(struct ev *ev, struct el *e)
+int pqe_drop_name(struct ev *ev, struct el *e)
 {
 	const struct promql_label *before = e->l;
-	int rc = filter_labels(ev, e->l, e->n, false, NULL, 0, true, &e->l, &e->n);
+	int rc = pqe_filter_labels(ev, e->l, e->n, false, NULL, 0, true, &e->l, &e->n);
 	if (e->l != before)
 		e->sid = 0;
 	return rc;
 }
 
 /* Sets (value non-empty) or deletes name in a copy of the label set. */
-static int set_label(struct ev *ev, const struct promql_label *l, uint32_t n, const char *name,
+int pqe_set_label(struct ev *ev, const struct promql_label *l, uint32_t n, const char *name,
 		     const char *value, const struct promql_label **out, uint32_t *nout)
 {
-	struct promql_label *r = talloc(ev, sizeof(*r) * (n + 1));
+	struct promql_label *r = pqe_talloc(ev, sizeof(*r) * (n + 1));
 	if (!r)
 		return OODA_ENOMEM;
 	uint32_t k = 0;
@@ -235,7 +157,7 @@ static int set_label(struct ev *ev, const struct promql_label *l, uint32_t n, co
 
 /* ---- hash map from label key to index ---- */
 
-static int lmap_init(struct lmap *m, struct arena *a, size_t hint)
+int pqe_lmap_init(struct lmap *m, struct arena *a, size_t hint)
 {
 	m->a = a;
 	m->n = 0;
@@ -248,7 +170,7 @@ static int lmap_init(struct lmap *m, struct arena *a, size_t hint)
 
 /* Finds key k; if absent inserts it with index idx (copying k). *found
  * tells which; *out is the stored index. */
-static int lmap_get(struct lmap *m, const char *k, size_t klen, uint32_t idx, uint32_t *out, bool *found)
+int pqe_lmap_get(struct lmap *m, const char *k, size_t klen, uint32_t idx, uint32_t *out, bool *found)
 {
 	if ((m->n + 1) * 2 > m->cap) {
 		size_t nc = m->cap * 2;
@@ -302,11 +224,11 @@ static bool lmap_find(const struct lmap *m, const char *k, size_t klen, uint32_t
 	return false;
 }
 
-static int vpush(struct ev *ev, struct vec *v, struct el e)
+int pqe_vpush(struct ev *ev, struct vec *v, struct el e)
 {
 	if (v->n == v->cap) {
 		size_t nc = v->cap ? v->cap * 2 : 8;
-		struct el *ne = talloc(ev, nc * sizeof(*ne));
+		struct el *ne = pqe_talloc(ev, nc * sizeof(*ne));
 		if (!ne)
 			return OODA_ENOMEM;
 		if (v->n)
@@ -343,7 +265,7 @@ static int fetch_one(struct ev *ev, const struct promql_expr *s, int64_t start, 
 		struct fser *fs = &f->ser[i];
 		struct promql_series *x = &ser[i];
 		if (x->n_labels > 1) /* a source may give an unlabelled series with labels NULL */
-			qsort(x->labels, x->n_labels, sizeof(*x->labels), label_cmp);
+			qsort(x->labels, x->n_labels, sizeof(*x->labels), pqe_label_cmp);
 		fs->l = x->labels;
 		fs->n = x->n_labels;
 		fs->nl = arena_alloc(ev->a, (x->n_labels + 1) * sizeof(*fs->nl));
@@ -428,7 +350,7 @@ static uint32_t upper(const struct promql_sample *s, uint32_t n, int64_t t)
 
 /* The samples in (start, end]: steps move forward, so the cursor of the
  * previous step usually only needs a nudge; otherwise binary search. */
-static void window(struct fser *fs, int64_t start, int64_t end, uint32_t *lo, uint32_t *hi)
+void pqe_window(struct fser *fs, int64_t start, int64_t end, uint32_t *lo, uint32_t *hi)
 {
 	if (start >= fs->c_start && end >= fs->c_end) {
 		uint32_t l = fs->lo, h = fs->hi;
@@ -450,511 +372,17 @@ static void window(struct fser *fs, int64_t start, int64_t end, uint32_t *lo, ui
 	fs->c_end = end;
 }
 
-static int vreserve(struct ev *ev, struct vec *v, size_t n)
+int pqe_vreserve(struct ev *ev, struct vec *v, size_t n)
 {
 	if (v->cap >= n)
 		return 0;
-	struct el *ne = talloc(ev, n * sizeof(*ne));
+	struct el *ne = pqe_talloc(ev, n * sizeof(*ne));
 	if (!ne)
 		return OODA_ENOMEM;
 	if (v->n)
 		memcpy(ne, v->e, v->n * sizeof(*ne));
 	v->e = ne;
 	v->cap = n;
-	return 0;
-}
-
-/* ---- range functions ---- */
-
-static double go_max(double a, double b)
-{
-	return isnan(a) || isnan(b) ? NAN : (a > b ? a : b);
-}
-
-static double go_min(double a, double b)
-{
-	return isnan(a) || isnan(b) ? NAN : (a < b ? a : b);
-}
-
-static int dcmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	if (isnan(x))
-		return isnan(y) ? 0 : -1;
-	if (isnan(y))
-		return 1;
-	return x < y ? -1 : x > y;
-}
-
-/* φ-quantile of v[0..n) (sorted in place) with linear interpolation. */
-static double quantile(double q, double *v, size_t n)
-{
-	if (n == 0 || isnan(q))
-		return NAN;
-	if (q < 0)
-		return -INFINITY;
-	if (q > 1)
-		return INFINITY;
-	qsort(v, n, sizeof(*v), dcmp);
-	double rank = q * (double)(n - 1);
-	size_t lo = (size_t)floor(rank);
-	size_t hi = lo + 1 < n ? lo + 1 : n - 1;
-	double w = rank - floor(rank);
-	return v[lo] * (1 - w) + v[hi] * w;
-}
-
-/* resets: the series' drop counts at s[0] and s[n-1] (equal: no reset). */
-static bool extrapolated(const struct promql_sample *s, uint32_t n, const uint32_t *resets,
-			 int64_t range_start, int64_t range_end, int64_t range_ms, bool counter, bool rate,
-			 double *out)
-{
-	if (n < 2)
-		return false;
-	double result = s[n - 1].v - s[0].v;
-	if (counter && (resets[0] != resets[1] || s[0].v < 0)) {
-		double prev = 0;
-		for (uint32_t i = 0; i < n; i++) {
-			if (s[i].v < prev)
-				result += prev;
-			prev = s[i].v;
-		}
-	}
-	double to_start = (double)(s[0].t_ms - range_start) / 1000;
-	double to_end = (double)(range_end - s[n - 1].t_ms) / 1000;
-	double sampled = (double)(s[n - 1].t_ms - s[0].t_ms) / 1000;
-	double avg = sampled / (double)(n - 1);
-	double threshold = avg * 1.1;
-	if (to_start >= threshold)
-		to_start = avg / 2;
-	if (counter && result > 0 && s[0].v >= 0) {
-		/* a counter cannot go below zero: do not extrapolate past it */
-		double to_zero = sampled * (s[0].v / result);
-		if (to_zero < to_start)
-			to_start = to_zero;
-	}
-	if (to_end >= threshold)
-		to_end = avg / 2;
-	double factor = (sampled + to_start + to_end) / sampled;
-	if (rate)
-		factor /= (double)range_ms / 1000;
-	*out = result * factor;
-	return true;
-}
-
-static int eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out);
-
-static int eval_scalar(struct ev *ev, const struct promql_expr *e, int64_t t, double *out)
-{
-	struct val v;
-	int rc = eval(ev, e, t, &v);
-	*out = v.s;
-	return rc;
-}
-
-static int eval_range_fn(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out)
-{
-	const struct promql_expr *ms = e->fn->id == FN_QUANTILE_OT ? e->args[1] : e->args[0];
-	double q = 0;
-	if (e->fn->id == FN_QUANTILE_OT) {
-		int rc = eval_scalar(ev, e->args[0], t, &q);
-		if (rc)
-			return rc;
-	}
-	const struct fetched *f = &ev->sel[ms->sel_id];
-	int64_t end = ooda_ns_sub_sat(t, ms->offset_ms), start = ooda_ns_sub_sat(end, ms->range_ms);
-	out->type = PQ_T_VECTOR;
-	int rc = vreserve(ev, &out->v, f->n);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < f->n; i++) {
-		struct fser *fs = &f->ser[i];
-		uint32_t lo, hi;
-		window(fs, start, end, &lo, &hi);
-		const struct promql_sample *s = fs->s + lo;
-		uint32_t n = hi - lo;
-		if (n == 0)
-			continue;
-		double r = 0;
-		bool ok = true;
-		const uint32_t rs[2] = { fs->resets[lo], fs->resets[hi - 1] };
-		switch (e->fn->id) {
-		case FN_RATE: ok = extrapolated(s, n, rs, start, end, ms->range_ms, true, true, &r); break;
-		case FN_INCREASE: ok = extrapolated(s, n, rs, start, end, ms->range_ms, true, false, &r); break;
-		case FN_DELTA: ok = extrapolated(s, n, rs, start, end, ms->range_ms, false, false, &r); break;
-		case FN_IRATE:
-		case FN_IDELTA: {
-			if (n < 2) {
-				ok = false;
-				break;
-			}
-			const struct promql_sample *a = &s[n - 2], *b = &s[n - 1];
-			if (e->fn->id == FN_IDELTA) {
-				r = b->v - a->v;
-				break;
-			}
-			if (b->t_ms == a->t_ms) {
-				ok = false;
-				break;
-			}
-			r = b->v < a->v ? b->v : b->v - a->v;
-			r /= (double)(b->t_ms - a->t_ms) / 1000;
-			break;
-		}
-		case FN_AVG_OT:
-		case FN_SUM_OT: {
-			double sum = 0, c = 0;
-			for (uint32_t k = 0; k < n; k++) { /* Kahan summation */
-				double y = s[k].v - c, tt = sum + y;
-				c = (tt - sum) - y;
-				sum = tt;
-			}
-			r = e->fn->id == FN_SUM_OT ? sum : sum / n;
-			if (e->fn->id == FN_AVG_OT && isinf(sum)) {
-				double mean = 0;
-				for (uint32_t k = 0; k < n; k++)
-					mean += (s[k].v - mean) / (k + 1);
-				r = mean;
-			}
-			break;
-		}
-		case FN_MIN_OT:
-		case FN_MAX_OT:
-			r = s[0].v;
-			for (uint32_t k = 1; k < n; k++) {
-				double v = s[k].v;
-				if (e->fn->id == FN_MAX_OT ? (v > r || isnan(r)) : (v < r || isnan(r)))
-					r = v;
-			}
-			break;
-		case FN_COUNT_OT: r = n; break;
-		case FN_LAST_OT: r = s[n - 1].v; break;
-		case FN_QUANTILE_OT: {
-			double *v = talloc(ev, n * sizeof(*v));
-			if (!v)
-				return OODA_ENOMEM;
-			for (uint32_t k = 0; k < n; k++)
-				v[k] = s[k].v;
-			r = quantile(q, v, n);
-			break;
-		}
-		case FN_STDDEV_OT:
-		case FN_STDVAR_OT: {
-			double mean = 0, m2 = 0;
-			for (uint32_t k = 0; k < n; k++) {
-				double d = s[k].v - mean;
-				mean += d / (k + 1);
-				m2 += d * (s[k].v - mean);
-			}
-			r = m2 / n;
-			if (e->fn->id == FN_STDDEV_OT)
-				r = sqrt(r);
-			break;
-		}
-		default:
-			ok = false;
-		}
-		if (!ok)
-			continue;
-		bool keep_name = e->fn->id == FN_LAST_OT;
-		out->v.e[out->v.n++] = (struct el){ keep_name ? fs->l : fs->nl, keep_name ? fs->n : fs->nn,
-						    keep_name ? fs->sid : fs->sid + 1, r, t };
-	}
-	return 0;
-}
-
-/* ---- histogram_quantile ---- */
-
-struct bucket {
-	double le, count;
-};
-
-static int bucket_cmp(const void *a, const void *b)
-{
-	const struct bucket *x = a, *y = b;
-	return x->le < y->le ? -1 : x->le > y->le;
-}
-
-static double bucket_quantile(double q, struct bucket *b, size_t n)
-{
-	if (isnan(q))
-		return NAN;
-	if (q < 0)
-		return -INFINITY;
-	if (q > 1)
-		return INFINITY;
-	if (n > 1) /* no buckets: b may be NULL, which qsort must not be given */
-		qsort(b, n, sizeof(*b), bucket_cmp);
-	if (n == 0 || !(isinf(b[n - 1].le) && b[n - 1].le > 0))
-		return NAN;
-	size_t k = 0; /* merge buckets with the same bound */
-	for (size_t i = 0; i < n; i++) {
-		if (k && b[k - 1].le == b[i].le)
-			b[k - 1].count += b[i].count;
-		else
-			b[k++] = b[i];
-	}
-	n = k;
-	for (size_t i = 1; i < n; i++) /* counts are cumulative: never decrease */
-		if (b[i].count < b[i - 1].count)
-			b[i].count = b[i - 1].count;
-	if (n < 2)
-		return NAN;
-	double obs = b[n - 1].count;
-	if (obs == 0 || isnan(obs))
-		return NAN;
-	double rank = q * obs;
-	size_t i = 0;
-	while (i < n - 1 && !(b[i].count >= rank))
-		i++;
-	if (i == n - 1)
-		return b[n - 2].le;
-	if (i == 0 && b[0].le <= 0)
-		return b[0].le;
-	double start = 0, end = b[i].le, count = b[i].count;
-	if (i > 0) {
-		start = b[i - 1].le;
-		count -= b[i - 1].count;
-		rank -= b[i - 1].count;
-	}
-	return start + (end - start) * (rank / count);
-}
-
-static int eval_histogram_quantile(struct ev *ev, double q, struct vec *in, int64_t t, struct val *out)
-{
-	struct lmap m;
-	int rc = lmap_init(&m, &ev->tmp, in->n);
-	if (rc)
-		return rc;
-	struct grp {
-		const struct promql_label *l;
-		uint32_t n, nb, cap;
-		struct bucket *b;
-	} *g = talloc(ev, (in->n + 1) * sizeof(*g));
-	if (!g)
-		return OODA_ENOMEM;
-	uint32_t ng = 0;
-	static const char *le_list[] = { "le" };
-	for (size_t i = 0; i < in->n; i++) {
-		const char *le = lget(in->e[i].l, in->e[i].n, "le");
-		if (!le)
-			continue;
-		char *endp;
-		double bound = strtod(le, &endp);
-		if (endp == le || *endp)
-			continue;
-		const struct promql_label *l;
-		uint32_t n;
-		if ((rc = filter_labels(ev, in->e[i].l, in->e[i].n, false, le_list, 1, true, &l, &n)))
-			return rc;
-		key_of(ev, l, n);
-		uint32_t idx;
-		bool found;
-		if ((rc = lmap_get(&m, ev->key.data, ev->key.len, ng, &idx, &found)))
-			return rc;
-		if (!found)
-			g[ng++] = (struct grp){ .l = l, .n = n };
-		struct grp *gr = &g[idx];
-		if (gr->nb == gr->cap) {
-			uint32_t nc = gr->cap ? gr->cap * 2 : 16;
-			struct bucket *nb = talloc(ev, nc * sizeof(*nb));
-			if (!nb)
-				return OODA_ENOMEM;
-			if (gr->nb)
-				memcpy(nb, gr->b, gr->nb * sizeof(*nb));
-			gr->b = nb;
-			gr->cap = nc;
-		}
-		gr->b[gr->nb++] = (struct bucket){ bound, in->e[i].v };
-	}
-	out->type = PQ_T_VECTOR;
-	for (uint32_t i = 0; i < ng; i++)
-		if ((rc = vpush(ev, &out->v, (struct el){ g[i].l, g[i].n, 0, bucket_quantile(q, g[i].b, g[i].nb), t })))
-			return rc;
-	return 0;
-}
-
-/* ---- label_replace ---- */
-
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
-/* Expands $1, ${1}, $name, ${name} and $$ in tmpl from the match. */
-static void expand(struct buf *b, const char *tmpl, const pcre2_code *code, const char *subj,
-		   pcre2_match_data *md, int nmatch)
-{
-	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-	for (const char *p = tmpl; *p;) {
-		if (*p != '$') {
-			buf_addch(b, *p++);
-			continue;
-		}
-		p++;
-		if (*p == '$') {
-			buf_addch(b, '$');
-			p++;
-			continue;
-		}
-		bool brace = *p == '{';
-		const char *s = p + brace, *q = s;
-		while (*q && (isalnum((unsigned char)*q) || *q == '_'))
-			q++;
-		if (q == s || (brace && *q != '}')) {
-			buf_addch(b, '$'); /* not a reference: keep it literally */
-			continue;
-		}
-		size_t len = (size_t)(q - s);
-		p = q + brace;
-		int num = -1;
-		bool digits = true;
-		for (size_t i = 0; i < len; i++)
-			if (!isdigit((unsigned char)s[i]))
-				digits = false;
-		if (digits) {
-			num = len < 6 ? atoi(s) : -1;
-		} else {
-			char name[64];
-			if (len < sizeof(name)) {
-				memcpy(name, s, len);
-				name[len] = 0;
-				num = pcre2_substring_number_from_name(code, (PCRE2_SPTR)name);
-			}
-		}
-		if (num >= 0 && num < nmatch && ov[2 * num] != PCRE2_UNSET)
-			buf_add(b, subj + ov[2 * num], ov[2 * num + 1] - ov[2 * num]);
-	}
-}
-
-static int eval_label_replace(struct ev *ev, const struct promql_expr *e, struct vec *in, struct val *out)
-{
-	const char *dst = e->args[1]->str, *repl = e->args[2]->str, *src = e->args[3]->str;
-	pcre2_match_data *md = pcre2_match_data_create_from_pattern(e->re, NULL);
-	if (!md)
-		return OODA_ENOMEM;
-	int rc = 0;
-	struct buf b = BUF_INIT;
-	out->type = PQ_T_VECTOR;
-	for (size_t i = 0; i < in->n && !rc; i++) {
-		struct el x = in->e[i];
-		const char *sv = lget(x.l, x.n, src);
-		if (!sv)
-			sv = "";
-		int m = pcre2_match(e->re, (PCRE2_SPTR)sv, strlen(sv), 0, 0, md, NULL);
-		if (m > 0) {
-			buf_reset(&b);
-			expand(&b, repl, e->re, sv, md, m);
-			char *v = arena_strndup(&ev->tmp, b.data, b.len);
-			if (!v)
-				rc = OODA_ENOMEM;
-			else
-				rc = set_label(ev, x.l, x.n, dst, v, &x.l, &x.n);
-			x.sid = 0;
-		}
-		if (!rc)
-			rc = vpush(ev, &out->v, x);
-	}
-	buf_release(&b);
-	pcre2_match_data_free(md);
-	return rc;
-}
-
-/* ---- calls ---- */
-
-static int eval_call(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out)
-{
-	enum pq_fn id = e->fn->id;
-	if (id <= FN_STDVAR_OT)
-		return eval_range_fn(ev, e, t, out);
-	int rc;
-	out->type = e->fn->ret;
-	if (id == FN_TIME) {
-		out->s = (double)t / 1000;
-		return 0;
-	}
-	if (id == FN_VECTOR) {
-		double s;
-		if ((rc = eval_scalar(ev, e->args[0], t, &s)))
-			return rc;
-		return vpush(ev, &out->v, (struct el){ no_labels, 0, 0, s, t });
-	}
-	double a1 = 0, a2 = 0;
-	struct val in;
-	if (id == FN_HISTOGRAM_QUANTILE) {
-		if ((rc = eval_scalar(ev, e->args[0], t, &a1)) || (rc = eval(ev, e->args[1], t, &in)))
-			return rc;
-		return eval_histogram_quantile(ev, a1, &in.v, t, out);
-	}
-	if ((rc = eval(ev, e->args[0], t, &in)))
-		return rc;
-	if (e->n_args > 1 && e->fn->args[1] == PQ_T_SCALAR && (rc = eval_scalar(ev, e->args[1], t, &a1)))
-		return rc;
-	if (e->n_args > 2 && e->fn->args[2] == PQ_T_SCALAR && (rc = eval_scalar(ev, e->args[2], t, &a2)))
-		return rc;
-	switch (id) {
-	case FN_SCALAR:
-		out->s = in.v.n == 1 ? in.v.e[0].v : NAN;
-		return 0;
-	case FN_LABEL_REPLACE:
-		return eval_label_replace(ev, e, &in.v, out);
-	case FN_ABSENT: {
-		if (in.v.n)
-			return 0;
-		const struct promql_expr *s = e->args[0];
-		struct promql_label *l = NULL;
-		uint32_t n = 0;
-		if (s->kind == PQ_SEL) {
-			l = talloc(ev, (s->n_m + 1) * sizeof(*l));
-			if (!l)
-				return OODA_ENOMEM;
-			for (uint32_t i = 0; i < s->n_m; i++) {
-				const struct promql_matcher *m = &s->m[i];
-				if (m->op != PROMQL_EQ || strcmp(m->name, "__name__") == 0)
-					continue;
-				bool dup = false;
-				for (uint32_t k = 0; k < s->n_m; k++)
-					if (k != i && s->m[k].op == PROMQL_EQ && strcmp(s->m[k].name, m->name) == 0)
-						dup = true;
-				if (!dup && m->value[0])
-					l[n++] = (struct promql_label){ m->name, m->value };
-			}
-			if (n > 1)
-				qsort(l, n, sizeof(*l), label_cmp);
-		}
-		return vpush(ev, &out->v, (struct el){ l ? l : no_labels, n, 0, 1, t });
-	}
-	default:
-		break;
-	}
-	if (id == FN_CLAMP && a2 < a1)
-		return 0;
-	for (size_t i = 0; i < in.v.n; i++) {
-		struct el x = in.v.e[i];
-		double v = x.v;
-		switch (id) {
-		case FN_ABS: v = fabs(v); break;
-		case FN_CEIL: v = ceil(v); break;
-		case FN_FLOOR: v = floor(v); break;
-		case FN_ROUND: {
-			double to = e->n_args > 1 ? a1 : 1;
-			double inv = 1.0 / to;
-			v = floor(v * inv + 0.5) / inv;
-			break;
-		}
-		case FN_SQRT: v = sqrt(v); break;
-		case FN_EXP: v = exp(v); break;
-		case FN_LN: v = log(v); break;
-		case FN_LOG2: v = log2(v); break;
-		case FN_LOG10: v = log10(v); break;
-		case FN_CLAMP: v = go_max(a1, go_min(a2, v)); break;
-		case FN_CLAMP_MIN: v = go_max(a1, v); break;
-		case FN_CLAMP_MAX: v = go_min(a1, v); break;
-		case FN_TIMESTAMP: v = (double)x.t / 1000; break;
-		default: break;
-		}
-		x.v = v;
-		x.t = t;
-		if ((rc = drop_name(ev, &x)) || (rc = vpush(ev, &out->v, x)))
-			return rc;
-	}
 	return 0;
 }
 
@@ -992,19 +420,19 @@ static int eval_agg(struct ev *ev, const struct promql_expr *e, int64_t t, struc
 {
 	struct val in, par = { 0 };
 	int rc;
-	if (e->param && (rc = eval(ev, e->param, t, &par)))
+	if (e->param && (rc = pqe_eval(ev, e->param, t, &par)))
 		return rc;
-	if ((rc = eval(ev, e->arg, t, &in)))
+	if ((rc = pqe_eval(ev, e->arg, t, &in)))
 		return rc;
 	out->type = PQ_T_VECTOR;
 	size_t n = in.v.n;
 	if (!n)
 		return 0;
 	struct lmap m;
-	if ((rc = lmap_init(&m, &ev->tmp, n)))
+	if ((rc = pqe_lmap_init(&m, &ev->tmp, n)))
 		return rc;
-	struct agrp *g = talloc(ev, n * sizeof(*g));
-	uint32_t *nextm = talloc(ev, n * sizeof(*nextm));
+	struct agrp *g = pqe_talloc(ev, n * sizeof(*g));
+	uint32_t *nextm = pqe_talloc(ev, n * sizeof(*nextm));
 	if (!g || !nextm)
 		return OODA_ENOMEM;
 	uint32_t ng = 0;
@@ -1014,19 +442,19 @@ static int eval_agg(struct ev *ev, const struct promql_expr *e, int64_t t, struc
 		struct el *x = &in.v.e[i];
 		const struct promql_label *l;
 		uint32_t nl;
-		rc = filter_labels(ev, x->l, x->n, !e->without, e->grp, e->n_grp, keep_name ? false : true, &l, &nl);
+		rc = pqe_filter_labels(ev, x->l, x->n, !e->without, e->grp, e->n_grp, keep_name ? false : true, &l, &nl);
 		if (!rc && e->agg == AGG_COUNT_VALUES) {
 			buf_reset(&vs);
 			pq_format_float(&vs, x->v);
 			char *v = arena_strndup(&ev->tmp, vs.data, vs.len);
-			rc = v ? set_label(ev, l, nl, par.str, v, &l, &nl) : OODA_ENOMEM;
+			rc = v ? pqe_set_label(ev, l, nl, par.str, v, &l, &nl) : OODA_ENOMEM;
 		}
 		if (rc)
 			break;
-		key_of(ev, l, nl);
+		pqe_key_of(ev, l, nl);
 		uint32_t idx;
 		bool found;
-		if ((rc = lmap_get(&m, ev->key.data, ev->key.len, ng, &idx, &found)))
+		if ((rc = pqe_lmap_get(&m, ev->key.data, ev->key.len, ng, &idx, &found)))
 			break;
 		nextm[i] = UINT32_MAX;
 		struct agrp *gr = &g[idx];
@@ -1081,13 +509,13 @@ static int eval_agg(struct ev *ev, const struct promql_expr *e, int64_t t, struc
 		case AGG_STDVAR: v = gr->m2 / gr->count; break;
 		case AGG_STDDEV: v = sqrt(gr->m2 / gr->count); break;
 		case AGG_QUANTILE: {
-			double *vals = talloc(ev, gr->count * sizeof(*vals));
+			double *vals = pqe_talloc(ev, gr->count * sizeof(*vals));
 			if (!vals)
 				return OODA_ENOMEM;
 			uint32_t k = 0;
 			for (uint32_t j = gr->first; j != UINT32_MAX; j = nextm[j])
 				vals[k++] = in.v.e[j].v;
-			v = quantile(par.s, vals, k);
+			v = pqe_quantile(par.s, vals, k);
 			break;
 		}
 		case AGG_TOPK:
@@ -1096,7 +524,7 @@ static int eval_agg(struct ev *ev, const struct promql_expr *e, int64_t t, struc
 			if (isnan(kk) || kk < 1)
 				continue;
 			size_t want = kk > (double)gr->count ? gr->count : (size_t)kk;
-			struct el *mem = talloc(ev, gr->count * sizeof(*mem));
+			struct el *mem = pqe_talloc(ev, gr->count * sizeof(*mem));
 			if (!mem)
 				return OODA_ENOMEM;
 			uint32_t k = 0;
@@ -1106,13 +534,13 @@ static int eval_agg(struct ev *ev, const struct promql_expr *e, int64_t t, struc
 				qsort(mem, k, sizeof(*mem), e->agg == AGG_TOPK ? el_desc : el_asc);
 			for (size_t j = 0; j < want && !rc; j++) {
 				mem[j].t = t;
-				rc = vpush(ev, &out->v, mem[j]);
+				rc = pqe_vpush(ev, &out->v, mem[j]);
 			}
 			continue;
 		}
 		default: break;
 		}
-		rc = vpush(ev, &out->v, (struct el){ gr->l, gr->n, 0, v, t });
+		rc = pqe_vpush(ev, &out->v, (struct el){ gr->l, gr->n, 0, v, t });
 	}
 	return rc;
 }
@@ -1151,9 +579,9 @@ static int sig_key(struct ev *ev, const struct promql_expr *e, const struct el *
 	uint32_t n;
 	/* on(__name__) matches on the name; otherwise the name never counts */
 	bool drop = !(e->on && in_list("__name__", e->mlabels, e->n_mlabels));
-	int rc = filter_labels(ev, x->l, x->n, e->on, e->mlabels, e->n_mlabels, drop, &l, &n);
+	int rc = pqe_filter_labels(ev, x->l, x->n, e->on, e->mlabels, e->n_mlabels, drop, &l, &n);
 	if (!rc)
-		key_of(ev, l, n);
+		pqe_key_of(ev, l, n);
 	return rc;
 }
 
@@ -1164,24 +592,24 @@ static int eval_setop(struct ev *ev, const struct promql_expr *e, struct vec *L,
 	bool found;
 	uint32_t idx;
 	struct vec *keyed = e->op == OP_OR ? L : R;
-	if ((rc = lmap_init(&m, &ev->tmp, keyed->n)))
+	if ((rc = pqe_lmap_init(&m, &ev->tmp, keyed->n)))
 		return rc;
 	for (size_t i = 0; i < keyed->n; i++)
 		if ((rc = sig_key(ev, e, &keyed->e[i])) ||
-		    (rc = lmap_get(&m, ev->key.data, ev->key.len, 0, &idx, &found)))
+		    (rc = pqe_lmap_get(&m, ev->key.data, ev->key.len, 0, &idx, &found)))
 			return rc;
 	out->type = PQ_T_VECTOR;
 	struct vec *scan = e->op == OP_OR ? R : L;
 	if (e->op == OP_OR)
 		for (size_t i = 0; i < L->n; i++)
-			if ((rc = vpush(ev, &out->v, L->e[i])))
+			if ((rc = pqe_vpush(ev, &out->v, L->e[i])))
 				return rc;
 	for (size_t i = 0; i < scan->n; i++) {
 		if ((rc = sig_key(ev, e, &scan->e[i])))
 			return rc;
 		bool in_keyed = lmap_find(&m, ev->key.data, ev->key.len, &idx);
 		if (in_keyed == (e->op == OP_AND))
-			if ((rc = vpush(ev, &out->v, scan->e[i])))
+			if ((rc = pqe_vpush(ev, &out->v, scan->e[i])))
 				return rc;
 	}
 	return 0;
@@ -1196,7 +624,7 @@ static int eval_vv(struct ev *ev, const struct promql_expr *e, int64_t t, struct
 	struct vec *many = swap ? R : L, *one = swap ? L : R;
 	struct lmap m, res;
 	int rc;
-	if ((rc = lmap_init(&m, &ev->tmp, one->n)) || (rc = lmap_init(&res, &ev->tmp, many->n)))
+	if ((rc = pqe_lmap_init(&m, &ev->tmp, one->n)) || (rc = pqe_lmap_init(&res, &ev->tmp, many->n)))
 		return rc;
 	uint8_t *matched = arena_zalloc(&ev->tmp, one->n + 1);
 	if (!matched)
@@ -1205,7 +633,7 @@ static int eval_vv(struct ev *ev, const struct promql_expr *e, int64_t t, struct
 		uint32_t idx;
 		bool found;
 		if ((rc = sig_key(ev, e, &one->e[i])) ||
-		    (rc = lmap_get(&m, ev->key.data, ev->key.len, (uint32_t)i, &idx, &found)))
+		    (rc = pqe_lmap_get(&m, ev->key.data, ev->key.len, (uint32_t)i, &idx, &found)))
 			return rc;
 		if (found)
 			return fail(ev, OODA_EINVAL,
@@ -1239,20 +667,20 @@ static int eval_vv(struct ev *ev, const struct promql_expr *e, int64_t t, struct
 			continue;
 		x.sid = 0;
 		if (e->card == CARD_ONE_ONE)
-			rc = filter_labels(ev, x.l, x.n, e->on, e->mlabels, e->n_mlabels, drop, &x.l, &x.n);
+			rc = pqe_filter_labels(ev, x.l, x.n, e->on, e->mlabels, e->n_mlabels, drop, &x.l, &x.n);
 		else if (drop)
-			rc = drop_name(ev, &x);
+			rc = pqe_drop_name(ev, &x);
 		for (uint32_t k = 0; k < e->n_include && !rc; k++) {
-			const char *iv = lget(o->l, o->n, e->include[k]);
-			rc = set_label(ev, x.l, x.n, e->include[k], iv ? iv : "", &x.l, &x.n);
+			const char *iv = pqe_lget(o->l, o->n, e->include[k]);
+			rc = pqe_set_label(ev, x.l, x.n, e->include[k], iv ? iv : "", &x.l, &x.n);
 		}
 		if (rc)
 			return rc;
 		if (e->card != CARD_ONE_ONE) {
 			uint32_t ridx;
 			bool rfound;
-			key_of(ev, x.l, x.n);
-			if ((rc = lmap_get(&res, ev->key.data, ev->key.len, 0, &ridx, &rfound)))
+			pqe_key_of(ev, x.l, x.n);
+			if ((rc = pqe_lmap_get(&res, ev->key.data, ev->key.len, 0, &ridx, &rfound)))
 				return rc;
 			if (rfound)
 				return fail(ev, OODA_EINVAL,
@@ -1260,7 +688,7 @@ static int eval_vv(struct ev *ev, const struct promql_expr *e, int64_t t, struct
 		}
 		x.v = v;
 		x.t = t;
-		if ((rc = vpush(ev, &out->v, x)))
+		if ((rc = pqe_vpush(ev, &out->v, x)))
 			return rc;
 	}
 	return 0;
@@ -1270,7 +698,7 @@ static int eval_bin(struct ev *ev, const struct promql_expr *e, int64_t t, struc
 {
 	struct val l, r;
 	int rc;
-	if ((rc = eval(ev, e->lhs, t, &l)) || (rc = eval(ev, e->rhs, t, &r)))
+	if ((rc = pqe_eval(ev, e->lhs, t, &l)) || (rc = pqe_eval(ev, e->rhs, t, &r)))
 		return rc;
 	bool keep;
 	if (l.type == PQ_T_SCALAR && r.type == PQ_T_SCALAR) {
@@ -1300,13 +728,13 @@ static int eval_bin(struct ev *ev, const struct promql_expr *e, int64_t t, struc
 			continue;
 		x.v = res;
 		x.t = t;
-		if ((drop && (rc = drop_name(ev, &x))) || (rc = vpush(ev, &out->v, x)))
+		if ((drop && (rc = pqe_drop_name(ev, &x))) || (rc = pqe_vpush(ev, &out->v, x)))
 			return rc;
 	}
 	return 0;
 }
 
-static int eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out)
+int pqe_eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->type = e->type;
@@ -1320,13 +748,13 @@ static int eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct va
 	case PQ_SEL: {
 		const struct fetched *f = &ev->sel[e->sel_id];
 		int64_t at = ooda_ns_sub_sat(t, e->offset_ms);
-		int rc = vreserve(ev, &out->v, f->n);
+		int rc = pqe_vreserve(ev, &out->v, f->n);
 		if (rc)
 			return rc;
 		for (size_t i = 0; i < f->n; i++) {
 			struct fser *fs = &f->ser[i];
 			uint32_t lo, k;
-			window(fs, ooda_ns_sub_sat(at, ev->lookback), at, &lo, &k);
+			pqe_window(fs, ooda_ns_sub_sat(at, ev->lookback), at, &lo, &k);
 			if (k == lo)
 				continue;
 			const struct promql_sample *s = &fs->s[k - 1];
@@ -1338,7 +766,7 @@ static int eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct va
 	}
 	case PQ_NEG: {
 		struct val in;
-		int rc = eval(ev, e->arg, t, &in);
+		int rc = pqe_eval(ev, e->arg, t, &in);
 		if (rc)
 			return rc;
 		if (in.type == PQ_T_SCALAR) {
@@ -1349,13 +777,13 @@ static int eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct va
 			struct el x = in.v.e[i];
 			x.v = -x.v;
 			x.t = t;
-			if ((rc = drop_name(ev, &x)) || (rc = vpush(ev, &out->v, x)))
+			if ((rc = pqe_drop_name(ev, &x)) || (rc = pqe_vpush(ev, &out->v, x)))
 				return rc;
 		}
 		return 0;
 	}
 	case PQ_CALL:
-		return eval_call(ev, e, t, out);
+		return pqe_eval_call(ev, e, t, out);
 	case PQ_AGG:
 		return eval_agg(ev, e, t, out);
 	case PQ_BIN:
@@ -1375,8 +803,8 @@ static int acc_add(struct ev *ev, const struct promql_label *l, uint32_t n, uint
 		idx = ev->sid_aser[sid] - 1;
 		found = true;
 	} else {
-		key_of(ev, l, n);
-		int rc = lmap_get(&ev->acc, ev->key.data, ev->key.len, (uint32_t)ev->n_aser, &idx, &found);
+		pqe_key_of(ev, l, n);
+		int rc = pqe_lmap_get(&ev->acc, ev->key.data, ev->key.len, (uint32_t)ev->n_aser, &idx, &found);
 		if (rc)
 			return rc;
 		if (sid)
@@ -1461,7 +889,7 @@ static int ev_start(struct ev *ev, const struct promql_expr *e, const struct pro
 	ev->sel = arena_zalloc(a, (e->n_sel + 1) * sizeof(*ev->sel));
 	if (!ev->sel)
 		return OODA_ENOMEM;
-	int rc = lmap_init(&ev->acc, a, 64);
+	int rc = pqe_lmap_init(&ev->acc, a, 64);
 	if (!rc)
 		rc = fetch_all(ev, e, start, end);
 	if (!rc) {
@@ -1504,7 +932,7 @@ int promql_eval_instant(const struct promql_expr *e, const struct promql_source 
 		return ev_end(&ev, rc);
 	}
 	struct val v;
-	rc = eval(&ev, e, t_ms, &v);
+	rc = pqe_eval(&ev, e, t_ms, &v);
 	if (!rc) {
 		switch (v.type) {
 		case PQ_T_SCALAR:
@@ -1562,7 +990,7 @@ int promql_eval_range(const struct promql_expr *e, const struct promql_source *s
 		int64_t t = start_ms + k * step_ms;
 		arena_reset(&ev.tmp);
 		struct val v;
-		rc = eval(&ev, e, t, &v);
+		rc = pqe_eval(&ev, e, t, &v);
 		if (rc)
 			break;
 		if (v.type == PQ_T_SCALAR) {
