@@ -1179,6 +1179,7 @@ static int parse_args(const struct cli_command *c, int argc, char **argv, struct
 
 int main(int argc, char **argv)
 {
+	json_set_alloc_funcs(xmalloc, free); /* jansson follows core/xalloc.h: abort when memory runs out */
 	daemon_register_config_checks();
 	if (argc < 2) {
 		struct cli_args none = { 0 };

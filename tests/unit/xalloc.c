@@ -5,11 +5,15 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "core/buf.h"
+#include "core/arena.h"
+#include "core/error.h"
+#include "ingest/remote_write.h"
 #include "core/xalloc.h"
 
 static void test_xmalloc_xcalloc(void **state)
@@ -121,6 +125,67 @@ static void test_abort_names_size(void **state)
 	}
 }
 
+/*
+ * The one allocation failure a client can meet is an input-sized buffer that
+ * could not be had (a remote-write body); it is answered 503, retry later,
+ * not 500.
+ */
+static void test_enomem_is_unavailable(void **state)
+{
+	(void)state;
+	assert_int_equal(ooda_http_status(OODA_ENOMEM), 503);
+	assert_string_equal(ooda_strerror(OODA_ENOMEM), "out of memory");
+}
+
+/* The process's address space in bytes, from /proc/self/statm. */
+static size_t vm_size(void)
+{
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%lu", &pages), 1);
+	fclose(f);
+	return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * An input-sized allocation that cannot be had is an error, not an abort: a
+ * remote-write body that declares 200 MiB uncompressed, decoded with 64 MiB of
+ * address space to spare, gives OODA_ENOMEM and says how much it wanted.
+ */
+static void rw_without_memory(void)
+{
+	static const unsigned char body[] = { 0x80, 0x80, 0x80, 0x64, 0x00, 'x' }; /* varint 200 MiB, a literal */
+	struct rlimit lim = { vm_size() + (64u << 20), vm_size() + (64u << 20) };
+	if (setrlimit(RLIMIT_AS, &lim))
+		_exit(3);
+	struct arena a;
+	arena_init(&a, 0);
+	struct telemetry_batch b = { .arena = &a };
+	struct buf err = BUF_INIT;
+	int rc = remote_write_decode(body, sizeof(body), &b, &err);
+	fprintf(stderr, "rc=%d %s\n", rc, err.data);
+	_exit(rc == OODA_ENOMEM && strstr(err.data, "209715200-byte") ? 0 : 1);
+}
+
+static void test_input_sized_failure_is_an_error(void **state)
+{
+	(void)state;
+#if defined(__SANITIZE_ADDRESS__)
+	skip(); /* ASan reserves terabytes of shadow memory: an address-space limit cannot apply */
+#else
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		rw_without_memory();
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -128,6 +193,8 @@ int main(void)
 		cmocka_unit_test(test_xrealloc_keeps_contents),
 		cmocka_unit_test(test_xstrdup),
 		cmocka_unit_test(test_abort_names_size),
+		cmocka_unit_test(test_enomem_is_unavailable),
+		cmocka_unit_test(test_input_sized_failure_is_an_error),
 	};
 	return cmocka_run_group_tests_name("xalloc", tests, NULL, NULL);
 }
