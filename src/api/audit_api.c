@@ -105,7 +105,7 @@ static int verify_heads(struct http_request *req, const uint8_t *pk, struct audi
 		json_decref(body);
 		return OODA_EINVAL;
 	}
-	*out = calloc(cap ? cap : 1, sizeof(**out));
+	*out = xcalloc(cap ? cap : 1, sizeof(**out));
 	if (one)
 		rc = audit_head_from_json(one, pk, "head", &(*out)[(*n)++], &req->err);
 	size_t i;

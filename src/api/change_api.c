@@ -256,7 +256,7 @@ int api_deploy_record(struct http_request *req, struct http_response *res)
 		return rc;
 	json_t *m = json_object_get(body, "migrations");
 	size_t nm = json_array_size(m);
-	const char **migs = calloc(nm + 1, sizeof(char *));
+	const char **migs = xcalloc(nm + 1, sizeof(char *));
 	for (size_t i = 0; i < nm; i++)
 		migs[i] = json_string_value(json_array_get(m, i));
 	const char *env = json_string_value(json_object_get(body, "environment"));

@@ -229,12 +229,12 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	config_init(&d.cfg);
 	int rc = 0;
 	if (opt->config_path) {
-		d.config_path = strdup(opt->config_path);
+		d.config_path = xstrdup(opt->config_path);
 		if ((rc = config_load(&d.cfg, opt->config_path, err)))
 			goto out;
 	}
-	d.listen = strdup(opt->listen ? opt->listen : d.cfg.listen);
-	d.data_dir = strdup(opt->data_dir ? opt->data_dir : d.cfg.data_dir);
+	d.listen = xstrdup(opt->listen ? opt->listen : d.cfg.listen);
+	d.data_dir = xstrdup(opt->data_dir ? opt->data_dir : d.cfg.data_dir);
 	ooda_log_set_level((enum log_level)ooda_log_level_parse(d.cfg.log_level));
 
 	/* Signals go to the main thread only: block them before any thread starts. */

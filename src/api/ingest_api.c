@@ -178,7 +178,7 @@ int api_remote_write(struct http_request *req, struct http_response *res)
 	struct telemetry_batch b = { .arena = &req->arena };
 	int rc = remote_write_decode(req->body, req->body_len, &b, &req->err);
 	if (rc)
-		return rc == OODA_ETOOBIG ? rc : OODA_EINVAL;
+		return rc == OODA_ETOOBIG || rc == OODA_ENOMEM ? rc : OODA_EINVAL; /* 413 or 503: the body may be fine */
 	if ((rc = store_batch(req, &b)))
 		return rc;
 	res->status = 204;

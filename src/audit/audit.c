@@ -386,7 +386,7 @@ static int collect_cp(void *ctx, const void *row)
 	struct verify_state *v = ctx;
 	if (v->n_cps == v->cap_cps) {
 		v->cap_cps = v->cap_cps ? v->cap_cps * 2 : 16;
-		v->cps = realloc(v->cps, v->cap_cps * sizeof(*v->cps));
+		v->cps = xrealloc(v->cps, v->cap_cps * sizeof(*v->cps));
 	}
 	v->cps[v->n_cps++] = *(const struct checkpoint_row *)row;
 	return 0;
@@ -466,7 +466,7 @@ int audit_verify(struct store *s, const struct audit_verify_options *opt, struct
 	res->ok = true;
 	struct verify_state v = { .res = res };
 	if (opt && opt->n_heads) {
-		v.heads = malloc(opt->n_heads * sizeof(*v.heads));
+		v.heads = xmalloc(opt->n_heads * sizeof(*v.heads));
 		memcpy(v.heads, opt->heads, opt->n_heads * sizeof(*v.heads));
 		v.n_heads = opt->n_heads;
 		qsort(v.heads, v.n_heads, sizeof(*v.heads), head_cmp);

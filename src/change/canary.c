@@ -61,7 +61,7 @@ void canary_analyze(const struct canary_config *cfg_in, const struct canary_side
 	r->base_error_ratio = base->n ? (double)base->errors / (double)base->n : 0;
 	r->canary_error_ratio = can->n ? (double)can->errors / (double)can->n : 0;
 
-	double *bs = malloc((base->n + 1) * sizeof(double)), *cs = malloc((can->n + 1) * sizeof(double));
+	double *bs = xmalloc((base->n + 1) * sizeof(double)), *cs = xmalloc((can->n + 1) * sizeof(double));
 	if (base->n)
 		memcpy(bs, base->latency_ms, base->n * sizeof(double));
 	if (can->n)
@@ -83,7 +83,7 @@ void canary_analyze(const struct canary_config *cfg_in, const struct canary_side
 
 	/* Mann–Whitney U with average ranks and tie correction */
 	size_t n1 = base->n, n2 = can->n, n = n1 + n2;
-	struct obs *o = malloc(n * sizeof(*o));
+	struct obs *o = xmalloc(n * sizeof(*o));
 	for (size_t i = 0; i < n1; i++)
 		o[i] = (struct obs){ base->latency_ms[i], 0 };
 	for (size_t i = 0; i < n2; i++)

@@ -489,7 +489,7 @@ int deploy_list_json(struct change *c, const char *service, const char *env, siz
 		return rc;
 	}
 	size_t n = json_array_size(l.all);
-	json_t **v = malloc((n + 1) * sizeof(json_t *));
+	json_t **v = xmalloc((n + 1) * sizeof(json_t *));
 	for (size_t i = 0; i < n; i++)
 		v[i] = json_array_get(l.all, i);
 	qsort(v, n, sizeof(json_t *), cmp_deploy_desc);
@@ -543,7 +543,7 @@ static void sample_add(struct samples *s, double ms, bool error)
 {
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 1024;
-		s->v = realloc(s->v, s->cap * sizeof(double));
+		s->v = xrealloc(s->v, s->cap * sizeof(double));
 	}
 	s->v[s->n++] = ms;
 	s->errors += error;

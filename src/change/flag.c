@@ -549,9 +549,7 @@ int flag_set_load(const char *json, size_t len, unsigned options, struct flag_se
 		buf_addf(err, "flag definitions: line %d column %d: %s", je.line, je.column, je.text);
 		return OODA_EPARSE;
 	}
-	struct flag_set *fs = calloc(1, sizeof(*fs));
-	if (!fs)
-		abort();
+	struct flag_set *fs = xcalloc(1, sizeof(*fs));
 	fs->doc = doc;
 	arena_init(&fs->mem, 0);
 	int rc = OODA_EINVAL;
@@ -575,9 +573,7 @@ int flag_set_load(const char *json, size_t len, unsigned options, struct flag_se
 			       json_deep_copy(json_object_get(doc, "metadata")) : json_object();
 
 	size_t n = json_is_object(flags) ? json_object_size(flags) : json_array_size(flags);
-	fs->flags = calloc(n ? n : 1, sizeof(*fs->flags));
-	if (!fs->flags)
-		abort();
+	fs->flags = xcalloc(n ? n : 1, sizeof(*fs->flags));
 	if (json_is_object(flags)) {
 		const char *k;
 		json_t *v;
@@ -615,9 +611,7 @@ int flag_set_load(const char *json, size_t len, unsigned options, struct flag_se
 	fs->icap = 8;
 	while (fs->icap < fs->n * 2)
 		fs->icap *= 2;
-	fs->index = calloc(fs->icap, sizeof(*fs->index));
-	if (!fs->index)
-		abort();
+	fs->index = xcalloc(fs->icap, sizeof(*fs->index));
 	for (size_t i = 0; i < fs->n; i++) {
 		size_t s = (size_t)key_hash(fs->flags[i].key) & (fs->icap - 1);
 		while (fs->index[s])

@@ -164,7 +164,7 @@ static int build(struct flagstore *f, const char *env, struct flag_env_ref **out
 	json_decref(doc);
 	if (rc)
 		return rc;
-	struct flag_env_ref *r = calloc(1, sizeof(*r));
+	struct flag_env_ref *r = xcalloc(1, sizeof(*r));
 	r->fs = fs;
 	r->refs = 1; /* the slot's reference */
 	snprintf(r->env, sizeof(r->env), "%s", env);
@@ -736,7 +736,7 @@ int flagstore_create(struct store *s, const struct audit_signer *sg, struct tsto
 		     struct buf *err)
 {
 	(void)err;
-	struct flagstore *f = calloc(1, sizeof(*f));
+	struct flagstore *f = xcalloc(1, sizeof(*f));
 	f->store = s;
 	f->sg = sg;
 	f->tstore = t;

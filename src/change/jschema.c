@@ -52,9 +52,7 @@ static struct entry *table_add(struct jschema *js, const void *key, enum entry_k
 {
 	if (js->n == js->cap) {
 		js->cap = js->cap ? 2 * js->cap : 64;
-		js->tab = realloc(js->tab, js->cap * sizeof(*js->tab));
-		if (!js->tab)
-			abort();
+		js->tab = xrealloc(js->tab, js->cap * sizeof(*js->tab));
 	}
 	struct entry *e = &js->tab[js->n++];
 	*e = (struct entry){ .key = key, .kind = kind };
@@ -445,7 +443,7 @@ static int compile_keyword(struct compiler *c, const char *k, const json_t *v)
 				     "$ref \"%.*s\" at %s is not supported: anchors are not; use a JSON pointer such as "
 				     "\"#/$defs/name\"",
 				     SHOW, key, at);
-		table_add(c->js, v, E_REF)->ptr = strdup(c->ptr.data);
+		table_add(c->js, v, E_REF)->ptr = xstrdup(c->ptr.data);
 		return 0;
 	}
 	return 0;
@@ -461,7 +459,7 @@ static int compile_schema(struct compiler *c, const json_t *s)
 	if (c->depth >= MAX_DEPTH)
 		return cfail(c, OODA_ELIMIT, "the schema at %s is nested deeper than %d levels", ptr_show(&c->ptr),
 			     MAX_DEPTH);
-	table_add(c->js, s, E_NODE)->ptr = strdup(c->ptr.data);
+	table_add(c->js, s, E_NODE)->ptr = xstrdup(c->ptr.data);
 	const char *k;
 	json_t *v;
 	int rc = 0;
@@ -499,7 +497,7 @@ static const json_t *pointer_get(const json_t *root, const char *p, size_t len)
 {
 	const json_t *cur = root;
 	size_t i = 0;
-	char *tok = malloc(len + 1);
+	char *tok = xmalloc(len + 1);
 	while (cur && i < len) {
 		size_t t = 0;
 		bool bad = false; /* a ~ not followed by 0 or 1 matches nothing */
@@ -538,7 +536,7 @@ static int resolve_refs(struct compiler *c)
 			continue;
 		const char *ref = json_string_value(e->key);
 		size_t len = json_string_length(e->key) - 1, plen;
-		char *p = malloc(len + 1);
+		char *p = xmalloc(len + 1);
 		const json_t *t = NULL;
 		if (fragment_decode(ref + 1, len, p, &plen))
 			t = pointer_get(js->root, p, plen);
@@ -606,9 +604,7 @@ int jschema_compile(const json_t *schema, struct jschema **out, struct buf *err)
 		buf_adds(err, "a JSON schema is an object (or true/false)");
 		return OODA_EINVAL;
 	}
-	struct jschema *js = calloc(1, sizeof(*js));
-	if (!js)
-		abort();
+	struct jschema *js = xcalloc(1, sizeof(*js));
 	js->root = json_deep_copy(schema);
 	js->mctx = pcre2_match_context_create(NULL);
 	if (!js->root || !js->mctx)

@@ -41,9 +41,7 @@ struct jl_registry {
 
 struct jl_registry *jl_registry_create(void)
 {
-	struct jl_registry *r = calloc(1, sizeof(*r));
-	if (!r)
-		abort();
+	struct jl_registry *r = xcalloc(1, sizeof(*r));
 	return r;
 }
 
@@ -132,9 +130,7 @@ static void hold(struct jl_rule *r, json_t *j)
 {
 	if (r->nheld == r->capheld) {
 		r->capheld = r->capheld ? r->capheld * 2 : 8;
-		r->held = realloc(r->held, r->capheld * sizeof(*r->held));
-		if (!r->held)
-			abort();
+		r->held = xrealloc(r->held, r->capheld * sizeof(*r->held));
 	}
 	r->held[r->nheld++] = j;
 }
@@ -239,9 +235,7 @@ static int compile_ref(struct cctx *c, const json_t *target, const char *name, s
 	}
 	if (c->nmemo == c->capmemo) {
 		c->capmemo = c->capmemo ? c->capmemo * 2 : 8;
-		c->memo = realloc(c->memo, c->capmemo * sizeof(*c->memo));
-		if (!c->memo)
-			abort();
+		c->memo = xrealloc(c->memo, c->capmemo * sizeof(*c->memo));
 	}
 	size_t at = c->nmemo++;
 	c->memo[at] = (struct ref_memo){ .target = target };
@@ -351,9 +345,7 @@ int jl_compile(const json_t *rule, const struct jl_registry *reg, const json_t *
 	       const char *where, struct jl_rule **out, struct buf *err)
 {
 	*out = NULL;
-	struct jl_rule *r = calloc(1, sizeof(*r));
-	if (!r)
-		abort();
+	struct jl_rule *r = xcalloc(1, sizeof(*r));
 	arena_init(&r->mem, 4096);
 	struct cctx c = { .rule = r, .reg = reg, .refs = refs, .path = BUF_INIT, .err = err, .where = where };
 	r->empty = !rule || json_is_null(rule) || (json_is_object(rule) && json_object_size(rule) == 0);

@@ -207,7 +207,7 @@ int rollback_plan(struct change *c, const char *deploy_id, bool allow_irreversib
 static int run_exec(const json_t *argv, int64_t timeout_ns, char *const envp_extra[], struct buf *err)
 {
 	size_t n = json_array_size(argv);
-	char **args = calloc(n + 1, sizeof(char *));
+	char **args = xcalloc(n + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++)
 		args[i] = (char *)json_string_value(json_array_get(argv, i));
 	pid_t pid = fork();
@@ -485,7 +485,7 @@ static int record_step(struct change *c, const char *run_id, json_t *run, const 
 	if (rc)
 		return rc;
 	size_t nm = json_array_size(json_object_get(p, "migrations"));
-	const char **migs = calloc(nm + 1, sizeof(char *));
+	const char **migs = xcalloc(nm + 1, sizeof(char *));
 	for (size_t i = 0; i < nm; i++)
 		migs[i] = json_string_value(json_array_get(json_object_get(p, "migrations"), i));
 	struct deploy_req r = { .service = json_string_value(json_object_get(p, "service")),
@@ -717,8 +717,8 @@ int rollback_start(struct change *c, const char *deploy_id, bool allow_irreversi
 	rc = run_save(c, run_id, run, 0, "rollback.start", rationale, NULL, err);
 	json_decref(run);
 	if (!rc && c->runner) {
-		char *item = strdup(run_id);
-		if (!item || worker_push(c->runner, item)) {
+		char *item = xstrdup(run_id);
+		if (worker_push(c->runner, item)) {
 			free(item);
 			worker_wake(c->runner); /* queue full: the wake finds it by its running status */
 		}

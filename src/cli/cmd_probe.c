@@ -25,9 +25,9 @@ int cmd_probes_list(struct cli_args *a, struct buf *err)
 		return rc;
 	json_t *arr = json_object_get(j, "probes");
 	size_t n = json_array_size(arr), i;
-	const char **cells = calloc(n * 7 + 1, sizeof(char *));
-	char (*win)[48] = calloc(n + 1, sizeof(*win));
-	char (*lat)[32] = calloc(n + 1, sizeof(*lat));
+	const char **cells = xcalloc(n * 7 + 1, sizeof(char *));
+	char (*win)[48] = xcalloc(n + 1, sizeof(*win));
+	char (*lat)[32] = xcalloc(n + 1, sizeof(*lat));
 	json_t *p;
 	json_array_foreach(arr, i, p) {
 		json_t *w = json_object_get(p, "window"), *last = json_object_get(p, "last");
@@ -57,7 +57,7 @@ int cmd_heartbeats_list(struct cli_args *a, struct buf *err)
 		return rc;
 	json_t *arr = json_object_get(j, "heartbeats");
 	size_t n = json_array_size(arr), i;
-	const char **cells = calloc(n * 7 + 1, sizeof(char *));
+	const char **cells = xcalloc(n * 7 + 1, sizeof(char *));
 	json_t *h;
 	json_array_foreach(arr, i, h) {
 		const char *row[] = { cli_jstr(h, "name"), cli_jstr(h, "state"), cli_jstr(h, "every"), cli_jstr(h, "grace"), cli_jstr(h, "last_ping"),

@@ -38,14 +38,8 @@ int cmd_slo_list(struct cli_args *a, struct buf *err)
 	static const char *const headers[] = { "NAME", "SERVICE", "OBJECTIVE", "WINDOW", "SLI", "BUDGET LEFT",
 					       "BURN 5M", "BURN 1H", "BURN 6H", "BURN 3D", "ALERT" };
 	enum { NC = 11 };
-	const char **cells = calloc(n * NC + 1, sizeof(*cells));
-	char (*txt)[NC][32] = calloc(n + 1, sizeof(*txt));
-	if (!cells || !txt) {
-		free(cells);
-		free(txt);
-		json_decref(j);
-		return OODA_ENOMEM;
-	}
+	const char **cells = xcalloc(n * NC + 1, sizeof(*cells));
+	char (*txt)[NC][32] = xcalloc(n + 1, sizeof(*txt));
 	for (size_t i = 0; i < n; i++) {
 		json_t *s = json_array_get(list, i);
 		json_t *burn = json_object_get(s, "burn_rates");
@@ -151,8 +145,8 @@ int cmd_slo_show(struct cli_args *a, struct buf *err)
 	if (nr) {
 		putchar('\n');
 		static const char *const rh[] = { "SEVERITY", "LONG", "SHORT", "THRESHOLD", "LONG BURN", "SHORT BURN", "HOLDS" };
-		const char **rc2 = calloc(nr * 7, sizeof(*rc2));
-		char (*rt)[4][32] = calloc(nr, sizeof(*rt));
+		const char **rc2 = xcalloc(nr * 7, sizeof(*rc2));
+		char (*rt)[4][32] = xcalloc(nr, sizeof(*rt));
 		for (size_t i = 0; rc2 && rt && i < nr; i++) {
 			json_t *r = json_array_get(rules, i);
 			snprintf(rt[i][0], 32, "%gx", num_of(r, "burn_rate"));

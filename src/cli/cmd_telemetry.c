@@ -129,7 +129,7 @@ int cmd_logs_tail(struct cli_args *a, struct buf *err)
 			last = newest;
 		} else if (now_seen.len) {
 			size_t old = seen_last ? strlen(seen_last) : 0;
-			seen_last = realloc(seen_last, old + now_seen.len + 1);
+			seen_last = xrealloc(seen_last, old + now_seen.len + 1);
 			memcpy(seen_last + old, now_seen.data, now_seen.len + 1);
 		}
 		buf_release(&now_seen);
@@ -404,9 +404,9 @@ static void bad_block_json(json_t *arr, const struct tstore_bad_block *b)
 static void print_bad_blocks(const struct tstore_check_report *r)
 {
 	static const char *const headers[] = { "SIGNAL", "ID", "SERVICE", "FROM", "TO", "RECORDS", "ERROR" };
-	const char **cells = calloc(r->n_bad * 7 + 1, sizeof(char *));
-	char (*num)[3][40] = calloc(r->n_bad + 1, sizeof(*num));
-	char (*when)[2][40] = calloc(r->n_bad + 1, sizeof(*when));
+	const char **cells = xcalloc(r->n_bad * 7 + 1, sizeof(char *));
+	char (*num)[3][40] = xcalloc(r->n_bad + 1, sizeof(*num));
+	char (*when)[2][40] = xcalloc(r->n_bad + 1, sizeof(*when));
 	for (size_t i = 0; i < r->n_bad; i++) {
 		const struct tstore_bad_block *b = &r->bad[i];
 		snprintf(num[i][0], 40, "%lld", (long long)b->id);

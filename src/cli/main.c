@@ -375,7 +375,7 @@ static void rows_add(struct rows *r, const char *const *vals)
 {
 	if (r->n == r->cap) {
 		r->cap = r->cap ? r->cap * 2 : 32;
-		r->offsets = realloc(r->offsets, (size_t)r->cap * (size_t)r->ncols * sizeof(size_t));
+		r->offsets = xrealloc(r->offsets, (size_t)r->cap * (size_t)r->ncols * sizeof(size_t));
 	}
 	for (int c = 0; c < r->ncols; c++) {
 		r->offsets[r->n * r->ncols + c] = r->text.len;
@@ -387,7 +387,7 @@ static void rows_add(struct rows *r, const char *const *vals)
 
 static void rows_print(struct rows *r, const char *const *headers)
 {
-	const char **cells = malloc(sizeof(char *) * (size_t)(r->n * r->ncols + 1));
+	const char **cells = xmalloc(sizeof(char *) * (size_t)(r->n * r->ncols + 1));
 	for (int i = 0; i < r->n * r->ncols; i++)
 		cells[i] = r->text.data + r->offsets[i];
 	cli_table(headers, r->ncols, cells, r->n);
@@ -598,7 +598,7 @@ static void verify_heads_add(struct verify_heads *h, const struct audit_head *he
 {
 	if (h->n == h->cap) {
 		h->cap = h->cap ? h->cap * 2 : 8;
-		h->v = realloc(h->v, h->cap * sizeof(*h->v));
+		h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
 	}
 	h->v[h->n++] = *head;
 	json_array_append_new(h->list, j);
@@ -1179,6 +1179,7 @@ static int parse_args(const struct cli_command *c, int argc, char **argv, struct
 
 int main(int argc, char **argv)
 {
+	json_set_alloc_funcs(xmalloc, free); /* jansson follows core/xalloc.h: abort when memory runs out */
 	daemon_register_config_checks();
 	if (argc < 2) {
 		struct cli_args none = { 0 };

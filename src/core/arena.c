@@ -58,11 +58,7 @@ void *arena_alloc(struct arena *a, size_t size)
 	struct arena_chunk *c = a->head;
 	if (!c || c->size - c->used < size) {
 		size_t csize = size > a->chunk_size ? size : a->chunk_size;
-		struct arena_chunk *n = malloc(sizeof(*n) + csize);
-		if (!n) {
-			fputs("ooda: out of memory\n", stderr);
-			abort();
-		}
+		struct arena_chunk *n = xmalloc(sizeof(*n) + csize);
 		n->size = csize;
 		n->used = 0;
 		if (c && size > a->chunk_size) {

@@ -38,11 +38,7 @@ void buf_grow(struct buf *b, size_t extra)
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap < SIZE_MAX / 2 ? cap * 2 : need;
-	char *p = b->cap ? realloc(b->data, cap) : malloc(cap);
-	if (!p) {
-		fputs("ooda: out of memory\n", stderr);
-		abort();
-	}
+	char *p = b->cap ? xrealloc(b->data, cap) : xmalloc(cap);
 	if (!b->cap)
 		p[0] = '\0';
 	b->data = p;

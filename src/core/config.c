@@ -341,7 +341,7 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 	case CFG_STRING: {
 		char **sp = (char **)field;
 		free(*sp);
-		*sp = strdup(v);
+		*sp = xstrdup(v);
 		return 0;
 	}
 	case CFG_BOOL:
@@ -971,7 +971,7 @@ static int load_doc(struct config *c, const char *name, struct fy_document *doc,
 		return rc;
 	}
 	next.doc = doc;
-	next.path = strdup(name);
+	next.path = xstrdup(name);
 	config_release(c);
 	*c = next;
 	return 0;
@@ -1095,7 +1095,7 @@ int config_load_string(struct config *c, const char *name, const char *yaml, siz
 	} else {
 		/* the document (and its diagnostics) point into the text: keep a copy
 		 * that lives as long as the config does */
-		text = malloc(len + 1);
+		text = xmalloc(len + 1);
 		memcpy(text, yaml, len);
 		text[len] = '\0';
 		if (yaml_probe(name, text, len, err)) {

@@ -11,7 +11,7 @@
 	X(EINVAL, -1, 400, "invalid argument")                          \
 	X(ENOTFOUND, -2, 404, "not found")                              \
 	X(ECONFLICT, -3, 409, "conflict")                               \
-	X(ENOMEM, -4, 500, "out of memory")                             \
+	X(ENOMEM, -4, 503, "out of memory")                             \
 	X(EIO, -5, 500, "input/output error")                           \
 	X(ETOOBIG, -6, 413, "too large")                                \
 	X(EUNAUTH, -7, 401, "authentication required")                  \

@@ -1,7 +1,8 @@
 /*
  * Force-included into every ooda translation unit by the build: the C
  * library headers whose functions banned.h forbids come first, so that their
- * declarations are seen before the bans take effect.
+ * declarations are seen before the bans take effect; xalloc.h then gives every
+ * file the aborting allocators that the allocation policy asks for.
  */
 #ifndef OODA_PRELUDE_H
 #define OODA_PRELUDE_H
@@ -16,5 +17,6 @@
 #include <stdarg.h>
 
 #include "core/banned.h"
+#include "core/xalloc.h"
 
 #endif

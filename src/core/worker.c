@@ -137,23 +137,14 @@ int worker_create(const char *name, worker_fn fn, void *ctx, const struct worker
 		  struct buf *err)
 {
 	*out = NULL;
-	struct worker *w = calloc(1, sizeof(*w));
-	if (!w || !(w->name = strdup(name ? name : "worker"))) {
-		free(w);
-		buf_adds(err, "worker: out of memory");
-		return OODA_ENOMEM;
-	}
+	struct worker *w = xcalloc(1, sizeof(*w));
+	w->name = xstrdup(name ? name : "worker");
 	if (opts)
 		w->opts = *opts;
 	int want = w->opts.threads > 1 ? w->opts.threads : 1;
-	if ((w->opts.capacity && !(w->ring = calloc(w->opts.capacity, sizeof(*w->ring)))) ||
-	    !(w->threads = calloc((size_t)want, sizeof(*w->threads)))) {
-		buf_addf(err, "%s: out of memory for a queue of %zu", w->name, w->opts.capacity);
-		free(w->ring);
-		free(w->name);
-		free(w);
-		return OODA_ENOMEM;
-	}
+	if (w->opts.capacity)
+		w->ring = xcalloc(w->opts.capacity, sizeof(*w->ring));
+	w->threads = xcalloc((size_t)want, sizeof(*w->threads));
 	w->fn = fn;
 	w->ctx = ctx;
 	pthread_mutex_init(&w->mu, NULL);

@@ -114,11 +114,6 @@ static int state_parse(const char *s, enum alert_state *out)
 	return OODA_EINVAL;
 }
 
-static char *xstrdup(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
 static json_t *time_json(int64_t ns)
 {
 	if (!ns)
@@ -153,7 +148,7 @@ void alerts_fingerprint(const char *name, const char *service, const json_t *lab
 	XXH3_64bits_update(st, service ? service : "", strlen(service ? service : "") + 1);
 	size_t n = json_is_object(labels) ? json_object_size(labels) : 0;
 	if (n) {
-		const char **keys = malloc(n * sizeof(*keys));
+		const char **keys = xmalloc(n * sizeof(*keys));
 		size_t k = 0;
 		const char *key;
 		json_t *v;
@@ -300,7 +295,7 @@ json_t *alerts_declared_edges(struct alerts *a)
 	const char **srcs = NULL;
 	size_t n = json_object_size(a->declared), k = 0;
 	if (n)
-		srcs = calloc(n, sizeof(*srcs));
+		srcs = xcalloc(n, sizeof(*srcs));
 	const char *src;
 	json_t *targets;
 	json_object_foreach(a->declared, src, targets)
@@ -392,9 +387,9 @@ static struct alert *alert_from_json(json_t *j)
 	json_t *ns = json_object_get(j, "ns");
 	if (!fp || strlen(fp) != 16 || !name || !sn || state_parse(sn, &st) || !json_is_object(ns))
 		return NULL;
-	struct alert *al = calloc(1, sizeof(*al));
+	struct alert *al = xcalloc(1, sizeof(*al));
 	copy_str(al->fp, sizeof(al->fp), fp);
-	al->name = strdup(name);
+	al->name = xstrdup(name);
 	al->service = xstrdup(json_string_value(json_object_get(j, "service")));
 	al->source = xstrdup(json_string_value(json_object_get(j, "source")));
 	alert_severity_parse(json_string_value(json_object_get(j, "severity")), &al->severity);
@@ -574,7 +569,7 @@ static void insert(struct alerts *a, struct alert *al)
 {
 	if (a->n == a->cap) {
 		a->cap = a->cap ? a->cap * 2 : 64;
-		a->v = realloc(a->v, a->cap * sizeof(*a->v));
+		a->v = xrealloc(a->v, a->cap * sizeof(*a->v));
 	}
 	json_object_set_new(a->index, al->fp, json_integer((json_int_t)a->n));
 	a->v[a->n++] = al;
@@ -605,9 +600,7 @@ static void pending_add(struct alerts *a, const struct alert *al, enum alert_sta
 	}
 	if (a->n_pending == a->cap_pending) {
 		size_t cap = a->cap_pending ? a->cap_pending * 2 : 16;
-		struct pending_transition *v = realloc(a->pending, cap * sizeof(*v));
-		if (!v)
-			return;
+		struct pending_transition *v = xrealloc(a->pending, cap * sizeof(*v));
 		a->pending = v;
 		a->cap_pending = cap;
 	}
@@ -712,7 +705,7 @@ static int cmp_fired(const void *x, const void *y)
  */
 static void apply_inhibition(struct alerts *a)
 {
-	struct alert **f = malloc((a->n + 1) * sizeof(*f));
+	struct alert **f = xmalloc((a->n + 1) * sizeof(*f));
 	size_t nf = 0;
 	for (size_t i = 0; i < a->n; i++) {
 		struct alert *al = a->v[i];
@@ -775,10 +768,10 @@ static void deactivate(struct alerts *a, struct alert *al, int64_t at, const cha
 
 static struct alert *alert_new(const char *fp, const struct alert_signal *s)
 {
-	struct alert *al = calloc(1, sizeof(*al));
+	struct alert *al = xcalloc(1, sizeof(*al));
 	copy_str(al->fp, sizeof(al->fp), fp);
-	al->name = strdup(s->name);
-	al->service = s->service && *s->service ? strdup(s->service) : NULL;
+	al->name = xstrdup(s->name);
+	al->service = s->service && *s->service ? xstrdup(s->service) : NULL;
 	al->labels = json_is_object(s->labels) ? json_deep_copy(s->labels) : json_object();
 	al->annotations = json_object();
 	al->evidence = json_object();
@@ -1030,9 +1023,7 @@ static int load_silence(void *ctx, const void *row)
 int alerts_create(struct store *s, const struct audit_signer *sg, struct live_signals *live, struct alerts **out,
 		  struct buf *err)
 {
-	struct alerts *a = calloc(1, sizeof(*a));
-	if (!a)
-		return OODA_ENOMEM;
+	struct alerts *a = xcalloc(1, sizeof(*a));
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->flush_mu, NULL);
 	pthread_mutex_init(&a->notify_mu, NULL);
@@ -1043,7 +1034,7 @@ int alerts_create(struct store *s, const struct audit_signer *sg, struct live_si
 	a->queue = json_array();
 	a->adj = json_object();
 	a->group_window_ns = ALERTS_DEFAULT_GROUP_WINDOW_NS;
-	a->sil = calloc(ALERTS_MAX_SILENCES, sizeof(*a->sil));
+	a->sil = xcalloc(ALERTS_MAX_SILENCES, sizeof(*a->sil));
 	if (s) {
 		int rc = vdoc_list(s, "alert", "", load_alert, a);
 		if (!rc)
@@ -1113,7 +1104,7 @@ int alerts_list_json(struct alerts *a, const char *state, struct buf *out, struc
 		return OODA_EINVAL;
 	}
 	pthread_mutex_lock(&a->mu);
-	struct alert **sel = malloc((a->n + 1) * sizeof(*sel));
+	struct alert **sel = xmalloc((a->n + 1) * sizeof(*sel));
 	size_t n = 0;
 	for (size_t i = 0; i < a->n; i++)
 		if (all || a->v[i]->state == want)
@@ -1359,11 +1350,11 @@ int alerts_silence_create(struct alerts *a, const json_t *req, const char *actor
 	s->starts_ns = starts;
 	s->ends_ns = ends;
 	s->created_ns = now_ns;
-	s->creator = strdup(actor ? actor : "unknown");
+	s->creator = xstrdup(actor ? actor : "unknown");
 	const char *claimed = json_string_value(json_object_get(req, "creator"));
 	if (claimed && *claimed && strlen(claimed) <= 128 && strcmp(claimed, s->creator))
-		s->reported_by = strdup(claimed);
-	s->reason = strdup(reason);
+		s->reported_by = xstrdup(claimed);
+	s->reason = xstrdup(reason);
 	copy_str(id, 32, s->id);
 	enqueue(a, "silence", s->id, silence_json(s, now_ns, true), false, "silence.create", s->creator, s->reason);
 	pthread_mutex_unlock(&a->mu);

@@ -659,11 +659,7 @@ static bool blank(const char *s, size_t len)
 
 int anomaly_analyze_csv(FILE *in, FILE *out, const struct anomaly_config *c, struct buf *err)
 {
-	struct anomaly_state *s = malloc(anomaly_state_size(c));
-	if (!s) {
-		buf_adds(err, "anomaly: out of memory for the engine state");
-		return OODA_ENOMEM;
-	}
+	struct anomaly_state *s = xmalloc(anomaly_state_size(c));
 	anomaly_init(s, c);
 	char line[LINE_MAX_BYTES + 2];
 	unsigned long lineno = 0;

@@ -28,11 +28,7 @@ struct engine {
 
 int engine_create(const struct alert_sink *sink, int64_t tick_ns, struct engine **out, struct buf *err)
 {
-	struct engine *e = calloc(1, sizeof(*e));
-	if (!e) {
-		buf_adds(err, "engine: out of memory");
-		return OODA_ENOMEM;
-	}
+	struct engine *e = xcalloc(1, sizeof(*e));
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);

@@ -44,7 +44,7 @@ struct evalworker {
 
 static char *dup_or_null(const char *s)
 {
-	return s ? strdup(s) : NULL;
+	return xstrdup(s);
 }
 
 static json_t *copy_or_null(const json_t *j)
@@ -67,7 +67,7 @@ static void held_free(struct held *h)
 static void hold_signal(void *ctx, const struct alert_signal *s)
 {
 	struct evalworker *w = ctx;
-	struct held *h = calloc(1, sizeof(*h));
+	struct held *h = xcalloc(1, sizeof(*h));
 	if (!h)
 		return;
 	*h = (struct held){ .source = dup_or_null(s->source), .name = dup_or_null(s->name),
@@ -129,8 +129,8 @@ static void worker_free(struct evalworker *w)
 
 int evalworker_create(const char *name, evalworker_fn fn, void *ctx, struct evalworker **out, struct buf *err)
 {
-	struct evalworker *w = calloc(1, sizeof(*w));
-	if (!w || !(w->name = strdup(name ? name : "evaluation"))) {
+	struct evalworker *w = xcalloc(1, sizeof(*w));
+	if (!w || !(w->name = xstrdup(name ? name : "evaluation"))) {
 		free(w);
 		buf_adds(err, "evaluation worker: out of memory");
 		return OODA_ENOMEM;

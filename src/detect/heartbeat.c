@@ -107,8 +107,8 @@ static int parse_one(const json_t *o, const char *path, struct heartbeat_spec *s
 		buf_addf(err, "%s.severity: must be page, ticket or info", path);
 		return OODA_EINVAL;
 	}
-	s->name = strdup(name);
-	s->service = json_is_string(svc) ? strdup(json_string_value(svc)) : NULL;
+	s->name = xstrdup(name);
+	s->service = json_is_string(svc) ? xstrdup(json_string_value(svc)) : NULL;
 	return 0;
 }
 
@@ -127,7 +127,7 @@ int heartbeat_specs_parse(const json_t *section, struct heartbeat_spec **out, si
 		buf_addf(err, "heartbeats: at most %d", HEARTBEAT_MAX);
 		return OODA_EINVAL;
 	}
-	struct heartbeat_spec *v = calloc(total ? total : 1, sizeof(*v));
+	struct heartbeat_spec *v = xcalloc(total ? total : 1, sizeof(*v));
 	size_t i;
 	json_t *o;
 	json_array_foreach(section, i, o) {
@@ -170,11 +170,7 @@ struct heartbeats {
 
 int heartbeats_create(struct store *s, const struct audit_signer *sg, struct heartbeats **out, struct buf *err)
 {
-	struct heartbeats *h = calloc(1, sizeof(*h));
-	if (!h) {
-		buf_adds(err, "out of memory");
-		return OODA_ENOMEM;
-	}
+	struct heartbeats *h = xcalloc(1, sizeof(*h));
 	pthread_mutex_init(&h->mu, NULL);
 	h->store = s;
 	h->signer = sg;
@@ -241,7 +237,7 @@ int heartbeats_configure(struct heartbeats *h, const json_t *section, bool apply
 		return rc;
 	}
 	int64_t now = ooda_now_ns();
-	struct hb *nv = calloc(n ? n : 1, sizeof(*nv));
+	struct hb *nv = xcalloc(n ? n : 1, sizeof(*nv));
 	/* load persisted pings outside the lock: the store may block */
 	for (size_t i = 0; i < n; i++) {
 		nv[i].spec = specs[i];

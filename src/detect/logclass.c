@@ -68,7 +68,7 @@ struct logclass {
 int logclass_create(const struct logclass_config *cfg, struct logclass **out, struct buf *err)
 {
 	(void)err;
-	struct logclass *lc = calloc(1, sizeof(*lc));
+	struct logclass *lc = xcalloc(1, sizeof(*lc));
 	if (cfg)
 		lc->cfg = *cfg;
 	if (!lc->cfg.max_services)
@@ -81,7 +81,7 @@ int logclass_create(const struct logclass_config *cfg, struct logclass **out, st
 		lc->cfg.new_active_ns = 600 * OODA_NS_PER_SEC;
 	if (!lc->cfg.save_every_ns)
 		lc->cfg.save_every_ns = 60 * OODA_NS_PER_SEC;
-	lc->v = calloc(lc->cfg.max_services, sizeof(*lc->v));
+	lc->v = xcalloc(lc->cfg.max_services, sizeof(*lc->v));
 	pthread_mutex_init(&lc->mu, NULL);
 	pthread_mutex_init(&lc->save_mu, NULL);
 	*out = lc;
@@ -112,7 +112,7 @@ static struct svc_miner *miner(struct logclass *lc, const char *service)
 			return lc->v[i];
 	if (lc->n == lc->cfg.max_services)
 		return NULL;
-	struct svc_miner *m = calloc(1, sizeof(*m));
+	struct svc_miner *m = xcalloc(1, sizeof(*m));
 	snprintf(m->name, sizeof(m->name), "%s", service);
 	struct patterns_config pc = { .max_patterns = lc->cfg.max_patterns };
 	struct buf err = BUF_INIT;
@@ -216,11 +216,11 @@ static struct spike *spike_of(struct logclass *lc, const char *service, uint64_t
 	if (lc->n_spikes == MAX_SPIKES)
 		return NULL;
 	if (!lc->spikes)
-		lc->spikes = calloc(MAX_SPIKES, sizeof(*lc->spikes));
+		lc->spikes = xcalloc(MAX_SPIKES, sizeof(*lc->spikes));
 	struct spike *x = &lc->spikes[lc->n_spikes++];
 	snprintf(x->service, sizeof(x->service), "%s", service);
 	x->id = id;
-	x->st = malloc(anomaly_state_size(NULL));
+	x->st = xmalloc(anomaly_state_size(NULL));
 	anomaly_init(x->st, NULL);
 	return x;
 }
@@ -360,9 +360,7 @@ static int restore_row(void *ctx, const void *row)
 		log_warn("log patterns of %s not restored: more than %u services", r->service, lc->cfg.max_services);
 		return 0;
 	}
-	struct svc_miner *m = calloc(1, sizeof(*m));
-	if (!m)
-		return OODA_ENOMEM;
+	struct svc_miner *m = xcalloc(1, sizeof(*m));
 	struct patterns_config pc = { .max_patterns = lc->cfg.max_patterns };
 	struct buf err = BUF_INIT;
 	int rc = patterns_load(&pc, r->snapshot, r->snapshot ? r->snapshot_len : 0, &m->p, &err);
@@ -433,7 +431,7 @@ int logclass_save(struct logclass *lc, int64_t now_ns, struct buf *err)
 	pthread_mutex_lock(&lc->save_mu);
 	/* the snapshots are copied under the lock; the disk is written outside it */
 	pthread_mutex_lock(&lc->mu);
-	struct save_ctx c = { .v = calloc(lc->n + 1, sizeof(*c.v)), .now_ns = now_ns };
+	struct save_ctx c = { .v = xcalloc(lc->n + 1, sizeof(*c.v)), .now_ns = now_ns };
 	for (size_t i = 0; i < lc->n && c.v; i++) {
 		struct svc_miner *m = lc->v[i];
 		if (!m->dirty)
@@ -519,7 +517,7 @@ void logclass_json(struct logclass *lc, const char *service, int64_t from_ns, ui
 	}
 	pthread_mutex_unlock(&lc->mu);
 	size_t n = json_array_size(all);
-	json_t **v = malloc((n + 1) * sizeof(json_t *));
+	json_t **v = xmalloc((n + 1) * sizeof(json_t *));
 	for (size_t i = 0; i < n; i++)
 		v[i] = json_array_get(all, i);
 	qsort(v, n, sizeof(json_t *), cmp_range);

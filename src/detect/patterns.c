@@ -24,10 +24,10 @@ static int table_init(struct table *t, size_t min_entries)
 	size_t cap = 16;
 	while (cap < min_entries * 2)
 		cap <<= 1;
-	t->keys = calloc(cap, sizeof(*t->keys));
-	t->vals = calloc(cap, sizeof(*t->vals));
+	t->keys = xcalloc(cap, sizeof(*t->keys));
+	t->vals = xcalloc(cap, sizeof(*t->vals));
 	t->mask = cap - 1;
-	return t->keys && t->vals ? 0 : OODA_ENOMEM;
+	return 0;
 }
 
 static void table_release(struct table *t)
@@ -472,9 +472,7 @@ struct cluster *pat_cluster_alloc(const struct patterns *p, uint32_t n, size_t t
 	size_t sz = align8(sizeof(struct cluster)) + align8(n * sizeof(uint64_t)) +
 		    align8((n + 1) * sizeof(uint32_t)) + align8(nh * sizeof(uint32_t)) + text_len + tmpl_cap +
 		    ex_len + 1;
-	char *mem = malloc(sz);
-	if (!mem)
-		abort();
+	char *mem = xmalloc(sz);
 	struct cluster *c = (struct cluster *)mem;
 	memset(c, 0, sizeof(*c));
 	mem += align8(sizeof(*c));
@@ -547,9 +545,7 @@ static void add_alias(struct patterns *p, struct cluster *c, uint32_t slot, uint
 	if (c->n_alias == c->cap_alias) {
 		size_t before = malloc_usable_size(c->alias);
 		c->cap_alias = c->cap_alias ? c->cap_alias * 2 : 4;
-		uint64_t *grown = realloc(c->alias, c->cap_alias * sizeof(*grown));
-		if (!grown)
-			abort();
+		uint64_t *grown = xrealloc(c->alias, c->cap_alias * sizeof(*grown));
 		c->alias = grown;
 		p->bytes += malloc_usable_size(c->alias) - before;
 	}
@@ -694,23 +690,20 @@ int patterns_create(const struct patterns_config *c, struct patterns **out, stru
 			      "2 <= distinct_values <= %d)", MAX_DISTINCT);
 		return OODA_EINVAL;
 	}
-	struct patterns *p = calloc(1, sizeof(*p));
-	if (!p)
-		return OODA_ENOMEM;
+	struct patterns *p = xcalloc(1, sizeof(*p));
 	p->cfg = cfg;
 	size_t n_skel = 64;
 	while (n_skel < 2 * (size_t)cfg.max_patterns)
 		n_skel <<= 1;
 	p->skel_mask = n_skel - 1;
-	p->skel = calloc(n_skel, sizeof(*p->skel));
-	p->pool = calloc(cfg.max_patterns, sizeof(*p->pool));
-	p->free_slots = malloc(cfg.max_patterns * sizeof(*p->free_slots));
-	p->masked = malloc(3 * (size_t)cfg.max_line + 16);
-	p->tok = malloc(cfg.max_tokens * sizeof(*p->tok));
-	p->off = malloc((cfg.max_tokens + 1) * sizeof(*p->off));
-	p->is_var = malloc(cfg.max_tokens);
-	if (!p->skel || !p->pool || !p->free_slots || !p->masked || !p->tok || !p->off || !p->is_var ||
-	    table_init(&p->ids, (size_t)cfg.max_patterns * 2) || table_init(&p->leaves, cfg.max_patterns)) {
+	p->skel = xcalloc(n_skel, sizeof(*p->skel));
+	p->pool = xcalloc(cfg.max_patterns, sizeof(*p->pool));
+	p->free_slots = xmalloc(cfg.max_patterns * sizeof(*p->free_slots));
+	p->masked = xmalloc(3 * (size_t)cfg.max_line + 16);
+	p->tok = xmalloc(cfg.max_tokens * sizeof(*p->tok));
+	p->off = xmalloc((cfg.max_tokens + 1) * sizeof(*p->off));
+	p->is_var = xmalloc(cfg.max_tokens);
+	if (table_init(&p->ids, (size_t)cfg.max_patterns * 2) || table_init(&p->leaves, cfg.max_patterns)) {
 		patterns_destroy(p);
 		return OODA_ENOMEM;
 	}
@@ -900,9 +893,7 @@ int patterns_analyze_file(FILE *in, FILE *out, const struct patterns_config *c, 
 			len--;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 4096;
-			uint64_t *grown = realloc(ids, cap * sizeof(*ids));
-			if (!grown)
-				abort();
+			uint64_t *grown = xrealloc(ids, cap * sizeof(*ids));
 			ids = grown;
 		}
 		ids[n] = patterns_add(p, line, len, (int64_t)n, NULL);

@@ -102,9 +102,7 @@ void patterns_save(const struct patterns *p, struct buf *out)
 	put_v(out, p->n_used);
 
 	/* skeleton members are written as indexes into the list of patterns */
-	uint32_t *index_of = malloc((size_t)p->cfg.max_patterns * sizeof(*index_of));
-	if (!index_of)
-		abort();
+	uint32_t *index_of = xmalloc((size_t)p->cfg.max_patterns * sizeof(*index_of));
 	uint32_t k = 0;
 	for (uint32_t s = p->lru_head; s != NIL; s = p->pool[s]->lru_next)
 		index_of[s] = k++;
@@ -393,9 +391,7 @@ static struct cluster *rd_pattern(struct patterns *p, struct rd *r, const struct
 	if (!rd_v(r, MAX_ALIAS, &n_alias, "alias count"))
 		goto fail;
 	if (n_alias) {
-		c->alias = malloc(n_alias * sizeof(*c->alias));
-		if (!c->alias)
-			abort();
+		c->alias = xmalloc(n_alias * sizeof(*c->alias));
 		c->cap_alias = (uint32_t)n_alias;
 	}
 	for (uint32_t a = 0; a < n_alias; a++) {
@@ -545,9 +541,7 @@ static int load_into(struct patterns *p, const uint8_t *d, size_t len, struct bu
 		p->free_slots[i] = p->cfg.max_patterns - 1 - i;
 	for (uint32_t i = keep; i-- > 0;)
 		pat_lru_push_front(p, i);
-	struct link_order *order = malloc((keep + 1) * sizeof(*order));
-	if (!order)
-		abort();
+	struct link_order *order = xmalloc((keep + 1) * sizeof(*order));
 	for (uint32_t i = 0; i < keep; i++)
 		order[i] = (struct link_order){ p->pool[i]->leaf_key, p->pool[i]->leaf_prev, i };
 	qsort(order, keep, sizeof(*order), cmp_link);

@@ -212,11 +212,6 @@ static int status_item(struct probe_spec *s, const json_t *v, const struct path 
 	return fail(err, p, key, "expected an HTTP status (200) or a class (\"2xx\")");
 }
 
-static char *xstrdup(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
 static int parse_http(struct probe_spec *s, const json_t *h, struct path *p, struct buf *err)
 {
 	if (!json_is_object(h))
@@ -242,8 +237,8 @@ static int parse_http(struct probe_spec *s, const json_t *h, struct path *p, str
 		rc = get_duration(h, "max_latency", p, OODA_NS_PER_MS, 600 * OODA_NS_PER_SEC, &s->max_latency_ns, err);
 	if (rc)
 		return rc;
-	s->target = strdup(url);
-	s->method = strdup(method ? method : "GET");
+	s->target = xstrdup(url);
+	s->method = xstrdup(method ? method : "GET");
 	s->body_contains = xstrdup(contains);
 	s->body_regex = xstrdup(regex);
 	if (regex) {
@@ -265,7 +260,7 @@ static int parse_http(struct probe_spec *s, const json_t *h, struct path *p, str
 			return fail(err, p, "headers", "must be a mapping of header names to values");
 		if (n > 32)
 			return fail(err, p, "headers", "at most 32 headers");
-		s->headers = calloc(n + 1, sizeof(char *));
+		s->headers = xcalloc(n + 1, sizeof(char *));
 		if (json_is_object(hv)) {
 			const char *k;
 			json_t *v;
@@ -291,14 +286,14 @@ static int parse_http(struct probe_spec *s, const json_t *h, struct path *p, str
 					snprintf(k, sizeof(k), "headers[%zu]", i);
 					return fail(err, p, k, "must be \"Name: value\"");
 				}
-				s->headers[s->n_headers++] = strdup(t);
+				s->headers[s->n_headers++] = xstrdup(t);
 			}
 		}
 	}
 	json_t *es = json_object_get(h, "expect_status");
 	if (!es || json_is_null(es)) {
 		status_set(s, 200, 299);
-		s->expect_text = strdup("2xx");
+		s->expect_text = xstrdup("2xx");
 	} else {
 		if (json_is_array(es)) {
 			if (json_array_size(es) == 0 || json_array_size(es) > 64)
@@ -342,9 +337,9 @@ static int parse_tcp(struct probe_spec *s, const json_t *v, struct path *p, stru
 		h++;
 		hl -= 2;
 	}
-	s->host = strndup(h, hl);
-	s->port = strdup(colon + 1);
-	s->target = strdup(t);
+	s->host = xstrndup(h, hl);
+	s->port = xstrdup(colon + 1);
+	s->target = xstrdup(t);
 	struct buf id = BUF_INIT;
 	buf_addf(&id, "tcp %s", t);
 	s->identity = buf_detach(&id, NULL);
@@ -356,8 +351,8 @@ static int parse_dns(struct probe_spec *s, const json_t *v, struct path *p, stru
 	const char *t = json_string_value(v);
 	if (!t || !*t || strlen(t) > 253 || strpbrk(t, " /:\t\r\n"))
 		return fail(err, p, NULL, "must be a host name to resolve");
-	s->target = strdup(t);
-	s->host = strdup(t);
+	s->target = xstrdup(t);
+	s->host = xstrdup(t);
 	struct buf id = BUF_INIT;
 	buf_addf(&id, "dns %s", t);
 	s->identity = buf_detach(&id, NULL);
@@ -383,7 +378,7 @@ static int parse_exec(struct probe_spec *s, const json_t *e, struct path *p, str
 	if (!json_is_array(argv) || json_array_size(argv) == 0 || json_array_size(argv) > 64)
 		return fail(err, &ap, NULL, "must be a list of 1 to 64 strings (the program and its arguments)");
 	s->argc = json_array_size(argv);
-	s->argv = calloc(s->argc + 1, sizeof(char *));
+	s->argv = xcalloc(s->argc + 1, sizeof(char *));
 	struct buf id = BUF_INIT;
 	buf_adds(&id, "exec");
 	size_t i;
@@ -397,7 +392,7 @@ static int parse_exec(struct probe_spec *s, const json_t *e, struct path *p, str
 			return OODA_EINVAL;
 		}
 		if (json_is_string(v)) {
-			s->argv[i] = strdup(json_string_value(v));
+			s->argv[i] = xstrdup(json_string_value(v));
 		} else {
 			char *t = json_dumps(v, JSON_ENCODE_ANY);
 			s->argv[i] = t;
@@ -406,7 +401,7 @@ static int parse_exec(struct probe_spec *s, const json_t *e, struct path *p, str
 	}
 	buf_addf(&id, "\x1f=%d", s->expect_exit);
 	s->identity = buf_detach(&id, NULL);
-	s->target = strdup(s->argv[0]);
+	s->target = xstrdup(s->argv[0]);
 	return 0;
 }
 
@@ -461,8 +456,8 @@ static int parse_probe(struct probe_spec *s, const char *service, const json_t *
 			rc = fail(err, p, "name", "may hold letters, digits, '-', '_' and '.' only");
 	if (rc)
 		return rc;
-	s->service = strdup(service);
-	s->name = strdup(name);
+	s->service = xstrdup(service);
+	s->name = xstrdup(name);
 	s->interval_ns = PROBE_DEFAULT_INTERVAL_NS;
 	s->fail_n = PROBE_DEFAULT_FAIL_N;
 	s->fail_m = PROBE_DEFAULT_FAIL_M;
@@ -575,7 +570,7 @@ int probe_specs_parse(const json_t *services, struct probe_spec **out, size_t *n
 		buf_addf(err, "services: %zu probes, at most %d", total, PROBE_MAX);
 		return OODA_EINVAL;
 	}
-	struct probe_spec *v = calloc(total ? total : 1, sizeof(*v));
+	struct probe_spec *v = xcalloc(total ? total : 1, sizeof(*v));
 	size_t k = 0;
 	int rc = 0;
 	json_array_foreach(services, i, svc) {
@@ -609,7 +604,7 @@ int probe_specs_parse(const json_t *services, struct probe_spec **out, size_t *n
 				break;
 			}
 			const char *owner = json_string_value(json_object_get(svc, "owner"));
-			v[k].owner = owner ? strdup(owner) : NULL;
+			v[k].owner = owner ? xstrdup(owner) : NULL;
 			for (size_t q = 0; q < k; q++)
 				if (!strcmp(v[q].service, service) && !strcmp(v[q].name, v[k].name)) {
 					rc = fail(err, &pp, "name", "\"%s\" is already a probe of service %s", v[k].name, service);
@@ -996,7 +991,7 @@ static void job_drop(void *item)
 
 static void job_submit(struct prober *p, struct probe_rt *rt)
 {
-	struct job *j = calloc(1, sizeof(*j));
+	struct job *j = xcalloc(1, sizeof(*j));
 	j->id = rt->id;
 	j->run = rt->run;
 	j->kind = rt->spec.kind;
@@ -1005,9 +1000,9 @@ static void job_submit(struct prober *p, struct probe_rt *rt)
 	j->expect_exit = rt->spec.expect_exit;
 	j->timeout_ns = rt->spec.timeout_ns;
 	if (rt->spec.argv) {
-		j->argv = calloc(rt->spec.argc + 1, sizeof(char *));
+		j->argv = xcalloc(rt->spec.argc + 1, sizeof(char *));
 		for (size_t i = 0; i < rt->spec.argc; i++)
-			j->argv[i] = strdup(rt->spec.argv[i]);
+			j->argv[i] = xstrdup(rt->spec.argv[i]);
 	}
 	if (!p->jobs || worker_push(p->jobs, j)) { /* never with PROBE_MAX probes: the queue holds two configurations */
 		result_set(&j->res, false, 0, -1, "the probe job queue is full");
@@ -1023,7 +1018,7 @@ static void add_points(struct prober *p, const struct probe_rt *rt, const struct
 		return;
 	if (p->n_pts + 2 > p->cap_pts) {
 		p->cap_pts = p->cap_pts ? p->cap_pts * 2 : 64;
-		p->pts = realloc(p->pts, p->cap_pts * sizeof(*p->pts));
+		p->pts = xrealloc(p->pts, p->cap_pts * sizeof(*p->pts));
 	}
 	struct resource *res = arena_zalloc(&p->arena, sizeof(*res));
 	res->service = arena_strdup(&p->arena, rt->spec.service);
@@ -1249,7 +1244,7 @@ static void rt_free(struct prober *p, struct probe_rt *rt)
 /* Makes pending specs current, keeping the state of unchanged probes. Holds mu. */
 static void apply_locked(struct prober *p, struct probe_spec *specs, size_t n)
 {
-	struct probe_rt **nv = calloc(n ? n : 1, sizeof(*nv));
+	struct probe_rt **nv = xcalloc(n ? n : 1, sizeof(*nv));
 	int64_t now = ooda_mono_ns();
 	for (size_t i = 0; i < n; i++) {
 		struct probe_rt *keep = NULL;
@@ -1270,7 +1265,7 @@ static void apply_locked(struct prober *p, struct probe_spec *specs, size_t n)
 			if (interval_changed && !keep->running)
 				keep->due = now;
 		} else {
-			keep = calloc(1, sizeof(*keep));
+			keep = xcalloc(1, sizeof(*keep));
 			keep->spec = specs[i];
 			keep->id = ++p->next_id;
 			keep->fd = -1;
@@ -1315,9 +1310,9 @@ static void *prober_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		if (cap < p->n) {
 			cap = p->n;
-			wfd = realloc(wfd, cap * sizeof(*wfd));
-			pfd = realloc(pfd, cap * sizeof(*pfd));
-			tcp = realloc(tcp, cap * sizeof(*tcp));
+			wfd = xrealloc(wfd, cap * sizeof(*wfd));
+			pfd = xrealloc(pfd, cap * sizeof(*pfd));
+			tcp = xrealloc(tcp, cap * sizeof(*tcp));
 		}
 		int64_t now = ooda_mono_ns(), wake = now + OODA_NS_PER_SEC;
 		size_t nt = 0;
@@ -1400,7 +1395,7 @@ static void *prober_main(void *arg)
 int prober_create(const struct prober_options *opt, struct prober **out, struct buf *err)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	struct prober *p = calloc(1, sizeof(*p));
+	struct prober *p = xcalloc(1, sizeof(*p));
 	pthread_mutex_init(&p->mu, NULL);
 	p->tstore = opt ? opt->tstore : NULL;
 	p->n_workers = opt && opt->workers > 0 ? opt->workers : 4;

@@ -35,7 +35,7 @@ struct redwatch {
 
 int redwatch_create(struct live_signals *live, const struct redwatch_config *cfg, struct redwatch **out)
 {
-	struct redwatch *w = calloc(1, sizeof(*w));
+	struct redwatch *w = xcalloc(1, sizeof(*w));
 	w->live = live;
 	if (cfg)
 		w->cfg = *cfg;
@@ -44,7 +44,7 @@ int redwatch_create(struct live_signals *live, const struct redwatch_config *cfg
 	if (!w->cfg.max_services)
 		w->cfg.max_services = 256;
 	w->state_size = anomaly_state_size(&w->cfg.anomaly);
-	w->v = calloc(w->cfg.max_services, sizeof(*w->v));
+	w->v = xcalloc(w->cfg.max_services, sizeof(*w->v));
 	pthread_mutex_init(&w->mu, NULL);
 	*out = w;
 	return 0;
@@ -72,7 +72,7 @@ static struct watched *find(struct redwatch *w, const char *service, bool create
 	struct watched *x = &w->v[w->n++];
 	snprintf(x->service, sizeof(x->service), "%s", service);
 	for (int m = 0; m < N_METRICS; m++) {
-		x->st[m] = malloc(w->state_size);
+		x->st[m] = xmalloc(w->state_size);
 		anomaly_init(x->st[m], &w->cfg.anomaly);
 	}
 	return x;

@@ -169,16 +169,16 @@ static int parse_rule(json_t *j, const char *path, struct rule_set *set, struct 
 		if (ls)
 			alert_severity_parse(ls, &out->severity);
 	}
-	out->name = strdup(name);
-	out->expr_text = strdup(expr);
-	out->service = svc ? strdup(json_string_value(svc)) : NULL;
+	out->name = xstrdup(name);
+	out->expr_text = xstrdup(expr);
+	out->service = svc ? xstrdup(json_string_value(svc)) : NULL;
 	out->active = json_object();
 	return 0;
 }
 
 static int parse_section(const char *section_json, struct rule_set **out, struct buf *err)
 {
-	struct rule_set *set = calloc(1, sizeof(*set));
+	struct rule_set *set = xcalloc(1, sizeof(*set));
 	arena_init(&set->arena, 0);
 	set->interval_ns = RULES_DEFAULT_INTERVAL_NS;
 	*out = set;
@@ -218,7 +218,7 @@ static int parse_section(const char *section_json, struct rule_set **out, struct
 		rc = OODA_EINVAL;
 	}
 	if (!rc && json_array_size(list)) {
-		set->v = calloc(json_array_size(list), sizeof(*set->v));
+		set->v = xcalloc(json_array_size(list), sizeof(*set->v));
 		size_t i;
 		json_t *rj;
 		json_array_foreach(list, i, rj) {
@@ -241,9 +241,7 @@ static int parse_section(const char *section_json, struct rule_set **out, struct
 
 int rules_create(struct tstore *tstore, struct live_signals *live, struct rules **out, struct buf *err)
 {
-	struct rules *r = calloc(1, sizeof(*r));
-	if (!r)
-		return OODA_ENOMEM;
+	struct rules *r = xcalloc(1, sizeof(*r));
 	pthread_mutex_init(&r->mu, NULL);
 	r->mctx.tstore = tstore;
 	r->mctx.live = live;

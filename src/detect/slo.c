@@ -372,7 +372,7 @@ static int parse_sli(struct slo *s, json_t *sli, const char *path, struct buf *e
 				return OODA_EINVAL;
 			}
 			buf_release(&perr);
-			*qs[i].dst = strdup(qs[i].q);
+			*qs[i].dst = xstrdup(qs[i].q);
 		}
 		return 0;
 	}
@@ -388,22 +388,22 @@ static int parse_slo(struct slo *s, json_t *o, const char *path, struct buf *err
 	kp(p, sizeof(p), path, ".name");
 	if (!name || !valid_name(name))
 		return cfg_fail(err, p, "must be 1 to %d letters, digits, '-', '_' or '.'", SLO_NAME_MAX);
-	s->name = strdup(name);
+	s->name = xstrdup(name);
 	const char *svc = json_string_value(json_object_get(o, "service"));
 	kp(p, sizeof(p), path, ".service");
 	if (json_object_get(o, "service") && (!svc || !*svc || strlen(svc) >= LIVE_NAME_MAX))
 		return cfg_fail(err, p, "must be a service name");
-	s->service = svc ? strdup(svc) : NULL;
+	s->service = svc ? xstrdup(svc) : NULL;
 	const char *desc = json_string_value(json_object_get(o, "description"));
 	kp(p, sizeof(p), path, ".description");
 	if (json_object_get(o, "description") && (!desc || strlen(desc) > 1024))
 		return cfg_fail(err, p, "must be text of at most 1024 characters");
-	s->description = desc ? strdup(desc) : NULL;
+	s->description = desc ? xstrdup(desc) : NULL;
 	const char *op = json_string_value(json_object_get(o, "operation"));
 	kp(p, sizeof(p), path, ".operation");
 	if (json_object_get(o, "operation") && (!op || !*op || strlen(op) >= LIVE_NAME_MAX))
 		return cfg_fail(err, p, "must be an operation (span) name");
-	s->operation = op ? strdup(op) : NULL;
+	s->operation = op ? xstrdup(op) : NULL;
 
 	kp(p, sizeof(p), path, ".objective");
 	if (!json_num(json_object_get(o, "objective"), &s->objective) || s->objective <= 0 ||
@@ -499,9 +499,9 @@ static void slo_release(struct slo *s)
 
 static int ring_alloc(struct slo *s)
 {
-	s->good = calloc(SLO_RING_MINUTES, sizeof(double));
-	s->total = calloc(SLO_RING_MINUTES, sizeof(double));
-	s->tag = calloc(SLO_RING_MINUTES, sizeof(uint32_t));
+	s->good = xcalloc(SLO_RING_MINUTES, sizeof(double));
+	s->total = xcalloc(SLO_RING_MINUTES, sizeof(double));
+	s->tag = xcalloc(SLO_RING_MINUTES, sizeof(uint32_t));
 	return s->good && s->total && s->tag ? 0 : OODA_ENOMEM;
 }
 
@@ -524,7 +524,7 @@ static int parse_all(const char *text, struct slo **out, int *n_out, bool alloc_
 		return cfg_fail(err, "slos", "must be a list of at most %d SLOs", SLO_MAX);
 	}
 	size_t n = json_array_size(root);
-	struct slo *v = calloc(n ? n : 1, sizeof(*v));
+	struct slo *v = xcalloc(n ? n : 1, sizeof(*v));
 	if (!v) {
 		json_decref(root);
 		return OODA_ENOMEM;
@@ -576,7 +576,7 @@ int slo_config_check(const char *slos_json, struct buf *err)
 int slo_set_create(const char *slos_json, const struct slo_options *opt, struct slo_set **out,
 		   struct buf *err)
 {
-	struct slo_set *set = calloc(1, sizeof(*set));
+	struct slo_set *set = xcalloc(1, sizeof(*set));
 	if (!set)
 		return OODA_ENOMEM;
 	if (opt)
@@ -586,10 +586,10 @@ int slo_set_create(const char *slos_json, const struct slo_options *opt, struct 
 		free(set);
 		return rc;
 	}
-	set->s_req = calloc(SLO_SCRATCH_SLOTS, sizeof(double));
-	set->s_err = calloc(SLO_SCRATCH_SLOTS, sizeof(double));
-	set->s_fast = calloc(SLO_SCRATCH_SLOTS, sizeof(double));
-	set->tick_status = calloc((size_t)set->n + 1, sizeof(struct slo_status));
+	set->s_req = xcalloc(SLO_SCRATCH_SLOTS, sizeof(double));
+	set->s_err = xcalloc(SLO_SCRATCH_SLOTS, sizeof(double));
+	set->s_fast = xcalloc(SLO_SCRATCH_SLOTS, sizeof(double));
+	set->tick_status = xcalloc((size_t)set->n + 1, sizeof(struct slo_status));
 	set->orphans = json_array();
 	/* glibc's default (reader-preferring) kind, said out loud: the engine tick
 	 * never queues behind a reload waiting for the worker's step to end */
@@ -1042,7 +1042,7 @@ static void persist_step(struct slo_set *set, int64_t now_ns)
 		return;
 	int64_t cur = now_ns / MIN_NS;
 	size_t cap = (size_t)set->n * (SLO_LIVE_HORIZON + 1), np = 0;
-	struct pending *pend = calloc(cap, sizeof(*pend));
+	struct pending *pend = xcalloc(cap, sizeof(*pend));
 	if (!pend)
 		return;
 	pthread_mutex_lock(&set->lock);
@@ -1182,7 +1182,7 @@ static void rebuild(const struct slo_options *opt, struct slo *slos, int n, cons
 {
 	if (!opt->tstore || !n)
 		return;
-	int64_t *newest = malloc(sizeof(int64_t) * (size_t)n);
+	int64_t *newest = xmalloc(sizeof(int64_t) * (size_t)n);
 	if (!newest)
 		return;
 	for (int i = 0; i < n; i++)
@@ -1254,12 +1254,12 @@ int slo_set_apply(struct slo_set *set, const char *slos_json, struct buf *change
 	/* Only apply_mu's holder changes slos and n, so reading them here is safe. */
 	int n_old = set->n;
 	struct slo *old = set->slos;
-	int *from = calloc((size_t)n + 1, sizeof(int));       /* new i ← old from[i], or -1 */
-	bool *added = calloc((size_t)n + 1, sizeof(bool));
-	bool *changed = calloc((size_t)n + 1, sizeof(bool));
-	bool *carried = calloc((size_t)n + 1, sizeof(bool));
-	bool *removed = calloc((size_t)n_old + 1, sizeof(bool));
-	struct slo_status *status = calloc((size_t)n + 1, sizeof(*status));
+	int *from = xcalloc((size_t)n + 1, sizeof(int));       /* new i ← old from[i], or -1 */
+	bool *added = xcalloc((size_t)n + 1, sizeof(bool));
+	bool *changed = xcalloc((size_t)n + 1, sizeof(bool));
+	bool *carried = xcalloc((size_t)n + 1, sizeof(bool));
+	bool *removed = xcalloc((size_t)n_old + 1, sizeof(bool));
+	struct slo_status *status = xcalloc((size_t)n + 1, sizeof(*status));
 	json_t *orphans = json_array();
 	rc = from && added && changed && carried && removed && status && orphans ? 0 : OODA_ENOMEM;
 	for (int i = 0; i < n && !rc; i++) {

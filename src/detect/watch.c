@@ -67,7 +67,7 @@ static void watch_release(struct watch *w)
 int watches_create(struct tstore *t, struct live_signals *live, struct watches **out, struct buf *err)
 {
 	(void)err;
-	struct watches *w = calloc(1, sizeof(*w));
+	struct watches *w = xcalloc(1, sizeof(*w));
 	w->mctx.tstore = t;
 	w->mctx.live = live;
 	metrics_source_init(&w->src, &w->mctx);
@@ -171,7 +171,7 @@ static int parse_one(json_t *j, size_t i, struct watch *out, struct buf *err)
 		return OODA_EINVAL;
 	}
 	out->acfg.warmup_points = wu ? (uint32_t)json_integer_value(wu) : 0;
-	out->expr = strdup(expr);
+	out->expr = xstrdup(expr);
 	return 0;
 }
 
@@ -189,7 +189,7 @@ int watches_configure(struct watches *w, const char *section_json, bool apply, s
 		buf_addf(err, "anomalies: at most %d watches", MAX_WATCHES);
 		return OODA_EINVAL;
 	}
-	struct watch *v = calloc(n + 1, sizeof(*v));
+	struct watch *v = xcalloc(n + 1, sizeof(*v));
 	int rc = 0;
 	for (size_t i = 0; i < n && !rc; i++) {
 		rc = parse_one(json_array_get(j, i), i, &v[i], err);
@@ -237,14 +237,14 @@ static struct wseries *series_of(struct watches *ws, struct watch *w, const stru
 		if (!strcmp(w->s[i].key, key.data))
 			x = &w->s[i];
 	if (!x && w->n < MAX_SERIES) {
-		w->s = realloc(w->s, (w->n + 1) * sizeof(*w->s));
+		w->s = xrealloc(w->s, (w->n + 1) * sizeof(*w->s));
 		x = &w->s[w->n++];
 		memset(x, 0, sizeof(*x));
 		x->key = buf_detach(&key, NULL);
 		x->labels = json_object();
 		for (uint32_t i = 0; i < s->n_labels; i++)
 			json_object_set_new(x->labels, s->labels[i].name, json_string(s->labels[i].value));
-		x->st = malloc(anomaly_state_size(&w->acfg));
+		x->st = xmalloc(anomaly_state_size(&w->acfg));
 		anomaly_init(x->st, &w->acfg);
 	}
 	buf_release(&key);

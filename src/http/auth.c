@@ -45,7 +45,7 @@ static int load_row(void *ctx, const void *row)
 		return 0;
 	if (a->n == a->cap) {
 		a->cap = a->cap ? a->cap * 2 : 16;
-		a->tokens = realloc(a->tokens, a->cap * sizeof(*a->tokens));
+		a->tokens = xrealloc(a->tokens, a->cap * sizeof(*a->tokens));
 	}
 	struct cached_token *c = &a->tokens[a->n++];
 	memcpy(c->hash, t->hash, 32);
@@ -81,7 +81,7 @@ int auth_create(struct store *s, struct auth **out, struct buf *err)
 		buf_adds(err, "libsodium failed to initialise");
 		return OODA_EINTERNAL;
 	}
-	struct auth *a = calloc(1, sizeof(*a));
+	struct auth *a = xcalloc(1, sizeof(*a));
 	a->s = s;
 	a->stale = true;
 	pthread_mutex_init(&a->mu, NULL);

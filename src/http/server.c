@@ -172,7 +172,7 @@ void http_set_header(struct http_response *res, const char *name, const char *va
 	if (res->n_headers >= HTTP_MAX_HEADERS)
 		return;
 	res->header_names[res->n_headers] = name;
-	res->header_values[res->n_headers] = strdup(value);
+	res->header_values[res->n_headers] = xstrdup(value);
 	res->n_headers++;
 }
 
@@ -406,9 +406,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
 	struct http_server *s = cls;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		struct sock_ctx *k = calloc(1, sizeof(*k));
-		if (!k)
-			return;
+		struct sock_ctx *k = xcalloc(1, sizeof(*k));
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		k->fd = ci ? ci->connect_fd : -1;
 		sock_enter(k, SOCK_HEAD);
@@ -718,11 +716,7 @@ static int offload_start(struct http_server *s, int n, struct buf *err)
 	struct offload *o = &s->off;
 	pthread_mutex_init(&o->mu, NULL);
 	pthread_cond_init(&o->work, NULL);
-	o->threads = calloc((size_t)n, sizeof(*o->threads));
-	if (!o->threads) {
-		buf_adds(err, "http: out of memory for the ingest workers");
-		return OODA_ENOMEM;
-	}
+	o->threads = xcalloc((size_t)n, sizeof(*o->threads));
 	for (; o->n_threads < n; o->n_threads++) {
 		int rc = pthread_create(&o->threads[o->n_threads], NULL, offload_main, s);
 		if (rc) {
@@ -759,7 +753,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct http_server *s = cls;
 	struct conn_ctx *c = *con_cls;
 	if (!c) {
-		c = calloc(1, sizeof(*c));
+		c = xcalloc(1, sizeof(*c));
 		*con_cls = c;
 		c->start_ns = ooda_mono_ns();
 		arena_init(&c->req.arena, 16 * 1024);
@@ -971,11 +965,11 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 	int rc = parse_listen(opt->listen, &ss, err);
 	if (rc)
 		return rc;
-	struct http_server *s = calloc(1, sizeof(*s));
+	struct http_server *s = xcalloc(1, sizeof(*s));
 	s->opt = *opt;
 	for (const struct route *r = opt->routes; r->method; r++)
 		s->n_routes++;
-	s->metrics = calloc((size_t)s->n_routes + 1, sizeof(*s->metrics));
+	s->metrics = xcalloc((size_t)s->n_routes + 1, sizeof(*s->metrics));
 	pthread_mutex_init(&s->conns_mu, NULL);
 	worker_cond_init(&s->sweep_wake);
 	rc = offload_start(s, opt->threads > 0 ? opt->threads : 1, err);

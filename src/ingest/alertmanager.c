@@ -94,7 +94,7 @@ static void emit(json_t *al, int64_t now_ns, const struct alert_sink *sink)
 {
 	json_t *labels = json_deep_copy(json_object_get(al, "labels"));
 	const char *name = json_string_value(json_object_get(labels, "alertname"));
-	char *name_copy = strdup(name);
+	char *name_copy = xstrdup(name);
 	json_object_del(labels, "alertname");
 	const char *service = json_string_value(json_object_get(labels, "service"));
 	if (!service)

@@ -185,9 +185,12 @@ int remote_write_decode(const void *body, size_t len, struct telemetry_batch *ba
 			buf_addf(err, "remote-write: uncompressed body of %zu bytes exceeds 256 MiB", ulen);
 		return OODA_ETOOBIG;
 	}
-	char *raw = malloc(ulen ? ulen : 1);
-	if (!raw)
+	char *raw = malloc(ulen ? ulen : 1); /* sized by input: checked */
+	if (!raw) {
+		if (err)
+			buf_addf(err, "remote-write: no memory for the %zu-byte uncompressed body; retry later", ulen);
 		return OODA_ENOMEM;
+	}
 	size_t got = ulen;
 	if (snappy_uncompress(body, len, raw, &got) != SNAPPY_OK || got != ulen) {
 		free(raw);

@@ -67,9 +67,7 @@ static size_t name_len(const char *s, size_t len)
 
 static char *name_dup(const char *s, size_t len)
 {
-	char *p = malloc(len + 1);
-	if (!p)
-		return NULL;
+	char *p = xmalloc(len + 1);
 	memcpy(p, s, len);
 	p[len] = '\0';
 	return p;
@@ -102,14 +100,7 @@ static int series_init(struct live_signals *live, struct series *s, const char *
 {
 	memset(s, 0, sizeof(*s));
 	s->name = name_dup(name, len);
-	s->ring = malloc(sizeof(struct slot) * live->cfg.n_slots);
-	if (!s->name || !s->ring) {
-		free(s->name);
-		free(s->ring);
-		s->name = NULL;
-		s->ring = NULL;
-		return OODA_ENOMEM;
-	}
+	s->ring = xmalloc(sizeof(struct slot) * live->cfg.n_slots);
 	for (uint32_t i = 0; i < live->cfg.n_slots; i++)
 		s->ring[i].k = -1;
 	s->hash = hash;
@@ -201,18 +192,12 @@ static void service_free(struct service *svc)
 static struct service *service_new(struct live_signals *live, const char *name,
 				   size_t len, uint64_t hash)
 {
-	struct service *svc = calloc(1, sizeof(*svc));
-	if (!svc)
-		return NULL;
+	struct service *svc = xcalloc(1, sizeof(*svc));
 	svc->name = name_dup(name, len);
-	svc->ops = calloc(live->cfg.max_ops + 1, sizeof(struct series));
+	svc->ops = xcalloc(live->cfg.max_ops + 1, sizeof(struct series));
 	svc->op_mask = pow2_at_least(2 * ((uint64_t)live->cfg.max_ops + 1)) - 1;
-	svc->op_index = calloc(svc->op_mask + 1, sizeof(uint16_t));
-	svc->ingest = malloc(sizeof(struct ingest_slot) * live->cfg.n_slots);
-	if (!svc->name || !svc->ops || !svc->op_index || !svc->ingest) {
-		service_free(svc);
-		return NULL;
-	}
+	svc->op_index = xcalloc(svc->op_mask + 1, sizeof(uint16_t));
+	svc->ingest = xmalloc(sizeof(struct ingest_slot) * live->cfg.n_slots);
 	for (uint32_t i = 0; i < live->cfg.n_slots; i++)
 		svc->ingest[i].k = -1;
 	svc->hash = hash;
@@ -355,9 +340,7 @@ static uint32_t edge_resolve(struct live_signals *live, uint32_t src, const char
 	}
 	if (live->n_edges >= live->cfg.max_edges)
 		return NONE;
-	struct edge *e = calloc(1, sizeof(*e));
-	if (!e)
-		return NONE;
+	struct edge *e = xcalloc(1, sizeof(*e));
 	if (series_init(live, &e->s, name, len, hash) != 0) {
 		free(e);
 		return NONE;
@@ -389,10 +372,8 @@ static int spanmap_init(struct spanmap *m, uint32_t cap)
 	m->cap = cap;
 	m->head = m->count = 0;
 	m->mask = pow2_at_least(2 * (uint64_t)cap) - 1;
-	m->ring = calloc(cap, sizeof(struct ment));
-	m->index = malloc(sizeof(struct mref) * ((size_t)m->mask + 1));
-	if (!m->ring || !m->index)
-		return OODA_ENOMEM;
+	m->ring = xcalloc(cap, sizeof(struct ment));
+	m->index = xmalloc(sizeof(struct mref) * ((size_t)m->mask + 1));
 	for (uint32_t i = 0; i <= m->mask; i++)
 		m->index[i] = (struct mref){ EMPTY, 0 };
 	return 0;
@@ -570,18 +551,16 @@ int live_create(const struct live_config *cfg, struct live_signals **out, struct
 		return OODA_EINVAL;
 	}
 
-	struct live_signals *live = calloc(1, sizeof(*live));
-	if (!live)
-		return OODA_ENOMEM;
+	struct live_signals *live = xcalloc(1, sizeof(*live));
 	live->cfg = c;
 	live->head = INT64_MIN;
 	live->other_service = NONE;
 	live->svc_mask = pow2_at_least(2 * ((uint64_t)c.max_services + 1)) - 1;
 	live->edge_mask = pow2_at_least(2 * (uint64_t)c.max_edges) - 1;
-	live->services = calloc(c.max_services + 1, sizeof(*live->services));
-	live->svc_index = malloc(sizeof(uint32_t) * ((size_t)live->svc_mask + 1));
-	live->edges = calloc(c.max_edges, sizeof(*live->edges));
-	live->edge_index = malloc(sizeof(uint32_t) * ((size_t)live->edge_mask + 1));
+	live->services = xcalloc(c.max_services + 1, sizeof(*live->services));
+	live->svc_index = xmalloc(sizeof(uint32_t) * ((size_t)live->svc_mask + 1));
+	live->edges = xcalloc(c.max_edges, sizeof(*live->edges));
+	live->edge_index = xmalloc(sizeof(uint32_t) * ((size_t)live->edge_mask + 1));
 	if (pthread_mutex_init(&live->lock, NULL) != 0) {
 		free(live->services);
 		free(live->svc_index);

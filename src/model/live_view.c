@@ -121,11 +121,7 @@ int live_services_json(struct live_signals *live, int64_t now_ns, int64_t window
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&live->lock);
-	struct service **v = malloc(sizeof(*v) * (live->n_services + 1));
-	if (!v) {
-		pthread_mutex_unlock(&live->lock);
-		return OODA_ENOMEM;
-	}
+	struct service **v = xmalloc(sizeof(*v) * (live->n_services + 1));
 	if (live->n_services) /* none yet: services may be NULL, which memcpy must not be given */
 		memcpy(v, live->services, sizeof(*v) * live->n_services);
 	if (live->n_services > 1)
@@ -222,11 +218,7 @@ int live_service_json(struct live_signals *live, const char *name, int64_t now_n
 		return OODA_ENOTFOUND;
 	}
 	const struct service *svc = live->services[id];
-	struct op_row *rows = calloc(svc->n_ops + 1, sizeof(*rows));
-	if (!rows) {
-		pthread_mutex_unlock(&live->lock);
-		return OODA_ENOMEM;
-	}
+	struct op_row *rows = xcalloc(svc->n_ops + 1, sizeof(*rows));
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < svc->n_ops; i++) {
 		rows[n].s = &svc->ops[i];
@@ -285,14 +277,8 @@ int live_graph_json(struct live_signals *live, int64_t now_ns, int64_t window_ns
 		return rc;
 	pthread_mutex_lock(&live->lock);
 	size_t cap = (size_t)live->n_services + 2 * (size_t)live->n_edges + 1;
-	struct node *nodes = malloc(sizeof(*nodes) * cap);
-	struct totals *et = calloc(live->n_edges + 1, sizeof(*et));
-	if (!nodes || !et) {
-		pthread_mutex_unlock(&live->lock);
-		free(nodes);
-		free(et);
-		return OODA_ENOMEM;
-	}
+	struct node *nodes = xmalloc(sizeof(*nodes) * cap);
+	struct totals *et = xcalloc(live->n_edges + 1, sizeof(*et));
 	size_t nn = 0;
 	for (uint32_t i = 0; i < live->n_services; i++) {
 		struct totals t;

@@ -1079,9 +1079,7 @@ int logquery_compile(const char *q, size_t len, struct logquery **out, struct bu
 				 LOGQUERY_MAX_LEN + 1, LOGQUERY_MAX_LEN);
 		return OODA_ELIMIT;
 	}
-	struct logquery *lq = calloc(1, sizeof(*lq));
-	if (!lq)
-		return OODA_ENOMEM;
+	struct logquery *lq = xcalloc(1, sizeof(*lq));
 	arena_init(&lq->arena, 4096);
 	struct parser p = { .q = q, .len = len, .lq = lq, .err = err };
 	skip_ws(&p);

@@ -60,7 +60,7 @@ static uint64_t name_token(const char *name)
 static void grow(struct select_ctx *c)
 {
 	size_t ncap = c->cap ? c->cap * 2 : 256;
-	struct builder *nb = calloc(ncap, sizeof(*nb));
+	struct builder *nb = xcalloc(ncap, sizeof(*nb));
 	for (size_t i = 0; i < c->cap; i++) {
 		if (!c->b[i].key)
 			continue;
@@ -122,7 +122,7 @@ static void emit(struct select_ctx *c, struct promql_label *labels, size_t n, in
 			return;
 		}
 		b->hash = h;
-		b->key = strdup(c->key.data);
+		b->key = xstrdup(c->key.data);
 		b->key_len = c->key.len;
 		b->labels = arena_alloc(c->out, (n ? n : 1) * sizeof(struct promql_label));
 		for (size_t i = 0; i < n; i++) {
@@ -135,7 +135,7 @@ static void emit(struct select_ctx *c, struct promql_label *labels, size_t n, in
 	}
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 16;
-		b->s = realloc(b->s, b->cap * sizeof(*b->s));
+		b->s = xrealloc(b->s, b->cap * sizeof(*b->s));
 	}
 	b->s[b->n++] = (struct promql_sample){ t_ns / 1000000, v };
 }
@@ -382,7 +382,7 @@ static bool seen_add(const char ***v, size_t *n, const char *s)
 	for (size_t i = 0; i < *n; i++)
 		if (!strcmp((*v)[i], s))
 			return false;
-	*v = realloc(*v, (*n + 1) * sizeof(char *));
+	*v = xrealloc(*v, (*n + 1) * sizeof(char *));
 	(*v)[(*n)++] = s;
 	return true;
 }

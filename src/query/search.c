@@ -251,7 +251,7 @@ static int search_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, i
 		struct hit h = { r->time_ns, XXH3_64bits(c->tmp.data, c->tmp.len), NULL };
 		if (c->have_cursor && r->time_ns == c->cur_t && h.h >= c->cur_h)
 			continue;
-		h.json = strdup(c->tmp.data);
+		h.json = xstrdup(c->tmp.data);
 		page_offer(&c->page, h);
 	}
 	c->scanned += b->n_logs;
@@ -279,7 +279,7 @@ int search_logs(struct tstore *t, const struct logquery *q, const struct search_
 		c.cur_h = ch;
 	}
 	c.page.cap = o->limit ? o->limit : 100;
-	c.page.v = calloc(c.page.cap, sizeof(struct hit));
+	c.page.v = xcalloc(c.page.cap, sizeof(struct hit));
 	struct tstore_scan s = { .signal = SIGNAL_LOGS, .from_ns = o->from_ns,
 				 .to_ns = c.have_cursor && c.cur_t < o->to_ns ? c.cur_t : o->to_ns };
 	struct hint_tokens ht;
@@ -377,8 +377,8 @@ static void facet_count(struct facet *f, const char *v, uint64_t k, bool cacheab
 		return;
 	}
 	if (!(f->n & (f->n - 1)) || !f->n)
-		f->v = realloc(f->v, (f->n ? f->n * 2 : 8) * sizeof(*f->v));
-	f->v[f->n++] = (struct facet_val){ strdup(v), k };
+		f->v = xrealloc(f->v, (f->n ? f->n * 2 : 8) * sizeof(*f->v));
+	f->v[f->n++] = (struct facet_val){ xstrdup(v), k };
 	if (cacheable) {
 		f->cache_ptr[slot] = v;
 		f->cache_idx[slot] = (uint32_t)(f->n - 1);
@@ -592,7 +592,7 @@ int search_facets(struct tstore *t, const struct logquery *q, const struct searc
 	c.buckets = buckets ? buckets : 60;
 	int64_t span = ooda_ns_sub_sat(o->to_ns, o->from_ns);
 	c.step = span / (int64_t)c.buckets + 1;
-	c.hist = calloc(c.buckets, sizeof(uint64_t));
+	c.hist = xcalloc(c.buckets, sizeof(uint64_t));
 	struct tstore_scan s = { .signal = SIGNAL_LOGS, .from_ns = o->from_ns, .to_ns = o->to_ns };
 	struct hint_tokens ht;
 	hints_to_scan(q, &s, &ht);
@@ -686,13 +686,13 @@ static int trace_span_cb(void *ctx, const struct telemetry_batch *b, int64_t tmi
 			continue;
 		if (c->n == c->cap) {
 			c->cap = c->cap ? c->cap * 2 : 64;
-			c->v = realloc(c->v, c->cap * sizeof(*c->v));
+			c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
 		}
 		struct span_copy *sc = &c->v[c->n++];
 		memset(sc, 0, sizeof(*sc));
 		buf_reset(&c->tmp);
 		search_span_json(&c->tmp, s, -2); /* depth filled in later */
-		sc->json_self = strdup(c->tmp.data);
+		sc->json_self = xstrdup(c->tmp.data);
 		memcpy(sc->span_id, s->span_id, 8);
 		memcpy(sc->parent, s->parent_span_id, 8);
 		sc->has_parent = s->has_parent;
@@ -713,7 +713,7 @@ static int trace_log_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin
 			continue;
 		buf_reset(&c->tmp);
 		search_log_json(&c->tmp, r);
-		struct hit h = { -r->time_ns, XXH3_64bits(c->tmp.data, c->tmp.len), strdup(c->tmp.data) };
+		struct hit h = { -r->time_ns, XXH3_64bits(c->tmp.data, c->tmp.len), xstrdup(c->tmp.data) };
 		page_offer(&c->logs, h); /* negated time: keeps the oldest 1000, in time order */
 	}
 	return 0;
@@ -778,19 +778,14 @@ static size_t find_span(const struct id_ix *by_id, size_t n, const uint8_t *id)
 /*
  * Links every span to its parent in O(n log n): parent[i] is the parent's
  * index or SIZE_MAX (a root: no parent, or one the trace does not hold),
- * and the child lists keep start order. Returns OODA_ENOMEM or 0.
+ * and the child lists keep start order. c->n is at most 100000 (trace_span_cb).
  */
-static int build_tree(struct trace_ctx *c, size_t *parent)
+static void build_tree(struct trace_ctx *c, size_t *parent)
 {
-	struct id_ix *by_id = malloc(c->n * sizeof(*by_id));
-	size_t *fill = malloc(c->n * sizeof(*fill));
-	c->first_kid = calloc(c->n + 1, sizeof(*c->first_kid));
-	c->kid = malloc(c->n * sizeof(*c->kid));
-	if (!by_id || !fill || !c->first_kid || !c->kid) {
-		free(by_id);
-		free(fill);
-		return OODA_ENOMEM;
-	}
+	struct id_ix *by_id = xmalloc(c->n * sizeof(*by_id));
+	size_t *fill = xmalloc(c->n * sizeof(*fill));
+	c->first_kid = xcalloc(c->n + 1, sizeof(*c->first_kid));
+	c->kid = xmalloc(c->n * sizeof(*c->kid));
 	for (size_t i = 0; i < c->n; i++) {
 		memcpy(by_id[i].id, c->v[i].span_id, 8);
 		by_id[i].i = i;
@@ -813,7 +808,6 @@ static int build_tree(struct trace_ctx *c, size_t *parent)
 			c->kid[fill[parent[i]]++] = i;
 	free(by_id);
 	free(fill);
-	return 0;
 }
 
 int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf *err)
@@ -843,7 +837,7 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 		rc = OODA_ENOTFOUND;
 	}
 	c.logs.cap = 1000;
-	c.logs.v = calloc(c.logs.cap, sizeof(struct hit));
+	c.logs.v = xcalloc(c.logs.cap, sizeof(struct hit));
 	if (!rc) {
 		/* the trace's logs are near its spans in time: only blocks overlapping the
 		 * trace, with a minute of slack for clock skew and late log lines, are read */
@@ -862,15 +856,9 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 	if (!rc) {
 		if (c.n > 1)
 			qsort(c.v, c.n, sizeof(*c.v), cmp_start);
-		bool *done = calloc(c.n, 1);
-		size_t *parent = malloc(c.n * sizeof(*parent));
-		if (!done || !parent || build_tree(&c, parent)) {
-			free(done);
-			free(parent);
-			rc = OODA_ENOMEM;
-			buf_adds(err, "out of memory for the trace tree");
-			goto out;
-		}
+		bool *done = xcalloc(c.n, 1);
+		size_t *parent = xmalloc(c.n * sizeof(*parent));
+		build_tree(&c, parent);
 		int64_t t0 = c.v[0].start;
 		buf_addf(out, "{\"trace_id\":\"%s\",\"span_count\":%zu,\"start_unix_nano\":\"%lld\",\"spans\":[", low, c.n,
 			 (long long)t0);
@@ -893,7 +881,6 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 		search_partial_json(out, &sk);
 		buf_addch(out, '}');
 	}
-out:
 	for (size_t i = 0; i < c.n; i++)
 		free(c.v[i].json_self);
 	free(c.v);
@@ -946,7 +933,7 @@ static int traces_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, i
 		buf_addf(&c->tmp, ",\"start\":\"%s\",\"duration_ms\":%.3f,\"status\":\"%s\",\"root\":%s}", when,
 			 (double)ooda_ns_sub_sat(s->end_ns, s->start_ns) / 1e6, status_names[s->status < 3 ? s->status : 0],
 			 s->has_parent ? "false" : "true");
-		struct hit h = { s->start_ns, XXH3_64bits(s->trace_id, 16), strdup(c->tmp.data) };
+		struct hit h = { s->start_ns, XXH3_64bits(s->trace_id, 16), xstrdup(c->tmp.data) };
 		page_offer(&c->page, h);
 	}
 	c->scanned += b->n_spans;
@@ -971,7 +958,7 @@ int search_traces(struct tstore *t, const struct trace_filter *f, const struct s
 	struct traces_ctx c = { .f = f, .o = o, .max_scan = o->max_scan ? o->max_scan : 5000000 };
 	buf_init(&c.tmp);
 	c.page.cap = o->limit ? o->limit : 20;
-	c.page.v = calloc(c.page.cap, sizeof(struct hit));
+	c.page.v = xcalloc(c.page.cap, sizeof(struct hit));
 	const char *svc[1] = { f->service };
 	struct tstore_scan s = { .signal = SIGNAL_SPANS, .from_ns = o->from_ns, .to_ns = o->to_ns,
 				 .services = f->service ? svc : NULL, .n_services = f->service ? 1 : 0 };

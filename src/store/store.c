@@ -148,7 +148,7 @@ static void *writer_main(void *arg)
 
 int store_open(const char *dir, unsigned flags, struct store **out, struct buf *err)
 {
-	struct store *s = calloc(1, sizeof(*s));
+	struct store *s = xcalloc(1, sizeof(*s));
 	s->be = &store_sqlite_backend;
 	int rc = s->be->open(dir, flags & STORE_READONLY, &s->impl, err);
 	if (rc) {

@@ -145,11 +145,11 @@ static int sq_open(const char *dir, bool readonly, void **impl, struct buf *err)
 		buf_addf(err, "data dir %s is not writable: %s", dir, strerror(errno));
 		return OODA_EIO;
 	}
-	struct sqlite_store *s = calloc(1, sizeof(*s));
+	struct sqlite_store *s = xcalloc(1, sizeof(*s));
 	pthread_mutex_init(&s->rmu, NULL);
 	s->readonly = readonly;
 	size_t n = strlen(dir) + 32;
-	s->path = malloc(n);
+	s->path = xmalloc(n);
 	snprintf(s->path, n, "%s/control.db", dir);
 	if (readonly && access(s->path, R_OK)) {
 		buf_addf(err, "no control database at %s", s->path);

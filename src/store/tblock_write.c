@@ -70,7 +70,7 @@ static void put_u8(struct buf *b, uint8_t v)
 static void dict_grow(struct writer *w)
 {
 	size_t ncap = w->cap ? w->cap * 2 : 256;
-	struct dict_ent *n = calloc(ncap, sizeof(*n));
+	struct dict_ent *n = xcalloc(ncap, sizeof(*n));
 	for (size_t i = 0; i < w->cap; i++) {
 		if (!w->ents[i].idx)
 			continue;
@@ -117,7 +117,7 @@ static void tok_add(struct writer *w, uint64_t h)
 {
 	if (w->tn * 2 >= w->tcap) {
 		size_t ncap = w->tcap ? w->tcap * 2 : 1024;
-		uint64_t *n = calloc(ncap, sizeof(*n));
+		uint64_t *n = xcalloc(ncap, sizeof(*n));
 		for (size_t i = 0; i < w->tcap; i++) {
 			if (!w->toks[i])
 				continue;
@@ -286,7 +286,7 @@ static void put_resource(struct writer *w, const struct resource *r)
 	}
 	/* dict_id may grow the dictionary; copy the blob out of scratch first */
 	size_t len = s->len;
-	char *blob = malloc(len ? len : 1);
+	char *blob = xmalloc(len ? len : 1);
 	memcpy(blob, s->data, len);
 	size_t before = w->n;
 	put_uv(&w->col[C_RES], dict_id(w, blob, len));
@@ -354,7 +354,7 @@ static struct tl_state *tl_get(void)
 	pthread_once(&tl_once, tl_init);
 	struct tl_state *t = pthread_getspecific(tl_key);
 	if (!t) {
-		t = calloc(1, sizeof(*t));
+		t = xcalloc(1, sizeof(*t));
 		t->cctx = ZSTD_createCCtx();
 		t->dctx = ZSTD_createDCtx();
 		pthread_setspecific(tl_key, t);
@@ -519,7 +519,7 @@ static void bloom_build(struct writer *w, struct tblock *out)
 	while (((size_t)1 << lg) < bits)
 		lg++;
 	size_t len = 2 + bits / 8;
-	uint8_t *b = calloc(1, len);
+	uint8_t *b = xcalloc(1, len);
 	b[0] = 7;
 	b[1] = (uint8_t)lg;
 	for (size_t i = 0; i < w->tcap; i++) {
@@ -585,7 +585,7 @@ static int write_otb1(struct writer *w, struct tl_state *tl, int signal, size_t 
 		buf_add(&raw, w->col[c].data, w->col[c].len);
 	out->raw_len = raw.len;
 	size_t bound = ZSTD_compressBound(raw.len);
-	out->data = malloc(bound);
+	out->data = malloc(bound); /* sized by input: checked */
 	int rc = 0;
 	size_t z = out->data && tl->cctx ? zframe(tl->cctx, out->data, bound, raw.data, raw.len, level) : 0;
 	if (!out->data || ZSTD_isError(z)) {
@@ -611,7 +611,7 @@ static int write_otb2(struct writer *w, struct tl_state *tl, int signal, size_t 
 	for (int c = 0; c < C_COUNT; c++)
 		bound += w->col[c].len ? ZSTD_compressBound(w->col[c].len) : 0;
 	/* compress into a scratch area first: the header needs the stored lengths */
-	uint8_t *z = malloc(bound ? bound : 1);
+	uint8_t *z = malloc(bound ? bound : 1); /* sized by input: checked */
 	size_t zoff = 0, raw_total = 0;
 	int rc = z && tl->cctx ? 0 : OODA_EINTERNAL;
 	for (int k = 0; k < C_COUNT && !rc; k++) {
@@ -635,7 +635,7 @@ static int write_otb2(struct writer *w, struct tl_state *tl, int signal, size_t 
 		}
 		out->raw_len = raw.len + raw_total;
 		out->data_len = raw.len + zoff;
-		out->data = malloc(out->data_len);
+		out->data = malloc(out->data_len); /* sized by input: checked */
 		if (out->data) {
 			memcpy(out->data, raw.data, raw.len);
 			memcpy((uint8_t *)out->data + raw.len, z, zoff);

@@ -88,7 +88,7 @@ static void note_damaged(struct tstore *t, int signal, int64_t id, const char *w
 		t->st.corrupt_blocks++;
 		if (t->n_bad == t->cap_bad) {
 			size_t cap = t->cap_bad ? t->cap_bad * 2 : 16;
-			struct tstore_block_id *nb = realloc(t->bad, cap * sizeof(*nb));
+			struct tstore_block_id *nb = xrealloc(t->bad, cap * sizeof(*nb));
 			if (nb) {
 				t->bad = nb;
 				t->cap_bad = cap;
@@ -389,7 +389,7 @@ static int encode_signal(struct tstore *t, int signal, const void *recs, size_t 
 				if (!strcmp(g[k].service, svc))
 					break;
 			if (k == ng) {
-				g = realloc(g, (ng + 1) * sizeof(*g));
+				g = xrealloc(g, (ng + 1) * sizeof(*g));
 				g[ng++] = (struct group){ .service = svc };
 			}
 		}
@@ -397,12 +397,12 @@ static int encode_signal(struct tstore *t, int signal, const void *recs, size_t 
 		last_g = k;
 		if (g[k].n == g[k].cap) {
 			g[k].cap = g[k].cap ? g[k].cap * 2 : 64;
-			g[k].idx = realloc(g[k].idx, g[k].cap * sizeof(size_t));
+			g[k].idx = xrealloc(g[k].idx, g[k].cap * sizeof(size_t));
 		}
 		g[k].idx[g[k].n++] = i;
 	}
 	int rc = 0;
-	char *tmp = malloc(size * (n < TBLOCK_MAX_RECORDS ? n : TBLOCK_MAX_RECORDS));
+	char *tmp = xmalloc(size * (n < TBLOCK_MAX_RECORDS ? n : TBLOCK_MAX_RECORDS));
 	for (size_t k = 0; k < ng && !rc; k++) {
 		for (size_t off = 0; off < g[k].n && !rc; off += TBLOCK_MAX_RECORDS) {
 			size_t m = g[k].n - off < TBLOCK_MAX_RECORDS ? g[k].n - off : TBLOCK_MAX_RECORDS;
@@ -410,7 +410,7 @@ static int encode_signal(struct tstore *t, int signal, const void *recs, size_t 
 				memcpy(tmp + j * size, (const char *)recs + g[k].idx[off + j] * size, size);
 			if (*n_blocks == *cap_blocks) {
 				*cap_blocks = *cap_blocks ? *cap_blocks * 2 : 8;
-				*blocks = realloc(*blocks, *cap_blocks * sizeof(struct tblock));
+				*blocks = xrealloc(*blocks, *cap_blocks * sizeof(struct tblock));
 			}
 			rc = tblock_encode(signal, g[k].service, tmp, m, t->opt.zstd_level,
 					   &(*blocks)[*n_blocks], err);
@@ -627,7 +627,7 @@ static int compact_one(struct tstore *t, int s, const char *service, struct buf 
 	arena_init(&a, 1 << 20);
 	size_t size = s == SIGNAL_LOGS ? sizeof(struct log_record) :
 		      s == SIGNAL_SPANS ? sizeof(struct span) : sizeof(struct metric_point);
-	char *all = malloc(size * TBLOCK_MAX_RECORDS);
+	char *all = xmalloc(size * TBLOCK_MAX_RECORDS);
 	size_t total = 0;
 	int64_t ids[64];
 	int n_ids = 0, rc = 0;
@@ -1050,7 +1050,7 @@ static void sqlite_close(struct tstore *t)
 
 static int sqlite_open(const char *dir, const struct tstore_options *opt, struct tstore **out, struct buf *err)
 {
-	struct tstore *t = calloc(1, sizeof(*t));
+	struct tstore *t = xcalloc(1, sizeof(*t));
 	t->be = &tstore_sqlite_blocks;
 	t->opt = *opt;
 	if (!t->opt.queue_bytes)
@@ -1066,7 +1066,7 @@ static int sqlite_open(const char *dir, const struct tstore_options *opt, struct
 	pthread_cond_init(&t->done, NULL);
 	mkdir(dir, 0700);
 	size_t plen = strlen(dir) + 16;
-	t->path = malloc(plen);
+	t->path = xmalloc(plen);
 	snprintf(t->path, plen, "%s/telemetry.db", dir);
 	size_t mark = err->len;
 	int rc = open_checked(t, opt->expect_existing, err);

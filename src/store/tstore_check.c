@@ -107,7 +107,7 @@ static void add_bad(struct tstore_check_report *r, size_t *cap, const struct tst
 {
 	if (r->n_bad == *cap) {
 		*cap = *cap ? *cap * 2 : 16;
-		r->bad = realloc(r->bad, *cap * sizeof(*r->bad));
+		r->bad = xrealloc(r->bad, *cap * sizeof(*r->bad));
 	}
 	r->bad[r->n_bad++] = *b;
 }

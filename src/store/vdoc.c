@@ -27,13 +27,13 @@ static int copy_row(void *ctx, const void *row)
 	const struct doc_row *r = row;
 	struct vdoc *d = ctx;
 	vdoc_release(d);
-	d->kind = strdup(r->kind);
-	d->key = strdup(r->key);
+	d->kind = xstrdup(r->kind);
+	d->key = xstrdup(r->key);
 	d->version = r->version;
 	d->time_ns = r->time_ns;
-	d->author = strdup(r->author ? r->author : "");
-	d->rationale = strdup(r->rationale ? r->rationale : "");
-	d->body = malloc(r->body_len + 1);
+	d->author = xstrdup(r->author ? r->author : "");
+	d->rationale = xstrdup(r->rationale ? r->rationale : "");
+	d->body = xmalloc(r->body_len + 1);
 	memcpy(d->body, r->body, r->body_len);
 	d->body[r->body_len] = 0;
 	d->body_len = r->body_len;
@@ -132,7 +132,7 @@ static char *canonical(const char *s, size_t len)
 {
 	json_t *j = json_loadb(s, len, JSON_DECODE_ANY, NULL);
 	if (!j) {
-		char *c = malloc(len + 1);
+		char *c = xmalloc(len + 1);
 		memcpy(c, s, len);
 		c[len] = 0;
 		return c;
@@ -145,10 +145,10 @@ static char *canonical(const char *s, size_t len)
 static size_t split_lines(char *s, char ***out)
 {
 	size_t n = 0, cap = 64;
-	char **v = malloc(cap * sizeof(char *));
+	char **v = xmalloc(cap * sizeof(char *));
 	for (char *p = s; *p;) {
 		if (n == cap)
-			v = realloc(v, (cap *= 2) * sizeof(char *));
+			v = xrealloc(v, (cap *= 2) * sizeof(char *));
 		v[n++] = p;
 		char *nl = strchr(p, '\n');
 		if (!nl)
@@ -173,7 +173,7 @@ void vdoc_diff(const char *a, size_t alen, const char *b, size_t blen, struct bu
 			buf_addf(out, "+ %s\n", lb[j]);
 	} else {
 		/* lcs[i][j] = LCS length of la[i..] and lb[j..] */
-		uint16_t *lcs = calloc((na + 1) * (nb + 1), sizeof(uint16_t));
+		uint16_t *lcs = xcalloc((na + 1) * (nb + 1), sizeof(uint16_t));
 #define L(i, j) lcs[(i) * (nb + 1) + (j)]
 		for (size_t i = na; i-- > 0;)
 			for (size_t j = nb; j-- > 0;)
