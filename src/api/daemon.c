@@ -178,6 +178,27 @@ static void tick_audit(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 	buf_release(&err);
 }
 
+/*
+ * The control store's bound (vdoc_prune_tick): one batch of old alert,
+ * silence and heartbeat versions per due tick; a failure is logged at most
+ * once a minute, like the audit tick.
+ */
+static void tick_prune(void *ctx, int64_t now_ns, const struct alert_sink *sink)
+{
+	(void)sink;
+	static int64_t logged_ns; /* the engine thread is the only caller */
+	struct daemon *d = ctx;
+	struct buf err = BUF_INIT;
+	int n = vdoc_prune_tick(&d->pruner, d->store, now_ns, &err);
+	if (n < 0 && now_ns - logged_ns >= 60 * OODA_NS_PER_SEC) {
+		log_error("control store: old versions not pruned: %s", err.data);
+		logged_ns = now_ns;
+	} else if (n > 0) {
+		log_debug("control store: pruned %d old versions", n);
+	}
+	buf_release(&err);
+}
+
 static void tick_alerts(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 {
 	(void)sink;
@@ -233,6 +254,9 @@ static int start_detect(struct daemon *d, struct buf *err)
 	    (rc = configure_detect(d, &d->cfg, true, err)) || (rc = prober_start(d->prober, err)) ||
 	    (rc = rules_start(d->rules, err)) || (rc = watches_start(d->watches, err)))
 		return rc;
+	d->pruner = (struct vdoc_pruner){ .r = { .max_age_ns = d->cfg.control_max_age_ns,
+						 .max_versions = d->cfg.control_max_versions },
+					  .interval_ns = 60 * OODA_NS_PER_SEC };
 	struct alert_sink sink = alerts_sink(d->alerts);
 	if ((rc = engine_create(&sink, ENGINE_DEFAULT_TICK_NS, &d->engine, err)) ||
 	    (rc = engine_add(d->engine, tick_rules, d->rules)) || (rc = engine_add(d->engine, tick_alerts, d->alerts)) ||
@@ -240,6 +264,7 @@ static int start_detect(struct daemon *d, struct buf *err)
 	    (rc = engine_add(d->engine, heartbeats_tick, d->heartbeats)) ||
 	    (rc = engine_add(d->engine, redwatch_tick, d->redwatch)) || (rc = engine_add(d->engine, logclass_tick, d->logclass)) ||
 	    (rc = engine_add(d->engine, watches_tick, d->watches)) || (rc = engine_add(d->engine, tick_audit, d)) ||
+	    (rc = engine_add(d->engine, tick_prune, d)) ||
 	    (rc = engine_add(d->engine, tick_self, d)) ||
 	    (d->slos && (rc = engine_add(d->engine, slo_tick, d->slos))))
 		return rc;
