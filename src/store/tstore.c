@@ -936,8 +936,9 @@ static void sqlite_stats(struct tstore *t, struct tstore_stats *out)
 
 /*
  * Opens t->path for writing after tstore_file_check, and checks that what
- * it opened is a telemetry store of a version this ooda reads; creates the
- * tables of a new one and stamps the version.
+ * it opened is a telemetry store of a version this ooda reads; then brings
+ * it (or a new one) to TSTORE_SCHEMA_VERSION with the migrations of
+ * tstore_schema.c.
  */
 static int open_checked(struct tstore *t, bool expect_existing, struct buf *err)
 {
