@@ -27,6 +27,7 @@
 #include "model/live.h"
 #include "store/store.h"
 #include "store/tstore.h"
+#include "store/vdoc.h"
 
 struct daemon {
 	pthread_rwlock_t cfg_lock;  /* guards cfg during a reload */
@@ -51,6 +52,7 @@ struct daemon {
 	struct engine *engine;
 	struct prober *prober;       /* probes of services in ooda.yaml */
 	struct heartbeats *heartbeats; /* dead-man's switches */
+	struct vdoc_pruner pruner;   /* bounds control.db: old alert/silence/heartbeat versions (engine thread) */
 	struct audit_signer signer;
 	struct auth *auth;
 	struct http_server *http;

@@ -278,9 +278,35 @@ static void tick_self(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 	}
 }
 
+/*
+ * The control store's bound (vdoc_prune_tick): one batch of old alert,
+ * silence and heartbeat versions per due tick; a failure is logged at most
+ * once a minute, like the audit tick.
+ */
+static void tick_prune(void *ctx, int64_t now_ns, const struct alert_sink *sink)
+{
+	(void)sink;
+	static int64_t logged_ns; /* the engine thread is the only caller */
+	struct daemon *d = ctx;
+	struct buf err = BUF_INIT;
+	int n = vdoc_prune_tick(&d->pruner, d->store, now_ns, &err);
+	if (n < 0 && now_ns - logged_ns >= 60 * OODA_NS_PER_SEC) {
+		log_error("control store: old versions not pruned: %s", err.data);
+		logged_ns = now_ns;
+	} else if (n > 0) {
+		log_debug("control store: pruned %d old versions", n);
+	}
+	buf_release(&err);
+}
+
 static int self_add_ticks(struct daemon *d, struct engine *e)
 {
+	d->pruner = (struct vdoc_pruner){ .r = { .max_age_ns = d->cfg.control_max_age_ns,
+						 .max_versions = d->cfg.control_max_versions },
+					  .interval_ns = 60 * OODA_NS_PER_SEC };
 	int rc = engine_add(e, tick_audit, d);
+	if (!rc)
+		rc = engine_add(e, tick_prune, d);
 	return rc ? rc : engine_add(e, tick_self, d);
 }
 

@@ -40,6 +40,9 @@ struct config {
 	/* telemetry retention */
 	int64_t retention_max_age_ns;
 	int64_t retention_max_bytes;
+	/* control store bounds (store/vdoc.h) */
+	int64_t control_max_age_ns;
+	int64_t control_max_versions;
 	int64_t ingest_queue_bytes;
 	/* the parsed document, for sections read by their own stage */
 	struct fy_document *doc;

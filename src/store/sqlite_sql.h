@@ -63,6 +63,7 @@ enum sql_stmt {
 	SQL_DOC_LIST_STATUS,
 	SQL_PATTERN_SNAPSHOT_PUT,
 	SQL_PATTERN_SNAPSHOT_LIST,
+	SQL_DOC_PRUNE,
 	SQL_COUNT
 };
 
@@ -134,6 +135,21 @@ static const char *const sql_text[SQL_COUNT] = {
 		" VALUES(?1, ?2, ?3, ?4, ?5)",
 	[SQL_PATTERN_SNAPSHOT_LIST] =
 		"SELECT service, saved_ns, lines, snapshot, severities FROM pattern_snapshots ORDER BY service",
+	/*
+	 * Up to ?4 versions of kind ?1 that are not their key's latest and are
+	 * older than ?2 (time_ns) or more than ?3 versions behind the latest.
+	 * The latest of a key is found through the primary key, so one batch
+	 * reads the kind's rows once at most and stops at the limit. Versions
+	 * only grow (doc_put takes MAX + 1, and the latest is never deleted), so
+	 * "more than ?3 behind" is "not among the ?3 newest".
+	 */
+	[SQL_DOC_PRUNE] =
+		"DELETE FROM docs WHERE (kind, key, version) IN ("
+		" SELECT d.kind, d.key, d.version FROM docs d WHERE d.kind = ?1 AND d.version <"
+		"  (SELECT MAX(l.version) FROM docs l WHERE l.kind = d.kind AND l.key = d.key)"
+		" AND (d.time_ns < ?2 OR d.version <="
+		"  (SELECT MAX(l.version) FROM docs l WHERE l.kind = d.kind AND l.key = d.key) - ?3)"
+		" LIMIT ?4)",
 };
 
 #endif

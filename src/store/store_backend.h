@@ -56,6 +56,14 @@ struct store_backend {
 	int (*doc_list)(void *impl, const char *kind, const char *prefix, const char *after,
 			size_t limit, store_row_fn fn, void *ctx);
 	int (*doc_history)(void *impl, const char *kind, const char *key, store_row_fn fn, void *ctx);
+	/*
+	 * (tx) deletes at most `limit` versions of kind that are not their key's
+	 * latest and are older than before_ns or not among the key's keep_versions
+	 * newest; *deleted receives how many. Touches no other table (the audit
+	 * records that name those versions stay).
+	 */
+	int (*doc_prune)(void *impl, const char *kind, int64_t before_ns, int64_t keep_versions, size_t limit,
+			 size_t *deleted);
 
 	/* (tx) inserts or replaces the row of r->service */
 	int (*pattern_snapshot_put)(void *impl, const struct pattern_snapshot_row *r);

@@ -658,6 +658,26 @@ static int sq_doc_history(void *impl, const char *kind, const char *key, store_r
 	return rc;
 }
 
+static int sq_doc_prune(void *impl, const char *kind, int64_t before_ns, int64_t keep_versions, size_t limit,
+			size_t *deleted)
+{
+	struct sqlite_store *s = impl;
+	*deleted = 0;
+	sqlite3_stmt *st = stmt(&s->w, SQL_DOC_PRUNE);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, before_ns);
+	sqlite3_bind_int64(st, 3, keep_versions);
+	sqlite3_bind_int64(st, 4, (int64_t)limit);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return OODA_EIO;
+	*deleted = (size_t)sqlite3_changes(s->w.db);
+	return 0;
+}
+
 static int sq_pattern_snapshot_put(void *impl, const struct pattern_snapshot_row *r)
 {
 	struct sqlite_store *s = impl;
@@ -732,6 +752,7 @@ const struct store_backend store_sqlite_backend = {
 	.doc_list = sq_doc_list,
 	.doc_list_status = sq_doc_list_status,
 	.doc_history = sq_doc_history,
+	.doc_prune = sq_doc_prune,
 	.pattern_snapshot_put = sq_pattern_snapshot_put,
 	.pattern_snapshot_iter = sq_pattern_snapshot_iter,
 	.disk_full = sq_disk_full,

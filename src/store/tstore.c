@@ -9,6 +9,7 @@
 #include "store/tstore.h"
 #include "store/tblock.h"
 #include "store/sqlite_copy.h"
+#include "store/tstore_schema.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -125,7 +126,8 @@ static int sql_exec(sqlite3 *db, const char *sql, struct buf *err)
 	return 0;
 }
 
-static int schema(sqlite3 *db, bool no_fsync, struct buf *err)
+/* Settings of the write connection; auto_vacuum before any table exists (the migrations make them). */
+static int connection_setup(sqlite3 *db, bool no_fsync, struct buf *err)
 {
 	int rc = sql_exec(db, "PRAGMA auto_vacuum=INCREMENTAL", err);
 	if (!rc)
@@ -134,25 +136,6 @@ static int schema(sqlite3 *db, bool no_fsync, struct buf *err)
 		rc = sql_exec(db, no_fsync ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=FULL", err);
 	if (!rc)
 		rc = sql_exec(db, "PRAGMA wal_autocheckpoint=4096", err);
-	for (int s = 0; s < N_SIG && !rc; s++) {
-		char sql[1024];
-		snprintf(sql, sizeof(sql),
-			 "CREATE TABLE IF NOT EXISTS %1$s(id INTEGER PRIMARY KEY, service TEXT NOT NULL, "
-			 "tmin INTEGER NOT NULL, tmax INTEGER NOT NULL, n INTEGER NOT NULL, "
-			 "min_sev INTEGER NOT NULL, max_sev INTEGER NOT NULL, raw INTEGER NOT NULL, "
-			 "bloom BLOB, data BLOB NOT NULL);"
-			 "CREATE INDEX IF NOT EXISTS %1$s_tmax ON %1$s(tmax);"
-			 "CREATE INDEX IF NOT EXISTS %1$s_svc ON %1$s(service, tmax);",
-			 block_table[s]);
-		rc = sql_exec(db, sql, err);
-	}
-	if (!rc)
-		rc = sql_exec(db,
-			      "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
-			      "time INTEGER NOT NULL, kind TEXT NOT NULL, service TEXT, environment TEXT, "
-			      "version TEXT, actor TEXT, description TEXT, source TEXT, links TEXT, attrs TEXT);"
-			      "CREATE INDEX IF NOT EXISTS events_time ON events(time);",
-			      err);
 	return rc;
 }
 
@@ -945,8 +928,9 @@ static void sqlite_stats(struct tstore *t, struct tstore_stats *out)
 
 /*
  * Opens t->path for writing after tstore_file_check, and checks that what
- * it opened is a telemetry store of a version this ooda reads; creates the
- * tables of a new one and stamps the version.
+ * it opened is a telemetry store of a version this ooda reads; then brings
+ * it (or a new one) to TSTORE_SCHEMA_VERSION with the migrations of
+ * tstore_schema.c.
  */
 static int open_checked(struct tstore *t, bool expect_existing, struct buf *err)
 {
@@ -960,7 +944,7 @@ static int open_checked(struct tstore *t, bool expect_existing, struct buf *err)
 		return OODA_EIO;
 	}
 	sqlite3_busy_timeout(t->w, 5000);
-	int64_t version = query_i64(t->w, "PRAGMA user_version", -1);
+	int64_t version = tstore_schema_version(t->w);
 	int64_t tables = query_i64(t->w, "SELECT count(*) FROM sqlite_master", -1);
 	int64_t ours = query_i64(t->w, "SELECT count(*) FROM sqlite_master WHERE name = 'log_blocks'", -1);
 	if (version < 0 || tables < 0) {
@@ -969,12 +953,8 @@ static int open_checked(struct tstore *t, bool expect_existing, struct buf *err)
 			 t->path, sqlite3_errmsg(t->w));
 		return OODA_ECORRUPT;
 	}
-	if (version > TSTORE_SCHEMA_VERSION) {
-		buf_addf(err, "%s has telemetry layout %lld; this ooda reads up to %d: run the newer ooda, or start "
-			      "with `ooda serve --recreate-telemetry` to move it aside and begin an empty telemetry store",
-			 t->path, (long long)version, TSTORE_SCHEMA_VERSION);
-		return OODA_ESCHEMA;
-	}
+	if ((rc = tstore_schema_check(t->path, version, err)))
+		return rc;
 	if (!ours && (tables > 0 || expect_existing)) {
 		buf_addf(err, "%s is a SQLite database but holds no telemetry tables%s. Restore telemetry.db from a "
 			      "backup, or start with `ooda serve --recreate-telemetry` to move it aside and begin an "
@@ -982,14 +962,13 @@ static int open_checked(struct tstore *t, bool expect_existing, struct buf *err)
 			 t->path, expect_existing ? ", though control.db records that telemetry was stored here" : "");
 		return OODA_ECORRUPT;
 	}
-	if ((rc = schema(t->w, t->opt.no_fsync, err)))
+	if ((rc = connection_setup(t->w, t->opt.no_fsync, err)) ||
+	    (rc = tstore_schema_migrate(t->w, t->path, version, err)))
 		return rc;
-	if (version < TSTORE_SCHEMA_VERSION) {
-		char sql[64];
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", TSTORE_SCHEMA_VERSION);
-		rc = sql_exec(t->w, sql, err);
-	}
-	return rc;
+	if (ours && version < TSTORE_SCHEMA_VERSION)
+		log_info("%s: schema migrated from version %lld to %d", t->path, (long long)version,
+			 TSTORE_SCHEMA_VERSION);
+	return 0;
 }
 
 /* Renames path (and its WAL) to path.broken-UNIXTIME so a new store can start; the old one stays for a person. */

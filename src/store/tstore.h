@@ -53,7 +53,7 @@ struct tstore_options {
 	bool recreate;
 };
 
-/* The layout of telemetry.db this ooda writes (its PRAGMA user_version). */
+/* The layout of telemetry.db this ooda writes (its PRAGMA user_version): the number of migrations in tstore_schema.c. */
 #define TSTORE_SCHEMA_VERSION 1
 
 /*

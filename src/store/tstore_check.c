@@ -9,6 +9,7 @@
  */
 #include "store/tstore.h"
 #include "store/tblock.h"
+#include "store/tstore_schema.h"
 #include "core/arena.h"
 #include "core/error.h"
 
@@ -100,7 +101,13 @@ static int open_db(const char *dir, bool write, sqlite3 **db, char *path, size_t
 		return OODA_EIO;
 	}
 	sqlite3_busy_timeout(*db, 10000);
-	return 0;
+	/* a newer ooda's file is neither checked nor repaired by this one */
+	rc = tstore_schema_check(path, tstore_schema_version(*db), err);
+	if (rc) {
+		sqlite3_close(*db);
+		*db = NULL;
+	}
+	return rc;
 }
 
 static void add_bad(struct tstore_check_report *r, size_t *cap, const struct tstore_bad_block *b)
@@ -128,13 +135,6 @@ int tstore_check(const char *dir, struct tstore_check_report *out, struct buf *e
 		snprintf(out->integrity, sizeof(out->integrity), "%s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	st = NULL;
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_int64(st, 0) > TSTORE_SCHEMA_VERSION) {
-		buf_addf(err, "%s has telemetry layout %lld; this ooda reads up to %d", path,
-			 (long long)sqlite3_column_int64(st, 0), TSTORE_SCHEMA_VERSION);
-		rc = OODA_ESCHEMA;
-	}
-	sqlite3_finalize(st);
 	struct arena a;
 	arena_init(&a, 1 << 20);
 	struct buf why = BUF_INIT;

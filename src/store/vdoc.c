@@ -212,3 +212,71 @@ int vdoc_event(struct tstore *t, const char *kind, const char *service, const ch
 	struct telemetry_batch b = { .events = &e, .n_events = 1 };
 	return tstore_append(t, &b, err);
 }
+
+/* ---- bounds -------------------------------------------------------------- */
+
+/*
+ * The kinds the daemon rewrites on its own, and so the only ones pruned.
+ * Everything else a person or a deploy wrote is history and stays.
+ */
+static const char *const pruned_kinds[] = {
+	"alert",     /* every transition: pending, firing, resolved, silenced, inhibited, ... */
+	"silence",   /* created, then ended early: the ended versions */
+	"heartbeat", /* every ping of every job */
+};
+
+#define N_PRUNED_KINDS (sizeof(pruned_kinds) / sizeof(pruned_kinds[0]))
+
+bool vdoc_kind_pruned(const char *kind)
+{
+	for (size_t i = 0; i < N_PRUNED_KINDS; i++)
+		if (!strcmp(kind, pruned_kinds[i]))
+			return true;
+	return false;
+}
+
+struct prune_ctx {
+	const struct vdoc_retention *r;
+	int64_t now_ns;
+	size_t deleted;
+};
+
+static int prune_tx(struct store *s, void *ctx, struct buf *err)
+{
+	struct prune_ctx *p = ctx;
+	size_t batch = p->r->batch ? p->r->batch : VDOC_PRUNE_BATCH;
+	int64_t keep = p->r->max_versions < 1 ? 1 : p->r->max_versions;
+	int64_t before = p->r->max_age_ns > 0 && p->now_ns > p->r->max_age_ns ? p->now_ns - p->r->max_age_ns : 0;
+	for (size_t i = 0; i < N_PRUNED_KINDS && p->deleted < batch; i++) {
+		size_t n = 0;
+		int rc = store_backend(s)->doc_prune(store_impl(s), pruned_kinds[i], before, keep, batch - p->deleted, &n);
+		if (rc) {
+			buf_addf(err, "pruning old %s versions failed", pruned_kinds[i]);
+			return rc;
+		}
+		p->deleted += n;
+	}
+	return 0;
+}
+
+int vdoc_prune(struct store *s, const struct vdoc_retention *r, int64_t now_ns, size_t *deleted, struct buf *err)
+{
+	struct prune_ctx p = { r, now_ns, 0 };
+	int rc = store_write(s, prune_tx, &p, err);
+	*deleted = rc ? 0 : p.deleted;
+	return rc;
+}
+
+int vdoc_prune_tick(struct vdoc_pruner *p, struct store *s, int64_t now_ns, struct buf *err)
+{
+	if (now_ns < p->next_ns)
+		return 0;
+	size_t n = 0;
+	int rc = vdoc_prune(s, &p->r, now_ns, &n, err);
+	size_t batch = p->r.batch ? p->r.batch : VDOC_PRUNE_BATCH;
+	p->next_ns = !rc && n >= batch ? now_ns : now_ns + p->interval_ns;
+	if (rc)
+		return rc;
+	p->pruned += n;
+	return (int)n;
+}

@@ -81,6 +81,52 @@ int vdoc_list_status(struct store *s, const char *kind, const char *status, stor
  */
 void vdoc_diff(const char *a, size_t alen, const char *b, size_t blen, struct buf *out);
 
+/* ---- bounds on the control store ------------------------------------------
+ *
+ * Documents people make (flags, configs, deploys, approvals, rollback runs,
+ * migrations, config schemas) are history and kept forever. Documents the
+ * daemon rewrites on its own — alert transitions, silences, heartbeat pings —
+ * would grow control.db without bound, so their old versions are pruned by
+ * age and by count. The latest version of every key is always kept, and the
+ * audit chain is never touched: its records name versions by digest and
+ * still verify when the version itself is gone.
+ */
+
+struct vdoc_retention {
+	int64_t max_age_ns;   /* a non-latest version older than this goes (retention.control_max_age) */
+	int64_t max_versions; /* at most this many versions per key, the latest included (>= 1) */
+	size_t batch;         /* versions deleted per transaction; 0 = VDOC_PRUNE_BATCH */
+};
+
+#define VDOC_PRUNE_BATCH 1000
+
+/* Whether versions of kind are pruned (a fixed table in vdoc.c; every other kind is kept). */
+bool vdoc_kind_pruned(const char *kind);
+
+/*
+ * One batch: in one store_write, deletes at most r->batch prunable versions
+ * of the pruned kinds, as of now_ns; *deleted receives how many (a full
+ * batch means more may be waiting). Returns 0 or an error with err set.
+ */
+int vdoc_prune(struct store *s, const struct vdoc_retention *r, int64_t now_ns, size_t *deleted, struct buf *err);
+
+/* The periodic prune: fill r and interval_ns, leave the rest zero. */
+struct vdoc_pruner {
+	struct vdoc_retention r;
+	int64_t interval_ns; /* between rounds once caught up */
+	int64_t next_ns;     /* when the next batch is due */
+	uint64_t pruned;     /* versions deleted since start */
+};
+
+/*
+ * For a periodic tick (the engine's): when due, prunes one batch. A full
+ * batch makes the next call due at once, so a backlog drains one batch per
+ * tick and a tick never waits for more than one batch; otherwise the next
+ * round is interval_ns later. Returns the versions deleted, or a negative
+ * error with err set (the next round is then interval_ns later).
+ */
+int vdoc_prune_tick(struct vdoc_pruner *p, struct store *s, int64_t now_ns, struct buf *err);
+
 /* Records a change event (deploy, rollback, config, flag, migration, …) in the timeline. */
 int vdoc_event(struct tstore *t, const char *kind, const char *service, const char *env, const char *version,
 	       const char *actor, const char *description, struct buf *err);

@@ -742,7 +742,7 @@ static void test_open_refuses_damaged_file(void **state)
 		{ P_EMPTY, false, OODA_ECORRUPT, "is empty (0 bytes)" },
 		{ P_EMPTY, true, OODA_ECORRUPT, "is empty (0 bytes)" },
 		{ P_GARBAGE, false, OODA_ECORRUPT, "is not a SQLite database" },
-		{ P_NEWER, false, OODA_ESCHEMA, "telemetry layout 99" },
+		{ P_NEWER, false, OODA_ESCHEMA, "schema version 99, newer than this ooda supports (1)" },
 		{ P_FOREIGN, false, OODA_ECORRUPT, "holds no telemetry tables" },
 	};
 	struct buf err = BUF_INIT;
@@ -781,6 +781,96 @@ static void test_open_refuses_damaged_file(void **state)
 	buf_release(&err);
 }
 
+/* One integer from DIR/telemetry.db (-1 when the query fails). */
+static int64_t sql_int(const char *dir, const char *q)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/telemetry.db", dir);
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+/*
+ * A telemetry.db from before the file carried a schema version (today's
+ * tables, user_version 0) is migrated to version 1 at open, its data kept;
+ * one from a newer ooda is refused by open, check and repair alike, naming
+ * both versions, and left as it was.
+ */
+static void test_schema_versions(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	struct tstore *t;
+	struct tstore_options opt = { 0 };
+	assert_int_equal(tstore_open(dir, &opt, &t, &err), 0);
+	struct change_event ev = { .id = "d1", .kind = "deploy", .service = "checkout", .version = "1.4.2",
+				   .time_ns = 100, .actor = "alice" };
+	struct telemetry_batch b = { .events = &ev, .n_events = 1 };
+	assert_int_equal(tstore_append(t, &b, &err), 0);
+	tstore_close(t);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), TSTORE_SCHEMA_VERSION);
+
+	/* unversioned, as files were: migrated, the event still there */
+	sql_on(dir, "PRAGMA user_version = 0");
+	struct tstore_options again = { .expect_existing = true };
+	assert_int_equal(tstore_open(dir, &again, &t, &err), 0);
+	struct tstore_event_filter f = { .service = "checkout" };
+	assert_int_equal(tstore_events_json(t, &f, &out, &err), 0);
+	assert_non_null(strstr(out.data, "\"id\":\"d1\""));
+	tstore_close(t);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 1);
+
+	/* newer: refused everywhere with both versions named, the file untouched */
+	sql_on(dir, "PRAGMA user_version = 2");
+	buf_reset(&err);
+	assert_int_equal(tstore_open(dir, &again, &t, &err), OODA_ESCHEMA);
+	assert_non_null(strstr(err.data, "schema version 2, newer than this ooda supports (1)"));
+	struct tstore_check_report rep;
+	buf_reset(&err);
+	assert_int_equal(tstore_check(dir, &rep, &err), OODA_ESCHEMA);
+	assert_non_null(strstr(err.data, "schema version 2, newer than this ooda supports (1)"));
+	struct tstore_bad_block bad = { .signal = SIGNAL_LOGS, .id = 1 };
+	struct tstore_check_report one = { .bad = &bad, .n_bad = 1 };
+	buf_reset(&err);
+	assert_int_equal(tstore_repair(dir, &one, &err), OODA_ESCHEMA);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM events"), 1);
+	rmrf(dir);
+
+	/*
+	 * A migration that fails is undone whole: an old file whose "events" is
+	 * a view cannot take migration 1, which leaves no table half made and
+	 * the version at 0.
+	 */
+	free(dir);
+	dir = tmpdir();
+	sql_on(dir, "CREATE TABLE log_blocks(id INTEGER PRIMARY KEY, service TEXT NOT NULL, tmin INTEGER NOT NULL, "
+		    "tmax INTEGER NOT NULL, n INTEGER NOT NULL, min_sev INTEGER NOT NULL, max_sev INTEGER NOT NULL, "
+		    "raw INTEGER NOT NULL, bloom BLOB, data BLOB NOT NULL);"
+		    "CREATE VIEW events AS SELECT 1 AS time");
+	buf_reset(&err);
+	t = NULL;
+	assert_int_equal(tstore_open(dir, &opt, &t, &err), OODA_EIO);
+	assert_null(t);
+	assert_non_null(strstr(err.data, "migration 1 of telemetry.db failed"));
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 0);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'span_blocks'"), 0);
+	rmrf(dir);
+	free(dir);
+	buf_release(&err);
+	buf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -792,6 +882,7 @@ int main(void)
 		cmocka_unit_test(test_trace_tree),
 		cmocka_unit_test(test_scan_skips_damaged_block),
 		cmocka_unit_test(test_open_refuses_damaged_file),
+		cmocka_unit_test(test_schema_versions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
