@@ -1167,10 +1167,12 @@ static void doc_section(struct buf *out, const char *path, const struct config_k
 	if (!k->sub || depth > MAX_DEPTH)
 		return;
 	char base[512];
-	snprintf(base, sizeof(base), "%s%s", path, k->type == CFG_LIST ? "[]" : "");
+	if (snprintf(base, sizeof(base), "%s%s", path, k->type == CFG_LIST ? "[]" : "") >= (int)sizeof(base))
+		return; /* no key path of the schema is this long */
 	for (const struct config_key *r = k->sub; r->path; r++) {
 		char sub[600];
-		snprintf(sub, sizeof(sub), "%s.%s", base, r->path);
+		if (snprintf(sub, sizeof(sub), "%s.%s", base, r->path) >= (int)sizeof(sub))
+			continue;
 		doc_row(out, sub, r);
 		doc_section(out, sub, r, depth + 1);
 	}
