@@ -33,11 +33,14 @@ try:
     r = s.get("/api/v1/anomalies")
     w = r.json()["watches"]["watches"][0]
     check(w["name"] == "queue" and w["series"] and not w["series"][0]["warming_up"], f"learned the series: {r.body[:300]}")
+    # fired at any point (a slow machine may see it already resolved once the new level is learned);
+    # the loop bound is a guard only
     firing = set()
-    for i in range(12):
+    for i in range(20):
         push(s, 60)
         time.sleep(1)
-        firing = {a["name"] for a in s.get("/api/v1/alerts?state=firing").json()["alerts"]}
+        firing = {a["name"] for a in s.get("/api/v1/alerts?state=all").json()["alerts"]
+                  if a["state"] in ("firing", "resolved")}
         if "anomaly:queue" in firing:
             break
     check("anomaly:queue" in firing, f"a jump to 6x raises the anomaly alert: {firing}")
