@@ -248,10 +248,12 @@ static int pb_any_json(struct pbctx *c, const uint8_t *p, size_t n, int depth)
 
 /*
  * AnyValue into a (key untouched). A value over DECODE_MAX_ATTR_LEN marks
- * the record bad, naming what (an attribute key, or "body"), and leaves a
+ * the record bad, naming what and key ("resource attribute" and its key, or
+ * "body" and NULL), and leaves a
  * as JSON null: never a string whose length disagrees with its bytes.
  */
-static int pb_anyvalue(struct pbctx *c, const uint8_t *p, size_t n, struct attr *a, const char *what)
+static int pb_anyvalue(struct pbctx *c, const uint8_t *p, size_t n, struct attr *a, const char *what,
+		       const char *key)
 {
 	struct pbr r = { p, p + n };
 	struct pbf f = { 0 }, last = { 0 };
@@ -264,7 +266,7 @@ static int pb_anyvalue(struct pbctx *c, const uint8_t *p, size_t n, struct attr 
 	case ANYVALUE_BYTES:
 		WANT(c, &last, WT_LEN);
 		if (last.len > DECODE_MAX_ATTR_LEN) {
-			mark_bad(c, "%.60s: value of %zu bytes exceeds the limit of %u", what, last.len,
+			mark_bad(c, "%s%s%.60s: value of %zu bytes exceeds the limit of %u", what, key ? " " : "", key ? key : "", last.len,
 				 DECODE_MAX_ATTR_LEN);
 			a->type = ATTR_JSON;
 			a->s = "null";
@@ -299,7 +301,7 @@ static int pb_anyvalue(struct pbctx *c, const uint8_t *p, size_t n, struct attr 
 		TRY(pb_list_json(c, last.data, last.len, last.num == ANYVALUE_KVLIST, 1));
 		a->type = ATTR_JSON;
 		if (c->d.scratch.len > DECODE_MAX_ATTR_LEN) {
-			mark_bad(c, "%.60s: value of %zu bytes exceeds the limit of %u", what, c->d.scratch.len,
+			mark_bad(c, "%s%s%.60s: value of %zu bytes exceeds the limit of %u", what, key ? " " : "", key ? key : "", c->d.scratch.len,
 				 DECODE_MAX_ATTR_LEN);
 			a->s = "null";
 			a->len = 4;
@@ -350,9 +352,7 @@ static int pb_attr(struct pbctx *c, const struct pbf *f, struct attrs *as, uint3
 	else if (key.num)
 		TRY(pb_str(c, &key, &a->key));
 	if (val.num) {
-		char what[96];
-		snprintf(what, sizeof(what), "%s %.60s", where, a->key);
-		TRY(pb_anyvalue(c, val.data, val.len, a, what));
+		TRY(pb_anyvalue(c, val.data, val.len, a, where, a->key)); /* formatted only on error */
 	}
 	return 0;
 }
@@ -446,7 +446,7 @@ static int pb_log(struct pbctx *c, const struct pbf *f, const struct resource *r
 		case LOG_BODY: {
 			WANT(c, &lf, WT_LEN);
 			struct attr a = { 0 };
-			TRY(pb_anyvalue(c, lf.data, lf.len, &a, "body"));
+			TRY(pb_anyvalue(c, lf.data, lf.len, &a, "body", NULL));
 			TRY(otlp_body_text(&c->d, &a, &lr->body, &lr->body_len));
 			break;
 		}

@@ -229,10 +229,12 @@ static void any_json(struct buf *b, const struct jval *av, int depth)
 
 /*
  * An AnyValue object into a. A value over DECODE_MAX_ATTR_LEN marks the
- * record bad, naming what (an attribute key, or "body"), and leaves a as
+ * record bad, naming what and key ("attribute" and its key, or "body" and
+ * NULL), and leaves a as
  * JSON null.
  */
-static int j_anyvalue(struct jctx *c, const struct jval *av, struct attr *a, const char *what)
+static int j_anyvalue(struct jctx *c, const struct jval *av, struct attr *a, const char *what,
+		      const char *key)
 {
 	const struct jval *v;
 	const char *k = any_key(av, &v);
@@ -248,7 +250,7 @@ static int j_anyvalue(struct jctx *c, const struct jval *av, struct attr *a, con
 			return 0;
 		}
 		if (v->len > DECODE_MAX_ATTR_LEN) {
-			mark_bad(c, "%.60s: value of %u bytes exceeds the limit of %u", what, v->len,
+			mark_bad(c, "%s%s%.60s: value of %u bytes exceeds the limit of %u", what, key ? " " : "", key ? key : "", v->len,
 				 DECODE_MAX_ATTR_LEN);
 			return 0;
 		}
@@ -277,7 +279,7 @@ static int j_anyvalue(struct jctx *c, const struct jval *av, struct attr *a, con
 				return 0;
 			}
 			if ((size_t)n > DECODE_MAX_ATTR_LEN) {
-				mark_bad(c, "%.60s: value of %ld bytes exceeds the limit of %u", what, n,
+				mark_bad(c, "%s%s%.60s: value of %ld bytes exceeds the limit of %u", what, key ? " " : "", key ? key : "", n,
 					 DECODE_MAX_ATTR_LEN);
 				return 0;
 			}
@@ -311,7 +313,7 @@ static int j_anyvalue(struct jctx *c, const struct jval *av, struct attr *a, con
 		buf_reset(&c->d.scratch);
 		any_json(&c->d.scratch, av, 0);
 		if (c->d.scratch.len > DECODE_MAX_ATTR_LEN) {
-			mark_bad(c, "%.60s: value of %zu bytes exceeds the limit of %u", what, c->d.scratch.len,
+			mark_bad(c, "%s%s%.60s: value of %zu bytes exceeds the limit of %u", what, key ? " " : "", key ? key : "", c->d.scratch.len,
 				 DECODE_MAX_ATTR_LEN);
 			return 0;
 		}
@@ -348,9 +350,7 @@ static int j_attrs(struct jctx *c, const struct jval *arr, struct attrs *as, con
 		} else if (!(a->key = jdup(c, kj))) {
 			return c->d.rc;
 		}
-		char what[96];
-		snprintf(what, sizeof(what), "%s %.60s", where, a->key);
-		int rc = j_anyvalue(c, GET(kv, "value", NULL), a, what);
+		int rc = j_anyvalue(c, GET(kv, "value", NULL), a, where, a->key); /* formatted only on error */
 		if (rc)
 			return rc;
 	}
@@ -397,7 +397,7 @@ static int j_log(struct jctx *c, const struct jval *o, const struct resource *re
 	const struct jval *body = GET(o, "body", NULL);
 	if (body) {
 		struct attr a = { 0 };
-		int rc = j_anyvalue(c, body, &a, "body");
+		int rc = j_anyvalue(c, body, &a, "body", NULL);
 		if (!rc)
 			rc = otlp_body_text(&c->d, &a, &lr->body, &lr->body_len);
 		if (rc)
