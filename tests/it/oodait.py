@@ -164,10 +164,11 @@ class Server:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def create_token(data_dir, role, name):
+def create_token(data_dir, role, name, env=None):
     # offline on the data dir; before the daemon's first start there is no store yet, and --init makes one
     init = [] if os.path.exists(os.path.join(data_dir, "control.db")) else ["--init"]
-    r = run("token", "create", "--role", role, "--name", name, "--data", data_dir, *init)
+    scope = ["--env", env] if env else []
+    r = run("token", "create", "--role", role, "--name", name, "--data", data_dir, *init, *scope)
     if r.returncode != 0:
         raise RuntimeError(r.stderr)
     return r.stdout.strip().splitlines()[-1]

@@ -16,15 +16,7 @@ data = os.path.join(base, "data")
 
 
 def token(name, role, env=None):
-    args = ["token", "create", "--role", role, "--name", name, "--data", data]
-    if not os.path.exists(os.path.join(data, "control.db")):
-        args.append("--init")  # the first token makes the store the daemon then opens
-    if env:
-        args += ["--env", env]
-    r = run(*args)
-    if r.returncode != 0:
-        raise RuntimeError(r.stderr)
-    return r.stdout.strip().splitlines()[-1]
+    return create_token(data, role, name, env)
 
 
 setup = token("setup", "admin")
