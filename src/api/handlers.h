@@ -105,4 +105,11 @@ int api_heartbeat_ping(struct http_request *req, struct http_response *res);
 int api_slos_list(struct http_request *req, struct http_response *res);
 int api_slo_get(struct http_request *req, struct http_response *res);
 
+/* oncall_api.c */
+int api_oncall_who(struct http_request *req, struct http_response *res);
+int api_oncall_shifts(struct http_request *req, struct http_response *res);
+int api_oncall_overrides_list(struct http_request *req, struct http_response *res);
+int api_oncall_override_create(struct http_request *req, struct http_response *res);
+int api_oncall_override_delete(struct http_request *req, struct http_response *res);
+
 #endif

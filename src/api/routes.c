@@ -90,5 +90,10 @@ const struct route api_routes[] = {
 	{ "POST", "/api/v1/heartbeats/{name}", api_heartbeat_ping, ROLE_INGEST, 0, "A job's ping: ?status=ok|fail|start or a body {status, message, duration_ms, exit_code}; persisted and audited." },
 	{ "GET", "/api/v1/slos", api_slos_list, ROLE_VIEWER, 0, "SLOs: objective, window, SLI kind and value, error budget left, burn rates 5m…3d, alert state." },
 	{ "GET", "/api/v1/slos/{name}", api_slo_get, ROLE_VIEWER, 0, "One SLO as in the list, plus its budget burn-down: budget remaining at the end of every hour of the window." },
+	{ "GET", "/api/v1/oncall", api_oncall_who, ROLE_VIEWER, 0, "Who is on call now or ?at=TIME for every schedule, or ?schedule= or ?team=: primary, backups, the stint's start and end, the override in force." },
+	{ "GET", "/api/v1/oncall/schedules/{name}", api_oncall_shifts, ROLE_VIEWER, 0, "The shifts of a schedule in ?from= … ?to= (default the next 7 days, at most 366): a calendar with overrides applied." },
+	{ "GET", "/api/v1/oncall/overrides", api_oncall_overrides_list, ROLE_VIEWER, 0, "On-call overrides not yet ended (?all=true: every one); ?schedule= narrows." },
+	{ "POST", "/api/v1/oncall/overrides", api_oncall_override_create, ROLE_RESPONDER, 0, "Override a schedule's primary {schedule, user, from?, to, reason}; audited with the caller as actor." },
+	{ "DELETE", "/api/v1/oncall/overrides/{id}", api_oncall_override_delete, ROLE_RESPONDER, 0, "Delete an override (audited)." },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };

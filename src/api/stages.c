@@ -229,6 +229,37 @@ static void detect_stop(struct daemon *d)
 	d->watches = NULL;
 }
 
+/* ---- oncall: schedules, overrides, escalation policies (respond/oncall_book.h) ---- */
+
+static const struct stage_section oncall_sections[] = { { "oncall", oncall_config_check } };
+
+static int oncall_start(struct daemon *d, struct buf *err)
+{
+	char *text = config_section_json(&d->cfg, "oncall");
+	int rc = oncall_book_create(d->store, &d->signer, text, &d->oncall, err);
+	free(text);
+	if (rc)
+		err_in_file(d, err);
+	return rc;
+}
+
+/* A bad section keeps the old config; apply swaps the whole config at once. */
+static int oncall_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes, struct buf *err)
+{
+	char *text = config_section_json(cfg, "oncall");
+	int rc = oncall_book_reload(d->oncall, text, apply, changes, err);
+	free(text);
+	if (rc)
+		err_in_file(d, err);
+	return rc;
+}
+
+static void oncall_stop(struct daemon *d)
+{
+	oncall_book_destroy(d->oncall);
+	d->oncall = NULL;
+}
+
 /* ---- self: ooda watching itself (audit checkpoints on time, a full disk) ---- */
 
 /* The time-based audit checkpoint (audit_tick); a failure is logged at most once a minute. */
@@ -323,6 +354,7 @@ const struct stage daemon_stages[] = {
 	{ "slos", SECTIONS(slo_sections), slo_start, slo_reload, slo_add_ticks, slo_stop },
 	{ "change", SECTIONS(change_sections), change_stage_start, change_reload, NULL, change_stage_stop },
 	{ "detect", SECTIONS(detect_sections), detect_start, detect_reload, detect_add_ticks, detect_stop },
+	{ "oncall", SECTIONS(oncall_sections), oncall_start, oncall_reload, NULL, oncall_stop },
 	{ "self", NULL, 0, NULL, NULL, self_add_ticks, NULL },
 };
 

@@ -223,6 +223,63 @@ static const struct config_key approval_keys[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 
+static const char *const rotation_types[] = { "daily", "weekly", NULL };
+static const char *const weekday_names[] = { "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+					     "sunday", NULL };
+
+static const struct config_key rotation_keys[] = {
+	{ "type", CFG_STRING, "weekly", 0, 0, 0, "How long a shift lasts.", .enums = rotation_types },
+	{ "handoff", CFG_STRING, "09:00", 0, 0, 0, "Local time (HH:MM, in the schedule's time_zone) a shift hands over." },
+	{ "handoff_day", CFG_STRING, NULL, 0, 0, 0, "Weekly: the day a shift hands over (default: the weekday of start).",
+	  .enums = weekday_names },
+	{ "start", CFG_STRING, NULL, 0, 0, 0, "Local date (YYYY-MM-DD) of the first handoff; the first participant takes it.",
+	  .required = true },
+	{ "participants", CFG_STRINGS, NULL, 0, 0, 0, "Users in turn order.", .required = true },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key schedule_keys[] = {
+	{ "name", CFG_STRING, NULL, 0, 0, 0, "Schedule name, unique.", .required = true },
+	{ "team", CFG_STRING, NULL, 0, 0, 0, "Team the schedule belongs to." },
+	{ "time_zone", CFG_STRING, "UTC", 0, 0, 0, "IANA time zone of the handoff times, such as Europe/Berlin." },
+	{ "rotations", CFG_LIST, NULL, 0, 0, 0, "Rotation layers: the first gives the primary, the next ones the backups.",
+	  .sub = rotation_keys, .required = true },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key escalation_level_keys[] = {
+	{ "targets", CFG_STRINGS, NULL, 0, 0, 0,
+	  "Who is paged: schedule:NAME (its primary), schedule:NAME/backup, user:NAME or notify:TARGET.", .required = true },
+	{ "timeout", CFG_DURATION, "30m", 0, 0, 0, "Unacknowledged this long, the next level is paged (at least 1m)." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key escalation_policy_keys[] = {
+	{ "name", CFG_STRING, NULL, 0, 0, 0, "Policy name, unique.", .required = true },
+	{ "team", CFG_STRING, NULL, 0, 0, 0, "Team the policy belongs to." },
+	{ "levels", CFG_LIST, NULL, 0, 0, 0, "Escalation levels, paged in order.", .sub = escalation_level_keys,
+	  .required = true },
+	{ "repeat", CFG_INT, "0", 0, 0, 10, "Times the policy starts again at level 1 after the last level times out." },
+	{ "renotify", CFG_DURATION, "0s", 0, 0, 0, "Page the current level again this often while unacknowledged (0 = never)." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key team_keys[] = {
+	{ "name", CFG_STRING, NULL, 0, 0, 0, "Team name, as services[].owner names it.", .required = true },
+	{ "schedule", CFG_STRING, NULL, 0, 0, 0, "The team's on-call schedule." },
+	{ "escalation_policy", CFG_STRING, NULL, 0, 0, 0, "The policy that pages for the team's services." },
+	{ "notify", CFG_STRINGS, NULL, 0, 0, 0, "Notification targets told of the team's incidents." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key oncall_keys[] = {
+	{ "schedules", CFG_LIST, NULL, 0, 0, 0, "On-call schedules.", .sub = schedule_keys },
+	{ "escalation_policies", CFG_LIST, NULL, 0, 0, 0, "Escalation policies.", .sub = escalation_policy_keys },
+	{ "teams", CFG_LIST, NULL, 0, 0, 0, "Teams: the schedule and policy paged for the services they own.",
+	  .sub = team_keys },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
 const struct config_key config_keys[] = {
 	{ "server.listen", CFG_STRING, "127.0.0.1:4318", F(listen), 0, 0,
 	  "Address and port to serve HTTP on. Binding a non-loopback address requires at least one API token." },
@@ -282,6 +339,8 @@ const struct config_key config_keys[] = {
 	  .sub = deploy_keys, .staged = true },
 	{ "approvals", CFG_LIST, NULL, 0, 0, 0, "Four-eyes approval rules per action class.", .sub = approval_keys,
 	  .staged = true },
+	{ "oncall", CFG_MAP, NULL, 0, 0, 0, "On-call schedules, escalation policies and teams (docs/oncall.md).",
+	  .sub = oncall_keys, .staged = true },
 	{ "policies", CFG_UNSUPPORTED, NULL, 0, 0, 0,
 	  "not supported yet: remediation policies are not implemented in this version" },
 	{ "flags", CFG_UNSUPPORTED, NULL, 0, 0, 0,

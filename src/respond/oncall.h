@@ -1,0 +1,233 @@
+/*
+ * On-call: who answers a page. The `oncall:` section of ooda.yaml declares
+ * schedules (rotation layers in a time zone: the first layer is the
+ * primary, the next ones the backups), escalation policies (levels of
+ * targets with timeouts) and teams (the owner named by services[].owner,
+ * with its schedule and policy). This file turns that section into an
+ * immutable struct oncall and answers, as pure functions of it, of a set
+ * of overrides and of a time: who is on call (oncall_who), the shifts of a
+ * range (oncall_shifts), and which pages an unacknowledged incident is due
+ * (escalation_tick, respond/escalation.c). No clock, no store, no threads:
+ * the stage glue (respond/oncall_book.h) keeps the current config and the
+ * stored overrides and hands both in.
+ */
+#ifndef OODA_ONCALL_H
+#define OODA_ONCALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+
+struct tz;
+
+enum oncall_rotation_type { ONCALL_DAILY, ONCALL_WEEKLY };
+
+struct oncall_rotation {
+	enum oncall_rotation_type type;
+	int handoff_s;       /* seconds after local midnight */
+	int handoff_day;     /* weekly: 0 = Monday … 6 = Sunday */
+	int64_t start_day;   /* local date of the first shift, days since 1970-01-01 */
+	char **participants; /* in turn order */
+	size_t n_participants;
+};
+
+struct oncall_schedule {
+	char *name, *team, *time_zone;
+	struct tz *tz;
+	struct oncall_rotation *rotations; /* [0] primary, then backups */
+	size_t n_rotations;
+};
+
+enum oncall_target_kind {
+	ONCALL_TARGET_SCHEDULE, /* schedule:NAME — its primary */
+	ONCALL_TARGET_BACKUP,   /* schedule:NAME/backup — its backups */
+	ONCALL_TARGET_USER,     /* user:NAME */
+	ONCALL_TARGET_NOTIFY,   /* notify:TARGET — a notification target (chat channel, webhook) */
+};
+
+struct oncall_target {
+	enum oncall_target_kind kind;
+	char *name;  /* schedule, user or notify target name */
+	char *text;  /* as written: "schedule:payments/backup" */
+};
+
+struct oncall_level {
+	struct oncall_target *targets;
+	size_t n_targets;
+	int64_t timeout_ns; /* unacknowledged this long → the next level */
+};
+
+struct oncall_policy {
+	char *name, *team;
+	struct oncall_level *levels;
+	size_t n_levels;
+	int repeat;          /* times the whole policy starts again after the last level */
+	int64_t renotify_ns; /* re-page the same level this often while unacknowledged; 0 = never */
+};
+
+struct oncall_team {
+	char *name, *schedule, *policy;
+	char **notify;
+	size_t n_notify;
+};
+
+struct oncall {
+	struct oncall_schedule *schedules;
+	size_t n_schedules;
+	struct oncall_policy *policies;
+	size_t n_policies;
+	struct oncall_team *teams;
+	size_t n_teams;
+};
+
+/* Bounds of the section (checked by oncall_config_check). */
+#define ONCALL_MAX_SCHEDULES 256
+#define ONCALL_MAX_ROTATIONS 8
+#define ONCALL_MAX_PARTICIPANTS 256
+#define ONCALL_MAX_LEVELS 16
+#define ONCALL_MAX_TARGETS 32
+#define ONCALL_MAX_REPEAT 10
+#define ONCALL_MAX_NAME 128
+
+/*
+ * Builds the on-call config from the `oncall:` section as JSON (NULL or
+ * "null": an empty config). Loads each schedule's time zone. On a problem
+ * returns OODA_EINVAL with "oncall.schedules[0].time_zone: message" in err
+ * (the config loader turns the path into FILE:LINE:COL) and sets nothing.
+ * Caller owns *out (oncall_destroy).
+ */
+int oncall_create(const char *section_json, struct oncall **out, struct buf *err);
+void oncall_destroy(struct oncall *oc);
+
+/* The section check registered with the config schema: oncall_create, then discard. */
+int oncall_config_check(const char *section_json, struct buf *err);
+
+const struct oncall_schedule *oncall_schedule_find(const struct oncall *oc, const char *name);
+const struct oncall_policy *oncall_policy_find(const struct oncall *oc, const char *name);
+/* The team of a service owner (services[].owner); NULL if none. */
+const struct oncall_team *oncall_team_find(const struct oncall *oc, const char *name);
+
+/* One override: user takes the primary's place on schedule in [from, to). */
+struct oncall_override {
+	char *id, *schedule, *user, *reason, *created_by;
+	int64_t from_ns, to_ns, created_ns;
+};
+
+/* The overrides in force, as the caller keeps them (oncall_book); a later created_ns wins over an earlier one. */
+struct oncall_overrides {
+	struct oncall_override *v;
+	size_t n;
+};
+
+void oncall_overrides_release(struct oncall_overrides *ov);
+/* Appends a copy of o. */
+void oncall_overrides_add(struct oncall_overrides *ov, const struct oncall_override *o);
+
+#define ONCALL_MAX_BACKUPS (ONCALL_MAX_ROTATIONS - 1)
+
+/*
+ * Who is on call for one schedule at one instant. Strings point into oc and
+ * ov (valid while they are). start/end bound the instant's stint: the
+ * largest interval around at during which primary, backups and override do
+ * not change, so walking end to end gives the calendar (oncall_shifts).
+ */
+struct oncall_shift {
+	const char *schedule;
+	const char *primary;            /* NULL before the rotation starts */
+	const char *rotation_primary;   /* who the rotation says, override or not */
+	const char *backups[ONCALL_MAX_BACKUPS];
+	size_t n_backups;
+	int64_t start_ns, end_ns;
+	const struct oncall_override *override; /* the override in force, or NULL */
+};
+
+/*
+ * Fills *out for schedule at at_ns. ov may be NULL. OODA_ENOTFOUND (detail
+ * in err) for an unknown schedule.
+ */
+int oncall_who(const struct oncall *oc, const struct oncall_overrides *ov, const char *schedule, int64_t at_ns,
+	       struct oncall_shift *out, struct buf *err);
+
+/* A shift as JSON: {schedule, primary, backups, start, end, override}. Caller owns it. */
+json_t *oncall_shift_json(const struct oncall_shift *s);
+
+#define ONCALL_MAX_SHIFTS 1000
+
+/*
+ * The shifts of schedule overlapping [from_ns, to_ns), as a JSON array of
+ * oncall_shift_json, at most ONCALL_MAX_SHIFTS (*truncated set when more).
+ * OODA_ENOTFOUND for an unknown schedule, OODA_EINVAL when to <= from.
+ */
+int oncall_shifts(const struct oncall *oc, const struct oncall_overrides *ov, const char *schedule, int64_t from_ns,
+		  int64_t to_ns, json_t **out, bool *truncated, struct buf *err);
+
+/* ---- escalation (respond/escalation.c) -------------------------------------
+ *
+ * One incident's walk through its policy, driven by a tick. The caller
+ * keeps the state beside the incident (escalation_state_json round-trips
+ * it through a document) and calls escalation_tick on every engine tick
+ * while the incident is open:
+ *
+ *              escalation_tick (first)
+ *   [fresh] ─────────────────────────────> [level 1]   page level 1, "open"
+ *
+ *   [level k] ── now >= last page + renotify ──> [level k]   page k, "renotify"
+ *   [level k] ── now >= level start + timeout ─> [level k+1] page k+1, "escalate"
+ *   [last level] ── timeout, repeats left ─────> [level 1]   page 1, "repeat"
+ *   [last level] ── timeout, no repeat left ───> [exhausted] no more pages
+ *   [any] ── acked (or resolved) ──────────────> [stopped]   no more pages
+ *
+ * Deterministic: the same state, times and config give the same pages.
+ * A late tick catches up: every deadline passed is paged, once, in order.
+ */
+
+enum escalation_phase { ESCALATION_FRESH, ESCALATION_ACTIVE, ESCALATION_EXHAUSTED, ESCALATION_STOPPED };
+
+struct escalation_state {
+	enum escalation_phase phase;
+	int level;               /* 0-based index of the level being paged */
+	int cycle;               /* 0 on the first pass, then 1..repeat */
+	int64_t level_start_ns;  /* when the current level was first paged */
+	int64_t last_page_ns;    /* when the current level was last paged */
+	int64_t pages;           /* pages sent so far */
+};
+
+/* A fresh state (zeroes): the first tick pages level 1. */
+#define ESCALATION_STATE_INIT { ESCALATION_FRESH, 0, 0, 0, 0, 0 }
+
+struct escalation_page {
+	int level;         /* 1-based */
+	char *to;          /* "user:alice" or "notify:ops-chat" */
+	char *via;         /* the policy target it came from: "schedule:payments" */
+	const char *reason; /* "open", "renotify", "escalate", "repeat" (static) */
+	int64_t at_ns;     /* the deadline that made it due */
+};
+
+struct escalation_pages {
+	struct escalation_page *v;
+	size_t n;
+};
+
+void escalation_pages_release(struct escalation_pages *p);
+
+/*
+ * Advances st to now_ns for an incident opened at opened_ns and appends the
+ * pages due to out (schedule targets resolved with oncall_who at the
+ * page's time, overrides honoured; a schedule nobody is on yet gives no
+ * page). acked is true once the incident is acknowledged or resolved: the
+ * state stops and nothing more is paged. Returns the number of pages
+ * appended (>= 0).
+ */
+int escalation_tick(const struct oncall *oc, const struct oncall_overrides *ov, const struct oncall_policy *p,
+		    struct escalation_state *st, int64_t opened_ns, int64_t now_ns, bool acked,
+		    struct escalation_pages *out);
+
+/* The state as JSON and back (for the incident's document). OODA_EINVAL on a malformed one. */
+json_t *escalation_state_json(const struct escalation_state *st);
+int escalation_state_from_json(const json_t *j, struct escalation_state *st);
+
+#endif
