@@ -177,4 +177,9 @@ int cmd_heartbeat(struct cli_args *a, struct buf *err);
 int cmd_slo_list(struct cli_args *a, struct buf *err);
 int cmd_slo_show(struct cli_args *a, struct buf *err);
 
+/* cmd_oncall.c */
+int cmd_oncall_who(struct cli_args *a, struct buf *err);
+int cmd_oncall_shifts(struct cli_args *a, struct buf *err);
+int cmd_oncall_override(struct cli_args *a, struct buf *err);
+
 #endif

@@ -1099,6 +1099,11 @@ static const struct cli_command commands[] = {
 	  "Run COMMAND (no shell) as the job of heartbeat NAME: pings start, then success or failure with exit code and duration; exits with COMMAND's code." },
 	{ "slo", "list", cmd_slo_list, "", "", "SLOs: objective, SLI, error budget left, burn rates and alert state." },
 	{ "slo", "show", cmd_slo_show, "", "NAME", "One SLO: budget, burn rate per window, alert rules, and a burn-down sparkline." },
+	{ "oncall", "who", cmd_oncall_who, "--at=,--schedule=,--team=", "",
+	  "Who is on call now (or --at TIME) for every schedule, one --schedule or a --team: primary, backups, override." },
+	{ "oncall", "shifts", cmd_oncall_shifts, "--from=,--to=", "SCHEDULE", "The shifts of a schedule from --from (default now) to --to (default a week later)." },
+	{ "oncall", "override", cmd_oncall_override, "--schedule=,--user=,--from=,--to=,--reason=,--all", "add|list|rm [ID]",
+	  "Overrides: add --schedule S --user U [--from T] --to T --reason WHY; list [--schedule S] [--all]; rm ID." },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
