@@ -76,6 +76,23 @@ static void test_berlin_offsets(void **state)
 	buf_release(&err);
 }
 
+/* The southern hemisphere's rule wraps the year (summer time from October to April), footer included. */
+static void test_sydney_offsets(void **state)
+{
+	(void)state;
+	struct tz *z = NULL;
+	struct buf err = BUF_INIT;
+	if (tz_load("Australia/Sydney", &z, &err))
+		skip();
+	assert_int_equal(tz_offset(z, at_s("2026-01-15T00:00:00Z")), 11 * 3600);
+	assert_int_equal(tz_offset(z, at_s("2026-07-15T00:00:00Z")), 10 * 3600);
+	assert_int_equal(tz_offset(z, at_s("2050-01-15T00:00:00Z")), 11 * 3600);
+	assert_int_equal(tz_offset(z, at_s("2050-07-15T00:00:00Z")), 10 * 3600);
+	assert_int_equal(tz_offset(z, at_s("2050-12-31T23:00:00Z")), 11 * 3600);
+	tz_destroy(z);
+	buf_release(&err);
+}
+
 static void test_bad_zones(void **state)
 {
 	(void)state;
@@ -461,6 +478,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_calendar),
 		cmocka_unit_test(test_berlin_offsets),
+		cmocka_unit_test(test_sydney_offsets),
 		cmocka_unit_test(test_bad_zones),
 		cmocka_unit_test(test_tzif_truncated),
 		cmocka_unit_test(test_weekly_rotation),
