@@ -24,6 +24,7 @@ struct oncall_book {
 	struct store *store;
 	const struct audit_signer *sg;
 	struct cfg_ref *cur;
+	char *section;              /* the section's JSON as applied ("" when absent) */
 	struct oncall_overrides ov; /* live (not deleted) overrides, creation order */
 };
 
@@ -97,6 +98,7 @@ int oncall_book_create(struct store *s, const struct audit_signer *sg, const cha
 	b->cur = xcalloc(1, sizeof(*b->cur));
 	b->cur->oc = oc;
 	b->cur->refs = 1;
+	b->section = xstrdup(section_json ? section_json : "");
 	if (s && (rc = vdoc_list(s, "oncall.override", "", load_override, b))) {
 		buf_addf(err, "loading on-call overrides: %s", ooda_strerror(rc));
 		oncall_book_destroy(b);
@@ -113,6 +115,7 @@ void oncall_book_destroy(struct oncall_book *b)
 	if (!b)
 		return;
 	ref_put(b, b->cur);
+	free(b->section);
 	oncall_overrides_release(&b->ov);
 	pthread_mutex_destroy(&b->mu);
 	free(b);
@@ -130,12 +133,15 @@ int oncall_book_reload(struct oncall_book *b, const char *section_json, bool app
 	struct cfg_ref *r = xcalloc(1, sizeof(*r));
 	r->oc = oc;
 	r->refs = 1;
-	if (changes)
+	char *text = xstrdup(section_json ? section_json : "");
+	pthread_mutex_lock(&b->mu);
+	if (changes && strcmp(text, b->section))
 		buf_addf(changes, "%zu schedules, %zu escalation policies, %zu teams", oc->n_schedules, oc->n_policies,
 			 oc->n_teams);
-	pthread_mutex_lock(&b->mu);
 	struct cfg_ref *old = b->cur;
 	b->cur = r;
+	free(b->section);
+	b->section = text;
 	pthread_mutex_unlock(&b->mu);
 	ref_put(b, old);
 	return 0;

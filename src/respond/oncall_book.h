@@ -33,8 +33,8 @@ void oncall_book_destroy(struct oncall_book *b);
 
 /*
  * Checks (apply false) or makes current (apply true) a new section; a bad
- * section changes nothing. Writes "N schedules, N policies, N teams" to
- * changes when applied.
+ * section changes nothing. Writes "N schedules, N escalation policies, N
+ * teams" to changes when an applied section differs from the one before.
  */
 int oncall_book_reload(struct oncall_book *b, const char *section_json, bool apply, struct buf *changes,
 		       struct buf *err);

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "respond/oncall.h"
+#include "respond/oncall_book.h"
 #include "respond/tz.h"
 
 #define S OODA_NS_PER_SEC
@@ -473,6 +474,52 @@ static void test_escalation_schedule_override(void **state)
 	oncall_destroy(oc);
 }
 
+/* A reload swaps the whole config; a bad one changes nothing; a view taken before stays valid. */
+static void test_book_reload(void **state)
+{
+	(void)state;
+	struct oncall_book *b = NULL;
+	struct buf err = BUF_INIT, changes = BUF_INIT;
+	assert_int_equal(oncall_book_create(NULL, NULL, config_json, &b, &err), 0);
+	struct oncall_view old;
+	oncall_book_view(b, &old);
+	assert_int_equal(old.oc->n_schedules, 3);
+
+	const char *bad = "{\"schedules\":[{\"name\":\"x\",\"time_zone\":\"Mars/Olympus\",\"rotations\":"
+			  "[{\"start\":\"2026-01-05\",\"participants\":[\"a\"]}]}]}";
+	assert_int_equal(oncall_book_reload(b, bad, false, &changes, &err), OODA_EINVAL);
+	assert_int_equal(oncall_book_reload(b, bad, true, &changes, &err), OODA_EINVAL);
+	struct oncall_view v;
+	oncall_book_view(b, &v);
+	assert_int_equal(v.oc->n_schedules, 3);
+	oncall_view_release(&v);
+
+	assert_int_equal(oncall_book_reload(b, config_json, true, &changes, &err), 0);
+	assert_int_equal(changes.len, 0); /* the same section: nothing to report */
+	const char *one = "{\"schedules\":[{\"name\":\"x\",\"rotations\":[{\"start\":\"2026-01-05\","
+			  "\"participants\":[\"a\"]}]}]}";
+	assert_int_equal(oncall_book_reload(b, one, true, &changes, &err), 0);
+	assert_string_equal(changes.data, "1 schedules, 0 escalation policies, 0 teams");
+	oncall_book_view(b, &v);
+	assert_int_equal(v.oc->n_schedules, 1);
+	oncall_view_release(&v);
+	/* the view from before the swap still answers from the old config */
+	struct oncall_shift s;
+	assert_int_equal(oncall_who(old.oc, &old.ov, "payments", at("2026-01-06T10:00:00Z"), &s, &err), 0);
+	assert_string_equal(s.primary, "alice");
+	oncall_view_release(&old);
+	/* without a store, overrides are refused, not lost */
+	json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "schedule", "x", "user", "u", "to", "2030-01-01T00:00:00Z",
+				"reason", "r");
+	json_t *out = NULL;
+	assert_int_equal(oncall_override_create(b, req, "tester", NULL, at("2029-01-01T00:00:00Z"), &out, &err),
+			 OODA_EUNAVAIL);
+	json_decref(req);
+	oncall_book_destroy(b);
+	buf_release(&err);
+	buf_release(&changes);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -489,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_escalation_ack_before_timeout),
 		cmocka_unit_test(test_escalation_repeat_bound),
 		cmocka_unit_test(test_escalation_schedule_override),
+		cmocka_unit_test(test_book_reload),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
