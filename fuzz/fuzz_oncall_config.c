@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "respond/escalation.h"
 #include "respond/oncall.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,12 +1,13 @@
 /*
  * The escalation engine: one incident's walk through its escalation policy
  * as a small state machine advanced by a tick (the diagram is in
- * oncall.h, beside struct escalation_state). Pure: the respond stage calls
+ * escalation.h). Pure: the respond stage calls
  * escalation_tick from the engine thread for each open incident, keeps the
  * state in the incident's document, and hands the pages to the
  * notification outbox. Schedule targets are resolved to the user on call at
  * the moment the page became due.
  */
+#include "respond/escalation.h"
 #include "respond/oncall.h"
 #include "core/error.h"
 #include "core/time.h"

@@ -6,8 +6,8 @@
  * with its schedule and policy). This file turns that section into an
  * immutable struct oncall and answers, as pure functions of it, of a set
  * of overrides and of a time: who is on call (oncall_who), the shifts of a
- * range (oncall_shifts), and which pages an unacknowledged incident is due
- * (escalation_tick, respond/escalation.c). No clock, no store, no threads:
+ * range (oncall_shifts); respond/escalation.h says which pages an
+ * unacknowledged incident is due. No clock, no store, no threads:
  * the stage glue (respond/oncall_book.h) keeps the current config and the
  * stored overrides and hands both in.
  */
@@ -164,70 +164,5 @@ json_t *oncall_shift_json(const struct oncall_shift *s);
  */
 int oncall_shifts(const struct oncall *oc, const struct oncall_overrides *ov, const char *schedule, int64_t from_ns,
 		  int64_t to_ns, json_t **out, bool *truncated, struct buf *err);
-
-/* ---- escalation (respond/escalation.c) -------------------------------------
- *
- * One incident's walk through its policy, driven by a tick. The caller
- * keeps the state beside the incident (escalation_state_json round-trips
- * it through a document) and calls escalation_tick on every engine tick
- * while the incident is open:
- *
- *              escalation_tick (first)
- *   [fresh] ─────────────────────────────> [level 1]   page level 1, "open"
- *
- *   [level k] ── now >= last page + renotify ──> [level k]   page k, "renotify"
- *   [level k] ── now >= level start + timeout ─> [level k+1] page k+1, "escalate"
- *   [last level] ── timeout, repeats left ─────> [level 1]   page 1, "repeat"
- *   [last level] ── timeout, no repeat left ───> [exhausted] no more pages
- *   [any] ── acked (or resolved) ──────────────> [stopped]   no more pages
- *
- * Deterministic: the same state, times and config give the same pages.
- * A late tick catches up: every deadline passed is paged, once, in order.
- */
-
-enum escalation_phase { ESCALATION_FRESH, ESCALATION_ACTIVE, ESCALATION_EXHAUSTED, ESCALATION_STOPPED };
-
-struct escalation_state {
-	enum escalation_phase phase;
-	int level;               /* 0-based index of the level being paged */
-	int cycle;               /* 0 on the first pass, then 1..repeat */
-	int64_t level_start_ns;  /* when the current level was first paged */
-	int64_t last_page_ns;    /* when the current level was last paged */
-	int64_t pages;           /* pages sent so far */
-};
-
-/* A fresh state (zeroes): the first tick pages level 1. */
-#define ESCALATION_STATE_INIT { ESCALATION_FRESH, 0, 0, 0, 0, 0 }
-
-struct escalation_page {
-	int level;         /* 1-based */
-	char *to;          /* "user:alice" or "notify:ops-chat" */
-	char *via;         /* the policy target it came from: "schedule:payments" */
-	const char *reason; /* "open", "renotify", "escalate", "repeat" (static) */
-	int64_t at_ns;     /* the deadline that made it due */
-};
-
-struct escalation_pages {
-	struct escalation_page *v;
-	size_t n;
-};
-
-void escalation_pages_release(struct escalation_pages *p);
-
-/*
- * Advances st to now_ns for an incident opened at opened_ns and appends the
- * pages due to out (schedule targets resolved with oncall_who at the
- * page's time, overrides honoured; a schedule nobody is on yet gives no
- * page). acked is true once the incident is acknowledged or resolved: the
- * state stops and nothing more is paged. Returns the number of pages
- * appended (>= 0).
- */
-int escalation_tick(const struct oncall *oc, const struct oncall_overrides *ov, const struct oncall_policy *p,
-		    struct escalation_state *st, int64_t opened_ns, int64_t now_ns, bool acked,
-		    struct escalation_pages *out);
-
-/* The state as JSON and back (for the incident's document). OODA_EINVAL on a malformed one. */
-json_t *escalation_state_json(const struct escalation_state *st);
-int escalation_state_from_json(const json_t *j, struct escalation_state *st);
 
 #endif

@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/time.h"
+#include "respond/escalation.h"
 #include "respond/oncall.h"
 #include "respond/oncall_book.h"
 #include "respond/tz.h"
