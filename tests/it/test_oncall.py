@@ -152,7 +152,7 @@ def main():
             f.write(CONFIG)
 
         # overrides are documents: a restart keeps them
-        s.stop()
+        check(s.stop() == 0, "clean stop")
         s.start()
         check(who(s, mid, viewer).get("primary") == "zed", "override survives a restart")
         r = s.cli("oncall", "override", "list", token=viewer)
@@ -166,6 +166,7 @@ def main():
         check(len(recs) == 1 and recs[0]["actor"] == "token:pat", f"delete audited: {r.body}")
         r = s.cli("oncall", "override", "rm", ov_id, token=responder)
         check(r.returncode != 0 and "no on-call override" in r.stderr, f"rm twice: {r.stderr}")
+        check(s.stop() == 0, "clean stop after the overrides")
     finally:
         s.cleanup()
     done()
