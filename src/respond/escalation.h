@@ -2,7 +2,7 @@
  * The escalation engine: one incident's walk through its escalation policy
  * (respond/oncall.h), driven by a tick. Pure — no clock, store or thread.
  * The respond stage, on the engine thread, for each open incident: looks up
- * the policy of the service owner's team (oncall_team_find), takes an
+ * the policy of the service owner's team (oncall_owner_policy), takes an
  * oncall_book view, calls escalation_tick with the incident's opened time
  * and whether it is acknowledged or resolved, keeps the state in the
  * incident's document (escalation_state_json) and hands each page to the

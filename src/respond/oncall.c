@@ -518,6 +518,12 @@ const struct oncall_team *oncall_team_find(const struct oncall *oc, const char *
 	return NULL;
 }
 
+const struct oncall_policy *oncall_owner_policy(const struct oncall *oc, const char *owner)
+{
+	const struct oncall_team *t = oncall_team_find(oc, owner);
+	return t ? oncall_policy_find(oc, t->policy) : NULL;
+}
+
 /* ---- overrides -------------------------------------------------------------- */
 
 void oncall_overrides_release(struct oncall_overrides *ov)

@@ -111,6 +111,13 @@ const struct oncall_policy *oncall_policy_find(const struct oncall *oc, const ch
 /* The team of a service owner (services[].owner); NULL if none. */
 const struct oncall_team *oncall_team_find(const struct oncall *oc, const char *name);
 
+/*
+ * The escalation policy that pages for a service whose services[].owner is
+ * owner: its team's policy. NULL when the owner has no team under
+ * oncall.teams or the team names no policy (nothing is paged then).
+ */
+const struct oncall_policy *oncall_owner_policy(const struct oncall *oc, const char *owner);
+
 /* One override: user takes the primary's place on schedule in [from, to). */
 struct oncall_override {
 	char *id, *schedule, *user, *reason, *created_by;

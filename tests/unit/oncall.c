@@ -349,7 +349,12 @@ static void test_escalation_levels(void **state)
 {
 	(void)state;
 	struct oncall *oc = load();
-	const struct oncall_policy *p = oncall_policy_find(oc, "pay");
+	/* the owner team's policy pages for its services */
+	const struct oncall_policy *p = oncall_owner_policy(oc, "payments");
+	assert_non_null(p);
+	assert_string_equal(p->name, "pay");
+	assert_null(oncall_owner_policy(oc, "nobody"));
+	assert_null(oncall_owner_policy(oc, NULL));
 	struct escalation_state st = ESCALATION_STATE_INIT;
 	struct escalation_pages out = { 0 };
 	int64_t open = at("2026-01-06T10:00:00Z"); /* alice primary, erin backup */
