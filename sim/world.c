@@ -101,7 +101,7 @@ void world_restart(struct world *w, int svc)
 
 /* ---- faults ------------------------------------------------------------ */
 
-int world_fault_inject(struct world *w, int def, int svc, int64_t for_ns, struct buf *err)
+static int fault_inject_locked(struct world *w, int def, int svc, int64_t for_ns, struct buf *err)
 {
 	struct fault f;
 	pthread_mutex_lock(&w->mu);
@@ -148,7 +148,15 @@ int world_fault_inject(struct world *w, int def, int svc, int64_t for_ns, struct
 	return f.id;
 }
 
-int world_fault_clear(struct world *w, int id, struct buf *err)
+int world_fault_inject(struct world *w, int def, int svc, int64_t for_ns, struct buf *err)
+{
+	pthread_mutex_lock(&w->fault_mu);
+	int rc = fault_inject_locked(w, def, svc, for_ns, err);
+	pthread_mutex_unlock(&w->fault_mu);
+	return rc;
+}
+
+static int fault_clear_locked(struct world *w, int id, struct buf *err)
 {
 	struct fault f;
 	int k;
@@ -173,6 +181,14 @@ int world_fault_clear(struct world *w, int id, struct buf *err)
 	ooda_logf(LOG_INFO, NULL, "ooda-sim: fault %s on %s cleared (id %d)", fault_defs[f.def].name,
 		  svc_defs[f.svc].name, id);
 	return 0;
+}
+
+int world_fault_clear(struct world *w, int id, struct buf *err)
+{
+	pthread_mutex_lock(&w->fault_mu);
+	int rc = fault_clear_locked(w, id, err);
+	pthread_mutex_unlock(&w->fault_mu);
+	return rc;
 }
 
 static void time_json(struct buf *out, const char *key, int64_t ns)
@@ -403,6 +419,7 @@ struct world *world_start(const struct sim_options *opt, struct buf *err)
 	w->opt = *opt;
 	w->started_ns = ooda_now_ns();
 	pthread_mutex_init(&w->mu, NULL);
+	pthread_mutex_init(&w->fault_mu, NULL);
 	pthread_mutex_init(&w->stop_mu, NULL);
 	pthread_cond_init(&w->stop_cv, NULL);
 	w->running = 1;
@@ -467,6 +484,7 @@ void world_stop(struct world *w)
 	for (int i = 0; i < SVC_COUNT; i++)
 		pthread_mutex_destroy(&w->svc[i].mu);
 	pthread_mutex_destroy(&w->mu);
+	pthread_mutex_destroy(&w->fault_mu);
 	pthread_mutex_destroy(&w->stop_mu);
 	pthread_cond_destroy(&w->stop_cv);
 	free(w->auth_header);

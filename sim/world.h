@@ -91,6 +91,7 @@ struct world {
 	int64_t started_ns;
 	char *auth_header; /* "Authorization: Bearer T" or NULL */
 
+	pthread_mutex_t fault_mu; /* serializes inject and clear (apply may call ooda) */
 	pthread_mutex_t mu; /* faults, wave, flags, job */
 	struct fault faults[SIM_MAX_FAULTS];
 	int nfaults;
