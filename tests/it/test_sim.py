@@ -2,7 +2,8 @@
 ooda as one tree frontend → checkout → payments/inventory → database under
 one trace id; every service's /metrics is valid Prometheus text; each fault
 of the catalogue applies and clears with the effect a responder would see
-(bad-deploy: a deploy in ooda and errors; slow-dependency: database latency
+(bad-deploy: a deploy in ooda and errors, cured by clearing or by a rollback
+through ooda whose redeploy hook reaches the simulator; slow-dependency: database latency
 in ooda; job-stopped: the heartbeat goes late; noise clears by itself; the
 others change what they say); bad control requests are 4xx problems naming
 the field; with ooda gone the services keep answering and the exporter
@@ -155,7 +156,27 @@ def main():
         deps = deps.get("deploys", deps) if isinstance(deps, dict) else deps
         check(deps and deps[0].get("version") == "2.3.0", "the rollback is a deploy of 2.3.0 in ooda")
 
-        # the redeploy hook ooda's rollback calls, and the admin endpoint
+        # a rollback through ooda reaches the simulator: its redeploy hook is the control port
+        with open(s.config, "a") as cf:
+            cf.write(f"deploy:\n  hooks:\n    redeploy:\n      http: {{url: \"{ctl}/hooks/redeploy\"}}\n")
+        r = s.post("/api/v1/config/reload")
+        check(r.status == 200, f"reload with the redeploy hook: {r.status} {r.body}")
+        r = sim_cli("fault", "bad-deploy", ports=ports)
+        f2 = json.loads(r.stdout) if r.returncode == 0 else {}
+        dep = f2.get("detail", "").split(" ")[1].rstrip(":") if f2 else ""
+        r = s.post(f"/api/v1/deploys/{dep}/rollback", {"rationale": "payments fails since this deploy", "wait": True})
+        check(r.status in (200, 201, 202), f"rollback of {dep} through ooda: {r.status} {r.body}")
+        check(wait_for("payments back on 2.3.0", lambda: json.loads(http("GET", f"{ctl}/state")[2])
+                       ["services"]["payments"]["version"] == "2.3.0", timeout=20),
+              "ooda's rollback ran the previous version in the simulator")
+        ndeploys = len(s.get("/api/v1/deploys?service=payments").json().get("deploys", []))
+        check(ndeploys >= 3, f"the deploys of payments so far: {ndeploys}")
+        r = sim_cli("clear", str(f2.get("id")), ports=ports)
+        check(r.returncode == 0, f"clear after the rollback: {r.stderr}")
+        check(len(s.get("/api/v1/deploys?service=payments").json().get("deploys", [])) == ndeploys,
+              "clearing a fault already rolled back records no other deploy")
+
+        # the redeploy hook directly, and the admin endpoint
         st, _, _ = http("POST", f"{ctl}/hooks/redeploy", {"service": "payments", "env": "prod", "version": "2.2.9"})
         check(st == 200, f"redeploy hook: {st}")
         st, _, body = http("POST", f"http://127.0.0.1:{svc['payments']}/admin/version", {"version": "2.3.0"})
