@@ -80,47 +80,96 @@ static enum MHD_Result redeploy_hook(struct world *w, struct MHD_Connection *c, 
 	return r;
 }
 
+static enum MHD_Result get_healthz(struct world *w, struct MHD_Connection *c, const char *arg, const char *body,
+				  size_t len)
+{
+	return mhd_reply(c, 200, "text/plain", "ok\n", 3);
+}
+
+static enum MHD_Result get_state(struct world *w, struct MHD_Connection *c, const char *arg, const char *body,
+				 size_t len)
+{
+	struct buf out = BUF_INIT;
+	world_state_json(w, &out);
+	return reply_buf(c, 200, &out);
+}
+
+static enum MHD_Result get_catalogue(struct world *w, struct MHD_Connection *c, const char *arg, const char *body,
+				     size_t len)
+{
+	struct buf out = BUF_INIT;
+	fault_catalogue_json(&out);
+	return reply_buf(c, 200, &out);
+}
+
+static enum MHD_Result get_faults(struct world *w, struct MHD_Connection *c, const char *arg, const char *body,
+				  size_t len)
+{
+	struct buf out = BUF_INIT;
+	world_faults_json(w, &out);
+	return reply_buf(c, 200, &out);
+}
+
+static enum MHD_Result post_faults(struct world *w, struct MHD_Connection *c, const char *arg, const char *body,
+				   size_t len)
+{
+	return post_fault(w, c, body, len);
+}
+
+static enum MHD_Result delete_fault(struct world *w, struct MHD_Connection *c, const char *arg, const char *body,
+				    size_t len)
+{
+	char *end;
+	long id = strtol(arg, &end, 10);
+	if (end == arg || *end || id <= 0 || id > 1000000000)
+		return mhd_problem(c, 400, "id: must be a fault id (a positive number)");
+	struct buf err = BUF_INIT;
+	int rc = world_fault_clear(w, (int)id, &err);
+	enum MHD_Result r = rc < 0 ? mhd_problem(c, status_of(rc), err.data)
+				   : mhd_reply(c, 200, "application/json", "{\"cleared\":true}", 16);
+	buf_release(&err);
+	return r;
+}
+
+static enum MHD_Result post_redeploy(struct world *w, struct MHD_Connection *c, const char *arg, const char *body,
+				     size_t len)
+{
+	return redeploy_hook(w, c, body, len);
+}
+
+/* The control port's routes; a path ending in '/' takes the rest of the URL as its argument. */
+static const struct control_route {
+	const char *method;
+	const char *path;
+	enum MHD_Result (*fn)(struct world *w, struct MHD_Connection *c, const char *arg, const char *body,
+			      size_t len);
+} control_routes[] = {
+	{ "GET", "/healthz", get_healthz },
+	{ "GET", "/state", get_state },
+	{ "GET", "/catalogue", get_catalogue },
+	{ "GET", "/faults", get_faults },
+	{ "POST", "/faults", post_faults },
+	{ "DELETE", "/faults/", delete_fault },
+	{ "POST", "/hooks/redeploy", post_redeploy },
+};
+
 static enum MHD_Result on_control(void *cls, struct MHD_Connection *c, const char *method, const char *url,
 				  const char *body, size_t len)
 {
 	struct world *w = cls;
-	struct buf out = BUF_INIT;
-	bool get = strcmp(method, "GET") == 0;
-	if (strcmp(url, "/healthz") == 0)
-		return mhd_reply(c, 200, "text/plain", "ok\n", 3);
-	if (get && strcmp(url, "/state") == 0) {
-		world_state_json(w, &out);
-		return reply_buf(c, 200, &out);
+	bool path_known = false;
+	for (size_t i = 0; i < sizeof control_routes / sizeof control_routes[0]; i++) {
+		const struct control_route *r = &control_routes[i];
+		size_t n = strlen(r->path);
+		bool prefix = r->path[n - 1] == '/';
+		if (prefix ? strncmp(url, r->path, n) != 0 || !url[n] : strcmp(url, r->path) != 0)
+			continue;
+		path_known = true;
+		if (strcmp(method, r->method) == 0)
+			return r->fn(w, c, prefix ? url + n : NULL, body, len);
 	}
-	if (get && strcmp(url, "/catalogue") == 0) {
-		fault_catalogue_json(&out);
-		return reply_buf(c, 200, &out);
-	}
-	if (strcmp(url, "/faults") == 0) {
-		if (get) {
-			world_faults_json(w, &out);
-			return reply_buf(c, 200, &out);
-		}
-		if (strcmp(method, "POST") == 0)
-			return post_fault(w, c, body, len);
-		return mhd_problem(c, 405, "/faults takes GET or POST");
-	}
-	if (strncmp(url, "/faults/", 8) == 0) {
-		char *end;
-		long id = strtol(url + 8, &end, 10);
-		if (strcmp(method, "DELETE") != 0)
-			return mhd_problem(c, 405, "/faults/{id} takes DELETE");
-		if (end == url + 8 || *end || id <= 0 || id > 1000000000)
-			return mhd_problem(c, 400, "id: must be a fault id (a positive number)");
-		struct buf err = BUF_INIT;
-		int rc = world_fault_clear(w, (int)id, &err);
-		enum MHD_Result r = rc < 0 ? mhd_problem(c, status_of(rc), err.data)
-					   : mhd_reply(c, 200, "application/json", "{\"cleared\":true}", 16);
-		buf_release(&err);
-		return r;
-	}
-	if (strcmp(url, "/hooks/redeploy") == 0 && strcmp(method, "POST") == 0)
-		return redeploy_hook(w, c, body, len);
+	if (path_known)
+		return mhd_problem(c, 405, "method not allowed on this path (see docs/sim.md)");
 	return mhd_problem(c, 404, "routes: /state, /faults, /faults/{id}, /catalogue, /hooks/redeploy");
 }
 
