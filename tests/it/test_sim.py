@@ -261,6 +261,8 @@ def main():
         http("DELETE", f"{ctl}/faults/{sid}")
         st, _, _ = http("DELETE", f"{ctl}/faults/{sid}")
         check(st == 404, f"clearing a cleared fault: {st}")
+        st, _, _ = http("GET", f"{ctl}/hooks/redeploy")
+        check(st == 405, f"a known path with another method: {st}")
         st, _, _ = http("DELETE", f"{ctl}/faults/abc")
         check(st == 400, f"a fault id that is not a number: {st}")
         active = [x for x in json.loads(http("GET", f"{ctl}/faults")[2]) if x["active"]]

@@ -9,6 +9,8 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "export.h"
+#include "httpc.h"
 #include "fault.h"
 #include "faultreq.h"
 #include "topology.h"
@@ -203,12 +205,40 @@ static void test_fault_catalogue(void **state)
 	buf_release(&out);
 }
 
+static void no_resource(void *ctx, int svc, struct buf *out)
+{
+	buf_adds(out, "{}");
+}
+
+static void test_export_bounded(void **state)
+{
+	/* ooda unreachable (port 1) and a 1 KiB queue: adding never waits, what does not fit is dropped and counted */
+	struct buf err = BUF_INIT;
+	struct exporter *e = exporter_create("http://127.0.0.1:1", "secret", 1024, 2, 3600 * 1000, no_resource, NULL,
+					     &err);
+	assert_non_null(e);
+	char item[100];
+	memset(item, 'x', sizeof item);
+	for (int i = 0; i < 30; i++)
+		exporter_add(e, SIG_TRACES, i % 2, item, sizeof item);
+	exporter_add(e, SIG_COUNT, 0, item, 1); /* out of range: ignored */
+	exporter_add(e, SIG_LOGS, 2, item, 1);
+	struct exporter_stats st;
+	exporter_get_stats(e, &st);
+	assert_int_equal(st.dropped, 30 - 1024 / (sizeof item + 1));
+	assert_int_equal(st.exported[SIG_TRACES], 0);
+	exporter_destroy(e); /* its last flush fails: the queued items are dropped too, and it returns */
+	buf_release(&err);
+}
+
 int main(void)
 {
+	httpc_global_init();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_traceparent_parse), cmocka_unit_test(test_traceparent_roundtrip),
 		cmocka_unit_test(test_wave_mean_and_shape), cmocka_unit_test(test_wave_jitter),
 		cmocka_unit_test(test_fault_request),      cmocka_unit_test(test_fault_catalogue),
+		cmocka_unit_test(test_export_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
