@@ -282,7 +282,10 @@ int service_handle(struct world *w, int i, const char *traceparent, int user)
 	}
 	int64_t end = ooda_now_ns();
 	char name[96];
-	snprintf(name, sizeof name, "%s %s", def->method, def->route);
+	if (i == SVC_RECONCILER)
+		snprintf(name, sizeof name, "%s", def->route);
+	else
+		snprintf(name, sizeof name, "%s %s", def->method, def->route);
 	struct span s = { tid, sid, has_parent ? in.span_id : NULL, name, i == SVC_RECONCILER ? 1 : 2, start, end,
 			  i == SVC_RECONCILER ? 0 : status, status >= 500 ? why : NULL, NULL,
 			  i == SVC_RECONCILER ? NULL : def->method, i == SVC_RECONCILER ? NULL : def->route,

@@ -16,7 +16,7 @@ const struct svc_def svc_defs[SVC_COUNT] = {
 			    "reserves stock; stores the reservation" },
 	[SVC_DATABASE] = { "database", "POST", "/query", { -1, -1 }, 3, "15.4",
 			   "the shared database (a service that answers queries)" },
-	[SVC_RECONCILER] = { "reconciler", "RUN", "reconcile", { SVC_DATABASE, -1 }, 5, "1.0.0",
+	[SVC_RECONCILER] = { "reconciler", "RUN", "reconcile orders", { SVC_DATABASE, -1 }, 5, "1.0.0",
 			     "background job: reconciles orders every 2 s, pings heartbeat sim-reconciler" },
 };
 
