@@ -1,5 +1,6 @@
 # What people type. The real build is Meson + Ninja; these targets wrap it.
-#   make demo   build and start ooda with the example config on 127.0.0.1:4318
+#   make demo   build, start ooda on 127.0.0.1:4318 watching ooda-sim, play a short story
+#               (ARGS=--no-story: just run the system; Ctrl-C stops everything)
 #   make test   install deps, build normal + ASan/UBSan, run unit and integration tests
 #   make bench  benchmarks against their peers (never part of make test)
 #   make fuzz   libFuzzer harnesses, each for FUZZ_SECONDS
@@ -33,7 +34,7 @@ test: build build-asan
 	@scripts/run-tests $(BUILD) $(ASAN_BUILD)
 
 demo: build
-	@scripts/demo $(BUILD)/ooda
+	@scripts/demo $(BUILD)/ooda $(ARGS)
 
 bench: deps
 	@scripts/install-deps --bench

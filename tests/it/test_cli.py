@@ -86,7 +86,7 @@ check(r.returncode != 0 and f"{f.name}:2:3: server.listne" in r.stderr and f"{f.
 os.unlink(f.name)
 
 # every config file shipped in the tree passes
-for rel in ("examples/ooda.yaml",):
+for rel in ("examples/ooda.yaml", "examples/demo.yaml"):
     r = run("config", "check", os.path.join(ROOT, rel))
     check(r.returncode == 0, f"{rel} passes config check: {r.stderr!r}")
 

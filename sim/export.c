@@ -1,0 +1,186 @@
+/*
+ * The exporter thread and its bounded queue (see export.h). The queue is one
+ * buffer of comma-separated JSON objects per (signal, service); a flush swaps
+ * the buffers out under the lock and posts them without it, so adding never
+ * waits for the network.
+ */
+#include "export.h"
+
+#include <pthread.h>
+
+#include "core/time.h"
+#include "httpc.h"
+
+static const char *const sig_path[SIG_COUNT] = { "/v1/traces", "/v1/logs", "/v1/metrics" };
+/* OTLP JSON names: resourceSpans/scopeSpans/spans, ... */
+static const char *const sig_res[SIG_COUNT] = { "resourceSpans", "resourceLogs", "resourceMetrics" };
+static const char *const sig_scope[SIG_COUNT] = { "scopeSpans", "scopeLogs", "scopeMetrics" };
+static const char *const sig_items[SIG_COUNT] = { "spans", "logRecords", "metrics" };
+
+struct exporter {
+	char *base_url;
+	char *auth; /* "Authorization: Bearer ..." or NULL */
+	size_t max_bytes;
+	int nsvc;
+	long interval_ms;
+	exporter_resource_fn resource;
+	void *ctx;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	struct buf *q;     /* [SIG_COUNT * nsvc] */
+	uint64_t *counts;  /* items in each q */
+	size_t queued_bytes;
+	struct exporter_stats st;
+	pthread_t thread;
+};
+
+void exporter_add(struct exporter *e, int signal, int svc, const char *json, size_t len)
+{
+	if (!e || signal < 0 || signal >= SIG_COUNT || svc < 0 || svc >= e->nsvc)
+		return;
+	pthread_mutex_lock(&e->mu);
+	if (e->queued_bytes + len + 1 > e->max_bytes) {
+		e->st.dropped++;
+	} else {
+		struct buf *b = &e->q[signal * e->nsvc + svc];
+		if (b->len)
+			buf_addch(b, ',');
+		buf_add(b, json, len);
+		e->counts[signal * e->nsvc + svc]++;
+		e->queued_bytes += len + 1;
+	}
+	pthread_mutex_unlock(&e->mu);
+}
+
+static void post_one(struct exporter *e, int signal, int svc, struct buf *items, uint64_t n)
+{
+	struct buf body = BUF_INIT, err = BUF_INIT;
+	buf_addf(&body, "{\"%s\":[{\"resource\":", sig_res[signal]);
+	e->resource(e->ctx, svc, &body);
+	buf_addf(&body, ",\"%s\":[{\"scope\":{\"name\":\"ooda-sim\",\"version\":\"%s\"},\"%s\":[", sig_scope[signal],
+		 OODA_VERSION, sig_items[signal]);
+	buf_add(&body, items->data, items->len);
+	buf_adds(&body, "]}]}]}");
+	char url[512];
+	snprintf(url, sizeof url, "%s%s", e->base_url, sig_path[signal]);
+	const char *hdr[3] = { "Content-Type: application/json", e->auth, NULL };
+	long status = 0;
+	int rc = httpc_call("POST", url, hdr, body.data, body.len, 5000, &status, NULL, &err);
+	pthread_mutex_lock(&e->mu);
+	if (rc == 0 && status >= 200 && status < 300) {
+		e->st.exported[signal] += n;
+	} else {
+		e->st.dropped += n;
+		e->st.failed_posts++;
+	}
+	pthread_mutex_unlock(&e->mu);
+	buf_release(&body);
+	buf_release(&err);
+}
+
+static void flush(struct exporter *e)
+{
+	size_t nq = (size_t)SIG_COUNT * (size_t)e->nsvc;
+	struct buf *taken = xcalloc(nq, sizeof *taken);
+	uint64_t *counts = xcalloc(nq, sizeof *counts);
+	pthread_mutex_lock(&e->mu);
+	for (size_t i = 0; i < nq; i++) {
+		taken[i] = e->q[i];
+		counts[i] = e->counts[i];
+		buf_init(&e->q[i]);
+		e->counts[i] = 0;
+	}
+	e->queued_bytes = 0;
+	pthread_mutex_unlock(&e->mu);
+	for (size_t i = 0; i < nq; i++) {
+		if (counts[i])
+			post_one(e, (int)(i / (size_t)e->nsvc), (int)(i % (size_t)e->nsvc), &taken[i], counts[i]);
+		buf_release(&taken[i]);
+	}
+	free(taken);
+	free(counts);
+}
+
+static void *run(void *arg)
+{
+	struct exporter *e = arg;
+	pthread_mutex_lock(&e->mu);
+	while (!e->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += e->interval_ms / 1000;
+		ts.tv_nsec += (e->interval_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+		pthread_mutex_unlock(&e->mu);
+		flush(e);
+		pthread_mutex_lock(&e->mu);
+	}
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
+struct exporter *exporter_create(const char *base_url, const char *token, size_t max_bytes, int nsvc,
+				 long interval_ms, exporter_resource_fn resource, void *ctx, struct buf *err)
+{
+	struct exporter *e = xcalloc(1, sizeof *e);
+	e->base_url = xstrdup(base_url);
+	if (token && *token) {
+		struct buf a = BUF_INIT;
+		buf_addf(&a, "Authorization: Bearer %s", token);
+		e->auth = buf_detach(&a, NULL);
+	}
+	e->max_bytes = max_bytes;
+	e->nsvc = nsvc;
+	e->interval_ms = interval_ms > 0 ? interval_ms : 1000;
+	e->resource = resource;
+	e->ctx = ctx;
+	e->q = xcalloc((size_t)SIG_COUNT * (size_t)nsvc, sizeof *e->q);
+	for (int i = 0; i < SIG_COUNT * nsvc; i++)
+		buf_init(&e->q[i]);
+	e->counts = xcalloc((size_t)SIG_COUNT * (size_t)nsvc, sizeof *e->counts);
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_cond_init(&e->cv, NULL);
+	if (pthread_create(&e->thread, NULL, run, e) != 0) {
+		buf_adds(err, "exporter: cannot start its thread");
+		e->stop = true;
+		e->thread = 0;
+		exporter_destroy(e);
+		return NULL;
+	}
+	return e;
+}
+
+void exporter_get_stats(struct exporter *e, struct exporter_stats *out)
+{
+	pthread_mutex_lock(&e->mu);
+	*out = e->st;
+	pthread_mutex_unlock(&e->mu);
+}
+
+void exporter_destroy(struct exporter *e)
+{
+	if (!e)
+		return;
+	if (e->thread) {
+		pthread_mutex_lock(&e->mu);
+		e->stop = true;
+		pthread_cond_signal(&e->cv);
+		pthread_mutex_unlock(&e->mu);
+		pthread_join(e->thread, NULL);
+	}
+	for (int i = 0; i < SIG_COUNT * e->nsvc; i++)
+		buf_release(&e->q[i]);
+	free(e->q);
+	free(e->counts);
+	free(e->base_url);
+	free(e->auth);
+	pthread_mutex_destroy(&e->mu);
+	pthread_cond_destroy(&e->cv);
+	free(e);
+}
