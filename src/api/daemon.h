@@ -53,6 +53,10 @@ struct daemon {
 	struct prober *prober;       /* probes of services in ooda.yaml */
 	struct heartbeats *heartbeats; /* dead-man's switches */
 	struct vdoc_pruner pruner;   /* bounds control.db: old alert/silence/heartbeat versions (engine thread) */
+	/* whether an incident id exists (action items check it); set by the
+	 * incidents stage at start, NULL accepts any well-formed id */
+	bool (*incident_exists)(void *ctx, const char *id);
+	void *incident_ctx;
 	struct audit_signer signer;
 	struct auth *auth;
 	struct http_server *http;

@@ -105,4 +105,10 @@ int api_heartbeat_ping(struct http_request *req, struct http_response *res);
 int api_slos_list(struct http_request *req, struct http_response *res);
 int api_slo_get(struct http_request *req, struct http_response *res);
 
+/* actions_api.c */
+int api_incident_actions_list(struct http_request *req, struct http_response *res);
+int api_incident_actions_add(struct http_request *req, struct http_response *res);
+int api_action_update(struct http_request *req, struct http_response *res);
+int api_actions_list(struct http_request *req, struct http_response *res);
+
 #endif

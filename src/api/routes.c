@@ -90,5 +90,9 @@ const struct route api_routes[] = {
 	{ "POST", "/api/v1/heartbeats/{name}", api_heartbeat_ping, ROLE_INGEST, 0, "A job's ping: ?status=ok|fail|start or a body {status, message, duration_ms, exit_code}; persisted and audited." },
 	{ "GET", "/api/v1/slos", api_slos_list, ROLE_VIEWER, 0, "SLOs: objective, window, SLI kind and value, error budget left, burn rates 5m…3d, alert state." },
 	{ "GET", "/api/v1/slos/{name}", api_slo_get, ROLE_VIEWER, 0, "One SLO as in the list, plus its budget burn-down: budget remaining at the end of every hour of the window." },
+	{ "GET", "/api/v1/incidents/{id}/actions", api_incident_actions_list, ROLE_VIEWER, 0, "Action items of an incident, by due date; ?overdue=true, ?owner=, ?status=open|done." },
+	{ "POST", "/api/v1/incidents/{id}/actions", api_incident_actions_add, ROLE_RESPONDER, 0, "Add an action item {title, owner, due: YYYY-MM-DD, status?, rationale?}; key INC-7/A1; audited; 404 for an unknown incident." },
+	{ "POST", "/api/v1/actions/{incident}/{item}", api_action_update, ROLE_RESPONDER, 0, "Change action item INCIDENT/ITEM: any of {status: open|done, owner, due, title, rationale}; audited." },
+	{ "GET", "/api/v1/actions", api_actions_list, ROLE_VIEWER, 0, "Action items across incidents, by due date; ?overdue=true (open, due before today UTC), ?owner=, ?status=, ?incident=." },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };

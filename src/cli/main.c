@@ -1099,6 +1099,11 @@ static const struct cli_command commands[] = {
 	  "Run COMMAND (no shell) as the job of heartbeat NAME: pings start, then success or failure with exit code and duration; exits with COMMAND's code." },
 	{ "slo", "list", cmd_slo_list, "", "", "SLOs: objective, SLI, error budget left, burn rates and alert state." },
 	{ "slo", "show", cmd_slo_show, "", "NAME", "One SLO: budget, burn rate per window, alert rules, and a burn-down sparkline." },
+	{ "actions", "list", cmd_actions_list, "--overdue,--owner=,--status=", "[INCIDENT]",
+	  "Action items across incidents (or of INCIDENT) by due date; --overdue: open and past due." },
+	{ "actions", "add", cmd_actions_add, "--title=,--owner=,--due=,--rationale=", "INCIDENT",
+	  "Add an action item to an incident: --title, --owner, --due YYYY-MM-DD; prints its key (INC-7/A1)." },
+	{ "actions", "done", cmd_actions_done, "--rationale=", "KEY", "Mark action item KEY (INC-7/A1) done." },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
