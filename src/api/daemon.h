@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "audit/audit.h"
 #include "core/config.h"
 #include "http/auth.h"
@@ -57,6 +59,10 @@ struct daemon {
 	 * incidents stage at start, NULL accepts any well-formed id */
 	bool (*incident_exists)(void *ctx, const char *id);
 	void *incident_ctx;
+	/* the incidents with onset in [from, to) and their timelines ({id: timeline})
+	 * for the reliability report and /metrics; set by the incidents stage, NULL: 503 */
+	int (*incidents_fetch)(void *ctx, int64_t from_ns, int64_t to_ns, json_t **incidents, json_t **timelines,
+			       struct buf *err);
 	struct audit_signer signer;
 	struct auth *auth;
 	struct http_server *http;

@@ -111,4 +111,11 @@ int api_incident_actions_add(struct http_request *req, struct http_response *res
 int api_action_update(struct http_request *req, struct http_response *res);
 int api_actions_list(struct http_request *req, struct http_response *res);
 
+/* reports_api.c */
+int api_report_reliability(struct http_request *req, struct http_response *res);
+/* The reliability report of the last 30 days as Prometheus lines (nothing without the incidents stage). */
+struct daemon;
+struct buf;
+void api_reliability_metrics(struct daemon *d, struct buf *out);
+
 #endif

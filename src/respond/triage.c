@@ -80,7 +80,8 @@ static json_t *failing_operations(const struct tdata *d)
 		v[i].req++;
 		v[i].err += t->error;
 	}
-	qsort(v, n, sizeof(*v), cmp_op);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_op);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n && json_array_size(arr) < TOP_OPERATIONS; i++)
 		if (v[i].err)

@@ -75,7 +75,8 @@ static void node_series(struct builder *b, const struct tdata *d, const char *no
 		free(v);
 		return; /* a declared edge without traffic has no series */
 	}
-	qsort(v, n, sizeof(*v), cmp_sample);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_sample);
 	double *er = arena_zalloc(b->a, b->steps * sizeof(double));
 	double *p90 = arena_zalloc(b->a, b->steps * sizeof(double));
 	double *rate = arena_zalloc(b->a, b->steps * sizeof(double));

@@ -2,7 +2,8 @@
 CLI with keys INC-7/A1, A2…; bad input is a 400 problem naming the field and
 writes nothing; the overdue and owner filters across incidents; marking an
 item done over the CLI; every change audited with its actor; a viewer may
-read but not add."""
+read but not add. The reliability report route checks its period and says
+plainly when the incidents stage is not there to feed it."""
 import datetime
 import json
 import os
@@ -95,6 +96,14 @@ try:
     check(r.status == 200, f"viewer reads: {r.status}")
     r = s.post("/api/v1/incidents/INC-7/actions", {"title": "x", "owner": "o", "due": future}, token=viewer)
     check(r.status == 403, f"viewer cannot add: {r.status}")
+
+    # --- the reliability report needs the incidents stage: until it runs, a clear 503
+    r = s.get("/api/v1/reports/reliability?from=yesterday")
+    check(r.status == 400 and "from" in r.body, f"bad from: {r.status} {r.body}")
+    r = s.get("/api/v1/reports/reliability?from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z")
+    check(r.status == 400 and "earlier" in r.body, f"from after to: {r.status} {r.body}")
+    r = s.get("/api/v1/reports/reliability")
+    check(r.status == 503 and "incidents" in r.body, f"no incidents stage: {r.status} {r.body}")
     check(s.stop() == 0, "clean stop")
 finally:
     if s:
