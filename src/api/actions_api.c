@@ -41,6 +41,8 @@ static int list(struct http_request *req, struct http_response *res, const char 
 	if (!incident)
 		f.incident = http_query(req, "incident");
 	int rc = query_bool(req, "overdue", &f.overdue);
+	if (!rc)
+		rc = api_query_limit(req, "limit", ACTIONS_LIST_MAX, ACTIONS_LIST_MAX, &f.limit);
 	if (rc)
 		return rc;
 	if (f.owner && strlen(f.owner) > ACTIONS_OWNER_MAX) {

@@ -305,10 +305,14 @@ int actions_list(const struct actions *a, const struct actions_filter *f, int64_
 		v[i] = json_incref(json_array_get(l.all, i));
 	qsort(v, n, sizeof(json_t *), cmp_due);
 	json_t *arr = json_array();
+	size_t limit = f->limit ? f->limit : ACTIONS_LIST_MAX;
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, v[i]);
+		if (i < limit)
+			json_array_append_new(arr, v[i]);
+		else
+			json_decref(v[i]);
 	free(v);
 	json_decref(l.all);
-	*out = json_pack("{s:o}", "actions", arr);
+	*out = json_pack("{s:o, s:I}", "actions", arr, "total", (json_int_t)n);
 	return 0;
 }

@@ -68,11 +68,15 @@ struct actions_filter {
 	const char *owner;    /* NULL: every owner */
 	const char *status;   /* "open", "done" or NULL for both */
 	bool overdue;         /* only open items due before today (UTC at now_ns) */
+	size_t limit;         /* at most this many (the earliest due); 0: ACTIONS_LIST_MAX */
 };
 
+#define ACTIONS_LIST_MAX 1000
+
 /*
- * *out (caller owns it): {"actions":[…]} — the documents plus "overdue"
- * (bool), ordered by due date then key. OODA_EINVAL for a bad status
+ * *out (caller owns it): {"actions":[…],"total":N} — the documents plus
+ * "overdue" (bool), ordered by due date then key, at most f->limit of the
+ * N that match. OODA_EINVAL for a bad status
  * filter, OODA_EIO when the store cannot be read.
  */
 int actions_list(const struct actions *a, const struct actions_filter *f, int64_t now_ns, json_t **out,

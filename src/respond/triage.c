@@ -141,7 +141,7 @@ static int log_users(void *ctx, const struct telemetry_batch *b, int64_t tmin, i
 }
 
 /* Distinct users of failing requests and error logs of the involved services in the incident window. */
-static json_t *affected_users(struct tdata *d, struct buf *err)
+static json_t *affected_users(struct tdata *d)
 {
 	struct users_ctx u = { d, NULL, 0 };
 	for (size_t k = 0; k < d->n; k++) {
@@ -157,7 +157,6 @@ static json_t *affected_users(struct tdata *d, struct buf *err)
 	struct buf e2 = BUF_INIT;
 	tstore_scan(d->deps->tstore, &q, log_users, &u, &e2); /* users from logs are a bonus: a failed read is not fatal */
 	buf_release(&e2);
-	(void)err;
 	free(names);
 	json_int_t n = 0;
 	for (size_t i = 0; i < u.cap; i++)
@@ -426,7 +425,7 @@ int triage_compute(const struct triage_deps *deps, const json_t *incident, int64
 	}
 	json_object_set_new(s, "impact", json_pack("{s:o, s:o, s:I, s:I, s:o, s:o}", "services", svcs, "operations",
 						   failing_operations(&d), "requests", req, "errors", errs,
-						   "affected_users", affected_users(&d, err), "slo_budget", slo_budget(&d)));
+						   "affected_users", affected_users(&d), "slo_budget", slo_budget(&d)));
 	json_object_set_new(s, "signals", signals(&d));
 	json_object_set_new(s, "error_classes", error_classes(&d));
 	json_object_set_new(s, "changes", json_incref(d.changes));
@@ -561,7 +560,6 @@ void triage_render_text(const json_t *summary, struct buf *out)
 
 struct docs_ctx {
 	json_t *arr;
-	const char *only_prefix;
 };
 
 static int doc_row(void *ctx, const void *row)
@@ -640,7 +638,7 @@ int triage_snapshot(const struct triage_deps *deps, const json_t *incident, int6
 	}
 	json_object_set_new(s, "probes", probes);
 	json_object_set_new(s, "heartbeats", hbs);
-	struct docs_ctx flags = { json_array(), NULL }, configs = { json_array(), NULL };
+	struct docs_ctx flags = { json_array() }, configs = { json_array() };
 	if (deps->store) {
 		vdoc_list(deps->store, "flag", "", doc_row, &flags);
 		for (size_t i = 0; i < d.n_nodes; i++) {

@@ -189,7 +189,7 @@ static struct tedge *edge_get(struct tdata *d, uint32_t caller, uint32_t callee)
 	return e;
 }
 
-static void add_edges(struct tdata *d, struct buf *err)
+static void add_edges(struct tdata *d)
 {
 	/* traced: a server span whose parent (read) is in another service */
 	for (size_t k = 0; k < d->n; k++) {
@@ -199,8 +199,8 @@ static void add_edges(struct tdata *d, struct buf *err)
 	}
 	/* traced, as live signals saw them (also calls to databases and external peers) */
 	if (d->deps->live) {
-		struct buf g = BUF_INIT;
-		if (!live_graph_json(d->deps->live, d->to, d->to - d->from, &g, err)) {
+		struct buf g = BUF_INIT, ignore = BUF_INIT; /* no graph: the edges of the spans read still count */
+		if (!live_graph_json(d->deps->live, d->to, d->to - d->from, &g, &ignore)) {
 			json_t *j = json_loadb(g.data, g.len, 0, NULL);
 			size_t i;
 			json_t *e;
@@ -212,7 +212,7 @@ static void add_edges(struct tdata *d, struct buf *err)
 			}
 			json_decref(j);
 		}
-		buf_reset(err);
+		buf_release(&ignore);
 		buf_release(&g);
 	}
 	/* declared: services[].dependencies of ooda.yaml */
@@ -362,7 +362,7 @@ int tdata_load(struct tdata *d, const struct triage_deps *deps, const json_t *in
 	json_array_foreach(svcs, i, s) if (json_string_value(s) && *json_string_value(s))
 		node_add(d, strtab_intern(&d->svcs, json_string_value(s)));
 	d->n_involved = d->n_nodes;
-	add_edges(d, err);
+	add_edges(d);
 	for (size_t e = 0; e < d->n_edges; e++) {
 		const struct tedge *x = &d->edges[e];
 		for (size_t k = 0; k < d->n_involved; k++) {

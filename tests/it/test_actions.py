@@ -57,6 +57,9 @@ try:
     over = sorted(a["key"] for a in r.json()["actions"])
     check(over == ["INC-7/A1", "INC-9/A1"], f"overdue: open items due before today: {over}")
     check(all(a["overdue"] for a in r.json()["actions"]), "overdue items are flagged")
+    r = s.get("/api/v1/actions?limit=1")
+    check(r.status == 200 and len(r.json()["actions"]) == 1 and r.json()["total"] == 3
+          and r.json()["actions"][0]["due"] == past, f"limit keeps the earliest due, total counts all: {r.body}")
     r = s.get("/api/v1/actions?owner=platform")
     check([a["key"] for a in r.json()["actions"]] == ["INC-7/A2"], f"owner filter: {r.body}")
     r = s.get("/api/v1/actions?overdue=maybe")
