@@ -118,4 +118,10 @@ struct daemon;
 struct buf;
 void api_reliability_metrics(struct daemon *d, struct buf *out);
 
+/* triage_api.c: triage_deps (respond/triage.h) of the running daemon; *services
+ * (the services: section, or NULL) backs deps->services and is the caller's to
+ * json_decref after the triage call. rank is left NULL for the wiring to set. */
+struct triage_deps;
+void api_triage_deps(struct daemon *d, struct triage_deps *deps, json_t **services);
+
 #endif
