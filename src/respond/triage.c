@@ -17,6 +17,7 @@
 #define TOP_OPERATIONS 5
 #define TOP_TRACES 5
 #define SPIKE_FACTOR 3.0
+#define SNAPSHOT_MAX_DOCS 500 /* flag and config versions listed in a snapshot */
 
 static bool node_has_involved(const struct tdata *d, uint32_t svc)
 {
@@ -567,6 +568,8 @@ static int doc_row(void *ctx, const void *row)
 	struct docs_ctx *c = ctx;
 	const struct doc_row *r = row;
 	char t[40];
+	if (json_array_size(c->arr) >= SNAPSHOT_MAX_DOCS)
+		return 0;
 	json_array_append_new(c->arr, json_pack("{s:s, s:I, s:s, s:s?}", "key", r->key, "version", (json_int_t)r->version,
 						"time", ooda_time_format(r->time_ns, t, sizeof(t)), "author", r->author));
 	return 0;

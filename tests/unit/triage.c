@@ -114,8 +114,13 @@ static int setup(void **state)
 
 	/* the deploy of payments, 4 minutes before the onset */
 	struct telemetry_batch ev = { .arena = &f->a };
-	ev.events = arena_zalloc(&f->a, sizeof(struct change_event));
-	ev.n_events = 1;
+	ev.events = arena_zalloc(&f->a, 2 * sizeof(struct change_event));
+	ev.n_events = 2;
+	/* and one of a service nobody involved calls: not a change of this incident */
+	ev.events[1] = (struct change_event){ .id = "d-43", .kind = "deploy", .service = "search",
+					      .environment = "prod", .version = "9.9", .actor = "ci",
+					      .description = "search 9.9", .source = "api",
+					      .time_ns = f->onset - 60 * SEC };
 	ev.events[0] = (struct change_event){ .id = "d-42", .kind = "deploy", .service = "payments",
 					      .environment = "prod", .version = "1.4.2", .actor = "ci",
 					      .description = "payments 1.4.2", .source = "api",
@@ -242,6 +247,8 @@ static void test_summary(void **state)
 	assert_string_equal(json_string_value(json_object_get(ch, "kind")), "deploy");
 	assert_string_equal(json_string_value(json_object_get(ch, "service")), "payments");
 	assert_float_equal(json_number_value(json_object_get(ch, "before_onset_s")), 240.0, 1e-6);
+	assert_int_equal(json_array_size(json_object_get(s, "changes")), 1); /* not search's deploy */
+	assert_true(json_is_false(json_object_get(json_object_get(s, "window"), "truncated")));
 
 	/* impact: error ratio and p90 against the baseline, both services */
 	const json_t *b = service_of(s, "payments"), *a = service_of(s, "frontend");
@@ -301,6 +308,11 @@ static void test_summary(void **state)
 	deps.rank = NULL;
 	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
 	assert_int_equal(json_array_size(json_object_get(s, "suspects")), 0);
+	json_decref(s);
+	/* past the span bound the answer says it is partial */
+	deps.max_spans = 10;
+	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
+	assert_true(json_is_true(json_object_get(json_object_get(s, "window"), "truncated")));
 	json_decref(s);
 	json_decref(inc);
 	buf_release(&err);
