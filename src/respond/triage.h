@@ -8,8 +8,10 @@
  *    window onset..now against the baseline onset−15m..onset; the failing
  *    operations; request volume; distinct affected users; SLO budget
  *    burned), the most anomalous signals, new or spiking error classes, the
- *    changes on the involved services and their dependencies with
- *    before_onset_s, exemplar failing traces, the runbook, and the suspects
+ *    changes on the involved services and their dependencies (and the flag
+ *    changes filed without a service, under "flags") from two hours before
+ *    the onset, with before_onset_s, exemplar failing traces, the runbook,
+ *    and the suspects
  *    of the root-cause ranking;
  *  - triage_render_text: that summary as the text `ooda incident show` prints;
  *  - triage_rca_input: the input of rca_rank (respond/rca.h) — per service

@@ -255,12 +255,17 @@ static int cmp_change_time(const void *a, const void *b)
 	return (x < y) - (x > y);
 }
 
-/* Change events of every node from onset − lookback to now, newest first, deduplicated. */
+/*
+ * Change events of every node from onset − lookback to now, newest first,
+ * deduplicated; plus the flag changes recorded without a service (the flag
+ * store files them under "flags"), which may touch any service.
+ */
 static int load_changes(struct tdata *d, struct buf *err)
 {
 	json_t *all = json_array();
-	for (size_t i = 0; i < d->n_nodes; i++) {
-		struct tstore_event_filter f = { .service = d->svcs.v[d->nodes[i]],
+	for (size_t i = 0; i <= d->n_nodes; i++) {
+		struct tstore_event_filter f = { .service = i < d->n_nodes ? d->svcs.v[d->nodes[i]] : "flags",
+						 .kind = i < d->n_nodes ? NULL : "flag",
 						 .from_ns = d->onset - TRIAGE_CHANGE_LOOKBACK_NS, .to_ns = d->to,
 						 .limit = 50 };
 		struct buf out = BUF_INIT;

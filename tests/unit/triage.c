@@ -114,8 +114,13 @@ static int setup(void **state)
 
 	/* the deploy of payments, 4 minutes before the onset */
 	struct telemetry_batch ev = { .arena = &f->a };
-	ev.events = arena_zalloc(&f->a, 2 * sizeof(struct change_event));
-	ev.n_events = 2;
+	ev.events = arena_zalloc(&f->a, 3 * sizeof(struct change_event));
+	ev.n_events = 3;
+	/* a flag flipped without a service (filed under "flags"), 10 minutes before */
+	ev.events[2] = (struct change_event){ .id = "f-1", .kind = "flag", .service = "flags",
+					      .environment = "prod", .version = "v3", .actor = "bob",
+					      .description = "flag new-pricing v3", .source = "api",
+					      .time_ns = f->onset - 600 * SEC };
 	/* and one of a service nobody involved calls: not a change of this incident */
 	ev.events[1] = (struct change_event){ .id = "d-43", .kind = "deploy", .service = "search",
 					      .environment = "prod", .version = "9.9", .actor = "ci",
@@ -194,7 +199,7 @@ static int fake_rank(const struct rca_input *in, struct rca_suspect **out, size_
 	(void)err;
 	rank_calls++;
 	assert_string_equal(in->target, "frontend");
-	assert_true(in->n_series >= 6 && in->n_changes == 1);
+	assert_true(in->n_series >= 6 && in->n_changes == 2);
 	*out = calloc(1, sizeof(**out));
 	(*out)[0].node = strdup("payments");
 	(*out)[0].kind = strdup("service");
@@ -247,7 +252,11 @@ static void test_summary(void **state)
 	assert_string_equal(json_string_value(json_object_get(ch, "kind")), "deploy");
 	assert_string_equal(json_string_value(json_object_get(ch, "service")), "payments");
 	assert_float_equal(json_number_value(json_object_get(ch, "before_onset_s")), 240.0, 1e-6);
-	assert_int_equal(json_array_size(json_object_get(s, "changes")), 1); /* not search's deploy */
+	/* the global flag flip too, older; not search's deploy */
+	assert_int_equal(json_array_size(json_object_get(s, "changes")), 2);
+	ch = json_array_get(json_object_get(s, "changes"), 1);
+	assert_string_equal(json_string_value(json_object_get(ch, "id")), "f-1");
+	assert_float_equal(json_number_value(json_object_get(ch, "before_onset_s")), 600.0, 1e-6);
 	assert_true(json_is_false(json_object_get(json_object_get(s, "window"), "truncated")));
 
 	/* impact: error ratio and p90 against the baseline, both services */
@@ -363,7 +372,7 @@ static void test_rca_input(void **state)
 	assert_true(edge);
 	assert_non_null(series(&r.in, "frontend->payments", "error_ratio"));
 	/* the deploy as a change on payments */
-	assert_int_equal(r.in.n_changes, 1);
+	assert_int_equal(r.in.n_changes, 2);
 	assert_string_equal(r.in.changes[0].node, "payments");
 	assert_string_equal(r.in.changes[0].kind, "deploy");
 	assert_string_equal(r.in.changes[0].ref, "d-42");
@@ -410,7 +419,7 @@ static void test_snapshot(void **state)
 	assert_string_equal(json_string_value(json_object_get(root, "service")), "frontend");
 	assert_string_equal(json_string_value(json_object_get(root, "status")), "error");
 	assert_int_equal(json_integer_value(json_object_get(ex, "spans")), 3);
-	assert_int_equal(json_array_size(json_object_get(s, "changes")), 1);
+	assert_int_equal(json_array_size(json_object_get(s, "changes")), 2);
 	assert_true(json_is_array(json_object_get(s, "probes")) && json_is_array(json_object_get(s, "flags")));
 	json_decref(s);
 	json_decref(inc);
