@@ -369,9 +369,6 @@ static void window_json(const struct tdata *d, json_t *o)
 						   ooda_time_format(d->now, c, sizeof(c)), "truncated", d->truncated));
 }
 
-/* Declared in triage_rca.c: the rca input from a loaded window. */
-int triage_rca_build(const struct tdata *d, struct triage_rca *out, struct buf *err);
-
 static json_t *suspects(const struct tdata *d, json_t *summary)
 {
 	json_t *arr = json_array();

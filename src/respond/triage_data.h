@@ -74,6 +74,9 @@ struct tred tdata_red(const struct tdata *d, uint32_t svc, int64_t caller, int64
 
 json_t *tred_json(const struct tred *r);
 
+/* The rca input from a loaded window (triage_rca.c); release out whatever the result. */
+int triage_rca_build(const struct tdata *d, struct triage_rca *out, struct buf *err);
+
 /* Lowercase hex of n bytes into out (2n + 1). */
 void tdata_hex(const uint8_t *b, size_t n, char *out);
 

@@ -116,8 +116,6 @@ static bool is_node(const struct tdata *d, uint32_t s)
 	return false;
 }
 
-int triage_rca_build(const struct tdata *d, struct triage_rca *out, struct buf *err);
-
 int triage_rca_build(const struct tdata *d, struct triage_rca *out, struct buf *err)
 {
 	(void)err;
