@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "audit/audit.h"
 #include "core/config.h"
 #include "http/auth.h"
@@ -55,6 +57,14 @@ struct daemon {
 	struct heartbeats *heartbeats; /* dead-man's switches */
 	struct oncall_book *oncall;  /* on-call config and overrides (folded into respond later) */
 	struct vdoc_pruner pruner;   /* bounds control.db: old alert/silence/heartbeat versions (engine thread) */
+	/* whether an incident id exists (action items check it); set by the
+	 * incidents stage at start, NULL accepts any well-formed id */
+	bool (*incident_exists)(void *ctx, const char *id);
+	void *incident_ctx;
+	/* the incidents with onset in [from, to) and their timelines ({id: timeline})
+	 * for the reliability report and /metrics; set by the incidents stage, NULL: 503 */
+	int (*incidents_fetch)(void *ctx, int64_t from_ns, int64_t to_ns, json_t **incidents, json_t **timelines,
+			       struct buf *err);
 	struct audit_signer signer;
 	struct auth *auth;
 	struct http_server *http;

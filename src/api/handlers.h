@@ -111,5 +111,23 @@ int api_oncall_shifts(struct http_request *req, struct http_response *res);
 int api_oncall_overrides_list(struct http_request *req, struct http_response *res);
 int api_oncall_override_create(struct http_request *req, struct http_response *res);
 int api_oncall_override_delete(struct http_request *req, struct http_response *res);
+/* actions_api.c */
+int api_incident_actions_list(struct http_request *req, struct http_response *res);
+int api_incident_actions_add(struct http_request *req, struct http_response *res);
+int api_action_update(struct http_request *req, struct http_response *res);
+int api_actions_list(struct http_request *req, struct http_response *res);
+
+/* reports_api.c */
+int api_report_reliability(struct http_request *req, struct http_response *res);
+/* The reliability report of the last 30 days as Prometheus lines (nothing without the incidents stage). */
+struct daemon;
+struct buf;
+void api_reliability_metrics(struct daemon *d, struct buf *out);
+
+/* triage_api.c: triage_deps (respond/triage.h) of the running daemon; *services
+ * (the services: section, or NULL) backs deps->services and is the caller's to
+ * json_decref after the triage call. rank is left NULL for the wiring to set. */
+struct triage_deps;
+void api_triage_deps(struct daemon *d, struct triage_deps *deps, json_t **services);
 
 #endif

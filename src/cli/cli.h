@@ -176,6 +176,10 @@ int cmd_heartbeat(struct cli_args *a, struct buf *err);
 /* cmd_slo.c */
 int cmd_slo_list(struct cli_args *a, struct buf *err);
 int cmd_slo_show(struct cli_args *a, struct buf *err);
+/* cmd_actions.c */
+int cmd_actions_list(struct cli_args *a, struct buf *err);
+int cmd_actions_add(struct cli_args *a, struct buf *err);
+int cmd_actions_done(struct cli_args *a, struct buf *err);
 
 /* cmd_oncall.c */
 int cmd_oncall_who(struct cli_args *a, struct buf *err);

@@ -1104,6 +1104,11 @@ static const struct cli_command commands[] = {
 	{ "oncall", "shifts", cmd_oncall_shifts, "--from=,--to=", "SCHEDULE", "The shifts of a schedule from --from (default now) to --to (default a week later)." },
 	{ "oncall", "override", cmd_oncall_override, "--schedule=,--user=,--from=,--to=,--reason=,--all", "add|list|rm [ID]",
 	  "Overrides: add --schedule S --user U [--from T] --to T --reason WHY; list [--schedule S] [--all]; rm ID." },
+	{ "actions", "list", cmd_actions_list, "--overdue,--owner=,--status=", "[INCIDENT]",
+	  "Action items across incidents (or of INCIDENT) by due date; --overdue: open and past due." },
+	{ "actions", "add", cmd_actions_add, "--title=,--owner=,--due=,--rationale=", "INCIDENT",
+	  "Add an action item to an incident: --title, --owner, --due YYYY-MM-DD; prints its key (INC-7/A1)." },
+	{ "actions", "done", cmd_actions_done, "--rationale=", "KEY", "Mark action item KEY (INC-7/A1) done." },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -1,0 +1,656 @@
+/*
+ * The triage summary and the diagnostics snapshot (see triage.h): the
+ * orient step of an incident, computed from one read of the telemetry
+ * window (triage_data.c) at open and again as data arrives.
+ */
+#include "respond/triage.h"
+
+#include <math.h>
+
+#include "core/error.h"
+#include "core/time.h"
+#include "respond/triage_data.h"
+#include "store/vdoc.h"
+
+#define SEV_ERROR 17   /* OTel SeverityNumber ERROR */
+#define TOP_SIGNALS 8
+#define TOP_OPERATIONS 5
+#define TOP_TRACES 5
+#define SPIKE_FACTOR 3.0
+#define SNAPSHOT_MAX_DOCS 500 /* flag and config versions listed in a snapshot */
+
+static bool node_has_involved(const struct tdata *d, uint32_t svc)
+{
+	for (size_t i = 0; i < d->n_involved; i++)
+		if (d->nodes[i] == svc)
+			return true;
+	return false;
+}
+
+static bool node_has_any(const struct tdata *d, uint32_t svc)
+{
+	for (size_t i = 0; i < d->n_nodes; i++)
+		if (d->nodes[i] == svc)
+			return true;
+	return false;
+}
+
+static json_t *services_red(const struct tdata *d)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < d->n_nodes; i++) {
+		struct tred b = tdata_red(d, d->nodes[i], -1, d->from, d->onset);
+		struct tred c = tdata_red(d, d->nodes[i], -1, d->onset, d->to);
+		if (i >= d->n_involved && !b.requests && !c.requests)
+			continue;
+		json_array_append_new(arr, json_pack("{s:s, s:b, s:o, s:o}", "service", d->svcs.v[d->nodes[i]], "involved",
+						     i < d->n_involved, "baseline", tred_json(&b), "incident",
+						     tred_json(&c)));
+	}
+	return arr;
+}
+
+struct opcount {
+	uint32_t svc, op;
+	uint64_t req, err;
+};
+
+static int cmp_op(const void *a, const void *b)
+{
+	const struct opcount *x = a, *y = b;
+	return (x->err < y->err) - (x->err > y->err);
+}
+
+static json_t *failing_operations(const struct tdata *d)
+{
+	struct opcount *v = NULL;
+	size_t n = 0;
+	for (size_t k = 0; k < d->n; k++) {
+		const struct tspan *t = &d->spans[k];
+		if (!t->server || t->end < d->onset)
+			continue;
+		if (!node_has_any(d, t->svc))
+			continue;
+		size_t i;
+		for (i = 0; i < n && !(v[i].svc == t->svc && v[i].op == t->op); i++)
+			;
+		if (i == n) {
+			v = xrealloc(v, (n + 1) * sizeof(*v));
+			v[n++] = (struct opcount){ t->svc, t->op, 0, 0 };
+		}
+		v[i].req++;
+		v[i].err += t->error;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_op);
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n && json_array_size(arr) < TOP_OPERATIONS; i++)
+		if (v[i].err)
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I}", "service", d->svcs.v[v[i].svc],
+							     "operation", d->ops.v[v[i].op], "requests", (json_int_t)v[i].req,
+							     "errors", (json_int_t)v[i].err));
+	free(v);
+	return arr;
+}
+
+struct users_ctx {
+	struct tdata *d;
+	uint8_t *seen; /* per users index */
+	size_t cap;
+};
+
+static void user_mark(struct users_ctx *u, int32_t idx)
+{
+	if (idx < 0)
+		return;
+	if ((size_t)idx >= u->cap) {
+		size_t nc = (size_t)idx * 2 + 64;
+		u->seen = xrealloc(u->seen, nc);
+		memset(u->seen + u->cap, 0, nc - u->cap);
+		u->cap = nc;
+	}
+	u->seen[idx] = 1;
+}
+
+static int log_users(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
+{
+	(void)tmin;
+	(void)tmax;
+	struct users_ctx *u = ctx;
+	for (size_t i = 0; i < b->n_logs; i++) {
+		const struct log_record *r = &b->logs[i];
+		if (r->severity < SEV_ERROR || r->time_ns < u->d->onset || r->time_ns >= u->d->to)
+			continue;
+		for (uint32_t k = 0; k < r->attrs.n; k++) {
+			const struct attr *a = &r->attrs.v[k];
+			if (strcmp(a->key, "enduser.id") && strcmp(a->key, "user.id"))
+				continue;
+			char v[256];
+			if (a->type == ATTR_STR && a->len && a->len < sizeof(v)) {
+				memcpy(v, a->s, a->len);
+				v[a->len] = 0;
+			} else if (a->type == ATTR_INT) {
+				snprintf(v, sizeof(v), "%lld", (long long)a->i);
+			} else {
+				continue;
+			}
+			user_mark(u, (int32_t)strtab_intern(&u->d->users, v));
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Distinct users of failing requests and error logs of the involved services in the incident window. */
+static json_t *affected_users(struct tdata *d)
+{
+	struct users_ctx u = { d, NULL, 0 };
+	for (size_t k = 0; k < d->n; k++) {
+		const struct tspan *t = &d->spans[k];
+		if (t->error && t->end >= d->onset && node_has_involved(d, t->svc))
+			user_mark(&u, t->user);
+	}
+	const char **names = xcalloc(d->n_involved + 1, sizeof(char *));
+	for (size_t i = 0; i < d->n_involved; i++)
+		names[i] = d->svcs.v[d->nodes[i]];
+	struct tstore_scan q = { .signal = SIGNAL_LOGS, .from_ns = d->onset, .to_ns = d->to,
+				 .services = names, .n_services = d->n_involved, .min_severity = SEV_ERROR };
+	struct buf e2 = BUF_INIT;
+	tstore_scan(d->deps->tstore, &q, log_users, &u, &e2); /* users from logs are a bonus: a failed read is not fatal */
+	buf_release(&e2);
+	free(names);
+	json_int_t n = 0;
+	for (size_t i = 0; i < u.cap; i++)
+		n += u.seen[i];
+	free(u.seen);
+	return n ? json_integer(n) : json_null();
+}
+
+/* Budget burned during the incident, per SLO of an involved service. */
+static json_t *slo_budget(const struct tdata *d)
+{
+	json_t *arr = json_array();
+	if (!d->deps->slos)
+		return arr;
+	struct buf a = BUF_INIT, b = BUF_INIT, e = BUF_INIT;
+	slo_list_json(d->deps->slos, d->onset, &a, &e);
+	slo_list_json(d->deps->slos, d->now, &b, &e);
+	json_t *ja = json_loadb(a.data, a.len, 0, NULL), *jb = json_loadb(b.data, b.len, 0, NULL);
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(jb, "slos"), i, s) {
+		const char *svc = json_string_value(json_object_get(s, "service"));
+		const char *name = json_string_value(json_object_get(s, "name"));
+		int32_t idx = svc ? strtab_find(&d->svcs, svc) : -1;
+		if (!name || idx < 0 || !node_has_involved(d, (uint32_t)idx))
+			continue;
+		json_t *before = NULL;
+		size_t k;
+		json_t *o;
+		json_array_foreach(json_object_get(ja, "slos"), k, o) if (json_string_value(json_object_get(o, "name")) &&
+									   !strcmp(json_string_value(json_object_get(o, "name")), name)) before = o;
+		json_t *r0 = json_object_get(json_object_get(before, "error_budget"), "remaining");
+		json_t *r1 = json_object_get(json_object_get(s, "error_budget"), "remaining");
+		if (!json_is_number(r0) || !json_is_number(r1))
+			continue;
+		double burned = json_number_value(r0) - json_number_value(r1);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:f, s:f, s:f}", "slo", name, "service", svc,
+						     "remaining_at_onset", json_number_value(r0), "remaining_now",
+						     json_number_value(r1), "burned", burned > 0 ? burned : 0.0));
+	}
+	json_decref(ja);
+	json_decref(jb);
+	buf_release(&a);
+	buf_release(&b);
+	buf_release(&e);
+	return arr;
+}
+
+struct sig {
+	uint32_t svc;
+	const char *metric;
+	double base, cur, mag;
+};
+
+static int cmp_sig(const void *a, const void *b)
+{
+	double x = fabs(log(((const struct sig *)a)->mag)), y = fabs(log(((const struct sig *)b)->mag));
+	return (x < y) - (x > y);
+}
+
+/* The most anomalous signals: incident over baseline, far from 1 either way. */
+static json_t *signals(const struct tdata *d)
+{
+	struct sig *v = xcalloc(d->n_nodes * 3 + 1, sizeof(*v));
+	size_t n = 0;
+	for (size_t i = 0; i < d->n_nodes; i++) {
+		struct tred b = tdata_red(d, d->nodes[i], -1, d->from, d->onset);
+		struct tred c = tdata_red(d, d->nodes[i], -1, d->onset, d->to);
+		if (!c.requests && !b.requests)
+			continue;
+		struct {
+			const char *metric;
+			double base, cur, floor;
+			bool ok;
+		} m[3] = {
+			{ "error_ratio", b.requests ? (double)b.errors / (double)b.requests : 0,
+			  c.requests ? (double)c.errors / (double)c.requests : 0, 0.001, c.requests > 0 },
+			{ "latency_p90", b.p90_ms, c.p90_ms, 1.0, b.requests && c.requests },
+			{ "rate", b.rate, c.rate, 0.01, true },
+		};
+		for (int k = 0; k < 3; k++) {
+			if (!m[k].ok)
+				continue;
+			double mag = fmax(m[k].cur, m[k].floor) / fmax(m[k].base, m[k].floor);
+			if (mag < 1.5 && mag > 1 / 1.5)
+				continue;
+			v[n++] = (struct sig){ d->nodes[i], m[k].metric, m[k].base, m[k].cur, mag };
+		}
+	}
+	qsort(v, n, sizeof(*v), cmp_sig);
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n && i < TOP_SIGNALS; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:f, s:f, s:f}", "service", d->svcs.v[v[i].svc], "metric",
+						     v[i].metric, "baseline", v[i].base, "incident", v[i].cur, "magnitude",
+						     v[i].mag));
+	free(v);
+	return arr;
+}
+
+/* New or spiking error classes of the involved services. */
+static json_t *error_classes(const struct tdata *d)
+{
+	json_t *arr = json_array();
+	if (!d->deps->logclass)
+		return arr;
+	double base_s = (double)(d->onset - d->from) / 1e9, inc_s = (double)(d->to - d->onset) / 1e9;
+	for (size_t i = 0; i < d->n_involved; i++) {
+		const char *svc = d->svcs.v[d->nodes[i]];
+		struct buf a = BUF_INIT, b = BUF_INIT;
+		logclass_json(d->deps->logclass, svc, d->onset, SEV_ERROR, 20, &a);
+		logclass_json(d->deps->logclass, svc, d->from, SEV_ERROR, 100, &b);
+		json_t *ja = json_loadb(a.data, a.len, 0, NULL), *jb = json_loadb(b.data, b.len, 0, NULL);
+		size_t k;
+		json_t *p;
+		json_array_foreach(json_object_get(ja, "patterns"), k, p) {
+			const char *id = json_string_value(json_object_get(p, "id"));
+			json_int_t inc = json_integer_value(json_object_get(p, "count_in_range")), all = inc;
+			size_t z;
+			json_t *q;
+			json_array_foreach(json_object_get(jb, "patterns"), z, q) if (id && json_string_value(json_object_get(q, "id")) &&
+										     !strcmp(id, json_string_value(json_object_get(q, "id")))) all = json_integer_value(json_object_get(q, "count_in_range"));
+			json_int_t base = all > inc ? all - inc : 0;
+			const char *first = json_string_value(json_object_get(p, "first_seen"));
+			int64_t first_ns = -1;
+			if (first)
+				ooda_time_parse(first, strlen(first), &first_ns);
+			bool is_new = first_ns >= d->from;
+			bool spiking = inc >= 3 && inc_s > 0 && (double)inc / inc_s >= SPIKE_FACTOR * (double)base / base_s;
+			if (!inc || (!is_new && !spiking))
+				continue;
+			json_array_append_new(arr, json_pack("{s:s, s:s?, s:s?, s:I, s:I, s:s?, s:b, s:b}", "service", svc,
+							     "template", json_string_value(json_object_get(p, "template")),
+							     "example", json_string_value(json_object_get(p, "example")), "count",
+							     inc, "baseline_count", base, "first_seen", first, "new", is_new,
+							     "spiking", spiking));
+		}
+		json_decref(ja);
+		json_decref(jb);
+		buf_release(&a);
+		buf_release(&b);
+	}
+	return arr;
+}
+
+/* Trace ids of failing requests of the involved services (primary first), at most max. */
+static json_t *exemplars(const struct tdata *d, size_t max, bool with_root)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < d->n_involved && json_array_size(arr) < max; i++) {
+		for (size_t k = 0; k < d->n && json_array_size(arr) < max; k++) {
+			const struct tspan *t = &d->spans[k];
+			if (!t->server || !t->error || t->svc != d->nodes[i] || t->end < d->onset)
+				continue;
+			char hex[33];
+			tdata_hex(t->trace, 16, hex);
+			bool dup = false;
+			size_t z;
+			json_t *o;
+			json_array_foreach(arr, z, o) dup |= !strcmp(json_string_value(json_object_get(o, "trace_id")), hex);
+			if (dup)
+				continue;
+			json_t *ex = json_pack("{s:s, s:s, s:s, s:f}", "trace_id", hex, "service", d->svcs.v[t->svc],
+					       "operation", d->ops.v[t->op], "duration_ms", (double)(t->end - t->start) / 1e6);
+			if (with_root) {
+				/* the root span (no parent read) and the trace's span counts */
+				const struct tspan *root = t;
+				json_int_t spans = 0, errs = 0;
+				for (size_t m = 0; m < d->n; m++) {
+					const struct tspan *u = &d->spans[m];
+					if (memcmp(u->trace, t->trace, 16))
+						continue;
+					spans++;
+					errs += u->error;
+					if (u->parent < 0 && (root->parent >= 0 || u->start < root->start))
+						root = u;
+				}
+				json_object_set_new(ex, "root", json_pack("{s:s, s:s, s:f, s:s}", "service", d->svcs.v[root->svc],
+									  "name", d->ops.v[root->op], "duration_ms",
+									  (double)(root->end - root->start) / 1e6, "status",
+									  root->error ? "error" : "ok"));
+				json_object_set_new(ex, "spans", json_integer(spans));
+				json_object_set_new(ex, "error_spans", json_integer(errs));
+			}
+			json_array_append_new(arr, ex);
+		}
+	}
+	return arr;
+}
+
+static json_t *runbook(const struct tdata *d)
+{
+	const char *r = json_string_value(json_object_get(d->incident, "runbook"));
+	size_t i;
+	const json_t *s;
+	json_array_foreach(d->deps->services, i, s) {
+		const char *name = json_string_value(json_object_get(s, "name"));
+		if (!r && name && !strcmp(name, d->primary))
+			r = json_string_value(json_object_get(s, "runbook"));
+	}
+	return r ? json_string(r) : json_null();
+}
+
+static void window_json(const struct tdata *d, json_t *o)
+{
+	char a[40], b[40], c[40];
+	json_object_set_new(o, "onset_at", json_string(ooda_time_format(d->onset, b, sizeof(b))));
+	json_object_set_new(o, "window", json_pack("{s:s, s:s, s:s, s:b}", "baseline_from",
+						   ooda_time_format(d->from, a, sizeof(a)), "onset", b, "to",
+						   ooda_time_format(d->now, c, sizeof(c)), "truncated", d->truncated));
+}
+
+static json_t *suspects(const struct tdata *d, json_t *summary)
+{
+	json_t *arr = json_array();
+	if (!d->deps->rank)
+		return arr;
+	struct triage_rca r;
+	struct buf e = BUF_INIT;
+	struct rca_suspect *s = NULL;
+	size_t n = 0;
+	int rc = triage_rca_build(d, &r, &e);
+	if (!rc)
+		rc = d->deps->rank(&r.in, &s, &n, &e);
+	if (rc) {
+		json_object_set_new(summary, "suspects_error", json_string(e.len ? e.data : ooda_strerror(rc)));
+	} else {
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, json_pack("{s:s?, s:s?, s:f, s:f, s:O?}", "node", s[i].node, "kind",
+							     s[i].kind, "score", s[i].score, "confidence", s[i].confidence,
+							     "evidence", s[i].evidence));
+		if (d->deps->rank_free)
+			d->deps->rank_free(s, n);
+	}
+	triage_rca_release(&r);
+	buf_release(&e);
+	return arr;
+}
+
+int triage_compute(const struct triage_deps *deps, const json_t *incident, int64_t now_ns, json_t **summary,
+		   struct buf *err)
+{
+	*summary = NULL;
+	struct tdata d;
+	int rc = tdata_load(&d, deps, incident, now_ns, err);
+	if (rc) {
+		tdata_release(&d);
+		return rc;
+	}
+	json_t *s = json_object();
+	char now[40];
+	json_object_set_new(s, "incident", d.id ? json_string(d.id) : json_null());
+	json_object_set_new(s, "computed_at", json_string(ooda_time_format(now_ns, now, sizeof(now))));
+	window_json(&d, s);
+	json_t *svcs = services_red(&d);
+	json_int_t req = 0, errs = 0;
+	size_t i;
+	json_t *o;
+	json_array_foreach(svcs, i, o) {
+		if (!json_is_true(json_object_get(o, "involved")))
+			continue;
+		req += json_integer_value(json_object_get(json_object_get(o, "incident"), "requests"));
+		errs += json_integer_value(json_object_get(json_object_get(o, "incident"), "errors"));
+	}
+	json_object_set_new(s, "impact", json_pack("{s:o, s:o, s:I, s:I, s:o, s:o}", "services", svcs, "operations",
+						   failing_operations(&d), "requests", req, "errors", errs,
+						   "affected_users", affected_users(&d), "slo_budget", slo_budget(&d)));
+	json_object_set_new(s, "signals", signals(&d));
+	json_object_set_new(s, "error_classes", error_classes(&d));
+	json_object_set_new(s, "changes", json_incref(d.changes));
+	json_object_set_new(s, "exemplar_traces", exemplars(&d, TOP_TRACES, false));
+	json_object_set_new(s, "runbook", runbook(&d));
+	json_object_set_new(s, "suspects", suspects(&d, s));
+	tdata_release(&d);
+	*summary = s;
+	return 0;
+}
+
+/* ---- the one-screen text ---- */
+
+static void ago(struct buf *out, double s)
+{
+	double a = fabs(s);
+	if (a >= 3600)
+		buf_addf(out, "%.1fh", a / 3600);
+	else if (a >= 60)
+		buf_addf(out, "%.0fm", a / 60);
+	else
+		buf_addf(out, "%.0fs", a);
+	buf_adds(out, s >= 0 ? " before onset" : " after onset");
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static void pct(struct buf *out, const json_t *v)
+{
+	if (json_is_number(v))
+		buf_addf(out, "%.1f%%", 100 * json_number_value(v));
+	else
+		buf_adds(out, "n/a");
+}
+
+static void ms(struct buf *out, const json_t *v)
+{
+	if (json_is_number(v))
+		buf_addf(out, "%.0fms", json_number_value(v));
+	else
+		buf_adds(out, "n/a");
+}
+
+void triage_render_text(const json_t *summary, struct buf *out)
+{
+	const json_t *imp = json_object_get(summary, "impact");
+	size_t i;
+	const json_t *o;
+	buf_adds(out, "Impact:");
+	json_array_foreach(json_object_get(imp, "services"), i, o) {
+		const json_t *b = json_object_get(o, "baseline"), *c = json_object_get(o, "incident");
+		buf_addf(out, "\n  %s%s: errors ", jstr(o, "service"),
+			 json_is_true(json_object_get(o, "involved")) ? "" : " (neighbour)");
+		pct(out, json_object_get(c, "error_ratio"));
+		buf_adds(out, " (baseline ");
+		pct(out, json_object_get(b, "error_ratio"));
+		buf_adds(out, "), p90 ");
+		ms(out, json_object_get(c, "p90_ms"));
+		buf_adds(out, " (baseline ");
+		ms(out, json_object_get(b, "p90_ms"));
+		buf_addf(out, "), %lld requests", (long long)json_integer_value(json_object_get(c, "requests")));
+	}
+	if (!json_array_size(json_object_get(imp, "services")))
+		buf_adds(out, " no requests seen");
+	buf_addf(out, "\n  total: %lld requests, %lld failed", (long long)json_integer_value(json_object_get(imp, "requests")),
+		 (long long)json_integer_value(json_object_get(imp, "errors")));
+	if (json_is_integer(json_object_get(imp, "affected_users")))
+		buf_addf(out, ", %lld users affected", (long long)json_integer_value(json_object_get(imp, "affected_users")));
+	json_array_foreach(json_object_get(imp, "slo_budget"), i, o)
+		buf_addf(out, "\n  SLO %s: %.1f%% of the error budget burned", jstr(o, "slo"),
+			 100 * json_number_value(json_object_get(o, "burned")));
+	buf_addch(out, '\n');
+	if (json_array_size(json_object_get(imp, "operations"))) {
+		buf_adds(out, "Operations:");
+		json_array_foreach(json_object_get(imp, "operations"), i, o)
+			buf_addf(out, "%s %s %s (%lld errors)", i ? "," : "", jstr(o, "service"), jstr(o, "operation"),
+				 (long long)json_integer_value(json_object_get(o, "errors")));
+		buf_addch(out, '\n');
+	}
+	if (json_array_size(json_object_get(summary, "signals"))) {
+		buf_adds(out, "Signals:");
+		json_array_foreach(json_object_get(summary, "signals"), i, o)
+			buf_addf(out, "%s %s %s x%.1f", i ? "," : "", jstr(o, "service"), jstr(o, "metric"),
+				 json_number_value(json_object_get(o, "magnitude")));
+		buf_addch(out, '\n');
+	}
+	json_array_foreach(json_object_get(summary, "error_classes"), i, o)
+		buf_addf(out, "%s %s%s %s (%lld): %.120s\n", i ? "       " : "Errors:", json_is_true(json_object_get(o, "new")) ? "[new] " : "",
+			 jstr(o, "service"), jstr(o, "template"), (long long)json_integer_value(json_object_get(o, "count")),
+			 jstr(o, "example"));
+	json_array_foreach(json_object_get(summary, "changes"), i, o) {
+		buf_addf(out, "%s %s %s %s%s%s, ", i ? "        " : "Changes:", jstr(o, "kind"), jstr(o, "service"),
+			 jstr(o, "version"), *jstr(o, "id") ? " " : "", jstr(o, "id"));
+		ago(out, json_number_value(json_object_get(o, "before_onset_s")));
+		buf_addch(out, '\n');
+	}
+	if (json_array_size(json_object_get(summary, "exemplar_traces"))) {
+		buf_adds(out, "Traces:");
+		json_array_foreach(json_object_get(summary, "exemplar_traces"), i, o)
+			buf_addf(out, " %s", jstr(o, "trace_id"));
+		buf_addch(out, '\n');
+	}
+	buf_addf(out, "Runbook: %s\n", json_is_string(json_object_get(summary, "runbook")) ?
+		 jstr(summary, "runbook") : "none");
+	buf_adds(out, "Suspects:");
+	json_array_foreach(json_object_get(summary, "suspects"), i, o) {
+		if (i >= 5)
+			break;
+		buf_addf(out, "%s %zu. %s (%.2f)", i ? "\n         " : "", i + 1, jstr(o, "node"),
+			 json_number_value(json_object_get(o, "confidence")));
+		/* the nearest change on that node, if any */
+		size_t k;
+		const json_t *c;
+		json_array_foreach(json_object_get(summary, "changes"), k, c) {
+			if (strcmp(jstr(c, "service"), jstr(o, "node")))
+				continue;
+			buf_addf(out, " %s %s ", jstr(c, "kind"), *jstr(c, "id") ? jstr(c, "id") : jstr(c, "version"));
+			ago(out, json_number_value(json_object_get(c, "before_onset_s")));
+			break;
+		}
+	}
+	if (!json_array_size(json_object_get(summary, "suspects")))
+		buf_adds(out, " none ranked yet");
+	buf_addch(out, '\n');
+}
+
+/* ---- the diagnostics snapshot ---- */
+
+struct docs_ctx {
+	json_t *arr;
+};
+
+static int doc_row(void *ctx, const void *row)
+{
+	struct docs_ctx *c = ctx;
+	const struct doc_row *r = row;
+	char t[40];
+	if (json_array_size(c->arr) >= SNAPSHOT_MAX_DOCS)
+		return 0;
+	json_array_append_new(c->arr, json_pack("{s:s, s:I, s:s, s:s?}", "key", r->key, "version", (json_int_t)r->version,
+						"time", ooda_time_format(r->time_ns, t, sizeof(t)), "author", r->author));
+	return 0;
+}
+
+static json_t *json_from(struct buf *b)
+{
+	json_t *j = json_loadb(b->data, b->len, 0, NULL);
+	buf_release(b);
+	return j;
+}
+
+int triage_snapshot(const struct triage_deps *deps, const json_t *incident, int64_t now_ns, json_t **out,
+		    struct buf *err)
+{
+	*out = NULL;
+	struct tdata d;
+	int rc = tdata_load(&d, deps, incident, now_ns, err);
+	if (rc) {
+		tdata_release(&d);
+		return rc;
+	}
+	json_t *s = json_object();
+	char now[40];
+	json_object_set_new(s, "incident", d.id ? json_string(d.id) : json_null());
+	json_object_set_new(s, "taken_at", json_string(ooda_time_format(now_ns, now, sizeof(now))));
+	window_json(&d, s);
+	json_t *edges = json_array();
+	for (size_t i = 0; i < d.n_edges; i++) {
+		const struct tedge *e = &d.edges[i];
+		if (!node_has_involved(&d, e->caller) && !node_has_involved(&d, e->callee))
+			continue;
+		struct tred b = tdata_red(&d, e->callee, e->caller, d.from, d.onset);
+		struct tred c = tdata_red(&d, e->callee, e->caller, d.onset, d.to);
+		json_array_append_new(edges, json_pack("{s:s, s:s, s:b, s:b, s:o, s:o}", "source", d.svcs.v[e->caller],
+						       "target", d.svcs.v[e->callee], "traced", e->traced, "declared",
+						       e->declared, "baseline", tred_json(&b), "incident", tred_json(&c)));
+	}
+	json_object_set_new(s, "red", json_pack("{s:o, s:o}", "services", services_red(&d), "edges", edges));
+	json_object_set_new(s, "error_classes", error_classes(&d));
+	json_object_set_new(s, "exemplar_traces", exemplars(&d, 10, true));
+	json_t *probes = json_array(), *hbs = json_array();
+	if (deps->prober) {
+		struct buf b = BUF_INIT, e = BUF_INIT;
+		if (!prober_json(deps->prober, NULL, NULL, &b, &e)) {
+			json_t *j = json_from(&b);
+			size_t i;
+			json_t *p;
+			json_array_foreach(json_object_get(j, "probes"), i, p) {
+				const char *svc = json_string_value(json_object_get(p, "service"));
+				int32_t idx = svc ? strtab_find(&d.svcs, svc) : -1;
+				if (idx >= 0 && node_has_any(&d, (uint32_t)idx))
+					json_array_append(probes, p);
+			}
+			json_decref(j);
+		}
+		buf_release(&b);
+		buf_release(&e);
+	}
+	if (deps->heartbeats) {
+		struct buf b = BUF_INIT, e = BUF_INIT;
+		if (!heartbeats_json(deps->heartbeats, NULL, now_ns, &b, &e)) {
+			json_t *j = json_from(&b);
+			json_array_extend(hbs, json_object_get(j, "heartbeats"));
+			json_decref(j);
+		}
+		buf_release(&b);
+		buf_release(&e);
+	}
+	json_object_set_new(s, "probes", probes);
+	json_object_set_new(s, "heartbeats", hbs);
+	struct docs_ctx flags = { json_array() }, configs = { json_array() };
+	if (deps->store) {
+		vdoc_list(deps->store, "flag", "", doc_row, &flags);
+		for (size_t i = 0; i < d.n_nodes; i++) {
+			char prefix[200];
+			snprintf(prefix, sizeof(prefix), "%s/", d.svcs.v[d.nodes[i]]);
+			vdoc_list(deps->store, "config", prefix, doc_row, &configs);
+		}
+	}
+	json_object_set_new(s, "flags", flags.arr);
+	json_object_set_new(s, "configs", configs.arr);
+	json_object_set_new(s, "changes", json_incref(d.changes));
+	tdata_release(&d);
+	*out = s;
+	return 0;
+}
