@@ -105,4 +105,8 @@ int api_heartbeat_ping(struct http_request *req, struct http_response *res);
 int api_slos_list(struct http_request *req, struct http_response *res);
 int api_slo_get(struct http_request *req, struct http_response *res);
 
+/* notify_api.c */
+int api_notifications_list(struct http_request *req, struct http_response *res);
+int api_notifications_test(struct http_request *req, struct http_response *res);
+
 #endif

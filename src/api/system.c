@@ -132,6 +132,8 @@ int api_metrics(struct http_request *req, struct http_response *res)
 		 (unsigned long long)ts.disk_full_failures);
 	if (d->alerts)
 		alerts_metrics(d->alerts, &b);
+	if (d->notify)
+		notify_metrics(d->notify, &b);
 	res->status = 200;
 	res->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	buf_release(&res->body);

@@ -223,6 +223,51 @@ static const struct config_key approval_keys[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 
+static const char *const notify_types[] = { "webhook", "slack", "pagerduty", "email", NULL };
+static const char *const notify_kinds[] = { "incident", "alert", NULL };
+
+static const struct config_key notify_target_keys[] = {
+	{ "name", CFG_STRING, NULL, 0, 0, 0, "Target name, used by routes and `POST /api/v1/notifications/test`.", .required = true },
+	{ "type", CFG_STRING, NULL, 0, 0, 0, "What receives it: a signed JSON webhook, a Slack incoming webhook, the PagerDuty Events API v2, or email over SMTP.", .enums = notify_types, .required = true },
+	{ "url", CFG_STRING, NULL, 0, 0, 0, "Where to send: http(s):// for webhook, slack and pagerduty (default the PagerDuty Events API), smtp(s)://host:port for email. A slack target may keep its URL as its secret instead." },
+	{ "secret_env", CFG_STRING, NULL, 0, 0, 0, "Environment variable holding the secret: the webhook's HMAC key, the PagerDuty routing key, the SMTP password or the Slack webhook URL. Read at start and reload, never logged." },
+	{ "secret_file", CFG_STRING, NULL, 0, 0, 0, "File holding the secret instead (trailing newlines dropped)." },
+	{ "from", CFG_STRING, NULL, 0, 0, 0, "email: sender address." },
+	{ "to", CFG_STRINGS, NULL, 0, 0, 0, "email: recipient addresses." },
+	{ "username", CFG_STRING, NULL, 0, 0, 0, "email: SMTP login (the password is the secret)." },
+	{ "timeout", CFG_DURATION, "10s", 0, 0, 0, "Time one delivery attempt may take." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key notify_match_keys[] = {
+	{ "severity", CFG_STRINGS, NULL, 0, 0, 0, "Severities that match (page, ticket, info, ...); absent: any." },
+	{ "service", CFG_STRINGS, NULL, 0, 0, 0, "Services that match; absent: any." },
+	{ "team", CFG_STRINGS, NULL, 0, 0, 0, "Teams that match (an alert's team label); absent: any." },
+	{ "kind", CFG_STRING, NULL, 0, 0, 0, "Only incidents or only alerts; absent: both.", .enums = notify_kinds },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key notify_route_keys[] = {
+	{ "match", CFG_MAP, NULL, 0, 0, 0, "What the route matches; every list given must hold the event's value.", .sub = notify_match_keys },
+	{ "targets", CFG_STRINGS, NULL, 0, 0, 0, "Names of the targets it sends to.", .required = true },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key notify_retry_keys[] = {
+	{ "max_attempts", CFG_INT, "12", 0, 1, 100, "Attempts per message before it is marked failed." },
+	{ "base", CFG_DURATION, "1s", 0, 0, 0, "Backoff after the first failed attempt; doubles with each one (full jitter)." },
+	{ "max_backoff", CFG_DURATION, "5m", 0, 0, 0, "Longest wait between two attempts." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key notify_keys[] = {
+	{ "public_url", CFG_STRING, NULL, 0, 0, 0, "ooda's address as people reach it; messages link there." },
+	{ "targets", CFG_LIST, NULL, 0, 0, 0, "Where notifications go.", .sub = notify_target_keys },
+	{ "routes", CFG_LIST, NULL, 0, 0, 0, "Which events go to which targets; every matching route sends (docs/notifications.md).", .sub = notify_route_keys },
+	{ "retry", CFG_MAP, NULL, 0, 0, 0, "Retries of a failed delivery.", .sub = notify_retry_keys },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
 const struct config_key config_keys[] = {
 	{ "server.listen", CFG_STRING, "127.0.0.1:4318", F(listen), 0, 0,
 	  "Address and port to serve HTTP on. Binding a non-loopback address requires at least one API token." },
@@ -282,6 +327,8 @@ const struct config_key config_keys[] = {
 	  .sub = deploy_keys, .staged = true },
 	{ "approvals", CFG_LIST, NULL, 0, 0, 0, "Four-eyes approval rules per action class.", .sub = approval_keys,
 	  .staged = true },
+	{ "notify", CFG_MAP, NULL, 0, 0, 0, "Notification targets, routes and retries (docs/notifications.md).",
+	  .sub = notify_keys, .staged = true },
 	{ "policies", CFG_UNSUPPORTED, NULL, 0, 0, 0,
 	  "not supported yet: remediation policies are not implemented in this version" },
 	{ "flags", CFG_UNSUPPORTED, NULL, 0, 0, 0,
