@@ -126,6 +126,13 @@ static int enqueue_one(struct notify *n, const struct notify_config *c, const st
 	return rc ? rc : x.inserted ? 1 : 0;
 }
 
+/* Wakes the worker, if it runs yet (rows queued before notify_start are sent when it starts). */
+static void wake(struct notify *n)
+{
+	if (n->w)
+		worker_wake(n->w);
+}
+
 static int check_event(const struct notify_event *ev, struct buf *err)
 {
 	if (!ev || !ev->kind || !*ev->kind || !ev->event || !*ev->event) {
@@ -155,7 +162,7 @@ int notify_enqueue(struct notify *n, const struct notify_event *ev, struct buf *
 	free(picked);
 	cfg_put(n, r);
 	if (queued)
-		worker_wake(n->w);
+		wake(n);
 	return rc < 0 ? rc : queued;
 }
 
@@ -174,7 +181,7 @@ int notify_page(struct notify *n, const char *target, const struct notify_event 
 	}
 	cfg_put(n, r);
 	if (rc > 0)
-		worker_wake(n->w);
+		wake(n);
 	return rc;
 }
 
@@ -212,7 +219,7 @@ int notify_test(struct notify *n, const char *target, const char *actor, char id
 	buf_release(&target_s);
 	buf_release(&detail);
 	if (!rc)
-		worker_wake(n->w);
+		wake(n);
 out:
 	cfg_put(n, r);
 	return rc;
@@ -448,20 +455,22 @@ static void delivery_attempt(struct notify *n, const struct notify_config *c, st
 	buf_release(&why);
 }
 
-static void deliver_due(struct notify *n)
+static bool stopping(struct notify *n)
 {
-	for (int round = 0; round < 16 && !worker_stopping(n->w); round++) {
+	return n->w && worker_stopping(n->w);
+}
+
+void notify_deliver_due(struct notify *n, int64_t now_ns)
+{
+	for (int round = 0; round < 16 && !stopping(n); round++) {
 		struct due_list l = { .n = 0 };
-		struct buf err = BUF_INIT;
-		if (store_notify_due(n->store, ooda_now_ns(), DUE_BATCH, due_row, &l) < 0) {
+		if (store_notify_due(n->store, now_ns ? now_ns : ooda_now_ns(), DUE_BATCH, due_row, &l) < 0) {
 			log_error("notification outbox not readable");
-			buf_release(&err);
 			break;
 		}
-		buf_release(&err);
 		struct cfg_ref *r = cfg_get(n);
 		for (size_t i = 0; i < l.n; i++) {
-			if (!worker_stopping(n->w))
+			if (!stopping(n))
 				delivery_attempt(n, r->c, &l.v[i]);
 			due_free(&l.v[i]);
 		}
@@ -528,7 +537,7 @@ static void work(void *ctx, void *item)
 		alert_job_run(n, item);
 		alert_job_free(item);
 	}
-	deliver_due(n);
+	notify_deliver_due(n, 0);
 }
 
 static void alert_transition(void *ctx, const struct alert_transition *t)
@@ -622,8 +631,7 @@ int notify_reload(struct notify *n, const char *section_json, bool apply, struct
 	free(n->section);
 	n->section = xstrdup(section_json);
 	cfg_put(n, old);
-	if (n->w)
-		worker_wake(n->w);
+	wake(n);
 	return 0;
 }
 

@@ -112,4 +112,12 @@ int64_t notify_backoff_ns(int64_t attempts, int64_t base_ns, int64_t max_ns, uin
 /* "ntf_" + 16 hex digits of SHA-256(dedupe_key): the same key always gets the same id. */
 void notify_row_id(const char *dedupe_key, char id[24]);
 
+/*
+ * One delivery pass on the caller's thread: every row due at now_ns (0:
+ * the clock's now) is attempted and its outcome recorded. The worker runs
+ * this; tests call it without starting the worker, with a time of their
+ * choosing, so no test waits for a backoff.
+ */
+void notify_deliver_due(struct notify *n, int64_t now_ns);
+
 #endif

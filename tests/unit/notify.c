@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "respond/notify_impl.h"
+#include "store/store.h"
 
 static struct notify_config *load(const char *json)
 {
@@ -339,6 +340,76 @@ static void test_row_id(void **state)
 	assert_memory_equal(a, "ntf_", 4);
 }
 
+/* ---- the outbox on a real store ---------------------------------------------------------- */
+
+static int count_row(void *ctx, const void *row)
+{
+	const struct notify_row *r = row;
+	struct notify_row *last = ctx;
+	last->attempts += 1; /* rows seen */
+	last->next_attempt_ns = r->attempts;
+	last->status = strcmp(r->status, "pending") ? "other" : "pending";
+	return 0;
+}
+
+static void test_outbox(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ooda-notify-ut-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct store *s = NULL;
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_open(dir, 0, &s, &err), 0);
+	setenv("NOTIFY_UT_SECRET", "hunter2-secret", 1);
+	/* port 1 on loopback: nothing listens, every attempt fails at once */
+	const char *cfg = "{\"retry\":{\"max_attempts\":2,\"base\":\"10ms\",\"max_backoff\":\"10ms\"},"
+			  "\"targets\":[{\"name\":\"hook\",\"type\":\"webhook\",\"url\":\"http://127.0.0.1:1/\","
+			  "\"secret_env\":\"NOTIFY_UT_SECRET\"}],\"routes\":[{\"match\":{\"kind\":\"incident\"},\"targets\":[\"hook\"]}]}";
+	struct notify *n = NULL;
+	assert_int_equal(notify_create(s, NULL, cfg, &n, &err), 0);
+	struct notify_event ev = { .kind = "incident", .event = "opened", .incident_id = "inc_1", .title = "t" };
+	assert_int_equal(notify_enqueue(n, &ev, &err), 1);
+	assert_int_equal(notify_enqueue(n, &ev, &err), 0); /* the same event again: deduplicated */
+	struct notify_event alert = { .kind = "alert", .event = "firing", .alert_fingerprint = "00ff", .title = "a" };
+	assert_int_equal(notify_enqueue(n, &alert, &err), 0); /* no route for alerts */
+	struct notify_event bad = { .kind = "incident", .title = "no event" };
+	assert_int_equal(notify_enqueue(n, &bad, &err), OODA_EINVAL);
+	assert_int_equal(notify_page(n, "nobody", &ev, &err), OODA_ENOTFOUND);
+
+	struct notify_row seen = { 0 };
+	struct notify_filter f = { .incident = "inc_1" };
+	assert_int_equal(store_notify_list(s, &f, count_row, &seen), 0);
+	assert_int_equal(seen.attempts, 1);
+	assert_int_equal(seen.next_attempt_ns, 0); /* no attempt before the worker starts */
+	assert_string_equal(seen.status, "pending");
+
+	/* a pass tries, fails and backs off; a pass past the backoff gives up after max_attempts */
+	struct notify_counts c = { 0 };
+	notify_deliver_due(n, 0);
+	assert_int_equal(store_notify_counts(s, &c), 0);
+	assert_int_equal(c.pending, 1);
+	assert_int_equal(c.attempts, 1);
+	notify_deliver_due(n, ooda_now_ns() + 60 * OODA_NS_PER_SEC);
+	assert_int_equal(store_notify_counts(s, &c), 0);
+	assert_int_equal(c.failed, 1);
+	assert_int_equal(c.pending, 0);
+	assert_int_equal(c.attempts, 2);
+	struct buf out = BUF_INIT;
+	assert_int_equal(notify_list_json(n, &f, &out, &err), 0);
+	assert_non_null(strstr(out.data, "\"status\":\"failed\""));
+	assert_non_null(strstr(out.data, "\"attempts\":2"));
+	assert_null(strstr(out.data, "hunter2"));
+	struct notify_filter badf = { .status = "lost" };
+	assert_int_equal(notify_list_json(n, &badf, &out, &err), OODA_EINVAL);
+	notify_destroy(n);
+	store_close(s);
+	buf_release(&out);
+	buf_release(&err);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_render_slack),  cmocka_unit_test(test_render_pagerduty),
 		cmocka_unit_test(test_render_email),  cmocka_unit_test(test_sign),
 		cmocka_unit_test(test_backoff),	      cmocka_unit_test(test_row_id),
+		cmocka_unit_test(test_outbox),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
