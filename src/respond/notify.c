@@ -626,8 +626,12 @@ int notify_reload(struct notify *n, const char *section_json, bool apply, struct
 	struct cfg_ref *old = n->cur;
 	n->cur = nr;
 	pthread_mutex_unlock(&n->mu);
-	if (!same && changes)
-		buf_addf(changes, "{\"targets\":%zu,\"routes\":%zu}", c->n_targets, c->n_routes);
+	if (!same && changes) { /* "targets hook, chat; 3 routes" */
+		buf_adds(changes, "targets ");
+		for (size_t i = 0; i < c->n_targets; i++)
+			buf_addf(changes, "%s%s", i ? ", " : "", c->targets[i].name);
+		buf_addf(changes, "%s; %zu routes", c->n_targets ? "" : "none", c->n_routes);
+	}
 	free(n->section);
 	n->section = xstrdup(section_json);
 	cfg_put(n, old);

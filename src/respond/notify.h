@@ -95,7 +95,7 @@ int notify_start(struct notify *n, struct buf *err);
  * Checks (apply false) or makes current (apply true) a new `notify`
  * section. Rows already queued keep their rendered body and go to the
  * target of that name in the new section (failed if it is gone). A summary
- * ("targets 2 → 3") goes to changes when something changed.
+ * ("targets hook, chat; 3 routes") goes to changes when the section changed.
  */
 int notify_reload(struct notify *n, const char *section_json, bool apply, struct buf *changes, struct buf *err);
 

@@ -294,8 +294,18 @@ notify:
         r = s.cli("config", "check", s.config)  # the CLI's environment has no OODA_IT_HOOK_SECRET
         check(r.returncode != 0 and "secret_env: environment variable OODA_IT_HOOK_SECRET is not set" in r.stderr,
               f"a missing secret is refused: {r.stderr}")
+        with open(s.config, "w") as f:
+            f.write(config.replace("    - targets: [hook]\n", ""))
         r = s.post("/api/v1/config/reload", {})
         check(r.status == 200, f"the good file reloads: {r.status} {r.body}")
+        r = s.get("/api/v1/audit?action=config.reload")
+        check(r.status == 200 and any("targets hook, chat, pager, mail; 2 routes" in json.dumps(x)
+                                      for x in r.json()["records"]), f"the reload's change is audited: {r.body[:600]}")
+        fire(s, "AfterReload", {"severity": "ticket", "team": "search"})
+        fire(s, "Loud2", {"severity": "page", "team": "payments"})
+        fp5 = wait_for(lambda: fingerprint(s, "Loud2"), "an alert after the reload")
+        wait_for(lambda: len(rows(s, alert=fp5)) == 3, "its three notifications")
+        check(rows(s, alert=fingerprint(s, "AfterReload")) == [], "the removed catch-all route no longer sends")
     finally:
         s.cleanup()
         recv.close()
