@@ -37,12 +37,12 @@ int api_notifications_test(struct http_request *req, struct http_response *res)
 		rc = notify_test(api_daemon(req)->notify, target, req->who.actor, id, &req->err);
 	if (rc == OODA_ENOTFOUND) /* a bad field of the body, not a missing resource */
 		rc = OODA_EINVAL;
-	json_decref(body);
 	if (!rc) {
 		res->status = 202;
 		buf_addf(&res->body, "{\"id\":\"%s\",\"target\":", id);
 		buf_add_json_str(&res->body, target, strlen(target));
 		buf_adds(&res->body, "}");
 	}
+	json_decref(body); /* target points into it */
 	return rc;
 }
