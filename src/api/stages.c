@@ -242,6 +242,7 @@ static int notify_stage_start(struct daemon *d, struct buf *err)
 		err_in_file(d, err);
 		return rc;
 	}
+	notify_set_retention(d->notify, d->cfg.control_max_age_ns);
 	if ((rc = notify_follow_alerts(d->notify, d->alerts))) {
 		buf_adds(err, "notify: cannot follow alerts");
 		return rc;

@@ -308,7 +308,7 @@ const struct config_key config_keys[] = {
 	  "Telemetry store size above which the oldest blocks are dropped." },
 	{ "retention.control_max_age", CFG_DURATION, "30d", F(control_max_age_ns), 3600 * OODA_NS_PER_SEC,
 	  INT64_C(9000000000000000000),
-	  "Old versions of the documents ooda rewrites on its own (alert transitions, silences, heartbeat pings) are deleted from control.db once older than this; the latest version of each is kept, and so is everything people wrote (flags, configs, deploys, approvals, tokens, audit). See operations.md, Control store size." },
+	  "Old versions of the documents ooda rewrites on its own (alert transitions, silences, heartbeat pings) are deleted from control.db once older than this; the latest version of each is kept, and so is everything people wrote (flags, configs, deploys, approvals, tokens, audit). Delivered and failed notifications older than this are deleted too. See operations.md, Control store size." },
 	{ "retention.control_max_versions", CFG_INT, "100", F(control_max_versions), 1, 1000000000,
 	  "Versions kept per alert, silence or heartbeat, the latest included; older ones are deleted whatever their age." },
 	{ "ingest.queue_bytes", CFG_SIZE, "256MiB", F(ingest_queue_bytes), 1 << 20, INT64_C(1) << 34,

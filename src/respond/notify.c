@@ -25,6 +25,8 @@
 #define DUE_BATCH 32
 #define WORKER_INTERVAL_NS (200 * OODA_NS_PER_MS)
 #define QUEUE_CAPACITY 4096
+#define PRUNE_EVERY_NS (60 * OODA_NS_PER_SEC)
+#define PRUNE_BATCH 1000
 
 /* A reference-counted configuration: the worker holds one while it sends, a reload swaps the current one. */
 struct cfg_ref {
@@ -40,6 +42,8 @@ struct notify {
 	struct cfg_ref *cur;
 	char *section;            /* the section's JSON text, to tell a reload that changes nothing */
 	struct worker *w;
+	atomic_int_fast64_t keep_ns;  /* finished rows older than this are deleted; 0: kept */
+	int64_t pruned_mono_ns;       /* worker thread only */
 	atomic_uint_fast64_t sent, attempt_failures, dropped;
 };
 
@@ -530,6 +534,36 @@ static void alert_job_run(struct notify *n, struct alert_job *j)
 	buf_release(&err);
 }
 
+static int prune_fn(struct store *s, void *ctx, struct buf *err)
+{
+	int64_t *a = ctx; /* {before_ns, deleted} */
+	size_t deleted = 0;
+	int rc = store_notify_prune(s, a[0], PRUNE_BATCH, &deleted);
+	if (rc)
+		buf_addf(err, "old notifications not deleted: %s", ooda_strerror(rc));
+	a[1] = (int64_t)deleted;
+	return rc;
+}
+
+int notify_prune(struct notify *n, int64_t now_ns)
+{
+	int64_t keep = atomic_load(&n->keep_ns);
+	if (keep <= 0)
+		return 0;
+	int64_t a[2] = { ooda_ns_sub_sat(now_ns, keep), 0 };
+	struct buf err = BUF_INIT;
+	int rc = store_write(n->store, prune_fn, a, &err);
+	if (rc)
+		log_error("%s", err.data);
+	buf_release(&err);
+	return rc ? rc : (int)a[1];
+}
+
+void notify_set_retention(struct notify *n, int64_t keep_ns)
+{
+	atomic_store(&n->keep_ns, keep_ns);
+}
+
 static void work(void *ctx, void *item)
 {
 	struct notify *n = ctx;
@@ -538,6 +572,12 @@ static void work(void *ctx, void *item)
 		alert_job_free(item);
 	}
 	notify_deliver_due(n, 0);
+	int64_t mono = ooda_mono_ns();
+	if (!n->pruned_mono_ns || mono - n->pruned_mono_ns >= PRUNE_EVERY_NS) {
+		/* once a minute, and again on the next call while batches come back full */
+		if (notify_prune(n, ooda_now_ns()) < PRUNE_BATCH)
+			n->pruned_mono_ns = mono;
+	}
 }
 
 static void alert_transition(void *ctx, const struct alert_transition *t)

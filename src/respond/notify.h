@@ -99,6 +99,13 @@ int notify_start(struct notify *n, struct buf *err);
  */
 int notify_reload(struct notify *n, const char *section_json, bool apply, struct buf *changes, struct buf *err);
 
+/*
+ * Delivered and failed rows whose last attempt is older than keep_ns are
+ * deleted by the worker (once a minute, a batch of 1,000 at a time);
+ * pending rows never are. 0 keeps everything (the default).
+ */
+void notify_set_retention(struct notify *n, int64_t keep_ns);
+
 /* Stops the worker (after the attempt in progress) and frees n. NULL is a no-op. */
 void notify_destroy(struct notify *n);
 

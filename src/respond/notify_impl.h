@@ -120,4 +120,7 @@ void notify_row_id(const char *dedupe_key, char id[24]);
  */
 void notify_deliver_due(struct notify *n, int64_t now_ns);
 
+/* One batch of the retention (notify_set_retention) as if the time were now_ns: the rows deleted, or an error. */
+int notify_prune(struct notify *n, int64_t now_ns);
+
 #endif

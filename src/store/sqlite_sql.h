@@ -80,6 +80,7 @@ enum sql_stmt {
 	SQL_NOTIFY_UPDATE,
 	SQL_NOTIFY_LIST,
 	SQL_NOTIFY_COUNTS,
+	SQL_NOTIFY_PRUNE,
 	SQL_COUNT
 };
 
@@ -185,6 +186,9 @@ static const char *const sql_text[SQL_COUNT] = {
 			    " AND (?3 = '' OR status = ?3) AND (?4 = '' OR id = ?4)"
 			    " ORDER BY created_ns DESC, rowid DESC LIMIT ?5",
 	[SQL_NOTIFY_COUNTS] = "SELECT status, count(*), coalesce(sum(attempts), 0) FROM notifications GROUP BY status",
+	/* finished rows (their last attempt is next_attempt_ns) before ?1, at most ?2, through notifications_due */
+	[SQL_NOTIFY_PRUNE] = "DELETE FROM notifications WHERE rowid IN (SELECT rowid FROM notifications"
+			     " WHERE status IN ('delivered', 'failed') AND next_attempt_ns < ?1 LIMIT ?2)",
 };
 
 #endif

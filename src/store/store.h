@@ -271,4 +271,11 @@ int store_notify_list(struct store *s, const struct notify_filter *f, store_row_
 /* Counts of rows by status and of attempts made. */
 int store_notify_counts(struct store *s, struct notify_counts *out);
 
+/*
+ * (tx) Deletes at most limit delivered or failed rows whose last attempt
+ * was before before_ns; *deleted receives how many. Pending rows are never
+ * deleted.
+ */
+int store_notify_prune(struct store *s, int64_t before_ns, size_t limit, size_t *deleted);
+
 #endif

@@ -79,6 +79,7 @@ struct store_backend {
 	int (*notify_update)(void *impl, const struct notify_row *r);                 /* (tx) */
 	int (*notify_list)(void *impl, const struct notify_filter *f, store_row_fn fn, void *ctx);
 	int (*notify_counts)(void *impl, struct notify_counts *out);
+	int (*notify_prune)(void *impl, int64_t before_ns, size_t limit, size_t *deleted);    /* (tx) */
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -95,3 +95,8 @@ int store_notify_counts(struct store *s, struct notify_counts *out)
 {
 	return store_backend(s)->notify_counts(store_impl(s), out);
 }
+
+int store_notify_prune(struct store *s, int64_t before_ns, size_t limit, size_t *deleted)
+{
+	return store_backend(s)->notify_prune(store_impl(s), before_ns, limit, deleted);
+}

@@ -854,6 +854,23 @@ static int sq_notify_counts(void *impl, struct notify_counts *out)
 	return rc;
 }
 
+static int sq_notify_prune(void *impl, int64_t before_ns, size_t limit, size_t *deleted)
+{
+	struct sqlite_store *s = impl;
+	*deleted = 0;
+	sqlite3_stmt *st = stmt(&s->w, SQL_NOTIFY_PRUNE);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_int64(st, 1, before_ns);
+	sqlite3_bind_int64(st, 2, (int64_t)limit);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return OODA_EIO;
+	*deleted = (size_t)sqlite3_changes(s->w.db);
+	return 0;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.version = STORE_BACKEND_VERSION,
 	.name = "sqlite",
@@ -891,4 +908,5 @@ const struct store_backend store_sqlite_backend = {
 	.notify_update = sq_notify_update,
 	.notify_list = sq_notify_list,
 	.notify_counts = sq_notify_counts,
+	.notify_prune = sq_notify_prune,
 };

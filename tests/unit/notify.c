@@ -399,6 +399,19 @@ static void test_outbox(void **state)
 	assert_non_null(strstr(out.data, "\"status\":\"failed\""));
 	assert_non_null(strstr(out.data, "\"attempts\":2"));
 	assert_null(strstr(out.data, "hunter2"));
+	/* retention: a finished row goes once older than keep, never before */
+	assert_int_equal(notify_prune(n, ooda_now_ns() + 120 * OODA_NS_PER_SEC), 0); /* no retention set */
+	notify_set_retention(n, 3600 * OODA_NS_PER_SEC);
+	assert_int_equal(notify_prune(n, ooda_now_ns() + 120 * OODA_NS_PER_SEC), 0);
+	assert_int_equal(notify_prune(n, ooda_now_ns() + 7200 * OODA_NS_PER_SEC), 1);
+	assert_int_equal(store_notify_counts(s, &c), 0);
+	assert_int_equal(c.failed, 0);
+	struct notify_event later = ev;
+	later.event = "resolved";
+	assert_int_equal(notify_enqueue(n, &later, &err), 1);
+	assert_int_equal(notify_prune(n, ooda_now_ns() + 7200 * OODA_NS_PER_SEC), 0); /* pending rows stay */
+	assert_int_equal(store_notify_counts(s, &c), 0);
+	assert_int_equal(c.pending, 1);
 	struct notify_filter badf = { .status = "lost" };
 	assert_int_equal(notify_list_json(n, &badf, &out, &err), OODA_EINVAL);
 	notify_destroy(n);
