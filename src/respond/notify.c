@@ -254,6 +254,24 @@ static size_t read_cb(char *p, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
+/* libcurl's progress callback: a stopping daemon abandons the attempt (the row stays pending). */
+static int abort_cb(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
+	struct worker *w = ctx;
+	return w && worker_stopping(w) ? 1 : 0;
+}
+
+static void set_abort(CURL *e, struct worker *w)
+{
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, abort_cb);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, w);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+}
+
 /* The body as sent: the queued payload, with the routing key added for PagerDuty. Caller frees. */
 static char *wire_body(const struct notify_target *t, const char *payload)
 {
@@ -269,7 +287,7 @@ static char *wire_body(const struct notify_target *t, const char *payload)
 }
 
 /* One HTTP POST of a row: 0 on a 2xx answer, else OODA_EUNAVAIL with the reason in err. */
-static int send_http(const struct notify_target *t, const struct notify_row *row, struct buf *err)
+static int send_http(const struct notify_target *t, const struct notify_row *row, struct worker *w, struct buf *err)
 {
 	CURL *e = curl_easy_init();
 	if (!e) {
@@ -303,6 +321,7 @@ static int send_http(const struct notify_target *t, const struct notify_row *row
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	set_abort(e, w);
 	CURLcode code = curl_easy_perform(e);
 	long status = 0;
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
@@ -322,7 +341,8 @@ static int send_http(const struct notify_target *t, const struct notify_row *row
 }
 
 /* One SMTP transaction of a row's message: 0 once the server accepted it. */
-static int send_email(const struct notify_target *t, const struct notify_row *row, struct buf *err)
+static int send_email(const struct notify_target *t, const struct notify_row *row, struct worker *w,
+		      struct buf *err)
 {
 	CURL *e = curl_easy_init();
 	if (!e) {
@@ -356,6 +376,7 @@ static int send_email(const struct notify_target *t, const struct notify_row *ro
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	set_abort(e, w);
 	CURLcode code = curl_easy_perform(e);
 	int rc = 0;
 	if (code != CURLE_OK) {
@@ -410,6 +431,11 @@ static int update_fn(struct store *s, void *ctx, struct buf *err)
 	return rc;
 }
 
+static bool stopping(struct notify *n)
+{
+	return n->w && worker_stopping(n->w);
+}
+
 /*
  * One attempt at row d and its outcome written: delivered, pending again
  * after a backoff, or failed (attempts exhausted, target gone). The only
@@ -425,7 +451,11 @@ static void delivery_attempt(struct notify *n, const struct notify_config *c, st
 		rc = OODA_ENOTFOUND;
 	} else {
 		struct notify_row r = { .id = d->id, .kind = d->kind, .event = d->event, .payload = d->payload };
-		rc = t->type == NOTIFY_EMAIL ? send_email(t, &r, &why) : send_http(t, &r, &why);
+		rc = t->type == NOTIFY_EMAIL ? send_email(t, &r, n->w, &why) : send_http(t, &r, n->w, &why);
+	}
+	if (rc && stopping(n)) { /* abandoned by the stop: not an attempt, sent again at the next start */
+		buf_release(&why);
+		return;
 	}
 	int64_t now = ooda_now_ns();
 	struct notify_row u = { .id = d->id, .attempts = d->attempts + 1, .last_error = why.data };
@@ -457,11 +487,6 @@ static void delivery_attempt(struct notify *n, const struct notify_config *c, st
 		log_error("notification %s: %s", d->id, err.data);
 	buf_release(&err);
 	buf_release(&why);
-}
-
-static bool stopping(struct notify *n)
-{
-	return n->w && worker_stopping(n->w);
 }
 
 void notify_deliver_due(struct notify *n, int64_t now_ns)

@@ -70,6 +70,34 @@ class Receiver:
         self.httpd.server_close()
 
 
+class Hang:
+    """Accepts connections and never answers: a receiver that hangs."""
+
+    def __init__(self, port):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(8)
+        self.conns = []
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        try:
+            while True:
+                self.conns.append(self.sock.accept()[0])
+        except OSError:
+            pass
+
+    def close(self):
+        for c in self.conns:
+            c.close()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the thread
+        except OSError:
+            pass
+        self.sock.close()
+
+
 class Sink:
     def __init__(self):
         self.msgs = []
@@ -120,7 +148,9 @@ def verify(sig_header, body, secret):
 
 
 def main():
-    recv_port, hook_port, smtp_port = free_port(), free_port(), free_port()
+    recv_port, hook_port, smtp_port, slow_port = free_port(), free_port(), free_port(), free_port()
+    hang = Hang(slow_port)
+    slow = None
     recv = Receiver(recv_port)
     sink = Sink()
     smtp = Controller(sink, hostname="127.0.0.1", port=smtp_port)
@@ -155,7 +185,14 @@ notify:
       url: smtp://127.0.0.1:{smtp_port}
       from: ooda@example.com
       to: [oncall@example.com]
+    - name: slow
+      type: webhook
+      url: http://127.0.0.1:{slow_port}/slow
+      secret_env: OODA_IT_HOOK_SECRET
+      timeout: 60s
   routes:
+    - match: {{service: [slowsvc]}}
+      targets: [slow]
     - match: {{severity: [page], kind: alert}}
       targets: [pager, mail]
     - match: {{team: [payments]}}
@@ -284,10 +321,10 @@ notify:
         with open(s.config, "w") as f:
             f.write(bad)
         r = s.post("/api/v1/config/reload", {})
-        check(r.status == 400 and "notify.routes[2].targets[0]" in r.body and "hoook" in r.body,
+        check(r.status == 400 and "notify.routes[3].targets[0]" in r.body and "hoook" in r.body,
               f"unknown route target rejects the reload: {r.status} {r.body}")
         r = run("config", "check", s.config, env={"OODA_IT_HOOK_SECRET": HOOK_SECRET})
-        check(r.returncode != 0 and "ooda.yaml:" in r.stderr and "notify.routes[2].targets[0]" in r.stderr,
+        check(r.returncode != 0 and "ooda.yaml:" in r.stderr and "notify.routes[3].targets[0]" in r.stderr,
               f"config check names file, line and key: {r.stderr}")
         with open(s.config, "w") as f:
             f.write(config)
@@ -299,18 +336,35 @@ notify:
         r = s.post("/api/v1/config/reload", {})
         check(r.status == 200, f"the good file reloads: {r.status} {r.body}")
         r = s.get("/api/v1/audit?action=config.reload")
-        check(r.status == 200 and any("targets hook, chat, pager, mail; 2 routes" in json.dumps(x)
+        check(r.status == 200 and any("targets hook, chat, pager, mail, slow; 3 routes" in json.dumps(x)
                                       for x in r.json()["records"]), f"the reload's change is audited: {r.body[:600]}")
         fire(s, "AfterReload", {"severity": "ticket", "team": "search"})
         fire(s, "Loud2", {"severity": "page", "team": "payments"})
         fp5 = wait_for(lambda: fingerprint(s, "Loud2"), "an alert after the reload")
         wait_for(lambda: len(rows(s, alert=fp5)) == 3, "its three notifications")
         check(rows(s, alert=fingerprint(s, "AfterReload")) == [], "the removed catch-all route no longer sends")
+
+        # --- a receiver that hangs does not hold up a stop, and its message is sent after the restart
+        fire(s, "SlowSvcDown", {"severity": "ticket", "service": "slowsvc"})
+        wait_for(lambda: hang.conns, "the hanging receiver's connection")
+        rc = s.stop()
+        check(rc == 0, f"the daemon stops cleanly while a receiver hangs (60s timeout): exit {rc}")
+        hang.close()
+        slow = Receiver(slow_port)
+        s.start()
+        wait_for(lambda: slow.on("/slow"), "the message to the formerly hanging receiver")
+        fp6 = fingerprint(s, "SlowSvcDown")
+        wait_for(lambda: [r for r in rows(s, alert=fp6) if r["status"] == "delivered"], "its row delivered")
+        check(len(slow.on("/slow")) == 1 and rows(s, alert=fp6)[0]["attempts"] == 1,
+              f"sent once, the abandoned try not counted: {rows(s, alert=fp6)}")
     finally:
         s.cleanup()
         recv.close()
         if hook:
             hook.close()
+        if slow:
+            slow.close()
+        hang.close()
         smtp.stop()
         os.unlink(tmpkey)
     done()
