@@ -87,6 +87,7 @@ struct insert_tx {
 	const struct notify_row *row;
 	bool inserted;
 	const struct audit_entry *audit; /* NULL: not audited */
+	const struct audit_signer *signer;
 };
 
 static int insert_fn(struct store *s, void *ctx, struct buf *err)
@@ -97,7 +98,7 @@ static int insert_fn(struct store *s, void *ctx, struct buf *err)
 		buf_addf(err, "notification %s not queued: %s", x->row->id, ooda_strerror(rc));
 		return rc;
 	}
-	return x->audit && x->inserted ? audit_append(s, NULL, x->audit, err) : 0;
+	return x->audit && x->inserted ? audit_append(s, x->signer, x->audit, err) : 0;
 }
 
 /*
@@ -216,7 +217,7 @@ int notify_test(struct notify *n, const char *target, const char *actor, char id
 	buf_adds(&detail, "}");
 	struct audit_entry a = { .actor = actor ? actor : "unknown", .action = "notify.test", .target = target_s.data,
 				 .rationale = "test message", .detail = detail.data };
-	struct insert_tx x = { .row = &row, .audit = &a };
+	struct insert_tx x = { .row = &row, .audit = &a, .signer = n->signer };
 	rc = store_write(n->store, insert_fn, &x, err);
 	buf_release(&key);
 	buf_release(&payload);
