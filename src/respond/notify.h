@@ -118,7 +118,13 @@ void notify_destroy(struct notify *n);
  */
 int notify_enqueue(struct notify *n, const struct notify_event *ev, struct buf *err);
 
-/* Like notify_enqueue, to the one target named target whatever the routes say (escalation). OODA_ENOTFOUND for an unknown target. */
+/*
+ * Like notify_enqueue, to the one target named target whatever the routes
+ * say (escalation). The row is deduplicated like any other, so a second
+ * page of the same episode to the same target needs its own dedupe_base
+ * (e.g. "inc_42#level2") or event. Returns 1 when queued, 0 for a
+ * duplicate; OODA_ENOTFOUND for an unknown target.
+ */
 int notify_page(struct notify *n, const char *target, const struct notify_event *ev, struct buf *err);
 
 /*
