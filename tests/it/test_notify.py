@@ -333,6 +333,8 @@ notify:
               f"a missing secret is refused: {r.stderr}")
         with open(s.config, "w") as f:
             f.write(config.replace("    - targets: [hook]\n", ""))
+        with open(tmpkey, "w") as f:  # a rotated routing key is read by the reload
+            f.write(PD_KEY + "-rotated\n")
         r = s.post("/api/v1/config/reload", {})
         check(r.status == 200, f"the good file reloads: {r.status} {r.body}")
         r = s.get("/api/v1/audit?action=config.reload")
@@ -343,6 +345,11 @@ notify:
         fp5 = wait_for(lambda: fingerprint(s, "Loud2"), "an alert after the reload")
         wait_for(lambda: len(rows(s, alert=fp5)) == 3, "its three notifications")
         check(rows(s, alert=fingerprint(s, "AfterReload")) == [], "the removed catch-all route no longer sends")
+        pd2 = wait_for(lambda: [json.loads(b) for _, _, b in recv.on("/pd") if json.loads(b).get("dedup_key") == fp5],
+                       "the PagerDuty event after the reload")
+        if pd2:
+            check(pd2[0]["routing_key"] == PD_KEY + "-rotated", "the rotated routing key is used after the reload")
+        check(PD_KEY not in s.read_log() and HOOK_SECRET not in s.read_log(), "still no secret in the log")
 
         # --- a receiver that hangs does not hold up a stop, and its message is sent after the restart
         fire(s, "SlowSvcDown", {"severity": "ticket", "service": "slowsvc"})
