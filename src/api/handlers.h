@@ -129,5 +129,8 @@ void api_reliability_metrics(struct daemon *d, struct buf *out);
  * json_decref after the triage call. rank is left NULL for the wiring to set. */
 struct triage_deps;
 void api_triage_deps(struct daemon *d, struct triage_deps *deps, json_t **services);
+/* notify_api.c */
+int api_notifications_list(struct http_request *req, struct http_response *res);
+int api_notifications_test(struct http_request *req, struct http_response *res);
 
 #endif

@@ -81,6 +81,8 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/alerts/groups", api_alert_groups, ROLE_VIEWER, 0, "Alert groups (related services firing together); ?state=all includes resolved groups." },
 	{ "POST", "/api/v1/alerts/alertmanager", api_alertmanager, ROLE_INGEST, 0, "Alertmanager webhook intake (payload version 4): firing and resolved alerts become external alerts." },
 	{ "GET", "/api/v1/alerts/{fingerprint}", api_alert_get, ROLE_VIEWER, 0, "One alert with its transitions and the evidence behind each." },
+	{ "GET", "/api/v1/notifications", api_notifications_list, ROLE_VIEWER, 0, "The notification outbox, newest first: delivery status per message; filters incident, alert, status (pending, delivered, failed), id (adds the payload), limit." },
+	{ "POST", "/api/v1/notifications/test", api_notifications_test, ROLE_ADMIN, 0, "Queue a test message to one target: {target}; audited as notify.test; returns the notification id." },
 	{ "POST", "/api/v1/silences", api_silence_create, ROLE_RESPONDER, 0, "Create a silence {name?, service?, labels?, matchers?, starts_at?, ends_at? | duration, reason, creator?}; creator counts only without tokens (else it is kept as reported_by)." },
 	{ "GET", "/api/v1/silences", api_silences_list, ROLE_VIEWER, 0, "Active and pending silences; ?all=true includes expired and deleted ones." },
 	{ "DELETE", "/api/v1/silences/{id}", api_silence_delete, ROLE_RESPONDER, 0, "End a silence now (audited)." },

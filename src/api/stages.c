@@ -260,6 +260,44 @@ static void oncall_stop(struct daemon *d)
 	d->oncall = NULL;
 }
 
+/* ---- notify: the notification outbox (moves into the respond row) --------- */
+
+static const struct stage_section notify_sections[] = { { "notify", notify_config_check } };
+
+static int notify_stage_start(struct daemon *d, struct buf *err)
+{
+	char *text = config_section_json(&d->cfg, "notify");
+	int rc = notify_create(d->store, &d->signer, text, &d->notify, err);
+	free(text);
+	if (rc) {
+		err_in_file(d, err);
+		return rc;
+	}
+	notify_set_retention(d->notify, d->cfg.control_max_age_ns);
+	if ((rc = notify_follow_alerts(d->notify, d->alerts))) {
+		buf_adds(err, "notify: cannot follow alerts");
+		return rc;
+	}
+	return notify_start(d->notify, err);
+}
+
+static int notify_stage_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes,
+			       struct buf *err)
+{
+	char *text = config_section_json(cfg, "notify");
+	int rc = notify_reload(d->notify, text, apply, changes, err);
+	free(text);
+	if (rc)
+		err_in_file(d, err);
+	return rc;
+}
+
+static void notify_stage_stop(struct daemon *d)
+{
+	notify_destroy(d->notify);
+	d->notify = NULL;
+}
+
 /* ---- self: ooda watching itself (audit checkpoints on time, a full disk) ---- */
 
 /* The time-based audit checkpoint (audit_tick); a failure is logged at most once a minute. */
@@ -355,6 +393,7 @@ const struct stage daemon_stages[] = {
 	{ "change", SECTIONS(change_sections), change_stage_start, change_reload, NULL, change_stage_stop },
 	{ "detect", SECTIONS(detect_sections), detect_start, detect_reload, detect_add_ticks, detect_stop },
 	{ "oncall", SECTIONS(oncall_sections), oncall_start, oncall_reload, NULL, oncall_stop },
+	{ "notify", SECTIONS(notify_sections), notify_stage_start, notify_stage_reload, NULL, notify_stage_stop },
 	{ "self", NULL, 0, NULL, NULL, self_add_ticks, NULL },
 };
 

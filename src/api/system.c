@@ -133,6 +133,8 @@ int api_metrics(struct http_request *req, struct http_response *res)
 	if (d->alerts)
 		alerts_metrics(d->alerts, &b);
 	api_reliability_metrics(d, &b);
+	if (d->notify)
+		notify_metrics(d->notify, &b);
 	res->status = 200;
 	res->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	buf_release(&res->body);

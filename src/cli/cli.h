@@ -132,6 +132,10 @@ int cmd_events(struct cli_args *a, struct buf *err);
 int cmd_services(struct cli_args *a, struct buf *err);
 int cmd_logs_patterns(struct cli_args *a, struct buf *err);
 
+/* cmd_notify.c */
+int cmd_notifications_list(struct cli_args *a, struct buf *err);
+int cmd_notifications_test(struct cli_args *a, struct buf *err);
+
 /* cmd_change.c */
 int cmd_flags_list(struct cli_args *a, struct buf *err);
 int cmd_flags_get(struct cli_args *a, struct buf *err);

@@ -280,6 +280,51 @@ static const struct config_key oncall_keys[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 
+static const char *const notify_types[] = { "webhook", "slack", "pagerduty", "email", NULL };
+static const char *const notify_kinds[] = { "incident", "alert", NULL };
+
+static const struct config_key notify_target_keys[] = {
+	{ "name", CFG_STRING, NULL, 0, 0, 0, "Target name, used by routes and `POST /api/v1/notifications/test`.", .required = true },
+	{ "type", CFG_STRING, NULL, 0, 0, 0, "What receives it: a signed JSON webhook, a Slack incoming webhook, the PagerDuty Events API v2, or email over SMTP.", .enums = notify_types, .required = true },
+	{ "url", CFG_STRING, NULL, 0, 0, 0, "Where to send: http(s):// for webhook, slack and pagerduty (default the PagerDuty Events API), smtp(s)://host:port for email. A slack target may keep its URL as its secret instead." },
+	{ "secret_env", CFG_STRING, NULL, 0, 0, 0, "Environment variable holding the secret: the webhook's HMAC key, the PagerDuty routing key, the SMTP password or the Slack webhook URL. Read at start and reload, never logged." },
+	{ "secret_file", CFG_STRING, NULL, 0, 0, 0, "File holding the secret instead (trailing newlines dropped)." },
+	{ "from", CFG_STRING, NULL, 0, 0, 0, "email: sender address." },
+	{ "to", CFG_STRINGS, NULL, 0, 0, 0, "email: recipient addresses." },
+	{ "username", CFG_STRING, NULL, 0, 0, 0, "email: SMTP login (the password is the secret)." },
+	{ "timeout", CFG_DURATION, "10s", 0, 0, 0, "Time one delivery attempt may take." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key notify_match_keys[] = {
+	{ "severity", CFG_STRINGS, NULL, 0, 0, 0, "Severities that match (page, ticket, info, ...); absent: any." },
+	{ "service", CFG_STRINGS, NULL, 0, 0, 0, "Services that match; absent: any." },
+	{ "team", CFG_STRINGS, NULL, 0, 0, 0, "Teams that match (an alert's team label); absent: any." },
+	{ "kind", CFG_STRING, NULL, 0, 0, 0, "Only incidents or only alerts; absent: both.", .enums = notify_kinds },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key notify_route_keys[] = {
+	{ "match", CFG_MAP, NULL, 0, 0, 0, "What the route matches; every list given must hold the event's value.", .sub = notify_match_keys },
+	{ "targets", CFG_STRINGS, NULL, 0, 0, 0, "Names of the targets it sends to.", .required = true },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key notify_retry_keys[] = {
+	{ "max_attempts", CFG_INT, "12", 0, 1, 100, "Attempts per message before it is marked failed." },
+	{ "base", CFG_DURATION, "1s", 0, 0, 0, "Backoff after the first failed attempt; doubles with each one (full jitter)." },
+	{ "max_backoff", CFG_DURATION, "5m", 0, 0, 0, "Longest wait between two attempts." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key notify_keys[] = {
+	{ "public_url", CFG_STRING, NULL, 0, 0, 0, "ooda's address as people reach it; messages link there." },
+	{ "targets", CFG_LIST, NULL, 0, 0, 0, "Where notifications go.", .sub = notify_target_keys },
+	{ "routes", CFG_LIST, NULL, 0, 0, 0, "Which events go to which targets; every matching route sends (docs/notifications.md).", .sub = notify_route_keys },
+	{ "retry", CFG_MAP, NULL, 0, 0, 0, "Retries of a failed delivery.", .sub = notify_retry_keys },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
 const struct config_key config_keys[] = {
 	{ "server.listen", CFG_STRING, "127.0.0.1:4318", F(listen), 0, 0,
 	  "Address and port to serve HTTP on. Binding a non-loopback address requires at least one API token." },
@@ -320,7 +365,7 @@ const struct config_key config_keys[] = {
 	  "Telemetry store size above which the oldest blocks are dropped." },
 	{ "retention.control_max_age", CFG_DURATION, "30d", F(control_max_age_ns), 3600 * OODA_NS_PER_SEC,
 	  INT64_C(9000000000000000000),
-	  "Old versions of the documents ooda rewrites on its own (alert transitions, silences, heartbeat pings) are deleted from control.db once older than this; the latest version of each is kept, and so is everything people wrote (flags, configs, deploys, approvals, tokens, audit). See operations.md, Control store size." },
+	  "Old versions of the documents ooda rewrites on its own (alert transitions, silences, heartbeat pings) are deleted from control.db once older than this; the latest version of each is kept, and so is everything people wrote (flags, configs, deploys, approvals, tokens, audit). Delivered and failed notifications older than this are deleted too. See operations.md, Control store size." },
 	{ "retention.control_max_versions", CFG_INT, "100", F(control_max_versions), 1, 1000000000,
 	  "Versions kept per alert, silence or heartbeat, the latest included; older ones are deleted whatever their age." },
 	{ "ingest.queue_bytes", CFG_SIZE, "256MiB", F(ingest_queue_bytes), 1 << 20, INT64_C(1) << 34,
@@ -341,6 +386,8 @@ const struct config_key config_keys[] = {
 	  .staged = true },
 	{ "oncall", CFG_MAP, NULL, 0, 0, 0, "On-call schedules, escalation policies and teams (docs/oncall.md).",
 	  .sub = oncall_keys, .staged = true },
+	{ "notify", CFG_MAP, NULL, 0, 0, 0, "Notification targets, routes and retries (docs/notifications.md).",
+	  .sub = notify_keys, .staged = true },
 	{ "policies", CFG_UNSUPPORTED, NULL, 0, 0, 0,
 	  "not supported yet: remediation policies are not implemented in this version" },
 	{ "flags", CFG_UNSUPPORTED, NULL, 0, 0, 0,

@@ -40,6 +40,17 @@ static const char *const sql_migrations[] = {
 	"UPDATE docs SET status = coalesce(json_extract(body, '$.status'), '')"
 	"  WHERE kind = 'rollback-run' AND json_valid(body);"
 	"CREATE INDEX docs_status ON docs(kind, status) WHERE status <> '';",
+	/* 5: the notification outbox (respond/notify.h): one row per message to one target */
+	"CREATE TABLE notifications("
+	"  id TEXT PRIMARY KEY, dedupe_key TEXT NOT NULL UNIQUE, target TEXT NOT NULL,"
+	"  kind TEXT NOT NULL, event TEXT NOT NULL, payload TEXT NOT NULL,"
+	"  incident TEXT NOT NULL DEFAULT '', alert TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_ns INTEGER NOT NULL, last_error TEXT NOT NULL DEFAULT '',"
+	"  created_ns INTEGER NOT NULL, delivered_ns INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX notifications_due ON notifications(status, next_attempt_ns);"
+	"CREATE INDEX notifications_incident ON notifications(incident, created_ns) WHERE incident <> '';"
+	"CREATE INDEX notifications_alert ON notifications(alert, created_ns) WHERE alert <> '';",
 };
 
 enum sql_stmt {
@@ -64,8 +75,19 @@ enum sql_stmt {
 	SQL_PATTERN_SNAPSHOT_PUT,
 	SQL_PATTERN_SNAPSHOT_LIST,
 	SQL_DOC_PRUNE,
+	SQL_NOTIFY_INSERT,
+	SQL_NOTIFY_DUE,
+	SQL_NOTIFY_UPDATE,
+	SQL_NOTIFY_LIST,
+	SQL_NOTIFY_COUNTS,
+	SQL_NOTIFY_PRUNE,
 	SQL_COUNT
 };
+
+/* The columns of a notification row, in the order of struct notify_row. */
+#define NOTIFY_COLS                                                                                     \
+	"id, dedupe_key, target, kind, event, payload, incident, alert, status, attempts, next_attempt_ns," \
+	" last_error, created_ns, delivered_ns"
 
 static const char *const sql_text[SQL_COUNT] = {
 	[SQL_TOKEN_INSERT] =
@@ -150,6 +172,23 @@ static const char *const sql_text[SQL_COUNT] = {
 		" AND (d.time_ns < ?2 OR d.version <="
 		"  (SELECT MAX(l.version) FROM docs l WHERE l.kind = d.kind AND l.key = d.key) - ?3)"
 		" LIMIT ?4)",
+	[SQL_NOTIFY_INSERT] =
+		"INSERT OR IGNORE INTO notifications(id, dedupe_key, target, kind, event, payload, incident, alert,"
+		" status, attempts, next_attempt_ns, last_error, created_ns, delivered_ns)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, '', ?10, 0)",
+	[SQL_NOTIFY_DUE] = "SELECT " NOTIFY_COLS " FROM notifications WHERE status = 'pending'"
+			   " AND next_attempt_ns <= ?1 ORDER BY next_attempt_ns, created_ns LIMIT ?2",
+	[SQL_NOTIFY_UPDATE] = "UPDATE notifications SET status = ?2, attempts = ?3, next_attempt_ns = ?4,"
+			      " last_error = ?5, delivered_ns = ?6 WHERE id = ?1",
+	/* ?1..?4: incident, alert, status, id ("" = any); newest first, at most ?5 */
+	[SQL_NOTIFY_LIST] = "SELECT " NOTIFY_COLS " FROM notifications"
+			    " WHERE (?1 = '' OR incident = ?1) AND (?2 = '' OR alert = ?2)"
+			    " AND (?3 = '' OR status = ?3) AND (?4 = '' OR id = ?4)"
+			    " ORDER BY created_ns DESC, rowid DESC LIMIT ?5",
+	[SQL_NOTIFY_COUNTS] = "SELECT status, count(*), coalesce(sum(attempts), 0) FROM notifications GROUP BY status",
+	/* finished rows (their last attempt is next_attempt_ns) before ?1, at most ?2, through notifications_due */
+	[SQL_NOTIFY_PRUNE] = "DELETE FROM notifications WHERE rowid IN (SELECT rowid FROM notifications"
+			     " WHERE status IN ('delivered', 'failed') AND next_attempt_ns < ?1 LIMIT ?2)",
 };
 
 #endif

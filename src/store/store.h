@@ -97,6 +97,44 @@ struct pattern_snapshot_row {
 };
 
 /*
+ * One message of the notification outbox (respond/notify.h) to one target.
+ * status: "pending" (waiting for its next attempt), "delivered" or
+ * "failed" (attempts exhausted, or the target is gone). incident and alert
+ * are "" when the row has none.
+ */
+struct notify_row {
+	const char *id;          /* "ntf_" + 16 hex digits, stable for dedupe_key */
+	const char *dedupe_key;  /* unique: a second enqueue of the same key is ignored */
+	const char *target;
+	const char *kind;        /* "incident" | "alert" | "test" */
+	const char *event;       /* "opened", "firing", "resolved", ... */
+	const char *payload;     /* the rendered body, without secrets */
+	const char *incident;
+	const char *alert;
+	const char *status;
+	int64_t attempts;
+	int64_t next_attempt_ns; /* wall clock */
+	const char *last_error;
+	int64_t created_ns;
+	int64_t delivered_ns;    /* 0 until delivered */
+};
+
+/* What store_notify_list selects; "" or NULL fields match any row. */
+struct notify_filter {
+	const char *incident;
+	const char *alert;
+	const char *status;
+	const char *id;
+	size_t limit;            /* 0: 100 */
+};
+
+/* Rows of the outbox by status, and attempts made by rows in that status, for /metrics. */
+struct notify_counts {
+	int64_t pending, delivered, failed;
+	int64_t attempts;        /* every attempt of every row */
+};
+
+/*
  * A row callback: row points at the struct the iterating function names,
  * valid during the call only. Return 0 to go on, > 0 to stop early (the
  * iteration then returns 0), < 0 to stop and have the iteration return it.
@@ -207,5 +245,37 @@ int store_pattern_snapshot_put(struct store *s, const struct pattern_snapshot_ro
 
 /* Every saved service's pattern state, by name; fn gets a const struct pattern_snapshot_row *. */
 int store_pattern_snapshot_iter(struct store *s, store_row_fn fn, void *ctx);
+
+/*
+ * (tx) Adds r to the outbox as "pending" with no attempt made, due at
+ * r->next_attempt_ns. Only id, dedupe_key, target, kind, event, payload,
+ * incident, alert, next_attempt_ns and created_ns are read. *inserted is
+ * false when a row with the same dedupe_key (or id) exists: nothing is
+ * written then.
+ */
+int store_notify_insert(struct store *s, const struct notify_row *r, bool *inserted);
+
+/* Pending rows due at now_ns (next_attempt_ns <= now_ns), soonest first, at most limit; fn gets a const struct notify_row *. */
+int store_notify_due(struct store *s, int64_t now_ns, size_t limit, store_row_fn fn, void *ctx);
+
+/*
+ * (tx) Records an attempt's outcome on row r->id: status, attempts,
+ * next_attempt_ns, last_error and delivered_ns are written. OODA_ENOTFOUND
+ * when there is no such row.
+ */
+int store_notify_update(struct store *s, const struct notify_row *r);
+
+/* Rows f selects, newest first; fn gets a const struct notify_row *. */
+int store_notify_list(struct store *s, const struct notify_filter *f, store_row_fn fn, void *ctx);
+
+/* Counts of rows by status and of attempts made. */
+int store_notify_counts(struct store *s, struct notify_counts *out);
+
+/*
+ * (tx) Deletes at most limit delivered or failed rows whose last attempt
+ * was before before_ns; *deleted receives how many. Pending rows are never
+ * deleted.
+ */
+int store_notify_prune(struct store *s, int64_t before_ns, size_t limit, size_t *deleted);
 
 #endif

@@ -73,6 +73,13 @@ struct store_backend {
 	bool (*disk_full)(void *impl);
 	/* latest version of each key of kind whose latest version has status (not ""), keys ascending */
 	int (*doc_list_status)(void *impl, const char *kind, const char *status, store_row_fn fn, void *ctx);
+	/* the notification outbox; contracts in store.h (store_notify_*) */
+	int (*notify_insert)(void *impl, const struct notify_row *r, bool *inserted); /* (tx) */
+	int (*notify_due)(void *impl, int64_t now_ns, size_t limit, store_row_fn fn, void *ctx);
+	int (*notify_update)(void *impl, const struct notify_row *r);                 /* (tx) */
+	int (*notify_list)(void *impl, const struct notify_filter *f, store_row_fn fn, void *ctx);
+	int (*notify_counts)(void *impl, struct notify_counts *out);
+	int (*notify_prune)(void *impl, int64_t before_ns, size_t limit, size_t *deleted);    /* (tx) */
 };
 
 extern const struct store_backend store_sqlite_backend;

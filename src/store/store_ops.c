@@ -70,3 +70,33 @@ int store_pattern_snapshot_iter(struct store *s, store_row_fn fn, void *ctx)
 {
 	return store_backend(s)->pattern_snapshot_iter(store_impl(s), fn, ctx);
 }
+
+int store_notify_insert(struct store *s, const struct notify_row *r, bool *inserted)
+{
+	return store_backend(s)->notify_insert(store_impl(s), r, inserted);
+}
+
+int store_notify_due(struct store *s, int64_t now_ns, size_t limit, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->notify_due(store_impl(s), now_ns, limit, fn, ctx);
+}
+
+int store_notify_update(struct store *s, const struct notify_row *r)
+{
+	return store_backend(s)->notify_update(store_impl(s), r);
+}
+
+int store_notify_list(struct store *s, const struct notify_filter *f, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->notify_list(store_impl(s), f, fn, ctx);
+}
+
+int store_notify_counts(struct store *s, struct notify_counts *out)
+{
+	return store_backend(s)->notify_counts(store_impl(s), out);
+}
+
+int store_notify_prune(struct store *s, int64_t before_ns, size_t limit, size_t *deleted)
+{
+	return store_backend(s)->notify_prune(store_impl(s), before_ns, limit, deleted);
+}

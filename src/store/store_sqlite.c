@@ -724,6 +724,153 @@ static int sq_pattern_snapshot_iter(void *impl, store_row_fn fn, void *ctx)
 	return rc > 0 ? 0 : rc;
 }
 
+/* ---- the notification outbox ---------------------------------------------- */
+
+static int sq_notify_insert(void *impl, const struct notify_row *r, bool *inserted)
+{
+	struct sqlite_store *s = impl;
+	*inserted = false;
+	sqlite3_stmt *st = stmt(&s->w, SQL_NOTIFY_INSERT);
+	if (!st)
+		return OODA_EIO;
+	const char *text[] = { r->id,	 r->dedupe_key, r->target, r->kind,
+			       r->event, r->payload,	r->incident, r->alert };
+	for (int i = 0; i < 8; i++)
+		sqlite3_bind_text(st, i + 1, text[i] ? text[i] : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, r->next_attempt_ns);
+	sqlite3_bind_int64(st, 10, r->created_ns);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return OODA_EIO;
+	*inserted = sqlite3_changes(s->w.db) > 0;
+	return 0;
+}
+
+static int notify_rows(sqlite3_stmt *st, store_row_fn fn, void *ctx)
+{
+	int rc = 0;
+	while (!rc) {
+		int step = sqlite3_step(st);
+		if (step == SQLITE_DONE)
+			break;
+		if (step != SQLITE_ROW)
+			return OODA_EIO;
+		struct notify_row r = {
+			.id = col_text(st, 0),	       .dedupe_key = col_text(st, 1),
+			.target = col_text(st, 2),     .kind = col_text(st, 3),
+			.event = col_text(st, 4),      .payload = col_text(st, 5),
+			.incident = col_text(st, 6),   .alert = col_text(st, 7),
+			.status = col_text(st, 8),     .attempts = sqlite3_column_int64(st, 9),
+			.next_attempt_ns = sqlite3_column_int64(st, 10), .last_error = col_text(st, 11),
+			.created_ns = sqlite3_column_int64(st, 12),	 .delivered_ns = sqlite3_column_int64(st, 13),
+		};
+		rc = fn(ctx, &r);
+	}
+	return rc > 0 ? 0 : rc;
+}
+
+static int sq_notify_due(void *impl, int64_t now_ns, size_t limit, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_NOTIFY_DUE);
+	int rc = OODA_EIO;
+	if (st) {
+		sqlite3_bind_int64(st, 1, now_ns);
+		sqlite3_bind_int64(st, 2, limit ? (int64_t)limit : -1);
+		rc = notify_rows(st, fn, ctx);
+		sqlite3_reset(st);
+	}
+	rdone(s, c);
+	return rc;
+}
+
+static int sq_notify_update(void *impl, const struct notify_row *r)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st = stmt(&s->w, SQL_NOTIFY_UPDATE);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, r->attempts);
+	sqlite3_bind_int64(st, 4, r->next_attempt_ns);
+	sqlite3_bind_text(st, 5, r->last_error ? r->last_error : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, r->delivered_ns);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return OODA_EIO;
+	return sqlite3_changes(s->w.db) > 0 ? 0 : OODA_ENOTFOUND;
+}
+
+static int sq_notify_list(void *impl, const struct notify_filter *f, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_NOTIFY_LIST);
+	int rc = OODA_EIO;
+	if (st) {
+		const char *v[] = { f->incident, f->alert, f->status, f->id };
+		for (int i = 0; i < 4; i++)
+			sqlite3_bind_text(st, i + 1, v[i] ? v[i] : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, f->limit ? (int64_t)f->limit : 100);
+		rc = notify_rows(st, fn, ctx);
+		sqlite3_reset(st);
+	}
+	rdone(s, c);
+	return rc;
+}
+
+static int sq_notify_counts(void *impl, struct notify_counts *out)
+{
+	struct sqlite_store *s = impl;
+	memset(out, 0, sizeof(*out));
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_NOTIFY_COUNTS);
+	int rc = st ? 0 : OODA_EIO;
+	while (!rc) {
+		int step = sqlite3_step(st);
+		if (step == SQLITE_DONE)
+			break;
+		if (step != SQLITE_ROW) {
+			rc = OODA_EIO;
+			break;
+		}
+		const char *status = col_text(st, 0);
+		int64_t n = sqlite3_column_int64(st, 1);
+		if (!strcmp(status, "pending"))
+			out->pending = n;
+		else if (!strcmp(status, "delivered"))
+			out->delivered = n;
+		else if (!strcmp(status, "failed"))
+			out->failed = n;
+		out->attempts += sqlite3_column_int64(st, 2);
+	}
+	if (st)
+		sqlite3_reset(st);
+	rdone(s, c);
+	return rc;
+}
+
+static int sq_notify_prune(void *impl, int64_t before_ns, size_t limit, size_t *deleted)
+{
+	struct sqlite_store *s = impl;
+	*deleted = 0;
+	sqlite3_stmt *st = stmt(&s->w, SQL_NOTIFY_PRUNE);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_int64(st, 1, before_ns);
+	sqlite3_bind_int64(st, 2, (int64_t)limit);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return OODA_EIO;
+	*deleted = (size_t)sqlite3_changes(s->w.db);
+	return 0;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.version = STORE_BACKEND_VERSION,
 	.name = "sqlite",
@@ -756,4 +903,10 @@ const struct store_backend store_sqlite_backend = {
 	.pattern_snapshot_put = sq_pattern_snapshot_put,
 	.pattern_snapshot_iter = sq_pattern_snapshot_iter,
 	.disk_full = sq_disk_full,
+	.notify_insert = sq_notify_insert,
+	.notify_due = sq_notify_due,
+	.notify_update = sq_notify_update,
+	.notify_list = sq_notify_list,
+	.notify_counts = sq_notify_counts,
+	.notify_prune = sq_notify_prune,
 };
