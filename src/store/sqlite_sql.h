@@ -40,6 +40,18 @@ static const char *const sql_migrations[] = {
 	"UPDATE docs SET status = coalesce(json_extract(body, '$.status'), '')"
 	"  WHERE kind = 'rollback-run' AND json_valid(body);"
 	"CREATE INDEX docs_status ON docs(kind, status) WHERE status <> '';",
+	/* 5: incidents, their append-only timelines and artifacts (history: never pruned) */
+	"CREATE TABLE incidents("
+	"  number INTEGER PRIMARY KEY, status TEXT NOT NULL, service TEXT NOT NULL,"
+	"  severity TEXT NOT NULL, updated_ns INTEGER NOT NULL, body TEXT NOT NULL);"
+	"CREATE TABLE incident_timeline("
+	"  number INTEGER NOT NULL, seq INTEGER NOT NULL, at_ns INTEGER NOT NULL, kind TEXT NOT NULL,"
+	"  actor TEXT NOT NULL, text TEXT NOT NULL, data TEXT NOT NULL,"
+	"  PRIMARY KEY(number, seq)) WITHOUT ROWID;"
+	"CREATE TABLE incident_artifacts("
+	"  number INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL, content_type TEXT NOT NULL,"
+	"  size INTEGER NOT NULL, sha256 TEXT NOT NULL, uploaded_by TEXT NOT NULL, at_ns INTEGER NOT NULL,"
+	"  bytes BLOB NOT NULL, PRIMARY KEY(number, id));",
 };
 
 enum sql_stmt {
@@ -64,6 +76,17 @@ enum sql_stmt {
 	SQL_PATTERN_SNAPSHOT_PUT,
 	SQL_PATTERN_SNAPSHOT_LIST,
 	SQL_DOC_PRUNE,
+	SQL_INCIDENT_PUT,
+	SQL_INCIDENT_GET,
+	SQL_INCIDENT_LIST,
+	SQL_INCIDENT_MAX,
+	SQL_INCIDENT_ENTRY_NEXT,
+	SQL_INCIDENT_ENTRY_INSERT,
+	SQL_INCIDENT_ENTRY_LIST,
+	SQL_INCIDENT_ARTIFACT_NEXT,
+	SQL_INCIDENT_ARTIFACT_INSERT,
+	SQL_INCIDENT_ARTIFACT_GET,
+	SQL_INCIDENT_ARTIFACT_LIST,
 	SQL_COUNT
 };
 
@@ -150,6 +173,31 @@ static const char *const sql_text[SQL_COUNT] = {
 		" AND (d.time_ns < ?2 OR d.version <="
 		"  (SELECT MAX(l.version) FROM docs l WHERE l.kind = d.kind AND l.key = d.key) - ?3)"
 		" LIMIT ?4)",
+	[SQL_INCIDENT_PUT] =
+		"INSERT OR REPLACE INTO incidents(number, status, service, severity, updated_ns, body)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[SQL_INCIDENT_GET] =
+		"SELECT number, status, service, severity, updated_ns, body FROM incidents WHERE number = ?1",
+	[SQL_INCIDENT_LIST] =
+		"SELECT number, status, service, severity, updated_ns, body FROM incidents ORDER BY number DESC",
+	[SQL_INCIDENT_MAX] = "SELECT coalesce(MAX(number), 0) FROM incidents",
+	[SQL_INCIDENT_ENTRY_NEXT] = "SELECT coalesce(MAX(seq), 0) + 1 FROM incident_timeline WHERE number = ?1",
+	[SQL_INCIDENT_ENTRY_INSERT] =
+		"INSERT INTO incident_timeline(number, seq, at_ns, kind, actor, text, data)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SQL_INCIDENT_ENTRY_LIST] =
+		"SELECT number, seq, at_ns, kind, actor, text, data FROM incident_timeline"
+		" WHERE number = ?1 ORDER BY seq",
+	[SQL_INCIDENT_ARTIFACT_NEXT] = "SELECT coalesce(MAX(id), 0) + 1 FROM incident_artifacts WHERE number = ?1",
+	[SQL_INCIDENT_ARTIFACT_INSERT] =
+		"INSERT INTO incident_artifacts(number, id, name, content_type, size, sha256, uploaded_by, at_ns, bytes)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[SQL_INCIDENT_ARTIFACT_GET] =
+		"SELECT number, id, name, content_type, size, sha256, uploaded_by, at_ns, bytes FROM incident_artifacts"
+		" WHERE number = ?1 AND id = ?2",
+	[SQL_INCIDENT_ARTIFACT_LIST] =
+		"SELECT number, id, name, content_type, size, sha256, uploaded_by, at_ns, NULL FROM incident_artifacts"
+		" WHERE number = ?1 ORDER BY id",
 };
 
 #endif
