@@ -25,6 +25,7 @@
 #include "detect/probe.h"
 #include "detect/slo.h"
 #include "model/live.h"
+#include "respond/incident.h"
 #include "store/store.h"
 #include "store/tstore.h"
 #include "store/vdoc.h"
@@ -52,6 +53,7 @@ struct daemon {
 	struct engine *engine;
 	struct prober *prober;       /* probes of services in ooda.yaml */
 	struct heartbeats *heartbeats; /* dead-man's switches */
+	struct incidents *incidents; /* respond: incidents opened from alerts, their timelines */
 	struct vdoc_pruner pruner;   /* bounds control.db: old alert/silence/heartbeat versions (engine thread) */
 	struct audit_signer signer;
 	struct auth *auth;
