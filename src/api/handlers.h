@@ -105,4 +105,24 @@ int api_heartbeat_ping(struct http_request *req, struct http_response *res);
 int api_slos_list(struct http_request *req, struct http_response *res);
 int api_slo_get(struct http_request *req, struct http_response *res);
 
+/* incidents_api.c */
+int api_incidents_list(struct http_request *req, struct http_response *res);
+int api_incident_open(struct http_request *req, struct http_response *res);
+int api_incident_get(struct http_request *req, struct http_response *res);
+int api_incident_timeline(struct http_request *req, struct http_response *res);
+int api_incident_transition(struct http_request *req, struct http_response *res);
+int api_incident_commander(struct http_request *req, struct http_response *res);
+int api_incident_severity(struct http_request *req, struct http_response *res);
+int api_incident_annotations(struct http_request *req, struct http_response *res);
+int api_incident_annotate(struct http_request *req, struct http_response *res);
+int api_incident_hypotheses(struct http_request *req, struct http_response *res);
+int api_incident_hypothesis_add(struct http_request *req, struct http_response *res);
+int api_incident_hypothesis_decide(struct http_request *req, struct http_response *res);
+int api_incident_artifacts(struct http_request *req, struct http_response *res);
+int api_incident_artifact_add(struct http_request *req, struct http_response *res);
+int api_incident_artifact_get(struct http_request *req, struct http_response *res);
+int api_incident_status_updates(struct http_request *req, struct http_response *res);
+int api_incident_status_update(struct http_request *req, struct http_response *res);
+int api_status_page(struct http_request *req, struct http_response *res);
+
 #endif
