@@ -779,7 +779,8 @@ static void handle_transition(struct incidents *inc, struct tr_item *t)
 					       .score = json_number_value(json_object_get(evidence, "score")) };
 		struct incident_decision dec;
 		incident_decide(&inc->cfg, inc->cat, &sig, &dec);
-		if (!dec.open)
+		/* a silenced alert is someone saying "we know": it opens nothing and joins nothing */
+		if (!dec.open || json_is_string(json_object_get(details, "silenced_by")))
 			goto out;
 		json_array_foreach(col.docs, i, d) {
 			if (!t->service || !incident_status_open(json_string_value(json_object_get(d, "status"))))
@@ -837,11 +838,18 @@ static void handle_transition(struct incidents *inc, struct tr_item *t)
 			}
 		} else {
 			tpl = incident_template_for(&inc->cfg, t->service, t->name);
+			/* onset: the first evidence, when the alert went pending before it fired */
+			int64_t onset = now;
+			const char *active = json_string_value(json_object_get(details, "active_at"));
+			if (!active || ooda_time_parse(active, strlen(active), &onset) || onset <= 0 || onset > now)
+				onset = now;
 			struct buf title = BUF_INIT;
-			make_title(&title, tpl, t->service, t->name, evidence, dec.severity, now);
+			make_title(&title, tpl, t->service, t->name, evidence, dec.severity, onset);
 			c.doc = incident_new_doc(title.data, dec.severity, t->service, now);
 			c.is_new = true;
 			buf_release(&title);
+			json_object_set_new(c.doc, "onset_at", iso_json(onset));
+			json_object_set_new(c.doc, "_onset_ns", json_integer(onset));
 			json_array_append_new(json_object_get(c.doc, "alerts"), json_string(t->fp));
 			json_array_append_new(json_object_get(c.doc, "_alert_names"), json_string(t->name));
 			json_object_set_new(c.doc, "source", json_pack("{s:s, s:s, s:s}", "kind", source_kind(source), "alert",

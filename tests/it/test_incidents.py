@@ -79,6 +79,16 @@ try:
     s.start()
     s.token = resp
 
+    # a deploy of db shortly before: a change event the incident's timeline shows
+    r = s.post("/api/v1/events", {"kind": "deploy", "service": "db", "version": "14.2", "actor": "ci",
+                                  "description": "db minor upgrade"}, token=ingest)
+    check(r.status == 202, f"deploy event: {r.status} {r.body}")
+    wait_for(lambda: s.get("/api/v1/events?service=db&since=1h", token=viewer).json()["events"], "the deploy event")
+    # a silenced alert opens nothing
+    r = s.post("/api/v1/silences", {"name": "MaintenanceWindow", "duration": "1h", "reason": "planned work"})
+    check(r.status == 201, f"silence: {r.status} {r.body}")
+    am_post(s, ingest, [am_alert("MaintenanceWindow", "search")])
+
     # --- an alert storm from the failing db is one incident, led by db
     am_post(s, ingest, [am_alert("HighErrorRate", "frontend")])
     first = wait_for(lambda: incidents(s, viewer), "the first incident")
@@ -100,6 +110,10 @@ try:
     check(inc.get("title", "").startswith("db: DBDown since "), f"title follows the primary: {inc.get('title')}")
     tl = s.get(f"/api/v1/incidents/{iid}/timeline", token=viewer).json()["entries"]
     kinds = [e["kind"] for e in tl]
+    ch = [e for e in tl if e["kind"] == "change"]
+    check(len(ch) == 1 and ch[0]["data"]["version"] == "14.2" and "deploy on db" in ch[0]["text"],
+          f"the deploy of db is in the timeline: {ch}")
+    check(inc.get("tags", {}).get("version") == "14.2", f"version tag from db's latest deploy: {inc.get('tags')}")
     check(kinds[0] == "opened" and kinds.count("alert") == 4 and [e["seq"] for e in tl] == list(range(1, len(tl) + 1)),
           f"timeline: opened, the four alerts, seq from 1: {kinds}")
 
