@@ -8,9 +8,15 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
+#include "core/time.h"
+#include "detect/alerts.h"
+#include "store/store.h"
 #include "respond/catalog.h"
 #include "respond/incident.h"
 #include "respond/incident_impl.h"
@@ -246,13 +252,133 @@ static void test_templates(void **state)
 	buf_release(&err);
 }
 
+/* ---- the stage on a real store, fed through the alerting core ------------- */
+
+struct events {
+	char log[2048];
+	int n;
+};
+
+static void on_event(void *ctx, const char *event, const char *incident_json)
+{
+	struct events *e = ctx;
+	json_t *j = json_loads(incident_json, 0, NULL);
+	size_t len = strlen(e->log);
+	snprintf(e->log + len, sizeof(e->log) - len, "%s:%s ", event, json_string_value(json_object_get(j, "id")));
+	e->n++;
+	json_decref(j);
+}
+
+static void fire(struct alerts *a, const char *name, const char *service, bool active, int64_t at)
+{
+	struct alert_signal s = { .source = "rule", .name = name, .service = service, .severity = SEVERITY_PAGE,
+				  .active = active, .at_ns = at };
+	alerts_signal(a, &s);
+	alerts_tick(a, at);
+}
+
+static json_t *get(struct incidents *inc, const char *id)
+{
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	assert_int_equal(incidents_get_json(inc, id, &out, &err), 0);
+	json_t *j = json_loads(out.data, 0, NULL);
+	buf_release(&out);
+	buf_release(&err);
+	return j;
+}
+
+static void test_stage(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ooda-incident-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	struct store *st = NULL;
+	struct alerts *al = NULL;
+	struct incidents *inc = NULL;
+	assert_int_equal(store_open(dir, 0, &st, &err), 0);
+	assert_int_equal(alerts_create(NULL, NULL, NULL, &al, &err), 0);
+	assert_int_equal(alerts_set_declared_graph_json(
+				 al,
+				 "{\"edges\":[{\"source\":\"frontend\",\"target\":\"checkout\"},"
+				 "{\"source\":\"checkout\",\"target\":\"db\"}]}",
+				 &err),
+			 0);
+	struct incidents_options o = { .store = st, .alerts = al };
+	assert_int_equal(incidents_create(&o, &inc, &err), 0);
+	assert_int_equal(incidents_configure(inc, "{\"reopen_window\":\"1h\"}",
+					     "[{\"name\":\"db\",\"tier\":\"critical\",\"owner\":\"dba\"}]", true,
+					     NULL, &err),
+			 0);
+	struct events ev = { .n = 0 };
+	assert_int_equal(incidents_subscribe(inc, on_event, &ev), 0);
+	assert_int_equal(incidents_start(inc, &err), 0);
+
+	const int64_t t0 = ooda_now_ns();
+	/* the symptom first, then the cause, then the middle: one incident led by db */
+	fire(al, "FrontendErrors", "frontend", true, t0);
+	fire(al, "DBDown", "db", true, t0 + OODA_NS_PER_SEC);
+	fire(al, "CheckoutSlow", "checkout", true, t0 + 2 * OODA_NS_PER_SEC);
+	fire(al, "SearchDown", "search", true, t0 + 3 * OODA_NS_PER_SEC); /* unrelated: its own */
+	incidents_wait_idle(inc);
+	json_t *i1 = get(inc, "INC-1");
+	assert_string_equal(json_string_value(json_object_get(i1, "service")), "db");
+	assert_int_equal(json_array_size(json_object_get(i1, "alerts")), 3);
+	assert_string_equal(json_string_value(json_object_get(i1, "severity")), "SEV1");
+	assert_string_equal(json_string_value(json_object_get(i1, "team")), "dba");
+	json_decref(i1);
+	json_t *i2 = get(inc, "INC-2");
+	assert_string_equal(json_string_value(json_object_get(i2, "service")), "search");
+	json_decref(i2);
+	assert_non_null(strstr(ev.log, "opened:INC-1 alert-joined:INC-1 severity:INC-1 alert-joined:INC-1 opened:INC-2"));
+
+	/* resolve by hand; the cause firing again reopens, it does not open INC-3 */
+	assert_int_equal(incidents_transition(inc, "INC-1", "resolved", "fixed", "tester", &out, &err), 0);
+	assert_int_equal(incidents_transition(inc, "INC-1", "acknowledged", NULL, "tester", &out, &err), OODA_ECONFLICT);
+	assert_non_null(strstr(err.data, "from resolved to acknowledged"));
+	fire(al, "DBDown", "db", false, t0 + 10 * OODA_NS_PER_SEC);
+	fire(al, "DBDown", "db", true, t0 + 20 * OODA_NS_PER_SEC);
+	incidents_wait_idle(inc);
+	i1 = get(inc, "INC-1");
+	assert_string_equal(json_string_value(json_object_get(i1, "status")), "triggered");
+	assert_int_equal(json_integer_value(json_object_get(i1, "reopened")), 1);
+	json_decref(i1);
+	assert_non_null(strstr(ev.log, "transition:INC-1 reopened:INC-1"));
+	buf_reset(&out);
+	assert_int_equal(incidents_get_json(inc, "INC-3", &out, &err), OODA_ENOTFOUND);
+
+	/* another stage's entry: appended with the next seq, nothing rewritten */
+	assert_int_equal(incidents_timeline_append(inc, "INC-1", "notification", "notify", "paged dba", "{\"to\":\"dba\"}",
+						   &err),
+			 0);
+	assert_int_equal(incidents_timeline_append(inc, "INC-1", "gossip", "x", "y", NULL, &err), OODA_EINVAL);
+	buf_reset(&out);
+	assert_int_equal(incidents_timeline_json(inc, "INC-1", NULL, &out, &err), 0);
+	json_t *doc = json_loads(out.data, 0, NULL);
+	json_t *tl = json_object_get(doc, "entries");
+	size_t n = json_array_size(tl);
+	for (size_t k = 0; k < n; k++)
+		assert_int_equal(json_integer_value(json_object_get(json_array_get(tl, k), "seq")), (json_int_t)k + 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(tl, n - 1), "kind")), "notification");
+	json_decref(doc);
+
+	incidents_destroy(inc);
+	alerts_destroy(al);
+	store_close(st);
+	buf_release(&err);
+	buf_release(&out);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lifecycle_table), cmocka_unit_test(test_grouping),
 		cmocka_unit_test(test_decide_defaults), cmocka_unit_test(test_decide_rules),
 		cmocka_unit_test(test_config_errors),	cmocka_unit_test(test_catalog),
-		cmocka_unit_test(test_templates),
+		cmocka_unit_test(test_templates),	cmocka_unit_test(test_stage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
