@@ -492,7 +492,7 @@ static void number_text(double v, bool percent, struct buf *out)
  * with a value and a baseline (anomaly watches), else a template's title
  * with its placeholders, else "<service>: <alertname> since HH:MM".
  */
-static void make_title(struct buf *out, const struct incident_template *tpl, const char *service, const char *name,
+void incident_title(struct buf *out, const struct incident_template *tpl, const char *service, const char *name,
 		       const json_t *evidence, const char *severity, int64_t since_ns)
 {
 	char since[8];
@@ -526,6 +526,22 @@ static void make_title(struct buf *out, const struct incident_template *tpl, con
 		buf_adds(out, " (baseline ");
 		number_text(json_number_value(base), pct, out);
 		buf_addf(out, ") since %s", since);
+		return;
+	}
+	const json_t *burn = json_object_get(json_object_get(evidence, "burn_rates"), "1h");
+	const json_t *left = json_object_get(evidence, "budget_remaining");
+	if (json_is_number(burn) && json_is_number(left) && !strncmp(name, "slo:", 4)) {
+		/* SLO burn: how fast, and what is left */
+		buf_addf(out, "%s: SLO %s burning %.1fx over 1h, %.0f%% of budget left since %s", svc, name + 4,
+			 json_number_value(burn), json_number_value(left) * 100, since);
+		return;
+	}
+	const char *perr = json_string_value(json_object_get(evidence, "error"));
+	const char *target = json_string_value(json_object_get(evidence, "target"));
+	if (target && !strncmp(name, "probe:", 6)) {
+		/* a probe: which check of what, and the error it saw */
+		buf_addf(out, "%s: %s of %s failing%s%s%s since %s", svc, name, target, perr && *perr ? " (" : "",
+			 perr && *perr ? perr : "", perr && *perr ? ")" : "", since);
 		return;
 	}
 	buf_addf(out, "%s: %s since %s", svc, name, since);
@@ -817,7 +833,7 @@ static void handle_transition(struct incidents *inc, struct tr_item *t)
 					struct buf title = BUF_INIT;
 					bool own = !strcmp(prim, t->service);
 					tpl = incident_template_for(&inc->cfg, prim, own ? t->name : NULL);
-					make_title(&title, tpl, prim, own ? t->name : "dependency failing",
+					incident_title(&title, tpl, prim, own ? t->name : "dependency failing",
 						   own ? evidence : NULL,
 						   json_string_value(json_object_get(c.doc, "severity")),
 						   json_integer_value(json_object_get(c.doc, "_onset_ns")));
@@ -844,7 +860,7 @@ static void handle_transition(struct incidents *inc, struct tr_item *t)
 			if (!active || ooda_time_parse(active, strlen(active), &onset) || onset <= 0 || onset > now)
 				onset = now;
 			struct buf title = BUF_INIT;
-			make_title(&title, tpl, t->service, t->name, evidence, dec.severity, onset);
+			incident_title(&title, tpl, t->service, t->name, evidence, dec.severity, onset);
 			c.doc = incident_new_doc(title.data, dec.severity, t->service, now);
 			c.is_new = true;
 			buf_release(&title);
@@ -874,6 +890,8 @@ static void handle_transition(struct incidents *inc, struct tr_item *t)
 		add_changes(inc, &c, now);
 	}
 	if (c.doc) {
+		if (member)
+			add_changes(inc, &c, now);
 		c.actor = "ooda";
 		c.now_ns = now;
 		if (incident_commit(inc, &c, &err))
@@ -1075,6 +1093,11 @@ int incident_finish(struct incidents *inc, struct incident_change *c, int rc, st
 	if (!rc) {
 		if (!c->event)
 			c->event = ""; /* json for out, no hook */
+		/* changes to the involved services keep reaching the timeline until resolve */
+		json_t *before = c->before ? json_loads(c->before, 0, NULL) : NULL;
+		if (incident_status_open(json_string_value(json_object_get(before, "status"))))
+			add_changes(inc, c, c->now_ns);
+		json_decref(before);
 		rc = incident_commit(inc, c, err);
 	}
 	pthread_mutex_unlock(&inc->mu);

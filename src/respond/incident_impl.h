@@ -78,6 +78,16 @@ void incident_decide(const struct incidents_config *c, const struct catalog *cat
 const struct incident_template *incident_template_for(const struct incidents_config *c, const char *service,
 						      const char *alertname);
 
+/*
+ * The generated title of an incident: from evidence with a value and a
+ * baseline (anomaly watches: "payments: error ratio 28% (baseline 0.4%)
+ * since 14:02"), an SLO's burn, a probe's error, else "<service>:
+ * <alertname> since HH:MM" (UTC); a template's title with its placeholders
+ * wins over all of them. evidence and tpl may be NULL.
+ */
+void incident_title(struct buf *out, const struct incident_template *tpl, const char *service, const char *name,
+		    const json_t *evidence, const char *severity, int64_t since_ns);
+
 /* True for SEV1…SEV4. */
 bool incident_severity_valid(const char *s);
 

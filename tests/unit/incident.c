@@ -252,6 +252,40 @@ static void test_templates(void **state)
 	buf_release(&err);
 }
 
+static void test_titles(void **state)
+{
+	(void)state;
+	const int64_t at = INT64_C(1700000000) * OODA_NS_PER_SEC + 14 * 60 * OODA_NS_PER_SEC; /* 22:27 UTC */
+	static const struct {
+		const char *service, *name, *evidence, *want;
+	} cases[] = {
+		{ "payments", "anomaly:payments/error_ratio", "{\"metric\":\"error_ratio\",\"value\":0.28,\"baseline\":0.004}",
+		  "payments: error ratio 28% (baseline 0.4%) since 22:27" },
+		{ "payments", "anomaly:payments/p99_ms", "{\"metric\":\"p99_ms\",\"value\":950,\"baseline\":120}",
+		  "payments: p99 ms 950 (baseline 120) since 22:27" },
+		{ "checkout", "slo:checkout-availability", "{\"burn_rates\":{\"1h\":14.4},\"budget_remaining\":0.62}",
+		  "checkout: SLO checkout-availability burning 14.4x over 1h, 62% of budget left since 22:27" },
+		{ "checkout", "probe:checkout/http", "{\"target\":\"http://c/healthz\",\"error\":\"connection refused\"}",
+		  "checkout: probe:checkout/http of http://c/healthz failing (connection refused) since 22:27" },
+		{ "db", "DBDown", "{\"startsAt\":\"x\"}", "db: DBDown since 22:27" },
+		{ NULL, "ooda:disk-full", NULL, "ooda: ooda:disk-full since 22:27" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *ev = cases[i].evidence ? json_loads(cases[i].evidence, 0, NULL) : NULL;
+		struct buf out = BUF_INIT;
+		incident_title(&out, NULL, cases[i].service, cases[i].name, ev, "SEV2", at);
+		if (strcmp(out.data, cases[i].want))
+			fail_msg("case %zu: \"%s\"", i, out.data);
+		buf_release(&out);
+		json_decref(ev);
+	}
+	struct incident_template t = { .title = "[{severity}] {service}/{alertname} at {since} {unknown}" };
+	struct buf out = BUF_INIT;
+	incident_title(&out, &t, "db", "DBDown", NULL, "SEV1", at);
+	assert_string_equal(out.data, "[SEV1] db/DBDown at 22:27 {unknown}");
+	buf_release(&out);
+}
+
 /* ---- the stage on a real store, fed through the alerting core ------------- */
 
 struct events {
@@ -379,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_decide_defaults), cmocka_unit_test(test_decide_rules),
 		cmocka_unit_test(test_config_errors),	cmocka_unit_test(test_catalog),
 		cmocka_unit_test(test_templates),	cmocka_unit_test(test_stage),
+		cmocka_unit_test(test_titles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
