@@ -824,6 +824,14 @@ static void handle_transition(struct incidents *inc, struct tr_item *t)
 			array_add_unique(json_object_get(c.doc, "services"), t->service);
 			c.action = "incident.alert";
 			c.event = "alert-joined";
+			/* onset stays the first evidence of any member */
+			const char *active = json_string_value(json_object_get(details, "active_at"));
+			int64_t first;
+			if (active && !ooda_time_parse(active, strlen(active), &first) && first > 0 &&
+			    first < json_integer_value(json_object_get(c.doc, "_onset_ns"))) {
+				json_object_set_new(c.doc, "onset_at", iso_json(first));
+				json_object_set_new(c.doc, "_onset_ns", json_integer(first));
+			}
 			incident_entry(&c, "alert", "ooda", text.data, entry_data);
 			entry_data = NULL;
 			if (update_primary(inc, c.doc)) {
