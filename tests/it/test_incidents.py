@@ -258,6 +258,20 @@ try:
     check(res.returncode == 0 and json.loads(res.stdout)["incidents"][0]["id"] == "INC-1", f"cli list open: {res.stdout}")
     res = s.cli("incident", "ack", "INC-1", token=viewer)
     check(res.returncode != 0 and "403" in res.stderr or "forbidden" in res.stderr.lower(), f"cli as viewer: {res.stderr}")
+    # --- a bad incidents section is refused by reload and `config check`, naming the key
+    with open(s.config, "w") as f:
+        f.write(CONFIG.replace("      open: false", "      comment: oops"))
+    r = s.post("/api/v1/config/reload", {}, token=admin)
+    check(r.status == 400 and "incidents.rules[0]" in r.body, f"bad rule rejects the reload: {r.status} {r.body}")
+    res = s.cli("config", "check", s.config)
+    check(res.returncode != 0 and "incidents.rules[0]" in res.stderr, f"config check: {res.stderr}")
+    with open(s.config, "w") as f:
+        f.write(CONFIG.replace("open: false", "open: true"))
+    r = s.post("/api/v1/config/reload", {}, token=admin)
+    check(r.status == 200, f"good config reloads: {r.status} {r.body}")
+    am_post(s, ingest, [am_alert("NoisyButHarmless", "mail", severity="warning")])
+    noisy = wait_for(lambda: incidents(s, viewer, "?service=mail"), "the rule, reloaded, opening one")
+    check(noisy and noisy[0]["severity"] == "SEV3", f"a warning on a standard service is SEV3: {noisy}")
     r = s.get("/api/v1/incidents/INC-99", token=viewer)
     check(r.status == 404, f"unknown incident: {r.status}")
     r = s.get("/api/v1/incidents/bogus", token=viewer)
