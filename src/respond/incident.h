@@ -9,17 +9,18 @@
  * updates. Every change is one control-store transaction with its audit
  * record and its timeline entries.
  *
- * Lifecycle (the table `lifecycle` in incident.c; incidents_transition()
- * for every arrow but the reopen, which only an alert firing again makes,
- * in incident_alert()):
+ * Lifecycle (the table `lifecycle` in incident.c). Every arrow but the
+ * last is incidents_transition() (by hand, a responder); the reopen is made
+ * only by an alert firing again, in handle_transition() (incident.c):
  *
- *   triggered ──> acknowledged ──> mitigated ──> resolved ──> reviewed
- *       │                │                          ^  │
- *       │                └──────────────────────────┤  │ the alert fires again
- *       ├──────────────────────────> mitigated      │  │ within reopen_window
- *       └───────────────────────────────────────────┘  │ (reopened + 1)
- *       ^                                              │
- *       └──────────────────────────────────────────────┘
+ *              ack              mitigate           resolve            review
+ *   triggered ─────> acknowledged ─────> mitigated ─────> resolved ─────> reviewed
+ *    │ │                  │ resolve                          ^  │
+ *    │ │                  └──────────────────────────────────┤  │
+ *    │ └──── mitigate ────> mitigated                        │  │
+ *    └──────────────────────── resolve ──────────────────────┘  │
+ *    ^                                                          │
+ *    └── the alert fires again within reopen_window (reopened+1)┘
  *
  * An illegal arrow is OODA_ECONFLICT (409) naming from and to.
  *
@@ -28,6 +29,25 @@
  * HTTP threads. One mutex serialises every change; reads go to the store
  * without it. Hook subscribers (incidents_subscribe) are called after the
  * change is durable, with no lock held.
+ *
+ * The document (a contract: triage, postmortem and notifications read it;
+ * keep the names):
+ *
+ *   {"id":"INC-7","number":7,"title":…,"severity":"SEV1"…"SEV4",
+ *    "status":"triggered|acknowledged|mitigated|resolved|reviewed",
+ *    "service":primary,"services":[primary, every other involved],
+ *    "environment":…,"team":…|null,"runbook":…|null,
+ *    "tags":{"service","environment","version"?,"team"?},"commander":…|null,
+ *    "source":{"kind":"alert|slo|probe|anomaly|alertmanager|manual","alert":fp|null,"name":…|null},
+ *    "alerts":[fp…],"onset_at","opened_at","acknowledged_at","mitigated_at",
+ *    "resolved_at","reviewed_at" (RFC 3339 or null),"reopened":n,"updated_at",
+ *    "checklist":[…] (only with a template)}
+ *
+ * A timeline entry: {"seq":n (from 1, ascending),"at","kind","actor","text","data":{…}}
+ * with kind opened, alert, detection, change, status {from,to,note?},
+ * severity {from,to}, handoff {from,to,note}, notification, annotation
+ * {markdown}, hypothesis (the hypothesis), artifact {id,name,sha256,size},
+ * status_update {state,message}, summary, action, reopened.
  *
  * Hook points for the rest of the respond stage (notifications, escalation,
  * triage): incidents_subscribe() for events, incidents_timeline_append()
