@@ -651,9 +651,22 @@ static void add_changes(struct incidents *inc, struct incident_change *c, int64_
 		return;
 	int64_t onset = json_integer_value(json_object_get(c->doc, "_onset_ns"));
 	json_t *seen = json_object_get(c->doc, "_changes_seen");
+	if (!json_is_array(seen)) {
+		seen = json_array();
+		json_object_set_new(c->doc, "_changes_seen", seen);
+	}
+	/* the involved services and what they depend on (declared), at most 32 */
+	json_t *svcs = json_deep_copy(json_object_get(c->doc, "services"));
+	json_t *edges = inc->alerts ? alerts_declared_edges(inc->alerts) : NULL;
 	size_t i;
-	json_t *sv;
-	json_array_foreach(json_object_get(c->doc, "services"), i, sv) {
+	json_t *sv, *e;
+	json_array_foreach(edges, i, e) {
+		if (array_has(json_object_get(c->doc, "services"), json_string_value(json_object_get(e, "source"))) &&
+		    json_array_size(svcs) < 32)
+			array_add_unique(svcs, json_string_value(json_object_get(e, "target")));
+	}
+	json_decref(edges);
+	json_array_foreach(svcs, i, sv) {
 		struct tstore_event_filter f = { .service = json_string_value(sv),
 						 .from_ns = onset - inc->cfg.group_window_ns, .to_ns = now_ns, .limit = 20 };
 		struct buf out = BUF_INIT, err = BUF_INIT;
@@ -678,6 +691,7 @@ static void add_changes(struct incidents *inc, struct incident_change *c, int64_
 		buf_release(&out);
 		buf_release(&err);
 	}
+	json_decref(svcs);
 }
 
 struct collect {
