@@ -752,7 +752,7 @@ static bool update_primary(struct incidents *inc, json_t *doc)
 static void handle_transition(struct incidents *inc, struct tr_item *t)
 {
 	const char *to = alert_state_name(t->to);
-	json_t *details = t->to == ALERT_FIRING ? alert_details(inc, t->fp) : json_object();
+	json_t *details = alert_details(inc, t->fp);
 	const char *source = json_string_value(json_object_get(details, "source"));
 	const json_t *evidence = json_object_get(details, "evidence");
 	struct incident_change c = { 0 };
@@ -767,8 +767,8 @@ static void handle_transition(struct incidents *inc, struct tr_item *t)
 	json_array_foreach(col.docs, i, d) {
 		const char *st = json_string_value(json_object_get(d, "status"));
 		bool has = array_has(json_object_get(d, "alerts"), t->fp);
-		if (has && !member && incident_status_open(st))
-			member = d;
+		if (has && !member && (incident_status_open(st) || t->to != ALERT_FIRING))
+			member = d; /* an alert resolving is recorded even on a resolved incident */
 		if (!recur && !strcmp(st, "resolved") &&
 		    (has || (array_has(json_object_get(d, "services"), t->service) &&
 			     array_has(json_object_get(d, "_alert_names"), t->name))) &&
@@ -776,9 +776,9 @@ static void handle_transition(struct incidents *inc, struct tr_item *t)
 			recur = d;
 	}
 	buf_addf(&text, "%s %s%s%s", t->name, to, t->service ? " on " : "", t->service ? t->service : "");
-	json_t *entry_data = json_pack("{s:s, s:s, s:s, s:s, s:O}", "fingerprint", t->fp, "name", t->name, "from",
+	json_t *entry_data = json_pack("{s:s, s:s, s:s, s:s, s:o}", "fingerprint", t->fp, "name", t->name, "from",
 				       alert_state_name(t->from), "to", to, "evidence",
-				       evidence ? evidence : json_object_get(details, "labels"));
+				       evidence ? json_incref((json_t *)evidence) : json_object());
 	if (member) {
 		/* a member alert moved: its transition joins the timeline */
 		c.doc = json_incref(member);

@@ -204,6 +204,8 @@ try:
           and again[0]["resolved_at"] is None, f"reopened, not a new incident: {incidents(s, viewer)}")
     tl = s.get(f"/api/v1/incidents/{iid}/timeline", token=viewer).json()["entries"]
     check(any(e["kind"] == "reopened" for e in tl), "reopen in the timeline")
+    check(any(e["kind"] == "alert" and e["text"] == "DBDown resolved on db" and e["data"]["fingerprint"] in again[0]["alerts"]
+              for e in tl), f"the member alert resolving is in the timeline: {[e['text'] for e in tl]}")
     check(tl[-1]["seq"] == len(tl), "timeline still append-only")
 
     # --- audit: every action with its actor
