@@ -92,11 +92,10 @@ int incidents_hypothesis_add(struct incidents *inc, const char *id, const json_t
 	}
 	char hid[32];
 	snprintf(hid, sizeof(hid), "H%zu", json_array_size(hs) + 1);
-	json_t *h = json_pack("{s:s, s:s, s:f, s:O, s:s, s:s, s:o, s:n, s:n}", "id", hid, "statement", statement,
-			      "confidence", confidence, "evidence", ev && !json_is_null(ev) ? ev : json_array(), "state",
-			      "open", "created_by", actor, "created_at", iso_json(c.now_ns), "decided_by", "decided_at");
-	if (!ev || json_is_null(ev))
-		json_object_set_new(h, "evidence", json_array());
+	json_t *h = json_pack("{s:s, s:s, s:f, s:o, s:s, s:s, s:o, s:n, s:n}", "id", hid, "statement", statement,
+			      "confidence", confidence, "evidence",
+			      ev && !json_is_null(ev) ? json_deep_copy(ev) : json_array(), "state", "open", "created_by",
+			      actor, "created_at", iso_json(c.now_ns), "decided_by", "decided_at");
 	json_array_append(hs, h);
 	struct buf t = BUF_INIT;
 	buf_addf(&t, "hypothesis %s: %s", hid, statement);
@@ -153,7 +152,7 @@ static int member_list_json(struct incidents *inc, const char *id, const char *f
 	if (rc)
 		return rc;
 	json_t *arr = json_object_get(doc, field);
-	json_t *o = json_pack("{s:O}", key, json_is_array(arr) ? arr : json_array());
+	json_t *o = json_pack("{s:o}", key, json_is_array(arr) ? json_incref(arr) : json_array());
 	char *s = json_dumps(o, JSON_COMPACT);
 	buf_adds(out, s);
 	free(s);

@@ -278,7 +278,8 @@ try:
     check(r.status == 404, f"unknown incident: {r.status}")
     r = s.get("/api/v1/incidents/bogus", token=viewer)
     check(r.status == 400, f"malformed id: {r.status}")
-    check(s.stop() == 0, "clean stop")
+    rc = s.stop()
+    check(rc == 0, f"clean stop: {rc}\n{s.read_log()[-4000:]}")
 
     # --- incidents survive a restart; no status page when it is off
     s2 = Server(data=s.data, config=CONFIG.replace("status_page: true", "status_page: false"))
@@ -286,6 +287,8 @@ try:
     check(r.status == 200 and r.json()["reopened"] == 1, f"after a restart: {r.status}")
     r = s2.get("/status.json", token="")
     check(r.status == 404, f"status page off: {r.status} {r.body}")
+    rc = s2.stop()
+    check(rc == 0, f"clean stop after the restart: {rc}\n{s2.read_log()[-4000:]}")
 finally:
     if s2:
         s2.cleanup()
