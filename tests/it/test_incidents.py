@@ -282,11 +282,26 @@ try:
     check(rc == 0, f"clean stop: {rc}\n{s.read_log()[-4000:]}")
 
     # --- incidents survive a restart; no status page when it is off
-    s2 = Server(data=s.data, config=CONFIG.replace("status_page: true", "status_page: false"))
+    # (and a warning from a probe of a critical service opens one)
+    probe = """  - name: ledger
+    tier: critical
+    probes:
+      - name: tcp
+        tcp: 127.0.0.1:1
+        interval: 1s
+        severity: warning
+"""
+    s2 = Server(data=s.data, config=CONFIG.replace("status_page: true", "status_page: false")
+                .replace("incidents:\n", probe + "incidents:\n"))
     r = s2.get("/api/v1/incidents/INC-1", token=viewer)
     check(r.status == 200 and r.json()["reopened"] == 1, f"after a restart: {r.status}")
     r = s2.get("/status.json", token="")
     check(r.status == 404, f"status page off: {r.status} {r.body}")
+    led = wait_for(lambda: incidents(s2, viewer, "?service=ledger"), "the probe's incident")
+    led = led[0] if led else {}
+    check(led.get("source", {}).get("kind") == "probe" and led.get("severity") == "SEV2"
+          and led.get("title", "").startswith("ledger: probe:ledger/tcp of 127.0.0.1:1 failing"),
+          f"critical-tier probe at warning: SEV2, titled from its error: {led}")
     rc = s2.stop()
     check(rc == 0, f"clean stop after the restart: {rc}\n{s2.read_log()[-4000:]}")
 finally:
