@@ -90,3 +90,21 @@ size_t catalog_count(const struct catalog *c)
 {
 	return c ? c->n : 0;
 }
+
+static bool same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+bool catalog_equal(const struct catalog *a, const struct catalog *b)
+{
+	if (catalog_count(a) != catalog_count(b))
+		return false;
+	for (size_t i = 0; a && i < a->n; i++) {
+		const struct catalog_service *x = &a->svc[i], *y = catalog_get(b, x->name);
+		if (!y || x->tier != y->tier || !same(x->owner, y->owner) || !same(x->runbook, y->runbook) ||
+		    !same(x->environment, y->environment))
+			return false;
+	}
+	return true;
+}

@@ -47,6 +47,9 @@ void catalog_destroy(struct catalog *c);
 /* The service called name, or NULL when the catalogue does not declare it; borrowed from c. */
 const struct catalog_service *catalog_get(const struct catalog *c, const char *name);
 
+/* True when a and b declare the same services with the same owner, tier, runbook and environment. */
+bool catalog_equal(const struct catalog *a, const struct catalog *b);
+
 /* Number of services declared. */
 size_t catalog_count(const struct catalog *c);
 

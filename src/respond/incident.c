@@ -395,6 +395,11 @@ int incidents_create(const struct incidents_options *o, struct incidents **out, 
 	return 0;
 }
 
+static bool same_text(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
 int incidents_configure(struct incidents *inc, const char *incidents_json, const char *services_json, bool apply,
 			struct buf *changes, struct buf *err)
 {
@@ -416,10 +421,16 @@ int incidents_configure(struct incidents *inc, const char *incidents_json, const
 	struct catalog *old_cat = inc->cat;
 	inc->cfg = cfg;
 	inc->cat = cat;
+	/* what changed, for the reload's audit record: nothing when nothing did */
+	bool inc_changed = !same_text(inc->cfg_text, incidents_json);
+	bool svc_changed = !catalog_equal(old_cat, cat);
+	free(inc->cfg_text);
+	inc->cfg_text = xstrdup(incidents_json);
 	pthread_mutex_unlock(&inc->mu);
-	if (changes)
-		buf_addf(changes, "{\"rules\":%zu,\"templates\":%zu,\"services\":%zu}", cfg.n_rules, cfg.n_templates,
-			 catalog_count(cat));
+	if (changes && inc_changed)
+		buf_addf(changes, "incidents: %zu rules, %zu templates", cfg.n_rules, cfg.n_templates);
+	if (changes && svc_changed)
+		buf_addf(changes, "%sservice catalogue: %zu services", inc_changed ? "; " : "", catalog_count(cat));
 	incidents_config_release(&old);
 	catalog_destroy(old_cat);
 	return 0;
@@ -443,6 +454,7 @@ void incidents_destroy(struct incidents *inc)
 	worker_destroy(inc->worker);
 	incidents_config_release(&inc->cfg);
 	catalog_destroy(inc->cat);
+	free(inc->cfg_text);
 	pthread_mutex_destroy(&inc->mu);
 	free(inc);
 }

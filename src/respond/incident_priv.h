@@ -23,6 +23,7 @@ struct incidents {
 	pthread_mutex_t mu;             /* every change, and cfg and cat */
 	struct incidents_config cfg;
 	struct catalog *cat;
+	char *cfg_text;                 /* the incidents section as applied, to say what a reload changed */
 	struct worker *worker;          /* handles alert transitions */
 	struct {
 		incidents_event_fn *fn;

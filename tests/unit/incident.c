@@ -224,6 +224,16 @@ static void test_catalog(void **state)
 	assert_int_equal(s->tier, TIER_STANDARD);
 	assert_null(s->owner);
 	assert_null(catalog_get(c, "nope"));
+	struct catalog *same = mk_catalog(), *other = NULL;
+	assert_true(catalog_equal(c, same));
+	json_t *j = json_loads("[{\"name\":\"payments\",\"owner\":\"pay-team\"},{\"name\":\"search\"}]", 0, NULL);
+	struct buf e = BUF_INIT;
+	assert_int_equal(catalog_create(j, &other, &e), 0);
+	assert_false(catalog_equal(c, other)); /* payments is no longer critical */
+	json_decref(j);
+	buf_release(&e);
+	catalog_destroy(same);
+	catalog_destroy(other);
 	catalog_destroy(c);
 	json_t *bad = json_loads("[{\"name\":\"a\",\"tier\":\"gold\"}]", 0, NULL);
 	struct catalog *x = NULL;
