@@ -117,6 +117,18 @@ try:
     check(kinds[0] == "opened" and kinds.count("alert") == 4 and [e["seq"] for e in tl] == list(range(1, len(tl) + 1)),
           f"timeline: opened, the four alerts, seq from 1: {kinds}")
 
+    # --- bad input: a 4xx naming the field
+    r = s.post("/api/v1/incidents", {"service": "db"})
+    check(r.status == 400 and r.headers.get("Content-Type", "").startswith("application/problem+json")
+          and "title" in r.json()["detail"], f"open without a title: {r.status} {r.body}")
+    r = s.post("/api/v1/incidents", {"title": "x", "severity": "P1"})
+    check(r.status == 400 and "severity" in r.json()["detail"], f"open with a bad severity: {r.status} {r.body}")
+    r = s.post("/api/v1/incidents", {"title": "x"}, token=viewer)
+    check(r.status == 403, f"a viewer cannot open one: {r.status}")
+    r = s.request("POST", "/api/v1/incidents", body="{not json", headers={"Content-Type": "application/json"})
+    check(r.status == 400, f"malformed JSON: {r.status} {r.body}")
+    check(len(incidents(s, viewer)) == 1, "refused requests opened nothing")
+
     # --- lifecycle, roles, 409
     r = s.post(f"/api/v1/incidents/{iid}/transition", {"to": "acknowledged"}, token=viewer)
     check(r.status == 403, f"a viewer cannot transition: {r.status}")
@@ -170,6 +182,10 @@ try:
     r = s.request("POST", f"/api/v1/incidents/{iid}/artifacts?name=big.bin", body=b"x" * 5000,
                   headers={"Content-Type": "application/octet-stream"})
     check(r.status == 413 and "max_artifact_bytes" in r.body, f"too big: {r.status} {r.body}")
+    arts = s.get(f"/api/v1/incidents/{iid}/artifacts", token=viewer).json()["artifacts"]
+    tl_art = [e for e in s.get(f"/api/v1/incidents/{iid}/timeline?kind=artifact", token=viewer).json()["entries"]]
+    check(len(arts) == 1 and len(tl_art) == 1 and tl_art[0]["data"]["id"] == art.get("id"),
+          f"the refused upload left nothing behind: {arts} {tl_art}")
     r = s.request("POST", f"/api/v1/incidents/{iid}/artifacts?name=../etc", body=b"x",
                   headers={"Content-Type": "application/octet-stream"})
     check(r.status == 400 and "name" in r.body, f"bad name: {r.status} {r.body}")
