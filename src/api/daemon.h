@@ -29,6 +29,7 @@
 #include "model/live.h"
 #include "respond/oncall_book.h"
 #include "respond/notify.h"
+#include "respond/incident.h"
 #include "store/store.h"
 #include "store/tstore.h"
 #include "store/vdoc.h"
@@ -58,6 +59,7 @@ struct daemon {
 	struct heartbeats *heartbeats; /* dead-man's switches */
 	struct oncall_book *oncall;  /* on-call config and overrides (folded into respond later) */
 	struct notify *notify;       /* the notification outbox and its delivery worker */
+	struct incidents *incidents; /* respond: incidents opened from alerts, their timelines */
 	struct vdoc_pruner pruner;   /* bounds control.db: old alert/silence/heartbeat versions (engine thread) */
 	/* whether an incident id exists (action items check it); set by the
 	 * incidents stage at start, NULL accepts any well-formed id */

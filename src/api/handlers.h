@@ -132,5 +132,24 @@ void api_triage_deps(struct daemon *d, struct triage_deps *deps, json_t **servic
 /* notify_api.c */
 int api_notifications_list(struct http_request *req, struct http_response *res);
 int api_notifications_test(struct http_request *req, struct http_response *res);
+/* incidents_api.c */
+int api_incidents_list(struct http_request *req, struct http_response *res);
+int api_incident_open(struct http_request *req, struct http_response *res);
+int api_incident_get(struct http_request *req, struct http_response *res);
+int api_incident_timeline(struct http_request *req, struct http_response *res);
+int api_incident_transition(struct http_request *req, struct http_response *res);
+int api_incident_commander(struct http_request *req, struct http_response *res);
+int api_incident_severity(struct http_request *req, struct http_response *res);
+int api_incident_annotations(struct http_request *req, struct http_response *res);
+int api_incident_annotate(struct http_request *req, struct http_response *res);
+int api_incident_hypotheses(struct http_request *req, struct http_response *res);
+int api_incident_hypothesis_add(struct http_request *req, struct http_response *res);
+int api_incident_hypothesis_decide(struct http_request *req, struct http_response *res);
+int api_incident_artifacts(struct http_request *req, struct http_response *res);
+int api_incident_artifact_add(struct http_request *req, struct http_response *res);
+int api_incident_artifact_get(struct http_request *req, struct http_response *res);
+int api_incident_status_updates(struct http_request *req, struct http_response *res);
+int api_incident_status_update(struct http_request *req, struct http_response *res);
+int api_status_page(struct http_request *req, struct http_response *res);
 
 #endif

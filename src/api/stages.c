@@ -229,6 +229,44 @@ static void detect_stop(struct daemon *d)
 	d->watches = NULL;
 }
 
+/* ---- respond: incidents from alerts, their lifecycle and timeline ---------- */
+
+static const struct stage_section respond_sections[] = { { "incidents", incidents_config_check } };
+
+/* incidents and services (the catalogue: tier, owner, runbook, environment) of cfg. */
+static int respond_configure(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes,
+			     struct buf *err)
+{
+	char *it = config_section_json(cfg, "incidents"), *st = config_section_json(cfg, "services");
+	int rc = incidents_configure(apply ? d->incidents : NULL, it, st, apply, changes, err);
+	free(it);
+	free(st);
+	if (rc)
+		err_in_file(d, err);
+	return rc;
+}
+
+/* After detect: it follows the alerting core's transitions (alerts_subscribe). */
+static int respond_start(struct daemon *d, struct buf *err)
+{
+	struct incidents_options o = { .store = d->store, .signer = &d->signer, .alerts = d->alerts, .tstore = d->tstore };
+	int rc = incidents_create(&o, &d->incidents, err);
+	if (!rc)
+		rc = respond_configure(d, &d->cfg, true, NULL, err);
+	return rc ? rc : incidents_start(d->incidents, err);
+}
+
+static int respond_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes, struct buf *err)
+{
+	return respond_configure(d, cfg, apply, changes, err);
+}
+
+static void respond_stop(struct daemon *d)
+{
+	incidents_destroy(d->incidents);
+	d->incidents = NULL;
+}
+
 /* ---- oncall: schedules, overrides, escalation policies (respond/oncall_book.h) ---- */
 
 static const struct stage_section oncall_sections[] = { { "oncall", oncall_config_check } };
@@ -392,6 +430,7 @@ const struct stage daemon_stages[] = {
 	{ "slos", SECTIONS(slo_sections), slo_start, slo_reload, slo_add_ticks, slo_stop },
 	{ "change", SECTIONS(change_sections), change_stage_start, change_reload, NULL, change_stage_stop },
 	{ "detect", SECTIONS(detect_sections), detect_start, detect_reload, detect_add_ticks, detect_stop },
+	{ "respond", SECTIONS(respond_sections), respond_start, respond_reload, NULL, respond_stop },
 	{ "oncall", SECTIONS(oncall_sections), oncall_start, oncall_reload, NULL, oncall_stop },
 	{ "notify", SECTIONS(notify_sections), notify_stage_start, notify_stage_reload, NULL, notify_stage_stop },
 	{ "self", NULL, 0, NULL, NULL, self_add_ticks, NULL },

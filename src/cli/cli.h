@@ -190,4 +190,17 @@ int cmd_oncall_who(struct cli_args *a, struct buf *err);
 int cmd_oncall_shifts(struct cli_args *a, struct buf *err);
 int cmd_oncall_override(struct cli_args *a, struct buf *err);
 
+/* cmd_incident.c */
+int cmd_incident_list(struct cli_args *a, struct buf *err);
+int cmd_incident_show(struct cli_args *a, struct buf *err);
+int cmd_incident_open(struct cli_args *a, struct buf *err);
+int cmd_incident_ack(struct cli_args *a, struct buf *err);
+int cmd_incident_mitigate(struct cli_args *a, struct buf *err);
+int cmd_incident_resolve(struct cli_args *a, struct buf *err);
+int cmd_incident_timeline(struct cli_args *a, struct buf *err);
+int cmd_incident_note(struct cli_args *a, struct buf *err);
+int cmd_incident_hypothesis(struct cli_args *a, struct buf *err);
+int cmd_incident_artifact(struct cli_args *a, struct buf *err);
+int cmd_incident_status(struct cli_args *a, struct buf *err);
+
 #endif

@@ -1112,6 +1112,18 @@ static const struct cli_command commands[] = {
 	{ "actions", "add", cmd_actions_add, "--title=,--owner=,--due=,--rationale=", "INCIDENT",
 	  "Add an action item to an incident: --title, --owner, --due YYYY-MM-DD; prints its key (INC-7/A1)." },
 	{ "actions", "done", cmd_actions_done, "--rationale=", "KEY", "Mark action item KEY (INC-7/A1) done." },
+	{ "incident", "list", cmd_incident_list, "--status=,--service=,--severity=", "", "Incidents newest first: id, severity, status, service, commander, title (--status=open for the unresolved)." },
+	{ "incident", "show", cmd_incident_show, "", "ID", "One incident: title, services, team, commander, runbook, times." },
+	{ "incident", "open", cmd_incident_open, "--service=,--severity=,--summary=", "TITLE", "Open an incident by hand (severity defaults to incidents.default_severity)." },
+	{ "incident", "ack", cmd_incident_ack, "--note=", "ID", "Acknowledge an incident." },
+	{ "incident", "mitigate", cmd_incident_mitigate, "--note=", "ID", "Mark an incident mitigated." },
+	{ "incident", "resolve", cmd_incident_resolve, "--note=", "ID", "Resolve an incident." },
+	{ "incident", "timeline", cmd_incident_timeline, "--kind=", "ID", "The incident's timeline, oldest first (--kind= one kind)." },
+	{ "incident", "note", cmd_incident_note, "", "ID MARKDOWN", "Annotate an incident." },
+	{ "incident", "hypothesis", cmd_incident_hypothesis, "--confidence=,--state=,--note=", "ID STATEMENT|HID",
+	  "Add a hypothesis (--confidence 0-1), or decide one: ID HID --state=confirmed|rejected." },
+	{ "incident", "artifact", cmd_incident_artifact, "--type=", "ID FILE", "Attach a file; stored with its SHA-256, checked on download." },
+	{ "incident", "status", cmd_incident_status, "", "ID STATE MESSAGE", "Post a public status update (investigating, identified, monitoring, resolved)." },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

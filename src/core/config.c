@@ -66,12 +66,18 @@ static const struct config_key probe_keys[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 
+static const char *const tiers[] = { "critical", "standard", NULL };
+
 static const struct config_key service_keys[] = {
 	{ "name", CFG_STRING, NULL, 0, 0, 0, "Service name, as its spans report it.", .required = true },
 	{ "owner", CFG_STRING, NULL, 0, 0, 0, "Team or person owning the service; shown by `GET /api/v1/probes`." },
 	{ "dependencies", CFG_STRINGS, NULL, 0, 0, 0,
 	  "Services this one calls; added to the trace-derived dependency graph used to group alerts." },
 	{ "probes", CFG_LIST, NULL, 0, 0, 0, "Synthetic checks of the service.", .sub = probe_keys },
+	{ "tier", CFG_STRING, "standard", 0, 0, 0, "critical or standard: weighs in the severity of its incidents.",
+	  .enums = tiers },
+	{ "runbook", CFG_STRING, NULL, 0, 0, 0, "Runbook URL, shown on its incidents." },
+	{ "environment", CFG_STRING, "production", 0, 0, 0, "Environment tag of its incidents." },
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 
@@ -325,6 +331,68 @@ static const struct config_key notify_keys[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 
+static const char *const incident_severities[] = { "SEV1", "SEV2", "SEV3", "SEV4", NULL };
+
+static const struct config_key incident_match_keys[] = {
+	{ "alertname", CFG_STRING, NULL, 0, 0, 0, "Alert name (rule name, slo:NAME, probe:SERVICE/NAME, …)." },
+	{ "severity", CFG_STRING, NULL, 0, 0, 0, "Severity of the alert.", .enums = severities },
+	{ "service", CFG_STRING, NULL, 0, 0, 0, "Service of the alert." },
+	{ "labels", CFG_ANY, NULL, 0, 0, 0, "Labels the alert must carry (mapping of name: value)." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key incident_rule_keys[] = {
+	{ "match", CFG_MAP, NULL, 0, 0, 0, "What the alert must be; every key given must match.",
+	  .sub = incident_match_keys },
+	{ "open", CFG_BOOL, NULL, 0, 0, 0, "Whether a matching alert opens an incident (else the defaults decide)." },
+	{ "severity", CFG_STRING, NULL, 0, 0, 0, "Severity of the incident (else the matrix decides).",
+	  .enums = incident_severities },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key incident_template_keys[] = {
+	{ "service", CFG_STRING, NULL, 0, 0, 0, "Service the template is for." },
+	{ "alertname", CFG_STRING, NULL, 0, 0, 0, "Alert the template is for (beats a service template)." },
+	{ "title", CFG_STRING, NULL, 0, 0, 0, "Title with {service}, {alertname}, {since}, {severity}." },
+	{ "checklist", CFG_STRINGS, NULL, 0, 0, 0, "First steps, shown on the incident." },
+	{ "runbook", CFG_STRING, NULL, 0, 0, 0, "Runbook URL (beats the service's)." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key incident_sev_row_keys[] = {
+	{ "page", CFG_STRING, NULL, 0, 0, 0, "Severity of an incident from a page (critical) alert.",
+	  .enums = incident_severities },
+	{ "ticket", CFG_STRING, NULL, 0, 0, 0, "… from a ticket (warning) alert.", .enums = incident_severities },
+	{ "info", CFG_STRING, NULL, 0, 0, 0, "… from an info alert.", .enums = incident_severities },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key incident_matrix_keys[] = {
+	{ "critical", CFG_MAP, NULL, 0, 0, 0, "Critical tier; defaults page SEV1, ticket SEV2, info SEV3.",
+	  .sub = incident_sev_row_keys },
+	{ "standard", CFG_MAP, NULL, 0, 0, 0, "Standard tier; defaults page SEV2, ticket SEV3, info SEV3.",
+	  .sub = incident_sev_row_keys },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key incidents_keys[] = {
+	{ "auto_open", CFG_BOOL, "true", 0, 0, 0,
+	  "Open incidents from alerts: page alerts, probes of critical services, confident RED anomalies (docs/incidents.md)." },
+	{ "group_window", CFG_DURATION, "10m", 0, 0, 0,
+	  "An alert on a related service this soon after an incident's onset joins it instead of opening another." },
+	{ "reopen_window", CFG_DURATION, "1h", 0, 0, 0, "An alert firing again this soon after resolve reopens the incident." },
+	{ "default_severity", CFG_STRING, "SEV3", 0, 0, 0, "Severity of an incident opened by hand.",
+	  .enums = incident_severities },
+	{ "severity", CFG_MAP, NULL, 0, 0, 0, "Severity matrix: service tier × alert severity.", .sub = incident_matrix_keys },
+	{ "rules", CFG_LIST, NULL, 0, 0, 0, "Rules over the defaults; the first that matches decides.",
+	  .sub = incident_rule_keys },
+	{ "templates", CFG_LIST, NULL, 0, 0, 0, "Title, checklist and runbook per service or alert.",
+	  .sub = incident_template_keys },
+	{ "status_page", CFG_BOOL, "false", 0, 0, 0, "Serve status updates without a token at GET /status.json." },
+	{ "max_artifact_bytes", CFG_SIZE, "1MiB", 0, 0, 0, "Largest artifact accepted (also bounded by limits.api_body)." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
 const struct config_key config_keys[] = {
 	{ "server.listen", CFG_STRING, "127.0.0.1:4318", F(listen), 0, 0,
 	  "Address and port to serve HTTP on. Binding a non-loopback address requires at least one API token." },
@@ -388,6 +456,8 @@ const struct config_key config_keys[] = {
 	  .sub = oncall_keys, .staged = true },
 	{ "notify", CFG_MAP, NULL, 0, 0, 0, "Notification targets, routes and retries (docs/notifications.md).",
 	  .sub = notify_keys, .staged = true },
+	{ "incidents", CFG_MAP, NULL, 0, 0, 0, "Incidents from alerts: rules, grouping, severity, templates (docs/incidents.md).",
+	  .sub = incidents_keys, .staged = true },
 	{ "policies", CFG_UNSUPPORTED, NULL, 0, 0, 0,
 	  "not supported yet: remediation policies are not implemented in this version" },
 	{ "flags", CFG_UNSUPPORTED, NULL, 0, 0, 0,

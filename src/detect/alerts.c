@@ -197,6 +197,14 @@ static bool reaches(const json_t *adj, const char *from, const char *to)
 	return found;
 }
 
+bool alerts_service_reaches(struct alerts *a, const char *from, const char *to)
+{
+	pthread_mutex_lock(&a->mu);
+	bool r = reaches(a->adj, from, to);
+	pthread_mutex_unlock(&a->mu);
+	return r;
+}
+
 static bool related(const json_t *adj, const struct alert *x, const struct alert *y)
 {
 	if (!x->service || !y->service)

@@ -151,6 +151,13 @@ int alerts_set_graph_json(struct alerts *a, const char *graph_json, struct buf *
  */
 int alerts_set_declared_graph_json(struct alerts *a, const char *graph_json, struct buf *err);
 
+/*
+ * True when service from reaches service to along caller→callee edges of
+ * the graph grouping uses (traced ∪ declared): from depends on to. The
+ * incidents stage groups alerts with the same graph through this.
+ */
+bool alerts_service_reaches(struct alerts *a, const char *from, const char *to);
+
 /* The declared edges as a JSON array of {source, target}, sorted; caller json_decref's. */
 json_t *alerts_declared_edges(struct alerts *a);
 

@@ -51,6 +51,18 @@ static const char *const sql_migrations[] = {
 	"CREATE INDEX notifications_due ON notifications(status, next_attempt_ns);"
 	"CREATE INDEX notifications_incident ON notifications(incident, created_ns) WHERE incident <> '';"
 	"CREATE INDEX notifications_alert ON notifications(alert, created_ns) WHERE alert <> '';",
+	/* 6: incidents, their append-only timelines and artifacts (history: never pruned) */
+	"CREATE TABLE incidents("
+	"  number INTEGER PRIMARY KEY, status TEXT NOT NULL, service TEXT NOT NULL,"
+	"  severity TEXT NOT NULL, updated_ns INTEGER NOT NULL, body TEXT NOT NULL);"
+	"CREATE TABLE incident_timeline("
+	"  number INTEGER NOT NULL, seq INTEGER NOT NULL, at_ns INTEGER NOT NULL, kind TEXT NOT NULL,"
+	"  actor TEXT NOT NULL, text TEXT NOT NULL, data TEXT NOT NULL,"
+	"  PRIMARY KEY(number, seq)) WITHOUT ROWID;"
+	"CREATE TABLE incident_artifacts("
+	"  number INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL, content_type TEXT NOT NULL,"
+	"  size INTEGER NOT NULL, sha256 TEXT NOT NULL, uploaded_by TEXT NOT NULL, at_ns INTEGER NOT NULL,"
+	"  bytes BLOB NOT NULL, PRIMARY KEY(number, id));",
 };
 
 enum sql_stmt {
@@ -81,6 +93,17 @@ enum sql_stmt {
 	SQL_NOTIFY_LIST,
 	SQL_NOTIFY_COUNTS,
 	SQL_NOTIFY_PRUNE,
+	SQL_INCIDENT_PUT,
+	SQL_INCIDENT_GET,
+	SQL_INCIDENT_LIST,
+	SQL_INCIDENT_MAX,
+	SQL_INCIDENT_ENTRY_NEXT,
+	SQL_INCIDENT_ENTRY_INSERT,
+	SQL_INCIDENT_ENTRY_LIST,
+	SQL_INCIDENT_ARTIFACT_NEXT,
+	SQL_INCIDENT_ARTIFACT_INSERT,
+	SQL_INCIDENT_ARTIFACT_GET,
+	SQL_INCIDENT_ARTIFACT_LIST,
 	SQL_COUNT
 };
 
@@ -189,6 +212,31 @@ static const char *const sql_text[SQL_COUNT] = {
 	/* finished rows (their last attempt is next_attempt_ns) before ?1, at most ?2, through notifications_due */
 	[SQL_NOTIFY_PRUNE] = "DELETE FROM notifications WHERE rowid IN (SELECT rowid FROM notifications"
 			     " WHERE status IN ('delivered', 'failed') AND next_attempt_ns < ?1 LIMIT ?2)",
+	[SQL_INCIDENT_PUT] =
+		"INSERT OR REPLACE INTO incidents(number, status, service, severity, updated_ns, body)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[SQL_INCIDENT_GET] =
+		"SELECT number, status, service, severity, updated_ns, body FROM incidents WHERE number = ?1",
+	[SQL_INCIDENT_LIST] =
+		"SELECT number, status, service, severity, updated_ns, body FROM incidents ORDER BY number DESC",
+	[SQL_INCIDENT_MAX] = "SELECT coalesce(MAX(number), 0) FROM incidents",
+	[SQL_INCIDENT_ENTRY_NEXT] = "SELECT coalesce(MAX(seq), 0) + 1 FROM incident_timeline WHERE number = ?1",
+	[SQL_INCIDENT_ENTRY_INSERT] =
+		"INSERT INTO incident_timeline(number, seq, at_ns, kind, actor, text, data)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SQL_INCIDENT_ENTRY_LIST] =
+		"SELECT number, seq, at_ns, kind, actor, text, data FROM incident_timeline"
+		" WHERE number = ?1 ORDER BY seq",
+	[SQL_INCIDENT_ARTIFACT_NEXT] = "SELECT coalesce(MAX(id), 0) + 1 FROM incident_artifacts WHERE number = ?1",
+	[SQL_INCIDENT_ARTIFACT_INSERT] =
+		"INSERT INTO incident_artifacts(number, id, name, content_type, size, sha256, uploaded_by, at_ns, bytes)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[SQL_INCIDENT_ARTIFACT_GET] =
+		"SELECT number, id, name, content_type, size, sha256, uploaded_by, at_ns, bytes FROM incident_artifacts"
+		" WHERE number = ?1 AND id = ?2",
+	[SQL_INCIDENT_ARTIFACT_LIST] =
+		"SELECT number, id, name, content_type, size, sha256, uploaded_by, at_ns, NULL FROM incident_artifacts"
+		" WHERE number = ?1 ORDER BY id",
 };
 
 #endif

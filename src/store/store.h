@@ -135,6 +135,45 @@ struct notify_counts {
 };
 
 /*
+ * One incident (respond/incident.h): its number, the columns lists filter
+ * on, and the whole document as JSON. Incidents, their timelines and
+ * artifacts are history: never pruned.
+ */
+struct incident_row {
+	int64_t number;
+	const char *status;
+	const char *service;
+	const char *severity;
+	int64_t updated_ns;
+	const char *body;      /* JSON text */
+};
+
+/* One timeline entry of an incident; seq ascending from 1, written once, never changed. */
+struct incident_entry_row {
+	int64_t number;
+	int64_t seq;           /* filled by store_incident_entry_append */
+	int64_t at_ns;
+	const char *kind;
+	const char *actor;
+	const char *text;
+	const char *data;      /* JSON text */
+};
+
+/* A file attached to an incident, with the SHA-256 (hex) of its bytes as uploaded. */
+struct incident_artifact_row {
+	int64_t number;
+	int64_t id;            /* filled by store_incident_artifact_put; 1, 2, … per incident */
+	const char *name;
+	const char *content_type;
+	int64_t size;
+	const char *sha256;
+	const char *uploaded_by;
+	int64_t at_ns;
+	const void *bytes;     /* NULL in listings */
+	size_t bytes_len;
+};
+
+/*
  * A row callback: row points at the struct the iterating function names,
  * valid during the call only. Return 0 to go on, > 0 to stop early (the
  * iteration then returns 0), < 0 to stop and have the iteration return it.
@@ -277,5 +316,33 @@ int store_notify_counts(struct store *s, struct notify_counts *out);
  * deleted.
  */
 int store_notify_prune(struct store *s, int64_t before_ns, size_t limit, size_t *deleted);
+/* (tx) Inserts or replaces incident r->number. */
+int store_incident_put(struct store *s, const struct incident_row *r);
+
+/* Incident number; fn gets a const struct incident_row *. OODA_ENOTFOUND when there is none. */
+int store_incident_get(struct store *s, int64_t number, store_row_fn fn, void *ctx);
+
+/* Every incident, newest (highest number) first; fn gets a const struct incident_row *. */
+int store_incident_iter(struct store *s, store_row_fn fn, void *ctx);
+
+/* The highest incident number so far (0 for none); call inside a write for the next one. */
+int store_incident_max(struct store *s, int64_t *number);
+
+/* (tx) Appends e to its incident's timeline with the next seq, written back into e->seq. */
+int store_incident_entry_append(struct store *s, struct incident_entry_row *e);
+
+/* The timeline of incident number by seq; fn gets a const struct incident_entry_row *. */
+int store_incident_entry_iter(struct store *s, int64_t number, store_row_fn fn, void *ctx);
+
+/* (tx) Stores an artifact with the next id of its incident, written back into a->id. */
+int store_incident_artifact_put(struct store *s, struct incident_artifact_row *a);
+
+/*
+ * One artifact with its bytes (get; OODA_ENOTFOUND if absent) or every
+ * artifact of an incident by id without them (iter, bytes NULL); fn gets a
+ * const struct incident_artifact_row *.
+ */
+int store_incident_artifact_get(struct store *s, int64_t number, int64_t id, store_row_fn fn, void *ctx);
+int store_incident_artifact_iter(struct store *s, int64_t number, store_row_fn fn, void *ctx);
 
 #endif

@@ -80,6 +80,17 @@ struct store_backend {
 	int (*notify_list)(void *impl, const struct notify_filter *f, store_row_fn fn, void *ctx);
 	int (*notify_counts)(void *impl, struct notify_counts *out);
 	int (*notify_prune)(void *impl, int64_t before_ns, size_t limit, size_t *deleted);    /* (tx) */
+
+	/* incidents, timelines, artifacts (store.h) */
+	int (*incident_put)(void *impl, const struct incident_row *r);                 /* (tx) */
+	int (*incident_get)(void *impl, int64_t number, store_row_fn fn, void *ctx);
+	int (*incident_iter)(void *impl, store_row_fn fn, void *ctx);
+	int (*incident_max)(void *impl, int64_t *number);
+	int (*incident_entry_append)(void *impl, struct incident_entry_row *e);       /* (tx) */
+	int (*incident_entry_iter)(void *impl, int64_t number, store_row_fn fn, void *ctx);
+	int (*incident_artifact_put)(void *impl, struct incident_artifact_row *a);     /* (tx) */
+	int (*incident_artifact_get)(void *impl, int64_t number, int64_t id, store_row_fn fn, void *ctx);
+	int (*incident_artifact_iter)(void *impl, int64_t number, store_row_fn fn, void *ctx);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -100,3 +100,48 @@ int store_notify_prune(struct store *s, int64_t before_ns, size_t limit, size_t 
 {
 	return store_backend(s)->notify_prune(store_impl(s), before_ns, limit, deleted);
 }
+
+int store_incident_put(struct store *s, const struct incident_row *r)
+{
+	return store_backend(s)->incident_put(store_impl(s), r);
+}
+
+int store_incident_get(struct store *s, int64_t number, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->incident_get(store_impl(s), number, fn, ctx);
+}
+
+int store_incident_iter(struct store *s, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->incident_iter(store_impl(s), fn, ctx);
+}
+
+int store_incident_max(struct store *s, int64_t *number)
+{
+	return store_backend(s)->incident_max(store_impl(s), number);
+}
+
+int store_incident_entry_append(struct store *s, struct incident_entry_row *e)
+{
+	return store_backend(s)->incident_entry_append(store_impl(s), e);
+}
+
+int store_incident_entry_iter(struct store *s, int64_t number, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->incident_entry_iter(store_impl(s), number, fn, ctx);
+}
+
+int store_incident_artifact_put(struct store *s, struct incident_artifact_row *a)
+{
+	return store_backend(s)->incident_artifact_put(store_impl(s), a);
+}
+
+int store_incident_artifact_get(struct store *s, int64_t number, int64_t id, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->incident_artifact_get(store_impl(s), number, id, fn, ctx);
+}
+
+int store_incident_artifact_iter(struct store *s, int64_t number, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->incident_artifact_iter(store_impl(s), number, fn, ctx);
+}

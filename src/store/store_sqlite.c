@@ -724,6 +724,228 @@ static int sq_pattern_snapshot_iter(void *impl, store_row_fn fn, void *ctx)
 	return rc > 0 ? 0 : rc;
 }
 
+/* ---- incidents ------------------------------------------------------------ */
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : OODA_EIO;
+}
+
+static int sq_incident_put(void *impl, const struct incident_row *r)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st = stmt(&s->w, SQL_INCIDENT_PUT);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_int64(st, 1, r->number);
+	sqlite3_bind_text(st, 2, r->status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->service ? r->service : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->severity, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, r->updated_ns);
+	sqlite3_bind_text(st, 6, r->body, -1, SQLITE_STATIC);
+	return step_done(st);
+}
+
+/* Runs st (bound) on c and hands each incident row to fn. */
+static int incident_rows(sqlite3_stmt *st, store_row_fn fn, void *ctx, bool *any)
+{
+	int rc = 0;
+	while (!rc) {
+		int step = sqlite3_step(st);
+		if (step == SQLITE_DONE)
+			break;
+		if (step != SQLITE_ROW) {
+			rc = OODA_EIO;
+			break;
+		}
+		struct incident_row r = { .number = sqlite3_column_int64(st, 0), .status = col_text(st, 1),
+					  .service = col_text(st, 2), .severity = col_text(st, 3),
+					  .updated_ns = sqlite3_column_int64(st, 4), .body = col_text(st, 5) };
+		*any = true;
+		rc = fn(ctx, &r);
+	}
+	sqlite3_reset(st);
+	return rc > 0 ? 0 : rc;
+}
+
+static int sq_incident_get(void *impl, int64_t number, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_INCIDENT_GET);
+	bool any = false;
+	int rc = OODA_EIO;
+	if (st) {
+		sqlite3_bind_int64(st, 1, number);
+		rc = incident_rows(st, fn, ctx, &any);
+	}
+	rdone(s, c);
+	return !rc && !any ? OODA_ENOTFOUND : rc;
+}
+
+static int sq_incident_iter(void *impl, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_INCIDENT_LIST);
+	bool any = false;
+	int rc = st ? incident_rows(st, fn, ctx, &any) : OODA_EIO;
+	rdone(s, c);
+	return rc;
+}
+
+/* One integer from st (bound) on c. */
+static int one_int(sqlite3_stmt *st, int64_t *out)
+{
+	int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : OODA_EIO;
+	if (!rc)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int sq_incident_max(void *impl, int64_t *number)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_INCIDENT_MAX);
+	int rc = st ? one_int(st, number) : OODA_EIO;
+	rdone(s, c);
+	return rc;
+}
+
+static int sq_incident_entry_append(void *impl, struct incident_entry_row *e)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st = stmt(&s->w, SQL_INCIDENT_ENTRY_NEXT);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_int64(st, 1, e->number);
+	int rc = one_int(st, &e->seq);
+	if (rc || !(st = stmt(&s->w, SQL_INCIDENT_ENTRY_INSERT)))
+		return OODA_EIO;
+	sqlite3_bind_int64(st, 1, e->number);
+	sqlite3_bind_int64(st, 2, e->seq);
+	sqlite3_bind_int64(st, 3, e->at_ns);
+	sqlite3_bind_text(st, 4, e->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, e->actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, e->text ? e->text : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, e->data ? e->data : "{}", -1, SQLITE_STATIC);
+	return step_done(st);
+}
+
+static int sq_incident_entry_iter(void *impl, int64_t number, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_INCIDENT_ENTRY_LIST);
+	int rc = st ? 0 : OODA_EIO;
+	if (st)
+		sqlite3_bind_int64(st, 1, number);
+	while (!rc) {
+		int step = sqlite3_step(st);
+		if (step == SQLITE_DONE)
+			break;
+		if (step != SQLITE_ROW) {
+			rc = OODA_EIO;
+			break;
+		}
+		struct incident_entry_row e = { .number = sqlite3_column_int64(st, 0), .seq = sqlite3_column_int64(st, 1),
+						.at_ns = sqlite3_column_int64(st, 2), .kind = col_text(st, 3),
+						.actor = col_text(st, 4), .text = col_text(st, 5),
+						.data = col_text(st, 6) };
+		rc = fn(ctx, &e);
+	}
+	if (st)
+		sqlite3_reset(st);
+	rdone(s, c);
+	return rc > 0 ? 0 : rc;
+}
+
+static int sq_incident_artifact_put(void *impl, struct incident_artifact_row *a)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st = stmt(&s->w, SQL_INCIDENT_ARTIFACT_NEXT);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_int64(st, 1, a->number);
+	if (one_int(st, &a->id) || !(st = stmt(&s->w, SQL_INCIDENT_ARTIFACT_INSERT)))
+		return OODA_EIO;
+	sqlite3_bind_int64(st, 1, a->number);
+	sqlite3_bind_int64(st, 2, a->id);
+	sqlite3_bind_text(st, 3, a->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, a->content_type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, a->size);
+	sqlite3_bind_text(st, 6, a->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, a->uploaded_by, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, a->at_ns);
+	sqlite3_bind_blob64(st, 9, a->bytes ? a->bytes : "", a->bytes_len, SQLITE_STATIC);
+	return step_done(st);
+}
+
+static int artifact_rows(sqlite3_stmt *st, store_row_fn fn, void *ctx, bool *any)
+{
+	int rc = 0;
+	while (!rc) {
+		int step = sqlite3_step(st);
+		if (step == SQLITE_DONE)
+			break;
+		if (step != SQLITE_ROW) {
+			rc = OODA_EIO;
+			break;
+		}
+		struct incident_artifact_row a = { .number = sqlite3_column_int64(st, 0),
+						   .id = sqlite3_column_int64(st, 1), .name = col_text(st, 2),
+						   .content_type = col_text(st, 3), .size = sqlite3_column_int64(st, 4),
+						   .sha256 = col_text(st, 5), .uploaded_by = col_text(st, 6),
+						   .at_ns = sqlite3_column_int64(st, 7) };
+		if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
+			/* a blob's pointer before its size, as SQLite asks */
+			a.bytes = sqlite3_column_blob(st, 8);
+			a.bytes_len = (size_t)sqlite3_column_bytes(st, 8);
+			if (!a.bytes)
+				a.bytes = "";
+		}
+		*any = true;
+		rc = fn(ctx, &a);
+	}
+	sqlite3_reset(st);
+	return rc > 0 ? 0 : rc;
+}
+
+static int sq_incident_artifact_get(void *impl, int64_t number, int64_t id, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_INCIDENT_ARTIFACT_GET);
+	bool any = false;
+	int rc = OODA_EIO;
+	if (st) {
+		sqlite3_bind_int64(st, 1, number);
+		sqlite3_bind_int64(st, 2, id);
+		rc = artifact_rows(st, fn, ctx, &any);
+	}
+	rdone(s, c);
+	return !rc && !any ? OODA_ENOTFOUND : rc;
+}
+
+static int sq_incident_artifact_iter(void *impl, int64_t number, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_INCIDENT_ARTIFACT_LIST);
+	bool any = false;
+	int rc = OODA_EIO;
+	if (st) {
+		sqlite3_bind_int64(st, 1, number);
+		rc = artifact_rows(st, fn, ctx, &any);
+	}
+	rdone(s, c);
+	return rc;
+}
+
 /* ---- the notification outbox ---------------------------------------------- */
 
 static int sq_notify_insert(void *impl, const struct notify_row *r, bool *inserted)
@@ -909,4 +1131,13 @@ const struct store_backend store_sqlite_backend = {
 	.notify_list = sq_notify_list,
 	.notify_counts = sq_notify_counts,
 	.notify_prune = sq_notify_prune,
+	.incident_put = sq_incident_put,
+	.incident_get = sq_incident_get,
+	.incident_iter = sq_incident_iter,
+	.incident_max = sq_incident_max,
+	.incident_entry_append = sq_incident_entry_append,
+	.incident_entry_iter = sq_incident_entry_iter,
+	.incident_artifact_put = sq_incident_artifact_put,
+	.incident_artifact_get = sq_incident_artifact_get,
+	.incident_artifact_iter = sq_incident_artifact_iter,
 };

@@ -3,7 +3,7 @@ touching three stages (slos, services, heartbeats). A reload whose services:
 section is bad is refused with the key path, and no stage took any of it —
 the SLO keeps its objective, the new heartbeat and probe are absent. The
 same file with the bad probe fixed is applied by every stage at once, and
-audited with what changed in the SLOs. SIGTERM then stops every stage and
+audited with what changed in the SLOs and the service catalogue. SIGTERM then stops every stage and
 the daemon exits 0."""
 import signal
 from oodait import Server, check, done
@@ -71,7 +71,8 @@ try:
     recs = s.get("/api/v1/audit?action=config.*").json()["records"]
     ok = [x for x in recs if x["action"] == "config.reload"]
     bad = [x for x in recs if x["action"] == "config.reload_rejected"]
-    check(len(ok) == 1 and ok[0]["detail"] == {"slos": "changed shop-availability"},
+    check(len(ok) == 1 and ok[0]["detail"] == {"slos": "changed shop-availability",
+                                               "respond": "service catalogue: 1 services"},
           f"the applied reload is audited with what changed: {ok}")
     check(len(bad) == 1 and "services[0].probes[0].tcp" in bad[0]["rationale"], f"the refused one too: {bad}")
 
