@@ -33,7 +33,6 @@ struct sstat {
 struct node {
 	const char *name;
 	const char *kind;
-	size_t svc_len;   /* length of the service part ("svc:op" → "svc"); edges: whole name */
 	bool edge;
 	double base;      /* max nscore of its series */
 	double raw;       /* max score (before the family normalisation) of its series */
@@ -437,7 +436,6 @@ static void nodes_fill(struct ctx *c, struct node *nodes)
 		const char *colon = strchr(nd->name, ':');
 		nd->edge = arrow != NULL;
 		nd->kind = arrow ? "edge" : colon ? "operation" : "service";
-		nd->svc_len = !arrow && colon ? (size_t)(colon - nd->name) : strlen(nd->name);
 		nd->evidence = json_array();
 	}
 	size_t n = 0;
@@ -470,18 +468,153 @@ static void nodes_fill(struct ctx *c, struct node *nodes)
 	free(by);
 }
 
-static bool svc_is(const struct node *nd, const char *svc)
+/*
+ * The call graph as integers: every service name (of nodes, edge nodes,
+ * edges and the target) gets an id, nodes are grouped by service and the
+ * distinct edges sorted by (caller, callee), so each step of the graph
+ * rules below is a lookup, not a scan.
+ */
+struct pair {
+	size_t from, to;
+};
+
+struct graph {
+	char **svcs; /* sorted unique, owned */
+	size_t n_svcs;
+	size_t *node_svc;              /* per node: its service; edge nodes: the callee's */
+	size_t *edge_from;             /* per node: an edge node's caller service; SIZE_MAX otherwise */
+	size_t *by_svc, *svc_start;    /* non-edge nodes grouped by service */
+	struct pair *edges;            /* distinct input edges, sorted */
+	size_t n_edges;
+	size_t *out_start;             /* edges[out_start[s] .. out_start[s+1]) have caller s */
+};
+
+static int cmp_pair(const void *a, const void *b)
 {
-	return strlen(svc) == nd->svc_len && !strncmp(nd->name, svc, nd->svc_len);
+	const struct pair *x = a, *y = b;
+	if (x->from != y->from)
+		return x->from < y->from ? -1 : 1;
+	return x->to < y->to ? -1 : x->to > y->to;
 }
 
-/* Whether some edge has the service of a as caller and that of b as callee. */
-static bool calls(const struct rca_input *in, const struct node *a, const struct node *b)
+static size_t svc_find(const struct graph *g, const char *s, size_t len)
 {
+	size_t lo = 0, hi = g->n_svcs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int k = strncmp(g->svcs[mid], s, len);
+		if (!k)
+			k = g->svcs[mid][len] ? 1 : 0;
+		if (!k)
+			return mid;
+		if (k < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return SIZE_MAX;
+}
+
+/* The service part of a node name: "svc:op" → "svc"; "a->b": (from "a", to "b"). */
+static void name_parts(const char *name, const char **from, size_t *from_len, const char **to, size_t *to_len)
+{
+	const char *arrow = strstr(name, "->");
+	if (arrow) {
+		*from = name;
+		*from_len = (size_t)(arrow - name);
+		*to = arrow + 2;
+		*to_len = strlen(arrow + 2);
+		return;
+	}
+	const char *colon = strchr(name, ':');
+	*from = *to = name;
+	*from_len = *to_len = colon ? (size_t)(colon - name) : strlen(name);
+}
+
+static void graph_init(struct graph *g, const struct ctx *c, const struct node *nodes)
+{
+	const struct rca_input *in = c->in;
+	memset(g, 0, sizeof(*g));
+	size_t cap = 2 * c->n_nodes + 2 * in->n_edges + 1, n = 0;
+	char **v = xcalloc(cap, sizeof(*v));
+	for (size_t k = 0; k < c->n_nodes; k++) {
+		const char *f, *t;
+		size_t fl, tl;
+		name_parts(nodes[k].name, &f, &fl, &t, &tl);
+		v[n++] = xstrndup(f, fl);
+		if (nodes[k].edge)
+			v[n++] = xstrndup(t, tl);
+	}
+	for (size_t i = 0; i < in->n_edges; i++) {
+		v[n++] = xstrdup(in->edges[i].caller);
+		v[n++] = xstrdup(in->edges[i].callee);
+	}
+	qsort(v, n, sizeof(*v), cmp_str);
+	size_t u = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (u && !strcmp(v[u - 1], v[i]))
+			free(v[i]);
+		else
+			v[u++] = v[i];
+	}
+	g->svcs = v;
+	g->n_svcs = u;
+	g->node_svc = xcalloc(c->n_nodes + 1, sizeof(size_t));
+	g->edge_from = xcalloc(c->n_nodes + 1, sizeof(size_t));
+	g->svc_start = xcalloc(u + 2, sizeof(size_t));
+	g->by_svc = xcalloc(c->n_nodes + 1, sizeof(size_t));
+	for (size_t k = 0; k < c->n_nodes; k++) {
+		const char *f, *t;
+		size_t fl, tl;
+		name_parts(nodes[k].name, &f, &fl, &t, &tl);
+		g->node_svc[k] = svc_find(g, t, tl);
+		g->edge_from[k] = nodes[k].edge ? svc_find(g, f, fl) : SIZE_MAX;
+		if (!nodes[k].edge)
+			g->svc_start[g->node_svc[k] + 1]++;
+	}
+	for (size_t i = 0; i < u; i++)
+		g->svc_start[i + 1] += g->svc_start[i];
+	size_t *fill = xcalloc(u + 1, sizeof(size_t));
+	for (size_t k = 0; k < c->n_nodes; k++)
+		if (!nodes[k].edge) {
+			size_t sv = g->node_svc[k];
+			g->by_svc[g->svc_start[sv] + fill[sv]++] = k;
+		}
+	free(fill);
+	g->edges = xcalloc(in->n_edges + 1, sizeof(*g->edges));
 	for (size_t i = 0; i < in->n_edges; i++)
-		if (svc_is(a, in->edges[i].caller) && svc_is(b, in->edges[i].callee))
-			return true;
-	return false;
+		g->edges[i] = (struct pair){ svc_find(g, in->edges[i].caller, strlen(in->edges[i].caller)),
+					     svc_find(g, in->edges[i].callee, strlen(in->edges[i].callee)) };
+	qsort(g->edges, in->n_edges, sizeof(*g->edges), cmp_pair);
+	size_t m = 0;
+	for (size_t i = 0; i < in->n_edges; i++)
+		if (!m || cmp_pair(&g->edges[m - 1], &g->edges[i]))
+			g->edges[m++] = g->edges[i];
+	g->n_edges = m;
+	g->out_start = xcalloc(u + 2, sizeof(size_t));
+	for (size_t i = 0; i < m; i++)
+		g->out_start[g->edges[i].from + 1]++;
+	for (size_t i = 0; i < u; i++)
+		g->out_start[i + 1] += g->out_start[i];
+}
+
+static void graph_release(struct graph *g)
+{
+	for (size_t i = 0; i < g->n_svcs; i++)
+		free(g->svcs[i]);
+	free(g->svcs);
+	free(g->node_svc);
+	free(g->edge_from);
+	free(g->by_svc);
+	free(g->svc_start);
+	free(g->edges);
+	free(g->out_start);
+}
+
+static bool calls(const struct graph *g, size_t from, size_t to)
+{
+	struct pair key = { from, to };
+	return bsearch(&key, g->edges, g->n_edges, sizeof(key), cmp_pair) != NULL;
 }
 
 static bool anomalous(const struct node *nd)
@@ -495,18 +628,15 @@ static bool anomalous(const struct node *nd)
  * failing from outside; it is the callee's evidence, and an edge's errors
  * count as the callee's own score when they are stronger.
  */
-static void graph_callers_errors(struct ctx *c, struct node *nodes)
+static void graph_callers_errors(struct ctx *c, const struct graph *g, struct node *nodes)
 {
-	const struct rca_input *in = c->in;
 	for (size_t k = 0; k < c->n_nodes; k++) {
 		struct node *e = &nodes[k];
 		if (!e->edge || !anomalous(e))
 			continue;
-		const char *callee = strstr(e->name, "->") + 2;
-		for (size_t j = 0; j < c->n_nodes; j++) {
-			struct node *v = &nodes[j];
-			if (v->edge || !svc_is(v, callee))
-				continue;
+		size_t sv = g->node_svc[k];
+		for (size_t x = g->svc_start[sv]; x < g->svc_start[sv + 1]; x++) {
+			struct node *v = &nodes[g->by_svc[x]];
 			json_array_append_new(v->evidence, json_pack("{s:s, s:s, s:f, s:o}", "kind", "callers_errors",
 								     "edge", e->name, "z", e->base, "onset",
 								     onset_json(e->onset)));
@@ -519,18 +649,17 @@ static void graph_callers_errors(struct ctx *c, struct node *nodes)
 			}
 		}
 	}
-	for (size_t i = 0; i < in->n_edges; i++) {
-		const struct rca_edge *ed = &in->edges[i];
-		for (size_t j = 0; j < c->n_ss; j++) {
-			const struct sstat *st = &c->ss[j];
-			if (!st->usable || st->score < RCA_Z_ONSET || !strstr(st->s->metric, "err"))
-				continue;
-			if (!svc_is(&nodes[st->node], ed->caller) || nodes[st->node].edge)
-				continue;
-			for (size_t k = 0; k < c->n_nodes; k++) {
-				struct node *v = &nodes[k];
-				if (v->edge || !svc_is(v, ed->callee) || !anomalous(v) || !v->onset || !st->onset ||
-				    st->onset < v->onset)
+	for (size_t j = 0; j < c->n_ss; j++) {
+		const struct sstat *st = &c->ss[j];
+		if (!st->usable || st->score < RCA_Z_ONSET || !st->onset || !strstr(st->s->metric, "err") ||
+		    nodes[st->node].edge)
+			continue;
+		size_t from = g->node_svc[st->node];
+		for (size_t i = g->out_start[from]; i < g->out_start[from + 1]; i++) {
+			size_t to = g->edges[i].to;
+			for (size_t x = g->svc_start[to]; x < g->svc_start[to + 1]; x++) {
+				struct node *v = &nodes[g->by_svc[x]];
+				if (g->by_svc[x] == st->node || !anomalous(v) || !v->onset || st->onset < v->onset)
 					continue;
 				json_array_append_new(v->evidence,
 						      json_pack("{s:s, s:s, s:s, s:f, s:o}", "kind", "callers_errors",
@@ -541,42 +670,44 @@ static void graph_callers_errors(struct ctx *c, struct node *nodes)
 	}
 }
 
+/* The explainer of u among the nodes of service `to`: anomalous, started no later, not much weaker. */
+static void explain_from(const struct graph *g, struct node *nodes, size_t k, size_t to, bool *victim, size_t *by)
+{
+	struct node *u = &nodes[k];
+	for (size_t x = g->svc_start[to]; x < g->svc_start[to + 1]; x++) {
+		size_t j = g->by_svc[x];
+		struct node *v = &nodes[j];
+		if (j == k || !anomalous(v) || !v->onset || v->onset > u->onset || v->score < RCA_EXPLAIN * u->score)
+			continue;
+		if (v->onset == u->onset && !u->edge && calls(g, to, g->node_svc[k]))
+			continue; /* a mutual call with one onset explains neither */
+		if (!victim[k] || nodes[by[k]].score < v->score) {
+			victim[k] = true;
+			by[k] = j;
+		}
+	}
+}
+
 /*
  * Onset order: a node with an anomalous callee whose anomaly began no later
  * than its own is more likely a victim of it; the callee gets the callers
  * that followed it as evidence.
  */
-static void graph_onset_order(struct ctx *c, struct node *nodes)
+static void graph_onset_order(struct ctx *c, const struct graph *g, struct node *nodes)
 {
-	const struct rca_input *in = c->in;
 	bool *victim = xcalloc(c->n_nodes + 1, sizeof(bool));
 	size_t *by = xcalloc(c->n_nodes + 1, sizeof(size_t));
 	for (size_t k = 0; k < c->n_nodes; k++) {
 		struct node *u = &nodes[k];
 		if (!anomalous(u) || !u->onset)
 			continue;
-		for (size_t i = 0; i < (u->edge ? 1 : in->n_edges); i++) {
-			const char *callee;
-			if (u->edge) {
-				callee = strstr(u->name, "->") + 2; /* an edge is explained by its callee */
-			} else {
-				const struct rca_edge *ed = &in->edges[i];
-				if (!svc_is(u, ed->caller))
-					continue;
-				callee = ed->callee;
-			}
-			for (size_t j = 0; j < c->n_nodes; j++) {
-				struct node *v = &nodes[j];
-				if (j == k || v->edge || !svc_is(v, callee) || !anomalous(v) || !v->onset ||
-				    v->onset > u->onset || v->score < RCA_EXPLAIN * u->score ||
-				    (v->onset == u->onset && calls(in, v, u)))
-					continue; /* a mutual call with one onset explains neither */
-				if (!victim[k] || nodes[by[k]].score < v->score) {
-					victim[k] = true;
-					by[k] = j;
-				}
-			}
+		if (u->edge) { /* an edge is explained by its callee */
+			explain_from(g, nodes, k, g->node_svc[k], victim, by);
+			continue;
 		}
+		size_t from = g->node_svc[k];
+		for (size_t i = g->out_start[from]; i < g->out_start[from + 1]; i++)
+			explain_from(g, nodes, k, g->edges[i].to, victim, by);
 	}
 	for (size_t k = 0; k < c->n_nodes; k++) {
 		if (!victim[k])
@@ -627,42 +758,36 @@ static void graph_onset_order(struct ctx *c, struct node *nodes)
 }
 
 /* The symptom's node reaches its callees; a node it cannot reach is off its path. */
-static void graph_target(struct ctx *c, struct node *nodes)
+static void graph_target(struct ctx *c, const struct graph *g, struct node *nodes)
 {
-	const struct rca_input *in = c->in;
-	size_t ne = in->n_edges;
-	bool *reach = xcalloc(ne + 1, sizeof(bool)); /* edge i's callee reached */
-	bool grew = true;
-	while (grew) { /* bounded: each pass marks at least one more edge */
-		grew = false;
-		for (size_t i = 0; i < ne; i++) {
-			if (reach[i])
-				continue;
-			bool from = !strcmp(in->edges[i].caller, in->target);
-			for (size_t j = 0; j < ne && !from; j++)
-				from = reach[j] && !strcmp(in->edges[j].callee, in->edges[i].caller);
-			if (from)
-				reach[i] = grew = true;
-		}
+	const char *f, *t;
+	size_t fl, tl;
+	name_parts(c->in->target, &f, &fl, &t, &tl);
+	size_t start = svc_find(g, f, fl);
+	bool *reach = xcalloc(g->n_svcs + 1, sizeof(bool));
+	size_t *queue = xcalloc(g->n_svcs + 1, sizeof(size_t)), head = 0, tail = 0;
+	if (start != SIZE_MAX) {
+		reach[start] = true;
+		queue[tail++] = start;
 	}
-	size_t tlen = strlen(in->target);
-	const char *tcolon = strchr(in->target, ':');
-	if (tcolon && !strstr(in->target, "->"))
-		tlen = (size_t)(tcolon - in->target);
+	while (head < tail) { /* each service enters the queue once */
+		size_t s = queue[head++];
+		for (size_t i = g->out_start[s]; i < g->out_start[s + 1]; i++)
+			if (!reach[g->edges[i].to]) {
+				reach[g->edges[i].to] = true;
+				queue[tail++] = g->edges[i].to;
+			}
+	}
 	for (size_t k = 0; k < c->n_nodes; k++) {
-		struct node *nd = &nodes[k];
-		const char *svc = nd->name;
-		size_t len = nd->edge ? (size_t)(strstr(svc, "->") - svc) : nd->svc_len;
-		bool ok = len == tlen && !strncmp(svc, in->target, len);
-		for (size_t i = 0; i < ne && !ok; i++)
-			ok = reach[i] && strlen(in->edges[i].callee) == len && !strncmp(in->edges[i].callee, svc, len);
-		if (ok)
+		size_t s = nodes[k].edge ? g->edge_from[k] : g->node_svc[k];
+		if (s != SIZE_MAX && reach[s])
 			continue;
-		nd->score *= RCA_OFF_PATH;
-		json_array_append_new(nd->evidence,
-				      json_pack("{s:s, s:s}", "kind", "off_path", "target", in->target));
+		nodes[k].score *= RCA_OFF_PATH;
+		json_array_append_new(nodes[k].evidence,
+				      json_pack("{s:s, s:s}", "kind", "off_path", "target", c->in->target));
 	}
 	free(reach);
+	free(queue);
 }
 
 static int cmp_suspect(const void *a, const void *b)
@@ -694,10 +819,13 @@ int rca_rank(const struct rca_input *in, struct rca_suspect **out, size_t *n_out
 	struct node *nodes = xcalloc(c.n_nodes + 1, sizeof(*nodes));
 	nodes_fill(&c, nodes);
 	if (in->n_edges) {
-		graph_callers_errors(&c, nodes);
-		graph_onset_order(&c, nodes);
+		struct graph g;
+		graph_init(&g, &c, nodes);
+		graph_callers_errors(&c, &g, nodes);
+		graph_onset_order(&c, &g, nodes);
 		if (in->target && in->target[0])
-			graph_target(&c, nodes);
+			graph_target(&c, &g, nodes);
+		graph_release(&g);
 	}
 	/* changes close before onset raise their node and rank as suspects of their own */
 	double *prox = xcalloc(in->n_changes + 1, sizeof(double));
