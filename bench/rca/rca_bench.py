@@ -6,8 +6,9 @@ Sock Shop (../shared/data/rca/sock-shop, 10 faults x 5 runs, wide CSVs, the
 root cause is the folder's prefix, no call graph): each case's normal.csv and
 anomalous.csv are converted to long format (column "<service>_<metric>")
 and ranked with --normal. Printed: AC@1, AC@3, Avg@5 overall and per fault
-type, then leave-one-fault-type-out: the one free constant (the relative
-scale floor) is picked on one fault type from a grid and scored on the other.
+type, then leave-one-fault-type-out: the two free constants (the relative
+and the resolution scale floors) are picked on one fault type from a grid
+and scored on the other, and the whole grid (no floor at all included).
 
 Synthetic (bench/rca/gen_synth.py: call graphs, latency/error/cpu faults that
 propagate to callers): ranked with the graph and without it, onset estimated.
@@ -16,6 +17,7 @@ AC@k: share of cases whose root cause is among the first k suspects;
 Avg@5: mean of AC@1..AC@5 (RCAEval's definitions).
 Usage: rca_bench.py OODA_BIN SHARED_DATA_DIR
 """
+import concurrent.futures
 import csv
 import json
 import math
@@ -24,8 +26,9 @@ import subprocess
 import sys
 import tempfile
 
-GRID = [1e-9, 0.001, 0.003, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
-DEFAULT = 0.05
+REL_GRID = [1e-9, 0.01, 0.05, 0.2]   # relative scale floor (x |baseline median|)
+RES_GRID = [1e-9, 0.001, 0.01, 0.1]  # resolution floor (x largest |value| of the metric)
+DEFAULT = (0.05, 0.01)               # RCA_SCALE_FLOOR, RCA_RESOLUTION
 
 
 def wide_to_long(src, dst):
@@ -75,12 +78,19 @@ def sock_shop(binary, data, tmp):
             wide_to_long(os.path.join(root_dir, fault, run, "normal.csv"), os.path.join(d, "normal.csv"))
             wide_to_long(os.path.join(root_dir, fault, run, "anomalous.csv"), os.path.join(d, "anomalous.csv"))
             cases.append((fault, run, d))
-    res = {}  # floor -> [(fault, rank)]
-    for fl in GRID:
-        res[fl] = [(f, position(rank(binary, ["--metrics", os.path.join(d, "anomalous.csv"), "--normal",
-                                               os.path.join(d, "normal.csv"), "--scale-floor", str(fl)]),
-                                f.rsplit("-", 1)[0]))
-                   for f, _, d in cases]
+    configs = [(rel, res) for rel in REL_GRID for res in RES_GRID]
+    jobs = [(cfg, f, d) for cfg in configs for f, _, d in cases]
+
+    def one(job):
+        (rel, res), f, d = job
+        r = rank(binary, ["--metrics", os.path.join(d, "anomalous.csv"), "--normal", os.path.join(d, "normal.csv"),
+                          "--scale-floor", str(rel), "--resolution", str(res)])
+        return (rel, res), f, position(r, f.rsplit("-", 1)[0])
+
+    res = {cfg: [] for cfg in configs}  # config -> [(fault, rank)]
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        for cfg, f, r in ex.map(one, jobs):
+            res[cfg].append((f, r))
     print("### Sock Shop (in-sample: the shipped configuration)\n")
     print("| cases | n | AC@1 | AC@3 | Avg@5 |\n|---|---|---|---|---|")
     base = res[DEFAULT]
@@ -90,20 +100,27 @@ def sock_shop(binary, data, tmp):
     for svc in sorted({f.rsplit("-", 1)[0] for f, _ in base}):
         row(svc, [r for f, r in base if f.startswith(svc + "-")])
     print("\n### Sock Shop, leave one fault type out\n")
-    print("The scale floor is picked from " + ", ".join(map(str, GRID)) +
-          " by Avg@5 (then AC@1, then nearness to the default) on one type and scored on the other.\n")
-    print("| picked on | floor | scored on | n | AC@1 | AC@3 | Avg@5 |\n|---|---|---|---|---|---|---|")
+    print("The two scale floors are picked from the grid below by Avg@5 (then AC@1, then nearness to "
+          "the default) on one fault type and scored on the other.\n")
+    print("| picked on | scale floor | resolution | scored on | n | AC@1 | AC@3 | Avg@5 |")
+    print("|---|---|---|---|---|---|---|---|")
     for train, test in (("cpu", "mem"), ("mem", "cpu")):
-        def key(fl):
-            a1, _, a5 = scores([r for f, r in res[fl] if f.endswith(train)])
-            return (a5, a1, -abs(math.log(fl / DEFAULT)))
-        fl = max(GRID, key=key)
-        a1, a3, a5 = scores([r for f, r in res[fl] if f.endswith(test)])
-        print(f"| {train} | {fl} | {test} | {sum(f.endswith(test) for f, _ in res[fl])} | {a1:.2f} | {a3:.2f} | {a5:.2f} |")
-    print("\n### Sock Shop across the floor grid (sensitivity; 1e-09 is no floor at all)\n")
-    print("| floor | " + " | ".join(map(str, GRID)) + " |\n|---|" + "---|" * len(GRID))
-    print("| AC@1 | " + " | ".join(f"{scores([r for _, r in res[fl]])[0]:.2f}" for fl in GRID) + " |")
-    print("| Avg@5 | " + " | ".join(f"{scores([r for _, r in res[fl]])[2]:.2f}" for fl in GRID) + " |")
+        def key(cfg):
+            a1, _, a5 = scores([r for f, r in res[cfg] if f.endswith(train)])
+            return (a5, a1, -abs(math.log(cfg[0] / DEFAULT[0])) - abs(math.log(cfg[1] / DEFAULT[1])))
+        cfg = max(configs, key=key)
+        a1, a3, a5 = scores([r for f, r in res[cfg] if f.endswith(test)])
+        n = sum(f.endswith(test) for f, _ in res[cfg])
+        print(f"| {train} | {cfg[0]:g} | {cfg[1]:g} | {test} | {n} | {a1:.2f} | {a3:.2f} | {a5:.2f} |")
+    print("\n### Sock Shop across the grid: AC@1 / Avg@5 (1e-09 is no floor at all)\n")
+    print("| resolution \\ scale floor | " + " | ".join(f"{x:g}" for x in REL_GRID) + " |")
+    print("|---|" + "---|" * len(REL_GRID))
+    for rs in RES_GRID:
+        cells = []
+        for rel in REL_GRID:
+            a1, _, a5 = scores([r for _, r in res[(rel, rs)]])
+            cells.append(f"{a1:.2f} / {a5:.2f}")
+        print(f"| {rs:g} | " + " | ".join(cells) + " |")
 
 
 def synthetic(binary, here, tmp, n):

@@ -58,7 +58,7 @@ int cmd_analyze_rca(struct cli_args *a, struct buf *err)
 {
 	const char *metrics = cli_opt(a, "--metrics"), *normal = cli_opt(a, "--normal"),
 		   *graph = cli_opt(a, "--graph"), *at = cli_opt(a, "--at"), *target = cli_opt(a, "--target"),
-		   *floor = cli_opt(a, "--scale-floor");
+		   *floor = cli_opt(a, "--scale-floor"), *res = cli_opt(a, "--resolution");
 	if (!metrics || !*metrics || a->n_pos) {
 		buf_adds(err, "usage: ooda analyze rca --metrics FILE.csv [--normal NORMAL.csv] [--graph EDGES.csv] "
 			      "[--at UNIX_TS] [--target NODE] [--json]");
@@ -71,6 +71,8 @@ int cmd_analyze_rca(struct cli_args *a, struct buf *err)
 		in.onset_s = (int64_t)v;
 	if (!rc && floor && !(rc = parse_number("--scale-floor", floor, false, &v, err)))
 		in.scale_floor = v;
+	if (!rc && res && !(rc = parse_number("--resolution", res, false, &v, err)))
+		in.resolution = v;
 	if (rc)
 		return rc;
 	struct rca_csv m, n, g;

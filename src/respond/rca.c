@@ -44,7 +44,7 @@ struct node {
 
 struct ctx {
 	const struct rca_input *in;
-	double rel;
+	double rel, res;
 	struct sstat *ss;
 	size_t n_ss;
 	const char **nodes; /* sorted unique */
@@ -100,8 +100,8 @@ static int validate(const struct rca_input *in, struct buf *err)
 		buf_adds(err, "rca: missing input arrays");
 		return OODA_EINVAL;
 	}
-	if (in->scale_floor < 0 || !isfinite(in->scale_floor)) {
-		buf_adds(err, "rca: scale_floor must be a finite number >= 0");
+	if (in->scale_floor < 0 || !isfinite(in->scale_floor) || in->resolution < 0 || !isfinite(in->resolution)) {
+		buf_adds(err, "rca: scale_floor and resolution must be finite numbers >= 0");
 		return OODA_EINVAL;
 	}
 	size_t samples = 0;
@@ -187,6 +187,7 @@ static void ctx_init(struct ctx *c, const struct rca_input *in)
 	memset(c, 0, sizeof(*c));
 	c->in = in;
 	c->rel = in->scale_floor > 0 ? in->scale_floor : RCA_SCALE_FLOOR;
+	c->res = in->resolution > 0 ? in->resolution : RCA_RESOLUTION;
 	size_t n = in->n_series;
 	c->ss = xcalloc(n ? n : 1, sizeof(*c->ss));
 	c->nodes = xcalloc(n ? n : 1, sizeof(*c->nodes));
@@ -262,8 +263,8 @@ static void score_series(struct ctx *c, int64_t onset)
 		double scale = iqr / 1.349;
 		if (c->rel * fabs(st->median) > scale)
 			scale = c->rel * fabs(st->median);
-		if (RCA_RESOLUTION * c->peak[st->metric] > scale)
-			scale = RCA_RESOLUTION * c->peak[st->metric];
+		if (c->res * c->peak[st->metric] > scale)
+			scale = c->res * c->peak[st->metric];
 		if (!(scale > DBL_MIN))
 			continue; /* zero everywhere: nothing to see */
 		st->scale = scale;
@@ -370,7 +371,7 @@ static int64_t estimate_onset(struct ctx *c)
 			cq[j + 1] = cq[j] + (ok ? s->v[j] * s->v[j] : 0);
 			cn[j + 1] = cn[j] + ok;
 		}
-		double floor_abs = RCA_RESOLUTION * c->peak[c->ss[i].metric];
+		double floor_abs = c->res * c->peak[c->ss[i].metric];
 		for (size_t k = RCA_SUSTAIN; k + RCA_SUSTAIN <= n; k++) {
 			double nb = (double)cn[k], na = (double)(cn[n] - cn[k]);
 			if (nb < RCA_SUSTAIN || na < RCA_SUSTAIN)

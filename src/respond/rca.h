@@ -56,6 +56,7 @@ struct rca_input {
 	int64_t onset_s;                  /* 0: estimated from the data */
 	const char *target;               /* node where the symptom was seen; NULL: unknown */
 	double scale_floor;               /* 0: RCA_SCALE_FLOOR; else the relative floor to use (bench cross-validation) */
+	double resolution;                /* 0: RCA_RESOLUTION; likewise */
 };
 
 /*

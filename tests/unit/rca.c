@@ -225,6 +225,12 @@ static void malformed_input_is_einval(void **state)
 	in.n_edges = 0;
 	in.scale_floor = -1;
 	assert_int_equal(rca_rank(&in, &s, &n, &err), OODA_EINVAL);
+	in.scale_floor = 0;
+	in.resolution = NAN;
+	assert_int_equal(rca_rank(&in, &s, &n, &err), OODA_EINVAL);
+	in.resolution = 0;
+	assert_int_equal(rca_rank(&in, &s, &n, &err), 0);
+	rca_suspects_free(s, n);
 	buf_release(&err);
 }
 
