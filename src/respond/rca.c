@@ -313,11 +313,21 @@ static void score_series(struct ctx *c, int64_t onset)
 		free(tmp);
 		fam = xcalloc(c->n_ss + 1, sizeof(double));
 	}
+	/* series grouped by metric (counting sort), so each family is one pass */
+	size_t *start = xcalloc(c->n_metrics + 2, sizeof(size_t)), *order = xcalloc(c->n_ss + 1, sizeof(size_t));
+	for (size_t i = 0; i < c->n_ss; i++)
+		start[c->ss[i].metric + 1]++;
+	for (size_t m = 0; m < c->n_metrics; m++)
+		start[m + 1] += start[m];
+	size_t *fill = xcalloc(c->n_metrics + 1, sizeof(size_t));
+	for (size_t i = 0; i < c->n_ss; i++)
+		order[start[c->ss[i].metric] + fill[c->ss[i].metric]++] = i;
+	free(fill);
 	for (size_t m = 0; m < c->n_metrics; m++) {
 		size_t k = 0;
-		for (size_t i = 0; i < c->n_ss; i++)
-			if (c->ss[i].metric == m && c->ss[i].usable)
-				fam[k++] = c->ss[i].score;
+		for (size_t x = start[m]; x < start[m + 1]; x++)
+			if (c->ss[order[x]].usable)
+				fam[k++] = c->ss[order[x]].score;
 		double div = 1;
 		if (k >= 3) {
 			qsort(fam, k, sizeof(double), cmp_double);
@@ -325,10 +335,11 @@ static void score_series(struct ctx *c, int64_t onset)
 			if (med > 1)
 				div = med;
 		}
-		for (size_t i = 0; i < c->n_ss; i++)
-			if (c->ss[i].metric == m)
-				c->ss[i].nscore = c->ss[i].score / div;
+		for (size_t x = start[m]; x < start[m + 1]; x++)
+			c->ss[order[x]].nscore = c->ss[order[x]].score / div;
 	}
+	free(start);
+	free(order);
 	free(fam);
 }
 
@@ -886,11 +897,14 @@ int rca_rank(const struct rca_input *in, struct rca_suspect **out, size_t *n_out
 						 .onset_s = ch->at_s };
 	}
 	qsort(sus, n, sizeof(*sus), cmp_suspect);
+	/* confidence: the squared score's share of the top five (a long quiet tail does not dilute it) */
 	double sum = 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n && i < RCA_CONFIDENCE_TOP; i++)
 		sum += sus[i].score * sus[i].score;
-	for (size_t i = 0; i < n; i++)
-		sus[i].confidence = sum > 0 ? sus[i].score * sus[i].score / sum : 0;
+	for (size_t i = 0; i < n; i++) {
+		double share = sum > 0 ? sus[i].score * sus[i].score / sum : 0;
+		sus[i].confidence = share < 1 ? share : 1;
+	}
 	free(prox);
 	free(boost);
 	free(nodes);

@@ -74,6 +74,8 @@ struct rca_input {
  * own score and its explainer's;
  * with a target, nodes it cannot reach are x RCA_OFF_PATH; a change on a node
  * within RCA_CHANGE_WINDOW_S before onset multiplies it by 1 + proximity.
+ * Confidence is a suspect's squared score over the sum of the squared
+ * scores of the first RCA_CONFIDENCE_TOP suspects, capped at 1.
  */
 #define RCA_SCALE_FLOOR 0.05
 #define RCA_RESOLUTION 0.01
@@ -83,6 +85,7 @@ struct rca_input {
 #define RCA_EXPLAIN 0.25
 #define RCA_OFF_PATH 0.5
 #define RCA_CHANGE_WINDOW_S 1800
+#define RCA_CONFIDENCE_TOP 5
 
 struct rca_suspect {
 	char *node;        /* owned */
