@@ -10,14 +10,18 @@
 #include <errno.h>
 #include <jansson.h>
 
-static int load_file(const char *path, bool edges, struct rca_csv *d, struct buf *err)
+enum csv_kind { CSV_SERIES, CSV_EDGES, CSV_CHANGES };
+
+static int load_file(const char *path, enum csv_kind kind, struct rca_csv *d, struct buf *err)
 {
 	FILE *in = fopen(path, "r");
 	if (!in) {
 		buf_addf(err, "cannot open %s: %s", path, strerror(errno));
 		return OODA_EIO;
 	}
-	int rc = edges ? rca_csv_load_edges(d, in, path, err) : rca_csv_load_series(d, in, path, err);
+	int rc = kind == CSV_EDGES     ? rca_csv_load_edges(d, in, path, err)
+		 : kind == CSV_CHANGES ? rca_csv_load_changes(d, in, path, err)
+				       : rca_csv_load_series(d, in, path, err);
 	fclose(in);
 	return rc;
 }
@@ -36,32 +40,43 @@ static int parse_number(const char *opt, const char *s, bool integer, double *ou
 	return 0;
 }
 
-/* The one line of evidence the text output shows: the strongest metric, else the first item. */
+/* The line of evidence the text output shows: the first item, and a change if there is one. */
 static void evidence_line(json_t *ev, struct buf *out)
 {
-	json_t *e = json_array_get(ev, 0);
-	const char *kind = cli_jstr(e, "kind");
-	if (!strcmp(kind, "metric"))
-		buf_addf(out, "%s %.4g -> %.4g (z %.1f)", cli_jstr(e, "metric"),
-			 json_number_value(json_object_get(e, "baseline")),
-			 json_number_value(json_object_get(e, "observed")), json_number_value(json_object_get(e, "z")));
-	else if (!strcmp(kind, "change"))
-		buf_addf(out, "change %s on %s %llds before onset", cli_jstr(e, "ref"), cli_jstr(e, "node"),
-			 (long long)json_integer_value(json_object_get(e, "before_onset_s")));
-	else if (!strcmp(kind, "callers_errors"))
-		buf_addf(out, "callers' errors via %s", cli_jstr(e, "edge"));
-	else
+	size_t i;
+	json_t *e;
+	json_array_foreach(ev, i, e) {
+		const char *kind = cli_jstr(e, "kind");
+		if (i && strcmp(kind, "change"))
+			continue;
+		if (i)
+			buf_adds(out, "; ");
+		if (!strcmp(kind, "metric"))
+			buf_addf(out, "%s %.4g -> %.4g (z %.1f)", cli_jstr(e, "metric"),
+				 json_number_value(json_object_get(e, "baseline")),
+				 json_number_value(json_object_get(e, "observed")),
+				 json_number_value(json_object_get(e, "z")));
+		else if (!strcmp(kind, "change"))
+			buf_addf(out, "%s %s%s%s %llds before onset", *cli_jstr(e, "change_kind") ? cli_jstr(e, "change_kind") : "change",
+				 cli_jstr(e, "ref"), *cli_jstr(e, "node") ? " on " : "", cli_jstr(e, "node"),
+				 (long long)json_integer_value(json_object_get(e, "before_onset_s")));
+		else if (!strcmp(kind, "callers_errors"))
+			buf_addf(out, "callers' errors via %s", cli_jstr(e, "edge"));
+		else
+			buf_adds(out, kind);
+	}
+	if (!out->len)
 		buf_adds(out, "-");
 }
 
 int cmd_analyze_rca(struct cli_args *a, struct buf *err)
 {
 	const char *metrics = cli_opt(a, "--metrics"), *normal = cli_opt(a, "--normal"),
-		   *graph = cli_opt(a, "--graph"), *at = cli_opt(a, "--at"), *target = cli_opt(a, "--target"),
+		   *graph = cli_opt(a, "--graph"), *changes = cli_opt(a, "--changes"), *at = cli_opt(a, "--at"), *target = cli_opt(a, "--target"),
 		   *floor = cli_opt(a, "--scale-floor"), *res = cli_opt(a, "--resolution");
 	if (!metrics || !*metrics || a->n_pos) {
 		buf_adds(err, "usage: ooda analyze rca --metrics FILE.csv [--normal NORMAL.csv] [--graph EDGES.csv] "
-			      "[--at UNIX_TS] [--target NODE] [--json]");
+			      "[--changes CHANGES.csv] [--at UNIX_TS] [--target NODE] [--json]");
 		return OODA_EINVAL;
 	}
 	struct rca_input in = { 0 };
@@ -75,15 +90,18 @@ int cmd_analyze_rca(struct cli_args *a, struct buf *err)
 		in.resolution = v;
 	if (rc)
 		return rc;
-	struct rca_csv m, n, g;
+	struct rca_csv m, n, g, ch;
 	rca_csv_init(&m);
 	rca_csv_init(&n);
 	rca_csv_init(&g);
-	rc = load_file(metrics, false, &m, err);
+	rca_csv_init(&ch);
+	rc = load_file(metrics, CSV_SERIES, &m, err);
 	if (!rc && normal)
-		rc = load_file(normal, false, &n, err);
+		rc = load_file(normal, CSV_SERIES, &n, err);
 	if (!rc && graph)
-		rc = load_file(graph, true, &g, err);
+		rc = load_file(graph, CSV_EDGES, &g, err);
+	if (!rc && changes)
+		rc = load_file(changes, CSV_CHANGES, &ch, err);
 	struct rca_suspect *s = NULL;
 	size_t ns = 0;
 	if (!rc) {
@@ -93,6 +111,8 @@ int cmd_analyze_rca(struct cli_args *a, struct buf *err)
 		in.n_normal = n.n_series;
 		in.edges = g.edges;
 		in.n_edges = g.n_edges;
+		in.changes = ch.changes;
+		in.n_changes = ch.n_changes;
 		in.target = target && *target ? target : NULL;
 		rc = rca_rank(&in, &s, &ns, err);
 	}
@@ -122,5 +142,6 @@ int cmd_analyze_rca(struct cli_args *a, struct buf *err)
 	rca_csv_release(&m);
 	rca_csv_release(&n);
 	rca_csv_release(&g);
+	rca_csv_release(&ch);
 	return rc;
 }

@@ -25,6 +25,7 @@ void rca_csv_release(struct rca_csv *d)
 	free(d->names);
 	free(d->series);
 	free(d->edges);
+	free(d->changes);
 	free(d->t);
 	free(d->v);
 	rca_csv_init(d);
@@ -351,6 +352,65 @@ int rca_csv_load_edges(struct rca_csv *d, FILE *in, const char *name, struct buf
 		d->edges[d->n_edges].caller = name_keep(d, f[0], strlen(f[0]));
 		d->edges[d->n_edges].callee = name_keep(d, f[1], strlen(f[1]));
 		d->n_edges++;
+	}
+	free(r);
+	if (rc < 0) {
+		rca_csv_release(d);
+		return rc;
+	}
+	return 0;
+}
+
+int rca_csv_load_changes(struct rca_csv *d, FILE *in, const char *name, struct buf *err)
+{
+	rca_csv_init(d);
+	struct reader *r = xcalloc(1, sizeof(*r));
+	r->in = in;
+	r->name = name;
+	size_t cap = 0;
+	bool seen_first = false;
+	int rc;
+	size_t len;
+	while ((rc = reader_next(r, &len, err)) == 1) {
+		if (blank(r->buf))
+			continue;
+		char *f[4];
+		size_t nf = split(r->buf, f, 4);
+		int64_t t = 0;
+		bool ts_ok = nf >= 1 && parse_ts(f[0], &t);
+		if (!seen_first) {
+			seen_first = true;
+			if (!ts_ok && nf == 4)
+				continue; /* a header */
+		}
+		if (nf != 4) {
+			buf_addf(err, "%s:%lu: expected 4 fields (timestamp,node,kind,ref)", name, r->line);
+			rc = OODA_EPARSE;
+			break;
+		}
+		if (!ts_ok) {
+			buf_addf(err, "%s:%lu: timestamp \"%.40s\" is not whole unix seconds > 0", name, r->line, f[0]);
+			rc = OODA_EPARSE;
+			break;
+		}
+		if ((rc = check_name(r, "node", f[1], err)) || (rc = check_name(r, "kind", f[2], err)) ||
+		    (rc = check_name(r, "ref", f[3], err)))
+			break;
+		if (d->n_changes >= RCA_CSV_MAX_CHANGES) {
+			buf_addf(err, "%s:%lu: more than %u changes", name, r->line, RCA_CSV_MAX_CHANGES);
+			rc = OODA_ELIMIT;
+			break;
+		}
+		if (d->n_changes == cap) {
+			cap = cap ? 2 * cap : 64;
+			d->changes = xreallocarray(d->changes, cap, sizeof(*d->changes));
+		}
+		d->changes[d->n_changes++] = (struct rca_change){
+			.node = name_keep(d, f[1], strlen(f[1])),
+			.at_s = t,
+			.kind = name_keep(d, f[2], strlen(f[2])),
+			.ref = name_keep(d, f[3], strlen(f[3])),
+		};
 	}
 	free(r);
 	if (rc < 0) {

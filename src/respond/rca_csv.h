@@ -1,7 +1,7 @@
 /*
  * The offline door of the root-cause engine: loads the long-format metric
- * CSV (`timestamp,node,metric,value`) and the call graph CSV
- * (`caller,callee`) that `ooda analyze rca` and bench/rca feed to
+ * CSV (`timestamp,node,metric,value`), the call graph CSV (`caller,callee`)
+ * and change events (`timestamp,node,kind,ref`) that `ooda analyze rca` and bench/rca feed to
  * rca_rank(). Bounded: file size, line length, rows and series are capped,
  * and every refusal names FILE:LINE.
  */
@@ -19,6 +19,7 @@
 #define RCA_CSV_MAX_SERIES 20000u     /* distinct (node, metric) */
 #define RCA_CSV_MAX_NAME 256          /* node or metric name, bytes */
 #define RCA_CSV_MAX_EDGES 50000u
+#define RCA_CSV_MAX_CHANGES 50000u
 
 /* Series or edges loaded from one file; everything is owned by the struct. */
 struct rca_csv {
@@ -26,6 +27,8 @@ struct rca_csv {
 	size_t n_series;
 	struct rca_edge *edges;
 	size_t n_edges;
+	struct rca_change *changes;
+	size_t n_changes;
 	char **names; /* private: the strings series and edges point at */
 	size_t n_names;
 	int64_t *t;   /* private: samples of all series */
@@ -47,5 +50,12 @@ int rca_csv_load_series(struct rca_csv *d, FILE *in, const char *name, struct bu
 
 /* Reads `caller,callee` rows (an optional "caller,callee" header); errors as above. */
 int rca_csv_load_edges(struct rca_csv *d, FILE *in, const char *name, struct buf *err);
+
+/*
+ * Reads change events, `timestamp,node,kind,ref` (deploy, flag or config
+ * change on node at timestamp; an optional header as for series); errors as
+ * above.
+ */
+int rca_csv_load_changes(struct rca_csv *d, FILE *in, const char *name, struct buf *err);
 
 #endif

@@ -1,7 +1,7 @@
 """`ooda analyze rca`: the offline door of the root-cause engine. A small
 generated incident (three services, the database's latency rising first and
 its callers following) ranks the database first in text and in --json; the
-graph, --at and --target are taken; a malformed CSV is refused with
+graph, --changes, --at and --target are taken; a malformed CSV is refused with
 FILE:LINE and exit 2, a missing file with exit 1, and nothing is printed on
 stdout for either."""
 import json
@@ -58,6 +58,20 @@ try:
     victims = [e for s in out if s["node"] == "api" for e in s["evidence"] if e["kind"] == "onset_order"]
     check(any(e.get("explained_by") == "db" for e in victims), f"api is explained by db: {victims}")
 
+    changes = os.path.join(tmp, "changes.csv")
+    with open(changes, "w") as f:
+        f.write(f"timestamp,node,kind,ref\n{T0 + 40},db,deploy,db-v7\n{T0 - 7200},api,deploy,api-v1\n")
+    r = run("analyze", "rca", "--metrics", metrics, "--graph", edges, "--changes", changes, "--json")
+    out = json.loads(r.stdout or "[]") if r.returncode == 0 else []
+    check(r.returncode == 0 and out and out[0]["node"] == "db", f"with changes db is still first: {r.stderr}")
+    ev = [e for e in out[0]["evidence"] if e["kind"] == "change"] if out else []
+    check(len(ev) == 1 and ev[0]["ref"] == "db-v7" and ev[0]["before_onset_s"] > 0,
+          f"the deploy just before onset is in db's evidence: {ev}")
+    check(any(s["node"] == "db@db-v7" and s["kind"] == "change" for s in out), "the deploy ranks as a suspect")
+    check(not any(s["node"] == "api@api-v1" for s in out), "a deploy two hours earlier does not")
+    r = run("analyze", "rca", "--metrics", metrics, "--graph", edges, "--changes", changes)
+    check(r.returncode == 0 and "deploy db-v7" in r.stdout, f"text shows the deploy: {r.stdout}")
+
     bad = os.path.join(tmp, "bad.csv")
     with open(bad, "w") as f:
         f.write("timestamp,node,metric,value\n1700000000,db,cpu,1\n1700000001,db,cpu,lots\n")
@@ -71,6 +85,12 @@ try:
         f.write("caller,callee\nfront\n")
     r = run("analyze", "rca", "--metrics", metrics, "--graph", badg)
     check(r.returncode == 2 and f"{badg}:2:" in r.stderr, f"a malformed graph names FILE:LINE: {r.stderr}")
+
+    badc = os.path.join(tmp, "bad_changes.csv")
+    with open(badc, "w") as f:
+        f.write(f"{T0},db,deploy\n")
+    r = run("analyze", "rca", "--metrics", metrics, "--changes", badc)
+    check(r.returncode == 2 and f"{badc}:1:" in r.stderr, f"a malformed changes file names FILE:LINE: {r.stderr}")
 
     r = run("analyze", "rca", "--metrics", os.path.join(tmp, "missing.csv"))
     check(r.returncode == 1 and "cannot open" in r.stderr, f"a missing file exits 1: {r.returncode} {r.stderr}")

@@ -303,6 +303,17 @@ static void csv_loads_long_format_in_any_order(void **state)
 	assert_int_equal(acpu->t_s[2], 3);
 	assert_true(acpu->v[0] == 1.5 && isnan(acpu->v[1]));
 	rca_csv_release(&d);
+	static const char good[] = "timestamp,node,kind,ref\n1700000000,carts,deploy,v2\n", bad[] = "1700000000,carts,deploy\n";
+	FILE *f = fmemopen((void *)good, strlen(good), "r");
+	assert_int_equal(rca_csv_load_changes(&d, f, "c.csv", &err), 0);
+	fclose(f);
+	assert_int_equal(d.n_changes, 1);
+	assert_true(d.changes[0].at_s == 1700000000 && !strcmp(d.changes[0].ref, "v2"));
+	rca_csv_release(&d);
+	f = fmemopen((void *)bad, strlen(bad), "r");
+	assert_int_equal(rca_csv_load_changes(&d, f, "c.csv", &err), OODA_EPARSE);
+	fclose(f);
+	assert_non_null(strstr(err.data, "c.csv:1:"));
 	assert_int_equal(load("caller,callee\nfront,carts\nfront , orders\n", true, &d, &err), 0);
 	assert_int_equal(d.n_edges, 2);
 	assert_string_equal(d.edges[1].callee, "orders");
