@@ -155,6 +155,36 @@ static void callee_that_started_first_ranks_above_callers(void **state)
 	buf_release(&err);
 }
 
+/*
+ * db's own metrics stay quiet, but calls to it start failing (the edge
+ * series) and front's error ratio follows: the callee is the suspect, with
+ * its callers' errors as evidence, and front is explained by it.
+ */
+static void callers_errors_point_at_the_callee(void **state)
+{
+	(void)state;
+	rng_state = 21;
+	struct world w = { 0 };
+	add(&w, "front", "error_ratio", 0.01, 0.001, 62, 0.3);
+	add(&w, "front->db", "error_ratio", 0.01, 0.001, 60, 0.3);
+	add(&w, "db", "cpu", 40, 1, -1, 0);
+	add(&w, "cache", "cpu", 20, 1, -1, 0);
+	struct rca_edge edges[] = { { "front", "db" }, { "front", "cache" } };
+	struct rca_input in = { .series = w.s, .n_series = w.n, .edges = edges, .n_edges = 2, .onset_s = T0 + 55 };
+	struct rca_suspect *s;
+	size_t n;
+	struct buf err = BUF_INIT;
+	assert_int_equal(rca_rank(&in, &s, &n, &err), 0);
+	assert_string_equal(s[0].node, "db");
+	json_t *e = evidence_of(&s[0], "callers_errors");
+	assert_non_null(e);
+	assert_string_equal(json_string_value(json_object_get(e, "edge")), "front->db");
+	assert_true(rank_of(s, n, "front") > 1 && rank_of(s, n, "front->db") > 1);
+	assert_string_equal(s[rank_of(s, n, "front->db") - 1].kind, "edge");
+	rca_suspects_free(s, n);
+	buf_release(&err);
+}
+
 /* Two nodes step alike; a deploy on one a minute before onset decides it. */
 static void change_before_onset_raises_its_node(void **state)
 {
@@ -369,6 +399,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(single_anomalous_node_ranks_first),
 		cmocka_unit_test(callee_that_started_first_ranks_above_callers),
+		cmocka_unit_test(callers_errors_point_at_the_callee),
 		cmocka_unit_test(change_before_onset_raises_its_node),
 		cmocka_unit_test(malformed_input_is_einval),
 		cmocka_unit_test(ranking_is_deterministic),
