@@ -173,6 +173,9 @@ int cmd_alerts_groups(struct cli_args *a, struct buf *err);
 int cmd_alerts_silence(struct cli_args *a, struct buf *err);
 int cmd_alerts_silences(struct cli_args *a, struct buf *err);
 int cmd_alerts_unsilence(struct cli_args *a, struct buf *err);
+/* cmd_respond.c */
+int cmd_analyze_rca(struct cli_args *a, struct buf *err);
+
 /* cmd_probe.c */
 int cmd_probes_list(struct cli_args *a, struct buf *err);
 int cmd_heartbeats_list(struct cli_args *a, struct buf *err);

@@ -1083,6 +1083,8 @@ static const struct cli_command commands[] = {
 	  "Drop the damaged telemetry blocks (audited); without --yes only print what it would drop." },
 	{ "backup", NULL, cmd_backup, "--data=,--no-telemetry", "DEST_DIR",
 	  "Online backup (SQLite backup API) of the control database, the audit key and telemetry.db (unless --no-telemetry)." },
+	{ "analyze", "rca", cmd_analyze_rca, "--metrics=,--normal=,--graph=,--changes=,--at=,--target=,--scale-floor=,--resolution=", "",
+	  "Rank root-cause suspects offline from long-format CSVs (timestamp,node,metric,value; graph caller,callee; changes timestamp,node,kind,ref): rank, node, score, confidence, evidence; --json: [{node,score,confidence,evidence}], best first. --scale-floor and --resolution override the engine's two scale floors (for cross-validation)." },
 	{ "analyze", "patterns", cmd_analyze_patterns, "", "FILE",
 	  "Give each log line a pattern id: prints pattern_id<TAB>template per input line (- reads stdin)." },
 	{ "docs", NULL, cmd_docs, "", "api|config|cli", "Print generated reference docs (docs/api.md, config.md, cli.md)." },

@@ -14,6 +14,7 @@
 #ifndef OODA_RCA_H
 #define OODA_RCA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,7 +55,37 @@ struct rca_input {
 	size_t n_changes;
 	int64_t onset_s;                  /* 0: estimated from the data */
 	const char *target;               /* node where the symptom was seen; NULL: unknown */
+	double scale_floor;               /* 0: RCA_SCALE_FLOOR; else the relative floor to use (bench cross-validation) */
+	double resolution;                /* 0: RCA_RESOLUTION; likewise */
 };
+
+/*
+ * The one configuration (docs/decisions.md, "Root-cause ranking"): chosen by
+ * principle, not fitted per case. A series' baseline scale is at least
+ * RCA_SCALE_FLOOR x |its baseline median| (a change of under a few percent of
+ * a level is not attributable) and RCA_RESOLUTION x the largest |value| of
+ * that metric over all nodes (so a flat-zero baseline does not turn one
+ * error into an infinite z). A deviation counts once it holds for
+ * RCA_SUSTAIN samples; a series is anomalous past RCA_Z_ONSET. When a metric
+ * drifts on most nodes, each node's z is divided by the median node's excess
+ * over RCA_Z_ONSET (one family must not dominate). With a graph, a node
+ * whose anomalous callee started no later and is at least RCA_EXPLAIN as
+ * anomalous is a likely victim: it keeps RCA_VICTIM x the smaller of its
+ * own score and its explainer's;
+ * with a target, nodes it cannot reach are x RCA_OFF_PATH; a change on a node
+ * within RCA_CHANGE_WINDOW_S before onset multiplies it by 1 + proximity.
+ * Confidence is a suspect's squared score over the sum of the squared
+ * scores of the first RCA_CONFIDENCE_TOP suspects, capped at 1.
+ */
+#define RCA_SCALE_FLOOR 0.05
+#define RCA_RESOLUTION 0.01
+#define RCA_SUSTAIN 3
+#define RCA_Z_ONSET 3.0
+#define RCA_VICTIM 0.5
+#define RCA_EXPLAIN 0.25
+#define RCA_OFF_PATH 0.5
+#define RCA_CHANGE_WINDOW_S 1800
+#define RCA_CONFIDENCE_TOP 5
 
 struct rca_suspect {
 	char *node;        /* owned */
@@ -62,6 +93,7 @@ struct rca_suspect {
 	double score;      /* higher is more likely; comparable within one ranking only */
 	double confidence; /* in [0,1] */
 	json_t *evidence;  /* owned: array of objects, each {"kind":…, …} */
+	int64_t onset_s;   /* when this node's anomaly began (a change: its time); 0 none */
 };
 
 /*
@@ -71,6 +103,9 @@ struct rca_suspect {
  * n = 0 everywhere, NaN times).
  */
 int rca_rank(const struct rca_input *in, struct rca_suspect **out, size_t *n_out, struct buf *err);
+
+/* The onset rca_rank uses for in: in->onset_s, else the one it estimates (0 when it cannot). */
+int64_t rca_onset(const struct rca_input *in);
 
 void rca_suspects_free(struct rca_suspect *s, size_t n);
 
