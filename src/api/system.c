@@ -153,6 +153,15 @@ int api_status(struct http_request *req, struct http_response *res)
 	return 0;
 }
 
+int api_whoami(struct http_request *req, struct http_response *res)
+{
+	struct daemon *d = api_daemon(req);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:b}", "actor", req->who.actor, "role", role_name(req->who.role),
+			      "env", req->who.env, "auth_required", auth_active_tokens(d->auth) > 0);
+	api_send_json(res, 200, j);
+	return 0;
+}
+
 int api_config_reload(struct http_request *req, struct http_response *res)
 {
 	struct daemon *d = api_daemon(req);
