@@ -1,0 +1,234 @@
+// Drives the dashboard in Debian's chromium with playwright-core (no browser
+// download): sign-in, every main page, a log search that opens its trace, a
+// flag edit that shows up in history, hostile strings staying text, a viewer
+// who sees no edit buttons and whose forced call the server refuses, and
+// axe-core on every page. Screenshots go to $SHOTS. Prints one line per
+// check ("ok NAME" or "FAIL NAME: why") and exits 1 if any failed.
+//
+// Environment: OODA_URL, ADMIN_TOKEN, VIEWER_TOKEN, TRACE_ID, FLAG_ENV,
+// FLAG_KEY, SHOTS, CHROMIUM (default /usr/bin/chromium), WEB_MODULES (web/node_modules).
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const env = process.env;
+const require = createRequire(path.join(env.WEB_MODULES, 'noop.js'));
+const { chromium } = require('playwright-core');
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const URL = env.OODA_URL;
+const SHOTS = env.SHOTS;
+fs.mkdirSync(SHOTS, { recursive: true });
+
+let failures = 0;
+function check(cond, name, why) {
+  if (cond) console.log('ok ' + name);
+  else { failures++; console.log('FAIL ' + name + (why ? ': ' + why : '')); }
+  return cond;
+}
+
+const browser = await chromium.launch({ executablePath: env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+
+async function newPage(width = 1280, height = 800) {
+  const ctx = await browser.newContext({ viewport: { width, height }, colorScheme: 'light' });
+  const page = await ctx.newPage();
+  page.errors = [];
+  page.on('console', m => { if (m.type() === 'error') page.errors.push(m.text()); });
+  page.on('pageerror', e => page.errors.push(String(e)));
+  page.on('dialog', d => { page.errors.push('unexpected dialog: ' + d.message()); d.dismiss(); });
+  return page;
+}
+
+// Navigates to a hash route and waits until the page says it rendered it.
+async function open(page, hash) {
+  const want = hash.replace(/^#/, '').split('?')[0];
+  await page.evaluate(h => { document.getElementById('main').dataset.ready = ''; location.hash = h; }, hash);
+  await page.waitForFunction(w => document.getElementById('main').dataset.ready === w, want, { timeout: 10000 });
+}
+
+async function axe(page, name) {
+  await page.evaluate(AXE);
+  const res = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+      .map(v => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')}`);
+  });
+  check(res.length === 0, `axe ${name}`, res.join('; '));
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
+}
+
+async function noXss(page, name) {
+  const v = await page.evaluate(() => window.__xss);
+  check(v === undefined, `no script ran from data on ${name}`, 'window.__xss = ' + v);
+}
+
+const PAYLOAD = '<img src=x onerror="window.__xss=1">';
+
+// ---- the shell, its headers, sign-in -------------------------------------
+const page = await newPage();
+const resp = await page.goto(URL + '/');
+const hd = resp.headers();
+check(resp.status() === 200, 'shell loads', 'status ' + resp.status());
+check((hd['content-security-policy'] || '').includes("script-src 'self'") && !(hd['content-security-policy'] || '').includes('unsafe-inline'),
+  'shell has a strict CSP', hd['content-security-policy']);
+check(hd['x-content-type-options'] === 'nosniff', 'shell has nosniff');
+await page.waitForSelector('input[name=token]');
+await shot(page, 'login');
+await axe(page, 'login');
+await page.fill('input[name=token]', 'not-a-token');
+await page.click('form button[type=submit]');
+await page.waitForFunction(() => document.querySelector('[role=alert]') && document.querySelector('[role=alert]').textContent.length > 0);
+check(true, 'a wrong token is refused on the sign-in page');
+page.errors.length = 0; // the refused whoami logs a 401 in the console by design
+await page.fill('input[name=token]', env.ADMIN_TOKEN);
+await page.click('form button[type=submit]');
+await page.waitForFunction(() => document.getElementById('main').dataset.ready === '/');
+check(await page.evaluate(() => sessionStorage.getItem('ooda.token') !== null && document.cookie === ''),
+  'token kept in session storage, no cookie');
+check((await page.textContent('#who')).includes('admin'), 'header shows the role');
+
+// ---- overview ------------------------------------------------------------
+const tiles = await page.$$eval('.tiles .tile h3', els => els.map(e => e.textContent));
+check(tiles.includes('checkout') && tiles.includes('payments'), 'overview tiles show the seeded services', tiles.join(','));
+check((await page.textContent('main')).includes('payments v2') || (await page.textContent('main')).includes('deploy'), 'overview lists the last changes');
+await shot(page, 'overview');
+await axe(page, 'overview');
+
+
+// ---- service page ---------------------------------------------------------
+await open(page, '#/service/payments');
+const svcText = await page.textContent('main');
+check(svcText.includes('checkout') && svcText.includes('Recent deploys') && svcText.includes('v2'), 'service page shows callers and deploys');
+check(svcText.includes('card declined'), 'service page lists the error class with its example');
+check(await page.$('button:has-text("Roll back")') !== null, 'a responder sees the rollback button');
+await shot(page, 'service');
+await axe(page, 'service');
+await noXss(page, 'service');
+
+// ---- explore: log search → trace ------------------------------------------
+await open(page, '#/explore/logs?q=' + encodeURIComponent('service:payments') + '&since=1h');
+const logText = await page.textContent('#log-results');
+check(logText.includes('card declined for order 4711'), 'log search finds the seeded log', logText.slice(0, 200));
+check(logText.includes(PAYLOAD), 'a hostile log body shows as text');
+check(await page.$('#log-results img') === null, 'no element was made from a log body');
+await page.click('#log-results summary');
+check((await page.textContent('#log-results')).includes('attributes.user.id'), 'log attributes open');
+await shot(page, 'explore-logs');
+await axe(page, 'explore logs');
+await noXss(page, 'explore logs');
+await page.click(`#log-results a.trace-link[href="#/trace/${env.TRACE_ID}"]`);
+await page.waitForFunction(w => document.getElementById('main').dataset.ready === w, '/trace/' + env.TRACE_ID);
+const spans = await page.$$eval('.waterfall .span-name', els => els.map(e => e.textContent));
+check(spans.length === 3 && spans[0] === 'POST /checkout', 'the trace opens as a waterfall in tree order', spans.join(' | '));
+check(spans.includes('charge ' + PAYLOAD), 'a hostile span name shows as text');
+check((await page.textContent('main')).includes('card declined'), 'the trace page shows its logs');
+await page.click('.waterfall li:first-child summary');
+check((await page.textContent('.waterfall')).includes(PAYLOAD), 'a hostile span attribute shows as text');
+check(await page.$('main img') === null, 'no element was made from span data');
+await shot(page, 'trace');
+await axe(page, 'trace');
+await noXss(page, 'trace');
+
+await open(page, '#/explore/traces?service=payments&since=1h');
+check((await page.$$('main table tbody tr')).length > 0, 'trace search lists traces');
+await shot(page, 'explore-traces');
+await axe(page, 'explore traces');
+
+await open(page, '#/explore/metrics?query=' + encodeURIComponent('sum(ooda_span_requests_total)') + '&range=15m');
+check(await page.$('main .uplot canvas') !== null || (await page.textContent('main')).includes('No data'), 'the PromQL box draws a chart');
+await shot(page, 'explore-metrics');
+await axe(page, 'explore metrics');
+
+// ---- changes: edit a flag, see the new version in history ------------------
+const flagHash = `#/flags/${env.FLAG_ENV}/${env.FLAG_KEY}`;
+await open(page, flagHash);
+check((await page.textContent('main')).includes(PAYLOAD), 'a hostile flag description shows as text');
+await noXss(page, 'flag');
+const def = JSON.parse(await page.inputValue('textarea[name=definition]'));
+def.defaultVariant = 'on';
+await page.fill('textarea[name=definition]', JSON.stringify(def, null, 2));
+await page.click('button:has-text("Preview diff")');
+const diff = await page.textContent('pre.diff');
+check(diff.includes('-   "defaultVariant": "off"') && diff.includes('+   "defaultVariant": "on"'), 'the edit shows a diff preview', diff);
+await shot(page, 'flag-edit');
+await page.fill('input[name=rationale]', 'turn the new checkout on for everyone');
+await page.click('button:has-text("Save as v2")');
+await page.waitForSelector('a.version[href$="@2"]', { timeout: 10000 });
+const hist = await page.textContent('main');
+check(hist.includes('turn the new checkout on for everyone'), 'the new version is in history with its rationale');
+await shot(page, 'flag');
+await axe(page, 'flag');
+await open(page, flagHash + '@1');
+check((await page.textContent('main')).includes('Version 1 (compared with v2)'), 'a flag version deep link opens that version');
+await open(page, '#/changes/flags?env=' + env.FLAG_ENV);
+check((await page.textContent('main')).includes('v2'), 'the flag list shows v2');
+await shot(page, 'changes');
+await axe(page, 'changes');
+for (const tab of ['deploys', 'approvals', 'configs']) {
+  await open(page, '#/changes/' + tab);
+  await axe(page, 'changes ' + tab);
+}
+await shot(page, 'changes-configs');
+
+// ---- audit ----------------------------------------------------------------
+await open(page, '#/audit?action=' + encodeURIComponent('flag.*'));
+const auditText = await page.textContent('main');
+check(auditText.includes('verified') && auditText.includes('turn the new checkout on for everyone'), 'audit shows the flag change and a verified chain');
+await shot(page, 'audit');
+await axe(page, 'audit');
+
+// ---- reserved incident link, dark theme, phone width -----------------------
+await open(page, '#/incident/INC-7');
+check((await page.textContent('main h1')).includes('INC-7'), 'incident deep links are reserved');
+await open(page, '#/');
+await page.click('#theme');
+check(await page.evaluate(() => document.documentElement.dataset.theme === 'dark'), 'the theme toggle switches to dark');
+await open(page, '#/service/payments');
+await shot(page, 'service-dark');
+await axe(page, 'service (dark)');
+await open(page, '#/');
+await shot(page, 'overview-dark');
+await axe(page, 'overview (dark)');
+check(page.errors.length === 0, 'no console errors as admin', page.errors.join(' | '));
+await noXss(page, 'the whole admin session');
+
+const phone = await newPage(390, 844);
+await phone.goto(URL + '/');
+await phone.evaluate(t => sessionStorage.setItem('ooda.token', t), env.ADMIN_TOKEN);
+await phone.goto(URL + '/#/service/payments');
+await phone.reload();
+await phone.waitForFunction(() => document.getElementById('main').dataset.ready === '/service/payments');
+const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+check(overflow <= 1, 'the service page fits a phone-width screen', 'overflow ' + overflow + 'px');
+await shot(phone, 'service-phone');
+// keyboard: on a fresh load the first Tab lands on the skip link, and Enter moves focus to main
+await phone.keyboard.press('Tab');
+check(await phone.evaluate(() => document.activeElement.classList.contains('skip')), 'the first Tab reaches the skip link');
+await phone.keyboard.press('Enter');
+check(await phone.evaluate(() => document.activeElement.id === 'main'), 'the skip link moves focus to the content');
+
+// ---- a viewer ---------------------------------------------------------------
+const viewer = await newPage();
+await viewer.goto(URL + '/');
+await viewer.fill('input[name=token]', env.VIEWER_TOKEN);
+await viewer.click('form button[type=submit]');
+await viewer.waitForFunction(() => document.getElementById('main').dataset.ready === '/');
+await open(viewer, flagHash);
+check(await viewer.$('textarea[name=definition]') === null && await viewer.$('button:has-text("Kill switch")') === null
+  && await viewer.$('button:has-text("Roll back")') === null, 'a viewer sees no edit, kill or rollback buttons');
+await open(viewer, '#/service/payments');
+check(await viewer.$('button:has-text("Roll back")') === null, 'a viewer sees no rollback button on the service page');
+const forced = await viewer.evaluate(async ([k, e]) => {
+  const r = await fetch(`/api/v1/flags/${k}?env=${e}`, { method: 'PUT', headers: { Authorization: 'Bearer ' + sessionStorage.getItem('ooda.token'), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ definition: { state: 'DISABLED', variants: { on: true }, defaultVariant: 'on' }, rationale: 'forced' }) });
+  return r.status;
+}, [env.FLAG_KEY, env.FLAG_ENV]);
+check(forced === 403, 'the server refuses a viewer\'s forced flag change', 'status ' + forced);
+viewer.errors = viewer.errors.filter(e => !e.includes('403'));
+check(viewer.errors.length === 0, 'no console errors as viewer', viewer.errors.join(' | '));
+
+await browser.close();
+console.log(failures ? `${failures} browser check(s) failed` : 'all browser checks passed');
+process.exit(failures ? 1 : 0);
