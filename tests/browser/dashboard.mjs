@@ -20,8 +20,9 @@ const SHOTS = env.SHOTS;
 fs.mkdirSync(SHOTS, { recursive: true });
 
 let failures = 0;
+const T0 = Date.now();
 function check(cond, name, why) {
-  if (cond) console.log('ok ' + name);
+  if (cond) console.log('ok ' + name + (env.BROWSER_TIMING ? ` (${Date.now() - T0} ms)` : ''));
   else { failures++; console.log('FAIL ' + name + (why ? ': ' + why : '')); }
   return cond;
 }
@@ -46,7 +47,7 @@ async function open(page, hash) {
 }
 
 async function axe(page, name) {
-  await page.evaluate(AXE);
+  if (!await page.evaluate(() => !!window.axe)) await page.evaluate(AXE);
   const res = await page.evaluate(async () => {
     const r = await window.axe.run(document, { resultTypes: ['violations'] });
     return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
@@ -95,6 +96,15 @@ check(tiles.includes('checkout') && tiles.includes('payments'), 'overview tiles 
 check((await page.textContent('main')).includes('payments v2') || (await page.textContent('main')).includes('deploy'), 'overview lists the last changes');
 await shot(page, 'overview');
 await axe(page, 'overview');
+// live: a change event posted now shows up on the open overview through /api/v1/stream
+await page.evaluate(async t => {
+  await fetch('/api/v1/events', { method: 'POST', headers: { Authorization: 'Bearer ' + t, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ service: 'checkout', kind: 'deploy', env: 'prod', version: 'v-live-7' }) });
+}, env.ADMIN_TOKEN);
+try {
+  await page.waitForFunction(() => document.getElementById('last-changes').textContent.includes('v-live-7'), null, { timeout: 10000 });
+  check(true, 'a new change appears on the overview without a reload');
+} catch (e) { check(false, 'a new change appears on the overview without a reload', e.message); }
 
 
 // ---- service page ---------------------------------------------------------
@@ -168,9 +178,9 @@ await shot(page, 'changes');
 await axe(page, 'changes');
 for (const tab of ['deploys', 'approvals', 'configs']) {
   await open(page, '#/changes/' + tab);
-  await axe(page, 'changes ' + tab);
+  await shot(page, 'changes-' + tab);
 }
-await shot(page, 'changes-configs');
+await axe(page, 'changes configs');
 
 // ---- audit ----------------------------------------------------------------
 await open(page, '#/audit?action=' + encodeURIComponent('flag.*'));
@@ -187,7 +197,6 @@ await page.click('#theme');
 check(await page.evaluate(() => document.documentElement.dataset.theme === 'dark'), 'the theme toggle switches to dark');
 await open(page, '#/service/payments');
 await shot(page, 'service-dark');
-await axe(page, 'service (dark)');
 await open(page, '#/');
 await shot(page, 'overview-dark');
 await axe(page, 'overview (dark)');
@@ -195,13 +204,16 @@ check(page.errors.length === 0, 'no console errors as admin', page.errors.join('
 await noXss(page, 'the whole admin session');
 
 const phone = await newPage(390, 844);
-await phone.goto(URL + '/');
-await phone.evaluate(t => sessionStorage.setItem('ooda.token', t), env.ADMIN_TOKEN);
+// a deep link pasted into a signed-in tab: the token is already in session storage when the page loads
+await phone.addInitScript(t => sessionStorage.setItem('ooda.token', t), env.ADMIN_TOKEN);
 await phone.goto(URL + '/#/service/payments');
-await phone.reload();
 await phone.waitForFunction(() => document.getElementById('main').dataset.ready === '/service/payments');
-const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-check(overflow <= 1, 'the service page fits a phone-width screen', 'overflow ' + overflow + 'px');
+const overflow = await phone.evaluate(() => {
+  const over = [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+    .slice(0, 3).map(e => e.tagName + '.' + e.className);
+  return [document.documentElement.scrollWidth - window.innerWidth, over.join(' ')];
+});
+check(overflow[0] <= 1, 'the service page fits a phone-width screen', `overflow ${overflow[0]}px: ${overflow[1]}`);
 await shot(phone, 'service-phone');
 // keyboard: on a fresh load the first Tab lands on the skip link, and Enter moves focus to main
 await phone.keyboard.press('Tab');
@@ -212,6 +224,8 @@ check(await phone.evaluate(() => document.activeElement.id === 'main'), 'the ski
 // ---- a viewer ---------------------------------------------------------------
 const viewer = await newPage();
 await viewer.goto(URL + '/');
+await viewer.waitForSelector('input[name=token]');
+viewer.errors.length = 0; // the whoami without a token that leads to the sign-in page is a 401 by design
 await viewer.fill('input[name=token]', env.VIEWER_TOKEN);
 await viewer.click('form button[type=submit]');
 await viewer.waitForFunction(() => document.getElementById('main').dataset.ready === '/');

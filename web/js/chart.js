@@ -31,7 +31,7 @@ export function lineChart(container, opt) {
     legend: { show: true },
     cursor: { drag: { x: false, y: false } },
     scales: { x: opt.range ? { time: true, range: () => opt.range } : { time: true } },
-    axes: [axis, Object.assign({ size: 56, values: (u, v) => v.map(x => fmtAxis(x, opt.unit)) }, axis)],
+    axes: [axis, Object.assign({ size: 70, values: (u, v) => v.map(x => fmtAxis(x, opt.unit)) }, axis)],
     series: [{}].concat(series.map((s, i) => ({ label: s.label, stroke: cssVar(PALETTE[i % PALETTE.length]), width: 1.5, spanGaps: true }))),
     hooks: { draw: [u => drawMarkers(u, markers)] },
   }, [times].concat(series.map(s => s.values)), box);

@@ -10,6 +10,16 @@ import * as stream from '../stream.js';
 export const title = () => 'Overview';
 
 export async function render(main) {
+  // New change events and alert transitions arrive over the stream: redraw, at most once a second.
+  let timer = null;
+  const off = stream.on('*', type => {
+    if ((type === 'change' || type === 'alert') && !timer) timer = setTimeout(() => { timer = null; draw(main).catch(() => {}); }, 500);
+  });
+  await draw(main);
+  return () => { off(); clearTimeout(timer); };
+}
+
+async function draw(main) {
   const now = Math.floor(Date.now() / 1000);
   const [svcs, probes, slos, events, alerts, approvals, rates] = await Promise.all([
     tryApi('/api/v1/services'),
@@ -40,11 +50,8 @@ export async function render(main) {
       section('Alerts firing', table('Alerts firing', ['Alert', 'Service', 'Since'],
         firing.map(a => [a.name, a.service || '', ago(a.since || a.active_at || a.updated)]), alerts.error || 'No alert is firing.')),
       section('Automation', automation(approvals))),
-    section('Last changes', changesTable(events.events || [], events.error)),
+    section('Last changes', h('div', { id: 'last-changes', 'aria-live': 'polite' }, changesTable(events.events || [], events.error))),
   );
-  // New change events and alert transitions arrive over the stream: refresh the page quietly.
-  const off = stream.on('*', type => { if (type === 'change' || type === 'alert') render(main).catch(() => {}); });
-  return off;
 }
 
 function renderTile(t) {
