@@ -113,6 +113,11 @@ const svcText = await page.textContent('main');
 check(svcText.includes('checkout') && svcText.includes('Recent deploys') && svcText.includes('v2'), 'service page shows callers and deploys');
 check(svcText.includes('card declined'), 'service page lists the error class with its example');
 check(await page.$('button:has-text("Roll back")') !== null, 'a responder sees the rollback button');
+await page.click('button:has-text("Verify canary")');
+try {
+  await page.waitForFunction(() => /pass|fail|inconclusive/.test(document.getElementById('deploys').textContent), null, { timeout: 10000 });
+  check(true, 'verifying a deploy shows its canary verdict');
+} catch (e) { check(false, 'verifying a deploy shows its canary verdict', await page.textContent('#toast')); }
 await shot(page, 'service');
 await axe(page, 'service');
 await noXss(page, 'service');

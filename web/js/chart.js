@@ -23,7 +23,8 @@ export function lineChart(container, opt) {
     box.appendChild(h('p', { class: 'muted' }, 'No data in this window.'));
     return null;
   }
-  const markers = (opt.markers || []).filter(m => m.t >= times[0] && m.t <= times[times.length - 1]);
+  const [lo, hi] = opt.range || [times[0], times[times.length - 1]];
+  const markers = (opt.markers || []).filter(m => m.t >= lo && m.t <= hi);
   const width = Math.max(240, Math.min(box.clientWidth || container.clientWidth || 600, 1400));
   const axis = { stroke: cssVar('--muted'), grid: { stroke: cssVar('--grid'), width: 1 }, ticks: { stroke: cssVar('--grid') } };
   const u = new uPlot({

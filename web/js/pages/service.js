@@ -26,10 +26,13 @@ export async function render(main, ctx) {
     tryApi('/api/v1/heartbeats'),
     tryApi('/api/v1/slos'),
     tryApi('/api/v1/patterns', { query: { service: name, since: '1h' } }),
-    tryApi('/api/v1/deploys', { query: { service: name, limit: 10 } }),
+    loadDeploys(name),
   ]);
   const markers = (events.events || []).map(e => ({ t: Date.parse(e.time) / 1000, label: `${e.kind} ${e.version || ''} ${e.description || ''}`.trim() }));
   const charts = h('div', { class: 'charts' });
+  const depBox = h('div', { id: 'deploys', 'aria-live': 'polite' });
+  const redrawDeploys = async () => put(depBox, deploysTable(await loadDeploys(name), redrawDeploys));
+  put(depBox, deploysTable(deploys, redrawDeploys));
   put(main,
     h('h1', { tabindex: '-1' }, name),
     svc.error ? h('p', { class: 'muted' }, svc.error) : summary(svc),
@@ -42,7 +45,7 @@ export async function render(main, ctx) {
       (patterns.patterns || []).map(p => [h('code', {}, p.template), String(p.count_in_range ?? p.count), badge(p.max_severity || ''),
         h('a', { href: ctx.link('#/explore/logs', { q: `service:${name} "${p.example.slice(0, 60)}"`, since: '1h' }) }, p.example), ago(p.last_seen)]),
       patterns.error || 'No error class in the last hour.')),
-    section('Recent deploys', deploysTable(deploys, () => render(main, ctx))),
+    section('Recent deploys', depBox),
   );
   const one = (res, label, scale) => {
     const m = fromMatrix((res.data && res.data.result) || [], () => label);
@@ -56,6 +59,17 @@ export async function render(main, ctx) {
   const base = ls.find(x => x.times.length) || ls[0];
   lineChart(charts, { title: 'Latency', unit: 'ms', range: [start, end], times: base.times, series: ls.filter(x => x.times.length === base.times.length).map(x => x.series[0]).filter(Boolean), markers });
   renderSlos(document.getElementById('slos'), name, slos);
+}
+
+// Recent deploys of a service; the list has no verdicts, so the last verification
+// comes from each deploy's own record.
+async function loadDeploys(name) {
+  const deploys = await tryApi('/api/v1/deploys', { query: { service: name, limit: 10 } });
+  await Promise.all((deploys.deploys || []).slice(0, 5).map(async d => {
+    const one = await tryApi('/api/v1/deploys/' + encodeURIComponent(d.id));
+    if (one.verification) d.verification = one.verification;
+  }));
+  return deploys;
 }
 
 function summary(s) {
@@ -118,8 +132,7 @@ async function renderSlos(el, name, slos) {
 function deploysTable(deploys, refresh) {
   return table('Recent deploys', ['When', 'Env', 'Version', 'Canary', 'By', ''],
     (deploys.deploys || []).map(d => {
-      const v = d.verification || d.last_verification;
-      const verdict = v ? (v.verdict || v.result || '') : 'not verified';
+      const verdict = d.verification ? d.verification.verdict || '' : 'not verified';
       return [ago(d.time), d.environment, d.version, badge(verdict, verdict === 'pass' ? 'ok' : verdict === 'fail' ? 'bad' : ''),
         d.actor || '', can('responder') ? h('div', { class: 'row' },
           h('button', { type: 'button', class: 'small', onclick: () => verify(d, refresh) }, 'Verify canary'),
@@ -130,7 +143,7 @@ function deploysTable(deploys, refresh) {
 async function verify(d, refresh) {
   try {
     const r = await api(`/api/v1/deploys/${encodeURIComponent(d.id)}/verify`, { method: 'POST', body: {} });
-    toast(`Canary verdict for ${d.version}: ${r.verdict || r.result || 'done'}`);
+    toast(`Canary verdict for ${d.version}: ${r.verdict || 'done'}`);
     refresh();
   } catch (e) { toast(e.message, true); }
 }
