@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 #include <cmocka.h>
@@ -118,6 +119,8 @@ static void test_stream_order_and_drops(void **state)
 	assert_int_equal(res.status, 200);
 	assert_string_equal(res.content_type, "text/event-stream");
 	struct http_stream st = res.stream;
+	for (int k = 0; k < res.n_headers; k++)
+		free(res.header_values[k]);
 	drain(&st, 4096, &got);
 	assert_non_null(strstr(got.data, "retry: 2000"));
 	buf_reset(&got);
