@@ -128,7 +128,18 @@ const logText = await page.textContent('#log-results');
 check(logText.includes('card declined for order 4711'), 'log search finds the seeded log', logText.slice(0, 200));
 check(logText.includes(PAYLOAD), 'a hostile log body shows as text');
 check(await page.$('#log-results img') === null, 'no element was made from a log body');
-await page.click('#log-results summary');
+// live tail: a line sent now appears without searching again
+await page.check('input[name=tail]');
+await page.evaluate(async t => {
+  await fetch('/api/v1/logs', { method: 'POST', headers: { Authorization: 'Bearer ' + t, 'Content-Type': 'application/x-ndjson' },
+    body: JSON.stringify({ timestamp: Date.now() * 1e6, service: 'payments', severity: 'warn', body: 'tail line 99' }) + '\n' });
+}, env.ADMIN_TOKEN);
+try {
+  await page.waitForFunction(() => document.getElementById('log-results').textContent.includes('tail line 99'), null, { timeout: 15000 });
+  check(true, 'live tail shows a new line');
+} catch (e) { check(false, 'live tail shows a new line', e.message); }
+await page.uncheck('input[name=tail]');
+await page.click('#log-results li:last-child summary');
 check((await page.textContent('#log-results')).includes('attributes.user.id'), 'log attributes open');
 await shot(page, 'explore-logs');
 await axe(page, 'explore logs');
@@ -191,6 +202,8 @@ await axe(page, 'changes configs');
 await open(page, '#/audit?action=' + encodeURIComponent('flag.*'));
 const auditText = await page.textContent('main');
 check(auditText.includes('verified') && auditText.includes('turn the new checkout on for everyone'), 'audit shows the flag change and a verified chain');
+check(auditText.includes('seed ' + PAYLOAD) && await page.$('main img') === null, 'a hostile rationale shows as text in the audit list');
+await noXss(page, 'audit');
 await shot(page, 'audit');
 await axe(page, 'audit');
 

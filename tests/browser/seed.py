@@ -1,7 +1,8 @@
 """Seeds a running ooda with what the dashboard shows, through its real HTTP
 ingest: spans of two services (one trace with an error), logs carrying that
 trace id, a gauge, a change event, a deploy and a flag. Hostile strings ride
-in log bodies, attribute values, span names and the flag's description so the
+in log bodies, attribute values, span names, the flag's description and its
+rationale so the
 browser test can check they stay text. Returns the ids the test looks for."""
 import json
 import os
@@ -62,6 +63,6 @@ def seed(s):
     assert r.status in (200, 201), r.body
     flag = {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "off",
             "metadata": {"description": XSS}}
-    r = s.request("PUT", "/api/v1/flags/new-checkout?env=prod", body={"definition": flag, "rationale": "seed"})
+    r = s.request("PUT", "/api/v1/flags/new-checkout?env=prod", body={"definition": flag, "rationale": "seed " + XSS})
     assert r.status in (200, 201), r.body
     return {"trace": trace, "flag": "new-checkout", "env": "prod"}
