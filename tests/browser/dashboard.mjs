@@ -186,10 +186,19 @@ const hist = await page.textContent('main');
 check(hist.includes('turn the new checkout on for everyone'), 'the new version is in history with its rationale');
 await shot(page, 'flag');
 await axe(page, 'flag');
+// roll back to v1 from history: a dialog asks why, then v3 (= v1's body) is current
+await page.click('button:has-text("Roll back to this")');
+await page.waitForSelector('dialog[open] textarea[name=rationale]');
+await axe(page, 'rollback dialog');
+await page.fill('dialog[open] textarea[name=rationale]', 'back to off after the test');
+await page.click('dialog[open] button[type=submit]');
+await page.waitForSelector('a.version[href$="@3"]', { timeout: 10000 });
+check((await page.textContent('main')).includes('back to off after the test') &&
+  JSON.parse(await page.textContent('pre.code')).defaultVariant === 'off', 'rollback from history makes v1 current again as v3');
 await open(page, flagHash + '@1');
-check((await page.textContent('main')).includes('Version 1 (compared with v2)'), 'a flag version deep link opens that version');
+check((await page.textContent('main')).includes('Version 1 (compared with v3)'), 'a flag version deep link opens that version');
 await open(page, '#/changes/flags?env=' + env.FLAG_ENV);
-check((await page.textContent('main')).includes('v2'), 'the flag list shows v2');
+check((await page.textContent('main')).includes('v3'), 'the flag list shows the current version');
 await shot(page, 'changes');
 await axe(page, 'changes');
 for (const tab of ['deploys', 'approvals', 'configs']) {
