@@ -206,6 +206,15 @@ for (const tab of ['deploys', 'approvals', 'configs']) {
   await shot(page, 'changes-' + tab);
 }
 await axe(page, 'changes configs');
+await page.click('a[href="#/configs/payments/prod"]');
+await page.waitForFunction(() => document.getElementById('main').dataset.ready === '/configs/payments/prod');
+await page.click('a.version[href$="@2"]');
+await page.waitForFunction(() => document.getElementById('main').dataset.ready === '/configs/payments/prod@2');
+const cdiff = await page.textContent('pre.diff');
+check(cdiff.includes('-   "timeout_ms": 300') && cdiff.includes('+   "timeout_ms": 500') && (await page.textContent('main')).includes('slower upstream'),
+  'a config version shows its diff and rationale', cdiff);
+await shot(page, 'config');
+await axe(page, 'config');
 
 // ---- audit ----------------------------------------------------------------
 await open(page, '#/audit?action=' + encodeURIComponent('flag.*'));

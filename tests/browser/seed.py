@@ -65,4 +65,7 @@ def seed(s):
             "metadata": {"description": XSS}}
     r = s.request("PUT", "/api/v1/flags/new-checkout?env=prod", body={"definition": flag, "rationale": "seed " + XSS})
     assert r.status in (200, 201), r.body
+    for body, why in (({"timeout_ms": 300, "retries": 2}, "first"), ({"timeout_ms": 500, "retries": 2}, "slower upstream")):
+        r = s.request("PUT", "/api/v1/configs/payments/prod", body=body, headers={"X-Ooda-Rationale": why})
+        assert r.status == 200, r.body
     return {"trace": trace, "flag": "new-checkout", "env": "prod"}

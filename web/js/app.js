@@ -37,6 +37,7 @@ const ROUTES = [
   [/^\/trace\/([0-9a-fA-F]{1,64})$/, trace, '#/explore/logs'],
   [/^\/changes(?:\/(flags|configs|deploys|approvals))?$/, changes, '#/changes'],
   [/^\/flags\/([^/]+)\/([^/@]+)(?:@(\d+))?$/, changes, '#/changes'],
+  [/^\/configs\/([^/]+)\/([^/@]+)(?:@(\d+))?$/, changes, '#/changes'],
   [/^\/audit$/, audit, '#/audit'],
   [/^\/incident\/([^/]+)$/, incident, null],
 ];

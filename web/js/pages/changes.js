@@ -8,6 +8,7 @@ import { changesTable } from './overview.js';
 
 export function title(ctx) {
   if (ctx.path.startsWith('/flags/')) return 'Flag ' + ctx.params[1];
+  if (ctx.path.startsWith('/configs/')) return `Config ${ctx.params[0]}/${ctx.params[1]}`;
   return 'Changes';
 }
 
@@ -19,6 +20,7 @@ function tabs(cur) {
 
 export async function render(main, ctx) {
   if (ctx.path.startsWith('/flags/')) return flagPage(main, ctx);
+  if (ctx.path.startsWith('/configs/')) return configPage(main, ctx);
   const tab = ctx.params[0] || 'flags';
   const body = h('div');
   put(main, h('h1', { tabindex: '-1' }, 'Changes'), tabs(tab), body);
@@ -174,7 +176,7 @@ async function killFlag(base, env, key, refresh) {
 async function configs(body) {
   const r = await tryApi('/api/v1/configs');
   put(body, section('Config sets', table('Config sets', ['Service', 'Env', 'Version', 'Changed', 'By'],
-    (r.configs || []).map(c => [c.service, c.env || c.environment, 'v' + c.version, ago(c.updated || c.time), c.author || '']),
+    (r.configs || []).map(c => [h('a', { href: `#/configs/${encodeURIComponent(c.service)}/${encodeURIComponent(c.env)}` }, c.service), c.env, 'v' + c.version, ago(c.updated), c.author || '']),
     r.error || 'No config set stored.')));
 }
 
@@ -204,4 +206,40 @@ async function approvals(body, refresh) {
         h('button', { type: 'button', class: 'small', onclick: () => act(a, 'approve') }, 'Approve'),
         h('button', { type: 'button', class: 'small ghost', onclick: () => act(a, 'reject') }, 'Reject')) : '']),
     r.error || 'Nothing is waiting for approval.')));
+}
+
+// One config set: the current body, its history, a version's diff against the
+// one before it (#/configs/SERVICE/ENV@N), and rollback for responders.
+async function configPage(main, ctx) {
+  const [service, env, at] = ctx.params;
+  const base = `/api/v1/configs/${encodeURIComponent(service)}/${encodeURIComponent(env)}`;
+  const [cur, hist] = await Promise.all([tryApi(base, { query: { format: 'json' } }), tryApi(base + '/history')]);
+  const versions = (hist.versions || []).slice().sort((a, b) => b.version - a.version);
+  const latest = versions.length ? versions[0].version : 0;
+  const self = `#/configs/${encodeURIComponent(service)}/${encodeURIComponent(env)}`;
+  const parts = [h('h1', { tabindex: '-1' }, 'Config ', h('code', {}, `${service}/${env}`)),
+    h('p', {}, h('a', { href: '#/changes/configs' }, '← all config sets'), latest ? ` · current: v${latest}` : '')];
+  if (at && Number(at) > 1) {
+    const d = await tryApi(base + '/diff', { query: { from: Number(at) - 1, to: at } });
+    const v = versions.find(x => x.version === Number(at));
+    parts.push(section(`Version ${at} (against v${Number(at) - 1})`,
+      v ? h('p', {}, `by ${v.author} ${ago(v.time)}: `, v.rationale || '') : null,
+      d.error ? h('p', { class: 'error' }, d.error) : diffView((d.diff || '').replace(/\n$/, '').split('\n').map(l => ({ op: l[0] === '+' || l[0] === '-' ? l[0] : ' ', line: l.slice(2) })))));
+  }
+  parts.push(section('Current', cur.error ? h('p', { class: 'error' }, cur.error) : h('pre', { class: 'code' }, JSON.stringify(cur, null, 2))));
+  parts.push(section('History', table('History', ['Version', 'When', 'By', 'Rationale', ''],
+    versions.map(v => [h('a', { href: `${self}@${v.version}`, class: 'version' }, 'v' + v.version), ago(v.time), v.author || '', v.rationale || '',
+      can('responder') && v.version !== latest ? h('button', { type: 'button', class: 'small', onclick: () => rollbackConfig(base, v.version, () => ctx.go(self)) }, 'Roll back to this') : '']),
+    hist.error || 'No history.')));
+  put(main, ...parts);
+}
+
+async function rollbackConfig(base, version, refresh) {
+  const why = await askRationale(`Make config v${version} current again`, 'Roll back');
+  if (why === null) return;
+  try {
+    await api(base + '/rollback', { method: 'POST', body: { to: version, rationale: why } });
+    toast(`Rolled back to v${version}.`);
+    refresh();
+  } catch (e) { toast(e.message, true); }
 }
