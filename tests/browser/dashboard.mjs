@@ -112,6 +112,9 @@ await open(page, '#/service/payments');
 const svcText = await page.textContent('main');
 check(svcText.includes('checkout') && svcText.includes('Recent deploys') && svcText.includes('v2'), 'service page shows callers and deploys');
 check(svcText.includes('card declined'), 'service page lists the error class with its example');
+check(svcText.includes('payments-availability') && svcText.includes('budget left') && await page.$('figure[aria-label^="Error budget left"]') !== null,
+  'service page shows its SLO with a burn-down chart');
+check(await page.$('#h-probes-and-heartbeats ~ div table') !== null && svcText.includes('http'), 'service page lists its probe');
 check(await page.$('button:has-text("Roll back")') !== null, 'a responder sees the rollback button');
 await page.click('button:has-text("Verify canary")');
 try {

@@ -17,6 +17,23 @@ import seed  # noqa: E402
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 MODULES = os.path.join(ROOT, "web", "node_modules")
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+# A service with a probe (at a closed loopback port: it fails, as a tile should show) and an SLO.
+CONFIG = """
+services:
+  - name: payments
+    owner: team-payments
+    probes:
+      - name: http
+        http: {url: "http://127.0.0.1:9/healthz"}
+        interval: 1s
+slos:
+  - name: payments-availability
+    service: payments
+    objective: 99.5
+    window: 1d
+    sli:
+      ratio: {from: red, errors: true}
+"""
 
 
 def main():
@@ -27,7 +44,7 @@ def main():
         done()
     if not check(os.path.isdir(os.path.join(MODULES, "playwright-core")), "web/node_modules has playwright-core (npm ci --prefix web)"):
         done()
-    s = Server(expect_start=False)
+    s = Server(config=CONFIG, expect_start=False)
     try:
         admin = create_token(s.data, "admin", "alice")
         viewer = create_token(s.data, "viewer", "victor")

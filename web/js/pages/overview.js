@@ -47,8 +47,11 @@ async function draw(main) {
     h('h1', { tabindex: '-1' }, 'Overview'),
     section('Services', tiles.length ? h('ul', { class: 'tiles' }, tiles) : h('p', { class: 'muted' }, svcs.error || 'No service has sent telemetry yet.')),
     h('div', { class: 'cols' },
-      section('Alerts firing', table('Alerts firing', ['Alert', 'Service', 'Since'],
-        firing.map(a => [a.name, a.service || '', ago(a.since || a.active_at || a.updated)]), alerts.error || 'No alert is firing.')),
+      section('Alerts firing', table('Alerts firing', ['Alert', 'Severity', 'Service', 'Since'],
+        firing.map(a => {
+          const sev = a.severity || (a.labels || {}).severity || '';
+          return [a.name, badge(sev, sev === 'page' || sev === 'critical' ? 'bad' : 'warn'), a.service || '', ago(a.since || a.active_at || a.updated)];
+        }), alerts.error || 'No alert is firing.')),
       section('Automation', automation(approvals))),
     section('Last changes', h('div', { id: 'last-changes', 'aria-live': 'polite' }, changesTable(events.events || [], events.error))),
   );
