@@ -3,7 +3,7 @@ viewer token, seeds telemetry, a deploy and a flag through the real HTTP
 ingest (seed.py, hostile strings included), then runs dashboard.mjs with
 node (playwright-core driving Debian's chromium, axe-core for accessibility)
 and stops the server. Screenshots of every main page land in
-build/screenshots/. Needs `scripts/install-deps` (chromium, npm ci in web/)."""
+build/screenshots/. Needs `scripts/install-deps --e2e` (chromium, npm ci in web/)."""
 import os
 import shutil
 import subprocess
@@ -40,7 +40,7 @@ def main():
     node = shutil.which("node")
     if not check(node is not None, "node is installed (scripts/install-deps)"):
         done()
-    if not check(os.path.exists(CHROMIUM), f"chromium at {CHROMIUM} (scripts/install-deps)"):
+    if not check(os.path.exists(CHROMIUM), f"chromium at {CHROMIUM} (scripts/install-deps --e2e)"):
         done()
     if not check(os.path.isdir(os.path.join(MODULES, "playwright-core")), "web/node_modules has playwright-core (npm ci --prefix web)"):
         done()
