@@ -61,6 +61,8 @@ def main():
             if line.startswith("FAIL "):
                 check(False, line[5:])
         check(r.returncode == 0, f"the browser run passed (exit {r.returncode})")
+        rc = s.stop()
+        check(rc == 0, f"the daemon stopped cleanly after the browser session (exit {rc})")
     finally:
         s.cleanup()
     done()
