@@ -31,13 +31,14 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 	@ninja -C $(ASAN_BUILD)
 
 test: build build-asan
+	@scripts/install-deps --e2e
 	@scripts/run-tests $(BUILD) $(ASAN_BUILD)
 
 demo: build
 	@scripts/demo $(BUILD)/ooda $(ARGS)
 
 bench: deps
-	@scripts/install-deps --bench
+	@scripts/install-deps --bench --e2e
 	@[ -f build-bench/build.ninja ] || meson setup build-bench -Dbuildtype=release -Db_ndebug=true -Dbench=true >/dev/null
 	@ninja -C build-bench
 	@bench/run build-bench

@@ -72,6 +72,7 @@ struct daemon {
 	struct audit_signer signer;
 	struct auth *auth;
 	struct http_server *http;
+	struct web_stream *stream;   /* the dashboard's live feed */
 	int64_t started_ns;
 	int64_t reloads, reload_failures;
 	bool ready;

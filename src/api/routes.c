@@ -5,11 +5,16 @@
  */
 #include "api/daemon.h"
 #include "api/handlers.h"
+#include "web/web.h"
 
 const struct route api_routes[] = {
 	{ "GET", "/healthz", api_healthz, ROLE_NONE, ROUTE_OPEN, "Liveness: 200 while the process serves HTTP." },
 	{ "GET", "/readyz", api_readyz, ROLE_NONE, ROUTE_OPEN, "Readiness: 200 when the store answers, else 503." },
 	{ "GET", "/metrics", api_metrics, ROLE_VIEWER, 0, "ooda's own metrics in Prometheus text format." },
+	{ "GET", "/", web_index, ROLE_NONE, ROUTE_OPEN, "The dashboard (docs/dashboard.md): the shell needs no token; its data calls send the bearer token." },
+	{ "GET", "/assets/*", web_asset, ROLE_NONE, ROUTE_OPEN, "Dashboard assets embedded at build time (/assets/BUILD/NAME): gzip, ETag, cached a year." },
+	{ "GET", "/api/v1/whoami", api_whoami, ROLE_INGEST, 0, "The caller: actor, role and flag environment of the token (what the dashboard shows and hides)." },
+	{ "GET", "/api/v1/stream", api_stream, ROLE_VIEWER, 0, "Live feed (Server-Sent Events): alert transitions (`alert`), change events (`change`), `dropped` when a slow client lost events; a comment every 15 s; at most 16 clients (429)." },
 	{ "GET", "/api/v1/status", api_status, ROLE_VIEWER, 0, "Version, uptime, listen address, data dir, caller." },
 	{ "POST", "/api/v1/config/reload", api_config_reload, ROLE_ADMIN, 0, "Re-read ooda.yaml (like SIGHUP); a bad file is rejected with the reason." },
 	{ "GET", "/api/v1/tokens", api_tokens_list, ROLE_ADMIN, 0, "List API tokens (never their secrets)." },

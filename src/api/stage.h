@@ -12,6 +12,7 @@
 #define OODA_STAGE_H
 
 #include "api/daemon.h"
+#include "web/stream.h"
 
 /* One ooda.yaml section and the stage's semantic check of it (core/config.h). */
 struct stage_section {

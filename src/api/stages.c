@@ -426,6 +426,36 @@ static int self_add_ticks(struct daemon *d, struct engine *e)
  * (out of memory) and it must fail before any other stage changed. The
  * engine ticks the rows' callbacks in this order too.
  */
+/* ---- stream: the dashboard's live feed (GET /api/v1/stream) ---- */
+
+/* An alert transition as a "alert" event of the feed; runs on the engine thread and never blocks. */
+static void stream_alert(void *ctx, const struct alert_transition *t)
+{
+	char at[40];
+	json_t *j = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:s}", "fingerprint", t->fingerprint, "name", t->name,
+			      "service", t->service, "severity", alert_severity_name(t->severity), "from",
+			      alert_state_name(t->from), "to", alert_state_name(t->to), "at",
+			      ooda_time_format(t->at_ns, at, sizeof(at)));
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (text)
+		web_stream_publish(ctx, "alert", text);
+	free(text);
+	json_decref(j);
+}
+
+static int stream_start(struct daemon *d, struct buf *err)
+{
+	web_stream_create(&d->stream);
+	int rc = d->alerts ? alerts_subscribe(d->alerts, stream_alert, d->stream) : 0;
+	return rc ? rc : web_stream_start(d->stream, d->tstore, err);
+}
+
+static void stream_stop(struct daemon *d)
+{
+	web_stream_destroy(d->stream);
+	d->stream = NULL;
+}
+
 const struct stage daemon_stages[] = {
 	{ "slos", SECTIONS(slo_sections), slo_start, slo_reload, slo_add_ticks, slo_stop },
 	{ "change", SECTIONS(change_sections), change_stage_start, change_reload, NULL, change_stage_stop },
@@ -434,6 +464,7 @@ const struct stage daemon_stages[] = {
 	{ "oncall", SECTIONS(oncall_sections), oncall_start, oncall_reload, NULL, oncall_stop },
 	{ "notify", SECTIONS(notify_sections), notify_stage_start, notify_stage_reload, NULL, notify_stage_stop },
 	{ "self", NULL, 0, NULL, NULL, self_add_ticks, NULL },
+	{ "stream", NULL, 0, stream_start, NULL, NULL, stream_stop },
 };
 
 const size_t daemon_n_stages = sizeof(daemon_stages) / sizeof(daemon_stages[0]);

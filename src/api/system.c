@@ -3,6 +3,7 @@
  * format, status, and configuration reload.
  */
 #include "api/api.h"
+#include "web/stream.h"
 #include "api/handlers.h"
 #include "core/time.h"
 
@@ -154,6 +155,26 @@ int api_status(struct http_request *req, struct http_response *res)
 			      auth_active_tokens(d->auth) > 0, "you", req->who.actor);
 	api_send_json(res, 200, j);
 	return 0;
+}
+
+int api_whoami(struct http_request *req, struct http_response *res)
+{
+	struct daemon *d = api_daemon(req);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:b}", "actor", req->who.actor, "role", role_name(req->who.role),
+			      "env", req->who.env, "auth_required", auth_active_tokens(d->auth) > 0);
+	api_send_json(res, 200, j);
+	return 0;
+}
+
+int api_stream(struct http_request *req, struct http_response *res)
+{
+	struct daemon *d = api_daemon(req);
+	if (!d->stream) {
+		buf_adds(&req->err, "the live feed is not running");
+		return OODA_EUNAVAIL;
+	}
+	web_stream_set_server(d->stream, d->http);
+	return web_stream_open(d->stream, res, &req->err);
 }
 
 int api_config_reload(struct http_request *req, struct http_response *res)

@@ -115,6 +115,20 @@ struct http_server {
 	atomic_size_t body_bytes;
 	atomic_ullong body_refused;
 	atomic_ullong uri_too_long;
+	/* streaming bodies (struct http_stream): the list, to wake them and end them at stop */
+	pthread_mutex_t streams_mu;
+	struct stream_conn *streams;
+	atomic_bool stopping;
+};
+
+/* One streaming response; lives from respond() to MHD's free callback. */
+struct stream_conn {
+	struct http_server *server;
+	struct MHD_Connection *conn;
+	struct http_stream st;
+	bool suspended; /* under streams_mu */
+	bool woken;     /* a wake came while read() ran: read again before sleeping */
+	struct stream_conn *prev, *next;
 };
 
 struct conn_ctx {
@@ -218,11 +232,100 @@ static void request_id_from(struct conn_ctx *c)
 	c->req.request_id[32] = '\0';
 }
 
+/* MHD's content reader for a stream: data, end, or sleep until a wake. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream_conn *sc = cls;
+	struct http_server *s = sc->server;
+	if (atomic_load(&s->stopping))
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	long n = sc->st.read(sc->st.cls, buf, max);
+	if (n > 0)
+		return (ssize_t)n;
+	if (n < 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	pthread_mutex_lock(&s->streams_mu);
+	if (sc->woken) {
+		sc->woken = false; /* data may have arrived after read() looked: MHD asks again */
+	} else if (!sc->suspended) {
+		sc->suspended = true;
+		MHD_suspend_connection(sc->conn);
+	}
+	pthread_mutex_unlock(&s->streams_mu);
+	return 0;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream_conn *sc = cls;
+	struct http_server *s = sc->server;
+	pthread_mutex_lock(&s->streams_mu);
+	if (sc->prev)
+		sc->prev->next = sc->next;
+	else
+		s->streams = sc->next;
+	if (sc->next)
+		sc->next->prev = sc->prev;
+	pthread_mutex_unlock(&s->streams_mu);
+	if (sc->st.done)
+		sc->st.done(sc->st.cls);
+	free(sc);
+}
+
+void http_server_wake_streams(struct http_server *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->streams_mu);
+	for (struct stream_conn *sc = s->streams; sc; sc = sc->next) {
+		if (sc->suspended) {
+			sc->suspended = false;
+			MHD_resume_connection(sc->conn);
+		} else {
+			sc->woken = true;
+		}
+	}
+	pthread_mutex_unlock(&s->streams_mu);
+}
+
+static struct MHD_Response *stream_response(struct conn_ctx *c, struct http_response *res)
+{
+	struct http_server *s = c->server;
+	struct stream_conn *sc = xcalloc(1, sizeof(*sc));
+	sc->server = s;
+	sc->conn = c->req.conn;
+	sc->st = res->stream;
+	res->stream = (struct http_stream){ 0 };
+	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, sc, stream_free);
+	if (!r) {
+		if (sc->st.done)
+			sc->st.done(sc->st.cls);
+		free(sc);
+		return NULL;
+	}
+	pthread_mutex_lock(&s->streams_mu);
+	sc->next = s->streams;
+	if (sc->next)
+		sc->next->prev = sc;
+	s->streams = sc;
+	pthread_mutex_unlock(&s->streams_mu);
+	return r;
+}
+
 static enum MHD_Result respond(struct conn_ctx *c, struct http_response *res)
 {
-	size_t len;
-	char *data = buf_detach(&res->body, &len);
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r = NULL;
+	if (res->stream.read && res->status == 200 && !atomic_load(&c->server->stopping))
+		r = stream_response(c, res);
+	if (res->stream.done) { /* not streamed after all: the handler's state is released here */
+		res->stream.done(res->stream.cls);
+		res->stream = (struct http_stream){ 0 };
+	}
+	if (!r) {
+		size_t len;
+		char *data = buf_detach(&res->body, &len);
+		r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	}
 	MHD_add_response_header(r, "Content-Type", res->content_type ? res->content_type : "application/json");
 	MHD_add_response_header(r, "X-Request-Id", c->req.request_id);
 	for (int i = 0; i < res->n_headers; i++) {
@@ -971,6 +1074,7 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 		s->n_routes++;
 	s->metrics = xcalloc((size_t)s->n_routes + 1, sizeof(*s->metrics));
 	pthread_mutex_init(&s->conns_mu, NULL);
+	pthread_mutex_init(&s->streams_mu, NULL);
 	worker_cond_init(&s->sweep_wake);
 	rc = offload_start(s, opt->threads > 0 ? opt->threads : 1, err);
 	if (!rc && pthread_create(&s->sweeper, NULL, sweeper_main, s)) {
@@ -1038,6 +1142,9 @@ void http_server_stop(struct http_server *s, int drain_ms)
 	MHD_socket ls = MHD_quiesce_daemon(s->mhd);
 	if (ls != MHD_INVALID_SOCKET)
 		close(ls);
+	/* streams never end by themselves: end them now, so the drain below is about real requests */
+	atomic_store(&s->stopping, true);
+	http_server_wake_streams(s);
 	for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < drain_ms; waited += 10) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);

@@ -47,6 +47,19 @@ struct http_request {
 	void *app;          /* the daemon */
 };
 
+/*
+ * A body produced while it is sent (Server-Sent Events). read() runs on an
+ * event-loop thread and must not block: it fills up to max bytes of buf and
+ * returns how many, 0 when nothing is ready (the connection then sleeps
+ * until http_server_wake_streams), or -1 to end the body. done() runs once
+ * when the connection ends, for whatever reason; it releases cls.
+ */
+struct http_stream {
+	long (*read)(void *cls, char *buf, size_t max);
+	void (*done)(void *cls);
+	void *cls;
+};
+
 struct http_response {
 	int status;
 	const char *content_type; /* default application/json */
@@ -54,6 +67,7 @@ struct http_response {
 	const char *header_names[HTTP_MAX_HEADERS];
 	char *header_values[HTTP_MAX_HEADERS]; /* malloc'd; freed with the response */
 	int n_headers;
+	struct http_stream stream; /* read set: the body comes from it, not from body */
 };
 
 /*
@@ -110,6 +124,12 @@ int http_server_port(const struct http_server *s);
 void http_server_stop(struct http_server *s, int drain_ms);
 /* Requests being handled right now. */
 int http_server_inflight(const struct http_server *s);
+/*
+ * Wakes every sleeping stream so its read() runs again: call after new data
+ * was queued for one. Safe from any thread; NULL is a no-op. When the
+ * server stops, every stream ends (read is no longer asked) before the drain.
+ */
+void http_server_wake_streams(struct http_server *s);
 /* Appends the server's metrics in Prometheus text format. */
 void http_server_metrics(const struct http_server *s, struct buf *out);
 

@@ -1,0 +1,287 @@
+// Drives the dashboard in Debian's chromium with playwright-core (no browser
+// download): sign-in, every main page, a log search that opens its trace, a
+// flag edit that shows up in history, hostile strings staying text, a viewer
+// who sees no edit buttons and whose forced call the server refuses, and
+// axe-core on every page. Screenshots go to $SHOTS. Prints one line per
+// check ("ok NAME" or "FAIL NAME: why") and exits 1 if any failed.
+//
+// Environment: OODA_URL, ADMIN_TOKEN, VIEWER_TOKEN, TRACE_ID, FLAG_ENV,
+// FLAG_KEY, SHOTS, CHROMIUM (default /usr/bin/chromium), WEB_MODULES (web/node_modules).
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const env = process.env;
+const require = createRequire(path.join(env.WEB_MODULES, 'noop.js'));
+const { chromium } = require('playwright-core');
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const URL = env.OODA_URL;
+const SHOTS = env.SHOTS;
+fs.mkdirSync(SHOTS, { recursive: true });
+
+let failures = 0;
+const T0 = Date.now();
+function check(cond, name, why) {
+  if (cond) console.log('ok ' + name + (env.BROWSER_TIMING ? ` (${Date.now() - T0} ms)` : ''));
+  else { failures++; console.log('FAIL ' + name + (why ? ': ' + why : '')); }
+  return cond;
+}
+
+const browser = await chromium.launch({ executablePath: env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+
+async function newPage(width = 1280, height = 800) {
+  const ctx = await browser.newContext({ viewport: { width, height }, colorScheme: 'light' });
+  const page = await ctx.newPage();
+  page.errors = [];
+  page.on('console', m => { if (m.type() === 'error') page.errors.push(m.text()); });
+  page.on('pageerror', e => page.errors.push(String(e)));
+  page.on('dialog', d => { page.errors.push('unexpected dialog: ' + d.message()); d.dismiss(); });
+  return page;
+}
+
+// Navigates to a hash route and waits until the page says it rendered it.
+async function open(page, hash) {
+  const want = hash.replace(/^#/, '').split('?')[0];
+  await page.evaluate(h => { document.getElementById('main').dataset.ready = ''; location.hash = h; }, hash);
+  await page.waitForFunction(w => document.getElementById('main').dataset.ready === w, want, { timeout: 10000 });
+}
+
+async function axe(page, name) {
+  if (!await page.evaluate(() => !!window.axe)) await page.evaluate(AXE);
+  const res = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+      .map(v => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')}`);
+  });
+  check(res.length === 0, `axe ${name}`, res.join('; '));
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
+}
+
+async function noXss(page, name) {
+  const v = await page.evaluate(() => window.__xss);
+  check(v === undefined, `no script ran from data on ${name}`, 'window.__xss = ' + v);
+}
+
+const PAYLOAD = '<img src=x onerror="window.__xss=1">';
+
+// ---- the shell, its headers, sign-in -------------------------------------
+const page = await newPage();
+const resp = await page.goto(URL + '/');
+const hd = resp.headers();
+check(resp.status() === 200, 'shell loads', 'status ' + resp.status());
+check((hd['content-security-policy'] || '').includes("script-src 'self'") && !(hd['content-security-policy'] || '').includes('unsafe-inline'),
+  'shell has a strict CSP', hd['content-security-policy']);
+check(hd['x-content-type-options'] === 'nosniff', 'shell has nosniff');
+await page.waitForSelector('input[name=token]');
+await shot(page, 'login');
+await axe(page, 'login');
+await page.fill('input[name=token]', 'not-a-token');
+await page.click('form button[type=submit]');
+await page.waitForFunction(() => document.querySelector('[role=alert]') && document.querySelector('[role=alert]').textContent.length > 0);
+check(true, 'a wrong token is refused on the sign-in page');
+page.errors.length = 0; // the refused whoami logs a 401 in the console by design
+await page.fill('input[name=token]', env.ADMIN_TOKEN);
+await page.click('form button[type=submit]');
+await page.waitForFunction(() => document.getElementById('main').dataset.ready === '/');
+check(await page.evaluate(() => sessionStorage.getItem('ooda.token') !== null && document.cookie === ''),
+  'token kept in session storage, no cookie');
+check((await page.textContent('#who')).includes('admin'), 'header shows the role');
+
+// ---- overview ------------------------------------------------------------
+const tiles = await page.$$eval('.tiles .tile h3', els => els.map(e => e.textContent));
+check(tiles.includes('checkout') && tiles.includes('payments'), 'overview tiles show the seeded services', tiles.join(','));
+check((await page.textContent('main')).includes('payments v2') || (await page.textContent('main')).includes('deploy'), 'overview lists the last changes');
+await shot(page, 'overview');
+await axe(page, 'overview');
+// live: a change event posted now shows up on the open overview through /api/v1/stream
+await page.evaluate(async t => {
+  await fetch('/api/v1/events', { method: 'POST', headers: { Authorization: 'Bearer ' + t, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ service: 'checkout', kind: 'deploy', env: 'prod', version: 'v-live-7' }) });
+}, env.ADMIN_TOKEN);
+try {
+  await page.waitForFunction(() => document.getElementById('last-changes').textContent.includes('v-live-7'), null, { timeout: 10000 });
+  check(true, 'a new change appears on the overview without a reload');
+} catch (e) { check(false, 'a new change appears on the overview without a reload', e.message); }
+
+
+// ---- service page ---------------------------------------------------------
+await open(page, '#/service/payments');
+const svcText = await page.textContent('main');
+check(svcText.includes('checkout') && svcText.includes('Recent deploys') && svcText.includes('v2'), 'service page shows callers and deploys');
+check(svcText.includes('card declined'), 'service page lists the error class with its example');
+check(svcText.includes('payments-availability') && svcText.includes('budget left') && await page.$('figure[aria-label^="Error budget left"]') !== null,
+  'service page shows its SLO with a burn-down chart');
+check(await page.$('#h-probes-and-heartbeats ~ div table') !== null && svcText.includes('http'), 'service page lists its probe');
+check(await page.$('button:has-text("Roll back")') !== null, 'a responder sees the rollback button');
+await page.click('button:has-text("Verify canary")');
+try {
+  await page.waitForFunction(() => /pass|fail|inconclusive/.test(document.getElementById('deploys').textContent), null, { timeout: 10000 });
+  check(true, 'verifying a deploy shows its canary verdict');
+} catch (e) { check(false, 'verifying a deploy shows its canary verdict', await page.textContent('#toast')); }
+await shot(page, 'service');
+await axe(page, 'service');
+await noXss(page, 'service');
+
+// ---- explore: log search → trace ------------------------------------------
+await open(page, '#/explore/logs?q=' + encodeURIComponent('service:payments') + '&since=1h');
+const logText = await page.textContent('#log-results');
+check(logText.includes('card declined for order 4711'), 'log search finds the seeded log', logText.slice(0, 200));
+check(logText.includes(PAYLOAD), 'a hostile log body shows as text');
+check(await page.$('#log-results img') === null, 'no element was made from a log body');
+// live tail: a line sent now appears without searching again
+await page.check('input[name=tail]');
+await page.evaluate(async t => {
+  await fetch('/api/v1/logs', { method: 'POST', headers: { Authorization: 'Bearer ' + t, 'Content-Type': 'application/x-ndjson' },
+    body: JSON.stringify({ timestamp: Date.now() * 1e6, service: 'payments', severity: 'warn', body: 'tail line 99' }) + '\n' });
+}, env.ADMIN_TOKEN);
+try {
+  await page.waitForFunction(() => document.getElementById('log-results').textContent.includes('tail line 99'), null, { timeout: 15000 });
+  check(true, 'live tail shows a new line');
+} catch (e) { check(false, 'live tail shows a new line', e.message); }
+await page.uncheck('input[name=tail]');
+await page.click('#log-results li:last-child summary');
+check((await page.textContent('#log-results')).includes('attributes.user.id'), 'log attributes open');
+await shot(page, 'explore-logs');
+await axe(page, 'explore logs');
+await noXss(page, 'explore logs');
+await page.click(`#log-results a.trace-link[href="#/trace/${env.TRACE_ID}"]`);
+await page.waitForFunction(w => document.getElementById('main').dataset.ready === w, '/trace/' + env.TRACE_ID);
+const spans = await page.$$eval('.waterfall .span-name', els => els.map(e => e.textContent));
+check(spans.length === 3 && spans[0] === 'POST /checkout', 'the trace opens as a waterfall in tree order', spans.join(' | '));
+check(spans.includes('charge ' + PAYLOAD), 'a hostile span name shows as text');
+check((await page.textContent('main')).includes('card declined'), 'the trace page shows its logs');
+await page.click('.waterfall li:first-child summary');
+check((await page.textContent('.waterfall')).includes(PAYLOAD), 'a hostile span attribute shows as text');
+check(await page.$('main img') === null, 'no element was made from span data');
+await shot(page, 'trace');
+await axe(page, 'trace');
+await noXss(page, 'trace');
+
+await open(page, '#/explore/traces?service=payments&since=1h');
+check((await page.$$('main table tbody tr')).length > 0, 'trace search lists traces');
+await shot(page, 'explore-traces');
+await axe(page, 'explore traces');
+
+await open(page, '#/explore/metrics?query=' + encodeURIComponent('sum(ooda_span_requests_total)') + '&range=15m');
+check(await page.$('main .uplot canvas') !== null || (await page.textContent('main')).includes('No data'), 'the PromQL box draws a chart');
+await shot(page, 'explore-metrics');
+await axe(page, 'explore metrics');
+
+// ---- changes: edit a flag, see the new version in history ------------------
+const flagHash = `#/flags/${env.FLAG_ENV}/${env.FLAG_KEY}`;
+await open(page, flagHash);
+check((await page.textContent('main')).includes(PAYLOAD), 'a hostile flag description shows as text');
+await noXss(page, 'flag');
+const def = JSON.parse(await page.inputValue('textarea[name=definition]'));
+def.defaultVariant = 'on';
+await page.fill('textarea[name=definition]', JSON.stringify(def, null, 2));
+await page.click('button:has-text("Preview diff")');
+const diff = await page.textContent('pre.diff');
+check(diff.includes('-   "defaultVariant": "off"') && diff.includes('+   "defaultVariant": "on"'), 'the edit shows a diff preview', diff);
+await shot(page, 'flag-edit');
+await page.fill('input[name=rationale]', 'turn the new checkout on for everyone');
+await page.click('button:has-text("Save as v2")');
+await page.waitForSelector('a.version[href$="@2"]', { timeout: 10000 });
+const hist = await page.textContent('main');
+check(hist.includes('turn the new checkout on for everyone'), 'the new version is in history with its rationale');
+await shot(page, 'flag');
+await axe(page, 'flag');
+// roll back to v1 from history: a dialog asks why, then v3 (= v1's body) is current
+await page.click('button:has-text("Roll back to this")');
+await page.waitForSelector('dialog[open] textarea[name=rationale]');
+await axe(page, 'rollback dialog');
+await page.fill('dialog[open] textarea[name=rationale]', 'back to off after the test');
+await page.click('dialog[open] button[type=submit]');
+await page.waitForSelector('a.version[href$="@3"]', { timeout: 10000 });
+check((await page.textContent('main')).includes('back to off after the test') &&
+  JSON.parse(await page.textContent('pre.code')).defaultVariant === 'off', 'rollback from history makes v1 current again as v3');
+await open(page, flagHash + '@1');
+check((await page.textContent('main')).includes('Version 1 (compared with v3)'), 'a flag version deep link opens that version');
+await open(page, '#/changes/flags?env=' + env.FLAG_ENV);
+check((await page.textContent('main')).includes('v3'), 'the flag list shows the current version');
+await shot(page, 'changes');
+await axe(page, 'changes');
+for (const tab of ['deploys', 'approvals', 'configs']) {
+  await open(page, '#/changes/' + tab);
+  await shot(page, 'changes-' + tab);
+}
+await axe(page, 'changes configs');
+await page.click('a[href="#/configs/payments/prod"]');
+await page.waitForFunction(() => document.getElementById('main').dataset.ready === '/configs/payments/prod');
+await page.click('a.version[href$="@2"]');
+await page.waitForFunction(() => document.getElementById('main').dataset.ready === '/configs/payments/prod@2');
+const cdiff = await page.textContent('pre.diff');
+check(cdiff.includes('-   "timeout_ms": 300') && cdiff.includes('+   "timeout_ms": 500') && (await page.textContent('main')).includes('slower upstream'),
+  'a config version shows its diff and rationale', cdiff);
+await shot(page, 'config');
+await axe(page, 'config');
+
+// ---- audit ----------------------------------------------------------------
+await open(page, '#/audit?action=' + encodeURIComponent('flag.*'));
+const auditText = await page.textContent('main');
+check(auditText.includes('verified') && auditText.includes('turn the new checkout on for everyone'), 'audit shows the flag change and a verified chain');
+check(auditText.includes('seed ' + PAYLOAD) && await page.$('main img') === null, 'a hostile rationale shows as text in the audit list');
+await noXss(page, 'audit');
+await shot(page, 'audit');
+await axe(page, 'audit');
+
+// ---- reserved incident link, dark theme, phone width -----------------------
+await open(page, '#/incident/INC-7');
+check((await page.textContent('main h1')).includes('INC-7'), 'incident deep links are reserved');
+await open(page, '#/');
+await page.click('#theme');
+check(await page.evaluate(() => document.documentElement.dataset.theme === 'dark'), 'the theme toggle switches to dark');
+await open(page, '#/service/payments');
+await shot(page, 'service-dark');
+await open(page, '#/');
+await shot(page, 'overview-dark');
+await axe(page, 'overview (dark)');
+check(page.errors.length === 0, 'no console errors as admin', page.errors.join(' | '));
+await noXss(page, 'the whole admin session');
+
+const phone = await newPage(390, 844);
+// a deep link pasted into a signed-in tab: the token is already in session storage when the page loads
+await phone.addInitScript(t => sessionStorage.setItem('ooda.token', t), env.ADMIN_TOKEN);
+await phone.goto(URL + '/#/service/payments');
+await phone.waitForFunction(() => document.getElementById('main').dataset.ready === '/service/payments');
+const overflow = await phone.evaluate(() => {
+  const over = [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+    .slice(0, 3).map(e => e.tagName + '.' + e.className);
+  return [document.documentElement.scrollWidth - window.innerWidth, over.join(' ')];
+});
+check(overflow[0] <= 1, 'the service page fits a phone-width screen', `overflow ${overflow[0]}px: ${overflow[1]}`);
+await shot(phone, 'service-phone');
+// keyboard: on a fresh load the first Tab lands on the skip link, and Enter moves focus to main
+await phone.keyboard.press('Tab');
+check(await phone.evaluate(() => document.activeElement.classList.contains('skip')), 'the first Tab reaches the skip link');
+await phone.keyboard.press('Enter');
+check(await phone.evaluate(() => document.activeElement.id === 'main'), 'the skip link moves focus to the content');
+
+// ---- a viewer ---------------------------------------------------------------
+const viewer = await newPage();
+await viewer.goto(URL + '/');
+await viewer.waitForSelector('input[name=token]');
+viewer.errors.length = 0; // the whoami without a token that leads to the sign-in page is a 401 by design
+await viewer.fill('input[name=token]', env.VIEWER_TOKEN);
+await viewer.click('form button[type=submit]');
+await viewer.waitForFunction(() => document.getElementById('main').dataset.ready === '/');
+await open(viewer, flagHash);
+check(await viewer.$('textarea[name=definition]') === null && await viewer.$('button:has-text("Kill switch")') === null
+  && await viewer.$('button:has-text("Roll back")') === null, 'a viewer sees no edit, kill or rollback buttons');
+await open(viewer, '#/service/payments');
+check(await viewer.$('button:has-text("Roll back")') === null, 'a viewer sees no rollback button on the service page');
+const forced = await viewer.evaluate(async ([k, e]) => {
+  const r = await fetch(`/api/v1/flags/${k}?env=${e}`, { method: 'PUT', headers: { Authorization: 'Bearer ' + sessionStorage.getItem('ooda.token'), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ definition: { state: 'DISABLED', variants: { on: true }, defaultVariant: 'on' }, rationale: 'forced' }) });
+  return r.status;
+}, [env.FLAG_KEY, env.FLAG_ENV]);
+check(forced === 403, 'the server refuses a viewer\'s forced flag change', 'status ' + forced);
+viewer.errors = viewer.errors.filter(e => !e.includes('403'));
+check(viewer.errors.length === 0, 'no console errors as viewer', viewer.errors.join(' | '));
+
+await browser.close();
+console.log(failures ? `${failures} browser check(s) failed` : 'all browser checks passed');
+process.exit(failures ? 1 : 0);
