@@ -189,7 +189,8 @@ def main():
         def p50(name):
             r = s.get(f"/api/v1/services/{name}?window=4s")
             return r.json().get("p50_ms") if r.status == 200 else None
-        before = p50("database")
+        # a 4 s window can be empty for a moment on a loaded machine: wait for one
+        before = wait_for("database p50 before the fault", lambda: p50("database"), timeout=20, step=0.5)
         st, _, body = http("POST", f"{ctl}/faults", {"name": "slow-dependency", "for": "60s"})
         check(st == 201, f"slow-dependency: {st} {body}")
         fid = json.loads(body).get("id")
