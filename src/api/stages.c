@@ -5,6 +5,7 @@
  * and stopped. daemon.c runs the rows; nothing here starts HTTP or opens
  * the stores.
  */
+#include "api/respond_glue.h"
 #include "api/stage.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -254,13 +255,17 @@ static int incidents_part_start(struct daemon *d, struct buf *err)
 	int rc = incidents_create(&o, &d->incidents, err);
 	if (!rc)
 		rc = incidents_part_reload(d, &d->cfg, true, NULL, err);
+	if (!rc)
+		rc = respond_glue_start(d, err);
 	return rc ? rc : incidents_start(d->incidents, err);
 }
 
 static void incidents_part_stop(struct daemon *d)
 {
+	/* the incidents worker first: it feeds the triage worker */
 	incidents_destroy(d->incidents);
 	d->incidents = NULL;
+	respond_glue_stop(d);
 }
 
 /* on-call: schedules, overrides, escalation policies (respond/oncall_book.h). */
@@ -365,6 +370,11 @@ static int respond_reload(struct daemon *d, const struct config *cfg, bool apply
 	if (rc)
 		err_in_file(d, err);
 	return rc;
+}
+
+static int respond_add_ticks(struct daemon *d, struct engine *e)
+{
+	return respond_glue_add_ticks(d, e);
 }
 
 static void respond_stop(struct daemon *d)
@@ -497,7 +507,7 @@ const struct stage daemon_stages[] = {
 	{ "slos", SECTIONS(slo_sections), slo_start, slo_reload, slo_add_ticks, slo_stop },
 	{ "change", SECTIONS(change_sections), change_stage_start, change_reload, NULL, change_stage_stop },
 	{ "detect", SECTIONS(detect_sections), detect_start, detect_reload, detect_add_ticks, detect_stop },
-	{ "respond", SECTIONS(respond_sections), respond_start, respond_reload, NULL, respond_stop },
+	{ "respond", SECTIONS(respond_sections), respond_start, respond_reload, respond_add_ticks, respond_stop },
 	{ "self", NULL, 0, NULL, NULL, self_add_ticks, NULL },
 	{ "stream", NULL, 0, stream_start, NULL, NULL, stream_stop },
 };
