@@ -8,7 +8,8 @@ whose FIRST suspect is payments with the deploy in its evidence; the
 diagnostics snapshot is an artifact; the timeline has opened, alert, change,
 summary and notification entries; the webhook receiver got exactly one
 (signed) notification for the opening; escalation paged level 1 of the owner
-team's policy; ack and resolve notify; the postmortem has every section with
+team's policy and level 2 when level 1 does not acknowledge; ack and resolve
+notify; the postmortem has every section with
 numbers; the reliability report and /metrics give MTTA and MTTR of the real
 incident; action items check that the incident exists."""
 import hashlib
@@ -170,7 +171,7 @@ oncall:
       team: payments
       levels:
         - targets: ["schedule:payments"]
-          timeout: 10m
+          timeout: 2s
         - targets: ["user:lead"]
           timeout: 10m
   teams:
@@ -183,6 +184,7 @@ oncall:
     try:
         os.makedirs(s.data, exist_ok=True)
         resp = create_token(s.data, "responder", "alice")
+        admin = create_token(s.data, "admin", "root")
         ingest = create_token(s.data, "ingest", "ci")
         s.start()
         s.token = resp
@@ -264,6 +266,11 @@ oncall:
                   e["data"].get("notification", "").startswith("ntf_") for e in notes), f"notification entries: {notes}")
         check(any(e["data"].get("event") == "escalated" and e["data"].get("level") == 1 for e in notes),
               f"the page is on the timeline: {notes}")
+        # escalation pages level 2 when level 1 does not acknowledge (level 1 times out after 2s)
+        lvl2 = wait_for(lambda: [b for _, b in recv.bodies("/pager") if b"user:lead" in b], "the level 2 page")
+        check(lvl2 and json.loads(lvl2[0]).get("event") == "escalated", f"level 2 page: {lvl2[:1]}")
+        check(any(e["data"].get("level") == 2 and e["data"].get("page_to") == "user:lead" for e in tl("notification")),
+              "the level 2 page is on the timeline")
         r = s.get(f"/api/v1/notifications?incident={iid}")
         check(r.status == 200 and len(r.json()["notifications"]) >= 2, f"delivery status by incident: {r.body[:300]}")
 
@@ -311,6 +318,22 @@ oncall:
         check(r.status == 200 and r.json()["markdown"].startswith("#"), f"format=json wraps it: {r.body[:200]}")
         r = s.get(f"/api/v1/incidents/{iid}/postmortem?format=pdf")
         check(r.status == 400 and "format" in r.body, f"a bad format names the field: {r.body}")
+
+        # --- one row, three parts: a reload is all-or-nothing across on-call, notify and incidents
+        new_route = "    - match: {kind: alert}\n      targets: [pager]\n"
+        changed = config.replace("      targets: [hook]\n", "      targets: [hook]\n" + new_route)
+        with open(s.config, "w") as f:
+            f.write(changed.replace("timeout: 2s", "timeout: 500ms"))
+        r = s.post("/api/v1/config/reload", {}, token=admin)
+        check(r.status == 400 and "levels[0].timeout" in r.body, f"a bad oncall section refuses the reload: {r.body}")
+        with open(s.config, "w") as f:
+            f.write(changed)
+        r = s.post("/api/v1/config/reload", {}, token=admin)
+        check(r.status == 200, f"good reload: {r.status} {r.body}")
+        recs = s.get("/api/v1/audit?action=config.*", token=admin).json()["records"]
+        ok = [x for x in recs if x["action"] == "config.reload"]
+        check(len(ok) == 1 and ok[0]["detail"] == {"respond": "notify: targets hook, pager; 2 routes"},
+              f"the refused reload changed no part; the good one is audited under respond: {ok}")
     finally:
         s.cleanup()
         recv.close()
