@@ -25,9 +25,10 @@ struct respond_glue {
 	struct worker *w;
 	pthread_mutex_t mu;  /* guards the three maps */
 	json_t *latest;      /* incident id → its latest summary */
-	json_t *refreshed;   /* incident id → when it was last computed (ns) */
+	json_t *refreshed;   /* open incident id → when its summary was last computed (ns; 0 never) */
 	json_t *escalation;  /* incident id → escalation_state_json */
 	int64_t woken_ns;    /* the engine tick's last wake (engine thread only) */
+	bool seeded;         /* the open incidents of an earlier run were read (worker only) */
 };
 
 struct glue_item {
@@ -76,9 +77,11 @@ static void latest_keep(struct respond_glue *g, const char *id, json_t *summary,
 	pthread_mutex_unlock(&g->mu);
 }
 
+/* Resolved: no refresh, no escalation; GET falls back to the timeline's last summary (bounded memory). */
 static void latest_forget(struct respond_glue *g, const char *id)
 {
 	pthread_mutex_lock(&g->mu);
+	json_object_del(g->latest, id);
 	json_object_del(g->refreshed, id);
 	json_object_del(g->escalation, id);
 	pthread_mutex_unlock(&g->mu);
@@ -119,6 +122,9 @@ static void summarise(struct respond_glue *g, const char *id, const json_t *doc,
 	struct buf err = BUF_INIT;
 	if (summary_compute(d, doc, now, &summary, &err)) {
 		log_warn("%s: no triage summary: %s", id, err.data);
+		pthread_mutex_lock(&g->mu); /* still followed (escalation); tried again after the refresh interval */
+		json_object_set_new(g->refreshed, id, json_integer(now));
+		pthread_mutex_unlock(&g->mu);
 		buf_release(&err);
 		return;
 	}
@@ -405,34 +411,69 @@ static void escalate(struct respond_glue *g, const json_t *doc, int64_t now_ns)
 
 /* ---- the worker -------------------------------------------------------------- */
 
+/*
+ * The open incidents the pass looks at: those the worker saw open (g->refreshed),
+ * seeded once from the store after a restart, so a pass reads no resolved one.
+ */
+static void seed_open(struct respond_glue *g)
+{
+	struct incident_filter f = { .status = "open", .limit = RESPOND_MAX_OPEN };
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	if (!incidents_list_json(g->d->incidents, &f, &out, &err)) {
+		json_t *j = json_loads(out.data, 0, NULL), *doc;
+		size_t i;
+		pthread_mutex_lock(&g->mu);
+		json_array_foreach(json_object_get(j, "incidents"), i, doc) {
+			const char *id = json_string_value(json_object_get(doc, "id"));
+			if (id && !json_object_get(g->refreshed, id))
+				json_object_set_new(g->refreshed, id, json_integer(0));
+		}
+		pthread_mutex_unlock(&g->mu);
+		json_decref(j);
+	}
+	g->seeded = true;
+	buf_release(&out);
+	buf_release(&err);
+}
+
 /* A pass without an event: refresh due summaries and escalate, over at most RESPOND_MAX_OPEN open incidents. */
 static void periodic(struct respond_glue *g)
 {
-	struct daemon *d = g->d;
-	struct incident_filter f = { .status = "open", .limit = RESPOND_MAX_OPEN };
-	struct buf out = BUF_INIT, err = BUF_INIT;
-	if (incidents_list_json(d->incidents, &f, &out, &err)) {
+	if (!g->seeded)
+		seed_open(g);
+	const char *ids[RESPOND_MAX_OPEN];
+	char *owned[RESPOND_MAX_OPEN];
+	int64_t last[RESPOND_MAX_OPEN];
+	size_t n = 0;
+	const char *key;
+	json_t *v;
+	pthread_mutex_lock(&g->mu);
+	json_object_foreach(g->refreshed, key, v) {
+		if (n == RESPOND_MAX_OPEN)
+			break;
+		owned[n] = xstrdup(key);
+		ids[n] = owned[n];
+		last[n++] = json_integer_value(v);
+	}
+	pthread_mutex_unlock(&g->mu);
+	int64_t now = ooda_now_ns();
+	for (size_t i = 0; i < n && !worker_stopping(g->w); i++) {
+		struct buf out = BUF_INIT, err = BUF_INIT;
+		json_t *doc = incidents_get_json(g->d->incidents, ids[i], &out, &err) ? NULL : json_loads(out.data, 0, NULL);
+		const char *status = json_string_value(json_object_get(doc, "status"));
+		if (!doc || !status || !strcmp(status, "resolved") || !strcmp(status, "reviewed")) {
+			latest_forget(g, ids[i]);
+		} else {
+			if (now - last[i] >= RESPOND_REFRESH_NS)
+				summarise(g, ids[i], doc, false, false);
+			escalate(g, doc, now);
+		}
+		json_decref(doc);
 		buf_release(&out);
 		buf_release(&err);
-		return;
 	}
-	json_t *j = json_loads(out.data, 0, NULL), *doc;
-	size_t i;
-	int64_t now = ooda_now_ns();
-	json_array_foreach(json_object_get(j, "incidents"), i, doc) {
-		const char *id = json_string_value(json_object_get(doc, "id"));
-		if (!id)
-			continue;
-		pthread_mutex_lock(&g->mu);
-		json_int_t last = json_integer_value(json_object_get(g->refreshed, id));
-		pthread_mutex_unlock(&g->mu);
-		if (now - last >= RESPOND_REFRESH_NS)
-			summarise(g, id, doc, false, false);
-		escalate(g, doc, now);
-	}
-	json_decref(j);
-	buf_release(&out);
-	buf_release(&err);
+	for (size_t i = 0; i < n; i++)
+		free(owned[i]);
 }
 
 static void handle_event(struct respond_glue *g, const char *event, const json_t *doc)

@@ -303,7 +303,12 @@ oncall:
         check(abs(ov["mttr"]["mean_s"] - secs("onset_at", "resolved_at")) < 0.01 and ov["mttr"]["mean_s"] >= 360,
               f"MTTR from the onset: {ov['mttr']}")
         m = s.get("/metrics").body
-        check("mtta" in m.lower() and "mttr" in m.lower(), "MTTx lines in /metrics")
+        line = [x for x in m.splitlines() if x.startswith("ooda_incidents_mtta_seconds")]
+        check(line and abs(float(line[0].split()[-1]) - ov["mtta"]["mean_s"]) < 0.01,
+              f"/metrics has the MTTA of the report: {line}")
+        line = [x for x in m.splitlines() if x.startswith("ooda_incidents_mttr_seconds")]
+        check(line and abs(float(line[0].split()[-1]) - ov["mttr"]["mean_s"]) < 0.01,
+              f"/metrics has the MTTR of the report: {line}")
 
         # --- the postmortem
         path = os.path.join(s.tmp, "pm.md")
