@@ -274,15 +274,21 @@ oncall:
         r = s.get(f"/api/v1/notifications?incident={iid}")
         check(r.status == 200 and len(r.json()["notifications"]) >= 2, f"delivery status by incident: {r.body[:300]}")
 
+        # --- lowering the severity tells nobody; raising it does
+        for sev in ("SEV3", "SEV2"):
+            r = s.post(f"/api/v1/incidents/{iid}/severity", {"severity": sev, "note": "re-assessed"})
+            check(r.status == 200, f"severity {sev}: {r.status} {r.body}")
+        wait_for(lambda: len(recv.bodies("/hook")) == 2, "the severity-raised notification")
+
         # --- ack, resolve: each notifies; no more pages after ack
         time.sleep(1.0)  # MTTA is measured in seconds
         res = s.cli("incident", "ack", iid)
         check(res.returncode == 0, f"ack: {res.stdout}{res.stderr}")
         res = s.cli("incident", "resolve", iid)
         check(res.returncode == 0, f"resolve: {res.stdout}{res.stderr}")
-        wait_for(lambda: len(recv.bodies("/hook")) == 3, "ack and resolve notifications")
+        wait_for(lambda: len(recv.bodies("/hook")) == 4, "ack and resolve notifications")
         events = [json.loads(b)["event"] for _, b in recv.bodies("/hook")]
-        check(events == ["opened", "acknowledged", "resolved"], f"events at the receiver: {events}")
+        check(events == ["opened", "severity-raised", "acknowledged", "resolved"], f"events at the receiver: {events}")
 
         # --- action items check the incident; the reliability report uses the real one
         r = s.post("/api/v1/incidents/INC-404/actions", {"title": "x", "owner": "bob", "due": "2030-01-01"})
