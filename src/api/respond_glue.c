@@ -491,6 +491,10 @@ static void handle_event(struct respond_glue *g, const char *event, const json_t
 	} else if (!strcmp(event, "reopened")) {
 		char ep[32];
 		snprintf(ep, sizeof(ep), "r%lld", (long long)json_integer_value(json_object_get(doc, "reopened")));
+		struct escalation_state fresh = ESCALATION_STATE_INIT; /* a reopened incident is paged from level 1 */
+		pthread_mutex_lock(&g->mu);
+		json_object_set_new(g->escalation, id, escalation_state_json(&fresh));
+		pthread_mutex_unlock(&g->mu);
 		summarise(g, id, doc, true, false);
 		notify_incident(g, doc, "reopened", ep);
 	} else if (!strcmp(event, "severity")) {

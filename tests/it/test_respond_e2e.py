@@ -345,6 +345,18 @@ oncall:
         ok = [x for x in recs if x["action"] == "config.reload"]
         check(len(ok) == 1 and ok[0]["detail"] == {"respond": "notify: targets hook, pager; 2 routes"},
               f"the refused reload changed no part; the good one is audited under respond: {ok}")
+        # --- the same alert firing again after resolve reopens the incident: told once more
+        for status in ("resolved", "firing"):
+            a = dict(alert, status=status, startsAt=iso(time.time_ns()))
+            if status == "resolved":
+                a["endsAt"] = iso(time.time_ns())
+            r = s.post("/api/v1/alerts/alertmanager", {"version": "4", "status": status, "alerts": [a]}, token=ingest)
+            check(r.status == 200, f"alertmanager {status}: {r.status} {r.body}")
+        wait_for(lambda: s.get(f"/api/v1/incidents/{iid}").json()["reopened"] == 1, "the reopening")
+        wait_for(lambda: [b for _, b in recv.bodies("/hook") if json.loads(b)["event"] == "reopened"],
+                 "the reopened notification")
+        rc = s.stop()
+        check(rc == 0, f"the daemon stops cleanly (no leak under ASan): {rc}\n{s.read_log()[-3000:]}")
     finally:
         s.cleanup()
         recv.close()
