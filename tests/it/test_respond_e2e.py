@@ -1,6 +1,6 @@
 """The respond stage end to end with the real daemon: frontend → checkout →
-payments with owners and tiers; traffic through real OTLP ingest (/v1/traces
-JSON) gives a baseline, then a deploy of payments (change events API), then
+payments with owners and tiers; traffic through real OTLP ingest (/v1/traces and
+/v1/logs, JSON) gives a baseline, then a deploy of payments (change events API), then
 payments' spans turn to errors and its callers follow on their calls to it.
 The page alert on payments' error ratio (Alertmanager intake, startsAt at the
 error onset) opens an incident, and: `ooda incident show` prints a summary
@@ -202,6 +202,18 @@ oncall:
         for i in range(0, len(spans), 500):
             r = s.post("/v1/traces", otlp(spans[i:i + 500]), token=ingest)
             check(r.status in (200, 202), f"OTLP ingest: {r.status} {r.body[:200]}")
+        logs = []
+        for k in range(0, 22 * 60, 10):
+            t = now - 22 * 60 * NS + k * NS
+            bad = t >= onset
+            logs.append({"timeUnixNano": str(t), "severityText": "ERROR" if bad else "INFO",
+                         "severityNumber": 17 if bad else 9,
+                         "body": {"stringValue": f"charge failed: card vault timeout after {900 + k % 50} ms" if bad
+                                  else f"charge ok in {60 + k % 20} ms"}})
+        r = s.post("/v1/logs", {"resourceLogs": [{"resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "payments"}}]}, "scopeLogs": [{"logRecords": logs}]}]},
+            token=ingest)
+        check(r.status in (200, 202), f"OTLP logs: {r.status} {r.body[:200]}")
         r = s.post("/api/v1/events", {"kind": "deploy", "service": "payments", "version": "2.7.0", "actor": "ci",
                                       "description": "payments 2.7.0", "time": iso(deploy_at)}, token=ingest)
         check(r.status == 202, f"deploy event: {r.status} {r.body}")
@@ -226,6 +238,7 @@ oncall:
         out = res.stdout
         check(res.returncode == 0 and out.startswith(iid), f"show prints the header: {out[:200]} {res.stderr}")
         check("Suspects" in out and "Impact" in out, f"show prints the triage text: {out}")
+        check("card vault timeout" in out, f"the new error class from the logs: {out}")
         sus = s.get(f"/api/v1/incidents/{iid}/suspects").json()["suspects"]
         check(sus and sus[0]["node"] == "payments", f"the first suspect is payments: {json.dumps(sus)[:800]}")
         ev = json.dumps(sus[0].get("evidence") if sus else None)
