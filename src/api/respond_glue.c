@@ -335,7 +335,8 @@ static void escalation_load(struct respond_glue *g, const char *id, struct escal
 /*
  * Hands one page to the outbox: "notify:T" to target T, "user:U" to each
  * of the owner team's notify targets naming U (people have no address of
- * their own in ooda.yaml). Returns the number of rows queued.
+ * their own in ooda.yaml). Each queued row is a "notification" entry carrying
+ * the escalation state.
  */
 static void page_send(struct respond_glue *g, const json_t *doc, const struct oncall_team *team,
 		      const struct escalation_page *p, int64_t page_no, const struct escalation_state *st)
@@ -371,7 +372,7 @@ static void page_send(struct respond_glue *g, const json_t *doc, const struct on
 		else if (rc > 0)
 			record_rows(d, id, "escalated", 1, rec);
 	}
-	if (!n) /* nobody to send to: the state still goes on the timeline */
+	if (!n) /* nobody to send to: the state is kept in memory only */
 		log_warn("%s: level %d page to %s has no notify target", id, p->level, p->to);
 	json_decref(rec);
 	json_decref(extra);
@@ -535,7 +536,8 @@ static void on_incident(void *ctx, const char *event, const char *incident_json)
 	it->event = xstrdup(event);
 	it->doc = xstrdup(incident_json);
 	if (worker_push(g->w, it)) {
-		log_warn("triage worker queue full: %s of an incident dropped", event);
+		if (!worker_stopping(g->w))
+			log_warn("triage worker queue full: %s of an incident dropped", event);
 		item_free(it);
 	}
 }
@@ -612,6 +614,15 @@ void respond_glue_stop(struct daemon *d)
 		return;
 	d->incident_exists = NULL;
 	d->incidents_fetch = NULL;
+	worker_stop(g->w); /* later events from the incidents worker are refused and freed */
+}
+
+void respond_glue_destroy(struct daemon *d)
+{
+	struct respond_glue *g = d->respond_glue;
+	if (!g)
+		return;
+	respond_glue_stop(d);
 	worker_destroy(g->w);
 	json_decref(g->latest);
 	json_decref(g->refreshed);

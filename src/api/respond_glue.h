@@ -38,8 +38,15 @@
 /* Creates the triage worker and subscribes to d->incidents (before incidents_start). */
 int respond_glue_start(struct daemon *d, struct buf *err);
 
-/* Joins the worker (after the event in progress) and frees the glue. Idempotent. */
+/*
+ * Joins the worker (after the event in progress); later events are dropped.
+ * Call before incidents_destroy: the worker calls into the incidents stage.
+ * Idempotent.
+ */
 void respond_glue_stop(struct daemon *d);
+
+/* respond_glue_stop, then frees the glue; after incidents_destroy (its hook holds the glue). */
+void respond_glue_destroy(struct daemon *d);
 
 /* Adds the tick that wakes the worker for refreshes and escalation. */
 int respond_glue_add_ticks(struct daemon *d, struct engine *e);

@@ -262,10 +262,11 @@ static int incidents_part_start(struct daemon *d, struct buf *err)
 
 static void incidents_part_stop(struct daemon *d)
 {
-	/* the incidents worker first: it feeds the triage worker */
+	/* the triage worker calls into incidents, and the incidents worker into its queue */
+	respond_glue_stop(d);
 	incidents_destroy(d->incidents);
 	d->incidents = NULL;
-	respond_glue_stop(d);
+	respond_glue_destroy(d);
 }
 
 /* on-call: schedules, overrides, escalation policies (respond/oncall_book.h). */
