@@ -34,6 +34,8 @@
 #include "store/tstore.h"
 #include "store/vdoc.h"
 
+struct respond_glue;
+
 struct daemon {
 	pthread_rwlock_t cfg_lock;  /* guards cfg during a reload */
 	pthread_mutex_t reload_mu;  /* one reload at a time (SIGHUP and the API may race) */
@@ -57,9 +59,10 @@ struct daemon {
 	struct engine *engine;
 	struct prober *prober;       /* probes of services in ooda.yaml */
 	struct heartbeats *heartbeats; /* dead-man's switches */
-	struct oncall_book *oncall;  /* on-call config and overrides (folded into respond later) */
+	struct oncall_book *oncall;  /* respond: on-call config and overrides */
 	struct notify *notify;       /* the notification outbox and its delivery worker */
 	struct incidents *incidents; /* respond: incidents opened from alerts, their timelines */
+	struct respond_glue *respond_glue; /* respond: triage, notifications, escalation of incidents (respond_glue.h) */
 	struct vdoc_pruner pruner;   /* bounds control.db: old alert/silence/heartbeat versions (engine thread) */
 	/* whether an incident id exists (action items check it); set by the
 	 * incidents stage at start, NULL accepts any well-formed id */

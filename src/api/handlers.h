@@ -136,6 +136,9 @@ int api_notifications_list(struct http_request *req, struct http_response *res);
 int api_notifications_test(struct http_request *req, struct http_response *res);
 /* incidents_api.c */
 int api_incidents_list(struct http_request *req, struct http_response *res);
+int api_incident_summary(struct http_request *req, struct http_response *res);
+int api_incident_suspects(struct http_request *req, struct http_response *res);
+int api_incident_postmortem(struct http_request *req, struct http_response *res);
 int api_incident_open(struct http_request *req, struct http_response *res);
 int api_incident_get(struct http_request *req, struct http_response *res);
 int api_incident_timeline(struct http_request *req, struct http_response *res);

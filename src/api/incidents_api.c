@@ -7,7 +7,11 @@
  */
 #include "api/api.h"
 #include "api/handlers.h"
+#include "api/respond_glue.h"
+#include "core/time.h"
+#include "respond/actions.h"
 #include "respond/incident.h"
+#include "respond/postmortem.h"
 
 #include <string.h>
 
@@ -225,4 +229,76 @@ int api_incident_status_update(struct http_request *req, struct http_response *r
 int api_status_page(struct http_request *req, struct http_response *res)
 {
 	return incidents_status_page_json(inc(req), &res->body, &req->err);
+}
+
+/* ---- triage, suspects and the postmortem draft (respond_glue.h) ------------ */
+
+int api_incident_summary(struct http_request *req, struct http_response *res)
+{
+	json_t *s;
+	int rc = respond_summary(api_daemon(req), id_of(req), &s, &req->err);
+	if (!rc)
+		api_send_json(res, 200, s);
+	return rc;
+}
+
+int api_incident_suspects(struct http_request *req, struct http_response *res)
+{
+	json_t *s;
+	int rc = respond_summary(api_daemon(req), id_of(req), &s, &req->err);
+	if (rc)
+		return rc;
+	json_t *suspects = json_object_get(s, "suspects");
+	api_send_json(res, 200, json_pack("{s:O}", "suspects", suspects ? suspects : json_array()));
+	json_decref(s);
+	return 0;
+}
+
+/* A JSON answer of one of the incident reads, parsed; NULL on error (detail in err). */
+static json_t *read_json(int rc, struct buf *b)
+{
+	json_t *j = rc ? NULL : json_loads(b->data, 0, NULL);
+	buf_release(b);
+	return j;
+}
+
+int api_incident_postmortem(struct http_request *req, struct http_response *res)
+{
+	struct daemon *d = api_daemon(req);
+	const char *format = http_query(req, "format");
+	if (format && strcmp(format, "json") && strcmp(format, "markdown")) {
+		buf_adds(&req->err, "format: expected markdown or json");
+		return OODA_EINVAL;
+	}
+	struct buf b = BUF_INIT;
+	int rc = incidents_get_json(inc(req), id_of(req), &b, &req->err);
+	json_t *doc = read_json(rc, &b);
+	if (rc || !doc)
+		return rc ? rc : OODA_EINTERNAL;
+	const char *id = json_string_value(json_object_get(doc, "id"));
+	json_t *tl = read_json(incidents_timeline_json(inc(req), id, NULL, &b, &req->err), &b);
+	json_t *hy = read_json(incidents_hypotheses_json(inc(req), id, &b, &req->err), &b);
+	json_t *summary = NULL, *items = NULL;
+	rc = respond_summary(d, id, &summary, &req->err);
+	struct actions a = { .store = d->store, .signer = &d->signer };
+	struct actions_filter f = { .incident = id };
+	if (!rc)
+		rc = actions_list(&a, &f, ooda_now_ns(), &items, &req->err);
+	struct buf md = BUF_INIT;
+	if (!rc)
+		rc = postmortem_render(doc, tl, hy, summary, items, &md, &req->err);
+	if (!rc && format && !strcmp(format, "json")) {
+		api_send_json(res, 200, json_pack("{s:s, s:s%}", "incident", id, "markdown", md.data, md.len));
+	} else if (!rc) {
+		res->status = 200;
+		res->content_type = "text/markdown; charset=utf-8";
+		buf_add(&res->body, md.data, md.len);
+	}
+	buf_release(&md);
+	json_decref(doc);
+	json_decref(tl);
+	json_decref(hy);
+	json_decref(summary);
+	json_decref(items);
+	return rc;
 }

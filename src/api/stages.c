@@ -5,6 +5,7 @@
  * and stopped. daemon.c runs the rows; nothing here starts HTTP or opens
  * the stores.
  */
+#include "api/respond_glue.h"
 #include "api/stage.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -229,88 +230,78 @@ static void detect_stop(struct daemon *d)
 	d->watches = NULL;
 }
 
-/* ---- respond: incidents from alerts, their lifecycle and timeline ---------- */
+/* ---- respond: on-call, notifications, incidents (one row, three parts) ---- */
 
-static const struct stage_section respond_sections[] = { { "incidents", incidents_config_check } };
+static const struct stage_section respond_sections[] = {
+	{ "incidents", incidents_config_check },
+	{ "notify", notify_config_check },
+	{ "oncall", oncall_config_check },
+};
 
 /* incidents and services (the catalogue: tier, owner, runbook, environment) of cfg. */
-static int respond_configure(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes,
-			     struct buf *err)
+static int incidents_part_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes,
+				 struct buf *err)
 {
 	char *it = config_section_json(cfg, "incidents"), *st = config_section_json(cfg, "services");
 	int rc = incidents_configure(apply ? d->incidents : NULL, it, st, apply, changes, err);
 	free(it);
 	free(st);
-	if (rc)
-		err_in_file(d, err);
 	return rc;
 }
 
-/* After detect: it follows the alerting core's transitions (alerts_subscribe). */
-static int respond_start(struct daemon *d, struct buf *err)
+static int incidents_part_start(struct daemon *d, struct buf *err)
 {
 	struct incidents_options o = { .store = d->store, .signer = &d->signer, .alerts = d->alerts, .tstore = d->tstore };
 	int rc = incidents_create(&o, &d->incidents, err);
 	if (!rc)
-		rc = respond_configure(d, &d->cfg, true, NULL, err);
+		rc = incidents_part_reload(d, &d->cfg, true, NULL, err);
+	if (!rc)
+		rc = respond_glue_start(d, err);
 	return rc ? rc : incidents_start(d->incidents, err);
 }
 
-static int respond_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes, struct buf *err)
+static void incidents_part_stop(struct daemon *d)
 {
-	return respond_configure(d, cfg, apply, changes, err);
-}
-
-static void respond_stop(struct daemon *d)
-{
+	/* the triage worker calls into incidents, and the incidents worker into its queue */
+	respond_glue_stop(d);
 	incidents_destroy(d->incidents);
 	d->incidents = NULL;
+	respond_glue_destroy(d);
 }
 
-/* ---- oncall: schedules, overrides, escalation policies (respond/oncall_book.h) ---- */
-
-static const struct stage_section oncall_sections[] = { { "oncall", oncall_config_check } };
-
-static int oncall_start(struct daemon *d, struct buf *err)
+/* on-call: schedules, overrides, escalation policies (respond/oncall_book.h). */
+static int oncall_part_start(struct daemon *d, struct buf *err)
 {
 	char *text = config_section_json(&d->cfg, "oncall");
 	int rc = oncall_book_create(d->store, &d->signer, text, &d->oncall, err);
 	free(text);
-	if (rc)
-		err_in_file(d, err);
 	return rc;
 }
 
 /* A bad section keeps the old config; apply swaps the whole config at once. */
-static int oncall_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes, struct buf *err)
+static int oncall_part_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes,
+			      struct buf *err)
 {
 	char *text = config_section_json(cfg, "oncall");
 	int rc = oncall_book_reload(d->oncall, text, apply, changes, err);
 	free(text);
-	if (rc)
-		err_in_file(d, err);
 	return rc;
 }
 
-static void oncall_stop(struct daemon *d)
+static void oncall_part_stop(struct daemon *d)
 {
 	oncall_book_destroy(d->oncall);
 	d->oncall = NULL;
 }
 
-/* ---- notify: the notification outbox (moves into the respond row) --------- */
-
-static const struct stage_section notify_sections[] = { { "notify", notify_config_check } };
-
-static int notify_stage_start(struct daemon *d, struct buf *err)
+/* notify: the notification outbox and its delivery worker. */
+static int notify_part_start(struct daemon *d, struct buf *err)
 {
 	char *text = config_section_json(&d->cfg, "notify");
 	int rc = notify_create(d->store, &d->signer, text, &d->notify, err);
 	free(text);
-	if (rc) {
-		err_in_file(d, err);
+	if (rc)
 		return rc;
-	}
 	notify_set_retention(d->notify, d->cfg.control_max_age_ns);
 	if ((rc = notify_follow_alerts(d->notify, d->alerts))) {
 		buf_adds(err, "notify: cannot follow alerts");
@@ -319,21 +310,78 @@ static int notify_stage_start(struct daemon *d, struct buf *err)
 	return notify_start(d->notify, err);
 }
 
-static int notify_stage_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes,
-			       struct buf *err)
+static int notify_part_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes,
+			      struct buf *err)
 {
 	char *text = config_section_json(cfg, "notify");
 	int rc = notify_reload(d->notify, text, apply, changes, err);
 	free(text);
+	return rc;
+}
+
+static void notify_part_stop(struct daemon *d)
+{
+	notify_destroy(d->notify);
+	d->notify = NULL;
+}
+
+/*
+ * The parts in start order: on-call and notify before incidents, so the
+ * first incident opened can already notify and escalate; stop runs them
+ * in reverse (incidents, then notify, then on-call).
+ */
+static const struct {
+	const char *name;
+	int (*start)(struct daemon *d, struct buf *err);
+	int (*reload)(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes, struct buf *err);
+	void (*stop)(struct daemon *d);
+} respond_parts[] = {
+	{ "oncall", oncall_part_start, oncall_part_reload, oncall_part_stop },
+	{ "notify", notify_part_start, notify_part_reload, notify_part_stop },
+	{ NULL, incidents_part_start, incidents_part_reload, incidents_part_stop }, /* its changes name themselves */
+};
+#define N_RESPOND_PARTS (sizeof(respond_parts) / sizeof(respond_parts[0]))
+
+/* After detect: incidents and notify follow the alerting core's transitions (alerts_subscribe). */
+static int respond_start(struct daemon *d, struct buf *err)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < N_RESPOND_PARTS; i++)
+		if ((rc = respond_parts[i].start(d, err)))
+			err_in_file(d, err);
+	return rc;
+}
+
+/*
+ * Checks every part, or applies every part; daemon.c applies only after
+ * every row's check passed, so the row as a whole is all-or-nothing. The
+ * changes read "oncall: …; notify: …; incidents: …".
+ */
+static int respond_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes, struct buf *err)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < N_RESPOND_PARTS; i++) {
+		struct buf part = BUF_INIT;
+		rc = respond_parts[i].reload(d, cfg, apply, changes ? &part : NULL, err);
+		if (!rc && part.len && changes)
+			buf_addf(changes, "%s%s%s%s", changes->len ? "; " : "", respond_parts[i].name ? respond_parts[i].name : "",
+				 respond_parts[i].name ? ": " : "", part.data);
+		buf_release(&part);
+	}
 	if (rc)
 		err_in_file(d, err);
 	return rc;
 }
 
-static void notify_stage_stop(struct daemon *d)
+static int respond_add_ticks(struct daemon *d, struct engine *e)
 {
-	notify_destroy(d->notify);
-	d->notify = NULL;
+	return respond_glue_add_ticks(d, e);
+}
+
+static void respond_stop(struct daemon *d)
+{
+	for (size_t i = N_RESPOND_PARTS; i-- > 0;)
+		respond_parts[i].stop(d);
 }
 
 /* ---- self: ooda watching itself (audit checkpoints on time, a full disk) ---- */
@@ -460,9 +508,7 @@ const struct stage daemon_stages[] = {
 	{ "slos", SECTIONS(slo_sections), slo_start, slo_reload, slo_add_ticks, slo_stop },
 	{ "change", SECTIONS(change_sections), change_stage_start, change_reload, NULL, change_stage_stop },
 	{ "detect", SECTIONS(detect_sections), detect_start, detect_reload, detect_add_ticks, detect_stop },
-	{ "respond", SECTIONS(respond_sections), respond_start, respond_reload, NULL, respond_stop },
-	{ "oncall", SECTIONS(oncall_sections), oncall_start, oncall_reload, NULL, oncall_stop },
-	{ "notify", SECTIONS(notify_sections), notify_stage_start, notify_stage_reload, NULL, notify_stage_stop },
+	{ "respond", SECTIONS(respond_sections), respond_start, respond_reload, respond_add_ticks, respond_stop },
 	{ "self", NULL, 0, NULL, NULL, self_add_ticks, NULL },
 	{ "stream", NULL, 0, stream_start, NULL, NULL, stream_stop },
 };

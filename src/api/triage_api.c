@@ -3,9 +3,8 @@
  * triage_deps from the daemon's stores, live signals, error classes, SLOs,
  * probes, heartbeats and the services: section of ooda.yaml, so the
  * incidents stage computes a triage summary, a snapshot or a root-cause
- * input with one call. The ranking (rca_rank) is set by whoever links it:
- * until respond/rca.c is in the tree, deps->rank stays NULL and summaries
- * carry no suspects.
+ * input with one call. The ranking is left NULL here; the respond glue
+ * (respond_glue.c) sets deps->rank = rca_rank for the summaries it computes.
  */
 #include "api/api.h"
 #include "api/handlers.h"

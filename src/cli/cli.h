@@ -196,6 +196,7 @@ int cmd_oncall_override(struct cli_args *a, struct buf *err);
 /* cmd_incident.c */
 int cmd_incident_list(struct cli_args *a, struct buf *err);
 int cmd_incident_show(struct cli_args *a, struct buf *err);
+int cmd_incident_postmortem(struct cli_args *a, struct buf *err);
 int cmd_incident_open(struct cli_args *a, struct buf *err);
 int cmd_incident_ack(struct cli_args *a, struct buf *err);
 int cmd_incident_mitigate(struct cli_args *a, struct buf *err);

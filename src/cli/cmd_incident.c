@@ -1,12 +1,13 @@
 /*
  * CLI commands for incidents: `ooda incident list|show|open|ack|mitigate|
- * resolve|timeline|note|hypothesis|artifact|status`. Each is a client of
+ * resolve|timeline|note|hypothesis|artifact|status|postmortem`. Each is a client of
  * one route of api/incidents_api.c (rows of the command table in main.c,
  * so a new subcommand such as `postmortem` is one more row); --json prints
  * the route's answer as is.
  */
 #include "cli/cli.h"
 #include "core/error.h"
+#include "respond/triage.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -98,21 +99,85 @@ static void print_incident(json_t *x)
 		printf("reopened   %lld times\n", (long long)re);
 }
 
+/*
+ * The incident, then its triage summary (GET …/summary) as
+ * triage_render_text; --json prints the incident document with "summary"
+ * added. A summary that cannot be had is a line, not an error.
+ */
 int cmd_incident_show(struct cli_args *a, struct buf *err)
 {
 	int rc = need_id(a, "show ID", 1, err);
 	if (rc)
 		return rc;
-	struct buf path = BUF_INIT;
+	bool json = a->json;
+	a->json = false;
+	struct buf path = BUF_INIT, serr = BUF_INIT;
 	incident_path(&path, a->pos[0], NULL);
-	json_t *j;
+	json_t *j = NULL, *s = NULL;
 	rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
+	buf_reset(&path);
+	incident_path(&path, a->pos[0], "/summary");
+	if (!rc && cli_call_json(a, "GET", path.data, NULL, &s, &serr))
+		s = NULL;
+	a->json = json;
 	buf_release(&path);
-	if (rc || a->json)
-		return rc;
-	print_incident(j);
+	if (!rc && json) {
+		json_object_set(j, "summary", s ? s : json_null());
+		char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+	} else if (!rc) {
+		print_incident(j);
+		printf("\n");
+		if (s) {
+			struct buf out = BUF_INIT;
+			triage_render_text(s, &out);
+			fputs(out.data, stdout);
+			if (out.len && out.data[out.len - 1] != '\n')
+				printf("\n");
+			buf_release(&out);
+		} else {
+			printf("no triage summary: %s\n", serr.data);
+		}
+	}
 	json_decref(j);
-	return 0;
+	json_decref(s);
+	buf_release(&serr);
+	return rc;
+}
+
+/* The postmortem draft (GET …/postmortem) to stdout, or to --output FILE. */
+int cmd_incident_postmortem(struct cli_args *a, struct buf *err)
+{
+	int rc = need_id(a, "postmortem ID [--output FILE]", 1, err);
+	if (rc)
+		return rc;
+	const char *file = cli_opt(a, "--output");
+	bool json = a->json;
+	struct buf path = BUF_INIT, md = BUF_INIT;
+	incident_path(&path, a->pos[0], json ? "/postmortem?format=json" : "/postmortem");
+	a->json = false;
+	rc = cli_call(a, "GET", path.data, NULL, NULL, &md, err);
+	a->json = json;
+	buf_release(&path);
+	if (!rc && file) {
+		FILE *f = fopen(file, "w");
+		if (!f || fwrite(md.data, 1, md.len, f) != md.len) {
+			buf_addf(err, "%s: %s", file, strerror(errno));
+			rc = OODA_EIO;
+		}
+		if (f && fclose(f) && !rc) {
+			buf_addf(err, "%s: %s", file, strerror(errno));
+			rc = OODA_EIO;
+		}
+		if (!rc)
+			fprintf(stderr, "postmortem of %s written to %s\n", a->pos[0], file);
+	} else if (!rc) {
+		fwrite(md.data, 1, md.len, stdout);
+	}
+	buf_release(&md);
+	return rc;
 }
 
 /* POSTs body to the incident's sub-route; prints what it answered (or the JSON). */

@@ -256,7 +256,7 @@ static const struct config_key schedule_keys[] = {
 static const struct config_key escalation_level_keys[] = {
 	{ "targets", CFG_STRINGS, NULL, 0, 0, 0,
 	  "Who is paged: schedule:NAME (its primary), schedule:NAME/backup, user:NAME or notify:TARGET.", .required = true },
-	{ "timeout", CFG_DURATION, "30m", 0, 0, 0, "Unacknowledged this long, the next level is paged (at least 1m)." },
+	{ "timeout", CFG_DURATION, "30m", 0, 0, 0, "Unacknowledged this long, the next level is paged (at least 1s; escalation is checked every second)." },
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 

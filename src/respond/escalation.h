@@ -1,11 +1,12 @@
 /*
  * The escalation engine: one incident's walk through its escalation policy
  * (respond/oncall.h), driven by a tick. Pure — no clock, store or thread.
- * The respond stage, on the engine thread, for each open incident: looks up
+ * The respond stage (api/respond_glue.c), on its triage worker woken by the
+ * engine tick once a second, for each open incident: looks up
  * the policy of the service owner's team (oncall_owner_policy), takes an
  * oncall_book view, calls escalation_tick with the incident's opened time
- * and whether it is acknowledged or resolved, keeps the state in the
- * incident's document (escalation_state_json) and hands each page to the
+ * and whether it is acknowledged or resolved, keeps the state on the
+ * incident's timeline (escalation_state_json) and hands each page to the
  * notification outbox (notify_page(page.to, event)). The states:
  *
  *              escalation_tick (first)

@@ -895,7 +895,10 @@ static void handle_transition(struct incidents *inc, struct tr_item *t)
 				onset = now;
 			struct buf title = BUF_INIT;
 			incident_title(&title, tpl, t->service, t->name, evidence, dec.severity, onset);
-			c.doc = incident_new_doc(title.data, dec.severity, t->service, now);
+			/* opened is when ooda opened it (MTTA and escalation count from it), not the
+			 * alert's own time: an Alertmanager alert carries its startsAt, maybe long past */
+			int64_t opened = ooda_now_ns();
+			c.doc = incident_new_doc(title.data, dec.severity, t->service, opened > now ? opened : now);
 			c.is_new = true;
 			buf_release(&title);
 			json_object_set_new(c.doc, "onset_at", iso_json(onset));

@@ -370,8 +370,9 @@ static int build_policy(const json_t *j, const struct oncall *oc, struct oncall_
 			return fail(err, &lw, NULL, "expected a mapping");
 		if ((rc = dur_member(l, "timeout", 30 * 60 * OODA_NS_PER_SEC, &lv->timeout_ns, err, &lw)))
 			return rc;
-		if (lv->timeout_ns < 60 * OODA_NS_PER_SEC)
-			return fail(err, &lw, "timeout", "at least 1m");
+		/* 1s: the resolution of the respond stage's escalation pass (drills, tests); the default is 30m */
+		if (lv->timeout_ns < OODA_NS_PER_SEC)
+			return fail(err, &lw, "timeout", "at least 1s");
 		json_t *ts = json_object_get(l, "targets");
 		if (!json_is_array(ts) || !json_array_size(ts))
 			return fail(err, &lw, "targets", "a list of at least one target is required");
