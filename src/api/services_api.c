@@ -46,7 +46,7 @@ static json_t *buf_to_json(struct buf *b)
 	return j;
 }
 
-/* The member key of what fn appended to b, or NULL when fn failed. */
+/* doc's array member key (a new reference), or NULL; doc is released. */
 static json_t *member(json_t *doc, const char *key)
 {
 	json_t *m = json_incref(json_object_get(doc, key));
@@ -54,14 +54,18 @@ static json_t *member(json_t *doc, const char *key)
 	return json_is_array(m) ? m : (json_decref(m), NULL);
 }
 
-static void sources_load(struct daemon *d, int64_t window_ns, struct svc_sources *s)
+/* Fills *s (release with sources_release even on error); OODA_EINVAL with detail in werr for a window live refuses. */
+static int sources_load(struct daemon *d, int64_t window_ns, struct svc_sources *s, struct buf *werr)
 {
 	struct buf b = BUF_INIT, err = BUF_INIT;
 	memset(s, 0, sizeof(*s));
 	s->now_ns = ooda_now_ns();
-	if (!live_services_json(d->live, s->now_ns, window_ns, &b, &err))
-		s->live = buf_to_json(&b);
-	buf_release(&b);
+	int rc = live_services_json(d->live, s->now_ns, window_ns, &b, werr);
+	if (rc) {
+		buf_release(&b);
+		return rc;
+	}
+	s->live = buf_to_json(&b);
 	if (!live_graph_json(d->live, s->now_ns, window_ns, &b, &err))
 		s->graph = buf_to_json(&b);
 	buf_release(&b);
@@ -92,6 +96,7 @@ static void sources_load(struct daemon *d, int64_t window_ns, struct svc_sources
 		s->incidents = member(buf_to_json(&b), "incidents");
 	buf_release(&b);
 	buf_release(&err);
+	return 0;
 }
 
 static void sources_release(struct svc_sources *s)
@@ -390,7 +395,10 @@ int api_services_list(struct http_request *req, struct http_response *res)
 	if (rc)
 		return rc;
 	struct svc_sources s;
-	sources_load(api_daemon(req), window, &s);
+	if ((rc = sources_load(api_daemon(req), window, &s, &req->err))) {
+		sources_release(&s);
+		return rc;
+	}
 	size_t n;
 	const char **names = known_names(&s, &n);
 	json_t *list = json_array();
@@ -503,7 +511,10 @@ int api_service_get(struct http_request *req, struct http_response *res)
 	struct daemon *d = api_daemon(req);
 	const char *name = http_param(req, "name");
 	struct svc_sources s;
-	sources_load(d, window, &s);
+	if ((rc = sources_load(d, window, &s, &req->err))) {
+		sources_release(&s);
+		return rc;
+	}
 	size_t n;
 	const char **names = known_names(&s, &n);
 	bool known = false;

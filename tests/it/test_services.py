@@ -5,7 +5,8 @@ RED from spans ingested over OTLP JSON, the traced callers and callees beside
 the declared ones, a probe, firing alerts, who is on call for the owner, and
 an overall health with its reason. A declared service without data is
 "unknown"; health turns "failing" when a page alert fires and when the probe
-fails. An unknown name is a 404 problem naming it (CLI exit 1); a viewer
+fails. An unknown name is a 404 problem naming it (CLI exit 1), a bad
+window a 400 naming the parameter; a viewer
 token reads it all."""
 import json
 import socket
@@ -197,6 +198,9 @@ def main():
         r = s.get("/api/v1/services/nosuch")
         check(r.status == 404 and "problem+json" in r.headers.get("Content-Type", "") and "nosuch" in r.body,
               f"404 names the service: {r.status} {r.body}")
+        r = s.get("/api/v1/services?window=soon")
+        check(r.status == 400 and "problem+json" in r.headers.get("Content-Type", "") and "window" in r.json().get("detail", ""),
+              f"a bad window is a 400 naming it: {r.status} {r.body}")
         r = s.cli("services", "show", "nosuch")
         check(r.returncode == 1 and "nosuch" in r.stderr, f"CLI: {r.returncode} {r.stderr}")
 
