@@ -113,6 +113,13 @@ static void sources_release(struct svc_sources *s)
 	json_decref(s->incidents);
 }
 
+/* A string member for a message: "?" when absent. */
+static const char *jstr(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? v : "?";
+}
+
 static bool str_is(const json_t *o, const char *key, const char *want)
 {
 	const char *v = json_string_value(json_object_get(o, key));
@@ -176,8 +183,7 @@ static bool alert_of_severity(const struct svc_view *v, struct buf *why, bool pa
 	size_t i;
 	json_array_foreach(v->alerts, i, a)
 		if (str_is(a, "severity", "page") == page) {
-			buf_addf(why, "%s alert %s is firing", page ? "page" : json_string_value(json_object_get(a, "severity")),
-				 json_string_value(json_object_get(a, "name")));
+			buf_addf(why, "%s alert %s is firing", jstr(a, "severity"), jstr(a, "name"));
 			return true;
 		}
 	return false;
@@ -199,7 +205,7 @@ static bool probe_failing(const struct svc_view *v, struct buf *why)
 	size_t i;
 	json_array_foreach(v->probes, i, p)
 		if (str_is(p, "state", "failing")) {
-			buf_addf(why, "probe %s is failing", json_string_value(json_object_get(p, "name")));
+			buf_addf(why, "probe %s is failing", jstr(p, "name"));
 			return true;
 		}
 	return false;
@@ -211,8 +217,7 @@ static bool heartbeat_missed(const struct svc_view *v, struct buf *why)
 	size_t i;
 	json_array_foreach(v->heartbeats, i, h)
 		if (str_is(h, "state", "late") || str_is(h, "state", "failed")) {
-			buf_addf(why, "heartbeat %s is %s", json_string_value(json_object_get(h, "name")),
-				 json_string_value(json_object_get(h, "state")));
+			buf_addf(why, "heartbeat %s is %s", jstr(h, "name"), jstr(h, "state"));
 			return true;
 		}
 	return false;
@@ -285,7 +290,7 @@ static void health_set(const struct svc_view *v, json_t *out)
 	if (!health) {
 		bool data = has_data(v);
 		health = data ? "ok" : "unknown";
-		buf_adds(&why, data ? "no alert firing, probes passing, errors within objective"
+		buf_adds(&why, data ? "no alert firing, no probe or heartbeat failing, errors within objective"
 				    : "no requests in the window and no probe or heartbeat result");
 	}
 	json_object_set_new(out, "health", json_string(health));
