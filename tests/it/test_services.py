@@ -227,6 +227,8 @@ def main():
         check(fe is not None and "probe" in (fe or {}).get("health_reason", ""), f"failing probe: {listing(s).get('frontend')}")
         r = s.cli("services", "show", "frontend")
         check(r.returncode == 0 and "failing" in r.stdout, f"show says failing: {r.stdout}")
+        rc = s.stop()
+        check(rc == 0, f"the daemon stops cleanly (leak check under ASan): {rc}\n{s.read_log()[-2000:]}")
     finally:
         s.cleanup()
     done()
