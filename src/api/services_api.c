@@ -6,9 +6,8 @@
  * SLOs, open incidents, the latest deploy and who is on call for its owner.
  * Every source is read once per request through its owner's public JSON
  * view and filtered here; nothing is stored. The overall health follows the
- * rule table health_rules below (docs/incidents.md, "Service catalogue").
+ * rule table health_rules below (docs/operations.md, "Service catalogue").
  */
-#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
