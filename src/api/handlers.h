@@ -37,8 +37,6 @@ int api_logs_search(struct http_request *req, struct http_response *res);
 int api_logs_facets(struct http_request *req, struct http_response *res);
 int api_trace_get(struct http_request *req, struct http_response *res);
 int api_traces_find(struct http_request *req, struct http_response *res);
-int api_services_list(struct http_request *req, struct http_response *res);
-int api_service_get(struct http_request *req, struct http_response *res);
 int api_graph(struct http_request *req, struct http_response *res);
 int api_patterns(struct http_request *req, struct http_response *res);
 int api_anomalies(struct http_request *req, struct http_response *res);
@@ -134,6 +132,9 @@ void api_triage_deps(struct daemon *d, struct triage_deps *deps, json_t **servic
 /* notify_api.c */
 int api_notifications_list(struct http_request *req, struct http_response *res);
 int api_notifications_test(struct http_request *req, struct http_response *res);
+/* services_api.c: the service catalogue view */
+int api_services_list(struct http_request *req, struct http_response *res);
+int api_service_get(struct http_request *req, struct http_response *res);
 /* incidents_api.c */
 int api_incidents_list(struct http_request *req, struct http_response *res);
 int api_incident_summary(struct http_request *req, struct http_response *res);

@@ -124,21 +124,6 @@ static int window_param(struct http_request *req, int64_t *window)
 	return 0;
 }
 
-int api_services_list(struct http_request *req, struct http_response *res)
-{
-	int64_t window;
-	int rc = window_param(req, &window);
-	return rc ? rc : live_services_json(api_daemon(req)->live, ooda_now_ns(), window, &res->body, &req->err);
-}
-
-int api_service_get(struct http_request *req, struct http_response *res)
-{
-	int64_t window;
-	int rc = window_param(req, &window);
-	return rc ? rc : live_service_json(api_daemon(req)->live, http_param(req, "name"), ooda_now_ns(), window,
-					   &res->body, &req->err);
-}
-
 int api_graph(struct http_request *req, struct http_response *res)
 {
 	int64_t window;

@@ -331,35 +331,6 @@ int cmd_events(struct cli_args *a, struct buf *err)
 	return 0;
 }
 
-int cmd_services(struct cli_args *a, struct buf *err)
-{
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/services");
-	cli_param(&path, "window", cli_opt(a, "--window"));
-	json_t *j;
-	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
-	buf_release(&path);
-	if (rc || a->json)
-		return rc;
-	size_t i;
-	json_t *s;
-	printf("%-24s  %10s  %8s  %9s  %9s  %9s\n", "SERVICE", "REQ/S", "ERRORS", "P50", "P90", "P99");
-	json_array_foreach(j, i, s) {
-		json_t *er = json_object_get(s, "error_ratio");
-		char e[16] = "-", p[3][16] = { "-", "-", "-" };
-		if (json_is_number(er))
-			snprintf(e, sizeof(e), "%.2f%%", json_number_value(er) * 100);
-		const char *pk[3] = { "p50_ms", "p90_ms", "p99_ms" };
-		for (int k = 0; k < 3; k++)
-			if (json_is_number(json_object_get(s, pk[k])))
-				snprintf(p[k], 16, "%.1fms", json_number_value(json_object_get(s, pk[k])));
-		printf("%-24s  %10.2f  %8s  %9s  %9s  %9s\n", cli_jstr(s, "service"),
-		       json_number_value(json_object_get(s, "rate")), e, p[0], p[1], p[2]);
-	}
-	json_decref(j);
-	return 0;
-}
-
 int cmd_logs_patterns(struct cli_args *a, struct buf *err)
 {
 	struct buf path = BUF_INIT;

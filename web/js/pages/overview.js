@@ -35,7 +35,8 @@ async function draw(main) {
     if (!services.has(name)) services.set(name, { name, red: null, probes: [], slos: [], spark: [] });
     return services.get(name);
   };
-  for (const s of Array.isArray(svcs) ? svcs : []) tile(s.service).red = s;
+  // the catalogue lists declared services too: only one that has sent telemetry has RED to show
+  for (const s of Array.isArray(svcs) ? svcs : []) { const t = tile(s.service); if (s.last_seen || s.requests) t.red = s; }
   for (const p of probes.probes || []) tile(p.service).probes.push(p);
   for (const s of (probes.services || [])) tile(s.name || s.service);
   for (const s of slos.slos || []) if (s.service) tile(s.service).slos.push(s);
