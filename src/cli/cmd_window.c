@@ -19,6 +19,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -128,6 +129,11 @@ int cmd_export(struct cli_args *a, struct buf *err)
 	store_close(s);
 	if (!rc)
 		print_counts("exported", &c, secs);
+	if (!rc && c.skipped_blocks)
+		fprintf(stderr,
+			"warning: %llu damaged telemetry blocks of %s were left out (they do not decode); "
+			"`ooda telemetry check --data %s` lists them\n",
+			(unsigned long long)c.skipped_blocks, dir, dir);
 	return rc;
 }
 
@@ -173,6 +179,47 @@ static int dir_fresh(const char *dir, bool *exists, struct buf *err)
 	return 0;
 }
 
+/* fsyncs the directory holding path, so a rename in it is durable (best effort). */
+static void sync_parent(const char *path)
+{
+	char p[4300];
+	snprintf(p, sizeof(p), "%s", path);
+	char *slash = strrchr(p, '/');
+	if (slash && slash != p)
+		*slash = 0;
+	else
+		snprintf(p, sizeof(p), "%s", slash ? "/" : ".");
+	int fd = open(p, O_RDONLY);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+/* fsyncs every file of dir ("." included: the dir itself). */
+static int sync_tree(const char *dir, struct buf *err)
+{
+	DIR *d = opendir(dir);
+	int rc = d ? 0 : OODA_EIO;
+	struct dirent *e;
+	char p[4700];
+	while (d && !rc && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		int fd = open(p, O_RDONLY);
+		if (fd < 0 || fsync(fd))
+			rc = OODA_EIO;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+	if (rc)
+		buf_addf(err, "syncing %s to disk failed: %s", dir, strerror(errno));
+	return rc;
+}
+
 struct import_audit {
 	const char *actor, *rationale, *target;
 	struct buf *detail;
@@ -203,7 +250,8 @@ static int import_into(const char *tmp, const char *file, struct cli_args *a, st
 	int rc = store_open(tmp, STORE_NO_WRITER_THREAD, &s, err);
 	if (!rc)
 		rc = audit_signer_load(&sg, tmp, 0, err);
-	struct tstore_options topt = { .queue_bytes = IMPORT_QUEUE_BYTES };
+	/* no fsync per commit: the temp store counts only once renamed, after sync_tree */
+	struct tstore_options topt = { .queue_bytes = IMPORT_QUEUE_BYTES, .no_fsync = true };
 	if (!rc)
 		rc = tstore_open(tmp, &topt, &t, err);
 	if (!rc)
@@ -234,6 +282,8 @@ static int import_into(const char *tmp, const char *file, struct cli_args *a, st
 	tstore_close(t);
 	store_close(s);
 	fclose(in);
+	if (!rc)
+		rc = sync_tree(tmp, err);
 	return rc;
 }
 
@@ -285,6 +335,7 @@ int cmd_import(struct cli_args *a, struct buf *err)
 		buf_addf(err, "; nothing was written to %s", dir);
 		return rc;
 	}
+	sync_parent(dir);
 	print_counts("imported", &c, secs);
 	fprintf(stderr, "into %s (audited as window.import by %s); serve it with `ooda serve --data %s`\n", dir,
 		cli_actor(), dir);

@@ -503,14 +503,16 @@ int window_export(struct tstore *t, struct store *s, const struct window_header 
 	int rc = window_writer_open(&w, out, h, err);
 	struct export_ctx x = { .w = &w, .h = h, .c = c, .err = err };
 	const char *svc = h->service;
+	struct tstore_skipped skipped = { 0 };
 	for (int sig = SIGNAL_LOGS; sig <= SIGNAL_METRICS && !rc; sig++) {
 		struct tstore_scan q = { .signal = sig, .from_ns = h->from_ns, .to_ns = h->to_ns,
 					 .services = h->service[0] ? &svc : NULL, .n_services = h->service[0] ? 1 : 0,
-					 .oldest_first = true };
+					 .oldest_first = true, .skipped = &skipped };
 		rc = tstore_scan(t, &q, export_scan_fn, &x, err);
 		if (!rc)
 			rc = x.rc;
 	}
+	c->skipped_blocks = skipped.n;
 	if (!rc)
 		rc = export_events(&x, t);
 	if (!rc && s)

@@ -54,6 +54,7 @@ struct window_counts {
 	uint64_t logs, spans, points, events, docs;
 	uint64_t frames;
 	uint64_t bytes;          /* of the file */
+	uint64_t skipped_blocks; /* export: damaged blocks of the source the scan passed over */
 	uint8_t sha256[32];
 };
 

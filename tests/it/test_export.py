@@ -5,6 +5,7 @@ daemon there and compare what queries answer. A damaged, cut or unknown-version
 file is refused by name and leaves no store behind; so is a non-empty target."""
 import json
 import os
+import sqlite3
 import subprocess
 import time
 import urllib.parse
@@ -191,6 +192,18 @@ try:
     refused("not-a-window", b"hello world, not a window file at all", "not an ooda window file")
     res = run("import", win, "--data", d2)
     check(res.returncode != 0 and "not empty" in res.stderr, f"an existing store is never overwritten: {res.stderr}")
+    # --- a damaged block of the source is left out, and the export says so
+    db = sqlite3.connect(os.path.join(s1.data, "telemetry.db"))
+    bid, blk = db.execute("SELECT id, data FROM log_blocks WHERE service = 'payments'").fetchone()
+    blk = bytearray(blk)
+    for at in (len(blk) // 2, len(blk) // 2 + 1, len(blk) // 3):
+        blk[at] ^= 0xFF
+    db.execute("UPDATE log_blocks SET data = ? WHERE id = ?", (bytes(blk), bid))
+    db.commit()
+    db.close()
+    res = run("export", "--data", s1.data, "--from", str(T0), "--to", str(T1), "--output", win)
+    check(res.returncode == 0 and "exported 40 logs" in res.stderr and "1 damaged telemetry blocks" in res.stderr
+          and "ooda telemetry check" in res.stderr, f"a damaged source block is named: {res.stderr}")
     res = run("export", "--data", s1.data, "--from", "yesterday", "--to", str(T1), "--output", win)
     check(res.returncode != 0 and "--from" in res.stderr, f"a bad --from is named: {res.stderr}")
 finally:
