@@ -644,7 +644,8 @@ static int doc_restore_fn(struct store *s, void *ctx, struct buf *err)
 
 struct import_ctx {
 	struct tstore *t;
-	struct arena arena;
+	struct arena blocks;    /* the decoded block being loaded */
+	struct arena arena;     /* the events waiting for their batch */
 	struct telemetry_batch events;
 	size_t events_cap;
 };
@@ -667,10 +668,9 @@ static int import_frame(struct import_ctx *x, struct store *s, int type, const s
 	int rc = 0;
 	if (type == WINDOW_LOGS || type == WINDOW_SPANS || type == WINDOW_METRICS) {
 		int sig = type == WINDOW_LOGS ? SIGNAL_LOGS : type == WINDOW_SPANS ? SIGNAL_SPANS : SIGNAL_METRICS;
-		struct arena a;
-		arena_init(&a, 0);
-		struct telemetry_batch b = { .arena = &a };
-		rc = tblock_decode(sig, frame->data, frame->len, &a, &b, err);
+		arena_reset(&x->blocks); /* reused: a fresh arena per block costs page faults */
+		struct telemetry_batch b = { .arena = &x->blocks };
+		rc = tblock_decode(sig, frame->data, frame->len, &x->blocks, &b, err);
 		if (rc)
 			buf_adds(err, " (a block of the window file)");
 		if (!rc && x->t)
@@ -680,7 +680,6 @@ static int import_frame(struct import_ctx *x, struct store *s, int type, const s
 			c->spans += b.n_spans;
 			c->points += b.n_points;
 		}
-		arena_release(&a);
 	} else if (type == WINDOW_EVENT) {
 		if (c->events >= WINDOW_EVENTS_MAX) {
 			buf_addf(err, "the window file holds more than %d change events", WINDOW_EVENTS_MAX);
@@ -748,6 +747,7 @@ int window_import(FILE *in, struct tstore *t, struct store *s, struct window_hea
 	struct window_reader r;
 	struct import_ctx x = { .t = t };
 	arena_init(&x.arena, 0);
+	arena_init(&x.blocks, 1 << 20);
 	x.events.arena = &x.arena;
 	int rc = window_reader_open(&r, in, h, err);
 	int type = 0;
@@ -769,5 +769,6 @@ int window_import(FILE *in, struct tstore *t, struct store *s, struct window_hea
 	memcpy(c->sha256, r.end.sha256, 32);
 	window_reader_release(&r);
 	arena_release(&x.arena);
+	arena_release(&x.blocks);
 	return rc;
 }
