@@ -751,18 +751,31 @@ int window_import(FILE *in, struct tstore *t, struct store *s, struct window_hea
 	x.events.arena = &x.arena;
 	int rc = window_reader_open(&r, in, h, err);
 	int type = 0;
+	/*
+	 * A frame that does not decode is most often a damaged file: read on to
+	 * the trailer (framing only), and report the checksum when it does not
+	 * match, the frame's own complaint when it does.
+	 */
+	int bad = 0;
+	struct buf why = BUF_INIT;
 	while (!rc) {
 		rc = window_reader_next(&r, &type, err);
 		if (rc)
 			break;
 		c->frames++;
 		if (type == WINDOW_END) {
-			if (!(rc = flush_events(&x, err)) && !(rc = end_check(&r.frame, c, err)))
-				r.ended = true;
-			continue;
+			r.ended = true;
+			if (!bad && !(bad = flush_events(&x, &why)))
+				bad = end_check(&r.frame, c, &why);
+		} else if (!bad) {
+			bad = import_frame(&x, s, type, &r.frame, c, &why);
 		}
-		rc = import_frame(&x, s, type, &r.frame, c, err);
 	}
+	if (rc == 1 && bad) {
+		buf_add(err, why.data, why.len);
+		rc = bad;
+	}
+	buf_release(&why);
 	if (rc == 1)
 		rc = 0;
 	c->bytes = r.offset;

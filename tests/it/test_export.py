@@ -185,7 +185,7 @@ try:
 
     bad = bytearray(good)
     bad[len(good) // 2] ^= 0x01
-    refused("corrupt", bytes(bad), "checksum")
+    refused("corrupt", bytes(bad), "checksum mismatch")
     refused("truncated", good[:len(good) - 100], "truncated")
     refused("cut-trailer", good[:len(good) - 37], "truncated")
     refused("version", good[:8] + b"\x09\x00\x00\x00" + good[12:], "format version 9")

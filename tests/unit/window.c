@@ -216,6 +216,7 @@ static void test_import_checks_blocks(void **state)
 	struct window_header h = { .from_ns = 100, .to_ns = 200 };
 	assert_int_equal(window_writer_open(&w, f, &h, &err), 0);
 	assert_int_equal(window_writer_frame(&w, WINDOW_LOGS, b.data, b.data_len, &err), 0);
+	size_t b_len = b.data_len;
 	const char *ev = "{\"id\":\"e1\",\"time_unix_nano\":160,\"kind\":\"deploy\",\"attributes\":{\"n\":1}}";
 	assert_int_equal(window_writer_frame(&w, WINDOW_EVENT, ev, strlen(ev), &err), 0);
 	struct window_counts c = { .logs = 3, .events = 1 };
@@ -233,6 +234,15 @@ static void test_import_checks_blocks(void **state)
 	assert_int_equal(got.events, 1);
 	assert_memory_equal(got.sha256, c.sha256, 32);
 
+	/* a damaged block is reported as the damaged file it is: the checksum, not the block decoder */
+	size_t at = 12 + 5 + (size_t)((uint8_t)mem[13] | (uint8_t)mem[14] << 8) + 5 + b_len / 2;
+	mem[at] ^= 0x55;
+	f = fmemopen(mem, len, "rb");
+	buf_reset(&err);
+	assert_int_equal(window_import(f, NULL, NULL, &gh, &got, &err), OODA_ECORRUPT);
+	fclose(f);
+	if (!strstr(err.data, "checksum mismatch"))
+		fail_msg("damaged block: %s", err.data);
 	free(mem);
 
 	/* end counts that differ from the frames are refused, even under a good checksum */
