@@ -156,6 +156,10 @@ try:
               "--output", win_p)
     check(res.returncode == 0 and "exported 25 logs, 1 spans, 1 metric points, 1 change events, 0 alert" in res.stderr,
           f"export --service: {res.stderr}")
+    res = run("export", "--data", s1.data, "--from", str(T0), "--to", str(T1), "--service", "checkout",
+              "--output", os.path.join(s1.tmp, "checkout.ooda"))
+    check(res.returncode == 0 and "exported 40 logs, 1 spans, 1 metric points, 1 change events, 1 alert" in res.stderr,
+          f"export --service checkout keeps the checkout alert: {res.stderr}")
     d3 = os.path.join(s1.tmp, "replay-payments")
     os.mkdir(d3)  # an existing empty dir is fine
     res = run("import", win_p, "--data", d3)
