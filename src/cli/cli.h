@@ -167,6 +167,10 @@ int cmd_approvals_reject(struct cli_args *a, struct buf *err);
 int cmd_telemetry_check(struct cli_args *a, struct buf *err);
 int cmd_telemetry_repair(struct cli_args *a, struct buf *err);
 
+/* cmd_window.c */
+int cmd_export(struct cli_args *a, struct buf *err);
+int cmd_import(struct cli_args *a, struct buf *err);
+
 /* cmd_detect.c */
 int cmd_alerts_list(struct cli_args *a, struct buf *err);
 int cmd_alerts_show(struct cli_args *a, struct buf *err);

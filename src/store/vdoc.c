@@ -79,6 +79,22 @@ int vdoc_write_tx(struct store *s, struct vdoc_write *w, struct vdoc *before, st
 	return rc;
 }
 
+int vdoc_history(struct store *s, const char *kind, const char *key, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->doc_history(store_impl(s), kind, key, fn, ctx);
+}
+
+int vdoc_restore_tx(struct store *s, const struct doc_row *d, struct buf *err)
+{
+	struct doc_row row = *d;
+	row.rationale = d->rationale ? d->rationale : "";
+	row.author = d->author ? d->author : "";
+	int rc = store_backend(s)->doc_put(store_impl(s), &row, -1);
+	if (rc)
+		buf_addf(err, "writing %s %s failed", d->kind, d->key);
+	return rc;
+}
+
 struct hist_ctx {
 	struct buf *out;
 	int n;

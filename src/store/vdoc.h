@@ -60,6 +60,20 @@ struct vdoc_write {
  */
 int vdoc_write_tx(struct store *s, struct vdoc_write *w, struct vdoc *before, struct buf *err);
 
+/*
+ * Every version of kind/key, oldest first, as stored (author and time as
+ * written); fn gets a const struct doc_row *. OODA_ENOTFOUND if none.
+ */
+int vdoc_history(struct store *s, const char *kind, const char *key, store_row_fn fn, void *ctx);
+
+/*
+ * (tx) Writes d as the next version of d->kind/d->key keeping its time,
+ * author, rationale and deleted flag (window import: a document version
+ * copied from another store). d->version is ignored; no audit record (the
+ * import writes one for the whole file).
+ */
+int vdoc_restore_tx(struct store *s, const struct doc_row *d, struct buf *err);
+
 /* [{version, time, author, rationale, deleted, body}…] oldest first; OODA_ENOTFOUND if no version. */
 int vdoc_history_json(struct store *s, const char *kind, const char *key, bool with_bodies, struct buf *out,
 		      struct buf *err);
