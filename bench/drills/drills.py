@@ -59,8 +59,11 @@ SCENARIOS = [
 # Error ratio: both count the same requests (ooda the OTLP sum `sim.requests`
 # by outcome, pushed every second, which ooda names `sim_requests` with the
 # service in `job`; Prometheus `sim_requests_total` by code,
-# scraped every second) over 10 s. Latency: ooda's span histogram (10 s slots,
-# the only latency ooda gets) and the scraped histogram, p99 over 30 s.
+# scraped every second) over 10 s. Latency: the database's median over 30 s
+# (healthy 4 ms, 20 ms and more when slow) from ooda's span histogram (10 s
+# slots, the only latency ooda gets) and from the scraped histogram. Not a p99 of
+# every service: on this shared 2-core machine the tail follows the machine's
+# load (p99 0.2-0.5 s while healthy at load 25), a median of the database does not.
 # Memory: the gauge, 75 % of the simulated 256 MiB limit.
 RULES = [
     ("HighErrorRatio",
@@ -68,9 +71,9 @@ RULES = [
      '/ sum by (job) (rate(sim_requests[10s])) > 0.05',
      'sum by (service) (rate(sim_requests_total{code="5xx"}[10s])) '
      '/ sum by (service) (rate(sim_requests_total[10s])) > 0.05'),
-    ("HighLatencyP99",
-     'histogram_quantile(0.99, sum by (service, le) (rate(ooda_span_duration_seconds_bucket[30s]))) > 0.25',
-     'histogram_quantile(0.99, sum by (service, le) (rate(sim_request_duration_seconds_bucket[30s]))) > 0.25'),
+    ("DatabaseSlow",
+     'histogram_quantile(0.5, sum by (service, le) (rate(ooda_span_duration_seconds_bucket{service="database"}[30s]))) > 0.02',
+     'histogram_quantile(0.5, sum by (service, le) (rate(sim_request_duration_seconds_bucket{service="database"}[30s]))) > 0.02'),
     ("MemoryHigh",
      'process_memory_usage > 201326592',
      'process_resident_memory_bytes > 201326592'),
@@ -348,7 +351,7 @@ def active_alerts(ooda_port, prom_port):
     return out
 
 
-def wait_quiet(ooda_port, prom_port, hold=5.0, limit=180.0):
+def wait_quiet(ooda_port, prom_port, hold=5.0, limit=90.0):
     t0, since = time.time(), None
     while time.time() - t0 < limit:
         if active_alerts(ooda_port, prom_port):
