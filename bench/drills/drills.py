@@ -1,0 +1,537 @@
+#!/usr/bin/env python3
+"""Fault drills, ooda against Prometheus + Alertmanager: from a fault injected
+into ooda-sim to the first notification of each system at the same local
+webhook receiver.
+
+One simulated system (ooda-sim, docs/sim.md) is watched by both at once:
+ooda receives its OTLP and heartbeats; Prometheus scrapes every service's
+/metrics every 1 s and evaluates every 1 s; Alertmanager sends to a webhook.
+Both have the same rules with the same `for` (below, and bench/drills/README.md);
+both notify ONE receiver in this process (path /ooda or /am), which stamps each
+arrival with time.time(). A fault's start is the moment the simulator's
+`POST /faults` answer arrives, on the same clock. Per scenario and run: wait
+until neither system has an alert pending or firing, inject, wait for the first
+firing notification of each (DRILL_TIMEOUT, 120 s), clear, settle. For `noise`
+and `traffic-spike` (nothing is broken) every firing notification within
+DRILL_QUIET (45 s) is a false one. Then the human-in-the-loop MTTR baseline
+from the assumptions in HUMAN below.
+
+Python 3 standard library only. Usage: drills.py BUILD (see bench/drills/run).
+"""
+import datetime
+import http.server
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+build = sys.argv[1] if __name__ == "__main__" and len(sys.argv) > 1 else "build-bench"
+OODA = os.path.join(build, "ooda")
+SIM = os.path.join(build, "sim", "ooda-sim")
+RUNS = int(os.environ.get("DRILL_RUNS", "3"))
+FOR = os.environ.get("DRILL_FOR", "2s")
+TIMEOUT = float(os.environ.get("DRILL_TIMEOUT", "120"))
+QUIET = float(os.environ.get("DRILL_QUIET", "45"))
+RPS = os.environ.get("DRILL_RPS", "20")
+
+# name, fault, service (None: the fault's default), harmless (every alert is false)
+SCENARIOS = [
+    ("bad-deploy", "bad-deploy", None, False),
+    ("slow-dependency", "slow-dependency", None, False),
+    ("dependency-down", "dependency-down", None, False),
+    ("memory-leak", "memory-leak", None, False),
+    ("flag-misconfig", "flag-misconfig", None, False),
+    ("config-shed", "config-shed", None, False),
+    ("job-stopped", "job-stopped", None, False),
+    ("traffic-spike", "traffic-spike", None, True),
+    ("noise", "noise", None, True),
+]
+
+# The rules, one per line on each side: (name, ooda expr, Prometheus expr).
+# Error ratio: both count the same requests (ooda the OTLP sum `sim.requests`
+# by outcome, pushed every second, which ooda names `sim_requests` with the
+# service in `job`; Prometheus `sim_requests_total` by code,
+# scraped every second) over 10 s. Latency: the database's median over 30 s
+# (healthy 4 ms, 20 ms and more when slow) from ooda's span histogram (10 s
+# slots, the only latency ooda gets) and from the scraped histogram. Not a p99 of
+# every service: on this shared 2-core machine the tail follows the machine's
+# load (p99 0.2-0.5 s while healthy at load 25), a median of the database does not.
+# Memory: the gauge, 75 % of the simulated 256 MiB limit.
+RULES = [
+    ("HighErrorRatio",
+     'sum by (job) (rate(sim_requests{outcome="error"}[10s])) '
+     '/ sum by (job) (rate(sim_requests[10s])) > 0.05',
+     'sum by (service) (rate(sim_requests_total{code="5xx"}[10s])) '
+     '/ sum by (service) (rate(sim_requests_total[10s])) > 0.05'),
+    ("DatabaseSlow",
+     'histogram_quantile(0.5, sum by (service, le) (rate(ooda_span_duration_seconds_bucket{service="database"}[30s]))) > 0.02',
+     'histogram_quantile(0.5, sum by (service, le) (rate(sim_request_duration_seconds_bucket{service="database"}[30s]))) > 0.02'),
+    ("MemoryHigh",
+     'process_memory_usage > 201326592',
+     'process_resident_memory_bytes > 201326592'),
+]
+
+# The scripted responder (assumptions, stated in docs/benchmarks.md).
+HUMAN = {
+    "ack_day_s": (60, 180),       # acknowledge a page in working hours: 1-3 min
+    "ack_night_s": (120, 300),    # at night: 2-5 min (woken, laptop, VPN)
+    "orient_s": 300,              # open dashboards, find the suspect: 5 min
+    "runbook_step_s": 300,        # run the runbook step (rollback, restart, flag off): 5 min
+    "verify_s": 120,              # watch the graphs recover: 2 min
+}
+
+tmp = tempfile.mkdtemp(prefix="ooda-bench-drills-")
+procs = []
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def cleanup():
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    procs.clear()
+    if os.environ.get("DRILL_KEEP"):
+        log(f"drills: kept {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class DrillError(Exception):
+    pass
+
+
+def die(msg):
+    """Stops what was started; exits when run as the bench, raises when imported."""
+    log("bench/drills: " + msg)
+    cleanup()
+    if __name__ != "__main__":
+        raise DrillError(msg)
+    sys.exit(1)
+
+
+def on_signal(signum, _frame):
+    cleanup()
+    sys.exit(128 + signum)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(method, url, body=None, timeout=10):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"} if data else {})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status, json.loads(r.read() or b"null")
+
+
+def wait_http(url, what, p, tries=300):
+    for _ in range(tries):
+        if p.poll() is not None:
+            die(f"{what} exited with {p.returncode}; logs in {tmp}")
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except Exception:
+            time.sleep(0.1)
+    die(f"{what} did not answer {url}")
+
+
+# ---- the one receiver -------------------------------------------------------------
+
+class Receiver:
+    """Both systems post here: /ooda (ooda's webhook target) and /am
+    (Alertmanager's webhook receiver). Keeps (time, source, what, firing)."""
+
+    def __init__(self):
+        self.events = []
+        self.lock = threading.Lock()
+        self.port = free_port()
+        rec = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                t = time.time()
+                n = int(self.headers.get("Content-Length", "0"))
+                try:
+                    body = json.loads(self.rfile.read(n) or b"{}")
+                except ValueError:
+                    body = {}
+                self.send_response(200)
+                self.end_headers()
+                rec.add(t, self.path, body)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def add(self, t, path, body):
+        out = []
+        if path.startswith("/ooda"):
+            kind, event = body.get("kind"), body.get("event")
+            obj = body.get(kind) if isinstance(body.get(kind), dict) else {}
+            what = f"{kind}.{event} {obj.get('title') or obj.get('name') or ''} {obj.get('service') or ''}"
+            out.append((t, "ooda", what.strip(), event in ("firing", "opened", "reopened")))
+        elif path.startswith("/am"):
+            for a in body.get("alerts", []):
+                lb = a.get("labels", {})
+                out.append((t, "prom", f"{lb.get('alertname')} {lb.get('service', '')} {a.get('status')}".strip(),
+                            a.get("status") == "firing"))
+        with self.lock:
+            self.events.extend(out)
+
+    def firing_since(self, source, t0):
+        with self.lock:
+            return [e for e in self.events if e[1] == source and e[3] and e[0] >= t0]
+
+
+# ---- the systems --------------------------------------------------------------------
+
+def start_ooda(rec):
+    port = free_port()
+    cfg = os.path.join(tmp, "ooda.yaml")
+    rules = "".join(f"""    - name: {n}
+      expr: '{o}'
+      for: {FOR}
+      severity: page
+""" for n, o, _p in RULES)
+    with open(cfg, "w") as f:
+        f.write(f"""log:
+  level: warn
+services:
+  - name: frontend
+    dependencies: [checkout]
+  - name: checkout
+    dependencies: [payments, inventory]
+  - name: payments
+    dependencies: [database]
+  - name: inventory
+    dependencies: [database]
+  - name: database
+heartbeats:
+  - name: sim-reconciler
+    every: 2s
+    grace: 4s
+    service: reconciler
+alerts:
+  interval: 1s
+  rules:
+{rules}incidents:
+  reopen_window: 1s           # each drill is its own incident: the bench resolves it after the drill
+notify:
+  targets:
+    - name: bench
+      type: webhook
+      url: http://127.0.0.1:{rec.port}/ooda
+      secret_env: OODA_BENCH_WEBHOOK_KEY
+      timeout: 2s
+  routes:
+    - targets: [bench]
+""")
+    env = dict(os.environ, OODA_BENCH_WEBHOOK_KEY="bench-drills")
+    lf = open(os.path.join(tmp, "ooda.log"), "w")
+    p = subprocess.Popen([OODA, "serve", "--config", cfg, "--listen", f"127.0.0.1:{port}",
+                          "--data", os.path.join(tmp, "ooda-data")], stdout=lf, stderr=lf, env=env)
+    procs.append(p)
+    wait_http(f"http://127.0.0.1:{port}/readyz", "ooda", p)
+    return port
+
+
+def start_sim(ooda_port):
+    pf = os.path.join(tmp, "sim-ports.json")
+    lf = open(os.path.join(tmp, "sim.log"), "w")
+    p = subprocess.Popen([SIM, "run", "--ooda", f"http://127.0.0.1:{ooda_port}", "--base-port", "0",
+                          "--ports-file", pf, "--rps", RPS], stdout=lf, stderr=lf)
+    procs.append(p)
+    for _ in range(300):
+        if os.path.exists(pf) and os.path.getsize(pf) > 0:
+            try:
+                with open(pf) as f:
+                    return json.load(f)
+            except ValueError:
+                pass
+        if p.poll() is not None:
+            die(f"ooda-sim exited; see {tmp}/sim.log")
+        time.sleep(0.1)
+    die("ooda-sim wrote no ports file")
+
+
+def start_prom(rec, ports):
+    d = os.path.join(tmp, "prom")
+    os.makedirs(d)
+    am_port, am_cluster, prom_port = free_port(), free_port(), free_port()
+    with open(os.path.join(d, "am.yml"), "w") as f:
+        f.write(f"""route:
+  receiver: bench
+  group_by: [alertname, service]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 4h
+receivers:
+  - name: bench
+    webhook_configs:
+      - url: http://127.0.0.1:{rec.port}/am
+        send_resolved: true
+""")
+    rules = "".join(f"""      - alert: {n}
+        expr: '{pexpr}'
+        for: {FOR}
+        labels: {{severity: page}}
+""" for n, _o, pexpr in RULES)
+    with open(os.path.join(d, "rules.yml"), "w") as f:
+        f.write("groups:\n  - name: drills\n    interval: 1s\n    rules:\n" + rules)
+    targets = ", ".join(f'"127.0.0.1:{p}"' for p in ports["services"].values())
+    with open(os.path.join(d, "prom.yml"), "w") as f:
+        f.write(f"""global:
+  scrape_interval: 1s
+  scrape_timeout: 900ms
+  evaluation_interval: 1s
+rule_files: [{d}/rules.yml]
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["127.0.0.1:{am_port}"]
+scrape_configs:
+  - job_name: sim
+    static_configs:
+      - targets: [{targets}]
+""")
+    am = subprocess.Popen(["prometheus-alertmanager", f"--config.file={d}/am.yml", f"--storage.path={d}/am",
+                           f"--web.listen-address=127.0.0.1:{am_port}",
+                           f"--cluster.listen-address=127.0.0.1:{am_cluster}"],
+                          stdout=subprocess.DEVNULL, stderr=open(f"{d}/am.log", "w"))
+    procs.append(am)
+    pr = subprocess.Popen(["prometheus", f"--config.file={d}/prom.yml", f"--storage.tsdb.path={d}/tsdb",
+                           f"--web.listen-address=127.0.0.1:{prom_port}"],
+                          stdout=subprocess.DEVNULL, stderr=open(f"{d}/prom.log", "w"))
+    procs.append(pr)
+    wait_http(f"http://127.0.0.1:{am_port}/-/ready", "Alertmanager", am)
+    wait_http(f"http://127.0.0.1:{prom_port}/-/ready", "Prometheus", pr)
+    return prom_port
+
+
+# ---- a drill ---------------------------------------------------------------------------
+
+def active_alerts(ooda_port, prom_port):
+    """Names of alerts pending or firing in either system (quiet = empty)."""
+    out = []
+    try:
+        _s, j = call("GET", f"http://127.0.0.1:{ooda_port}/api/v1/alerts")
+        for a in j.get("alerts", []):
+            if a.get("state") in ("pending", "firing"):
+                out.append("ooda:" + a.get("name", "?"))
+    except Exception as e:
+        out.append(f"ooda:?{e}")
+    try:
+        _s, j = call("GET", f"http://127.0.0.1:{prom_port}/api/v1/alerts")
+        for a in j.get("data", {}).get("alerts", []):
+            out.append("prom:" + a.get("labels", {}).get("alertname", "?"))
+    except Exception as e:
+        out.append(f"prom:?{e}")
+    return out
+
+
+def wait_quiet(ooda_port, prom_port, hold=5.0, limit=90.0):
+    t0, since = time.time(), None
+    while time.time() - t0 < limit:
+        if active_alerts(ooda_port, prom_port):
+            since = None
+        elif since is None:
+            since = time.time()
+        elif time.time() - since >= hold:
+            return True
+        time.sleep(0.5)
+    log(f"drills: not quiet after {limit:.0f}s: {active_alerts(ooda_port, prom_port)}")
+    return False
+
+
+def iso_epoch(v):
+    try:
+        return datetime.datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
+    except (AttributeError, ValueError):
+        return None
+
+
+def ooda_incident_service(ooda_port, t0):
+    """The primary service of ooda's incident opened, joined or reopened since
+    t0 (the one updated last), or None: what the top-1 suspect is scored on."""
+    try:
+        _s, j = call("GET", f"http://127.0.0.1:{ooda_port}/api/v1/incidents?limit=50")
+    except Exception:
+        return None
+    best = None
+    for inc in j.get("incidents", []):
+        u = iso_epoch(inc.get("updated_at"))
+        if u is not None and u >= t0 and (best is None or u > best[0]):
+            best = (u, inc.get("service"))
+    return best[1] if best else None
+
+
+def resolve_incidents(ooda_port):
+    """Ends the drill in ooda as a responder would: every open incident resolved."""
+    try:
+        _s, j = call("GET", f"http://127.0.0.1:{ooda_port}/api/v1/incidents?limit=50")
+    except Exception:
+        return
+    for inc in j.get("incidents", []):
+        if inc.get("status") in ("triggered", "acknowledged", "mitigated"):
+            try:
+                call("POST", f"http://127.0.0.1:{ooda_port}/api/v1/incidents/{inc['id']}/transition",
+                     {"to": "resolved", "note": "drill over"})
+            except Exception as e:
+                log(f"drills: could not resolve {inc.get('id')}: {e}")
+
+
+def fault_blind(fault):
+    """Prometheus has no metric to see this fault by (README: the reconciler)."""
+    return fault == "job-stopped"
+
+
+def drill(rec, control, ooda_port, prom_port, fault, service, harmless):
+    wait_quiet(ooda_port, prom_port)
+    resolve_incidents(ooda_port)  # the last drill's, once its alerts resolved
+    body = {"name": fault}
+    if service:
+        body["service"] = service
+    if fault == "traffic-spike":
+        body["for"] = "30s"
+    _s, inst = call("POST", f"{control}/faults", body)
+    t0 = time.time()
+    res = {"expected": (inst.get("expected_root_cause") or {})}
+    deadline = t0 + (QUIET if harmless else TIMEOUT)
+    while time.time() < deadline:
+        # Prometheus has no signal of a stopped job (see README): do not wait for it
+        waits = ("ooda",) if fault_blind(fault) else ("ooda", "prom")
+        if not harmless and all(rec.firing_since(s, t0) for s in waits):
+            break
+        time.sleep(0.05)
+    if not harmless:
+        time.sleep(2)  # the incident opens on the same firing; let it be stored
+    res["incident_service"] = ooda_incident_service(ooda_port, t0)
+    for s in ("ooda", "prom"):
+        ev = rec.firing_since(s, t0)
+        res[s] = {"mttd": (ev[0][0] - t0) if ev else None, "first": ev[0][2] if ev else None,
+                  "false": len(ev) if harmless else 0}
+    try:
+        call("DELETE", f"{control}/faults/{inst['id']}")
+    except Exception:
+        pass  # expired by itself (noise, traffic-spike)
+    return res
+
+
+# ---- report --------------------------------------------------------------------------------
+
+def fmt(v):
+    return "—" if v is None else f"{v:.1f} s"
+
+
+def summary(vals):
+    got = [v for v in vals if v is not None]
+    if not got:
+        return "no notification", ""
+    miss = len(vals) - len(got)
+    med = statistics.median(got)
+    worst = max(got) if not miss else None
+    return fmt(med), (fmt(worst) if worst is not None else f"{miss}/{len(vals)} missed")
+
+
+def human_baseline(ooda_mttd):
+    h = HUMAN
+    rows = []
+    for when, (lo, hi) in (("working hours", h["ack_day_s"]), ("night", h["ack_night_s"])):
+        fixed = h["orient_s"] + h["runbook_step_s"] + h["verify_s"]
+        rows.append((when, lo + fixed, hi + fixed))
+    lines = ["", "human in the loop (scripted): notify → ack → orient → runbook step → verify",
+             f"assumed: ack {h['ack_day_s'][0] // 60}–{h['ack_day_s'][1] // 60} min (working hours), "
+             f"{h['ack_night_s'][0] // 60}–{h['ack_night_s'][1] // 60} min (night); orient {h['orient_s'] // 60} min; "
+             f"runbook step {h['runbook_step_s'] // 60} min; verify {h['verify_s'] // 60} min",
+             "| when | MTTR after the notification (best–worst) | with ooda's median time to notify |",
+             "|---|---|---|"]
+    for when, lo, hi in rows:
+        lines.append(f"| {when} | {lo / 60:.0f}–{hi / 60:.0f} min | {(lo + ooda_mttd) / 60:.1f}–{(hi + ooda_mttd) / 60:.1f} min |")
+    return "\n".join(lines)
+
+
+def main():
+    for s_ in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s_, on_signal)
+    for exe in (OODA, SIM, shutil.which("prometheus"), shutil.which("prometheus-alertmanager")):
+        if not exe or not os.path.exists(exe):
+            die(f"missing {exe}: scripts/install-deps --bench, and build {build}")
+    want = os.environ.get("DRILL_SCENARIOS")
+    scen = [s for s in SCENARIOS if not want or s[0] in want.split(",")]
+    rec = Receiver()
+    ooda_port = start_ooda(rec)
+    ports = start_sim(ooda_port)
+    control = f"http://127.0.0.1:{ports['control']}"
+    prom_port = start_prom(rec, ports)
+    log(f"drills: ooda :{ooda_port}, sim {control}, prometheus :{prom_port}, receiver :{rec.port}; warming up")
+    time.sleep(40)  # rate windows filled, the heartbeat on time, start-up alerts gone
+    results = {}
+    for name, fault, service, harmless in scen:
+        results[name] = []
+        for i in range(RUNS):
+            r = drill(rec, control, ooda_port, prom_port, fault, service, harmless)
+            results[name].append(r)
+            log(f"drills: {name} #{i + 1}: ooda {fmt(r['ooda']['mttd'])} ({r['ooda']['first']}), "
+                f"prometheus+am {fmt(r['prom']['mttd'])} ({r['prom']['first']})")
+    with open(os.path.join(tmp, "events.json"), "w") as f:
+        json.dump(rec.events, f)
+    with open(os.path.join(tmp, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"fault → first notification at the receiver, {RUNS} runs per scenario; rules' `for` {FOR}; "
+          f"{RPS} rps; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end")
+    print("| scenario | ooda median | ooda worst | Prom+AM median | Prom+AM worst "
+          "| false notifications ooda / Prom+AM | ooda incident on the root cause |")
+    print("|---|---|---|---|---|---|---|")
+    ooda_meds = []
+    for name, _f, _s, harmless in scen:
+        rs = results[name]
+        if harmless:
+            fo = sum(r["ooda"]["false"] for r in rs)
+            fp = sum(r["prom"]["false"] for r in rs)
+            fi = sum(1 for r in rs if r.get("incident_service"))
+            print(f"| {name} | — | — | — | — | {fo} / {fp} | {fi} false incidents |")
+            continue
+        om, ow = summary([r["ooda"]["mttd"] for r in rs])
+        pm, pw = summary([r["prom"]["mttd"] for r in rs])
+        if fault_blind(name):
+            pm, pw = "no signal", "—"
+        got = [r["ooda"]["mttd"] for r in rs if r["ooda"]["mttd"] is not None]
+        if got:
+            ooda_meds.append(statistics.median(got))
+        hit = sum(1 for r in rs if r.get("incident_service")
+                  and r["incident_service"] == r["expected"].get("service"))
+        print(f"| {name} | {om} | {ow} | {pm} | {pw} | — | {hit}/{len(rs)} |")
+    if ooda_meds:
+        print(human_baseline(statistics.median(ooda_meds)))
+    cleanup()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except SystemExit:
+        raise
+    except BaseException as e:
+        die(f"{type(e).__name__}: {e}")
