@@ -84,6 +84,8 @@ async function route() {
     if (a.getAttribute('href') === navKey) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
+  // A public page seen without signing in shows no navigation to pages that need a token.
+  document.body.classList.toggle('public', !session.me && PUBLIC.has(path));
   const ctx = { path, params, query, go, link };
   document.title = (page.title ? page.title(ctx) : 'ooda') + ' · ooda';
   put(main, h('p', { class: 'muted' }, 'Loading…'));

@@ -15,7 +15,7 @@ import { api, tryApi, can, headers, session } from '../api.js';
 import { h, put, section, table, badge, field, toast, ago, fmtNum, fmtPct } from '../dom.js';
 import { markdown } from '../md.js';
 import * as stream from '../stream.js';
-import { SEVERITIES, sevBadge, statusBadge } from './incidents.js';
+import { SEVERITIES, sevBadge, statusBadge, fmtTime } from './incidents.js';
 
 const POLL_MS = 4000;
 const KINDS = ['opened', 'alert', 'detection', 'change', 'status', 'severity', 'handoff', 'annotation', 'hypothesis',
@@ -96,7 +96,7 @@ export async function render(main, ctx) {
         ' · opened ', when(d.opened_at), d.reopened ? ` · reopened ${d.reopened}×` : null),
       h('dl', { class: 'kv wide' },
         h('dt', {}, 'services'), h('dd', {}, (d.services || []).join(', ') || '–'),
-        h('dt', {}, 'onset'), h('dd', {}, d.onset_at || '–'),
+        h('dt', {}, 'onset'), h('dd', {}, d.onset_at ? fmtTime(d.onset_at) : '–'),
         h('dt', {}, 'source'), h('dd', {}, d.source ? [d.source.kind || '', d.source.name ? ' ' + d.source.name : ''] : '–'),
         h('dt', {}, 'team'), h('dd', {}, d.team || '–'),
         h('dt', {}, 'runbook'), h('dd', {}, d.runbook ? safeLink(d.runbook) : '–'),
@@ -157,7 +157,7 @@ export async function render(main, ctx) {
   function drawTimeline() {
     const shown = st.entries.filter(e => !st.kind || e.kind === st.kind).slice().reverse();
     put(b.timeline, shown.length ? h('ol', { class: 'plain timeline' }, shown.map(e => h('li', { class: 'tl-' + e.kind },
-      h('time', { datetime: e.at || '', title: e.at || '' }, (e.at || '').replace('T', ' ').replace(/\.\d+/, '').replace('Z', ' UTC')),
+      h('time', { datetime: e.at || '', title: e.at || '' }, fmtTime(e.at)),
       ' ', badge(e.kind), ' ', h('span', { class: 'actor' }, e.actor || ''), ' ',
       h('span', { class: 'tl-text' }, e.text || '')))) : h('p', { class: 'muted' }, st.kind ? `No ${st.kind} entry.` : 'Nothing yet.'));
   }

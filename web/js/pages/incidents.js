@@ -15,6 +15,11 @@ const STATUS_KIND = { triggered: 'bad', acknowledged: 'warn', mitigated: 'warn',
 export function sevBadge(s) { return badge(s || '?', SEV_KIND[s] || ''); }
 export function statusBadge(s) { return badge(s || '?', STATUS_KIND[s] || ''); }
 
+// 2026-12-05T22:20:30.527Z → "2026-12-05 22:20:30 UTC" (what people paste into a postmortem).
+export function fmtTime(iso) {
+  return String(iso || '').replace('T', ' ').replace(/\.\d+/, '').replace(/Z$/, ' UTC');
+}
+
 export function incidentLink(inc) {
   return h('a', { href: '#/incident/' + encodeURIComponent(inc.id) }, inc.id);
 }
@@ -88,7 +93,7 @@ async function statusPage(main) {
   const incs = (j && j.incidents) || [];
   put(main, h('h1', { tabindex: '-1' }, 'Status'),
     why ? h('p', { class: 'muted', id: 'status-none' }, why)
-      : [h('p', { class: 'muted' }, j.generated_at ? 'As of ' + j.generated_at + '.' : ''),
+      : [h('p', { class: 'muted' }, j.generated_at ? 'As of ' + fmtTime(j.generated_at) + '.' : ''),
         incs.length ? incs.map(publicIncident) : h('p', { class: 'card', id: 'status-ok' }, 'All systems operational: no incident is open.')]);
 }
 
@@ -99,6 +104,6 @@ function publicIncident(i) {
     h('h2', { id }, i.title || i.id),
     h('p', { class: 'row' }, statusBadge(i.status), sevBadge(i.severity), i.service ? h('span', { class: 'muted' }, i.service) : null),
     h('ol', { class: 'plain updates' }, ups.map(u => h('li', {},
-      h('p', {}, h('strong', {}, u.state || ''), ' · ', h('time', { datetime: u.at || '' }, u.at || ''), ' ', h('span', { class: 'muted' }, ago(u.at))),
+      h('p', {}, h('strong', {}, u.state || ''), ' · ', h('time', { datetime: u.at || '' }, fmtTime(u.at)), ' ', h('span', { class: 'muted' }, ago(u.at))),
       h('p', { class: 'message' }, u.message || '')))));
 }
