@@ -266,6 +266,18 @@ await page.click('#inc-actions button:has-text("Acknowledge")');
 await page.waitForFunction(() => document.querySelector('.inc-facts').textContent.includes('acknowledged'), null, { timeout: 10000 });
 check(await page.$('#inc-actions button:has-text("Acknowledge")') === null && (await page.textContent('#timeline')).includes('acknowledged'),
   'acknowledge moves the incident on and the timeline says so');
+await page.fill('#inc-actions input[name=note]', 'bob knows the pool');
+await page.fill('#inc-actions input[name=commander]', 'bob');
+await page.click('#inc-actions button:has-text("Hand off")');
+await page.waitForFunction(() => document.getElementById('commander').textContent === 'bob', null, { timeout: 10000 });
+await page.selectOption('#inc-actions select[name=severity]', 'SEV1');
+await page.click('#inc-actions button:has-text("Change severity")');
+await page.waitForFunction(() => document.querySelector('.inc-facts').textContent.includes('SEV1'), null, { timeout: 10000 });
+check((await page.textContent('#timeline')).includes('bob knows the pool'), 'hand off and a severity change show in the header and the timeline');
+await page.setInputFiles('input[name=file]', { name: 'pool-notes.txt', mimeType: 'text/plain', buffer: Buffer.from('pool at 100%\n') });
+await page.click('button:has-text("Upload")');
+await page.waitForFunction(() => document.getElementById('artifacts').textContent.includes('pool-notes.txt'), null, { timeout: 10000 });
+check((await page.textContent('#artifacts')).includes('text/plain'), 'an artifact uploads and is listed');
 await page.fill('textarea[name=statement]', 'db pool exhausted ' + PAYLOAD);
 await page.fill('input[name=confidence]', '0.7');
 await page.fill('textarea[name=evidence]', `trace ${env.TRACE_ID}\nhttps://example.com/pool`);
