@@ -363,6 +363,15 @@ await phone.keyboard.press('Tab');
 check(await phone.evaluate(() => document.activeElement.classList.contains('skip')), 'the first Tab reaches the skip link');
 await phone.keyboard.press('Enter');
 check(await phone.evaluate(() => document.activeElement.id === 'main'), 'the skip link moves focus to the content');
+await phone.evaluate(h => { document.getElementById('main').dataset.ready = ''; location.hash = h; }, '#/incident/' + INC);
+await phone.waitForFunction(w => document.getElementById('main').dataset.ready === w, '/incident/' + INC);
+const incOverflow = await phone.evaluate(() => {
+  const over = [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.scroll'))
+    .slice(0, 3).map(e => e.tagName + '.' + e.className);
+  return [document.documentElement.scrollWidth - window.innerWidth, over.join(' ')];
+});
+check(incOverflow[0] <= 1, 'the incident page fits a phone-width screen', `overflow ${incOverflow[0]}px: ${incOverflow[1]}`);
+await shot(phone, 'incident-phone');
 
 // ---- a viewer ---------------------------------------------------------------
 const viewer = await newPage();
