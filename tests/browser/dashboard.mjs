@@ -274,10 +274,11 @@ await page.selectOption('#inc-actions select[name=severity]', 'SEV1');
 await page.click('#inc-actions button:has-text("Change severity")');
 await page.waitForFunction(() => document.querySelector('.inc-facts').textContent.includes('SEV1'), null, { timeout: 10000 });
 check((await page.textContent('#timeline')).includes('bob knows the pool'), 'hand off and a severity change show in the header and the timeline');
-await page.setInputFiles('input[name=file]', { name: 'pool-notes.txt', mimeType: 'text/plain', buffer: Buffer.from('pool at 100%\n') });
+await page.setInputFiles('input[name=file]', { name: 'pool-notes.txt', mimeType: 'text/plain', buffer: Buffer.from('pool 100%\n') });
 await page.click('button:has-text("Upload")');
 await page.waitForFunction(() => document.getElementById('artifacts').textContent.includes('pool-notes.txt'), null, { timeout: 10000 });
-check((await page.textContent('#artifacts')).includes('text/plain'), 'an artifact uploads and is listed');
+check((await page.textContent('#artifacts')).includes('text/plain') && (await page.textContent('#artifacts')).includes('10 B'),
+  'an artifact uploads and is listed with its size', await page.textContent('#artifacts'));
 await page.fill('textarea[name=statement]', 'db pool exhausted ' + PAYLOAD);
 await page.fill('input[name=confidence]', '0.7');
 await page.fill('textarea[name=evidence]', `trace ${env.TRACE_ID}\nhttps://example.com/pool`);
