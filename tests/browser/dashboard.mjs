@@ -302,11 +302,13 @@ await page.click('button:has-text("Post status update")');
 await page.waitForFunction(() => document.getElementById('status-updates').textContent.includes('We found the pool limit'), null, { timeout: 10000 });
 check(true, 'a status update is posted');
 // an entry added behind the page's back arrives by itself (poll or stream)
+await page.fill('#inc-actions input[name=note]', 'half-typed note');
 await apiCall(page, 'POST', incBase + '/annotations', { markdown: 'added elsewhere 42' });
 try {
   await page.waitForFunction(() => document.getElementById('timeline').textContent.includes('added elsewhere 42'), null, { timeout: 10000 });
   check(true, 'the timeline updates live');
 } catch (e) { check(false, 'the timeline updates live', e.message); }
+check(await page.inputValue('#inc-actions input[name=note]') === 'half-typed note', 'a live update keeps a note being typed');
 await page.selectOption('select[name=kind]', 'status');
 check(!(await page.textContent('#timeline')).includes('added elsewhere 42') && (await page.textContent('#timeline')).includes('acknowledged'),
   'the timeline filters by kind');

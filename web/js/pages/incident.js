@@ -104,7 +104,9 @@ export async function render(main, ctx) {
         d.mitigated_at ? [h('dt', {}, 'mitigated'), h('dd', {}, when(d.mitigated_at))] : null,
         d.resolved_at ? [h('dt', {}, 'resolved'), h('dd', {}, when(d.resolved_at))] : null),
       (d.checklist || []).length ? h('div', {}, h('h2', { class: 'sr' }, 'Checklist'), h('ul', { class: 'checklist' }, d.checklist.map(c => h('li', {}, String(c))))) : null);
-    if (responder) drawActions();
+    // Redrawn only when what it offers changed, so a live update does not wipe a note being typed.
+    const key = [d.status, d.severity, d.commander].join('|');
+    if (responder && key !== drawHead.key) { drawHead.key = key; drawActions(); }
   }
 
   function drawActions() {
