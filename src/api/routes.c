@@ -108,6 +108,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/incidents/{id}/artifacts/{aid}", api_incident_artifact_get, ROLE_VIEWER, 0, "An artifact's bytes, after checking their SHA-256; a damaged one is refused (500, ECORRUPT)." },
 	{ "GET", "/api/v1/incidents/{id}/status-updates", api_incident_status_updates, ROLE_VIEWER, 0, "Public status updates of the incident." },
 	{ "POST", "/api/v1/incidents/{id}/status-updates", api_incident_status_update, ROLE_RESPONDER, 0, "Post a status update: {state: investigating|identified|monitoring|resolved, message}." },
+	{ "GET", "/status", web_index, ROLE_NONE, ROUTE_OPEN, "The public status page (the dashboard shell, no token): it shows what /status.json serves." },
 	{ "GET", "/status.json", api_status_page, ROLE_NONE, ROUTE_OPEN, "Public status page (no token) of incidents with status updates; 404 unless incidents.status_page is true." },
 	{ "POST", "/api/v1/silences", api_silence_create, ROLE_RESPONDER, 0, "Create a silence {name?, service?, labels?, matchers?, starts_at?, ends_at? | duration, reason, creator?}; creator counts only without tokens (else it is kept as reported_by)." },
 	{ "GET", "/api/v1/silences", api_silences_list, ROLE_VIEWER, 0, "Active and pending silences; ?all=true includes expired and deleted ones." },

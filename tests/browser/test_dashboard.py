@@ -33,6 +33,8 @@ slos:
     window: 1d
     sli:
       ratio: {from: red, errors: true}
+incidents:
+  status_page: true
 """
 
 

@@ -3,7 +3,8 @@ token even when tokens exist and carries the Content-Security-Policy and
 the other security headers; assets of this build come gzip when asked, with
 an ETag that answers 304 and a year of caching; another build's path, an
 unknown name and a path climbing out are 404; the shell only references
-assets that exist; /api/v1/whoami tells each token's role and refuses a
+assets that exist; /status (the public status page) is the same shell, with
+no token; /api/v1/whoami tells each token's role and refuses a
 request without one."""
 import gzip
 import re
@@ -44,6 +45,10 @@ def main():
         for ref in refs:
             st2, h2, b2 = raw(s, ref)
             check(st2 == 200 and len(b2) > 0, f"{ref} is served: {st2}")
+
+        st, hs, bs = raw(s, "/status")
+        check(st == 200 and bs == body and hs.get("Content-Security-Policy") == CSP,
+              f"/status serves the same shell without a token, with the CSP: {st}")
 
         app = next(r for r in refs if r.endswith("/js/app.js"))
         st, h, plain = raw(s, app)

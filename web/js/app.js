@@ -1,5 +1,6 @@
 // The dashboard's frame: hash routing with deep links (#/service/payments,
 // #/explore/logs?q=…, #/trace/ID, #/flags/ENV/KEY@VERSION, #/incident/ID),
+// the public status page (/status or #/status, no sign-in),
 // the theme toggle, sign-in state and focus handling for keyboard users.
 // Each page is a module exporting render(main, ctx) that may return a
 // cleanup function, called when the route changes.
@@ -13,14 +14,8 @@ import * as explore from './pages/explore.js';
 import * as trace from './pages/trace.js';
 import * as changes from './pages/changes.js';
 import * as audit from './pages/audit.js';
-
-const incident = {
-  title: () => 'Incident',
-  render(main, ctx) {
-    put(main, h('h1', { tabindex: '-1' }, 'Incident ', ctx.params[0]),
-      h('p', { class: 'muted' }, 'Incident pages arrive with the incident service; this link will open the incident then.'));
-  },
-};
+import * as incidents from './pages/incidents.js';
+import * as incident from './pages/incident.js';
 const notFound = {
   title: () => 'Not found',
   render(main, ctx) {
@@ -39,13 +34,18 @@ const ROUTES = [
   [/^\/flags\/([^/]+)\/([^/@]+)(?:@(\d+))?$/, changes, '#/changes'],
   [/^\/configs\/([^/]+)\/([^/@]+)(?:@(\d+))?$/, changes, '#/changes'],
   [/^\/audit$/, audit, '#/audit'],
-  [/^\/incident\/([^/]+)$/, incident, null],
+  [/^\/incidents$/, incidents, '#/incidents?status=open'],
+  [/^\/incident\/([^/]+)$/, incident, '#/incidents?status=open'],
+  [/^\/status$/, incidents, null],
 ];
+// Pages anyone may open without signing in (they read only public data).
+const PUBLIC = new Set(['/login', '/status']);
 
 let cleanup = null;
 
 function parseHash() {
-  const raw = location.hash.replace(/^#/, '') || '/';
+  // The shell served at /status is the public status page, whatever the hash.
+  const raw = location.pathname === '/status' ? '/status' : location.hash.replace(/^#/, '') || '/';
   const q = raw.indexOf('?');
   const path = q >= 0 ? raw.slice(0, q) : raw;
   const query = new URLSearchParams(q >= 0 ? raw.slice(q + 1) : '');
@@ -71,7 +71,7 @@ async function route() {
   if (cleanup) { try { cleanup(); } catch (e) { /* page already gone */ } cleanup = null; }
   const { path, query } = parseHash();
   const main = document.getElementById('main');
-  if (!session.me && path !== '/login') {
+  if (!session.me && !PUBLIC.has(path)) {
     const ok = await signedIn();
     if (!ok) { go('#/login', { next: location.hash }, true); return; }
   }
@@ -84,6 +84,8 @@ async function route() {
     if (a.getAttribute('href') === navKey) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
+  // A public page seen without signing in shows no navigation to pages that need a token.
+  document.body.classList.toggle('public', !session.me && PUBLIC.has(path));
   const ctx = { path, params, query, go, link };
   document.title = (page.title ? page.title(ctx) : 'ooda') + ' · ooda';
   put(main, h('p', { class: 'muted' }, 'Loading…'));

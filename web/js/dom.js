@@ -56,7 +56,9 @@ export function badge(text, kind) {
 export function fmtNum(x, digits = 2) {
   if (x === null || x === undefined || Number.isNaN(x)) return '–';
   if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString('en');
-  return Number(x).toFixed(digits).replace(/\.?0+$/, '') || '0';
+  const s = Number(x).toFixed(digits);
+  // trailing zeros of the fraction only: with digits 0, 100 stays 100
+  return digits > 0 ? s.replace(/\.?0+$/, '') || '0' : s;
 }
 
 export function fmtPct(x) {

@@ -1,11 +1,12 @@
 // Overview: every service as a tile (RED now, a request-rate sparkline,
 // probes, SLO budget and burn), the alerts firing, the last changes across
-// services and the automation waiting (approvals, rollbacks). Incidents join
-// this page when their API lands.
+// services, the automation waiting (approvals, rollbacks) and the open
+// incidents, worst severity first (pages/incidents.js).
 import { tryApi } from '../api.js';
 import { h, put, section, table, badge, fmtNum, fmtPct, ago } from '../dom.js';
 import { sparkline } from '../chart.js';
 import * as stream from '../stream.js';
+import { openPanel } from './incidents.js';
 
 export const title = () => 'Overview';
 
@@ -13,7 +14,7 @@ export async function render(main) {
   // New change events and alert transitions arrive over the stream: redraw, at most once a second.
   let timer = null;
   const off = stream.on('*', type => {
-    if ((type === 'change' || type === 'alert') && !timer) timer = setTimeout(() => { timer = null; draw(main).catch(() => {}); }, 500);
+    if ((type === 'change' || type === 'alert' || String(type).startsWith('incident')) && !timer) timer = setTimeout(() => { timer = null; draw(main).catch(() => {}); }, 500);
   });
   await draw(main);
   return () => { off(); clearTimeout(timer); };
@@ -21,7 +22,7 @@ export async function render(main) {
 
 async function draw(main) {
   const now = Math.floor(Date.now() / 1000);
-  const [svcs, probes, slos, events, alerts, approvals, rates] = await Promise.all([
+  const [svcs, probes, slos, events, alerts, approvals, rates, incidents] = await Promise.all([
     tryApi('/api/v1/services'),
     tryApi('/api/v1/probes'),
     tryApi('/api/v1/slos'),
@@ -29,6 +30,7 @@ async function draw(main) {
     tryApi('/api/v1/alerts'),
     tryApi('/api/v1/approvals'),
     tryApi('/api/v1/query_range', { query: { query: 'sum by (service) (rate(ooda_span_requests_total[1m]))', start: now - 3600, end: now, step: 60 } }),
+    openPanel(),
   ]);
   const services = new Map();
   const tile = name => {
@@ -46,6 +48,7 @@ async function draw(main) {
   const firing = alerts.alerts || [];
   put(main,
     h('h1', { tabindex: '-1' }, 'Overview'),
+    incidents,
     section('Services', tiles.length ? h('ul', { class: 'tiles' }, tiles) : h('p', { class: 'muted' }, svcs.error || 'No service has sent telemetry yet.')),
     h('div', { class: 'cols' },
       section('Alerts firing', table('Alerts firing', ['Alert', 'Severity', 'Service', 'Since'],
