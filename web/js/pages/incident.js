@@ -436,7 +436,7 @@ function suspectsView(list, error) {
   if (!list.length) return h('p', { class: 'muted' }, error || 'No suspect: nothing changed enough to rank.');
   return h('ol', { class: 'suspects' }, list.map(x => h('li', {},
     h('details', {},
-      h('summary', {}, h('strong', { class: 'node' }, x.node || ''), ' ', badge(x.kind || ''), ` score ${fmtNum(x.score, 3)} · confidence ${fmtPct(x.confidence)}`),
+      h('summary', {}, h('strong', { class: 'suspect-node' }, x.node || ''), ' ', badge(x.kind || ''), ` score ${fmtNum(x.score, 3)} · confidence ${fmtPct(x.confidence)}`),
       (x.evidence || []).length ? h('ul', { class: 'evidence' }, x.evidence.map(e => h('li', {}, badge((e && e.kind) || 'evidence'), ' ', evidenceText(e))))
         : h('p', { class: 'muted' }, 'No evidence recorded.')))));
 }
