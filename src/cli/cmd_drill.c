@@ -42,11 +42,11 @@ struct drill_service {
 };
 
 static const struct drill_service drill_services[] = {
-	{ "frontend", "web-team", "critical", { "checkout" }, 1, 0.08 },
-	{ "checkout", "orders-team", "critical", { "payments", "inventory" }, 2, 0.07 },
-	{ "payments", "payments-team", "critical", { "database" }, 3, 0.04 },
-	{ "inventory", "orders-team", "standard", { "database" }, 4, 0.035 },
-	{ "database", "data-team", "critical", { NULL }, 5, 0.02 },
+	{ "frontend", "web-team", "critical", { "checkout" }, 1, 0.15 },
+	{ "checkout", "orders-team", "critical", { "payments", "inventory" }, 2, 0.12 },
+	{ "payments", "payments-team", "critical", { "database" }, 3, 0.06 },
+	{ "inventory", "orders-team", "standard", { "database" }, 4, 0.06 },
+	{ "database", "data-team", "critical", { NULL }, 5, 0.025 },
 };
 #define N_SERVICES (sizeof(drill_services) / sizeof(drill_services[0]))
 
@@ -62,7 +62,7 @@ struct drill_pace {
 
 static const struct drill_pace drill_paces[] = {
 	{ "realistic", "5s", "30s", "10s", "5s", "4s", 150, 60, 150, 20 },
-	{ "fast", "1s", "20s", "2s", "1s", "2s", 45, 15, 60, 8 },
+	{ "fast", "1s", "20s", "3s", "1s", "2s", 45, 12, 60, 8 },
 };
 
 struct drill {
@@ -356,6 +356,8 @@ struct scenario {
 	int top1, top3; /* -1: unknown (no suspects route, or no incident) */
 	int false_incidents;
 	int suspects_route;
+	char first_alert[160]; /* "NAME on SERVICE" of the first alert fired after the fault started */
+	json_t *incidents;     /* [{id, service, title}] opened during the scenario */
 	char error[256];
 };
 
@@ -486,8 +488,11 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 		json_t *a;
 		json_array_foreach(json_object_get(al, "alerts"), i, a) {
 			int64_t t = jtime(a, "fired_at");
-			if (t >= start && (!first_fire || t < first_fire))
+			if (t >= start && (!first_fire || t < first_fire)) {
 				first_fire = t;
+				snprintf(sc->first_alert, sizeof sc->first_alert, "%s on %s", cli_jstr(a, "name"),
+					 *cli_jstr(a, "service") ? cli_jstr(a, "service") : "-");
+			}
 		}
 		json_decref(al);
 		json_t *inc = drill_call(&d->ooda, "GET", "/api/v1/incidents", NULL, NULL);
@@ -513,8 +518,11 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 	size_t i;
 	json_t *a;
 	json_t *scored = NULL; /* the first incident in the blast radius */
+	sc->incidents = json_array();
 	json_array_foreach(mine, i, a) {
 		const char *svc = json_string_value(json_object_get(a, "service"));
+		json_array_append_new(sc->incidents, json_pack("{s:s, s:s?, s:s}", "id", cli_jstr(a, "id"), "service", svc,
+							       "title", cli_jstr(a, "title")));
 		int route = 0;
 		json_t *sus = none ? incident_suspects(d, cli_jstr(a, "id"), &route) : NULL;
 		if (!none && in_radius(svc, sc->service) && !scored) {
@@ -609,6 +617,8 @@ static json_t *drill_report(struct scenario *sc, size_t n, const struct drill_pa
 				      (json_int_t)s->false_incidents);
 		json_object_set_new(e, "expected", json_pack("{s:s, s:s?}", "kind", s->kind, "service", s->service));
 		json_object_set_new(e, "suspects_route", json_boolean(s->suspects_route));
+		json_object_set_new(e, "first_alert", *s->first_alert ? json_string(s->first_alert) : json_null());
+		json_object_set_new(e, "incidents", s->incidents ? json_incref(s->incidents) : json_array());
 		if (*s->error)
 			json_object_set_new(e, "error", json_string(s->error));
 		json_array_append_new(list, e);
@@ -760,6 +770,12 @@ int cmd_drill_run(struct cli_args *a, struct buf *err)
 			goto out;
 		}
 		scenario_run(&d, &sc[i], progress);
+		/* one line per scenario on stderr: the run's progress in a log, stdout stays the report */
+		fprintf(stderr, "drill: %s: %s", sc[i].name, sc[i].detected ? "detected" : "not detected");
+		if (sc[i].detected)
+			fprintf(stderr, " after %.1f s", sc[i].mttd_s);
+		fprintf(stderr, ", %s, %d false incident(s)%s%s\n", sc[i].incident ? "incident opened" : "no incident",
+			sc[i].false_incidents, *sc[i].error ? ": " : "", sc[i].error);
 	}
 	if (drill_interrupted) {
 		buf_adds(err, "interrupted");
@@ -785,6 +801,8 @@ out:
 		fprintf(stderr, "drill: logs kept in %s\n", d.dir);
 	else
 		nftw(d.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	for (i = 0; sc && i < n; i++)
+		json_decref(sc[i].incidents);
 	free(sc);
 	json_decref(cat);
 	return rc;

@@ -46,7 +46,7 @@ def main():
         env.pop("OODA_SERVER", None)
         env.pop("OODA_TOKEN", None)
         r = subprocess.run([BIN, "drill", "run", "--scenario", "all", "--json", "--fast", "--ooda-sim", SIM],
-                           capture_output=True, text=True, env=env, cwd=home, timeout=400)
+                           capture_output=True, text=True, env=env, cwd=home, timeout=460)
         print(r.stdout)
         print(r.stderr, file=sys.stderr)
         if not check(r.returncode == 0, f"ooda drill run exits 0: {r.returncode} {r.stderr[-2000:]}"):
