@@ -449,15 +449,23 @@ static void resolve_open(struct drill *d, const char *why)
 	json_decref(j);
 }
 
-/* Waits until no alert fires (bounded), then resolves what is still open. */
+static int alerts_in(struct drill *d, const char *state)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/api/v1/alerts?state=%s", state);
+	json_t *j = drill_call(&d->ooda, "GET", path, NULL, NULL);
+	int n = j ? (int)json_array_size(json_object_get(j, "alerts")) : 1;
+	json_decref(j);
+	return n;
+}
+
+/* Waits until no alert fires or is pending (bounded): a pending alert of this
+ * scenario's tail would otherwise fire during the next one and count as its
+ * detection. Then resolves what is still open. */
 static void wait_quiet(struct drill *d, const char *name)
 {
-	for (int i = 0; i < d->pace->quiet_s * 2; i++) {
-		json_t *j = drill_call(&d->ooda, "GET", "/api/v1/alerts?state=firing", NULL, NULL);
-		size_t n = json_array_size(json_object_get(j, "alerts"));
-		json_decref(j);
-		if (j && n == 0)
-			break;
+	for (int i = 0, calm = 0; i < d->pace->quiet_s * 2 && calm < 2; i++) {
+		calm = alerts_in(d, "firing") == 0 && alerts_in(d, "pending") == 0 ? calm + 1 : 0;
 		nap_ms(500);
 	}
 	char why[128];
