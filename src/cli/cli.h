@@ -198,6 +198,9 @@ int cmd_oncall_who(struct cli_args *a, struct buf *err);
 int cmd_oncall_shifts(struct cli_args *a, struct buf *err);
 int cmd_oncall_override(struct cli_args *a, struct buf *err);
 
+/* cmd_drill.c */
+int cmd_drill_run(struct cli_args *a, struct buf *err);
+
 /* cmd_incident.c */
 int cmd_incident_list(struct cli_args *a, struct buf *err);
 int cmd_incident_show(struct cli_args *a, struct buf *err);

@@ -1121,6 +1121,8 @@ static const struct cli_command commands[] = {
 	{ "actions", "add", cmd_actions_add, "--title=,--owner=,--due=,--rationale=", "INCIDENT",
 	  "Add an action item to an incident: --title, --owner, --due YYYY-MM-DD; prints its key (INC-7/A1)." },
 	{ "actions", "done", cmd_actions_done, "--rationale=", "KEY", "Mark action item KEY (INC-7/A1) done." },
+	{ "drill", "run", cmd_drill_run, "--scenario=,--fast,--ooda-sim=", "",
+	  "Fault drills on a dedicated ooda and ooda-sim: inject each fault, score detection (MTTD), incident, top-1/top-3 suspect and false incidents." },
 	{ "incident", "list", cmd_incident_list, "--status=,--service=,--severity=", "", "Incidents newest first: id, severity, status, service, commander, title (--status=open for the unresolved)." },
 	{ "incident", "show", cmd_incident_show, "", "ID", "One incident: title, services, team, commander, runbook, times, then its triage summary (impact, changes, suspects); --json adds \"summary\"." },
 	{ "incident", "postmortem", cmd_incident_postmortem, "--output=", "ID", "The postmortem draft as Markdown, to stdout or --output FILE." },

@@ -1,0 +1,817 @@
+/*
+ * `ooda drill run`: fault drills that measure how well ooda notices and
+ * diagnoses the faults of ooda-sim (docs/sim.md). A CLI-level orchestrator:
+ * in a temporary directory it writes a drill config (the simulator's services,
+ * rules with short windows under --fast), starts a dedicated `ooda serve` and
+ * `ooda-sim run`, then injects each fault of the simulator's catalogue in turn
+ * and scores the loop from ooda's own timestamps: the first alert's fired_at
+ * against the fault's start (MTTD), the incident, its suspects against the
+ * fault's expected root cause (top-1, top-3), incidents outside the fault's
+ * blast radius (false incidents). Between scenarios it clears the fault, waits
+ * for quiet and resolves what is open (actor "drill"). Incidents cannot be
+ * tagged `drill` through the API, so drills never attach to a user's daemon:
+ * the dedicated instance keeps them out of every real reliability report.
+ */
+#include "cli/cli.h"
+#include "core/error.h"
+#include "core/time.h"
+#include "core/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The simulated system as ooda.yaml describes it; port is the offset from the sim's base port. */
+struct drill_service {
+	const char *name, *owner, *tier;
+	const char *deps[3];
+	int port;
+	double latency_s; /* p90 above this is slow: about three times the normal path */
+};
+
+static const struct drill_service drill_services[] = {
+	{ "frontend", "web-team", "critical", { "checkout" }, 1, 0.15 },
+	{ "checkout", "orders-team", "critical", { "payments", "inventory" }, 2, 0.12 },
+	{ "payments", "payments-team", "critical", { "database" }, 3, 0.06 },
+	{ "inventory", "orders-team", "standard", { "database" }, 4, 0.06 },
+	{ "database", "data-team", "critical", { NULL }, 5, 0.025 },
+};
+#define N_SERVICES (sizeof(drill_services) / sizeof(drill_services[0]))
+
+/* How fast the loop runs: realistic (the defaults) or --fast (time-compressed for make test). */
+struct drill_pace {
+	const char *name;
+	const char *eval, *window, *for_, *probe_every, *hb_grace;
+	int detect_s;  /* give up on detection after this */
+	int observe_s; /* how long a fault that should open nothing is watched */
+	int quiet_s;   /* wait at most this for no firing alert after a clear */
+	int suspects_s; /* wait at most this for an incident's suspects */
+};
+
+static const struct drill_pace drill_paces[] = {
+	{ "realistic", "5s", "30s", "10s", "5s", "4s", 150, 60, 150, 20 },
+	{ "fast", "1s", "20s", "3s", "1s", "2s", 45, 12, 60, 8 },
+};
+
+struct drill {
+	const struct drill_pace *pace;
+	char dir[PATH_MAX], ooda_bin[PATH_MAX], sim_bin[PATH_MAX];
+	char ooda_url[64], sim_url[64], token[512];
+	pid_t ooda_pid, sim_pid;
+	int sim_base;
+	struct client ooda, sim;
+};
+
+/* ---- processes and ports ---------------------------------------------------- */
+
+static int port_bindable(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int got = -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		got = ntohs(sa.sin_port);
+	close(fd);
+	return got;
+}
+
+/* A base port with the five service ports after it free too (the sim needs them consecutive). */
+static int drill_base_port(void)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		int base = port_bindable(0);
+		if (base <= 0 || base > 65000)
+			continue;
+		int ok = 1;
+		for (int k = 1; k <= 5 && ok; k++)
+			ok = port_bindable(base + k) == base + k;
+		if (ok)
+			return base;
+	}
+	return -1;
+}
+
+static pid_t drill_spawn(struct drill *d, char *const argv[], const char *log, struct buf *err)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/%s", d->dir, log);
+	pid_t pid = fork();
+	if (pid < 0) {
+		buf_addf(err, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		setpgid(0, 0); /* a Ctrl-C reaches the drill, which stops its children in order */
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		setenv("OODA_TOKEN", d->token, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void drill_stop(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGTERM);
+	for (int i = 0; i < 300; i++) { /* 30 s, then SIGKILL */
+		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+			*pid = 0;
+			return;
+		}
+		struct timespec ts = { 0, 100000000 };
+		nanosleep(&ts, NULL);
+	}
+	kill(*pid, SIGKILL);
+	waitpid(*pid, NULL, 0);
+	*pid = 0;
+}
+
+static int alive(pid_t pid)
+{
+	return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+static void nap_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* ---- HTTP ------------------------------------------------------------------ */
+
+/* Calls c and parses the answer; *status is the HTTP status (0 when unreachable). NULL on any failure. */
+static json_t *drill_call(const struct client *c, const char *method, const char *path, json_t *body, int *status)
+{
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	int st = 0;
+	int rc = client_call(c, method, path, text, text ? strlen(text) : 0, text ? "application/json" : NULL, &st,
+			     &out, &err);
+	if (rc && !st && err.data)
+		st = atoi(err.data);
+	if (status)
+		*status = st;
+	json_t *j = rc ? NULL : json_loadb(out.data ? out.data : "", out.len, JSON_DECODE_ANY, NULL);
+	free(text);
+	json_decref(body);
+	buf_release(&out);
+	buf_release(&err);
+	return j;
+}
+
+static int64_t jtime(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	int64_t ns = 0;
+	if (!s || ooda_time_parse(s, strlen(s), &ns))
+		return 0;
+	return ns;
+}
+
+/* ---- setup ------------------------------------------------------------------- */
+
+static void drill_config(struct drill *d, struct buf *y)
+{
+	const struct drill_pace *p = d->pace;
+	buf_addf(y, "# written by `ooda drill run` (%s pace)\nlog:\n  level: warn\nservices:\n", p->name);
+	for (size_t i = 0; i < N_SERVICES; i++) {
+		const struct drill_service *s = &drill_services[i];
+		buf_addf(y, "  - name: %s\n    owner: %s\n    tier: %s\n", s->name, s->owner, s->tier);
+		if (s->deps[0]) {
+			buf_adds(y, "    dependencies: [");
+			for (int k = 0; k < 3 && s->deps[k]; k++)
+				buf_addf(y, "%s%s", k ? ", " : "", s->deps[k]);
+			buf_adds(y, "]\n");
+		}
+		buf_addf(y,
+			 "    probes:\n      - name: health\n        http: {url: \"http://127.0.0.1:%d/healthz\", "
+			 "expect_status: \"2xx\", max_latency: 500ms}\n        interval: %s\n        fail_after: 2 of 3\n",
+			 d->sim_base + s->port, p->probe_every);
+	}
+	buf_addf(y, "heartbeats:\n  - name: sim-reconciler\n    every: 2s\n    grace: %s\n    service: reconciler\n",
+		 p->hb_grace);
+	buf_addf(y, "alerts:\n  interval: %s\n  group_window: 1m\n  rules:\n", p->eval);
+	buf_addf(y,
+		 "    - name: HighErrorRatio\n      expr: >-\n        sum by (service) (rate(ooda_span_errors_total[%s]))\n"
+		 "        / sum by (service) (rate(ooda_span_requests_total[%s])) > 0.05\n      for: %s\n"
+		 "      severity: page\n",
+		 p->window, p->window, p->for_);
+	for (size_t i = 0; i < N_SERVICES; i++)
+		buf_addf(y,
+			 "    - name: HighLatency-%s\n      expr: >-\n        histogram_quantile(0.9, sum by (service, le) "
+			 "(rate(ooda_span_duration_seconds_bucket{service=\"%s\"}[%s]))) > %g\n      for: %s\n"
+			 "      severity: page\n",
+			 drill_services[i].name, drill_services[i].name, p->window, drill_services[i].latency_s, p->for_);
+	buf_adds(y, "incidents:\n  reopen_window: 1s\n");
+	buf_addf(y, "deploy:\n  hooks:\n    redeploy:\n      http: {url: \"http://127.0.0.1:%d/hooks/redeploy\"}\n      timeout: 10s\n",
+		 d->sim_base);
+}
+
+static int write_file(const char *path, const char *data, struct buf *err)
+{
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(data, f) == EOF || fclose(f)) {
+		buf_addf(err, "%s: %s", path, strerror(errno));
+		return OODA_EIO;
+	}
+	return 0;
+}
+
+static int drill_token(struct drill *d, struct buf *err)
+{
+	struct buf cmd = BUF_INIT;
+	buf_addf(&cmd, "'%s' token create --role admin --name drill --data '%s/data' --init --rationale 'fault drill' 2>&1",
+		 d->ooda_bin, d->dir);
+	FILE *f = popen(cmd.data, "r");
+	buf_release(&cmd);
+	if (!f) {
+		buf_addf(err, "token create: %s", strerror(errno));
+		return OODA_EIO;
+	}
+	char line[512];
+	d->token[0] = 0;
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\r\n")] = 0;
+		if (*line)
+			snprintf(d->token, sizeof d->token, "%s", line); /* the token is the last line */
+	}
+	if (pclose(f) != 0 || !*d->token) {
+		buf_addf(err, "token create failed: %s", d->token);
+		return OODA_EIO;
+	}
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/token", d->dir); /* for a look at a kept drill (OODA_DRILL_KEEP) */
+	struct buf t = BUF_INIT;
+	buf_addf(&t, "%s\n", d->token);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0) {
+		ssize_t w = write(fd, t.data, t.len);
+		(void)w;
+		close(fd);
+	}
+	buf_release(&t);
+	return 0;
+}
+
+static int wait_ready(struct drill *d, const struct client *c, const char *path, pid_t pid, const char *what,
+		      struct buf *err)
+{
+	for (int i = 0; i < 300; i++) {
+		int st = 0;
+		json_decref(drill_call(c, "GET", path, NULL, &st));
+		if (st == 200)
+			return 0;
+		if (!alive(pid)) {
+			buf_addf(err, "%s exited at start (its log: %s)", what, d->dir);
+			return OODA_EIO;
+		}
+		nap_ms(100);
+	}
+	buf_addf(err, "%s did not become ready in 30 s", what);
+	return OODA_ETIMEOUT;
+}
+
+static int drill_start(struct drill *d, struct buf *err)
+{
+	int rc = drill_token(d, err);
+	if (rc)
+		return rc;
+	int port = port_bindable(0);
+	d->sim_base = drill_base_port();
+	if (port <= 0 || d->sim_base <= 0) {
+		buf_adds(err, "no free loopback ports");
+		return OODA_EIO;
+	}
+	snprintf(d->ooda_url, sizeof d->ooda_url, "http://127.0.0.1:%d", port);
+	snprintf(d->sim_url, sizeof d->sim_url, "http://127.0.0.1:%d", d->sim_base);
+	d->ooda = (struct client){ .server = d->ooda_url, .token = d->token, .timeout_s = 10 };
+	d->sim = (struct client){ .server = d->sim_url, .timeout_s = 30 };
+
+	struct buf y = BUF_INIT;
+	drill_config(d, &y);
+	char cfg[PATH_MAX + 16], data[PATH_MAX + 16], listen[32], base[16];
+	snprintf(cfg, sizeof cfg, "%s/drill.yaml", d->dir);
+	snprintf(data, sizeof data, "%s/data", d->dir);
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	snprintf(base, sizeof base, "%d", d->sim_base);
+	rc = write_file(cfg, y.data, err);
+	buf_release(&y);
+	if (rc)
+		return rc;
+	char *serve[] = { d->ooda_bin, "serve", "--config", cfg, "--data", data, "--listen", listen, NULL };
+	if ((d->ooda_pid = drill_spawn(d, serve, "ooda.log", err)) < 0)
+		return OODA_EIO;
+	if ((rc = wait_ready(d, &d->ooda, "/readyz", d->ooda_pid, "ooda serve", err)))
+		return rc;
+	/* what runs before the drill, so a bad deploy has a previous version to blame and roll back to */
+	static const char *const running[][2] = { { "payments", "2.3.0" }, { "checkout", "2.7.1" },
+						   { "frontend", "3.2.0" }, { "inventory", "1.9.4" } };
+	for (size_t i = 0; i < 4; i++)
+		json_decref(drill_call(&d->ooda, "POST", "/api/v1/deploys",
+				       json_pack("{s:s, s:s, s:s, s:s}", "service", running[i][0], "env", "prod", "version",
+						 running[i][1], "note", "running before the drill"),
+				       NULL));
+	char *sim[] = { d->sim_bin, "run", "--ooda", d->ooda_url, "--base-port", base, "--rps", "20", NULL };
+	if ((d->sim_pid = drill_spawn(d, sim, "sim.log", err)) < 0)
+		return OODA_EIO;
+	return wait_ready(d, &d->sim, "/healthz", d->sim_pid, "ooda-sim", err);
+}
+
+/* ---- one scenario ---------------------------------------------------------------- */
+
+struct scenario {
+	const char *name, *kind, *service; /* expected root cause; service NULL for kind none */
+	int detected, incident;
+	double mttd_s; /* < 0: not detected */
+	int top1, top3; /* -1: unknown (no suspects route, or no incident) */
+	int false_incidents;
+	int suspects_route;
+	char first_alert[160]; /* "NAME on SERVICE" of the first alert fired after the fault started */
+	json_t *incidents;     /* [{id, service, title}] opened during the scenario */
+	char error[256];
+};
+
+/* True when service s is the expected one or reaches it through dependencies (its blast radius). */
+static int in_radius(const char *s, const char *expected)
+{
+	if (!s || !expected)
+		return 0;
+	if (!strcmp(s, expected))
+		return 1;
+	for (size_t i = 0; i < N_SERVICES; i++)
+		if (!strcmp(drill_services[i].name, s))
+			for (int k = 0; k < 3 && drill_services[i].deps[k]; k++)
+				if (in_radius(drill_services[i].deps[k], expected))
+					return 1;
+	return 0;
+}
+
+static int word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* Does a suspect name service: its node is the service or holds it as a word ("deploy:payments"). */
+static int suspect_names(json_t *sus, const char *service)
+{
+	const char *keys[] = { "node", "service" };
+	size_t n = strlen(service);
+	for (size_t k = 0; k < 2; k++) {
+		const char *node = json_string_value(json_object_get(sus, keys[k]));
+		for (const char *p = node; p && (p = strstr(p, service)); p++)
+			if ((p == node || !word_char(p[-1])) && !word_char(p[n]))
+				return 1;
+	}
+	return 0;
+}
+
+static int suspect_is_service(json_t *sus)
+{
+	for (size_t i = 0; i < N_SERVICES; i++)
+		if (suspect_names(sus, drill_services[i].name))
+			return 1;
+	return suspect_names(sus, "reconciler");
+}
+
+/* The incident's suspects, best first (a new reference), waiting for them a little; NULL on 404. */
+static json_t *incident_suspects(struct drill *d, const char *id, int *route)
+{
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/incidents/");
+	client_urlencode(&path, id);
+	buf_adds(&path, "/suspects");
+	json_t *list = NULL;
+	for (int i = 0; i < d->pace->suspects_s * 2; i++) {
+		int st = 0;
+		json_t *j = drill_call(&d->ooda, "GET", path.data, NULL, &st);
+		if (st == 404 && !j) {
+			*route = 0;
+			break;
+		}
+		*route = 1;
+		json_t *s = json_object_get(j, "suspects");
+		if (json_array_size(s) > 0) {
+			list = json_incref(s);
+			json_decref(j);
+			break;
+		}
+		json_decref(j);
+		nap_ms(500);
+	}
+	buf_release(&path);
+	return list;
+}
+
+static void resolve_open(struct drill *d, const char *why)
+{
+	json_t *j = drill_call(&d->ooda, "GET", "/api/v1/incidents?status=open", NULL, NULL);
+	size_t i;
+	json_t *inc;
+	json_array_foreach(json_object_get(j, "incidents"), i, inc) {
+		struct buf path = BUF_INIT;
+		buf_adds(&path, "/api/v1/incidents/");
+		client_urlencode(&path, cli_jstr(inc, "id"));
+		buf_adds(&path, "/transition");
+		json_decref(drill_call(&d->ooda, "POST", path.data, json_pack("{s:s, s:s}", "to", "resolved", "note", why),
+				       NULL));
+		buf_release(&path);
+	}
+	json_decref(j);
+}
+
+static int alerts_in(struct drill *d, const char *state)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/api/v1/alerts?state=%s", state);
+	json_t *j = drill_call(&d->ooda, "GET", path, NULL, NULL);
+	int n = j ? (int)json_array_size(json_object_get(j, "alerts")) : 1;
+	json_decref(j);
+	return n;
+}
+
+/* Waits until no alert fires or is pending (bounded): a pending alert of this
+ * scenario's tail would otherwise fire during the next one and count as its
+ * detection. Then resolves what is still open. */
+static void wait_quiet(struct drill *d, const char *name)
+{
+	for (int i = 0, calm = 0; i < d->pace->quiet_s * 2 && calm < 2; i++) {
+		calm = alerts_in(d, "firing") == 0 && alerts_in(d, "pending") == 0 ? calm + 1 : 0;
+		nap_ms(500);
+	}
+	char why[128];
+	snprintf(why, sizeof why, "drill: scenario %s is over", name);
+	resolve_open(d, why);
+}
+
+static void scenario_run(struct drill *d, struct scenario *sc, int progress)
+{
+	sc->mttd_s = -1;
+	sc->top1 = sc->top3 = -1;
+	int st = 0;
+	json_t *f = drill_call(&d->sim, "POST", "/faults", json_pack("{s:s}", "name", sc->name), &st);
+	int64_t start = jtime(f, "started");
+	json_int_t fid = json_integer_value(json_object_get(f, "id"));
+	json_decref(f);
+	if (!start) {
+		snprintf(sc->error, sizeof sc->error, "the simulator refused the fault (HTTP %d)", st);
+		return;
+	}
+	int none = !sc->service;
+	int64_t deadline = ooda_now_ns() + (int64_t)(none ? d->pace->observe_s : d->pace->detect_s) * 1000000000LL;
+	json_t *mine = json_array(); /* incidents opened since the fault started */
+	int64_t first_fire = 0;
+	while (ooda_now_ns() < deadline && alive(d->ooda_pid) && alive(d->sim_pid)) {
+		json_t *al = drill_call(&d->ooda, "GET", "/api/v1/alerts?state=all", NULL, NULL);
+		size_t i;
+		json_t *a;
+		json_array_foreach(json_object_get(al, "alerts"), i, a) {
+			int64_t t = jtime(a, "fired_at");
+			if (t >= start && (!first_fire || t < first_fire)) {
+				first_fire = t;
+				snprintf(sc->first_alert, sizeof sc->first_alert, "%s on %s", cli_jstr(a, "name"),
+					 *cli_jstr(a, "service") ? cli_jstr(a, "service") : "-");
+			}
+		}
+		json_decref(al);
+		json_t *inc = drill_call(&d->ooda, "GET", "/api/v1/incidents", NULL, NULL);
+		json_array_clear(mine);
+		json_array_foreach(json_object_get(inc, "incidents"), i, a) {
+			if (jtime(a, "opened_at") >= start)
+				json_array_append(mine, a);
+		}
+		json_decref(inc);
+		int in = 0;
+		json_array_foreach(mine, i, a) in |= in_radius(json_string_value(json_object_get(a, "service")), sc->service);
+		if (progress)
+			fprintf(stderr, "\r\033[Kdrill: %s: %s, %zu incident(s)", sc->name,
+				first_fire ? "detected" : "waiting for detection", json_array_size(mine));
+		if (!none && first_fire && in)
+			break;
+		nap_ms(500);
+	}
+	if (first_fire) {
+		sc->detected = 1;
+		sc->mttd_s = (double)(first_fire - start) / 1e9;
+	}
+	size_t i;
+	json_t *a;
+	json_t *scored = NULL; /* the first incident in the blast radius */
+	sc->incidents = json_array();
+	json_array_foreach(mine, i, a) {
+		const char *svc = json_string_value(json_object_get(a, "service"));
+		json_array_append_new(sc->incidents, json_pack("{s:s, s:s?, s:s}", "id", cli_jstr(a, "id"), "service", svc,
+							       "title", cli_jstr(a, "title")));
+		int route = 0;
+		json_t *sus = none ? incident_suspects(d, cli_jstr(a, "id"), &route) : NULL;
+		if (!none && in_radius(svc, sc->service) && !scored) {
+			scored = a;
+			sc->incident = 1;
+			sus = incident_suspects(d, cli_jstr(a, "id"), &route);
+			sc->suspects_route = route;
+			if (sus) {
+				sc->top1 = suspect_names(json_array_get(sus, 0), sc->service);
+				sc->top3 = 0;
+				for (size_t k = 0; k < 3 && k < json_array_size(sus); k++)
+					sc->top3 |= suspect_names(json_array_get(sus, k), sc->service);
+			} else if (route) {
+				sc->top1 = sc->top3 = 0; /* the route answered, but named nothing */
+			}
+		} else if (!none) {
+			sc->false_incidents++; /* outside the fault's blast radius */
+		} else if (!strcmp(sc->name, "noise")) {
+			sc->false_incidents++; /* noise must open nothing */
+		} else {
+			sc->suspects_route = route;
+			/* traffic: an incident is a false blame when its top suspect is a service (or,
+			 * without suspects, when the incident itself names a service) */
+			if (sus ? suspect_is_service(json_array_get(sus, 0)) : svc != NULL)
+				sc->false_incidents++;
+		}
+		json_decref(sus);
+	}
+	json_decref(mine);
+	char path[64];
+	snprintf(path, sizeof path, "/faults/%lld", (long long)fid);
+	json_decref(drill_call(&d->sim, "DELETE", path, NULL, NULL)); /* 404 when it ended by itself */
+	if (progress)
+		fprintf(stderr, "\r\033[Kdrill: %s: cleared, waiting for quiet", sc->name);
+	wait_quiet(d, sc->name);
+	if (progress)
+		fprintf(stderr, "\r\033[K");
+}
+
+/* Nothing lost: every log record the simulator had acknowledged (2xx from ooda) is
+ * queryable. The simulator's count is read first, so ooda's may only be larger. */
+static json_t *drill_telemetry(struct drill *d)
+{
+	json_t *st = drill_call(&d->sim, "GET", "/state", NULL, NULL);
+	json_t *ex = json_object_get(st, "export");
+	json_int_t acked = json_integer_value(json_object_get(ex, "logs"));
+	json_int_t dropped = json_integer_value(json_object_get(ex, "dropped"));
+	json_decref(st);
+	json_int_t seen = -1;
+	for (int i = 0; i < 20; i++) { /* a batch acknowledged a moment ago may still be on its way to the readers */
+		json_t *f = drill_call(&d->ooda, "GET", "/api/v1/logs/facets?since=24h&fields=service", NULL, NULL);
+		seen = json_is_integer(json_object_get(f, "total")) ? json_integer_value(json_object_get(f, "total")) : -1;
+		json_decref(f);
+		if (seen >= acked)
+			break;
+		nap_ms(250);
+	}
+	return json_pack("{s:I, s:I, s:I, s:I}", "logs_acknowledged", acked, "logs_queryable", seen, "lost",
+			 seen >= acked ? (json_int_t)0 : acked - (seen < 0 ? 0 : seen), "export_dropped", dropped);
+}
+
+/* ---- output -------------------------------------------------------------------- */
+
+static json_t *jnum_or_null(double v, int ok)
+{
+	return ok ? json_real((double)(long long)(v * 10 + 0.5) / 10) : json_null();
+}
+
+static json_t *jbool_or_null(int v)
+{
+	return v < 0 ? json_null() : json_boolean(v);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static json_t *drill_report(struct scenario *sc, size_t n, const struct drill_pace *pace)
+{
+	json_t *list = json_array();
+	double *mttd = xcalloc(n + 1, sizeof(*mttd));
+	size_t nm = 0, t1n = 0, t1ok = 0;
+	json_int_t falses = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct scenario *s = &sc[i];
+		json_t *e = json_pack("{s:s, s:b, s:o, s:b, s:o, s:o, s:o, s:o, s:I}", "name", s->name, "detected",
+				      s->detected, "mttd_s", jnum_or_null(s->mttd_s, s->detected), "incident", s->incident,
+				      "top1", jbool_or_null(s->service ? s->top1 : -1), "top3",
+				      jbool_or_null(s->service ? s->top3 : -1), "remediated", json_null(), "mttr_s", json_null(), "false_incidents",
+				      (json_int_t)s->false_incidents);
+		json_object_set_new(e, "expected", json_pack("{s:s, s:s?}", "kind", s->kind, "service", s->service));
+		json_object_set_new(e, "suspects_route", json_boolean(s->suspects_route));
+		json_object_set_new(e, "first_alert", *s->first_alert ? json_string(s->first_alert) : json_null());
+		json_object_set_new(e, "incidents", s->incidents ? json_incref(s->incidents) : json_array());
+		if (*s->error)
+			json_object_set_new(e, "error", json_string(s->error));
+		json_array_append_new(list, e);
+		if (s->service && s->detected)
+			mttd[nm++] = s->mttd_s;
+		if (s->service && s->top1 >= 0) {
+			t1n++;
+			t1ok += (size_t)s->top1;
+		}
+		falses += s->false_incidents;
+	}
+	qsort(mttd, nm, sizeof(*mttd), cmp_double);
+	double p50 = nm ? (nm % 2 ? mttd[nm / 2] : (mttd[nm / 2 - 1] + mttd[nm / 2]) / 2) : 0;
+	free(mttd);
+	json_t *sum = json_pack("{s:o, s:o, s:I, s:o, s:s}", "mttd_p50_s", jnum_or_null(p50, nm > 0), "top1_rate",
+				t1n ? json_real((double)t1ok / (double)t1n) : json_null(), "false_incidents", falses,
+				"mttr_p50_s", json_null(), "pace", pace->name);
+	return json_pack("{s:o, s:o}", "scenarios", list, "summary", sum);
+}
+
+static const char *cell(json_t *v, char *tmp, size_t n)
+{
+	if (json_is_true(v))
+		return "yes";
+	if (json_is_false(v))
+		return "no";
+	if (json_is_integer(v)) {
+		snprintf(tmp, n, "%lld", (long long)json_integer_value(v));
+		return tmp;
+	}
+	if (json_is_number(v)) {
+		snprintf(tmp, n, "%.1f", json_number_value(v));
+		return tmp;
+	}
+	return "-";
+}
+
+static void drill_print(json_t *r)
+{
+	static const char *const headers[] = { "SCENARIO", "DETECTED", "MTTD_S", "INCIDENT", "TOP1", "TOP3", "REMEDIATED",
+					       "MTTR_S", "FALSE" };
+	static const char *const keys[] = { "detected", "mttd_s", "incident", "top1", "top3", "remediated", "mttr_s",
+					    "false_incidents" };
+	json_t *list = json_object_get(r, "scenarios");
+	size_t n = json_array_size(list);
+	const char **cells = xcalloc(n * 9 + 1, sizeof(*cells));
+	char (*tmp)[24] = xcalloc(n * 9 + 1, sizeof(*tmp));
+	for (size_t i = 0; i < n; i++) {
+		json_t *s = json_array_get(list, i);
+		cells[i * 9] = cli_jstr(s, "name");
+		for (size_t k = 0; k < 8; k++)
+			cells[i * 9 + 1 + k] = cell(json_object_get(s, keys[k]), tmp[i * 9 + 1 + k], sizeof tmp[0]);
+	}
+	cli_table(headers, 9, cells, (int)n);
+	json_t *sum = json_object_get(r, "summary");
+	char a[24], b[24], c[24], e[24];
+	printf("\nMTTD p50 %s s, top-1 rate %s, false incidents %s, MTTR p50 %s s (%s pace)\n",
+	       cell(json_object_get(sum, "mttd_p50_s"), a, sizeof a), cell(json_object_get(sum, "top1_rate"), b, sizeof b),
+	       cell(json_object_get(sum, "false_incidents"), c, sizeof c), cell(json_object_get(sum, "mttr_p50_s"), e, sizeof e),
+	       cli_jstr(sum, "pace"));
+	free(cells);
+	free(tmp);
+}
+
+/* ---- the command ------------------------------------------------------------------ */
+
+static volatile sig_atomic_t drill_interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	drill_interrupted = 1;
+}
+
+static int find_binaries(struct drill *d, struct cli_args *a, struct buf *err)
+{
+	ssize_t n = readlink("/proc/self/exe", d->ooda_bin, sizeof d->ooda_bin - 1);
+	if (n <= 0) {
+		buf_addf(err, "cannot find the ooda binary: %s", strerror(errno));
+		return OODA_EIO;
+	}
+	d->ooda_bin[n] = 0;
+	const char *sim = cli_opt(a, "--ooda-sim");
+	if (sim) {
+		snprintf(d->sim_bin, sizeof d->sim_bin, "%s", sim);
+	} else {
+		const char *slash = strrchr(d->ooda_bin, '/');
+		int len = slash ? (int)(slash - d->ooda_bin) : 0;
+		snprintf(d->sim_bin, sizeof d->sim_bin, "%.*s/sim/ooda-sim", len, d->ooda_bin);
+		if (access(d->sim_bin, X_OK))
+			snprintf(d->sim_bin, sizeof d->sim_bin, "%.*s/ooda-sim", len, d->ooda_bin);
+	}
+	if (access(d->sim_bin, X_OK)) {
+		buf_addf(err, "--ooda-sim: %s is not an executable ooda-sim", d->sim_bin);
+		return OODA_EINVAL;
+	}
+	return 0;
+}
+
+int cmd_drill_run(struct cli_args *a, struct buf *err)
+{
+	struct drill d = { .pace = &drill_paces[cli_flag(a, "--fast") ? 1 : 0] };
+	const char *only = cli_opt(a, "--scenario");
+	if (only && (!*only || !strcmp(only, "all")))
+		only = NULL;
+	int rc = find_binaries(&d, a, err);
+	if (rc)
+		return rc;
+	const char *tmpdir = getenv("TMPDIR");
+	snprintf(d.dir, sizeof d.dir, "%s/ooda-drill-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	if (!mkdtemp(d.dir)) {
+		buf_addf(err, "mkdtemp %s: %s", d.dir, strerror(errno));
+		return OODA_EIO;
+	}
+	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	int progress = isatty(2);
+	struct scenario *sc = NULL;
+	size_t n = 0;
+	json_t *cat = NULL;
+	if ((rc = drill_start(&d, err)))
+		goto out;
+	cat = drill_call(&d.sim, "GET", "/catalogue", NULL, NULL);
+	sc = xcalloc(json_array_size(cat) + 1, sizeof(*sc));
+	size_t i;
+	json_t *f;
+	json_array_foreach(cat, i, f) {
+		if (only && strcmp(only, cli_jstr(f, "name")))
+			continue;
+		json_t *exp = json_object_get(f, "expected_root_cause");
+		sc[n].name = cli_jstr(f, "name");
+		sc[n].kind = cli_jstr(exp, "kind");
+		sc[n].service = json_string_value(json_object_get(exp, "service"));
+		n++;
+	}
+	if (!n) {
+		buf_addf(err, "--scenario: no fault named '%s' (ooda-sim list-faults; or all)", only ? only : "");
+		rc = OODA_EINVAL;
+		goto out;
+	}
+	/* the first traces and the dependency graph before any fault */
+	for (int k = 0; k < (d.pace == &drill_paces[1] ? 8 : 30) * 2 && !drill_interrupted; k++)
+		nap_ms(500);
+	for (i = 0; i < n && !drill_interrupted; i++) {
+		if (!alive(d.ooda_pid) || !alive(d.sim_pid)) {
+			buf_addf(err, "%s exited during the drill (logs in %s)", alive(d.ooda_pid) ? "ooda-sim" : "ooda", d.dir);
+			rc = OODA_EIO;
+			goto out;
+		}
+		scenario_run(&d, &sc[i], progress);
+		/* one line per scenario on stderr: the run's progress in a log, stdout stays the report */
+		fprintf(stderr, "drill: %s: %s", sc[i].name, sc[i].detected ? "detected" : "not detected");
+		if (sc[i].detected)
+			fprintf(stderr, " after %.1f s", sc[i].mttd_s);
+		fprintf(stderr, ", %s, %d false incident(s)%s%s\n", sc[i].incident ? "incident opened" : "no incident",
+			sc[i].false_incidents, *sc[i].error ? ": " : "", sc[i].error);
+	}
+	if (drill_interrupted) {
+		buf_adds(err, "interrupted");
+		rc = OODA_EINVAL;
+		goto out;
+	}
+	json_t *r = drill_report(sc, n, d.pace);
+	json_object_set_new(r, "telemetry", drill_telemetry(&d));
+	if (a->json) {
+		char *text = json_dumps(r, JSON_INDENT(2));
+		printf("%s\n", text);
+		free(text);
+	} else {
+		drill_print(r);
+	}
+	json_decref(r);
+out:
+	drill_stop(&d.sim_pid); /* the simulator first: its exporter posts what is queued to ooda */
+	drill_stop(&d.ooda_pid);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (rc && getenv("OODA_DRILL_KEEP"))
+		fprintf(stderr, "drill: logs kept in %s\n", d.dir);
+	else
+		nftw(d.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	for (i = 0; sc && i < n; i++)
+		json_decref(sc[i].incidents);
+	free(sc);
+	json_decref(cat);
+	return rc;
+}
