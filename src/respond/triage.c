@@ -369,6 +369,40 @@ static void window_json(const struct tdata *d, json_t *o)
 						   ooda_time_format(d->now, c, sizeof(c)), "truncated", d->truncated));
 }
 
+/*
+ * A heartbeat is the job's own signal: nothing upstream of the job sends
+ * it, and a job that stopped usually stops its telemetry too, so the
+ * ranking (which reads telemetry) may not see it at all. When the incident
+ * comes from a missed heartbeat, its service is the first suspect, with
+ * that as evidence, ahead of whatever the telemetry ranked.
+ */
+static void own_signal_first(const struct tdata *d, json_t *arr)
+{
+	const json_t *src = json_object_get(d->incident, "source");
+	const char *name = json_string_value(json_object_get(src, "name"));
+	if (!d->primary || !name || strncmp(name, "heartbeat:", 10))
+		return;
+	json_t *evidence = json_array(), *o;
+	size_t i;
+	double top = 0;
+	json_array_foreach(arr, i, o) {
+		double sc = json_real_value(json_object_get(o, "score"));
+		top = sc > top ? sc : top;
+	}
+	json_array_append_new(evidence, json_pack("{s:s, s:s, s:s}", "kind", "own_signal", "alert", name, "detail",
+						  "the service's own heartbeat stopped"));
+	json_array_foreach(arr, i, o) {
+		const char *node = json_string_value(json_object_get(o, "node"));
+		if (node && !strcmp(node, d->primary)) {
+			json_array_extend(evidence, json_object_get(o, "evidence"));
+			json_array_remove(arr, i);
+			break;
+		}
+	}
+	json_array_insert_new(arr, 0, json_pack("{s:s, s:s, s:f, s:f, s:o}", "node", d->primary, "kind", "service",
+						"score", top > 0 ? top : 1.0, "confidence", 0.9, "evidence", evidence));
+}
+
 static json_t *suspects(const struct tdata *d, json_t *summary)
 {
 	json_t *arr = json_array();
@@ -393,6 +427,7 @@ static json_t *suspects(const struct tdata *d, json_t *summary)
 	}
 	triage_rca_release(&r);
 	buf_release(&e);
+	own_signal_first(d, arr);
 	return arr;
 }
 

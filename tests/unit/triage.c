@@ -323,6 +323,19 @@ static void test_summary(void **state)
 	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
 	assert_true(json_is_true(json_object_get(json_object_get(s, "window"), "truncated")));
 	json_decref(s);
+
+	/* a missed heartbeat is the service's own signal: it comes first, the ranking after it */
+	deps.max_spans = 0;
+	deps.rank = fake_rank;
+	json_object_set_new(inc, "source", json_pack("{s:s, s:s}", "kind", "alert", "name", "heartbeat:nightly"));
+	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
+	json_t *list = json_object_get(s, "suspects");
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")), "frontend");
+	json_t *ev0 = json_array_get(json_object_get(json_array_get(list, 0), "evidence"), 0);
+	assert_string_equal(json_string_value(json_object_get(ev0, "kind")), "own_signal");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "node")), "payments");
+	json_decref(s);
 	json_decref(inc);
 	buf_release(&err);
 }
