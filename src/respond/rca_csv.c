@@ -48,6 +48,15 @@ struct reader {
 };
 
 /* 1: a line in r->buf (newline stripped); 0: end; <0: error (err set). */
+/* A reader of in, whose lines errors name as name:LINE; freed with free(). */
+static struct reader *reader_new(FILE *in, const char *name)
+{
+	struct reader *r = xcalloc(1, sizeof(*r));
+	r->in = in;
+	r->name = name;
+	return r;
+}
+
 static int reader_next(struct reader *r, size_t *len, struct buf *err)
 {
 	if (!fgets(r->buf, sizeof(r->buf), r->in)) {
@@ -182,9 +191,7 @@ static int cmp_row(const void *a, const void *b)
 int rca_csv_load_series(struct rca_csv *d, FILE *in, const char *name, struct buf *err)
 {
 	rca_csv_init(d);
-	struct reader *r = xcalloc(1, sizeof(*r));
-	r->in = in;
-	r->name = name;
+	struct reader *r = reader_new(in, name);
 	size_t cap = 1024, n_keys = 0, n_rows = 0, rows_cap = 1024;
 	struct key *tab = xcalloc(cap, sizeof(*tab));
 	struct key *keys = NULL; /* by series index */
@@ -316,9 +323,7 @@ int rca_csv_load_series(struct rca_csv *d, FILE *in, const char *name, struct bu
 int rca_csv_load_edges(struct rca_csv *d, FILE *in, const char *name, struct buf *err)
 {
 	rca_csv_init(d);
-	struct reader *r = xcalloc(1, sizeof(*r));
-	r->in = in;
-	r->name = name;
+	struct reader *r = reader_new(in, name);
 	size_t cap = 0;
 	bool seen_first = false;
 	int rc;
@@ -364,9 +369,7 @@ int rca_csv_load_edges(struct rca_csv *d, FILE *in, const char *name, struct buf
 int rca_csv_load_changes(struct rca_csv *d, FILE *in, const char *name, struct buf *err)
 {
 	rca_csv_init(d);
-	struct reader *r = xcalloc(1, sizeof(*r));
-	r->in = in;
-	r->name = name;
+	struct reader *r = reader_new(in, name);
 	size_t cap = 0;
 	bool seen_first = false;
 	int rc;
