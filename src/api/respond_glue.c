@@ -69,11 +69,19 @@ static int summary_compute(struct daemon *d, const json_t *doc, int64_t now_ns, 
 	return rc;
 }
 
+/*
+ * Keeps the summary. One that names no suspect yet (the incident opened
+ * seconds after the fault, before the telemetry showed where) is due again
+ * after RESPOND_RETRY_EMPTY_NS rather than the full refresh interval.
+ */
 static void latest_keep(struct respond_glue *g, const char *id, json_t *summary, int64_t now_ns)
 {
+	int64_t due_from = now_ns;
+	if (json_array_size(json_object_get(summary, "suspects")) == 0)
+		due_from -= RESPOND_REFRESH_NS - RESPOND_RETRY_EMPTY_NS;
 	pthread_mutex_lock(&g->mu);
 	json_object_set(g->latest, id, summary);
-	json_object_set_new(g->refreshed, id, json_integer(now_ns));
+	json_object_set_new(g->refreshed, id, json_integer(due_from));
 	pthread_mutex_unlock(&g->mu);
 }
 
@@ -465,7 +473,13 @@ static void periodic(struct respond_glue *g)
 		if (!doc || !status || !strcmp(status, "resolved") || !strcmp(status, "reviewed")) {
 			latest_forget(g, ids[i]);
 		} else {
-			if (now - last[i] >= RESPOND_REFRESH_NS)
+			/* a young incident's evidence grows fastest: its summary is due more often */
+			int64_t opened = 0;
+			const char *at = json_string_value(json_object_get(doc, "opened_at"));
+			if (!at || ooda_time_parse(at, strlen(at), &opened))
+				opened = 0;
+			int64_t every = now - opened < RESPOND_YOUNG_NS ? RESPOND_RETRY_EMPTY_NS : RESPOND_REFRESH_NS;
+			if (now - last[i] >= every)
 				summarise(g, ids[i], doc, false, false);
 			escalate(g, doc, now);
 		}

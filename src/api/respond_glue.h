@@ -16,7 +16,9 @@
  *   - on acknowledged / resolved / reopened / severity raised: notifies;
  *   - every pass without an event (at most every second, woken by the
  *     row's engine tick): refreshes the latest summary of each open,
- *     unresolved incident at most every RESPOND_REFRESH_NS (bounded: at
+ *     unresolved incident at most every RESPOND_REFRESH_NS (every
+ *     RESPOND_RETRY_EMPTY_NS while it names no suspect or is younger than
+ *     RESPOND_YOUNG_NS; bounded: at
  *     most RESPOND_MAX_OPEN incidents), and runs escalation for each open
  *     unacknowledged one (escalation_tick with the owner team's policy;
  *     pages go to notify_page).
@@ -33,6 +35,8 @@
 #include "api/daemon.h"
 
 #define RESPOND_REFRESH_NS (30 * INT64_C(1000000000))
+#define RESPOND_RETRY_EMPTY_NS (5 * INT64_C(1000000000)) /* a summary without suspects is due again this soon */
+#define RESPOND_YOUNG_NS (2 * 60 * INT64_C(1000000000)) /* younger incidents: every RESPOND_RETRY_EMPTY_NS */
 #define RESPOND_MAX_OPEN 50
 
 /* Creates the triage worker and subscribes to d->incidents (before incidents_start). */

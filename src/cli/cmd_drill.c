@@ -57,12 +57,12 @@ struct drill_pace {
 	int detect_s;  /* give up on detection after this */
 	int observe_s; /* how long a fault that should open nothing is watched */
 	int quiet_s;   /* wait at most this for no firing alert after a clear */
-	int suspects_s; /* wait at most this for an incident's suspects */
+	int suspects_s; /* the suspects are scored as shown this long after the incident opened */
 };
 
 static const struct drill_pace drill_paces[] = {
-	{ "realistic", "5s", "30s", "10s", "5s", "4s", 150, 60, 150, 20 },
-	{ "fast", "1s", "20s", "3s", "1s", "2s", 45, 12, 60, 8 },
+	{ "realistic", "5s", "30s", "10s", "5s", "4s", 150, 60, 150, 30 },
+	{ "fast", "1s", "20s", "3s", "1s", "2s", 45, 12, 60, 10 },
 };
 
 struct drill {
@@ -403,15 +403,22 @@ static int suspect_is_service(json_t *sus)
 	return suspect_names(sus, "reconciler");
 }
 
-/* The incident's suspects, best first (a new reference), waiting for them a little; NULL on 404. */
-static json_t *incident_suspects(struct drill *d, const char *id, int *route)
+/*
+ * The incident's suspects, best first (a new reference), as a responder
+ * opening the incident pace->suspects_s after it opened would see them: the
+ * last non-empty list by then (or the first one after, waiting as long
+ * again); NULL on 404 or when none came.
+ */
+static json_t *incident_suspects(struct drill *d, json_t *incident, int *route)
 {
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/incidents/");
-	client_urlencode(&path, id);
+	client_urlencode(&path, cli_jstr(incident, "id"));
 	buf_adds(&path, "/suspects");
 	json_t *list = NULL;
-	for (int i = 0; i < d->pace->suspects_s * 2; i++) {
+	int64_t at = jtime(incident, "opened_at") + (int64_t)d->pace->suspects_s * 1000000000LL;
+	int64_t give_up = at + (int64_t)d->pace->suspects_s * 1000000000LL;
+	for (;;) {
 		int st = 0;
 		json_t *j = drill_call(&d->ooda, "GET", path.data, NULL, &st);
 		if (st == 404 && !j) {
@@ -421,11 +428,13 @@ static json_t *incident_suspects(struct drill *d, const char *id, int *route)
 		*route = 1;
 		json_t *s = json_object_get(j, "suspects");
 		if (json_array_size(s) > 0) {
+			json_decref(list);
 			list = json_incref(s);
-			json_decref(j);
-			break;
 		}
 		json_decref(j);
+		int64_t now = ooda_now_ns();
+		if ((list && now >= at) || now >= give_up)
+			break;
 		nap_ms(500);
 	}
 	buf_release(&path);
@@ -532,11 +541,11 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 		json_array_append_new(sc->incidents, json_pack("{s:s, s:s?, s:s}", "id", cli_jstr(a, "id"), "service", svc,
 							       "title", cli_jstr(a, "title")));
 		int route = 0;
-		json_t *sus = none ? incident_suspects(d, cli_jstr(a, "id"), &route) : NULL;
+		json_t *sus = none ? incident_suspects(d, a, &route) : NULL;
 		if (!none && in_radius(svc, sc->service) && !scored) {
 			scored = a;
 			sc->incident = 1;
-			sus = incident_suspects(d, cli_jstr(a, "id"), &route);
+			sus = incident_suspects(d, a, &route);
 			sc->suspects_route = route;
 			if (sus) {
 				sc->top1 = suspect_names(json_array_get(sus, 0), sc->service);
@@ -805,7 +814,7 @@ out:
 	drill_stop(&d.ooda_pid);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-	if (rc && getenv("OODA_DRILL_KEEP"))
+	if ((rc && getenv("OODA_DRILL_KEEP")) || cli_flag(a, "--keep"))
 		fprintf(stderr, "drill: logs kept in %s\n", d.dir);
 	else
 		nftw(d.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

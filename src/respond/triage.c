@@ -370,18 +370,27 @@ static void window_json(const struct tdata *d, json_t *o)
 }
 
 /*
- * A heartbeat is the job's own signal: nothing upstream of the job sends
- * it, and a job that stopped usually stops its telemetry too, so the
- * ranking (which reads telemetry) may not see it at all. When the incident
- * comes from a missed heartbeat, its service is the first suspect, with
- * that as evidence, ahead of whatever the telemetry ranked.
+ * A heartbeat or a health probe is the service's own signal. A job that
+ * stopped usually stops its telemetry too, and a service that is down sends
+ * no spans, so the ranking (which reads telemetry) may not see it at all,
+ * least of all in the first seconds.
+ *   - A missed heartbeat puts its service first, with that as evidence,
+ *     ahead of whatever the telemetry ranked: nothing upstream sends it.
+ *   - A failing probe adds its evidence to the service where the ranking
+ *     named it, keeping the ranking's order (a health check often fails for
+ *     a dependency, which is what the ranking is for); where the ranking did
+ *     not name it at all, the telemetry cannot see it and the probe is the
+ *     best evidence there is, so it comes first.
  */
 static void own_signal_first(const struct tdata *d, json_t *arr)
 {
 	const json_t *src = json_object_get(d->incident, "source");
 	const char *name = json_string_value(json_object_get(src, "name"));
-	if (!d->primary || !name || strncmp(name, "heartbeat:", 10))
+	int probe = name && !strncmp(name, "probe:", 6);
+	if (!d->primary || !name || (strncmp(name, "heartbeat:", 10) && !probe))
 		return;
+	json_t *own = json_pack("{s:s, s:s, s:s}", "kind", "own_signal", "alert", name, "detail",
+				probe ? "the service's own health probe is failing" : "the service's own heartbeat stopped");
 	json_t *evidence = json_array(), *o;
 	size_t i;
 	double top = 0;
@@ -389,16 +398,20 @@ static void own_signal_first(const struct tdata *d, json_t *arr)
 		double sc = json_real_value(json_object_get(o, "score"));
 		top = sc > top ? sc : top;
 	}
-	json_array_append_new(evidence, json_pack("{s:s, s:s, s:s}", "kind", "own_signal", "alert", name, "detail",
-						  "the service's own heartbeat stopped"));
 	json_array_foreach(arr, i, o) {
 		const char *node = json_string_value(json_object_get(o, "node"));
 		if (node && !strcmp(node, d->primary)) {
+			if (probe) { /* ranked: its evidence grows, the order stays */
+				json_array_insert_new(json_object_get(o, "evidence"), 0, own);
+				json_decref(evidence);
+				return;
+			}
 			json_array_extend(evidence, json_object_get(o, "evidence"));
 			json_array_remove(arr, i);
 			break;
 		}
 	}
+	json_array_insert_new(evidence, 0, own);
 	json_array_insert_new(arr, 0, json_pack("{s:s, s:s, s:f, s:f, s:o}", "node", d->primary, "kind", "service",
 						"score", top > 0 ? top : 1.0, "confidence", 0.9, "evidence", evidence));
 }
@@ -419,9 +432,10 @@ static json_t *suspects(const struct tdata *d, json_t *summary)
 		json_object_set_new(summary, "suspects_error", json_string(e.len ? e.data : ooda_strerror(rc)));
 	} else {
 		for (size_t i = 0; i < n; i++)
-			json_array_append_new(arr, json_pack("{s:s?, s:s?, s:f, s:f, s:O?}", "node", s[i].node, "kind",
-							     s[i].kind, "score", s[i].score, "confidence", s[i].confidence,
-							     "evidence", s[i].evidence));
+			if (s[i].score > 0) /* a score of 0: nothing about it moved, no suspect */
+				json_array_append_new(arr, json_pack("{s:s?, s:s?, s:f, s:f, s:O?}", "node", s[i].node, "kind",
+								     s[i].kind, "score", s[i].score, "confidence",
+								     s[i].confidence, "evidence", s[i].evidence));
 		if (d->deps->rank_free)
 			d->deps->rank_free(s, n);
 	}

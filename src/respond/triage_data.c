@@ -144,6 +144,8 @@ static int span_row(void *ctx, const struct telemetry_batch *b, int64_t tmin, in
 		t->server = sp->kind == SPAN_SERVER || sp->kind == SPAN_CONSUMER ||
 			    (sp->kind == SPAN_UNSPECIFIED && !sp->has_parent);
 		t->error = sp->status == STATUS_ERROR;
+		if (t->server && t->end < d->first)
+			d->first = t->end;
 	}
 	return 0;
 }
@@ -353,6 +355,7 @@ int tdata_load(struct tdata *d, const struct triage_deps *deps, const json_t *in
 	int64_t base = deps->baseline_ns > 0 ? deps->baseline_ns : TRIAGE_BASELINE_NS;
 	d->now = now_ns;
 	d->from = d->onset - base;
+	d->first = INT64_MAX;
 	d->to = now_ns > d->onset ? now_ns + 1 : d->onset + 1;
 	d->max = deps->max_spans ? deps->max_spans : TRIAGE_MAX_SPANS;
 	struct tstore_scan q = { .signal = SIGNAL_SPANS, .from_ns = d->from, .to_ns = d->to };
@@ -423,6 +426,8 @@ struct tred tdata_red(const struct tdata *d, uint32_t svc, int64_t caller, int64
 		r.p90_ms = durs[rank ? rank - 1 : 0];
 	}
 	free(durs);
+	if (from < d->first && d->first < to)
+		from = d->first; /* before the first telemetry: no traffic measured, not zero traffic */
 	if (to > from)
 		r.rate = (double)r.requests / ((double)(to - from) / 1e9);
 	return r;

@@ -45,6 +45,7 @@ struct tdata {
 	const json_t *incident;
 	const char *id, *primary;
 	int64_t onset, from, to, now;
+	int64_t first;            /* the earliest server span's end (INT64_MAX: none); rates count from here */
 	struct strtab svcs, ops, users;
 	struct tspan *spans;
 	size_t n, cap, max;

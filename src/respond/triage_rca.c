@@ -125,14 +125,15 @@ int triage_rca_build(const struct tdata *d, struct triage_rca *out, struct buf *
 	int64_t step = d->deps->step_ns > 0 ? d->deps->step_ns : 60 * OODA_NS_PER_SEC;
 	if (step < 10 * OODA_NS_PER_SEC)
 		step = 10 * OODA_NS_PER_SEC;
-	int64_t span = d->to - d->from;
+	int64_t from = d->from;
+	int64_t span = d->to - from;
 	while ((span + step - 1) / step > MAX_STEPS)
 		step *= 2;
-	struct builder b = { .a = a, .from = d->from, .step = step };
+	struct builder b = { .a = a, .from = from, .step = step };
 	b.steps = (size_t)((span + step - 1) / step);
 	b.t_s = arena_alloc(a, b.steps * sizeof(int64_t));
 	for (size_t i = 0; i < b.steps; i++)
-		b.t_s[i] = (d->from + (int64_t)i * step) / OODA_NS_PER_SEC;
+		b.t_s[i] = (from + (int64_t)i * step) / OODA_NS_PER_SEC;
 	for (size_t i = 0; i < d->n_nodes; i++)
 		node_series(&b, d, arena_strdup(a, d->svcs.v[d->nodes[i]]), d->nodes[i], -1);
 	struct rca_edge *edges = arena_alloc(a, (d->n_edges + 1) * sizeof(*edges));

@@ -194,6 +194,7 @@ static json_t *incident(struct fixture *f)
 
 /* A stand-in ranking: checks it got the input and names payments. */
 static int rank_calls;
+static const char *fake_named = "payments"; /* the one node the stand-in ranks */
 static int fake_rank(const struct rca_input *in, struct rca_suspect **out, size_t *n, struct buf *err)
 {
 	(void)err;
@@ -201,7 +202,7 @@ static int fake_rank(const struct rca_input *in, struct rca_suspect **out, size_
 	assert_string_equal(in->target, "frontend");
 	assert_true(in->n_series >= 6 && in->n_changes == 2);
 	*out = calloc(1, sizeof(**out));
-	(*out)[0].node = strdup("payments");
+	(*out)[0].node = strdup(fake_named);
 	(*out)[0].kind = strdup("service");
 	(*out)[0].score = 3.5;
 	(*out)[0].confidence = 0.82;
@@ -336,6 +337,28 @@ static void test_summary(void **state)
 	assert_string_equal(json_string_value(json_object_get(ev0, "kind")), "own_signal");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "node")), "payments");
 	json_decref(s);
+	/* a failing probe of a service the ranking did not name: the probe is the evidence, it comes first */
+	json_object_set_new(inc, "source", json_pack("{s:s, s:s}", "kind", "alert", "name", "probe:frontend/health"));
+	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
+	list = json_object_get(s, "suspects");
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")), "frontend");
+	ev0 = json_array_get(json_object_get(json_array_get(list, 0), "evidence"), 0);
+	assert_string_equal(json_string_value(json_object_get(ev0, "kind")), "own_signal");
+	assert_non_null(strstr(json_string_value(json_object_get(ev0, "detail")), "probe"));
+	json_decref(s);
+	/* a failing probe of a service the ranking named: evidence added, the ranking's order kept */
+	fake_named = "frontend";
+	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
+	fake_named = "payments";
+	list = json_object_get(s, "suspects");
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")), "frontend");
+	json_t *ev = json_object_get(json_array_get(list, 0), "evidence");
+	assert_int_equal(json_array_size(ev), 2); /* the probe, then the ranking's own */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "kind")), "own_signal");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 1), "kind")), "change");
+	json_decref(s);
 	json_decref(inc);
 	buf_release(&err);
 }
@@ -391,6 +414,7 @@ static void test_rca_input(void **state)
 	assert_string_equal(r.in.changes[0].ref, "d-42");
 	assert_int_equal(r.in.changes[0].at_s, f->onset / SEC - 240);
 	triage_rca_release(&r);
+
 
 	/* a declared dependency joins the graph without traffic */
 	json_t *svcs = json_pack("[{s:s, s:[s]}]", "name", "frontend", "dependencies", "sessions");
