@@ -99,12 +99,26 @@ int cmd_alerts_silence(struct cli_args *a, struct buf *err)
 	const char *name = cli_opt(a, "--name"), *service = cli_opt(a, "--service");
 	const char *dur = cli_opt(a, "--for"), *reason = cli_opt(a, "--reason");
 	json_t *matchers = json_array();
+	/* matchers as amtool takes them: k=v, k!=v, k=~regex, k!~regex, as --label or bare arguments */
 	for (int i = 0; i < a->n_opts; i++)
 		if (!strcmp(a->opt_names[i], "--label"))
 			json_array_append_new(matchers, json_string(a->opt_values[i]));
+	for (int i = 0; i < a->n_pos; i++)
+		json_array_append_new(matchers, json_string(a->pos[i]));
+	for (size_t i = 0; i < json_array_size(matchers); i++) {
+		const char *m = json_string_value(json_array_get(matchers, i));
+		size_t at = strcspn(m, "=!~");
+		bool op_ok = m[at] == '=' || (m[at] == '!' && (m[at + 1] == '=' || m[at + 1] == '~'));
+		if (!at || !op_ok) {
+			buf_addf(err, "matcher \"%s\": expected label=value, label!=value, label=~regex or label!~regex", m);
+			json_decref(matchers);
+			return OODA_EINVAL;
+		}
+	}
 	if ((!name && !service && !json_array_size(matchers)) || !dur || !reason) {
 		json_decref(matchers);
-		buf_adds(err, "usage: ooda alerts silence --name N | --service S [--label k=v] --for 2h --reason WHY");
+		buf_adds(err, "usage: ooda alerts silence [MATCHER...] [--name N] [--service S] [--label MATCHER] --for 2h --reason WHY "
+			      "(MATCHER: label=value, label!=value, label=~regex or label!~regex)");
 		return OODA_EINVAL;
 	}
 	json_t *body = json_pack("{s:s?,s:s?,s:o,s:s,s:s,s:s}", "name", name, "service", service, "matchers", matchers,
@@ -139,6 +153,8 @@ int cmd_alerts_silences(struct cli_args *a, struct buf *err)
 		const char *k;
 		json_t *v;
 		json_object_foreach(json_object_get(s, "labels"), k, v) buf_addf(&m, "%s=%s ", k, json_string_value(v));
+		size_t mi;
+		json_array_foreach(json_object_get(s, "matchers"), mi, v) buf_addf(&m, "%s ", json_string_value(v));
 		printf("%-16s %-7s %-40s %-24s %-20s %s\n", cli_jstr(s, "id"),
 		       json_is_true(json_object_get(s, "active")) ? "yes" : "no", m.data, cli_jstr(s, "ends_at"),
 		       cli_jstr(s, "creator"), cli_jstr(s, "reason"));

@@ -114,6 +114,75 @@ int cli_call_json(struct cli_args *a, const char *method, const char *path, cons
 	return rc;
 }
 
+static void print_scalar(json_t *v)
+{
+	if (json_is_string(v))
+		fputs(json_string_value(v), stdout);
+	else if (json_is_null(v))
+		fputs("-", stdout);
+	else {
+		char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		fputs(t ? t : "", stdout);
+		free(t);
+	}
+}
+
+static bool all_scalars(json_t *arr)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v) if (json_is_object(v) || json_is_array(v)) return false;
+	return true;
+}
+
+static void print_fields(json_t *j, int depth)
+{
+	const char *k;
+	json_t *v;
+	if (depth > 8)
+		return;
+	json_object_foreach(j, k, v) {
+		printf("%*s%s:", depth * 2, "", k);
+		if (json_is_object(v)) {
+			putchar('\n');
+			print_fields(v, depth + 1);
+		} else if (json_is_array(v) && all_scalars(v)) {
+			size_t i;
+			json_t *x;
+			putchar(' ');
+			json_array_foreach(v, i, x) {
+				if (i)
+					fputs(", ", stdout);
+				print_scalar(x);
+			}
+			putchar('\n');
+		} else if (json_is_array(v)) {
+			putchar('\n');
+			size_t i;
+			json_t *x;
+			json_array_foreach(v, i, x) {
+				printf("%*s-\n", depth * 2 + 2, "");
+				if (json_is_object(x))
+					print_fields(x, depth + 2);
+			}
+		} else {
+			putchar(' ');
+			print_scalar(v);
+			putchar('\n');
+		}
+	}
+}
+
+void cli_print_fields(json_t *j)
+{
+	if (json_is_object(j))
+		print_fields(j, 0);
+	else if (j) {
+		print_scalar(j);
+		putchar('\n');
+	}
+}
+
 void cli_table(const char *const *headers, int ncols, const char **cells, int nrows)
 {
 	size_t width[32] = { 0 };
@@ -402,9 +471,19 @@ static int cmd_token_create(struct cli_args *a, struct buf *err)
 	sodium_memzero(&sg, sizeof(sg));
 	if (rc)
 		return rc;
-	fprintf(stderr, "created token %s (%s) for %s in %s/control.db (offline); it is shown once, store it now:\n",
-		row.id, row.role, row.name, data_dir(a));
-	printf("%s\n", secret);
+	if (a->json) {
+		json_t *j = json_pack("{s:s, s:{s:s, s:s, s:s, s:s?}}", "token", secret, "info", "id", row.id, "name", row.name,
+				      "role", row.role, "env", *row.env ? row.env : NULL);
+		char *t = json_dumps(j, JSON_COMPACT);
+		printf("%s\n", t);
+		sodium_memzero(t, strlen(t));
+		free(t);
+		json_decref(j);
+	} else {
+		fprintf(stderr, "created token %s (%s) for %s in %s/control.db (offline); it is shown once, store it now:\n",
+			row.id, row.role, row.name, data_dir(a));
+		printf("%s\n", secret);
+	}
 	sodium_memzero(secret, sizeof(secret));
 	return 0;
 }
@@ -437,6 +516,32 @@ static void rows_print(struct rows *r, const char *const *headers)
 		cells[i] = r->text.data + r->offsets[i];
 	cli_table(headers, r->ncols, cells, r->n);
 	free(cells);
+	free(r->offsets);
+	buf_release(&r->text);
+}
+
+/*
+ * Prints the rows as {"WRAP":[{key: cell…}…]} (--json of an offline command,
+ * in the daemon's shape): an empty cell is null; column int_col (or -1) is a
+ * number. Frees the rows like rows_print.
+ */
+static void rows_print_json(struct rows *r, const char *const *keys, const char *wrap, int int_col)
+{
+	json_t *arr = json_array();
+	for (int i = 0; i < r->n; i++) {
+		json_t *o = json_object();
+		for (int c = 0; c < r->ncols; c++) {
+			const char *v = r->text.data + r->offsets[i * r->ncols + c];
+			json_object_set_new(o, keys[c], c == int_col ? json_integer(strtoll(v, NULL, 10))
+								     : *v ? json_string(v) : json_null());
+		}
+		json_array_append_new(arr, o);
+	}
+	json_t *j = json_pack("{s:o}", wrap, arr);
+	char *t = json_dumps(j, JSON_COMPACT);
+	printf("%s\n", t);
+	free(t);
+	json_decref(j);
 	free(r->offsets);
 	buf_release(&r->text);
 }
@@ -553,7 +658,13 @@ static int cmd_token_revoke(struct cli_args *a, struct buf *err)
 	rc = token_revoke(s, &sg, a->pos[0], cli_actor(), why ? why : "", &row, err);
 	store_close(s);
 	sodium_memzero(&sg, sizeof(sg));
-	if (!rc)
+	if (!rc && a->json) {
+		json_t *j = json_pack("{s:s, s:s, s:b}", "id", row.id, "name", row.name, "revoked", 1);
+		char *t = json_dumps(j, JSON_COMPACT);
+		printf("%s\n", t);
+		free(t);
+		json_decref(j);
+	} else if (!rc)
 		printf("revoked %s (%s) in %s/control.db (offline)\n", row.id, row.name, data_dir(a));
 	return rc;
 }
@@ -592,7 +703,10 @@ static int cmd_audit_log(struct cli_args *a, struct buf *err)
 			f.from_ns = ooda_now_ns() - d;
 		rc = store_audit_iter(s, &f, audit_row_cb, &r);
 		store_close(s);
-		if (!rc)
+		static const char *const keys[] = { "seq", "time", "actor", "action", "target", "rationale" };
+		if (!rc && a->json)
+			rows_print_json(&r, keys, "records", 0);
+		else if (!rc)
 			rows_print(&r, audit_headers);
 		return rc;
 	}
@@ -859,7 +973,10 @@ static int cmd_audit_pubkey(struct cli_args *a, struct buf *err)
 		return rc;
 	char hex[65];
 	hex_encode(sg.pk, 32, hex);
-	printf("%s\n", hex);
+	if (a->json)
+		printf("{\"public_key\":\"%s\"}\n", hex);
+	else
+		printf("%s\n", hex);
 	sodium_memzero(&sg, sizeof(sg));
 	return 0;
 }
@@ -1020,6 +1137,16 @@ static int cmd_analyze_anomalies(struct cli_args *a, struct buf *err)
 	return rc;
 }
 
+/*
+ * The command table. A row is
+ *   { NAME, SUB or NULL, FUNCTION, "OPTIONS", "POSITIONALS", "SUMMARY", "STAGE" },
+ * OPTIONS a comma list ("--env=,--all": '=' takes a value); STAGE is the help
+ * group: "observe", "orient", "decide", "act", "learn" or "admin". A row of
+ * the older six-field shape takes its stage by appending it as a seventh
+ * field. Every option needs a line in option_docs below; `ooda docs cli`
+ * (and so the docs test) names any command without a stage or option
+ * without a description.
+ */
 static const struct cli_command commands[] = {
 	{ "serve", NULL, cmd_serve, "--config=,--listen=,--data=,--recreate-telemetry", "", "Run the daemon (HTTP API, ingest, engine).", "admin" },
 	{ "version", NULL, cmd_version, "", "", "Print the version.", "admin" },
@@ -1077,7 +1204,7 @@ static const struct cli_command commands[] = {
 	  "Record a deploy; captures the flag snapshot and config version.", "act" },
 	{ "deploy", "list", cmd_deploy_list, "--service=,--limit=", "", "Deploys, newest first.", "act" },
 	{ "deploy", "show", cmd_deploy_show, "", "DEPLOY_ID", "One deploy with its snapshot and last verification.", "act" },
-	{ "deploy", "verify", cmd_deploy_verify, "", "DEPLOY_ID", "Canary analysis: pass, fail (exit 1) or inconclusive, with the numbers.", "decide" },
+	{ "deploy", "verify", cmd_deploy_verify, "", "DEPLOY_ID", "Canary analysis: pass (exit 0), fail (exit 1) or inconclusive (exit 3: too little data), with the numbers.", "decide" },
 	{ "rollback", "plan", cmd_rollback_plan, "--allow-irreversible", "DEPLOY_ID", "Print the inverse plan of a deploy; exits 1 when it is blocked.", "decide" },
 	{ "rollback", "run", cmd_rollback_run, "--rationale=,--allow-irreversible,--wait", "DEPLOY_ID", "Run the rollback as a durable, resumable run (or file an approval request).", "act" },
 	{ "rollback", "status", cmd_rollback_status, "--wait", "RUN_ID", "Show a rollback run's steps and status.", "act" },
@@ -1105,8 +1232,8 @@ static const struct cli_command commands[] = {
 	{ "alerts", "list", cmd_alerts_list, "--state=", "", "Alerts by state: firing (default), pending, resolved, inactive or all.", "orient" },
 	{ "alerts", "show", cmd_alerts_show, "", "FINGERPRINT", "One alert with every transition and the evidence behind it.", "orient" },
 	{ "alerts", "groups", cmd_alerts_groups, "--all", "", "Alert groups: related services firing together.", "orient" },
-	{ "alerts", "silence", cmd_alerts_silence, "--name=,--service=,--label=,--for=,--reason=", "",
-	  "Silence matching alerts for a while (--label k=v may repeat); recorded with you as creator.", "decide" },
+	{ "alerts", "silence", cmd_alerts_silence, "--name=,--service=,--label=,--for=,--reason=", "[MATCHER...]",
+	  "Silence matching alerts for a while; matchers as amtool takes them (alertname=~'High.*', env!=dev), as arguments or --label; recorded with you as creator.", "decide" },
 	{ "alerts", "silences", cmd_alerts_silences, "--all", "", "Active silences (--all: expired and ended ones too).", "decide" },
 	{ "alerts", "unsilence", cmd_alerts_unsilence, "", "ID", "End a silence now.", "decide" },
 	{ "notifications", "list", cmd_notifications_list, "--incident=,--alert=,--status=,--limit=", "",
