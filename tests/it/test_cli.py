@@ -19,12 +19,103 @@ check(r.returncode == 0 and r.stdout.startswith("ooda "), f"version: {r.stdout!r
 r = run("help")
 check(r.returncode == 0 and "token create" in r.stdout and "audit verify" in r.stdout, "help lists commands")
 r = run("help", "token", "create")
-check(r.returncode == 0 and "--role ROLE" in r.stdout and "audit" not in r.stdout, f"help token create: {r.stdout}")
+check(r.returncode == 0 and "--role ROLE" in r.stdout and "audit verify" not in r.stdout, f"help token create: {r.stdout}")
 r = run("token", "create", "--help")
 check(r.returncode == 0 and "--name NAME" in r.stdout, "--help on a command")
 
 r = run("frobnicate")
-check(r.returncode != 0 and r.stderr.count("\n") == 1 and "unknown command" in r.stderr, f"unknown command: {r.stderr!r}")
+check(r.returncode == 2 and r.stderr.count("\n") == 1 and "unknown command" in r.stderr, f"unknown command: {r.stderr!r}")
+
+# ---- help, --help, did you mean, completion, -V (issue 15, "The CLI") ------------------
+
+for args in (("-V",), ("--version",)):
+    r = run(*args)
+    check(r.returncode == 0 and r.stdout.startswith("ooda "), f"{args}: {r.stdout!r}")
+for args in (("version", "--json"), ("--json", "version"), ("--json", "-V")):
+    r = run(*args)
+    check(r.returncode == 0 and json.loads(r.stdout or "{}").get("version"), f"{args} prints JSON: {r.stdout!r}")
+r = run("version")
+check(not r.stdout.lstrip().startswith("{"), f"no JSON unless asked: {r.stdout!r}")
+
+# ooda help groups the commands by stage, each command under one heading
+r = run("help")
+heads = ["Observe:", "Orient:", "Decide:", "Act:", "Learn:", "Admin:"]
+pos = [r.stdout.find("\n" + h) for h in heads]
+check(r.returncode == 0 and all(p >= 0 for p in pos) and pos == sorted(pos), f"help by stage: {r.stdout[:400]!r}")
+def section(text, head):
+    i = text.find("\n" + head)
+    j = min([k for k in (text.find("\n" + h, i + 1) for h in heads) if k > i] + [len(text)])
+    return text[i:j]
+check("logs search" in section(r.stdout, "Observe:") and "flags set" in section(r.stdout, "Act:")
+      and "incident postmortem" in section(r.stdout, "Learn:") and "token create" in section(r.stdout, "Admin:"),
+      f"commands under their stage: {r.stdout!r}")
+
+# CMD --help / CMD SUB --help / -h: that command's help, every option with a description, exit 0
+for args in (("flags", "list", "--help"), ("flags", "list", "-h"), ("--help", "flags", "list"), ("help", "flags", "list")):
+    r = run(*args)
+    check(r.returncode == 0 and "usage: ooda flags list" in r.stdout and "--env ENV" in r.stdout
+          and "the environment (default `default`)" in r.stdout and "token create" not in r.stdout,
+          f"{args}: {r.returncode} {r.stdout!r} {r.stderr!r}")
+r = run("query", "--help")
+check(r.returncode == 0 and "--step STEP" in r.stdout and "the range step" in r.stdout, f"query --help: {r.stdout!r}")
+r = run("token", "--help")
+check(r.returncode == 0 and "ooda token create" in r.stdout and "ooda token revoke" in r.stdout, f"group help: {r.stdout!r}")
+r = run("token", "create", "--help")
+opts = [l for l in r.stdout.splitlines() if l.startswith("  --")]
+check(r.returncode == 0 and len(opts) >= 6 and all(len(l[29:].strip()) > 5 for l in opts),
+      f"each option has a one-line description: {opts!r}")
+r = run("docs", "cli")
+undocumented = [l for l in r.stdout.splitlines() if l.startswith("  - `--") and l.rstrip().endswith("`:")]
+check(r.returncode == 0 and not undocumented, f"every option of every command described: {undocumented}")
+
+# did you mean
+for args, want in ((("stauts",), "did you mean `ooda status`?"), (("incidnet", "list"), "did you mean `ooda incident`?"),
+                   (("token", "crate"), "did you mean `ooda token create`?"),
+                   (("flags", "list", "--evn", "x"), "did you mean --env?"),
+                   (("--sever", "http://x", "status"), "did you mean --server?")):
+    r = run(*args)
+    check(r.returncode == 2 and want in r.stderr and r.stderr.count("\n") == 1, f"{args}: {r.returncode} {r.stderr!r}")
+r = run("xyzzy")
+check(r.returncode == 2 and "did you mean" not in r.stderr, f"no far-fetched suggestion: {r.stderr!r}")
+
+# completion scripts generated from the table
+import subprocess
+r = run("completion", "bash")
+check(r.returncode == 0 and "complete -o default -F _ooda ooda" in r.stdout, f"bash completion: {r.stderr!r}")
+script = os.path.join(tempfile.mkdtemp(prefix="ooda-it-cli-"), "ooda.bash")
+with open(script, "w") as f:
+    f.write(r.stdout)
+syn = subprocess.run(["bash", "-n", script], capture_output=True, text=True)
+check(syn.returncode == 0, f"bash -n on the completion script: {syn.stderr}")
+def complete(*words):
+    line = " ".join(words)
+    prog = (f"source {script}; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _ooda; "
+            "printf '%s\\n' \"${COMPREPLY[@]}\"")
+    return subprocess.run(["bash", "-c", prog], capture_output=True, text=True).stdout.split()
+got = complete("ooda", "token", "cr")
+check(got == ["create"], f"completes a subcommand: {got}")
+got = complete("ooda", "inc")
+check(got == ["incident"], f"completes a command: {got}")
+got = complete("ooda", "--server", "http://x", "flags", "list", "--e")
+check(got == ["--env"], f"completes an option, after a global option with its value: {got}")
+got = complete("ooda", "flags", "list", "--env", "prod", "--")
+check("--env" in got and "--json" in got and "--server" in got, f"options of the command and global ones: {got}")
+r = run("completion", "zsh")
+check(r.returncode == 0 and "bashcompinit" in r.stdout and "_ooda()" in r.stdout, "zsh completion")
+r = run("completion", "fish")
+check(r.returncode == 0 and "complete -c ooda -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from "
+      "create list revoke' -a create" in r.stdout and "-l env -r" in r.stdout, f"fish completion: {r.stdout[:300]!r}")
+r = run("completion", "tcsh")
+check(r.returncode == 2 and "bash|zsh|fish" in r.stderr, f"unknown shell: {r.stderr!r}")
+
+# exit 2 for usage, with the error as JSON on stderr when --json is given
+r = run("--json", "frobnicate")
+e = json.loads(r.stderr or "{}").get("error", {}) if r.stderr.startswith("{") else {}
+check(r.returncode == 2 and r.stdout == "" and e.get("status") is None and "unknown command" in e.get("detail", "")
+      and e.get("exit") == 2, f"usage error as JSON: {r.stderr!r}")
+r = run("flags", "diff", "--json")
+e = json.loads(r.stderr or "{}").get("error", {}) if r.stderr.startswith("{") else {}
+check(r.returncode == 2 and "usage" in e.get("detail", ""), f"missing argument is usage, as JSON: {r.stderr!r}")
 r = run("token")
 check(r.returncode != 0 and "needs a subcommand" in r.stderr, "group without subcommand")
 r = run("token", "list", "--bogus")
@@ -34,6 +125,9 @@ check(r.returncode != 0 and "unknown option --bogus" in r.stderr, f"unknown opti
 good = os.path.join(ROOT, "examples/ooda.yaml")
 r = run("config", "check", good)
 check(r.returncode == 0, f"example config is valid: {r.stderr}")
+r = run("config", "check", good, "--json")
+check(r.returncode == 0 and json.loads(r.stdout or "{}") == {"file": good, "ok": True, "problems": []},
+      f"config check --json: {r.stdout!r}")
 
 import tempfile
 cases = [
@@ -78,6 +172,13 @@ check(lines[:3] == [f"{f.name}:2:3: server.listne: unknown key; did you mean \"l
                     f"{f.name}:5:1: policies: not supported yet: remediation policies are not implemented in this version"],
       f"each line names file, line, column, key and problem: {lines!r}")
 check("3 problems found" in r.stderr, f"summary: {r.stderr!r}")
+check(r.returncode == 1, f"a failed check exits 1, not 2 (usage): {r.returncode}")
+r = run("--json", "config", "check", f.name)
+j = json.loads(r.stdout or "{}")
+e = json.loads(r.stderr or "{}").get("error", {}) if r.stderr.startswith("{") else {}
+check(r.returncode == 1 and j.get("ok") is False and len(j.get("problems", [])) == 3
+      and j["problems"][0] == {"line": 2, "column": 3, "problem": "server.listne: unknown key; did you mean \"listen\"?"}
+      and "3 problems found" in e.get("detail", ""), f"config check --json: {r.stdout!r} {r.stderr!r}")
 # the daemon refuses the same file at start
 r = run("serve", "--listen", "127.0.0.1:0", "--data", tempfile.mkdtemp(prefix="ooda-it-cli-"), "--config", f.name,
         timeout=15)
