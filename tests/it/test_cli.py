@@ -285,6 +285,79 @@ try:
     r = cli("audit", "checkpoint", server=url)
     check(r.returncode == 0 and f"written on {url}" in r.stdout, f"audit checkpoint: {r.stdout!r} {r.stderr!r}")
 
+    # global options before the command, checked against the command like any other
+    r = cli("--server", url, "status")
+    check(r.returncode == 0 and f"{url} (from flag --server)" in r.stdout, f"--server before the command: {r.stdout!r}")
+    r = cli("--json", f"--server={url}", "--env", "staging", "flags", "list")
+    j = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
+    check(sorted(f["key"] for f in j.get("flags", [])) == ["a", "b", "c"],
+          f"--json and --env before the command: {r.stdout[:300]!r} {r.stderr!r}")
+    r = cli("--env", "staging", "status", server=url)
+    check(r.returncode == 2 and "unknown option --env for `ooda status`" in r.stderr, f"--env on status: {r.stderr!r}")
+
+    # a failure the daemon reports exits 1 (not 2), and --json makes it a JSON object on stderr
+    r = cli("deploy", "show", "dep_nope", server=url)
+    check(r.returncode == 1 and r.stderr.startswith("ooda: 404"), f"404 exits 1: {r.returncode} {r.stderr!r}")
+    r = cli("--json", "deploy", "show", "dep_nope", server=url)
+    e = json.loads(r.stderr).get("error", {}) if r.stderr.startswith("{") else {}
+    check(r.returncode == 1 and r.stdout == "" and e.get("status") == 404 and e.get("title") and e.get("detail")
+          and e.get("exit") == 1, f"404 as JSON: {r.stderr!r}")
+    r = cli("alerts", "silence", "alertname=~(", "--for", "1h", "--reason", "x", server=url)
+    check(r.returncode == 1 and "matchers[0]: bad regular expression" in r.stderr,
+          f"a 400 from the daemon exits 1 and names the field: {r.returncode} {r.stderr!r}")
+    r = cli("alerts", "silence", "alertname~x", "--for", "1h", "--reason", "x", server=url)
+    check(r.returncode == 2 and "label=~regex" in r.stderr, f"a malformed matcher is a usage error: {r.stderr!r}")
+
+    # deploy verify: too little data is inconclusive, exit 3, with or without --json; no JSON unless asked
+    r = cli("deploy", "record", "--service", "lonely", "--version", "1.0", "--json", server=url)
+    dep = json.loads(r.stdout).get("id") if r.returncode == 0 else None
+    r = cli("deploy", "verify", dep, server=url)
+    check(r.returncode == 3 and "verdict: inconclusive" in r.stdout and "too little data" in r.stdout,
+          f"inconclusive exits 3: {r.returncode} {r.stdout!r} {r.stderr!r}")
+    r = cli("deploy", "verify", dep, "--json", server=url)
+    check(r.returncode == 3 and json.loads(r.stdout or "{}").get("verdict") == "inconclusive",
+          f"inconclusive exits 3 with --json too: {r.returncode} {r.stdout!r}")
+    r = cli("deploy", "show", dep, server=url)
+    check(r.returncode == 0 and "lonely" in r.stdout and not r.stdout.lstrip().startswith("{")
+          and '"service"' not in r.stdout, f"deploy show prints fields, not JSON: {r.stdout!r}")
+    r = cli("flags", "rollback", "b", "--to", "v1", "--env", "staging", server=url)
+    check(r.returncode == 0 and "{" not in r.stdout, f"flags rollback prints no JSON: {r.stdout!r}")
+
+    # silence matchers as amtool takes them; a regex is anchored (^(?:…)$)
+    am = {"receiver": "ooda", "status": "firing", "version": "4", "alerts": [
+        {"status": "firing", "labels": {"alertname": n, "env": "prod"}, "annotations": {},
+         "startsAt": "2026-01-01T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z"} for n in ("HighLatency", "NotHigh")]}
+    r = s.post("/api/v1/alerts/alertmanager", am)
+    check(r.status == 200, f"alerts posted: {r.status} {r.body}")
+    r = cli("alerts", "silence", "alertname=~High.*", "--label", "env!=dev", "--for", "1h", "--reason", "regex", server=url)
+    check(r.returncode == 0 and "sil_" in r.stdout, f"silence with =~ and !=: {r.stdout!r} {r.stderr!r}")
+    rsid = r.stdout.strip().split()[-1]
+    sil = [x for x in s.get("/api/v1/silences").json()["silences"] if x["id"] == rsid]
+    check(sil and sorted(sil[0]["matchers"]) == ["alertname=~High.*", "env!=dev"] and sil[0]["labels"] == {},
+          f"matchers kept with their operators, not as literal values: {sil}")
+    import time
+    deadline = time.time() + 10
+    def states():
+        return {x["name"]: x.get("silenced_by") for x in s.get("/api/v1/alerts?state=all").json()["alerts"]}
+    while time.time() < deadline and states().get("HighLatency") != rsid:
+        time.sleep(0.2)
+    st = states()
+    check(st.get("HighLatency") == rsid and not st.get("NotHigh"), f"=~ is anchored: High.* silences only HighLatency: {st}")
+    r = cli("alerts", "silences", server=url)
+    check(r.returncode == 0 and "alertname=~High.*" in r.stdout, f"silences list shows the operator: {r.stdout!r}")
+    r = s.post("/api/v1/silences", {"matchers": ["alertname!~High.*"], "duration": "1h", "reason": "api"})
+    check(r.status == 201 or r.status == 200, f"!~ through the API: {r.status} {r.body}")
+    nsid = r.json().get("id") if r.status < 300 else None
+    deadline = time.time() + 10
+    while time.time() < deadline and states().get("NotHigh") != nsid:
+        time.sleep(0.2)
+    check(states().get("NotHigh") == nsid, f"!~ silences the other alert: {states()}")
+    r = s.post("/api/v1/silences", {"matchers": ["alertname=~(unclosed"], "duration": "1h", "reason": "api"})
+    check(r.status == 400 and "matchers[0]" in r.body and "problem+json" in r.headers.get("Content-Type", ""),
+          f"bad regex is a 400 naming the field: {r.status} {r.body}")
+    for sid_ in (rsid, nsid):
+        cli("alerts", "unsilence", sid_, server=url)
+
     # status: server, version, data dir, token in use, and where each came from
     r = cli("status", server=url)
     check(r.returncode == 0 and f"{url} (from env OODA_SERVER)" in r.stdout and "token            none" in r.stdout
@@ -311,6 +384,12 @@ try:
           and f"for alice on {url}" in r.stderr, f"token create over the API: {r.stdout!r} {r.stderr!r}")
     check(not os.path.exists(os.path.join(work, "ooda-data")), "token create made no ./ooda-data")
     admin = r.stdout.strip()
+    # a 401 says how to send a token
+    r = cli("flags", "list", server=url)
+    check(r.returncode == 1 and "401" in r.stderr and "OODA_TOKEN" in r.stderr and "ooda login" in r.stderr,
+          f"401 names OODA_TOKEN: {r.stderr!r}")
+    r = cli("flags", "list", server=url, token="ooda_wrong")
+    check(r.returncode == 1 and "refused" in r.stderr and "OODA_TOKEN" in r.stderr, f"401 with a bad token: {r.stderr!r}")
     r = cli("token", "create", "--role", "viewer", "--name", "api-made", server=url, token=admin)
     check(r.returncode == 0 and r.stdout.strip().startswith("ooda_"), f"second token: {r.stderr!r}")
     r = cli("token", "list", server=url, token=admin)
