@@ -38,6 +38,16 @@ static const struct {
 };
 #define N_GLOBALS (sizeof(globals) / sizeof(globals[0]))
 
+/* The name of global option i without its '=' ("--server"). */
+static void global_name(size_t i, char *out, size_t n)
+{
+	size_t len = strcspn(globals[i].spec, "=");
+	if (len >= n)
+		len = n - 1;
+	memcpy(out, globals[i].spec, len);
+	out[len] = '\0';
+}
+
 const char *const cli_global_options = "--server=,--token=,--json,--help";
 
 /* ---- option lists --------------------------------------------------------- */
@@ -170,7 +180,7 @@ void cli_help_command(const struct cli_command *c, struct buf *out)
 	buf_adds(out, "\nGlobal options (before or after the command):\n");
 	for (size_t i = 0; i < N_GLOBALS; i++) {
 		char name[32], mv[32], left[64];
-		snprintf(name, sizeof(name), "%.*s", (int)strcspn(globals[i].spec, "="), globals[i].spec);
+		global_name(i, name, sizeof(name));
 		metavar(name, mv, sizeof(mv));
 		snprintf(left, sizeof(left), strchr(globals[i].spec, '=') ? "%s %s" : "%s", name, mv);
 		buf_addf(out, "  %-26s %s\n", left, globals[i].text);
@@ -394,7 +404,7 @@ int cli_docs_markdown(struct buf *out, struct buf *err)
 		      "## Global options\n\n");
 	for (size_t i = 0; i < N_GLOBALS; i++) {
 		char name[32], mv[32];
-		snprintf(name, sizeof(name), "%.*s", (int)strcspn(globals[i].spec, "="), globals[i].spec);
+		global_name(i, name, sizeof(name));
 		metavar(name, mv, sizeof(mv));
 		buf_addf(out, "- `%s%s%s`: %s\n", name, strchr(globals[i].spec, '=') ? " " : "",
 			 strchr(globals[i].spec, '=') ? mv : "", globals[i].text);
@@ -619,7 +629,7 @@ static void completion_fish(struct buf *out)
 		      "complete -c ooda -f\n");
 	for (size_t i = 0; i < N_GLOBALS; i++) {
 		char name[32];
-		snprintf(name, sizeof(name), "%.*s", (int)strcspn(globals[i].spec, "="), globals[i].spec);
+		global_name(i, name, sizeof(name));
 		buf_addf(out, "complete -c ooda -l %s%s -d '", name + 2, strchr(globals[i].spec, '=') ? " -r" : "");
 		fish_text(out, globals[i].text);
 		buf_adds(out, "'\n");
