@@ -345,6 +345,11 @@ try:
     check(st.get("HighLatency") == rsid and not st.get("NotHigh"), f"=~ is anchored: High.* silences only HighLatency: {st}")
     r = cli("alerts", "silences", server=url)
     check(r.returncode == 0 and "alertname=~High.*" in r.stdout, f"silences list shows the operator: {r.stdout!r}")
+    fp = [x["fingerprint"] for x in s.get("/api/v1/alerts?state=all").json()["alerts"] if x["name"] == "HighLatency"]
+    r = cli("alerts", "show", fp[0] if fp else "none", server=url)
+    lab = [l for l in r.stdout.splitlines() if l.startswith("labels:")]
+    check(r.returncode == 0 and lab and "env=prod" in lab[0] and "{" not in lab[0],
+          f"alerts show prints labels as k=v, not JSON: {r.stdout!r}")
     r = s.post("/api/v1/silences", {"matchers": ["alertname!~High.*"], "duration": "1h", "reason": "api"})
     check(r.status == 201 or r.status == 200, f"!~ through the API: {r.status} {r.body}")
     nsid = r.json().get("id") if r.status < 300 else None
