@@ -74,9 +74,11 @@ enum {
 
 /*
  * The exit status for a command's result: rc 0 gives a->exit_status (0
- * unless the command set one), OODA_EINVAL (a bad command line) gives 2,
- * every other error 1. Errors the daemon answers with never map to
- * OODA_EINVAL (see client_call), so they give 1.
+ * unless the command set one); OODA_EINVAL (a bad command line) and
+ * OODA_EPARSE (a file it names that cannot be parsed) give 2; every other
+ * error 1. Errors the daemon answers with never map to either (see
+ * client_call), and an answer that cannot be read is OODA_EINTERNAL, so
+ * they give 1.
  */
 int cli_exit_status(const struct cli_args *a, int rc);
 
@@ -153,7 +155,7 @@ int cli_call(struct cli_args *a, const char *method, const char *path, const cha
 /*
  * cli_call with a JSON body (or none) whose answer, unless --json, is parsed
  * into *out (caller json_decref's it; NULL with --json). An answer that is not
- * JSON is OODA_EPARSE.
+ * JSON is OODA_EINTERNAL.
  */
 int cli_call_json(struct cli_args *a, const char *method, const char *path, const char *body, json_t **out,
 		  struct buf *err);

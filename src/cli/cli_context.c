@@ -393,7 +393,7 @@ int cmd_login(struct cli_args *a, struct buf *err)
 	buf_release(&out);
 	if (!rc && !j) {
 		buf_addf(err, "%s answered /api/v1/status with something that is not JSON: is it ooda?", c.server);
-		rc = OODA_EPARSE;
+		rc = OODA_EINTERNAL;
 	} else if (!rc && !json_is_true(json_object_get(j, "auth_required"))) {
 		buf_addf(err, "cannot check the token: %s has no tokens yet, so it accepts any; "
 			      "create one first (ooda token create --role admin --name NAME)",

@@ -107,7 +107,7 @@ int cli_call_json(struct cli_args *a, const char *method, const char *path, cons
 		*out = json_loadb(res.data, res.len, JSON_DECODE_ANY, &je);
 		if (!*out) {
 			buf_addf(err, "the daemon's answer is not JSON: %s", je.text);
-			rc = OODA_EPARSE;
+			rc = OODA_EINTERNAL;
 		}
 	}
 	buf_release(&res);
@@ -362,7 +362,7 @@ static int cmd_status(struct cli_args *a, struct buf *err)
 	json_t *j = rc ? NULL : json_loadb(out.data, out.len, 0, NULL);
 	if (!rc && !j) {
 		buf_addf(err, "%s answered /api/v1/status with something that is not JSON: is it ooda?", a->client.server);
-		rc = OODA_EPARSE;
+		rc = OODA_EINTERNAL;
 	}
 	if (!rc && json) {
 		json_object_set_new(j, "server", json_string(a->client.server));
@@ -945,7 +945,7 @@ static int cmd_audit_anchor(struct cli_args *a, struct buf *err)
 			json_decref(j);
 			if (!anchor) {
 				buf_adds(err, "the daemon's answer holds no anchor (an older ooda?)");
-				rc = OODA_EPARSE;
+				rc = OODA_EINTERNAL;
 			}
 		}
 		buf_release(&out);
@@ -1479,7 +1479,7 @@ int cli_exit_status(const struct cli_args *a, int rc)
 {
 	if (!rc)
 		return a ? a->exit_status : CLI_EXIT_OK;
-	return rc == OODA_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+	return rc == OODA_EINVAL || rc == OODA_EPARSE ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
 }
 
 /*
