@@ -436,6 +436,8 @@ int cli_docs_markdown(struct buf *out, struct buf *err)
 		      "With `--json`, every command that prints data prints it as JSON on stdout (the daemon's "
 		      "answer as it is, or one object for local commands such as `version` and `config check`; "
 		      "`logs tail --json` prints one log object per line). "
+		      "`serve`, `help`, `docs`, `completion` and `heartbeat` have no data to print as JSON and "
+		      "refuse `--json` (exit 2) rather than ignore it. "
 		      "An error with `--json` is one JSON object on stderr, so stdout holds only data:\n\n"
 		      "    {\"error\":{\"status\":404,\"title\":\"Not Found\",\"detail\":\"…\",\"exit\":1}}\n\n"
 		      "`status` is the HTTP status the daemon answered with, or `null` when the error happened in the "

@@ -1019,21 +1019,36 @@ static int cmd_backup(struct cli_args *a, struct buf *err)
 			fclose(in);
 			sodium_memzero(k, sizeof(k));
 		}
-		printf("backed up %s to %s: control.db and the audit key\n", data_dir(a), dest);
+		if (!a->json)
+			printf("backed up %s to %s: control.db and the audit key\n", data_dir(a), dest);
 	}
+	json_t *telemetry = json_null(); /* bytes copied; null when skipped or absent */
 	if (!rc && !cli_flag(a, "--no-telemetry")) {
 		snprintf(path, sizeof(path), "%s/telemetry.db", dest);
 		int64_t bytes = 0;
 		int trc = tstore_backup(data_dir(a), path, &bytes, err);
 		if (trc == OODA_ENOTFOUND) {
-			printf("no telemetry.db in %s: nothing more to copy\n", data_dir(a));
+			if (!a->json)
+				printf("no telemetry.db in %s: nothing more to copy\n", data_dir(a));
 			buf_reset(err);
 		} else if (trc) {
 			rc = trc;
-		} else {
+		} else if (!a->json) {
 			printf("backed up telemetry.db (%.1f MB)\n", (double)bytes / 1e6);
+		} else {
+			json_decref(telemetry);
+			telemetry = json_integer(bytes);
 		}
 	}
+	if (!rc && a->json) {
+		json_t *j = json_pack("{s:s, s:s, s:[s,s], s:o}", "data", data_dir(a), "dest", dest, "copied", "control.db",
+				      "audit-ed25519.key", "telemetry_bytes", json_incref(telemetry));
+		char *t = json_dumps(j, JSON_COMPACT);
+		printf("%s\n", t);
+		free(t);
+		json_decref(j);
+	}
+	json_decref(telemetry);
 	return rc;
 }
 
@@ -1063,6 +1078,96 @@ static int cmd_completion(struct cli_args *a, struct buf *err)
 	return rc;
 }
 
+/*
+ * --json for the offline analyzers, whose engines write text lines: the
+ * lines are collected in memory and printed as one JSON array of objects,
+ * line split at sep into the fields named by keys (numeric fields as
+ * numbers). Output before an error is dropped, so stdout is JSON or empty.
+ */
+struct lines_json {
+	char sep;
+	int skip;                 /* header lines */
+	const char *const *keys;
+	const bool *numeric;
+	int nkeys;
+};
+
+static void print_lines_json(const char *text, size_t len, const struct lines_json *f)
+{
+	json_t *arr = json_array();
+	const char *p = text, *end = text + len;
+	for (int line = 0; p < end; line++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		if (line >= f->skip && le > p) {
+			json_t *o = json_object();
+			const char *q = p;
+			for (int k = 0; k < f->nkeys; k++) {
+				const char *fe = k == f->nkeys - 1 ? le : memchr(q, f->sep, (size_t)(le - q));
+				if (!fe)
+					fe = le;
+				json_t *v = json_stringn(q, (size_t)(fe - q));
+				if (f->numeric[k]) {
+					char *num_end;
+					double d = strtod(json_string_value(v), &num_end);
+					if (*num_end == '\0' && num_end != json_string_value(v)) {
+						json_decref(v);
+						v = json_real(d);
+					}
+				}
+				json_object_set_new(o, f->keys[k], v);
+				q = fe < le ? fe + 1 : le;
+			}
+			json_array_append_new(arr, o);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	char *t = json_dumps(arr, JSON_COMPACT);
+	printf("%s\n", t);
+	free(t);
+	json_decref(arr);
+}
+
+typedef int (*analyze_fn)(FILE *in, FILE *out, struct buf *err);
+
+static int analyze_patterns_fn(FILE *in, FILE *out, struct buf *err)
+{
+	return patterns_analyze_file(in, out, NULL, err);
+}
+
+static int analyze_anomalies_fn(FILE *in, FILE *out, struct buf *err)
+{
+	return anomaly_analyze_csv(in, out, NULL, err);
+}
+
+/* Runs fn from FILE (- for stdin) to stdout, or through print_lines_json with --json. */
+static int analyze_run(struct cli_args *a, analyze_fn fn, const struct lines_json *f, struct buf *err)
+{
+	bool use_stdin = !strcmp(a->pos[0], "-");
+	FILE *in = use_stdin ? stdin : fopen(a->pos[0], "r");
+	if (!in) {
+		buf_addf(err, "cannot open %s: %s", a->pos[0], strerror(errno));
+		return OODA_EIO;
+	}
+	int rc;
+	if (!a->json) {
+		rc = fn(in, stdout, err);
+	} else {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&text, &len);
+		rc = mem ? fn(in, mem, err) : OODA_ENOMEM;
+		if (mem)
+			fclose(mem);
+		if (!rc)
+			print_lines_json(text, len, f);
+		free(text);
+	}
+	if (!use_stdin)
+		fclose(in);
+	return rc;
+}
+
 /* ooda analyze patterns FILE: the offline door of the log template miner. */
 static int cmd_analyze_patterns(struct cli_args *a, struct buf *err)
 {
@@ -1070,16 +1175,10 @@ static int cmd_analyze_patterns(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda analyze patterns FILE (- for standard input)");
 		return OODA_EINVAL;
 	}
-	bool use_stdin = !strcmp(a->pos[0], "-");
-	FILE *in = use_stdin ? stdin : fopen(a->pos[0], "r");
-	if (!in) {
-		buf_addf(err, "cannot open %s: %s", a->pos[0], strerror(errno));
-		return OODA_EIO;
-	}
-	int rc = patterns_analyze_file(in, stdout, NULL, err);
-	if (!use_stdin)
-		fclose(in);
-	return rc;
+	static const char *const keys[] = { "pattern_id", "template" };
+	static const bool numeric[] = { false, false };
+	struct lines_json f = { '\t', 0, keys, numeric, 2 };
+	return analyze_run(a, analyze_patterns_fn, &f, err);
 }
 
 static int cmd_docs(struct cli_args *a, struct buf *err)
@@ -1126,15 +1225,10 @@ static int cmd_analyze_anomalies(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda analyze anomalies FILE.csv (timestamp,value; - for standard input)");
 		return OODA_EINVAL;
 	}
-	FILE *in = strcmp(a->pos[0], "-") ? fopen(a->pos[0], "r") : stdin;
-	if (!in) {
-		buf_addf(err, "cannot open %s: %s", a->pos[0], strerror(errno));
-		return OODA_EIO;
-	}
-	int rc = anomaly_analyze_csv(in, stdout, NULL, err);
-	if (in != stdin)
-		fclose(in);
-	return rc;
+	static const char *const keys[] = { "timestamp", "value", "anomaly_score" };
+	static const bool numeric[] = { false, true, true };
+	struct lines_json f = { ',', 1, keys, numeric, 3 };
+	return analyze_run(a, analyze_anomalies_fn, &f, err);
 }
 
 /*
@@ -1395,6 +1489,32 @@ static const struct cli_option_doc option_docs[] = {
 	{ "--yes", NULL, "really drop them (without it, only print what would be dropped)" },
 	{ NULL, NULL, NULL },
 };
+
+/*
+ * Commands with no data to print as JSON: --json is refused with the reason
+ * rather than ignored, so a script never takes their text for JSON. Every
+ * other command prints JSON with --json (docs/cli.md, "JSON output").
+ */
+static const struct {
+	const char *name;
+	const char *prints;
+} no_json[] = {
+	{ "serve", "runs the daemon (its log format is log.format in ooda.yaml)" },
+	{ "help", "prints help text" },
+	{ "docs", "prints Markdown" },
+	{ "completion", "prints a shell script" },
+	{ "heartbeat", "passes COMMAND's own output through" },
+};
+
+static int json_refused(const struct cli_command *c, struct buf *err)
+{
+	for (size_t i = 0; i < sizeof(no_json) / sizeof(no_json[0]); i++)
+		if (!strcmp(no_json[i].name, c->name)) {
+			buf_addf(err, "`ooda %s` %s; it has no --json output", c->name, no_json[i].prints);
+			return OODA_EINVAL;
+		}
+	return 0;
+}
 
 const struct cli_command *const cli_commands = commands;
 const struct cli_option_doc *const cli_option_docs = option_docs;
@@ -1674,7 +1794,7 @@ int main(int argc, char **argv)
 		cli_help_command(found, &out);
 		fputs(out.data, stdout);
 		buf_release(&out);
-	} else if (!rc) {
+	} else if (!rc && !(a.json && (rc = json_refused(found, &err)))) {
 		rc = found->fn(&a, &err);
 	}
 	int code = cli_exit_status(&a, rc);

@@ -108,6 +108,24 @@ check(r.returncode == 0 and "complete -c ooda -n '__fish_seen_subcommand_from to
 r = run("completion", "tcsh")
 check(r.returncode == 2 and "bash|zsh|fish" in r.stderr, f"unknown shell: {r.stderr!r}")
 
+# --json on the offline analyzers; refused, not ignored, where there is no data to print
+import subprocess as _sp
+def run_in(args, text):
+    return _sp.run([os.path.abspath(BIN), *args], input=text, capture_output=True, text=True, timeout=60)
+r = run_in(["analyze", "anomalies", "-", "--json"], "timestamp,value\n2020-01-01 00:00:00,1.5\n2020-01-01 00:05:00,2\n")
+j = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("[") else []
+check(len(j) == 2 and j[0]["timestamp"] == "2020-01-01 00:00:00" and j[0]["value"] == 1.5 and "anomaly_score" in j[1],
+      f"analyze anomalies --json: {r.stdout!r} {r.stderr!r}")
+r = run_in(["--json", "analyze", "patterns", "-"], "user 1 logged in\nuser 2 logged in\n")
+j = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("[") else []
+check(len(j) == 2 and j[0]["pattern_id"] == j[1]["pattern_id"] and j[0]["template"] == "user <*> logged in",
+      f"analyze patterns --json: {r.stdout!r} {r.stderr!r}")
+r = run_in(["analyze", "anomalies", "-", "--json"], "timestamp,value\n2020-01-01 00:00:00,1\nabc\n")
+check(r.returncode == 2 and r.stdout == "" and r.stderr.startswith("{"), f"a bad CSV: no partial output: {r.stdout!r}")
+for args in (("docs", "cli", "--json"), ("--json", "completion", "bash")):
+    r = run(*args)
+    check(r.returncode == 2 and r.stdout == "" and "no --json output" in r.stderr, f"{args} refused: {r.stderr!r}")
+
 # exit 2 for usage, with the error as JSON on stderr when --json is given
 r = run("--json", "frobnicate")
 e = json.loads(r.stderr or "{}").get("error", {}) if r.stderr.startswith("{") else {}
@@ -363,6 +381,11 @@ try:
     for sid_ in (rsid, nsid):
         cli("alerts", "unsilence", sid_, server=url)
 
+    r = cli("backup", os.path.join(work, "bk"), "--data", s.data, "--json")
+    j = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
+    check(j.get("dest") == os.path.join(work, "bk") and "control.db" in j.get("copied", [])
+          and isinstance(j.get("telemetry_bytes"), int), f"backup --json: {r.stdout!r} {r.stderr!r}")
+
     # status: server, version, data dir, token in use, and where each came from
     r = cli("status", server=url)
     check(r.returncode == 0 and f"{url} (from env OODA_SERVER)" in r.stdout and "token            none" in r.stdout
@@ -494,8 +517,9 @@ try:
     check(r.returncode == 0 and f"token_file = {os.path.realpath(loose)}" in ctx, f"login --token-file: {r.stderr!r} {ctx!r}")
 
     # logout removes the context: back to the default
-    r = cli("logout")
-    check(r.returncode == 0 and not os.path.exists(ctx_path) and url in r.stdout, f"logout: {r.stdout!r}")
+    r = cli("logout", "--json")
+    j = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
+    check(j.get("logged_out") is True and j.get("server") == url and not os.path.exists(ctx_path), f"logout: {r.stdout!r}")
     r = cli("status")
     check("(from default" in r.stdout and "token            none" in r.stdout, f"status after logout: {r.stdout!r}")
     check(os.path.exists(loose), "logout leaves a token file it did not write")
