@@ -386,6 +386,35 @@ try:
     check(j.get("dest") == os.path.join(work, "bk") and "control.db" in j.get("copied", [])
           and isinstance(j.get("telemetry_bytes"), int), f"backup --json: {r.stdout!r} {r.stderr!r}")
 
+    # every command with --json: stdout is JSON (or empty), and an error is one JSON object on stderr
+    def is_json(text):
+        try:
+            json.loads(text)
+            return text.lstrip()[:1] in ("{", "[")
+        except ValueError:
+            return False
+    import re
+    skip = {"serve", "help", "docs", "completion", "heartbeat", "drill run"}  # no JSON by design; drill runs minutes
+    cmds = re.findall(r"^- `ooda ([^`]*)`", run("docs", "cli").stdout, re.M)
+    tried = 0
+    for usage in cmds:
+        words = usage.split()
+        name = words[0]
+        sub = words[1] if len(words) > 1 and re.fullmatch(r"[a-z-]+", words[1]) else None
+        full = name + (" " + sub if sub else "")
+        if full in skip or name in skip:
+            continue
+        pos = [w for w in words[1 + bool(sub):] if not w.startswith("[") and not w.endswith("]") and not w.startswith("--")]
+        args = ([name] + ([sub] if sub else []) + ["x/y" if "/" in p and "|" not in p else "x" for p in pos]
+                + (["--once"] if full == "logs tail" else []) + ["--json"])
+        r = cli(*args, server=url, input="")
+        tried += 1
+        out_ok = r.stdout == "" or is_json(r.stdout) or all(is_json(l) for l in r.stdout.splitlines())
+        err_ok = r.returncode == 0 or (is_json(r.stderr) and "error" in json.loads(r.stderr))
+        check(out_ok and err_ok and r.returncode in (0, 1, 2, 3),
+              f"ooda {' '.join(args)}: {r.returncode} {r.stdout[:200]!r} {r.stderr[:200]!r}")
+    check(tried > 80, f"every command tried with --json: {tried}")
+
     # status: server, version, data dir, token in use, and where each came from
     r = cli("status", server=url)
     check(r.returncode == 0 and f"{url} (from env OODA_SERVER)" in r.stdout and "token            none" in r.stdout
