@@ -143,7 +143,9 @@ static void print_fields(json_t *j, int depth)
 		return;
 	json_object_foreach(j, k, v) {
 		printf("%*s%s:", depth * 2, "", k);
-		if (json_is_object(v)) {
+		if ((json_is_object(v) && !json_object_size(v)) || (json_is_array(v) && !json_array_size(v))) {
+			fputs(" -\n", stdout);
+		} else if (json_is_object(v)) {
 			putchar('\n');
 			print_fields(v, depth + 1);
 		} else if (json_is_array(v) && all_scalars(v)) {
