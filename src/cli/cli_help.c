@@ -236,6 +236,19 @@ void cli_help_all(struct buf *out)
 			buf_addch(out, '\n');
 		}
 	}
+	bool other = false; /* a row without a known stage is still listed (docs/cli.md refuses it) */
+	for (const struct cli_command *c = cli_commands; c->name; c++) {
+		if (stage_title(c->stage))
+			continue;
+		if (!other)
+			buf_adds(out, "\nOther\n");
+		other = true;
+		char full[96];
+		full_name(c, full, sizeof(full));
+		buf_addf(out, "  %-24s ", full);
+		first_sentence(c->summary, out);
+		buf_addch(out, '\n');
+	}
 	buf_adds(out, "\nGlobal options: --server URL, --token TOKEN, --json, -h/--help; -V/--version alone.\n"
 		      "`ooda COMMAND [SUBCOMMAND] --help` shows a command's options; `ooda completion bash|zsh|fish` "
 		      "prints a completion script.\n"

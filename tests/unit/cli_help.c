@@ -104,6 +104,9 @@ static void test_option_docs_and_help(void **state)
 	assert_int_equal(cli_docs_markdown(&out, &err), OODA_EINVAL);
 	assert_non_null(strstr(err.data, "--undocumented of `ooda status` has no description"));
 	assert_non_null(strstr(err.data, "`ooda token list` has no stage"));
+	buf_reset(&out);
+	cli_help_all(&out);
+	assert_non_null(strstr(out.data, "\nOther\n  token list"));
 	table[0].options = "";
 	table[2].stage = "admin";
 	buf_release(&out);
