@@ -99,6 +99,7 @@ struct cli_option_doc {
 	const char *option;  /* "--env" */
 	const char *command;
 	const char *text;    /* one line, no trailing period */
+	const char *metavar; /* the value's placeholder in usage ("DURATION"); NULL: the name in capitals */
 };
 
 /* main.c: the command table (ends with a NULL name) and the option descriptions (ends with a NULL option). */
@@ -112,6 +113,9 @@ extern const char *const cli_global_options;
 
 /* The description of option for command c, or NULL when the table has none. */
 const char *cli_option_doc(const struct cli_command *c, const char *option);
+
+/* The entry cli_option_doc takes its text from, or NULL. */
+const struct cli_option_doc *cli_option_entry(const struct cli_command *c, const char *option);
 
 /* Appends "ooda NAME SUB USAGE [--opt OPT]…" to out. */
 void cli_usage_line(const struct cli_command *c, struct buf *out);

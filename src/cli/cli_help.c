@@ -88,33 +88,54 @@ static void full_name(const struct cli_command *c, char *out, size_t n)
 	snprintf(out, n, "%s%s%s", c->name, c->sub ? " " : "", c->sub ? c->sub : "");
 }
 
-const char *cli_option_doc(const struct cli_command *c, const char *option)
+const struct cli_option_doc *cli_option_entry(const struct cli_command *c, const char *option)
 {
 	char full[96];
 	full_name(c, full, sizeof(full));
-	const char *exact = NULL, *group = NULL, *generic = NULL;
+	const struct cli_option_doc *exact = NULL, *group = NULL, *generic = NULL;
 	for (const struct cli_option_doc *d = cli_option_docs; d->option; d++) {
 		if (strcmp(d->option, option))
 			continue;
 		if (!d->command)
-			generic = generic ? generic : d->text;
+			generic = generic ? generic : d;
 		else if (!strcmp(d->command, full))
-			exact = d->text;
+			exact = d;
 		else if (!strcmp(d->command, c->name))
-			group = d->text;
+			group = d;
 	}
 	return exact ? exact : group ? group : generic;
 }
 
+const char *cli_option_doc(const struct cli_command *c, const char *option)
+{
+	const struct cli_option_doc *d = cli_option_entry(c, option);
+	return d ? d->text : NULL;
+}
+
+/* The value placeholder of option for c: the table's metavar, else the name in capitals. */
+static void option_metavar(const struct cli_command *c, const char *option, char *out, size_t n)
+{
+	const struct cli_option_doc *d = c ? cli_option_entry(c, option) : NULL;
+	if (d && d->metavar)
+		snprintf(out, n, "%s", d->metavar);
+	else
+		metavar(option, out, n);
+}
+
+struct usage_ctx {
+	const struct cli_command *c;
+	struct buf *out;
+};
+
 static void usage_opt(void *ctx, const char *name, bool takes)
 {
-	struct buf *out = ctx;
+	struct usage_ctx *u = ctx;
 	char mv[64];
-	metavar(name, mv, sizeof(mv));
+	option_metavar(u->c, name, mv, sizeof(mv));
 	if (takes)
-		buf_addf(out, " [%s %s]", name, mv);
+		buf_addf(u->out, " [%s %s]", name, mv);
 	else
-		buf_addf(out, " [%s]", name);
+		buf_addf(u->out, " [%s]", name);
 }
 
 void cli_usage_line(const struct cli_command *c, struct buf *out)
@@ -122,7 +143,8 @@ void cli_usage_line(const struct cli_command *c, struct buf *out)
 	buf_addf(out, "ooda %s%s%s", c->name, c->sub ? " " : "", c->sub ? c->sub : "");
 	if (c->usage && *c->usage)
 		buf_addf(out, " %s", c->usage);
-	options_each(c->options, usage_opt, out);
+	struct usage_ctx u = { c, out };
+	options_each(c->options, usage_opt, &u);
 }
 
 struct opt_lines {
@@ -138,7 +160,7 @@ static void opt_line(void *ctx, const char *name, bool takes)
 {
 	struct opt_lines *o = ctx;
 	char mv[64], left[128];
-	metavar(name, mv, sizeof(mv));
+	option_metavar(o->c, name, mv, sizeof(mv));
 	snprintf(left, sizeof(left), takes ? "%s %s" : "%s", name, mv);
 	const char *text = cli_option_doc(o->c, name);
 	if (!text) {

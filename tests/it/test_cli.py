@@ -57,7 +57,7 @@ for args in (("flags", "list", "--help"), ("flags", "list", "-h"), ("--help", "f
           and "the environment (default `default`)" in r.stdout and "token create" not in r.stdout,
           f"{args}: {r.returncode} {r.stdout!r} {r.stderr!r}")
 r = run("query", "--help")
-check(r.returncode == 0 and "--step STEP" in r.stdout and "the range step" in r.stdout, f"query --help: {r.stdout!r}")
+check(r.returncode == 0 and "--step DURATION" in r.stdout and "the range step" in r.stdout, f"query --help: {r.stdout!r}")
 r = run("token", "--help")
 check(r.returncode == 0 and "ooda token create" in r.stdout and "ooda token revoke" in r.stdout, f"group help: {r.stdout!r}")
 r = run("token", "create", "--help")
