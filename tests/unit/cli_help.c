@@ -30,7 +30,7 @@ static struct cli_command table[] = {
 static struct cli_option_doc docs[] = {
 	{ "--env", NULL, "the environment" },
 	{ "--env", "token create", "restrict the token" },
-	{ "--role", NULL, "the role" },
+	{ "--role", NULL, "the role", "NAME" },
 	{ "--status", "incident", "only this status" },
 	{ NULL, NULL, NULL },
 };
@@ -95,6 +95,7 @@ static void test_option_docs_and_help(void **state)
 	assert_int_equal(cli_help("token", "create", &out, &err), 0);
 	assert_non_null(strstr(out.data, "--env ENV"));
 	assert_non_null(strstr(out.data, "restrict the token"));
+	assert_non_null(strstr(out.data, "[--role NAME] [--env ENV]")); /* the table's placeholder, else the name */
 	buf_reset(&out);
 	assert_int_equal(cli_docs_markdown(&out, &err), 0);
 	/* an option nobody described, a command without a stage: docs refuse, naming them */
