@@ -413,6 +413,11 @@ try:
         err_ok = r.returncode == 0 or (is_json(r.stderr) and "error" in json.loads(r.stderr))
         check(out_ok and err_ok and r.returncode in (0, 1, 2, 3),
               f"ooda {' '.join(args)}: {r.returncode} {r.stdout[:200]!r} {r.stderr[:200]!r}")
+        # and no JSON unless asked, but where JSON is the data itself (docs/cli.md, "JSON output")
+        if full not in ("flags get", "flags export", "config get", "audit anchor"):
+            r = cli(*args[:-1], server=url, input="")
+            check(not r.stdout.lstrip().startswith(("{", "[")) and not r.stderr.startswith("{"),
+                  f"ooda {' '.join(args[:-1])} prints no JSON unasked: {r.stdout[:200]!r} {r.stderr[:200]!r}")
     check(tried > 80, f"every command tried with --json: {tried}")
 
     # status: server, version, data dir, token in use, and where each came from
