@@ -1469,7 +1469,7 @@ int alerts_silence_create(struct alerts *a, const json_t *req, const char *actor
 		buf_addf(err, "matchers: at most %d", SILENCE_MAX_MATCHERS);
 		rc = OODA_EINVAL;
 	}
-	/* label=value joins labels (as before); the other operators are kept as matchers */
+	/* label=value joins labels (as before); the other operators, and label="", are kept as matchers */
 	struct silence_matcher *ms = json_array_size(mj) ? xcalloc(json_array_size(mj), sizeof(*ms)) : NULL;
 	size_t n_ms = 0, i;
 	json_array_foreach(mj, i, v) {
@@ -1482,7 +1482,7 @@ int alerts_silence_create(struct alerts *a, const json_t *req, const char *actor
 			rc = OODA_EINVAL;
 			break;
 		}
-		if (ms[n_ms].op == MATCH_EQ) {
+		if (ms[n_ms].op == MATCH_EQ && *ms[n_ms].value) { /* k="" stays a matcher: it matches a missing label */
 			json_object_set_new(labels, ms[n_ms].label, json_string(ms[n_ms].value));
 			matcher_release(&ms[n_ms]);
 		} else {

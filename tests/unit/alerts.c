@@ -392,6 +392,8 @@ static void test_silence_matchers(void **state)
 		{ "env=prod", true },
 		{ "team=~\"pa.*\"", true }, /* a quoted value, as amtool writes it */
 		{ "region=~", true },         /* a missing label is the empty value */
+		{ "region=", true },
+		{ "env=", false },
 		{ "region!=eu", true },
 		{ "region=~eu.*", false },
 		{ "service=~check.*", true },
