@@ -636,6 +636,8 @@ static void fish_text(struct buf *out, const char *s)
 	struct buf t = BUF_INIT;
 	first_sentence(s, &t);
 	size_t n = t.len > 90 ? 90 : t.len;
+	while (n < t.len && n && ((unsigned char)t.data[n] & 0xC0) == 0x80)
+		n--; /* never cut a UTF-8 character in two */
 	for (size_t i = 0; i < n; i++) {
 		if (t.data[i] == '\'' || t.data[i] == '\\')
 			buf_addch(out, '\\');
