@@ -414,7 +414,7 @@ try:
         check(out_ok and err_ok and r.returncode in (0, 1, 2, 3),
               f"ooda {' '.join(args)}: {r.returncode} {r.stdout[:200]!r} {r.stderr[:200]!r}")
         # and no JSON unless asked, but where JSON is the data itself (docs/cli.md, "JSON output")
-        if full not in ("flags get", "flags export", "config get", "audit anchor"):
+        if r.returncode == 0 and full not in ("flags get", "flags export", "config get", "audit anchor"):
             r = cli(*args[:-1], server=url, input="")
             check(not r.stdout.lstrip().startswith(("{", "[")) and not r.stderr.startswith("{"),
                   f"ooda {' '.join(args[:-1])} prints no JSON unasked: {r.stdout[:200]!r} {r.stderr[:200]!r}")
