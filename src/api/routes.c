@@ -110,7 +110,7 @@ const struct route api_routes[] = {
 	{ "POST", "/api/v1/incidents/{id}/status-updates", api_incident_status_update, ROLE_RESPONDER, 0, "Post a status update: {state: investigating|identified|monitoring|resolved, message}." },
 	{ "GET", "/status", web_index, ROLE_NONE, ROUTE_OPEN, "The public status page (the dashboard shell, no token): it shows what /status.json serves." },
 	{ "GET", "/status.json", api_status_page, ROLE_NONE, ROUTE_OPEN, "Public status page (no token) of incidents with status updates; 404 unless incidents.status_page is true." },
-	{ "POST", "/api/v1/silences", api_silence_create, ROLE_RESPONDER, 0, "Create a silence {name?, service?, labels?, matchers?, starts_at?, ends_at? | duration, reason, creator?}; creator counts only without tokens (else it is kept as reported_by)." },
+	{ "POST", "/api/v1/silences", api_silence_create, ROLE_RESPONDER, 0, "Create a silence {name?, service?, labels?, matchers? (amtool's k=v, k!=v, k=~regex, k!~regex; regexes anchored), starts_at?, ends_at? | duration, reason, creator?}; creator counts only without tokens (else it is kept as reported_by)." },
 	{ "GET", "/api/v1/silences", api_silences_list, ROLE_VIEWER, 0, "Active and pending silences; ?all=true includes expired and deleted ones." },
 	{ "DELETE", "/api/v1/silences/{id}", api_silence_delete, ROLE_RESPONDER, 0, "End a silence now (audited)." },
 	{ "GET", "/api/v1/probes", api_probes_list, ROLE_VIEWER, 0, "Probes of every service: owner, state, hysteresis window (failures of the last M attempts), last results, next due; and the declared services with owner and dependencies." },

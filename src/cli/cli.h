@@ -42,6 +42,10 @@ struct cli_args {
 	char token_buf[512];
 	int resolve_rc; /* a context token file that cannot be used; reported by the first call */
 	char resolve_err[1024];
+	/* filled by cli_call() when the daemon answered with an error: for --json errors */
+	int http_status;
+	char http_title[128];
+	int exit_status; /* a command's own exit status on success (deploy verify: 3 inconclusive) */
 };
 
 /* Value of --name, or NULL. */
@@ -57,7 +61,93 @@ struct cli_command {
 	const char *options;  /* comma list: "--role=,--name=,--json" ('=' takes a value) */
 	const char *usage;    /* positional part: "FILE" */
 	const char *summary;
+	const char *stage;    /* help group: observe, orient, decide, act, learn or admin */
 };
+
+/* Exit statuses, the same for every command (docs/cli.md, "Exit status"). */
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAIL = 1,         /* the daemon refused or failed, or a check failed */
+	CLI_EXIT_USAGE = 2,        /* bad command line: unknown command or option, missing argument */
+	CLI_EXIT_INCONCLUSIVE = 3, /* deploy verify: too little data to pass or fail */
+};
+
+/*
+ * The exit status for a command's result: rc 0 gives a->exit_status (0
+ * unless the command set one); OODA_EINVAL (a bad command line) and
+ * OODA_EPARSE (a file it names that cannot be parsed) give 2; every other
+ * error 1. Errors the daemon answers with never map to either (see
+ * client_call), and an answer that cannot be read is OODA_EINTERNAL, so
+ * they give 1.
+ */
+int cli_exit_status(const struct cli_args *a, int rc);
+
+/*
+ * Prints a human rendering of a JSON answer: one `key: value` line per
+ * member, nested objects indented, arrays of scalars joined by ", ",
+ * arrays of objects as indented `-` items. For commands whose answer has
+ * no dedicated table; never JSON unless --json was asked for.
+ */
+void cli_print_fields(json_t *j);
+
+/*
+ * One option's description for help, docs/cli.md and completion. command is
+ * "token create" (that command only), "flags" (every flags subcommand) or
+ * NULL (any command); the most specific entry wins.
+ */
+struct cli_option_doc {
+	const char *option;  /* "--env" */
+	const char *command;
+	const char *text;    /* one line, no trailing period */
+	const char *metavar; /* the value's placeholder in usage ("DURATION"); NULL: the name in capitals */
+};
+
+/* main.c: the command table (ends with a NULL name) and the option descriptions (ends with a NULL option). */
+extern const struct cli_command *const cli_commands;
+extern const struct cli_option_doc *const cli_option_docs;
+
+/* cli_help.c */
+
+/* "--server=,--token=,--json,--help": accepted by every command, before or after it. */
+extern const char *const cli_global_options;
+
+/* The description of option for command c, or NULL when the table has none. */
+const char *cli_option_doc(const struct cli_command *c, const char *option);
+
+/* The entry cli_option_doc takes its text from, or NULL. */
+const struct cli_option_doc *cli_option_entry(const struct cli_command *c, const char *option);
+
+/* Appends "ooda NAME SUB USAGE [--opt OPT]…" to out. */
+void cli_usage_line(const struct cli_command *c, struct buf *out);
+
+/* Help text: every command by stage; one command with its options; a group's subcommands. */
+void cli_help_all(struct buf *out);
+void cli_help_command(const struct cli_command *c, struct buf *out);
+void cli_help_group(const char *name, struct buf *out);
+
+/* Help for `name [sub]` (name NULL: all) into out; OODA_EINVAL with "did you mean" in err when unknown. */
+int cli_help(const char *name, const char *sub, struct buf *out, struct buf *err);
+
+/* Damerau-Levenshtein distance (a swap of neighbours is one edit); 64 for words over 63 characters. */
+size_t cli_edit_distance(const char *x, const char *y);
+
+/* The candidate closest to word when close enough to suggest, else NULL. */
+const char *cli_suggest(const char *word, const char *const *cands, size_t n);
+
+/* Appends "unknown command …; did you mean `ooda …`?" (sub non-NULL: an unknown subcommand of name). */
+void cli_unknown_command(const char *name, const char *sub, struct buf *err);
+
+/* Appends "unknown option --x for `ooda …`; did you mean --y?". */
+void cli_unknown_option(const struct cli_command *c, const char *option, struct buf *err);
+
+/*
+ * docs/cli.md into out. OODA_EINVAL, naming each in err, when a command has
+ * no stage or an option no description (the docs test then fails).
+ */
+int cli_docs_markdown(struct buf *out, struct buf *err);
+
+/* The completion script for shell ("bash", "zsh", "fish"); OODA_EINVAL for another. */
+int cli_completion(const char *shell, struct buf *out, struct buf *err);
 
 /*
  * Calls the daemon and, unless --json, leaves the body in out for the
@@ -69,7 +159,7 @@ int cli_call(struct cli_args *a, const char *method, const char *path, const cha
 /*
  * cli_call with a JSON body (or none) whose answer, unless --json, is parsed
  * into *out (caller json_decref's it; NULL with --json). An answer that is not
- * JSON is OODA_EPARSE.
+ * JSON is OODA_EINTERNAL.
  */
 int cli_call_json(struct cli_args *a, const char *method, const char *path, const char *body, json_t **out,
 		  struct buf *err);

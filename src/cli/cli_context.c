@@ -393,7 +393,7 @@ int cmd_login(struct cli_args *a, struct buf *err)
 	buf_release(&out);
 	if (!rc && !j) {
 		buf_addf(err, "%s answered /api/v1/status with something that is not JSON: is it ooda?", c.server);
-		rc = OODA_EPARSE;
+		rc = OODA_EINTERNAL;
 	} else if (!rc && !json_is_true(json_object_get(j, "auth_required"))) {
 		buf_addf(err, "cannot check the token: %s has no tokens yet, so it accepts any; "
 			      "create one first (ooda token create --role admin --name NAME)",
@@ -452,7 +452,10 @@ int cmd_logout(struct cli_args *a, struct buf *err)
 	int lrc = cli_context_load(cfg, &c, &why);
 	buf_release(&why);
 	if (lrc == OODA_ENOTFOUND) {
-		printf("not logged in: no context at %s\n", cfg);
+		if (a->json)
+			printf("{\"logged_out\":false}\n");
+		else
+			printf("not logged in: no context at %s\n", cfg);
 		return 0;
 	}
 	bool removed_token = !unlink(own_token);
@@ -460,7 +463,18 @@ int cmd_logout(struct cli_args *a, struct buf *err)
 		buf_addf(err, "cannot remove %s: %s", cfg, strerror(errno));
 		return OODA_EIO;
 	}
-	printf("logged out of %s: removed %s%s%s\n", *c.server ? c.server : DEFAULT_SERVER, cfg,
-	       removed_token ? " and " : "", removed_token ? own_token : "");
+	if (a->json) {
+		json_t *j = json_pack("{s:b, s:s, s:[s]}", "logged_out", 1, "server", *c.server ? c.server : DEFAULT_SERVER,
+				      "removed", cfg);
+		if (removed_token)
+			json_array_append_new(json_object_get(j, "removed"), json_string(own_token));
+		char *t = json_dumps(j, JSON_COMPACT);
+		printf("%s\n", t);
+		free(t);
+		json_decref(j);
+	} else {
+		printf("logged out of %s: removed %s%s%s\n", *c.server ? c.server : DEFAULT_SERVER, cfg,
+		       removed_token ? " and " : "", removed_token ? own_token : "");
+	}
 	return 0;
 }

@@ -30,6 +30,28 @@ void client_urlencode(struct buf *out, const char *s)
 	}
 }
 
+/*
+ * The error for an HTTP status the daemon answered with. Never OODA_EINVAL:
+ * that one means a bad command line (exit 2), and a request the daemon
+ * refuses is a failure reported by the server (exit 1).
+ */
+static const struct {
+	long status;
+	int code;
+} http_errors[] = {
+	{ 401, OODA_EUNAUTH }, { 403, OODA_EFORBIDDEN }, { 404, OODA_ENOTFOUND }, { 409, OODA_ECONFLICT },
+	{ 410, OODA_EGONE },   { 412, OODA_EPRECOND },   { 413, OODA_ETOOBIG },   { 429, OODA_EBUSY },
+	{ 503, OODA_EUNAVAIL }, { 504, OODA_ETIMEOUT },
+};
+
+static int http_error_code(long status)
+{
+	for (size_t i = 0; i < sizeof(http_errors) / sizeof(http_errors[0]); i++)
+		if (http_errors[i].status == status)
+			return http_errors[i].code;
+	return status >= 500 ? OODA_EINTERNAL : OODA_EREFUSED;
+}
+
 int client_call(const struct client *c, const char *method, const char *path, const char *body,
 		size_t body_len, const char *content_type, int *status, struct buf *out, struct buf *err)
 {
@@ -85,8 +107,11 @@ int client_call(const struct client *c, const char *method, const char *path, co
 		buf_addf(err, "%ld %s: %s", code, title ? title : "error",
 			 detail ? detail : perr ? perr : out->len ? out->data : "(no detail)");
 		json_decref(j);
-		rc = code == 401 ? OODA_EUNAUTH : code == 403 ? OODA_EFORBIDDEN : code == 404 ? OODA_ENOTFOUND
-		   : code >= 500 ? OODA_EINTERNAL : OODA_EINVAL;
+		if (code == 401)
+			buf_adds(err, c->token && *c->token
+					      ? " (the token was refused: set OODA_TOKEN, or pass --token, to a valid one, or run `ooda login`)"
+					      : " (no token was sent: set OODA_TOKEN, or pass --token, or run `ooda login`)");
+		rc = http_error_code(code);
 	}
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);

@@ -205,7 +205,7 @@ static int post_simple(struct cli_args *a, const char *path, json_t *body, const
 		} else {
 			printf("%s on %s\n", done, cli_server(a));
 			if (!brief)
-				print_pretty(j);
+				cli_print_fields(j);
 		}
 		json_decref(j);
 	}
@@ -521,7 +521,7 @@ static int deploy_call(struct cli_args *a, const char *method, const char *suffi
 	rc = cli_call_json(a, method, path.data, !strcmp(method, "POST") ? "{}" : NULL, &j, err);
 	buf_release(&path);
 	if (!rc && !a->json) {
-		print_pretty(j);
+		cli_print_fields(j);
 		json_decref(j);
 	}
 	return rc;
@@ -541,10 +541,18 @@ int cmd_deploy_verify(struct cli_args *a, struct buf *err)
 	buf_adds(&path, "/api/v1/deploys/");
 	client_urlencode(&path, a->pos[0]);
 	buf_adds(&path, "/verify");
+	/* the verdict sets the exit status with or without --json: a CI gate reads it */
 	json_t *j;
+	bool json = a->json;
+	a->json = false;
 	rc = cli_call_json(a, "POST", path.data, "{}", &j, err);
+	a->json = json;
 	buf_release(&path);
-	if (!rc && !a->json) {
+	if (!rc && json) {
+		char *t = json_dumps(j, JSON_COMPACT);
+		printf("%s\n", t);
+		free(t);
+	} else if (!rc) {
 		printf("verdict: %s (deploy %s, recorded on %s)\n%s\n", cli_jstr(j, "verdict"), a->pos[0], cli_server(a),
 		       cli_jstr(j, "reason"));
 		printf("baseline (%s): %lld requests, median %.1f ms, p99 %.1f ms, errors %.2f%%\n", cli_jstr(j, "baseline"),
@@ -557,10 +565,21 @@ int cmd_deploy_verify(struct cli_args *a, struct buf *err)
 		       json_number_value(json_object_get(j, "canary_median_ms")),
 		       json_number_value(json_object_get(j, "canary_p99_ms")),
 		       100 * json_number_value(json_object_get(j, "canary_error_ratio")));
-		if (!strcmp(cli_jstr(j, "verdict"), "fail"))
-			rc = OODA_EPRECOND, buf_adds(err, "the deploy failed verification");
-		json_decref(j);
 	}
+	if (!rc) {
+		const char *verdict = cli_jstr(j, "verdict");
+		if (!strcmp(verdict, "fail")) {
+			rc = OODA_EPRECOND;
+			buf_adds(err, "the deploy failed verification");
+		} else if (strcmp(verdict, "pass")) {
+			/* inconclusive, or a verdict this CLI does not know: never a pass */
+			a->exit_status = CLI_EXIT_INCONCLUSIVE;
+			if (!json)
+				fprintf(stderr, "ooda: verification is %s: not enough data to pass or fail (exit %d)\n",
+					*verdict ? verdict : "missing", CLI_EXIT_INCONCLUSIVE);
+		}
+	}
+	json_decref(j);
 	return rc;
 }
 

@@ -43,6 +43,33 @@ int cmd_alerts_list(struct cli_args *a, struct buf *err)
 	return 0;
 }
 
+/* An object as "k=v k=v" for people (a nested value as compact JSON), keys sorted. */
+static void pairs(json_t *o, struct buf *out)
+{
+	const char *keys[64];
+	size_t n = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v) if (n < 64) keys[n++] = k;
+	for (size_t i = 1; i < n; i++)
+		for (size_t x = i; x > 0 && strcmp(keys[x - 1], keys[x]) > 0; x--) {
+			const char *tmp = keys[x];
+			keys[x] = keys[x - 1];
+			keys[x - 1] = tmp;
+		}
+	for (size_t i = 0; i < n; i++) {
+		v = json_object_get(o, keys[i]);
+		buf_addf(out, "%s%s=", i ? " " : "", keys[i]);
+		if (json_is_string(v)) {
+			buf_adds(out, json_string_value(v));
+		} else {
+			char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			buf_adds(out, t ? t : "");
+			free(t);
+		}
+	}
+}
+
 int cmd_alerts_show(struct cli_args *a, struct buf *err)
 {
 	if (a->n_pos != 1) {
@@ -59,17 +86,18 @@ int cmd_alerts_show(struct cli_args *a, struct buf *err)
 		return rc;
 	printf("%s %s (%s) on %s: %s\n", cli_jstr(j, "fingerprint"), cli_jstr(j, "name"), cli_jstr(j, "severity"),
 	       *cli_jstr(j, "service") ? cli_jstr(j, "service") : "-", cli_jstr(j, "state"));
-	char *labels = json_dumps(json_object_get(j, "labels"), JSON_COMPACT | JSON_SORT_KEYS);
-	printf("labels: %s\n", labels ? labels : "{}");
-	free(labels);
+	struct buf kv = BUF_INIT;
+	pairs(json_object_get(j, "labels"), &kv);
+	printf("labels: %s\n", kv.len ? kv.data : "-");
 	size_t i;
 	json_t *t;
 	json_array_foreach(json_object_get(j, "transitions"), i, t) {
-		char *ev = json_dumps(json_object_get(t, "evidence"), JSON_COMPACT | JSON_SORT_KEYS);
+		buf_reset(&kv);
+		pairs(json_object_get(t, "evidence"), &kv);
 		printf("  %s  %-8s -> %-8s  %s  %s\n", cli_jstr(t, "at"), cli_jstr(t, "from"), cli_jstr(t, "to"), cli_jstr(t, "reason"),
-		       ev ? ev : "");
-		free(ev);
+		       kv.data);
 	}
+	buf_release(&kv);
 	json_decref(j);
 	return 0;
 }
@@ -99,12 +127,26 @@ int cmd_alerts_silence(struct cli_args *a, struct buf *err)
 	const char *name = cli_opt(a, "--name"), *service = cli_opt(a, "--service");
 	const char *dur = cli_opt(a, "--for"), *reason = cli_opt(a, "--reason");
 	json_t *matchers = json_array();
+	/* matchers as amtool takes them: k=v, k!=v, k=~regex, k!~regex, as --label or bare arguments */
 	for (int i = 0; i < a->n_opts; i++)
 		if (!strcmp(a->opt_names[i], "--label"))
 			json_array_append_new(matchers, json_string(a->opt_values[i]));
+	for (int i = 0; i < a->n_pos; i++)
+		json_array_append_new(matchers, json_string(a->pos[i]));
+	for (size_t i = 0; i < json_array_size(matchers); i++) {
+		const char *m = json_string_value(json_array_get(matchers, i));
+		size_t at = strcspn(m, "=!~");
+		bool op_ok = m[at] == '=' || (m[at] == '!' && (m[at + 1] == '=' || m[at + 1] == '~'));
+		if (!at || !op_ok) {
+			buf_addf(err, "matcher \"%s\": expected label=value, label!=value, label=~regex or label!~regex", m);
+			json_decref(matchers);
+			return OODA_EINVAL;
+		}
+	}
 	if ((!name && !service && !json_array_size(matchers)) || !dur || !reason) {
 		json_decref(matchers);
-		buf_adds(err, "usage: ooda alerts silence --name N | --service S [--label k=v] --for 2h --reason WHY");
+		buf_adds(err, "usage: ooda alerts silence [MATCHER...] [--name N] [--service S] [--label MATCHER] --for 2h --reason WHY "
+			      "(MATCHER: label=value, label!=value, label=~regex or label!~regex)");
 		return OODA_EINVAL;
 	}
 	json_t *body = json_pack("{s:s?,s:s?,s:o,s:s,s:s,s:s}", "name", name, "service", service, "matchers", matchers,
@@ -139,6 +181,8 @@ int cmd_alerts_silences(struct cli_args *a, struct buf *err)
 		const char *k;
 		json_t *v;
 		json_object_foreach(json_object_get(s, "labels"), k, v) buf_addf(&m, "%s=%s ", k, json_string_value(v));
+		size_t mi;
+		json_array_foreach(json_object_get(s, "matchers"), mi, v) buf_addf(&m, "%s ", json_string_value(v));
 		printf("%-16s %-7s %-40s %-24s %-20s %s\n", cli_jstr(s, "id"),
 		       json_is_true(json_object_get(s, "active")) ? "yes" : "no", m.data, cli_jstr(s, "ends_at"),
 		       cli_jstr(s, "creator"), cli_jstr(s, "reason"));

@@ -445,6 +445,20 @@ static int repair_audit_tx(struct store *s, void *ctx, struct buf *err)
 	return audit_append(s, NULL, &e, err);
 }
 
+/* telemetry repair --json: {"blocks", "damaged": [...], "dropped": N|null (null: not dropped, no --yes)}. */
+static void repair_json(const struct tstore_check_report *r, int dropped, bool done)
+{
+	json_t *bad = json_array();
+	for (size_t i = 0; i < r->n_bad; i++)
+		bad_block_json(bad, &r->bad[i]);
+	json_t *j = json_pack("{s:I, s:o, s:o}", "blocks", (json_int_t)r->blocks, "damaged", bad, "dropped",
+			      done ? json_integer(dropped) : json_null());
+	char *t = json_dumps(j, JSON_COMPACT);
+	printf("%s\n", t);
+	free(t);
+	json_decref(j);
+}
+
 int cmd_telemetry_repair(struct cli_args *a, struct buf *err)
 {
 	const char *dir = tdata_dir(a);
@@ -453,16 +467,23 @@ int cmd_telemetry_repair(struct cli_args *a, struct buf *err)
 	if (rc)
 		return rc;
 	if (!r.n_bad) {
-		printf("checked %llu blocks in %s/telemetry.db: none damaged, nothing to repair\n",
-		       (unsigned long long)r.blocks, dir);
+		if (a->json)
+			repair_json(&r, 0, true);
+		else
+			printf("checked %llu blocks in %s/telemetry.db: none damaged, nothing to repair\n",
+			       (unsigned long long)r.blocks, dir);
 		tstore_check_release(&r);
 		return 0;
 	}
-	print_bad_blocks(&r);
+	if (!a->json)
+		print_bad_blocks(&r);
 	if (!cli_flag(a, "--yes")) {
-		printf("would drop these %zu damaged block%s (their records are lost either way: no read can decode "
-		       "them); run again with --yes to do it\n",
-		       r.n_bad, r.n_bad == 1 ? "" : "s");
+		if (a->json)
+			repair_json(&r, 0, false);
+		else
+			printf("would drop these %zu damaged block%s (their records are lost either way: no read can "
+			       "decode them); run again with --yes to do it\n",
+			       r.n_bad, r.n_bad == 1 ? "" : "s");
 		tstore_check_release(&r);
 		return 0;
 	}
@@ -493,7 +514,9 @@ int cmd_telemetry_repair(struct cli_args *a, struct buf *err)
 		if (rc)
 			buf_addf(err, " (the %d blocks were dropped, but the audit record was not written)", n);
 	}
-	if (!rc)
+	if (!rc && a->json)
+		repair_json(&r, n, true);
+	else if (!rc)
 		printf("dropped %d damaged block%s from %s/telemetry.db (audited as telemetry.repair by %s)\n", n,
 		       n == 1 ? "" : "s", dir, cli_actor());
 	store_close(s);

@@ -1,7 +1,8 @@
 /*
- * ooda's command-line entry point. One table lists every command, its
- * options and a one-line summary; dispatch, `ooda help` and docs/cli.md
- * all come from it. `ooda serve` runs the daemon; most other commands talk
+ * ooda's commands. One table lists every command, its options, a one-line
+ * summary and its stage, and a second describes each option; dispatch
+ * (cli_parse.c, which holds main), `ooda help`, docs/cli.md and the
+ * completion scripts (cli_help.c) all come from them. `ooda serve` runs the daemon; most other commands talk
  * to it over HTTP, and the bootstrap commands (token, audit, backup) can
  * also work on a data dir directly with --data.
  */
@@ -107,11 +108,82 @@ int cli_call_json(struct cli_args *a, const char *method, const char *path, cons
 		*out = json_loadb(res.data, res.len, JSON_DECODE_ANY, &je);
 		if (!*out) {
 			buf_addf(err, "the daemon's answer is not JSON: %s", je.text);
-			rc = OODA_EPARSE;
+			rc = OODA_EINTERNAL;
 		}
 	}
 	buf_release(&res);
 	return rc;
+}
+
+static void print_scalar(json_t *v)
+{
+	if (json_is_string(v))
+		fputs(json_string_value(v), stdout);
+	else if (json_is_null(v))
+		fputs("-", stdout);
+	else {
+		char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		fputs(t ? t : "", stdout);
+		free(t);
+	}
+}
+
+static bool all_scalars(json_t *arr)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v) if (json_is_object(v) || json_is_array(v)) return false;
+	return true;
+}
+
+static void print_fields(json_t *j, int depth)
+{
+	const char *k;
+	json_t *v;
+	if (depth > 8)
+		return;
+	json_object_foreach(j, k, v) {
+		printf("%*s%s:", depth * 2, "", k);
+		if ((json_is_object(v) && !json_object_size(v)) || (json_is_array(v) && !json_array_size(v))) {
+			fputs(" -\n", stdout);
+		} else if (json_is_object(v)) {
+			putchar('\n');
+			print_fields(v, depth + 1);
+		} else if (json_is_array(v) && all_scalars(v)) {
+			size_t i;
+			json_t *x;
+			putchar(' ');
+			json_array_foreach(v, i, x) {
+				if (i)
+					fputs(", ", stdout);
+				print_scalar(x);
+			}
+			putchar('\n');
+		} else if (json_is_array(v)) {
+			putchar('\n');
+			size_t i;
+			json_t *x;
+			json_array_foreach(v, i, x) {
+				printf("%*s-\n", depth * 2 + 2, "");
+				if (json_is_object(x))
+					print_fields(x, depth + 2);
+			}
+		} else {
+			putchar(' ');
+			print_scalar(v);
+			putchar('\n');
+		}
+	}
+}
+
+void cli_print_fields(json_t *j)
+{
+	if (json_is_object(j))
+		print_fields(j, 0);
+	else if (j) {
+		print_scalar(j);
+		putchar('\n');
+	}
 }
 
 void cli_table(const char *const *headers, int ncols, const char **cells, int nrows)
@@ -182,8 +254,29 @@ static int cmd_serve(struct cli_args *a, struct buf *err)
 
 static int cmd_version(struct cli_args *a, struct buf *err)
 {
-	printf("ooda %s\n", OODA_VERSION);
+	if (a && a->json)
+		printf("{\"version\":\"%s\"}\n", OODA_VERSION);
+	else
+		printf("ooda %s\n", OODA_VERSION);
 	return 0;
+}
+
+/* One problem line of config_load ("FILE:LINE:COL: key: what") as JSON. */
+static json_t *config_problem_json(const char *file, const char *line, size_t len)
+{
+	size_t fl = strlen(file);
+	unsigned ln = 0, col = 0;
+	int used = 0;
+	json_t *p = json_object();
+	if (len > fl + 1 && !strncmp(line, file, fl) && line[fl] == ':' &&
+	    sscanf(line + fl + 1, "%u:%u: %n", &ln, &col, &used) == 2 && used) {
+		json_object_set_new(p, "line", json_integer(ln));
+		json_object_set_new(p, "column", json_integer(col));
+		json_object_set_new(p, "problem", json_stringn(line + fl + 1 + used, len - fl - 1 - (size_t)used));
+	} else {
+		json_object_set_new(p, "problem", json_stringn(line, len));
+	}
+	return p;
 }
 
 /*
@@ -202,12 +295,36 @@ static int cmd_config_check(struct cli_args *a, struct buf *err)
 	struct buf why = BUF_INIT;
 	int rc = config_load(&c, a->pos[0], &why);
 	if (!rc) {
-		printf("%s: ok\n", a->pos[0]);
+		if (a->json) {
+			json_t *j = json_pack("{s:s, s:b, s:[]}", "file", a->pos[0], "ok", 1, "problems");
+			char *t = json_dumps(j, JSON_COMPACT);
+			printf("%s\n", t);
+			free(t);
+			json_decref(j);
+		} else {
+			printf("%s: ok\n", a->pos[0]);
+		}
 	} else if (rc == OODA_EINVAL) {
-		fprintf(stderr, "%s\n", why.data);
+		/* problems in the file: a failed check (exit 1), not a bad command line */
+		rc = OODA_EVALIDATE;
 		size_t lines = 1;
 		for (size_t i = 0; i < why.len; i++)
 			lines += why.data[i] == '\n';
+		if (a->json) {
+			json_t *probs = json_array();
+			for (const char *p = why.data; *p;) {
+				size_t n = strcspn(p, "\n");
+				json_array_append_new(probs, config_problem_json(a->pos[0], p, n));
+				p += n + (p[n] == '\n');
+			}
+			json_t *j = json_pack("{s:s, s:b, s:o}", "file", a->pos[0], "ok", 0, "problems", probs);
+			char *t = json_dumps(j, JSON_COMPACT);
+			printf("%s\n", t);
+			free(t);
+			json_decref(j);
+		} else {
+			fprintf(stderr, "%s\n", why.data);
+		}
 		buf_addf(err, "%s: %zu problem%s found", a->pos[0], lines, lines == 1 ? "" : "s");
 	} else {
 		buf_add(err, why.data, why.len);
@@ -248,7 +365,7 @@ static int cmd_status(struct cli_args *a, struct buf *err)
 	json_t *j = rc ? NULL : json_loadb(out.data, out.len, 0, NULL);
 	if (!rc && !j) {
 		buf_addf(err, "%s answered /api/v1/status with something that is not JSON: is it ooda?", a->client.server);
-		rc = OODA_EPARSE;
+		rc = OODA_EINTERNAL;
 	}
 	if (!rc && json) {
 		json_object_set_new(j, "server", json_string(a->client.server));
@@ -357,9 +474,19 @@ static int cmd_token_create(struct cli_args *a, struct buf *err)
 	sodium_memzero(&sg, sizeof(sg));
 	if (rc)
 		return rc;
-	fprintf(stderr, "created token %s (%s) for %s in %s/control.db (offline); it is shown once, store it now:\n",
-		row.id, row.role, row.name, data_dir(a));
-	printf("%s\n", secret);
+	if (a->json) {
+		json_t *j = json_pack("{s:s, s:{s:s, s:s, s:s, s:s?}}", "token", secret, "info", "id", row.id, "name", row.name,
+				      "role", row.role, "env", *row.env ? row.env : NULL);
+		char *t = json_dumps(j, JSON_COMPACT);
+		printf("%s\n", t);
+		sodium_memzero(t, strlen(t));
+		free(t);
+		json_decref(j);
+	} else {
+		fprintf(stderr, "created token %s (%s) for %s in %s/control.db (offline); it is shown once, store it now:\n",
+			row.id, row.role, row.name, data_dir(a));
+		printf("%s\n", secret);
+	}
 	sodium_memzero(secret, sizeof(secret));
 	return 0;
 }
@@ -392,6 +519,32 @@ static void rows_print(struct rows *r, const char *const *headers)
 		cells[i] = r->text.data + r->offsets[i];
 	cli_table(headers, r->ncols, cells, r->n);
 	free(cells);
+	free(r->offsets);
+	buf_release(&r->text);
+}
+
+/*
+ * Prints the rows as {"WRAP":[{key: cell…}…]} (--json of an offline command,
+ * in the daemon's shape): an empty cell is null; column int_col (or -1) is a
+ * number. Frees the rows like rows_print.
+ */
+static void rows_print_json(struct rows *r, const char *const *keys, const char *wrap, int int_col)
+{
+	json_t *arr = json_array();
+	for (int i = 0; i < r->n; i++) {
+		json_t *o = json_object();
+		for (int c = 0; c < r->ncols; c++) {
+			const char *v = r->text.data + r->offsets[i * r->ncols + c];
+			json_object_set_new(o, keys[c], c == int_col ? json_integer(strtoll(v, NULL, 10))
+								     : *v ? json_string(v) : json_null());
+		}
+		json_array_append_new(arr, o);
+	}
+	json_t *j = json_pack("{s:o}", wrap, arr);
+	char *t = json_dumps(j, JSON_COMPACT);
+	printf("%s\n", t);
+	free(t);
+	json_decref(j);
 	free(r->offsets);
 	buf_release(&r->text);
 }
@@ -508,7 +661,13 @@ static int cmd_token_revoke(struct cli_args *a, struct buf *err)
 	rc = token_revoke(s, &sg, a->pos[0], cli_actor(), why ? why : "", &row, err);
 	store_close(s);
 	sodium_memzero(&sg, sizeof(sg));
-	if (!rc)
+	if (!rc && a->json) {
+		json_t *j = json_pack("{s:s, s:s, s:b}", "id", row.id, "name", row.name, "revoked", 1);
+		char *t = json_dumps(j, JSON_COMPACT);
+		printf("%s\n", t);
+		free(t);
+		json_decref(j);
+	} else if (!rc)
 		printf("revoked %s (%s) in %s/control.db (offline)\n", row.id, row.name, data_dir(a));
 	return rc;
 }
@@ -547,7 +706,10 @@ static int cmd_audit_log(struct cli_args *a, struct buf *err)
 			f.from_ns = ooda_now_ns() - d;
 		rc = store_audit_iter(s, &f, audit_row_cb, &r);
 		store_close(s);
-		if (!rc)
+		static const char *const keys[] = { "seq", "time", "actor", "action", "target", "rationale" };
+		if (!rc && a->json)
+			rows_print_json(&r, keys, "records", 0);
+		else if (!rc)
 			rows_print(&r, audit_headers);
 		return rc;
 	}
@@ -786,7 +948,7 @@ static int cmd_audit_anchor(struct cli_args *a, struct buf *err)
 			json_decref(j);
 			if (!anchor) {
 				buf_adds(err, "the daemon's answer holds no anchor (an older ooda?)");
-				rc = OODA_EPARSE;
+				rc = OODA_EINTERNAL;
 			}
 		}
 		buf_release(&out);
@@ -814,7 +976,10 @@ static int cmd_audit_pubkey(struct cli_args *a, struct buf *err)
 		return rc;
 	char hex[65];
 	hex_encode(sg.pk, 32, hex);
-	printf("%s\n", hex);
+	if (a->json)
+		printf("{\"public_key\":\"%s\"}\n", hex);
+	else
+		printf("%s\n", hex);
 	sodium_memzero(&sg, sizeof(sg));
 	return 0;
 }
@@ -857,78 +1022,153 @@ static int cmd_backup(struct cli_args *a, struct buf *err)
 			fclose(in);
 			sodium_memzero(k, sizeof(k));
 		}
-		printf("backed up %s to %s: control.db and the audit key\n", data_dir(a), dest);
+		if (!a->json)
+			printf("backed up %s to %s: control.db and the audit key\n", data_dir(a), dest);
 	}
+	json_t *telemetry = json_null(); /* bytes copied; null when skipped or absent */
 	if (!rc && !cli_flag(a, "--no-telemetry")) {
 		snprintf(path, sizeof(path), "%s/telemetry.db", dest);
 		int64_t bytes = 0;
 		int trc = tstore_backup(data_dir(a), path, &bytes, err);
 		if (trc == OODA_ENOTFOUND) {
-			printf("no telemetry.db in %s: nothing more to copy\n", data_dir(a));
+			if (!a->json)
+				printf("no telemetry.db in %s: nothing more to copy\n", data_dir(a));
 			buf_reset(err);
 		} else if (trc) {
 			rc = trc;
-		} else {
+		} else if (!a->json) {
 			printf("backed up telemetry.db (%.1f MB)\n", (double)bytes / 1e6);
+		} else {
+			json_decref(telemetry);
+			telemetry = json_integer(bytes);
 		}
 	}
+	if (!rc && a->json) {
+		json_t *j = json_pack("{s:s, s:s, s:[s,s], s:o}", "data", data_dir(a), "dest", dest, "copied", "control.db",
+				      "audit-ed25519.key", "telemetry_bytes", json_incref(telemetry));
+		char *t = json_dumps(j, JSON_COMPACT);
+		printf("%s\n", t);
+		free(t);
+		json_decref(j);
+	}
+	json_decref(telemetry);
 	return rc;
 }
 
 /* ---- docs and help ----------------------------------------------------- */
 
-static void usage_line(const struct cli_command *c, struct buf *out)
-{
-	buf_addf(out, "ooda %s%s%s", c->name, c->sub ? " " : "", c->sub ? c->sub : "");
-	if (c->usage && *c->usage)
-		buf_addf(out, " %s", c->usage);
-	if (c->options && *c->options) {
-		char opts[512];
-		snprintf(opts, sizeof(opts), "%s", c->options);
-		for (char *save, *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
-			size_t n = strlen(o);
-			if (n && o[n - 1] == '=') {
-				o[n - 1] = '\0';
-				char upper[64];
-				size_t k = 0;
-				for (const char *p = o + 2; *p && k < sizeof(upper) - 1; p++)
-					upper[k++] = (char)(*p == '-' ? '_' : toupper((unsigned char)*p));
-				upper[k] = '\0';
-				buf_addf(out, " [%s %s]", o, upper);
-			} else {
-				buf_addf(out, " [%s]", o);
-			}
-		}
-	}
-}
-
 static int cmd_help(struct cli_args *a, struct buf *err)
 {
+	if (a->n_pos > 2) {
+		buf_adds(err, "usage: ooda help [COMMAND [SUBCOMMAND]]");
+		return OODA_EINVAL;
+	}
 	struct buf out = BUF_INIT;
-	bool any = false;
-	for (const struct cli_command *c = commands; c->name; c++) {
-		if (a->n_pos >= 1 && strcmp(c->name, a->pos[0]))
-			continue;
-		if (a->n_pos >= 2 && (!c->sub || strcmp(c->sub, a->pos[1])))
-			continue;
-		if (!any && a->n_pos == 0)
-			buf_adds(&out, "ooda — observe, orient, decide, act, learn.\n\nCommands:\n");
-		any = true;
-		buf_adds(&out, "  ");
-		usage_line(c, &out);
-		buf_addf(&out, "\n      %s\n", c->summary);
-	}
-	if (!any) {
-		buf_addf(err, "no command \"%s%s%s\"; see `ooda help`", a->pos[0], a->n_pos > 1 ? " " : "",
-			 a->n_pos > 1 ? a->pos[1] : "");
-		buf_release(&out);
-		return OODA_ENOTFOUND;
-	}
-	buf_adds(&out, "\nGlobal options: --server URL (else OODA_SERVER, else the `ooda login` context, else "
-		       "http://127.0.0.1:4318), --token TOKEN (else OODA_TOKEN, else the context's token), --json\n");
-	fputs(out.data, stdout);
+	int rc = cli_help(a->n_pos ? a->pos[0] : NULL, a->n_pos > 1 ? a->pos[1] : NULL, &out, err);
+	if (!rc)
+		fputs(out.data, stdout);
 	buf_release(&out);
-	return 0;
+	return rc;
+}
+
+static int cmd_completion(struct cli_args *a, struct buf *err)
+{
+	struct buf out = BUF_INIT;
+	int rc = a->n_pos == 1 ? cli_completion(a->pos[0], &out, err) : cli_completion(NULL, &out, err);
+	if (!rc)
+		fputs(out.data, stdout);
+	buf_release(&out);
+	return rc;
+}
+
+/*
+ * --json for the offline analyzers, whose engines write text lines: the
+ * lines are collected in memory and printed as one JSON array of objects,
+ * line split at sep into the fields named by keys (numeric fields as
+ * numbers). Output before an error is dropped, so stdout is JSON or empty.
+ */
+struct lines_json {
+	char sep;
+	int skip;                 /* header lines */
+	const char *const *keys;
+	const bool *numeric;
+	int nkeys;
+};
+
+static void print_lines_json(const char *text, size_t len, const struct lines_json *f)
+{
+	json_t *arr = json_array();
+	const char *p = text, *end = text + len;
+	for (int line = 0; p < end; line++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		if (line >= f->skip && le > p) {
+			json_t *o = json_object();
+			const char *q = p;
+			for (int k = 0; k < f->nkeys; k++) {
+				const char *fe = k == f->nkeys - 1 ? le : memchr(q, f->sep, (size_t)(le - q));
+				if (!fe)
+					fe = le;
+				json_t *v = json_stringn(q, (size_t)(fe - q));
+				if (f->numeric[k]) {
+					char *num_end;
+					double d = strtod(json_string_value(v), &num_end);
+					if (*num_end == '\0' && num_end != json_string_value(v)) {
+						json_decref(v);
+						v = json_real(d);
+					}
+				}
+				json_object_set_new(o, f->keys[k], v);
+				q = fe < le ? fe + 1 : le;
+			}
+			json_array_append_new(arr, o);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	char *t = json_dumps(arr, JSON_COMPACT);
+	printf("%s\n", t);
+	free(t);
+	json_decref(arr);
+}
+
+typedef int (*analyze_fn)(FILE *in, FILE *out, struct buf *err);
+
+static int analyze_patterns_fn(FILE *in, FILE *out, struct buf *err)
+{
+	return patterns_analyze_file(in, out, NULL, err);
+}
+
+static int analyze_anomalies_fn(FILE *in, FILE *out, struct buf *err)
+{
+	return anomaly_analyze_csv(in, out, NULL, err);
+}
+
+/* Runs fn from FILE (- for stdin) to stdout, or through print_lines_json with --json. */
+static int analyze_run(struct cli_args *a, analyze_fn fn, const struct lines_json *f, struct buf *err)
+{
+	bool use_stdin = !strcmp(a->pos[0], "-");
+	FILE *in = use_stdin ? stdin : fopen(a->pos[0], "r");
+	if (!in) {
+		buf_addf(err, "cannot open %s: %s", a->pos[0], strerror(errno));
+		return OODA_EIO;
+	}
+	int rc;
+	if (!a->json) {
+		rc = fn(in, stdout, err);
+	} else {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&text, &len);
+		rc = mem ? fn(in, mem, err) : OODA_ENOMEM;
+		if (mem)
+			fclose(mem);
+		if (!rc)
+			print_lines_json(text, len, f);
+		free(text);
+	}
+	if (!use_stdin)
+		fclose(in);
+	return rc;
 }
 
 /* ooda analyze patterns FILE: the offline door of the log template miner. */
@@ -938,16 +1178,10 @@ static int cmd_analyze_patterns(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda analyze patterns FILE (- for standard input)");
 		return OODA_EINVAL;
 	}
-	bool use_stdin = !strcmp(a->pos[0], "-");
-	FILE *in = use_stdin ? stdin : fopen(a->pos[0], "r");
-	if (!in) {
-		buf_addf(err, "cannot open %s: %s", a->pos[0], strerror(errno));
-		return OODA_EIO;
-	}
-	int rc = patterns_analyze_file(in, stdout, NULL, err);
-	if (!use_stdin)
-		fclose(in);
-	return rc;
+	static const char *const keys[] = { "pattern_id", "template" };
+	static const bool numeric[] = { false, false };
+	struct lines_json f = { '\t', 0, keys, numeric, 2 };
+	return analyze_run(a, analyze_patterns_fn, &f, err);
 }
 
 static int cmd_docs(struct cli_args *a, struct buf *err)
@@ -970,20 +1204,11 @@ static int cmd_docs(struct cli_args *a, struct buf *err)
 			buf_addf(&out, "| %s | `%s` | %s | %s |\n", r->method, r->pattern,
 				 (r->flags & ROUTE_OPEN) ? "open" : roles[r->min_role], r->summary);
 	} else if (!strcmp(what, "cli")) {
-		buf_adds(&out, "# Command line\n\nGenerated by `ooda docs cli` from the command table in `src/cli/main.c`.\n\n");
-		for (const struct cli_command *c = commands; c->name; c++) {
-			buf_adds(&out, "- `");
-			usage_line(c, &out);
-			buf_addf(&out, "`\n  %s\n", c->summary);
+		int rc = cli_docs_markdown(&out, err);
+		if (rc) {
+			buf_release(&out);
+			return rc;
 		}
-		buf_adds(&out, "\nGlobal options: `--server URL` (or `OODA_SERVER`, default `http://127.0.0.1:4318`), "
-			       "`--token TOKEN` (or `OODA_TOKEN`), `--json` (machine-readable output).\n"
-			       "\nWhere the server and token come from, first match wins: the flag, the environment variable, "
-			       "the context file `ooda login` writes (`$XDG_CONFIG_HOME/ooda/config`, else "
-			       "`~/.config/ooda/config`; lines `server = URL` and `token_file = PATH`), the default. "
-			       "The context's token is sent only to the context's server; a token file group or others "
-			       "can read is refused. `ooda status` shows which were used; commands that change something "
-			       "name the server they changed.\n");
 	} else {
 		buf_adds(err, "usage: ooda docs api|config|cli");
 		return OODA_EINVAL;
@@ -995,7 +1220,6 @@ static int cmd_docs(struct cli_args *a, struct buf *err)
 
 /* ---- the table ----------------------------------------------------------- */
 
-#define GLOBAL_OPTS "--server=,--token=,--json,--help"
 
 /* ooda analyze anomalies FILE.csv: the offline door of the anomaly engine (NAB format). */
 static int cmd_analyze_anomalies(struct cli_args *a, struct buf *err)
@@ -1004,275 +1228,273 @@ static int cmd_analyze_anomalies(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda analyze anomalies FILE.csv (timestamp,value; - for standard input)");
 		return OODA_EINVAL;
 	}
-	FILE *in = strcmp(a->pos[0], "-") ? fopen(a->pos[0], "r") : stdin;
-	if (!in) {
-		buf_addf(err, "cannot open %s: %s", a->pos[0], strerror(errno));
-		return OODA_EIO;
-	}
-	int rc = anomaly_analyze_csv(in, stdout, NULL, err);
-	if (in != stdin)
-		fclose(in);
-	return rc;
+	static const char *const keys[] = { "timestamp", "value", "anomaly_score" };
+	static const bool numeric[] = { false, true, true };
+	struct lines_json f = { ',', 1, keys, numeric, 3 };
+	return analyze_run(a, analyze_anomalies_fn, &f, err);
 }
 
+/*
+ * The command table. A row is
+ *   { NAME, SUB or NULL, FUNCTION, "OPTIONS", "POSITIONALS", "SUMMARY", "STAGE" },
+ * OPTIONS a comma list ("--env=,--all": '=' takes a value); STAGE is the help
+ * group: "observe", "orient", "decide", "act", "learn" or "admin". A row of
+ * the older six-field shape takes its stage by appending it as a seventh
+ * field. Every option needs a line in option_docs below; `ooda docs cli`
+ * (and so the docs test) names any command without a stage or option
+ * without a description.
+ */
 static const struct cli_command commands[] = {
-	{ "serve", NULL, cmd_serve, "--config=,--listen=,--data=,--recreate-telemetry", "", "Run the daemon (HTTP API, ingest, engine)." },
-	{ "version", NULL, cmd_version, "", "", "Print the version." },
-	{ "help", NULL, cmd_help, "", "[COMMAND [SUB]]", "Show commands, or one command's usage." },
-	{ "status", NULL, cmd_status, "", "", "Show the server and token in use and where each came from, then the daemon's version, data dir and who you are to it." },
-	{ "reload", NULL, cmd_reload, "", "", "Make the daemon re-read ooda.yaml (same as SIGHUP)." },
-	{ "config", "check", cmd_config_check, "", "FILE", "Validate an ooda.yaml; errors give file:line:column and the key path." },
+	{ "serve", NULL, cmd_serve, "--config=,--listen=,--data=,--recreate-telemetry", "", "Run the daemon (HTTP API, ingest, engine).", "admin" },
+	{ "version", NULL, cmd_version, "", "", "Print the version.", "admin" },
+	{ "help", NULL, cmd_help, "", "[COMMAND [SUB]]", "Show the commands by stage, or one command's usage and options.", "admin" },
+	{ "completion", NULL, cmd_completion, "", "bash|zsh|fish",
+	  "Print a shell completion script generated from this table: source <(ooda completion bash).", "admin" },
+	{ "status", NULL, cmd_status, "", "", "Show the server and token in use and where each came from, then the daemon's version, data dir and who you are to it.", "admin" },
+	{ "reload", NULL, cmd_reload, "", "", "Make the daemon re-read ooda.yaml (same as SIGHUP).", "admin" },
+	{ "config", "check", cmd_config_check, "", "FILE", "Validate an ooda.yaml; errors give file:line:column and the key path.", "admin" },
 	{ "login", NULL, cmd_login, "--token-file=", "",
-	  "Check a token (from --token-file, mode 0600, or standard input) against the server and save both as the CLI's context." },
-	{ "logout", NULL, cmd_logout, "", "", "Remove the CLI's context (and the token file login wrote)." },
+	  "Check a token (from --token-file, mode 0600, or standard input) against the server and save both as the CLI's context.", "admin" },
+	{ "logout", NULL, cmd_logout, "", "", "Remove the CLI's context (and the token file login wrote).", "admin" },
 	{ "token", "create", cmd_token_create, "--role=,--name=,--env=,--rationale=,--data=,--init", "",
-	  "Create an API token through the daemon, or offline in an existing data dir with --data (--init: a new store); prints the secret alone on stdout, once." },
-	{ "token", "list", cmd_token_list, "--data=", "", "List tokens from the daemon (offline from an existing data dir with --data)." },
-	{ "token", "revoke", cmd_token_revoke, "--rationale=,--data=", "ID|NAME", "Revoke a token through the daemon (offline in an existing data dir with --data)." },
+	  "Create an API token through the daemon, or offline in an existing data dir with --data (--init: a new store); prints the secret alone on stdout, once.", "admin" },
+	{ "token", "list", cmd_token_list, "--data=", "", "List tokens from the daemon (offline from an existing data dir with --data).", "admin" },
+	{ "token", "revoke", cmd_token_revoke, "--rationale=,--data=", "ID|NAME", "Revoke a token through the daemon (offline in an existing data dir with --data).", "admin" },
 	{ "audit", "log", cmd_audit_log, "--actor=,--action=,--target=,--since=,--limit=,--data=", "",
-	  "Show audit records, newest first (from the daemon, or the data dir with --data)." },
+	  "Show audit records, newest first (from the daemon, or the data dir with --data).", "admin" },
 	{ "audit", "verify", cmd_audit_verify, "--data=,--pubkey=,--head=,--checkpoint=", "",
-	  "Recompute the audit hash chain and checkpoint signatures, and find each anchored head (--head SEQ:HASH, --checkpoint FILE of anchor lines) on it; exits 1 naming the first broken record." },
-	{ "audit", "checkpoint", cmd_audit_checkpoint, "", "", "Write a signed checkpoint of the audit chain head." },
+	  "Recompute the audit hash chain and checkpoint signatures, and find each anchored head (--head SEQ:HASH, --checkpoint FILE of anchor lines) on it; exits 1 naming the first broken record.", "admin" },
+	{ "audit", "checkpoint", cmd_audit_checkpoint, "", "", "Write a signed checkpoint of the audit chain head.", "admin" },
 	{ "audit", "anchor", cmd_audit_anchor, "--data=", "",
-	  "Sign the audit chain head and print it as one JSON line (seq, hash, time, signature, public_key) to keep outside this host." },
-	{ "audit", "pubkey", cmd_audit_pubkey, "--data=", "", "Print the audit signing public key (pin it with verify --pubkey)." },
+	  "Sign the audit chain head and print it as one JSON line (seq, hash, time, signature, public_key) to keep outside this host.", "admin" },
+	{ "audit", "pubkey", cmd_audit_pubkey, "--data=", "", "Print the audit signing public key (pin it with verify --pubkey).", "admin" },
 	{ "logs", "search", cmd_logs_search, "--since=,--from=,--to=,--limit=,--cursor=", "'QUERY'",
-	  "Search logs, newest first (grammar in docs/query.md); --since 15m by default." },
-	{ "logs", "tail", cmd_logs_tail, "--since=,--once", "['QUERY']", "Follow new logs matching QUERY as they arrive." },
+	  "Search logs, newest first (grammar in docs/query.md); --since 15m by default.", "observe" },
+	{ "logs", "tail", cmd_logs_tail, "--since=,--once", "['QUERY']", "Follow new logs matching QUERY as they arrive.", "observe" },
 	{ "logs", "patterns", cmd_logs_patterns, "--service=,--since=,--severity=,--limit=", "",
-	  "Log error classes: templates per service with their counts, busiest first." },
-	{ "trace", "show", cmd_trace_show, "", "TRACE_ID", "Show a trace as a text waterfall, with its logs." },
+	  "Log error classes: templates per service with their counts, busiest first.", "observe" },
+	{ "trace", "show", cmd_trace_show, "", "TRACE_ID", "Show a trace as a text waterfall, with its logs.", "observe" },
 	{ "traces", NULL, cmd_traces, "--service=,--op=,--min-duration=,--errors,--since=,--limit=", "",
-	  "Find traces (exemplars) by service, operation, duration and status." },
+	  "Find traces (exemplars) by service, operation, duration and status.", "observe" },
 	{ "query", NULL, cmd_query, "--time=,--since=,--step=", "'PROMQL'",
-	  "Evaluate PromQL: an instant query, or a range over --since with --step." },
-	{ "events", NULL, cmd_events, "--service=,--kind=,--since=,--limit=", "", "List change events (deploys, config, flags…), newest first." },
+	  "Evaluate PromQL: an instant query, or a range over --since with --step.", "observe" },
+	{ "events", NULL, cmd_events, "--service=,--kind=,--since=,--limit=", "", "List change events (deploys, config, flags…), newest first.", "observe" },
 	{ "services", "list", cmd_services_list, "--window=", "",
-	  "The service catalogue: every service with tier, owner, health, request rate, error ratio, p90 and open incidents." },
+	  "The service catalogue: every service with tier, owner, health, request rate, error ratio, p90 and open incidents.", "observe" },
 	{ "services", "show", cmd_services_show, "--window=", "NAME",
-	  "One service: owner, tier, runbook, live RED, declared and traced dependencies, probes, alerts, SLOs, incidents, deploy, on call, health." },
-	{ "flags", "list", cmd_flags_list, "--env=", "", "List the flags of an environment (default `default`)." },
-	{ "flags", "get", cmd_flags_get, "--env=,--version=", "KEY", "Show a flag's definition (an old one with --version vN)." },
-	{ "flags", "set", cmd_flags_set, "--env=,--rationale=,--if-version=", "KEY FILE|-", "Create or change a flag from a flagd flag definition (JSON)." },
-	{ "flags", "history", cmd_flags_history, "--env=", "KEY", "Every version of a flag: who, when, why." },
-	{ "flags", "diff", cmd_flags_diff, "--env=", "KEY vA vB", "Line diff between two versions of a flag." },
-	{ "flags", "rollback", cmd_flags_rollback, "--env=,--to=,--rationale=", "KEY", "Make an old version of a flag current again." },
-	{ "flags", "import", cmd_flags_import, "--env=,--replace,--lenient,--rationale=", "FILE.json", "Import a flagd flag-definition file into an environment." },
-	{ "flags", "export", cmd_flags_export, "--env=", "", "Print an environment as one flagd flag-definition document." },
-	{ "flags", "kill", cmd_flags_kill, "--env=,--service=,--since=,--rationale=", "[KEY]", "Kill switch: disable a flag, or every flag of --service changed within --since." },
-	{ "config", "put", cmd_config_put, "--rationale=,--if-version=", "SERVICE/ENV FILE", "Store a new version of a config set (JSON, or YAML by file extension)." },
-	{ "config", "get", cmd_config_get, "--version=", "SERVICE/ENV", "Print a config set as stored." },
-	{ "config", "history", cmd_config_history, "", "SERVICE/ENV", "Every version of a config set." },
-	{ "config", "diff", cmd_config_diff, "", "SERVICE/ENV vA vB", "Line diff between two versions of a config set." },
-	{ "config", "rollback", cmd_config_rollback, "--to=,--rationale=", "SERVICE/ENV", "Make an old config version current again." },
+	  "One service: owner, tier, runbook, live RED, declared and traced dependencies, probes, alerts, SLOs, incidents, deploy, on call, health.", "observe" },
+	{ "flags", "list", cmd_flags_list, "--env=", "", "List the flags of an environment (default `default`).", "act" },
+	{ "flags", "get", cmd_flags_get, "--env=,--version=", "KEY", "Show a flag's definition (an old one with --version vN).", "act" },
+	{ "flags", "set", cmd_flags_set, "--env=,--rationale=,--if-version=", "KEY FILE|-", "Create or change a flag from a flagd flag definition (JSON).", "act" },
+	{ "flags", "history", cmd_flags_history, "--env=", "KEY", "Every version of a flag: who, when, why.", "act" },
+	{ "flags", "diff", cmd_flags_diff, "--env=", "KEY vA vB", "Line diff between two versions of a flag.", "act" },
+	{ "flags", "rollback", cmd_flags_rollback, "--env=,--to=,--rationale=", "KEY", "Make an old version of a flag current again.", "act" },
+	{ "flags", "import", cmd_flags_import, "--env=,--replace,--lenient,--rationale=", "FILE.json", "Import a flagd flag-definition file into an environment.", "act" },
+	{ "flags", "export", cmd_flags_export, "--env=", "", "Print an environment as one flagd flag-definition document.", "act" },
+	{ "flags", "kill", cmd_flags_kill, "--env=,--service=,--since=,--rationale=", "[KEY]", "Kill switch: disable a flag, or every flag of --service changed within --since.", "act" },
+	{ "config", "put", cmd_config_put, "--rationale=,--if-version=", "SERVICE/ENV FILE", "Store a new version of a config set (JSON, or YAML by file extension).", "act" },
+	{ "config", "get", cmd_config_get, "--version=", "SERVICE/ENV", "Print a config set as stored.", "act" },
+	{ "config", "history", cmd_config_history, "", "SERVICE/ENV", "Every version of a config set.", "act" },
+	{ "config", "diff", cmd_config_diff, "", "SERVICE/ENV vA vB", "Line diff between two versions of a config set.", "act" },
+	{ "config", "rollback", cmd_config_rollback, "--to=,--rationale=", "SERVICE/ENV", "Make an old config version current again.", "act" },
 	{ "deploy", "record", cmd_deploy_record, "--service=,--version=,--env=,--artifact=,--config-version=,--migrations=,--actor=,--note=", "",
-	  "Record a deploy; captures the flag snapshot and config version." },
-	{ "deploy", "list", cmd_deploy_list, "--service=,--limit=", "", "Deploys, newest first." },
-	{ "deploy", "show", cmd_deploy_show, "", "DEPLOY_ID", "One deploy with its snapshot and last verification." },
-	{ "deploy", "verify", cmd_deploy_verify, "", "DEPLOY_ID", "Canary analysis: pass, fail (exit 1) or inconclusive, with the numbers." },
-	{ "rollback", "plan", cmd_rollback_plan, "--allow-irreversible", "DEPLOY_ID", "Print the inverse plan of a deploy; exits 1 when it is blocked." },
-	{ "rollback", "run", cmd_rollback_run, "--rationale=,--allow-irreversible,--wait", "DEPLOY_ID", "Run the rollback as a durable, resumable run (or file an approval request)." },
-	{ "rollback", "status", cmd_rollback_status, "--wait", "RUN_ID", "Show a rollback run's steps and status." },
-	{ "migration", "register", cmd_migration_register, "--service=,--id=,--up=,--down=,--irreversible", "", "Register a migration and its down reference." },
-	{ "approvals", "list", cmd_approvals_list, "--status=", "", "Approval requests (pending by default)." },
-	{ "approvals", "approve", cmd_approvals_approve, "--rationale=", "ID", "Approve a request (never your own); the action then runs." },
-	{ "approvals", "reject", cmd_approvals_reject, "--rationale=", "ID", "Reject a request." },
+	  "Record a deploy; captures the flag snapshot and config version.", "act" },
+	{ "deploy", "list", cmd_deploy_list, "--service=,--limit=", "", "Deploys, newest first.", "act" },
+	{ "deploy", "show", cmd_deploy_show, "", "DEPLOY_ID", "One deploy with its snapshot and last verification.", "act" },
+	{ "deploy", "verify", cmd_deploy_verify, "", "DEPLOY_ID", "Canary analysis: pass (exit 0), fail (exit 1) or inconclusive (exit 3: too little data), with the numbers.", "decide" },
+	{ "rollback", "plan", cmd_rollback_plan, "--allow-irreversible", "DEPLOY_ID", "Print the inverse plan of a deploy; exits 1 when it is blocked.", "decide" },
+	{ "rollback", "run", cmd_rollback_run, "--rationale=,--allow-irreversible,--wait", "DEPLOY_ID", "Run the rollback as a durable, resumable run (or file an approval request).", "act" },
+	{ "rollback", "status", cmd_rollback_status, "--wait", "RUN_ID", "Show a rollback run's steps and status.", "act" },
+	{ "migration", "register", cmd_migration_register, "--service=,--id=,--up=,--down=,--irreversible", "", "Register a migration and its down reference.", "act" },
+	{ "approvals", "list", cmd_approvals_list, "--status=", "", "Approval requests (pending by default).", "decide" },
+	{ "approvals", "approve", cmd_approvals_approve, "--rationale=", "ID", "Approve a request (never your own); the action then runs.", "decide" },
+	{ "approvals", "reject", cmd_approvals_reject, "--rationale=", "ID", "Reject a request.", "decide" },
 	{ "analyze", "anomalies", cmd_analyze_anomalies, "", "FILE.csv",
-	  "Score a NAB-format series (timestamp,value) offline: prints timestamp,value,anomaly_score." },
+	  "Score a NAB-format series (timestamp,value) offline: prints timestamp,value,anomaly_score.", "orient" },
 	{ "telemetry", "check", cmd_telemetry_check, "--data=", "",
-	  "Decode every telemetry block of a data dir (offline); list the damaged ones and exit 1 if any." },
+	  "Decode every telemetry block of a data dir (offline); list the damaged ones and exit 1 if any.", "admin" },
 	{ "telemetry", "repair", cmd_telemetry_repair, "--data=,--yes,--rationale=", "",
-	  "Drop the damaged telemetry blocks (audited); without --yes only print what it would drop." },
+	  "Drop the damaged telemetry blocks (audited); without --yes only print what it would drop.", "admin" },
 	{ "export", NULL, cmd_export, "--data=,--from=,--to=,--service=,--output=", "",
-	  "Write a time window of a data dir's logs, spans, metrics, change events and alerts to a checksummed window file (offline; stdout unless --output)." },
+	  "Write a time window of a data dir's logs, spans, metrics, change events and alerts to a checksummed window file (offline; stdout unless --output).", "learn" },
 	{ "import", NULL, cmd_import, "--data=,--rationale=", "FILE",
-	  "Load a window file into a new data dir (checked whole first; nothing is written if it is refused)." },
+	  "Load a window file into a new data dir (checked whole first; nothing is written if it is refused).", "learn" },
 	{ "backup", NULL, cmd_backup, "--data=,--no-telemetry", "DEST_DIR",
-	  "Online backup (SQLite backup API) of the control database, the audit key and telemetry.db (unless --no-telemetry)." },
+	  "Online backup (SQLite backup API) of the control database, the audit key and telemetry.db (unless --no-telemetry).", "admin" },
 	{ "analyze", "rca", cmd_analyze_rca, "--metrics=,--normal=,--graph=,--changes=,--at=,--target=,--scale-floor=,--resolution=", "",
-	  "Rank root-cause suspects offline from long-format CSVs (timestamp,node,metric,value; graph caller,callee; changes timestamp,node,kind,ref): rank, node, score, confidence, evidence; --json: [{node,score,confidence,evidence}], best first. --scale-floor and --resolution override the engine's two scale floors (for cross-validation)." },
+	  "Rank root-cause suspects offline from long-format CSVs (timestamp,node,metric,value; graph caller,callee; changes timestamp,node,kind,ref): rank, node, score, confidence, evidence; --json: [{node,score,confidence,evidence}], best first. --scale-floor and --resolution override the engine's two scale floors (for cross-validation).", "orient" },
 	{ "analyze", "patterns", cmd_analyze_patterns, "", "FILE",
-	  "Give each log line a pattern id: prints pattern_id<TAB>template per input line (- reads stdin)." },
-	{ "docs", NULL, cmd_docs, "", "api|config|cli", "Print generated reference docs (docs/api.md, config.md, cli.md)." },
-	{ "alerts", "list", cmd_alerts_list, "--state=", "", "Alerts by state: firing (default), pending, resolved, inactive or all." },
-	{ "alerts", "show", cmd_alerts_show, "", "FINGERPRINT", "One alert with every transition and the evidence behind it." },
-	{ "alerts", "groups", cmd_alerts_groups, "--all", "", "Alert groups: related services firing together." },
-	{ "alerts", "silence", cmd_alerts_silence, "--name=,--service=,--label=,--for=,--reason=", "",
-	  "Silence matching alerts for a while (--label k=v may repeat); recorded with you as creator." },
-	{ "alerts", "silences", cmd_alerts_silences, "--all", "", "Active silences (--all: expired and ended ones too)." },
-	{ "alerts", "unsilence", cmd_alerts_unsilence, "", "ID", "End a silence now." },
+	  "Give each log line a pattern id: prints pattern_id<TAB>template per input line (- reads stdin).", "orient" },
+	{ "docs", NULL, cmd_docs, "", "api|config|cli", "Print generated reference docs (docs/api.md, config.md, cli.md).", "admin" },
+	{ "alerts", "list", cmd_alerts_list, "--state=", "", "Alerts by state: firing (default), pending, resolved, inactive or all.", "orient" },
+	{ "alerts", "show", cmd_alerts_show, "", "FINGERPRINT", "One alert with every transition and the evidence behind it.", "orient" },
+	{ "alerts", "groups", cmd_alerts_groups, "--all", "", "Alert groups: related services firing together.", "orient" },
+	{ "alerts", "silence", cmd_alerts_silence, "--name=,--service=,--label=,--for=,--reason=", "[MATCHER...]",
+	  "Silence matching alerts for a while; matchers as amtool takes them (alertname=~'High.*', env!=dev), as arguments or --label; recorded with you as creator.", "decide" },
+	{ "alerts", "silences", cmd_alerts_silences, "--all", "", "Active silences (--all: expired and ended ones too).", "decide" },
+	{ "alerts", "unsilence", cmd_alerts_unsilence, "", "ID", "End a silence now.", "decide" },
 	{ "notifications", "list", cmd_notifications_list, "--incident=,--alert=,--status=,--limit=", "",
-	  "The notification outbox: delivery status per message (pending, delivered, failed), newest first." },
-	{ "notifications", "test", cmd_notifications_test, "", "TARGET", "Send a test message to one notify target (admin)." },
-	{ "probes", "list", cmd_probes_list, "", "", "Probes of every service: state, failures in the hysteresis window, last latency and error." },
-	{ "heartbeats", "list", cmd_heartbeats_list, "", "", "Heartbeats: up, late, failed or never seen; last ping and next due." },
+	  "The notification outbox: delivery status per message (pending, delivered, failed), newest first.", "orient" },
+	{ "notifications", "test", cmd_notifications_test, "", "TARGET", "Send a test message to one notify target (admin).", "admin" },
+	{ "probes", "list", cmd_probes_list, "", "", "Probes of every service: state, failures in the hysteresis window, last latency and error.", "observe" },
+	{ "heartbeats", "list", cmd_heartbeats_list, "", "", "Heartbeats: up, late, failed or never seen; last ping and next due.", "observe" },
 	{ "heartbeat", NULL, cmd_heartbeat, "", "NAME -- COMMAND [ARGS...]",
-	  "Run COMMAND (no shell) as the job of heartbeat NAME: pings start, then success or failure with exit code and duration; exits with COMMAND's code." },
-	{ "slo", "list", cmd_slo_list, "", "", "SLOs: objective, SLI, error budget left, burn rates and alert state." },
-	{ "slo", "show", cmd_slo_show, "", "NAME", "One SLO: budget, burn rate per window, alert rules, and a burn-down sparkline." },
+	  "Run COMMAND (no shell) as the job of heartbeat NAME: pings start, then success or failure with exit code and duration; exits with COMMAND's code.", "observe" },
+	{ "slo", "list", cmd_slo_list, "", "", "SLOs: objective, SLI, error budget left, burn rates and alert state.", "orient" },
+	{ "slo", "show", cmd_slo_show, "", "NAME", "One SLO: budget, burn rate per window, alert rules, and a burn-down sparkline.", "orient" },
 	{ "oncall", "who", cmd_oncall_who, "--at=,--schedule=,--team=", "",
-	  "Who is on call now (or --at TIME) for every schedule, one --schedule or a --team: primary, backups, override." },
-	{ "oncall", "shifts", cmd_oncall_shifts, "--from=,--to=", "SCHEDULE", "The shifts of a schedule from --from (default now) to --to (default a week later)." },
+	  "Who is on call now (or --at TIME) for every schedule, one --schedule or a --team: primary, backups, override.", "orient" },
+	{ "oncall", "shifts", cmd_oncall_shifts, "--from=,--to=", "SCHEDULE", "The shifts of a schedule from --from (default now) to --to (default a week later).", "orient" },
 	{ "oncall", "override", cmd_oncall_override, "--schedule=,--user=,--from=,--to=,--reason=,--all", "add|list|rm [ID]",
-	  "Overrides: add --schedule S --user U [--from T] --to T --reason WHY; list [--schedule S] [--all]; rm ID." },
+	  "Overrides: add --schedule S --user U [--from T] --to T --reason WHY; list [--schedule S] [--all]; rm ID.", "decide" },
 	{ "actions", "list", cmd_actions_list, "--overdue,--owner=,--status=", "[INCIDENT]",
-	  "Action items across incidents (or of INCIDENT) by due date; --overdue: open and past due." },
+	  "Action items across incidents (or of INCIDENT) by due date; --overdue: open and past due.", "learn" },
 	{ "actions", "add", cmd_actions_add, "--title=,--owner=,--due=,--rationale=", "INCIDENT",
-	  "Add an action item to an incident: --title, --owner, --due YYYY-MM-DD; prints its key (INC-7/A1)." },
-	{ "actions", "done", cmd_actions_done, "--rationale=", "KEY", "Mark action item KEY (INC-7/A1) done." },
+	  "Add an action item to an incident: --title, --owner, --due YYYY-MM-DD; prints its key (INC-7/A1).", "learn" },
+	{ "actions", "done", cmd_actions_done, "--rationale=", "KEY", "Mark action item KEY (INC-7/A1) done.", "learn" },
 	{ "drill", "run", cmd_drill_run, "--scenario=,--fast,--keep,--ooda-sim=", "",
-	  "Fault drills on a dedicated ooda and ooda-sim: inject each fault, score detection (MTTD), incident, top-1/top-3 suspect and false incidents; --keep leaves its directory (data, logs) for a look." },
-	{ "incident", "list", cmd_incident_list, "--status=,--service=,--severity=", "", "Incidents newest first: id, severity, status, service, commander, title (--status=open for the unresolved)." },
-	{ "incident", "show", cmd_incident_show, "", "ID", "One incident: title, services, team, commander, runbook, times, then its triage summary (impact, changes, suspects); --json adds \"summary\"." },
-	{ "incident", "postmortem", cmd_incident_postmortem, "--output=", "ID", "The postmortem draft as Markdown, to stdout or --output FILE." },
-	{ "incident", "open", cmd_incident_open, "--service=,--severity=,--summary=", "TITLE", "Open an incident by hand (severity defaults to incidents.default_severity)." },
-	{ "incident", "ack", cmd_incident_ack, "--note=", "ID", "Acknowledge an incident." },
-	{ "incident", "mitigate", cmd_incident_mitigate, "--note=", "ID", "Mark an incident mitigated." },
-	{ "incident", "resolve", cmd_incident_resolve, "--note=", "ID", "Resolve an incident." },
-	{ "incident", "timeline", cmd_incident_timeline, "--kind=", "ID", "The incident's timeline, oldest first (--kind= one kind)." },
-	{ "incident", "note", cmd_incident_note, "", "ID MARKDOWN", "Annotate an incident." },
+	  "Fault drills on a dedicated ooda and ooda-sim: inject each fault, score detection (MTTD), incident, top-1/top-3 suspect and false incidents; --keep leaves its directory (data, logs) for a look.", "learn" },
+	{ "incident", "list", cmd_incident_list, "--status=,--service=,--severity=", "", "Incidents newest first: id, severity, status, service, commander, title (--status=open for the unresolved).", "orient" },
+	{ "incident", "show", cmd_incident_show, "", "ID", "One incident: title, services, team, commander, runbook, times, then its triage summary (impact, changes, suspects); --json adds \"summary\".", "orient" },
+	{ "incident", "postmortem", cmd_incident_postmortem, "--output=", "ID", "The postmortem draft as Markdown, to stdout or --output FILE.", "learn" },
+	{ "incident", "open", cmd_incident_open, "--service=,--severity=,--summary=", "TITLE", "Open an incident by hand (severity defaults to incidents.default_severity).", "decide" },
+	{ "incident", "ack", cmd_incident_ack, "--note=", "ID", "Acknowledge an incident.", "decide" },
+	{ "incident", "mitigate", cmd_incident_mitigate, "--note=", "ID", "Mark an incident mitigated.", "act" },
+	{ "incident", "resolve", cmd_incident_resolve, "--note=", "ID", "Resolve an incident.", "act" },
+	{ "incident", "timeline", cmd_incident_timeline, "--kind=", "ID", "The incident's timeline, oldest first (--kind= one kind).", "orient" },
+	{ "incident", "note", cmd_incident_note, "", "ID MARKDOWN", "Annotate an incident.", "decide" },
 	{ "incident", "hypothesis", cmd_incident_hypothesis, "--confidence=,--state=,--note=", "ID STATEMENT|HID",
-	  "Add a hypothesis (--confidence 0-1), or decide one: ID HID --state=confirmed|rejected." },
-	{ "incident", "artifact", cmd_incident_artifact, "--type=", "ID FILE", "Attach a file; stored with its SHA-256, checked on download." },
-	{ "incident", "status", cmd_incident_status, "", "ID STATE MESSAGE", "Post a public status update (investigating, identified, monitoring, resolved)." },
-	{ NULL, NULL, NULL, NULL, NULL, NULL },
+	  "Add a hypothesis (--confidence 0-1), or decide one: ID HID --state=confirmed|rejected.", "decide" },
+	{ "incident", "artifact", cmd_incident_artifact, "--type=", "ID FILE", "Attach a file; stored with its SHA-256, checked on download.", "decide" },
+	{ "incident", "status", cmd_incident_status, "", "ID STATE MESSAGE", "Post a public status update (investigating, identified, monitoring, resolved).", "act" },
+	{ NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
-static bool option_known(const char *list, const char *name, bool *takes_value)
-{
-	size_t n = strlen(name);
-	for (const char *p = list; p && *p;) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		bool val = len && p[len - 1] == '=';
-		if ((val ? len - 1 : len) == n && !strncmp(p, name, n)) {
-			*takes_value = val;
-			return true;
-		}
-		p = end ? end + 1 : NULL;
-	}
-	return false;
-}
+/*
+ * One line per option, for help, docs/cli.md and completion (see struct
+ * cli_option_doc): { OPTION, COMMAND, "TEXT", "METAVAR" or nothing }.
+ * COMMAND NULL describes the option for every command that takes it,
+ * "flags" for every flags subcommand, "token create" for that command
+ * alone; the most specific wins. METAVAR is the value's placeholder in usage
+ * lines (default: the name in capitals). Every option of the table above
+ * needs a line here: `ooda docs cli` refuses to run without one, and the
+ * docs test fails. Sorted by option, then command.
+ */
+static const struct cli_option_doc option_docs[] = {
+	{ "--action", NULL, "only records of this action (token.create, flag.set, …)" },
+	{ "--actor", NULL, "only records by this actor (cli:alice, token:ci, …)" },
+	{ "--actor", "deploy record", "who deployed, when not you (a CI job, a release tool)" },
+	{ "--alert", NULL, "only messages about this alert fingerprint" },
+	{ "--all", "alerts groups", "include groups with no firing member" },
+	{ "--all", "alerts silences", "include expired and ended silences" },
+	{ "--all", "oncall override", "list: include past overrides" },
+	{ "--allow-irreversible", NULL, "go ahead although a step (an irreversible migration) cannot be undone" },
+	{ "--artifact", NULL, "the artifact deployed (image reference, package URL)" },
+	{ "--at", "analyze rca", "the onset, as Unix seconds (default: detected from the series)", "UNIX_SECONDS" },
+	{ "--at", "oncall who", "the time to ask about (RFC 3339, default now)", "TIME" },
+	{ "--changes", NULL, "CSV of changes: timestamp,node,kind,ref", "FILE.csv" },
+	{ "--checkpoint", NULL, "a file of anchor lines (from `audit anchor`); each must be found on the chain", "FILE" },
+	{ "--confidence", NULL, "how sure you are, 0 to 1", "0..1" },
+	{ "--config", NULL, "the ooda.yaml to run with (default: built-in defaults)", "FILE" },
+	{ "--config-version", NULL, "the config set version deployed with it (vN)", "vN" },
+	{ "--cursor", NULL, "continue after the last page (the cursor a previous search printed)" },
+	{ "--data", NULL, "the daemon's data dir, worked on offline (it must already hold a store)", "DIR" },
+	{ "--data", "serve", "the data dir (default ./ooda-data)", "DIR" },
+	{ "--data", "export", "the data dir to read (default ./ooda-data)", "DIR" },
+	{ "--data", "import", "the new data dir to create and fill", "DIR" },
+	{ "--data", "backup", "the data dir to back up (default ./ooda-data)", "DIR" },
+	{ "--data", "telemetry", "the data dir to check (default ./ooda-data)", "DIR" },
+	{ "--down", NULL, "the migration that undoes it" },
+	{ "--due", NULL, "due date, YYYY-MM-DD", "YYYY-MM-DD" },
+	{ "--env", NULL, "the environment (default `default`)" },
+	{ "--env", "token create", "restrict the token to one environment" },
+	{ "--env", "deploy record", "the environment deployed to" },
+	{ "--errors", NULL, "only traces with an error span" },
+	{ "--fast", NULL, "the time-compressed pace (shorter, for CI)" },
+	{ "--for", NULL, "how long the silence lasts (2h, 30m)", "DURATION" },
+	{ "--from", NULL, "start of the time range (RFC 3339 or Unix seconds)", "TIME" },
+	{ "--from", "oncall shifts", "first time to show (default now)", "TIME" },
+	{ "--from", "oncall override", "add: when the override starts (default now)", "TIME" },
+	{ "--graph", NULL, "CSV of call edges: caller,callee", "FILE.csv" },
+	{ "--head", NULL, "an anchored head SEQ:HASH that must be on the chain", "SEQ:HASH" },
+	{ "--id", NULL, "the migration's id" },
+	{ "--if-version", NULL, "refuse unless the current version is this one (vN): no lost update", "vN" },
+	{ "--incident", NULL, "only messages about this incident" },
+	{ "--init", NULL, "create a new store in --data DIR" },
+	{ "--irreversible", NULL, "the migration cannot be undone (a rollback across it needs --allow-irreversible)" },
+	{ "--keep", NULL, "keep the drill's directory (data, logs, token) and print where" },
+	{ "--kind", NULL, "only this kind (deploy, flag, config, …)" },
+	{ "--kind", "incident timeline", "only entries of this kind (alert, note, status, …)" },
+	{ "--label", NULL, "a label matcher, amtool style: k=v, k!=v, k=~regex, k!~regex (may repeat)", "MATCHER" },
+	{ "--lenient", NULL, "skip flags that do not validate instead of refusing the file" },
+	{ "--limit", NULL, "at most this many rows", "N" },
+	{ "--listen", NULL, "address to listen on (default from the config, else 127.0.0.1:4318)", "HOST:PORT" },
+	{ "--metrics", NULL, "CSV of the incident window: timestamp,node,metric,value", "FILE.csv" },
+	{ "--migrations", NULL, "comma list of migration ids the deploy ran", "ID,ID…" },
+	{ "--min-duration", NULL, "only traces at least this long (250ms)", "DURATION" },
+	{ "--name", "token create", "who or what the token is for" },
+	{ "--name", "alerts silence", "silence alerts of this name (alertname=NAME)" },
+	{ "--no-telemetry", NULL, "skip telemetry.db (control.db and the audit key only)" },
+	{ "--normal", NULL, "CSV of a normal period, same columns as --metrics", "FILE.csv" },
+	{ "--note", NULL, "a note kept with the change" },
+	{ "--note", "deploy record", "free text kept with the deploy" },
+	{ "--note", "incident hypothesis", "why it was confirmed or rejected" },
+	{ "--once", NULL, "print what matches now and exit instead of following" },
+	{ "--ooda-sim", NULL, "the ooda-sim binary (default: next to ooda)", "PATH" },
+	{ "--op", NULL, "only traces whose root operation is this" },
+	{ "--output", NULL, "write to this file instead of stdout", "FILE" },
+	{ "--overdue", NULL, "only open items past their due date" },
+	{ "--owner", NULL, "only items owned by this person" },
+	{ "--owner", "actions add", "who owns the item" },
+	{ "--pubkey", NULL, "the audit public key to pin (64 hex characters, from `audit pubkey`)", "HEX" },
+	{ "--rationale", NULL, "why (kept in the audit log)", "WHY" },
+	{ "--reason", NULL, "why (required, audited)", "WHY" },
+	{ "--recreate-telemetry", NULL, "move an unreadable telemetry.db aside and start a new one" },
+	{ "--replace", NULL, "remove flags of the environment that are not in the file" },
+	{ "--resolution", NULL, "override the engine's resolution floor (for cross-validation)" },
+	{ "--role", NULL, "viewer, ingest, responder, approver or admin" },
+	{ "--scale-floor", NULL, "override the engine's scale floor (for cross-validation)" },
+	{ "--scenario", NULL, "run only this scenario" },
+	{ "--schedule", NULL, "the on-call schedule" },
+	{ "--service", NULL, "only this service" },
+	{ "--service", "deploy record", "the service deployed" },
+	{ "--service", "migration register", "the service the migration belongs to" },
+	{ "--service", "flags kill", "kill every flag of this service changed within --since" },
+	{ "--service", "alerts silence", "silence alerts of this service" },
+	{ "--service", "incident open", "the affected service" },
+	{ "--severity", NULL, "only this severity" },
+	{ "--severity", "incident open", "sev1 to sev4 (default incidents.default_severity)" },
+	{ "--since", NULL, "how far back (15m, 2h, 7d)", "DURATION" },
+	{ "--since", "query", "evaluate a range this far back instead of an instant", "DURATION" },
+	{ "--state", "alerts list", "firing (default), pending, resolved, inactive or all" },
+	{ "--state", "incident hypothesis", "confirmed or rejected" },
+	{ "--status", NULL, "only this status" },
+	{ "--status", "approvals list", "pending (default), approved, rejected or all" },
+	{ "--status", "incident list", "open, acknowledged, mitigated, resolved (open: all unresolved)" },
+	{ "--step", NULL, "the range step (default 60s)", "DURATION" },
+	{ "--summary", NULL, "what is going on, in a sentence" },
+	{ "--target", "audit log", "only records about this target" },
+	{ "--target", "analyze rca", "the node whose symptom is explained (default: the most anomalous)" },
+	{ "--team", NULL, "every schedule of this team" },
+	{ "--time", NULL, "evaluation time (RFC 3339 or Unix seconds, default now)", "TIME" },
+	{ "--title", NULL, "what needs doing" },
+	{ "--to", NULL, "end of the time range (RFC 3339 or Unix seconds)", "TIME" },
+	{ "--to", "flags rollback", "the version to make current again (vN)", "vN" },
+	{ "--to", "config rollback", "the version to make current again (vN)", "vN" },
+	{ "--to", "oncall shifts", "last time to show (default a week after --from)", "TIME" },
+	{ "--to", "oncall override", "add: when the override ends", "TIME" },
+	{ "--token-file", NULL, "a file (mode 0600) holding the token; else it is read from standard input", "FILE" },
+	{ "--type", NULL, "the artifact's media type (default from the file name)" },
+	{ "--up", NULL, "what the migration does" },
+	{ "--user", NULL, "who takes the shift" },
+	{ "--version", "flags get", "an older version (vN)", "vN" },
+	{ "--version", "config get", "an older version (vN)", "vN" },
+	{ "--version", "deploy record", "the version deployed" },
+	{ "--wait", NULL, "wait until the run finishes, printing each step" },
+	{ "--window", NULL, "the window RED metrics are computed over (default 5m)", "DURATION" },
+	{ "--yes", NULL, "really drop them (without it, only print what would be dropped)" },
+	{ NULL, NULL, NULL, NULL },
+};
 
-static int parse_args(const struct cli_command *c, int argc, char **argv, struct cli_args *a, struct buf *err)
-{
-	for (int i = 0; i < argc; i++) {
-		const char *arg = argv[i];
-		if (!strcmp(arg, "--")) {
-			for (i++; i < argc && a->n_passthrough < 64; i++)
-				a->passthrough[a->n_passthrough++] = argv[i];
-			break;
-		}
-		if (strncmp(arg, "--", 2) || !arg[2]) {
-			if (a->n_pos >= CLI_MAX_POS) {
-				buf_adds(err, "too many arguments");
-				return OODA_EINVAL;
-			}
-			a->pos[a->n_pos++] = arg;
-			continue;
-		}
-		char name[64];
-		const char *eq = strchr(arg, '=');
-		size_t nl = eq ? (size_t)(eq - arg) : strlen(arg);
-		if (nl >= sizeof(name)) {
-			buf_addf(err, "unknown option %s", arg);
-			return OODA_EINVAL;
-		}
-		memcpy(name, arg, nl);
-		name[nl] = '\0';
-		bool takes = false;
-		if (!option_known(c->options, name, &takes) && !option_known(GLOBAL_OPTS, name, &takes)) {
-			buf_addf(err, "unknown option %s for `ooda %s%s%s`; see `ooda help %s`", name, c->name,
-				 c->sub ? " " : "", c->sub ? c->sub : "", c->name);
-			return OODA_EINVAL;
-		}
-		const char *val = "";
-		if (takes) {
-			if (eq)
-				val = eq + 1;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			else {
-				buf_addf(err, "option %s needs a value", name);
-				return OODA_EINVAL;
-			}
-		} else if (eq) {
-			buf_addf(err, "option %s takes no value", name);
-			return OODA_EINVAL;
-		}
-		if (a->n_opts >= CLI_MAX_OPTS) {
-			buf_adds(err, "too many options");
-			return OODA_EINVAL;
-		}
-		memcpy(a->opt_name_buf[a->n_opts], name, nl + 1);
-		a->opt_names[a->n_opts] = a->opt_name_buf[a->n_opts];
-		a->opt_values[a->n_opts++] = val;
-	}
-	a->json = cli_flag(a, "--json");
-	cli_context_resolve(a);
-	return 0;
-}
-
-int main(int argc, char **argv)
-{
-	json_set_alloc_funcs(xmalloc, free); /* jansson follows core/xalloc.h: abort when memory runs out */
-	daemon_register_config_checks();
-	if (argc < 2) {
-		struct cli_args none = { 0 };
-		struct buf err = BUF_INIT;
-		cmd_help(&none, &err);
-		return 2;
-	}
-	const struct cli_command *found = NULL;
-	int used = 2;
-	for (const struct cli_command *c = commands; c->name; c++) {
-		if (strcmp(c->name, argv[1]))
-			continue;
-		if (!c->sub) {
-			found = c;
-			break;
-		}
-		if (argc > 2 && !strcmp(c->sub, argv[2])) {
-			found = c;
-			used = 3;
-			break;
-		}
-	}
-	if (!found) {
-		bool group = false;
-		for (const struct cli_command *c = commands; c->name; c++)
-			if (!strcmp(c->name, argv[1]))
-				group = true;
-		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-			struct cli_args none = { 0 };
-			struct buf err = BUF_INIT;
-			return cmd_help(&none, &err) ? 1 : 0;
-		}
-		if (!strcmp(argv[1], "--version")) {
-			printf("ooda %s\n", OODA_VERSION);
-			return 0;
-		}
-		if (group)
-			fprintf(stderr, "ooda: `ooda %s` needs a subcommand; see `ooda help %s`\n", argv[1], argv[1]);
-		else
-			fprintf(stderr, "ooda: unknown command \"%s\"; see `ooda help`\n", argv[1]);
-		return 2;
-	}
-	struct cli_args a = { 0 };
-	struct buf err = BUF_INIT;
-	int rc = parse_args(found, argc - used, argv + used, &a, &err);
-	if (!rc && cli_flag(&a, "--help")) {
-		struct cli_args h = { .n_pos = found->sub ? 2 : 1, .pos = { found->name, found->sub } };
-		rc = cmd_help(&h, &err);
-	} else if (!rc) {
-		rc = found->fn(&a, &err);
-	}
-	if (rc) {
-		fprintf(stderr, "ooda: %s\n", err.len ? err.data : ooda_strerror(rc));
-		buf_release(&err);
-		return rc == OODA_EINVAL || rc == OODA_EPARSE ? 2 : 1;
-	}
-	buf_release(&err);
-	return 0;
-}
+const struct cli_command *const cli_commands = commands;
+const struct cli_option_doc *const cli_option_docs = option_docs;

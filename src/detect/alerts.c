@@ -13,6 +13,8 @@
 #include "core/log.h"
 #include "core/time.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <xxhash.h>
@@ -37,8 +39,23 @@ struct alert {
 	char silenced_by[32];
 };
 
+/*
+ * A silence matcher other than label=value (those live in silence.labels):
+ * label!=value, label=~regex, label!~regex, as amtool writes them. A regex
+ * is anchored at both ends as Alertmanager anchors it: ^(?:regex)$.
+ */
+enum matcher_op { MATCH_EQ, MATCH_NE, MATCH_RE, MATCH_NRE };
+
+struct silence_matcher {
+	char *label, *value;
+	enum matcher_op op;
+	pcre2_code *re; /* MATCH_RE and MATCH_NRE */
+};
+
 struct silence {
 	char id[32];
+	struct silence_matcher *m; /* owned; n_m of them */
+	size_t n_m;
 	char *name, *service, *creator, *reason;
 	char *reported_by; /* a creator the client claimed, when it is not who was authenticated */
 	json_t *labels; /* object of strings; never NULL */
@@ -425,6 +442,135 @@ static struct alert *alert_from_json(json_t *j)
 	return al;
 }
 
+/* ---- silence matchers: =, !=, =~, !~ ------------------------------------ */
+
+#define MATCHER_MAX_STR 256
+#define SILENCE_MAX_MATCHERS 64
+#define MATCHER_MATCH_LIMIT 100000
+#define MATCHER_DEPTH_LIMIT 1000
+
+/* The operators, longest first so "=~" is not read as "=". */
+static const struct {
+	const char *text;
+	enum matcher_op op;
+} matcher_ops[] = {
+	{ "=~", MATCH_RE }, { "!~", MATCH_NRE }, { "!=", MATCH_NE }, { "=", MATCH_EQ },
+};
+
+static pcre2_match_context *matcher_mctx;
+static pthread_once_t matcher_mctx_once = PTHREAD_ONCE_INIT;
+
+static void matcher_mctx_init(void)
+{
+	matcher_mctx = pcre2_match_context_create(NULL);
+	if (matcher_mctx) {
+		pcre2_set_match_limit(matcher_mctx, MATCHER_MATCH_LIMIT);
+		pcre2_set_depth_limit(matcher_mctx, MATCHER_DEPTH_LIMIT);
+	}
+}
+
+static void matcher_release(struct silence_matcher *m)
+{
+	free(m->label);
+	free(m->value);
+	pcre2_code_free(m->re);
+	memset(m, 0, sizeof(*m));
+}
+
+/*
+ * Parses "label OP value" (amtool's form; the value may be in double
+ * quotes) into *m, compiling a regex as ^(?:value)$. OODA_EINVAL with the
+ * reason in err.
+ */
+static int matcher_parse(const char *text, struct silence_matcher *m, struct buf *err)
+{
+	memset(m, 0, sizeof(*m));
+	size_t len = strlen(text);
+	size_t name_len = strcspn(text, "=!~");
+	if (len > 2 * MATCHER_MAX_STR) {
+		buf_addf(err, "longer than %d characters", 2 * MATCHER_MAX_STR);
+		return OODA_EINVAL;
+	}
+	while (name_len && text[name_len - 1] == ' ')
+		name_len--;
+	size_t at = strcspn(text, "=!~");
+	const char *op = text + at;
+	size_t i = 0, n_ops = sizeof(matcher_ops) / sizeof(matcher_ops[0]);
+	while (i < n_ops && strncmp(op, matcher_ops[i].text, strlen(matcher_ops[i].text)))
+		i++;
+	if (!name_len || i == n_ops) {
+		buf_adds(err, "expected label=value, label!=value, label=~regex or label!~regex");
+		return OODA_EINVAL;
+	}
+	const char *v = op + strlen(matcher_ops[i].text);
+	while (*v == ' ')
+		v++;
+	size_t vlen = strlen(v);
+	if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') {
+		v++;
+		vlen -= 2;
+	}
+	if (name_len > MATCHER_MAX_STR || vlen > MATCHER_MAX_STR) {
+		buf_addf(err, "a label or value longer than %d characters", MATCHER_MAX_STR);
+		return OODA_EINVAL;
+	}
+	m->op = matcher_ops[i].op;
+	if (m->op == MATCH_RE || m->op == MATCH_NRE) {
+		struct buf pat = BUF_INIT;
+		buf_adds(&pat, "^(?:");
+		buf_add(&pat, v, vlen);
+		buf_adds(&pat, ")$");
+		pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
+		if (cc)
+			pcre2_set_parens_nest_limit(cc, 32);
+		int ec;
+		PCRE2_SIZE off;
+		m->re = pcre2_compile((PCRE2_SPTR)pat.data, pat.len, 0, &ec, &off, cc);
+		pcre2_compile_context_free(cc);
+		buf_release(&pat);
+		if (!m->re) {
+			PCRE2_UCHAR msg[160];
+			if (pcre2_get_error_message(ec, msg, sizeof(msg)) < 0)
+				snprintf((char *)msg, sizeof(msg), "error %d", ec);
+			buf_addf(err, "bad regular expression \"%.*s\": %s", (int)vlen, v, (const char *)msg);
+			return OODA_EINVAL;
+		}
+	}
+	m->label = xstrndup(text, name_len);
+	m->value = xstrndup(v, vlen);
+	return 0;
+}
+
+/* "label!=value" as amtool writes it; caller json_decref's. */
+static json_t *matcher_json(const struct silence_matcher *m)
+{
+	const char *op = "=";
+	for (size_t i = 0; i < sizeof(matcher_ops) / sizeof(matcher_ops[0]); i++)
+		if (matcher_ops[i].op == m->op)
+			op = matcher_ops[i].text;
+	struct buf b = BUF_INIT;
+	buf_addf(&b, "%s%s%s", m->label, op, m->value);
+	json_t *j = json_stringn(b.data, b.len);
+	buf_release(&b);
+	return j;
+}
+
+/* Alertmanager's rule: a label the alert lacks has the empty value. */
+static bool matcher_matches(const struct silence_matcher *m, const char *have)
+{
+	have = have ? have : "";
+	if (m->op == MATCH_EQ)
+		return !strcmp(have, m->value);
+	if (m->op == MATCH_NE)
+		return strcmp(have, m->value) != 0;
+	pthread_once(&matcher_mctx_once, matcher_mctx_init);
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(m->re, NULL);
+	int rc = md ? pcre2_match(m->re, (PCRE2_SPTR)have, strlen(have), 0, 0, md, matcher_mctx) : -1;
+	pcre2_match_data_free(md);
+	bool hit = rc >= 0; /* an error (a match limit hit) counts as no match */
+	return m->op == MATCH_RE ? hit : !hit;
+}
+
 static json_t *silence_json(const struct silence *s, int64_t now_ns, bool for_store)
 {
 	json_t *j = json_object();
@@ -432,6 +578,10 @@ static json_t *silence_json(const struct silence *s, int64_t now_ns, bool for_st
 	json_object_set_new(j, "name", str_or_null(s->name));
 	json_object_set_new(j, "service", str_or_null(s->service));
 	json_object_set(j, "labels", s->labels);
+	json_t *ms = json_array();
+	for (size_t i = 0; i < s->n_m; i++)
+		json_array_append_new(ms, matcher_json(&s->m[i]));
+	json_object_set_new(j, "matchers", ms);
 	json_object_set_new(j, "starts_at", time_json(s->starts_ns));
 	json_object_set_new(j, "ends_at", time_json(s->ends_ns));
 	json_object_set_new(j, "created_at", time_json(s->created_ns));
@@ -457,6 +607,11 @@ static void silence_release(struct silence *s)
 	free(s->reported_by);
 	free(s->reason);
 	json_decref(s->labels);
+	for (size_t i = 0; i < s->n_m; i++)
+		matcher_release(&s->m[i]);
+	free(s->m);
+	s->m = NULL;
+	s->n_m = 0;
 }
 
 /* ---- persistence -------------------------------------------------------- */
@@ -639,6 +794,17 @@ static void transition(struct alerts *a, struct alert *al, enum alert_state to, 
 	al->changed_ns = at;
 }
 
+/* An alert's label, with alertname and service standing for its name and service; NULL when it has none. */
+static const char *alert_label(const struct alert *al, const char *k)
+{
+	const char *have = json_string_value(json_object_get(al->labels, k));
+	if (!have && !strcmp(k, "alertname"))
+		have = al->name;
+	if (!have && !strcmp(k, "service"))
+		have = al->service;
+	return have;
+}
+
 static bool silence_matches(const struct silence *s, const struct alert *al, int64_t now)
 {
 	if (s->deleted || now < s->starts_ns || now >= s->ends_ns)
@@ -650,14 +816,13 @@ static bool silence_matches(const struct silence *s, const struct alert *al, int
 	const char *k;
 	json_t *v;
 	json_object_foreach(s->labels, k, v) {
-		const char *have = json_string_value(json_object_get(al->labels, k));
-		if (!have && !strcmp(k, "alertname"))
-			have = al->name;
-		if (!have && !strcmp(k, "service"))
-			have = al->service;
+		const char *have = alert_label(al, k);
 		if (!have || strcmp(have, json_string_value(v)))
 			return false;
 	}
+	for (size_t i = 0; i < s->n_m; i++)
+		if (!matcher_matches(&s->m[i], alert_label(al, s->m[i].label)))
+			return false;
 	return true;
 }
 
@@ -1020,6 +1185,19 @@ static int load_silence(void *ctx, const void *row)
 		s->reported_by = xstrdup(json_string_value(json_object_get(j, "reported_by")));
 		s->reason = xstrdup(json_string_value(json_object_get(j, "reason")));
 		s->labels = obj_or_empty(json_object_get(j, "labels"));
+		json_t *ms = json_object_get(j, "matchers");
+		size_t i;
+		json_t *mv;
+		if (json_array_size(ms))
+			s->m = xcalloc(json_array_size(ms), sizeof(*s->m));
+		json_array_foreach(ms, i, mv) {
+			struct buf why = BUF_INIT;
+			if (json_is_string(mv) && !matcher_parse(json_string_value(mv), &s->m[s->n_m], &why))
+				s->n_m++;
+			else
+				log_warn("alerts: silence %s: matcher %zu not loaded: %s", s->id, i, why.data);
+			buf_release(&why);
+		}
 		s->starts_ns = json_integer_value(json_object_get(ns, "starts"));
 		s->ends_ns = json_integer_value(json_object_get(ns, "ends"));
 		s->created_ns = json_integer_value(json_object_get(ns, "created"));
@@ -1284,21 +1462,32 @@ int alerts_silence_create(struct alerts *a, const json_t *req, const char *actor
 		json_object_set(labels, k, v);
 	}
 	if (mj && !json_is_array(mj) && !json_is_null(mj)) {
-		buf_adds(err, "matchers: expected a list of \"label=value\"");
+		buf_adds(err, "matchers: expected a list of \"label=value\", \"label!=value\", \"label=~regex\" or \"label!~regex\"");
 		rc = OODA_EINVAL;
 	}
-	size_t i;
+	if (!rc && json_array_size(mj) > SILENCE_MAX_MATCHERS) {
+		buf_addf(err, "matchers: at most %d", SILENCE_MAX_MATCHERS);
+		rc = OODA_EINVAL;
+	}
+	/* label=value joins labels (as before); the other operators, and label="", are kept as matchers */
+	struct silence_matcher *ms = json_array_size(mj) ? xcalloc(json_array_size(mj), sizeof(*ms)) : NULL;
+	size_t n_ms = 0, i;
 	json_array_foreach(mj, i, v) {
-		const char *m = json_string_value(v), *eq = m ? strchr(m, '=') : NULL;
-		if (rc || !eq || eq == m || strlen(m) > 2 * SILENCE_MAX_STR) {
-			if (!rc)
-				buf_addf(err, "matchers[%zu]: expected \"label=value\"", i);
+		if (rc)
+			break;
+		struct buf why = BUF_INIT;
+		if (!json_is_string(v) || matcher_parse(json_string_value(v), &ms[n_ms], &why)) {
+			buf_addf(err, "matchers[%zu]: %s", i, why.len ? why.data : "expected a string");
+			buf_release(&why);
 			rc = OODA_EINVAL;
 			break;
 		}
-		char key[SILENCE_MAX_STR * 2 + 1];
-		snprintf(key, sizeof(key), "%.*s", (int)(eq - m), m);
-		json_object_set_new(labels, key, json_string(eq + 1));
+		if (ms[n_ms].op == MATCH_EQ && *ms[n_ms].value) { /* k="" stays a matcher: it matches a missing label */
+			json_object_set_new(labels, ms[n_ms].label, json_string(ms[n_ms].value));
+			matcher_release(&ms[n_ms]);
+		} else {
+			n_ms++;
+		}
 	}
 	int64_t starts = now_ns, ends = 0, d = 0;
 	if (!rc && !(rc = opt_time(req, "starts_at", &starts, err)) && !(rc = opt_time(req, "ends_at", &ends, err))) {
@@ -1309,7 +1498,7 @@ int alerts_silence_create(struct alerts *a, const json_t *req, const char *actor
 			ends = starts + d;
 		}
 	}
-	if (!rc && !name && !service && json_object_size(labels) == 0) {
+	if (!rc && !name && !service && json_object_size(labels) == 0 && !n_ms) {
 		buf_adds(err, "a silence needs at least one matcher: name, service or labels");
 		rc = OODA_EINVAL;
 	} else if (!rc && !ends) {
@@ -1327,6 +1516,9 @@ int alerts_silence_create(struct alerts *a, const json_t *req, const char *actor
 	}
 	if (rc) {
 		json_decref(labels);
+		for (size_t mi = 0; mi < n_ms; mi++)
+			matcher_release(&ms[mi]);
+		free(ms);
 		return rc;
 	}
 	pthread_mutex_lock(&a->mu);
@@ -1342,6 +1534,9 @@ int alerts_silence_create(struct alerts *a, const json_t *req, const char *actor
 	if (a->n_sil >= ALERTS_MAX_SILENCES) {
 		pthread_mutex_unlock(&a->mu);
 		json_decref(labels);
+		for (size_t mi = 0; mi < n_ms; mi++)
+			matcher_release(&ms[mi]);
+		free(ms);
 		buf_addf(err, "already %d active silences", ALERTS_MAX_SILENCES);
 		return OODA_ELIMIT;
 	}
@@ -1355,6 +1550,8 @@ int alerts_silence_create(struct alerts *a, const json_t *req, const char *actor
 	s->name = xstrdup(name);
 	s->service = xstrdup(service);
 	s->labels = labels;
+	s->m = ms;
+	s->n_m = n_ms;
 	s->starts_ns = starts;
 	s->ends_ns = ends;
 	s->created_ns = now_ns;

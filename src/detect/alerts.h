@@ -185,8 +185,13 @@ int alerts_groups_json(struct alerts *a, bool all, struct buf *out, struct buf *
 
 /*
  * A silence from its JSON: {name?, service?, labels?: {k: v}, matchers?:
- * ["k=v"…], starts_at?, ends_at? | duration? ("2h"), reason}. At least one
- * matcher and a reason are required; starts_at defaults to now_ns. The
+ * ["k=v", "k!=v", "k=~regex", "k!~regex"…] (amtool's operators, at most 64;
+ * a value may be in double quotes), starts_at?, ends_at? | duration? ("2h"),
+ * reason}. k=v joins labels; the others are kept as "matchers". A regex is
+ * PCRE2 anchored as ^(?:regex)$, as Alertmanager anchors its RE2 ones; a
+ * label the alert lacks has the empty value for !=, the regex operators and
+ * k="" (Alertmanager's rule). At least one matcher and a reason are required;
+ * starts_at defaults to now_ns. The
  * creator is actor (audited). Writes the new id (at most 31 chars) to id.
  * OODA_EINVAL with the field named in err; OODA_ELIMIT past
  * ALERTS_MAX_SILENCES active silences.

@@ -214,7 +214,10 @@ approvals:
     s.post("/v1/traces", spans_payload("payments", "2.0.0", 200, 10, 0, now), token=app)
     s.post("/v1/traces", spans_payload("payments", "2.1.0", 200, 45, 40, now), token=app)
     res = s.cli("deploy", "verify", p2)
-    check(res.returncode != 0 and "verdict: fail" in res.stdout, f"a regression fails verification: {res.stdout}")
+    check(res.returncode == 1 and "verdict: fail" in res.stdout, f"a regression fails verification: {res.stdout}")
+    res = s.cli("deploy", "verify", p2, "--json")
+    check(res.returncode == 1 and json.loads(res.stdout or "{}").get("verdict") == "fail",
+          f"a failed verification exits 1 with --json too: {res.returncode} {res.stdout}")
     r = s.get(f"/api/v1/deploys/{p2}")
     check(r.json()["verification"]["verdict"] == "fail" and r.json()["verification"]["baseline"].startswith("previous"),
           f"verdict stored with its numbers: {r.body[:300]}")

@@ -146,6 +146,10 @@ try:
     r = run("telemetry", "repair", "--data", s.data)
     check(r.returncode == 0 and "--yes" in r.stdout, f"repair without --yes only says what it would do: {r.stdout}")
     check(run("telemetry", "check", "--data", s.data).returncode == 1, "... and drops nothing")
+    r = run("telemetry", "repair", "--data", s.data, "--json")
+    rep = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
+    check(len(rep.get("damaged", [])) == 3 and rep.get("dropped", 0) is None,
+          f"repair --json without --yes: the damaged blocks, nothing dropped: {r.stdout!r} {r.stderr!r}")
     r = run("telemetry", "repair", "--data", s.data, "--yes", "--rationale", "bad disk sector")
     check(r.returncode == 0 and "dropped 3" in r.stdout, f"repair --yes drops the 3 blocks: {r.stdout} {r.stderr}")
     r = run("telemetry", "check", "--data", s.data)

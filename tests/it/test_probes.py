@@ -169,7 +169,7 @@ try:
         f.write("services:\n  - name: a\n    probes:\n      - name: p\n        http: {url: ftp://x}\n")
     from oodait import run
     r = run("config", "check", bad)
-    check(r.returncode == 2 and "services[0].probes[0].http.url" in r.stderr, f"config check names the key path: {r.stderr}")
+    check(r.returncode == 1 and "services[0].probes[0].http.url" in r.stderr, f"config check names the key path: {r.stderr}")
 
     s = Server(config=CONFIG)
 

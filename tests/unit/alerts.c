@@ -368,6 +368,86 @@ static void test_inhibition(void **state)
 	alerts_destroy(a);
 }
 
+/* amtool's matcher operators: =, !=, =~ (anchored like Alertmanager), !~; a missing label is "". */
+static void test_silence_matchers(void **state)
+{
+	(void)state;
+	struct alerts *a = mk();
+	struct buf err = BUF_INIT;
+	json_t *labels = json_pack("{s:s,s:s}", "team", "pay", "env", "prod");
+	sig(a, "HighLatency", "checkout", labels, true, T0, 0, 0);
+	struct {
+		const char *matcher;
+		bool silenced;
+	} cases[] = {
+		{ "alertname=~High.*", true },
+		{ "alertname=~High", false }, /* anchored at both ends: not a substring search */
+		{ "alertname=~Latency", false },
+		{ "alertname=~(?:Low|High)Latency", true },
+		{ "alertname=~Low|High.*", true }, /* ^(?:Low|High.*)$: the alternation stays inside the anchors */
+		{ "alertname!~Low.*", true },
+		{ "alertname!~High.*", false },
+		{ "env!=dev", true },
+		{ "env!=prod", false },
+		{ "env=prod", true },
+		{ "team=~\"pa.*\"", true }, /* a quoted value, as amtool writes it */
+		{ "region=~", true },         /* a missing label is the empty value */
+		{ "region=", true },
+		{ "env=", false },
+		{ "region!=eu", true },
+		{ "region=~eu.*", false },
+		{ "service=~check.*", true },
+	};
+	int64_t t = T0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *r = json_pack("{s:[s],s:s,s:s}", "matchers", cases[i].matcher, "duration", "1h", "reason", "test");
+		char id[32];
+		buf_reset(&err);
+		if (alerts_silence_create(a, r, "cli:test", t, id, &err))
+			fail_msg("case %zu (%s): %s", i, cases[i].matcher, err.data);
+		json_decref(r);
+		t += S;
+		alerts_tick(a, t);
+		bool notify = false;
+		assert_int_equal(state_of(a, "HighLatency", "checkout", labels, &notify), ALERT_FIRING);
+		if (notify == cases[i].silenced)
+			fail_msg("case %zu (%s): silenced %d, want %d", i, cases[i].matcher, !notify, cases[i].silenced);
+		assert_int_equal(alerts_silence_delete(a, id, "cli:test", &err), 0);
+		t += S;
+		alerts_tick(a, t);
+	}
+	/* the operators are kept as written; k=v goes to labels as before */
+	json_t *r = json_pack("{s:[s,s],s:s,s:s}", "matchers", "alertname=~High.*", "team=pay", "duration", "1h", "reason",
+			      "kept");
+	char id[32];
+	assert_int_equal(alerts_silence_create(a, r, "cli:test", t, id, &err), 0);
+	json_decref(r);
+	struct buf out = BUF_INIT;
+	alerts_silences_json(a, false, t, &out);
+	assert_non_null(strstr(out.data, "\"matchers\":[\"alertname=~High.*\"]"));
+	assert_non_null(strstr(out.data, "\"labels\":{\"team\":\"pay\"}"));
+	struct {
+		const char *matcher, *msg;
+	} bad[] = {
+		{ "alertname=~(", "matchers[0]: bad regular expression" },
+		{ "=~x", "matchers[0]: expected label=value" },
+		{ "alertname~x", "matchers[0]: expected label=value" },
+		{ "novalue", "matchers[0]: expected label=value" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = json_pack("{s:[s],s:s,s:s}", "matchers", bad[i].matcher, "duration", "1h", "reason", "x");
+		buf_reset(&err);
+		assert_int_equal(alerts_silence_create(a, r, "cli:test", t, id, &err), OODA_EINVAL);
+		if (!strstr(err.data, bad[i].msg))
+			fail_msg("bad %zu: \"%s\" lacks \"%s\"", i, err.data, bad[i].msg);
+		json_decref(r);
+	}
+	buf_release(&out);
+	buf_release(&err);
+	json_decref(labels);
+	alerts_destroy(a);
+}
+
 static void test_silences(void **state)
 {
 	(void)state;
@@ -659,7 +739,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lifecycle),   cmocka_unit_test(test_subscribe),   cmocka_unit_test(test_dedup),	  cmocka_unit_test(test_grouping), cmocka_unit_test(test_declared_graph),
-		cmocka_unit_test(test_inhibition),  cmocka_unit_test(test_silences),  cmocka_unit_test(test_severity),
+		cmocka_unit_test(test_inhibition),  cmocka_unit_test(test_silences),  cmocka_unit_test(test_silence_matchers),  cmocka_unit_test(test_severity),
 		cmocka_unit_test(test_template),    cmocka_unit_test(test_rules_config), cmocka_unit_test(test_rules_eval),
 		cmocka_unit_test(test_alertmanager),
 	};
