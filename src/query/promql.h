@@ -21,6 +21,11 @@
 #define PROMQL_DEFAULT_MAX_SERIES 100000
 #define PROMQL_MAX_POINTS 11000
 #define PROMQL_DEFAULT_LOOKBACK_MS (5 * 60 * 1000)
+/* A subquery without a step (`x[1h:]`) evaluates every minute, as Prometheus
+ * does with its default evaluation_interval. */
+#define PROMQL_SUBQUERY_STEP_MS (60 * 1000)
+/* Points one subquery may produce per series and evaluation step. */
+#define PROMQL_MAX_SUBQUERY_POINTS 11000
 /* The bit pattern of a staleness marker sample value (a signalling NaN). */
 #define PROMQL_STALE_NAN_BITS UINT64_C(0x7ff0000000000002)
 
