@@ -12,6 +12,7 @@
 #include "query/metrics.h"
 #include "query/promql.h"
 
+#include <errno.h>
 #include <math.h>
 #include <microhttpd.h>
 
@@ -212,14 +213,24 @@ static int lookup(struct http_request *req, struct http_response *res, int mode)
 			sel[n++] = p.value[i];
 	if (mode == 0 && !n)
 		return prom_error(res, 400, "bad_data", "no match[] parameter provided");
-	int64_t now_ms = ooda_now_ns() / 1000000, start = now_ms - 6 * 3600 * 1000, end = now_ms;
-	const char *s = param(&p, "start"), *e = param(&p, "end");
+	/* as Prometheus: without start and end, everything stored */
+	int64_t start = 0, end = OODA_TIME_MAX_MS;
+	const char *s = param(&p, "start"), *e = param(&p, "end"), *lim = param(&p, "limit");
 	if ((s && prom_time(s, &start)) || (e && prom_time(e, &end)))
 		return prom_error(res, 400, "bad_data", "invalid parameter \"start\" or \"end\"");
+	size_t limit = 0;
+	if (lim && *lim) {
+		char *endp;
+		errno = 0;
+		long long v = strtoll(lim, &endp, 10);
+		if (*endp || errno || v < 0)
+			return prom_error(res, 400, "bad_data", "invalid parameter \"limit\": want a non-negative integer");
+		limit = (size_t)v;
+	}
 	struct daemon *d = api_daemon(req);
 	struct metrics_ctx mc = { d->tstore, d->live };
 	struct buf err = BUF_INIT;
-	int rc = metrics_lookup(&mc, sel, n, start, end, mode, http_param(req, "name"), &res->body, &err);
+	int rc = metrics_lookup(&mc, sel, n, start, end, mode, http_param(req, "name"), limit, &res->body, &err);
 	if (rc)
 		prom_error(res, rc == OODA_EPARSE || rc == OODA_EINVAL ? 400 : 422, "bad_data", err.data);
 	buf_release(&err);

@@ -35,6 +35,7 @@ struct select_ctx {
 	size_t cap, n;
 	size_t max_series;
 	bool over;
+	bool labels_only; /* lookups: the label sets, no samples */
 	struct buf key;
 	char num[METRICS_MAX_LABELS][40];
 };
@@ -133,6 +134,8 @@ static void emit(struct select_ctx *c, struct promql_label *labels, size_t n, in
 		b->delta = delta;
 		c->n++;
 	}
+	if (c->labels_only)
+		return;
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 16;
 		b->s = xrealloc(b->s, b->cap * sizeof(*b->s));
@@ -282,14 +285,14 @@ static const char *eq_value(const struct promql_matcher *m, size_t n, const char
 	return NULL;
 }
 
-static int metrics_select(void *vctx, const struct promql_matcher *m, size_t n, int64_t from_ms, int64_t to_ms,
-			  struct arena *a, struct promql_series **out, size_t *n_out, struct buf *err)
+static int select_series(struct metrics_ctx *mc, const struct promql_matcher *m, size_t n, int64_t from_ms,
+			 int64_t to_ms, bool labels_only, struct arena *a, struct promql_series **out,
+			 size_t *n_out, struct buf *err)
 {
-	struct metrics_ctx *mc = vctx;
 	/* ms to ns saturates: an offset or range reaching past either end of time selects up to that end */
 	struct select_ctx c = { .m = m, .n_m = n, .from_ns = ooda_ns_mul_sat(from_ms, OODA_NS_PER_MS),
 				.to_ns = ooda_ns_add_sat(ooda_ns_mul_sat(to_ms, OODA_NS_PER_MS), OODA_NS_PER_MS - 1),
-				.out = a, .max_series = PROMQL_DEFAULT_MAX_SERIES };
+				.out = a, .max_series = PROMQL_DEFAULT_MAX_SERIES, .labels_only = labels_only };
 	buf_init(&c.key);
 	const char *name = eq_value(m, n, "__name__");
 	const char *job = eq_value(m, n, "job");
@@ -369,6 +372,12 @@ static int metrics_select(void *vctx, const struct promql_matcher *m, size_t n, 
 	return rc;
 }
 
+static int metrics_select(void *vctx, const struct promql_matcher *m, size_t n, int64_t from_ms, int64_t to_ms,
+			  struct arena *a, struct promql_series **out, size_t *n_out, struct buf *err)
+{
+	return select_series(vctx, m, n, from_ms, to_ms, false, a, out, n_out, err);
+}
+
 void metrics_source_init(struct promql_source *src, struct metrics_ctx *ctx)
 {
 	memset(src, 0, sizeof(*src));
@@ -405,8 +414,10 @@ void metrics_partial_warning(const struct metrics_ctx *ctx, struct buf *body)
 }
 
 int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t n_sel, int64_t from_ms,
-		   int64_t to_ms, int mode, const char *name, struct buf *out, struct buf *err)
+		   int64_t to_ms, int mode, const char *name, size_t limit, struct buf *out, struct buf *err)
 {
+	size_t emitted = 0;
+	bool truncated = false;
 	struct arena a;
 	arena_init(&a, 0);
 	const char **names = NULL;
@@ -421,10 +432,15 @@ int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t
 			break;
 		struct promql_series *s;
 		size_t ns;
-		if ((rc = metrics_select(ctx, m, nm, from_ms, to_ms, &a, &s, &ns, err)))
+		if ((rc = select_series(ctx, m, nm, from_ms, to_ms, true, &a, &s, &ns, err)))
 			break;
 		for (size_t i = 0; i < ns; i++) {
 			if (mode == 0) {
+				if (limit && emitted == limit) {
+					truncated = true;
+					break;
+				}
+				emitted++;
 				buf_adds(out, first ? "{" : ",{");
 				first = false;
 				for (uint32_t j = 0; j < s[i].n_labels; j++) {
@@ -447,6 +463,10 @@ int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t
 	if (mode && !rc) {
 		if (nn > 1) /* nothing matched: names is NULL, which qsort must not be given */
 			qsort(names, nn, sizeof(char *), cmp_str);
+		if (limit && nn > limit) {
+			nn = limit;
+			truncated = true;
+		}
 		for (size_t i = 0; i < nn; i++) {
 			if (i)
 				buf_addch(out, ',');
@@ -454,6 +474,8 @@ int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t
 		}
 	}
 	buf_addch(out, ']');
+	if (truncated && !ctx->skipped.n)
+		buf_adds(out, ",\"warnings\":[\"results truncated due to limit\"]");
 	metrics_partial_warning(ctx, out);
 	buf_addch(out, '}');
 	free(names);

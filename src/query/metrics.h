@@ -36,10 +36,14 @@ void metrics_source_init(struct promql_source *src, struct metrics_ctx *ctx);
  * Series matching any of the selectors in [from_ms, to_ms]:
  * mode 0 → {"status":"success","data":[{labels}…]} (/api/v1/series),
  * mode 1 → label names (/api/v1/labels), mode 2 → values of label `name`.
- * Selectors NULL/0 = every series.
+ * Selectors NULL/0 = every series. limit > 0 keeps the first limit
+ * entries (series in store order, names and values sorted) and adds the
+ * warning "results truncated due to limit". Reads label sets only (no
+ * samples are kept); more than PROMQL_DEFAULT_MAX_SERIES series per
+ * selector is OODA_ELIMIT.
  */
 int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t n_sel, int64_t from_ms,
-		   int64_t to_ms, int mode, const char *name, struct buf *out, struct buf *err);
+		   int64_t to_ms, int mode, const char *name, size_t limit, struct buf *out, struct buf *err);
 
 /*
  * When the selects skipped damaged blocks, appends
