@@ -10,6 +10,7 @@
 #include "core/time.h"
 #include "store/tblock.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <xxhash.h>
 
@@ -480,5 +481,85 @@ int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t
 	buf_addch(out, '}');
 	free(names);
 	arena_release(&a);
+	return rc;
+}
+
+/* ---- /api/v1/metadata ---- */
+
+struct meta_ctx {
+	json_t *data;  /* name → [{type, help, unit}] */
+	const char *only;
+	size_t limit, per_metric;
+	bool full;
+};
+
+static const char *prom_type(const struct metric_point *p)
+{
+	switch (p->type) {
+	case METRIC_GAUGE: return "gauge";
+	case METRIC_SUM: return p->monotonic ? "counter" : "gauge";
+	case METRIC_HISTOGRAM:
+	case METRIC_EXP_HISTOGRAM: return "histogram";
+	case METRIC_SUMMARY: return "summary";
+	}
+	return "unknown";
+}
+
+static int meta_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
+{
+	(void)tmin;
+	(void)tmax;
+	struct meta_ctx *c = ctx;
+	for (size_t i = 0; i < b->n_points; i++) {
+		const struct metric_point *p = &b->points[i];
+		char name[256];
+		norm_name(p->name, name, sizeof(name));
+		if (c->only && strcmp(c->only, name))
+			continue;
+		json_t *list = json_object_get(c->data, name);
+		if (!list) {
+			if (c->limit && json_object_size(c->data) >= c->limit) {
+				c->full = true;
+				continue;
+			}
+			list = json_array();
+			json_object_set_new(c->data, name, list);
+		}
+		const char *type = prom_type(p), *help = p->description ? p->description : "",
+			   *unit = p->unit ? p->unit : "";
+		size_t k;
+		json_t *m;
+		bool seen = false;
+		json_array_foreach(list, k, m)
+			if (!strcmp(json_string_value(json_object_get(m, "type")), type) &&
+			    !strcmp(json_string_value(json_object_get(m, "help")), help) &&
+			    !strcmp(json_string_value(json_object_get(m, "unit")), unit))
+				seen = true;
+		if (!seen && (!c->per_metric || json_array_size(list) < c->per_metric))
+			json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "type", type, "help", help, "unit", unit));
+	}
+	return 0;
+}
+
+int metrics_metadata(struct metrics_ctx *ctx, int64_t from_ms, int64_t to_ms, const char *metric, size_t limit,
+		     size_t limit_per_metric, struct buf *out, struct buf *err)
+{
+	struct meta_ctx c = { .data = json_object(), .only = metric && *metric ? metric : NULL,
+			      .limit = limit ? limit : METRICS_MAX_METADATA, .per_metric = limit_per_metric };
+	struct tstore_scan q = { .signal = SIGNAL_METRICS, .from_ns = ooda_ns_mul_sat(from_ms, OODA_NS_PER_MS),
+				 .to_ns = ooda_ns_mul_sat(to_ms, OODA_NS_PER_MS), .oldest_first = false,
+				 .skipped = &ctx->skipped };
+	int rc = tstore_scan(ctx->tstore, &q, meta_cb, &c, err);
+	if (!rc) {
+		char *s = json_dumps(c.data, JSON_COMPACT | JSON_SORT_KEYS);
+		buf_adds(out, "{\"status\":\"success\",\"data\":");
+		buf_adds(out, s ? s : "{}");
+		free(s);
+		if (c.full && !limit && !ctx->skipped.n)
+			buf_addf(out, ",\"warnings\":[\"more than %d metrics: the first are listed\"]", METRICS_MAX_METADATA);
+		metrics_partial_warning(ctx, out);
+		buf_addch(out, '}');
+	}
+	json_decref(c.data);
 	return rc;
 }

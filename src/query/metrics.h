@@ -45,6 +45,22 @@ void metrics_source_init(struct promql_source *src, struct metrics_ctx *ctx);
 int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t n_sel, int64_t from_ms,
 		   int64_t to_ms, int mode, const char *name, size_t limit, struct buf *out, struct buf *err);
 
+/* Metrics /api/v1/metadata lists at most, without a limit. */
+#define METRICS_MAX_METADATA 10000
+
+/*
+ * Prometheus' /api/v1/metadata from the OTLP metric points stored in
+ * [from_ms, to_ms]: {"status":"success","data":{"NAME":[{"type","help",
+ * "unit"}]}} keyed by the Prometheus name ('.' and '-' become '_'; a
+ * histogram or summary by its base name), type counter (monotonic sum),
+ * gauge, histogram or summary, help = the OTLP description. metric (NULL or
+ * "": all) narrows to one name; limit caps the metrics (0: at most
+ * METRICS_MAX_METADATA, with a warning when more exist), limit_per_metric
+ * the entries per name (0: no cap). 0 or the store's error.
+ */
+int metrics_metadata(struct metrics_ctx *ctx, int64_t from_ms, int64_t to_ms, const char *metric, size_t limit,
+		     size_t limit_per_metric, struct buf *out, struct buf *err);
+
 /*
  * When the selects skipped damaged blocks, appends
  * ,"warnings":["partial answer: …"] (the Prometheus API's place for it)

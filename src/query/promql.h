@@ -125,6 +125,12 @@ int promql_eval_range(const struct promql_expr *e, const struct promql_source *s
 void promql_value_json(const struct promql_value *v, struct buf *out);
 
 /*
+ * Appends the canonical one-line text of e (what Prometheus'
+ * /api/v1/format_query answers for short queries) to out.
+ */
+void promql_format(const struct promql_expr *e, struct buf *out);
+
+/*
  * Parses q and returns the matchers of its selector, for /api/v1/series
  * match[]: q must be a single instant vector selector (`up{job="a"}`).
  * Matchers live in a. Returns 0 or OODA_EPARSE / OODA_ELIMIT with err.

@@ -62,6 +62,7 @@ struct promql_expr {
 	struct promql_matcher *m;
 	uint32_t n_m;
 	uint32_t sel_id;
+	bool named; /* written as name{…}: m[0] is its __name__ matcher */
 	int64_t range_ms; /* 0: instant selector */
 	int64_t offset_ms;
 	int64_t step_ms; /* PQ_SUBQ: the resolution, 0 = PROMQL_SUBQUERY_STEP_MS */

@@ -661,6 +661,7 @@ static struct promql_expr *parse_selector(struct ps *p, const char *name, size_t
 			return NULL;
 		e->m[0] = (struct promql_matcher){ .name = "__name__", .value = name, .op = PROMQL_EQ };
 		e->n_m = 1;
+		e->named = true;
 	}
 	if (p->t.type == T_LBRACE) {
 		if (next(p))

@@ -240,6 +240,14 @@ FULL = REPRESENTATIVE + [
     ("temperature @ {at}", "instant"),
 ]
 
+# more shapes for /api/v1/format_query (parsed, never run)
+FORMAT_EXTRA = [
+    "sum(rate(x[5m])) by (job)", "a + b * c", "(a + b) * c", "-(a + b)", "(-a) ^ 2", "2 ^ 3 ^ 4",
+    "(2 ^ 3) ^ 4", "a - (b - c)", "a / on(x, y) group_left(z) b", "a > bool 1",
+    "x{a=\"b\\\"c\", d=~\"e.*\"}", "{__name__=\"x\", a=\"b\"}", "x offset -5m", "x[1h30m]", "x[90m]",
+    "topk(3, x) without (a)", "count_values(\"v\", x)", "1.5e3", "0.000001", "x @ 1609746000.5", "x[7d]",
+]
+
 # queries whose right answer is empty (everything else must answer something)
 EMPTY_OK = {"absent(temperature)", "absent_over_time(temperature[5m])"}
 
@@ -410,6 +418,16 @@ class Conformance:
         if not a["data"]["result"] and q not in EMPTY_OK:
             return "prometheus answered nothing: the query does not test anything"
         return None
+
+    def format_diff(self, q):
+        """None when ooda's /api/v1/format_query writes q as Prometheus does."""
+        q = q.replace("{at}", str(self.at))
+        out = []
+        for url, tok in ((self.prom.url, None), (self.ooda_url, self.token)):
+            status, body = post(url + "/api/v1/format_query", urllib.parse.urlencode({"query": q}).encode(),
+                                {"Content-Type": "application/x-www-form-urlencoded"}, tok)
+            out.append((status, json.loads(body).get("data")))
+        return None if out[0] == out[1] else "prometheus %r, ooda %r" % (out[0], out[1])
 
     def close(self):
         self.prom.stop()
