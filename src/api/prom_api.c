@@ -390,7 +390,7 @@ int api_prom_rules(struct http_request *req, struct http_response *res)
 				state = "pending";
 			json_array_append_new(alerts, prom_alert(al));
 		}
-		json_array_append_new(rules, json_pack("{s:s,s:s,s:O,s:O,s:O,s:O,s:o,s:s,s:s,s:f,s:s,s:s}", "state", state,
+		json_array_append_new(rules, json_pack("{s:s,s:s,s:O,s:O,s:O,s:O,s:O,s:o,s:s,s:s,s:f,s:s,s:s}", "state", state,
 						       "name", name, "query", json_object_get(r, "expr"), "duration",
 						       json_object_get(r, "for_s"), "keepFiringFor",
 						       json_object_get(r, "keep_firing_for_s"), "labels",
