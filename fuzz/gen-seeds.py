@@ -112,6 +112,13 @@ seeds["ndjson"]["hostile-service"] = b'{"service":"' + big.encode() + b'","msg":
 seeds["promql"] = {
     "hostile-offset": b"up offset 1000000y",
     "hostile-offset-max": b"rate(up[292y] offset -292y) + up offset 292y",
+    "subquery": b"max_over_time(rate(up[1m])[10m:1m] offset 5m @ 100)",
+    "subquery-nested": b"avg_over_time(max_over_time(up[1m:15s])[5m:])",
+    "at-start-end": b"up @ start() - up offset 1m @ end() + rate(up[5m] @ -30)",
+    "functions-new": b"sort_desc(label_join(up, \"x\", \"-\", \"job\", \"instance\")) or changes(up[1m]) or resets(up[1m])"
+                     b" or deriv(up[1m]) or predict_linear(up[1m], 60) or holt_winters(up[1m], 0.5, 0.5)",
+    "absent-over-time": b"absent_over_time(nope{job=\"x\"}[1m]) + present_over_time(up[1m])",
+    "subquery-huge": b"count_over_time(up[292y:1ms])",
 }
 seeds["time"] = {
     "rfc3339": b"\x002026-11-25T10:00:00.5+02:00",

@@ -26,6 +26,9 @@
 #define PROMQL_SUBQUERY_STEP_MS (60 * 1000)
 /* Points one subquery may produce per series and evaluation step. */
 #define PROMQL_MAX_SUBQUERY_POINTS 11000
+/* Inner evaluation steps all subqueries of one query may take together
+ * (a subquery runs again at every step of a range query). */
+#define PROMQL_MAX_SUBQUERY_STEPS 1000000
 /* The bit pattern of a staleness marker sample value (a signalling NaN). */
 #define PROMQL_STALE_NAN_BITS UINT64_C(0x7ff0000000000002)
 

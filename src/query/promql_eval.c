@@ -779,7 +779,6 @@ static int eval_subquery(struct ev *ev, const struct promql_expr *e, int64_t t, 
 {
 	int64_t end = pqe_at(ev, e, t), lo = ooda_ns_sub_sat(end, e->range_ms);
 	int64_t step = e->step_ms ? e->step_ms : PROMQL_SUBQUERY_STEP_MS;
-	int64_t first = (floor_div(lo, step) + 1) * step;
 	struct lmap m;
 	int rc = pqe_lmap_init(&m, &ev->tmp, 16);
 	if (rc)
@@ -787,7 +786,22 @@ static int eval_subquery(struct ev *ev, const struct promql_expr *e, int64_t t, 
 	size_t cap = 0;
 	out->n = 0;
 	out->ser = NULL;
-	for (int64_t ts = first; ts <= end && !rc; ts += step) {
+	/* the first multiple of step after lo, and how many fit up to end, without overflowing */
+	int64_t q = floor_div(lo, step);
+	int64_t n_steps = 0, first = 0;
+	if (q < INT64_MAX / step) {
+		first = (q + 1) * step;
+		if (first <= end)
+			n_steps = (int64_t)(((uint64_t)end - (uint64_t)first) / (uint64_t)step) + 1;
+	}
+	if (n_steps > PROMQL_MAX_SUBQUERY_POINTS + 1)
+		n_steps = PROMQL_MAX_SUBQUERY_POINTS + 1;
+	if ((uint64_t)n_steps > ev->subq_budget)
+		return fail(ev, OODA_ELIMIT, "subqueries would evaluate more than %d inner steps; use larger steps or a shorter range",
+			    PROMQL_MAX_SUBQUERY_STEPS);
+	ev->subq_budget -= (uint64_t)n_steps;
+	for (int64_t j = 0; j < n_steps && !rc; j++) {
+		int64_t ts = first + j * step;
 		struct val v;
 		if ((rc = pqe_eval(ev, e->arg, ts, &v)))
 			return rc;
@@ -1016,6 +1030,7 @@ static int ev_start(struct ev *ev, const struct promql_expr *e, const struct pro
 	ev->max_series = src->max_series ? src->max_series : PROMQL_DEFAULT_MAX_SERIES;
 	ev->q_start = start;
 	ev->q_end = end;
+	ev->subq_budget = PROMQL_MAX_SUBQUERY_STEPS;
 	if (src->version != 1 || !src->select)
 		return fail(ev, OODA_EINVAL, "unsupported promql_source version %d", src->version);
 	ev->sel = arena_zalloc(a, (e->n_sel + 1) * sizeof(*ev->sel));

@@ -82,6 +82,7 @@ struct ev {
 	struct buf key; /* scratch for label keys */
 	int64_t lookback;
 	int64_t q_start, q_end; /* the query's start() and end() for the @ modifier */
+	uint64_t subq_budget; /* inner steps subqueries may still evaluate */
 	size_t max_series;
 	struct fetched *sel;
 	uint32_t n_sid; /* stable label-set ids handed out */

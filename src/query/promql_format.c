@@ -176,7 +176,9 @@ static void put_expr(struct buf *out, const struct promql_expr *e)
 		put_selector(out, e);
 		return;
 	case PQ_SUBQ:
-		put_wrapped(out, e->arg, e->arg->kind == PQ_BIN || e->arg->kind == PQ_NEG);
+		/* a selector's own modifiers would otherwise read as coming before its range */
+		put_wrapped(out, e->arg, e->arg->kind == PQ_BIN || e->arg->kind == PQ_NEG ||
+					 (e->arg->kind == PQ_SEL && (e->arg->offset_ms || e->arg->at)));
 		buf_addch(out, '[');
 		put_duration(out, e->range_ms);
 		buf_addch(out, ':');
@@ -218,7 +220,7 @@ static void put_expr(struct buf *out, const struct promql_expr *e)
 		bool right_assoc = e->op == OP_POW;
 		const struct promql_expr *l = e->lhs, *r = e->rhs;
 		bool lp = (l->kind == PQ_BIN && (binop_prec[l->op] < p || (right_assoc && binop_prec[l->op] == p))) ||
-			  (l->kind == PQ_NEG && right_assoc);
+			  (right_assoc && (l->kind == PQ_NEG || (l->kind == PQ_NUM && signbit(l->num))));
 		bool rp = r->kind == PQ_BIN && (binop_prec[r->op] < p || (!right_assoc && binop_prec[r->op] == p));
 		put_wrapped(out, l, lp);
 		buf_addf(out, " %s", binop_text[e->op]);
