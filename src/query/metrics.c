@@ -387,14 +387,14 @@ void metrics_source_init(struct promql_source *src, struct metrics_ctx *ctx)
 	src->select = metrics_select;
 }
 
-static bool seen_add(const char ***v, size_t *n, const char *s)
+/* Appends s; duplicates are dropped after sorting (metrics_lookup). */
+static void seen_add(const char ***v, size_t *n, size_t *cap, const char *s)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (!strcmp((*v)[i], s))
-			return false;
-	*v = xrealloc(*v, (*n + 1) * sizeof(char *));
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*v = xrealloc(*v, *cap * sizeof(char *));
+	}
 	(*v)[(*n)++] = s;
-	return true;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -422,7 +422,7 @@ int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t
 	struct arena a;
 	arena_init(&a, 0);
 	const char **names = NULL;
-	size_t nn = 0;
+	size_t nn = 0, ncap = 0;
 	int rc = 0;
 	bool first = true;
 	buf_adds(out, "{\"status\":\"success\",\"data\":[");
@@ -455,15 +455,21 @@ int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t
 			}
 			for (uint32_t j = 0; j < s[i].n_labels && mode; j++) {
 				if (mode == 1)
-					seen_add(&names, &nn, s[i].labels[j].name);
+					seen_add(&names, &nn, &ncap, s[i].labels[j].name);
 				else if (!strcmp(s[i].labels[j].name, name))
-					seen_add(&names, &nn, s[i].labels[j].value);
+					seen_add(&names, &nn, &ncap, s[i].labels[j].value);
 			}
 		}
 	}
 	if (mode && !rc) {
-		if (nn > 1) /* nothing matched: names is NULL, which qsort must not be given */
+		if (nn > 1) { /* nothing matched: names is NULL, which qsort must not be given */
 			qsort(names, nn, sizeof(char *), cmp_str);
+			size_t k = 1;
+			for (size_t i = 1; i < nn; i++)
+				if (strcmp(names[i], names[k - 1]))
+					names[k++] = names[i];
+			nn = k;
+		}
 		if (limit && nn > limit) {
 			nn = limit;
 			truncated = true;
