@@ -27,6 +27,7 @@
 #include "detect/probe.h"
 #include "detect/slo.h"
 #include "model/live.h"
+#include "query/exemplars.h"
 #include "respond/oncall_book.h"
 #include "respond/notify.h"
 #include "respond/incident.h"
@@ -46,6 +47,7 @@ struct daemon {
 	struct store *store;
 	struct tstore *tstore;       /* telemetry blocks */
 	struct live_signals *live;   /* RED, graph, ingest rates */
+	struct exemplar_ring *exemplars; /* OTLP exemplars for /api/v1/query_exemplars */
 	struct flagstore *flags;     /* feature flags per environment */
 	struct logclass *logclass;   /* log error classes per service */
 	struct redwatch *redwatch;   /* anomaly watch on RED */

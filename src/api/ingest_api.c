@@ -115,6 +115,8 @@ static int otlp_ingest(struct http_request *req, struct http_response *res, enum
 			status = 503;
 		return otlp_error(res, json, status, rpc_code_for(status), req->err.data);
 	}
+	if (kind == OTLP_METRICS && api_daemon(req)->exemplars)
+		exemplars_add(api_daemon(req)->exemplars, &b);
 	res->status = 200;
 	buf_reset(&res->body);
 	const char *msg = b.reject_msg ? b.reject_msg : "some records were rejected";

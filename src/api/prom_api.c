@@ -461,9 +461,9 @@ int api_prom_metadata(struct http_request *req, struct http_response *res)
 }
 
 /*
- * /api/v1/query_exemplars: ooda does not keep OTLP exemplars yet, so the
- * answer is an empty list with a warning saying so, after the same checks
- * of query, start and end Prometheus makes (Grafana asks on every panel).
+ * /api/v1/query_exemplars: the OTLP exemplars kept in memory (exemplars.h)
+ * of the series the query's selectors match, in [start, end] (default:
+ * the last hour, as Prometheus).
  */
 int api_prom_query_exemplars(struct http_request *req, struct http_response *res)
 {
@@ -472,18 +472,17 @@ int api_prom_query_exemplars(struct http_request *req, struct http_response *res
 	const char *q = param(&p, "query"), *s = param(&p, "start"), *e = param(&p, "end");
 	if (!q || !*q)
 		return prom_error(res, 400, "bad_data", "missing parameter: query");
-	int64_t t;
-	if ((s && *s && prom_time(s, &t)) || (e && *e && prom_time(e, &t)))
+	int64_t end = ooda_now_ns() / 1000000, start = end - 3600 * 1000;
+	if ((s && *s && prom_time(s, &start)) || (e && *e && prom_time(e, &end)))
 		return prom_error(res, 400, "bad_data", "invalid parameter \"start\" or \"end\": want unix seconds or RFC 3339 from 1970 to 2262");
-	struct arena a;
-	arena_init(&a, 0);
-	struct promql_expr *expr;
+	if (end < start)
+		return prom_error(res, 400, "bad_data", "end timestamp must not be before start time");
+	struct daemon *d = api_daemon(req);
 	struct buf err = BUF_INIT;
-	if (promql_parse(q, strlen(q), &a, &expr, &err))
+	if (!d->exemplars)
+		buf_adds(&res->body, "{\"status\":\"success\",\"data\":[]}");
+	else if (exemplars_query_json(d->exemplars, q, start, end, &res->body, &err))
 		prom_error(res, 400, "bad_data", err.data);
-	else
-		buf_adds(&res->body, "{\"status\":\"success\",\"data\":[],\"warnings\":[\"ooda does not store exemplars yet\"]}");
 	buf_release(&err);
-	arena_release(&a);
 	return 0;
 }

@@ -6,6 +6,7 @@
  * labels satisfy every matcher, and groups them by label set.
  */
 #include "query/metrics.h"
+#include "query/promql_impl.h"
 #include "core/error.h"
 #include "core/time.h"
 #include "store/tblock.h"
@@ -160,12 +161,26 @@ static const char *attr_text(const struct attr *t, char *tmp, size_t size)
 	}
 }
 
+/* A bucket bound as Prometheus writes le: shortest decimal ("0.1", not
+ * "0.10000000000000001"), "+Inf". */
 static void fmt_bound(double b, char *out, size_t size)
 {
-	if (isinf(b))
-		snprintf(out, size, "+Inf");
-	else
-		snprintf(out, size, "%.17g", b);
+	if (isinf(b)) {
+		snprintf(out, size, b > 0 ? "+Inf" : "-Inf");
+		return;
+	}
+	struct buf t = BUF_INIT;
+	pq_format_float(&t, b);
+	if (t.len < size) {
+		snprintf(out, size, "%s", t.data);
+	} else { /* too long written out (1e300): the shortest exponent form */
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(out, size, "%.*g", prec, b);
+			if (strtod(out, NULL) == b)
+				break;
+		}
+	}
+	buf_release(&t);
 }
 
 static void point_series(struct select_ctx *c, const struct metric_point *p)
@@ -567,5 +582,60 @@ int metrics_metadata(struct metrics_ctx *ctx, int64_t from_ms, int64_t to_ms, co
 		buf_addch(out, '}');
 	}
 	json_decref(c.data);
+	return rc;
+}
+
+/* ---- the series of an exemplar ---- */
+
+int metrics_exemplar_series(const struct metric_point *p, double value, struct buf *key)
+{
+	struct arena a;
+	arena_init(&a, 0);
+	struct select_ctx c = { .m = NULL, .n_m = 0, .from_ns = INT64_MIN, .to_ns = INT64_MAX, .out = &a,
+				.max_series = 4096, .labels_only = true };
+	buf_init(&c.key);
+	point_series(&c, p);
+	char base[256], want[300];
+	norm_name(p->name, base, sizeof(base));
+	bool hist = p->type == METRIC_HISTOGRAM || p->type == METRIC_EXP_HISTOGRAM;
+	snprintf(want, sizeof(want), hist ? "%s_bucket" : "%s", base);
+	const struct builder *best = NULL;
+	double best_le = INFINITY;
+	for (size_t i = 0; i < c.cap; i++) {
+		const struct builder *b = &c.b[i];
+		if (!b->key)
+			continue;
+		const char *name = NULL, *le = NULL;
+		for (uint32_t k = 0; k < b->n_labels; k++) {
+			if (!strcmp(b->labels[k].name, "__name__"))
+				name = b->labels[k].value;
+			else if (!strcmp(b->labels[k].name, "le"))
+				le = b->labels[k].value;
+		}
+		if (!name || strcmp(name, want))
+			continue;
+		if (!hist) {
+			best = b;
+			break;
+		}
+		/* the bucket that holds the value: the smallest bound at or above it */
+		double bound = le ? strtod(le, NULL) : NAN;
+		if (!isnan(bound) && bound >= value && (!best || bound < best_le)) {
+			best = b;
+			best_le = bound;
+		}
+	}
+	int rc = best ? 0 : OODA_ENOTFOUND;
+	if (best) {
+		buf_reset(key);
+		buf_add(key, best->key, best->key_len);
+	}
+	for (size_t i = 0; i < c.cap; i++) {
+		free(c.b[i].key);
+		free(c.b[i].s);
+	}
+	free(c.b);
+	buf_release(&c.key);
+	arena_release(&a);
 	return rc;
 }

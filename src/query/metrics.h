@@ -62,6 +62,14 @@ int metrics_metadata(struct metrics_ctx *ctx, int64_t from_ms, int64_t to_ms, co
 		     size_t limit_per_metric, struct buf *out, struct buf *err);
 
 /*
+ * The series an exemplar of point p with this value belongs to, as its
+ * label key "name\1value\2…" (names sorted) in key: the point's series;
+ * for a histogram the `_bucket` series of the smallest bound >= value.
+ * OODA_ENOTFOUND for a point with no such series (a summary).
+ */
+int metrics_exemplar_series(const struct metric_point *p, double value, struct buf *key);
+
+/*
  * When the selects skipped damaged blocks, appends
  * ,"warnings":["partial answer: …"] (the Prometheus API's place for it)
  * to an open response object; else nothing.

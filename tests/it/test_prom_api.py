@@ -1,6 +1,7 @@
 """The Prometheus HTTP API endpoints Grafana's data source calls besides the
 queries: label lookups over all stored data by default (with limit=),
-/api/v1/metadata from OTLP, /api/v1/format_query, /api/v1/query_exemplars,
+/api/v1/metadata from OTLP, /api/v1/format_query, /api/v1/query_exemplars
+(OTLP exemplars back with their trace ids),
 /api/v1/rules, and /api/v1/alerts in Prometheus' envelope next to ooda's
 own list."""
 import time
@@ -9,6 +10,8 @@ import urllib.parse
 from oodait import Server, check, done
 import promconf
 
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACE2 = "0af7651916cd43dd8448eb211c80319c"
 CONFIG = """alerts:
   interval: 500ms
   rules:
@@ -29,11 +32,16 @@ def otlp(now_ns):
          "sum": {"aggregationTemporality": 2, "isMonotonic": True,
                  "dataPoints": [{"timeUnixNano": str(now_ns), "asDouble": 5}]}},
         {"name": "queue.depth", "description": "Jobs waiting", "unit": "1",
-         "gauge": {"dataPoints": [{"timeUnixNano": str(now_ns), "asDouble": 3}]}},
+         "gauge": {"dataPoints": [{"timeUnixNano": str(now_ns), "asDouble": 3,
+                                   "exemplars": [{"timeUnixNano": str(now_ns), "asInt": "7",
+                                                  "traceId": TRACE2}]}]}},
         {"name": "http.server.duration", "description": "Latency", "unit": "s",
          "histogram": {"aggregationTemporality": 2, "dataPoints": [
              {"timeUnixNano": str(now_ns), "count": "2", "sum": 0.3, "bucketCounts": ["1", "1"],
-              "explicitBounds": [0.1]}]}},
+              "explicitBounds": [0.1],
+              "exemplars": [{"timeUnixNano": str(now_ns - 10**9), "asDouble": 0.25, "traceId": TRACE,
+                             "spanId": "00f067aa0ba902b7",
+                             "filteredAttributes": [{"key": "user", "value": {"stringValue": "u1"}}]}]}]}},
     ]
     return {"resourceMetrics": [{"resource": res, "scopeMetrics": [{"metrics": metrics}]}]}
 
@@ -87,8 +95,23 @@ try:
     check(r.status == 200 and r.json()["data"] == "sum by (job) (rate(x[5m]))", f"format_query: {r.body}")
     r = get(s, "/api/v1/format_query", query="sum(")
     check(r.status == 400 and r.json()["errorType"] == "bad_data", f"format_query of bad text: {r.status} {r.body}")
-    r = get(s, "/api/v1/query_exemplars", query="http_server_duration_bucket", start="0", end=str(time.time()))
-    check(r.status == 200 and r.json()["data"] == [] and r.json().get("warnings"), f"exemplars: {r.body}")
+    # exemplars stored from OTLP come back under their series (the bucket holding the value)
+    r = get(s, "/api/v1/query_exemplars", query="histogram_quantile(0.9, rate(http_server_duration_bucket[5m]))",
+            start=str(time.time() - 600), end=str(time.time() + 60))
+    d = r.json().get("data")
+    check(r.status == 200 and d and len(d) == 1, f"one series with exemplars: {r.body}")
+    if d:
+        check(d[0]["seriesLabels"] == {"__name__": "http_server_duration_bucket", "job": "shop", "le": "+Inf"},
+              f"the exemplar's series is the bucket of 0.25: {d[0]}")
+        ex = d[0]["exemplars"][0]
+        check(ex["labels"] == {"trace_id": TRACE, "span_id": "00f067aa0ba902b7", "user": "u1"} and ex["value"] == "0.25"
+              and abs(ex["timestamp"] - (time.time() - 1)) < 60, f"trace id, value and time come back: {ex}")
+    r = get(s, "/api/v1/query_exemplars", query="queue_depth + http_server_requests")
+    d = r.json().get("data")
+    check(r.status == 200 and len(d) == 1 and d[0]["exemplars"][0]["labels"] == {"trace_id": TRACE2}
+          and d[0]["exemplars"][0]["value"] == "7", f"default range, gauge exemplar: {r.body}")
+    r = get(s, "/api/v1/query_exemplars", query="queue_depth", start="0", end="100")
+    check(r.status == 200 and r.json()["data"] == [], f"outside the range: nothing: {r.body}")
     r = get(s, "/api/v1/query_exemplars", query="rate(")
     check(r.status == 400, f"exemplars of a bad query: {r.status}")
 
