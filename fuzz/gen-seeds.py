@@ -90,6 +90,23 @@ seeds["otlp_proto"].update({
     "hostile-span-time": b"\x01" + envelope(ld(2, ld(1, bytes(range(1, 17))) + ld(2, bytes(range(1, 9))) +
                                                  f64(7, (1 << 64) - 1) + f64(8, 0))),
 })
+# exemplars on a gauge point (field 5) and a histogram point (field 8): time, double,
+# span and trace ids, an attribute; then one with ids of the wrong length
+exemplar = f64(2, 7) + dbl(3, 0.25) + ld(4, bytes(range(1, 9))) + ld(5, bytes(range(1, 17))) + ld(7, kv("user", s(1, "u1")))
+seeds["otlp_proto"].update({
+    "exemplars": b"\x02" + envelope(ld(2, s(1, "g") + ld(5, ld(1, f64(3, 5) + dbl(4, 1.5) + ld(5, exemplar) * 20))) +
+                                    ld(2, s(1, "h") + ld(9, ld(1, f64(4, 3) + ld(6, struct.pack("<2Q", 1, 2)) +
+                                                             ld(7, struct.pack("<d", 1)) + ld(8, exemplar) +
+                                                             ld(8, ld(5, b"\x01\x02")))))),
+})
+seeds["otlp_json"].update({
+    "exemplars": b"\x02" + json.dumps({"resourceMetrics": [{"scopeMetrics": [{"metrics": [
+        {"name": "g", "gauge": {"dataPoints": [{"asDouble": 1, "exemplars": [
+            {"timeUnixNano": "5", "asInt": "3", "traceId": tid, "spanId": "0102030405060708",
+             "filteredAttributes": [{"key": "user", "value": {"stringValue": "u1"}}]}] * 20}]}},
+        {"name": "h", "histogram": {"dataPoints": [{"count": "1", "bucketCounts": ["0", "1"], "explicitBounds": [1],
+            "exemplars": [{"asDouble": "x", "traceId": "zz"}, {"asDouble": 2}]}]}}]}]}]}).encode(),
+})
 seeds["otlp_json"].update({
     "hostile-resource": b"\x00" + json.dumps({"resourceLogs": [{"resource": {"attributes": [
         {"key": "service.name", "value": {"stringValue": big}}]},
