@@ -72,6 +72,10 @@ seeds = {
         # wrapped: byte 1 says the harness snappy-compresses the protobuf itself
         "series": b"\x01" + ld(1, ld(1, s(1, "__name__") + s(2, "up")) + ld(1, s(1, "job") + s(2, "node")) +
                    ld(1, s(1, "instance") + s(2, "h:9100")) + ld(2, dbl(1, 1.0) + vi(2, 1795600800000))),
+        # bit 1: also decode metadata (field 3): a counter, an unknown type number, no name
+        "metadata": b"\x03" + ld(3, vi(1, 1) + s(2, "up_total") + s(4, "Help text") + s(5, "seconds")) +
+                    ld(3, vi(1, 99) + s(2, "odd")) + ld(3, s(4, "nameless")) +
+                    ld(1, ld(1, s(1, "__name__") + s(2, "up_total")) + ld(2, dbl(1, 1.0) + vi(2, 1795600800000))),
         # raw: a literal-only snappy block holding one empty series
         "raw": b"\x00" + bytes([4, 0x0c]) + ld(1, b"\x12\x00"),
     },

@@ -435,7 +435,8 @@ static int size_param(const struct params *p, const char *name, size_t *out)
 /*
  * /api/v1/metadata: type, help and unit per metric from the OTLP points of
  * the last METADATA_WINDOW (Prometheus, too, knows the metadata of what it
- * currently scrapes); metric=, limit=, limit_per_metric=.
+ * currently scrapes) and from remote-write metadata; metric=, limit=,
+ * limit_per_metric=.
  */
 #define METADATA_WINDOW_MS (INT64_C(24) * 3600 * 1000)
 
@@ -452,8 +453,8 @@ int api_prom_metadata(struct http_request *req, struct http_response *res)
 	struct metrics_ctx mc = { d->tstore, d->live };
 	int64_t now = ooda_now_ns() / 1000000;
 	struct buf err = BUF_INIT;
-	int rc = metrics_metadata(&mc, now - METADATA_WINDOW_MS, now + 60000, param(&p, "metric"), limit, per,
-				  &res->body, &err);
+	int rc = metrics_metadata(&mc, d->metric_meta, now - METADATA_WINDOW_MS, now + 60000, param(&p, "metric"), limit,
+				  per, &res->body, &err);
 	if (rc)
 		prom_error(res, 500, "internal", err.data);
 	buf_release(&err);

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <xxhash.h>
 
 #define METRICS_MAX_LABELS 64
@@ -562,8 +563,10 @@ static int meta_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int
 	return 0;
 }
 
-int metrics_metadata(struct metrics_ctx *ctx, int64_t from_ms, int64_t to_ms, const char *metric, size_t limit,
-		     size_t limit_per_metric, struct buf *out, struct buf *err)
+static void meta_from_book(struct meta_ctx *c, struct metrics_meta_book *b);
+
+int metrics_metadata(struct metrics_ctx *ctx, struct metrics_meta_book *book, int64_t from_ms, int64_t to_ms,
+		     const char *metric, size_t limit, size_t limit_per_metric, struct buf *out, struct buf *err)
 {
 	struct meta_ctx c = { .data = json_object(), .only = metric && *metric ? metric : NULL,
 			      .limit = limit ? limit : METRICS_MAX_METADATA, .per_metric = limit_per_metric };
@@ -571,6 +574,8 @@ int metrics_metadata(struct metrics_ctx *ctx, int64_t from_ms, int64_t to_ms, co
 				 .to_ns = ooda_ns_mul_sat(to_ms, OODA_NS_PER_MS), .oldest_first = false,
 				 .skipped = &ctx->skipped };
 	int rc = tstore_scan(ctx->tstore, &q, meta_cb, &c, err);
+	if (!rc && book)
+		meta_from_book(&c, book);
 	if (!rc) {
 		char *s = json_dumps(c.data, JSON_COMPACT | JSON_SORT_KEYS);
 		buf_adds(out, "{\"status\":\"success\",\"data\":");
@@ -638,4 +643,70 @@ int metrics_exemplar_series(const struct metric_point *p, double value, struct b
 	buf_release(&c.key);
 	arena_release(&a);
 	return rc;
+}
+
+/* ---- metadata sent by remote-write ---- */
+
+struct metrics_meta_book {
+	pthread_mutex_t mu;
+	json_t *map; /* name → {type, help, unit}, the latest sent */
+};
+
+struct metrics_meta_book *metrics_meta_book_create(void)
+{
+	struct metrics_meta_book *b = xcalloc(1, sizeof(*b));
+	pthread_mutex_init(&b->mu, NULL);
+	b->map = json_object();
+	return b;
+}
+
+void metrics_meta_book_destroy(struct metrics_meta_book *b)
+{
+	if (!b)
+		return;
+	json_decref(b->map);
+	pthread_mutex_destroy(&b->mu);
+	free(b);
+}
+
+void metrics_meta_book_set(struct metrics_meta_book *b, const char *name, const char *type, const char *help,
+			   const char *unit)
+{
+	if (!name || !*name)
+		return;
+	pthread_mutex_lock(&b->mu);
+	if (json_object_get(b->map, name) || json_object_size(b->map) < METRICS_MAX_METADATA)
+		json_object_set_new(b->map, name, json_pack("{s:s,s:s,s:s}", "type", type ? type : "unknown", "help",
+							     help ? help : "", "unit", unit ? unit : ""));
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* Adds the book's entries to c->data (as meta_cb does for points). */
+static void meta_from_book(struct meta_ctx *c, struct metrics_meta_book *b)
+{
+	pthread_mutex_lock(&b->mu);
+	const char *name;
+	json_t *m;
+	json_object_foreach(b->map, name, m) {
+		if (c->only && strcmp(c->only, name))
+			continue;
+		json_t *list = json_object_get(c->data, name);
+		if (!list) {
+			if (c->limit && json_object_size(c->data) >= c->limit) {
+				c->full = true;
+				continue;
+			}
+			list = json_array();
+			json_object_set_new(c->data, name, list);
+		}
+		size_t k;
+		json_t *x;
+		bool seen = false;
+		json_array_foreach(list, k, x)
+			if (json_equal(x, m))
+				seen = true;
+		if (!seen && (!c->per_metric || json_array_size(list) < c->per_metric))
+			json_array_append(list, m);
+	}
+	pthread_mutex_unlock(&b->mu);
 }

@@ -95,8 +95,12 @@ def _field(num, wire, payload):
     return _varint(num << 3 | wire) + payload
 
 
-def write_request(series):
+def write_request(series, metadata=()):
+    """A WriteRequest: series [(labels, [(t_ms, v)])], metadata [(name, type number, help, unit)]."""
     body = b""
+    for name, typ, help_, unit in metadata:
+        body += _field(3, 2, _field(1, 0, _varint(typ)) + _field(2, 2, name.encode()) +
+                       _field(4, 2, help_.encode()) + _field(5, 2, unit.encode()))
     for labels, samples in series:
         ts = b""
         for k in sorted(labels):

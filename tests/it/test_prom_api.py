@@ -1,6 +1,6 @@
 """The Prometheus HTTP API endpoints Grafana's data source calls besides the
 queries: label lookups over all stored data by default (with limit=),
-/api/v1/metadata from OTLP, /api/v1/format_query, /api/v1/query_exemplars
+/api/v1/metadata from OTLP and remote-write, /api/v1/format_query, /api/v1/query_exemplars
 (OTLP exemplars back with their trace ids),
 /api/v1/rules, and /api/v1/alerts in Prometheus' envelope next to ooda's
 own list."""
@@ -57,7 +57,8 @@ try:
     old_ms = int((time.time() - 10 * 86400) * 1000)
     old = [({"__name__": "old_metric", "job": "legacy", "zone": z}, [(old_ms, 1.0), (old_ms + 15000, 2.0)])
            for z in ("a", "b", "c")]
-    st, body = promconf.remote_write(s.url, promconf.snappy_literal(promconf.write_request(old)))
+    meta = [("old_metric", 1, "Old things counted", "seconds"), ("", 2, "no name: dropped", "")]
+    st, body = promconf.remote_write(s.url, promconf.snappy_literal(promconf.write_request(old, meta)))
     check(st == 204, f"old samples remote-written: {st} {body[:200]}")
     r = get(s, "/api/v1/labels")
     check(r.status == 200 and "zone" in r.json()["data"], f"labels cover old data by default: {r.body}")
@@ -89,6 +90,10 @@ try:
     check(list(r.json()["data"]) == ["queue_depth"], f"metric= narrows: {r.body}")
     r = get(s, "/api/v1/metadata", limit="1")
     check(len(r.json()["data"]) == 1, f"limit=1: {r.body}")
+    # remote-write metadata (WriteRequest field 3) answers too
+    r = get(s, "/api/v1/metadata", metric="old_metric")
+    check(r.json()["data"] == {"old_metric": [{"type": "counter", "help": "Old things counted", "unit": "seconds"}]},
+          f"remote-write metadata: {r.body}")
 
     # --- format_query and query_exemplars
     r = get(s, "/api/v1/format_query", query="sum(rate(x[5m])) by (job)")
