@@ -15,6 +15,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/xalloc.h"
 #include "ingest/events.h"
 #include "ingest/ndjson.h"
 #include "ingest/otlp.h"
@@ -574,6 +575,34 @@ static void test_remote_write(void **state)
 	/* a snappy header claiming 1 GiB */
 	assert_int_equal(remote_write_decode("\x80\x80\x80\x80\x04", 5, &f->b, &f->err), OODA_ETOOBIG);
 	free(s);
+	/* metadata (field 3): a counter with help and unit, an unknown type, one without a name */
+	struct buf wr = BUF_INIT, m = BUF_INIT;
+	pw_vint(&m, 1, 1);
+	pw_str(&m, 2, "jobs_total");
+	pw_str(&m, 4, "Jobs run");
+	pw_str(&m, 5, "seconds");
+	pw_msg(&wr, 3, &m);
+	pw_vint(&m, 1, 42);
+	pw_str(&m, 2, "odd");
+	pw_msg(&wr, 3, &m);
+	pw_str(&m, 4, "nameless");
+	pw_msg(&wr, 3, &m);
+	size_t clen = snappy_max_compressed_length(wr.len);
+	char *packed = xmalloc(clen);
+	assert_int_equal(snappy_compress(wr.data, wr.len, packed, &clen), SNAPPY_OK);
+	struct rw_metadata *meta;
+	size_t n_meta;
+	fx_reset(f);
+	assert_int_equal(remote_write_decode_meta(packed, clen, &f->b, &meta, &n_meta, &f->err), 0);
+	assert_int_equal(n_meta, 2);
+	assert_string_equal(meta[0].name, "jobs_total");
+	assert_string_equal(meta[0].type, "counter");
+	assert_string_equal(meta[0].help, "Jobs run");
+	assert_string_equal(meta[0].unit, "seconds");
+	assert_string_equal(meta[1].type, "unknown");
+	assert_string_equal(meta[1].help, "");
+	free(packed);
+	buf_release(&wr);
 }
 
 /* ---- NDJSON ---- */
