@@ -85,6 +85,12 @@ static void batch_check(const struct telemetry_batch *b)
 		batch_check_time(p->start_ns);
 		batch_check_resource(p->resource);
 		batch_check_attrs(&p->attrs);
+		if (p->n_exemplars > RECORD_MAX_EXEMPLARS || (p->n_exemplars && !p->exemplars))
+			__builtin_trap();
+		for (uint32_t k = 0; k < p->n_exemplars; k++) {
+			batch_check_time(p->exemplars[k].time_ns);
+			batch_check_attrs(&p->exemplars[k].attrs);
+		}
 	}
 }
 

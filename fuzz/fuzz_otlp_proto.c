@@ -3,12 +3,14 @@
  * any bytes must decode or fail with a message, never crash, hang or leak.
  * The first byte picks the signal. What decodes must pass batch_check():
  * times in 1970..2262, spans not ending before they start, honest lengths.
+ * Decoded metrics' exemplars then go through the exemplar ring and back.
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "batch_check.h"
 #include "ingest/otlp.h"
+#include "query/exemplars.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -29,6 +31,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	if (rc == 0)
 		batch_check(&b); /* callers drop the batch on failure; what they keep must be sound */
+	if (rc == 0 && b.n_points) { /* exemplars go into the ring and come back out */
+		struct exemplar_ring *ring = exemplars_create(4);
+		struct buf out = BUF_INIT;
+		exemplars_add(ring, &b);
+		buf_reset(&err);
+		if (exemplars_query_json(ring, "{__name__=~\".+\"}", INT64_MIN, INT64_MAX, &out, &err))
+			__builtin_trap();
+		buf_release(&out);
+		exemplars_destroy(ring);
+	}
 	arena_release(&a);
 	buf_release(&err);
 	return 0;

@@ -3,10 +3,12 @@
  * with a positioned message; what parses is evaluated as an instant and a
  * short range query against a tiny in-memory source and rendered as JSON,
  * then again at the first and last representable instants, never crashing,
- * overflowing, hanging or leaking.
+ * overflowing, hanging or leaking; and its canonical text (promql_format)
+ * must parse back to an expression with the same text.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "query/promql.h"
 
@@ -58,6 +60,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap(); /* a failure must always say why */
 		goto out;
 	}
+	/* what parses formats to text that parses and formats the same way */
+	struct buf f1 = BUF_INIT, f2 = BUF_INIT;
+	struct promql_expr *e2;
+	promql_format(e, &f1);
+	buf_reset(&err);
+	if (promql_parse(f1.data, f1.len, &a, &e2, &err) == 0) {
+		promql_format(e2, &f2);
+		if (f1.len != f2.len || memcmp(f1.data, f2.data, f1.len) != 0)
+			__builtin_trap();
+	}
+	buf_release(&f1);
+	buf_release(&f2);
+	buf_reset(&err);
 	rc = promql_eval_instant(e, &src, 30000, &a, &v, &err);
 	if (rc && err.len == 0)
 		__builtin_trap();

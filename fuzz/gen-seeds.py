@@ -72,6 +72,10 @@ seeds = {
         # wrapped: byte 1 says the harness snappy-compresses the protobuf itself
         "series": b"\x01" + ld(1, ld(1, s(1, "__name__") + s(2, "up")) + ld(1, s(1, "job") + s(2, "node")) +
                    ld(1, s(1, "instance") + s(2, "h:9100")) + ld(2, dbl(1, 1.0) + vi(2, 1795600800000))),
+        # bit 1: also decode metadata (field 3): a counter, an unknown type number, no name
+        "metadata": b"\x03" + ld(3, vi(1, 1) + s(2, "up_total") + s(4, "Help text") + s(5, "seconds")) +
+                    ld(3, vi(1, 99) + s(2, "odd")) + ld(3, s(4, "nameless")) +
+                    ld(1, ld(1, s(1, "__name__") + s(2, "up_total")) + ld(2, dbl(1, 1.0) + vi(2, 1795600800000))),
         # raw: a literal-only snappy block holding one empty series
         "raw": b"\x00" + bytes([4, 0x0c]) + ld(1, b"\x12\x00"),
     },
@@ -89,6 +93,23 @@ seeds["otlp_proto"].update({
     "hostile-log-time": b"\x00" + envelope(ld(2, f64(1, 1 << 63) + ld(5, s(1, "2^63")))),
     "hostile-span-time": b"\x01" + envelope(ld(2, ld(1, bytes(range(1, 17))) + ld(2, bytes(range(1, 9))) +
                                                  f64(7, (1 << 64) - 1) + f64(8, 0))),
+})
+# exemplars on a gauge point (field 5) and a histogram point (field 8): time, double,
+# span and trace ids, an attribute; then one with ids of the wrong length
+exemplar = f64(2, 7) + dbl(3, 0.25) + ld(4, bytes(range(1, 9))) + ld(5, bytes(range(1, 17))) + ld(7, kv("user", s(1, "u1")))
+seeds["otlp_proto"].update({
+    "exemplars": b"\x02" + envelope(ld(2, s(1, "g") + ld(5, ld(1, f64(3, 5) + dbl(4, 1.5) + ld(5, exemplar) * 20))) +
+                                    ld(2, s(1, "h") + ld(9, ld(1, f64(4, 3) + ld(6, struct.pack("<2Q", 1, 2)) +
+                                                             ld(7, struct.pack("<d", 1)) + ld(8, exemplar) +
+                                                             ld(8, ld(5, b"\x01\x02")))))),
+})
+seeds["otlp_json"].update({
+    "exemplars": b"\x02" + json.dumps({"resourceMetrics": [{"scopeMetrics": [{"metrics": [
+        {"name": "g", "gauge": {"dataPoints": [{"asDouble": 1, "exemplars": [
+            {"timeUnixNano": "5", "asInt": "3", "traceId": tid, "spanId": "0102030405060708",
+             "filteredAttributes": [{"key": "user", "value": {"stringValue": "u1"}}]}] * 20}]}},
+        {"name": "h", "histogram": {"dataPoints": [{"count": "1", "bucketCounts": ["0", "1"], "explicitBounds": [1],
+            "exemplars": [{"asDouble": "x", "traceId": "zz"}, {"asDouble": 2}]}]}}]}]}]}).encode(),
 })
 seeds["otlp_json"].update({
     "hostile-resource": b"\x00" + json.dumps({"resourceLogs": [{"resource": {"attributes": [
@@ -112,6 +133,13 @@ seeds["ndjson"]["hostile-service"] = b'{"service":"' + big.encode() + b'","msg":
 seeds["promql"] = {
     "hostile-offset": b"up offset 1000000y",
     "hostile-offset-max": b"rate(up[292y] offset -292y) + up offset 292y",
+    "subquery": b"max_over_time(rate(up[1m])[10m:1m] offset 5m @ 100)",
+    "subquery-nested": b"avg_over_time(max_over_time(up[1m:15s])[5m:])",
+    "at-start-end": b"up @ start() - up offset 1m @ end() + rate(up[5m] @ -30)",
+    "functions-new": b"sort_desc(label_join(up, \"x\", \"-\", \"job\", \"instance\")) or changes(up[1m]) or resets(up[1m])"
+                     b" or deriv(up[1m]) or predict_linear(up[1m], 60) or holt_winters(up[1m], 0.5, 0.5)",
+    "absent-over-time": b"absent_over_time(nope{job=\"x\"}[1m]) + present_over_time(up[1m])",
+    "subquery-huge": b"count_over_time(up[292y:1ms])",
 }
 seeds["time"] = {
     "rfc3339": b"\x002026-11-25T10:00:00.5+02:00",

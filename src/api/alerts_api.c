@@ -15,9 +15,27 @@ static struct alerts *core(struct http_request *req)
 	return api_daemon(req)->alerts;
 }
 
+/*
+ * ooda's list ({"alerts":[…]}, what the CLI and the dashboard read) and,
+ * in the same object, Prometheus' envelope {"status":"success","data":
+ * {"alerts":[…]}} with the firing and pending alerts for Grafana and other
+ * Prometheus clients; each side ignores the other's members
+ * (docs/decisions.md).
+ */
 int api_alerts_list(struct http_request *req, struct http_response *res)
 {
-	return alerts_list_json(core(req), http_query(req, "state"), &res->body, &req->err);
+	struct buf ours = BUF_INIT;
+	int rc = alerts_list_json(core(req), http_query(req, "state"), &ours, &req->err);
+	if (!rc && ours.len > 1 && ours.data[0] == '{') {
+		buf_adds(&res->body, "{\"status\":\"success\",\"data\":");
+		api_prom_alerts_data(req, &res->body);
+		buf_addch(&res->body, ',');
+		buf_add(&res->body, ours.data + 1, ours.len - 1);
+	} else if (!rc) {
+		buf_add(&res->body, ours.data, ours.len);
+	}
+	buf_release(&ours);
+	return rc;
 }
 
 int api_alert_get(struct http_request *req, struct http_response *res)

@@ -211,6 +211,8 @@ static void daemon_release(struct daemon *d)
 	redwatch_destroy(d->redwatch);
 	logclass_destroy(d->logclass);
 	live_destroy(d->live);
+	exemplars_destroy(d->exemplars);
+	metrics_meta_book_destroy(d->metric_meta);
 	auth_destroy(d->auth);
 	store_close(d->store);
 	config_release(&d->cfg);
@@ -248,6 +250,8 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 
 	if ((rc = store_open(d.data_dir, 0, &d.store, err)))
 		goto out;
+	d.exemplars = exemplars_create(0);
+	d.metric_meta = metrics_meta_book_create();
 	if ((rc = live_create(NULL, &d.live, err)))
 		goto out;
 	if ((rc = logclass_create(NULL, &d.logclass, err)) || (rc = redwatch_create(d.live, NULL, &d.redwatch)))

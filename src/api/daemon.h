@@ -27,6 +27,8 @@
 #include "detect/probe.h"
 #include "detect/slo.h"
 #include "model/live.h"
+#include "query/exemplars.h"
+#include "query/metrics.h"
 #include "respond/oncall_book.h"
 #include "respond/notify.h"
 #include "respond/incident.h"
@@ -46,6 +48,8 @@ struct daemon {
 	struct store *store;
 	struct tstore *tstore;       /* telemetry blocks */
 	struct live_signals *live;   /* RED, graph, ingest rates */
+	struct exemplar_ring *exemplars; /* OTLP exemplars for /api/v1/query_exemplars */
+	struct metrics_meta_book *metric_meta; /* remote-write metadata for /api/v1/metadata */
 	struct flagstore *flags;     /* feature flags per environment */
 	struct logclass *logclass;   /* log error classes per service */
 	struct redwatch *redwatch;   /* anomaly watch on RED */

@@ -48,6 +48,12 @@ int api_prom_series(struct http_request *req, struct http_response *res);
 int api_prom_labels(struct http_request *req, struct http_response *res);
 int api_prom_label_values(struct http_request *req, struct http_response *res);
 int api_prom_buildinfo(struct http_request *req, struct http_response *res);
+int api_prom_format_query(struct http_request *req, struct http_response *res);
+int api_prom_rules(struct http_request *req, struct http_response *res);
+int api_prom_metadata(struct http_request *req, struct http_response *res);
+int api_prom_query_exemplars(struct http_request *req, struct http_response *res);
+/* Appends {"alerts":[…]}: the firing and pending alerts in Prometheus' shape. */
+void api_prom_alerts_data(struct http_request *req, struct buf *out);
 
 /* flags_api.c */
 int api_flags_list(struct http_request *req, struct http_response *res);

@@ -115,6 +115,8 @@ static int otlp_ingest(struct http_request *req, struct http_response *res, enum
 			status = 503;
 		return otlp_error(res, json, status, rpc_code_for(status), req->err.data);
 	}
+	if (kind == OTLP_METRICS && api_daemon(req)->exemplars)
+		exemplars_add(api_daemon(req)->exemplars, &b);
 	res->status = 200;
 	buf_reset(&res->body);
 	const char *msg = b.reject_msg ? b.reject_msg : "some records were rejected";
@@ -176,11 +178,15 @@ int api_remote_write(struct http_request *req, struct http_response *res)
 		return OODA_EUNSUPPORTED;
 	}
 	struct telemetry_batch b = { .arena = &req->arena };
-	int rc = remote_write_decode(req->body, req->body_len, &b, &req->err);
+	struct rw_metadata *meta;
+	size_t n_meta;
+	int rc = remote_write_decode_meta(req->body, req->body_len, &b, &meta, &n_meta, &req->err);
 	if (rc)
 		return rc == OODA_ETOOBIG || rc == OODA_ENOMEM ? rc : OODA_EINVAL; /* 413 or 503: the body may be fine */
 	if ((rc = store_batch(req, &b)))
 		return rc;
+	for (size_t i = 0; i < n_meta && api_daemon(req)->metric_meta; i++)
+		metrics_meta_book_set(api_daemon(req)->metric_meta, meta[i].name, meta[i].type, meta[i].help, meta[i].unit);
 	res->status = 204;
 	return 0;
 }

@@ -330,6 +330,26 @@ int64_t rules_group_window(struct rules *r)
 	return w;
 }
 
+json_t *rules_list_json(struct rules *r)
+{
+	json_t *arr = json_array();
+	pthread_mutex_lock(&r->mu);
+	const struct rule_set *set = r->set;
+	for (size_t i = 0; set && i < set->n; i++) {
+		const struct rule *x = &set->v[i];
+		json_t *o = json_pack("{s:s,s:s,s:f,s:f,s:s}", "name", x->name, "expr", x->expr_text, "for_s",
+				      (double)x->for_ns / 1e9, "keep_firing_for_s", (double)x->keep_ns / 1e9,
+				      "severity", alert_severity_name(x->severity));
+		json_object_set_new(o, "labels", x->labels ? json_deep_copy(x->labels) : json_object());
+		json_object_set_new(o, "annotations", x->annotations ? json_deep_copy(x->annotations) : json_object());
+		json_array_append_new(arr, o);
+	}
+	json_t *out = json_pack("{s:o,s:f}", "rules", arr, "interval_s",
+				set ? (double)set->interval_ns / 1e9 : 0.0);
+	pthread_mutex_unlock(&r->mu);
+	return out;
+}
+
 size_t rules_count(struct rules *r)
 {
 	pthread_mutex_lock(&r->mu);

@@ -71,6 +71,13 @@ int rules_configure(struct rules *r, const char *section_json, bool apply, struc
 /* The group_window of the current section (0 when not set). */
 int64_t rules_group_window(struct rules *r);
 
+/*
+ * The current rules as {"interval_s", "rules":[{name, expr, for_s,
+ * keep_firing_for_s, severity, labels, annotations}]} in file order.
+ * Caller owns the result (json_decref).
+ */
+json_t *rules_list_json(struct rules *r);
+
 /* Number of rules in the current set. */
 size_t rules_count(struct rules *r);
 

@@ -46,14 +46,16 @@ enum { METRIC_NAME = 1, METRIC_DESCRIPTION = 2, METRIC_UNIT = 3, METRIC_GAUGE_DA
        METRIC_SUM_DATA = 7, METRIC_HISTOGRAM_DATA = 9, METRIC_EXP_HISTOGRAM_DATA = 10,
        METRIC_SUMMARY_DATA = 11 };
 enum { DATA_POINTS = 1, DATA_TEMPORALITY = 2, SUM_IS_MONOTONIC = 3 };
-enum { NUMBER_START = 2, NUMBER_TIME = 3, NUMBER_AS_DOUBLE = 4, NUMBER_AS_INT = 6,
+enum { NUMBER_START = 2, NUMBER_TIME = 3, NUMBER_AS_DOUBLE = 4, NUMBER_EXEMPLARS = 5, NUMBER_AS_INT = 6,
        NUMBER_ATTRIBUTES = 7, NUMBER_FLAGS = 8 };
 enum { HIST_START = 2, HIST_TIME = 3, HIST_COUNT = 4, HIST_SUM = 5, HIST_BUCKET_COUNTS = 6,
-       HIST_EXPLICIT_BOUNDS = 7, HIST_ATTRIBUTES = 9, HIST_FLAGS = 10, HIST_MIN = 11,
+       HIST_EXPLICIT_BOUNDS = 7, HIST_EXEMPLARS = 8, HIST_ATTRIBUTES = 9, HIST_FLAGS = 10, HIST_MIN = 11,
        HIST_MAX = 12 };
 enum { EXP_ATTRIBUTES = 1, EXP_START = 2, EXP_TIME = 3, EXP_COUNT = 4, EXP_SUM = 5,
        EXP_SCALE = 6, EXP_ZERO_COUNT = 7, EXP_POSITIVE = 8, EXP_NEGATIVE = 9, EXP_FLAGS = 10,
-       EXP_MIN = 12, EXP_MAX = 13 };
+       EXP_EXEMPLARS = 11, EXP_MIN = 12, EXP_MAX = 13 };
+enum { EXEMPLAR_TIME = 2, EXEMPLAR_AS_DOUBLE = 3, EXEMPLAR_SPAN_ID = 4, EXEMPLAR_TRACE_ID = 5,
+       EXEMPLAR_AS_INT = 6, EXEMPLAR_ATTRIBUTES = 7 };
 enum { BUCKETS_OFFSET = 1, BUCKETS_COUNTS = 2 };
 enum { SUMMARY_START = 2, SUMMARY_TIME = 3, SUMMARY_COUNT = 4, SUMMARY_SUM = 5,
        SUMMARY_QUANTILES = 6, SUMMARY_ATTRIBUTES = 7, SUMMARY_FLAGS = 8 };
@@ -708,6 +710,55 @@ static int pb_buckets(struct pbctx *c, const struct pbf *f, int32_t *offset, con
 }
 
 /* One data point of the given metric type appended to the batch. */
+/* One Exemplar message appended to pt (at most RECORD_MAX_EXEMPLARS; more are skipped). */
+static int pb_exemplar(struct pbctx *c, const struct pbf *f, struct metric_point *pt)
+{
+	WANT(c, f, WT_LEN);
+	if (pt->n_exemplars >= RECORD_MAX_EXEMPLARS)
+		return 0;
+	if (!pt->exemplars) {
+		pt->exemplars = dec_alloc(&c->d, RECORD_MAX_EXEMPLARS * sizeof(struct exemplar));
+		if (!pt->exemplars)
+			return c->d.rc;
+	}
+	struct exemplar *ex = (struct exemplar *)&pt->exemplars[pt->n_exemplars++];
+	memset(ex, 0, sizeof(*ex));
+	uint32_t cap = 0;
+	struct pbr r = { f->data, f->data + f->len };
+	struct pbf ef;
+	FIELDS(c, &r, &ef) {
+		switch (ef.num) {
+		case EXEMPLAR_ATTRIBUTES: TRY(pb_attr(c, &ef, &ex->attrs, &cap, "exemplar attribute")); break;
+		case EXEMPLAR_TIME: TRY(pb_time(c, &ef, &ex->time_ns, "exemplar time_unix_nano")); break;
+		case EXEMPLAR_AS_DOUBLE:
+			WANT(c, &ef, WT_I64);
+			ex->value = as_double(ef.u);
+			break;
+		case EXEMPLAR_AS_INT:
+			WANT(c, &ef, WT_I64);
+			ex->value = (double)(int64_t)ef.u;
+			break;
+		case EXEMPLAR_SPAN_ID:
+		case EXEMPLAR_TRACE_ID: {
+			WANT(c, &ef, WT_LEN);
+			bool trace = ef.num == EXEMPLAR_TRACE_ID;
+			size_t want = trace ? 16 : 8;
+			if (ef.len == 0)
+				break;
+			if (ef.len != want) {
+				mark_bad(c, "exemplar %s is %zu bytes, not %zu", trace ? "trace_id" : "span_id", (size_t)ef.len, want);
+				break;
+			}
+			memcpy(trace ? ex->trace_id : ex->span_id, ef.data, want);
+			*(trace ? &ex->has_trace_id : &ex->has_span_id) = true;
+			break;
+		}
+		default: break;
+		}
+	}
+	return 0;
+}
+
 static int pb_point(struct pbctx *c, const struct pbf *f, uint8_t type, const struct resource *res,
 		    size_t idx)
 {
@@ -724,12 +775,12 @@ static int pb_point(struct pbctx *c, const struct pbf *f, uint8_t type, const st
 	size_t cap_u64 = 0, cap_bounds = 0, cap_quant = 0;
 
 	/* field numbers differ per point type; map them onto one set */
-	uint32_t f_attrs, f_flags, f_start = 2, f_time = 3;
+	uint32_t f_attrs, f_flags, f_start = 2, f_time = 3, f_ex;
 	switch (type) {
-	case METRIC_HISTOGRAM: f_attrs = HIST_ATTRIBUTES; f_flags = HIST_FLAGS; break;
-	case METRIC_EXP_HISTOGRAM: f_attrs = EXP_ATTRIBUTES; f_flags = EXP_FLAGS; break;
-	case METRIC_SUMMARY: f_attrs = SUMMARY_ATTRIBUTES; f_flags = SUMMARY_FLAGS; break;
-	default: f_attrs = NUMBER_ATTRIBUTES; f_flags = NUMBER_FLAGS; break;
+	case METRIC_HISTOGRAM: f_attrs = HIST_ATTRIBUTES; f_flags = HIST_FLAGS; f_ex = HIST_EXEMPLARS; break;
+	case METRIC_EXP_HISTOGRAM: f_attrs = EXP_ATTRIBUTES; f_flags = EXP_FLAGS; f_ex = EXP_EXEMPLARS; break;
+	case METRIC_SUMMARY: f_attrs = SUMMARY_ATTRIBUTES; f_flags = SUMMARY_FLAGS; f_ex = 0; break;
+	default: f_attrs = NUMBER_ATTRIBUTES; f_flags = NUMBER_FLAGS; f_ex = NUMBER_EXEMPLARS; break;
 	}
 	struct pbr r = { f->data, f->data + f->len };
 	struct pbf pf;
@@ -744,6 +795,8 @@ static int pb_point(struct pbctx *c, const struct pbf *f, uint8_t type, const st
 		} else if (num == f_flags) {
 			WANT(c, &pf, WT_VARINT);
 			pt->flags = (uint32_t)pf.u;
+		} else if (f_ex && num == f_ex) {
+			TRY(pb_exemplar(c, &pf, pt));
 		} else if (type == METRIC_GAUGE || type == METRIC_SUM) {
 			if (num == NUMBER_AS_DOUBLE) {
 				WANT(c, &pf, WT_I64);

@@ -532,6 +532,44 @@ static int j_nums(struct jctx *c, const struct jval *arr, bool dbl, void **out, 
 	return 0;
 }
 
+/* The point's "exemplars" (at most RECORD_MAX_EXEMPLARS; more are skipped). */
+static int j_exemplars(struct jctx *c, const struct jval *arr, struct metric_point *pt)
+{
+	if (!arr || arr->type != J_ARR || !arr->len)
+		return 0;
+	uint32_t n = arr->len < RECORD_MAX_EXEMPLARS ? (uint32_t)arr->len : RECORD_MAX_EXEMPLARS;
+	struct exemplar *v = dec_alloc(&c->d, n * sizeof(*v));
+	if (!v)
+		return c->d.rc;
+	memset(v, 0, n * sizeof(*v));
+	uint32_t k = 0;
+	EACH(e, arr) {
+		if (k == n)
+			break;
+		struct exemplar *ex = &v[k++];
+		int rc = j_attrs(c, GET(e, "filteredAttributes", "filtered_attributes"), &ex->attrs, "exemplar attribute");
+		if (rc)
+			return rc;
+		j_time(c, GET(e, "timeUnixNano", "time_unix_nano"), &ex->time_ns, "exemplar timeUnixNano");
+		const struct jval *x;
+		if ((x = GET(e, "asDouble", "as_double"))) {
+			if (!jdom_f64(x, &ex->value))
+				mark_bad(c, "exemplar asDouble is not a number");
+		} else if ((x = GET(e, "asInt", "as_int"))) {
+			int64_t i;
+			if (!jdom_i64(x, &i))
+				mark_bad(c, "exemplar asInt is not an integer");
+			else
+				ex->value = (double)i;
+		}
+		j_id(c, GET(e, "traceId", "trace_id"), ex->trace_id, 16, "exemplar traceId", &ex->has_trace_id);
+		j_id(c, GET(e, "spanId", "span_id"), ex->span_id, 8, "exemplar spanId", &ex->has_span_id);
+	}
+	pt->exemplars = v;
+	pt->n_exemplars = k;
+	return 0;
+}
+
 static int j_point(struct jctx *c, const struct jval *o, uint8_t type, const struct resource *res,
 		   size_t idx, struct metric_point *proto)
 {
@@ -548,6 +586,8 @@ static int j_point(struct jctx *c, const struct jval *o, uint8_t type, const str
 	j_time(c, GET(o, "startTimeUnixNano", "start_time_unix_nano"), &pt->start_ns, "startTimeUnixNano");
 	j_time(c, GET(o, "timeUnixNano", "time_unix_nano"), &pt->time_ns, "timeUnixNano");
 	pt->flags = (uint32_t)j_i64(GET(o, "flags", NULL));
+	if (type != METRIC_SUMMARY && (rc = j_exemplars(c, GET(o, "exemplars", NULL), pt)))
+		return rc;
 	const struct jval *v;
 	void *arr;
 	uint32_t n;

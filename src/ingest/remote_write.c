@@ -3,7 +3,8 @@
  * decompression with a size cap, then a hand-rolled walk of
  * WriteRequest { TimeSeries timeseries = 1 { Label labels = 1 { name = 1,
  * value = 2 }, Sample samples = 2 { double value = 1, int64 timestamp = 2 } } }.
- * Metadata (field 3), exemplars and native histograms are skipped.
+ * Metadata (field 3) is decoded on request (remote_write_decode_meta);
+ * exemplars and native histograms are skipped.
  */
 #include "ingest/remote_write.h"
 
@@ -18,7 +19,8 @@
 
 #define RW_MAX_UNCOMPRESSED ((size_t)256 << 20)
 
-enum { WRITEREQ_TIMESERIES = 1 };
+enum { WRITEREQ_TIMESERIES = 1, WRITEREQ_METADATA = 3 };
+enum { META_TYPE = 1, META_NAME = 2, META_HELP = 4, META_UNIT = 5 };
 enum { SERIES_LABELS = 1, SERIES_SAMPLES = 2 };
 enum { LABEL_NAME = 1, LABEL_VALUE = 2 };
 enum { SAMPLE_VALUE = 1, SAMPLE_TIMESTAMP = 2 };
@@ -172,8 +174,53 @@ static int rw_series(struct rw *c, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Prometheus' MetricMetadata.MetricType, by number. */
+static const char *const meta_types[] = { "unknown", "counter", "gauge", "histogram", "gaugehistogram",
+					  "summary", "info", "stateset" };
+
+static int rw_metadata(struct rw *c, const uint8_t *p, size_t n, struct rw_metadata *m)
+{
+	struct pbr r = { p, p + n };
+	struct pbf f;
+	const char *why = NULL;
+	int rc;
+	const char **dst;
+	*m = (struct rw_metadata){ .type = "unknown", .help = "", .unit = "" };
+	while ((rc = pbw_next(&r, &f, &why)) > 0) {
+		switch (f.num) {
+		case META_TYPE:
+			if (f.wt != WT_VARINT)
+				return rw_error(c, f.at, "metadata type is not a varint");
+			m->type = f.u < sizeof(meta_types) / sizeof(meta_types[0]) ? meta_types[f.u] : "unknown";
+			continue;
+		case META_NAME: dst = &m->name; break;
+		case META_HELP: dst = &m->help; break;
+		case META_UNIT: dst = &m->unit; break;
+		default: continue;
+		}
+		if (f.wt != WT_LEN)
+			return rw_error(c, f.at, "metadata string is not length-delimited");
+		if (!(*dst = dec_strndup(&c->d, (const char *)f.data, f.len)))
+			return c->d.rc;
+	}
+	if (rc < 0)
+		return rw_error(c, f.at, why ? why : "bad metadata");
+	return 0;
+}
+
 int remote_write_decode(const void *body, size_t len, struct telemetry_batch *batch, struct buf *err)
 {
+	return remote_write_decode_meta(body, len, batch, NULL, NULL, err);
+}
+
+int remote_write_decode_meta(const void *body, size_t len, struct telemetry_batch *batch,
+			     struct rw_metadata **meta, size_t *n_meta, struct buf *err)
+{
+	size_t meta_cap = 0;
+	if (meta) {
+		*meta = NULL;
+		*n_meta = 0;
+	}
 	size_t ulen;
 	if (snappy_uncompressed_length(body, len, &ulen) != SNAPPY_OK) {
 		if (err)
@@ -205,6 +252,31 @@ int remote_write_decode(const void *body, size_t len, struct telemetry_batch *ba
 	const char *why = NULL;
 	int rc;
 	while ((rc = pbw_next(&r, &f, &why)) > 0) {
+		if (f.num == WRITEREQ_METADATA && meta) {
+			if (f.wt != WT_LEN) {
+				rc = rw_error(&c, f.at, "metadata is not length-delimited");
+				break;
+			}
+			if (*n_meta >= RW_MAX_METADATA)
+				continue;
+			if (*n_meta == meta_cap) {
+				size_t nc = meta_cap ? meta_cap * 2 : 16;
+				struct rw_metadata *nm = dec_alloc(&c.d, nc * sizeof(*nm));
+				if (!nm) {
+					rc = c.d.rc;
+					break;
+				}
+				if (*n_meta)
+					memcpy(nm, *meta, *n_meta * sizeof(*nm));
+				*meta = nm;
+				meta_cap = nc;
+			}
+			if ((rc = rw_metadata(&c, f.data, f.len, &(*meta)[*n_meta])) < 0)
+				break;
+			if ((*meta)[*n_meta].name && *(*meta)[*n_meta].name)
+				(*n_meta)++;
+			continue;
+		}
 		if (f.num != WRITEREQ_TIMESERIES)
 			continue;
 		if (f.wt != WT_LEN) {

@@ -26,4 +26,21 @@
  */
 int remote_write_decode(const void *body, size_t len, struct telemetry_batch *batch, struct buf *err);
 
+/* A WriteRequest's MetricMetadata: type as Prometheus names it (counter,
+ * gauge, histogram, gaugehistogram, summary, info, stateset, unknown). */
+struct rw_metadata {
+	const char *name, *type, *help, *unit;
+};
+
+/* Metadata entries one request may carry; more are skipped. */
+#define RW_MAX_METADATA 10000
+
+/*
+ * remote_write_decode() that also returns the request's metadata (field
+ * 3; entries without a metric family name are dropped) in *meta / *n_meta,
+ * allocated from batch->arena. meta NULL: skipped, as remote_write_decode.
+ */
+int remote_write_decode_meta(const void *body, size_t len, struct telemetry_batch *batch,
+			     struct rw_metadata **meta, size_t *n_meta, struct buf *err);
+
 #endif

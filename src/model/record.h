@@ -109,6 +109,19 @@ enum metric_type { METRIC_GAUGE, METRIC_SUM, METRIC_HISTOGRAM, METRIC_EXP_HISTOG
 enum temporality { TEMPORALITY_UNSPECIFIED, TEMPORALITY_DELTA, TEMPORALITY_CUMULATIVE };
 
 /* One data point of one metric, with everything needed to store it alone. */
+/* An exemplar of a metric point: one measurement and the trace it was in.
+ * Exemplars reach the in-memory exemplar ring only; blocks do not keep them. */
+struct exemplar {
+	int64_t time_ns;
+	double value;
+	uint8_t trace_id[16], span_id[8];
+	bool has_trace_id, has_span_id;
+	struct attrs attrs; /* the filtered attributes */
+};
+
+/* Exemplars a decoder keeps per data point; more are dropped. */
+#define RECORD_MAX_EXEMPLARS 16
+
 struct metric_point {
 	const char *name;
 	const char *unit;
@@ -137,6 +150,8 @@ struct metric_point {
 	const uint64_t *pos_counts, *neg_counts;
 	uint32_t n_quantiles;     /* summary */
 	const double *quantiles, *quantile_values;
+	const struct exemplar *exemplars; /* number and histogram points; not stored in blocks */
+	uint32_t n_exemplars;
 };
 
 /*

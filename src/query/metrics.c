@@ -6,11 +6,14 @@
  * labels satisfy every matcher, and groups them by label set.
  */
 #include "query/metrics.h"
+#include "query/promql_impl.h"
 #include "core/error.h"
 #include "core/time.h"
 #include "store/tblock.h"
 
+#include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <xxhash.h>
 
 #define METRICS_MAX_LABELS 64
@@ -35,6 +38,7 @@ struct select_ctx {
 	size_t cap, n;
 	size_t max_series;
 	bool over;
+	bool labels_only; /* lookups: the label sets, no samples */
 	struct buf key;
 	char num[METRICS_MAX_LABELS][40];
 };
@@ -133,6 +137,8 @@ static void emit(struct select_ctx *c, struct promql_label *labels, size_t n, in
 		b->delta = delta;
 		c->n++;
 	}
+	if (c->labels_only)
+		return;
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 16;
 		b->s = xrealloc(b->s, b->cap * sizeof(*b->s));
@@ -156,12 +162,26 @@ static const char *attr_text(const struct attr *t, char *tmp, size_t size)
 	}
 }
 
+/* A bucket bound as Prometheus writes le: shortest decimal ("0.1", not
+ * "0.10000000000000001"), "+Inf". */
 static void fmt_bound(double b, char *out, size_t size)
 {
-	if (isinf(b))
-		snprintf(out, size, "+Inf");
-	else
-		snprintf(out, size, "%.17g", b);
+	if (isinf(b)) {
+		snprintf(out, size, b > 0 ? "+Inf" : "-Inf");
+		return;
+	}
+	struct buf t = BUF_INIT;
+	pq_format_float(&t, b);
+	if (t.len < size) {
+		snprintf(out, size, "%s", t.data);
+	} else { /* too long written out (1e300): the shortest exponent form */
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(out, size, "%.*g", prec, b);
+			if (strtod(out, NULL) == b)
+				break;
+		}
+	}
+	buf_release(&t);
 }
 
 static void point_series(struct select_ctx *c, const struct metric_point *p)
@@ -282,14 +302,14 @@ static const char *eq_value(const struct promql_matcher *m, size_t n, const char
 	return NULL;
 }
 
-static int metrics_select(void *vctx, const struct promql_matcher *m, size_t n, int64_t from_ms, int64_t to_ms,
-			  struct arena *a, struct promql_series **out, size_t *n_out, struct buf *err)
+static int select_series(struct metrics_ctx *mc, const struct promql_matcher *m, size_t n, int64_t from_ms,
+			 int64_t to_ms, bool labels_only, struct arena *a, struct promql_series **out,
+			 size_t *n_out, struct buf *err)
 {
-	struct metrics_ctx *mc = vctx;
 	/* ms to ns saturates: an offset or range reaching past either end of time selects up to that end */
 	struct select_ctx c = { .m = m, .n_m = n, .from_ns = ooda_ns_mul_sat(from_ms, OODA_NS_PER_MS),
 				.to_ns = ooda_ns_add_sat(ooda_ns_mul_sat(to_ms, OODA_NS_PER_MS), OODA_NS_PER_MS - 1),
-				.out = a, .max_series = PROMQL_DEFAULT_MAX_SERIES };
+				.out = a, .max_series = PROMQL_DEFAULT_MAX_SERIES, .labels_only = labels_only };
 	buf_init(&c.key);
 	const char *name = eq_value(m, n, "__name__");
 	const char *job = eq_value(m, n, "job");
@@ -369,6 +389,12 @@ static int metrics_select(void *vctx, const struct promql_matcher *m, size_t n, 
 	return rc;
 }
 
+static int metrics_select(void *vctx, const struct promql_matcher *m, size_t n, int64_t from_ms, int64_t to_ms,
+			  struct arena *a, struct promql_series **out, size_t *n_out, struct buf *err)
+{
+	return select_series(vctx, m, n, from_ms, to_ms, false, a, out, n_out, err);
+}
+
 void metrics_source_init(struct promql_source *src, struct metrics_ctx *ctx)
 {
 	memset(src, 0, sizeof(*src));
@@ -377,14 +403,14 @@ void metrics_source_init(struct promql_source *src, struct metrics_ctx *ctx)
 	src->select = metrics_select;
 }
 
-static bool seen_add(const char ***v, size_t *n, const char *s)
+/* Appends s; duplicates are dropped after sorting (metrics_lookup). */
+static void seen_add(const char ***v, size_t *n, size_t *cap, const char *s)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (!strcmp((*v)[i], s))
-			return false;
-	*v = xrealloc(*v, (*n + 1) * sizeof(char *));
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*v = xrealloc(*v, *cap * sizeof(char *));
+	}
 	(*v)[(*n)++] = s;
-	return true;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -405,12 +431,14 @@ void metrics_partial_warning(const struct metrics_ctx *ctx, struct buf *body)
 }
 
 int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t n_sel, int64_t from_ms,
-		   int64_t to_ms, int mode, const char *name, struct buf *out, struct buf *err)
+		   int64_t to_ms, int mode, const char *name, size_t limit, struct buf *out, struct buf *err)
 {
+	size_t emitted = 0;
+	bool truncated = false;
 	struct arena a;
 	arena_init(&a, 0);
 	const char **names = NULL;
-	size_t nn = 0;
+	size_t nn = 0, ncap = 0;
 	int rc = 0;
 	bool first = true;
 	buf_adds(out, "{\"status\":\"success\",\"data\":[");
@@ -421,10 +449,15 @@ int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t
 			break;
 		struct promql_series *s;
 		size_t ns;
-		if ((rc = metrics_select(ctx, m, nm, from_ms, to_ms, &a, &s, &ns, err)))
+		if ((rc = select_series(ctx, m, nm, from_ms, to_ms, true, &a, &s, &ns, err)))
 			break;
 		for (size_t i = 0; i < ns; i++) {
 			if (mode == 0) {
+				if (limit && emitted == limit) {
+					truncated = true;
+					break;
+				}
+				emitted++;
 				buf_adds(out, first ? "{" : ",{");
 				first = false;
 				for (uint32_t j = 0; j < s[i].n_labels; j++) {
@@ -438,15 +471,25 @@ int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t
 			}
 			for (uint32_t j = 0; j < s[i].n_labels && mode; j++) {
 				if (mode == 1)
-					seen_add(&names, &nn, s[i].labels[j].name);
+					seen_add(&names, &nn, &ncap, s[i].labels[j].name);
 				else if (!strcmp(s[i].labels[j].name, name))
-					seen_add(&names, &nn, s[i].labels[j].value);
+					seen_add(&names, &nn, &ncap, s[i].labels[j].value);
 			}
 		}
 	}
 	if (mode && !rc) {
-		if (nn > 1) /* nothing matched: names is NULL, which qsort must not be given */
+		if (nn > 1) { /* nothing matched: names is NULL, which qsort must not be given */
 			qsort(names, nn, sizeof(char *), cmp_str);
+			size_t k = 1;
+			for (size_t i = 1; i < nn; i++)
+				if (strcmp(names[i], names[k - 1]))
+					names[k++] = names[i];
+			nn = k;
+		}
+		if (limit && nn > limit) {
+			nn = limit;
+			truncated = true;
+		}
 		for (size_t i = 0; i < nn; i++) {
 			if (i)
 				buf_addch(out, ',');
@@ -454,9 +497,216 @@ int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t
 		}
 	}
 	buf_addch(out, ']');
+	if (truncated && !ctx->skipped.n)
+		buf_adds(out, ",\"warnings\":[\"results truncated due to limit\"]");
 	metrics_partial_warning(ctx, out);
 	buf_addch(out, '}');
 	free(names);
 	arena_release(&a);
 	return rc;
+}
+
+/* ---- /api/v1/metadata ---- */
+
+struct meta_ctx {
+	json_t *data;  /* name → [{type, help, unit}] */
+	const char *only;
+	size_t limit, per_metric;
+	bool full;
+};
+
+static const char *prom_type(const struct metric_point *p)
+{
+	switch (p->type) {
+	case METRIC_GAUGE: return "gauge";
+	case METRIC_SUM: return p->monotonic ? "counter" : "gauge";
+	case METRIC_HISTOGRAM:
+	case METRIC_EXP_HISTOGRAM: return "histogram";
+	case METRIC_SUMMARY: return "summary";
+	}
+	return "unknown";
+}
+
+static int meta_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
+{
+	(void)tmin;
+	(void)tmax;
+	struct meta_ctx *c = ctx;
+	for (size_t i = 0; i < b->n_points; i++) {
+		const struct metric_point *p = &b->points[i];
+		char name[256];
+		norm_name(p->name, name, sizeof(name));
+		if (c->only && strcmp(c->only, name))
+			continue;
+		json_t *list = json_object_get(c->data, name);
+		if (!list) {
+			if (c->limit && json_object_size(c->data) >= c->limit) {
+				c->full = true;
+				continue;
+			}
+			list = json_array();
+			json_object_set_new(c->data, name, list);
+		}
+		const char *type = prom_type(p), *help = p->description ? p->description : "",
+			   *unit = p->unit ? p->unit : "";
+		size_t k;
+		json_t *m;
+		bool seen = false;
+		json_array_foreach(list, k, m)
+			if (!strcmp(json_string_value(json_object_get(m, "type")), type) &&
+			    !strcmp(json_string_value(json_object_get(m, "help")), help) &&
+			    !strcmp(json_string_value(json_object_get(m, "unit")), unit))
+				seen = true;
+		if (!seen && (!c->per_metric || json_array_size(list) < c->per_metric))
+			json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "type", type, "help", help, "unit", unit));
+	}
+	return 0;
+}
+
+static void meta_from_book(struct meta_ctx *c, struct metrics_meta_book *b);
+
+int metrics_metadata(struct metrics_ctx *ctx, struct metrics_meta_book *book, int64_t from_ms, int64_t to_ms,
+		     const char *metric, size_t limit, size_t limit_per_metric, struct buf *out, struct buf *err)
+{
+	struct meta_ctx c = { .data = json_object(), .only = metric && *metric ? metric : NULL,
+			      .limit = limit ? limit : METRICS_MAX_METADATA, .per_metric = limit_per_metric };
+	struct tstore_scan q = { .signal = SIGNAL_METRICS, .from_ns = ooda_ns_mul_sat(from_ms, OODA_NS_PER_MS),
+				 .to_ns = ooda_ns_mul_sat(to_ms, OODA_NS_PER_MS), .oldest_first = false,
+				 .skipped = &ctx->skipped };
+	int rc = tstore_scan(ctx->tstore, &q, meta_cb, &c, err);
+	if (!rc && book)
+		meta_from_book(&c, book);
+	if (!rc) {
+		char *s = json_dumps(c.data, JSON_COMPACT | JSON_SORT_KEYS);
+		buf_adds(out, "{\"status\":\"success\",\"data\":");
+		buf_adds(out, s ? s : "{}");
+		free(s);
+		if (c.full && !limit && !ctx->skipped.n)
+			buf_addf(out, ",\"warnings\":[\"more than %d metrics: the first are listed\"]", METRICS_MAX_METADATA);
+		metrics_partial_warning(ctx, out);
+		buf_addch(out, '}');
+	}
+	json_decref(c.data);
+	return rc;
+}
+
+/* ---- the series of an exemplar ---- */
+
+int metrics_exemplar_series(const struct metric_point *p, double value, struct buf *key)
+{
+	struct arena a;
+	arena_init(&a, 0);
+	struct select_ctx c = { .m = NULL, .n_m = 0, .from_ns = INT64_MIN, .to_ns = INT64_MAX, .out = &a,
+				.max_series = 4096, .labels_only = true };
+	buf_init(&c.key);
+	point_series(&c, p);
+	char base[256], want[300];
+	norm_name(p->name, base, sizeof(base));
+	bool hist = p->type == METRIC_HISTOGRAM || p->type == METRIC_EXP_HISTOGRAM;
+	snprintf(want, sizeof(want), hist ? "%s_bucket" : "%s", base);
+	const struct builder *best = NULL;
+	double best_le = INFINITY;
+	for (size_t i = 0; i < c.cap; i++) {
+		const struct builder *b = &c.b[i];
+		if (!b->key)
+			continue;
+		const char *name = NULL, *le = NULL;
+		for (uint32_t k = 0; k < b->n_labels; k++) {
+			if (!strcmp(b->labels[k].name, "__name__"))
+				name = b->labels[k].value;
+			else if (!strcmp(b->labels[k].name, "le"))
+				le = b->labels[k].value;
+		}
+		if (!name || strcmp(name, want))
+			continue;
+		if (!hist) {
+			best = b;
+			break;
+		}
+		/* the bucket that holds the value: the smallest bound at or above it */
+		double bound = le ? strtod(le, NULL) : NAN;
+		if (!isnan(bound) && bound >= value && (!best || bound < best_le)) {
+			best = b;
+			best_le = bound;
+		}
+	}
+	int rc = best ? 0 : OODA_ENOTFOUND;
+	if (best) {
+		buf_reset(key);
+		buf_add(key, best->key, best->key_len);
+	}
+	for (size_t i = 0; i < c.cap; i++) {
+		free(c.b[i].key);
+		free(c.b[i].s);
+	}
+	free(c.b);
+	buf_release(&c.key);
+	arena_release(&a);
+	return rc;
+}
+
+/* ---- metadata sent by remote-write ---- */
+
+struct metrics_meta_book {
+	pthread_mutex_t mu;
+	json_t *map; /* name → {type, help, unit}, the latest sent */
+};
+
+struct metrics_meta_book *metrics_meta_book_create(void)
+{
+	struct metrics_meta_book *b = xcalloc(1, sizeof(*b));
+	pthread_mutex_init(&b->mu, NULL);
+	b->map = json_object();
+	return b;
+}
+
+void metrics_meta_book_destroy(struct metrics_meta_book *b)
+{
+	if (!b)
+		return;
+	json_decref(b->map);
+	pthread_mutex_destroy(&b->mu);
+	free(b);
+}
+
+void metrics_meta_book_set(struct metrics_meta_book *b, const char *name, const char *type, const char *help,
+			   const char *unit)
+{
+	if (!name || !*name)
+		return;
+	pthread_mutex_lock(&b->mu);
+	if (json_object_get(b->map, name) || json_object_size(b->map) < METRICS_MAX_METADATA)
+		json_object_set_new(b->map, name, json_pack("{s:s,s:s,s:s}", "type", type ? type : "unknown", "help",
+							     help ? help : "", "unit", unit ? unit : ""));
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* Adds the book's entries to c->data (as meta_cb does for points). */
+static void meta_from_book(struct meta_ctx *c, struct metrics_meta_book *b)
+{
+	pthread_mutex_lock(&b->mu);
+	const char *name;
+	json_t *m;
+	json_object_foreach(b->map, name, m) {
+		if (c->only && strcmp(c->only, name))
+			continue;
+		json_t *list = json_object_get(c->data, name);
+		if (!list) {
+			if (c->limit && json_object_size(c->data) >= c->limit) {
+				c->full = true;
+				continue;
+			}
+			list = json_array();
+			json_object_set_new(c->data, name, list);
+		}
+		size_t k;
+		json_t *x;
+		bool seen = false;
+		json_array_foreach(list, k, x)
+			if (json_equal(x, m))
+				seen = true;
+		if (!seen && (!c->per_metric || json_array_size(list) < c->per_metric))
+			json_array_append(list, m);
+	}
+	pthread_mutex_unlock(&b->mu);
 }

@@ -36,10 +36,52 @@ void metrics_source_init(struct promql_source *src, struct metrics_ctx *ctx);
  * Series matching any of the selectors in [from_ms, to_ms]:
  * mode 0 → {"status":"success","data":[{labels}…]} (/api/v1/series),
  * mode 1 → label names (/api/v1/labels), mode 2 → values of label `name`.
- * Selectors NULL/0 = every series.
+ * Selectors NULL/0 = every series. limit > 0 keeps the first limit
+ * entries (series in store order, names and values sorted) and adds the
+ * warning "results truncated due to limit". Reads label sets only (no
+ * samples are kept); more than PROMQL_DEFAULT_MAX_SERIES series per
+ * selector is OODA_ELIMIT.
  */
 int metrics_lookup(struct metrics_ctx *ctx, const char *const *selectors, size_t n_sel, int64_t from_ms,
-		   int64_t to_ms, int mode, const char *name, struct buf *out, struct buf *err);
+		   int64_t to_ms, int mode, const char *name, size_t limit, struct buf *out, struct buf *err);
+
+/* Metrics /api/v1/metadata lists at most, without a limit. */
+#define METRICS_MAX_METADATA 10000
+
+/*
+ * The metric metadata remote-write senders send (WriteRequest field 3):
+ * the latest type, help and unit per metric family name, in memory (a
+ * sender resends it every minute), at most METRICS_MAX_METADATA names.
+ * Thread-safe.
+ */
+struct metrics_meta_book;
+struct metrics_meta_book *metrics_meta_book_create(void);
+void metrics_meta_book_destroy(struct metrics_meta_book *b); /* NULL is a no-op */
+/* Records name's metadata (copied), replacing what was there. */
+void metrics_meta_book_set(struct metrics_meta_book *b, const char *name, const char *type, const char *help,
+			   const char *unit);
+
+/*
+ * Prometheus' /api/v1/metadata from the OTLP metric points stored in
+ * [from_ms, to_ms] and from book (may be NULL): {"status":"success",
+ * "data":{"NAME":[{"type","help","unit"}]}} keyed by the Prometheus name
+ * ('.' and '-' become '_'; a histogram or summary by its base name), type
+ * counter (monotonic sum), gauge, histogram or summary, help = the OTLP
+ * description; distinct entries of one name are all listed. metric (NULL
+ * or "": all) narrows to one name; limit caps the metrics (0: at most
+ * METRICS_MAX_METADATA, with a warning when more exist), limit_per_metric
+ * the entries per name (0: no cap). 0 or the store's error.
+ */
+int metrics_metadata(struct metrics_ctx *ctx, struct metrics_meta_book *book, int64_t from_ms, int64_t to_ms,
+		     const char *metric, size_t limit, size_t limit_per_metric, struct buf *out, struct buf *err);
+
+/*
+ * The series an exemplar of point p with this value belongs to, as its
+ * label key "name\1value\2…" (names sorted) in key: the point's series;
+ * for a histogram the `_bucket` series of the smallest bound >= value.
+ * OODA_ENOTFOUND for a point with no such series (a summary).
+ */
+int metrics_exemplar_series(const struct metric_point *p, double value, struct buf *key);
 
 /*
  * When the selects skipped damaged blocks, appends

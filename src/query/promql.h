@@ -21,6 +21,14 @@
 #define PROMQL_DEFAULT_MAX_SERIES 100000
 #define PROMQL_MAX_POINTS 11000
 #define PROMQL_DEFAULT_LOOKBACK_MS (5 * 60 * 1000)
+/* A subquery without a step (`x[1h:]`) evaluates every minute, as Prometheus
+ * does with its default evaluation_interval. */
+#define PROMQL_SUBQUERY_STEP_MS (60 * 1000)
+/* Points one subquery may produce per series and evaluation step. */
+#define PROMQL_MAX_SUBQUERY_POINTS 11000
+/* Inner evaluation steps all subqueries of one query may take together
+ * (a subquery runs again at every step of a range query). */
+#define PROMQL_MAX_SUBQUERY_STEPS 1000000
 /* The bit pattern of a staleness marker sample value (a signalling NaN). */
 #define PROMQL_STALE_NAN_BITS UINT64_C(0x7ff0000000000002)
 
@@ -118,6 +126,12 @@ int promql_eval_range(const struct promql_expr *e, const struct promql_source *s
  * {"resultType":"vector|matrix|scalar|string","result":[...]}.
  */
 void promql_value_json(const struct promql_value *v, struct buf *out);
+
+/*
+ * Appends the canonical one-line text of e (what Prometheus'
+ * /api/v1/format_query answers for short queries) to out.
+ */
+void promql_format(const struct promql_expr *e, struct buf *out);
 
 /*
  * Parses q and returns the matchers of its selector, for /api/v1/series

@@ -242,8 +242,39 @@ int pqe_vpush(struct ev *ev, struct vec *v, struct el e)
 
 /* ---- fetching ---- */
 
+/* The time a selector or subquery reads at for evaluation time t: its @
+ * time (or t) minus its offset. */
+int64_t pqe_at(const struct ev *ev, const struct promql_expr *e, int64_t t)
+{
+	switch (e->at) {
+	case AT_TIME: t = e->at_ms; break;
+	case AT_START: t = ev->q_start; break;
+	case AT_END: t = ev->q_end; break;
+	case AT_NONE: break;
+	}
+	return ooda_ns_sub_sat(t, e->offset_ms);
+}
+
+/* Counts drops once so that reset-free windows are O(1) in rate(). */
+static int count_resets(struct ev *ev, struct arena *a, struct fser *fs)
+{
+	(void)ev;
+	fs->resets = arena_alloc(a, (fs->ns + 1) * sizeof(*fs->resets));
+	if (!fs->resets)
+		return OODA_ENOMEM;
+	uint32_t drops = 0;
+	for (uint32_t k = 0; k < fs->ns; k++) {
+		if (k && fs->s[k].v < fs->s[k - 1].v)
+			drops++;
+		fs->resets[k] = drops;
+	}
+	return 0;
+}
+
 static int fetch_one(struct ev *ev, const struct promql_expr *s, int64_t start, int64_t end)
 {
+	if (s->at) /* pinned: the same window at every step */
+		start = end = pqe_at(ev, s, 0) + s->offset_ms;
 	struct fetched *f = &ev->sel[s->sel_id];
 	int64_t back = s->range_ms ? s->range_ms : ev->lookback;
 	struct promql_series *ser = NULL;
@@ -294,16 +325,9 @@ static int fetch_one(struct ev *ev, const struct promql_expr *s, int64_t start, 
 				fs->s = c;
 				fs->ns = m;
 			}
-			/* counting drops once makes reset-free windows O(1) in rate() */
-			fs->resets = arena_alloc(ev->a, (fs->ns + 1) * sizeof(*fs->resets));
-			if (!fs->resets)
-				return OODA_ENOMEM;
-			uint32_t drops = 0;
-			for (uint32_t k = 0; k < fs->ns; k++) {
-				if (k && fs->s[k].v < fs->s[k - 1].v)
-					drops++;
-				fs->resets[k] = drops;
-			}
+			int rc2 = count_resets(ev, ev->a, fs);
+			if (rc2)
+				return rc2;
 		}
 	}
 	return 0;
@@ -326,6 +350,12 @@ static int fetch_all(struct ev *ev, const struct promql_expr *e, int64_t start, 
 		return rc ? rc : fetch_all(ev, e->arg, start, end);
 	case PQ_NEG:
 		return fetch_all(ev, e->arg, start, end);
+	case PQ_SUBQ: {
+		/* the inner expression runs at the subquery's steps in (at - range, at] */
+		int64_t s0 = e->at ? pqe_at(ev, e, 0) : ooda_ns_sub_sat(start, e->offset_ms);
+		int64_t e0 = e->at ? s0 : ooda_ns_sub_sat(end, e->offset_ms);
+		return fetch_all(ev, e->arg, ooda_ns_sub_sat(s0, e->range_ms), e0);
+	}
 	case PQ_BIN:
 		rc = fetch_all(ev, e->lhs, start, end);
 		return rc ? rc : fetch_all(ev, e->rhs, start, end);
@@ -734,6 +764,118 @@ static int eval_bin(struct ev *ev, const struct promql_expr *e, int64_t t, struc
 	return 0;
 }
 
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/*
+ * Runs a subquery for evaluation time t: the inner expression at every
+ * multiple of the step in (at - range, at], each label set one series of
+ * out (in the step arena). The series carry no stable id.
+ */
+static int eval_subquery(struct ev *ev, const struct promql_expr *e, int64_t t, struct fetched *out)
+{
+	int64_t end = pqe_at(ev, e, t), lo = ooda_ns_sub_sat(end, e->range_ms);
+	int64_t step = e->step_ms ? e->step_ms : PROMQL_SUBQUERY_STEP_MS;
+	struct lmap m;
+	int rc = pqe_lmap_init(&m, &ev->tmp, 16);
+	if (rc)
+		return rc;
+	size_t cap = 0;
+	out->n = 0;
+	out->ser = NULL;
+	/* the first multiple of step after lo, and how many fit up to end, without overflowing */
+	int64_t q = floor_div(lo, step);
+	int64_t n_steps = 0, first = 0;
+	if (q < INT64_MAX / step) {
+		first = (q + 1) * step;
+		if (first <= end)
+			n_steps = (int64_t)(((uint64_t)end - (uint64_t)first) / (uint64_t)step) + 1;
+	}
+	if (n_steps > PROMQL_MAX_SUBQUERY_POINTS + 1)
+		n_steps = PROMQL_MAX_SUBQUERY_POINTS + 1;
+	if ((uint64_t)n_steps > ev->subq_budget)
+		return fail(ev, OODA_ELIMIT, "subqueries would evaluate more than %d inner steps; use larger steps or a shorter range",
+			    PROMQL_MAX_SUBQUERY_STEPS);
+	ev->subq_budget -= (uint64_t)n_steps;
+	for (int64_t j = 0; j < n_steps && !rc; j++) {
+		int64_t ts = first + j * step;
+		struct val v;
+		if ((rc = pqe_eval(ev, e->arg, ts, &v)))
+			return rc;
+		for (size_t i = 0; i < v.v.n; i++) {
+			const struct el *x = &v.v.e[i];
+			pqe_key_of(ev, x->l, x->n);
+			uint32_t idx;
+			bool found;
+			if ((rc = pqe_lmap_get(&m, ev->key.data, ev->key.len, (uint32_t)out->n, &idx, &found)))
+				return rc;
+			if (!found) {
+				if (out->n >= ev->max_series)
+					return fail(ev, OODA_ELIMIT, "subquery at char %u produced more than %zu series",
+						    e->pos, ev->max_series);
+				if (out->n == cap) {
+					size_t nc = cap ? cap * 2 : 8;
+					struct fser *ns = pqe_talloc(ev, nc * sizeof(*ns));
+					if (!ns)
+						return OODA_ENOMEM;
+					if (out->n)
+						memcpy(ns, out->ser, out->n * sizeof(*ns));
+					out->ser = ns;
+					cap = nc;
+				}
+				struct fser *fs = &out->ser[out->n++];
+				memset(fs, 0, sizeof(*fs));
+				fs->l = (struct promql_label *)x->l;
+				fs->n = x->n;
+				fs->nl = pqe_talloc(ev, (x->n + 1) * sizeof(*fs->nl));
+				fs->s = pqe_talloc(ev, 8 * sizeof(*fs->s));
+				fs->lo = 8; /* capacity while building */
+				if (!fs->nl || !fs->s)
+					return OODA_ENOMEM;
+				for (uint32_t k = 0; k < x->n; k++)
+					if (strcmp(x->l[k].name, "__name__") != 0)
+						fs->nl[fs->nn++] = x->l[k];
+			}
+			struct fser *fs = &out->ser[idx];
+			if (fs->ns == fs->lo) {
+				struct promql_sample *ns = pqe_talloc(ev, 2 * fs->lo * sizeof(*ns));
+				if (!ns)
+					return OODA_ENOMEM;
+				memcpy(ns, fs->s, fs->ns * sizeof(*ns));
+				fs->s = ns;
+				fs->lo *= 2;
+			}
+			fs->s[fs->ns++] = (struct promql_sample){ ts, x->v };
+		}
+	}
+	for (size_t i = 0; i < out->n && !rc; i++) {
+		struct fser *fs = &out->ser[i];
+		fs->lo = fs->hi = 0;
+		fs->c_start = fs->c_end = INT64_MIN;
+		rc = count_resets(ev, &ev->tmp, fs);
+	}
+	return rc;
+}
+
+/*
+ * The range vector e (a range selector or a subquery) at evaluation time
+ * t: its series in *out and its window (start, end].
+ */
+int pqe_matrix(struct ev *ev, const struct promql_expr *e, int64_t t, struct fetched *out,
+	       int64_t *start, int64_t *end)
+{
+	*end = pqe_at(ev, e, t);
+	*start = ooda_ns_sub_sat(*end, e->range_ms);
+	if (e->kind == PQ_SEL) {
+		*out = ev->sel[e->sel_id];
+		return 0;
+	}
+	return eval_subquery(ev, e, t, out);
+}
+
 int pqe_eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -747,7 +889,7 @@ int pqe_eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *
 		return 0;
 	case PQ_SEL: {
 		const struct fetched *f = &ev->sel[e->sel_id];
-		int64_t at = ooda_ns_sub_sat(t, e->offset_ms);
+		int64_t at = pqe_at(ev, e, t);
 		int rc = pqe_vreserve(ev, &out->v, f->n);
 		if (rc)
 			return rc;
@@ -788,6 +930,8 @@ int pqe_eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *
 		return eval_agg(ev, e, t, out);
 	case PQ_BIN:
 		return eval_bin(ev, e, t, out);
+	case PQ_SUBQ:
+		break; /* a range vector: read through pqe_matrix() */
 	}
 	return OODA_EINTERNAL;
 }
@@ -884,6 +1028,9 @@ static int ev_start(struct ev *ev, const struct promql_expr *e, const struct pro
 	arena_init(&ev->tmp, 0);
 	ev->lookback = src->lookback_ms > 0 ? src->lookback_ms : PROMQL_DEFAULT_LOOKBACK_MS;
 	ev->max_series = src->max_series ? src->max_series : PROMQL_DEFAULT_MAX_SERIES;
+	ev->q_start = start;
+	ev->q_end = end;
+	ev->subq_budget = PROMQL_MAX_SUBQUERY_STEPS;
 	if (src->version != 1 || !src->select)
 		return fail(ev, OODA_EINVAL, "unsupported promql_source version %d", src->version);
 	ev->sel = arena_zalloc(a, (e->n_sel + 1) * sizeof(*ev->sel));
@@ -917,9 +1064,11 @@ int promql_eval_instant(const struct promql_expr *e, const struct promql_source 
 	int rc = ev_start(&ev, e, src, a, err, t_ms, t_ms);
 	if (rc)
 		return ev_end(&ev, rc);
-	if (e->type == PQ_T_MATRIX) { /* a bare range selector: raw samples */
-		const struct fetched *f = &ev.sel[e->sel_id];
-		int64_t end = ooda_ns_sub_sat(t_ms, e->offset_ms), start = ooda_ns_sub_sat(end, e->range_ms);
+	if (e->type == PQ_T_MATRIX) { /* a bare range selector or subquery: its samples */
+		struct fetched fm;
+		int64_t start, end;
+		rc = pqe_matrix(&ev, e, t_ms, &fm, &start, &end);
+		const struct fetched *f = &fm;
 		out->type = PROMQL_MATRIX;
 		for (size_t i = 0; i < f->n && !rc; i++) {
 			const struct fser *fs = &f->ser[i];

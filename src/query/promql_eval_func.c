@@ -5,6 +5,7 @@
  * label_replace, and the instant-vector functions (abs, clamp, timestamp,
  * absent, ...), all called through pqe_eval_call for one step.
  */
+#include <stdarg.h>
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
@@ -92,6 +93,16 @@ static bool extrapolated(const struct promql_sample *s, uint32_t n, const uint32
 
 int pqe_eval(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out);
 
+static int fail_inval(struct ev *ev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail_inval(struct ev *ev, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vaddf(ev->err, fmt, ap);
+	va_end(ap);
+	return OODA_EINVAL;
+}
+
 static int eval_scalar(struct ev *ev, const struct promql_expr *e, int64_t t, double *out)
 {
 	struct val v;
@@ -100,20 +111,85 @@ static int eval_scalar(struct ev *ev, const struct promql_expr *e, int64_t t, do
 	return rc;
 }
 
+/*
+ * Least-squares line through the samples, x in seconds from intercept_t:
+ * its slope and its value at intercept_t. A constant series has slope 0.
+ */
+static void linear_regression(const struct promql_sample *s, uint32_t n, int64_t intercept_t,
+			      double *slope, double *intercept)
+{
+	bool const_y = true;
+	double sx = 0, sy = 0, sxy = 0, sx2 = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (i && s[i].v != s[0].v)
+			const_y = false;
+		double x = (double)(s[i].t_ms - intercept_t) / 1000;
+		sx += x;
+		sy += s[i].v;
+		sxy += x * s[i].v;
+		sx2 += x * x;
+	}
+	if (const_y) {
+		*slope = isinf(s[0].v) ? NAN : 0;
+		*intercept = isinf(s[0].v) ? NAN : s[0].v;
+		return;
+	}
+	double cov = sxy - sx * sy / n, var = sx2 - sx * sx / n;
+	*slope = cov / var;
+	*intercept = sy / n - *slope * sx / n;
+}
+
+/* Holt's double exponential smoothing: the last smoothed value. */
+static double holt_winters(const struct promql_sample *s, uint32_t n, double sf, double tf)
+{
+	double s0 = 0, s1 = s[0].v, b = s[1].v - s[0].v;
+	for (uint32_t i = 1; i < n; i++) {
+		if (i > 1)
+			b = tf * (s1 - s0) + (1 - tf) * b;
+		double next = sf * s[i].v + (1 - sf) * (s1 + b);
+		s0 = s1;
+		s1 = next;
+	}
+	return s1;
+}
+
+static int eval_absent(struct ev *ev, const struct promql_expr *s, int64_t t, struct val *out);
+
 static int eval_range_fn(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out)
 {
-	const struct promql_expr *ms = e->fn->id == FN_QUANTILE_OT ? e->args[1] : e->args[0];
-	double q = 0;
-	if (e->fn->id == FN_QUANTILE_OT) {
-		int rc = eval_scalar(ev, e->args[0], t, &q);
-		if (rc)
-			return rc;
+	enum pq_fn id = e->fn->id;
+	const struct promql_expr *ms = id == FN_QUANTILE_OT ? e->args[1] : e->args[0];
+	double q = 0, q2 = 0;
+	int rc = 0;
+	if (id == FN_QUANTILE_OT)
+		rc = eval_scalar(ev, e->args[0], t, &q);
+	else if (id == FN_PREDICT_LINEAR || id == FN_HOLT_WINTERS)
+		rc = eval_scalar(ev, e->args[1], t, &q);
+	if (!rc && id == FN_HOLT_WINTERS) {
+		rc = eval_scalar(ev, e->args[2], t, &q2);
+		if (!rc && !(q > 0 && q < 1))
+			return fail_inval(ev, "invalid smoothing factor. Expected: 0 < sf < 1, got: %g", q);
+		if (!rc && !(q2 > 0 && q2 < 1))
+			return fail_inval(ev, "invalid trend factor. Expected: 0 < tf < 1, got: %g", q2);
 	}
-	const struct fetched *f = &ev->sel[ms->sel_id];
-	int64_t end = ooda_ns_sub_sat(t, ms->offset_ms), start = ooda_ns_sub_sat(end, ms->range_ms);
-	out->type = PQ_T_VECTOR;
-	int rc = pqe_vreserve(ev, &out->v, f->n);
 	if (rc)
+		return rc;
+	struct fetched fm;
+	int64_t start, end;
+	if ((rc = pqe_matrix(ev, ms, t, &fm, &start, &end)))
+		return rc;
+	const struct fetched *f = &fm;
+	out->type = PQ_T_VECTOR;
+	if (id == FN_ABSENT_OT) {
+		for (size_t i = 0; i < f->n; i++) {
+			uint32_t lo, hi;
+			pqe_window(&f->ser[i], start, end, &lo, &hi);
+			if (hi > lo)
+				return 0;
+		}
+		return eval_absent(ev, ms, t, out);
+	}
+	if ((rc = pqe_vreserve(ev, &out->v, f->n)))
 		return rc;
 	for (size_t i = 0; i < f->n; i++) {
 		struct fser *fs = &f->ser[i];
@@ -176,6 +252,29 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e, int64_t t, 
 			}
 			break;
 		case FN_COUNT_OT: r = n; break;
+		case FN_PRESENT_OT: r = 1; break;
+		case FN_RESETS: r = rs[1] - rs[0]; break;
+		case FN_CHANGES:
+			for (uint32_t k = 1; k < n; k++)
+				if (s[k].v != s[k - 1].v && !(isnan(s[k].v) && isnan(s[k - 1].v)))
+					r++;
+			break;
+		case FN_DERIV:
+		case FN_PREDICT_LINEAR: {
+			if (n < 2) {
+				ok = false;
+				break;
+			}
+			double slope, icept;
+			linear_regression(s, n, id == FN_DERIV ? s[0].t_ms : t, &slope, &icept);
+			r = id == FN_DERIV ? slope : slope * q + icept;
+			break;
+		}
+		case FN_HOLT_WINTERS:
+			ok = n >= 2;
+			if (ok)
+				r = holt_winters(s, n, q, q2);
+			break;
 		case FN_LAST_OT: r = s[n - 1].v; break;
 		case FN_QUANTILE_OT: {
 			double *v = pqe_talloc(ev, n * sizeof(*v));
@@ -205,8 +304,9 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e, int64_t t, 
 		if (!ok)
 			continue;
 		bool keep_name = e->fn->id == FN_LAST_OT;
+		uint32_t sid = fs->sid ? (keep_name ? fs->sid : fs->sid + 1) : 0;
 		out->v.e[out->v.n++] = (struct el){ keep_name ? fs->l : fs->nl, keep_name ? fs->n : fs->nn,
-						    keep_name ? fs->sid : fs->sid + 1, r, t };
+						    sid, r, t };
 	}
 	return 0;
 }
@@ -406,12 +506,88 @@ static int eval_label_replace(struct ev *ev, const struct promql_expr *e, struct
 	return rc;
 }
 
+/* ---- absent, label_join, sort ---- */
+
+/* The one-element answer of absent(): the labels of s's equality matchers
+ * (each named once, not __name__) when s is a selector, else none. */
+static int eval_absent(struct ev *ev, const struct promql_expr *s, int64_t t, struct val *out)
+{
+	struct promql_label *l = NULL;
+	uint32_t n = 0;
+	if (s->kind == PQ_SEL) {
+		l = pqe_talloc(ev, (s->n_m + 1) * sizeof(*l));
+		if (!l)
+			return OODA_ENOMEM;
+		for (uint32_t i = 0; i < s->n_m; i++) {
+			const struct promql_matcher *m = &s->m[i];
+			if (m->op != PROMQL_EQ || strcmp(m->name, "__name__") == 0)
+				continue;
+			bool dup = false;
+			for (uint32_t k = 0; k < s->n_m; k++)
+				if (k != i && s->m[k].op == PROMQL_EQ && strcmp(s->m[k].name, m->name) == 0)
+					dup = true;
+			if (!dup && m->value[0])
+				l[n++] = (struct promql_label){ m->name, m->value };
+		}
+		if (n > 1)
+			qsort(l, n, sizeof(*l), pqe_label_cmp);
+	}
+	out->type = PQ_T_VECTOR;
+	return pqe_vpush(ev, &out->v, (struct el){ l ? l : no_labels, n, 0, 1, t });
+}
+
+static int eval_label_join(struct ev *ev, const struct promql_expr *e, struct vec *in, struct val *out)
+{
+	const char *dst = e->args[1]->str, *sep = e->args[2]->str;
+	struct buf b = BUF_INIT;
+	int rc = 0;
+	out->type = PQ_T_VECTOR;
+	for (size_t i = 0; i < in->n && !rc; i++) {
+		struct el x = in->e[i];
+		buf_reset(&b);
+		for (uint32_t k = 3; k < e->n_args; k++) {
+			const char *v = pqe_lget(x.l, x.n, e->args[k]->str);
+			if (k > 3)
+				buf_adds(&b, sep);
+			if (v)
+				buf_adds(&b, v);
+		}
+		char *v = arena_strndup(&ev->tmp, b.len ? b.data : "", b.len);
+		if (!v)
+			rc = OODA_ENOMEM;
+		else
+			rc = pqe_set_label(ev, x.l, x.n, dst, v, &x.l, &x.n);
+		x.sid = 0;
+		if (!rc)
+			rc = pqe_vpush(ev, &out->v, x);
+	}
+	buf_release(&b);
+	return rc;
+}
+
+/* sort() and sort_desc(): by value, NaN last either way. */
+static int el_sort_asc(const void *a, const void *b)
+{
+	double x = ((const struct el *)a)->v, y = ((const struct el *)b)->v;
+	if (isnan(x) || isnan(y))
+		return isnan(x) - isnan(y);
+	return x < y ? -1 : x > y;
+}
+
+static int el_sort_desc(const void *a, const void *b)
+{
+	double x = ((const struct el *)a)->v, y = ((const struct el *)b)->v;
+	if (isnan(x) || isnan(y))
+		return isnan(x) - isnan(y);
+	return x > y ? -1 : x < y;
+}
+
 /* ---- calls ---- */
 
 int pqe_eval_call(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out)
 {
 	enum pq_fn id = e->fn->id;
-	if (id <= FN_STDVAR_OT)
+	if (id <= FN_ABSENT_OT)
 		return eval_range_fn(ev, e, t, out);
 	int rc;
 	out->type = e->fn->ret;
@@ -444,32 +620,16 @@ int pqe_eval_call(struct ev *ev, const struct promql_expr *e, int64_t t, struct 
 		return 0;
 	case FN_LABEL_REPLACE:
 		return eval_label_replace(ev, e, &in.v, out);
-	case FN_ABSENT: {
-		if (in.v.n)
-			return 0;
-		const struct promql_expr *s = e->args[0];
-		struct promql_label *l = NULL;
-		uint32_t n = 0;
-		if (s->kind == PQ_SEL) {
-			l = pqe_talloc(ev, (s->n_m + 1) * sizeof(*l));
-			if (!l)
-				return OODA_ENOMEM;
-			for (uint32_t i = 0; i < s->n_m; i++) {
-				const struct promql_matcher *m = &s->m[i];
-				if (m->op != PROMQL_EQ || strcmp(m->name, "__name__") == 0)
-					continue;
-				bool dup = false;
-				for (uint32_t k = 0; k < s->n_m; k++)
-					if (k != i && s->m[k].op == PROMQL_EQ && strcmp(s->m[k].name, m->name) == 0)
-						dup = true;
-				if (!dup && m->value[0])
-					l[n++] = (struct promql_label){ m->name, m->value };
-			}
-			if (n > 1)
-				qsort(l, n, sizeof(*l), pqe_label_cmp);
-		}
-		return pqe_vpush(ev, &out->v, (struct el){ l ? l : no_labels, n, 0, 1, t });
-	}
+	case FN_ABSENT:
+		return in.v.n ? 0 : eval_absent(ev, e->args[0], t, out);
+	case FN_LABEL_JOIN:
+		return eval_label_join(ev, e, &in.v, out);
+	case FN_SORT:
+	case FN_SORT_DESC:
+		out->v = in.v;
+		if (out->v.n > 1)
+			qsort(out->v.e, out->v.n, sizeof(*out->v.e), id == FN_SORT ? el_sort_asc : el_sort_desc);
+		return 0;
 	default:
 		break;
 	}

@@ -81,6 +81,8 @@ struct ev {
 	struct buf *err;
 	struct buf key; /* scratch for label keys */
 	int64_t lookback;
+	int64_t q_start, q_end; /* the query's start() and end() for the @ modifier */
+	uint64_t subq_budget; /* inner steps subqueries may still evaluate */
 	size_t max_series;
 	struct fetched *sel;
 	uint32_t n_sid; /* stable label-set ids handed out */
@@ -112,6 +114,9 @@ void *pqe_talloc(struct ev *ev, size_t n);
 int pqe_vpush(struct ev *ev, struct vec *v, struct el e);
 int pqe_vreserve(struct ev *ev, struct vec *v, size_t n);
 void pqe_window(struct fser *fs, int64_t start, int64_t end, uint32_t *lo, uint32_t *hi);
+int64_t pqe_at(const struct ev *ev, const struct promql_expr *e, int64_t t);
+int pqe_matrix(struct ev *ev, const struct promql_expr *e, int64_t t, struct fetched *out,
+	       int64_t *start, int64_t *end);
 /* Defined in promql_eval_func.c. */
 int pqe_eval_call(struct ev *ev, const struct promql_expr *e, int64_t t, struct val *out);
 double pqe_quantile(double q, double *v, size_t n);

@@ -10,23 +10,28 @@
 
 enum pq_type { PQ_T_SCALAR, PQ_T_VECTOR, PQ_T_MATRIX, PQ_T_STRING };
 
-enum pq_kind { PQ_NUM, PQ_STR, PQ_SEL, PQ_CALL, PQ_AGG, PQ_BIN, PQ_NEG };
+enum pq_kind { PQ_NUM, PQ_STR, PQ_SEL, PQ_CALL, PQ_AGG, PQ_BIN, PQ_NEG, PQ_SUBQ };
+
+/* The @ modifier: none, a fixed time, or the query's start() / end(). */
+enum pq_at { AT_NONE, AT_TIME, AT_START, AT_END };
 
 enum pq_fn {
 	FN_RATE, FN_IRATE, FN_INCREASE, FN_DELTA, FN_IDELTA,
 	FN_AVG_OT, FN_MIN_OT, FN_MAX_OT, FN_SUM_OT, FN_COUNT_OT, FN_LAST_OT,
-	FN_QUANTILE_OT, FN_STDDEV_OT, FN_STDVAR_OT,
+	FN_QUANTILE_OT, FN_STDDEV_OT, FN_STDVAR_OT, FN_PRESENT_OT,
+	FN_CHANGES, FN_RESETS, FN_DERIV, FN_PREDICT_LINEAR, FN_HOLT_WINTERS,
+	FN_ABSENT_OT, /* last of the functions over a range vector */
 	FN_ABS, FN_CEIL, FN_FLOOR, FN_ROUND, FN_SQRT, FN_EXP, FN_LN, FN_LOG2, FN_LOG10,
 	FN_CLAMP, FN_CLAMP_MIN, FN_CLAMP_MAX,
 	FN_HISTOGRAM_QUANTILE, FN_SCALAR, FN_VECTOR, FN_TIME, FN_TIMESTAMP, FN_ABSENT,
-	FN_LABEL_REPLACE,
+	FN_LABEL_REPLACE, FN_LABEL_JOIN, FN_SORT, FN_SORT_DESC,
 };
 
 struct pq_fn_def {
 	const char *name;
 	enum pq_fn id;
 	uint8_t min_args, max_args;
-	enum pq_type args[5];
+	enum pq_type args[5]; /* past the fifth argument, the fifth's type */
 	enum pq_type ret;
 };
 
@@ -53,12 +58,16 @@ struct promql_expr {
 	double num;      /* PQ_NUM */
 	const char *str; /* PQ_STR */
 
-	/* PQ_SEL */
+	/* PQ_SEL; range, offset and @ also PQ_SUBQ (its expression in arg) */
 	struct promql_matcher *m;
 	uint32_t n_m;
 	uint32_t sel_id;
+	bool named; /* written as name{…}: m[0] is its __name__ matcher */
 	int64_t range_ms; /* 0: instant selector */
 	int64_t offset_ms;
+	int64_t step_ms; /* PQ_SUBQ: the resolution, 0 = PROMQL_SUBQUERY_STEP_MS */
+	enum pq_at at;
+	int64_t at_ms; /* AT_TIME */
 
 	/* PQ_CALL, PQ_AGG, PQ_BIN, PQ_NEG */
 	const struct pq_fn_def *fn;

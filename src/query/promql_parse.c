@@ -61,6 +61,14 @@ static const struct pq_fn_def fns[] = {
 	{ "quantile_over_time", FN_QUANTILE_OT, 2, 2, { S, M }, V },
 	{ "stddev_over_time", FN_STDDEV_OT, 1, 1, { M }, V },
 	{ "stdvar_over_time", FN_STDVAR_OT, 1, 1, { M }, V },
+	{ "present_over_time", FN_PRESENT_OT, 1, 1, { M }, V },
+	{ "absent_over_time", FN_ABSENT_OT, 1, 1, { M }, V },
+	{ "changes", FN_CHANGES, 1, 1, { M }, V },
+	{ "resets", FN_RESETS, 1, 1, { M }, V },
+	{ "deriv", FN_DERIV, 1, 1, { M }, V },
+	{ "predict_linear", FN_PREDICT_LINEAR, 2, 2, { M, S }, V },
+	{ "holt_winters", FN_HOLT_WINTERS, 3, 3, { M, S, S }, V },
+	{ "double_exponential_smoothing", FN_HOLT_WINTERS, 3, 3, { M, S, S }, V },
 	{ "abs", FN_ABS, 1, 1, { V }, V },
 	{ "ceil", FN_CEIL, 1, 1, { V }, V },
 	{ "floor", FN_FLOOR, 1, 1, { V }, V },
@@ -80,6 +88,9 @@ static const struct pq_fn_def fns[] = {
 	{ "timestamp", FN_TIMESTAMP, 1, 1, { V }, V },
 	{ "absent", FN_ABSENT, 1, 1, { V }, V },
 	{ "label_replace", FN_LABEL_REPLACE, 5, 5, { V, STR, STR, STR, STR }, V },
+	{ "label_join", FN_LABEL_JOIN, 3, 255, { V, STR, STR, STR, STR }, V },
+	{ "sort", FN_SORT, 1, 1, { V }, V },
+	{ "sort_desc", FN_SORT_DESC, 1, 1, { V }, V },
 #undef M
 #undef V
 #undef S
@@ -650,6 +661,7 @@ static struct promql_expr *parse_selector(struct ps *p, const char *name, size_t
 			return NULL;
 		e->m[0] = (struct promql_matcher){ .name = "__name__", .value = name, .op = PROMQL_EQ };
 		e->n_m = 1;
+		e->named = true;
 	}
 	if (p->t.type == T_LBRACE) {
 		if (next(p))
@@ -730,10 +742,11 @@ static struct promql_expr *parse_call(struct ps *p, const struct pq_fn_def *fn, 
 		struct promql_expr *arg = parse_expr(p, 1);
 		if (!arg)
 			return NULL;
-		if (arg->type != fn->args[e->n_args])
+		enum pq_type want = fn->args[e->n_args < 4 ? e->n_args : 4];
+		if (arg->type != want)
 			return perr(p, OODA_EPARSE, arg->pos - 1,
 				    "expected type %s in call to function \"%s\", got %s",
-				    type_name(fn->args[e->n_args]), fn->name, type_name(arg->type));
+				    type_name(want), fn->name, type_name(arg->type));
 		struct promql_expr **arr = push(p, e->args, e->n_args, &cap, sizeof(*arr));
 		if (!arr)
 			return NULL;
@@ -755,6 +768,14 @@ static struct promql_expr *parse_call(struct ps *p, const struct pq_fn_def *fn, 
 		return perr(p, OODA_EPARSE, p->t.pos,
 			    "expected %u argument(s) in call to function \"%s\", got %u",
 			    fn->min_args, fn->name, e->n_args);
+	if (fn->id == FN_LABEL_JOIN) {
+		for (uint32_t i = 1; i < e->n_args; i++)
+			if (e->args[i]->kind != PQ_STR)
+				return perr(p, OODA_EPARSE, e->args[i]->pos - 1, "label_join() needs literal strings");
+		const struct promql_expr *dst = e->args[1];
+		if (!is_label_name(dst->str, strlen(dst->str)))
+			return perr(p, OODA_EPARSE, dst->pos - 1, "invalid destination label name in label_join()");
+	}
 	if (fn->id == FN_LABEL_REPLACE) {
 		const struct promql_expr *dst = e->args[1], *re = e->args[4];
 		if (dst->kind != PQ_STR || !is_label_name(dst->str, strlen(dst->str)))
@@ -832,52 +853,156 @@ static struct promql_expr *parse_agg(struct ps *p, int idx, size_t pos)
 	return e;
 }
 
-/* Range "[5m]" and "offset 5m" after a selector. */
+/* A duration token, or fail naming what was expected. */
+static int take_duration(struct ps *p, int64_t *ms)
+{
+	if (p->t.type != T_DUR) {
+		perr(p, OODA_EPARSE, p->t.pos, "unexpected %s, expected duration", tok_desc(p, &p->t));
+		return -1;
+	}
+	*ms = p->t.dur_ms;
+	return next(p);
+}
+
+/*
+ * The lexer reads ":1m" as an identifier (':' may start a metric name);
+ * inside brackets it is the subquery colon: re-lex after it.
+ */
+static bool at_colon(struct ps *p)
+{
+	if (p->t.type != T_COLON && !(p->t.type == T_IDENT && p->q[p->t.pos] == ':'))
+		return false;
+	p->pos = p->t.pos + 1;
+	return true;
+}
+
+/* "[range]" on a selector or "[range:step]" on any instant vector. */
+static struct promql_expr *parse_brackets(struct ps *p, struct promql_expr *e, bool sel)
+{
+	size_t pos = p->t.pos;
+	if (next(p))
+		return NULL;
+	int64_t range;
+	if (take_duration(p, &range))
+		return NULL;
+	if (range <= 0)
+		return perr(p, OODA_EPARSE, pos + 1, "range must be positive");
+	if (!at_colon(p)) {
+		if (!sel || e->range_ms || e->offset_ms || e->at)
+			return perr(p, OODA_EPARSE, pos, sel && !e->range_ms ?
+				    "the range must come before the offset and @ modifiers" :
+				    "ranges only allowed for vector selectors");
+		if (expect(p, T_RBRACK, "\"]\" or \":\""))
+			return NULL;
+		e->range_ms = range;
+		e->type = PQ_T_MATRIX;
+		return e;
+	}
+	if (next(p))
+		return NULL;
+	if (e->type != PQ_T_VECTOR)
+		return perr(p, OODA_EPARSE, pos, "subquery is only allowed on instant vector, got %s",
+			    type_name(e->type));
+	struct promql_expr *sq = node(p, PQ_SUBQ, PQ_T_MATRIX, e->pos - 1);
+	if (!sq)
+		return NULL;
+	sq->arg = e;
+	sq->range_ms = range;
+	if (p->t.type != T_RBRACK) {
+		if (take_duration(p, &sq->step_ms))
+			return NULL;
+		if (sq->step_ms <= 0)
+			return perr(p, OODA_EPARSE, pos, "zero or negative subquery step");
+	}
+	if (expect(p, T_RBRACK, "\"]\""))
+		return NULL;
+	if (range / (sq->step_ms ? sq->step_ms : PROMQL_SUBQUERY_STEP_MS) > PROMQL_MAX_SUBQUERY_POINTS)
+		return perr(p, OODA_ELIMIT, pos, "subquery has more than %d steps; use a larger step",
+			    PROMQL_MAX_SUBQUERY_POINTS);
+	return grow(p, sq, e) ? NULL : sq;
+}
+
+/* "@ <time>", "@ start()", "@ end()". */
+static int parse_at(struct ps *p, struct promql_expr *e)
+{
+	size_t pos = p->t.pos;
+	if (next(p))
+		return -1;
+	if (is_kw(p, &p->t, "start") || is_kw(p, &p->t, "end")) {
+		e->at = is_kw(p, &p->t, "start") ? AT_START : AT_END;
+		if (next(p) || expect(p, T_LPAREN, "\"(\"") || expect(p, T_RPAREN, "\")\""))
+			return -1;
+		return 0;
+	}
+	int sign = 1;
+	if (p->t.type == T_SUB || p->t.type == T_ADD) {
+		sign = p->t.type == T_SUB ? -1 : 1;
+		if (next(p))
+			return -1;
+	}
+	if (p->t.type != T_NUM && p->t.type != T_DUR) {
+		perr(p, OODA_EPARSE, p->t.pos, "unexpected %s, expected timestamp, start() or end()",
+		     tok_desc(p, &p->t));
+		return -1;
+	}
+	/* "@ 100" lexes as a number; a plain integer may lex as a duration-less number only */
+	double v = p->t.type == T_NUM ? p->t.num : NAN;
+	if (!(fabs(v) * 1000 <= (double)OODA_TIME_MAX_MS)) {
+		perr(p, OODA_EPARSE, pos, "timestamp out of bounds for @ modifier");
+		return -1;
+	}
+	e->at = AT_TIME;
+	e->at_ms = (int64_t)llround(sign * v * 1000);
+	return next(p);
+}
+
+/*
+ * Postfix after a primary: a range or subquery in brackets, then the
+ * offset and @ modifiers in either order, each at most once, on a selector
+ * or a subquery only.
+ */
 static struct promql_expr *parse_postfix(struct ps *p, struct promql_expr *e, bool sel)
 {
-	if (p->t.type == T_LBRACK) {
-		if (!sel || e->range_ms)
-			return perr(p, OODA_EPARSE, p->t.pos,
-				    "ranges only allowed for vector selectors");
-		if (next(p))
-			return NULL;
-		if (p->t.type != T_DUR)
-			return perr(p, OODA_EPARSE, p->t.pos, "unexpected %s, expected duration",
-				    tok_desc(p, &p->t));
-		if (p->t.dur_ms <= 0)
-			return perr(p, OODA_EPARSE, p->t.pos, "range must be positive");
-		e->range_ms = p->t.dur_ms;
-		e->type = PQ_T_MATRIX;
-		if (next(p))
-			return NULL;
-		if (p->t.type == T_COLON || (p->t.type == T_IDENT && p->q[p->t.pos] == ':'))
-			return perr(p, OODA_EPARSE, p->t.pos, "subqueries are not supported");
-		if (expect(p, T_RBRACK, "\"]\""))
-			return NULL;
+	while (e && p->t.type == T_LBRACK) {
+		bool was_sel = sel && e->kind == PQ_SEL;
+		e = parse_brackets(p, e, was_sel);
 	}
-	if (is_kw(p, &p->t, "offset")) {
-		if (!sel)
-			return perr(p, OODA_EPARSE, p->t.pos,
-				    "offset modifier must be preceded by an instant vector selector or range vector selector");
-		if (next(p))
-			return NULL;
-		int sign = 1;
-		if (p->t.type == T_SUB || p->t.type == T_ADD) {
-			sign = p->t.type == T_SUB ? -1 : 1;
+	while (e) {
+		bool mod = e->kind == PQ_SEL || e->kind == PQ_SUBQ;
+		if (is_kw(p, &p->t, "offset")) {
+			if (!mod)
+				return perr(p, OODA_EPARSE, p->t.pos,
+					    "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery");
+			if (e->offset_ms)
+				return perr(p, OODA_EPARSE, p->t.pos, "offset may not be set multiple times");
 			if (next(p))
 				return NULL;
+			int sign = 1;
+			if (p->t.type == T_SUB || p->t.type == T_ADD) {
+				sign = p->t.type == T_SUB ? -1 : 1;
+				if (next(p))
+					return NULL;
+			}
+			int64_t d;
+			if (take_duration(p, &d))
+				return NULL;
+			e->offset_ms = sign * d;
+		} else if (p->t.type == T_AT) {
+			if (!mod)
+				return perr(p, OODA_EPARSE, p->t.pos,
+					    "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery");
+			if (e->at)
+				return perr(p, OODA_EPARSE, p->t.pos, "@ <timestamp> may not be set multiple times");
+			if (parse_at(p, e))
+				return NULL;
+		} else if (p->t.type == T_LBRACK) {
+			if (e->kind == PQ_SEL && !e->range_ms)
+				return perr(p, OODA_EPARSE, p->t.pos, "the range must come before the offset and @ modifiers");
+			return perr(p, OODA_EPARSE, p->t.pos, "ranges only allowed for vector selectors");
+		} else {
+			break;
 		}
-		if (p->t.type != T_DUR)
-			return perr(p, OODA_EPARSE, p->t.pos, "unexpected %s, expected duration",
-				    tok_desc(p, &p->t));
-		e->offset_ms = sign * p->t.dur_ms;
-		if (next(p))
-			return NULL;
-		if (p->t.type == T_LBRACK)
-			return perr(p, OODA_EPARSE, p->t.pos, "the range must come before the offset modifier");
 	}
-	if (p->t.type == T_AT)
-		return perr(p, OODA_EPARSE, p->t.pos, "the @ modifier is not supported");
 	return e;
 }
 
@@ -927,7 +1052,8 @@ static struct promql_expr *parse_primary(struct ps *p)
 			if (t2.type == T_LPAREN || is_kw(p, &t2, "by") || is_kw(p, &t2, "without")) {
 				if (next(p))
 					return NULL;
-				return parse_agg(p, (int)i, pos);
+				struct promql_expr *e = parse_agg(p, (int)i, pos);
+				return e ? parse_postfix(p, e, false) : NULL;
 			}
 		}
 		if (t2.type == T_LPAREN) {
@@ -1162,7 +1288,7 @@ int promql_parse_selector(const char *q, size_t len, struct arena *a,
 	int rc = parse_root(q, len, a, &e, err);
 	if (rc)
 		return rc;
-	if (e->kind != PQ_SEL || e->range_ms || e->offset_ms) {
+	if (e->kind != PQ_SEL || e->range_ms || e->offset_ms || e->at) {
 		buf_addf(err, "parse error at char 1: expected a single vector selector");
 		return OODA_EPARSE;
 	}

@@ -15,6 +15,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/xalloc.h"
 #include "ingest/events.h"
 #include "ingest/ndjson.h"
 #include "ingest/otlp.h"
@@ -375,7 +376,14 @@ static void test_otlp_proto_metrics(void **state)
 	pw_msg(&m, 5, &data);
 	pw_str(&m, 1, "queue.size");
 	pw_msg(&recs, 2, &m);
-	/* monotonic delta sum */
+	/* monotonic delta sum with an exemplar */
+	struct buf ex = BUF_INIT;
+	pw_fixed64(&ex, 2, 4000);
+	pw_double(&ex, 3, 1.5);
+	pw_bytes(&ex, 4, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	pw_bytes(&ex, 5, "\x4b\xf9\x2f\x35\x77\xb3\x4d\xa6\xa3\xce\x92\x9d\x0e\x0e\x47\x36", 16);
+	pw_kv_str(&ex, 7, "user", "u1");
+	pw_msg(&dp, 5, &ex);
 	pw_double(&dp, 4, 2.5);
 	pw_msg(&data, 1, &dp);
 	pw_vint(&data, 2, 1);
@@ -399,6 +407,10 @@ static void test_otlp_proto_metrics(void **state)
 	pw_bytes(&dp, 7, packed.data, packed.len);
 	pw_double(&dp, 11, 0.5);
 	pw_double(&dp, 12, 300);
+	pw_tag(&ex, 6, 1); /* as_int */
+	int64_t ev = 7;
+	buf_add(&ex, &ev, 8);
+	pw_msg(&dp, 8, &ex);
 	pw_msg(&data, 1, &dp);
 	pw_bytes(&dp, 7, packed.data, packed.len); /* 2 bounds, 0 counts: fine */
 	pw_fixed64(&dp, 6, 1);                     /* now 1 count for 2 bounds: bad */
@@ -449,6 +461,15 @@ static void test_otlp_proto_metrics(void **state)
 	assert_string_equal(p[1].name, "bytes");
 	assert_string_equal(p[1].unit, "By");
 	assert_true(p[1].monotonic && p[1].temporality == TEMPORALITY_DELTA && p[1].value == 2.5);
+	assert_int_equal(p[1].n_exemplars, 1);
+	assert_true(p[1].exemplars[0].value == 1.5 && p[1].exemplars[0].time_ns == 4000);
+	assert_true(p[1].exemplars[0].has_trace_id && p[1].exemplars[0].trace_id[0] == 0x4b);
+	assert_true(p[1].exemplars[0].has_span_id && p[1].exemplars[0].span_id[7] == 0x08);
+	assert_int_equal(p[1].exemplars[0].attrs.n, 1);
+	assert_string_equal(p[1].exemplars[0].attrs.v[0].key, "user");
+	assert_int_equal(p[0].n_exemplars, 0);
+	assert_int_equal(p[2].n_exemplars, 1);
+	assert_true(p[2].exemplars[0].value == 7.0 && !p[2].exemplars[0].has_trace_id);
 	assert_string_equal(p[2].name, "latency");
 	assert_int_equal(p[2].type, METRIC_HISTOGRAM);
 	assert_int_equal(p[2].n_bounds, 2);
@@ -466,6 +487,7 @@ static void test_otlp_proto_metrics(void **state)
 	assert_int_equal(p[4].n_quantiles, 1);
 	assert_true(p[4].quantiles[0] == 0.99 && p[4].quantile_values[0] == 12.5);
 	assert_int_equal(p[4].count, 10);
+	buf_release(&ex);
 	buf_release(&req);
 }
 
@@ -553,6 +575,34 @@ static void test_remote_write(void **state)
 	/* a snappy header claiming 1 GiB */
 	assert_int_equal(remote_write_decode("\x80\x80\x80\x80\x04", 5, &f->b, &f->err), OODA_ETOOBIG);
 	free(s);
+	/* metadata (field 3): a counter with help and unit, an unknown type, one without a name */
+	struct buf wr = BUF_INIT, m = BUF_INIT;
+	pw_vint(&m, 1, 1);
+	pw_str(&m, 2, "jobs_total");
+	pw_str(&m, 4, "Jobs run");
+	pw_str(&m, 5, "seconds");
+	pw_msg(&wr, 3, &m);
+	pw_vint(&m, 1, 42);
+	pw_str(&m, 2, "odd");
+	pw_msg(&wr, 3, &m);
+	pw_str(&m, 4, "nameless");
+	pw_msg(&wr, 3, &m);
+	size_t clen = snappy_max_compressed_length(wr.len);
+	char *packed = xmalloc(clen);
+	assert_int_equal(snappy_compress(wr.data, wr.len, packed, &clen), SNAPPY_OK);
+	struct rw_metadata *meta;
+	size_t n_meta;
+	fx_reset(f);
+	assert_int_equal(remote_write_decode_meta(packed, clen, &f->b, &meta, &n_meta, &f->err), 0);
+	assert_int_equal(n_meta, 2);
+	assert_string_equal(meta[0].name, "jobs_total");
+	assert_string_equal(meta[0].type, "counter");
+	assert_string_equal(meta[0].help, "Jobs run");
+	assert_string_equal(meta[0].unit, "seconds");
+	assert_string_equal(meta[1].type, "unknown");
+	assert_string_equal(meta[1].help, "");
+	free(packed);
+	buf_release(&wr);
 }
 
 /* ---- NDJSON ---- */

@@ -198,6 +198,24 @@ static void test_json_cases(void **state)
 		{ "flaky", 150, "{\"resultType\":\"vector\",\"result\":[]}" },
 		{ "temperature{room=\"kitchen\"}[2m]", 600,
 		  "{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"__name__\":\"temperature\",\"room\":\"kitchen\"},\"values\":[[540,\"28\"],[600,\"30\"]]}]}" },
+		/* sort, label_join, absent_over_time, a bare subquery */
+		{ "sort(temperature)", 599,
+		  "{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"__name__\":\"temperature\",\"room\":\"bath\"},\"value\":[599,\"20\"]},"
+		  "{\"metric\":{\"__name__\":\"temperature\",\"room\":\"kitchen\"},\"value\":[599,\"28\"]}]}" },
+		{ "sort_desc(temperature)", 599,
+		  "{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"__name__\":\"temperature\",\"room\":\"kitchen\"},\"value\":[599,\"28\"]},"
+		  "{\"metric\":{\"__name__\":\"temperature\",\"room\":\"bath\"},\"value\":[599,\"20\"]}]}" },
+		{ "label_join(instance_info{instance=\"a\"}, \"where\", \"-\", \"instance\", \"region\", \"none\")", 600,
+		  "{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"__name__\":\"instance_info\",\"instance\":\"a\",\"region\":\"eu\",\"where\":\"a-eu-\"},\"value\":[600,\"1\"]}]}" },
+		{ "absent_over_time(nothing{job=\"x\",a=~\"b\"}[5m])", 600,
+		  "{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"job\":\"x\"},\"value\":[600,\"1\"]}]}" },
+		{ "absent_over_time(temperature[5m])", 600, "{\"resultType\":\"vector\",\"result\":[]}" },
+		{ "absent_over_time(temperature{room=\"bath\"}[5m])", 700,
+		  "{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"room\":\"bath\"},\"value\":[700,\"1\"]}]}" },
+		{ "temperature{room=\"kitchen\"}[3m:1m]", 610,
+		  "{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"__name__\":\"temperature\",\"room\":\"kitchen\"},\"values\":[[480,\"25\"],[540,\"28\"],[600,\"30\"]]}]}" },
+		{ "last_over_time(temperature{room=\"kitchen\"}[3m:1m])", 610,
+		  "{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"__name__\":\"temperature\",\"room\":\"kitchen\"},\"value\":[610,\"30\"]}]}" },
 		/* comparisons */
 		{ "temperature > 25", 600,
 		  "{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"__name__\":\"temperature\",\"room\":\"kitchen\"},\"value\":[600,\"30\"]}]}" },
@@ -346,6 +364,37 @@ static void test_values(void **state)
 		{ "clamp_max(temperature{room=\"kitchen\"}, 10)", 600, 10 },
 		{ "time() - timestamp(temperature{room=\"kitchen\"})", 599, 59 },
 		{ "count(temperature{room=\"kitchen\"} + on() group_left vector(1))", 600, 1 },
+		/* (300, 600]: 26 27 25 28 30 */
+		{ "changes(temperature{room=\"kitchen\"}[5m])", 600, 4 },
+		{ "resets(temperature{room=\"kitchen\"}[5m])", 600, 1 },
+		{ "resets(http_requests_total{instance=\"b\"}[10m])", 600, 1 },
+		{ "resets(http_requests_total{instance=\"b\"}[5m])", 600, 0 },
+		{ "deriv(http_requests_total{instance=\"a\",code=\"200\"}[5m])", 600, 2.0 / 3 },
+		{ "predict_linear(http_requests_total{instance=\"a\",code=\"200\"}[5m], 60)", 600, 440 },
+		{ "deriv(temperature{room=\"bath\"}[2m])", 300, 0 },
+		{ "holt_winters(http_requests_total{instance=\"a\",code=\"200\"}[5m], 0.5, 0.5)", 600, 400 },
+		{ "holt_winters(temperature{room=\"kitchen\"}[5m], 0.5, 0.5)", 600, 28.96875 },
+		{ "double_exponential_smoothing(temperature{room=\"kitchen\"}[5m], 0.5, 0.5)", 600, 28.96875 },
+		{ "present_over_time(temperature{room=\"kitchen\"}[5m])", 600, 1 },
+		{ "absent_over_time(nothing[5m])", 600, 1 },
+		{ "clamp(temperature{room=\"kitchen\"}, 0, 10)", 600, 10 },
+		{ "scalar(temperature{room=\"kitchen\"}) + 1", 600, 31 },
+		/* subqueries: steps at multiples of the step in (t - range, t] */
+		{ "max_over_time(temperature{room=\"kitchen\"}[5m:1m])", 630, 30 },
+		{ "min_over_time(temperature{room=\"kitchen\"}[5m:1m])", 630, 25 },
+		{ "count_over_time(temperature{room=\"kitchen\"}[5m:1m])", 630, 5 },
+		{ "avg_over_time((temperature{room=\"kitchen\"} * 2)[2m:30s])", 600, 55.5 },
+		{ "sum_over_time(rate(http_requests_total{instance=\"a\",code=\"200\"}[1m])[3m:1m])", 600, 2 },
+		{ "max_over_time(temperature{room=\"kitchen\"}[5m:1m] offset 5m)", 600, 25 },
+		{ "count_over_time(temperature{room=\"kitchen\"}[10m:])", 600, 10 },
+		/* @ pins the evaluation time; offset applies after it */
+		{ "temperature{room=\"kitchen\"} @ 120", 600, 23 },
+		{ "temperature{room=\"kitchen\"} @ 120 offset 1m", 600, 21 },
+		{ "temperature{room=\"kitchen\"} offset 1m @ 120", 600, 21 },
+		{ "rate(http_requests_total{instance=\"a\",code=\"200\"}[5m] @ 300)", 600, 2.0 / 3 },
+		{ "temperature{room=\"kitchen\"} @ end()", 540, 28 },
+		{ "max_over_time(temperature{room=\"kitchen\"}[3m:1m] @ 240)", 600, 25 },
+		{ "timestamp(temperature{room=\"kitchen\"} @ 130)", 600, 120 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		double got = value_of(cases[i].q, cases[i].t);
@@ -387,6 +436,27 @@ static void test_range_query(void **state)
 	promql_value_json(&v, &out);
 	assert_string_equal(out.data, "{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"__name__\":\"temperature\",\"room\":\"bath\"},"
 				      "\"values\":[[240,\"20\"],[300,\"20\"],[360,\"20\"],[420,\"20\"],[480,\"20\"],[540,\"20\"]]}]}");
+	/* @ start() holds the first step's value; a subquery at every step */
+	buf_reset(&out);
+	q = "temperature{room=\"kitchen\"} @ start()";
+	assert_int_equal(promql_parse(q, strlen(q), &a, &e, &err), 0);
+	assert_int_equal(promql_eval_range(e, &src, 120000, 240000, 60000, &a, &v, &err), 0);
+	promql_value_json(&v, &out);
+	assert_string_equal(out.data, "{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"__name__\":\"temperature\",\"room\":\"kitchen\"},"
+				      "\"values\":[[120,\"23\"],[180,\"23\"],[240,\"23\"]]}]}");
+	buf_reset(&out);
+	q = "max_over_time(temperature{room=\"kitchen\"}[2m:1m])";
+	assert_int_equal(promql_parse(q, strlen(q), &a, &e, &err), 0);
+	assert_int_equal(promql_eval_range(e, &src, 150000, 330000, 60000, &a, &v, &err), 0);
+	promql_value_json(&v, &out);
+	assert_string_equal(out.data, "{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"room\":\"kitchen\"},"
+				      "\"values\":[[150,\"23\"],[210,\"23\"],[270,\"25\"],[330,\"25\"]]}]}");
+	/* holt_winters refuses factors outside (0, 1) at run time */
+	q = "holt_winters(temperature[5m], 1, 0.5)";
+	assert_int_equal(promql_parse(q, strlen(q), &a, &e, &err), 0);
+	buf_reset(&err);
+	assert_int_equal(promql_eval_instant(e, &src, 600000, &a, &v, &err), OODA_EINVAL);
+	assert_non_null(strstr(err.data, "invalid smoothing factor"));
 	/* topk picks different series at different steps */
 	q = "topk(1, temperature)";
 	assert_int_equal(promql_parse(q, strlen(q), &a, &e, &err), 0);
@@ -503,7 +573,19 @@ static void test_parse_errors(void **state)
 		{ "up{a=~\"(\"}", OODA_EPARSE, "parse error at char 7: invalid regular expression" },
 		{ "\"abc", OODA_EPARSE, "parse error at char 1: unterminated quoted string" },
 		{ "up offset", OODA_EPARSE, "parse error at char 10: unexpected end of input, expected duration" },
-		{ "up[5m:1m]", OODA_EPARSE, "parse error at char 6: subqueries are not supported" },
+		{ "up[5m:0s]", OODA_EPARSE, "zero or negative subquery step" },
+		{ "up[5m][10m:1m]", OODA_EPARSE, "parse error at char 7: subquery is only allowed on instant vector, got range vector" },
+		{ "up[1y:1ms]", OODA_ELIMIT, "subquery has more than 11000 steps" },
+		{ "up[5m:1m", OODA_EPARSE, "expected \"]\"" },
+		{ "sum(up) offset 5m", OODA_EPARSE, "offset modifier must be preceded by an instant vector selector" },
+		{ "sum(up) @ 100", OODA_EPARSE, "@ modifier must be preceded by an instant vector selector" },
+		{ "up @ 100 @ 200", OODA_EPARSE, "@ <timestamp> may not be set multiple times" },
+		{ "up @ foo", OODA_EPARSE, "expected timestamp, start() or end()" },
+		{ "up @ 1e300", OODA_EPARSE, "timestamp out of bounds for @ modifier" },
+		{ "label_join(up, \"1x\", \"-\", \"a\")", OODA_EPARSE, "invalid destination label name in label_join()" },
+		{ "label_join(up, \"x\")", OODA_EPARSE, "expected 3 argument(s) in call to function \"label_join\"" },
+		{ "holt_winters(up[5m], 0.5)", OODA_EPARSE, "expected 3 argument(s)" },
+		{ "sort(up[5m])", OODA_EPARSE, "expected type instant vector in call to function \"sort\"" },
 		{ "(up)[5m]", OODA_EPARSE, "parse error at char 5: ranges only allowed for vector selectors" },
 		{ "rate(up[5m]) + up[5m]", OODA_EPARSE, "parse error at char 14: binary expression must contain only scalar and instant vector types" },
 		{ "up and 1", OODA_EPARSE, "set operator \"and\" not allowed" },
@@ -514,10 +596,9 @@ static void test_parse_errors(void **state)
 		{ "topk(up)", OODA_EPARSE, "expected type scalar in aggregation parameter, got instant vector" },
 		{ "round(up, 1, 2)", OODA_EPARSE, "too many arguments in call to function \"round\"" },
 		{ "clamp(up, 1)", OODA_EPARSE, "expected 3 argument(s) in call to function \"clamp\"" },
-		{ "up @ 100", OODA_EPARSE, "the @ modifier is not supported" },
 		{ "", OODA_EPARSE, "parse error at char 1: no expression found in input" },
 		{ "up{a=\"\\q\"}", OODA_EPARSE, "parse error at char 7: unknown escape sequence" },
-		{ "x offset 5m[1m]", OODA_EPARSE, "the range must come before the offset modifier" },
+		{ "x offset 5m[1m]", OODA_EPARSE, "the range must come before the offset and @ modifiers" },
 		{ "label_replace(up, \"1x\", \"\", \"a\", \".*\")", OODA_EPARSE, "invalid destination label name" },
 		{ "sum by (a) up", OODA_EPARSE, "parse error at char 12: unexpected \"up\", expected \"(\"" },
 		/* durations past the representable range are refused, not wrapped */
@@ -596,6 +677,17 @@ static void test_parse_ok(void **state)
 		"-(-up)",
 		"+up",
 		"up # comment\n + 1",
+		"up[5m:]",
+		"rate(up[5m])[30m:1m]",
+		"max_over_time((up > 0)[1h:5m] offset 1h @ 1609746000)",
+		"up @ start()",
+		"up @ end() offset 5m",
+		"rate(up[5m] @ 100)",
+		"up[5m:1m] @ -100",
+		"label_join(up, \"x\", \",\", \"a\", \"b\", \"c\", \"d\", \"e\")",
+		"double_exponential_smoothing(up[1h], 0.1, 0.9)",
+		"sort_desc(sum by (job) (up))",
+		"max_over_time(sum(rate(up[1m]))[10m:1m])",
 	};
 	struct arena a;
 	arena_init(&a, 0);
