@@ -442,13 +442,18 @@ static json_t *ofrep_context(struct http_request *req, struct http_response *res
 	return out;
 }
 
+/* One evaluation success. A result without a value (DISABLED, or DEFAULT with no default
+ * variant) has no "value" member: the client uses its code default. */
 static void result_json(struct buf *b, const char *key, const struct flag_result *r)
 {
 	buf_adds(b, "{\"key\":");
 	buf_add_json_str(b, key, strlen(key));
-	char *v = json_dumps(r->value, JSON_COMPACT | JSON_ENCODE_ANY);
-	buf_addf(b, ",\"value\":%s,\"reason\":\"%s\"", v, flag_reason_name(r->reason));
-	free(v);
+	if (r->value) {
+		char *v = json_dumps(r->value, JSON_COMPACT | JSON_ENCODE_ANY);
+		buf_addf(b, ",\"value\":%s", v);
+		free(v);
+	}
+	buf_addf(b, ",\"reason\":\"%s\"", flag_reason_name(r->reason));
 	if (r->variant) {
 		buf_adds(b, ",\"variant\":");
 		buf_add_json_str(b, r->variant, strlen(r->variant));
@@ -480,13 +485,9 @@ int api_ofrep_flag(struct http_request *req, struct http_response *res)
 		ofrep_error(res, 404, key, "FLAG_NOT_FOUND", detail);
 	} else if (r.error != FLAG_ERROR_NONE) {
 		ofrep_error(res, 400, key, flag_error_name(r.error), r.message);
-	} else if (!r.value) {
-		/* DISABLED, or DEFAULT without a default variant: the caller's default applies */
-		char detail[300];
-		snprintf(detail, sizeof(detail), "flag %.200s has no value here (%s): use the code default", key,
-			 flag_reason_name(r.reason));
-		ofrep_error(res, 404, key, "FLAG_NOT_FOUND", detail);
 	} else {
+		/* DISABLED, or DEFAULT without a default variant, is a success without a value: the
+		 * caller's code default applies (OFREP's evaluation success as flagd >= 0.16 sends it) */
 		result_json(&res->body, key, &r);
 	}
 	flagstore_release(ref);
@@ -529,8 +530,6 @@ int api_ofrep_bulk(struct http_request *req, struct http_response *res)
 			const char *key = flag_set_key(ref->fs, i);
 			struct flag_result r;
 			flag_evaluate(ref->fs, key, ctx, &r);
-			if (r.error == FLAG_ERROR_NONE && !r.value)
-				continue; /* disabled or no default: the client keeps its code default */
 			buf_adds(&res->body, n++ ? "," : "");
 			if (r.error != FLAG_ERROR_NONE) {
 				buf_adds(&res->body, "{\"key\":");

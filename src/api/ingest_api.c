@@ -288,7 +288,7 @@ int api_events_post(struct http_request *req, struct http_response *res)
 						      randombytes_random());
 	if ((rc = store_batch(req, &b)))
 		return rc;
-	/* a CDEvents "service deployed" also enters the deploy registry */
+	/* a CDEvents "service deployed" also enters the deploy registry, with the actor its event has */
 	json_t *deploys = json_array();
 	for (size_t i = 0; i < b.n_events; i++) {
 		const struct change_event *e = &b.events[i];
@@ -307,7 +307,7 @@ int api_events_post(struct http_request *req, struct http_response *res)
 		if (!type || strncmp(type, "dev.cdevents.service.deployed", 29) || !e->service || !e->version)
 			continue;
 		struct deploy_req r = { .service = e->service, .env = e->environment ? e->environment : "default",
-					.version = e->version, .artifact = artifact, .actor = req->who.actor,
+					.version = e->version, .artifact = artifact, .actor = e->actor,
 					.deployed_by = claimed, .note = e->description, .no_event = true };
 		struct buf derr = BUF_INIT;
 		if (!deploy_record(&api_daemon(req)->change, &r, &derr))

@@ -118,7 +118,6 @@ static int op_fractional(struct jl_eval *ev, const struct jl_val *args, size_t n
 			cum += w.n > 2147483647.0 ? 2147483647u : (uint64_t)w.n;
 		if (bucket < cum) {
 			*out = name;
-			ev->marks |= JL_MARK_SPLIT;
 			return 0;
 		}
 	}
@@ -659,7 +658,7 @@ const char *flag_set_etag(const struct flag_set *fs)
 
 const char *flag_reason_name(enum flag_reason r)
 {
-	static const char *names[] = { "STATIC", "DEFAULT", "TARGETING_MATCH", "SPLIT", "DISABLED", "ERROR" };
+	static const char *names[] = { "STATIC", "DEFAULT", "TARGETING_MATCH", "DISABLED", "ERROR" };
 	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "UNKNOWN";
 }
 
@@ -730,7 +729,7 @@ static void run_targeting(const struct flag *f, const json_t *context, long long
 	for (size_t i = 0; i < f->nvariants; i++) {
 		if (f->variants[i].len == len && !memcmp(f->variants[i].name, name, len)) {
 			use_variant(out, f, (int)i);
-			out->reason = (ev.marks & JL_MARK_SPLIT) ? FLAG_REASON_SPLIT : FLAG_REASON_TARGETING_MATCH;
+			out->reason = FLAG_REASON_TARGETING_MATCH; /* a fractional split too, as flagd */
 			goto done;
 		}
 	}

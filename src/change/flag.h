@@ -3,7 +3,8 @@
  * flags.json schema) is loaded into an immutable struct flag_set, with each
  * flag's targeting compiled once ($ref to $evaluators substituted), and
  * flags are evaluated against an OpenFeature context with flagd semantics:
- * reasons STATIC / DEFAULT / TARGETING_MATCH / SPLIT / DISABLED / ERROR, the
+ * reasons STATIC / DEFAULT / TARGETING_MATCH / DISABLED / ERROR (a fractional
+ * split is a TARGETING_MATCH, as flagd reports it), the
  * context extended with $flagd.flagKey and $flagd.timestamp, and flagd's
  * custom operators fractional, sem_ver, starts_with and ends_with. The
  * OFREP handlers and the flag action of remedy/ sit on top of this API.
@@ -24,7 +25,6 @@ enum flag_reason {
 	FLAG_REASON_STATIC,
 	FLAG_REASON_DEFAULT,
 	FLAG_REASON_TARGETING_MATCH,
-	FLAG_REASON_SPLIT,
 	FLAG_REASON_DISABLED,
 	FLAG_REASON_ERROR,
 };

@@ -74,7 +74,7 @@ struct jl_eval {
 	const char *flag_key;
 	int64_t timestamp;    /* unix seconds for $flagd.timestamp; <0 = now, lazily */
 	void *user;           /* for hooks */
-	unsigned marks;       /* hooks may set bits (JL_MARK_*) for the caller */
+	unsigned marks;       /* hooks may set bits for the caller */
 	/* private */
 	unsigned long ops;
 	unsigned depth;
@@ -84,8 +84,6 @@ struct jl_eval {
 	struct arena heap;
 	_Alignas(16) char small[2048];
 };
-
-#define JL_MARK_SPLIT 1u /* a fractional split chose the value */
 
 /* A custom operator: args are already evaluated. Set *out (anything built
  * must come from jl_alloc) and return 0; return a negative OODA_E* code and

@@ -340,8 +340,13 @@ static enum MHD_Result respond(struct conn_ctx *c, struct http_response *res)
 	return rc;
 }
 
-static void problem(struct http_response *res, int status, const char *title, const char *detail,
-		    const char *instance, const char *request_id)
+/*
+ * An error answer as problem+json. For a route marked ROUTE_CODE_ERRORS (req
+ * may be NULL) the body also carries OFREP's errorCode/errorDetails and the
+ * path's {key}, so a feature-flag SDK can show why it was refused.
+ */
+static void problem(struct http_response *res, struct http_request *req, int status, const char *title,
+		    const char *detail, const char *instance, const char *request_id)
 {
 	struct buf b = BUF_INIT;
 	const char *slug = "about:blank";
@@ -350,7 +355,20 @@ static void problem(struct http_response *res, int status, const char *title, co
 		snprintf(type, sizeof(type), "https://ooda.dev/problems/%d", status);
 		slug = type;
 	}
-	buf_adds(&b, "{\"type\":");
+	if (req && req->route && (req->route->flags & ROUTE_CODE_ERRORS)) {
+		const char *key = http_param(req, "key");
+		buf_addch(&b, '{');
+		if (key) {
+			buf_adds(&b, "\"key\":");
+			buf_add_json_str(&b, key, strlen(key));
+			buf_addch(&b, ',');
+		}
+		buf_adds(&b, "\"errorCode\":\"GENERAL\",\"errorDetails\":");
+		buf_add_json_str(&b, detail, strlen(detail));
+		buf_adds(&b, ",\"type\":");
+	} else {
+		buf_adds(&b, "{\"type\":");
+	}
 	buf_add_json_str(&b, slug, strlen(slug));
 	buf_adds(&b, ",\"title\":");
 	buf_add_json_str(&b, title, strlen(title));
@@ -371,7 +389,7 @@ static enum MHD_Result fail_now(struct conn_ctx *c, int status, const char *titl
 {
 	struct http_response res = { 0 };
 	buf_init(&res.body);
-	problem(&res, status, title, detail, c->req.path, c->req.request_id);
+	problem(&res, &c->req, status, title, detail, c->req.path, c->req.request_id);
 	if (status == 401)
 		http_set_header(&res, "WWW-Authenticate", "Bearer realm=\"ooda\"");
 	if (status == 429 || status == 503)
@@ -651,7 +669,7 @@ static enum MHD_Result first_call(struct http_server *s, struct conn_ctx *c, con
 			struct http_response res = { 0 };
 			buf_init(&res.body);
 			buf_addf(&detail, "%s is not allowed on %s; allowed: %s", method, url, allow.data);
-			problem(&res, 405, "Method Not Allowed", detail.data, url, c->req.request_id);
+			problem(&res, NULL, 405, "Method Not Allowed", detail.data, url, c->req.request_id);
 			http_set_header(&res, "Allow", allow.data);
 			ret = respond(c, &res);
 		} else {
@@ -752,7 +770,7 @@ static void finish(struct conn_ctx *c, struct http_response *res)
 			buf_release(&plain);
 			if (zrc == OODA_ETOOBIG)
 				atomic_fetch_add(&c->server->rejected_body, 1);
-			problem(res, zrc == OODA_ETOOBIG ? 413 : 400,
+			problem(res, &c->req, zrc == OODA_ETOOBIG ? 413 : 400,
 				zrc == OODA_ETOOBIG ? "Content Too Large" : "Bad Request", detail, url, c->req.request_id);
 			return;
 		}
@@ -765,7 +783,7 @@ static void finish(struct conn_ctx *c, struct http_response *res)
 			snprintf(bd, sizeof(bd),
 				 "the decompressed body of %zu bytes does not fit in limits.body_bytes_in_flight (%zu bytes) now; retry later",
 				 c->body.len, c->server->opt.body_budget);
-			problem(res, 503, "Service Unavailable", bd, url, c->req.request_id);
+			problem(res, &c->req, 503, "Service Unavailable", bd, url, c->req.request_id);
 			http_set_header(res, "Retry-After", "1");
 			return;
 		}
@@ -782,7 +800,7 @@ static void finish(struct conn_ctx *c, struct http_response *res)
 			http_set_header(res, "Retry-After", "30");
 		if (!c->req.err.len)
 			buf_adds(&c->req.err, ooda_strerror(rc));
-		problem(res, status, ooda_strerror(rc), c->req.err.data, url, c->req.request_id);
+		problem(res, &c->req, status, ooda_strerror(rc), c->req.err.data, url, c->req.request_id);
 		if (status >= 500)
 			log_error("%s %s failed: %s", c->req.method, url, c->req.err.data);
 	}

@@ -81,6 +81,10 @@ enum route_flags {
 	ROUTE_INGEST = 1 << 1,    /* ingest body limit */
 	ROUTE_RAW_BODY = 1 << 2,  /* handler checks the content type itself */
 	ROUTE_QUIET = 1 << 3,     /* hot path: successful requests are counted, not logged */
+	/* the server's own error bodies (401, 403, 413, a handler's error code, ...) also carry
+	 * "errorCode":"GENERAL", "errorDetails" and the route's {key}: OFREP's error shape, so an
+	 * OpenFeature provider can read them; the problem+json members stay */
+	ROUTE_CODE_ERRORS = 1 << 4,
 };
 
 struct route {

@@ -124,7 +124,8 @@ approvals:
     res = s.cli("flags", "kill", "--service", "checkout", "--since", "1h", "--env", "prod", "--rationale", "incident")
     check(res.returncode == 0 and "fast-path" in res.stdout and "new-banner" in res.stdout, f"service kill: {res.stdout}")
     r = ofrep(s, "fast-path", {}, token=app)
-    check(r.status == 404 and "DISABLED" in r.json()["errorDetails"], f"killed flag falls back to code default: {r.body}")
+    check(r.status == 200 and r.json().get("reason") == "DISABLED" and "value" not in r.json(),
+          f"killed flag: a success with reason DISABLED and no value (the code default): {r.body}")
 
     # tagged flag changes need approval; self-approval is refused
     crit = {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "off",

@@ -34,23 +34,7 @@ SKIPS = [
      "bucketing ((hash * totalWeight) >> 32), tagged @fractional-v2 (as in the unit runner)"),
     ("@fractional-v3",
      "not the bucketing ooda implements (the current one is @fractional-v2; as in the unit runner)"),
-    ("@disabled",
-     "protocol: the scenario expects reason DISABLED with no value; an OFREP success must carry a "
-     "value, so ooda answers 404 FLAG_NOT_FOUND (\"use the code default\") and the provider "
-     "resolves the fallback with reason ERROR. The value step passes; the reason cannot"),
 ]
-# Examples rows of "Resolve flag with no default variant" that expect reason DEFAULT
-# without a value: the same protocol limit as DISABLED.
-NO_VALUE_REASON = (
-    "protocol: the scenario expects reason DEFAULT with no value (no default variant); an OFREP "
-    "success must carry a value, so ooda answers 404 FLAG_NOT_FOUND (\"use the code default\") and "
-    "the provider resolves the fallback with reason ERROR. The value step passes; the reason cannot")
-for row in ("null-default-flag, Boolean, , true, true, DEFAULT",
-            "null-default-flag, Boolean, , false, false, DEFAULT",
-            "undefined-default-flag, Integer, , 100, 100, DEFAULT",
-            "no-default-flag-null-targeting-variant, String, wozniak@orange.com, Inventor, Inventor, DEFAULT",
-            "no-default-flag-undefined-targeting-variant, String, wozniak@orange.com, Retired, Retired, DEFAULT"):
-    SKIPS.append((f"Resolve flag with no default variant [{row}]", NO_VALUE_REASON))
 
 STEP_KEYWORDS = ("Given ", "When ", "Then ", "And ", "But ", "* ")
 
@@ -261,6 +245,10 @@ def resolve(server, key, flag_type, fallback, context):
         body = r.json()
     except ValueError:
         body = None
+    if r.status == 200 and isinstance(body, dict) and "value" not in body and "errorCode" not in body:
+        # a success without a value (DISABLED, or DEFAULT with no default variant): the code default
+        return {"value": fallback, "reason": body.get("reason", "UNKNOWN"), "variant": body.get("variant"),
+                "error": "", "metadata": body.get("metadata") or {}, "raw": raw}
     if r.status == 200 and isinstance(body, dict) and "value" in body:
         if type_fits(flag_type, body["value"]):
             return {"value": body["value"], "reason": body.get("reason", "UNKNOWN"),
@@ -371,32 +359,39 @@ try:
     check(total > 0, "no scenarios found")
     check(not failures, f"{len(failures)} scenario(s) failed through OFREP")
 
-    # Bulk: for one fixed context, every flag's bulk entry is the single-flag answer;
-    # flags without a value are left out (the single answer is 404 FLAG_NOT_FOUND).
+    # Bulk: for one fixed context, every flag has an entry and it is the single-flag answer;
+    # flags without a value are there too, with their reason and no value.
     context = {"targetingKey": "jon@company.com", "email": "ballmer@macrosoft.com",
                "user": {"name": "jack"}, "version": "1.2.3"}
     r = s.post("/ofrep/v1/evaluate/flags", {"context": context}, headers={"X-Ooda-Env": ENV})
     etag = r.headers.get("ETag")
     check(r.status == 200 and etag, f"bulk: {r.status} {r.headers}")
     bulk = {e["key"]: e for e in r.json()["flags"]} if r.status == 200 else {}
-    check(set(bulk) <= set(flag_keys), f"bulk names unknown flags: {sorted(set(bulk) - set(flag_keys))}")
+    check(set(bulk) == set(flag_keys), f"bulk covers every flag: {sorted(set(flag_keys) ^ set(bulk))}")
     for key in flag_keys:
         one = s.post(f"/ofrep/v1/evaluate/flags/{key}", {"context": context}, headers={"X-Ooda-Env": ENV})
-        if key in bulk:
-            check(json_equal(bulk[key], one.json()),
-                  f"bulk {key}: {json.dumps(bulk[key])} but single {one.status} {one.body}")
-        else:
-            check(one.status == 404 and one.json().get("errorCode") == "FLAG_NOT_FOUND"
-                  and "no value" in one.json().get("errorDetails", ""),
-                  f"{key} missing from bulk but single answers {one.status} {one.body}")
-    check(len(bulk) > 0 and any("errorCode" in e for e in bulk.values()),
-          "bulk carries both values and per-flag errors")
+        check(key in bulk and json_equal(bulk[key], one.json()),
+              f"bulk {key}: {json.dumps(bulk.get(key))} but single {one.status} {one.body}")
+    check(any("errorCode" in e for e in bulk.values()), "bulk carries per-flag errors")
+    novalue = {k: e["reason"] for k, e in bulk.items() if "value" not in e and "errorCode" not in e}
+    check(novalue.get("disabled-boolean-flag") == "DISABLED" and novalue.get("null-default-flag") == "DEFAULT",
+          f"bulk: value-less successes with their reason: {novalue}")
     r2 = s.post("/ofrep/v1/evaluate/flags", {"context": context},
                 headers={"X-Ooda-Env": ENV, "If-None-Match": etag or ""})
     check(r2.status == 304 and r2.body == "", f"bulk with If-None-Match: {r2.status} {r2.body}")
     r3 = s.post("/ofrep/v1/evaluate/flags", {"context": dict(context, email="other@example.com")},
                 headers={"X-Ooda-Env": ENV, "If-None-Match": etag or ""})
     check(r3.status == 200 and r3.headers.get("ETag") != etag, f"another context, another ETag: {r3.status}")
+
+    # A bad token: 401 with OFREP's error body (errorCode, errorDetails, the key), so an
+    # OpenFeature provider that reads it has the reason to show.
+    for path, key in (("/ofrep/v1/evaluate/flags/null-default-flag", "null-default-flag"),
+                      ("/ofrep/v1/evaluate/flags", None)):
+        r = s.post(path, {"context": {}}, headers={"X-Ooda-Env": ENV}, token="not-a-token")
+        body = r.json() if r.body.startswith("{") else {}
+        check(r.status == 401 and body.get("errorCode") == "GENERAL" and "token" in body.get("errorDetails", "")
+              and body.get("key") == key and body.get("status") == 401,
+              f"{path} with a bad token: {r.status} {r.body}")
 finally:
     s.cleanup()
 done()

@@ -187,12 +187,17 @@ try:
     r = s.post("/api/v1/events", {"kind": "explode", "service": "checkout"})
     check(r.status == 400 and "explode" in r.json()["detail"], f"bad kind refused: {r.body}")
     ce = {"specversion": "1.0", "id": "ce-1", "source": "/ci/pipeline", "type": "dev.cdevents.service.deployed.0.1.1",
-          "subject": "cart", "data": {"version": "2.0.0"}}
+          "subject": "cart", "data": {"version": "2.0.0", "actor": "ci-bot"}}
     r = s.post("/api/v1/events", json.dumps(ce), headers={"Content-Type": "application/cloudevents+json"})
     check(r.status == 202 and len(r.json()["deploys"]) == 1, f"CloudEvent structured mode, a CDEvent deploy: {r.body}")
     r = s.get("/api/v1/deploys?service=cart")
     check(r.status == 200 and [d["version"] for d in r.json()["deploys"]] == ["2.0.0"],
           f"the CDEvent is in the deploy registry: {r.body[:300]}")
+    # the recorded deploy and its event name the same actor
+    dep_actor = r.json()["deploys"][0].get("actor")
+    ev = [e for e in s.get("/api/v1/events?service=cart&since=1h").json()["events"] if e["kind"] == "deploy"]
+    check(dep_actor == "ci-bot" and len(ev) == 1 and ev[0].get("actor") == dep_actor,
+          f"one actor in deploy list and event: {dep_actor} vs {ev}")
     r = s.post("/api/v1/events", json.dumps({"service": "cart", "description": "flag banner on"}),
                headers={"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": "ce-2",
                         "ce-source": "/flags", "ce-type": "com.example.flag.changed"})

@@ -127,8 +127,10 @@ static void test_evaluate(void **state)
 	assert_int_equal(r.error, FLAG_ERROR_GENERAL);
 	assert_non_null(strstr(r.message, "not defined"));
 
+	/* a fractional split reports TARGETING_MATCH, as flagd does */
 	flag_evaluate(fs, "split", ctx, &r);
-	assert_int_equal(r.reason, FLAG_REASON_SPLIT);
+	assert_int_equal(r.reason, FLAG_REASON_TARGETING_MATCH);
+	assert_string_equal(flag_reason_name(r.reason), "TARGETING_MATCH");
 	flag_evaluate_typed(fs, "split", ctx, FLAG_TYPE_FLOAT, &r);
 	assert_int_equal(r.error, FLAG_ERROR_NONE);
 	flag_evaluate_typed(fs, "split", ctx, FLAG_TYPE_STRING, &r);
@@ -199,7 +201,7 @@ static void *worker_main(void *arg)
 		struct flag_result r1, r2;
 		flag_evaluate(w->fs, "split", ctx, &r1);
 		flag_evaluate(w->fs, "split", ctx, &r2);
-		if (r1.variant != r2.variant || r1.reason != FLAG_REASON_SPLIT)
+		if (r1.variant != r2.variant || r1.reason != FLAG_REASON_TARGETING_MATCH)
 			w->mismatches++;
 		flag_evaluate(w->fs, "target", ctx, &r1);
 		if (strcmp(r1.variant, i % 2 ? "b" : "a"))
