@@ -19,6 +19,15 @@ them the way NAB v1.0 does and prints one row per application profile:
   its best (earliest) detection or -A_FN when it has none;
 * normalised = 100 (raw - null) / (perfect - null), with null = -A_FN per
   window (the detector that never fires) and perfect = A_TP per window.
+
+With --cv it also scores leave-one-category-out: a category is the first
+directory of a file's name; for each category the threshold is swept on the
+rows of the other categories only and the held-out category is scored at
+it. A fold prints its windows, FP rows, raw score and normalised score (none
+for a category without windows, whose only effect is its false-positive
+cost). The cross-validated figure is the held-out raw scores of all folds
+added up and normalised over every window of the corpus: the window-weighted
+mean of the folds, with the false alarms of window-less folds charged to it.
 """
 import json
 import math
@@ -128,9 +137,54 @@ def sweep(rows, n_windows, a_tp, a_fp, a_fn):
     return best
 
 
+def score_at(rows, n_windows, thr, a_tp, a_fp, a_fn):
+    """Raw score, windows hit and FP rows of rows at a fixed threshold."""
+    hit = {}
+    fp = 0
+    raw = 0.0
+    for s, kind, value in rows:
+        if s < thr:
+            continue
+        if kind is None:
+            fp += 1
+            raw += value * a_fp
+        else:
+            hit[kind] = max(hit.get(kind, -9.0), value)
+    raw += a_tp * sum(hit.values()) - a_fn * (n_windows - len(hit))
+    return raw, len(hit), fp
+
+
+def cross_validate(per_file, n_windows):
+    """Leave-one-category-out at the standard profile; prints every fold."""
+    _, a_tp, a_fp, a_fn = PROFILES[0]
+    cats = sorted({name.split("/")[0] for name in per_file})
+    print(f"\nleave-one-category-out (standard profile): threshold swept on the other "
+          f"categories, held-out category scored at it")
+    print(f"{'held out':<24} {'threshold':>10} {'windows hit':>12} {'FP rows':>8} "
+          f"{'raw':>7} {'score':>7}")
+    total = 0.0
+    for cat in cats:
+        train, test, n_train, n_test = [], [], 0, 0
+        for name, (rows, nw) in per_file.items():
+            if name.split("/")[0] == cat:
+                test.extend(rows)
+                n_test += nw
+            else:
+                train.extend(rows)
+                n_train += nw
+        _, thr, _, _ = sweep(train, n_train, a_tp, a_fp, a_fn)
+        raw, hit, fp = score_at(test, n_test, thr, a_tp, a_fp, a_fn)
+        total += raw
+        norm = (f"{100.0 * (raw + a_fn * n_test) / ((a_tp + a_fn) * n_test):7.1f}"
+                if n_test else f"{'-':>7}")
+        print(f"{cat:<24} {thr:10.6f} {hit:>7}/{n_test:<4} {fp:>8} {raw:7.2f} {norm}")
+    cv = 100.0 * (total + a_fn * n_windows) / ((a_tp + a_fn) * n_windows)
+    print(f"{'cross-validated':<24} {'':>10} {'':>12} {'':>8} {total:7.2f} {cv:7.1f}")
+
+
 def main():
     if len(sys.argv) < 3:
-        raise SystemExit("usage: score.py CORPUS_DIR RESULTS_DIR [--files]")
+        raise SystemExit("usage: score.py CORPUS_DIR RESULTS_DIR [--files] [--cv]")
     corpus, results = sys.argv[1], sys.argv[2]
     with open(os.path.join(corpus, "combined_windows.json")) as f:
         windows = json.load(f)
@@ -171,6 +225,8 @@ def main():
                     hit[kind] = max(hit.get(kind, -9), value)
             raw += sum(hit.values()) - (nw - len(hit))
             print(f"  {name:<62} {len(hit)}/{nw} {fp:4d} {raw:7.2f}")
+    if "--cv" in sys.argv:
+        cross_validate(per_file, n_windows)
 
 
 if __name__ == "__main__":

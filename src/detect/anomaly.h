@@ -20,8 +20,15 @@
  * read it: the short-term mean of the surprise (spikes, steps), its
  * medium-term mean (a rise in how often the series surprises: spike
  * density, noise) and the log of the short-term mean step |x - previous x|
- * (the series moving far more than it used to). Each is compared with its
- * own long-term mean and spread; the largest gap g is taken. Two rules
+ * (the series moving far more than it used to). A fourth looks for change
+ * points the fast level absorbs (persistent shifts of a spread or two, slow
+ * drifts): a two-sided CUSUM of the value, less its seasonal slot when a
+ * season predicts better than the level, against a slow reference
+ * (half-life 500 points) in units of its slow mean absolute deviation,
+ * each point clipped to two deviations; its log is the statistic. Each is
+ * compared with its own long-term mean and spread, so a series that
+ * always wanders or always bursts learns that it does; the largest gap g
+ * is taken. Two rules
  * then adjust it. A departure that recurred at this time of day on each of
  * the last two days (within half an hour: daily jobs drift) is discounted
  * by its usual size, so a nightly batch is not an incident. A record
@@ -70,7 +77,7 @@ struct anomaly_result {
 	double baseline;           /* the value the engine expected */
 	double expected_lo, expected_hi; /* band of ordinary values around it */
 	bool warming_up;           /* still learning: score is 0 */
-	/* which detector gave the score: "surprise", "density", "variability" or "record"; NULL at 0 */
+	/* which detector gave the score: "surprise", "density", "variability", "change" or "record"; NULL at 0 */
 	const char *detector;
 };
 

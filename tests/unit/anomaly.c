@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <math.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "core/buf.h"
@@ -270,6 +271,36 @@ static void test_record_departure(void **state)
 	free(s);
 }
 
+/*
+ * A slow drift: noise of spread 2 around 100, then from point 2000 a climb
+ * of 0.02 per point (one spread every 100 points, 6 per day). No single
+ * point is surprising and the fast level follows it; the change-point
+ * detector must raise an alert within a day (288 points). Before the drift
+ * the noise stays below 0.999, the bound the "noisy" case above holds to.
+ */
+static void test_slow_drift(void **state)
+{
+	struct anomaly_config c = { .no_daily = true, .no_weekly = true };
+	struct anomaly_state *s = malloc(anomaly_state_size(&c));
+	anomaly_init(s, &c);
+	rng_state = 11;
+	struct anomaly_result r;
+	double before = 0, after = 0;
+	for (int i = 0; i < 2288; i++) {
+		double drift = i >= 2000 ? 0.02 * (i - 2000) : 0.0;
+		anomaly_update(s, T0 + i * STEP_NS, 100.0 + drift + 2.0 * gauss(), &r);
+		if (i < 2000 && r.score > before)
+			before = r.score;
+		if (i >= 2000 && r.detector && !strcmp(r.detector, "change") && r.score > after)
+			after = r.score;
+	}
+	if (before >= 0.999)
+		fail_msg("the steady series alerted before the drift: %f", before);
+	if (after < 0.997)
+		fail_msg("the change detector gave a drift of 6 spreads per day only %f within a day", after);
+	free(s);
+}
+
 static void test_parse_row(void **state)
 {
 	static const struct {
@@ -377,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_fixed_memory),
 		cmocka_unit_test(test_recurring_daily_departure),
 		cmocka_unit_test(test_record_departure),
+		cmocka_unit_test(test_slow_drift),
 		cmocka_unit_test(test_parse_row),
 		cmocka_unit_test(test_analyze_csv),
 	};
