@@ -79,7 +79,7 @@ static void table_del(struct table *t, uint64_t key)
  * '.', '-', '_', '+', '@', '#', '%' and '~' so that ips, versions, dates,
  * host names, uuids and signed numbers are one run each.
  */
-enum { C_WORD = 1, C_DIGIT = 2, C_SEP = 4, C_SPACE = 8, C_CLOSE = 16, C_OPEN = 32, C_TRAIL = 64 };
+enum { C_WORD = 1, C_DIGIT = 2, C_SEP = 4, C_SPACE = 8, C_CLOSE = 16, C_OPEN = 32, C_TRAIL = 64, C_SHAPE = 128 };
 
 static uint8_t cls[256];
 
@@ -99,6 +99,8 @@ static void cls_init(void)
 			k |= C_CLOSE;
 		if (c && strchr("([<{\"'", c))
 			k |= C_OPEN;
+		if (c && strchr(".:@\\", c))
+			k |= C_SHAPE;
 		if (c && strchr(")]>}\"',;:.", c))
 			k |= C_TRAIL;
 		cls[c] = k;
@@ -145,7 +147,7 @@ static bool is_date_word(const unsigned char *s, size_t n)
 {
 	static const char *const words[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar",
 					     "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	if (n != 3)
+	if (n != 3 || s[0] < 'A' || s[0] > 'Z')
 		return false;
 	for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
 		if (!memcmp(words[k], s, 3))
@@ -234,16 +236,22 @@ static bool shape_is_variable(const unsigned char *s, size_t n)
 	    (s[0] == '\\' && s[1] == '\\') || (n >= 3 && is_alnum(s[0]) && s[1] == ':' && s[2] == '\\'))
 		return true;
 	size_t at = 0, colon = 0;
+	bool dot = false;
 	for (size_t i = 0; i < n; i++) {
+		if (!(cls[s[i]] & C_SHAPE))
+			continue;
 		if (i + 2 < n && s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/')
 			return true; /* URL */
 		if (s[i] == '@' && !at)
 			at = i;
 		if (s[i] == ':')
 			colon = i;
+		dot |= s[i] == '.';
 		if (s[i] == '\\' && i && is_alnum(s[i - 1]))
 			return true; /* a windows path, or a piece of one after a space */
 	}
+	if (!dot && !colon)
+		return false; /* every shape below has a dot or a colon */
 	if (at && memchr(s + at, '.', n - at) && is_dotted_name(s + at + 1, n - at - 1))
 		return true; /* e-mail address */
 	if (colon && colon + 1 < n) {
