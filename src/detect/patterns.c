@@ -165,6 +165,8 @@ static bool is_date_word(const unsigned char *s, size_t n)
 static bool is_dotted_name(const unsigned char *s, size_t n)
 {
 	size_t last = n, dots = 0;
+	if (!n || !is_lower(s[n - 1]))
+		return false; /* most dotted tokens are numbers: "10.0.0.1", "1.5" */
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '.') {
 			if (!i || i + 1 == n || s[i - 1] == '.')
