@@ -6,6 +6,10 @@
  * the set of lines sharing its pattern equals the set sharing its EventId).
  * Throughput is thread CPU time: each dataset is replayed into one miner
  * until it has run 0.3 s, and the concatenation of all datasets until 1 s.
+ * Then leave-one-system-out cross-validation of the tunable defaults
+ * (similarity, distinct_values): for each dataset the configuration with
+ * the best mean grouping accuracy on the other seven is chosen from a small
+ * grid and scored on the one left out.
  * Last, the snapshot of a busy miner (all datasets into one, a line every
  * 100 ms): its size and the CPU time of patterns_save and patterns_load.
  * Usage: bench_loghub DATA_DIR [--dump NAME] (--dump lists wrong groups).
@@ -190,6 +194,75 @@ static double grouping_accuracy(const int *p, const int *t, size_t n, bool *righ
 	return n ? (double)ok / n : 1;
 }
 
+/* Grouping accuracy of a fresh miner with configuration c on set s; ids[] gets each line's resolved id. */
+static double score_set(const struct patterns_config *c, struct set *s, const int *tl, uint64_t *ids, bool *right,
+			size_t *n_patterns, struct patterns **keep)
+{
+	struct patterns *pt;
+	if (patterns_create(c, &pt, NULL))
+		return -1;
+	int *pl = malloc(s->n * sizeof(int));
+	for (size_t i = 0; i < s->n; i++)
+		ids[i] = patterns_add(pt, s->r[i].content, s->r[i].len, (int64_t)i, NULL);
+	/* lines count in the pattern their pattern was merged into */
+	for (size_t i = 0; i < s->n; i++)
+		ids[i] = patterns_resolve(pt, ids[i]);
+	label_u64(ids, s->n, pl);
+	double ga = grouping_accuracy(pl, tl, s->n, right);
+	*n_patterns = patterns_count(pt);
+	free(pl);
+	if (keep)
+		*keep = pt;
+	else
+		patterns_destroy(pt);
+	return ga;
+}
+
+/* The grid the cross-validation chooses from; the first entry is the default. */
+static const double grid_similarity[] = { 1.0, 0.9, 0.8, 0.7, 0.6 };
+static const uint32_t grid_distinct[] = { 5, 2, 3, 4, 6, 7, 8 };
+#define N_SIM (sizeof(grid_similarity) / sizeof(grid_similarity[0]))
+#define N_DIST (sizeof(grid_distinct) / sizeof(grid_distinct[0]))
+
+/* Leave-one-system-out: tune on seven datasets, score the eighth, for each. */
+static void cross_validate(struct set *sets, int *const *tl)
+{
+	static double ga[N_SIM * N_DIST][N_SETS];
+	for (size_t g = 0; g < N_SIM * N_DIST; g++) {
+		struct patterns_config c = { .similarity = grid_similarity[g / N_DIST],
+					     .distinct_values = grid_distinct[g % N_DIST] };
+		for (size_t d = 0; d < N_SETS; d++) {
+			uint64_t *ids = malloc(sets[d].n * sizeof(*ids));
+			bool *right = malloc(sets[d].n);
+			size_t np;
+			ga[g][d] = score_set(&c, &sets[d], tl[d], ids, right, &np, NULL);
+			free(ids);
+			free(right);
+		}
+	}
+	printf("\nleave-one-system-out (tuned on the other seven from %zu configurations)\n", N_SIM * N_DIST);
+	printf("%-12s %10s %8s %10s %8s\n", "held out", "similarity", "distinct", "train GA", "GA");
+	double sum = 0;
+	for (size_t d = 0; d < N_SETS; d++) {
+		size_t best = 0;
+		double best_train = -1;
+		for (size_t g = 0; g < N_SIM * N_DIST; g++) {
+			double t = 0;
+			for (size_t o = 0; o < N_SETS; o++)
+				t += o == d ? 0 : ga[g][o];
+			t /= N_SETS - 1;
+			if (t > best_train + 1e-12) {
+				best_train = t;
+				best = g;
+			}
+		}
+		printf("%-12s %10.2f %8u %10.4f %8.4f\n", datasets[d], grid_similarity[best / N_DIST],
+		       grid_distinct[best % N_DIST], best_train, ga[best][d]);
+		sum += ga[best][d];
+	}
+	printf("%-12s %10s %8s %10s %8.4f\n\n", "mean", "", "", "", sum / N_SETS);
+}
+
 static double throughput(struct set *const *sets, size_t n_sets, double min_secs)
 {
 	struct patterns *pt;
@@ -266,23 +339,16 @@ int main(int argc, char **argv)
 	printf("%-12s %7s %8s %12s %10s\n", "dataset", "lines", "GA", "lines/s", "patterns");
 	double sum = 0;
 	size_t total = 0;
+	static int *true_labels[N_SETS];
 	for (size_t d = 0; d < N_SETS; d++) {
 		struct set *s = &sets[d];
-		struct patterns *pt;
-		if (patterns_create(NULL, &pt, NULL))
-			return 1;
+		true_labels[d] = malloc(s->n * sizeof(int));
+		label_str(s->r, s->n, true_labels[d]);
+		struct patterns *pt = NULL;
 		uint64_t *ids = malloc(s->n * sizeof(*ids));
-		int *pl = malloc(s->n * sizeof(int)), *tl = malloc(s->n * sizeof(int));
 		bool *right = malloc(s->n);
-		for (size_t i = 0; i < s->n; i++)
-			ids[i] = patterns_add(pt, s->r[i].content, s->r[i].len, (int64_t)i, NULL);
-		/* lines count in the pattern their pattern was merged into */
-		for (size_t i = 0; i < s->n; i++)
-			ids[i] = patterns_resolve(pt, ids[i]);
-		label_u64(ids, s->n, pl);
-		label_str(s->r, s->n, tl);
-		double ga = grouping_accuracy(pl, tl, s->n, right);
-		size_t np = patterns_count(pt);
+		size_t np = 0;
+		double ga = score_set(NULL, s, true_labels[d], ids, right, &np, &pt);
 		double lps = throughput(&all[d], 1, 0.3);
 		printf("%-12s %7zu %8.4f %12.0f %10zu\n", datasets[d], s->n, ga, lps, np);
 		sum += ga;
@@ -297,11 +363,11 @@ int main(int argc, char **argv)
 		}
 		patterns_destroy(pt);
 		free(ids);
-		free(pl);
-		free(tl);
 		free(right);
 	}
 	double lps = throughput(all, N_SETS, 1.0);
 	printf("%-12s %7zu %8.4f %12.0f\n", "all", total, sum / N_SETS, lps);
+	if (!dump)
+		cross_validate(sets, true_labels);
 	return snapshot_bench(all, N_SETS);
 }

@@ -79,7 +79,7 @@ static void table_del(struct table *t, uint64_t key)
  * '.', '-', '_', '+', '@', '#', '%' and '~' so that ips, versions, dates,
  * host names, uuids and signed numbers are one run each.
  */
-enum { C_WORD = 1, C_DIGIT = 2, C_SEP = 4, C_SPACE = 8, C_CLOSE = 16 };
+enum { C_WORD = 1, C_DIGIT = 2, C_SEP = 4, C_SPACE = 8, C_CLOSE = 16, C_OPEN = 32, C_TRAIL = 64, C_SHAPE = 128 };
 
 static uint8_t cls[256];
 
@@ -97,6 +97,12 @@ static void cls_init(void)
 			k = C_SEP;
 		if (c && strchr(",;)]}>\"'", c))
 			k |= C_CLOSE;
+		if (c && strchr("([<{\"'", c))
+			k |= C_OPEN;
+		if (c && strchr(".:@\\", c))
+			k |= C_SHAPE;
+		if (c && strchr(")]>}\"',;:.", c))
+			k |= C_TRAIL;
 		cls[c] = k;
 	}
 }
@@ -122,6 +128,146 @@ static bool lead_then_number(const unsigned char *s, size_t n)
 }
 
 /*
+ * Token shapes that name a thing rather than say something, whatever their
+ * characters: they are variables even without a digit. The shape is judged
+ * on the token without the brackets, quotes and punctuation around it.
+ */
+static bool is_lower(unsigned char c)
+{
+	return c >= 'a' && c <= 'z';
+}
+
+static bool is_alnum(unsigned char c)
+{
+	return (cls[c] & C_DIGIT) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* Names of days and months: parts of a date, like its numbers. */
+static bool is_date_word(const unsigned char *s, size_t n)
+{
+	static const char *const words[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar",
+					     "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	if (n != 3 || s[0] < 'A' || s[0] > 'Z')
+		return false;
+	for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+		if (!memcmp(words[k], s, 3))
+			return true;
+	return false;
+}
+
+/*
+ * A dotted name ending in a short lowercase label: a host name
+ * ("proxy.example.com"), a file or executable name ("chrome.exe",
+ * "Foo.java", "sweep.c"). Labels are letters, digits, '-' and '_'; the last
+ * is 1 to 4 lowercase letters (class names end in a capitalised word,
+ * "n.leader"-style fields in a longer one).
+ */
+static bool is_dotted_name(const unsigned char *s, size_t n)
+{
+	size_t last = n, dots = 0;
+	if (!n || !is_lower(s[n - 1]))
+		return false; /* most dotted tokens are numbers: "10.0.0.1", "1.5" */
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (!i || i + 1 == n || s[i - 1] == '.')
+				return false;
+			dots++;
+			last = i + 1;
+		} else if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_') {
+			return false;
+		}
+	}
+	if (!dots || n - last > 4)
+		return false;
+	for (size_t i = last; i < n; i++)
+		if (!is_lower(s[i]))
+			return false;
+	return true;
+}
+
+/*
+ * A syslog-style source tag, "sshd[812]:", "pam_unix(cron:session):",
+ * "su(pam_unix)[77]:": a name, then brackets, then a colon. Among a line's
+ * first tokens it says who wrote the message, not what it says.
+ */
+static bool is_source_tag(const unsigned char *s, size_t n)
+{
+	if (n < 4 || s[n - 1] != ':' || (s[n - 2] != ']' && s[n - 2] != ')') || !is_alnum(s[0]))
+		return false;
+	for (size_t i = 1; i < n - 2; i++) {
+		if (s[i] == '[' || s[i] == '(')
+			return true;
+		if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.' && s[i] != '/')
+			return false;
+	}
+	return false;
+}
+
+/* Groups of at most 4 hex digits joined by two or more colons: an IPv6 or MAC address. */
+static bool is_hex_groups(const unsigned char *s, size_t n)
+{
+	size_t colons = 0, run = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+		if (c == ':') {
+			colons++;
+			run = 0;
+		} else if ((cls[c] & C_DIGIT) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')) {
+			if (++run > 4)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return colons >= 2;
+}
+
+static bool shape_is_variable(const unsigned char *s, size_t n)
+{
+	/* strip what encloses or follows the value: ( [ < { " ' before, the same closed and , ; : . after */
+	while (n && (cls[s[0]] & C_OPEN)) {
+		s++;
+		n--;
+	}
+	while (n && (cls[s[n - 1]] & C_TRAIL))
+		n--;
+	if (n < 2)
+		return false;
+	/* paths: unix, home, relative, windows drive and share */
+	if (s[0] == '/' || (s[0] == '~' && s[1] == '/') || (s[0] == '.' && s[1] == '/') ||
+	    (s[0] == '\\' && s[1] == '\\') || (n >= 3 && is_alnum(s[0]) && s[1] == ':' && s[2] == '\\'))
+		return true;
+	size_t at = 0, colon = 0;
+	bool dot = false;
+	for (size_t i = 0; i < n; i++) {
+		if (!(cls[s[i]] & C_SHAPE))
+			continue;
+		if (i + 2 < n && s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/')
+			return true; /* URL */
+		if (s[i] == '@' && !at)
+			at = i;
+		if (s[i] == ':')
+			colon = i;
+		dot |= s[i] == '.';
+		if (s[i] == '\\' && i && is_alnum(s[i - 1]))
+			return true; /* a windows path, or a piece of one after a space */
+	}
+	if (!dot && !colon)
+		return false; /* every shape below has a dot or a colon */
+	if (at && memchr(s + at, '.', n - at) && is_dotted_name(s + at + 1, n - at - 1))
+		return true; /* e-mail address */
+	if (colon && colon + 1 < n) {
+		/* host:port, the port being digits */
+		bool port = true;
+		for (size_t i = colon + 1; i < n && port; i++)
+			port = (cls[s[i]] & C_DIGIT) != 0;
+		if (port && memchr(s, '.', colon) && !memchr(s, ':', colon))
+			return true;
+	}
+	return is_hex_groups(s, n) || is_dotted_name(s, n);
+}
+
+/*
  * Writes the masked form of token s[0..n) at o and returns the end.
  * Whole-token rules first (paths, URLs), then run by run: a run with a
  * digit, or the value after "key=", becomes "<*>", and a token left with no
@@ -133,15 +279,10 @@ static bool lead_then_number(const unsigned char *s, size_t n)
 static char *mask_token(const unsigned char *s, size_t n, char *o, bool *var)
 {
 	*var = false;
-	if (n >= 2 && (s[0] == '/' || (s[0] == '~' && s[1] == '/') || (s[0] == '.' && s[1] == '/'))) {
+	if (shape_is_variable(s, n)) {
 		*var = true;
 		return put_wild(o);
 	}
-	for (size_t i = 0; i + 2 < n; i++)
-		if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/') {
-			*var = true;
-			return put_wild(o);
-		}
 	bool any_digit = false;
 	for (size_t i = 0; i < n && !any_digit; i++)
 		any_digit = (cls[s[i]] & C_DIGIT) != 0;
@@ -151,8 +292,19 @@ static char *mask_token(const unsigned char *s, size_t n, char *o, bool *var)
 	while (i < n) {
 		if (cls[s[i]] & C_SEP) {
 			bool after_eq = s[i] == '=' && i > 0 && (cls[s[i - 1]] & C_WORD);
+			/* "key":value, as JSON writes it */
+			bool after_key = s[i] == ':' && i > 1 && s[i - 1] == '"' && (cls[s[i - 2]] & C_WORD);
 			*o++ = (char)s[i++];
-			if (after_eq && i < n && !(cls[s[i]] & C_SEP)) {
+			if (after_key && i + 1 < n && s[i] == '"') {
+				/* a quoted value runs to its closing quote */
+				*o++ = (char)s[i++];
+				while (i < n && s[i] != '"')
+					i++;
+				o = put_wild(o);
+				*var = true;
+				continue;
+			}
+			if ((after_eq || after_key) && i < n && !(cls[s[i]] & C_SEP)) {
 				/* key=value: the value runs to the next closing delimiter */
 				while (i < n && !(cls[s[i]] & C_CLOSE))
 					i++;
@@ -187,7 +339,7 @@ static char *mask_token(const unsigned char *s, size_t n, char *o, bool *var)
 			continue;
 		}
 		/* in a token with numbers, "FF" or "fecd" is a hex group, not a word */
-		if (digit || (any_digit && hex && (rl == 2 || rl == 4))) {
+		if (digit || (any_digit && hex && (rl == 2 || rl == 4)) || is_date_word(s + start, rl)) {
 			o = put_wild(o);
 			*var = true;
 		} else {
@@ -254,7 +406,12 @@ static uint32_t tokenise(struct patterns *p, const char *line, size_t len)
 			/* "5.8 KB": the unit belongs to the quantity before it */
 			continue;
 		}
-		o = mask_token(s + start, i - start, o, &var);
+		if (n < 2 && is_source_tag(s + start, i - start)) {
+			o = put_wild(o);
+			var = true;
+		} else {
+			o = mask_token(s + start, i - start, o, &var);
+		}
 		size_t tl = (size_t)(o - t0);
 		uint64_t h = (tl == 3 && !memcmp(t0, WILD_TEXT, 3)) ? p->wild : XXH3_64bits(t0, tl);
 		if (var && n && p->tok[n - 1] == h) {
@@ -558,6 +715,45 @@ static void add_alias(struct patterns *p, struct cluster *c, uint32_t slot, uint
  * pos made a variable; the others' ids become aliases of the survivor.
  * Returns the survivor's slot.
  */
+/* Folds the pattern in slot other into the one in keep: counts, times, history, ids as aliases. */
+static void fold_into(struct patterns *p, uint32_t keep, uint32_t other)
+{
+	struct cluster *s = p->pool[keep], *o = p->pool[other];
+	s->count += o->count;
+	if (o->first_seen < s->first_seen)
+		s->first_seen = o->first_seen;
+	if (o->last_seen > s->last_seen)
+		s->last_seen = o->last_seen;
+	uint32_t nh = p->cfg.history_buckets;
+	for (uint32_t b = 0; b < nh; b++)
+		if (o->hist[b])
+			pat_hist_add(p, s, o->hist_last - (nh - 1 - b), o->hist[b]);
+	uint64_t ids[MAX_ALIAS + 1];
+	uint32_t n_ids = 0;
+	ids[n_ids++] = o->id;
+	for (uint32_t a = 0; a < o->n_alias; a++)
+		ids[n_ids++] = o->alias[a];
+	bool was_head = p->lru_head == other;
+	evict(p, other);
+	for (uint32_t a = 0; a < n_ids; a++)
+		add_alias(p, s, keep, ids[a]);
+	if (was_head && keep != p->lru_head) {
+		lru_unlink(p, keep);
+		pat_lru_push_front(p, keep);
+	}
+}
+
+/* Whether every line of o would match s: the same length, and s equal or "<*>" at every position. */
+static bool subsumes(const struct patterns *p, const struct cluster *s, const struct cluster *o)
+{
+	if (s->n_tok != o->n_tok)
+		return false;
+	for (uint32_t i = 0; i < s->n_tok; i++)
+		if (s->tok[i] != p->wild && s->tok[i] != o->tok[i])
+			return false;
+	return true;
+}
+
 static uint32_t merge(struct patterns *p, const uint32_t *slots, uint32_t k, uint32_t pos)
 {
 	uint32_t keep = slots[0];
@@ -565,33 +761,9 @@ static uint32_t merge(struct patterns *p, const uint32_t *slots, uint32_t k, uin
 		if (p->pool[slots[j]]->first_seen < p->pool[keep]->first_seen)
 			keep = slots[j];
 	struct cluster *s = p->pool[keep];
-	for (uint32_t j = 0; j < k; j++) {
-		if (slots[j] == keep)
-			continue;
-		struct cluster *o = p->pool[slots[j]];
-		s->count += o->count;
-		if (o->first_seen < s->first_seen)
-			s->first_seen = o->first_seen;
-		if (o->last_seen > s->last_seen)
-			s->last_seen = o->last_seen;
-		uint32_t nh = p->cfg.history_buckets;
-		for (uint32_t b = 0; b < nh; b++)
-			if (o->hist[b])
-				pat_hist_add(p, s, o->hist_last - (nh - 1 - b), o->hist[b]);
-		uint64_t ids[MAX_ALIAS + 1];
-		uint32_t n_ids = 0;
-		ids[n_ids++] = o->id;
-		for (uint32_t a = 0; a < o->n_alias; a++)
-			ids[n_ids++] = o->alias[a];
-		bool was_head = p->lru_head == slots[j];
-		evict(p, slots[j]);
-		for (uint32_t a = 0; a < n_ids; a++)
-			add_alias(p, s, keep, ids[a]);
-		if (was_head && keep != p->lru_head) {
-			lru_unlink(p, keep);
-			pat_lru_push_front(p, keep);
-		}
-	}
+	for (uint32_t j = 0; j < k; j++)
+		if (slots[j] != keep)
+			fold_into(p, keep, slots[j]);
 	if (s->tok[pos] != p->wild) {
 		s->tok[pos] = p->wild;
 		s->n_wild++;
@@ -602,6 +774,18 @@ static uint32_t merge(struct patterns *p, const uint32_t *slots, uint32_t k, uin
 		leaf_unlink(p, keep);
 		pat_leaf_link(p, keep, key);
 	}
+	/*
+	 * Patterns the merged one now covers would keep the lines that match
+	 * them exactly (the fewest variables win a tie): they fold in too.
+	 * Merges are rare (at most one per pattern created), so a scan is cheap.
+	 */
+	uint32_t *sub = xmalloc(((size_t)p->n_used + 1) * sizeof(*sub)), n_sub = 0;
+	for (uint32_t x = p->lru_head; x != NIL; x = p->pool[x]->lru_next)
+		if (x != keep && subsumes(p, s, p->pool[x]))
+			sub[n_sub++] = x;
+	for (uint32_t j = 0; j < n_sub; j++)
+		fold_into(p, keep, sub[j]);
+	free(sub);
 	return keep;
 }
 
@@ -615,8 +799,9 @@ static uint32_t merge(struct patterns *p, const uint32_t *slots, uint32_t k, uin
 /* Constant tokens a pattern must keep besides the position that merges. */
 #define MERGE_MIN_CONSTANTS 3
 
-static uint32_t merge_siblings(struct patterns *p, uint32_t slot)
+static uint32_t merge_siblings(struct patterns *p, uint32_t slot, bool *merged)
 {
+	*merged = false;
 	struct cluster *c = p->pool[slot];
 	uint64_t sum = cluster_sum(c);
 	uint32_t n_const = 0;
@@ -626,8 +811,15 @@ static uint32_t merge_siblings(struct patterns *p, uint32_t slot)
 		if (c->tok[i] == p->wild)
 			continue;
 		bool is_const = !token_has_wild(c->text + c->off[i], c->off[i + 1] - c->off[i]);
-		if (n_const - is_const < MERGE_MIN_CONSTANTS)
-			continue; /* too little left to tell what the message is */
+		uint32_t others = n_const - is_const;
+		/*
+		 * The less constant text is left to tell the message by, the more
+		 * distinct values it takes to call the position a variable: "at
+		 * <frame>" merges once MAX_DISTINCT frames are seen.
+		 */
+		uint32_t need = others >= MERGE_MIN_CONSTANTS ? p->cfg.distinct_values : MAX_DISTINCT;
+		if (!others)
+			continue; /* nothing left to tell what the message is */
 		uint64_t key = skeleton_key(p, c, sum, i);
 		struct skeleton *e = &p->skel[(key ^ (key >> 32)) & p->skel_mask];
 		if (e->key != key) {
@@ -647,12 +839,13 @@ static uint32_t merge_siblings(struct patterns *p, uint32_t slot)
 		e->n = live;
 		e->slot[e->n] = slot;
 		e->id[e->n++] = c->id;
-		if (e->n >= p->cfg.distinct_values) {
+		if (e->n >= need) {
 			uint32_t members[MAX_DISTINCT];
 			uint32_t k = e->n;
 			memcpy(members, e->slot, k * sizeof(*members));
 			e->key = 0;
 			e->n = 0;
+			*merged = true;
 			return merge(p, members, k, i);
 		}
 	}
@@ -780,7 +973,15 @@ uint64_t patterns_add(struct patterns *p, const char *line, size_t len, int64_t 
 	}
 	if (best == NIL || best_sim < p->cfg.similarity) {
 		uint32_t slot = create_cluster(p, n, lkey, line, len, t_ns);
-		uint32_t now = merge_siblings(p, slot);
+		/*
+		 * A merged pattern is a new pattern too: it joins the skeletons of
+		 * its new shape, so that a line varying in two positions merges in
+		 * both. Each merge adds a variable, so this ends.
+		 */
+		bool merged;
+		uint32_t now = merge_siblings(p, slot, &merged);
+		while (merged)
+			now = merge_siblings(p, now, &merged);
 		if (is_new)
 			*is_new = now == slot;
 		return p->pool[now]->id;

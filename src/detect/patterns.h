@@ -2,14 +2,20 @@
  * Log patterns: a streaming template miner that gives every log body a
  * pattern id, so that "orient" can count error classes instead of lines.
  * A line is split into tokens on whitespace; variable parts (numbers, hex,
- * ips, uuids, paths, URLs, key=value values, quoted values holding numbers,
- * sizes with their units) are masked to "<*>" by hand-written classifiers;
- * runs of like variables collapse into one. The masked tokens are routed by
+ * ips, uuids, paths, URLs, key=value and JSON "key": values, quoted values
+ * holding numbers, sizes with their units) are masked to "<*>" by
+ * hand-written classifiers, and so are tokens whose shape names a thing
+ * even without a digit (host names, host:port, e-mail addresses, file and
+ * executable names, IPv6 and MAC addresses, day and month names, a syslog
+ * source tag such as "sshd[812]:" among the first two tokens); runs of like
+ * variables collapse into one. The masked tokens are routed by
  * token count and leading tokens to a small set of candidate patterns, and
  * a line joins the one that matches it (every constant equal, by default).
  * Words without digits become variables too, once distinct_values patterns
  * differ only by the word in one position: they merge into one pattern
- * with "<*>" there, and the merged-away ids live on as aliases. The daemon feeds it ingested log
+ * with "<*>" there (with fewer than 3 other constant words it takes 8),
+ * older patterns the merged one covers fold into it, and the merged-away
+ * ids live on as aliases. The daemon feeds it ingested log
  * records from the writer thread; `ooda analyze patterns FILE` feeds it a
  * file. Memory is bounded: past max_patterns the least recently seen
  * pattern is evicted.

@@ -504,7 +504,7 @@ static int load_into(struct patterns *p, const uint8_t *d, size_t len, struct bu
 	r.where = "skeleton";
 	for (r.item = 0; r.item < n_skel; r.item++) {
 		uint64_t key, n, idx[MAX_DISTINCT];
-		if (!rd_u64(&r, &key, "key") || !rd_v(&r, p->cfg.distinct_values - 1, &n, "member count"))
+		if (!rd_u64(&r, &key, "key") || !rd_v(&r, MAX_DISTINCT - 1, &n, "member count"))
 			return OODA_ECORRUPT;
 		if (!key || !n) {
 			rd_fail(&r, "%s", key ? "no members" : "key 0");

@@ -54,6 +54,20 @@ static void test_same_or_different(void **state)
 		{ "job 7 started", "job 7 started at once", false },
 		{ "", "", true },
 		{ "", "x", false },
+		/* names that are variables by their shape, without a digit */
+		{ "chrome.exe - www.google.com:443 open", "Dropbox.exe - proxy.example.edu:5070 open", true },
+		{ "resolved api.github.com fine", "resolved cdn.example.net fine", true },
+		{ "mail sent to alice@example.com now", "mail sent to bob@corp.example.org now", true },
+		{ "saved C:\\Users\\alice\\a.txt ok", "saved D:\\data\\b ok", true },
+		{ "peer fe80::1ff:fe23:4567:890a up", "peer 2001:db8::beef up", true },
+		{ "lease to aa:bb:cc:dd:ee:ff done", "lease to 00:1a:2b:3c:4d:5e done", true },
+		{ "sshd[812]: Connection closed by 10.0.0.1", "sshd[99]: Connection closed by 10.0.0.2", true },
+		{ "sshd[812]: Connection closed by 10.0.0.1", "dropbear[7]: Connection closed by 10.0.0.2", true },
+		{ "ran at Sat Jun 25 04:05:54 2005", "ran at Mon Dec 5 11:00:01 2005", true },
+		{ "done {\"user\":\"alice\",\"ms\":12}", "done {\"user\":\"bob\",\"ms\":7}", true },
+		/* words that tell messages apart stay words */
+		{ "Class org.apache.Foo loaded", "Class org.apache.Bar loaded", false },
+		{ "sshd[812]: Connection closed", "sshd[812]: Connection opened", false },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct patterns *p = make(NULL);
