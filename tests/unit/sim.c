@@ -231,6 +231,40 @@ static void test_export_bounded(void **state)
 	buf_release(&err);
 }
 
+struct collect_ctx {
+	struct exporter *e;
+	int calls;
+};
+
+/* A collect hook that adds one metric point per call and counts its calls. */
+static void collect_one(void *ctx)
+{
+	struct collect_ctx *c = ctx;
+	exporter_add(c->e, SIG_METRICS, 0, "{}", 2);
+	c->calls++;
+}
+
+static void test_export_collects_metrics_at_flush(void **state)
+{
+	/* like an OTel SDK's periodic reader: the metrics are read when a post goes out, not queued ahead of it */
+	(void)state;
+	struct buf err = BUF_INIT;
+	struct collect_ctx c = { 0 };
+	c.e = exporter_create("http://127.0.0.1:1", NULL, 1024, 1, 3600 * 1000, no_resource, NULL, &err);
+	assert_non_null(c.e);
+	exporter_on_collect(c.e, collect_one, &c);
+	exporter_flush(c.e);
+	struct exporter_stats st;
+	exporter_get_stats(c.e, &st);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(st.dropped, 1); /* the point collected was posted in the same flush (and failed: port 1) */
+	exporter_flush(c.e);
+	exporter_get_stats(c.e, &st);
+	assert_int_equal(st.dropped, 2);
+	exporter_destroy(c.e);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	httpc_global_init();
@@ -238,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_traceparent_parse), cmocka_unit_test(test_traceparent_roundtrip),
 		cmocka_unit_test(test_wave_mean_and_shape), cmocka_unit_test(test_wave_jitter),
 		cmocka_unit_test(test_fault_request),      cmocka_unit_test(test_fault_catalogue),
+		cmocka_unit_test(test_export_collects_metrics_at_flush),
 		cmocka_unit_test(test_export_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
