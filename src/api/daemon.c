@@ -43,6 +43,8 @@ static void publish_live(void *ctx, const struct telemetry_batch *b)
 	struct daemon *d = ctx;
 	live_publish(d->live, b);
 	logclass_observe(d->logclass, b);
+	if (b->n_points || b->n_spans)
+		atomic_fetch_add(&d->fresh_batches, 1); /* the rules tick passes it on (rules_note_fresh) */
 }
 
 static int replay_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)

@@ -587,6 +587,47 @@ static void test_rules_eval(void **state)
 	buf_release(&err);
 }
 
+/* Fresh telemetry lets the rules evaluate after half the interval, once; without it they wait the whole interval. */
+static void test_rules_fresh(void **state)
+{
+	(void)state;
+	struct promql_source src = { .version = 1, .select = fake_select };
+	struct rules *r;
+	struct buf err = BUF_INIT;
+	assert_int_equal(rules_create(NULL, NULL, &r, &err), 0);
+	rules_set_source(r, &src);
+	assert_int_equal(rules_configure(r,
+					 "{\"interval\":\"4s\",\"rules\":[{\"name\":\"Backlog\","
+					 "\"expr\":\"queue_depth > 10\",\"severity\":\"page\"}]}",
+					 true, &err),
+			 0);
+	struct alerts *a = mk();
+	struct alert_sink sink = alerts_sink(a);
+	json_t *labels = json_pack("{s:s}", "job", "checkout");
+	g_value = 3;
+	rules_tick(r, T0, &sink); /* the first evaluation: nothing */
+	g_value = 50;
+	rules_tick(r, T0 + 2 * S, &sink); /* nothing new arrived: waits for the interval */
+	assert_int_not_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_FIRING);
+	rules_note_fresh(r);
+	rules_tick(r, T0 + 3 * S, &sink); /* fresh data, half the interval passed: evaluates now */
+	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_FIRING);
+	g_value = 3;
+	rules_tick(r, T0 + 5 * S, &sink); /* the fresh mark was used: the interval again */
+	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_FIRING);
+	rules_note_fresh(r);
+	rules_tick(r, T0 + 5 * S + S / 2, &sink); /* fresh again, 2.5 s after the last: evaluates */
+	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_RESOLVED);
+	g_value = 50;
+	rules_note_fresh(r);
+	rules_tick(r, T0 + 6 * S, &sink); /* 0.5 s after the last: too soon even with fresh data */
+	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_RESOLVED);
+	json_decref(labels);
+	alerts_destroy(a);
+	rules_destroy(r);
+	buf_release(&err);
+}
+
 static char *slurp(const char *name, size_t *len)
 {
 	char path[1024];
@@ -661,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_lifecycle),   cmocka_unit_test(test_subscribe),   cmocka_unit_test(test_dedup),	  cmocka_unit_test(test_grouping), cmocka_unit_test(test_declared_graph),
 		cmocka_unit_test(test_inhibition),  cmocka_unit_test(test_silences),  cmocka_unit_test(test_severity),
 		cmocka_unit_test(test_template),    cmocka_unit_test(test_rules_config), cmocka_unit_test(test_rules_eval),
+		cmocka_unit_test(test_rules_fresh),
 		cmocka_unit_test(test_alertmanager),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
