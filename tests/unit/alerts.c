@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "detect/alerts.h"
+#include "detect/engine.h"
 #include "detect/rules.h"
 #include "ingest/alertmanager.h"
 
@@ -587,6 +588,33 @@ static void test_rules_eval(void **state)
 	buf_release(&err);
 }
 
+/* The engine learns when an alert's `for` or keep_firing_for ends, so it can tick then rather than up to a tick later. */
+static void test_next_due(void **state)
+{
+	(void)state;
+	struct alerts *a = mk();
+	assert_int_equal(alerts_next_due(a), 0); /* nothing waits */
+	sig(a, "Slow", "checkout", NULL, true, T0, 2 * S, 3 * S);
+	sig(a, "Fast", "checkout", NULL, true, T0 + S / 2, 1 * S, 0);
+	assert_int_equal(alerts_next_due(a), T0 + 3 * S / 2); /* the earliest `for` */
+	alerts_tick(a, T0 + 3 * S / 2);
+	assert_int_equal(state_of(a, "Fast", "checkout", NULL, NULL), ALERT_FIRING);
+	assert_int_equal(alerts_next_due(a), T0 + 2 * S);
+	alerts_tick(a, T0 + 2 * S);
+	assert_int_equal(alerts_next_due(a), 0); /* both fire; neither cleared */
+	sig(a, "Slow", "checkout", NULL, false, T0 + 4 * S, 2 * S, 3 * S);
+	assert_int_equal(alerts_next_due(a), T0 + 7 * S); /* cleared: keep_firing_for ends then */
+	alerts_destroy(a);
+
+	/* the engine wakes at the due time when it comes before the next period, never sooner than the gap */
+	const int64_t MS_ = OODA_NS_PER_MS;
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, 0), 1000 * MS_);
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0 + 50 * MS_), 850 * MS_);
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0 + 500 * MS_), 1000 * MS_);
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0 + 1), 800 * MS_ + ENGINE_MIN_GAP_NS);
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0), 1000 * MS_); /* past: no spinning */
+}
+
 /* Fresh telemetry lets the rules evaluate after half the interval, once; without it they wait the whole interval. */
 static void test_rules_fresh(void **state)
 {
@@ -703,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_inhibition),  cmocka_unit_test(test_silences),  cmocka_unit_test(test_severity),
 		cmocka_unit_test(test_template),    cmocka_unit_test(test_rules_config), cmocka_unit_test(test_rules_eval),
 		cmocka_unit_test(test_rules_fresh),
+		cmocka_unit_test(test_next_due),
 		cmocka_unit_test(test_alertmanager),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
