@@ -586,7 +586,9 @@ static void wait_quiet(struct drill *d, const char *name)
 	resolve_open(d, why);
 }
 
-/* The first delivery, from the outbox, of a notification created at or after start_ns; 0 when none. */
+/* The first delivery, from the outbox, of a notification that something broke (an alert
+ * firing, an incident opened or reopened) created at or after start_ns; 0 when none. A
+ * resolution of the previous scenario's tail does not count. */
 static int64_t first_delivery(struct drill *d, int64_t start_ns)
 {
 	json_t *j = drill_call(&d->ooda, "GET", "/api/v1/notifications?status=delivered&limit=200", NULL, NULL);
@@ -595,7 +597,9 @@ static int64_t first_delivery(struct drill *d, int64_t start_ns)
 	json_t *n;
 	json_array_foreach(json_object_get(j, "notifications"), i, n) {
 		int64_t t = jtime(n, "delivered_at");
-		if (jtime(n, "created_at") >= start_ns && t && (!first || t < first))
+		const char *ev = cli_jstr(n, "event");
+		int broke = !strcmp(ev, "firing") || !strcmp(ev, "opened") || !strcmp(ev, "reopened");
+		if (broke && jtime(n, "created_at") >= start_ns && t && (!first || t < first))
 			first = t;
 	}
 	json_decref(j);
