@@ -102,7 +102,10 @@ static void flush(struct exporter *e)
 	}
 	e->queued_bytes = 0;
 	pthread_mutex_unlock(&e->mu);
-	for (size_t i = 0; i < nq; i++) {
+	/* metrics first: an OTel SDK exports them on a reader of their own, never queued behind spans
+	 * and logs (each post waits for ooda's durable commit) */
+	for (size_t j = 0; j < nq; j++) {
+		size_t i = (j + (size_t)SIG_METRICS * (size_t)e->nsvc) % nq;
 		if (counts[i])
 			post_one(e, (int)(i / (size_t)e->nsvc), (int)(i % (size_t)e->nsvc), &taken[i], counts[i]);
 		buf_release(&taken[i]);
