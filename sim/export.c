@@ -25,6 +25,8 @@ struct exporter {
 	long interval_ms;
 	exporter_resource_fn resource;
 	void *ctx;
+	exporter_collect_fn collect; /* set once, before the first flush that needs it */
+	void *collect_ctx;
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -82,6 +84,12 @@ static void post_one(struct exporter *e, int signal, int svc, struct buf *items,
 
 static void flush(struct exporter *e)
 {
+	pthread_mutex_lock(&e->mu);
+	exporter_collect_fn collect = e->collect;
+	void *cctx = e->collect_ctx;
+	pthread_mutex_unlock(&e->mu);
+	if (collect)
+		collect(cctx);
 	size_t nq = (size_t)SIG_COUNT * (size_t)e->nsvc;
 	struct buf *taken = xcalloc(nq, sizeof *taken);
 	uint64_t *counts = xcalloc(nq, sizeof *counts);
@@ -94,7 +102,10 @@ static void flush(struct exporter *e)
 	}
 	e->queued_bytes = 0;
 	pthread_mutex_unlock(&e->mu);
-	for (size_t i = 0; i < nq; i++) {
+	/* metrics first: an OTel SDK exports them on a reader of their own, never queued behind spans
+	 * and logs (each post waits for ooda's durable commit) */
+	for (size_t j = 0; j < nq; j++) {
+		size_t i = (j + (size_t)SIG_METRICS * (size_t)e->nsvc) % nq;
 		if (counts[i])
 			post_one(e, (int)(i / (size_t)e->nsvc), (int)(i % (size_t)e->nsvc), &taken[i], counts[i]);
 		buf_release(&taken[i]);
@@ -154,6 +165,20 @@ struct exporter *exporter_create(const char *base_url, const char *token, size_t
 		return NULL;
 	}
 	return e;
+}
+
+void exporter_on_collect(struct exporter *e, exporter_collect_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&e->mu);
+	e->collect = fn;
+	e->collect_ctx = ctx;
+	pthread_mutex_unlock(&e->mu);
+}
+
+void exporter_flush(struct exporter *e)
+{
+	if (e)
+		flush(e);
 }
 
 void exporter_get_stats(struct exporter *e, struct exporter_stats *out)

@@ -2,7 +2,9 @@
  * The simulator's OTLP/HTTP JSON exporter: services add finished spans, log
  * records and metric points (already rendered as OTLP JSON objects) and a
  * thread posts them to ooda's /v1/traces, /v1/logs and /v1/metrics about
- * once a second, grouped by service. The queue is bounded in bytes: when it
+ * once a second, grouped by service. Like an OpenTelemetry SDK's periodic
+ * metric reader, the exporter asks for the metrics (exporter_on_collect)
+ * right before each post, so a metric point is as fresh as the post. The queue is bounded in bytes: when it
  * is full, or ooda does not answer, items are dropped and counted — a
  * service never waits for ooda.
  */
@@ -38,6 +40,18 @@ struct exporter *exporter_create(const char *base_url, const char *token, size_t
 
 /* Queues one OTLP JSON object (a span, a log record or a metric) of signal for svc; copies it. */
 void exporter_add(struct exporter *e, int signal, int svc, const char *json, size_t len);
+
+/* Called on the exporter's thread at the start of every flush, to add metric points. */
+typedef void (*exporter_collect_fn)(void *ctx);
+
+/*
+ * Sets the collect hook (NULL: none). Set it before items flow; the hook may
+ * call exporter_add. ctx must outlive e.
+ */
+void exporter_on_collect(struct exporter *e, exporter_collect_fn fn, void *ctx);
+
+/* Collects and posts everything queued now, on the caller's thread (tests, tools). */
+void exporter_flush(struct exporter *e);
 
 void exporter_get_stats(struct exporter *e, struct exporter_stats *out);
 

@@ -284,8 +284,10 @@ static bool world_wait(struct world *w, double seconds)
 	return run;
 }
 
-static void emit_metrics(struct world *w)
+/* The exporter's collect hook: the metric points of every server, read as they are now. */
+static void emit_metrics(void *ctx)
 {
+	struct world *w = ctx;
 	int64_t now = ooda_now_ns();
 	for (int i = 0; i < SVC_SERVERS; i++) {
 		struct svc_state *st = &w->svc[i];
@@ -313,7 +315,6 @@ static void emit_metrics(struct world *w)
 static void *tick_main(void *arg)
 {
 	struct world *w = arg;
-	int n = 0;
 	while (world_wait(w, 0.2)) {
 		int64_t now = ooda_now_ns();
 		int expired[SIM_MAX_FAULTS], ne = 0;
@@ -327,8 +328,6 @@ static void *tick_main(void *arg)
 			world_fault_clear(w, expired[k], &err);
 			buf_release(&err);
 		}
-		if (++n % 5 == 0)
-			emit_metrics(w);
 	}
 	return NULL;
 }
@@ -445,6 +444,7 @@ struct world *world_start(const struct sim_options *opt, struct buf *err)
 				 err);
 	if (!w->exp)
 		goto fail;
+	exporter_on_collect(w->exp, emit_metrics, w);
 	if (control_start(w, opt->base_port, err) < 0)
 		goto fail;
 	for (int i = 0; i < SVC_SERVERS; i++)

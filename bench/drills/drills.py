@@ -402,6 +402,33 @@ def resolve_incidents(ooda_port):
                 log(f"drills: could not resolve {inc.get('id')}: {e}")
 
 
+STEPS = ("condition", "for", "queued", "sent", "arrived")
+
+
+def ooda_steps(ooda_port, t0, arrival):
+    """Where ooda's time went, from its own timestamps: fault → the first
+    evaluation that found the condition (alert active_at; includes the sim's
+    export, ingest, the rule window and the evaluation tick), → firing
+    (fired_at: the `for`), → the notification row (created_at), → delivered
+    (delivered_at, the sender), → the receiver's arrival. None when unknown."""
+    try:
+        _s, al = call("GET", f"http://127.0.0.1:{ooda_port}/api/v1/alerts?state=all")
+        _s, nt = call("GET", f"http://127.0.0.1:{ooda_port}/api/v1/notifications?limit=200")
+    except Exception:
+        return None
+    fired = [a for a in al.get("alerts", []) if (iso_epoch(a.get("fired_at")) or 0) >= t0]
+    if not fired:
+        return None
+    a = min(fired, key=lambda a: iso_epoch(a["fired_at"]))
+    rows = [n for n in nt.get("notifications", []) if n.get("alert") == a.get("fingerprint")
+            and (iso_epoch(n.get("created_at")) or 0) >= t0 and n.get("delivered_at")]
+    n = min(rows, key=lambda n: iso_epoch(n["delivered_at"])) if rows else {}
+    ts = [t0, iso_epoch(a.get("active_at")), iso_epoch(a.get("fired_at")), iso_epoch(n.get("created_at")),
+          iso_epoch(n.get("delivered_at")), arrival]
+    return {k: (ts[i + 1] - ts[i]) if ts[i] is not None and ts[i + 1] is not None else None
+            for i, k in enumerate(STEPS)}
+
+
 def fault_blind(fault):
     """Prometheus has no metric to see this fault by (README: the reconciler)."""
     return fault == "job-stopped"
@@ -432,6 +459,8 @@ def drill(rec, control, ooda_port, prom_port, fault, service, harmless):
         ev = rec.firing_since(s, t0)
         res[s] = {"mttd": (ev[0][0] - t0) if ev else None, "first": ev[0][2] if ev else None,
                   "false": len(ev) if harmless else 0}
+    ev = rec.firing_since("ooda", t0)
+    res["ooda"]["steps"] = ooda_steps(ooda_port, t0, ev[0][0]) if ev and not harmless else None
     try:
         call("DELETE", f"{control}/faults/{inst['id']}")
     except Exception:
@@ -523,6 +552,20 @@ def main():
         hit = sum(1 for r in rs if r.get("incident_service")
                   and r["incident_service"] == r["expected"].get("service"))
         print(f"| {name} | {om} | {ow} | {pm} | {pw} | — | {hit}/{len(rs)} |")
+    print("")
+    print("ooda's time step by step, median s over the runs (fault → condition found → firing → "
+          "notification queued → sent → at the receiver)")
+    print("| scenario | " + " | ".join(STEPS) + " |")
+    print("|---|" + "---|" * len(STEPS))
+    for name, _f, _s, harmless in scen:
+        steps = [r["ooda"].get("steps") for r in results[name] if r["ooda"].get("steps")]
+        if harmless or not steps:
+            continue
+        cells = []
+        for k in STEPS:
+            got = [st[k] for st in steps if st.get(k) is not None]
+            cells.append(f"{statistics.median(got):.2f}" if got else "—")
+        print(f"| {name} | " + " | ".join(cells) + " |")
     if ooda_meds:
         print(human_baseline(statistics.median(ooda_meds)))
     cleanup()

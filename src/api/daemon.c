@@ -43,6 +43,8 @@ static void publish_live(void *ctx, const struct telemetry_batch *b)
 	struct daemon *d = ctx;
 	live_publish(d->live, b);
 	logclass_observe(d->logclass, b);
+	if (b->n_points || b->n_spans)
+		atomic_fetch_add(&d->fresh_batches, 1); /* the rules tick passes it on (rules_note_fresh) */
 }
 
 static int replay_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
@@ -65,6 +67,11 @@ static void live_replay(struct daemon *d)
 	buf_release(&err);
 }
 
+static int64_t alerts_due(void *ctx)
+{
+	return alerts_next_due(ctx);
+}
+
 /* ---- the stages (stage.h): start in order, stop in reverse ---------------- */
 
 /*
@@ -80,6 +87,7 @@ static int stages_start(struct daemon *d, struct buf *err)
 	struct alert_sink sink = alerts_sink(d->alerts);
 	if ((rc = engine_create(&sink, ENGINE_DEFAULT_TICK_NS, &d->engine, err)))
 		return rc;
+	engine_set_due(d->engine, alerts_due, d->alerts); /* an alert's `for` ends between two ticks */
 	for (size_t i = 0; i < daemon_n_stages; i++)
 		if (daemon_stages[i].add_ticks && (rc = daemon_stages[i].add_ticks(d, d->engine))) {
 			buf_addf(err, "stage %s: engine callbacks: %s", daemon_stages[i].name, ooda_strerror(rc));

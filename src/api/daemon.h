@@ -7,6 +7,7 @@
 #define OODA_DAEMON_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <jansson.h>
@@ -60,6 +61,8 @@ struct daemon {
 	/* detect: alerting core, alert rules, the engine thread that ticks them */
 	struct alerts *alerts;
 	struct rules *rules;
+	atomic_uint_least64_t fresh_batches; /* batches with spans or points made durable (writer thread) */
+	uint64_t fresh_seen;                 /* fresh_batches at the last rules tick (engine thread) */
 	struct engine *engine;
 	struct prober *prober;       /* probes of services in ooda.yaml */
 	struct heartbeats *heartbeats; /* dead-man's switches */

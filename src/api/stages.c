@@ -188,9 +188,16 @@ static int detect_reload(struct daemon *d, const struct config *cfg, bool apply,
 	return detect_configure(d, cfg, apply, err);
 }
 
+/* Fresh telemetry since the last tick lets the rules evaluate early (rules_note_fresh). */
 static void tick_rules(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 {
-	rules_tick(ctx, now_ns, sink);
+	struct daemon *d = ctx;
+	uint64_t n = atomic_load(&d->fresh_batches);
+	if (n != d->fresh_seen) {
+		d->fresh_seen = n;
+		rules_note_fresh(d->rules);
+	}
+	rules_tick(d->rules, now_ns, sink);
 }
 
 static void tick_alerts(void *ctx, int64_t now_ns, const struct alert_sink *sink)
@@ -205,7 +212,7 @@ static int detect_add_ticks(struct daemon *d, struct engine *e)
 		engine_tick_fn fn;
 		void *ctx;
 	} ticks[] = {
-		{ tick_rules, d->rules },	    { tick_alerts, d->alerts },	      { probes_tick, d->prober },
+		{ tick_rules, d },	    { tick_alerts, d->alerts },	      { probes_tick, d->prober },
 		{ heartbeats_tick, d->heartbeats }, { redwatch_tick, d->redwatch },   { logclass_tick, d->logclass },
 		{ watches_tick, d->watches },
 	};

@@ -8,9 +8,17 @@
  * against the fault's start (MTTD), the incident, its suspects against the
  * fault's expected root cause (top-1, top-3), incidents outside the fault's
  * blast radius (false incidents). Between scenarios it clears the fault, waits
- * for quiet and resolves what is open (actor "drill"). Incidents cannot be
- * tagged `drill` through the API, so drills never attach to a user's daemon:
- * the dedicated instance keeps them out of every real reliability report.
+ * for quiet and resolves what is open (actor "drill"). The dedicated ooda
+ * notifies one webhook receiver of the drill's own, so the report has the
+ * time to the first notification ooda delivered, from its outbox.
+ *
+ * --attach drills a system that already runs (`make demo`): the ooda the CLI
+ * resolves (--server, token) and the simulator whose control port --sim
+ * names; nothing is started, the notifications go wherever that ooda routes
+ * them, and only incidents opened since the drill began are resolved.
+ * Incidents cannot be tagged `drill` through the API, so an attached drill's
+ * incidents stay in that ooda's reliability report: attach to a demo, not to
+ * production.
  */
 #include "cli/cli.h"
 #include "core/error.h"
@@ -23,6 +31,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +81,11 @@ struct drill {
 	pid_t ooda_pid, sim_pid;
 	int sim_base;
 	struct client ooda, sim;
+	int attach;        /* --attach: nothing started, nothing of the pids checked */
+	int64_t since_ns;  /* when the drill began: only incidents opened since are resolved */
+	int rx_fd;         /* the notification receiver's listening socket; -1 when none */
+	pthread_t rx_thread;
+	int rx_started;
 };
 
 /* ---- processes and ports ---------------------------------------------------- */
@@ -125,6 +139,7 @@ static pid_t drill_spawn(struct drill *d, char *const argv[], const char *log, s
 			close(fd);
 		}
 		setenv("OODA_TOKEN", d->token, 1);
+		setenv("OODA_DRILL_WEBHOOK_KEY", "drill", 1); /* the drill's receiver checks no signature */
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -154,6 +169,12 @@ static int alive(pid_t pid)
 	return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
 }
 
+/* Both processes still run (always true when attached: they are not ours to watch). */
+static int both_alive(struct drill *d)
+{
+	return d->attach || (alive(d->ooda_pid) && alive(d->sim_pid));
+}
+
 static void nap_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -165,6 +186,90 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	(void)st, (void)flag, (void)ftw;
 	remove(path);
 	return 0;
+}
+
+/* ---- the notification receiver ------------------------------------------------ */
+
+#define RX_MAX_REQUEST (1 << 20) /* bytes read of one request at most */
+
+/* Reads one request (headers, then Content-Length bytes, bounded) and answers 204. */
+static void rx_serve(int c)
+{
+	struct timeval tv = { 5, 0 };
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	char buf[8192];
+	size_t have = 0, total = 0, need = 0;
+	int headers_done = 0;
+	for (;;) {
+		ssize_t n = read(c, buf + have, sizeof buf - 1 - have);
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+		if (!headers_done) {
+			have += (size_t)n;
+			buf[have] = 0;
+			char *end = strstr(buf, "\r\n\r\n");
+			if (end) {
+				headers_done = 1;
+				for (char *p = buf; p && p < end; p = strstr(p, "\r\n") ? strstr(p, "\r\n") + 2 : NULL)
+					if (!strncasecmp(p, "content-length:", 15))
+						need = (size_t)strtoul(p + 15, NULL, 10);
+				need += (size_t)(end + 4 - buf);
+			} else if (have >= sizeof buf - 1) {
+				break; /* headers longer than the buffer: answer anyway */
+			}
+		}
+		if (headers_done) {
+			have = 0;
+			if (total >= need || total >= RX_MAX_REQUEST)
+				break;
+		}
+	}
+	static const char answer[] = "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	ssize_t w = write(c, answer, sizeof answer - 1);
+	(void)w;
+	close(c);
+}
+
+static void *rx_main(void *arg)
+{
+	struct drill *d = arg;
+	for (;;) {
+		int c = accept(d->rx_fd, NULL, NULL);
+		if (c < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return NULL; /* shut down */
+		}
+		rx_serve(c);
+	}
+}
+
+/* Listens on a free loopback port for the dedicated ooda's webhook; returns the port, or -1. */
+static int rx_start(struct drill *d)
+{
+	d->rx_fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	if (d->rx_fd < 0 || bind(d->rx_fd, (struct sockaddr *)&sa, sizeof sa) || listen(d->rx_fd, 16) ||
+	    getsockname(d->rx_fd, (struct sockaddr *)&sa, &len))
+		return -1;
+	if (pthread_create(&d->rx_thread, NULL, rx_main, d))
+		return -1;
+	d->rx_started = 1;
+	return ntohs(sa.sin_port);
+}
+
+static void rx_stop(struct drill *d)
+{
+	if (d->rx_fd >= 0)
+		shutdown(d->rx_fd, SHUT_RDWR); /* accept returns: the thread ends */
+	if (d->rx_started)
+		pthread_join(d->rx_thread, NULL);
+	if (d->rx_fd >= 0)
+		close(d->rx_fd);
+	d->rx_fd = -1;
+	d->rx_started = 0;
 }
 
 /* ---- HTTP ------------------------------------------------------------------ */
@@ -200,7 +305,7 @@ static int64_t jtime(json_t *o, const char *key)
 
 /* ---- setup ------------------------------------------------------------------- */
 
-static void drill_config(struct drill *d, struct buf *y)
+static void drill_config(struct drill *d, int rx_port, struct buf *y)
 {
 	const struct drill_pace *p = d->pace;
 	buf_addf(y, "# written by `ooda drill run` (%s pace)\nlog:\n  level: warn\nservices:\n", p->name);
@@ -233,6 +338,10 @@ static void drill_config(struct drill *d, struct buf *y)
 			 "      severity: page\n",
 			 drill_services[i].name, drill_services[i].name, p->window, drill_services[i].latency_s, p->for_);
 	buf_adds(y, "incidents:\n  reopen_window: 1s\n");
+	buf_addf(y,
+		 "notify:\n  targets:\n    - name: drill\n      type: webhook\n      url: http://127.0.0.1:%d/drill\n"
+		 "      secret_env: OODA_DRILL_WEBHOOK_KEY\n      timeout: 2s\n  routes:\n    - targets: [drill]\n",
+		 rx_port);
 	buf_addf(y, "deploy:\n  hooks:\n    redeploy:\n      http: {url: \"http://127.0.0.1:%d/hooks/redeploy\"}\n      timeout: 10s\n",
 		 d->sim_base);
 }
@@ -308,7 +417,8 @@ static int drill_start(struct drill *d, struct buf *err)
 		return rc;
 	int port = port_bindable(0);
 	d->sim_base = drill_base_port();
-	if (port <= 0 || d->sim_base <= 0) {
+	int rx_port = rx_start(d);
+	if (port <= 0 || d->sim_base <= 0 || rx_port <= 0) {
 		buf_adds(err, "no free loopback ports");
 		return OODA_EIO;
 	}
@@ -318,7 +428,7 @@ static int drill_start(struct drill *d, struct buf *err)
 	d->sim = (struct client){ .server = d->sim_url, .timeout_s = 30 };
 
 	struct buf y = BUF_INIT;
-	drill_config(d, &y);
+	drill_config(d, rx_port, &y);
 	char cfg[PATH_MAX + 16], data[PATH_MAX + 16], listen[32], base[16];
 	snprintf(cfg, sizeof cfg, "%s/drill.yaml", d->dir);
 	snprintf(data, sizeof data, "%s/data", d->dir);
@@ -353,6 +463,7 @@ struct scenario {
 	const char *name, *kind, *service; /* expected root cause; service NULL for kind none */
 	int detected, incident;
 	double mttd_s; /* < 0: not detected */
+	double notified_s; /* fault start → first notification delivered; < 0: none */
 	int top1, top3; /* -1: unknown (no suspects route, or no incident) */
 	int false_incidents;
 	int suspects_route;
@@ -447,6 +558,8 @@ static void resolve_open(struct drill *d, const char *why)
 	size_t i;
 	json_t *inc;
 	json_array_foreach(json_object_get(j, "incidents"), i, inc) {
+		if (jtime(inc, "opened_at") < d->since_ns)
+			continue; /* attached: not the drill's */
 		struct buf path = BUF_INIT;
 		buf_adds(&path, "/api/v1/incidents/");
 		client_urlencode(&path, cli_jstr(inc, "id"));
@@ -482,9 +595,30 @@ static void wait_quiet(struct drill *d, const char *name)
 	resolve_open(d, why);
 }
 
+/* The first delivery, from the outbox, of a notification that something broke (an alert
+ * firing, an incident opened or reopened) created at or after start_ns; 0 when none. A
+ * resolution of the previous scenario's tail does not count. */
+static int64_t first_delivery(struct drill *d, int64_t start_ns)
+{
+	json_t *j = drill_call(&d->ooda, "GET", "/api/v1/notifications?status=delivered&limit=200", NULL, NULL);
+	int64_t first = 0;
+	size_t i;
+	json_t *n;
+	json_array_foreach(json_object_get(j, "notifications"), i, n) {
+		int64_t t = jtime(n, "delivered_at");
+		const char *ev = cli_jstr(n, "event");
+		int broke = !strcmp(ev, "firing") || !strcmp(ev, "opened") || !strcmp(ev, "reopened");
+		if (broke && jtime(n, "created_at") >= start_ns && t && (!first || t < first))
+			first = t;
+	}
+	json_decref(j);
+	return first;
+}
+
 static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 {
 	sc->mttd_s = -1;
+	sc->notified_s = -1;
 	sc->top1 = sc->top3 = -1;
 	int st = 0;
 	json_t *f = drill_call(&d->sim, "POST", "/faults", json_pack("{s:s}", "name", sc->name), &st);
@@ -498,8 +632,8 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 	int none = !sc->service;
 	int64_t deadline = ooda_now_ns() + (int64_t)(none ? d->pace->observe_s : d->pace->detect_s) * 1000000000LL;
 	json_t *mine = json_array(); /* incidents opened since the fault started */
-	int64_t first_fire = 0;
-	while (ooda_now_ns() < deadline && alive(d->ooda_pid) && alive(d->sim_pid)) {
+	int64_t first_fire = 0, first_sent = 0;
+	while (ooda_now_ns() < deadline && both_alive(d)) {
 		json_t *al = drill_call(&d->ooda, "GET", "/api/v1/alerts?state=all", NULL, NULL);
 		size_t i;
 		json_t *a;
@@ -512,6 +646,8 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 			}
 		}
 		json_decref(al);
+		if (first_fire && !first_sent)
+			first_sent = first_delivery(d, start);
 		json_t *inc = drill_call(&d->ooda, "GET", "/api/v1/incidents", NULL, NULL);
 		json_array_clear(mine);
 		json_array_foreach(json_object_get(inc, "incidents"), i, a) {
@@ -524,7 +660,8 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 		if (progress)
 			fprintf(stderr, "\r\033[Kdrill: %s: %s, %zu incident(s)", sc->name,
 				first_fire ? "detected" : "waiting for detection", json_array_size(mine));
-		if (!none && first_fire && in)
+		/* done once the notification left too (or plainly is not coming: no route sends it) */
+		if (!none && first_fire && in && (first_sent || ooda_now_ns() - first_fire > 15 * OODA_NS_PER_SEC))
 			break;
 		nap_ms(500);
 	}
@@ -532,6 +669,8 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 		sc->detected = 1;
 		sc->mttd_s = (double)(first_fire - start) / 1e9;
 	}
+	if (first_sent)
+		sc->notified_s = (double)(first_sent - start) / 1e9;
 	size_t i;
 	json_t *a;
 	json_t *scored = NULL; /* the first incident in the blast radius */
@@ -635,6 +774,7 @@ static json_t *drill_report(struct scenario *sc, size_t n, const struct drill_pa
 		json_object_set_new(e, "expected", json_pack("{s:s, s:s?}", "kind", s->kind, "service", s->service));
 		json_object_set_new(e, "suspects_route", json_boolean(s->suspects_route));
 		json_object_set_new(e, "first_alert", *s->first_alert ? json_string(s->first_alert) : json_null());
+		json_object_set_new(e, "first_notification_s", jnum_or_null(s->notified_s, s->notified_s >= 0));
 		json_object_set_new(e, "incidents", s->incidents ? json_incref(s->incidents) : json_array());
 		if (*s->error)
 			json_object_set_new(e, "error", json_string(s->error));
@@ -675,21 +815,22 @@ static const char *cell(json_t *v, char *tmp, size_t n)
 
 static void drill_print(json_t *r)
 {
-	static const char *const headers[] = { "SCENARIO", "DETECTED", "MTTD_S", "INCIDENT", "TOP1", "TOP3", "REMEDIATED",
-					       "MTTR_S", "FALSE" };
-	static const char *const keys[] = { "detected", "mttd_s", "incident", "top1", "top3", "remediated", "mttr_s",
-					    "false_incidents" };
+	static const char *const headers[] = { "SCENARIO", "DETECTED", "MTTD_S", "NOTIFIED_S", "INCIDENT", "TOP1", "TOP3",
+					       "REMEDIATED", "MTTR_S", "FALSE" };
+	static const char *const keys[] = { "detected", "mttd_s", "first_notification_s", "incident", "top1", "top3",
+					    "remediated", "mttr_s", "false_incidents" };
+	enum { NCOL = sizeof(headers) / sizeof(headers[0]) };
 	json_t *list = json_object_get(r, "scenarios");
 	size_t n = json_array_size(list);
-	const char **cells = xcalloc(n * 9 + 1, sizeof(*cells));
-	char (*tmp)[24] = xcalloc(n * 9 + 1, sizeof(*tmp));
+	const char **cells = xcalloc(n * NCOL + 1, sizeof(*cells));
+	char (*tmp)[24] = xcalloc(n * NCOL + 1, sizeof(*tmp));
 	for (size_t i = 0; i < n; i++) {
 		json_t *s = json_array_get(list, i);
-		cells[i * 9] = cli_jstr(s, "name");
-		for (size_t k = 0; k < 8; k++)
-			cells[i * 9 + 1 + k] = cell(json_object_get(s, keys[k]), tmp[i * 9 + 1 + k], sizeof tmp[0]);
+		cells[i * NCOL] = cli_jstr(s, "name");
+		for (size_t k = 0; k + 1 < NCOL; k++)
+			cells[i * NCOL + 1 + k] = cell(json_object_get(s, keys[k]), tmp[i * NCOL + 1 + k], sizeof tmp[0]);
 	}
-	cli_table(headers, 9, cells, (int)n);
+	cli_table(headers, NCOL, cells, (int)n);
 	json_t *sum = json_object_get(r, "summary");
 	char a[24], b[24], c[24], e[24];
 	printf("\nMTTD p50 %s s, top-1 rate %s, false incidents %s, MTTR p50 %s s (%s pace)\n",
@@ -737,16 +878,28 @@ static int find_binaries(struct drill *d, struct cli_args *a, struct buf *err)
 
 int cmd_drill_run(struct cli_args *a, struct buf *err)
 {
-	struct drill d = { .pace = &drill_paces[cli_flag(a, "--fast") ? 1 : 0] };
+	struct drill d = { .pace = &drill_paces[cli_flag(a, "--fast") ? 1 : 0], .rx_fd = -1,
+			   .attach = cli_flag(a, "--attach"), .since_ns = 0 };
 	const char *only = cli_opt(a, "--scenario");
 	if (only && (!*only || !strcmp(only, "all")))
 		only = NULL;
-	int rc = find_binaries(&d, a, err);
+	const char *sim_url = cli_opt(a, "--sim");
+	if (sim_url && !d.attach) {
+		buf_adds(err, "--sim: only with --attach (without it the drill starts its own ooda-sim)");
+		return OODA_EINVAL;
+	}
+	if (d.attach && (!sim_url || (strncmp(sim_url, "http://", 7) && strncmp(sim_url, "https://", 8)) ||
+			 strlen(sim_url) >= sizeof d.sim_url)) {
+		buf_adds(err, "--sim: the simulator's control URL is required with --attach (http://HOST:PORT, "
+			      "the port ooda-sim's --base-port names)");
+		return OODA_EINVAL;
+	}
+	int rc = d.attach ? 0 : find_binaries(&d, a, err);
 	if (rc)
 		return rc;
 	const char *tmpdir = getenv("TMPDIR");
 	snprintf(d.dir, sizeof d.dir, "%s/ooda-drill-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-	if (!mkdtemp(d.dir)) {
+	if (!d.attach && !mkdtemp(d.dir)) {
 		buf_addf(err, "mkdtemp %s: %s", d.dir, strerror(errno));
 		return OODA_EIO;
 	}
@@ -757,9 +910,30 @@ int cmd_drill_run(struct cli_args *a, struct buf *err)
 	struct scenario *sc = NULL;
 	size_t n = 0;
 	json_t *cat = NULL;
-	if ((rc = drill_start(&d, err)))
+	if (d.attach) {
+		cli_server(a); /* resolves --server and the token like every other command */
+		d.ooda = a->client;
+		d.ooda.timeout_s = 10;
+		snprintf(d.sim_url, sizeof d.sim_url, "%s", sim_url);
+		d.sim = (struct client){ .server = d.sim_url, .timeout_s = 30 };
+		d.since_ns = ooda_now_ns();
+		int st = 0;
+		json_decref(drill_call(&d.ooda, "GET", "/api/v1/alerts?state=firing", NULL, &st));
+		if (st != 200) {
+			buf_addf(err, "--attach: %s answered GET /api/v1/alerts with HTTP %d (is it ooda, is the token right?)",
+				 d.ooda.server, st);
+			rc = st == 401 || st == 403 ? OODA_EUNAUTH : OODA_EIO;
+			goto out;
+		}
+	} else if ((rc = drill_start(&d, err))) {
 		goto out;
+	}
 	cat = drill_call(&d.sim, "GET", "/catalogue", NULL, NULL);
+	if (!json_is_array(cat)) {
+		buf_addf(err, "%s answered GET /catalogue with no fault list: is it ooda-sim's control port?", d.sim_url);
+		rc = OODA_EIO;
+		goto out;
+	}
 	sc = xcalloc(json_array_size(cat) + 1, sizeof(*sc));
 	size_t i;
 	json_t *f;
@@ -777,11 +951,13 @@ int cmd_drill_run(struct cli_args *a, struct buf *err)
 		rc = OODA_EINVAL;
 		goto out;
 	}
-	/* the first traces and the dependency graph before any fault */
-	for (int k = 0; k < (d.pace == &drill_paces[1] ? 8 : 30) * 2 && !drill_interrupted; k++)
+	/* the first traces and the dependency graph before any fault; an attached system is warm: it waits for quiet */
+	for (int k = 0; !d.attach && k < (d.pace == &drill_paces[1] ? 8 : 30) * 2 && !drill_interrupted; k++)
 		nap_ms(500);
+	if (d.attach)
+		wait_quiet(&d, "before the drill");
 	for (i = 0; i < n && !drill_interrupted; i++) {
-		if (!alive(d.ooda_pid) || !alive(d.sim_pid)) {
+		if (!both_alive(&d)) {
 			buf_addf(err, "%s exited during the drill (logs in %s)", alive(d.ooda_pid) ? "ooda-sim" : "ooda", d.dir);
 			rc = OODA_EIO;
 			goto out;
@@ -812,9 +988,12 @@ int cmd_drill_run(struct cli_args *a, struct buf *err)
 out:
 	drill_stop(&d.sim_pid); /* the simulator first: its exporter posts what is queued to ooda */
 	drill_stop(&d.ooda_pid);
+	rx_stop(&d);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-	if ((rc && getenv("OODA_DRILL_KEEP")) || cli_flag(a, "--keep"))
+	if (d.attach)
+		; /* no temp dir */
+	else if ((rc && getenv("OODA_DRILL_KEEP")) || cli_flag(a, "--keep"))
 		fprintf(stderr, "drill: logs kept in %s\n", d.dir);
 	else
 		nftw(d.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

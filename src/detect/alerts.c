@@ -1098,6 +1098,26 @@ int alerts_subscribe(struct alerts *a, alerts_subscriber_fn *fn, void *ctx)
 	return rc;
 }
 
+int64_t alerts_next_due(struct alerts *a)
+{
+	if (!a)
+		return 0;
+	int64_t due = 0;
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct alert *al = a->v[i];
+		int64_t t = 0;
+		if (al->state == ALERT_PENDING && al->last_active)
+			t = al->active_ns + al->for_ns;
+		else if (al->state == ALERT_FIRING && al->cleared_ns)
+			t = al->cleared_ns + al->keep_ns;
+		if (t && (!due || t < due))
+			due = t;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return due;
+}
+
 void alerts_tick(struct alerts *a, int64_t now_ns)
 {
 	if (!a)

@@ -135,6 +135,14 @@ struct alert_sink alerts_sink(struct alerts *a);
 void alerts_tick(struct alerts *a, int64_t now_ns);
 
 /*
+ * The earliest time (ns) at which alerts_tick would change something without
+ * a new signal: a pending alert reaching its `for`, a cleared firing alert
+ * reaching its keep_firing_for. 0 when nothing waits. For the engine, which
+ * ticks then instead of at its next period (see engine_set_due).
+ */
+int64_t alerts_next_due(struct alerts *a);
+
+/*
  * Replaces the dependency graph with the "edges" ([{source,target}…]) of
  * graph_json, the shape of live_graph_json. For tests and for callers that
  * know the graph better than live signals; while live is set, the next

@@ -24,7 +24,32 @@ struct engine {
 	struct engine_cb cb[ENGINE_MAX_CALLBACKS];
 	int n_cb;
 	int64_t ticks;
+	engine_due_fn due;
+	void *due_ctx;
 };
+
+void engine_set_due(struct engine *e, engine_due_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&e->mu);
+	e->due = fn;
+	e->due_ctx = ctx;
+	pthread_mutex_unlock(&e->mu);
+}
+
+int64_t engine_wake_ns(int64_t next_ns, int64_t mono_ns, int64_t wall_ns, int64_t due_wall_ns)
+{
+	if (due_wall_ns <= 0 || due_wall_ns <= wall_ns)
+		return next_ns; /* nothing due, or due already and the tick just run left it: no spinning */
+	int64_t in = due_wall_ns - wall_ns;
+	if (in < ENGINE_MIN_GAP_NS)
+		in = ENGINE_MIN_GAP_NS;
+	return mono_ns + in < next_ns ? mono_ns + in : next_ns;
+}
+
+static int64_t ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * OODA_NS_PER_SEC + t->tv_nsec;
+}
 
 int engine_create(const struct alert_sink *sink, int64_t tick_ns, struct engine **out, struct buf *err)
 {
@@ -76,16 +101,27 @@ static void *engine_main(void *arg)
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
 		pthread_mutex_unlock(&e->mu);
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		bool periodic = ts_ns(&now) >= ts_ns(&next);
 		engine_tick_once(e, ooda_now_ns());
 		pthread_mutex_lock(&e->mu);
-		int64_t ns = (int64_t)next.tv_nsec + e->tick_ns;
-		next.tv_sec += (time_t)(ns / OODA_NS_PER_SEC);
-		next.tv_nsec = (long)(ns % OODA_NS_PER_SEC);
-		struct timespec now;
+		engine_due_fn due = e->due;
+		void *due_ctx = e->due_ctx;
+		pthread_mutex_unlock(&e->mu);
+		int64_t due_ns = due ? due(due_ctx) : 0; /* on this thread, like the ticks */
+		pthread_mutex_lock(&e->mu);
+		if (periodic) {
+			int64_t ns = (int64_t)next.tv_nsec + e->tick_ns;
+			next.tv_sec += (time_t)(ns / OODA_NS_PER_SEC);
+			next.tv_nsec = (long)(ns % OODA_NS_PER_SEC);
+		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec > next.tv_sec + 1) /* fell far behind: do not try to catch up */
 			next = now;
-		while (!e->stop && pthread_cond_timedwait(&e->wake, &e->mu, &next) != ETIMEDOUT)
+		int64_t w = engine_wake_ns(ts_ns(&next), ts_ns(&now), ooda_now_ns(), due_ns);
+		struct timespec wake = { .tv_sec = (time_t)(w / OODA_NS_PER_SEC), .tv_nsec = (long)(w % OODA_NS_PER_SEC) };
+		while (!e->stop && pthread_cond_timedwait(&e->wake, &e->mu, &wake) != ETIMEDOUT)
 			;
 	}
 	pthread_mutex_unlock(&e->mu);

@@ -39,6 +39,23 @@ int engine_add(struct engine *e, engine_tick_fn tick, void *ctx);
 /* Starts the thread. OODA_EINTERNAL with detail if it cannot. */
 int engine_start(struct engine *e, struct buf *err);
 
+/* The earliest wall-clock time (ns) something is due, asked after every tick; 0: nothing. */
+typedef int64_t (*engine_due_fn)(void *ctx);
+
+/*
+ * Sets the due hook (NULL: none; before engine_start). When it names a time
+ * before the next periodic tick, the engine ticks then as well (an alert's
+ * `for` ends between two ticks), at least ENGINE_MIN_GAP_NS after the last
+ * tick; the periodic schedule is unchanged.
+ */
+#define ENGINE_MIN_GAP_NS (10 * INT64_C(1000000))
+void engine_set_due(struct engine *e, engine_due_fn fn, void *ctx);
+
+/* When the engine should wake after a tick, at mono_ns (wall_ns on the wall clock): the
+ * periodic next_ns, or earlier for a due time still ahead (engine_set_due), never sooner
+ * than ENGINE_MIN_GAP_NS; all ns. Pure: for tests. */
+int64_t engine_wake_ns(int64_t next_ns, int64_t mono_ns, int64_t wall_ns, int64_t due_wall_ns);
+
 /* Runs one tick now on the caller's thread (tests, and `ooda` tools). */
 void engine_tick_once(struct engine *e, int64_t now_ns);
 

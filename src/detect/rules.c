@@ -19,6 +19,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 struct rule {
 	char *name, *expr_text, *service;
@@ -43,6 +44,8 @@ struct rules {
 	struct promql_source src;
 	const struct promql_source *override;
 	int64_t next_ns;
+	int64_t last_ns;    /* when the last evaluation ran (0: never) */
+	atomic_bool fresh;  /* telemetry arrived since the last evaluation */
 	json_t *orphans; /* [{name, service, labels}] of removed rules, reported inactive at the next tick */
 	struct arena eval;
 	int64_t last_log_ns;
@@ -494,10 +497,14 @@ void rules_evaluate(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 		alert_emit(sink, &s);
 	}
 	json_array_clear(r->orphans);
-	if (now_ns < r->next_ns) {
+	bool early = now_ns < r->next_ns && atomic_load(&r->fresh) && r->last_ns &&
+		     now_ns - r->last_ns >= r->set->interval_ns / 2;
+	if (now_ns < r->next_ns && !early) {
 		pthread_mutex_unlock(&r->mu);
 		return;
 	}
+	atomic_store(&r->fresh, false);
+	r->last_ns = now_ns;
 	r->next_ns = now_ns + r->set->interval_ns;
 	const struct promql_source *src = r->override ? r->override : &r->src;
 	for (size_t k = 0; k < r->set->n && (r->override || r->mctx.tstore); k++) {
@@ -506,6 +513,12 @@ void rules_evaluate(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 		eval_rule(r, &r->set->v[k], src, now_ns, sink);
 	}
 	pthread_mutex_unlock(&r->mu);
+}
+
+void rules_note_fresh(struct rules *r)
+{
+	if (r)
+		atomic_store(&r->fresh, true);
 }
 
 void rules_tick(struct rules *r, int64_t now_ns, const struct alert_sink *sink)

@@ -90,9 +90,19 @@ size_t rules_count(struct rules *r);
 void rules_tick(struct rules *r, int64_t now_ns, const struct alert_sink *sink);
 
 /*
+ * Telemetry arrived (spans or metric points, from the ingest writer's
+ * thread; lock-free, never blocks). The next evaluation may then come as
+ * soon as half the interval has passed since the last one, instead of the
+ * whole interval: rules see fresh data within an engine tick of its
+ * arrival, at most two evaluations per interval.
+ */
+void rules_note_fresh(struct rules *r);
+
+/*
  * One evaluation (ctx is the struct rules): reports rules removed by a
  * reload inactive, then, when the interval has passed since the last
- * evaluation, evaluates every rule (else returns at once), sending signals
+ * evaluation (half of it when rules_note_fresh was called since),
+ * evaluates every rule (else returns at once), sending signals
  * to sink. A rule whose evaluation fails keeps its series as they were and
  * logs why. Reads the store: not for the engine thread.
  */

@@ -27,6 +27,9 @@
  *    holds the rank, so a percentile is exact to within its bucket's width.
  *  - Rates divide a window's count by the window length rounded up to whole
  *    slots (the slot holding now_ns counts as a whole slot).
+ *  - The metric-point export (PromQL) adds a point at the end of a window
+ *    that ends inside the newest slot, so rules on the span counters see
+ *    the slot still filling (live_export_points).
  *  - The exported cumulative counters add the counters of slots that have
  *    fallen off the ring (kept as running totals per series) to those still in
  *    it, so they only grow while ooda runs, like any Prometheus counter; the
@@ -207,7 +210,11 @@ int live_red_snapshot(struct live_signals *live, int64_t from_ns, int64_t to_ns,
 /*
  * Exports the RED series as metric points for PromQL, at every slot boundary
  * t in (from_ns, to_ns] (t = k * slot_ns; each value covers the slots ending
- * at or before t): for each (service, operation) with requests in the ring,
+ * at or before t) and, when to_ns falls inside the newest slot (off its
+ * boundary), at t = to_ns too, that value covering every slot the ring holds,
+ * the one still filling included — so a rate over a window ending now counts
+ * the spans that arrived up to now, where boundaries alone would lag by up to
+ * slot_ns: for each (service, operation) with requests in the ring,
  *   ooda_span_requests_total{service,operation}            (cumulative sum)
  *   ooda_span_errors_total{service,operation}
  *   ooda_span_duration_seconds_bucket{service,operation,le} (cumulative over

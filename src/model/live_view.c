@@ -451,10 +451,14 @@ static struct metric_point *export_point(struct export_ctx *x, const char *name,
 	return p;
 }
 
-/* Emits the points of one series; acc starts as its cumulative before lo. */
+/*
+ * Emits the points of one series: one per boundary kb in [lo, hi] and, when
+ * edge_ns > 0, one more at edge_ns that also counts the slots from hi to the
+ * one holding edge_ns (the newest, still filling).
+ */
 static int export_series(struct live_signals *live, struct export_ctx *x,
 			 const struct service *svc, const struct series *s,
-			 int64_t lo, int64_t hi, struct buf *err)
+			 int64_t lo, int64_t hi, int64_t edge_ns, struct buf *err)
 {
 	struct arena *a = x->arena;
 	struct resource *res = arena_zalloc(a, sizeof(*res));
@@ -484,11 +488,21 @@ static int export_series(struct live_signals *live, struct export_ctx *x,
 	}
 	int64_t start = s->first_k * live->cfg.slot_ns;
 	struct attrs a2 = { base, 2 };
-	for (int64_t kb = lo; kb <= hi; kb++) {
-		const struct slot *sl = &s->ring[live_ring_pos(live, kb - 1)];
-		if (sl->k == kb - 1)
-			live_totals_add_slot(&acc, sl);
+	int64_t last = edge_ns > 0 ? (hi >= lo ? hi + 1 : lo) : hi;
+	for (int64_t kb = lo; kb <= last; kb++) {
 		int64_t t = kb * live->cfg.slot_ns;
+		if (kb > hi) { /* the edge: acc holds the slots up to done_k; add the rest, to the newest */
+			t = edge_ns;
+			for (int64_t k = (hi >= lo ? hi - 1 : lo - 2) + 1; k <= live->head; k++) {
+				const struct slot *sl = &s->ring[live_ring_pos(live, k)];
+				if (sl->k == k)
+					live_totals_add_slot(&acc, sl);
+			}
+		} else {
+			const struct slot *sl = &s->ring[live_ring_pos(live, kb - 1)];
+			if (sl->k == kb - 1)
+				live_totals_add_slot(&acc, sl);
+		}
 		export_point(x, "ooda_span_requests_total", "1", t, start, res, a2, (double)acc.req);
 		export_point(x, "ooda_span_errors_total", "1", t, start, res, a2, (double)acc.err);
 		uint64_t cum = 0;
@@ -521,6 +535,9 @@ int live_export_points(struct live_signals *live, int64_t from_ns, int64_t to_ns
 	int rc = 0;
 
 	pthread_mutex_lock(&live->lock);
+	/* to_ns inside the newest slot, off its boundary: one more point per series, at to_ns, so a
+	 * rate over a window ending now counts the spans of the slot still filling */
+	int64_t edge_ns = live->head != INT64_MIN && to_ns / slot == live->head && to_ns % slot ? to_ns : 0;
 	size_t total = 0;
 	for (uint32_t si = 0; si < live->n_services && live->head != INT64_MIN; si++) {
 		const struct service *svc = live->services[si];
@@ -529,6 +546,8 @@ int live_export_points(struct live_signals *live, int64_t from_ns, int64_t to_ns
 			export_range(live, &svc->ops[oi], kb_lo, kb_hi, &lo, &hi);
 			if (hi >= lo)
 				total += (size_t)(hi - lo + 1) * per;
+			if (edge_ns)
+				total += per;
 		}
 	}
 	if (total > max_points) {
@@ -553,8 +572,8 @@ int live_export_points(struct live_signals *live, int64_t from_ns, int64_t to_ns
 		for (uint32_t oi = 0; !rc && oi < svc->n_ops; oi++) {
 			int64_t lo, hi;
 			export_range(live, &svc->ops[oi], kb_lo, kb_hi, &lo, &hi);
-			if (hi >= lo)
-				rc = export_series(live, &x, svc, &svc->ops[oi], lo, hi, err);
+			if (hi >= lo || edge_ns)
+				rc = export_series(live, &x, svc, &svc->ops[oi], lo, hi, edge_ns, err);
 		}
 	}
 	pthread_mutex_unlock(&live->lock);

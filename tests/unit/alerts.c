@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "detect/alerts.h"
+#include "detect/engine.h"
 #include "detect/rules.h"
 #include "ingest/alertmanager.h"
 
@@ -667,6 +668,74 @@ static void test_rules_eval(void **state)
 	buf_release(&err);
 }
 
+/* The engine learns when an alert's `for` or keep_firing_for ends, so it can tick then rather than up to a tick later. */
+static void test_next_due(void **state)
+{
+	(void)state;
+	struct alerts *a = mk();
+	assert_int_equal(alerts_next_due(a), 0); /* nothing waits */
+	sig(a, "Slow", "checkout", NULL, true, T0, 2 * S, 3 * S);
+	sig(a, "Fast", "checkout", NULL, true, T0 + S / 2, 1 * S, 0);
+	assert_int_equal(alerts_next_due(a), T0 + 3 * S / 2); /* the earliest `for` */
+	alerts_tick(a, T0 + 3 * S / 2);
+	assert_int_equal(state_of(a, "Fast", "checkout", NULL, NULL), ALERT_FIRING);
+	assert_int_equal(alerts_next_due(a), T0 + 2 * S);
+	alerts_tick(a, T0 + 2 * S);
+	assert_int_equal(alerts_next_due(a), 0); /* both fire; neither cleared */
+	sig(a, "Slow", "checkout", NULL, false, T0 + 4 * S, 2 * S, 3 * S);
+	assert_int_equal(alerts_next_due(a), T0 + 7 * S); /* cleared: keep_firing_for ends then */
+	alerts_destroy(a);
+
+	/* the engine wakes at the due time when it comes before the next period, never sooner than the gap */
+	const int64_t MS_ = OODA_NS_PER_MS;
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, 0), 1000 * MS_);
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0 + 50 * MS_), 850 * MS_);
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0 + 500 * MS_), 1000 * MS_);
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0 + 1), 800 * MS_ + ENGINE_MIN_GAP_NS);
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0), 1000 * MS_); /* past: no spinning */
+}
+
+/* Fresh telemetry lets the rules evaluate after half the interval, once; without it they wait the whole interval. */
+static void test_rules_fresh(void **state)
+{
+	(void)state;
+	struct promql_source src = { .version = 1, .select = fake_select };
+	struct rules *r;
+	struct buf err = BUF_INIT;
+	assert_int_equal(rules_create(NULL, NULL, &r, &err), 0);
+	rules_set_source(r, &src);
+	assert_int_equal(rules_configure(r,
+					 "{\"interval\":\"4s\",\"rules\":[{\"name\":\"Backlog\","
+					 "\"expr\":\"queue_depth > 10\",\"severity\":\"page\"}]}",
+					 true, &err),
+			 0);
+	struct alerts *a = mk();
+	struct alert_sink sink = alerts_sink(a);
+	json_t *labels = json_pack("{s:s}", "job", "checkout");
+	g_value = 3;
+	rules_tick(r, T0, &sink); /* the first evaluation: nothing */
+	g_value = 50;
+	rules_tick(r, T0 + 2 * S, &sink); /* nothing new arrived: waits for the interval */
+	assert_int_not_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_FIRING);
+	rules_note_fresh(r);
+	rules_tick(r, T0 + 3 * S, &sink); /* fresh data, half the interval passed: evaluates now */
+	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_FIRING);
+	g_value = 3;
+	rules_tick(r, T0 + 5 * S, &sink); /* the fresh mark was used: the interval again */
+	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_FIRING);
+	rules_note_fresh(r);
+	rules_tick(r, T0 + 5 * S + S / 2, &sink); /* fresh again, 2.5 s after the last: evaluates */
+	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_RESOLVED);
+	g_value = 50;
+	rules_note_fresh(r);
+	rules_tick(r, T0 + 6 * S, &sink); /* 0.5 s after the last: too soon even with fresh data */
+	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_RESOLVED);
+	json_decref(labels);
+	alerts_destroy(a);
+	rules_destroy(r);
+	buf_release(&err);
+}
+
 static char *slurp(const char *name, size_t *len)
 {
 	char path[1024];
@@ -741,6 +810,8 @@ int main(void)
 		cmocka_unit_test(test_lifecycle),   cmocka_unit_test(test_subscribe),   cmocka_unit_test(test_dedup),	  cmocka_unit_test(test_grouping), cmocka_unit_test(test_declared_graph),
 		cmocka_unit_test(test_inhibition),  cmocka_unit_test(test_silences),  cmocka_unit_test(test_silence_matchers),  cmocka_unit_test(test_severity),
 		cmocka_unit_test(test_template),    cmocka_unit_test(test_rules_config), cmocka_unit_test(test_rules_eval),
+		cmocka_unit_test(test_rules_fresh),
+		cmocka_unit_test(test_next_due),
 		cmocka_unit_test(test_alertmanager),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

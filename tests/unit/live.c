@@ -733,6 +733,67 @@ static void test_export(void **state)
 	live_destroy(live);
 }
 
+/* A window ending inside the newest slot gets one more point, at its end, counting that slot so far:
+ * a rate over the last seconds sees spans that just arrived instead of waiting for the slot to close. */
+static void test_export_edge(void **state)
+{
+	fake_now = T0 + 25 * SEC;
+	struct live_signals *live = make_live((struct live_config){ 0 });
+	struct tb t;
+	tb_init(&t);
+	uint64_t id = 1;
+	for (int i = 0; i < 10; i++) /* slot 0 */
+		tb_span(&t, "api", "op", SPAN_SERVER, T0 + SEC, 2 * MS, STATUS_OK, 1, id++, 0);
+	for (int i = 0; i < 10; i++) /* slot 2, the newest */
+		tb_span(&t, "api", "op", SPAN_SERVER, T0 + 21 * SEC, 2 * MS, STATUS_OK, 1, id++, 0);
+	for (int i = 0; i < 4; i++)
+		tb_span(&t, "api", "op", SPAN_SERVER, T0 + 23 * SEC, 2 * MS, STATUS_ERROR, 1, id++, 0);
+	tb_span(&t, "new", "op", SPAN_SERVER, T0 + 22 * SEC, 2 * MS, STATUS_ERROR, 1, id++, 0); /* only in slot 2 */
+	publish(live, &t);
+
+	struct arena a;
+	arena_init(&a, 0);
+	struct metric_point *v;
+	size_t n;
+	struct buf err = BUF_INIT;
+	const size_t per = 4 + LIVE_N_BOUNDS + 1;
+	assert_int_equal(live_export_points(live, T0, T0 + 25 * SEC, 100000, &a, &v, &n, &err), 0);
+	/* api: boundaries T0+10s and T0+20s, and the edge at T0+25s; new: the edge only */
+	assert_int_equal(n, 4 * per);
+	const struct metric_point *p = find_point(v, n, "ooda_span_requests_total", T0 + 20 * SEC, NULL);
+	assert_non_null(p);
+	assert_float_equal(p->value, 10, 1e-9); /* a boundary counts the closed slots only */
+	static const struct {
+		const char *name;
+		double api, fresh;
+	} edge[] = {
+		{ "ooda_span_requests_total", 24, 1 },
+		{ "ooda_span_errors_total", 4, 1 },
+		{ "ooda_span_duration_seconds_count", 24, 1 },
+	};
+	for (size_t c = 0; c < sizeof(edge) / sizeof(edge[0]); c++) {
+		double got[2] = { -1, -1 };
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(v[i].name, edge[c].name) && v[i].time_ns == T0 + 25 * SEC)
+				got[!strcmp(v[i].resource->service, "new")] = v[i].value;
+		assert_float_equal(got[0], edge[c].api, 1e-9);
+		assert_float_equal(got[1], edge[c].fresh, 1e-9);
+	}
+	p = find_point(v, n, "ooda_span_duration_seconds_bucket", T0 + 25 * SEC, "+Inf");
+	assert_non_null(p);
+	/* a window ending on a boundary, or before the newest slot, has no edge point */
+	assert_int_equal(live_export_points(live, T0, T0 + 20 * SEC, 100000, &a, &v, &n, &err), 0);
+	assert_int_equal(n, 2 * per);
+	assert_int_equal(live_export_points(live, T0, T0 + 15 * SEC, 100000, &a, &v, &n, &err), 0);
+	assert_int_equal(n, 1 * per);
+	/* the edge counts against the point limit like any other point */
+	assert_int_equal(live_export_points(live, T0, T0 + 25 * SEC, 3 * per, &a, &v, &n, &err), OODA_ELIMIT);
+	buf_release(&err);
+	arena_release(&a);
+	tb_release(&t);
+	live_destroy(live);
+}
+
 /* Counters of two nodes add up to those of one node that saw everything. */
 static void test_merge(void **state)
 {
@@ -938,6 +999,7 @@ int main(void)
 		cmocka_unit_test(test_windows),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_export),
+		cmocka_unit_test(test_export_edge),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_services_json),
 		cmocka_unit_test(test_odd_names),

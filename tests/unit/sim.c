@@ -6,6 +6,12 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/error.h"
@@ -231,6 +237,115 @@ static void test_export_bounded(void **state)
 	buf_release(&err);
 }
 
+struct collect_ctx {
+	struct exporter *e;
+	int calls;
+};
+
+/* A collect hook that adds one metric point per call and counts its calls. */
+static void collect_one(void *ctx)
+{
+	struct collect_ctx *c = ctx;
+	exporter_add(c->e, SIG_METRICS, 0, "{}", 2);
+	c->calls++;
+}
+
+static void test_export_collects_metrics_at_flush(void **state)
+{
+	/* like an OTel SDK's periodic reader: the metrics are read when a post goes out, not queued ahead of it */
+	(void)state;
+	struct buf err = BUF_INIT;
+	struct collect_ctx c = { 0 };
+	c.e = exporter_create("http://127.0.0.1:1", NULL, 1024, 1, 3600 * 1000, no_resource, NULL, &err);
+	assert_non_null(c.e);
+	exporter_on_collect(c.e, collect_one, &c);
+	exporter_flush(c.e);
+	struct exporter_stats st;
+	exporter_get_stats(c.e, &st);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(st.dropped, 1); /* the point collected was posted in the same flush (and failed: port 1) */
+	exporter_flush(c.e);
+	exporter_get_stats(c.e, &st);
+	assert_int_equal(st.dropped, 2);
+	exporter_destroy(c.e);
+	buf_release(&err);
+}
+
+/* A one-thread HTTP receiver: answers 200 to each POST and keeps the paths in arrival order. */
+struct path_rx {
+	int fd;
+	char paths[4][32];
+	int n;
+};
+
+static void *path_rx_main(void *arg)
+{
+	struct path_rx *rx = arg;
+	while (rx->n < 4) {
+		int c = accept(rx->fd, NULL, NULL);
+		if (c < 0)
+			return NULL;
+		char req[65536];
+		size_t have = 0, need = 0;
+		for (;;) {
+			ssize_t k = read(c, req + have, sizeof req - 1 - have);
+			if (k <= 0)
+				break;
+			have += (size_t)k;
+			req[have] = 0;
+			char *end = strstr(req, "\r\n\r\n");
+			if (end && !need) {
+				const char *cl = strcasestr(req, "content-length:");
+				need = (size_t)(end + 4 - req) + (cl ? (size_t)strtoul(cl + 15, NULL, 10) : 0);
+			}
+			if (need && have >= need)
+				break;
+		}
+		sscanf(req, "POST %31s", rx->paths[rx->n++]);
+		static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+		assert_true(write(c, ok, sizeof ok - 1) > 0);
+		close(c);
+	}
+	return NULL;
+}
+
+static void test_export_metrics_first(void **state)
+{
+	/* an OTel SDK's metric reader exports on its own: the metrics go out before the spans and logs queued with them */
+	(void)state;
+	struct path_rx rx = { .fd = socket(AF_INET, SOCK_STREAM, 0) };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	assert_int_equal(bind(rx.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(rx.fd, 4), 0);
+	assert_int_equal(getsockname(rx.fd, (struct sockaddr *)&sa, &len), 0);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, path_rx_main, &rx), 0);
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(sa.sin_port));
+	struct buf err = BUF_INIT;
+	struct exporter *e = exporter_create(url, NULL, 1 << 16, 2, 3600 * 1000, no_resource, NULL, &err);
+	assert_non_null(e);
+	exporter_add(e, SIG_TRACES, 0, "{}", 2);
+	exporter_add(e, SIG_LOGS, 0, "{}", 2);
+	exporter_add(e, SIG_METRICS, 1, "{}", 2);
+	exporter_add(e, SIG_TRACES, 1, "{}", 2);
+	exporter_flush(e);
+	pthread_join(th, NULL);
+	assert_int_equal(rx.n, 4);
+	assert_string_equal(rx.paths[0], "/v1/metrics");
+	assert_string_equal(rx.paths[1], "/v1/traces");
+	assert_string_equal(rx.paths[2], "/v1/traces");
+	assert_string_equal(rx.paths[3], "/v1/logs");
+	struct exporter_stats st;
+	exporter_get_stats(e, &st);
+	assert_int_equal(st.exported[SIG_METRICS], 1);
+	assert_int_equal(st.exported[SIG_TRACES], 2);
+	exporter_destroy(e);
+	close(rx.fd);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	httpc_global_init();
@@ -238,6 +353,8 @@ int main(void)
 		cmocka_unit_test(test_traceparent_parse), cmocka_unit_test(test_traceparent_roundtrip),
 		cmocka_unit_test(test_wave_mean_and_shape), cmocka_unit_test(test_wave_jitter),
 		cmocka_unit_test(test_fault_request),      cmocka_unit_test(test_fault_catalogue),
+		cmocka_unit_test(test_export_collects_metrics_at_flush),
+		cmocka_unit_test(test_export_metrics_first),
 		cmocka_unit_test(test_export_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
