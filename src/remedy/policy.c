@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "remedy/action.h"
+#include "remedy/recipe.h"
 
 #include <string.h>
 
@@ -327,13 +328,29 @@ int policy_load(const json_t *doc, const json_t *allow_hosts, const char *path, 
 	json_array_foreach(steps, i, s) {
 		struct buf sp = BUF_INIT;
 		buf_addf(&sp, "%s.do[%zu]", path, i);
-		rc = step_check(s, allow_hosts, sp.data, false, err);
-		if (!rc && policy_step_irreversible(s) && m == POLICY_AUTO && !json_is_true(io)) {
-			buf_addf(err, "%s: %s cannot be undone (no undo given): the policy needs mode: approve, or "
-				      "irreversible_ok: true with a rationale",
-				 sp.data, policy_step_action(s, NULL));
+		json_t *expanded = NULL, *ref = json_object_get(s, "recipe");
+		if (ref && json_object_size(s) != 1) {
+			buf_addf(err, "%s: a recipe step has only the recipe key", sp.data);
 			rc = OODA_EINVAL;
+		} else if (ref) {
+			buf_adds(&sp, ".recipe");
+			rc = recipe_expand(ref, sp.data, &expanded, err);
+		} else {
+			expanded = json_pack("[O]", s);
 		}
+		size_t j;
+		json_t *e;
+		json_array_foreach(rc ? NULL : expanded, j, e) {
+			if (!rc)
+				rc = step_check(e, allow_hosts, sp.data, false, err);
+			if (!rc && policy_step_irreversible(e) && m == POLICY_AUTO && !json_is_true(io)) {
+				buf_addf(err, "%s: %s cannot be undone (no undo given): the policy needs mode: approve, or "
+					      "irreversible_ok: true with a rationale",
+					 sp.data, policy_step_action(e, NULL));
+				rc = OODA_EINVAL;
+			}
+		}
+		json_decref(expanded);
 		buf_release(&sp);
 		if (rc)
 			return rc;

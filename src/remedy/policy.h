@@ -1,8 +1,8 @@
 /*
  * A remediation policy as a document: when it triggers, the preconditions
  * checked right before acting, the ordered do steps (each one action of
- * action.h, with its undo), the expected outcome, the mode (auto, approve,
- * dry-run) and its guardrails. policy_load checks the whole document —
+ * action.h with its undo, or a recipe of recipe.h), the expected outcome,
+ * the mode (auto, approve, dry-run) and its guardrails. policy_load checks the whole document —
  * unknown keys, a step that cannot be undone without approval or a waiver,
  * an http host off the allow-list — and fills the guardrails, defaults
  * included; nothing here runs anything.

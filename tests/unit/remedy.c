@@ -5,7 +5,10 @@
  * irreversible step in an auto policy, naming the field, and fills the
  * guardrail defaults; the exec action captures output, reports the exit
  * status and kills a hanging program's whole process group at its timeout;
- * the http action never keeps a secret header's value.
+ * the http action never keeps a secret header's value; recipes expand
+ * into the exact argv or URL per variant and refuse a param that would
+ * smuggle an option, and a policy referencing a recipe is checked as its
+ * expansion.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +26,7 @@
 #include "core/time.h"
 #include "remedy/action.h"
 #include "remedy/policy.h"
+#include "remedy/recipe.h"
 #include "remedy/run.h"
 
 /* ---- the state machine ---- */
@@ -265,6 +269,87 @@ static void test_http_secret_redacted(void **state)
 	action_result_release(&r);
 }
 
+
+/* ---- recipes ---- */
+
+static json_t *expand(const char *ref, struct buf *err, int *rc)
+{
+	json_t *j = json_loads(ref, 0, NULL), *out = NULL;
+	assert_non_null(j);
+	*rc = recipe_expand(j, "do[0].recipe", &out, err);
+	json_decref(j);
+	return out;
+}
+
+static void test_recipe_variants(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *ref;
+		const char *want; /* the expansion, compact JSON with sorted keys; or the error's substring */
+		bool ok;
+	} cases[] = {
+		{ "{\"name\":\"restart-instance\",\"variant\":\"sim\",\"params\":{\"service\":\"http://127.0.0.1:9001\"}}",
+		  "[{\"http\":{\"method\":\"POST\",\"retries\":2,\"timeout\":\"10s\",\"url\":\"http://127.0.0.1:9001/admin/restart\"},\"idempotent\":true}]", true },
+		{ "{\"name\":\"restart-instance\",\"variant\":\"systemd\",\"params\":{\"service\":\"checkout.service\"}}",
+		  "\"argv\":[\"systemctl\",\"restart\",\"checkout.service\"]", true },
+		{ "{\"name\":\"restart-instance\",\"variant\":\"kubernetes\",\"params\":{\"service\":\"checkout\"}}",
+		  "\"argv\":[\"kubectl\",\"rollout\",\"restart\",\"deployment/checkout\",\"-n\",\"default\"]", true },
+		{ "{\"name\":\"scale-out\",\"variant\":\"kubernetes\",\"params\":{\"service\":\"checkout\",\"replicas\":\"4\",\"namespace\":\"shop\"}}",
+		  "\"argv\":[\"kubectl\",\"scale\",\"deployment/checkout\",\"--replicas=4\",\"-n\",\"shop\"]", true },
+		{ "{\"name\":\"shed-load\",\"variant\":\"sim\",\"params\":{\"service\":\"http://127.0.0.1:9001\",\"ratio\":\"0.5\"}}",
+		  "\"body\":{\"ratio\":0.5}", true },
+		{ "{\"name\":\"drain-node\",\"variant\":\"kubernetes\",\"params\":{\"node\":\"--all\"}}",
+		  "do[0].recipe.params.node: a string of 1 to 512", false },
+		{ "{\"name\":\"scale-out\",\"variant\":\"kubernetes\",\"params\":{\"service\":\"a b\",\"replicas\":\"4\"}}",
+		  "do[0].recipe.params.service", false },
+		{ "{\"name\":\"scale-out\",\"variant\":\"sim\",\"params\":{}}", "do[0].recipe.variant: recipe scale-out has the variants kubernetes", false },
+		{ "{\"name\":\"reboot-the-world\",\"variant\":\"sim\"}", "do[0].recipe.name: no recipe", false },
+		{ "{\"name\":\"scale-out\",\"variant\":\"kubernetes\",\"params\":{\"service\":\"x\"}}",
+		  "do[0].recipe.params.replicas: required", false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf err = BUF_INIT;
+		int rc;
+		json_t *out = expand(cases[i].ref, &err, &rc);
+		char *text = out ? json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		const char *got = cases[i].ok ? (text ? text : "") : (err.data ? err.data : "");
+		if ((rc == 0) != cases[i].ok || !strstr(got, cases[i].want))
+			fail_msg("case %zu: rc %d, got %s, want %s", i, rc, got, cases[i].want);
+		free(text);
+		json_decref(out);
+		buf_release(&err);
+	}
+	json_t *list = recipe_list_json();
+	assert_int_equal(json_array_size(list), 6);
+	json_decref(list);
+	assert_null(recipe_get_json("nope"));
+}
+
+static void test_policy_with_recipe(void **state)
+{
+	(void)state;
+	struct remedy_policy p;
+	struct buf err = BUF_INIT;
+	/* a restart cannot be undone: an auto policy must waive it */
+	const char *ref = "\"do\":[{\"recipe\":{\"name\":\"restart-instance\",\"variant\":\"sim\",\"params\":{\"service\":\"http://127.0.0.1:9001\"}}}]";
+	char doc[1024];
+	snprintf(doc, sizeof(doc), "{\"name\":\"r\",\"when\":{\"alert\":\"A\"},%s}", ref);
+	assert_int_equal(load(doc, &p, &err), OODA_EINVAL);
+	assert_non_null(strstr(err.data, "policies[0].do[0].recipe: http cannot be undone"));
+	buf_reset(&err);
+	snprintf(doc, sizeof(doc), "{\"name\":\"r\",\"when\":{\"alert\":\"A\"},\"irreversible_ok\":true,\"rationale\":\"a restart is its own undo\",%s}", ref);
+	if (load(doc, &p, &err))
+		fail_msg("%s", err.data);
+	policy_release(&p);
+	/* the expansion meets the allow-list too */
+	snprintf(doc, sizeof(doc), "{\"name\":\"r\",\"when\":{\"alert\":\"A\"},\"mode\":\"approve\",\"do\":[{\"recipe\":{\"name\":\"restart-instance\",\"variant\":\"sim\",\"params\":{\"service\":\"http://10.0.0.9:9001\"}}}]}");
+	buf_reset(&err);
+	assert_int_equal(load(doc, &p, &err), OODA_EINVAL);
+	assert_non_null(strstr(err.data, "policies[0].do[0].recipe.http.url: host \"10.0.0.9\" is not on remedy.http_allow_hosts"));
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +359,8 @@ int main(void)
 		cmocka_unit_test(test_exec_output_and_status),
 		cmocka_unit_test(test_exec_timeout_kills_group),
 		cmocka_unit_test(test_http_secret_redacted),
+		cmocka_unit_test(test_recipe_variants),
+		cmocka_unit_test(test_policy_with_recipe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
