@@ -117,6 +117,10 @@ int api_oncall_shifts(struct http_request *req, struct http_response *res);
 int api_oncall_overrides_list(struct http_request *req, struct http_response *res);
 int api_oncall_override_create(struct http_request *req, struct http_response *res);
 int api_oncall_override_delete(struct http_request *req, struct http_response *res);
+
+/* remedy_api.c */
+int api_recipes_list(struct http_request *req, struct http_response *res);
+int api_recipe_get(struct http_request *req, struct http_response *res);
 /* actions_api.c */
 int api_incident_actions_list(struct http_request *req, struct http_response *res);
 int api_incident_actions_add(struct http_request *req, struct http_response *res);

@@ -130,6 +130,8 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/oncall/overrides", api_oncall_overrides_list, ROLE_VIEWER, 0, "On-call overrides not yet ended (?all=true: every one); ?schedule= narrows." },
 	{ "POST", "/api/v1/oncall/overrides", api_oncall_override_create, ROLE_RESPONDER, 0, "Override a schedule's primary {schedule, user, from?, to, reason}; audited with the caller as actor." },
 	{ "DELETE", "/api/v1/oncall/overrides/{id}", api_oncall_override_delete, ROLE_RESPONDER, 0, "Delete an override (audited)." },
+	{ "GET", "/api/v1/recipes", api_recipes_list, ROLE_VIEWER, 0, "The remediation recipe catalogue: each recipe with its params and the steps of each variant (sim, systemd, kubernetes)." },
+	{ "GET", "/api/v1/recipes/{name}", api_recipe_get, ROLE_VIEWER, 0, "One recipe: params and, per variant, the exact steps (argv or URL templates) it expands into." },
 	{ "GET", "/api/v1/incidents/{id}/actions", api_incident_actions_list, ROLE_VIEWER, 0, "Action items of an incident, by due date; ?overdue=true, ?owner=, ?status=open|done." },
 	{ "POST", "/api/v1/incidents/{id}/actions", api_incident_actions_add, ROLE_RESPONDER, 0, "Add an action item {title, owner, due: YYYY-MM-DD, status?, rationale?}; key INC-7/A1; audited; 404 for an unknown incident." },
 	{ "POST", "/api/v1/actions/{incident}/{item}", api_action_update, ROLE_RESPONDER, 0, "Change action item INCIDENT/ITEM: any of {status: open|done, owner, due, title, rationale}; audited." },

@@ -288,6 +288,10 @@ int cmd_oncall_who(struct cli_args *a, struct buf *err);
 int cmd_oncall_shifts(struct cli_args *a, struct buf *err);
 int cmd_oncall_override(struct cli_args *a, struct buf *err);
 
+/* cmd_remedy.c */
+int cmd_recipes_list(struct cli_args *a, struct buf *err);
+int cmd_recipes_show(struct cli_args *a, struct buf *err);
+
 /* cmd_drill.c */
 int cmd_drill_run(struct cli_args *a, struct buf *err);
 

@@ -1347,6 +1347,8 @@ static const struct cli_command commands[] = {
 	{ "oncall", "shifts", cmd_oncall_shifts, "--from=,--to=", "SCHEDULE", "The shifts of a schedule from --from (default now) to --to (default a week later).", "orient" },
 	{ "oncall", "override", cmd_oncall_override, "--schedule=,--user=,--from=,--to=,--reason=,--all", "add|list|rm [ID]",
 	  "Overrides: add --schedule S --user U [--from T] --to T --reason WHY; list [--schedule S] [--all]; rm ID.", "decide" },
+	{ "recipes", "list", cmd_recipes_list, "", "", "The remediation recipe catalogue: name, variants (sim, systemd, kubernetes), what it does.", "act" },
+	{ "recipes", "show", cmd_recipes_show, "", "NAME", "One recipe: its params and the exact steps (argv or URL) of each variant.", "act" },
 	{ "actions", "list", cmd_actions_list, "--overdue,--owner=,--status=", "[INCIDENT]",
 	  "Action items across incidents (or of INCIDENT) by due date; --overdue: open and past due.", "learn" },
 	{ "actions", "add", cmd_actions_add, "--title=,--owner=,--due=,--rationale=", "INCIDENT",

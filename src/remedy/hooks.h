@@ -1,0 +1,31 @@
+/*
+ * What the remedy stage asks of the rest of the daemon, as function
+ * pointers the glue (api/remedy_glue.c) fills: the stage itself includes
+ * no other stage of its rank. Every hook may be NULL: a check it answers
+ * is then "unknown" and says so in the run's rationale.
+ */
+#ifndef OODA_REMEDY_HOOKS_H
+#define OODA_REMEDY_HOOKS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "core/buf.h"
+
+struct remedy_hooks {
+	void *ctx;
+	/* Queues a notification to target (NULL: the policy's service owner's targets); returns rows queued or < 0. */
+	int (*notify)(void *ctx, const char *target, const char *event, const char *text, const char *incident,
+		      const char *dedupe, struct buf *err);
+	/* Appends a timeline entry of kind to incident (borrowed data JSON). */
+	int (*annotate)(void *ctx, const char *incident, const char *kind, const char *actor, const char *text,
+			const json_t *data, struct buf *err);
+	/* Whether the alert with fingerprint fp is firing now. */
+	int (*alert_firing)(void *ctx, const char *fp, bool *firing);
+	/* Whether probe service/name passes now. */
+	int (*probe_passing)(void *ctx, const char *service, const char *name, bool *passing);
+	/* Whether a deploy or a rollback of service (NULL: any) is in progress. */
+	int (*deploy_in_progress)(void *ctx, const char *service, bool *busy);
+};
+
+#endif

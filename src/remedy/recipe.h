@@ -1,0 +1,31 @@
+/*
+ * The recipe catalogue: named, parameterised remediation blocks
+ * (restart-instance, rollback-last-deploy, shed-load, scale-out,
+ * drain-node, clear-queue) with a variant per platform — sim (ooda-sim's
+ * admin endpoints), systemd (systemctl) and kubernetes (kubectl). A recipe
+ * expands into ordinary do steps (action.h), so a dry-run shows the exact
+ * argv or URL and the engine runs nothing a policy could not spell out.
+ */
+#ifndef OODA_REMEDY_RECIPE_H
+#define OODA_REMEDY_RECIPE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "core/buf.h"
+
+/*
+ * Expands recipe ref ({name, variant, params}) into a new array of steps
+ * (*out, caller owns). path names fields in err. Returns 0, or OODA_EINVAL
+ * (unknown recipe, variant the recipe lacks, missing or bad param) or
+ * OODA_ENOTFOUND for an unknown name, with "PATH.field: reason" in err.
+ */
+int recipe_expand(const json_t *ref, const char *path, json_t **out, struct buf *err);
+
+/* The catalogue as JSON: [{name, description, params:[{name, description, required}], variants:[…]}]. */
+json_t *recipe_list_json(void);
+
+/* One recipe as in recipe_list_json; NULL when unknown. */
+json_t *recipe_get_json(const char *name);
+
+#endif
