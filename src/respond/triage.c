@@ -369,18 +369,58 @@ static void window_json(const struct tdata *d, json_t *o)
 						   ooda_time_format(d->now, c, sizeof(c)), "truncated", d->truncated));
 }
 
+/* The service a suspect is about: "svc", "caller->svc" (the callee's behaviour), "svc@change". */
+static void suspect_service(const char *node, char *out, size_t cap)
+{
+	const char *arrow = strstr(node, "->");
+	if (arrow)
+		node = arrow + 2;
+	size_t n = strcspn(node, "@");
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, node, n);
+	out[n] = '\0';
+}
+
+/* Whether svc is the primary or lies below it (its callees, transitively, over the known edges). */
+static bool below_primary(const struct tdata *d, const char *svc)
+{
+	size_t n = d->svcs.n;
+	bool *seen = xcalloc(n + 1, sizeof(bool));
+	uint32_t *queue = xcalloc(n + 1, sizeof(uint32_t));
+	size_t head = 0, tail = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (!strcmp(d->svcs.v[i], d->primary)) {
+			seen[i] = true;
+			queue[tail++] = i;
+		}
+	bool found = false;
+	while (head < tail && !found) {
+		uint32_t s = queue[head++];
+		found = !strcmp(d->svcs.v[s], svc);
+		for (size_t k = 0; k < d->n_edges; k++)
+			if (d->edges[k].caller == s && d->edges[k].callee < n && !seen[d->edges[k].callee]) {
+				seen[d->edges[k].callee] = true;
+				queue[tail++] = d->edges[k].callee;
+			}
+	}
+	free(seen);
+	free(queue);
+	return found;
+}
+
 /*
  * A heartbeat or a health probe is the service's own signal. A job that
  * stopped usually stops its telemetry too, and a service that is down sends
- * no spans, so the ranking (which reads telemetry) may not see it at all,
- * least of all in the first seconds.
+ * no spans, so the ranking (which reads telemetry) may not see it at all, or
+ * only faintly, while its callers' errors are loud.
  *   - A missed heartbeat puts its service first, with that as evidence,
  *     ahead of whatever the telemetry ranked: nothing upstream sends it.
- *   - A failing probe adds its evidence to the service where the ranking
- *     named it, keeping the ranking's order (a health check often fails for
- *     a dependency, which is what the ranking is for); where the ranking did
- *     not name it at all, the telemetry cannot see it and the probe is the
- *     best evidence there is, so it comes first.
+ *   - A failing probe puts its service first too, unless the ranking put
+ *     something below the service (one of its callees, a change of one, an
+ *     edge into one) ahead of it: a health check can fail because of a
+ *     dependency, which is what the ranking is for, but never because of a
+ *     caller or an unrelated service.
  */
 static void own_signal_first(const struct tdata *d, json_t *arr)
 {
@@ -400,15 +440,26 @@ static void own_signal_first(const struct tdata *d, json_t *arr)
 	}
 	json_array_foreach(arr, i, o) {
 		const char *node = json_string_value(json_object_get(o, "node"));
+		char svc[256];
+		suspect_service(node ? node : "", svc, sizeof svc);
 		if (node && !strcmp(node, d->primary)) {
-			if (probe) { /* ranked: its evidence grows, the order stays */
-				json_array_insert_new(json_object_get(o, "evidence"), 0, own);
-				json_decref(evidence);
-				return;
-			}
 			json_array_extend(evidence, json_object_get(o, "evidence"));
 			json_array_remove(arr, i);
 			break;
+		}
+		if (probe && strcmp(svc, d->primary) && below_primary(d, svc)) {
+			/* a dependency ranked ahead: the probe is evidence, the order stays */
+			json_decref(evidence);
+			json_array_foreach(arr, i, o) {
+				node = json_string_value(json_object_get(o, "node"));
+				if (node && !strcmp(node, d->primary)) {
+					json_array_insert_new(json_object_get(o, "evidence"), 0, own);
+					return;
+				}
+			}
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:f, s:f, s:[o]}", "node", d->primary, "kind",
+							     "service", "score", 0.0, "confidence", 0.0, "evidence", own));
+			return;
 		}
 	}
 	json_array_insert_new(evidence, 0, own);

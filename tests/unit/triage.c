@@ -337,17 +337,27 @@ static void test_summary(void **state)
 	assert_string_equal(json_string_value(json_object_get(ev0, "kind")), "own_signal");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "node")), "payments");
 	json_decref(s);
-	/* a failing probe of a service the ranking did not name: the probe is the evidence, it comes first */
+	/* a failing probe, the ranking naming a dependency of the service (payments, below frontend):
+	 * the health check may fail because of it, so the ranking's order stays and the probe is evidence */
 	json_object_set_new(inc, "source", json_pack("{s:s, s:s}", "kind", "alert", "name", "probe:frontend/health"));
 	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
 	list = json_object_get(s, "suspects");
 	assert_int_equal(json_array_size(list), 2);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")), "frontend");
-	ev0 = json_array_get(json_object_get(json_array_get(list, 0), "evidence"), 0);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")), "payments");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "node")), "frontend");
+	ev0 = json_array_get(json_object_get(json_array_get(list, 1), "evidence"), 0);
 	assert_string_equal(json_string_value(json_object_get(ev0, "kind")), "own_signal");
 	assert_non_null(strstr(json_string_value(json_object_get(ev0, "detail")), "probe"));
 	json_decref(s);
-	/* a failing probe of a service the ranking named: evidence added, the ranking's order kept */
+	/* the ranking naming a service that is not below frontend (nothing frontend calls): the probe comes first */
+	fake_named = "search";
+	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
+	list = json_object_get(s, "suspects");
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")), "frontend");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "node")), "search");
+	json_decref(s);
+	/* the ranking naming the service itself: one entry, the probe's evidence first, then the ranking's */
 	fake_named = "frontend";
 	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
 	fake_named = "payments";
@@ -355,7 +365,7 @@ static void test_summary(void **state)
 	assert_int_equal(json_array_size(list), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")), "frontend");
 	json_t *ev = json_object_get(json_array_get(list, 0), "evidence");
-	assert_int_equal(json_array_size(ev), 2); /* the probe, then the ranking's own */
+	assert_int_equal(json_array_size(ev), 2);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "kind")), "own_signal");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 1), "kind")), "change");
 	json_decref(s);
