@@ -68,6 +68,13 @@ seeds = {
             "subject": "api", "data": {"version": "2"}}).encode(),
         "binary": b"\x02io.ooda.flag.changed\x00" + json.dumps({"service": "api", "actor": "ann"}).encode(),
     },
+    "purl": {
+        "oci": b"pkg:oci/myapp@sha256%3A0b31b1c02ff458ad9b7b81cbdf8f028bd54699fa151f221d1e8de6817db93427?repository_url=ghcr.io/acme/myapp&tag=v2",
+        "maven": b"pkg:maven/org.apache.commons/io@1.3.4",
+        "npm-scope": b"pkg:npm/%40angular/animation@12.3.1",
+        "subpath": b"PKG://GitHub/package-url//purl-spec/@244fd47e07d1004?Arch=x86_64&empty=#/./a/../b/c/",
+        "bad-escape": b"pkg:oci/x%2@1%zz?a=1&A=2",
+    },
     "remote_write": {
         # wrapped: byte 1 says the harness snappy-compresses the protobuf itself
         "series": b"\x01" + ld(1, ld(1, s(1, "__name__") + s(2, "up")) + ld(1, s(1, "job") + s(2, "node")) +
