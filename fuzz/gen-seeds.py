@@ -66,6 +66,11 @@ seeds = {
             "links": ["u"], "attributes": {"a": {"b": 1}}}]).encode(),
         "structured": b"\x01" + json.dumps({"specversion": "1.0", "id": "1", "source": "s", "type": "x.deploy",
             "subject": "api", "data": {"version": "2"}}).encode(),
+        "cdevent": b"\x01" + json.dumps({"specversion": "1.0", "id": "2", "source": "/cd", "type": "dev.cdevents.service.deployed.0.2.0",
+            "data": {"context": {"id": "c", "timestamp": "2026-12-01T09:15:00Z"}, "subject": {"id": "checkout",
+            "content": {"environment": {"id": "prod"}, "artifactId": "pkg:oci/checkout@sha256%3A0b31?repository_url=r&tag=v3#a/b"}}}}).encode(),
+        "cdevent-env": b"\x01" + json.dumps({"specversion": "1.0", "id": "3", "source": "/tf", "type": "dev.cdevents.environment.modified",
+            "data": {"subject": {"id": "prod", "content": {"name": 7}}}}).encode(),
         "binary": b"\x02io.ooda.flag.changed\x00" + json.dumps({"service": "api", "actor": "ann"}).encode(),
     },
     "purl": {

@@ -262,7 +262,8 @@ static int cd_purl(struct dec *d, size_t idx, const struct jval *v, const char *
  * Where the service comes from depends on the subject: a service names
  * itself (subject.id, else the artifactId purl's name), an environment
  * event is its environment's (content.name, else subject.id), a pipeline
- * run its pipeline's, a change its repository's; any other subject is
+ * run its pipeline's, a change its repository's, an incident its
+ * content.service.id; any other subject is its artifactId purl's name, else
  * subject.id (the purl's name when subject.id is a package URL).
  */
 static int cdevent_read(struct dec *d, size_t idx, const char *subj, size_t n, const struct jval *data,
@@ -296,6 +297,11 @@ static int cdevent_read(struct dec *d, size_t idx, const char *subj, size_t n, c
 		    (rc = cd_str(d, idx, env, "id", "data.subject.content.environment.id", &env_id)))
 			return rc;
 		cd->environment = env_id;
+		const struct jval *svc;
+		if (dec_eq(subj, n, "incident") &&
+		    ((rc = cd_obj(d, idx, content, "service", "data.subject.content.service", &svc)) ||
+		     (rc = cd_str(d, idx, svc, "id", "data.subject.content.service.id", &s1))))
+			return rc;
 		const char *artifact;
 		if ((rc = cd_str(d, idx, content, "artifactId", "data.subject.content.artifactId", &artifact)))
 			return rc;

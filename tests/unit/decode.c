@@ -687,6 +687,10 @@ static void test_cdevents(void **state)
 		  "custom", "acme/co", NULL, NULL },
 		{ CDE("dev.cdevents.artifact.published.0.1.1", "{\"id\":\"pkg:golang/acme/tool@v1.2.0\"}"), "custom", "tool",
 		  "v1.2.0", NULL },
+		{ CDE("dev.cdevents.incident.detected.0.1.0",
+		      "{\"id\":\"inc-7\",\"content\":{\"service\":{\"id\":\"checkout\"},\"environment\":{\"id\":\"prod\"},"
+		      "\"artifactId\":\"pkg:oci/co@v9\"}}"),
+		  "incident", "checkout", "v9", "prod" },
 		/* the deployment word inside another word is not service.deployed */
 		{ CDE("dev.cdevents.service.deployedx", "{\"id\":\"a\"}"), "custom", "a", NULL, NULL },
 	};
