@@ -66,7 +66,19 @@ seeds = {
             "links": ["u"], "attributes": {"a": {"b": 1}}}]).encode(),
         "structured": b"\x01" + json.dumps({"specversion": "1.0", "id": "1", "source": "s", "type": "x.deploy",
             "subject": "api", "data": {"version": "2"}}).encode(),
+        "cdevent": b"\x01" + json.dumps({"specversion": "1.0", "id": "2", "source": "/cd", "type": "dev.cdevents.service.deployed.0.2.0",
+            "data": {"context": {"id": "c", "timestamp": "2026-12-01T09:15:00Z"}, "subject": {"id": "checkout",
+            "content": {"environment": {"id": "prod"}, "artifactId": "pkg:oci/checkout@sha256%3A0b31?repository_url=r&tag=v3#a/b"}}}}).encode(),
+        "cdevent-env": b"\x01" + json.dumps({"specversion": "1.0", "id": "3", "source": "/tf", "type": "dev.cdevents.environment.modified",
+            "data": {"subject": {"id": "prod", "content": {"name": 7}}}}).encode(),
         "binary": b"\x02io.ooda.flag.changed\x00" + json.dumps({"service": "api", "actor": "ann"}).encode(),
+    },
+    "purl": {
+        "oci": b"pkg:oci/myapp@sha256%3A0b31b1c02ff458ad9b7b81cbdf8f028bd54699fa151f221d1e8de6817db93427?repository_url=ghcr.io/acme/myapp&tag=v2",
+        "maven": b"pkg:maven/org.apache.commons/io@1.3.4",
+        "npm-scope": b"pkg:npm/%40angular/animation@12.3.1",
+        "subpath": b"PKG://GitHub/package-url//purl-spec/@244fd47e07d1004?Arch=x86_64&empty=#/./a/../b/c/",
+        "bad-escape": b"pkg:oci/x%2@1%zz?a=1&A=2",
     },
     "remote_write": {
         # wrapped: byte 1 says the harness snappy-compresses the protobuf itself

@@ -7,6 +7,8 @@
  * and answers only once the records are durable. OTLP errors and partial
  * success are written in the request's own content type, as OTLP/HTTP asks.
  */
+#include <strings.h>
+
 #include "api/api.h"
 #include "api/handlers.h"
 #include "core/log.h"
@@ -288,7 +290,7 @@ int api_events_post(struct http_request *req, struct http_response *res)
 						      randombytes_random());
 	if ((rc = store_batch(req, &b)))
 		return rc;
-	/* a CDEvents "service deployed" also enters the deploy registry, with the actor its event has */
+	/* a CDEvents "service deployed" or "service upgraded" also enters the deploy registry, with the actor its event has */
 	json_t *deploys = json_array();
 	for (size_t i = 0; i < b.n_events; i++) {
 		const struct change_event *e = &b.events[i];
@@ -299,12 +301,15 @@ int api_events_post(struct http_request *req, struct http_response *res)
 				continue;
 			if (!strcmp(t->key, "cloudevents.type"))
 				type = t->s;
-			else if (!strcmp(t->key, "artifact") || !strcmp(t->key, "artifactId"))
+			else if (!strcmp(t->key, "artifact") || !strcmp(t->key, "artifactId") ||
+				 !strcmp(t->key, "subject.content.artifactId"))
 				artifact = t->s;
 			else if (!strcmp(t->key, "reported_by"))
 				claimed = t->s;
 		}
-		if (!type || strncmp(type, "dev.cdevents.service.deployed", 29) || !e->service || !e->version)
+		if (!type || !e->service || !e->version ||
+		    (strncasecmp(type, "dev.cdevents.service.deployed", 29) &&
+		     strncasecmp(type, "dev.cdevents.service.upgraded", 29)))
 			continue;
 		struct deploy_req r = { .service = e->service, .env = e->environment ? e->environment : "default",
 					.version = e->version, .artifact = artifact, .actor = e->actor,

@@ -6,11 +6,13 @@
 #include "ingest/events.h"
 
 #include <ctype.h>
+#include <strings.h>
 
 #include "core/error.h"
 #include "core/time.h"
 #include "ingest/decode_util.h"
 #include "ingest/jdom.h"
+#include "ingest/purl.h"
 
 static const char *const kinds[] = {
 	"deploy", "rollback", "config", "flag", "migration", "scale", "incident", "custom", NULL,
@@ -147,6 +149,24 @@ int events_decode_json(const void *body, size_t len, int64_t now_ns, struct tele
 
 /* ---- CloudEvents ---- */
 
+/*
+ * CDEvents (cdevents.dev) types, dev.cdevents.<subject>.<predicate> with an
+ * optional ".<spec version>" suffix, → ooda's change kind. Why each kind is
+ * the closest one is in docs/change.md. Other dev.cdevents types are custom.
+ */
+static const struct {
+	const char *type, *kind;
+} cdevent_kinds[] = {
+	{ "service.deployed", "deploy" },      { "service.upgraded", "deploy" },
+	{ "service.rolledback", "rollback" },  { "service.removed", "scale" },
+	{ "environment.created", "config" },   { "environment.modified", "config" },
+	{ "environment.deleted", "config" },   { "change.merged", "custom" },
+	{ "pipelinerun.finished", "custom" },  { "incident.detected", "incident" },
+	{ "incident.reported", "incident" },   { "incident.resolved", "incident" },
+};
+
+#define CDEVENTS_PREFIX "dev.cdevents."
+
 struct ce_attrs {
 	const char *specversion, *id, *source, *type, *time, *subject, *service;
 };
@@ -160,10 +180,149 @@ static const char *ce_kind(const char *type)
 	for (size_t i = 0; i < n; i++)
 		low[i] = (char)tolower((unsigned char)type[i]);
 	low[n] = '\0';
+	if (!strncmp(low, CDEVENTS_PREFIX, strlen(CDEVENTS_PREFIX))) {
+		const char *t = low + strlen(CDEVENTS_PREFIX);
+		for (size_t i = 0; i < sizeof(cdevent_kinds) / sizeof(cdevent_kinds[0]); i++) {
+			size_t k = strlen(cdevent_kinds[i].type);
+			if (!strncmp(t, cdevent_kinds[i].type, k) && (t[k] == '\0' || t[k] == '.'))
+				return cdevent_kinds[i].kind;
+		}
+		return "custom";
+	}
 	for (size_t i = 0; i < sizeof(type_kinds) / sizeof(type_kinds[0]); i++)
 		if (strstr(low, type_kinds[i].word))
 			return type_kinds[i].kind;
 	return "custom";
+}
+
+/* What a CDEvent's data model names; NULL when it does not say. */
+struct cdevent {
+	const char *service, *environment, *version, *timestamp;
+};
+
+/* obj.key as a string: 0 with *out NULL when absent or null, OODA_EINVAL naming path when not a string. */
+static int cd_str(struct dec *d, size_t idx, const struct jval *obj, const char *key, const char *path,
+		  const char **out)
+{
+	*out = NULL;
+	const struct jval *v = jdom_get(obj, key, NULL);
+	if (!v || v->type == J_NULL)
+		return 0;
+	if (v->type != J_STR) {
+		buf_addf(d->err, "cloudevent %zu: %s is not a string", idx, path);
+		return OODA_EINVAL;
+	}
+	*out = v->s;
+	return 0;
+}
+
+/* obj.key as an object, under the same rules as cd_str. */
+static int cd_obj(struct dec *d, size_t idx, const struct jval *obj, const char *key, const char *path,
+		  const struct jval **out)
+{
+	*out = NULL;
+	const struct jval *v = jdom_get(obj, key, NULL);
+	if (!v || v->type == J_NULL)
+		return 0;
+	if (v->type != J_OBJ) {
+		buf_addf(d->err, "cloudevent %zu: %s is not an object", idx, path);
+		return OODA_EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * A package URL field: its name and version into *name and *version (arena
+ * copies), or OODA_EINVAL naming path when it does not parse.
+ */
+static int cd_purl(struct dec *d, size_t idx, const struct jval *v, const char *path, const char **name,
+		   const char **version)
+{
+	struct purl p;
+	struct buf why = BUF_INIT;
+	int rc = purl_parse(v->s, v->len, &p, &why);
+	if (rc) {
+		buf_addf(d->err, "cloudevent %zu: %s is not a package URL (%s)", idx, path, why.data);
+		buf_release(&why);
+		return OODA_EINVAL;
+	}
+	buf_release(&why);
+	if (!(*name = dec_strndup(d, p.name, strlen(p.name))))
+		return d->rc;
+	if (p.version && !(*version = dec_strndup(d, p.version, strlen(p.version))))
+		return d->rc;
+	return 0;
+}
+
+/*
+ * Reads the CDEvents data model (data.context, data.subject) of a
+ * dev.cdevents.* event of subject word subj (n bytes). Only the fields ooda
+ * uses are checked; each of the wrong type is refused naming its path.
+ * Where the service comes from depends on the subject: a service names
+ * itself (subject.id, else the artifactId purl's name), an environment
+ * event is its environment's (content.name, else subject.id), a pipeline
+ * run its pipeline's, a change its repository's, an incident its
+ * content.service.id; any other subject is its artifactId purl's name, else
+ * subject.id (the purl's name when subject.id is a package URL).
+ */
+static int cdevent_read(struct dec *d, size_t idx, const char *subj, size_t n, const struct jval *data,
+			struct cdevent *cd)
+{
+	memset(cd, 0, sizeof(*cd));
+	const struct jval *ctx, *sub, *content, *env, *repo, *art;
+	const char *sid, *s1 = NULL, *s2 = NULL, *pname = NULL, *pver = NULL;
+	int rc;
+	if ((rc = cd_obj(d, idx, data, "context", "data.context", &ctx)) ||
+	    (rc = cd_str(d, idx, ctx, "timestamp", "data.context.timestamp", &cd->timestamp)) ||
+	    (rc = cd_obj(d, idx, data, "subject", "data.subject", &sub)) ||
+	    (rc = cd_str(d, idx, sub, "id", "data.subject.id", &sid)) ||
+	    (rc = cd_obj(d, idx, sub, "content", "data.subject.content", &content)))
+		return rc;
+	if (dec_eq(subj, n, "environment")) {
+		cd->environment = sid;
+		if ((rc = cd_str(d, idx, content, "name", "data.subject.content.name", &s1)))
+			return rc;
+	} else if (dec_eq(subj, n, "pipelinerun")) {
+		if ((rc = cd_str(d, idx, content, "pipelineName", "data.subject.content.pipelineName", &s1)))
+			return rc;
+	} else if (dec_eq(subj, n, "change")) {
+		if ((rc = cd_obj(d, idx, content, "repository", "data.subject.content.repository", &repo)) ||
+		    (rc = cd_str(d, idx, repo, "name", "data.subject.content.repository.name", &s1)) ||
+		    (rc = cd_str(d, idx, repo, "id", "data.subject.content.repository.id", &s2)))
+			return rc;
+	} else {
+		const char *env_id;
+		if ((rc = cd_obj(d, idx, content, "environment", "data.subject.content.environment", &env)) ||
+		    (rc = cd_str(d, idx, env, "id", "data.subject.content.environment.id", &env_id)))
+			return rc;
+		cd->environment = env_id;
+		const struct jval *svc;
+		if (dec_eq(subj, n, "incident") &&
+		    ((rc = cd_obj(d, idx, content, "service", "data.subject.content.service", &svc)) ||
+		     (rc = cd_str(d, idx, svc, "id", "data.subject.content.service.id", &s1))))
+			return rc;
+		const char *artifact;
+		if ((rc = cd_str(d, idx, content, "artifactId", "data.subject.content.artifactId", &artifact)))
+			return rc;
+		art = jdom_get(content, "artifactId", NULL);
+		if (artifact && (rc = cd_purl(d, idx, art, "data.subject.content.artifactId", &pname, &pver)))
+			return rc;
+		if (!dec_eq(subj, n, "service") && sid && !strncmp(sid, "pkg:", 4)) {
+			const char *iname = NULL, *iver = NULL;
+			if ((rc = cd_purl(d, idx, jdom_get(sub, "id", NULL), "data.subject.id", &iname, &iver)))
+				return rc;
+			sid = iname;
+			if (!pver)
+				pver = iver;
+		}
+		s2 = pname;
+	}
+	cd->version = pver;
+	cd->service = s1 && *s1 ? s1 : s2 && *s2 ? s2 : sid;
+	if (dec_eq(subj, n, "service") && sid && *sid)
+		cd->service = sid;
+	return 0;
 }
 
 static int ce_event(struct dec *d, const struct ce_attrs *a, const struct jval *data, size_t idx,
@@ -190,22 +349,42 @@ static int ce_event(struct dec *d, const struct ce_attrs *a, const struct jval *
 	if (data && data->type != J_OBJ)
 		data = NULL;
 	ev.kind = ce_kind(a->type);
+	struct cdevent cd = { 0 };
+	size_t pre = strlen(CDEVENTS_PREFIX);
+	if (data && !strncasecmp(a->type, CDEVENTS_PREFIX, pre)) {
+		const char *subj = a->type + pre;
+		int rc = cdevent_read(d, idx, subj, strcspn(subj, "."), data, &cd);
+		if (rc)
+			return rc;
+		if ((!a->time || !*a->time) && cd.timestamp &&
+		    ooda_time_parse(cd.timestamp, strlen(cd.timestamp), &ev.time_ns)) {
+			buf_addf(d->err, "cloudevent %zu: data.context.timestamp is not RFC 3339", idx);
+			return OODA_EINVAL;
+		}
+	}
+	/* ooda's own field first, then what the CDEvent says, then the envelope */
 	const char *svc = str_or_null(d, jdom_get(data, "service", NULL));
-	if (!svc || !*svc)
-		svc = a->subject;
-	if (!svc || !*svc)
-		svc = a->service;
+	const char *order[] = { cd.service ? a->service : a->subject, cd.service, cd.service ? a->subject : a->service };
+	for (size_t i = 0; i < 3 && (!svc || !*svc); i++)
+		svc = order[i];
 	if (!svc || !*svc) {
-		buf_addf(d->err, "cloudevent %zu: no service (data.service, subject or the service extension)", idx);
+		buf_addf(d->err,
+			 "cloudevent %zu: no service (data.service, a CDEvent's data.subject.id, the subject attribute "
+			 "or the service extension)",
+			 idx);
 		return OODA_EINVAL;
 	}
 	ev.id = a->id;
 	ev.source = a->source;
 	ev.service = svc;
 	ev.version = str_or_null(d, jdom_get(data, "version", NULL));
+	if (!ev.version)
+		ev.version = cd.version;
 	ev.actor = str_or_null(d, jdom_get(data, "actor", NULL));
 	ev.description = str_or_null(d, jdom_get(data, "description", NULL));
 	ev.environment = str_or_null(d, jdom_get(data, "environment", NULL));
+	if (!ev.environment)
+		ev.environment = cd.environment;
 	const struct jval *links = jdom_get(data, "links", NULL);
 	if (links && links->type == J_ARR) {
 		buf_reset(&d->scratch);

@@ -39,10 +39,17 @@ int events_decode_json(const void *body, size_t len, int64_t now_ns, struct tele
  * required. The type maps to a kind (…deploy… → deploy, rollback, config,
  * flag, migration, scale, incident, else custom); service comes from
  * data.service, the subject or the "service" extension; version, actor,
- * description and environment from data. Ownership as above.
+ * description and environment from data. A CDEvent (type dev.cdevents.*)
+ * is read through its data model instead: its kind from the CDEvents table
+ * in events.c, service, version and environment from data.subject (the
+ * version from the artifactId package URL), the time from
+ * data.context.timestamp when the CloudEvent has none (docs/change.md has
+ * the rules). Everything in data is also kept as flattened attributes.
+ * Ownership as above.
  *
  * Errors: OODA_EPARSE (invalid JSON), OODA_EINVAL (missing or bad
- * attribute; err names it), OODA_ETOOBIG.
+ * attribute, or a CDEvents field of the wrong type; err names its path,
+ * e.g. "data.subject.id"), OODA_ETOOBIG.
  */
 int events_decode_cloudevent(const void *body, size_t len,
 			     const char *(*header)(void *ctx, const char *name), void *hctx,

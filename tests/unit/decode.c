@@ -709,6 +709,95 @@ static const char *get_header(void *ctx, const char *name)
 	return NULL;
 }
 
+/* CDEvents: the data model inside data decides kind, service, version, environment and time */
+static void test_cdevents(void **state)
+{
+	struct fx *f = *state;
+#define CDE(type, subject) \
+	"{\"specversion\":\"1.0\",\"id\":\"x\",\"source\":\"/s\",\"type\":\"" type "\",\"data\":{\"context\":" \
+	"{\"id\":\"c\",\"timestamp\":\"2026-12-01T09:15:00Z\"},\"subject\":" subject "}}"
+	static const struct {
+		const char *json;
+		const char *kind, *service, *version, *env;
+	} ok[] = {
+		{ CDE("dev.cdevents.service.deployed.0.2.0",
+		      "{\"id\":\"checkout\",\"content\":{\"environment\":{\"id\":\"prod\"},"
+		      "\"artifactId\":\"pkg:oci/co@sha256%3Aab?repository_url=r\"}}"),
+		  "deploy", "checkout", "sha256:ab", "prod" },
+		{ CDE("dev.cdevents.service.upgraded", "{\"content\":{\"artifactId\":\"pkg:maven/com.acme/cart@2.4.1\"}}"),
+		  "deploy", "cart", "2.4.1", NULL },
+		{ CDE("dev.cdevents.service.rolledback.0.1.1", "{\"id\":\"pay\"}"), "rollback", "pay", NULL, NULL },
+		{ CDE("dev.cdevents.service.removed.0.1.1", "{\"id\":\"old\"}"), "scale", "old", NULL, NULL },
+		{ CDE("dev.cdevents.environment.modified.0.1.1", "{\"id\":\"e1\",\"content\":{\"name\":\"eu\"}}"), "config",
+		  "eu", NULL, "e1" },
+		{ CDE("dev.cdevents.environment.deleted.0.1.1", "{\"id\":\"e2\"}"), "config", "e2", NULL, "e2" },
+		{ CDE("dev.cdevents.pipelinerun.finished.0.1.1", "{\"id\":\"r1\",\"content\":{\"pipelineName\":\"rel\"}}"),
+		  "custom", "rel", NULL, NULL },
+		{ CDE("dev.cdevents.change.merged.0.1.2", "{\"id\":\"pr\",\"content\":{\"repository\":{\"id\":\"acme/co\"}}}"),
+		  "custom", "acme/co", NULL, NULL },
+		{ CDE("dev.cdevents.artifact.published.0.1.1", "{\"id\":\"pkg:golang/acme/tool@v1.2.0\"}"), "custom", "tool",
+		  "v1.2.0", NULL },
+		{ CDE("dev.cdevents.incident.detected.0.1.0",
+		      "{\"id\":\"inc-7\",\"content\":{\"service\":{\"id\":\"checkout\"},\"environment\":{\"id\":\"prod\"},"
+		      "\"artifactId\":\"pkg:oci/co@v9\"}}"),
+		  "incident", "checkout", "v9", "prod" },
+		/* the deployment word inside another word is not service.deployed */
+		{ CDE("dev.cdevents.service.deployedx", "{\"id\":\"a\"}"), "custom", "a", NULL, NULL },
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		fx_reset(f);
+		int rc = events_decode_cloudevent(ok[i].json, strlen(ok[i].json), NULL, NULL, NOW, &f->b, &f->err);
+		if (rc)
+			fail_msg("case %zu: %s", i, f->err.data);
+		const struct change_event *e = &f->b.events[0];
+		assert_string_equal(e->kind, ok[i].kind);
+		assert_string_equal(e->service, ok[i].service);
+		assert_string_equal(e->version ? e->version : "-", ok[i].version ? ok[i].version : "-");
+		assert_string_equal(e->environment ? e->environment : "-", ok[i].env ? ok[i].env : "-");
+		assert_true(e->time_ns == INT64_C(1796116500000000000));
+		assert_string_equal(find_attr(&e->attrs, "context.id")->s, "c");
+	}
+	static const struct {
+		const char *json, *err;
+	} bad[] = {
+		{ CDE("dev.cdevents.service.deployed", "\"checkout\""), "data.subject is not an object" },
+		{ CDE("dev.cdevents.service.deployed", "{\"id\":7}"), "data.subject.id is not a string" },
+		{ CDE("dev.cdevents.service.deployed", "{\"id\":\"a\",\"content\":[]}"), "data.subject.content is not" },
+		{ CDE("dev.cdevents.service.deployed", "{\"id\":\"a\",\"content\":{\"environment\":{\"id\":1}}}"),
+		  "data.subject.content.environment.id is not a string" },
+		{ CDE("dev.cdevents.service.deployed", "{\"id\":\"a\",\"content\":{\"artifactId\":\"oci/a@1\"}}"),
+		  "data.subject.content.artifactId is not a package URL" },
+		{ CDE("dev.cdevents.environment.created", "{\"id\":\"a\",\"content\":{\"name\":{}}}"),
+		  "data.subject.content.name is not a string" },
+		{ CDE("dev.cdevents.change.merged", "{\"content\":{\"repository\":\"r\"}}"),
+		  "data.subject.content.repository is not an object" },
+		{ CDE("dev.cdevents.pipelinerun.finished", "{}"), "no service" },
+		{ "{\"specversion\":\"1.0\",\"id\":\"x\",\"source\":\"/s\",\"type\":\"dev.cdevents.service.deployed\","
+		  "\"data\":{\"context\":{\"timestamp\":\"soon\"},\"subject\":{\"id\":\"a\"}}}",
+		  "data.context.timestamp is not RFC 3339" },
+		{ "{\"specversion\":\"1.0\",\"id\":\"x\",\"source\":\"/s\",\"type\":\"dev.cdevents.service.deployed\","
+		  "\"data\":{\"context\":[],\"subject\":{\"id\":\"a\"}}}",
+		  "data.context is not an object" },
+	};
+#undef CDE
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fx_reset(f);
+		int rc = events_decode_cloudevent(bad[i].json, strlen(bad[i].json), NULL, NULL, NOW, &f->b, &f->err);
+		if (rc != OODA_EINVAL || !strstr(f->err.data, bad[i].err))
+			fail_msg("bad case %zu: rc %d, %s", i, rc, f->err.data ? f->err.data : "");
+	}
+	/* the CloudEvents time wins over the context's timestamp; ooda's own data fields over the CDEvent's */
+	fx_reset(f);
+	const char *both = "{\"specversion\":\"1.0\",\"id\":\"x\",\"source\":\"/s\",\"type\":\"dev.cdevents.service.deployed\","
+			   "\"time\":\"2026-11-25T10:00:00Z\",\"data\":{\"service\":\"own\",\"version\":\"v1\",\"context\":"
+			   "{\"timestamp\":\"2026-12-01T09:15:00Z\"},\"subject\":{\"id\":\"a\",\"content\":"
+			   "{\"artifactId\":\"pkg:oci/a@v2\"}}}}";
+	assert_int_equal(events_decode_cloudevent(both, strlen(both), NULL, NULL, NOW, &f->b, &f->err), 0);
+	assert_string_equal(f->b.events[0].service, "own");
+	assert_string_equal(f->b.events[0].version, "v1");
+	assert_true(f->b.events[0].time_ns == INT64_C(1795600800000000000));
+}
+
 static void test_cloudevents(void **state)
 {
 	struct fx *f = *state;
@@ -1061,6 +1150,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ndjson, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cloudevents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cdevents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_times, setup, teardown),
