@@ -226,6 +226,7 @@ static void daemon_release(struct daemon *d)
 	config_release(&d->cfg);
 	pthread_rwlock_destroy(&d->cfg_lock);
 	pthread_mutex_destroy(&d->reload_mu);
+	flag_counts_release(&d->flag_counts);
 	free(d->config_path);
 	free(d->data_dir);
 	free(d->listen);
@@ -236,6 +237,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	struct daemon d = { 0 };
 	pthread_rwlock_init(&d.cfg_lock, NULL);
 	pthread_mutex_init(&d.reload_mu, NULL);
+	flag_counts_init(&d.flag_counts);
 	config_init(&d.cfg);
 	int rc = 0;
 	if (opt->config_path) {

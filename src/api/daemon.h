@@ -18,6 +18,7 @@
 #include "http/server.h"
 #include "change/change.h"
 #include "change/flagstore.h"
+#include "api/flag_counts.h"
 #include "detect/logclass.h"
 #include "detect/redwatch.h"
 #include "detect/watch.h"
@@ -52,6 +53,7 @@ struct daemon {
 	struct exemplar_ring *exemplars; /* OTLP exemplars for /api/v1/query_exemplars */
 	struct metrics_meta_book *metric_meta; /* remote-write metadata for /api/v1/metadata */
 	struct flagstore *flags;     /* feature flags per environment */
+	struct flag_counts flag_counts; /* OFREP evaluations by flag and reason, for /metrics */
 	struct logclass *logclass;   /* log error classes per service */
 	struct redwatch *redwatch;   /* anomaly watch on RED */
 	struct watches *watches;     /* anomaly watches on configured series */
