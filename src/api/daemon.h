@@ -109,9 +109,12 @@ void daemon_register_config_checks(void);
 
 /*
  * Re-reads the config file. A bad file is rejected (the old config stays)
- * and the reason returned; every attempt is audited with actor.
+ * and the reason returned; every attempt is audited with actor. When the new
+ * file changes keys only a restart applies (server.threads, server.listen,
+ * ...), they are logged as a warning and, if restart is not NULL, written
+ * there as "a, b"; everything else takes effect now.
  */
-int daemon_reload(struct daemon *d, const char *actor, struct buf *err);
+int daemon_reload(struct daemon *d, const char *actor, struct buf *restart, struct buf *err);
 
 /* The route table of the daemon (api/routes.c), terminated by method NULL. */
 extern const struct route api_routes[];

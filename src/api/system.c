@@ -199,9 +199,34 @@ int api_stream(struct http_request *req, struct http_response *res)
 int api_config_reload(struct http_request *req, struct http_response *res)
 {
 	struct daemon *d = api_daemon(req);
-	int rc = daemon_reload(d, req->who.actor, &req->err);
-	if (rc)
+	struct buf restart = BUF_INIT;
+	int rc = daemon_reload(d, req->who.actor, &restart, &req->err);
+	if (rc) {
+		buf_release(&restart);
 		return rc == OODA_EIO ? OODA_EINVAL : rc;
-	api_send_json(res, 200, json_pack("{s:s, s:s}", "status", "reloaded", "config", d->config_path));
+	}
+	json_t *body = json_pack("{s:s, s:s}", "status", "reloaded", "config", d->config_path);
+	if (restart.len) {
+		/* keys a reload cannot apply: named, so nobody believes they took effect */
+		json_t *keys = json_array();
+		for (char *k = restart.data, *next; k; k = next) {
+			next = strstr(k, ", ");
+			if (next) {
+				*next = '\0';
+				next += 2;
+			}
+			json_array_append_new(keys, json_string(k));
+		}
+		json_object_set_new(body, "restart_required", keys);
+		char msg[600];
+		snprintf(msg, sizeof(msg), "changed keys that take effect only at the next restart: %.500s",
+			 json_string_value(json_array_get(keys, 0)));
+		for (size_t i = 1; i < json_array_size(keys) && strlen(msg) < 500; i++)
+			snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), ", %.60s",
+				 json_string_value(json_array_get(keys, i)));
+		json_object_set_new(body, "warning", json_string(msg));
+	}
+	buf_release(&restart);
+	api_send_json(res, 200, body);
 	return 0;
 }
