@@ -15,7 +15,11 @@
 
 #include <jansson.h>
 
+#include <errno.h>
+#include <ftw.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
 
 static int authenticate(void *app, const char *token, struct principal *who, struct buf *err)
 {
@@ -156,7 +160,7 @@ static int reload_audit_tx(struct store *s, void *ctx, struct buf *err)
 	return rc;
 }
 
-int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
+int daemon_reload(struct daemon *d, const char *actor, struct buf *restart_keys, struct buf *err)
 {
 	if (!d->config_path) {
 		buf_adds(err, "ooda serve was started without --config; there is no file to reload");
@@ -175,8 +179,11 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *err)
 	if (!rc) {
 		struct buf restart = BUF_INIT;
 		config_restart_keys(&d->cfg, &next, &restart);
-		if (restart.len)
+		if (restart.len) {
 			log_warn("configuration reload: %s changed; this takes effect at the next restart", restart.data);
+			if (restart_keys)
+				buf_add(restart_keys, restart.data, restart.len);
+		}
 		buf_release(&restart);
 		pthread_rwlock_wrlock(&d->cfg_lock);
 		struct config old = d->cfg;
@@ -226,9 +233,27 @@ static void daemon_release(struct daemon *d)
 	config_release(&d->cfg);
 	pthread_rwlock_destroy(&d->cfg_lock);
 	pthread_mutex_destroy(&d->reload_mu);
+	flag_counts_release(&d->flag_counts);
 	free(d->config_path);
 	free(d->data_dir);
 	free(d->listen);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	if (remove(path))
+		log_warn("could not remove %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* Removes dir and all in it (it was made by this start: everything in it is ours). */
+static void remove_tree(const char *dir)
+{
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	log_info("removed %s: the start failed and the directory did not exist before it", dir);
 }
 
 int daemon_serve(const struct serve_options *opt, struct buf *err)
@@ -236,8 +261,10 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	struct daemon d = { 0 };
 	pthread_rwlock_init(&d.cfg_lock, NULL);
 	pthread_mutex_init(&d.reload_mu, NULL);
+	flag_counts_init(&d.flag_counts);
 	config_init(&d.cfg);
 	int rc = 0;
+	char *made_dir = NULL; /* the data dir when this start creates it */
 	if (opt->config_path) {
 		d.config_path = xstrdup(opt->config_path);
 		if ((rc = config_load(&d.cfg, opt->config_path, err)))
@@ -256,6 +283,10 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* a start that fails takes back the data dir it made, so a retry is not left with an empty one */
+	struct stat st;
+	if (stat(d.data_dir, &st) && errno == ENOENT)
+		made_dir = xstrdup(d.data_dir);
 	if ((rc = store_open(d.data_dir, 0, &d.store, err)))
 		goto out;
 	d.exemplars = exemplars_create(0);
@@ -336,7 +367,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 			continue;
 		if (sig == SIGHUP) {
 			struct buf rerr = BUF_INIT;
-			daemon_reload(&d, "signal:SIGHUP", &rerr);
+			daemon_reload(&d, "signal:SIGHUP", NULL, &rerr);
 			buf_release(&rerr);
 			continue;
 		}
@@ -351,5 +382,8 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	log_info("stopped cleanly");
 out:
 	daemon_release(&d);
+	if (rc && made_dir && !d.started_ns)
+		remove_tree(made_dir);
+	free(made_dir);
 	return rc;
 }

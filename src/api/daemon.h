@@ -18,6 +18,7 @@
 #include "http/server.h"
 #include "change/change.h"
 #include "change/flagstore.h"
+#include "api/flag_counts.h"
 #include "detect/logclass.h"
 #include "detect/redwatch.h"
 #include "detect/watch.h"
@@ -52,6 +53,7 @@ struct daemon {
 	struct exemplar_ring *exemplars; /* OTLP exemplars for /api/v1/query_exemplars */
 	struct metrics_meta_book *metric_meta; /* remote-write metadata for /api/v1/metadata */
 	struct flagstore *flags;     /* feature flags per environment */
+	struct flag_counts flag_counts; /* OFREP evaluations by flag and reason, for /metrics */
 	struct logclass *logclass;   /* log error classes per service */
 	struct redwatch *redwatch;   /* anomaly watch on RED */
 	struct watches *watches;     /* anomaly watches on configured series */
@@ -107,9 +109,12 @@ void daemon_register_config_checks(void);
 
 /*
  * Re-reads the config file. A bad file is rejected (the old config stays)
- * and the reason returned; every attempt is audited with actor.
+ * and the reason returned; every attempt is audited with actor. When the new
+ * file changes keys only a restart applies (server.threads, server.listen,
+ * ...), they are logged as a warning and, if restart is not NULL, written
+ * there as "a, b"; everything else takes effect now.
  */
-int daemon_reload(struct daemon *d, const char *actor, struct buf *err);
+int daemon_reload(struct daemon *d, const char *actor, struct buf *restart, struct buf *err);
 
 /* The route table of the daemon (api/routes.c), terminated by method NULL. */
 extern const struct route api_routes[];

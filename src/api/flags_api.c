@@ -479,6 +479,7 @@ int api_ofrep_flag(struct http_request *req, struct http_response *res)
 	}
 	struct flag_result r;
 	flag_evaluate(ref->fs, key, ctx, &r);
+	flag_counts_add(&api_daemon(req)->flag_counts, key, r.reason, r.error != FLAG_ERROR_FLAG_NOT_FOUND);
 	if (r.error == FLAG_ERROR_FLAG_NOT_FOUND) {
 		char detail[300];
 		snprintf(detail, sizeof(detail), "flag %.200s is not defined in environment %s", key, env);
@@ -530,6 +531,7 @@ int api_ofrep_bulk(struct http_request *req, struct http_response *res)
 			const char *key = flag_set_key(ref->fs, i);
 			struct flag_result r;
 			flag_evaluate(ref->fs, key, ctx, &r);
+			flag_counts_add(&api_daemon(req)->flag_counts, key, r.reason, r.error != FLAG_ERROR_FLAG_NOT_FOUND);
 			buf_adds(&res->body, n++ ? "," : "");
 			if (r.error != FLAG_ERROR_NONE) {
 				buf_adds(&res->body, "{\"key\":");

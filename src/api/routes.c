@@ -10,7 +10,7 @@
 const struct route api_routes[] = {
 	{ "GET", "/healthz", api_healthz, ROLE_NONE, ROUTE_OPEN, "Liveness: 200 while the process serves HTTP." },
 	{ "GET", "/readyz", api_readyz, ROLE_NONE, ROUTE_OPEN, "Readiness: 200 when the store answers, else 503." },
-	{ "GET", "/metrics", api_metrics, ROLE_VIEWER, 0, "ooda's own metrics in Prometheus text format." },
+	{ "GET", "/metrics", api_metrics, ROLE_VIEWER, ROUTE_QUIET, "ooda's own metrics in Prometheus text format." },
 	{ "GET", "/", web_index, ROLE_NONE, ROUTE_OPEN, "The dashboard (docs/dashboard.md): the shell needs no token; its data calls send the bearer token." },
 	{ "GET", "/assets/*", web_asset, ROLE_NONE, ROUTE_OPEN, "Dashboard assets embedded at build time (/assets/BUILD/NAME): gzip, ETag, cached a year." },
 	{ "GET", "/api/v1/whoami", api_whoami, ROLE_INGEST, 0, "The caller: actor, role and flag environment of the token (what the dashboard shows and hides)." },

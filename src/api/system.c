@@ -5,6 +5,8 @@
 #include "api/api.h"
 #include "web/stream.h"
 #include "api/handlers.h"
+#include "core/log.h"
+#include "core/procstat.h"
 #include "core/time.h"
 
 #include <unistd.h>
@@ -46,23 +48,45 @@ int api_readyz(struct http_request *req, struct http_response *res)
 	return 0;
 }
 
-static long rss_bytes(void)
+/* The process_* series Prometheus client libraries expose on Linux, and ooda_build_info. */
+static void process_metrics(struct buf *b)
 {
-	FILE *f = fopen("/proc/self/statm", "r");
-	long pages = 0, rss = 0;
-	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-			rss = 0;
-		fclose(f);
-	}
-	return rss * sysconf(_SC_PAGESIZE);
+	struct procstat p;
+	struct buf err = BUF_INIT;
+	if (procstat_read(&p, &err))
+		log_debug("process metrics incomplete: %s", err.data);
+	buf_release(&err);
+	buf_addf(b,
+		 "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+		 "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n"
+		 "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+		 "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n"
+		 "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+		 "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes %llu\n"
+		 "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+		 "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.2f\n",
+		 p.cpu_seconds, (unsigned long long)p.resident_bytes, (unsigned long long)p.virtual_bytes, p.start_time);
+	if (p.open_fds >= 0)
+		buf_addf(b,
+			 "# HELP process_open_fds Number of open file descriptors.\n"
+			 "# TYPE process_open_fds gauge\nprocess_open_fds %lld\n",
+			 (long long)p.open_fds);
+	if (p.max_fds >= 0)
+		buf_addf(b,
+			 "# HELP process_max_fds Maximum number of open file descriptors.\n"
+			 "# TYPE process_max_fds gauge\nprocess_max_fds %lld\n",
+			 (long long)p.max_fds);
+	buf_adds(b, "# HELP ooda_build_info The version of ooda running; always 1.\n"
+		    "# TYPE ooda_build_info gauge\nooda_build_info{version=\"" OODA_VERSION "\"} 1\n");
 }
 
 int api_metrics(struct http_request *req, struct http_response *res)
 {
 	struct daemon *d = api_daemon(req);
 	struct buf b = BUF_INIT;
+	process_metrics(&b);
 	http_server_metrics(d->http, &b);
+	flag_counts_metrics(&d->flag_counts, &b);
 	int64_t bytes = 0, audit_rows = 0;
 	store_stats(d->store, &bytes, &audit_rows);
 	buf_addf(&b,
@@ -72,17 +96,12 @@ int api_metrics(struct http_request *req, struct http_response *res)
 		 "# TYPE ooda_audit_records gauge\nooda_audit_records %lld\n"
 		 "# HELP ooda_queue_depth Work waiting in internal queues.\n"
 		 "# TYPE ooda_queue_depth gauge\nooda_queue_depth{queue=\"control_writer\"} %zu\n"
-		 "# HELP ooda_process_resident_memory_bytes Resident set size.\n"
-		 "# TYPE ooda_process_resident_memory_bytes gauge\nooda_process_resident_memory_bytes %ld\n"
-		 "# HELP ooda_process_start_time_seconds Start time of the process.\n"
-		 "# TYPE ooda_process_start_time_seconds gauge\nooda_process_start_time_seconds %lld\n"
 		 "# HELP ooda_config_reloads_total Configuration reloads by outcome.\n"
 		 "# TYPE ooda_config_reloads_total counter\n"
 		 "ooda_config_reloads_total{outcome=\"ok\"} %lld\nooda_config_reloads_total{outcome=\"rejected\"} %lld\n"
 		 "# HELP ooda_api_tokens Active API tokens.\n"
 		 "# TYPE ooda_api_tokens gauge\nooda_api_tokens %zu\n",
-		 (long long)bytes, (long long)audit_rows, store_queue_depth(d->store), rss_bytes(),
-		 (long long)(d->started_ns / OODA_NS_PER_SEC), (long long)d->reloads,
+		 (long long)bytes, (long long)audit_rows, store_queue_depth(d->store), (long long)d->reloads,
 		 (long long)d->reload_failures, auth_active_tokens(d->auth));
 	struct tstore_stats ts;
 	tstore_stats(d->tstore, &ts);
@@ -180,9 +199,34 @@ int api_stream(struct http_request *req, struct http_response *res)
 int api_config_reload(struct http_request *req, struct http_response *res)
 {
 	struct daemon *d = api_daemon(req);
-	int rc = daemon_reload(d, req->who.actor, &req->err);
-	if (rc)
+	struct buf restart = BUF_INIT;
+	int rc = daemon_reload(d, req->who.actor, &restart, &req->err);
+	if (rc) {
+		buf_release(&restart);
 		return rc == OODA_EIO ? OODA_EINVAL : rc;
-	api_send_json(res, 200, json_pack("{s:s, s:s}", "status", "reloaded", "config", d->config_path));
+	}
+	json_t *body = json_pack("{s:s, s:s}", "status", "reloaded", "config", d->config_path);
+	if (restart.len) {
+		/* keys a reload cannot apply: named, so nobody believes they took effect */
+		json_t *keys = json_array();
+		for (char *k = restart.data, *next; k; k = next) {
+			next = strstr(k, ", ");
+			if (next) {
+				*next = '\0';
+				next += 2;
+			}
+			json_array_append_new(keys, json_string(k));
+		}
+		json_object_set_new(body, "restart_required", keys);
+		char msg[600];
+		snprintf(msg, sizeof(msg), "changed keys that take effect only at the next restart: %.500s",
+			 json_string_value(json_array_get(keys, 0)));
+		for (size_t i = 1; i < json_array_size(keys) && strlen(msg) < 500; i++)
+			snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), ", %.60s",
+				 json_string_value(json_array_get(keys, i)));
+		json_object_set_new(body, "warning", json_string(msg));
+	}
+	buf_release(&restart);
+	api_send_json(res, 200, body);
 	return 0;
 }

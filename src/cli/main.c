@@ -338,8 +338,14 @@ static int cmd_reload(struct cli_args *a, struct buf *err)
 {
 	struct buf out = BUF_INIT;
 	int rc = cli_call(a, "POST", "/api/v1/config/reload", "{}", NULL, &out, err);
-	if (!rc && !a->json)
+	if (!rc && !a->json) {
 		printf("configuration reloaded on %s\n", cli_server(a));
+		json_t *j = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
+		const char *warning = json_string_value(json_object_get(j, "warning"));
+		if (warning)
+			fprintf(stderr, "warning: %s\n", warning);
+		json_decref(j);
+	}
 	buf_release(&out);
 	return rc;
 }

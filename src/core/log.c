@@ -19,6 +19,11 @@ void ooda_log_set_level(enum log_level level)
 	min_level = level;
 }
 
+bool ooda_log_enabled(enum log_level level)
+{
+	return level >= min_level;
+}
+
 int ooda_log_level_parse(const char *s)
 {
 	for (int i = 0; i < 4; i++)

@@ -6,10 +6,14 @@
 #ifndef OODA_LOG_H
 #define OODA_LOG_H
 
+#include <stdbool.h>
+
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Messages below level are dropped. Default LOG_INFO; OODA_LOG=debug sets it. */
 void ooda_log_set_level(enum log_level level);
+/* Whether a message at level would be written (to skip building one that would not). */
+bool ooda_log_enabled(enum log_level level);
 /* Parses "debug|info|warn|error"; returns -1 if unknown. */
 int ooda_log_level_parse(const char *s);
 /* The request id attached to this thread's log lines; NULL clears. */

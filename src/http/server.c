@@ -984,8 +984,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		b++;
 	atomic_fetch_add(&m->latency[b], 1);
 	atomic_fetch_add(&m->latency_sum_us, (unsigned long long)(dur / 1000));
-	bool quiet = c->req.route && (c->req.route->flags & (ROUTE_INGEST | ROUTE_OPEN | ROUTE_QUIET)) && status < 400;
-	if (!quiet) {
+	/* hot and polled routes log their successes (and a quiet route its 404s: an OFREP client
+	 * asking for a flag it does not define) at debug; everything else at info, 5xx at error */
+	unsigned rflags = c->req.route ? c->req.route->flags : 0;
+	bool quiet = ((rflags & (ROUTE_INGEST | ROUTE_OPEN | ROUTE_QUIET)) && status < 400) ||
+		     ((rflags & ROUTE_QUIET) && status == 404);
+	enum log_level level = status >= 500 ? LOG_ERROR : quiet ? LOG_DEBUG : LOG_INFO;
+	if (ooda_log_enabled(level)) {
 		char fields[512];
 		struct buf f = BUF_INIT;
 		buf_adds(&f, "\"method\":");
@@ -997,7 +1002,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		snprintf(fields, sizeof(fields), "%s", f.data);
 		buf_release(&f);
 		ooda_log_set_request_id(c->req.request_id);
-		ooda_logf(status >= 500 ? LOG_ERROR : LOG_INFO, fields, "request");
+		ooda_logf(level, fields, "request");
 		ooda_log_set_request_id(NULL);
 	}
 	budget_release(s, c);
@@ -1187,7 +1192,7 @@ void http_server_metrics(const struct http_server *s, struct buf *out)
 		      "# TYPE ooda_http_requests_total counter\n");
 	for (int i = 0; i <= s->n_routes; i++) {
 		const char *pattern = i < s->n_routes ? s->opt.routes[i].pattern : "unmatched";
-		const char *method = i < s->n_routes ? s->opt.routes[i].method : "";
+		const char *method = i < s->n_routes ? s->opt.routes[i].method : "other";
 		for (int k = 0; k < N_STATUS; k++) {
 			unsigned long long v = atomic_load(&s->metrics[i].by_status[k]);
 			if (!v)
@@ -1211,7 +1216,7 @@ void http_server_metrics(const struct http_server *s, struct buf *out)
 		if (!total)
 			continue;
 		const char *pattern = i < s->n_routes ? s->opt.routes[i].pattern : "unmatched";
-		const char *method = i < s->n_routes ? s->opt.routes[i].method : "";
+		const char *method = i < s->n_routes ? s->opt.routes[i].method : "other";
 		unsigned long long cum = 0;
 		for (int b = 0; b <= N_BOUNDS; b++) {
 			cum += atomic_load(&m->latency[b]);

@@ -384,9 +384,9 @@ static void prom_metric(struct buf *out, const json_t *report, const char *metri
 
 void reliability_render_prometheus(const json_t *report, struct buf *out)
 {
-	prom_metric(out, report, "ooda_incidents_total", "Incidents with onset in the report period (drills excluded).",
+	prom_metric(out, report, "ooda_incidents", "Incidents with onset in the report period (drills excluded).",
 		    NULL, "incidents");
-	prom_metric(out, report, "ooda_incidents_recurrences_total",
+	prom_metric(out, report, "ooda_incidents_recurrences",
 		    "Incidents of the period that repeat an earlier one (same service and cause).", NULL, "recurrences");
 	static const char *const help[M_COUNT] = {
 		"time from onset to detection", "time from open to acknowledgement", "time from onset to mitigation",

@@ -49,8 +49,8 @@ int reliability_compute(const json_t *incidents, const json_t *timelines_by_id, 
 
 /*
  * Appends the report as Prometheus text (gauges with HELP and TYPE):
- *   ooda_incidents_total{service}               incidents in the period
- *   ooda_incidents_recurrences_total{service}
+ *   ooda_incidents{service}                     incidents in the period
+ *   ooda_incidents_recurrences{service}
  *   ooda_incidents_mttd_seconds{service}         mean (likewise mtta, mttm, mttr)
  *   ooda_incidents_mttd_median_seconds{service}
  * one line per service, plus service="" for all services together; measures

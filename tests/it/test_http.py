@@ -67,7 +67,7 @@ try:
     check(m.status == 200 and m.headers["Content-Type"].startswith("text/plain"), "metrics content type")
     for name in ('ooda_http_requests_total{method="GET",route="/api/v1/status",status="200"}',
                  "ooda_http_request_duration_seconds_bucket", "ooda_store_bytes", "ooda_queue_depth",
-                 "ooda_process_resident_memory_bytes", 'status="413"'):
+                 "process_resident_memory_bytes", 'status="413"'):
         check(name in m.body, f"metrics has {name}")
     for line in m.body.splitlines():
         if line and not line.startswith("#"):

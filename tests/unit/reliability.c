@@ -184,8 +184,8 @@ static void test_prometheus(void **state)
 	assert_non_null(strstr(out.data, "ooda_incidents_mttr_seconds{service=\"\"} 2600\n"));
 	assert_non_null(strstr(out.data, "ooda_incidents_mttr_seconds{service=\"payments\"} 3000\n"));
 	assert_non_null(strstr(out.data, "ooda_incidents_mttr_median_seconds{service=\"checkout\"} 1800\n"));
-	assert_non_null(strstr(out.data, "ooda_incidents_total{service=\"payments\"} 2\n"));
-	assert_non_null(strstr(out.data, "ooda_incidents_recurrences_total{service=\"\"} 1\n"));
+	assert_non_null(strstr(out.data, "ooda_incidents{service=\"payments\"} 2\n"));
+	assert_non_null(strstr(out.data, "ooda_incidents_recurrences{service=\"\"} 1\n"));
 	/* checkout was never mitigated: no MTTM line for it */
 	assert_null(strstr(out.data, "ooda_incidents_mttm_seconds{service=\"checkout\"}"));
 	json_decref(r);
