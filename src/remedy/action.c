@@ -75,8 +75,7 @@ static int duration_field(const json_t *params, const char *key, const char *pat
 	return 0;
 }
 
-/* Refuses keys of params not in keys (NULL-terminated). */
-static int known_keys(const json_t *params, const char *const *keys, const char *path, struct buf *err)
+int action_keys_check(const json_t *params, const char *const *keys, const char *path, struct buf *err)
 {
 	if (!json_is_object(params)) {
 		buf_addf(err, "%s: must be a mapping", path);
@@ -110,7 +109,7 @@ static int exec_validate(const json_t *p, const json_t *hosts, const char *path,
 			 path);
 		return OODA_EINVAL;
 	}
-	int rc = known_keys(p, exec_keys, path, err);
+	int rc = action_keys_check(p, exec_keys, path, err);
 	if (rc)
 		return rc;
 	if (!json_is_array(argv) || !json_array_size(argv) || json_array_size(argv) > ARGV_MAX) {
@@ -324,7 +323,7 @@ static int url_host(const char *url, char *host, size_t size)
 
 static int http_validate(const json_t *p, const json_t *hosts, const char *path, struct buf *err)
 {
-	int rc = known_keys(p, http_keys, path, err);
+	int rc = action_keys_check(p, http_keys, path, err);
 	if (rc)
 		return rc;
 	const char *url = json_string_value(json_object_get(p, "url"));
@@ -584,7 +583,7 @@ static const char *const notify_keys[] = { "target", "text", NULL };
 
 static int text_validate(const json_t *p, const char *const *keys, const char *path, struct buf *err)
 {
-	int rc = known_keys(p, keys, path, err);
+	int rc = action_keys_check(p, keys, path, err);
 	if (rc)
 		return rc;
 	json_t *t = json_object_get(p, "text");

@@ -74,4 +74,11 @@ void action_result_release(struct action_result *r);
 /* Whether host (no port) is in allow (a JSON array of strings). */
 bool action_host_allowed(const json_t *allow, const char *host);
 
+/*
+ * Refuses a params object that is not a mapping or holds a key not in keys
+ * (NULL-terminated): OODA_EINVAL with "PATH.KEY: unknown key" in err. Shared
+ * by the action and policy loaders.
+ */
+int action_keys_check(const json_t *params, const char *const *keys, const char *path, struct buf *err);
+
 #endif

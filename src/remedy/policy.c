@@ -33,26 +33,6 @@ static const char *const guard_keys[] = { "cooldown", "window", "max_runs", "max
 static const char *const step_extra_keys[] = { "undo", "idempotent", "name", NULL };
 static const char *const preconditions[] = { "no_deploy_in_progress", "business_hours", "alert_firing", NULL };
 
-static int unknown(const json_t *obj, const char *const *keys, const char *path, struct buf *err)
-{
-	if (!json_is_object(obj)) {
-		buf_addf(err, "%s: must be a mapping", path);
-		return OODA_EINVAL;
-	}
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)obj, k, v) {
-		size_t i = 0;
-		while (keys[i] && strcmp(keys[i], k))
-			i++;
-		if (!keys[i]) {
-			buf_addf(err, "%s.%s: unknown key", path, k);
-			return OODA_EINVAL;
-		}
-	}
-	return 0;
-}
-
 static int duration(const json_t *obj, const char *key, const char *path, int64_t *ns, struct buf *err)
 {
 	json_t *v = json_object_get(obj, key);
@@ -163,7 +143,7 @@ static int when_check(const json_t *w, const char *path, int64_t *for_ns, struct
 {
 	struct buf p = BUF_INIT;
 	buf_addf(&p, "%s.when", path);
-	int rc = unknown(w, when_keys, p.data, err);
+	int rc = action_keys_check(w, when_keys, p.data, err);
 	if (!rc && !json_object_get(w, "alert") && !json_object_get(w, "service")) {
 		buf_addf(err, "%s: names an alert, a service, or both", p.data);
 		rc = OODA_EINVAL;
@@ -208,7 +188,7 @@ static int expect_check(const json_t *e, const char *path, int64_t *timeout, str
 {
 	struct buf p = BUF_INIT;
 	buf_addf(&p, "%s.expect", path);
-	int rc = unknown(e, expect_keys, p.data, err);
+	int rc = action_keys_check(e, expect_keys, p.data, err);
 	json_t *ar = json_object_get(e, "alert_resolved"), *pr = json_object_get(e, "probe");
 	if (!rc && ar && !json_is_boolean(ar)) {
 		buf_addf(err, "%s.alert_resolved: true or false", p.data);
@@ -216,7 +196,7 @@ static int expect_check(const json_t *e, const char *path, int64_t *timeout, str
 	}
 	if (!rc && pr) {
 		buf_adds(&p, ".probe");
-		rc = unknown(pr, probe_keys, p.data, err);
+		rc = action_keys_check(pr, probe_keys, p.data, err);
 		if (!rc && (!nonempty_string(json_object_get(pr, "service"), 256) ||
 			    !nonempty_string(json_object_get(pr, "name"), 256))) {
 			buf_addf(err, "%s: service and name of a probe", p.data);
@@ -250,7 +230,7 @@ static int guard_check(const json_t *g, const char *path, struct policy_guardrai
 		return 0;
 	struct buf p = BUF_INIT;
 	buf_addf(&p, "%s.guardrails", path);
-	int rc = unknown(g, guard_keys, p.data, err);
+	int rc = action_keys_check(g, guard_keys, p.data, err);
 	if (!rc)
 		rc = duration(g, "cooldown", p.data, &out->cooldown_ns, err);
 	if (!rc)
@@ -275,7 +255,7 @@ int policy_load(const json_t *doc, const json_t *allow_hosts, const char *path, 
 		struct buf *err)
 {
 	memset(out, 0, sizeof(*out));
-	int rc = unknown(doc, policy_keys, path, err);
+	int rc = action_keys_check(doc, policy_keys, path, err);
 	if (rc)
 		return rc;
 	json_t *name = json_object_get(doc, "name");
@@ -362,7 +342,7 @@ int policy_load(const json_t *doc, const json_t *allow_hosts, const char *path, 
 	if (of) {
 		struct buf p = BUF_INIT;
 		buf_addf(&p, "%s.on_failure", path);
-		rc = unknown(of, failure_keys, p.data, err);
+		rc = action_keys_check(of, failure_keys, p.data, err);
 		json_t *u = json_object_get(of, "undo"), *n = json_object_get(of, "notify");
 		if (!rc && u && !json_is_boolean(u)) {
 			buf_addf(err, "%s.undo: true or false", p.data);
