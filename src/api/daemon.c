@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "core/yaml_guard.h"
 
 #include <jansson.h>
 
@@ -265,6 +266,11 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	config_init(&d.cfg);
 	int rc = 0;
 	char *made_dir = NULL; /* the data dir when this start creates it */
+	/* before any thread: configuration texts are parsed in the guard's children */
+	struct buf gerr = BUF_INIT;
+	if (yaml_guard_start(&gerr))
+		log_warn("%s; configuration texts will be parsed in direct children", gerr.data);
+	buf_release(&gerr);
 	if (opt->config_path) {
 		d.config_path = xstrdup(opt->config_path);
 		if ((rc = config_load(&d.cfg, opt->config_path, err)))
@@ -382,6 +388,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	log_info("stopped cleanly");
 out:
 	daemon_release(&d);
+	yaml_guard_stop();
 	if (rc && made_dir && !d.started_ns)
 		remove_tree(made_dir);
 	free(made_dir);

@@ -11,17 +11,14 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "core/yaml_guard.h"
 
 #include <ctype.h>
 #include <stdarg.h>
 #include <strings.h>
 #include <errno.h>
 #include <libfyaml.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stddef.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #define F(field) offsetof(struct config, field)
 
@@ -1197,37 +1194,20 @@ int config_load(struct config *c, const char *path, struct buf *err)
 }
 
 /*
- * libfyaml 0.7 (Debian 12) can crash or loop on some malformed documents.
- * Configuration loads are rare, so each text is first parsed in a forked
- * child with an alarm: if the child dies or hangs, the load fails with a
- * clear error and the daemon (and its old configuration) is untouched.
+ * libfyaml 0.7 (Debian 12) can crash or loop on some malformed documents:
+ * each text is first parsed in a throw-away process (core/yaml_guard.h),
+ * so that a bad file fails with a clear error and the daemon (and its old
+ * configuration) is untouched.
  */
 static int yaml_probe(const char *name, const char *text, size_t len, struct buf *err)
 {
-	pid_t pid = fork();
-	if (pid < 0)
-		return 0; /* cannot probe: parse in-process as before */
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-		if (devnull >= 0)
-			dup2(devnull, STDERR_FILENO);
-		alarm(5);
-		struct fy_parse_cfg pcfg = { .flags = FYPCF_QUIET };
-		struct fy_document *doc = fy_document_build_from_string(&pcfg, text, len);
-		if (doc)
-			fy_document_destroy(doc);
-		_exit(0);
-	}
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFSIGNALED(status)) {
-		buf_addf(err, "%s:1:1: the YAML parser %s on this file; look for unusual constructs "
-			      "(tabs in indentation, stray '?' or '!' indicators)",
-			 name, WTERMSIG(status) == SIGALRM ? "did not finish" : "failed");
-		return OODA_EINVAL;
-	}
-	return 0;
+	int v = yaml_guard_check(text, len);
+	if (v != YAML_CRASHED && v != YAML_HUNG)
+		return 0; /* parses, or cannot probe: parse in-process as before */
+	buf_addf(err, "%s:1:1: the YAML parser %s on this file; look for unusual constructs "
+		      "(tabs in indentation, stray '?' or '!' indicators)",
+		 name, v == YAML_HUNG ? "did not finish" : "failed");
+	return OODA_EINVAL;
 }
 
 int config_load_string(struct config *c, const char *name, const char *yaml, size_t len,
