@@ -186,7 +186,10 @@ try:
     # --- let everything run a while
     time.sleep(3.5)
     p = probes(s)
-    check(p["shop/healthy"]["state"] == "passing" and p["shop/healthy"]["failures"] == 0,
+    # a lone timeout on a loaded machine is the blip the 3-of-5 window absorbs: the
+    # probe must stay passing and never alert, not be perfect
+    check(p["shop/healthy"]["state"] == "passing" and p["shop/healthy"]["window"]["failures"] < 3
+          and "probe:shop/healthy" not in firing(s),
           f"healthy target stays passing: {p['shop/healthy']}")
     fl = p["shop/flapping"]
     check(fl["failures"] >= 3 and fl["state"] == "passing",
