@@ -708,27 +708,32 @@ int rollout_json(struct change *c, const char *id, struct buf *out, struct buf *
 
 struct list_ctx {
 	struct buf *out;
-	int n;
+	const char *env;
+	size_t n, limit;
 };
 
 static int list_row(void *ctx, const void *row)
 {
 	const struct rollout_row *r = row;
 	struct list_ctx *l = ctx;
+	if ((l->env && strcmp(l->env, r->env)) || l->n >= l->limit)
+		return 0;
 	buf_adds(l->out, l->n++ ? "," : "");
 	buf_adds(l->out, r->body);
 	return 0;
 }
 
-int rollout_list_json(struct change *c, const char *status, size_t limit, struct buf *out, struct buf *err)
+int rollout_list_json(struct change *c, const char *status, const char *env, size_t limit, struct buf *out,
+		      struct buf *err)
 {
 	if (status && rollout_status_parse(status) == RO_STATUS_COUNT) {
 		buf_addf(err, "status must be pending, running, awaiting-approval, succeeded or aborted, not %s", status);
 		return OODA_EINVAL;
 	}
-	struct list_ctx l = { out, 0 };
+	struct list_ctx l = { out, env, 0, limit };
 	buf_adds(out, "{\"rollouts\":[");
-	int rc = store_rollout_list(c->store, status, limit, list_row, &l);
+	/* an environment's rollouts are found among all of them: read more rows than shown */
+	int rc = store_rollout_list(c->store, status, env ? 10000 : limit, list_row, &l);
 	buf_adds(out, "]}");
 	if (rc)
 		buf_adds(err, "reading the rollouts failed");

@@ -114,8 +114,12 @@ int rollout_start(struct change *c, const json_t *plan, const char *actor, const
 		  struct buf *err);
 /* The rollout document, appended to out. */
 int rollout_json(struct change *c, const char *id, struct buf *out, struct buf *err);
-/* {"rollouts":[…]} newest first, of one status when status is not NULL. */
-int rollout_list_json(struct change *c, const char *status, size_t limit, struct buf *out, struct buf *err);
+/*
+ * {"rollouts":[…]} newest first, at most limit, of one status and one
+ * environment when they are not NULL. OODA_EINVAL for an unknown status.
+ */
+int rollout_list_json(struct change *c, const char *status, const char *env, size_t limit, struct buf *out,
+		      struct buf *err);
 /* The environment of a rollout (for environment-scoped tokens). */
 int rollout_env(struct change *c, const char *id, char env[64], struct buf *err);
 /*
