@@ -410,11 +410,15 @@ static void ro_kick(struct change *c)
 	pthread_mutex_unlock(&c->ro->mu);
 }
 
-/* The hold of a running rollout is over: analyse its step and act on the verdict. Mutex held. */
-static void ro_judge(struct change *c, json_t *doc)
+/*
+ * The hold of a running rollout is over: analyse its step and act on the
+ * verdict. Mutex held. False when nothing could be stored (the store
+ * failing): the rollout is then tried again at the next wake.
+ */
+static bool ro_judge(struct change *c, json_t *doc)
 {
 	struct buf err = BUF_INIT;
-	struct canary_result res;
+	struct canary_result res = { 0 };
 	json_t *rj = NULL;
 	const char *id = jstr(doc, "id");
 	if (ro_analyze(c, doc, &res, &rj, &err)) {
@@ -445,11 +449,23 @@ static void ro_judge(struct change *c, json_t *doc)
 		json_array_append(verdicts, rj);
 	}
 	json_decref(rj);
-	if (ro_apply(c, doc, &n, ENGINE_ACTOR, why, &err))
+	bool stored = true;
+	if (ro_apply(c, doc, &n, ENGINE_ACTOR, why, &err)) {
+		/* the next step could not take effect (its flag deleted, say): stop here, rolled back */
 		log_error("rollout %s: %s failed: %s", id, decision[n.action], err.data);
-	else
+		char awhy[900];
+		snprintf(awhy, sizeof(awhy), "%s: %s failed: %s", sn, decision[n.action], err.data);
+		struct rollout_next ab = { RO_ACT_ABORT, RO_ABORTED, s.step };
+		buf_reset(&err);
+		if (n.action == RO_ACT_ABORT || ro_apply(c, doc, &ab, ENGINE_ACTOR, awhy, &err)) {
+			log_error("rollout %s: cannot be stored: %s", id, err.data);
+			stored = false;
+		}
+	} else {
 		log_info("rollout %s: %s", id, why);
+	}
 	buf_release(&err);
+	return stored;
 }
 
 struct due_scan {
@@ -480,6 +496,7 @@ static void *engine_main(void *arg)
 			log_error("rollout engine: cannot list the running rollouts");
 		size_t i;
 		json_t *idj;
+		bool acted = false;
 		json_array_foreach(d.ids, i, idj) {
 			if (e->stop)
 				break;
@@ -487,12 +504,11 @@ static void *engine_main(void *arg)
 			struct buf err = BUF_INIT;
 			if (!ro_load(c, json_string_value(idj), &doc, &err)) {
 				if (!strcmp(jstr(doc, "status"), "running") && jint(doc, "due_unix_nano") <= ooda_now_ns())
-					ro_judge(c, doc);
+					acted |= ro_judge(c, doc);
 				json_decref(doc);
 			}
 			buf_release(&err);
 		}
-		bool acted = json_array_size(d.ids) > 0;
 		json_decref(d.ids);
 		if (acted || e->kick || e->stop)
 			continue; /* a step just started may be due already; look again */

@@ -165,6 +165,16 @@ try:
     check(any(h["actor"] == "token:bob" and "step 2 (100 %) started" in h["what"] for h in ro["history"]),
           f"the approver is recorded on the step it let go: {ro['history']}")
 
+    # --- a next step that cannot take effect (its flag deleted meanwhile) stops the rollout, saying why
+    put_flag(s, "gone")
+    r = s.post("/api/v1/rollouts", plan("gone", [{"weight": 10, "hold": "1s"}, {"weight": 100, "hold": "1s"}]))
+    rid5 = r.json()["id"]
+    r = s.request("DELETE", "/api/v1/flags/gone?env=prod", headers={"X-Ooda-Rationale": "retired"})
+    check(r.status in (200, 204), f"flag deleted mid-rollout: {r.status} {r.body}")
+    ro = drive(s, app, rid5, "gone", 0, ("succeeded", "aborted"))
+    check(ro["status"] == "aborted" and "promote failed" in ro["abort_reason"]
+          and "does not exist" in ro["abort_reason"], f"aborted with the reason: {ro['status']} {ro.get('abort_reason')}")
+
     # --- killed mid-rollout, the daemon resumes it at its step
     put_flag(s, "cart")
     r = s.post("/api/v1/rollouts", plan("cart", [{"weight": 30, "hold": "3s"}, {"weight": 100, "hold": "2s"}]))
@@ -181,7 +191,7 @@ try:
           f"resumed at step 1 (not started again) and completed: {ro['status']} {ro['history']}")
     res = s.cli("rollout", "list", "--json")
     ids = [x["id"] for x in json.loads(res.stdout)["rollouts"]]
-    check(res.returncode == 0 and ids == [rid4, rid3, rid2, rid], f"rollout list, newest first: {ids}")
+    check(res.returncode == 0 and ids == [rid4, rid5, rid3, rid2, rid], f"rollout list, newest first: {ids}")
     res = s.cli("rollout", "list", "--status", "aborted")
     check(res.returncode == 0 and rid2 in res.stdout and rid not in res.stdout, f"list by status: {res.stdout}")
     done()
