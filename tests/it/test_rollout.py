@@ -4,7 +4,9 @@ promoted step by step to 100 % (OFREP then serves it to everyone); one whose
 new variant answers errors is aborted at its first step and the flag is back
 at its pre-rollout content; a step marked approval waits, its starter cannot
 approve it and promote does not replace the approval, another person's
-approval lets it go on; a daemon killed mid-rollout resumes it at its step.
+approval lets it go on; a step whose flag was deleted stops the rollout
+with the reason; a daemon killed mid-rollout resumes it at its step; a token
+scoped to another environment can neither start, read nor steer one.
 Bad plans are refused naming the member; every decision is in the audit log
 with its actor and reason, and in the change timeline."""
 import json
@@ -66,6 +68,7 @@ try:
     alice = create_token(data, "approver", "alice")
     bob = create_token(data, "approver", "bob")
     app = create_token(data, "ingest", "app")
+    stg = create_token(data, "responder", "stg", env="staging")
     s = Server(data=data)
     s.token = ops
 
@@ -109,6 +112,16 @@ try:
     check(r.status == 200 and r.json()["value"] == "v2", f"OFREP serves the new variant to everyone: {r.body}")
     r = s.post(f"/api/v1/rollouts/{rid}/abort", {"rationale": "too late"})
     check(r.status == 409, f"a finished rollout cannot be aborted: {r.status} {r.body}")
+
+    # a token scoped to another environment neither starts, sees nor steers prod's rollouts
+    r = s.post("/api/v1/rollouts", plan("checkout", [100], hold="1s"), token=stg)
+    check(r.status == 403 and "staging" in r.body, f"staging token starting a prod rollout: {r.status} {r.body}")
+    r = s.get(f"/api/v1/rollouts/{rid}", token=stg)
+    check(r.status == 403, f"staging token reading a prod rollout: {r.status}")
+    r = s.post(f"/api/v1/rollouts/{rid}/abort", {"rationale": "x"}, token=stg)
+    check(r.status == 403, f"staging token aborting a prod rollout: {r.status}")
+    r = s.get("/api/v1/rollouts", token=stg)
+    check(r.status == 200 and r.json()["rollouts"] == [], f"staging token's list leaves prod out: {r.body[:200]}")
 
     # --- a failing new variant is aborted at its first step and the flag rolled back
     before = put_flag(s, "search")
