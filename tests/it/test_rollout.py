@@ -153,10 +153,15 @@ try:
 
     # --- a step marked approval waits; the starter cannot approve it; another person can
     put_flag(s, "payments")
-    r = s.post("/api/v1/rollouts", plan("payments", [{"weight": 20, "hold": "1s"},
-                                                     {"weight": 100, "hold": "1s", "approval": True}]), token=alice)
-    check(r.status == 201, f"third rollout started by alice: {r.body}")
-    rid3 = r.json()["id"]
+    plan_file = os.path.join(base, "payments.json")
+    with open(plan_file, "w") as pf:
+        json.dump(plan("payments", [20, 100], hold="1s"), pf)
+    res = s.cli("rollout", "start", plan_file, "--approve-at", "2", "--json", token=alice)
+    check(res.returncode == 0, f"third rollout started by alice from a plan file: {res.stdout}{res.stderr}")
+    started = json.loads(res.stdout or "{}")
+    check([st["approval"] for st in started.get("steps", [])] == [False, True],
+          f"--approve-at marks step 2: {started.get('steps')}")
+    rid3 = started.get("id")
     ro = drive(s, app, rid3, "payments", 0, ("awaiting-approval", "aborted", "succeeded"))
     check(ro["status"] == "awaiting-approval" and ro["step"] == 0 and ro.get("approval"),
           f"step 2 waits for an approval: {json.dumps(ro)[:800]}")
@@ -180,8 +185,10 @@ try:
 
     # --- a next step that cannot take effect (its flag deleted meanwhile) stops the rollout, saying why
     put_flag(s, "gone")
-    r = s.post("/api/v1/rollouts", plan("gone", [{"weight": 10, "hold": "1s"}, {"weight": 100, "hold": "1s"}]))
-    rid5 = r.json()["id"]
+    res = s.cli("rollout", "start", "--flag", "gone", "--env", "prod", "--variant", "new", "--service", "gone",
+                "--version", "2.0.0", "--steps", "10,100", "--hold", "1s", "--rationale", "gone v2", "--json")
+    check(res.returncode == 0, f"rollout started from options: {res.stdout}{res.stderr}")
+    rid5 = json.loads(res.stdout or "{}").get("id")
     r = s.request("DELETE", "/api/v1/flags/gone?env=prod", headers={"X-Ooda-Rationale": "retired"})
     check(r.status in (200, 204), f"flag deleted mid-rollout: {r.status} {r.body}")
     ro = drive(s, app, rid5, "gone", 0, ("succeeded", "aborted"))
@@ -205,6 +212,9 @@ try:
     res = s.cli("rollout", "list", "--json")
     ids = [x["id"] for x in json.loads(res.stdout)["rollouts"]]
     check(res.returncode == 0 and ids == [rid4, rid5, rid3, rid2, rid], f"rollout list, newest first: {ids}")
+    res = s.cli("rollout", "start", "--flag", "cart", "--variant", "new", "--service", "cart", "--steps", "50,40",
+                "--rationale", "x")
+    check(res.returncode == 1 and "steps[1].weight" in res.stderr, f"the CLI shows the refusal: {res.returncode} {res.stderr}")
     res = s.cli("rollout", "list", "--status", "aborted")
     check(res.returncode == 0 and rid2 in res.stdout and rid not in res.stdout, f"list by status: {res.stdout}")
     done()
