@@ -195,6 +195,25 @@ try:
     check(ro["status"] == "aborted" and "promote failed" in ro["abort_reason"]
           and "does not exist" in ro["abort_reason"], f"aborted with the reason: {ro['status']} {ro.get('abort_reason')}")
 
+    # --- a person promotes past a long hold, then aborts from the CLI
+    promo_before = put_flag(s, "promo")
+    r = s.post("/api/v1/rollouts", plan("promo", [10, 50, 100], hold="1h"))
+    rid6 = r.json()["id"]
+    r = s.post(f"/api/v1/rollouts/{rid6}/promote", {})
+    check(r.status == 400 and "rationale" in r.body, f"promote needs a rationale: {r.status} {r.body}")
+    r = s.post(f"/api/v1/rollouts/{rid6}/promote", {"rationale": "dashboards are green"})
+    check(r.status == 200 and r.json()["step"] == 1 and not r.json()["verdicts"],
+          f"promoted to step 2 at once, without analysis: {r.status} {r.body[:400]}")
+    f = s.get("/api/v1/flags/promo?env=prod").json()["definition"]
+    check(f.get("targeting") == {"fractional": [["new", 50], ["old", 50]]}, f"the flag is at 50 %: {f}")
+    res = s.cli("rollout", "abort", rid6, "--rationale", "support tickets")
+    check(res.returncode == 0 and "aborted" in res.stdout, f"ooda rollout abort: {res.stdout}{res.stderr}")
+    ro = s.get(f"/api/v1/rollouts/{rid6}").json()
+    f = s.get("/api/v1/flags/promo?env=prod").json()["definition"]
+    check(ro["status"] == "aborted" and ro["flag_version_restored"] == promo_before + 3 and "targeting" not in f
+          and f["defaultVariant"] == "old", f"aborted by a person, the flag restored: {ro['status']} {f}")
+    check([h["actor"] for h in ro["history"]][-2:] == ["token:ops", "token:ops"], f"both decisions are the person's: {ro['history']}")
+
     # --- killed mid-rollout, the daemon resumes it at its step
     put_flag(s, "cart")
     r = s.post("/api/v1/rollouts", plan("cart", [{"weight": 30, "hold": "3s"}, {"weight": 100, "hold": "2s"}]))
@@ -211,7 +230,7 @@ try:
           f"resumed at step 1 (not started again) and completed: {ro['status']} {ro['history']}")
     res = s.cli("rollout", "list", "--json")
     ids = [x["id"] for x in json.loads(res.stdout)["rollouts"]]
-    check(res.returncode == 0 and ids == [rid4, rid5, rid3, rid2, rid], f"rollout list, newest first: {ids}")
+    check(res.returncode == 0 and ids == [rid4, rid6, rid5, rid3, rid2, rid], f"rollout list, newest first: {ids}")
     res = s.cli("rollout", "start", "--flag", "cart", "--variant", "new", "--service", "cart", "--steps", "50,40",
                 "--rationale", "x")
     check(res.returncode == 1 and "steps[1].weight" in res.stderr, f"the CLI shows the refusal: {res.returncode} {res.stderr}")
