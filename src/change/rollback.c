@@ -655,7 +655,14 @@ int change_start(struct change *c, struct buf *err)
 
 void change_release(struct change *c)
 {
-	/* rollouts and queued runs stay as stored; the next change_start resumes them */
+	/*
+	 * Queued runs and rollouts stay as stored; the next change_start resumes
+	 * them. The runner stops first (as before rollouts existed: a queued run
+	 * does not start during the stop), but is freed only after the rollout
+	 * engine, which may still hand it a rollback: refused, that run stays
+	 * stored as running.
+	 */
+	worker_stop(c->runner);
 	rollout_engine_stop(c);
 	worker_destroy(c->runner);
 	c->runner = NULL;
