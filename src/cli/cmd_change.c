@@ -853,8 +853,12 @@ int cmd_rollout_start(struct cli_args *a, struct buf *err)
 	if (a->n_pos >= 1) {
 		struct buf text = BUF_INIT;
 		json_error_t je;
-		if (!(rc = read_input(a->pos[0], &text, err)) && !json_is_object(plan = json_loadb(text.data, text.len, 0, &je))) {
-			buf_addf(err, "%s is not a JSON object (a rollout plan): %s", a->pos[0], je.text);
+		rc = read_input(a->pos[0], &text, err);
+		if (!rc)
+			plan = json_loadb(text.data, text.len, 0, &je); /* not inside json_is_object: a macro */
+		if (!rc && !json_is_object(plan)) {
+			buf_addf(err, "%s is not a JSON object (a rollout plan)%s%s", a->pos[0], plan ? "" : ": ",
+				 plan ? "" : je.text);
 			rc = OODA_EPARSE;
 		}
 		buf_release(&text);
