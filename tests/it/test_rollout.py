@@ -2,7 +2,8 @@
 old and new versions would: a flag rollout whose new variant is healthy is
 promoted step by step to 100 % (OFREP then serves it to everyone); one whose
 new variant answers errors is aborted at its first step and the flag is back
-at its pre-rollout content; a step marked approval waits, its starter cannot
+at its pre-rollout content; a deploy split by its own flag is aborted with the
+flag restored and the deploy's rollback run started; a step marked approval waits, its starter cannot
 approve it and promote does not replace the approval, another person's
 approval lets it go on; a step whose flag was deleted stops the rollout
 with the reason; a daemon killed mid-rollout resumes it at its step; a token
@@ -183,6 +184,24 @@ try:
     check(any(h["actor"] == "token:bob" and "step 2 (100 %) started" in h["what"] for h in ro["history"]),
           f"the approver is recorded on the step it let go: {ro['history']}")
 
+    # --- a deploy whose traffic is split by its own flag: an abort restores the flag and rolls the deploy back
+    s.post("/api/v1/deploys", {"service": "ship", "env": "prod", "version": "1.0.0"})
+    ship_before = put_flag(s, "ship")
+    r = s.post("/api/v1/deploys", {"service": "ship", "env": "prod", "version": "2.0.0"})
+    ship2 = r.json()["id"]
+    r = s.post("/api/v1/rollouts", {"deploy": ship2, "flag": "ship", "variant": "new", "steps": [20, 100],
+                                    "hold": "2s", "analysis": {"min_samples": 20}, "rationale": "ship 2.0.0 behind ship"})
+    check(r.status == 201 and r.json()["env"] == "prod" and r.json()["version"] == "2.0.0" and r.json()["service"] == "ship",
+          f"a deploy rollout takes the deploy's environment, service and version: {r.status} {r.body[:400]}")
+    rid7 = r.json()["id"]
+    check(s.get("/api/v1/flags/ship?env=prod").json()["definition"].get("targeting") ==
+          {"fractional": [["new", 20], ["old", 80]]}, "the deploy's flag carries the split")
+    ro = drive(s, app, rid7, "ship", 15, ("succeeded", "aborted"))
+    check(ro["status"] == "aborted" and ro["flag_version_restored"] == ship_before + 2 and ro.get("rollback_run"),
+          f"aborted: the flag restored and the deploy's rollback run started: {json.dumps(ro)[:1200]}")
+    r = s.get(f"/api/v1/rollbacks/{ro['rollback_run']}")
+    check(r.status == 200 and r.json()["deploy"] == ship2, f"the rollback run is the deploy's: {r.body[:300]}")
+
     # --- a next step that cannot take effect (its flag deleted meanwhile) stops the rollout, saying why
     put_flag(s, "gone")
     res = s.cli("rollout", "start", "--flag", "gone", "--env", "prod", "--variant", "new", "--service", "gone",
@@ -230,7 +249,7 @@ try:
           f"resumed at step 1 (not started again) and completed: {ro['status']} {ro['history']}")
     res = s.cli("rollout", "list", "--json")
     ids = [x["id"] for x in json.loads(res.stdout)["rollouts"]]
-    check(res.returncode == 0 and ids == [rid4, rid6, rid5, rid3, rid2, rid], f"rollout list, newest first: {ids}")
+    check(res.returncode == 0 and ids == [rid4, rid6, rid5, rid7, rid3, rid2, rid], f"rollout list, newest first: {ids}")
     res = s.cli("rollout", "start", "--flag", "cart", "--variant", "new", "--service", "cart", "--steps", "50,40",
                 "--rationale", "x")
     check(res.returncode == 1 and "steps[1].weight" in res.stderr, f"the CLI shows the refusal: {res.returncode} {res.stderr}")
