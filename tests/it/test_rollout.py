@@ -91,6 +91,8 @@ try:
     check(r.status == 400 and "rationale" in r.body, f"a rollout needs a rationale: {r.status} {r.body}")
     r = s.get("/api/v1/rollouts")
     check(r.status == 200 and r.json()["rollouts"] == [], f"refused plans stored nothing: {r.body}")
+    r = s.get("/api/v1/rollouts?status=done")
+    check(r.status == 400 and "status" in r.json().get("detail", ""), f"an unknown status is refused by name: {r.status} {r.body}")
 
     # --- a healthy new variant is promoted step by step to 100 %
     r = s.post("/api/v1/rollouts", plan("checkout", [{"weight": 25, "hold": "2s"}, {"weight": 100, "hold": "2s"}]))
