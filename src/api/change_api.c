@@ -1,7 +1,8 @@
 /*
  * The change stage over HTTP: config sets (with ETag for pollers and
  * If-Match for writers), config schemas, the deploy and migration
- * registry, canary verification, rollback plans and runs, and approvals.
+ * registry, canary verification, rollback plans and runs, approvals and
+ * progressive rollouts.
  * Thin adapters over change/change.h. A token scoped to an environment
  * reaches only that environment: routes naming one check it, routes naming
  * an object by id check the object's, lists leave the others out, and what
@@ -10,6 +11,7 @@
 #include "api/api.h"
 #include "api/handlers.h"
 #include "change/change.h"
+#include "change/rollout.h"
 #include "store/vdoc.h"
 #include "core/time.h"
 
@@ -450,4 +452,79 @@ int api_approval_approve(struct http_request *req, struct http_response *res)
 int api_approval_reject(struct http_request *req, struct http_response *res)
 {
 	return decide(req, res, false);
+}
+
+/* ---- progressive rollouts ----------------------------------------------- */
+
+/* A rollout by id, checked against the token's environment. */
+static int rollout_in_scope(struct http_request *req, const char *id)
+{
+	if (!req->who.env[0])
+		return 0;
+	char env[64];
+	int rc = rollout_env(chg(req), id, env, &req->err);
+	return rc ? rc : api_env_allowed(req, env);
+}
+
+int api_rollout_start(struct http_request *req, struct http_response *res)
+{
+	json_t *plan;
+	int rc = rollout_plan_load(req->body ? req->body : "", req->body_len, &plan, &req->err);
+	if (rc)
+		return rc;
+	/* a deploy rollout's environment is the deploy's */
+	char denv[64] = "";
+	if (json_object_get(plan, "deploy"))
+		rc = change_object_env(chg(req), "deploy", json_string_value(json_object_get(plan, "deploy")), denv,
+				       &req->err);
+	if (!rc)
+		rc = api_env_allowed(req, denv[0] ? denv : json_string_value(json_object_get(plan, "env")));
+	char id[48];
+	if (!rc)
+		rc = rollout_start(chg(req), plan, req->who.actor, api_rationale(req, plan), id, &req->err);
+	if (!rc) {
+		res->status = 201;
+		rc = rollout_json(chg(req), id, &res->body, &req->err);
+	}
+	json_decref(plan);
+	return rc;
+}
+
+int api_rollouts_list(struct http_request *req, struct http_response *res)
+{
+	size_t limit;
+	int rc = api_query_limit(req, "limit", 100, 1000, &limit);
+	return rc ? rc : rollout_list_json(chg(req), http_query(req, "status"), list_env(req), limit, &res->body, &req->err);
+}
+
+int api_rollout_get(struct http_request *req, struct http_response *res)
+{
+	int rc = rollout_in_scope(req, http_param(req, "id"));
+	return rc ? rc : rollout_json(chg(req), http_param(req, "id"), &res->body, &req->err);
+}
+
+/* promote or abort: {rationale} */
+static int rollout_verb(struct http_request *req, struct http_response *res, bool promote)
+{
+	json_t *body;
+	int rc = rollout_in_scope(req, http_param(req, "id"));
+	if (!rc)
+		rc = api_json_body(req, &body);
+	if (rc)
+		return rc;
+	const char *why = api_rationale(req, body);
+	rc = promote ? rollout_promote(chg(req), http_param(req, "id"), req->who.actor, why, &res->body, &req->err) :
+		       rollout_abort(chg(req), http_param(req, "id"), req->who.actor, why, &res->body, &req->err);
+	json_decref(body);
+	return rc;
+}
+
+int api_rollout_promote(struct http_request *req, struct http_response *res)
+{
+	return rollout_verb(req, res, true);
+}
+
+int api_rollout_abort(struct http_request *req, struct http_response *res)
+{
+	return rollout_verb(req, res, false);
 }

@@ -14,6 +14,7 @@
  *        └──expiry──> expired
  */
 #include "change/change.h"
+#include "change/rollout.h"
 #include "audit/docwrite.h"
 #include "core/error.h"
 #include "core/time.h"
@@ -160,16 +161,47 @@ static int perform_flag(struct change *c, json_t *act, const char *requester, co
 	return rc;
 }
 
+/* A rollout step that waited for this approval starts, as the approver's decision. */
+static int perform_rollout(struct change *c, json_t *act, const char *requester, const char *why, struct buf *out,
+			   struct buf *err)
+{
+	(void)requester;
+	(void)why;
+	(void)out;
+	return rollout_decided(c, json_string_value(json_object_get(act, "rollout")), true,
+			       json_string_value(json_object_get(act, "approver")), err);
+}
+
+/* A rejected rollout step aborts the rollout. */
+static void reject_rollout(struct change *c, json_t *act, const char *decider)
+{
+	struct buf err = BUF_INIT;
+	rollout_decided(c, json_string_value(json_object_get(act, "rollout")), false, decider, &err);
+	buf_release(&err);
+}
+
 static const struct {
 	const char *type;
 	int (*fn)(struct change *c, json_t *act, const char *requester, const char *why, struct buf *out,
 		  struct buf *err);
+	void (*rejected)(struct change *c, json_t *act, const char *decider); /* NULL: a rejection does nothing */
 } performers[] = {
-	{ "rollback", perform_rollback },
-	{ "flag.put", perform_flag },
-	{ "flag.delete", perform_flag },
-	{ "flag.rollback", perform_flag },
+	{ "rollback", perform_rollback, NULL },
+	{ "flag.put", perform_flag, NULL },
+	{ "flag.delete", perform_flag, NULL },
+	{ "flag.rollback", perform_flag, NULL },
+	{ "rollout.promote", perform_rollout, reject_rollout },
 };
+
+/* Tells the action's owner that a request was rejected, when it wants to know. */
+static void rejected(struct change *c, json_t *a, const char *decider)
+{
+	json_t *act = json_object_get(a, "action");
+	const char *type = json_string_value(json_object_get(act, "type"));
+	for (size_t i = 0; type && i < sizeof(performers) / sizeof(performers[0]); i++)
+		if (!strcmp(performers[i].type, type) && performers[i].rejected)
+			performers[i].rejected(c, act, decider);
+}
 
 /* Performs an approved action in the requester's name. */
 static int perform(struct change *c, json_t *a, const char *approver, struct buf *out, struct buf *err)
@@ -179,6 +211,7 @@ static int perform(struct change *c, json_t *a, const char *approver, struct buf
 	const char *requester = json_string_value(json_object_get(a, "requester"));
 	char why[600];
 	snprintf(why, sizeof(why), "%s (approved by %s)", json_string_value(json_object_get(a, "rationale")), approver);
+	json_object_set_new(act, "approver", json_string(approver));
 	for (size_t i = 0; type && i < sizeof(performers) / sizeof(performers[0]); i++)
 		if (!strcmp(performers[i].type, type))
 			return performers[i].fn(c, act, requester, why, out, err);
@@ -244,6 +277,8 @@ int approval_decide(struct change *c, const char *id, bool approve, const char *
 			buf_reset(err);
 		}
 		buf_release(&res);
+	} else {
+		rejected(c, a, actor);
 	}
 	buf_addch(out, '}');
 	json_decref(a);

@@ -16,6 +16,8 @@
  *   verification  DEPLOY_ID         the latest canary verdict of a deploy
  *   rollback-run  RUN_ID            plan, per-step state, status
  *   approval      APPROVAL_ID       request, decision, expiry
+ *
+ * Progressive rollouts are rows of their own table (rollout.h).
  */
 #ifndef OODA_CHANGE_H
 #define OODA_CHANGE_H
@@ -30,6 +32,7 @@
 #include "store/tstore.h"
 
 struct worker;
+struct rollout_engine;
 
 struct change {
 	struct store *store;
@@ -41,6 +44,7 @@ struct change {
 	json_t *approval_cfg;  /* the `approvals:` section as JSON (a list of rules) */
 	struct worker *runner; /* rollback runs: run ids pushed by rollback_start, a wake resumes */
 	pthread_cond_t wake;   /* a run finished (rollback_wait); CLOCK_MONOTONIC */
+	struct rollout_engine *ro; /* progressive rollouts (rollout.h); NULL until change_start */
 };
 
 int change_init(struct change *c, struct store *s, const struct audit_signer *sg, struct tstore *t,
@@ -48,7 +52,7 @@ int change_init(struct change *c, struct store *s, const struct audit_signer *sg
 /*
  * Starts the rollback runner: it resumes the runs whose stored status is
  * running (left by a crash or a stop) and then sleeps until rollback_start
- * hands it a run; it never polls.
+ * hands it a run; it never polls. Starts the rollout engine (rollout.h) too.
  */
 int change_start(struct change *c, struct buf *err);
 void change_release(struct change *c);

@@ -22,6 +22,7 @@
  * Hooks get OODA_RUN_ID and OODA_STEP so that they can deduplicate too.
  */
 #include "change/change.h"
+#include "change/rollout.h"
 #include "audit/docwrite.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -647,12 +648,22 @@ int change_start(struct change *c, struct buf *err)
 	int rc = worker_create("rollback runner", runner_run, c, &o, &c->runner, err);
 	if (!rc)
 		worker_wake(c->runner); /* resume the runs a crash or a stop left running */
+	if (!rc)
+		rc = rollout_engine_start(c, err);
 	return rc;
 }
 
 void change_release(struct change *c)
 {
-	/* queued runs stay running in the store; the next change_start resumes them */
+	/*
+	 * Queued runs and rollouts stay as stored; the next change_start resumes
+	 * them. The runner stops first (as before rollouts existed: a queued run
+	 * does not start during the stop), but is freed only after the rollout
+	 * engine, which may still hand it a rollback: refused, that run stays
+	 * stored as running.
+	 */
+	worker_stop(c->runner);
+	rollout_engine_stop(c);
 	worker_destroy(c->runner);
 	c->runner = NULL;
 	json_decref(c->deploy_cfg);

@@ -772,3 +772,202 @@ int cmd_approvals_reject(struct cli_args *a, struct buf *err)
 {
 	return decide(a, "reject", err);
 }
+
+/* ---- progressive rollouts ------------------------------------------------ */
+
+/* One line per step: weight, hold, approval, and where the rollout is. */
+static void print_rollout(json_t *j)
+{
+	const char *target = cli_jstr(j, "flag")[0] ? cli_jstr(j, "flag") : cli_jstr(j, "deploy");
+	long long cur = (long long)json_integer_value(json_object_get(j, "step"));
+	printf("rollout %s of %s (%s%s%s) in %s: %s", cli_jstr(j, "id"), target, cli_jstr(j, "service"),
+	       cli_jstr(j, "version")[0] ? " " : "", cli_jstr(j, "version"), cli_jstr(j, "env"), cli_jstr(j, "status"));
+	if (cli_jstr(j, "approval")[0])
+		printf(" (approval %s)", cli_jstr(j, "approval"));
+	printf("\n");
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(j, "steps"), i, s) {
+		json_t *w = json_object_get(s, "weight");
+		char weight[16] = "-";
+		if (w)
+			snprintf(weight, sizeof(weight), "%lld %%", (long long)json_integer_value(w));
+		printf("  %s step %zu  %-6s hold %-6s%s\n", (long long)i == cur ? ">" : " ", i + 1, weight,
+		       cli_jstr(s, "hold"), json_is_true(json_object_get(s, "approval")) ? "  approval" : "");
+	}
+	json_array_foreach(json_object_get(j, "history"), i, s)
+		printf("  %s  %-14s %s — %s\n", cli_jstr(s, "time"), cli_jstr(s, "actor"), cli_jstr(s, "what"),
+		       cli_jstr(s, "rationale"));
+	if (cli_jstr(j, "rollback_run")[0])
+		printf("  rollback run %s\n", cli_jstr(j, "rollback_run"));
+	if (cli_jstr(j, "rollback_error")[0])
+		printf("  rollback error: %s\n", cli_jstr(j, "rollback_error"));
+}
+
+/* --steps 5,25,50,100 as weights; --approve-at 2,3 marks steps (from 1) that wait for an approval. */
+static int rollout_steps(struct cli_args *a, json_t *plan, struct buf *err)
+{
+	const char *st = cli_opt(a, "--steps"), *at = cli_opt(a, "--approve-at");
+	if (!st && !at)
+		return 0;
+	json_t *steps = json_object_get(plan, "steps");
+	if (st) {
+		steps = json_array();
+		json_object_set_new(plan, "steps", steps);
+		for (const char *p = st; *p;) {
+			char *end;
+			long w = strtol(p, &end, 10);
+			if (end == p || (*end && *end != ',') || w < 1 || w > 100) {
+				buf_addf(err, "--steps is a list of percentages such as 5,25,50,100, not %s", st);
+				return OODA_EINVAL;
+			}
+			json_array_append_new(steps, json_pack("{s:i}", "weight", (int)w));
+			p = *end ? end + 1 : end;
+		}
+		if (!cli_opt(a, "--deploy") && !json_object_get(plan, "hold"))
+			json_object_set_new(plan, "hold", json_string("5m"));
+	}
+	for (const char *p = at; p && *p;) {
+		char *end;
+		long n = strtol(p, &end, 10);
+		json_t *s = json_array_get(steps, (size_t)(n - 1));
+		if (end == p || (*end && *end != ',') || n < 1 || !s) {
+			buf_addf(err, "--approve-at is a list of step numbers (from 1) of the plan, not %s", at);
+			return OODA_EINVAL;
+		}
+		if (json_is_integer(s)) { /* a plain weight from a file */
+			json_array_set_new(steps, (size_t)(n - 1), json_pack("{s:O}", "weight", s));
+			s = json_array_get(steps, (size_t)(n - 1));
+		}
+		if (json_is_object(s))
+			json_object_set_new(s, "approval", json_true());
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+int cmd_rollout_start(struct cli_args *a, struct buf *err)
+{
+	json_t *plan = NULL;
+	int rc = 0;
+	if (a->n_pos >= 1) {
+		struct buf text = BUF_INIT;
+		json_error_t je;
+		rc = read_input(a->pos[0], &text, err);
+		if (!rc)
+			plan = json_loadb(text.data, text.len, 0, &je); /* not inside json_is_object: a macro */
+		if (!rc && !json_is_object(plan)) {
+			buf_addf(err, "%s is not a JSON object (a rollout plan)%s%s", a->pos[0], plan ? "" : ": ",
+				 plan ? "" : je.text);
+			rc = OODA_EPARSE;
+		}
+		buf_release(&text);
+	} else {
+		plan = json_object();
+	}
+	/* options fill in or replace members of the file's plan */
+	static const char *const opts[][2] = { { "--flag", "flag" },	   { "--variant", "variant" },
+					       { "--service", "service" }, { "--version", "version" },
+					       { "--deploy", "deploy" },   { "--env", "env" },
+					       { "--hold", "hold" },	   { "--rationale", "rationale" } };
+	for (size_t i = 0; !rc && i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (cli_opt(a, opts[i][0]))
+			json_object_set_new(plan, opts[i][1], json_string(cli_opt(a, opts[i][0])));
+	if (!rc)
+		rc = rollout_steps(a, plan, err);
+	if (!rc && !json_object_get(plan, "steps")) {
+		buf_adds(err, "usage: ooda rollout start [PLAN.json|-] [--flag KEY --variant V --service S | --deploy ID] "
+			      "--steps 5,25,50,100 [--hold 5m] [--approve-at N,…] [--env ENV] --rationale WHY");
+		rc = OODA_EINVAL;
+	}
+	json_t *j = NULL;
+	if (!rc) {
+		char *text = json_dumps(plan, JSON_COMPACT);
+		rc = cli_call_json(a, "POST", "/api/v1/rollouts", text, &j, err);
+		free(text);
+	}
+	if (!rc && !a->json) {
+		printf("started on %s\n", cli_server(a));
+		print_rollout(j);
+		json_decref(j);
+	}
+	json_decref(plan);
+	return rc;
+}
+
+int cmd_rollout_status(struct cli_args *a, struct buf *err)
+{
+	int rc = need_pos(a, 1, "ooda rollout status ROLLOUT_ID", err);
+	if (rc)
+		return rc;
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/rollouts/");
+	client_urlencode(&path, a->pos[0]);
+	json_t *j;
+	rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
+	buf_release(&path);
+	if (!rc && !a->json) {
+		print_rollout(j);
+		json_decref(j);
+	}
+	return rc;
+}
+
+int cmd_rollout_list(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/rollouts");
+	cli_param(&path, "status", cli_opt(a, "--status"));
+	cli_param(&path, "limit", cli_opt(a, "--limit"));
+	json_t *j;
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	printf("%-22s %-18s %-28s %-10s %-6s %s\n", "ID", "STATUS", "TARGET", "ENV", "STEP", "STARTED");
+	size_t i;
+	json_t *x;
+	json_array_foreach(json_object_get(j, "rollouts"), i, x) {
+		char step[24];
+		snprintf(step, sizeof(step), "%lld/%zu", (long long)json_integer_value(json_object_get(x, "step")) + 1,
+			 json_array_size(json_object_get(x, "steps")));
+		printf("%-22s %-18s %-28s %-10s %-6s %s\n", cli_jstr(x, "id"), cli_jstr(x, "status"),
+		       cli_jstr(x, "flag")[0] ? cli_jstr(x, "flag") : cli_jstr(x, "deploy"), cli_jstr(x, "env"), step,
+		       cli_jstr(x, "started"));
+	}
+	json_decref(j);
+	return 0;
+}
+
+static int rollout_verb(struct cli_args *a, const char *verb, struct buf *err)
+{
+	int rc = need_pos(a, 1, "ooda rollout promote|abort ROLLOUT_ID --rationale WHY", err);
+	if (rc)
+		return rc;
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/rollouts/");
+	client_urlencode(&path, a->pos[0]);
+	buf_addf(&path, "/%s", verb);
+	json_t *body = json_pack("{s:s}", "rationale", cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	json_t *j;
+	rc = cli_call_json(a, "POST", path.data, text, &j, err);
+	free(text);
+	buf_release(&path);
+	if (!rc && !a->json) {
+		print_rollout(j);
+		json_decref(j);
+	}
+	return rc;
+}
+
+int cmd_rollout_promote(struct cli_args *a, struct buf *err)
+{
+	return rollout_verb(a, "promote", err);
+}
+
+int cmd_rollout_abort(struct cli_args *a, struct buf *err)
+{
+	return rollout_verb(a, "abort", err);
+}

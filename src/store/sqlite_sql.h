@@ -63,6 +63,15 @@ static const char *const sql_migrations[] = {
 	"  number INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL, content_type TEXT NOT NULL,"
 	"  size INTEGER NOT NULL, sha256 TEXT NOT NULL, uploaded_by TEXT NOT NULL, at_ns INTEGER NOT NULL,"
 	"  bytes BLOB NOT NULL, PRIMARY KEY(number, id));",
+	/*
+	 * 7 here, 8 once the remediation runs (7) are merged ahead of it:
+	 * progressive rollouts (change/rollout.h), the document plus what the
+	 * worker queries — status, and when the current step is due.
+	 */
+	"CREATE TABLE rollouts("
+	"  id TEXT PRIMARY KEY, status TEXT NOT NULL, env TEXT NOT NULL,"
+	"  due_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL, body TEXT NOT NULL);"
+	"CREATE INDEX rollouts_status ON rollouts(status, due_ns);",
 };
 
 enum sql_stmt {
@@ -103,6 +112,10 @@ enum sql_stmt {
 	SQL_INCIDENT_ARTIFACT_NEXT,
 	SQL_INCIDENT_ARTIFACT_INSERT,
 	SQL_INCIDENT_ARTIFACT_GET,
+	SQL_ROLLOUT_PUT,
+	SQL_ROLLOUT_GET,
+	SQL_ROLLOUT_LIST,
+	SQL_ROLLOUT_LIST_STATUS,
 	SQL_INCIDENT_ARTIFACT_LIST,
 	SQL_COUNT
 };
@@ -237,6 +250,13 @@ static const char *const sql_text[SQL_COUNT] = {
 	[SQL_INCIDENT_ARTIFACT_LIST] =
 		"SELECT number, id, name, content_type, size, sha256, uploaded_by, at_ns, NULL FROM incident_artifacts"
 		" WHERE number = ?1 ORDER BY id",
+	[SQL_ROLLOUT_PUT] = "INSERT OR REPLACE INTO rollouts(id, status, env, due_ns, updated_ns, body)"
+			    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[SQL_ROLLOUT_GET] = "SELECT id, status, env, due_ns, updated_ns, body FROM rollouts WHERE id = ?1",
+	[SQL_ROLLOUT_LIST] = "SELECT id, status, env, due_ns, updated_ns, body FROM rollouts ORDER BY id DESC LIMIT ?1",
+	/* through rollouts_status: the worker's query for work */
+	[SQL_ROLLOUT_LIST_STATUS] = "SELECT id, status, env, due_ns, updated_ns, body FROM rollouts"
+				    " WHERE status = ?2 ORDER BY id DESC LIMIT ?1",
 };
 
 #endif

@@ -148,6 +148,19 @@ struct incident_row {
 	const char *body;      /* JSON text */
 };
 
+/*
+ * One progressive rollout (change/rollout.h): its id, the columns the
+ * worker and lists query on, and the whole document as JSON.
+ */
+struct rollout_row {
+	const char *id;
+	const char *status;
+	const char *env;
+	int64_t due_ns;        /* when the current step's hold ends (0: nothing due) */
+	int64_t updated_ns;
+	const char *body;      /* JSON text */
+};
+
 /* One timeline entry of an incident; seq ascending from 1, written once, never changed. */
 struct incident_entry_row {
 	int64_t number;
@@ -343,6 +356,15 @@ int store_incident_artifact_put(struct store *s, struct incident_artifact_row *a
  * const struct incident_artifact_row *.
  */
 int store_incident_artifact_get(struct store *s, int64_t number, int64_t id, store_row_fn fn, void *ctx);
+/* (tx) Inserts or replaces rollout r->id. */
+int store_rollout_put(struct store *s, const struct rollout_row *r);
+/* Rollout id; fn gets a const struct rollout_row *. OODA_ENOTFOUND when there is none. */
+int store_rollout_get(struct store *s, const char *id, store_row_fn fn, void *ctx);
+/*
+ * At most limit rollouts, newest (highest id) first, of one status when
+ * status is not NULL (an indexed query); fn gets a const struct rollout_row *.
+ */
+int store_rollout_list(struct store *s, const char *status, size_t limit, store_row_fn fn, void *ctx);
 int store_incident_artifact_iter(struct store *s, int64_t number, store_row_fn fn, void *ctx);
 
 #endif

@@ -91,6 +91,11 @@ struct store_backend {
 	int (*incident_artifact_put)(void *impl, struct incident_artifact_row *a);     /* (tx) */
 	int (*incident_artifact_get)(void *impl, int64_t number, int64_t id, store_row_fn fn, void *ctx);
 	int (*incident_artifact_iter)(void *impl, int64_t number, store_row_fn fn, void *ctx);
+
+	/* progressive rollouts (store.h) */
+	int (*rollout_put)(void *impl, const struct rollout_row *r);                   /* (tx) */
+	int (*rollout_get)(void *impl, const char *id, store_row_fn fn, void *ctx);
+	int (*rollout_list)(void *impl, const char *status, size_t limit, store_row_fn fn, void *ctx);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -145,3 +145,18 @@ int store_incident_artifact_iter(struct store *s, int64_t number, store_row_fn f
 {
 	return store_backend(s)->incident_artifact_iter(store_impl(s), number, fn, ctx);
 }
+
+int store_rollout_put(struct store *s, const struct rollout_row *r)
+{
+	return store_backend(s)->rollout_put(store_impl(s), r);
+}
+
+int store_rollout_get(struct store *s, const char *id, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->rollout_get(store_impl(s), id, fn, ctx);
+}
+
+int store_rollout_list(struct store *s, const char *status, size_t limit, store_row_fn fn, void *ctx)
+{
+	return store_backend(s)->rollout_list(store_impl(s), status, limit, fn, ctx);
+}

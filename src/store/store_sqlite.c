@@ -1093,6 +1093,77 @@ static int sq_notify_prune(void *impl, int64_t before_ns, size_t limit, size_t *
 	return 0;
 }
 
+/* ---- rollouts ------------------------------------------------------------ */
+
+static int sq_rollout_put(void *impl, const struct rollout_row *r)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st = stmt(&s->w, SQL_ROLLOUT_PUT);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->env ? r->env : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, r->due_ns);
+	sqlite3_bind_int64(st, 5, r->updated_ns);
+	sqlite3_bind_text(st, 6, r->body, -1, SQLITE_STATIC);
+	return step_done(st);
+}
+
+/* Runs st (bound) and hands each rollout row to fn. */
+static int rollout_rows(sqlite3_stmt *st, store_row_fn fn, void *ctx, bool *any)
+{
+	int rc = 0;
+	while (!rc) {
+		int step = sqlite3_step(st);
+		if (step == SQLITE_DONE)
+			break;
+		if (step != SQLITE_ROW) {
+			rc = OODA_EIO;
+			break;
+		}
+		struct rollout_row r = { .id = col_text(st, 0), .status = col_text(st, 1), .env = col_text(st, 2),
+					 .due_ns = sqlite3_column_int64(st, 3), .updated_ns = sqlite3_column_int64(st, 4),
+					 .body = col_text(st, 5) };
+		*any = true;
+		rc = fn(ctx, &r);
+	}
+	sqlite3_reset(st);
+	return rc > 0 ? 0 : rc;
+}
+
+static int sq_rollout_get(void *impl, const char *id, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_ROLLOUT_GET);
+	bool any = false;
+	int rc = OODA_EIO;
+	if (st) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		rc = rollout_rows(st, fn, ctx, &any);
+	}
+	rdone(s, c);
+	return !rc && !any ? OODA_ENOTFOUND : rc;
+}
+
+static int sq_rollout_list(void *impl, const char *status, size_t limit, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, status ? SQL_ROLLOUT_LIST_STATUS : SQL_ROLLOUT_LIST);
+	bool any = false;
+	int rc = OODA_EIO;
+	if (st) {
+		sqlite3_bind_int64(st, 1, (int64_t)(limit ? limit : 1000));
+		if (status)
+			sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+		rc = rollout_rows(st, fn, ctx, &any);
+	}
+	rdone(s, c);
+	return rc;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.version = STORE_BACKEND_VERSION,
 	.name = "sqlite",
@@ -1140,4 +1211,7 @@ const struct store_backend store_sqlite_backend = {
 	.incident_artifact_put = sq_incident_artifact_put,
 	.incident_artifact_get = sq_incident_artifact_get,
 	.incident_artifact_iter = sq_incident_artifact_iter,
+	.rollout_put = sq_rollout_put,
+	.rollout_get = sq_rollout_get,
+	.rollout_list = sq_rollout_list,
 };

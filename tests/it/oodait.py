@@ -83,7 +83,7 @@ class Server:
 
     def start(self, timeout=15):
         self.log = open(self.log_path, "a")
-        offset = os.path.getsize(self.log_path)  # a restart appends: read only the new lines
+        offset = len(self.read_log())  # a restart appends: read only the new lines (in characters, not bytes)
         self.port = None
         e = dict(os.environ)
         e.update(self.env or {})

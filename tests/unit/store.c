@@ -318,6 +318,72 @@ static void test_data_version_moves_on_another_writer(void **state)
 	free(dir);
 }
 
+struct rollouts_seen {
+	int n;
+	char ids[8][32], status[8][24];
+	int64_t due[8];
+};
+
+static int collect_rollout(void *ctx, const void *row)
+{
+	const struct rollout_row *r = row;
+	struct rollouts_seen *l = ctx;
+	if (l->n < 8) {
+		snprintf(l->ids[l->n], sizeof(l->ids[0]), "%s", r->id);
+		snprintf(l->status[l->n], sizeof(l->status[0]), "%s", r->status);
+		l->due[l->n] = r->due_ns;
+	}
+	l->n++;
+	return 0;
+}
+
+static int rollout_tx(struct store *s, void *ctx, struct buf *err)
+{
+	(void)err;
+	return store_rollout_put(s, ctx);
+}
+
+/* Rollouts: replaced in place, found by status (what the worker asks), and still there after a reopen. */
+static void test_rollouts(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+	struct rollout_row a = { .id = "ro-0001", .status = "running", .env = "prod", .due_ns = 50, .updated_ns = 1,
+				 .body = "{\"step\":0}" };
+	struct rollout_row b = { .id = "ro-0002", .status = "running", .env = "default", .due_ns = 70,
+				 .updated_ns = 2, .body = "{\"step\":0}" };
+	assert_int_equal(store_write(s, rollout_tx, &a, NULL), 0);
+	assert_int_equal(store_write(s, rollout_tx, &b, NULL), 0);
+	a.status = "aborted";
+	a.due_ns = 0;
+	assert_int_equal(store_write(s, rollout_tx, &a, NULL), 0); /* the same id: replaced, not added */
+
+	struct rollouts_seen l = { 0 };
+	assert_int_equal(store_rollout_list(s, "running", 0, collect_rollout, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.ids[0], "ro-0002");
+	assert_true(l.due[0] == 70);
+	store_close(s);
+
+	s = open_store(dir);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_rollout_list(s, NULL, 0, collect_rollout, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.ids[0], "ro-0002"); /* newest first */
+	assert_string_equal(l.status[1], "aborted");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_rollout_list(s, NULL, 1, collect_rollout, &l), 0);
+	assert_int_equal(l.n, 1); /* the limit holds */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_rollout_get(s, "ro-0001", collect_rollout, &l), 0);
+	assert_string_equal(l.status[0], "aborted");
+	assert_int_equal(store_rollout_get(s, "ro-9999", collect_rollout, &l), OODA_ENOTFOUND);
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_audit_and_checkpoints),
 		cmocka_unit_test(test_pattern_snapshots),
 		cmocka_unit_test(test_data_version_moves_on_another_writer),
+		cmocka_unit_test(test_rollouts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
