@@ -64,8 +64,7 @@ static const char *const sql_migrations[] = {
 	"  size INTEGER NOT NULL, sha256 TEXT NOT NULL, uploaded_by TEXT NOT NULL, at_ns INTEGER NOT NULL,"
 	"  bytes BLOB NOT NULL, PRIMARY KEY(number, id));",
 	/*
-	 * 7 here, 8 once the remediation runs (7) are merged ahead of it:
-	 * progressive rollouts (change/rollout.h), the document plus what the
+	 * 7: progressive rollouts (change/rollout.h), the document plus what the
 	 * worker queries — status, and when the current step is due.
 	 */
 	"CREATE TABLE rollouts("
