@@ -54,8 +54,11 @@ struct target {
 	int64_t last_ns, last_dur_ns;
 	int health;             /* -1 unknown, 0 down, 1 up */
 	char *last_error;
-	uint64_t *series;       /* sorted hashes of the series of the last successful scrape */
-	size_t n_series;
+	/* the series of the last successful scrape (scrape threads only; one scrape of a target at a time) */
+	struct arena *prev_arena;
+	struct metric_point *prev;   /* name, labels and resource of each; in prev_arena */
+	uint64_t *prev_hash;         /* the hash of each */
+	size_t n_prev;
 };
 
 struct sd_state {
@@ -92,7 +95,11 @@ static void target_unref(struct target *t)
 	}
 	free(t->labels);
 	free(t->last_error);
-	free(t->series);
+	if (t->prev_arena) {
+		arena_release(t->prev_arena);
+		free(t->prev_arena);
+	}
+	free(t->prev_hash);
 	free(t);
 }
 
@@ -317,11 +324,21 @@ static void targets_rebuild(struct scrape_pool *p)
 				}
 		}
 	}
-	for (size_t k = 0; k < p->n_targets; k++)
-		if (p->targets[k]) {
-			p->targets[k]->dropped = true;
-			target_unref(p->targets[k]);
+	for (size_t k = 0; k < p->n_targets; k++) {
+		struct target *t = p->targets[k];
+		if (!t)
+			continue;
+		t->dropped = true;
+		/* idle with series out there: a scrape thread writes their staleness markers (scrape_farewell);
+		 * one in flight does it when it ends */
+		if (!t->in_flight && t->health >= 0 && p->w) {
+			t->in_flight = true;
+			if (!worker_push(p->w, t))
+				continue; /* the worker owns our reference now */
+			t->in_flight = false;
 		}
+		target_unref(t);
+	}
 	free(p->targets);
 	p->targets = next;
 	p->n_targets = n;
@@ -466,44 +483,39 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Hashes of the series of batch's points, sorted and unique, in *out (caller frees). */
-static size_t series_hashes(const struct telemetry_batch *b, size_t n_points, uint64_t **out)
+static uint64_t point_hash(const struct metric_point *pt)
 {
-	uint64_t *v = xmalloc((n_points ? n_points : 1) * sizeof(*v));
-	for (size_t i = 0; i < n_points; i++) {
-		const struct metric_point *pt = &b->points[i];
-		uint64_t h = fnv1a(FNV_BASIS, pt->name, strlen(pt->name) + 1);
-		for (uint32_t a = 0; a < pt->attrs.n; a++) {
-			h = fnv1a(h, pt->attrs.v[a].key, strlen(pt->attrs.v[a].key) + 1);
-			h = fnv1a(h, pt->attrs.v[a].s, pt->attrs.v[a].len);
-			h = fnv1a(h, "\1", 1);
-		}
-		v[i] = h;
+	uint64_t h = fnv1a(FNV_BASIS, pt->name, strlen(pt->name) + 1);
+	for (uint32_t a = 0; a < pt->attrs.n; a++) {
+		h = fnv1a(h, pt->attrs.v[a].key, strlen(pt->attrs.v[a].key) + 1);
+		h = fnv1a(h, pt->attrs.v[a].s, pt->attrs.v[a].len);
+		h = fnv1a(h, "\1", 1);
 	}
-	qsort(v, n_points, sizeof(*v), cmp_u64);
-	size_t n = 0;
-	for (size_t i = 0; i < n_points; i++)
-		if (!n || v[n - 1] != v[i])
-			v[n++] = v[i];
-	*out = v;
-	return n;
+	return h;
+}
+
+/* Room for one more point of b (*cap allocated, grown in its arena); NULL at the arena limit. */
+static struct metric_point *point_push(struct telemetry_batch *b, size_t *cap)
+{
+	if (b->n_points == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		struct metric_point *np = arena_zalloc(b->arena, nc * sizeof(*np));
+		if (!np)
+			return NULL;
+		if (b->n_points)
+			memcpy(np, b->points, b->n_points * sizeof(*np));
+		b->points = np;
+		*cap = nc;
+	}
+	struct metric_point *pt = &b->points[b->n_points++];
+	*pt = (struct metric_point){ .type = METRIC_GAUGE };
+	return pt;
 }
 
 /* Adds one report series (up, scrape_duration_seconds, ...) with the target's labels. */
 static void report_add(struct telemetry_batch *b, size_t *cap, const struct target *t, const char *name, double value,
 		       int64_t at_ns, const struct resource *res)
 {
-	if (b->n_points == *cap) {
-		size_t nc = *cap ? *cap * 2 : 8;
-		struct metric_point *np = arena_zalloc(b->arena, nc * sizeof(*np));
-		if (!np)
-			return;
-		if (b->n_points)
-			memcpy(np, b->points, b->n_points * sizeof(*np));
-		b->points = np;
-		*cap = nc;
-	}
-	struct metric_point *pt = &b->points[b->n_points];
 	struct attr *as = arena_zalloc(b->arena, (t->n_labels ? t->n_labels : 1) * sizeof(*as));
 	if (!as)
 		return;
@@ -519,9 +531,97 @@ static void report_add(struct telemetry_batch *b, size_t *cap, const struct targ
 			return;
 		na++;
 	}
-	*pt = (struct metric_point){ .name = name, .type = METRIC_GAUGE, .resource = res, .value = value,
-				     .time_ns = at_ns, .attrs = { as, na } };
-	b->n_points++;
+	struct metric_point *pt = point_push(b, cap);
+	if (pt)
+		*pt = (struct metric_point){ .name = name, .type = METRIC_GAUGE, .resource = res, .value = value,
+					     .time_ns = at_ns, .attrs = { as, na } };
+}
+
+/* Prometheus' staleness marker: a NaN with these bits ends a series (PromQL hides it from then on). */
+#define SCRAPE_STALE_NAN_BITS UINT64_C(0x7ff0000000000002)
+
+/*
+ * Appends a staleness marker at at_ns for each series of t's previous
+ * scrape that keep (sorted hashes; NULL: none) lacks, as Prometheus does
+ * for a series that vanished, a failed scrape and a removed target.
+ */
+static void stale_add(struct telemetry_batch *b, size_t *cap, const struct target *t, const uint64_t *keep,
+		      size_t n_keep, int64_t at_ns)
+{
+	double stale;
+	uint64_t bits = SCRAPE_STALE_NAN_BITS;
+	memcpy(&stale, &bits, sizeof(stale));
+	for (size_t i = 0; i < t->n_prev; i++) {
+		if (keep && bsearch(&t->prev_hash[i], keep, n_keep, sizeof(*keep), cmp_u64))
+			continue;
+		struct metric_point *pt = point_push(b, cap);
+		if (!pt)
+			return;
+		*pt = t->prev[i]; /* the copy in t->prev_arena outlives the batch */
+		pt->value = stale;
+		pt->time_ns = at_ns;
+		pt->n_exemplars = 0;
+		pt->exemplars = NULL;
+	}
+}
+
+static void prev_release(struct target *t)
+{
+	if (t->prev_arena) {
+		arena_release(t->prev_arena);
+		free(t->prev_arena);
+	}
+	free(t->prev_hash);
+	t->prev_arena = NULL;
+	t->prev = NULL;
+	t->prev_hash = NULL;
+	t->n_prev = 0;
+}
+
+/* Keeps copies of the first n points of b (their series: name, labels, resource) as t's previous scrape. */
+static void prev_keep(struct target *t, const struct telemetry_batch *b, size_t n, const uint64_t *hash)
+{
+	prev_release(t);
+	if (!n)
+		return;
+	struct arena *a = xmalloc(sizeof(*a));
+	arena_init(a, 0);
+	struct metric_point *v = arena_zalloc(a, n * sizeof(*v));
+	const struct resource *last_src = NULL;
+	struct resource *last_copy = NULL;
+	for (size_t i = 0; v && i < n; i++) {
+		const struct metric_point *src = &b->points[i];
+		struct attr *as = arena_zalloc(a, (src->attrs.n ? src->attrs.n : 1) * sizeof(*as));
+		if (!as) {
+			v = NULL;
+			break;
+		}
+		for (uint32_t k = 0; k < src->attrs.n; k++) {
+			as[k] = src->attrs.v[k];
+			as[k].key = arena_strdup(a, src->attrs.v[k].key);
+			as[k].s = arena_strndup(a, src->attrs.v[k].s, src->attrs.v[k].len);
+		}
+		if (src->resource != last_src) {
+			last_src = src->resource;
+			last_copy = arena_zalloc(a, sizeof(*last_copy));
+			if (last_copy) {
+				last_copy->service = arena_strdup(a, src->resource->service);
+				last_copy->host = src->resource->host ? arena_strdup(a, src->resource->host) : NULL;
+			}
+		}
+		v[i] = (struct metric_point){ .name = arena_strdup(a, src->name), .type = METRIC_GAUGE,
+					      .resource = last_copy, .attrs = { as, src->attrs.n } };
+	}
+	if (!v) { /* out of memory: no staleness markers for this target next time */
+		arena_release(a);
+		free(a);
+		return;
+	}
+	t->prev_arena = a;
+	t->prev = v;
+	t->prev_hash = xmalloc(n * sizeof(*t->prev_hash));
+	memcpy(t->prev_hash, hash, n * sizeof(*hash));
+	t->n_prev = n;
 }
 
 struct scrape_result {
@@ -531,7 +631,20 @@ struct scrape_result {
 	struct buf err;
 };
 
-/* One scrape of t; runs on a scrape thread, without p->mu. */
+static void sink_append(struct scrape_pool *p, const struct target *t, const struct scrape_job *j,
+			const struct telemetry_batch *b)
+{
+	struct buf serr = BUF_INIT;
+	if (b->n_points && p->sink.append && p->sink.append(p->sink.ctx, b, &serr))
+		log_warn("scrape %s (job %s): samples not stored: %s", t->url, j->name, serr.data ? serr.data : "");
+	buf_release(&serr);
+}
+
+/*
+ * One scrape of t; runs on a scrape thread, without p->mu. Only one
+ * scrape of a target runs at a time (in_flight), so t->prev is this
+ * thread's alone.
+ */
 static void scrape_one(struct scrape_pool *p, struct target *t, const struct scrape_job *j, struct scrape_result *r)
 {
 	int64_t start_ns = ooda_now_ns(), start_mono = ooda_mono_ns();
@@ -561,28 +674,32 @@ static void scrape_one(struct scrape_pool *p, struct target *t, const struct scr
 		res.n_meta = 0;
 	}
 	r->samples = n_samples;
-	uint64_t *hs = NULL;
-	size_t nh = series_hashes(&b, n_samples, &hs);
-	pthread_mutex_lock(&p->mu);
+	/* the series of this scrape: which are new (scrape_series_added), which vanished (staleness markers) */
+	uint64_t *hash = xmalloc((n_samples ? n_samples : 1) * sizeof(*hash));
+	uint64_t *sorted = xmalloc((n_samples ? n_samples : 1) * sizeof(*sorted));
+	for (size_t i = 0; i < n_samples; i++)
+		sorted[i] = hash[i] = point_hash(&b.points[i]);
+	qsort(sorted, n_samples, sizeof(*sorted), cmp_u64);
+	size_t nh = 0;
+	for (size_t i = 0; i < n_samples; i++)
+		if (!nh || sorted[nh - 1] != sorted[i])
+			sorted[nh++] = sorted[i];
+	uint64_t *prev_sorted = xmalloc((t->n_prev ? t->n_prev : 1) * sizeof(*prev_sorted));
+	memcpy(prev_sorted, t->prev_hash ? t->prev_hash : prev_sorted, t->n_prev * sizeof(*prev_sorted));
+	qsort(prev_sorted, t->n_prev, sizeof(*prev_sorted), cmp_u64);
 	size_t added = 0;
 	for (size_t i = 0; i < nh; i++)
-		if (!t->series || !bsearch(&hs[i], t->series, t->n_series, sizeof(*hs), cmp_u64))
+		if (!bsearch(&sorted[i], prev_sorted, t->n_prev, sizeof(*prev_sorted), cmp_u64))
 			added++;
-	if (r->up) {
-		free(t->series);
-		t->series = hs;
-		t->n_series = nh;
-		hs = NULL;
-	}
-	pthread_mutex_unlock(&p->mu);
-	free(hs);
+	free(prev_sorted);
 	r->added = added;
+	size_t cap = b.n_points; /* the decoder's array may have room; grow from exactly n_points */
+	stale_add(&b, &cap, t, r->up ? sorted : NULL, nh, start_ns);
 	/* the report series, as Prometheus adds them to every scrape */
 	struct resource *res_r = arena_zalloc(&a, sizeof(*res_r));
 	if (res_r) {
 		res_r->service = t->labels[0].value;
 		res_r->host = t->labels[1].value;
-		size_t cap = b.n_points; /* the decoder's array may have room; grow from exactly n_points */
 		const struct {
 			const char *name;
 			double v;
@@ -596,14 +713,41 @@ static void scrape_one(struct scrape_pool *p, struct target *t, const struct scr
 		for (size_t i = 0; i < sizeof(rep) / sizeof(rep[0]); i++)
 			report_add(&b, &cap, t, rep[i].name, rep[i].v, start_ns, res_r);
 	}
-	struct buf serr = BUF_INIT;
-	if (p->sink.append && p->sink.append(p->sink.ctx, &b, &serr))
-		log_warn("scrape %s (job %s): samples not stored: %s", t->url, j->name, serr.data ? serr.data : "");
-	buf_release(&serr);
+	sink_append(p, t, j, &b);
 	if (res.n_meta && p->sink.meta)
 		p->sink.meta(p->sink.ctx, res.meta, res.n_meta);
+	prev_keep(t, &b, n_samples, hash);
+	free(hash);
+	free(sorted);
 	free(ctype);
 	buf_release(&f.body);
+	arena_release(&a);
+}
+
+/* A removed target's last word: staleness markers for every series of its last scrape, and for its report series. */
+static void scrape_farewell(struct scrape_pool *p, struct target *t, const struct scrape_job *j)
+{
+	struct arena a;
+	arena_init(&a, 0);
+	a.limit = SCRAPE_ARENA_LIMIT;
+	struct telemetry_batch b = { .arena = &a };
+	size_t cap = 0;
+	int64_t now = ooda_now_ns();
+	stale_add(&b, &cap, t, NULL, 0, now);
+	struct resource *res_r = arena_zalloc(&a, sizeof(*res_r));
+	static const char *const report[] = { "up", "scrape_duration_seconds", "scrape_samples_scraped",
+					      "scrape_samples_post_metric_relabeling", "scrape_series_added" };
+	double stale;
+	uint64_t bits = SCRAPE_STALE_NAN_BITS;
+	memcpy(&stale, &bits, sizeof(stale));
+	if (res_r && t->health >= 0) {
+		res_r->service = t->labels[0].value;
+		res_r->host = t->labels[1].value;
+		for (size_t i = 0; i < sizeof(report) / sizeof(report[0]); i++)
+			report_add(&b, &cap, t, report[i], stale, now, res_r);
+	}
+	sink_append(p, t, j, &b);
+	prev_release(t);
 	arena_release(&a);
 }
 
@@ -616,24 +760,31 @@ static void scrape_item(void *ctx, void *item)
 	pthread_mutex_lock(&p->mu);
 	struct scrape_cfg *cfg = t->cfg;
 	size_t ji = t->job; /* cfg and index together: a reload may renumber the jobs */
+	bool dropped = t->dropped;
 	atomic_fetch_add(&cfg->refs, 1);
 	pthread_mutex_unlock(&p->mu);
 	struct scrape_result r = { .err = BUF_INIT };
-	scrape_one(p, t, &cfg->jobs[ji], &r);
+	if (!dropped)
+		scrape_one(p, t, &cfg->jobs[ji], &r);
 	pthread_mutex_lock(&p->mu);
 	t->in_flight = false;
-	t->health = r.up;
-	t->last_ns = ooda_now_ns() - r.dur_ns;
-	t->last_dur_ns = r.dur_ns;
-	free(t->last_error);
-	t->last_error = NULL;
-	if (!r.up) {
-		if (r.err.len > SCRAPE_ERROR_MAX)
-			buf_setlen(&r.err, SCRAPE_ERROR_MAX);
-		t->last_error = xstrdup(r.err.len ? r.err.data : "scrape failed");
+	dropped = t->dropped;
+	if (!dropped) {
+		t->health = r.up;
+		t->last_ns = ooda_now_ns() - r.dur_ns;
+		t->last_dur_ns = r.dur_ns;
+		free(t->last_error);
+		t->last_error = NULL;
+		if (!r.up) {
+			if (r.err.len > SCRAPE_ERROR_MAX)
+				buf_setlen(&r.err, SCRAPE_ERROR_MAX);
+			t->last_error = xstrdup(r.err.len ? r.err.data : "scrape failed");
+		}
 	}
 	pthread_mutex_unlock(&p->mu);
-	if (!r.up)
+	if (dropped) /* removed while scraping, or handed over by targets_rebuild to say goodbye */
+		scrape_farewell(p, t, &cfg->jobs[ji]);
+	else if (!r.up)
 		log_debug("scrape %s (job %s) failed: %s", t->url, cfg->jobs[ji].name, r.err.len ? r.err.data : "");
 	buf_release(&r.err);
 	scrape_cfg_unref(cfg);

@@ -30,7 +30,7 @@ TOKEN = "s3cr3t-bearer-7f3a"
 PASSWORD = "pw-9c1d-basic"
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
-seen = {"auth": [], "accept": []}
+seen = {"auth": [], "accept": [], "vanish": False}
 
 OM_BODY = ("# TYPE acme_req_seconds histogram\n"
            "# UNIT acme_req_seconds seconds\n"
@@ -70,6 +70,8 @@ class Target(BaseHTTPRequestHandler):
             self.send(gzip.compress(b"# TYPE gz_value gauge\ngz_value 42\n"), encoding="gzip")
         elif self.path == "/big":
             self.send(b"".join(b"big_series_%d 1\n" % i for i in range(1000)))
+        elif self.path == "/vanish":
+            self.send(b"vanish_a 1\n" + (b"" if seen["vanish"] else b"vanish_b 1\n"))
         elif self.path == "/slow":
             time.sleep(2)
             self.send(b"slow_value 1\n")
@@ -157,6 +159,10 @@ def config(pport, aport, hport, sd_dir, pwfile, with_slow=True):
     metrics_path: /big
     body_size_limit: 1KiB
     static_configs: [{{targets: ["127.0.0.1:{hport}"]}}]
+  - job_name: vanish
+    scrape_interval: 1s
+    metrics_path: /vanish
+    static_configs: [{{targets: ["127.0.0.1:{hport}"]}}]
 {slow}  - job_name: self
     scrape_interval: 1s
     file_sd_configs:
@@ -217,6 +223,13 @@ def main():
         gz = wait_for("gzip body", lambda: query(s, 'gz_value{job="gz"} == 42'))
         check(bool(gz), f"a gzip answer is decoded: {gz}")
 
+        # a series gone from the answer gets a staleness marker: PromQL stops seeing it at once
+        check(bool(wait_for("vanish_b", lambda: query(s, 'vanish_b{job="vanish"}'))), "vanish_b scraped")
+        seen["vanish"] = True
+        gone = wait_for("vanish_b stale", lambda: query(s, 'vanish_b{job="vanish"}') == [] and
+                        query(s, 'vanish_a{job="vanish"}'))
+        check(bool(gone), "a series that vanished from the target is no longer returned (staleness marker)")
+
         # failures: up 0 and the reason at /api/v1/targets
         big = wait_for("big target down", lambda: target_of(s, "big"))
         check(big and big["health"] == "down" and "body size limit" in big["lastError"],
@@ -237,6 +250,10 @@ def main():
               f"/api/v1/targets lists Prometheus as Prometheus would: {p}")
         r = s.get("/api/v1/targets?state=bogus")
         check(r.status == 400 and "state" in r.body, f"a bad state parameter is refused: {r.status} {r.body}")
+
+        r = s.cli("targets", "--job", "big")
+        check(r.returncode == 0 and "down" in r.stdout and "body size limit" in r.stdout and "prom" not in r.stdout,
+              f"ooda targets --job big shows the one failing target and why: {r.returncode} {r.stdout} {r.stderr}")
 
         # auth headers sent, secrets shown nowhere
         want_basic = "Basic " + base64.b64encode(f"scraper:{PASSWORD}".encode()).decode()
@@ -268,6 +285,8 @@ def main():
         pools = {t["scrapePool"] for t in targets(s)}
         check("slow" not in pools and "prom" in pools, f"the reload dropped the slow job only: {pools}")
         check(bool(query(s, 'prometheus_build_info{job="prom"}')), "scraped data survives the reload")
+        check(wait_for("up{job=slow} gone", lambda: query(s, 'up{job="slow"}') == []) is not None,
+              "the removed job's series end with staleness markers")
     finally:
         if s:
             s.cleanup()
