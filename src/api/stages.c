@@ -393,7 +393,10 @@ static void respond_stop(struct daemon *d)
 
 /* ---- scrape: Prometheus targets ooda scrapes itself (ingest/scrape.h) ---- */
 
-static const struct stage_section scrape_sections[] = { { "scrape_configs", scrape_config_check } };
+static const struct stage_section scrape_sections[] = {
+	{ "scrape_configs", scrape_config_check },
+	{ "global", scrape_global_check },
+};
 
 /* Scraped samples take remote-write's path: the telemetry store, then exemplars and live signals. */
 static int scrape_sink_append(void *ctx, const struct telemetry_batch *b, struct buf *err)
@@ -416,9 +419,10 @@ static void scrape_sink_meta(void *ctx, const struct scrape_meta *m, size_t n)
 static int scrape_stage_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes,
 			       struct buf *err)
 {
-	char *text = config_section_json(cfg, "scrape_configs");
-	int rc = scrape_pool_configure(apply ? d->scrape : NULL, text, apply, changes, err);
+	char *text = config_section_json(cfg, "scrape_configs"), *global = config_section_json(cfg, "global");
+	int rc = scrape_pool_configure(apply ? d->scrape : NULL, global, text, apply, changes, err);
 	free(text);
+	free(global);
 	if (rc)
 		err_in_file(d, err);
 	return rc;

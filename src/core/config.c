@@ -439,6 +439,17 @@ static const struct config_key scrape_tls_keys[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 
+static const struct config_key scrape_global_keys[] = {
+	{ "scrape_interval", CFG_DURATION, "1m", 0, 0, 0, "Default scrape_interval of every scrape_configs entry." },
+	{ "scrape_timeout", CFG_DURATION, "10s", 0, 0, 0,
+	  "Default scrape_timeout of every scrape_configs entry (capped to the entry's interval)." },
+	{ "evaluation_interval", CFG_UNSUPPORTED, NULL, 0, 0, 0,
+	  "not supported by ooda: rules are evaluated every alerts.interval (docs/alerts.md)" },
+	SCRAPE_NOT_SUPPORTED("external_labels", "external labels"),
+	SCRAPE_NOT_SUPPORTED("query_log_file", "a query log"),
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
 static const char *const scrape_schemes[] = { "http", "https", NULL };
 
 static const struct config_key scrape_keys[] = {
@@ -551,6 +562,9 @@ const struct config_key config_keys[] = {
 	  .sub = notify_keys, .staged = true },
 	{ "incidents", CFG_MAP, NULL, 0, 0, 0, "Incidents from alerts: rules, grouping, severity, templates (docs/incidents.md).",
 	  .sub = incidents_keys, .staged = true },
+	{ "global", CFG_MAP, NULL, 0, 0, 0,
+	  "Prometheus' global block, as prometheus.yml has it: the defaults of scrape_configs (docs/scraping.md).",
+	  .sub = scrape_global_keys, .staged = true },
 	{ "scrape_configs", CFG_LIST, NULL, 0, 0, 0,
 	  "Prometheus targets ooda scrapes itself, in prometheus.yml's own shape (docs/scraping.md).",
 	  .sub = scrape_keys, .staged = true },

@@ -54,6 +54,14 @@ int scrape_config_check(const char *section_json, struct buf *err);
  */
 int scrape_sd_parse(const char *text, size_t len, bool yaml, void **groups, struct buf *err);
 
+/*
+ * The check of the global section: scrape_interval (at least 1s) and
+ * scrape_timeout (at most the interval), the defaults of every job.
+ * scrape_config_check judges jobs against Prometheus' own defaults; a
+ * clash with global's shows at start and reload (scrape_pool_configure).
+ */
+int scrape_global_check(const char *global_json, struct buf *err);
+
 struct scrape_pool;
 
 /* A pool with no jobs; *sink is copied. Caller owns *out (scrape_pool_destroy). */
@@ -61,14 +69,14 @@ int scrape_pool_create(const struct scrape_sink *sink, struct scrape_pool **out,
 
 /*
  * Checks (apply false) or makes current (apply true) a scrape_configs
- * section. A target whose job, URL and labels are unchanged keeps its
+ * section with the defaults of a global section (either may be NULL). A target whose job, URL and labels are unchanged keeps its
  * state (last scrape, health, series seen); others start anew; removed
  * ones stop after a scrape in flight. changes (may be NULL) gets
  * "jobs N, targets M" when apply changed anything. p may be NULL when
  * apply is false.
  */
-int scrape_pool_configure(struct scrape_pool *p, const char *section_json, bool apply, struct buf *changes,
-			  struct buf *err);
+int scrape_pool_configure(struct scrape_pool *p, const char *global_json, const char *section_json, bool apply,
+			  struct buf *changes, struct buf *err);
 
 /* Starts the scheduler and scrape threads. */
 int scrape_pool_start(struct scrape_pool *p, struct buf *err);

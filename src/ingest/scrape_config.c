@@ -288,8 +288,42 @@ static const char *const auth_secrets[][3] = {
 	{ "basic_auth", "password", "password_file" },
 };
 
+/* Prometheus' global defaults of every job. */
+struct scrape_defaults {
+	int64_t interval_ns, timeout_ns;
+};
+
+/* The global section's scrape_interval and scrape_timeout (absent: 1m and 10s), checked as Prometheus checks them. */
+static int defaults_load(const char *global_json, struct scrape_defaults *d, struct buf *err)
+{
+	*d = (struct scrape_defaults){ 60 * OODA_NS_PER_SEC, 10 * OODA_NS_PER_SEC };
+	json_t *g = global_json ? json_loads(global_json, JSON_DECODE_ANY, NULL) : NULL;
+	int rc = 0;
+	if (json_is_object(g)) {
+		if (get_duration(g, "scrape_interval", d->interval_ns, &d->interval_ns) || d->interval_ns < OODA_NS_PER_SEC) {
+			buf_adds(err, "global.scrape_interval: expected a duration of at least 1s");
+			rc = OODA_EINVAL;
+		} else if (get_duration(g, "scrape_timeout", d->timeout_ns, &d->timeout_ns) ||
+			   d->timeout_ns < 10 * OODA_NS_PER_MS) {
+			buf_adds(err, "global.scrape_timeout: expected a duration of at least 10ms");
+			rc = OODA_EINVAL;
+		} else if (d->timeout_ns > d->interval_ns) {
+			buf_adds(err, "global.scrape_timeout: greater than global.scrape_interval (Prometheus refuses this too)");
+			rc = OODA_EINVAL;
+		}
+	}
+	json_decref(g);
+	return rc;
+}
+
+int scrape_global_check(const char *global_json, struct buf *err)
+{
+	struct scrape_defaults d;
+	return defaults_load(global_json, &d, err);
+}
+
 /* Loads entry j (scrape_configs[i]) into job; err prefixed with its path. */
-static int job_load(json_t *j, size_t i, struct scrape_job *job, struct buf *err)
+static int job_load(json_t *j, size_t i, const struct scrape_defaults *def, struct scrape_job *job, struct buf *err)
 {
 	char path[64], tmp[64];
 	snprintf(path, sizeof(path), "scrape_configs[%zu]", i);
@@ -304,12 +338,12 @@ static int job_load(json_t *j, size_t i, struct scrape_job *job, struct buf *err
 		return OODA_EINVAL;
 	}
 	job->name = xstrdup(name);
-	if (get_duration(j, "scrape_interval", 60 * OODA_NS_PER_SEC, &job->interval_ns) ||
+	if (get_duration(j, "scrape_interval", def->interval_ns, &job->interval_ns) ||
 	    job->interval_ns < OODA_NS_PER_SEC) {
 		buf_addf(err, "%s.scrape_interval: expected a duration of at least 1s", path);
 		return OODA_EINVAL;
 	}
-	int64_t def_timeout = 10 * OODA_NS_PER_SEC;
+	int64_t def_timeout = def->timeout_ns;
 	if (def_timeout > job->interval_ns)
 		def_timeout = job->interval_ns; /* as Prometheus: the default timeout never exceeds the interval */
 	if (get_duration(j, "scrape_timeout", def_timeout, &job->timeout_ns) || job->timeout_ns < 10 * OODA_NS_PER_MS) {
@@ -473,9 +507,12 @@ static int job_load(json_t *j, size_t i, struct scrape_job *job, struct buf *err
 	return 0;
 }
 
-int scrape_cfg_load(const char *section_json, struct scrape_cfg **out, struct buf *err)
+int scrape_cfg_load(const char *global_json, const char *section_json, struct scrape_cfg **out, struct buf *err)
 {
 	*out = NULL;
+	struct scrape_defaults def;
+	if (defaults_load(global_json, &def, err))
+		return OODA_EINVAL;
 	struct scrape_cfg *c = xcalloc(1, sizeof(*c));
 	atomic_init(&c->refs, 1);
 	json_t *j = section_json ? json_loads(section_json, JSON_DECODE_ANY, NULL) : NULL;
@@ -500,7 +537,7 @@ int scrape_cfg_load(const char *section_json, struct scrape_cfg **out, struct bu
 	c->jobs = xcalloc(n ? n : 1, sizeof(*c->jobs));
 	int rc = 0;
 	for (size_t i = 0; !rc && i < n; i++) {
-		rc = job_load(json_array_get(j, i), i, &c->jobs[i], err);
+		rc = job_load(json_array_get(j, i), i, &def, &c->jobs[i], err);
 		c->n_jobs++;
 		for (size_t k = 0; !rc && k < i; k++)
 			if (!strcmp(c->jobs[k].name, c->jobs[i].name)) {
@@ -521,7 +558,7 @@ int scrape_cfg_load(const char *section_json, struct scrape_cfg **out, struct bu
 int scrape_config_check(const char *section_json, struct buf *err)
 {
 	struct scrape_cfg *c;
-	int rc = scrape_cfg_load(section_json, &c, err);
+	int rc = scrape_cfg_load(NULL, section_json, &c, err);
 	scrape_cfg_unref(c);
 	return rc;
 }

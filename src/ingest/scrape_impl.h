@@ -47,8 +47,12 @@ struct scrape_cfg {
 /* Default body_size_limit: what ooda takes from one scrape when the job sets none. */
 #define SCRAPE_DEFAULT_BODY_LIMIT ((int64_t)64 << 20)
 
-/* Loads section_json (NULL: no jobs) into a new cfg with refs 1; err names the key path. */
-int scrape_cfg_load(const char *section_json, struct scrape_cfg **out, struct buf *err);
+/*
+ * Loads section_json (NULL: no jobs) into a new cfg with refs 1, the
+ * defaults of scrape_interval and scrape_timeout from global_json (the
+ * global section; NULL: Prometheus' 1m and 10s); err names the key path.
+ */
+int scrape_cfg_load(const char *global_json, const char *section_json, struct scrape_cfg **out, struct buf *err);
 void scrape_cfg_unref(struct scrape_cfg *c); /* frees at zero; NULL is a no-op */
 
 void scrape_group_release(struct scrape_group *g);

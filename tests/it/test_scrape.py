@@ -135,14 +135,16 @@ def config(pport, aport, hport, sd_dir, pwfile, with_slow=True):
     metrics_path: /slow
     static_configs: [{{targets: ["127.0.0.1:{hport}"]}}]
 """ if with_slow else ""
-    return f"""scrape_configs:
+    return f"""global:
+  scrape_interval: 1s
+  scrape_timeout: 800ms
+scrape_configs:
   - job_name: prom
     scrape_interval: 1s
     static_configs:
       - targets: ["127.0.0.1:{pport}"]
         labels: {{env: test}}
   - job_name: am
-    scrape_interval: 1s
     static_configs: [{{targets: ["127.0.0.1:{aport}"]}}]
   - job_name: om
     scrape_interval: 1s
@@ -248,6 +250,9 @@ def main():
               and p[0]["lastScrape"].endswith("Z") and p[0]["lastScrapeDuration"] > 0
               and p[0]["discoveredLabels"]["__address__"] == f"127.0.0.1:{pport}",
               f"/api/v1/targets lists Prometheus as Prometheus would: {p}")
+        a = [t for t in ts if t["scrapePool"] == "am"]
+        check(a and a[0]["scrapeInterval"] == "1s" and a[0]["scrapeTimeout"] == "800ms",
+              f"a job without scrape_interval takes global's: {a}")
         r = s.get("/api/v1/targets?state=bogus")
         check(r.status == 400 and "state" in r.body, f"a bad state parameter is refused: {r.status} {r.body}")
 

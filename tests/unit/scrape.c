@@ -282,6 +282,21 @@ static void test_config_check(void **state)
 	struct buf err = BUF_INIT;
 	assert_int_equal(scrape_config_check(NULL, &err), 0);
 	buf_release(&err);
+	const struct {
+		const char *json;
+		const char *says;
+	} global[] = {
+		{ "{\"scrape_interval\":\"15s\",\"scrape_timeout\":\"5s\"}", NULL },
+		{ "{\"scrape_interval\":\"5s\"}", "global.scrape_timeout: greater than global.scrape_interval" },
+		{ "{\"scrape_interval\":\"100ms\"}", "global.scrape_interval: expected a duration of at least 1s" },
+	};
+	for (size_t i = 0; i < sizeof(global) / sizeof(global[0]); i++) {
+		struct buf e = BUF_INIT;
+		int rc = scrape_global_check(global[i].json, &e);
+		if (global[i].says ? (rc != OODA_EINVAL || !e.data || !strstr(e.data, global[i].says)) : rc != 0)
+			fail_msg("global case %zu: rc %d, err \"%s\"", i, rc, e.data ? e.data : "");
+		buf_release(&e);
+	}
 }
 
 static void test_sd_files(void **state)
