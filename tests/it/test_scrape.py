@@ -292,6 +292,8 @@ def main():
         check(bool(query(s, 'prometheus_build_info{job="prom"}')), "scraped data survives the reload")
         check(wait_for("up{job=slow} gone", lambda: query(s, 'up{job="slow"}') == []) is not None,
               "the removed job's series end with staleness markers")
+        rc = s.stop()
+        check(rc == 0, f"ooda stops cleanly with scrapes in flight (exit {rc}): {s.read_log()[-3000:]}")
     finally:
         if s:
             s.cleanup()
