@@ -13,6 +13,7 @@ import gzip
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -63,7 +64,13 @@ class Target(BaseHTTPRequestHandler):
     def do_GET(self):
         seen["auth"].append(self.headers.get("Authorization", ""))
         seen["accept"].append(self.headers.get("Accept", ""))
-        if self.path == "/om":
+        path, _, q = self.path.partition("?")
+        if path == "/params":
+            got = urllib.parse.parse_qs(q)
+            self.send(b'params_seen{module="%s",n="%d"} 1\n' % (",".join(got.get("module", [])).encode(), len(got)))
+        elif path == "/tls":
+            self.send(b"tls_value 7\n")
+        elif self.path == "/om":
             self.send(OM_BODY.encode(), "application/openmetrics-text; version=1.0.0; charset=utf-8")
         elif self.path == "/gz":
             check("gzip" in self.headers.get("Accept-Encoding", ""), "the scraper accepts gzip")
@@ -78,6 +85,21 @@ class Target(BaseHTTPRequestHandler):
         else:
             self.send_response(404)
             self.end_headers()
+
+
+def start_tls(tmp):
+    """A self-signed https target: its certificate file doubles as the CA of tls_config.ca_file."""
+    key, crt = os.path.join(tmp, "tls.key"), os.path.join(tmp, "tls.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Target)
+    httpd.daemon_threads = True
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(crt, key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, crt
 
 
 def start_prom_and_am(tmp):
@@ -128,7 +150,7 @@ def target_of(s, job):
     return None
 
 
-def config(pport, aport, hport, sd_dir, pwfile, with_slow=True):
+def config(pport, aport, hport, sd_dir, pwfile, with_slow=True, tport=0, crt=""):
     slow = f"""  - job_name: slow
     scrape_interval: 2s
     scrape_timeout: 500ms
@@ -161,6 +183,25 @@ scrape_configs:
     metrics_path: /big
     body_size_limit: 1KiB
     static_configs: [{{targets: ["127.0.0.1:{hport}"]}}]
+  - job_name: params
+    scrape_interval: 1s
+    metrics_path: /params
+    params: {{module: [if_mib, "a b"]}}
+    static_configs: [{{targets: ["127.0.0.1:{hport}"]}}]
+  - job_name: tls_strict
+    scheme: https
+    metrics_path: /tls
+    static_configs: [{{targets: ["127.0.0.1:{tport}"]}}]
+  - job_name: tls_insecure
+    scheme: https
+    metrics_path: /tls
+    tls_config: {{insecure_skip_verify: true}}
+    static_configs: [{{targets: ["127.0.0.1:{tport}"]}}]
+  - job_name: tls_ca
+    scheme: https
+    metrics_path: /tls
+    tls_config: {{ca_file: {crt}}}
+    static_configs: [{{targets: ["127.0.0.1:{tport}"]}}]
   - job_name: vanish
     scrape_interval: 1s
     metrics_path: /vanish
@@ -179,6 +220,8 @@ def main():
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     hport = httpd.server_address[1]
     prom, pport, am, aport = start_prom_and_am(tmp)
+    tls, crt = start_tls(tmp)
+    tport = tls.server_address[1]
     sd_dir = os.path.join(tmp, "sd")
     os.makedirs(sd_dir)
     pwfile = os.path.join(tmp, "pw")
@@ -194,7 +237,7 @@ def main():
         check(r.returncode != 0 and "scrape_configs[0].relabel_configs: not supported by ooda" in r.stderr + r.stdout,
               f"relabel_configs is refused by name: {r.returncode} {r.stderr} {r.stdout}")
 
-        s = Server(config(pport, aport, hport, sd_dir, pwfile))
+        s = Server(config(pport, aport, hport, sd_dir, pwfile, tport=tport, crt=crt))
         # ooda's own /metrics, found once the target file names it
         with open(os.path.join(sd_dir, "self.json.tmp"), "w") as f:
             json.dump([{"targets": [f"127.0.0.1:{s.port}"], "labels": {"role": "self"}}], f)
@@ -231,6 +274,18 @@ def main():
         gone = wait_for("vanish_b stale", lambda: query(s, 'vanish_b{job="vanish"}') == [] and
                         query(s, 'vanish_a{job="vanish"}'))
         check(bool(gone), "a series that vanished from the target is no longer returned (staleness marker)")
+
+        # params become the query string; https with a self-signed certificate
+        pr = wait_for("params", lambda: query(s, 'params_seen{job="params"}'))
+        check(pr and pr[0]["metric"].get("module") == "if_mib,a b" and pr[0]["metric"].get("n") == "1",
+              f"params reach the target as its query string: {pr}")
+        for job in ("tls_insecure", "tls_ca"):
+            ok = wait_for(job, lambda: query(s, f'tls_value{{job="{job}"}} == 7'))
+            check(bool(ok), f"https target scraped with {job}: {ok}")
+        strict = wait_for("tls_strict down", lambda: target_of(s, "tls_strict"))
+        check(strict and strict["health"] == "down" and strict["scrapeUrl"].startswith("https://")
+              and "certificate" in strict["lastError"].lower(),
+              f"a self-signed certificate fails without ca_file or insecure_skip_verify: {strict}")
 
         # failures: up 0 and the reason at /api/v1/targets
         big = wait_for("big target down", lambda: target_of(s, "big"))
@@ -278,13 +333,13 @@ def main():
 
         # reload: a refused key keeps the old jobs; a good file drops the slow job, keeps the data
         with open(s.config, "w") as f:
-            f.write(config(pport, aport, hport, sd_dir, pwfile).replace(
+            f.write(config(pport, aport, hport, sd_dir, pwfile, tport=tport, crt=crt).replace(
                 "  - job_name: big\n", "  - job_name: big\n    kubernetes_sd_configs: []\n"))
         r = s.post("/api/v1/config/reload", {})
         check(r.status != 200 and "kubernetes_sd_configs: not supported by ooda" in r.body,
               f"reload refuses an unsupported key by name: {r.status} {r.body}")
         with open(s.config, "w") as f:
-            f.write(config(pport, aport, hport, sd_dir, pwfile, with_slow=False))
+            f.write(config(pport, aport, hport, sd_dir, pwfile, with_slow=False, tport=tport, crt=crt))
         r = s.post("/api/v1/config/reload", {})
         check(r.status == 200, f"good reload: {r.status} {r.body}")
         pools = {t["scrapePool"] for t in targets(s)}
@@ -304,6 +359,7 @@ def main():
             except subprocess.TimeoutExpired:
                 proc.kill()
         httpd.shutdown()
+        tls.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
     done()
 
