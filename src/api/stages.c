@@ -420,7 +420,12 @@ static int scrape_stage_reload(struct daemon *d, const struct config *cfg, bool 
 			       struct buf *err)
 {
 	char *text = config_section_json(cfg, "scrape_configs"), *global = config_section_json(cfg, "global");
-	int rc = scrape_pool_configure(apply ? d->scrape : NULL, global, text, apply, changes, err);
+	/* relative file names are relative to the config file's directory, as in Prometheus */
+	char *dir = cfg->path ? xstrdup(cfg->path) : NULL, *slash = dir ? strrchr(dir, '/') : NULL;
+	if (slash)
+		*slash = '\0';
+	int rc = scrape_pool_configure(apply ? d->scrape : NULL, global, text, slash ? dir : NULL, apply, changes, err);
+	free(dir);
 	free(text);
 	free(global);
 	if (rc)

@@ -850,7 +850,7 @@ int scrape_pool_create(const struct scrape_sink *sink, struct scrape_pool **out,
 	pthread_mutex_init(&p->mu, NULL);
 	worker_cond_init(&p->cond);
 	p->sink = *sink;
-	int rc = scrape_cfg_load(NULL, NULL, &p->cfg, err);
+	int rc = scrape_cfg_load(NULL, NULL, NULL, &p->cfg, err);
 	if (rc) {
 		free(p);
 		return rc;
@@ -869,11 +869,11 @@ static void sd_free_all(struct sd_state *sd, size_t n)
 	free(sd);
 }
 
-int scrape_pool_configure(struct scrape_pool *p, const char *global_json, const char *section_json, bool apply,
-			  struct buf *changes, struct buf *err)
+int scrape_pool_configure(struct scrape_pool *p, const char *global_json, const char *section_json,
+			  const char *base_dir, bool apply, struct buf *changes, struct buf *err)
 {
 	struct scrape_cfg *c;
-	int rc = scrape_cfg_load(global_json, section_json, &c, err);
+	int rc = scrape_cfg_load(global_json, section_json, base_dir, &c, err);
 	if (rc || !apply) {
 		scrape_cfg_unref(c);
 		return rc;

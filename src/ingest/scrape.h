@@ -69,14 +69,16 @@ int scrape_pool_create(const struct scrape_sink *sink, struct scrape_pool **out,
 
 /*
  * Checks (apply false) or makes current (apply true) a scrape_configs
- * section with the defaults of a global section (either may be NULL). A target whose job, URL and labels are unchanged keeps its
+ * section with the defaults of a global section (either may be NULL);
+ * relative file names are relative to base_dir (the config file's
+ * directory; NULL: the working directory). A target whose job, URL and labels are unchanged keeps its
  * state (last scrape, health, series seen); others start anew; removed
  * ones stop after a scrape in flight. changes (may be NULL) gets
  * "jobs N, targets M" when apply changed anything. p may be NULL when
  * apply is false.
  */
-int scrape_pool_configure(struct scrape_pool *p, const char *global_json, const char *section_json, bool apply,
-			  struct buf *changes, struct buf *err);
+int scrape_pool_configure(struct scrape_pool *p, const char *global_json, const char *section_json,
+			  const char *base_dir, bool apply, struct buf *changes, struct buf *err);
 
 /* Starts the scheduler and scrape threads. */
 int scrape_pool_start(struct scrape_pool *p, struct buf *err);

@@ -288,15 +288,28 @@ static const char *const auth_secrets[][3] = {
 	{ "basic_auth", "password", "password_file" },
 };
 
-/* Prometheus' global defaults of every job. */
+/* What every job of one load shares: Prometheus' global defaults and the directory relative file names are in. */
 struct scrape_defaults {
 	int64_t interval_ns, timeout_ns;
+	const char *base_dir; /* NULL: relative names stay relative to the working directory */
 };
+
+/* A file name of the config, relative to its directory as Prometheus resolves it; NULL stays NULL. */
+static char *path_in(const struct scrape_defaults *d, const char *p)
+{
+	if (!p)
+		return NULL;
+	if (p[0] == '/' || !d->base_dir || !*d->base_dir)
+		return xstrdup(p);
+	struct buf b = BUF_INIT;
+	buf_addf(&b, "%s/%s", d->base_dir, p);
+	return buf_detach(&b, NULL);
+}
 
 /* The global section's scrape_interval and scrape_timeout (absent: 1m and 10s), checked as Prometheus checks them. */
 static int defaults_load(const char *global_json, struct scrape_defaults *d, struct buf *err)
 {
-	*d = (struct scrape_defaults){ 60 * OODA_NS_PER_SEC, 10 * OODA_NS_PER_SEC };
+	*d = (struct scrape_defaults){ 60 * OODA_NS_PER_SEC, 10 * OODA_NS_PER_SEC, NULL };
 	json_t *g = global_json ? json_loads(global_json, JSON_DECODE_ANY, NULL) : NULL;
 	int rc = 0;
 	if (json_is_object(g)) {
@@ -421,11 +434,11 @@ static int job_load(json_t *j, size_t i, const struct scrape_defaults *def, stru
 			}
 			job->auth_type = xstrdup(type ? type : "Bearer");
 			job->auth_credentials = dup_or_null(sec);
-			job->auth_credentials_file = dup_or_null(file);
+			job->auth_credentials_file = path_in(def, file);
 		} else {
 			job->basic_user = dup_or_null(scalar(o, "username", tmp2, sizeof(tmp2)));
 			job->basic_password = dup_or_null(sec);
-			job->basic_password_file = dup_or_null(file);
+			job->basic_password_file = path_in(def, file);
 		}
 	}
 	if (job->auth_type && job->basic_user) {
@@ -435,7 +448,7 @@ static int job_load(json_t *j, size_t i, const struct scrape_defaults *def, stru
 	json_t *tls = json_object_get(j, "tls_config");
 	if (json_is_object(tls)) {
 		job->insecure_skip_verify = get_bool(tls, "insecure_skip_verify", false);
-		job->ca_file = dup_or_null(scalar(tls, "ca_file", tmp, sizeof(tmp)));
+		job->ca_file = path_in(def, scalar(tls, "ca_file", tmp, sizeof(tmp)));
 	}
 	const char *sl = scalar(j, "sample_limit", tmp, sizeof(tmp));
 	if (sl) {
@@ -501,18 +514,20 @@ static int job_load(json_t *j, size_t i, const struct scrape_defaults *def, stru
 				return OODA_EINVAL;
 			}
 			job->sd_files = xreallocarray(job->sd_files, job->n_sd_files + 1, sizeof(char *));
-			job->sd_files[job->n_sd_files++] = xstrdup(fn);
+			job->sd_files[job->n_sd_files++] = path_in(def, fn);
 		}
 	}
 	return 0;
 }
 
-int scrape_cfg_load(const char *global_json, const char *section_json, struct scrape_cfg **out, struct buf *err)
+int scrape_cfg_load(const char *global_json, const char *section_json, const char *base_dir, struct scrape_cfg **out,
+		    struct buf *err)
 {
 	*out = NULL;
 	struct scrape_defaults def;
 	if (defaults_load(global_json, &def, err))
 		return OODA_EINVAL;
+	def.base_dir = base_dir;
 	struct scrape_cfg *c = xcalloc(1, sizeof(*c));
 	atomic_init(&c->refs, 1);
 	json_t *j = section_json ? json_loads(section_json, JSON_DECODE_ANY, NULL) : NULL;
@@ -558,7 +573,7 @@ int scrape_cfg_load(const char *global_json, const char *section_json, struct sc
 int scrape_config_check(const char *section_json, struct buf *err)
 {
 	struct scrape_cfg *c;
-	int rc = scrape_cfg_load(NULL, section_json, &c, err);
+	int rc = scrape_cfg_load(NULL, section_json, NULL, &c, err);
 	scrape_cfg_unref(c);
 	return rc;
 }

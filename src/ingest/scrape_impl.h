@@ -50,9 +50,13 @@ struct scrape_cfg {
 /*
  * Loads section_json (NULL: no jobs) into a new cfg with refs 1, the
  * defaults of scrape_interval and scrape_timeout from global_json (the
- * global section; NULL: Prometheus' 1m and 10s); err names the key path.
+ * global section; NULL: Prometheus' 1m and 10s). Relative file names
+ * (file_sd files, credentials_file, password_file, ca_file) are taken
+ * relative to base_dir (the config file's directory, as Prometheus takes
+ * them; NULL: the working directory). err names the key path.
  */
-int scrape_cfg_load(const char *global_json, const char *section_json, struct scrape_cfg **out, struct buf *err);
+int scrape_cfg_load(const char *global_json, const char *section_json, const char *base_dir, struct scrape_cfg **out,
+		    struct buf *err);
 void scrape_cfg_unref(struct scrape_cfg *c); /* frees at zero; NULL is a no-op */
 
 void scrape_group_release(struct scrape_group *g);

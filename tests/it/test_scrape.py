@@ -237,7 +237,13 @@ def main():
         check(r.returncode != 0 and "scrape_configs[0].relabel_configs: not supported by ooda" in r.stderr + r.stdout,
               f"relabel_configs is refused by name: {r.returncode} {r.stderr} {r.stdout}")
 
-        s = Server(config(pport, aport, hport, sd_dir, pwfile, tport=tport, crt=crt))
+        # the target file is named relative to ooda.yaml's directory, as Prometheus resolves it
+        s = Server(config="", expect_start=False)
+        sd_rel = os.path.relpath(sd_dir, os.path.dirname(s.config))
+        check(not sd_rel.startswith("/"), f"a relative path: {sd_rel}")
+        with open(s.config, "w") as f:
+            f.write(config(pport, aport, hport, sd_rel, pwfile, tport=tport, crt=crt))
+        s.start()
         # ooda's own /metrics, found once the target file names it
         with open(os.path.join(sd_dir, "self.json.tmp"), "w") as f:
             json.dump([{"targets": [f"127.0.0.1:{s.port}"], "labels": {"role": "self"}}], f)
@@ -333,13 +339,13 @@ def main():
 
         # reload: a refused key keeps the old jobs; a good file drops the slow job, keeps the data
         with open(s.config, "w") as f:
-            f.write(config(pport, aport, hport, sd_dir, pwfile, tport=tport, crt=crt).replace(
+            f.write(config(pport, aport, hport, sd_rel, pwfile, tport=tport, crt=crt).replace(
                 "  - job_name: big\n", "  - job_name: big\n    kubernetes_sd_configs: []\n"))
         r = s.post("/api/v1/config/reload", {})
         check(r.status != 200 and "kubernetes_sd_configs: not supported by ooda" in r.body,
               f"reload refuses an unsupported key by name: {r.status} {r.body}")
         with open(s.config, "w") as f:
-            f.write(config(pport, aport, hport, sd_dir, pwfile, with_slow=False, tport=tport, crt=crt))
+            f.write(config(pport, aport, hport, sd_rel, pwfile, with_slow=False, tport=tport, crt=crt))
         r = s.post("/api/v1/config/reload", {})
         check(r.status == 200, f"good reload: {r.status} {r.body}")
         pools = {t["scrapePool"] for t in targets(s)}
