@@ -846,13 +846,17 @@ static void *scheduler_main(void *arg)
 int scrape_pool_create(const struct scrape_sink *sink, struct scrape_pool **out, struct buf *err)
 {
 	(void)err;
+	curl_global_init(CURL_GLOBAL_DEFAULT); /* reference-counted; before any scrape thread runs */
 	struct scrape_pool *p = xcalloc(1, sizeof(*p));
 	pthread_mutex_init(&p->mu, NULL);
 	worker_cond_init(&p->cond);
 	p->sink = *sink;
 	int rc = scrape_cfg_load(NULL, NULL, NULL, &p->cfg, err);
-	if (rc) {
+	if (rc) { /* cannot happen for an empty section; kept whole for the contract */
+		pthread_cond_destroy(&p->cond);
+		pthread_mutex_destroy(&p->mu);
 		free(p);
+		curl_global_cleanup();
 		return rc;
 	}
 	p->sd = xcalloc(1, sizeof(*p->sd));
@@ -928,6 +932,7 @@ void scrape_pool_destroy(struct scrape_pool *p)
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
+	curl_global_cleanup();
 }
 
 static int cmp_label(const void *a, const void *b)
