@@ -271,6 +271,11 @@ def main():
         check(ej and ej[0]["metric"].get("exported_job") == "inner", f"scraped job label kept as exported_job: {ej}")
         r = s.get("/api/v1/query_exemplars?" + urllib.parse.urlencode({"query": "acme_req_seconds_bucket"}))
         check(r.status == 200 and TRACE in r.body, f"the OpenMetrics exemplar's trace id comes back: {r.status} {r.body[:300]}")
+        added = wait_for("om scrape_series_added", lambda: query(s, 'max_over_time(scrape_series_added{job="om"}[5m]) == 5')
+                         and query(s, 'scrape_series_added{job="om"} == 0'))
+        check(bool(added), "scrape_series_added: 5 at the first scrape of the OpenMetrics target, 0 once nothing is new")
+        sc = query(s, 'scrape_samples_scraped{job="om"}')
+        check(sc and sc[0]["value"][1] == "5", f"scrape_samples_scraped of the OpenMetrics target: {sc}")
         gz = wait_for("gzip body", lambda: query(s, 'gz_value{job="gz"} == 42'))
         check(bool(gz), f"a gzip answer is decoded: {gz}")
 
