@@ -342,6 +342,11 @@ def main():
         check(any(m["type"] == "histogram" and m["help"] == "Request latency." and m["unit"] == "seconds" for m in md),
               f"scraped metadata at /api/v1/metadata: {r.body[:300]}")
 
+        r = s.get("/api/v1/metadata?metric=prometheus_build_info")
+        md = r.json()["data"].get("prometheus_build_info", []) if r.status == 200 else []
+        check(len(md) == 1 and md[0]["type"] == "gauge" and md[0]["help"],
+              f"one entry per family, the target's own, not also a bare gauge from the stored points: {md}")
+
         # reload: a refused key keeps the old jobs; a good file drops the slow job, keeps the data
         with open(s.config, "w") as f:
             f.write(config(pport, aport, hport, sd_rel, pwfile, tport=tport, crt=crt).replace(
