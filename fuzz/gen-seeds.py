@@ -202,6 +202,22 @@ seeds["patterns_snapshot"] = {
     "body-tiny": b"\x03" + snap_body,
 }
 
+seeds["scrape_text"] = {
+    # byte 0: bit 0 = OpenMetrics, bit 1 = honor_labels, bit 2 = honor_timestamps, bit 3 = sample_limit 5
+    "promtext": b"\x04" + b"# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\n"
+                b'http_requests_total{method="post",code="200",job="inner"} 1027 1395066363000\n'
+                b'msdos{path="C:\\\\DIR",error="a\\n\\"b\\""} 1.5e9\n# TYPE s summary\ns{quantile="0.5"} NaN\n',
+    "openmetrics": b"\x07" + b"# TYPE h histogram\n# UNIT h seconds\n# HELP h Latency.\n"
+                   b'h_bucket{le="0.1"} 8 # {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"} 0.05 1520879607.789\n'
+                   b'h_bucket{le="+Inf"} 9\nh_sum 0.5 1520879607.5\nh_count 9\nh_created 1520430000.1\n# EOF\n',
+    "limit": b"\x08" + b"a 1\nb 2\nc 3\nd 4\ne 5\nf 6\n",
+}
+seeds["scrape_sd"] = {
+    # byte 0: bit 0 = YAML
+    "json": b"\x00" + b'[{"targets":["a:1","b:2"],"labels":{"env":"prod"}}]',
+    "yaml": b"\x01" + b"- targets: ['a:1']\n  labels:\n    env: prod\n- targets: ['c:3']\n",
+}
+
 for name, files in seeds.items():
     d = os.path.join(root, name)
     os.makedirs(d, exist_ok=True)

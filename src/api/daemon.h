@@ -28,6 +28,7 @@
 #include "detect/heartbeat.h"
 #include "detect/probe.h"
 #include "detect/slo.h"
+#include "ingest/scrape.h"
 #include "model/live.h"
 #include "query/exemplars.h"
 #include "query/metrics.h"
@@ -51,7 +52,8 @@ struct daemon {
 	struct tstore *tstore;       /* telemetry blocks */
 	struct live_signals *live;   /* RED, graph, ingest rates */
 	struct exemplar_ring *exemplars; /* OTLP exemplars for /api/v1/query_exemplars */
-	struct metrics_meta_book *metric_meta; /* remote-write metadata for /api/v1/metadata */
+	struct metrics_meta_book *metric_meta; /* remote-write and scrape metadata for /api/v1/metadata */
+	struct scrape_pool *scrape;  /* Prometheus targets ooda scrapes (scrape_configs) */
 	struct flagstore *flags;     /* feature flags per environment */
 	struct flag_counts flag_counts; /* OFREP evaluations by flag and reason, for /metrics */
 	struct logclass *logclass;   /* log error classes per service */

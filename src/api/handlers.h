@@ -52,6 +52,7 @@ int api_prom_format_query(struct http_request *req, struct http_response *res);
 int api_prom_rules(struct http_request *req, struct http_response *res);
 int api_prom_metadata(struct http_request *req, struct http_response *res);
 int api_prom_query_exemplars(struct http_request *req, struct http_response *res);
+int api_prom_targets(struct http_request *req, struct http_response *res);
 /* Appends {"alerts":[…]}: the firing and pending alerts in Prometheus' shape. */
 void api_prom_alerts_data(struct http_request *req, struct buf *out);
 

@@ -461,6 +461,24 @@ int api_prom_metadata(struct http_request *req, struct http_response *res)
 	return 0;
 }
 
+/* /api/v1/targets: the scrape targets (ingest/scrape.h) in Prometheus' envelope. */
+int api_prom_targets(struct http_request *req, struct http_response *res)
+{
+	struct params p;
+	load_params(req, &p);
+	const char *state = param(&p, "state");
+	if (state && *state && strcmp(state, "active") && strcmp(state, "dropped") && strcmp(state, "any"))
+		return prom_error(res, 400, "bad_data", "invalid parameter \"state\": want active, dropped or any");
+	struct daemon *d = api_daemon(req);
+	res->status = 200;
+	res->content_type = "application/json";
+	if (d->scrape)
+		scrape_pool_targets_json(d->scrape, state, &res->body);
+	else
+		buf_adds(&res->body, "{\"status\":\"success\",\"data\":{\"activeTargets\":[],\"droppedTargets\":[]}}");
+	return 0;
+}
+
 /*
  * /api/v1/query_exemplars: the OTLP exemplars kept in memory (exemplars.h)
  * of the series the query's selectors match, in [start, end] (default:

@@ -391,6 +391,63 @@ static void respond_stop(struct daemon *d)
 		respond_parts[i].stop(d);
 }
 
+/* ---- scrape: Prometheus targets ooda scrapes itself (ingest/scrape.h) ---- */
+
+static const struct stage_section scrape_sections[] = {
+	{ "scrape_configs", scrape_config_check },
+	{ "global", scrape_global_check },
+};
+
+/* Scraped samples take remote-write's path: the telemetry store, then exemplars and live signals. */
+static int scrape_sink_append(void *ctx, const struct telemetry_batch *b, struct buf *err)
+{
+	struct daemon *d = ctx;
+	int rc = tstore_append(d->tstore, b, err);
+	if (!rc && d->exemplars)
+		exemplars_add(d->exemplars, b);
+	return rc;
+}
+
+/* HELP/TYPE/UNIT go to the book remote-write metadata fills, which /api/v1/metadata reads. */
+static void scrape_sink_meta(void *ctx, const struct scrape_meta *m, size_t n)
+{
+	struct daemon *d = ctx;
+	for (size_t i = 0; i < n && d->metric_meta; i++)
+		metrics_meta_book_set(d->metric_meta, m[i].name, m[i].type, m[i].help, m[i].unit);
+}
+
+static int scrape_stage_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes,
+			       struct buf *err)
+{
+	char *text = config_section_json(cfg, "scrape_configs"), *global = config_section_json(cfg, "global");
+	/* relative file names are relative to the config file's directory, as in Prometheus */
+	char *dir = cfg->path ? xstrdup(cfg->path) : NULL, *slash = dir ? strrchr(dir, '/') : NULL;
+	if (slash)
+		*slash = '\0';
+	int rc = scrape_pool_configure(apply ? d->scrape : NULL, global, text, slash ? dir : NULL, apply, changes, err);
+	free(dir);
+	free(text);
+	free(global);
+	if (rc)
+		err_in_file(d, err);
+	return rc;
+}
+
+static int scrape_stage_start(struct daemon *d, struct buf *err)
+{
+	struct scrape_sink sink = { scrape_sink_append, scrape_sink_meta, d };
+	int rc = scrape_pool_create(&sink, &d->scrape, err);
+	if (!rc)
+		rc = scrape_stage_reload(d, &d->cfg, true, NULL, err);
+	return rc ? rc : scrape_pool_start(d->scrape, err);
+}
+
+static void scrape_stage_stop(struct daemon *d)
+{
+	scrape_pool_destroy(d->scrape);
+	d->scrape = NULL;
+}
+
 /* ---- self: ooda watching itself (audit checkpoints on time, a full disk) ---- */
 
 /* The time-based audit checkpoint (audit_tick); a failure is logged at most once a minute. */
@@ -516,6 +573,7 @@ const struct stage daemon_stages[] = {
 	{ "change", SECTIONS(change_sections), change_stage_start, change_reload, NULL, change_stage_stop },
 	{ "detect", SECTIONS(detect_sections), detect_start, detect_reload, detect_add_ticks, detect_stop },
 	{ "respond", SECTIONS(respond_sections), respond_start, respond_reload, respond_add_ticks, respond_stop },
+	{ "scrape", SECTIONS(scrape_sections), scrape_stage_start, scrape_stage_reload, NULL, scrape_stage_stop },
 	{ "self", NULL, 0, NULL, NULL, self_add_ticks, NULL },
 	{ "stream", NULL, 0, stream_start, NULL, NULL, stream_stop },
 };

@@ -278,6 +278,7 @@ int cmd_analyze_rca(struct cli_args *a, struct buf *err);
 
 /* cmd_probe.c */
 int cmd_probes_list(struct cli_args *a, struct buf *err);
+int cmd_targets(struct cli_args *a, struct buf *err);
 int cmd_heartbeats_list(struct cli_args *a, struct buf *err);
 int cmd_heartbeat(struct cli_args *a, struct buf *err);
 /* cmd_slo.c */

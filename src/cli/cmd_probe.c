@@ -136,3 +136,34 @@ int cmd_heartbeat(struct cli_args *a, struct buf *err)
 	}
 	return 0;
 }
+
+/* ooda targets: GET /api/v1/targets as a table; --job narrows to one scrape job. */
+int cmd_targets(struct cli_args *a, struct buf *err)
+{
+	json_t *j;
+	int rc = cli_call_json(a, "GET", "/api/v1/targets", NULL, &j, err);
+	if (rc || a->json)
+		return rc;
+	const char *job = cli_opt(a, "--job");
+	json_t *arr = json_object_get(json_object_get(j, "data"), "activeTargets");
+	size_t n = json_array_size(arr), i, rows = 0;
+	const char **cells = xcalloc(n * 6 + 1, sizeof(char *));
+	char (*dur)[32] = xcalloc(n + 1, sizeof(*dur));
+	json_t *t;
+	json_array_foreach(arr, i, t) {
+		if (job && strcmp(cli_jstr(t, "scrapePool"), job))
+			continue;
+		bool never = !strcmp(cli_jstr(t, "health"), "unknown");
+		snprintf(dur[rows], sizeof(dur[rows]), "%.1fms", json_number_value(json_object_get(t, "lastScrapeDuration")) * 1000);
+		const char *row[] = { cli_jstr(t, "scrapePool"), cli_jstr(t, "scrapeUrl"), cli_jstr(t, "health"),
+				      never ? "never" : cli_jstr(t, "lastScrape"), never ? "" : dur[rows], cli_jstr(t, "lastError") };
+		memcpy(cells + rows * 6, row, sizeof(row));
+		rows++;
+	}
+	static const char *const headers[] = { "JOB", "URL", "HEALTH", "LAST SCRAPE", "DURATION", "ERROR" };
+	cli_table(headers, 6, cells, (int)rows);
+	free(cells);
+	free(dur);
+	json_decref(j);
+	return 0;
+}

@@ -390,6 +390,110 @@ static const struct config_key incidents_keys[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 
+/*
+ * scrape_configs: Prometheus' own shape, so a block from prometheus.yml
+ * pastes in. The Prometheus keys ooda does not implement are rows of
+ * their own, refused by name rather than as unknown.
+ */
+#define SCRAPE_NOT_SUPPORTED(key, what) \
+	{ key, CFG_UNSUPPORTED, NULL, 0, 0, 0, "not supported by ooda: " what " (docs/scraping.md, What is not supported)" }
+
+static const struct config_key scrape_static_keys[] = {
+	{ "targets", CFG_STRINGS, NULL, 0, 0, 0, "Targets as host:port." },
+	{ "labels", CFG_ANY, NULL, 0, 0, 0, "Labels added to every series of these targets (mapping of name: value)." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key scrape_file_sd_keys[] = {
+	{ "files", CFG_STRINGS, NULL, 0, 0, 0,
+	  "Target files in Prometheus' file_sd format (JSON .json, YAML .yml/.yaml); the last part may be a glob. Re-read when a file changes (checked every second).",
+	  .required = true },
+	{ "refresh_interval", CFG_DURATION, "5m", 0, 0, 0, "The files are also re-read this often." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key scrape_authorization_keys[] = {
+	{ "type", CFG_STRING, "Bearer", 0, 0, 0, "Scheme of the Authorization header." },
+	{ "credentials", CFG_STRING, NULL, 0, 0, 0, "The secret sent after the type; never logged or shown." },
+	{ "credentials_file", CFG_STRING, NULL, 0, 0, 0, "File holding the secret instead (read at each scrape)." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key scrape_basic_auth_keys[] = {
+	{ "username", CFG_STRING, NULL, 0, 0, 0, "User name of HTTP basic authentication." },
+	{ "password", CFG_STRING, NULL, 0, 0, 0, "Password; never logged or shown." },
+	{ "password_file", CFG_STRING, NULL, 0, 0, 0, "File holding the password instead (read at each scrape)." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key scrape_tls_keys[] = {
+	{ "insecure_skip_verify", CFG_BOOL, "false", 0, 0, 0, "Accept any server certificate." },
+	{ "ca_file", CFG_STRING, NULL, 0, 0, 0, "CA certificates (PEM) that verify the server." },
+	SCRAPE_NOT_SUPPORTED("cert_file", "client certificates"),
+	SCRAPE_NOT_SUPPORTED("key_file", "client certificates"),
+	SCRAPE_NOT_SUPPORTED("server_name", "a TLS server name other than the target's host"),
+	SCRAPE_NOT_SUPPORTED("min_version", "a minimum TLS version (libcurl's default applies)"),
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key scrape_global_keys[] = {
+	{ "scrape_interval", CFG_DURATION, "1m", 0, 0, 0, "Default scrape_interval of every scrape_configs entry." },
+	{ "scrape_timeout", CFG_DURATION, "10s", 0, 0, 0,
+	  "Default scrape_timeout of every scrape_configs entry (capped to the entry's interval)." },
+	{ "evaluation_interval", CFG_UNSUPPORTED, NULL, 0, 0, 0,
+	  "not supported by ooda: rules are evaluated every alerts.interval (docs/alerts.md)" },
+	SCRAPE_NOT_SUPPORTED("external_labels", "external labels"),
+	SCRAPE_NOT_SUPPORTED("query_log_file", "a query log"),
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const char *const scrape_schemes[] = { "http", "https", NULL };
+
+static const struct config_key scrape_keys[] = {
+	{ "job_name", CFG_STRING, NULL, 0, 0, 0, "The job label of every series scraped, unique.", .required = true },
+	{ "scrape_interval", CFG_DURATION, "1m", 0, 0, 0,
+	  "Time between scrapes of one target (at least 1s); targets are spread over it." },
+	{ "scrape_timeout", CFG_DURATION, "10s", 0, 0, 0,
+	  "Time after which a scrape fails; at most scrape_interval (the default is capped to it)." },
+	{ "metrics_path", CFG_STRING, "/metrics", 0, 0, 0, "Path fetched on each target." },
+	{ "scheme", CFG_STRING, "http", 0, 0, 0, "http or https.", .enums = scrape_schemes },
+	{ "params", CFG_ANY, NULL, 0, 0, 0, "Query parameters (mapping of name: [values])." },
+	{ "static_configs", CFG_LIST, NULL, 0, 0, 0, "Targets listed here.", .sub = scrape_static_keys },
+	{ "file_sd_configs", CFG_LIST, NULL, 0, 0, 0, "Targets read from files.", .sub = scrape_file_sd_keys },
+	{ "honor_labels", CFG_BOOL, "false", 0, 0, 0,
+	  "A scraped label wins over a target label of the same name (else it is kept as exported_<name>)." },
+	{ "honor_timestamps", CFG_BOOL, "true", 0, 0, 0, "Keep the timestamps the target gives (else the scrape time)." },
+	{ "authorization", CFG_MAP, NULL, 0, 0, 0, "An Authorization header sent with each scrape.",
+	  .sub = scrape_authorization_keys },
+	{ "basic_auth", CFG_MAP, NULL, 0, 0, 0, "HTTP basic authentication sent with each scrape.",
+	  .sub = scrape_basic_auth_keys },
+	{ "tls_config", CFG_MAP, NULL, 0, 0, 0, "TLS settings of https targets.", .sub = scrape_tls_keys },
+	{ "sample_limit", CFG_INT, "0", 0, 0, 1000000,
+	  "More samples than this fail the scrape (up 0); 0 means ooda's own bound of 1,000,000." },
+	{ "body_size_limit", CFG_SIZE, "0", 0, 0, 0,
+	  "A larger (uncompressed) answer fails the scrape (up 0); 0 means 64MiB." },
+	SCRAPE_NOT_SUPPORTED("relabel_configs", "relabeling; use static or file labels"),
+	SCRAPE_NOT_SUPPORTED("metric_relabel_configs", "relabeling"),
+	SCRAPE_NOT_SUPPORTED("kubernetes_sd_configs", "service discovery other than static_configs and file_sd_configs"),
+	SCRAPE_NOT_SUPPORTED("consul_sd_configs", "service discovery other than static_configs and file_sd_configs"),
+	SCRAPE_NOT_SUPPORTED("dns_sd_configs", "service discovery other than static_configs and file_sd_configs"),
+	SCRAPE_NOT_SUPPORTED("ec2_sd_configs", "service discovery other than static_configs and file_sd_configs"),
+	SCRAPE_NOT_SUPPORTED("http_sd_configs", "service discovery other than static_configs and file_sd_configs"),
+	SCRAPE_NOT_SUPPORTED("docker_sd_configs", "service discovery other than static_configs and file_sd_configs"),
+	SCRAPE_NOT_SUPPORTED("gce_sd_configs", "service discovery other than static_configs and file_sd_configs"),
+	SCRAPE_NOT_SUPPORTED("azure_sd_configs", "service discovery other than static_configs and file_sd_configs"),
+	SCRAPE_NOT_SUPPORTED("oauth2", "OAuth 2 client credentials; use authorization"),
+	SCRAPE_NOT_SUPPORTED("proxy_url", "scraping through a proxy"),
+	SCRAPE_NOT_SUPPORTED("label_limit", "label count limits per job (ooda's own bound is 256 labels per series)"),
+	SCRAPE_NOT_SUPPORTED("label_name_length_limit", "label length limits per job (ooda's own bound is 64 KiB)"),
+	SCRAPE_NOT_SUPPORTED("label_value_length_limit", "label length limits per job (ooda's own bound is 64 KiB)"),
+	SCRAPE_NOT_SUPPORTED("target_limit", "target limits per job (ooda's own bound is 10,000 targets per job)"),
+	SCRAPE_NOT_SUPPORTED("scrape_classic_histograms", "native histograms"),
+	SCRAPE_NOT_SUPPORTED("native_histogram_bucket_limit", "native histograms"),
+	SCRAPE_NOT_SUPPORTED("scrape_protocols", "choosing protocols (ooda sends Prometheus 2.42's Accept header)"),
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
 const struct config_key config_keys[] = {
 	{ "server.listen", CFG_STRING, "127.0.0.1:4318", F(listen), 0, 0,
 	  "Address and port to serve HTTP on. Binding a non-loopback address requires at least one API token." },
@@ -455,6 +559,12 @@ const struct config_key config_keys[] = {
 	  .sub = notify_keys, .staged = true },
 	{ "incidents", CFG_MAP, NULL, 0, 0, 0, "Incidents from alerts: rules, grouping, severity, templates (docs/incidents.md).",
 	  .sub = incidents_keys, .staged = true },
+	{ "global", CFG_MAP, NULL, 0, 0, 0,
+	  "Prometheus' global block, as prometheus.yml has it: the defaults of scrape_configs (docs/scraping.md).",
+	  .sub = scrape_global_keys, .staged = true },
+	{ "scrape_configs", CFG_LIST, NULL, 0, 0, 0,
+	  "Prometheus targets ooda scrapes itself, in prometheus.yml's own shape (docs/scraping.md).",
+	  .sub = scrape_keys, .staged = true },
 	{ "policies", CFG_UNSUPPORTED, NULL, 0, 0, 0,
 	  "not supported yet: remediation policies are not implemented in this version" },
 	{ "flags", CFG_UNSUPPORTED, NULL, 0, 0, 0,

@@ -702,6 +702,15 @@ static void meta_from_book(struct meta_ctx *c, struct metrics_meta_book *b)
 		size_t k;
 		json_t *x;
 		bool seen = false;
+		/* a remote-written or scraped point is stored as a bare gauge (no help, no unit): where the
+		 * sender's own metadata names the family, that placeholder only hides the real type */
+		for (k = json_array_size(list); k-- > 0;) {
+			x = json_array_get(list, k);
+			if (!strcmp(json_string_value(json_object_get(x, "type")), "gauge") &&
+			    !*json_string_value(json_object_get(x, "help")) && !*json_string_value(json_object_get(x, "unit")) &&
+			    !json_equal(x, m))
+				json_array_remove(list, k);
+		}
 		json_array_foreach(list, k, x)
 			if (json_equal(x, m))
 				seen = true;
