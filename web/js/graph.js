@@ -73,12 +73,14 @@ function layout(ids, edges, focus) {
     for (const e of fwd) indeg.set(e.target, indeg.get(e.target) + 1);
     const queue = ids.filter(i => !indeg.get(i));
     for (const i of ids) layer.set(i, 0);
+    const succ = new Map(ids.map(i => [i, []]));
+    for (const e of fwd) succ.get(e.source).push(e.target);
     for (let q = 0; q < queue.length; q++) {
       const u = queue[q];
-      for (const e of fwd) if (e.source === u) {
-        layer.set(e.target, Math.max(layer.get(e.target), layer.get(u) + 1));
-        indeg.set(e.target, indeg.get(e.target) - 1);
-        if (!indeg.get(e.target)) queue.push(e.target);
+      for (const v of succ.get(u)) {
+        layer.set(v, Math.max(layer.get(v), layer.get(u) + 1));
+        indeg.set(v, indeg.get(v) - 1);
+        if (!indeg.get(v)) queue.push(v);
       }
     }
   }
@@ -138,6 +140,9 @@ export function drawGraph(g, opt = {}) {
     at.set(id, vertical ? { x: off + GAP_ROW / 2, y: 10 + li * spanL } : { x: 10 + li * spanL, y: off + GAP_ROW / 2 });
   }));
 
+  // a service calling itself is in the table, not drawn: a loop on one box reads as noise
+  const listed = edges;
+  edges = edges.filter(e => e.source !== e.target);
   const fanIn = new Map(), fanOut = new Map();
   for (const e of edges) { fanIn.set(e.target, (fanIn.get(e.target) || 0) + 1); fanOut.set(e.source, (fanOut.get(e.source) || 0) + 1); }
   const anyBack = edges.some(e => layer.get(e.target) <= layer.get(e.source));
@@ -193,7 +198,7 @@ export function drawGraph(g, opt = {}) {
   const legend = h('p', { class: 'legend muted' }, 'Edges: ', badge('ok', 'ok'), ' within baseline · ', badge('degraded', 'warn'),
     ' errors, p99 or traffic off baseline · ', badge('failing', 'bad'), ' errors ≥ 5% · ', badge('declared'), ' declared, no calls',
     dropped ? ` · ${dropped} quieter services not drawn` : null);
-  return { el: h('figure', { class: 'depgraph-box' }, svg, h('figcaption', { class: 'sr' }, label), legend), edges };
+  return { el: h('figure', { class: 'depgraph-box' }, svg, h('figcaption', { class: 'sr' }, label), legend), edges: listed };
 }
 
 // The drawn edges as a table (the graph's text equivalent).
