@@ -170,8 +170,8 @@ await page.click('svg.depgraph a.g-node[data-id="web"]');
 await page.waitForFunction(() => document.getElementById('main').dataset.ready === '/service/web');
 check(true, 'a node of the graph opens that service\'s page');
 check(await page.$(edgeSel('web', 'catalog')) !== null, 'the caller\'s page draws its callee');
-// the whole system, on request, in a link
-await open(page, '#/?graph=1');
+// the whole system, on request, in a link the service page offers
+await page.click('#whole-graph');
 await page.waitForSelector('#system-graph svg.depgraph', { timeout: 10000 });
 const sysNodes = await page.$$eval('#system-graph .g-node', els => els.map(e => e.dataset.id));
 check(['checkout', 'payments', 'web', 'catalog'].every(n => sysNodes.includes(n)) && await page.$(`#system-graph ${edgeSel('checkout', 'payments').replace('svg.depgraph ', '')}`) !== null,

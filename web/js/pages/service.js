@@ -89,6 +89,7 @@ function deps(name, svc, graph, narrow) {
   return h('div', { id: 'deps' },
     drawn ? drawn.el : h('p', { class: 'muted' }, graph.error),
     drawn && drawn.edges.length ? h('details', {}, h('summary', {}, 'Edges as a table'), edgeTable(drawn.edges, `Callers and callees of ${name}`)) : null,
+    h('p', {}, h('a', { href: '#/?graph=1', id: 'whole-graph' }, 'The whole system\'s graph')),
     (svc.operations || []).length ? [h('h3', {}, 'Operations'), table('Operations', ['Operation', 'Rate', 'Errors', 'p99'],
       svc.operations.map(o => [o.operation, fmtNum(o.rate) + '/s', fmtPct(o.error_ratio), fmtNum(o.p99_ms) + ' ms']))] : null);
 }
