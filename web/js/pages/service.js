@@ -60,7 +60,23 @@ export async function render(main, ctx) {
   const base = ls.find(x => x.times.length) || ls[0];
   lineChart(charts, { title: 'Latency', unit: 'ms', range: [start, end], times: base.times, series: ls.filter(x => x.times.length === base.times.length).map(x => x.series[0]).filter(Boolean), markers });
   renderSlos(document.getElementById('slos'), name, slos);
+  // The graph is redrawn every 5 s, so an edge going bad (or recovering) shows on the open
+  // page; not while focus or an opened table is inside it, so a keyboard user is not moved.
+  const timer = setInterval(async () => {
+    const box = document.getElementById('deps');
+    if (!box || box.contains(document.activeElement)) return;
+    const g = await tryApi('/api/v1/graph');
+    const now = document.getElementById('deps');
+    if (g.error || !now || now.contains(document.activeElement)) return;
+    const open = !!now.querySelector('details[open]');
+    const fresh = deps(name, svc, g, main.clientWidth < 640);
+    if (open) { const d = fresh.querySelector('details'); if (d) d.open = true; }
+    now.replaceWith(fresh);
+  }, GRAPH_REFRESH_MS);
+  return () => clearInterval(timer);
 }
+
+const GRAPH_REFRESH_MS = 5000;
 
 // Recent deploys of a service; the list has no verdicts, so the last verification
 // comes from each deploy's own record.
