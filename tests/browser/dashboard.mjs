@@ -173,23 +173,29 @@ await page.click('svg.depgraph a.g-node[data-id="web"]');
 await page.waitForFunction(() => document.getElementById('main').dataset.ready === '/service/web');
 check(true, 'a node of the graph opens that service\'s page');
 check(await page.$(edgeSel('web', 'catalog')) !== null, 'the caller\'s page draws its callee');
-// the whole system, on request, in a link the service page offers
-await page.click('#whole-graph');
-await page.waitForSelector('#system-graph svg.depgraph', { timeout: 10000 });
-const sysNodes = await page.$$eval('#system-graph .g-node', els => els.map(e => e.dataset.id));
-check(['checkout', 'payments', 'web', 'catalog'].every(n => sysNodes.includes(n)) && await page.$(`#system-graph ${edgeSel('checkout', 'payments').replace('svg.depgraph ', '')}`) !== null,
-  'the overview draws the whole-system graph when asked', sysNodes.join(' | '));
-check(/Automation(?: status)?: ?(not available on this server|paused|active)/.test(await page.textContent('#automation-state')), 'the overview says whether automation is paused',
-  await page.textContent('#automation-state'));
-await shot(page, 'overview-graph');
-await axe(page, 'overview with the graph');
 // a node is a real link: it takes keyboard focus and Enter opens the service
-await page.focus('#system-graph a.g-node[data-id="catalog"]');
+await page.focus('svg.depgraph a.g-node[data-id="catalog"]');
 await page.keyboard.press('Enter');
 try {
   await page.waitForFunction(() => document.getElementById('main').dataset.ready === '/service/catalog', null, { timeout: 10000 });
   check(true, 'Enter on a focused graph node opens its service');
 } catch (e) { check(false, 'Enter on a focused graph node opens its service', e.message); }
+// the whole system, on request, in a link the service page offers
+await page.click('#whole-graph');
+// (the overview redraws itself on alert and change events, so wait for the drawing rather than read it once)
+await page.waitForFunction(() => ['checkout', 'payments', 'web', 'catalog'].every(n => document.querySelector(`#system-graph .g-node[data-id="${n}"]`)), null, { timeout: 10000 }).catch(() => {});
+const sysNodes = await page.$$eval('#system-graph .g-node', els => els.map(e => e.dataset.id));
+check(['checkout', 'payments', 'web', 'catalog'].every(n => sysNodes.includes(n)) && await page.$(`#system-graph ${edgeSel('checkout', 'payments').replace('svg.depgraph ', '')}`) !== null,
+  'the overview draws the whole-system graph when asked', sysNodes.join(' | '));
+check(/Automation(?: status)?: ?(not available on this server|paused|active)/.test(await page.textContent('#automation-state')), 'the overview says whether automation is paused',
+  await page.textContent('#automation-state'));
+// the failing probe's alert fires within seconds (and redraws the overview); its service is a link
+try {
+  await page.waitForSelector('section[aria-labelledby="h-alerts-firing"] a[href="#/service/payments"]', { timeout: 15000 });
+  check(true, 'an alert firing links to its service');
+} catch (e) { check(false, 'an alert firing links to its service', await page.textContent('section[aria-labelledby="h-alerts-firing"]')); }
+await shot(page, 'overview-graph');
+await axe(page, 'overview with the graph');
 await noXss(page, 'overview graph');
 
 // ---- explore: log search → trace ------------------------------------------

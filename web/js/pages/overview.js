@@ -65,7 +65,8 @@ async function draw(main) {
       section('Alerts firing', table('Alerts firing', ['Alert', 'Severity', 'Service', 'Since'],
         firing.map(a => {
           const sev = a.severity || (a.labels || {}).severity || '';
-          return [a.name, badge(sev, sev === 'page' || sev === 'critical' ? 'bad' : 'warn'), a.service || '', ago(a.since || a.active_at || a.updated)];
+          return [a.name, badge(sev, sev === 'page' || sev === 'critical' ? 'bad' : 'warn'),
+            a.service ? h('a', { href: '#/service/' + encodeURIComponent(a.service) }, a.service) : '', ago(a.since || a.active_at || a.updated)];
         }), alerts.error || 'No alert is firing.')),
       section('Automation', automation(approvals, automationState))),
     section('Last changes', h('div', { id: 'last-changes', 'aria-live': 'polite' }, changesTable(events.events || [], events.error))),
