@@ -1,7 +1,7 @@
 /*
  * The read side of telemetry over HTTP: log search and facets, traces by id
- * and by filter, and the live views (services, one service, the dependency
- * graph). Thin adapters: parse the query string, call query/search.c or
+ * and by filter, and the live views (services, one service; the dependency
+ * graph is graph_api.c). Thin adapters: parse the query string, call query/search.c or
  * ingest/live.c, send their JSON.
  */
 #include "api/api.h"
@@ -111,41 +111,6 @@ int api_traces_find(struct http_request *req, struct http_response *res)
 	if (rc)
 		return rc;
 	return search_traces(api_daemon(req)->tstore, &f, &o, &res->body, &req->err);
-}
-
-static int window_param(struct http_request *req, int64_t *window)
-{
-	const char *w = http_query(req, "window");
-	*window = 5 * 60 * OODA_NS_PER_SEC;
-	if (w && ooda_duration_parse(w, strlen(w), window)) {
-		buf_addf(&req->err, "window %.40s is not a duration like 5m", w);
-		return OODA_EINVAL;
-	}
-	return 0;
-}
-
-int api_graph(struct http_request *req, struct http_response *res)
-{
-	int64_t window;
-	int rc = window_param(req, &window);
-	struct buf traced = BUF_INIT;
-	if (!rc)
-		rc = live_graph_json(api_daemon(req)->live, ooda_now_ns(), window, &traced, &req->err);
-	if (rc) {
-		buf_release(&traced);
-		return rc;
-	}
-	/* the edges ooda.yaml declares (services[].dependencies), beside the traced ones */
-	json_t *g = json_loadb(traced.data, traced.len, 0, NULL);
-	buf_release(&traced);
-	if (!g)
-		return OODA_EINTERNAL;
-	json_object_set_new(g, "declared_edges", alerts_declared_edges(api_daemon(req)->alerts));
-	char *text = json_dumps(g, JSON_COMPACT);
-	json_decref(g);
-	buf_adds(&res->body, text);
-	free(text);
-	return 0;
 }
 
 int api_patterns(struct http_request *req, struct http_response *res)

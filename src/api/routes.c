@@ -38,7 +38,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/services/{name}", api_service_get, ROLE_VIEWER, 0, "One service: its catalogue entry, RED (per operation too), declared and traced callers and callees, probes, heartbeats, firing alerts, SLOs, open incidents, latest deploy, who is on call for its owner, and health with its reason; 404 when neither declared nor seen." },
 	{ "GET", "/api/v1/patterns", api_patterns, ROLE_VIEWER, 0, "Log error classes (templates) per service seen since/from…to, busiest first; ?service=, ?severity=error." },
 	{ "GET", "/api/v1/anomalies", api_anomalies, ROLE_VIEWER, 0, "Anomaly watches: RED per service (rate, error ratio, p99) and the anomalies: series, with baseline, band and score." },
-	{ "GET", "/api/v1/graph", api_graph, ROLE_VIEWER, 0, "Service dependency graph from spans: calls, errors, latency per edge; declared_edges: the services[].dependencies of ooda.yaml." },
+	{ "GET", "/api/v1/graph", api_graph, ROLE_VIEWER, 0, "Service dependency graph from spans over window (default 5m): calls, rate, errors, latency per edge, each compared with the same edge over the baseline before it (default 1h) and given a health (ok, degraded, failing) with its reason; declared_edges: the services[].dependencies of ooda.yaml." },
 	{ "GET", "/api/v1/query", api_prom_query, ROLE_VIEWER, 0, "Prometheus API: instant PromQL query (query, time); docs/promql.md lists the subset." },
 	{ "POST", "/api/v1/query", api_prom_query, ROLE_VIEWER, 0, "Prometheus API: instant query with a form body, as Grafana sends it." },
 	{ "GET", "/api/v1/query_range", api_prom_query_range, ROLE_VIEWER, 0, "Prometheus API: range query (query, start, end, step)." },

@@ -160,7 +160,7 @@ int live_services_json(struct live_signals *live, int64_t now_ns, int64_t window
  * One service: the fields of live_services_json plus "operations" (the same
  * RED fields per operation, busiest first, operations idle in the window
  * left out), "upstream" (callers) and "downstream" (callees), each an array
- * of {"service","type","calls","errors","error_ratio","p50_ms","p99_ms"}
+ * of {"service","type","calls","errors","rate","error_ratio","p50_ms","p99_ms"}
  * for edges with calls in the window; type is "service", "database" or
  * "external". Returns OODA_ENOTFOUND (and appends nothing to out) for a
  * service never seen.
@@ -171,8 +171,9 @@ int live_service_json(struct live_signals *live, const char *name, int64_t now_n
 /*
  * The dependency graph over the window:
  *   {"nodes":[{"id","type","requests","rate","error_ratio"}],
- *    "edges":[{"source","target","type","calls","errors","error_ratio",
- *              "p50_ms","p99_ms"}]}
+ *    "edges":[{"source","target","type","calls","errors","rate",
+ *              "error_ratio","p50_ms","p99_ms"}]}
+ * (rate: calls per second over the window).
  * Only edges with calls in the window are listed; nodes are their ends plus
  * every service with requests in the window.
  */

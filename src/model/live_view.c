@@ -148,10 +148,12 @@ static const char *edge_type(const struct live_signals *live, const struct edge 
 }
 
 /* Calls, errors and latency of one edge, without braces. */
-static void json_edge_stats(const struct totals *t, struct buf *out)
+static void json_edge_stats(const struct totals *t, double seconds, struct buf *out)
 {
-	buf_addf(out, "\"calls\":%llu,\"errors\":%llu,\"error_ratio\":",
+	buf_addf(out, "\"calls\":%llu,\"errors\":%llu,\"rate\":",
 		 (unsigned long long)t->req, (unsigned long long)t->err);
+	json_num(out, (double)t->req / seconds);
+	buf_adds(out, ",\"error_ratio\":");
 	json_num(out, t->req ? (double)t->err / (double)t->req : NAN);
 	buf_adds(out, ",\"p50_ms\":");
 	json_num(out, live_quantile_ms(t, 0.50));
@@ -192,7 +194,7 @@ static void json_neighbours(const struct live_signals *live, uint32_t svc_id, bo
 		first = false;
 		buf_add_json_str(out, other, strlen(other));
 		buf_addf(out, ",\"type\":\"%s\",", upstream ? "service" : edge_type(live, e));
-		json_edge_stats(&t, out);
+		json_edge_stats(&t, w->seconds, out);
 		buf_addch(out, '}');
 	}
 	buf_addch(out, ']');
@@ -303,7 +305,7 @@ int live_graph_json(struct live_signals *live, int64_t now_ns, int64_t window_ns
 		buf_adds(out, ",\"target\":");
 		buf_add_json_str(out, e->s.name, strlen(e->s.name));
 		buf_addf(out, ",\"type\":\"%s\",", type);
-		json_edge_stats(&et[i], out);
+		json_edge_stats(&et[i], w.seconds, out);
 		buf_addch(out, '}');
 	}
 	buf_adds(out, "],\"nodes\":[");

@@ -1,5 +1,7 @@
 """Seeds a running ooda with what the dashboard shows, through its real HTTP
-ingest: spans of two services (one trace with an error), logs carrying that
+ingest: spans of two services (one trace with an error), a steady edge
+web -> catalog with a baseline half an hour old and a caller of catalog whose
+name is hostile, logs carrying that
 trace id, a gauge, a change event, a deploy and a flag. Hostile strings ride
 in log bodies, attribute values, span names, the flag's description and its
 rationale so the
@@ -32,6 +34,32 @@ def spans_body(trace, now):
         {"resource": {"attributes": attrs({"service.name": "payments"})},
          "scopeSpans": [{"spans": [span("c3c3c3c3c3c3c3c3", "b2b2b2b2b2b2b2b2", "charge " + XSS, 20, 70, err=True)]}]},
     ]}
+
+
+def calls_body(caller, callee, end_ns, n, errors=0):
+    """n requests of caller, each calling callee; the first `errors` of the callee's spans fail."""
+    a, b = [], []
+    for i in range(n):
+        tid, pid, cid = os.urandom(16).hex(), os.urandom(8).hex(), os.urandom(8).hex()
+        end = end_ns - i * 1_000_000
+        a.append({"traceId": tid, "spanId": pid, "name": "GET /list", "kind": 2,
+                  "startTimeUnixNano": str(end - 30_000_000), "endTimeUnixNano": str(end), "status": {"code": 1}})
+        b.append({"traceId": tid, "spanId": cid, "parentSpanId": pid, "name": "list " + XSS, "kind": 2,
+                  "startTimeUnixNano": str(end - 20_000_000), "endTimeUnixNano": str(end - 5_000_000),
+                  "status": {"code": 2 if i < errors else 1}})
+
+    def rs(service, sp):
+        return {"resource": {"attributes": attrs({"service.name": service})}, "scopeSpans": [{"spans": sp}]}
+    return {"resourceSpans": [rs(caller, a), rs(callee, b)]}
+
+
+def seed_graph(s):
+    """A healthy edge web -> catalog, steady since half an hour ago (the
+    baseline), and a caller whose service name is a hostile string."""
+    now = time.time_ns() - 2_000_000_000
+    for end, caller, n in ((now - 1_800_000_000_000, "web", 40), (now, "web", 40), (now, XSS, 5)):
+        r = s.post("/v1/traces", calls_body(caller, "catalog", end, n))
+        assert r.status == 200, r.body
 
 
 def seed(s):
@@ -68,4 +96,5 @@ def seed(s):
     for body, why in (({"timeout_ms": 300, "retries": 2}, "first"), ({"timeout_ms": 500, "retries": 2}, "slower upstream")):
         r = s.request("PUT", "/api/v1/configs/payments/prod", body=body, headers={"X-Ooda-Rationale": why})
         assert r.status == 200, r.body
+    seed_graph(s)
     return {"trace": trace, "flag": "new-checkout", "env": "prod"}

@@ -1,16 +1,25 @@
 // Overview: every service as a tile (RED now, a request-rate sparkline,
 // probes, SLO budget and burn), the alerts firing, the last changes across
-// services, the automation waiting (approvals, rollbacks) and the open
-// incidents, worst severity first (pages/incidents.js).
+// services, the automation status (paused or active, runs in progress) and
+// what waits for approval, the open incidents, worst severity first
+// (pages/incidents.js), and on request the whole-system dependency graph
+// (#/?graph=1, graph.js).
 import { tryApi } from '../api.js';
 import { h, put, section, table, badge, fmtNum, fmtPct, ago } from '../dom.js';
 import { sparkline } from '../chart.js';
 import * as stream from '../stream.js';
 import { openPanel } from './incidents.js';
+import { drawGraph, edgeTable } from '../graph.js';
 
 export const title = () => 'Overview';
 
-export async function render(main) {
+// Whether the system graph is shown; in the link, so it can be shared.
+let showGraph = false;
+// Set once GET /api/v1/automation answered 404: not asked again until a reload.
+let automationMissing = false;
+
+export async function render(main, ctx) {
+  showGraph = ctx.query.get('graph') === '1';
   // New change events and alert transitions arrive over the stream: redraw, at most once a second.
   let timer = null;
   const off = stream.on('*', type => {
@@ -22,16 +31,18 @@ export async function render(main) {
 
 async function draw(main) {
   const now = Math.floor(Date.now() / 1000);
-  const [svcs, probes, slos, events, alerts, approvals, rates, incidents] = await Promise.all([
+  const [svcs, probes, slos, events, alerts, approvals, automationState, rates, incidents] = await Promise.all([
     tryApi('/api/v1/services'),
     tryApi('/api/v1/probes'),
     tryApi('/api/v1/slos'),
     tryApi('/api/v1/events', { query: { limit: 10 } }),
     tryApi('/api/v1/alerts'),
     tryApi('/api/v1/approvals'),
+    automationMissing ? { status: 404, error: 'not found' } : tryApi('/api/v1/automation'),
     tryApi('/api/v1/query_range', { query: { query: 'sum by (service) (rate(ooda_span_requests_total[1m]))', start: now - 3600, end: now, step: 60 } }),
     openPanel(),
   ]);
+  if (automationState.status === 404) automationMissing = true;
   const services = new Map();
   const tile = name => {
     if (!services.has(name)) services.set(name, { name, red: null, probes: [], slos: [], spark: [] });
@@ -54,11 +65,36 @@ async function draw(main) {
       section('Alerts firing', table('Alerts firing', ['Alert', 'Severity', 'Service', 'Since'],
         firing.map(a => {
           const sev = a.severity || (a.labels || {}).severity || '';
-          return [a.name, badge(sev, sev === 'page' || sev === 'critical' ? 'bad' : 'warn'), a.service || '', ago(a.since || a.active_at || a.updated)];
+          return [a.name, badge(sev, sev === 'page' || sev === 'critical' ? 'bad' : 'warn'),
+            a.service ? h('a', { href: '#/service/' + encodeURIComponent(a.service) }, a.service) : '', ago(a.since || a.active_at || a.updated)];
         }), alerts.error || 'No alert is firing.')),
-      section('Automation', automation(approvals))),
+      section('Automation', automation(approvals, automationState))),
     section('Last changes', h('div', { id: 'last-changes', 'aria-live': 'polite' }, changesTable(events.events || [], events.error))),
+    systemGraph(main),
   );
+}
+
+// The whole-system graph, folded unless asked for (it costs one more call per redraw).
+function systemGraph(main) {
+  const box = h('div', { id: 'system-graph-box' });
+  let asked = false;
+  const fill = async () => {
+    if (asked) return;
+    asked = true;
+    const g = await tryApi('/api/v1/graph');
+    if (g.error) { put(box, h('p', { class: 'muted' }, g.error)); return; }
+    const drawn = drawGraph(g, { vertical: main.clientWidth < 640, label: 'Dependency graph of every service' });
+    put(box, drawn.el, drawn.edges.length ? h('details', {}, h('summary', {}, 'Edges as a table'), edgeTable(drawn.edges, 'Every edge')) : null);
+  };
+  const det = h('details', { id: 'system-graph', class: 'card', open: showGraph },
+    h('summary', {}, h('h2', { class: 'inline' }, 'Dependency graph')), box);
+  det.addEventListener('toggle', () => {
+    showGraph = det.open;
+    history.replaceState(null, '', showGraph ? '#/?graph=1' : '#/');
+    if (showGraph) fill().catch(() => {});
+  });
+  if (showGraph) fill().catch(() => {});
+  return det;
 }
 
 function renderTile(t) {
@@ -79,9 +115,18 @@ function renderTile(t) {
       slo ? [h('dt', {}, 'burn 1h'), h('dd', {}, fmtNum((slo.burn_rates || {})['1h']))] : null));
 }
 
-function automation(approvals) {
+// Automation: paused or active and the runs in progress, from GET
+// /api/v1/automation. TODO(remediation engine): that route lands with the
+// engine (docs/remediation.md, "Not built yet"); until then it answers 404 and
+// this says so. The fields read are paused (bool) and runs_active (number);
+// the runs themselves will link to their incident once /api/v1/runs exists.
+function automation(approvals, state) {
   const pending = approvals.approvals || [];
-  return h('div', {},
+  const status = state.status === 404 || state.error
+    ? h('p', { id: 'automation-state' }, 'Automation status: ', h('span', { class: 'muted' }, state.status === 404 ? 'not available on this server' : state.error))
+    : h('p', { id: 'automation-state' }, 'Automation: ', state.paused ? badge('paused', 'warn') : badge('active', 'ok'),
+      typeof state.runs_active === 'number' ? ` · ${state.runs_active} run${state.runs_active === 1 ? '' : 's'} in progress` : null);
+  return h('div', {}, status,
     h('p', {}, approvals.error ? approvals.error : `${pending.length} approval${pending.length === 1 ? '' : 's'} waiting`,
       pending.length ? [' — ', h('a', { href: '#/changes/approvals' }, 'review')] : null));
 }

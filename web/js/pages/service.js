@@ -1,11 +1,12 @@
 // One service: RED charts (rate, errors, p50/p90/p99) with its change events
-// as markers, the dependency neighbourhood with edge health, probes and
+// as markers, the dependency neighbourhood drawn with edge health (graph.js), probes and
 // heartbeats, SLOs with burn-down, error classes with examples, and recent
 // deploys with their canary verdict and a rollback (through approvals where
 // a rule says so).
 import { api, tryApi, can } from '../api.js';
 import { h, put, section, table, badge, fmtNum, fmtPct, ago, askRationale, toast } from '../dom.js';
 import { lineChart, fromMatrix } from '../chart.js';
+import { drawGraph, edgeTable } from '../graph.js';
 
 export const title = ctx => ctx.params[0];
 
@@ -16,8 +17,9 @@ export async function render(main, ctx) {
   const end = Math.floor(Date.now() / 1000), start = end - 3600, step = 30;
   const sel = `service="${q(name)}"`;
   const range = query => tryApi('/api/v1/query_range', { query: { query, start, end, step } });
-  const [svc, rate, errs, lat, events, probes, beats, slos, patterns, deploys] = await Promise.all([
+  const [svc, graph, rate, errs, lat, events, probes, beats, slos, patterns, deploys] = await Promise.all([
     tryApi('/api/v1/services/' + encodeURIComponent(name)),
+    tryApi('/api/v1/graph'),
     range(`sum(rate(ooda_span_requests_total{${sel}}[1m]))`),
     range(`sum(rate(ooda_span_errors_total{${sel}}[1m]))`),
     Promise.all([0.5, 0.9, 0.99].map(p => range(`histogram_quantile(${p}, sum by (le) (rate(ooda_span_duration_seconds_bucket{${sel}}[1m])))`))),
@@ -37,9 +39,8 @@ export async function render(main, ctx) {
     h('h1', { tabindex: '-1' }, name),
     svc.error ? h('p', { class: 'muted' }, svc.error) : summary(svc),
     section('Requests, errors and latency (last hour)', charts),
-    h('div', { class: 'cols' },
-      section('Dependencies', deps(name, svc)),
-      section('Probes and heartbeats', probesOf(name, probes, beats))),
+    section('Dependencies', deps(name, svc, graph, main.clientWidth < 640)),
+    section('Probes and heartbeats', probesOf(name, probes, beats)),
     section('SLOs', h('div', { id: 'slos' }, 'Loading…')),
     section('Error classes', table('Error classes', ['Template', 'Count', 'Severity', 'Example', 'Last seen'],
       (patterns.patterns || []).map(p => [h('code', {}, p.template), String(p.count_in_range ?? p.count), badge(p.max_severity || ''),
@@ -59,7 +60,23 @@ export async function render(main, ctx) {
   const base = ls.find(x => x.times.length) || ls[0];
   lineChart(charts, { title: 'Latency', unit: 'ms', range: [start, end], times: base.times, series: ls.filter(x => x.times.length === base.times.length).map(x => x.series[0]).filter(Boolean), markers });
   renderSlos(document.getElementById('slos'), name, slos);
+  // The graph is redrawn every 5 s, so an edge going bad (or recovering) shows on the open
+  // page; not while focus or an opened table is inside it, so a keyboard user is not moved.
+  const timer = setInterval(async () => {
+    const box = document.getElementById('deps');
+    if (!box || box.contains(document.activeElement)) return;
+    const g = await tryApi('/api/v1/graph');
+    const now = document.getElementById('deps');
+    if (g.error || !now || now.contains(document.activeElement)) return;
+    const open = !!now.querySelector('details[open]');
+    const fresh = deps(name, svc, g, main.clientWidth < 640);
+    if (open) { const d = fresh.querySelector('details'); if (d) d.open = true; }
+    now.replaceWith(fresh);
+  }, GRAPH_REFRESH_MS);
+  return () => clearInterval(timer);
 }
+
+const GRAPH_REFRESH_MS = 5000;
 
 // Recent deploys of a service; the list has no verdicts, so the last verification
 // comes from each deploy's own record.
@@ -80,25 +97,17 @@ function summary(s) {
     h('dt', {}, 'last seen'), h('dd', {}, ago(s.last_seen)));
 }
 
-function edge(e, dir) {
-  const health = e.error_ratio >= 0.05 ? 'bad' : e.error_ratio > 0.01 ? 'warn' : 'ok';
-  const other = e.service || e.target || e.source;
-  return h('li', { class: 'edge ' + health },
-    dir === 'in' ? null : h('span', { 'aria-hidden': 'true' }, '→ '),
-    e.type === 'service' ? h('a', { href: '#/service/' + encodeURIComponent(other) }, other) : h('span', {}, other),
-    dir === 'in' ? h('span', { 'aria-hidden': 'true' }, ' →') : null,
-    ' ', badge(`${fmtNum(e.calls, 0)} calls, ${fmtPct(e.error_ratio)} errors, p99 ${fmtNum(e.p99_ms)} ms`, health));
-}
-
-function deps(name, svc) {
-  const up = svc.upstream || [], down = svc.downstream || [];
-  return h('div', { class: 'graph' },
-    h('div', {}, h('h3', {}, 'Callers'), up.length ? h('ul', { class: 'plain' }, up.map(e => edge(e, 'in'))) : h('p', { class: 'muted' }, 'none seen')),
-    h('div', { class: 'node' }, name),
-    h('div', {}, h('h3', {}, 'Calls'), down.length ? h('ul', { class: 'plain' }, down.map(e => edge(e, 'out'))) : h('p', { class: 'muted' }, 'none seen')),
-    h('p', { class: 'muted' }, (svc.operations || []).length ? null : null),
-    (svc.operations || []).length ? table('Operations', ['Operation', 'Rate', 'Errors', 'p99'],
-      svc.operations.map(o => [o.operation, fmtNum(o.rate) + '/s', fmtPct(o.error_ratio), fmtNum(o.p99_ms) + ' ms'])) : null);
+// The service with its callers and callees (traced, and declared in
+// ooda.yaml), each edge with its health against the baseline; the same edges
+// as a table for reading; then the service's operations.
+function deps(name, svc, graph, narrow) {
+  const drawn = graph.error ? null : drawGraph(graph, { focus: name, vertical: narrow, label: `Callers and callees of ${name}` });
+  return h('div', { id: 'deps' },
+    drawn ? drawn.el : h('p', { class: 'muted' }, graph.error),
+    drawn && drawn.edges.length ? h('details', {}, h('summary', {}, 'Edges as a table'), edgeTable(drawn.edges, `Callers and callees of ${name}`)) : null,
+    h('p', {}, h('a', { href: '#/?graph=1', id: 'whole-graph' }, 'The whole system\'s graph')),
+    (svc.operations || []).length ? [h('h3', {}, 'Operations'), table('Operations', ['Operation', 'Rate', 'Errors', 'p99'],
+      svc.operations.map(o => [o.operation, fmtNum(o.rate) + '/s', fmtPct(o.error_ratio), fmtNum(o.p99_ms) + ' ms']))] : null);
 }
 
 function probesOf(name, probes, beats) {
