@@ -47,6 +47,8 @@ void action_result_release(struct action_result *r)
 
 bool action_host_allowed(const json_t *allow, const char *host)
 {
+	if (json_is_true(allow))
+		return true; /* the structural check of policies:, which cannot see the list (policy.h) */
 	size_t i;
 	json_t *h;
 	json_array_foreach(allow, i, h) {
