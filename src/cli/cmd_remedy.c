@@ -77,12 +77,12 @@ int cmd_runs_list(struct cli_args *a, struct buf *err)
 {
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/runs?limit=");
-	client_urlencode(&path, cli_opt(a, "limit") ? cli_opt(a, "limit") : "50");
-	const char *filters[] = { "incident", "policy", "status" };
+	client_urlencode(&path, cli_opt(a, "--limit") ? cli_opt(a, "--limit") : "50");
+	const char *filters[] = { "incident", "policy", "status" }, *opts[] = { "--incident", "--policy", "--status" };
 	for (size_t i = 0; i < 3; i++)
-		if (cli_opt(a, filters[i])) {
+		if (cli_opt(a, opts[i])) {
 			buf_addf(&path, "&%s=", filters[i]);
-			client_urlencode(&path, cli_opt(a, filters[i]));
+			client_urlencode(&path, cli_opt(a, opts[i]));
 		}
 	json_t *j;
 	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
@@ -156,7 +156,7 @@ static int run_post(struct cli_args *a, const char *verb, struct buf *err)
 	buf_adds(&path, "/api/v1/runs/");
 	client_urlencode(&path, a->pos[0]);
 	buf_addf(&path, "/%s", verb);
-	json_t *body = json_pack("{ss}", "rationale", cli_opt(a, "rationale") ? cli_opt(a, "rationale") : "");
+	json_t *body = json_pack("{ss}", "rationale", cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_t *j;
 	int rc = cli_call_json(a, "POST", path.data, text, &j, err);
@@ -277,7 +277,7 @@ int cmd_policy_apply(struct cli_args *a, struct buf *err)
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/policies/");
 	client_urlencode(&path, name);
-	json_t *body = json_pack("{sO ss}", "policy", doc, "rationale", cli_opt(a, "rationale") ? cli_opt(a, "rationale") : "");
+	json_t *body = json_pack("{sO ss}", "policy", doc, "rationale", cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
 	char *bt = json_dumps(body, JSON_COMPACT);
 	json_t *j;
 	rc = cli_call_json(a, "PUT", path.data, bt, &j, err);
@@ -304,7 +304,7 @@ static void automation_print(json_t *j)
 
 static int automation_set(struct cli_args *a, bool paused, struct buf *err)
 {
-	const char *reason = cli_opt(a, "reason");
+	const char *reason = cli_opt(a, "--reason");
 	if (paused && (!reason || !*reason)) {
 		buf_adds(err, "usage: ooda automation pause --reason WHY");
 		return OODA_EINVAL;

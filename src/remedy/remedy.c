@@ -849,6 +849,23 @@ static void decide(struct remedy *r, const char *policy, const json_t *t, int64_
 			    : mode == POLICY_DRY_RUN		  ? EV_DRY_RUN
 			    : mode == POLICY_APPROVE || approve_only ? EV_NEEDS_APPROVAL
 								      : EV_START;
+	if (ev == EV_NEEDS_APPROVAL) {
+		/* filed before the run is stored, so a run awaiting approval always names its request */
+		char ap[48] = "";
+		struct buf t2 = BUF_INIT;
+		buf_addf(&t2, "remediation %s by %s: %s", id, actor, why.data);
+		if (!r->hooks.approval_request ||
+		    r->hooks.approval_request(r->hooks.ctx, id, author, t2.data, REMEDY_APPROVAL_TTL_NS, ap, &err)) {
+			buf_reset(&reason);
+			buf_addf(&reason, "no approval request could be filed: %s", err.len ? err.data : "approvals unavailable");
+			buf_addf(&why, "; refused: %s", reason.data);
+			json_object_set_new(run.doc, "rationale", json_string(why.data));
+			ev = EV_REFUSE;
+		} else {
+			json_object_set_new(run.doc, "approval", json_string(ap));
+		}
+		buf_release(&t2);
+	}
 	run_move(run.doc, ev, reason.len ? reason.data : NULL, &err);
 	json_object_set_new(run.doc, "acted", json_boolean(ev == EV_START || ev == EV_NEEDS_APPROVAL));
 	int rc = run_save(r, &run, actor, ev == EV_REFUSE ? "remedy.run.refuse" : "remedy.run.create", why.data, &err);
@@ -871,17 +888,7 @@ static void decide(struct remedy *r, const char *policy, const json_t *t, int64_
 		buf_reset(&err);
 		run_save(r, &run, actor, "remedy.run.escalate", "a guardrail said no: a person must look", &err);
 	} else if (ev == EV_NEEDS_APPROVAL) {
-		char ap[48] = "";
-		buf_reset(&err);
-		if (!r->hooks.approval_request ||
-		    r->hooks.approval_request(r->hooks.ctx, id, author, text.data, REMEDY_APPROVAL_TTL_NS, ap, &err)) {
-			log_error("run %s: no approval request: %s", id, err.data);
-		} else {
-			json_object_set_new(run.doc, "approval", json_string(ap));
-			buf_reset(&err);
-			run_save(r, &run, actor, "remedy.run.approval", "four-eyes approval requested", &err);
-		}
-		escalate(r, run.doc, text.data);
+		escalate(r, run.doc, text.data); /* a person must decide */
 	} else if (ev == EV_START) {
 		runner_push(r, id);
 	}
