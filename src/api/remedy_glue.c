@@ -147,13 +147,14 @@ static void on_alert(void *ctx, const struct alert_transition *t)
 void remedy_glue_on_incident(void *ctx, const char *event, const char *incident_json)
 {
 	struct daemon *d = ctx;
-	if (strcmp(event, "opened"))
+	bool opened = !strcmp(event, "opened");
+	if (!opened && strcmp(event, "alert-joined"))
 		return;
 	json_t *j = json_loads(incident_json, 0, NULL);
 	const char *id = json_string_value(json_object_get(j, "id"));
-	const char *opened = json_string_value(json_object_get(j, "opened_at"));
+	const char *opened_at = json_string_value(json_object_get(j, "opened_at"));
 	int64_t at = 0;
-	if (!opened || ooda_time_parse(opened, strlen(opened), &at))
+	if (!opened_at || ooda_time_parse(opened_at, strlen(opened_at), &at))
 		at = ooda_now_ns();
 	json_t *src = json_object_get(j, "source");
 	struct remedy_trigger tr = { .kind = "incident", .ref = id, .incident = id,
@@ -162,8 +163,12 @@ void remedy_glue_on_incident(void *ctx, const char *event, const char *incident_
 				     .alert = json_string_value(json_object_get(src, "alert")), .at_ns = at };
 	pthread_mutex_lock(&feed_mu);
 	struct remedy *r = engine_of(d);
-	if (id && r)
+	if (id && r && opened)
 		remedy_trigger(r, &tr);
+	size_t i;
+	json_t *fp;
+	json_array_foreach(r && id ? json_object_get(j, "alerts") : NULL, i, fp)
+		remedy_link_incident(r, json_string_value(fp), id);
 	pthread_mutex_unlock(&feed_mu);
 	json_decref(j);
 }

@@ -29,7 +29,8 @@ void remedy_glue_stop(struct daemon *d);
 /*
  * An incidents_event_fn (respond/incident.h) with ctx the daemon: an
  * "opened" incident becomes a trigger once the remedy stage runs (earlier
- * events are not remediated).
+ * events are not remediated), and the runs its alerts triggered are linked
+ * to it ("opened" and "alert-joined").
  */
 void remedy_glue_on_incident(void *ctx, const char *event, const char *incident_json);
 

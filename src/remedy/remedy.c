@@ -42,6 +42,8 @@ struct run_mem {
 	char id[24];
 	char policy[129];
 	char service[129];
+	char alert[24];             /* the trigger's alert fingerprint, "" if none */
+	bool has_incident;
 	int64_t policy_version;
 	int64_t created_ns;
 	bool acted;                 /* got past the guardrails (started or awaiting approval) */
@@ -69,6 +71,7 @@ struct remedy {
 	size_t n_runs, cap_runs;
 	struct hold *holds;
 	size_t n_holds;
+	json_t *links;              /* alert fingerprint → the incident it joined (remedy_link_incident) */
 	bool paused;
 	char *pause_reason, *pause_by, *pause_at;
 	int busy;                   /* triggers and runs queued or in progress */
@@ -459,6 +462,9 @@ static void mem_from_doc(const json_t *run, struct run_mem *m)
 	snprintf(m->id, sizeof(m->id), "%s", jstr(run, "id") ? jstr(run, "id") : "");
 	snprintf(m->policy, sizeof(m->policy), "%s", jstr(run, "policy") ? jstr(run, "policy") : "");
 	snprintf(m->service, sizeof(m->service), "%s", jstr(run, "service") ? jstr(run, "service") : "");
+	const char *fp = jstr(json_object_get(run, "trigger"), "alert");
+	snprintf(m->alert, sizeof(m->alert), "%s", fp ? fp : "");
+	m->has_incident = jstr(run, "incident") != NULL;
 	m->policy_version = json_integer_value(json_object_get(run, "policy_version"));
 	m->created_ns = json_integer_value(json_object_get(run, "created_unix_nano"));
 	m->acted = json_is_true(json_object_get(run, "acted"));
@@ -489,6 +495,15 @@ static int run_save(struct remedy *r, struct run *run, const char *actor, const 
 	char at[40];
 	now_text(at);
 	json_object_set_new(run->doc, "updated", json_string(at));
+	const char *fp = jstr(json_object_get(run->doc, "trigger"), "alert");
+	if (fp && !jstr(run->doc, "incident")) {
+		/* the incident its alert opened or joined since (remedy_link_incident) */
+		pthread_mutex_lock(&r->mu);
+		const char *inc = json_string_value(json_object_get(r->links, fp));
+		if (inc)
+			json_object_set_new(run->doc, "incident", json_string(inc));
+		pthread_mutex_unlock(&r->mu);
+	}
 	char *body = json_dumps(run->doc, JSON_COMPACT);
 	const char *id = jstr(run->doc, "id");
 	char target[64];
@@ -1271,6 +1286,7 @@ int remedy_create(const struct remedy_options *o, struct remedy **out, struct bu
 	r->poll_ns = o->expect_poll_ns > 0 ? o->expect_poll_ns : 500 * 1000000;
 	r->allow_hosts = json_array();
 	r->freezes = json_array();
+	r->links = json_object();
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -1366,6 +1382,7 @@ void remedy_destroy(struct remedy *r)
 	free(r->runs);
 	json_decref(r->allow_hosts);
 	json_decref(r->freezes);
+	json_decref(r->links);
 	free(r->pause_reason);
 	free(r->pause_by);
 	free(r->pause_at);
@@ -1380,6 +1397,46 @@ void remedy_wait_idle(struct remedy *r)
 	while (r->busy > 0)
 		pthread_cond_wait(&r->idle, &r->mu);
 	pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- incidents opened after the alert that triggered a run ---------------------------- */
+
+#define LINKS_MAX 4096
+
+void remedy_link_incident(struct remedy *r, const char *alert_fp, const char *incident)
+{
+	if (!r || !alert_fp || !incident)
+		return;
+	json_t *done = json_array();
+	pthread_mutex_lock(&r->mu);
+	if (json_object_size(r->links) >= LINKS_MAX)
+		json_object_clear(r->links);
+	json_object_set_new(r->links, alert_fp, json_string(incident));
+	/* runs already over are not saved again by a runner: link them here */
+	for (size_t i = 0; i < r->n_runs; i++) {
+		struct run_mem *m = &r->runs[i];
+		if (!m->has_incident && !strcmp(m->alert, alert_fp) && run_state_terminal(m->state))
+			json_array_append_new(done, json_string(m->id));
+	}
+	pthread_mutex_unlock(&r->mu);
+	size_t i;
+	json_t *id;
+	json_array_foreach(done, i, id) {
+		struct run run = { 0 };
+		struct buf err = BUF_INIT;
+		if (!run_load(r, json_string_value(id), &run, &err) && !jstr(run.doc, "incident") &&
+		    !run_save(r, &run, NULL, "remedy.run.link", "its alert is part of an incident", &err)) {
+			struct buf text = BUF_INIT;
+			const char *reason = jstr(run.doc, "reason");
+			buf_addf(&text, "remediation %s %s by %s: %s%s%s", jstr(run.doc, "id"), jstr(run.doc, "status"),
+				 jstr(run.doc, "actor"), jstr(run.doc, "rationale"), reason ? "; " : "", reason ? reason : "");
+			timeline(r, run.doc, text.data);
+			buf_release(&text);
+		}
+		json_decref(run.doc);
+		buf_release(&err);
+	}
+	json_decref(done);
 }
 
 /* ---- reads and decisions ------------------------------------------------------------ */

@@ -87,6 +87,13 @@ void remedy_destroy(struct remedy *r);
 /* Queues a trigger; never blocks (dropped with a log line when the queue is full). */
 void remedy_trigger(struct remedy *r, const struct remedy_trigger *t);
 
+/*
+ * The alert with fingerprint alert_fp opened or joined incident: runs it
+ * triggered are linked to the incident (their next version names it, and
+ * a run already over is put on the incident's timeline now).
+ */
+void remedy_link_incident(struct remedy *r, const char *alert_fp, const char *incident);
+
 /* The engine tick: wakes the decision worker for triggers held `for` a while. */
 void remedy_tick(struct remedy *r, int64_t now_ns);
 
