@@ -4,7 +4,8 @@ inside the cooldown is refused and escalated to a webhook; a failed expect undoe
 steps that ran, last first; a hanging action is killed at its timeout; the global
 pause stops a storm mid-way; approve mode waits for a second person (the policy's
 author is refused) and records the approver; a header secret never reaches the run,
-the daemon log, the notifications or the audit log; bad policies are 400 problems
+the daemon log, the notifications or the audit log; dry-run records the exact argv
+and runs nothing; bad policies are 400 problems
 naming the field; and a run killed with -9 in the middle of a step finishes once
 after the restart."""
 import json
@@ -140,6 +141,11 @@ policies:
     irreversible_ok: true
     rationale: appending a line harms nothing
     guardrails: {{cooldown: 0s, max_runs: 100, max_concurrent: 64, max_services: 100}}
+  - name: dry
+    when: {{service: svc-dry}}
+    mode: dry-run
+    do:
+      - recipe: {{name: restart-instance, variant: kubernetes, params: {{service: checkout, namespace: shop}}}}
   - name: secret
     when: {{service: svc-secret}}
     do:
@@ -224,6 +230,14 @@ policies:
         check(rs[0].get("status") == "undone", f"failed expect → undone: {rs[0].get('status')} {rs[0].get('reason')}")
         check(lines(f["undo"]) == ["do0", "do1", "undo1", "undo0"], f"undo in reverse order: {lines(f['undo'])}")
         check(rs[0].get("undo_order") == [1, 0], f"undo order recorded: {rs[0].get('undo_order')}")
+
+        # ---- dry-run: the exact argv is recorded, nothing runs ---------------------
+        incident("svc-dry")
+        rs = wait_for(lambda: settled("dry", 1), "dry run") or [{}]
+        step = (rs[0].get("steps") or [{}])[0]
+        check(rs[0].get("status") == "dry-run" and step.get("status") == "pending"
+              and step.get("describe") == "exec kubectl rollout restart deployment/checkout -n shop",
+              f"dry-run records the argv: {rs[0].get('status')} {step}")
 
         # ---- a hanging action is killed at its timeout ---------------------------
         incident("svc-hang")
