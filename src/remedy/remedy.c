@@ -918,11 +918,19 @@ out:
 	buf_release(&err);
 }
 
-/* Decision worker: a trigger (item), or a wake (NULL) for the holds that are due. */
+static void link_incident(struct remedy *r, const char *alert_fp, const char *incident);
+
+/* Decision worker: a trigger (item), a link of an alert to its incident, or a wake (NULL) for the holds that are due. */
 static void decide_fn(void *ctx, void *item)
 {
 	struct remedy *r = ctx;
 	json_t *t = item;
+	if (t && json_object_get(t, "link")) {
+		link_incident(r, jstr(t, "link"), jstr(t, "incident"));
+		json_decref(t);
+		busy_add(r, -1);
+		return;
+	}
 	int64_t now = ooda_now_ns();
 	json_t *due = json_array();
 	pthread_mutex_lock(&r->mu);
@@ -1405,8 +1413,19 @@ void remedy_wait_idle(struct remedy *r)
 
 void remedy_link_incident(struct remedy *r, const char *alert_fp, const char *incident)
 {
-	if (!r || !alert_fp || !incident)
+	if (!r || !r->decider || !alert_fp || !incident)
 		return;
+	json_t *j = json_pack("{ss ss}", "link", alert_fp, "incident", incident);
+	busy_add(r, 1);
+	if (worker_push(r->decider, j)) {
+		json_decref(j);
+		busy_add(r, -1);
+	}
+}
+
+/* On the decision worker: remember the link, and put runs already over on the incident's timeline. */
+static void link_incident(struct remedy *r, const char *alert_fp, const char *incident)
+{
 	json_t *done = json_array();
 	pthread_mutex_lock(&r->mu);
 	if (json_object_size(r->links) >= LINKS_MAX)

@@ -90,7 +90,8 @@ void remedy_trigger(struct remedy *r, const struct remedy_trigger *t);
 /*
  * The alert with fingerprint alert_fp opened or joined incident: runs it
  * triggered are linked to the incident (their next version names it, and
- * a run already over is put on the incident's timeline now).
+ * a run already over is put on the incident's timeline). Queued for the
+ * decision worker; never blocks.
  */
 void remedy_link_incident(struct remedy *r, const char *alert_fp, const char *incident);
 
