@@ -129,6 +129,8 @@ int api_run_cancel(struct http_request *req, struct http_response *res);
 int api_policies_list(struct http_request *req, struct http_response *res);
 int api_policy_get(struct http_request *req, struct http_response *res);
 int api_policy_put(struct http_request *req, struct http_response *res);
+int api_policy_diff(struct http_request *req, struct http_response *res);
+int api_policy_rollback(struct http_request *req, struct http_response *res);
 int api_automation_get(struct http_request *req, struct http_response *res);
 int api_automation_set(struct http_request *req, struct http_response *res);
 /* actions_api.c */

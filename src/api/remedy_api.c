@@ -11,6 +11,7 @@
 #include "remedy/remedy.h"
 #include "remedy/run.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int api_recipes_list(struct http_request *req, struct http_response *res)
@@ -146,6 +147,69 @@ int api_policy_put(struct http_request *req, struct http_response *res)
 	if (!rc)
 		api_send_json(res, 200, json_pack("{ss sI}", "name", http_param(req, "name"), "version", (json_int_t)version));
 	json_decref(copy);
+	json_decref(body);
+	return rc;
+}
+
+/* ?from=N&to=M (default: the one before the latest, and the latest). */
+int api_policy_diff(struct http_request *req, struct http_response *res)
+{
+	NEED_ENGINE(req);
+	const char *names[] = { "from", "to" };
+	int64_t v[2] = { 0, 0 };
+	for (int i = 0; i < 2; i++) {
+		const char *q = http_query(req, names[i]);
+		char *end = NULL;
+		if (q && (*q == 'v' || *q == 'V'))
+			q++;
+		if (q && (!*q || (v[i] = strtoll(q, &end, 10)) <= 0 || *end)) {
+			buf_addf(&req->err, "%s: a version number such as 3 or v3", names[i]);
+			return OODA_EINVAL;
+		}
+	}
+	if (!v[0] || !v[1]) {
+		struct buf h = BUF_INIT, e2 = BUF_INIT;
+		int rc = remedy_policy_json(engine(req), http_param(req, "name"), &h, &req->err);
+		json_t *j = rc ? NULL : json_loads(h.data, 0, NULL);
+		json_int_t latest = json_integer_value(json_object_get(j, "version"));
+		json_decref(j);
+		buf_release(&h);
+		buf_release(&e2);
+		if (rc)
+			return rc;
+		if (!v[1])
+			v[1] = latest;
+		if (!v[0])
+			v[0] = v[1] > 1 ? v[1] - 1 : 1;
+	}
+	struct buf diff = BUF_INIT;
+	int rc = remedy_policy_diff(engine(req), http_param(req, "name"), v[0], v[1], &diff, &req->err);
+	if (!rc)
+		api_send_json(res, 200, json_pack("{ss sI sI ss}", "name", http_param(req, "name"), "from", (json_int_t)v[0],
+						  "to", (json_int_t)v[1], "diff", diff.data ? diff.data : ""));
+	buf_release(&diff);
+	return rc;
+}
+
+/* {to: N, rationale}. */
+int api_policy_rollback(struct http_request *req, struct http_response *res)
+{
+	NEED_ENGINE(req);
+	json_t *body = NULL;
+	if (api_json_body(req, &body))
+		return OODA_EINVAL;
+	json_t *to = json_object_get(body, "to");
+	int rc = 0;
+	int64_t version = 0;
+	if (!json_is_integer(to) || json_integer_value(to) <= 0) {
+		buf_adds(&req->err, "to: the version to go back to, a number");
+		rc = OODA_EINVAL;
+	}
+	if (!rc)
+		rc = remedy_policy_rollback(engine(req), http_param(req, "name"), json_integer_value(to), req->who.actor,
+					    api_rationale(req, body), &version, &req->err);
+	if (!rc)
+		api_send_json(res, 200, json_pack("{ss sI}", "name", http_param(req, "name"), "version", (json_int_t)version));
 	json_decref(body);
 	return rc;
 }

@@ -140,6 +140,8 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/policies", api_policies_list, ROLE_VIEWER, 0, "Remediation policies: version, author, mode, guardrails, whether the circuit breaker is open, the document." },
 	{ "GET", "/api/v1/policies/{name}", api_policy_get, ROLE_VIEWER, 0, "One policy with the history of its versions." },
 	{ "PUT", "/api/v1/policies/{name}", api_policy_put, ROLE_ADMIN, 0, "Apply a policy (the document, or {policy, rationale}): checked like ooda.yaml's, stored as its next version; an unchanged document keeps its version." },
+	{ "GET", "/api/v1/policies/{name}/diff", api_policy_diff, ROLE_VIEWER, 0, "Line diff of two versions of a policy: ?from=N&to=M (default: the latest against the one before)." },
+	{ "POST", "/api/v1/policies/{name}/rollback", api_policy_rollback, ROLE_ADMIN, 0, "Apply an earlier version {to, rationale} again, as the policy's next version." },
 	{ "GET", "/api/v1/automation", api_automation_get, ROLE_VIEWER, 0, "The global automation switch: paused, reason, by whom, since when, active runs." },
 	{ "POST", "/api/v1/automation", api_automation_set, ROLE_RESPONDER, 0, "Pause {paused: true, reason} or resume {paused: false} every remediation decision; audited." },
 	{ "GET", "/api/v1/incidents/{id}/actions", api_incident_actions_list, ROLE_VIEWER, 0, "Action items of an incident, by due date; ?overdue=true, ?owner=, ?status=open|done." },

@@ -342,3 +342,98 @@ int cmd_automation_status(struct cli_args *a, struct buf *err)
 	json_decref(j);
 	return 0;
 }
+
+static void policy_path(struct buf *path, const char *name, const char *tail)
+{
+	buf_adds(path, "/api/v1/policies/");
+	client_urlencode(path, name);
+	buf_adds(path, tail);
+}
+
+int cmd_policy_history(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 1) {
+		buf_adds(err, "usage: ooda policy history NAME");
+		return OODA_EINVAL;
+	}
+	struct buf path = BUF_INIT;
+	policy_path(&path, a->pos[0], "");
+	json_t *j;
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
+	buf_release(&path);
+	if (rc)
+		return rc;
+	if (a->json) {
+		/* cli_call_json printed the whole policy; the history is part of it */
+		return 0;
+	}
+	size_t i;
+	json_t *h;
+	json_array_foreach(json_object_get(j, "history"), i, h)
+		printf("v%lld  %s  %s%s  %s\n", (long long)json_integer_value(json_object_get(h, "version")), cli_jstr(h, "time"),
+		       cli_jstr(h, "author"), json_is_true(json_object_get(h, "deleted")) ? "  (deleted)" : "",
+		       cli_jstr(h, "rationale"));
+	json_decref(j);
+	return 0;
+}
+
+static const char *strip_v(const char *s)
+{
+	return s && (*s == 'v' || *s == 'V') ? s + 1 : s;
+}
+
+int cmd_policy_diff(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 1 && a->n_pos != 3) {
+		buf_adds(err, "usage: ooda policy diff NAME [vA vB]");
+		return OODA_EINVAL;
+	}
+	struct buf path = BUF_INIT;
+	policy_path(&path, a->pos[0], "/diff");
+	if (a->n_pos == 3) {
+		buf_adds(&path, "?from=");
+		client_urlencode(&path, strip_v(a->pos[1]));
+		buf_adds(&path, "&to=");
+		client_urlencode(&path, strip_v(a->pos[2]));
+	}
+	json_t *j;
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	printf("%s v%lld → v%lld\n%s", cli_jstr(j, "name"), (long long)json_integer_value(json_object_get(j, "from")),
+	       (long long)json_integer_value(json_object_get(j, "to")), cli_jstr(j, "diff"));
+	json_decref(j);
+	return 0;
+}
+
+int cmd_policy_rollback(struct cli_args *a, struct buf *err)
+{
+	const char *to = strip_v(cli_opt(a, "--to"));
+	if (a->n_pos != 1 || !to) {
+		buf_adds(err, "usage: ooda policy rollback NAME --to vN [--rationale WHY]");
+		return OODA_EINVAL;
+	}
+	char *end = NULL;
+	long long v = strtoll(to, &end, 10);
+	if (!*to || *end || v <= 0) {
+		buf_adds(err, "--to: a version such as v3");
+		return OODA_EINVAL;
+	}
+	struct buf path = BUF_INIT;
+	policy_path(&path, a->pos[0], "/rollback");
+	json_t *body = json_pack("{sI ss}", "to", (json_int_t)v, "rationale",
+				 cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_t *j;
+	int rc = cli_call_json(a, "POST", path.data, text, &j, err);
+	free(text);
+	json_decref(body);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	printf("policy %s v%lld (as v%lld)\n", cli_jstr(j, "name"), (long long)json_integer_value(json_object_get(j, "version")),
+	       v);
+	json_decref(j);
+	return 0;
+}

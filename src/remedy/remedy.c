@@ -1675,6 +1675,59 @@ int remedy_policy_json(struct remedy *r, const char *name, struct buf *out, stru
 	return 0;
 }
 
+/* Version v of policy name as JSON text (caller releases d). */
+static int policy_version_get(struct remedy *r, const char *name, int64_t v, struct vdoc *d, struct buf *err)
+{
+	int rc = vdoc_get(r->store, POLICY_KIND, name, v, d, err);
+	if (rc == OODA_ENOTFOUND) {
+		buf_reset(err);
+		buf_addf(err, v ? "to: policy \"%s\" has no version %lld" : "name: no remediation policy \"%s\"", name,
+			 (long long)v);
+	} else if (!rc && d->deleted) {
+		vdoc_release(d);
+		buf_addf(err, "to: version %lld of policy \"%s\" is a deletion", (long long)v, name);
+		rc = OODA_EINVAL;
+	}
+	return rc;
+}
+
+int remedy_policy_diff(struct remedy *r, const char *name, int64_t a, int64_t b, struct buf *out, struct buf *err)
+{
+	struct vdoc x, y;
+	int rc = policy_version_get(r, name, a, &x, err);
+	if (rc)
+		return rc;
+	if ((rc = policy_version_get(r, name, b, &y, err))) {
+		vdoc_release(&x);
+		return rc;
+	}
+	vdoc_diff(x.body, x.body_len, y.body, y.body_len, out);
+	vdoc_release(&x);
+	vdoc_release(&y);
+	return 0;
+}
+
+int remedy_policy_rollback(struct remedy *r, const char *name, int64_t to, const char *actor, const char *rationale,
+			   int64_t *version, struct buf *err)
+{
+	if (to <= 0) {
+		buf_adds(err, "to: a version number (1, 2, …)");
+		return OODA_EINVAL;
+	}
+	struct vdoc d;
+	int rc = policy_version_get(r, name, to, &d, err);
+	if (rc)
+		return rc;
+	json_t *doc = json_loadb(d.body, d.body_len, 0, NULL);
+	vdoc_release(&d);
+	struct buf why = BUF_INIT;
+	buf_addf(&why, "rollback to v%lld%s%s", (long long)to, rationale && *rationale ? ": " : "", rationale ? rationale : "");
+	rc = doc ? remedy_policy_apply(r, doc, actor, why.data, version, err) : OODA_EINTERNAL;
+	buf_release(&why);
+	json_decref(doc);
+	return rc;
+}
+
 int remedy_pause(struct remedy *r, bool paused, const char *actor, const char *reason, struct buf *err)
 {
 	if (paused && (!reason || !*reason || strlen(reason) > 1024)) {

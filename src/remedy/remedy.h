@@ -140,6 +140,13 @@ int remedy_policy_json(struct remedy *r, const char *name, struct buf *out, stru
 int remedy_policy_apply(struct remedy *r, const json_t *doc, const char *actor, const char *rationale,
 			int64_t *version, struct buf *err);
 
+/* A line diff (store/vdoc.h) of versions a and b of policy name (0: the latest). OODA_ENOTFOUND. */
+int remedy_policy_diff(struct remedy *r, const char *name, int64_t a, int64_t b, struct buf *out, struct buf *err);
+
+/* Applies version to of policy name again, as its next version. OODA_ENOTFOUND, OODA_EINVAL. */
+int remedy_policy_rollback(struct remedy *r, const char *name, int64_t to, const char *actor, const char *rationale,
+			   int64_t *version, struct buf *err);
+
 /* The global pause: every decision checks it. Audited; reason required to pause. */
 int remedy_pause(struct remedy *r, bool paused, const char *actor, const char *reason, struct buf *err);
 /* {"paused", "reason", "by", "at", "active_runs"}. */

@@ -294,6 +294,24 @@ do:
         r = s.cli("runs", "list", "--policy", "ask", token=viewer)
         check(r.returncode == 0 and run_id in r.stdout and "succeeded" in r.stdout, f"ooda runs list: {r.stdout}")
 
+        # ---- versions: history, diff, rollback ------------------------------------
+        with open(pol, "a") as fh:
+            fh.write("guardrails: {cooldown: 30m}\n")
+        r = s.cli("policy", "apply", pol, "--rationale", "longer cooldown", token=admin)
+        check(r.returncode == 0 and "v2" in r.stdout, f"a changed policy is v2: {r.stdout} {r.stderr}")
+        r = s.cli("policy", "diff", "ask", token=viewer)
+        check(r.returncode == 0 and "+" in r.stdout and "30m" in r.stdout, f"ooda policy diff: {r.stdout} {r.stderr}")
+        r = s.cli("policy", "rollback", "ask", "--to", "v1", "--rationale", "back", token=admin)
+        check(r.returncode == 0 and "v3" in r.stdout, f"ooda policy rollback: {r.stdout} {r.stderr}")
+        r = s.get("/api/v1/policies/ask")
+        check(r.status == 200 and r.json()["version"] == 3 and "guardrails" not in r.json()["doc"]
+              and [h["version"] for h in r.json()["history"]] == [1, 2, 3], f"v1's document is v3: {r.body[:300]}")
+        r = s.cli("policy", "history", "ask", token=viewer)
+        check(r.returncode == 0 and "rollback to v1" in r.stdout and "token:alice" in r.stdout,
+              f"ooda policy history: {r.stdout}")
+        r = s.post("/api/v1/policies/ask/rollback", {"to": 9})
+        check(r.status == 404 and "to" in r.json().get("detail", ""), f"rollback to a missing version: {r.status} {r.body}")
+
         # ---- bad policies: 400 naming the field ---------------------------------
         bad = {"name": "bad", "when": {"service": "x"}, "do": [{"exec": {"argv": "rm -rf / ; echo"}}], "mode": "approve"}
         r = s.request("PUT", "/api/v1/policies/bad", bad)
