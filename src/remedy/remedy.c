@@ -605,9 +605,14 @@ static void escalate(struct remedy *r, json_t *doc, const char *text)
 
 static bool trigger_matches(const struct remedy_policy *p, const json_t *t)
 {
-	const json_t *w = json_object_get(p->doc, "when");
+	const json_t *w = json_object_get(p->doc, "when"), *pr = json_object_get(w, "probe");
 	const char *alert = jstr(w, "alert"), *svc = jstr(w, "service"), *sev = jstr(w, "severity");
 	const char *kind = jstr(t, "kind");
+	char probe_alert[600];
+	if (pr) {
+		snprintf(probe_alert, sizeof(probe_alert), "probe:%s/%s", jstr(pr, "service"), jstr(pr, "name"));
+		alert = probe_alert;
+	}
 	if (alert) {
 		if (strcmp(kind, "alert") || !jstr(t, "name") || strcmp(alert, jstr(t, "name")))
 			return false;

@@ -1,5 +1,5 @@
 """Self-healing against ooda-sim, for real: checkout goes down (fault
-dependency-down), its probe fails and fires an alert, policy restart-checkout runs
+dependency-down), its probe fails (when: {probe: …}), policy restart-checkout runs
 the sim variant of recipe restart-instance (POST /admin/restart on checkout's port),
 and the run succeeds only once its expect (the probe passing again) holds. The run is
 on the incident's timeline and in the audit log as policy:restart-checkout@v1. The
@@ -99,7 +99,7 @@ services:
         timeout: 400ms
 policies:
   - name: restart-checkout
-    when: {{alert: "probe:checkout/health", service: checkout}}
+    when: {{probe: {{service: checkout, name: health}}}}
     do:
       - recipe: {{name: restart-instance, variant: sim, params: {{service: "{checkout}"}}}}
     expect: {{probe: {{service: checkout, name: health}}, timeout: 10s}}
