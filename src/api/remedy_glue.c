@@ -31,7 +31,7 @@ static int hook_notify(void *ctx, const char *target, const char *event, const c
 		return OODA_EUNAVAIL;
 	}
 	struct notify_event ev = { .kind = "incident", .event = event, .dedupe_base = dedupe, .incident_id = incident,
-				   .title = text, .severity = "page" };
+				   .title = text, .severity = strcmp(event, "remediation") ? "info" : "page" };
 	return target ? notify_page(d->notify, target, &ev, err) : notify_enqueue(d->notify, &ev, err);
 }
 

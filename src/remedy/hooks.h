@@ -15,7 +15,12 @@
 
 struct remedy_hooks {
 	void *ctx;
-	/* Queues a notification to target (NULL: the policy's service owner's targets); returns rows queued or < 0. */
+	/*
+	 * Queues a notification: to target when given (paged directly), else
+	 * through the notify routes. event "remediation" is an escalation
+	 * (severity page); any other ("remediation-succeeded") is for the record
+	 * (severity info). Returns rows queued or < 0.
+	 */
 	int (*notify)(void *ctx, const char *target, const char *event, const char *text, const char *incident,
 		      const char *dedupe, struct buf *err);
 	/* Appends a timeline entry of kind to incident (borrowed data JSON). */

@@ -1274,6 +1274,16 @@ static void run_fn(void *ctx, void *item)
 		if (s == RUN_SUCCEEDED && jstr(run.doc, "verification"))
 			buf_addf(&text, ": %s", jstr(run.doc, "verification"));
 		timeline(r, run.doc, text.data);
+		if (s == RUN_SUCCEEDED && r->hooks.notify) {
+			/* for the record, through the routes (severity info): nobody is paged for a success */
+			struct buf e2 = BUF_INIT, dd = BUF_INIT;
+			buf_addf(&dd, "%s#succeeded", id);
+			if (r->hooks.notify(r->hooks.ctx, NULL, "remediation-succeeded", text.data, jstr(run.doc, "incident"),
+					    dd.data, &e2) < 0)
+				log_warn("run %s: success not notified: %s", id, e2.data);
+			buf_release(&e2);
+			buf_release(&dd);
+		}
 		if (s != RUN_SUCCEEDED) {
 			escalate(r, run.doc, text.data);
 			buf_reset(&err);

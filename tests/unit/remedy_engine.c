@@ -32,7 +32,8 @@ struct fixture {
 	struct store *s;
 	struct audit_signer sg;
 	struct remedy *r;
-	int notified, approvals;
+	int notified, approvals; /* escalations; approval requests */
+	int succeeded;           /* success notifications */
 	char last_notice[512];
 	bool probe_passes;
 	json_t *held; /* what runs() returned, freed at teardown */
@@ -42,6 +43,12 @@ static int notify_hook(void *ctx, const char *target, const char *event, const c
 		       const char *dedupe, struct buf *err)
 {
 	struct fixture *f = ctx;
+	if (strcmp(event, "remediation")) { /* a success, for the record: never paged */
+		assert_string_equal(event, "remediation-succeeded");
+		assert_null(target);
+		f->succeeded++;
+		return 1;
+	}
 	f->notified++;
 	snprintf(f->last_notice, sizeof(f->last_notice), "%s", text);
 	return 1;
@@ -239,6 +246,7 @@ static void test_expect_holds(void **state)
 	assert_string_equal(m, "do0");
 	assert_int_equal(json_array_size(runs(f, "succeeded")), 1);
 	assert_int_equal(f->notified, 0);
+	assert_int_equal(f->succeeded, 1);
 }
 
 /* Waits (yielding, bounded) until the first step of the only run is running and has left its mark. */
