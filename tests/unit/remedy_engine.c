@@ -338,6 +338,35 @@ static void test_freeze_needs_approval(void **state)
 	buf_release(&err);
 }
 
+static void test_cancel_and_reject(void **state)
+{
+	struct fixture *f = *state;
+	char *p = policy(f, "[" APPEND("a") "}]", ",\"mode\":\"approve\",\"guardrails\":{\"cooldown\":\"0s\",\"max_concurrent\":4}");
+	engine_start(f, p, NULL);
+	free(p);
+	trigger(f, "INC-1", 1000);
+	trigger(f, "INC-2", 2000);
+	json_t *w = runs(f, "awaiting-approval");
+	assert_int_equal(json_array_size(w), 2);
+	const char *a = json_string_value(json_object_get(json_array_get(w, 0), "id"));
+	const char *b = json_string_value(json_object_get(json_array_get(w, 1), "id"));
+	struct buf err = BUF_INIT;
+	assert_int_equal(remedy_run_cancel(f->r, a, "token:carol", "not now", &err), 0);
+	assert_int_equal(remedy_run_cancel(f->r, a, "token:carol", "again", &err), OODA_ECONFLICT);
+	assert_int_equal(remedy_run_approved(f->r, b, false, "token:bob", "no", &err), 0);
+	assert_int_equal(remedy_run_cancel(f->r, b, "token:carol", "", &err), OODA_ECONFLICT);
+	assert_int_equal(remedy_run_cancel(f->r, "run-nope", "token:carol", "", &err), OODA_ENOTFOUND);
+	remedy_wait_idle(f->r);
+	char m[256];
+	marks(f, m, sizeof(m));
+	assert_string_equal(m, "");
+	assert_int_equal(json_array_size(runs(f, "cancelled")), 1);
+	json_t *rj = runs(f, "rejected");
+	assert_int_equal(json_array_size(rj), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rj, 0), "rejected_by")), "token:bob");
+	buf_release(&err);
+}
+
 static void test_section_checks(void **state)
 {
 	(void)state;
@@ -386,6 +415,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resume_not_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_freeze_needs_approval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_and_reject, setup, teardown),
 		cmocka_unit_test(test_section_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
