@@ -149,6 +149,8 @@ policies:
   - name: secret
     when: {{service: svc-secret}}
     do:
+      - exec: {{argv: [/bin/sh, -c, "echo token=$REMEDY_IT_SECRET"], env: [REMEDY_IT_SECRET]}}
+        idempotent: true
       - http:
           url: http://127.0.0.1:{rec.port}/echo
           headers: {{Authorization: {{value_env: REMEDY_IT_SECRET}}}}
@@ -331,6 +333,8 @@ do:
         check(echoed is not None, "the receiver got the call")
         body = s.get("/api/v1/runs/" + rs[0].get("id", "x")).body
         check("[redacted]" in body and SECRET not in body, "the secret is redacted from the run")
+        steps = json.loads(body).get("steps", [{}])
+        check(steps[0].get("output") == "token=[redacted]\n", f"an exec step's env secret is redacted: {steps[0]}")
         wait_for(lambda: [b for b in rec.on("/hook") if "secret" in b], "escalation of the failed secret run")
         check(all(SECRET not in b for b in rec.on("/hook")), "no secret in notifications")
         au = s.get("/api/v1/audit?limit=1000").body
