@@ -93,6 +93,7 @@ void world_restart(struct world *w, int svc)
 	struct svc_state *st = &w->svc[svc];
 	pthread_mutex_lock(&st->mu);
 	st->mem_bytes = SIM_MEM_BASE;
+	st->down = false; /* a dead process (dependency-down) comes back; the fault stays listed until cleared */
 	st->restarts++;
 	st->restarting_until = ooda_now_ns() + OODA_NS_PER_SEC / 2;
 	pthread_mutex_unlock(&st->mu);

@@ -40,6 +40,7 @@
 #include "store/vdoc.h"
 
 struct respond_glue;
+struct remedy;
 
 struct daemon {
 	pthread_rwlock_t cfg_lock;  /* guards cfg during a reload */
@@ -74,6 +75,7 @@ struct daemon {
 	struct notify *notify;       /* the notification outbox and its delivery worker */
 	struct incidents *incidents; /* respond: incidents opened from alerts, their timelines */
 	struct respond_glue *respond_glue; /* respond: triage, notifications, escalation of incidents (respond_glue.h) */
+	struct remedy *remedy;       /* remediation: policies, runs, guardrails (remedy_glue.h); read atomically */
 	struct vdoc_pruner pruner;   /* bounds control.db: old alert/silence/heartbeat versions (engine thread) */
 	/* whether an incident id exists (action items check it); set by the
 	 * incidents stage at start, NULL accepts any well-formed id */

@@ -127,6 +127,18 @@ int api_oncall_override_delete(struct http_request *req, struct http_response *r
 /* remedy_api.c */
 int api_recipes_list(struct http_request *req, struct http_response *res);
 int api_recipe_get(struct http_request *req, struct http_response *res);
+int api_runs_list(struct http_request *req, struct http_response *res);
+int api_run_get(struct http_request *req, struct http_response *res);
+int api_run_approve(struct http_request *req, struct http_response *res);
+int api_run_reject(struct http_request *req, struct http_response *res);
+int api_run_cancel(struct http_request *req, struct http_response *res);
+int api_policies_list(struct http_request *req, struct http_response *res);
+int api_policy_get(struct http_request *req, struct http_response *res);
+int api_policy_put(struct http_request *req, struct http_response *res);
+int api_policy_diff(struct http_request *req, struct http_response *res);
+int api_policy_rollback(struct http_request *req, struct http_response *res);
+int api_automation_get(struct http_request *req, struct http_response *res);
+int api_automation_set(struct http_request *req, struct http_response *res);
 /* actions_api.c */
 int api_incident_actions_list(struct http_request *req, struct http_response *res);
 int api_incident_actions_add(struct http_request *req, struct http_response *res);

@@ -5,8 +5,10 @@
  * and stopped. daemon.c runs the rows; nothing here starts HTTP or opens
  * the stores.
  */
+#include "api/remedy_glue.h"
 #include "api/respond_glue.h"
 #include "api/stage.h"
+#include "remedy/remedy.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -264,6 +266,8 @@ static int incidents_part_start(struct daemon *d, struct buf *err)
 		rc = incidents_part_reload(d, &d->cfg, true, NULL, err);
 	if (!rc)
 		rc = respond_glue_start(d, err);
+	if (!rc) /* the remedy row starts later: events before it are not remediated */
+		rc = incidents_subscribe(d->incidents, remedy_glue_on_incident, d);
 	return rc ? rc : incidents_start(d->incidents, err);
 }
 
@@ -448,6 +452,34 @@ static void scrape_stage_stop(struct daemon *d)
 	d->scrape = NULL;
 }
 
+/* ---- remedy: remediation policies, runs and their guardrails ---- */
+
+static const struct stage_section remedy_sections[] = {
+	{ "policies", remedy_policies_check },
+	{ "remedy", remedy_section_check },
+};
+
+static int remedy_stage_start(struct daemon *d, struct buf *err)
+{
+	return remedy_glue_start(d, err);
+}
+
+static int remedy_stage_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes,
+			       struct buf *err)
+{
+	return remedy_glue_reload(d, cfg, apply, changes, err);
+}
+
+static int remedy_stage_ticks(struct daemon *d, struct engine *e)
+{
+	return remedy_glue_add_ticks(d, e);
+}
+
+static void remedy_stage_stop(struct daemon *d)
+{
+	remedy_glue_stop(d);
+}
+
 /* ---- self: ooda watching itself (audit checkpoints on time, a full disk) ---- */
 
 /* The time-based audit checkpoint (audit_tick); a failure is logged at most once a minute. */
@@ -574,6 +606,8 @@ const struct stage daemon_stages[] = {
 	{ "detect", SECTIONS(detect_sections), detect_start, detect_reload, detect_add_ticks, detect_stop },
 	{ "respond", SECTIONS(respond_sections), respond_start, respond_reload, respond_add_ticks, respond_stop },
 	{ "scrape", SECTIONS(scrape_sections), scrape_stage_start, scrape_stage_reload, NULL, scrape_stage_stop },
+	{ "remedy", SECTIONS(remedy_sections), remedy_stage_start, remedy_stage_reload, remedy_stage_ticks,
+	  remedy_stage_stop },
 	{ "self", NULL, 0, NULL, NULL, self_add_ticks, NULL },
 	{ "stream", NULL, 0, stream_start, NULL, NULL, stream_stop },
 };

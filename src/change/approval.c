@@ -17,6 +17,7 @@
 #include "change/rollout.h"
 #include "audit/docwrite.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/time.h"
 
 #include <sodium.h>
@@ -203,6 +204,14 @@ static void rejected(struct change *c, json_t *a, const char *decider)
 			performers[i].rejected(c, act, decider);
 }
 
+static bool is_own_type(const char *type)
+{
+	for (size_t i = 0; type && i < sizeof(performers) / sizeof(performers[0]); i++)
+		if (!strcmp(performers[i].type, type))
+			return true;
+	return false;
+}
+
 /* Performs an approved action in the requester's name. */
 static int perform(struct change *c, json_t *a, const char *approver, struct buf *out, struct buf *err)
 {
@@ -215,6 +224,9 @@ static int perform(struct change *c, json_t *a, const char *approver, struct buf
 	for (size_t i = 0; type && i < sizeof(performers) / sizeof(performers[0]); i++)
 		if (!strcmp(performers[i].type, type))
 			return performers[i].fn(c, act, requester, why, out, err);
+	if (type && c->perform_ext)
+		return c->perform_ext(c->perform_ext_ctx, act, true, approver,
+				      json_string_value(json_object_get(a, "decision_rationale")), out, err);
 	buf_addf(err, "approved action of unknown type %s", type ? type : "(none)");
 	return OODA_EINTERNAL;
 }
@@ -277,6 +289,13 @@ int approval_decide(struct change *c, const char *id, bool approve, const char *
 			buf_reset(err);
 		}
 		buf_release(&res);
+	} else if (c->perform_ext && !is_own_type(json_string_value(json_object_get(json_object_get(a, "action"), "type")))) {
+		/* the owner of the action learns of the rejection */
+		struct buf res = BUF_INIT, e2 = BUF_INIT;
+		if (c->perform_ext(c->perform_ext_ctx, json_object_get(a, "action"), false, actor, rationale, &res, &e2))
+			log_warn("approval %s: rejection not passed on: %s", id, e2.data);
+		buf_release(&res);
+		buf_release(&e2);
 	} else {
 		rejected(c, a, actor);
 	}

@@ -45,6 +45,15 @@ struct change {
 	struct worker *runner; /* rollback runs: run ids pushed by rollback_start, a wake resumes */
 	pthread_cond_t wake;   /* a run finished (rollback_wait); CLOCK_MONOTONIC */
 	struct rollout_engine *ro; /* progressive rollouts (rollout.h); NULL until change_start */
+	/*
+	 * Decided requests of a type this stage does not perform (an action
+	 * type "remedy.run"): approve true performs it in approver's name, false
+	 * tells its owner it was rejected. Set by the daemon's glue before any
+	 * request is decided; NULL: such a request fails when approved.
+	 */
+	int (*perform_ext)(void *ctx, const json_t *action, bool approve, const char *approver, const char *rationale,
+			   struct buf *out, struct buf *err);
+	void *perform_ext_ctx;
 };
 
 int change_init(struct change *c, struct store *s, const struct audit_signer *sg, struct tstore *t,

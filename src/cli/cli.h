@@ -297,6 +297,20 @@ int cmd_oncall_override(struct cli_args *a, struct buf *err);
 /* cmd_remedy.c */
 int cmd_recipes_list(struct cli_args *a, struct buf *err);
 int cmd_recipes_show(struct cli_args *a, struct buf *err);
+int cmd_runs_list(struct cli_args *a, struct buf *err);
+int cmd_runs_show(struct cli_args *a, struct buf *err);
+int cmd_runs_approve(struct cli_args *a, struct buf *err);
+int cmd_runs_reject(struct cli_args *a, struct buf *err);
+int cmd_runs_cancel(struct cli_args *a, struct buf *err);
+int cmd_policy_list(struct cli_args *a, struct buf *err);
+int cmd_policy_show(struct cli_args *a, struct buf *err);
+int cmd_policy_apply(struct cli_args *a, struct buf *err);
+int cmd_policy_history(struct cli_args *a, struct buf *err);
+int cmd_policy_diff(struct cli_args *a, struct buf *err);
+int cmd_policy_rollback(struct cli_args *a, struct buf *err);
+int cmd_automation_pause(struct cli_args *a, struct buf *err);
+int cmd_automation_resume(struct cli_args *a, struct buf *err);
+int cmd_automation_status(struct cli_args *a, struct buf *err);
 
 /* cmd_drill.c */
 int cmd_drill_run(struct cli_args *a, struct buf *err);

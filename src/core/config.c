@@ -494,6 +494,22 @@ static const struct config_key scrape_keys[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 
+static const struct config_key freeze_keys[] = {
+	{ "from", CFG_STRING, NULL, 0, 0, 0, "Start of the freeze, an RFC 3339 time.", .required = true },
+	{ "to", CFG_STRING, NULL, 0, 0, 0, "End of the freeze, an RFC 3339 time.", .required = true },
+	{ "reason", CFG_STRING, "change freeze", 0, 0, 0, "Shown on the runs it holds for approval." },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
+static const struct config_key remedy_keys[] = {
+	{ "http_allow_hosts", CFG_STRINGS, NULL, 0, 0, 0,
+	  "Hosts (no port) an http action or recipe may call; a policy calling another host is refused at load." },
+	{ "freezes", CFG_LIST, NULL, 0, 0, 0,
+	  "Change freeze windows: a run that would act inside one waits for a four-eyes approval instead.",
+	  .sub = freeze_keys },
+	{ NULL, 0, NULL, 0, 0, 0, NULL },
+};
+
 const struct config_key config_keys[] = {
 	{ "server.listen", CFG_STRING, "127.0.0.1:4318", F(listen), 0, 0,
 	  "Address and port to serve HTTP on. Binding a non-loopback address requires at least one API token." },
@@ -565,8 +581,11 @@ const struct config_key config_keys[] = {
 	{ "scrape_configs", CFG_LIST, NULL, 0, 0, 0,
 	  "Prometheus targets ooda scrapes itself, in prometheus.yml's own shape (docs/scraping.md).",
 	  .sub = scrape_keys, .staged = true },
-	{ "policies", CFG_UNSUPPORTED, NULL, 0, 0, 0,
-	  "not supported yet: remediation policies are not implemented in this version" },
+	{ "policies", CFG_SECTION, NULL, 0, 0, 0,
+	  "Remediation policies: when, precondition, do, expect, on_failure, mode, guardrails (docs/remediation.md).",
+	  .staged = true },
+	{ "remedy", CFG_MAP, NULL, 0, 0, 0, "The remedy stage: hosts http actions may call, change freezes (docs/remediation.md).",
+	  .sub = remedy_keys, .staged = true },
 	{ "flags", CFG_UNSUPPORTED, NULL, 0, 0, 0,
 	  "not supported yet: feature flags are managed through the API and `ooda flag`, not ooda.yaml" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL },

@@ -47,6 +47,8 @@ void action_result_release(struct action_result *r)
 
 bool action_host_allowed(const json_t *allow, const char *host)
 {
+	if (json_is_true(allow))
+		return true; /* the structural check of policies:, which cannot see the list (policy.h) */
 	size_t i;
 	json_t *h;
 	json_array_foreach(allow, i, h) {
@@ -189,6 +191,8 @@ static void group_kill(pid_t pid, int *status)
 		;
 }
 
+static void redact(struct buf *out, char *const *secrets, size_t n);
+
 static int exec_run(const struct action_env *env, const json_t *p, struct action_result *res)
 {
 	json_t *argvj = json_object_get(p, "argv"), *envj = json_object_get(p, "env");
@@ -204,12 +208,17 @@ static int exec_run(const struct action_env *env, const json_t *p, struct action
 		argv[i] = (char *)json_string_value(json_array_get(argvj, i));
 	/* the allow-list: PATH always, then the names the step lists, as ooda has them */
 	const char *always[] = { "PATH", "LANG" };
+	/* the values of the listed names may be credentials: kept output never shows them */
+	char **secrets = xcalloc(ENV_MAX + 1, sizeof(*secrets));
+	size_t nsec = 0;
 	for (size_t i = 0; i < 2 + json_array_size(envj) && envc < ENV_MAX + 2; i++) {
 		const char *name = i < 2 ? always[i] : json_string_value(json_array_get(envj, i - 2));
 		size_t nl = strlen(name);
 		for (char **e = environ; e && *e; e++)
 			if (!strncmp(*e, name, nl) && (*e)[nl] == '=') {
 				envp[envc++] = *e;
+				if (i >= 2 && strlen(*e + nl + 1) >= 4 && nsec < ENV_MAX)
+					secrets[nsec++] = xstrdup(*e + nl + 1);
 				break;
 			}
 	}
@@ -218,6 +227,9 @@ static int exec_run(const struct action_env *env, const json_t *p, struct action
 		buf_addf(&res->error, "exec: pipe: %s", strerror(errno));
 		free(argv);
 		free(envp);
+		for (size_t i = 0; i < nsec; i++)
+			free(secrets[i]);
+		free(secrets);
 		return 0;
 	}
 	pid_t pid = fork();
@@ -239,6 +251,9 @@ static int exec_run(const struct action_env *env, const json_t *p, struct action
 	if (pid < 0) {
 		close(pfd[0]);
 		buf_addf(&res->error, "exec: fork: %s", strerror(errno));
+		for (size_t i = 0; i < nsec; i++)
+			free(secrets[i]);
+		free(secrets);
 		return 0;
 	}
 	setpgid(pid, pid);
@@ -280,6 +295,10 @@ static int exec_run(const struct action_env *env, const json_t *p, struct action
 		output_add(&res->output, chunk, (size_t)n);
 	}
 	close(pfd[0]);
+	redact(&res->output, secrets, nsec);
+	for (size_t i = 0; i < nsec; i++)
+		free(secrets[i]);
+	free(secrets);
 	if (res->timed_out) {
 		buf_addf(&res->error, "timed out after %llds: process group killed", (long long)(timeout / OODA_NS_PER_SEC));
 		res->status = -1;

@@ -71,7 +71,7 @@ extern const struct remedy_action *const remedy_actions[];
 void action_result_init(struct action_result *r);
 void action_result_release(struct action_result *r);
 
-/* Whether host (no port) is in allow (a JSON array of strings). */
+/* Whether host (no port) is in allow (a JSON array of strings; JSON true: every host, for a check that cannot see the list). */
 bool action_host_allowed(const json_t *allow, const char *host);
 
 /*

@@ -9,12 +9,18 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 
 struct remedy_hooks {
 	void *ctx;
-	/* Queues a notification to target (NULL: the policy's service owner's targets); returns rows queued or < 0. */
+	/*
+	 * Queues a notification: to target when given (paged directly), else
+	 * through the notify routes. event "remediation" is an escalation
+	 * (severity page); any other ("remediation-succeeded") is for the record
+	 * (severity info). Returns rows queued or < 0.
+	 */
 	int (*notify)(void *ctx, const char *target, const char *event, const char *text, const char *incident,
 		      const char *dedupe, struct buf *err);
 	/* Appends a timeline entry of kind to incident (borrowed data JSON). */
@@ -26,6 +32,16 @@ struct remedy_hooks {
 	int (*probe_passing)(void *ctx, const char *service, const char *name, bool *passing);
 	/* Whether a deploy or a rollback of service (NULL: any) is in progress. */
 	int (*deploy_in_progress)(void *ctx, const char *service, bool *busy);
+	/*
+	 * Files a four-eyes approval request (type "remedy.run", run) in
+	 * requester's name; writes its id. Its decision comes back through
+	 * remedy_run_approved.
+	 */
+	int (*approval_request)(void *ctx, const char *run, const char *requester, const char *rationale,
+				int64_t ttl_ns, char id[48], struct buf *err);
+	/* Decides approval request id as actor (the requester may not): OODA_EFORBIDDEN, OODA_ECONFLICT. */
+	int (*approval_decide)(void *ctx, const char *id, bool approve, const char *actor, const char *rationale,
+			       struct buf *out, struct buf *err);
 };
 
 #endif

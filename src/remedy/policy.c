@@ -24,7 +24,7 @@ const char *policy_mode_name(enum policy_mode m)
 static const char *const policy_keys[] = { "name",	 "description", "when",	    "precondition", "do",
 					   "expect",	 "on_failure",	"mode",	    "guardrails",   "irreversible_ok",
 					   "rationale", NULL };
-static const char *const when_keys[] = { "alert", "service", "severity", "for", NULL };
+static const char *const when_keys[] = { "alert", "probe", "service", "severity", "for", NULL };
 static const char *const expect_keys[] = { "alert_resolved", "probe", "timeout", NULL };
 static const char *const probe_keys[] = { "service", "name", NULL };
 static const char *const failure_keys[] = { "undo", "notify", NULL };
@@ -144,8 +144,20 @@ static int when_check(const json_t *w, const char *path, int64_t *for_ns, struct
 	struct buf p = BUF_INIT;
 	buf_addf(&p, "%s.when", path);
 	int rc = action_keys_check(w, when_keys, p.data, err);
-	if (!rc && !json_object_get(w, "alert") && !json_object_get(w, "service")) {
-		buf_addf(err, "%s: names an alert, a service, or both", p.data);
+	json_t *pr = json_object_get(w, "probe");
+	if (!rc && pr) {
+		/* a probe that fails is the alert "probe:SERVICE/NAME" (detect/probe.h) */
+		if (!json_is_object(pr) || json_object_size(pr) != 2 || !nonempty_string(json_object_get(pr, "service"), 256) ||
+		    !nonempty_string(json_object_get(pr, "name"), 256)) {
+			buf_addf(err, "%s.probe: {service, name} of a probe", p.data);
+			rc = OODA_EINVAL;
+		} else if (json_object_get(w, "alert")) {
+			buf_addf(err, "%s.probe: an alert or a probe, not both", p.data);
+			rc = OODA_EINVAL;
+		}
+	}
+	if (!rc && !json_object_get(w, "alert") && !pr && !json_object_get(w, "service")) {
+		buf_addf(err, "%s: names an alert, a probe, a service, or both", p.data);
 		rc = OODA_EINVAL;
 	}
 	const char *fields[] = { "alert", "service", "severity" };

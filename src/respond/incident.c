@@ -1247,7 +1247,7 @@ int incidents_set_severity(struct incidents *inc, const char *id, const char *se
 
 static const char *const timeline_kinds[] = { "opened", "alert", "detection", "change", "status", "severity",
 					       "handoff", "notification", "annotation", "hypothesis", "artifact",
-					       "status_update", "summary", "action", "reopened", NULL };
+					       "status_update", "summary", "action", "reopened", "remediation", NULL };
 
 int incidents_timeline_append(struct incidents *inc, const char *id, const char *kind, const char *actor,
 			      const char *text, const char *data_json, struct buf *err)

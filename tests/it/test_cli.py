@@ -179,7 +179,7 @@ for text, want in cases:
 # every problem of a file is reported, one FILE:LINE:COLUMN line each, and the run fails
 bad = ("server:\n  listne: 127.0.0.1:1\n"        # unknown key, with the closest one
        "audit:\n  checkpoint_every: often\n"     # wrong type
-       "policies:\n  - name: restart\n")          # a section nothing reads yet
+       "flags:\n  - name: checkout\n")            # a section ooda.yaml refuses
 with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
     f.write(bad)
 r = run("config", "check", f.name)
@@ -187,7 +187,7 @@ lines = [l for l in r.stderr.splitlines() if l.startswith(f.name + ":")]
 check(r.returncode != 0 and len(lines) == 3, f"three problems, three lines: {r.stderr!r}")
 check(lines[:3] == [f"{f.name}:2:3: server.listne: unknown key; did you mean \"listen\"?",
                     f"{f.name}:4:21: audit.checkpoint_every: expected an integer, got \"often\"",
-                    f"{f.name}:5:1: policies: not supported yet: remediation policies are not implemented in this version"],
+                    f"{f.name}:5:1: flags: not supported yet: feature flags are managed through the API and `ooda flag`, not ooda.yaml"],
       f"each line names file, line, column, key and problem: {lines!r}")
 check("3 problems found" in r.stderr, f"summary: {r.stderr!r}")
 check(r.returncode == 1, f"a failed check exits 1, not 2 (usage): {r.returncode}")
@@ -200,7 +200,7 @@ check(r.returncode == 1 and j.get("ok") is False and len(j.get("problems", [])) 
 # the daemon refuses the same file at start
 r = run("serve", "--listen", "127.0.0.1:0", "--data", tempfile.mkdtemp(prefix="ooda-it-cli-"), "--config", f.name,
         timeout=15)
-check(r.returncode != 0 and f"{f.name}:2:3: server.listne" in r.stderr and f"{f.name}:5:1: policies" in r.stderr,
+check(r.returncode != 0 and f"{f.name}:2:3: server.listne" in r.stderr and f"{f.name}:5:1: flags" in r.stderr,
       f"serve refuses the file check refuses: {r.stderr!r}")
 os.unlink(f.name)
 

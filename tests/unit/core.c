@@ -194,10 +194,10 @@ static void test_config_schema_errors(void **state)
 		{ "sevrer:\n  threads: 2\n", 1, { "t.yaml:1:1: sevrer: unknown key; did you mean \"server\"?" } },
 		{ "server:\n  zzzz: 1\n", 1,
 		  { "t.yaml:2:3: server.zzzz: unknown key (expected one of: listen, data_dir, threads," } },
-		{ "server:\n  lisen: x\n  threads: many\npolicies: []\n", 3,
+		{ "server:\n  lisen: x\n  threads: many\nflags: []\n", 3,
 		  { "t.yaml:2:3: server.lisen: unknown key; did you mean \"listen\"?",
 		    "t.yaml:3:12: server.threads: expected an integer, got \"many\"",
-		    "t.yaml:4:1: policies: not supported yet: remediation policies are not implemented" } },
+		    "t.yaml:4:1: flags: not supported yet: feature flags are managed" } },
 		{ "flags:\n  prod: {}\n", 1, { "t.yaml:1:1: flags: not supported yet" } },
 		{ "services:\n  - name: a\n    ownr: team\n  - name: b\n    probes:\n      - name: p\n        dns: x\n"
 		  "        pass_after: 1000\n",
@@ -308,7 +308,8 @@ static void test_config_docs(void **state)
 	config_docs_markdown(&out);
 	assert_non_null(strstr(out.data, "| `services[].probes[].interval` | duration | `30s` |"));
 	assert_non_null(strstr(out.data, "| `alerts.rules[].expr` | string |"));
-	assert_non_null(strstr(out.data, "| `policies` | refused |"));
+	assert_non_null(strstr(out.data, "| `flags` | refused |"));
+	assert_non_null(strstr(out.data, "| `policies` | section |"));
 	buf_release(&out);
 }
 
@@ -344,7 +345,7 @@ static int no_check(const char *section_json, struct buf *err)
 static void test_config_register_check(void **state)
 {
 	assert_int_equal(config_register_check("server.listen", no_check), OODA_EINVAL);
-	assert_int_equal(config_register_check("policies", no_check), OODA_EINVAL);
+	assert_int_equal(config_register_check("flags", no_check), OODA_EINVAL);
 	assert_int_equal(config_register_check("no-such-section", no_check), OODA_EINVAL);
 	/* the registered alerts check is the rules stage's: only it parses PromQL */
 	struct config c;

@@ -1,0 +1,422 @@
+/*
+ * Unit tests for the remedy engine (remedy/remedy.h) on a real control
+ * store in a temp dir, with hooks that record what they are asked: a
+ * trigger delivered twice acts once and a later one inside the cooldown is
+ * refused and escalated; the global pause refuses and escalates; a failed
+ * expect undoes the steps that ran, last first; a step in flight when the
+ * engine stopped is not repeated after the restart unless it is
+ * idempotent; a change freeze turns an auto run into a request for
+ * approval; the sections' checks name the field.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "core/error.h"
+#include "core/time.h"
+#include "remedy/remedy.h"
+#include "store/store.h"
+
+struct fixture {
+	char dir[64];
+	char file[96];
+	struct store *s;
+	struct audit_signer sg;
+	struct remedy *r;
+	int notified, approvals; /* escalations; approval requests */
+	int succeeded;           /* success notifications */
+	char last_notice[512];
+	bool probe_passes;
+	json_t *held; /* what runs() returned, freed at teardown */
+};
+
+static int notify_hook(void *ctx, const char *target, const char *event, const char *text, const char *incident,
+		       const char *dedupe, struct buf *err)
+{
+	struct fixture *f = ctx;
+	if (strcmp(event, "remediation")) { /* a success, for the record: never paged */
+		assert_string_equal(event, "remediation-succeeded");
+		assert_null(target);
+		f->succeeded++;
+		return 1;
+	}
+	f->notified++;
+	snprintf(f->last_notice, sizeof(f->last_notice), "%s", text);
+	return 1;
+}
+
+static int probe_hook(void *ctx, const char *service, const char *name, bool *passing)
+{
+	*passing = ((struct fixture *)ctx)->probe_passes;
+	return 0;
+}
+
+static int approval_hook(void *ctx, const char *run, const char *requester, const char *rationale, int64_t ttl_ns,
+			 char id[48], struct buf *err)
+{
+	struct fixture *f = ctx;
+	snprintf(id, 48, "ap-%d", ++f->approvals);
+	return 0;
+}
+
+static void engine_start(struct fixture *f, const char *policies_json, const char *section_json)
+{
+	struct remedy_options o = { .store = f->s, .signer = &f->sg, .expect_poll_ns = 10 * 1000000,
+				    .hooks = { .ctx = f, .notify = notify_hook, .probe_passing = probe_hook,
+					       .approval_request = approval_hook } };
+	struct buf err = BUF_INIT;
+	assert_int_equal(remedy_create(&o, &f->r, &err), 0);
+	json_t *p = json_loads(policies_json, 0, NULL), *sec = section_json ? json_loads(section_json, 0, NULL) : NULL;
+	assert_non_null(p);
+	int rc = remedy_configure(f->r, p, sec, true, NULL, &err);
+	if (rc)
+		fprintf(stderr, "%s\n", err.data);
+	assert_int_equal(rc, 0);
+	assert_int_equal(remedy_start(f->r, &err), 0);
+	json_decref(p);
+	json_decref(sec);
+	buf_release(&err);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ooda-remedy-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->file, sizeof(f->file), "%s/marks", f->dir);
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_open(f->dir, 0, &f->s, &err), 0);
+	assert_int_equal(audit_signer_load(&f->sg, f->dir, 100, &err), 0);
+	buf_release(&err);
+	f->held = json_array();
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	remedy_destroy(f->r);
+	store_close(f->s);
+	json_decref(f->held);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void trigger(struct fixture *f, const char *incident, int64_t at)
+{
+	struct remedy_trigger t = { .kind = "incident", .ref = incident, .incident = incident, .service = "checkout",
+				    .severity = "SEV2", .at_ns = at };
+	remedy_trigger(f->r, &t);
+	remedy_wait_idle(f->r);
+}
+
+/* The marks the steps appended, space-separated. */
+static void marks(struct fixture *f, char *out, size_t n)
+{
+	out[0] = 0;
+	FILE *fp = fopen(f->file, "r");
+	if (!fp)
+		return;
+	char w[64];
+	size_t len = 0;
+	while (fscanf(fp, "%63s", w) == 1)
+		len += (size_t)snprintf(out + len, n - len, "%s%s", len ? " " : "", w);
+	fclose(fp);
+}
+
+static json_t *runs(struct fixture *f, const char *status)
+{
+	struct remedy_run_filter flt = { .status = status };
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	assert_int_equal(remedy_runs_json(f->r, &flt, &out, &err), 0);
+	json_t *o = json_loads(out.data, 0, NULL), *j = json_object_get(o, "runs");
+	assert_non_null(j);
+	json_array_append(f->held, j);
+	json_decref(o);
+	buf_release(&out);
+	buf_release(&err);
+	return j;
+}
+
+/* A policy appending word to the marks file; extra is spliced into the policy object. */
+static char *policy(struct fixture *f, const char *steps, const char *extra)
+{
+	char *p = malloc(4096);
+	snprintf(p, 4096, "[{\"name\":\"fix\",\"when\":{\"service\":\"checkout\"},\"do\":%s%s}]", steps, extra);
+	for (char *c; (c = strstr(p, "FILE"));) {
+		char rest[4096];
+		snprintf(rest, sizeof(rest), "%s", c + 4);
+		snprintf(c, 4096 - (size_t)(c - p), "%s%s", f->file, rest);
+	}
+	return p;
+}
+
+#define APPEND(w) "{\"exec\":{\"argv\":[\"/bin/sh\",\"-c\",\"echo " w " >> FILE\"]}"
+#define IRREV ",\"irreversible_ok\":true,\"rationale\":\"test\""
+
+static void test_duplicate_and_cooldown(void **state)
+{
+	struct fixture *f = *state;
+	char *p = policy(f, "[" APPEND("a") "}]", IRREV);
+	engine_start(f, p, NULL);
+	free(p);
+	trigger(f, "INC-1", 1000);
+	trigger(f, "INC-1", 1000); /* the same trigger again: the same idempotency key */
+	char m[256];
+	marks(f, m, sizeof(m));
+	assert_string_equal(m, "a");
+	json_t *all = runs(f, NULL);
+	assert_int_equal(json_array_size(all), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(all, 0), "status")), "succeeded");
+	trigger(f, "INC-2", 2000); /* another trigger inside the 10m default cooldown */
+	marks(f, m, sizeof(m));
+	assert_string_equal(m, "a");
+	json_t *refused = runs(f, "refused");
+	assert_int_equal(json_array_size(refused), 1);
+	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(refused, 0), "reason")), "cooldown"));
+	assert_int_equal(f->notified, 1);
+	assert_non_null(strstr(f->last_notice, "cooldown"));
+}
+
+static void test_pause(void **state)
+{
+	struct fixture *f = *state;
+	char *p = policy(f, "[" APPEND("a") "}]", IRREV ",\"guardrails\":{\"cooldown\":\"0s\"}");
+	engine_start(f, p, NULL);
+	free(p);
+	struct buf err = BUF_INIT;
+	assert_int_equal(remedy_pause(f->r, true, "token:alice", "", &err), OODA_EINVAL); /* a reason is required */
+	assert_int_equal(remedy_pause(f->r, true, "token:alice", "drill", &err), 0);
+	trigger(f, "INC-1", 1000);
+	char m[256];
+	marks(f, m, sizeof(m));
+	assert_string_equal(m, "");
+	json_t *refused = runs(f, "refused");
+	assert_int_equal(json_array_size(refused), 1);
+	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(refused, 0), "reason")), "paused by token:alice"));
+	assert_int_equal(remedy_pause(f->r, false, "token:alice", NULL, &err), 0);
+	trigger(f, "INC-2", 2000);
+	marks(f, m, sizeof(m));
+	assert_string_equal(m, "a");
+	buf_release(&err);
+}
+
+static void test_failed_expect_undoes_in_reverse(void **state)
+{
+	struct fixture *f = *state;
+	char *p = policy(f, "[" APPEND("do0") ",\"undo\":" APPEND("undo0") "}}," APPEND("do1") ",\"undo\":" APPEND("undo1") "}}," APPEND("do2") ",\"idempotent\":true,\"undo\":" APPEND("undo2") "}}]",
+			 ",\"expect\":{\"probe\":{\"service\":\"checkout\",\"name\":\"up\"},\"timeout\":\"100ms\"}");
+	engine_start(f, p, NULL);
+	free(p);
+	f->probe_passes = false;
+	trigger(f, "INC-1", 1000);
+	char m[256];
+	marks(f, m, sizeof(m));
+	assert_string_equal(m, "do0 do1 do2 undo2 undo1 undo0");
+	json_t *undone = runs(f, "undone");
+	assert_int_equal(json_array_size(undone), 1);
+	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(undone, 0), "reason")), "probe checkout/up failing"));
+	assert_int_equal(f->notified, 1); /* escalated once undone */
+}
+
+static void test_expect_holds(void **state)
+{
+	struct fixture *f = *state;
+	char *p = policy(f, "[" APPEND("do0") ",\"undo\":" APPEND("undo0") "}}]",
+			 ",\"expect\":{\"probe\":{\"service\":\"checkout\",\"name\":\"up\"},\"timeout\":\"5s\"}");
+	engine_start(f, p, NULL);
+	free(p);
+	f->probe_passes = true;
+	trigger(f, "INC-1", 1000);
+	char m[256];
+	marks(f, m, sizeof(m));
+	assert_string_equal(m, "do0");
+	assert_int_equal(json_array_size(runs(f, "succeeded")), 1);
+	assert_int_equal(f->notified, 0);
+	assert_int_equal(f->succeeded, 1);
+}
+
+/* Waits (yielding, bounded) until the first step of the only run is running and has left its mark. */
+static void wait_step_running(struct fixture *f)
+{
+	int64_t deadline = ooda_mono_ns() + 10 * OODA_NS_PER_SEC;
+	char once[128];
+	snprintf(once, sizeof(once), "%s.once", f->file);
+	while (ooda_mono_ns() < deadline) {
+		json_t *step = json_array_get(json_object_get(json_array_get(runs(f, NULL), 0), "steps"), 0);
+		const char *st = json_string_value(json_object_get(step, "status"));
+		if (st && !strcmp(st, "running") && access(once, F_OK) == 0)
+			return;
+		sched_yield();
+	}
+	fail_msg("the step never started");
+}
+
+static void restart_mid_step(void **state, bool idempotent, const char *want_status, const char *want_marks)
+{
+	struct fixture *f = *state;
+	/* the first attempt leaves a mark and hangs; an attempt after the restart finds the mark and ends at once */
+	char steps[512];
+	snprintf(steps, sizeof(steps),
+		 "[{\"exec\":{\"argv\":[\"/bin/sh\",\"-c\",\"test -e FILE.once || { touch FILE.once; exec sleep 30; }\"]},"
+		 "\"idempotent\":%s}," APPEND("after") "}]",
+		 idempotent ? "true" : "false");
+	char *p = policy(f, steps, IRREV);
+	engine_start(f, p, NULL);
+	struct remedy_trigger t = { .kind = "incident", .ref = "INC-1", .incident = "INC-1", .service = "checkout", .at_ns = 1000 };
+	remedy_trigger(f->r, &t);
+	wait_step_running(f);
+	remedy_destroy(f->r); /* a stop in the middle of the step: it stays running in the store */
+	f->r = NULL;
+	engine_start(f, p, NULL);
+	free(p);
+	remedy_wait_idle(f->r);
+	json_t *all = runs(f, NULL);
+	assert_int_equal(json_array_size(all), 1);
+	json_t *run = json_array_get(all, 0);
+	assert_string_equal(json_string_value(json_object_get(run, "status")), want_status);
+	char m[256];
+	marks(f, m, sizeof(m));
+	assert_string_equal(m, want_marks);
+	trigger(f, "INC-1", 1000); /* the trigger delivered again after the restart */
+	assert_int_equal(json_array_size(runs(f, NULL)), 1);
+}
+
+static void test_resume_not_idempotent(void **state)
+{
+	restart_mid_step(state, false, "failed", "");
+	struct fixture *f = *state;
+	json_t *run = json_array_get(runs(f, "failed"), 0);
+	assert_non_null(strstr(json_string_value(json_object_get(run, "reason")), "not idempotent: not repeated"));
+}
+
+static void test_resume_idempotent(void **state)
+{
+	restart_mid_step(state, true, "succeeded", "after");
+	struct fixture *f = *state;
+	json_t *step = json_array_get(json_object_get(json_array_get(runs(f, NULL), 0), "steps"), 0);
+	assert_true(json_is_true(json_object_get(step, "resumed")));
+}
+
+static void test_freeze_needs_approval(void **state)
+{
+	struct fixture *f = *state;
+	char *p = policy(f, "[" APPEND("a") "}]", IRREV);
+	char sec[256], from[40], to[40];
+	ooda_time_format(ooda_now_ns() - 3600 * OODA_NS_PER_SEC, from, sizeof(from));
+	ooda_time_format(ooda_now_ns() + 3600 * OODA_NS_PER_SEC, to, sizeof(to));
+	snprintf(sec, sizeof(sec), "{\"freezes\":[{\"from\":\"%s\",\"to\":\"%s\",\"reason\":\"release week\"}]}", from, to);
+	engine_start(f, p, sec);
+	free(p);
+	trigger(f, "INC-1", 1000);
+	char m[256];
+	marks(f, m, sizeof(m));
+	assert_string_equal(m, "");
+	json_t *w = runs(f, "awaiting-approval");
+	assert_int_equal(json_array_size(w), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(w, 0), "approval")), "ap-1");
+	struct buf err = BUF_INIT;
+	const char *id = json_string_value(json_object_get(json_array_get(w, 0), "id"));
+	assert_int_equal(remedy_run_approved(f->r, id, true, "token:bob", "ok", &err), 0);
+	remedy_wait_idle(f->r);
+	marks(f, m, sizeof(m));
+	assert_string_equal(m, "a");
+	assert_int_equal(remedy_run_approved(f->r, id, true, "token:bob", "again", &err), OODA_ECONFLICT);
+	buf_release(&err);
+}
+
+static void test_cancel_and_reject(void **state)
+{
+	struct fixture *f = *state;
+	char *p = policy(f, "[" APPEND("a") "}]", ",\"mode\":\"approve\",\"guardrails\":{\"cooldown\":\"0s\",\"max_concurrent\":4}");
+	engine_start(f, p, NULL);
+	free(p);
+	trigger(f, "INC-1", 1000);
+	trigger(f, "INC-2", 2000);
+	json_t *w = runs(f, "awaiting-approval");
+	assert_int_equal(json_array_size(w), 2);
+	const char *a = json_string_value(json_object_get(json_array_get(w, 0), "id"));
+	const char *b = json_string_value(json_object_get(json_array_get(w, 1), "id"));
+	struct buf err = BUF_INIT;
+	assert_int_equal(remedy_run_cancel(f->r, a, "token:carol", "not now", &err), 0);
+	assert_int_equal(remedy_run_cancel(f->r, a, "token:carol", "again", &err), OODA_ECONFLICT);
+	assert_int_equal(remedy_run_approved(f->r, b, false, "token:bob", "no", &err), 0);
+	assert_int_equal(remedy_run_cancel(f->r, b, "token:carol", "", &err), OODA_ECONFLICT);
+	assert_int_equal(remedy_run_cancel(f->r, "run-nope", "token:carol", "", &err), OODA_ENOTFOUND);
+	remedy_wait_idle(f->r);
+	char m[256];
+	marks(f, m, sizeof(m));
+	assert_string_equal(m, "");
+	assert_int_equal(json_array_size(runs(f, "cancelled")), 1);
+	json_t *rj = runs(f, "rejected");
+	assert_int_equal(json_array_size(rj), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rj, 0), "rejected_by")), "token:bob");
+	buf_release(&err);
+}
+
+static void test_section_checks(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *policies, *section, *err_has;
+	} cases[] = {
+		{ "[{\"name\":\"a\",\"when\":{\"service\":\"x\"},\"do\":[{\"wait\":\"1s\"}]},"
+		  "{\"name\":\"a\",\"when\":{\"service\":\"x\"},\"do\":[{\"wait\":\"1s\"}]}]", NULL, "policies[1].name" },
+		{ "{\"name\":\"a\"}", NULL, "policies: a list" },
+		{ "[{\"name\":\"a\",\"when\":{\"service\":\"x\"},\"do\":[{\"exec\":\"rm -rf /\"}],\"mode\":\"approve\"}]", NULL,
+		  "policies[0].do[0].exec.argv" },
+		{ "[{\"name\":\"a\",\"when\":{\"probe\":{\"service\":\"x\"}},\"do\":[{\"wait\":\"1s\"}]}]", NULL,
+		  "policies[0].when.probe" },
+		{ "[{\"name\":\"a\",\"when\":{\"probe\":{\"service\":\"x\",\"name\":\"y\"},\"alert\":\"z\"},\"do\":[{\"wait\":\"1s\"}]}]",
+		  NULL, "an alert or a probe, not both" },
+		{ NULL, "{\"http_allow_hosts\":\"x\"}", "remedy.http_allow_hosts" },
+		{ NULL, "{\"freezes\":[{\"from\":\"2026-01-02T00:00:00Z\",\"to\":\"2026-01-01T00:00:00Z\"}]}", "remedy.freezes[0]" },
+		{ NULL, "{\"bogus\":1}", "remedy.bogus" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf err = BUF_INIT;
+		int rc = cases[i].policies ? remedy_policies_check(cases[i].policies, &err)
+					   : remedy_section_check(cases[i].section, &err);
+		assert_int_equal(rc, OODA_EINVAL);
+		if (!strstr(err.data, cases[i].err_has))
+			fail_msg("case %zu: %s lacks %s", i, err.data, cases[i].err_has);
+		buf_release(&err);
+	}
+	struct buf err = BUF_INIT;
+	/* the policies check cannot see the allow list: hosts are checked at start and reload */
+	assert_int_equal(remedy_policies_check("[{\"name\":\"a\",\"when\":{\"service\":\"x\"},\"do\":[{\"http\":{\"url\":"
+					       "\"http://h.example/x\"},\"idempotent\":true}],\"mode\":\"approve\"}]",
+					       &err),
+			 0);
+	assert_int_equal(remedy_policies_check(NULL, &err), 0);
+	buf_release(&err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_duplicate_and_cooldown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pause, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_expect_undoes_in_reverse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expect_holds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_not_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_freeze_needs_approval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_and_reject, setup, teardown),
+		cmocka_unit_test(test_section_checks),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
