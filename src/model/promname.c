@@ -214,7 +214,7 @@ size_t promname_metric(const char *name, const char *unit, enum promname_kind ki
 			sn = w[i].sep_n;
 		}
 		if (i) {
-			if (k + sn >= size) {
+			if (k + sn + 1 >= size) { /* no room for a character after it */
 				cut = true;
 				break;
 			}
@@ -247,22 +247,23 @@ size_t promname_label(const char *key, int strategy, char *out, size_t size)
 		memcpy(out, s, n);
 		return terminate(out, n, size, cut);
 	}
-	const char *prefix = "";
-	if (s[0] >= '0' && s[0] <= '9')
-		prefix = "key_";
-	else if (s[0] == '_' && s[1] != '_')
-		prefix = "key";
-	k = (size_t)snprintf(out, size, "%s", prefix);
-	if (k >= size)
-		return terminate(out, size - 1, size, false);
-	for (size_t i = 0; i < n; i++) {
+	/* escaped first, then the prefix decided on what was written */
+	char tmp[PROMNAME_MAX];
+	size_t t = 0;
+	for (size_t i = 0; i < n && t + 1 < sizeof(tmp); i++) {
 		unsigned char c = (unsigned char)s[i];
-		if ((c & 0xC0) == 0x80)
+		if ((c & 0xC0) == 0x80 && i && (unsigned char)s[i - 1] >= 0x80)
 			continue; /* one `_` per character, not per byte */
-		if (k + 1 >= size)
-			break;
-		out[k++] = (alnum(c) || c == '_') ? (char)c : '_';
+		tmp[t++] = (alnum(c) || c == '_') ? (char)c : '_';
 	}
+	const char *prefix = "";
+	if (t && tmp[0] >= '0' && tmp[0] <= '9')
+		prefix = "key_";
+	else if (t && tmp[0] == '_' && (t < 2 || tmp[1] != '_'))
+		prefix = "key";
+	k = (size_t)snprintf(out, size, "%s%.*s", prefix, (int)t, tmp);
+	if (k >= size)
+		k = size - 1;
 	out[k] = 0;
 	return k;
 }
