@@ -43,6 +43,8 @@ struct select_ctx {
 	bool labels_only; /* lookups: the label sets, no samples */
 	bool want_info;   /* the matchers may select target_info */
 	bool info;        /* emitting target_info */
+	const struct resource *info_res; /* the last target_info made: its resource and time */
+	int64_t info_t;
 	struct buf key;
 	char num[METRICS_MAX_LABELS][40];
 	char info_num[METRICS_MAX_LABELS][40];
@@ -380,9 +382,14 @@ static void put(struct select_ctx *c, const struct promql_label *l, size_t n, co
 static void target_info(struct select_ctx *c, const struct metric_point *p)
 {
 	static const char *const ids[] = { "service.name", "service.namespace", "service.instance.id", NULL };
+	if (is_native(p) || !p->resource || !p->resource->attrs.n ||
+	    (p->resource == c->info_res && p->time_ns == c->info_t))
+		return; /* the resource's points share their resource: once per instant is enough */
+	c->info_res = p->resource;
+	c->info_t = p->time_ns;
 	struct promql_label l[METRICS_MAX_LABELS + 4];
 	size_t n = job_instance(c, p, l);
-	if (!n || is_native(p) || !p->resource || !p->resource->attrs.n)
+	if (!n)
 		return;
 	size_t na = attr_labels(c, &p->resource->attrs, false, ids, l + n, METRICS_MAX_LABELS, c->info_num);
 	if (!na)
@@ -454,6 +461,7 @@ static int scan_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int
 	(void)tmin;
 	(void)tmax;
 	struct select_ctx *c = ctx;
+	c->info_res = NULL; /* the last block's memory is reused for this one */
 	for (size_t i = 0; i < b->n_points && !c->over; i++)
 		point_series(c, &b->points[i]);
 	return c->over;
@@ -511,6 +519,7 @@ static int select_series(struct metrics_ctx *mc, const struct promql_matcher *m,
 		struct arena la;
 		arena_init(&la, 0);
 		int lrc = live_export_points(mc->live, c.from_ns, c.to_ns, 2000000, &la, &pts, &np, err);
+		c.info_res = NULL;
 		if (!lrc)
 			for (size_t i = 0; i < np && !c.over; i++)
 				point_series(&c, &pts[i]);
