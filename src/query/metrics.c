@@ -41,6 +41,7 @@ struct select_ctx {
 	size_t max_series;
 	bool over;
 	bool labels_only; /* lookups: the label sets, no samples */
+	int strategy;     /* enum promname_strategy, read once per select */
 	bool want_info;   /* the matchers may select target_info */
 	bool info;        /* emitting target_info */
 	const struct resource *info_res; /* the last target_info made: its resource and time */
@@ -324,7 +325,7 @@ static size_t attr_labels(struct select_ctx *c, const struct attrs *as, bool nat
 {
 	const char *orig[METRICS_MAX_LABELS];
 	size_t n = 0;
-	int strategy = translation;
+	int strategy = c->strategy;
 	for (uint32_t i = 0; i < as->n && n < max && n < METRICS_MAX_LABELS; i++) {
 		const struct attr *t = &as->v[i];
 		bool skipped = false;
@@ -403,7 +404,7 @@ static void point_series(struct select_ctx *c, const struct metric_point *p)
 {
 	struct promql_label l[METRICS_MAX_LABELS + 4];
 	char base[PROMNAME_MAX], name[PROMNAME_MAX + 16];
-	family_name(p, translation, base, sizeof(base));
+	family_name(p, c->strategy, base, sizeof(base));
 	/* job and instance first: they win over attributes of the same name */
 	size_t n = job_instance(c, p, l);
 	n += attr_labels(c, &p->attrs, is_native(p), NULL, l + n, METRICS_MAX_LABELS, c->num);
@@ -488,7 +489,8 @@ static int select_series(struct metrics_ctx *mc, const struct promql_matcher *m,
 	/* ms to ns saturates: an offset or range reaching past either end of time selects up to that end */
 	struct select_ctx c = { .m = m, .n_m = n, .from_ns = ooda_ns_mul_sat(from_ms, OODA_NS_PER_MS),
 				.to_ns = ooda_ns_add_sat(ooda_ns_mul_sat(to_ms, OODA_NS_PER_MS), OODA_NS_PER_MS - 1),
-				.out = a, .max_series = PROMQL_DEFAULT_MAX_SERIES, .labels_only = labels_only };
+				.out = a, .max_series = PROMQL_DEFAULT_MAX_SERIES, .labels_only = labels_only,
+				.strategy = translation };
 	buf_init(&c.key);
 	const char *name = eq_value(m, n, "__name__");
 	/*
@@ -781,11 +783,11 @@ int metrics_exemplar_series(const struct metric_point *p, double value, struct b
 	struct arena a;
 	arena_init(&a, 0);
 	struct select_ctx c = { .m = NULL, .n_m = 0, .from_ns = INT64_MIN, .to_ns = INT64_MAX, .out = &a,
-				.max_series = 4096, .labels_only = true };
+				.max_series = 4096, .labels_only = true, .strategy = translation };
 	buf_init(&c.key);
 	point_series(&c, p);
 	char base[PROMNAME_MAX], want[PROMNAME_MAX + 16];
-	family_name(p, translation, base, sizeof(base));
+	family_name(p, c.strategy, base, sizeof(base));
 	bool hist = p->type == METRIC_HISTOGRAM || p->type == METRIC_EXP_HISTOGRAM;
 	snprintf(want, sizeof(want), hist ? "%s_bucket" : "%s", base);
 	const struct builder *best = NULL;
