@@ -128,6 +128,15 @@ try:
     r = get(s, "/api/v1/series", **{"match[]": 'rpc_server_duration_milliseconds'})
     check(sorted(x.get("quantile") for x in r.json()["data"]) == ["0.5", "0.99"], f"quantiles: {r.body[:300]}")
 
+    # two keys that escape to one label: the values joined with ';' in key order, as the receiver does
+    coll = {"resourceMetrics": [{"resource": {"attributes": kv([("service.name", "collide")])}, "scopeMetrics": [
+        {"metrics": [{"name": "collide", "gauge": {"dataPoints": [
+            {"timeUnixNano": str(now_ns), "asDouble": 1, "attributes": kv([("a_b", "second"), ("a.b", "first")])}]}}]}]}]}
+    check(s.post("/v1/metrics", coll).status == 200, "collision payload accepted")
+    r = get(s, "/api/v1/series", **{"match[]": "collide"})
+    check(r.json()["data"] == [{"__name__": "collide", "job": "collide", "a_b": "first;second"}],
+          f"colliding keys joined: {r.body}")
+
     # --- PromQL by those names: the queries community dashboards run
     v = q(s, "sum(http_server_requests_total)", tsec)
     check(isinstance(v, list) and v and float(v[0]["value"][1]) == 7.0, f"sum of the counter: {v}")
