@@ -46,6 +46,14 @@ struct select_ctx {
 	bool info;        /* emitting target_info */
 	const struct resource *info_res; /* the last target_info made: its resource and time */
 	int64_t info_t;
+	/*
+	 * Per block (its records share their strings): the last family name
+	 * made, and translated attribute keys by the key's address.
+	 */
+	const char *fam_of, *fam_unit;
+	int fam_kind;
+	char fam[PROMNAME_MAX];
+	struct { const char *key, *label; } keys[32];
 	struct buf key;
 	char num[METRICS_MAX_LABELS][40];
 	char info_num[METRICS_MAX_LABELS][40];
@@ -270,6 +278,27 @@ static void fmt_bound(double b, char *out, size_t size)
 	buf_release(&t);
 }
 
+static void cache_reset(struct select_ctx *c)
+{
+	c->info_res = NULL;
+	c->fam_of = NULL;
+	memset(c->keys, 0, sizeof(c->keys));
+}
+
+/* The attribute key as a label name (translated once per block and key). */
+static const char *label_of(struct select_ctx *c, const char *key)
+{
+	size_t slot = ((uintptr_t)key >> 3) % (sizeof(c->keys) / sizeof(c->keys[0]));
+	if (c->keys[slot].key == key)
+		return c->keys[slot].label;
+	char tmp[PROMNAME_MAX];
+	promname_label(key, c->strategy, tmp, sizeof(tmp));
+	const char *label = strcmp(tmp, key) ? arena_strdup(c->out, tmp) : key;
+	c->keys[slot].key = key;
+	c->keys[slot].label = label;
+	return label;
+}
+
 /* The resource attribute key's value as a string, or NULL. */
 static const char *resource_str(const struct resource *r, const char *key)
 {
@@ -325,7 +354,6 @@ static size_t attr_labels(struct select_ctx *c, const struct attrs *as, bool nat
 {
 	const char *orig[METRICS_MAX_LABELS];
 	size_t n = 0;
-	int strategy = c->strategy;
 	for (uint32_t i = 0; i < as->n && n < max && n < METRICS_MAX_LABELS; i++) {
 		const struct attr *t = &as->v[i];
 		bool skipped = false;
@@ -333,13 +361,7 @@ static size_t attr_labels(struct select_ctx *c, const struct attrs *as, bool nat
 			skipped |= !strcmp(skip[k], t->key);
 		if (skipped)
 			continue;
-		const char *key = t->key;
-		if (!native) {
-			char tmp[PROMNAME_MAX];
-			promname_label(t->key, strategy, tmp, sizeof(tmp));
-			if (strcmp(tmp, t->key))
-				key = arena_strdup(c->out, tmp);
-		}
+		const char *key = native ? t->key : label_of(c, t->key);
 		const char *value = attr_text(t, num[n], 40);
 		size_t j = 0;
 		while (j < n && strcmp(l[j].name, key))
@@ -403,8 +425,15 @@ static void target_info(struct select_ctx *c, const struct metric_point *p)
 static void point_series(struct select_ctx *c, const struct metric_point *p)
 {
 	struct promql_label l[METRICS_MAX_LABELS + 4];
-	char base[PROMNAME_MAX], name[PROMNAME_MAX + 16];
-	family_name(p, c->strategy, base, sizeof(base));
+	char name[PROMNAME_MAX + 16];
+	int kind = (int)point_kind(p) | (is_native(p) ? 8 : 0);
+	if (!c->fam_of || c->fam_of != p->name || c->fam_unit != p->unit || c->fam_kind != kind) {
+		family_name(p, c->strategy, c->fam, sizeof(c->fam));
+		c->fam_of = p->name;
+		c->fam_unit = p->unit;
+		c->fam_kind = kind;
+	}
+	const char *base = c->fam;
 	/* job and instance first: they win over attributes of the same name */
 	size_t n = job_instance(c, p, l);
 	n += attr_labels(c, &p->attrs, is_native(p), NULL, l + n, METRICS_MAX_LABELS, c->num);
@@ -462,7 +491,7 @@ static int scan_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int
 	(void)tmin;
 	(void)tmax;
 	struct select_ctx *c = ctx;
-	c->info_res = NULL; /* the last block's memory is reused for this one */
+	cache_reset(c); /* the last block's memory is reused for this one */
 	for (size_t i = 0; i < b->n_points && !c->over; i++)
 		point_series(c, &b->points[i]);
 	return c->over;
@@ -521,7 +550,7 @@ static int select_series(struct metrics_ctx *mc, const struct promql_matcher *m,
 		struct arena la;
 		arena_init(&la, 0);
 		int lrc = live_export_points(mc->live, c.from_ns, c.to_ns, 2000000, &la, &pts, &np, err);
-		c.info_res = NULL;
+		cache_reset(&c);
 		if (!lrc)
 			for (size_t i = 0; i < np && !c.over; i++)
 				point_series(&c, &pts[i]);
