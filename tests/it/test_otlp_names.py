@@ -204,5 +204,5 @@ finally:
 print("| OTLP metric | unit | type | name in ooda | name in Prometheus' OTLP receiver |")
 print("| --- | --- | --- | --- | --- |")
 for name, unit, kind, got, want in rows:
-    print(f"| `{name}` | `{unit}` | {kind} | `{got}` | `{want}` |")
+    print(f"| `{name}` | {'`' + unit + '`' if unit else '(none)'} | {kind} | `{got}` | `{want}` |")
 done()
