@@ -57,7 +57,7 @@ SCENARIOS = [
 
 # The rules, one per line on each side: (name, ooda expr, Prometheus expr).
 # Error ratio: both count the same requests (ooda the OTLP sum `sim.requests`
-# by outcome, pushed every second, which ooda names `sim_requests` with the
+# by outcome, pushed every second, which ooda names `sim_requests_total` with the
 # service in `job`; Prometheus `sim_requests_total` by code,
 # scraped every second) over 10 s. Latency: the database's median over 30 s
 # (healthy 4 ms, 20 ms and more when slow) from ooda's span histogram (10 s
@@ -67,15 +67,15 @@ SCENARIOS = [
 # Memory: the gauge, 75 % of the simulated 256 MiB limit.
 RULES = [
     ("HighErrorRatio",
-     'sum by (job) (rate(sim_requests{outcome="error"}[10s])) '
-     '/ sum by (job) (rate(sim_requests[10s])) > 0.05',
+     'sum by (job) (rate(sim_requests_total{outcome="error"}[10s])) '
+     '/ sum by (job) (rate(sim_requests_total[10s])) > 0.05',
      'sum by (service) (rate(sim_requests_total{code="5xx"}[10s])) '
      '/ sum by (service) (rate(sim_requests_total[10s])) > 0.05'),
     ("DatabaseSlow",
      'histogram_quantile(0.5, sum by (service, le) (rate(ooda_span_duration_seconds_bucket{service="database"}[30s]))) > 0.02',
      'histogram_quantile(0.5, sum by (service, le) (rate(sim_request_duration_seconds_bucket{service="database"}[30s]))) > 0.02'),
     ("MemoryHigh",
-     'process_memory_usage > 201326592',
+     'process_memory_usage_bytes > 201326592',
      'process_resident_memory_bytes > 201326592'),
 ]
 

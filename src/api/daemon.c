@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/time.h"
 #include "core/yaml_guard.h"
+#include "model/promname.h"
 
 #include <jansson.h>
 
@@ -192,6 +193,7 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *restart_keys,
 		d->reloads++;
 		pthread_rwlock_unlock(&d->cfg_lock);
 		ooda_log_set_level((enum log_level)ooda_log_level_parse(d->cfg.log_level));
+		metrics_set_translation(promname_strategy_parse(d->cfg.otlp_translation));
 		config_release(&old);
 		log_info("configuration reloaded from %s", d->config_path);
 		json_t *dj = detail ? json_loads(detail, 0, NULL) : NULL;
@@ -297,6 +299,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		goto out;
 	d.exemplars = exemplars_create(0);
 	d.metric_meta = metrics_meta_book_create();
+	metrics_set_translation(promname_strategy_parse(d.cfg.otlp_translation));
 	if ((rc = live_create(NULL, &d.live, err)))
 		goto out;
 	if ((rc = logclass_create(NULL, &d.logclass, err)) || (rc = redwatch_create(d.live, NULL, &d.redwatch)))

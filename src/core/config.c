@@ -510,6 +510,10 @@ static const struct config_key remedy_keys[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 
+/* model/promname.h's strategies (core cannot include model) */
+static const char *const otlp_translations[] = { "UnderscoreEscapingWithSuffixes", "NoUTF8EscapingWithSuffixes",
+						 NULL };
+
 const struct config_key config_keys[] = {
 	{ "server.listen", CFG_STRING, "127.0.0.1:4318", F(listen), 0, 0,
 	  "Address and port to serve HTTP on. Binding a non-loopback address requires at least one API token." },
@@ -555,6 +559,9 @@ const struct config_key config_keys[] = {
 	  "Versions kept per alert, silence or heartbeat, the latest included; older ones are deleted whatever their age." },
 	{ "ingest.queue_bytes", CFG_SIZE, "256MiB", F(ingest_queue_bytes), 1 << 20, INT64_C(1) << 34,
 	  "Bound of each ingest queue: request bodies waiting for an ingest worker, and decoded telemetry waiting for the writer; when full, ingest answers 429 with Retry-After." },
+	{ "ingest.otlp_translation_strategy", CFG_STRING, "UnderscoreEscapingWithSuffixes", F(otlp_translation), 0, 0,
+	  "How OTLP metric and attribute names become Prometheus names, as Prometheus' `otlp.translation_strategy`: UnderscoreEscapingWithSuffixes (http.server.request.duration in s → http_server_request_duration_seconds) or NoUTF8EscapingWithSuffixes (→ http.server.request.duration_seconds, keys kept as sent). See promql.md.",
+	  .enums = otlp_translations, .reloadable = true },
 	{ "services", CFG_LIST, NULL, 0, 0, 0, "Services, their owners, declared dependencies and probes (docs/probes.md).",
 	  .sub = service_keys, .staged = true },
 	{ "heartbeats", CFG_LIST, NULL, 0, 0, 0, "Dead-man's switches for background jobs (docs/probes.md).",

@@ -44,6 +44,7 @@ struct config {
 	int64_t control_max_age_ns;
 	int64_t control_max_versions;
 	int64_t ingest_queue_bytes;
+	char *otlp_translation;   /* a promname_strategy_names entry */
 	/* the parsed document, for sections read by their own stage */
 	struct fy_document *doc;
 	char *text;               /* the YAML text doc points into; freed after doc */

@@ -113,6 +113,7 @@ static void add_points(struct prober *p, const struct probe_rt *rt, const struct
 		m->name = names[i];
 		m->unit = i ? "s" : "1";
 		m->type = METRIC_GAUGE;
+		m->prom_native = true; /* named for Prometheus already (no _ratio) */
 		m->time_ns = r->at_ns;
 		m->resource = res;
 		m->scope_name = "ooda.probe";

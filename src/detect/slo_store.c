@@ -102,6 +102,7 @@ static void fill_point(struct metric_point *p, const char *name, const struct re
 	p->type = METRIC_SUM;
 	p->temporality = TEMPORALITY_DELTA;
 	p->monotonic = true;
+	p->prom_native = true;
 	p->start_ns = minute * MIN_NS;
 	p->time_ns = (minute + 1) * MIN_NS;
 	p->resource = res;

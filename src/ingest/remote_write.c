@@ -164,6 +164,7 @@ static int rw_series(struct rw *c, const uint8_t *p, size_t n)
 			return c->d.rc;
 		pt->name = name;
 		pt->type = METRIC_GAUGE;
+		pt->prom_native = true;
 		pt->resource = res;
 		pt->attrs = attrs;
 		pt->value = value;

@@ -445,6 +445,7 @@ static struct metric_point *export_point(struct export_ctx *x, const char *name,
 	p->type = METRIC_SUM;
 	p->temporality = TEMPORALITY_CUMULATIVE;
 	p->monotonic = true;
+	p->prom_native = true;
 	p->time_ns = t;
 	p->start_ns = start;
 	p->resource = res;

@@ -152,6 +152,12 @@ struct metric_point {
 	const double *quantiles, *quantile_values;
 	const struct exemplar *exemplars; /* number and histogram points; not stored in blocks */
 	uint32_t n_exemplars;
+	/*
+	 * The name and attribute keys are Prometheus' already (remote write,
+	 * the live RED series): PromQL uses them as they are, where OTLP
+	 * names are translated (model/promname.h).
+	 */
+	bool prom_native;
 };
 
 /*

@@ -9,6 +9,7 @@
 #include "query/promql_impl.h"
 #include "core/error.h"
 #include "core/time.h"
+#include "model/promname.h"
 #include "store/tblock.h"
 
 #include <jansson.h>
@@ -27,6 +28,7 @@ struct builder {
 	struct promql_sample *s; /* malloc'd */
 	uint32_t n, cap;
 	bool delta;
+	bool info; /* target_info: one sample per timestamp */
 };
 
 struct select_ctx {
@@ -39,27 +41,116 @@ struct select_ctx {
 	size_t max_series;
 	bool over;
 	bool labels_only; /* lookups: the label sets, no samples */
+	int strategy;     /* enum promname_strategy, read once per select */
+	bool want_info;   /* the matchers may select target_info */
+	bool info;        /* emitting target_info */
+	const struct resource *info_res; /* the last target_info made: its resource and time */
+	int64_t info_t;
+	/*
+	 * Per block (its records share their strings): the last family name
+	 * made, and translated attribute keys by the key's address.
+	 */
+	const char *fam_of, *fam_unit;
+	int fam_kind;
+	char fam[PROMNAME_MAX];
+	struct { const char *key, *label; } keys[32];
 	struct buf key;
 	char num[METRICS_MAX_LABELS][40];
+	char info_num[METRICS_MAX_LABELS][40];
 };
 
-static void norm_name(const char *in, char *out, size_t size)
+static _Atomic int translation = PROMNAME_UNDERSCORE_ESCAPING;
+
+void metrics_set_translation(int strategy)
 {
-	size_t i = 0;
-	for (; in[i] && i + 1 < size; i++)
-		out[i] = (in[i] == '.' || in[i] == '-' || in[i] == '/' || in[i] == ' ') ? '_' : in[i];
-	out[i] = 0;
+	translation = strategy == PROMNAME_NO_UTF8_ESCAPING ? strategy : PROMNAME_UNDERSCORE_ESCAPING;
 }
 
-static uint64_t name_token(const char *name)
+int metrics_translation(void)
 {
-	char tmp[256];
-	size_t n = 0;
-	for (; name[n] && n < sizeof(tmp); n++)
-		tmp[n] = (name[n] == '.' || name[n] == '-') ? '_' : name[n];
-	return XXH3_64bits_withSeed(tmp, n, 0x6d6574726963ULL);
+	return translation;
 }
 
+static enum promname_kind point_kind(const struct metric_point *p)
+{
+	if (p->type == METRIC_GAUGE)
+		return PROMNAME_GAUGE;
+	return p->type == METRIC_SUM && p->monotonic ? PROMNAME_COUNTER : PROMNAME_OTHER;
+}
+
+/*
+ * Named for Prometheus already: remote write, the live series, and ooda's
+ * own probe and SLO points (by their scope in blocks written before
+ * prom_native was stored).
+ */
+static bool is_native(const struct metric_point *p)
+{
+	return p->prom_native || (p->scope_name && !strncmp(p->scope_name, "ooda.", 5));
+}
+
+/* The point's metric family name as PromQL sees it, into out. */
+static void family_name(const struct metric_point *p, int strategy, char *out, size_t size)
+{
+	if (is_native(p))
+		snprintf(out, size, "%s", p->name ? p->name : "");
+	else
+		promname_metric(p->name, p->unit, point_kind(p), strategy, out, size);
+}
+
+static uint64_t name_hash(const char *s, size_t n)
+{
+	return XXH3_64bits_withSeed(s, n, 0x6d6574726963ULL);
+}
+
+static void token_add(uint64_t *tok, size_t *n, size_t max, uint64_t h)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (tok[i] == h)
+			return;
+	if (*n < max)
+		tok[(*n)++] = h;
+}
+
+/*
+ * The bloom tokens of the stored metrics that can yield series `name`
+ * (any one will do): the family names blocks index (store/tblock_write.c)
+ * are name and name without _bucket/_sum/_count; blocks written before
+ * the Prometheus naming indexed the OTLP name with dots and dashes as
+ * underscores, which is the family name less its unit and type words (at
+ * most three: `_meters_per_second`, `_seconds_total`).
+ */
+#define NAME_TOKENS_MAX 24
+static size_t name_tokens(const char *name, uint64_t *tok)
+{
+	char stems[2][PROMNAME_MAX];
+	size_t n_stems = 0, n = 0;
+	snprintf(stems[n_stems++], PROMNAME_MAX, "%s", name);
+	static const char *const suffix[] = { "_bucket", "_sum", "_count" };
+	size_t len = strlen(stems[0]);
+	for (int k = 0; k < 3 && n_stems < 2; k++) {
+		size_t sl = strlen(suffix[k]);
+		if (len > sl && !strcmp(stems[0] + len - sl, suffix[k]))
+			snprintf(stems[n_stems++], PROMNAME_MAX, "%.*s", (int)(len - sl), stems[0]);
+	}
+	for (size_t k = 0; k < n_stems; k++) {
+		char t[PROMNAME_MAX];
+		size_t tl = strlen(stems[k]);
+		memcpy(t, stems[k], tl + 1);
+		token_add(tok, &n, NAME_TOKENS_MAX, name_hash(t, tl));
+		for (size_t i = 0; i < tl; i++)
+			if (t[i] == '.' || t[i] == '-')
+				t[i] = '_';
+		token_add(tok, &n, NAME_TOKENS_MAX, name_hash(t, tl));
+		for (int words = 1; words <= 3; words++) {
+			char *us = memrchr(t, '_', tl);
+			if (!us || us == t)
+				break;
+			tl = (size_t)(us - t);
+			token_add(tok, &n, NAME_TOKENS_MAX, name_hash(t, tl));
+		}
+	}
+	return n;
+}
 
 static void grow(struct select_ctx *c)
 {
@@ -135,10 +226,13 @@ static void emit(struct select_ctx *c, struct promql_label *labels, size_t n, in
 		}
 		b->n_labels = (uint32_t)n;
 		b->delta = delta;
+		b->info = c->info;
 		c->n++;
 	}
 	if (c->labels_only)
 		return;
+	if (b->info && b->n && b->s[b->n - 1].t_ms == t_ns / 1000000)
+		return; /* the resource's other points of this instant */
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 16;
 		b->s = xrealloc(b->s, b->cap * sizeof(*b->s));
@@ -184,48 +278,178 @@ static void fmt_bound(double b, char *out, size_t size)
 	buf_release(&t);
 }
 
-static void point_series(struct select_ctx *c, const struct metric_point *p)
+static void cache_reset(struct select_ctx *c)
 {
-	struct promql_label l[METRICS_MAX_LABELS + 3];
-	char base[256], name[300];
-	norm_name(p->name, base, sizeof(base));
-	size_t n = 1;
-	for (uint32_t i = 0; i < p->attrs.n && n < METRICS_MAX_LABELS; i++) {
-		char *tmp = c->num[n];
-		char key[128];
-		norm_name(p->attrs.v[i].key, key, sizeof(key));
-		/* keys are normalised into the arena once per distinct spelling */
-		l[n].name = strcmp(key, p->attrs.v[i].key) ? arena_strdup(c->out, key) : p->attrs.v[i].key;
-		l[n].value = attr_text(&p->attrs.v[i], tmp, 40);
-		n++;
+	c->info_res = NULL;
+	c->fam_of = NULL;
+	memset(c->keys, 0, sizeof(c->keys));
+}
+
+/* The attribute key as a label name (translated once per block and key). */
+static const char *label_of(struct select_ctx *c, const char *key)
+{
+	size_t slot = ((uintptr_t)key >> 3) % (sizeof(c->keys) / sizeof(c->keys[0]));
+	if (c->keys[slot].key == key)
+		return c->keys[slot].label;
+	char tmp[PROMNAME_MAX];
+	promname_label(key, c->strategy, tmp, sizeof(tmp));
+	const char *label = strcmp(tmp, key) ? arena_strdup(c->out, tmp) : key;
+	c->keys[slot].key = key;
+	c->keys[slot].label = label;
+	return label;
+}
+
+/* The resource attribute key's value as a string, or NULL. */
+static const char *resource_str(const struct resource *r, const char *key)
+{
+	for (uint32_t i = 0; r && i < r->attrs.n; i++)
+		if (!strcmp(r->attrs.v[i].key, key))
+			return r->attrs.v[i].type == ATTR_STR ? r->attrs.v[i].s : NULL;
+	return NULL;
+}
+
+/*
+ * job and instance into l (returns how many): service.namespace/service.name
+ * and service.instance.id as Prometheus' OTLP receiver sets them. A
+ * resource with no attributes at all is remote write's (its job and
+ * instance labels, kept in service and host, also by blocks written
+ * before prom_native existed).
+ */
+static size_t job_instance(struct select_ctx *c, const struct metric_point *p, struct promql_label *l)
+{
+	const struct resource *r = p->resource;
+	if (!r)
+		return 0;
+	size_t n = 0;
+	if (is_native(p) || !r->attrs.n) {
+		if (r->service && strcmp(r->service, "unknown"))
+			l[n++] = (struct promql_label){ "job", r->service };
+		if (r->host)
+			l[n++] = (struct promql_label){ "instance", r->host };
+		return n;
 	}
-	if (p->resource && p->resource->service && strcmp(p->resource->service, "unknown"))
-		l[n++] = (struct promql_label){ "job", p->resource->service };
-	/* instance: the process (service.instance.id) when the SDK names it, else the host */
-	const char *inst = NULL;
-	for (uint32_t i = 0; p->resource && i < p->resource->attrs.n; i++)
-		if (p->resource->attrs.v[i].type == ATTR_STR && !strcmp(p->resource->attrs.v[i].key, "service.instance.id"))
-			inst = p->resource->attrs.v[i].s;
-	if (!inst && p->resource)
-		inst = p->resource->host;
+	const char *svc = resource_str(r, "service.name"), *ns = resource_str(r, "service.namespace");
+	if (svc && ns && *ns) {
+		size_t len = strlen(ns) + strlen(svc) + 2;
+		char *job = arena_alloc(c->out, len);
+		snprintf(job, len, "%s/%s", ns, svc);
+		l[n++] = (struct promql_label){ "job", job };
+	} else if (svc) {
+		l[n++] = (struct promql_label){ "job", svc };
+	}
+	const char *inst = resource_str(r, "service.instance.id");
 	if (inst)
 		l[n++] = (struct promql_label){ "instance", inst };
+	return n;
+}
+
+/*
+ * OTLP attributes as labels into l (at most max; returns how many): keys
+ * translated (promname_label); attributes whose keys translate to the same
+ * label are joined with ';' in the order of their keys, as Prometheus'
+ * receiver joins them.
+ */
+static size_t attr_labels(struct select_ctx *c, const struct attrs *as, bool native, const char *const *skip,
+			  struct promql_label *l, size_t max, char (*num)[40])
+{
+	const char *orig[METRICS_MAX_LABELS];
+	size_t n = 0;
+	for (uint32_t i = 0; i < as->n && n < max && n < METRICS_MAX_LABELS; i++) {
+		const struct attr *t = &as->v[i];
+		bool skipped = false;
+		for (size_t k = 0; skip && skip[k]; k++)
+			skipped |= !strcmp(skip[k], t->key);
+		if (skipped)
+			continue;
+		const char *key = native ? t->key : label_of(c, t->key);
+		const char *value = attr_text(t, num[n], 40);
+		size_t j = 0;
+		while (j < n && strcmp(l[j].name, key))
+			j++;
+		if (j < n && !native) { /* two keys, one label: join the values */
+			bool first = strcmp(orig[j], t->key) < 0;
+			const char *a = first ? l[j].value : value, *b = first ? value : l[j].value;
+			size_t len = strlen(a) + strlen(b) + 2;
+			char *v = arena_alloc(c->out, len);
+			snprintf(v, len, "%s;%s", a, b);
+			l[j].value = v;
+			if (!first)
+				orig[j] = t->key;
+			continue;
+		}
+		orig[n] = t->key;
+		l[n++] = (struct promql_label){ key, value };
+	}
+	return n;
+}
+
+/* One sample of series name{extra, l...}; extra_name NULL for none. */
+static void put(struct select_ctx *c, const struct promql_label *l, size_t n, const char *name,
+		const char *extra_name, const char *extra_value, int64_t t_ns, double v, bool delta)
+{
+	struct promql_label tmp[METRICS_MAX_LABELS + 8];
+	size_t k = 0;
+	tmp[k++] = (struct promql_label){ "__name__", name };
+	if (extra_name)
+		tmp[k++] = (struct promql_label){ extra_name, extra_value };
+	memcpy(tmp + k, l, n * sizeof(*l));
+	emit(c, tmp, k + n, t_ns, v, delta);
+}
+
+/*
+ * target_info{job, instance, the other resource attributes} = 1 at the
+ * point's time, as Prometheus' OTLP receiver writes it per resource: only
+ * for a resource with attributes besides service.name, service.namespace
+ * and service.instance.id, and with a job or an instance.
+ */
+static void target_info(struct select_ctx *c, const struct metric_point *p)
+{
+	static const char *const ids[] = { "service.name", "service.namespace", "service.instance.id", NULL };
+	if (is_native(p) || !p->resource || !p->resource->attrs.n ||
+	    (p->resource == c->info_res && p->time_ns == c->info_t))
+		return; /* the resource's points share their resource: once per instant is enough */
+	c->info_res = p->resource;
+	c->info_t = p->time_ns;
+	struct promql_label l[METRICS_MAX_LABELS + 4];
+	size_t n = job_instance(c, p, l);
+	if (!n)
+		return;
+	size_t na = attr_labels(c, &p->resource->attrs, false, ids, l + n, METRICS_MAX_LABELS, c->info_num);
+	if (!na)
+		return;
+	c->info = true;
+	put(c, l, n + na, "target_info", NULL, NULL, p->time_ns, 1, false);
+	c->info = false;
+}
+
+static void point_series(struct select_ctx *c, const struct metric_point *p)
+{
+	struct promql_label l[METRICS_MAX_LABELS + 4];
+	char name[PROMNAME_MAX + 16];
+	int kind = (int)point_kind(p) | (is_native(p) ? 8 : 0);
+	if (!c->fam_of || c->fam_of != p->name || c->fam_unit != p->unit || c->fam_kind != kind) {
+		family_name(p, c->strategy, c->fam, sizeof(c->fam));
+		c->fam_of = p->name;
+		c->fam_unit = p->unit;
+		c->fam_kind = kind;
+	}
+	const char *base = c->fam;
+	/* job and instance first: they win over attributes of the same name */
+	size_t n = job_instance(c, p, l);
+	n += attr_labels(c, &p->attrs, is_native(p), NULL, l + n, METRICS_MAX_LABELS, c->num);
+	if (c->want_info)
+		target_info(c, p);
 	bool delta = p->temporality == TEMPORALITY_DELTA;
-	struct promql_label tmp[METRICS_MAX_LABELS + 4];
 	switch (p->type) {
 	case METRIC_GAUGE:
 	case METRIC_SUM:
-		l[0] = (struct promql_label){ "__name__", base };
-		emit(c, l, n, p->time_ns, p->value, delta && p->type == METRIC_SUM);
+		put(c, l, n, base, NULL, NULL, p->time_ns, p->value, delta && p->type == METRIC_SUM);
 		return;
 	case METRIC_SUMMARY:
 		for (uint32_t q = 0; q < p->n_quantiles; q++) {
 			char qs[40];
-			memcpy(tmp, l, n * sizeof(*l));
-			tmp[0] = (struct promql_label){ "__name__", base };
 			fmt_bound(p->quantiles[q], qs, sizeof(qs));
-			tmp[n] = (struct promql_label){ "quantile", qs };
-			emit(c, tmp, n + 1, p->time_ns, p->quantile_values[q], false);
+			put(c, l, n, base, "quantile", qs, p->time_ns, p->quantile_values[q], false);
 		}
 		break;
 	case METRIC_HISTOGRAM: {
@@ -235,10 +459,7 @@ static void point_series(struct select_ctx *c, const struct metric_point *p)
 			char le[40];
 			cum += p->bucket_counts ? p->bucket_counts[i] : 0;
 			fmt_bound(i < p->n_bounds ? p->bounds[i] : INFINITY, le, sizeof(le));
-			memcpy(tmp, l, n * sizeof(*l));
-			tmp[0] = (struct promql_label){ "__name__", name };
-			tmp[n] = (struct promql_label){ "le", le };
-			emit(c, tmp, n + 1, p->time_ns, (double)cum, delta);
+			put(c, l, n, name, "le", le, p->time_ns, (double)cum, delta);
 		}
 		break;
 	}
@@ -248,34 +469,21 @@ static void point_series(struct select_ctx *c, const struct metric_point *p)
 		for (uint32_t i = 0; i < p->n_neg; i++)
 			cum += p->neg_counts[i];
 		snprintf(name, sizeof(name), "%s_bucket", base);
-		memcpy(tmp, l, n * sizeof(*l));
-		tmp[0] = (struct promql_label){ "__name__", name };
-		tmp[n] = (struct promql_label){ "le", "0" };
-		emit(c, tmp, n + 1, p->time_ns, (double)cum, delta);
+		put(c, l, n, name, "le", "0", p->time_ns, (double)cum, delta);
 		for (uint32_t i = 0; i < p->n_pos && i < 512; i++) {
 			char le[40];
 			cum += p->pos_counts[i];
 			fmt_bound(pow(base_v, (double)p->pos_offset + i + 1), le, sizeof(le));
-			memcpy(tmp, l, n * sizeof(*l));
-			tmp[0] = (struct promql_label){ "__name__", name };
-			tmp[n] = (struct promql_label){ "le", le };
-			emit(c, tmp, n + 1, p->time_ns, (double)cum, delta);
+			put(c, l, n, name, "le", le, p->time_ns, (double)cum, delta);
 		}
-		memcpy(tmp, l, n * sizeof(*l));
-		tmp[0] = (struct promql_label){ "__name__", name };
-		tmp[n] = (struct promql_label){ "le", "+Inf" };
-		emit(c, tmp, n + 1, p->time_ns, (double)p->count, delta);
+		put(c, l, n, name, "le", "+Inf", p->time_ns, (double)p->count, delta);
 		break;
 	}
 	}
 	snprintf(name, sizeof(name), "%s_count", base);
-	memcpy(tmp, l, n * sizeof(*l));
-	tmp[0] = (struct promql_label){ "__name__", name };
-	emit(c, tmp, n, p->time_ns, (double)p->count, delta);
+	put(c, l, n, name, NULL, NULL, p->time_ns, (double)p->count, delta);
 	snprintf(name, sizeof(name), "%s_sum", base);
-	memcpy(tmp, l, n * sizeof(*l));
-	tmp[0] = (struct promql_label){ "__name__", name };
-	emit(c, tmp, n, p->time_ns, p->sum, delta);
+	put(c, l, n, name, NULL, NULL, p->time_ns, p->sum, delta);
 }
 
 static int scan_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
@@ -283,6 +491,7 @@ static int scan_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int
 	(void)tmin;
 	(void)tmax;
 	struct select_ctx *c = ctx;
+	cache_reset(c); /* the last block's memory is reused for this one */
 	for (size_t i = 0; i < b->n_points && !c->over; i++)
 		point_series(c, &b->points[i]);
 	return c->over;
@@ -309,32 +518,30 @@ static int select_series(struct metrics_ctx *mc, const struct promql_matcher *m,
 	/* ms to ns saturates: an offset or range reaching past either end of time selects up to that end */
 	struct select_ctx c = { .m = m, .n_m = n, .from_ns = ooda_ns_mul_sat(from_ms, OODA_NS_PER_MS),
 				.to_ns = ooda_ns_add_sat(ooda_ns_mul_sat(to_ms, OODA_NS_PER_MS), OODA_NS_PER_MS - 1),
-				.out = a, .max_series = PROMQL_DEFAULT_MAX_SERIES, .labels_only = labels_only };
+				.out = a, .max_series = PROMQL_DEFAULT_MAX_SERIES, .labels_only = labels_only,
+				.strategy = translation };
 	buf_init(&c.key);
 	const char *name = eq_value(m, n, "__name__");
+	/*
+	 * The block index holds the service, which is the job only where no
+	 * service.namespace is prefixed: a job with a '/' is not narrowed.
+	 */
 	const char *job = eq_value(m, n, "job");
+	if (job && strchr(job, '/'))
+		job = NULL;
 	const char *svc[1] = { job };
 	int rc = 0;
-	/* the stored base names that can yield this series name */
-	char stems[3][256];
-	size_t n_stems = 0;
-	if (name) {
-		snprintf(stems[n_stems++], 256, "%s", name);
-		static const char *const suffix[] = { "_bucket", "_sum", "_count" };
-		size_t len = strlen(name);
-		for (int k = 0; k < 3; k++) {
-			size_t sl = strlen(suffix[k]);
-			if (len > sl && !strcmp(name + len - sl, suffix[k]) && n_stems < 3)
-				snprintf(stems[n_stems++], 256, "%.*s", (int)(len - sl), name);
-		}
-	}
+	bool info = name && !strcmp(name, "target_info");
+	c.want_info = !name || info;
+	uint64_t tok[NAME_TOKENS_MAX];
+	/* target_info comes from every point of a resource: no name to look for */
+	size_t n_tok = name && !info ? name_tokens(name, tok) : 0;
 	bool live_only = name && !strncmp(name, "ooda_span_", 10);
-	for (size_t k = 0; !live_only && !rc && k < (name ? n_stems : 1); k++) {
-		uint64_t tok = name ? name_token(stems[k]) : 0;
+	if (!live_only) {
 		struct tstore_scan q = { .signal = SIGNAL_METRICS, .from_ns = c.from_ns, .to_ns = c.to_ns,
 					 .services = job ? svc : NULL, .n_services = job ? 1 : 0,
-					 .tokens = name ? &tok : NULL, .n_tokens = name ? 1 : 0, .oldest_first = true,
-					 .skipped = &mc->skipped };
+					 .tokens = n_tok ? tok : NULL, .n_tokens = n_tok, .any_token = true,
+					 .oldest_first = true, .skipped = &mc->skipped };
 		rc = tstore_scan(mc->tstore, &q, scan_cb, &c, err);
 	}
 	if (!rc && mc->live && (!name || live_only)) {
@@ -343,6 +550,7 @@ static int select_series(struct metrics_ctx *mc, const struct promql_matcher *m,
 		struct arena la;
 		arena_init(&la, 0);
 		int lrc = live_export_points(mc->live, c.from_ns, c.to_ns, 2000000, &la, &pts, &np, err);
+		cache_reset(&c);
 		if (!lrc)
 			for (size_t i = 0; i < np && !c.over; i++)
 				point_series(&c, &pts[i]);
@@ -366,6 +574,13 @@ static int select_series(struct metrics_ctx *mc, const struct promql_matcher *m,
 				continue;
 			if (b->n > 1)
 				qsort(b->s, b->n, sizeof(*b->s), cmp_sample);
+			if (b->info && b->n > 1) { /* one sample per instant, whichever resource batch it came from */
+				uint32_t k2 = 1;
+				for (uint32_t j = 1; j < b->n; j++)
+					if (b->s[j].t_ms != b->s[k2 - 1].t_ms)
+						b->s[k2++] = b->s[j];
+				b->n = k2;
+			}
 			if (b->delta)
 				for (uint32_t j = 1; j < b->n; j++)
 					b->s[j].v += b->s[j - 1].v;
@@ -534,8 +749,8 @@ static int meta_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int
 	struct meta_ctx *c = ctx;
 	for (size_t i = 0; i < b->n_points; i++) {
 		const struct metric_point *p = &b->points[i];
-		char name[256];
-		norm_name(p->name, name, sizeof(name));
+		char name[PROMNAME_MAX];
+		family_name(p, translation, name, sizeof(name));
 		if (c->only && strcmp(c->only, name))
 			continue;
 		json_t *list = json_object_get(c->data, name);
@@ -597,11 +812,11 @@ int metrics_exemplar_series(const struct metric_point *p, double value, struct b
 	struct arena a;
 	arena_init(&a, 0);
 	struct select_ctx c = { .m = NULL, .n_m = 0, .from_ns = INT64_MIN, .to_ns = INT64_MAX, .out = &a,
-				.max_series = 4096, .labels_only = true };
+				.max_series = 4096, .labels_only = true, .strategy = translation };
 	buf_init(&c.key);
 	point_series(&c, p);
-	char base[256], want[300];
-	norm_name(p->name, base, sizeof(base));
+	char base[PROMNAME_MAX], want[PROMNAME_MAX + 16];
+	family_name(p, c.strategy, base, sizeof(base));
 	bool hist = p->type == METRIC_HISTOGRAM || p->type == METRIC_EXP_HISTOGRAM;
 	snprintf(want, sizeof(want), hist ? "%s_bucket" : "%s", base);
 	const struct builder *best = NULL;

@@ -2,11 +2,16 @@
  * Metrics as PromQL sees them: a promql_source over the metric blocks of
  * the telemetry store and the live RED series, plus the Prometheus HTTP
  * API's series, labels and label-values lookups. OTel points become
- * Prometheus series here:
+ * Prometheus series here, named as Prometheus' own OTLP receiver names
+ * them (model/promname.h, docs/promql.md):
  *
- *   - names: '.' and '-' become '_' (http.server.duration → http_server_duration);
- *   - labels: the point's attributes, job = service.name, instance =
- *     service.instance.id (else host.name);
+ *   - names: escaped, with unit and type suffixes (http.server.duration in
+ *     s → http_server_duration_seconds; a monotonic sum gets _total, a
+ *     gauge of unit 1 _ratio); remote-written and live series as they are;
+ *   - labels: the point's attributes (keys escaped the same way), job =
+ *     service.namespace/service.name, instance = service.instance.id;
+ *   - target_info{job, instance, …} = 1: the other resource attributes,
+ *     one series per resource;
  *   - gauge and sum: one series; delta sums are accumulated into a running
  *     total so rate() and increase() work on them like on counters;
  *   - histogram: NAME_bucket{le} (cumulative), NAME_sum, NAME_count;
@@ -28,6 +33,15 @@ struct metrics_ctx {
 	/* damaged metric blocks the selects skipped (zero it first): the answer is partial */
 	struct tstore_skipped skipped;
 };
+
+/*
+ * How OTLP names are written (enum promname_strategy, from
+ * ingest.otlp_translation_strategy) for every select, lookup and
+ * metadata answer from now on; any other value means the default,
+ * PROMNAME_UNDERSCORE_ESCAPING. Thread-safe.
+ */
+void metrics_set_translation(int strategy);
+int metrics_translation(void);
 
 /* Fills src with the select function over ctx (which must outlive src). */
 void metrics_source_init(struct promql_source *src, struct metrics_ctx *ctx);
@@ -65,7 +79,7 @@ void metrics_meta_book_set(struct metrics_meta_book *b, const char *name, const 
  * Prometheus' /api/v1/metadata from the OTLP metric points stored in
  * [from_ms, to_ms] and from book (may be NULL): {"status":"success",
  * "data":{"NAME":[{"type","help","unit"}]}} keyed by the Prometheus name
- * ('.' and '-' become '_'; a histogram or summary by its base name), type
+ * (as the series are named; a histogram or summary by its base name), type
  * counter (monotonic sum), gauge, histogram or summary, help = the OTLP
  * description; distinct entries of one name are all listed. metric (NULL
  * or "": all) narrows to one name; limit caps the metrics (0: at most

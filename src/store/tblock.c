@@ -366,6 +366,7 @@ static void decode_point(struct reader *r, struct metric_point *p, int64_t *prev
 	p->has_sum = (fl & 2) != 0;
 	p->has_min = (fl & 4) != 0;
 	p->has_max = (fl & 8) != 0;
+	p->prom_native = (fl & 16) != 0;
 	p->name = get_str(r);
 	if (!p->name)
 		p->name = "";

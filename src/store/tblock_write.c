@@ -9,6 +9,7 @@
 #include "store/tblock_impl.h"
 #include "core/error.h"
 #include "core/hex.h"
+#include "model/promname.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -35,6 +36,10 @@ struct writer {
 	size_t tcap, tn;
 	struct buf scratch;
 	bool index_resources; /* logs: resource attribute values go to the bloom */
+	/* metrics: the name tokens of the last point (a metric's points share their strings) */
+	const char *last_name, *last_unit;
+	uint8_t last_kind;
+	uint64_t last_toks[3];
 };
 
 static void put_uv(struct buf *b, uint64_t v)
@@ -319,6 +324,7 @@ static void writer_reset(struct writer *w)
 		memset(w->toks, 0, w->tcap * sizeof(*w->toks));
 	}
 	w->tn = 0;
+	w->last_name = w->last_unit = NULL; /* the records they point into may be gone */
 }
 
 static void writer_release(struct writer *w);
@@ -437,14 +443,36 @@ static void encode_span(struct writer *w, const struct span *s, int64_t *prev)
 	}
 }
 
-/* The metric name as PromQL sees it: dots and dashes become underscores. */
-static void tok_metric_name(struct writer *w, const char *name)
+/*
+ * The metric's name as PromQL selects it: the stored name with dots and
+ * dashes as underscores (what blocks before the Prometheus naming held),
+ * and the Prometheus family name under both translation strategies
+ * (model/promname.h; a histogram's _bucket/_sum/_count are left to the
+ * reader to strip).
+ */
+static void tok_metric_name(struct writer *w, const struct metric_point *p)
 {
-	char tmp[256];
-	size_t n = 0;
-	for (; name[n] && n < sizeof(tmp); n++)
-		tmp[n] = (name[n] == '.' || name[n] == '-') ? '_' : name[n];
-	tok_add(w, XXH3_64bits_withSeed(tmp, n, 0x6d6574726963ULL));
+	const char *name = p->name;
+	enum promname_kind kind = p->type == METRIC_GAUGE ? PROMNAME_GAUGE
+				  : p->type == METRIC_SUM && p->monotonic ? PROMNAME_COUNTER : PROMNAME_OTHER;
+	uint8_t key = (uint8_t)(kind | (p->prom_native ? 8 : 0));
+	if (name != w->last_name || p->unit != w->last_unit || key != w->last_kind) {
+		char tmp[PROMNAME_MAX];
+		size_t n = 0;
+		for (; name[n] && n < sizeof(tmp); n++)
+			tmp[n] = (name[n] == '.' || name[n] == '-') ? '_' : name[n];
+		w->last_toks[0] = XXH3_64bits_withSeed(tmp, n, 0x6d6574726963ULL);
+		for (int s = PROMNAME_UNDERSCORE_ESCAPING; s <= PROMNAME_NO_UTF8_ESCAPING; s++) {
+			n = p->prom_native ? 0 : promname_metric(name, p->unit, kind, s, tmp, sizeof(tmp));
+			w->last_toks[1 + s] = n ? XXH3_64bits_withSeed(tmp, n, 0x6d6574726963ULL) : 0;
+		}
+		w->last_name = name;
+		w->last_unit = p->unit;
+		w->last_kind = key;
+	}
+	for (int i = 0; i < 3; i++)
+		if (w->last_toks[i])
+			tok_add(w, w->last_toks[i]);
 }
 
 static void encode_point(struct writer *w, const struct metric_point *p, int64_t *prev)
@@ -456,10 +484,11 @@ static void encode_point(struct writer *w, const struct metric_point *p, int64_t
 	put_u8(&w->col[C_U8], p->type);
 	put_u8(&w->col[C_U8], p->temporality);
 	put_u8(&w->col[C_U8], (uint8_t)((p->monotonic ? 1 : 0) | (p->has_sum ? 2 : 0) |
-					(p->has_min ? 4 : 0) | (p->has_max ? 8 : 0)));
+					(p->has_min ? 4 : 0) | (p->has_max ? 8 : 0) |
+					(p->prom_native ? 16 : 0)));
 	put_str(w, p->name);
 	if (p->name)
-		tok_metric_name(w, p->name);
+		tok_metric_name(w, p);
 	put_str(w, p->unit);
 	put_str(w, p->description);
 	put_str(w, p->scope_name);

@@ -741,6 +741,17 @@ static int sqlite_maintain(struct tstore *t, int64_t now_ns, struct buf *err)
 
 /* ---- reading ------------------------------------------------------------ */
 
+/* Whether a block's bloom may hold what the scan looks for. */
+static bool bloom_passes(const struct tstore_scan *q, const void *bloom, size_t len)
+{
+	if (!q->any_token)
+		return tblock_bloom_has_all(bloom, len, q->tokens, q->n_tokens);
+	for (size_t i = 0; i < q->n_tokens; i++)
+		if (tblock_bloom_has_all(bloom, len, &q->tokens[i], 1))
+			return true;
+	return false;
+}
+
 static int sqlite_scan(struct tstore *t, const struct tstore_scan *q, tstore_scan_fn fn, void *ctx,
 		       struct buf *err)
 {
@@ -783,9 +794,7 @@ static int sqlite_scan(struct tstore *t, const struct tstore_scan *q, tstore_sca
 		if (q->signal == SIGNAL_LOGS && q->min_severity &&
 		    sqlite3_column_int(st, 3) < q->min_severity)
 			continue;
-		if (q->n_tokens && !tblock_bloom_has_all(sqlite3_column_blob(st, 4),
-							 (size_t)sqlite3_column_bytes(st, 4), q->tokens,
-							 q->n_tokens))
+		if (q->n_tokens && !bloom_passes(q, sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4)))
 			continue;
 		int64_t id = sqlite3_column_int64(st, 0);
 		sqlite3_reset(get);

@@ -105,6 +105,7 @@ struct tstore_scan {
 	size_t n_services;
 	const uint64_t *tokens;    /* tblock_token_hash values every record must hold */
 	size_t n_tokens;
+	bool any_token;            /* a block needs only one of tokens (each block is read once) */
 	uint8_t min_severity;      /* logs: skip blocks whose highest severity is lower */
 	bool oldest_first;         /* default newest first (by block end) */
 	unsigned skip;             /* logs: columns the callback does not need (TBLOCK_SKIP_BODY, …) */

@@ -33,7 +33,7 @@ def main():
         ports = drills.start_sim(port)
         control = f"http://127.0.0.1:{ports['control']}"
         # every metric a rule reads exists in ooda under the name the rule uses
-        names = ["sim_requests", "process_memory_usage", "ooda_span_duration_seconds_bucket"]
+        names = ["sim_requests_total", "process_memory_usage_bytes", "ooda_span_duration_seconds_bucket"]
         deadline = time.time() + 60
         while time.time() < deadline and not all(series(port, n) for n in names):
             time.sleep(0.5)

@@ -35,9 +35,9 @@ def main():
         control = f"http://127.0.0.1:{ports['control']}"
         server = f"http://127.0.0.1:{port}"
         deadline = time.time() + 60
-        while time.time() < deadline and not series(port, "sim_requests"):
+        while time.time() < deadline and not series(port, "sim_requests_total"):
             time.sleep(0.5)
-        check(series(port, "sim_requests"), "ooda has the simulator's request counters")
+        check(series(port, "sim_requests_total"), "ooda has the simulator's request counters")
         time.sleep(3)  # a few seconds of healthy traffic in the rule's 10 s window
         _s, before = drills.call("POST", f"{server}/api/v1/incidents",
                                  {"title": "opened by hand before the drill", "severity": "SEV3"})

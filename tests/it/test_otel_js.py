@@ -174,6 +174,18 @@ try:
     res = instant(s, "sum(orders_total)")
     check(len(res) == 1 and float(res[0]["value"][1]) == first["orders_total"],
           f"sum(orders_total) == {first['orders_total']}: {res}")
+    # named as Prometheus' OTLP receiver names them: instance from service.instance.id,
+    # the other resource attributes on target_info, joinable by job and instance
+    res = instant(s, "orders_total")
+    insts = {x["metric"].get("instance") for x in res or []}
+    info = instant(s, 'target_info{job="checkout"}')
+    check(len(insts) == 1 and None not in insts and len(info) == 1
+          and info[0]["metric"].get("instance") in insts and info[0]["metric"].get("service_version") == "1.4.2"
+          and "deployment_environment" in info[0]["metric"] and "service_version" not in res[0]["metric"],
+          f"target_info carries the SDK's resource: {info} {insts}")
+    res = instant(s, "sum by (service_version) (orders_total * on (job, instance) group_left (service_version) target_info)")
+    check(len(res) == 1 and res[0]["metric"] == {"service_version": "1.4.2"}
+          and float(res[0]["value"][1]) == first["orders_total"], f"a resource attribute joined in: {res}")
     res = instant(s, "sum(checkout_duration_seconds_count)")
     check(len(res) == 1 and float(res[0]["value"][1]) == 2, f"histogram count: {res}")
     res = instant(s, 'sum(checkout_duration_seconds_bucket{le="+Inf"})')

@@ -82,12 +82,12 @@ try:
     r = get(s, "/api/v1/metadata")
     d = r.json().get("data", {})
     check(r.status == 200 and r.json()["status"] == "success", f"metadata answers: {r.status} {r.body}")
-    check(d.get("http_server_requests") == [{"type": "counter", "help": "Requests served", "unit": "{request}"}],
+    check(d.get("http_server_requests_total") == [{"type": "counter", "help": "Requests served", "unit": "{request}"}],
           f"monotonic sum is a counter with help and unit: {d}")
-    check(d.get("queue_depth") == [{"type": "gauge", "help": "Jobs waiting", "unit": "1"}], f"gauge: {d}")
-    check(d.get("http_server_duration", [{}])[0].get("type") == "histogram", f"histogram: {d}")
-    r = get(s, "/api/v1/metadata", metric="queue_depth")
-    check(list(r.json()["data"]) == ["queue_depth"], f"metric= narrows: {r.body}")
+    check(d.get("queue_depth_ratio") == [{"type": "gauge", "help": "Jobs waiting", "unit": "1"}], f"gauge: {d}")
+    check(d.get("http_server_duration_seconds", [{}])[0].get("type") == "histogram", f"histogram: {d}")
+    r = get(s, "/api/v1/metadata", metric="queue_depth_ratio")
+    check(list(r.json()["data"]) == ["queue_depth_ratio"], f"metric= narrows: {r.body}")
     r = get(s, "/api/v1/metadata", limit="1")
     check(len(r.json()["data"]) == 1, f"limit=1: {r.body}")
     # remote-write metadata (WriteRequest field 3) answers too
@@ -101,21 +101,21 @@ try:
     r = get(s, "/api/v1/format_query", query="sum(")
     check(r.status == 400 and r.json()["errorType"] == "bad_data", f"format_query of bad text: {r.status} {r.body}")
     # exemplars stored from OTLP come back under their series (the bucket holding the value)
-    r = get(s, "/api/v1/query_exemplars", query="histogram_quantile(0.9, rate(http_server_duration_bucket[5m]))",
+    r = get(s, "/api/v1/query_exemplars", query="histogram_quantile(0.9, rate(http_server_duration_seconds_bucket[5m]))",
             start=str(time.time() - 600), end=str(time.time() + 60))
     d = r.json().get("data")
     check(r.status == 200 and d and len(d) == 1, f"one series with exemplars: {r.body}")
     if d:
-        check(d[0]["seriesLabels"] == {"__name__": "http_server_duration_bucket", "job": "shop", "le": "+Inf"},
+        check(d[0]["seriesLabels"] == {"__name__": "http_server_duration_seconds_bucket", "job": "shop", "le": "+Inf"},
               f"the exemplar's series is the bucket of 0.25: {d[0]}")
         ex = d[0]["exemplars"][0]
         check(ex["labels"] == {"trace_id": TRACE, "span_id": "00f067aa0ba902b7", "user": "u1"} and ex["value"] == "0.25"
               and abs(ex["timestamp"] - (time.time() - 1)) < 60, f"trace id, value and time come back: {ex}")
-    r = get(s, "/api/v1/query_exemplars", query="queue_depth + http_server_requests")
+    r = get(s, "/api/v1/query_exemplars", query="queue_depth_ratio + http_server_requests_total")
     d = r.json().get("data")
     check(r.status == 200 and len(d) == 1 and d[0]["exemplars"][0]["labels"] == {"trace_id": TRACE2}
           and d[0]["exemplars"][0]["value"] == "7", f"default range, gauge exemplar: {r.body}")
-    r = get(s, "/api/v1/query_exemplars", query="queue_depth", start="0", end="100")
+    r = get(s, "/api/v1/query_exemplars", query="queue_depth_ratio", start="0", end="100")
     check(r.status == 200 and r.json()["data"] == [], f"outside the range: nothing: {r.body}")
     r = get(s, "/api/v1/query_exemplars", query="rate(")
     check(r.status == 400, f"exemplars of a bad query: {r.status}")

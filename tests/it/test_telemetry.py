@@ -166,7 +166,7 @@ try:
            if m["name"] == "http.requests" for dp in m["sum"]["dataPoints"]]
     tsec = int(pts[0]["timeUnixNano"]) / 1e9 + 1
     want = pts[0].get("asInt", pts[0].get("asDouble"))
-    r = s.get(f"/api/v1/query?query={q('sum(http_requests)')}&time={tsec}")
+    r = s.get(f"/api/v1/query?query={q('sum(http_requests_total)')}&time={tsec}")
     res_v = r.json()["data"]["result"]
     check(r.status == 200 and res_v and float(res_v[0]["value"][1]) == float(want), f"PromQL sum of the counter: {r.body}")
     r = s.post("/api/v1/query", f"query={q('queue_depth')}&time={tsec}",
@@ -175,9 +175,9 @@ try:
     r = s.get("/api/v1/query?query=" + q("sum(rate(x[5m]"))
     check(r.status == 400 and r.json()["status"] == "error" and r.json()["errorType"] == "bad_data",
           f"PromQL errors in Prometheus's shape: {r.body}")
-    r = s.get(f"/api/v1/query_range?query={q('http_requests')}&start={tsec - 60}&end={tsec}&step=15")
+    r = s.get(f"/api/v1/query_range?query={q('http_requests_total')}&start={tsec - 60}&end={tsec}&step=15")
     check(r.status == 200 and r.json()["data"]["resultType"] == "matrix", f"range query: {r.body[:200]}")
-    res = s.cli("query", "sum(http_requests)", "--time", str(tsec))
+    res = s.cli("query", "sum(http_requests_total)", "--time", str(tsec))
     check(res.returncode == 0 and str(want) in res.stdout, f"ooda query: {res.stdout}{res.stderr}")
 
     # --- change events

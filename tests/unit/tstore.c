@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader */
+#include <xxhash.h>
 #include <zstd.h>
 
 #include "core/arena.h"
@@ -178,8 +179,19 @@ static void test_span_and_metric_roundtrip(void **state)
 				       .n_bounds = 2, .bounds = bounds, .bucket_counts = counts,
 				       .attrs = { &lbl, 1 } },
 				     { .name = "queue_depth", .type = METRIC_GAUGE, .time_ns = 20, .value = 7.25,
-				       .resource = &res_cart } };
+				       .resource = &res_cart, .unit = "1", .prom_native = true } };
+	p[0].unit = "s";
 	assert_int_equal(tblock_encode(SIGNAL_METRICS, "cart", p, 2, 3, &blk, &err), 0);
+	/* the bloom holds the stored name and, for an OTLP metric, its Prometheus names */
+	static const char *const in_bloom[] = { "http_server_duration", "http_server_duration_seconds",
+						"http.server.duration_seconds", "queue_depth" };
+	for (size_t i = 0; i < 4; i++) {
+		uint64_t h = XXH3_64bits_withSeed(in_bloom[i], strlen(in_bloom[i]), 0x6d6574726963ULL);
+		if (!tblock_bloom_has_all(blk.bloom, blk.bloom_len, &h, 1))
+			fail_msg("%s is not in the bloom", in_bloom[i]);
+	}
+	uint64_t ratio = XXH3_64bits_withSeed("queue_depth_ratio", 17, 0x6d6574726963ULL);
+	assert_false(tblock_bloom_has_all(blk.bloom, blk.bloom_len, &ratio, 1)); /* a Prometheus name already */
 	memset(&out, 0, sizeof(out));
 	assert_int_equal(tblock_decode(SIGNAL_METRICS, blk.data, blk.data_len, &a, &out, &err), 0);
 	assert_int_equal(out.n_points, 2);
@@ -189,6 +201,8 @@ static void test_span_and_metric_roundtrip(void **state)
 	assert_int_equal(out.points[0].bucket_counts[2], 6);
 	assert_string_equal(out.points[0].attrs.v[0].s, "/x");
 	assert_true(out.points[1].value == 7.25);
+	assert_false(out.points[0].prom_native);
+	assert_true(out.points[1].prom_native);
 	tblock_release(&blk);
 	buf_release(&err);
 	arena_release(&a);
@@ -398,6 +412,18 @@ static void test_store_append_scan_compact_retain(void **state)
 	q.n_tokens = 1;
 	assert_int_equal(tstore_scan(t, &q, count_cb, &c, &err), 0);
 	assert_int_equal(c.logs, 0);
+	/* any one token: each block that holds one is read once, not once per token */
+	uint64_t either[3] = { tok, tblock_token_hash("done", 4), tblock_token_hash("request", 7) };
+	memset(&c, 0, sizeof(c));
+	q.tokens = either;
+	q.n_tokens = 3;
+	assert_int_equal(tstore_scan(t, &q, count_cb, &c, &err), 0);
+	assert_int_equal(c.logs, 0); /* all three: none has the first */
+	memset(&c, 0, sizeof(c));
+	q.any_token = true;
+	assert_int_equal(tstore_scan(t, &q, count_cb, &c, &err), 0);
+	assert_int_equal(c.logs, 150);
+	q.any_token = false;
 
 	/* compaction merges the small blocks and keeps every record */
 	assert_true(tstore_maintain(t, t0, &err) > 0);
