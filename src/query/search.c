@@ -827,7 +827,8 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 	uint64_t tok = tblock_token_hash(low, 32);
 	buf_init(&c.tmp);
 	struct tstore_skipped sk = { 0 };
-	struct tstore_scan s = { .signal = SIGNAL_SPANS, .tokens = &tok, .n_tokens = 1, .skipped = &sk };
+	struct tstore_scan s = { .signal = SIGNAL_SPANS, .tokens = &tok, .n_tokens = 1, .trace_id = c.id,
+				 .skipped = &sk };
 	int rc = tstore_scan(t, &s, trace_span_cb, &c, err);
 	if (!rc && !c.n) {
 		buf_addf(err, "no span of trace %s is stored", low);
@@ -848,7 +849,7 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 			if (c.v[i].end > t1)
 				t1 = c.v[i].end;
 		}
-		struct tstore_scan ls = { .signal = SIGNAL_LOGS, .tokens = &tok, .n_tokens = 1,
+		struct tstore_scan ls = { .signal = SIGNAL_LOGS, .tokens = &tok, .n_tokens = 1, .trace_id = c.id,
 					  .from_ns = t0 - 60 * OODA_NS_PER_SEC, .to_ns = t1 + 60 * OODA_NS_PER_SEC,
 					  .skipped = &sk };
 		rc = tstore_scan(t, &ls, trace_log_cb, &c, err);
