@@ -19,8 +19,10 @@
  * whose bloom filter lacks a required token, decodes the rest and hands each
  * one to a callback. Any number of threads may scan at once.
  *
- * The functions below go through struct tstore_backend, the seam where a
- * ClickHouse backend can be added without touching callers.
+ * The functions below go through struct tstore_backend. Two backends exist:
+ * the embedded block store above (the default) and ClickHouse
+ * (tstore_clickhouse.c: one row per record on a ClickHouse server, scans
+ * pushed down as SQL; docs/scale.md), picked by tstore_options.backend.
  */
 #ifndef OODA_TSTORE_H
 #define OODA_TSTORE_H
