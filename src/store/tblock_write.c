@@ -720,7 +720,7 @@ static int encode(int signal, const char *service, const void *recs, size_t n, i
 	 * frames cost more to write than they save a reader of few records */
 	int rc = n >= TBLOCK_FRAMES_MIN ? write_otb2(&w, tl, signal, n, level, out, err) :
 					  write_otb1(&w, tl, signal, n, level, out, err);
-	if (!rc)
+	if (!rc && !tokens) /* who takes the tokens indexes them itself: no bloom */
 		bloom_build(&w, out);
 	if (!rc && tokens) {
 		uint64_t *v = xmalloc((w.tn ? w.tn : 1) * sizeof(*v));

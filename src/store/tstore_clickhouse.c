@@ -151,8 +151,8 @@ static int ch_post(struct ch_store *c, const char *sql, const void *body, size_t
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 60000L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (c->user)
-		curl_easy_setopt(h, CURLOPT_USERNAME, c->user);
+	if (c->user || c->password) /* a password alone is the default user's */
+		curl_easy_setopt(h, CURLOPT_USERNAME, c->user ? c->user : "default");
 	if (c->password)
 		curl_easy_setopt(h, CURLOPT_PASSWORD, c->password);
 	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/octet-stream");
@@ -463,6 +463,22 @@ static int ch_append(struct tstore *t, const struct telemetry_batch *b, struct b
 
 /* ---- scan --------------------------------------------------------------- */
 
+/*
+ * " AND day OP 'YYYY-MM-DD'" for the day of ns, as a literal: toDate(N)
+ * reads small numbers as days but larger ones as seconds, and Date ends in
+ * 2106, so days past DATE_LAST_DAY add no bound.
+ */
+#define DATE_LAST_DAY 40000 /* 2079-07-07 */
+static void add_day_bound(struct buf *sql, const char *op, int64_t ns)
+{
+	int64_t d = day_of(ns);
+	if (d < 0 || d > DATE_LAST_DAY)
+		return;
+	char when[40];
+	ooda_time_format(d * DAY_NS, when, sizeof(when));
+	buf_addf(sql, " AND day %s '%.10s'", op, when);
+}
+
 int ch_scan_sql(const char *db, const struct tstore_scan *q, struct buf *sql)
 {
 	if (q->signal < 0 || q->signal > SIGNAL_METRICS)
@@ -475,9 +491,9 @@ int ch_scan_sql(const char *db, const struct tstore_scan *q, struct buf *sql)
 		buf_addf(sql, " AND %s >= %lld AND %s <= %lld", tmax, (long long)from, tmin, (long long)to);
 		/* partitions: a span is filed under the day it started */
 		if (!spans && from > 0)
-			buf_addf(sql, " AND day >= toDate(%lld)", (long long)(day_of(from) > 65535 ? 65535 : day_of(from)));
+			add_day_bound(sql, ">=", from);
 		if (q->to_ns > 0)
-			buf_addf(sql, " AND day <= toDate(%lld)", (long long)(day_of(to) > 65535 ? 65535 : day_of(to)));
+			add_day_bound(sql, "<=", to);
 	}
 	if (q->services && q->n_services) {
 		buf_adds(sql, " AND service IN (");

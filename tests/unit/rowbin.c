@@ -141,7 +141,7 @@ static void test_scan_sql(void **state)
 	buf_addch(&b, 0);
 	assert_string_equal(b.data,
 			    "SELECT time, time, rec FROM `ooda`.logs WHERE 1 AND time >= 86400000000000 AND time <= "
-			    "172800000000000 AND day >= toDate(1) AND day <= toDate(2) AND service IN ('check\\'out','cart') "
+			    "172800000000000 AND day >= '1970-01-02' AND day <= '1970-01-03' AND service IN ('check\\'out','cart') "
 			    "AND severity >= 17 AND trace_id = unhex('ab010000000000000000000000000000') AND "
 			    "hasAll(tokens, [toUInt64(42),toUInt64(1)]) ORDER BY time DESC FORMAT RowBinary");
 	buf_reset(&b);
@@ -151,6 +151,13 @@ static void test_scan_sql(void **state)
 	assert_non_null(strstr(b.data, "FROM `db`.spans WHERE 1 AND trace_id = unhex('ab01"));
 	assert_non_null(strstr(b.data, "(service, day) IN (SELECT service, day FROM `db`.traces"));
 	assert_non_null(strstr(b.data, "ORDER BY tmin ASC"));
+	buf_reset(&b);
+	/* no upper bound: no day bound past what Date holds */
+	struct tstore_scan open_end = { .signal = SIGNAL_METRICS, .from_ns = INT64_C(1796515200000000000) };
+	assert_int_equal(ch_scan_sql("db", &open_end, &b), 0);
+	buf_addch(&b, 0);
+	assert_non_null(strstr(b.data, "AND day >= '2026-12-06'"));
+	assert_null(strstr(b.data, "day <="));
 	buf_reset(&b);
 	struct tstore_scan bad = { .signal = SIGNAL_EVENTS };
 	assert_int_equal(ch_scan_sql("db", &bad, &b), OODA_EINVAL);
