@@ -516,12 +516,23 @@ int ch_scan_sql(const char *db, const struct tstore_scan *q, struct buf *sql)
 				      "unhex('%s'))",
 				 db, hex);
 	}
-	if (q->tokens && q->n_tokens) {
-		buf_adds(sql, " AND hasAll(tokens, [");
-		for (size_t i = 0; i < q->n_tokens; i++)
-			buf_addf(sql, "%stoUInt64(%llu)", i ? "," : "", (unsigned long long)(q->tokens[i] ? q->tokens[i] : 1));
-		buf_adds(sql, "])");
+	/* the trace id's own token is implied by the trace id filter: matching it
+	 * again would read the tokens column for nothing */
+	uint64_t implied = 0;
+	if (q->trace_id && q->signal != SIGNAL_METRICS) {
+		char hex[33];
+		hex_encode(q->trace_id, 16, hex);
+		implied = tblock_token_hash(hex, 32);
 	}
+	size_t n_tok = 0;
+	for (size_t i = 0; q->tokens && i < q->n_tokens; i++) {
+		if (implied && q->tokens[i] == implied)
+			continue;
+		buf_adds(sql, n_tok++ ? "," : " AND hasAll(tokens, [");
+		buf_addf(sql, "toUInt64(%llu)", (unsigned long long)(q->tokens[i] ? q->tokens[i] : 1));
+	}
+	if (n_tok)
+		buf_adds(sql, "])");
 	buf_addf(sql, q->oldest_first ? " ORDER BY %s ASC" : " ORDER BY %s DESC", q->oldest_first ? tmin : tmax);
 	buf_adds(sql, " FORMAT RowBinary");
 	return 0;
