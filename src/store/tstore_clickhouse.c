@@ -586,6 +586,25 @@ static void scan_skip(struct scan_state *s, const char *why)
 	log_warn("ClickHouse %s: a stored record does not decode, skipped: %s", sig_table[s->q->signal], why);
 }
 
+/*
+ * A query that fails after ClickHouse sent its 200 ends the body with the
+ * exception's text ("Code: 241, e.displayText() = DB::Exception: …") where a
+ * row would be. Is that what starts at p? Then err gets its first line.
+ */
+static bool mid_stream_error(const char *p, size_t len, struct buf *err)
+{
+	const char *at = memmem(p, len, "DB::Exception", 13);
+	if (!at)
+		return false;
+	const char *code = memmem(p, len, "Code: ", 6);
+	const char *from = code && code < at ? code : at;
+	size_t n = 0;
+	while (from + n < p + len && from[n] != '\n' && n < 400)
+		n++;
+	buf_addf(err, "ClickHouse failed during the query: %.*s", (int)n, from);
+	return true;
+}
+
 static size_t scan_write(void *ctx, const char *p, size_t len)
 {
 	struct scan_state *s = ctx;
@@ -604,18 +623,25 @@ static size_t scan_write(void *ctx, const char *p, size_t len)
 		if (rc > 0)
 			break;
 		if (rc < 0) {
-			buf_adds(&s->err, "ClickHouse answered a malformed row");
+			if (!mid_stream_error((const char *)r.p, (size_t)(r.end - r.p), &s->err))
+				buf_adds(&s->err, "ClickHouse answered a malformed row");
 			s->rc = OODA_EIO;
 			return 0;
 		}
-		r = row;
 		struct telemetry_batch one = { 0 };
 		struct buf derr = BUF_INIT;
 		if (tblock_decode_some(s->q->signal, rec, rlen, s->q->skip, &s->arena, &one, &derr)) {
+			if (mid_stream_error((const char *)r.p, (size_t)(r.end - r.p), &s->err)) {
+				buf_release(&derr);
+				s->rc = OODA_EIO;
+				return 0;
+			}
+			r = row;
 			scan_skip(s, derr.data ? derr.data : "");
 			buf_release(&derr);
 			continue;
 		}
+		r = row;
 		buf_release(&derr);
 		const void *src = s->q->signal == SIGNAL_LOGS ? (const void *)one.logs :
 				  s->q->signal == SIGNAL_SPANS ? (const void *)one.spans : (const void *)one.points;
@@ -657,14 +683,19 @@ static int ch_scan(struct tstore *t, const struct tstore_scan *q, tstore_scan_fn
 	s.esz = q->signal == SIGNAL_LOGS ? sizeof(struct log_record) :
 		q->signal == SIGNAL_SPANS ? sizeof(struct span) : sizeof(struct metric_point);
 	s.recs = xmalloc(SCAN_CHUNK * s.esz);
-	int rc = ch_post(c, sql.data, NULL, 0, NULL, scan_write, &s, &s.stopped, err);
-	if (!rc && s.rc) {
+	struct buf perr = BUF_INIT;
+	int rc = ch_post(c, sql.data, NULL, 0, NULL, scan_write, &s, &s.stopped, &perr);
+	if (s.rc) { /* the reader's reason beats curl's "failed writing received data" */
 		buf_add(err, s.err.data, s.err.len);
 		rc = s.rc;
+	} else if (rc) {
+		buf_add(err, perr.data, perr.len);
 	}
+	buf_release(&perr);
 	if (!rc && !s.stopped) {
 		if (s.pending.len) {
-			buf_adds(err, "ClickHouse's answer ended inside a row");
+			if (!mid_stream_error(s.pending.data, s.pending.len, err))
+				buf_adds(err, "ClickHouse's answer ended inside a row");
 			rc = OODA_EIO;
 		} else {
 			scan_flush(&s);

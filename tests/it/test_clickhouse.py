@@ -4,8 +4,9 @@ the test (tests/clickhouse/start), are fed the same OTLP logs, spans and
 metrics, NDJSON (with hostile service names and attribute values) and
 change events over HTTP; log search, facets, traces by id, PromQL and the
 event list must answer alike. Then: the ClickHouse password stays out of
-output and logs, and while ClickHouse is down ingest answers 503 (nothing
-acknowledged is lost: the client's retry lands once it is back)."""
+output and logs, while ClickHouse is down ingest answers 503 (nothing
+acknowledged is lost: the client's retry lands once it is back), and a
+query that fails after ClickHouse began its answer is reported as such."""
 import json
 import os
 import sys
@@ -191,9 +192,53 @@ def outage():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def failure_mid_answer():
+    """A query that fails after ClickHouse sent 200 ends its body with the
+    exception's text: a search must say so (5xx naming it), not pass the
+    text off as damaged records. A stand-in server answers like 18.16 does."""
+    import http.server
+    import threading
+
+    class Fake(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length", 0))
+            body = self.rfile.read(n).decode(errors="replace")
+            sql = urllib.parse.unquote(self.path.split("query=", 1)[1]) if "query=" in self.path else body
+            out = b""
+            if sql.startswith("SELECT version()"):
+                out = b"18.16.1\n"
+            elif "max(version)" in sql:
+                out = b"1\n"
+            elif ".logs WHERE" in sql:
+                out = (b"Code: 241, e.displayText() = DB::Exception: Memory limit (for query) exceeded: "
+                       b"would use 9.31 GiB, e.what() = DB::Exception\n")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Fake)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    cfg = (f"storage:\n  telemetry:\n    backend: clickhouse\n    url: http://127.0.0.1:{srv.server_port}\n"
+           "    database: fake\n")
+    s = Server(config=cfg)
+    try:
+        r = s.get("/api/v1/logs/search?since=1h&q=" + q("service:x"))
+        check(r.status >= 500 and "Memory limit" in r.body, f"the failure mid-answer is the answer: {r.status} {r.body[:300]}")
+        m = s.get("/metrics").body
+        check("\nooda_telemetry_corrupt_blocks_total 0\n" in m, "no record is counted as damaged")
+    finally:
+        s.stop()
+        srv.shutdown()
+
+
 if __name__ == "__main__":
     compare(time.time_ns())
     password()
     outage()
+    failure_mid_answer()
     done()
     sys.exit(0)
