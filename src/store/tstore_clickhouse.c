@@ -45,6 +45,7 @@ struct ch_store {
 	struct tstore_options opt;
 	char *url, *db, *user, *password;
 	int version[2];                  /* major, minor */
+	bool async_insert;               /* 21.11+: the server batches small inserts itself */
 	pthread_mutex_t pool_mu;
 	CURL *pool[POOL_MAX];
 	int n_pool;
@@ -138,6 +139,9 @@ static int ch_post(struct ch_store *c, const char *sql, const void *body, size_t
 		buf_adds(&url, "?query=");
 		buf_adds(&url, q ? q : "");
 		curl_free(q);
+		/* waiting keeps the promise: answered once the rows are stored */
+		if (c->async_insert)
+			buf_adds(&url, "&async_insert=1&wait_for_async_insert=1");
 	}
 	struct sink s = { .out = out, .fn = fn, .ctx = ctx, .h = h };
 	buf_init(&s.errbody);
@@ -1031,6 +1035,7 @@ static int ch_open(const char *dir, const struct tstore_options *opt, struct tst
 		}
 	}
 	buf_release(&ans);
+	c->async_insert = !rc && ch_has(c, 21, 11);
 	if (!rc)
 		rc = ch_migrate(c, err);
 	if (rc) {
