@@ -115,8 +115,8 @@ def compare(now_ns):
             r = s.get("/api/v1/logs/search?since=1h&limit=1000&q=" + q("line"))
             check(r.status == 200 and len(r.json()["logs"]) == 300, f"all 300 lines intact: {len(r.json().get('logs', []))}")
     finally:
-        a.stop()
-        b.stop()
+        check(a.stop() == 0, "the embedded ooda stops cleanly")
+        check(b.stop() == 0, "the ooda on ClickHouse stops cleanly (leak check under ASan)")
 
 
 def password():
@@ -142,7 +142,7 @@ def password():
         for path in ("/api/v1/status", "/metrics", "/api/v1/config"):
             check(secret not in good.get(path).body, f"{path} does not show the password")
     finally:
-        good.stop()
+        check(good.stop() == 0, "stops cleanly")
     check(secret not in good.read_log() and secret not in wrong.read_log(), "the password is not in the logs")
     _ = url
 
