@@ -11,7 +11,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 MESON_FLAGS ?= -Dwerror=true
 
-.PHONY: all deps build build-asan test demo bench fuzz clean
+.PHONY: all deps build build-asan test test-clickhouse demo bench fuzz clean
 
 all: build
 
@@ -33,6 +33,10 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 test: build build-asan
 	@scripts/install-deps --e2e
 	@scripts/run-tests $(BUILD) $(ASAN_BUILD)
+
+# the telemetry integration tests on ClickHouse, one server for all (docs/scale.md)
+test-clickhouse: build
+	@tests/clickhouse/start -- meson test -C $(BUILD) --setup clickhouse --suite it-clickhouse --print-errorlogs
 
 demo: build
 	@scripts/demo $(BUILD)/ooda $(ARGS)

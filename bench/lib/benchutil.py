@@ -74,12 +74,12 @@ class Tmp:
 
 
 class Ooda:
-    def __init__(self, binary, data_dir, log_path):
+    def __init__(self, binary, data_dir, log_path, extra=()):
         self.data_dir = data_dir
         self.log_path = log_path
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen(
-            [binary, "serve", "--listen", "127.0.0.1:0", "--data", data_dir],
+            [binary, "serve", "--listen", "127.0.0.1:0", "--data", data_dir, *extra],
             stdout=self.log, stderr=self.log)
         self.port = None
         for _ in range(200):
@@ -231,11 +231,11 @@ class ClickHouse:
     def insert_path(self, table, fmt="JSONEachRow"):
         return "/?query=" + urllib.parse.quote(f"INSERT INTO {table} FORMAT {fmt}")
 
-    def active_bytes(self, table=None):
+    def active_bytes(self, table=None, database="default"):
         """Bytes on disk of the active parts (merged-away parts linger for
         minutes before ClickHouse deletes them, so du would count them)."""
         where = f" AND table = '{table}'" if table else ""
-        return int(self.query("SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = 'default'"
+        return int(self.query(f"SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = '{database}'"
                               + where) or 0)
 
     def stop(self):

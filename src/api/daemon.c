@@ -323,7 +323,30 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		.expect_existing = store_telemetry_recorded(d.store),
 		.recreate = opt->recreate_telemetry,
 	};
-	if ((rc = tstore_open(d.data_dir, &topt, &d.tstore, err)) || (rc = store_telemetry_record(d.store, err)))
+	bool on_ch = d.cfg.telemetry_backend && !strcmp(d.cfg.telemetry_backend, "clickhouse");
+	if (on_ch) {
+		topt.backend = "clickhouse";
+		topt.expect_existing = false;
+		topt.clickhouse = (struct tstore_clickhouse_options){ .url = d.cfg.telemetry_url,
+								      .database = d.cfg.telemetry_database,
+								      .user = d.cfg.telemetry_user };
+		if (d.cfg.telemetry_password_env) {
+			topt.clickhouse.password = getenv(d.cfg.telemetry_password_env);
+			if (!topt.clickhouse.password) {
+				buf_addf(err, "storage.telemetry.password_env: the environment variable %.64s is not set",
+					 d.cfg.telemetry_password_env);
+				rc = OODA_EINVAL;
+				goto out;
+			}
+		}
+		if (!d.cfg.telemetry_url) {
+			buf_adds(err, "storage.telemetry.url: required with storage.telemetry.backend: clickhouse");
+			rc = OODA_EINVAL;
+			goto out;
+		}
+	}
+	if ((rc = tstore_open(d.data_dir, &topt, &d.tstore, err)) ||
+	    (!on_ch && (rc = store_telemetry_record(d.store, err))))
 		goto out;
 	live_replay(&d);
 	if ((rc = audit_signer_load(&d.signer, d.data_dir, d.cfg.audit_checkpoint_every, err)))

@@ -23,6 +23,7 @@
 #define F(field) offsetof(struct config, field)
 
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
+static const char *const telemetry_backends[] = { "sqlite", "clickhouse", NULL };
 
 /*
  * Section schemas. Each sub-table row is one key at its level; the stage
@@ -557,6 +558,17 @@ const struct config_key config_keys[] = {
 	  "Old versions of the documents ooda rewrites on its own (alert transitions, silences, heartbeat pings) are deleted from control.db once older than this; the latest version of each is kept, and so is everything people wrote (flags, configs, deploys, approvals, tokens, audit). Delivered and failed notifications older than this are deleted too. See operations.md, Control store size." },
 	{ "retention.control_max_versions", CFG_INT, "100", F(control_max_versions), 1, 1000000000,
 	  "Versions kept per alert, silence or heartbeat, the latest included; older ones are deleted whatever their age." },
+	{ "storage.telemetry.backend", CFG_STRING, "sqlite", F(telemetry_backend), 0, 0,
+	  "Where telemetry is kept: sqlite (telemetry.db in the data dir) or clickhouse (a ClickHouse server, docs/scale.md).",
+	  .enums = telemetry_backends },
+	{ "storage.telemetry.url", CFG_STRING, NULL, F(telemetry_url), 0, 0,
+	  "ClickHouse: the HTTP interface, http://host:8123 (no user or password in it)." },
+	{ "storage.telemetry.database", CFG_STRING, "ooda", F(telemetry_database), 0, 0,
+	  "ClickHouse: the database ooda creates and migrates its tables in." },
+	{ "storage.telemetry.user", CFG_STRING, NULL, F(telemetry_user), 0, 0,
+	  "ClickHouse: the user (else the server's default user)." },
+	{ "storage.telemetry.password_env", CFG_STRING, NULL, F(telemetry_password_env), 0, 0,
+	  "ClickHouse: the name of the environment variable holding the user's password (never the password itself)." },
 	{ "ingest.queue_bytes", CFG_SIZE, "256MiB", F(ingest_queue_bytes), 1 << 20, INT64_C(1) << 34,
 	  "Bound of each ingest queue: request bodies waiting for an ingest worker, and decoded telemetry waiting for the writer; when full, ingest answers 429 with Retry-After." },
 	{ "ingest.otlp_translation_strategy", CFG_STRING, "UnderscoreEscapingWithSuffixes", F(otlp_translation), 0, 0,

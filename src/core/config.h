@@ -45,6 +45,12 @@ struct config {
 	int64_t control_max_versions;
 	int64_t ingest_queue_bytes;
 	char *otlp_translation;   /* a promname_strategy_names entry */
+	/* storage.telemetry: the telemetry backend and, for ClickHouse, its server */
+	char *telemetry_backend;      /* "sqlite" or "clickhouse" */
+	char *telemetry_url;
+	char *telemetry_database;
+	char *telemetry_user;
+	char *telemetry_password_env; /* the variable's name; the secret is read at open */
 	/* the parsed document, for sections read by their own stage */
 	struct fy_document *doc;
 	char *text;               /* the YAML text doc points into; freed after doc */

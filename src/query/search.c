@@ -671,6 +671,7 @@ struct trace_ctx {
 	/* the tree: children of span i are kid[first_kid[i] .. first_kid[i + 1]), by start time */
 	size_t *first_kid, *kid;
 	struct page logs;
+	int64_t log_from, log_to; /* the trace's logs: within a minute of its spans */
 	struct buf tmp;
 	int depth_pass;
 };
@@ -710,6 +711,10 @@ static int trace_log_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin
 	for (size_t i = 0; i < b->n_logs; i++) {
 		const struct log_record *r = &b->logs[i];
 		if (!r->has_trace_id || memcmp(r->trace_id, c->id, 16))
+			continue;
+		/* a block overlapping the window may hold older lines of the same
+		 * trace: the answer is the window, whatever the block layout */
+		if (r->time_ns < c->log_from || r->time_ns > c->log_to)
 			continue;
 		buf_reset(&c->tmp);
 		search_log_json(&c->tmp, r);
@@ -827,7 +832,8 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 	uint64_t tok = tblock_token_hash(low, 32);
 	buf_init(&c.tmp);
 	struct tstore_skipped sk = { 0 };
-	struct tstore_scan s = { .signal = SIGNAL_SPANS, .tokens = &tok, .n_tokens = 1, .skipped = &sk };
+	struct tstore_scan s = { .signal = SIGNAL_SPANS, .tokens = &tok, .n_tokens = 1, .trace_id = c.id,
+				 .skipped = &sk };
 	int rc = tstore_scan(t, &s, trace_span_cb, &c, err);
 	if (!rc && !c.n) {
 		buf_addf(err, "no span of trace %s is stored", low);
@@ -848,9 +854,10 @@ int search_trace(struct tstore *t, const char *hex, struct buf *out, struct buf 
 			if (c.v[i].end > t1)
 				t1 = c.v[i].end;
 		}
-		struct tstore_scan ls = { .signal = SIGNAL_LOGS, .tokens = &tok, .n_tokens = 1,
-					  .from_ns = t0 - 60 * OODA_NS_PER_SEC, .to_ns = t1 + 60 * OODA_NS_PER_SEC,
-					  .skipped = &sk };
+		c.log_from = t0 - 60 * OODA_NS_PER_SEC;
+		c.log_to = t1 + 60 * OODA_NS_PER_SEC;
+		struct tstore_scan ls = { .signal = SIGNAL_LOGS, .tokens = &tok, .n_tokens = 1, .trace_id = c.id,
+					  .from_ns = c.log_from, .to_ns = c.log_to, .skipped = &sk };
 		rc = tstore_scan(t, &ls, trace_log_cb, &c, err);
 	}
 	if (!rc) {

@@ -47,6 +47,16 @@ struct tblock {
 	size_t bloom_len;
 };
 
+/*
+ * tblock_encode that also hands back the distinct token hashes the bloom
+ * would be built from, sorted (*tokens malloc'd, the caller frees it), and
+ * no bloom (out->bloom NULL): a store that keeps one record per row indexes
+ * the tokens itself (tstore_clickhouse.c). Token value 0 is stored as 1, as
+ * in the bloom.
+ */
+int tblock_encode_tokens(int signal, const char *service, const void *recs, size_t n, int level,
+			 struct tblock *out, uint64_t **tokens, size_t *n_tokens, struct buf *err);
+
 /* Frees data and bloom. */
 void tblock_release(struct tblock *b);
 

@@ -679,8 +679,29 @@ static int write_otb2(struct writer *w, struct tl_state *tl, int signal, size_t 
 	return rc;
 }
 
+static int encode(int signal, const char *service, const void *recs, size_t n, int level, struct tblock *out,
+		  uint64_t **tokens, size_t *n_tokens, struct buf *err);
+
 int tblock_encode(int signal, const char *service, const void *recs, size_t n, int level,
 		  struct tblock *out, struct buf *err)
+{
+	return encode(signal, service, recs, n, level, out, NULL, NULL, err);
+}
+
+int tblock_encode_tokens(int signal, const char *service, const void *recs, size_t n, int level,
+			 struct tblock *out, uint64_t **tokens, size_t *n_tokens, struct buf *err)
+{
+	return encode(signal, service, recs, n, level, out, tokens, n_tokens, err);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int encode(int signal, const char *service, const void *recs, size_t n, int level, struct tblock *out,
+		  uint64_t **tokens, size_t *n_tokens, struct buf *err)
 {
 	memset(out, 0, sizeof(*out));
 	out->signal = signal;
@@ -728,8 +749,18 @@ int tblock_encode(int signal, const char *service, const void *recs, size_t n, i
 	 * frames cost more to write than they save a reader of few records */
 	int rc = n >= TBLOCK_FRAMES_MIN ? write_otb2(&w, tl, signal, n, level, out, err) :
 					  write_otb1(&w, tl, signal, n, level, out, err);
-	if (!rc)
+	if (!rc && !tokens) /* who takes the tokens indexes them itself: no bloom */
 		bloom_build(&w, out);
+	if (!rc && tokens) {
+		uint64_t *v = xmalloc((w.tn ? w.tn : 1) * sizeof(*v));
+		size_t k = 0;
+		for (size_t i = 0; i < w.tcap; i++)
+			if (w.toks[i])
+				v[k++] = w.toks[i];
+		qsort(v, k, sizeof(*v), cmp_u64);
+		*tokens = v;
+		*n_tokens = k;
+	}
 #undef w
 	if (rc)
 		tblock_release(out);

@@ -1119,6 +1119,12 @@ const struct tstore_backend tstore_sqlite_blocks = {
 
 int tstore_open(const char *dir, const struct tstore_options *opt, struct tstore **out, struct buf *err)
 {
+	if (opt->backend && !strcmp(opt->backend, "clickhouse"))
+		return tstore_clickhouse.open(dir, opt, out, err);
+	if (opt->backend && strcmp(opt->backend, "sqlite")) {
+		buf_addf(err, "unknown telemetry backend %.32s (sqlite or clickhouse)", opt->backend);
+		return OODA_EINVAL;
+	}
 	return tstore_sqlite_blocks.open(dir, opt, out, err);
 }
 

@@ -19,8 +19,10 @@
  * whose bloom filter lacks a required token, decodes the rest and hands each
  * one to a callback. Any number of threads may scan at once.
  *
- * The functions below go through struct tstore_backend, the seam where a
- * ClickHouse backend can be added without touching callers.
+ * The functions below go through struct tstore_backend. Two backends exist:
+ * the embedded block store above (the default) and ClickHouse
+ * (tstore_clickhouse.c: one row per record on a ClickHouse server, scans
+ * pushed down as SQL; docs/scale.md), picked by tstore_options.backend.
  */
 #ifndef OODA_TSTORE_H
 #define OODA_TSTORE_H
@@ -34,7 +36,18 @@
 
 struct tstore;
 
+/* Where the ClickHouse backend finds its server (storage.telemetry.*). */
+struct tstore_clickhouse_options {
+	const char *url;          /* http://host:port */
+	const char *database;     /* NULL = "ooda" */
+	const char *user;         /* NULL = the server's default user */
+	const char *password;     /* the secret itself (read from password_env), or NULL */
+};
+
 struct tstore_options {
+	/* "sqlite" or NULL: blocks in DIR/telemetry.db; "clickhouse": the server in clickhouse */
+	const char *backend;
+	struct tstore_clickhouse_options clickhouse;
 	size_t queue_bytes;        /* bound on encoded bytes waiting for the writer */
 	int64_t retention_age_ns;  /* 0 = keep forever */
 	int64_t retention_bytes;   /* 0 = no size bound */
@@ -57,7 +70,11 @@ struct tstore_options {
 #define TSTORE_SCHEMA_VERSION 1
 
 /*
- * Opens DIR/telemetry.db and starts the writer. A first run (no
+ * Opens the backend opt->backend names. For ClickHouse (DIR unused): checks
+ * the URL and database name (OODA_EINVAL), reaches the server (OODA_EUNAVAIL
+ * when it cannot), migrates the schema (OODA_ESCHEMA when a newer ooda wrote
+ * it). For the embedded store (the rest of this comment):
+ * opens DIR/telemetry.db and starts the writer. A first run (no
  * telemetry.db, and opt->expect_existing false) creates it. A file that is
  * empty (0 bytes), not a SQLite database or without the block tables, or
  * a missing one while opt->expect_existing, is refused with OODA_ECORRUPT,
@@ -107,6 +124,10 @@ struct tstore_scan {
 	size_t n_tokens;
 	bool any_token;            /* a block needs only one of tokens (each block is read once) */
 	uint8_t min_severity;      /* logs: skip blocks whose highest severity is lower */
+	/* Optional: the scan is for the records of this trace (16 bytes). The
+	 * embedded store goes by the trace id's token in tokens, which the caller
+	 * passes too; a backend with a trace-id column filters on it. */
+	const uint8_t *trace_id;
 	bool oldest_first;         /* default newest first (by block end) */
 	unsigned skip;             /* logs: columns the callback does not need (TBLOCK_SKIP_BODY, …) */
 	/*
@@ -240,5 +261,7 @@ struct tstore_backend {
 
 /* The embedded SQLite block backend. */
 extern const struct tstore_backend tstore_sqlite_blocks;
+/* Telemetry on a ClickHouse server (tstore_clickhouse.c). */
+extern const struct tstore_backend tstore_clickhouse;
 
 #endif

@@ -57,12 +57,50 @@ class Response:
         return json.loads(self.body)
 
 
+# OODA_IT_TELEMETRY=clickhouse runs every Server's telemetry on ClickHouse:
+# the one at OODA_CLICKHOUSE_URL (tests/clickhouse/start -- CMD sets it), else
+# one this process starts on first use and stops at exit. Each Server gets a
+# database of its own, so tests see only their own data.
+_CH = {}
+
+
+def clickhouse_url():
+    url = os.environ.get("OODA_CLICKHOUSE_URL")
+    if url:
+        return url
+    if "url" not in _CH:
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../clickhouse"))
+        import importlib.machinery
+        import importlib.util
+        path = os.path.join(os.path.dirname(__file__), "../clickhouse/start")
+        loader = importlib.machinery.SourceFileLoader("ch_start", path)
+        spec = importlib.util.spec_from_loader("ch_start", loader)
+        mod = importlib.util.module_from_spec(spec)
+        loader.exec_module(mod)
+        d = tempfile.mkdtemp(prefix="ooda-it-ch-")
+        _CH["url"] = mod.start(d)
+        _CH["mod"] = mod
+        atexit.register(shutil.rmtree, d, True)
+        atexit.register(mod.stop, d)
+    return _CH["url"]
+
+
+def telemetry_yaml(database=None):
+    """The storage section that puts a server's telemetry on ClickHouse."""
+    db = database or "it_" + os.urandom(6).hex()
+    return f"storage:\n  telemetry:\n    backend: clickhouse\n    url: {clickhouse_url()}\n    database: {db}\n"
+
+
 class Server:
-    def __init__(self, config=None, data=None, extra=(), expect_start=True, env=None):
+    def __init__(self, config=None, data=None, extra=(), expect_start=True, env=None, telemetry=None):
         self.tmp = tempfile.mkdtemp(prefix="ooda-it-")
         self.env = env
         self.data = data or os.path.join(self.tmp, "data")
         self.config = None
+        # telemetry: None follows OODA_IT_TELEMETRY; "sqlite" or "clickhouse" picks one
+        self.telemetry = telemetry or os.environ.get("OODA_IT_TELEMETRY", "sqlite")
+        if self.telemetry == "clickhouse" and "storage:" not in (config or ""):
+            config = (config or "") + ("\n" if config and not config.endswith("\n") else "") + telemetry_yaml()
         if config is not None:
             self.config = os.path.join(self.tmp, "ooda.yaml")
             with open(self.config, "w") as f:

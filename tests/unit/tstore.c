@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/hex.h"
+#include "core/time.h"
 #include "store/tblock.h"
 #include "store/tstore.h"
 #include "query/search.h"
@@ -560,6 +561,30 @@ static void test_trace_tree(void **state)
 			fail_msg("span %s should have %s in %s", want[2 * k], depth, out.data);
 		p = at + 1;
 	}
+
+	/* the trace's logs are those within a minute of its spans, however the
+	 * blocks fall: a line of the same trace half an hour earlier, stored in
+	 * the same block as one in the window, is not in the answer */
+	struct log_record lg[2];
+	memset(lg, 0, sizeof(lg));
+	for (size_t i = 0; i < 2; i++) {
+		lg[i].has_trace_id = true;
+		lg[i].trace_id[0] = 0xab;
+		lg[i].severity = 9;
+		lg[i].resource = &res_cart;
+	}
+	lg[0].time_ns = v[0].start_ns + 10 * OODA_NS_PER_SEC;
+	lg[0].body = "inside the window";
+	lg[0].body_len = (uint32_t)strlen(lg[0].body);
+	lg[1].time_ns = v[0].start_ns - 1800 * OODA_NS_PER_SEC;
+	lg[1].body = "half an hour before";
+	lg[1].body_len = (uint32_t)strlen(lg[1].body);
+	struct telemetry_batch lb = { .logs = lg, .n_logs = 2 };
+	assert_int_equal(tstore_append(t, &lb, &err), 0);
+	buf_reset(&out);
+	assert_int_equal(search_trace(t, "ab000000000000000000000000000000", &out, &err), 0);
+	assert_non_null(strstr(out.data, "inside the window"));
+	assert_null(strstr(out.data, "half an hour before"));
 
 	/* a wide trace: one root and 3,000 children, every one kept at depth 1 */
 	struct span *w = calloc(3001, sizeof(*w));
