@@ -532,7 +532,8 @@ int ch_scan_sql(const char *db, const struct tstore_scan *q, struct buf *sql)
 	for (size_t i = 0; q->tokens && i < q->n_tokens; i++) {
 		if (implied && q->tokens[i] == implied)
 			continue;
-		buf_adds(sql, n_tok++ ? "," : " AND hasAll(tokens, [");
+		/* any_token: the record needs one of them (a metric asked for by any of its names) */
+		buf_adds(sql, n_tok++ ? "," : q->any_token ? " AND hasAny(tokens, [" : " AND hasAll(tokens, [");
 		buf_addf(sql, "toUInt64(%llu)", (unsigned long long)(q->tokens[i] ? q->tokens[i] : 1));
 	}
 	if (n_tok)

@@ -98,8 +98,8 @@ def compare(now_ns):
         t0 = min(int(dp["timeUnixNano"]) for rm in mj["resourceMetrics"] for sm in rm["scopeMetrics"]
                  for m in sm["metrics"] for kind in ("sum", "gauge", "histogram") if kind in m
                  for dp in m[kind]["dataPoints"]) / 1e9
-        for expr in ["sum(http_requests)", "http_requests", "queue_depth", "count by (__name__) ({__name__=~\".+\"})",
-                     "sum by (job) (http_requests)"]:
+        for expr in ["sum(http_requests_total)", "http_requests_total", "queue_depth", "count by (__name__) ({__name__=~\".+\"})",
+                     "sum by (job) (http_requests_total)"]:
             r = same(a, b, f"/api/v1/query?query={q(expr)}&time={t0 + 1}", "PromQL")
             check(r.status == 200 and r.json()["data"]["result"], f"PromQL {expr} has a result: {r.body[:200]}")
             r = same(a, b, f"/api/v1/query_range?query={q(expr)}&start={t0 - 60}&end={t0 + 60}&step=15", "PromQL range")
