@@ -38,6 +38,8 @@ struct store {
 	bool stopping;
 	atomic_bool full;             /* the last failed write failed for lack of space */
 	atomic_ullong full_failures;
+	pthread_cond_t changed;       /* broadcast after each commit (store_wait_change) */
+	uint64_t commits;
 };
 
 const struct store_backend *store_backend(const struct store *s)
@@ -108,6 +110,10 @@ static void run_batch(struct store *s, struct job *batch)
 				}
 			}
 	} else {
+		pthread_mutex_lock(&s->mu);
+		s->commits++;
+		pthread_cond_broadcast(&s->changed);
+		pthread_mutex_unlock(&s->mu);
 		/* space again once something was written (an empty commit proves nothing) */
 		for (struct job *j = batch; j; j = j->next)
 			if (!j->rc)
@@ -146,11 +152,11 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int store_open(const char *dir, unsigned flags, struct store **out, struct buf *err)
+int store_open_at(const struct store_location *loc, unsigned flags, struct store **out, struct buf *err)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
-	s->be = &store_sqlite_backend;
-	int rc = s->be->open(dir, flags & STORE_READONLY, &s->impl, err);
+	s->be = loc->pg_dsn && *loc->pg_dsn ? &store_pg_backend : &store_sqlite_backend;
+	int rc = s->be->open(loc, flags & STORE_READONLY, &s->impl, err);
 	if (rc) {
 		free(s);
 		return rc;
@@ -158,6 +164,11 @@ int store_open(const char *dir, unsigned flags, struct store **out, struct buf *
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->done, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->changed, &ca);
+	pthread_condattr_destroy(&ca);
 	s->threaded = !(flags & (STORE_NO_WRITER_THREAD | STORE_READONLY));
 	if (s->threaded && pthread_create(&s->writer, NULL, writer_main, s)) {
 		s->be->close(s->impl);
@@ -167,6 +178,39 @@ int store_open(const char *dir, unsigned flags, struct store **out, struct buf *
 	}
 	*out = s;
 	return 0;
+}
+
+int store_open(const char *dir, unsigned flags, struct store **out, struct buf *err)
+{
+	struct store_location loc = { .dir = dir };
+	return store_open_at(&loc, flags, out, err);
+}
+
+const char *store_backend_name(const struct store *s)
+{
+	return s->be->name;
+}
+
+int store_wait_change(struct store *s, int64_t timeout_ms)
+{
+	if (s->be->wait_change)
+		return s->be->wait_change(s->impl, timeout_ms);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&s->mu);
+	uint64_t seen = s->commits;
+	int rc = 0;
+	while (s->commits == seen && rc == 0)
+		rc = pthread_cond_timedwait(&s->changed, &s->mu, &until);
+	bool changed = s->commits != seen;
+	pthread_mutex_unlock(&s->mu);
+	return changed ? 0 : OODA_ETIMEOUT;
 }
 
 void store_close(struct store *s)
@@ -184,6 +228,7 @@ void store_close(struct store *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->done);
+	pthread_cond_destroy(&s->changed);
 	free(s);
 }
 

@@ -186,6 +186,37 @@ enum store_open_flags {
 };
 
 /*
+ * Where the control store lives: SQLite's control.db in the data dir (the
+ * default), or a PostgreSQL database named by a libpq connection string.
+ * The string is a secret (it may hold a password): the store never puts it
+ * in an error, a log line or the audit.
+ */
+struct store_location {
+	const char *dir;       /* the data dir; SQLite keeps control.db here */
+	const char *pg_dsn;    /* NULL or "": SQLite; else PostgreSQL */
+};
+
+/*
+ * Opens the control store at loc as store_open() does in a data dir. On
+ * PostgreSQL the schema is created and migrated in the database (several
+ * processes may open one database at once); a server that cannot be reached
+ * gives OODA_EUNAVAIL with a detail that does not repeat the connection
+ * string.
+ */
+int store_open_at(const struct store_location *loc, unsigned flags, struct store **out, struct buf *err);
+
+/* "sqlite" or "postgres": the backend s runs on. */
+const char *store_backend_name(const struct store *s);
+
+/*
+ * Waits up to timeout_ms for a commit to the store, by this process or (on
+ * PostgreSQL, through LISTEN/NOTIFY) by another one sharing the database:
+ * 0 when one came (or may have: callers re-read), OODA_ETIMEOUT when none
+ * did. For workers that would otherwise poll. Any thread.
+ */
+int store_wait_change(struct store *s, int64_t timeout_ms);
+
+/*
  * Opens (creating if needed) the control store in dir, applies pending
  * migrations, and starts the writer thread. A data dir written by a newer
  * ooda is refused with OODA_ESCHEMA; an unwritable dir with OODA_EIO.
@@ -224,7 +255,10 @@ int store_telemetry_record(struct store *s, struct buf *err);
  */
 void store_space(struct store *s, bool *full, uint64_t *failures);
 
-/* Online backup of the control database to path (SQLite backup API). */
+/*
+ * Online backup of the control database to path (SQLite backup API). On
+ * PostgreSQL refused with OODA_EINVAL and a detail naming pg_dump.
+ */
 int store_backup(struct store *s, const char *path, struct buf *err);
 
 /*

@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "store/store.h"
+#include "store_at.h"
 
 static char *tmpdir(void)
 {
@@ -35,7 +36,7 @@ static struct store *open_store(const char *dir)
 {
 	struct store *s = NULL;
 	struct buf err = BUF_INIT;
-	assert_int_equal(store_open(dir, 0, &s, &err), 0);
+	assert_int_equal(test_store_open(dir, 0, &s, &err), 0);
 	buf_release(&err);
 	return s;
 }
