@@ -26,6 +26,7 @@
 #define F(field) offsetof(struct config, field)
 
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
+static const char *const control_backends[] = { "sqlite", "postgres", NULL };
 
 /*
  * Section schemas. Each sub-table row is one key at its level; the stage
@@ -436,6 +437,11 @@ const struct config_key config_keys[] = {
 	  "Old versions of the documents ooda rewrites on its own (alert transitions, silences, heartbeat pings) are deleted from control.db once older than this; the latest version of each is kept, and so is everything people wrote (flags, configs, deploys, approvals, tokens, audit). Delivered and failed notifications older than this are deleted too. See operations.md, Control store size." },
 	{ "retention.control_max_versions", CFG_INT, "100", F(control_max_versions), 1, 1000000000,
 	  "Versions kept per alert, silence or heartbeat, the latest included; older ones are deleted whatever their age." },
+	{ "storage.control.backend", CFG_STRING, "sqlite", F(control_backend), 0, 0,
+	  "Where the control plane (documents, tokens, audit chain, incidents, outbox) is kept: sqlite (control.db in server.data_dir) or postgres (the database storage.control.dsn_env names; see scale.md).",
+	  .enums = control_backends },
+	{ "storage.control.dsn_env", CFG_STRING, "OODA_CONTROL_DSN", F(control_dsn_env), 0, 0,
+	  "Name of the environment variable holding the libpq connection string of the PostgreSQL control store (read at start; the string itself is never written to ooda.yaml, logs, errors, the audit or the API)." },
 	{ "ingest.queue_bytes", CFG_SIZE, "256MiB", F(ingest_queue_bytes), 1 << 20, INT64_C(1) << 34,
 	  "Bound of each ingest queue: request bodies waiting for an ingest worker, and decoded telemetry waiting for the writer; when full, ingest answers 429 with Retry-After." },
 	{ "services", CFG_LIST, NULL, 0, 0, 0, "Services, their owners, declared dependencies and probes (docs/probes.md).",

@@ -44,6 +44,9 @@ struct config {
 	int64_t control_max_age_ns;
 	int64_t control_max_versions;
 	int64_t ingest_queue_bytes;
+	/* storage.control: the control store's backend ("sqlite" | "postgres") and the env var of its DSN */
+	char *control_backend;
+	char *control_dsn_env;
 	/* the parsed document, for sections read by their own stage */
 	struct fy_document *doc;
 	char *text;               /* the YAML text doc points into; freed after doc */

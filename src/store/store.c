@@ -152,6 +152,53 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* dir/control.pg: "postgres VAR", VAR an environment variable name. */
+#define PG_MARKER "control.pg"
+
+static void marker_path(const char *dir, char *out, size_t size)
+{
+	snprintf(out, size, "%s/" PG_MARKER, dir);
+}
+
+/* Leaves dir/control.pg naming var; a failure only costs the CLI's offline commands. */
+static void marker_write(const char *dir, const char *var)
+{
+	char path[4096], tmp[4200];
+	marker_path(dir, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		log_warn("cannot write %s: offline commands on this data dir will not find the PostgreSQL store", path);
+		return;
+	}
+	fprintf(f, "postgres %s\n", var);
+	if (fclose(f) || rename(tmp, path))
+		log_warn("cannot write %s: offline commands on this data dir will not find the PostgreSQL store", path);
+}
+
+/* The variable dir/control.pg names into var; false when there is no marker. */
+static bool marker_read(const char *dir, char *var, size_t size)
+{
+	char path[4096], line[256];
+	marker_path(dir, path, sizeof(path));
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	bool ok = fgets(line, sizeof(line), f) && !strncmp(line, "postgres ", 9);
+	fclose(f);
+	if (!ok)
+		return false;
+	size_t n = strcspn(line + 9, " \r\n");
+	snprintf(var, size, "%.*s", (int)n, line + 9);
+	return n > 0;
+}
+
+bool store_dir_is_pg(const char *dir)
+{
+	char var[256];
+	return marker_read(dir, var, sizeof(var));
+}
+
 int store_open_at(const struct store_location *loc, unsigned flags, struct store **out, struct buf *err)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
@@ -169,6 +216,8 @@ int store_open_at(const struct store_location *loc, unsigned flags, struct store
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->changed, &ca);
 	pthread_condattr_destroy(&ca);
+	if (s->be == &store_pg_backend && loc->dir && loc->dsn_env && !(flags & STORE_READONLY))
+		marker_write(loc->dir, loc->dsn_env);
 	s->threaded = !(flags & (STORE_NO_WRITER_THREAD | STORE_READONLY));
 	if (s->threaded && pthread_create(&s->writer, NULL, writer_main, s)) {
 		s->be->close(s->impl);
@@ -183,6 +232,15 @@ int store_open_at(const struct store_location *loc, unsigned flags, struct store
 int store_open(const char *dir, unsigned flags, struct store **out, struct buf *err)
 {
 	struct store_location loc = { .dir = dir };
+	char var[256];
+	if (marker_read(dir, var, sizeof(var))) {
+		loc.pg_dsn = getenv(var);
+		if (!loc.pg_dsn || !*loc.pg_dsn) {
+			buf_addf(err, "%s/" PG_MARKER " says the control store is in PostgreSQL, but the environment "
+				      "variable %s holding its connection string is not set", dir, var);
+			return OODA_EINVAL;
+		}
+	}
 	return store_open_at(&loc, flags, out, err);
 }
 
@@ -300,6 +358,9 @@ static int marker_row(void *ctx, const void *row)
 
 bool store_telemetry_recorded(struct store *s)
 {
+	/* a shared control store is no witness of one node's data dir */
+	if (s->be != &store_sqlite_backend)
+		return false;
 	bool found = false;
 	s->be->doc_get(s->impl, "store", "telemetry", 0, marker_row, &found);
 	return found;
@@ -320,6 +381,8 @@ static int marker_put(struct store *s, void *ctx, struct buf *err)
 
 int store_telemetry_record(struct store *s, struct buf *err)
 {
+	if (s->be != &store_sqlite_backend)
+		return 0;
 	if (store_telemetry_recorded(s))
 		return 0;
 	return store_write(s, marker_put, NULL, err);

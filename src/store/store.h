@@ -194,6 +194,7 @@ enum store_open_flags {
 struct store_location {
 	const char *dir;       /* the data dir; SQLite keeps control.db here */
 	const char *pg_dsn;    /* NULL or "": SQLite; else PostgreSQL */
+	const char *dsn_env;   /* the environment variable pg_dsn came from (for control.pg) */
 };
 
 /*
@@ -201,9 +202,15 @@ struct store_location {
  * PostgreSQL the schema is created and migrated in the database (several
  * processes may open one database at once); a server that cannot be reached
  * gives OODA_EUNAVAIL with a detail that does not repeat the connection
- * string.
+ * string. A writable open on PostgreSQL with dir and dsn_env set leaves
+ * dir/control.pg, one line "postgres VAR": the name of the variable, never
+ * the string, so that store_open(dir) (the CLI's offline commands) finds the
+ * same database.
  */
 int store_open_at(const struct store_location *loc, unsigned flags, struct store **out, struct buf *err);
+
+/* Does dir hold control.pg (its control store is in PostgreSQL)? */
+bool store_dir_is_pg(const char *dir);
 
 /* "sqlite" or "postgres": the backend s runs on. */
 const char *store_backend_name(const struct store *s);
@@ -217,7 +224,10 @@ const char *store_backend_name(const struct store *s);
 int store_wait_change(struct store *s, int64_t timeout_ms);
 
 /*
- * Opens (creating if needed) the control store in dir, applies pending
+ * Opens (creating if needed) the control store in dir; when dir holds
+ * control.pg (above), the PostgreSQL database whose connection string is in
+ * the variable it names instead (OODA_EINVAL naming the variable when it is
+ * unset). In dir, applies pending
  * migrations, and starts the writer thread. A data dir written by a newer
  * ooda is refused with OODA_ESCHEMA; an unwritable dir with OODA_EIO.
  * Caller owns *out and frees it with store_close().
@@ -243,6 +253,8 @@ size_t store_queue_depth(struct store *s);
  * Whether control.db records that this data dir has held telemetry (so a
  * missing telemetry.db is a loss, not a first run: see tstore_open), and
  * recording it (once; later calls do nothing). Returns 0 or an error.
+ * On PostgreSQL, which several nodes with their own data dirs share, there
+ * is no such record: recorded is false and record does nothing.
  */
 bool store_telemetry_recorded(struct store *s);
 int store_telemetry_record(struct store *s, struct buf *err);

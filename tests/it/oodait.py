@@ -57,12 +57,78 @@ class Response:
         return json.loads(self.body)
 
 
+# OODA_IT_CONTROL=postgres runs every Server's control store on PostgreSQL:
+# a fresh database per Server on the cluster OODA_IT_PG_DSN names (tests/pg/run
+# starts one per test script), or on a cluster this process starts itself.
+PG = os.environ.get("OODA_IT_CONTROL") == "postgres"
+_PG_BASE = None
+_PG_COUNT = 0
+
+
+def _pg_base():
+    global _PG_BASE
+    if _PG_BASE is None:
+        _PG_BASE = os.environ.get("OODA_IT_PG_DSN")
+        if not _PG_BASE:
+            here = os.path.dirname(os.path.abspath(__file__))
+            d = tempfile.mkdtemp(prefix="ooda-it-pg-")
+            os.chmod(d, 0o755)
+            r = subprocess.run([os.path.join(here, "../pg/start"), d], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError("cannot start PostgreSQL: " + r.stderr)
+            atexit.register(subprocess.run, [os.path.join(here, "../pg/stop"), d])
+            _PG_BASE = r.stdout.strip()
+    return _PG_BASE
+
+
+def pg_database():
+    """A fresh database; returns (name of the env var holding its DSN, DSN). The var is set in os.environ."""
+    global _PG_COUNT
+    _PG_COUNT += 1
+    base = _pg_base()
+    name = f"it{os.getpid()}_{_PG_COUNT}"
+    r = subprocess.run(["psql", "-qX", base, "-c", f"CREATE DATABASE {name}"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("cannot create a database: " + r.stderr)
+    var = "OODA_IT_DSN_" + name.upper()
+    dsn = f"{base} dbname={name}"
+    os.environ[var] = dsn
+    return var, dsn
+
+
+def pg_yaml(var):
+    return f"\nstorage:\n  control:\n    backend: postgres\n    dsn_env: {var}\n"
+
+
+def pg_bind(data, var):
+    """Points data dir `data` at the database in $var, as `ooda serve` on it would (control.pg)."""
+    os.makedirs(data, mode=0o700, exist_ok=True)
+    with open(os.path.join(data, "control.pg"), "w") as f:
+        f.write(f"postgres {var}\n")
+
+
+def pg_bound(data):
+    """The env var of the database data dir `data` is bound to (control.pg), or None."""
+    try:
+        with open(os.path.join(data, "control.pg")) as f:
+            return f.read().split()[1]
+    except (OSError, IndexError):
+        return None
+
+
 class Server:
-    def __init__(self, config=None, data=None, extra=(), expect_start=True, env=None):
+    def __init__(self, config=None, data=None, extra=(), expect_start=True, env=None, pg_var=None):
         self.tmp = tempfile.mkdtemp(prefix="ooda-it-")
         self.env = env
         self.data = data or os.path.join(self.tmp, "data")
         self.config = None
+        self.pg_var = None
+        if PG or pg_var:
+            # a given pg_var shares that database (several nodes on one PostgreSQL)
+            self.pg_var = pg_var or pg_bound(self.data) or pg_database()[0]
+            config = (config or "") + pg_yaml(self.pg_var)
+            if not os.path.exists(os.path.join(self.data, "control.db")):
+                pg_bind(self.data, self.pg_var)
         if config is not None:
             self.config = os.path.join(self.tmp, "ooda.yaml")
             with open(self.config, "w") as f:
@@ -166,6 +232,8 @@ class Server:
 
 def create_token(data_dir, role, name, env=None):
     # offline on the data dir; before the daemon's first start there is no store yet, and --init makes one
+    if PG and not os.path.exists(os.path.join(data_dir, "control.db")) and not pg_bound(data_dir):
+        pg_bind(data_dir, pg_database()[0])
     init = [] if os.path.exists(os.path.join(data_dir, "control.db")) else ["--init"]
     scope = ["--env", env] if env else []
     r = run("token", "create", "--role", role, "--name", name, "--data", data_dir, *init, *scope)
