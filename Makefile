@@ -2,6 +2,7 @@
 #   make demo   build, start ooda on 127.0.0.1:4318 watching ooda-sim, play a short story
 #               (ARGS=--no-story: just run the system; Ctrl-C stops everything)
 #   make test   install deps, build normal + ASan/UBSan, run unit and integration tests
+#   make test-pg  the control-plane tests again with the control store on PostgreSQL
 #   make bench  benchmarks against their peers (never part of make test)
 #   make fuzz   libFuzzer harnesses, each for FUZZ_SECONDS
 
@@ -11,7 +12,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 MESON_FLAGS ?= -Dwerror=true
 
-.PHONY: all deps build build-asan test demo bench fuzz clean
+.PHONY: all deps build build-asan test test-pg demo bench fuzz clean
 
 all: build
 
@@ -33,6 +34,9 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 test: build build-asan
 	@scripts/install-deps --e2e
 	@scripts/run-tests $(BUILD) $(ASAN_BUILD)
+
+test-pg: build
+	@meson test -C $(BUILD) --setup pg --suite pg --print-errorlogs --num-processes 2
 
 demo: build
 	@scripts/demo $(BUILD)/ooda $(ARGS)

@@ -240,3 +240,70 @@ def create_token(data_dir, role, name, env=None):
     if r.returncode != 0:
         raise RuntimeError(r.stderr)
     return r.stdout.strip().splitlines()[-1]
+
+
+class _PsqlCursor:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self):
+        return self.rows
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+class _PsqlDB:
+    """The few sqlite3 connection calls the tests make on control.db, run by psql on
+    a PostgreSQL control store: ? parameters (str, int, bytes), PRAGMA integrity_check
+    and user_version as their PostgreSQL meaning. Values come back as text, integers as int."""
+
+    def __init__(self, dsn):
+        self.dsn = dsn
+
+    @staticmethod
+    def _lit(v):
+        if v is None:
+            return "NULL"
+        if isinstance(v, (bytes, bytearray)):
+            return "'\\x" + bytes(v).hex() + "'::bytea"
+        if isinstance(v, (int, float)):
+            return str(v)
+        return "'" + str(v).replace("'", "''") + "'"
+
+    def execute(self, q, params=()):
+        if q.strip().upper() == "PRAGMA INTEGRITY_CHECK":
+            q = "SELECT 'ok'"
+        elif q.strip().upper().startswith("PRAGMA USER_VERSION ="):
+            q = "UPDATE ooda_schema SET version = " + q.split("=")[1]
+        parts = q.split("?")
+        sql = parts[0] + "".join(self._lit(p) + rest for p, rest in zip(params, parts[1:]))
+        r = subprocess.run(["psql", "-qXtA", "-F", "\x1f", "-v", "ON_ERROR_STOP=1", self.dsn, "-c", sql],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"{sql}: {r.stderr}")
+        def value(v):
+            return int(v) if v.lstrip("-").isdigit() else v
+        return _PsqlCursor([tuple(value(v) for v in line.split("\x1f")) for line in r.stdout.splitlines()])
+
+    def executescript(self, text):
+        self.execute(text)
+
+    def commit(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def control_db(data, timeout=5):
+    """The control store of data dir `data` for a test to read or tamper with:
+    sqlite3 on control.db, or the PostgreSQL database its control.pg names."""
+    var = pg_bound(data)
+    if var:
+        return _PsqlDB(os.environ[var])
+    import sqlite3
+    return sqlite3.connect(os.path.join(data, "control.db"), timeout=timeout)

@@ -10,6 +10,7 @@ error, API answer or audit record. Runs on the PostgreSQL cluster tests/pg/run
 started, or starts one itself."""
 import json
 import os
+import subprocess
 import threading
 import time
 
@@ -86,6 +87,31 @@ try:
         seen.append(a.get(path).body)
     check(not any(secret in x for x in seen), "the connection string is in no log, audit record or answer")
     check(any("control store: PostgreSQL" in line for line in a.read_log().splitlines()), "the backend is logged")
+
+    # PostgreSQL goes away and comes back: writes fail with a problem, /readyz says the
+    # store is not ready, and both come back without a restart of ooda
+    here = os.path.dirname(os.path.abspath(__file__))
+    cluster = [kv.split("=", 1)[1] for kv in dsn.split() if kv.startswith("host=")][0]
+    subprocess.run([os.path.join(here, "../pg/stop"), "--keep", cluster], check=True)
+    r = a.post("/api/v1/tokens", {"name": "while-down", "role": "viewer"})
+    check(r.status >= 500 and r.headers.get("Content-Type") == "application/problem+json",
+          f"write while PostgreSQL is down: {r.status} {r.body}")
+    r = a.get("/readyz")
+    check(r.status == 503, f"not ready while PostgreSQL is down: {r.status} {r.body}")
+    subprocess.run([os.path.join(here, "../pg/start"), cluster], check=True, capture_output=True)
+    deadline = time.time() + 10
+    while True:
+        r = a.post("/api/v1/tokens", {"name": "after", "role": "viewer"})
+        if r.status == 201 or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    check(r.status == 201, f"writes work again once PostgreSQL is back: {r.status} {r.body}")
+    r = a.get("/readyz")
+    check(r.status == 200, f"ready again: {r.status} {r.body}")
+    r = a.post("/api/v1/audit/verify", {})
+    check(r.status == 200 and r.json().get("ok"), f"chain intact after the outage: {r.body}")
+    seen += [a.read_log()]
+    check(not any(secret in x for x in seen), "the connection string is in no log line of the outage")
 finally:
     a.cleanup()
     b.cleanup()
