@@ -324,7 +324,8 @@ static int pg_begin(void *impl)
 	s->sqlstate[0] = 0;
 	if (!pconn_alive(&s->w, false))
 		return OODA_EUNAVAIL;
-	if (exec_ok(s->w.pg, "BEGIN") || exec_ok(s->w.pg, PG_LOCK_WRITE)) {
+	/* one round trip: BEGIN and the write lock */
+	if (exec_ok(s->w.pg, "BEGIN; " PG_LOCK_WRITE)) {
 		exec_ok(s->w.pg, "ROLLBACK");
 		return OODA_EIO;
 	}
@@ -335,9 +336,8 @@ static int pg_begin(void *impl)
 static int pg_commit(void *impl)
 {
 	struct pg_store *s = impl;
-	int rc = exec_ok(s->w.pg, "NOTIFY " PG_CHANNEL);
-	if (!rc)
-		rc = exec_ok(s->w.pg, "COMMIT");
+	/* one round trip; the notification is delivered only if the commit succeeds */
+	int rc = exec_ok(s->w.pg, "NOTIFY " PG_CHANNEL "; COMMIT");
 	if (!rc)
 		in_tx = false;
 	return rc;
