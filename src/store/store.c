@@ -249,10 +249,10 @@ const char *store_backend_name(const struct store *s)
 	return s->be->name;
 }
 
-int store_wait_change(struct store *s, int64_t timeout_ms)
+int store_wait_change(struct store *s, uint64_t *seen, int64_t timeout_ms)
 {
 	if (s->be->wait_change)
-		return s->be->wait_change(s->impl, timeout_ms);
+		return s->be->wait_change(s->impl, seen, timeout_ms);
 	struct timespec until;
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += timeout_ms / 1000;
@@ -262,11 +262,11 @@ int store_wait_change(struct store *s, int64_t timeout_ms)
 		until.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&s->mu);
-	uint64_t seen = s->commits;
 	int rc = 0;
-	while (s->commits == seen && rc == 0)
+	while (s->commits == *seen && rc == 0)
 		rc = pthread_cond_timedwait(&s->changed, &s->mu, &until);
-	bool changed = s->commits != seen;
+	bool changed = s->commits != *seen;
+	*seen = s->commits;
 	pthread_mutex_unlock(&s->mu);
 	return changed ? 0 : OODA_ETIMEOUT;
 }

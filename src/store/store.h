@@ -216,12 +216,16 @@ bool store_dir_is_pg(const char *dir);
 const char *store_backend_name(const struct store *s);
 
 /*
- * Waits up to timeout_ms for a commit to the store, by this process or (on
- * PostgreSQL, through LISTEN/NOTIFY) by another one sharing the database:
- * 0 when one came (or may have: callers re-read), OODA_ETIMEOUT when none
- * did. For workers that would otherwise poll. Any thread.
+ * Waits up to timeout_ms for commits to the store, by this process or (on
+ * PostgreSQL, through LISTEN/NOTIFY) by another one sharing the database.
+ * *seen is the change count the caller saw last (0 at first): returns 0 at
+ * once when the count has moved past it, else when it does, and writes the
+ * new count to *seen; OODA_ETIMEOUT when nothing changed in time;
+ * OODA_EUNAVAIL when PostgreSQL cannot be reached. On PostgreSQL counting
+ * starts with the first call. For workers that would otherwise poll; one
+ * caller at a time per store.
  */
-int store_wait_change(struct store *s, int64_t timeout_ms);
+int store_wait_change(struct store *s, uint64_t *seen, int64_t timeout_ms);
 
 /*
  * Opens (creating if needed) the control store in dir; when dir holds

@@ -32,11 +32,10 @@ struct store_backend {
 	/* Monotonic counter that changes when another process commits. */
 	int (*data_version)(void *impl, int64_t *v);
 	/*
-	 * Optional: waits up to timeout_ms for a commit by any process; 0 when
-	 * one came, OODA_ETIMEOUT when none did. NULL: the store waits for its
-	 * own writer's commits only (store.c).
+	 * Optional: store_wait_change's contract for commits by any process.
+	 * NULL: the store counts its own writer's commits only (store.c).
 	 */
-	int (*wait_change)(void *impl, int64_t timeout_ms);
+	int (*wait_change)(void *impl, uint64_t *seen, int64_t timeout_ms);
 	int (*backup)(void *impl, const char *path, struct buf *err);
 	int (*stats)(void *impl, int64_t *bytes, int64_t *audit_rows);
 

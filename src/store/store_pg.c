@@ -42,6 +42,7 @@ struct pg_store {
 	char *dsn;
 	bool readonly;
 	int64_t version;       /* notifications from other backends seen by r */
+	uint64_t changes;      /* notifications seen by l (store_wait_change) */
 	char sqlstate[6];      /* of the writer's last failed statement */
 };
 
@@ -426,7 +427,7 @@ static int pg_data_version(void *impl, int64_t *v)
 	return rc;
 }
 
-static int pg_wait_change(void *impl, int64_t timeout_ms)
+static int pg_wait_change(void *impl, uint64_t *seen, int64_t timeout_ms)
 {
 	struct pg_store *s = impl;
 	pthread_mutex_lock(&s->lmu);
@@ -435,13 +436,19 @@ static int pg_wait_change(void *impl, int64_t timeout_ms)
 		rc = pconn_open(&s->l, s->dsn, true, NULL);
 	else if (!pconn_alive(&s->l, true))
 		rc = OODA_EUNAVAIL;
-	if (!rc && !drain_notifies(s, s->l.pg, false)) {
-		struct pollfd pfd = { .fd = PQsocket(s->l.pg), .events = POLLIN };
-		int n = poll(&pfd, 1, timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms);
-		if (n > 0 && PQconsumeInput(s->l.pg))
-			rc = drain_notifies(s, s->l.pg, false) ? 0 : OODA_ETIMEOUT;
-		else
-			rc = n == 0 ? OODA_ETIMEOUT : OODA_EUNAVAIL;
+	if (!rc) {
+		s->changes += (uint64_t)drain_notifies(s, s->l.pg, false);
+		if (s->changes == *seen) {
+			struct pollfd pfd = { .fd = PQsocket(s->l.pg), .events = POLLIN };
+			int n = poll(&pfd, 1, timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms);
+			if (n > 0 && !PQconsumeInput(s->l.pg))
+				rc = OODA_EUNAVAIL;
+			else if (n > 0)
+				s->changes += (uint64_t)drain_notifies(s, s->l.pg, false);
+		}
+		if (!rc)
+			rc = s->changes != *seen ? 0 : OODA_ETIMEOUT;
+		*seen = s->changes;
 	}
 	pthread_mutex_unlock(&s->lmu);
 	return rc;

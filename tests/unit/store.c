@@ -319,6 +319,38 @@ static void test_data_version_moves_on_another_writer(void **state)
 	free(dir);
 }
 
+/* ---- waiting for a change ------------------------------------------------- */
+
+/*
+ * A worker that waits with store_wait_change wakes for a commit made after it
+ * last looked, including one by another connection (on PostgreSQL, through
+ * LISTEN/NOTIFY), and times out when nothing was committed.
+ */
+static void test_wait_change(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+	struct store *other = open_store(dir);
+	uint64_t seen = 0;
+	/* nothing committed: the wait times out (on PostgreSQL the first call starts listening) */
+	assert_int_equal(store_wait_change(s, &seen, 0), OODA_ETIMEOUT);
+	struct token_row t = token("tok_00000000000000d1", "waiter", 7);
+	assert_int_equal(store_write(s, insert_tx, &t, NULL), 0);
+	assert_int_equal(store_wait_change(s, &seen, 10000), 0);
+	assert_int_equal(store_wait_change(s, &seen, 0), OODA_ETIMEOUT); /* seen moved on */
+	if (getenv("OODA_TEST_PG_DSN")) {
+		/* another process's commit wakes the waiter too */
+		struct token_row u = token("tok_00000000000000d2", "elsewhere", 8);
+		assert_int_equal(store_write(other, insert_tx, &u, NULL), 0);
+		assert_int_equal(store_wait_change(s, &seen, 10000), 0);
+	}
+	store_close(other);
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_audit_and_checkpoints),
 		cmocka_unit_test(test_pattern_snapshots),
 		cmocka_unit_test(test_data_version_moves_on_another_writer),
+		cmocka_unit_test(test_wait_change),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
