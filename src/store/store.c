@@ -176,21 +176,41 @@ static void marker_write(const char *dir, const char *var)
 		log_warn("cannot write %s: offline commands on this data dir will not find the PostgreSQL store", path);
 }
 
-/* The variable dir/control.pg names into var; false when there is no marker. */
+int store_pg_marker_parse(const char *text, size_t len, char *var, size_t size)
+{
+	/* "postgres " NAME, then an optional newline; NAME a shell variable name */
+	static const char prefix[] = "postgres ";
+	if (len < sizeof(prefix) || memcmp(text, prefix, sizeof(prefix) - 1))
+		return OODA_EINVAL;
+	size_t i = sizeof(prefix) - 1, n = 0;
+	for (; i < len && text[i] != '\n'; i++, n++) {
+		char c = text[i];
+		bool ok = c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (n > 0 && c >= '0' && c <= '9');
+		if (!ok || n + 1 >= size || n >= 128)
+			return OODA_EINVAL;
+		var[n] = c;
+	}
+	if (n == 0 || (i < len && i + 1 != len))
+		return OODA_EINVAL; /* nothing, or more than one line */
+	var[n] = 0;
+	return 0;
+}
+
+/* The variable dir/control.pg names into var; false when there is no marker (or not a valid one). */
 static bool marker_read(const char *dir, char *var, size_t size)
 {
-	char path[4096], line[256];
+	char path[4096], text[256];
 	marker_path(dir, path, sizeof(path));
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return false;
-	bool ok = fgets(line, sizeof(line), f) && !strncmp(line, "postgres ", 9);
+	size_t len = fread(text, 1, sizeof(text), f);
 	fclose(f);
-	if (!ok)
+	if (store_pg_marker_parse(text, len, var, size)) {
+		log_warn("%s is not one line \"postgres VARIABLE\": ignored", path);
 		return false;
-	size_t n = strcspn(line + 9, " \r\n");
-	snprintf(var, size, "%.*s", (int)n, line + 9);
-	return n > 0;
+	}
+	return true;
 }
 
 bool store_dir_is_pg(const char *dir)

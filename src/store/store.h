@@ -209,6 +209,13 @@ struct store_location {
  */
 int store_open_at(const struct store_location *loc, unsigned flags, struct store **out, struct buf *err);
 
+/*
+ * Parses the text of a control.pg: "postgres NAME" and an optional newline,
+ * NAME a variable name (letters, digits, '_', not starting with a digit, at
+ * most 128 bytes). Fills var (size bytes) and returns 0, or OODA_EINVAL.
+ */
+int store_pg_marker_parse(const char *text, size_t len, char *var, size_t size);
+
 /* Does dir hold control.pg (its control store is in PostgreSQL)? */
 bool store_dir_is_pg(const char *dir);
 

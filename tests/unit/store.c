@@ -351,6 +351,37 @@ static void test_wait_change(void **state)
 	free(dir);
 }
 
+/* ---- control.pg ------------------------------------------------------------- */
+
+static void test_pg_marker_parse(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		const char *var; /* NULL: refused */
+	} cases[] = {
+		{ "postgres OODA_CONTROL_DSN\n", "OODA_CONTROL_DSN" },
+		{ "postgres x1", "x1" },
+		{ "postgres _A\n", "_A" },
+		{ "postgres \n", NULL },
+		{ "postgres 1A\n", NULL },
+		{ "postgres A B\n", NULL },
+		{ "postgres A\nB\n", NULL },
+		{ "postgres A;rm -rf /\n", NULL },
+		{ "sqlite A\n", NULL },
+		{ "postgres", NULL },
+		{ "", NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char var[32] = "";
+		int rc = store_pg_marker_parse(cases[i].text, strlen(cases[i].text), var, sizeof(var));
+		if (cases[i].var ? rc != 0 || strcmp(var, cases[i].var) : rc != OODA_EINVAL)
+			fail_msg("case %zu (%s): rc %d var %s", i, cases[i].text, rc, var);
+	}
+	char small[4];
+	assert_int_equal(store_pg_marker_parse("postgres ABCD", 13, small, sizeof(small)), OODA_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_pattern_snapshots),
 		cmocka_unit_test(test_data_version_moves_on_another_writer),
 		cmocka_unit_test(test_wait_change),
+		cmocka_unit_test(test_pg_marker_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
