@@ -2,6 +2,7 @@
 #   make demo   build, start ooda on 127.0.0.1:4318 watching ooda-sim, play a short story
 #               (ARGS=--no-story: just run the system; Ctrl-C stops everything)
 #   make test   install deps, build normal + ASan/UBSan, run unit and integration tests
+#   make test-pg  the control-plane tests again with the control store on PostgreSQL
 #   make bench  benchmarks against their peers (never part of make test)
 #   make fuzz   libFuzzer harnesses, each for FUZZ_SECONDS
 
@@ -11,7 +12,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 MESON_FLAGS ?= -Dwerror=true
 
-.PHONY: all deps build build-asan test test-clickhouse demo bench fuzz clean
+.PHONY: all deps build build-asan test test-clickhouse test-pg demo bench fuzz clean
 
 all: build
 
@@ -37,6 +38,9 @@ test: build build-asan
 # the telemetry integration tests on ClickHouse, one server for all (docs/scale.md)
 test-clickhouse: build
 	@tests/clickhouse/start -- meson test -C $(BUILD) --setup clickhouse --suite it-clickhouse --print-errorlogs
+
+test-pg: build
+	@meson test -C $(BUILD) --setup pg --suite pg --print-errorlogs --num-processes 2
 
 demo: build
 	@scripts/demo $(BUILD)/ooda $(ARGS)

@@ -259,6 +259,34 @@ static void remove_tree(const char *dir)
 	log_info("removed %s: the start failed and the directory did not exist before it", dir);
 }
 
+/*
+ * The control store storage.control names: control.db in the data dir, or
+ * the PostgreSQL database whose connection string is in the environment
+ * variable storage.control.dsn_env names. A data dir that holds control.pg
+ * (an earlier start on PostgreSQL) stays on PostgreSQL when the config says
+ * sqlite, so the daemon and the CLI's offline commands never part ways.
+ * Errors name the variable, never its value (it may hold a password).
+ */
+static int daemon_store_open(const struct config *c, const char *data_dir, struct store **out, struct buf *err)
+{
+	struct store_location loc = { .dir = data_dir, .dsn_env = c->control_dsn_env };
+	if (c->control_backend && !strcmp(c->control_backend, "postgres")) {
+		const char *var = c->control_dsn_env;
+		loc.pg_dsn = var ? getenv(var) : NULL;
+		if (!loc.pg_dsn || !*loc.pg_dsn) {
+			buf_addf(err, "storage.control.backend is postgres but the environment variable %s "
+				      "(storage.control.dsn_env) is not set: export the libpq connection string in it",
+				 var ? var : "");
+			return OODA_EINVAL;
+		}
+	}
+	/* sqlite: store_open follows a control.pg left in the data dir, as the CLI does */
+	int rc = loc.pg_dsn ? store_open_at(&loc, 0, out, err) : store_open(data_dir, 0, out, err);
+	if (!rc && loc.pg_dsn)
+		log_info("control store: PostgreSQL (connection string from $%s)", c->control_dsn_env);
+	return rc;
+}
+
 int daemon_serve(const struct serve_options *opt, struct buf *err)
 {
 	struct daemon d = { 0 };
@@ -295,7 +323,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	struct stat st;
 	if (stat(d.data_dir, &st) && errno == ENOENT)
 		made_dir = xstrdup(d.data_dir);
-	if ((rc = store_open(d.data_dir, 0, &d.store, err)))
+	if ((rc = daemon_store_open(&d.cfg, d.data_dir, &d.store, err)))
 		goto out;
 	d.exemplars = exemplars_create(0);
 	d.metric_meta = metrics_meta_book_create();

@@ -223,7 +223,7 @@ static int open_offline(struct cli_args *a, bool init, struct store **s, struct 
 	const char *dir = data_dir(a);
 	char db[4096];
 	snprintf(db, sizeof(db), "%s/control.db", dir);
-	if (!init && access(db, F_OK)) {
+	if (!init && access(db, F_OK) && !store_dir_is_pg(dir)) {
 		buf_addf(err, "no ooda store in %s (no control.db there); name the daemon's data dir with --data DIR "
 			      "(start `ooda serve --data %s` once to create it), or add --init to create a new store",
 			 dir, dir);

@@ -24,6 +24,7 @@
 
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const telemetry_backends[] = { "sqlite", "clickhouse", NULL };
+static const char *const control_backends[] = { "sqlite", "postgres", NULL };
 
 /*
  * Section schemas. Each sub-table row is one key at its level; the stage
@@ -569,6 +570,11 @@ const struct config_key config_keys[] = {
 	  "ClickHouse: the user (else the server's default user)." },
 	{ "storage.telemetry.password_env", CFG_STRING, NULL, F(telemetry_password_env), 0, 0,
 	  "ClickHouse: the name of the environment variable holding the user's password (never the password itself)." },
+	{ "storage.control.backend", CFG_STRING, "sqlite", F(control_backend), 0, 0,
+	  "Where the control plane (documents, tokens, audit chain, incidents, outbox) is kept: sqlite (control.db in server.data_dir) or postgres (the database storage.control.dsn_env names; see scale.md).",
+	  .enums = control_backends },
+	{ "storage.control.dsn_env", CFG_STRING, "OODA_CONTROL_DSN", F(control_dsn_env), 0, 0,
+	  "Name of the environment variable holding the libpq connection string of the PostgreSQL control store (read at start; the string itself is never written to ooda.yaml, logs, errors, the audit or the API)." },
 	{ "ingest.queue_bytes", CFG_SIZE, "256MiB", F(ingest_queue_bytes), 1 << 20, INT64_C(1) << 34,
 	  "Bound of each ingest queue: request bodies waiting for an ingest worker, and decoded telemetry waiting for the writer; when full, ingest answers 429 with Retry-After." },
 	{ "ingest.otlp_translation_strategy", CFG_STRING, "UnderscoreEscapingWithSuffixes", F(otlp_translation), 0, 0,

@@ -51,6 +51,9 @@ struct config {
 	char *telemetry_database;
 	char *telemetry_user;
 	char *telemetry_password_env; /* the variable's name; the secret is read at open */
+	/* storage.control: the control store's backend ("sqlite" | "postgres") and the env var of its DSN */
+	char *control_backend;
+	char *control_dsn_env;
 	/* the parsed document, for sections read by their own stage */
 	struct fy_document *doc;
 	char *text;               /* the YAML text doc points into; freed after doc */

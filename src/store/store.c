@@ -38,6 +38,8 @@ struct store {
 	bool stopping;
 	atomic_bool full;             /* the last failed write failed for lack of space */
 	atomic_ullong full_failures;
+	pthread_cond_t changed;       /* broadcast after each commit (store_wait_change) */
+	uint64_t commits;
 };
 
 const struct store_backend *store_backend(const struct store *s)
@@ -108,6 +110,10 @@ static void run_batch(struct store *s, struct job *batch)
 				}
 			}
 	} else {
+		pthread_mutex_lock(&s->mu);
+		s->commits++;
+		pthread_cond_broadcast(&s->changed);
+		pthread_mutex_unlock(&s->mu);
 		/* space again once something was written (an empty commit proves nothing) */
 		for (struct job *j = batch; j; j = j->next)
 			if (!j->rc)
@@ -146,11 +152,78 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int store_open(const char *dir, unsigned flags, struct store **out, struct buf *err)
+/* dir/control.pg: "postgres VAR", VAR an environment variable name. */
+#define PG_MARKER "control.pg"
+
+static void marker_path(const char *dir, char *out, size_t size)
+{
+	snprintf(out, size, "%s/" PG_MARKER, dir);
+}
+
+/* Leaves dir/control.pg naming var; a failure only costs the CLI's offline commands. */
+static void marker_write(const char *dir, const char *var)
+{
+	char path[4096], tmp[4200];
+	marker_path(dir, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		log_warn("cannot write %s: offline commands on this data dir will not find the PostgreSQL store", path);
+		return;
+	}
+	fprintf(f, "postgres %s\n", var);
+	if (fclose(f) || rename(tmp, path))
+		log_warn("cannot write %s: offline commands on this data dir will not find the PostgreSQL store", path);
+}
+
+int store_pg_marker_parse(const char *text, size_t len, char *var, size_t size)
+{
+	/* "postgres " NAME, then an optional newline; NAME a shell variable name */
+	static const char prefix[] = "postgres ";
+	if (len < sizeof(prefix) || memcmp(text, prefix, sizeof(prefix) - 1))
+		return OODA_EINVAL;
+	size_t i = sizeof(prefix) - 1, n = 0;
+	for (; i < len && text[i] != '\n'; i++, n++) {
+		char c = text[i];
+		bool ok = c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (n > 0 && c >= '0' && c <= '9');
+		if (!ok || n + 1 >= size || n >= 128)
+			return OODA_EINVAL;
+		var[n] = c;
+	}
+	if (n == 0 || (i < len && i + 1 != len))
+		return OODA_EINVAL; /* nothing, or more than one line */
+	var[n] = 0;
+	return 0;
+}
+
+/* The variable dir/control.pg names into var; false when there is no marker (or not a valid one). */
+static bool marker_read(const char *dir, char *var, size_t size)
+{
+	char path[4096], text[256];
+	marker_path(dir, path, sizeof(path));
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	size_t len = fread(text, 1, sizeof(text), f);
+	fclose(f);
+	if (store_pg_marker_parse(text, len, var, size)) {
+		log_warn("%s is not one line \"postgres VARIABLE\": ignored", path);
+		return false;
+	}
+	return true;
+}
+
+bool store_dir_is_pg(const char *dir)
+{
+	char var[256];
+	return marker_read(dir, var, sizeof(var));
+}
+
+int store_open_at(const struct store_location *loc, unsigned flags, struct store **out, struct buf *err)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
-	s->be = &store_sqlite_backend;
-	int rc = s->be->open(dir, flags & STORE_READONLY, &s->impl, err);
+	s->be = loc->pg_dsn && *loc->pg_dsn ? &store_pg_backend : &store_sqlite_backend;
+	int rc = s->be->open(loc, flags & STORE_READONLY, &s->impl, err);
 	if (rc) {
 		free(s);
 		return rc;
@@ -158,6 +231,13 @@ int store_open(const char *dir, unsigned flags, struct store **out, struct buf *
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->done, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->changed, &ca);
+	pthread_condattr_destroy(&ca);
+	if (s->be == &store_pg_backend && loc->dir && loc->dsn_env && !(flags & STORE_READONLY))
+		marker_write(loc->dir, loc->dsn_env);
 	s->threaded = !(flags & (STORE_NO_WRITER_THREAD | STORE_READONLY));
 	if (s->threaded && pthread_create(&s->writer, NULL, writer_main, s)) {
 		s->be->close(s->impl);
@@ -167,6 +247,48 @@ int store_open(const char *dir, unsigned flags, struct store **out, struct buf *
 	}
 	*out = s;
 	return 0;
+}
+
+int store_open(const char *dir, unsigned flags, struct store **out, struct buf *err)
+{
+	struct store_location loc = { .dir = dir };
+	char var[256];
+	if (marker_read(dir, var, sizeof(var))) {
+		loc.pg_dsn = getenv(var);
+		if (!loc.pg_dsn || !*loc.pg_dsn) {
+			buf_addf(err, "%s/" PG_MARKER " says the control store is in PostgreSQL, but the environment "
+				      "variable %s holding its connection string is not set", dir, var);
+			return OODA_EINVAL;
+		}
+	}
+	return store_open_at(&loc, flags, out, err);
+}
+
+const char *store_backend_name(const struct store *s)
+{
+	return s->be->name;
+}
+
+int store_wait_change(struct store *s, uint64_t *seen, int64_t timeout_ms)
+{
+	if (s->be->wait_change)
+		return s->be->wait_change(s->impl, seen, timeout_ms);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&s->mu);
+	int rc = 0;
+	while (s->commits == *seen && rc == 0)
+		rc = pthread_cond_timedwait(&s->changed, &s->mu, &until);
+	bool changed = s->commits != *seen;
+	*seen = s->commits;
+	pthread_mutex_unlock(&s->mu);
+	return changed ? 0 : OODA_ETIMEOUT;
 }
 
 void store_close(struct store *s)
@@ -184,6 +306,7 @@ void store_close(struct store *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->done);
+	pthread_cond_destroy(&s->changed);
 	free(s);
 }
 
@@ -255,6 +378,9 @@ static int marker_row(void *ctx, const void *row)
 
 bool store_telemetry_recorded(struct store *s)
 {
+	/* a shared control store is no witness of one node's data dir */
+	if (s->be != &store_sqlite_backend)
+		return false;
 	bool found = false;
 	s->be->doc_get(s->impl, "store", "telemetry", 0, marker_row, &found);
 	return found;
@@ -275,6 +401,8 @@ static int marker_put(struct store *s, void *ctx, struct buf *err)
 
 int store_telemetry_record(struct store *s, struct buf *err)
 {
+	if (s->be != &store_sqlite_backend)
+		return 0;
 	if (store_telemetry_recorded(s))
 		return 0;
 	return store_write(s, marker_put, NULL, err);

@@ -199,7 +199,59 @@ enum store_open_flags {
 };
 
 /*
- * Opens (creating if needed) the control store in dir, applies pending
+ * Where the control store lives: SQLite's control.db in the data dir (the
+ * default), or a PostgreSQL database named by a libpq connection string.
+ * The string is a secret (it may hold a password): the store never puts it
+ * in an error, a log line or the audit.
+ */
+struct store_location {
+	const char *dir;       /* the data dir; SQLite keeps control.db here */
+	const char *pg_dsn;    /* NULL or "": SQLite; else PostgreSQL */
+	const char *dsn_env;   /* the environment variable pg_dsn came from (for control.pg) */
+};
+
+/*
+ * Opens the control store at loc as store_open() does in a data dir. On
+ * PostgreSQL the schema is created and migrated in the database (several
+ * processes may open one database at once); a server that cannot be reached
+ * gives OODA_EUNAVAIL with a detail that does not repeat the connection
+ * string. A writable open on PostgreSQL with dir and dsn_env set leaves
+ * dir/control.pg, one line "postgres VAR": the name of the variable, never
+ * the string, so that store_open(dir) (the CLI's offline commands) finds the
+ * same database.
+ */
+int store_open_at(const struct store_location *loc, unsigned flags, struct store **out, struct buf *err);
+
+/*
+ * Parses the text of a control.pg: "postgres NAME" and an optional newline,
+ * NAME a variable name (letters, digits, '_', not starting with a digit, at
+ * most 128 bytes). Fills var (size bytes) and returns 0, or OODA_EINVAL.
+ */
+int store_pg_marker_parse(const char *text, size_t len, char *var, size_t size);
+
+/* Does dir hold control.pg (its control store is in PostgreSQL)? */
+bool store_dir_is_pg(const char *dir);
+
+/* "sqlite" or "postgres": the backend s runs on. */
+const char *store_backend_name(const struct store *s);
+
+/*
+ * Waits up to timeout_ms for commits to the store, by this process or (on
+ * PostgreSQL, through LISTEN/NOTIFY) by another one sharing the database.
+ * *seen is the change count the caller saw last (0 at first): returns 0 at
+ * once when the count has moved past it, else when it does, and writes the
+ * new count to *seen; OODA_ETIMEOUT when nothing changed in time;
+ * OODA_EUNAVAIL when PostgreSQL cannot be reached. On PostgreSQL counting
+ * starts with the first call. For workers that would otherwise poll; one
+ * caller at a time per store.
+ */
+int store_wait_change(struct store *s, uint64_t *seen, int64_t timeout_ms);
+
+/*
+ * Opens (creating if needed) the control store in dir; when dir holds
+ * control.pg (above), the PostgreSQL database whose connection string is in
+ * the variable it names instead (OODA_EINVAL naming the variable when it is
+ * unset). In dir, applies pending
  * migrations, and starts the writer thread. A data dir written by a newer
  * ooda is refused with OODA_ESCHEMA; an unwritable dir with OODA_EIO.
  * Caller owns *out and frees it with store_close().
@@ -225,6 +277,8 @@ size_t store_queue_depth(struct store *s);
  * Whether control.db records that this data dir has held telemetry (so a
  * missing telemetry.db is a loss, not a first run: see tstore_open), and
  * recording it (once; later calls do nothing). Returns 0 or an error.
+ * On PostgreSQL, which several nodes with their own data dirs share, there
+ * is no such record: recorded is false and record does nothing.
  */
 bool store_telemetry_recorded(struct store *s);
 int store_telemetry_record(struct store *s, struct buf *err);
@@ -237,7 +291,10 @@ int store_telemetry_record(struct store *s, struct buf *err);
  */
 void store_space(struct store *s, bool *full, uint64_t *failures);
 
-/* Online backup of the control database to path (SQLite backup API). */
+/*
+ * Online backup of the control database to path (SQLite backup API). On
+ * PostgreSQL refused with OODA_EINVAL and a detail naming pg_dump.
+ */
 int store_backup(struct store *s, const char *path, struct buf *err);
 
 /*

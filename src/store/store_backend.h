@@ -11,7 +11,7 @@
 
 #include "store/store.h"
 
-#define STORE_BACKEND_VERSION 1
+#define STORE_BACKEND_VERSION 2
 
 /*
  * A control-plane backend. `impl` is the backend's own state. Functions
@@ -21,7 +21,7 @@
 struct store_backend {
 	int version;
 	const char *name;
-	int (*open)(const char *dir, bool readonly, void **impl, struct buf *err);
+	int (*open)(const struct store_location *loc, bool readonly, void **impl, struct buf *err);
 	void (*close)(void *impl);
 	int (*begin)(void *impl);
 	int (*commit)(void *impl);
@@ -31,6 +31,11 @@ struct store_backend {
 	int (*savepoint_rollback)(void *impl);
 	/* Monotonic counter that changes when another process commits. */
 	int (*data_version)(void *impl, int64_t *v);
+	/*
+	 * Optional: store_wait_change's contract for commits by any process.
+	 * NULL: the store counts its own writer's commits only (store.c).
+	 */
+	int (*wait_change)(void *impl, uint64_t *seen, int64_t timeout_ms);
 	int (*backup)(void *impl, const char *path, struct buf *err);
 	int (*stats)(void *impl, int64_t *bytes, int64_t *audit_rows);
 
@@ -99,6 +104,7 @@ struct store_backend {
 };
 
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_pg_backend;
 
 /* The open store's backend and that backend's own state (its `impl`). */
 const struct store_backend *store_backend(const struct store *s);

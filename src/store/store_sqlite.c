@@ -130,8 +130,9 @@ static void sq_close(void *impl)
 	free(s);
 }
 
-static int sq_open(const char *dir, bool readonly, void **impl, struct buf *err)
+static int sq_open(const struct store_location *loc, bool readonly, void **impl, struct buf *err)
 {
+	const char *dir = loc->dir;
 	if (!readonly && mkdir(dir, 0700) && errno != EEXIST) {
 		buf_addf(err, "cannot create data dir %s: %s", dir, strerror(errno));
 		return OODA_EIO;

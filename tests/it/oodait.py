@@ -91,8 +91,67 @@ def telemetry_yaml(database=None):
     return f"storage:\n  telemetry:\n    backend: clickhouse\n    url: {clickhouse_url()}\n    database: {db}\n"
 
 
+# OODA_IT_CONTROL=postgres runs every Server's control store on PostgreSQL:
+# a fresh database per Server on the cluster OODA_IT_PG_DSN names (tests/pg/run
+# starts one per test script), or on a cluster this process starts itself.
+PG = os.environ.get("OODA_IT_CONTROL") == "postgres"
+_PG_BASE = None
+_PG_COUNT = 0
+
+
+def _pg_base():
+    global _PG_BASE
+    if _PG_BASE is None:
+        _PG_BASE = os.environ.get("OODA_IT_PG_DSN")
+        if not _PG_BASE:
+            here = os.path.dirname(os.path.abspath(__file__))
+            d = tempfile.mkdtemp(prefix="ooda-it-pg-")
+            os.chmod(d, 0o755)
+            r = subprocess.run([os.path.join(here, "../pg/start"), d], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError("cannot start PostgreSQL: " + r.stderr)
+            atexit.register(subprocess.run, [os.path.join(here, "../pg/stop"), d])
+            _PG_BASE = r.stdout.strip()
+    return _PG_BASE
+
+
+def pg_database():
+    """A fresh database; returns (name of the env var holding its DSN, DSN). The var is set in os.environ."""
+    global _PG_COUNT
+    _PG_COUNT += 1
+    base = _pg_base()
+    name = f"it{os.getpid()}_{_PG_COUNT}"
+    r = subprocess.run(["psql", "-qX", base, "-c", f"CREATE DATABASE {name}"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("cannot create a database: " + r.stderr)
+    var = "OODA_IT_DSN_" + name.upper()
+    dsn = f"{base} dbname={name}"
+    os.environ[var] = dsn
+    return var, dsn
+
+
+def pg_yaml(var):
+    return f"\nstorage:\n  control:\n    backend: postgres\n    dsn_env: {var}\n"
+
+
+def pg_bind(data, var):
+    """Points data dir `data` at the database in $var, as `ooda serve` on it would (control.pg)."""
+    os.makedirs(data, mode=0o700, exist_ok=True)
+    with open(os.path.join(data, "control.pg"), "w") as f:
+        f.write(f"postgres {var}\n")
+
+
+def pg_bound(data):
+    """The env var of the database data dir `data` is bound to (control.pg), or None."""
+    try:
+        with open(os.path.join(data, "control.pg")) as f:
+            return f.read().split()[1]
+    except (OSError, IndexError):
+        return None
+
+
 class Server:
-    def __init__(self, config=None, data=None, extra=(), expect_start=True, env=None, telemetry=None):
+    def __init__(self, config=None, data=None, extra=(), expect_start=True, env=None, telemetry=None, pg_var=None):
         self.tmp = tempfile.mkdtemp(prefix="ooda-it-")
         self.env = env
         self.data = data or os.path.join(self.tmp, "data")
@@ -101,6 +160,13 @@ class Server:
         self.telemetry = telemetry or os.environ.get("OODA_IT_TELEMETRY", "sqlite")
         if self.telemetry == "clickhouse" and "storage:" not in (config or ""):
             config = (config or "") + ("\n" if config and not config.endswith("\n") else "") + telemetry_yaml()
+        self.pg_var = None
+        if PG or pg_var:
+            # a given pg_var shares that database (several nodes on one PostgreSQL)
+            self.pg_var = pg_var or pg_bound(self.data) or pg_database()[0]
+            config = (config or "") + pg_yaml(self.pg_var)
+            if not os.path.exists(os.path.join(self.data, "control.db")):
+                pg_bind(self.data, self.pg_var)
         if config is not None:
             self.config = os.path.join(self.tmp, "ooda.yaml")
             with open(self.config, "w") as f:
@@ -204,9 +270,78 @@ class Server:
 
 def create_token(data_dir, role, name, env=None):
     # offline on the data dir; before the daemon's first start there is no store yet, and --init makes one
+    if PG and not os.path.exists(os.path.join(data_dir, "control.db")) and not pg_bound(data_dir):
+        pg_bind(data_dir, pg_database()[0])
     init = [] if os.path.exists(os.path.join(data_dir, "control.db")) else ["--init"]
     scope = ["--env", env] if env else []
     r = run("token", "create", "--role", role, "--name", name, "--data", data_dir, *init, *scope)
     if r.returncode != 0:
         raise RuntimeError(r.stderr)
     return r.stdout.strip().splitlines()[-1]
+
+
+class _PsqlCursor:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self):
+        return self.rows
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+class _PsqlDB:
+    """The few sqlite3 connection calls the tests make on control.db, run by psql on
+    a PostgreSQL control store: ? parameters (str, int, bytes), PRAGMA integrity_check
+    and user_version as their PostgreSQL meaning. Values come back as text, integers as int."""
+
+    def __init__(self, dsn):
+        self.dsn = dsn
+
+    @staticmethod
+    def _lit(v):
+        if v is None:
+            return "NULL"
+        if isinstance(v, (bytes, bytearray)):
+            return "'\\x" + bytes(v).hex() + "'::bytea"
+        if isinstance(v, (int, float)):
+            return str(v)
+        return "'" + str(v).replace("'", "''") + "'"
+
+    def execute(self, q, params=()):
+        if q.strip().upper() == "PRAGMA INTEGRITY_CHECK":
+            q = "SELECT 'ok'"
+        elif q.strip().upper().startswith("PRAGMA USER_VERSION ="):
+            q = "UPDATE ooda_schema SET version = " + q.split("=")[1]
+        parts = q.split("?")
+        sql = parts[0] + "".join(self._lit(p) + rest for p, rest in zip(params, parts[1:]))
+        r = subprocess.run(["psql", "-qXtA", "-F", "\x1f", "-v", "ON_ERROR_STOP=1", self.dsn, "-c", sql],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"{sql}: {r.stderr}")
+        def value(v):
+            return int(v) if v.lstrip("-").isdigit() else v
+        return _PsqlCursor([tuple(value(v) for v in line.split("\x1f")) for line in r.stdout.splitlines()])
+
+    def executescript(self, text):
+        self.execute(text)
+
+    def commit(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def control_db(data, timeout=5):
+    """The control store of data dir `data` for a test to read or tamper with:
+    sqlite3 on control.db, or the PostgreSQL database its control.pg names."""
+    var = pg_bound(data)
+    if var:
+        return _PsqlDB(os.environ[var])
+    import sqlite3
+    return sqlite3.connect(os.path.join(data, "control.db"), timeout=timeout)

@@ -6,7 +6,7 @@ minute), its latest state is unchanged, every ping keeps its audit record and
 import os
 import sqlite3
 import time
-from oodait import Server, check, done, run
+from oodait import Server, check, control_db, done, pg_bound, run
 
 CONFIG = """retention:
   control_max_versions: 2
@@ -17,6 +17,8 @@ heartbeats:
 
 
 def rows(data, q):
+    if pg_bound(data):
+        return control_db(data).execute(q).fetchall()
     db = sqlite3.connect("file:" + os.path.join(data, "control.db") + "?mode=ro", uri=True)
     try:
         return db.execute(q).fetchall()

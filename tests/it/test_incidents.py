@@ -12,7 +12,7 @@ import re
 import sqlite3
 import time
 from datetime import datetime, timezone
-from oodait import Server, check, create_token, done
+from oodait import Server, check, control_db, create_token, done
 
 CONFIG = """
 services:
@@ -193,7 +193,7 @@ try:
     r = s.request("POST", f"/api/v1/incidents/{iid}/artifacts?name=../etc", body=b"x",
                   headers={"Content-Type": "application/octet-stream"})
     check(r.status == 400 and "name" in r.body, f"bad name: {r.status} {r.body}")
-    db = sqlite3.connect(os.path.join(s.data, "control.db"), timeout=10)
+    db = control_db(s.data)
     db.execute("UPDATE incident_artifacts SET bytes = ? WHERE number = 1 AND id = ?",
                (payload.replace(b"FATAL", b"INFO!"), int(art.get("id", "A0")[1:])))
     db.commit()

@@ -6,7 +6,7 @@ import signal
 import sqlite3
 import threading
 import time
-from oodait import Server, check, done, run
+from oodait import PG, Server, check, control_db, done, run
 
 s = Server(config="log:\n  level: info\n")
 try:
@@ -85,7 +85,7 @@ try:
         t.join()
     check(rc == 0, f"clean exit after SIGTERM: {rc}")
     check("stopped cleanly" in s.read_log(), "drain logged")
-    db = sqlite3.connect(os.path.join(s.data, "control.db"))
+    db = control_db(s.data)
     check(db.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "database intact")
     ids = {row[0] for row in db.execute("SELECT id FROM tokens")}
     audited = {row[0] for row in db.execute("SELECT target FROM audit WHERE action = 'token.create'")}
@@ -101,7 +101,7 @@ finally:
 s = Server()
 data = s.data
 s.stop()
-db = sqlite3.connect(os.path.join(data, "control.db"))
+db = control_db(data)
 db.execute("PRAGMA user_version = 999")
 db.commit()
 db.close()
@@ -114,7 +114,7 @@ s.cleanup()
 # mode bits, so as root the dir is a read-only tmpfs mount instead.
 import subprocess
 s = Server(expect_start=False)
-os.makedirs(s.data)
+os.makedirs(s.data, exist_ok=True)
 mounted = False
 if os.geteuid() == 0:
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", s.data]).returncode == 0

@@ -359,6 +359,35 @@ static void test_config_register_check(void **state)
 	buf_release(&err);
 }
 
+/* storage.control: postgres and its variable load; another backend or an unknown key is refused by name */
+static void test_config_storage_control(void **state)
+{
+	(void)state;
+	struct config c;
+	struct buf err = BUF_INIT;
+	config_init(&c);
+	assert_string_equal(c.control_backend, "sqlite");
+	assert_string_equal(c.control_dsn_env, "OODA_CONTROL_DSN");
+	static const char ok[] = "storage:\n  control:\n    backend: postgres\n    dsn_env: MY_DSN\n";
+	assert_int_equal(config_load_string(&c, "ok.yaml", ok, sizeof(ok) - 1, &err), 0);
+	assert_string_equal(c.control_backend, "postgres");
+	assert_string_equal(c.control_dsn_env, "MY_DSN");
+	static const char *const bad[][2] = {
+		{ "storage:\n  control:\n    backend: mysql\n", "storage.control.backend" },
+		{ "storage:\n  control:\n    dsn: host=x\n", "storage.control.dsn" },
+		{ "storage:\n  controll:\n    backend: postgres\n", "storage.controll" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		buf_reset(&err);
+		if (config_load_string(&c, "bad.yaml", bad[i][0], strlen(bad[i][0]), &err) != OODA_EINVAL ||
+		    !strstr(err.data, bad[i][1]))
+			fail_msg("case %zu not refused by name: %s", i, err.data);
+	}
+	assert_string_equal(c.control_backend, "postgres"); /* a failed load leaves the config as it was */
+	config_release(&c);
+	buf_release(&err);
+}
+
 static void test_hex(void **state)
 {
 	static const struct {
@@ -407,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_config_schema_accepts),
 		cmocka_unit_test(test_config_docs),
 		cmocka_unit_test(test_config_restart_keys),
+		cmocka_unit_test(test_config_storage_control),
 		cmocka_unit_test(test_hex),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);

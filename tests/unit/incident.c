@@ -17,6 +17,7 @@
 #include "core/time.h"
 #include "detect/alerts.h"
 #include "store/store.h"
+#include "store_at.h"
 #include "respond/catalog.h"
 #include "respond/incident.h"
 #include "respond/incident_impl.h"
@@ -340,7 +341,7 @@ static void test_stage(void **state)
 	struct store *st = NULL;
 	struct alerts *al = NULL;
 	struct incidents *inc = NULL;
-	assert_int_equal(store_open(dir, 0, &st, &err), 0);
+	assert_int_equal(test_store_open(dir, 0, &st, &err), 0);
 	assert_int_equal(alerts_create(NULL, NULL, NULL, &al, &err), 0);
 	assert_int_equal(alerts_set_declared_graph_json(
 				 al,

@@ -20,6 +20,7 @@
 #include "core/time.h"
 #include "respond/notify_impl.h"
 #include "store/store.h"
+#include "store_at.h"
 
 static struct notify_config *load(const char *json)
 {
@@ -359,7 +360,7 @@ static void test_outbox(void **state)
 	assert_non_null(mkdtemp(dir));
 	struct store *s = NULL;
 	struct buf err = BUF_INIT;
-	assert_int_equal(store_open(dir, 0, &s, &err), 0);
+	assert_int_equal(test_store_open(dir, 0, &s, &err), 0);
 	setenv("NOTIFY_UT_SECRET", "hunter2-secret", 1);
 	/* port 1 on loopback: nothing listens, every attempt fails at once */
 	const char *cfg = "{\"retry\":{\"max_attempts\":2,\"base\":\"10ms\",\"max_backoff\":\"10ms\"},"

@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "store/store.h"
+#include "store_at.h"
 
 static char *tmpdir(void)
 {
@@ -35,7 +36,7 @@ static struct store *open_store(const char *dir)
 {
 	struct store *s = NULL;
 	struct buf err = BUF_INIT;
-	assert_int_equal(store_open(dir, 0, &s, &err), 0);
+	assert_int_equal(test_store_open(dir, 0, &s, &err), 0);
 	buf_release(&err);
 	return s;
 }
@@ -318,6 +319,69 @@ static void test_data_version_moves_on_another_writer(void **state)
 	free(dir);
 }
 
+/* ---- waiting for a change ------------------------------------------------- */
+
+/*
+ * A worker that waits with store_wait_change wakes for a commit made after it
+ * last looked, including one by another connection (on PostgreSQL, through
+ * LISTEN/NOTIFY), and times out when nothing was committed.
+ */
+static void test_wait_change(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+	struct store *other = open_store(dir);
+	uint64_t seen = 0;
+	/* nothing committed: the wait times out (on PostgreSQL the first call starts listening) */
+	assert_int_equal(store_wait_change(s, &seen, 0), OODA_ETIMEOUT);
+	struct token_row t = token("tok_00000000000000d1", "waiter", 7);
+	assert_int_equal(store_write(s, insert_tx, &t, NULL), 0);
+	assert_int_equal(store_wait_change(s, &seen, 10000), 0);
+	assert_int_equal(store_wait_change(s, &seen, 0), OODA_ETIMEOUT); /* seen moved on */
+	if (getenv("OODA_TEST_PG_DSN")) {
+		/* another process's commit wakes the waiter too */
+		struct token_row u = token("tok_00000000000000d2", "elsewhere", 8);
+		assert_int_equal(store_write(other, insert_tx, &u, NULL), 0);
+		assert_int_equal(store_wait_change(s, &seen, 10000), 0);
+	}
+	store_close(other);
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
+/* ---- control.pg ------------------------------------------------------------- */
+
+static void test_pg_marker_parse(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		const char *var; /* NULL: refused */
+	} cases[] = {
+		{ "postgres OODA_CONTROL_DSN\n", "OODA_CONTROL_DSN" },
+		{ "postgres x1", "x1" },
+		{ "postgres _A\n", "_A" },
+		{ "postgres \n", NULL },
+		{ "postgres 1A\n", NULL },
+		{ "postgres A B\n", NULL },
+		{ "postgres A\nB\n", NULL },
+		{ "postgres A;rm -rf /\n", NULL },
+		{ "sqlite A\n", NULL },
+		{ "postgres", NULL },
+		{ "", NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char var[32] = "";
+		int rc = store_pg_marker_parse(cases[i].text, strlen(cases[i].text), var, sizeof(var));
+		if (cases[i].var ? rc != 0 || strcmp(var, cases[i].var) : rc != OODA_EINVAL)
+			fail_msg("case %zu (%s): rc %d var %s", i, cases[i].text, rc, var);
+	}
+	char small[4];
+	assert_int_equal(store_pg_marker_parse("postgres ABCD", 13, small, sizeof(small)), OODA_EINVAL);
+}
+
 struct rollouts_seen {
 	int n;
 	char ids[8][32], status[8][24];
@@ -392,6 +456,8 @@ int main(void)
 		cmocka_unit_test(test_pattern_snapshots),
 		cmocka_unit_test(test_data_version_moves_on_another_writer),
 		cmocka_unit_test(test_rollouts),
+		cmocka_unit_test(test_wait_change),
+		cmocka_unit_test(test_pg_marker_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
