@@ -105,16 +105,39 @@ static int port_bindable(int port)
 	return got;
 }
 
-/* A base port with the five service ports after it free too (the sim needs them consecutive). */
+/*
+ * Whether port can be bound the way ooda-sim binds it (SO_REUSEADDR, as
+ * libmicrohttpd's address reuse does): a port whose old connections sit in
+ * TIME_WAIT is free for it.
+ */
+static bool port_free_for_sim(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return false;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * A base port with the five service ports after it free too (the sim needs
+ * them consecutive). Drawn below Linux's ephemeral range (32768–60999), so
+ * that the many client connections of a busy machine neither hold the ports
+ * nor take them between this check and the sim's bind.
+ */
 static int drill_base_port(void)
 {
-	for (int tries = 0; tries < 50; tries++) {
-		int base = port_bindable(0);
-		if (base <= 0 || base > 65000)
-			continue;
-		int ok = 1;
-		for (int k = 1; k <= 5 && ok; k++)
-			ok = port_bindable(base + k) == base + k;
+	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+	for (int tries = 0; tries < 200; tries++) {
+		int base = 20000 + (int)(rand_r(&seed) % 12000);
+		bool ok = true;
+		for (int k = 0; k <= 5 && ok; k++)
+			ok = port_free_for_sim(base + k);
 		if (ok)
 			return base;
 	}
