@@ -49,8 +49,28 @@ static void publish_live(void *ctx, const struct telemetry_batch *b)
 	struct daemon *d = ctx;
 	live_publish(d->live, b);
 	logclass_observe(d->logclass, b);
-	if (b->n_points || b->n_spans)
+	if (b->n_points || b->n_spans) {
 		atomic_fetch_add(&d->fresh_batches, 1); /* the rules tick passes it on (rules_note_fresh) */
+		daemon_poke_engine(d);                   /* and comes now, not up to a tick later */
+	}
+}
+
+static pthread_mutex_t poke_mu = PTHREAD_MUTEX_INITIALIZER; /* d->poke_engine */
+
+void daemon_poke_engine(void *ctx)
+{
+	struct daemon *d = ctx;
+	pthread_mutex_lock(&poke_mu);
+	engine_poke(d->poke_engine);
+	pthread_mutex_unlock(&poke_mu);
+}
+
+void daemon_engine_ticks(struct daemon *d, int64_t *ticks, int64_t *poked)
+{
+	pthread_mutex_lock(&poke_mu);
+	*ticks = d->poke_engine ? engine_ticks(d->poke_engine) : 0;
+	*poked = d->poke_engine ? engine_poked_ticks(d->poke_engine) : 0;
+	pthread_mutex_unlock(&poke_mu);
 }
 
 static int replay_cb(void *ctx, const struct telemetry_batch *b, int64_t tmin, int64_t tmax)
@@ -99,7 +119,12 @@ static int stages_start(struct daemon *d, struct buf *err)
 			buf_addf(err, "stage %s: engine callbacks: %s", daemon_stages[i].name, ooda_strerror(rc));
 			return rc;
 		}
-	return engine_start(d->engine, err);
+	if ((rc = engine_start(d->engine, err)))
+		return rc;
+	pthread_mutex_lock(&poke_mu);
+	d->poke_engine = d->engine;
+	pthread_mutex_unlock(&poke_mu);
+	return 0;
 }
 
 /*
@@ -108,6 +133,9 @@ static int stages_start(struct daemon *d, struct buf *err)
  */
 static void stages_stop(struct daemon *d)
 {
+	pthread_mutex_lock(&poke_mu);
+	d->poke_engine = NULL;
+	pthread_mutex_unlock(&poke_mu);
 	engine_destroy(d->engine);
 	d->engine = NULL;
 	for (size_t i = daemon_n_stages; i-- > 0;)

@@ -69,6 +69,7 @@ struct daemon {
 	atomic_uint_least64_t fresh_batches; /* batches with spans or points made durable (writer thread) */
 	uint64_t fresh_seen;                 /* fresh_batches at the last rules tick (engine thread) */
 	struct engine *engine;
+	struct engine *poke_engine; /* engine while it runs, for daemon_poke_engine (under its lock) */
 	struct prober *prober;       /* probes of services in ooda.yaml */
 	struct heartbeats *heartbeats; /* dead-man's switches */
 	struct oncall_book *oncall;  /* respond: on-call config and overrides */
@@ -110,6 +111,16 @@ int daemon_serve(const struct serve_options *opt, struct buf *err);
  * loaded: `ooda serve`, reload and `ooda config check` then validate alike.
  */
 void daemon_register_config_checks(void);
+
+/*
+ * Pokes the engine (engine_poke) while it runs, from any thread: a batch of
+ * telemetry made durable, an evaluation with signals to deliver. ctx is the
+ * struct daemon. A no-op before the engine starts and once it stops.
+ */
+void daemon_poke_engine(void *ctx);
+
+/* The engine's ticks and poked ticks (engine_ticks, engine_poked_ticks); 0 when it is not running. */
+void daemon_engine_ticks(struct daemon *d, int64_t *ticks, int64_t *poked);
 
 /*
  * Re-reads the config file. A bad file is rejected (the old config stays)

@@ -181,6 +181,7 @@ static int detect_start(struct daemon *d, struct buf *err)
 	    (rc = detect_configure(d, &d->cfg, true, err)) || (rc = prober_start(d->prober, err)) ||
 	    (rc = rules_start(d->rules, err)) || (rc = watches_start(d->watches, err)))
 		return rc;
+	rules_on_signals(d->rules, daemon_poke_engine, d); /* found alerts reach the core now, not a tick later */
 	return 0;
 }
 

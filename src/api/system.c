@@ -152,6 +152,15 @@ int api_metrics(struct http_request *req, struct http_response *res)
 		 (unsigned long long)ts.disk_full_failures);
 	if (d->alerts)
 		alerts_metrics(d->alerts, &b);
+	int64_t ticks = 0, poked = 0;
+	daemon_engine_ticks(d, &ticks, &poked);
+	buf_addf(&b,
+		 "# HELP ooda_engine_ticks_total Detection engine ticks since start.\n"
+		 "# TYPE ooda_engine_ticks_total counter\nooda_engine_ticks_total %lld\n"
+		 "# HELP ooda_engine_poked_ticks_total Engine ticks asked for by new telemetry or a finished rule "
+		 "evaluation, ahead of the period.\n"
+		 "# TYPE ooda_engine_poked_ticks_total counter\nooda_engine_poked_ticks_total %lld\n",
+		 (long long)ticks, (long long)poked);
 	api_reliability_metrics(d, &b);
 	if (d->notify)
 		notify_metrics(d->notify, &b);

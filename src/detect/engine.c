@@ -26,6 +26,8 @@ struct engine {
 	int64_t ticks;
 	engine_due_fn due;
 	void *due_ctx;
+	bool poked;         /* engine_poke since the last tick started */
+	int64_t poked_ticks;
 };
 
 void engine_set_due(struct engine *e, engine_due_fn fn, void *ctx)
@@ -44,6 +46,32 @@ int64_t engine_wake_ns(int64_t next_ns, int64_t mono_ns, int64_t wall_ns, int64_
 	if (in < ENGINE_MIN_GAP_NS)
 		in = ENGINE_MIN_GAP_NS;
 	return mono_ns + in < next_ns ? mono_ns + in : next_ns;
+}
+
+int64_t engine_poke_wake_ns(int64_t wake_ns, int64_t last_end_ns)
+{
+	int64_t p = last_end_ns + ENGINE_POKE_GAP_NS;
+	return p < wake_ns ? p : wake_ns;
+}
+
+void engine_poke(struct engine *e)
+{
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->mu);
+	if (!e->poked) {
+		e->poked = true;
+		pthread_cond_broadcast(&e->wake);
+	}
+	pthread_mutex_unlock(&e->mu);
+}
+
+int64_t engine_poked_ticks(struct engine *e)
+{
+	pthread_mutex_lock(&e->mu);
+	int64_t n = e->poked_ticks;
+	pthread_mutex_unlock(&e->mu);
+	return n;
 }
 
 static int64_t ts_ns(const struct timespec *t)
@@ -120,9 +148,20 @@ static void *engine_main(void *arg)
 		if (now.tv_sec > next.tv_sec + 1) /* fell far behind: do not try to catch up */
 			next = now;
 		int64_t w = engine_wake_ns(ts_ns(&next), ts_ns(&now), ooda_now_ns(), due_ns);
-		struct timespec wake = { .tv_sec = (time_t)(w / OODA_NS_PER_SEC), .tv_nsec = (long)(w % OODA_NS_PER_SEC) };
-		while (!e->stop && pthread_cond_timedwait(&e->wake, &e->mu, &wake) != ETIMEDOUT)
-			;
+		int64_t end = ts_ns(&now);
+		for (;;) {
+			int64_t at = e->poked ? engine_poke_wake_ns(w, end) : w;
+			struct timespec wake = { .tv_sec = (time_t)(at / OODA_NS_PER_SEC),
+						 .tv_nsec = (long)(at % OODA_NS_PER_SEC) };
+			if (e->stop || pthread_cond_timedwait(&e->wake, &e->mu, &wake) == ETIMEDOUT)
+				break;
+		}
+		if (e->poked && !e->stop) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (ts_ns(&now) < w) /* the tick comes because of the poke, not its schedule */
+				e->poked_ticks++;
+		}
+		e->poked = false; /* the tick about to run sees what the pokes announced */
 	}
 	pthread_mutex_unlock(&e->mu);
 	return NULL;

@@ -1,6 +1,8 @@
 /*
  * The engine thread (orient → decide): one thread that wakes every tick
- * (250 ms by default) and calls, in registration order, each detector's
+ * (250 ms by default), and in between when an alert's `for` ends
+ * (engine_set_due) or something asks (engine_poke: a durable batch of
+ * telemetry, a rule evaluation with signals to deliver), and calls, in registration order, each detector's
  * tick callback with the clock and the sink its signals go to — alert
  * rules, then the alerting core, and whatever other detectors register
  * (probes' results, SLO burn, anomaly scores…). Callbacks must not block
@@ -55,6 +57,24 @@ void engine_set_due(struct engine *e, engine_due_fn fn, void *ctx);
  * periodic next_ns, or earlier for a due time still ahead (engine_set_due), never sooner
  * than ENGINE_MIN_GAP_NS; all ns. Pure: for tests. */
 int64_t engine_wake_ns(int64_t next_ns, int64_t mono_ns, int64_t wall_ns, int64_t due_wall_ns);
+
+/*
+ * Asks for a tick soon, for an event the periodic tick would see up to a
+ * tick late (a batch of telemetry made durable, an evaluation that finished
+ * with signals to deliver): the engine ticks ENGINE_POKE_GAP_NS after the
+ * end of its last tick, or at once when that is past. Pokes before that
+ * tick starts share it (a burst of batches is one tick); the periodic
+ * schedule is unchanged. Any thread; never blocks beyond the engine's lock.
+ */
+#define ENGINE_POKE_GAP_NS (25 * INT64_C(1000000))
+void engine_poke(struct engine *e);
+
+/* When a poked engine ticks: ENGINE_POKE_GAP_NS after last_end_ns (monotonic), but not later than
+ * wake_ns, the tick it would do anyway; all ns. Pure: for tests. */
+int64_t engine_poke_wake_ns(int64_t wake_ns, int64_t last_end_ns);
+
+/* Ticks done on a poke so far (included in engine_ticks), for tests and /metrics. */
+int64_t engine_poked_ticks(struct engine *e);
 
 /* Runs one tick now on the caller's thread (tests, and `ooda` tools). */
 void engine_tick_once(struct engine *e, int64_t now_ns);

@@ -40,6 +40,9 @@ struct evalworker {
 	int64_t now_ns;      /* of the evaluation handed over */
 	struct held *head, *tail;
 	size_t n_held;
+	uint64_t n_sent;     /* signals buffered so far (never reset) */
+	void (*on_signals)(void *ctx);
+	void *on_signals_ctx;
 };
 
 static char *dup_or_null(const char *s)
@@ -89,6 +92,7 @@ static void hold_signal(void *ctx, const struct alert_signal *s)
 		w->head = h;
 	w->tail = h;
 	w->n_held++;
+	w->n_sent++;
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -105,6 +109,7 @@ static void evaluate(void *arg, void *item)
 	}
 	w->state = RUNNING;
 	int64_t now_ns = w->now_ns;
+	uint64_t sent = w->n_sent;
 	pthread_mutex_unlock(&w->mu);
 	int64_t t0 = ooda_mono_ns();
 	w->fn(w->ctx, now_ns, &buffer);
@@ -112,8 +117,23 @@ static void evaluate(void *arg, void *item)
 	if (took >= SLOW_EVAL_NS)
 		log_warn("%s: one evaluation took %.1f s; the engine did not wait for it", w->name, (double)took / 1e9);
 	pthread_mutex_lock(&w->mu);
+	bool found = w->n_sent != sent;
+	void (*hook)(void *) = w->on_signals;
+	void *hook_ctx = w->on_signals_ctx;
+	pthread_mutex_unlock(&w->mu);
+	if (found && hook)
+		hook(hook_ctx); /* before idle, so whoever waits for idle knows the hook ran */
+	pthread_mutex_lock(&w->mu);
 	w->state = IDLE;
 	pthread_cond_broadcast(&w->idle);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void evalworker_on_signals(struct evalworker *w, void (*fn)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&w->mu);
+	w->on_signals = fn;
+	w->on_signals_ctx = ctx;
 	pthread_mutex_unlock(&w->mu);
 }
 

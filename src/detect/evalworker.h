@@ -55,6 +55,14 @@ void evalworker_destroy(struct evalworker *w);
  */
 void evalworker_tick(struct evalworker *w, int64_t now_ns, const struct alert_sink *sink);
 
+/*
+ * Sets a hook called on the worker thread after each evaluation that sent
+ * at least one signal, once they are all buffered (NULL: none): the owner
+ * pokes the engine (engine_poke) so the next tick delivers them at once
+ * rather than up to a period later. Call before handing evaluations over.
+ */
+void evalworker_on_signals(struct evalworker *w, void (*fn)(void *ctx), void *ctx);
+
 /* True once evalworker_destroy() has begun: a long evaluation should end early. */
 bool evalworker_stopping(struct evalworker *w);
 

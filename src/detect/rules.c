@@ -498,7 +498,7 @@ void rules_evaluate(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 	}
 	json_array_clear(r->orphans);
 	bool early = now_ns < r->next_ns && atomic_load(&r->fresh) && r->last_ns &&
-		     now_ns - r->last_ns >= r->set->interval_ns / 2;
+		     now_ns - r->last_ns >= r->set->interval_ns / RULES_FRESH_DIVISOR;
 	if (now_ns < r->next_ns && !early) {
 		pthread_mutex_unlock(&r->mu);
 		return;
@@ -513,6 +513,12 @@ void rules_evaluate(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 		eval_rule(r, &r->set->v[k], src, now_ns, sink);
 	}
 	pthread_mutex_unlock(&r->mu);
+}
+
+void rules_on_signals(struct rules *r, void (*fn)(void *ctx), void *ctx)
+{
+	if (r && r->worker)
+		evalworker_on_signals(r->worker, fn, ctx);
 }
 
 void rules_note_fresh(struct rules *r)

@@ -92,16 +92,27 @@ void rules_tick(struct rules *r, int64_t now_ns, const struct alert_sink *sink);
 /*
  * Telemetry arrived (spans or metric points, from the ingest writer's
  * thread; lock-free, never blocks). The next evaluation may then come as
- * soon as half the interval has passed since the last one, instead of the
- * whole interval: rules see fresh data within an engine tick of its
- * arrival, at most two evaluations per interval.
+ * soon as a RULES_FRESH_DIVISOR-th of the interval has passed since the
+ * last one, instead of the whole interval: with the engine poked when a
+ * batch is made durable (engine_poke), rules read a pushed batch a poke gap
+ * after it is durable, at most RULES_FRESH_DIVISOR evaluations per
+ * interval however often batches come (the debounce).
  */
+#define RULES_FRESH_DIVISOR 4
 void rules_note_fresh(struct rules *r);
+
+/*
+ * After rules_start: fn(ctx) runs on the worker thread after each
+ * evaluation that sent signals (evalworker_on_signals), so the owner can
+ * poke the engine to deliver them now. No-op without a worker.
+ */
+void rules_on_signals(struct rules *r, void (*fn)(void *ctx), void *ctx);
 
 /*
  * One evaluation (ctx is the struct rules): reports rules removed by a
  * reload inactive, then, when the interval has passed since the last
- * evaluation (half of it when rules_note_fresh was called since),
+ * evaluation (a RULES_FRESH_DIVISOR-th of it when rules_note_fresh was
+ * called since),
  * evaluates every rule (else returns at once), sending signals
  * to sink. A rule whose evaluation fails keeps its series as they were and
  * logs why. Reads the store: not for the engine thread.

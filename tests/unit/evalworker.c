@@ -161,6 +161,106 @@ static struct rules *make_rules(void)
 
 /* ---- tests -------------------------------------------------------------- */
 
+/* ---- event-driven ticks: a poke, and the hook after an evaluation ------- */
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int ticks, hooks;
+} seen = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+
+static void seen_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
+{
+	(void)ctx;
+	(void)now_ns;
+	(void)sink;
+	pthread_mutex_lock(&seen.mu);
+	seen.ticks++;
+	pthread_cond_broadcast(&seen.cv);
+	pthread_mutex_unlock(&seen.mu);
+}
+
+/* Waits (at most 30 s, a guard, not a timing) until seen.ticks reaches n; the count. */
+static int seen_wait_ticks(int n)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	pthread_mutex_lock(&seen.mu);
+	int rc = 0;
+	while (seen.ticks < n && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&seen.cv, &seen.mu, &until);
+	int got = seen.ticks;
+	pthread_mutex_unlock(&seen.mu);
+	return got;
+}
+
+/* An engine whose period is an hour ticks again on a poke: event-driven, not on the grid. */
+static void test_engine_poke(void **state)
+{
+	(void)state;
+	/* the poked tick comes a gap after the last tick ended, never later than the scheduled one */
+	assert_int_equal(engine_poke_wake_ns(1000 * MS, 800 * MS), 800 * MS + ENGINE_POKE_GAP_NS);
+	assert_int_equal(engine_poke_wake_ns(810 * MS, 800 * MS), 810 * MS);
+	assert_int_equal(engine_poke_wake_ns(1000 * MS, 0), ENGINE_POKE_GAP_NS); /* long past: at once */
+
+	seen.ticks = 0;
+	struct buf err = BUF_INIT;
+	struct engine *e;
+	assert_int_equal(engine_create(NULL, 3600 * OODA_NS_PER_SEC, &e, &err), 0);
+	assert_int_equal(engine_add(e, seen_tick, NULL), 0);
+	assert_int_equal(engine_start(e, &err), 0);
+	assert_int_equal(seen_wait_ticks(1), 1); /* the first tick comes at start */
+	engine_poke(e);
+	assert_int_equal(seen_wait_ticks(2), 2); /* the next periodic one is an hour away */
+	assert_int_equal(engine_poked_ticks(e), 1);
+	engine_poke(e);
+	engine_poke(e); /* pokes before the tick share it */
+	assert_true(seen_wait_ticks(3) >= 3);
+	engine_destroy(e);
+	assert_true(seen.ticks <= 4);
+	engine_poke(NULL); /* a no-op */
+	buf_release(&err);
+}
+
+static void count_hook(void *ctx)
+{
+	(void)ctx;
+	pthread_mutex_lock(&seen.mu);
+	seen.hooks++;
+	pthread_mutex_unlock(&seen.mu);
+}
+
+/* An evaluation that found something calls the hook (the daemon pokes the engine with it); one that found nothing does not. */
+static void test_rules_on_signals(void **state)
+{
+	(void)state;
+	gate_reset(false);
+	received = json_array();
+	struct alert_sink sink = { record, NULL };
+	struct rules *r = make_rules();
+	struct buf err = BUF_INIT;
+	assert_int_equal(rules_start(r, &err), 0);
+	seen.hooks = 0;
+	rules_on_signals(r, count_hook, NULL);
+	g.value = 50;
+	rules_tick(r, T0, &sink); /* queue_depth 50 > 10: an active signal */
+	rules_wait(r);
+	pthread_mutex_lock(&seen.mu);
+	assert_int_equal(seen.hooks, 1);
+	pthread_mutex_unlock(&seen.mu);
+	rules_tick(r, T0 + 250 * MS, &sink); /* delivers it; the interval has not passed: no evaluation */
+	rules_wait(r);
+	assert_int_equal(json_array_size(received), 1);
+	pthread_mutex_lock(&seen.mu);
+	assert_int_equal(seen.hooks, 1);
+	pthread_mutex_unlock(&seen.mu);
+	rules_destroy(r);
+	json_decref(received);
+	buf_release(&err);
+}
+
+
 static void test_rules_off_engine(void **state)
 {
 	(void)state;
@@ -310,6 +410,8 @@ int main(void)
 		cmocka_unit_test(test_rules_off_engine),
 		cmocka_unit_test(test_watches_off_engine),
 		cmocka_unit_test(test_stop_mid_evaluation),
+		cmocka_unit_test(test_engine_poke),
+		cmocka_unit_test(test_rules_on_signals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
