@@ -464,6 +464,9 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		break;
 	}
 	d.ready = false;
+	for (size_t i = 0; i < daemon_n_stages; i++)
+		if (daemon_stages[i].quiesce)
+			daemon_stages[i].quiesce(&d);
 	http_server_stop(d.http, 10000);
 	d.http = NULL;
 	stages_stop(&d);

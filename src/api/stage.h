@@ -47,6 +47,13 @@ struct stage {
 	 * order, and on a failed start: must accept a half-started stage.
 	 */
 	void (*stop)(struct daemon *d);
+	/*
+	 * May be NULL. Called in table order as soon as a stop is asked for
+	 * (SIGTERM, SIGINT), before HTTP drains: the stage starts no new side
+	 * effect (a queued rollback run stays stored and resumes at the next
+	 * start); what is in hand finishes. Must not block.
+	 */
+	void (*quiesce)(struct daemon *d);
 };
 
 /* The rows, in start order. */

@@ -110,6 +110,12 @@ static int change_reload(struct daemon *d, const struct config *cfg, bool apply,
 	return change_configure_from(d, cfg, apply, err);
 }
 
+static void change_stage_quiesce(struct daemon *d)
+{
+	if (d->change_ready)
+		change_quiesce(&d->change);
+}
+
 static void change_stage_stop(struct daemon *d)
 {
 	if (d->change_ready)
@@ -603,7 +609,8 @@ static void stream_stop(struct daemon *d)
 
 const struct stage daemon_stages[] = {
 	{ "slos", SECTIONS(slo_sections), slo_start, slo_reload, slo_add_ticks, slo_stop },
-	{ "change", SECTIONS(change_sections), change_stage_start, change_reload, NULL, change_stage_stop },
+	{ "change", SECTIONS(change_sections), change_stage_start, change_reload, NULL, change_stage_stop,
+	  change_stage_quiesce },
 	{ "detect", SECTIONS(detect_sections), detect_start, detect_reload, detect_add_ticks, detect_stop },
 	{ "respond", SECTIONS(respond_sections), respond_start, respond_reload, respond_add_ticks, respond_stop },
 	{ "scrape", SECTIONS(scrape_sections), scrape_stage_start, scrape_stage_reload, NULL, scrape_stage_stop },

@@ -66,6 +66,9 @@ int change_init(struct change *c, struct store *s, const struct audit_signer *sg
 int change_start(struct change *c, struct buf *err);
 void change_release(struct change *c);
 
+/* A stop has begun: start no queued rollback run (they stay stored as running); the one in hand finishes. */
+void change_quiesce(struct change *c);
+
 /*
  * Validates the `deploy:` and `approvals:` sections (as JSON; NULL = absent)
  * and, if apply, makes them current. Errors name the key path.

@@ -653,6 +653,11 @@ int change_start(struct change *c, struct buf *err)
 	return rc;
 }
 
+void change_quiesce(struct change *c)
+{
+	worker_quiesce(c->runner);
+}
+
 void change_release(struct change *c)
 {
 	/*

@@ -200,6 +200,16 @@ void worker_wake(struct worker *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
+void worker_quiesce(struct worker *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_broadcast(&w->wake);
+	pthread_mutex_unlock(&w->mu);
+}
+
 bool worker_stopping(struct worker *w)
 {
 	pthread_mutex_lock(&w->mu);

@@ -70,7 +70,15 @@ int worker_push(struct worker *w, void *item);
  */
 void worker_wake(struct worker *w);
 
-/* True once worker_stop() has begun: a long fn should return early. */
+/*
+ * Begins a stop without waiting for it: no new item or wake is taken (queued
+ * items go as worker_stop says), the item in hand finishes. worker_stop
+ * still joins later. For a daemon whose stop has begun: a worker that acts
+ * on the world must not start something new while the rest shuts down.
+ */
+void worker_quiesce(struct worker *w);
+
+/* True once worker_stop() or worker_quiesce() has begun: a long fn should return early. */
 bool worker_stopping(struct worker *w);
 
 /*

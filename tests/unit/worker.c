@@ -160,6 +160,36 @@ static void stop_with_queued(enum worker_stop_mode mode, struct probe *p)
 	buf_release(&err);
 }
 
+/* A quiesce returns at once, with an item in hand; nothing queued or woken runs after it. */
+static void test_quiesce(void **state)
+{
+	(void)state;
+	struct probe p;
+	probe_init(&p, true);
+	freed_into = &p;
+	struct worker *w;
+	struct buf err = BUF_INIT;
+	struct worker_opts o = { .capacity = 8, .stop_mode = WORKER_CANCEL, .item_free = count_free };
+	assert_int_equal(worker_create("quiesce", probe_fn, &p, &o, &w, &err), 0);
+	assert_int_equal(worker_push(w, (void *)1), 0);
+	wait_entered(&p, 1);
+	assert_int_equal(worker_push(w, (void *)2), 0);
+	worker_quiesce(w); /* does not wait for the item in hand */
+	assert_true(worker_stopping(w));
+	assert_int_equal(worker_push(w, (void *)3), OODA_EUNAVAIL);
+	worker_wake(w); /* ignored */
+	gate_open(&p);
+	worker_stop(w);
+	assert_int_equal(p.n_seen, 1); /* only the item in hand ran */
+	assert_int_equal(p.seen[0], 1);
+	assert_int_equal(p.entered, 1);
+	assert_int_equal(p.freed, 1); /* the queued one was dropped */
+	worker_destroy(w);
+	worker_quiesce(NULL);
+	buf_release(&err);
+	probe_release(&p);
+}
+
 static void test_stop_cancel(void **state)
 {
 	(void)state;
@@ -290,6 +320,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_order_and_bound),   cmocka_unit_test(test_wake_only),
 		cmocka_unit_test(test_stop_cancel),       cmocka_unit_test(test_stop_drain),
+		cmocka_unit_test(test_quiesce),
 		cmocka_unit_test(test_wake_ends_timed_wait), cmocka_unit_test(test_interval_runs),
 		cmocka_unit_test(test_cond_helpers),      cmocka_unit_test(test_pool),
 	};
