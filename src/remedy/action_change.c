@@ -126,13 +126,13 @@ static void flag_describe(const json_t *p, struct buf *out)
 		buf_addf(out, " defaultVariant=%s", var);
 }
 
-/* What a flag or config step changed: the output line and the undo state. */
+/* What a flag or config step changed: the output line ("flag prod/x: v2 -> v3") and the undo state. */
 static void changed(struct action_result *res, const char *what, const char *a, const char *b, int64_t before,
 		    int64_t after)
 {
 	buf_addf(&res->output, "%s %s/%s: v%lld -> v%lld", what, a, b, (long long)before, (long long)after);
-	res->state = json_pack("{ss ss sI sI}", what, a, "name", b, "before", (json_int_t)before, "after",
-			       (json_int_t)after);
+	res->state = json_pack("{ss ss ss sI sI}", "what", what, "of", a, "name", b, "before", (json_int_t)before,
+			       "after", (json_int_t)after);
 }
 
 static int flag_run(const struct action_env *env, const json_t *p, struct action_result *res)
@@ -154,7 +154,7 @@ static int flag_run(const struct action_env *env, const json_t *p, struct action
 				 &after, &res->error);
 	}
 	if (!rc)
-		changed(res, "env", e, key, before, after);
+		changed(res, "flag", e, key, before, after);
 	done(res, rc);
 	return 0;
 }
@@ -213,7 +213,7 @@ static int config_run(const struct action_env *env, const json_t *p, struct acti
 	int rc = h->config_restore(h->ctx, svc, e, version_of(json_object_get(p, "to")), env->actor,
 				   "remediation: config rolled back", &before, &after, &res->error);
 	if (!rc)
-		changed(res, "service", svc, e, before, after);
+		changed(res, "config", svc, e, before, after);
 	done(res, rc);
 	return 0;
 }

@@ -53,7 +53,7 @@ def main():
 
         def flags():
             st, body = http("GET", f"{ctl}/state")
-            return json.loads(body)["flags"]["new-pricing"] if st == 200 else {}
+            return json.loads(body)["flags"] if st == 200 else {}
         wait_for("the simulator polling the flag", lambda: flags().get("polls", 0) > 0, timeout=15)
         with open(s.config, "w") as f:
             f.write("""
@@ -71,7 +71,23 @@ policies:
 
         st, body = http("POST", f"{ctl}/faults", {"name": "flag-misconfig", "service": "checkout"})
         check(st == 201, f"fault flag-misconfig: {st} {body}")
-        wait_for("the simulator reading the bad flag", lambda: flags().get("free") is True, timeout=15)
+        wait_for("the simulator reading the bad flag", lambda: flags().get("new-pricing", {}).get("free") is True, timeout=15)
+
+        def ratios(j):
+            if isinstance(j, dict):
+                for k, v in j.items():
+                    if k == "error_ratio" and isinstance(v, (int, float)):
+                        yield v
+                    else:
+                        yield from ratios(v)
+            elif isinstance(j, list):
+                for v in j:
+                    yield from ratios(v)
+
+        def checkout_errors():
+            r = s.get("/api/v1/services/checkout?window=10s")
+            return r.status == 200 and max(ratios(r.json()), default=0) > 0.1
+        wait_for("checkout's errors in ooda", checkout_errors, timeout=20)
 
         r = s.post("/api/v1/incidents", {"title": "checkout failing for free users", "service": "checkout"})
         check(r.status == 201, f"incident on checkout: {r.status} {r.body}")
@@ -86,7 +102,7 @@ policies:
         step = (full.get("steps") or [{}])[0]
         check(step.get("describe") == "flag prod/new-pricing state=DISABLED", f"the disable-flag step: {step}")
         check("error ratio of checkout" in full.get("verification", ""), f"verified: {full.get('verification')}")
-        check(flags().get("free") is False, f"the simulator reads the flag off: {flags()}")
+        check(flags().get("new-pricing", {}).get("free") is False, f"the simulator reads the flag off: {flags()} {full}")
         cur = s.get("/api/v1/flags/new-pricing?env=prod").json()
         check(cur.get("author") == "policy:kill-pricing@v1" and cur["definition"]["state"] == "DISABLED",
               f"the flag disabled by the policy: {cur}")
