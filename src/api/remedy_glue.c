@@ -231,7 +231,9 @@ static int hook_rollback_last(void *ctx, const char *service, const char *env, b
 		rd = json_loads(rj.data, 0, NULL);
 		status = json_string_value(json_object_get(rd, "status"));
 		if (!status || strcmp(status, "done")) {
-			buf_addf(err, "rollback run %s ended %s", run, status ? status : "in an unknown state");
+			const char *why = json_string_value(json_object_get(rd, "error"));
+			buf_addf(err, "rollback run %s ended %s%s%s", run, status ? status : "in an unknown state",
+				 why ? ": " : "", why ? why : "");
 			rc = OODA_ECONFLICT;
 		}
 	}
@@ -349,6 +351,22 @@ static void on_alert(void *ctx, const struct alert_transition *t)
 	remedy_trigger(r, &tr);
 }
 
+/* change's verdict_fn: a failed deploy verification or an aborted rollout. */
+static void on_verdict(void *ctx, const char *kind, const char *id, const char *service, const char *env,
+		       const char *reason)
+{
+	(void)env;
+	(void)reason;
+	struct daemon *d = ctx;
+	struct remedy_trigger tr = { .kind = "canary", .ref = id, .name = kind, .service = service,
+				     .at_ns = ooda_now_ns() };
+	pthread_mutex_lock(&feed_mu);
+	struct remedy *r = engine_of(d);
+	if (r && id)
+		remedy_trigger(r, &tr);
+	pthread_mutex_unlock(&feed_mu);
+}
+
 void remedy_glue_on_incident(void *ctx, const char *event, const char *incident_json)
 {
 	struct daemon *d = ctx;
@@ -432,6 +450,8 @@ int remedy_glue_start(struct daemon *d, struct buf *err)
 	}
 	d->change.perform_ext = perform_remedy;
 	d->change.perform_ext_ctx = d;
+	d->change.verdict_ctx = d;
+	d->change.verdict_fn = on_verdict;
 	__atomic_store_n(&d->remedy, r, __ATOMIC_RELEASE);
 	return d->alerts ? alerts_subscribe(d->alerts, on_alert, d) : 0;
 }
@@ -461,5 +481,6 @@ void remedy_glue_stop(struct daemon *d)
 	__atomic_store_n(&d->remedy, NULL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&feed_mu);
 	d->change.perform_ext = NULL;
+	d->change.verdict_fn = NULL;
 	remedy_destroy(r);
 }

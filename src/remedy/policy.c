@@ -24,7 +24,8 @@ const char *policy_mode_name(enum policy_mode m)
 static const char *const policy_keys[] = { "name",	 "description", "when",	    "precondition", "do",
 					   "expect",	 "on_failure",	"mode",	    "guardrails",   "irreversible_ok",
 					   "rationale", NULL };
-static const char *const when_keys[] = { "alert", "probe", "slo", "service", "severity", "for", NULL };
+static const char *const when_keys[] = { "alert", "probe", "slo", "canary", "service", "severity", "for", NULL };
+static const char *const canary_kinds[] = { "deploy-verify", "rollout-abort", "any", NULL };
 static const char *const expect_keys[] = { "alert_resolved", "probe", "error_ratio", "timeout", NULL };
 static const char *const ratio_keys[] = { "service", "below", "baseline", "window", NULL };
 static const char *const budget_keys[] = { "slo", "below", "above", NULL };
@@ -164,8 +165,22 @@ static int when_check(const json_t *w, const char *path, int64_t *for_ns, struct
 		buf_addf(err, "%s.slo: an alert, a probe or an SLO, not two of them", p.data);
 		rc = OODA_EINVAL;
 	}
-	if (!rc && !json_object_get(w, "alert") && !pr && !slo && !json_object_get(w, "service")) {
-		buf_addf(err, "%s: names an alert, a probe, an slo, a service, or both", p.data);
+	json_t *can = json_object_get(w, "canary");
+	if (!rc && can) {
+		const char *cs = json_string_value(can);
+		size_t k = 0;
+		while (cs && canary_kinds[k] && strcmp(canary_kinds[k], cs))
+			k++;
+		if (!cs || !canary_kinds[k]) {
+			buf_addf(err, "%s.canary: deploy-verify (a deploy's verification failed), rollout-abort or any", p.data);
+			rc = OODA_EINVAL;
+		} else if (pr || slo || json_object_get(w, "alert")) {
+			buf_addf(err, "%s.canary: a canary verdict, not also an alert, a probe or an SLO", p.data);
+			rc = OODA_EINVAL;
+		}
+	}
+	if (!rc && !json_object_get(w, "alert") && !pr && !slo && !can && !json_object_get(w, "service")) {
+		buf_addf(err, "%s: names an alert, a probe, an slo, a canary verdict, a service, or both", p.data);
 		rc = OODA_EINVAL;
 	}
 	const char *fields[] = { "alert", "service", "severity", "slo" };

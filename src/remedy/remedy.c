@@ -621,7 +621,12 @@ static bool trigger_matches(const struct remedy_policy *p, const json_t *t)
 		if (!sev)
 			sev = "page";
 	}
-	if (alert) {
+	const char *canary = jstr(w, "canary");
+	if (canary) {
+		/* a canary verdict: "deploy-verify", "rollout-abort" or any of them */
+		if (strcmp(kind, "canary") || !jstr(t, "name") || (strcmp(canary, "any") && strcmp(canary, jstr(t, "name"))))
+			return false;
+	} else if (alert) {
 		if (strcmp(kind, "alert") || !jstr(t, "name") || strcmp(alert, jstr(t, "name")))
 			return false;
 	} else if (strcmp(kind, "incident")) {
@@ -854,6 +859,8 @@ static void trigger_text(const json_t *t, int64_t for_ns, struct buf *out)
 {
 	if (!strcmp(jstr(t, "kind"), "alert"))
 		buf_addf(out, "alert %s firing", jstr(t, "name"));
+	else if (!strcmp(jstr(t, "kind"), "canary"))
+		buf_addf(out, "canary verdict %s of %s", jstr(t, "name"), jstr(t, "ref"));
 	else
 		buf_addf(out, "incident %s opened (%s)", jstr(t, "ref"), jstr(t, "severity") ? jstr(t, "severity") : "?");
 	if (jstr(t, "service"))

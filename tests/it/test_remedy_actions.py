@@ -5,7 +5,10 @@ cannot hold, and the undo puts the flag's version before back; a policy holding 
 rollback without mode: approve is refused at load (400 naming the step) and accepted
 with approve; a run whose expect is an error ratio under 20 % stays verifying while
 the service's spans fail and succeeds once they stop failing (OTLP spans sent to
-/v1/traces); the catalogue shows the exact flag change of disable-flag."""
+/v1/traces); the catalogue shows the exact flag change of disable-flag; a deploy whose
+canary verification fails triggers policy verdict (when: {canary: deploy-verify}),
+which waits for approval and, once bob approves, runs the rollback plan of payments'
+last deploy through the rollback action and waits for it to finish."""
 import json
 import socket
 import time
@@ -31,16 +34,17 @@ def wait_for(fn, what, timeout=15):
     return last
 
 
-def spans(service, n, errors, t_end_ns, seed):
+def spans(service, n, errors, t_end_ns, seed, version=None, ms=5):
     out = []
     for i in range(n):
         end = t_end_ns + i * 1000
         out.append({"traceId": f"{seed:08x}{i + 1:024x}", "spanId": f"{seed:08x}{i + 1:08x}", "name": "GET /pay",
-                    "kind": 2, "startTimeUnixNano": str(end - 5_000_000), "endTimeUnixNano": str(end),
+                    "kind": 2, "startTimeUnixNano": str(end - ms * 1_000_000), "endTimeUnixNano": str(end),
                     "status": {"code": 2 if i < errors else 1}})
-    return {"resourceSpans": [{"resource": {"attributes": [
-        {"key": "service.name", "value": {"stringValue": service}}]},
-        "scopeSpans": [{"spans": out}]}]}
+    attrs = [{"key": "service.name", "value": {"stringValue": service}}]
+    if version:
+        attrs.append({"key": "service.version", "value": {"stringValue": version}})
+    return {"resourceSpans": [{"resource": {"attributes": attrs}, "scopeSpans": [{"spans": out}]}]}
 
 
 FLAG = {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "on"}
@@ -49,6 +53,11 @@ FLAG = {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVari
 def main():
     closed = free_port()
     cfg = f"""
+deploy:
+  hooks:
+    redeploy:
+      exec: ["true"]
+      timeout: 10s
 services:
   - name: svc-flag
     probes:
@@ -67,10 +76,16 @@ policies:
     do:
       - flag: {{env: prod, key: shop-beta, state: DISABLED}}
     expect: {{error_ratio: {{service: shop, below: 0.2, window: 1s}}, timeout: 40s}}
+  - name: verdict
+    when: {{canary: deploy-verify, service: payments}}
+    mode: approve
+    do:
+      - recipe: {{name: rollback-last-deploy, variant: ooda, params: {{service: payments, env: staging}}}}
 """
     s = Server(config="log:\n  level: info\n", expect_start=False)
     try:
         admin = create_token(s.data, "admin", "alice")
+        bob = create_token(s.data, "approver", "bob")
         s.start()
         s.token = admin
         for key in ("new-pricing", "shop-beta"):
@@ -143,6 +158,29 @@ policies:
         ver = full.get("verification", "")
         check("error ratio of shop" in ver and "% < 20.00%" in ver,
               f"verified by the error ratio: {full.get('verification')}")
+        # ---- a failed canary verdict: the rollback of the last deploy, once approved ------
+        ids = []
+        for v in ("2.0.0", "2.1.0"):
+            r = s.post("/api/v1/deploys", {"service": "payments", "env": "staging", "version": v})
+            check(r.status == 201, f"deploy {v}: {r.status} {r.body}")
+            ids.append(r.json().get("id"))
+        now = time.time_ns()
+        s.post("/v1/traces", spans("payments", 200, 0, now, 900, version="2.0.0", ms=10))
+        s.post("/v1/traces", spans("payments", 200, 40, now, 901, version="2.1.0", ms=45))
+        r = s.post(f"/api/v1/deploys/{ids[1]}/verify", {})
+        check(r.status == 200 and r.json().get("verdict") == "fail", f"the canary fails: {r.status} {r.body}")
+        waiting = wait_for(lambda: [x for x in runs("verdict") if x["status"] == "awaiting-approval"],
+                           "the verdict run waiting for approval") or [{}]
+        r = s.post(f"/api/v1/runs/{waiting[0].get('id')}/approve", {"rationale": "canary failed"}, token=bob)
+        check(r.status == 200, f"bob approves: {r.status} {r.body}")
+        run = (wait_for(lambda: ended("verdict"), "the rollback run to end", timeout=30) or [{}])[0]
+        full = s.get("/api/v1/runs/" + run.get("id", "x")).json()
+        step = (full.get("steps") or [{}])[0]
+        check(run.get("status") == "succeeded" and '"status":"done"' in step.get("output", ""),
+              f"the rollback ran to its end: {run.get('status')} {step}")
+        check(f'"deploy":"{ids[1]}"' in step.get("output", ""), f"the last deploy rolled back: {step.get('output')}")
+        check("canary verdict deploy-verify of " + ids[1] in full.get("rationale", ""),
+              f"the trigger in the rationale: {full.get('rationale')}")
         check(s.stop() == 0, "clean stop")
     finally:
         s.cleanup()

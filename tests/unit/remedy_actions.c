@@ -6,7 +6,8 @@
  * the change, detect and model stages: a flag set by a run is put back to
  * the version before when expect fails; a config set goes back to the
  * version before the run; a rollback without approval is refused at load
- * unless waived; a policy on an SLO fires only on its page; a precondition
+ * unless waived; a policy on an SLO fires only on its page, one on a
+ * canary verdict only on that verdict; a precondition
  * that does not hold refuses the run; expect on the error ratio holds once
  * errors stop and fails over the baseline; the new recipes expand to the
  * flag and rollback actions.
@@ -131,6 +132,13 @@ static int notify_hook(void *ctx, const char *target, const char *event, const c
 	return 1;
 }
 
+static int approval_hook(void *ctx, const char *run, const char *requester, const char *rationale, int64_t ttl_ns,
+			 char id[48], struct buf *err)
+{
+	snprintf(id, 48, "ap-1");
+	return 0;
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -169,7 +177,7 @@ static void engine_start(struct fixture *f, const char *policy_json)
 		.store = f->s, .signer = &f->sg, .expect_poll_ns = 10 * 1000000,
 		.hooks = { .ctx = f, .notify = notify_hook, .flag_set = flag_set, .flag_restore = flag_restore,
 			   .config_restore = config_restore, .rollback_last = rollback_last, .error_ratio = error_ratio,
-			   .slo_budget = slo_budget, .service_probes = service_probes },
+			   .slo_budget = slo_budget, .service_probes = service_probes, .approval_request = approval_hook },
 	};
 	struct buf err = BUF_INIT;
 	assert_int_equal(remedy_create(&o, &f->r, &err), 0);
@@ -372,6 +380,27 @@ static void test_slo_trigger_pages_only(void **state)
 	assert_int_equal(f->flag_n, 3); /* nothing acted */
 }
 
+static void canary(struct fixture *f, const char *kind, const char *id, int64_t at)
+{
+	struct remedy_trigger t = { .kind = "canary", .ref = id, .name = kind, .service = "checkout", .at_ns = at };
+	remedy_trigger(f->r, &t);
+	remedy_wait_idle(f->r);
+}
+
+static void test_canary_trigger(void **state)
+{
+	struct fixture *f = *state;
+	engine_start(f, "{\"name\":\"verdict\",\"when\":{\"canary\":\"deploy-verify\",\"service\":\"checkout\"},\"mode\":\"approve\","
+			"\"do\":[{\"rollback\":{\"service\":\"checkout\"}}]}");
+	canary(f, "rollout-abort", "ro-1", 1000);
+	fire(f, "CheckoutErrors", "page", 2000);
+	assert_int_equal(runs_count(f), 0);
+	canary(f, "deploy-verify", "d-7", 3000);
+	json_t *run = only_run(f, "awaiting-approval");
+	assert_non_null(strstr(json_string_value(json_object_get(run, "rationale")), "canary verdict deploy-verify of d-7"));
+	assert_int_equal(f->rollbacks, 0); /* waits for a person */
+}
+
 static void test_preconditions_refuse(void **state)
 {
 	struct fixture *f = *state;
@@ -448,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_bad_params_named),
 		cmocka_unit_test_setup_teardown(test_rollback_runs_when_approved_policy_waived, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slo_trigger_pages_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_canary_trigger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preconditions_refuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preconditions_pass, setup, teardown),
 		cmocka_unit_test(test_recipes_expand),
