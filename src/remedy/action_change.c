@@ -71,6 +71,13 @@ static bool hook_there(const void *fn, const char *what, struct action_result *r
 	return false;
 }
 
+/* The rationale the change stage records: what and which run ("remediation run run-…: flag set"). */
+static const char *why(const struct action_env *env, const char *what, char *out, size_t size)
+{
+	snprintf(out, size, "remediation run %s: %s", env->run_id ? env->run_id : "?", what);
+	return out;
+}
+
 static void done(struct action_result *res, int rc)
 {
 	res->ok = rc == 0;
@@ -137,6 +144,7 @@ static void changed(struct action_result *res, const char *what, const char *a, 
 
 static int flag_run(const struct action_env *env, const json_t *p, struct action_result *res)
 {
+	char w[160];
 	const struct remedy_hooks *h = env->hooks;
 	const char *e = json_string_value(json_object_get(p, "env")), *key = json_string_value(json_object_get(p, "key"));
 	int64_t before = 0, after = 0;
@@ -145,12 +153,12 @@ static int flag_run(const struct action_env *env, const json_t *p, struct action
 		if (!hook_there(h ? (const void *)h->flag_restore : NULL, "flag", res))
 			return 0;
 		rc = h->flag_restore(h->ctx, e, key, version_of(json_object_get(p, "to")), env->actor,
-				     "remediation: flag back to an earlier version", &before, &after, &res->error);
+				     why(env, "flag back to an earlier version", w, sizeof(w)), &before, &after, &res->error);
 	} else {
 		if (!hook_there(h ? (const void *)h->flag_set : NULL, "flag", res))
 			return 0;
 		rc = h->flag_set(h->ctx, e, key, json_string_value(json_object_get(p, "state")),
-				 json_string_value(json_object_get(p, "variant")), env->actor, "remediation: flag set", &before,
+				 json_string_value(json_object_get(p, "variant")), env->actor, why(env, "flag set", w, sizeof(w)), &before,
 				 &after, &res->error);
 	}
 	if (!rc)
@@ -161,6 +169,7 @@ static int flag_run(const struct action_env *env, const json_t *p, struct action
 
 static int flag_restore(const struct action_env *env, const json_t *p, const json_t *state, struct action_result *res)
 {
+	char w[160];
 	const struct remedy_hooks *h = env->hooks;
 	json_int_t to = json_integer_value(json_object_get(state, "before"));
 	if (to < 1) {
@@ -171,7 +180,7 @@ static int flag_restore(const struct action_env *env, const json_t *p, const jso
 		return 0;
 	const char *e = json_string_value(json_object_get(p, "env")), *key = json_string_value(json_object_get(p, "key"));
 	int64_t before = 0, after = 0;
-	int rc = h->flag_restore(h->ctx, e, key, to, env->actor, "remediation undo: the flag as it was before the run",
+	int rc = h->flag_restore(h->ctx, e, key, to, env->actor, why(env, "undo, the flag as it was before the run", w, sizeof(w)),
 				 &before, &after, &res->error);
 	if (!rc)
 		buf_addf(&res->output, "flag %s/%s: v%lld put back as v%lld", e, key, (long long)to, (long long)after);
@@ -205,13 +214,14 @@ static void config_describe(const json_t *p, struct buf *out)
 
 static int config_run(const struct action_env *env, const json_t *p, struct action_result *res)
 {
+	char w[160];
 	const struct remedy_hooks *h = env->hooks;
 	if (!hook_there(h ? (const void *)h->config_restore : NULL, "config", res))
 		return 0;
 	const char *svc = json_string_value(json_object_get(p, "service")), *e = json_string_value(json_object_get(p, "env"));
 	int64_t before = 0, after = 0;
 	int rc = h->config_restore(h->ctx, svc, e, version_of(json_object_get(p, "to")), env->actor,
-				   "remediation: config rolled back", &before, &after, &res->error);
+				   why(env, "config rolled back", w, sizeof(w)), &before, &after, &res->error);
 	if (!rc)
 		changed(res, "config", svc, e, before, after);
 	done(res, rc);
@@ -220,6 +230,7 @@ static int config_run(const struct action_env *env, const json_t *p, struct acti
 
 static int config_restore(const struct action_env *env, const json_t *p, const json_t *state, struct action_result *res)
 {
+	char w[160];
 	const struct remedy_hooks *h = env->hooks;
 	json_int_t to = json_integer_value(json_object_get(state, "before"));
 	if (to < 1) {
@@ -230,7 +241,7 @@ static int config_restore(const struct action_env *env, const json_t *p, const j
 		return 0;
 	const char *svc = json_string_value(json_object_get(p, "service")), *e = json_string_value(json_object_get(p, "env"));
 	int64_t before = 0, after = 0;
-	int rc = h->config_restore(h->ctx, svc, e, to, env->actor, "remediation undo: the config as it was before the run",
+	int rc = h->config_restore(h->ctx, svc, e, to, env->actor, why(env, "undo, the config as it was before the run", w, sizeof(w)),
 				   &before, &after, &res->error);
 	if (!rc)
 		buf_addf(&res->output, "config %s/%s: v%lld put back as v%lld", svc, e, (long long)to, (long long)after);
@@ -269,6 +280,7 @@ static void rollback_describe(const json_t *p, struct buf *out)
 
 static int rollback_run(const struct action_env *env, const json_t *p, struct action_result *res)
 {
+	char w[160];
 	const struct remedy_hooks *h = env->hooks;
 	if (!hook_there(h ? (const void *)h->rollback_last : NULL, "rollback", res))
 		return 0;
@@ -278,7 +290,7 @@ static int rollback_run(const struct action_env *env, const json_t *p, struct ac
 		ooda_duration_parse(t, strlen(t), &timeout);
 	int rc = h->rollback_last(h->ctx, json_string_value(json_object_get(p, "service")),
 				  json_string_value(json_object_get(p, "env")), env->approved, env->actor,
-				  "remediation: rollback of the last deploy", timeout, &res->output, &res->error);
+				  why(env, "rollback of the last deploy", w, sizeof(w)), timeout, &res->output, &res->error);
 	res->timed_out = rc == OODA_ETIMEOUT;
 	done(res, rc);
 	return 0;

@@ -118,6 +118,8 @@ policies:
         check(len(by_v) == 3, f"three versions of the flag: {hist}")
         actors = {by_v.get(2, {}).get("author"), by_v.get(3, {}).get("author")}
         check(actors == {"policy:flag-off@v1"}, f"both changes by the policy: {versions}")
+        check(f"remediation run {run.get('id')}: flag set" in by_v.get(2, {}).get("rationale", ""),
+              f"the change names its run: {by_v.get(2)}")
         cur = s.get("/api/v1/flags/new-pricing?env=prod").json()
         check((cur.get("definition") or {}).get("state") == "ENABLED", f"the flag is back: {cur}")
         au = s.get("/api/v1/audit?actor=policy:flag-off@v1&limit=100").json()
