@@ -352,6 +352,8 @@ static void poll_flags(struct world *w)
 		w->flag_polls++;
 		if (json_is_boolean(v))
 			w->flag_on[p] = json_is_true(v);
+		else if (j && !v && !json_object_get(j, "errorCode"))
+			w->flag_on[p] = false; /* a success without a value (DISABLED): the code's default, off */
 		else
 			w->flag_errors++; /* keep the last value, as an OFREP provider's cache does */
 		pthread_mutex_unlock(&w->mu);

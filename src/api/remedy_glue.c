@@ -7,9 +7,12 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "core/xalloc.h"
 #include "remedy/remedy.h"
 
+#include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Held while an incident event (the incidents worker) reaches the engine, and while the engine goes away. */
@@ -111,6 +114,210 @@ static int hook_approval_decide(void *ctx, const char *id, bool approve, const c
 	return approval_decide(&d->change, id, approve, actor, rationale, out, err);
 }
 
+/* The latest version of vdoc kind/key (0 when there is none). */
+static int64_t latest_version(struct store *s, const char *kind, const char *key)
+{
+	struct vdoc v;
+	struct buf ignore = BUF_INIT;
+	int64_t ver = vdoc_get(s, kind, key, 0, &v, &ignore) ? 0 : v.version;
+	if (ver)
+		vdoc_release(&v);
+	buf_release(&ignore);
+	return ver;
+}
+
+static int hook_flag_set(void *ctx, const char *env, const char *key, const char *state, const char *variant,
+			 const char *actor, const char *rationale, int64_t *before, int64_t *after, struct buf *err)
+{
+	struct daemon *d = ctx;
+	if (!d->flags) {
+		buf_adds(err, "flags are not running");
+		return OODA_EUNAVAIL;
+	}
+	json_t *def = flagstore_def(d->store, env, key, 0);
+	if (!def) {
+		buf_addf(err, "no flag %s in environment %s", key, env);
+		return OODA_ENOTFOUND;
+	}
+	char k[400];
+	snprintf(k, sizeof(k), "%s/%s", env, key);
+	*before = latest_version(d->store, "flag", k);
+	if (state)
+		json_object_set_new(def, "state", json_string(state));
+	if (variant) {
+		if (!json_object_get(json_object_get(def, "variants"), variant)) {
+			buf_addf(err, "flag %s/%s has no variant %s", env, key, variant);
+			json_decref(def);
+			return OODA_EINVAL;
+		}
+		json_object_set_new(def, "defaultVariant", json_string(variant));
+	}
+	struct flag_change c = { .env = env, .key = key, .actor = actor, .rationale = rationale, .expect_version = -1 };
+	int rc = flagstore_put(d->flags, &c, def, err);
+	json_decref(def);
+	*after = c.version;
+	return rc;
+}
+
+static int hook_flag_restore(void *ctx, const char *env, const char *key, int64_t to, const char *actor,
+			     const char *rationale, int64_t *before, int64_t *after, struct buf *err)
+{
+	struct daemon *d = ctx;
+	if (!d->flags) {
+		buf_adds(err, "flags are not running");
+		return OODA_EUNAVAIL;
+	}
+	char k[400];
+	snprintf(k, sizeof(k), "%s/%s", env, key);
+	*before = latest_version(d->store, "flag", k);
+	if (!to)
+		to = *before - 1;
+	if (to < 1) {
+		buf_addf(err, "flag %s/%s has no earlier version to go back to", env, key);
+		return *before ? OODA_ECONFLICT : OODA_ENOTFOUND;
+	}
+	struct flag_change c = { .env = env, .key = key, .actor = actor, .rationale = rationale, .expect_version = -1 };
+	int rc = flagstore_rollback(d->flags, &c, to, err);
+	*after = c.version;
+	return rc;
+}
+
+static int hook_config_restore(void *ctx, const char *service, const char *env, int64_t to, const char *actor,
+			       const char *rationale, int64_t *before, int64_t *after, struct buf *err)
+{
+	struct daemon *d = ctx;
+	char k[300];
+	snprintf(k, sizeof(k), "%s/%s", service, env);
+	*before = latest_version(d->store, "config", k);
+	if (!to)
+		to = *before - 1;
+	if (to < 1) {
+		buf_addf(err, "config %s/%s has no earlier version to go back to", service, env);
+		return *before ? OODA_ECONFLICT : OODA_ENOTFOUND;
+	}
+	return config_rollback(&d->change, service, env, to, actor, rationale, after, err);
+}
+
+static int hook_rollback_last(void *ctx, const char *service, const char *env, bool approved, const char *actor,
+			      const char *rationale, int64_t timeout_ns, struct buf *out, struct buf *err)
+{
+	struct daemon *d = ctx;
+	struct buf list = BUF_INIT;
+	int rc = deploy_list_json(&d->change, service, env, 1, &list, err);
+	json_t *j = rc ? NULL : json_loads(list.data, 0, NULL);
+	buf_release(&list);
+	const char *deploy = json_string_value(json_object_get(json_array_get(json_object_get(j, "deploys"), 0), "id"));
+	if (!rc && !deploy) {
+		buf_addf(err, "no deploy of %s%s%s to roll back", service, env ? " in " : "", env ? env : "");
+		rc = OODA_ENOTFOUND;
+	}
+	char run[48] = "", approval[48] = "";
+	if (!rc)
+		rc = rollback_start(&d->change, deploy, false, approved, actor, rationale, run, approval, err);
+	if (!rc && !run[0]) {
+		buf_addf(err, "the rollback of %s needs the approval of a person first (request %s)", deploy, approval);
+		rc = OODA_EPRECOND;
+	}
+	if (!rc) {
+		int64_t ms = timeout_ns / 1000000;
+		rc = rollback_wait(&d->change, run, ms > INT32_MAX ? INT32_MAX : (int)ms);
+		if (rc == OODA_ETIMEOUT)
+			buf_addf(err, "rollback run %s still running at the timeout", run);
+	}
+	struct buf rj = BUF_INIT, ignore = BUF_INIT;
+	const char *status = NULL;
+	json_t *rd = NULL;
+	if (!rc && !rollback_run_json(&d->change, run, &rj, &ignore)) {
+		rd = json_loads(rj.data, 0, NULL);
+		status = json_string_value(json_object_get(rd, "status"));
+		if (!status || strcmp(status, "done")) {
+			const char *why = json_string_value(json_object_get(rd, "error"));
+			buf_addf(err, "rollback run %s ended %s%s%s", run, status ? status : "in an unknown state",
+				 why ? ": " : "", why ? why : "");
+			rc = OODA_ECONFLICT;
+		}
+	}
+	if (run[0]) {
+		json_t *o = json_pack("{ss ss ss?}", "deploy", deploy, "run", run, "status", status);
+		char *txt = json_dumps(o, JSON_COMPACT);
+		buf_adds(out, txt);
+		free(txt);
+		json_decref(o);
+	}
+	json_decref(rd);
+	json_decref(j);
+	buf_release(&rj);
+	buf_release(&ignore);
+	return rc;
+}
+
+#define RATIO_SLOTS 1024
+
+/* errors / requests of service over [from, to); NaN without requests. */
+static double ratio_between(struct live_signals *live, const char *service, int64_t from, int64_t to, double *req,
+			    double *errs)
+{
+	int64_t first = 0, slot = 0;
+	size_t n = 0;
+	struct buf ignore = BUF_INIT;
+	double total = 0, bad = 0;
+	if (!live_red_counts(live, service, NULL, from, to, 0, RATIO_SLOTS, &first, &slot, req, errs, NULL, &n, &ignore))
+		for (size_t i = 0; i < n; i++) {
+			total += req[i];
+			bad += errs[i];
+		}
+	buf_release(&ignore);
+	return total > 0 ? bad / total : NAN;
+}
+
+static int hook_error_ratio(void *ctx, const char *service, int64_t window_ns, int64_t base_end_ns, double *ratio,
+			    double *baseline)
+{
+	struct daemon *d = ctx;
+	if (!d->live)
+		return OODA_EUNAVAIL;
+	double *req = xcalloc(RATIO_SLOTS, sizeof(double)), *errs = xcalloc(RATIO_SLOTS, sizeof(double));
+	int64_t now = ooda_now_ns();
+	*ratio = ratio_between(d->live, service, now - window_ns, now, req, errs);
+	*baseline = ratio_between(d->live, service, base_end_ns - window_ns, base_end_ns, req, errs);
+	free(req);
+	free(errs);
+	return 0;
+}
+
+static int hook_slo_budget(void *ctx, const char *slo, double *remaining)
+{
+	struct daemon *d = ctx;
+	struct slo_status st;
+	if (!d->slos || slo_status_get(d->slos, slo, ooda_now_ns(), &st))
+		return OODA_ENOTFOUND;
+	*remaining = st.budget_remaining;
+	return 0;
+}
+
+static int hook_service_probes(void *ctx, const char *service, int *passing, int *total)
+{
+	struct daemon *d = ctx;
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	int rc = d->prober ? prober_json(d->prober, NULL, NULL, &out, &err) : OODA_EUNAVAIL;
+	*passing = *total = 0;
+	json_t *j = rc ? NULL : json_loads(out.data, 0, NULL);
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(j, "probes"), i, p) {
+		const char *svc = json_string_value(json_object_get(p, "service"));
+		const char *st = json_string_value(json_object_get(p, "state"));
+		if (!svc || strcmp(svc, service))
+			continue;
+		(*total)++;
+		*passing += st && !strcmp(st, "passing");
+	}
+	json_decref(j);
+	buf_release(&out);
+	buf_release(&err);
+	return rc ? rc : *total ? 0 : OODA_ENOTFOUND;
+}
+
 /* change's perform_ext: a decided "remedy.run" request. */
 static int perform_remedy(void *ctx, const json_t *action, bool approve, const char *approver, const char *rationale,
 			  struct buf *out, struct buf *err)
@@ -142,6 +349,22 @@ static void on_alert(void *ctx, const struct alert_transition *t)
 	struct remedy_trigger tr = { .kind = "alert", .ref = t->fingerprint, .name = t->name, .service = t->service,
 				     .severity = alert_severity_name(t->severity), .at_ns = t->at_ns };
 	remedy_trigger(r, &tr);
+}
+
+/* change's verdict_fn: a failed deploy verification or an aborted rollout. */
+static void on_verdict(void *ctx, const char *kind, const char *id, const char *service, const char *env,
+		       const char *reason)
+{
+	(void)env;
+	(void)reason;
+	struct daemon *d = ctx;
+	struct remedy_trigger tr = { .kind = "canary", .ref = id, .name = kind, .service = service,
+				     .at_ns = ooda_now_ns() };
+	pthread_mutex_lock(&feed_mu);
+	struct remedy *r = engine_of(d);
+	if (r && id)
+		remedy_trigger(r, &tr);
+	pthread_mutex_unlock(&feed_mu);
 }
 
 void remedy_glue_on_incident(void *ctx, const char *event, const char *incident_json)
@@ -211,7 +434,11 @@ int remedy_glue_start(struct daemon *d, struct buf *err)
 		.signer = &d->signer,
 		.hooks = { .ctx = d, .notify = hook_notify, .annotate = hook_annotate, .alert_firing = hook_alert_firing,
 			   .probe_passing = hook_probe_passing, .deploy_in_progress = hook_deploy_in_progress,
-			   .approval_request = hook_approval_request, .approval_decide = hook_approval_decide },
+			   .approval_request = hook_approval_request, .approval_decide = hook_approval_decide,
+			   .flag_set = hook_flag_set, .flag_restore = hook_flag_restore,
+			   .config_restore = hook_config_restore, .rollback_last = hook_rollback_last,
+			   .error_ratio = hook_error_ratio, .slo_budget = hook_slo_budget,
+			   .service_probes = hook_service_probes },
 	};
 	struct remedy *r;
 	int rc = remedy_create(&o, &r, err);
@@ -223,6 +450,8 @@ int remedy_glue_start(struct daemon *d, struct buf *err)
 	}
 	d->change.perform_ext = perform_remedy;
 	d->change.perform_ext_ctx = d;
+	d->change.verdict_ctx = d;
+	d->change.verdict_fn = on_verdict;
 	__atomic_store_n(&d->remedy, r, __ATOMIC_RELEASE);
 	return d->alerts ? alerts_subscribe(d->alerts, on_alert, d) : 0;
 }
@@ -252,5 +481,6 @@ void remedy_glue_stop(struct daemon *d)
 	__atomic_store_n(&d->remedy, NULL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&feed_mu);
 	d->change.perform_ext = NULL;
+	d->change.verdict_fn = NULL;
 	remedy_destroy(r);
 }

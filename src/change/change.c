@@ -646,6 +646,9 @@ int deploy_verify(struct change *c, const char *id, struct buf *out, struct buf 
 			vdoc_event(c->tstore, "custom", svc, json_string_value(json_object_get(d, "environment")), v.version,
 				   "engine:canary", desc, &e2);
 			buf_release(&e2);
+			if (res.verdict == CANARY_FAIL && c->verdict_fn)
+				c->verdict_fn(c->verdict_ctx, "deploy-verify", id, svc,
+					      json_string_value(json_object_get(d, "environment")), res.reason);
 		}
 		free(body);
 		json_decref(rj);

@@ -54,6 +54,17 @@ struct change {
 	int (*perform_ext)(void *ctx, const json_t *action, bool approve, const char *approver, const char *rationale,
 			   struct buf *out, struct buf *err);
 	void *perform_ext_ctx;
+	/*
+	 * A canary verdict that says stop, after it is stored: kind
+	 * "deploy-verify" (a deploy's verification failed) or "rollout-abort" (a
+	 * progressive rollout aborted), id the deploy or rollout, service and env
+	 * as recorded (may be NULL), reason the verdict's. Set by the daemon's
+	 * glue before change_start; NULL: nobody listens. Must not call back
+	 * into this stage.
+	 */
+	void (*verdict_fn)(void *ctx, const char *kind, const char *id, const char *service, const char *env,
+			   const char *reason);
+	void *verdict_ctx;
 };
 
 int change_init(struct change *c, struct store *s, const struct audit_signer *sg, struct tstore *t,

@@ -396,6 +396,8 @@ static int ro_apply(struct change *c, json_t *doc, const struct rollout_next *n,
 		snprintf(desc, sizeof(desc), "rollout %s of %s: %s — %s", id,
 			 jstr(doc, "flag") ? jstr(doc, "flag") : jstr(doc, "deploy"), what, why);
 		ro_event(c, doc, n->action == RO_ACT_ABORT ? "rollback" : step_kind(doc), actor, desc);
+		if (n->action == RO_ACT_ABORT && c->verdict_fn)
+			c->verdict_fn(c->verdict_ctx, "rollout-abort", id, jstr(doc, "service"), jstr(doc, "env"), why);
 	}
 	return rc;
 }

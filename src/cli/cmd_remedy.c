@@ -66,6 +66,10 @@ int cmd_recipes_show(struct cli_args *a, struct buf *err)
 		char *steps = json_dumps(json_object_get(p, "steps"), JSON_COMPACT);
 		printf("variant %s: %s\n", cli_jstr(p, "name"), steps ? steps : "[]");
 		free(steps);
+		size_t k;
+		json_t *d;
+		json_array_foreach(json_object_get(p, "describe"), k, d)
+			printf("  dry-run: %s\n", json_string_value(d));
 	}
 	json_decref(j);
 	return 0;

@@ -1,10 +1,12 @@
 /*
- * The action table (action.h): exec, http, wait, notify, annotate. Each
+ * The action table (action.h): exec, http, wait, notify, annotate here;
+ * flag, config and rollback in action_change.c. Each
  * row validates its params at policy load — an exec given one string, or an
  * http URL whose host is off remedy.http_allow_hosts, never gets as far as
  * a run — and runs one step for the engine (remedy.c).
  */
 #include "remedy/action.h"
+#include "remedy/action_impl.h"
 #include "core/error.h"
 #include "core/time.h"
 #include "core/xalloc.h"
@@ -43,6 +45,8 @@ void action_result_release(struct action_result *r)
 {
 	buf_release(&r->output);
 	buf_release(&r->error);
+	json_decref(r->state);
+	r->state = NULL;
 }
 
 bool action_host_allowed(const json_t *allow, const char *host)
@@ -702,7 +706,8 @@ static const struct remedy_action annotate_action = {
 };
 
 const struct remedy_action *const remedy_actions[] = {
-	&exec_action, &http_action, &wait_action, &notify_action, &annotate_action, NULL,
+	&exec_action, &http_action, &wait_action, &notify_action, &annotate_action,
+	&action_flag, &action_config, &action_rollback, NULL,
 };
 
 const struct remedy_action *action_find(const char *name)

@@ -32,6 +32,7 @@ struct action_result {
 	bool timed_out;
 	struct buf output;
 	struct buf error;    /* why it failed, "" when ok */
+	json_t *state;       /* owned, may be NULL: what the action's restore needs (kept as the step's undo_state) */
 };
 
 /* What a running action may use. */
@@ -40,6 +41,8 @@ struct action_env {
 	const char *run_id;
 	const char *incident;   /* NULL when the trigger was no incident */
 	const char *policy;
+	const char *actor;      /* "policy:NAME@vN": whom the change stage records */
+	bool approved;          /* a person approved the run */
 	volatile const bool *stop; /* set: stop waiting early (shutdown or cancel) */
 };
 
@@ -60,6 +63,13 @@ struct remedy_action {
 	int (*run)(const struct action_env *env, const json_t *params, struct action_result *res);
 	/* One line for dry-run and the run record: the exact argv or "POST URL". Appends to out. */
 	void (*describe)(const json_t *params, struct buf *out);
+	/*
+	 * The action's own undo, for a step given no undo: puts back what run
+	 * changed, from state (the undo_state run left; NULL when it left none).
+	 * NULL: the action has no undo of its own.
+	 */
+	int (*restore)(const struct action_env *env, const json_t *params, const json_t *state,
+		       struct action_result *res);
 };
 
 /* The action named name; NULL if none. */

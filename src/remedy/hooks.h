@@ -42,6 +42,42 @@ struct remedy_hooks {
 	/* Decides approval request id as actor (the requester may not): OODA_EFORBIDDEN, OODA_ECONFLICT. */
 	int (*approval_decide)(void *ctx, const char *id, bool approve, const char *actor, const char *rationale,
 			       struct buf *out, struct buf *err);
+	/*
+	 * Sets flag env/key (it must exist) as actor: state "ENABLED" or
+	 * "DISABLED" and/or defaultVariant variant (either may be NULL). Writes
+	 * the version current before (*before) and the one written (*after).
+	 */
+	int (*flag_set)(void *ctx, const char *env, const char *key, const char *state, const char *variant,
+			const char *actor, const char *rationale, int64_t *before, int64_t *after, struct buf *err);
+	/* Makes version to of flag env/key current again (0: the version before the current one), as a new version; *before, *after as above. */
+	int (*flag_restore)(void *ctx, const char *env, const char *key, int64_t to, const char *actor,
+			    const char *rationale, int64_t *before, int64_t *after, struct buf *err);
+	/*
+	 * Makes version to of config set service/env current again (0: the
+	 * version before the current one), as a new version; *before, *after.
+	 */
+	int (*config_restore)(void *ctx, const char *service, const char *env, int64_t to, const char *actor,
+			      const char *rationale, int64_t *before, int64_t *after, struct buf *err);
+	/*
+	 * Starts the rollback plan of the last deploy of service (of env when
+	 * not NULL) as actor and waits up to timeout_ns for its run to finish.
+	 * approved: the remediation run was approved by a person. Appends
+	 * {"deploy","run","status"} to out; 0 only when the run finished done.
+	 */
+	int (*rollback_last)(void *ctx, const char *service, const char *env, bool approved, const char *actor,
+			     const char *rationale, int64_t timeout_ns, struct buf *out, struct buf *err);
+	/*
+	 * The error ratio (errors / requests) of service's server spans over
+	 * the last window_ns (*ratio, NaN without requests) and over the window
+	 * of the same length before the trigger at base_end_ns (*baseline, NaN
+	 * without requests), from live RED.
+	 */
+	int (*error_ratio)(void *ctx, const char *service, int64_t window_ns, int64_t base_end_ns, double *ratio,
+			   double *baseline);
+	/* The fraction of SLO slo's error budget left now (may be below 0). */
+	int (*slo_budget)(void *ctx, const char *slo, double *remaining);
+	/* How many probes of service pass and how many there are. OODA_ENOTFOUND: none. */
+	int (*service_probes)(void *ctx, const char *service, int *passing, int *total);
 };
 
 #endif

@@ -24,8 +24,11 @@ const char *policy_mode_name(enum policy_mode m)
 static const char *const policy_keys[] = { "name",	 "description", "when",	    "precondition", "do",
 					   "expect",	 "on_failure",	"mode",	    "guardrails",   "irreversible_ok",
 					   "rationale", NULL };
-static const char *const when_keys[] = { "alert", "probe", "service", "severity", "for", NULL };
-static const char *const expect_keys[] = { "alert_resolved", "probe", "timeout", NULL };
+static const char *const when_keys[] = { "alert", "probe", "slo", "canary", "service", "severity", "for", NULL };
+static const char *const canary_kinds[] = { "deploy-verify", "rollout-abort", "any", NULL };
+static const char *const expect_keys[] = { "alert_resolved", "probe", "error_ratio", "timeout", NULL };
+static const char *const ratio_keys[] = { "service", "below", "baseline", "window", NULL };
+static const char *const budget_keys[] = { "slo", "below", "above", NULL };
 static const char *const probe_keys[] = { "service", "name", NULL };
 static const char *const failure_keys[] = { "undo", "notify", NULL };
 static const char *const guard_keys[] = { "cooldown", "window", "max_runs", "max_concurrent", "max_services",
@@ -86,20 +89,20 @@ const char *policy_step_action(const json_t *step, json_t **params)
 bool policy_step_irreversible(const json_t *step)
 {
 	const struct remedy_action *a = action_find(policy_step_action(step, NULL));
-	return a && !a->no_effect && !json_object_get(step, "undo");
+	return a && !a->no_effect && !a->restore && !json_object_get(step, "undo");
 }
 
 /* One step (do[i], or an undo when is_undo): exactly one action key, plus undo/idempotent/name. */
 static int step_check(const json_t *step, const json_t *hosts, const char *path, bool is_undo, struct buf *err)
 {
 	if (!json_is_object(step)) {
-		buf_addf(err, "%s: a mapping with one action key (exec, http, wait, notify, annotate)", path);
+		buf_addf(err, "%s: a mapping with one action key (exec, http, wait, notify, annotate, flag, config, rollback)", path);
 		return OODA_EINVAL;
 	}
 	json_t *params = NULL;
 	const char *name = policy_step_action(step, &params);
 	if (!name) {
-		buf_addf(err, "%s: exactly one action key: exec, http, wait, notify or annotate", path);
+		buf_addf(err, "%s: exactly one action key: exec, http, wait, notify, annotate, flag, config or rollback", path);
 		return OODA_EINVAL;
 	}
 	const char *k;
@@ -156,12 +159,32 @@ static int when_check(const json_t *w, const char *path, int64_t *for_ns, struct
 			rc = OODA_EINVAL;
 		}
 	}
-	if (!rc && !json_object_get(w, "alert") && !pr && !json_object_get(w, "service")) {
-		buf_addf(err, "%s: names an alert, a probe, a service, or both", p.data);
+	json_t *slo = json_object_get(w, "slo");
+	if (!rc && slo && (pr || json_object_get(w, "alert"))) {
+		/* an SLO's burn-rate alert is "slo:NAME" (detect/slo.h) */
+		buf_addf(err, "%s.slo: an alert, a probe or an SLO, not two of them", p.data);
 		rc = OODA_EINVAL;
 	}
-	const char *fields[] = { "alert", "service", "severity" };
-	for (size_t i = 0; !rc && i < 3; i++) {
+	json_t *can = json_object_get(w, "canary");
+	if (!rc && can) {
+		const char *cs = json_string_value(can);
+		size_t k = 0;
+		while (cs && canary_kinds[k] && strcmp(canary_kinds[k], cs))
+			k++;
+		if (!cs || !canary_kinds[k]) {
+			buf_addf(err, "%s.canary: deploy-verify (a deploy's verification failed), rollout-abort or any", p.data);
+			rc = OODA_EINVAL;
+		} else if (pr || slo || json_object_get(w, "alert")) {
+			buf_addf(err, "%s.canary: a canary verdict, not also an alert, a probe or an SLO", p.data);
+			rc = OODA_EINVAL;
+		}
+	}
+	if (!rc && !json_object_get(w, "alert") && !pr && !slo && !can && !json_object_get(w, "service")) {
+		buf_addf(err, "%s: names an alert, a probe, an slo, a canary verdict, a service, or both", p.data);
+		rc = OODA_EINVAL;
+	}
+	const char *fields[] = { "alert", "service", "severity", "slo" };
+	for (size_t i = 0; !rc && i < 4; i++) {
 		json_t *v = json_object_get(w, fields[i]);
 		if (v && !nonempty_string(v, 256)) {
 			buf_addf(err, "%s.%s: a string of 1 to 256 bytes", p.data, fields[i]);
@@ -170,6 +193,61 @@ static int when_check(const json_t *w, const char *path, int64_t *for_ns, struct
 	}
 	if (!rc)
 		rc = duration(w, "for", p.data, for_ns, err);
+	buf_release(&p);
+	return rc;
+}
+
+/* A fraction field from 0 to 1 (absent: ok). */
+static int fraction(const json_t *obj, const char *key, const char *path, struct buf *err)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || (json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) <= 1))
+		return 0;
+	buf_addf(err, "%s.%s: a fraction from 0 to 1", path, key);
+	return OODA_EINVAL;
+}
+
+/* {error_budget: {slo, below|above}} or {services_healthy: [SERVICE, …]}. */
+static int precondition_object_check(const json_t *c, const char *path, size_t i, struct buf *err)
+{
+	struct buf p = BUF_INIT;
+	buf_addf(&p, "%s.precondition[%zu]", path, i);
+	json_t *eb = json_object_get(c, "error_budget"), *sh = json_object_get(c, "services_healthy");
+	int rc = 0;
+	if (json_object_size(c) != 1 || (!eb && !sh)) {
+		buf_addf(err, "%s: one key, error_budget or services_healthy", p.data);
+		rc = OODA_EINVAL;
+	} else if (eb) {
+		buf_adds(&p, ".error_budget");
+		rc = action_keys_check(eb, budget_keys, p.data, err);
+		if (!rc && !nonempty_string(json_object_get(eb, "slo"), 256)) {
+			buf_addf(err, "%s.slo: the SLO's name", p.data);
+			rc = OODA_EINVAL;
+		}
+		if (!rc && !json_object_get(eb, "below") == !json_object_get(eb, "above")) {
+			buf_addf(err, "%s: below or above (a fraction of the budget left), one of them", p.data);
+			rc = OODA_EINVAL;
+		}
+		if (!rc)
+			rc = fraction(eb, "below", p.data, err);
+		if (!rc)
+			rc = fraction(eb, "above", p.data, err);
+	} else {
+		buf_adds(&p, ".services_healthy");
+		size_t k;
+		json_t *v;
+		if (!json_is_array(sh) || !json_array_size(sh) || json_array_size(sh) > 16) {
+			buf_addf(err, "%s: a list of 1 to 16 services whose probes must all pass", p.data);
+			rc = OODA_EINVAL;
+		}
+		json_array_foreach(rc ? NULL : sh, k, v) {
+			if (!nonempty_string(v, 256)) {
+				buf_addf(err, "%s[%zu]: a service name", p.data, k);
+				rc = OODA_EINVAL;
+				break;
+			}
+		}
+	}
 	buf_release(&p);
 	return rc;
 }
@@ -183,13 +261,20 @@ static int preconditions_check(const json_t *list, const char *path, struct buf 
 	size_t i;
 	json_t *c;
 	json_array_foreach(list, i, c) {
+		if (json_is_object(c)) {
+			int rc = precondition_object_check(c, path, i, err);
+			if (rc)
+				return rc;
+			continue;
+		}
 		const char *name = json_string_value(c);
 		size_t k = 0;
 		while (name && preconditions[k] && strcmp(preconditions[k], name))
 			k++;
 		if (!name || !preconditions[k]) {
-			buf_addf(err, "%s.precondition[%zu]: one of no_deploy_in_progress, business_hours, alert_firing", path,
-				 i);
+			buf_addf(err, "%s.precondition[%zu]: one of no_deploy_in_progress, business_hours, alert_firing, "
+				      "{error_budget: {slo, below|above}}, {services_healthy: [SERVICE…]}",
+				 path, i);
 			return OODA_EINVAL;
 		}
 	}
@@ -216,8 +301,36 @@ static int expect_check(const json_t *e, const char *path, int64_t *timeout, str
 		}
 		buf_setlen(&p, p.len - 6);
 	}
-	if (!rc && !json_is_true(ar) && !pr) {
-		buf_addf(err, "%s: alert_resolved: true, a probe, or both", p.data);
+	json_t *er = json_object_get(e, "error_ratio");
+	if (!rc && er) {
+		buf_adds(&p, ".error_ratio");
+		rc = action_keys_check(er, ratio_keys, p.data, err);
+		json_t *bl = json_object_get(er, "baseline");
+		int64_t win = 0;
+		if (!rc && !nonempty_string(json_object_get(er, "service"), 256)) {
+			buf_addf(err, "%s.service: the service whose server spans count", p.data);
+			rc = OODA_EINVAL;
+		}
+		if (!rc && bl && !json_is_boolean(bl)) {
+			buf_addf(err, "%s.baseline: true or false", p.data);
+			rc = OODA_EINVAL;
+		}
+		if (!rc && !json_object_get(er, "below") && !json_is_true(bl)) {
+			buf_addf(err, "%s: below (a fraction), baseline: true, or both", p.data);
+			rc = OODA_EINVAL;
+		}
+		if (!rc)
+			rc = fraction(er, "below", p.data, err);
+		if (!rc)
+			rc = duration(er, "window", p.data, &win, err);
+		if (!rc && json_object_get(er, "window") && (win < OODA_NS_PER_SEC || win > 3600 * OODA_NS_PER_SEC)) {
+			buf_addf(err, "%s.window: from 1s to 1h", p.data);
+			rc = OODA_EINVAL;
+		}
+		buf_setlen(&p, p.len - strlen(".error_ratio"));
+	}
+	if (!rc && !json_is_true(ar) && !pr && !er) {
+		buf_addf(err, "%s: alert_resolved: true, a probe, an error_ratio, or more of them", p.data);
 		rc = OODA_EINVAL;
 	}
 	*timeout = 5 * 60 * OODA_NS_PER_SEC;

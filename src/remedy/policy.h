@@ -64,7 +64,8 @@ const char *policy_mode_name(enum policy_mode m);
 
 /*
  * Whether step (one element of do, or an undo) takes effect without a
- * way back: not a no-effect action and no undo given.
+ * way back: not a no-effect action, no undo of its own (restore) and no
+ * undo given.
  */
 bool policy_step_irreversible(const json_t *step);
 

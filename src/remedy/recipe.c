@@ -6,6 +6,8 @@
  */
 #include "remedy/recipe.h"
 #include "core/error.h"
+#include "remedy/action.h"
+#include "remedy/policy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,17 +48,29 @@ static const struct recipe recipes[] = {
 	    { "kubernetes", "[{\"exec\":{\"argv\":[\"kubectl\",\"rollout\",\"restart\",\"deployment/{service}\",\"-n\",\"{namespace}\"],\"timeout\":\"2m\"},\"idempotent\":true}]" } } },
 	{ "rollback-last-deploy",
 	  "Put the previous version back.",
-	  { { "service", "service (sim: base URL; kubernetes: the deployment)", URLCHARS, true },
+	  { { "service", "service (sim: base URL; kubernetes: the deployment; ooda: the service as deploys name it)", URLCHARS, true },
 	    { "version", "sim: the version to go back to", NAMECHARS, false },
-	    { "namespace", "Kubernetes namespace (default: default)", NAMECHARS, false } },
+	    { "namespace", "Kubernetes namespace (default: default)", NAMECHARS, false },
+	    { "env", "ooda: the environment of the deploy (default: any)", NAMECHARS, false } },
 	  { { "sim", "[{\"http\":{\"method\":\"POST\",\"url\":\"{service}/admin/version\",\"body\":{\"version\":\"{version}\"},\"timeout\":\"10s\"},\"idempotent\":true}]" },
-	    { "kubernetes", "[{\"exec\":{\"argv\":[\"kubectl\",\"rollout\",\"undo\",\"deployment/{service}\",\"-n\",\"{namespace}\"],\"timeout\":\"2m\"}}]" } } },
+	    { "kubernetes", "[{\"exec\":{\"argv\":[\"kubectl\",\"rollout\",\"undo\",\"deployment/{service}\",\"-n\",\"{namespace}\"],\"timeout\":\"2m\"}}]" },
+	    { "ooda", "[{\"rollback\":{\"service\":\"{service}\",\"env\":\"{env}\"}}]" } } },
 	{ "shed-load",
 	  "Refuse a share of requests to protect the rest; undone by shedding nothing.",
 	  { { "service", "sim: the service's base URL", URLCHARS, true },
 	    { "ratio", "share refused, 0 to 1", RATIO, true } },
 	  { { "sim", "[{\"http\":{\"method\":\"POST\",\"url\":\"{service}/admin/shed\",\"body\":{\"ratio\":\"{ratio}\"},\"timeout\":\"10s\"},\"idempotent\":true,"
 		     "\"undo\":{\"http\":{\"method\":\"POST\",\"url\":\"{service}/admin/shed\",\"body\":{\"ratio\":0},\"timeout\":\"10s\"}}}]" } } },
+	{ "disable-flag",
+	  "Kill switch: set a flag DISABLED, so every client falls back to its code default; undone by the flag's version before.",
+	  { { "flag", "the flag's key", NAMECHARS, true },
+	    { "env", "the flag's environment", NAMECHARS, true } },
+	  { { "ooda", "[{\"flag\":{\"env\":\"{env}\",\"key\":\"{flag}\",\"state\":\"DISABLED\"}}]" } } },
+	{ "open-circuit",
+	  "Open the circuit a service reads from flag SERVICE.circuit_open (variant on); undone by the flag's version before.",
+	  { { "service", "the service; the flag is SERVICE.circuit_open", NAMECHARS, true },
+	    { "env", "the flag's environment", NAMECHARS, true } },
+	  { { "ooda", "[{\"flag\":{\"env\":\"{env}\",\"key\":\"{service}.circuit_open\",\"variant\":\"on\"}}]" } } },
 	{ "scale-out",
 	  "Set the replica count of a deployment.",
 	  { { "service", "the deployment", NAMECHARS, true },
@@ -92,16 +106,22 @@ static json_t *fill(const json_t *j, const struct recipe *r, const json_t *param
 		json_t *o = json_object();
 		const char *k;
 		json_t *v;
-		json_object_foreach((json_t *)j, k, v)
-			json_object_set_new(o, k, fill(v, r, params));
+		json_object_foreach((json_t *)j, k, v) {
+			json_t *f = fill(v, r, params);
+			if (f)
+				json_object_set_new(o, k, f);
+		}
 		return o;
 	}
 	if (json_is_array(j)) {
 		json_t *a = json_array();
 		size_t i;
 		json_t *v;
-		json_array_foreach(j, i, v)
-			json_array_append_new(a, fill(v, r, params));
+		json_array_foreach(j, i, v) {
+			json_t *f = fill(v, r, params);
+			if (f)
+				json_array_append_new(a, f);
+		}
 		return a;
 	}
 	if (!json_is_string(j))
@@ -116,6 +136,7 @@ static json_t *fill(const json_t *j, const struct recipe *r, const json_t *param
 			return json_real(strtod(v, NULL));
 	}
 	struct buf out = BUF_INIT;
+	bool missing = false;
 	while (*s) {
 		const char *open = strchr(s, '{'), *close = open ? strchr(open, '}') : NULL;
 		if (!open || !close) {
@@ -128,9 +149,14 @@ static json_t *fill(const json_t *j, const struct recipe *r, const json_t *param
 		const char *v = json_string_value(json_object_get(params, name.data));
 		if (!v && !strcmp(name.data, "namespace"))
 			v = "default";
+		missing |= !v;
 		buf_adds(&out, v ? v : "");
 		buf_release(&name);
 		s = close + 1;
+	}
+	if (!out.len && missing) {
+		buf_release(&out);
+		return NULL; /* an optional param standing alone and not given: the key is left out */
 	}
 	json_t *res = json_stringn(out.data ? out.data : "", out.len);
 	buf_release(&out);
@@ -210,9 +236,22 @@ static json_t *recipe_json(const struct recipe *r)
 	for (size_t i = 0; i < RECIPE_MAX_PARAMS && r->params[i].name; i++)
 		json_array_append_new(ps, json_pack("{s:s, s:s, s:b}", "name", r->params[i].name, "description",
 						     r->params[i].description, "required", r->params[i].required));
-	for (size_t i = 0; i < 3 && r->variants[i].name; i++)
-		json_array_append_new(vs, json_pack("{s:s, s:o}", "name", r->variants[i].name, "steps",
-						     json_loads(r->variants[i].steps, 0, NULL)));
+	for (size_t i = 0; i < 3 && r->variants[i].name; i++) {
+		json_t *steps = json_loads(r->variants[i].steps, 0, NULL), *lines = json_array(), *st;
+		size_t k;
+		/* each step as a dry-run shows it: the exact argv, URL or flag change, params as {name} */
+		json_array_foreach(steps, k, st) {
+			json_t *params = NULL;
+			const struct remedy_action *a = action_find(policy_step_action(st, &params));
+			struct buf d = BUF_INIT;
+			if (a)
+				a->describe(params, &d);
+			json_array_append_new(lines, json_string(d.data ? d.data : ""));
+			buf_release(&d);
+		}
+		json_array_append_new(vs, json_pack("{s:s, s:o, s:o}", "name", r->variants[i].name, "steps", steps,
+						     "describe", lines));
+	}
 	return json_pack("{s:s, s:s, s:o, s:o}", "name", r->name, "description", r->description, "params", ps,
 			 "variants", vs);
 }

@@ -1,8 +1,10 @@
 /*
  * The recipe catalogue: named, parameterised remediation blocks
- * (restart-instance, rollback-last-deploy, shed-load, scale-out,
- * drain-node, clear-queue) with a variant per platform — sim (ooda-sim's
- * admin endpoints), systemd (systemctl) and kubernetes (kubectl). A recipe
+ * (restart-instance, rollback-last-deploy, disable-flag, open-circuit,
+ * shed-load, scale-out, drain-node, clear-queue) with a variant per
+ * platform — sim (ooda-sim's admin endpoints), systemd (systemctl),
+ * kubernetes (kubectl) and ooda (the flag and rollback actions, through
+ * ooda's own change stage). A recipe
  * expands into ordinary do steps (action.h), so a dry-run shows the exact
  * argv or URL and the engine runs nothing a policy could not spell out.
  */
@@ -22,7 +24,11 @@
  */
 int recipe_expand(const json_t *ref, const char *path, json_t **out, struct buf *err);
 
-/* The catalogue as JSON: [{name, description, params:[{name, description, required}], variants:[…]}]. */
+/*
+ * The catalogue as JSON: [{name, description, params:[{name, description,
+ * required}], variants:[{name, steps, describe}]}]; describe holds each
+ * step as a dry-run shows it, with the params still as {name}.
+ */
 json_t *recipe_list_json(void);
 
 /* One recipe as in recipe_list_json; NULL when unknown. */

@@ -20,6 +20,7 @@
 #include "remedy/run.h"
 #include "store/vdoc.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -613,7 +614,19 @@ static bool trigger_matches(const struct remedy_policy *p, const json_t *t)
 		snprintf(probe_alert, sizeof(probe_alert), "probe:%s/%s", jstr(pr, "service"), jstr(pr, "name"));
 		alert = probe_alert;
 	}
-	if (alert) {
+	if (jstr(w, "slo")) {
+		/* an SLO's burn-rate alert (detect/slo.h); the fast burn pages, so page unless severity says */
+		snprintf(probe_alert, sizeof(probe_alert), "slo:%s", jstr(w, "slo"));
+		alert = probe_alert;
+		if (!sev)
+			sev = "page";
+	}
+	const char *canary = jstr(w, "canary");
+	if (canary) {
+		/* a canary verdict: "deploy-verify", "rollout-abort" or any of them */
+		if (strcmp(kind, "canary") || !jstr(t, "name") || (strcmp(canary, "any") && strcmp(canary, jstr(t, "name"))))
+			return false;
+	} else if (alert) {
 		if (strcmp(kind, "alert") || !jstr(t, "name") || strcmp(alert, jstr(t, "name")))
 			return false;
 	} else if (strcmp(kind, "incident")) {
@@ -711,6 +724,47 @@ static bool business_hours(int64_t now)
 	return wday >= 1 && wday <= 5 && hour >= 9 && hour < 17;
 }
 
+/*
+ * A precondition given as a mapping (policy.c): {error_budget: {slo,
+ * below|above}} or {services_healthy: [SERVICE…]}. Returns whether it could
+ * be answered; *pass and what was found in detail ("error_budget checkout
+ * 42% < 50%").
+ */
+static bool precondition_object(struct remedy *r, const json_t *c, bool *pass, struct buf *detail)
+{
+	const json_t *eb = json_object_get(c, "error_budget");
+	*pass = false;
+	if (eb) {
+		double left = 0;
+		json_t *below = json_object_get(eb, "below"), *above = json_object_get(eb, "above");
+		double lim = json_number_value(below ? below : above);
+		bool known = r->hooks.slo_budget && !r->hooks.slo_budget(r->hooks.ctx, jstr(eb, "slo"), &left);
+		if (!known) {
+			buf_addf(detail, "error_budget %s", jstr(eb, "slo"));
+			return false;
+		}
+		*pass = below ? left < lim : left > lim;
+		buf_addf(detail, "error_budget %s %.0f%% %s %.0f%%", jstr(eb, "slo"), left * 100, below ? "<" : ">",
+			 lim * 100);
+		return true;
+	}
+	size_t i;
+	json_t *svc;
+	buf_adds(detail, "services_healthy");
+	*pass = true;
+	json_array_foreach(json_object_get(c, "services_healthy"), i, svc) {
+		int passing = 0, total = 0;
+		const char *name = json_string_value(svc);
+		if (!r->hooks.service_probes || r->hooks.service_probes(r->hooks.ctx, name, &passing, &total)) {
+			buf_addf(detail, " %s (no probes)", name);
+			return false;
+		}
+		buf_addf(detail, " %s=%d/%d", name, passing, total);
+		*pass &= passing == total;
+	}
+	return true;
+}
+
 /* The preconditions; a failed one is written to reason, the passing ones to ok. */
 static void preconditions(struct remedy *r, const struct remedy_policy *p, const json_t *t, int64_t now,
 			  struct buf *reason, struct buf *ok)
@@ -720,6 +774,20 @@ static void preconditions(struct remedy *r, const struct remedy_policy *p, const
 	json_array_foreach(json_object_get(p->doc, "precondition"), i, c) {
 		const char *name = json_string_value(c);
 		bool pass = true, known = true;
+		if (!name) {
+			struct buf detail = BUF_INIT;
+			known = precondition_object(r, c, &pass, &detail);
+			if (!known)
+				buf_addf(reason, "precondition %s unknown (cannot be checked)", detail.data);
+			else if (!pass)
+				buf_addf(reason, "precondition %s failed", detail.data);
+			else
+				buf_addf(ok, "; precondition %s ok", detail.data);
+			buf_release(&detail);
+			if (!known || !pass)
+				return;
+			continue;
+		}
 		if (!strcmp(name, "no_deploy_in_progress")) {
 			bool busy = false;
 			known = r->hooks.deploy_in_progress &&
@@ -744,6 +812,8 @@ static void preconditions(struct remedy *r, const struct remedy_policy *p, const
 		buf_addf(ok, "; precondition %s ok", name);
 	}
 }
+
+static bool step_undoable(const json_t *step);
 
 /* The do steps with recipes expanded, and per step its record. */
 static int plan_build(const struct remedy_policy *p, json_t **plan, json_t **steps, struct buf *err)
@@ -776,7 +846,7 @@ static int plan_build(const struct remedy_policy *p, json_t **plan, json_t **ste
 			json_array_append_new(*steps, json_pack("{si ss? ss ss sb sb ss}", "index", (int)json_array_size(*plan) - 1,
 								"name", jstr(e, "name"), "action", an, "describe", d.data,
 								"idempotent", idem ? json_is_true(idem) : a->idempotent, "undoable",
-								json_object_get(e, "undo") != NULL, "status", "pending"));
+								step_undoable(e), "status", "pending"));
 			buf_release(&d);
 		}
 		json_decref(exp);
@@ -789,6 +859,8 @@ static void trigger_text(const json_t *t, int64_t for_ns, struct buf *out)
 {
 	if (!strcmp(jstr(t, "kind"), "alert"))
 		buf_addf(out, "alert %s firing", jstr(t, "name"));
+	else if (!strcmp(jstr(t, "kind"), "canary"))
+		buf_addf(out, "canary verdict %s of %s", jstr(t, "name"), jstr(t, "ref"));
 	else
 		buf_addf(out, "incident %s opened (%s)", jstr(t, "ref"), jstr(t, "severity") ? jstr(t, "severity") : "?");
 	if (jstr(t, "service"))
@@ -1041,19 +1113,31 @@ static void step_record(json_t *rec, const struct action_result *res, int64_t st
 	json_object_set_new(rec, "error", json_stringn(res->error.data ? res->error.data : "", res->error.len));
 	json_object_set_new(rec, "duration_ms", json_integer((finished - started) / 1000000));
 	json_object_set_new(rec, "finished", json_string(ooda_time_format(ooda_now_ns(), at, sizeof(at))));
+	if (res->state)
+		json_object_set(rec, "undo_state", res->state);
 }
 
-static int action_do(struct remedy *r, const json_t *doc, const json_t *step, struct action_result *res)
+/* The step's undo: its undo step, else its action's own restore; NULL when it has neither. */
+static bool step_undoable(const json_t *step)
+{
+	const struct remedy_action *a = action_find(policy_step_action(step, NULL));
+	return json_object_get(step, "undo") || (a && a->restore);
+}
+
+/* Runs step; with restore_state, the action's own undo from the state its run left. */
+static int action_do(struct remedy *r, const json_t *doc, const json_t *step, const json_t *restore_state,
+		     struct action_result *res)
 {
 	json_t *params = NULL;
 	const struct remedy_action *a = action_find(policy_step_action(step, &params));
 	struct action_env env = { .hooks = &r->hooks, .run_id = jstr(doc, "id"), .incident = jstr(doc, "incident"),
-				  .policy = jstr(doc, "policy"), .stop = &r->stopping };
+				  .policy = jstr(doc, "policy"), .actor = jstr(doc, "actor"),
+				  .approved = jstr(doc, "approved_by") != NULL, .stop = &r->stopping };
 	if (!a) {
 		buf_adds(&res->error, "unknown action");
 		return 0;
 	}
-	int rc = a->run(&env, params, res);
+	int rc = restore_state ? a->restore(&env, params, restore_state, res) : a->run(&env, params, res);
 	if (rc && !res->error.len)
 		buf_addf(&res->error, "%s", ooda_strerror(rc));
 	if (rc)
@@ -1099,7 +1183,7 @@ static int drive_steps(struct remedy *r, struct run *run, struct buf *err)
 		struct action_result res;
 		action_result_init(&res);
 		int64_t t0 = ooda_mono_ns();
-		action_do(r, run->doc, json_array_get(plan, i), &res);
+		action_do(r, run->doc, json_array_get(plan, i), NULL, &res);
 		if (r->stopping && !res.ok) {
 			/* cut short by the stop: stays running, decided at the next start */
 			action_result_release(&res);
@@ -1137,6 +1221,38 @@ static bool expect_holds(struct remedy *r, const json_t *doc, struct buf *detail
 		buf_addf(detail, "probe %s/%s %s", jstr(pr, "service"), jstr(pr, "name"),
 			 !known ? "unknown" : pass ? "passing" : "failing");
 		all &= known && pass;
+	}
+	const json_t *er = json_object_get(e, "error_ratio");
+	if (er) {
+		int64_t win = 60 * OODA_NS_PER_SEC;
+		const char *ws = jstr(er, "window");
+		if (ws)
+			ooda_duration_parse(ws, strlen(ws), &win);
+		/* the baseline: the same length of time, ending one window before the trigger */
+		int64_t at = json_integer_value(json_object_get(json_object_get(doc, "trigger"), "at_ns"));
+		double ratio = NAN, base = NAN;
+		bool known = r->hooks.error_ratio &&
+			     !r->hooks.error_ratio(r->hooks.ctx, jstr(er, "service"), win, at - win, &ratio, &base);
+		bool pass = known && !isnan(ratio);
+		buf_addf(detail, "%serror ratio of %s ", detail->len ? ", " : "", jstr(er, "service"));
+		if (!known)
+			buf_adds(detail, "unknown");
+		else if (isnan(ratio))
+			buf_adds(detail, "unknown (no requests yet)");
+		else
+			buf_addf(detail, "%.2f%%", ratio * 100);
+		json_t *below = json_object_get(er, "below");
+		if (pass && below) {
+			pass = ratio < json_number_value(below);
+			buf_addf(detail, " %s %.2f%%", pass ? "<" : ">=", json_number_value(below) * 100);
+		}
+		if (pass && json_is_true(json_object_get(er, "baseline"))) {
+			/* no traffic before the trigger: the baseline is no errors */
+			double b = isnan(base) ? 0 : base;
+			pass = ratio <= b;
+			buf_addf(detail, " %s baseline %.2f%%", pass ? "<=" : ">", b * 100);
+		}
+		all &= pass;
 	}
 	if (json_is_true(json_object_get(e, "alert_resolved"))) {
 		const char *fp = jstr(json_object_get(doc, "trigger"), "alert");
@@ -1191,16 +1307,23 @@ static int drive_undo(struct remedy *r, struct run *run, struct buf *err)
 	if (!json_object_get(run->doc, "undo_order"))
 		json_object_set_new(run->doc, "undo_order", json_array());
 	for (size_t i = json_array_size(steps); i-- > 0;) {
-		json_t *rec = json_array_get(steps, i), *undo = json_object_get(json_array_get(plan, i), "undo");
-		if (!undo || strcmp(jstr(rec, "status"), "ok"))
+		json_t *step = json_array_get(plan, i), *rec = json_array_get(steps, i), *undo = json_object_get(step, "undo");
+		if (!step_undoable(step) || strcmp(jstr(rec, "status"), "ok"))
 			continue;
+		/* no undo step: the action's own restore, from what its run left */
+		json_t *restore = undo ? NULL : json_object_get(rec, "undo_state");
+		if (!undo) {
+			undo = step;
+			if (!restore)
+				restore = json_null();
+		}
 		json_t *u = json_object_get(rec, "undo");
 		if (u && !strcmp(jstr(u, "status"), "ok"))
 			continue;
 		struct action_result res;
 		action_result_init(&res);
 		int64_t t0 = ooda_mono_ns();
-		action_do(r, run->doc, undo, &res);
+		action_do(r, run->doc, undo, restore, &res);
 		if (r->stopping && !res.ok) {
 			action_result_release(&res);
 			return 1;
@@ -1209,6 +1332,8 @@ static int drive_undo(struct remedy *r, struct run *run, struct buf *err)
 		json_t *params = NULL;
 		const char *an = policy_step_action(undo, &params);
 		struct buf d = BUF_INIT, why = BUF_INIT;
+		if (restore)
+			buf_adds(&d, "restore: ");
 		if (action_find(an))
 			action_find(an)->describe(params, &d);
 		json_object_set_new(u, "describe", json_string(d.data ? d.data : ""));
@@ -1236,7 +1361,7 @@ static bool wants_undo(const json_t *doc)
 	size_t i;
 	json_t *rec;
 	json_array_foreach(steps, i, rec)
-		if (!strcmp(jstr(rec, "status"), "ok") && json_object_get(json_array_get(plan, i), "undo"))
+		if (!strcmp(jstr(rec, "status"), "ok") && step_undoable(json_array_get(plan, i)))
 			return true;
 	return false;
 }

@@ -46,9 +46,9 @@ struct remedy_options {
 
 /* A trigger: an alert that fires, or an incident that opens. Strings are copied. */
 struct remedy_trigger {
-	const char *kind;      /* "alert" or "incident" */
-	const char *ref;       /* the alert's fingerprint or the incident's id */
-	const char *name;      /* the alert's name; NULL for an incident */
+	const char *kind;      /* "alert", "incident" or "canary" */
+	const char *ref;       /* the alert's fingerprint, the incident's id, or the deploy's or rollout's id */
+	const char *name;      /* the alert's name, the canary verdict's kind; NULL for an incident */
 	const char *service;   /* may be NULL */
 	const char *severity;  /* "page", "SEV2", …; may be NULL */
 	const char *incident;  /* the incident, when there is one */

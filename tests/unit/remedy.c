@@ -323,7 +323,7 @@ static void test_recipe_variants(void **state)
 		buf_release(&err);
 	}
 	json_t *list = recipe_list_json();
-	assert_int_equal(json_array_size(list), 6);
+	assert_int_equal(json_array_size(list), 8);
 	json_decref(list);
 	assert_null(recipe_get_json("nope"));
 }
