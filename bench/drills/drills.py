@@ -24,6 +24,7 @@ import datetime
 import http.server
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -233,13 +234,15 @@ class Receiver:
 def sim_base_port():
     """A free base port with the five service ports after it free too (ooda's probes
     and policies name them before the simulator starts)."""
-    for _ in range(50):
-        base = free_port()
-        if base > 65000:
-            continue
+    lo, _hi = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    for _ in range(200):
+        # below the ephemeral range: there, the load's own connections take every other port
+        base = random.randrange(10000, max(lo - 10, 10001))
         ok = True
         for k in range(1, 6):
             with socket.socket() as s:
+                # as the simulator's servers bind: a port in TIME_WAIT from the load is free for them
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     s.bind(("127.0.0.1", base + k))
                 except OSError:
@@ -267,7 +270,12 @@ def probes(base, svc):
             "/healthz\", expect_status: \"2xx\"}\n        interval: 1s\n        fail_after: 2 of 3\n")
 
 
-def start_ooda(rec, base):
+sim_base = None  # the simulator's base port, chosen by start_ooda (its config names the ports)
+
+
+def start_ooda(rec, base=None):
+    global sim_base
+    sim_base = base = base or sim_base_port()
     port = free_port()
     cfg = os.path.join(tmp, "ooda.yaml")
     rules = "".join(f"""    - name: {n}
@@ -317,7 +325,8 @@ notify:
     return port
 
 
-def start_sim(ooda_port, base):
+def start_sim(ooda_port, base=None):
+    base = base or sim_base
     pf = os.path.join(tmp, "sim-ports.json")
     lf = open(os.path.join(tmp, "sim.log"), "w")
     p = subprocess.Popen([SIM, "run", "--ooda", f"http://127.0.0.1:{ooda_port}", "--base-port", str(base),
@@ -597,9 +606,8 @@ def main():
     want = os.environ.get("DRILL_SCENARIOS")
     scen = [s for s in SCENARIOS if not want or s[0] in want.split(",")]
     rec = Receiver()
-    base = sim_base_port()
-    ooda_port = start_ooda(rec, base)
-    ports = start_sim(ooda_port, base)
+    ooda_port = start_ooda(rec)
+    ports = start_sim(ooda_port)
     control = f"http://127.0.0.1:{ports['control']}"
     prom_port = start_prom(rec, ports)
     log(f"drills: ooda :{ooda_port}, sim {control}, prometheus :{prom_port}, receiver :{rec.port}; warming up")

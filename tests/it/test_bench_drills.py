@@ -30,9 +30,8 @@ def main():
     drills.SIM = os.environ.get("OODA_SIM_BIN", os.path.join(os.path.dirname(BIN), "sim", "ooda-sim"))
     rec = drills.Receiver()
     try:
-        base = drills.sim_base_port()
-        port = drills.start_ooda(rec, base)
-        ports = drills.start_sim(port, base)
+        port = drills.start_ooda(rec)
+        ports = drills.start_sim(port)
         control = f"http://127.0.0.1:{ports['control']}"
         # every metric a rule reads exists in ooda under the name the rule uses
         names = ["sim_requests_total", "process_memory_usage_bytes", "ooda_span_duration_seconds_bucket"]
