@@ -666,8 +666,8 @@ def main():
     if rem:
         print("")
         print("MTTR: fault → verified recovery (the policy's run moved to succeeded: its step ran and its "
-              "expect held, ooda's run record), against the scripted human in the loop (below) after "
-              "ooda's own notification of that run")
+              "expect held, ooda's run record), against the scripted human in the loop (below): the "
+              "scenario's median time to notify + ack + orient + runbook step + verify")
         print("| scenario | policy | ooda MTTR median | ooda MTTR worst | human in the loop (working hours – night) |")
         print("|---|---|---|---|---|")
         h = HUMAN
