@@ -395,7 +395,7 @@ static void drill_config(struct drill *d, int rx_port, struct buf *y)
 		buf_addf(y, "%.*s%s%s", (int)(at - r->step), r->step, url, at + 5);
 		buf_addf(y,
 			 "\n    expect: %s\n    irreversible_ok: true\n    rationale: fault drill %s; the simulator's "
-			 "admin endpoint is its own way back\n    guardrails: {cooldown: 20s, max_runs: 20, window: 1h}\n",
+			 "admin endpoint is its own way back\n    guardrails: {cooldown: 5s, max_runs: 30, window: 1h}\n",
 			 r->expect, r->fault);
 	}
 	buf_addf(y, "deploy:\n  hooks:\n    redeploy:\n      http: {url: \"http://127.0.0.1:%d/hooks/redeploy\"}\n      timeout: 10s\n",
