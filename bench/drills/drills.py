@@ -13,8 +13,10 @@ arrival with time.time(). A fault's start is the moment the simulator's
 until neither system has an alert pending or firing, inject, wait for the first
 firing notification of each (DRILL_TIMEOUT, 120 s), clear, settle. For `noise`
 and `traffic-spike` (nothing is broken) every firing notification within
-DRILL_QUIET (45 s) is a false one. Then the human-in-the-loop MTTR baseline
-from the assumptions in HUMAN below.
+DRILL_QUIET (45 s) is a false one. For a fault with a remediation policy
+(REMEDIES) the drill then waits for the policy's run to succeed: MTTR, from
+ooda's run record. Then the human-in-the-loop MTTR baseline from the
+assumptions in HUMAN below.
 
 Python 3 standard library only. Usage: drills.py BUILD (see bench/drills/run).
 """
@@ -22,6 +24,7 @@ import datetime
 import http.server
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -78,6 +81,27 @@ RULES = [
      'process_memory_usage_bytes > 201326592',
      'process_resident_memory_bytes > 201326592'),
 ]
+
+# The remediation policies (the same as `ooda drill run`'s, docs/drills.md), one per
+# fault the simulator has a hook for: fault -> (policy, service acted on, trigger,
+# step with {url} the service's base URL, expect). The memory leak is restarted on
+# MemoryHigh (75 % of the limit, before the OOM) where the drill, which has no memory
+# rule, restarts on the health probe failing in the crash loop.
+REMEDIES = {
+    "bad-deploy": ("rollback-payments", "payments", "{alert: HighErrorRatio, service: payments}",
+                   '{recipe: {name: rollback-last-deploy, variant: sim, params: {service: "{url}", version: "2.3.0"}}}',
+                   "{alert_resolved: true, timeout: 3m}"),
+    "dependency-down": ("restart-inventory", "inventory", "{probe: {service: inventory, name: health}}",
+                        '{recipe: {name: restart-instance, variant: sim, params: {service: "{url}"}}}',
+                        "{probe: {service: inventory, name: health}, timeout: 1m}"),
+    "memory-leak": ("restart-checkout", "checkout", "{alert: MemoryHigh, service: checkout}",
+                    '{recipe: {name: restart-instance, variant: sim, params: {service: "{url}"}}}',
+                    "{alert_resolved: true, timeout: 1m}"),
+    "config-shed": ("unshed-frontend", "frontend", "{alert: HighErrorRatio, service: frontend}",
+                    '{http: {url: "{url}/admin/shed", body: {ratio: 0}, timeout: 10s}}',
+                    "{alert_resolved: true, timeout: 3m}"),
+}
+SIM_OFFSET = {"frontend": 1, "checkout": 2, "payments": 3, "inventory": 4, "database": 5}
 
 # The scripted responder (assumptions, stated in docs/benchmarks.md).
 HUMAN = {
@@ -207,7 +231,51 @@ class Receiver:
 
 # ---- the systems --------------------------------------------------------------------
 
-def start_ooda(rec):
+def sim_base_port():
+    """A free base port with the five service ports after it free too (ooda's probes
+    and policies name them before the simulator starts)."""
+    lo, _hi = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    for _ in range(200):
+        # below the ephemeral range: there, the load's own connections take every other port
+        base = random.randrange(10000, max(lo - 10, 10001))
+        ok = True
+        for k in range(1, 6):
+            with socket.socket() as s:
+                # as the simulator's servers bind: a port in TIME_WAIT from the load is free for them
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", base + k))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    die("no free loopback ports for ooda-sim")
+
+
+def remedy_config(base):
+    """Probes for the services a policy restarts, and the policies (REMEDIES)."""
+    out = "remedy:\n  http_allow_hosts: [127.0.0.1]\npolicies:\n"
+    for fault, (name, svc, when, step, expect) in REMEDIES.items():
+        out += (f"  - name: {name}\n    when: {when}\n    do:\n      - "
+                + step.replace("{url}", f"http://127.0.0.1:{base + SIM_OFFSET[svc]}")
+                + f"\n    expect: {expect}\n    irreversible_ok: true\n"
+                f"    rationale: bench drill {fault}; the simulator's admin endpoint is its own way back\n"
+                "    guardrails: {cooldown: 10s, max_runs: 50, window: 1h}\n")
+    return out
+
+
+def probes(base, svc):
+    return (f"    probes:\n      - name: health\n        http: {{url: \"http://127.0.0.1:{base + SIM_OFFSET[svc]}"
+            "/healthz\", expect_status: \"2xx\"}\n        interval: 1s\n        fail_after: 2 of 3\n")
+
+
+sim_base = None  # the simulator's base port, chosen by start_ooda (its config names the ports)
+
+
+def start_ooda(rec, base=None):
+    global sim_base
+    sim_base = base = base or sim_base_port()
     port = free_port()
     cfg = os.path.join(tmp, "ooda.yaml")
     rules = "".join(f"""    - name: {n}
@@ -223,11 +291,11 @@ services:
     dependencies: [checkout]
   - name: checkout
     dependencies: [payments, inventory]
-  - name: payments
+{probes(base, "checkout")}  - name: payments
     dependencies: [database]
   - name: inventory
     dependencies: [database]
-  - name: database
+{probes(base, "inventory")}  - name: database
 heartbeats:
   - name: sim-reconciler
     every: 2s
@@ -247,7 +315,7 @@ notify:
       timeout: 2s
   routes:
     - targets: [bench]
-""")
+{remedy_config(base)}""")
     env = dict(os.environ, OODA_BENCH_WEBHOOK_KEY="bench-drills")
     lf = open(os.path.join(tmp, "ooda.log"), "w")
     p = subprocess.Popen([OODA, "serve", "--config", cfg, "--listen", f"127.0.0.1:{port}",
@@ -257,10 +325,11 @@ notify:
     return port
 
 
-def start_sim(ooda_port):
+def start_sim(ooda_port, base=None):
+    base = base or sim_base
     pf = os.path.join(tmp, "sim-ports.json")
     lf = open(os.path.join(tmp, "sim.log"), "w")
-    p = subprocess.Popen([SIM, "run", "--ooda", f"http://127.0.0.1:{ooda_port}", "--base-port", "0",
+    p = subprocess.Popen([SIM, "run", "--ooda", f"http://127.0.0.1:{ooda_port}", "--base-port", str(base),
                           "--ports-file", pf, "--rps", RPS], stdout=lf, stderr=lf)
     procs.append(p)
     for _ in range(300):
@@ -429,6 +498,31 @@ def ooda_steps(ooda_port, t0, arrival):
             for i, k in enumerate(STEPS)}
 
 
+def remedy_wait(ooda_port, policy, t0, deadline):
+    """MTTR from ooda's run record: the fault start → the move to `succeeded` (steps
+    done, expect held) of the policy's first run created since t0 that succeeds; waits
+    until the drill's deadline. (None, last status) when none succeeded."""
+    status = "not triggered"
+    while True:
+        try:
+            _s, j = call("GET", f"http://127.0.0.1:{ooda_port}/api/v1/runs?policy={policy}&limit=50")
+        except Exception:
+            j = {}
+        best = None
+        for run in j.get("runs", []):
+            if (iso_epoch(run.get("created")) or 0) < t0:
+                continue
+            status = run.get("status", status)
+            at = next((iso_epoch(h.get("at")) for h in run.get("history", []) if h.get("to") == "succeeded"), None)
+            if at is not None and (best is None or at < best):
+                best = at
+        if best is not None:
+            return best - t0, "succeeded"
+        if time.time() >= deadline:
+            return None, status
+        time.sleep(0.5)
+
+
 def fault_blind(fault):
     """Prometheus has no metric to see this fault by (README: the reconciler)."""
     return fault == "job-stopped"
@@ -461,6 +555,8 @@ def drill(rec, control, ooda_port, prom_port, fault, service, harmless):
                   "false": len(ev) if harmless else 0}
     ev = rec.firing_since("ooda", t0)
     res["ooda"]["steps"] = ooda_steps(ooda_port, t0, ev[0][0]) if ev and not harmless else None
+    if fault in REMEDIES:
+        res["ooda"]["mttr"], res["ooda"]["run"] = remedy_wait(ooda_port, REMEDIES[fault][0], t0, deadline)
     try:
         call("DELETE", f"{control}/faults/{inst['id']}")
     except Exception:
@@ -474,10 +570,10 @@ def fmt(v):
     return "—" if v is None else f"{v:.1f} s"
 
 
-def summary(vals):
+def summary(vals, none="no notification"):
     got = [v for v in vals if v is not None]
     if not got:
-        return "no notification", ""
+        return none, ""
     miss = len(vals) - len(got)
     med = statistics.median(got)
     worst = max(got) if not miss else None
@@ -566,6 +662,23 @@ def main():
             got = [st[k] for st in steps if st.get(k) is not None]
             cells.append(f"{statistics.median(got):.2f}" if got else "—")
         print(f"| {name} | " + " | ".join(cells) + " |")
+    rem = [name for name, _f, _s, _h in scen if name in REMEDIES]
+    if rem:
+        print("")
+        print("MTTR: fault → verified recovery (the policy's run moved to succeeded: its step ran and its "
+              "expect held, ooda's run record), against the scripted human in the loop (below): the "
+              "scenario's median time to notify + ack + orient + runbook step + verify")
+        print("| scenario | policy | ooda MTTR median | ooda MTTR worst | human in the loop (working hours – night) |")
+        print("|---|---|---|---|---|")
+        h = HUMAN
+        fixed = h["orient_s"] + h["runbook_step_s"] + h["verify_s"]
+        for name in rem:
+            rs = results[name]
+            med, worst = summary([r["ooda"].get("mttr") for r in rs], "not remediated")
+            got = [r["ooda"]["mttd"] for r in rs if r["ooda"]["mttd"] is not None]
+            n = statistics.median(got) if got else 0
+            print(f"| {name} | {REMEDIES[name][0]} | {med} | {worst} | "
+                  f"{(n + h['ack_day_s'][0] + fixed) / 60:.1f}–{(n + h['ack_night_s'][1] + fixed) / 60:.1f} min |")
     if ooda_meds:
         print(human_baseline(statistics.median(ooda_meds)))
     cleanup()

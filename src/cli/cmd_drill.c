@@ -59,6 +59,42 @@ static const struct drill_service drill_services[] = {
 };
 #define N_SERVICES (sizeof(drill_services) / sizeof(drill_services[0]))
 
+/*
+ * The remediation policy the drill config holds for a fault, one row per fault
+ * that has a remedy the simulator offers (docs/sim.md "Remediation hooks"). The
+ * policy's YAML is written by drill_config with the service's port; a fault
+ * without a row keeps remediated and mttr_s null.
+ */
+struct drill_remedy {
+	const char *fault, *policy, *service; /* the service acted on */
+	const char *when;  /* the trigger, YAML flow mapping */
+	const char *step;  /* the step, YAML flow mapping; {url} is the service's base URL */
+	const char *expect;
+};
+
+static const struct drill_remedy drill_remedies[] = {
+	{ "bad-deploy", "drill-rollback-payments", "payments", "{alert: HighErrorRatio, service: payments}",
+	  "{recipe: {name: rollback-last-deploy, variant: sim, params: {service: \"{url}\", version: \"2.3.0\"}}}",
+	  "{alert_resolved: true, timeout: 3m}" },
+	{ "dependency-down", "drill-restart-inventory", "inventory", "{probe: {service: inventory, name: health}}",
+	  "{recipe: {name: restart-instance, variant: sim, params: {service: \"{url}\"}}}",
+	  "{probe: {service: inventory, name: health}, timeout: 1m}" },
+	{ "memory-leak", "drill-restart-checkout", "checkout", "{probe: {service: checkout, name: health}}",
+	  "{recipe: {name: restart-instance, variant: sim, params: {service: \"{url}\"}}}",
+	  "{probe: {service: checkout, name: health}, timeout: 1m}" },
+	{ "config-shed", "drill-unshed-frontend", "frontend", "{alert: HighErrorRatio, service: frontend}",
+	  "{http: {url: \"{url}/admin/shed\", body: {ratio: 0}, timeout: 10s}}", "{alert_resolved: true, timeout: 3m}" },
+};
+#define N_REMEDIES (sizeof(drill_remedies) / sizeof(drill_remedies[0]))
+
+static const struct drill_remedy *remedy_for(const char *fault)
+{
+	for (size_t i = 0; i < N_REMEDIES; i++)
+		if (!strcmp(drill_remedies[i].fault, fault))
+			return &drill_remedies[i];
+	return NULL;
+}
+
 /* How fast the loop runs: realistic (the defaults) or --fast (time-compressed for make test). */
 struct drill_pace {
 	const char *name;
@@ -67,11 +103,12 @@ struct drill_pace {
 	int observe_s; /* how long a fault that should open nothing is watched */
 	int quiet_s;   /* wait at most this for no firing alert after a clear */
 	int suspects_s; /* the suspects are scored as shown this long after the incident opened */
+	int remedy_s;   /* wait at most this after the fault started for its policy's run to end */
 };
 
 static const struct drill_pace drill_paces[] = {
-	{ "realistic", "5s", "30s", "10s", "5s", "4s", 150, 60, 150, 30 },
-	{ "fast", "1s", "20s", "3s", "1s", "2s", 45, 12, 60, 10 },
+	{ "realistic", "5s", "30s", "10s", "5s", "4s", 150, 60, 150, 30, 240 },
+	{ "fast", "1s", "20s", "3s", "1s", "2s", 45, 12, 60, 10, 90 },
 };
 
 struct drill {
@@ -87,6 +124,8 @@ struct drill {
 	pthread_t rx_thread;
 	int rx_started;
 };
+
+static volatile sig_atomic_t drill_interrupted; /* SIGINT or SIGTERM: stop after the current step */
 
 /* ---- processes and ports ---------------------------------------------------- */
 
@@ -365,6 +404,23 @@ static void drill_config(struct drill *d, int rx_port, struct buf *y)
 		 "notify:\n  targets:\n    - name: drill\n      type: webhook\n      url: http://127.0.0.1:%d/drill\n"
 		 "      secret_env: OODA_DRILL_WEBHOOK_KEY\n      timeout: 2s\n  routes:\n    - targets: [drill]\n",
 		 rx_port);
+	/* the remediation policies: short guardrails, as every policy acts once per scenario
+	 * and a run triggered by another fault's spill-over must not hold the next one back */
+	buf_adds(y, "remedy:\n  http_allow_hosts: [127.0.0.1]\npolicies:\n");
+	for (size_t i = 0; i < N_REMEDIES; i++) {
+		const struct drill_remedy *r = &drill_remedies[i];
+		char url[64] = "";
+		for (size_t k = 0; k < N_SERVICES; k++)
+			if (!strcmp(drill_services[k].name, r->service))
+				snprintf(url, sizeof url, "http://127.0.0.1:%d", d->sim_base + drill_services[k].port);
+		buf_addf(y, "  - name: %s\n    when: %s\n    do:\n      - ", r->policy, r->when);
+		const char *at = strstr(r->step, "{url}");
+		buf_addf(y, "%.*s%s%s", (int)(at - r->step), r->step, url, at + 5);
+		buf_addf(y,
+			 "\n    expect: %s\n    irreversible_ok: true\n    rationale: fault drill %s; the simulator's "
+			 "admin endpoint is its own way back\n    guardrails: {cooldown: 5s, max_runs: 30, window: 1h}\n",
+			 r->expect, r->fault);
+	}
 	buf_addf(y, "deploy:\n  hooks:\n    redeploy:\n      http: {url: \"http://127.0.0.1:%d/hooks/redeploy\"}\n      timeout: 10s\n",
 		 d->sim_base);
 }
@@ -490,6 +546,9 @@ struct scenario {
 	int top1, top3; /* -1: unknown (no suspects route, or no incident) */
 	int false_incidents;
 	int suspects_route;
+	int remediated;  /* -1: no policy for this fault; 0/1: its run reached succeeded, expect verified */
+	double mttr_s;   /* fault start → the run's verified recovery (its move to succeeded); < 0: none */
+	json_t *remedy;  /* {policy, run, status, verification, reason} of the scored run; NULL: none */
 	char first_alert[160]; /* "NAME on SERVICE" of the first alert fired after the fault started */
 	json_t *incidents;     /* [{id, service, title}] opened during the scenario */
 	char error[256];
@@ -638,8 +697,80 @@ static int64_t first_delivery(struct drill *d, int64_t start_ns)
 	return first;
 }
 
+/* When the run moved to succeeded, from its own history (0 when it has not). */
+static int64_t run_succeeded_at(json_t *run)
+{
+	size_t i;
+	json_t *h;
+	json_array_foreach(json_object_get(run, "history"), i, h) {
+		if (!strcmp(cli_jstr(h, "to"), "succeeded"))
+			return jtime(h, "at");
+	}
+	return 0;
+}
+
+/*
+ * The remediation of the fault that started at start_ns: the runs of the
+ * fault's policy created since, waited for until one succeeds, at most
+ * pace->remedy_s after the start (a failed or refused run may be followed by
+ * another trigger inside that time). The
+ * scored run is the first to succeed, else the newest. MTTR is measured from
+ * ooda's record: the fault's start → the run's move to succeeded (expect held).
+ */
+static void scenario_remedy(struct drill *d, struct scenario *sc, int64_t start, int progress)
+{
+	const struct drill_remedy *rm = remedy_for(sc->name);
+	if (!rm || d->attach) /* an attached system has its own policies, or none */
+		return;
+	sc->remediated = 0;
+	char path[128];
+	snprintf(path, sizeof path, "/api/v1/runs?policy=%s&limit=50", rm->policy);
+	int64_t deadline = start + (int64_t)d->pace->remedy_s * OODA_NS_PER_SEC;
+	json_t *scored = NULL;
+	for (;;) {
+		json_t *j = drill_call(&d->ooda, "GET", path, NULL, NULL);
+		json_t *best = NULL, *r;
+		size_t i;
+		int64_t best_at = 0;
+		json_array_foreach(json_object_get(j, "runs"), i, r) {
+			if (jtime(r, "created") < start)
+				continue;
+			int64_t at = run_succeeded_at(r);
+			if (at && (!best_at || at < best_at)) {
+				best = r;
+				best_at = at;
+			} else if (!best_at && (!best || jtime(r, "created") > jtime(best, "created"))) {
+				best = r;
+			}
+		}
+		json_decref(scored);
+		scored = json_incref(best);
+		json_decref(j);
+		if (best_at) {
+			sc->remediated = 1;
+			sc->mttr_s = (double)(best_at - start) / 1e9;
+		}
+		if (best_at || ooda_now_ns() >= deadline || !both_alive(d) || drill_interrupted)
+			break;
+		if (progress)
+			fprintf(stderr, "\r\033[Kdrill: %s: remediation %s", sc->name,
+				scored ? cli_jstr(scored, "status") : "not triggered yet");
+		nap_ms(500);
+	}
+	if (scored)
+		sc->remedy = json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "policy", rm->policy, "run", cli_jstr(scored, "id"),
+				       "status", cli_jstr(scored, "status"), "verification",
+				       json_string_value(json_object_get(scored, "verification")), "reason",
+				       json_string_value(json_object_get(scored, "reason")));
+	else
+		sc->remedy = json_pack("{s:s, s:n}", "policy", rm->policy, "run");
+	json_decref(scored);
+}
+
 static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 {
+	sc->remediated = -1;
+	sc->mttr_s = -1;
 	sc->mttd_s = -1;
 	sc->notified_s = -1;
 	sc->top1 = sc->top3 = -1;
@@ -731,6 +862,7 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 		json_decref(sus);
 	}
 	json_decref(mine);
+	scenario_remedy(d, sc, start, progress);
 	char path[64];
 	snprintf(path, sizeof path, "/faults/%lld", (long long)fid);
 	json_decref(drill_call(&d->sim, "DELETE", path, NULL, NULL)); /* 404 when it ended by itself */
@@ -781,41 +913,51 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The median of v[0..n) (sorts v); 0 when n is 0. */
+static double median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
+}
+
 static json_t *drill_report(struct scenario *sc, size_t n, const struct drill_pace *pace)
 {
 	json_t *list = json_array();
-	double *mttd = xcalloc(n + 1, sizeof(*mttd));
-	size_t nm = 0, t1n = 0, t1ok = 0;
+	double *mttd = xcalloc(n + 1, sizeof(*mttd)), *mttr = xcalloc(n + 1, sizeof(*mttr));
+	size_t nm = 0, nr = 0, t1n = 0, t1ok = 0;
 	json_int_t falses = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct scenario *s = &sc[i];
 		json_t *e = json_pack("{s:s, s:b, s:o, s:b, s:o, s:o, s:o, s:o, s:I}", "name", s->name, "detected",
 				      s->detected, "mttd_s", jnum_or_null(s->mttd_s, s->detected), "incident", s->incident,
 				      "top1", jbool_or_null(s->service ? s->top1 : -1), "top3",
-				      jbool_or_null(s->service ? s->top3 : -1), "remediated", json_null(), "mttr_s", json_null(), "false_incidents",
+				      jbool_or_null(s->service ? s->top3 : -1), "remediated", jbool_or_null(s->remediated), "mttr_s", jnum_or_null(s->mttr_s, s->mttr_s >= 0), "false_incidents",
 				      (json_int_t)s->false_incidents);
 		json_object_set_new(e, "expected", json_pack("{s:s, s:s?}", "kind", s->kind, "service", s->service));
 		json_object_set_new(e, "suspects_route", json_boolean(s->suspects_route));
 		json_object_set_new(e, "first_alert", *s->first_alert ? json_string(s->first_alert) : json_null());
 		json_object_set_new(e, "first_notification_s", jnum_or_null(s->notified_s, s->notified_s >= 0));
 		json_object_set_new(e, "incidents", s->incidents ? json_incref(s->incidents) : json_array());
+		json_object_set_new(e, "remediation", s->remedy ? json_incref(s->remedy) : json_null());
 		if (*s->error)
 			json_object_set_new(e, "error", json_string(s->error));
 		json_array_append_new(list, e);
 		if (s->service && s->detected)
 			mttd[nm++] = s->mttd_s;
+		if (s->mttr_s >= 0)
+			mttr[nr++] = s->mttr_s;
 		if (s->service && s->top1 >= 0) {
 			t1n++;
 			t1ok += (size_t)s->top1;
 		}
 		falses += s->false_incidents;
 	}
-	qsort(mttd, nm, sizeof(*mttd), cmp_double);
-	double p50 = nm ? (nm % 2 ? mttd[nm / 2] : (mttd[nm / 2 - 1] + mttd[nm / 2]) / 2) : 0;
+	double p50 = median(mttd, nm), r50 = median(mttr, nr);
 	free(mttd);
+	free(mttr);
 	json_t *sum = json_pack("{s:o, s:o, s:I, s:o, s:s}", "mttd_p50_s", jnum_or_null(p50, nm > 0), "top1_rate",
 				t1n ? json_real((double)t1ok / (double)t1n) : json_null(), "false_incidents", falses,
-				"mttr_p50_s", json_null(), "pace", pace->name);
+				"mttr_p50_s", jnum_or_null(r50, nr > 0), "pace", pace->name);
 	return json_pack("{s:o, s:o}", "scenarios", list, "summary", sum);
 }
 
@@ -865,8 +1007,6 @@ static void drill_print(json_t *r)
 }
 
 /* ---- the command ------------------------------------------------------------------ */
-
-static volatile sig_atomic_t drill_interrupted;
 
 static void on_signal(int sig)
 {
@@ -990,8 +1130,14 @@ int cmd_drill_run(struct cli_args *a, struct buf *err)
 		fprintf(stderr, "drill: %s: %s", sc[i].name, sc[i].detected ? "detected" : "not detected");
 		if (sc[i].detected)
 			fprintf(stderr, " after %.1f s", sc[i].mttd_s);
-		fprintf(stderr, ", %s, %d false incident(s)%s%s\n", sc[i].incident ? "incident opened" : "no incident",
-			sc[i].false_incidents, *sc[i].error ? ": " : "", sc[i].error);
+		fprintf(stderr, ", %s, %d false incident(s)", sc[i].incident ? "incident opened" : "no incident",
+			sc[i].false_incidents);
+		if (sc[i].remediated == 1)
+			fprintf(stderr, ", recovered by %s after %.1f s", cli_jstr(sc[i].remedy, "policy"), sc[i].mttr_s);
+		else if (sc[i].remediated == 0)
+			fprintf(stderr, ", not remediated (%s: %s)", cli_jstr(sc[i].remedy, "policy"),
+				*cli_jstr(sc[i].remedy, "status") ? cli_jstr(sc[i].remedy, "status") : "no run");
+		fprintf(stderr, "%s%s\n", *sc[i].error ? ": " : "", sc[i].error);
 	}
 	if (drill_interrupted) {
 		buf_adds(err, "interrupted");
@@ -1020,8 +1166,10 @@ out:
 		fprintf(stderr, "drill: logs kept in %s\n", d.dir);
 	else
 		nftw(d.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	for (i = 0; sc && i < n; i++)
+	for (i = 0; sc && i < n; i++) {
 		json_decref(sc[i].incidents);
+		json_decref(sc[i].remedy);
+	}
 	free(sc);
 	json_decref(cat);
 	return rc;

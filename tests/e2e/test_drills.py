@@ -4,8 +4,10 @@ The drill starts its own ooda and ooda-sim, injects every fault of the
 simulator's catalogue and scores ooda from its own timestamps. Asserted, as the
 drills promise: every fault is detected; noise opens nothing and a traffic spike
 blames no service; the top-1 suspect is right on every single-cause fault;
-nothing is lost (every log record ooda acknowledged is queryable); and every
-process the drill started is gone when it returns."""
+nothing is lost (every log record ooda acknowledged is queryable); every fault
+the drill config has a remediation policy for is remediated, the run's expect
+verified, with an MTTR from the run's record; and every process the drill
+started is gone when it returns."""
 import json
 import os
 import shutil
@@ -37,6 +39,10 @@ def leftovers(where):
         if cwd.startswith(where) and int(pid) != os.getpid():
             found.append(f"{pid}: {cmd}")
     return found
+
+
+# the faults the drill config has a remediation policy for (cmd_drill.c, drill_remedies)
+REMEDIATED = ("bad-deploy", "dependency-down", "memory-leak", "config-shed")
 
 
 def main():
@@ -77,8 +83,23 @@ def main():
         tel = report.get("telemetry", {})
         check(tel.get("logs_acknowledged", 0) > 0 and tel.get("lost") == 0,
               f"nothing lost: every acknowledged log record is queryable: {tel}")
+        # the drill config's policies: each remediated fault's run succeeded with its expect verified,
+        # and the MTTR comes from the run's own record (after the fault started, after it was detected)
+        for name in REMEDIATED:
+            s = scenarios.get(name, {})
+            rem = s.get("remediation") or {}
+            check(s.get("remediated") is True and rem.get("status") == "succeeded",
+                  f"{name}: policy {rem.get('policy')} ran and succeeded: {rem}")
+            check(any(w in (rem.get("verification") or "") for w in ("passing", "resolved")),
+                  f"{name}: recovery verified by the policy's expect: {rem.get('verification')}")
+            check(s.get("mttr_s") is not None and s["mttr_s"] >= (s.get("mttd_s") or 0),
+                  f"{name}: an MTTR from ooda's run record, after detection: {s.get('mttr_s')} (MTTD {s.get('mttd_s')})")
+        for s in report["scenarios"]:
+            if s["name"] not in REMEDIATED:
+                check(s["remediated"] is None and s["mttr_s"] is None,
+                      f"{s['name']}: no policy, so remediated and mttr_s stay null: {s}")
         summary = report["summary"]
-        check(summary["mttr_p50_s"] is None and summary["mttd_p50_s"] is not None, f"summary: {summary}")
+        check(summary["mttr_p50_s"] is not None and summary["mttd_p50_s"] is not None, f"summary: {summary}")
     finally:
         left = leftovers(home)
         check(not left, f"every process the drill started is stopped: {left}")

@@ -1,7 +1,8 @@
 """The fault-drill benchmark's ooda side works (bench/drills): ooda starts with the
 bench's configuration, its alert rules find the simulator's metrics under the
 names ooda gives them, and a fault reaches the bench's receiver as a webhook
-notification naming the failing service. A renamed metric or config key
+notification naming the failing service, and the bench's remediation policy for
+that fault repairs it with a run that succeeds (the bench's MTTR). A renamed metric or config key
 would otherwise make the benchmark report "no notification" for ooda, silently.
 No timing is asserted: the benchmark measures, this test only checks it can."""
 import os
@@ -48,6 +49,12 @@ def main():
             time.sleep(0.2)
         check(ev, f"the shed reached the receiver as an ooda HighErrorRatio notification: {rec.events}")
         check(ev and "frontend" in ev[0][2], f"the notification names frontend: {ev[:1]}")
+        # the bench's policy for the fault puts the shed back by itself: an MTTR from ooda's run record
+        mttr, status = drills.remedy_wait(port, drills.REMEDIES["config-shed"][0], t0, t0 + 90)
+        check(mttr is not None and status == "succeeded",
+              f"policy unshed-frontend's run succeeded (its expect held), so the bench has an MTTR: {status}")
+        _s, st = drills.call("GET", f"{control}/state")
+        check(st["services"]["frontend"]["shed_ratio"] == 0, f"frontend sheds nothing again: {st['services']['frontend']}")
         drills.call("DELETE", f"{control}/faults/{inst['id']}")
     finally:
         drills.cleanup()

@@ -1,9 +1,12 @@
-"""make demo without the story (scripts/demo --no-story, on free ports): ooda
-and ooda-sim start from a temporary directory, the banner gives a URL and a
+"""make demo on free ports (scripts/demo --port 0 --sim-port 0): ooda and
+ooda-sim start from a temporary directory, the story is told up to the
+automatic rollback by policy rollback-payments, the recovery its run verified,
+the run on the incident's timeline and `story: done in N s`, the banner gives a URL and a
 token that work, the simulated services' telemetry reaches ooda, and SIGINT
 (Ctrl-C) stops every process the script started and exits 0, leaving no
-temporary directory behind. The story itself takes about a minute and is
-played by `make demo`, not here."""
+temporary directory behind; the remediation policy the story shows acting
+(rollback-payments) is applied at start. About a minute of wall time, most of
+it the story."""
 import json
 import os
 import re
@@ -18,10 +21,10 @@ DEMO = os.path.join(os.path.dirname(__file__), "../../scripts/demo")
 
 
 def main():
-    p = subprocess.Popen([DEMO, os.path.abspath(BIN), "--no-story", "--port", "0", "--sim-port", "0"],
+    p = subprocess.Popen([DEMO, os.path.abspath(BIN), "--port", "0", "--sim-port", "0"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = []
-    deadline = time.time() + 60
+    deadline = time.time() + 150
     while time.time() < deadline:
         line = p.stdout.readline()
         if not line:
@@ -30,6 +33,14 @@ def main():
         if "Ctrl-C stops it all" in line:
             break
     text = "".join(out)
+    # the story: nobody acts, the policy rolls payments back and its run verifies the recovery
+    check(re.search(r"^5\. automatic rollback: policy rollback-payments ran run-\S+ when HighErrorRatio fired: "
+                    r"http POST \S+/admin/version", text, re.M), f"the automatic rollback is told:\n{text[-3000:]}")
+    check(re.search(r"^6\. recovery verified: run run-\S+ succeeded, expect held after .*alert resolved; "
+                    r"payments runs 2\.3\.0 again", text, re.M), f"the verified recovery is told:\n{text[-3000:]}")
+    check(re.search(r"remediation +run-\S+ succeeded by policy:rollback-payments@v1", text),
+          f"the run is on the incident's timeline:\n{text[-3000:]}")
+    check(re.search(r"^story: done in \d+ s$", text, re.M), f"the story ends with its time:\n{text[-2000:]}")
     url = re.search(r"OODA_SERVER=(\S+)", text)
     tok = re.search(r"OODA_TOKEN=(\S+)", text)
     tmp = re.search(r"Data is in (\S+) ", text)
@@ -47,6 +58,17 @@ def main():
             seen = services()
             time.sleep(0.5)
         check(want <= seen, f"the simulated services report to ooda: {seen}")
+        # the story's automatic rollback: the policy is in place from the start, aimed at payments' port
+        req = urllib.request.Request(url.group(1) + "/api/v1/policies/rollback-payments",
+                                     headers={"Authorization": "Bearer " + tok.group(1)})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                pol = json.loads(r.read())
+        except OSError as e:
+            pol = {"error": str(e)}
+        doc = json.dumps(pol)
+        check(all(w in doc for w in ('"HighErrorRatio"', "rollback-last-deploy", "alert_resolved")),
+              f"policy rollback-payments is applied at start: {doc[:600]}")
     p.send_signal(signal.SIGINT)
     try:
         rest, _ = p.communicate(timeout=40)
