@@ -64,7 +64,7 @@ static void test_loads_beside_busy_threads(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, churn, NULL), 0);
 	int parsed = 0;
-	for (int i = 0; i < 150; i++) {
+	for (int i = 0; i < 100; i++) {
 		struct config c;
 		struct buf err = BUF_INIT;
 		config_init(&c);
@@ -79,7 +79,7 @@ static void test_loads_beside_busy_threads(void **state)
 	atomic_store(&churn_stop, true);
 	for (int i = 0; i < 3; i++)
 		pthread_join(th[i], NULL);
-	assert_int_equal(parsed, 150);
+	assert_int_equal(parsed, 100);
 }
 
 /* A guard killed from outside: the next check still answers, in a direct child. */
