@@ -55,13 +55,14 @@ async function open(page, hash) {
   await page.waitForFunction(w => document.getElementById('main').dataset.ready === w, want, { timeout: 10000 });
 }
 
-async function axe(page, name) {
+// scope: a selector to check only that part (a section added to a page axe has seen whole).
+async function axe(page, name, scope) {
   if (!await page.evaluate(() => !!window.axe)) await page.evaluate(AXE);
-  const res = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+  const res = await page.evaluate(async sel => {
+    const r = await window.axe.run(sel ? document.querySelector(sel) : document, { resultTypes: ['violations'] });
     return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
       .map(v => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')}`);
-  });
+  }, scope || null);
   check(res.length === 0, `axe ${name}`, res.join('; '));
 }
 
@@ -439,7 +440,7 @@ const runText = await bob.textContent('#runs');
 check(runText.includes('rollback-payments@v1') && runText.includes('approve') && runText.includes('/admin/version') && runText.includes('awaiting-approval'),
   'the run shows its policy@version, mode, step URL and state', runText.slice(0, 300));
 await shot(bob, 'incident-run-waiting');
-await axe(bob, 'incident with a waiting run');
+await axe(bob, 'the remediation runs of the incident', '#remediation');
 await bob.fill('#runs input[name=run-rationale]', 'v2 broke the health check; back to v1');
 await bob.click('#runs button:has-text("Approve")');
 try {
@@ -457,6 +458,8 @@ await open(page, '#/automation');
 const autoText = await page.textContent('main');
 check(autoText.includes('rollback-payments@v1') && autoText.includes('closed') && autoText.includes(RUN ? RUN.id : '?') && await page.$('button:has-text("Pause automation")') !== null,
   'the automation page lists the policy, its breaker and the run, with the pause switch', autoText.slice(0, 300));
+check(autoText.includes('roll payments back to v1 ' + PAYLOAD) && await page.$('main img') === null, 'a hostile policy description shows as text');
+await noXss(page, 'automation');
 await shot(page, 'automation');
 await axe(page, 'automation');
 // a flag rollout: listed, its plan drawn, promoted to a step that waits for an approval, aborted

@@ -45,7 +45,7 @@ remedy:
   http_allow_hosts: [127.0.0.1]
 policies:
   - name: rollback-payments
-    description: roll payments back to v1 when its health check fails
+    description: 'roll payments back to v1 {xss}'
     when: {{probe: {{service: payments, name: http}}}}
     do:
       - http: {{url: "http://127.0.0.1:{port}/admin/version", method: POST, body: '{{"version": "v1"}}'}}
@@ -91,7 +91,7 @@ def main():
         done()
     svc = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Payments)
     threading.Thread(target=svc.serve_forever, daemon=True).start()
-    s = Server(config=CONFIG.format(port=svc.server_address[1]), expect_start=False)
+    s = Server(config=CONFIG.format(port=svc.server_address[1], xss=seed.XSS), expect_start=False)
     try:
         admin = create_token(s.data, "admin", "alice")
         viewer = create_token(s.data, "viewer", "victor")

@@ -47,11 +47,11 @@ function switchView(s, again) {
 }
 
 function policiesTable(list) {
-  return table('Policies', ['Policy', 'Mode', 'Author', 'Cooldown', 'Runs per window', 'Circuit breaker', 'When'],
+  return table('Policies', ['Policy', 'What it does', 'Mode', 'Author', 'Cooldown', 'Runs per window', 'Circuit breaker', 'When'],
     list.map(p => {
       const g = p.guardrails || {};
       const doc = p.doc || {};
-      return [h('span', { class: 'policy-name' }, `${p.name || ''}@v${p.version ?? ''}`), badge(p.mode || ''), p.author || '',
+      return [h('span', { class: 'policy-name' }, `${p.name || ''}@v${p.version ?? ''}`), doc.description || '', badge(p.mode || ''), p.author || '',
         g.cooldown || '–', `${g.max_runs ?? '–'} per ${g.window || '–'}`,
         p.breaker_open ? badge(`open (${g.breaker} failed in a row)`, 'bad') : badge('closed', 'ok'),
         h('code', {}, doc.when ? JSON.stringify(doc.when) : '')];
