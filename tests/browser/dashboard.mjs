@@ -458,6 +458,7 @@ await open(page, '#/automation');
 const autoText = await page.textContent('main');
 check(autoText.includes('rollback-payments@v1') && autoText.includes('closed') && autoText.includes(RUN ? RUN.id : '?') && await page.$('button:has-text("Pause automation")') !== null,
   'the automation page lists the policy, its breaker and the run, with the pause switch', autoText.slice(0, 300));
+check(/cooling down until \d\d:\d\d:\d\d UTC/.test(autoText), 'the policy that just acted shows its cooldown', autoText.slice(0, 400));
 check(autoText.includes('roll payments back to v1 ' + PAYLOAD) && await page.$('main img') === null, 'a hostile policy description shows as text');
 await noXss(page, 'automation');
 await shot(page, 'automation');

@@ -17,7 +17,7 @@ export async function render(main) {
   put(main, h('h1', { tabindex: '-1' }, 'Automation'),
     state.status === 404 ? h('p', { class: 'muted not-available' }, 'The remediation engine is not available on this server.') : [
       section('Switch', switchView(state, again)),
-      section('Policies', pols.error ? h('p', { class: 'error' }, pols.error) : policiesTable(pols.policies || [])),
+      section('Policies', pols.error ? h('p', { class: 'error' }, pols.error) : policiesTable(pols.policies || [], runs.runs || [])),
       section('Recent runs', runs.error ? h('p', { class: 'error' }, runs.error) : runsTable(runs.runs || [])),
     ]);
 }
@@ -46,13 +46,28 @@ function switchView(s, again) {
     msg);
 }
 
-function policiesTable(list) {
+// "10m", "1h30m", "45s" → milliseconds (the guardrail durations the API writes).
+function durMs(d) {
+  let ms = 0;
+  for (const [, n, u] of String(d || '').matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) ms += Number(n) * { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[u];
+  return ms;
+}
+
+// Until when the policy's cooldown refuses a trigger: its newest run that acted, plus the cooldown.
+function cooldownUntil(p, runs) {
+  const last = runs.filter(r => r.policy === p.name && r.acted).map(r => Date.parse(r.created)).filter(Boolean).sort((a, b) => b - a)[0];
+  const until = last ? last + durMs((p.guardrails || {}).cooldown) : 0;
+  return until > Date.now() ? until : 0;
+}
+
+function policiesTable(list, runs) {
   return table('Policies', ['Policy', 'What it does', 'Mode', 'Author', 'Cooldown', 'Runs per window', 'Circuit breaker', 'When'],
     list.map(p => {
       const g = p.guardrails || {};
       const doc = p.doc || {};
       return [h('span', { class: 'policy-name' }, `${p.name || ''}@v${p.version ?? ''}`), doc.description || '', badge(p.mode || ''), p.author || '',
-        g.cooldown || '–', `${g.max_runs ?? '–'} per ${g.window || '–'}`,
+        [g.cooldown || '–', cooldownUntil(p, runs) ? h('span', { class: 'cooldown' }, ` · cooling down until ${new Date(cooldownUntil(p, runs)).toISOString().slice(11, 19)} UTC`) : ''],
+        `${g.max_runs ?? '–'} per ${g.window || '–'}`,
         p.breaker_open ? badge(`open (${g.breaker} failed in a row)`, 'bad') : badge('closed', 'ok'),
         h('code', {}, doc.when ? JSON.stringify(doc.when) : '')];
     }), 'No policy: add one under policies: in ooda.yaml or with ooda policy apply.');
