@@ -7,7 +7,7 @@
 // four-eyes again and its refusal is shown as it worded it. Every field from
 // the server is text (dom.js).
 import { api, can, session } from './api.js';
-import { h, badge, table, fmtNum, ago, toast } from './dom.js';
+import { h, badge, table, fmtNum, ago, toast, field } from './dom.js';
 
 export const TERMINAL = new Set(['succeeded', 'failed', 'undone', 'rejected', 'cancelled', 'refused', 'dry-run', 'expired']);
 const GOOD = new Set(['succeeded', 'ok']);
@@ -66,7 +66,7 @@ export function runView(run, onDone) {
     }
   }
   const buttons = acts.approve || acts.reject || acts.cancel ? h('div', { class: 'run-actions' },
-    h('div', { class: 'field' }, h('label', { for: 'why-' + run.id }, 'Rationale (recorded in the audit log)'), Object.assign(why, { id: 'why-' + run.id })),
+    field('Rationale (recorded in the audit log; required to reject or cancel)', why),
     h('div', { class: 'row' },
       acts.approve ? h('button', { type: 'button', class: 'ok', onclick: () => act('approve', 'approved') }, 'Approve') : null,
       acts.reject ? h('button', { type: 'button', class: 'ghost', onclick: () => act('reject', 'rejected') }, 'Reject') : null,
