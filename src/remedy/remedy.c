@@ -1563,7 +1563,11 @@ void remedy_link_incident(struct remedy *r, const char *alert_fp, const char *in
 	}
 }
 
-/* On the decision worker: remember the link, and put runs already over on the incident's timeline. */
+/*
+ * On the decision worker: remember the link, and put the runs no runner is
+ * working on (over, or waiting for a person's approval) on the incident's
+ * timeline, so a responder finds a waiting run on the incident it is for.
+ */
 static void link_incident(struct remedy *r, const char *alert_fp, const char *incident)
 {
 	json_t *done = json_array();
@@ -1571,10 +1575,11 @@ static void link_incident(struct remedy *r, const char *alert_fp, const char *in
 	if (json_object_size(r->links) >= LINKS_MAX)
 		json_object_clear(r->links);
 	json_object_set_new(r->links, alert_fp, json_string(incident));
-	/* runs already over are not saved again by a runner: link them here */
+	/* runs over or waiting are not saved by a runner now: link them here */
 	for (size_t i = 0; i < r->n_runs; i++) {
 		struct run_mem *m = &r->runs[i];
-		if (!m->has_incident && !strcmp(m->alert, alert_fp) && run_state_terminal(m->state))
+		if (!m->has_incident && !strcmp(m->alert, alert_fp) &&
+		    (run_state_terminal(m->state) || m->state == RUN_AWAITING_APPROVAL))
 			json_array_append_new(done, json_string(m->id));
 	}
 	pthread_mutex_unlock(&r->mu);

@@ -55,13 +55,14 @@ async function open(page, hash) {
   await page.waitForFunction(w => document.getElementById('main').dataset.ready === w, want, { timeout: 10000 });
 }
 
-async function axe(page, name) {
+// scope: a selector to check only that part (a section added to a page axe has seen whole).
+async function axe(page, name, scope) {
   if (!await page.evaluate(() => !!window.axe)) await page.evaluate(AXE);
-  const res = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+  const res = await page.evaluate(async sel => {
+    const r = await window.axe.run(sel ? document.querySelector(sel) : document, { resultTypes: ['violations'] });
     return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
       .map(v => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')}`);
-  });
+  }, scope || null);
   check(res.length === 0, `axe ${name}`, res.join('; '));
 }
 
@@ -326,7 +327,8 @@ if (hasSummary) check(await page.$('#summary .summary') !== null && (await page.
 else check(await page.$('#summary .not-available') !== null, 'without a summary route the panel says it is not available');
 if (hasSuspects || hasSummary) check(await page.$('#suspects .not-available') === null && (await page.textContent('#suspects')).length > 0, 'the suspects panel shows the ranking');
 else check(await page.$('#suspects .not-available') !== null, 'without a suspects route the panel says it is not available');
-check(await page.$('#remediation') !== null && await page.$eval('#remediation', e => e.hidden), 'the remediation section waits hidden for its API');
+check(await page.$('#remediation') !== null && await page.$('#remediation .not-available') === null && !(await page.textContent('#runs')).includes('approve'),
+  'the remediation panel of an incident without a run says so', await page.textContent('#runs'));
 await page.click('#inc-actions button:has-text("Acknowledge")');
 await page.waitForFunction(() => document.querySelector('.inc-facts').textContent.includes('acknowledged'), null, { timeout: 10000 });
 check(await page.$('#inc-actions button:has-text("Acknowledge")') === null && (await page.textContent('#timeline')).includes('acknowledged'),
@@ -403,6 +405,95 @@ await axe(pub, 'status page');
 await noXss(pub, 'status page');
 check(pub.errors.length === 0, 'no console errors on the status page', pub.errors.join(' | '));
 if (env.BROWSER_TIMING) console.log(`incident checks took ${Date.now() - T_INC} ms`);
+
+// ---- Done when: a second person approves the rollback on the incident page and watches the recovery ----
+// The probe of payments fails (its local service answers 500 since "v2"), its
+// alert opened an incident, and the policy rollback-payments (mode approve)
+// made a run waiting for approval on that incident.
+const T_RUN = Date.now();
+let RUN = null;
+for (let i = 0; i < 60 && !(RUN && RUN.incident); i++) {
+  const rr = await apiCall(page, 'GET', '/api/v1/runs?policy=rollback-payments');
+  RUN = ((rr.json || {}).runs || []).find(x => x.status === 'awaiting-approval') || null;
+  if (!(RUN && RUN.incident)) await page.waitForTimeout(500);
+}
+check(RUN && RUN.incident, 'the failing probe made a run awaiting approval on an incident', JSON.stringify(RUN));
+const RINC = RUN ? RUN.incident : 'none';
+// a viewer sees the waiting run but no button to decide it
+const vrun = await newPage();
+await vrun.addInitScript(t => sessionStorage.setItem('ooda.token', t), env.VIEWER_TOKEN);
+await vrun.goto(URL + '/#/incident/' + encodeURIComponent(RINC));
+await vrun.waitForFunction(w => document.getElementById('main').dataset.ready === w, '/incident/' + RINC);
+await vrun.waitForSelector('#runs article.run', { timeout: 10000 }).catch(() => {});
+check((await vrun.textContent('#runs')).includes('awaiting-approval') && await vrun.$('#runs button') === null,
+  'a viewer sees the run awaiting approval and no button to decide it');
+await vrun.context().close();
+// bob, an approver who did not write the policy, opens the incident
+const bob = await newPage();
+await bob.addInitScript(t => sessionStorage.setItem('ooda.token', t), env.APPROVER_TOKEN);
+await bob.goto(URL + '/#/incident/' + encodeURIComponent(RINC));
+await bob.waitForFunction(w => document.getElementById('main').dataset.ready === w, '/incident/' + RINC);
+await bob.waitForSelector(`#runs article.run[data-run="${RUN && RUN.id}"]`, { timeout: 10000 }).catch(() => {});
+const why = (await bob.textContent('#summary')) + ' ' + (await bob.textContent('#suspects'));
+check(why.includes('payments') && (why.includes('v2') || why.includes('deploy')), 'the incident page shows the deploy of payments v2 among the causes', why.slice(0, 400));
+const runText = await bob.textContent('#runs');
+check(runText.includes('rollback-payments@v1') && runText.includes('approve') && runText.includes('/admin/version') && runText.includes('awaiting-approval'),
+  'the run shows its policy@version, mode, step URL and state', runText.slice(0, 300));
+await shot(bob, 'incident-run-waiting');
+await axe(bob, 'the remediation runs of the incident', '#remediation');
+await bob.fill('#runs input[name=run-rationale]', 'v2 broke the health check; back to v1');
+await bob.click('#runs button:has-text("Approve")');
+try {
+  await bob.waitForSelector(`#runs article.run[data-status="succeeded"]`, { timeout: 40000 });
+  check(true, 'the approved run reaches succeeded on the open page');
+} catch (e) { check(false, 'the approved run reaches succeeded on the open page', await bob.textContent('#runs')); }
+const done = await bob.textContent('#runs');
+check(/expect held.*probe/i.test(done) && done.includes('token:bob'), 'the page shows the recovery (the probe passing) and who approved', done.slice(0, 600));
+check(done.includes('rolled back to v1 ' + PAYLOAD) && await bob.$('#runs img') === null, 'a hostile step output shows as text');
+await noXss(bob, 'incident run');
+await shot(bob, 'incident-run-succeeded');
+check(bob.errors.filter(e => !NEWER.test(e)).length === 0, 'no console errors as approver', bob.errors.join(' | '));
+// the automation page: the switch, the policy with its guardrails, the run
+await open(page, '#/automation');
+const autoText = await page.textContent('main');
+check(autoText.includes('rollback-payments@v1') && autoText.includes('closed') && autoText.includes(RUN ? RUN.id : '?') && await page.$('button:has-text("Pause automation")') !== null,
+  'the automation page lists the policy, its breaker and the run, with the pause switch', autoText.slice(0, 300));
+check(/cooling down until \d\d:\d\d:\d\d UTC/.test(autoText), 'the policy that just acted shows its cooldown', autoText.slice(0, 400));
+check(autoText.includes('roll payments back to v1 ' + PAYLOAD) && await page.$('main img') === null, 'a hostile policy description shows as text');
+await noXss(page, 'automation');
+await shot(page, 'automation');
+await axe(page, 'automation');
+// a flag rollout: listed, its plan drawn, promoted to a step that waits for an approval, aborted
+const ro = await apiCall(page, 'POST', '/api/v1/rollouts', { flag: env.FLAG_KEY, env: env.FLAG_ENV, variant: 'on', service: 'payments',
+  steps: [{ weight: 10, hold: '1h' }, { weight: 100, hold: '1h', approval: true }], rationale: 'try on ' + PAYLOAD });
+check(ro.status === 201 || ro.status === 200, 'a rollout starts over the API', JSON.stringify(ro.json));
+const RO = (ro.json || {}).id || 'none';
+await open(page, '#/changes/rollouts');
+check((await page.textContent('main')).includes(RO), 'the rollouts tab lists the rollout');
+await shot(page, 'changes-rollouts');
+await axe(page, 'changes rollouts');
+await page.click(`main a[href="#/rollouts/${RO}"]`);
+await page.waitForFunction(w => document.getElementById('main').dataset.ready === w, '/rollouts/' + RO);
+const roText = await page.textContent('main');
+check(roText.includes('10 %') && roText.includes('100 %') && roText.includes('1 (current)') && roText.includes('try on ' + PAYLOAD) && await page.$('main img') === null,
+  'a rollout shows its plan with weights, holds and the current step', roText.slice(0, 400));
+await page.click('#ro-actions button:has-text("Promote")');
+await page.fill('dialog[open] textarea[name=rationale]', 'numbers look fine');
+await page.click('dialog[open] button[type=submit]');
+try {
+  await page.waitForSelector('#ro-approval a[href="#/changes/approvals"]', { timeout: 10000 });
+  check(true, 'a promoted rollout waits at its approval step, with a link to approve');
+} catch (e) { check(false, 'a promoted rollout waits at its approval step, with a link to approve', await page.textContent('main')); }
+await shot(page, 'rollout');
+await axe(page, 'rollout');
+await page.click('#ro-actions button:has-text("Abort")');
+await page.fill('dialog[open] textarea[name=rationale]', 'enough for the test');
+await page.click('dialog[open] button[type=submit]');
+try {
+  await page.waitForFunction(() => document.querySelector('main h1').textContent.includes('aborted'), null, { timeout: 10000 });
+  check(await page.$('#ro-actions') === null, 'an aborted rollout says so and offers no action');
+} catch (e) { check(false, 'an aborted rollout says so and offers no action', await page.textContent('main')); }
+if (env.BROWSER_TIMING) console.log(`remediation checks took ${Date.now() - T_RUN} ms`);
 
 // ---- dark theme, phone width ---------------------------------------------------
 await open(page, '#/');

@@ -16,6 +16,7 @@ import * as changes from './pages/changes.js';
 import * as audit from './pages/audit.js';
 import * as incidents from './pages/incidents.js';
 import * as incident from './pages/incident.js';
+import * as automation from './pages/automation.js';
 const notFound = {
   title: () => 'Not found',
   render(main, ctx) {
@@ -30,7 +31,9 @@ const ROUTES = [
   [/^\/service\/([^/]+)$/, service, '#/'],
   [/^\/explore(?:\/(logs|traces|metrics))?$/, explore, '#/explore/logs'],
   [/^\/trace\/([0-9a-fA-F]{1,64})$/, trace, '#/explore/logs'],
-  [/^\/changes(?:\/(flags|configs|deploys|approvals))?$/, changes, '#/changes'],
+  [/^\/changes(?:\/(flags|configs|deploys|rollouts|approvals))?$/, changes, '#/changes'],
+  [/^\/rollouts\/([^/]+)$/, changes, '#/changes'],
+  [/^\/automation$/, automation, '#/automation'],
   [/^\/flags\/([^/]+)\/([^/@]+)(?:@(\d+))?$/, changes, '#/changes'],
   [/^\/configs\/([^/]+)\/([^/@]+)(?:@(\d+))?$/, changes, '#/changes'],
   [/^\/audit$/, audit, '#/audit'],

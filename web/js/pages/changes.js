@@ -1,5 +1,8 @@
 // Changes: feature flags (edit with a diff preview and a rationale, history,
-// rollback, kill switch), config sets, deploys and the approvals waiting.
+// rollback, kill switch), config sets, deploys, progressive rollouts (list
+// and #/rollouts/ID: plan steps with weights and holds, the current step,
+// each step's verdict with its numbers, promote and abort) and the
+// approvals waiting.
 // A flag version is a deep link: #/flags/ENV/KEY@VERSION. Buttons a role
 // cannot use are not drawn; the server checks the role on every call anyway.
 import { api, tryApi, can } from '../api.js';
@@ -9,23 +12,26 @@ import { changesTable } from './overview.js';
 export function title(ctx) {
   if (ctx.path.startsWith('/flags/')) return 'Flag ' + ctx.params[1];
   if (ctx.path.startsWith('/configs/')) return `Config ${ctx.params[0]}/${ctx.params[1]}`;
+  if (ctx.path.startsWith('/rollouts/')) return 'Rollout ' + ctx.params[0];
   return 'Changes';
 }
 
 function tabs(cur) {
   return h('nav', { class: 'tabs', 'aria-label': 'Changes' },
-    [['flags', 'Flags'], ['configs', 'Config sets'], ['deploys', 'Deploys'], ['approvals', 'Approvals']].map(([k, label]) =>
+    [['flags', 'Flags'], ['configs', 'Config sets'], ['deploys', 'Deploys'], ['rollouts', 'Rollouts'], ['approvals', 'Approvals']].map(([k, label]) =>
       h('a', { href: '#/changes/' + k, 'aria-current': k === cur ? 'page' : null }, label)));
 }
 
 export async function render(main, ctx) {
   if (ctx.path.startsWith('/flags/')) return flagPage(main, ctx);
   if (ctx.path.startsWith('/configs/')) return configPage(main, ctx);
+  if (ctx.path.startsWith('/rollouts/')) return rolloutPage(main, ctx);
   const tab = ctx.params[0] || 'flags';
   const body = h('div');
   put(main, h('h1', { tabindex: '-1' }, 'Changes'), tabs(tab), body);
   if (tab === 'configs') return configs(body);
   if (tab === 'deploys') return deploys(body);
+  if (tab === 'rollouts') return rollouts(body);
   if (tab === 'approvals') return approvals(body, () => render(main, ctx));
   return flags(body, ctx);
 }
@@ -242,4 +248,65 @@ async function rollbackConfig(base, version, refresh) {
     toast(`Rolled back to v${version}.`);
     refresh();
   } catch (e) { toast(e.message, true); }
+}
+
+// ---- rollouts ---------------------------------------------------------------
+const RO_BADGE = { succeeded: 'ok', aborted: 'bad', 'awaiting-approval': 'warn', running: '' };
+
+function roTarget(r) {
+  return r.flag ? `flag ${r.flag} → ${r.variant || '?'}` : r.deploy ? `deploy ${r.deploy}` : (r.service || '');
+}
+
+async function rollouts(body) {
+  const r = await tryApi('/api/v1/rollouts', { query: { limit: 50 } });
+  if (r.status === 404) { put(body, h('p', { class: 'muted not-available' }, 'Rollouts are not available on this server.')); return; }
+  put(body, section('Rollouts', table('Rollouts', ['Rollout', 'Status', 'What', 'Env', 'Step', 'Started', 'By', 'Why'],
+    (r.rollouts || []).map(x => [h('a', { href: '#/rollouts/' + encodeURIComponent(x.id) }, x.id), badge(x.status || '', RO_BADGE[x.status] || ''),
+      roTarget(x), x.env || '', `${(x.step ?? 0) + 1} of ${(x.steps || []).length}`, ago(x.started), x.actor || '', x.rationale || '']),
+    r.error || 'No rollout yet: start one with ooda rollout start.')));
+}
+
+function verdictNumbers(v) {
+  return Object.entries(v || {}).filter(([k]) => !['verdict', 'step', 'reason'].includes(k))
+    .map(([k, val]) => `${k} ${typeof val === 'number' ? (Number.isInteger(val) ? val : val.toPrecision(3)) : typeof val === 'string' ? val : JSON.stringify(val)}`).join(', ');
+}
+
+async function rolloutPage(main, ctx) {
+  const id = ctx.params[0];
+  const r = await tryApi('/api/v1/rollouts/' + encodeURIComponent(id));
+  const crumbs = h('p', { class: 'crumbs' }, h('a', { href: '#/changes/rollouts' }, '← rollouts'));
+  if (r.error) { put(main, crumbs, h('h1', { tabindex: '-1' }, 'Rollout ', id), h('p', { class: 'error', role: 'alert' }, r.error)); return; }
+  const steps = r.steps || [];
+  const verdicts = r.verdicts || [];
+  const live = r.status === 'running' || r.status === 'awaiting-approval';
+  const act = async (verb, label) => {
+    const why = await askRationale(`${label} rollout ${r.id}`, label);
+    if (why === null) return;
+    try {
+      await api(`/api/v1/rollouts/${encodeURIComponent(r.id)}/${verb}`, { method: 'POST', body: { rationale: why } });
+      toast(`${r.id}: ${label.toLowerCase()}d.`);
+    } catch (e) { toast(e.message, true); }
+    await rolloutPage(main, ctx);
+  };
+  put(main, crumbs,
+    h('h1', { tabindex: '-1' }, 'Rollout ', h('span', { class: 'ro-id' }, r.id), ' ', badge(r.status || '', RO_BADGE[r.status] || '')),
+    h('p', {}, roTarget(r), r.env ? ` in ${r.env}` : '', r.service ? ` · analysed on ${r.service}` : '', r.version ? ` version ${r.version}` : '',
+      ` · started ${ago(r.started)} by ${r.actor || '?'}`, r.rationale ? [': ', h('span', { class: 'ro-why' }, r.rationale)] : null),
+    r.status === 'awaiting-approval' ? h('p', { class: 'warn-box', id: 'ro-approval' }, `Step ${(r.step ?? 0) + 1} waits for a second person's approval`,
+      r.approval ? [' (', r.approval, ')'] : '', ': ', h('a', { href: '#/changes/approvals' }, 'approve it')) : null,
+    r.abort_reason ? h('p', { class: 'error' }, 'Aborted: ', r.abort_reason) : null,
+    live && can('responder') ? h('div', { class: 'row', id: 'ro-actions' },
+      r.status === 'running' ? h('button', { type: 'button', onclick: () => act('promote', 'Promote') }, 'Promote') : null,
+      h('button', { type: 'button', class: 'danger', onclick: () => act('abort', 'Abort') }, 'Abort')) : null,
+    section('Plan', table('Plan steps', ['Step', 'Weight', 'Hold', 'Approval', 'State', 'Verdict'],
+      steps.map((s, i) => {
+        const v = verdicts.filter(x => x.step === i).pop();
+        const cur = i === r.step;
+        return [String(i + 1) + (cur ? ' (current)' : ''), s.weight !== undefined ? s.weight + ' %' : '–', s.hold || '–', s.approval ? 'yes' : 'no',
+          i < (r.step ?? 0) || r.status === 'succeeded' ? 'done' : cur ? (r.status === 'aborted' ? 'aborted' : 'now') : 'to come',
+          v ? [badge(v.verdict || '?', v.verdict === 'pass' ? 'ok' : v.verdict === 'fail' ? 'bad' : 'warn'), ' ', h('span', { class: 'muted' }, verdictNumbers(v))] : '–'];
+      }), 'No step.')),
+    section('History', (r.history || []).length ? h('ol', { class: 'plain' }, r.history.map(x => h('li', {},
+      h('time', { datetime: x.time || '' }, x.time || ''), ' ', h('span', { class: 'actor' }, x.actor || ''), ' ', x.what || '', x.rationale ? [': ', x.rationale] : null)))
+      : h('p', { class: 'muted' }, 'Nothing yet.')));
 }

@@ -1,8 +1,9 @@
 // One incident (#/incident/INC-7, #/incident/INC-7?kind=status): what it is
 // (title, severity, status, commander) with the responder's actions, the
 // triage summary, the ranked suspects with their evidence, the live
-// timeline, hypotheses, annotations, artifacts, status updates and the
-// postmortem draft with its action items. The summary, suspects and
+// timeline, hypotheses, annotations, artifacts, status updates, the
+// remediation runs with their steps and approve/reject/cancel (runs.js), and
+// the postmortem draft with its action items. The summary, suspects and
 // postmortem routes are newer than the incident API: where one answers 404
 // the panel says it is not available and the rest of the page works.
 //
@@ -16,6 +17,7 @@ import { h, put, section, table, badge, field, toast, ago, fmtNum, fmtPct } from
 import { markdown } from '../md.js';
 import * as stream from '../stream.js';
 import { SEVERITIES, sevBadge, statusBadge, fmtTime } from './incidents.js';
+import { runView, TERMINAL } from '../runs.js';
 
 const POLL_MS = 4000;
 const KINDS = ['opened', 'alert', 'detection', 'change', 'status', 'severity', 'handoff', 'annotation', 'hypothesis',
@@ -67,6 +69,7 @@ export async function render(main, ctx) {
     summary: box('summary'), suspects: box('suspects'), timeline: box('timeline'),
     hypotheses: box('hypotheses'), annotations: box('annotations'), artifacts: box('artifacts'),
     updates: box('status-updates'), postmortem: box('postmortem'), items: box('action-items'),
+    runs: box('runs'),
   };
   const post = (path, body) => api(base + path, { method: 'POST', body });
   // Runs an action; on success reads the timeline again (which redraws what changed).
@@ -182,8 +185,26 @@ export async function render(main, ctx) {
       if (firstRead) return;
       const d = await tryApi(base);
       if (!d.error) { st.doc = d; drawHead(); }
-      await Promise.all([loadHypotheses(), loadAnnotations(), loadArtifacts(), loadUpdates(), loadItems()]);
+      await Promise.all([loadHypotheses(), loadAnnotations(), loadArtifacts(), loadUpdates(), loadItems(), loadRuns()]);
     } finally { polling = false; }
+  }
+
+  // ---- remediation runs ---------------------------------------------------
+  // Read again with the timeline (a run's creation, approval and end are
+  // timeline entries) and on every poll while one is not over. A run whose
+  // rationale field holds text is not redrawn, so typing is not lost.
+  st.runsKey = '';
+  async function loadRuns() {
+    const r = await tryApi('/api/v1/runs', { query: { incident: st.doc.id || id } });
+    if (r.status === 404) { put(b.runs, notAvailable('remediation engine')); st.runsLive = false; return; }
+    if (r.error) { put(b.runs, failed(r)); return; }
+    const runs = r.runs || [];
+    st.runsLive = runs.some(x => !TERMINAL.has(x.status));
+    const key = JSON.stringify(runs.map(x => [x.id, x.status, (x.steps || []).map(s => s.status), x.verification || '']));
+    const typing = [...b.runs.querySelectorAll('input[name=run-rationale]')].some(i => i.value);
+    if (key === st.runsKey || typing) return;
+    st.runsKey = key;
+    put(b.runs, runs.length ? runs.map(x => runView(x, () => poll(true))) : h('p', { class: 'muted' }, 'No remediation run for this incident.'));
   }
 
   // ---- hypotheses ---------------------------------------------------------
@@ -373,17 +394,21 @@ export async function render(main, ctx) {
       section('Annotations', b.annotations, responder ? annotationForm() : null),
       section('Status updates', b.updates, responder ? updateForm() : null)),
     section('Artifacts', b.artifacts, responder ? artifactForm() : null),
-    // Remediation runs (steps, approve/reject) arrive with the remediation API.
-    h('section', { class: 'card', id: 'remediation', hidden: true, 'aria-labelledby': 'h-remediation' }, h('h2', { id: 'h-remediation' }, 'Remediation')),
+    h('section', { class: 'card', id: 'remediation', 'aria-labelledby': 'h-remediation' }, h('h2', { id: 'h-remediation' }, 'Remediation runs'),
+      h('p', { class: 'muted' }, 'What the self-healing engine did or wants to do here; live.'), b.runs),
     section('Postmortem draft', b.postmortem, h('h3', {}, 'Action items'), b.items, responder ? itemForm() : null));
   await Promise.all([
     loadSummary().then(loadSuspects), poll(), loadHypotheses(), loadAnnotations(), loadArtifacts(), loadUpdates(),
-    loadPostmortem(), loadItems(),
+    loadPostmortem(), loadItems(), loadRuns(),
   ]);
 
   // Live: poll the timeline, and read it at once when the stream says an incident changed.
-  const timer = setInterval(() => poll(false).catch(() => {}), POLL_MS);
+  const timer = setInterval(() => {
+    poll(false).catch(() => {});
+    if (st.runsLive) loadRuns().catch(() => {});
+  }, POLL_MS);
   const off = stream.on('*', (type, data) => {
+    if (String(type).startsWith('remedi')) { loadRuns().catch(() => {}); return; }
     if (!String(type).startsWith('incident')) return;
     const inner = data && typeof data.incident === 'object' ? data.incident : null;
     const about = data && (inner ? inner.id : data.incident || data.id);

@@ -115,20 +115,25 @@ function renderTile(t) {
       slo ? [h('dt', {}, 'burn 1h'), h('dd', {}, fmtNum((slo.burn_rates || {})['1h']))] : null));
 }
 
-// Automation: paused or active and the runs in progress, from GET
-// /api/v1/automation. TODO(remediation engine): that route lands with the
-// engine (docs/remediation.md, "Not built yet"); until then it answers 404 and
-// this says so. The fields read are paused (bool) and runs_active (number);
-// the runs themselves will link to their incident once /api/v1/runs exists.
+// Automation: paused or active (with why, by whom), the runs in progress
+// and the approvals waiting, from GET /api/v1/automation ({paused, reason,
+// by, at, active_runs, policies, held_triggers}); the page at #/automation
+// has the policies, recent runs and the pause switch. A server without the
+// remediation engine answers 404 and this says so.
 function automation(approvals, state) {
   const pending = approvals.approvals || [];
+  const n = state.active_runs;
   const status = state.status === 404 || state.error
     ? h('p', { id: 'automation-state' }, 'Automation status: ', h('span', { class: 'muted' }, state.status === 404 ? 'not available on this server' : state.error))
-    : h('p', { id: 'automation-state' }, 'Automation: ', state.paused ? badge('paused', 'warn') : badge('active', 'ok'),
-      typeof state.runs_active === 'number' ? ` · ${state.runs_active} run${state.runs_active === 1 ? '' : 's'} in progress` : null);
+    : h('div', { id: 'automation-state' },
+      h('p', {}, 'Automation: ', state.paused ? badge('paused', 'warn') : badge('active', 'ok'),
+        typeof n === 'number' ? h('span', { id: 'automation-runs' }, ` · ${n} run${n === 1 ? '' : 's'} in progress`) : null,
+        typeof state.policies === 'number' ? ` · ${state.policies} polic${state.policies === 1 ? 'y' : 'ies'}` : null),
+      state.paused ? h('p', { class: 'muted' }, `Paused by ${state.by || '?'} ${state.at ? ago(state.at) : ''}: `, h('span', { class: 'pause-reason' }, state.reason || '')) : null);
   return h('div', {}, status,
     h('p', {}, approvals.error ? approvals.error : `${pending.length} approval${pending.length === 1 ? '' : 's'} waiting`,
-      pending.length ? [' — ', h('a', { href: '#/changes/approvals' }, 'review')] : null));
+      pending.length ? [' — ', h('a', { href: '#/changes/approvals' }, 'review')] : null),
+    state.status === 404 ? null : h('p', {}, h('a', { href: '#/automation' }, 'Policies and runs')));
 }
 
 export function changesTable(events, error) {
