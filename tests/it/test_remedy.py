@@ -381,8 +381,12 @@ policies:
         check(rs[0].get("steps", [{}])[0].get("resumed") is True, f"the idempotent step was resumed: {rs[0].get('steps')}")
         check(lines(f["slow"]) == ["done"], f"the run finished once: {lines(f['slow'])}")
         check("resumed after a restart" in s.read_log(), "the resume is logged")
-        tl = s.get(f"/api/v1/incidents/{inc}/timeline?kind=remediation").json().get("entries", [])
-        check(len([e for e in tl if "succeeded" in e.get("text", "")]) == 1, f"one success on the timeline: {tl}")
+        # the timeline entry follows the run's stored status: wait for it, then count
+        def successes():
+            tl = s.get(f"/api/v1/incidents/{inc}/timeline?kind=remediation").json().get("entries", [])
+            return [e for e in tl if "succeeded" in e.get("text", "")]
+        wait_for(successes, "the success on the timeline", timeout=10)
+        check(len(successes()) == 1, f"one success on the timeline: {successes()}")
         check(s.stop() == 0, "clean stop after the resume")
     finally:
         s.cleanup()
