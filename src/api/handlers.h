@@ -163,6 +163,11 @@ struct daemon;
 struct buf;
 void api_reliability_metrics(struct daemon *d, struct buf *out);
 
+/* automation_report_api.c */
+int api_report_automation(struct http_request *req, struct http_response *res);
+/* The automation report's lines for /metrics (every run, drills excluded); nothing when remedy is not running. */
+void api_automation_metrics(struct daemon *d, struct buf *out);
+
 /* triage_api.c: triage_deps (respond/triage.h) of the running daemon; *services
  * (the services: section, or NULL) backs deps->services and is the caller's to
  * json_decref after the triage call. rank is left NULL for the wiring to set. */

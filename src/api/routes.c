@@ -107,7 +107,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/incidents/{id}/summary", api_incident_summary, ROLE_VIEWER, 0, "The latest triage summary: impact, signals, error classes, changes, traces, runbook, suspects (computed now if none was yet)." },
 	{ "GET", "/api/v1/incidents/{id}/suspects", api_incident_suspects, ROLE_VIEWER, 0, "Root-cause suspects of the latest summary, best first: {suspects: [{node, kind, score, confidence, evidence}]}." },
 	{ "GET", "/api/v1/incidents/{id}/postmortem", api_incident_postmortem, ROLE_VIEWER, 0, "The postmortem draft as Markdown (?format=json wraps it): summary, impact, timeline, root cause, detection and response times, action items." },
-	{ "POST", "/api/v1/incidents/{id}/transition", api_incident_transition, ROLE_RESPONDER, 0, "Move along the lifecycle: {to: acknowledged|mitigated|resolved|reviewed, note?}; 409 naming from and to when illegal." },
+	{ "POST", "/api/v1/incidents/{id}/transition", api_incident_transition, ROLE_RESPONDER, 0, "Move along the lifecycle: {to: acknowledged|mitigated|resolved|reviewed, note?, false_positive?} (false_positive: on resolve, the incident was no real problem); 409 naming from and to when illegal." },
 	{ "POST", "/api/v1/incidents/{id}/commander", api_incident_commander, ROLE_RESPONDER, 0, "Hand command over: {commander, note?} (null clears it)." },
 	{ "POST", "/api/v1/incidents/{id}/severity", api_incident_severity, ROLE_RESPONDER, 0, "Change severity: {severity: SEV1…SEV4, note?}." },
 	{ "GET", "/api/v1/incidents/{id}/annotations", api_incident_annotations, ROLE_VIEWER, 0, "Annotations (markdown, author, time)." },
@@ -163,6 +163,7 @@ const struct route api_routes[] = {
 	{ "POST", "/api/v1/incidents/{id}/actions", api_incident_actions_add, ROLE_RESPONDER, 0, "Add an action item {title, owner, due: YYYY-MM-DD, status?, rationale?}; key INC-7/A1; audited; 404 for an unknown incident." },
 	{ "POST", "/api/v1/actions/{incident}/{item}", api_action_update, ROLE_RESPONDER, 0, "Change action item INCIDENT/ITEM: any of {status: open|done, owner, due, title, rationale}; audited." },
 	{ "GET", "/api/v1/actions", api_actions_list, ROLE_VIEWER, 0, "Action items across incidents, by due date; ?overdue=true (open, due before today UTC), ?owner=, ?status=, ?incident=, ?limit= (default and most 1000; total counts all)." },
+	{ "GET", "/api/v1/reports/automation", api_report_automation, ROLE_VIEWER, 0, "Automation report since ?since= (default 30 days ago), per policy and per recipe: runs by status, success rate, time from trigger to verified recovery (median, p90), undo count, guardrail hits by guardrail, false activations (runs on incidents resolved as false positives); drills excluded." },
 	{ "GET", "/api/v1/reports/reliability", api_report_reliability, ROLE_VIEWER, 0, "Reliability report of ?from= to ?to= (default the last 30 days): MTTD, MTTA, MTTM, MTTR (mean, median) overall and per service, incidents per ISO week, recurrence; drills excluded." },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };

@@ -153,6 +153,7 @@ int api_metrics(struct http_request *req, struct http_response *res)
 	if (d->alerts)
 		alerts_metrics(d->alerts, &b);
 	api_reliability_metrics(d, &b);
+	api_automation_metrics(d, &b);
 	if (d->notify)
 		notify_metrics(d->notify, &b);
 	res->status = 200;

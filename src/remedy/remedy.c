@@ -784,6 +784,20 @@ static int plan_build(const struct remedy_policy *p, json_t **plan, json_t **ste
 	return 0;
 }
 
+/* The recipes a list of do steps names (the automation report groups runs by them). */
+static json_t *recipes_of(const json_t *steps)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *s;
+	json_array_foreach(steps, i, s) {
+		const char *n = json_string_value(json_object_get(json_object_get(s, "recipe"), "name"));
+		if (n)
+			json_array_append_new(out, json_string(n));
+	}
+	return out;
+}
+
 /* "alert probe:checkout/health firing (service checkout) for 10s" */
 static void trigger_text(const json_t *t, int64_t for_ns, struct buf *out)
 {
@@ -865,6 +879,7 @@ static void decide(struct remedy *r, const char *policy, const json_t *t, int64_
 			    json_object_get(pdoc, "expect"), "on_failure", json_object_get(pdoc, "on_failure"),
 			    "expect_timeout_ns", (json_int_t)exp_ns, "history", json_array(), "acted", false, "rationale",
 			    json_string(why.data));
+	json_object_set_new(run.doc, "recipes", recipes_of(json_object_get(pdoc, "do")));
 	enum run_event ev = reason.len ? EV_REFUSE
 			    : mode == POLICY_DRY_RUN		  ? EV_DRY_RUN
 			    : mode == POLICY_APPROVE || approve_only ? EV_NEEDS_APPROVAL
@@ -1854,6 +1869,9 @@ int remedy_run_manual(struct remedy *r, const struct remedy_manual_run *m, struc
 		buf_adds(err, "run: not built (a string is not UTF-8)");
 		return OODA_EINVAL;
 	}
+	json_t *one = json_pack("[O]", m->step);
+	json_object_set_new(run.doc, "recipes", recipes_of(one));
+	json_decref(one);
 	run_move(run.doc, EV_START, NULL, err);
 	rc = run_save(r, &run, m->started_by, "remedy.run.create", m->rationale ? m->rationale : "", err);
 	if (rc == OODA_EPRECOND) {
