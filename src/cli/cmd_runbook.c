@@ -310,12 +310,38 @@ static void walk_print(json_t *j)
 int cmd_runbook_run(struct cli_args *a, struct buf *err)
 {
 	const char *inc = cli_opt(a, "--incident");
-	if (a->n_pos != 1 || !inc) {
-		buf_adds(err, "usage: ooda runbook run NAME --incident ID [--rationale WHY]");
+	if (a->n_pos > 1 || !inc) {
+		buf_adds(err, "usage: ooda runbook run [NAME] --incident ID [--rationale WHY]");
 		return OODA_EINVAL;
 	}
 	struct buf path = BUF_INIT;
-	rb_path(&path, a->pos[0], "/run");
+	char name[129] = "";
+	if (a->n_pos == 1) {
+		snprintf(name, sizeof(name), "%s", a->pos[0]);
+	} else {
+		/* the runbook the incident names (services[].runbook or its template's) */
+		buf_adds(&path, "/api/v1/incidents/");
+		client_urlencode(&path, inc);
+		json_t *ij = NULL;
+		bool was_json = a->json;
+		a->json = false;
+		int rc = cli_call_json(a, "GET", path.data, NULL, &ij, err);
+		a->json = was_json;
+		buf_reset(&path);
+		const char *rb = rc ? NULL : cli_jstr(ij, "runbook");
+		if (!rc && (!rb || !*rb)) {
+			buf_addf(err, "incident %s names no runbook (services[].runbook or its template's): give NAME", inc);
+			rc = OODA_EINVAL;
+		}
+		if (!rc)
+			snprintf(name, sizeof(name), "%s", rb);
+		json_decref(ij);
+		if (rc) {
+			buf_release(&path);
+			return rc;
+		}
+	}
+	rb_path(&path, name, "/run");
 	json_t *body = json_pack("{ss ss}", "incident", inc, "rationale",
 				 cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
 	char *bt = json_dumps(body, JSON_COMPACT);

@@ -1380,7 +1380,7 @@ static const struct cli_command commands[] = {
 	{ "runbook", "diff", cmd_runbook_diff, "", "NAME [vA vB]", "Line diff of the Markdown of two versions (default: the latest against the one before).", "act" },
 	{ "runbook", "rollback", cmd_runbook_rollback, "--to=,--rationale=", "NAME", "Apply an earlier version of a runbook again, as its next version.", "act" },
 	{ "runbook", "check", cmd_runbook_check, "", "NAME|FILE.md", "Dry-run every automated step: the exact argv or URL each would run; an unknown recipe or param is refused by name.", "act" },
-	{ "runbook", "run", cmd_runbook_run, "--incident=,--rationale=", "NAME", "Walk a runbook on an incident: automated steps run as remediation runs, manual ones wait for `runbook step`.", "act" },
+	{ "runbook", "run", cmd_runbook_run, "--incident=,--rationale=", "[NAME]", "Walk a runbook on an incident (default: the one the incident names, from services[].runbook or its template): automated steps run as remediation runs, manual ones wait for `runbook step`.", "act" },
 	{ "runbook", "status", cmd_runbook_status, "", "RUN", "One runbook walk: each step, who did it, the run of each automated step.", "act" },
 	{ "runbook", "step", cmd_runbook_step, "--done,--note=", "RUN N", "Mark manual step N of a walk done, by you; the automated steps after it then start.", "act" },
 	{ "automation", "pause", cmd_automation_pause, "--reason=", "", "Pause every remediation decision (runs are refused and escalated) until resumed.", "decide" },

@@ -3,7 +3,7 @@ versioned document (history, diff, rollback); `ooda runbook check` shows the exa
 argv of every automated step and refuses an unknown recipe or param by name (and so
 does apply, storing nothing); `ooda runbook run NAME --incident ID` walks it: the
 automated step after a manual one waits until a second person marks the manual step
-done, then runs as a remediation run by runbook:NAME@v1 started by that person; the
+done (the runbook is the one services[].runbook names), then runs as a remediation run by runbook:NAME@v1 started by that person; the
 walk, the incident timeline and the audit log say who did what."""
 import json
 import os
@@ -28,7 +28,8 @@ def wait_for(fn, what, timeout=15):
 def main():
     tmp = tempfile.mkdtemp(prefix="ooda-runbook-")
     mark = os.path.join(tmp, "ran")
-    s = Server(config="remedy:\n  http_allow_hosts: [127.0.0.1]\n", expect_start=False)
+    s = Server(config="remedy:\n  http_allow_hosts: [127.0.0.1]\nservices:\n  - name: checkout\n    runbook: checkout-down\n",
+               expect_start=False)
     try:
         alice = create_token(s.data, "admin", "alice")
         bob = create_token(s.data, "responder", "bob")
@@ -102,7 +103,8 @@ def main():
         inc = r.json()["id"]
         r = s.cli("runbook", "run", "checkout-down", "--incident", "INC-404")
         check(r.returncode != 0 and "INC-404" in r.stderr, f"an unknown incident is refused: {r.stderr}")
-        r = s.cli("--json", "runbook", "run", "checkout-down", "--incident", inc, "--rationale", "probe failing")
+        # no NAME: the runbook the incident names (services[].runbook)
+        r = s.cli("--json", "runbook", "run", "--incident", inc, "--rationale", "probe failing")
         check(r.returncode == 0, f"run: {r.stdout} {r.stderr}")
         walk = json.loads(r.stdout)
         wid = walk["id"]
