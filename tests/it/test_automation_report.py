@@ -115,6 +115,8 @@ policies:
                      'ooda_remedy_recovery_seconds_count{policy="undo"} 0'):
             check(line in m.splitlines(), f"/metrics has {line}")
         check('ooda_remedy_recovery_seconds{policy="ok",quantile="0.9"}' in m, "/metrics has the p90")
+        rc = s.stop()
+        check(rc == 0 and "Sanitizer" not in s.read_log(), f"the daemon stops cleanly: {rc}")
     finally:
         s.cleanup()
     done()

@@ -155,6 +155,8 @@ def main():
         au = s.get("/api/v1/audit?actor=token:alice&limit=100", token=alice).json()
         acts = [x.get("action") for x in au.get("records", au.get("entries", []))]
         check(acts.count("runbook.apply") == 3 and "runbook.run.start" in acts, f"alice's part audited: {acts}")
+        rc = s.stop()
+        check(rc == 0 and "Sanitizer" not in s.read_log(), f"the daemon stops cleanly: {rc}")
     finally:
         s.cleanup()
     done()
