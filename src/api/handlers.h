@@ -124,6 +124,17 @@ int api_oncall_overrides_list(struct http_request *req, struct http_response *re
 int api_oncall_override_create(struct http_request *req, struct http_response *res);
 int api_oncall_override_delete(struct http_request *req, struct http_response *res);
 
+/* runbook_api.c */
+int api_runbooks_list(struct http_request *req, struct http_response *res);
+int api_runbook_get(struct http_request *req, struct http_response *res);
+int api_runbook_put(struct http_request *req, struct http_response *res);
+int api_runbook_check(struct http_request *req, struct http_response *res);
+int api_runbook_diff(struct http_request *req, struct http_response *res);
+int api_runbook_rollback(struct http_request *req, struct http_response *res);
+int api_runbook_run(struct http_request *req, struct http_response *res);
+int api_runbook_run_get(struct http_request *req, struct http_response *res);
+int api_runbook_step_done(struct http_request *req, struct http_response *res);
+
 /* remedy_api.c */
 int api_recipes_list(struct http_request *req, struct http_response *res);
 int api_recipe_get(struct http_request *req, struct http_response *res);
@@ -151,6 +162,11 @@ int api_report_reliability(struct http_request *req, struct http_response *res);
 struct daemon;
 struct buf;
 void api_reliability_metrics(struct daemon *d, struct buf *out);
+
+/* automation_report_api.c */
+int api_report_automation(struct http_request *req, struct http_response *res);
+/* The automation report's lines for /metrics (every run, drills excluded); nothing when remedy is not running. */
+void api_automation_metrics(struct daemon *d, struct buf *out);
 
 /* triage_api.c: triage_deps (respond/triage.h) of the running daemon; *services
  * (the services: section, or NULL) backs deps->services and is the caller's to

@@ -85,8 +85,15 @@ int api_incident_transition(struct http_request *req, struct http_response *res)
 			buf_adds(&req->err, "to: required (acknowledged, mitigated, resolved or reviewed)");
 			rc = OODA_EINVAL;
 		} else {
-			rc = incidents_transition(inc(req), id_of(req), to, note ? note : api_rationale(req, body), actor,
-						  &res->body, &req->err);
+			json_t *fp = json_object_get(body, "false_positive");
+			if (fp && !json_is_boolean(fp)) {
+				buf_adds(&req->err, "false_positive: true or false");
+				rc = OODA_EINVAL;
+			} else {
+				rc = incidents_transition_fp(inc(req), id_of(req), to,
+							     note ? note : api_rationale(req, body), json_is_true(fp),
+							     actor, &res->body, &req->err);
+			}
 		}
 	}
 	return finish(res, body, rc, 200);

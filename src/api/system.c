@@ -162,6 +162,7 @@ int api_metrics(struct http_request *req, struct http_response *res)
 		 "# TYPE ooda_engine_poked_ticks_total counter\nooda_engine_poked_ticks_total %lld\n",
 		 (long long)ticks, (long long)poked);
 	api_reliability_metrics(d, &b);
+	api_automation_metrics(d, &b);
 	if (d->notify)
 		notify_metrics(d->notify, &b);
 	res->status = 200;

@@ -297,6 +297,16 @@ int cmd_oncall_override(struct cli_args *a, struct buf *err);
 /* cmd_remedy.c */
 int cmd_recipes_list(struct cli_args *a, struct buf *err);
 int cmd_recipes_show(struct cli_args *a, struct buf *err);
+int cmd_runbook_list(struct cli_args *a, struct buf *err);
+int cmd_runbook_show(struct cli_args *a, struct buf *err);
+int cmd_runbook_apply(struct cli_args *a, struct buf *err);
+int cmd_runbook_history(struct cli_args *a, struct buf *err);
+int cmd_runbook_diff(struct cli_args *a, struct buf *err);
+int cmd_runbook_rollback(struct cli_args *a, struct buf *err);
+int cmd_runbook_check(struct cli_args *a, struct buf *err);
+int cmd_runbook_run(struct cli_args *a, struct buf *err);
+int cmd_runbook_status(struct cli_args *a, struct buf *err);
+int cmd_runbook_step(struct cli_args *a, struct buf *err);
 int cmd_runs_list(struct cli_args *a, struct buf *err);
 int cmd_runs_show(struct cli_args *a, struct buf *err);
 int cmd_runs_approve(struct cli_args *a, struct buf *err);

@@ -221,7 +221,7 @@ static int move_to(struct cli_args *a, const char *to, struct buf *err)
 	if (rc)
 		return rc;
 	json_t *j;
-	if ((rc = post_to(a, a->pos[0], "/transition", json_pack("{s:s, s:s?}", "to", to, "note", cli_opt(a, "--note")), &j,
+	if ((rc = post_to(a, a->pos[0], "/transition", json_pack("{s:s, s:s?, s:b}", "to", to, "note", cli_opt(a, "--note"), "false_positive", cli_flag(a, "--false-positive")), &j,
 			  err)) ||
 	    a->json)
 		return rc;

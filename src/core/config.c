@@ -75,7 +75,7 @@ static const struct config_key service_keys[] = {
 	{ "probes", CFG_LIST, NULL, 0, 0, 0, "Synthetic checks of the service.", .sub = probe_keys },
 	{ "tier", CFG_STRING, "standard", 0, 0, 0, "critical or standard: weighs in the severity of its incidents.",
 	  .enums = tiers },
-	{ "runbook", CFG_STRING, NULL, 0, 0, 0, "Runbook URL, shown on its incidents." },
+	{ "runbook", CFG_STRING, NULL, 0, 0, 0, "Runbook URL shown on its incidents, or the name of a stored runbook (`ooda runbook run --incident ID` walks it)." },
 	{ "environment", CFG_STRING, "production", 0, 0, 0, "Environment tag of its incidents." },
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
@@ -354,7 +354,7 @@ static const struct config_key incident_template_keys[] = {
 	{ "alertname", CFG_STRING, NULL, 0, 0, 0, "Alert the template is for (beats a service template)." },
 	{ "title", CFG_STRING, NULL, 0, 0, 0, "Title with {service}, {alertname}, {since}, {severity}." },
 	{ "checklist", CFG_STRINGS, NULL, 0, 0, 0, "First steps, shown on the incident." },
-	{ "runbook", CFG_STRING, NULL, 0, 0, 0, "Runbook URL (beats the service's)." },
+	{ "runbook", CFG_STRING, NULL, 0, 0, 0, "Runbook URL or stored runbook name (beats the service's)." },
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 

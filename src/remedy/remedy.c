@@ -854,6 +854,20 @@ static int plan_build(const struct remedy_policy *p, json_t **plan, json_t **ste
 	return 0;
 }
 
+/* The recipes a list of do steps names (the automation report groups runs by them). */
+static json_t *recipes_of(const json_t *steps)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *s;
+	json_array_foreach(steps, i, s) {
+		const char *n = json_string_value(json_object_get(json_object_get(s, "recipe"), "name"));
+		if (n)
+			json_array_append_new(out, json_string(n));
+	}
+	return out;
+}
+
 /* "alert probe:checkout/health firing (service checkout) for 10s" */
 static void trigger_text(const json_t *t, int64_t for_ns, struct buf *out)
 {
@@ -937,6 +951,7 @@ static void decide(struct remedy *r, const char *policy, const json_t *t, int64_
 			    json_object_get(pdoc, "expect"), "on_failure", json_object_get(pdoc, "on_failure"),
 			    "expect_timeout_ns", (json_int_t)exp_ns, "history", json_array(), "acted", false, "rationale",
 			    json_string(why.data));
+	json_object_set_new(run.doc, "recipes", recipes_of(json_object_get(pdoc, "do")));
 	enum run_event ev = reason.len ? EV_REFUSE
 			    : mode == POLICY_DRY_RUN		  ? EV_DRY_RUN
 			    : mode == POLICY_APPROVE || approve_only ? EV_NEEDS_APPROVAL
@@ -1918,4 +1933,108 @@ void remedy_automation_json(struct remedy *r, struct buf *out)
 	buf_adds(out, text);
 	free(text);
 	json_decref(j);
+}
+
+/* ---- runs a person starts (runbooks) ------------------------------------------- */
+
+/* The one-step policy a runbook's automated step is checked and run as. */
+static int manual_policy(struct remedy *r, const json_t *step, const char *path, struct remedy_policy *p,
+			 struct buf *err)
+{
+	json_t *doc = json_pack("{ss s{ss} s[O] ss sb ss}", "name", "runbook", "when", "service", "runbook", "do", step,
+				"mode", "auto", "irreversible_ok", true, "rationale", "a runbook step a person starts");
+	pthread_mutex_lock(&r->mu);
+	json_t *hosts = json_incref(r->allow_hosts);
+	pthread_mutex_unlock(&r->mu);
+	int rc = doc ? policy_load(doc, hosts, path, p, err) : OODA_EINVAL;
+	json_decref(hosts);
+	json_decref(doc);
+	return rc;
+}
+
+int remedy_steps_plan(struct remedy *r, const json_t *step, const char *path, json_t **describe, struct buf *err)
+{
+	*describe = NULL;
+	struct remedy_policy p;
+	int rc = manual_policy(r, step, path, &p, err);
+	if (rc)
+		return rc;
+	json_t *plan = NULL;
+	rc = plan_build(&p, &plan, describe, err);
+	json_decref(plan);
+	policy_release(&p);
+	return rc;
+}
+
+int remedy_run_manual(struct remedy *r, const struct remedy_manual_run *m, struct buf *err)
+{
+	pthread_mutex_lock(&r->mu);
+	bool paused = r->paused;
+	pthread_mutex_unlock(&r->mu);
+	if (paused) {
+		buf_adds(err, "automation is paused (ooda automation status): the automated step did not start");
+		return OODA_ECONFLICT;
+	}
+	struct remedy_policy p;
+	int rc = manual_policy(r, m->step, "step", &p, err);
+	if (rc)
+		return rc;
+	json_t *plan = NULL, *steps = NULL;
+	rc = plan_build(&p, &plan, &steps, err);
+	policy_release(&p);
+	if (rc)
+		return rc;
+	int64_t now = ooda_now_ns();
+	char at[40];
+	ooda_time_format(now, at, sizeof(at));
+	struct run run = { .version = 0 };
+	run.doc = json_pack("{ss ss sI ss ss ss s{ss ss ss* sI} ss* ss ss ss sI so so sI so sb ss ss}", "id", m->id,
+			    "policy", m->policy, "policy_version", (json_int_t)m->version, "policy_author", m->started_by,
+			    "actor", m->actor, "key", m->id, "trigger", "kind", "manual", "ref", m->started_by, "incident",
+			    m->incident, "at_ns", (json_int_t)now, "incident", m->incident, "mode", "auto", "status",
+			    run_state_name(RUN_PENDING), "created", at, "created_unix_nano", (json_int_t)now, "plan", plan,
+			    "steps", steps, "expect_timeout_ns", (json_int_t)0, "history", json_array(), "acted", true,
+			    "rationale", m->rationale ? m->rationale : "", "started_by", m->started_by);
+	if (!run.doc) {
+		buf_adds(err, "run: not built (a string is not UTF-8)");
+		return OODA_EINVAL;
+	}
+	json_t *one = json_pack("[O]", m->step);
+	json_object_set_new(run.doc, "recipes", recipes_of(one));
+	json_decref(one);
+	run_move(run.doc, EV_START, NULL, err);
+	rc = run_save(r, &run, m->started_by, "remedy.run.create", m->rationale ? m->rationale : "", err);
+	if (rc == OODA_EPRECOND) {
+		buf_reset(err);
+		buf_addf(err, "run %s exists already", m->id);
+		rc = OODA_ECONFLICT;
+	}
+	if (!rc) {
+		struct buf text = BUF_INIT;
+		buf_addf(&text, "remediation %s started by %s as %s: %s", m->id, m->started_by, m->actor,
+			 m->rationale ? m->rationale : "");
+		timeline(r, run.doc, text.data);
+		buf_release(&text);
+		runner_push(r, m->id);
+	}
+	json_decref(run.doc);
+	return rc;
+}
+
+int remedy_note(struct remedy *r, const char *incident, const char *kind, const char *actor, const char *text,
+		const json_t *data, struct buf *err)
+{
+	if (!incident || !r->hooks.annotate)
+		return 0;
+	return r->hooks.annotate(r->hooks.ctx, incident, kind, actor, text, data, err);
+}
+
+struct store *remedy_store(struct remedy *r)
+{
+	return r->store;
+}
+
+const struct audit_signer *remedy_signer(struct remedy *r)
+{
+	return r->sg;
 }

@@ -152,4 +152,42 @@ int remedy_pause(struct remedy *r, bool paused, const char *actor, const char *r
 /* {"paused", "reason", "by", "at", "active_runs"}. */
 void remedy_automation_json(struct remedy *r, struct buf *out);
 
+/* ---- runs a person starts (runbooks, runbook_run.h) -------------------------- */
+
+/*
+ * Checks step (one do step: an action or a recipe reference) as the
+ * engine would run it — the recipe and its params, the action's params,
+ * the http allow-list — and writes *describe (caller owns): the expanded
+ * steps [{action, describe: the exact argv or URL, …}]. path prefixes the
+ * field in err ("steps[3]"). OODA_EINVAL.
+ */
+int remedy_steps_plan(struct remedy *r, const json_t *step, const char *path, json_t **describe, struct buf *err);
+
+struct remedy_manual_run {
+	const char *id;          /* "run-…", chosen by the caller (idempotent: a second start is OODA_ECONFLICT) */
+	const char *policy;      /* what the run is of: "runbook:NAME" */
+	int64_t version;         /* the runbook's version */
+	const char *actor;       /* "runbook:NAME@vN": the actor of every step */
+	const char *started_by;  /* the person: the actor of the run's creation */
+	const char *incident;    /* may be NULL */
+	const json_t *step;      /* one do step (borrowed) */
+	const char *rationale;
+};
+
+/*
+ * Starts a run of one step now, on the runners, through the same states,
+ * records, audit and timeline as a policy's run (no guardrails: a person
+ * asked; the global pause still refuses with OODA_ECONFLICT). OODA_EINVAL
+ * for a step remedy_steps_plan refuses.
+ */
+int remedy_run_manual(struct remedy *r, const struct remedy_manual_run *m, struct buf *err);
+
+/* A timeline entry of kind on incident through the annotate hook; 0 when there is no incident or hook. */
+int remedy_note(struct remedy *r, const char *incident, const char *kind, const char *actor, const char *text,
+		const json_t *data, struct buf *err);
+
+/* The store and audit signer the engine writes with (borrowed; runbook_run.c keeps its documents there). */
+struct store *remedy_store(struct remedy *r);
+const struct audit_signer *remedy_signer(struct remedy *r);
+
 #endif

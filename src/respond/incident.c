@@ -1163,8 +1163,18 @@ static int text_arg(const char *what, const char *s, bool required, struct buf *
 int incidents_transition(struct incidents *inc, const char *id, const char *to, const char *note, const char *actor,
 			 struct buf *out, struct buf *err)
 {
+	return incidents_transition_fp(inc, id, to, note, false, actor, out, err);
+}
+
+int incidents_transition_fp(struct incidents *inc, const char *id, const char *to, const char *note,
+			    bool false_positive, const char *actor, struct buf *out, struct buf *err)
+{
 	if (!status_known(to)) {
 		buf_addf(err, "to: \"%s\" is not acknowledged, mitigated, resolved or reviewed", to ? to : "");
+		return OODA_EINVAL;
+	}
+	if (false_positive && strcmp(to, "resolved")) {
+		buf_adds(err, "false_positive: only a move to resolved says whether it was a false positive");
 		return OODA_EINVAL;
 	}
 	int rc = text_arg("note", note, false, err);
@@ -1182,10 +1192,14 @@ int incidents_transition(struct incidents *inc, const char *id, const char *to, 
 		json_object_set_new(c.doc, "status", json_string(to));
 		if (stamp)
 			json_object_set_new(c.doc, stamp, iso_json(c.now_ns));
-		if (!strcmp(to, "resolved"))
+		if (!strcmp(to, "resolved")) {
 			json_object_set_new(c.doc, "_resolved_ns", json_integer(c.now_ns));
+			/* the resolution: whether it was a false positive (the automation report counts runs on those) */
+			json_object_set_new(c.doc, "false_positive", json_boolean(false_positive));
+		}
 		struct buf t = BUF_INIT;
-		buf_addf(&t, "%s → %s%s%s", from, to, note && *note ? ": " : "", note && *note ? note : "");
+		buf_addf(&t, "%s → %s%s%s%s", from, to, false_positive ? " (false positive)" : "", note && *note ? ": " : "",
+			 note && *note ? note : "");
 		incident_entry(&c, "status", actor, t.data,
 			       json_pack("{s:s, s:s, s:s?}", "from", from, "to", to, "note", note && *note ? note : NULL));
 		buf_release(&t);

@@ -185,6 +185,14 @@ int incidents_open(struct incidents *inc, const json_t *req, const char *actor, 
 int incidents_transition(struct incidents *inc, const char *id, const char *to, const char *note, const char *actor,
 			 struct buf *out, struct buf *err);
 
+/*
+ * incidents_transition that also records the resolution: a move to
+ * resolved sets the incident's false_positive (true: the incident was no
+ * real problem). false_positive with any other `to` is OODA_EINVAL.
+ */
+int incidents_transition_fp(struct incidents *inc, const char *id, const char *to, const char *note,
+			    bool false_positive, const char *actor, struct buf *out, struct buf *err);
+
 /* Hands command to commander (NULL or "" clears it) with a note. */
 int incidents_set_commander(struct incidents *inc, const char *id, const char *commander, const char *note,
 			    const char *actor, struct buf *out, struct buf *err);

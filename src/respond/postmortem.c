@@ -386,6 +386,71 @@ static void section_actions(struct buf *md, const json_t *items)
 	buf_addch(md, '\n');
 }
 
+/*
+ * Automation: what remediation did, from the timeline's "remediation"
+ * entries (the remedy stage writes them with data {run, policy, status} or
+ * {runbook_run, runbook, step}): each run with its policy or runbook, its
+ * last recorded status and the time from its first entry to its last; then
+ * the runbook steps people marked done. Left out when nothing ran.
+ */
+static void section_automation(struct buf *md, const json_t *entries)
+{
+	json_t *runs = json_object(), *order = json_array(), *steps = json_array();
+	size_t i;
+	const json_t *e;
+	json_array_foreach(entries, i, e) {
+		if (strcmp(str(e, "kind"), "remediation"))
+			continue;
+		const json_t *d = json_object_get(e, "data");
+		const char *id = str(d, "run");
+		if (!*id) {
+			if (json_object_get(d, "step"))
+				json_array_append(steps, (json_t *)e);
+			continue;
+		}
+		json_t *r = json_object_get(runs, id);
+		if (!r) {
+			r = json_pack("{ss sI}", "policy", str(d, "policy"), "first", (json_int_t)time_of(e, "at"));
+			json_object_set_new(runs, id, r);
+			json_array_append_new(order, json_string(id));
+		}
+		json_object_set_new(r, "status", json_string(str(d, "status")));
+		json_object_set_new(r, "last", json_integer(time_of(e, "at")));
+	}
+	if (json_array_size(order) || json_array_size(steps)) {
+		buf_adds(md, "## Automation\n\n");
+		if (json_array_size(order))
+			buf_adds(md, "| Run | Policy or runbook | Outcome | First to last record |\n|---|---|---|---|\n");
+		const json_t *id;
+		json_array_foreach(order, i, id) {
+			const json_t *r = json_object_get(runs, json_string_value(id));
+			buf_adds(md, "| ");
+			cell(md, json_string_value(id));
+			buf_adds(md, " | ");
+			cell(md, str(r, "policy"));
+			buf_adds(md, " | ");
+			cell(md, str(r, "status"));
+			buf_adds(md, " | ");
+			int64_t a = json_integer_value(json_object_get(r, "first")), b = json_integer_value(json_object_get(r, "last"));
+			if (a >= 0 && b >= a)
+				duration(md, b - a);
+			buf_adds(md, " |\n");
+		}
+		if (json_array_size(order))
+			buf_addch(md, '\n');
+		json_array_foreach(steps, i, e) {
+			buf_adds(md, "- ");
+			buf_adds(md, str(e, "text"));
+			buf_addch(md, '\n');
+		}
+		if (json_array_size(steps))
+			buf_addch(md, '\n');
+	}
+	json_decref(runs);
+	json_decref(order);
+	json_decref(steps);
+}
+
 int postmortem_render(const json_t *incident, const json_t *timeline, const json_t *hypotheses, const json_t *summary,
 		      const json_t *action_items, struct buf *md, struct buf *err)
 {
@@ -410,6 +475,7 @@ int postmortem_render(const json_t *incident, const json_t *timeline, const json
 	section_cause(md, hyps, summary);
 	section_response(md, incident, entries, onset);
 	section_well_wrong(md, incident, entries, summary);
+	section_automation(md, entries);
 	section_actions(md, items);
 	return 0;
 }

@@ -174,10 +174,37 @@ static void test_went_wrong_derived(void **state)
 	buf_release(&md);
 }
 
+/* The Automation section: each run from the timeline's remediation entries, runbook steps done; absent when none ran. */
+static void test_automation_section(void **state)
+{
+	(void)state;
+	static const char *const tl =
+		"{\"entries\":["
+		" {\"at\":\"2026-12-05T14:05:00Z\",\"kind\":\"remediation\",\"actor\":\"policy:restart@v2\",\"text\":\"created\","
+		"  \"data\":{\"run\":\"run-1\",\"policy\":\"restart\",\"policy_version\":2,\"status\":\"running\"}},"
+		" {\"at\":\"2026-12-05T14:05:30Z\",\"kind\":\"remediation\",\"actor\":\"token:bob\","
+		"  \"text\":\"runbook pay step 1 done by token:bob: Check the dashboard\","
+		"  \"data\":{\"runbook_run\":\"rbr-1\",\"runbook\":\"pay\",\"step\":1}},"
+		" {\"at\":\"2026-12-05T14:06:12Z\",\"kind\":\"remediation\",\"actor\":\"policy:restart@v2\",\"text\":\"ended\","
+		"  \"data\":{\"run\":\"run-1\",\"policy\":\"restart\",\"policy_version\":2,\"status\":\"succeeded\"}}]}";
+	struct buf md = BUF_INIT;
+	render(incident, tl, NULL, NULL, NULL, &md);
+	const char *sec = strstr(md.data, "## Automation\n");
+	assert_non_null(sec);
+	assert_non_null(strstr(sec, "| run-1 | restart | succeeded | 1m 12s |"));
+	assert_non_null(strstr(sec, "- runbook pay step 1 done by token:bob: Check the dashboard\n"));
+	assert_true(sec < strstr(md.data, "## Action items"));
+	buf_release(&md);
+	render(incident, timeline, NULL, NULL, NULL, &md);
+	assert_null(strstr(md.data, "## Automation"));
+	buf_release(&md);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_section),
+		cmocka_unit_test(test_automation_section),
 		cmocka_unit_test(test_root_cause_from_confirmed),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_went_wrong_derived),

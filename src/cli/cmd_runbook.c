@@ -1,0 +1,403 @@
+/*
+ * CLI commands for runbooks: `ooda runbook list|show|apply|history|diff|
+ * rollback|check|run|status|step`. Clients of api/runbook_api.c; --json
+ * prints the route's answer as is. apply and check read a Markdown file
+ * (- for stdin) and send it as {markdown}.
+ */
+#include "cli/cli.h"
+#include "core/error.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MD_MAX (64 * 1024)
+
+static void rb_path(struct buf *path, const char *name, const char *tail)
+{
+	buf_adds(path, "/api/v1/runbooks/");
+	client_urlencode(path, name);
+	buf_adds(path, tail);
+}
+
+/* The file's text; OODA_EIO, OODA_ETOOBIG. */
+static int md_read(const char *file, struct buf *text, struct buf *err)
+{
+	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+	if (!f) {
+		buf_addf(err, "cannot open %s", file);
+		return OODA_EIO;
+	}
+	char chunk[8192];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && text->len <= MD_MAX)
+		buf_add(text, chunk, n);
+	if (f != stdin)
+		fclose(f);
+	if (text->len > MD_MAX) {
+		buf_addf(err, "%s: a runbook is at most %d bytes", file, MD_MAX);
+		return OODA_ETOOBIG;
+	}
+	return 0;
+}
+
+/* The name in the front matter ("name: X"), copied into name; "" when none. */
+static void md_name(const char *text, char *name, size_t cap)
+{
+	name[0] = '\0';
+	const char *p = strstr(text ? text : "", "\nname:");
+	if (!p && text && !strncmp(text, "name:", 5))
+		p = text - 1;
+	if (!p)
+		return;
+	p += 6;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = strcspn(p, " \t\r\n");
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(name, p, n);
+	name[n] = '\0';
+}
+
+int cmd_runbook_list(struct cli_args *a, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/runbooks");
+	cli_param(&path, "service", cli_opt(a, "--service"));
+	cli_param(&path, "template", cli_opt(a, "--template"));
+	json_t *j;
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	json_t *list = json_object_get(j, "runbooks");
+	size_t n = json_array_size(list);
+	static const char *const headers[] = { "RUNBOOK", "VERSION", "STEPS", "SERVICES", "TITLE" };
+	enum { NC = 5 };
+	const char **cells = xcalloc(n * NC + 1, sizeof(*cells));
+	struct buf *txt = xcalloc(n * 3 + 1, sizeof(*txt));
+	for (size_t i = 0; i < n; i++) {
+		json_t *r = json_array_get(list, i), *v;
+		size_t k;
+		buf_addf(&txt[i * 3], "v%lld", (long long)json_integer_value(json_object_get(r, "version")));
+		buf_addf(&txt[i * 3 + 1], "%lld", (long long)json_integer_value(json_object_get(r, "steps")));
+		json_array_foreach(json_object_get(r, "services"), k, v)
+			buf_addf(&txt[i * 3 + 2], "%s%s", k ? "," : "", json_string_value(v));
+		cells[i * NC] = cli_jstr(r, "name");
+		cells[i * NC + 1] = txt[i * 3].data;
+		cells[i * NC + 2] = txt[i * 3 + 1].data;
+		cells[i * NC + 3] = txt[i * 3 + 2].data ? txt[i * 3 + 2].data : "";
+		cells[i * NC + 4] = cli_jstr(r, "title");
+	}
+	cli_table(headers, NC, cells, (int)n);
+	for (size_t i = 0; i < n * 3; i++)
+		buf_release(&txt[i]);
+	free(txt);
+	free(cells);
+	json_decref(j);
+	return 0;
+}
+
+int cmd_runbook_show(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 1) {
+		buf_adds(err, "usage: ooda runbook show NAME");
+		return OODA_EINVAL;
+	}
+	struct buf path = BUF_INIT;
+	rb_path(&path, a->pos[0], "");
+	json_t *j;
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	printf("# v%lld by %s\n%s", (long long)json_integer_value(json_object_get(j, "version")), cli_jstr(j, "author"),
+	       cli_jstr(json_object_get(j, "runbook"), "source"));
+	json_decref(j);
+	return 0;
+}
+
+int cmd_runbook_history(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 1) {
+		buf_adds(err, "usage: ooda runbook history NAME");
+		return OODA_EINVAL;
+	}
+	struct buf path = BUF_INIT;
+	rb_path(&path, a->pos[0], "");
+	json_t *j;
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	size_t i;
+	json_t *h;
+	json_array_foreach(json_object_get(j, "history"), i, h)
+		printf("v%lld  %s  %s  %s\n", (long long)json_integer_value(json_object_get(h, "version")), cli_jstr(h, "time"),
+		       cli_jstr(h, "author"), cli_jstr(h, "rationale"));
+	json_decref(j);
+	return 0;
+}
+
+int cmd_runbook_apply(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 1) {
+		buf_adds(err, "usage: ooda runbook apply FILE.md [--rationale WHY]");
+		return OODA_EINVAL;
+	}
+	struct buf text = BUF_INIT;
+	int rc = md_read(a->pos[0], &text, err);
+	char name[129];
+	md_name(text.data, name, sizeof(name));
+	if (!rc && !*name) {
+		buf_addf(err, "%s: name: the front matter names the runbook (name: NAME)", a->pos[0]);
+		rc = OODA_EINVAL;
+	}
+	if (rc) {
+		buf_release(&text);
+		return rc;
+	}
+	struct buf path = BUF_INIT;
+	rb_path(&path, name, "");
+	json_t *body = json_pack("{ss% ss}", "markdown", text.data ? text.data : "", text.len, "rationale",
+				 cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
+	buf_release(&text);
+	if (!body) {
+		buf_addf(err, "%s: not UTF-8", a->pos[0]);
+		buf_release(&path);
+		return OODA_EINVAL;
+	}
+	char *bt = json_dumps(body, JSON_COMPACT);
+	json_t *j;
+	rc = cli_call_json(a, "PUT", path.data, bt, &j, err);
+	free(bt);
+	json_decref(body);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	printf("runbook %s v%lld\n", cli_jstr(j, "name"), (long long)json_integer_value(json_object_get(j, "version")));
+	json_decref(j);
+	return 0;
+}
+
+static const char *strip_v(const char *s)
+{
+	return s && (*s == 'v' || *s == 'V') ? s + 1 : s;
+}
+
+int cmd_runbook_diff(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 1 && a->n_pos != 3) {
+		buf_adds(err, "usage: ooda runbook diff NAME [vA vB]");
+		return OODA_EINVAL;
+	}
+	struct buf path = BUF_INIT;
+	rb_path(&path, a->pos[0], "/diff");
+	if (a->n_pos == 3) {
+		cli_param(&path, "from", strip_v(a->pos[1]));
+		cli_param(&path, "to", strip_v(a->pos[2]));
+	}
+	json_t *j;
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	printf("%s", cli_jstr(j, "diff"));
+	json_decref(j);
+	return 0;
+}
+
+int cmd_runbook_rollback(struct cli_args *a, struct buf *err)
+{
+	const char *to = strip_v(cli_opt(a, "--to"));
+	char *end = NULL;
+	long long v = to ? strtoll(to, &end, 10) : 0;
+	if (a->n_pos != 1 || !to || !*to || *end || v <= 0) {
+		buf_adds(err, "usage: ooda runbook rollback NAME --to vN [--rationale WHY]");
+		return OODA_EINVAL;
+	}
+	struct buf path = BUF_INIT;
+	rb_path(&path, a->pos[0], "/rollback");
+	json_t *body = json_pack("{sI ss}", "to", (json_int_t)v, "rationale",
+				 cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
+	char *bt = json_dumps(body, JSON_COMPACT);
+	json_t *j;
+	int rc = cli_call_json(a, "POST", path.data, bt, &j, err);
+	free(bt);
+	json_decref(body);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	printf("runbook %s v%lld\n", cli_jstr(j, "name"), (long long)json_integer_value(json_object_get(j, "version")));
+	json_decref(j);
+	return 0;
+}
+
+/* NAME (stored) or FILE.md (checked without storing). */
+int cmd_runbook_check(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 1) {
+		buf_adds(err, "usage: ooda runbook check NAME|FILE.md");
+		return OODA_EINVAL;
+	}
+	const char *arg = a->pos[0];
+	size_t al = strlen(arg);
+	bool file = !strcmp(arg, "-") || (al > 3 && !strcmp(arg + al - 3, ".md"));
+	struct buf path = BUF_INIT, text = BUF_INIT;
+	char *bt = NULL;
+	int rc = 0;
+	if (file) {
+		char name[129];
+		rc = md_read(arg, &text, err);
+		md_name(text.data, name, sizeof(name));
+		json_t *body = rc ? NULL : json_pack("{ss%}", "markdown", text.data ? text.data : "", text.len);
+		if (!rc && (!*name || !body)) {
+			buf_addf(err, "%s: %s", arg, body ? "name: the front matter names the runbook" : "not UTF-8");
+			rc = OODA_EINVAL;
+		}
+		rb_path(&path, name, "/check");
+		bt = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		json_decref(body);
+	} else {
+		rb_path(&path, arg, "/check");
+	}
+	json_t *j = NULL;
+	if (!rc)
+		rc = cli_call_json(a, "POST", path.data, bt, &j, err);
+	free(bt);
+	buf_release(&path);
+	buf_release(&text);
+	if (rc || a->json)
+		return rc;
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(j, "steps"), i, s) {
+		printf("%lld. [%s] %s\n", (long long)json_integer_value(json_object_get(s, "n")),
+		       !strcmp(cli_jstr(s, "kind"), "auto") ? "auto" : " ", cli_jstr(s, "text"));
+		size_t k;
+		json_t *p;
+		json_array_foreach(json_object_get(s, "plan"), k, p)
+			printf("     would run: %s\n", cli_jstr(p, "describe"));
+	}
+	printf("ok\n");
+	json_decref(j);
+	return 0;
+}
+
+static void walk_print(json_t *j)
+{
+	printf("%s  runbook %s v%lld on %s  %s (started by %s)\n", cli_jstr(j, "id"), cli_jstr(j, "runbook"),
+	       (long long)json_integer_value(json_object_get(j, "version")), cli_jstr(j, "incident"), cli_jstr(j, "status"),
+	       cli_jstr(j, "started_by"));
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(j, "steps"), i, s) {
+		bool manual = !strcmp(cli_jstr(s, "kind"), "manual");
+		printf("%3lld. [%s] %s  — %s", (long long)json_integer_value(json_object_get(s, "n")), manual ? " " : "auto",
+		       cli_jstr(s, "text"), cli_jstr(s, "status"));
+		if (manual && json_object_get(s, "done_by"))
+			printf(" by %s at %s", cli_jstr(s, "done_by"), cli_jstr(s, "done_at"));
+		if (!manual && json_object_get(s, "run"))
+			printf(" as %s (%s)", cli_jstr(s, "run"), cli_jstr(s, "run_status"));
+		if (json_object_get(s, "error"))
+			printf(": %s", cli_jstr(s, "error"));
+		printf("\n");
+	}
+}
+
+int cmd_runbook_run(struct cli_args *a, struct buf *err)
+{
+	const char *inc = cli_opt(a, "--incident");
+	if (a->n_pos > 1 || !inc) {
+		buf_adds(err, "usage: ooda runbook run [NAME] --incident ID [--rationale WHY]");
+		return OODA_EINVAL;
+	}
+	struct buf path = BUF_INIT;
+	char name[129] = "";
+	if (a->n_pos == 1) {
+		snprintf(name, sizeof(name), "%s", a->pos[0]);
+	} else {
+		/* the runbook the incident names (services[].runbook or its template's) */
+		buf_adds(&path, "/api/v1/incidents/");
+		client_urlencode(&path, inc);
+		json_t *ij = NULL;
+		bool was_json = a->json;
+		a->json = false;
+		int rc = cli_call_json(a, "GET", path.data, NULL, &ij, err);
+		a->json = was_json;
+		buf_reset(&path);
+		const char *rb = rc ? NULL : cli_jstr(ij, "runbook");
+		if (!rc && (!rb || !*rb)) {
+			buf_addf(err, "incident %s names no runbook (services[].runbook or its template's): give NAME", inc);
+			rc = OODA_EINVAL;
+		}
+		if (!rc)
+			snprintf(name, sizeof(name), "%s", rb);
+		json_decref(ij);
+		if (rc) {
+			buf_release(&path);
+			return rc;
+		}
+	}
+	rb_path(&path, name, "/run");
+	json_t *body = json_pack("{ss ss}", "incident", inc, "rationale",
+				 cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
+	char *bt = json_dumps(body, JSON_COMPACT);
+	json_t *j;
+	int rc = cli_call_json(a, "POST", path.data, bt, &j, err);
+	free(bt);
+	json_decref(body);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	walk_print(j);
+	json_decref(j);
+	return 0;
+}
+
+int cmd_runbook_status(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 1) {
+		buf_adds(err, "usage: ooda runbook status RUN");
+		return OODA_EINVAL;
+	}
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/runbook-runs/");
+	client_urlencode(&path, a->pos[0]);
+	json_t *j;
+	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	walk_print(j);
+	json_decref(j);
+	return 0;
+}
+
+int cmd_runbook_step(struct cli_args *a, struct buf *err)
+{
+	if (a->n_pos != 2 || !cli_flag(a, "--done")) {
+		buf_adds(err, "usage: ooda runbook step RUN N --done [--note TEXT]");
+		return OODA_EINVAL;
+	}
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "/api/v1/runbook-runs/");
+	client_urlencode(&path, a->pos[0]);
+	buf_adds(&path, "/steps/");
+	client_urlencode(&path, a->pos[1]);
+	buf_adds(&path, "/done");
+	json_t *body = json_pack("{ss}", "note", cli_opt(a, "--note") ? cli_opt(a, "--note") : "");
+	char *bt = json_dumps(body, JSON_COMPACT);
+	json_t *j;
+	int rc = cli_call_json(a, "POST", path.data, bt, &j, err);
+	free(bt);
+	json_decref(body);
+	buf_release(&path);
+	if (rc || a->json)
+		return rc;
+	walk_print(j);
+	json_decref(j);
+	return 0;
+}
