@@ -41,7 +41,7 @@ struct cluster {
 	int64_t logged_fail_ns;
 	pthread_t thread;
 	bool running;
-	pthread_mutex_t mu;        /* stop */
+	pthread_mutex_t mu;        /* stop, address */
 	pthread_cond_t cv;
 	bool stop;
 };
@@ -114,7 +114,11 @@ static void cluster_step(struct cluster *c, bool first)
 		step_down(c, why);
 	}
 	buf_reset(&err);
-	struct node_row n = { .node_id = c->node_id, .address = c->address, .version = c->version,
+	char address[sizeof(c->address)];
+	pthread_mutex_lock(&c->mu);
+	memcpy(address, c->address, sizeof(address));
+	pthread_mutex_unlock(&c->mu);
+	struct node_row n = { .node_id = c->node_id, .address = address, .version = c->version,
 			      .role = c->term ? "leader" : "follower", .term = c->term,
 			      .started_ns = c->started_ns, .seen_ns = ooda_now_ns() };
 	if (store_write(c->store, heartbeat_tx, &n, &err) && !rc)
@@ -140,7 +144,7 @@ static void *cluster_main(void *arg)
 	return NULL;
 }
 
-/* "host:port" of listen's port and this host's name. */
+/* This host's name and listen's port ("host:port"), or the process id when the port is 0. */
 static void default_node_id(const char *listen, char *out, size_t size)
 {
 	char host[100] = "localhost";
@@ -148,7 +152,10 @@ static void default_node_id(const char *listen, char *out, size_t size)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 	const char *colon = listen ? strrchr(listen, ':') : NULL;
-	snprintf(out, size, "%s:%s", host, colon ? colon + 1 : "0");
+	if (colon && strcmp(colon + 1, "0"))
+		snprintf(out, size, "%s:%s", host, colon + 1);
+	else /* a port the kernel picks is not known yet: the process id tells nodes on one host apart */
+		snprintf(out, size, "%s:pid%ld", host, (long)getpid());
 }
 
 int cluster_create(const struct cluster_options *o, struct cluster **out, struct buf *err)
@@ -220,6 +227,13 @@ void cluster_destroy(struct cluster *c)
 	free(c);
 }
 
+void cluster_set_address(struct cluster *c, const char *address)
+{
+	pthread_mutex_lock(&c->mu);
+	snprintf(c->address, sizeof(c->address), "%s", address);
+	pthread_mutex_unlock(&c->mu);
+}
+
 struct list_ctx {
 	json_t *nodes;
 	const struct lease_row *lease;
@@ -246,7 +260,11 @@ int cluster_status_json(struct cluster *c, json_t **out, struct buf *err)
 	int64_t now = ooda_now_ns();
 	char seen[40];
 	if (!c->multi) {
-		json_t *n = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id", c->node_id, "address", c->address,
+		char address[sizeof(c->address)];
+		pthread_mutex_lock(&c->mu);
+		memcpy(address, c->address, sizeof(address));
+		pthread_mutex_unlock(&c->mu);
+		json_t *n = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id", c->node_id, "address", address,
 				      "role", "leader", "last_seen", ooda_time_format(now, seen, sizeof(seen)), "version",
 				      c->version, "term", (json_int_t)1, "up", 1);
 		*out = json_pack("{s:s, s:s, s:I, s:[o]}", "node_id", c->node_id, "leader", c->node_id, "term",

@@ -29,7 +29,7 @@ struct cluster;
 
 struct cluster_options {
 	struct store *store;
-	const char *node_id;  /* NULL or "": host name and the port of listen */
+	const char *node_id;  /* NULL or "": host name and the port of listen (the process id for port 0) */
 	const char *listen;   /* host:port, shown as the node's address */
 	const char *version;
 	/* called on the cluster thread each time this node begins to lead (not for the first claim) */
@@ -49,6 +49,9 @@ int cluster_create(const struct cluster_options *o, struct cluster **out, struct
  * node takes over at its next renewal instead of after the lease. NULL ok.
  */
 void cluster_destroy(struct cluster *c);
+
+/* The address this node serves on, once the HTTP server has bound it (the port 0 of listen made real). */
+void cluster_set_address(struct cluster *c, const char *address);
 
 /*
  * The cluster as GET /api/v1/cluster shows it: {"node_id", "leader",

@@ -437,6 +437,13 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	d.started_ns = ooda_now_ns();
 	d.ready = true;
 	{
+		char addr[300];
+		const char *colon = strrchr(d.listen, ':');
+		snprintf(addr, sizeof(addr), "%.*s:%d", colon ? (int)(colon - d.listen) : (int)strlen(d.listen), d.listen,
+			 http_server_port(d.http));
+		cluster_set_address(d.cluster, addr);
+	}
+	{
 		char fields[256];
 		snprintf(fields, sizeof(fields), "\"listen\":\"%s\",\"port\":%d,\"data_dir\":\"%s\"",
 			 d.listen, http_server_port(d.http), d.data_dir);

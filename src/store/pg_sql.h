@@ -94,6 +94,14 @@ static const char *const pg_migrations[] = {
  * audit chain's read of its head and the append after it are one step.
  */
 #define PG_LOCK_WRITE "SELECT pg_advisory_xact_lock(1869571169, 2)"
+/*
+ * A session left idle inside a transaction this long is ended by the
+ * server, and with it the write lock it holds: a node paused mid-write
+ * (SIGSTOP, a VM freeze) would otherwise stop every node's writes, the
+ * lease's renewal and takeover among them. Well under the lease (5 s,
+ * api/cluster.h); the writer never waits between statements for long.
+ */
+#define PG_SET_IDLE_TX "SET idle_in_transaction_session_timeout = '2s'"
 /* The channel every commit notifies (store_data_version, store_wait_change). */
 #define PG_CHANNEL "ooda_change"
 

@@ -81,7 +81,7 @@ static int pconn_open(struct pconn *c, const char *dsn, bool listen, struct buf 
 		return OODA_EUNAVAIL;
 	}
 	PQsetNoticeProcessor(c->pg, NULL, NULL);
-	if (exec_ok(c->pg, "SET client_min_messages = warning") ||
+	if (exec_ok(c->pg, "SET client_min_messages = warning") || exec_ok(c->pg, PG_SET_IDLE_TX) ||
 	    (listen && exec_ok(c->pg, "LISTEN " PG_CHANNEL))) {
 		if (err)
 			buf_adds(err, "cannot set up the PostgreSQL control store connection");
@@ -100,7 +100,7 @@ static bool pconn_alive(struct pconn *c, bool listen)
 		return false;
 	PQreset(c->pg);
 	memset(c->prepared, 0, sizeof(c->prepared));
-	if (PQstatus(c->pg) != CONNECTION_OK)
+	if (PQstatus(c->pg) != CONNECTION_OK || exec_ok(c->pg, PG_SET_IDLE_TX))
 		return false;
 	return !(listen && exec_ok(c->pg, "LISTEN " PG_CHANNEL));
 }
