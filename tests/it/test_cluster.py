@@ -179,6 +179,7 @@ policies:
             view(rest[0])), "another node to lead", timeout=15)
         took = time.time() - killed_at
         check(v2 is not None and took <= 10, f"a new leader within 10 s: {took:.1f}s {v2}")
+        print(f"takeover after kill -9: {took:.1f} s")
         leader2 = v2["leader"] if v2 else rest[0]
         term2 = v2["term"] if v2 else 0
         L2 = nodes.get(leader2, rest[0])
