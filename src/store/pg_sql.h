@@ -275,8 +275,9 @@ static const char *const pg_text[PG_COUNT] = {
 				   " WHERE status = $2 ORDER BY id DESC LIMIT $1",
 	/*
 	 * The lease (store_lease_claim): $1 node, $2 the term it holds (0: none),
-	 * $3 now, $4 the lease's length. The holder renews its term; anyone takes
-	 * an expired lease with the term bumped; otherwise no row comes back.
+	 * $3 now, $4 the lease's length. The holder renews its term; the same
+	 * node without that term (restarted) and anyone once the lease expired
+	 * take it with the term bumped; otherwise no row comes back.
 	 */
 	[PG_LEASE_CLAIM] =
 		"INSERT INTO leader_lease(id, node_id, term, expires_ns) VALUES(1, $1, 1, $3::bigint + $4::bigint)"
@@ -284,7 +285,7 @@ static const char *const pg_text[PG_COUNT] = {
 		" term = CASE WHEN leader_lease.node_id = $1 AND leader_lease.term = $2::bigint"
 		"   THEN leader_lease.term ELSE leader_lease.term + 1 END,"
 		" expires_ns = excluded.expires_ns"
-		" WHERE (leader_lease.node_id = $1 AND leader_lease.term = $2::bigint) OR leader_lease.expires_ns < $3::bigint"
+		" WHERE leader_lease.node_id = $1 OR leader_lease.expires_ns < $3::bigint"
 		" RETURNING node_id, term, expires_ns",
 	[PG_LEASE_GET] = "SELECT node_id, term, expires_ns FROM leader_lease WHERE id = 1",
 	[PG_NODE_PUT] =

@@ -436,7 +436,9 @@ struct lease_row {
 /*
  * (tx) Claims or renews the lease for node: a node holding term renews it
  * until now + lease_ns; any node takes a lease that expired before now,
- * with the term bumped by one. *out receives the lease as it stands after
+ * and the node named in the lease takes it at once when it does not hold
+ * that term (the same node restarted: node ids are unique), each with the
+ * term bumped by one. *out receives the lease as it stands after
  * the call (the caller leads when out->node_id is node and out->term > 0).
  * OODA_EUNSUPPORTED on a backend with one node (SQLite).
  */

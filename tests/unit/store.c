@@ -494,8 +494,9 @@ static int count_node(void *ctx, const void *row)
 
 /*
  * One lease: the first claim wins term 1, a second node cannot take it
- * before it expires, takes it after with term 2; the old leader's writes
- * carrying term 1 are then refused inside their transaction (and counted),
+ * before it expires, the first node restarted takes it back at once (term
+ * 2), the second takes it after it expired with term 3; the old leader's
+ * writes carrying term 2 are then refused inside their transaction (and counted),
  * the new leader's go through, a thread that follows (-1) writes nothing.
  * SQLite has one node and no lease.
  */
@@ -527,20 +528,24 @@ static void test_lease_and_fence(void **state)
 	l = claim(s, "a", 1, 3000); /* a renews its term */
 	assert_int_equal(l.term, 1);
 	assert_int_equal(l.expires_ns, 8000);
+	l = claim(s, "a", 0, 3000); /* a restarted (it holds no term): it takes its lease back with a new term */
+	assert_int_equal(l.term, 2);
+	l = claim(s, "a", 2, 3000);
+	assert_int_equal(l.term, 2);
 	l = claim(s, "b", 0, 8001); /* expired: b takes over with the term bumped */
 	assert_string_equal(l.node_id, "b");
-	assert_int_equal(l.term, 2);
-	l = claim(s, "a", 1, 8002); /* a's renewal of term 1 fails: b holds the lease */
+	assert_int_equal(l.term, 3);
+	l = claim(s, "a", 2, 8002); /* a's renewal of term 2 fails: b holds the lease */
 	assert_string_equal(l.node_id, "b");
-	assert_int_equal(lease_now(s).term, 2);
+	assert_int_equal(lease_now(s).term, 3);
 
 	/* a, paused past its lease, comes back and writes with its old term */
-	lead_set(1);
+	lead_set(2);
 	lead_thread_enter();
 	struct token_row t = token("tok_00000000000000f2", "stale", 2);
 	struct buf err = BUF_INIT;
 	assert_int_equal(store_write(s, insert_tx, &t, &err), OODA_ECONFLICT);
-	assert_non_null(strstr(err.data, "fenced: term 1 is older than the lease's term 2"));
+	assert_non_null(strstr(err.data, "fenced: term 2 is older than the lease's term 3"));
 	assert_int_equal(store_fence_refusals(s), 1);
 	/* a follower's thread writes nothing either */
 	lead_set(0);
@@ -548,8 +553,8 @@ static void test_lease_and_fence(void **state)
 	buf_reset(&err);
 	assert_int_equal(store_write(s, insert_tx, &t, &err), OODA_ECONFLICT);
 	assert_int_equal(store_fence_refusals(s), 2);
-	/* the leader of term 2 writes */
-	lead_set(2);
+	/* the leader of term 3 writes */
+	lead_set(3);
 	lead_thread_enter();
 	assert_int_equal(store_write(s, insert_tx, &t, NULL), 0);
 	/* the stale write left nothing behind: one token of that id */
@@ -558,7 +563,7 @@ static void test_lease_and_fence(void **state)
 	lead_thread_leave(); /* back to the default: not checked */
 	buf_release(&err);
 
-	struct node_row n = { "b", "127.0.0.1:1", "0", "leader", 2, 1, 2 };
+	struct node_row n = { "b", "127.0.0.1:1", "0", "leader", 3, 1, 2 };
 	assert_int_equal(store_write(s, node_tx, &n, NULL), 0);
 	n.node_id = "a";
 	n.role = "follower";
