@@ -8,6 +8,8 @@
  * but the alerting core, where the engine thread sends every signal.
  */
 #include "api/daemon.h"
+#include "api/cluster.h"
+#include "api/remedy_glue.h"
 #include "api/stage.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -246,6 +248,8 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *restart_keys,
 static void daemon_release(struct daemon *d)
 {
 	stages_stop(d);
+	cluster_destroy(d->cluster);
+	d->cluster = NULL;
 	tstore_close(d->tstore); /* no more batches reach the log pattern miners */
 	if (d->logclass) {
 		/* the last save, after the last ingested line and before the store closes */
@@ -313,6 +317,16 @@ static int daemon_store_open(const struct config *c, const char *data_dir, struc
 	if (!rc && loc.pg_dsn)
 		log_info("control store: PostgreSQL (connection string from $%s)", c->control_dsn_env);
 	return rc;
+}
+
+/*
+ * The cluster thread's news that this node began to lead: the workers and
+ * the engine pick leadership up themselves (core/lead.h); runs under way
+ * are read again, since a follower's index of them is as old as its start.
+ */
+static void daemon_on_lead(void *ctx)
+{
+	remedy_glue_resume(ctx);
 }
 
 int daemon_serve(const struct serve_options *opt, struct buf *err)
@@ -410,6 +424,13 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	d.signer.interval_ns = d.cfg.audit_checkpoint_interval_ns;
 	if ((rc = auth_create(d.store, &d.auth, err)))
 		goto out;
+	{
+		/* before the stages: they start knowing whether this node leads */
+		struct cluster_options co = { .store = d.store, .node_id = d.cfg.node_id, .listen = d.listen,
+					      .version = OODA_VERSION, .on_lead = daemon_on_lead, .ctx = &d };
+		if ((rc = cluster_create(&co, &d.cluster, err)))
+			goto out;
+	}
 	if ((rc = stages_start(&d, err)))
 		goto out;
 	if (!http_listen_is_loopback(d.listen) && auth_active_tokens(d.auth) == 0) {
@@ -444,6 +465,13 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	d.started_ns = ooda_now_ns();
 	d.ready = true;
 	{
+		char addr[300];
+		const char *colon = strrchr(d.listen, ':');
+		snprintf(addr, sizeof(addr), "%.*s:%d", colon ? (int)(colon - d.listen) : (int)strlen(d.listen), d.listen,
+			 http_server_port(d.http));
+		cluster_set_address(d.cluster, addr);
+	}
+	{
 		char fields[256];
 		snprintf(fields, sizeof(fields), "\"listen\":\"%s\",\"port\":%d,\"data_dir\":\"%s\"",
 			 d.listen, http_server_port(d.http), d.data_dir);
@@ -470,6 +498,9 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	http_server_stop(d.http, 10000);
 	d.http = NULL;
 	stages_stop(&d);
+	/* after the stages: a leader's last writes still carry a term that holds */
+	cluster_destroy(d.cluster);
+	d.cluster = NULL;
 	log_info("stopped cleanly");
 out:
 	daemon_release(&d);

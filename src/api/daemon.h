@@ -41,6 +41,7 @@
 
 struct respond_glue;
 struct remedy;
+struct cluster;
 
 struct daemon {
 	pthread_rwlock_t cfg_lock;  /* guards cfg during a reload */
@@ -90,6 +91,7 @@ struct daemon {
 	struct auth *auth;
 	struct http_server *http;
 	struct web_stream *stream;   /* the dashboard's live feed */
+	struct cluster *cluster;     /* the leader's lease and this node's heartbeat (api/cluster.h) */
 	int64_t started_ns;
 	int64_t reloads, reload_failures;
 	bool ready;

@@ -9,6 +9,7 @@ int api_healthz(struct http_request *req, struct http_response *res);
 int api_readyz(struct http_request *req, struct http_response *res);
 int api_metrics(struct http_request *req, struct http_response *res);
 int api_status(struct http_request *req, struct http_response *res);
+int api_cluster(struct http_request *req, struct http_response *res);
 int api_whoami(struct http_request *req, struct http_response *res);
 int api_stream(struct http_request *req, struct http_response *res);
 int api_config_reload(struct http_request *req, struct http_response *res);

@@ -474,6 +474,15 @@ int remedy_glue_add_ticks(struct daemon *d, struct engine *e)
 	return r ? engine_add(e, tick, r) : 0;
 }
 
+void remedy_glue_resume(struct daemon *d)
+{
+	pthread_mutex_lock(&feed_mu); /* the engine cannot go away meanwhile */
+	struct remedy *r = engine_of(d);
+	if (r && remedy_resume(r))
+		log_error("remediation runs cannot be read: the runs under way resume at the next leadership");
+	pthread_mutex_unlock(&feed_mu);
+}
+
 void remedy_glue_stop(struct daemon *d)
 {
 	pthread_mutex_lock(&feed_mu);

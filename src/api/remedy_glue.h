@@ -23,6 +23,9 @@ int remedy_glue_reload(struct daemon *d, const struct config *cfg, bool apply, s
 /* The engine tick (triggers held for their `for`). */
 int remedy_glue_add_ticks(struct daemon *d, struct engine *e);
 
+/* This node began to lead (api/cluster.h): the runs under way are read again and resumed. */
+void remedy_glue_resume(struct daemon *d);
+
 /* Stops and frees d->remedy. Idempotent. */
 void remedy_glue_stop(struct daemon *d);
 

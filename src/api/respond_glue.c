@@ -616,7 +616,7 @@ int respond_glue_start(struct daemon *d, struct buf *err)
 	d->incident_exists = hook_exists;
 	d->incidents_fetch = hook_fetch;
 	d->incident_ctx = d;
-	struct worker_opts o = { .capacity = 1024, .item_free = item_free, .stop_mode = WORKER_CANCEL };
+	struct worker_opts o = { .capacity = 1024, .item_free = item_free, .stop_mode = WORKER_CANCEL, .leader_only = true };
 	int rc = worker_create("triage", glue_run, g, &o, &g->w, err);
 	return rc ? rc : incidents_subscribe(d->incidents, on_incident, g);
 }

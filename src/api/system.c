@@ -3,6 +3,7 @@
  * format, status, and configuration reload.
  */
 #include "api/api.h"
+#include "api/cluster.h"
 #include "web/stream.h"
 #include "api/handlers.h"
 #include "core/log.h"
@@ -182,6 +183,21 @@ int api_status(struct http_request *req, struct http_response *res)
 			      "started", ooda_time_format(d->started_ns, started, sizeof(started)),
 			      "config", d->config_path ? d->config_path : "", "auth_required",
 			      auth_active_tokens(d->auth) > 0, "you", req->who.actor);
+	api_send_json(res, 200, j);
+	return 0;
+}
+
+int api_cluster(struct http_request *req, struct http_response *res)
+{
+	struct daemon *d = api_daemon(req);
+	json_t *j = NULL;
+	if (!d->cluster) {
+		buf_adds(&req->err, "the cluster is not set up yet");
+		return OODA_EUNAVAIL;
+	}
+	int rc = cluster_status_json(d->cluster, &j, &req->err);
+	if (rc)
+		return rc;
 	api_send_json(res, 200, j);
 	return 0;
 }

@@ -644,7 +644,7 @@ static void runner_run(void *ctx, void *item)
 int change_start(struct change *c, struct buf *err)
 {
 	/* a run id a full queue refuses is not lost: it is stored running, and the wake resumes it */
-	struct worker_opts o = { .capacity = 64, .stop_mode = WORKER_CANCEL, .item_free = free };
+	struct worker_opts o = { .capacity = 64, .stop_mode = WORKER_CANCEL, .item_free = free, .leader_only = true };
 	int rc = worker_create("rollback runner", runner_run, c, &o, &c->runner, err);
 	if (!rc)
 		worker_wake(c->runner); /* resume the runs a crash or a stop left running */

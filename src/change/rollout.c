@@ -17,6 +17,7 @@
 #include "change/change.h"
 #include "audit/docwrite.h"
 #include "core/error.h"
+#include "core/lead.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "core/worker.h"
@@ -492,6 +493,10 @@ static void *engine_main(void *arg)
 	struct rollout_engine *e = c->ro;
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
+		if (lead_thread_enter() < 0) { /* a follower's rollouts wait for it to lead (core/lead.h) */
+			worker_cond_wait_until(&e->cv, &e->mu, ooda_mono_ns() + LEAD_POLL_MS * OODA_NS_PER_MS);
+			continue;
+		}
 		e->kick = false;
 		struct due_scan d = { json_array(), ooda_now_ns(), 0 };
 		if (store_rollout_list(c->store, rollout_status_name(RO_RUNNING), 10000, due_row, &d))

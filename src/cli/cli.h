@@ -220,6 +220,7 @@ int cmd_traces(struct cli_args *a, struct buf *err);
 int cmd_query(struct cli_args *a, struct buf *err);
 int cmd_events(struct cli_args *a, struct buf *err);
 int cmd_services_list(struct cli_args *a, struct buf *err);
+int cmd_cluster_status(struct cli_args *a, struct buf *err);
 int cmd_services_show(struct cli_args *a, struct buf *err);
 int cmd_logs_patterns(struct cli_args *a, struct buf *err);
 

@@ -1257,6 +1257,8 @@ static const struct cli_command commands[] = {
 	{ "completion", NULL, cmd_completion, "", "bash|zsh|fish",
 	  "Print a shell completion script generated from this table: source <(ooda completion bash).", "admin" },
 	{ "status", NULL, cmd_status, "", "", "Show the server and token in use and where each came from, then the daemon's version, data dir and who you are to it.", "admin" },
+	{ "cluster", "status", cmd_cluster_status, "", "",
+	  "The ooda nodes sharing this control store: which one leads, its term, each node's address and last heartbeat.", "admin" },
 	{ "reload", NULL, cmd_reload, "", "", "Make the daemon re-read ooda.yaml (same as SIGHUP).", "admin" },
 	{ "config", "check", cmd_config_check, "", "FILE", "Validate an ooda.yaml; errors give file:line:column and the key path.", "admin" },
 	{ "login", NULL, cmd_login, "--token-file=", "",

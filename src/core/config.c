@@ -521,6 +521,8 @@ const struct config_key config_keys[] = {
 	  "Address and port to serve HTTP on. Binding a non-loopback address requires at least one API token." },
 	{ "server.data_dir", CFG_STRING, "./ooda-data", F(data_dir), 0, 0,
 	  "Directory holding the control-plane and telemetry databases, the audit signing key and backups." },
+	{ "server.node_id", CFG_STRING, NULL, F(node_id), 0, 0,
+	  "This node's name among several ooda nodes sharing one PostgreSQL control store (GET /api/v1/cluster); empty: the host name and the listen port. Unique per node." },
 	{ "server.threads", CFG_INT, "8", F(threads), 1, 256,
 	  "HTTP event-loop threads, and as many ingest workers (ingest requests wait for the disk there, not on an event loop)." },
 	{ "server.max_connections", CFG_INT, "1024", F(max_connections), 1, 100000,

@@ -22,6 +22,7 @@ struct config {
 	/* server */
 	char *listen;            /* host:port */
 	char *data_dir;
+	char *node_id;           /* this node's name in a cluster; "" = host name and port */
 	int64_t threads;
 	int64_t max_connections;
 	int64_t request_timeout_ns;

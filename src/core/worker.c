@@ -6,6 +6,7 @@
  */
 #include "core/worker.h"
 #include "core/error.h"
+#include "core/lead.h"
 #include "core/time.h"
 
 #include <errno.h>
@@ -71,6 +72,11 @@ static void *worker_main(void *arg)
 		}
 		if (w->stop)
 			break;
+		if (w->opts.leader_only && lead_thread_enter() < 0) {
+			/* a follower leaves the work queued until it leads */
+			worker_cond_wait_until(&w->wake, &w->mu, ooda_mono_ns() + LEAD_POLL_MS * OODA_NS_PER_MS);
+			continue;
+		}
 		void *item = NULL;
 		if (w->n) {
 			item = w->ring[w->head];

@@ -43,7 +43,16 @@ struct worker_opts {
 	enum worker_stop_mode stop_mode;
 	void (*item_free)(void *item); /* frees a dropped item; NULL: dropped items are not freed */
 	int threads;           /* threads sharing the queue; 0 or 1: one */
+	/*
+	 * true: fn runs only while this node leads (core/lead.h), each call with
+	 * the thread's fencing token entered; while following, items and wakes
+	 * wait in the queue and are taken when leadership comes (checked every
+	 * LEAD_POLL_MS).
+	 */
+	bool leader_only;
 };
+
+#define LEAD_POLL_MS 200
 
 struct worker;
 

@@ -4,6 +4,7 @@
  */
 #include "detect/engine.h"
 #include "core/error.h"
+#include "core/lead.h"
 #include "core/time.h"
 
 #include <errno.h>
@@ -132,7 +133,9 @@ static void *engine_main(void *arg)
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		bool periodic = ts_ns(&now) >= ts_ns(&next);
-		engine_tick_once(e, ooda_now_ns());
+		/* only the leader ticks (core/lead.h); a follower's detectors wait, its ingest goes on */
+		if (lead_thread_enter() > 0)
+			engine_tick_once(e, ooda_now_ns());
 		pthread_mutex_lock(&e->mu);
 		engine_due_fn due = e->due;
 		void *due_ctx = e->due_ctx;

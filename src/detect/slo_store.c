@@ -284,7 +284,7 @@ int slo_set_start(struct slo_set *set, struct buf *err)
 	pthread_rwlock_unlock(&set->defs);
 	/* the worker runs even without SLOs: a reload may add some */
 	set->stop = false;
-	struct worker_opts o = { .interval_ns = OODA_NS_PER_SEC };
+	struct worker_opts o = { .interval_ns = OODA_NS_PER_SEC, .leader_only = true };
 	int prc = worker_create("slo", worker_step, set, &o, &set->worker, err);
 	if (prc)
 		return prc;

@@ -10,6 +10,7 @@
 #include "remedy/remedy.h"
 #include "audit/docwrite.h"
 #include "core/error.h"
+#include "core/lead.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "core/worker.h"
@@ -1487,6 +1488,39 @@ static int created_cmp(const void *a, const void *b)
 	return x->created_ns < y->created_ns ? -1 : x->created_ns > y->created_ns;
 }
 
+/*
+ * Reads every run from the store into the in-memory index (the one a
+ * follower holds may be old) and returns in *resume the ids of the runs
+ * that were under way; caller owns *resume.
+ */
+static int runs_reload(struct remedy *r, json_t **resume)
+{
+	struct start_ctx s = { r, json_array() };
+	pthread_mutex_lock(&r->mu);
+	int rc = vdoc_list(r->store, RUN_KIND, "", start_row, &s);
+	if (r->n_runs)
+		qsort(r->runs, r->n_runs, sizeof(*r->runs), created_cmp);
+	pthread_mutex_unlock(&r->mu);
+	if (rc) {
+		json_decref(s.resume);
+		return rc;
+	}
+	*resume = s.resume;
+	return 0;
+}
+
+/* Hands each run of resume (taken) to the runners. */
+static void runs_resume(struct remedy *r, json_t *resume, const char *after)
+{
+	size_t i;
+	json_t *id;
+	json_array_foreach(resume, i, id) {
+		log_info("run %s: resumed after %s", json_string_value(id), after);
+		runner_push(r, json_string_value(id));
+	}
+	json_decref(resume);
+}
+
 int remedy_start(struct remedy *r, struct buf *err)
 {
 	struct vdoc pd;
@@ -1501,32 +1535,35 @@ int remedy_start(struct remedy *r, struct buf *err)
 		vdoc_release(&pd);
 	}
 	buf_release(&e2);
-	struct start_ctx s = { r, json_array() };
-	pthread_mutex_lock(&r->mu);
-	int rc = vdoc_list(r->store, RUN_KIND, "", start_row, &s);
-	if (r->n_runs)
-		qsort(r->runs, r->n_runs, sizeof(*r->runs), created_cmp);
-	pthread_mutex_unlock(&r->mu);
+	json_t *resume = NULL;
+	int rc = runs_reload(r, &resume);
 	if (rc) {
-		json_decref(s.resume);
 		buf_adds(err, "remediation runs cannot be read");
 		return rc;
 	}
-	struct worker_opts dopt = { .capacity = TRIGGER_QUEUE, .item_free = (void (*)(void *))json_decref };
-	struct worker_opts ropt = { .capacity = RUN_QUEUE, .item_free = free, .threads = REMEDY_RUNNERS };
+	struct worker_opts dopt = { .capacity = TRIGGER_QUEUE, .item_free = (void (*)(void *))json_decref,
+				    .leader_only = true };
+	struct worker_opts ropt = { .capacity = RUN_QUEUE, .item_free = free, .threads = REMEDY_RUNNERS,
+				    .leader_only = true };
 	if ((rc = worker_create("remedy-decide", decide_fn, r, &dopt, &r->decider, err)) ||
 	    (rc = worker_create("remedy-run", run_fn, r, &ropt, &r->runners, err))) {
-		json_decref(s.resume);
+		json_decref(resume);
 		return rc;
 	}
-	size_t i;
-	json_t *id;
-	json_array_foreach(s.resume, i, id) {
-		log_info("run %s: resumed after a restart", json_string_value(id));
-		runner_push(r, json_string_value(id));
-	}
-	json_decref(s.resume);
+	if (lead_term() > 0)
+		runs_resume(r, resume, "a restart");
+	else /* a follower: remedy_resume hands them over when this node begins to lead */
+		json_decref(resume);
 	return 0;
+}
+
+int remedy_resume(struct remedy *r)
+{
+	json_t *resume = NULL;
+	int rc = runs_reload(r, &resume);
+	if (!rc)
+		runs_resume(r, resume, "this node began to lead");
+	return rc;
 }
 
 void remedy_destroy(struct remedy *r)

@@ -80,6 +80,12 @@ int remedy_section_check(const char *section_json, struct buf *err);
 
 /* Starts the decision worker and the runners; runs left active by a crash or a stop are resumed. */
 int remedy_start(struct remedy *r, struct buf *err);
+/*
+ * On a node that just began to lead (api/cluster.c): re-reads every run
+ * from the store and hands the ones under way to the runners, which act
+ * once leadership lets them (core/lead.h). Returns 0 or the store's error.
+ */
+int remedy_resume(struct remedy *r);
 
 /* Stops the threads (a step in flight is left "running" and resumed at the next start) and frees r. NULL ok. */
 void remedy_destroy(struct remedy *r);

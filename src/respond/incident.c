@@ -438,7 +438,8 @@ int incidents_configure(struct incidents *inc, const char *incidents_json, const
 
 int incidents_start(struct incidents *inc, struct buf *err)
 {
-	struct worker_opts wo = { .capacity = INCIDENTS_QUEUE, .stop_mode = WORKER_DRAIN, .item_free = tr_item_free };
+	struct worker_opts wo = { .capacity = INCIDENTS_QUEUE, .stop_mode = WORKER_DRAIN, .item_free = tr_item_free,
+				  .leader_only = true };
 	int rc = worker_create("incidents", worker_run, inc, &wo, &inc->worker, err);
 	if (!rc && inc->alerts)
 		rc = alerts_subscribe(inc->alerts, on_alert_transition, inc);

@@ -669,7 +669,8 @@ int notify_create(struct store *s, const struct audit_signer *signer, const char
 int notify_start(struct notify *n, struct buf *err)
 {
 	struct worker_opts o = { .capacity = QUEUE_CAPACITY, .interval_ns = WORKER_INTERVAL_NS,
-				 .stop_mode = WORKER_CANCEL, .item_free = alert_job_free };
+				 .stop_mode = WORKER_CANCEL, .item_free = alert_job_free,
+				 .leader_only = true };
 	int rc = worker_create("notify", work, n, &o, &n->w, err);
 	if (!rc)
 		worker_wake(n->w); /* rows left pending by the last run */

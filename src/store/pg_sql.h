@@ -75,6 +75,11 @@ static const char *const pg_migrations[] = {
 	"  id TEXT PRIMARY KEY, status TEXT NOT NULL, env TEXT NOT NULL,"
 	"  due_ns BIGINT NOT NULL, updated_ns BIGINT NOT NULL, body TEXT NOT NULL);"
 	"CREATE INDEX rollouts_status ON rollouts(status, due_ns);",
+	/* 8: several nodes (api/cluster.h): the leader's lease (one row, id 1) and the nodes' heartbeats */
+	"CREATE TABLE leader_lease(id INTEGER PRIMARY KEY, node_id TEXT NOT NULL, term BIGINT NOT NULL,"
+	"  expires_ns BIGINT NOT NULL);"
+	"CREATE TABLE cluster_nodes(node_id TEXT PRIMARY KEY, address TEXT NOT NULL, version TEXT NOT NULL,"
+	"  role TEXT NOT NULL, term BIGINT NOT NULL, started_ns BIGINT NOT NULL, seen_ns BIGINT NOT NULL);",
 };
 
 /* Bookkeeping outside the numbered migrations: the schema version itself. */
@@ -89,6 +94,14 @@ static const char *const pg_migrations[] = {
  * audit chain's read of its head and the append after it are one step.
  */
 #define PG_LOCK_WRITE "SELECT pg_advisory_xact_lock(1869571169, 2)"
+/*
+ * A session left idle inside a transaction this long is ended by the
+ * server, and with it the write lock it holds: a node paused mid-write
+ * (SIGSTOP, a VM freeze) would otherwise stop every node's writes, the
+ * lease's renewal and takeover among them. Well under the lease (5 s,
+ * api/cluster.h); the writer never waits between statements for long.
+ */
+#define PG_SET_IDLE_TX "SET idle_in_transaction_session_timeout = '2s'"
 /* The channel every commit notifies (store_data_version, store_wait_change). */
 #define PG_CHANNEL "ooda_change"
 
@@ -135,6 +148,10 @@ enum pg_stmt {
 	PG_ROLLOUT_GET,
 	PG_ROLLOUT_LIST,
 	PG_ROLLOUT_LIST_STATUS,
+	PG_LEASE_CLAIM,
+	PG_LEASE_GET,
+	PG_NODE_PUT,
+	PG_NODE_LIST,
 	PG_STATS,
 	PG_COUNT
 };
@@ -256,6 +273,28 @@ static const char *const pg_text[PG_COUNT] = {
 	/* through rollouts_status: the worker's query for work */
 	[PG_ROLLOUT_LIST_STATUS] = "SELECT id, status, env, due_ns, updated_ns, body FROM rollouts"
 				   " WHERE status = $2 ORDER BY id DESC LIMIT $1",
+	/*
+	 * The lease (store_lease_claim): $1 node, $2 the term it holds (0: none),
+	 * $3 now, $4 the lease's length. The holder renews its term; the same
+	 * node without that term (restarted) and anyone once the lease expired
+	 * take it with the term bumped; otherwise no row comes back.
+	 */
+	[PG_LEASE_CLAIM] =
+		"INSERT INTO leader_lease(id, node_id, term, expires_ns) VALUES(1, $1, 1, $3::bigint + $4::bigint)"
+		" ON CONFLICT (id) DO UPDATE SET node_id = excluded.node_id,"
+		" term = CASE WHEN leader_lease.node_id = $1 AND leader_lease.term = $2::bigint"
+		"   THEN leader_lease.term ELSE leader_lease.term + 1 END,"
+		" expires_ns = excluded.expires_ns"
+		" WHERE leader_lease.node_id = $1 OR leader_lease.expires_ns < $3::bigint"
+		" RETURNING node_id, term, expires_ns",
+	[PG_LEASE_GET] = "SELECT node_id, term, expires_ns FROM leader_lease WHERE id = 1",
+	[PG_NODE_PUT] =
+		"INSERT INTO cluster_nodes(node_id, address, version, role, term, started_ns, seen_ns)"
+		" VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (node_id) DO UPDATE SET address = excluded.address,"
+		" version = excluded.version, role = excluded.role, term = excluded.term,"
+		" started_ns = excluded.started_ns, seen_ns = excluded.seen_ns",
+	[PG_NODE_LIST] = "SELECT node_id, address, version, role, term, started_ns, seen_ns FROM cluster_nodes"
+			 " ORDER BY node_id",
 	[PG_STATS] = "SELECT pg_database_size(current_database()), (SELECT coalesce(MAX(seq), 0) FROM audit)",
 };
 

@@ -71,6 +71,15 @@ static const char *const sql_migrations[] = {
 	"  id TEXT PRIMARY KEY, status TEXT NOT NULL, env TEXT NOT NULL,"
 	"  due_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL, body TEXT NOT NULL);"
 	"CREATE INDEX rollouts_status ON rollouts(status, due_ns);",
+	/*
+	 * 8: several nodes (api/cluster.h): the leader's lease and the nodes'
+	 * heartbeats. Used on PostgreSQL only; a SQLite data dir has one node,
+	 * always the leader, but keeps the numbering in step.
+	 */
+	"CREATE TABLE leader_lease(id INTEGER PRIMARY KEY, node_id TEXT NOT NULL, term INTEGER NOT NULL,"
+	"  expires_ns INTEGER NOT NULL);"
+	"CREATE TABLE cluster_nodes(node_id TEXT PRIMARY KEY, address TEXT NOT NULL, version TEXT NOT NULL,"
+	"  role TEXT NOT NULL, term INTEGER NOT NULL, started_ns INTEGER NOT NULL, seen_ns INTEGER NOT NULL);",
 };
 
 enum sql_stmt {

@@ -7,6 +7,7 @@
  */
 #include "store/store_backend.h"
 #include "core/error.h"
+#include "core/lead.h"
 #include "core/log.h"
 #include "core/time.h"
 
@@ -20,6 +21,7 @@ struct job {
 	store_tx_fn fn;
 	void *ctx;
 	struct buf *err;
+	int64_t fence;  /* the caller's fencing token (store_fence_set); 0: none */
 	int rc;
 	bool done;
 	struct job *next;
@@ -38,6 +40,7 @@ struct store {
 	bool stopping;
 	atomic_bool full;             /* the last failed write failed for lack of space */
 	atomic_ullong full_failures;
+	atomic_ullong fence_refusals; /* writes refused for a stale fencing token */
 	pthread_cond_t changed;       /* broadcast after each commit (store_wait_change) */
 	uint64_t commits;
 };
@@ -72,6 +75,33 @@ static int no_space(struct store *s, struct buf *err)
 	return OODA_ENOSPACE;
 }
 
+uint64_t store_fence_refusals(struct store *s)
+{
+	return atomic_load(&s->fence_refusals);
+}
+
+/*
+ * The fence of job j, checked inside the batch's transaction, so a leader
+ * that takes over (itself a write under the same lock) is seen by every
+ * later write: 0 when j may go on, else OODA_ECONFLICT with the reason.
+ */
+static int fence_check(struct store *s, struct job *j)
+{
+	if (!j->fence || !s->be->fence)
+		return 0;
+	int64_t current = 0;
+	int rc = j->fence < 0 ? OODA_ECONFLICT : s->be->fence(s->impl, j->fence, &current);
+	if (rc == OODA_ECONFLICT) {
+		atomic_fetch_add(&s->fence_refusals, 1);
+		if (j->fence < 0)
+			buf_adds(j->err, "fenced: this node does not lead the cluster");
+		else
+			buf_addf(j->err, "fenced: term %lld is older than the lease's term %lld", (long long)j->fence,
+				 (long long)current);
+	}
+	return rc;
+}
+
 /* Runs one batch of jobs in one transaction. Called without s->mu held. */
 static void run_batch(struct store *s, struct job *batch)
 {
@@ -86,7 +116,9 @@ static void run_batch(struct store *s, struct job *batch)
 			j->rc = failed_for_space(s, OODA_EIO) ? no_space(s, j->err) : OODA_EIO;
 			continue;
 		}
-		j->rc = j->fn(s, j->ctx, j->err);
+		j->rc = fence_check(s, j);
+		if (!j->rc)
+			j->rc = j->fn(s, j->ctx, j->err);
 		if (j->rc) {
 			if (failed_for_space(s, j->rc))
 				j->rc = no_space(s, j->err);
@@ -313,7 +345,7 @@ void store_close(struct store *s)
 int store_write(struct store *s, store_tx_fn fn, void *ctx, struct buf *err)
 {
 	struct buf local = BUF_INIT;
-	struct job j = { .fn = fn, .ctx = ctx, .err = err ? err : &local };
+	struct job j = { .fn = fn, .ctx = ctx, .err = err ? err : &local, .fence = lead_thread_fence() };
 	if (!s->threaded) {
 		j.next = NULL;
 		run_batch(s, &j);

@@ -424,4 +424,54 @@ int store_rollout_get(struct store *s, const char *id, store_row_fn fn, void *ct
 int store_rollout_list(struct store *s, const char *status, size_t limit, store_row_fn fn, void *ctx);
 int store_incident_artifact_iter(struct store *s, int64_t number, store_row_fn fn, void *ctx);
 
+/* ---- several nodes: the leader's lease, fencing, the nodes' heartbeats ---- */
+
+/* The leader's lease: who holds it, its term (the fencing token) and until when. */
+struct lease_row {
+	char node_id[128];
+	int64_t term;
+	int64_t expires_ns;
+};
+
+/*
+ * (tx) Claims or renews the lease for node: a node holding term renews it
+ * until now + lease_ns; any node takes a lease that expired before now,
+ * and the node named in the lease takes it at once when it does not hold
+ * that term (the same node restarted: node ids are unique), each with the
+ * term bumped by one. *out receives the lease as it stands after
+ * the call (the caller leads when out->node_id is node and out->term > 0).
+ * OODA_EUNSUPPORTED on a backend with one node (SQLite).
+ */
+int store_lease_claim(struct store *s, const char *node, int64_t held_term, int64_t now_ns, int64_t lease_ns,
+		      struct lease_row *out);
+/* The lease as stored; OODA_ENOTFOUND before any node claimed it, OODA_EUNSUPPORTED on SQLite. */
+int store_lease_get(struct store *s, struct lease_row *out);
+
+/*
+ * Fencing: a store_write() from a thread whose fencing token
+ * (lead_thread_fence, core/lead.h) is > 0 first checks, inside its
+ * transaction, that the lease's term is still that token, and fails with
+ * OODA_ECONFLICT ("fenced: …") when a newer leader took over; a token of -1
+ * (a node that does not lead) refuses the write; 0 checks nothing.
+ * Backends with one node (SQLite) check nothing.
+ */
+/* How many writes the fence refused since the store opened (the cluster loop steps down on a change). */
+uint64_t store_fence_refusals(struct store *s);
+
+/* A node of the cluster as it last reported itself. */
+struct node_row {
+	const char *node_id;
+	const char *address;
+	const char *version;
+	const char *role;     /* "leader" or "follower" */
+	int64_t term;         /* the term it led with (0: follower) */
+	int64_t started_ns;
+	int64_t seen_ns;      /* its last heartbeat */
+};
+
+/* (tx) Inserts or replaces the row of r->node_id. OODA_EUNSUPPORTED on SQLite. */
+int store_node_put(struct store *s, const struct node_row *r);
+/* Every node, by id; fn gets a const struct node_row *. OODA_EUNSUPPORTED on SQLite. */
+int store_node_list(struct store *s, store_row_fn fn, void *ctx);
+
 #endif

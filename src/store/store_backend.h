@@ -101,6 +101,15 @@ struct store_backend {
 	int (*rollout_put)(void *impl, const struct rollout_row *r);                   /* (tx) */
 	int (*rollout_get)(void *impl, const char *id, store_row_fn fn, void *ctx);
 	int (*rollout_list)(void *impl, const char *status, size_t limit, store_row_fn fn, void *ctx);
+
+	/* several nodes (store.h); NULL on a backend with one node */
+	int (*lease_claim)(void *impl, const char *node, int64_t held_term, int64_t now_ns, int64_t lease_ns,
+			   struct lease_row *out);                                /* (tx) */
+	int (*lease_get)(void *impl, struct lease_row *out);
+	/* (tx) 0 when the lease's term is still term, OODA_ECONFLICT with the current term in *current */
+	int (*fence)(void *impl, int64_t term, int64_t *current);
+	int (*node_put)(void *impl, const struct node_row *r);                     /* (tx) */
+	int (*node_list)(void *impl, store_row_fn fn, void *ctx);
 };
 
 extern const struct store_backend store_sqlite_backend;

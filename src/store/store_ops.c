@@ -5,6 +5,7 @@
  * store's backend and adds nothing; the contracts are in store.h.
  */
 #include "store/store_backend.h"
+#include "core/error.h"
 
 int store_data_version(struct store *s, int64_t *v)
 {
@@ -159,4 +160,30 @@ int store_rollout_get(struct store *s, const char *id, store_row_fn fn, void *ct
 int store_rollout_list(struct store *s, const char *status, size_t limit, store_row_fn fn, void *ctx)
 {
 	return store_backend(s)->rollout_list(store_impl(s), status, limit, fn, ctx);
+}
+
+int store_lease_claim(struct store *s, const char *node, int64_t held_term, int64_t now_ns, int64_t lease_ns,
+		      struct lease_row *out)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->lease_claim ? be->lease_claim(store_impl(s), node, held_term, now_ns, lease_ns, out)
+			       : OODA_EUNSUPPORTED;
+}
+
+int store_lease_get(struct store *s, struct lease_row *out)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->lease_get ? be->lease_get(store_impl(s), out) : OODA_EUNSUPPORTED;
+}
+
+int store_node_put(struct store *s, const struct node_row *r)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->node_put ? be->node_put(store_impl(s), r) : OODA_EUNSUPPORTED;
+}
+
+int store_node_list(struct store *s, store_row_fn fn, void *ctx)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->node_list ? be->node_list(store_impl(s), fn, ctx) : OODA_EUNSUPPORTED;
 }

@@ -81,7 +81,7 @@ static int pconn_open(struct pconn *c, const char *dsn, bool listen, struct buf 
 		return OODA_EUNAVAIL;
 	}
 	PQsetNoticeProcessor(c->pg, NULL, NULL);
-	if (exec_ok(c->pg, "SET client_min_messages = warning") ||
+	if (exec_ok(c->pg, "SET client_min_messages = warning") || exec_ok(c->pg, PG_SET_IDLE_TX) ||
 	    (listen && exec_ok(c->pg, "LISTEN " PG_CHANNEL))) {
 		if (err)
 			buf_adds(err, "cannot set up the PostgreSQL control store connection");
@@ -100,7 +100,7 @@ static bool pconn_alive(struct pconn *c, bool listen)
 		return false;
 	PQreset(c->pg);
 	memset(c->prepared, 0, sizeof(c->prepared));
-	if (PQstatus(c->pg) != CONNECTION_OK)
+	if (PQstatus(c->pg) != CONNECTION_OK || exec_ok(c->pg, PG_SET_IDLE_TX))
 		return false;
 	return !(listen && exec_ok(c->pg, "LISTEN " PG_CHANNEL));
 }
@@ -1097,6 +1097,100 @@ static int pg_rollout_list(void *impl, const char *status, size_t limit, store_r
 	return iterate(impl, status ? PG_ROLLOUT_LIST_STATUS : PG_ROLLOUT_LIST, &p, rollout_each, fn, ctx, NULL);
 }
 
+/* ---- several nodes: lease, fence, heartbeats ------------------------------ */
+
+static void read_lease(const PGresult *r, struct lease_row *out)
+{
+	snprintf(out->node_id, sizeof(out->node_id), "%s", col(r, 0, 0));
+	out->term = col_int(r, 0, 1);
+	out->expires_ns = col_int(r, 0, 2);
+}
+
+/* The writer's read of the lease, inside the transaction (the write lock is held). */
+static int lease_read_tx(struct pg_store *s, struct lease_row *out)
+{
+	PGresult *r = rexec(s, &s->w, PG_LEASE_GET, NULL);
+	if (!r)
+		return OODA_EIO;
+	int n = PQntuples(r);
+	if (n == 1)
+		read_lease(r, out);
+	PQclear(r);
+	return n == 1 ? 0 : OODA_ENOTFOUND;
+}
+
+static int pg_lease_claim(void *impl, const char *node, int64_t held_term, int64_t now_ns, int64_t lease_ns,
+			  struct lease_row *out)
+{
+	struct pg_store *s = impl;
+	memset(out, 0, sizeof(*out));
+	struct params p = { 0 };
+	p_str(&p, node);
+	p_int(&p, held_term);
+	p_int(&p, now_ns);
+	p_int(&p, lease_ns);
+	PGresult *r = rexec(s, &s->w, PG_LEASE_CLAIM, &p);
+	if (!r)
+		return OODA_EIO;
+	int n = PQntuples(r);
+	if (n == 1)
+		read_lease(r, out);
+	PQclear(r);
+	return n == 1 ? 0 : lease_read_tx(s, out);
+}
+
+static int pg_lease_get(void *impl, struct lease_row *out)
+{
+	struct pg_store *s = impl;
+	memset(out, 0, sizeof(*out));
+	struct pconn *c = rconn(s);
+	if (!c)
+		return OODA_EUNAVAIL;
+	PGresult *r = rexec(s, c, PG_LEASE_GET, NULL);
+	int n = r ? PQntuples(r) : 0;
+	if (n == 1)
+		read_lease(r, out);
+	PQclear(r);
+	rdone(s, c);
+	return !r ? OODA_EIO : n == 1 ? 0 : OODA_ENOTFOUND;
+}
+
+static int pg_fence(void *impl, int64_t term, int64_t *current)
+{
+	struct lease_row l = { 0 };
+	int rc = lease_read_tx(impl, &l);
+	if (rc && rc != OODA_ENOTFOUND)
+		return rc;
+	*current = l.term;
+	return term > 0 && l.term == term ? 0 : OODA_ECONFLICT;
+}
+
+static int pg_node_put(void *impl, const struct node_row *r)
+{
+	struct params p = { 0 };
+	p_str(&p, r->node_id);
+	p_str(&p, r->address);
+	p_str(&p, r->version);
+	p_str(&p, r->role);
+	p_int(&p, r->term);
+	p_int(&p, r->started_ns);
+	p_int(&p, r->seen_ns);
+	return wexec(impl, PG_NODE_PUT, &p, NULL);
+}
+
+static int node_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
+{
+	struct node_row row = { .node_id = col(r, i, 0), .address = col(r, i, 1), .version = col(r, i, 2),
+				.role = col(r, i, 3), .term = col_int(r, i, 4), .started_ns = col_int(r, i, 5),
+				.seen_ns = col_int(r, i, 6) };
+	return fn(ctx, &row);
+}
+
+static int pg_node_list(void *impl, store_row_fn fn, void *ctx)
+{
+	return iterate(impl, PG_NODE_LIST, NULL, node_each, fn, ctx, NULL);
+}
+
 const struct store_backend store_pg_backend = {
 	.version = STORE_BACKEND_VERSION,
 	.name = "postgres",
@@ -1148,4 +1242,9 @@ const struct store_backend store_pg_backend = {
 	.rollout_put = pg_rollout_put,
 	.rollout_get = pg_rollout_get,
 	.rollout_list = pg_rollout_list,
+	.lease_claim = pg_lease_claim,
+	.lease_get = pg_lease_get,
+	.fence = pg_fence,
+	.node_put = pg_node_put,
+	.node_list = pg_node_list,
 };

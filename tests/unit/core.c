@@ -193,7 +193,7 @@ static void test_config_schema_errors(void **state)
 	} cases[] = {
 		{ "sevrer:\n  threads: 2\n", 1, { "t.yaml:1:1: sevrer: unknown key; did you mean \"server\"?" } },
 		{ "server:\n  zzzz: 1\n", 1,
-		  { "t.yaml:2:3: server.zzzz: unknown key (expected one of: listen, data_dir, threads," } },
+		  { "t.yaml:2:3: server.zzzz: unknown key (expected one of: listen, data_dir, node_id, threads," } },
 		{ "server:\n  lisen: x\n  threads: many\nflags: []\n", 3,
 		  { "t.yaml:2:3: server.lisen: unknown key; did you mean \"listen\"?",
 		    "t.yaml:3:12: server.threads: expected an integer, got \"many\"",

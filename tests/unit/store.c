@@ -15,6 +15,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/lead.h"
 #include "store/store.h"
 #include "store_at.h"
 
@@ -448,6 +449,135 @@ static void test_rollouts(void **state)
 	free(dir);
 }
 
+/* ---- the leader's lease and fencing ---------------------------------------- */
+
+struct claim {
+	const char *node;
+	int64_t held, now, len;
+	struct lease_row out;
+};
+
+static int claim_tx(struct store *s, void *ctx, struct buf *err)
+{
+	(void)err;
+	struct claim *c = ctx;
+	return store_lease_claim(s, c->node, c->held, c->now, c->len, &c->out);
+}
+
+static struct lease_row claim(struct store *s, const char *node, int64_t held, int64_t now)
+{
+	struct claim c = { node, held, now, 5000, { { 0 }, 0, 0 } };
+	assert_int_equal(store_write(s, claim_tx, &c, NULL), 0);
+	return c.out;
+}
+
+static struct lease_row lease_now(struct store *s)
+{
+	struct lease_row l;
+	assert_int_equal(store_lease_get(s, &l), 0);
+	return l;
+}
+
+static int node_tx(struct store *s, void *ctx, struct buf *err)
+{
+	(void)err;
+	return store_node_put(s, ctx);
+}
+
+static int count_node(void *ctx, const void *row)
+{
+	const struct node_row *r = row;
+	if (!strcmp(r->role, "leader"))
+		(*(int *)ctx)++;
+	return 0;
+}
+
+/*
+ * One lease: the first claim wins term 1, a second node cannot take it
+ * before it expires, the first node restarted takes it back at once (term
+ * 2), the second takes it after it expired with term 3; the old leader's
+ * writes carrying term 2 are then refused inside their transaction (and counted),
+ * the new leader's go through, a thread that follows (-1) writes nothing.
+ * SQLite has one node and no lease.
+ */
+static void test_lease_and_fence(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+	struct lease_row l;
+	if (!getenv("OODA_TEST_PG_DSN")) {
+		assert_int_equal(store_lease_get(s, &l), OODA_EUNSUPPORTED);
+		struct token_row t = token("tok_00000000000000f1", "onenode", 1);
+		lead_thread_enter(); /* term 1: one node leads, nothing is checked */
+		assert_int_equal(store_write(s, insert_tx, &t, NULL), 0);
+		lead_thread_leave();
+		assert_int_equal(store_fence_refusals(s), 0);
+		store_close(s);
+		rmrf(dir);
+		free(dir);
+		return;
+	}
+	assert_int_equal(store_lease_get(s, &l), OODA_ENOTFOUND);
+	l = claim(s, "a", 0, 1000);
+	assert_string_equal(l.node_id, "a");
+	assert_int_equal(l.term, 1);
+	assert_int_equal(l.expires_ns, 6000);
+	l = claim(s, "b", 0, 2000); /* held by a: b follows */
+	assert_string_equal(l.node_id, "a");
+	l = claim(s, "a", 1, 3000); /* a renews its term */
+	assert_int_equal(l.term, 1);
+	assert_int_equal(l.expires_ns, 8000);
+	l = claim(s, "a", 0, 3000); /* a restarted (it holds no term): it takes its lease back with a new term */
+	assert_int_equal(l.term, 2);
+	l = claim(s, "a", 2, 3000);
+	assert_int_equal(l.term, 2);
+	l = claim(s, "b", 0, 8001); /* expired: b takes over with the term bumped */
+	assert_string_equal(l.node_id, "b");
+	assert_int_equal(l.term, 3);
+	l = claim(s, "a", 2, 8002); /* a's renewal of term 2 fails: b holds the lease */
+	assert_string_equal(l.node_id, "b");
+	assert_int_equal(lease_now(s).term, 3);
+
+	/* a, paused past its lease, comes back and writes with its old term */
+	lead_set(2);
+	lead_thread_enter();
+	struct token_row t = token("tok_00000000000000f2", "stale", 2);
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_write(s, insert_tx, &t, &err), OODA_ECONFLICT);
+	assert_non_null(strstr(err.data, "fenced: term 2 is older than the lease's term 3"));
+	assert_int_equal(store_fence_refusals(s), 1);
+	/* a follower's thread writes nothing either */
+	lead_set(0);
+	assert_int_equal(lead_thread_enter(), -1);
+	buf_reset(&err);
+	assert_int_equal(store_write(s, insert_tx, &t, &err), OODA_ECONFLICT);
+	assert_int_equal(store_fence_refusals(s), 2);
+	/* the leader of term 3 writes */
+	lead_set(3);
+	lead_thread_enter();
+	assert_int_equal(store_write(s, insert_tx, &t, NULL), 0);
+	/* the stale write left nothing behind: one token of that id */
+	assert_int_equal(store_write(s, insert_tx, &t, NULL), OODA_ECONFLICT);
+	lead_set(1);
+	lead_thread_leave(); /* back to the default: not checked */
+	buf_release(&err);
+
+	struct node_row n = { "b", "127.0.0.1:1", "0", "leader", 3, 1, 2 };
+	assert_int_equal(store_write(s, node_tx, &n, NULL), 0);
+	n.node_id = "a";
+	n.role = "follower";
+	assert_int_equal(store_write(s, node_tx, &n, NULL), 0);
+	n.role = "follower"; /* a replaced, not added */
+	assert_int_equal(store_write(s, node_tx, &n, NULL), 0);
+	int leaders = 0;
+	assert_int_equal(store_node_list(s, count_node, &leaders), 0);
+	assert_int_equal(leaders, 1);
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +588,7 @@ int main(void)
 		cmocka_unit_test(test_rollouts),
 		cmocka_unit_test(test_wait_change),
 		cmocka_unit_test(test_pg_marker_parse),
+		cmocka_unit_test(test_lease_and_fence),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

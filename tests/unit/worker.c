@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "core/worker.h"
+#include "core/lead.h"
 
 /* What fn saw, and a gate that holds fn until the test opens it. */
 struct probe {
@@ -315,6 +316,55 @@ static void test_cond_helpers(void **state)
 	pthread_mutex_destroy(&s.mu);
 }
 
+/* ---- leader-only workers (core/lead.h) ------------------------------------ */
+
+static int64_t fence_seen[8];
+static int n_fence_seen;
+
+static void fence_fn(void *ctx, void *item)
+{
+	(void)item;
+	struct probe *p = ctx;
+	pthread_mutex_lock(&p->mu);
+	if (n_fence_seen < 8)
+		fence_seen[n_fence_seen++] = lead_thread_fence();
+	p->entered++;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/*
+ * While this node follows, a leader-only worker takes nothing: pushed items
+ * stay queued. When it leads, they run, each with the term as the thread's
+ * fencing token.
+ */
+static void test_leader_only(void **state)
+{
+	(void)state;
+	struct probe p;
+	probe_init(&p, false);
+	lead_set(0);
+	struct worker_opts o = { .capacity = 4, .leader_only = true };
+	struct worker *w = NULL;
+	struct buf err = BUF_INIT;
+	assert_int_equal(worker_create("follower", fence_fn, &p, &o, &w, &err), 0);
+	assert_int_equal(worker_push(w, (void *)1), 0);
+	assert_int_equal(worker_push(w, (void *)2), 0);
+	worker_wake(w);
+	assert_int_equal(worker_queued(w), 2);
+	assert_int_equal(worker_calls(w), 0);
+	lead_set(3);
+	wait_entered(&p, 3); /* two items and the wake */
+	worker_wait_idle(w);
+	assert_int_equal(n_fence_seen, 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(fence_seen[i], 3);
+	worker_destroy(w);
+	lead_set(1);
+	buf_release(&err);
+	probe_release(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_quiesce),
 		cmocka_unit_test(test_wake_ends_timed_wait), cmocka_unit_test(test_interval_runs),
 		cmocka_unit_test(test_cond_helpers),      cmocka_unit_test(test_pool),
+		cmocka_unit_test(test_leader_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

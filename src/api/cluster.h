@@ -1,0 +1,64 @@
+/*
+ * Several ooda nodes on one PostgreSQL control store, one of them the
+ * leader: the loop that claims and renews the leader's lease, says so to
+ * the rest of the process (core/lead.h), steps down when the lease is lost
+ * or a fenced write was refused, and records this node's heartbeat for
+ * GET /api/v1/cluster. On SQLite there is one node and it always leads
+ * with term 1; no thread runs.
+ *
+ *                 claim won (term bumped)
+ *   following ───────────────────────────────> leading ──renew──┐
+ *      ^  (cluster_step)                          │  <──────────┘
+ *      └── lease held by another / renewal late / a fenced write refused
+ *                        (step_down)
+ */
+#ifndef OODA_CLUSTER_H
+#define OODA_CLUSTER_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "store/store.h"
+
+/* The lease lasts this long; the leader renews it every CLUSTER_RENEW_NS. */
+#define CLUSTER_LEASE_NS (INT64_C(5) * 1000000000)
+#define CLUSTER_RENEW_NS (INT64_C(1) * 1000000000)
+
+struct cluster;
+
+struct cluster_options {
+	struct store *store;
+	const char *node_id;  /* NULL or "": host name and the port of listen (the process id for port 0) */
+	const char *listen;   /* host:port, shown as the node's address */
+	const char *version;
+	/* called on the cluster thread each time this node begins to lead (not for the first claim) */
+	void (*on_lead)(void *ctx);
+	void *ctx;
+};
+
+/*
+ * Makes the first claim (so the stages start knowing whether they lead)
+ * and, on a store with a lease, starts the thread that keeps it. Caller
+ * owns *out (cluster_destroy). Returns 0 or an error with detail in err.
+ */
+int cluster_create(const struct cluster_options *o, struct cluster **out, struct buf *err);
+
+/*
+ * Stops the thread; a leader gives its lease up (expires now) so another
+ * node takes over at its next renewal instead of after the lease. NULL ok.
+ */
+void cluster_destroy(struct cluster *c);
+
+/* The address this node serves on, once the HTTP server has bound it (the port 0 of listen made real). */
+void cluster_set_address(struct cluster *c, const char *address);
+
+/*
+ * The cluster as GET /api/v1/cluster shows it: {"node_id", "leader",
+ * "term", "nodes": [{"id", "address", "role", "last_seen", "version",
+ * "term", "up"}]}. Caller owns the result. OODA_EIO when the store cannot
+ * be read.
+ */
+int cluster_status_json(struct cluster *c, json_t **out, struct buf *err);
+
+#endif

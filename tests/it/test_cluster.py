@@ -1,0 +1,232 @@
+"""Three ooda nodes on one PostgreSQL control store, one elected leader.
+
+Every node agrees on the leader and its term (GET /api/v1/cluster, `ooda
+cluster status`). Failover: the leader is killed with SIGKILL while a
+remediation run sleeps in its first step and a notification waits for a
+webhook receiver that is down; another node leads within 10 s, the run
+completes once (its second step appends one line), the notification reaches
+the receiver, once, when it comes up, and the audit chain verifies. Split
+brain: the new leader is stopped (SIGSTOP) past its lease, a third node takes
+over, and the old one, resumed, steps down (its log says so) without acting
+twice. Runs on the PostgreSQL cluster tests/pg/run started, or starts one."""
+import json
+import os
+import signal
+import socket
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from oodait import Server, check, done, pg_database
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Receiver:
+    """A webhook receiver on a fixed port: every delivery id (X-Ooda-Delivery) it got."""
+
+    def __init__(self, port):
+        self.ids = []
+        self.lock = threading.Lock()
+        rec = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with rec.lock:
+                    rec.ids.append(self.headers.get("X-Ooda-Delivery", ""))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), H)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def got(self):
+        with self.lock:
+            return list(self.ids)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def wait_for(fn, what, timeout=20):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.1)
+    check(False, f"timed out waiting for {what}: last {last}")
+    return last
+
+
+def view(node):
+    r = node.get("/api/v1/cluster")
+    return r.json() if r.status == 200 else None
+
+
+def agreed(nodes, n_up):
+    """The leader and term every node in nodes reports, when they agree and n_up nodes are up."""
+    views = [view(x) for x in nodes]
+    if any(v is None for v in views):
+        return None
+    keys = {(v.get("leader"), v.get("term")) for v in views}
+    if len(keys) != 1 or None in next(iter(keys)):
+        return None
+    v = views[0]
+    up = [x for x in v["nodes"] if x["up"]]
+    leaders = [x for x in v["nodes"] if x["role"] == "leader"]
+    if len(up) != n_up or len(leaders) != 1 or leaders[0]["id"] != v["leader"]:
+        return None
+    return v
+
+
+def lines(path):
+    try:
+        with open(path) as f:
+            return f.read().split()
+    except FileNotFoundError:
+        return []
+
+
+def main():
+    var, dsn = pg_database()
+    os.environ[var] = dsn
+    os.environ["OODA_IT_HOOK_SECRET"] = "hook-key"
+    tmp = tempfile.mkdtemp(prefix="ooda-cluster-")
+    out = os.path.join(tmp, "done")
+    hook_port = free_port()
+    base = f"""
+notify:
+  retry:
+    max_attempts: 100
+    base: 50ms
+    max_backoff: 300ms
+  targets:
+    - name: hook
+      type: webhook
+      url: http://127.0.0.1:{hook_port}/hook
+      secret_env: OODA_IT_HOOK_SECRET
+      timeout: 2s
+policies:
+  - name: slow
+    when: {{service: svc-slow}}
+    do:
+      - exec: {{argv: [sleep, "4"], timeout: 20s}}
+        idempotent: true
+      - exec: {{argv: [/bin/sh, -c, "echo done >> {out}"], timeout: 5s}}
+        idempotent: true
+    irreversible_ok: true
+    rationale: sleeping and appending a line harm nothing
+"""
+    nodes = {}
+    rec = None
+    try:
+        for name in ("n1", "n2", "n3"):
+            nodes[name] = Server(config=base + f"server:\n  node_id: {name}\n", pg_var=var)
+        everyone = list(nodes.values())
+        def settled():
+            v = agreed(everyone, 3)
+            return v if v and all(not x["address"].endswith(":0") for x in v["nodes"]) else None
+
+        v = wait_for(settled, "three nodes agreeing on one leader, each with its address")
+        leader = v["leader"] if v else "n1"
+        term = v["term"] if v else 0
+        check(leader in nodes and term >= 1, f"a leader among the nodes: {v}")
+        check(sorted(x["id"] for x in v["nodes"]) == ["n1", "n2", "n3"] if v else False, f"three nodes: {v}")
+        check(all(x["address"].startswith("127.0.0.1:") and not x["address"].endswith(":0") for x in v["nodes"]),
+              f"each node's address is where it serves: {v['nodes']}")
+        r = nodes["n2"].cli("cluster", "status")
+        check(r.returncode == 0 and f"leader   {leader}" in r.stdout and "n3" in r.stdout,
+              f"ooda cluster status: {r.stdout}{r.stderr}")
+        r = nodes["n3"].cli("cluster", "status", "--json")
+        check(r.returncode == 0 and json.loads(r.stdout).get("leader") == leader, f"--json: {r.stdout}{r.stderr}")
+
+        # ---- failover: kill -9 the leader mid-run with a notification pending ----
+        L = nodes[leader]
+        r = L.post("/api/v1/incidents", {"title": "svc-slow broken", "service": "svc-slow"})
+        check(r.status == 201, f"incident: {r.status} {r.body}")
+
+        def running():
+            r = L.get("/api/v1/runs?policy=slow")
+            rs = r.json().get("runs", []) if r.status == 200 else []
+            return rs if rs and rs[0]["status"] == "running" else None
+
+        wait_for(running, "the remediation run to start its sleep")
+        r = L.post("/api/v1/notifications/test", {"target": "hook"})
+        check(r.status in (200, 201, 202), f"a test notification queued: {r.status} {r.body}")
+        note = r.json().get("id", "")
+        wait_for(lambda: any(n["id"] == note and n["attempts"] >= 1 for n in
+                             L.get(f"/api/v1/notifications?id={note}").json().get("notifications", [])),
+                 "a failed delivery attempt (receiver down)")
+        L.proc.kill()
+        L.proc.wait()
+        killed_at = time.time()
+        rest = [x for k, x in nodes.items() if k != leader]
+        v2 = wait_for(lambda: (lambda v: v if v and v["term"] > term and v["leader"] != leader else None)(
+            view(rest[0])), "another node to lead", timeout=15)
+        took = time.time() - killed_at
+        check(v2 is not None and took <= 10, f"a new leader within 10 s: {took:.1f}s {v2}")
+        print(f"takeover after kill -9: {took:.1f} s")
+        leader2 = v2["leader"] if v2 else rest[0]
+        term2 = v2["term"] if v2 else 0
+        L2 = nodes.get(leader2, rest[0])
+
+        rec = Receiver(hook_port)
+        wait_for(lambda: note in rec.got(), "the pending notification delivered after failover")
+
+        def run_done():
+            r = L2.get("/api/v1/runs?policy=slow")
+            rs = r.json().get("runs", []) if r.status == 200 else []
+            return rs if rs and rs[0]["status"] in ("succeeded", "failed") else None
+
+        rs = wait_for(run_done, "the run to finish on the new leader", timeout=30)
+        check(rs and len(rs) == 1 and rs[0]["status"] == "succeeded", f"one run, succeeded: {rs}")
+        check(lines(out) == ["done"], f"the run's last step acted once: {lines(out)}")
+        r = L2.post("/api/v1/audit/verify", {})
+        check(r.status == 200 and r.json().get("ok"), f"the audit chain verifies: {r.body}")
+
+        # ---- split brain: stop the new leader past its lease, resume it ----------
+        before = rec.got()
+        L2.proc.send_signal(signal.SIGSTOP)
+        third = [x for x in rest if x is not L2][0]
+        v3 = wait_for(lambda: (lambda v: v if v and v["term"] > term2 else None)(view(third)),
+                      "a third leader while the second is stopped", timeout=15)
+        check(v3 is not None and v3["leader"] != leader2, f"the lease moved on: {v3}")
+        L2.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: "stepping down" in L2.read_log(), "the resumed node to step down")
+        v4 = wait_for(lambda: agreed(rest, 2), "the two live nodes agreeing again")
+        check(v4 and v4["leader"] != leader2 and v4["term"] == v3["term"],
+              f"the resumed node follows the newer term: {v4}")
+        time.sleep(2)  # let a duplicate, if any, happen before counting
+        got = rec.got()
+        check(got == before and got.count(note) == 1, f"every notification delivered once: {got}")
+        check(lines(out) == ["done"], f"no step repeated after the split: {lines(out)}")
+        r = third.post("/api/v1/audit/verify", {})
+        check(r.status == 200 and r.json().get("ok"), f"the audit chain verifies after the split: {r.body}")
+        for k, x in nodes.items():
+            if x is not L:
+                check(x.stop() == 0, f"node {k} stops cleanly")
+    finally:
+        for x in nodes.values():
+            if x.proc and x.proc.poll() is None:
+                x.proc.send_signal(signal.SIGCONT)
+            x.cleanup()
+        if rec:
+            rec.close()
+    done()
+
+
+main()
