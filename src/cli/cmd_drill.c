@@ -596,13 +596,35 @@ static int suspect_is_service(json_t *sus)
 	return suspect_names(sus, "reconciler");
 }
 
+static int64_t run_succeeded_at(json_t *run);
+
+/* Whether the drill's own remediation policy for fault has a run, made after start, that reached succeeded. */
+static bool fault_recovered(struct drill *d, const char *fault, int64_t start)
+{
+	const struct drill_remedy *rm = fault ? remedy_for(fault) : NULL;
+	if (!rm || d->attach)
+		return false;
+	char path[128];
+	snprintf(path, sizeof path, "/api/v1/runs?policy=%s&limit=50", rm->policy);
+	json_t *j = drill_call(&d->ooda, "GET", path, NULL, NULL), *r;
+	size_t i;
+	bool done = false;
+	json_array_foreach(json_object_get(j, "runs"), i, r)
+		done = done || (jtime(r, "created") >= start && run_succeeded_at(r));
+	json_decref(j);
+	return done;
+}
+
 /*
  * The incident's suspects, best first (a new reference), as a responder
  * opening the incident pace->suspects_s after it opened would see them: the
  * last non-empty list by then (or the first one after, waiting as long
- * again); NULL on 404 or when none came.
+ * again); NULL on 404 or when none came. When the drill's remediation
+ * policy recovered the fault (started at start) before then, the last list
+ * seen while the fault was on: what is ranked after an automatic recovery
+ * is the aftermath (callers' late error alerts), not the diagnosis.
  */
-static json_t *incident_suspects(struct drill *d, json_t *incident, int *route)
+static json_t *incident_suspects(struct drill *d, json_t *incident, const char *fault, int64_t start, int *route)
 {
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/incidents/");
@@ -612,6 +634,8 @@ static json_t *incident_suspects(struct drill *d, json_t *incident, int *route)
 	int64_t at = jtime(incident, "opened_at") + (int64_t)d->pace->suspects_s * 1000000000LL;
 	int64_t give_up = at + (int64_t)d->pace->suspects_s * 1000000000LL;
 	for (;;) {
+		/* asked before the list, so that a list read after the recovery is never kept */
+		bool over = list && fault_recovered(d, fault, start);
 		int st = 0;
 		json_t *j = drill_call(&d->ooda, "GET", path.data, NULL, &st);
 		if (st == 404 && !j) {
@@ -620,13 +644,13 @@ static json_t *incident_suspects(struct drill *d, json_t *incident, int *route)
 		}
 		*route = 1;
 		json_t *s = json_object_get(j, "suspects");
-		if (json_array_size(s) > 0) {
+		if (!over && json_array_size(s) > 0) {
 			json_decref(list);
 			list = json_incref(s);
 		}
 		json_decref(j);
 		int64_t now = ooda_now_ns();
-		if ((list && now >= at) || now >= give_up)
+		if ((list && now >= at) || now >= give_up || over)
 			break;
 		nap_ms(500);
 	}
@@ -834,11 +858,11 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 		json_array_append_new(sc->incidents, json_pack("{s:s, s:s?, s:s}", "id", cli_jstr(a, "id"), "service", svc,
 							       "title", cli_jstr(a, "title")));
 		int route = 0;
-		json_t *sus = none ? incident_suspects(d, a, &route) : NULL;
+		json_t *sus = none ? incident_suspects(d, a, NULL, start, &route) : NULL;
 		if (!none && in_radius(svc, sc->service) && !scored) {
 			scored = a;
 			sc->incident = 1;
-			sus = incident_suspects(d, a, &route);
+			sus = incident_suspects(d, a, sc->name, start, &route);
 			sc->suspects_route = route;
 			if (sus) {
 				sc->top1 = suspect_names(json_array_get(sus, 0), sc->service);

@@ -416,11 +416,13 @@ static bool below_primary(const struct tdata *d, const char *svc)
  * only faintly, while its callers' errors are loud.
  *   - A missed heartbeat puts its service first, with that as evidence,
  *     ahead of whatever the telemetry ranked: nothing upstream sends it.
- *   - A failing probe puts its service first too, unless the ranking put
- *     something below the service (one of its callees, a change of one, an
- *     edge into one) ahead of it: a health check can fail because of a
- *     dependency, which is what the ranking is for, but never because of a
- *     caller or an unrelated service.
+ *   - A failing probe puts its service ahead of every caller and unrelated
+ *     suspect, but behind the suspects below it (its callees, a change of
+ *     one, an edge into one) that the ranking put ahead of it: a health
+ *     check can fail because of a dependency, which is what the ranking is
+ *     for, but never because of a caller or an unrelated service. When the
+ *     ranking does not name the service at all (it sent nothing), only
+ *     dependencies at the very top of the ranking stay ahead of it.
  */
 static void own_signal_first(const struct tdata *d, json_t *arr)
 {
@@ -431,40 +433,56 @@ static void own_signal_first(const struct tdata *d, json_t *arr)
 		return;
 	json_t *own = json_pack("{s:s, s:s, s:s}", "kind", "own_signal", "alert", name, "detail",
 				probe ? "the service's own health probe is failing" : "the service's own heartbeat stopped");
-	json_t *evidence = json_array(), *o;
-	size_t i;
 	double top = 0;
+	size_t i, at = json_array_size(arr); /* the primary's place in the ranking, or the end */
+	json_t *o;
 	json_array_foreach(arr, i, o) {
 		double sc = json_real_value(json_object_get(o, "score"));
 		top = sc > top ? sc : top;
+		const char *node = json_string_value(json_object_get(o, "node"));
+		if (at == json_array_size(arr) && node && !strcmp(node, d->primary))
+			at = i;
 	}
+	bool ranked = at < json_array_size(arr);
+	/* the suspects that stay ahead of the primary: dependencies ranked before it */
+	json_t *ahead = json_array(), *rest = json_array();
+	bool leading = true;
 	json_array_foreach(arr, i, o) {
+		if (i == at)
+			continue;
 		const char *node = json_string_value(json_object_get(o, "node"));
 		char svc[256];
 		suspect_service(node ? node : "", svc, sizeof svc);
-		if (node && !strcmp(node, d->primary)) {
-			json_array_extend(evidence, json_object_get(o, "evidence"));
-			json_array_remove(arr, i);
-			break;
-		}
-		if (probe && strcmp(svc, d->primary) && below_primary(d, svc)) {
-			/* a dependency ranked ahead: the probe is evidence, the order stays */
-			json_decref(evidence);
-			json_array_foreach(arr, i, o) {
-				node = json_string_value(json_object_get(o, "node"));
-				if (node && !strcmp(node, d->primary)) {
-					json_array_insert_new(json_object_get(o, "evidence"), 0, own);
-					return;
-				}
-			}
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:f, s:f, s:[o]}", "node", d->primary, "kind",
-							     "service", "score", 0.0, "confidence", 0.0, "evidence", own));
-			return;
-		}
+		bool dep = probe && strcmp(svc, d->primary) && below_primary(d, svc);
+		leading = leading && dep;
+		if (dep && i < at && (ranked || leading))
+			json_array_append(ahead, o);
+		else
+			json_array_append(rest, o);
 	}
-	json_array_insert_new(evidence, 0, own);
-	json_array_insert_new(arr, 0, json_pack("{s:s, s:s, s:f, s:f, s:o}", "node", d->primary, "kind", "service",
-						"score", top > 0 ? top : 1.0, "confidence", 0.9, "evidence", evidence));
+	/* its score is at least that of every suspect now after it */
+	double rest_top = 0;
+	json_array_foreach(rest, i, o) {
+		double sc = json_real_value(json_object_get(o, "score"));
+		rest_top = sc > rest_top ? sc : rest_top;
+	}
+	json_t *me;
+	if (ranked) {
+		me = json_incref(json_array_get(arr, at));
+		json_array_insert_new(json_object_get(me, "evidence"), 0, own);
+		if (json_real_value(json_object_get(me, "score")) < rest_top)
+			json_object_set_new(me, "score", json_real(rest_top));
+	} else {
+		double sc = rest_top > 0 ? rest_top : json_array_size(ahead) ? 0.0 : top > 0 ? top : 1.0;
+		me = json_pack("{s:s, s:s, s:f, s:f, s:[o]}", "node", d->primary, "kind", "service", "score", sc,
+			       "confidence", 0.9, "evidence", own);
+	}
+	json_array_clear(arr);
+	json_array_extend(arr, ahead);
+	json_array_append_new(arr, me);
+	json_array_extend(arr, rest);
+	json_decref(ahead);
+	json_decref(rest);
 }
 
 static json_t *suspects(const struct tdata *d, json_t *summary)

@@ -194,7 +194,8 @@ static json_t *incident(struct fixture *f)
 
 /* A stand-in ranking: checks it got the input and names payments. */
 static int rank_calls;
-static const char *fake_named = "payments"; /* the one node the stand-in ranks */
+static const char *fake_named = "payments"; /* the node the stand-in ranks first */
+static const char *fake_second;            /* and second, when set (score 2.0) */
 static int fake_rank(const struct rca_input *in, struct rca_suspect **out, size_t *n, struct buf *err)
 {
 	(void)err;
@@ -208,6 +209,12 @@ static int fake_rank(const struct rca_input *in, struct rca_suspect **out, size_
 	(*out)[0].confidence = 0.82;
 	(*out)[0].evidence = json_pack("[{s:s}]", "kind", "change");
 	*n = 1;
+	if (fake_second) {
+		*out = realloc(*out, 2 * sizeof(**out));
+		(*out)[1] = (struct rca_suspect){ .node = strdup(fake_second), .kind = strdup("service"), .score = 2.0,
+						  .confidence = 0.5, .evidence = json_array() };
+		*n = 2;
+	}
 	return 0;
 }
 
@@ -357,6 +364,37 @@ static void test_summary(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")), "frontend");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "node")), "search");
 	json_decref(s);
+	/* a caller or unrelated service ranked first and a dependency second: the silent service goes
+	 * ahead of both (only dependencies at the very top stay ahead of it) */
+	fake_named = "search";
+	fake_second = "payments";
+	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
+	list = json_object_get(s, "suspects");
+	assert_int_equal(json_array_size(list), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")), "frontend");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "node")), "search");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 2), "node")), "payments");
+	json_decref(s);
+	/* the dependency first, an unrelated service second: dependency, then the service, then the rest */
+	fake_named = "payments";
+	fake_second = "search";
+	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
+	list = json_object_get(s, "suspects");
+	assert_int_equal(json_array_size(list), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")), "payments");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "node")), "frontend");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 2), "node")), "search");
+	json_decref(s);
+	/* ranked itself, behind an unrelated service: moved ahead of it, its score raised to match */
+	fake_named = "search";
+	fake_second = "frontend";
+	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
+	list = json_object_get(s, "suspects");
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")), "frontend");
+	assert_true(json_real_value(json_object_get(json_array_get(list, 0), "score")) >= 3.5);
+	json_decref(s);
+	fake_second = NULL;
 	/* the ranking naming the service itself: one entry, the probe's evidence first, then the ranking's */
 	fake_named = "frontend";
 	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
