@@ -896,6 +896,42 @@ void metrics_meta_book_set(struct metrics_meta_book *b, const char *name, const 
 	pthread_mutex_unlock(&b->mu);
 }
 
+/* The sample names a family of each type writes beside its own name (the text
+ * format and OpenMetrics): Prometheus lists the family only. */
+static const struct {
+	const char *type;
+	const char *suffixes[5];
+} meta_sample_suffixes[] = {
+	{ "counter", { "_total", "_created" } },
+	{ "histogram", { "_bucket", "_sum", "_count", "_created" } },
+	{ "gaugehistogram", { "_bucket", "_gsum", "_gcount" } },
+	{ "summary", { "_sum", "_count", "_created" } },
+	{ "info", { "_info" } },
+};
+
+/* Removes from c->data the entries of family's samples (foo_bucket beside the
+ * histogram foo) when all they hold is the bare-gauge placeholder of stored points. */
+static void meta_drop_samples(struct meta_ctx *c, const char *family, const char *type)
+{
+	for (size_t t = 0; type && t < sizeof(meta_sample_suffixes) / sizeof(meta_sample_suffixes[0]); t++) {
+		if (strcmp(meta_sample_suffixes[t].type, type))
+			continue;
+		for (size_t i = 0; i < 5 && meta_sample_suffixes[t].suffixes[i]; i++) {
+			char name[PROMNAME_MAX + 16];
+			snprintf(name, sizeof(name), "%s%s", family, meta_sample_suffixes[t].suffixes[i]);
+			json_t *list = json_object_get(c->data, name), *x;
+			size_t k;
+			bool bare = list != NULL;
+			json_array_foreach(list, k, x)
+				if (strcmp(json_string_value(json_object_get(x, "type")), "gauge") ||
+				    *json_string_value(json_object_get(x, "help")) || *json_string_value(json_object_get(x, "unit")))
+					bare = false;
+			if (bare)
+				json_object_del(c->data, name);
+		}
+	}
+}
+
 /* Adds the book's entries to c->data (as meta_cb does for points). */
 static void meta_from_book(struct meta_ctx *c, struct metrics_meta_book *b)
 {
@@ -903,6 +939,7 @@ static void meta_from_book(struct meta_ctx *c, struct metrics_meta_book *b)
 	const char *name;
 	json_t *m;
 	json_object_foreach(b->map, name, m) {
+		meta_drop_samples(c, name, json_string_value(json_object_get(m, "type")));
 		if (c->only && strcmp(c->only, name))
 			continue;
 		json_t *list = json_object_get(c->data, name);

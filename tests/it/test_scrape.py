@@ -347,6 +347,14 @@ def main():
         check(any(m["type"] == "histogram" and m["help"] == "Request latency." and m["unit"] == "seconds" for m in md),
               f"scraped metadata at /api/v1/metadata: {r.body[:300]}")
 
+        r = s.get("/api/v1/metadata")
+        data = r.json()["data"] if r.status == 200 else {}
+        samples = [n for n in ("acme_req_seconds_bucket", "acme_req_seconds_sum", "acme_req_seconds_count") if n in data]
+        check("acme_req_seconds" in data and not samples,
+              f"the histogram family is listed, not its sample names as bare gauges: {samples}")
+        r = s.get("/api/v1/metadata?metric=acme_req_seconds_bucket")
+        check(r.status == 200 and r.json()["data"] == {}, f"a sample name of a family has no metadata of its own: {r.body[:300]}")
+
         r = s.get("/api/v1/metadata?metric=prometheus_build_info")
         md = r.json()["data"].get("prometheus_build_info", []) if r.status == 200 else []
         check(len(md) == 1 and md[0]["type"] == "gauge" and md[0]["help"],
