@@ -17,9 +17,11 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -227,7 +229,7 @@ static void test_exec_timeout_kills_group(void **state)
 	close(fd);
 	char params[512];
 	snprintf(params, sizeof(params),
-		 "{\"argv\":[\"sh\",\"-c\",\"trap '' TERM; sleep 30 & echo $! > %s; wait\"],\"timeout\":\"1s\"}", pidfile);
+		 "{\"argv\":[\"sh\",\"-c\",\"trap '' TERM; sleep 30 & echo $! > %s; wait\"],\"timeout\":\"2s\"}", pidfile);
 	struct action_result r;
 	assert_int_equal(run_step("exec", params, &r), 0);
 	assert_false(r.ok);
@@ -240,18 +242,27 @@ static void test_exec_timeout_kills_group(void **state)
 	assert_int_equal(fscanf(f, "%d", &child), 1);
 	fclose(f);
 	unlink(pidfile);
-	/* the grandchild (sleep 30) was killed with the group: it no longer exists (or is a zombie of init) */
+	/* the grandchild (sleep 30) was killed with the group: it no longer exists (or is a zombie of init).
+	 * SIGKILL is delivered asynchronously, so on a loaded machine it may take a moment to die: wait up
+	 * to 10 s for it, far short of the 30 s it would live if the kill had missed it. */
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/%d/stat", child);
-	FILE *st = fopen(proc, "r");
-	if (st) {
+	bool dead = false;
+	for (int i = 0; i < 1000 && !dead; i++) {
+		FILE *st = fopen(proc, "r");
 		char line[512] = "";
-		if (!fgets(line, sizeof(line), st))
+		if (st && !fgets(line, sizeof(line), st))
 			line[0] = 0;
-		fclose(st);
+		if (st)
+			fclose(st);
 		char *rp = strrchr(line, ')');
-		assert_true(rp && rp[2] == 'Z');
+		dead = !st || (rp && rp[1] && rp[2] == 'Z');
+		if (!dead) {
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
 	}
+	assert_true(dead);
 }
 
 /* A secret header value read from the environment reaches the server but not the result, even echoed back. */
