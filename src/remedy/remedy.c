@@ -19,6 +19,7 @@
 #include "remedy/policy.h"
 #include "remedy/recipe.h"
 #include "remedy/run.h"
+#include "remedy/runbook_run.h"
 #include "store/vdoc.h"
 
 #include <math.h>
@@ -1467,6 +1468,8 @@ static void run_fn(void *ctx, void *item)
 			run_save(r, &run, NULL, "remedy.run.escalate", "the run failed: a person must look", &err);
 		}
 		buf_release(&text);
+		if (jstr(run.doc, "runbook_run"))
+			runbook_walk_poke(r, jstr(run.doc, "runbook_run"), id, jstr(run.doc, "started_by"));
 	}
 	json_decref(run.doc);
 	buf_release(&err);
@@ -2068,6 +2071,8 @@ int remedy_run_manual(struct remedy *r, const struct remedy_manual_run *m, struc
 			    run_state_name(RUN_PENDING), "created", at, "created_unix_nano", (json_int_t)now, "plan", plan,
 			    "steps", steps, "expect_timeout_ns", (json_int_t)0, "history", json_array(), "acted", true,
 			    "rationale", m->rationale ? m->rationale : "", "started_by", m->started_by);
+	if (run.doc && m->walk)
+		json_object_set_new(run.doc, "runbook_run", json_string(m->walk));
 	if (!run.doc) {
 		buf_adds(err, "run: not built (a string is not UTF-8)");
 		return OODA_EINVAL;
