@@ -1468,7 +1468,7 @@ static void run_fn(void *ctx, void *item)
 			run_save(r, &run, NULL, "remedy.run.escalate", "the run failed: a person must look", &err);
 		}
 		buf_release(&text);
-		if (jstr(run.doc, "runbook_run"))
+		if (jstr(run.doc, "runbook_run") && !r->stopping) /* stopping: the walk moves on at its next step done */
 			runbook_walk_poke(r, jstr(run.doc, "runbook_run"), id, jstr(run.doc, "started_by"));
 	}
 	json_decref(run.doc);
