@@ -10,6 +10,7 @@
  *   DELETE /faults/{id}      clear now
  *   POST   /hooks/redeploy   ooda's deploy.hooks.redeploy.http: {service, version, …}
  *                            sets that service's version (a rollback reaching the sim)
+ *   POST   /admin/job/restart restarts the reconciler job (cures job-stopped)
  */
 #include <jansson.h>
 
@@ -137,6 +138,13 @@ static enum MHD_Result post_redeploy(struct world *w, struct MHD_Connection *c, 
 	return redeploy_hook(w, c, body, len);
 }
 
+static enum MHD_Result post_job_restart(struct world *w, struct MHD_Connection *c, const char *arg,
+					const char *body, size_t len)
+{
+	world_job_restart(w);
+	return mhd_reply(c, 202, "application/json", "{\"restarting\":true}", 19);
+}
+
 /* The control port's routes; a path ending in '/' takes the rest of the URL as its argument. */
 static const struct control_route {
 	const char *method;
@@ -151,6 +159,7 @@ static const struct control_route {
 	{ "POST", "/faults", post_faults },
 	{ "DELETE", "/faults/", delete_fault },
 	{ "POST", "/hooks/redeploy", post_redeploy },
+	{ "POST", "/admin/job/restart", post_job_restart },
 };
 
 static enum MHD_Result on_control(void *cls, struct MHD_Connection *c, const char *method, const char *url,
@@ -170,7 +179,7 @@ static enum MHD_Result on_control(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (path_known)
 		return mhd_problem(c, 405, "method not allowed on this path (see docs/sim.md)");
-	return mhd_problem(c, 404, "routes: /state, /faults, /faults/{id}, /catalogue, /hooks/redeploy");
+	return mhd_problem(c, 404, "routes: /state, /faults, /faults/{id}, /catalogue, /hooks/redeploy, /admin/job/restart");
 }
 
 int control_start(struct world *w, int port, struct buf *err)

@@ -100,6 +100,15 @@ void world_restart(struct world *w, int svc)
 	world_log(w, svc, 9, "restart requested through /admin/restart", NULL, NULL, 0);
 }
 
+void world_job_restart(struct world *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->job_stopped = false;
+	w->job_restarts++;
+	pthread_mutex_unlock(&w->mu);
+	world_log(w, SVC_RECONCILER, 9, "restart requested through /admin/job/restart", NULL, NULL, 0);
+}
+
 /* ---- faults ------------------------------------------------------------ */
 
 static int fault_inject_locked(struct world *w, int def, int svc, int64_t for_ns, struct buf *err)
@@ -249,9 +258,11 @@ void world_state_json(struct world *w, struct buf *out)
 	buf_addf(out, "},\"load\":{\"rps\":%g,\"multiplier\":%g,\"current_rate\":%.2f,\"sent\":%llu,\"failed\":%llu},",
 		 w->wave.rps, w->wave.multiplier, wave_rate(&w->wave, world_clock(w)), (unsigned long long)w->load_sent,
 		 (unsigned long long)w->load_failed);
-	buf_addf(out, "\"job\":{\"heartbeat\":\"%s\",\"stopped\":%s,\"runs\":%llu,\"pings\":%llu,\"ping_errors\":%llu},",
+	buf_addf(out, "\"job\":{\"heartbeat\":\"%s\",\"stopped\":%s,\"runs\":%llu,\"pings\":%llu,\"ping_errors\":%llu,"
+		 "\"restarts\":%llu},",
 		 SIM_HEARTBEAT, w->job_stopped ? "true" : "false", (unsigned long long)w->job_runs,
-		 (unsigned long long)w->job_pings, (unsigned long long)w->job_ping_errors);
+		 (unsigned long long)w->job_pings, (unsigned long long)w->job_ping_errors,
+		 (unsigned long long)w->job_restarts);
 	buf_addf(out, "\"flags\":{\"%s\":{\"free\":%s,\"pro\":%s},\"polls\":%llu,\"errors\":%llu},", SIM_FLAG_KEY,
 		 w->flag_on[0] ? "true" : "false", w->flag_on[1] ? "true" : "false",
 		 (unsigned long long)w->flag_polls, (unsigned long long)w->flag_errors);

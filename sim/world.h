@@ -102,7 +102,7 @@ struct world {
 	bool flag_on[2];      /* new-pricing for plan free [0] and pro [1] */
 	uint64_t flag_polls, flag_errors;
 	bool job_stopped;
-	uint64_t job_runs, job_pings, job_ping_errors;
+	uint64_t job_runs, job_pings, job_ping_errors, job_restarts;
 	uint64_t load_sent, load_failed;
 
 	volatile int running;
@@ -156,6 +156,12 @@ void world_set_version(struct world *w, int svc, const char *version);
 
 /* Restarts service svc: memory back to base, unavailable for a moment (restart counted). */
 void world_restart(struct world *w, int svc);
+/*
+ * Restarts the reconciler job (POST /admin/job/restart on the control port):
+ * a job stopped by job-stopped runs and pings again from its next tick; the
+ * fault stays listed until cleared. Counted in the state's job.restarts.
+ */
+void world_job_restart(struct world *w);
 
 /* Queues a log record for svc: severity (9 info, 13 warn, 17 error, 21 fatal), message, ids may be NULL. */
 void world_log(struct world *w, int svc, int severity, const char *msg, const uint8_t *trace_id,

@@ -100,8 +100,18 @@ REMEDIES = {
     "config-shed": ("unshed-frontend", "frontend", "{alert: HighErrorRatio, service: frontend}",
                     '{http: {url: "{url}/admin/shed", body: {ratio: 0}, timeout: 10s}}',
                     "{alert_resolved: true, timeout: 3m}"),
+    "flag-misconfig": ("revert-flag-pricing", "checkout", "{alert: HighErrorRatio, service: checkout}",
+                       "{flag: {env: prod, key: new-pricing, to: previous}}",
+                       "{alert_resolved: true, timeout: 3m}"),
+    "job-stopped": ("restart-reconciler", "reconciler", '{alert: "heartbeat:sim-reconciler"}',
+                    '{http: {url: "{url}/admin/job/restart", timeout: 10s}}',
+                    "{alert_resolved: true, timeout: 1m}"),
 }
-SIM_OFFSET = {"frontend": 1, "checkout": 2, "payments": 3, "inventory": 4, "database": 5}
+# Preconditions, YAML flow sequences: the flag policy takes back only a recent change of
+# the flag by someone other than a policy (checkout's errors from other faults refuse).
+PRECONDITIONS = {"flag-misconfig": "[{flag_changed: {env: prod, key: new-pricing, within: 5m}}]"}
+# a service's port is the simulator's base port + this; the job's hook is on the control port
+SIM_OFFSET = {"frontend": 1, "checkout": 2, "payments": 3, "inventory": 4, "database": 5, "reconciler": 0}
 
 # The scripted responder (assumptions, stated in docs/benchmarks.md).
 HUMAN = {
@@ -257,7 +267,8 @@ def remedy_config(base):
     """Probes for the services a policy restarts, and the policies (REMEDIES)."""
     out = "remedy:\n  http_allow_hosts: [127.0.0.1]\npolicies:\n"
     for fault, (name, svc, when, step, expect) in REMEDIES.items():
-        out += (f"  - name: {name}\n    when: {when}\n    do:\n      - "
+        pre = f"    precondition: {PRECONDITIONS[fault]}\n" if fault in PRECONDITIONS else ""
+        out += (f"  - name: {name}\n    when: {when}\n{pre}    do:\n      - "
                 + step.replace("{url}", f"http://127.0.0.1:{base + SIM_OFFSET[svc]}")
                 + f"\n    expect: {expect}\n    irreversible_ok: true\n"
                 f"    rationale: bench drill {fault}; the simulator's admin endpoint is its own way back\n"

@@ -159,6 +159,26 @@ static int hook_flag_set(void *ctx, const char *env, const char *key, const char
 	return rc;
 }
 
+static int hook_flag_changed(void *ctx, const char *env, const char *key, int64_t *version, int64_t *at_ns,
+			     char *author, size_t author_size)
+{
+	struct daemon *d = ctx;
+	char k[400];
+	snprintf(k, sizeof(k), "%s/%s", env, key);
+	struct vdoc v;
+	struct buf ignore = BUF_INIT;
+	int rc = vdoc_get(d->store, "flag", k, 0, &v, &ignore);
+	buf_release(&ignore);
+	if (rc)
+		return rc;
+	*version = v.version;
+	*at_ns = v.time_ns;
+	snprintf(author, author_size, "%s", v.author ? v.author : "");
+	rc = v.deleted ? OODA_ENOTFOUND : 0;
+	vdoc_release(&v);
+	return rc;
+}
+
 static int hook_flag_restore(void *ctx, const char *env, const char *key, int64_t to, const char *actor,
 			     const char *rationale, int64_t *before, int64_t *after, struct buf *err)
 {
@@ -436,6 +456,7 @@ int remedy_glue_start(struct daemon *d, struct buf *err)
 			   .probe_passing = hook_probe_passing, .deploy_in_progress = hook_deploy_in_progress,
 			   .approval_request = hook_approval_request, .approval_decide = hook_approval_decide,
 			   .flag_set = hook_flag_set, .flag_restore = hook_flag_restore,
+			   .flag_changed = hook_flag_changed,
 			   .config_restore = hook_config_restore, .rollback_last = hook_rollback_last,
 			   .error_ratio = hook_error_ratio, .slo_budget = hook_slo_budget,
 			   .service_probes = hook_service_probes },

@@ -157,7 +157,7 @@ const struct route api_routes[] = {
 	{ "POST", "/api/v1/runbooks/{name}/rollback", api_runbook_rollback, ROLE_ADMIN, 0, "Apply an earlier version {to, rationale} again, as the runbook's next version." },
 	{ "POST", "/api/v1/runbooks/{name}/run", api_runbook_run, ROLE_RESPONDER, 0, "Walk the runbook on an incident {incident, rationale}: automated steps run as remediation runs by runbook:NAME@vN, manual ones wait to be marked done." },
 	{ "GET", "/api/v1/runbook-runs/{id}", api_runbook_run_get, ROLE_VIEWER, 0, "One runbook walk: each step, who did it and when, the run and status of each automated step." },
-	{ "POST", "/api/v1/runbook-runs/{id}/steps/{n}/done", api_runbook_step_done, ROLE_RESPONDER, 0, "Mark manual step n of a walk done {note}, by you; the automated steps after it then start." },
+	{ "POST", "/api/v1/runbook-runs/{id}/steps/{n}/done", api_runbook_step_done, ROLE_RESPONDER, 0, "Mark manual step n of a walk done {note}, by you; the walk then moves on: each automated step after it starts once the one before has succeeded." },
 	{ "GET", "/api/v1/automation", api_automation_get, ROLE_VIEWER, 0, "The global automation switch: paused, reason, by whom, since when, active runs." },
 	{ "POST", "/api/v1/automation", api_automation_set, ROLE_RESPONDER, 0, "Pause {paused: true, reason} or resume {paused: false} every remediation decision; audited." },
 	{ "GET", "/api/v1/incidents/{id}/actions", api_incident_actions_list, ROLE_VIEWER, 0, "Action items of an incident, by due date; ?overdue=true, ?owner=, ?status=open|done." },

@@ -68,22 +68,36 @@ static const struct drill_service drill_services[] = {
 struct drill_remedy {
 	const char *fault, *policy, *service; /* the service acted on */
 	const char *when;  /* the trigger, YAML flow mapping */
-	const char *step;  /* the step, YAML flow mapping; {url} is the service's base URL */
+	const char *pre;   /* the preconditions, YAML flow sequence; NULL: none */
+	const char *step;  /* the step, YAML flow mapping; {url} is the service's base URL (the control port's for the job) */
 	const char *expect;
+	const char *why;   /* the rationale written with irreversible_ok */
 };
 
+#define DRILL_WHY_ADMIN "the simulator's admin endpoint is its own way back"
+
 static const struct drill_remedy drill_remedies[] = {
-	{ "bad-deploy", "drill-rollback-payments", "payments", "{alert: HighErrorRatio, service: payments}",
+	{ "bad-deploy", "drill-rollback-payments", "payments", "{alert: HighErrorRatio, service: payments}", NULL,
 	  "{recipe: {name: rollback-last-deploy, variant: sim, params: {service: \"{url}\", version: \"2.3.0\"}}}",
-	  "{alert_resolved: true, timeout: 3m}" },
-	{ "dependency-down", "drill-restart-inventory", "inventory", "{probe: {service: inventory, name: health}}",
+	  "{alert_resolved: true, timeout: 3m}", DRILL_WHY_ADMIN },
+	{ "dependency-down", "drill-restart-inventory", "inventory", "{probe: {service: inventory, name: health}}", NULL,
 	  "{recipe: {name: restart-instance, variant: sim, params: {service: \"{url}\"}}}",
-	  "{probe: {service: inventory, name: health}, timeout: 1m}" },
-	{ "memory-leak", "drill-restart-checkout", "checkout", "{probe: {service: checkout, name: health}}",
+	  "{probe: {service: inventory, name: health}, timeout: 1m}", DRILL_WHY_ADMIN },
+	{ "memory-leak", "drill-restart-checkout", "checkout", "{probe: {service: checkout, name: health}}", NULL,
 	  "{recipe: {name: restart-instance, variant: sim, params: {service: \"{url}\"}}}",
-	  "{probe: {service: checkout, name: health}, timeout: 1m}" },
-	{ "config-shed", "drill-unshed-frontend", "frontend", "{alert: HighErrorRatio, service: frontend}",
-	  "{http: {url: \"{url}/admin/shed\", body: {ratio: 0}, timeout: 10s}}", "{alert_resolved: true, timeout: 3m}" },
+	  "{probe: {service: checkout, name: health}, timeout: 1m}", DRILL_WHY_ADMIN },
+	/* the flag change that preceded checkout's errors taken back: only a recent change by someone
+	 * else than a policy (flag_changed), so the other faults' spill-over onto checkout refuses */
+	{ "flag-misconfig", "drill-revert-flag-pricing", "checkout", "{alert: HighErrorRatio, service: checkout}",
+	  "[{flag_changed: {env: prod, key: new-pricing, within: 5m}}]",
+	  "{flag: {env: prod, key: new-pricing, to: previous}}", "{alert_resolved: true, timeout: 3m}",
+	  "the flag step puts the version before it back when undone" },
+	{ "config-shed", "drill-unshed-frontend", "frontend", "{alert: HighErrorRatio, service: frontend}", NULL,
+	  "{http: {url: \"{url}/admin/shed\", body: {ratio: 0}, timeout: 10s}}", "{alert_resolved: true, timeout: 3m}",
+	  DRILL_WHY_ADMIN },
+	{ "job-stopped", "drill-restart-reconciler", "reconciler", "{alert: \"heartbeat:sim-reconciler\"}", NULL,
+	  "{http: {url: \"{url}/admin/job/restart\", timeout: 10s}}", "{alert_resolved: true, timeout: 1m}",
+	  DRILL_WHY_ADMIN },
 };
 #define N_REMEDIES (sizeof(drill_remedies) / sizeof(drill_remedies[0]))
 
@@ -409,17 +423,24 @@ static void drill_config(struct drill *d, int rx_port, struct buf *y)
 	buf_adds(y, "remedy:\n  http_allow_hosts: [127.0.0.1]\npolicies:\n");
 	for (size_t i = 0; i < N_REMEDIES; i++) {
 		const struct drill_remedy *r = &drill_remedies[i];
-		char url[64] = "";
+		char url[64];
+		snprintf(url, sizeof url, "http://127.0.0.1:%d", d->sim_base); /* the job's: the control port */
 		for (size_t k = 0; k < N_SERVICES; k++)
 			if (!strcmp(drill_services[k].name, r->service))
 				snprintf(url, sizeof url, "http://127.0.0.1:%d", d->sim_base + drill_services[k].port);
-		buf_addf(y, "  - name: %s\n    when: %s\n    do:\n      - ", r->policy, r->when);
+		buf_addf(y, "  - name: %s\n    when: %s\n", r->policy, r->when);
+		if (r->pre)
+			buf_addf(y, "    precondition: %s\n", r->pre);
+		buf_adds(y, "    do:\n      - ");
 		const char *at = strstr(r->step, "{url}");
-		buf_addf(y, "%.*s%s%s", (int)(at - r->step), r->step, url, at + 5);
+		if (at)
+			buf_addf(y, "%.*s%s%s", (int)(at - r->step), r->step, url, at + 5);
+		else
+			buf_adds(y, r->step);
 		buf_addf(y,
-			 "\n    expect: %s\n    irreversible_ok: true\n    rationale: fault drill %s; the simulator's "
-			 "admin endpoint is its own way back\n    guardrails: {cooldown: 5s, max_runs: 30, window: 1h}\n",
-			 r->expect, r->fault);
+			 "\n    expect: %s\n    irreversible_ok: true\n    rationale: fault drill %s; %s\n"
+			 "    guardrails: {cooldown: 5s, max_runs: 30, window: 1h}\n",
+			 r->expect, r->fault, r->why);
 	}
 	buf_addf(y, "deploy:\n  hooks:\n    redeploy:\n      http: {url: \"http://127.0.0.1:%d/hooks/redeploy\"}\n      timeout: 10s\n",
 		 d->sim_base);

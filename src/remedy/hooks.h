@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/buf.h"
@@ -49,6 +50,13 @@ struct remedy_hooks {
 	 */
 	int (*flag_set)(void *ctx, const char *env, const char *key, const char *state, const char *variant,
 			const char *actor, const char *rationale, int64_t *before, int64_t *after, struct buf *err);
+	/*
+	 * The current version of flag env/key (*version), when it was written
+	 * (*at_ns) and by whom (author, truncated to author_size).
+	 * OODA_ENOTFOUND: no such flag.
+	 */
+	int (*flag_changed)(void *ctx, const char *env, const char *key, int64_t *version, int64_t *at_ns,
+			    char *author, size_t author_size);
 	/* Makes version to of flag env/key current again (0: the version before the current one), as a new version; *before, *after as above. */
 	int (*flag_restore)(void *ctx, const char *env, const char *key, int64_t to, const char *actor,
 			    const char *rationale, int64_t *before, int64_t *after, struct buf *err);

@@ -29,6 +29,7 @@ static const char *const canary_kinds[] = { "deploy-verify", "rollout-abort", "a
 static const char *const expect_keys[] = { "alert_resolved", "probe", "error_ratio", "timeout", NULL };
 static const char *const ratio_keys[] = { "service", "below", "baseline", "window", NULL };
 static const char *const budget_keys[] = { "slo", "below", "above", NULL };
+static const char *const flag_changed_keys[] = { "env", "key", "within", NULL };
 static const char *const probe_keys[] = { "service", "name", NULL };
 static const char *const failure_keys[] = { "undo", "notify", NULL };
 static const char *const guard_keys[] = { "cooldown", "window", "max_runs", "max_concurrent", "max_services",
@@ -207,16 +208,47 @@ static int fraction(const json_t *obj, const char *key, const char *path, struct
 	return OODA_EINVAL;
 }
 
-/* {error_budget: {slo, below|above}} or {services_healthy: [SERVICE, …]}. */
+/*
+ * {flag_changed: {env, key, within}}: the flag's current version was written
+ * by someone other than a policy within `within` (default 15m, at most 1d)
+ * before the trigger. env and key as the flag action takes them.
+ */
+static int flag_changed_check(const json_t *fc, const char *path, struct buf *err)
+{
+	int rc = action_keys_check(fc, flag_changed_keys, path, err);
+	const char *const req[] = { "env", "key" };
+	for (size_t k = 0; !rc && k < 2; k++) {
+		const char *s = json_string_value(json_object_get(fc, req[k]));
+		if (!s || !*s || strlen(s) > 255 ||
+		    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(s)) {
+			buf_addf(err, "%s.%s: required: 1 to 255 of [A-Za-z0-9_.-]", path, req[k]);
+			rc = OODA_EINVAL;
+		}
+	}
+	int64_t within = 0;
+	if (!rc)
+		rc = duration(fc, "within", path, &within, err);
+	if (!rc && json_object_get(fc, "within") && (within < OODA_NS_PER_SEC || within > INT64_C(86400) * OODA_NS_PER_SEC)) {
+		buf_addf(err, "%s.within: from 1s to 1d", path);
+		rc = OODA_EINVAL;
+	}
+	return rc;
+}
+
+/* {error_budget: {slo, below|above}}, {services_healthy: [SERVICE, …]} or {flag_changed: {env, key, within}}. */
 static int precondition_object_check(const json_t *c, const char *path, size_t i, struct buf *err)
 {
 	struct buf p = BUF_INIT;
 	buf_addf(&p, "%s.precondition[%zu]", path, i);
 	json_t *eb = json_object_get(c, "error_budget"), *sh = json_object_get(c, "services_healthy");
+	json_t *fc = json_object_get(c, "flag_changed");
 	int rc = 0;
-	if (json_object_size(c) != 1 || (!eb && !sh)) {
-		buf_addf(err, "%s: one key, error_budget or services_healthy", p.data);
+	if (json_object_size(c) != 1 || (!eb && !sh && !fc)) {
+		buf_addf(err, "%s: one key, error_budget, services_healthy or flag_changed", p.data);
 		rc = OODA_EINVAL;
+	} else if (fc) {
+		buf_adds(&p, ".flag_changed");
+		rc = flag_changed_check(fc, p.data, err);
 	} else if (eb) {
 		buf_adds(&p, ".error_budget");
 		rc = action_keys_check(eb, budget_keys, p.data, err);
@@ -273,7 +305,8 @@ static int preconditions_check(const json_t *list, const char *path, struct buf 
 			k++;
 		if (!name || !preconditions[k]) {
 			buf_addf(err, "%s.precondition[%zu]: one of no_deploy_in_progress, business_hours, alert_firing, "
-				      "{error_budget: {slo, below|above}}, {services_healthy: [SERVICE…]}",
+				      "{error_budget: {slo, below|above}}, {services_healthy: [SERVICE…]}, "
+				      "{flag_changed: {env, key, within}}",
 				 path, i);
 			return OODA_EINVAL;
 		}

@@ -18,6 +18,7 @@
 
 #define POLICY_MAX_STEPS 32
 #define POLICY_MAX_PRECONDITIONS 16
+#define FLAG_CHANGED_WITHIN_DEFAULT_NS (INT64_C(15) * 60 * 1000000000) /* precondition flag_changed */
 
 /* Defaults of a policy's guardrails (docs/remediation.md). */
 #define GUARD_COOLDOWN_DEFAULT_NS (INT64_C(600) * 1000000000)   /* 10m */

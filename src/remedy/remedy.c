@@ -19,6 +19,7 @@
 #include "remedy/policy.h"
 #include "remedy/recipe.h"
 #include "remedy/run.h"
+#include "remedy/runbook_run.h"
 #include "store/vdoc.h"
 
 #include <math.h>
@@ -726,15 +727,51 @@ static bool business_hours(int64_t now)
 }
 
 /*
+ * {flag_changed: {env, key, within}}: the flag's current version changed it
+ * (a version 2 or later: creating a flag is no change to take back), was
+ * written at most `within` (default 15m) before the trigger (and not after
+ * the decision), and by someone other than a policy: the change a `flag:
+ * {to: previous}` step then takes back. A policy's own write (an earlier
+ * run's) does not count, so a second trigger does not revert the revert.
+ */
+static bool flag_changed(struct remedy *r, const json_t *fc, const json_t *t, bool *pass, struct buf *detail)
+{
+	const char *env = jstr(fc, "env"), *key = jstr(fc, "key"), *w = jstr(fc, "within");
+	int64_t within = FLAG_CHANGED_WITHIN_DEFAULT_NS, at = 0, version = 0;
+	if (w)
+		(void)ooda_duration_parse(w, strlen(w), &within);
+	char author[200] = "";
+	buf_addf(detail, "flag_changed %s/%s", env, key);
+	if (!r->hooks.flag_changed ||
+	    r->hooks.flag_changed(r->hooks.ctx, env, key, &version, &at, author, sizeof(author)))
+		return false;
+	int64_t trig = json_integer_value(json_object_get(t, "at_ns"));
+	bool by_policy = !strncmp(author, "policy:", 7);
+	*pass = version >= 2 && !by_policy && at >= trig - within && at <= ooda_now_ns();
+	buf_addf(detail, " v%lld", (long long)version);
+	if (version < 2)
+		buf_adds(detail, " (created, never changed)");
+	else if (by_policy)
+		buf_addf(detail, " (written by %s)", author);
+	else if (at < trig)
+		buf_addf(detail, " (by %s, %.1f s before the trigger)", author, (double)(trig - at) / OODA_NS_PER_SEC);
+	else
+		buf_addf(detail, " (by %s, %.1f s after the trigger)", author, (double)(at - trig) / OODA_NS_PER_SEC);
+	return true;
+}
+
+/*
  * A precondition given as a mapping (policy.c): {error_budget: {slo,
  * below|above}} or {services_healthy: [SERVICE…]}. Returns whether it could
  * be answered; *pass and what was found in detail ("error_budget checkout
  * 42% < 50%").
  */
-static bool precondition_object(struct remedy *r, const json_t *c, bool *pass, struct buf *detail)
+static bool precondition_object(struct remedy *r, const json_t *c, const json_t *t, bool *pass, struct buf *detail)
 {
-	const json_t *eb = json_object_get(c, "error_budget");
+	const json_t *eb = json_object_get(c, "error_budget"), *fc = json_object_get(c, "flag_changed");
 	*pass = false;
+	if (fc)
+		return flag_changed(r, fc, t, pass, detail);
 	if (eb) {
 		double left = 0;
 		json_t *below = json_object_get(eb, "below"), *above = json_object_get(eb, "above");
@@ -777,7 +814,7 @@ static void preconditions(struct remedy *r, const struct remedy_policy *p, const
 		bool pass = true, known = true;
 		if (!name) {
 			struct buf detail = BUF_INIT;
-			known = precondition_object(r, c, &pass, &detail);
+			known = precondition_object(r, c, t, &pass, &detail);
 			if (!known)
 				buf_addf(reason, "precondition %s unknown (cannot be checked)", detail.data);
 			else if (!pass)
@@ -1431,6 +1468,8 @@ static void run_fn(void *ctx, void *item)
 			run_save(r, &run, NULL, "remedy.run.escalate", "the run failed: a person must look", &err);
 		}
 		buf_release(&text);
+		if (jstr(run.doc, "runbook_run") && !r->stopping) /* stopping: the walk moves on at its next step done */
+			runbook_walk_poke(r, jstr(run.doc, "runbook_run"), id, jstr(run.doc, "started_by"));
 	}
 	json_decref(run.doc);
 	buf_release(&err);
@@ -2032,6 +2071,8 @@ int remedy_run_manual(struct remedy *r, const struct remedy_manual_run *m, struc
 			    run_state_name(RUN_PENDING), "created", at, "created_unix_nano", (json_int_t)now, "plan", plan,
 			    "steps", steps, "expect_timeout_ns", (json_int_t)0, "history", json_array(), "acted", true,
 			    "rationale", m->rationale ? m->rationale : "", "started_by", m->started_by);
+	if (run.doc && m->walk)
+		json_object_set_new(run.doc, "runbook_run", json_string(m->walk));
 	if (!run.doc) {
 		buf_adds(err, "run: not built (a string is not UTF-8)");
 		return OODA_EINVAL;

@@ -178,6 +178,7 @@ struct remedy_manual_run {
 	const char *incident;    /* may be NULL */
 	const json_t *step;      /* one do step (borrowed) */
 	const char *rationale;
+	const char *walk;        /* the runbook walk ("rbr-…") the step is of: told when the run is over (runbook_walk_poke); may be NULL */
 };
 
 /*

@@ -8,8 +8,10 @@
 
 #include "audit/docwrite.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/time.h"
 #include "core/xalloc.h"
+#include "remedy/run.h"
 #include "remedy/runbook.h"
 #include "store/vdoc.h"
 
@@ -295,10 +297,43 @@ static int walk_save(struct remedy *r, json_t *walk, int64_t *version, const cha
 	return rc;
 }
 
+/* The stored status of run id ("running", "succeeded", …); "" when it cannot be read. */
+static void run_status(struct remedy *r, const char *id, char *out, size_t size)
+{
+	struct buf rj = BUF_INIT, e = BUF_INIT;
+	out[0] = 0;
+	if (!remedy_run_json(r, id, &rj, &e)) {
+		json_t *doc = json_loads(rj.data, 0, NULL);
+		snprintf(out, size, "%s", jstr(doc, "status") ? jstr(doc, "status") : "");
+		json_decref(doc);
+	}
+	buf_release(&rj);
+	buf_release(&e);
+}
+
+/* Whether a run in state st is over: nothing moves it any more (run.h). */
+static bool run_over(const char *st)
+{
+	int s = run_state_parse(st);
+	return s >= 0 && run_state_terminal((enum run_state)s);
+}
+
 /*
- * Starts every automated step not started yet that has only done or
- * started steps before it; stops at the first manual step not done. Sets
- * the walk's status ("in-progress", or "walked" when nothing is left).
+ * Walks on from the first step not finished, in order:
+ *
+ *   manual     pending ──runbook_step_done──> done
+ *   automated  pending ──(started here)──> started ──its run succeeded──> done
+ *                                                 └──its run ended else──> failed (the walk stops)
+ *
+ * A manual step not done, or an automated step whose run is not over,
+ * blocks the steps after it: at most one automated step runs at a time, and
+ * the next manual one is offered once it succeeded. remedy.c calls
+ * runbook_walk_poke when a walk's run ends, which lands here again. A step
+ * whose run cannot start (automation paused) is "not-started" and, like a
+ * failed one, stops the walk. Sets the walk's status: "in-progress",
+ * "stopped" or "walked" when nothing is left. The run ids are derived from
+ * the walk and the step, so a second start of the same step (a poke racing
+ * the walk's own save) finds the run that exists.
  */
 static void walk_advance(struct remedy *r, json_t *walk, const char *person)
 {
@@ -308,7 +343,7 @@ static void walk_advance(struct remedy *r, json_t *walk, const char *person)
 		 (long long)json_integer_value(json_object_get(walk, "version")));
 	size_t i;
 	json_t *s;
-	bool blocked = false;
+	bool blocked = false, stopped = false;
 	json_array_foreach(steps, i, s) {
 		const char *st = jstr(s, "status");
 		if (!strcmp(jstr(s, "kind"), "manual")) {
@@ -318,8 +353,27 @@ static void walk_advance(struct remedy *r, json_t *walk, const char *person)
 			}
 			continue;
 		}
-		if (strcmp(st, "pending"))
+		if (!strcmp(st, "done"))
 			continue;
+		if (!strcmp(st, "failed") || !strcmp(st, "not-started")) {
+			stopped = true;
+			break;
+		}
+		if (!strcmp(st, "started")) {
+			char rs[32];
+			run_status(r, jstr(s, "run"), rs, sizeof(rs));
+			if (!run_over(rs)) {
+				blocked = true;
+				break;
+			}
+			json_object_set_new(s, "status", json_string(strcmp(rs, "succeeded") ? "failed" : "done"));
+			json_object_set_new(s, "ended_as", json_string(rs));
+			if (strcmp(rs, "succeeded")) {
+				stopped = true;
+				break;
+			}
+			continue;
+		}
 		char key[256], hex[65], id[24];
 		snprintf(key, sizeof(key), "%s|%zu", jstr(walk, "id"), i + 1);
 		audit_digest_hex(key, strlen(key), hex);
@@ -330,23 +384,68 @@ static void walk_advance(struct remedy *r, json_t *walk, const char *person)
 		struct remedy_manual_run m = { .id = id, .policy = json_string_value(json_object_get(walk, "policy")),
 					       .version = json_integer_value(json_object_get(walk, "version")),
 					       .actor = actor, .started_by = person, .incident = jstr(walk, "incident"),
-					       .step = json_object_get(s, "step"), .rationale = why.data };
+					       .step = json_object_get(s, "step"), .rationale = why.data,
+					       .walk = jstr(walk, "id") };
 		int rc = remedy_run_manual(r, &m, &err);
+		char exists[32];
+		if (rc == OODA_ECONFLICT)
+			run_status(r, id, exists, sizeof(exists));
+		if (rc == OODA_ECONFLICT && *exists)
+			rc = 0; /* started already, by a poke that read the walk before this step was saved */
 		char at[40];
 		ooda_time_format(ooda_now_ns(), at, sizeof(at));
 		json_object_set_new(s, "started_by", json_string(person));
 		json_object_set_new(s, "started", json_string(at));
+		buf_release(&why);
 		if (rc) {
 			json_object_set_new(s, "status", json_string("not-started"));
 			json_object_set_new(s, "error", json_string(err.data ? err.data : ooda_strerror(rc)));
-		} else {
-			json_object_set_new(s, "status", json_string("started"));
-			json_object_set_new(s, "run", json_string(id));
+			buf_release(&err);
+			stopped = true;
+			break;
 		}
-		buf_release(&why);
 		buf_release(&err);
+		json_object_set_new(s, "status", json_string("started"));
+		json_object_set_new(s, "run", json_string(id));
+		blocked = true; /* the steps after it wait for its run (runbook_walk_poke) */
+		break;
 	}
-	json_object_set_new(walk, "status", json_string(blocked ? "in-progress" : "walked"));
+	json_object_set_new(walk, "status", json_string(stopped ? "stopped" : blocked ? "in-progress" : "walked"));
+}
+
+static int walk_load(struct remedy *r, const char *id, json_t **walk, int64_t *version, struct buf *err);
+
+/*
+ * Loads walk id, walks on (walk_advance) as person and saves it; a save that
+ * finds the walk changed meanwhile (a poke and a person at once) loads it
+ * again, up to 8 times.
+ */
+static int walk_on(struct remedy *r, const char *id, const char *person, const char *rationale, struct buf *err)
+{
+	int rc = OODA_ECONFLICT;
+	for (int attempt = 0; attempt < 8 && rc == OODA_ECONFLICT; attempt++) {
+		json_t *walk;
+		int64_t version;
+		buf_reset(err);
+		rc = walk_load(r, id, &walk, &version, err);
+		if (rc)
+			return rc;
+		walk_advance(r, walk, person);
+		rc = walk_save(r, walk, &version, person, "runbook.run.advance", rationale, err);
+		json_decref(walk);
+	}
+	return rc;
+}
+
+void runbook_walk_poke(struct remedy *r, const char *walk, const char *run, const char *person)
+{
+	struct buf why = BUF_INIT, err = BUF_INIT;
+	buf_addf(&why, "run %s is over: the steps after it", run);
+	int rc = walk_on(r, walk, person, why.data, &err);
+	if (rc)
+		log_warn("runbook run %s: not walked on after run %s: %s", walk, run, err.data);
+	buf_release(&why);
+	buf_release(&err);
 }
 
 int runbook_run_start(struct remedy *r, const char *name, const char *incident, const char *actor,
@@ -398,11 +497,9 @@ int runbook_run_start(struct remedy *r, const char *name, const char *incident, 
 	json_decref(doc);
 	int64_t version = 0;
 	rc = walk_save(r, walk, &version, actor, "runbook.run.start", rationale, err);
-	if (!rc) {
-		walk_advance(r, walk, actor);
-		rc = walk_save(r, walk, &version, actor, "runbook.run.advance", "automated steps started", err);
-	}
 	json_decref(walk);
+	if (!rc)
+		rc = walk_on(r, id, actor, "automated steps started", err);
 	return rc ? rc : runbook_run_json(r, id, out, err);
 }
 
@@ -501,8 +598,7 @@ int runbook_step_done(struct remedy *r, const char *id, int n, const char *actor
 		remedy_note(r, jstr(walk, "incident"), "remediation", actor, text.data, data, &e);
 		buf_release(&e);
 		json_decref(data);
-		walk_advance(r, walk, actor);
-		rc = walk_save(r, walk, &version, actor, "runbook.run.advance", "the steps after it", err);
+		rc = walk_on(r, id, actor, "the steps after it", err);
 	}
 	buf_release(&text);
 	json_decref(walk);

@@ -59,7 +59,8 @@ int runbook_rollback(struct remedy *r, const char *name, int64_t to, const char 
 
 /*
  * Starts a walk of the latest version of name on incident (required) as
- * actor, then starts the automated steps before the first manual one.
+ * actor, then starts its first automated step when no manual step comes
+ * before it.
  * Writes the walk as runbook_run_json does. OODA_ENOTFOUND (runbook or
  * incident), OODA_ECONFLICT (automation paused: recorded on the step).
  */
@@ -71,10 +72,19 @@ int runbook_run_json(struct remedy *r, const char *id, struct buf *out, struct b
 
 /*
  * Marks manual step n of walk id done by actor (note optional), then
- * starts the automated steps up to the next manual one. OODA_EINVAL (no
+ * walks on: starts the next automated step (the one after waits for its
+ * run to succeed, runbook_walk_poke). OODA_EINVAL (no
  * such step, or an automated one), OODA_ECONFLICT (done already).
  */
 int runbook_step_done(struct remedy *r, const char *id, int n, const char *actor, const char *note,
 		      struct buf *out, struct buf *err);
+
+/*
+ * Called by the engine when run, an automated step of walk, is over:
+ * walks on (the steps after it start, or the next manual one is offered;
+ * a run that did not succeed stops the walk) in person's name (who started
+ * the run). Failures are logged: the walk keeps the run's status anyway.
+ */
+void runbook_walk_poke(struct remedy *r, const char *walk, const char *run, const char *person);
 
 #endif

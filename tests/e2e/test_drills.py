@@ -42,7 +42,7 @@ def leftovers(where):
 
 
 # the faults the drill config has a remediation policy for (cmd_drill.c, drill_remedies)
-REMEDIATED = ("bad-deploy", "dependency-down", "memory-leak", "config-shed")
+REMEDIATED = ("bad-deploy", "dependency-down", "memory-leak", "flag-misconfig", "config-shed", "job-stopped")
 
 
 def main():

@@ -4,7 +4,9 @@ argv of every automated step and refuses an unknown recipe or param by name (and
 does apply, storing nothing); `ooda runbook run NAME --incident ID` walks it: the
 automated step after a manual one waits until a second person marks the manual step
 done (the runbook is the one services[].runbook names), then runs as a remediation run by runbook:NAME@v1 started by that person; the
-walk, the incident timeline and the audit log say who did what."""
+walk, the incident timeline and the audit log say who did what. The walk waits for
+each automated step's run to be over before the next step, and a step whose run
+failed stops it."""
 import json
 import os
 import tempfile
@@ -121,14 +123,13 @@ def main():
 
         def finished():
             w = s.get(f"/api/v1/runbook-runs/{wid}", token=vic).json()
-            st = w["steps"][1]
-            return w if st.get("run_status") in ("succeeded", "failed", "undone") else None
+            return w if w["status"] != "in-progress" else None
 
         w = wait_for(finished, "the automated step to finish")
         st = w["steps"]
         check(st[0]["done_by"] == "token:bob" and st[0]["note"] == "dashboards red", f"who did step 1: {st[0]}")
-        check(st[1]["run_status"] == "succeeded" and st[1]["started_by"] == "token:bob" and w["status"] == "walked",
-              f"step 2 ran: {st[1]} {w['status']}")
+        check(st[1]["run_status"] == "succeeded" and st[1]["started_by"] == "token:bob" and w["status"] == "walked"
+              and st[1]["status"] == "done", f"step 2 ran: {st[1]} {w['status']}")
         with open(mark) as f:
             check(f.read() == "ran\n", "the exec step ran exactly once")
         run = s.get("/api/v1/runs/" + st[1]["run"], token=vic).json()
@@ -155,6 +156,40 @@ def main():
         au = s.get("/api/v1/audit?actor=token:alice&limit=100", token=alice).json()
         acts = [x.get("action") for x in au.get("records", au.get("entries", []))]
         check(acts.count("runbook.apply") == 3 and "runbook.run.start" in acts, f"alice's part audited: {acts}")
+
+        # ---- the walk waits for each automated step's run -------------------------------
+        one, two, five = (os.path.join(tmp, n) for n in ("one", "two", "five"))
+
+        def sh(cmd):
+            return "```step\n" + json.dumps({"exec": {"argv": ["/bin/sh", "-c", cmd]}}) + "\n```\n\n"
+        order = os.path.join(tmp, "order.md")
+        with open(order, "w") as f:
+            f.write("---\nname: in-order\n---\n# In order\n\n" + sh(f"sleep 2; echo one > {one}")
+                    + sh(f"cat {one} > {two}") + "- [ ] Confirm the checkout is back\n\n" + sh("false")
+                    + sh(f"echo five > {five}"))
+        r = s.cli("runbook", "apply", order)
+        check(r.returncode == 0, f"apply in-order: {r.stdout} {r.stderr}")
+        r = s.post("/api/v1/runbooks/in-order/run", {"incident": inc}, token=bob)
+        check(r.status in (200, 201), f"walk in-order: {r.status} {r.body}")
+        oid = r.json().get("id", "x")
+        check([x["status"] for x in r.json().get("steps", [])] == ["started"] + ["pending"] * 4,
+              f"the second automated step waits for the first one's run: {r.body}")
+
+        def at_manual():
+            w = s.get(f"/api/v1/runbook-runs/{oid}", token=vic).json()
+            return w if [x["status"] for x in w["steps"]][:2] == ["done", "done"] else None
+        w = wait_for(at_manual, "both automated steps done")
+        check(w["status"] == "in-progress" and w["steps"][2]["status"] == "pending", f"the manual step is next: {w}")
+        check(open(two).read() == "one\n", "step 2 ran after step 1's run was over (it read what step 1 wrote)")
+        r = s.post(f"/api/v1/runbook-runs/{oid}/steps/3/done", {}, token=bob)
+        check(r.status == 200, f"step 3 done: {r.status} {r.body}")
+        w = wait_for(lambda: (lambda w: w if w["status"] != "in-progress" else None)(
+            s.get(f"/api/v1/runbook-runs/{oid}", token=vic).json()), "the walk to stop")
+        st = [x["status"] for x in w["steps"]]
+        check(w["status"] == "stopped" and st == ["done", "done", "done", "failed", "pending"]
+              and w["steps"][3].get("ended_as") == "failed" and not os.path.exists(five),
+              f"a failed step stops the walk; the step after it never starts: {w['status']} {st}")
+
         rc = s.stop()
         check(rc == 0 and "Sanitizer" not in s.read_log(), f"the daemon stops cleanly: {rc}")
     finally:

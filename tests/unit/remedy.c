@@ -123,6 +123,15 @@ static void test_policy_refusals(void **state)
 		  "policies[0].guardrails.cooldown" },
 		{ "{\"name\":\"a\",\"when\":{\"alert\":\"A\"},\"do\":[{\"wait\":\"1s\"}],\"precondition\":[\"moon_phase\"]}",
 		  "policies[0].precondition[0]" },
+		{ "{\"name\":\"a\",\"when\":{\"alert\":\"A\"},\"do\":[{\"wait\":\"1s\"}],"
+		  "\"precondition\":[{\"flag_changed\":{\"key\":\"new-pricing\"}}]}",
+		  "policies[0].precondition[0].flag_changed.env: required" },
+		{ "{\"name\":\"a\",\"when\":{\"alert\":\"A\"},\"do\":[{\"wait\":\"1s\"}],"
+		  "\"precondition\":[{\"flag_changed\":{\"env\":\"prod\",\"key\":\"x\",\"within\":\"0s\"}}]}",
+		  "policies[0].precondition[0].flag_changed.within: from 1s to 1d" },
+		{ "{\"name\":\"a\",\"when\":{\"alert\":\"A\"},\"do\":[{\"wait\":\"1s\"}],"
+		  "\"precondition\":[{\"flag_changed\":{\"env\":\"prod\",\"key\":\"x\",\"by\":\"me\"}}]}",
+		  "policies[0].precondition[0].flag_changed.by: unknown key" },
 		{ "{\"name\":\"a\",\"when\":{\"alert\":\"A\"},\"mode\":\"approve\",\"do\":[{\"http\":{\"url\":\"http://127.0.0.1/x\","
 		  "\"headers\":{\"Authorization\":{\"value_env\":\"T\",\"value\":\"x\"}}}}]}",
 		  "policies[0].do[0].http.headers.Authorization" },

@@ -26,6 +26,7 @@
 
 #include "audit/audit.h"
 #include "core/error.h"
+#include "core/time.h"
 #include "remedy/policy.h"
 #include "remedy/recipe.h"
 #include "remedy/remedy.h"
@@ -47,6 +48,8 @@ struct fixture {
 	int probes_passing, probes_total;
 	int rollbacks;
 	json_t *held;
+	int64_t changed_at;              /* when the fake flag's current version was written */
+	char changed_by[64];             /* and by whom */
 };
 
 static int flag_set(void *ctx, const char *env, const char *key, const char *state, const char *variant,
@@ -78,6 +81,16 @@ static int flag_restore(void *ctx, const char *env, const char *key, int64_t to,
 	memcpy(f->flag[f->flag_n], f->flag[to], sizeof(f->flag[0]));
 	*after = f->flag_n;
 	snprintf(f->last_actor, sizeof(f->last_actor), "%s", actor);
+	return 0;
+}
+
+static int flag_changed(void *ctx, const char *env, const char *key, int64_t *version, int64_t *at_ns, char *author,
+			size_t author_size)
+{
+	struct fixture *f = ctx;
+	*version = f->flag_n;
+	*at_ns = f->changed_at;
+	snprintf(author, author_size, "%s", f->changed_by);
 	return 0;
 }
 
@@ -176,6 +189,7 @@ static void engine_start(struct fixture *f, const char *policy_json)
 	struct remedy_options o = {
 		.store = f->s, .signer = &f->sg, .expect_poll_ns = 10 * 1000000,
 		.hooks = { .ctx = f, .notify = notify_hook, .flag_set = flag_set, .flag_restore = flag_restore,
+			   .flag_changed = flag_changed,
 			   .config_restore = config_restore, .rollback_last = rollback_last, .error_ratio = error_ratio,
 			   .slo_budget = slo_budget, .service_probes = service_probes, .approval_request = approval_hook },
 	};
@@ -202,10 +216,10 @@ static void fire(struct fixture *f, const char *alert, const char *severity, int
 	remedy_wait_idle(f->r);
 }
 
-/* The only run, which must be in status. */
-static json_t *only_run(struct fixture *f, const char *status)
+/* The only run (of policy, NULL: of any), which must be in status. */
+static json_t *only_run_of(struct fixture *f, const char *policy, const char *status)
 {
-	struct remedy_run_filter flt = { 0 };
+	struct remedy_run_filter flt = { .policy = policy };
 	struct buf out = BUF_INIT, err = BUF_INIT;
 	assert_int_equal(remedy_runs_json(f->r, &flt, &out, &err), 0);
 	json_t *o = json_loads(out.data, 0, NULL), *list = json_object_get(o, "runs");
@@ -223,6 +237,11 @@ static json_t *only_run(struct fixture *f, const char *status)
 		fprintf(stderr, "run: %s\n", json_dumps(full, JSON_INDENT(1)));
 	assert_string_equal(json_string_value(json_object_get(full, "status")), status);
 	return full;
+}
+
+static json_t *only_run(struct fixture *f, const char *status)
+{
+	return only_run_of(f, NULL, status);
 }
 
 static int runs_count(struct fixture *f)
@@ -438,6 +457,66 @@ static void test_preconditions_pass(void **state)
 	assert_int_equal(f->flag_n, 4);
 }
 
+/*
+ * {flag_changed} before {flag: {to: previous}}: the flag change that came
+ * just before the trigger is taken back; a creation, an old change or a
+ * policy's own write is left alone (refused, nothing written).
+ */
+static void test_flag_changed_reverts_recent_change(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		int versions;
+		int64_t ago_s;         /* the current version written this long before the trigger */
+		const char *by, *within;
+		const char *status, *reason; /* reason: a substring of the refusal */
+	} cases[] = {
+		{ 3, 5, "token:alice", NULL, "succeeded", NULL },
+		{ 3, 50, "token:alice", "1m", "succeeded", NULL },
+		{ 3, 20 * 60, "token:alice", NULL, "refused",
+		  "precondition flag_changed prod/new-pricing v3 (by token:alice, 1200.0 s before the trigger) failed" },
+		{ 3, 90, "token:alice", "1m", "refused", "(by token:alice, 90.0 s before the trigger) failed" },
+		{ 3, 5, "policy:fix@v1", NULL, "refused",
+		  "precondition flag_changed prod/new-pricing v3 (written by policy:fix@v1) failed" },
+		{ 1, 5, "token:alice", NULL, "refused", "flag_changed prod/new-pricing v1 (created, never changed) failed" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		remedy_destroy(f->r);
+		f->r = NULL;
+		f->flag_n = cases[i].versions;
+		snprintf(f->flag[1], sizeof(f->flag[0]), "ENABLED");
+		snprintf(f->flag[2], sizeof(f->flag[0]), "DISABLED");
+		snprintf(f->flag[3], sizeof(f->flag[0]), "ENABLED");
+		snprintf(f->changed_by, sizeof(f->changed_by), "%s", cases[i].by);
+		int64_t now = ooda_now_ns();
+		f->changed_at = now - cases[i].ago_s * OODA_NS_PER_SEC;
+		f->ratio = 0.01;
+		char policy[1024], name[16];
+		snprintf(name, sizeof(name), "fix%zu", i);
+		snprintf(policy, sizeof(policy),
+			 "{\"name\":\"%s\",\"when\":{\"alert\":\"CheckoutErrors\"},"
+			 "\"precondition\":[{\"flag_changed\":{\"env\":\"prod\",\"key\":\"new-pricing\"%s%s%s}}],"
+			 "\"do\":[{\"flag\":{\"env\":\"prod\",\"key\":\"new-pricing\",\"to\":\"previous\"}}],"
+			 "\"expect\":{\"error_ratio\":{\"service\":\"checkout\",\"below\":0.05},\"timeout\":\"5s\"}}",
+			 name, cases[i].within ? ",\"within\":\"" : "", cases[i].within ? cases[i].within : "",
+			 cases[i].within ? "\"" : "");
+		engine_start(f, policy);
+		fire(f, "CheckoutErrors", "page", now);
+		json_t *run = only_run_of(f, name, cases[i].status);
+		if (cases[i].reason) {
+			const char *reason = json_string_value(json_object_get(run, "reason"));
+			if (!strstr(reason ? reason : "", cases[i].reason))
+				fail_msg("case %zu: reason \"%s\", want \"%s\"", i, reason ? reason : "", cases[i].reason);
+			assert_int_equal(f->flag_n, cases[i].versions); /* nothing written */
+		} else {
+			assert_int_equal(f->flag_n, cases[i].versions + 1);
+			assert_string_equal(f->flag[f->flag_n], "DISABLED"); /* v2's content, as before the change */
+			assert_non_null(strstr(json_string_value(json_object_get(run, "rationale")),
+					       "precondition flag_changed prod/new-pricing v3 (by token:alice"));
+		}
+	}
+}
+
 static void test_recipes_expand(void **state)
 {
 	(void)state;
@@ -480,6 +559,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_canary_trigger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preconditions_refuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preconditions_pass, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flag_changed_reverts_recent_change, setup, teardown),
 		cmocka_unit_test(test_recipes_expand),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
