@@ -55,6 +55,12 @@ def main():
         rbs = r.json().get("runbooks", [])
         check(r.status == 200 and [x["name"] for x in rbs] == ["checkout-down"] and rbs[0]["steps"] == 2,
               f"listed by service: {r.status} {r.body}")
+        r = s.cli("runbook", "list", "--service", "checkout", token=vic)
+        rows = [x.split() for x in r.stdout.splitlines()]
+        check(len(rows) == 2 and rows[0][:4] == ["RUNBOOK", "VERSION", "STEPS", "SERVICES"]
+              and rows[1][:4] == ["checkout-down", "v1", "2", "checkout"], f"runbook list: {r.stdout} {r.stderr}")
+        r = s.cli("runbook", "list", "--service", "payments", token=vic)
+        check(r.stdout.strip().splitlines() == [r.stdout.splitlines()[0]], f"filtered by --service: {r.stdout}")
         r = s.get("/api/v1/runbooks?service=payments", token=vic)
         check(r.json().get("runbooks") == [], f"not attached to payments: {r.body}")
         r = s.cli("runbook", "show", "checkout-down", token=vic)
@@ -91,6 +97,7 @@ def main():
         check(r.returncode == 0 and "v2" in r.stdout, f"v2: {r.stdout} {r.stderr}")
         r = s.cli("runbook", "diff", "checkout-down", token=vic)
         check("payments dashboards" in r.stdout and "Check the checkout dashboard" in r.stdout, f"diff: {r.stdout}")
+        check(r.stdout.startswith("checkout-down v1 → v2\n"), f"the diff names its versions, as a policy's: {r.stdout}")
         # the diff names the versions it compared, as a policy's does (the same handler serves both)
         r = s.get("/api/v1/runbooks/checkout-down/diff", token=vic)
         check(r.status == 200 and r.json().get("from") == 1 and r.json().get("to") == 2, f"diff versions: {r.body}")
@@ -101,7 +108,9 @@ def main():
         r = s.get("/api/v1/runbooks/checkout-down?version=v1", token=vic)
         check(r.status == 200 and r.json()["version"] == 1, f"one version: {r.body[:200]}")
         r = s.cli("runbook", "rollback", "checkout-down", "--to", "v1", "--rationale", "too long")
-        check(r.returncode == 0 and "v3" in r.stdout, f"rollback: {r.stdout} {r.stderr}")
+        check(r.returncode == 0 and "runbook checkout-down v3 (as v1)" in r.stdout, f"rollback: {r.stdout} {r.stderr}")
+        r = s.cli("runbook", "rollback", "checkout-down", "--to", "vx")
+        check(r.returncode != 0 and "--to" in r.stderr, f"a bad --to names the option: {r.stderr}")
         r = s.cli("runbook", "history", "checkout-down", token=vic)
         hist = r.stdout.strip().splitlines()
         check(len(hist) == 3 and "alice" in hist[0] and "rollback to v1" in hist[2], f"history: {r.stdout}")
