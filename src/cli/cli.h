@@ -194,6 +194,10 @@ void cli_cell_services(json_t *row, struct buf *out);
 int cli_call_item(struct cli_args *a, const char *method, const char *prefix, const char *id, const char *tail,
 		  json_t *body, json_t **out, struct buf *err);
 
+/* cli_call_item, then, unless --json, print(the answer). */
+int cli_show_item(struct cli_args *a, const char *method, const char *prefix, const char *id, const char *tail,
+		  json_t *body, void (*print)(json_t *j), struct buf *err);
+
 /*
  * GET path with ?NAME=VALUE for each option "--NAME" of opts (a NULL-ended
  * list) that was given: the filters of a list command.

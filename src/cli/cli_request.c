@@ -28,6 +28,17 @@ int cli_call_item(struct cli_args *a, const char *method, const char *prefix, co
 	return rc;
 }
 
+int cli_show_item(struct cli_args *a, const char *method, const char *prefix, const char *id, const char *tail,
+		  json_t *body, void (*print)(json_t *j), struct buf *err)
+{
+	json_t *j;
+	int rc = cli_call_item(a, method, prefix, id, tail, body, &j, err);
+	if (!rc && !a->json)
+		print(j);
+	json_decref(j);
+	return rc;
+}
+
 int cli_get_filtered(struct cli_args *a, const char *path, const char *const *opts, json_t **out, struct buf *err)
 {
 	struct buf p = BUF_INIT;

@@ -300,6 +300,10 @@ do:
         rows = [x.split() for x in r.stdout.splitlines()]
         check(rows[0] == ["RUN", "POLICY", "STATUS", "INCIDENT", "CREATED", "REASON"]
               and rows[1][:3] == [run_id, "ask", "succeeded"] and rows[1][3].startswith("INC-"), f"runs table: {r.stdout}")
+        r = s.cli("runs", "show", run_id, token=viewer)
+        check(r.returncode == 0 and r.stdout.startswith(f"{run_id}  succeeded  policy ask v1 (approve)"), f"runs show: {r.stdout}")
+        r = s.cli("policy", "show", "ask", token=viewer)
+        check(r.returncode == 0 and json.loads(r.stdout).get("name") == "ask", f"policy show: {r.stdout[:300]} {r.stderr}")
         r = s.cli("policy", "list", token=viewer)
         row = [x.split() for x in r.stdout.splitlines() if x.startswith("ask ")]
         check(r.stdout.split()[:5] == ["POLICY", "VERSION", "MODE", "AUTHOR", "BREAKER"]
