@@ -68,14 +68,12 @@ int api_run_get(struct http_request *req, struct http_response *res)
 
 static int run_decide(struct http_request *req, struct http_response *res, int what)
 {
-	struct remedy *r = api_remedy(req);
-	if (!r)
-		return OODA_EUNAVAIL;
-	json_t *body = NULL;
-	if (req->body_len && api_json_body(req, &body))
-		return OODA_EINVAL;
+	struct remedy *r;
+	json_t *body;
+	int rc = api_remedy_body(req, true, &r, &body);
+	if (rc)
+		return rc;
 	const char *id = http_param(req, "id"), *why = api_rationale(req, body);
-	int rc;
 	if (what == 2) {
 		rc = remedy_run_cancel(r, id, req->who.actor, why, &req->err);
 		if (!rc)
@@ -149,26 +147,8 @@ static const struct api_vdoc_kind policy_kind = {
 	.rollback = remedy_policy_rollback,
 };
 
-int api_policy_get(struct http_request *req, struct http_response *res)
-{
-	return api_vdoc_get(req, res, &policy_kind);
-}
-
-/* PUT /api/v1/policies/{name}. */
-int api_policy_put(struct http_request *req, struct http_response *res)
-{
-	return api_vdoc_put(req, res, &policy_kind);
-}
-
-int api_policy_diff(struct http_request *req, struct http_response *res)
-{
-	return api_vdoc_diff(req, res, &policy_kind);
-}
-
-int api_policy_rollback(struct http_request *req, struct http_response *res)
-{
-	return api_vdoc_rollback(req, res, &policy_kind);
-}
+/* api_policy_get, api_policy_put (PUT /api/v1/policies/{name}), api_policy_diff, api_policy_rollback. */
+API_VDOC_HANDLERS(api_policy, policy_kind)
 
 int api_automation_get(struct http_request *req, struct http_response *res)
 {
@@ -182,15 +162,14 @@ int api_automation_get(struct http_request *req, struct http_response *res)
 /* POST /api/v1/automation {paused: bool, reason}. */
 int api_automation_set(struct http_request *req, struct http_response *res)
 {
-	struct remedy *r = api_remedy(req);
-	if (!r)
-		return OODA_EUNAVAIL;
-	json_t *body = NULL;
-	if (api_json_body(req, &body))
-		return OODA_EINVAL;
+	struct remedy *r;
+	json_t *body;
+	int rc = api_remedy_body(req, false, &r, &body);
+	if (rc)
+		return rc;
 	json_t *p = json_object_get(body, "paused");
 	const char *reason = NULL;
-	int rc = api_json_str(req, body, "reason", 1024, &reason);
+	rc = api_json_str(req, body, "reason", 1024, &reason);
 	if (!rc && !json_is_boolean(p)) {
 		buf_adds(&req->err, "paused: true or false");
 		rc = OODA_EINVAL;

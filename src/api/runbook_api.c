@@ -62,25 +62,8 @@ static const struct api_vdoc_kind runbook_kind = {
 	.rollback = runbook_rollback,
 };
 
-int api_runbook_get(struct http_request *req, struct http_response *res)
-{
-	return api_vdoc_get(req, res, &runbook_kind);
-}
-
-int api_runbook_put(struct http_request *req, struct http_response *res)
-{
-	return api_vdoc_put(req, res, &runbook_kind);
-}
-
-int api_runbook_diff(struct http_request *req, struct http_response *res)
-{
-	return api_vdoc_diff(req, res, &runbook_kind);
-}
-
-int api_runbook_rollback(struct http_request *req, struct http_response *res)
-{
-	return api_vdoc_rollback(req, res, &runbook_kind);
-}
+/* api_runbook_get, api_runbook_put, api_runbook_diff, api_runbook_rollback. */
+API_VDOC_HANDLERS(api_runbook, runbook_kind)
 
 /*
  * POST /api/v1/runbooks/{name}/check [{markdown}]: every automated step in
@@ -88,14 +71,13 @@ int api_runbook_rollback(struct http_request *req, struct http_response *res)
  */
 int api_runbook_check(struct http_request *req, struct http_response *res)
 {
-	struct remedy *r = api_remedy(req);
-	if (!r)
-		return OODA_EUNAVAIL;
-	json_t *body = NULL, *out = NULL;
-	if (req->body_len && api_json_body(req, &body))
-		return OODA_EINVAL;
+	struct remedy *r;
+	json_t *body;
+	int rc = api_remedy_body(req, true, &r, &body);
+	if (rc)
+		return rc;
+	json_t *out = NULL;
 	const char *md = NULL;
-	int rc = 0;
 	if (json_object_get(body, "markdown"))
 		rc = markdown_of(req, body, &md);
 	if (!rc)
@@ -112,14 +94,13 @@ int api_runbook_check(struct http_request *req, struct http_response *res)
 /* POST /api/v1/runbooks/{name}/run {incident, rationale}. */
 int api_runbook_run(struct http_request *req, struct http_response *res)
 {
-	struct remedy *r = api_remedy(req);
-	if (!r)
-		return OODA_EUNAVAIL;
-	json_t *body = NULL;
-	if (api_json_body(req, &body))
-		return OODA_EINVAL;
+	struct remedy *r;
+	json_t *body;
+	int rc = api_remedy_body(req, false, &r, &body);
+	if (rc)
+		return rc;
 	const char *incident = NULL;
-	int rc = api_json_str(req, body, "incident", 128, &incident);
+	rc = api_json_str(req, body, "incident", 128, &incident);
 	if (!rc)
 		rc = runbook_run_start(r, http_param(req, "name"), incident, req->who.actor,
 				       api_rationale(req, body), &res->body, &req->err);
@@ -138,16 +119,15 @@ int api_runbook_run_get(struct http_request *req, struct http_response *res)
 /* POST /api/v1/runbook-runs/{id}/steps/{n}/done {note}. */
 int api_runbook_step_done(struct http_request *req, struct http_response *res)
 {
-	struct remedy *r = api_remedy(req);
-	if (!r)
-		return OODA_EUNAVAIL;
-	json_t *body = NULL;
-	if (req->body_len && api_json_body(req, &body))
-		return OODA_EINVAL;
+	struct remedy *r;
+	json_t *body;
+	int rc = api_remedy_body(req, true, &r, &body);
+	if (rc)
+		return rc;
 	const char *note = NULL, *ns = http_param(req, "n");
 	char *end = NULL;
 	long n = ns ? strtol(ns, &end, 10) : 0;
-	int rc = api_json_str(req, body, "note", 1024, &note);
+	rc = api_json_str(req, body, "note", 1024, &note);
 	if (!rc && (!ns || !*ns || *end || n < 1 || n > 1000)) {
 		buf_adds(&req->err, "n: a step number (1, 2, …)");
 		rc = OODA_EINVAL;

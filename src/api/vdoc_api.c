@@ -19,6 +19,16 @@ struct remedy *api_remedy(struct http_request *req)
 	return r;
 }
 
+int api_remedy_body(struct http_request *req, bool optional, struct remedy **r, json_t **body)
+{
+	*body = NULL;
+	if (!(*r = api_remedy(req)))
+		return OODA_EUNAVAIL;
+	if ((!optional || req->body_len) && api_json_body(req, body))
+		return OODA_EINVAL;
+	return 0;
+}
+
 /* A version from ?name= ("3" or "v3"); 0 when absent. */
 static int version_query(struct http_request *req, const char *name, int64_t *v)
 {
@@ -54,14 +64,13 @@ int api_vdoc_get(struct http_request *req, struct http_response *res, const stru
 
 int api_vdoc_put(struct http_request *req, struct http_response *res, const struct api_vdoc_kind *k)
 {
-	struct remedy *r = api_remedy(req);
-	if (!r)
-		return OODA_EUNAVAIL;
-	json_t *body = NULL;
-	if (api_json_body(req, &body))
-		return OODA_EINVAL;
+	struct remedy *r;
+	json_t *body;
+	int rc = api_remedy_body(req, false, &r, &body);
+	if (rc)
+		return rc;
 	int64_t version = 0;
-	int rc = k->apply(req, r, body, &version);
+	rc = k->apply(req, r, body, &version);
 	if (!rc)
 		send_version(req, res, version);
 	json_decref(body);
@@ -109,14 +118,12 @@ int api_vdoc_diff(struct http_request *req, struct http_response *res, const str
 
 int api_vdoc_rollback(struct http_request *req, struct http_response *res, const struct api_vdoc_kind *k)
 {
-	struct remedy *r = api_remedy(req);
-	if (!r)
-		return OODA_EUNAVAIL;
-	json_t *body = NULL;
-	if (api_json_body(req, &body))
-		return OODA_EINVAL;
+	struct remedy *r;
+	json_t *body;
+	int rc = api_remedy_body(req, false, &r, &body);
+	if (rc)
+		return rc;
 	json_t *to = json_object_get(body, "to");
-	int rc = 0;
 	int64_t version = 0;
 	if (!json_is_integer(to) || json_integer_value(to) <= 0) {
 		buf_adds(&req->err, "to: the version to go back to, a number");

@@ -43,6 +43,36 @@ struct api_vdoc_kind {
  */
 struct remedy *api_remedy(struct http_request *req);
 
+/*
+ * The start of a remedy handler that reads a JSON body: *r as api_remedy
+ * (OODA_EUNAVAIL without it), *body parsed (OODA_EINVAL with the reason in
+ * req->err; NULL when optional and the request has none). The caller
+ * json_decref's *body.
+ */
+int api_remedy_body(struct http_request *req, bool optional, struct remedy **r, json_t **body);
+
+/*
+ * Defines NAME_get, NAME_put, NAME_diff and NAME_rollback, the route
+ * handlers of one kind, each calling api_vdoc_* with &kind.
+ */
+#define API_VDOC_HANDLERS(NAME, kind)                                              \
+	int NAME##_get(struct http_request *req, struct http_response *res)        \
+	{                                                                          \
+		return api_vdoc_get(req, res, &(kind));                            \
+	}                                                                          \
+	int NAME##_put(struct http_request *req, struct http_response *res)        \
+	{                                                                          \
+		return api_vdoc_put(req, res, &(kind));                            \
+	}                                                                          \
+	int NAME##_diff(struct http_request *req, struct http_response *res)       \
+	{                                                                          \
+		return api_vdoc_diff(req, res, &(kind));                           \
+	}                                                                          \
+	int NAME##_rollback(struct http_request *req, struct http_response *res)   \
+	{                                                                          \
+		return api_vdoc_rollback(req, res, &(kind));                       \
+	}
+
 /* GET …/{name}[?version=N]: k->get's answer as is. */
 int api_vdoc_get(struct http_request *req, struct http_response *res, const struct api_vdoc_kind *k);
 
