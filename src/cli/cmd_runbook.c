@@ -210,20 +210,16 @@ int cmd_runbook_run(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda runbook run [NAME] --incident ID [--rationale WHY]");
 		return OODA_EINVAL;
 	}
-	struct buf path = BUF_INIT;
 	char name[129] = "";
 	if (a->n_pos == 1) {
 		snprintf(name, sizeof(name), "%s", a->pos[0]);
 	} else {
 		/* the runbook the incident names (services[].runbook or its template's) */
-		buf_adds(&path, "/api/v1/incidents/");
-		client_urlencode(&path, inc);
 		json_t *ij = NULL;
 		bool was_json = a->json;
 		a->json = false;
-		int rc = cli_call_json(a, "GET", path.data, NULL, &ij, err);
+		int rc = cli_call_item(a, "GET", "/api/v1/incidents/", inc, "", NULL, &ij, err);
 		a->json = was_json;
-		buf_reset(&path);
 		const char *rb = rc ? NULL : cli_jstr(ij, "runbook");
 		if (!rc && (!rb || !*rb)) {
 			buf_addf(err, "incident %s names no runbook (services[].runbook or its template's): give NAME", inc);
@@ -232,24 +228,11 @@ int cmd_runbook_run(struct cli_args *a, struct buf *err)
 		if (!rc)
 			snprintf(name, sizeof(name), "%s", rb);
 		json_decref(ij);
-		if (rc) {
-			buf_release(&path);
+		if (rc)
 			return rc;
-		}
 	}
-	rb_path(&path, name, "/run");
-	json_t *body = json_pack("{ss ss}", "incident", inc, "rationale", cli_rationale(a));
-	char *bt = json_dumps(body, JSON_COMPACT);
-	json_t *j;
-	int rc = cli_call_json(a, "POST", path.data, bt, &j, err);
-	free(bt);
-	json_decref(body);
-	buf_release(&path);
-	if (rc || a->json)
-		return rc;
-	walk_print(j);
-	json_decref(j);
-	return 0;
+	return cli_show_item(a, "POST", runbook_kind.prefix, name, "/run",
+			     json_pack("{ss ss}", "incident", inc, "rationale", cli_rationale(a)), walk_print, err);
 }
 
 int cmd_runbook_status(struct cli_args *a, struct buf *err)
@@ -258,13 +241,7 @@ int cmd_runbook_status(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda runbook status RUN");
 		return OODA_EINVAL;
 	}
-	json_t *j;
-	int rc = cli_call_item(a, "GET", "/api/v1/runbook-runs/", a->pos[0], "", NULL, &j, err);
-	if (rc || a->json)
-		return rc;
-	walk_print(j);
-	json_decref(j);
-	return 0;
+	return cli_show_item(a, "GET", "/api/v1/runbook-runs/", a->pos[0], "", NULL, walk_print, err);
 }
 
 int cmd_runbook_step(struct cli_args *a, struct buf *err)
@@ -273,22 +250,13 @@ int cmd_runbook_step(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda runbook step RUN N --done [--note TEXT]");
 		return OODA_EINVAL;
 	}
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/runbook-runs/");
-	client_urlencode(&path, a->pos[0]);
-	buf_adds(&path, "/steps/");
-	client_urlencode(&path, a->pos[1]);
-	buf_adds(&path, "/done");
-	json_t *body = json_pack("{ss}", "note", cli_opt(a, "--note") ? cli_opt(a, "--note") : "");
-	char *bt = json_dumps(body, JSON_COMPACT);
-	json_t *j;
-	int rc = cli_call_json(a, "POST", path.data, bt, &j, err);
-	free(bt);
-	json_decref(body);
-	buf_release(&path);
-	if (rc || a->json)
-		return rc;
-	walk_print(j);
-	json_decref(j);
-	return 0;
+	struct buf tail = BUF_INIT;
+	buf_adds(&tail, "/steps/");
+	client_urlencode(&tail, a->pos[1]);
+	buf_adds(&tail, "/done");
+	const char *note = cli_opt(a, "--note");
+	int rc = cli_show_item(a, "POST", "/api/v1/runbook-runs/", a->pos[0], tail.data,
+			       json_pack("{ss}", "note", note ? note : ""), walk_print, err);
+	buf_release(&tail);
+	return rc;
 }
