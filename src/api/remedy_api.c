@@ -2,11 +2,13 @@
  * The remedy stage over HTTP: the recipe catalogue (every recipe, or one
  * with its params and the steps of each variant), the runs (list, one,
  * approve, reject, cancel), the policies (list, one with its history,
- * apply) and the automation switch (the global pause). Thin adapters over
- * remedy/recipe.h and remedy/remedy.h (docs/remediation.md).
+ * apply, diff, rollback: through the versioned-document handlers of
+ * api/vdoc_api.h) and the automation switch (the global pause). Thin
+ * adapters over remedy/recipe.h and remedy/remedy.h (docs/remediation.md).
  */
 #include "api/api.h"
 #include "api/handlers.h"
+#include "api/vdoc_api.h"
 #include "remedy/recipe.h"
 #include "remedy/remedy.h"
 #include "remedy/run.h"
@@ -35,22 +37,11 @@ int api_recipe_get(struct http_request *req, struct http_response *res)
 
 /* ---- runs, policies and the automation switch (remedy/remedy.h) ---------- */
 
-static struct remedy *engine(struct http_request *req)
-{
-	return __atomic_load_n(&api_daemon(req)->remedy, __ATOMIC_ACQUIRE);
-}
-
-#define NEED_ENGINE(req)                                                              \
-	do {                                                                          \
-		if (!engine(req)) {                                                   \
-			buf_adds(&(req)->err, "the remedy stage is not running");     \
-			return OODA_EUNAVAIL;                                         \
-		}                                                                     \
-	} while (0)
-
 int api_runs_list(struct http_request *req, struct http_response *res)
 {
-	NEED_ENGINE(req);
+	struct remedy *r = api_remedy(req);
+	if (!r)
+		return OODA_EUNAVAIL;
 	const char *st = http_query(req, "status");
 	if (st && run_state_parse(st) < 0) {
 		buf_addf(&req->err, "status: \"%s\" is not a run state (pending, awaiting-approval, running, verifying, "
@@ -64,29 +55,31 @@ int api_runs_list(struct http_request *req, struct http_response *res)
 		return rc;
 	struct remedy_run_filter f = { .incident = http_query(req, "incident"), .policy = http_query(req, "policy"),
 				       .status = st, .limit = (int)limit };
-	return remedy_runs_json(engine(req), &f, &res->body, &req->err);
+	return remedy_runs_json(r, &f, &res->body, &req->err);
 }
 
 int api_run_get(struct http_request *req, struct http_response *res)
 {
-	NEED_ENGINE(req);
-	return remedy_run_json(engine(req), http_param(req, "id"), &res->body, &req->err);
+	struct remedy *r = api_remedy(req);
+	if (!r)
+		return OODA_EUNAVAIL;
+	return remedy_run_json(r, http_param(req, "id"), &res->body, &req->err);
 }
 
 static int run_decide(struct http_request *req, struct http_response *res, int what)
 {
-	NEED_ENGINE(req);
-	json_t *body = NULL;
-	if (req->body_len && api_json_body(req, &body))
-		return OODA_EINVAL;
+	struct remedy *r;
+	json_t *body;
+	int rc = api_remedy_body(req, true, &r, &body);
+	if (rc)
+		return rc;
 	const char *id = http_param(req, "id"), *why = api_rationale(req, body);
-	int rc;
 	if (what == 2) {
-		rc = remedy_run_cancel(engine(req), id, req->who.actor, why, &req->err);
+		rc = remedy_run_cancel(r, id, req->who.actor, why, &req->err);
 		if (!rc)
 			buf_addf(&res->body, "{\"id\":\"%s\",\"status\":\"cancelled\"}", id);
 	} else {
-		rc = remedy_run_decide(engine(req), id, what == 0, req->who.actor, why, &res->body, &req->err);
+		rc = remedy_run_decide(r, id, what == 0, req->who.actor, why, &res->body, &req->err);
 	}
 	json_decref(body);
 	return rc;
@@ -109,136 +102,82 @@ int api_run_cancel(struct http_request *req, struct http_response *res)
 
 int api_policies_list(struct http_request *req, struct http_response *res)
 {
-	NEED_ENGINE(req);
-	return remedy_policies_json(engine(req), &res->body, &req->err);
+	struct remedy *r = api_remedy(req);
+	if (!r)
+		return OODA_EUNAVAIL;
+	return remedy_policies_json(r, &res->body, &req->err);
 }
 
-int api_policy_get(struct http_request *req, struct http_response *res)
+/* ---- policies: versioned documents (api/vdoc_api.h) ----------------------- */
+
+static int policy_get(struct remedy *r, const char *name, int64_t version, struct buf *out, struct buf *err)
 {
-	NEED_ENGINE(req);
-	return remedy_policy_json(engine(req), http_param(req, "name"), &res->body, &req->err);
+	(void)version; /* by_version is false: always the latest */
+	return remedy_policy_json(r, name, out, err);
 }
 
-/* PUT /api/v1/policies/{name}: the body is the policy (its name must match), or {policy, rationale}. */
-int api_policy_put(struct http_request *req, struct http_response *res)
+/* The body is the policy (its name must match the URL's), or {policy, rationale}. */
+static int policy_apply(struct http_request *req, struct remedy *r, json_t *body, int64_t *version)
 {
-	NEED_ENGINE(req);
-	json_t *body = NULL;
-	if (api_json_body(req, &body))
-		return OODA_EINVAL;
 	json_t *doc = json_object_get(body, "policy") ? json_object_get(body, "policy") : body;
 	const char *name = json_string_value(json_object_get(doc, "name"));
-	int rc = 0;
 	if (json_object_get(body, "policy") && json_object_size(body) > 2) {
 		buf_adds(&req->err, "body: {policy, rationale} or the policy itself");
-		rc = OODA_EINVAL;
-	} else if (name && strcmp(name, http_param(req, "name"))) {
-		buf_addf(&req->err, "name: \"%s\" differs from the URL's \"%s\"", name, http_param(req, "name"));
-		rc = OODA_EINVAL;
+		return OODA_EINVAL;
 	}
-	json_t *copy = rc ? NULL : json_deep_copy(doc);
+	if (name && strcmp(name, http_param(req, "name"))) {
+		buf_addf(&req->err, "name: \"%s\" differs from the URL's \"%s\"", name, http_param(req, "name"));
+		return OODA_EINVAL;
+	}
+	json_t *copy = json_deep_copy(doc);
 	if (copy && !name)
 		json_object_set_new(copy, "name", json_string(http_param(req, "name")));
-	int64_t version = 0;
-	if (!rc)
-		rc = remedy_policy_apply(engine(req), copy, req->who.actor,
-					 json_object_get(body, "policy") ? api_rationale(req, body) : api_rationale(req, NULL),
-					 &version, &req->err);
-	if (!rc)
-		api_send_json(res, 200, json_pack("{ss sI}", "name", http_param(req, "name"), "version", (json_int_t)version));
+	int rc = remedy_policy_apply(r, copy, req->who.actor,
+				     json_object_get(body, "policy") ? api_rationale(req, body) : api_rationale(req, NULL),
+				     version, &req->err);
 	json_decref(copy);
-	json_decref(body);
 	return rc;
 }
 
-/* ?from=N&to=M (default: the one before the latest, and the latest). */
-int api_policy_diff(struct http_request *req, struct http_response *res)
-{
-	NEED_ENGINE(req);
-	const char *names[] = { "from", "to" };
-	int64_t v[2] = { 0, 0 };
-	for (int i = 0; i < 2; i++) {
-		const char *q = http_query(req, names[i]);
-		char *end = NULL;
-		if (q && (*q == 'v' || *q == 'V'))
-			q++;
-		if (q && (!*q || (v[i] = strtoll(q, &end, 10)) <= 0 || *end)) {
-			buf_addf(&req->err, "%s: a version number such as 3 or v3", names[i]);
-			return OODA_EINVAL;
-		}
-	}
-	if (!v[0] || !v[1]) {
-		struct buf h = BUF_INIT, e2 = BUF_INIT;
-		int rc = remedy_policy_json(engine(req), http_param(req, "name"), &h, &req->err);
-		json_t *j = rc ? NULL : json_loads(h.data, 0, NULL);
-		json_int_t latest = json_integer_value(json_object_get(j, "version"));
-		json_decref(j);
-		buf_release(&h);
-		buf_release(&e2);
-		if (rc)
-			return rc;
-		if (!v[1])
-			v[1] = latest;
-		if (!v[0])
-			v[0] = v[1] > 1 ? v[1] - 1 : 1;
-	}
-	struct buf diff = BUF_INIT;
-	int rc = remedy_policy_diff(engine(req), http_param(req, "name"), v[0], v[1], &diff, &req->err);
-	if (!rc)
-		api_send_json(res, 200, json_pack("{ss sI sI ss}", "name", http_param(req, "name"), "from", (json_int_t)v[0],
-						  "to", (json_int_t)v[1], "diff", diff.data ? diff.data : ""));
-	buf_release(&diff);
-	return rc;
-}
+static const struct api_vdoc_kind policy_kind = {
+	.by_version = false,
+	.get = policy_get,
+	.apply = policy_apply,
+	.diff = remedy_policy_diff,
+	.rollback = remedy_policy_rollback,
+};
 
-/* {to: N, rationale}. */
-int api_policy_rollback(struct http_request *req, struct http_response *res)
-{
-	NEED_ENGINE(req);
-	json_t *body = NULL;
-	if (api_json_body(req, &body))
-		return OODA_EINVAL;
-	json_t *to = json_object_get(body, "to");
-	int rc = 0;
-	int64_t version = 0;
-	if (!json_is_integer(to) || json_integer_value(to) <= 0) {
-		buf_adds(&req->err, "to: the version to go back to, a number");
-		rc = OODA_EINVAL;
-	}
-	if (!rc)
-		rc = remedy_policy_rollback(engine(req), http_param(req, "name"), json_integer_value(to), req->who.actor,
-					    api_rationale(req, body), &version, &req->err);
-	if (!rc)
-		api_send_json(res, 200, json_pack("{ss sI}", "name", http_param(req, "name"), "version", (json_int_t)version));
-	json_decref(body);
-	return rc;
-}
+/* api_policy_get, api_policy_put (PUT /api/v1/policies/{name}), api_policy_diff, api_policy_rollback. */
+API_VDOC_HANDLERS(api_policy, policy_kind)
 
 int api_automation_get(struct http_request *req, struct http_response *res)
 {
-	NEED_ENGINE(req);
-	remedy_automation_json(engine(req), &res->body);
+	struct remedy *r = api_remedy(req);
+	if (!r)
+		return OODA_EUNAVAIL;
+	remedy_automation_json(r, &res->body);
 	return 0;
 }
 
 /* POST /api/v1/automation {paused: bool, reason}. */
 int api_automation_set(struct http_request *req, struct http_response *res)
 {
-	NEED_ENGINE(req);
-	json_t *body = NULL;
-	if (api_json_body(req, &body))
-		return OODA_EINVAL;
+	struct remedy *r;
+	json_t *body;
+	int rc = api_remedy_body(req, false, &r, &body);
+	if (rc)
+		return rc;
 	json_t *p = json_object_get(body, "paused");
 	const char *reason = NULL;
-	int rc = api_json_str(req, body, "reason", 1024, &reason);
+	rc = api_json_str(req, body, "reason", 1024, &reason);
 	if (!rc && !json_is_boolean(p)) {
 		buf_adds(&req->err, "paused: true or false");
 		rc = OODA_EINVAL;
 	}
 	if (!rc)
-		rc = remedy_pause(engine(req), json_is_true(p), req->who.actor, reason, &req->err);
+		rc = remedy_pause(r, json_is_true(p), req->who.actor, reason, &req->err);
 	if (!rc)
-		remedy_automation_json(engine(req), &res->body);
+		remedy_automation_json(r, &res->body);
 	json_decref(body);
 	return rc;
 }

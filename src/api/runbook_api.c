@@ -2,60 +2,26 @@
  * Runbooks over HTTP: list, one with its history, apply ({markdown,
  * rationale}), check (the stored version, or a text not stored yet),
  * diff, rollback, and the walks — start one on an incident, read it, mark
- * a manual step done. Thin adapters over remedy/runbook_run.h
+ * a manual step done. One, apply, diff and rollback are the
+ * versioned-document handlers of api/vdoc_api.h. Thin adapters over remedy/runbook_run.h
  * (docs/remediation.md, "Runbooks").
  */
 #include "api/api.h"
 #include "api/handlers.h"
+#include "api/vdoc_api.h"
 #include "remedy/runbook.h"
 #include "remedy/runbook_run.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static struct remedy *engine(struct http_request *req)
-{
-	return __atomic_load_n(&api_daemon(req)->remedy, __ATOMIC_ACQUIRE);
-}
-
-#define NEED_ENGINE(req)                                                          \
-	do {                                                                      \
-		if (!engine(req)) {                                               \
-			buf_adds(&(req)->err, "the remedy stage is not running"); \
-			return OODA_EUNAVAIL;                                     \
-		}                                                                 \
-	} while (0)
-
-/* A version from ?name= ("3" or "v3"); 0 when absent. */
-static int version_query(struct http_request *req, const char *name, int64_t *v)
-{
-	const char *q = http_query(req, name);
-	*v = 0;
-	if (!q)
-		return 0;
-	if (*q == 'v' || *q == 'V')
-		q++;
-	char *end = NULL;
-	if (!*q || (*v = strtoll(q, &end, 10)) <= 0 || *end) {
-		buf_addf(&req->err, "%s: a version number such as 3 or v3", name);
-		return OODA_EINVAL;
-	}
-	return 0;
-}
-
 int api_runbooks_list(struct http_request *req, struct http_response *res)
 {
-	NEED_ENGINE(req);
-	return runbook_list_json(engine(req), http_query(req, "service"), http_query(req, "template"), &res->body,
+	struct remedy *r = api_remedy(req);
+	if (!r)
+		return OODA_EUNAVAIL;
+	return runbook_list_json(r, http_query(req, "service"), http_query(req, "template"), &res->body,
 				 &req->err);
-}
-
-int api_runbook_get(struct http_request *req, struct http_response *res)
-{
-	NEED_ENGINE(req);
-	int64_t v;
-	int rc = version_query(req, "version", &v);
-	return rc ? rc : runbook_get_json(engine(req), http_param(req, "name"), v, &res->body, &req->err);
 }
 
 /* The markdown member of body, whose front matter must name the runbook of the URL. */
@@ -80,23 +46,24 @@ static int markdown_of(struct http_request *req, json_t *body, const char **md)
 }
 
 /* PUT /api/v1/runbooks/{name} {markdown, rationale}. */
-int api_runbook_put(struct http_request *req, struct http_response *res)
+static int runbook_put_body(struct http_request *req, struct remedy *r, json_t *body, int64_t *version)
 {
-	NEED_ENGINE(req);
-	json_t *body = NULL;
-	if (api_json_body(req, &body))
-		return OODA_EINVAL;
 	const char *md = NULL;
-	int64_t version = 0;
 	int rc = markdown_of(req, body, &md);
-	if (!rc)
-		rc = runbook_apply(engine(req), md, strlen(md), req->who.actor, api_rationale(req, body), &version,
-				   &req->err);
-	if (!rc)
-		api_send_json(res, 200, json_pack("{ss sI}", "name", http_param(req, "name"), "version", (json_int_t)version));
-	json_decref(body);
-	return rc;
+	return rc ? rc : runbook_apply(r, md, strlen(md), req->who.actor, api_rationale(req, body), version, &req->err);
 }
+
+/* The diff compares the Markdown people wrote (runbook_diff), not the parsed form. */
+static const struct api_vdoc_kind runbook_kind = {
+	.by_version = true,
+	.get = runbook_get_json,
+	.apply = runbook_put_body,
+	.diff = runbook_diff,
+	.rollback = runbook_rollback,
+};
+
+/* api_runbook_get, api_runbook_put, api_runbook_diff, api_runbook_rollback. */
+API_VDOC_HANDLERS(api_runbook, runbook_kind)
 
 /*
  * POST /api/v1/runbooks/{name}/check [{markdown}]: every automated step in
@@ -104,17 +71,18 @@ int api_runbook_put(struct http_request *req, struct http_response *res)
  */
 int api_runbook_check(struct http_request *req, struct http_response *res)
 {
-	NEED_ENGINE(req);
-	json_t *body = NULL, *out = NULL;
-	if (req->body_len && api_json_body(req, &body))
-		return OODA_EINVAL;
+	struct remedy *r;
+	json_t *body;
+	int rc = api_remedy_body(req, true, &r, &body);
+	if (rc)
+		return rc;
+	json_t *out = NULL;
 	const char *md = NULL;
-	int rc = 0;
 	if (json_object_get(body, "markdown"))
 		rc = markdown_of(req, body, &md);
 	if (!rc)
-		rc = md ? runbook_check_text(engine(req), md, strlen(md), &out, &req->err)
-			: runbook_check(engine(req), http_param(req, "name"), &out, &req->err);
+		rc = md ? runbook_check_text(r, md, strlen(md), &out, &req->err)
+			: runbook_check(r, http_param(req, "name"), &out, &req->err);
 	if (!rc)
 		api_send_json(res, 200, out);
 	else
@@ -123,56 +91,18 @@ int api_runbook_check(struct http_request *req, struct http_response *res)
 	return rc;
 }
 
-int api_runbook_diff(struct http_request *req, struct http_response *res)
-{
-	NEED_ENGINE(req);
-	int64_t a, b;
-	int rc = version_query(req, "from", &a);
-	if (!rc)
-		rc = version_query(req, "to", &b);
-	struct buf diff = BUF_INIT;
-	if (!rc)
-		rc = runbook_diff(engine(req), http_param(req, "name"), a, b, &diff, &req->err);
-	if (!rc)
-		api_send_json(res, 200, json_pack("{ss ss}", "name", http_param(req, "name"), "diff", diff.data ? diff.data : ""));
-	buf_release(&diff);
-	return rc;
-}
-
-/* {to: N, rationale}. */
-int api_runbook_rollback(struct http_request *req, struct http_response *res)
-{
-	NEED_ENGINE(req);
-	json_t *body = NULL;
-	if (api_json_body(req, &body))
-		return OODA_EINVAL;
-	json_t *to = json_object_get(body, "to");
-	int rc = 0;
-	int64_t version = 0;
-	if (!json_is_integer(to) || json_integer_value(to) <= 0) {
-		buf_adds(&req->err, "to: the version to go back to, a number");
-		rc = OODA_EINVAL;
-	}
-	if (!rc)
-		rc = runbook_rollback(engine(req), http_param(req, "name"), json_integer_value(to), req->who.actor,
-				      api_rationale(req, body), &version, &req->err);
-	if (!rc)
-		api_send_json(res, 200, json_pack("{ss sI}", "name", http_param(req, "name"), "version", (json_int_t)version));
-	json_decref(body);
-	return rc;
-}
-
 /* POST /api/v1/runbooks/{name}/run {incident, rationale}. */
 int api_runbook_run(struct http_request *req, struct http_response *res)
 {
-	NEED_ENGINE(req);
-	json_t *body = NULL;
-	if (api_json_body(req, &body))
-		return OODA_EINVAL;
+	struct remedy *r;
+	json_t *body;
+	int rc = api_remedy_body(req, false, &r, &body);
+	if (rc)
+		return rc;
 	const char *incident = NULL;
-	int rc = api_json_str(req, body, "incident", 128, &incident);
+	rc = api_json_str(req, body, "incident", 128, &incident);
 	if (!rc)
-		rc = runbook_run_start(engine(req), http_param(req, "name"), incident, req->who.actor,
+		rc = runbook_run_start(r, http_param(req, "name"), incident, req->who.actor,
 				       api_rationale(req, body), &res->body, &req->err);
 	json_decref(body);
 	return rc;
@@ -180,27 +110,30 @@ int api_runbook_run(struct http_request *req, struct http_response *res)
 
 int api_runbook_run_get(struct http_request *req, struct http_response *res)
 {
-	NEED_ENGINE(req);
-	return runbook_run_json(engine(req), http_param(req, "id"), &res->body, &req->err);
+	struct remedy *r = api_remedy(req);
+	if (!r)
+		return OODA_EUNAVAIL;
+	return runbook_run_json(r, http_param(req, "id"), &res->body, &req->err);
 }
 
 /* POST /api/v1/runbook-runs/{id}/steps/{n}/done {note}. */
 int api_runbook_step_done(struct http_request *req, struct http_response *res)
 {
-	NEED_ENGINE(req);
-	json_t *body = NULL;
-	if (req->body_len && api_json_body(req, &body))
-		return OODA_EINVAL;
+	struct remedy *r;
+	json_t *body;
+	int rc = api_remedy_body(req, true, &r, &body);
+	if (rc)
+		return rc;
 	const char *note = NULL, *ns = http_param(req, "n");
 	char *end = NULL;
 	long n = ns ? strtol(ns, &end, 10) : 0;
-	int rc = api_json_str(req, body, "note", 1024, &note);
+	rc = api_json_str(req, body, "note", 1024, &note);
 	if (!rc && (!ns || !*ns || *end || n < 1 || n > 1000)) {
 		buf_adds(&req->err, "n: a step number (1, 2, …)");
 		rc = OODA_EINVAL;
 	}
 	if (!rc)
-		rc = runbook_step_done(engine(req), http_param(req, "id"), (int)n, req->who.actor, note, &res->body,
+		rc = runbook_step_done(r, http_param(req, "id"), (int)n, req->who.actor, note, &res->body,
 				       &req->err);
 	json_decref(body);
 	return rc;

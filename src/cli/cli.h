@@ -170,8 +170,70 @@ const char *cli_jstr(json_t *o, const char *key);
 /* Appends ?name=value (or &name=value), URL-encoded; nothing when value is NULL. */
 void cli_param(struct buf *path, const char *name, const char *value);
 
-/* Prints rows as an aligned table; cells[r * ncols + c]. */
+/* Prints rows as an aligned table; cells[r * ncols + c] (cli_table.c). */
 void cli_table(const char *const *headers, int ncols, const char **cells, int nrows);
+
+/* A column of cli_table_json: its header, and a row's cell from a member or a function. */
+struct cli_column {
+	const char *header;
+	const char *key;                            /* the row's string member (cli_jstr) when cell is NULL */
+	void (*cell)(json_t *row, struct buf *out); /* writes the cell */
+};
+
+/* Prints the objects of the array list as an aligned table (cli_table), one row each. */
+void cli_table_json(json_t *list, const struct cli_column *cols, int ncols);
+
+/* Cells for cli_column.cell: "v" and the row's "version"; the row's "services" joined by ",". */
+void cli_cell_version(json_t *row, struct buf *out);
+void cli_cell_services(json_t *row, struct buf *out);
+
+/*
+ * (cli_request.c) cli_call_json on prefix + URL-encoded id + tail, with
+ * body (stolen: json_decref'd here; NULL sends none) as compact JSON.
+ */
+int cli_call_item(struct cli_args *a, const char *method, const char *prefix, const char *id, const char *tail,
+		  json_t *body, json_t **out, struct buf *err);
+
+/* cli_call_item, then, unless --json, print(the answer). */
+int cli_show_item(struct cli_args *a, const char *method, const char *prefix, const char *id, const char *tail,
+		  json_t *body, void (*print)(json_t *j), struct buf *err);
+
+/*
+ * GET path with ?NAME=VALUE for each option "--NAME" of opts (a NULL-ended
+ * list) that was given: the filters of a list command.
+ */
+int cli_get_filtered(struct cli_args *a, const char *path, const char *const *opts, json_t **out, struct buf *err);
+
+/* --rationale, or "" when not given. */
+const char *cli_rationale(const struct cli_args *a);
+
+/* "v3" → "3", "V3" → "3", "3" → "3"; NULL stays NULL. */
+const char *cli_strip_v(const char *s);
+
+/*
+ * Appends the file's text (- reads stdin) to out: OODA_EIO when it cannot be
+ * opened, OODA_ETOOBIG past max bytes with "FILE: WHAT is at most MAX bytes".
+ */
+int cli_read_file(const char *file, size_t max, const char *what, struct buf *out, struct buf *err);
+
+/*
+ * (cli_vdoc.c) The commands every versioned document of the remedy stage
+ * has, over the routes of api/vdoc_api.h: history, diff, rollback, and the
+ * PUT of apply. One descriptor per kind.
+ */
+struct cli_vdoc_kind {
+	const char *noun;   /* "policy": in usage lines and output */
+	const char *prefix; /* "/api/v1/policies/" */
+};
+
+/* NAME: every version, when, by whom, why (the history of GET prefix NAME). */
+int cli_vdoc_history(struct cli_args *a, const struct cli_vdoc_kind *k, struct buf *err);
+/* NAME [vA vB]: the line diff, under "NAME vA → vB". */
+int cli_vdoc_diff(struct cli_args *a, const struct cli_vdoc_kind *k, struct buf *err);
+/* NAME --to vN [--rationale WHY]: version N again as the next version. */
+int cli_vdoc_rollback(struct cli_args *a, const struct cli_vdoc_kind *k, struct buf *err);
+/* PUT body (stolen) as document name; prints "NOUN NAME vN". */
+int cli_vdoc_put(struct cli_args *a, const struct cli_vdoc_kind *k, const char *name, json_t *body, struct buf *err);
 
 /* The user running the CLI, as an audit actor: "cli:NAME". */
 const char *cli_actor(void);

@@ -9,6 +9,12 @@
 
 #include <jansson.h>
 
+/* An item's status, OVERDUE when it is late. */
+static void action_status(json_t *it, struct buf *out)
+{
+	buf_adds(out, json_is_true(json_object_get(it, "overdue")) ? "OVERDUE" : cli_jstr(it, "status"));
+}
+
 int cmd_actions_list(struct cli_args *a, struct buf *err)
 {
 	if (a->n_pos > 1) {
@@ -26,24 +32,14 @@ int cmd_actions_list(struct cli_args *a, struct buf *err)
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
-	json_t *arr = json_object_get(j, "actions");
-	size_t n = json_array_size(arr), i;
-	const char **cells = xcalloc(n * 6 + 1, sizeof(char *));
-	json_t *it;
-	json_array_foreach(arr, i, it) {
-		const char *status = cli_jstr(it, "status");
-		if (json_is_true(json_object_get(it, "overdue")))
-			status = "OVERDUE";
-		const char *row[] = { cli_jstr(it, "key"), status, cli_jstr(it, "due"), cli_jstr(it, "owner"),
-				      cli_jstr(it, "title"), cli_jstr(it, "incident") };
-		memcpy(cells + i * 6, row, sizeof(row));
-	}
-	static const char *const headers[] = { "KEY", "STATUS", "DUE", "OWNER", "TITLE", "INCIDENT" };
-	if (n)
-		cli_table(headers, 6, cells, (int)n);
+	static const struct cli_column cols[] = {
+		{ "KEY", "key", NULL },	    { "STATUS", NULL, action_status }, { "DUE", "due", NULL },
+		{ "OWNER", "owner", NULL }, { "TITLE", "title", NULL },	       { "INCIDENT", "incident", NULL },
+	};
+	if (json_array_size(json_object_get(j, "actions")))
+		cli_table_json(json_object_get(j, "actions"), cols, 6);
 	else
 		printf("no action items\n");
-	free(cells);
 	json_decref(j);
 	return 0;
 }

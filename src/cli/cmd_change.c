@@ -10,27 +10,10 @@
 #include <errno.h>
 #include <jansson.h>
 
+/* A document or plan from FILE (- reads stdin), at most 64 MiB. */
 static int read_input(const char *file, struct buf *out, struct buf *err)
 {
-	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
-	if (!f) {
-		buf_addf(err, "cannot open %s: %s", file, strerror(errno));
-		return OODA_EIO;
-	}
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		buf_add(out, chunk, n);
-		if (out->len > 64u << 20) {
-			buf_addf(err, "%s is larger than 64 MiB", file);
-			if (f != stdin)
-				fclose(f);
-			return OODA_ETOOBIG;
-		}
-	}
-	if (f != stdin)
-		fclose(f);
-	return 0;
+	return cli_read_file(file, (size_t)64 << 20, "the input", out, err);
 }
 
 static void print_pretty(json_t *j)
@@ -54,12 +37,16 @@ static int need_pos(struct cli_args *a, int n, const char *usage, struct buf *er
 	return OODA_EINVAL;
 }
 
-static const char *strip_v(const char *s)
-{
-	return s && (*s == 'v' || *s == 'V') ? s + 1 : s;
-}
-
 /* ---- flags -------------------------------------------------------------- */
+
+/* /api/v1/flags/KEY (the first argument) + tail + ?env=ENV. */
+static void flag_path(struct cli_args *a, struct buf *path, const char *tail)
+{
+	buf_adds(path, "/api/v1/flags/");
+	client_urlencode(path, a->pos[0]);
+	buf_adds(path, tail);
+	cli_param(path, "env", env_of(a));
+}
 
 int cmd_flags_list(struct cli_args *a, struct buf *err)
 {
@@ -88,10 +75,8 @@ int cmd_flags_get(struct cli_args *a, struct buf *err)
 	if (rc)
 		return rc;
 	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/flags/");
-	client_urlencode(&path, a->pos[0]);
-	cli_param(&path, "env", env_of(a));
-	cli_param(&path, "version", strip_v(cli_opt(a, "--version")));
+	flag_path(a, &path, "");
+	cli_param(&path, "version", cli_strip_v(cli_opt(a, "--version")));
 	json_t *j;
 	rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
@@ -111,9 +96,7 @@ int cmd_flags_set(struct cli_args *a, struct buf *err)
 	if (!rc)
 		rc = read_input(a->pos[1], &body, err);
 	if (!rc) {
-		buf_adds(&path, "/api/v1/flags/");
-		client_urlencode(&path, a->pos[0]);
-		cli_param(&path, "env", env_of(a));
+		flag_path(a, &path, "");
 		cli_param(&path, "rationale", cli_opt(a, "--rationale"));
 		if (cli_opt(a, "--if-version")) {
 			a->client.if_match = cli_opt(a, "--if-version");
@@ -142,10 +125,7 @@ int cmd_flags_history(struct cli_args *a, struct buf *err)
 	if (rc)
 		return rc;
 	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/flags/");
-	client_urlencode(&path, a->pos[0]);
-	buf_adds(&path, "/history");
-	cli_param(&path, "env", env_of(a));
+	flag_path(a, &path, "/history");
 	json_t *j;
 	rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
 	buf_release(&path);
@@ -180,12 +160,9 @@ int cmd_flags_diff(struct cli_args *a, struct buf *err)
 	if (rc)
 		return rc;
 	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/flags/");
-	client_urlencode(&path, a->pos[0]);
-	buf_adds(&path, "/diff");
-	cli_param(&path, "env", env_of(a));
-	cli_param(&path, "from", strip_v(a->pos[1]));
-	cli_param(&path, "to", strip_v(a->pos[2]));
+	flag_path(a, &path, "/diff");
+	cli_param(&path, "from", cli_strip_v(a->pos[1]));
+	cli_param(&path, "to", cli_strip_v(a->pos[2]));
 	rc = print_diff(a, path.data, err);
 	buf_release(&path);
 	return rc;
@@ -222,14 +199,11 @@ int cmd_flags_rollback(struct cli_args *a, struct buf *err)
 	if (rc)
 		return rc;
 	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/flags/");
-	client_urlencode(&path, a->pos[0]);
-	buf_adds(&path, "/rollback");
-	cli_param(&path, "env", env_of(a));
-	json_t *body = json_pack("{s:I, s:s}", "to", (json_int_t)strtoll(strip_v(cli_opt(a, "--to")), NULL, 10), "rationale",
-				 cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
+	flag_path(a, &path, "/rollback");
+	json_t *body = json_pack("{s:I, s:s}", "to", (json_int_t)strtoll(cli_strip_v(cli_opt(a, "--to")), NULL, 10), "rationale",
+				 cli_rationale(a));
 	struct buf done = BUF_INIT;
-	buf_addf(&done, "flag %s rolled back to v%s in env %s", a->pos[0], strip_v(cli_opt(a, "--to")), env_of(a));
+	buf_addf(&done, "flag %s rolled back to v%s in env %s", a->pos[0], cli_strip_v(cli_opt(a, "--to")), env_of(a));
 	rc = post_simple(a, path.data, body, done.data, false, err);
 	buf_release(&done);
 	json_decref(body);
@@ -281,7 +255,7 @@ int cmd_flags_export(struct cli_args *a, struct buf *err)
 int cmd_flags_kill(struct cli_args *a, struct buf *err)
 {
 	struct buf path = BUF_INIT;
-	json_t *body = json_pack("{s:s}", "rationale", cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
+	json_t *body = json_pack("{s:s}", "rationale", cli_rationale(a));
 	if (a->n_pos) {
 		buf_adds(&path, "/api/v1/flags/");
 		client_urlencode(&path, a->pos[0]);
@@ -369,7 +343,7 @@ int cmd_config_get(struct cli_args *a, struct buf *err)
 	struct buf path = BUF_INIT, out = BUF_INIT;
 	int rc = cfg_path(a, &path, "", err);
 	if (!rc) {
-		cli_param(&path, "version", strip_v(cli_opt(a, "--version")));
+		cli_param(&path, "version", cli_strip_v(cli_opt(a, "--version")));
 		bool json = a->json;
 		a->json = false;
 		rc = cli_call(a, "GET", path.data, NULL, NULL, &out, err);
@@ -411,8 +385,8 @@ int cmd_config_diff(struct cli_args *a, struct buf *err)
 	if (!rc)
 		rc = cfg_path(a, &path, "/diff", err);
 	if (!rc) {
-		cli_param(&path, "from", strip_v(a->pos[1]));
-		cli_param(&path, "to", strip_v(a->pos[2]));
+		cli_param(&path, "from", cli_strip_v(a->pos[1]));
+		cli_param(&path, "to", cli_strip_v(a->pos[2]));
 		rc = print_diff(a, path.data, err);
 	}
 	buf_release(&path);
@@ -428,10 +402,10 @@ int cmd_config_rollback(struct cli_args *a, struct buf *err)
 		rc = OODA_EINVAL;
 	}
 	if (!rc) {
-		json_t *body = json_pack("{s:I, s:s}", "to", (json_int_t)strtoll(strip_v(cli_opt(a, "--to")), NULL, 10),
-					 "rationale", cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
+		json_t *body = json_pack("{s:I, s:s}", "to", (json_int_t)strtoll(cli_strip_v(cli_opt(a, "--to")), NULL, 10),
+					 "rationale", cli_rationale(a));
 		struct buf done = BUF_INIT;
-		buf_addf(&done, "config %s rolled back to v%s", a->pos[0], strip_v(cli_opt(a, "--to")));
+		buf_addf(&done, "config %s rolled back to v%s", a->pos[0], cli_strip_v(cli_opt(a, "--to")));
 		rc = post_simple(a, path.data, body, done.data, false, err);
 		buf_release(&done);
 		json_decref(body);
@@ -457,7 +431,7 @@ int cmd_deploy_record(struct cli_args *a, struct buf *err)
 			json_object_set_new(body, opt[i][1], json_string(cli_opt(a, opt[i][0])));
 	if (cli_opt(a, "--config-version"))
 		json_object_set_new(body, "config_version",
-				    json_integer(strtoll(strip_v(cli_opt(a, "--config-version")), NULL, 10)));
+				    json_integer(strtoll(cli_strip_v(cli_opt(a, "--config-version")), NULL, 10)));
 	if (cli_opt(a, "--migrations")) {
 		json_t *m = json_array();
 		const char *p = cli_opt(a, "--migrations");
@@ -486,13 +460,9 @@ int cmd_deploy_record(struct cli_args *a, struct buf *err)
 
 int cmd_deploy_list(struct cli_args *a, struct buf *err)
 {
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/deploys");
-	cli_param(&path, "service", cli_opt(a, "--service"));
-	cli_param(&path, "limit", cli_opt(a, "--limit"));
+	static const char *const filters[] = { "--service", "--limit", NULL };
 	json_t *j;
-	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
-	buf_release(&path);
+	int rc = cli_get_filtered(a, "/api/v1/deploys", filters, &j, err);
 	if (rc || a->json)
 		return rc;
 	printf("%-22s %-24s %-16s %-10s %-12s %s\n", "ID", "TIME", "SERVICE", "ENV", "VERSION", "ACTOR");
@@ -511,19 +481,12 @@ static int deploy_call(struct cli_args *a, const char *method, const char *suffi
 	int rc = need_pos(a, 1, usage, err);
 	if (rc)
 		return rc;
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/deploys/");
-	client_urlencode(&path, a->pos[0]);
-	buf_adds(&path, suffix);
-	if (cli_flag(a, "--allow-irreversible"))
-		cli_param(&path, "allow_irreversible", "true");
-	json_t *j;
-	rc = cli_call_json(a, method, path.data, !strcmp(method, "POST") ? "{}" : NULL, &j, err);
-	buf_release(&path);
-	if (!rc && !a->json) {
-		cli_print_fields(j);
-		json_decref(j);
-	}
+	struct buf tail = BUF_INIT;
+	buf_adds(&tail, suffix);
+	cli_param(&tail, "allow_irreversible", cli_flag(a, "--allow-irreversible") ? "true" : NULL);
+	rc = cli_show_item(a, method, "/api/v1/deploys/", a->pos[0], tail.data,
+			   !strcmp(method, "POST") ? json_object() : NULL, cli_print_fields, err);
+	buf_release(&tail);
 	return rc;
 }
 
@@ -537,17 +500,12 @@ int cmd_deploy_verify(struct cli_args *a, struct buf *err)
 	int rc = need_pos(a, 1, "ooda deploy verify DEPLOY_ID", err);
 	if (rc)
 		return rc;
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/deploys/");
-	client_urlencode(&path, a->pos[0]);
-	buf_adds(&path, "/verify");
 	/* the verdict sets the exit status with or without --json: a CI gate reads it */
 	json_t *j;
 	bool json = a->json;
 	a->json = false;
-	rc = cli_call_json(a, "POST", path.data, "{}", &j, err);
+	rc = cli_call_item(a, "POST", "/api/v1/deploys/", a->pos[0], "/verify", json_object(), &j, err);
 	a->json = json;
-	buf_release(&path);
 	if (!rc && json) {
 		char *t = json_dumps(j, JSON_COMPACT);
 		printf("%s\n", t);
@@ -588,15 +546,12 @@ int cmd_rollback_plan(struct cli_args *a, struct buf *err)
 	int rc = need_pos(a, 1, "ooda rollback plan DEPLOY_ID [--allow-irreversible]", err);
 	if (rc)
 		return rc;
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/deploys/");
-	client_urlencode(&path, a->pos[0]);
-	buf_adds(&path, "/rollback-plan");
-	if (cli_flag(a, "--allow-irreversible"))
-		cli_param(&path, "allow_irreversible", "true");
+	struct buf tail = BUF_INIT;
+	buf_adds(&tail, "/rollback-plan");
+	cli_param(&tail, "allow_irreversible", cli_flag(a, "--allow-irreversible") ? "true" : NULL);
 	json_t *j;
-	rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
-	buf_release(&path);
+	rc = cli_call_item(a, "GET", "/api/v1/deploys/", a->pos[0], tail.data, NULL, &j, err);
+	buf_release(&tail);
 	if (rc || a->json)
 		return rc;
 	printf("rollback of %s: %s %s -> %s in %s\n", cli_jstr(j, "deploy"), cli_jstr(j, "service"), cli_jstr(j, "from_version"),
@@ -660,18 +615,10 @@ int cmd_rollback_run(struct cli_args *a, struct buf *err)
 	int rc = need_pos(a, 1, "ooda rollback run DEPLOY_ID --rationale WHY [--allow-irreversible] [--wait]", err);
 	if (rc)
 		return rc;
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/deploys/");
-	client_urlencode(&path, a->pos[0]);
-	buf_adds(&path, "/rollback");
-	json_t *body = json_pack("{s:s, s:b, s:b}", "rationale", cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "",
-				 "allow_irreversible", cli_flag(a, "--allow-irreversible"), "wait", cli_flag(a, "--wait"));
-	char *text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
+	json_t *body = json_pack("{s:s, s:b, s:b}", "rationale", cli_rationale(a), "allow_irreversible",
+				 cli_flag(a, "--allow-irreversible"), "wait", cli_flag(a, "--wait"));
 	json_t *j;
-	rc = cli_call_json(a, "POST", path.data, text, &j, err);
-	free(text);
-	buf_release(&path);
+	rc = cli_call_item(a, "POST", "/api/v1/deploys/", a->pos[0], "/rollback", body, &j, err);
 	if (!rc && !a->json) {
 		if (json_object_get(j, "approval"))
 			printf("rollback needs approval: request %s is pending on %s (ooda approvals approve %s)\n",
@@ -692,19 +639,8 @@ int cmd_rollback_status(struct cli_args *a, struct buf *err)
 	int rc = need_pos(a, 1, "ooda rollback status RUN_ID [--wait]", err);
 	if (rc)
 		return rc;
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/rollbacks/");
-	client_urlencode(&path, a->pos[0]);
-	if (cli_flag(a, "--wait"))
-		cli_param(&path, "wait", "true");
-	json_t *j;
-	rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
-	buf_release(&path);
-	if (!rc && !a->json) {
-		print_run(j);
-		json_decref(j);
-	}
-	return rc;
+	return cli_show_item(a, "GET", "/api/v1/rollbacks/", a->pos[0], cli_flag(a, "--wait") ? "?wait=true" : "", NULL,
+			     print_run, err);
 }
 
 int cmd_migration_register(struct cli_args *a, struct buf *err)
@@ -725,12 +661,9 @@ int cmd_migration_register(struct cli_args *a, struct buf *err)
 
 int cmd_approvals_list(struct cli_args *a, struct buf *err)
 {
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/approvals");
-	cli_param(&path, "status", cli_opt(a, "--status"));
+	static const char *const filters[] = { "--status", NULL };
 	json_t *j;
-	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
-	buf_release(&path);
+	int rc = cli_get_filtered(a, "/api/v1/approvals", filters, &j, err);
 	if (rc || a->json)
 		return rc;
 	printf("%-22s %-22s %-8s %-10s %-20s %-24s %s\n", "ID", "CLASS", "ENV", "STATUS", "REQUESTER", "EXPIRES",
@@ -753,7 +686,7 @@ static int decide(struct cli_args *a, const char *verb, struct buf *err)
 	buf_adds(&path, "/api/v1/approvals/");
 	client_urlencode(&path, a->pos[0]);
 	buf_addf(&path, "/%s", verb);
-	json_t *body = json_pack("{s:s}", "rationale", cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
+	json_t *body = json_pack("{s:s}", "rationale", cli_rationale(a));
 	struct buf done = BUF_INIT;
 	buf_addf(&done, "request %s %s", a->pos[0], !strcmp(verb, "approve") ? "approved" : "rejected");
 	rc = post_simple(a, path.data, body, done.data, false, err);
@@ -898,30 +831,14 @@ int cmd_rollout_start(struct cli_args *a, struct buf *err)
 int cmd_rollout_status(struct cli_args *a, struct buf *err)
 {
 	int rc = need_pos(a, 1, "ooda rollout status ROLLOUT_ID", err);
-	if (rc)
-		return rc;
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/rollouts/");
-	client_urlencode(&path, a->pos[0]);
-	json_t *j;
-	rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
-	buf_release(&path);
-	if (!rc && !a->json) {
-		print_rollout(j);
-		json_decref(j);
-	}
-	return rc;
+	return rc ? rc : cli_show_item(a, "GET", "/api/v1/rollouts/", a->pos[0], "", NULL, print_rollout, err);
 }
 
 int cmd_rollout_list(struct cli_args *a, struct buf *err)
 {
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/rollouts");
-	cli_param(&path, "status", cli_opt(a, "--status"));
-	cli_param(&path, "limit", cli_opt(a, "--limit"));
+	static const char *const filters[] = { "--status", "--limit", NULL };
 	json_t *j;
-	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
-	buf_release(&path);
+	int rc = cli_get_filtered(a, "/api/v1/rollouts", filters, &j, err);
 	if (rc || a->json)
 		return rc;
 	printf("%-22s %-18s %-28s %-10s %-6s %s\n", "ID", "STATUS", "TARGET", "ENV", "STEP", "STARTED");
@@ -942,24 +859,10 @@ int cmd_rollout_list(struct cli_args *a, struct buf *err)
 static int rollout_verb(struct cli_args *a, const char *verb, struct buf *err)
 {
 	int rc = need_pos(a, 1, "ooda rollout promote|abort ROLLOUT_ID --rationale WHY", err);
-	if (rc)
-		return rc;
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/rollouts/");
-	client_urlencode(&path, a->pos[0]);
-	buf_addf(&path, "/%s", verb);
-	json_t *body = json_pack("{s:s}", "rationale", cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
-	char *text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	json_t *j;
-	rc = cli_call_json(a, "POST", path.data, text, &j, err);
-	free(text);
-	buf_release(&path);
-	if (!rc && !a->json) {
-		print_rollout(j);
-		json_decref(j);
-	}
-	return rc;
+	char tail[16];
+	snprintf(tail, sizeof(tail), "/%s", verb);
+	return rc ? rc : cli_show_item(a, "POST", "/api/v1/rollouts/", a->pos[0], tail,
+				       json_pack("{s:s}", "rationale", cli_rationale(a)), print_rollout, err);
 }
 
 int cmd_rollout_promote(struct cli_args *a, struct buf *err)

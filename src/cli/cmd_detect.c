@@ -76,12 +76,8 @@ int cmd_alerts_show(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda alerts show FINGERPRINT");
 		return OODA_EINVAL;
 	}
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/alerts/");
-	client_urlencode(&path, a->pos[0]);
 	json_t *j;
-	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
-	buf_release(&path);
+	int rc = cli_call_item(a, "GET", "/api/v1/alerts/", a->pos[0], "", NULL, &j, err);
 	if (rc || a->json)
 		return rc;
 	printf("%s %s (%s) on %s: %s\n", cli_jstr(j, "fingerprint"), cli_jstr(j, "name"), cli_jstr(j, "severity"),
@@ -198,12 +194,8 @@ int cmd_alerts_unsilence(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda alerts unsilence ID");
 		return OODA_EINVAL;
 	}
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/silences/");
-	client_urlencode(&path, a->pos[0]);
 	json_t *j;
-	int rc = cli_call_json(a, "DELETE", path.data, NULL, &j, err);
-	buf_release(&path);
+	int rc = cli_call_item(a, "DELETE", "/api/v1/silences/", a->pos[0], "", NULL, &j, err);
 	if (!rc && !a->json)
 		printf("silence %s ended on %s\n", a->pos[0], cli_server(a));
 	json_decref(j);

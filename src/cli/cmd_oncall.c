@@ -26,6 +26,36 @@ static const char *or_dash(json_t *o, const char *key)
 	return *s ? s : "-";
 }
 
+/* The cells of `oncall who` that are not a plain member: "-" for none. */
+static void team_cell(json_t *s, struct buf *out)
+{
+	buf_adds(out, or_dash(s, "team"));
+}
+
+static void primary_cell(json_t *s, struct buf *out)
+{
+	buf_adds(out, json_is_string(json_object_get(s, "primary")) ? cli_jstr(s, "primary") : "(nobody yet)");
+}
+
+static void start_cell(json_t *s, struct buf *out)
+{
+	buf_adds(out, or_dash(s, "start"));
+}
+
+static void end_cell(json_t *s, struct buf *out)
+{
+	buf_adds(out, or_dash(s, "end"));
+}
+
+static void override_cell(json_t *s, struct buf *out)
+{
+	json_t *o = json_object_get(s, "override");
+	if (json_is_object(o))
+		buf_addf(out, "%s for %s: %s", cli_jstr(o, "id"), or_dash(o, "replaces"), cli_jstr(o, "reason"));
+	else
+		buf_adds(out, "-");
+}
+
 int cmd_oncall_who(struct cli_args *a, struct buf *err)
 {
 	const char *schedule = cli_opt(a, "--schedule"), *team = cli_opt(a, "--team");
@@ -43,41 +73,16 @@ int cmd_oncall_who(struct cli_args *a, struct buf *err)
 	buf_release(&path);
 	if (rc || a->json)
 		return rc;
-	json_t *list = json_object_get(j, "oncall");
-	size_t n = json_array_size(list);
-	static const char *const headers[] = { "SCHEDULE", "TEAM", "PRIMARY", "BACKUPS", "SINCE", "UNTIL", "OVERRIDE" };
-	enum { NC = 7 };
-	const char **cells = xcalloc(n * NC + 1, sizeof(*cells));
-	struct buf *bk = xcalloc(n + 1, sizeof(*bk));
-	struct buf *ov = xcalloc(n + 1, sizeof(*ov));
-	for (size_t i = 0; i < n; i++) {
-		json_t *s = json_array_get(list, i), *o = json_object_get(s, "override");
-		backups_text(s, &bk[i]);
-		if (json_is_object(o))
-			buf_addf(&ov[i], "%s for %s: %s", cli_jstr(o, "id"), or_dash(o, "replaces"), cli_jstr(o, "reason"));
-		else
-			buf_adds(&ov[i], "-");
-		const char **row = &cells[i * NC];
-		row[0] = cli_jstr(s, "schedule");
-		row[1] = or_dash(s, "team");
-		row[2] = json_is_string(json_object_get(s, "primary")) ? cli_jstr(s, "primary") : "(nobody yet)";
-		row[3] = bk[i].data;
-		row[4] = or_dash(s, "start");
-		row[5] = or_dash(s, "end");
-		row[6] = ov[i].data;
-	}
+	static const struct cli_column cols[] = {
+		{ "SCHEDULE", "schedule", NULL }, { "TEAM", NULL, team_cell },	  { "PRIMARY", NULL, primary_cell },
+		{ "BACKUPS", NULL, backups_text }, { "SINCE", NULL, start_cell }, { "UNTIL", NULL, end_cell },
+		{ "OVERRIDE", NULL, override_cell },
+	};
 	printf("on call at %s\n", cli_jstr(j, "at"));
-	if (n)
-		cli_table(headers, NC, cells, (int)n);
+	if (json_array_size(json_object_get(j, "oncall")))
+		cli_table_json(json_object_get(j, "oncall"), cols, 7);
 	else
 		printf("no on-call schedules: declare them under oncall.schedules in ooda.yaml (docs/oncall.md)\n");
-	for (size_t i = 0; i < n; i++) {
-		buf_release(&bk[i]);
-		buf_release(&ov[i]);
-	}
-	free(bk);
-	free(ov);
-	free(cells);
 	json_decref(j);
 	return 0;
 }

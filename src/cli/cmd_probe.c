@@ -17,34 +17,39 @@
 
 extern char **environ;
 
+/* The cells of `probes list` made from the window and the last attempt. */
+static void probe_window(json_t *p, struct buf *out)
+{
+	json_t *w = json_object_get(p, "window");
+	buf_addf(out, "%lld/%lld failed (%s)", (long long)json_integer_value(json_object_get(w, "failures")),
+		 (long long)json_integer_value(json_object_get(w, "attempts")), cli_jstr(w, "fail_after"));
+}
+
+static void probe_latency(json_t *p, struct buf *out)
+{
+	json_t *last = json_object_get(p, "last");
+	if (json_is_object(last))
+		buf_addf(out, "%.1fms", json_number_value(json_object_get(last, "duration_ms")));
+}
+
+static void probe_error(json_t *p, struct buf *out)
+{
+	json_t *last = json_object_get(p, "last");
+	buf_adds(out, json_is_object(last) ? cli_jstr(last, "error") : "");
+}
+
 int cmd_probes_list(struct cli_args *a, struct buf *err)
 {
 	json_t *j;
 	int rc = cli_call_json(a, "GET", "/api/v1/probes", NULL, &j, err);
 	if (rc || a->json)
 		return rc;
-	json_t *arr = json_object_get(j, "probes");
-	size_t n = json_array_size(arr), i;
-	const char **cells = xcalloc(n * 7 + 1, sizeof(char *));
-	char (*win)[48] = xcalloc(n + 1, sizeof(*win));
-	char (*lat)[32] = xcalloc(n + 1, sizeof(*lat));
-	json_t *p;
-	json_array_foreach(arr, i, p) {
-		json_t *w = json_object_get(p, "window"), *last = json_object_get(p, "last");
-		snprintf(win[i], sizeof(win[i]), "%lld/%lld failed (%s)",
-			 (long long)json_integer_value(json_object_get(w, "failures")),
-			 (long long)json_integer_value(json_object_get(w, "attempts")), cli_jstr(w, "fail_after"));
-		if (json_is_object(last))
-			snprintf(lat[i], sizeof(lat[i]), "%.1fms", json_number_value(json_object_get(last, "duration_ms")));
-		const char *row[] = { cli_jstr(p, "service"), cli_jstr(p, "name"), cli_jstr(p, "kind"), cli_jstr(p, "state"), win[i], lat[i],
-				      json_is_object(last) ? cli_jstr(last, "error") : "" };
-		memcpy(cells + i * 7, row, sizeof(row));
-	}
-	static const char *const headers[] = { "SERVICE", "PROBE", "KIND", "STATE", "WINDOW", "LAST", "ERROR" };
-	cli_table(headers, 7, cells, (int)n);
-	free(cells);
-	free(win);
-	free(lat);
+	static const struct cli_column cols[] = {
+		{ "SERVICE", "service", NULL }, { "PROBE", "name", NULL },	{ "KIND", "kind", NULL },
+		{ "STATE", "state", NULL },	{ "WINDOW", NULL, probe_window }, { "LAST", NULL, probe_latency },
+		{ "ERROR", NULL, probe_error },
+	};
+	cli_table_json(json_object_get(j, "probes"), cols, 7);
 	json_decref(j);
 	return 0;
 }
@@ -55,18 +60,12 @@ int cmd_heartbeats_list(struct cli_args *a, struct buf *err)
 	int rc = cli_call_json(a, "GET", "/api/v1/heartbeats", NULL, &j, err);
 	if (rc || a->json)
 		return rc;
-	json_t *arr = json_object_get(j, "heartbeats");
-	size_t n = json_array_size(arr), i;
-	const char **cells = xcalloc(n * 7 + 1, sizeof(char *));
-	json_t *h;
-	json_array_foreach(arr, i, h) {
-		const char *row[] = { cli_jstr(h, "name"), cli_jstr(h, "state"), cli_jstr(h, "every"), cli_jstr(h, "grace"), cli_jstr(h, "last_ping"),
-				      cli_jstr(h, "next_due"), cli_jstr(h, "message") };
-		memcpy(cells + i * 7, row, sizeof(row));
-	}
-	static const char *const headers[] = { "HEARTBEAT", "STATE", "EVERY", "GRACE", "LAST PING", "NEXT DUE", "MESSAGE" };
-	cli_table(headers, 7, cells, (int)n);
-	free(cells);
+	static const struct cli_column cols[] = {
+		{ "HEARTBEAT", "name", NULL },	  { "STATE", "state", NULL },	     { "EVERY", "every", NULL },
+		{ "GRACE", "grace", NULL },	  { "LAST PING", "last_ping", NULL }, { "NEXT DUE", "next_due", NULL },
+		{ "MESSAGE", "message", NULL },
+	};
+	cli_table_json(json_object_get(j, "heartbeats"), cols, 7);
 	json_decref(j);
 	return 0;
 }

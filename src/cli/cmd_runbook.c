@@ -14,9 +14,11 @@
 
 #define MD_MAX (64 * 1024)
 
+static const struct cli_vdoc_kind runbook_kind = { "runbook", "/api/v1/runbooks/" };
+
 static void rb_path(struct buf *path, const char *name, const char *tail)
 {
-	buf_adds(path, "/api/v1/runbooks/");
+	buf_adds(path, runbook_kind.prefix);
 	client_urlencode(path, name);
 	buf_adds(path, tail);
 }
@@ -24,22 +26,7 @@ static void rb_path(struct buf *path, const char *name, const char *tail)
 /* The file's text; OODA_EIO, OODA_ETOOBIG. */
 static int md_read(const char *file, struct buf *text, struct buf *err)
 {
-	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
-	if (!f) {
-		buf_addf(err, "cannot open %s", file);
-		return OODA_EIO;
-	}
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && text->len <= MD_MAX)
-		buf_add(text, chunk, n);
-	if (f != stdin)
-		fclose(f);
-	if (text->len > MD_MAX) {
-		buf_addf(err, "%s: a runbook is at most %d bytes", file, MD_MAX);
-		return OODA_ETOOBIG;
-	}
-	return 0;
+	return cli_read_file(file, MD_MAX, "a runbook", text, err);
 }
 
 /* The name in the front matter ("name: X"), copied into name; "" when none. */
@@ -61,41 +48,26 @@ static void md_name(const char *text, char *name, size_t cap)
 	name[n] = '\0';
 }
 
+static void runbook_steps(json_t *row, struct buf *out)
+{
+	buf_addf(out, "%lld", (long long)json_integer_value(json_object_get(row, "steps")));
+}
+
 int cmd_runbook_list(struct cli_args *a, struct buf *err)
 {
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/runbooks");
-	cli_param(&path, "service", cli_opt(a, "--service"));
-	cli_param(&path, "template", cli_opt(a, "--template"));
+	static const char *const filters[] = { "--service", "--template", NULL };
 	json_t *j;
-	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
-	buf_release(&path);
+	int rc = cli_get_filtered(a, "/api/v1/runbooks", filters, &j, err);
 	if (rc || a->json)
 		return rc;
-	json_t *list = json_object_get(j, "runbooks");
-	size_t n = json_array_size(list);
-	static const char *const headers[] = { "RUNBOOK", "VERSION", "STEPS", "SERVICES", "TITLE" };
-	enum { NC = 5 };
-	const char **cells = xcalloc(n * NC + 1, sizeof(*cells));
-	struct buf *txt = xcalloc(n * 3 + 1, sizeof(*txt));
-	for (size_t i = 0; i < n; i++) {
-		json_t *r = json_array_get(list, i), *v;
-		size_t k;
-		buf_addf(&txt[i * 3], "v%lld", (long long)json_integer_value(json_object_get(r, "version")));
-		buf_addf(&txt[i * 3 + 1], "%lld", (long long)json_integer_value(json_object_get(r, "steps")));
-		json_array_foreach(json_object_get(r, "services"), k, v)
-			buf_addf(&txt[i * 3 + 2], "%s%s", k ? "," : "", json_string_value(v));
-		cells[i * NC] = cli_jstr(r, "name");
-		cells[i * NC + 1] = txt[i * 3].data;
-		cells[i * NC + 2] = txt[i * 3 + 1].data;
-		cells[i * NC + 3] = txt[i * 3 + 2].data ? txt[i * 3 + 2].data : "";
-		cells[i * NC + 4] = cli_jstr(r, "title");
-	}
-	cli_table(headers, NC, cells, (int)n);
-	for (size_t i = 0; i < n * 3; i++)
-		buf_release(&txt[i]);
-	free(txt);
-	free(cells);
+	static const struct cli_column cols[] = {
+		{ "RUNBOOK", "name", NULL },
+		{ "VERSION", NULL, cli_cell_version },
+		{ "STEPS", NULL, runbook_steps },
+		{ "SERVICES", NULL, cli_cell_services },
+		{ "TITLE", "title", NULL },
+	};
+	cli_table_json(json_object_get(j, "runbooks"), cols, 5);
 	json_decref(j);
 	return 0;
 }
@@ -106,11 +78,8 @@ int cmd_runbook_show(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda runbook show NAME");
 		return OODA_EINVAL;
 	}
-	struct buf path = BUF_INIT;
-	rb_path(&path, a->pos[0], "");
 	json_t *j;
-	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
-	buf_release(&path);
+	int rc = cli_call_item(a, "GET", runbook_kind.prefix, a->pos[0], "", NULL, &j, err);
 	if (rc || a->json)
 		return rc;
 	printf("# v%lld by %s\n%s", (long long)json_integer_value(json_object_get(j, "version")), cli_jstr(j, "author"),
@@ -121,24 +90,7 @@ int cmd_runbook_show(struct cli_args *a, struct buf *err)
 
 int cmd_runbook_history(struct cli_args *a, struct buf *err)
 {
-	if (a->n_pos != 1) {
-		buf_adds(err, "usage: ooda runbook history NAME");
-		return OODA_EINVAL;
-	}
-	struct buf path = BUF_INIT;
-	rb_path(&path, a->pos[0], "");
-	json_t *j;
-	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
-	buf_release(&path);
-	if (rc || a->json)
-		return rc;
-	size_t i;
-	json_t *h;
-	json_array_foreach(json_object_get(j, "history"), i, h)
-		printf("v%lld  %s  %s  %s\n", (long long)json_integer_value(json_object_get(h, "version")), cli_jstr(h, "time"),
-		       cli_jstr(h, "author"), cli_jstr(h, "rationale"));
-	json_decref(j);
-	return 0;
+	return cli_vdoc_history(a, &runbook_kind, err);
 }
 
 int cmd_runbook_apply(struct cli_args *a, struct buf *err)
@@ -159,80 +111,24 @@ int cmd_runbook_apply(struct cli_args *a, struct buf *err)
 		buf_release(&text);
 		return rc;
 	}
-	struct buf path = BUF_INIT;
-	rb_path(&path, name, "");
 	json_t *body = json_pack("{ss% ss}", "markdown", text.data ? text.data : "", text.len, "rationale",
-				 cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
+				 cli_rationale(a));
 	buf_release(&text);
 	if (!body) {
 		buf_addf(err, "%s: not UTF-8", a->pos[0]);
-		buf_release(&path);
 		return OODA_EINVAL;
 	}
-	char *bt = json_dumps(body, JSON_COMPACT);
-	json_t *j;
-	rc = cli_call_json(a, "PUT", path.data, bt, &j, err);
-	free(bt);
-	json_decref(body);
-	buf_release(&path);
-	if (rc || a->json)
-		return rc;
-	printf("runbook %s v%lld\n", cli_jstr(j, "name"), (long long)json_integer_value(json_object_get(j, "version")));
-	json_decref(j);
-	return 0;
-}
-
-static const char *strip_v(const char *s)
-{
-	return s && (*s == 'v' || *s == 'V') ? s + 1 : s;
+	return cli_vdoc_put(a, &runbook_kind, name, body, err);
 }
 
 int cmd_runbook_diff(struct cli_args *a, struct buf *err)
 {
-	if (a->n_pos != 1 && a->n_pos != 3) {
-		buf_adds(err, "usage: ooda runbook diff NAME [vA vB]");
-		return OODA_EINVAL;
-	}
-	struct buf path = BUF_INIT;
-	rb_path(&path, a->pos[0], "/diff");
-	if (a->n_pos == 3) {
-		cli_param(&path, "from", strip_v(a->pos[1]));
-		cli_param(&path, "to", strip_v(a->pos[2]));
-	}
-	json_t *j;
-	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
-	buf_release(&path);
-	if (rc || a->json)
-		return rc;
-	printf("%s", cli_jstr(j, "diff"));
-	json_decref(j);
-	return 0;
+	return cli_vdoc_diff(a, &runbook_kind, err);
 }
 
 int cmd_runbook_rollback(struct cli_args *a, struct buf *err)
 {
-	const char *to = strip_v(cli_opt(a, "--to"));
-	char *end = NULL;
-	long long v = to ? strtoll(to, &end, 10) : 0;
-	if (a->n_pos != 1 || !to || !*to || *end || v <= 0) {
-		buf_adds(err, "usage: ooda runbook rollback NAME --to vN [--rationale WHY]");
-		return OODA_EINVAL;
-	}
-	struct buf path = BUF_INIT;
-	rb_path(&path, a->pos[0], "/rollback");
-	json_t *body = json_pack("{sI ss}", "to", (json_int_t)v, "rationale",
-				 cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
-	char *bt = json_dumps(body, JSON_COMPACT);
-	json_t *j;
-	int rc = cli_call_json(a, "POST", path.data, bt, &j, err);
-	free(bt);
-	json_decref(body);
-	buf_release(&path);
-	if (rc || a->json)
-		return rc;
-	printf("runbook %s v%lld\n", cli_jstr(j, "name"), (long long)json_integer_value(json_object_get(j, "version")));
-	json_decref(j);
-	return 0;
+	return cli_vdoc_rollback(a, &runbook_kind, err);
 }
 
 /* NAME (stored) or FILE.md (checked without storing). */
@@ -314,20 +210,16 @@ int cmd_runbook_run(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda runbook run [NAME] --incident ID [--rationale WHY]");
 		return OODA_EINVAL;
 	}
-	struct buf path = BUF_INIT;
 	char name[129] = "";
 	if (a->n_pos == 1) {
 		snprintf(name, sizeof(name), "%s", a->pos[0]);
 	} else {
 		/* the runbook the incident names (services[].runbook or its template's) */
-		buf_adds(&path, "/api/v1/incidents/");
-		client_urlencode(&path, inc);
 		json_t *ij = NULL;
 		bool was_json = a->json;
 		a->json = false;
-		int rc = cli_call_json(a, "GET", path.data, NULL, &ij, err);
+		int rc = cli_call_item(a, "GET", "/api/v1/incidents/", inc, "", NULL, &ij, err);
 		a->json = was_json;
-		buf_reset(&path);
 		const char *rb = rc ? NULL : cli_jstr(ij, "runbook");
 		if (!rc && (!rb || !*rb)) {
 			buf_addf(err, "incident %s names no runbook (services[].runbook or its template's): give NAME", inc);
@@ -336,25 +228,11 @@ int cmd_runbook_run(struct cli_args *a, struct buf *err)
 		if (!rc)
 			snprintf(name, sizeof(name), "%s", rb);
 		json_decref(ij);
-		if (rc) {
-			buf_release(&path);
+		if (rc)
 			return rc;
-		}
 	}
-	rb_path(&path, name, "/run");
-	json_t *body = json_pack("{ss ss}", "incident", inc, "rationale",
-				 cli_opt(a, "--rationale") ? cli_opt(a, "--rationale") : "");
-	char *bt = json_dumps(body, JSON_COMPACT);
-	json_t *j;
-	int rc = cli_call_json(a, "POST", path.data, bt, &j, err);
-	free(bt);
-	json_decref(body);
-	buf_release(&path);
-	if (rc || a->json)
-		return rc;
-	walk_print(j);
-	json_decref(j);
-	return 0;
+	return cli_show_item(a, "POST", runbook_kind.prefix, name, "/run",
+			     json_pack("{ss ss}", "incident", inc, "rationale", cli_rationale(a)), walk_print, err);
 }
 
 int cmd_runbook_status(struct cli_args *a, struct buf *err)
@@ -363,17 +241,7 @@ int cmd_runbook_status(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda runbook status RUN");
 		return OODA_EINVAL;
 	}
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/runbook-runs/");
-	client_urlencode(&path, a->pos[0]);
-	json_t *j;
-	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
-	buf_release(&path);
-	if (rc || a->json)
-		return rc;
-	walk_print(j);
-	json_decref(j);
-	return 0;
+	return cli_show_item(a, "GET", "/api/v1/runbook-runs/", a->pos[0], "", NULL, walk_print, err);
 }
 
 int cmd_runbook_step(struct cli_args *a, struct buf *err)
@@ -382,22 +250,13 @@ int cmd_runbook_step(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda runbook step RUN N --done [--note TEXT]");
 		return OODA_EINVAL;
 	}
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/runbook-runs/");
-	client_urlencode(&path, a->pos[0]);
-	buf_adds(&path, "/steps/");
-	client_urlencode(&path, a->pos[1]);
-	buf_adds(&path, "/done");
-	json_t *body = json_pack("{ss}", "note", cli_opt(a, "--note") ? cli_opt(a, "--note") : "");
-	char *bt = json_dumps(body, JSON_COMPACT);
-	json_t *j;
-	int rc = cli_call_json(a, "POST", path.data, bt, &j, err);
-	free(bt);
-	json_decref(body);
-	buf_release(&path);
-	if (rc || a->json)
-		return rc;
-	walk_print(j);
-	json_decref(j);
-	return 0;
+	struct buf tail = BUF_INIT;
+	buf_adds(&tail, "/steps/");
+	client_urlencode(&tail, a->pos[1]);
+	buf_adds(&tail, "/done");
+	const char *note = cli_opt(a, "--note");
+	int rc = cli_show_item(a, "POST", "/api/v1/runbook-runs/", a->pos[0], tail.data,
+			       json_pack("{ss}", "note", note ? note : ""), walk_print, err);
+	buf_release(&tail);
+	return rc;
 }

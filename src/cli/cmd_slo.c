@@ -98,12 +98,8 @@ int cmd_slo_show(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda slo show NAME");
 		return OODA_EINVAL;
 	}
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/slos/");
-	client_urlencode(&path, a->pos[0]);
 	json_t *s;
-	int rc = cli_call_json(a, "GET", path.data, NULL, &s, err);
-	buf_release(&path);
+	int rc = cli_call_item(a, "GET", "/api/v1/slos/", a->pos[0], "", NULL, &s, err);
 	if (rc || a->json)
 		return rc;
 	json_t *sli = json_object_get(s, "sli"), *eb = json_object_get(s, "error_budget");

@@ -148,12 +148,8 @@ int cmd_trace_show(struct cli_args *a, struct buf *err)
 		buf_adds(err, "usage: ooda trace show TRACE_ID");
 		return OODA_EINVAL;
 	}
-	struct buf path = BUF_INIT;
-	buf_adds(&path, "/api/v1/traces/");
-	client_urlencode(&path, a->pos[0]);
 	json_t *j;
-	int rc = cli_call_json(a, "GET", path.data, NULL, &j, err);
-	buf_release(&path);
+	int rc = cli_call_item(a, "GET", "/api/v1/traces/", a->pos[0], "", NULL, &j, err);
 	if (rc || a->json)
 		return rc;
 	json_t *spans = json_object_get(j, "spans");

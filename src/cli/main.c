@@ -186,26 +186,6 @@ void cli_print_fields(json_t *j)
 	}
 }
 
-void cli_table(const char *const *headers, int ncols, const char **cells, int nrows)
-{
-	size_t width[32] = { 0 };
-	for (int c = 0; c < ncols && c < 32; c++) {
-		width[c] = strlen(headers[c]);
-		for (int r = 0; r < nrows; r++) {
-			size_t w = strlen(cells[r * ncols + c] ? cells[r * ncols + c] : "");
-			if (w > width[c])
-				width[c] = w;
-		}
-	}
-	for (int c = 0; c < ncols; c++)
-		printf("%-*s%s", c == ncols - 1 ? 0 : (int)width[c], headers[c], c == ncols - 1 ? "\n" : "  ");
-	for (int r = 0; r < nrows; r++)
-		for (int c = 0; c < ncols; c++) {
-			const char *v = cells[r * ncols + c] ? cells[r * ncols + c] : "";
-			printf("%-*s%s", c == ncols - 1 ? 0 : (int)width[c], v, c == ncols - 1 ? "\n" : "  ");
-		}
-}
-
 static const char *data_dir(struct cli_args *a)
 {
 	const char *d = cli_opt(a, "--data");

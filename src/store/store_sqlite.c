@@ -725,32 +725,46 @@ static int sq_pattern_snapshot_iter(void *impl, store_row_fn fn, void *ctx)
 	return rc > 0 ? 0 : rc;
 }
 
-/* ---- incidents ------------------------------------------------------------ */
+/* ---- statements as data: typed parameters, rows through a mapper ----------- */
 
-static int step_done(sqlite3_stmt *st)
+/*
+ * A statement's parameters as a list (SQ_INT, SQ_TEXT, SQ_BLOB), bound in
+ * order from 1; text and blobs are bound SQLITE_STATIC, so they must outlive
+ * the step. Rows come back through a mapper that builds the row struct of
+ * one table and hands it to the caller's store_row_fn.
+ */
+enum sq_type { SQ_I64, SQ_TXT, SQ_BLB };
+
+struct sq_param {
+	enum sq_type type;
+	int64_t i;
+	const void *p; /* text (NUL-ended) or blob */
+	size_t len;    /* blob length */
+};
+
+#define SQ_INT(v) { .type = SQ_I64, .i = (v) }
+#define SQ_TEXT(v) { .type = SQ_TXT, .p = (v) }
+#define SQ_BLOB(v, n) { .type = SQ_BLB, .p = (v), .len = (n) }
+#define SQ_PARAMS(...) (const struct sq_param[]){ __VA_ARGS__ }, \
+	(int)(sizeof((const struct sq_param[]){ __VA_ARGS__ }) / sizeof(struct sq_param))
+
+/* Builds the row at st's cursor and returns fn's answer for it. */
+typedef int (*sq_row_map)(sqlite3_stmt *st, store_row_fn fn, void *ctx);
+
+static void sq_bind(sqlite3_stmt *st, const struct sq_param *p, int n)
 {
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : OODA_EIO;
+	for (int i = 0; i < n; i++) {
+		if (p[i].type == SQ_I64)
+			sqlite3_bind_int64(st, i + 1, p[i].i);
+		else if (p[i].type == SQ_TXT)
+			sqlite3_bind_text(st, i + 1, p[i].p, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_blob64(st, i + 1, p[i].p, p[i].len, SQLITE_STATIC);
+	}
 }
 
-static int sq_incident_put(void *impl, const struct incident_row *r)
-{
-	struct sqlite_store *s = impl;
-	sqlite3_stmt *st = stmt(&s->w, SQL_INCIDENT_PUT);
-	if (!st)
-		return OODA_EIO;
-	sqlite3_bind_int64(st, 1, r->number);
-	sqlite3_bind_text(st, 2, r->status, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, r->service ? r->service : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, r->severity, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, r->updated_ns);
-	sqlite3_bind_text(st, 6, r->body, -1, SQLITE_STATIC);
-	return step_done(st);
-}
-
-/* Runs st (bound) on c and hands each incident row to fn. */
-static int incident_rows(sqlite3_stmt *st, store_row_fn fn, void *ctx, bool *any)
+/* Steps st (bound) to its end, each row through map; *any set on a row. Resets st. */
+static int sq_rows(sqlite3_stmt *st, sq_row_map map, store_row_fn fn, void *ctx, bool *any)
 {
 	int rc = 0;
 	while (!rc) {
@@ -761,40 +775,50 @@ static int incident_rows(sqlite3_stmt *st, store_row_fn fn, void *ctx, bool *any
 			rc = OODA_EIO;
 			break;
 		}
-		struct incident_row r = { .number = sqlite3_column_int64(st, 0), .status = col_text(st, 1),
-					  .service = col_text(st, 2), .severity = col_text(st, 3),
-					  .updated_ns = sqlite3_column_int64(st, 4), .body = col_text(st, 5) };
 		*any = true;
-		rc = fn(ctx, &r);
+		rc = map(st, fn, ctx);
 	}
 	sqlite3_reset(st);
 	return rc > 0 ? 0 : rc;
 }
 
-static int sq_incident_get(void *impl, int64_t number, store_row_fn fn, void *ctx)
+/*
+ * A read: statement id with params on the reader (the writer inside a
+ * transaction), every row through map. *any (may be NULL) tells whether a
+ * row came. 0, OODA_EIO, or fn's negative answer.
+ */
+static int sq_query(struct sqlite_store *s, enum sql_stmt id, const struct sq_param *p, int n, sq_row_map map,
+		    store_row_fn fn, void *ctx, bool *any)
 {
-	struct sqlite_store *s = impl;
 	struct conn *c = rconn(s);
-	sqlite3_stmt *st = stmt(c, SQL_INCIDENT_GET);
-	bool any = false;
+	sqlite3_stmt *st = stmt(c, id);
+	bool got = false;
 	int rc = OODA_EIO;
 	if (st) {
-		sqlite3_bind_int64(st, 1, number);
-		rc = incident_rows(st, fn, ctx, &any);
+		sq_bind(st, p, n);
+		rc = sq_rows(st, map, fn, ctx, &got);
 	}
 	rdone(s, c);
-	return !rc && !any ? OODA_ENOTFOUND : rc;
+	if (any)
+		*any = got;
+	return rc;
 }
 
-static int sq_incident_iter(void *impl, store_row_fn fn, void *ctx)
+static int step_done(sqlite3_stmt *st)
 {
-	struct sqlite_store *s = impl;
-	struct conn *c = rconn(s);
-	sqlite3_stmt *st = stmt(c, SQL_INCIDENT_LIST);
-	bool any = false;
-	int rc = st ? incident_rows(st, fn, ctx, &any) : OODA_EIO;
-	rdone(s, c);
-	return rc;
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : OODA_EIO;
+}
+
+/* A write on the writer connection (inside the store's transaction): 0 or OODA_EIO. */
+static int sq_exec(struct sqlite_store *s, enum sql_stmt id, const struct sq_param *p, int n)
+{
+	sqlite3_stmt *st = stmt(&s->w, id);
+	if (!st)
+		return OODA_EIO;
+	sq_bind(st, p, n);
+	return step_done(st);
 }
 
 /* One integer from st (bound) on c. */
@@ -805,6 +829,45 @@ static int one_int(sqlite3_stmt *st, int64_t *out)
 		*out = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return rc;
+}
+
+/* One integer from statement id with params, on the writer connection. */
+static int sq_exec_int(struct sqlite_store *s, enum sql_stmt id, const struct sq_param *p, int n, int64_t *out)
+{
+	sqlite3_stmt *st = stmt(&s->w, id);
+	if (!st)
+		return OODA_EIO;
+	sq_bind(st, p, n);
+	return one_int(st, out);
+}
+
+/* ---- incidents ------------------------------------------------------------ */
+
+static int sq_incident_put(void *impl, const struct incident_row *r)
+{
+	return sq_exec(impl, SQL_INCIDENT_PUT,
+		       SQ_PARAMS(SQ_INT(r->number), SQ_TEXT(r->status), SQ_TEXT(r->service ? r->service : ""),
+				 SQ_TEXT(r->severity), SQ_INT(r->updated_ns), SQ_TEXT(r->body)));
+}
+
+static int incident_map(sqlite3_stmt *st, store_row_fn fn, void *ctx)
+{
+	struct incident_row r = { .number = sqlite3_column_int64(st, 0), .status = col_text(st, 1),
+				  .service = col_text(st, 2), .severity = col_text(st, 3),
+				  .updated_ns = sqlite3_column_int64(st, 4), .body = col_text(st, 5) };
+	return fn(ctx, &r);
+}
+
+static int sq_incident_get(void *impl, int64_t number, store_row_fn fn, void *ctx)
+{
+	bool any;
+	int rc = sq_query(impl, SQL_INCIDENT_GET, SQ_PARAMS(SQ_INT(number)), incident_map, fn, ctx, &any);
+	return !rc && !any ? OODA_ENOTFOUND : rc;
+}
+
+static int sq_incident_iter(void *impl, store_row_fn fn, void *ctx)
+{
+	return sq_query(impl, SQL_INCIDENT_LIST, NULL, 0, incident_map, fn, ctx, NULL);
 }
 
 static int sq_incident_max(void *impl, int64_t *number)
@@ -819,132 +882,63 @@ static int sq_incident_max(void *impl, int64_t *number)
 
 static int sq_incident_entry_append(void *impl, struct incident_entry_row *e)
 {
-	struct sqlite_store *s = impl;
-	sqlite3_stmt *st = stmt(&s->w, SQL_INCIDENT_ENTRY_NEXT);
-	if (!st)
+	if (sq_exec_int(impl, SQL_INCIDENT_ENTRY_NEXT, SQ_PARAMS(SQ_INT(e->number)), &e->seq))
 		return OODA_EIO;
-	sqlite3_bind_int64(st, 1, e->number);
-	int rc = one_int(st, &e->seq);
-	if (rc || !(st = stmt(&s->w, SQL_INCIDENT_ENTRY_INSERT)))
-		return OODA_EIO;
-	sqlite3_bind_int64(st, 1, e->number);
-	sqlite3_bind_int64(st, 2, e->seq);
-	sqlite3_bind_int64(st, 3, e->at_ns);
-	sqlite3_bind_text(st, 4, e->kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, e->actor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, e->text ? e->text : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, e->data ? e->data : "{}", -1, SQLITE_STATIC);
-	return step_done(st);
+	return sq_exec(impl, SQL_INCIDENT_ENTRY_INSERT,
+		       SQ_PARAMS(SQ_INT(e->number), SQ_INT(e->seq), SQ_INT(e->at_ns), SQ_TEXT(e->kind), SQ_TEXT(e->actor),
+				 SQ_TEXT(e->text ? e->text : ""), SQ_TEXT(e->data ? e->data : "{}")));
+}
+
+static int entry_map(sqlite3_stmt *st, store_row_fn fn, void *ctx)
+{
+	struct incident_entry_row e = { .number = sqlite3_column_int64(st, 0), .seq = sqlite3_column_int64(st, 1),
+					.at_ns = sqlite3_column_int64(st, 2), .kind = col_text(st, 3),
+					.actor = col_text(st, 4), .text = col_text(st, 5), .data = col_text(st, 6) };
+	return fn(ctx, &e);
 }
 
 static int sq_incident_entry_iter(void *impl, int64_t number, store_row_fn fn, void *ctx)
 {
-	struct sqlite_store *s = impl;
-	struct conn *c = rconn(s);
-	sqlite3_stmt *st = stmt(c, SQL_INCIDENT_ENTRY_LIST);
-	int rc = st ? 0 : OODA_EIO;
-	if (st)
-		sqlite3_bind_int64(st, 1, number);
-	while (!rc) {
-		int step = sqlite3_step(st);
-		if (step == SQLITE_DONE)
-			break;
-		if (step != SQLITE_ROW) {
-			rc = OODA_EIO;
-			break;
-		}
-		struct incident_entry_row e = { .number = sqlite3_column_int64(st, 0), .seq = sqlite3_column_int64(st, 1),
-						.at_ns = sqlite3_column_int64(st, 2), .kind = col_text(st, 3),
-						.actor = col_text(st, 4), .text = col_text(st, 5),
-						.data = col_text(st, 6) };
-		rc = fn(ctx, &e);
-	}
-	if (st)
-		sqlite3_reset(st);
-	rdone(s, c);
-	return rc > 0 ? 0 : rc;
+	return sq_query(impl, SQL_INCIDENT_ENTRY_LIST, SQ_PARAMS(SQ_INT(number)), entry_map, fn, ctx, NULL);
 }
 
 static int sq_incident_artifact_put(void *impl, struct incident_artifact_row *a)
 {
-	struct sqlite_store *s = impl;
-	sqlite3_stmt *st = stmt(&s->w, SQL_INCIDENT_ARTIFACT_NEXT);
-	if (!st)
+	if (sq_exec_int(impl, SQL_INCIDENT_ARTIFACT_NEXT, SQ_PARAMS(SQ_INT(a->number)), &a->id))
 		return OODA_EIO;
-	sqlite3_bind_int64(st, 1, a->number);
-	if (one_int(st, &a->id) || !(st = stmt(&s->w, SQL_INCIDENT_ARTIFACT_INSERT)))
-		return OODA_EIO;
-	sqlite3_bind_int64(st, 1, a->number);
-	sqlite3_bind_int64(st, 2, a->id);
-	sqlite3_bind_text(st, 3, a->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, a->content_type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, a->size);
-	sqlite3_bind_text(st, 6, a->sha256, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, a->uploaded_by, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 8, a->at_ns);
-	sqlite3_bind_blob64(st, 9, a->bytes ? a->bytes : "", a->bytes_len, SQLITE_STATIC);
-	return step_done(st);
+	return sq_exec(impl, SQL_INCIDENT_ARTIFACT_INSERT,
+		       SQ_PARAMS(SQ_INT(a->number), SQ_INT(a->id), SQ_TEXT(a->name), SQ_TEXT(a->content_type),
+				 SQ_INT(a->size), SQ_TEXT(a->sha256), SQ_TEXT(a->uploaded_by), SQ_INT(a->at_ns),
+				 SQ_BLOB(a->bytes ? a->bytes : "", a->bytes_len)));
 }
 
-static int artifact_rows(sqlite3_stmt *st, store_row_fn fn, void *ctx, bool *any)
+static int artifact_map(sqlite3_stmt *st, store_row_fn fn, void *ctx)
 {
-	int rc = 0;
-	while (!rc) {
-		int step = sqlite3_step(st);
-		if (step == SQLITE_DONE)
-			break;
-		if (step != SQLITE_ROW) {
-			rc = OODA_EIO;
-			break;
-		}
-		struct incident_artifact_row a = { .number = sqlite3_column_int64(st, 0),
-						   .id = sqlite3_column_int64(st, 1), .name = col_text(st, 2),
-						   .content_type = col_text(st, 3), .size = sqlite3_column_int64(st, 4),
-						   .sha256 = col_text(st, 5), .uploaded_by = col_text(st, 6),
-						   .at_ns = sqlite3_column_int64(st, 7) };
-		if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
-			/* a blob's pointer before its size, as SQLite asks */
-			a.bytes = sqlite3_column_blob(st, 8);
-			a.bytes_len = (size_t)sqlite3_column_bytes(st, 8);
-			if (!a.bytes)
-				a.bytes = "";
-		}
-		*any = true;
-		rc = fn(ctx, &a);
+	struct incident_artifact_row a = { .number = sqlite3_column_int64(st, 0), .id = sqlite3_column_int64(st, 1),
+					   .name = col_text(st, 2), .content_type = col_text(st, 3),
+					   .size = sqlite3_column_int64(st, 4), .sha256 = col_text(st, 5),
+					   .uploaded_by = col_text(st, 6), .at_ns = sqlite3_column_int64(st, 7) };
+	if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
+		/* a blob's pointer before its size, as SQLite asks */
+		a.bytes = sqlite3_column_blob(st, 8);
+		a.bytes_len = (size_t)sqlite3_column_bytes(st, 8);
+		if (!a.bytes)
+			a.bytes = "";
 	}
-	sqlite3_reset(st);
-	return rc > 0 ? 0 : rc;
+	return fn(ctx, &a);
 }
 
 static int sq_incident_artifact_get(void *impl, int64_t number, int64_t id, store_row_fn fn, void *ctx)
 {
-	struct sqlite_store *s = impl;
-	struct conn *c = rconn(s);
-	sqlite3_stmt *st = stmt(c, SQL_INCIDENT_ARTIFACT_GET);
-	bool any = false;
-	int rc = OODA_EIO;
-	if (st) {
-		sqlite3_bind_int64(st, 1, number);
-		sqlite3_bind_int64(st, 2, id);
-		rc = artifact_rows(st, fn, ctx, &any);
-	}
-	rdone(s, c);
+	bool any;
+	int rc = sq_query(impl, SQL_INCIDENT_ARTIFACT_GET, SQ_PARAMS(SQ_INT(number), SQ_INT(id)), artifact_map, fn, ctx,
+			  &any);
 	return !rc && !any ? OODA_ENOTFOUND : rc;
 }
 
 static int sq_incident_artifact_iter(void *impl, int64_t number, store_row_fn fn, void *ctx)
 {
-	struct sqlite_store *s = impl;
-	struct conn *c = rconn(s);
-	sqlite3_stmt *st = stmt(c, SQL_INCIDENT_ARTIFACT_LIST);
-	bool any = false;
-	int rc = OODA_EIO;
-	if (st) {
-		sqlite3_bind_int64(st, 1, number);
-		rc = artifact_rows(st, fn, ctx, &any);
-	}
-	rdone(s, c);
-	return rc;
+	return sq_query(impl, SQL_INCIDENT_ARTIFACT_LIST, SQ_PARAMS(SQ_INT(number)), artifact_map, fn, ctx, NULL);
 }
 
 /* ---- the notification outbox ---------------------------------------------- */

@@ -113,6 +113,9 @@ approvals:
     check(res.returncode == 0, f"flags rollback: {res.stderr}")
     r = s.get("/api/v1/flags/new-checkout?env=prod")
     check(r.json()["version"] == 3 and r.json()["definition"]["defaultVariant"] == "off", f"v1 restored as v3: {r.body}")
+    res = s.cli("flags", "get", "new-checkout", "--env", "prod", "--version", "v2")
+    check(res.returncode == 0 and res.stdout.startswith("new-checkout (prod) v2 by ") and '"on"' in res.stdout,
+          f"flags get --version: {res.stdout}{res.stderr}")
     r = s.get("/api/v1/events?kind=flag&since=5m")
     check(len(r.json()["events"]) >= 3, f"flag changes reach the timeline: {len(r.json()['events'])}")
 
@@ -203,6 +206,8 @@ approvals:
           f"irreversible migration blocks the plan: {res.stdout}{res.stderr}")
     r = s.post(f"/api/v1/deploys/{d2}/rollback", {"rationale": "bad deploy"})
     check(r.status == 412, f"blocked plan refused: {r.status} {r.body}")
+    res = s.cli("rollback", "run", d2, "--rationale", "bad deploy")
+    check(res.returncode != 0 and "0042_drop_col" in res.stderr, f"ooda rollback run refused: {res.stdout}{res.stderr}")
 
     # --- canary verification
     r = s.post(f"/api/v1/deploys/{d2}/verify", {})
@@ -242,12 +247,18 @@ approvals:
     r = s.get(f"/api/v1/rollbacks/{run}?wait=true")
     rj = r.json()
     check(rj.get("status") == "done" and all(x == "done" for x in rj["state"]), f"resumed run finished: {r.body[:400]}")
+    res = s.cli("rollback", "status", run, "--wait")
+    check(res.returncode == 0 and res.stdout.startswith(f"run {run} of {p2}: done"), f"ooda rollback status: {res.stdout}{res.stderr}")
     time.sleep(2.5)  # let an orphaned hook from before the crash finish
     lines = [l for l in open(hook_log).read().splitlines() if l.startswith(run)]
     check(len(lines) == 1, f"the redeploy happened exactly once: {lines}")
     r = s.get("/api/v1/deploys?service=payments")
     rolls = [d for d in r.json()["deploys"] if d.get("rollback_of") == p2]
     check(len(rolls) == 1 and rolls[0]["version"] == "2.0.0", f"exactly one rollback deploy, of 2.0.0: {rolls}")
+    res = s.cli("deploy", "list", "--service", "payments", "--limit", "2")
+    rows = res.stdout.splitlines()
+    check(res.returncode == 0 and len(rows) == 3 and rows[1].startswith(rolls[0]["id"]) and rows[1].endswith("(rollback)")
+          and rows[2].startswith(p2), f"ooda deploy list --service --limit: {res.stdout}{res.stderr}")
     # a rollback of the rollback restores 2.1.0 (the planner accepts it)
     r = s.get(f"/api/v1/deploys/{rolls[0]['id']}/rollback-plan")
     check(r.status == 200 and r.json()["to_version"] == "2.1.0", f"rollback of a rollback: {r.body[:300]}")

@@ -76,6 +76,8 @@ def main():
               f"the stint runs handoff to handoff (09:00 CET): {w}")
         r = s.cli("oncall", "who", "--at", "2026-01-06T10:00:00Z", token=viewer)
         check(r.returncode == 0 and "alice" in r.stdout and "erin" in r.stdout, f"who as a table: {r.stdout} {r.stderr}")
+        check(r.stdout.splitlines()[1].split() == ["SCHEDULE", "TEAM", "PRIMARY", "BACKUPS", "SINCE", "UNTIL", "OVERRIDE"],
+              f"who's columns: {r.stdout}")
         # after the March change the 09:00 handoff is 07:00 UTC
         w = who(s, "2026-04-06T07:00:00Z", viewer)
         check(w.get("primary") == "bob" and w.get("start") == "2026-04-06T07:00:00.000Z", f"handoff in CEST: {w}")

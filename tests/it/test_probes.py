@@ -252,6 +252,8 @@ try:
     # --- CLI
     out = s.cli("probes", "list")
     check(out.returncode == 0 and "flapping" in out.stdout and "failing" in out.stdout, f"ooda probes list: {out.stdout} {out.stderr}")
+    check(out.stdout.split()[:7] == ["SERVICE", "PROBE", "KIND", "STATE", "WINDOW", "LAST", "ERROR"]
+          and " failed (" in out.stdout, f"ooda probes list columns: {out.stdout}")
 
     # --- heartbeats: late (never pinged within every+grace), failed via the wrapper
     out = s.cli("heartbeat", "nightly", "--", "false")
@@ -278,6 +280,8 @@ try:
     check(s.post("/api/v1/heartbeats/silent?status=maybe").status == 400, "bad status is 400")
     out = s.cli("heartbeats", "list")
     check(out.returncode == 0 and "nightly" in out.stdout and "failed" in out.stdout, f"ooda heartbeats list: {out.stdout}")
+    check(out.stdout.splitlines()[0].split() == ["HEARTBEAT", "STATE", "EVERY", "GRACE", "LAST", "PING", "NEXT", "DUE",
+                                                 "MESSAGE"], f"ooda heartbeats list columns: {out.stdout}")
 
     # --- reload: a bad services section is rejected; a good one keeps unchanged probes' state
     before = probes(s)["shop/healthy"]["attempts"]

@@ -295,6 +295,23 @@ do:
         check(lines(f["ask"]) == ["ask"], f"acted once approved: {lines(f['ask'])}")
         r = s.cli("runs", "list", "--policy", "ask", token=viewer)
         check(r.returncode == 0 and run_id in r.stdout and "succeeded" in r.stdout, f"ooda runs list: {r.stdout}")
+        # the list commands print aligned tables: a header, then one row per item, cells from the answer
+        r = s.cli("runs", "list", "--policy", "ask", token=viewer)
+        rows = [x.split() for x in r.stdout.splitlines()]
+        check(rows[0] == ["RUN", "POLICY", "STATUS", "INCIDENT", "CREATED", "REASON"]
+              and rows[1][:3] == [run_id, "ask", "succeeded"] and rows[1][3].startswith("INC-"), f"runs table: {r.stdout}")
+        r = s.cli("runs", "show", run_id, token=viewer)
+        check(r.returncode == 0 and r.stdout.startswith(f"{run_id}  succeeded  policy ask v1 (approve)"), f"runs show: {r.stdout}")
+        r = s.cli("policy", "show", "ask", token=viewer)
+        check(r.returncode == 0 and json.loads(r.stdout).get("name") == "ask", f"policy show: {r.stdout[:300]} {r.stderr}")
+        r = s.cli("policy", "list", token=viewer)
+        row = [x.split() for x in r.stdout.splitlines() if x.startswith("ask ")]
+        check(r.stdout.split()[:5] == ["POLICY", "VERSION", "MODE", "AUTHOR", "BREAKER"]
+              and row and row[0][:3] == ["ask", "v1", "approve"] and row[0][-1] == "closed", f"policy table: {r.stdout}")
+        r = s.cli("recipes", "list", token=viewer)
+        row = [x for x in r.stdout.splitlines() if x.startswith("restart-instance ")]
+        check(r.stdout.split()[:3] == ["RECIPE", "VARIANTS", "DESCRIPTION"] and row and "sim" in row[0].split()[1].split(","),
+              f"recipes table: {r.stdout}")
 
         # ---- versions: history, diff, rollback ------------------------------------
         with open(pol, "a") as fh:

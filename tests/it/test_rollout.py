@@ -177,6 +177,9 @@ try:
     check(r.status == 403, f"the rollout's starter cannot approve its step: {r.status} {r.body}")
     r = s.post(f"/api/v1/rollouts/{rid3}/promote", {"rationale": "skip"})
     check(r.status == 409 and ap in r.body, f"promote does not replace the approval: {r.status} {r.body}")
+    res = s.cli("approvals", "list", "--status", "pending", token=bob)
+    check(res.returncode == 0 and any(l.split()[:1] == [ap] for l in res.stdout.splitlines()),
+          f"ooda approvals list --status pending: {res.stdout}{res.stderr}")
     res = s.cli("approvals", "approve", ap, "--rationale", "numbers look fine", token=bob)
     check(res.returncode == 0, f"bob approves: {res.stdout}{res.stderr}")
     ro = s.get(f"/api/v1/rollouts/{rid3}").json()
@@ -222,9 +225,10 @@ try:
     rid6 = r.json()["id"]
     r = s.post(f"/api/v1/rollouts/{rid6}/promote", {})
     check(r.status == 400 and "rationale" in r.body, f"promote needs a rationale: {r.status} {r.body}")
-    r = s.post(f"/api/v1/rollouts/{rid6}/promote", {"rationale": "dashboards are green"})
-    check(r.status == 200 and r.json()["step"] == 1 and not r.json()["verdicts"],
-          f"promoted to step 2 at once, without analysis: {r.status} {r.body[:400]}")
+    res = s.cli("--json", "rollout", "promote", rid6, "--rationale", "dashboards are green")
+    pj = json.loads(res.stdout or "{}")
+    check(res.returncode == 0 and pj.get("step") == 1 and not pj.get("verdicts"),
+          f"ooda rollout promote: to step 2 at once, without analysis: {res.stdout[:400]}{res.stderr}")
     f = s.get("/api/v1/flags/promo?env=prod").json()["definition"]
     check(f.get("targeting") == {"fractional": [["new", 50], ["old", 50]]}, f"the flag is at 50 %: {f}")
     res = s.cli("rollout", "abort", rid6, "--rationale", "support tickets")

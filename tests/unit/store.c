@@ -2,7 +2,8 @@
  * callers outside src/store/ rely on now that the backend table is private —
  * token insert, list and revoke with their conflicts, the audit chain head,
  * filtered audit reads and their early stop, checkpoints, pattern snapshots
- * replaced whole, the data version another writer moves, and the stats. */
+ * replaced whole, the data version another writer moves, the stats, and the
+ * incidents' rows, timeline entries and artifacts. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -449,6 +450,133 @@ static void test_rollouts(void **state)
 	free(dir);
 }
 
+/* ---- incidents: rows, timeline entries, artifacts ------------------------------ */
+
+static int incidents_tx(struct store *s, void *ctx, struct buf *err)
+{
+	(void)err;
+	(void)ctx;
+	struct incident_row one = { .number = 1, .status = "open", .service = NULL, .severity = "sev2",
+				    .updated_ns = 10, .body = "{\"n\":1}" };
+	struct incident_row two = { .number = 2, .status = "open", .service = "checkout", .severity = "sev1",
+				    .updated_ns = 20, .body = "{\"n\":2}" };
+	int rc = store_incident_put(s, &one);
+	if (!rc)
+		rc = store_incident_put(s, &two);
+	one.status = "resolved";
+	if (!rc)
+		rc = store_incident_put(s, &one); /* the same number: replaced */
+	for (int i = 0; !rc && i < 3; i++) {
+		struct incident_entry_row e = { .number = 2, .at_ns = 100 + i, .kind = "note", .actor = "alice",
+						.text = i == 1 ? NULL : "seen", .data = i == 2 ? "{\"x\":1}" : NULL };
+		rc = store_incident_entry_append(s, &e);
+		if (!rc && e.seq != i + 1)
+			rc = OODA_EINTERNAL;
+	}
+	for (int i = 0; !rc && i < 2; i++) {
+		struct incident_artifact_row a = { .number = 2, .name = i ? "empty.txt" : "db.log",
+						   .content_type = "text/plain", .size = i ? 0 : 5, .sha256 = "ab",
+						   .uploaded_by = "bob", .at_ns = 200, .bytes = i ? NULL : "hello",
+						   .bytes_len = i ? 0 : 5 };
+		rc = store_incident_artifact_put(s, &a);
+		if (!rc && a.id != i + 1)
+			rc = OODA_EINTERNAL;
+	}
+	return rc;
+}
+
+struct seen {
+	int n;
+	char text[8][64];
+	int64_t num[8];
+	size_t len[8];
+};
+
+static int see_incident(void *ctx, const void *row)
+{
+	const struct incident_row *r = row;
+	struct seen *l = ctx;
+	snprintf(l->text[l->n], sizeof(l->text[0]), "%s %s %s %s", r->status, r->service, r->severity, r->body);
+	l->num[l->n++] = r->number;
+	return 0;
+}
+
+static int see_entry(void *ctx, const void *row)
+{
+	const struct incident_entry_row *e = row;
+	struct seen *l = ctx;
+	snprintf(l->text[l->n], sizeof(l->text[0]), "%s %s [%s] %s", e->kind, e->actor, e->text, e->data);
+	l->num[l->n++] = e->seq;
+	return l->n == 2 ? 1 : 0; /* stop after two: the iteration still returns 0 */
+}
+
+static int see_artifact(void *ctx, const void *row)
+{
+	const struct incident_artifact_row *a = row;
+	struct seen *l = ctx;
+	snprintf(l->text[l->n], sizeof(l->text[0]), "%s %s %lld", a->name, a->bytes ? (const char *)a->bytes : "(none)",
+		 (long long)a->size);
+	l->len[l->n] = a->bytes_len;
+	l->num[l->n++] = a->id;
+	return 0;
+}
+
+static int refuse(void *ctx, const void *row)
+{
+	(void)ctx;
+	(void)row;
+	return OODA_ECONFLICT;
+}
+
+static void test_incidents(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+	int64_t max = -1;
+	assert_int_equal(store_incident_max(s, &max), 0);
+	assert_int_equal(max, 0);
+	assert_int_equal(store_write(s, incidents_tx, NULL, NULL), 0);
+	assert_int_equal(store_incident_max(s, &max), 0);
+	assert_int_equal(max, 2);
+
+	struct seen l = { 0 };
+	assert_int_equal(store_incident_iter(s, see_incident, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.num[0], 2); /* newest first */
+	assert_string_equal(l.text[0], "open checkout sev1 {\"n\":2}");
+	assert_string_equal(l.text[1], "resolved  sev2 {\"n\":1}");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_incident_get(s, 1, see_incident, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(store_incident_get(s, 9, see_incident, &l), OODA_ENOTFOUND);
+	assert_int_equal(store_incident_get(s, 1, refuse, NULL), OODA_ECONFLICT);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_incident_entry_iter(s, 2, see_entry, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.text[0], "note alice [seen] {}");
+	assert_string_equal(l.text[1], "note alice [] {}");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_incident_entry_iter(s, 1, see_entry, &l), 0);
+	assert_int_equal(l.n, 0);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_incident_artifact_get(s, 2, 1, see_artifact, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.len[0], 5);
+	assert_memory_equal(l.text[0], "db.log hello 5", 15);
+	assert_int_equal(store_incident_artifact_get(s, 2, 3, see_artifact, &l), OODA_ENOTFOUND);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_incident_artifact_iter(s, 2, see_artifact, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.num[1], 2);
+	assert_string_equal(l.text[1], "empty.txt (none) 0");
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
 /* ---- the leader's lease and fencing ---------------------------------------- */
 
 struct claim {
@@ -586,6 +714,7 @@ int main(void)
 		cmocka_unit_test(test_pattern_snapshots),
 		cmocka_unit_test(test_data_version_moves_on_another_writer),
 		cmocka_unit_test(test_rollouts),
+		cmocka_unit_test(test_incidents),
 		cmocka_unit_test(test_wait_change),
 		cmocka_unit_test(test_pg_marker_parse),
 		cmocka_unit_test(test_lease_and_fence),
