@@ -151,6 +151,10 @@ try:
     r = run("migrate", "--data", src.data, "--to", "postgres,clickhouse", "--config", cfg)
     check(r.returncode != 0 and "in use" in r.stderr, f"refused while the daemon runs: {r.returncode} {r.stderr!r}")
     check(psql_count(dsn, "audit") <= 0, "nothing reached PostgreSQL while the daemon ran")
+    # and a second daemon on the same data dir
+    r = run("serve", "--listen", "127.0.0.1:0", "--data", src.data, timeout=20)
+    check(r.returncode != 0 and "in use" in r.stderr, f"a second daemon on the data dir: {r.stderr[-300:]!r}")
+    check(src.get("/api/v1/incidents/INC-1").status == 200, "the first daemon goes on")
     check(src.stop() == 0, "the embedded ooda stops cleanly")
 
     # ClickHouse cannot be reached: refused before any row is written to PostgreSQL
