@@ -15,7 +15,9 @@
 #include "core/config.h"
 #include "core/dirlock.h"
 #include "core/error.h"
+#include "core/arena.h"
 #include "core/time.h"
+#include "ingest/events.h"
 #include "store/store.h"
 #include "store/tstore.h"
 
@@ -37,6 +39,7 @@ struct migrate {
 	bool quiet;
 	int64_t rows_src[STORE_COPY_MAX_TABLES], rows_dst[STORE_COPY_MAX_TABLES];
 	struct tstore_counts tel_src, tel_dst;
+	uint64_t events_src, events_dst; /* change events in the telemetry stores */
 	struct audit_verify_result verify;
 	bool wrote;                 /* something reached a target */
 };
@@ -213,6 +216,9 @@ static int refuse_running_nodes(struct migrate *m, struct buf *err)
 	return 0;
 }
 
+static int events_pages(struct tstore *t, int (*fn)(void *ctx, const struct buf *page, json_t *arr, struct buf *err),
+			void *ctx, uint64_t *count, struct buf *err);
+
 /* Opens the targets and refuses one that holds anything; nothing is written but their empty schema. */
 static int open_targets(struct migrate *m, struct buf *err)
 {
@@ -264,8 +270,131 @@ static int open_targets(struct migrate *m, struct buf *err)
 					 (unsigned long long)m->tel_dst.records[s], signal_label[s]);
 				return OODA_ECONFLICT;
 			}
+		uint64_t ev = 0;
+		if ((rc = events_pages(m->tdst, NULL, NULL, &ev, err)))
+			return rc;
+		if (ev) {
+			buf_addf(err, "the target telemetry store already holds %llu change events: migrate only into an "
+				      "empty one",
+				 (unsigned long long)ev);
+			return OODA_ECONFLICT;
+		}
 	}
 	return 0;
+}
+
+/*
+ * Change events are read the way the API lists them (tstore_events_json,
+ * newest first, EVENTS_PAGE at a time, each page ending at the oldest time
+ * of the one before) and written back through the event decoder; the
+ * stores keep one event per id, so an event read twice at a page's edge is
+ * stored once. The count skips those twice-read ones by id.
+ */
+#define EVENTS_PAGE 1000
+
+struct edge_ids {
+	int64_t time;
+	char **ids;
+	size_t n;
+};
+
+static bool edge_has(const struct edge_ids *e, int64_t t, const char *id)
+{
+	for (size_t i = 0; t == e->time && i < e->n; i++)
+		if (!strcmp(e->ids[i], id))
+			return true;
+	return false;
+}
+
+static void edge_reset(struct edge_ids *e, int64_t t)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->ids[i]);
+	free(e->ids);
+	*e = (struct edge_ids){ .time = t };
+}
+
+/* Calls fn with each page's JSON text and array; *count receives the distinct events. */
+static int events_pages(struct tstore *t, int (*fn)(void *ctx, const struct buf *page, json_t *arr, struct buf *err),
+			void *ctx, uint64_t *count, struct buf *err)
+{
+	int64_t to = 0;
+	struct edge_ids edge = { .time = INT64_MIN };
+	int rc = 0;
+	*count = 0;
+	for (;;) {
+		struct tstore_event_filter f = { .to_ns = to, .limit = EVENTS_PAGE };
+		struct buf page = BUF_INIT;
+		if ((rc = tstore_events_json(t, &f, &page, err))) {
+			buf_release(&page);
+			break;
+		}
+		json_t *arr = json_loadb(page.data, page.len, 0, NULL);
+		size_t n = json_array_size(arr);
+		if (!json_is_array(arr)) {
+			buf_adds(err, "the telemetry store's event list is not a JSON array");
+			rc = OODA_EIO;
+		}
+		int64_t oldest = 0;
+		struct edge_ids next = { .time = INT64_MIN };
+		for (size_t i = 0; !rc && i < n; i++) {
+			json_t *e = json_array_get(arr, i);
+			const char *id = json_string_value(json_object_get(e, "id"));
+			int64_t tm = (int64_t)json_integer_value(json_object_get(e, "time_unix_nano"));
+			if (!json_is_integer(json_object_get(e, "time_unix_nano")))
+				tm = strtoll(json_string_value(json_object_get(e, "time_unix_nano")) ?: "0", NULL, 10);
+			oldest = tm;
+			if (!edge_has(&edge, tm, id ? id : ""))
+				(*count)++;
+			if (next.time != tm)
+				edge_reset(&next, tm);
+			next.ids = xrealloc(next.ids, (next.n + 1) * sizeof(*next.ids));
+			next.ids[next.n++] = xstrdup(id ? id : "");
+		}
+		if (!rc && n && fn)
+			rc = fn(ctx, &page, arr, err);
+		json_decref(arr);
+		buf_release(&page);
+		bool more = !rc && n == EVENTS_PAGE;
+		if (more && oldest == to) { /* a whole page at one time: go past it (cannot happen below 1,000 per ns) */
+			oldest--;
+			edge_reset(&next, INT64_MIN);
+		}
+		edge_reset(&edge, INT64_MIN);
+		edge = next;
+		if (!more)
+			break;
+		to = oldest;
+	}
+	edge_reset(&edge, INT64_MIN);
+	return rc;
+}
+
+/* One page of events decoded again and appended to the target, with their stored time, id and source. */
+static int events_put(void *ctx, const struct buf *page, json_t *arr, struct buf *err)
+{
+	struct migrate *m = ctx;
+	struct arena a;
+	arena_init(&a, 0);
+	struct telemetry_batch b = { .arena = &a };
+	int rc = events_decode_json(page->data, page->len, ooda_now_ns(), &b, err);
+	if (!rc && b.n_events != json_array_size(arr)) {
+		buf_adds(err, "the event list decoded into another number of events");
+		rc = OODA_EINTERNAL;
+	}
+	for (size_t i = 0; !rc && i < b.n_events; i++) {
+		json_t *e = json_array_get(arr, i);
+		json_t *tn = json_object_get(e, "time_unix_nano");
+		b.events[i].time_ns = json_is_integer(tn) ? (int64_t)json_integer_value(tn) :
+							   strtoll(json_string_value(tn) ?: "0", NULL, 10);
+		const char *src = json_string_value(json_object_get(e, "source"));
+		if (src)
+			b.events[i].source = arena_strdup(&a, src);
+	}
+	if (!rc)
+		rc = tstore_append(m->tdst, &b, err);
+	arena_release(&a);
+	return rc;
 }
 
 static int copy_all(struct migrate *m, struct buf *err)
@@ -287,6 +416,11 @@ static int copy_all(struct migrate *m, struct buf *err)
 		m->wrote = true;
 		if ((rc = tstore_copy(m->tsrc, m->tdst, progress_records, m, err)))
 			return rc;
+		uint64_t n;
+		if ((rc = events_pages(m->tsrc, events_put, m, &n, err)))
+			return rc;
+		if (!m->quiet)
+			fprintf(stderr, "  change events: %llu\n", (unsigned long long)n);
 	}
 	return 0;
 }
@@ -322,6 +456,14 @@ static int check_all(struct migrate *m, struct buf *err)
 					 (unsigned long long)m->tel_dst.records[s]);
 				return OODA_ECONFLICT;
 			}
+		if ((rc = events_pages(m->tsrc, NULL, NULL, &m->events_src, err)) ||
+		    (rc = events_pages(m->tdst, NULL, NULL, &m->events_dst, err)))
+			return rc;
+		if (m->events_src != m->events_dst) {
+			buf_addf(err, "check failed: %llu change events in the source, %llu in the target",
+				 (unsigned long long)m->events_src, (unsigned long long)m->events_dst);
+			return OODA_ECONFLICT;
+		}
 	}
 	return 0;
 }
@@ -387,6 +529,10 @@ static void print_summary(struct migrate *m, int64_t took_ns, bool json)
 			json_array_append_new(tel, json_pack("{s:s, s:I, s:I}", "kind", signal_label[s], "source",
 							     (json_int_t)m->tel_src.records[s], "target",
 							     (json_int_t)m->tel_dst.records[s]));
+		if (m->telemetry)
+			json_array_append_new(tel, json_pack("{s:s, s:I, s:I}", "kind", "change events", "source",
+							     (json_int_t)m->events_src, "target",
+							     (json_int_t)m->events_dst));
 		json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:b, s:I, s:f}", "data", m->dir, "to",
 				      m->to_sqlite ? "sqlite" : "postgres,clickhouse", "tables", tables, "telemetry", tel,
 				      "audit_verified", m->control ? m->verify.ok : 0, "audit_records",
@@ -406,6 +552,9 @@ static void print_summary(struct migrate *m, int64_t took_ns, bool json)
 	for (int s = 0; m->telemetry && s < 3; s++)
 		printf("%-20s %12llu %12llu  ok\n", signal_label[s], (unsigned long long)m->tel_src.records[s],
 		       (unsigned long long)m->tel_dst.records[s]);
+	if (m->telemetry)
+		printf("%-20s %12llu %12llu  ok\n", "change events", (unsigned long long)m->events_src,
+		       (unsigned long long)m->events_dst);
 	if (m->control)
 		printf("audit verify on the target: ok (%lld records, %lld signed checkpoints)\n",
 		       (long long)m->verify.records, (long long)m->verify.checkpoints);

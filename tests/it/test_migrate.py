@@ -86,6 +86,11 @@ def fill(s):
                     for i in range(200))
     r = s.post("/api/v1/logs", lines, headers={"Content-Type": "application/x-ndjson"})
     check(r.status in (200, 202), f"NDJSON: {r.status} {r.body[:200]}")
+    for i, svc in enumerate(["checkout", "o'brien"]):
+        r = s.post("/api/v1/events", {"id": f"ev-{i}", "kind": "deploy", "service": svc, "version": f"1.{i}",
+                                      "actor": "alice", "time": now - i * 1_000_000_123,
+                                      "attributes": {"git": {"sha": "abc"}, "n": i}})
+        check(r.status in (200, 202), f"event {i}: {r.status} {r.body[:200]}")
 
 
 def queries():
@@ -101,6 +106,7 @@ def queries():
         "/api/v1/incidents/INC-1",
         "/api/v1/incidents/INC-1/timeline",
         "/api/v1/tokens",
+        "/api/v1/events?since=3650d",
         "/api/v1/logs/search?since=3650d&limit=1000&q=" + q("refused"),
         "/api/v1/logs/search?since=3650d&limit=1000&q=" + q("service:ndj"),
         "/api/v1/traces/" + trace,
@@ -141,6 +147,8 @@ try:
                                                              else before["/api/v1/flags/new-checkout/history"]) == 3,
           f"three flag versions: {json.dumps(before['/api/v1/flags/new-checkout/history'])[:300]}")
 
+    check({"ev-0", "ev-1"} <= {e["id"] for e in before["/api/v1/events?since=3650d"]["events"]},
+          f"the two deploy events: {before['/api/v1/events?since=3650d']}")
     var, dsn = oodait.pg_database()
     ch_db = "mig_" + os.urandom(4).hex()
     cfg = os.path.join(tmp, "scale.yaml")
@@ -173,7 +181,7 @@ try:
             timeout=120)
     check(r.returncode == 0, f"migrate to postgres,clickhouse: {r.returncode}\n{r.stdout}\n{r.stderr}")
     print(f"migrate out: {time.time() - t:.1f} s\n{r.stdout}")
-    for want in ("audit ", "docs ", "incident_timeline ", "tokens ", "logs ", "spans ", "metric points ",
+    for want in ("audit ", "docs ", "incident_timeline ", "tokens ", "logs ", "spans ", "metric points ", "change events ",
                  "audit verify on the target: ok"):
         check(want in r.stdout, f"the summary names {want!r}: {r.stdout}")
     check(dsn not in r.stdout + r.stderr, "the connection string is not printed")
