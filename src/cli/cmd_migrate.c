@@ -534,7 +534,9 @@ static void print_summary(struct migrate *m, int64_t took_ns, bool json)
 							     (json_int_t)m->events_src, "target",
 							     (json_int_t)m->events_dst));
 		json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:b, s:I, s:f}", "data", m->dir, "to",
-				      m->to_sqlite ? "sqlite" : "postgres,clickhouse", "tables", tables, "telemetry", tel,
+				      m->to_sqlite ? "sqlite" : m->control && m->telemetry ? "postgres,clickhouse" :
+						m->control ? "postgres" : "clickhouse",
+				      "tables", tables, "telemetry", tel,
 				      "audit_verified", m->control ? m->verify.ok : 0, "audit_records",
 				      (json_int_t)m->verify.records, "seconds", (double)took_ns / 1e9);
 		char *t = json_dumps(j, JSON_COMPACT);
@@ -563,8 +565,10 @@ static void print_summary(struct migrate *m, int64_t took_ns, bool json)
 		       "storage.telemetry backends\n",
 		       m->dir);
 	else
-		printf("start the nodes with storage.control.backend: postgres and storage.telemetry.backend: "
-		       "clickhouse; %s is left as it was\n",
+		printf("start the nodes with %s; %s is left as it was\n",
+		       m->control && m->telemetry ? "storage.control.backend: postgres and storage.telemetry.backend: "
+						    "clickhouse" :
+		       m->control ? "storage.control.backend: postgres" : "storage.telemetry.backend: clickhouse",
 		       m->dir);
 }
 
