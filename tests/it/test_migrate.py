@@ -175,6 +175,28 @@ try:
     check(psql_count(dsn, "audit") == 0 and psql_count(dsn, "docs") == 0,
           f"no row in PostgreSQL after the refusal: audit {psql_count(dsn, 'audit')}")
 
+    # a failure midway: a trigger makes PostgreSQL refuse the incidents' timelines after the tables before them went in
+    var2, dsn2 = oodait.pg_database()
+    with open(bad.replace("bad.yaml", "bad2.yaml"), "w") as f:
+        f.write(open(bad).read().replace(var, var2))
+    r = run("migrate", "--data", src.data, "--to", "postgres,clickhouse", "--config", bad.replace("bad.yaml", "bad2.yaml"))
+    check(r.returncode != 0, "the second database gets its schema and no row")
+    trig = ("CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$ LANGUAGE plpgsql;"
+            "CREATE TRIGGER boom BEFORE INSERT ON incident_timeline FOR EACH ROW EXECUTE FUNCTION boom();")
+    t = subprocess.run(["psql", "-qX", dsn2, "-c", trig], capture_output=True, text=True)
+    check(t.returncode == 0, f"trigger: {t.stderr}")
+    half = os.path.join(tmp, "half.yaml")
+    with open(half, "w") as f:
+        f.write(f"storage:\n  control:\n    backend: postgres\n    dsn_env: {var2}\n")
+    r = run("migrate", "--data", src.data, "--to", "postgres", "--config", half)
+    check(r.returncode != 0 and "incident_timeline" in r.stderr and "the source is untouched" in r.stderr
+          and "drop and create the PostgreSQL database" in r.stderr, f"a failure midway says so: {r.stderr[-600:]!r}")
+    check(psql_count(dsn2, "tokens") == 2 and psql_count(dsn2, "incident_timeline") == 0,
+          "the tables before the failure were copied, the failing one not")
+    src.start()
+    same(before, answers(src), "the source after a failed migration")
+    check(src.stop() == 0, "the embedded ooda stops cleanly again")
+
     # into PostgreSQL and ClickHouse
     t = time.time()
     r = run("migrate", "--data", src.data, "--to", "postgres,clickhouse", "--config", cfg, "--rationale", "scale out",
