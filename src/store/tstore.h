@@ -289,8 +289,9 @@ typedef void (*tstore_copy_progress_fn)(void *ctx, int signal, uint64_t records)
  * Copies every log record, span and metric point of src into dst, oldest
  * first, signal by signal, in appends of at most 20,000 records (each
  * durable before the next is read); src is only read. Change events are
- * not copied here (`ooda migrate` copies them through tstore_events_json). A damaged block in src fails the copy with OODA_ECORRUPT.
- * On a failure the appends made stay in dst; err says which signal failed.
+ * not copied here (`ooda migrate` copies them through tstore_events_json).
+ * A damaged block in src fails the copy with OODA_ECORRUPT. On a failure
+ * the appends made stay in dst; err says which signal failed.
  */
 int tstore_copy(struct tstore *src, struct tstore *dst, tstore_copy_progress_fn progress, void *ctx,
 		struct buf *err);
