@@ -12,6 +12,7 @@
 #include "api/remedy_glue.h"
 #include "api/stage.h"
 #include "core/error.h"
+#include "core/dirlock.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "core/yaml_guard.h"
@@ -338,6 +339,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	config_init(&d.cfg);
 	int rc = 0;
 	char *made_dir = NULL; /* the data dir when this start creates it */
+	int lock_fd = -1;      /* the data dir's lock (core/dirlock.h) */
 	/* before any thread: configuration texts are parsed in the guard's children */
 	struct buf gerr = BUF_INIT;
 	if (yaml_guard_start(&gerr))
@@ -367,6 +369,11 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		made_dir = xstrdup(d.data_dir);
 	if ((rc = daemon_store_open(&d.cfg, d.data_dir, &d.store, err)))
 		goto out;
+	/* one daemon per data dir; `ooda migrate` checks the same lock */
+	if ((lock_fd = dirlock_take(d.data_dir, "another ooda process", err)) < 0) {
+		rc = lock_fd;
+		goto out;
+	}
 	d.exemplars = exemplars_create(0);
 	d.metric_meta = metrics_meta_book_create();
 	metrics_set_translation(promname_strategy_parse(d.cfg.otlp_translation));
@@ -504,6 +511,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	log_info("stopped cleanly");
 out:
 	daemon_release(&d);
+	dirlock_release(lock_fd);
 	yaml_guard_stop();
 	if (rc && made_dir && !d.started_ns)
 		remove_tree(made_dir);

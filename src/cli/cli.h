@@ -328,6 +328,8 @@ int cmd_telemetry_repair(struct cli_args *a, struct buf *err);
 /* cmd_window.c */
 int cmd_export(struct cli_args *a, struct buf *err);
 int cmd_import(struct cli_args *a, struct buf *err);
+/* `ooda migrate` (cmd_migrate.c) */
+int cmd_migrate(struct cli_args *a, struct buf *err);
 
 /* cmd_detect.c */
 int cmd_alerts_list(struct cli_args *a, struct buf *err);

@@ -474,4 +474,42 @@ int store_node_put(struct store *s, const struct node_row *r);
 /* Every node, by id; fn gets a const struct node_row *. OODA_EUNSUPPORTED on SQLite. */
 int store_node_list(struct store *s, store_row_fn fn, void *ctx);
 
+/* ---- copying a whole control store (store_copy.c; `ooda migrate`) -------- */
+
+/* Tables store_copy moves: at most this many. */
+#define STORE_COPY_MAX_TABLES 16
+
+/* How many tables store_copy moves, and the name of the i-th (NULL past the end). */
+size_t store_copy_tables(void);
+const char *store_copy_table_name(size_t i);
+
+/*
+ * Rows of each table store_copy moves, in store_copy_table_name's order,
+ * into rows[0..store_copy_tables()). Returns 0, or an error with detail
+ * naming the table.
+ */
+int store_copy_count(struct store *s, int64_t rows[STORE_COPY_MAX_TABLES], struct buf *err);
+
+/* Called after each batch written (and once for an empty table with 0): rows of table copied so far. */
+typedef void (*store_copy_progress_fn)(void *ctx, const char *table, int64_t rows);
+
+struct store_copy_options {
+	size_t batch_rows;       /* rows per transaction on dst; 0: 1,000 */
+	size_t batch_bytes;      /* and bytes of text and blobs; 0: 4 MiB */
+	store_copy_progress_fn progress; /* may be NULL */
+	void *ctx;
+};
+
+/*
+ * Copies every row of every table store_copy_tables() names from src into
+ * dst, table by table in the order the rows were written, each column's
+ * value as stored (the audit chain's hashes and signatures byte for byte),
+ * in transactions of at most opt's batch on dst; src is only read. dst
+ * should be empty (store_copy_count): a row that is there already fails
+ * with OODA_ECONFLICT. On a failure the batches already committed stay in
+ * dst and err names the table and row; the caller empties dst to retry.
+ * dst must be opened with STORE_NO_WRITER_THREAD or a writer (store_write).
+ */
+int store_copy(struct store *src, struct store *dst, const struct store_copy_options *opt, struct buf *err);
+
 #endif

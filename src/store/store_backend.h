@@ -11,7 +11,36 @@
 
 #include "store/store.h"
 
-#define STORE_BACKEND_VERSION 2
+#define STORE_BACKEND_VERSION 3
+
+/*
+ * Whole-table copies (store_copy.c, `ooda migrate`). A table is described
+ * once, for both backends, in store_copy.c's table; a row travels as one
+ * store_cell per column, typed by the column's letter in `types`.
+ */
+enum store_col_type {
+	STORE_COL_INT = 'i',   /* INTEGER / BIGINT */
+	STORE_COL_TEXT = 't',  /* TEXT NOT NULL */
+	STORE_COL_NTEXT = 'n', /* TEXT that may be NULL */
+	STORE_COL_BLOB = 'b',  /* BLOB / BYTEA */
+};
+
+struct store_cell {
+	int64_t i;             /* STORE_COL_INT */
+	const char *p;         /* text (NUL-terminated) or bytes; NULL when null */
+	size_t len;
+};
+
+struct store_table {
+	const char *name;
+	const char *cols;      /* "a, b, c": every column the copy moves */
+	const char *types;     /* one enum store_col_type letter per column */
+	const char *order;     /* ORDER BY on SQLite: the order rows were written in */
+	const char *pg_order;  /* the same order on PostgreSQL */
+};
+
+/* Columns of a store_table (letters in types). */
+#define STORE_TABLE_MAX_COLS 16
 
 /*
  * A control-plane backend. `impl` is the backend's own state. Functions
@@ -110,6 +139,12 @@ struct store_backend {
 	int (*fence)(void *impl, int64_t term, int64_t *current);
 	int (*node_put)(void *impl, const struct node_row *r);                     /* (tx) */
 	int (*node_list)(void *impl, store_row_fn fn, void *ctx);
+
+	/* whole-table copies (store_copy.c); t is one of store_copy.c's tables */
+	int (*table_count)(void *impl, const struct store_table *t, int64_t *rows);
+	/* every row in t's order, streamed; fn gets a const struct store_cell * (one per column) */
+	int (*table_iter)(void *impl, const struct store_table *t, store_row_fn fn, void *ctx);
+	int (*table_insert)(void *impl, const struct store_table *t, const struct store_cell *row); /* (tx) */
 };
 
 extern const struct store_backend store_sqlite_backend;

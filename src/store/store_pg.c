@@ -44,6 +44,7 @@ struct pg_store {
 	int64_t version;       /* notifications from other backends seen by r */
 	uint64_t changes;      /* notifications seen by l (store_wait_change) */
 	char sqlstate[6];      /* of the writer's last failed statement */
+	const struct store_table *copy_table; /* the table whose insert is prepared as "copy" */
 };
 
 static _Thread_local bool in_tx;
@@ -1191,6 +1192,145 @@ static int pg_node_list(void *impl, store_row_fn fn, void *ctx)
 	return iterate(impl, PG_NODE_LIST, NULL, node_each, fn, ctx, NULL);
 }
 
+/* ---- whole-table copies (store_copy.c) ------------------------------------ */
+
+/* table_iter's cursor fetches this many rows per round trip. */
+#define COPY_FETCH "FETCH 500 FROM ooda_copy"
+
+static int pg_table_count(void *impl, const struct store_table *t, int64_t *rows)
+{
+	struct pg_store *s = impl;
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", t->name);
+	struct pconn *c = rconn(s);
+	if (!c)
+		return OODA_EUNAVAIL;
+	PGresult *r = PQexec(c->pg, sql);
+	int rc = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? 0 : OODA_EIO;
+	if (!rc)
+		*rows = col_int(r, 0, 0);
+	PQclear(r);
+	rdone(s, c);
+	return rc;
+}
+
+/* Hands the rows of one FETCH to fn; bytea columns are decoded from their hex text form. */
+static int copy_rows(const struct store_table *t, PGresult *r, store_row_fn fn, void *ctx)
+{
+	size_t ncol = strlen(t->types);
+	int rc = 0;
+	for (int i = 0; !rc && i < PQntuples(r); i++) {
+		struct store_cell row[STORE_TABLE_MAX_COLS] = { 0 };
+		uint8_t *bytes[STORE_TABLE_MAX_COLS] = { 0 };
+		for (size_t k = 0; k < ncol; k++) {
+			int j = (int)k;
+			if (t->types[k] == STORE_COL_INT) {
+				row[k].i = col_int(r, i, j);
+			} else if (PQgetisnull(r, i, j)) {
+				row[k].p = NULL;
+			} else if (t->types[k] == STORE_COL_BLOB) {
+				bytes[k] = col_bytes(r, i, j, &row[k].len);
+				row[k].p = (const char *)bytes[k];
+			} else {
+				row[k].p = PQgetvalue(r, i, j);
+				row[k].len = (size_t)PQgetlength(r, i, j);
+			}
+		}
+		rc = fn(ctx, row);
+		for (size_t k = 0; k < ncol; k++)
+			free(bytes[k]);
+	}
+	return rc;
+}
+
+/*
+ * Streams the table through a cursor in a read-only transaction,
+ * 500 rows at a time; the idle-in-transaction limit is lifted for it, since fn
+ * may take its time (it writes the rows elsewhere) between fetches.
+ */
+static int pg_table_iter(void *impl, const struct store_table *t, store_row_fn fn, void *ctx)
+{
+	struct pg_store *s = impl;
+	if (strlen(t->types) > STORE_TABLE_MAX_COLS)
+		return OODA_EINVAL;
+	struct pconn *c = rconn(s);
+	if (!c)
+		return OODA_EUNAVAIL;
+	struct buf sql = BUF_INIT;
+	buf_addf(&sql, "BEGIN READ ONLY; SET LOCAL idle_in_transaction_session_timeout = 0; "
+		       "DECLARE ooda_copy NO SCROLL CURSOR FOR SELECT %s FROM %s ORDER BY %s",
+		 t->cols, t->name, t->pg_order);
+	int rc = exec_ok(c->pg, sql.data);
+	while (!rc) {
+		PGresult *r = PQexec(c->pg, COPY_FETCH);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			PQclear(r);
+			rc = OODA_EIO;
+			break;
+		}
+		int n = PQntuples(r);
+		rc = copy_rows(t, r, fn, ctx);
+		PQclear(r);
+		if (!n && !rc)
+			break;
+	}
+	exec_ok(c->pg, "ROLLBACK");
+	rdone(s, c);
+	buf_release(&sql);
+	return rc > 0 ? 0 : rc;
+}
+
+static int pg_table_insert(void *impl, const struct store_table *t, const struct store_cell *row)
+{
+	struct pg_store *s = impl;
+	size_t ncol = strlen(t->types);
+	if (ncol > STORE_TABLE_MAX_COLS)
+		return OODA_EINVAL;
+	if (s->copy_table != t) {
+		if (s->copy_table)
+			exec_ok(s->w.pg, "DEALLOCATE copy");
+		s->copy_table = NULL;
+		struct buf sql = BUF_INIT;
+		buf_addf(&sql, "INSERT INTO %s(%s) VALUES (", t->name, t->cols);
+		for (size_t i = 0; i < ncol; i++)
+			buf_addf(&sql, "%s$%zu", i ? ", " : "", i + 1);
+		buf_addch(&sql, ')');
+		PGresult *r = PQprepare(s->w.pg, "copy", sql.data, 0, NULL);
+		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		buf_release(&sql);
+		if (!ok)
+			return OODA_EIO;
+		s->copy_table = t;
+	}
+	const char *v[STORE_TABLE_MAX_COLS];
+	int len[STORE_TABLE_MAX_COLS], fmt[STORE_TABLE_MAX_COLS];
+	char num[STORE_TABLE_MAX_COLS][24];
+	for (size_t i = 0; i < ncol; i++) {
+		len[i] = 0;
+		fmt[i] = 0;
+		if (t->types[i] == STORE_COL_INT) {
+			snprintf(num[i], sizeof(num[i]), "%lld", (long long)row[i].i);
+			v[i] = num[i];
+		} else if (t->types[i] == STORE_COL_BLOB) {
+			v[i] = row[i].p ? row[i].p : "";
+			len[i] = (int)row[i].len;
+			fmt[i] = 1;
+		} else {
+			v[i] = row[i].p; /* NUL-terminated text, or NULL */
+		}
+	}
+	PGresult *r = PQexecPrepared(s->w.pg, "copy", (int)ncol, v, len, fmt, 0);
+	int rc = 0;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		snprintf(s->sqlstate, sizeof(s->sqlstate), "%s", code ? code : "");
+		rc = !strcmp(s->sqlstate, "23505") ? OODA_ECONFLICT : OODA_EIO;
+	}
+	PQclear(r);
+	return rc;
+}
+
 const struct store_backend store_pg_backend = {
 	.version = STORE_BACKEND_VERSION,
 	.name = "postgres",
@@ -1247,4 +1387,7 @@ const struct store_backend store_pg_backend = {
 	.fence = pg_fence,
 	.node_put = pg_node_put,
 	.node_list = pg_node_list,
+	.table_count = pg_table_count,
+	.table_iter = pg_table_iter,
+	.table_insert = pg_table_insert,
 };

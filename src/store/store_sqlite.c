@@ -27,6 +27,8 @@ struct sqlite_store {
 	pthread_mutex_t rmu;
 	char *path;
 	bool readonly;
+	sqlite3_stmt *copy_ins;             /* table_insert's statement, for copy_table */
+	const struct store_table *copy_table;
 };
 
 /* Set between begin() and commit()/rollback() on the writer's thread: reads
@@ -122,6 +124,7 @@ static void sq_close(void *impl)
 	if (!s)
 		return;
 	conn_close(&s->r);
+	sqlite3_finalize(s->copy_ins);
 	if (s->w.db && !s->readonly)
 		sqlite3_wal_checkpoint_v2(s->w.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	conn_close(&s->w);
@@ -1159,6 +1162,103 @@ static int sq_rollout_list(void *impl, const char *status, size_t limit, store_r
 	return rc;
 }
 
+/* ---- whole-table copies (store_copy.c) ------------------------------------ */
+
+static int sq_table_count(void *impl, const struct store_table *t, int64_t *rows)
+{
+	struct sqlite_store *s = impl;
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", t->name);
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st;
+	int rc = OODA_EIO;
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			*rows = sqlite3_column_int64(st, 0);
+			rc = 0;
+		}
+		sqlite3_finalize(st);
+	}
+	rdone(s, c);
+	return rc;
+}
+
+static int sq_table_iter(void *impl, const struct store_table *t, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct buf sql = BUF_INIT;
+	buf_addf(&sql, "SELECT %s FROM %s ORDER BY %s", t->cols, t->name, t->order);
+	size_t ncol = strlen(t->types);
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st;
+	int rc = OODA_EIO;
+	if (ncol <= STORE_TABLE_MAX_COLS && sqlite3_prepare_v2(c->db, sql.data, -1, &st, NULL) == SQLITE_OK) {
+		int step;
+		rc = 0;
+		while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+			struct store_cell row[STORE_TABLE_MAX_COLS] = { 0 };
+			for (size_t i = 0; i < ncol; i++) {
+				int k = (int)i;
+				if (t->types[i] == STORE_COL_INT) {
+					row[i].i = sqlite3_column_int64(st, k);
+				} else if (sqlite3_column_type(st, k) != SQLITE_NULL) {
+					row[i].p = t->types[i] == STORE_COL_BLOB ? (const char *)sqlite3_column_blob(st, k) :
+										   (const char *)sqlite3_column_text(st, k);
+					row[i].len = (size_t)sqlite3_column_bytes(st, k);
+					if (!row[i].p)
+						row[i].p = "";
+				}
+			}
+			rc = fn(ctx, row);
+		}
+		if (!rc && step != SQLITE_DONE)
+			rc = OODA_EIO;
+		sqlite3_finalize(st);
+	}
+	rdone(s, c);
+	buf_release(&sql);
+	return rc > 0 ? 0 : rc;
+}
+
+static int sq_table_insert(void *impl, const struct store_table *t, const struct store_cell *row)
+{
+	struct sqlite_store *s = impl;
+	size_t ncol = strlen(t->types);
+	if (s->copy_table != t) {
+		sqlite3_finalize(s->copy_ins);
+		s->copy_ins = NULL;
+		s->copy_table = NULL;
+		struct buf sql = BUF_INIT;
+		buf_addf(&sql, "INSERT INTO %s(%s) VALUES (", t->name, t->cols);
+		for (size_t i = 0; i < ncol; i++)
+			buf_adds(&sql, i ? ", ?" : "?");
+		buf_addch(&sql, ')');
+		int prc = sqlite3_prepare_v2(s->w.db, sql.data, -1, &s->copy_ins, NULL);
+		buf_release(&sql);
+		if (prc != SQLITE_OK)
+			return OODA_EIO;
+		s->copy_table = t;
+	} else {
+		sqlite3_reset(s->copy_ins);
+		sqlite3_clear_bindings(s->copy_ins);
+	}
+	sqlite3_stmt *st = s->copy_ins;
+	for (size_t i = 0; i < ncol; i++) {
+		int k = (int)i + 1;
+		if (t->types[i] == STORE_COL_INT)
+			sqlite3_bind_int64(st, k, row[i].i);
+		else if (!row[i].p)
+			sqlite3_bind_null(st, k);
+		else if (t->types[i] == STORE_COL_BLOB)
+			sqlite3_bind_blob64(st, k, row[i].p, row[i].len, SQLITE_STATIC);
+		else
+			sqlite3_bind_text64(st, k, row[i].p, row[i].len, SQLITE_STATIC, SQLITE_UTF8);
+	}
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : (rc & 0xff) == SQLITE_CONSTRAINT ? OODA_ECONFLICT : OODA_EIO;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.version = STORE_BACKEND_VERSION,
 	.name = "sqlite",
@@ -1209,4 +1309,7 @@ const struct store_backend store_sqlite_backend = {
 	.rollout_put = sq_rollout_put,
 	.rollout_get = sq_rollout_get,
 	.rollout_list = sq_rollout_list,
+	.table_count = sq_table_count,
+	.table_iter = sq_table_iter,
+	.table_insert = sq_table_insert,
 };

@@ -285,7 +285,7 @@ static void *writer_main(void *arg)
 			/* more compaction waiting: come back soon */
 			int64_t wait = t->compact_more ? 100 * OODA_NS_PER_MS : OODA_NS_PER_SEC;
 			worker_cond_wait_until(&t->work, &t->mu, ooda_mono_ns() + wait);
-			if (!t->head && !t->stop &&
+			if (!t->head && !t->stop && !t->opt.no_maintain &&
 			    ooda_mono_ns() - t->last_maintain > (t->compact_more ? 100 * OODA_NS_PER_MS : MAINTAIN_EVERY_NS))
 				break;
 		}
@@ -318,7 +318,8 @@ static void *writer_main(void *arg)
 			buf_release(&err);
 		}
 		int64_t now = ooda_now_ns();
-		if (ooda_mono_ns() - t->last_maintain > (t->compact_more ? 100 * OODA_NS_PER_MS : MAINTAIN_EVERY_NS)) {
+		if (!t->opt.no_maintain &&
+		    ooda_mono_ns() - t->last_maintain > (t->compact_more ? 100 * OODA_NS_PER_MS : MAINTAIN_EVERY_NS)) {
 			t->last_maintain = ooda_mono_ns();
 			struct buf err = BUF_INIT;
 			pthread_mutex_lock(&t->wmu);

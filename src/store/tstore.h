@@ -64,6 +64,9 @@ struct tstore_options {
 	/* A telemetry.db that tstore_open refuses is moved aside (to
 	 * telemetry.db.broken-UNIXTIME) and a new, empty one created. */
 	bool recreate;
+	/* No background compaction or retention: the store is only read
+	 * (`ooda migrate`'s source, which it must leave as it found it). */
+	bool no_maintain;
 };
 
 /* The layout of telemetry.db this ooda writes (its PRAGMA user_version): the number of migrations in tstore_schema.c. */
@@ -263,5 +266,34 @@ struct tstore_backend {
 extern const struct tstore_backend tstore_sqlite_blocks;
 /* Telemetry on a ClickHouse server (tstore_clickhouse.c). */
 extern const struct tstore_backend tstore_clickhouse;
+
+/* ---- copying a whole telemetry store (tstore_copy.c; `ooda migrate`) ---- */
+
+/* Records of each signal in a store, indexed by SIGNAL_LOGS, SIGNAL_SPANS, SIGNAL_METRICS. */
+struct tstore_counts {
+	uint64_t records[3];
+};
+
+/*
+ * Counts every record of each signal in t by reading them all (the same
+ * way on every backend, so two stores' counts compare). A damaged block
+ * fails the count with OODA_ECORRUPT and a detail that says how to find
+ * and remove it (`ooda telemetry check`), since it could not be copied.
+ */
+int tstore_count(struct tstore *t, struct tstore_counts *out, struct buf *err);
+
+/* Called after each append to the target: records of signal copied so far. */
+typedef void (*tstore_copy_progress_fn)(void *ctx, int signal, uint64_t records);
+
+/*
+ * Copies every log record, span and metric point of src into dst, oldest
+ * first, signal by signal, in appends of at most 20,000 records (each
+ * durable before the next is read); src is only read. Change events are
+ * not copied here (`ooda migrate` copies them through tstore_events_json).
+ * A damaged block in src fails the copy with OODA_ECORRUPT. On a failure
+ * the appends made stay in dst; err says which signal failed.
+ */
+int tstore_copy(struct tstore *src, struct tstore *dst, tstore_copy_progress_fn progress, void *ctx,
+		struct buf *err);
 
 #endif

@@ -747,6 +747,75 @@ static void test_scan_skips_damaged_block(void **state)
 	arena_release(&a);
 }
 
+/* tstore_copy and tstore_count: every record into another store, the same records; a damaged block stops it */
+static void test_copy_and_count(void **state)
+{
+	(void)state;
+	char *d1 = tmpdir(), *d2 = tmpdir(), *d3 = tmpdir();
+	struct buf err = BUF_INIT;
+	struct tstore *src, *dst;
+	struct tstore_options opt = { 0 };
+	assert_int_equal(tstore_open(d1, &opt, &src, &err), 0);
+	struct arena a;
+	arena_init(&a, 0);
+	int64_t t0 = 1700000000000000000;
+	for (int k = 0; k < 30; k++) { /* 60 small blocks, gathered into appends of many records */
+		struct telemetry_batch b;
+		arena_reset(&a);
+		make_logs(&a, &b, 40, t0 + (int64_t)k * 1000000000);
+		assert_int_equal(tstore_append(src, &b, &err), 0);
+	}
+	struct span sp[3];
+	size_t nsp = 0;
+	add_span(sp, &nsp, "GET /", 1, 0, t0);
+	add_span(sp, &nsp, "db", 2, 1, t0 + 10);
+	add_span(sp, &nsp, "cache", 3, 1, t0 + 20);
+	struct telemetry_batch sb = { .arena = &a, .spans = sp, .n_spans = nsp };
+	assert_int_equal(tstore_append(src, &sb, &err), 0);
+	struct tstore_counts before;
+	assert_int_equal(tstore_count(src, &before, &err), 0);
+	assert_int_equal(before.records[SIGNAL_LOGS], 1200);
+	assert_int_equal(before.records[SIGNAL_SPANS], 3);
+	assert_int_equal(before.records[SIGNAL_METRICS], 0);
+
+	assert_int_equal(tstore_open(d2, &opt, &dst, &err), 0);
+	assert_int_equal(tstore_copy(src, dst, NULL, NULL, &err), 0);
+	struct tstore_counts after;
+	assert_int_equal(tstore_count(dst, &after, &err), 0);
+	assert_memory_equal(&before, &after, sizeof(before));
+	struct collect c = { .word = "refused" };
+	struct tstore_scan q = { .signal = SIGNAL_LOGS };
+	assert_int_equal(tstore_scan(dst, &q, count_cb, &c, &err), 0);
+	assert_int_equal(c.logs, 1200);
+	assert_int_equal(c.matches, 120);
+	struct tstore_stats st;
+	tstore_stats(dst, &st);
+	assert_true(st.blocks[SIGNAL_LOGS] <= 4); /* gathered: one append, a block per service */
+	tstore_close(dst);
+	tstore_close(src);
+
+	/* a damaged block in the source: the count and the copy say so instead of losing it quietly */
+	const long at[1] = { 40 };
+	flip_block(d1, "cart", at, 1);
+	assert_int_equal(tstore_open(d1, &opt, &src, &err), 0);
+	assert_int_equal(tstore_open(d3, &opt, &dst, &err), 0);
+	buf_reset(&err);
+	assert_int_equal(tstore_count(src, &before, &err), OODA_ECORRUPT);
+	assert_non_null(strstr(err.data, "ooda telemetry check"));
+	buf_reset(&err);
+	assert_int_equal(tstore_copy(src, dst, NULL, NULL, &err), OODA_ECORRUPT);
+	tstore_close(dst);
+	tstore_close(src);
+	arena_release(&a);
+	buf_release(&err);
+	rmrf(d1);
+	rmrf(d2);
+	rmrf(d3);
+	free(d1);
+	free(d2);
+	free(d3);
+}
+
 static void write_file(const char *dir, const char *name, const char *text)
 {
 	char path[512];
@@ -934,6 +1003,7 @@ int main(void)
 		cmocka_unit_test(test_scan_skips_damaged_block),
 		cmocka_unit_test(test_open_refuses_damaged_file),
 		cmocka_unit_test(test_schema_versions),
+		cmocka_unit_test(test_copy_and_count),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
