@@ -128,6 +128,20 @@ try {
   await page.locator(art).scrollIntoViewIfNeeded();
   await shot(page, '3-run-waiting');
   const url = page.url();
+  // a second tab on the Automation page, opened before the approval: it has no poll, only the live feed
+  const auto = await ctx.newPage();
+  auto.on('pageerror', e => errors.push('automation: ' + String(e)));
+  auto.on('console', m => { if (m.type() === 'error' && !/401/.test(m.text())) errors.push('automation: ' + m.text()); });
+  await auto.goto(env.OODA_URL + '/'); // a new tab signs in again: the token lives in the tab's session storage
+  await auto.waitForSelector('input[name=token]');
+  await auto.fill('input[name=token]', env.APPROVER_TOKEN);
+  await auto.click('form button[type=submit]');
+  await auto.waitForFunction(() => document.getElementById('main').dataset.ready === '/');
+  await auto.click('nav a[href="#/automation"]');
+  await auto.waitForFunction(() => document.getElementById('main').dataset.ready === '/automation');
+  await auto.waitForFunction(id => (document.getElementById('automation-runs') || {}).textContent.includes(id), RUN, { timeout: 10000 });
+  const autoRow = id => auto.$$eval('#automation-runs tr', (trs, rid) => (trs.find(t => t.textContent.includes(rid)) || {}).textContent || '', id);
+  check((await autoRow(RUN)).includes('awaiting-approval'), 'the Automation page lists the run awaiting approval', await autoRow(RUN));
   await page.fill(`${art} input[name=run-rationale]`, `the deploy of payments ${env.BAD_VERSION} broke it; back to 2.3.0`);
   await page.click(`${art} button:has-text("Approve")`);
   await axe(page, 'incident page during the fault'); // while the rollback acts
@@ -144,6 +158,13 @@ try {
   const states = await page.evaluate(() => window.__runStates);
   check(states.some(s => s.via === 'stream' && s.status !== 'awaiting-approval'),
     'the run panel moved on the live feed\'s run events', JSON.stringify(states));
+  try {
+    await auto.waitForFunction(id => [...document.querySelectorAll('#automation-runs tr')].some(t => t.textContent.includes(id) && t.textContent.includes('succeeded')),
+      RUN, { timeout: 15000 });
+    check(await auto.evaluate(() => performance.getEntriesByType('navigation').length === 1 && location.hash === '#/automation'),
+      'the Automation page shows the run succeeded without a reload');
+  } catch (e) { check(false, 'the Automation page shows the run succeeded without a reload', await autoRow(RUN)); }
+  await shot(auto, '5-automation');
   try {
     await page.waitForSelector('#health-now li[data-service="payments"][data-health="ok"]', { timeout: 60000 });
     check(true, 'payments shows healthy on the incident page');
