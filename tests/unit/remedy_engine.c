@@ -216,6 +216,38 @@ static void test_pause(void **state)
 	buf_release(&err);
 }
 
+/* What a follower (remedy_subscribe) saw: "event status step-index/step-status" per stored version. */
+struct seen {
+	pthread_mutex_t mu;
+	char log[2048];
+	size_t len;
+	int64_t last_version;
+	bool in_order;
+};
+
+static void follower(void *ctx, const struct remedy_run_event *ev)
+{
+	struct seen *s = ctx;
+	json_t *j = remedy_run_event_json(ev);
+	assert_non_null(j);
+	json_t *st = json_object_get(j, "step");
+	pthread_mutex_lock(&s->mu);
+	s->len += (size_t)snprintf(s->log + s->len, sizeof(s->log) - s->len, "%s%s %s", s->len ? "; " : "",
+				   json_string_value(json_object_get(j, "event")),
+				   json_string_value(json_object_get(j, "status")));
+	if (st)
+		s->len += (size_t)snprintf(s->log + s->len, sizeof(s->log) - s->len, " step %d %s",
+					   (int)json_integer_value(json_object_get(st, "index")),
+					   json_string_value(json_object_get(st, "status")));
+	int64_t v = json_integer_value(json_object_get(j, "version"));
+	if (v != s->last_version + 1)
+		s->in_order = false;
+	s->last_version = v;
+	assert_null(json_object_get(j, "output")); /* a step's output stays in the run, off the feed */
+	pthread_mutex_unlock(&s->mu);
+	json_decref(j);
+}
+
 static void test_failed_expect_undoes_in_reverse(void **state)
 {
 	struct fixture *f = *state;
@@ -223,11 +255,20 @@ static void test_failed_expect_undoes_in_reverse(void **state)
 			 ",\"expect\":{\"probe\":{\"service\":\"checkout\",\"name\":\"up\"},\"timeout\":\"100ms\"}");
 	engine_start(f, p, NULL);
 	free(p);
+	struct seen s = { .in_order = true };
+	pthread_mutex_init(&s.mu, NULL);
+	assert_int_equal(remedy_subscribe(f->r, follower, &s), 0);
 	f->probe_passes = false;
 	trigger(f, "INC-1", 1000);
 	char m[256];
 	marks(f, m, sizeof(m));
 	assert_string_equal(m, "do0 do1 do2 undo2 undo1 undo0");
+	/* each undo names the step it undid, last first */
+	assert_non_null(strstr(s.log, "run.undo undoing; undo.ok undoing step 2 ok; undo.ok undoing step 1 ok; "
+				      "undo.ok undoing step 0 ok; run.undone undone"));
+	assert_true(s.in_order);
+	remedy_unsubscribe(f->r, follower, &s);
+	pthread_mutex_destroy(&s.mu);
 	json_t *undone = runs(f, "undone");
 	assert_int_equal(json_array_size(undone), 1);
 	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(undone, 0), "reason")), "probe checkout/up failing"));
@@ -367,38 +408,6 @@ static void test_cancel_and_reject(void **state)
 	assert_int_equal(json_array_size(rj), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(rj, 0), "rejected_by")), "token:bob");
 	buf_release(&err);
-}
-
-/* What a follower (remedy_subscribe) saw: "event status step-index/step-status" per stored version. */
-struct seen {
-	pthread_mutex_t mu;
-	char log[2048];
-	size_t len;
-	int64_t last_version;
-	bool in_order;
-};
-
-static void follower(void *ctx, const struct remedy_run_event *ev)
-{
-	struct seen *s = ctx;
-	json_t *j = remedy_run_event_json(ev);
-	assert_non_null(j);
-	json_t *st = json_object_get(j, "step");
-	pthread_mutex_lock(&s->mu);
-	s->len += (size_t)snprintf(s->log + s->len, sizeof(s->log) - s->len, "%s%s %s", s->len ? "; " : "",
-				   json_string_value(json_object_get(j, "event")),
-				   json_string_value(json_object_get(j, "status")));
-	if (st)
-		s->len += (size_t)snprintf(s->log + s->len, sizeof(s->log) - s->len, " step %d %s",
-					   (int)json_integer_value(json_object_get(st, "index")),
-					   json_string_value(json_object_get(st, "status")));
-	int64_t v = json_integer_value(json_object_get(j, "version"));
-	if (v != s->last_version + 1)
-		s->in_order = false;
-	s->last_version = v;
-	assert_null(json_object_get(j, "output")); /* a step's output stays in the run, off the feed */
-	pthread_mutex_unlock(&s->mu);
-	json_decref(j);
 }
 
 static void test_run_events(void **state)
