@@ -28,7 +28,19 @@ function check(cond, name, why) {
   if (!cond) failures++;
   return cond;
 }
-const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, 'donewhen-' + name + '.png'), fullPage: true });
+// What a person sees at that step: the viewport, scrolled to the part that matters (a full
+// page of the incident is 6,000 px tall and slow to capture on a loaded machine).
+async function shot(page, name, sel) {
+  if (sel) await page.locator(sel).first().scrollIntoViewIfNeeded().catch(() => {});
+  await page.screenshot({ path: path.join(SHOTS, 'donewhen-' + name + '.png') });
+}
+async function signIn(p) {
+  await p.goto(env.OODA_URL + '/');
+  await p.waitForSelector('input[name=token]');
+  await p.fill('input[name=token]', env.APPROVER_TOKEN);
+  await p.click('form button[type=submit]');
+  await p.waitForFunction(() => document.getElementById('main').dataset.ready === '/');
+}
 async function axe(page, name) {
   if (!await page.evaluate(() => !!window.axe)) await page.evaluate(AXE);
   const res = await page.evaluate(async () => {
@@ -48,12 +60,16 @@ try {
   page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
 
   // ---- sign in, as a person would: the token in the sign-in form ----------
-  await page.goto(env.OODA_URL + '/');
-  await page.waitForSelector('input[name=token]');
-  await page.fill('input[name=token]', env.APPROVER_TOKEN);
-  await page.click('form button[type=submit]');
-  await page.waitForFunction(() => document.getElementById('main').dataset.ready === '/');
+  // A second tab on the Automation page, signed in too (the token lives in the tab's
+  // session storage): it has no poll, only the live feed, and is watched below.
+  const auto = await ctx.newPage();
+  auto.on('pageerror', e => errors.push('automation: ' + String(e)));
+  await Promise.all([signIn(page), signIn(auto).then(async () => {
+    await auto.click('nav a[href="#/automation"]');
+    await auto.waitForFunction(() => document.getElementById('main').dataset.ready === '/automation');
+  })]);
   errors.length = 0; // the shell's first whoami, before the token, is a 401 by design
+  auto.on('console', m => { if (m.type() === 'error') errors.push('automation: ' + m.text()); });
 
   // ---- the overview: wait for the open incident (the page redraws on alerts; a person clicks Overview again) ----
   let link = null;
@@ -74,7 +90,7 @@ try {
     }
   }
   if (!check(link !== null, 'the overview lists an open incident', await page.textContent('main'))) throw new Error('no incident');
-  await shot(page, '1-overview');
+  await shot(page, '1-overview', '#open-incidents');
   const incHref = await link.getAttribute('href');
   await page.click(`#open-incidents a[href="${incHref}"]`); // found again: the overview may have redrawn meanwhile
   await page.waitForFunction(w => document.getElementById('main').dataset.ready === w, incHref.slice(1).split('?')[0], { timeout: 15000 });
@@ -101,7 +117,7 @@ try {
     .catch(() => ({ text: '', link: false }));
   check(change.text.includes('deploy') && change.text.includes(env.BAD_VERSION) && change.link && !change.text.includes('before_onset_s'),
     'the top suspect\'s change evidence is in words, with its version and a link to the change', change.text);
-  await shot(page, '2-cause');
+  await shot(page, '2-cause', '#services-now');
 
   // ---- the waiting rollback: approve it on the page -----------------------
   // Every state the run panel draws is recorded with what brought it (data-via).
@@ -125,20 +141,8 @@ try {
   }, RUN);
   const runText = await page.textContent(art);
   check(runText.includes('rollback-payments@v1') && runText.includes('/admin/version'), 'the run shows its policy and the exact rollback call', runText.slice(0, 400));
-  await page.locator(art).scrollIntoViewIfNeeded();
-  await shot(page, '3-run-waiting');
+  await shot(page, '3-run-waiting', art);
   const url = page.url();
-  // a second tab on the Automation page, opened before the approval: it has no poll, only the live feed
-  const auto = await ctx.newPage();
-  auto.on('pageerror', e => errors.push('automation: ' + String(e)));
-  auto.on('console', m => { if (m.type() === 'error' && !/401/.test(m.text())) errors.push('automation: ' + m.text()); });
-  await auto.goto(env.OODA_URL + '/'); // a new tab signs in again: the token lives in the tab's session storage
-  await auto.waitForSelector('input[name=token]');
-  await auto.fill('input[name=token]', env.APPROVER_TOKEN);
-  await auto.click('form button[type=submit]');
-  await auto.waitForFunction(() => document.getElementById('main').dataset.ready === '/');
-  await auto.click('nav a[href="#/automation"]');
-  await auto.waitForFunction(() => document.getElementById('main').dataset.ready === '/automation');
   await auto.waitForFunction(id => (document.getElementById('automation-runs') || {}).textContent.includes(id), RUN, { timeout: 10000 });
   const autoRow = id => auto.$$eval('#automation-runs tr', (trs, rid) => (trs.find(t => t.textContent.includes(rid)) || {}).textContent || '', id);
   check((await autoRow(RUN)).includes('awaiting-approval'), 'the Automation page lists the run awaiting approval', await autoRow(RUN));
@@ -164,15 +168,14 @@ try {
     check(await auto.evaluate(() => performance.getEntriesByType('navigation').length === 1 && location.hash === '#/automation'),
       'the Automation page shows the run succeeded without a reload');
   } catch (e) { check(false, 'the Automation page shows the run succeeded without a reload', await autoRow(RUN)); }
-  await shot(auto, '5-automation');
+  await shot(auto, '5-automation', '#automation-runs');
   try {
     await page.waitForSelector('#health-now li[data-service="payments"][data-health="ok"]', { timeout: 60000 });
     check(true, 'payments shows healthy on the incident page');
   } catch (e) { check(false, 'payments shows healthy on the incident page', await page.textContent('#health-now')); }
   check(page.url() === url && await page.evaluate(() => performance.getEntriesByType('navigation').length === 1),
     'all on the same page: no navigation, no reload');
-  await page.locator('#services-now').scrollIntoViewIfNeeded();
-  await shot(page, '4-recovered');
+  await shot(page, '4-recovered', '#services-now');
   check(errors.length === 0, 'no console errors', errors.join(' | '));
 } catch (e) {
   check(false, 'the scenario ran to its end', e.message);

@@ -435,14 +435,15 @@ export async function render(main, ctx) {
     h('div', { class: 'cols' },
       section('Triage summary', b.summary),
       section('Suspects', h('p', { class: 'muted' }, 'Ranked by the root-cause engine; open one for its evidence.'), b.suspects)),
+    // the fix right under the cause: a run waiting for approval is the next thing a responder acts on
+    h('section', { class: 'card', id: 'remediation', 'aria-labelledby': 'h-remediation' }, h('h2', { id: 'h-remediation' }, 'Remediation runs'),
+      h('p', { class: 'muted' }, 'What the self-healing engine did or wants to do here; live.'), b.runs),
     section('Timeline', h('div', { class: 'row' }, field('Show', kindSel), h('span', { class: 'muted live' }, 'updates live')), b.timeline),
     section('Hypotheses', b.hypotheses, responder ? hypothesisForm() : null),
     h('div', { class: 'cols' },
       section('Annotations', b.annotations, responder ? annotationForm() : null),
       section('Status updates', b.updates, responder ? updateForm() : null)),
     section('Artifacts', b.artifacts, responder ? artifactForm() : null),
-    h('section', { class: 'card', id: 'remediation', 'aria-labelledby': 'h-remediation' }, h('h2', { id: 'h-remediation' }, 'Remediation runs'),
-      h('p', { class: 'muted' }, 'What the self-healing engine did or wants to do here; live.'), b.runs),
     section('Postmortem draft', b.postmortem, h('h3', {}, 'Action items'), b.items, responder ? itemForm() : null));
   await Promise.all([
     loadSummary().then(loadSuspects), poll(), loadHypotheses(), loadAnnotations(), loadArtifacts(), loadUpdates(),
