@@ -238,9 +238,11 @@ export async function render(main, ctx) {
     const d = st.doc;
     const names = [...new Set([d.service, ...(d.services || [])].filter(Boolean))].slice(0, 8);
     if (!names.length) { put(b.health, h('p', { class: 'muted' }, 'This incident names no service.')); return; }
-    const got = await Promise.all(names.map(n => tryApi('/api/v1/services/' + encodeURIComponent(n), { query: { window: HEALTH_WINDOW } })));
-    put(b.health, h('ul', { class: 'plain health-now' }, names.map((n, i) => {
-      const r = got[i];
+    // one call for all of them: the catalogue rates every service in the same pass
+    const all = await tryApi('/api/v1/services', { query: { window: HEALTH_WINDOW } });
+    const by = new Map(Array.isArray(all) ? all.map(x => [x.service, x]) : []);
+    put(b.health, h('ul', { class: 'plain health-now' }, names.map(n => {
+      const r = all.error ? all : by.get(n) || { error: 'not in the service catalogue' };
       const red = r; // the RED figures are top-level members
       const word = r.error ? 'unknown' : r.health || 'unknown';
       return h('li', { class: 'health-row', 'data-service': n, 'data-health': word },
