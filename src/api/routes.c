@@ -14,7 +14,7 @@ const struct route api_routes[] = {
 	{ "GET", "/", web_index, ROLE_NONE, ROUTE_OPEN, "The dashboard (docs/dashboard.md): the shell needs no token; its data calls send the bearer token." },
 	{ "GET", "/assets/*", web_asset, ROLE_NONE, ROUTE_OPEN, "Dashboard assets embedded at build time (/assets/BUILD/NAME): gzip, ETag, cached a year." },
 	{ "GET", "/api/v1/whoami", api_whoami, ROLE_INGEST, 0, "The caller: actor, role and flag environment of the token (what the dashboard shows and hides)." },
-	{ "GET", "/api/v1/stream", api_stream, ROLE_VIEWER, 0, "Live feed (Server-Sent Events): alert transitions (`alert`), change events (`change`), `dropped` when a slow client lost events; a comment every 15 s; at most 16 clients (429)." },
+	{ "GET", "/api/v1/stream", api_stream, ROLE_VIEWER, 0, "Live feed (Server-Sent Events): alert transitions (`alert`), change events (`change`), remediation runs (`run`: every stored move of a run — created, approved or rejected, each step's start and end, verifying, succeeded or failed — with its id, incident, status and step, no output), `dropped` when a slow client lost events; a comment every 15 s; at most 16 clients (429)." },
 	{ "GET", "/api/v1/status", api_status, ROLE_VIEWER, 0, "Version, uptime, listen address, data dir, caller." },
 	{ "GET", "/api/v1/cluster", api_cluster, ROLE_VIEWER, 0, "The nodes sharing this control store (id, address, role, last seen, version), the leader and its term; one node, always the leader with term 1, on SQLite." },
 	{ "POST", "/api/v1/config/reload", api_config_reload, ROLE_ADMIN, 0, "Re-read ooda.yaml (like SIGHUP); a bad file is rejected with the reason." },

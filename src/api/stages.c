@@ -594,15 +594,37 @@ static void stream_alert(void *ctx, const struct alert_transition *t)
 	json_decref(j);
 }
 
+/*
+ * A stored version of a remediation run as a "run" event of the feed
+ * (remedy_run_event_json: the run's id, the move, its status and step; no
+ * output); on the thread that stored it, never blocking.
+ */
+static void stream_run(void *ctx, const struct remedy_run_event *ev)
+{
+	json_t *j = remedy_run_event_json(ev);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (text)
+		web_stream_publish(ctx, "run", text);
+	free(text);
+	json_decref(j);
+}
+
 static int stream_start(struct daemon *d, struct buf *err)
 {
 	web_stream_create(&d->stream);
 	int rc = d->alerts ? alerts_subscribe(d->alerts, stream_alert, d->stream) : 0;
+	struct remedy *r = __atomic_load_n(&d->remedy, __ATOMIC_ACQUIRE);
+	if (!rc && r)
+		rc = remedy_subscribe(r, stream_run, d->stream);
 	return rc ? rc : web_stream_start(d->stream, d->tstore, err);
 }
 
+/* Before the remedy row stops: its runners may still store a version, which must not reach a freed hub. */
 static void stream_stop(struct daemon *d)
 {
+	struct remedy *r = __atomic_load_n(&d->remedy, __ATOMIC_ACQUIRE);
+	if (r && d->stream)
+		remedy_unsubscribe(r, stream_run, d->stream);
 	web_stream_destroy(d->stream);
 	d->stream = NULL;
 }

@@ -80,6 +80,9 @@ struct remedy {
 	int busy;                   /* triggers and runs queued or in progress */
 	volatile bool stopping;
 	struct worker *decider, *runners;
+	pthread_rwlock_t subs_mu;   /* guards subs: held for reading while they are called */
+	struct { remedy_subscriber_fn *fn; void *ctx; } subs[REMEDY_MAX_SUBSCRIBERS];
+	size_t n_subs;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -487,6 +490,17 @@ struct run {
 	int64_t version;   /* 0: not stored yet */
 };
 
+/* Tells the subscribers (remedy_subscribe) that this version of the run is stored. */
+static void run_publish(struct remedy *r, const struct run *run, const char *action, const char *rationale)
+{
+	struct remedy_run_event ev = { .action = action, .rationale = rationale, .run = run->doc,
+				       .version = run->version };
+	pthread_rwlock_rdlock(&r->subs_mu);
+	for (size_t i = 0; i < r->n_subs; i++)
+		r->subs[i].fn(r->subs[i].ctx, &ev);
+	pthread_rwlock_unlock(&r->subs_mu);
+}
+
 /*
  * Writes the next version of the run (a new run when version is 0),
  * audited as actor with rationale; updates the memory. OODA_EPRECOND when
@@ -525,6 +539,7 @@ static int run_save(struct remedy *r, struct run *run, const char *actor, const 
 	pthread_mutex_lock(&r->mu);
 	mem_put(r, &m);
 	pthread_mutex_unlock(&r->mu);
+	run_publish(r, run, action, w.rationale);
 	return 0;
 }
 
@@ -1491,6 +1506,7 @@ int remedy_create(const struct remedy_options *o, struct remedy **out, struct bu
 	r->freezes = json_array();
 	r->links = json_object();
 	pthread_mutex_init(&r->mu, NULL);
+	pthread_rwlock_init(&r->subs_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1626,8 +1642,89 @@ void remedy_destroy(struct remedy *r)
 	free(r->pause_by);
 	free(r->pause_at);
 	pthread_mutex_destroy(&r->mu);
+	pthread_rwlock_destroy(&r->subs_mu);
 	pthread_cond_destroy(&r->idle);
 	free(r);
+}
+
+/* ---- followers ------------------------------------------------------------------- */
+
+int remedy_subscribe(struct remedy *r, remedy_subscriber_fn *fn, void *ctx)
+{
+	pthread_rwlock_wrlock(&r->subs_mu);
+	int rc = OODA_ELIMIT;
+	if (r->n_subs < REMEDY_MAX_SUBSCRIBERS) {
+		r->subs[r->n_subs].fn = fn;
+		r->subs[r->n_subs].ctx = ctx;
+		r->n_subs++;
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&r->subs_mu);
+	return rc;
+}
+
+void remedy_unsubscribe(struct remedy *r, remedy_subscriber_fn *fn, void *ctx)
+{
+	pthread_rwlock_wrlock(&r->subs_mu); /* waits out a call under way */
+	for (size_t i = 0; i < r->n_subs; i++) {
+		if (r->subs[i].fn != fn || r->subs[i].ctx != ctx)
+			continue;
+		memmove(&r->subs[i], &r->subs[i + 1], (r->n_subs - i - 1) * sizeof(r->subs[0]));
+		r->n_subs--;
+		break;
+	}
+	pthread_rwlock_unlock(&r->subs_mu);
+}
+
+/* The step an event is about: the undo just recorded, the step running, else the last one that ran. */
+static const json_t *event_step(const struct remedy_run_event *ev, bool *undo)
+{
+	const json_t *steps = json_object_get(ev->run, "steps");
+	*undo = !strncmp(ev->action, "remedy.undo.", 12);
+	if (*undo) {
+		const json_t *order = json_object_get(ev->run, "undo_order");
+		size_t n = json_array_size(order);
+		return n ? json_array_get(steps, (size_t)json_integer_value(json_array_get(order, n - 1))) : NULL;
+	}
+	if (strncmp(ev->action, "remedy.step.", 12))
+		return NULL;
+	const json_t *last = NULL, *rec;
+	size_t i;
+	json_array_foreach(steps, i, rec) {
+		const char *st = jstr(rec, "status");
+		if (st && !strcmp(st, "running"))
+			return rec;
+		if (st && strcmp(st, "pending"))
+			last = rec;
+	}
+	return last;
+}
+
+json_t *remedy_run_event_json(const struct remedy_run_event *ev)
+{
+	const json_t *d = ev->run;
+	const char *action = ev->action ? ev->action : "";
+	json_t *o = json_pack("{ss? ss sI ss? ss? sO? ss? ss? ss? ss? ss?}", "run", jstr(d, "id"), "event",
+			      !strncmp(action, "remedy.", 7) ? action + 7 : action, "version", (json_int_t)ev->version,
+			      "status", jstr(d, "status"), "policy", jstr(d, "policy"), "policy_version",
+			      json_object_get(d, "policy_version"), "mode", jstr(d, "mode"), "service", jstr(d, "service"),
+			      "incident", jstr(d, "incident"), "at", jstr(d, "updated"), "text", ev->rationale);
+	if (!o)
+		return NULL;
+	static const char *const extra[] = { "reason", "verification", "approved_by", "rejected_by" };
+	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+		if (jstr(d, extra[i]))
+			json_object_set_new(o, extra[i], json_string(jstr(d, extra[i])));
+	bool undo;
+	const json_t *step = event_step(ev, &undo);
+	if (step) {
+		const json_t *u = undo ? json_object_get(step, "undo") : NULL;
+		json_object_set_new(o, "step", json_pack("{sO? ss? ss? ss? sb}", "index", json_object_get(step, "index"),
+							 "action", jstr(step, "action"), "status",
+							 jstr(u ? u : step, "status"), "describe",
+							 jstr(u ? u : step, "describe"), "undo", undo));
+	}
+	return o;
 }
 
 void remedy_wait_idle(struct remedy *r)

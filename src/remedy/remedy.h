@@ -107,6 +107,45 @@ void remedy_tick(struct remedy *r, int64_t now_ns);
 /* Waits until nothing is queued or running (tests). */
 void remedy_wait_idle(struct remedy *r);
 
+/* ---- followers: every stored version of a run (the dashboard's live feed) ---- */
+
+#define REMEDY_MAX_SUBSCRIBERS 4
+
+/* One stored version of a run, borrowed for the call. */
+struct remedy_run_event {
+	const char *action;   /* its audit action: "remedy.run.create", "remedy.step.start", "remedy.run.succeeded", … */
+	const char *rationale; /* why, as audited ("step 0: http POST …: ok") */
+	const json_t *run;    /* the run document as stored (the shape GET /api/v1/runs/{id} serves) */
+	int64_t version;      /* the document's version: 1 at creation, one more per move */
+};
+
+typedef void remedy_subscriber_fn(void *ctx, const struct remedy_run_event *ev);
+
+/*
+ * Adds fn: fn(ctx, ev) is called after every version of every run is
+ * stored (created, refused, awaiting approval, approved or rejected, each
+ * step's start and end, verifying, succeeded, failed, undo, cancelled,
+ * linked to an incident), on the thread that stored it — the decision
+ * worker, a runner, or an API request deciding the run —, in the order of
+ * that run's versions. No lock of the engine is held; fn must not block
+ * and must not call remedy_subscribe or remedy_unsubscribe.
+ * OODA_ELIMIT past REMEDY_MAX_SUBSCRIBERS.
+ */
+int remedy_subscribe(struct remedy *r, remedy_subscriber_fn *fn, void *ctx);
+
+/* Removes fn with ctx; when it returns no call to it is under way, so ctx may go. Unknown: no-op. */
+void remedy_unsubscribe(struct remedy *r, remedy_subscriber_fn *fn, void *ctx);
+
+/*
+ * The event as a small JSON object (caller owns): {run, event ("step.start",
+ * "run.approve", …, the action without "remedy."), version, status, policy,
+ * policy_version, mode, service, incident, at, text (the version's
+ * rationale)}, plus step {index, action, status, describe} for a step or
+ * undo event, and reason, verification, approved_by, rejected_by when the
+ * run has them. Nothing else of the run (no output, no trigger labels).
+ */
+json_t *remedy_run_event_json(const struct remedy_run_event *ev);
+
 /* ---- reads and decisions (the API) ------------------------------------------ */
 
 struct remedy_run_filter {

@@ -229,6 +229,9 @@ policies:
         # ---- a failed expect undoes what ran, last first ------------------------
         incident("svc-undo")
         rs = wait_for(lambda: settled("undo", 1), "undo run", timeout=20) or [{}]
+        # svc-undo's failing probe opens an incident of its own; on a slow machine its alert
+        # fires around now, and whichever incident comes second is refused by the cooldown
+        rs = [x for x in rs if x.get("status") != "refused"] or rs
         check(rs[0].get("status") == "undone", f"failed expect → undone: {rs[0].get('status')} {rs[0].get('reason')}")
         check(lines(f["undo"]) == ["do0", "do1", "undo1", "undo0"], f"undo in reverse order: {lines(f['undo'])}")
         check(rs[0].get("undo_order") == [1, 0], f"undo order recorded: {rs[0].get('undo_order')}")

@@ -1,7 +1,10 @@
 """The dashboard's live feed with the real daemon: GET /api/v1/stream needs
 a viewer (an ingest token gets 403, no token 401); a change event posted
-while a client listens arrives as `event: change` with the stored event; the
-17th client gets 429 while 16 are open; and SIGTERM with streams open stops
+while a client listens arrives as `event: change` with the stored event; a
+remediation run that waits for approval, is approved and acts arrives as
+`event: run` for each stored version, in order (created, approved, each step's
+start and end, verifying, succeeded), naming the run, its incident and the step,
+without the step's output; the 17th client gets 429 while 16 are open; and SIGTERM with streams open stops
 the daemon at once and cleanly instead of waiting out the drain."""
 import http.client
 import json
@@ -36,11 +39,43 @@ def next_event(r, want, timeout=10):
     return None
 
 
+CONFIG = """
+policies:
+  - name: fix-svc-run
+    when: {service: svc-run}
+    mode: approve
+    do:
+      - exec: {argv: ["/bin/sh", "-c", "echo out-of-$((6*7))-band"]}
+    irreversible_ok: true
+    rationale: the step only prints
+"""
+
+
+def run_events(s, r, admin):
+    """An incident on svc-run makes a run awaiting approval; approved, it acts. Returns its feed events."""
+    inc = s.post("/api/v1/incidents", {"title": "svc-run broken", "service": "svc-run"}, token=admin)
+    check(inc.status == 201, f"incident: {inc.status} {inc.body}")
+    seen = []
+    first = next_event(r, "run")
+    if first:
+        seen.append(first)
+    run_id = (first or {}).get("run", "run-x")
+    ap = s.post(f"/api/v1/runs/{run_id}/approve", {"rationale": "go"}, token=admin)
+    check(ap.status == 200, f"approved: {ap.status} {ap.body}")
+    while seen and seen[-1].get("status") not in ("succeeded", "failed", "undone") and len(seen) < 20:
+        ev = next_event(r, "run")
+        if not ev:
+            break
+        seen.append(ev)
+    return inc.json().get("id"), run_id, seen
+
+
 def main():
-    s = Server(expect_start=False)
+    s = Server(config=CONFIG, expect_start=False)
     try:
         viewer = create_token(s.data, "viewer", "victor")
         ingest = create_token(s.data, "ingest", "shipper")
+        admin = create_token(s.data, "admin", "alice")
         s.start()
         s.token = ingest
         c, r = open_stream(s, ingest)
@@ -59,6 +94,22 @@ def main():
         ev = next_event(r, "change")
         check(ev is not None and ev.get("service") == "payments" and ev.get("version") == "v42",
               f"the change arrives on the stream: {ev}")
+
+        # ---- a remediation run, every stored version on the feed, in order ----
+        inc_id, run_id, seen = run_events(s, r, admin)
+        got = [(e.get("event"), e.get("status"), (e.get("step") or {}).get("index"), (e.get("step") or {}).get("status"))
+               for e in seen]
+        want = [("run.create", "awaiting-approval", None, None), ("run.approve", "running", None, None),
+                ("step.start", "running", 0, "running"), ("step.ok", "running", 0, "ok"),
+                ("run.verify", "verifying", None, None), ("run.succeeded", "succeeded", None, None)]
+        check(got == want, f"the run's moves arrive in order: {got}")
+        check(all(e.get("run") == run_id and e.get("incident") == inc_id and e.get("policy") == "fix-svc-run"
+                  for e in seen), f"each names the run, its incident and policy: {seen[:2]}")
+        check([e.get("version") for e in seen] == list(range(1, len(seen) + 1)), f"one per version: {seen}")
+        step = next((e["step"] for e in seen if e.get("step")), {})
+        check(step.get("action") == "exec" and "/bin/sh" in step.get("describe", ""), f"the step is named: {step}")
+        check(not any("out-of-42-band" in json.dumps(e) for e in seen), "a step's output stays off the feed")
+        check(seen and seen[1].get("approved_by") == "token:alice", f"the approver is on the event: {seen[1:2]}")
 
         more = []
         for _ in range(15):

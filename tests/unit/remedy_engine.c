@@ -6,7 +6,8 @@
  * expect undoes the steps that ran, last first; a step in flight when the
  * engine stopped is not repeated after the restart unless it is
  * idempotent; a change freeze turns an auto run into a request for
- * approval; the sections' checks name the field.
+ * approval; a follower sees every stored version of a run in order, and
+ * nothing once it unsubscribed; the sections' checks name the field.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,6 +216,38 @@ static void test_pause(void **state)
 	buf_release(&err);
 }
 
+/* What a follower (remedy_subscribe) saw: "event status step-index/step-status" per stored version. */
+struct seen {
+	pthread_mutex_t mu;
+	char log[2048];
+	size_t len;
+	int64_t last_version;
+	bool in_order;
+};
+
+static void follower(void *ctx, const struct remedy_run_event *ev)
+{
+	struct seen *s = ctx;
+	json_t *j = remedy_run_event_json(ev);
+	assert_non_null(j);
+	json_t *st = json_object_get(j, "step");
+	pthread_mutex_lock(&s->mu);
+	s->len += (size_t)snprintf(s->log + s->len, sizeof(s->log) - s->len, "%s%s %s", s->len ? "; " : "",
+				   json_string_value(json_object_get(j, "event")),
+				   json_string_value(json_object_get(j, "status")));
+	if (st)
+		s->len += (size_t)snprintf(s->log + s->len, sizeof(s->log) - s->len, " step %d %s",
+					   (int)json_integer_value(json_object_get(st, "index")),
+					   json_string_value(json_object_get(st, "status")));
+	int64_t v = json_integer_value(json_object_get(j, "version"));
+	if (v != s->last_version + 1)
+		s->in_order = false;
+	s->last_version = v;
+	assert_null(json_object_get(j, "output")); /* a step's output stays in the run, off the feed */
+	pthread_mutex_unlock(&s->mu);
+	json_decref(j);
+}
+
 static void test_failed_expect_undoes_in_reverse(void **state)
 {
 	struct fixture *f = *state;
@@ -221,11 +255,20 @@ static void test_failed_expect_undoes_in_reverse(void **state)
 			 ",\"expect\":{\"probe\":{\"service\":\"checkout\",\"name\":\"up\"},\"timeout\":\"100ms\"}");
 	engine_start(f, p, NULL);
 	free(p);
+	struct seen s = { .in_order = true };
+	pthread_mutex_init(&s.mu, NULL);
+	assert_int_equal(remedy_subscribe(f->r, follower, &s), 0);
 	f->probe_passes = false;
 	trigger(f, "INC-1", 1000);
 	char m[256];
 	marks(f, m, sizeof(m));
 	assert_string_equal(m, "do0 do1 do2 undo2 undo1 undo0");
+	/* each undo names the step it undid, last first */
+	assert_non_null(strstr(s.log, "run.undo undoing; undo.ok undoing step 2 ok; undo.ok undoing step 1 ok; "
+				      "undo.ok undoing step 0 ok; run.undone undone"));
+	assert_true(s.in_order);
+	remedy_unsubscribe(f->r, follower, &s);
+	pthread_mutex_destroy(&s.mu);
 	json_t *undone = runs(f, "undone");
 	assert_int_equal(json_array_size(undone), 1);
 	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(undone, 0), "reason")), "probe checkout/up failing"));
@@ -367,6 +410,41 @@ static void test_cancel_and_reject(void **state)
 	buf_release(&err);
 }
 
+static void test_run_events(void **state)
+{
+	struct fixture *f = *state;
+	char *p = policy(f, "[" APPEND("a") "}," APPEND("b") "}]", IRREV ",\"mode\":\"approve\",\"guardrails\":{\"cooldown\":\"0s\"}");
+	engine_start(f, p, NULL);
+	free(p);
+	struct seen s = { .in_order = true };
+	pthread_mutex_init(&s.mu, NULL);
+	assert_int_equal(remedy_subscribe(f->r, follower, &s), 0);
+	trigger(f, "INC-1", 1000);
+	json_t *w = runs(f, "awaiting-approval");
+	assert_int_equal(json_array_size(w), 1);
+	struct buf err = BUF_INIT;
+	assert_int_equal(remedy_run_approved(f->r, json_string_value(json_object_get(json_array_get(w, 0), "id")), true,
+					     "token:bob", "go", &err), 0);
+	remedy_wait_idle(f->r);
+	assert_string_equal(s.log, "run.create awaiting-approval; run.approve running; "
+				   "step.start running step 0 running; step.ok running step 0 ok; "
+				   "step.start running step 1 running; step.ok running step 1 ok; "
+				   "run.verify verifying; run.succeeded succeeded");
+	assert_true(s.in_order);
+	/* gone: the next run is not seen, and the limit holds */
+	remedy_unsubscribe(f->r, follower, &s);
+	size_t before = s.len;
+	trigger(f, "INC-2", 2000);
+	assert_int_equal(s.len, before);
+	for (int i = 0; i < REMEDY_MAX_SUBSCRIBERS; i++)
+		assert_int_equal(remedy_subscribe(f->r, follower, &s), 0);
+	assert_int_equal(remedy_subscribe(f->r, follower, &s), OODA_ELIMIT);
+	for (int i = 0; i < REMEDY_MAX_SUBSCRIBERS; i++)
+		remedy_unsubscribe(f->r, follower, &s);
+	pthread_mutex_destroy(&s.mu);
+	buf_release(&err);
+}
+
 static void test_section_checks(void **state)
 {
 	(void)state;
@@ -416,6 +494,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resume_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_freeze_needs_approval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_and_reject, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_events, setup, teardown),
 		cmocka_unit_test(test_section_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,23 +3,47 @@
 // the remediation policies with their guardrail state (cooldown, runs per
 // window, whether the circuit breaker is open) and the recent runs with
 // their incidents. Data from /api/v1/automation, /api/v1/policies and
-// /api/v1/runs; the server checks roles again on every call.
+// /api/v1/runs; the server checks roles again on every call. Live: a run
+// event on the stream (a run created, approved, acting, over) reads the
+// three again, at most once a second, and redraws what changed; the pause
+// form is kept while it holds text.
 import { api, tryApi, can } from '../api.js';
 import { h, put, section, table, badge, field, toast, ago } from '../dom.js';
 import { runsTable } from '../runs.js';
+import * as stream from '../stream.js';
 
 export const title = () => 'Automation';
 
 export async function render(main) {
-  const [state, pols, runs] = await Promise.all([
-    tryApi('/api/v1/automation'), tryApi('/api/v1/policies'), tryApi('/api/v1/runs', { query: { limit: 30 } })]);
-  const again = () => render(main);
-  put(main, h('h1', { tabindex: '-1' }, 'Automation'),
-    state.status === 404 ? h('p', { class: 'muted not-available' }, 'The remediation engine is not available on this server.') : [
-      section('Switch', switchView(state, again)),
-      section('Policies', pols.error ? h('p', { class: 'error' }, pols.error) : policiesTable(pols.policies || [], runs.runs || [])),
-      section('Recent runs', runs.error ? h('p', { class: 'error' }, runs.error) : runsTable(runs.runs || [])),
-    ]);
+  const box = { sw: h('div', { id: 'automation-switch-box' }), pols: h('div', { id: 'automation-policies' }),
+    runs: h('div', { id: 'automation-runs', 'aria-live': 'polite' }) };
+  let shown = '';
+  async function draw(first) {
+    const [state, pols, runs] = await Promise.all([
+      tryApi('/api/v1/automation'), tryApi('/api/v1/policies'), tryApi('/api/v1/runs', { query: { limit: 30 } })]);
+    if (first) {
+      put(main, h('h1', { tabindex: '-1' }, 'Automation'),
+        state.status === 404 ? h('p', { class: 'muted not-available' }, 'The remediation engine is not available on this server.') : [
+          section('Switch', box.sw), section('Policies', box.pols),
+          section('Recent runs', h('p', { class: 'muted live' }, 'updates live'), box.runs)]);
+      if (state.status === 404) return false;
+    }
+    const key = JSON.stringify([state, pols, runs]);
+    if (key === shown) return true;
+    shown = key;
+    const typing = [...box.sw.querySelectorAll('input')].some(i => i.value);
+    if (!typing) put(box.sw, switchView(state, () => draw(false)));
+    put(box.pols, pols.error ? h('p', { class: 'error' }, pols.error) : policiesTable(pols.policies || [], runs.runs || []));
+    put(box.runs, runs.error ? h('p', { class: 'error' }, runs.error) : runsTable(runs.runs || []));
+    return true;
+  }
+  if (!await draw(true)) return undefined;
+  let timer = null;
+  const off = stream.on('run', () => {
+    if (timer) return;
+    timer = setTimeout(() => { timer = null; draw(false).catch(() => {}); }, 1000);
+  });
+  return () => { off(); if (timer) clearTimeout(timer); };
 }
 
 function switchView(s, again) {
@@ -36,6 +60,7 @@ function switchView(s, again) {
     try {
       await api('/api/v1/automation', { method: 'POST', body: paused ? { paused, reason: reason.value.trim() } : { paused } });
       toast(paused ? 'Automation paused.' : 'Automation resumed.');
+      reason.value = '';
       await again();
     } catch (e) { msg.textContent = e.message; }
   };

@@ -3,13 +3,18 @@
 // triage summary, the ranked suspects with their evidence, the live
 // timeline, hypotheses, annotations, artifacts, status updates, the
 // remediation runs with their steps and approve/reject/cancel (runs.js), and
-// the postmortem draft with its action items. The summary, suspects and
+// the postmortem draft with its action items; and the incident's services
+// now (health over the last HEALTH_WINDOW), so a responder watches them
+// recover on this page. The summary, suspects and
 // postmortem routes are newer than the incident API: where one answers 404
 // the panel says it is not available and the rest of the page works.
 //
 // Live: the timeline is read every few seconds (and at once when the
 // stream carries an incident event); a new entry redraws the header and the
-// panels that add entries. Everything from the server is text (dom.js,
+// panels that add entries. The runs redraw on the stream's run events (a
+// run of this incident moved: created, approved, a step started or ended,
+// verified) and are polled only while the stream is down. The services'
+// health is read every few seconds and on alert events. Everything from the server is text (dom.js,
 // md.js); buttons a role cannot use are not drawn, and the server checks
 // again on every call.
 import { api, tryApi, can, headers, session } from '../api.js';
@@ -20,6 +25,7 @@ import { SEVERITIES, sevBadge, statusBadge, fmtTime } from './incidents.js';
 import { runView, TERMINAL } from '../runs.js';
 
 const POLL_MS = 4000;
+const HEALTH_WINDOW = '10s';
 const KINDS = ['opened', 'alert', 'detection', 'change', 'status', 'severity', 'handoff', 'annotation', 'hypothesis',
   'artifact', 'status_update', 'reopened', 'notification', 'summary', 'action'];
 // status → [target status, button label]: the lifecycle arrows a person may take.
@@ -69,7 +75,7 @@ export async function render(main, ctx) {
     summary: box('summary'), suspects: box('suspects'), timeline: box('timeline'),
     hypotheses: box('hypotheses'), annotations: box('annotations'), artifacts: box('artifacts'),
     updates: box('status-updates'), postmortem: box('postmortem'), items: box('action-items'),
-    runs: box('runs'),
+    runs: box('runs'), health: box('health-now'),
   };
   const post = (path, body) => api(base + path, { method: 'POST', body });
   // Runs an action; on success reads the timeline again (which redraws what changed).
@@ -161,7 +167,7 @@ export async function render(main, ctx) {
   });
   function drawTimeline() {
     const shown = st.entries.filter(e => !st.kind || e.kind === st.kind).slice().reverse();
-    put(b.timeline, shown.length ? h('ol', { class: 'plain timeline' }, shown.map(e => h('li', { class: 'tl-' + e.kind },
+    put(b.timeline, shown.length ? h('ol', { class: 'plain timeline', tabindex: '0', 'aria-label': 'Timeline entries, newest first' }, shown.map(e => h('li', { class: 'tl-' + e.kind },
       h('time', { datetime: e.at || '', title: e.at || '' }, fmtTime(e.at)),
       ' ', badge(e.kind), ' ', h('span', { class: 'actor' }, e.actor || ''), ' ',
       h('span', { class: 'tl-text' }, e.text || '')))) : h('p', { class: 'muted' }, st.kind ? `No ${st.kind} entry.` : 'Nothing yet.'));
@@ -194,17 +200,58 @@ export async function render(main, ctx) {
   // timeline entries) and on every poll while one is not over. A run whose
   // rationale field holds text is not redrawn, so typing is not lost.
   st.runsKey = '';
-  async function loadRuns() {
+  st.runIds = new Set();
+  let runsBusy = null, runsAgain = false, runsVia = 'read';
+  // One read at a time; events that arrive meanwhile make one more read
+  // after it. via ("stream", "poll", "read") is kept on the panel as
+  // data-via with each redraw: what brought the last change.
+  function loadRuns(via) {
+    runsVia = via || 'read';
+    if (runsBusy) { runsAgain = true; return runsBusy; }
+    runsBusy = readRuns().finally(() => {
+      runsBusy = null;
+      if (runsAgain) { runsAgain = false; loadRuns(runsVia); }
+    });
+    return runsBusy;
+  }
+  async function readRuns() {
     const r = await tryApi('/api/v1/runs', { query: { incident: st.doc.id || id } });
     if (r.status === 404) { put(b.runs, notAvailable('remediation engine')); st.runsLive = false; return; }
     if (r.error) { put(b.runs, failed(r)); return; }
     const runs = r.runs || [];
     st.runsLive = runs.some(x => !TERMINAL.has(x.status));
+    st.runIds = new Set(runs.map(x => x.id));
     const key = JSON.stringify(runs.map(x => [x.id, x.status, (x.steps || []).map(s => s.status), x.verification || '']));
     const typing = [...b.runs.querySelectorAll('input[name=run-rationale]')].some(i => i.value);
     if (key === st.runsKey || typing) return;
     st.runsKey = key;
+    b.runs.dataset.via = runsVia;
     put(b.runs, runs.length ? runs.map(x => runView(x, () => poll(true))) : h('p', { class: 'muted' }, 'No remediation run for this incident.'));
+  }
+
+  // ---- the incident's services now -----------------------------------------
+  // Health as the service catalogue rates it (a page alert firing, a probe or
+  // heartbeat failing, errors above objective) over the last HEALTH_WINDOW,
+  // with its reason and figures: what "recovered" looks like without leaving
+  // the page.
+  async function loadHealth() {
+    const d = st.doc;
+    const names = [...new Set([d.service, ...(d.services || [])].filter(Boolean))].slice(0, 8);
+    if (!names.length) { put(b.health, h('p', { class: 'muted' }, 'This incident names no service.')); return; }
+    // one call for all of them: the catalogue rates every service in the same pass
+    const all = await tryApi('/api/v1/services', { query: { window: HEALTH_WINDOW } });
+    const by = new Map(Array.isArray(all) ? all.map(x => [x.service, x]) : []);
+    put(b.health, h('ul', { class: 'plain health-now' }, names.map(n => {
+      const r = all.error ? all : by.get(n) || { error: 'not in the service catalogue' };
+      const red = r; // the RED figures are top-level members
+      const word = r.error ? 'unknown' : r.health || 'unknown';
+      return h('li', { class: 'health-row', 'data-service': n, 'data-health': word },
+        h('a', { href: '#/service/' + encodeURIComponent(n) }, h('strong', {}, n)), ' ',
+        badge(word === 'ok' ? 'healthy' : word, word === 'ok' ? 'ok' : word === 'failing' ? 'bad' : word === 'degraded' ? 'warn' : ''), ' ',
+        h('span', { class: 'health-reason' }, r.error ? r.error : r.health_reason || ''),
+        r.error ? null : h('span', { class: 'muted' }, ` · ${fmtNum(red.requests, 0)} requests, error ratio ${fmtPct(red.error_ratio)}` +
+          (red.p99_ms !== undefined && red.p99_ms !== null ? `, p99 ${fmtNum(red.p99_ms, 0)} ms` : '') + ` (last ${HEALTH_WINDOW})`));
+    })), h('p', { class: 'muted' }, 'Read every few seconds; healthy means no page alert firing, no probe or heartbeat failing and errors within objective.'));
   }
 
   // ---- hypotheses ---------------------------------------------------------
@@ -385,30 +432,42 @@ export async function render(main, ctx) {
   put(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/incidents' }, '← open incidents')),
     b.head, b.actions,
+    h('section', { class: 'card', id: 'services-now', 'aria-labelledby': 'h-services-now' },
+      h('h2', { id: 'h-services-now' }, 'Services now'), b.health),
     h('div', { class: 'cols' },
       section('Triage summary', b.summary),
       section('Suspects', h('p', { class: 'muted' }, 'Ranked by the root-cause engine; open one for its evidence.'), b.suspects)),
+    // the fix right under the cause: a run waiting for approval is the next thing a responder acts on
+    h('section', { class: 'card', id: 'remediation', 'aria-labelledby': 'h-remediation' }, h('h2', { id: 'h-remediation' }, 'Remediation runs'),
+      h('p', { class: 'muted' }, 'What the self-healing engine did or wants to do here; live.'), b.runs),
     section('Timeline', h('div', { class: 'row' }, field('Show', kindSel), h('span', { class: 'muted live' }, 'updates live')), b.timeline),
     section('Hypotheses', b.hypotheses, responder ? hypothesisForm() : null),
     h('div', { class: 'cols' },
       section('Annotations', b.annotations, responder ? annotationForm() : null),
       section('Status updates', b.updates, responder ? updateForm() : null)),
     section('Artifacts', b.artifacts, responder ? artifactForm() : null),
-    h('section', { class: 'card', id: 'remediation', 'aria-labelledby': 'h-remediation' }, h('h2', { id: 'h-remediation' }, 'Remediation runs'),
-      h('p', { class: 'muted' }, 'What the self-healing engine did or wants to do here; live.'), b.runs),
     section('Postmortem draft', b.postmortem, h('h3', {}, 'Action items'), b.items, responder ? itemForm() : null));
   await Promise.all([
     loadSummary().then(loadSuspects), poll(), loadHypotheses(), loadAnnotations(), loadArtifacts(), loadUpdates(),
-    loadPostmortem(), loadItems(), loadRuns(),
+    loadPostmortem(), loadItems(), loadRuns(), loadHealth(),
   ]);
 
   // Live: poll the timeline, and read it at once when the stream says an incident changed.
   const timer = setInterval(() => {
     poll(false).catch(() => {});
-    if (st.runsLive) loadRuns().catch(() => {});
+    if (st.runsLive && !stream.status.connected) loadRuns('poll').catch(() => {});
+    loadHealth().catch(() => {});
   }, POLL_MS);
   const off = stream.on('*', (type, data) => {
-    if (String(type).startsWith('remedi')) { loadRuns().catch(() => {}); return; }
+    if (type === 'run') {
+      // a run of this incident moved (or one shown here, before its incident link was stored)
+      if (data && (data.incident === (st.doc.id || id) || st.runIds.has(data.run))) loadRuns('stream').catch(() => {});
+      return;
+    }
+    if (type === 'alert') {
+      if (data && (st.doc.services || []).concat(st.doc.service || []).includes(data.service)) loadHealth().catch(() => {});
+      return;
+    }
     if (!String(type).startsWith('incident')) return;
     const inner = data && typeof data.incident === 'object' ? data.incident : null;
     const about = data && (inner ? inner.id : data.incident || data.id);
@@ -457,11 +516,54 @@ function evidenceText(e) {
     .map(([k, v]) => `${k}=${typeof v === 'number' ? fmtNum(v, 3) : typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ');
 }
 
+// A metric of the root-cause engine as a person reads it: name and unit.
+const METRICS = {
+  error_ratio: ['error ratio', v => fmtPct(v)],
+  rate: ['request rate', v => fmtNum(v) + '/s'],
+  latency_p50: ['p50 latency', v => fmtNum(v) + ' ms'],
+  latency_p90: ['p90 latency', v => fmtNum(v) + ' ms'],
+  latency_p99: ['p99 latency', v => fmtNum(v) + ' ms'],
+};
+const secs = v => (Number.isFinite(v) ? fmtNum(v, 0) : '?') + ' s';
+const unixTime = s => Number.isFinite(s) ? new Date(s * 1000).toISOString().slice(11, 19) + ' UTC' : '?';
+
+// Each kind of evidence (src/respond/rca.c, triage.c) in words; an unknown kind is shown as its fields.
+const EVIDENCE_VIEWS = {
+  metric: e => {
+    const [label, fmt] = METRICS[e.metric] || [String(e.metric || 'metric'), v => fmtNum(v)];
+    return [`${label} ${fmt(e.baseline)} at baseline → ${fmt(e.observed)} now`, h('span', { class: 'muted' }, ` (z ${fmtNum(e.z, 1)})`)];
+  },
+  change: e => [`${e.change_kind || 'change'} `, h('strong', { class: 'change-summary' }, e.summary || e.ref || ''),
+    ` at ${unixTime(e.at)}, ${secs(e.before_onset_s)} before the onset · `,
+    h('a', { href: e.change_kind === 'deploy' ? '#/changes/deploys' : '#/changes' }, 'see in Changes'),
+    e.node ? [' · ', h('a', { href: '#/service/' + encodeURIComponent(e.node) }, e.node + ' (its chart marks it)')] : null],
+  callers_errors: e => e.edge ? `its callers fail on ${e.edge}` : `caller ${e.caller || '?'} errors too (${e.metric || ''})`,
+  onset_order: e => e.role === 'victim' ? `went wrong after ${e.explained_by}, which it depends on`
+    : `went wrong first; then ${(e.callers_after || []).join(', ') || 'its callers'}`,
+  off_path: e => `not on the path to ${e.target} (ranked lower)`,
+  own_signal: e => `${e.detail || 'its own signal'} (${e.alert || ''})`,
+};
+
+function evidenceView(e) {
+  const kind = (e && e.kind) || 'evidence';
+  const view = EVIDENCE_VIEWS[kind];
+  return h('li', { class: 'evidence-' + kind }, badge(kind.replace(/_/g, ' ')), ' ', view ? view(e) : evidenceText(e));
+}
+
+// One sentence for a newcomer: the top suspect and the change just before it, if any.
+function likelyCause(top) {
+  const ch = (top.evidence || []).find(e => e && e.kind === 'change');
+  const name = String(top.node || '').split('@')[0];
+  return h('p', { class: 'likely-cause' }, 'Likely cause: ', h('strong', {}, name), ` (${top.kind || 'suspect'})`,
+    ch ? [', after the ', ch.change_kind || 'change', ' ', h('strong', {}, ch.summary || ch.ref || ''), ` ${secs(ch.before_onset_s)} before the onset`] : null, '.');
+}
+
 function suspectsView(list, error) {
   if (!list.length) return h('p', { class: 'muted' }, error || 'No suspect: nothing changed enough to rank.');
-  return h('ol', { class: 'suspects' }, list.map(x => h('li', {},
-    h('details', {},
+  // the first is open: the likeliest cause and its evidence are what a responder reads first
+  return [likelyCause(list[0]), h('ol', { class: 'suspects' }, list.map((x, i) => h('li', {},
+    h('details', { open: i === 0 },
       h('summary', {}, h('strong', { class: 'suspect-node' }, x.node || ''), ' ', badge(x.kind || ''), ` score ${fmtNum(x.score, 3)} · confidence ${fmtPct(x.confidence)}`),
-      (x.evidence || []).length ? h('ul', { class: 'evidence' }, x.evidence.map(e => h('li', {}, badge((e && e.kind) || 'evidence'), ' ', evidenceText(e))))
-        : h('p', { class: 'muted' }, 'No evidence recorded.')))));
+      (x.evidence || []).length ? h('ul', { class: 'evidence' }, x.evidence.map(evidenceView))
+        : h('p', { class: 'muted' }, 'No evidence recorded.')))))];
 }

@@ -23,7 +23,7 @@ export async function render(main, ctx) {
   // New change events and alert transitions arrive over the stream: redraw, at most once a second.
   let timer = null;
   const off = stream.on('*', type => {
-    if ((type === 'change' || type === 'alert' || String(type).startsWith('incident')) && !timer) timer = setTimeout(() => { timer = null; draw(main).catch(() => {}); }, 500);
+    if ((type === 'change' || type === 'alert' || type === 'run' || String(type).startsWith('incident')) && !timer) timer = setTimeout(() => { timer = null; draw(main).catch(() => {}); }, 500);
   });
   await draw(main);
   return () => { off(); clearTimeout(timer); };
