@@ -110,6 +110,10 @@ struct store_backend {
 	int (*fence)(void *impl, int64_t term, int64_t *current);
 	int (*node_put)(void *impl, const struct node_row *r);                     /* (tx) */
 	int (*node_list)(void *impl, store_row_fn fn, void *ctx);
+	int (*live_put)(void *impl, const char *node, int64_t written_ns, const void *body, size_t len); /* (tx) */
+	int (*live_list)(void *impl, const char *node, int64_t after_id, int64_t own_before_ns, size_t limit,
+			 store_row_fn fn, void *ctx);
+	int (*live_prune)(void *impl, int64_t before_ns); /* (tx) */
 };
 
 extern const struct store_backend store_sqlite_backend;
