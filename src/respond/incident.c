@@ -11,7 +11,9 @@
 #include "respond/catalog.h"
 #include "respond/incident_impl.h"
 #include "respond/incident_priv.h"
+#include "audit/docwrite.h"
 #include "core/error.h"
+#include "core/lead.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "core/worker.h"
@@ -194,6 +196,21 @@ struct tx_ctx {
 	struct incident_change *c;
 };
 
+/* The hand-over of a new incident's "opened" event to the leader, in the incident's own transaction. */
+static int handover_put_tx(struct store *s, int64_t number, const char *actor, struct buf *err)
+{
+	char key[48], body[96];
+	snprintf(key, sizeof(key), "incident/INC-%lld", (long long)number);
+	snprintf(body, sizeof(body), "{\"event\":\"opened\",\"incident\":\"INC-%lld\"}", (long long)number);
+	struct vdoc_write w = { .kind = INCIDENTS_HANDOVER_KIND, .key = key, .body = body, .body_len = strlen(body),
+				.status = "pending", .expect_version = -1, .actor = actor,
+				.rationale = "opened on a node that does not lead: the leader triages it" };
+	struct vdoc before = { 0 };
+	int rc = vdoc_write_tx(s, &w, &before, err);
+	vdoc_release(&before);
+	return rc;
+}
+
 static int change_tx(struct store *s, void *ctx, struct buf *err)
 {
 	struct tx_ctx *t = ctx;
@@ -278,6 +295,8 @@ static int change_tx(struct store *s, void *ctx, struct buf *err)
 	rc = audit_append(s, t->inc->signer, &a, err);
 	free(detail);
 	free(body);
+	if (!rc && c->handover)
+		rc = handover_put_tx(s, number, c->actor, err);
 	return rc;
 }
 
@@ -1099,11 +1118,16 @@ int incidents_open(struct incidents *inc, const json_t *req, const char *actor, 
 	incident_entry(&c, "opened", actor, json_string_value(summary) ? json_string_value(summary) : "opened by hand",
 		       json_pack("{s:s}", "severity", sev));
 	add_changes(inc, &c, now);
+	/* a follower's subscribers would hold the event until it leads: the leader takes it from the store */
+	c.handover = lead_term() == 0;
+	if (c.handover)
+		c.detail = json_pack("{s:b}", "handed_over_to_leader", 1);
 	int rc = incident_commit(inc, &c, err);
 	pthread_mutex_unlock(&inc->mu);
 	if (!rc) {
 		buf_adds(out, c.event_json);
-		incident_notify(inc, &c);
+		if (!c.handover)
+			incident_notify(inc, &c);
 	}
 	incident_change_release(&c);
 	return rc;
@@ -1287,4 +1311,46 @@ int incidents_timeline_append(struct incidents *inc, const char *id, const char 
 	}
 	incident_entry(&c, kind, actor, text, data);
 	return incident_finish(inc, &c, 0, NULL, err);
+}
+
+/* ---- hand-over from a follower (incidents_open) ----------------------------- */
+
+struct take_ctx {
+	const struct audit_signer *signer;
+	const char *key;
+	int64_t version;
+	const char *body;
+};
+
+static int take_tx(struct store *s, void *ctx, struct buf *err)
+{
+	struct take_ctx *t = ctx;
+	struct vdoc_write w = { .kind = INCIDENTS_HANDOVER_KIND, .key = t->key, .body = t->body,
+				.body_len = strlen(t->body), .status = "taken", .expect_version = t->version,
+				.actor = "ooda", .rationale = "the leader took the hand-over",
+				.action = "handover.take", .target = t->key };
+	return vdoc_put_tx(s, t->signer, &w, err);
+}
+
+int incidents_handover_take(struct incidents *inc, const char *id, int64_t version, struct buf *err)
+{
+	char key[64];
+	snprintf(key, sizeof(key), "incident/%.40s", id);
+	struct take_ctx t = { inc->signer, key, version, "{\"event\":\"opened\",\"taken\":true}" };
+	int rc = store_write(inc->store, take_tx, &t, err);
+	if (rc)
+		return rc;
+	struct incident_change c = { .event = "opened" };
+	pthread_mutex_lock(&inc->mu);
+	rc = incident_load(inc, id, &c.doc, err);
+	pthread_mutex_unlock(&inc->mu);
+	if (!rc) {
+		json_t *p = incident_public(c.doc);
+		c.event_json = json_dumps(p, JSON_COMPACT);
+		json_decref(p);
+		incident_notify(inc, &c);
+		log_info("%s: opened on a follower, taken over by the leader", id);
+	}
+	incident_change_release(&c);
+	return rc;
 }
