@@ -48,6 +48,7 @@ struct cluster {
 	int64_t live_own_before;   /* this node's own deltas written before this are read back */
 	int64_t live_after_id;     /* the last delta read */
 	struct buf live_pending;   /* a delta taken but not stored yet */
+	int64_t live_taken_mono;   /* when the last delta was taken */
 	int64_t live_pruned_ns;
 	int64_t live_logged_ns;
 	uint64_t rows_sent, bytes_sent, rows_read, bytes_read, rows_refused; /* under mu */
@@ -262,8 +263,11 @@ static void cluster_step(struct cluster *c, bool first)
 	memcpy(address, c->address, sizeof(address));
 	pthread_mutex_unlock(&c->mu);
 	size_t entries = 0;
-	if (c->live && !c->live_pending.len)
+	int64_t mono = ooda_mono_ns();
+	if (c->live && !c->live_pending.len && mono - c->live_taken_mono >= CLUSTER_LIVE_SEND_NS) {
 		live_delta_take(c->live, &c->live_pending, &entries);
+		c->live_taken_mono = mono;
+	}
 	struct heartbeat_ctx h = { .row = { .node_id = c->node_id, .address = address, .version = c->version,
 					    .role = c->term ? "leader" : "follower", .term = c->term,
 					    .started_ns = c->started_ns, .seen_ns = ooda_now_ns() },

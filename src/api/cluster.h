@@ -31,7 +31,13 @@
 #include "model/live.h"
 #include "store/store.h"
 
-/* Deltas of live signals are kept in the control store this long (the live ring's hour), read at most LIVE_PAGE a query. */
+/*
+ * A node writes its delta of live signals every CLUSTER_LIVE_SEND_NS (reads
+ * the others' every round); deltas are kept in the control store
+ * CLUSTER_LIVE_KEEP_NS (the live ring's hour) and read CLUSTER_LIVE_PAGE
+ * rows a query.
+ */
+#define CLUSTER_LIVE_SEND_NS (INT64_C(5) * 1000000000)
 #define CLUSTER_LIVE_KEEP_NS (INT64_C(3600) * 1000000000)
 #define CLUSTER_LIVE_PAGE 500
 
