@@ -148,6 +148,15 @@ static int heartbeat_tx(struct store *s, void *ctx, struct buf *err)
 	return rc;
 }
 
+static int live_put_tx(struct store *s, void *ctx, struct buf *err)
+{
+	struct cluster *c = ctx;
+	int rc = store_live_put(s, c->node_id, ooda_now_ns(), c->live_pending.data, c->live_pending.len);
+	if (rc)
+		buf_addf(err, "this node's live signals cannot be written: %s", ooda_strerror(rc));
+	return rc;
+}
+
 static int prune_tx(struct store *s, void *ctx, struct buf *err)
 {
 	int rc = store_live_prune(s, *(const int64_t *)ctx);
@@ -396,6 +405,15 @@ void cluster_destroy(struct cluster *c)
 		pthread_cond_signal(&c->cv);
 		pthread_mutex_unlock(&c->mu);
 		pthread_join(c->thread, NULL);
+	}
+	if (c->live) { /* the samples since the last round: the others keep counting them */
+		size_t entries = 0;
+		if (!c->live_pending.len)
+			live_delta_take(c->live, &c->live_pending, &entries);
+		struct buf err = BUF_INIT;
+		if (c->live_pending.len && store_write(c->store, live_put_tx, c, &err))
+			log_warn("cluster: %s", err.data);
+		buf_release(&err);
 	}
 	if (c->multi && c->term && store_fence_refusals(c->store) == c->refusals_seen)
 		lease_release(c);

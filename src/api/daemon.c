@@ -250,11 +250,16 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *restart_keys,
 static pthread_mutex_t lead_hook_mu = PTHREAD_MUTEX_INITIALIZER;
 static bool lead_hooks_off;
 
-static void daemon_release(struct daemon *d)
+static void lead_hooks_disable(void)
 {
 	pthread_mutex_lock(&lead_hook_mu);
 	lead_hooks_off = true;
 	pthread_mutex_unlock(&lead_hook_mu);
+}
+
+static void daemon_release(struct daemon *d)
+{
+	lead_hooks_disable();
 	stages_stop(d);
 	cluster_destroy(d->cluster);
 	d->cluster = NULL;
@@ -535,6 +540,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 			daemon_stages[i].quiesce(&d);
 	http_server_stop(d.http, 10000);
 	d.http = NULL;
+	lead_hooks_disable();
 	stages_stop(&d);
 	/* after the stages: a leader's last writes still carry a term that holds */
 	cluster_destroy(d.cluster);
