@@ -143,7 +143,7 @@ void handover_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 		struct buf err = BUF_INIT;
 		int rc = OODA_EINVAL;
 		if (!strncmp(p->key, "incident/", 9) && d->incidents)
-			rc = incidents_handover_take(d->incidents, p->key + 9, p->version, &err);
+			rc = incidents_handover_take(d->incidents, p->key, p->version, p->body, &err);
 		else if (!strncmp(p->key, "alertmanager/", 13) && d->alerts)
 			rc = take_alertmanager(d, p, &err);
 		else

@@ -6,9 +6,11 @@
  * "taken", one leader once: the write names the version it read and is
  * fenced) and acts. Two kinds of work go this way:
  *
- *   key "incident/INC-N"        an incident opened by hand (respond/incident.h):
- *                               its "opened" event reaches the leader's triage,
- *                               notification and remediation
+ *   key "incident/INC-N/T"      a change of an incident made through the API
+ *                               (respond/incident.h): opened by hand, moved along
+ *                               its lifecycle, severity, commander; its event
+ *                               reaches the leader's triage, notification,
+ *                               escalation and remediation
  *   key "alertmanager/T-SEQ"    an Alertmanager push: the leader feeds it to
  *                               its alerting core as if it had received it
  *

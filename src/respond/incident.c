@@ -196,18 +196,31 @@ struct tx_ctx {
 	struct incident_change *c;
 };
 
-/* The hand-over of a new incident's "opened" event to the leader, in the incident's own transaction. */
-static int handover_put_tx(struct store *s, int64_t number, const char *actor, struct buf *err)
+/*
+ * The hand-over of an incident's event to the leader, in the change's own
+ * transaction: key "incident/INC-N/<time, 20 digits>" so one incident's
+ * events are taken in order.
+ */
+static int handover_put_tx(struct store *s, int64_t number, const struct incident_change *c, struct buf *err)
 {
-	char key[48], body[96];
-	snprintf(key, sizeof(key), "incident/INC-%lld", (long long)number);
-	snprintf(body, sizeof(body), "{\"event\":\"opened\",\"incident\":\"INC-%lld\"}", (long long)number);
+	char key[80], id[32];
+	snprintf(id, sizeof(id), "INC-%lld", (long long)number);
+	snprintf(key, sizeof(key), "incident/%s/%020lld", id, (long long)c->now_ns);
+	json_t *b = json_pack("{s:s, s:s, s:s?}", "incident", id, "event", c->event,
+			      "event2", c->event2 && *c->event2 ? c->event2 : NULL);
+	char *body = b ? json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(b);
+	if (!body) {
+		buf_adds(err, "the hand-over to the leader cannot be written");
+		return OODA_ENOMEM;
+	}
 	struct vdoc_write w = { .kind = INCIDENTS_HANDOVER_KIND, .key = key, .body = body, .body_len = strlen(body),
-				.status = "pending", .expect_version = -1, .actor = actor,
-				.rationale = "opened on a node that does not lead: the leader triages it" };
+				.status = "pending", .expect_version = -1, .actor = c->actor,
+				.rationale = "changed on a node that does not lead: the leader's workers follow it up" };
 	struct vdoc before = { 0 };
 	int rc = vdoc_write_tx(s, &w, &before, err);
 	vdoc_release(&before);
+	free(body);
 	return rc;
 }
 
@@ -296,12 +309,14 @@ static int change_tx(struct store *s, void *ctx, struct buf *err)
 	free(detail);
 	free(body);
 	if (!rc && c->handover)
-		rc = handover_put_tx(s, number, c->actor, err);
+		rc = handover_put_tx(s, number, c, err);
 	return rc;
 }
 
 int incident_commit(struct incidents *inc, struct incident_change *c, struct buf *err)
 {
+	/* a follower's subscribers would hold the event until it leads: the leader takes it from the store */
+	c->handover = c->event && *c->event && lead_term() == 0;
 	struct tx_ctx t = { inc, c };
 	int rc = store_write(inc->store, change_tx, &t, err);
 	if (!rc && c->event) {
@@ -324,7 +339,7 @@ void incident_change_release(struct incident_change *c)
 
 void incident_notify(struct incidents *inc, const struct incident_change *c)
 {
-	if (!c->event || !*c->event || !c->event_json)
+	if (!c->event || !*c->event || !c->event_json || c->handover)
 		return;
 	for (int i = 0; i < inc->n_subs; i++)
 		inc->subs[i].fn(inc->subs[i].ctx, c->event, c->event_json);
@@ -1118,16 +1133,13 @@ int incidents_open(struct incidents *inc, const json_t *req, const char *actor, 
 	incident_entry(&c, "opened", actor, json_string_value(summary) ? json_string_value(summary) : "opened by hand",
 		       json_pack("{s:s}", "severity", sev));
 	add_changes(inc, &c, now);
-	/* a follower's subscribers would hold the event until it leads: the leader takes it from the store */
-	c.handover = lead_term() == 0;
-	if (c.handover)
+	if (lead_term() == 0) /* incident_commit hands the event over */
 		c.detail = json_pack("{s:b}", "handed_over_to_leader", 1);
 	int rc = incident_commit(inc, &c, err);
 	pthread_mutex_unlock(&inc->mu);
 	if (!rc) {
 		buf_adds(out, c.event_json);
-		if (!c.handover)
-			incident_notify(inc, &c);
+		incident_notify(inc, &c);
 	}
 	incident_change_release(&c);
 	return rc;
@@ -1332,15 +1344,26 @@ static int take_tx(struct store *s, void *ctx, struct buf *err)
 	return vdoc_put_tx(s, t->signer, &w, err);
 }
 
-int incidents_handover_take(struct incidents *inc, const char *id, int64_t version, struct buf *err)
+int incidents_handover_take(struct incidents *inc, const char *key, int64_t version, const char *body,
+			    struct buf *err)
 {
-	char key[64];
-	snprintf(key, sizeof(key), "incident/%.40s", id);
-	struct take_ctx t = { inc->signer, key, version, "{\"event\":\"opened\",\"taken\":true}" };
+	json_t *b = json_loads(body, 0, NULL);
+	const char *id = json_string_value(json_object_get(b, "incident"));
+	const char *event = json_string_value(json_object_get(b, "event"));
+	const char *event2 = json_string_value(json_object_get(b, "event2"));
+	if (!id || !event) {
+		buf_addf(err, "%s: not an incident's hand-over", key);
+		json_decref(b);
+		return OODA_EINVAL;
+	}
+	struct take_ctx t = { inc->signer, key, version, body };
 	int rc = store_write(inc->store, take_tx, &t, err);
-	if (rc)
+	if (rc) {
+		json_decref(b);
 		return rc;
-	struct incident_change c = { .event = "opened" };
+	}
+	/* the document as it is now stands for the one the follower wrote (later changes are taken after) */
+	struct incident_change c = { .event = event, .event2 = event2 };
 	pthread_mutex_lock(&inc->mu);
 	rc = incident_load(inc, id, &c.doc, err);
 	pthread_mutex_unlock(&inc->mu);
@@ -1349,8 +1372,9 @@ int incidents_handover_take(struct incidents *inc, const char *id, int64_t versi
 		c.event_json = json_dumps(p, JSON_COMPACT);
 		json_decref(p);
 		incident_notify(inc, &c);
-		log_info("%s: opened on a follower, taken over by the leader", id);
+		log_info("%s: %s on a follower, taken over by the leader", id, event);
 	}
 	incident_change_release(&c);
+	json_decref(b);
 	return rc;
 }

@@ -10,8 +10,9 @@ error, API answer or audit record. Live signals merge: spans of one
 service sent half to each node show in full in either node's RED and
 graph, and the leader's rule sees the merged error ratio. Work begun on the
 follower reaches the leader through the store: an incident opened by hand
-gets the leader's triage summary, an Alertmanager push becomes the leader's
-alert. Runs on the PostgreSQL cluster tests/pg/run
+gets the leader's triage summary and notification, its acknowledgement on
+the follower the leader's notification, an Alertmanager push becomes the
+leader's alert. Runs on the PostgreSQL cluster tests/pg/run
 started, or starts one itself."""
 import json
 import os
@@ -26,9 +27,20 @@ var, dsn = pg_database()
 secret = "s3cretdsnmark"
 dsn += f" application_name={secret}"
 os.environ[var] = dsn
+os.environ["OODA_IT_HOOK_SECRET"] = "hook-key"
 
-# the leader's rule sees the error ratio of checkout over both nodes' spans (live signals merged)
-CONFIG = """alerts:
+# the leader's rule sees the error ratio of checkout over both nodes' spans (live signals merged);
+# incident events go to a webhook nobody listens on: the outbox shows what the leader queued
+CONFIG = """notify:
+  targets:
+    - name: hook
+      type: webhook
+      url: http://127.0.0.1:9/hook
+      secret_env: OODA_IT_HOOK_SECRET
+  routes:
+    - match: {kind: incident}
+      targets: [hook]
+alerts:
   interval: 500ms
   rules:
     - name: CheckoutErrorsMerged
@@ -171,6 +183,15 @@ try:
         return [e for e in es if e.get("kind") == "summary"]
 
     wait_until(summarised, f"the leader's triage summary on {inc}, opened on the follower")
+
+    def notified(event):
+        r = a.get(f"/api/v1/notifications?incident={inc}")
+        return [n for n in r.json().get("notifications", []) if n["event"] == event] if r.status == 200 else []
+
+    wait_until(lambda: notified("opened"), f"the leader's 'opened' notification of {inc}")
+    r = b.post(f"/api/v1/incidents/{inc}/transition", {"to": "acknowledged"})
+    check(r.status == 200, f"acknowledged on the follower: {r.status} {r.body}")
+    wait_until(lambda: notified("acknowledged"), f"the leader's 'acknowledged' notification of {inc}")
     push = {"version": "4", "status": "firing", "alerts": [
         {"status": "firing", "labels": {"alertname": "PushedToFollower", "service": "checkout"}}]}
     r = b.post("/api/v1/alerts/alertmanager", push)
@@ -181,7 +202,7 @@ try:
     check(r.status == 400 and "alerts[0].labels" in r.body, f"a bad push to the follower is refused, naming the field: {r.body}")
     acts = [x["action"] for x in a.get("/api/v1/audit?action=handover.*&limit=50").json()["records"]] + \
            [x["action"] for x in a.get("/api/v1/audit?action=alerts.handover&limit=50").json()["records"]]
-    check(acts.count("handover.take") == 2 and acts.count("alerts.handover") == 1, f"hand-overs audited: {acts}")
+    check(acts.count("handover.take") == 3 and acts.count("alerts.handover") == 1, f"hand-overs audited: {acts}")
 
     # the connection string shows nowhere
     seen = [a.read_log(), b.read_log(), json.dumps(recs)]
