@@ -218,6 +218,26 @@ seeds["scrape_sd"] = {
     "yaml": b"\x01" + b"- targets: ['a:1']\n  labels:\n    env: prod\n- targets: ['c:3']\n",
 }
 
+def delta(entries, slot_ns=10_000_000_000):
+    """A live-signal delta (src/model/live.h): entries of (type, service, name, edge type, slot, req, err, sum, buckets)."""
+    def st(t): return varint(len(t)) + t.encode()
+    out = b"OLD1" + varint(slot_ns) + varint(len(entries))
+    for typ, svc, name, kind, k, req, err, total, buckets in entries:
+        mask = sum(1 << i for i in buckets)
+        out += bytes([typ]) + st(svc) + st(name) + (bytes([kind]) if typ == 1 else b"")
+        out += varint(k) + varint(req) + varint(err) + struct.pack("<d", total) + varint(mask)
+        out += b"".join(varint(buckets[i]) for i in sorted(buckets))
+    return out
+
+K = 179560086  # the harness's clock, in 10 s slots
+seeds["live_delta"] = {
+    "red": delta([(0, "api", "GET /", 0, K, 3, 1, 0.25, {8: 2, 27: 1})]),
+    "edge": delta([(1, "web", "api", 0, K - 1, 2, 0, 0.02, {9: 2}), (1, "api", "postgresql", 2, K, 1, 1, 0.5, {17: 1})]),
+    "old-slot": delta([(0, "api", "op", 0, 5, 1, 0, 0.001, {3: 1})]),
+    "other-width": delta([(0, "api", "op", 0, K, 1, 0, 0.001, {3: 1})], slot_ns=5_000_000_000),
+    "bad-sum": delta([(0, "api", "op", 0, K, 2, 0, 0.001, {3: 1})]),
+}
+
 for name, files in seeds.items():
     d = os.path.join(root, name)
     os.makedirs(d, exist_ok=True)

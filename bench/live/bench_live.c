@@ -2,12 +2,19 @@
  * Microbenchmark for live signals: how many spans per second live_publish()
  * folds in on one thread, for three shapes of traffic. Batches are built
  * before the clock starts; each scenario runs three times and the table
- * shows the median.
+ * shows the median. A second table prices merging across nodes
+ * (live_delta_take / live_delta_apply, model/live.h): for N services, each
+ * with one operation and one edge that saw traffic in the last second,
+ * the delta's size and the time to take it on one node and add it in on
+ * another that knows the series already (the steady state; a series new
+ * to the receiver costs its allocation, as at ingest).
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/time.h"
 #include "model/live.h"
 
@@ -72,6 +79,83 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Merging: one node's second of traffic over n services, taken as a delta and applied on another node. */
+static void merge_table(void)
+{
+	static const uint32_t sizes[] = { 10, 100, 1000, 10000 };
+	printf("\n%-10s %8s %12s %14s %12s %12s\n", "services", "entries", "delta bytes", "bytes/entry", "take us",
+	       "apply us");
+	for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+		uint32_t n = sizes[z];
+		double take_us[RUNS], apply_us[RUNS];
+		size_t entries = 0, bytes = 0;
+		for (int r = 0; r < RUNS; r++) {
+			struct live_config c = { .n_slots = 8, .max_services = 2 * n + 2, .max_series = 2 * n + 2,
+						 .max_edges = n + 1, .span_map_size = 4 * n };
+			struct live_signals *a, *b;
+			if (live_create(&c, &a, NULL) || live_create(&c, &b, NULL))
+				exit(1);
+			live_merge_enable(a);
+			live_merge_enable(b);
+			struct arena ar;
+			arena_init(&ar, 0);
+			struct telemetry_batch t = { .arena = &ar };
+			t.spans = arena_zalloc(&ar, sizeof(struct span) * 2 * n);
+			int64_t now = ooda_now_ns();
+			char name[32];
+			for (uint32_t i = 0; i < n; i++) { /* caller i calls service i (an edge), both server spans */
+				for (int side = 0; side < 2; side++) {
+					struct span *sp = &t.spans[t.n_spans++];
+					struct resource *res = arena_zalloc(&ar, sizeof(*res));
+					snprintf(name, sizeof(name), "%s-%u", side ? "svc" : "caller", i);
+					res->service = arena_strdup(&ar, name);
+					sp->resource = res;
+					sp->name = "GET /items";
+					sp->kind = SPAN_SERVER;
+					sp->end_ns = now - (side ? 1000000 : 0);
+					sp->start_ns = sp->end_ns - 5000000;
+					put_id(sp->trace_id, 16, i + 1);
+					put_id(sp->span_id, 8, 2 * (uint64_t)i + 1 + (uint64_t)side);
+					if (side) {
+						put_id(sp->parent_span_id, 8, 2 * (uint64_t)i + 1);
+						sp->has_parent = true;
+					}
+				}
+			}
+			/* the first second makes every series on b (as its first ingest does); the second is timed */
+			live_publish(a, &t);
+			struct buf d = BUF_INIT;
+			live_delta_take(a, &d, &entries);
+			if (live_delta_apply(b, (const uint8_t *)d.data, d.len, NULL))
+				exit(1);
+			buf_reset(&d);
+			for (size_t i = 0; i < t.n_spans; i++) {
+				t.spans[i].trace_id[0] = 1;
+				t.spans[i].end_ns += 1000000;
+				t.spans[i].start_ns += 1000000;
+			}
+			live_publish(a, &t);
+			int64_t t0 = ooda_mono_ns();
+			live_delta_take(a, &d, &entries);
+			int64_t t1 = ooda_mono_ns();
+			if (live_delta_apply(b, (const uint8_t *)d.data, d.len, NULL))
+				exit(1);
+			int64_t t2 = ooda_mono_ns();
+			bytes = d.len;
+			take_us[r] = (double)(t1 - t0) / 1e3;
+			apply_us[r] = (double)(t2 - t1) / 1e3;
+			buf_release(&d);
+			arena_release(&ar);
+			live_destroy(a);
+			live_destroy(b);
+		}
+		qsort(take_us, RUNS, sizeof(double), cmp_double);
+		qsort(apply_us, RUNS, sizeof(double), cmp_double);
+		printf("%-10u %8zu %12zu %14.1f %12.0f %12.0f\n", n, entries, bytes, (double)bytes / (double)entries,
+		       take_us[RUNS / 2], apply_us[RUNS / 2]);
+	}
+}
+
 int main(void)
 {
 	static const char *const shape_names[] = { "server spans only", "traces (root, client, remote server)",
@@ -115,5 +199,6 @@ int main(void)
 		printf("%-38s %10d %14.0f %10.1f\n", shape_names[shape], BATCH * N_BATCHES, rates[RUNS / 2],
 		       1e9 / rates[RUNS / 2]);
 	}
+	merge_table();
 	return 0;
 }

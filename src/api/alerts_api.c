@@ -1,11 +1,14 @@
 /*
  * The alerting core over HTTP: alerts by state, one alert with its
  * transitions and evidence, alert groups, silences, and the Alertmanager
- * webhook intake. Thin adapters over detect/alerts.h and
- * ingest/alertmanager.h.
+ * webhook intake (on a node that does not lead, handed to the leader
+ * through the store: api/handover.h). Thin adapters over detect/alerts.h
+ * and ingest/alertmanager.h.
  */
 #include "api/api.h"
 #include "api/handlers.h"
+#include "api/handover.h"
+#include "core/lead.h"
 #include "core/time.h"
 #include "detect/alerts.h"
 #include "ingest/alertmanager.h"
@@ -55,9 +58,17 @@ int api_alert_groups(struct http_request *req, struct http_response *res)
 
 int api_alertmanager(struct http_request *req, struct http_response *res)
 {
-	struct alert_sink sink = alerts_sink(core(req));
 	size_t n = 0;
-	int rc = alertmanager_decode(req->body, req->body_len, ooda_now_ns(), &sink, &n, &req->err);
+	int rc;
+	if (lead_term() == 0) { /* the leader's alerting core acts on it: hand it over through the store */
+		rc = handover_alertmanager_put(api_daemon(req), req->body, req->body_len, ooda_now_ns(),
+					       api_actor(req, NULL), &n, &req->err);
+		if (!rc)
+			buf_addf(&res->body, "{\"accepted\":%zu,\"handed_over\":true}", n);
+		return rc;
+	}
+	struct alert_sink sink = alerts_sink(core(req));
+	rc = alertmanager_decode(req->body, req->body_len, ooda_now_ns(), &sink, &n, &req->err);
 	if (!rc)
 		buf_addf(&res->body, "{\"accepted\":%zu}", n);
 	return rc;

@@ -31,7 +31,9 @@ struct cluster {
 	char address[160];
 	char version[64];
 	void (*on_lead)(void *ctx);
+	void (*before_lead)(void *ctx);
 	void *ctx;
+	const struct audit_signer *signer;
 	bool multi;                /* the store keeps a lease (PostgreSQL) */
 	int64_t started_ns;
 	/* the cluster thread's own */
@@ -41,7 +43,17 @@ struct cluster {
 	int64_t logged_fail_ns;
 	pthread_t thread;
 	bool running;
-	pthread_mutex_t mu;        /* stop, address */
+	/* live signals merged across nodes (the cluster thread's own but for the counters) */
+	struct live_signals *live;
+	int64_t live_own_before;   /* this node's own deltas written before this are read back */
+	int64_t live_after_id;     /* the last delta read */
+	struct buf live_pending;   /* a delta taken but not stored yet */
+	int64_t live_taken_mono;   /* when the last delta was taken */
+	int64_t live_pruned_ns;
+	int64_t live_logged_ns;
+	uint64_t rows_sent, bytes_sent, rows_read, bytes_read, rows_refused; /* under mu */
+	int64_t merge_ns;                                                   /* under mu */
+	pthread_mutex_t mu;        /* stop, address, the live counters */
 	pthread_cond_t cv;
 	bool stop;
 };
@@ -53,22 +65,152 @@ struct claim_ctx {
 	int64_t lease_ns;
 };
 
+/* An audit record of this node's leadership, inside the lease's transaction. */
+static int lead_audit(struct store *s, struct cluster *c, const char *action, int64_t term, const char *why,
+		      struct buf *err)
+{
+	char actor[160], detail[200];
+	snprintf(actor, sizeof(actor), "node:%s", c->node_id);
+	snprintf(detail, sizeof(detail), "{\"term\":%lld}", (long long)term);
+	struct audit_entry e = { .actor = actor, .action = action, .target = "cluster/leader", .rationale = why,
+				 .detail = detail };
+	return audit_append(s, c->signer, &e, err);
+}
+
+/*
+ * Why the lease was this node's to take, as the audit record says it;
+ * false when the leading node does not change (the first lease of a new
+ * database, this node restarted under its own id), which is not audited.
+ */
+static bool acquired_why(const struct cluster *c, bool had, const struct lease_row *before, const struct claim_ctx *k,
+			 char *out, size_t size)
+{
+	if (!had || !strcmp(before->node_id, c->node_id))
+		return false;
+	double ago = (double)(k->now_ns - before->expires_ns) / 1e9;
+	if (before->expires_ns == 0) /* lease_release */
+		snprintf(out, size, "lease given up: node %s stopped and released term %lld; term %lld", before->node_id,
+			 (long long)before->term, (long long)k->out.term);
+	else
+		snprintf(out, size, "lease expired: node %s held term %lld until %.1f s ago; term %lld", before->node_id,
+			 (long long)before->term, ago, (long long)k->out.term);
+	return true;
+}
+
 static int claim_tx(struct store *s, void *ctx, struct buf *err)
 {
 	struct claim_ctx *k = ctx;
-	int rc = store_lease_claim(s, k->c->node_id, k->c->term, k->now_ns, k->lease_ns, &k->out);
-	if (rc)
+	struct cluster *c = k->c;
+	struct lease_row before = { 0 };
+	/* the write lock is held: the lease read now is the one the claim replaces */
+	bool had = !c->term && !store_lease_get(s, &before);
+	int rc = store_lease_claim(s, c->node_id, c->term, k->now_ns, k->lease_ns, &k->out);
+	if (rc) {
 		buf_addf(err, "the leader's lease cannot be claimed: %s", ooda_strerror(rc));
-	return rc;
+		return rc;
+	}
+
+	if (!strcmp(k->out.node_id, c->node_id) && k->out.term > 0 && k->out.term != c->term) {
+		char why[300];
+		if (acquired_why(c, had, &before, k, why, sizeof(why)))
+			return lead_audit(s, c, "cluster.lead", k->out.term, why, err);
+	}
+	return 0;
 }
+
+struct step_down_ctx {
+	struct cluster *c;
+	int64_t term;
+	const char *why;
+};
+
+static int step_down_tx(struct store *s, void *ctx, struct buf *err)
+{
+	struct step_down_ctx *d = ctx;
+	return lead_audit(s, d->c, "cluster.step_down", d->term, d->why, err);
+}
+
+struct heartbeat_ctx {
+	struct node_row row;
+	const struct buf *delta; /* this node's live delta, or empty */
+};
 
 static int heartbeat_tx(struct store *s, void *ctx, struct buf *err)
 {
-	const struct node_row *r = ctx;
-	int rc = store_node_put(s, r);
-	if (rc)
+	const struct heartbeat_ctx *h = ctx;
+	int rc = store_node_put(s, &h->row);
+	if (rc) {
 		buf_addf(err, "this node's heartbeat cannot be written: %s", ooda_strerror(rc));
+		return rc;
+	}
+	if (h->delta->len && (rc = store_live_put(s, h->row.node_id, h->row.seen_ns, h->delta->data, h->delta->len)))
+		buf_addf(err, "this node's live signals cannot be written: %s", ooda_strerror(rc));
 	return rc;
+}
+
+static int live_put_tx(struct store *s, void *ctx, struct buf *err)
+{
+	struct cluster *c = ctx;
+	int rc = store_live_put(s, c->node_id, ooda_now_ns(), c->live_pending.data, c->live_pending.len);
+	if (rc)
+		buf_addf(err, "this node's live signals cannot be written: %s", ooda_strerror(rc));
+	return rc;
+}
+
+static int prune_tx(struct store *s, void *ctx, struct buf *err)
+{
+	int rc = store_live_prune(s, *(const int64_t *)ctx);
+	if (rc)
+		buf_addf(err, "old live signal deltas cannot be deleted: %s", ooda_strerror(rc));
+	return rc;
+}
+
+struct read_ctx {
+	struct cluster *c;
+	size_t rows;
+	uint64_t bytes, refused;
+};
+
+static int live_row(void *ctx, const void *row)
+{
+	struct read_ctx *r = ctx;
+	const struct live_delta_row *d = row;
+	struct buf err = BUF_INIT;
+	r->rows++;
+	r->bytes += d->body_len;
+	r->c->live_after_id = d->id;
+	if (live_delta_apply(r->c->live, d->body, d->body_len, &err)) {
+		r->refused++;
+		if (d->written_ns - r->c->live_logged_ns >= 10 * OODA_NS_PER_SEC) {
+			log_warn("cluster: live signals of node %s (delta %lld) skipped: %s", d->node_id, (long long)d->id,
+				 err.data);
+			r->c->live_logged_ns = d->written_ns;
+		}
+	}
+	buf_release(&err);
+	return 0;
+}
+
+/* Reads the other nodes' new deltas into this node's live signals: a bounded number of pages a round. */
+static void live_read(struct cluster *c)
+{
+	int64_t t0 = ooda_mono_ns();
+	struct read_ctx r = { .c = c };
+	for (int page = 0; page < 40; page++) {
+		size_t before = r.rows;
+		int rc = store_live_list(c->store, c->node_id, c->live_after_id, c->live_own_before, CLUSTER_LIVE_PAGE,
+					 live_row, &r);
+		if (rc || r.rows - before < CLUSTER_LIVE_PAGE)
+			break;
+	}
+	int64_t took = ooda_mono_ns() - t0;
+	pthread_mutex_lock(&c->mu);
+	c->rows_read += r.rows;
+	c->bytes_read += r.bytes;
+	c->rows_refused += r.refused;
+	if (r.rows)
+		c->merge_ns = took;
+	pthread_mutex_unlock(&c->mu);
 }
 
 static void step_down(struct cluster *c, const char *why)
@@ -76,8 +218,16 @@ static void step_down(struct cluster *c, const char *why)
 	if (!c->term)
 		return;
 	log_warn("cluster: node %s stepping down from term %lld: %s", c->node_id, (long long)c->term, why);
+	char text[400];
+	snprintf(text, sizeof(text), "term %lld: %s", (long long)c->term, why);
+	struct step_down_ctx d = { c, c->term, text };
 	c->term = 0;
 	lead_set(0);
+	/* after lead_set: the loops stop at once; the record may fail while the store is away */
+	struct buf err = BUF_INIT;
+	if (store_write(c->store, step_down_tx, &d, &err))
+		log_warn("cluster: the step-down of node %s is not in the audit log: %s", c->node_id, err.data);
+	buf_release(&err);
 }
 
 /* One round: claim or renew, publish, heartbeat. first: the claim before the stages start. */
@@ -86,11 +236,12 @@ static void cluster_step(struct cluster *c, bool first)
 	uint64_t refused = store_fence_refusals(c->store);
 	if (refused != c->refusals_seen) {
 		c->refusals_seen = refused;
-		step_down(c, "a write carrying this node's term was refused (fenced): a newer leader holds the lease");
+		step_down(c, "stale fencing token: a write carrying this node's term was refused; a newer leader holds "
+			     "the lease");
 	}
 	int64_t t0 = ooda_mono_ns();
 	if (c->term && t0 > c->valid_until_mono)
-		step_down(c, "the lease was not renewed in time (was this process paused?)");
+		step_down(c, "lease expired: not renewed in time (was this process paused?)");
 	struct claim_ctx k = { .c = c, .now_ns = ooda_now_ns(), .lease_ns = CLUSTER_LEASE_NS };
 	struct buf err = BUF_INIT;
 	int rc = store_write(c->store, claim_tx, &k, &err);
@@ -103,6 +254,8 @@ static void cluster_step(struct cluster *c, bool first)
 		if (k.out.term != c->term) {
 			c->term = k.out.term;
 			log_info("cluster: node %s leads with term %lld", c->node_id, (long long)c->term);
+			if (!first && c->before_lead)
+				c->before_lead(c->ctx);
 			lead_set(c->term);
 			if (!first && c->on_lead)
 				c->on_lead(c->ctx);
@@ -110,7 +263,7 @@ static void cluster_step(struct cluster *c, bool first)
 		c->valid_until_mono = t0 + CLUSTER_LEASE_NS - LEASE_MARGIN_NS;
 	} else if (c->term) {
 		char why[200];
-		snprintf(why, sizeof(why), "node %s holds the lease with term %lld", k.out.node_id, (long long)k.out.term);
+		snprintf(why, sizeof(why), "lease lost: node %s holds it with term %lld", k.out.node_id, (long long)k.out.term);
 		step_down(c, why);
 	}
 	buf_reset(&err);
@@ -118,11 +271,36 @@ static void cluster_step(struct cluster *c, bool first)
 	pthread_mutex_lock(&c->mu);
 	memcpy(address, c->address, sizeof(address));
 	pthread_mutex_unlock(&c->mu);
-	struct node_row n = { .node_id = c->node_id, .address = address, .version = c->version,
-			      .role = c->term ? "leader" : "follower", .term = c->term,
-			      .started_ns = c->started_ns, .seen_ns = ooda_now_ns() };
-	if (store_write(c->store, heartbeat_tx, &n, &err) && !rc)
-		log_warn("cluster: %s", err.data);
+	size_t entries = 0;
+	int64_t mono = ooda_mono_ns();
+	if (c->live && !c->live_pending.len && mono - c->live_taken_mono >= CLUSTER_LIVE_SEND_NS) {
+		live_delta_take(c->live, &c->live_pending, &entries);
+		c->live_taken_mono = mono;
+	}
+	struct heartbeat_ctx h = { .row = { .node_id = c->node_id, .address = address, .version = c->version,
+					    .role = c->term ? "leader" : "follower", .term = c->term,
+					    .started_ns = c->started_ns, .seen_ns = ooda_now_ns() },
+				   .delta = &c->live_pending };
+	if (store_write(c->store, heartbeat_tx, &h, &err)) {
+		if (!rc)
+			log_warn("cluster: %s", err.data);
+	} else if (c->live_pending.len) { /* else kept for the next round; the outbox fills meanwhile */
+		pthread_mutex_lock(&c->mu);
+		c->rows_sent++;
+		c->bytes_sent += c->live_pending.len;
+		pthread_mutex_unlock(&c->mu);
+		buf_reset(&c->live_pending);
+	}
+	buf_reset(&err);
+	if (c->live) {
+		live_read(c);
+		int64_t now = ooda_now_ns();
+		if (c->term && now - c->live_pruned_ns >= 60 * OODA_NS_PER_SEC) {
+			int64_t before = now - CLUSTER_LIVE_KEEP_NS;
+			if (!store_write(c->store, prune_tx, &before, &err))
+				c->live_pruned_ns = now;
+		}
+	}
 	buf_release(&err);
 }
 
@@ -170,6 +348,9 @@ int cluster_create(const struct cluster_options *o, struct cluster **out, struct
 	snprintf(c->address, sizeof(c->address), "%s", o->listen ? o->listen : "");
 	snprintf(c->version, sizeof(c->version), "%s", o->version ? o->version : "");
 	c->on_lead = o->on_lead;
+	c->before_lead = o->before_lead;
+	c->signer = o->signer;
+	buf_init(&c->live_pending);
 	c->ctx = o->ctx;
 	c->started_ns = ooda_now_ns();
 	struct lease_row l;
@@ -184,6 +365,11 @@ int cluster_create(const struct cluster_options *o, struct cluster **out, struct
 		return 0;
 	}
 	lead_set(0);
+	if (o->live) {
+		c->live = o->live;
+		c->live_own_before = o->live_replayed ? 0 : c->started_ns;
+		live_merge_enable(c->live);
+	}
 	c->refusals_seen = store_fence_refusals(c->store);
 	cluster_step(c, true);
 	if (!c->term)
@@ -196,11 +382,13 @@ int cluster_create(const struct cluster_options *o, struct cluster **out, struct
 	return 0;
 }
 
-/* Gives the lease up: it expires now, so the next claim by another node wins. */
+/* Gives the lease up: it expires at once, so the next claim by another node wins. */
 static void lease_release(struct cluster *c)
 {
 	/* a renewal of our own term that ends a nanosecond ago */
-	struct claim_ctx k = { .c = c, .now_ns = ooda_now_ns(), .lease_ns = -1 };
+	/* not audited itself: the node that takes the lease next records "lease given up" */
+	int64_t now = ooda_now_ns(); /* it ends at 0, which tells the next holder it was given up */
+	struct claim_ctx k = { .c = c, .now_ns = now, .lease_ns = -now };
 	struct buf err = BUF_INIT;
 	if (!store_write(c->store, claim_tx, &k, &err))
 		log_info("cluster: node %s gave up the lease of term %lld", c->node_id, (long long)c->term);
@@ -218,10 +406,20 @@ void cluster_destroy(struct cluster *c)
 		pthread_mutex_unlock(&c->mu);
 		pthread_join(c->thread, NULL);
 	}
+	if (c->live) { /* the samples since the last round: the others keep counting them */
+		size_t entries = 0;
+		if (!c->live_pending.len)
+			live_delta_take(c->live, &c->live_pending, &entries);
+		struct buf err = BUF_INIT;
+		if (c->live_pending.len && store_write(c->store, live_put_tx, c, &err))
+			log_warn("cluster: %s", err.data);
+		buf_release(&err);
+	}
 	if (c->multi && c->term && store_fence_refusals(c->store) == c->refusals_seen)
 		lease_release(c);
 	if (c->multi)
 		lead_set(0);
+	buf_release(&c->live_pending);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
 	free(c);
@@ -285,7 +483,13 @@ int cluster_status_json(struct cluster *c, json_t **out, struct buf *err)
 		return rc;
 	}
 	bool live = have && l.expires_ns >= now;
-	*out = json_pack("{s:s, s:s?, s:I, s:o}", "node_id", c->node_id, "leader", live ? l.node_id : NULL, "term",
-			 (json_int_t)(have ? l.term : 0), "nodes", lc.nodes);
+	pthread_mutex_lock(&c->mu);
+	json_t *merge = json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "rows_sent", (json_int_t)c->rows_sent, "bytes_sent",
+				  (json_int_t)c->bytes_sent, "rows_read", (json_int_t)c->rows_read, "bytes_read",
+				  (json_int_t)c->bytes_read, "rows_refused", (json_int_t)c->rows_refused, "merge_ms",
+				  (double)c->merge_ns / 1e6);
+	pthread_mutex_unlock(&c->mu);
+	*out = json_pack("{s:s, s:s?, s:I, s:o, s:o}", "node_id", c->node_id, "leader", live ? l.node_id : NULL, "term",
+			 (json_int_t)(have ? l.term : 0), "nodes", lc.nodes, "live", merge);
 	return *out ? 0 : OODA_ENOMEM;
 }

@@ -9,6 +9,7 @@
  */
 #include "api/daemon.h"
 #include "api/cluster.h"
+#include "detect/alerts.h"
 #include "api/remedy_glue.h"
 #include "api/stage.h"
 #include "core/error.h"
@@ -246,8 +247,20 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *restart_keys,
 	return rc;
 }
 
+/* The stages' state the hook below reads goes away at stop: the hook is off from then on. */
+static pthread_mutex_t lead_hook_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool lead_hooks_off;
+
+static void lead_hooks_disable(void)
+{
+	pthread_mutex_lock(&lead_hook_mu);
+	lead_hooks_off = true;
+	pthread_mutex_unlock(&lead_hook_mu);
+}
+
 static void daemon_release(struct daemon *d)
 {
+	lead_hooks_disable();
 	stages_stop(d);
 	cluster_destroy(d->cluster);
 	d->cluster = NULL;
@@ -330,9 +343,29 @@ static void daemon_on_lead(void *ctx)
 	remedy_glue_resume(ctx);
 }
 
+
+/*
+ * Before this node begins to lead: the alerting core takes over the alert
+ * state the previous leader stored, so an alert still firing is not seen
+ * as new (and not notified a second time) by this node's first tick.
+ */
+static void daemon_before_lead(void *ctx)
+{
+	struct daemon *d = ctx;
+	pthread_mutex_lock(&lead_hook_mu);
+	if (!lead_hooks_off && d->alerts) {
+		struct buf err = BUF_INIT;
+		if (alerts_reload(d->alerts, &err))
+			log_error("this node leads with the alert state it had: %s", err.data);
+		buf_release(&err);
+	}
+	pthread_mutex_unlock(&lead_hook_mu);
+}
+
 int daemon_serve(const struct serve_options *opt, struct buf *err)
 {
 	struct daemon d = { 0 };
+	lead_hooks_off = false;
 	pthread_rwlock_init(&d.cfg_lock, NULL);
 	pthread_mutex_init(&d.reload_mu, NULL);
 	flag_counts_init(&d.flag_counts);
@@ -425,7 +458,15 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	if ((rc = tstore_open(d.data_dir, &topt, &d.tstore, err)) ||
 	    (!on_ch && (rc = store_telemetry_record(d.store, err))))
 		goto out;
-	live_replay(&d);
+	/*
+	 * Several nodes on one ClickHouse share their telemetry: replaying it
+	 * would count the others' spans twice, since their deltas (cluster.h)
+	 * bring them in; this node's own come back the same way.
+	 */
+	struct lease_row lease;
+	bool replay = !on_ch || store_lease_get(d.store, &lease) == OODA_EUNSUPPORTED;
+	if (replay)
+		live_replay(&d);
 	if ((rc = audit_signer_load(&d.signer, d.data_dir, d.cfg.audit_checkpoint_every, err)))
 		goto out;
 	d.signer.interval_ns = d.cfg.audit_checkpoint_interval_ns;
@@ -434,7 +475,9 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	{
 		/* before the stages: they start knowing whether this node leads */
 		struct cluster_options co = { .store = d.store, .node_id = d.cfg.node_id, .listen = d.listen,
-					      .version = OODA_VERSION, .on_lead = daemon_on_lead, .ctx = &d };
+					      .version = OODA_VERSION, .on_lead = daemon_on_lead, .ctx = &d,
+					      .before_lead = daemon_before_lead, .signer = &d.signer,
+					      .live = d.live, .live_replayed = replay };
 		if ((rc = cluster_create(&co, &d.cluster, err)))
 			goto out;
 	}
@@ -504,6 +547,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 			daemon_stages[i].quiesce(&d);
 	http_server_stop(d.http, 10000);
 	d.http = NULL;
+	lead_hooks_disable();
 	stages_stop(&d);
 	/* after the stages: a leader's last writes still carry a term that holds */
 	cluster_destroy(d.cluster);

@@ -6,6 +6,7 @@
  * the stores.
  */
 #include "api/remedy_glue.h"
+#include "api/handover.h"
 #include "api/respond_glue.h"
 #include "api/stage.h"
 #include "remedy/remedy.h"
@@ -393,7 +394,8 @@ static int respond_reload(struct daemon *d, const struct config *cfg, bool apply
 
 static int respond_add_ticks(struct daemon *d, struct engine *e)
 {
-	return respond_glue_add_ticks(d, e);
+	int rc = respond_glue_add_ticks(d, e);
+	return rc ? rc : engine_add(e, handover_tick, d); /* what followers left for the leader (handover.h) */
 }
 
 static void respond_stop(struct daemon *d)

@@ -1255,6 +1255,31 @@ int alerts_create(struct store *s, const struct audit_signer *sg, struct live_si
 	return 0;
 }
 
+int alerts_reload(struct alerts *a, struct buf *err)
+{
+	if (!a || !a->store)
+		return 0;
+	flush(a, NULL);
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < a->n; i++)
+		alert_free(a->v[i]);
+	a->n = 0;
+	json_object_clear(a->index);
+	for (size_t i = 0; i < a->n_sil; i++)
+		silence_release(&a->sil[i]);
+	a->n_sil = 0;
+	int rc = vdoc_list(a->store, "alert", "", load_alert, a);
+	if (!rc)
+		rc = vdoc_list(a->store, "silence", "", load_silence, a);
+	size_t n = a->n;
+	pthread_mutex_unlock(&a->mu);
+	if (rc)
+		buf_addf(err, "reloading alerts and silences: %s", ooda_strerror(rc));
+	else
+		log_info("alerts: %zu alerts read again from the store", n);
+	return rc;
+}
+
 void alerts_destroy(struct alerts *a)
 {
 	if (!a)

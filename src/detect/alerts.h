@@ -216,4 +216,14 @@ int alerts_silence_delete(struct alerts *a, const char *id, const char *actor, s
 /* Alerts by state, inhibited and silenced firing alerts, silences: Prometheus text for /metrics. */
 void alerts_metrics(struct alerts *a, struct buf *out);
 
+/*
+ * Reads every alert and silence from the store again, replacing what is in
+ * memory (queued writes are stored first): a node that begins to lead
+ * takes over the state the previous leader stored, so an alert still
+ * firing stays firing instead of being seen as new. Transitions waiting
+ * for subscribers are kept. Returns 0 or the store's error with detail;
+ * on error the state in memory is the one read so far.
+ */
+int alerts_reload(struct alerts *a, struct buf *err);
+
 #endif

@@ -73,7 +73,7 @@ static char *name_dup(const char *s, size_t len)
 	return p;
 }
 
-static int bucket_of(int64_t dur_ns)
+int live_bucket_of(int64_t dur_ns)
 {
 	int lo = 0, hi = LIVE_N_BOUNDS; /* answer in [lo, hi] */
 	while (lo < hi) {
@@ -114,28 +114,36 @@ static void series_release(struct series *s)
 	free(s->ring);
 }
 
-/* Adds one sample to slot k of s; false if k is older than the ring. */
-static bool series_record(struct live_signals *live, struct series *s, int64_t k,
-			  int64_t dur_ns, bool err)
+struct slot *live_series_slot(struct live_signals *live, struct series *s, int64_t k)
 {
 	if (k < 0 || (live->head != INT64_MIN && k <= live->head - (int64_t)live->cfg.n_slots))
-		return false;
+		return NULL;
 	struct slot *sl = &s->ring[live_ring_pos(live, k)];
 	if (sl->k != k) {
 		if (sl->k > k)
-			return false;
+			return NULL;
 		if (sl->k >= 0)
 			live_totals_add_slot(&s->gone, sl);
 		memset(sl, 0, sizeof(*sl));
 		sl->k = k;
 	}
+	if (k < s->first_k)
+		s->first_k = k;
+	return sl;
+}
+
+/* Adds one sample to slot k of s; false if k is older than the ring. */
+static bool series_record(struct live_signals *live, struct series *s, int64_t k,
+			  int64_t dur_ns, bool err)
+{
+	struct slot *sl = live_series_slot(live, s, k);
+	if (!sl)
+		return false;
 	sl->req++;
 	if (err)
 		sl->err++;
 	sl->sum_s += (double)dur_ns / 1e9;
-	sl->b[bucket_of(dur_ns)]++;
-	if (k < s->first_k)
-		s->first_k = k;
+	sl->b[live_bucket_of(dur_ns)]++;
 	return true;
 }
 
@@ -242,7 +250,12 @@ static uint32_t service_add(struct live_signals *live, const char *name, size_t 
 static uint32_t service_resolve(struct live_signals *live, const struct resource *res)
 {
 	const char *name = res && res->service ? res->service : "unknown";
-	size_t len = name_len(name, strlen(name));
+	return live_service_by_name(live, name, strlen(name));
+}
+
+uint32_t live_service_by_name(struct live_signals *live, const char *name, size_t len)
+{
+	len = name_len(name, len);
 	uint64_t hash = XXH3_64bits(name, len);
 	uint32_t id = live_service_find(live, name, len, hash);
 	if (id != NONE)
@@ -259,8 +272,7 @@ static uint32_t service_resolve(struct live_signals *live, const struct resource
 	return live->other_service;
 }
 
-static struct series *op_resolve(struct live_signals *live, struct service *svc,
-				 const char *name)
+struct series *live_op_resolve(struct live_signals *live, struct service *svc, const char *name)
 {
 	if (!name)
 		name = "unknown";
@@ -322,9 +334,8 @@ static uint64_t edge_hash(uint32_t src, const char *name, size_t len)
 	return XXH3_64bits_withSeed(name, len, (uint64_t)src + 1);
 }
 
-/* The edge src -> name, created if needed; NONE when max_edges is reached. */
-static uint32_t edge_resolve(struct live_signals *live, uint32_t src, const char *name,
-			     size_t len, uint8_t kind)
+uint32_t live_edge_resolve(struct live_signals *live, uint32_t src, const char *name, size_t len,
+			   uint8_t kind)
 {
 	len = name_len(name, len);
 	uint64_t hash = edge_hash(src, name, len);
@@ -360,9 +371,11 @@ static void edge_record(struct live_signals *live, uint32_t id, int64_t end_ns,
 		live->st.dropped_edges++;
 		return;
 	}
-	if (!series_record(live, &live->edges[id]->s, floor_div(end_ns, live->cfg.slot_ns),
-			   dur_ns, err))
+	int64_t k = floor_div(end_ns, live->cfg.slot_ns);
+	if (!series_record(live, &live->edges[id]->s, k, dur_ns, err))
 		live->st.dropped_old++;
+	else
+		live_outbox_note(live, OUT_EDGE, id, &live->edges[id]->s, k, dur_ns, err);
 }
 
 /* ---- span maps ---- */
@@ -599,6 +612,7 @@ void live_destroy(struct live_signals *live)
 	free(live->edge_index);
 	spanmap_release(&live->recent);
 	spanmap_release(&live->pending);
+	live_outbox_release(live);
 	pthread_mutex_destroy(&live->lock);
 	free(live);
 }
@@ -658,9 +672,11 @@ static void publish_span(struct live_signals *live, const struct span *sp, uint3
 
 	if (is_server_span(sp)) {
 		live->st.server_spans++;
-		struct series *s = op_resolve(live, live->services[svc_id], sp->name);
+		struct series *s = live_op_resolve(live, live->services[svc_id], sp->name);
 		if (s && !series_record(live, s, k, dur, err))
 			live->st.dropped_old++;
+		else if (s)
+			live_outbox_note(live, OUT_RED, svc_id, s, k, dur, err);
 	}
 
 	struct ment e = { .seen_ns = now, .end_ns = sp->end_ns, .dur_ns = dur, .svc = svc_id,
@@ -674,7 +690,7 @@ static void publish_span(struct live_signals *live, const struct span *sp, uint3
 		const struct ment *c = &live->pending.ring[pos[i]];
 		if (c->svc != svc_id) {
 			const char *callee = live->services[c->svc]->name;
-			uint32_t id = edge_resolve(live, svc_id, callee, strlen(callee), EDGE_SPAN);
+			uint32_t id = live_edge_resolve(live, svc_id, callee, strlen(callee), EDGE_SPAN);
 			edge_record(live, id, c->end_ns, c->dur_ns, c->flags & F_ERR);
 			e.flags |= F_CLAIMED;
 		}
@@ -686,7 +702,7 @@ static void publish_span(struct live_signals *live, const struct span *sp, uint3
 		uint8_t kind;
 		const char *peer = client_peer(sp, &len, &kind);
 		if (peer) {
-			e.edge = edge_resolve(live, svc_id, peer, len, kind);
+			e.edge = live_edge_resolve(live, svc_id, peer, len, kind);
 			e.flags |= e.edge != NONE ? F_EXT : F_EXT_LOST;
 		}
 	}
@@ -709,7 +725,7 @@ static void match_parent(struct live_signals *live, const struct span *sp, uint3
 		if (p->svc != svc_id) {
 			const char *callee = live->services[svc_id]->name;
 			int64_t dur = ooda_ns_sub_sat(sp->end_ns, sp->start_ns);
-			uint32_t id = edge_resolve(live, p->svc, callee, strlen(callee), EDGE_SPAN);
+			uint32_t id = live_edge_resolve(live, p->svc, callee, strlen(callee), EDGE_SPAN);
 			edge_record(live, id, sp->end_ns, dur < 0 ? 0 : dur,
 				    sp->status == STATUS_ERROR);
 			p->flags |= F_CLAIMED;
@@ -793,6 +809,7 @@ void live_stats_get(struct live_signals *live, struct live_stats *out)
 		return;
 	pthread_mutex_lock(&live->lock);
 	*out = live->st;
+	out->merge_dropped = live->out.dropped;
 	out->services = live->n_services;
 	out->series = live->n_series;
 	out->edges = live->n_edges;

@@ -98,6 +98,8 @@ struct live_stats {
 	uint64_t overflow_ops;     /* requests attributed to operation "other" */
 	uint64_t unmatched_children; /* children whose parent never came in time */
 	uint64_t evicted_spans;    /* recent spans pushed out of a full span map */
+	uint64_t merge_dropped;    /* local samples not sent to other nodes: the merge outbox was full */
+	uint64_t merged_entries;   /* (series, slot) counters applied from other nodes */
 	uint32_t services, series, edges;
 };
 
@@ -251,5 +253,49 @@ int live_red_counts(struct live_signals *live, const char *service, const char *
 		    int64_t from_ns, int64_t to_ns, double le_seconds, size_t cap,
 		    int64_t *first_slot_ns, int64_t *slot_ns, double *requests, double *errors,
 		    double *fast, size_t *n, struct buf *err);
+
+/*
+ * Merging across nodes. Several ooda nodes each see a share of the spans;
+ * each sends what it ingested and adds in what the others sent, so every
+ * node's views and the leader's detectors see the whole. What travels is a
+ * delta: per (series, slot) the counters this node added since its last
+ * take (requests, errors, sum of durations, one count per fixed bucket),
+ * which add up exactly on the receiving side (see "How the numbers merge").
+ * Edges travel the same way, keyed by caller service, callee name and type.
+ * Ingest rates and parent/child matching stay per node: an edge whose
+ * parent span reached one node and child span another is not seen.
+ *
+ * The delta is a byte string (version "OLD1"): the slot width, then per
+ * entry its type (0 RED, 1 edge), the service and the operation or callee
+ * name, the edge type, the slot number, requests, errors, the sum of
+ * durations (IEEE double) and the non-zero bucket counts (a 32-bit mask,
+ * then the counts), integers as LEB128 varints.
+ */
+
+/* Entries of the outbox at most (about 150 bytes each); samples beyond it are counted in merge_dropped. */
+#define LIVE_OUTBOX_MAX 16384u
+/* A delta longer than this or with more entries than LIVE_OUTBOX_MAX is refused by live_delta_apply. */
+#define LIVE_DELTA_MAX_BYTES (8u << 20)
+
+/* From now on this node notes its own samples for live_delta_take. */
+void live_merge_enable(struct live_signals *live);
+
+/*
+ * Appends to out the delta of this node's samples since the last call and
+ * empties the outbox; *entries receives the number of (series, slot)
+ * entries (0: nothing was appended). Returns 0, or OODA_EINVAL for NULLs.
+ */
+int live_delta_take(struct live_signals *live, struct buf *out, size_t *entries);
+
+/*
+ * Adds a delta another node took into this view. The whole delta is
+ * checked before anything is applied: a malformed one (truncated, bad
+ * type, a name longer than LIVE_NAME_MAX, bucket counts that do not sum to
+ * the requests, another slot width) changes nothing and returns
+ * OODA_EINVAL with the reason in err. Entries for slots older than the
+ * ring are skipped; names past the limits go to "other" as at ingest.
+ * Samples applied here are not sent on by live_delta_take.
+ */
+int live_delta_apply(struct live_signals *live, const uint8_t *p, size_t n, struct buf *err);
 
 #endif

@@ -96,6 +96,29 @@ struct spanmap {
 	uint32_t mask;
 };
 
+/*
+ * The merge outbox (live_merge.c): this node's own samples since the last
+ * live_delta_take(), one entry per (series, slot), so a node sends what it
+ * ingested and never what it imported from others.
+ */
+enum out_type { OUT_RED, OUT_EDGE };
+struct outent {
+	struct series *s;
+	int64_t k;
+	uint32_t owner; /* service index (OUT_RED) or edge index (OUT_EDGE) */
+	uint8_t type;
+	struct slot c;  /* c.k unused */
+};
+
+struct outbox {
+	bool on;
+	struct outent *v;
+	uint32_t n, cap;
+	uint32_t *index; /* entry index, EMPTY when free */
+	uint32_t mask;
+	uint64_t dropped; /* samples lost to a full outbox */
+};
+
 struct live_signals {
 	pthread_mutex_t lock;
 	struct live_config cfg;
@@ -115,6 +138,7 @@ struct live_signals {
 
 	struct spanmap recent, pending;
 	struct live_stats st;
+	struct outbox out;
 };
 
 static inline uint32_t live_ring_pos(const struct live_signals *live, int64_t k)
@@ -137,6 +161,29 @@ void live_series_sum(const struct live_signals *live, const struct series *s, in
 
 /* The q-quantile of t in ms, interpolated inside its bucket; NaN when empty. */
 double live_quantile_ms(const struct totals *t, double q);
+
+/* Notes a local sample of slot k of s in the merge outbox, when merging is on. */
+void live_outbox_note(struct live_signals *live, uint8_t type, uint32_t owner, struct series *s,
+		      int64_t k, int64_t dur_ns, bool err);
+
+/* Frees the merge outbox. */
+void live_outbox_release(struct live_signals *live);
+
+/* The bucket of a duration (le semantics; the last is +Inf). */
+int live_bucket_of(int64_t dur_ns);
+
+/* The service called name (len bytes): found, created, or "other" past max_services; NONE on no memory. */
+uint32_t live_service_by_name(struct live_signals *live, const char *name, size_t len);
+
+/* The operation series name of svc: found, created, or "other" past the limits; NULL on no memory. */
+struct series *live_op_resolve(struct live_signals *live, struct service *svc, const char *name);
+
+/* The edge src -> name, created if needed; NONE when max_edges is reached. */
+uint32_t live_edge_resolve(struct live_signals *live, uint32_t src, const char *name, size_t len,
+			   uint8_t kind);
+
+/* The slot of s holding k, made current (older contents go to s->gone); NULL if k is older than the ring. */
+struct slot *live_series_slot(struct live_signals *live, struct series *s, int64_t k);
 
 /* The index of the service called name (len bytes, hash XXH3), or NONE. */
 uint32_t live_service_find(const struct live_signals *live, const char *name, size_t len,

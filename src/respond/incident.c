@@ -11,7 +11,9 @@
 #include "respond/catalog.h"
 #include "respond/incident_impl.h"
 #include "respond/incident_priv.h"
+#include "audit/docwrite.h"
 #include "core/error.h"
+#include "core/lead.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "core/worker.h"
@@ -194,6 +196,34 @@ struct tx_ctx {
 	struct incident_change *c;
 };
 
+/*
+ * The hand-over of an incident's event to the leader, in the change's own
+ * transaction: key "incident/INC-N/<time, 20 digits>" so one incident's
+ * events are taken in order.
+ */
+static int handover_put_tx(struct store *s, int64_t number, const struct incident_change *c, struct buf *err)
+{
+	char key[80], id[32];
+	snprintf(id, sizeof(id), "INC-%lld", (long long)number);
+	snprintf(key, sizeof(key), "incident/%s/%020lld", id, (long long)c->now_ns);
+	json_t *b = json_pack("{s:s, s:s, s:s?}", "incident", id, "event", c->event,
+			      "event2", c->event2 && *c->event2 ? c->event2 : NULL);
+	char *body = b ? json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(b);
+	if (!body) {
+		buf_adds(err, "the hand-over to the leader cannot be written");
+		return OODA_ENOMEM;
+	}
+	struct vdoc_write w = { .kind = INCIDENTS_HANDOVER_KIND, .key = key, .body = body, .body_len = strlen(body),
+				.status = "pending", .expect_version = -1, .actor = c->actor,
+				.rationale = "changed on a node that does not lead: the leader's workers follow it up" };
+	struct vdoc before = { 0 };
+	int rc = vdoc_write_tx(s, &w, &before, err);
+	vdoc_release(&before);
+	free(body);
+	return rc;
+}
+
 static int change_tx(struct store *s, void *ctx, struct buf *err)
 {
 	struct tx_ctx *t = ctx;
@@ -278,11 +308,15 @@ static int change_tx(struct store *s, void *ctx, struct buf *err)
 	rc = audit_append(s, t->inc->signer, &a, err);
 	free(detail);
 	free(body);
+	if (!rc && c->handover)
+		rc = handover_put_tx(s, number, c, err);
 	return rc;
 }
 
 int incident_commit(struct incidents *inc, struct incident_change *c, struct buf *err)
 {
+	/* a follower's subscribers would hold the event until it leads: the leader takes it from the store */
+	c->handover = c->event && *c->event && lead_term() == 0;
 	struct tx_ctx t = { inc, c };
 	int rc = store_write(inc->store, change_tx, &t, err);
 	if (!rc && c->event) {
@@ -305,7 +339,7 @@ void incident_change_release(struct incident_change *c)
 
 void incident_notify(struct incidents *inc, const struct incident_change *c)
 {
-	if (!c->event || !*c->event || !c->event_json)
+	if (!c->event || !*c->event || !c->event_json || c->handover)
 		return;
 	for (int i = 0; i < inc->n_subs; i++)
 		inc->subs[i].fn(inc->subs[i].ctx, c->event, c->event_json);
@@ -1099,6 +1133,8 @@ int incidents_open(struct incidents *inc, const json_t *req, const char *actor, 
 	incident_entry(&c, "opened", actor, json_string_value(summary) ? json_string_value(summary) : "opened by hand",
 		       json_pack("{s:s}", "severity", sev));
 	add_changes(inc, &c, now);
+	if (lead_term() == 0) /* incident_commit hands the event over */
+		c.detail = json_pack("{s:b}", "handed_over_to_leader", 1);
 	int rc = incident_commit(inc, &c, err);
 	pthread_mutex_unlock(&inc->mu);
 	if (!rc) {
@@ -1287,4 +1323,58 @@ int incidents_timeline_append(struct incidents *inc, const char *id, const char 
 	}
 	incident_entry(&c, kind, actor, text, data);
 	return incident_finish(inc, &c, 0, NULL, err);
+}
+
+/* ---- hand-over from a follower (incidents_open) ----------------------------- */
+
+struct take_ctx {
+	const struct audit_signer *signer;
+	const char *key;
+	int64_t version;
+	const char *body;
+};
+
+static int take_tx(struct store *s, void *ctx, struct buf *err)
+{
+	struct take_ctx *t = ctx;
+	struct vdoc_write w = { .kind = INCIDENTS_HANDOVER_KIND, .key = t->key, .body = t->body,
+				.body_len = strlen(t->body), .status = "taken", .expect_version = t->version,
+				.actor = "ooda", .rationale = "the leader took the hand-over",
+				.action = "handover.take", .target = t->key };
+	return vdoc_put_tx(s, t->signer, &w, err);
+}
+
+int incidents_handover_take(struct incidents *inc, const char *key, int64_t version, const char *body,
+			    struct buf *err)
+{
+	json_t *b = json_loads(body, 0, NULL);
+	const char *id = json_string_value(json_object_get(b, "incident"));
+	const char *event = json_string_value(json_object_get(b, "event"));
+	const char *event2 = json_string_value(json_object_get(b, "event2"));
+	if (!id || !event) {
+		buf_addf(err, "%s: not an incident's hand-over", key);
+		json_decref(b);
+		return OODA_EINVAL;
+	}
+	struct take_ctx t = { inc->signer, key, version, body };
+	int rc = store_write(inc->store, take_tx, &t, err);
+	if (rc) {
+		json_decref(b);
+		return rc;
+	}
+	/* the document as it is now stands for the one the follower wrote (later changes are taken after) */
+	struct incident_change c = { .event = event, .event2 = event2 };
+	pthread_mutex_lock(&inc->mu);
+	rc = incident_load(inc, id, &c.doc, err);
+	pthread_mutex_unlock(&inc->mu);
+	if (!rc) {
+		json_t *p = incident_public(c.doc);
+		c.event_json = json_dumps(p, JSON_COMPACT);
+		json_decref(p);
+		incident_notify(inc, &c);
+		log_info("%s: %s on a follower, taken over by the leader", id, event);
+	}
+	incident_change_release(&c);
+	json_decref(b);
+	return rc;
 }

@@ -178,8 +178,31 @@ int incidents_status_page_json(struct incidents *inc, struct buf *out, struct bu
 /*
  * Opens an incident by hand: {title, service?, severity?, summary?}.
  * Writes the new document to out.
+ *
+ * Every change made on a node that does not lead (core/lead.h) — opened
+ * by hand, moved along its lifecycle, its severity or commander changed
+ * through the API — does not hand its event to this node's subscribers,
+ * whose workers run on the leader only: in the change's own transaction
+ * the event is stored as a hand-over (a document of kind
+ * INCIDENTS_HANDOVER_KIND, key "incident/INC-N/TIME", status "pending")
+ * that the leader takes with incidents_handover_take.
  */
 int incidents_open(struct incidents *inc, const json_t *req, const char *actor, struct buf *out, struct buf *err);
+
+/* Work a follower stored for the leader: documents of this kind with status "pending" (also used by api/). */
+#define INCIDENTS_HANDOVER_KIND "handover"
+
+/*
+ * On the leader: takes the hand-over stored under key at version with
+ * body {"incident", "event", "event2"?}: marks it taken (expect_version,
+ * so one leader takes it once; the write is fenced like every leader
+ * write), then hands the event, with the incident as it is now, to the
+ * subscribers. Returns 0, OODA_EPRECOND when it was taken already,
+ * OODA_EINVAL for a body that is not an incident's hand-over, or another
+ * error with detail.
+ */
+int incidents_handover_take(struct incidents *inc, const char *key, int64_t version, const char *body,
+			    struct buf *err);
 
 /* Moves id to status `to` (the lifecycle table); OODA_ECONFLICT naming from and to when illegal. */
 int incidents_transition(struct incidents *inc, const char *id, const char *to, const char *note, const char *actor,

@@ -44,6 +44,7 @@ struct incident_change {
 	const char *event, *event2;     /* hook events; NULL or "" for none */
 	char *event_json;               /* owned: the public document after the write */
 	json_t *out;                    /* owned: what incident_finish writes instead of the document */
+	bool handover;                  /* a follower's: the event waits in the store for the leader (HANDOVER_KIND) */
 };
 
 bool incident_status_open(const char *s);

@@ -80,6 +80,14 @@ static const char *const pg_migrations[] = {
 	"  expires_ns BIGINT NOT NULL);"
 	"CREATE TABLE cluster_nodes(node_id TEXT PRIMARY KEY, address TEXT NOT NULL, version TEXT NOT NULL,"
 	"  role TEXT NOT NULL, term BIGINT NOT NULL, started_ns BIGINT NOT NULL, seen_ns BIGINT NOT NULL);",
+	/*
+	 * 9: live signals merged across nodes: one row per node and round. Ids
+	 * are given out under the write lock, so they commit in id order and a
+	 * reader's "id > last seen" misses nothing.
+	 */
+	"CREATE TABLE live_deltas(id BIGSERIAL PRIMARY KEY, node_id TEXT NOT NULL, written_ns BIGINT NOT NULL,"
+	"  body BYTEA NOT NULL);"
+	"CREATE INDEX live_deltas_written ON live_deltas(written_ns);",
 };
 
 /* Bookkeeping outside the numbered migrations: the schema version itself. */
@@ -152,6 +160,9 @@ enum pg_stmt {
 	PG_LEASE_GET,
 	PG_NODE_PUT,
 	PG_NODE_LIST,
+	PG_LIVE_PUT,
+	PG_LIVE_LIST,
+	PG_LIVE_PRUNE,
 	PG_STATS,
 	PG_COUNT
 };
@@ -295,6 +306,11 @@ static const char *const pg_text[PG_COUNT] = {
 		" started_ns = excluded.started_ns, seen_ns = excluded.seen_ns",
 	[PG_NODE_LIST] = "SELECT node_id, address, version, role, term, started_ns, seen_ns FROM cluster_nodes"
 			 " ORDER BY node_id",
+	[PG_LIVE_PUT] = "INSERT INTO live_deltas(node_id, written_ns, body) VALUES($1, $2, $3)",
+	/* $1 the reading node, $2 the last id it read, $3 its own rows written before this are read too, $4 limit */
+	[PG_LIVE_LIST] = "SELECT id, node_id, written_ns, body FROM live_deltas"
+			 " WHERE id > $2 AND (node_id <> $1 OR written_ns < $3) ORDER BY id LIMIT $4",
+	[PG_LIVE_PRUNE] = "DELETE FROM live_deltas WHERE written_ns < $1",
 	[PG_STATS] = "SELECT pg_database_size(current_database()), (SELECT coalesce(MAX(seq), 0) FROM audit)",
 };
 

@@ -80,6 +80,14 @@ static const char *const sql_migrations[] = {
 	"  expires_ns INTEGER NOT NULL);"
 	"CREATE TABLE cluster_nodes(node_id TEXT PRIMARY KEY, address TEXT NOT NULL, version TEXT NOT NULL,"
 	"  role TEXT NOT NULL, term INTEGER NOT NULL, started_ns INTEGER NOT NULL, seen_ns INTEGER NOT NULL);",
+	/*
+	 * 9: live signals merged across nodes (model/live.h): each node's
+	 * deltas of RED and edge counters, read by the others in id order and
+	 * pruned by age. Used on PostgreSQL only, like 8.
+	 */
+	"CREATE TABLE live_deltas(id INTEGER PRIMARY KEY, node_id TEXT NOT NULL, written_ns INTEGER NOT NULL,"
+	"  body BLOB NOT NULL);"
+	"CREATE INDEX live_deltas_written ON live_deltas(written_ns);",
 };
 
 enum sql_stmt {

@@ -512,4 +512,26 @@ struct store_copy_options {
  */
 int store_copy(struct store *src, struct store *dst, const struct store_copy_options *opt, struct buf *err);
 
+/* A delta of one node's live signals (model/live.h, live_delta_take), as stored. */
+struct live_delta_row {
+	int64_t id;            /* ascending in commit order */
+	const char *node_id;
+	int64_t written_ns;
+	const uint8_t *body;
+	size_t body_len;
+};
+
+/* (tx) Appends node's delta body (len bytes). OODA_EUNSUPPORTED on SQLite. */
+int store_live_put(struct store *s, const char *node, int64_t written_ns, const void *body, size_t len);
+/*
+ * The deltas with id > after_id, oldest first, at most limit (> 0): those of
+ * every node but node, and node's own written before own_before_ns (0: none
+ * of its own). fn gets a const struct live_delta_row * valid for the call.
+ * OODA_EUNSUPPORTED on SQLite.
+ */
+int store_live_list(struct store *s, const char *node, int64_t after_id, int64_t own_before_ns, size_t limit,
+		    store_row_fn fn, void *ctx);
+/* (tx) Deletes the deltas written before before_ns. OODA_EUNSUPPORTED on SQLite. */
+int store_live_prune(struct store *s, int64_t before_ns);
+
 #endif

@@ -145,6 +145,11 @@ struct store_backend {
 	/* every row in t's order, streamed; fn gets a const struct store_cell * (one per column) */
 	int (*table_iter)(void *impl, const struct store_table *t, store_row_fn fn, void *ctx);
 	int (*table_insert)(void *impl, const struct store_table *t, const struct store_cell *row); /* (tx) */
+
+	int (*live_put)(void *impl, const char *node, int64_t written_ns, const void *body, size_t len); /* (tx) */
+	int (*live_list)(void *impl, const char *node, int64_t after_id, int64_t own_before_ns, size_t limit,
+			 store_row_fn fn, void *ctx);
+	int (*live_prune)(void *impl, int64_t before_ns); /* (tx) */
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -187,3 +187,23 @@ int store_node_list(struct store *s, store_row_fn fn, void *ctx)
 	const struct store_backend *be = store_backend(s);
 	return be->node_list ? be->node_list(store_impl(s), fn, ctx) : OODA_EUNSUPPORTED;
 }
+
+int store_live_put(struct store *s, const char *node, int64_t written_ns, const void *body, size_t len)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->live_put ? be->live_put(store_impl(s), node, written_ns, body, len) : OODA_EUNSUPPORTED;
+}
+
+int store_live_list(struct store *s, const char *node, int64_t after_id, int64_t own_before_ns, size_t limit,
+		    store_row_fn fn, void *ctx)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->live_list ? be->live_list(store_impl(s), node, after_id, own_before_ns, limit, fn, ctx)
+			     : OODA_EUNSUPPORTED;
+}
+
+int store_live_prune(struct store *s, int64_t before_ns)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->live_prune ? be->live_prune(store_impl(s), before_ns) : OODA_EUNSUPPORTED;
+}

@@ -1329,6 +1329,44 @@ static int pg_table_insert(void *impl, const struct store_table *t, const struct
 	}
 	PQclear(r);
 	return rc;
+
+/* ---- live signals merged across nodes ------------------------------------- */
+
+static int pg_live_put(void *impl, const char *node, int64_t written_ns, const void *body, size_t len)
+{
+	struct params p = { 0 };
+	p_str(&p, node);
+	p_int(&p, written_ns);
+	p_blob(&p, body, len);
+	return wexec(impl, PG_LIVE_PUT, &p, NULL);
+}
+
+static int live_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
+{
+	struct live_delta_row row = { .id = col_int(r, i, 0), .node_id = col(r, i, 1), .written_ns = col_int(r, i, 2) };
+	uint8_t *body = col_bytes(r, i, 3, &row.body_len);
+	row.body = body;
+	int rc = fn(ctx, &row);
+	free(body);
+	return rc;
+}
+
+static int pg_live_list(void *impl, const char *node, int64_t after_id, int64_t own_before_ns, size_t limit,
+			store_row_fn fn, void *ctx)
+{
+	struct params p = { 0 };
+	p_str(&p, node);
+	p_int(&p, after_id);
+	p_int(&p, own_before_ns);
+	p_int(&p, (int64_t)(limit ? limit : 1));
+	return iterate(impl, PG_LIVE_LIST, &p, live_each, fn, ctx, NULL);
+}
+
+static int pg_live_prune(void *impl, int64_t before_ns)
+{
+	struct params p = { 0 };
+	p_int(&p, before_ns);
+	return wexec(impl, PG_LIVE_PRUNE, &p, NULL);
 }
 
 const struct store_backend store_pg_backend = {
@@ -1390,4 +1428,8 @@ const struct store_backend store_pg_backend = {
 	.table_count = pg_table_count,
 	.table_iter = pg_table_iter,
 	.table_insert = pg_table_insert,
+
+	.live_put = pg_live_put,
+	.live_list = pg_live_list,
+	.live_prune = pg_live_prune,
 };

@@ -239,6 +239,7 @@ static const char *const pruned_kinds[] = {
 	"alert",     /* every transition: pending, firing, resolved, silenced, inhibited, ... */
 	"silence",   /* created, then ended early: the ended versions */
 	"heartbeat", /* every ping of every job */
+	"handover",  /* work a follower left for the leader: pending, then taken */
 };
 
 #define N_PRUNED_KINDS (sizeof(pruned_kinds) / sizeof(pruned_kinds[0]))

@@ -5,7 +5,9 @@ cluster status`). Failover: the leader is killed with SIGKILL while a
 remediation run sleeps in its first step and a notification waits for a
 webhook receiver that is down; another node leads within 10 s, the run
 completes once (its second step appends one line), the notification reaches
-the receiver, once, when it comes up, and the audit chain verifies. Split
+the receiver, once, when it comes up, an alert firing across the failover
+(Alertmanager sends it again to the new leader) is notified once, and the
+audit chain verifies, with each takeover and step-down in it. Split
 brain: the new leader is stopped (SIGSTOP) past its lease, a third node takes
 over, and the old one, resumed, steps down (its log says so) without acting
 twice. Runs on the PostgreSQL cluster tests/pg/run started, or starts one."""
@@ -120,6 +122,9 @@ notify:
       url: http://127.0.0.1:{hook_port}/hook
       secret_env: OODA_IT_HOOK_SECRET
       timeout: 2s
+  routes:
+    - match: {{kind: alert}}
+      targets: [hook]
 policies:
   - name: slow
     when: {{service: svc-slow}}
@@ -171,6 +176,23 @@ policies:
         wait_for(lambda: any(n["id"] == note and n["attempts"] >= 1 for n in
                              L.get(f"/api/v1/notifications?id={note}").json().get("notifications", [])),
                  "a failed delivery attempt (receiver down)")
+        # an alert firing on the leader, its notification pending too (pushed without startsAt: active from now)
+        push = {"version": "4", "status": "firing", "alerts": [
+            {"status": "firing", "labels": {"alertname": "StillFiring", "service": "svc-alert"}}]}
+        r = L.post("/api/v1/alerts/alertmanager", push)
+        check(r.status == 200, f"alert pushed to the leader: {r.status} {r.body}")
+
+        def fingerprint():
+            al = [a for a in L.get("/api/v1/alerts?state=all").json()["alerts"] if a["name"] == "StillFiring"]
+            return al[0]["fingerprint"] if al else None
+
+        fp = wait_for(fingerprint, "the pushed alert on the leader")
+
+        def alert_rows(node):  # the outbox is in the store: any node lists it
+            r = node.get(f"/api/v1/notifications?alert={fp}")
+            return [n for n in r.json().get("notifications", []) if n["event"] == "firing"] if r.status == 200 else []
+
+        wait_for(lambda: alert_rows(L), "the firing alert's notification queued")
         L.proc.kill()
         L.proc.wait()
         killed_at = time.time()
@@ -186,6 +208,9 @@ policies:
 
         rec = Receiver(hook_port)
         wait_for(lambda: note in rec.got(), "the pending notification delivered after failover")
+        # Alertmanager sends the still-firing alert again, now to the new leader: not a new alert
+        r = L2.post("/api/v1/alerts/alertmanager", push)
+        check(r.status == 200 and not r.json().get("handed_over"), f"alert pushed to the new leader: {r.body}")
 
         def run_done():
             r = L2.get("/api/v1/runs?policy=slow")
@@ -214,6 +239,19 @@ policies:
         got = rec.got()
         check(got == before and got.count(note) == 1, f"every notification delivered once: {got}")
         check(lines(out) == ["done"], f"no step repeated after the split: {lines(out)}")
+        rows = alert_rows(third)
+        check(len(rows) == 1 and rows[0]["status"] == "delivered" and got.count(rows[0]["id"]) == 1,
+              f"the alert firing across the failover notified once: {rows}")
+        recs = third.get("/api/v1/audit?action=cluster.*&order=asc&limit=100").json()["records"]
+        leads = [(x["actor"], x["rationale"]) for x in recs if x["action"] == "cluster.lead"]
+        downs = [(x["actor"], x["rationale"]) for x in recs if x["action"] == "cluster.step_down"]
+        check(any(a == f"node:{leader2}" and f"lease expired: node {leader}" in why for a, why in leads),
+              f"the takeover after kill -9 is audited by the new leader: {leads}")
+        check(any(a == f"node:{v3['leader']}" and f"node {leader2}" in why for a, why in leads),
+              f"the takeover during the split is audited: {leads}")
+        check(any(a == f"node:{leader2}" and f"term {term2}:" in why for a, why in downs),
+              f"the resumed node's step-down is audited with its term and reason: {downs}")
+        print(f"leadership audit: {leads} {downs}")
         r = third.post("/api/v1/audit/verify", {})
         check(r.status == 200 and r.json().get("ok"), f"the audit chain verifies after the split: {r.body}")
         for k, x in nodes.items():

@@ -6,7 +6,13 @@ hears the commit through LISTEN/NOTIFY), concurrent writes through both
 leave one audit chain with no gap and no fork that `ooda audit verify`
 accepts over HTTP and offline, a flag written on one is read on the other,
 and the connection string (which may hold a password) appears in no log,
-error, API answer or audit record. Runs on the PostgreSQL cluster tests/pg/run
+error, API answer or audit record. Live signals merge: spans of one
+service sent half to each node show in full in either node's RED and
+graph, and the leader's rule sees the merged error ratio. Work begun on the
+follower reaches the leader through the store: an incident opened by hand
+gets the leader's triage summary and notification, its acknowledgement on
+the follower the leader's notification, an Alertmanager push becomes the
+leader's alert. Runs on the PostgreSQL cluster tests/pg/run
 started, or starts one itself."""
 import json
 import os
@@ -21,9 +27,64 @@ var, dsn = pg_database()
 secret = "s3cretdsnmark"
 dsn += f" application_name={secret}"
 os.environ[var] = dsn
+os.environ["OODA_IT_HOOK_SECRET"] = "hook-key"
 
-a = Server(pg_var=var)
-b = Server(pg_var=var)
+# the leader's rule sees the error ratio of checkout over both nodes' spans (live signals merged);
+# incident events go to a webhook nobody listens on: the outbox shows what the leader queued
+CONFIG = """notify:
+  targets:
+    - name: hook
+      type: webhook
+      url: http://127.0.0.1:9/hook
+      secret_env: OODA_IT_HOOK_SECRET
+  routes:
+    - match: {kind: incident}
+      targets: [hook]
+alerts:
+  interval: 500ms
+  rules:
+    - name: CheckoutErrorsMerged
+      expr: sum(ooda_span_errors_total{service="checkout"}) / sum(ooda_span_requests_total{service="checkout"}) > 0.3
+      for: 0s
+      severity: ticket
+"""
+SEQ = [0]
+
+
+def calls(end_ns, n, errors):
+    """n calls frontend -> checkout (a server span each, the callee's child of the caller's), errors of them failing."""
+    a, b = [], []
+    for i in range(n):
+        SEQ[0] += 1
+        k = SEQ[0]
+        end = end_ns - i * 1_000_000
+        tid, pid, cid = f"{k:032x}", f"{k:016x}", f"{k + 10_000_000:016x}"
+        a.append({"traceId": tid, "spanId": pid, "name": "GET /", "kind": 2,
+                  "startTimeUnixNano": str(end - 15_000_000), "endTimeUnixNano": str(end), "status": {"code": 1}})
+        b.append({"traceId": tid, "spanId": cid, "parentSpanId": pid, "name": "pay", "kind": 2,
+                  "startTimeUnixNano": str(end - 11_000_000), "endTimeUnixNano": str(end - 1_000_000),
+                  "status": {"code": 2 if i < errors else 1}})
+
+    def rs(service, sp):
+        return {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+                "scopeSpans": [{"spans": sp}]}
+    return {"resourceSpans": [rs("frontend", a), rs("checkout", b)]}
+
+
+def wait_until(fn, what, timeout=15):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.2)
+    check(False, f"timed out waiting for {what}: last {last}")
+    return last
+
+
+a = Server(config=CONFIG, pg_var=var)
+b = Server(config=CONFIG, pg_var=var)
 try:
     check(a.data != b.data, "two data dirs")
     r = a.post("/api/v1/tokens", {"name": "root", "role": "admin"})
@@ -80,6 +141,68 @@ try:
     r = b.get("/api/v1/flags/shared-b-1")
     va = a.get("/api/v1/flags/shared-b-1")
     check(r.status == 200 and va.status == 200 and r.json() == va.json(), f"same flag on both nodes: {va.body}")
+
+    # live signals merged: checkout's spans half to each node, no error on a (the leader), every one on b
+    now = time.time_ns() - 1_000_000_000
+    check(a.post("/v1/traces", calls(now, 20, 0)).status == 200, "spans to node a")
+    check(b.post("/v1/traces", calls(now, 20, 20)).status == 200, "spans to node b")
+
+    def red(node):
+        r = node.get("/api/v1/services/checkout")
+        red = r.json() if r.status == 200 else {}
+        return red if red.get("requests") == 40 and red.get("errors") == 20 else None
+
+    def edge(node):
+        r = node.get("/api/v1/graph")
+        es = [e for e in r.json().get("edges", []) if e["source"] == "frontend" and e["target"] == "checkout"] \
+            if r.status == 200 else []
+        return es[0] if es and es[0]["calls"] == 40 and es[0]["errors"] == 20 else None
+
+    for name, node in (("a", a), ("b", b)):
+        wait_until(lambda: red(node), f"checkout's RED on node {name} counting both nodes' spans")
+        wait_until(lambda: edge(node), f"the edge frontend -> checkout on node {name} counting both nodes' calls")
+    lead = a.get("/api/v1/cluster").json()
+    check(lead.get("leader") == lead.get("node_id"), f"node a leads: {lead}")
+    wait_until(lambda: [x for x in a.get("/api/v1/alerts?state=firing").json()["alerts"]
+                        if x["name"] == "CheckoutErrorsMerged"],
+               "the leader's rule on the merged error ratio (0.5; its own share is 0) to fire")
+    for name, node in (("a", a), ("b", b)):
+        m = node.get("/api/v1/cluster").json().get("live", {})
+        check(m.get("rows_sent", 0) >= 1 and m.get("rows_read", 0) >= 1 and m.get("rows_refused") == 0,
+              f"node {name} sent and read live deltas: {m}")
+        print(f"node {name} live merge: {m}")
+
+    # hand-over through the store: an incident opened by hand and an Alertmanager push, both sent to the follower
+    r = b.post("/api/v1/incidents", {"title": "opened on the follower", "service": "checkout"})
+    check(r.status == 201, f"incident opened on node b: {r.status} {r.body}")
+    inc = r.json().get("id", "")
+
+    def summarised():
+        r = a.get(f"/api/v1/incidents/{inc}/timeline")
+        es = r.json().get("entries", r.json().get("timeline", [])) if r.status == 200 else []
+        return [e for e in es if e.get("kind") == "summary"]
+
+    wait_until(summarised, f"the leader's triage summary on {inc}, opened on the follower")
+
+    def notified(event):
+        r = a.get(f"/api/v1/notifications?incident={inc}")
+        return [n for n in r.json().get("notifications", []) if n["event"] == event] if r.status == 200 else []
+
+    wait_until(lambda: notified("opened"), f"the leader's 'opened' notification of {inc}")
+    r = b.post(f"/api/v1/incidents/{inc}/transition", {"to": "acknowledged"})
+    check(r.status == 200, f"acknowledged on the follower: {r.status} {r.body}")
+    wait_until(lambda: notified("acknowledged"), f"the leader's 'acknowledged' notification of {inc}")
+    push = {"version": "4", "status": "firing", "alerts": [
+        {"status": "firing", "labels": {"alertname": "PushedToFollower", "service": "checkout"}}]}
+    r = b.post("/api/v1/alerts/alertmanager", push)
+    check(r.status == 200 and r.json().get("handed_over") is True, f"push to the follower handed over: {r.body}")
+    wait_until(lambda: [x for x in a.get("/api/v1/alerts?state=firing").json()["alerts"]
+                        if x["name"] == "PushedToFollower"], "the leader's alert from the follower's push")
+    r = b.post("/api/v1/alerts/alertmanager", {"version": "4", "alerts": [{"status": "firing"}]})
+    check(r.status == 400 and "alerts[0].labels" in r.body, f"a bad push to the follower is refused, naming the field: {r.body}")
+    acts = [x["action"] for x in a.get("/api/v1/audit?action=handover.*&limit=50").json()["records"]] + \
+           [x["action"] for x in a.get("/api/v1/audit?action=alerts.handover&limit=50").json()["records"]]
+    check(acts.count("handover.take") == 3 and acts.count("alerts.handover") == 1, f"hand-overs audited: {acts}")
 
     # the connection string shows nowhere
     seen = [a.read_log(), b.read_log(), json.dumps(recs)]

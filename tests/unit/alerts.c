@@ -1,7 +1,8 @@
 /* Unit tests for the alerting core, alert rules and the Alertmanager
  * decoder: lifecycle with for/keep_firing_for on explicit times, dedup,
  * grouping and inhibition over a given graph, silences, severity mapping,
- * annotation templates, rule validation and evaluation. No store, no
+ * annotation templates, rule validation and evaluation; the reload a
+ * node makes before it leads (on a SQLite store in a temporary dir). No
  * sleeps. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,11 @@
 #include "detect/engine.h"
 #include "detect/rules.h"
 #include "ingest/alertmanager.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define S OODA_NS_PER_SEC
 static const int64_t T0 = INT64_C(1700000000) * OODA_NS_PER_SEC;
@@ -63,6 +69,44 @@ static json_t *get(struct alerts *a, const char *name, const char *service, json
 	buf_release(&out);
 	buf_release(&err);
 	return j;
+}
+
+/* Two alerting cores on one store, as two nodes: the one that begins to lead reads the other's firing alert. */
+static void test_reload(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ooda-alerts-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct store *st = NULL;
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_open(dir, 0, &st, &err), 0);
+	struct alerts *leader, *follower;
+	assert_int_equal(alerts_create(st, NULL, NULL, &leader, &err), 0);
+	assert_int_equal(alerts_create(st, NULL, NULL, &follower, &err), 0);
+	sig(leader, "Down", "api", NULL, true, T0, 0, 0);
+	assert_int_equal(state_of(leader, "Down", "api", NULL, NULL), ALERT_FIRING);
+	assert_int_equal((int)state_of(follower, "Down", "api", NULL, NULL), -1); /* as old as its start */
+	assert_int_equal(alerts_reload(follower, &err), 0);
+	bool notify = false;
+	assert_int_equal(state_of(follower, "Down", "api", NULL, &notify), ALERT_FIRING);
+	assert_true(notify);
+	/* the signal still active on the new leader is no new firing: no transition for subscribers */
+	json_t *before = get(follower, "Down", "api", NULL);
+	sig(follower, "Down", "api", NULL, true, T0 + 30 * S, 0, 0);
+	json_t *after = get(follower, "Down", "api", NULL);
+	assert_int_equal(json_array_size(json_object_get(after, "transitions")),
+			 json_array_size(json_object_get(before, "transitions")));
+	assert_string_equal(json_string_value(json_object_get(after, "fired_at")),
+			    json_string_value(json_object_get(before, "fired_at")));
+	json_decref(before);
+	json_decref(after);
+	alerts_destroy(leader);
+	alerts_destroy(follower);
+	store_close(st);
+	buf_release(&err);
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void test_lifecycle(void **state)
@@ -812,7 +856,7 @@ int main(void)
 		cmocka_unit_test(test_lifecycle),   cmocka_unit_test(test_subscribe),   cmocka_unit_test(test_dedup),	  cmocka_unit_test(test_grouping), cmocka_unit_test(test_declared_graph),
 		cmocka_unit_test(test_inhibition),  cmocka_unit_test(test_silences),  cmocka_unit_test(test_silence_matchers),  cmocka_unit_test(test_severity),
 		cmocka_unit_test(test_template),    cmocka_unit_test(test_rules_config), cmocka_unit_test(test_rules_eval),
-		cmocka_unit_test(test_rules_fresh),
+		cmocka_unit_test(test_rules_fresh), cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_next_due),
 		cmocka_unit_test(test_alertmanager),
 	};

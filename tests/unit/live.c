@@ -835,6 +835,190 @@ static void test_merge(void **state)
 	live_destroy(n2);
 }
 
+/* ---- merging across nodes: deltas ---- */
+
+/* Points of a live view over the first five slots after T0, for comparing two views. */
+static void export_of(struct live_signals *live, struct arena *ar, struct metric_point **v, size_t *n)
+{
+	assert_int_equal(live_export_points(live, T0, T0 + 50 * SEC, 100000, ar, v, n, NULL), 0);
+}
+
+static void assert_same_points(struct live_signals *x, struct live_signals *y)
+{
+	struct arena ar;
+	arena_init(&ar, 0);
+	struct metric_point *vx, *vy;
+	size_t cx, cy;
+	export_of(x, &ar, &vx, &cx);
+	export_of(y, &ar, &vy, &cy);
+	assert_int_equal(cx, cy);
+	for (size_t i = 0; i < cx; i++) {
+		assert_string_equal(vx[i].name, vy[i].name);
+		assert_float_equal(vx[i].value, vy[i].value, 1e-9);
+	}
+	arena_release(&ar);
+}
+
+/* Spans of "api" (RED) and calls web -> api (an edge), split between two batches. */
+static void delta_batches(struct tb *a, struct tb *b)
+{
+	for (int i = 0; i < 120; i++) {
+		struct tb *t = i % 3 ? a : b;
+		int64_t end = T0 + (i % 5) * 10 * SEC + SEC;
+		tb_span(t, "web", "GET /", SPAN_SERVER, end, 30 * MS, STATUS_OK, (uint64_t)i + 1, (uint64_t)i + 1, 0);
+		tb_span(t, "api", "op", SPAN_SERVER, end - MS, (int64_t)(i * 37 % 900 + 1) * MS / 3,
+			i % 7 ? STATUS_OK : STATUS_ERROR, (uint64_t)i + 1, (uint64_t)i + 1001, (uint64_t)i + 1);
+	}
+}
+
+static void take(struct live_signals *live, struct buf *out, size_t want_entries)
+{
+	size_t n = 99;
+	buf_reset(out);
+	assert_int_equal(live_delta_take(live, out, &n), 0);
+	assert_int_equal(n, want_entries);
+	assert_int_equal(out->len > 0, want_entries > 0);
+}
+
+static void test_delta_roundtrip(void **state)
+{
+	fake_now = T0 + 60 * SEC;
+	struct live_signals *one = make_live((struct live_config){ 0 });
+	struct live_signals *n1 = make_live((struct live_config){ 0 });
+	struct live_signals *n2 = make_live((struct live_config){ 0 });
+	live_merge_enable(n1);
+	live_merge_enable(n2);
+	struct tb a, b;
+	tb_init(&a);
+	tb_init(&b);
+	delta_batches(&a, &b);
+	publish(one, &a);
+	publish(one, &b);
+	publish(n1, &a);
+	publish(n2, &b);
+	struct buf d1 = BUF_INIT, d2 = BUF_INIT, err = BUF_INIT;
+	/* per node: 5 slots of web's RED, 5 of api's, 5 of the edge web -> api */
+	take(n1, &d1, 15);
+	assert_int_equal(live_delta_apply(n2, (const uint8_t *)d1.data, d1.len, &err), 0);
+	/* n2 sends only what it ingested, not what it read from n1 */
+	take(n2, &d2, 15);
+	assert_int_equal(live_delta_apply(n1, (const uint8_t *)d2.data, d2.len, &err), 0);
+	assert_same_points(n1, one);
+	assert_same_points(n2, one);
+	json_t *g = graph_doc(n2, fake_now, 120 * SEC);
+	json_t *e = find_edge(g, "web", "api");
+	assert_non_null(e);
+	assert_int_equal((int)num(e, "calls"), 120);
+	json_decref(g);
+	struct live_stats st;
+	live_stats_get(n1, &st);
+	assert_int_equal(st.merged_entries, 15);
+	take(n1, &d1, 0); /* taken: nothing new */
+	buf_release(&d1);
+	buf_release(&d2);
+	buf_release(&err);
+	tb_release(&a);
+	tb_release(&b);
+	live_destroy(one);
+	live_destroy(n1);
+	live_destroy(n2);
+}
+
+static void put_varint(struct buf *b, uint64_t v)
+{
+	do {
+		uint8_t c = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			c |= 0x80;
+		buf_add(b, &c, 1);
+	} while (v);
+}
+
+/* A hand-made delta of one RED entry: requests req, the bucket counts given (mask order). */
+static void crafted(struct buf *b, int64_t slot_ns, const char *op, uint64_t req, uint64_t err, uint32_t mask,
+		    const uint64_t *counts, size_t n)
+{
+	buf_reset(b);
+	buf_add(b, "OLD1", 4);
+	put_varint(b, (uint64_t)slot_ns);
+	put_varint(b, 1);
+	buf_add(b, "\0", 1);
+	put_varint(b, 3);
+	buf_add(b, "api", 3);
+	put_varint(b, strlen(op));
+	buf_add(b, op, strlen(op));
+	put_varint(b, (uint64_t)(T0 / (10 * SEC)));
+	put_varint(b, req);
+	put_varint(b, err);
+	double sum = 0.5;
+	buf_add(b, &sum, 8);
+	put_varint(b, mask);
+	for (size_t i = 0; i < n; i++)
+		put_varint(b, counts[i]);
+}
+
+static void test_delta_bad(void **state)
+{
+	fake_now = T0 + 60 * SEC;
+	struct live_signals *n1 = make_live((struct live_config){ 0 });
+	struct live_signals *n2 = make_live((struct live_config){ 0 });
+	struct live_signals *ref = make_live((struct live_config){ 0 });
+	live_merge_enable(n1);
+	struct tb a, b;
+	tb_init(&a);
+	tb_init(&b);
+	delta_batches(&a, &b);
+	publish(n1, &a);
+	struct buf d = BUF_INIT, err = BUF_INIT, x = BUF_INIT;
+	take(n1, &d, 15);
+	/* every truncation, and a byte too many, is refused and changes nothing */
+	for (size_t len = 0; len < d.len; len++) {
+		buf_reset(&err);
+		assert_int_equal(live_delta_apply(n2, (const uint8_t *)d.data, len, &err), OODA_EINVAL);
+		assert_true(err.len > 0);
+	}
+	buf_reset(&x);
+	buf_add(&x, d.data, d.len);
+	buf_add(&x, "\0", 1);
+	assert_int_equal(live_delta_apply(n2, (const uint8_t *)x.data, x.len, &err), OODA_EINVAL);
+	assert_same_points(n2, ref);
+	/* a node cutting time into other slots */
+	struct live_signals *other = make_live((struct live_config){ .slot_ns = 5 * SEC });
+	buf_reset(&err);
+	assert_int_equal(live_delta_apply(other, (const uint8_t *)d.data, d.len, &err), OODA_EINVAL);
+	assert_non_null(strstr(err.data, "slots of another width"));
+	live_destroy(other);
+	/* counts that do not add up, errors above requests, a bucket past +Inf, an empty name */
+	uint64_t one[1] = { 1 }, two[2] = { 1, 1 };
+	crafted(&x, 10 * SEC, "op", 2, 0, 1, one, 1);
+	buf_reset(&err);
+	assert_int_equal(live_delta_apply(n2, (const uint8_t *)x.data, x.len, &err), OODA_EINVAL);
+	assert_non_null(strstr(err.data, "do not add up"));
+	crafted(&x, 10 * SEC, "op", 2, 3, 3, two, 2);
+	assert_int_equal(live_delta_apply(n2, (const uint8_t *)x.data, x.len, NULL), OODA_EINVAL);
+	crafted(&x, 10 * SEC, "op", 1, 0, UINT32_C(1) << 30, one, 1);
+	assert_int_equal(live_delta_apply(n2, (const uint8_t *)x.data, x.len, NULL), OODA_EINVAL);
+	crafted(&x, 10 * SEC, "", 1, 0, 1, one, 1);
+	assert_int_equal(live_delta_apply(n2, (const uint8_t *)x.data, x.len, NULL), OODA_EINVAL);
+	assert_same_points(n2, ref);
+	/* the same entry well formed is applied */
+	crafted(&x, 10 * SEC, "op", 2, 1, 3, two, 2);
+	assert_int_equal(live_delta_apply(n2, (const uint8_t *)x.data, x.len, &err), 0);
+	json_t *j = service_doc(n2, "api", fake_now, 600 * SEC);
+	assert_int_equal((int)num(j, "requests"), 2);
+	assert_int_equal((int)num(j, "errors"), 1);
+	json_decref(j);
+	buf_release(&d);
+	buf_release(&x);
+	buf_release(&err);
+	tb_release(&a);
+	tb_release(&b);
+	live_destroy(n1);
+	live_destroy(n2);
+	live_destroy(ref);
+}
+
 /* ---- JSON views ---- */
 
 static void test_services_json(void **state)
@@ -990,6 +1174,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_percentiles),
+		cmocka_unit_test(test_delta_roundtrip),
+		cmocka_unit_test(test_delta_bad),
 		cmocka_unit_test(test_error_ratio),
 		cmocka_unit_test(test_edge_parent_child),
 		cmocka_unit_test(test_edge_external),
