@@ -1329,6 +1329,7 @@ static int pg_table_insert(void *impl, const struct store_table *t, const struct
 	}
 	PQclear(r);
 	return rc;
+}
 
 /* ---- live signals merged across nodes ------------------------------------- */
 
