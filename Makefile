@@ -2,6 +2,7 @@
 #   make demo   build, start ooda on 127.0.0.1:4318 watching ooda-sim, play a short story
 #               (ARGS=--no-story: just run the system; Ctrl-C stops everything)
 #   make test   install deps, build normal + ASan/UBSan, run unit and integration tests
+#               (the ASan build's integration tests on PostgreSQL + ClickHouse: tests/scale/run)
 #   make test-pg  the control-plane tests again with the control store on PostgreSQL
 #   make test-scale  the integration tests on PostgreSQL + ClickHouse (one node, then three),
 #               in the normal build (make test runs them in the ASan build)
