@@ -2,7 +2,10 @@
 #   make demo   build, start ooda on 127.0.0.1:4318 watching ooda-sim, play a short story
 #               (ARGS=--no-story: just run the system; Ctrl-C stops everything)
 #   make test   install deps, build normal + ASan/UBSan, run unit and integration tests
+#               (the ASan build's integration tests on PostgreSQL + ClickHouse: tests/scale/run)
 #   make test-pg  the control-plane tests again with the control store on PostgreSQL
+#   make test-scale  the integration tests on PostgreSQL + ClickHouse (one node, then three),
+#               in the normal build (make test runs them in the ASan build)
 #   make bench  benchmarks against their peers (never part of make test)
 #   make fuzz   libFuzzer harnesses, each for FUZZ_SECONDS
 
@@ -12,7 +15,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 MESON_FLAGS ?= -Dwerror=true
 
-.PHONY: all deps build build-asan test test-clickhouse test-pg demo bench fuzz clean
+.PHONY: all deps build build-asan test test-clickhouse test-pg test-scale demo bench fuzz clean
 
 all: build
 
@@ -41,6 +44,10 @@ test-clickhouse: build
 
 test-pg: build
 	@meson test -C $(BUILD) --setup pg --suite pg --print-errorlogs --num-processes 2
+
+# one PostgreSQL and one ClickHouse for the whole run, stopped at its end (docs/scale.md)
+test-scale: build
+	@tests/scale/run meson test -C $(BUILD) --setup scale --suite scale --suite nodes3 --print-errorlogs --num-processes 2
 
 demo: build
 	@scripts/demo $(BUILD)/ooda $(ARGS)

@@ -983,7 +983,8 @@ static int cmd_backup(struct cli_args *a, struct buf *err)
 	int rc = store_open(data_dir(a), STORE_READONLY, &s, err); /* read-only: never creates a store */
 	if (rc)
 		return rc;
-	if (mkdir(dest, 0700) && errno != EEXIST) {
+	bool made = !mkdir(dest, 0700);
+	if (!made && errno != EEXIST) {
 		store_close(s);
 		buf_addf(err, "cannot create %s: %s", dest, strerror(errno));
 		return OODA_EIO;
@@ -992,6 +993,8 @@ static int cmd_backup(struct cli_args *a, struct buf *err)
 	snprintf(path, sizeof(path), "%s/control.db", dest);
 	rc = store_backup(s, path, err);
 	store_close(s);
+	if (rc && made) /* a refused backup (a PostgreSQL control store) leaves no empty directory behind */
+		rmdir(dest);
 	if (!rc) {
 		char src[4096], dst[4096];
 		snprintf(src, sizeof(src), "%s/audit-ed25519.key", data_dir(a));

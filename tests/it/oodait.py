@@ -66,6 +66,8 @@ _CH = {}
 
 def clickhouse_url():
     url = os.environ.get("OODA_CLICKHOUSE_URL")
+    if not url and os.environ.get("OODA_IT_TELEMETRY") == "clickhouse":
+        url = os.environ.get("OODA_SCALE_CLICKHOUSE_URL")  # tests/scale/run's shared server
     if url:
         return url
     if "url" not in _CH:
@@ -85,15 +87,18 @@ def clickhouse_url():
     return _CH["url"]
 
 
-def telemetry_yaml(database=None):
-    """The storage section that puts a server's telemetry on ClickHouse."""
+def telemetry_yaml(database=None, header=True):
+    """The storage section that puts a server's telemetry on ClickHouse
+    (without header: only its telemetry key, to go under a storage: line)."""
     db = database or "it_" + os.urandom(6).hex()
-    return f"storage:\n  telemetry:\n    backend: clickhouse\n    url: {clickhouse_url()}\n    database: {db}\n"
+    return (("storage:\n" if header else "") +
+            f"  telemetry:\n    backend: clickhouse\n    url: {clickhouse_url()}\n    database: {db}\n")
 
 
 # OODA_IT_CONTROL=postgres runs every Server's control store on PostgreSQL:
 # a fresh database per Server on the cluster OODA_IT_PG_DSN names (tests/pg/run
-# starts one per test script), or on a cluster this process starts itself.
+# starts one per test script), else on OODA_SCALE_PG_DSN's (tests/scale/run
+# starts one for a whole meson run), else on a cluster this process starts itself.
 PG = os.environ.get("OODA_IT_CONTROL") == "postgres"
 _PG_BASE = None
 _PG_COUNT = 0
@@ -102,7 +107,7 @@ _PG_COUNT = 0
 def _pg_base():
     global _PG_BASE
     if _PG_BASE is None:
-        _PG_BASE = os.environ.get("OODA_IT_PG_DSN")
+        _PG_BASE = os.environ.get("OODA_IT_PG_DSN") or (PG and os.environ.get("OODA_SCALE_PG_DSN"))
         if not _PG_BASE:
             here = os.path.dirname(os.path.abspath(__file__))
             d = tempfile.mkdtemp(prefix="ooda-it-pg-")
@@ -130,8 +135,10 @@ def pg_database():
     return var, dsn
 
 
-def pg_yaml(var):
-    return f"\nstorage:\n  control:\n    backend: postgres\n    dsn_env: {var}\n"
+def pg_yaml(var, header=True):
+    """The storage section that puts a server's control store on PostgreSQL
+    (without header: only its control key, to go under a storage: line)."""
+    return ("\nstorage:\n" if header else "") + f"  control:\n    backend: postgres\n    dsn_env: {var}\n"
 
 
 def pg_bind(data, var):
@@ -150,32 +157,63 @@ def pg_bound(data):
         return None
 
 
+# OODA_IT_NODES=N (N > 1) with OODA_IT_CONTROL=postgres and
+# OODA_IT_TELEMETRY=clickhouse makes every Server a cluster of N ooda nodes on
+# one PostgreSQL database and one ClickHouse database: the first node starts
+# first (so it usually leads), N-1 followers start after it with data dirs of
+# their own and the same ooda.yaml, and request() and cli() go round-robin over
+# the N, as a load balancer would. stop(), start() and send_signal() act on all
+# N; stop() returns the first non-zero exit status among them (a follower's
+# sanitizer report fails the test too); read_log() is every node's log, the
+# first node's first. proc, port and url are the first node's. The followers
+# get a copy of the first node's audit signing key (see start()).
+NODES = int(os.environ.get("OODA_IT_NODES", "1") or "1")
+
+
 class Server:
-    def __init__(self, config=None, data=None, extra=(), expect_start=True, env=None, telemetry=None, pg_var=None):
+    def __init__(self, config=None, data=None, extra=(), expect_start=True, env=None, telemetry=None, pg_var=None,
+                 nodes=None, _follower_of=None):
         self.tmp = tempfile.mkdtemp(prefix="ooda-it-")
-        self.env = env
         self.data = data or os.path.join(self.tmp, "data")
+        self.token = None
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(self.tmp, "ooda.log")
+        self.followers = []
+        self._rr = 0
+        if _follower_of is not None:
+            lead = _follower_of
+            self.env, self.config, self.extra = lead.env, lead.config, lead.extra
+            self.telemetry, self.pg_var, self.nodes = lead.telemetry, lead.pg_var, 1
+            pg_bind(self.data, self.pg_var)
+            return
+        self.env = env
         self.config = None
         # telemetry: None follows OODA_IT_TELEMETRY; "sqlite" or "clickhouse" picks one
         self.telemetry = telemetry or os.environ.get("OODA_IT_TELEMETRY", "sqlite")
+        storage = ""  # one storage: section for both stores
         if self.telemetry == "clickhouse" and "storage:" not in (config or ""):
-            config = (config or "") + ("\n" if config and not config.endswith("\n") else "") + telemetry_yaml()
+            storage += telemetry_yaml(header=False)
         self.pg_var = None
         if PG or pg_var:
             # a given pg_var shares that database (several nodes on one PostgreSQL)
             self.pg_var = pg_var or pg_bound(self.data) or pg_database()[0]
-            config = (config or "") + pg_yaml(self.pg_var)
+            if storage:
+                storage += pg_yaml(self.pg_var, header=False)
+            else:
+                config = (config or "") + pg_yaml(self.pg_var)
             if not os.path.exists(os.path.join(self.data, "control.db")):
                 pg_bind(self.data, self.pg_var)
+        if storage:
+            config = (config or "") + ("\n" if config and not config.endswith("\n") else "") + "storage:\n" + storage
         if config is not None:
             self.config = os.path.join(self.tmp, "ooda.yaml")
             with open(self.config, "w") as f:
                 f.write(config)
         self.extra = list(extra)
-        self.token = None
-        self.proc = None
-        self.port = None
-        self.log_path = os.path.join(self.tmp, "ooda.log")
+        # several nodes only where they share both stores
+        shared = self.pg_var is not None and self.telemetry == "clickhouse"
+        self.nodes = max(1, nodes if nodes is not None else NODES) if shared else 1
         if expect_start:
             self.start()
 
@@ -186,8 +224,22 @@ class Server:
         return a + self.extra
 
     def start(self, timeout=15):
+        self._start_node(timeout)
+        if self.nodes > 1 and not self.followers:
+            self.followers = [type(self)(_follower_of=self) for _ in range(self.nodes - 1)]
+            # one audit key for all: POST /api/v1/audit/verify checks the checkpoints against
+            # the answering node's own key, so with a key per node it fails as soon as
+            # another node has written one (docs/scale.md, "Tests")
+            key = os.path.join(self.data, "audit-ed25519.key")
+            for f in self.followers:
+                if os.path.exists(key):
+                    shutil.copy2(key, os.path.join(f.data, "audit-ed25519.key"))
+        for f in self.followers:
+            f._start_node(timeout)
+
+    def _start_node(self, timeout):
         self.log = open(self.log_path, "a")
-        offset = len(self.read_log())  # a restart appends: read only the new lines (in characters, not bytes)
+        offset = len(self._own_log())  # a restart appends: read only the new lines (in characters, not bytes)
         self.port = None
         e = dict(os.environ)
         e.update(self.env or {})
@@ -195,8 +247,8 @@ class Server:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"ooda exited with {self.proc.returncode}:\n{self.read_log()}")
-            for line in self.read_log()[offset:].splitlines():
+                raise RuntimeError(f"ooda exited with {self.proc.returncode}:\n{self._own_log()}")
+            for line in self._own_log()[offset:].splitlines():
                 try:
                     rec = json.loads(line)
                 except ValueError:
@@ -206,15 +258,24 @@ class Server:
             if self.port:
                 return
             time.sleep(0.05)
-        raise RuntimeError("ooda did not start:\n" + self.read_log())
+        raise RuntimeError("ooda did not start:\n" + self._own_log())
 
-    def read_log(self):
+    def _own_log(self):
         with open(self.log_path) as f:
             return f.read()
+
+    def read_log(self):
+        return self._own_log() + "".join(f._own_log() for f in self.followers)
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
+
+    def next_url(self):
+        """The URL of the node the next request goes to (round-robin over the nodes)."""
+        urls = [self.url] + [f.url for f in self.followers if f.port]
+        self._rr += 1
+        return urls[(self._rr - 1) % len(urls)]
 
     def request(self, method, path, body=None, headers=None, token=None, timeout=30):
         h = dict(headers or {})
@@ -227,12 +288,46 @@ class Server:
             h.setdefault("Content-Type", "application/json")
         elif isinstance(body, str):
             data = body.encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=h)
+        r = self._send(self.next_url(), method, path, data, h, timeout)
+        if self.followers and path.startswith("/api/v1/tokens") and r.status < 300:
+            self._tokens_converge(method, path, r)
+        return r
+
+    @staticmethod
+    def _send(base, method, path, data, h, timeout):
+        req = urllib.request.Request(base + path, data=data, method=method, headers=h)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as r:
                 return Response(r.status, dict(r.headers), r.read().decode(errors="replace"))
         except urllib.error.HTTPError as e:
             return Response(e.code, dict(e.headers), e.read().decode(errors="replace"))
+
+    def _tokens_converge(self, method, path, r):
+        """Each node checks tokens against a copy it reloads at most every 500 ms
+        (http/auth.c): after a token is made or revoked through one node, wait
+        (at most 5 s) until every node agrees, as a client of a load balancer
+        that waits out that window does."""
+        known = self.__dict__.setdefault("_secrets", {})
+        secret, want = None, None
+        if method == "POST" and path == "/api/v1/tokens":
+            try:
+                j = r.json()
+                secret, want = j["token"], True
+                known[j["info"]["id"]] = known[j["info"]["name"]] = secret
+            except (ValueError, KeyError, TypeError):
+                return
+        elif method == "DELETE":
+            secret, want = known.get(path.rsplit("/", 1)[1]), False
+        if not secret:
+            return
+        urls = [self.url] + [f.url for f in self.followers if f.port]
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            st = [self._send(u, "GET", "/api/v1/status", None, {"Authorization": "Bearer " + secret}, 5).status
+                  for u in urls]
+            if all((x != 401) == want for x in st):
+                return
+            time.sleep(0.05)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
@@ -241,7 +336,7 @@ class Server:
         return self.request("POST", path, body=body, **kw)
 
     def cli(self, *args, token=None, **kw):
-        env = {"OODA_SERVER": self.url}
+        env = {"OODA_SERVER": self.next_url()}
         tok = token if token is not None else self.token
         if tok:
             env["OODA_TOKEN"] = tok
@@ -249,8 +344,11 @@ class Server:
 
     def send_signal(self, sig):
         self.proc.send_signal(sig)
+        for f in self.followers:
+            if f.proc:
+                f.proc.send_signal(sig)
 
-    def stop(self, sig=signal.SIGTERM, timeout=20):
+    def _stop_node(self, sig, timeout):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -263,8 +361,16 @@ class Server:
         self.port = None
         return rc
 
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        # followers first, so that the first node, which leads, is the last to act
+        rcs = [f._stop_node(sig, timeout) for f in self.followers]
+        rc = self._stop_node(sig, timeout)
+        return next((x for x in rcs if x), rc) if rc == 0 else rc
+
     def cleanup(self):
         self.stop()
+        for f in self.followers:
+            shutil.rmtree(f.tmp, ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -9,7 +9,7 @@ import socket
 import stat
 import tempfile
 import threading
-from oodait import BIN, Server, check, create_token, done, run
+from oodait import BIN, PG, Server, check, create_token, done, run
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..")
 
@@ -382,9 +382,14 @@ try:
         cli("alerts", "unsilence", sid_, server=url)
 
     r = cli("backup", os.path.join(work, "bk"), "--data", s.data, "--json")
-    j = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
-    check(j.get("dest") == os.path.join(work, "bk") and "control.db" in j.get("copied", [])
-          and isinstance(j.get("telemetry_bytes"), int), f"backup --json: {r.stdout!r} {r.stderr!r}")
+    if PG:  # the control store is PostgreSQL's to back up: one JSON error naming pg_dump
+        e = json.loads(r.stderr) if r.stderr.startswith("{") else {}
+        check(r.returncode == 2 and r.stdout == "" and "pg_dump" in e.get("error", {}).get("detail", "")
+              and not os.path.exists(os.path.join(work, "bk")), f"backup --json on PostgreSQL: {r.stdout!r} {r.stderr!r}")
+    else:
+        j = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
+        check(j.get("dest") == os.path.join(work, "bk") and "control.db" in j.get("copied", [])
+              and isinstance(j.get("telemetry_bytes"), int), f"backup --json: {r.stdout!r} {r.stderr!r}")
 
     # every command with --json: stdout is JSON (or empty), and an error is one JSON object on stderr
     def is_json(text):
