@@ -10,7 +10,8 @@ Both have the same rules with the same `for` (below, and bench/drills/README.md)
 both notify ONE receiver in this process (path /ooda or /am), which stamps each
 arrival with time.time(). A fault's start is the moment the simulator's
 `POST /faults` answer arrives, on the same clock. Per scenario and run: wait
-until neither system has an alert pending or firing, inject, wait for the first
+until neither system has an alert pending or firing and the last fault was cleared
+at least DRILL_SETTLE (30 s, the longest rule window) ago, inject, wait for the first
 firing notification of each (DRILL_TIMEOUT, 120 s), clear, settle. For `noise`
 and `traffic-spike` (nothing is broken) every firing notification within
 DRILL_QUIET (45 s) is a false one. For a fault with a remediation policy
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 build = sys.argv[1] if __name__ == "__main__" and len(sys.argv) > 1 else "build-bench"
@@ -44,6 +46,11 @@ FOR = os.environ.get("DRILL_FOR", "2s")
 TIMEOUT = float(os.environ.get("DRILL_TIMEOUT", "120"))
 QUIET = float(os.environ.get("DRILL_QUIET", "45"))
 RPS = os.environ.get("DRILL_RPS", "20")
+# Before a fault, the last one's clearing is at least this far back (s): the longest
+# rule window (30 s), so every window holds healthy data only, as before a real fault.
+# Without it a trend rule's window still held the last leak's drop to the base after
+# its restart, which held the next leak's detection back by ~9 s on both sides.
+SETTLE = float(os.environ.get("DRILL_SETTLE", "30"))
 
 # name, fault, service (None: the fault's default), harmless (every alert is false)
 SCENARIOS = [
@@ -67,7 +74,8 @@ SCENARIOS = [
 # slots, the only latency ooda gets) and from the scraped histogram. Not a p99 of
 # every service: on this shared 2-core machine the tail follows the machine's
 # load (p99 0.2-0.5 s while healthy at load 25), a median of the database does not.
-# Memory: the gauge, 75 % of the simulated 256 MiB limit.
+# Memory: the gauge, 75 % of the simulated 256 MiB limit, and its trend reaching
+# the limit within 15 min (predict_linear on both sides).
 RULES = [
     ("HighErrorRatio",
      'sum by (job) (rate(sim_requests_total{outcome="error"}[10s])) '
@@ -80,6 +88,12 @@ RULES = [
     ("MemoryHigh",
      'process_memory_usage_bytes > 201326592',
      'process_resident_memory_bytes > 201326592'),
+    # A leak by its trend, as Prometheus users write it: at the last 30 s's rate the
+    # limit (256 MiB) is reached within 15 min, the time the scripted responder
+    # (HUMAN) needs from the page to a repair. Flat memory never fires it.
+    ("MemoryFillingUp",
+     'predict_linear(process_memory_usage_bytes[30s], 900) > 268435456',
+     'predict_linear(process_resident_memory_bytes[30s], 900) > 268435456'),
 ]
 
 # The remediation policies (the same as `ooda drill run`'s, docs/drills.md), one per
@@ -193,7 +207,8 @@ def wait_http(url, what, p, tries=300):
 
 class Receiver:
     """Both systems post here: /ooda (ooda's webhook target) and /am
-    (Alertmanager's webhook receiver). Keeps (time, source, what, firing)."""
+    (Alertmanager's webhook receiver). Keeps (time, source, what, firing,
+    labels: Alertmanager's alertname, service and fired time)."""
 
     def __init__(self):
         self.events = []
@@ -225,12 +240,15 @@ class Receiver:
             kind, event = body.get("kind"), body.get("event")
             obj = body.get(kind) if isinstance(body.get(kind), dict) else {}
             what = f"{kind}.{event} {obj.get('title') or obj.get('name') or ''} {obj.get('service') or ''}"
-            out.append((t, "ooda", what.strip(), event in ("firing", "opened", "reopened")))
+            out.append((t, "ooda", what.strip(), event in ("firing", "opened", "reopened"), {}))
         elif path.startswith("/am"):
             for a in body.get("alerts", []):
                 lb = a.get("labels", {})
+                # startsAt is the alert's fired time in Prometheus (the end of its `for`)
                 out.append((t, "prom", f"{lb.get('alertname')} {lb.get('service', '')} {a.get('status')}".strip(),
-                            a.get("status") == "firing"))
+                            a.get("status") == "firing",
+                            {"alertname": lb.get("alertname"), "service": lb.get("service"),
+                             "fired": iso_epoch(a.get("startsAt"))}))
         with self.lock:
             self.events.extend(out)
 
@@ -452,9 +470,23 @@ def iso_epoch(v):
         return None
 
 
+def new_since(inc, t0):
+    """An incident opened at or after t0, or reopened since (an alert fired again
+    within reopen_window). Not one that was only touched since: resolving the last
+    drill's incident right before the fault adds its "resolved notification queued"
+    entry a few ms later, which moves its updated_at past the next fault's start."""
+    opened = iso_epoch(inc.get("opened_at"))
+    if opened is not None and opened >= t0:
+        return True
+    updated = iso_epoch(inc.get("updated_at"))
+    return (inc.get("status") == "triggered" and (inc.get("reopened") or 0) > 0
+            and updated is not None and updated >= t0)
+
+
 def ooda_incident_service(ooda_port, t0):
-    """The primary service of ooda's incident opened, joined or reopened since
-    t0 (the one updated last), or None: what the top-1 suspect is scored on."""
+    """The primary service of ooda's incident opened or reopened since t0 (the
+    one updated last), or None: what the top-1 suspect is scored on, and for a
+    harmless scenario a false incident."""
     try:
         _s, j = call("GET", f"http://127.0.0.1:{ooda_port}/api/v1/incidents?limit=50")
     except Exception:
@@ -462,8 +494,8 @@ def ooda_incident_service(ooda_port, t0):
     best = None
     for inc in j.get("incidents", []):
         u = iso_epoch(inc.get("updated_at"))
-        if u is not None and u >= t0 and (best is None or u > best[0]):
-            best = (u, inc.get("service"))
+        if new_since(inc, t0) and (best is None or (u or 0) > best[0]):
+            best = (u or 0, inc.get("service"))
     return best[1] if best else None
 
 
@@ -482,15 +514,55 @@ def resolve_incidents(ooda_port):
                 log(f"drills: could not resolve {inc.get('id')}: {e}")
 
 
-STEPS = ("condition", "for", "queued", "sent", "arrived")
+STEPS = ("data", "condition", "for", "queued", "sent", "arrived")
+PROM_STEPS = ("data", "condition", "for", "notify")
+
+# The raw series behind a rule, per side, with {svc} the alert's service: the first
+# sample after the fault in which it moved (an error counted, memory grown) is the
+# failing data each system had. ooda's sample time is the simulator's reading at
+# export, Prometheus' the scrape's.
+DATA = {
+    "HighErrorRatio": ('sim_requests_total{{outcome="error",job="{svc}"}}',
+                       'sim_requests_total{{code="5xx",service="{svc}"}}'),
+    "MemoryHigh": ('process_memory_usage_bytes{{job="{svc}"}}', 'process_resident_memory_bytes{{service="{svc}"}}'),
+    "MemoryFillingUp": ('process_memory_usage_bytes{{job="{svc}"}}',
+                        'process_resident_memory_bytes{{service="{svc}"}}'),
+}
+
+
+def first_change(port, selector, t0):
+    """The time of the first sample at or after t0 in which a series of selector
+    rose above its previous sample (a new series: its first sample above 0), from
+    an instant query of the raw samples (the same Prometheus API on both sides)."""
+    q = urllib.parse.quote(f"{selector}[3m]")
+    try:
+        _s, j = call("GET", f"http://127.0.0.1:{port}/api/v1/query?query={q}&time={time.time():.3f}")
+    except Exception:
+        return None
+    first = None
+    for ser in (j.get("data") or {}).get("result", []):
+        prev = None
+        for ts, v in ser.get("values", []):
+            ts, v = float(ts), float(v)
+            if ts >= t0 and (v > prev if prev is not None else v > 0):
+                first = ts if first is None else min(first, ts)
+                break
+            prev = v
+    return first
+
+
+def diffs(ts, names):
+    return {k: (ts[i + 1] - ts[i]) if ts[i] is not None and ts[i + 1] is not None else None
+            for i, k in enumerate(names)}
 
 
 def ooda_steps(ooda_port, t0, arrival):
-    """Where ooda's time went, from its own timestamps: fault → the first
-    evaluation that found the condition (alert active_at; includes the sim's
-    export, ingest, the rule window and the evaluation tick), → firing
-    (fired_at: the `for`), → the notification row (created_at), → delivered
-    (delivered_at, the sender), → the receiver's arrival. None when unknown."""
+    """Where ooda's time went, from its own timestamps: fault → the first failing
+    sample of the rule's series (data: the simulator's reading, DATA) → the first
+    evaluation that found the condition (alert active_at; from the fault, so it
+    holds the export, ingest, the rule window and the evaluation) → firing
+    (fired_at: the `for`) → the notification row (created_at) → delivered
+    (delivered_at, the sender) → the receiver's arrival. None when unknown."""
     try:
         _s, al = call("GET", f"http://127.0.0.1:{ooda_port}/api/v1/alerts?state=all")
         _s, nt = call("GET", f"http://127.0.0.1:{ooda_port}/api/v1/notifications?limit=200")
@@ -503,10 +575,37 @@ def ooda_steps(ooda_port, t0, arrival):
     rows = [n for n in nt.get("notifications", []) if n.get("alert") == a.get("fingerprint")
             and (iso_epoch(n.get("created_at")) or 0) >= t0 and n.get("delivered_at")]
     n = min(rows, key=lambda n: iso_epoch(n["delivered_at"])) if rows else {}
-    ts = [t0, iso_epoch(a.get("active_at")), iso_epoch(a.get("fired_at")), iso_epoch(n.get("created_at")),
-          iso_epoch(n.get("delivered_at")), arrival]
-    return {k: (ts[i + 1] - ts[i]) if ts[i] is not None and ts[i + 1] is not None else None
-            for i, k in enumerate(STEPS)}
+    sel = DATA.get(a.get("name"))
+    data = first_change(ooda_port, sel[0].format(svc=a.get("service")), t0) if sel and a.get("service") else None
+    out = diffs([t0, iso_epoch(a.get("active_at")), iso_epoch(a.get("fired_at")), iso_epoch(n.get("created_at")),
+                 iso_epoch(n.get("delivered_at")), arrival], STEPS[1:])
+    out["data"] = (data - t0) if data is not None else None
+    out["alert"] = f"{a.get('name')} {a.get('service') or ''}".strip()
+    return out
+
+
+def prom_steps(prom_port, t0, ev):
+    """The same for Prometheus + Alertmanager, from their timestamps: fault → the
+    first failing scraped sample (data) → the alert's activeAt (the evaluation
+    that found the condition; from the fault) → its fired time (Alertmanager's
+    startsAt: the `for`) → the webhook's arrival (Prometheus' notifier,
+    Alertmanager's dispatch and the post). ev: the first firing arrival."""
+    t, _src, _what, _f, lb = ev
+    try:
+        _s, j = call("GET", f"http://127.0.0.1:{prom_port}/api/v1/alerts")
+    except Exception:
+        return None
+    active = None
+    for a in (j.get("data") or {}).get("alerts", []):
+        l2 = a.get("labels", {})
+        if l2.get("alertname") == lb.get("alertname") and l2.get("service") == lb.get("service"):
+            active = iso_epoch(a.get("activeAt"))
+    sel = DATA.get(lb.get("alertname"))
+    data = first_change(prom_port, sel[1].format(svc=lb.get("service")), t0) if sel and lb.get("service") else None
+    out = {"data": (data - t0) if data is not None else None}
+    out.update(diffs([t0, active, lb.get("fired"), t], PROM_STEPS[1:]))
+    out["alert"] = f"{lb.get('alertname')} {lb.get('service') or ''}".strip()
+    return out
 
 
 def remedy_wait(ooda_port, policy, t0, deadline):
@@ -539,8 +638,13 @@ def fault_blind(fault):
     return fault == "job-stopped"
 
 
+last_clear = 0.0  # when the last drill's fault was cleared (or ended)
+
+
 def drill(rec, control, ooda_port, prom_port, fault, service, harmless):
+    global last_clear
     wait_quiet(ooda_port, prom_port)
+    time.sleep(max(0.0, last_clear + SETTLE - time.time()))
     resolve_incidents(ooda_port)  # the last drill's, once its alerts resolved
     body = {"name": fault}
     if service:
@@ -566,12 +670,15 @@ def drill(rec, control, ooda_port, prom_port, fault, service, harmless):
                   "false": len(ev) if harmless else 0}
     ev = rec.firing_since("ooda", t0)
     res["ooda"]["steps"] = ooda_steps(ooda_port, t0, ev[0][0]) if ev and not harmless else None
+    ev = rec.firing_since("prom", t0)
+    res["prom"]["steps"] = prom_steps(prom_port, t0, ev[0]) if ev and not harmless else None
     if fault in REMEDIES:
         res["ooda"]["mttr"], res["ooda"]["run"] = remedy_wait(ooda_port, REMEDIES[fault][0], t0, deadline)
     try:
         call("DELETE", f"{control}/faults/{inst['id']}")
     except Exception:
         pass  # expired by itself (noise, traffic-spike)
+    last_clear = time.time()
     return res
 
 
@@ -589,6 +696,21 @@ def summary(vals, none="no notification"):
     med = statistics.median(got)
     worst = max(got) if not miss else None
     return fmt(med), (fmt(worst) if worst is not None else f"{miss}/{len(vals)} missed")
+
+
+def step_table(results, scen, side, names):
+    print("| scenario | first alert | " + " | ".join(names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    for name, _f, _s, harmless in scen:
+        steps = [r[side].get("steps") for r in results[name] if r[side].get("steps")]
+        if harmless or not steps:
+            continue
+        cells = []
+        for k in names:
+            got = [st[k] for st in steps if st.get(k) is not None]
+            cells.append(f"{statistics.median(got):.2f}" if got else "—")
+        first = sorted({st.get("alert") for st in steps})
+        print(f"| {name} | {', '.join(first)} | " + " | ".join(cells) + " |")
 
 
 def human_baseline(ooda_mttd):
@@ -660,19 +782,15 @@ def main():
                   and r["incident_service"] == r["expected"].get("service"))
         print(f"| {name} | {om} | {ow} | {pm} | {pw} | — | {hit}/{len(rs)} |")
     print("")
-    print("ooda's time step by step, median s over the runs (fault → condition found → firing → "
-          "notification queued → sent → at the receiver)")
-    print("| scenario | " + " | ".join(STEPS) + " |")
-    print("|---|" + "---|" * len(STEPS))
-    for name, _f, _s, harmless in scen:
-        steps = [r["ooda"].get("steps") for r in results[name] if r["ooda"].get("steps")]
-        if harmless or not steps:
-            continue
-        cells = []
-        for k in STEPS:
-            got = [st[k] for st in steps if st.get(k) is not None]
-            cells.append(f"{statistics.median(got):.2f}" if got else "—")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    print("ooda's time step by step, median s over the runs (fault → the rule's first failing sample → "
+          "condition found → firing → notification queued → sent → at the receiver; data and condition "
+          "both from the fault)")
+    step_table(results, scen, "ooda", STEPS)
+    print("")
+    print("Prometheus + Alertmanager step by step, median s (fault → first failing scraped sample → "
+          "condition found (activeAt) → firing (startsAt) → at the receiver; data and condition both "
+          "from the fault)")
+    step_table(results, scen, "prom", PROM_STEPS)
     rem = [name for name, _f, _s, _h in scen if name in REMEDIES]
     if rem:
         print("")

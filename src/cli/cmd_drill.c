@@ -1084,6 +1084,46 @@ static int find_binaries(struct drill *d, struct cli_args *a, struct buf *err)
 	return 0;
 }
 
+/* Whether name is one of the comma-separated names of list ("a,b"). */
+static int scenario_listed(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+	for (const char *p = list; *p;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n == len && !strncmp(p, name, n))
+			return 1;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return 0;
+}
+
+/* The first name of list that the catalogue lacks (into out), or 0 when every one is there. */
+static int scenario_unknown(const char *list, json_t *cat, char *out, size_t cap)
+{
+	for (const char *p = list; *p;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		int found = 0;
+		size_t i;
+		json_t *f;
+		json_array_foreach(cat, i, f) {
+			const char *nm = cli_jstr(f, "name");
+			found |= strlen(nm) == n && !strncmp(nm, p, n);
+		}
+		if (!found) {
+			snprintf(out, cap, "%.*s", (int)(n < 64 ? n : 64), p);
+			return 1;
+		}
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return 0;
+}
+
 int cmd_drill_run(struct cli_args *a, struct buf *err)
 {
 	struct drill d = { .pace = &drill_paces[cli_flag(a, "--fast") ? 1 : 0], .rx_fd = -1,
@@ -1142,11 +1182,17 @@ int cmd_drill_run(struct cli_args *a, struct buf *err)
 		rc = OODA_EIO;
 		goto out;
 	}
+	char unknown[80];
+	if (only && scenario_unknown(only, cat, unknown, sizeof unknown)) {
+		buf_addf(err, "--scenario: no fault named '%s' (ooda-sim list-faults; or all)", unknown);
+		rc = OODA_EINVAL;
+		goto out;
+	}
 	sc = xcalloc(json_array_size(cat) + 1, sizeof(*sc));
 	size_t i;
 	json_t *f;
 	json_array_foreach(cat, i, f) {
-		if (only && strcmp(only, cli_jstr(f, "name")))
+		if (only && !scenario_listed(only, cli_jstr(f, "name")))
 			continue;
 		json_t *exp = json_object_get(f, "expected_root_cause");
 		sc[n].name = cli_jstr(f, "name");

@@ -1501,7 +1501,7 @@ static const struct cli_option_doc option_docs[] = {
 	{ "--resolution", NULL, "override the engine's resolution floor (for cross-validation)" },
 	{ "--role", NULL, "viewer, ingest, responder, approver or admin" },
 	{ "--scale-floor", NULL, "override the engine's scale floor (for cross-validation)" },
-	{ "--scenario", NULL, "run only this scenario" },
+	{ "--scenario", NULL, "run only these scenarios (a comma list, in the catalogue's order; or all)", "NAMES" },
 	{ "--schedule", NULL, "the on-call schedule" },
 	{ "--service", NULL, "only this service" },
 	{ "--service", "deploy record", "the service deployed" },

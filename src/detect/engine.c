@@ -39,10 +39,12 @@ void engine_set_due(struct engine *e, engine_due_fn fn, void *ctx)
 	pthread_mutex_unlock(&e->mu);
 }
 
-int64_t engine_wake_ns(int64_t next_ns, int64_t mono_ns, int64_t wall_ns, int64_t due_wall_ns)
+int64_t engine_wake_ns(int64_t next_ns, int64_t mono_ns, int64_t wall_ns, int64_t due_wall_ns, int64_t tick_wall_ns)
 {
-	if (due_wall_ns <= 0 || due_wall_ns <= wall_ns)
-		return next_ns; /* nothing due, or due already and the tick just run left it: no spinning */
+	if (tick_wall_ns <= 0 || tick_wall_ns > wall_ns)
+		tick_wall_ns = wall_ns; /* no tick ran (a follower): a past due is nobody's to catch */
+	if (due_wall_ns <= 0 || due_wall_ns <= tick_wall_ns)
+		return next_ns; /* nothing due, or due already when the tick began and it left it: no spinning */
 	int64_t in = due_wall_ns - wall_ns;
 	if (in < ENGINE_MIN_GAP_NS)
 		in = ENGINE_MIN_GAP_NS;
@@ -134,8 +136,11 @@ static void *engine_main(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		bool periodic = ts_ns(&now) >= ts_ns(&next);
 		/* only the leader ticks (core/lead.h); a follower's detectors wait, its ingest goes on */
-		if (lead_thread_enter() > 0)
-			engine_tick_once(e, ooda_now_ns());
+		int64_t tick_wall = 0; /* the tick's own now: a due after it came during the tick, unseen */
+		if (lead_thread_enter() > 0) {
+			tick_wall = ooda_now_ns();
+			engine_tick_once(e, tick_wall);
+		}
 		pthread_mutex_lock(&e->mu);
 		engine_due_fn due = e->due;
 		void *due_ctx = e->due_ctx;
@@ -150,7 +155,7 @@ static void *engine_main(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec > next.tv_sec + 1) /* fell far behind: do not try to catch up */
 			next = now;
-		int64_t w = engine_wake_ns(ts_ns(&next), ts_ns(&now), ooda_now_ns(), due_ns);
+		int64_t w = engine_wake_ns(ts_ns(&next), ts_ns(&now), ooda_now_ns(), due_ns, tick_wall);
 		int64_t end = ts_ns(&now);
 		for (;;) {
 			int64_t at = e->poked ? engine_poke_wake_ns(w, end) : w;

@@ -54,9 +54,12 @@ typedef int64_t (*engine_due_fn)(void *ctx);
 void engine_set_due(struct engine *e, engine_due_fn fn, void *ctx);
 
 /* When the engine should wake after a tick, at mono_ns (wall_ns on the wall clock): the
- * periodic next_ns, or earlier for a due time still ahead (engine_set_due), never sooner
- * than ENGINE_MIN_GAP_NS; all ns. Pure: for tests. */
-int64_t engine_wake_ns(int64_t next_ns, int64_t mono_ns, int64_t wall_ns, int64_t due_wall_ns);
+ * periodic next_ns, or earlier for a due time after tick_wall_ns (the wall-clock now
+ * the tick ran with; 0 when none ran) that is still ahead or came while the tick ran
+ * (engine_set_due), never sooner than ENGINE_MIN_GAP_NS. A due at or before
+ * tick_wall_ns was the tick's to handle: ignored, so nothing spins. All ns. Pure: for
+ * tests. */
+int64_t engine_wake_ns(int64_t next_ns, int64_t mono_ns, int64_t wall_ns, int64_t due_wall_ns, int64_t tick_wall_ns);
 
 /*
  * Asks for a tick soon, for an event the periodic tick would see up to a

@@ -2,7 +2,9 @@
 bench's configuration, its alert rules find the simulator's metrics under the
 names ooda gives them, and a fault reaches the bench's receiver as a webhook
 notification naming the failing service, and the bench's remediation policy for
-that fault repairs it with a run that succeeds (the bench's MTTR). A renamed metric or config key
+that fault repairs it with a run that succeeds (the bench's MTTR); a resolved incident
+is not counted as one opened in the next drill; a memory leak is paged by its trend
+rule before memory crosses 75 %. A renamed metric or config key
 would otherwise make the benchmark report "no notification" for ooda, silently.
 No timing is asserted: the benchmark measures, this test only checks it can."""
 import os
@@ -55,6 +57,33 @@ def main():
               f"policy unshed-frontend's run succeeded (its expect held), so the bench has an MTTR: {status}")
         _s, st = drills.call("GET", f"{control}/state")
         check(st["services"]["frontend"]["shed_ratio"] == 0, f"frontend sheds nothing again: {st['services']['frontend']}")
+        drills.call("DELETE", f"{control}/faults/{inst['id']}")
+        # the shed's incident counts for its drill; once resolved, it is no incident of
+        # the next drill, though resolving it adds timeline entries (the resolved
+        # notification) after the next fault's start
+        check(drills.ooda_incident_service(port, t0) == "frontend",
+              "the shed opened an incident on frontend, found as opened since the fault")
+        _s, j = drills.call("GET", f"http://127.0.0.1:{port}/api/v1/incidents?status=open")
+        check(j.get("incidents"), f"an incident is open to resolve: {j}")
+        t1 = time.time()
+        drills.resolve_incidents(port)
+        _s, j = drills.call("GET", f"http://127.0.0.1:{port}/api/v1/incidents?limit=50")
+        check(any((drills.iso_epoch(i.get("updated_at")) or 0) >= t1 for i in j.get("incidents", [])),
+              "resolving touched the incident after t1")
+        check(drills.ooda_incident_service(port, t1) is None,
+              "an incident resolved after t1 is not one opened since t1 (no false incident in the next drill)")
+        # a leak is paged by its trend (predict_linear, as Prometheus users write it) long
+        # before memory crosses 75 % of the limit
+        _s, inst = drills.call("POST", f"{control}/faults", {"name": "memory-leak"})
+        t2 = time.time()
+        ev = []
+        while time.time() < t2 + 60 and not ev:
+            ev = [e for e in rec.firing_since("ooda", t2) if "MemoryFillingUp" in e[2]]
+            time.sleep(0.2)
+        check(ev and "checkout" in ev[0][2], f"the leak reached the receiver as MemoryFillingUp on checkout: {ev[:1]}")
+        high = [e for e in rec.firing_since("ooda", t2) if "MemoryHigh" in e[2]]
+        check(not ev or not high or high[0][0] > ev[0][0],
+              f"the trend paged before memory crossed 75 % of the limit (MemoryHigh): {high[:1]}")
         drills.call("DELETE", f"{control}/faults/{inst['id']}")
     finally:
         drills.cleanup()

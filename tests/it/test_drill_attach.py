@@ -1,6 +1,6 @@
 """`ooda drill run --attach` drills a system that already runs: an ooda and an
 ooda-sim started here (the bench's, as `make demo` would have them), one small
-scenario. The report has the scenario detected and the time to the first
+scenario and noise (a comma list). The report has the scenario detected and the time to the first
 notification ooda delivered (from its outbox, GET /api/v1/notifications), and
 the webhook receiver did get it; an incident that was open before the drill is
 left alone (an attached drill resolves only its own). No timing is asserted."""
@@ -49,11 +49,18 @@ def main():
         r = run("drill", "run", "--attach", "--scenario", "config-shed", "--server", server)
         check(r.returncode != 0 and "--sim" in r.stderr, f"--attach needs --sim: {r.stderr}")
 
+        # a comma list names several scenarios; a name the catalogue lacks is refused, by name
+        r = run("drill", "run", "--attach", "--sim", control, "--scenario", "config-shed,no-such-fault",
+                "--server", server)
+        check(r.returncode != 0 and "'no-such-fault'" in r.stderr, f"an unknown name in the list is refused: {r.stderr}")
+
         t0 = time.time()
-        r = run("drill", "run", "--attach", "--sim", control, "--scenario", "config-shed", "--server", server,
-                "--json", timeout=240)
+        r = run("drill", "run", "--attach", "--sim", control, "--scenario", "noise,config-shed", "--fast",
+                "--server", server, "--json", timeout=240)
         check(r.returncode == 0, f"the attached drill ran: rc {r.returncode} {r.stderr[-2000:]}")
         rep = json.loads(r.stdout) if r.returncode == 0 else {"scenarios": [{}]}
+        check([s.get("name") for s in rep["scenarios"]] == ["config-shed", "noise"],
+              f"both listed scenarios ran, in the catalogue's order: {rep['scenarios']}")
         sc = rep["scenarios"][0]
         check(sc.get("name") == "config-shed" and sc.get("detected") is True, f"config-shed detected: {sc}")
         fn = sc.get("first_notification_s")

@@ -732,11 +732,20 @@ static void test_next_due(void **state)
 
 	/* the engine wakes at the due time when it comes before the next period, never sooner than the gap */
 	const int64_t MS_ = OODA_NS_PER_MS;
-	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, 0), 1000 * MS_);
-	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0 + 50 * MS_), 850 * MS_);
-	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0 + 500 * MS_), 1000 * MS_);
-	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0 + 1), 800 * MS_ + ENGINE_MIN_GAP_NS);
-	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0), 1000 * MS_); /* past: no spinning */
+	const int64_t TK = T0 - 5 * MS_; /* the tick ran with this now and took 5 ms */
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, 0, TK), 1000 * MS_);
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0 + 50 * MS_, TK), 850 * MS_);
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0 + 500 * MS_, TK), 1000 * MS_);
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0 + 1, TK), 800 * MS_ + ENGINE_MIN_GAP_NS);
+	/* due before the tick began: the tick saw it and left it; no spinning */
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, TK, TK), 1000 * MS_);
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, TK - 1, TK), 1000 * MS_);
+	/* due while the tick ran (after its now, before its end): unseen, so a tick after the gap,
+	 * not the next period (a `for` would otherwise end up to a period late) */
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, TK + 1, TK), 800 * MS_ + ENGINE_MIN_GAP_NS);
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, T0, TK), 800 * MS_ + ENGINE_MIN_GAP_NS);
+	/* no tick ran (a follower): a past due is ignored */
+	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, TK + 1, 0), 1000 * MS_);
 }
 
 /* Fresh telemetry lets the rules evaluate after a quarter of the interval, once; without it they wait the whole interval. */
