@@ -81,23 +81,12 @@ static void node_series(struct builder *b, const struct tdata *d, const char *no
 	double *p90 = arena_zalloc(b->a, b->steps * sizeof(double));
 	double *rate = arena_zalloc(b->a, b->steps * sizeof(double));
 	double step_s = (double)b->step / 1e9, last = NAN;
-	/* steps that end before the window's first telemetry measured no traffic (the system
-	 * was not sending yet), which is not zero traffic: they are missing, not 0, as in
-	 * tdata_red; otherwise a system started just before a fault shows every service's
-	 * rate rising from 0 as if it were a symptom */
-	int64_t measured = d->first > b->from && d->first != INT64_MAX ? (d->first - b->from) / b->step : 0;
 	size_t i = 0;
 	for (size_t bk = 0; bk < b->steps; bk++) {
 		size_t j = i, errs = 0;
 		while (j < n && v[j].bucket == bk)
 			errs += v[j++].error;
 		size_t cnt = j - i;
-		if ((int64_t)bk < measured) {
-			rate[bk] = er[bk] = NAN;
-			p90[bk] = NAN;
-			i = j;
-			continue;
-		}
 		rate[bk] = (double)cnt / step_s;
 		er[bk] = cnt ? (double)errs / (double)cnt : 0;
 		if (cnt) {
@@ -107,11 +96,11 @@ static void node_series(struct builder *b, const struct tdata *d, const char *no
 		p90[bk] = last; /* an empty step keeps the last latency seen */
 		i = j;
 	}
-	/* measured steps before the first request take the first latency seen */
+	/* steps before the first request take the first latency seen */
 	double first = NAN;
-	for (size_t bk = (size_t)measured; bk < b->steps && isnan(first); bk++)
+	for (size_t bk = 0; bk < b->steps && isnan(first); bk++)
 		first = p90[bk];
-	for (size_t bk = (size_t)measured; bk < b->steps && isnan(p90[bk]); bk++)
+	for (size_t bk = 0; bk < b->steps && isnan(p90[bk]); bk++)
 		p90[bk] = isnan(first) ? 0 : first;
 	free(v);
 	push(b, node, "error_ratio", er);
