@@ -28,7 +28,7 @@ MODULES = os.path.join(ROOT, "web", "node_modules")
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SIM = os.environ.get("OODA_SIM_BIN") or os.path.join(os.path.dirname(os.environ.get("OODA_BIN", ROOT + "/build/ooda")),
                                                      "sim", "ooda-sim")
-WARM_S = 8  # traffic before the fault: the baseline the summary and the suspects compare with
+WARM_S = 20  # traffic before the fault: the baseline the summary and the suspects compare with
 
 # The simulated system as a responder's ooda.yaml would hold it, with the fast
 # evaluation of `ooda drill run --fast`; {pay} is payments' base URL.
