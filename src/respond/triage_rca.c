@@ -81,13 +81,23 @@ static void node_series(struct builder *b, const struct tdata *d, const char *no
 	double *p90 = arena_zalloc(b->a, b->steps * sizeof(double));
 	double *rate = arena_zalloc(b->a, b->steps * sizeof(double));
 	double step_s = (double)b->step / 1e9, last = NAN;
+	/*
+	 * Steps that end before the window's first telemetry measured no traffic
+	 * (nothing was sending yet), which is not zero traffic: the rate there is
+	 * missing, as in tdata_red. Otherwise a system started shortly before a
+	 * fault shows every service's rate "rising from 0", and that rise, older
+	 * than the fault, makes a caller's onset precede its failing callee's.
+	 * The error ratio and latency keep their neutral fill (no failure seen, the
+	 * first latency seen) so that a young system still has something to compare.
+	 */
+	int64_t unmeasured = d->first > b->from && d->first != INT64_MAX ? (d->first - b->from) / b->step : 0;
 	size_t i = 0;
 	for (size_t bk = 0; bk < b->steps; bk++) {
 		size_t j = i, errs = 0;
 		while (j < n && v[j].bucket == bk)
 			errs += v[j++].error;
 		size_t cnt = j - i;
-		rate[bk] = (double)cnt / step_s;
+		rate[bk] = (int64_t)bk < unmeasured ? NAN : (double)cnt / step_s;
 		er[bk] = cnt ? (double)errs / (double)cnt : 0;
 		if (cnt) {
 			size_t r = (size_t)ceil(0.9 * (double)cnt);

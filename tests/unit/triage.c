@@ -464,6 +464,31 @@ static void test_rca_input(void **state)
 	triage_rca_release(&r);
 
 
+	/* a window that starts before the system sent anything: the rate of the steps before the
+	 * first span is missing (NaN), not zero traffic, so it cannot "rise from 0" at the system's
+	 * start; the error ratio and latency keep their neutral fill */
+	struct triage_deps longer = deps;
+	longer.baseline_ns = 1800 * SEC; /* 15 min before the first span */
+	assert_int_equal(triage_rca_input(&longer, inc, f->now, &r, &err), 0);
+	const struct rca_series *rate = series(&r.in, "payments", "rate");
+	er = series(&r.in, "payments", "error_ratio");
+	p90 = series(&r.in, "payments", "latency_p90");
+	assert_non_null(rate);
+	size_t missing = 0, measured = 0;
+	for (size_t i = 0; i < rate->n; i++) {
+		if (rate->t_s[i] + 60 <= (f->onset - 900 * SEC) / SEC) {
+			assert_true(isnan(rate->v[i]));
+			assert_float_equal(er->v[i], 0.0, 1e-9);
+			assert_float_equal(p90->v[i], 20.0, 1e-6);
+			missing++;
+		} else if (rate->t_s[i] + 60 <= f->onset / SEC) {
+			assert_true(rate->v[i] > 0); /* one request every 10 s in the baseline */
+			measured++;
+		}
+	}
+	assert_true(missing >= 14 && measured >= 14);
+	triage_rca_release(&r);
+
 	/* a declared dependency joins the graph without traffic */
 	json_t *svcs = json_pack("[{s:s, s:[s]}]", "name", "frontend", "dependencies", "sessions");
 	deps.services = svcs;
