@@ -282,6 +282,7 @@ static void daemon_release(struct daemon *d)
 	config_release(&d->cfg);
 	pthread_rwlock_destroy(&d->cfg_lock);
 	pthread_mutex_destroy(&d->reload_mu);
+	pthread_mutex_destroy(&d->stream_mu);
 	flag_counts_release(&d->flag_counts);
 	free(d->config_path);
 	free(d->data_dir);
@@ -368,6 +369,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	lead_hooks_off = false;
 	pthread_rwlock_init(&d.cfg_lock, NULL);
 	pthread_mutex_init(&d.reload_mu, NULL);
+	pthread_mutex_init(&d.stream_mu, NULL);
 	flag_counts_init(&d.flag_counts);
 	config_init(&d.cfg);
 	int rc = 0;

@@ -91,6 +91,7 @@ struct daemon {
 	struct auth *auth;
 	struct http_server *http;
 	struct web_stream *stream;   /* the dashboard's live feed */
+	pthread_mutex_t stream_mu;   /* guards stream against its stop while a stage's thread publishes */
 	struct cluster *cluster;     /* the leader's lease and this node's heartbeat (api/cluster.h) */
 	int64_t started_ns;
 	int64_t reloads, reload_failures;

@@ -266,6 +266,8 @@ static int incidents_part_reload(struct daemon *d, const struct config *cfg, boo
 	return rc;
 }
 
+static void stream_incident(void *ctx, const char *event, const char *incident_json);
+
 static int incidents_part_start(struct daemon *d, struct buf *err)
 {
 	struct incidents_options o = { .store = d->store, .signer = &d->signer, .alerts = d->alerts, .tstore = d->tstore };
@@ -276,6 +278,8 @@ static int incidents_part_start(struct daemon *d, struct buf *err)
 		rc = respond_glue_start(d, err);
 	if (!rc) /* the remedy row starts later: events before it are not remediated */
 		rc = incidents_subscribe(d->incidents, remedy_glue_on_incident, d);
+	if (!rc) /* the stream row starts later: events before it reach no client */
+		rc = incidents_subscribe(d->incidents, stream_incident, d);
 	return rc ? rc : incidents_start(d->incidents, err);
 }
 
@@ -611,9 +615,31 @@ static void stream_run(void *ctx, const struct remedy_run_event *ev)
 	json_decref(j);
 }
 
+/*
+ * An incident event ("opened", "transition", "reopened", "severity",
+ * "alert-joined", "commander") as an "incident" event of the feed:
+ * {"event", "incident": the document}. On the thread that stored the change;
+ * publishing only queues. stream_mu keeps the hub alive while it publishes.
+ */
+static void stream_incident(void *ctx, const char *event, const char *incident_json)
+{
+	struct daemon *d = ctx;
+	json_t *doc = json_loads(incident_json, 0, NULL);
+	json_t *j = doc ? json_pack("{s:s, s:o}", "event", event, "incident", doc) : NULL;
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	pthread_mutex_lock(&d->stream_mu);
+	if (text && d->stream)
+		web_stream_publish(d->stream, "incident", text);
+	pthread_mutex_unlock(&d->stream_mu);
+	free(text);
+	json_decref(j);
+}
+
 static int stream_start(struct daemon *d, struct buf *err)
 {
+	pthread_mutex_lock(&d->stream_mu);
 	web_stream_create(&d->stream);
+	pthread_mutex_unlock(&d->stream_mu);
 	int rc = d->alerts ? alerts_subscribe(d->alerts, stream_alert, d->stream) : 0;
 	struct remedy *r = __atomic_load_n(&d->remedy, __ATOMIC_ACQUIRE);
 	if (!rc && r)
@@ -627,8 +653,10 @@ static void stream_stop(struct daemon *d)
 	struct remedy *r = __atomic_load_n(&d->remedy, __ATOMIC_ACQUIRE);
 	if (r && d->stream)
 		remedy_unsubscribe(r, stream_run, d->stream);
+	pthread_mutex_lock(&d->stream_mu);
 	web_stream_destroy(d->stream);
 	d->stream = NULL;
+	pthread_mutex_unlock(&d->stream_mu);
 }
 
 const struct stage daemon_stages[] = {

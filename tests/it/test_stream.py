@@ -4,7 +4,8 @@ while a client listens arrives as `event: change` with the stored event; a
 remediation run that waits for approval, is approved and acts arrives as
 `event: run` for each stored version, in order (created, approved, each step's
 start and end, verifying, succeeded), naming the run, its incident and the step,
-without the step's output; the 17th client gets 429 while 16 are open; and SIGTERM with streams open stops
+without the step's output; an incident opened and acknowledged arrives as `event:
+incident` {event, incident: the document} for each; the 17th client gets 429 while 16 are open; and SIGTERM with streams open stops
 the daemon at once and cleanly instead of waiting out the drain."""
 import http.client
 import json
@@ -94,6 +95,22 @@ def main():
         ev = next_event(r, "change")
         check(ev is not None and ev.get("service") == "payments" and ev.get("version") == "v42",
               f"the change arrives on the stream: {ev}")
+
+        # ---- incidents: opened, then each lifecycle move, with the document ----
+        opened = s.post("/api/v1/incidents", {"title": "svc-inc <img src=x onerror=alert(1)>", "service": "svc-inc"},
+                        token=admin)
+        check(opened.status == 201, f"incident: {opened.status} {opened.body}")
+        ev = next_event(r, "incident")
+        doc = (ev or {}).get("incident") or {}
+        check(ev is not None and ev.get("event") == "opened" and doc.get("id") == opened.json().get("id")
+              and doc.get("status") == "triggered" and doc.get("title", "").startswith("svc-inc <img"),
+              f"the opened incident arrives on the stream with its document: {ev}")
+        ack = s.post(f"/api/v1/incidents/{doc.get('id')}/transition", {"to": "acknowledged"}, token=admin)
+        check(ack.status == 200, f"acknowledged: {ack.status} {ack.body}")
+        ev = next_event(r, "incident")
+        check(ev is not None and ev.get("event") == "transition"
+              and (ev.get("incident") or {}).get("status") == "acknowledged",
+              f"the acknowledgement arrives on the stream: {ev}")
 
         # ---- a remediation run, every stored version on the feed, in order ----
         inc_id, run_id, seen = run_events(s, r, admin)
