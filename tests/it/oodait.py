@@ -451,3 +451,31 @@ def control_db(data, timeout=5):
         return _PsqlDB(os.environ[var])
     import sqlite3
     return sqlite3.connect(os.path.join(data, "control.db"), timeout=timeout)
+
+
+# ---- the simulator's tests (test_sim, test_remedy*_sim) ----
+
+SIM = os.environ.get("OODA_SIM_BIN", os.path.join(os.path.dirname(__file__), "../../build/sim/ooda-sim"))
+
+
+def http_call(method, url, body=None, timeout=10):
+    """A JSON call to a plain HTTP endpoint (the simulator's admin API): (status, body text)."""
+    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def wait_for(what, fn, timeout=20, step=0.2):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(step)
+    check(False, f"timed out waiting for {what} (last: {last!r})")
+    return None

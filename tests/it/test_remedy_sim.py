@@ -14,31 +14,7 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from oodait import Server, check, create_token, done
-
-SIM = os.environ.get("OODA_SIM_BIN", os.path.join(os.path.dirname(__file__), "../../build/sim/ooda-sim"))
-
-
-def http(method, url, body=None, timeout=10):
-    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def wait_for(what, fn, timeout=20, step=0.2):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(step)
-    check(False, f"timed out waiting for {what} (last: {last!r})")
-    return None
+from oodait import Server, check, create_token, done, SIM, wait_for, http_call as http
 
 
 class Hook:

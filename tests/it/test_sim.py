@@ -17,9 +17,8 @@ import time
 import urllib.error
 import urllib.request
 
-from oodait import Server, check, create_token, done
+from oodait import Server, check, create_token, done, SIM, wait_for
 
-SIM = os.environ.get("OODA_SIM_BIN", os.path.join(os.path.dirname(__file__), "../../build/sim/ooda-sim"))
 
 CONFIG = """\
 heartbeats:
@@ -38,18 +37,6 @@ def http(method, url, body=None, timeout=10):
             return r.status, dict(r.headers), r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read().decode()
-
-
-def wait_for(what, fn, timeout=20, step=0.2):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(step)
-    check(False, f"timed out waiting for {what} (last: {last!r})")
-    return None
 
 
 def sim_cli(*args, ports):
