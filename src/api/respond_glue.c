@@ -15,6 +15,7 @@
 #include "respond/escalation.h"
 #include "respond/rca.h"
 #include "respond/triage.h"
+#include "web/stream.h"
 
 #include <string.h>
 
@@ -74,15 +75,50 @@ static int summary_compute(struct daemon *d, const json_t *doc, int64_t now_ns, 
  * seconds after the fault, before the telemetry showed where) is due again
  * after RESPOND_RETRY_EMPTY_NS rather than the full refresh interval.
  */
+/* "payments,payments@d-42,checkout": the ranking's order, the part of a summary a responder acts on. */
+static void ranking_key(const json_t *summary, struct buf *out)
+{
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(summary, "suspects"), i, s) {
+		const char *node = json_string_value(json_object_get(s, "node"));
+		buf_addf(out, "%s%s", i ? "," : "", node ? node : "");
+	}
+}
+
+/*
+ * Keeps the summary, and when its ranking's order differs from the kept
+ * one's, says so on the live feed as a "summary" event {"incident", "top"}:
+ * an open incident page redraws its suspects (a young incident's ranking
+ * firms up as data arrives after the onset).
+ */
 static void latest_keep(struct respond_glue *g, const char *id, json_t *summary, int64_t now_ns)
 {
 	int64_t due_from = now_ns;
 	if (json_array_size(json_object_get(summary, "suspects")) == 0)
 		due_from -= RESPOND_REFRESH_NS - RESPOND_RETRY_EMPTY_NS;
+	struct buf was = BUF_INIT, now = BUF_INIT;
+	ranking_key(summary, &now);
 	pthread_mutex_lock(&g->mu);
+	json_t *prev = json_object_get(g->latest, id);
+	if (prev)
+		ranking_key(prev, &was);
 	json_object_set(g->latest, id, summary);
 	json_object_set_new(g->refreshed, id, json_integer(due_from));
 	pthread_mutex_unlock(&g->mu);
+	if (prev && strcmp(was.data ? was.data : "", now.data ? now.data : "")) {
+		json_t *top = json_object_get(json_array_get(json_object_get(summary, "suspects"), 0), "node");
+		json_t *ev = json_pack("{s:s, s:O}", "incident", id, "top", top ? top : json_null());
+		char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+		pthread_mutex_lock(&g->d->stream_mu);
+		if (text && g->d->stream)
+			web_stream_publish(g->d->stream, "summary", text);
+		pthread_mutex_unlock(&g->d->stream_mu);
+		free(text);
+		json_decref(ev);
+	}
+	buf_release(&was);
+	buf_release(&now);
 }
 
 /* Resolved: no refresh, no escalation; GET falls back to the timeline's last summary (bounded memory). */

@@ -145,6 +145,12 @@ def main():
         for inc in incs.get("incidents", []) if isinstance(incs, dict) else incs:
             print(f"incident {inc.get('id')} {inc.get('service')} opened {inc.get('opened_at')}: {inc.get('title')}",
                   flush=True)
+            sus = s.get(f"/api/v1/incidents/{inc.get('id')}/suspects").json().get("suspects", [])
+            for x in sus[:4]:
+                ev = [(e.get("kind"), e.get("onset") or e.get("before_onset_s"), e.get("explained_by") or e.get("metric"))
+                      for e in x.get("evidence", [])]
+                print(f"  suspect {x.get('node')} {x.get('kind')} score {x.get('score'):.3f} onset {x.get('onset')}: {ev}",
+                      flush=True)
         for run in s.get("/api/v1/runs?policy=rollback-payments").json().get("runs", []):
             print(f"run {run.get('id')} created {run.get('created')} {run.get('status')}: "
                   f"{run.get('verification') or run.get('reason')}", flush=True)

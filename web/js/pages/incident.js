@@ -468,6 +468,11 @@ export async function render(main, ctx) {
       if (data && (st.doc.services || []).concat(st.doc.service || []).includes(data.service)) loadHealth().catch(() => {});
       return;
     }
+    if (type === 'summary') {
+      // the triage was recomputed and its ranking moved (a young incident's firms up as data arrives)
+      if (data && (data.incident === st.doc.id || data.incident === id)) loadSummary().then(loadSuspects).catch(() => {});
+      return;
+    }
     if (!String(type).startsWith('incident')) return;
     const inner = data && typeof data.incident === 'object' ? data.incident : null;
     const about = data && (inner ? inner.id : data.incident || data.id);
