@@ -572,6 +572,7 @@ struct scenario {
 	json_t *remedy;  /* {policy, run, status, verification, reason} of the scored run; NULL: none */
 	char first_alert[160]; /* "NAME on SERVICE" of the first alert fired after the fault started */
 	json_t *incidents;     /* [{id, service, title}] opened during the scenario */
+	json_t *suspects;      /* [{node, kind, score}] the first three scored; NULL: none */
 	char error[256];
 };
 
@@ -888,8 +889,15 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 			if (sus) {
 				sc->top1 = suspect_names(json_array_get(sus, 0), sc->service);
 				sc->top3 = 0;
-				for (size_t k = 0; k < 3 && k < json_array_size(sus); k++)
-					sc->top3 |= suspect_names(json_array_get(sus, k), sc->service);
+				sc->suspects = json_array();
+				for (size_t k = 0; k < 3 && k < json_array_size(sus); k++) {
+					json_t *x = json_array_get(sus, k);
+					sc->top3 |= suspect_names(x, sc->service);
+					json_array_append_new(sc->suspects,
+							      json_pack("{s:s?, s:s?, s:O?}", "node", cli_jstr(x, "node"),
+									"kind", cli_jstr(x, "kind"), "score",
+									json_object_get(x, "score")));
+				}
 			} else if (route) {
 				sc->top1 = sc->top3 = 0; /* the route answered, but named nothing */
 			}
@@ -984,6 +992,7 @@ static json_t *drill_report(struct scenario *sc, size_t n, const struct drill_pa
 		json_object_set_new(e, "first_notification_s", jnum_or_null(s->notified_s, s->notified_s >= 0));
 		json_object_set_new(e, "incidents", s->incidents ? json_incref(s->incidents) : json_array());
 		json_object_set_new(e, "remediation", s->remedy ? json_incref(s->remedy) : json_null());
+		json_object_set_new(e, "suspects", s->suspects ? json_incref(s->suspects) : json_null());
 		if (*s->error)
 			json_object_set_new(e, "error", json_string(s->error));
 		json_array_append_new(list, e);
@@ -1259,6 +1268,7 @@ out:
 		nftw(d.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	for (i = 0; sc && i < n; i++) {
 		json_decref(sc[i].incidents);
+		json_decref(sc[i].suspects);
 		json_decref(sc[i].remedy);
 	}
 	free(sc);

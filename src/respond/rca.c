@@ -289,6 +289,16 @@ static void score_series(struct ctx *c, int64_t onset)
 				run = 0;
 			}
 		}
+		/*
+		 * A window shorter than RCA_SUSTAIN samples (an incident minutes
+		 * or seconds old) cannot hold a full run: a series that exceeds
+		 * through every sample of it is sustained as far as can be seen,
+		 * and its onset is its run's start. Without this no series of a
+		 * young incident has an onset and the onset order cannot tell a
+		 * caller from the callee it follows.
+		 */
+		if (!st->onset && nw && nw < RCA_SUSTAIN && run >= nw)
+			st->onset = run_start;
 		if (!nw)
 			continue;
 		st->usable = true;
@@ -830,15 +840,6 @@ int rca_rank(const struct rca_input *in, struct rca_suspect **out, size_t *n_out
 	score_series(&c, onset);
 	struct node *nodes = xcalloc(c.n_nodes + 1, sizeof(*nodes));
 	nodes_fill(&c, nodes);
-	if (in->n_edges) {
-		struct graph g;
-		graph_init(&g, &c, nodes);
-		graph_callers_errors(&c, &g, nodes);
-		graph_onset_order(&c, &g, nodes);
-		if (in->target && in->target[0])
-			graph_target(&c, &g, nodes);
-		graph_release(&g);
-	}
 	/* changes close before onset raise their node and rank as suspects of their own */
 	double *prox = xcalloc(in->n_changes + 1, sizeof(double));
 	double *boost = xcalloc(c.n_nodes + 1, sizeof(double));
@@ -865,15 +866,33 @@ int rca_rank(const struct rca_input *in, struct rca_suspect **out, size_t *n_out
 			json_object_set_new(e, "summary", json_string(ch->summary));
 		json_array_append_new(nodes[k].evidence, e);
 	}
+	/*
+	 * The boost applies before the graph's rules: a victim keeps at most
+	 * RCA_VICTIM of its explainer's score with both boosts counted, so a
+	 * change on a caller (a flag created when the system started) cannot
+	 * lift the caller back level with the failing callee it follows.
+	 */
+	if (in->n_edges) {
+		struct graph g;
+		graph_init(&g, &c, nodes);
+		graph_callers_errors(&c, &g, nodes);
+		for (size_t k = 0; k < c.n_nodes; k++)
+			nodes[k].score *= 1.0 + boost[k];
+		graph_onset_order(&c, &g, nodes);
+		if (in->target && in->target[0])
+			graph_target(&c, &g, nodes);
+		graph_release(&g);
+	} else {
+		for (size_t k = 0; k < c.n_nodes; k++)
+			nodes[k].score *= 1.0 + boost[k];
+	}
 	struct rca_suspect *sus = xcalloc(n_sus + 1, sizeof(*sus));
 	size_t n = 0;
 	for (size_t k = 0; k < c.n_nodes; k++) {
-		double before_boost = nodes[k].score;
-		nodes[k].score *= 1.0 + boost[k];
 		sus[n++] = (struct rca_suspect){ .node = xstrdup(nodes[k].name), .kind = xstrdup(nodes[k].kind),
 						 .score = nodes[k].score, .evidence = nodes[k].evidence,
 						 .onset_s = nodes[k].onset };
-		nodes[k].score = before_boost; /* the change suspects below start from it */
+		nodes[k].score /= 1.0 + boost[k]; /* the change suspects below start from it unboosted */
 	}
 	for (size_t i = 0; i < in->n_changes; i++) {
 		if (prox[i] <= 0)

@@ -14,8 +14,6 @@
 #include "respond/triage_data.h"
 
 #define MAX_STEPS 2000
-#define YOUNG_STEPS (2 * RCA_SUSTAIN)      /* steps wanted after the onset */
-#define MIN_STEP_NS (5 * OODA_NS_PER_SEC) /* the finest step */
 
 struct sample {
 	uint32_t bucket;
@@ -137,25 +135,6 @@ int triage_rca_build(const struct tdata *d, struct triage_rca *out, struct buf *
 	int64_t step = d->deps->step_ns > 0 ? d->deps->step_ns : 60 * OODA_NS_PER_SEC;
 	if (step < 10 * OODA_NS_PER_SEC)
 		step = 10 * OODA_NS_PER_SEC;
-	/*
-	 * A young incident gets a finer step: rca_rank calls a series' onset
-	 * only after RCA_SUSTAIN exceedances in a row, so an incident younger
-	 * than that many steps has no onset anywhere, and without onsets a loud
-	 * caller cannot be found to follow its failing callee (the ranking falls
-	 * back to one sample's magnitude). YOUNG_STEPS steps after the onset
-	 * leave room for the run and a late first sample. The floor keeps a
-	 * step's error ratio meaningful: one failed request among the few a
-	 * quiet edge serves in a second is already tens of robust scales, and
-	 * three such seconds in a row made a healthy database the top suspect;
-	 * five seconds hold five times the requests. Until the incident is
-	 * YOUNG_STEPS floors old, its summary is refreshed every few seconds
-	 * (respond_glue.h) and the ranking firms up as it ages.
-	 */
-	int64_t age = d->to - d->onset;
-	if (age > 0 && age / YOUNG_STEPS < step)
-		step = age / YOUNG_STEPS;
-	if (step < MIN_STEP_NS)
-		step = MIN_STEP_NS;
 	int64_t from = d->from;
 	int64_t span = d->to - from;
 	while ((span + step - 1) / step > MAX_STEPS)

@@ -6,7 +6,7 @@ evaluation asks for another tick to hand its alert to the alerting core, and
 the alert goes pending, then firing after its `for`. /metrics counts the
 poked ticks."""
 import time
-from oodait import Server, check, done
+from oodait import Server, check, done, wait_for
 
 
 def gauge(s, service, name, value):
@@ -43,6 +43,8 @@ CONFIG = """alerts:
 s = None
 try:
     s = Server(config=CONFIG)
+    # on PostgreSQL the engine runs once the node holds the lead, a moment after it answers
+    wait_for("the engine's first tick", lambda: (metric(s, "ooda_engine_ticks_total") or 0) > 0, 20)
     ticks0 = metric(s, "ooda_engine_ticks_total")
     poked0 = metric(s, "ooda_engine_poked_ticks_total")
     check(ticks0 is not None and ticks0 > 0 and poked0 is not None,

@@ -194,7 +194,9 @@ policies:
 
         def settled(policy, n):
             rs = runs(policy=policy)
-            busy = [x for x in rs if x["status"] in ("pending", "running", "verifying", "undoing")]
+            # a failed run whose policy undoes is stored as failed, then moves on to undoing
+            busy = [x for x in rs if x["status"] in ("pending", "running", "verifying", "undoing")
+                    or (x["status"] == "failed" and policy == "undo" and not x.get("undo_order"))]
             return rs if len(rs) >= n and not busy else None
 
         # ---- cooldown: the second trigger is refused and escalated ---------------
