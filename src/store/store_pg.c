@@ -1370,6 +1370,32 @@ static int pg_live_prune(void *impl, int64_t before_ns)
 	return wexec(impl, PG_LIVE_PRUNE, &p, NULL);
 }
 
+/* ---- generations (store_gen_*) ------------------------------------------------ */
+
+static int pg_gen_bump(void *impl, const char *name)
+{
+	struct params p = { 0 };
+	p_str(&p, name);
+	return wexec(impl, PG_GEN_BUMP, &p, NULL);
+}
+
+static int pg_gen_read(void *impl, int64_t gens[STORE_GEN_COUNT])
+{
+	struct pg_store *s = impl;
+	struct pconn *c = rconn(s);
+	if (!c)
+		return OODA_EUNAVAIL;
+	PGresult *r = rexec(s, c, PG_GEN_READ, NULL);
+	for (int i = 0, n = r ? PQntuples(r) : 0; i < n; i++)
+		for (int g = 0; g < STORE_GEN_COUNT; g++)
+			if (!strcmp(col(r, i, 0), store_gen_name((enum store_gen)g)))
+				gens[g] = col_int(r, i, 1);
+	int rc = r ? 0 : OODA_EIO;
+	PQclear(r);
+	rdone(s, c);
+	return rc;
+}
+
 const struct store_backend store_pg_backend = {
 	.version = STORE_BACKEND_VERSION,
 	.name = "postgres",
@@ -1432,5 +1458,7 @@ const struct store_backend store_pg_backend = {
 
 	.live_put = pg_live_put,
 	.live_list = pg_live_list,
+	.gen_bump = pg_gen_bump,
+	.gen_read = pg_gen_read,
 	.live_prune = pg_live_prune,
 };
