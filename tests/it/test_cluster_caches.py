@@ -79,11 +79,11 @@ def leader_of(nodes):
     return leaders.pop() if len(leaders) == 1 and None not in leaders and len(up) == len(nodes) else None
 
 
-def ofrep(node, token, etag=None):
+def ofrep(node, etag=None):
     h = {"X-Ooda-Env": "prod"}
     if etag:
         h["If-None-Match"] = etag
-    return node.post("/ofrep/v1/evaluate/flags", {"context": {"targetingKey": "u1"}}, headers=h, token=token)
+    return node.post("/ofrep/v1/evaluate/flags", {"context": {"targetingKey": "u1"}}, headers=h)
 
 
 def flag_value(r):
@@ -107,6 +107,82 @@ def main():
         followers = [x for x in every if x is not L]
         A, B = followers
 
+        # ---- flags: OFREP and its ETag on every node follow a change on one -----
+        r = every[0].request("PUT", "/api/v1/flags/cluster-flag?env=prod", FLAG,
+                             headers={"X-Ooda-Rationale": "cluster test"})
+        check(r.status in (200, 201), f"flag on n1: {r.status} {r.body}")
+        etags = []
+        for i, x in enumerate(every):
+            r = ofrep(x)
+            check(flag_value(r) is False, f"{names[i]} evaluates the new flag: {r.status} {r.body}")
+            etags.append(r.headers.get("ETag"))
+            r = ofrep(x, etags[-1])
+            check(r.status == 304, f"{names[i]}: its ETag matches while nothing changed: {r.status}")
+        check(len(set(etags)) == 1, f"one ETag for one flag set on every node: {etags}")
+        r = every[1].request("PUT", "/api/v1/flags/cluster-flag?env=prod", dict(FLAG, defaultVariant="on"),
+                             headers={"X-Ooda-Rationale": "turn it on"})
+        check(r.status == 200, f"flag changed on n2: {r.status} {r.body}")
+        for i, x in enumerate(every):
+            r = ofrep(x, etags[0])
+            check(r.status == 200 and flag_value(r) is True,
+                  f"{names[i]} evaluates the change at once, the old ETag no longer matches: {r.status} {r.body}")
+            r1 = x.post("/ofrep/v1/evaluate/flags/cluster-flag", {"context": {"targetingKey": "u1"}},
+                        headers={"X-Ooda-Env": "prod"})
+            check(r1.status == 200 and r1.json().get("value") is True, f"{names[i]}, one flag: {r1.body}")
+
+        # ---- on-call overrides ---------------------------------------------------
+        for x in every:
+            x.get("/api/v1/oncall/overrides")
+            x.get("/api/v1/oncall?schedule=payments")
+        now = datetime.now(timezone.utc)
+        body = {"schedule": "payments", "user": "zed", "from": (now - timedelta(minutes=1)).isoformat(),
+                "to": (now + timedelta(hours=2)).isoformat(), "reason": "swap"}
+        r = every[2].post("/api/v1/oncall/overrides", body)
+        check(r.status == 201, f"override on n3: {r.status} {r.body}")
+        oid = r.json().get("id", "") if r.status == 201 else ""
+        for i, x in enumerate(every):
+            ov = x.get("/api/v1/oncall/overrides").json().get("overrides", [])
+            check([o["id"] for o in ov] == [oid], f"{names[i]} lists the override made on n3: {ov}")
+            r = x.get("/api/v1/oncall?schedule=payments")
+            check(r.status == 200 and '"zed"' in r.body, f"{names[i]} applies it: {r.body}")
+        r = every[0].request("DELETE", f"/api/v1/oncall/overrides/{oid}")
+        check(r.status in (200, 204), f"override deleted on n1: {r.status} {r.body}")
+        for i, x in enumerate(every):
+            ov = x.get("/api/v1/oncall/overrides").json().get("overrides", [])
+            check(ov == [], f"{names[i]} no longer lists it: {ov}")
+
+        # ---- silences: made on a follower, honoured by the leader ---------------
+        for x in every:
+            x.get("/api/v1/silences")
+        r = A.post("/api/v1/silences", {"labels": {"alertname": "Quiet"}, "duration": "1h",
+                                        "reason": "maintenance"})
+        check(r.status == 201, f"silence on a follower: {r.status} {r.body}")
+        sid = r.json().get("id", "") if r.status == 201 else ""
+        for i, x in enumerate(every):
+            sil = x.get("/api/v1/silences").json().get("silences", [])
+            check([s["id"] for s in sil] == [sid] and sil[0]["active"], f"{names[i]} lists the silence: {sil}")
+        push = {"version": "4", "status": "firing", "alerts": [
+            {"status": "firing", "labels": {"alertname": "Quiet", "service": "svc-q"}}]}
+        r = L.post("/api/v1/alerts/alertmanager", push)
+        check(r.status == 200 and not r.json().get("handed_over"), f"alert pushed to the leader: {r.status} {r.body}")
+
+        def silenced():
+            al = [a for a in L.get("/api/v1/alerts?state=all").json().get("alerts", [])
+                  if a["name"] == "Quiet"]
+            return al[0] if al and al[0]["state"] == "firing" and al[0].get("silenced_by") else None
+
+        al = wait_for(silenced, "the leader's alert to fire, silenced")
+        check(al and al["silenced_by"] == sid, f"the leader silences it with the follower's silence: {al}")
+        fp = al["fingerprint"] if al else ""
+        r = L.get(f"/api/v1/notifications?alert={fp}")
+        check(r.status == 200 and r.json().get("notifications") == [],
+              f"no notification for the silenced alert: {r.body}")
+        r = B.request("DELETE", f"/api/v1/silences/{sid}")
+        check(r.status in (200, 204), f"silence ended on the other follower: {r.status} {r.body}")
+        for i, x in enumerate(every):
+            sil = x.get("/api/v1/silences").json().get("silences", [])
+            check(sil == [], f"{names[i]} no longer lists the ended silence as active: {sil}")
+
         # ---- tokens: made on one node, revoked on another ---------------------
         r = every[0].post("/api/v1/tokens", {"name": "root", "role": "admin", "rationale": "cluster test"})
         check(r.status == 201, f"admin token: {r.status} {r.body}")
@@ -126,82 +202,6 @@ def main():
         for i, x in enumerate(every):
             r = x.get("/api/v1/status", token=temp)
             check(r.status == 401, f"the token revoked on n3 is refused at once by {names[i]}: {r.status}")
-
-        # ---- flags: OFREP and its ETag on every node follow a change on one -----
-        r = every[0].request("PUT", "/api/v1/flags/cluster-flag?env=prod", FLAG, token=root,
-                             headers={"X-Ooda-Rationale": "cluster test"})
-        check(r.status in (200, 201), f"flag on n1: {r.status} {r.body}")
-        etags = []
-        for i, x in enumerate(every):
-            r = ofrep(x, root)
-            check(flag_value(r) is False, f"{names[i]} evaluates the new flag: {r.status} {r.body}")
-            etags.append(r.headers.get("ETag"))
-            r = ofrep(x, root, etags[-1])
-            check(r.status == 304, f"{names[i]}: its ETag matches while nothing changed: {r.status}")
-        check(len(set(etags)) == 1, f"one ETag for one flag set on every node: {etags}")
-        r = every[1].request("PUT", "/api/v1/flags/cluster-flag?env=prod", dict(FLAG, defaultVariant="on"),
-                             token=root, headers={"X-Ooda-Rationale": "turn it on"})
-        check(r.status == 200, f"flag changed on n2: {r.status} {r.body}")
-        for i, x in enumerate(every):
-            r = ofrep(x, root, etags[0])
-            check(r.status == 200 and flag_value(r) is True,
-                  f"{names[i]} evaluates the change at once, the old ETag no longer matches: {r.status} {r.body}")
-            r1 = x.post("/ofrep/v1/evaluate/flags/cluster-flag", {"context": {"targetingKey": "u1"}},
-                        headers={"X-Ooda-Env": "prod"}, token=root)
-            check(r1.status == 200 and r1.json().get("value") is True, f"{names[i]}, one flag: {r1.body}")
-
-        # ---- on-call overrides ---------------------------------------------------
-        for x in every:
-            x.get("/api/v1/oncall/overrides", token=root)
-            x.get("/api/v1/oncall?schedule=payments", token=root)
-        now = datetime.now(timezone.utc)
-        body = {"schedule": "payments", "user": "zed", "from": (now - timedelta(minutes=1)).isoformat(),
-                "to": (now + timedelta(hours=2)).isoformat(), "reason": "swap"}
-        r = every[2].post("/api/v1/oncall/overrides", body, token=root)
-        check(r.status == 201, f"override on n3: {r.status} {r.body}")
-        oid = r.json().get("id", "") if r.status == 201 else ""
-        for i, x in enumerate(every):
-            ov = x.get("/api/v1/oncall/overrides", token=root).json().get("overrides", [])
-            check([o["id"] for o in ov] == [oid], f"{names[i]} lists the override made on n3: {ov}")
-            r = x.get("/api/v1/oncall?schedule=payments", token=root)
-            check(r.status == 200 and '"zed"' in r.body, f"{names[i]} applies it: {r.body}")
-        r = every[0].request("DELETE", f"/api/v1/oncall/overrides/{oid}", token=root)
-        check(r.status in (200, 204), f"override deleted on n1: {r.status} {r.body}")
-        for i, x in enumerate(every):
-            ov = x.get("/api/v1/oncall/overrides", token=root).json().get("overrides", [])
-            check(ov == [], f"{names[i]} no longer lists it: {ov}")
-
-        # ---- silences: made on a follower, honoured by the leader ---------------
-        for x in every:
-            x.get("/api/v1/silences", token=root)
-        r = A.post("/api/v1/silences", {"labels": {"alertname": "Quiet"}, "duration": "1h",
-                                        "reason": "maintenance"}, token=root)
-        check(r.status == 201, f"silence on a follower: {r.status} {r.body}")
-        sid = r.json().get("id", "") if r.status == 201 else ""
-        for i, x in enumerate(every):
-            sil = x.get("/api/v1/silences", token=root).json().get("silences", [])
-            check([s["id"] for s in sil] == [sid] and sil[0]["active"], f"{names[i]} lists the silence: {sil}")
-        push = {"version": "4", "status": "firing", "alerts": [
-            {"status": "firing", "labels": {"alertname": "Quiet", "service": "svc-q"}}]}
-        r = L.post("/api/v1/alerts/alertmanager", push, token=root)
-        check(r.status == 200 and not r.json().get("handed_over"), f"alert pushed to the leader: {r.status} {r.body}")
-
-        def silenced():
-            al = [a for a in L.get("/api/v1/alerts?state=all", token=root).json().get("alerts", [])
-                  if a["name"] == "Quiet"]
-            return al[0] if al and al[0]["state"] == "firing" and al[0].get("silenced_by") else None
-
-        al = wait_for(silenced, "the leader's alert to fire, silenced")
-        check(al and al["silenced_by"] == sid, f"the leader silences it with the follower's silence: {al}")
-        fp = al["fingerprint"] if al else ""
-        r = L.get(f"/api/v1/notifications?alert={fp}", token=root)
-        check(r.status == 200 and r.json().get("notifications") == [],
-              f"no notification for the silenced alert: {r.body}")
-        r = B.request("DELETE", f"/api/v1/silences/{sid}", token=root)
-        check(r.status in (200, 204), f"silence ended on the other follower: {r.status} {r.body}")
-        for i, x in enumerate(every):
-            sil = x.get("/api/v1/silences", token=root).json().get("silences", [])
-            check(sil == [], f"{names[i]} no longer lists the ended silence as active: {sil}")
         for k, x in nodes.items():
             check(x.stop() == 0, f"node {k} stops cleanly")
     finally:
