@@ -372,9 +372,12 @@ int store_gen_read(struct store *s, enum store_gen g, int64_t *gen)
 		pthread_mutex_unlock(&s->gen_mu);
 		return 0;
 	}
-	int64_t arrived = ooda_mono_ns();
+	/* a request's thread counts from the request's arrival: one read serves all its checks */
+	int64_t arrived = ooda_thread_since();
+	if (arrived <= 0)
+		arrived = ooda_mono_ns();
 	pthread_mutex_lock(&s->gen_mu);
-	/* a read that began after this call did counts every commit before it: share it */
+	/* a read that began after this call (or its request) did counts every commit before it: share it */
 	if (s->gen_read_ns < arrived || !s->gen_reads) {
 		int64_t began = ooda_mono_ns();
 		int64_t v[STORE_GEN_COUNT];

@@ -454,10 +454,13 @@ int store_gen_bump(struct store *s, enum store_gen g);
 
 /*
  * Writes to *gen the generation of g, counting every change committed
- * (by any node) before this call began. On PostgreSQL that takes one round
- * trip, shared: a caller that arrives while another's read is under way
- * waits for it and reads again only if that read began before it arrived,
- * so concurrent callers cost about one query per round trip, not one each.
+ * (by any node) before this call began — or, on a thread serving a request
+ * (ooda_thread_since, core/time.h), before the request arrived. On
+ * PostgreSQL that takes one round trip, shared: a caller that arrives while
+ * another's read is under way waits for it and reads again only if that
+ * read began before it (or its request) arrived, so a request's checks
+ * (its token, then the flags) share one query, and concurrent callers cost
+ * about one query per round trip, not one each.
  * On SQLite it reads the counter in memory (no I/O). OODA_EUNAVAIL when
  * PostgreSQL cannot be reached; *gen then holds the last value read, so a
  * cache goes on answering from what it has.

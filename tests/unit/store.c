@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/lead.h"
+#include "core/time.h"
 #include "store/store.h"
 #include "store/vdoc.h"
 #include "store_at.h"
@@ -406,6 +407,25 @@ static void test_generations(void **state)
 		assert_true(store_gen_reads(s) > reads);
 		gens_read(other, o);
 		assert_memory_equal(o, g1, sizeof(o));
+		/*
+		 * A request's checks share one read: with the thread's "since" point
+		 * set before the first read, a later check of the same request
+		 * reuses it (no query) even though another node committed between
+		 * them; the next request (a later point) reads again and sees it.
+		 */
+		ooda_thread_since_set(ooda_mono_ns());
+		int64_t first, again, next;
+		assert_int_equal(store_gen_read(s, STORE_GEN_FLAGS, &first), 0);
+		reads = store_gen_reads(s);
+		struct gen_doc f = { "flag", 0 };
+		assert_int_equal(store_write(other, gen_doc_tx, &f, NULL), 0);
+		assert_int_equal(store_gen_read(s, STORE_GEN_FLAGS, &again), 0);
+		assert_int_equal(again, first);
+		assert_int_equal(store_gen_reads(s), reads);
+		ooda_thread_since_set(ooda_mono_ns());
+		assert_int_equal(store_gen_read(s, STORE_GEN_FLAGS, &next), 0);
+		assert_true(next > first);
+		ooda_thread_since_set(0);
 	} else {
 		/* one node: the counts are this store's own, kept in memory */
 		assert_int_equal(store_gen_reads(s), 0);
