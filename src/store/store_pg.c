@@ -203,7 +203,9 @@ static int hexval(char ch)
 
 /*
  * A bytea column in text form ("\x" and hex) decoded into a new buffer the
- * caller frees; *n receives its length. A value not in that form is empty.
+ * caller frees; *n receives its length, and a NUL follows the bytes (as
+ * SQLite's blobs read back here, so a caller may treat text as a string). A
+ * value not in that form is empty.
  */
 static uint8_t *col_bytes(const PGresult *r, int row, int c, size_t *n)
 {
@@ -211,16 +213,17 @@ static uint8_t *col_bytes(const PGresult *r, int row, int c, size_t *n)
 	size_t len = strlen(t);
 	*n = 0;
 	if (len < 2 || t[0] != '\\' || t[1] != 'x' || len % 2)
-		return xmalloc(1);
+		return xcalloc(1, 1);
 	uint8_t *out = xmalloc((len - 2) / 2 + 1);
 	for (size_t i = 2; i + 1 < len; i += 2) {
 		int hi = hexval(t[i]), lo = hexval(t[i + 1]);
 		if (hi < 0 || lo < 0) {
 			*n = 0;
-			return out;
+			break;
 		}
 		out[(*n)++] = (uint8_t)(hi << 4 | lo);
 	}
+	out[*n] = 0;
 	return out;
 }
 
