@@ -25,6 +25,7 @@ struct flagstore {
 	pthread_mutex_t mu;
 	struct env_slot envs[MAX_ENVS];
 	int n_envs;
+	int64_t gen; /* the flags' generation (store_gen_read) the slots were built after */
 };
 
 static bool name_ok(const char *s, size_t max)
@@ -186,7 +187,23 @@ int flagstore_acquire(struct flagstore *f, const char *env, struct flag_env_ref 
 		buf_addf(err, "environment name %.80s is not valid: use letters, digits, '.', '_' or '-'", env);
 		return OODA_EINVAL;
 	}
+	/*
+	 * Another node may have changed a flag: when the flags' generation moved
+	 * since the sets were built, every environment is built again (from the
+	 * store, read after the generation) on its next use.
+	 */
+	int64_t gen = f->gen;
+	struct flag_env_ref *dropped[MAX_ENVS];
+	int n_dropped = 0;
+	if (f->store)
+		store_gen_read(f->store, STORE_GEN_FLAGS, &gen);
 	pthread_mutex_lock(&f->mu);
+	if (gen > f->gen) { /* generations only grow: an older read is no news */
+		for (int i = 0; i < f->n_envs; i++)
+			dropped[n_dropped++] = f->envs[i].cur;
+		f->n_envs = 0;
+		f->gen = gen;
+	}
 	struct env_slot *s = slot_find(f, env);
 	int rc = 0;
 	if (!s) {
@@ -208,6 +225,8 @@ int flagstore_acquire(struct flagstore *f, const char *env, struct flag_env_ref 
 		*out = s->cur;
 	}
 	pthread_mutex_unlock(&f->mu);
+	for (int i = 0; i < n_dropped; i++)
+		ref_put(dropped[i]);
 	return rc;
 }
 

@@ -5,7 +5,10 @@
  * metadata (kind "flagset", key ENV). For evaluation each environment has a
  * compiled flag_set (change/flag.h) that is rebuilt and swapped the moment a
  * change commits, so OFREP sees a change at once; evaluators hold a
- * reference, so a swap never frees a set in use.
+ * reference, so a swap never frees a set in use. A change made through
+ * another node (several nodes on one PostgreSQL) moves the flags'
+ * generation (store_gen_read), which flagstore_acquire checks first: the
+ * sets are then built again from the store before the answer.
  *
  * Every change goes through here: validated against the whole environment
  * (a `$ref` must resolve, variants must agree), written as a new version

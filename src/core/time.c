@@ -83,6 +83,18 @@ int64_t ooda_mono_ns(void)
 	return (int64_t)ts.tv_sec * OODA_NS_PER_SEC + ts.tv_nsec;
 }
 
+static _Thread_local int64_t thread_since;
+
+void ooda_thread_since_set(int64_t mono_ns)
+{
+	thread_since = mono_ns;
+}
+
+int64_t ooda_thread_since(void)
+{
+	return thread_since;
+}
+
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {

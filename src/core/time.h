@@ -62,6 +62,15 @@ int64_t ooda_now_ns(void);
 int64_t ooda_mono_ns(void);
 
 /*
+ * The calling thread's "since" point (monotonic ns): a thread serving a
+ * request sets it to when the request arrived, so a read of shared state
+ * that began after that point (store_gen_read) serves every check of the
+ * request; 0 clears it. ooda_thread_since returns it, or 0 when none is set.
+ */
+void ooda_thread_since_set(int64_t mono_ns);
+int64_t ooda_thread_since(void);
+
+/*
  * Writes ns as RFC 3339 UTC with millisecond precision
  * ("2026-11-25T10:00:00.123Z") into out (at least 32 bytes). Returns out.
  */

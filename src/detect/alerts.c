@@ -79,6 +79,7 @@ struct alerts {
 	json_t *index;            /* fingerprint → position in v */
 	struct silence *sil;
 	size_t n_sil;
+	int64_t sil_gen;          /* the silences' generation (store_gen_read) sil was read at */
 	json_t *adj;              /* caller → [callee…]: traced ∪ declared */
 	json_t *traced;           /* the edges live signals (or alerts_set_graph_json) gave */
 	json_t *declared;         /* the edges ooda.yaml declares (services[].dependencies) */
@@ -1118,10 +1119,13 @@ int64_t alerts_next_due(struct alerts *a)
 	return due;
 }
 
+static void silences_follow(struct alerts *a);
+
 void alerts_tick(struct alerts *a, int64_t now_ns)
 {
 	if (!a)
 		return;
+	silences_follow(a);
 	refresh_graph(a, now_ns);
 	pthread_mutex_lock(&a->mu);
 	if (now_ns > a->now_ns)
@@ -1221,9 +1225,47 @@ static int load_silence(void *ctx, const void *row)
 		s->starts_ns = json_integer_value(json_object_get(ns, "starts"));
 		s->ends_ns = json_integer_value(json_object_get(ns, "ends"));
 		s->created_ns = json_integer_value(json_object_get(ns, "created"));
+		s->deleted = r->deleted || json_is_true(json_object_get(j, "deleted"));
 	}
 	json_decref(j);
 	return 0;
+}
+
+/*
+ * Silences made or ended through another node (several nodes on one
+ * PostgreSQL) move the silences' generation: when it moved since the
+ * silences in memory were read, read them again, so the leader's next tick
+ * applies them and every node lists them. The generation is read first, so
+ * the copy is at least that new; on failure the silences in memory stay.
+ */
+static void silences_follow(struct alerts *a)
+{
+	int64_t gen;
+	if (!a->store || store_gen_read(a->store, STORE_GEN_SILENCES, &gen))
+		return;
+	pthread_mutex_lock(&a->mu);
+	if (gen > a->sil_gen) { /* generations only grow: an older read is no news */
+		struct silence *old = a->sil;
+		size_t n_old = a->n_sil;
+		a->sil = xcalloc(ALERTS_MAX_SILENCES, sizeof(*a->sil));
+		a->n_sil = 0;
+		int rc = vdoc_list(a->store, "silence", "", load_silence, a);
+		struct silence *drop = old;
+		size_t n_drop = n_old;
+		if (rc) {
+			log_warn("alerts: silences not read again: %s", ooda_strerror(rc));
+			drop = a->sil;
+			n_drop = a->n_sil;
+			a->sil = old;
+			a->n_sil = n_old;
+		} else {
+			a->sil_gen = gen;
+		}
+		for (size_t i = 0; i < n_drop; i++)
+			silence_release(&drop[i]);
+		free(drop);
+	}
+	pthread_mutex_unlock(&a->mu);
 }
 
 int alerts_create(struct store *s, const struct audit_signer *sg, struct live_signals *live, struct alerts **out,
@@ -1242,7 +1284,9 @@ int alerts_create(struct store *s, const struct audit_signer *sg, struct live_si
 	a->group_window_ns = ALERTS_DEFAULT_GROUP_WINDOW_NS;
 	a->sil = xcalloc(ALERTS_MAX_SILENCES, sizeof(*a->sil));
 	if (s) {
-		int rc = vdoc_list(s, "alert", "", load_alert, a);
+		int rc = store_gen_read(s, STORE_GEN_SILENCES, &a->sil_gen);
+		if (!rc)
+			rc = vdoc_list(s, "alert", "", load_alert, a);
 		if (!rc)
 			rc = vdoc_list(s, "silence", "", load_silence, a);
 		if (rc) {
@@ -1268,7 +1312,9 @@ int alerts_reload(struct alerts *a, struct buf *err)
 	for (size_t i = 0; i < a->n_sil; i++)
 		silence_release(&a->sil[i]);
 	a->n_sil = 0;
-	int rc = vdoc_list(a->store, "alert", "", load_alert, a);
+	int rc = store_gen_read(a->store, STORE_GEN_SILENCES, &a->sil_gen);
+	if (!rc)
+		rc = vdoc_list(a->store, "alert", "", load_alert, a);
 	if (!rc)
 		rc = vdoc_list(a->store, "silence", "", load_silence, a);
 	size_t n = a->n;
@@ -1614,6 +1660,7 @@ int alerts_silence_create(struct alerts *a, const json_t *req, const char *actor
 int alerts_silences_json(struct alerts *a, bool all, int64_t now_ns, struct buf *out)
 {
 	json_t *arr = json_array();
+	silences_follow(a);
 	pthread_mutex_lock(&a->mu);
 	for (size_t i = a->n_sil; i-- > 0;) {
 		const struct silence *s = &a->sil[i];
@@ -1628,6 +1675,7 @@ int alerts_silences_json(struct alerts *a, bool all, int64_t now_ns, struct buf 
 int alerts_silence_delete(struct alerts *a, const char *id, const char *actor, struct buf *err)
 {
 	int64_t now = ooda_now_ns();
+	silences_follow(a);
 	pthread_mutex_lock(&a->mu);
 	struct silence *s = NULL;
 	for (size_t i = 0; i < a->n_sil && id; i++)

@@ -1,9 +1,12 @@
 /*
  * Tokens: creation and revocation (each with its audit record in the same
  * transaction) and the per-request check against a cached copy of the
- * token table. The cache reloads when SQLite's data_version moves, checked
- * at most every 500 ms, so a token revoked from the CLI stops working
- * within half a second.
+ * token table. The cache reloads when the tokens' generation moved
+ * (store_gen_read, checked on every request: a token made or revoked
+ * through any node of a cluster counts from the next request on) and when
+ * the database's data_version moves, checked at most every 500 ms, so a
+ * token revoked from the CLI on a running data dir stops working within
+ * half a second.
  */
 #include "http/auth.h"
 #include "core/error.h"
@@ -29,6 +32,7 @@ struct auth {
 	struct cached_token *tokens;
 	size_t n, cap;
 	int64_t data_version;
+	int64_t gen;          /* the tokens' generation the copy was read at */
 	int64_t checked_ns;
 	bool stale;
 };
@@ -56,9 +60,12 @@ static int load_row(void *ctx, const void *row)
 	return 0;
 }
 
-/* Reloads under a->mu if the database changed. */
+/* Reloads under a->mu if the tokens changed. */
 static void refresh(struct auth *a)
 {
+	int64_t gen = a->gen;
+	if (!store_gen_read(a->s, STORE_GEN_TOKENS, &gen) && gen != a->gen)
+		a->stale = true;
 	int64_t now = ooda_mono_ns();
 	if (!a->stale && now - a->checked_ns < 500 * OODA_NS_PER_MS)
 		return;
@@ -71,6 +78,7 @@ static void refresh(struct auth *a)
 	a->n = 0;
 	if (store_token_list(a->s, load_row, a) == 0) {
 		a->data_version = v;
+		a->gen = gen;
 		a->stale = false;
 	}
 }

@@ -678,7 +678,9 @@ static enum MHD_Result first_call(struct http_server *s, struct conn_ctx *c, con
 		}
 		goto out;
 	}
+	ooda_thread_since_set(c->start_ns); /* reads of shared state begun since serve the request */
 	int rc = authorize(s, c, r, &detail);
+	ooda_thread_since_set(0);
 	if (rc) {
 		ret = fail_now(c, ooda_http_status(rc), rc == OODA_EUNAUTH ? "Unauthorized" : "Forbidden",
 			       detail.data);
@@ -791,7 +793,9 @@ static void finish(struct conn_ctx *c, struct http_response *res)
 	c->req.body = c->body.data;
 	c->req.body_len = c->body.len;
 	ooda_log_set_request_id(c->req.request_id);
+	ooda_thread_since_set(c->start_ns);
 	int rc = c->req.route->handler(&c->req, res);
+	ooda_thread_since_set(0);
 	if (rc) {
 		int status = ooda_http_status(rc);
 		if ((rc == OODA_EBUSY || rc == OODA_EUNAVAIL) && !res->n_headers)

@@ -26,6 +26,7 @@ struct oncall_book {
 	struct cfg_ref *cur;
 	char *section;              /* the section's JSON as applied ("" when absent) */
 	struct oncall_overrides ov; /* live (not deleted) overrides, creation order */
+	int64_t gen;                /* the overrides' generation (store_gen_read) ov was read at */
 };
 
 static void ref_put(struct oncall_book *b, struct cfg_ref *r)
@@ -68,12 +69,12 @@ static bool override_from_json(const json_t *j, struct oncall_override *o)
 
 static int load_override(void *ctx, const void *row)
 {
-	struct oncall_book *b = ctx;
+	struct oncall_overrides *ov = ctx;
 	const struct doc_row *r = row;
 	json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
 	struct oncall_override o;
-	if (j && !r->deleted && b->ov.n < ONCALL_MAX_OVERRIDES && override_from_json(j, &o))
-		oncall_overrides_add(&b->ov, &o);
+	if (j && !r->deleted && ov->n < ONCALL_MAX_OVERRIDES && override_from_json(j, &o))
+		oncall_overrides_add(ov, &o);
 	json_decref(j);
 	return 0;
 }
@@ -82,6 +83,47 @@ static int by_created(const void *a, const void *b)
 {
 	const struct oncall_override *x = a, *y = b;
 	return x->created_ns < y->created_ns ? -1 : x->created_ns > y->created_ns;
+}
+
+/* Every stored override in force, in creation order, into ov. */
+static int overrides_load(struct store *s, struct oncall_overrides *ov)
+{
+	int rc = vdoc_list(s, "oncall.override", "", load_override, ov);
+	if (!rc && ov->n)
+		qsort(ov->v, ov->n, sizeof(*ov->v), by_created);
+	return rc;
+}
+
+/*
+ * Another node may have made or deleted an override (several nodes on one
+ * PostgreSQL): when the overrides' generation moved since b->ov was read,
+ * read them again (the generation first, so the copy is at least that new).
+ * On failure the copy in memory stays.
+ */
+static void overrides_follow(struct oncall_book *b)
+{
+	int64_t gen;
+	if (!b->store || store_gen_read(b->store, STORE_GEN_ONCALL, &gen))
+		return;
+	pthread_mutex_lock(&b->mu);
+	bool seen = gen <= b->gen; /* generations only grow: an older read is no news */
+	pthread_mutex_unlock(&b->mu);
+	if (seen)
+		return;
+	struct oncall_overrides ov = { 0 };
+	if (overrides_load(b->store, &ov)) {
+		oncall_overrides_release(&ov);
+		return;
+	}
+	pthread_mutex_lock(&b->mu);
+	if (gen > b->gen) { /* else a caller with a newer generation swapped first */
+		struct oncall_overrides old = b->ov;
+		b->ov = ov;
+		ov = old;
+		b->gen = gen;
+	}
+	pthread_mutex_unlock(&b->mu);
+	oncall_overrides_release(&ov);
 }
 
 int oncall_book_create(struct store *s, const struct audit_signer *sg, const char *section_json,
@@ -99,13 +141,11 @@ int oncall_book_create(struct store *s, const struct audit_signer *sg, const cha
 	b->cur->oc = oc;
 	b->cur->refs = 1;
 	b->section = xstrdup(section_json ? section_json : "");
-	if (s && (rc = vdoc_list(s, "oncall.override", "", load_override, b))) {
+	if (s && ((rc = store_gen_read(s, STORE_GEN_ONCALL, &b->gen)) || (rc = overrides_load(s, &b->ov)))) {
 		buf_addf(err, "loading on-call overrides: %s", ooda_strerror(rc));
 		oncall_book_destroy(b);
 		return rc;
 	}
-	if (b->ov.n)
-		qsort(b->ov.v, b->ov.n, sizeof(*b->ov.v), by_created);
 	*out = b;
 	return 0;
 }
@@ -151,6 +191,7 @@ void oncall_book_view(struct oncall_book *b, struct oncall_view *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->book = b;
+	overrides_follow(b);
 	pthread_mutex_lock(&b->mu);
 	b->cur->refs++;
 	v->ref = b->cur;
@@ -343,6 +384,7 @@ int oncall_override_create(struct oncall_book *b, const json_t *req, const char 
 int oncall_override_delete(struct oncall_book *b, const char *id, const char *actor, const char *rationale,
 			   struct buf *err)
 {
+	overrides_follow(b);
 	pthread_mutex_lock(&b->mu);
 	size_t i = 0;
 	while (i < b->ov.n && strcmp(b->ov.v[i].id, id))
@@ -375,6 +417,7 @@ int oncall_override_delete(struct oncall_book *b, const char *id, const char *ac
 json_t *oncall_overrides_json(struct oncall_book *b, const char *schedule, bool all, int64_t now_ns)
 {
 	json_t *list = json_array();
+	overrides_follow(b);
 	pthread_mutex_lock(&b->mu);
 	for (size_t i = 0; i < b->ov.n; i++) {
 		const struct oncall_override *o = &b->ov.v[i];

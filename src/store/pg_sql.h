@@ -88,6 +88,8 @@ static const char *const pg_migrations[] = {
 	"CREATE TABLE live_deltas(id BIGSERIAL PRIMARY KEY, node_id TEXT NOT NULL, written_ns BIGINT NOT NULL,"
 	"  body BYTEA NOT NULL);"
 	"CREATE INDEX live_deltas_written ON live_deltas(written_ns);",
+	/* 10: generations of what nodes cache (store_gen_*), one row per kind, bumped with each change */
+	"CREATE TABLE cluster_gen(kind TEXT PRIMARY KEY, gen BIGINT NOT NULL);",
 };
 
 /* Bookkeeping outside the numbered migrations: the schema version itself. */
@@ -164,6 +166,8 @@ enum pg_stmt {
 	PG_LIVE_LIST,
 	PG_LIVE_PRUNE,
 	PG_STATS,
+	PG_GEN_BUMP,
+	PG_GEN_READ,
 	PG_COUNT
 };
 
@@ -311,6 +315,9 @@ static const char *const pg_text[PG_COUNT] = {
 	[PG_LIVE_LIST] = "SELECT id, node_id, written_ns, body FROM live_deltas"
 			 " WHERE id > $2 AND (node_id <> $1 OR written_ns < $3) ORDER BY id LIMIT $4",
 	[PG_LIVE_PRUNE] = "DELETE FROM live_deltas WHERE written_ns < $1",
+	[PG_GEN_BUMP] = "INSERT INTO cluster_gen(kind, gen) VALUES($1, 1)"
+			" ON CONFLICT(kind) DO UPDATE SET gen = cluster_gen.gen + 1",
+	[PG_GEN_READ] = "SELECT kind, gen FROM cluster_gen",
 	[PG_STATS] = "SELECT pg_database_size(current_database()), (SELECT coalesce(MAX(seq), 0) FROM audit)",
 };
 

@@ -88,6 +88,12 @@ static const char *const sql_migrations[] = {
 	"CREATE TABLE live_deltas(id INTEGER PRIMARY KEY, node_id TEXT NOT NULL, written_ns INTEGER NOT NULL,"
 	"  body BLOB NOT NULL);"
 	"CREATE INDEX live_deltas_written ON live_deltas(written_ns);",
+	/*
+	 * 10: generations of what nodes cache (store_gen_*): one row per kind,
+	 * bumped in the transaction of each change. Used on PostgreSQL only,
+	 * like 8 (one node keeps the count in memory).
+	 */
+	"CREATE TABLE cluster_gen(kind TEXT PRIMARY KEY, gen INTEGER NOT NULL);",
 };
 
 enum sql_stmt {

@@ -43,6 +43,12 @@ struct store {
 	atomic_ullong fence_refusals; /* writes refused for a stale fencing token */
 	pthread_cond_t changed;       /* broadcast after each commit (store_wait_change) */
 	uint64_t commits;
+	/* generations (store_gen_*): under gen_mu but gen_pending, the writer thread's own */
+	pthread_mutex_t gen_mu;
+	int64_t gens[STORE_GEN_COUNT];  /* as last read (PostgreSQL) or counted (SQLite) */
+	int64_t gen_read_ns;            /* when the last successful read began (monotonic) */
+	uint64_t gen_reads;
+	unsigned gen_pending;           /* bits of the generations the running batch bumped */
 };
 
 const struct store_backend *store_backend(const struct store *s)
@@ -116,17 +122,21 @@ static void run_batch(struct store *s, struct job *batch)
 			j->rc = failed_for_space(s, OODA_EIO) ? no_space(s, j->err) : OODA_EIO;
 			continue;
 		}
+		unsigned gens_before = s->gen_pending;
 		j->rc = fence_check(s, j);
 		if (!j->rc)
 			j->rc = j->fn(s, j->ctx, j->err);
 		if (j->rc) {
 			if (failed_for_space(s, j->rc))
 				j->rc = no_space(s, j->err);
+			s->gen_pending = gens_before; /* its bumps roll back with it */
 			s->be->savepoint_rollback(s->impl);
 		} else {
 			s->be->savepoint_release(s->impl);
 		}
 	}
+	unsigned bumped = s->gen_pending;
+	s->gen_pending = 0;
 	if (brc)
 		return;
 	if (s->be->commit(s->impl)) {
@@ -142,6 +152,14 @@ static void run_batch(struct store *s, struct job *batch)
 				}
 			}
 	} else {
+		if (bumped) {
+			/* one node (SQLite): the counts move only once the change is visible to readers */
+			pthread_mutex_lock(&s->gen_mu);
+			for (int g = 0; g < STORE_GEN_COUNT; g++)
+				if (bumped & (1u << g))
+					s->gens[g]++;
+			pthread_mutex_unlock(&s->gen_mu);
+		}
 		pthread_mutex_lock(&s->mu);
 		s->commits++;
 		pthread_cond_broadcast(&s->changed);
@@ -261,6 +279,7 @@ int store_open_at(const struct store_location *loc, unsigned flags, struct store
 		return rc;
 	}
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->gen_mu, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->done, NULL);
 	pthread_condattr_t ca;
@@ -301,6 +320,88 @@ const char *store_backend_name(const struct store *s)
 	return s->be->name;
 }
 
+/* ---- generations (store.h) -------------------------------------------------- */
+
+static const char *const gen_names[STORE_GEN_COUNT] = {
+	[STORE_GEN_TOKENS] = "tokens",
+	[STORE_GEN_FLAGS] = "flags",
+	[STORE_GEN_SILENCES] = "silences",
+	[STORE_GEN_ONCALL] = "oncall",
+};
+
+/* Document kinds whose changes a node caches, and the generation each bumps. */
+static const struct {
+	const char *kind;
+	enum store_gen gen;
+} gen_docs[] = {
+	{ "flag", STORE_GEN_FLAGS },
+	{ "flagset", STORE_GEN_FLAGS },
+	{ "silence", STORE_GEN_SILENCES },
+	{ "oncall.override", STORE_GEN_ONCALL },
+};
+
+const char *store_gen_name(enum store_gen g)
+{
+	return (unsigned)g < STORE_GEN_COUNT ? gen_names[g] : "";
+}
+
+enum store_gen store_gen_of_doc(const char *kind)
+{
+	for (size_t i = 0; kind && i < sizeof(gen_docs) / sizeof(gen_docs[0]); i++)
+		if (!strcmp(gen_docs[i].kind, kind))
+			return gen_docs[i].gen;
+	return STORE_GEN_COUNT;
+}
+
+int store_gen_bump(struct store *s, enum store_gen g)
+{
+	if ((unsigned)g >= STORE_GEN_COUNT)
+		return OODA_EINVAL;
+	s->gen_pending |= 1u << g;
+	return s->be->gen_bump ? s->be->gen_bump(s->impl, gen_names[g]) : 0;
+}
+
+int store_gen_read(struct store *s, enum store_gen g, int64_t *gen)
+{
+	if ((unsigned)g >= STORE_GEN_COUNT)
+		return OODA_EINVAL;
+	int rc = 0;
+	if (!s->be->gen_read) {
+		pthread_mutex_lock(&s->gen_mu);
+		*gen = s->gens[g];
+		pthread_mutex_unlock(&s->gen_mu);
+		return 0;
+	}
+	/* a request's thread counts from the request's arrival: one read serves all its checks */
+	int64_t arrived = ooda_thread_since();
+	if (arrived <= 0)
+		arrived = ooda_mono_ns();
+	pthread_mutex_lock(&s->gen_mu);
+	/* a read that began after this call (or its request) did counts every commit before it: share it */
+	if (s->gen_read_ns < arrived || !s->gen_reads) {
+		int64_t began = ooda_mono_ns();
+		int64_t v[STORE_GEN_COUNT];
+		memcpy(v, s->gens, sizeof(v));
+		rc = s->be->gen_read(s->impl, v);
+		if (!rc) {
+			memcpy(s->gens, v, sizeof(v));
+			s->gen_read_ns = began;
+			s->gen_reads++;
+		}
+	}
+	*gen = s->gens[g];
+	pthread_mutex_unlock(&s->gen_mu);
+	return rc;
+}
+
+uint64_t store_gen_reads(struct store *s)
+{
+	pthread_mutex_lock(&s->gen_mu);
+	uint64_t n = s->gen_reads;
+	pthread_mutex_unlock(&s->gen_mu);
+	return n;
+}
+
 int store_wait_change(struct store *s, uint64_t *seen, int64_t timeout_ms)
 {
 	if (s->be->wait_change)
@@ -336,6 +437,7 @@ void store_close(struct store *s)
 	}
 	s->be->close(s->impl);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->gen_mu);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->done);
 	pthread_cond_destroy(&s->changed);

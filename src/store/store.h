@@ -424,6 +424,52 @@ int store_rollout_get(struct store *s, const char *id, store_row_fn fn, void *ct
 int store_rollout_list(struct store *s, const char *status, size_t limit, store_row_fn fn, void *ctx);
 int store_incident_artifact_iter(struct store *s, int64_t number, store_row_fn fn, void *ctx);
 
+/* ---- generations: what a node's caches follow -------------------------------
+ *
+ * A node keeps parts of the control store in memory to answer fast: the
+ * token table (http/auth.c), the compiled flag sets OFREP evaluates
+ * (change/flagstore.c), the alerting core's silences and the on-call
+ * overrides. On PostgreSQL other nodes change them too. Every such change
+ * bumps its kind's generation in the change's own transaction (one row per
+ * kind in cluster_gen), and a cache compares the generation it was built at
+ * with store_gen_read() before it answers, rebuilding when they differ. So
+ * a change committed through any node is seen by the very next request to
+ * every node. Document writes of the kinds in store_gen_of_doc bump on their
+ * own (vdoc.c); tokens in store_token_insert/revoke.
+ */
+enum store_gen { STORE_GEN_TOKENS, STORE_GEN_FLAGS, STORE_GEN_SILENCES, STORE_GEN_ONCALL, STORE_GEN_COUNT };
+
+/* "tokens", "flags", "silences", "oncall": the row's name in cluster_gen. */
+const char *store_gen_name(enum store_gen g);
+
+/* The generation a document kind bumps ("silence": STORE_GEN_SILENCES), or STORE_GEN_COUNT for none. */
+enum store_gen store_gen_of_doc(const char *kind);
+
+/*
+ * (tx) Bumps g as part of the running write: on PostgreSQL the row in
+ * cluster_gen (so it commits or rolls back with the change); on SQLite (one
+ * node) a counter in memory, moved once the transaction commits.
+ */
+int store_gen_bump(struct store *s, enum store_gen g);
+
+/*
+ * Writes to *gen the generation of g, counting every change committed
+ * (by any node) before this call began — or, on a thread serving a request
+ * (ooda_thread_since, core/time.h), before the request arrived. On
+ * PostgreSQL that takes one round trip, shared: a caller that arrives while
+ * another's read is under way waits for it and reads again only if that
+ * read began before it (or its request) arrived, so a request's checks
+ * (its token, then the flags) share one query, and concurrent callers cost
+ * about one query per round trip, not one each.
+ * On SQLite it reads the counter in memory (no I/O). OODA_EUNAVAIL when
+ * PostgreSQL cannot be reached; *gen then holds the last value read, so a
+ * cache goes on answering from what it has.
+ */
+int store_gen_read(struct store *s, enum store_gen g, int64_t *gen);
+
+/* Round trips store_gen_read made (PostgreSQL) since the store opened, for the cost figures. */
+uint64_t store_gen_reads(struct store *s);
+
 /* ---- several nodes: the leader's lease, fencing, the nodes' heartbeats ---- */
 
 /* The leader's lease: who holds it, its term (the fencing token) and until when. */

@@ -150,6 +150,11 @@ struct store_backend {
 	int (*live_list)(void *impl, const char *node, int64_t after_id, int64_t own_before_ns, size_t limit,
 			 store_row_fn fn, void *ctx);
 	int (*live_prune)(void *impl, int64_t before_ns); /* (tx) */
+
+	/* generations (store.h, store_gen_*); NULL on a backend with one node */
+	int (*gen_bump)(void *impl, const char *name);                 /* (tx) */
+	/* fills gens[g] for each row of cluster_gen; leaves the others as they are */
+	int (*gen_read)(void *impl, int64_t gens[STORE_GEN_COUNT]);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -19,12 +19,14 @@ int store_stats(struct store *s, int64_t *bytes, int64_t *audit_rows)
 
 int store_token_insert(struct store *s, const struct token_row *t)
 {
-	return store_backend(s)->token_insert(store_impl(s), t);
+	int rc = store_backend(s)->token_insert(store_impl(s), t);
+	return rc ? rc : store_gen_bump(s, STORE_GEN_TOKENS);
 }
 
 int store_token_revoke(struct store *s, const char *id_or_name, int64_t now, struct token_row *out)
 {
-	return store_backend(s)->token_revoke(store_impl(s), id_or_name, now, out);
+	int rc = store_backend(s)->token_revoke(store_impl(s), id_or_name, now, out);
+	return rc ? rc : store_gen_bump(s, STORE_GEN_TOKENS);
 }
 
 int store_token_list(struct store *s, store_row_fn fn, void *ctx)

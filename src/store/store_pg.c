@@ -203,7 +203,9 @@ static int hexval(char ch)
 
 /*
  * A bytea column in text form ("\x" and hex) decoded into a new buffer the
- * caller frees; *n receives its length. A value not in that form is empty.
+ * caller frees; *n receives its length, and a NUL follows the bytes (as
+ * SQLite's blobs read back here, so a caller may treat text as a string). A
+ * value not in that form is empty.
  */
 static uint8_t *col_bytes(const PGresult *r, int row, int c, size_t *n)
 {
@@ -211,16 +213,17 @@ static uint8_t *col_bytes(const PGresult *r, int row, int c, size_t *n)
 	size_t len = strlen(t);
 	*n = 0;
 	if (len < 2 || t[0] != '\\' || t[1] != 'x' || len % 2)
-		return xmalloc(1);
+		return xcalloc(1, 1);
 	uint8_t *out = xmalloc((len - 2) / 2 + 1);
 	for (size_t i = 2; i + 1 < len; i += 2) {
 		int hi = hexval(t[i]), lo = hexval(t[i + 1]);
 		if (hi < 0 || lo < 0) {
 			*n = 0;
-			return out;
+			break;
 		}
 		out[(*n)++] = (uint8_t)(hi << 4 | lo);
 	}
+	out[*n] = 0;
 	return out;
 }
 
@@ -1370,6 +1373,32 @@ static int pg_live_prune(void *impl, int64_t before_ns)
 	return wexec(impl, PG_LIVE_PRUNE, &p, NULL);
 }
 
+/* ---- generations (store_gen_*) ------------------------------------------------ */
+
+static int pg_gen_bump(void *impl, const char *name)
+{
+	struct params p = { 0 };
+	p_str(&p, name);
+	return wexec(impl, PG_GEN_BUMP, &p, NULL);
+}
+
+static int pg_gen_read(void *impl, int64_t gens[STORE_GEN_COUNT])
+{
+	struct pg_store *s = impl;
+	struct pconn *c = rconn(s);
+	if (!c)
+		return OODA_EUNAVAIL;
+	PGresult *r = rexec(s, c, PG_GEN_READ, NULL);
+	for (int i = 0, n = r ? PQntuples(r) : 0; i < n; i++)
+		for (int g = 0; g < STORE_GEN_COUNT; g++)
+			if (!strcmp(col(r, i, 0), store_gen_name((enum store_gen)g)))
+				gens[g] = col_int(r, i, 1);
+	int rc = r ? 0 : OODA_EIO;
+	PQclear(r);
+	rdone(s, c);
+	return rc;
+}
+
 const struct store_backend store_pg_backend = {
 	.version = STORE_BACKEND_VERSION,
 	.name = "postgres",
@@ -1432,5 +1461,7 @@ const struct store_backend store_pg_backend = {
 
 	.live_put = pg_live_put,
 	.live_list = pg_live_list,
+	.gen_bump = pg_gen_bump,
+	.gen_read = pg_gen_read,
 	.live_prune = pg_live_prune,
 };

@@ -57,6 +57,13 @@ int vdoc_get(struct store *s, const char *kind, const char *key, int64_t version
 	return rc;
 }
 
+/* A kind that nodes cache (store_gen_of_doc) moves its generation in the write's transaction. */
+static int gen_bump(struct store *s, const char *kind)
+{
+	enum store_gen g = store_gen_of_doc(kind);
+	return g == STORE_GEN_COUNT ? 0 : store_gen_bump(s, g);
+}
+
 int vdoc_write_tx(struct store *s, struct vdoc_write *w, struct vdoc *before, struct buf *err)
 {
 	struct buf ignore = BUF_INIT;
@@ -68,6 +75,8 @@ int vdoc_write_tx(struct store *s, struct vdoc_write *w, struct vdoc *before, st
 			       .rationale = w->rationale ? w->rationale : "", .body = w->body,
 			       .body_len = w->body_len, .deleted = w->deleted, .status = w->status };
 	int rc = store_backend(s)->doc_put(store_impl(s), &row, w->expect_version);
+	if (!rc)
+		rc = gen_bump(s, w->kind);
 	if (rc == OODA_EPRECOND) {
 		buf_addf(err, "%s %s is at version %lld, not %lld: someone changed it meanwhile; reload and retry",
 			 w->kind, w->key, (long long)(have ? before->version : 0), (long long)w->expect_version);
@@ -90,6 +99,8 @@ int vdoc_restore_tx(struct store *s, const struct doc_row *d, struct buf *err)
 	row.rationale = d->rationale ? d->rationale : "";
 	row.author = d->author ? d->author : "";
 	int rc = store_backend(s)->doc_put(store_impl(s), &row, -1);
+	if (!rc)
+		rc = gen_bump(s, d->kind);
 	if (rc)
 		buf_addf(err, "writing %s %s failed", d->kind, d->key);
 	return rc;

@@ -288,10 +288,7 @@ class Server:
             h.setdefault("Content-Type", "application/json")
         elif isinstance(body, str):
             data = body.encode()
-        r = self._send(self.next_url(), method, path, data, h, timeout)
-        if self.followers and path.startswith("/api/v1/tokens") and r.status < 300:
-            self._tokens_converge(method, path, r)
-        return r
+        return self._send(self.next_url(), method, path, data, h, timeout)
 
     @staticmethod
     def _send(base, method, path, data, h, timeout):
@@ -301,33 +298,6 @@ class Server:
                 return Response(r.status, dict(r.headers), r.read().decode(errors="replace"))
         except urllib.error.HTTPError as e:
             return Response(e.code, dict(e.headers), e.read().decode(errors="replace"))
-
-    def _tokens_converge(self, method, path, r):
-        """Each node checks tokens against a copy it reloads at most every 500 ms
-        (http/auth.c): after a token is made or revoked through one node, wait
-        (at most 5 s) until every node agrees, as a client of a load balancer
-        that waits out that window does."""
-        known = self.__dict__.setdefault("_secrets", {})
-        secret, want = None, None
-        if method == "POST" and path == "/api/v1/tokens":
-            try:
-                j = r.json()
-                secret, want = j["token"], True
-                known[j["info"]["id"]] = known[j["info"]["name"]] = secret
-            except (ValueError, KeyError, TypeError):
-                return
-        elif method == "DELETE":
-            secret, want = known.get(path.rsplit("/", 1)[1]), False
-        if not secret:
-            return
-        urls = [self.url] + [f.url for f in self.followers if f.port]
-        deadline = time.time() + 5
-        while time.time() < deadline:
-            st = [self._send(u, "GET", "/api/v1/status", None, {"Authorization": "Bearer " + secret}, 5).status
-                  for u in urls]
-            if all((x != 401) == want for x in st):
-                return
-            time.sleep(0.05)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)

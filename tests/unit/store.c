@@ -17,7 +17,9 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/lead.h"
+#include "core/time.h"
 #include "store/store.h"
+#include "store/vdoc.h"
 #include "store_at.h"
 
 static char *tmpdir(void)
@@ -315,6 +317,121 @@ static void test_data_version_moves_on_another_writer(void **state)
 	struct tokens l = { .n = 0 };
 	assert_int_equal(store_token_list(s, collect_token, &l), 0);
 	assert_int_equal(l.n, 1);
+	store_close(other);
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
+/* ---- generations (store_gen_*) --------------------------------------------- */
+
+struct gen_doc {
+	const char *kind;
+	int fail; /* the write's own error after the document went in: it rolls back */
+};
+
+static int gen_doc_tx(struct store *s, void *ctx, struct buf *err)
+{
+	const struct gen_doc *g = ctx;
+	struct vdoc_write w = { .kind = g->kind, .key = "k1", .body = "{}", .body_len = 2, .expect_version = -1,
+				.actor = "test", .rationale = "generations" };
+	struct vdoc before;
+	int rc = vdoc_write_tx(s, &w, &before, err);
+	vdoc_release(&before);
+	return rc ? rc : g->fail;
+}
+
+static void gens_read(struct store *s, int64_t out[STORE_GEN_COUNT])
+{
+	for (int g = 0; g < STORE_GEN_COUNT; g++)
+		assert_int_equal(store_gen_read(s, (enum store_gen)g, &out[g]), 0);
+}
+
+/*
+ * A committed change of something nodes cache moves its kind's generation
+ * and no other: tokens made and revoked, documents of the kinds that map to
+ * a generation; a write that rolls back and a document of another kind move
+ * nothing. On PostgreSQL a second connection (another node) sees the change
+ * on its very next read.
+ */
+static void test_generations(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+	struct store *other = open_store(dir);
+	bool pg = getenv("OODA_TEST_PG_DSN") != NULL;
+	assert_string_equal(store_gen_name(STORE_GEN_SILENCES), "silences");
+	assert_int_equal(store_gen_of_doc("oncall.override"), STORE_GEN_ONCALL);
+	assert_int_equal(store_gen_of_doc("flagset"), STORE_GEN_FLAGS);
+	assert_int_equal(store_gen_of_doc("incident"), STORE_GEN_COUNT);
+	int64_t g0[STORE_GEN_COUNT], g1[STORE_GEN_COUNT], o[STORE_GEN_COUNT];
+	gens_read(s, g0);
+
+	struct token_row t = token("tok_00000000000000e1", "gen", 9);
+	assert_int_equal(store_write(s, insert_tx, &t, NULL), 0);
+	gens_read(s, g1);
+	assert_true(g1[STORE_GEN_TOKENS] > g0[STORE_GEN_TOKENS]);
+	assert_int_equal(g1[STORE_GEN_FLAGS], g0[STORE_GEN_FLAGS]);
+	struct revoke r = { .id_or_name = "gen", .now = 10 };
+	assert_int_equal(store_write(s, revoke_tx, &r, NULL), 0);
+	gens_read(s, g0);
+	assert_true(g0[STORE_GEN_TOKENS] > g1[STORE_GEN_TOKENS]);
+
+	const struct { struct gen_doc doc; enum store_gen moves; } cases[] = {
+		{ { "silence", 0 }, STORE_GEN_SILENCES },
+		{ { "flag", 0 }, STORE_GEN_FLAGS },
+		{ { "oncall.override", 0 }, STORE_GEN_ONCALL },
+		{ { "incident-note", 0 }, STORE_GEN_COUNT },     /* not cached by nodes */
+		{ { "silence", OODA_EINVAL }, STORE_GEN_COUNT }, /* rolled back */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = store_write(s, gen_doc_tx, (void *)&cases[i].doc, NULL);
+		assert_int_equal(rc, cases[i].doc.fail);
+		gens_read(s, g1);
+		for (int g = 0; g < STORE_GEN_COUNT; g++) {
+			if (g == (int)cases[i].moves)
+				assert_true(g1[g] > g0[g]);
+			else
+				assert_int_equal(g1[g], g0[g]);
+		}
+		memcpy(g0, g1, sizeof(g0));
+	}
+	if (pg) {
+		/* another node's change counts on this node's next read, with no wait */
+		uint64_t reads = store_gen_reads(s);
+		struct gen_doc d = { "silence", 0 };
+		assert_int_equal(store_write(other, gen_doc_tx, &d, NULL), 0);
+		gens_read(s, g1);
+		assert_true(g1[STORE_GEN_SILENCES] > g0[STORE_GEN_SILENCES]);
+		assert_true(store_gen_reads(s) > reads);
+		gens_read(other, o);
+		assert_memory_equal(o, g1, sizeof(o));
+		/*
+		 * A request's checks share one read: with the thread's "since" point
+		 * set before the first read, a later check of the same request
+		 * reuses it (no query) even though another node committed between
+		 * them; the next request (a later point) reads again and sees it.
+		 */
+		ooda_thread_since_set(ooda_mono_ns());
+		int64_t first, again, next;
+		assert_int_equal(store_gen_read(s, STORE_GEN_FLAGS, &first), 0);
+		reads = store_gen_reads(s);
+		struct gen_doc f = { "flag", 0 };
+		assert_int_equal(store_write(other, gen_doc_tx, &f, NULL), 0);
+		assert_int_equal(store_gen_read(s, STORE_GEN_FLAGS, &again), 0);
+		assert_int_equal(again, first);
+		assert_int_equal(store_gen_reads(s), reads);
+		ooda_thread_since_set(ooda_mono_ns());
+		assert_int_equal(store_gen_read(s, STORE_GEN_FLAGS, &next), 0);
+		assert_true(next > first);
+		ooda_thread_since_set(0);
+	} else {
+		/* one node: the counts are this store's own, kept in memory */
+		assert_int_equal(store_gen_reads(s), 0);
+		gens_read(other, o);
+		assert_int_equal(o[STORE_GEN_TOKENS], 0);
+	}
 	store_close(other);
 	store_close(s);
 	rmrf(dir);
@@ -790,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_pg_marker_parse),
 		cmocka_unit_test(test_lease_and_fence),
 		cmocka_unit_test(test_live_deltas),
+		cmocka_unit_test(test_generations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
