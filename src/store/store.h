@@ -467,12 +467,46 @@ struct node_row {
 	int64_t term;         /* the term it led with (0: follower) */
 	int64_t started_ns;
 	int64_t seen_ns;      /* its last heartbeat */
+	int64_t config_generation; /* the cluster's reload generation it last answered (store_config_gen_bump) */
+	const char *config_hash;   /* hex SHA-256 of the ooda.yaml it runs ("" without one); NULL as "" */
+	const char *config_error;  /* why it refused that generation's file, "" when it took it; NULL as "" */
 };
 
 /* (tx) Inserts or replaces the row of r->node_id. OODA_EUNSUPPORTED on SQLite. */
 int store_node_put(struct store *s, const struct node_row *r);
 /* Every node, by id; fn gets a const struct node_row *. OODA_EUNSUPPORTED on SQLite. */
 int store_node_list(struct store *s, store_row_fn fn, void *ctx);
+
+/*
+ * (tx) Starts the cluster's next configuration reload generation, asked for
+ * by actor through node: every node re-reads its own ooda.yaml when it sees
+ * a generation newer than the one it answered. *gen receives the new
+ * generation. OODA_EUNSUPPORTED on SQLite (one node).
+ */
+int store_config_gen_bump(struct store *s, const char *node, const char *actor, int64_t now_ns, int64_t *gen);
+
+/* The current reload generation (0 before the first); OODA_EUNSUPPORTED on SQLite. */
+struct config_gen_row {
+	int64_t generation;
+	char node_id[128]; /* the node the reload was asked of */
+	char actor[160];   /* who asked */
+	int64_t at_ns;
+};
+int store_config_gen_get(struct store *s, struct config_gen_row *out);
+
+/* ---- audit signing keys of the nodes (audit.h, audit_keys_load) ---------- */
+
+/* A node's published checkpoint signing key. */
+struct audit_key_row {
+	uint8_t pubkey[32];
+	const char *node_id;  /* the node that published it first */
+	int64_t published_ns;
+};
+
+/* (tx) Publishes pk as node's signing key; a key published before keeps its first row. */
+int store_audit_key_put(struct store *s, const uint8_t pk[32], const char *node, int64_t now_ns);
+/* Every published key, oldest first; fn gets a const struct audit_key_row *. */
+int store_audit_key_list(struct store *s, store_row_fn fn, void *ctx);
 
 /* ---- copying a whole control store (store_copy.c; `ooda migrate`) -------- */
 

@@ -150,6 +150,13 @@ struct store_backend {
 	int (*live_list)(void *impl, const char *node, int64_t after_id, int64_t own_before_ns, size_t limit,
 			 store_row_fn fn, void *ctx);
 	int (*live_prune)(void *impl, int64_t before_ns); /* (tx) */
+
+	/* the cluster's config reload generation (store.h); NULL on a backend with one node */
+	int (*config_gen_bump)(void *impl, const char *node, const char *actor, int64_t now_ns, int64_t *gen); /* (tx) */
+	int (*config_gen_get)(void *impl, struct config_gen_row *out);
+	/* the nodes' audit signing keys (store.h) */
+	int (*audit_key_put)(void *impl, const uint8_t pk[32], const char *node, int64_t now_ns); /* (tx) */
+	int (*audit_key_list)(void *impl, store_row_fn fn, void *ctx);
 };
 
 extern const struct store_backend store_sqlite_backend;
