@@ -324,6 +324,22 @@ static int cmd_reload(struct cli_args *a, struct buf *err)
 		const char *warning = json_string_value(json_object_get(j, "warning"));
 		if (warning)
 			fprintf(stderr, "warning: %s\n", warning);
+		/* several nodes: each re-read its own ooda.yaml; name those that did not take it */
+		json_t *nodes = json_object_get(j, "nodes"), *n;
+		size_t i, took = 0;
+		json_array_foreach(nodes, i, n) {
+			const char *id = json_string_value(json_object_get(n, "id")) ?: "?";
+			const char *why = json_string_value(json_object_get(n, "error")) ?: "";
+			if (!json_is_true(json_object_get(n, "answered")))
+				fprintf(stderr, "node %s: has not answered the reload yet\n", id);
+			else if (*why)
+				fprintf(stderr, "node %s: refused its ooda.yaml, keeps the previous one: %.300s\n", id, why);
+			else
+				took++;
+		}
+		if (json_array_size(nodes))
+			printf("%zu of %zu nodes run the new configuration (generation %lld)\n", took, json_array_size(nodes),
+			       (long long)json_integer_value(json_object_get(j, "generation")));
 		json_decref(j);
 	}
 	buf_release(&out);
