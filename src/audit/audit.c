@@ -562,8 +562,12 @@ int audit_verify(struct store *s, const struct audit_verify_options *opt, struct
 		if (!pinned_pk && keys && keys->n && audit_keyset_find(keys, cp->pubkey) < 0) {
 			char id[17];
 			audit_key_id(cp->pubkey, id);
-			fail(&v, cp->seq, "checkpoint at record %lld is signed by key %s, which no node of this "
-					  "cluster published", (long long)cp->seq, id);
+			if (keys->node)
+				fail(&v, cp->seq, "checkpoint at record %lld is signed by key %s, which no node of this "
+						  "cluster published", (long long)cp->seq, id);
+			else /* keys the caller pinned */
+				fail(&v, cp->seq, "checkpoint at record %lld has an invalid signature: key %s is not "
+						  "a pinned key", (long long)cp->seq, id);
 			break;
 		}
 		if ((pinned_pk && memcmp(pinned_pk, cp->pubkey, 32)) ||

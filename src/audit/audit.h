@@ -93,7 +93,7 @@ int audit_tick(struct store *s, const struct audit_signer *signer, int64_t now_n
  */
 struct audit_keyset {
 	uint8_t (*pk)[32];
-	char (*node)[128]; /* the node that published pk[i] ("" for the verifying node's own) */
+	char (*node)[128]; /* the node that published pk[i] ("" for the verifying node's own); NULL: keys pinned by hand */
 	size_t n;
 };
 
