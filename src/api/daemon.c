@@ -225,15 +225,6 @@ static int reload_audit_tx(struct store *s, void *ctx, struct buf *err)
 		rc = cluster_config_request(r->d->cluster, s, how->actor, &r->generation, err);
 	if (rc)
 		return rc;
-	json_t *detail = r->detail ? json_loads(r->detail, 0, NULL) : NULL;
-	int64_t gen = how->generation ? how->generation : r->generation;
-	if (gen) {
-		if (!detail)
-			detail = json_object();
-		json_object_set_new(detail, "generation", json_integer(gen));
-	}
-	char *dtext = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
-	json_decref(detail);
 	struct buf target = BUF_INIT, why = BUF_INIT;
 	buf_addf(&target, "config/%s", r->d->config_path ? r->d->config_path : "(defaults)");
 	const char *action = r->ok ? "config.reload" : "config.reload_rejected";
@@ -249,13 +240,15 @@ static int reload_audit_tx(struct store *s, void *ctx, struct buf *err)
 			buf_addf(&why, ": %s", r->rationale);
 	} else {
 		buf_adds(&why, r->rationale);
+		if (r->generation) /* the detail stays what each stage changed */
+			buf_addf(&why, "%sreload generation %lld, asked of every node", *r->rationale ? "; " : "",
+				 (long long)r->generation);
 	}
 	struct audit_entry e = { .actor = actor, .action = action, .target = target.data,
-				 .rationale = why.data ? why.data : "", .detail = dtext };
+				 .rationale = why.data ? why.data : "", .detail = r->detail };
 	rc = audit_append(s, &r->d->signer, &e, err);
 	buf_release(&target);
 	buf_release(&why);
-	free(dtext);
 	return rc;
 }
 
@@ -396,6 +389,7 @@ static void daemon_release(struct daemon *d)
 	config_release(&d->cfg);
 	pthread_rwlock_destroy(&d->cfg_lock);
 	pthread_mutex_destroy(&d->reload_mu);
+	pthread_mutex_destroy(&d->shared_mu);
 	pthread_mutex_destroy(&d->stream_mu);
 	flag_counts_release(&d->flag_counts);
 	free(d->config_path);
@@ -483,6 +477,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	lead_hooks_off = false;
 	pthread_rwlock_init(&d.cfg_lock, NULL);
 	pthread_mutex_init(&d.reload_mu, NULL);
+	pthread_mutex_init(&d.shared_mu, NULL);
 	pthread_mutex_init(&d.stream_mu, NULL);
 	flag_counts_init(&d.flag_counts);
 	config_init(&d.cfg);
