@@ -491,6 +491,11 @@ void cluster_destroy(struct cluster *c)
 	free(c);
 }
 
+bool cluster_multi(const struct cluster *c)
+{
+	return c->multi;
+}
+
 const char *cluster_node_id(const struct cluster *c)
 {
 	return c->node_id;

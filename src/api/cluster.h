@@ -132,6 +132,9 @@ void cluster_config_answered(struct cluster *c, int64_t gen, const char *hash, c
  */
 int cluster_config_wait(struct cluster *c, int64_t gen, int64_t timeout_ns, json_t **nodes, struct buf *err);
 
+/* Whether the control store is shared by several nodes (PostgreSQL): false on SQLite. */
+bool cluster_multi(const struct cluster *c);
+
 /* This node's id (server.node_id or its default). */
 const char *cluster_node_id(const struct cluster *c);
 

@@ -95,6 +95,9 @@ struct daemon {
 	struct cluster *cluster;     /* the leader's lease and this node's heartbeat (api/cluster.h) */
 	int64_t started_ns;
 	int64_t reloads, reload_failures;
+	/* exemplars and metadata other nodes stored, read up to here (api/prom_shared.h) */
+	pthread_mutex_t shared_mu;
+	int64_t shared_exemplar_id, shared_meta_seq;
 	bool ready;
 };
 

@@ -101,7 +101,13 @@ static const char *const pg_migrations[] = {
 	"  actor TEXT NOT NULL, at_ns BIGINT NOT NULL);"
 	"ALTER TABLE cluster_nodes ADD COLUMN config_generation BIGINT NOT NULL DEFAULT 0;"
 	"ALTER TABLE cluster_nodes ADD COLUMN config_hash TEXT NOT NULL DEFAULT '';"
-	"ALTER TABLE cluster_nodes ADD COLUMN config_error TEXT NOT NULL DEFAULT '';",
+	"ALTER TABLE cluster_nodes ADD COLUMN config_error TEXT NOT NULL DEFAULT '';"
+	/* what a node answers from memory but every node must answer alike: exemplars and remote-write metadata */
+	"CREATE TABLE shared_exemplars(id BIGSERIAL PRIMARY KEY, written_ns BIGINT NOT NULL, body BYTEA NOT NULL);"
+	"CREATE SEQUENCE metric_metadata_seq;"
+	"CREATE TABLE metric_metadata(name TEXT PRIMARY KEY, type TEXT NOT NULL, help TEXT NOT NULL,"
+	"  unit TEXT NOT NULL, seq BIGINT NOT NULL);"
+	"CREATE INDEX metric_metadata_seq_idx ON metric_metadata(seq);",
 };
 
 /* Bookkeeping outside the numbered migrations: the schema version itself. */
@@ -182,6 +188,11 @@ enum pg_stmt {
 	PG_AUDIT_KEY_LIST,
 	PG_CONFIG_GEN_BUMP,
 	PG_CONFIG_GEN_GET,
+	PG_EXEMPLARS_PUT,
+	PG_EXEMPLARS_PRUNE,
+	PG_EXEMPLARS_LIST,
+	PG_METADATA_PUT,
+	PG_METADATA_LIST,
 	PG_COUNT
 };
 
@@ -342,6 +353,17 @@ static const char *const pg_text[PG_COUNT] = {
 		" ON CONFLICT (id) DO UPDATE SET generation = config_generation.generation + 1,"
 		" node_id = excluded.node_id, actor = excluded.actor, at_ns = excluded.at_ns RETURNING generation",
 	[PG_CONFIG_GEN_GET] = "SELECT generation, node_id, actor, at_ns FROM config_generation WHERE id = 1",
+	[PG_EXEMPLARS_PUT] = "INSERT INTO shared_exemplars(written_ns, body) VALUES($1, $2)",
+	/* the newest $1 batches stay (each node's ring holds the newest entries anyway) */
+	[PG_EXEMPLARS_PRUNE] = "DELETE FROM shared_exemplars WHERE id <= (SELECT max(id) FROM shared_exemplars) - $1",
+	[PG_EXEMPLARS_LIST] = "SELECT id, written_ns, body FROM shared_exemplars WHERE id > $1 ORDER BY id LIMIT $2",
+	/* a family resent unchanged keeps its seq, so readers do not read it again */
+	[PG_METADATA_PUT] =
+		"INSERT INTO metric_metadata(name, type, help, unit, seq) VALUES($1, $2, $3, $4, nextval('metric_metadata_seq'))"
+		" ON CONFLICT (name) DO UPDATE SET type = excluded.type, help = excluded.help, unit = excluded.unit,"
+		" seq = excluded.seq WHERE (metric_metadata.type, metric_metadata.help, metric_metadata.unit)"
+		" IS DISTINCT FROM (excluded.type, excluded.help, excluded.unit)",
+	[PG_METADATA_LIST] = "SELECT name, type, help, unit, seq FROM metric_metadata WHERE seq > $1 ORDER BY seq LIMIT $2",
 };
 
 #endif

@@ -102,7 +102,10 @@ static const char *const sql_migrations[] = {
 	"  actor TEXT NOT NULL, at_ns INTEGER NOT NULL);"
 	"ALTER TABLE cluster_nodes ADD COLUMN config_generation INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE cluster_nodes ADD COLUMN config_hash TEXT NOT NULL DEFAULT '';"
-	"ALTER TABLE cluster_nodes ADD COLUMN config_error TEXT NOT NULL DEFAULT '';",
+	"ALTER TABLE cluster_nodes ADD COLUMN config_error TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE shared_exemplars(id INTEGER PRIMARY KEY, written_ns INTEGER NOT NULL, body BLOB NOT NULL);"
+	"CREATE TABLE metric_metadata(name TEXT PRIMARY KEY, type TEXT NOT NULL, help TEXT NOT NULL,"
+	"  unit TEXT NOT NULL, seq INTEGER NOT NULL);",
 };
 
 enum sql_stmt {

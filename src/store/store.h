@@ -494,6 +494,31 @@ struct config_gen_row {
 };
 int store_config_gen_get(struct store *s, struct config_gen_row *out);
 
+/* ---- what every node answers alike: exemplars, remote-write metadata ---- */
+
+/* A batch of exemplars as one node stored it (query/exemplars.h, exemplars_encode). */
+struct exemplar_batch_row {
+	int64_t id;            /* ascending in commit order */
+	int64_t written_ns;
+	const uint8_t *body;
+	size_t body_len;
+};
+
+/* (tx) Stores an encoded batch of exemplars and keeps only the newest keep batches. OODA_EUNSUPPORTED on SQLite. */
+int store_exemplars_put(struct store *s, int64_t now_ns, const void *body, size_t len, int64_t keep);
+/* The batches with id > after_id, oldest first, at most limit; fn gets a const struct exemplar_batch_row *. */
+int store_exemplars_list(struct store *s, int64_t after_id, size_t limit, store_row_fn fn, void *ctx);
+
+/* A metric family's metadata as remote-write sent it. */
+struct metric_meta_row {
+	const char *name, *type, *help, *unit;
+	int64_t seq;           /* ascending in commit order; a change gets a new one */
+};
+/* (tx) Records a family's metadata (a change only moves seq). OODA_EUNSUPPORTED on SQLite. */
+int store_metadata_put(struct store *s, const char *name, const char *type, const char *help, const char *unit);
+/* The families changed after seq, oldest change first, at most limit; fn gets a const struct metric_meta_row *. */
+int store_metadata_list(struct store *s, int64_t after_seq, size_t limit, store_row_fn fn, void *ctx);
+
 /* ---- audit signing keys of the nodes (audit.h, audit_keys_load) ---------- */
 
 /* A node's published checkpoint signing key. */

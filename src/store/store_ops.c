@@ -232,3 +232,27 @@ int store_audit_key_list(struct store *s, store_row_fn fn, void *ctx)
 	const struct store_backend *be = store_backend(s);
 	return be->audit_key_list ? be->audit_key_list(store_impl(s), fn, ctx) : OODA_EUNSUPPORTED;
 }
+
+int store_exemplars_put(struct store *s, int64_t now_ns, const void *body, size_t len, int64_t keep)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->exemplars_put ? be->exemplars_put(store_impl(s), now_ns, body, len, keep) : OODA_EUNSUPPORTED;
+}
+
+int store_exemplars_list(struct store *s, int64_t after_id, size_t limit, store_row_fn fn, void *ctx)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->exemplars_list ? be->exemplars_list(store_impl(s), after_id, limit, fn, ctx) : OODA_EUNSUPPORTED;
+}
+
+int store_metadata_put(struct store *s, const char *name, const char *type, const char *help, const char *unit)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->metadata_put ? be->metadata_put(store_impl(s), name, type, help, unit) : OODA_EUNSUPPORTED;
+}
+
+int store_metadata_list(struct store *s, int64_t after_seq, size_t limit, store_row_fn fn, void *ctx)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->metadata_list ? be->metadata_list(store_impl(s), after_seq, limit, fn, ctx) : OODA_EUNSUPPORTED;
+}

@@ -1230,6 +1230,65 @@ static int pg_config_gen_get(void *impl, struct config_gen_row *out)
 	return iterate(impl, PG_CONFIG_GEN_GET, NULL, config_gen_copy, NULL, out, NULL);
 }
 
+/* ---- exemplars and remote-write metadata every node reads ------------------ */
+
+static int pg_exemplars_put(void *impl, int64_t now_ns, const void *body, size_t len, int64_t keep)
+{
+	struct params p = { 0 };
+	p_int(&p, now_ns);
+	p_blob(&p, body, len);
+	int rc = wexec(impl, PG_EXEMPLARS_PUT, &p, NULL);
+	if (rc)
+		return rc;
+	struct params q = { 0 };
+	p_int(&q, keep);
+	return wexec(impl, PG_EXEMPLARS_PRUNE, &q, NULL);
+}
+
+static int exemplar_batch_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
+{
+	size_t n;
+	uint8_t *b = col_bytes(r, i, 2, &n);
+	struct exemplar_batch_row row = { .id = col_int(r, i, 0), .written_ns = col_int(r, i, 1), .body = b,
+					  .body_len = n };
+	int rc = fn(ctx, &row);
+	free(b);
+	return rc;
+}
+
+static int pg_exemplars_list(void *impl, int64_t after_id, size_t limit, store_row_fn fn, void *ctx)
+{
+	struct params p = { 0 };
+	p_int(&p, after_id);
+	p_int(&p, (int64_t)limit);
+	return iterate(impl, PG_EXEMPLARS_LIST, &p, exemplar_batch_each, fn, ctx, NULL);
+}
+
+static int pg_metadata_put(void *impl, const char *name, const char *type, const char *help, const char *unit)
+{
+	struct params p = { 0 };
+	p_str(&p, name);
+	p_str(&p, type ? type : "unknown");
+	p_str(&p, help ? help : "");
+	p_str(&p, unit ? unit : "");
+	return wexec(impl, PG_METADATA_PUT, &p, NULL);
+}
+
+static int metadata_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
+{
+	struct metric_meta_row row = { .name = col(r, i, 0), .type = col(r, i, 1), .help = col(r, i, 2),
+				       .unit = col(r, i, 3), .seq = col_int(r, i, 4) };
+	return fn(ctx, &row);
+}
+
+static int pg_metadata_list(void *impl, int64_t after_seq, size_t limit, store_row_fn fn, void *ctx)
+{
+	struct params p = { 0 };
+	p_int(&p, after_seq);
+	p_int(&p, (int64_t)limit);
+	return iterate(impl, PG_METADATA_LIST, &p, metadata_each, fn, ctx, NULL);
+}
+
 /* ---- the nodes' audit signing keys ---------------------------------------- */
 
 static int pg_audit_key_put(void *impl, const uint8_t pk[32], const char *node, int64_t now_ns)
@@ -1491,6 +1550,10 @@ const struct store_backend store_pg_backend = {
 	.config_gen_get = pg_config_gen_get,
 	.audit_key_put = pg_audit_key_put,
 	.audit_key_list = pg_audit_key_list,
+	.exemplars_put = pg_exemplars_put,
+	.exemplars_list = pg_exemplars_list,
+	.metadata_put = pg_metadata_put,
+	.metadata_list = pg_metadata_list,
 	.table_count = pg_table_count,
 	.table_iter = pg_table_iter,
 	.table_insert = pg_table_insert,
