@@ -268,7 +268,10 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def next_url(self):
-        """The URL of the node the next request goes to (round-robin over the nodes)."""
+        """The URL of the node the next request goes to (round-robin over the nodes, unless
+        the test pinned one: pinned = a node's url)."""
+        if self.__dict__.get("pinned"):
+            return self.pinned
         urls = [self.url] + [f.url for f in self.followers if f.port]
         self._rr += 1
         return urls[(self._rr - 1) % len(urls)]
