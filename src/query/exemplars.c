@@ -152,6 +152,8 @@ static void encode_one(void *ctx, const struct buf *series, const struct buf *la
 		return;
 	uint64_t bits;
 	memcpy(&bits, &v, 8);
+	if (!e->n)
+		buf_add(e->out, EXEMPLARS_MAGIC, 4);
 	put_le(e->out, series->len, 4);
 	buf_add(e->out, series->data, series->len);
 	put_le(e->out, labels->len, 4);
@@ -165,11 +167,7 @@ static void encode_one(void *ctx, const struct buf *series, const struct buf *la
 size_t exemplars_encode(const struct telemetry_batch *b, struct buf *out)
 {
 	struct encode_ctx e = { out, 0 };
-	if (b->n_points)
-		buf_add(out, EXEMPLARS_MAGIC, 4);
 	each_exemplar(b, encode_one, &e);
-	if (!e.n)
-		buf_reset(out);
 	return e.n;
 }
 

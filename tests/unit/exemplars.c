@@ -113,6 +113,7 @@ static void test_encoded_batches(void **state)
 	struct buf empty = BUF_INIT;
 	assert_int_equal(exemplars_encode(&none, &empty), 0);
 	assert_int_equal(empty.len, 0);
+	buf_release(&empty);
 
 	struct {
 		const char *name;
