@@ -238,6 +238,19 @@ seeds["live_delta"] = {
     "bad-sum": delta([(0, "api", "op", 0, K, 2, 0, 0.001, {3: 1})]),
 }
 
+def exemplar(series, labels, t_ms, v):
+    """One entry of an encoded exemplar batch (src/query/exemplars.h)."""
+    return (struct.pack("<I", len(series)) + series + struct.pack("<I", len(labels)) + labels +
+            struct.pack("<q", t_ms) + struct.pack("<d", v))
+
+seeds["exemplars"] = {
+    "one": b"OEX1" + exemplar(b"__name__\x01latency_bucket\x02le\x010.5\x02", b"trace_id\x01" + b"ab" * 16 + b"\x02",
+                              1800000000000, 0.25),
+    "two": b"OEX1" + exemplar(b"__name__\x01q\x02", b"", 5, 7.0) + exemplar(b"__name__\x01q\x02", b"span_id\x01aa\x02", 6, 1.0),
+    "cut": b"OEX1" + exemplar(b"__name__\x01q\x02", b"", 5, 7.0)[:-3],
+    "nul": b"OEX1" + exemplar(b"__name__\x01q\x00\x02", b"", 5, 7.0),
+}
+
 for name, files in seeds.items():
     d = os.path.join(root, name)
     os.makedirs(d, exist_ok=True)

@@ -83,7 +83,7 @@ int api_audit_list(struct http_request *req, struct http_response *res)
  * "SEQ:HASH" string or an anchor object as `ooda audit anchor` prints it.
  * Caller frees *out.
  */
-static int verify_heads(struct http_request *req, const uint8_t *pk, struct audit_head **out, size_t *n)
+static int verify_heads(struct http_request *req, const struct audit_keyset *pk, struct audit_head **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
@@ -107,7 +107,7 @@ static int verify_heads(struct http_request *req, const uint8_t *pk, struct audi
 	}
 	*out = xcalloc(cap ? cap : 1, sizeof(**out));
 	if (one)
-		rc = audit_head_from_json(one, pk, "head", &(*out)[(*n)++], &req->err);
+		rc = audit_head_from_json_keys(one, pk, "head", &(*out)[(*n)++], &req->err);
 	size_t i;
 	json_t *h;
 	json_array_foreach(list, i, h) {
@@ -115,7 +115,7 @@ static int verify_heads(struct http_request *req, const uint8_t *pk, struct audi
 			break;
 		char where[32];
 		snprintf(where, sizeof(where), "heads[%zu]", i);
-		rc = audit_head_from_json(h, pk, where, &(*out)[(*n)++], &req->err);
+		rc = audit_head_from_json_keys(h, pk, where, &(*out)[(*n)++], &req->err);
 	}
 	json_decref(body);
 	if (rc) {
@@ -129,22 +129,40 @@ static int verify_heads(struct http_request *req, const uint8_t *pk, struct audi
 int api_audit_verify(struct http_request *req, struct http_response *res)
 {
 	struct daemon *d = api_daemon(req);
-	struct audit_verify_options opt = { .pinned_pk = d->signer.pk };
-	struct audit_head *heads;
-	int rc = verify_heads(req, d->signer.pk, &heads, &opt.n_heads);
+	/* this node's key and those the cluster's other nodes published (one key on a single node) */
+	struct audit_keyset keys;
+	int rc = audit_keyset_load(d->store, &d->signer, &keys, &req->err);
 	if (rc)
 		return rc;
+	struct audit_verify_options opt = { .keys = &keys };
+	struct audit_head *heads;
+	rc = verify_heads(req, &keys, &heads, &opt.n_heads);
+	if (rc) {
+		audit_keyset_release(&keys);
+		return rc;
+	}
 	opt.heads = heads;
 	struct audit_verify_result r;
 	rc = audit_verify(d->store, &opt, &r, &req->err);
 	free(heads);
-	if (rc)
+	json_t *trusted = json_array();
+	for (size_t i = 0; i < keys.n; i++) {
+		char id[17];
+		audit_key_id(keys.pk[i], id);
+		json_array_append_new(trusted, json_pack("{s:s, s:s}", "key_id", id, "node",
+							 keys.node[i][0] ? keys.node[i] : "(this node)"));
+	}
+	audit_keyset_release(&keys);
+	if (rc) {
+		json_decref(trusted);
 		return rc;
+	}
 	char head[65];
 	hex_encode(r.head_hash, 32, head);
 	json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:{s:I, s:s}}", "ok", r.ok, "records", (json_int_t)r.records,
 			      "checkpoints_verified", (json_int_t)r.checkpoints, "heads_matched",
 			      (json_int_t)r.heads_matched, "head", "seq", (json_int_t)r.head_seq, "hash", head);
+	json_object_set_new(j, "keys", trusted);
 	if (!r.ok) {
 		json_object_set_new(j, "first_bad_seq", json_integer(r.first_bad_seq));
 		json_object_set_new(j, "reason", json_string(r.reason));

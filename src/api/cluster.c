@@ -18,10 +18,13 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A renewal must land this long before the lease ends, or the leader steps down first. */
 #define LEASE_MARGIN_NS (INT64_C(1) * 1000000000)
+/* A node's reason for refusing a file is kept (and shown) up to this many bytes. */
+#define CLUSTER_CONFIG_ERROR_MAX 512
 /* A node not heard from for this long is shown as down. */
 #define NODE_DOWN_NS (INT64_C(10) * 1000000000)
 
@@ -53,7 +56,14 @@ struct cluster {
 	int64_t live_logged_ns;
 	uint64_t rows_sent, bytes_sent, rows_read, bytes_read, rows_refused; /* under mu */
 	int64_t merge_ns;                                                   /* under mu */
-	pthread_mutex_t mu;        /* stop, address, the live counters */
+	/* the configuration's generation (cluster.h), under mu */
+	int64_t config_answered;   /* the generation this node answered */
+	int64_t config_signalled;  /* the newest it asked on_config_generation to answer */
+	struct config_gen_row config_asked; /* the newest generation seen in the store */
+	char config_hash[65];
+	char config_error[CLUSTER_CONFIG_ERROR_MAX];
+	void (*on_config_generation)(void *ctx);
+	pthread_mutex_t mu;        /* stop, address, the live counters, the configuration's generation */
 	pthread_cond_t cv;
 	bool stop;
 };
@@ -230,6 +240,30 @@ static void step_down(struct cluster *c, const char *why)
 	buf_release(&err);
 }
 
+/*
+ * A reload another node was asked for: read the generation (one row, each
+ * round; every commit of every node's heartbeat moves the store's data
+ * version, so LISTEN/NOTIFY would wake this loop no sooner) and, when it is
+ * newer than this node answered, ask the daemon once to re-read its file.
+ */
+static void config_watch(struct cluster *c)
+{
+	struct config_gen_row g;
+	if (store_config_gen_get(c->store, &g))
+		return;
+	bool ask = false;
+	pthread_mutex_lock(&c->mu);
+	if (g.generation > c->config_asked.generation)
+		c->config_asked = g;
+	if (g.generation > c->config_answered && g.generation > c->config_signalled) {
+		c->config_signalled = g.generation;
+		ask = true;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (ask && c->on_config_generation)
+		c->on_config_generation(c->ctx);
+}
+
 /* One round: claim or renew, publish, heartbeat. first: the claim before the stages start. */
 static void cluster_step(struct cluster *c, bool first)
 {
@@ -277,9 +311,17 @@ static void cluster_step(struct cluster *c, bool first)
 		live_delta_take(c->live, &c->live_pending, &entries);
 		c->live_taken_mono = mono;
 	}
+	char config_hash[sizeof(c->config_hash)], config_error[sizeof(c->config_error)];
+	pthread_mutex_lock(&c->mu);
+	int64_t config_answered = c->config_answered;
+	memcpy(config_hash, c->config_hash, sizeof(config_hash));
+	memcpy(config_error, c->config_error, sizeof(config_error));
+	pthread_mutex_unlock(&c->mu);
 	struct heartbeat_ctx h = { .row = { .node_id = c->node_id, .address = address, .version = c->version,
 					    .role = c->term ? "leader" : "follower", .term = c->term,
-					    .started_ns = c->started_ns, .seen_ns = ooda_now_ns() },
+					    .started_ns = c->started_ns, .seen_ns = ooda_now_ns(),
+					    .config_generation = config_answered, .config_hash = config_hash,
+					    .config_error = config_error },
 				   .delta = &c->live_pending };
 	if (store_write(c->store, heartbeat_tx, &h, &err)) {
 		if (!rc)
@@ -292,6 +334,7 @@ static void cluster_step(struct cluster *c, bool first)
 		buf_reset(&c->live_pending);
 	}
 	buf_reset(&err);
+	config_watch(c);
 	if (c->live) {
 		live_read(c);
 		int64_t now = ooda_now_ns();
@@ -322,6 +365,16 @@ static void *cluster_main(void *arg)
 	return NULL;
 }
 
+struct publish_ctx {
+	struct cluster *c;
+};
+
+static int publish_tx(struct store *s, void *ctx, struct buf *err)
+{
+	struct publish_ctx *p = ctx;
+	return audit_key_publish(s, p->c->signer, p->c->node_id, err);
+}
+
 /* This host's name and listen's port ("host:port"), or the process id when the port is 0. */
 static void default_node_id(const char *listen, char *out, size_t size)
 {
@@ -349,10 +402,20 @@ int cluster_create(const struct cluster_options *o, struct cluster **out, struct
 	snprintf(c->version, sizeof(c->version), "%s", o->version ? o->version : "");
 	c->on_lead = o->on_lead;
 	c->before_lead = o->before_lead;
+	c->on_config_generation = o->on_config_generation;
+	snprintf(c->config_hash, sizeof(c->config_hash), "%s", o->config_hash ? o->config_hash : "");
 	c->signer = o->signer;
 	buf_init(&c->live_pending);
 	c->ctx = o->ctx;
 	c->started_ns = ooda_now_ns();
+	if (c->signer) {
+		/* so that any node verifies the checkpoints this one signs (audit.h, audit_keyset_load) */
+		struct publish_ctx p = { c };
+		struct buf perr = BUF_INIT;
+		if (store_write(c->store, publish_tx, &p, &perr))
+			log_error("cluster: %s", perr.data);
+		buf_release(&perr);
+	}
 	struct lease_row l;
 	int rc = store_lease_get(c->store, &l);
 	c->multi = rc != OODA_EUNSUPPORTED;
@@ -371,6 +434,9 @@ int cluster_create(const struct cluster_options *o, struct cluster **out, struct
 		live_merge_enable(c->live);
 	}
 	c->refusals_seen = store_fence_refusals(c->store);
+	struct config_gen_row g;
+	if (!store_config_gen_get(c->store, &g)) /* the file read at start answers every generation before it */
+		c->config_answered = c->config_signalled = g.generation, c->config_asked = g;
 	cluster_step(c, true);
 	if (!c->term)
 		log_info("cluster: node %s follows (the lease is held by another node)", c->node_id);
@@ -425,6 +491,16 @@ void cluster_destroy(struct cluster *c)
 	free(c);
 }
 
+bool cluster_multi(const struct cluster *c)
+{
+	return c->multi;
+}
+
+const char *cluster_node_id(const struct cluster *c)
+{
+	return c->node_id;
+}
+
 void cluster_set_address(struct cluster *c, const char *address)
 {
 	pthread_mutex_lock(&c->mu);
@@ -438,6 +514,12 @@ struct list_ctx {
 	int64_t now_ns;
 };
 
+static json_t *node_config_json(int64_t gen, const char *hash, const char *error)
+{
+	return json_pack("{s:I, s:s, s:s}", "generation", (json_int_t)gen, "hash", hash ? hash : "", "error",
+			 error ? error : "");
+}
+
 static int node_json(void *ctx, const void *row)
 {
 	struct list_ctx *l = ctx;
@@ -445,11 +527,102 @@ static int node_json(void *ctx, const void *row)
 	char seen[40];
 	bool leads = l->lease && !strcmp(r->node_id, l->lease->node_id) && l->lease->expires_ns >= l->now_ns;
 	json_array_append_new(l->nodes,
-			      json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id", r->node_id, "address", r->address,
-					"role", leads ? "leader" : "follower", "last_seen",
+			      json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:o}", "id", r->node_id, "address",
+					r->address, "role", leads ? "leader" : "follower", "last_seen",
 					ooda_time_format(r->seen_ns, seen, sizeof(seen)), "version", r->version, "term",
-					(json_int_t)r->term, "up", l->now_ns - r->seen_ns < NODE_DOWN_NS));
+					(json_int_t)r->term, "up", l->now_ns - r->seen_ns < NODE_DOWN_NS, "config",
+					node_config_json(r->config_generation, r->config_hash, r->config_error)));
 	return 0;
+}
+
+/* ---- one configuration for the cluster ------------------------------------ */
+
+int cluster_config_request(struct cluster *c, struct store *s, const char *actor, int64_t *gen, struct buf *err)
+{
+	*gen = 0;
+	if (!c->multi)
+		return 0;
+	int rc = store_config_gen_bump(s, c->node_id, actor, ooda_now_ns(), gen);
+	if (rc) {
+		buf_addf(err, "the cluster's reload generation cannot be written: %s", ooda_strerror(rc));
+		return rc;
+	}
+	pthread_mutex_lock(&c->mu);
+	/* this node answers it with the reload it just made (cluster_config_answered, after the commit) */
+	if (*gen > c->config_signalled)
+		c->config_signalled = *gen;
+	if (*gen > c->config_asked.generation) {
+		c->config_asked.generation = *gen;
+		snprintf(c->config_asked.node_id, sizeof(c->config_asked.node_id), "%s", c->node_id);
+		snprintf(c->config_asked.actor, sizeof(c->config_asked.actor), "%s", actor);
+		c->config_asked.at_ns = ooda_now_ns();
+	}
+	pthread_mutex_unlock(&c->mu);
+	return 0;
+}
+
+int64_t cluster_config_pending(struct cluster *c, struct config_gen_row *asked)
+{
+	pthread_mutex_lock(&c->mu);
+	int64_t gen = c->config_asked.generation > c->config_answered ? c->config_asked.generation : 0;
+	if (asked)
+		*asked = c->config_asked;
+	pthread_mutex_unlock(&c->mu);
+	return gen;
+}
+
+void cluster_config_answered(struct cluster *c, int64_t gen, const char *hash, const char *error)
+{
+	pthread_mutex_lock(&c->mu);
+	if (gen > c->config_answered)
+		c->config_answered = gen;
+	if (hash)
+		snprintf(c->config_hash, sizeof(c->config_hash), "%s", hash);
+	snprintf(c->config_error, sizeof(c->config_error), "%s", error ? error : "");
+	pthread_mutex_unlock(&c->mu);
+}
+
+struct wait_ctx {
+	json_t *nodes;
+	int64_t gen, now_ns;
+	bool all;
+};
+
+static int wait_row(void *ctx, const void *row)
+{
+	struct wait_ctx *w = ctx;
+	const struct node_row *r = row;
+	if (w->now_ns - r->seen_ns >= NODE_DOWN_NS)
+		return 0; /* down: it answers when it starts, with the file it starts with */
+	bool answered = r->config_generation >= w->gen;
+	w->all = w->all && answered;
+	json_t *n = node_config_json(r->config_generation, r->config_hash, r->config_error);
+	json_object_set_new(n, "id", json_string(r->node_id));
+	json_object_set_new(n, "answered", json_boolean(answered));
+	json_array_append_new(w->nodes, n);
+	return 0;
+}
+
+int cluster_config_wait(struct cluster *c, int64_t gen, int64_t timeout_ns, json_t **nodes, struct buf *err)
+{
+	*nodes = NULL;
+	int64_t deadline = ooda_mono_ns() + timeout_ns;
+	for (;;) {
+		struct wait_ctx w = { json_array(), gen, ooda_now_ns(), true };
+		int rc = store_node_list(c->store, wait_row, &w);
+		if (rc) {
+			json_decref(w.nodes);
+			buf_addf(err, "the nodes cannot be read: %s", ooda_strerror(rc));
+			return rc;
+		}
+		if (w.all || ooda_mono_ns() >= deadline) {
+			*nodes = w.nodes;
+			return w.all ? 0 : OODA_ETIMEOUT;
+		}
+		json_decref(w.nodes);
+		struct timespec ts = { 0, 100 * 1000 * 1000 }; /* the nodes write their rows once a second */
+		nanosleep(&ts, NULL);
+	}
 }
 
 int cluster_status_json(struct cluster *c, json_t **out, struct buf *err)
@@ -462,9 +635,12 @@ int cluster_status_json(struct cluster *c, json_t **out, struct buf *err)
 		pthread_mutex_lock(&c->mu);
 		memcpy(address, c->address, sizeof(address));
 		pthread_mutex_unlock(&c->mu);
-		json_t *n = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id", c->node_id, "address", address,
+		pthread_mutex_lock(&c->mu);
+		json_t *cfg = node_config_json(c->config_answered, c->config_hash, c->config_error);
+		pthread_mutex_unlock(&c->mu);
+		json_t *n = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:o}", "id", c->node_id, "address", address,
 				      "role", "leader", "last_seen", ooda_time_format(now, seen, sizeof(seen)), "version",
-				      c->version, "term", (json_int_t)1, "up", 1);
+				      c->version, "term", (json_int_t)1, "up", 1, "config", cfg);
 		*out = json_pack("{s:s, s:s, s:I, s:[o]}", "node_id", c->node_id, "leader", c->node_id, "term",
 				 (json_int_t)1, "nodes", n);
 		return *out ? 0 : OODA_ENOMEM;
@@ -489,7 +665,13 @@ int cluster_status_json(struct cluster *c, json_t **out, struct buf *err)
 				  (json_int_t)c->bytes_read, "rows_refused", (json_int_t)c->rows_refused, "merge_ms",
 				  (double)c->merge_ns / 1e6);
 	pthread_mutex_unlock(&c->mu);
-	*out = json_pack("{s:s, s:s?, s:I, s:o, s:o}", "node_id", c->node_id, "leader", live ? l.node_id : NULL, "term",
-			 (json_int_t)(have ? l.term : 0), "nodes", lc.nodes, "live", merge);
+	pthread_mutex_lock(&c->mu);
+	struct config_gen_row g = c->config_asked;
+	pthread_mutex_unlock(&c->mu);
+	char at[40];
+	json_t *config = json_pack("{s:I, s:s, s:s, s:s}", "generation", (json_int_t)g.generation, "node", g.node_id,
+				   "actor", g.actor, "at", g.at_ns ? ooda_time_format(g.at_ns, at, sizeof(at)) : "");
+	*out = json_pack("{s:s, s:s?, s:I, s:o, s:o, s:o}", "node_id", c->node_id, "leader", live ? l.node_id : NULL,
+			 "term", (json_int_t)(have ? l.term : 0), "nodes", lc.nodes, "live", merge, "config", config);
 	return *out ? 0 : OODA_ENOMEM;
 }

@@ -67,7 +67,16 @@ struct cluster_options {
 	void (*before_lead)(void *ctx);
 	/* called on the cluster thread each time this node begins to lead (not for the first claim) */
 	void (*on_lead)(void *ctx);
+	/*
+	 * Called on the cluster thread when another node asked the cluster to
+	 * reload its configuration (a generation newer than this node answered):
+	 * the callee re-reads ooda.yaml off this thread and answers with
+	 * cluster_config_answered. Not called on SQLite (one node).
+	 */
+	void (*on_config_generation)(void *ctx);
 	void *ctx;
+	/* hex SHA-256 of the ooda.yaml this node started with ("" without one) */
+	const char *config_hash;
 };
 
 /*
@@ -83,13 +92,60 @@ int cluster_create(const struct cluster_options *o, struct cluster **out, struct
  */
 void cluster_destroy(struct cluster *c);
 
+/*
+ * ---- one configuration for the cluster --------------------------------------
+ * A reload asked of any node (POST /api/v1/config/reload, SIGHUP) starts a
+ * new generation in the control store; every node sees it within a round
+ * (CLUSTER_RENEW_NS), re-reads its own ooda.yaml and reports in its
+ * heartbeat the generation it answered, the hash of the file it runs and,
+ * when it refused the file, why.
+ */
+
+/*
+ * (tx) Starts the next generation, asked of this node by actor, and notes it
+ * as answered by this node (the caller reloaded already). *gen receives it;
+ * 0 on SQLite, where there is one node (returns 0 and does nothing).
+ */
+int cluster_config_request(struct cluster *c, struct store *s, const char *actor, int64_t *gen, struct buf *err);
+
+/*
+ * The generation this node should answer now: a newer one than it
+ * answered, or 0 when it is up to date. Fills *asked with who asked
+ * (node and actor, for the audit record) when not NULL.
+ */
+int64_t cluster_config_pending(struct cluster *c, struct config_gen_row *asked);
+
+/*
+ * Records this node's answer to generation gen (0: keep the generation,
+ * e.g. after its own reload on SQLite): the hash of the ooda.yaml it runs
+ * and the reason it refused the file ("" or NULL when it took it); the next
+ * heartbeat shows them.
+ */
+void cluster_config_answered(struct cluster *c, int64_t gen, const char *hash, const char *error);
+
+/*
+ * Waits at most timeout_ns until every node heard from in the last 10 s
+ * reports generation gen or newer; *nodes receives each node's answer
+ * [{"id", "generation", "hash", "error", "answered"}] as last seen (caller
+ * owns it). Returns 0 when all answered, OODA_ETIMEOUT when some did not
+ * in time (nodes still filled), or a store error.
+ */
+int cluster_config_wait(struct cluster *c, int64_t gen, int64_t timeout_ns, json_t **nodes, struct buf *err);
+
+/* Whether the control store is shared by several nodes (PostgreSQL): false on SQLite. */
+bool cluster_multi(const struct cluster *c);
+
+/* This node's id (server.node_id or its default). */
+const char *cluster_node_id(const struct cluster *c);
+
 /* The address this node serves on, once the HTTP server has bound it (the port 0 of listen made real). */
 void cluster_set_address(struct cluster *c, const char *address);
 
 /*
  * The cluster as GET /api/v1/cluster shows it: {"node_id", "leader",
  * "term", "nodes": [{"id", "address", "role", "last_seen", "version",
- * "term", "up"}], "live": {"rows_sent", "bytes_sent", "rows_read",
+ * "term", "up", "config": {"generation", "hash", "error"}}],
+ * "config": {"generation", "node", "actor", "at"}, "live": {"rows_sent", "bytes_sent", "rows_read",
  * "bytes_read", "rows_refused", "merge_ms"}} (live: the merging of live
  * signals by this node since its start). Caller owns the result. OODA_EIO when the store cannot
  * be read.

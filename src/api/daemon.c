@@ -174,42 +174,98 @@ static int stages_reload(struct daemon *d, const struct config *next, char **det
 	return rc;
 }
 
-struct reload_ctx {
-	struct daemon *d;
+/* ooda.yaml is read whole by config_load; its hash covers at most this many bytes (far beyond any real file). */
+#define CONFIG_HASH_MAX (INT64_C(16) << 20)
+
+/* Hex SHA-256 of the file at path into out ("" when it cannot be read): what GET /api/v1/cluster compares. */
+static void config_file_hash(const char *path, char out[65])
+{
+	out[0] = '\0';
+	FILE *f = path ? fopen(path, "rb") : NULL;
+	if (!f)
+		return;
+	struct buf b = BUF_INIT;
+	char chunk[8192];
+	size_t n;
+	while (b.len < (size_t)CONFIG_HASH_MAX && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(&b, chunk, n);
+	if (!ferror(f))
+		audit_digest_hex(b.data ? b.data : "", b.len, out);
+	fclose(f);
+	buf_release(&b);
+}
+
+/*
+ * Who a reload is for: a request to this node (the API, SIGHUP), which then
+ * asks every node of the cluster to reload too, or this node's answer to a
+ * generation another node started (cluster.h).
+ */
+struct reload_how {
 	const char *actor;
-	const char *outcome;
-	const char *rationale;
-	const char *detail; /* JSON or NULL */
+	int64_t generation; /* 0: asked of this node; else the cluster's generation it answers */
+	const struct config_gen_row *asked;
 };
 
+struct reload_ctx {
+	struct daemon *d;
+	const struct reload_how *how;
+	bool ok;
+	const char *rationale;
+	const char *detail; /* JSON or NULL */
+	int64_t generation; /* out: the generation a request to this node started (0 on one node) */
+};
+
+/* The record of the reload and, for a request to this node, the cluster's next generation, in one transaction. */
 static int reload_audit_tx(struct store *s, void *ctx, struct buf *err)
 {
 	struct reload_ctx *r = ctx;
-	struct buf target = BUF_INIT;
+	const struct reload_how *how = r->how;
+	int rc = 0;
+	if (!how->generation && r->d->cluster)
+		rc = cluster_config_request(r->d->cluster, s, how->actor, &r->generation, err);
+	if (rc)
+		return rc;
+	struct buf target = BUF_INIT, why = BUF_INIT;
 	buf_addf(&target, "config/%s", r->d->config_path ? r->d->config_path : "(defaults)");
-	struct audit_entry e = { .actor = r->actor, .action = r->outcome, .target = target.data,
-				 .rationale = r->rationale, .detail = r->detail };
-	int rc = audit_append(s, &r->d->signer, &e, err);
+	const char *action = r->ok ? "config.reload" : "config.reload_rejected";
+	char actor[200];
+	snprintf(actor, sizeof(actor), "%s", how->actor);
+	if (how->generation) {
+		/* this node's answer: its own record, so that each node's outcome is in the log */
+		action = r->ok ? "config.node_reload" : "config.node_reload_rejected";
+		snprintf(actor, sizeof(actor), "node:%s", cluster_node_id(r->d->cluster));
+		buf_addf(&why, "reload generation %lld asked of node %s by %s", (long long)how->generation,
+			 how->asked->node_id, how->asked->actor);
+		if (!r->ok)
+			buf_addf(&why, ": %s", r->rationale);
+	} else {
+		buf_adds(&why, r->rationale);
+		if (r->generation) /* the detail stays what each stage changed */
+			buf_addf(&why, "%sreload generation %lld, asked of every node", *r->rationale ? "; " : "",
+				 (long long)r->generation);
+	}
+	struct audit_entry e = { .actor = actor, .action = action, .target = target.data,
+				 .rationale = why.data ? why.data : "", .detail = r->detail };
+	rc = audit_append(s, &r->d->signer, &e, err);
 	buf_release(&target);
+	buf_release(&why);
 	return rc;
 }
 
-int daemon_reload(struct daemon *d, const char *actor, struct buf *restart_keys, struct buf *err)
+/* The reload itself (reload_mu held): all or nothing, audited; *generation as reload_ctx's. */
+static int reload_run(struct daemon *d, const struct reload_how *how, struct buf *restart_keys, int64_t *generation,
+		      struct buf *err)
 {
-	if (!d->config_path) {
-		buf_adds(err, "ooda serve was started without --config; there is no file to reload");
-		return OODA_EINVAL;
-	}
-	pthread_mutex_lock(&d->reload_mu);
 	struct config next;
 	config_init(&next);
+	char hash[65];
+	config_file_hash(d->config_path, hash);
 	/* the one validation of ooda.yaml (the schema and every section's check), as at start */
 	int rc = config_load(&next, d->config_path, err);
 	char *detail = NULL;
 	if (!rc)
 		rc = stages_reload(d, &next, &detail, err);
-	struct reload_ctx rctx = { d, actor, rc ? "config.reload_rejected" : "config.reload", rc ? err->data : "",
-				   detail };
+	struct reload_ctx rctx = { d, how, !rc, rc ? err->data : "", detail, 0 };
 	if (!rc) {
 		struct buf restart = BUF_INIT;
 		config_restart_keys(&d->cfg, &next, &restart);
@@ -240,11 +296,62 @@ int daemon_reload(struct daemon *d, const char *actor, struct buf *restart_keys,
 		log_error("configuration reload rejected, keeping the previous one: %s", err->data);
 	}
 	struct buf aerr = BUF_INIT;
-	store_write(d->store, reload_audit_tx, &rctx, &aerr);
+	if (store_write(d->store, reload_audit_tx, &rctx, &aerr))
+		log_error("configuration reload not recorded%s: %s", how->generation ? "" : " nor passed on to the other nodes",
+			  aerr.data);
 	buf_release(&aerr);
+	/* what this node runs now: the new file's hash when it took it, else the previous one's */
+	if (d->cluster)
+		cluster_config_answered(d->cluster, how->generation ? how->generation : rctx.generation,
+					rc ? NULL : hash, rc ? err->data : "");
+	if (generation)
+		*generation = rctx.generation;
 	free(detail);
+	return rc;
+}
+
+int daemon_reload(struct daemon *d, const char *actor, struct buf *restart_keys, int64_t *generation, struct buf *err)
+{
+	if (generation)
+		*generation = 0;
+	if (!d->config_path) {
+		buf_adds(err, "ooda serve was started without --config; there is no file to reload");
+		return OODA_EINVAL;
+	}
+	pthread_mutex_lock(&d->reload_mu);
+	struct reload_how how = { actor, 0, NULL };
+	int rc = reload_run(d, &how, restart_keys, generation, err);
 	pthread_mutex_unlock(&d->reload_mu);
 	return rc;
+}
+
+/*
+ * This node's answer to a reload another node was asked for (on the main
+ * thread, woken by SIGUSR1 from the cluster thread): re-read ooda.yaml,
+ * unless this node answered that generation meanwhile.
+ */
+static void daemon_reload_follow(struct daemon *d)
+{
+	pthread_mutex_lock(&d->reload_mu);
+	struct config_gen_row asked;
+	int64_t gen = d->cluster ? cluster_config_pending(d->cluster, &asked) : 0;
+	if (gen && d->config_path) {
+		struct buf err = BUF_INIT;
+		struct reload_how how = { "", gen, &asked };
+		log_info("cluster: node %s asked every node to reload (generation %lld)", asked.node_id, (long long)gen);
+		reload_run(d, &how, NULL, NULL, &err);
+		buf_release(&err);
+	} else if (gen) {
+		cluster_config_answered(d->cluster, gen, NULL, "ooda serve was started without --config");
+	}
+	pthread_mutex_unlock(&d->reload_mu);
+}
+
+/* The cluster thread: another node started a reload generation; the main thread answers it. */
+static void daemon_on_config_generation(void *ctx)
+{
+	(void)ctx;
+	kill(getpid(), SIGUSR1); /* blocked in every thread; the main thread's sigwait takes it */
 }
 
 /* The stages' state the hook below reads goes away at stop: the hook is off from then on. */
@@ -282,6 +389,7 @@ static void daemon_release(struct daemon *d)
 	config_release(&d->cfg);
 	pthread_rwlock_destroy(&d->cfg_lock);
 	pthread_mutex_destroy(&d->reload_mu);
+	pthread_mutex_destroy(&d->shared_mu);
 	pthread_mutex_destroy(&d->stream_mu);
 	flag_counts_release(&d->flag_counts);
 	free(d->config_path);
@@ -369,6 +477,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	lead_hooks_off = false;
 	pthread_rwlock_init(&d.cfg_lock, NULL);
 	pthread_mutex_init(&d.reload_mu, NULL);
+	pthread_mutex_init(&d.shared_mu, NULL);
 	pthread_mutex_init(&d.stream_mu, NULL);
 	flag_counts_init(&d.flag_counts);
 	config_init(&d.cfg);
@@ -395,6 +504,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1); /* the cluster thread: another node asked for a reload */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -476,10 +586,14 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		goto out;
 	{
 		/* before the stages: they start knowing whether this node leads */
+		char start_hash[65] = "";
 		struct cluster_options co = { .store = d.store, .node_id = d.cfg.node_id, .listen = d.listen,
 					      .version = OODA_VERSION, .on_lead = daemon_on_lead, .ctx = &d,
 					      .before_lead = daemon_before_lead, .signer = &d.signer,
-					      .live = d.live, .live_replayed = replay };
+					      .live = d.live, .live_replayed = replay,
+					      .on_config_generation = daemon_on_config_generation,
+					      .config_hash = start_hash };
+		config_file_hash(d.config_path, start_hash);
 		if ((rc = cluster_create(&co, &d.cluster, err)))
 			goto out;
 	}
@@ -535,8 +649,12 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 			continue;
 		if (sig == SIGHUP) {
 			struct buf rerr = BUF_INIT;
-			daemon_reload(&d, "signal:SIGHUP", NULL, &rerr);
+			daemon_reload(&d, "signal:SIGHUP", NULL, NULL, &rerr);
 			buf_release(&rerr);
+			continue;
+		}
+		if (sig == SIGUSR1) {
+			daemon_reload_follow(&d);
 			continue;
 		}
 		log_info("received %s: draining %d in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT",

@@ -95,6 +95,9 @@ struct daemon {
 	struct cluster *cluster;     /* the leader's lease and this node's heartbeat (api/cluster.h) */
 	int64_t started_ns;
 	int64_t reloads, reload_failures;
+	/* exemplars and metadata other nodes stored, read up to here (api/prom_shared.h) */
+	pthread_mutex_t shared_mu;
+	int64_t shared_exemplar_id, shared_meta_seq;
 	bool ready;
 };
 
@@ -131,8 +134,16 @@ void daemon_engine_ticks(struct daemon *d, int64_t *ticks, int64_t *poked);
  * file changes keys only a restart applies (server.threads, server.listen,
  * ...), they are logged as a warning and, if restart is not NULL, written
  * there as "a, b"; everything else takes effect now.
+ *
+ * On a control store several nodes share, the request then reaches every
+ * node, accepted or refused here: it starts the cluster's next reload
+ * generation (in the audit record's transaction; *generation receives it,
+ * 0 on one node, may be NULL), and each other node re-reads its own file
+ * within a second, records its outcome as config.node_reload or
+ * config.node_reload_rejected (actor node:ID) and reports it in
+ * GET /api/v1/cluster (cluster.h).
  */
-int daemon_reload(struct daemon *d, const char *actor, struct buf *restart, struct buf *err);
+int daemon_reload(struct daemon *d, const char *actor, struct buf *restart, int64_t *generation, struct buf *err);
 
 /* The route table of the daemon (api/routes.c), terminated by method NULL. */
 extern const struct route api_routes[];

@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "api/handlers.h"
+#include "api/prom_shared.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "change/change.h"
@@ -117,8 +118,8 @@ static int otlp_ingest(struct http_request *req, struct http_response *res, enum
 			status = 503;
 		return otlp_error(res, json, status, rpc_code_for(status), req->err.data);
 	}
-	if (kind == OTLP_METRICS && api_daemon(req)->exemplars)
-		exemplars_add(api_daemon(req)->exemplars, &b);
+	if (kind == OTLP_METRICS)
+		prom_shared_exemplars_add(api_daemon(req), &b);
 	res->status = 200;
 	buf_reset(&res->body);
 	const char *msg = b.reject_msg ? b.reject_msg : "some records were rejected";
@@ -187,8 +188,7 @@ int api_remote_write(struct http_request *req, struct http_response *res)
 		return rc == OODA_ETOOBIG || rc == OODA_ENOMEM ? rc : OODA_EINVAL; /* 413 or 503: the body may be fine */
 	if ((rc = store_batch(req, &b)))
 		return rc;
-	for (size_t i = 0; i < n_meta && api_daemon(req)->metric_meta; i++)
-		metrics_meta_book_set(api_daemon(req)->metric_meta, meta[i].name, meta[i].type, meta[i].help, meta[i].unit);
+	prom_shared_metadata_set(api_daemon(req), meta, n_meta);
 	res->status = 204;
 	return 0;
 }

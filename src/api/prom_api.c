@@ -8,6 +8,7 @@
  */
 #include "api/api.h"
 #include "api/handlers.h"
+#include "api/prom_shared.h"
 #include "core/time.h"
 #include "query/metrics.h"
 #include "query/promql.h"
@@ -453,6 +454,7 @@ int api_prom_metadata(struct http_request *req, struct http_response *res)
 	struct metrics_ctx mc = { d->tstore, d->live };
 	int64_t now = ooda_now_ns() / 1000000;
 	struct buf err = BUF_INIT;
+	prom_shared_catch_up(d); /* what other nodes of the cluster acknowledged */
 	int rc = metrics_metadata(&mc, d->metric_meta, now - METADATA_WINDOW_MS, now + 60000, param(&p, "metric"), limit,
 				  per, &res->body, &err);
 	if (rc)
@@ -498,6 +500,7 @@ int api_prom_query_exemplars(struct http_request *req, struct http_response *res
 		return prom_error(res, 400, "bad_data", "end timestamp must not be before start time");
 	struct daemon *d = api_daemon(req);
 	struct buf err = BUF_INIT;
+	prom_shared_catch_up(d); /* what other nodes of the cluster acknowledged */
 	if (!d->exemplars)
 		buf_adds(&res->body, "{\"status\":\"success\",\"data\":[]}");
 	else if (exemplars_query_json(d->exemplars, q, start, end, &res->body, &err))

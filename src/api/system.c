@@ -222,16 +222,51 @@ int api_stream(struct http_request *req, struct http_response *res)
 	return web_stream_open(d->stream, res, &req->err);
 }
 
+/* How long a reload over HTTP waits for the other nodes to answer it. */
+#define RELOAD_WAIT_NS (INT64_C(10) * 1000000000)
+
 int api_config_reload(struct http_request *req, struct http_response *res)
 {
 	struct daemon *d = api_daemon(req);
 	struct buf restart = BUF_INIT;
-	int rc = daemon_reload(d, req->who.actor, &restart, &req->err);
+	int64_t gen = 0;
+	int rc = daemon_reload(d, req->who.actor, &restart, &gen, &req->err);
 	if (rc) {
 		buf_release(&restart);
+		if (gen) {
+			/* refused here and passed on all the same: answered once every node re-read its file too */
+			json_t *nodes = NULL;
+			struct buf werr = BUF_INIT;
+			cluster_config_wait(d->cluster, gen, RELOAD_WAIT_NS, &nodes, &werr);
+			json_decref(nodes);
+			buf_release(&werr);
+		}
 		return rc == OODA_EIO ? OODA_EINVAL : rc;
 	}
 	json_t *body = json_pack("{s:s, s:s}", "status", "reloaded", "config", d->config_path);
+	if (gen) {
+		/* several nodes: answered when each has re-read its own file (each within a second or so) */
+		json_t *nodes = NULL;
+		struct buf werr = BUF_INIT;
+		int wrc = cluster_config_wait(d->cluster, gen, RELOAD_WAIT_NS, &nodes, &werr);
+		json_object_set_new(body, "generation", json_integer(gen));
+		if (nodes)
+			json_object_set_new(body, "nodes", nodes);
+		size_t i;
+		json_t *n;
+		bool refused = false;
+		json_array_foreach(nodes, i, n)
+			refused = refused || *json_string_value(json_object_get(n, "error"));
+		if (wrc == OODA_ETIMEOUT)
+			json_object_set_new(body, "cluster_warning",
+					    json_string("not every node answered the reload in time: see nodes"));
+		else if (wrc)
+			json_object_set_new(body, "cluster_warning", json_string(werr.data ? werr.data : "nodes unknown"));
+		else if (refused)
+			json_object_set_new(body, "cluster_warning",
+					    json_string("a node refused its ooda.yaml and keeps its previous one: see nodes"));
+		buf_release(&werr);
+	}
 	if (restart.len) {
 		/* keys a reload cannot apply: named, so nobody believes they took effect */
 		json_t *keys = json_array();

@@ -275,6 +275,74 @@ int audit_tick(struct store *s, const struct audit_signer *signer, int64_t now_n
 	return rc ? rc : t.wrote;
 }
 
+/* ---- the nodes' signing keys ---------------------------------------------- */
+
+void audit_key_id(const uint8_t pk[32], char out[17])
+{
+	uint8_t h[32];
+	crypto_hash_sha256(h, pk, 32);
+	hex_encode(h, 8, out);
+}
+
+int audit_key_publish(struct store *s, const struct audit_signer *signer, const char *node_id, struct buf *err)
+{
+	int rc = store_audit_key_put(s, signer->pk, node_id, ooda_now_ns());
+	if (rc)
+		buf_addf(err, "the audit signing key of node %s cannot be published: %s", node_id, ooda_strerror(rc));
+	return rc;
+}
+
+int audit_keyset_find(const struct audit_keyset *k, const uint8_t pk[32])
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (!memcmp(k->pk[i], pk, 32))
+			return (int)i;
+	return -1;
+}
+
+/* Published keys a verification takes at most: far more nodes than one control store serves. */
+#define AUDIT_KEYS_MAX 4096
+
+static void keyset_add(struct audit_keyset *k, const uint8_t pk[32], const char *node)
+{
+	if (audit_keyset_find(k, pk) >= 0 || k->n >= AUDIT_KEYS_MAX)
+		return;
+	k->pk = xrealloc(k->pk, (k->n + 1) * sizeof(*k->pk));
+	k->node = xrealloc(k->node, (k->n + 1) * sizeof(*k->node));
+	memcpy(k->pk[k->n], pk, 32);
+	snprintf(k->node[k->n], sizeof(k->node[k->n]), "%s", node ? node : "");
+	k->n++;
+}
+
+static int key_row(void *ctx, const void *row)
+{
+	const struct audit_key_row *r = row;
+	keyset_add(ctx, r->pubkey, r->node_id);
+	return 0;
+}
+
+int audit_keyset_load(struct store *s, const struct audit_signer *own, struct audit_keyset *out, struct buf *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (own)
+		keyset_add(out, own->pk, "");
+	int rc = store_audit_key_list(s, key_row, out);
+	if (rc == OODA_EUNSUPPORTED)
+		return 0;
+	if (rc) {
+		buf_adds(err, "cannot read the nodes' audit signing keys");
+		audit_keyset_release(out);
+	}
+	return rc;
+}
+
+void audit_keyset_release(struct audit_keyset *k)
+{
+	free(k->pk);
+	free(k->node);
+	memset(k, 0, sizeof(*k));
+}
+
 int audit_head_parse(const char *text, struct audit_head *out, struct buf *err)
 {
 	const char *colon = text ? strchr(text, ':') : NULL;
@@ -318,6 +386,18 @@ static bool hex_member(json_t *j, const char *key, uint8_t *out, size_t n, const
 int audit_head_from_json(json_t *j, const uint8_t *pinned_pk, const char *where, struct audit_head *out,
 			 struct buf *err)
 {
+	uint8_t one[1][32];
+	struct audit_keyset k = { one, NULL, 0 };
+	if (pinned_pk) {
+		memcpy(one[0], pinned_pk, 32);
+		k.n = 1;
+	}
+	return audit_head_from_json_keys(j, &k, where, out, err);
+}
+
+int audit_head_from_json_keys(json_t *j, const struct audit_keyset *keys, const char *where, struct audit_head *out,
+			      struct buf *err)
+{
 	if (sodium_init() < 0)
 		return OODA_EINTERNAL;
 	if (json_is_string(j)) {
@@ -341,8 +421,9 @@ int audit_head_from_json(json_t *j, const uint8_t *pinned_pk, const char *where,
 	uint8_t sig[64], pk[32], msg[61];
 	if (!hex_member(j, "signature", sig, 64, where, err) || !hex_member(j, "public_key", pk, 32, where, err))
 		return OODA_EINVAL;
-	if (pinned_pk && memcmp(pinned_pk, pk, 32)) {
-		buf_addf(err, "%s.public_key: not the audit signing key of this data dir", where);
+	if (keys && keys->n && audit_keyset_find(keys, pk) < 0) {
+		buf_addf(err, "%s.public_key: not the audit signing key of this data dir%s", where,
+			 keys->n > 1 ? " nor of any node of this cluster" : "");
 		return OODA_EINVAL;
 	}
 	checkpoint_message(out->seq, out->hash, msg);
@@ -462,6 +543,7 @@ int audit_verify(struct store *s, const struct audit_verify_options *opt, struct
 	if (sodium_init() < 0)
 		return OODA_EINTERNAL;
 	const uint8_t *pinned_pk = opt ? opt->pinned_pk : NULL;
+	const struct audit_keyset *keys = opt ? opt->keys : NULL;
 	memset(res, 0, sizeof(*res));
 	res->ok = true;
 	struct verify_state v = { .res = res };
@@ -477,6 +559,17 @@ int audit_verify(struct store *s, const struct audit_verify_options *opt, struct
 		uint8_t msg[61];
 		checkpoint_message(cp->seq, cp->hash, msg);
 		const uint8_t *pk = pinned_pk ? pinned_pk : cp->pubkey;
+		if (!pinned_pk && keys && keys->n && audit_keyset_find(keys, cp->pubkey) < 0) {
+			char id[17];
+			audit_key_id(cp->pubkey, id);
+			if (keys->node)
+				fail(&v, cp->seq, "checkpoint at record %lld is signed by key %s, which no node of this "
+						  "cluster published", (long long)cp->seq, id);
+			else /* keys the caller pinned */
+				fail(&v, cp->seq, "checkpoint at record %lld has an invalid signature: key %s is not "
+						  "a pinned key", (long long)cp->seq, id);
+			break;
+		}
 		if ((pinned_pk && memcmp(pinned_pk, cp->pubkey, 32)) ||
 		    crypto_sign_verify_detached(cp->signature, msg, sizeof(msg), pk)) {
 			fail(&v, cp->seq, "checkpoint at record %lld has an invalid signature",

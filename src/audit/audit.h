@@ -85,6 +85,34 @@ int audit_anchor(struct store *s, const struct audit_signer *signer, const char 
  */
 int audit_tick(struct store *s, const struct audit_signer *signer, int64_t now_ns, struct buf *err);
 
+/*
+ * The checkpoint signing keys a verification trusts: on a control store
+ * that several nodes share, each node signs with its own key (in its data
+ * dir) and publishes the public half in the store when it starts
+ * (audit_key_publish), so any node verifies the checkpoints of every other.
+ */
+struct audit_keyset {
+	uint8_t (*pk)[32];
+	char (*node)[128]; /* the node that published pk[i] ("" for the verifying node's own); NULL: keys pinned by hand */
+	size_t n;
+};
+
+/* (tx) Publishes signer's public key as node_id's in the control store; a key there already keeps its row. */
+int audit_key_publish(struct store *s, const struct audit_signer *signer, const char *node_id, struct buf *err);
+
+/*
+ * Fills out with own's key (when not NULL) and every key published in s,
+ * without repeats. Caller releases out (audit_keyset_release). Returns 0
+ * or OODA_EIO with detail.
+ */
+int audit_keyset_load(struct store *s, const struct audit_signer *own, struct audit_keyset *out, struct buf *err);
+void audit_keyset_release(struct audit_keyset *k);
+/* The index of pk in k, or -1. */
+int audit_keyset_find(const struct audit_keyset *k, const uint8_t pk[32]);
+
+/* A short name for a key: the first 8 bytes of its SHA-256 as 16 hex digits. */
+void audit_key_id(const uint8_t pk[32], char out[17]);
+
 /* A head the chain must still contain: record seq with this hash. */
 struct audit_head {
 	int64_t seq;
@@ -109,9 +137,13 @@ json_t *audit_anchor_json(const struct checkpoint_row *cp);
  */
 int audit_head_from_json(json_t *j, const uint8_t *pinned_pk, const char *where, struct audit_head *out,
 			 struct buf *err);
+/* The same with a set of trusted keys (NULL or empty: the signature's own public_key). */
+int audit_head_from_json_keys(json_t *j, const struct audit_keyset *keys, const char *where, struct audit_head *out,
+			      struct buf *err);
 
 struct audit_verify_options {
 	const uint8_t *pinned_pk;       /* checkpoints must carry this key; NULL: each its own */
+	const struct audit_keyset *keys; /* or one of these (when pinned_pk is NULL and keys->n > 0) */
 	const struct audit_head *heads; /* anchored heads the chain must contain; may be NULL */
 	size_t n_heads;
 };

@@ -324,6 +324,22 @@ static int cmd_reload(struct cli_args *a, struct buf *err)
 		const char *warning = json_string_value(json_object_get(j, "warning"));
 		if (warning)
 			fprintf(stderr, "warning: %s\n", warning);
+		/* several nodes: each re-read its own ooda.yaml; name those that did not take it */
+		json_t *nodes = json_object_get(j, "nodes"), *n;
+		size_t i, took = 0;
+		json_array_foreach(nodes, i, n) {
+			const char *id = json_string_value(json_object_get(n, "id")) ?: "?";
+			const char *why = json_string_value(json_object_get(n, "error")) ?: "";
+			if (!json_is_true(json_object_get(n, "answered")))
+				fprintf(stderr, "node %s: has not answered the reload yet\n", id);
+			else if (*why)
+				fprintf(stderr, "node %s: refused its ooda.yaml, keeps the previous one: %.300s\n", id, why);
+			else
+				took++;
+		}
+		if (json_array_size(nodes))
+			printf("%zu of %zu nodes run the new configuration (generation %lld)\n", took, json_array_size(nodes),
+			       (long long)json_integer_value(json_object_get(j, "generation")));
 		json_decref(j);
 	}
 	buf_release(&out);
@@ -752,7 +768,8 @@ static void verify_heads_add(struct verify_heads *h, const struct audit_head *he
 	json_array_append_new(h->list, j);
 }
 
-static int verify_heads_read(struct cli_args *a, const uint8_t *pk, struct verify_heads *h, struct buf *err)
+static int verify_heads_read(struct cli_args *a, const struct audit_keyset *pk, struct verify_heads *h,
+			     struct buf *err)
 {
 	h->list = json_array();
 	const char *text = cli_opt(a, "--head");
@@ -792,7 +809,7 @@ static int verify_heads_read(struct cli_args *a, const uint8_t *pk, struct verif
 			rc = OODA_EPARSE;
 			break;
 		}
-		rc = audit_head_from_json(j, pk, where, &head, err);
+		rc = audit_head_from_json_keys(j, pk, where, &head, err);
 		if (!rc)
 			verify_heads_add(h, &head, j);
 		else
@@ -807,23 +824,38 @@ static int verify_heads_read(struct cli_args *a, const uint8_t *pk, struct verif
 	return rc;
 }
 
+/* Keys `audit verify --pubkey` pins at most: one per node. */
+#define AUDIT_PUBKEYS_MAX 64
+
 static int cmd_audit_verify(struct cli_args *a, struct buf *err)
 {
 	struct audit_verify_result r;
 	struct verify_heads heads = { 0 };
-	uint8_t pk[32];
+	/* --pubkey: one key, or the keys of several nodes separated by commas (each signs its own checkpoints) */
+	uint8_t pk[AUDIT_PUBKEYS_MAX][32];
+	struct audit_keyset pins = { pk, NULL, 0 };
 	const char *pkhex = cli_opt(a, "--pubkey");
-	if (pkhex && (strlen(pkhex) != 64 || sodium_hex2bin(pk, 32, pkhex, 64, NULL, NULL, NULL))) {
+	for (const char *k = pkhex; k && *k;) {
+		size_t n = strcspn(k, ",");
+		if (n != 64 || pins.n == AUDIT_PUBKEYS_MAX ||
+		    sodium_hex2bin(pk[pins.n], 32, k, 64, NULL, NULL, NULL)) {
+			buf_addf(err, "--pubkey: expected 64 hex characters, or at most %d such keys separated by commas",
+				 AUDIT_PUBKEYS_MAX);
+			return OODA_EINVAL;
+		}
+		pins.n++;
+		k += n + (k[n] == ',');
+	}
+	if (pkhex && !pins.n) {
 		buf_adds(err, "--pubkey: expected 64 hex characters");
 		return OODA_EINVAL;
 	}
-	int rc = verify_heads_read(a, pkhex ? pk : NULL, &heads, err);
+	int rc = verify_heads_read(a, &pins, &heads, err);
 	if (!rc && cli_opt(a, "--data")) {
 		struct store *s;
 		rc = store_open(data_dir(a), STORE_READONLY, &s, err);
 		if (!rc) {
-			struct audit_verify_options opt = { .pinned_pk = pkhex ? pk : NULL, .heads = heads.v,
-							    .n_heads = heads.n };
+			struct audit_verify_options opt = { .keys = &pins, .heads = heads.v, .n_heads = heads.n };
 			rc = audit_verify(s, &opt, &r, err);
 			store_close(s);
 		}
@@ -1493,7 +1525,7 @@ static const struct cli_option_doc option_docs[] = {
 	{ "--owner", NULL, "only items owned by this person" },
 	{ "--owner", "actions add", "who owns the item" },
 	{ "--policy", "runs list", "only runs of this policy", "NAME" },
-	{ "--pubkey", NULL, "the audit public key to pin (64 hex characters, from `audit pubkey`)", "HEX" },
+	{ "--pubkey", NULL, "the audit public key to pin (64 hex characters, from `audit pubkey`); with several nodes, each node's key, separated by commas", "HEX[,HEX...]" },
 	{ "--rationale", NULL, "why (kept in the audit log)", "WHY" },
 	{ "--reason", NULL, "why (required, audited)", "WHY" },
 	{ "--recreate-telemetry", NULL, "move an unreadable telemetry.db aside and start a new one" },

@@ -78,7 +78,26 @@ static void exemplar_labels(const struct exemplar *ex, struct buf *b)
 	}
 }
 
-void exemplars_add(struct exemplar_ring *r, const struct telemetry_batch *b)
+/* One entry into the ring (copied), the oldest giving way. */
+static void ring_put(struct exemplar_ring *r, const char *series, size_t slen, const char *labels, size_t llen,
+		     int64_t t_ms, double v)
+{
+	char *s = xstrndup(series, slen), *l = xstrndup(labels ? labels : "", llen);
+	pthread_mutex_lock(&r->mu);
+	struct entry *e = &r->v[r->next];
+	free(e->series);
+	free(e->labels);
+	*e = (struct entry){ s, l, t_ms, v };
+	r->next = (r->next + 1) % r->cap;
+	if (r->n < r->cap)
+		r->n++;
+	pthread_mutex_unlock(&r->mu);
+}
+
+typedef void (*exemplar_fn)(void *ctx, const struct buf *series, const struct buf *labels, int64_t t_ms, double v);
+
+/* Each exemplar of b's metric points with its series key and labels. */
+static void each_exemplar(const struct telemetry_batch *b, exemplar_fn fn, void *ctx)
 {
 	struct buf series = BUF_INIT, labels = BUF_INIT;
 	for (size_t i = 0; i < b->n_points; i++) {
@@ -88,20 +107,126 @@ void exemplars_add(struct exemplar_ring *r, const struct telemetry_batch *b)
 			if (metrics_exemplar_series(p, ex->value, &series))
 				continue;
 			exemplar_labels(ex, &labels);
-			char *s = xstrndup(series.data, series.len), *l = xstrndup(labels.data ? labels.data : "", labels.len);
-			pthread_mutex_lock(&r->mu);
-			struct entry *e = &r->v[r->next];
-			free(e->series);
-			free(e->labels);
-			*e = (struct entry){ s, l, (ex->time_ns ? ex->time_ns : p->time_ns) / 1000000, ex->value };
-			r->next = (r->next + 1) % r->cap;
-			if (r->n < r->cap)
-				r->n++;
-			pthread_mutex_unlock(&r->mu);
+			fn(ctx, &series, &labels, (ex->time_ns ? ex->time_ns : p->time_ns) / 1000000, ex->value);
 		}
 	}
 	buf_release(&series);
 	buf_release(&labels);
+}
+
+static void add_one(void *ctx, const struct buf *series, const struct buf *labels, int64_t t_ms, double v)
+{
+	ring_put(ctx, series->data, series->len, labels->data, labels->len, t_ms, v);
+}
+
+void exemplars_add(struct exemplar_ring *r, const struct telemetry_batch *b)
+{
+	each_exemplar(b, add_one, r);
+}
+
+/* ---- the encoded form other nodes read (exemplars_encode) ----------------- */
+
+static void put_le(struct buf *out, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		buf_addch(out, (char)(v >> (8 * i)));
+}
+
+static uint64_t get_le(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < bytes; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+struct encode_ctx {
+	struct buf *out;
+	size_t n;
+};
+
+static void encode_one(void *ctx, const struct buf *series, const struct buf *labels, int64_t t_ms, double v)
+{
+	struct encode_ctx *e = ctx;
+	if (e->n >= EXEMPLARS_CAPACITY || series->len > EXEMPLARS_KEY_MAX || labels->len > EXEMPLARS_KEY_MAX)
+		return;
+	uint64_t bits;
+	memcpy(&bits, &v, 8);
+	if (!e->n)
+		buf_add(e->out, EXEMPLARS_MAGIC, 4);
+	put_le(e->out, series->len, 4);
+	buf_add(e->out, series->data, series->len);
+	put_le(e->out, labels->len, 4);
+	if (labels->len)
+		buf_add(e->out, labels->data, labels->len);
+	put_le(e->out, (uint64_t)t_ms, 8);
+	put_le(e->out, bits, 8);
+	e->n++;
+}
+
+size_t exemplars_encode(const struct telemetry_batch *b, struct buf *out)
+{
+	struct encode_ctx e = { out, 0 };
+	each_exemplar(b, encode_one, &e);
+	return e.n;
+}
+
+/* One string of the body at *off: its length, then bytes without a NUL; false when it does not fit. */
+static bool take_str(const uint8_t *p, size_t len, size_t *off, const char **s, size_t *slen)
+{
+	if (len - *off < 4)
+		return false;
+	uint64_t n = get_le(p + *off, 4);
+	*off += 4;
+	if (n > EXEMPLARS_KEY_MAX || len - *off < n || memchr(p + *off, 0, n))
+		return false;
+	*s = (const char *)p + *off;
+	*slen = n;
+	*off += n;
+	return true;
+}
+
+/* Walks body: checks it (add NULL) or adds its entries to add. Returns the entries, or -1 with detail. */
+static long walk_encoded(struct exemplar_ring *add, const uint8_t *p, size_t len, struct buf *err)
+{
+	if (len < 4 || memcmp(p, EXEMPLARS_MAGIC, 4)) {
+		buf_adds(err, "not an encoded exemplar batch");
+		return -1;
+	}
+	size_t off = 4;
+	long n = 0;
+	while (off < len) {
+		const char *series, *labels;
+		size_t slen, llen;
+		if (n >= EXEMPLARS_CAPACITY || !take_str(p, len, &off, &series, &slen) ||
+		    !take_str(p, len, &off, &labels, &llen) || len - off < 16) {
+			buf_addf(err, "exemplar %ld is cut short or too large (at byte %zu of %zu)", n, off, len);
+			return -1;
+		}
+		int64_t t_ms = (int64_t)get_le(p + off, 8);
+		uint64_t bits = get_le(p + off + 8, 8);
+		off += 16;
+		double v;
+		memcpy(&v, &bits, 8);
+		if (add)
+			ring_put(add, series, slen, labels, llen, t_ms, v);
+		n++;
+	}
+	return n;
+}
+
+int exemplars_add_encoded(struct exemplar_ring *r, const void *body, size_t len, struct buf *err)
+{
+	if (len > EXEMPLARS_BODY_MAX) {
+		buf_addf(err, "an encoded exemplar batch of %zu bytes is over the %d bytes allowed", len,
+			 EXEMPLARS_BODY_MAX);
+		return OODA_ECORRUPT;
+	}
+	/* checked whole first: a malformed body adds nothing */
+	if (walk_encoded(NULL, body, len, err) < 0)
+		return OODA_ECORRUPT;
+	walk_encoded(r, body, len, err);
+	return 0;
 }
 
 /* Splits a key into labels (pointing into key, which is modified). */

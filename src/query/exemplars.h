@@ -36,6 +36,30 @@ void exemplars_destroy(struct exemplar_ring *r);
 void exemplars_add(struct exemplar_ring *r, const struct telemetry_batch *b);
 
 /*
+ * Several nodes share their exemplars through the control store: the node
+ * that ingests a batch encodes its exemplars (series key, labels, time,
+ * value: "OEX1", then per entry a 4-byte little-endian length and the
+ * series key, the same for the labels, 8 bytes of time in ms and 8 of the
+ * value's IEEE bits), and every node adds the stored batches to its ring.
+ * EXEMPLARS_KEY_MAX bounds a key, EXEMPLARS_BODY_MAX a batch, and a batch
+ * holds at most EXEMPLARS_CAPACITY entries.
+ */
+#define EXEMPLARS_MAGIC "OEX1"
+#define EXEMPLARS_KEY_MAX 65536
+#define EXEMPLARS_BODY_MAX (16 * 1024 * 1024)
+
+/* Appends b's exemplars, encoded, to out (nothing when it has none); returns how many. */
+size_t exemplars_encode(const struct telemetry_batch *b, struct buf *out);
+
+/*
+ * Adds the entries of an encoded batch to r. The body is checked whole
+ * first: a malformed one (cut short, a key over EXEMPLARS_KEY_MAX or with a
+ * NUL, more than EXEMPLARS_CAPACITY entries, over EXEMPLARS_BODY_MAX) adds
+ * nothing and returns OODA_ECORRUPT with detail.
+ */
+int exemplars_add_encoded(struct exemplar_ring *r, const void *body, size_t len, struct buf *err);
+
+/*
  * Appends Prometheus' answer {"status":"success","data":[{"seriesLabels":
  * {…},"exemplars":[{"labels":{"trace_id","span_id",…},"value":"…",
  * "timestamp":S}]}]} for the exemplars in [from_ms, to_ms] whose series

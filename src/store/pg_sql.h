@@ -90,6 +90,24 @@ static const char *const pg_migrations[] = {
 	"CREATE INDEX live_deltas_written ON live_deltas(written_ns);",
 	/* 10: generations of what nodes cache (store_gen_*), one row per kind, bumped with each change */
 	"CREATE TABLE cluster_gen(kind TEXT PRIMARY KEY, gen BIGINT NOT NULL);",
+	/*
+	 * 11: one ooda configured and verified as a cluster: each node's audit
+	 * signing key (any node verifies the checkpoints another signed), the
+	 * cluster's configuration reload generation (one row, id 1) and, per
+	 * node, the generation and the file it runs.
+	 */
+	"CREATE TABLE audit_keys(pubkey BYTEA PRIMARY KEY, node_id TEXT NOT NULL, published_ns BIGINT NOT NULL);"
+	"CREATE TABLE config_generation(id INTEGER PRIMARY KEY, generation BIGINT NOT NULL, node_id TEXT NOT NULL,"
+	"  actor TEXT NOT NULL, at_ns BIGINT NOT NULL);"
+	"ALTER TABLE cluster_nodes ADD COLUMN config_generation BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE cluster_nodes ADD COLUMN config_hash TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE cluster_nodes ADD COLUMN config_error TEXT NOT NULL DEFAULT '';"
+	/* what a node answers from memory but every node must answer alike: exemplars and remote-write metadata */
+	"CREATE TABLE shared_exemplars(id BIGSERIAL PRIMARY KEY, written_ns BIGINT NOT NULL, body BYTEA NOT NULL);"
+	"CREATE SEQUENCE metric_metadata_seq;"
+	"CREATE TABLE metric_metadata(name TEXT PRIMARY KEY, type TEXT NOT NULL, help TEXT NOT NULL,"
+	"  unit TEXT NOT NULL, seq BIGINT NOT NULL);"
+	"CREATE INDEX metric_metadata_seq_idx ON metric_metadata(seq);",
 };
 
 /* Bookkeeping outside the numbered migrations: the schema version itself. */
@@ -168,6 +186,15 @@ enum pg_stmt {
 	PG_STATS,
 	PG_GEN_BUMP,
 	PG_GEN_READ,
+	PG_AUDIT_KEY_PUT,
+	PG_AUDIT_KEY_LIST,
+	PG_CONFIG_GEN_BUMP,
+	PG_CONFIG_GEN_GET,
+	PG_EXEMPLARS_PUT,
+	PG_EXEMPLARS_PRUNE,
+	PG_EXEMPLARS_LIST,
+	PG_METADATA_PUT,
+	PG_METADATA_LIST,
 	PG_COUNT
 };
 
@@ -304,12 +331,15 @@ static const char *const pg_text[PG_COUNT] = {
 		" RETURNING node_id, term, expires_ns",
 	[PG_LEASE_GET] = "SELECT node_id, term, expires_ns FROM leader_lease WHERE id = 1",
 	[PG_NODE_PUT] =
-		"INSERT INTO cluster_nodes(node_id, address, version, role, term, started_ns, seen_ns)"
-		" VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (node_id) DO UPDATE SET address = excluded.address,"
-		" version = excluded.version, role = excluded.role, term = excluded.term,"
-		" started_ns = excluded.started_ns, seen_ns = excluded.seen_ns",
-	[PG_NODE_LIST] = "SELECT node_id, address, version, role, term, started_ns, seen_ns FROM cluster_nodes"
-			 " ORDER BY node_id",
+		"INSERT INTO cluster_nodes(node_id, address, version, role, term, started_ns, seen_ns,"
+		" config_generation, config_hash, config_error)"
+		" VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (node_id) DO UPDATE SET"
+		" address = excluded.address, version = excluded.version, role = excluded.role, term = excluded.term,"
+		" started_ns = excluded.started_ns, seen_ns = excluded.seen_ns,"
+		" config_generation = excluded.config_generation, config_hash = excluded.config_hash,"
+		" config_error = excluded.config_error",
+	[PG_NODE_LIST] = "SELECT node_id, address, version, role, term, started_ns, seen_ns,"
+			 " config_generation, config_hash, config_error FROM cluster_nodes ORDER BY node_id",
 	[PG_LIVE_PUT] = "INSERT INTO live_deltas(node_id, written_ns, body) VALUES($1, $2, $3)",
 	/* $1 the reading node, $2 the last id it read, $3 its own rows written before this are read too, $4 limit */
 	[PG_LIVE_LIST] = "SELECT id, node_id, written_ns, body FROM live_deltas"
@@ -319,6 +349,26 @@ static const char *const pg_text[PG_COUNT] = {
 			" ON CONFLICT(kind) DO UPDATE SET gen = cluster_gen.gen + 1",
 	[PG_GEN_READ] = "SELECT kind, gen FROM cluster_gen",
 	[PG_STATS] = "SELECT pg_database_size(current_database()), (SELECT coalesce(MAX(seq), 0) FROM audit)",
+	[PG_AUDIT_KEY_PUT] = "INSERT INTO audit_keys(pubkey, node_id, published_ns) VALUES($1, $2, $3)"
+			     " ON CONFLICT (pubkey) DO NOTHING",
+	[PG_AUDIT_KEY_LIST] = "SELECT pubkey, node_id, published_ns FROM audit_keys ORDER BY published_ns, pubkey",
+	/* the next generation, under the write lock: two reloads never share one */
+	[PG_CONFIG_GEN_BUMP] =
+		"INSERT INTO config_generation(id, generation, node_id, actor, at_ns) VALUES(1, 1, $1, $2, $3)"
+		" ON CONFLICT (id) DO UPDATE SET generation = config_generation.generation + 1,"
+		" node_id = excluded.node_id, actor = excluded.actor, at_ns = excluded.at_ns RETURNING generation",
+	[PG_CONFIG_GEN_GET] = "SELECT generation, node_id, actor, at_ns FROM config_generation WHERE id = 1",
+	[PG_EXEMPLARS_PUT] = "INSERT INTO shared_exemplars(written_ns, body) VALUES($1, $2)",
+	/* the newest $1 batches stay (each node's ring holds the newest entries anyway) */
+	[PG_EXEMPLARS_PRUNE] = "DELETE FROM shared_exemplars WHERE id <= (SELECT max(id) FROM shared_exemplars) - $1",
+	[PG_EXEMPLARS_LIST] = "SELECT id, written_ns, body FROM shared_exemplars WHERE id > $1 ORDER BY id LIMIT $2",
+	/* a family resent unchanged keeps its seq, so readers do not read it again */
+	[PG_METADATA_PUT] =
+		"INSERT INTO metric_metadata(name, type, help, unit, seq) VALUES($1, $2, $3, $4, nextval('metric_metadata_seq'))"
+		" ON CONFLICT (name) DO UPDATE SET type = excluded.type, help = excluded.help, unit = excluded.unit,"
+		" seq = excluded.seq WHERE (metric_metadata.type, metric_metadata.help, metric_metadata.unit)"
+		" IS DISTINCT FROM (excluded.type, excluded.help, excluded.unit)",
+	[PG_METADATA_LIST] = "SELECT name, type, help, unit, seq FROM metric_metadata WHERE seq > $1 ORDER BY seq LIMIT $2",
 };
 
 #endif

@@ -94,6 +94,22 @@ static const char *const sql_migrations[] = {
 	 * like 8 (one node keeps the count in memory).
 	 */
 	"CREATE TABLE cluster_gen(kind TEXT PRIMARY KEY, gen INTEGER NOT NULL);",
+	/*
+	 * 11: one ooda configured and verified as a cluster: each node's audit
+	 * signing key, published so that any node verifies checkpoints another
+	 * signed (audit.h, audit_keys_load); the cluster's configuration reload
+	 * generation and, per node, the generation and file it runs (api/cluster.h).
+	 * The last two are used on PostgreSQL only, like 8.
+	 */
+	"CREATE TABLE audit_keys(pubkey BLOB PRIMARY KEY, node_id TEXT NOT NULL, published_ns INTEGER NOT NULL);"
+	"CREATE TABLE config_generation(id INTEGER PRIMARY KEY, generation INTEGER NOT NULL, node_id TEXT NOT NULL,"
+	"  actor TEXT NOT NULL, at_ns INTEGER NOT NULL);"
+	"ALTER TABLE cluster_nodes ADD COLUMN config_generation INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE cluster_nodes ADD COLUMN config_hash TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE cluster_nodes ADD COLUMN config_error TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE shared_exemplars(id INTEGER PRIMARY KEY, written_ns INTEGER NOT NULL, body BLOB NOT NULL);"
+	"CREATE TABLE metric_metadata(name TEXT PRIMARY KEY, type TEXT NOT NULL, help TEXT NOT NULL,"
+	"  unit TEXT NOT NULL, seq INTEGER NOT NULL);",
 };
 
 enum sql_stmt {
@@ -139,6 +155,8 @@ enum sql_stmt {
 	SQL_ROLLOUT_LIST,
 	SQL_ROLLOUT_LIST_STATUS,
 	SQL_INCIDENT_ARTIFACT_LIST,
+	SQL_AUDIT_KEY_PUT,
+	SQL_AUDIT_KEY_LIST,
 	SQL_COUNT
 };
 
@@ -279,6 +297,8 @@ static const char *const sql_text[SQL_COUNT] = {
 	/* through rollouts_status: the worker's query for work */
 	[SQL_ROLLOUT_LIST_STATUS] = "SELECT id, status, env, due_ns, updated_ns, body FROM rollouts"
 				    " WHERE status = ?2 ORDER BY id DESC LIMIT ?1",
+	[SQL_AUDIT_KEY_PUT] = "INSERT OR IGNORE INTO audit_keys(pubkey, node_id, published_ns) VALUES(?1, ?2, ?3)",
+	[SQL_AUDIT_KEY_LIST] = "SELECT pubkey, node_id, published_ns FROM audit_keys ORDER BY published_ns, pubkey",
 };
 
 #endif

@@ -513,12 +513,71 @@ struct node_row {
 	int64_t term;         /* the term it led with (0: follower) */
 	int64_t started_ns;
 	int64_t seen_ns;      /* its last heartbeat */
+	int64_t config_generation; /* the cluster's reload generation it last answered (store_config_gen_bump) */
+	const char *config_hash;   /* hex SHA-256 of the ooda.yaml it runs ("" without one); NULL as "" */
+	const char *config_error;  /* why it refused that generation's file, "" when it took it; NULL as "" */
 };
 
 /* (tx) Inserts or replaces the row of r->node_id. OODA_EUNSUPPORTED on SQLite. */
 int store_node_put(struct store *s, const struct node_row *r);
 /* Every node, by id; fn gets a const struct node_row *. OODA_EUNSUPPORTED on SQLite. */
 int store_node_list(struct store *s, store_row_fn fn, void *ctx);
+
+/*
+ * (tx) Starts the cluster's next configuration reload generation, asked for
+ * by actor through node: every node re-reads its own ooda.yaml when it sees
+ * a generation newer than the one it answered. *gen receives the new
+ * generation. OODA_EUNSUPPORTED on SQLite (one node).
+ */
+int store_config_gen_bump(struct store *s, const char *node, const char *actor, int64_t now_ns, int64_t *gen);
+
+/* The current reload generation (0 before the first); OODA_EUNSUPPORTED on SQLite. */
+struct config_gen_row {
+	int64_t generation;
+	char node_id[128]; /* the node the reload was asked of */
+	char actor[160];   /* who asked */
+	int64_t at_ns;
+};
+int store_config_gen_get(struct store *s, struct config_gen_row *out);
+
+/* ---- what every node answers alike: exemplars, remote-write metadata ---- */
+
+/* A batch of exemplars as one node stored it (query/exemplars.h, exemplars_encode). */
+struct exemplar_batch_row {
+	int64_t id;            /* ascending in commit order */
+	int64_t written_ns;
+	const uint8_t *body;
+	size_t body_len;
+};
+
+/* (tx) Stores an encoded batch of exemplars and keeps only the newest keep batches. OODA_EUNSUPPORTED on SQLite. */
+int store_exemplars_put(struct store *s, int64_t now_ns, const void *body, size_t len, int64_t keep);
+/* The batches with id > after_id, oldest first, at most limit; fn gets a const struct exemplar_batch_row *. */
+int store_exemplars_list(struct store *s, int64_t after_id, size_t limit, store_row_fn fn, void *ctx);
+
+/* A metric family's metadata as remote-write sent it. */
+struct metric_meta_row {
+	const char *name, *type, *help, *unit;
+	int64_t seq;           /* ascending in commit order; a change gets a new one */
+};
+/* (tx) Records a family's metadata (a change only moves seq). OODA_EUNSUPPORTED on SQLite. */
+int store_metadata_put(struct store *s, const char *name, const char *type, const char *help, const char *unit);
+/* The families changed after seq, oldest change first, at most limit; fn gets a const struct metric_meta_row *. */
+int store_metadata_list(struct store *s, int64_t after_seq, size_t limit, store_row_fn fn, void *ctx);
+
+/* ---- audit signing keys of the nodes (audit.h, audit_keys_load) ---------- */
+
+/* A node's published checkpoint signing key. */
+struct audit_key_row {
+	uint8_t pubkey[32];
+	const char *node_id;  /* the node that published it first */
+	int64_t published_ns;
+};
+
+/* (tx) Publishes pk as node's signing key; a key published before keeps its first row. */
+int store_audit_key_put(struct store *s, const uint8_t pk[32], const char *node, int64_t now_ns);
+/* Every published key, oldest first; fn gets a const struct audit_key_row *. */
+int store_audit_key_list(struct store *s, store_row_fn fn, void *ctx);
 
 /* ---- copying a whole control store (store_copy.c; `ooda migrate`) -------- */
 

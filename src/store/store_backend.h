@@ -155,6 +155,17 @@ struct store_backend {
 	int (*gen_bump)(void *impl, const char *name);                 /* (tx) */
 	/* fills gens[g] for each row of cluster_gen; leaves the others as they are */
 	int (*gen_read)(void *impl, int64_t gens[STORE_GEN_COUNT]);
+	/* the cluster's config reload generation (store.h); NULL on a backend with one node */
+	int (*config_gen_bump)(void *impl, const char *node, const char *actor, int64_t now_ns, int64_t *gen); /* (tx) */
+	int (*config_gen_get)(void *impl, struct config_gen_row *out);
+	/* the nodes' audit signing keys (store.h) */
+	int (*audit_key_put)(void *impl, const uint8_t pk[32], const char *node, int64_t now_ns); /* (tx) */
+	int (*audit_key_list)(void *impl, store_row_fn fn, void *ctx);
+	/* exemplars and remote-write metadata every node reads (store.h); NULL on a backend with one node */
+	int (*exemplars_put)(void *impl, int64_t now_ns, const void *body, size_t len, int64_t keep); /* (tx) */
+	int (*exemplars_list)(void *impl, int64_t after_id, size_t limit, store_row_fn fn, void *ctx);
+	int (*metadata_put)(void *impl, const char *name, const char *type, const char *help, const char *unit); /* (tx) */
+	int (*metadata_list)(void *impl, int64_t after_seq, size_t limit, store_row_fn fn, void *ctx);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -35,6 +35,8 @@ static const struct store_table copy_tables[] = {
 	{ "incident_artifacts", "number, id, name, content_type, size, sha256, uploaded_by, at_ns, bytes",
 	  "iittittib", "number, id", "number, id" },
 	{ "rollouts", "id, status, env, due_ns, updated_ns, body", "tttiit", "id", "id" },
+	/* the keys that signed the checkpoints above, so the copy verifies on any node */
+	{ "audit_keys", "pubkey, node_id, published_ns", "bti", "published_ns, pubkey", "published_ns, pubkey" },
 };
 
 #define N_TABLES (sizeof(copy_tables) / sizeof(copy_tables[0]))

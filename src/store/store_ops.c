@@ -209,3 +209,52 @@ int store_live_prune(struct store *s, int64_t before_ns)
 	const struct store_backend *be = store_backend(s);
 	return be->live_prune ? be->live_prune(store_impl(s), before_ns) : OODA_EUNSUPPORTED;
 }
+
+int store_config_gen_bump(struct store *s, const char *node, const char *actor, int64_t now_ns, int64_t *gen)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->config_gen_bump ? be->config_gen_bump(store_impl(s), node, actor, now_ns, gen) : OODA_EUNSUPPORTED;
+}
+
+int store_config_gen_get(struct store *s, struct config_gen_row *out)
+{
+	const struct store_backend *be = store_backend(s);
+	memset(out, 0, sizeof(*out));
+	return be->config_gen_get ? be->config_gen_get(store_impl(s), out) : OODA_EUNSUPPORTED;
+}
+
+int store_audit_key_put(struct store *s, const uint8_t pk[32], const char *node, int64_t now_ns)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->audit_key_put ? be->audit_key_put(store_impl(s), pk, node, now_ns) : OODA_EUNSUPPORTED;
+}
+
+int store_audit_key_list(struct store *s, store_row_fn fn, void *ctx)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->audit_key_list ? be->audit_key_list(store_impl(s), fn, ctx) : OODA_EUNSUPPORTED;
+}
+
+int store_exemplars_put(struct store *s, int64_t now_ns, const void *body, size_t len, int64_t keep)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->exemplars_put ? be->exemplars_put(store_impl(s), now_ns, body, len, keep) : OODA_EUNSUPPORTED;
+}
+
+int store_exemplars_list(struct store *s, int64_t after_id, size_t limit, store_row_fn fn, void *ctx)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->exemplars_list ? be->exemplars_list(store_impl(s), after_id, limit, fn, ctx) : OODA_EUNSUPPORTED;
+}
+
+int store_metadata_put(struct store *s, const char *name, const char *type, const char *help, const char *unit)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->metadata_put ? be->metadata_put(store_impl(s), name, type, help, unit) : OODA_EUNSUPPORTED;
+}
+
+int store_metadata_list(struct store *s, int64_t after_seq, size_t limit, store_row_fn fn, void *ctx)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->metadata_list ? be->metadata_list(store_impl(s), after_seq, limit, fn, ctx) : OODA_EUNSUPPORTED;
+}

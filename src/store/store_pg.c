@@ -1179,6 +1179,9 @@ static int pg_node_put(void *impl, const struct node_row *r)
 	p_int(&p, r->term);
 	p_int(&p, r->started_ns);
 	p_int(&p, r->seen_ns);
+	p_int(&p, r->config_generation);
+	p_str(&p, r->config_hash ? r->config_hash : "");
+	p_str(&p, r->config_error ? r->config_error : "");
 	return wexec(impl, PG_NODE_PUT, &p, NULL);
 }
 
@@ -1186,13 +1189,130 @@ static int node_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
 {
 	struct node_row row = { .node_id = col(r, i, 0), .address = col(r, i, 1), .version = col(r, i, 2),
 				.role = col(r, i, 3), .term = col_int(r, i, 4), .started_ns = col_int(r, i, 5),
-				.seen_ns = col_int(r, i, 6) };
+				.seen_ns = col_int(r, i, 6), .config_generation = col_int(r, i, 7),
+				.config_hash = col(r, i, 8), .config_error = col(r, i, 9) };
 	return fn(ctx, &row);
 }
 
 static int pg_node_list(void *impl, store_row_fn fn, void *ctx)
 {
 	return iterate(impl, PG_NODE_LIST, NULL, node_each, fn, ctx, NULL);
+}
+
+/* ---- the cluster's configuration reload generation ------------------------ */
+
+static int pg_config_gen_bump(void *impl, const char *node, const char *actor, int64_t now_ns, int64_t *gen)
+{
+	struct pg_store *s = impl;
+	struct params p = { 0 };
+	p_str(&p, node);
+	p_str(&p, actor);
+	p_int(&p, now_ns);
+	PGresult *r = rexec(s, &s->w, PG_CONFIG_GEN_BUMP, &p);
+	if (!r)
+		return OODA_EIO;
+	int n = PQntuples(r);
+	*gen = n == 1 ? col_int(r, 0, 0) : 0;
+	PQclear(r);
+	return n == 1 ? 0 : OODA_EIO;
+}
+
+static int config_gen_copy(const PGresult *r, int i, store_row_fn fn, void *ctx)
+{
+	(void)fn;
+	struct config_gen_row *out = ctx;
+	out->generation = col_int(r, i, 0);
+	snprintf(out->node_id, sizeof(out->node_id), "%s", col(r, i, 1));
+	snprintf(out->actor, sizeof(out->actor), "%s", col(r, i, 2));
+	out->at_ns = col_int(r, i, 3);
+	return 0;
+}
+
+static int pg_config_gen_get(void *impl, struct config_gen_row *out)
+{
+	return iterate(impl, PG_CONFIG_GEN_GET, NULL, config_gen_copy, NULL, out, NULL);
+}
+
+/* ---- exemplars and remote-write metadata every node reads ------------------ */
+
+static int pg_exemplars_put(void *impl, int64_t now_ns, const void *body, size_t len, int64_t keep)
+{
+	struct params p = { 0 };
+	p_int(&p, now_ns);
+	p_blob(&p, body, len);
+	int rc = wexec(impl, PG_EXEMPLARS_PUT, &p, NULL);
+	if (rc)
+		return rc;
+	struct params q = { 0 };
+	p_int(&q, keep);
+	return wexec(impl, PG_EXEMPLARS_PRUNE, &q, NULL);
+}
+
+static int exemplar_batch_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
+{
+	size_t n;
+	uint8_t *b = col_bytes(r, i, 2, &n);
+	struct exemplar_batch_row row = { .id = col_int(r, i, 0), .written_ns = col_int(r, i, 1), .body = b,
+					  .body_len = n };
+	int rc = fn(ctx, &row);
+	free(b);
+	return rc;
+}
+
+static int pg_exemplars_list(void *impl, int64_t after_id, size_t limit, store_row_fn fn, void *ctx)
+{
+	struct params p = { 0 };
+	p_int(&p, after_id);
+	p_int(&p, (int64_t)limit);
+	return iterate(impl, PG_EXEMPLARS_LIST, &p, exemplar_batch_each, fn, ctx, NULL);
+}
+
+static int pg_metadata_put(void *impl, const char *name, const char *type, const char *help, const char *unit)
+{
+	struct params p = { 0 };
+	p_str(&p, name);
+	p_str(&p, type ? type : "unknown");
+	p_str(&p, help ? help : "");
+	p_str(&p, unit ? unit : "");
+	return wexec(impl, PG_METADATA_PUT, &p, NULL);
+}
+
+static int metadata_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
+{
+	struct metric_meta_row row = { .name = col(r, i, 0), .type = col(r, i, 1), .help = col(r, i, 2),
+				       .unit = col(r, i, 3), .seq = col_int(r, i, 4) };
+	return fn(ctx, &row);
+}
+
+static int pg_metadata_list(void *impl, int64_t after_seq, size_t limit, store_row_fn fn, void *ctx)
+{
+	struct params p = { 0 };
+	p_int(&p, after_seq);
+	p_int(&p, (int64_t)limit);
+	return iterate(impl, PG_METADATA_LIST, &p, metadata_each, fn, ctx, NULL);
+}
+
+/* ---- the nodes' audit signing keys ---------------------------------------- */
+
+static int pg_audit_key_put(void *impl, const uint8_t pk[32], const char *node, int64_t now_ns)
+{
+	struct params p = { 0 };
+	p_blob(&p, pk, 32);
+	p_str(&p, node);
+	p_int(&p, now_ns);
+	return wexec(impl, PG_AUDIT_KEY_PUT, &p, NULL);
+}
+
+static int audit_key_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
+{
+	struct audit_key_row k = { .node_id = col(r, i, 1), .published_ns = col_int(r, i, 2) };
+	col_fixed(r, i, 0, k.pubkey, 32);
+	return fn(ctx, &k);
+}
+
+static int pg_audit_key_list(void *impl, store_row_fn fn, void *ctx)
+{
+	return iterate(impl, PG_AUDIT_KEY_LIST, NULL, audit_key_each, fn, ctx, NULL);
 }
 
 /* ---- whole-table copies (store_copy.c) ------------------------------------ */
@@ -1455,6 +1575,14 @@ const struct store_backend store_pg_backend = {
 	.fence = pg_fence,
 	.node_put = pg_node_put,
 	.node_list = pg_node_list,
+	.config_gen_bump = pg_config_gen_bump,
+	.config_gen_get = pg_config_gen_get,
+	.audit_key_put = pg_audit_key_put,
+	.audit_key_list = pg_audit_key_list,
+	.exemplars_put = pg_exemplars_put,
+	.exemplars_list = pg_exemplars_list,
+	.metadata_put = pg_metadata_put,
+	.metadata_list = pg_metadata_list,
 	.table_count = pg_table_count,
 	.table_iter = pg_table_iter,
 	.table_insert = pg_table_insert,

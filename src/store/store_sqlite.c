@@ -512,6 +512,41 @@ static int sq_checkpoint_iter(void *impl, store_row_fn fn, void *ctx)
 	return rc > 0 ? 0 : rc;
 }
 
+static int sq_audit_key_put(void *impl, const uint8_t pk[32], const char *node, int64_t now_ns)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *st = stmt(&s->w, SQL_AUDIT_KEY_PUT);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_blob(st, 1, pk, 32, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_ns);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : OODA_EIO;
+}
+
+static int sq_audit_key_list(void *impl, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = impl;
+	struct conn *c = rconn(s);
+	sqlite3_stmt *st = stmt(c, SQL_AUDIT_KEY_LIST);
+	int rc = st ? 0 : OODA_EIO;
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		struct audit_key_row k = { .node_id = (const char *)sqlite3_column_text(st, 1),
+					   .published_ns = sqlite3_column_int64(st, 2) };
+		if (sqlite3_column_bytes(st, 0) == 32)
+			memcpy(k.pubkey, sqlite3_column_blob(st, 0), 32);
+		if (!k.node_id)
+			k.node_id = "";
+		rc = fn(ctx, &k);
+	}
+	if (st)
+		sqlite3_reset(st);
+	rdone(s, c);
+	return rc > 0 ? 0 : rc;
+}
+
 static int sq_checkpoint_last(void *impl, struct checkpoint_row *out)
 {
 	struct sqlite_store *s = impl;
@@ -1309,6 +1344,8 @@ const struct store_backend store_sqlite_backend = {
 	.rollout_put = sq_rollout_put,
 	.rollout_get = sq_rollout_get,
 	.rollout_list = sq_rollout_list,
+	.audit_key_put = sq_audit_key_put,
+	.audit_key_list = sq_audit_key_list,
 	.table_count = sq_table_count,
 	.table_iter = sq_table_iter,
 	.table_insert = sq_table_insert,

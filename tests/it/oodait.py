@@ -165,8 +165,11 @@ def pg_bound(data):
 # the N, as a load balancer would. stop(), start() and send_signal() act on all
 # N; stop() returns the first non-zero exit status among them (a follower's
 # sanitizer report fails the test too); read_log() is every node's log, the
-# first node's first. proc, port and url are the first node's. The followers
-# get a copy of the first node's audit signing key (see start()).
+# first node's first. proc, port and url are the first node's. Each node
+# signs audit checkpoints with its own key (in its data dir) and publishes it
+# in the control store, so any node verifies the chain. SIGHUP goes to the
+# first node only, as an operator would send it now: that node passes the
+# reload on to the others (send_signal waits until all have answered).
 NODES = int(os.environ.get("OODA_IT_NODES", "1") or "1")
 
 
@@ -211,8 +214,8 @@ class Server:
             with open(self.config, "w") as f:
                 f.write(config)
         self.extra = list(extra)
-        # several nodes only where they share both stores
-        shared = self.pg_var is not None and self.telemetry == "clickhouse"
+        # several nodes where they share both stores, or on one database when the test asks for nodes
+        shared = self.pg_var is not None and (self.telemetry == "clickhouse" or nodes is not None)
         self.nodes = max(1, nodes if nodes is not None else NODES) if shared else 1
         if expect_start:
             self.start()
@@ -227,13 +230,6 @@ class Server:
         self._start_node(timeout)
         if self.nodes > 1 and not self.followers:
             self.followers = [type(self)(_follower_of=self) for _ in range(self.nodes - 1)]
-            # one audit key for all: POST /api/v1/audit/verify checks the checkpoints against
-            # the answering node's own key, so with a key per node it fails as soon as
-            # another node has written one (docs/scale.md, "Tests")
-            key = os.path.join(self.data, "audit-ed25519.key")
-            for f in self.followers:
-                if os.path.exists(key):
-                    shutil.copy2(key, os.path.join(f.data, "audit-ed25519.key"))
         for f in self.followers:
             f._start_node(timeout)
 
@@ -272,7 +268,10 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def next_url(self):
-        """The URL of the node the next request goes to (round-robin over the nodes)."""
+        """The URL of the node the next request goes to (round-robin over the nodes, unless
+        the test pinned one: pinned = a node's url)."""
+        if self.__dict__.get("pinned"):
+            return self.pinned
         urls = [self.url] + [f.url for f in self.followers if f.port]
         self._rr += 1
         return urls[(self._rr - 1) % len(urls)]
@@ -313,10 +312,38 @@ class Server:
         return run(*args, env=env, **kw)
 
     def send_signal(self, sig):
+        if sig == signal.SIGHUP and self.followers:
+            # one node is asked; it starts a reload generation every node answers (api/cluster.h)
+            before = self.config_generation()
+            self.proc.send_signal(sig)
+            self.wait_config(after=before)
+            return
         self.proc.send_signal(sig)
         for f in self.followers:
             if f.proc:
                 f.proc.send_signal(sig)
+
+    def _cluster(self):
+        r = self._send(self.url, "GET", "/api/v1/cluster", None,
+                       {"Authorization": "Bearer " + self.token} if self.token else {}, 10)
+        return r.json() if r.status == 200 else {}
+
+    def config_generation(self):
+        """The cluster's configuration reload generation, as the first node knows it (0 on one node)."""
+        return (self._cluster().get("config") or {}).get("generation", 0)
+
+    def wait_config(self, after=0, timeout=20):
+        """Waits until the cluster's reload generation passed `after` and every node that is up
+        answered it (GET /api/v1/cluster), as an operator checking `ooda cluster status` would."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            c = self._cluster()
+            gen = (c.get("config") or {}).get("generation", 0)
+            nodes = [n for n in c.get("nodes", []) if n.get("up")]
+            if gen > after and nodes and all(n.get("config", {}).get("generation", 0) >= gen for n in nodes):
+                return gen
+            time.sleep(0.05)
+        raise RuntimeError(f"the nodes did not answer the reload after generation {after}: {self._cluster()}")
 
     def _stop_node(self, sig, timeout):
         if self.proc and self.proc.poll() is None:

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -551,6 +552,79 @@ static void test_document_write_is_audited(void **state)
 	buf_release(&err);
 }
 
+struct publish_ctx {
+	const struct audit_signer *sg;
+	const char *node;
+};
+
+static int publish_tx(struct store *s, void *ctx, struct buf *err)
+{
+	struct publish_ctx *p = ctx;
+	return audit_key_publish(s, p->sg, p->node, err);
+}
+
+/*
+ * Several nodes, a key each: a checkpoint another node signed verifies
+ * against the keys the nodes published, and fails (naming the key) when its
+ * key was never published; heads signed by a published key are accepted.
+ */
+static void test_checkpoints_of_several_nodes(void **state)
+{
+	struct fixture *f = *state;
+	struct buf err = BUF_INIT;
+	char other_dir[96];
+	snprintf(other_dir, sizeof(other_dir), "%s/node2", f->dir);
+	assert_int_equal(mkdir(other_dir, 0700), 0);
+	struct audit_signer other;
+	assert_int_equal(audit_signer_load(&other, other_dir, 3, &err), 0);
+	assert_memory_not_equal(other.pk, f->sg.pk, 32);
+	append(f, 2, true);
+	struct append_ctx a = { &other, "flag.update" };
+	assert_int_equal(store_write(f->s, append_tx, &a, &err), 0); /* seq 3: a checkpoint by the other key */
+
+	struct audit_keyset keys;
+	assert_int_equal(audit_keyset_load(f->s, &f->sg, &keys, &err), 0);
+	assert_int_equal(keys.n, 1); /* only this node's own: the other never published */
+	struct audit_verify_options opt = { .keys = &keys };
+	struct audit_verify_result r;
+	assert_int_equal(audit_verify(f->s, &opt, &r, &err), 0);
+	char id[17], want[200];
+	audit_key_id(other.pk, id);
+	snprintf(want, sizeof(want), "checkpoint at record 3 is signed by key %s, which no node of this cluster "
+				     "published", id);
+	assert_false(r.ok);
+	assert_int_equal(r.first_bad_seq, 3);
+	assert_string_equal(r.reason, want);
+	audit_keyset_release(&keys);
+
+	struct publish_ctx p1 = { &f->sg, "n1" }, p2 = { &other, "n2" };
+	assert_int_equal(store_write(f->s, publish_tx, &p1, &err), 0);
+	assert_int_equal(store_write(f->s, publish_tx, &p2, &err), 0);
+	assert_int_equal(store_write(f->s, publish_tx, &p2, &err), 0); /* again: kept once */
+	assert_int_equal(audit_keyset_load(f->s, &f->sg, &keys, &err), 0);
+	assert_int_equal(keys.n, 2);
+	assert_int_equal(audit_keyset_find(&keys, other.pk), 1);
+	assert_string_equal(keys.node[1], "n2");
+	assert_int_equal(audit_verify(f->s, &opt, &r, &err), 0);
+	assert_true(r.ok);
+	assert_int_equal(r.checkpoints, 1);
+
+	/* an anchor line signed by the other node is a head this node accepts; a stranger's is not */
+	struct checkpoint_row cp;
+	assert_int_equal(store_checkpoint_last(f->s, &cp), 0);
+	json_t *j = audit_anchor_json(&cp);
+	struct audit_head h;
+	assert_int_equal(audit_head_from_json_keys(j, &keys, "head", &h, &err), 0);
+	assert_int_equal(h.seq, 3);
+	struct audit_keyset mine = { keys.pk, keys.node, 1 };
+	buf_reset(&err);
+	assert_int_equal(audit_head_from_json_keys(j, &mine, "head", &h, &err), OODA_EINVAL);
+	assert_non_null(strstr(err.data, "head.public_key"));
+	json_decref(j);
+	audit_keyset_release(&keys);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -571,6 +645,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tick_signs_waiting_records, setup, teardown),
 		cmocka_unit_test(test_checkpoints_on_by_default),
 		cmocka_unit_test_setup_teardown(test_document_write_is_audited, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoints_of_several_nodes, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }

@@ -816,6 +816,114 @@ static void test_live_deltas(void **state)
 	free(dir);
 }
 
+struct shared_ctx {
+	int step;
+	int64_t gen;
+};
+
+/* step 0: a reload generation; 1: metadata of two families; 2: the same resent, one changed; 3: exemplar batches */
+static int shared_tx(struct store *s, void *ctx, struct buf *err)
+{
+	(void)err;
+	struct shared_ctx *c = ctx;
+	int rc = 0;
+	switch (c->step) {
+	case 0:
+		return store_config_gen_bump(s, "n2", "token:ops", 500, &c->gen);
+	case 1:
+		rc = store_metadata_put(s, "up", "gauge", "1 when the target answered", "");
+		return rc ? rc : store_metadata_put(s, "req_total", "counter", "requests", "");
+	case 2:
+		rc = store_metadata_put(s, "up", "gauge", "1 when the target answered", "");
+		return rc ? rc : store_metadata_put(s, "req_total", "counter", "requests served", "");
+	default:
+		for (int i = 0; !rc && i < 4; i++)
+			rc = store_exemplars_put(s, 600 + i, "OEX1", 4 + (size_t)(i % 2), 2);
+		return rc;
+	}
+}
+
+struct shared_seen {
+	char text[256];
+	int64_t last;
+};
+
+static int meta_seen(void *ctx, const void *row)
+{
+	struct shared_seen *v = ctx;
+	const struct metric_meta_row *m = row;
+	snprintf(v->text + strlen(v->text), sizeof(v->text) - strlen(v->text), "%s=%s/%s ", m->name, m->type, m->help);
+	v->last = m->seq;
+	return 0;
+}
+
+static int batch_seen(void *ctx, const void *row)
+{
+	struct shared_seen *v = ctx;
+	const struct exemplar_batch_row *b = row;
+	snprintf(v->text + strlen(v->text), sizeof(v->text) - strlen(v->text), "%lld:%zu ", (long long)b->written_ns,
+		 b->body_len);
+	v->last = b->id;
+	return 0;
+}
+
+/*
+ * What several nodes share besides the chain (PostgreSQL only): reload
+ * generations count up, metadata is read by change (a resend of the same
+ * moves nothing), exemplar batches come back in order and only the newest
+ * `keep` stay.
+ */
+static void test_shared_between_nodes(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+	struct shared_ctx c = { 0, 0 };
+	struct config_gen_row g;
+	if (!getenv("OODA_TEST_PG_DSN")) {
+		assert_int_equal(store_write(s, shared_tx, &c, NULL), OODA_EUNSUPPORTED);
+		assert_int_equal(store_config_gen_get(s, &g), OODA_EUNSUPPORTED);
+		store_close(s);
+		rmrf(dir);
+		free(dir);
+		return;
+	}
+	assert_int_equal(store_config_gen_get(s, &g), 0);
+	assert_int_equal(g.generation, 0);
+	assert_int_equal(store_write(s, shared_tx, &c, NULL), 0);
+	assert_int_equal(c.gen, 1);
+	assert_int_equal(store_write(s, shared_tx, &c, NULL), 0);
+	assert_int_equal(c.gen, 2);
+	assert_int_equal(store_config_gen_get(s, &g), 0);
+	assert_int_equal(g.generation, 2);
+	assert_string_equal(g.node_id, "n2");
+	assert_string_equal(g.actor, "token:ops");
+
+	struct shared_seen v = { "", 0 };
+	c.step = 1;
+	assert_int_equal(store_write(s, shared_tx, &c, NULL), 0);
+	assert_int_equal(store_metadata_list(s, 0, 10, meta_seen, &v), 0);
+	assert_string_equal(v.text, "up=gauge/1 when the target answered req_total=counter/requests ");
+	int64_t after = v.last;
+	c.step = 2;
+	assert_int_equal(store_write(s, shared_tx, &c, NULL), 0);
+	v = (struct shared_seen){ "", 0 };
+	assert_int_equal(store_metadata_list(s, after, 10, meta_seen, &v), 0);
+	assert_string_equal(v.text, "req_total=counter/requests served ");
+
+	c.step = 3;
+	assert_int_equal(store_write(s, shared_tx, &c, NULL), 0);
+	v = (struct shared_seen){ "", 0 };
+	assert_int_equal(store_exemplars_list(s, 0, 10, batch_seen, &v), 0);
+	assert_string_equal(v.text, "602:4 603:5 "); /* the newest two of four */
+	v.text[0] = '\0';
+	assert_int_equal(store_exemplars_list(s, v.last, 10, batch_seen, &v), 0);
+	assert_string_equal(v.text, "");
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
 static void test_lease_and_fence(void **state)
 {
 	(void)state;
@@ -908,6 +1016,7 @@ int main(void)
 		cmocka_unit_test(test_lease_and_fence),
 		cmocka_unit_test(test_live_deltas),
 		cmocka_unit_test(test_generations),
+		cmocka_unit_test(test_shared_between_nodes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

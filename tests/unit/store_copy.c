@@ -40,6 +40,10 @@ static void rmrf(const char *d)
 
 static const uint8_t blob[5] = { 0x00, 0xff, 0x27, 0x5c, 0x00 }; /* NUL, high bit, quote, backslash */
 
+/* a published audit key (32 bytes) */
+static const uint8_t blob32[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+				    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 255 };
+
 static int fill_tx(struct store *s, void *ctx, struct buf *err)
 {
 	(void)ctx;
@@ -110,7 +114,17 @@ static int fill_tx(struct store *s, void *ctx, struct buf *err)
 				  .body = "{\"steps\":[]}" };
 	if (!rc)
 		rc = store_rollout_put(s, &ro);
+	if (!rc)
+		rc = store_audit_key_put(s, blob32, "node-1", 90);
 	return rc;
+}
+
+static int key_cb(void *ctx, const void *row)
+{
+	const struct audit_key_row *k = row;
+	int *ok = ctx;
+	*ok = !memcmp(k->pubkey, blob32, 32) && !strcmp(k->node_id, "node-1") && k->published_ns == 90;
+	return 0;
 }
 
 static int token_cb(void *ctx, const void *row)
@@ -215,7 +229,7 @@ static void test_copy_every_table(void **state)
 	struct progress p = { 0 };
 	struct store_copy_options o = { .batch_rows = 2, .progress = progress_cb, .ctx = &p };
 	assert_int_equal(store_copy(src, dst, &o, &err), 0);
-	assert_string_equal(p.last, "rollouts:1");
+	assert_string_equal(p.last, "audit_keys:1");
 	assert_true(p.calls >= (int)store_copy_tables());
 	assert_int_equal(store_copy_count(src, before, &err), 0);
 	assert_int_equal(store_copy_count(dst, rows, &err), 0);
@@ -271,6 +285,9 @@ static void test_copy_every_table(void **state)
 	assert_true(ok);
 	ok = 0;
 	assert_int_equal(store_rollout_get(dst, "ro_1", rollout_cb, &ok), 0);
+	assert_true(ok);
+	ok = 0;
+	assert_int_equal(store_audit_key_list(dst, key_cb, &ok), 0);
 	assert_true(ok);
 
 	/* into a store that holds the rows: refused by the first one, with the table named */
