@@ -796,6 +796,17 @@ static int pg_doc_prune(void *impl, const char *kind, int64_t before_ns, int64_t
 	return rc;
 }
 
+static int pg_doc_drop(void *impl, const char *kind, const char *key, size_t *deleted)
+{
+	struct params p = { 0 };
+	p_str(&p, kind);
+	p_str(&p, key);
+	int64_t n = 0;
+	int rc = wexec(impl, PG_DOC_DROP, &p, &n);
+	*deleted = rc ? 0 : (size_t)n;
+	return rc;
+}
+
 static int pg_pattern_snapshot_put(void *impl, const struct pattern_snapshot_row *r)
 {
 	struct params p = { 0 };
@@ -1400,6 +1411,7 @@ const struct store_backend store_pg_backend = {
 	.doc_list_status = pg_doc_list_status,
 	.doc_history = pg_doc_history,
 	.doc_prune = pg_doc_prune,
+	.doc_drop = pg_doc_drop,
 	.pattern_snapshot_put = pg_pattern_snapshot_put,
 	.pattern_snapshot_iter = pg_pattern_snapshot_iter,
 	.disk_full = pg_disk_full,

@@ -23,10 +23,12 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "audit/docwrite.h"
 #include "core/error.h"
 #include "core/time.h"
 #include "remedy/remedy.h"
 #include "store/store.h"
+#include "store/vdoc.h"
 
 struct fixture {
 	char dir[64];
@@ -483,6 +485,115 @@ static void test_section_checks(void **state)
 	buf_release(&err);
 }
 
+/* Stores a run document as the engine would (only the fields the list and the retention read). */
+static void run_put(struct fixture *f, int n, const char *status)
+{
+	char id[32], body[256];
+	snprintf(id, sizeof(id), "run-%02d", n);
+	snprintf(body, sizeof(body), "{\"id\":\"%s\",\"policy\":\"p\",\"status\":\"%s\",\"created_unix_nano\":%d000}", id,
+		 status, n);
+	struct vdoc_write w = { .kind = "remedy-run", .key = id, .body = body, .body_len = strlen(body),
+				.status = status, .expect_version = -1, .actor = "policy:p@v1", .rationale = "test",
+				.action = "remedy.run.create", .target = id };
+	struct buf err = BUF_INIT;
+	assert_int_equal(vdoc_put(f->s, &f->sg, &w, &err), 0);
+	buf_release(&err);
+}
+
+/* The ids of one page, space-separated, and its cursors ("-" for null). */
+static void page(struct fixture *f, const struct remedy_run_filter *q, char *ids, size_t cap, char *before,
+		 char *after)
+{
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	assert_int_equal(remedy_runs_json(f->r, q, &out, &err), 0);
+	json_t *j = json_loads(out.data, 0, NULL);
+	assert_non_null(j);
+	size_t i, used = 0;
+	json_t *run;
+	ids[0] = 0;
+	json_array_foreach(json_object_get(j, "runs"), i, run) {
+		assert_null(json_object_get(run, "plan"));
+		used += (size_t)snprintf(ids + used, cap - used, "%s%s", used ? " " : "",
+					 json_string_value(json_object_get(run, "id")));
+	}
+	const char *b = json_string_value(json_object_get(j, "before")), *a = json_string_value(json_object_get(j, "after"));
+	snprintf(before, 32, "%s", b ? b : "-");
+	snprintf(after, 32, "%s", a ? a : "-");
+	json_decref(j);
+	buf_release(&out);
+	buf_release(&err);
+}
+
+static void test_runs_pages_and_retention(void **state)
+{
+	struct fixture *f = *state;
+	struct remedy_options o = { .store = f->s, .signer = &f->sg };
+	struct buf err = BUF_INIT;
+	assert_int_equal(remedy_create(&o, &f->r, &err), 0);
+	static const char *const states[] = { "succeeded", "running", "failed", "awaiting-approval", "refused",
+					      "dry-run", "pending" };
+	for (int i = 0; i < 7; i++)
+		run_put(f, i + 1, states[i]);
+
+	/* pages of 3, newest first, each older page by the last one's cursor */
+	char ids[256], before[32], after[32];
+	struct remedy_run_filter q = { .limit = 3 };
+	page(f, &q, ids, sizeof(ids), before, after);
+	assert_string_equal(ids, "run-07 run-06 run-05");
+	assert_string_equal(before, "run-05");
+	assert_string_equal(after, "-");
+	q.before = "run-05";
+	page(f, &q, ids, sizeof(ids), before, after);
+	assert_string_equal(ids, "run-04 run-03 run-02");
+	assert_string_equal(before, "run-02");
+	assert_string_equal(after, "run-04");
+	q.before = "run-02";
+	page(f, &q, ids, sizeof(ids), before, after);
+	assert_string_equal(ids, "run-01");
+	assert_string_equal(before, "-");
+	/* back again: the newer runs nearest the cursor */
+	q = (struct remedy_run_filter){ .limit = 3, .after = "run-01" };
+	page(f, &q, ids, sizeof(ids), before, after);
+	assert_string_equal(ids, "run-04 run-03 run-02");
+	assert_string_equal(after, "run-04");
+	/* a filter pages the same way */
+	q = (struct remedy_run_filter){ .limit = 1, .status = "failed" };
+	page(f, &q, ids, sizeof(ids), before, after);
+	assert_string_equal(ids, "run-03");
+	assert_string_equal(before, "-");
+	/* a cursor that names no run, or two cursors, is refused naming the field */
+	struct buf out = BUF_INIT;
+	q = (struct remedy_run_filter){ .before = "run-99" };
+	assert_int_equal(remedy_runs_json(f->r, &q, &out, &err), OODA_EINVAL);
+	assert_non_null(strstr(err.data, "before"));
+	buf_reset(&err);
+	q = (struct remedy_run_filter){ .before = "run-01", .after = "run-02" };
+	assert_int_equal(remedy_runs_json(f->r, &q, &out, &err), OODA_EINVAL);
+	buf_reset(&err);
+
+	/* the count: only the 2 newest finished runs stay; runs under way are not counted */
+	size_t n = 0;
+	remedy_set_retention(f->r, &(struct remedy_retention){ .max_finished = 2 });
+	assert_int_equal(remedy_runs_prune(f->r, ooda_now_ns(), &n, &err), 0);
+	assert_int_equal(n, 2); /* run-03 (failed) and run-01 (succeeded) */
+	q = (struct remedy_run_filter){ 0 };
+	page(f, &q, ids, sizeof(ids), before, after);
+	assert_string_equal(ids, "run-07 run-06 run-05 run-04 run-02");
+	/* the age: 100 days on, every finished run goes and the ones under way stay */
+	remedy_set_retention(f->r, &(struct remedy_retention){ .max_age_ns = 90 * 86400 * INT64_C(1000000000) });
+	assert_int_equal(remedy_runs_prune(f->r, ooda_now_ns(), &n, &err), 0);
+	assert_int_equal(n, 0); /* nothing is 90 days old yet */
+	assert_int_equal(remedy_runs_prune(f->r, ooda_now_ns() + 100 * 86400 * INT64_C(1000000000), &n, &err), 0);
+	assert_int_equal(n, 2);
+	page(f, &q, ids, sizeof(ids), before, after);
+	assert_string_equal(ids, "run-07 run-04 run-02");
+	/* every version went, not just the latest */
+	struct vdoc d;
+	assert_int_equal(vdoc_get(f->s, "remedy-run", "run-06", 1, &d, &err), OODA_ENOTFOUND);
+	buf_release(&out);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -496,6 +607,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cancel_and_reject, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_events, setup, teardown),
 		cmocka_unit_test(test_section_checks),
+		cmocka_unit_test_setup_teardown(test_runs_pages_and_retention, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
