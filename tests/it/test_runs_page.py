@@ -1,7 +1,7 @@
 """GET /api/v1/runs is read a page at a time: seven runs (a dry-run policy
 triggered by seven incidents) come back three by three, newest first, each
 page's `before` cursor giving the next older page and `after` the newer one,
-with null at either end; a cursor that names no run, two cursors or a limit
+with null at either end, and `ooda runs list` prints the next cursor; a cursor that names no run, two cursors or a limit
 out of range are 400 problems naming the field; and the retention keys of
 finished runs refuse a value below their floor at start."""
 from oodait import Server, check, done, run, wait_for
@@ -44,6 +44,14 @@ try:
           f"after the oldest: the three newer runs nearest it: {j}")
     j = s.get(f"/api/v1/runs?limit=3&after={ids[3]}").json()
     check([x["id"] for x in j["runs"]] == ids[:3] and j["after"] is None, f"the newest page again: {j}")
+
+    # the CLI pages the same way: it prints the next page's cursor
+    r = s.cli("runs", "list", "--limit", "3")
+    check(r.returncode == 0 and f"more: --before {ids[2]}" in r.stderr and ids[0] in r.stdout
+          and ids[3] not in r.stdout, f"ooda runs list --limit 3: {r.stdout} {r.stderr}")
+    r = s.cli("runs", "list", "--limit", "3", "--before", ids[5])
+    check(r.returncode == 0 and ids[6] in r.stdout and ids[5] not in r.stdout and "more:" not in r.stderr,
+          f"ooda runs list --before: {r.stdout} {r.stderr}")
 
     for q, field in (("before=run-nosuch", "before"), ("after=run-nosuch", "after"),
                      (f"before={ids[0]}&after={ids[1]}", "before"), ("limit=0", "limit"), ("limit=1001", "limit")):
