@@ -560,6 +560,29 @@ static void test_runs_pages_and_retention(void **state)
 	buf_release(&err);
 }
 
+/* The engine tick applies the retention: a round when due, the next one REMEDY_PRUNE_EVERY_NS later. */
+static void test_tick_prunes_when_due(void **state)
+{
+	struct fixture *f = *state;
+	struct remedy_hooks h = { .ctx = f, .notify = notify_hook };
+	remedy_fixture_start(&f->x, &h, "[]", NULL);
+	run_put(f, 1, "succeeded");
+	run_put(f, 2, "rejected");
+	struct remedy_run_filter q = { 0 };
+	assert_int_equal(json_array_size(remedy_fixture_runs(&f->x, &q)), 2);
+	int64_t later = ooda_now_ns() + 100 * 86400 * INT64_C(1000000000);
+	remedy_tick(f->x.r, later); /* no retention set: nothing goes */
+	assert_int_equal(json_array_size(remedy_fixture_runs(&f->x, &q)), 2);
+	remedy_set_retention(f->x.r, &(struct remedy_retention){ .max_age_ns = 90 * 86400 * INT64_C(1000000000) });
+	remedy_tick(f->x.r, later);
+	assert_int_equal(json_array_size(remedy_fixture_runs(&f->x, &q)), 0);
+	run_put(f, 3, "cancelled");
+	remedy_tick(f->x.r, later + 1000000000); /* the next round is not due yet */
+	assert_int_equal(json_array_size(remedy_fixture_runs(&f->x, &q)), 1);
+	remedy_tick(f->x.r, later + REMEDY_PRUNE_EVERY_NS);
+	assert_int_equal(json_array_size(remedy_fixture_runs(&f->x, &q)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -574,6 +597,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run_events, setup, teardown),
 		cmocka_unit_test(test_section_checks),
 		cmocka_unit_test_setup_teardown(test_runs_pages_and_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tick_prunes_when_due, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
