@@ -19,18 +19,13 @@
 #include <cmocka.h>
 
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "audit/audit.h"
 #include "core/error.h"
 #include "core/time.h"
 #include "remedy/policy.h"
 #include "remedy/recipe.h"
-#include "remedy/remedy.h"
-#include "store/store.h"
 #include "remedy_fixture.h"
 
 #define MAX_VERSIONS 16

@@ -17,17 +17,12 @@
 
 #include <pthread.h>
 #include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "audit/audit.h"
 #include "audit/docwrite.h"
 #include "core/error.h"
 #include "core/time.h"
-#include "remedy/remedy.h"
-#include "store/store.h"
 #include "store/vdoc.h"
 #include "remedy_fixture.h"
 

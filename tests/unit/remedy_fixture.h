@@ -1,9 +1,8 @@
 /*
- * The fixture the remedy engine's unit tests share (remedy_engine.c,
- * remedy_actions.c): a real control store and audit signer in a temp dir,
- * the engine started on it with the test's hooks and policies, and the runs
- * as the API lists them. Each test's own fixture embeds it as `x`; what it
- * holds is freed by remedy_fixture_close.
+ * The remedy engine unit tests' shared fixture (remedy_engine.c,
+ * remedy_actions.c): a control store and audit signer in a temp dir, the
+ * engine started on it with the test's hooks, and the runs as the API lists
+ * them. A test's own fixture embeds it as `x`.
  */
 #ifndef OODA_TESTS_REMEDY_FIXTURE_H
 #define OODA_TESTS_REMEDY_FIXTURE_H
@@ -12,7 +11,6 @@
 #include <stdlib.h>
 
 #include "audit/audit.h"
-#include "core/error.h"
 #include "remedy/remedy.h"
 #include "store/store.h"
 
@@ -24,7 +22,7 @@ struct remedy_fixture {
 	json_t *held; /* JSON handed to the test, freed at close */
 };
 
-/* A store and a signer in a new temp dir named after prefix ("/tmp/ooda-remedy"). */
+/* A store and a signer in a new temp dir prefix-XXXXXX. */
 static void remedy_fixture_open(struct remedy_fixture *x, const char *prefix)
 {
 	snprintf(x->dir, sizeof(x->dir), "%s-XXXXXX", prefix);
@@ -36,11 +34,10 @@ static void remedy_fixture_open(struct remedy_fixture *x, const char *prefix)
 	x->held = json_array();
 }
 
-/* Stops the engine (if started), closes the store and removes the dir. */
+/* Stops the engine (if started), closes the store, removes the dir. */
 static void remedy_fixture_close(struct remedy_fixture *x)
 {
 	remedy_destroy(x->r);
-	x->r = NULL;
 	store_close(x->s);
 	json_decref(x->held);
 	char cmd[128];
@@ -48,10 +45,7 @@ static void remedy_fixture_close(struct remedy_fixture *x)
 	assert_int_equal(system(cmd), 0);
 }
 
-/*
- * Creates and starts the engine with hooks (expect checked every 10 ms) on
- * the policies (a JSON list) and the remedy: section (JSON, NULL: none).
- */
+/* Starts the engine with hooks (expect checked every 10 ms), the policies (a JSON list) and remedy: (NULL: none). */
 static void remedy_fixture_start(struct remedy_fixture *x, const struct remedy_hooks *hooks, const char *policies_json,
 				 const char *section_json)
 {
@@ -70,7 +64,7 @@ static void remedy_fixture_start(struct remedy_fixture *x, const struct remedy_h
 	buf_release(&err);
 }
 
-/* The runs GET /api/v1/runs would list for flt, newest first (held: freed at close). */
+/* The runs GET /api/v1/runs lists for flt, newest first (held: freed at close). */
 static json_t *remedy_fixture_runs(struct remedy_fixture *x, const struct remedy_run_filter *flt)
 {
 	struct buf out = BUF_INIT, err = BUF_INIT;
