@@ -38,6 +38,9 @@ import time
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
+from benchutil import table  # noqa: E402  the benches' one Markdown table writer
+
 build = sys.argv[1] if __name__ == "__main__" and len(sys.argv) > 1 else "build-bench"
 OODA = os.path.join(build, "ooda")
 SIM = os.path.join(build, "sim", "ooda-sim")
@@ -699,35 +702,33 @@ def summary(vals, none="no notification"):
 
 
 def step_table(results, scen, side, names):
-    print("| scenario | first alert | " + " | ".join(names) + " |")
-    print("|---|---|" + "---|" * len(names))
+    rows = []
     for name, _f, _s, harmless in scen:
         steps = [r[side].get("steps") for r in results[name] if r[side].get("steps")]
         if harmless or not steps:
             continue
-        cells = []
-        for k in names:
-            got = [st[k] for st in steps if st.get(k) is not None]
-            cells.append(f"{statistics.median(got):.2f}" if got else "—")
-        first = sorted({st.get("alert") for st in steps})
-        print(f"| {name} | {', '.join(first)} | " + " | ".join(cells) + " |")
+        cells = [f"{statistics.median(got):.2f}" if got else "—"
+                 for got in ([st[k] for st in steps if st.get(k) is not None] for k in names)]
+        rows.append([name, ", ".join(sorted({st.get("alert") for st in steps}))] + cells)
+    print(table(["scenario", "first alert"] + list(names), rows))
+
+
+def human_s(notify_s):
+    """The scripted human's MTTR (s), best and worst by time of day: notify + ack + orient + runbook step + verify."""
+    rest = notify_s + HUMAN["orient_s"] + HUMAN["runbook_step_s"] + HUMAN["verify_s"]
+    return {when: (lo + rest, hi + rest) for when, (lo, hi) in (("working hours", HUMAN["ack_day_s"]),
+                                                               ("night", HUMAN["ack_night_s"]))}
 
 
 def human_baseline(ooda_mttd):
-    h = HUMAN
-    rows = []
-    for when, (lo, hi) in (("working hours", h["ack_day_s"]), ("night", h["ack_night_s"])):
-        fixed = h["orient_s"] + h["runbook_step_s"] + h["verify_s"]
-        rows.append((when, lo + fixed, hi + fixed))
-    lines = ["", "human in the loop (scripted): notify → ack → orient → runbook step → verify",
-             f"assumed: ack {h['ack_day_s'][0] // 60}–{h['ack_day_s'][1] // 60} min (working hours), "
-             f"{h['ack_night_s'][0] // 60}–{h['ack_night_s'][1] // 60} min (night); orient {h['orient_s'] // 60} min; "
-             f"runbook step {h['runbook_step_s'] // 60} min; verify {h['verify_s'] // 60} min",
-             "| when | MTTR after the notification (best–worst) | with ooda's median time to notify |",
-             "|---|---|---|"]
-    for when, lo, hi in rows:
-        lines.append(f"| {when} | {lo / 60:.0f}–{hi / 60:.0f} min | {(lo + ooda_mttd) / 60:.1f}–{(hi + ooda_mttd) / 60:.1f} min |")
-    return "\n".join(lines)
+    h, alone, with_ooda = HUMAN, human_s(0), human_s(ooda_mttd)
+    rows = [[w, f"{lo / 60:.0f}–{hi / 60:.0f} min", f"{with_ooda[w][0] / 60:.1f}–{with_ooda[w][1] / 60:.1f} min"]
+            for w, (lo, hi) in alone.items()]
+    return "\n".join(["", "human in the loop (scripted): notify → ack → orient → runbook step → verify",
+                      f"assumed: ack {h['ack_day_s'][0] // 60}–{h['ack_day_s'][1] // 60} min (working hours), "
+                      f"{h['ack_night_s'][0] // 60}–{h['ack_night_s'][1] // 60} min (night); orient {h['orient_s'] // 60} "
+                      f"min; runbook step {h['runbook_step_s'] // 60} min; verify {h['verify_s'] // 60} min",
+                      table(["when", "MTTR after the notification (best–worst)", "with ooda's median time to notify"], rows)])
 
 
 def main():
@@ -759,17 +760,14 @@ def main():
         json.dump(results, f, indent=1)
     print(f"fault → first notification at the receiver, {RUNS} runs per scenario; rules' `for` {FOR}; "
           f"{RPS} rps; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end")
-    print("| scenario | ooda median | ooda worst | Prom+AM median | Prom+AM worst "
-          "| false notifications ooda / Prom+AM | ooda incident on the root cause |")
-    print("|---|---|---|---|---|---|---|")
-    ooda_meds = []
+    ooda_meds, rows = [], []
     for name, _f, _s, harmless in scen:
         rs = results[name]
         if harmless:
             fo = sum(r["ooda"]["false"] for r in rs)
             fp = sum(r["prom"]["false"] for r in rs)
             fi = sum(1 for r in rs if r.get("incident_service"))
-            print(f"| {name} | — | — | — | — | {fo} / {fp} | {fi} false incidents |")
+            rows.append([name, "—", "—", "—", "—", f"{fo} / {fp}", f"{fi} false incidents"])
             continue
         om, ow = summary([r["ooda"]["mttd"] for r in rs])
         pm, pw = summary([r["prom"]["mttd"] for r in rs])
@@ -780,7 +778,9 @@ def main():
             ooda_meds.append(statistics.median(got))
         hit = sum(1 for r in rs if r.get("incident_service")
                   and r["incident_service"] == r["expected"].get("service"))
-        print(f"| {name} | {om} | {ow} | {pm} | {pw} | — | {hit}/{len(rs)} |")
+        rows.append([name, om, ow, pm, pw, "—", f"{hit}/{len(rs)}"])
+    print(table(["scenario", "ooda median", "ooda worst", "Prom+AM median", "Prom+AM worst",
+                 "false notifications ooda / Prom+AM", "ooda incident on the root cause"], rows))
     print("")
     print("ooda's time step by step, median s over the runs (fault → the rule's first failing sample → "
           "condition found → firing → notification queued → sent → at the receiver; data and condition "
@@ -797,17 +797,15 @@ def main():
         print("MTTR: fault → verified recovery (the policy's run moved to succeeded: its step ran and its "
               "expect held, ooda's run record), against the scripted human in the loop (below): the "
               "scenario's median time to notify + ack + orient + runbook step + verify")
-        print("| scenario | policy | ooda MTTR median | ooda MTTR worst | human in the loop (working hours – night) |")
-        print("|---|---|---|---|---|")
-        h = HUMAN
-        fixed = h["orient_s"] + h["runbook_step_s"] + h["verify_s"]
+        rows = []
         for name in rem:
             rs = results[name]
             med, worst = summary([r["ooda"].get("mttr") for r in rs], "not remediated")
             got = [r["ooda"]["mttd"] for r in rs if r["ooda"]["mttd"] is not None]
-            n = statistics.median(got) if got else 0
-            print(f"| {name} | {REMEDIES[name][0]} | {med} | {worst} | "
-                  f"{(n + h['ack_day_s'][0] + fixed) / 60:.1f}–{(n + h['ack_night_s'][1] + fixed) / 60:.1f} min |")
+            day, night = human_s(statistics.median(got) if got else 0).values()
+            rows.append([name, REMEDIES[name][0], med, worst, f"{day[0] / 60:.1f}–{night[1] / 60:.1f} min"])
+        print(table(["scenario", "policy", "ooda MTTR median", "ooda MTTR worst",
+                     "human in the loop (working hours – night)"], rows))
     if ooda_meds:
         print(human_baseline(statistics.median(ooda_meds)))
     cleanup()

@@ -54,7 +54,8 @@ int api_runs_list(struct http_request *req, struct http_response *res)
 	if (rc)
 		return rc;
 	struct remedy_run_filter f = { .incident = http_query(req, "incident"), .policy = http_query(req, "policy"),
-				       .status = st, .limit = (int)limit };
+				       .status = st, .before = http_query(req, "before"), .after = http_query(req, "after"),
+				       .limit = (int)limit };
 	return remedy_runs_json(r, &f, &res->body, &req->err);
 }
 

@@ -465,6 +465,8 @@ int remedy_glue_start(struct daemon *d, struct buf *err)
 	int rc = remedy_create(&o, &r, err);
 	if (rc)
 		return rc;
+	remedy_set_retention(r, &(struct remedy_retention){ .max_age_ns = d->cfg.runs_max_age_ns,
+							    .max_finished = d->cfg.runs_max_finished });
 	if ((rc = configure(d, r, &d->cfg, true, NULL, err)) || (rc = remedy_start(r, err))) {
 		remedy_destroy(r);
 		return rc;

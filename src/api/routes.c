@@ -139,7 +139,7 @@ const struct route api_routes[] = {
 	{ "DELETE", "/api/v1/oncall/overrides/{id}", api_oncall_override_delete, ROLE_RESPONDER, 0, "Delete an override (audited)." },
 	{ "GET", "/api/v1/recipes", api_recipes_list, ROLE_VIEWER, 0, "The remediation recipe catalogue: each recipe with its params and the steps of each variant (sim, systemd, kubernetes)." },
 	{ "GET", "/api/v1/recipes/{name}", api_recipe_get, ROLE_VIEWER, 0, "One recipe: params and, per variant, the exact steps (argv or URL templates) it expands into." },
-	{ "GET", "/api/v1/runs", api_runs_list, ROLE_VIEWER, 0, "Remediation runs newest first; filters incident, policy, status (a run state), limit (default 100)." },
+	{ "GET", "/api/v1/runs", api_runs_list, ROLE_VIEWER, 0, "Remediation runs newest first, a page at a time: filters incident, policy, status (a run state); limit (default 100, at most 1000); before=ID for the next older page, after=ID for the next newer one (the page's `before` and `after`, null at the end). Finished runs past retention.runs_max_age or beyond the newest retention.runs_max_finished are deleted." },
 	{ "GET", "/api/v1/runs/{id}", api_run_get, ROLE_VIEWER, 0, "One remediation run: trigger, rationale, plan, each step (argv or URL, output, exit status, timing), undo order, history of states." },
 	{ "POST", "/api/v1/runs/{id}/approve", api_run_approve, ROLE_APPROVER, 0, "Approve a run awaiting approval (four-eyes: never a run of a policy you applied); it then acts." },
 	{ "POST", "/api/v1/runs/{id}/reject", api_run_reject, ROLE_APPROVER, 0, "Reject a run awaiting approval {rationale}." },

@@ -78,7 +78,7 @@ int cmd_runs_list(struct cli_args *a, struct buf *err)
 	struct buf path = BUF_INIT;
 	buf_adds(&path, "/api/v1/runs");
 	cli_param(&path, "limit", cli_opt(a, "--limit") ? cli_opt(a, "--limit") : "50");
-	static const char *const filters[] = { "--incident", "--policy", "--status", NULL };
+	static const char *const filters[] = { "--incident", "--policy", "--status", "--before", "--after", NULL };
 	json_t *j;
 	int rc = cli_get_filtered(a, path.data, filters, &j, err);
 	buf_release(&path);
@@ -93,6 +93,9 @@ int cmd_runs_list(struct cli_args *a, struct buf *err)
 		{ "REASON", "reason", NULL },
 	};
 	cli_table_json(json_object_get(j, "runs"), cols, 6);
+	const char *older = json_string_value(json_object_get(j, "before"));
+	if (older)
+		fprintf(stderr, "more: --before %s\n", older);
 	json_decref(j);
 	return 0;
 }

@@ -44,6 +44,8 @@ struct config {
 	/* control store bounds (store/vdoc.h) */
 	int64_t control_max_age_ns;
 	int64_t control_max_versions;
+	int64_t runs_max_age_ns;   /* retention.runs_max_age */
+	int64_t runs_max_finished; /* retention.runs_max_finished */
 	int64_t ingest_queue_bytes;
 	char *otlp_translation;   /* a promname_strategy_names entry */
 	/* storage.telemetry: the telemetry backend and, for ClickHouse, its server */

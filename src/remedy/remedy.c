@@ -19,6 +19,7 @@
 #include "remedy/policy.h"
 #include "remedy/recipe.h"
 #include "remedy/run.h"
+#include "remedy/run_index.h"
 #include "remedy/runbook_run.h"
 #include "store/vdoc.h"
 
@@ -27,7 +28,6 @@
 #include <string.h>
 #include <time.h>
 
-#define RUN_KIND "remedy-run"
 #define POLICY_KIND "remedy-policy"
 #define AUTOMATION_KIND "remedy-automation"
 #define TRIGGER_QUEUE 4096
@@ -78,6 +78,9 @@ struct remedy {
 	bool paused;
 	char *pause_reason, *pause_by, *pause_at;
 	int busy;                   /* triggers and runs queued or in progress */
+	struct remedy_retention retention;
+	bool retain;                /* a retention was set */
+	int64_t prune_next_ns;      /* when the next retention round is due (engine thread) */
 	volatile bool stopping;
 	struct worker *decider, *runners;
 	pthread_rwlock_t subs_mu;   /* guards subs: held for reading while they are called */
@@ -1148,9 +1151,39 @@ void remedy_tick(struct remedy *r, int64_t now_ns)
 	bool due = false;
 	for (size_t i = 0; i < r->n_holds; i++)
 		due |= r->holds[i].due_ns <= now_ns;
+	bool prune = r->retain && now_ns >= r->prune_next_ns;
 	pthread_mutex_unlock(&r->mu);
 	if (due)
 		worker_wake(r->decider);
+	if (prune) {
+		size_t n = 0;
+		struct buf err = BUF_INIT;
+		int rc = remedy_runs_prune(r, now_ns, &n, &err);
+		if (rc)
+			log_error("remediation runs not pruned: %s", err.data);
+		else if (n)
+			log_info("remediation runs: %zu finished runs past retention deleted", n);
+		buf_release(&err);
+		pthread_mutex_lock(&r->mu);
+		r->prune_next_ns = !rc && n >= REMEDY_PRUNE_BATCH ? now_ns : now_ns + REMEDY_PRUNE_EVERY_NS;
+		pthread_mutex_unlock(&r->mu);
+	}
+}
+
+void remedy_set_retention(struct remedy *r, const struct remedy_retention *ret)
+{
+	pthread_mutex_lock(&r->mu);
+	r->retention = *ret;
+	r->retain = ret->max_age_ns > 0 || ret->max_finished > 0;
+	pthread_mutex_unlock(&r->mu);
+}
+
+int remedy_runs_prune(struct remedy *r, int64_t now_ns, size_t *deleted, struct buf *err)
+{
+	pthread_mutex_lock(&r->mu);
+	struct remedy_retention ret = r->retention;
+	pthread_mutex_unlock(&r->mu);
+	return run_index_prune(r->store, r->sg, &ret, now_ns, REMEDY_PRUNE_BATCH, deleted, err);
 }
 
 /* ---- driving a run ---------------------------------------------------------------- */
@@ -1793,67 +1826,9 @@ static void link_incident(struct remedy *r, const char *alert_fp, const char *in
 
 /* ---- reads and decisions ------------------------------------------------------------ */
 
-struct runs_ctx {
-	const struct remedy_run_filter *f;
-	json_t *all;
-};
-
-static int runs_row(void *ctx, const void *row)
-{
-	const struct doc_row *d = row;
-	struct runs_ctx *c = ctx;
-	json_t *doc = json_loadb(d->body, d->body_len, 0, NULL);
-	if (!doc)
-		return 0;
-	const struct remedy_run_filter *f = c->f;
-	const char *inc = jstr(doc, "incident");
-	bool keep = (!f->policy || (jstr(doc, "policy") && !strcmp(f->policy, jstr(doc, "policy")))) &&
-		    (!f->status || !strcmp(f->status, jstr(doc, "status"))) &&
-		    (!f->incident || (inc && (!strcmp(f->incident, inc) ||
-					     (strncmp(f->incident, "INC-", 4) && !strcmp(f->incident, inc + 4)))));
-	if (keep) {
-		json_object_del(doc, "plan");
-		json_array_append(c->all, doc);
-	}
-	json_decref(doc);
-	return 0;
-}
-
-static int newest_first(const void *a, const void *b)
-{
-	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-	json_int_t p = json_integer_value(json_object_get(x, "created_unix_nano"));
-	json_int_t q = json_integer_value(json_object_get(y, "created_unix_nano"));
-	return p > q ? -1 : p < q;
-}
-
 int remedy_runs_json(struct remedy *r, const struct remedy_run_filter *f, struct buf *out, struct buf *err)
 {
-	struct runs_ctx c = { f, json_array() };
-	int rc = f->status ? vdoc_list_status(r->store, RUN_KIND, f->status, runs_row, &c)
-			   : vdoc_list(r->store, RUN_KIND, "", runs_row, &c);
-	if (rc) {
-		json_decref(c.all);
-		buf_adds(err, "remediation runs cannot be read");
-		return rc;
-	}
-	size_t n = json_array_size(c.all);
-	json_t **v = xcalloc(n + 1, sizeof(*v));
-	for (size_t i = 0; i < n; i++)
-		v[i] = json_array_get(c.all, i);
-	qsort(v, n, sizeof(*v), newest_first);
-	int limit = f->limit > 0 ? f->limit : 100;
-	json_t *runs = json_array();
-	for (size_t i = 0; i < n && (int)i < limit; i++)
-		json_array_append(runs, v[i]);
-	free(v);
-	json_decref(c.all);
-	json_t *o = json_pack("{so}", "runs", runs);
-	char *text = json_dumps(o, JSON_COMPACT);
-	buf_adds(out, text);
-	free(text);
-	json_decref(o);
-	return 0;
+	return run_index_page(r->store, f, out, err);
 }
 
 int remedy_run_json(struct remedy *r, const char *id, struct buf *out, struct buf *err)

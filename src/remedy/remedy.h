@@ -101,8 +101,34 @@ void remedy_trigger(struct remedy *r, const struct remedy_trigger *t);
  */
 void remedy_link_incident(struct remedy *r, const char *alert_fp, const char *incident);
 
-/* The engine tick: wakes the decision worker for triggers held `for` a while. */
+/*
+ * The engine tick: wakes the decision worker for triggers held `for` a
+ * while, and when a retention round is due (every REMEDY_PRUNE_EVERY_NS,
+ * at once again after a full batch) deletes one batch of old finished runs.
+ */
 void remedy_tick(struct remedy *r, int64_t now_ns);
+
+/* ---- retention: the stored runs stay bounded ---------------------------------------- */
+
+struct remedy_retention {
+	int64_t max_age_ns;   /* a finished run whose last change is older goes (retention.runs_max_age); 0: none */
+	int64_t max_finished; /* finished runs kept, the newest by creation (retention.runs_max_finished); 0: all */
+};
+
+#define REMEDY_PRUNE_BATCH 500
+#define REMEDY_PRUNE_EVERY_NS (INT64_C(600) * 1000000000)
+
+/* Sets the retention remedy_tick applies (none until called). */
+void remedy_set_retention(struct remedy *r, const struct remedy_retention *ret);
+
+/*
+ * One retention batch now: deletes every version of at most
+ * REMEDY_PRUNE_BATCH finished runs past the retention as of now_ns (runs
+ * under way are kept whatever their age), with one audit record by
+ * "ooda:retention" listing them. *deleted receives how many runs went.
+ * Returns 0 or the store's error with err set.
+ */
+int remedy_runs_prune(struct remedy *r, int64_t now_ns, size_t *deleted, struct buf *err);
 
 /* Waits until nothing is queued or running (tests). */
 void remedy_wait_idle(struct remedy *r);
@@ -150,10 +176,16 @@ json_t *remedy_run_event_json(const struct remedy_run_event *ev);
 
 struct remedy_run_filter {
 	const char *incident, *policy, *status;  /* NULL: any */
+	const char *before, *after;              /* a run id: the runs older, or newer, than it; NULL: from the newest */
 	int limit;                               /* 0: 100 */
 };
 
-/* {"runs":[…]} newest first. */
+/*
+ * {"runs":[…], "before": ID|null, "after": ID|null}: one page, newest
+ * first; "before" and "after" are the cursors of the next older and newer
+ * pages (null: none). A cursor naming no stored run, or both given, is
+ * OODA_EINVAL naming the field.
+ */
 int remedy_runs_json(struct remedy *r, const struct remedy_run_filter *f, struct buf *out, struct buf *err);
 /* One run; OODA_ENOTFOUND. */
 int remedy_run_json(struct remedy *r, const char *id, struct buf *out, struct buf *err);

@@ -155,6 +155,7 @@ enum pg_stmt {
 	PG_PATTERN_SNAPSHOT_PUT,
 	PG_PATTERN_SNAPSHOT_LIST,
 	PG_DOC_PRUNE,
+	PG_DOC_DROP,
 	PG_NOTIFY_INSERT,
 	PG_NOTIFY_DUE,
 	PG_NOTIFY_UPDATE,
@@ -266,6 +267,7 @@ static const char *const pg_text[PG_COUNT] = {
 		" AND (d.time_ns < $2 OR d.version <="
 		"  (SELECT MAX(l.version) FROM docs l WHERE l.kind = d.kind AND l.key = d.key) - $3::bigint)"
 		" LIMIT $4)",
+	[PG_DOC_DROP] = "DELETE FROM docs WHERE kind = $1 AND key = $2",
 	[PG_NOTIFY_INSERT] =
 		"INSERT INTO notifications(id, dedupe_key, target, kind, event, payload, incident, alert,"
 		" status, attempts, next_attempt_ns, last_error, created_ns, delivered_ns)"

@@ -134,6 +134,7 @@ enum sql_stmt {
 	SQL_PATTERN_SNAPSHOT_PUT,
 	SQL_PATTERN_SNAPSHOT_LIST,
 	SQL_DOC_PRUNE,
+	SQL_DOC_DROP,
 	SQL_NOTIFY_INSERT,
 	SQL_NOTIFY_DUE,
 	SQL_NOTIFY_UPDATE,
@@ -248,6 +249,8 @@ static const char *const sql_text[SQL_COUNT] = {
 		" AND (d.time_ns < ?2 OR d.version <="
 		"  (SELECT MAX(l.version) FROM docs l WHERE l.kind = d.kind AND l.key = d.key) - ?3)"
 		" LIMIT ?4)",
+	/* every version of one key: a document its stage lets go of (remedy run retention) */
+	[SQL_DOC_DROP] = "DELETE FROM docs WHERE kind = ?1 AND key = ?2",
 	[SQL_NOTIFY_INSERT] =
 		"INSERT OR IGNORE INTO notifications(id, dedupe_key, target, kind, event, payload, incident, alert,"
 		" status, attempts, next_attempt_ns, last_error, created_ns, delivered_ns)"

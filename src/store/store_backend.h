@@ -98,6 +98,8 @@ struct store_backend {
 	 */
 	int (*doc_prune)(void *impl, const char *kind, int64_t before_ns, int64_t keep_versions, size_t limit,
 			 size_t *deleted);
+	/* (tx) deletes every version of kind/key; *deleted receives how many (0: there was none) */
+	int (*doc_drop)(void *impl, const char *kind, const char *key, size_t *deleted);
 
 	/* (tx) inserts or replaces the row of r->service */
 	int (*pattern_snapshot_put)(void *impl, const struct pattern_snapshot_row *r);

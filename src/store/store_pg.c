@@ -214,7 +214,7 @@ static uint8_t *col_bytes(const PGresult *r, int row, int c, size_t *n)
 	*n = 0;
 	if (len < 2 || t[0] != '\\' || t[1] != 'x' || len % 2)
 		return xcalloc(1, 1);
-	uint8_t *out = xmalloc((len - 2) / 2 + 1);
+	uint8_t *out = xcalloc((len - 2) / 2 + 1, 1);
 	for (size_t i = 2; i + 1 < len; i += 2) {
 		int hi = hexval(t[i]), lo = hexval(t[i + 1]);
 		if (hi < 0 || lo < 0) {
@@ -507,55 +507,142 @@ static PGresult *rexec(struct pg_store *s, struct pconn *c, enum pg_stmt id, con
 	return run(c, id, p, c == &s->w ? s->sqlstate : NULL);
 }
 
-/* ---- tokens ------------------------------------------------------------------ */
+/* ---- rows as data ------------------------------------------------------------
+ *
+ * Each row struct of store.h is described once, as a table of its fields in
+ * the order of the statements' columns; one loop turns a row into a
+ * statement's parameters (p_fields) and one fills a row from a result
+ * (row_read), so a table's put and each are a table, not code.
+ */
 
-static void read_token(const PGresult *r, int i, struct token_row *t)
+enum field_kind {
+	FK_STR,    /* const char *; NULL is written as "", NULL read as "" */
+	FK_NSTR,   /* const char * that may be NULL both ways */
+	FK_JSON,   /* const char * JSON text; NULL is written as "{}" */
+	FK_TEXTN,  /* const char * (NUL-terminated when written) with its length in the size_t at aux */
+	FK_INT,    /* int64_t (or uint64_t) */
+	FK_INT32,  /* int */
+	FK_BOOL,   /* bool, stored 0 or 1 */
+	FK_CHARS,  /* char[aux], read with truncation */
+	FK_FIXED,  /* uint8_t[aux] as bytea; another size reads as zeros (tampering shows) */
+	FK_BYTES,  /* const void * as bytea, length in the size_t at aux; read into a buffer freed after the row */
+	FK_NBYTES, /* FK_BYTES, but NULL reads as NULL (a listing without them) */
+};
+
+struct field {
+	unsigned char kind;
+	unsigned short off, aux;
+};
+
+struct shape {
+	const struct field *f;
+	int n;
+};
+
+/* A field m of struct T; _ARR: an array, its size in aux; _LEN: its length in the size_t len. */
+#define FLD(k, T, m) { k, offsetof(struct T, m), 0 }
+#define FLD_ARR(k, T, m) { k, offsetof(struct T, m), sizeof(((struct T *)0)->m) }
+#define FLD_LEN(k, T, m, len) { k, offsetof(struct T, m), offsetof(struct T, len) }
+#define SHAPE(fields) { fields, (int)(sizeof(fields) / sizeof(fields[0])) }
+
+/* Parameters from fields [from, to) of row. */
+static void p_fields(struct params *p, const struct shape *sh, int from, int to, const void *row)
 {
-	memset(t, 0, sizeof(*t));
-	snprintf(t->id, sizeof(t->id), "%s", col(r, i, 0));
-	snprintf(t->name, sizeof(t->name), "%s", col(r, i, 1));
-	snprintf(t->role, sizeof(t->role), "%s", col(r, i, 2));
-	snprintf(t->env, sizeof(t->env), "%s", col(r, i, 3));
-	col_fixed(r, i, 4, t->hash, 32);
-	t->created_ns = col_int(r, i, 5);
-	snprintf(t->created_by, sizeof(t->created_by), "%s", col(r, i, 6));
-	t->revoked_ns = col_int(r, i, 7);
+	for (int i = from; i < to; i++) {
+		const struct field *f = &sh->f[i];
+		const char *at = (const char *)row + f->off;
+		const char *const *str = (const char *const *)(const void *)at;
+		switch (f->kind) {
+		case FK_STR:
+		case FK_TEXTN:
+			p_str(p, *str);
+			break;
+		case FK_NSTR:
+			p_text(p, *str);
+			break;
+		case FK_JSON:
+			p_text(p, *str ? *str : "{}");
+			break;
+		case FK_INT:
+			p_int(p, *(const int64_t *)(const void *)at);
+			break;
+		case FK_INT32:
+			p_int(p, *(const int *)(const void *)at);
+			break;
+		case FK_BOOL:
+			p_int(p, *(const bool *)(const void *)at ? 1 : 0);
+			break;
+		case FK_CHARS:
+			p_str(p, at);
+			break;
+		case FK_FIXED:
+			p_blob(p, at, f->aux);
+			break;
+		default: /* FK_BYTES, FK_NBYTES */
+			p_blob(p, *str, *(const size_t *)(const void *)((const char *)row + f->aux));
+			break;
+		}
+	}
 }
 
-static int pg_token_insert(void *impl, const struct token_row *t)
+/* The bytea buffers one row read holds until its callback returned (a shape has at most 4). */
+struct row_bufs {
+	uint8_t *b[4];
+	int n;
+};
+
+static void row_bufs_release(struct row_bufs *o)
 {
-	struct params p = { 0 };
-	p_str(&p, t->id);
-	p_str(&p, t->name);
-	p_str(&p, t->role);
-	p_str(&p, t->env);
-	p_blob(&p, t->hash, 32);
-	p_int(&p, t->created_ns);
-	p_str(&p, t->created_by);
-	return wexec(impl, PG_TOKEN_INSERT, &p, NULL);
+	for (int i = 0; i < o->n; i++)
+		free(o->b[i]);
+	o->n = 0;
 }
 
-static int pg_token_revoke(void *impl, const char *id_or_name, int64_t now, struct token_row *out)
+/* Fills row (zeroed first, sh->n fields or as many as r has columns) from row i of r. */
+static void row_read(const PGresult *r, int i, const struct shape *sh, void *row, size_t size, struct row_bufs *o)
 {
-	struct pg_store *s = impl;
-	struct params p = { 0 };
-	p_str(&p, id_or_name);
-	PGresult *r = rexec(s, &s->w, PG_TOKEN_REVOKE_FIND, &p);
-	if (!r)
-		return OODA_EIO;
-	int found = PQntuples(r);
-	if (found == 1)
-		read_token(r, 0, out);
-	PQclear(r);
-	if (found == 0)
-		return OODA_ENOTFOUND;
-	if (found > 1)
-		return OODA_ECONFLICT; /* a name shared by several active tokens: use the id */
-	struct params q = { 0 };
-	p_str(&q, out->id);
-	p_int(&q, now);
-	out->revoked_ns = now;
-	return wexec(s, PG_TOKEN_REVOKE, &q, NULL);
+	memset(row, 0, size);
+	int n = sh->n < PQnfields(r) ? sh->n : PQnfields(r);
+	for (int c = 0; c < n; c++) {
+		const struct field *f = &sh->f[c];
+		char *at = (char *)row + f->off;
+		const char **str = (const char **)(void *)at;
+		size_t *len = (size_t *)(void *)((char *)row + f->aux);
+		switch (f->kind) {
+		case FK_STR:
+		case FK_JSON:
+			*str = col(r, i, c);
+			break;
+		case FK_NSTR:
+			*str = PQgetisnull(r, i, c) ? NULL : col(r, i, c);
+			break;
+		case FK_TEXTN:
+			*str = col(r, i, c);
+			*len = (size_t)PQgetlength(r, i, c);
+			break;
+		case FK_INT:
+			*(int64_t *)(void *)at = col_int(r, i, c);
+			break;
+		case FK_INT32:
+			*(int *)(void *)at = (int)col_int(r, i, c);
+			break;
+		case FK_BOOL:
+			*(bool *)(void *)at = col_int(r, i, c) != 0;
+			break;
+		case FK_CHARS:
+			snprintf(at, f->aux, "%s", col(r, i, c));
+			break;
+		case FK_FIXED:
+			col_fixed(r, i, c, (uint8_t *)at, f->aux);
+			break;
+		default: /* FK_BYTES, FK_NBYTES */
+			if (f->kind == FK_NBYTES && PQgetisnull(r, i, c))
+				break;
+			o->b[o->n] = col_bytes(r, i, c, len);
+			*str = (const char *)o->b[o->n++];
+			break;
+		}
+	}
 }
 
 /* Runs a read and hands each row to each(); the shape of every iteration below. */
@@ -579,16 +666,149 @@ static int iterate(struct pg_store *s, enum pg_stmt id, const struct params *p, 
 	return rc > 0 ? 0 : rc;
 }
 
-static int token_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
+/* A row of any struct of store.h, on the stack. */
+#define ROW_MAX 512
+
+struct shaped {
+	const struct shape *sh;
+	store_row_fn fn;
+	void *ctx;
+};
+
+static int shaped_each(const PGresult *r, int i, store_row_fn unused, void *ctx)
 {
-	struct token_row t;
-	read_token(r, i, &t);
-	return fn(ctx, &t);
+	(void)unused;
+	const struct shaped *c = ctx;
+	_Alignas(max_align_t) unsigned char row[ROW_MAX];
+	struct row_bufs o = { .n = 0 };
+	row_read(r, i, c->sh, row, sizeof(row), &o);
+	int rc = c->fn(c->ctx, row);
+	row_bufs_release(&o);
+	return rc;
+}
+
+/* Each row of statement id as a struct of shape sh to fn; *rows (may be NULL) receives how many. */
+static int each_row(struct pg_store *s, enum pg_stmt id, const struct params *p, const struct shape *sh,
+		    store_row_fn fn, void *ctx, int *rows)
+{
+	struct shaped c = { sh, fn, ctx };
+	return iterate(s, id, p, shaped_each, NULL, &c, rows);
+}
+
+/* each_row for a get: OODA_ENOTFOUND when no row came. */
+static int each_found(struct pg_store *s, enum pg_stmt id, const struct params *p, const struct shape *sh,
+		      store_row_fn fn, void *ctx)
+{
+	int n = 0;
+	int rc = each_row(s, id, p, sh, fn, ctx, &n);
+	return !rc && n == 0 ? OODA_ENOTFOUND : rc;
+}
+
+/* A write of fields [0, n) of row (n < 0: all of them). */
+static int put_row(struct pg_store *s, enum pg_stmt id, const struct shape *sh, int n, const void *row)
+{
+	struct params p = { 0 };
+	p_fields(&p, sh, 0, n < 0 ? sh->n : n, row);
+	return wexec(s, id, &p, NULL);
+}
+
+/* The tables' rows, each in its statements' column order (pg_sql.h): NAME_shape from its fields. */
+#define SHAPED(name, ...)                                                   \
+	static const struct field name##_fields[] = { __VA_ARGS__ };        \
+	static const struct shape name##_shape = SHAPE(name##_fields)
+#define STR(T, m) FLD(FK_STR, T, m)
+#define INT(T, m) FLD(FK_INT, T, m)
+#define CHARS(T, m) FLD_ARR(FK_CHARS, T, m)
+#define FIXED(T, m) FLD_ARR(FK_FIXED, T, m)
+
+SHAPED(token, CHARS(token_row, id), CHARS(token_row, name), CHARS(token_row, role), CHARS(token_row, env),
+	FIXED(token_row, hash), INT(token_row, created_ns), CHARS(token_row, created_by), INT(token_row, revoked_ns));
+SHAPED(audit, INT(audit_row, seq), INT(audit_row, time_ns), STR(audit_row, actor), STR(audit_row, action),
+	STR(audit_row, target), STR(audit_row, before_digest), STR(audit_row, after_digest), STR(audit_row, rationale),
+	FLD(FK_NSTR, audit_row, detail), FIXED(audit_row, prev_hash), FIXED(audit_row, hash),
+	FLD(FK_INT32, audit_row, hash_version));
+SHAPED(checkpoint, INT(checkpoint_row, seq), INT(checkpoint_row, time_ns), FIXED(checkpoint_row, hash),
+	FIXED(checkpoint_row, signature), FIXED(checkpoint_row, pubkey));
+SHAPED(doc, STR(doc_row, kind), STR(doc_row, key), INT(doc_row, version), INT(doc_row, time_ns), STR(doc_row, author),
+	STR(doc_row, rationale), FLD_LEN(FK_TEXTN, doc_row, body, body_len), FLD(FK_BOOL, doc_row, deleted),
+	STR(doc_row, status));
+SHAPED(snapshot, STR(pattern_snapshot_row, service), INT(pattern_snapshot_row, saved_ns),
+	INT(pattern_snapshot_row, lines), FLD_LEN(FK_BYTES, pattern_snapshot_row, snapshot, snapshot_len),
+	FLD_LEN(FK_BYTES, pattern_snapshot_row, severities, severities_len));
+SHAPED(notify, STR(notify_row, id), STR(notify_row, dedupe_key), STR(notify_row, target), STR(notify_row, kind),
+	STR(notify_row, event), STR(notify_row, payload), STR(notify_row, incident), STR(notify_row, alert),
+	STR(notify_row, status), INT(notify_row, attempts), INT(notify_row, next_attempt_ns),
+	STR(notify_row, last_error), INT(notify_row, created_ns), INT(notify_row, delivered_ns));
+/* PG_NOTIFY_INSERT's and PG_NOTIFY_UPDATE's parameters */
+SHAPED(notify_insert, STR(notify_row, id), STR(notify_row, dedupe_key), STR(notify_row, target), STR(notify_row, kind),
+	STR(notify_row, event), STR(notify_row, payload), STR(notify_row, incident), STR(notify_row, alert),
+	INT(notify_row, next_attempt_ns), INT(notify_row, created_ns));
+SHAPED(notify_update, STR(notify_row, id), STR(notify_row, status), INT(notify_row, attempts),
+	INT(notify_row, next_attempt_ns), STR(notify_row, last_error), INT(notify_row, delivered_ns));
+SHAPED(incident, INT(incident_row, number), STR(incident_row, status), STR(incident_row, service),
+	STR(incident_row, severity), INT(incident_row, updated_ns), STR(incident_row, body));
+SHAPED(entry, INT(incident_entry_row, number), INT(incident_entry_row, seq), INT(incident_entry_row, at_ns),
+	STR(incident_entry_row, kind), STR(incident_entry_row, actor), STR(incident_entry_row, text),
+	FLD(FK_JSON, incident_entry_row, data));
+SHAPED(artifact, INT(incident_artifact_row, number), INT(incident_artifact_row, id), STR(incident_artifact_row, name),
+	STR(incident_artifact_row, content_type), INT(incident_artifact_row, size), STR(incident_artifact_row, sha256),
+	STR(incident_artifact_row, uploaded_by), INT(incident_artifact_row, at_ns),
+	FLD_LEN(FK_NBYTES, incident_artifact_row, bytes, bytes_len));
+SHAPED(rollout, STR(rollout_row, id), STR(rollout_row, status), STR(rollout_row, env), INT(rollout_row, due_ns),
+	INT(rollout_row, updated_ns), STR(rollout_row, body));
+SHAPED(lease, CHARS(lease_row, node_id), INT(lease_row, term), INT(lease_row, expires_ns));
+SHAPED(node, STR(node_row, node_id), STR(node_row, address), STR(node_row, version), STR(node_row, role),
+	INT(node_row, term), INT(node_row, started_ns), INT(node_row, seen_ns), INT(node_row, config_generation),
+	STR(node_row, config_hash), STR(node_row, config_error));
+SHAPED(live, INT(live_delta_row, id), STR(live_delta_row, node_id), INT(live_delta_row, written_ns),
+	FLD_LEN(FK_BYTES, live_delta_row, body, body_len));
+#undef STR
+#undef INT
+#undef CHARS
+#undef FIXED
+
+/* Reads row 0 of r into out when there is exactly one; 1 when there was, 0 when none, -1 for several. */
+static int read_one(PGresult *r, const struct shape *sh, void *out, size_t size)
+{
+	int n = PQntuples(r);
+	if (n == 1) {
+		struct row_bufs o = { .n = 0 };
+		row_read(r, 0, sh, out, size, &o);
+	}
+	return n == 1 ? 1 : n == 0 ? 0 : -1;
+}
+
+/* ---- tokens ------------------------------------------------------------------ */
+
+static int pg_token_insert(void *impl, const struct token_row *t)
+{
+	return put_row(impl, PG_TOKEN_INSERT, &token_shape, 7, t); /* revoked_ns starts 0 */
+}
+
+static int pg_token_revoke(void *impl, const char *id_or_name, int64_t now, struct token_row *out)
+{
+	struct pg_store *s = impl;
+	struct params p = { 0 };
+	p_str(&p, id_or_name);
+	PGresult *r = rexec(s, &s->w, PG_TOKEN_REVOKE_FIND, &p);
+	if (!r)
+		return OODA_EIO;
+	int found = read_one(r, &token_shape, out, sizeof(*out));
+	PQclear(r);
+	if (found == 0)
+		return OODA_ENOTFOUND;
+	if (found < 0)
+		return OODA_ECONFLICT; /* a name shared by several active tokens: use the id */
+	struct params q = { 0 };
+	p_str(&q, out->id);
+	p_int(&q, now);
+	out->revoked_ns = now;
+	return wexec(s, PG_TOKEN_REVOKE, &q, NULL);
 }
 
 static int pg_token_list(void *impl, store_row_fn fn, void *ctx)
 {
-	return iterate(impl, PG_TOKEN_LIST, NULL, token_each, fn, ctx, NULL);
+	return each_row(impl, PG_TOKEN_LIST, NULL, &token_shape, fn, ctx, NULL);
 }
 
 /* ---- audit ------------------------------------------------------------------- */
@@ -612,34 +832,7 @@ static int pg_audit_last(void *impl, int64_t *seq, uint8_t hash[32])
 
 static int pg_audit_insert(void *impl, const struct audit_row *a)
 {
-	struct params p = { 0 };
-	p_int(&p, a->seq);
-	p_int(&p, a->time_ns);
-	p_str(&p, a->actor);
-	p_str(&p, a->action);
-	p_str(&p, a->target);
-	p_str(&p, a->before_digest);
-	p_str(&p, a->after_digest);
-	p_str(&p, a->rationale);
-	p_text(&p, a->detail);
-	p_blob(&p, a->prev_hash, 32);
-	p_blob(&p, a->hash, 32);
-	p_int(&p, a->hash_version);
-	return wexec(impl, PG_AUDIT_INSERT, &p, NULL);
-}
-
-static int audit_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
-{
-	struct audit_row a = {
-		.seq = col_int(r, i, 0),	  .time_ns = col_int(r, i, 1),	      .actor = col(r, i, 2),
-		.action = col(r, i, 3),		  .target = col(r, i, 4),	      .before_digest = col(r, i, 5),
-		.after_digest = col(r, i, 6),	  .rationale = col(r, i, 7),
-		.detail = PQgetisnull(r, i, 8) ? NULL : col(r, i, 8),
-		.hash_version = (int)col_int(r, i, 11),
-	};
-	col_fixed(r, i, 9, a.prev_hash, 32);
-	col_fixed(r, i, 10, a.hash, 32);
-	return fn(ctx, &a);
+	return put_row(impl, PG_AUDIT_INSERT, &audit_shape, -1, a);
 }
 
 static int pg_audit_iter(void *impl, const struct audit_filter *f, store_row_fn fn, void *ctx)
@@ -653,53 +846,28 @@ static int pg_audit_iter(void *impl, const struct audit_filter *f, store_row_fn 
 	p_int(&p, f->after_seq);
 	p_int(&p, f->before_seq);
 	p_limit(&p, f->limit);
-	return iterate(impl, f->descending ? PG_AUDIT_ITER_DESC : PG_AUDIT_ITER_ASC, &p, audit_each, fn, ctx, NULL);
+	return each_row(impl, f->descending ? PG_AUDIT_ITER_DESC : PG_AUDIT_ITER_ASC, &p, &audit_shape, fn, ctx, NULL);
 }
 
 static int pg_checkpoint_insert(void *impl, const struct checkpoint_row *cp)
 {
-	struct params p = { 0 };
-	p_int(&p, cp->seq);
-	p_int(&p, cp->time_ns);
-	p_blob(&p, cp->hash, 32);
-	p_blob(&p, cp->signature, 64);
-	p_blob(&p, cp->pubkey, 32);
-	return wexec(impl, PG_CHECKPOINT_INSERT, &p, NULL);
-}
-
-static void read_checkpoint(const PGresult *r, int i, struct checkpoint_row *cp)
-{
-	memset(cp, 0, sizeof(*cp));
-	cp->seq = col_int(r, i, 0);
-	cp->time_ns = col_int(r, i, 1);
-	col_fixed(r, i, 2, cp->hash, 32);
-	col_fixed(r, i, 3, cp->signature, 64);
-	col_fixed(r, i, 4, cp->pubkey, 32);
-}
-
-static int checkpoint_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
-{
-	struct checkpoint_row cp;
-	read_checkpoint(r, i, &cp);
-	return fn(ctx, &cp);
+	return put_row(impl, PG_CHECKPOINT_INSERT, &checkpoint_shape, -1, cp);
 }
 
 static int pg_checkpoint_iter(void *impl, store_row_fn fn, void *ctx)
 {
-	return iterate(impl, PG_CHECKPOINT_LIST, NULL, checkpoint_each, fn, ctx, NULL);
+	return each_row(impl, PG_CHECKPOINT_LIST, NULL, &checkpoint_shape, fn, ctx, NULL);
 }
 
-static int checkpoint_copy(const PGresult *r, int i, store_row_fn fn, void *ctx)
+static int checkpoint_copy(void *ctx, const void *row)
 {
-	read_checkpoint(r, i, ctx);
+	memcpy(ctx, row, sizeof(struct checkpoint_row));
 	return 0;
 }
 
 static int pg_checkpoint_last(void *impl, struct checkpoint_row *out)
 {
-	int n = 0;
-	int rc = iterate(impl, PG_CHECKPOINT_LAST, NULL, checkpoint_copy, NULL, out, &n);
-	return !rc && n == 0 ? OODA_ENOTFOUND : rc;
+	return each_found(impl, PG_CHECKPOINT_LAST, NULL, &checkpoint_shape, checkpoint_copy, out);
 }
 
 /* ---- documents --------------------------------------------------------------- */
@@ -718,30 +886,14 @@ static int pg_doc_put(void *impl, struct doc_row *d, int64_t expect_version)
 	if (expect_version >= 0 && expect_version != latest)
 		return OODA_EPRECOND;
 	d->version = latest + 1;
-	char *body = xmalloc(d->body_len + 1);
+	char *body = xmalloc(d->body_len + 1); /* text parameters end at a NUL */
 	memcpy(body, d->body, d->body_len);
 	body[d->body_len] = 0;
-	p_int(&p, d->version);
-	p_int(&p, d->time_ns);
-	p_str(&p, d->author);
-	p_str(&p, d->rationale);
-	p_text(&p, body);
-	p_int(&p, d->deleted ? 1 : 0);
-	p_str(&p, d->status);
-	int rc = wexec(s, PG_DOC_INSERT, &p, NULL);
+	struct doc_row row = *d;
+	row.body = body;
+	int rc = put_row(s, PG_DOC_INSERT, &doc_shape, -1, &row);
 	free(body);
 	return rc;
-}
-
-static int doc_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
-{
-	struct doc_row d = {
-		.kind = col(r, i, 0),	   .key = col(r, i, 1),		.version = col_int(r, i, 2),
-		.time_ns = col_int(r, i, 3), .author = col(r, i, 4),	.rationale = col(r, i, 5),
-		.body = col(r, i, 6),	   .body_len = (size_t)PQgetlength(r, i, 6),
-		.deleted = col_int(r, i, 7) != 0,
-	};
-	return fn(ctx, &d);
 }
 
 static int pg_doc_get(void *impl, const char *kind, const char *key, int64_t version, store_row_fn fn, void *ctx)
@@ -751,9 +903,7 @@ static int pg_doc_get(void *impl, const char *kind, const char *key, int64_t ver
 	p_str(&p, key);
 	if (version)
 		p_int(&p, version);
-	int n = 0;
-	int rc = iterate(impl, version ? PG_DOC_GET_VERSION : PG_DOC_GET_LATEST, &p, doc_each, fn, ctx, &n);
-	return !rc && n == 0 ? OODA_ENOTFOUND : rc;
+	return each_found(impl, version ? PG_DOC_GET_VERSION : PG_DOC_GET_LATEST, &p, &doc_shape, fn, ctx);
 }
 
 static int pg_doc_list(void *impl, const char *kind, const char *prefix, const char *after, size_t limit,
@@ -764,7 +914,7 @@ static int pg_doc_list(void *impl, const char *kind, const char *prefix, const c
 	p_str(&p, prefix);
 	p_str(&p, after);
 	p_limit(&p, limit);
-	return iterate(impl, PG_DOC_LIST, &p, doc_each, fn, ctx, NULL);
+	return each_row(impl, PG_DOC_LIST, &p, &doc_shape, fn, ctx, NULL);
 }
 
 static int pg_doc_list_status(void *impl, const char *kind, const char *status, store_row_fn fn, void *ctx)
@@ -772,7 +922,7 @@ static int pg_doc_list_status(void *impl, const char *kind, const char *status, 
 	struct params p = { 0 };
 	p_str(&p, kind);
 	p_str(&p, status);
-	return iterate(impl, PG_DOC_LIST_STATUS, &p, doc_each, fn, ctx, NULL);
+	return each_row(impl, PG_DOC_LIST_STATUS, &p, &doc_shape, fn, ctx, NULL);
 }
 
 static int pg_doc_history(void *impl, const char *kind, const char *key, store_row_fn fn, void *ctx)
@@ -780,9 +930,7 @@ static int pg_doc_history(void *impl, const char *kind, const char *key, store_r
 	struct params p = { 0 };
 	p_str(&p, kind);
 	p_str(&p, key);
-	int n = 0;
-	int rc = iterate(impl, PG_DOC_HISTORY, &p, doc_each, fn, ctx, &n);
-	return !rc && n == 0 ? OODA_ENOTFOUND : rc;
+	return each_found(impl, PG_DOC_HISTORY, &p, &doc_shape, fn, ctx);
 }
 
 static int pg_doc_prune(void *impl, const char *kind, int64_t before_ns, int64_t keep_versions, size_t limit,
@@ -799,34 +947,25 @@ static int pg_doc_prune(void *impl, const char *kind, int64_t before_ns, int64_t
 	return rc;
 }
 
-static int pg_pattern_snapshot_put(void *impl, const struct pattern_snapshot_row *r)
+static int pg_doc_drop(void *impl, const char *kind, const char *key, size_t *deleted)
 {
 	struct params p = { 0 };
-	p_str(&p, r->service);
-	p_int(&p, r->saved_ns);
-	p_int(&p, (int64_t)r->lines);
-	p_blob(&p, r->snapshot, r->snapshot_len);
-	p_blob(&p, r->severities, r->severities_len);
-	return wexec(impl, PG_PATTERN_SNAPSHOT_PUT, &p, NULL);
+	p_str(&p, kind);
+	p_str(&p, key);
+	int64_t n = 0;
+	int rc = wexec(impl, PG_DOC_DROP, &p, &n);
+	*deleted = rc ? 0 : (size_t)n;
+	return rc;
 }
 
-static int snapshot_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
+static int pg_pattern_snapshot_put(void *impl, const struct pattern_snapshot_row *r)
 {
-	struct pattern_snapshot_row row = { .service = col(r, i, 0), .saved_ns = col_int(r, i, 1),
-					    .lines = (uint64_t)col_int(r, i, 2) };
-	uint8_t *snap = col_bytes(r, i, 3, &row.snapshot_len);
-	uint8_t *sev = col_bytes(r, i, 4, &row.severities_len);
-	row.snapshot = snap;
-	row.severities = sev;
-	int rc = fn(ctx, &row);
-	free(snap);
-	free(sev);
-	return rc;
+	return put_row(impl, PG_PATTERN_SNAPSHOT_PUT, &snapshot_shape, -1, r);
 }
 
 static int pg_pattern_snapshot_iter(void *impl, store_row_fn fn, void *ctx)
 {
-	return iterate(impl, PG_PATTERN_SNAPSHOT_LIST, NULL, snapshot_each, fn, ctx, NULL);
+	return each_row(impl, PG_PATTERN_SNAPSHOT_LIST, NULL, &snapshot_shape, fn, ctx, NULL);
 }
 
 /* ---- the notification outbox ------------------------------------------------- */
@@ -834,27 +973,11 @@ static int pg_pattern_snapshot_iter(void *impl, store_row_fn fn, void *ctx)
 static int pg_notify_insert(void *impl, const struct notify_row *r, bool *inserted)
 {
 	struct params p = { 0 };
-	const char *text[] = { r->id, r->dedupe_key, r->target, r->kind, r->event, r->payload, r->incident, r->alert };
-	for (int i = 0; i < 8; i++)
-		p_str(&p, text[i]);
-	p_int(&p, r->next_attempt_ns);
-	p_int(&p, r->created_ns);
+	p_fields(&p, &notify_insert_shape, 0, notify_insert_shape.n, r);
 	int64_t n = 0;
 	int rc = wexec(impl, PG_NOTIFY_INSERT, &p, &n);
 	*inserted = !rc && n > 0;
 	return rc;
-}
-
-static int notify_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
-{
-	struct notify_row n = {
-		.id = col(r, i, 0),	    .dedupe_key = col(r, i, 1),	     .target = col(r, i, 2),
-		.kind = col(r, i, 3),	    .event = col(r, i, 4),	     .payload = col(r, i, 5),
-		.incident = col(r, i, 6),   .alert = col(r, i, 7),	     .status = col(r, i, 8),
-		.attempts = col_int(r, i, 9), .next_attempt_ns = col_int(r, i, 10), .last_error = col(r, i, 11),
-		.created_ns = col_int(r, i, 12), .delivered_ns = col_int(r, i, 13),
-	};
-	return fn(ctx, &n);
 }
 
 static int pg_notify_due(void *impl, int64_t now_ns, size_t limit, store_row_fn fn, void *ctx)
@@ -862,18 +985,13 @@ static int pg_notify_due(void *impl, int64_t now_ns, size_t limit, store_row_fn 
 	struct params p = { 0 };
 	p_int(&p, now_ns);
 	p_limit(&p, limit);
-	return iterate(impl, PG_NOTIFY_DUE, &p, notify_each, fn, ctx, NULL);
+	return each_row(impl, PG_NOTIFY_DUE, &p, &notify_shape, fn, ctx, NULL);
 }
 
 static int pg_notify_update(void *impl, const struct notify_row *r)
 {
 	struct params p = { 0 };
-	p_str(&p, r->id);
-	p_str(&p, r->status);
-	p_int(&p, r->attempts);
-	p_int(&p, r->next_attempt_ns);
-	p_str(&p, r->last_error);
-	p_int(&p, r->delivered_ns);
+	p_fields(&p, &notify_update_shape, 0, notify_update_shape.n, r);
 	int64_t n = 0;
 	int rc = wexec(impl, PG_NOTIFY_UPDATE, &p, &n);
 	return rc ? rc : n > 0 ? 0 : OODA_ENOTFOUND;
@@ -887,7 +1005,7 @@ static int pg_notify_list(void *impl, const struct notify_filter *f, store_row_f
 	p_str(&p, f->status);
 	p_str(&p, f->id);
 	p_int(&p, f->limit ? (int64_t)f->limit : 100);
-	return iterate(impl, PG_NOTIFY_LIST, &p, notify_each, fn, ctx, NULL);
+	return each_row(impl, PG_NOTIFY_LIST, &p, &notify_shape, fn, ctx, NULL);
 }
 
 static int counts_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
@@ -926,35 +1044,19 @@ static int pg_notify_prune(void *impl, int64_t before_ns, size_t limit, size_t *
 
 static int pg_incident_put(void *impl, const struct incident_row *r)
 {
-	struct params p = { 0 };
-	p_int(&p, r->number);
-	p_str(&p, r->status);
-	p_str(&p, r->service);
-	p_str(&p, r->severity);
-	p_int(&p, r->updated_ns);
-	p_str(&p, r->body);
-	return wexec(impl, PG_INCIDENT_PUT, &p, NULL);
-}
-
-static int incident_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
-{
-	struct incident_row row = { .number = col_int(r, i, 0), .status = col(r, i, 1), .service = col(r, i, 2),
-				    .severity = col(r, i, 3), .updated_ns = col_int(r, i, 4), .body = col(r, i, 5) };
-	return fn(ctx, &row);
+	return put_row(impl, PG_INCIDENT_PUT, &incident_shape, -1, r);
 }
 
 static int pg_incident_get(void *impl, int64_t number, store_row_fn fn, void *ctx)
 {
 	struct params p = { 0 };
 	p_int(&p, number);
-	int n = 0;
-	int rc = iterate(impl, PG_INCIDENT_GET, &p, incident_each, fn, ctx, &n);
-	return !rc && n == 0 ? OODA_ENOTFOUND : rc;
+	return each_found(impl, PG_INCIDENT_GET, &p, &incident_shape, fn, ctx);
 }
 
 static int pg_incident_iter(void *impl, store_row_fn fn, void *ctx)
 {
-	return iterate(impl, PG_INCIDENT_LIST, NULL, incident_each, fn, ctx, NULL);
+	return each_row(impl, PG_INCIDENT_LIST, NULL, &incident_shape, fn, ctx, NULL);
 }
 
 static int int_copy(const PGresult *r, int i, store_row_fn fn, void *ctx)
@@ -969,80 +1071,36 @@ static int pg_incident_max(void *impl, int64_t *number)
 	return iterate(impl, PG_INCIDENT_MAX, NULL, int_copy, NULL, number, NULL);
 }
 
-static int pg_incident_entry_append(void *impl, struct incident_entry_row *e)
+/* The next number of a per-incident sequence (PG_INCIDENT_ENTRY_NEXT, _ARTIFACT_NEXT), on the writer. */
+static int next_of(struct pg_store *s, enum pg_stmt id, int64_t number, int64_t *next)
 {
-	struct pg_store *s = impl;
 	struct params p = { 0 };
-	p_int(&p, e->number);
-	PGresult *r = rexec(s, &s->w, PG_INCIDENT_ENTRY_NEXT, &p);
-	if (!r || PQntuples(r) != 1) {
-		PQclear(r);
-		return OODA_EIO;
-	}
-	e->seq = col_int(r, 0, 0);
+	p_int(&p, number);
+	PGresult *r = rexec(s, &s->w, id, &p);
+	int ok = r && PQntuples(r) == 1;
+	if (ok)
+		*next = col_int(r, 0, 0);
 	PQclear(r);
-	p_int(&p, e->seq);
-	p_int(&p, e->at_ns);
-	p_str(&p, e->kind);
-	p_str(&p, e->actor);
-	p_str(&p, e->text);
-	p_text(&p, e->data ? e->data : "{}");
-	return wexec(s, PG_INCIDENT_ENTRY_INSERT, &p, NULL);
+	return ok ? 0 : OODA_EIO;
 }
 
-static int entry_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
+static int pg_incident_entry_append(void *impl, struct incident_entry_row *e)
 {
-	struct incident_entry_row e = { .number = col_int(r, i, 0), .seq = col_int(r, i, 1),
-					.at_ns = col_int(r, i, 2),   .kind = col(r, i, 3),
-					.actor = col(r, i, 4),	     .text = col(r, i, 5),
-					.data = col(r, i, 6) };
-	return fn(ctx, &e);
+	int rc = next_of(impl, PG_INCIDENT_ENTRY_NEXT, e->number, &e->seq);
+	return rc ? rc : put_row(impl, PG_INCIDENT_ENTRY_INSERT, &entry_shape, -1, e);
 }
 
 static int pg_incident_entry_iter(void *impl, int64_t number, store_row_fn fn, void *ctx)
 {
 	struct params p = { 0 };
 	p_int(&p, number);
-	return iterate(impl, PG_INCIDENT_ENTRY_LIST, &p, entry_each, fn, ctx, NULL);
+	return each_row(impl, PG_INCIDENT_ENTRY_LIST, &p, &entry_shape, fn, ctx, NULL);
 }
 
 static int pg_incident_artifact_put(void *impl, struct incident_artifact_row *a)
 {
-	struct pg_store *s = impl;
-	struct params p = { 0 };
-	p_int(&p, a->number);
-	PGresult *r = rexec(s, &s->w, PG_INCIDENT_ARTIFACT_NEXT, &p);
-	if (!r || PQntuples(r) != 1) {
-		PQclear(r);
-		return OODA_EIO;
-	}
-	a->id = col_int(r, 0, 0);
-	PQclear(r);
-	p_int(&p, a->id);
-	p_str(&p, a->name);
-	p_str(&p, a->content_type);
-	p_int(&p, a->size);
-	p_str(&p, a->sha256);
-	p_str(&p, a->uploaded_by);
-	p_int(&p, a->at_ns);
-	p_blob(&p, a->bytes, a->bytes_len);
-	return wexec(s, PG_INCIDENT_ARTIFACT_INSERT, &p, NULL);
-}
-
-static int artifact_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
-{
-	struct incident_artifact_row a = { .number = col_int(r, i, 0), .id = col_int(r, i, 1),
-					   .name = col(r, i, 2),	 .content_type = col(r, i, 3),
-					   .size = col_int(r, i, 4),	 .sha256 = col(r, i, 5),
-					   .uploaded_by = col(r, i, 6),	 .at_ns = col_int(r, i, 7) };
-	uint8_t *bytes = NULL;
-	if (!PQgetisnull(r, i, 8)) {
-		bytes = col_bytes(r, i, 8, &a.bytes_len);
-		a.bytes = bytes;
-	}
-	int rc = fn(ctx, &a);
-	free(bytes);
-	return rc;
+	int rc = next_of(impl, PG_INCIDENT_ARTIFACT_NEXT, a->number, &a->id);
+	return rc ? rc : put_row(impl, PG_INCIDENT_ARTIFACT_INSERT, &artifact_shape, -1, a);
 }
 
 static int pg_incident_artifact_get(void *impl, int64_t number, int64_t id, store_row_fn fn, void *ctx)
@@ -1050,46 +1108,28 @@ static int pg_incident_artifact_get(void *impl, int64_t number, int64_t id, stor
 	struct params p = { 0 };
 	p_int(&p, number);
 	p_int(&p, id);
-	int n = 0;
-	int rc = iterate(impl, PG_INCIDENT_ARTIFACT_GET, &p, artifact_each, fn, ctx, &n);
-	return !rc && n == 0 ? OODA_ENOTFOUND : rc;
+	return each_found(impl, PG_INCIDENT_ARTIFACT_GET, &p, &artifact_shape, fn, ctx);
 }
 
 static int pg_incident_artifact_iter(void *impl, int64_t number, store_row_fn fn, void *ctx)
 {
 	struct params p = { 0 };
 	p_int(&p, number);
-	return iterate(impl, PG_INCIDENT_ARTIFACT_LIST, &p, artifact_each, fn, ctx, NULL);
+	return each_row(impl, PG_INCIDENT_ARTIFACT_LIST, &p, &artifact_shape, fn, ctx, NULL);
 }
 
 /* ---- rollouts ------------------------------------------------------------ */
 
 static int pg_rollout_put(void *impl, const struct rollout_row *r)
 {
-	struct params p = { 0 };
-	p_str(&p, r->id);
-	p_str(&p, r->status);
-	p_str(&p, r->env ? r->env : "");
-	p_int(&p, r->due_ns);
-	p_int(&p, r->updated_ns);
-	p_str(&p, r->body);
-	return wexec(impl, PG_ROLLOUT_PUT, &p, NULL);
-}
-
-static int rollout_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
-{
-	struct rollout_row row = { .id = col(r, i, 0), .status = col(r, i, 1), .env = col(r, i, 2),
-				   .due_ns = col_int(r, i, 3), .updated_ns = col_int(r, i, 4), .body = col(r, i, 5) };
-	return fn(ctx, &row);
+	return put_row(impl, PG_ROLLOUT_PUT, &rollout_shape, -1, r);
 }
 
 static int pg_rollout_get(void *impl, const char *id, store_row_fn fn, void *ctx)
 {
 	struct params p = { 0 };
 	p_str(&p, id);
-	int n = 0;
-	int rc = iterate(impl, PG_ROLLOUT_GET, &p, rollout_each, fn, ctx, &n);
-	return !rc && n == 0 ? OODA_ENOTFOUND : rc;
+	return each_found(impl, PG_ROLLOUT_GET, &p, &rollout_shape, fn, ctx);
 }
 
 static int pg_rollout_list(void *impl, const char *status, size_t limit, store_row_fn fn, void *ctx)
@@ -1098,17 +1138,10 @@ static int pg_rollout_list(void *impl, const char *status, size_t limit, store_r
 	p_int(&p, (int64_t)(limit ? limit : 1000));
 	if (status)
 		p_str(&p, status);
-	return iterate(impl, status ? PG_ROLLOUT_LIST_STATUS : PG_ROLLOUT_LIST, &p, rollout_each, fn, ctx, NULL);
+	return each_row(impl, status ? PG_ROLLOUT_LIST_STATUS : PG_ROLLOUT_LIST, &p, &rollout_shape, fn, ctx, NULL);
 }
 
 /* ---- several nodes: lease, fence, heartbeats ------------------------------ */
-
-static void read_lease(const PGresult *r, struct lease_row *out)
-{
-	snprintf(out->node_id, sizeof(out->node_id), "%s", col(r, 0, 0));
-	out->term = col_int(r, 0, 1);
-	out->expires_ns = col_int(r, 0, 2);
-}
 
 /* The writer's read of the lease, inside the transaction (the write lock is held). */
 static int lease_read_tx(struct pg_store *s, struct lease_row *out)
@@ -1116,9 +1149,7 @@ static int lease_read_tx(struct pg_store *s, struct lease_row *out)
 	PGresult *r = rexec(s, &s->w, PG_LEASE_GET, NULL);
 	if (!r)
 		return OODA_EIO;
-	int n = PQntuples(r);
-	if (n == 1)
-		read_lease(r, out);
+	int n = read_one(r, &lease_shape, out, sizeof(*out));
 	PQclear(r);
 	return n == 1 ? 0 : OODA_ENOTFOUND;
 }
@@ -1136,27 +1167,21 @@ static int pg_lease_claim(void *impl, const char *node, int64_t held_term, int64
 	PGresult *r = rexec(s, &s->w, PG_LEASE_CLAIM, &p);
 	if (!r)
 		return OODA_EIO;
-	int n = PQntuples(r);
-	if (n == 1)
-		read_lease(r, out);
+	int n = read_one(r, &lease_shape, out, sizeof(*out));
 	PQclear(r);
 	return n == 1 ? 0 : lease_read_tx(s, out);
 }
 
+static int lease_copy(void *ctx, const void *row)
+{
+	memcpy(ctx, row, sizeof(struct lease_row));
+	return 0;
+}
+
 static int pg_lease_get(void *impl, struct lease_row *out)
 {
-	struct pg_store *s = impl;
 	memset(out, 0, sizeof(*out));
-	struct pconn *c = rconn(s);
-	if (!c)
-		return OODA_EUNAVAIL;
-	PGresult *r = rexec(s, c, PG_LEASE_GET, NULL);
-	int n = r ? PQntuples(r) : 0;
-	if (n == 1)
-		read_lease(r, out);
-	PQclear(r);
-	rdone(s, c);
-	return !r ? OODA_EIO : n == 1 ? 0 : OODA_ENOTFOUND;
+	return each_found(impl, PG_LEASE_GET, NULL, &lease_shape, lease_copy, out);
 }
 
 static int pg_fence(void *impl, int64_t term, int64_t *current)
@@ -1171,32 +1196,12 @@ static int pg_fence(void *impl, int64_t term, int64_t *current)
 
 static int pg_node_put(void *impl, const struct node_row *r)
 {
-	struct params p = { 0 };
-	p_str(&p, r->node_id);
-	p_str(&p, r->address);
-	p_str(&p, r->version);
-	p_str(&p, r->role);
-	p_int(&p, r->term);
-	p_int(&p, r->started_ns);
-	p_int(&p, r->seen_ns);
-	p_int(&p, r->config_generation);
-	p_str(&p, r->config_hash ? r->config_hash : "");
-	p_str(&p, r->config_error ? r->config_error : "");
-	return wexec(impl, PG_NODE_PUT, &p, NULL);
-}
-
-static int node_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
-{
-	struct node_row row = { .node_id = col(r, i, 0), .address = col(r, i, 1), .version = col(r, i, 2),
-				.role = col(r, i, 3), .term = col_int(r, i, 4), .started_ns = col_int(r, i, 5),
-				.seen_ns = col_int(r, i, 6), .config_generation = col_int(r, i, 7),
-				.config_hash = col(r, i, 8), .config_error = col(r, i, 9) };
-	return fn(ctx, &row);
+	return put_row(impl, PG_NODE_PUT, &node_shape, -1, r);
 }
 
 static int pg_node_list(void *impl, store_row_fn fn, void *ctx)
 {
-	return iterate(impl, PG_NODE_LIST, NULL, node_each, fn, ctx, NULL);
+	return each_row(impl, PG_NODE_LIST, NULL, &node_shape, fn, ctx, NULL);
 }
 
 /* ---- the cluster's configuration reload generation ------------------------ */
@@ -1458,21 +1463,10 @@ static int pg_table_insert(void *impl, const struct store_table *t, const struct
 
 static int pg_live_put(void *impl, const char *node, int64_t written_ns, const void *body, size_t len)
 {
+	struct live_delta_row row = { .node_id = node, .written_ns = written_ns, .body = body, .body_len = len };
 	struct params p = { 0 };
-	p_str(&p, node);
-	p_int(&p, written_ns);
-	p_blob(&p, body, len);
+	p_fields(&p, &live_shape, 1, live_shape.n, &row); /* the id is the database's */
 	return wexec(impl, PG_LIVE_PUT, &p, NULL);
-}
-
-static int live_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
-{
-	struct live_delta_row row = { .id = col_int(r, i, 0), .node_id = col(r, i, 1), .written_ns = col_int(r, i, 2) };
-	uint8_t *body = col_bytes(r, i, 3, &row.body_len);
-	row.body = body;
-	int rc = fn(ctx, &row);
-	free(body);
-	return rc;
 }
 
 static int pg_live_list(void *impl, const char *node, int64_t after_id, int64_t own_before_ns, size_t limit,
@@ -1483,7 +1477,7 @@ static int pg_live_list(void *impl, const char *node, int64_t after_id, int64_t 
 	p_int(&p, after_id);
 	p_int(&p, own_before_ns);
 	p_int(&p, (int64_t)(limit ? limit : 1));
-	return iterate(impl, PG_LIVE_LIST, &p, live_each, fn, ctx, NULL);
+	return each_row(impl, PG_LIVE_LIST, &p, &live_shape, fn, ctx, NULL);
 }
 
 static int pg_live_prune(void *impl, int64_t before_ns)
@@ -1549,6 +1543,7 @@ const struct store_backend store_pg_backend = {
 	.doc_list_status = pg_doc_list_status,
 	.doc_history = pg_doc_history,
 	.doc_prune = pg_doc_prune,
+	.doc_drop = pg_doc_drop,
 	.pattern_snapshot_put = pg_pattern_snapshot_put,
 	.pattern_snapshot_iter = pg_pattern_snapshot_iter,
 	.disk_full = pg_disk_full,

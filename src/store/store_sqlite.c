@@ -717,6 +717,23 @@ static int sq_doc_prune(void *impl, const char *kind, int64_t before_ns, int64_t
 	return 0;
 }
 
+static int sq_doc_drop(void *impl, const char *kind, const char *key, size_t *deleted)
+{
+	struct sqlite_store *s = impl;
+	*deleted = 0;
+	sqlite3_stmt *st = stmt(&s->w, SQL_DOC_DROP);
+	if (!st)
+		return OODA_EIO;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return OODA_EIO;
+	*deleted = (size_t)sqlite3_changes(s->w.db);
+	return 0;
+}
+
 static int sq_pattern_snapshot_put(void *impl, const struct pattern_snapshot_row *r)
 {
 	struct sqlite_store *s = impl;
@@ -1323,6 +1340,7 @@ const struct store_backend store_sqlite_backend = {
 	.doc_list_status = sq_doc_list_status,
 	.doc_history = sq_doc_history,
 	.doc_prune = sq_doc_prune,
+	.doc_drop = sq_doc_drop,
 	.pattern_snapshot_put = sq_pattern_snapshot_put,
 	.pattern_snapshot_iter = sq_pattern_snapshot_iter,
 	.disk_full = sq_disk_full,

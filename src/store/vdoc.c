@@ -295,6 +295,14 @@ int vdoc_prune(struct store *s, const struct vdoc_retention *r, int64_t now_ns, 
 	return rc;
 }
 
+int vdoc_drop_tx(struct store *s, const char *kind, const char *key, size_t *deleted, struct buf *err)
+{
+	int rc = store_backend(s)->doc_drop(store_impl(s), kind, key, deleted);
+	if (rc)
+		buf_addf(err, "%s/%s cannot be deleted", kind, key);
+	return rc;
+}
+
 int vdoc_prune_tick(struct vdoc_pruner *p, struct store *s, int64_t now_ns, struct buf *err)
 {
 	if (now_ns < p->next_ns)

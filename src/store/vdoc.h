@@ -141,6 +141,14 @@ struct vdoc_pruner {
  */
 int vdoc_prune_tick(struct vdoc_pruner *p, struct store *s, int64_t now_ns, struct buf *err);
 
+/*
+ * (tx) Deletes every version of kind/key, for a stage that bounds its own
+ * documents (remediation runs past their retention); no audit record (the
+ * caller writes one in the same transaction). *deleted receives the
+ * versions deleted, 0 when the key had none. Returns 0 or OODA_EIO.
+ */
+int vdoc_drop_tx(struct store *s, const char *kind, const char *key, size_t *deleted, struct buf *err);
+
 /* Records a change event (deploy, rollback, config, flag, migration, …) in the timeline. */
 int vdoc_event(struct tstore *t, const char *kind, const char *service, const char *env, const char *version,
 	       const char *actor, const char *description, struct buf *err);

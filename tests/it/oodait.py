@@ -8,9 +8,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BIN = os.environ.get("OODA_BIN", os.path.join(os.path.dirname(__file__), "../../build/ooda"))
 SHARED = os.environ.get("OODA_SHARED_DATA", os.path.join(os.path.dirname(__file__), "../../../shared/data"))
@@ -476,3 +478,47 @@ def wait_for(what, fn, timeout=20, step=0.2):
         time.sleep(step)
     check(False, f"timed out waiting for {what} (last: {last!r})")
     return None
+
+
+class Receiver:
+    """A webhook receiver on loopback that records every POST as (path, headers, body bytes).
+    port 0 takes a free one (self.port). status maps a path to the status it answers
+    (default 200); a path starting with echo_prefix answers with the request's headers as JSON."""
+
+    def __init__(self, port=0, status=None, echo_prefix=None):
+        self.got = []
+        self.lock = threading.Lock()
+        rec = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with rec.lock:
+                    rec.got.append((self.path, self.headers, body))
+                echo = echo_prefix and self.path.startswith(echo_prefix)
+                out = json.dumps(dict(self.headers)).encode() if echo else b"ok"
+                self.send_response((status or {}).get(self.path, 200))
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), H)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def on(self, path=None):
+        """The POSTs to path (None: all), oldest first: (path, headers, body bytes)."""
+        with self.lock:
+            return [g for g in self.got if path is None or g[0] == path]
+
+    def texts(self, path=None):
+        """The bodies of on(path) as text."""
+        return [b.decode(errors="replace") for _, _, b in self.on(path)]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+

@@ -16,11 +16,9 @@ import os
 import signal
 import socket
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from oodait import Server, check, done, pg_database
+from oodait import Receiver, Server, check, done, pg_database
 
 
 def free_port():
@@ -29,37 +27,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Receiver:
-    """A webhook receiver on a fixed port: every delivery id (X-Ooda-Delivery) it got."""
-
-    def __init__(self, port):
-        self.ids = []
-        self.lock = threading.Lock()
-        rec = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with rec.lock:
-                    rec.ids.append(self.headers.get("X-Ooda-Delivery", ""))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), H)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def got(self):
-        with self.lock:
-            return list(self.ids)
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def deliveries(rec):
+    """The delivery ids (X-Ooda-Delivery) the receiver got, in order."""
+    return [h.get("X-Ooda-Delivery", "") for _, h, _ in rec.on()]
 
 
 def wait_for(fn, what, timeout=20):
@@ -207,7 +177,7 @@ policies:
         L2 = nodes.get(leader2, rest[0])
 
         rec = Receiver(hook_port)
-        wait_for(lambda: note in rec.got(), "the pending notification delivered after failover")
+        wait_for(lambda: note in deliveries(rec), "the pending notification delivered after failover")
         # Alertmanager sends the still-firing alert again, now to the new leader: not a new alert
         r = L2.post("/api/v1/alerts/alertmanager", push)
         check(r.status == 200 and not r.json().get("handed_over"), f"alert pushed to the new leader: {r.body}")
@@ -224,7 +194,7 @@ policies:
         check(r.status == 200 and r.json().get("ok"), f"the audit chain verifies: {r.body}")
 
         # ---- split brain: stop the new leader past its lease, resume it ----------
-        before = rec.got()
+        before = deliveries(rec)
         L2.proc.send_signal(signal.SIGSTOP)
         third = [x for x in rest if x is not L2][0]
         v3 = wait_for(lambda: (lambda v: v if v and v["term"] > term2 else None)(view(third)),
@@ -236,7 +206,7 @@ policies:
         check(v4 and v4["leader"] != leader2 and v4["term"] == v3["term"],
               f"the resumed node follows the newer term: {v4}")
         time.sleep(2)  # let a duplicate, if any, happen before counting
-        got = rec.got()
+        got = deliveries(rec)
         check(got == before and got.count(note) == 1, f"every notification delivered once: {got}")
         check(lines(out) == ["done"], f"no step repeated after the split: {lines(out)}")
         rows = alert_rows(third)

@@ -15,7 +15,6 @@ import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 try:
     from aiosmtpd.controller import Controller
@@ -23,7 +22,7 @@ except ImportError:  # a python3 of its own (pyenv) next to Debian's, where scri
     sys.path.append("/usr/lib/python3/dist-packages")
     from aiosmtpd.controller import Controller
 
-from oodait import Server, check, done, run
+from oodait import Receiver, Server, check, done, run
 
 HOOK_SECRET = "whsec_it_6b1f0c2e9d"
 PD_KEY = "R0UTINGKEY_it_a81c44"
@@ -33,41 +32,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class Receiver:
-    """An HTTP receiver that records every POST: (path, headers, body)."""
-
-    def __init__(self, port):
-        self.got = []
-        self.lock = threading.Lock()
-        rec = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(n)
-                with rec.lock:
-                    rec.got.append((self.path, dict(self.headers), body))
-                self.send_response(202 if self.path == "/pd" else 200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), H)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def on(self, path):
-        with self.lock:
-            return [g for g in self.got if g[0] == path]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 class Hang:
@@ -151,7 +115,7 @@ def main():
     recv_port, hook_port, smtp_port, slow_port = free_port(), free_port(), free_port(), free_port()
     hang = Hang(slow_port)
     slow = None
-    recv = Receiver(recv_port)
+    recv = Receiver(recv_port, status={"/pd": 202})
     sink = Sink()
     smtp = Controller(sink, hostname="127.0.0.1", port=smtp_port)
     smtp.start()

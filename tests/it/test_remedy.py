@@ -13,11 +13,9 @@ import os
 import signal
 import socket
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from oodait import Server, check, create_token, done
+from oodait import Receiver, Server, check, create_token, done
 
 SECRET = "s3cr3t-remedy-7f1c2a"
 
@@ -26,42 +24,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class Receiver:
-    """Records every POST (path, body); /echo answers with the request's headers."""
-
-    def __init__(self):
-        self.got = []
-        self.lock = threading.Lock()
-        rec = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(n)
-                with rec.lock:
-                    rec.got.append((self.path, body.decode(errors="replace")))
-                out = json.dumps(dict(self.headers)).encode() if self.path.startswith("/echo") else b"ok"
-                self.send_response(500 if self.path == "/echo-fail" else 200)
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def on(self, path):
-        with self.lock:
-            return [b for p, b in self.got if p == path]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def wait_for(fn, what, timeout=15):
@@ -91,7 +53,7 @@ def append(path, word):
 def main():
     tmp = tempfile.mkdtemp(prefix="ooda-remedy-")
     f = {k: os.path.join(tmp, k) for k in ("cool", "undo", "storm", "ask", "slow")}
-    rec = Receiver()
+    rec = Receiver(status={"/echo-fail": 500}, echo_prefix="/echo")
     closed = free_port()
     cfg = f"""
 remedy:
@@ -210,7 +172,7 @@ policies:
         refused = [x for x in rs if x["status"] == "refused"]
         check(refused and "cooldown" in refused[0].get("reason", "") and refused[0]["incident"] == i2,
               f"the refusal names the cooldown: {refused}")
-        hooks = wait_for(lambda: [b for b in rec.on("/hook") if "cooldown" in b], "escalation of the refused run")
+        hooks = wait_for(lambda: [b for b in rec.texts("/hook") if "cooldown" in b], "escalation of the refused run")
         check(bool(hooks), "the refusal escalated to the webhook")
         tl = s.get(f"/api/v1/incidents/{i1}/timeline?kind=remediation").json().get("entries", [])
         check(any("succeeded" in e.get("text", "") for e in tl), f"the run is on the incident timeline: {tl}")
@@ -351,14 +313,14 @@ do:
         incident("svc-secret")
         rs = wait_for(lambda: settled("secret", 1), "secret run") or [{}]
         check(rs[0].get("status") == "failed", f"secret run failed at its second step: {rs[0].get('status')}")
-        echoed = rec.on("/echo")
+        echoed = rec.texts("/echo")
         check(echoed is not None, "the receiver got the call")
         body = s.get("/api/v1/runs/" + rs[0].get("id", "x")).body
         check("[redacted]" in body and SECRET not in body, "the secret is redacted from the run")
         steps = json.loads(body).get("steps", [{}])
         check(steps[0].get("output") == "token=[redacted]\n", f"an exec step's env secret is redacted: {steps[0]}")
-        wait_for(lambda: [b for b in rec.on("/hook") if "secret" in b], "escalation of the failed secret run")
-        check(all(SECRET not in b for b in rec.on("/hook")), "no secret in notifications")
+        wait_for(lambda: [b for b in rec.texts("/hook") if "secret" in b], "escalation of the failed secret run")
+        check(all(SECRET not in b for b in rec.texts("/hook")), "no secret in notifications")
         au = s.get("/api/v1/audit?limit=1000").body
         check(SECRET not in au, "no secret in the audit log")
         r = s.get("/api/v1/notifications?limit=200")

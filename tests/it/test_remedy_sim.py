@@ -8,38 +8,15 @@ refusal reaches a webhook, a person."""
 import json
 import os
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from oodait import Server, check, create_token, done, SIM, wait_for, http_call as http
-
-
-class Hook:
-    def __init__(self):
-        self.got = []
-        hook = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode(errors="replace")
-                hook.got.append(body)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+from oodait import Receiver, Server, check, create_token, done, SIM, wait_for, http_call as http
 
 
 def main():
-    hook = Hook()
+    hook = Receiver()
     s = Server(config="log:\n  level: info\n", expect_start=False, env={"OODA_IT_HOOK_SECRET": "k"})
     token = create_token(s.data, "admin", "sim")
     s.start()
@@ -137,14 +114,14 @@ policies:
                            timeout=15) or [{}]
         check("cooldown" in refused[0].get("reason", ""), f"refused by the cooldown: {refused[0].get('reason')}")
         check(restarts() == before + 1, f"no second restart inside the cooldown: {restarts()}")
-        wait_for("the escalation at the webhook", lambda: [b for b in hook.got if "cooldown" in b], timeout=10)
+        wait_for("the escalation at the webhook", lambda: [b for b in hook.texts() if "cooldown" in b], timeout=10)
         check(probe_state() == "failing", "checkout stays down for a person to look at")
         check(s.stop() == 0, "clean stop")
     finally:
         sim.terminate()
         sim.wait(10)
         s.cleanup()
-        hook.httpd.shutdown()
+        hook.close()
     done()
 
 

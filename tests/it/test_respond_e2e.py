@@ -18,12 +18,10 @@ import json
 import os
 import random
 import socket
-import threading
 import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from oodait import Server, check, create_token, done
+from oodait import Receiver, Server, check, create_token, done
 
 SECRET = "whsec_e2e_41c9"
 NS = 1_000_000_000
@@ -33,34 +31,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class Receiver:
-    def __init__(self, port):
-        self.got, self.lock, rec = [], threading.Lock(), self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with rec.lock:
-                    rec.got.append((self.path, dict(self.headers), body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), H)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def bodies(self, path):
-        with self.lock:
-            return [(h, b) for p, h, b in self.got if p == path]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def verify(sig_header, body):
@@ -262,25 +232,25 @@ oncall:
             check(k in kinds, f"timeline has {k}: {kinds}")
         change = tl("change")
         check(any("2.7.0" in json.dumps(e) for e in change), f"the deploy on the timeline: {change}")
-        hooks = wait_for(lambda: recv.bodies("/hook"), "the webhook delivery")
+        hooks = wait_for(lambda: recv.on("/hook"), "the webhook delivery")
         time.sleep(1.0)  # a second (duplicate) delivery would arrive in this time
-        hooks = recv.bodies("/hook")
-        check(len(hooks) == 1, f"exactly one notification for the incident: {[b for _, b in hooks]}")
-        h, b = hooks[0]
+        hooks = recv.on("/hook")
+        check(len(hooks) == 1, f"exactly one notification for the incident: {[b for _, _, b in hooks]}")
+        _, h, b = hooks[0]
         body = json.loads(b)
         check(verify(h.get("X-Ooda-Signature", "t=0,v1=0"), b), "the webhook signature is valid")
         check(body.get("kind") == "incident" and body.get("event") == "opened", f"an incident opening: {body}")
         check("payments" in json.dumps(body), f"names payments: {body}")
-        pages = wait_for(lambda: recv.bodies("/pager"), "the level 1 page to the team's target")
-        check("escalated" in pages[0][1].decode() and "user:alice" in pages[0][1].decode(),
-              f"level 1 pages alice on call: {pages[0][1][:400]}")
+        pages = wait_for(lambda: recv.on("/pager"), "the level 1 page to the team's target")
+        check("escalated" in pages[0][2].decode() and "user:alice" in pages[0][2].decode(),
+              f"level 1 pages alice on call: {pages[0][2][:400]}")
         notes = tl("notification")
         check(any(e["data"].get("target") == "hook" and e["data"].get("event") == "opened" and
                   e["data"].get("notification", "").startswith("ntf_") for e in notes), f"notification entries: {notes}")
         check(any(e["data"].get("event") == "escalated" and e["data"].get("level") == 1 for e in notes),
               f"the page is on the timeline: {notes}")
         # escalation pages level 2 when level 1 does not acknowledge (level 1 times out after 2s)
-        lvl2 = wait_for(lambda: [b for _, b in recv.bodies("/pager") if b"user:lead" in b], "the level 2 page")
+        lvl2 = wait_for(lambda: [b for _, _, b in recv.on("/pager") if b"user:lead" in b], "the level 2 page")
         check(lvl2 and json.loads(lvl2[0]).get("event") == "escalated", f"level 2 page: {lvl2[:1]}")
         check(any(e["data"].get("level") == 2 and e["data"].get("page_to") == "user:lead" for e in tl("notification")),
               "the level 2 page is on the timeline")
@@ -291,7 +261,7 @@ oncall:
         for sev in ("SEV3", "SEV2"):
             r = s.post(f"/api/v1/incidents/{iid}/severity", {"severity": sev, "note": "re-assessed"})
             check(r.status == 200, f"severity {sev}: {r.status} {r.body}")
-        wait_for(lambda: len(recv.bodies("/hook")) == 2, "the severity-raised notification")
+        wait_for(lambda: len(recv.on("/hook")) == 2, "the severity-raised notification")
 
         # --- ack, resolve: each notifies; no more pages after ack
         time.sleep(1.0)  # MTTA is measured in seconds
@@ -299,8 +269,8 @@ oncall:
         check(res.returncode == 0, f"ack: {res.stdout}{res.stderr}")
         res = s.cli("incident", "resolve", iid)
         check(res.returncode == 0, f"resolve: {res.stdout}{res.stderr}")
-        wait_for(lambda: len(recv.bodies("/hook")) == 4, "ack and resolve notifications")
-        events = [json.loads(b)["event"] for _, b in recv.bodies("/hook")]
+        wait_for(lambda: len(recv.on("/hook")) == 4, "ack and resolve notifications")
+        events = [json.loads(b)["event"] for _, _, b in recv.on("/hook")]
         check(events == ["opened", "severity-raised", "acknowledged", "resolved"], f"events at the receiver: {events}")
 
         # --- action items check the incident; the reliability report uses the real one
@@ -366,7 +336,7 @@ oncall:
             r = s.post("/api/v1/alerts/alertmanager", {"version": "4", "status": status, "alerts": [a]}, token=ingest)
             check(r.status == 200, f"alertmanager {status}: {r.status} {r.body}")
         wait_for(lambda: s.get(f"/api/v1/incidents/{iid}").json()["reopened"] == 1, "the reopening")
-        wait_for(lambda: [b for _, b in recv.bodies("/hook") if json.loads(b)["event"] == "reopened"],
+        wait_for(lambda: [b for _, _, b in recv.on("/hook") if json.loads(b)["event"] == "reopened"],
                  "the reopened notification")
         rc = s.stop()
         check(rc == 0, f"the daemon stops cleanly (no leak under ASan): {rc}\n{s.read_log()[-3000:]}")

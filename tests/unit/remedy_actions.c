@@ -19,26 +19,19 @@
 #include <cmocka.h>
 
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "audit/audit.h"
 #include "core/error.h"
 #include "core/time.h"
 #include "remedy/policy.h"
 #include "remedy/recipe.h"
-#include "remedy/remedy.h"
-#include "store/store.h"
+#include "remedy_fixture.h"
 
 #define MAX_VERSIONS 16
 
 struct fixture {
-	char dir[64];
-	struct store *s;
-	struct audit_signer sg;
-	struct remedy *r;
+	struct remedy_fixture x;
 	char flag[MAX_VERSIONS + 1][16]; /* the fake flag's state per version, 1-based */
 	int flag_n;
 	int config_n;                    /* versions of the fake config set */
@@ -47,7 +40,6 @@ struct fixture {
 	double ratio, baseline, budget;
 	int probes_passing, probes_total;
 	int rollbacks;
-	json_t *held;
 	int64_t changed_at;              /* when the fake flag's current version was written */
 	char changed_by[64];             /* and by whom */
 };
@@ -155,18 +147,12 @@ static int approval_hook(void *ctx, const char *run, const char *requester, cons
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ooda-ract-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	struct buf err = BUF_INIT;
-	assert_int_equal(store_open(f->dir, 0, &f->s, &err), 0);
-	assert_int_equal(audit_signer_load(&f->sg, f->dir, 100, &err), 0);
-	buf_release(&err);
+	remedy_fixture_open(&f->x, "/tmp/ooda-ract");
 	f->flag_n = 3; /* the flag stands at v3, ENABLED */
 	for (int i = 1; i <= 3; i++)
 		snprintf(f->flag[i], sizeof(f->flag[0]), "ENABLED");
 	f->config_n = f->config_current = 5;
 	f->ratio = f->baseline = NAN;
-	f->held = json_array();
 	*state = f;
 	return 0;
 }
@@ -174,63 +160,41 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	remedy_destroy(f->r);
-	store_close(f->s);
-	json_decref(f->held);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	remedy_fixture_close(&f->x);
 	free(f);
 	return 0;
 }
 
 static void engine_start(struct fixture *f, const char *policy_json)
 {
-	struct remedy_options o = {
-		.store = f->s, .signer = &f->sg, .expect_poll_ns = 10 * 1000000,
-		.hooks = { .ctx = f, .notify = notify_hook, .flag_set = flag_set, .flag_restore = flag_restore,
-			   .flag_changed = flag_changed,
-			   .config_restore = config_restore, .rollback_last = rollback_last, .error_ratio = error_ratio,
-			   .slo_budget = slo_budget, .service_probes = service_probes, .approval_request = approval_hook },
-	};
-	struct buf err = BUF_INIT;
-	assert_int_equal(remedy_create(&o, &f->r, &err), 0);
+	struct remedy_hooks h = { .ctx = f, .notify = notify_hook, .flag_set = flag_set, .flag_restore = flag_restore,
+				  .flag_changed = flag_changed, .config_restore = config_restore,
+				  .rollback_last = rollback_last, .error_ratio = error_ratio, .slo_budget = slo_budget,
+				  .service_probes = service_probes, .approval_request = approval_hook };
 	char text[4096];
 	snprintf(text, sizeof(text), "[%s]", policy_json);
-	json_t *p = json_loads(text, 0, NULL);
-	assert_non_null(p);
-	int rc = remedy_configure(f->r, p, NULL, true, NULL, &err);
-	if (rc)
-		fprintf(stderr, "%s\n", err.data);
-	assert_int_equal(rc, 0);
-	assert_int_equal(remedy_start(f->r, &err), 0);
-	json_decref(p);
-	buf_release(&err);
+	remedy_fixture_start(&f->x, &h, text, NULL);
 }
 
 static void fire(struct fixture *f, const char *alert, const char *severity, int64_t at)
 {
 	struct remedy_trigger t = { .kind = "alert", .ref = "fp1", .name = alert, .service = "checkout",
 				    .severity = severity, .at_ns = at };
-	remedy_trigger(f->r, &t);
-	remedy_wait_idle(f->r);
+	remedy_trigger(f->x.r, &t);
+	remedy_wait_idle(f->x.r);
 }
 
 /* The only run (of policy, NULL: of any), which must be in status. */
 static json_t *only_run_of(struct fixture *f, const char *policy, const char *status)
 {
 	struct remedy_run_filter flt = { .policy = policy };
-	struct buf out = BUF_INIT, err = BUF_INIT;
-	assert_int_equal(remedy_runs_json(f->r, &flt, &out, &err), 0);
-	json_t *o = json_loads(out.data, 0, NULL), *list = json_object_get(o, "runs");
+	json_t *list = remedy_fixture_runs(&f->x, &flt);
 	assert_int_equal(json_array_size(list), 1);
-	json_t *run = json_array_get(list, 0);
-	const char *id = json_string_value(json_object_get(run, "id"));
-	buf_reset(&out);
-	assert_int_equal(remedy_run_json(f->r, id, &out, &err), 0);
+	const char *id = json_string_value(json_object_get(json_array_get(list, 0), "id"));
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	assert_int_equal(remedy_run_json(f->x.r, id, &out, &err), 0);
 	json_t *full = json_loads(out.data, 0, NULL);
-	json_array_append_new(f->held, full);
-	json_decref(o);
+	json_array_append_new(f->x.held, full);
 	buf_release(&out);
 	buf_release(&err);
 	if (strcmp(json_string_value(json_object_get(full, "status")), status))
@@ -247,14 +211,7 @@ static json_t *only_run(struct fixture *f, const char *status)
 static int runs_count(struct fixture *f)
 {
 	struct remedy_run_filter flt = { 0 };
-	struct buf out = BUF_INIT, err = BUF_INIT;
-	assert_int_equal(remedy_runs_json(f->r, &flt, &out, &err), 0);
-	json_t *o = json_loads(out.data, 0, NULL);
-	int n = (int)json_array_size(json_object_get(o, "runs"));
-	json_decref(o);
-	buf_release(&out);
-	buf_release(&err);
-	return n;
+	return (int)json_array_size(remedy_fixture_runs(&f->x, &flt));
 }
 
 #define WHEN_ALERT "\"name\":\"fix\",\"when\":{\"alert\":\"CheckoutErrors\"}"
@@ -402,8 +359,8 @@ static void test_slo_trigger_pages_only(void **state)
 static void canary(struct fixture *f, const char *kind, const char *id, int64_t at)
 {
 	struct remedy_trigger t = { .kind = "canary", .ref = id, .name = kind, .service = "checkout", .at_ns = at };
-	remedy_trigger(f->r, &t);
-	remedy_wait_idle(f->r);
+	remedy_trigger(f->x.r, &t);
+	remedy_wait_idle(f->x.r);
 }
 
 static void test_canary_trigger(void **state)
@@ -447,8 +404,8 @@ static void test_preconditions_pass(void **state)
 	fire(f, "CheckoutErrors", "page", 1000);
 	json_t *run = only_run(f, "refused");
 	assert_non_null(strstr(json_string_value(json_object_get(run, "reason")), "services_healthy payments=1/2 failed"));
-	remedy_destroy(f->r);
-	f->r = NULL;
+	remedy_destroy(f->x.r);
+	f->x.r = NULL;
 	f->probes_passing = 2;
 	engine_start(f, "{\"name\":\"fix2\",\"when\":{\"alert\":\"CheckoutErrors\"},\"do\":[{\"flag\":{\"env\":\"prod\",\"key\":\"new-pricing\",\"state\":\"DISABLED\"}}],"
 			"\"precondition\":[{\"error_budget\":{\"slo\":\"checkout-availability\",\"below\":0.5}},"
@@ -481,8 +438,8 @@ static void test_flag_changed_reverts_recent_change(void **state)
 		{ 1, 5, "token:alice", NULL, "refused", "flag_changed prod/new-pricing v1 (created, never changed) failed" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		remedy_destroy(f->r);
-		f->r = NULL;
+		remedy_destroy(f->x.r);
+		f->x.r = NULL;
 		f->flag_n = cases[i].versions;
 		snprintf(f->flag[1], sizeof(f->flag[0]), "ENABLED");
 		snprintf(f->flag[2], sizeof(f->flag[0]), "DISABLED");

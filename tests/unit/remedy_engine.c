@@ -17,28 +17,22 @@
 
 #include <pthread.h>
 #include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "audit/audit.h"
+#include "audit/docwrite.h"
 #include "core/error.h"
 #include "core/time.h"
-#include "remedy/remedy.h"
-#include "store/store.h"
+#include "store/vdoc.h"
+#include "remedy_fixture.h"
 
 struct fixture {
-	char dir[64];
+	struct remedy_fixture x;
 	char file[96];
-	struct store *s;
-	struct audit_signer sg;
-	struct remedy *r;
 	int notified, approvals; /* escalations; approval requests */
 	int succeeded;           /* success notifications */
 	char last_notice[512];
 	bool probe_passes;
-	json_t *held; /* what runs() returned, freed at teardown */
 };
 
 static int notify_hook(void *ctx, const char *target, const char *event, const char *text, const char *incident,
@@ -72,34 +66,16 @@ static int approval_hook(void *ctx, const char *run, const char *requester, cons
 
 static void engine_start(struct fixture *f, const char *policies_json, const char *section_json)
 {
-	struct remedy_options o = { .store = f->s, .signer = &f->sg, .expect_poll_ns = 10 * 1000000,
-				    .hooks = { .ctx = f, .notify = notify_hook, .probe_passing = probe_hook,
-					       .approval_request = approval_hook } };
-	struct buf err = BUF_INIT;
-	assert_int_equal(remedy_create(&o, &f->r, &err), 0);
-	json_t *p = json_loads(policies_json, 0, NULL), *sec = section_json ? json_loads(section_json, 0, NULL) : NULL;
-	assert_non_null(p);
-	int rc = remedy_configure(f->r, p, sec, true, NULL, &err);
-	if (rc)
-		fprintf(stderr, "%s\n", err.data);
-	assert_int_equal(rc, 0);
-	assert_int_equal(remedy_start(f->r, &err), 0);
-	json_decref(p);
-	json_decref(sec);
-	buf_release(&err);
+	struct remedy_hooks h = { .ctx = f, .notify = notify_hook, .probe_passing = probe_hook,
+				  .approval_request = approval_hook };
+	remedy_fixture_start(&f->x, &h, policies_json, section_json);
 }
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ooda-remedy-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->file, sizeof(f->file), "%s/marks", f->dir);
-	struct buf err = BUF_INIT;
-	assert_int_equal(store_open(f->dir, 0, &f->s, &err), 0);
-	assert_int_equal(audit_signer_load(&f->sg, f->dir, 100, &err), 0);
-	buf_release(&err);
-	f->held = json_array();
+	remedy_fixture_open(&f->x, "/tmp/ooda-remedy");
+	snprintf(f->file, sizeof(f->file), "%s/marks", f->x.dir);
 	*state = f;
 	return 0;
 }
@@ -107,12 +83,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	remedy_destroy(f->r);
-	store_close(f->s);
-	json_decref(f->held);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	remedy_fixture_close(&f->x);
 	free(f);
 	return 0;
 }
@@ -121,8 +92,8 @@ static void trigger(struct fixture *f, const char *incident, int64_t at)
 {
 	struct remedy_trigger t = { .kind = "incident", .ref = incident, .incident = incident, .service = "checkout",
 				    .severity = "SEV2", .at_ns = at };
-	remedy_trigger(f->r, &t);
-	remedy_wait_idle(f->r);
+	remedy_trigger(f->x.r, &t);
+	remedy_wait_idle(f->x.r);
 }
 
 /* The marks the steps appended, space-separated. */
@@ -142,15 +113,7 @@ static void marks(struct fixture *f, char *out, size_t n)
 static json_t *runs(struct fixture *f, const char *status)
 {
 	struct remedy_run_filter flt = { .status = status };
-	struct buf out = BUF_INIT, err = BUF_INIT;
-	assert_int_equal(remedy_runs_json(f->r, &flt, &out, &err), 0);
-	json_t *o = json_loads(out.data, 0, NULL), *j = json_object_get(o, "runs");
-	assert_non_null(j);
-	json_array_append(f->held, j);
-	json_decref(o);
-	buf_release(&out);
-	buf_release(&err);
-	return j;
+	return remedy_fixture_runs(&f->x, &flt);
 }
 
 /* A policy appending word to the marks file; extra is spliced into the policy object. */
@@ -200,8 +163,8 @@ static void test_pause(void **state)
 	engine_start(f, p, NULL);
 	free(p);
 	struct buf err = BUF_INIT;
-	assert_int_equal(remedy_pause(f->r, true, "token:alice", "", &err), OODA_EINVAL); /* a reason is required */
-	assert_int_equal(remedy_pause(f->r, true, "token:alice", "drill", &err), 0);
+	assert_int_equal(remedy_pause(f->x.r, true, "token:alice", "", &err), OODA_EINVAL); /* a reason is required */
+	assert_int_equal(remedy_pause(f->x.r, true, "token:alice", "drill", &err), 0);
 	trigger(f, "INC-1", 1000);
 	char m[256];
 	marks(f, m, sizeof(m));
@@ -209,7 +172,7 @@ static void test_pause(void **state)
 	json_t *refused = runs(f, "refused");
 	assert_int_equal(json_array_size(refused), 1);
 	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(refused, 0), "reason")), "paused by token:alice"));
-	assert_int_equal(remedy_pause(f->r, false, "token:alice", NULL, &err), 0);
+	assert_int_equal(remedy_pause(f->x.r, false, "token:alice", NULL, &err), 0);
 	trigger(f, "INC-2", 2000);
 	marks(f, m, sizeof(m));
 	assert_string_equal(m, "a");
@@ -257,7 +220,7 @@ static void test_failed_expect_undoes_in_reverse(void **state)
 	free(p);
 	struct seen s = { .in_order = true };
 	pthread_mutex_init(&s.mu, NULL);
-	assert_int_equal(remedy_subscribe(f->r, follower, &s), 0);
+	assert_int_equal(remedy_subscribe(f->x.r, follower, &s), 0);
 	f->probe_passes = false;
 	trigger(f, "INC-1", 1000);
 	char m[256];
@@ -267,7 +230,7 @@ static void test_failed_expect_undoes_in_reverse(void **state)
 	assert_non_null(strstr(s.log, "run.undo undoing; undo.ok undoing step 2 ok; undo.ok undoing step 1 ok; "
 				      "undo.ok undoing step 0 ok; run.undone undone"));
 	assert_true(s.in_order);
-	remedy_unsubscribe(f->r, follower, &s);
+	remedy_unsubscribe(f->x.r, follower, &s);
 	pthread_mutex_destroy(&s.mu);
 	json_t *undone = runs(f, "undone");
 	assert_int_equal(json_array_size(undone), 1);
@@ -320,13 +283,13 @@ static void restart_mid_step(void **state, bool idempotent, const char *want_sta
 	char *p = policy(f, steps, IRREV);
 	engine_start(f, p, NULL);
 	struct remedy_trigger t = { .kind = "incident", .ref = "INC-1", .incident = "INC-1", .service = "checkout", .at_ns = 1000 };
-	remedy_trigger(f->r, &t);
+	remedy_trigger(f->x.r, &t);
 	wait_step_running(f);
-	remedy_destroy(f->r); /* a stop in the middle of the step: it stays running in the store */
-	f->r = NULL;
+	remedy_destroy(f->x.r); /* a stop in the middle of the step: it stays running in the store */
+	f->x.r = NULL;
 	engine_start(f, p, NULL);
 	free(p);
-	remedy_wait_idle(f->r);
+	remedy_wait_idle(f->x.r);
 	json_t *all = runs(f, NULL);
 	assert_int_equal(json_array_size(all), 1);
 	json_t *run = json_array_get(all, 0);
@@ -373,11 +336,11 @@ static void test_freeze_needs_approval(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(w, 0), "approval")), "ap-1");
 	struct buf err = BUF_INIT;
 	const char *id = json_string_value(json_object_get(json_array_get(w, 0), "id"));
-	assert_int_equal(remedy_run_approved(f->r, id, true, "token:bob", "ok", &err), 0);
-	remedy_wait_idle(f->r);
+	assert_int_equal(remedy_run_approved(f->x.r, id, true, "token:bob", "ok", &err), 0);
+	remedy_wait_idle(f->x.r);
 	marks(f, m, sizeof(m));
 	assert_string_equal(m, "a");
-	assert_int_equal(remedy_run_approved(f->r, id, true, "token:bob", "again", &err), OODA_ECONFLICT);
+	assert_int_equal(remedy_run_approved(f->x.r, id, true, "token:bob", "again", &err), OODA_ECONFLICT);
 	buf_release(&err);
 }
 
@@ -394,12 +357,12 @@ static void test_cancel_and_reject(void **state)
 	const char *a = json_string_value(json_object_get(json_array_get(w, 0), "id"));
 	const char *b = json_string_value(json_object_get(json_array_get(w, 1), "id"));
 	struct buf err = BUF_INIT;
-	assert_int_equal(remedy_run_cancel(f->r, a, "token:carol", "not now", &err), 0);
-	assert_int_equal(remedy_run_cancel(f->r, a, "token:carol", "again", &err), OODA_ECONFLICT);
-	assert_int_equal(remedy_run_approved(f->r, b, false, "token:bob", "no", &err), 0);
-	assert_int_equal(remedy_run_cancel(f->r, b, "token:carol", "", &err), OODA_ECONFLICT);
-	assert_int_equal(remedy_run_cancel(f->r, "run-nope", "token:carol", "", &err), OODA_ENOTFOUND);
-	remedy_wait_idle(f->r);
+	assert_int_equal(remedy_run_cancel(f->x.r, a, "token:carol", "not now", &err), 0);
+	assert_int_equal(remedy_run_cancel(f->x.r, a, "token:carol", "again", &err), OODA_ECONFLICT);
+	assert_int_equal(remedy_run_approved(f->x.r, b, false, "token:bob", "no", &err), 0);
+	assert_int_equal(remedy_run_cancel(f->x.r, b, "token:carol", "", &err), OODA_ECONFLICT);
+	assert_int_equal(remedy_run_cancel(f->x.r, "run-nope", "token:carol", "", &err), OODA_ENOTFOUND);
+	remedy_wait_idle(f->x.r);
 	char m[256];
 	marks(f, m, sizeof(m));
 	assert_string_equal(m, "");
@@ -418,29 +381,29 @@ static void test_run_events(void **state)
 	free(p);
 	struct seen s = { .in_order = true };
 	pthread_mutex_init(&s.mu, NULL);
-	assert_int_equal(remedy_subscribe(f->r, follower, &s), 0);
+	assert_int_equal(remedy_subscribe(f->x.r, follower, &s), 0);
 	trigger(f, "INC-1", 1000);
 	json_t *w = runs(f, "awaiting-approval");
 	assert_int_equal(json_array_size(w), 1);
 	struct buf err = BUF_INIT;
-	assert_int_equal(remedy_run_approved(f->r, json_string_value(json_object_get(json_array_get(w, 0), "id")), true,
+	assert_int_equal(remedy_run_approved(f->x.r, json_string_value(json_object_get(json_array_get(w, 0), "id")), true,
 					     "token:bob", "go", &err), 0);
-	remedy_wait_idle(f->r);
+	remedy_wait_idle(f->x.r);
 	assert_string_equal(s.log, "run.create awaiting-approval; run.approve running; "
 				   "step.start running step 0 running; step.ok running step 0 ok; "
 				   "step.start running step 1 running; step.ok running step 1 ok; "
 				   "run.verify verifying; run.succeeded succeeded");
 	assert_true(s.in_order);
 	/* gone: the next run is not seen, and the limit holds */
-	remedy_unsubscribe(f->r, follower, &s);
+	remedy_unsubscribe(f->x.r, follower, &s);
 	size_t before = s.len;
 	trigger(f, "INC-2", 2000);
 	assert_int_equal(s.len, before);
 	for (int i = 0; i < REMEDY_MAX_SUBSCRIBERS; i++)
-		assert_int_equal(remedy_subscribe(f->r, follower, &s), 0);
-	assert_int_equal(remedy_subscribe(f->r, follower, &s), OODA_ELIMIT);
+		assert_int_equal(remedy_subscribe(f->x.r, follower, &s), 0);
+	assert_int_equal(remedy_subscribe(f->x.r, follower, &s), OODA_ELIMIT);
 	for (int i = 0; i < REMEDY_MAX_SUBSCRIBERS; i++)
-		remedy_unsubscribe(f->r, follower, &s);
+		remedy_unsubscribe(f->x.r, follower, &s);
 	pthread_mutex_destroy(&s.mu);
 	buf_release(&err);
 }
@@ -483,6 +446,138 @@ static void test_section_checks(void **state)
 	buf_release(&err);
 }
 
+/* Stores a run document as the engine would (only the fields the list and the retention read). */
+static void run_put(struct fixture *f, int n, const char *status)
+{
+	char id[32], body[256];
+	snprintf(id, sizeof(id), "run-%02d", n);
+	snprintf(body, sizeof(body), "{\"id\":\"%s\",\"policy\":\"p\",\"status\":\"%s\",\"created_unix_nano\":%d000}", id,
+		 status, n);
+	struct vdoc_write w = { .kind = "remedy-run", .key = id, .body = body, .body_len = strlen(body),
+				.status = status, .expect_version = -1, .actor = "policy:p@v1", .rationale = "test",
+				.action = "remedy.run.create", .target = id };
+	struct buf err = BUF_INIT;
+	assert_int_equal(vdoc_put(f->x.s, &f->x.sg, &w, &err), 0);
+	buf_release(&err);
+}
+
+/* The ids of one page, space-separated, and its cursors ("-" for null). */
+static void page(struct fixture *f, const struct remedy_run_filter *q, char *ids, size_t cap, char *before,
+		 char *after)
+{
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	assert_int_equal(remedy_runs_json(f->x.r, q, &out, &err), 0);
+	json_t *j = json_loads(out.data, 0, NULL);
+	assert_non_null(j);
+	size_t i, used = 0;
+	json_t *run;
+	ids[0] = 0;
+	json_array_foreach(json_object_get(j, "runs"), i, run) {
+		assert_null(json_object_get(run, "plan"));
+		used += (size_t)snprintf(ids + used, cap - used, "%s%s", used ? " " : "",
+					 json_string_value(json_object_get(run, "id")));
+	}
+	const char *b = json_string_value(json_object_get(j, "before")), *a = json_string_value(json_object_get(j, "after"));
+	snprintf(before, 32, "%s", b ? b : "-");
+	snprintf(after, 32, "%s", a ? a : "-");
+	json_decref(j);
+	buf_release(&out);
+	buf_release(&err);
+}
+
+static void test_runs_pages_and_retention(void **state)
+{
+	struct fixture *f = *state;
+	struct remedy_options o = { .store = f->x.s, .signer = &f->x.sg };
+	struct buf err = BUF_INIT;
+	assert_int_equal(remedy_create(&o, &f->x.r, &err), 0);
+	static const char *const states[] = { "succeeded", "running", "failed", "awaiting-approval", "refused",
+					      "dry-run", "pending" };
+	for (int i = 0; i < 7; i++)
+		run_put(f, i + 1, states[i]);
+
+	/* pages of 3, newest first, each older page by the last one's cursor */
+	char ids[256], before[32], after[32];
+	struct remedy_run_filter q = { .limit = 3 };
+	page(f, &q, ids, sizeof(ids), before, after);
+	assert_string_equal(ids, "run-07 run-06 run-05");
+	assert_string_equal(before, "run-05");
+	assert_string_equal(after, "-");
+	q.before = "run-05";
+	page(f, &q, ids, sizeof(ids), before, after);
+	assert_string_equal(ids, "run-04 run-03 run-02");
+	assert_string_equal(before, "run-02");
+	assert_string_equal(after, "run-04");
+	q.before = "run-02";
+	page(f, &q, ids, sizeof(ids), before, after);
+	assert_string_equal(ids, "run-01");
+	assert_string_equal(before, "-");
+	/* back again: the newer runs nearest the cursor */
+	q = (struct remedy_run_filter){ .limit = 3, .after = "run-01" };
+	page(f, &q, ids, sizeof(ids), before, after);
+	assert_string_equal(ids, "run-04 run-03 run-02");
+	assert_string_equal(after, "run-04");
+	/* a filter pages the same way */
+	q = (struct remedy_run_filter){ .limit = 1, .status = "failed" };
+	page(f, &q, ids, sizeof(ids), before, after);
+	assert_string_equal(ids, "run-03");
+	assert_string_equal(before, "-");
+	/* a cursor that names no run, or two cursors, is refused naming the field */
+	struct buf out = BUF_INIT;
+	q = (struct remedy_run_filter){ .before = "run-99" };
+	assert_int_equal(remedy_runs_json(f->x.r, &q, &out, &err), OODA_EINVAL);
+	assert_non_null(strstr(err.data, "before"));
+	buf_reset(&err);
+	q = (struct remedy_run_filter){ .before = "run-01", .after = "run-02" };
+	assert_int_equal(remedy_runs_json(f->x.r, &q, &out, &err), OODA_EINVAL);
+	buf_reset(&err);
+
+	/* the count: only the 2 newest finished runs stay; runs under way are not counted */
+	size_t n = 0;
+	remedy_set_retention(f->x.r, &(struct remedy_retention){ .max_finished = 2 });
+	assert_int_equal(remedy_runs_prune(f->x.r, ooda_now_ns(), &n, &err), 0);
+	assert_int_equal(n, 2); /* run-03 (failed) and run-01 (succeeded) */
+	q = (struct remedy_run_filter){ 0 };
+	page(f, &q, ids, sizeof(ids), before, after);
+	assert_string_equal(ids, "run-07 run-06 run-05 run-04 run-02");
+	/* the age: 100 days on, every finished run goes and the ones under way stay */
+	remedy_set_retention(f->x.r, &(struct remedy_retention){ .max_age_ns = 90 * 86400 * INT64_C(1000000000) });
+	assert_int_equal(remedy_runs_prune(f->x.r, ooda_now_ns(), &n, &err), 0);
+	assert_int_equal(n, 0); /* nothing is 90 days old yet */
+	assert_int_equal(remedy_runs_prune(f->x.r, ooda_now_ns() + 100 * 86400 * INT64_C(1000000000), &n, &err), 0);
+	assert_int_equal(n, 2);
+	page(f, &q, ids, sizeof(ids), before, after);
+	assert_string_equal(ids, "run-07 run-04 run-02");
+	/* every version went, not just the latest */
+	struct vdoc d;
+	assert_int_equal(vdoc_get(f->x.s, "remedy-run", "run-06", 1, &d, &err), OODA_ENOTFOUND);
+	buf_release(&out);
+	buf_release(&err);
+}
+
+/* The engine tick applies the retention: a round when due, the next one REMEDY_PRUNE_EVERY_NS later. */
+static void test_tick_prunes_when_due(void **state)
+{
+	struct fixture *f = *state;
+	struct remedy_hooks h = { .ctx = f, .notify = notify_hook };
+	remedy_fixture_start(&f->x, &h, "[]", NULL);
+	run_put(f, 1, "succeeded");
+	run_put(f, 2, "rejected");
+	struct remedy_run_filter q = { 0 };
+	assert_int_equal(json_array_size(remedy_fixture_runs(&f->x, &q)), 2);
+	int64_t later = ooda_now_ns() + 100 * 86400 * INT64_C(1000000000);
+	remedy_tick(f->x.r, later); /* no retention set: nothing goes */
+	assert_int_equal(json_array_size(remedy_fixture_runs(&f->x, &q)), 2);
+	remedy_set_retention(f->x.r, &(struct remedy_retention){ .max_age_ns = 90 * 86400 * INT64_C(1000000000) });
+	remedy_tick(f->x.r, later);
+	assert_int_equal(json_array_size(remedy_fixture_runs(&f->x, &q)), 0);
+	run_put(f, 3, "cancelled");
+	remedy_tick(f->x.r, later + 1000000000); /* the next round is not due yet */
+	assert_int_equal(json_array_size(remedy_fixture_runs(&f->x, &q)), 1);
+	remedy_tick(f->x.r, later + REMEDY_PRUNE_EVERY_NS);
+	assert_int_equal(json_array_size(remedy_fixture_runs(&f->x, &q)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -496,6 +591,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cancel_and_reject, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_events, setup, teardown),
 		cmocka_unit_test(test_section_checks),
+		cmocka_unit_test_setup_teardown(test_runs_pages_and_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tick_prunes_when_due, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -235,6 +235,37 @@ static void test_age_bound_keeps_latest(void **state)
 	buf_release(&err);
 }
 
+struct drop_ctx {
+	const char *key;
+	size_t deleted;
+};
+
+static int drop_tx(struct store *s, void *ctx, struct buf *err)
+{
+	struct drop_ctx *c = ctx;
+	return vdoc_drop_tx(s, "remedy-run", c->key, &c->deleted, err);
+}
+
+/* vdoc_drop_tx deletes every version of one key and nothing else; the audit chain still verifies. */
+static void test_drop_deletes_every_version(void **state)
+{
+	struct fixture *f = *state;
+	put_n(f, "remedy-run", "run-a", 3);
+	put_n(f, "remedy-run", "run-b", 2);
+	struct drop_ctx c = { "run-a", 0 };
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_write(f->s, drop_tx, &c, &err), 0);
+	assert_int_equal(c.deleted, 3);
+	assert_int_equal(versions(f, "remedy-run", "run-a"), 0);
+	assert_version(f, "remedy-run", "run-a", 0, OODA_ENOTFOUND);
+	assert_int_equal(versions(f, "remedy-run", "run-b"), 2);
+	c = (struct drop_ctx){ "run-a", 7 };
+	assert_int_equal(store_write(f->s, drop_tx, &c, &err), 0);
+	assert_int_equal(c.deleted, 0);
+	assert_chain_verifies(f, 3 + 2);
+	buf_release(&err);
+}
+
 /*
  * The periodic prune deletes one batch per due tick: a backlog drains over
  * consecutive ticks, then the next round waits for the interval.
@@ -270,6 +301,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_count_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_age_bound_keeps_latest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tick_drains_in_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop_deletes_every_version, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("vdoc", tests, NULL, NULL);
 }
