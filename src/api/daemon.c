@@ -10,6 +10,7 @@
 #include "api/daemon.h"
 #include "api/cluster.h"
 #include "detect/alerts.h"
+#include "detect/heartbeat.h"
 #include "detect/rules.h"
 #include "api/remedy_glue.h"
 #include "api/stage.h"
@@ -98,12 +99,17 @@ static void live_replay(struct daemon *d)
 	buf_release(&err);
 }
 
-/* The engine's due hook: an alert's `for` ending, or fresh telemetry the rules may read (the earlier). */
+/* The engine's due hook: the earliest of an alert's `for` ending, fresh telemetry the rules
+ * may read and a heartbeat turning late. */
 static int64_t detect_due(void *ctx)
 {
 	struct daemon *d = ctx;
-	int64_t a = alerts_next_due(d->alerts), r = rules_next_due(d->rules);
-	return !a || (r && r < a) ? r : a;
+	int64_t due[] = { alerts_next_due(d->alerts), rules_next_due(d->rules, ooda_now_ns()), heartbeats_next_due(d->heartbeats) };
+	int64_t first = 0;
+	for (size_t i = 0; i < sizeof due / sizeof due[0]; i++)
+		if (due[i] && (!first || due[i] < first))
+			first = due[i];
+	return first;
 }
 
 /* ---- the stages (stage.h): start in order, stop in reverse ---------------- */

@@ -541,14 +541,16 @@ int64_t rules_fresh_gap_ns(int64_t interval_ns)
 	return gap < RULES_FRESH_MIN_GAP_NS ? RULES_FRESH_MIN_GAP_NS : gap;
 }
 
-int64_t rules_next_due(struct rules *r)
+int64_t rules_next_due(struct rules *r, int64_t now_ns)
 {
 	if (!r || !atomic_load(&r->fresh))
 		return 0;
 	int64_t last = atomic_load(&r->due_last), gap = atomic_load(&r->due_gap);
 	if (!last || gap >= atomic_load(&r->due_interval))
 		return 0; /* never evaluated (the first evaluation is the tick's), or no early evaluation at this interval */
-	return last + gap;
+	/* past: the tick that just ran handed the evaluation over, or the worker is busy and its
+	 * end asks for a tick (rules_on_signals); a past time would hide a later due of another */
+	return last + gap > now_ns ? last + gap : 0;
 }
 
 void rules_on_signals(struct rules *r, void (*fn)(void *ctx), void *ctx)

@@ -112,11 +112,13 @@ int64_t rules_fresh_gap_ns(int64_t interval_ns);
 /*
  * When fresh telemetry may be read (wall-clock ns): the last evaluation's
  * time plus the fresh gap while telemetry noted by rules_note_fresh waits
- * unread; 0 when none waits (or before the first evaluation, or when the
- * gap is not shorter than the interval). Lock-free: for the engine's due
- * hook (engine_set_due), which ticks then rather than at its next period.
+ * unread, if that is after now_ns; 0 when none waits (or before the first
+ * evaluation, or when the gap is not shorter than the interval, or the time
+ * is not after now_ns: then the evaluation is handed over or running, and
+ * its end asks for a tick). Lock-free: for the engine's due hook
+ * (engine_set_due), which ticks then rather than at its next period.
  */
-int64_t rules_next_due(struct rules *r);
+int64_t rules_next_due(struct rules *r, int64_t now_ns);
 
 /*
  * fn(ctx) runs on the evaluating thread after each evaluation that sent

@@ -771,17 +771,18 @@ static void test_rules_fresh(void **state)
 	json_t *labels = json_pack("{s:s}", "job", "checkout");
 	g_value = 3;
 	rules_note_fresh(r);
-	assert_int_equal(rules_next_due(r), 0); /* never evaluated: the first evaluation is the tick's */
+	assert_int_equal(rules_next_due(r, T0), 0); /* never evaluated: the first evaluation is the tick's */
 	rules_tick(r, T0, &sink); /* the first evaluation: nothing */
-	assert_int_equal(rules_next_due(r), 0); /* nothing unread */
+	assert_int_equal(rules_next_due(r, T0), 0); /* nothing unread */
 	g_value = 50;
 	rules_tick(r, T0 + 2 * S, &sink); /* nothing new arrived: waits for the interval */
 	assert_int_not_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_FIRING);
 	rules_note_fresh(r);
-	assert_int_equal(rules_next_due(r), T0 + S / 2); /* readable since the gap after the last evaluation */
+	assert_int_equal(rules_next_due(r, T0 + S / 4), T0 + S / 2); /* readable at the gap after the last evaluation */
+	assert_int_equal(rules_next_due(r, T0 + 2 * S), 0); /* past: the tick a batch's poke brings reads it */
 	rules_tick(r, T0 + 3 * S, &sink); /* fresh data, past the gap: evaluates now */
 	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_FIRING);
-	assert_int_equal(rules_next_due(r), 0); /* read */
+	assert_int_equal(rules_next_due(r, T0 + 3 * S), 0); /* read */
 	g_value = 3;
 	rules_tick(r, T0 + 5 * S, &sink); /* the fresh mark was used: the interval again */
 	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_FIRING);
@@ -790,7 +791,7 @@ static void test_rules_fresh(void **state)
 	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_RESOLVED);
 	g_value = 50;
 	rules_note_fresh(r);
-	assert_int_equal(rules_next_due(r), T0 + 6 * S); /* the engine is to wake at the gap's end */
+	assert_int_equal(rules_next_due(r, T0 + 5 * S + S / 2), T0 + 6 * S); /* the engine is to wake at the gap's end */
 	rules_tick(r, T0 + 5 * S + 3 * S / 4, &sink); /* 0.25 s after the last: too soon even with fresh data */
 	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_RESOLVED);
 	rules_tick(r, T0 + 6 * S, &sink); /* the gap (0.5 s) after the last, fresh data still unread: evaluates */
@@ -821,7 +822,7 @@ static void test_rules_fresh_gap(void **state)
 	struct alert_sink sink = alerts_sink(a);
 	rules_tick(r, T0, &sink);
 	rules_note_fresh(r);
-	assert_int_equal(rules_next_due(r), 0); /* the interval itself is the gap: nothing to wake for */
+	assert_int_equal(rules_next_due(r, T0), 0); /* the interval itself is the gap: nothing to wake for */
 	alerts_destroy(a);
 	rules_destroy(r);
 	buf_release(&err);
@@ -866,7 +867,7 @@ static void test_rules_fresh_during_evaluation(void **state)
 	rules_set_source(r, &busy);
 	rules_tick(r, T0 + S, &sink);
 	assert_int_equal(g_wakes, 1); /* data came during it: the owner is asked for a tick */
-	assert_int_equal(rules_next_due(r), T0 + S + S / 8);
+	assert_int_equal(rules_next_due(r, T0 + S), T0 + S + S / 8);
 	alerts_destroy(a);
 	rules_destroy(r);
 	buf_release(&err);
