@@ -96,6 +96,15 @@ RULES = [
      'predict_linear(process_resident_memory_bytes[30s], 900) > 268435456'),
 ]
 
+# The background job's dead-man switch. ooda: heartbeat sim-reconciler (the job pings
+# after every run). Prometheus: the job's last-success time, which a batch job pushes to
+# a Pushgateway (the simulator's control port serves it the same way, honor_labels as
+# for a Pushgateway), late past the same every + grace; `for: 0s` as ooda's heartbeat
+# has none.
+HB_EVERY, HB_GRACE = 2, 4
+PROM_JOB_RULE = ("JobStopped",
+                 f'time() - sim_job_last_success_timestamp_seconds{{job="reconciler"}} > {HB_EVERY + HB_GRACE}')
+
 # The remediation policies (the same as `ooda drill run`'s, docs/drills.md), one per
 # fault the simulator has a hook for: fault -> (policy, service acted on, trigger,
 # step with {url} the service's base URL, expect). The memory leak is restarted on
@@ -327,8 +336,8 @@ services:
 {probes(base, "inventory")}  - name: database
 heartbeats:
   - name: sim-reconciler
-    every: 2s
-    grace: 4s
+    every: {HB_EVERY}s
+    grace: {HB_GRACE}s
     service: reconciler
 alerts:
   interval: 1s
@@ -395,7 +404,11 @@ receivers:
         expr: '{pexpr}'
         for: {FOR}
         labels: {{severity: page}}
-""" for n, _o, pexpr in RULES)
+""" for n, _o, pexpr in RULES) + f"""      - alert: {PROM_JOB_RULE[0]}
+        expr: '{PROM_JOB_RULE[1]}'
+        for: 0s
+        labels: {{severity: page, service: reconciler}}
+"""
     with open(os.path.join(d, "rules.yml"), "w") as f:
         f.write("groups:\n  - name: drills\n    interval: 1s\n    rules:\n" + rules)
     targets = ", ".join(f'"127.0.0.1:{p}"' for p in ports["services"].values())
@@ -413,6 +426,10 @@ scrape_configs:
   - job_name: sim
     static_configs:
       - targets: [{targets}]
+  - job_name: sim-jobs
+    honor_labels: true
+    static_configs:
+      - targets: ["127.0.0.1:{ports['control']}"]
 """)
     am = subprocess.Popen(["prometheus-alertmanager", f"--config.file={d}/am.yml", f"--storage.path={d}/am",
                            f"--web.listen-address=127.0.0.1:{am_port}",
@@ -633,11 +650,6 @@ def remedy_wait(ooda_port, policy, t0, deadline):
         time.sleep(0.5)
 
 
-def fault_blind(fault):
-    """Prometheus has no metric to see this fault by (README: the reconciler)."""
-    return fault == "job-stopped"
-
-
 last_clear = 0.0  # when the last drill's fault was cleared (or ended)
 
 
@@ -656,9 +668,7 @@ def drill(rec, control, ooda_port, prom_port, fault, service, harmless):
     res = {"expected": (inst.get("expected_root_cause") or {})}
     deadline = t0 + (QUIET if harmless else TIMEOUT)
     while time.time() < deadline:
-        # Prometheus has no signal of a stopped job (see README): do not wait for it
-        waits = ("ooda",) if fault_blind(fault) else ("ooda", "prom")
-        if not harmless and all(rec.firing_since(s, t0) for s in waits):
+        if not harmless and all(rec.firing_since(s, t0) for s in ("ooda", "prom")):
             break
         time.sleep(0.05)
     if not harmless:
@@ -773,8 +783,6 @@ def main():
             continue
         om, ow = summary([r["ooda"]["mttd"] for r in rs])
         pm, pw = summary([r["prom"]["mttd"] for r in rs])
-        if fault_blind(name):
-            pm, pw = "no signal", "—"
         got = [r["ooda"]["mttd"] for r in rs if r["ooda"]["mttd"] is not None]
         if got:
             ooda_meds.append(statistics.median(got))
