@@ -568,6 +568,26 @@ def first_change(port, selector, t0):
     return first
 
 
+def newest_at(port, selector, t):
+    """The time of the newest sample of selector at or before t (the one the evaluation
+    at t read last), from an instant query of its raw samples at t; None if none."""
+    if t is None:
+        return None
+    q = urllib.parse.quote(f"{selector}[15s]")
+    try:
+        _s, j = call("GET", f"http://127.0.0.1:{port}/api/v1/query?query={q}&time={t:.3f}")
+    except Exception:
+        return None
+    ts = [float(v[0]) for ser in (j.get("data") or {}).get("result", []) for v in ser.get("values", [])
+          if float(v[0]) <= t + 0.0005]
+    return max(ts) if ts else None
+
+
+def lag(active, newest):
+    """How old the newest sample was when the evaluation that found the condition ran."""
+    return (active - newest) if active is not None and newest is not None else None
+
+
 def diffs(ts, names):
     return {k: (ts[i + 1] - ts[i]) if ts[i] is not None and ts[i + 1] is not None else None
             for i, k in enumerate(names)}
@@ -597,6 +617,9 @@ def ooda_steps(ooda_port, t0, arrival):
     out = diffs([t0, iso_epoch(a.get("active_at")), iso_epoch(a.get("fired_at")), iso_epoch(n.get("created_at")),
                  iso_epoch(n.get("delivered_at")), arrival], STEPS[1:])
     out["data"] = (data - t0) if data is not None else None
+    if sel and a.get("service"):
+        active = iso_epoch(a.get("active_at"))
+        out["lag"] = lag(active, newest_at(ooda_port, sel[0].format(svc=a.get("service")), active))
     out["alert"] = f"{a.get('name')} {a.get('service') or ''}".strip()
     return out
 
@@ -620,6 +643,8 @@ def prom_steps(prom_port, t0, ev):
     sel = DATA.get(lb.get("alertname"))
     data = first_change(prom_port, sel[1].format(svc=lb.get("service")), t0) if sel and lb.get("service") else None
     out = {"data": (data - t0) if data is not None else None}
+    if sel and lb.get("service"):
+        out["lag"] = lag(active, newest_at(prom_port, sel[1].format(svc=lb.get("service")), active))
     out.update(diffs([t0, active, lb.get("fired"), t], PROM_STEPS[1:]))
     out["alert"] = f"{lb.get('alertname')} {lb.get('service') or ''}".strip()
     return out
@@ -792,13 +817,14 @@ def main():
     print("")
     print("ooda's time step by step, median s over the runs (fault → the rule's first failing sample → "
           "condition found → firing → notification queued → sent → at the receiver; data and condition "
-          "both from the fault)")
-    step_table(results, scen, "ooda", STEPS)
+          "both from the fault; lag: how old the newest sample of the series was at the evaluation that "
+          "found the condition, the simulator's reading → export, ingest, evaluation)")
+    step_table(results, scen, "ooda", STEPS + ("lag",))
     print("")
     print("Prometheus + Alertmanager step by step, median s (fault → first failing scraped sample → "
           "condition found (activeAt) → firing (startsAt) → at the receiver; data and condition both "
-          "from the fault)")
-    step_table(results, scen, "prom", PROM_STEPS)
+          "from the fault; lag: the same age, the scrape → the evaluation)")
+    step_table(results, scen, "prom", PROM_STEPS + ("lag",))
     rem = [name for name, _f, _s, _h in scen if name in REMEDIES]
     if rem:
         print("")
