@@ -4,6 +4,7 @@
  *
  *   GET    /healthz          200 while the simulator runs
  *   GET    /state            services, load, job, flags, exporter, faults
+ *   GET    /metrics          the job's last success (Prometheus text, as a Pushgateway has it)
  *   GET    /faults           the fault instances, active and cleared
  *   GET    /catalogue        the fault table (as list-faults --json)
  *   POST   /faults           {name, service?, for?} → 201 with the fault's id
@@ -87,6 +88,23 @@ static enum MHD_Result get_healthz(struct world *w, struct MHD_Connection *c, co
 	return mhd_reply(c, 200, "text/plain", "ok\n", 3);
 }
 
+/* The job's last success, as a batch job pushes it to a Pushgateway for Prometheus to scrape. */
+static enum MHD_Result get_metrics(struct world *w, struct MHD_Connection *c, const char *arg, const char *body,
+				  size_t len)
+{
+	pthread_mutex_lock(&w->mu);
+	int64_t last = w->job_last_ok_ns;
+	pthread_mutex_unlock(&w->mu);
+	struct buf out = BUF_INIT;
+	buf_adds(&out, "# HELP sim_job_last_success_timestamp_seconds When the job last ran successfully.\n"
+		       "# TYPE sim_job_last_success_timestamp_seconds gauge\n");
+	if (last)
+		buf_addf(&out, "sim_job_last_success_timestamp_seconds{job=\"reconciler\"} %.3f\n", (double)last / 1e9);
+	enum MHD_Result rc = mhd_reply(c, 200, "text/plain; version=0.0.4", out.data, out.len);
+	buf_release(&out);
+	return rc;
+}
+
 static enum MHD_Result get_state(struct world *w, struct MHD_Connection *c, const char *arg, const char *body,
 				 size_t len)
 {
@@ -154,6 +172,7 @@ static const struct control_route {
 } control_routes[] = {
 	{ "GET", "/healthz", get_healthz },
 	{ "GET", "/state", get_state },
+	{ "GET", "/metrics", get_metrics },
 	{ "GET", "/catalogue", get_catalogue },
 	{ "GET", "/faults", get_faults },
 	{ "POST", "/faults", post_faults },
@@ -179,7 +198,7 @@ static enum MHD_Result on_control(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (path_known)
 		return mhd_problem(c, 405, "method not allowed on this path (see docs/sim.md)");
-	return mhd_problem(c, 404, "routes: /state, /faults, /faults/{id}, /catalogue, /hooks/redeploy, /admin/job/restart");
+	return mhd_problem(c, 404, "routes: /state, /metrics, /faults, /faults/{id}, /catalogue, /hooks/redeploy, /admin/job/restart");
 }
 
 int control_start(struct world *w, int port, struct buf *err)

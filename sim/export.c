@@ -6,6 +6,7 @@
  */
 #include "export.h"
 
+#include <errno.h>
 #include <pthread.h>
 
 #include "core/time.h"
@@ -82,6 +83,32 @@ static void post_one(struct exporter *e, int signal, int svc, struct buf *items,
 	buf_release(&err);
 }
 
+/* One service's share of a flush: its metrics, then its spans, then its logs. */
+struct svc_post {
+	struct exporter *e;
+	int svc;
+	struct buf *taken;  /* [SIG_COUNT * nsvc], shared; this service's entries only */
+	uint64_t *counts;
+	pthread_t thread;
+	bool threaded;
+};
+
+static void *post_service(void *arg)
+{
+	struct svc_post *p = arg;
+	struct exporter *e = p->e;
+	/* metrics first: an OTel SDK exports them on a reader of their own, never queued behind spans
+	 * and logs (each post waits for ooda's durable commit) */
+	static const int order[SIG_COUNT] = { SIG_METRICS, SIG_TRACES, SIG_LOGS };
+	for (int k = 0; k < SIG_COUNT; k++) {
+		size_t i = (size_t)order[k] * (size_t)e->nsvc + (size_t)p->svc;
+		if (p->counts[i])
+			post_one(e, order[k], p->svc, &p->taken[i], p->counts[i]);
+		buf_release(&p->taken[i]);
+	}
+	return NULL;
+}
+
 static void flush(struct exporter *e)
 {
 	pthread_mutex_lock(&e->mu);
@@ -102,14 +129,20 @@ static void flush(struct exporter *e)
 	}
 	e->queued_bytes = 0;
 	pthread_mutex_unlock(&e->mu);
-	/* metrics first: an OTel SDK exports them on a reader of their own, never queued behind spans
-	 * and logs (each post waits for ooda's durable commit) */
-	for (size_t j = 0; j < nq; j++) {
-		size_t i = (j + (size_t)SIG_METRICS * (size_t)e->nsvc) % nq;
-		if (counts[i])
-			post_one(e, (int)(i / (size_t)e->nsvc), (int)(i % (size_t)e->nsvc), &taken[i], counts[i]);
-		buf_release(&taken[i]);
+	/* the services post at once, as five processes with an SDK each would: one service's
+	 * commit wait no longer delays the next one's metrics (a thread per service; inline
+	 * when a thread cannot start) */
+	struct svc_post *p = xcalloc((size_t)e->nsvc, sizeof *p);
+	for (int s = 0; s < e->nsvc; s++) {
+		p[s] = (struct svc_post){ .e = e, .svc = s, .taken = taken, .counts = counts };
+		p[s].threaded = pthread_create(&p[s].thread, NULL, post_service, &p[s]) == 0;
+		if (!p[s].threaded)
+			post_service(&p[s]);
 	}
+	for (int s = 0; s < e->nsvc; s++)
+		if (p[s].threaded)
+			pthread_join(p[s].thread, NULL);
+	free(p);
 	free(taken);
 	free(counts);
 }
@@ -117,17 +150,26 @@ static void flush(struct exporter *e)
 static void *run(void *arg)
 {
 	struct exporter *e = arg;
+	/* a fixed rate, as an SDK's periodic reader has: the next flush is due an interval after
+	 * the last one was due, not after it ended (a slow flush no longer stretches the period);
+	 * a flush more than an interval late starts a new schedule rather than bursting */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += e->interval_ms / 1000;
 		ts.tv_nsec += (e->interval_ms % 1000) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		int64_t late_ms = ((int64_t)now.tv_sec - (int64_t)ts.tv_sec) * 1000 + (now.tv_nsec - ts.tv_nsec) / 1000000L;
+		if (late_ms > e->interval_ms)
+			ts = now;
+		while (!e->stop && pthread_cond_timedwait(&e->cv, &e->mu, &ts) != ETIMEDOUT)
+			;
 		pthread_mutex_unlock(&e->mu);
 		flush(e);
 		pthread_mutex_lock(&e->mu);

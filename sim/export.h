@@ -1,8 +1,11 @@
 /*
  * The simulator's OTLP/HTTP JSON exporter: services add finished spans, log
  * records and metric points (already rendered as OTLP JSON objects) and a
- * thread posts them to ooda's /v1/traces, /v1/logs and /v1/metrics about
- * once a second, grouped by service. Like an OpenTelemetry SDK's periodic
+ * thread posts them to ooda's /v1/traces, /v1/logs and /v1/metrics once an
+ * interval at a fixed rate (as an SDK's periodic reader: a slow flush does
+ * not stretch the period), grouped by service, the services at once (a
+ * thread each per flush, as five processes would export; within a service
+ * metrics first, then spans, then logs). Like an OpenTelemetry SDK's periodic
  * metric reader, the exporter asks for the metrics (exporter_on_collect)
  * right before each post, so a metric point is as fresh as the post. The queue is bounded in bytes: when it
  * is full, or ooda does not answer, items are dropped and counted — a

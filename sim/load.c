@@ -79,7 +79,13 @@ static void *job_main(void *arg)
 			continue;
 		int64_t t0 = ooda_now_ns();
 		int status = service_handle(w, SVC_RECONCILER, NULL, 0);
-		int64_t ms = (ooda_now_ns() - t0) / OODA_NS_PER_MS;
+		int64_t done = ooda_now_ns();
+		int64_t ms = (done - t0) / OODA_NS_PER_MS;
+		if (status < 500) { /* the last-success time a batch job pushes to a Pushgateway */
+			pthread_mutex_lock(&w->mu);
+			w->job_last_ok_ns = done;
+			pthread_mutex_unlock(&w->mu);
+		}
 		char body[160], path[96];
 		snprintf(body, sizeof body, "{\"status\":\"%s\",\"duration_ms\":%lld,\"message\":\"reconciled orders\"}",
 			 status < 500 ? "ok" : "fail", (long long)ms);

@@ -103,6 +103,7 @@ struct world {
 	uint64_t flag_polls, flag_errors;
 	bool job_stopped;
 	uint64_t job_runs, job_pings, job_ping_errors, job_restarts;
+	int64_t job_last_ok_ns; /* wall clock of the last run that succeeded (0: none yet) */
 	uint64_t load_sent, load_failed;
 
 	volatile int running;

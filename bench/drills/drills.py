@@ -99,6 +99,15 @@ RULES = [
      'predict_linear(process_resident_memory_bytes[30s], 900) > 268435456'),
 ]
 
+# The background job's dead-man switch. ooda: heartbeat sim-reconciler (the job pings
+# after every run). Prometheus: the job's last-success time, which a batch job pushes to
+# a Pushgateway (the simulator's control port serves it the same way, honor_labels as
+# for a Pushgateway), late past the same every + grace; `for: 0s` as ooda's heartbeat
+# has none.
+HB_EVERY, HB_GRACE = 2, 4
+PROM_JOB_RULE = ("JobStopped",
+                 f'time() - sim_job_last_success_timestamp_seconds{{job="reconciler"}} > {HB_EVERY + HB_GRACE}')
+
 # The remediation policies (the same as `ooda drill run`'s, docs/drills.md), one per
 # fault the simulator has a hook for: fault -> (policy, service acted on, trigger,
 # step with {url} the service's base URL, expect). The memory leak is restarted on
@@ -330,8 +339,8 @@ services:
 {probes(base, "inventory")}  - name: database
 heartbeats:
   - name: sim-reconciler
-    every: 2s
-    grace: 4s
+    every: {HB_EVERY}s
+    grace: {HB_GRACE}s
     service: reconciler
 alerts:
   interval: 1s
@@ -398,7 +407,11 @@ receivers:
         expr: '{pexpr}'
         for: {FOR}
         labels: {{severity: page}}
-""" for n, _o, pexpr in RULES)
+""" for n, _o, pexpr in RULES) + f"""      - alert: {PROM_JOB_RULE[0]}
+        expr: '{PROM_JOB_RULE[1]}'
+        for: 0s
+        labels: {{severity: page, service: reconciler}}
+"""
     with open(os.path.join(d, "rules.yml"), "w") as f:
         f.write("groups:\n  - name: drills\n    interval: 1s\n    rules:\n" + rules)
     targets = ", ".join(f'"127.0.0.1:{p}"' for p in ports["services"].values())
@@ -416,6 +429,10 @@ scrape_configs:
   - job_name: sim
     static_configs:
       - targets: [{targets}]
+  - job_name: sim-jobs
+    honor_labels: true
+    static_configs:
+      - targets: ["127.0.0.1:{ports['control']}"]
 """)
     am = subprocess.Popen(["prometheus-alertmanager", f"--config.file={d}/am.yml", f"--storage.path={d}/am",
                            f"--web.listen-address=127.0.0.1:{am_port}",
@@ -554,6 +571,26 @@ def first_change(port, selector, t0):
     return first
 
 
+def newest_at(port, selector, t):
+    """The time of the newest sample of selector at or before t (the one the evaluation
+    at t read last), from an instant query of its raw samples at t; None if none."""
+    if t is None:
+        return None
+    q = urllib.parse.quote(f"{selector}[15s]")
+    try:
+        _s, j = call("GET", f"http://127.0.0.1:{port}/api/v1/query?query={q}&time={t:.3f}")
+    except Exception:
+        return None
+    ts = [float(v[0]) for ser in (j.get("data") or {}).get("result", []) for v in ser.get("values", [])
+          if float(v[0]) <= t + 0.0005]
+    return max(ts) if ts else None
+
+
+def lag(active, newest):
+    """How old the newest sample was when the evaluation that found the condition ran."""
+    return (active - newest) if active is not None and newest is not None else None
+
+
 def diffs(ts, names):
     return {k: (ts[i + 1] - ts[i]) if ts[i] is not None and ts[i + 1] is not None else None
             for i, k in enumerate(names)}
@@ -583,6 +620,9 @@ def ooda_steps(ooda_port, t0, arrival):
     out = diffs([t0, iso_epoch(a.get("active_at")), iso_epoch(a.get("fired_at")), iso_epoch(n.get("created_at")),
                  iso_epoch(n.get("delivered_at")), arrival], STEPS[1:])
     out["data"] = (data - t0) if data is not None else None
+    if sel and a.get("service"):
+        active = iso_epoch(a.get("active_at"))
+        out["lag"] = lag(active, newest_at(ooda_port, sel[0].format(svc=a.get("service")), active))
     out["alert"] = f"{a.get('name')} {a.get('service') or ''}".strip()
     return out
 
@@ -606,6 +646,8 @@ def prom_steps(prom_port, t0, ev):
     sel = DATA.get(lb.get("alertname"))
     data = first_change(prom_port, sel[1].format(svc=lb.get("service")), t0) if sel and lb.get("service") else None
     out = {"data": (data - t0) if data is not None else None}
+    if sel and lb.get("service"):
+        out["lag"] = lag(active, newest_at(prom_port, sel[1].format(svc=lb.get("service")), active))
     out.update(diffs([t0, active, lb.get("fired"), t], PROM_STEPS[1:]))
     out["alert"] = f"{lb.get('alertname')} {lb.get('service') or ''}".strip()
     return out
@@ -636,11 +678,6 @@ def remedy_wait(ooda_port, policy, t0, deadline):
         time.sleep(0.5)
 
 
-def fault_blind(fault):
-    """Prometheus has no metric to see this fault by (README: the reconciler)."""
-    return fault == "job-stopped"
-
-
 last_clear = 0.0  # when the last drill's fault was cleared (or ended)
 
 
@@ -659,9 +696,7 @@ def drill(rec, control, ooda_port, prom_port, fault, service, harmless):
     res = {"expected": (inst.get("expected_root_cause") or {})}
     deadline = t0 + (QUIET if harmless else TIMEOUT)
     while time.time() < deadline:
-        # Prometheus has no signal of a stopped job (see README): do not wait for it
-        waits = ("ooda",) if fault_blind(fault) else ("ooda", "prom")
-        if not harmless and all(rec.firing_since(s, t0) for s in waits):
+        if not harmless and all(rec.firing_since(s, t0) for s in ("ooda", "prom")):
             break
         time.sleep(0.05)
     if not harmless:
@@ -771,8 +806,6 @@ def main():
             continue
         om, ow = summary([r["ooda"]["mttd"] for r in rs])
         pm, pw = summary([r["prom"]["mttd"] for r in rs])
-        if fault_blind(name):
-            pm, pw = "no signal", "—"
         got = [r["ooda"]["mttd"] for r in rs if r["ooda"]["mttd"] is not None]
         if got:
             ooda_meds.append(statistics.median(got))
@@ -784,13 +817,14 @@ def main():
     print("")
     print("ooda's time step by step, median s over the runs (fault → the rule's first failing sample → "
           "condition found → firing → notification queued → sent → at the receiver; data and condition "
-          "both from the fault)")
-    step_table(results, scen, "ooda", STEPS)
+          "both from the fault; lag: how old the newest sample of the series was at the evaluation that "
+          "found the condition, the simulator's reading → export, ingest, evaluation)")
+    step_table(results, scen, "ooda", STEPS + ("lag",))
     print("")
     print("Prometheus + Alertmanager step by step, median s (fault → first failing scraped sample → "
           "condition found (activeAt) → firing (startsAt) → at the receiver; data and condition both "
-          "from the fault)")
-    step_table(results, scen, "prom", PROM_STEPS)
+          "from the fault; lag: the same age, the scrape → the evaluation)")
+    step_table(results, scen, "prom", PROM_STEPS + ("lag",))
     rem = [name for name, _f, _s, _h in scen if name in REMEDIES]
     if rem:
         print("")

@@ -10,6 +10,8 @@
 #include "api/daemon.h"
 #include "api/cluster.h"
 #include "detect/alerts.h"
+#include "detect/heartbeat.h"
+#include "detect/rules.h"
 #include "api/remedy_glue.h"
 #include "api/stage.h"
 #include "core/error.h"
@@ -97,9 +99,17 @@ static void live_replay(struct daemon *d)
 	buf_release(&err);
 }
 
-static int64_t alerts_due(void *ctx)
+/* The engine's due hook: the earliest of an alert's `for` ending, fresh telemetry the rules
+ * may read and a heartbeat turning late. */
+static int64_t detect_due(void *ctx)
 {
-	return alerts_next_due(ctx);
+	struct daemon *d = ctx;
+	int64_t due[] = { alerts_next_due(d->alerts), rules_next_due(d->rules, ooda_now_ns()), heartbeats_next_due(d->heartbeats) };
+	int64_t first = 0;
+	for (size_t i = 0; i < sizeof due / sizeof due[0]; i++)
+		if (due[i] && (!first || due[i] < first))
+			first = due[i];
+	return first;
 }
 
 /* ---- the stages (stage.h): start in order, stop in reverse ---------------- */
@@ -117,7 +127,7 @@ static int stages_start(struct daemon *d, struct buf *err)
 	struct alert_sink sink = alerts_sink(d->alerts);
 	if ((rc = engine_create(&sink, ENGINE_DEFAULT_TICK_NS, &d->engine, err)))
 		return rc;
-	engine_set_due(d->engine, alerts_due, d->alerts); /* an alert's `for` ends between two ticks */
+	engine_set_due(d->engine, detect_due, d); /* a `for` ends, or fresh data waits, between two ticks */
 	for (size_t i = 0; i < daemon_n_stages; i++)
 		if (daemon_stages[i].add_ticks && (rc = daemon_stages[i].add_ticks(d, d->engine))) {
 			buf_addf(err, "stage %s: engine callbacks: %s", daemon_stages[i].name, ooda_strerror(rc));

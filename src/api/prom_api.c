@@ -361,7 +361,10 @@ void api_prom_alerts_data(struct http_request *req, struct buf *out)
 /*
  * /api/v1/rules: the alert rules of ooda.yaml as one Prometheus rule group
  * ("ooda.yaml"), each with its firing and pending alerts and a state.
- * ooda has no recording rules: type=record answers no rules.
+ * lastEvaluation (group and rules: they are evaluated together) and the
+ * group's evaluationTime are the last evaluation's, on schedule or brought
+ * forward by fresh telemetry. ooda has no recording rules: type=record
+ * answers no rules.
  */
 int api_prom_rules(struct http_request *req, struct http_response *res)
 {
@@ -374,6 +377,10 @@ int api_prom_rules(struct http_request *req, struct http_response *res)
 	json_t *list = rules_list_json(api_daemon(req)->rules);
 	json_t *act = active_alerts(req), *rules = json_array();
 	size_t i, k;
+	char last[40] = "0001-01-01T00:00:00Z"; /* Prometheus' zero time: not evaluated yet; the rules are evaluated together */
+	json_int_t last_ns = json_integer_value(json_object_get(list, "last_evaluation_ns"));
+	if (last_ns > 0)
+		ooda_time_format(last_ns, last, sizeof last);
 	json_t *r, *al;
 	json_array_foreach(none ? NULL : json_object_get(list, "rules"), i, r) {
 		const char *name = json_string_value(json_object_get(r, "name"));
@@ -398,14 +405,14 @@ int api_prom_rules(struct http_request *req, struct http_response *res)
 						       json_object_get(r, "labels"), "annotations",
 						       json_object_get(r, "annotations"), "alerts", alerts, "health", "ok",
 						       "lastError", "", "evaluationTime", 0.0, "lastEvaluation",
-						       "0001-01-01T00:00:00Z", "type", "alerting"));
+						       last, "type", "alerting"));
 	}
 	json_t *groups = json_array();
 	if (json_array_size(rules))
-		json_array_append_new(groups, json_pack("{s:s,s:s,s:o,s:O,s:i,s:f,s:s}", "name", "ooda", "file",
+		json_array_append_new(groups, json_pack("{s:s,s:s,s:o,s:O,s:i,s:O,s:s}", "name", "ooda", "file",
 							 "ooda.yaml", "rules", rules, "interval",
 							 json_object_get(list, "interval_s"), "limit", 0, "evaluationTime",
-							 0.0, "lastEvaluation", "0001-01-01T00:00:00Z"));
+							 json_object_get(list, "evaluation_s"), "lastEvaluation", last));
 	else
 		json_decref(rules);
 	json_t *out = json_pack("{s:s,s:{s:o}}", "status", "success", "data", "groups", groups);

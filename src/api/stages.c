@@ -221,10 +221,10 @@ static int detect_add_ticks(struct daemon *d, struct engine *e)
 	const struct {
 		engine_tick_fn fn;
 		void *ctx;
-	} ticks[] = {
-		{ tick_rules, d },	    { tick_alerts, d->alerts },	      { probes_tick, d->prober },
-		{ heartbeats_tick, d->heartbeats }, { redwatch_tick, d->redwatch },   { logclass_tick, d->logclass },
-		{ watches_tick, d->watches },
+	} ticks[] = { /* the alerting core last: what every detector signalled reaches its subscribers this tick */
+		{ tick_rules, d },	    { probes_tick, d->prober },	   { heartbeats_tick, d->heartbeats },
+		{ redwatch_tick, d->redwatch }, { logclass_tick, d->logclass }, { watches_tick, d->watches },
+		{ tick_alerts, d->alerts },
 	};
 	int rc = 0;
 	for (size_t i = 0; !rc && i < sizeof(ticks) / sizeof(ticks[0]); i++)

@@ -4,8 +4,9 @@
  * (engine_set_due) or something asks (engine_poke: a durable batch of
  * telemetry, a rule evaluation with signals to deliver), and calls, in registration order, each detector's
  * tick callback with the clock and the sink its signals go to — alert
- * rules, then the alerting core, and whatever other detectors register
- * (probes' results, SLO burn, anomaly scores…). Callbacks must not block
+ * rules and whatever other detectors register (probes' results,
+ * heartbeats, SLO burn, anomaly scores…), then the alerting core, so what
+ * they signalled reaches its subscribers in the same tick. Callbacks must not block
  * on I/O beyond short store writes: detectors that read the telemetry
  * store (alert rules, anomaly watches, PromQL SLIs) hand that work to a
  * worker thread of their own and only collect its results on the tick

@@ -423,6 +423,28 @@ void heartbeats_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 	pthread_mutex_unlock(&h->mu);
 }
 
+int64_t heartbeats_next_due(struct heartbeats *h)
+{
+	if (!h)
+		return 0;
+	int64_t first = 0;
+	pthread_mutex_lock(&h->mu);
+	for (size_t i = 0; i < h->n; i++) {
+		const struct hb *b = &h->v[i];
+		if (b->st.failed)
+			continue; /* active until an ok ping, whatever the clock */
+		int64_t due = 0;
+		heartbeat_state_at(&b->spec, &b->st, b->since_ns, 0, &due);
+		due++; /* late is strictly past due */
+		if (b->ever_sent && b->sent == HEARTBEAT_LATE && b->sent_ns >= due)
+			continue; /* this lateness is signalled already */
+		if (!first || due < first)
+			first = due;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return first;
+}
+
 int heartbeat_config_check(const char *section_json, struct buf *err)
 {
 	json_t *j = json_loads(section_json, JSON_DECODE_ANY, NULL);

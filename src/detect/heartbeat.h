@@ -110,6 +110,16 @@ int heartbeats_json(struct heartbeats *h, const char *name, int64_t now_ns, stru
 void heartbeats_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink);
 
 /*
+ * The earliest time (wall-clock ns) a heartbeat not yet signalled late or
+ * failed (by heartbeats_tick) becomes late without another ping: the first
+ * instant past its last ok ping (or its configuration) plus every + grace;
+ * 0 with none. For the
+ * engine's due hook (engine_set_due), which ticks then rather than up to a
+ * period later; a time already past is the engine's to ignore.
+ */
+int64_t heartbeats_next_due(struct heartbeats *h);
+
+/*
  * The semantic check of the `heartbeats:` section of ooda.yaml (config_check_fn in
  * core/config.h), registered by the daemon with config_register_check().
  */

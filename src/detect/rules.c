@@ -45,7 +45,12 @@ struct rules {
 	const struct promql_source *override;
 	int64_t next_ns;
 	int64_t last_ns;    /* when the last evaluation ran (0: never) */
+	int64_t last_took_ns; /* how long it took */
+	int64_t early;      /* evaluations brought forward by fresh telemetry */
 	atomic_bool fresh;  /* telemetry arrived since the last evaluation */
+	_Atomic int64_t due_last, due_gap, due_interval; /* last_ns, the fresh gap, the interval: for rules_next_due */
+	void (*wake)(void *ctx); /* after an evaluation during which telemetry arrived (rules_on_signals) */
+	void *wake_ctx;
 	json_t *orphans; /* [{name, service, labels}] of removed rules, reported inactive at the next tick */
 	struct arena eval;
 	int64_t last_log_ns;
@@ -254,6 +259,8 @@ int rules_create(struct tstore *tstore, struct live_signals *live, struct rules 
 	struct buf ignore = BUF_INIT;
 	parse_section(NULL, &r->set, &ignore);
 	buf_release(&ignore);
+	atomic_store(&r->due_gap, rules_fresh_gap_ns(r->set->interval_ns));
+	atomic_store(&r->due_interval, r->set->interval_ns);
 	*out = r;
 	return 0;
 }
@@ -320,6 +327,8 @@ int rules_configure(struct rules *r, const char *section_json, bool apply, struc
 	}
 	r->set = set;
 	r->next_ns = 0;
+	atomic_store(&r->due_gap, rules_fresh_gap_ns(set->interval_ns));
+	atomic_store(&r->due_interval, set->interval_ns);
 	pthread_mutex_unlock(&r->mu);
 	set_free(old);
 	return 0;
@@ -347,8 +356,9 @@ json_t *rules_list_json(struct rules *r)
 		json_object_set_new(o, "annotations", x->annotations ? json_deep_copy(x->annotations) : json_object());
 		json_array_append_new(arr, o);
 	}
-	json_t *out = json_pack("{s:o,s:f}", "rules", arr, "interval_s",
-				set ? (double)set->interval_ns / 1e9 : 0.0);
+	json_t *out = json_pack("{s:o,s:f,s:I,s:f,s:I}", "rules", arr, "interval_s",
+				set ? (double)set->interval_ns / 1e9 : 0.0, "last_evaluation_ns", (json_int_t)r->last_ns,
+				"evaluation_s", (double)r->last_took_ns / 1e9, "early_evaluations", (json_int_t)r->early);
 	pthread_mutex_unlock(&r->mu);
 	return out;
 }
@@ -498,26 +508,60 @@ void rules_evaluate(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 	}
 	json_array_clear(r->orphans);
 	bool early = now_ns < r->next_ns && atomic_load(&r->fresh) && r->last_ns &&
-		     now_ns - r->last_ns >= r->set->interval_ns / RULES_FRESH_DIVISOR;
+		     now_ns - r->last_ns >= rules_fresh_gap_ns(r->set->interval_ns);
 	if (now_ns < r->next_ns && !early) {
 		pthread_mutex_unlock(&r->mu);
-		return;
+		return; /* fresh data waits for rules_next_due, the engine's wake */
 	}
 	atomic_store(&r->fresh, false);
 	r->last_ns = now_ns;
+	atomic_store(&r->due_last, now_ns);
 	r->next_ns = now_ns + r->set->interval_ns;
+	r->early += early;
+	int64_t t0 = ooda_mono_ns();
 	const struct promql_source *src = r->override ? r->override : &r->src;
 	for (size_t k = 0; k < r->set->n && (r->override || r->mctx.tstore); k++) {
 		if (r->worker && evalworker_stopping(r->worker))
 			break;
 		eval_rule(r, &r->set->v[k], src, now_ns, sink);
 	}
+	r->last_took_ns = ooda_mono_ns() - t0;
+	void (*wake)(void *) = r->wake;
+	void *wake_ctx = r->wake_ctx;
 	pthread_mutex_unlock(&r->mu);
+	/* telemetry that arrived while this evaluation ran found the worker busy: ask for the
+	 * tick that hands the next one over (it runs then, or at rules_next_due) */
+	if (wake && atomic_load(&r->fresh))
+		wake(wake_ctx);
+}
+
+int64_t rules_fresh_gap_ns(int64_t interval_ns)
+{
+	int64_t gap = interval_ns / RULES_FRESH_DIVISOR;
+	return gap < RULES_FRESH_MIN_GAP_NS ? RULES_FRESH_MIN_GAP_NS : gap;
+}
+
+int64_t rules_next_due(struct rules *r, int64_t now_ns)
+{
+	if (!r || !atomic_load(&r->fresh))
+		return 0;
+	int64_t last = atomic_load(&r->due_last), gap = atomic_load(&r->due_gap);
+	if (!last || gap >= atomic_load(&r->due_interval))
+		return 0; /* never evaluated (the first evaluation is the tick's), or no early evaluation at this interval */
+	/* past: the tick that just ran handed the evaluation over, or the worker is busy and its
+	 * end asks for a tick (rules_on_signals); a past time would hide a later due of another */
+	return last + gap > now_ns ? last + gap : 0;
 }
 
 void rules_on_signals(struct rules *r, void (*fn)(void *ctx), void *ctx)
 {
-	if (r && r->worker)
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->wake = fn;
+	r->wake_ctx = ctx;
+	pthread_mutex_unlock(&r->mu);
+	if (r->worker)
 		evalworker_on_signals(r->worker, fn, ctx);
 }
 

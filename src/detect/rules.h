@@ -72,9 +72,11 @@ int rules_configure(struct rules *r, const char *section_json, bool apply, struc
 int64_t rules_group_window(struct rules *r);
 
 /*
- * The current rules as {"interval_s", "rules":[{name, expr, for_s,
- * keep_firing_for_s, severity, labels, annotations}]} in file order.
- * Caller owns the result (json_decref).
+ * The current rules as {"interval_s", "last_evaluation_ns" (wall clock, 0:
+ * none yet), "evaluation_s" (how long it took), "early_evaluations" (how
+ * many came before the interval because telemetry arrived), "rules":[{name,
+ * expr, for_s, keep_firing_for_s, severity, labels, annotations}]}, rules in
+ * file order. Caller owns the result (json_decref).
  */
 json_t *rules_list_json(struct rules *r);
 
@@ -90,21 +92,40 @@ size_t rules_count(struct rules *r);
 void rules_tick(struct rules *r, int64_t now_ns, const struct alert_sink *sink);
 
 /*
- * Telemetry arrived (spans or metric points, from the ingest writer's
- * thread; lock-free, never blocks). The next evaluation may then come as
- * soon as a RULES_FRESH_DIVISOR-th of the interval has passed since the
- * last one, instead of the whole interval: with the engine poked when a
- * batch is made durable (engine_poke), rules read a pushed batch a poke gap
- * after it is durable, at most RULES_FRESH_DIVISOR evaluations per
- * interval however often batches come (the debounce).
+ * Telemetry arrived (spans or metric points; lock-free, never blocks). The
+ * next evaluation may then come as soon as the fresh gap
+ * (rules_fresh_gap_ns: a RULES_FRESH_DIVISOR-th of the interval, at least
+ * RULES_FRESH_MIN_GAP_NS) has passed since the last one, instead of the
+ * whole interval: with the engine poked when a batch is made durable
+ * (engine_poke) and woken when the gap ends (rules_next_due), rules read a
+ * pushed batch a poke gap after it is durable, or when the gap ends if the
+ * last evaluation was more recent; at most RULES_FRESH_DIVISOR evaluations
+ * per interval however often batches come (the debounce).
  */
-#define RULES_FRESH_DIVISOR 4
+#define RULES_FRESH_DIVISOR 8
+#define RULES_FRESH_MIN_GAP_NS (100 * INT64_C(1000000))
 void rules_note_fresh(struct rules *r);
 
+/* The fresh gap of an interval (see rules_note_fresh), all ns. Pure. */
+int64_t rules_fresh_gap_ns(int64_t interval_ns);
+
 /*
- * After rules_start: fn(ctx) runs on the worker thread after each
- * evaluation that sent signals (evalworker_on_signals), so the owner can
- * poke the engine to deliver them now. No-op without a worker.
+ * When fresh telemetry may be read (wall-clock ns): the last evaluation's
+ * time plus the fresh gap while telemetry noted by rules_note_fresh waits
+ * unread, if that is after now_ns; 0 when none waits (or before the first
+ * evaluation, or when the gap is not shorter than the interval, or the time
+ * is not after now_ns: then the evaluation is handed over or running, and
+ * its end asks for a tick). Lock-free: for the engine's due hook
+ * (engine_set_due), which ticks then rather than at its next period.
+ */
+int64_t rules_next_due(struct rules *r, int64_t now_ns);
+
+/*
+ * fn(ctx) runs on the evaluating thread after each evaluation that sent
+ * signals (with a worker: evalworker_on_signals), so the owner can poke
+ * the engine to deliver them now, and after each evaluation during which
+ * fresh telemetry was noted (it found the worker busy: the poke hands the
+ * next evaluation over). Call before the engine starts.
  */
 void rules_on_signals(struct rules *r, void (*fn)(void *ctx), void *ctx);
 

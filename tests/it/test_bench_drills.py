@@ -51,6 +51,13 @@ def main():
             time.sleep(0.2)
         check(ev, f"the shed reached the receiver as an ooda HighErrorRatio notification: {rec.events}")
         check(ev and "frontend" in ev[0][2], f"the notification names frontend: {ev[:1]}")
+        # the step tables' lag: the newest sample at or before a time, from ooda's query API
+        now = time.time()
+        newest = drills.newest_at(port, 'sim_requests_total{job="frontend"}', now)
+        check(newest is not None and now - 15 <= newest <= now + 0.001,
+              f"the newest frontend sample before now is within its 15 s: {newest} at {now}")
+        check(drills.newest_at(port, 'sim_requests_total{job="frontend"}', now - 3600) is None,
+              "no sample an hour before the simulator started")
         # the bench's policy for the fault puts the shed back by itself: an MTTR from ooda's run record
         mttr, status = drills.remedy_wait(port, drills.REMEDIES["config-shed"][0], t0, t0 + 90)
         check(mttr is not None and status == "succeeded",

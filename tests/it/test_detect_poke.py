@@ -1,12 +1,19 @@
 """Event-driven detection with the real daemon: a pushed batch that crosses a
 rule's threshold asks the engine for a tick of its own (rather than waiting
-for the 250 ms period), the rules read it early (a quarter of their interval
-after the last evaluation, here 1 s of a 4 s interval), the finished
-evaluation asks for another tick to hand its alert to the alerting core, and
-the alert goes pending, then firing after its `for`. /metrics counts the
+for the 250 ms period), the rules read it early (the fresh gap after the last
+evaluation, an eighth of the interval: here 1.25 s of 10 s) rather than at
+the next scheduled evaluation, the finished evaluation asks for another tick
+to hand its alert to the alerting core, and the alert goes pending, then
+firing after its `for`. The schedule is the daemon's own: /api/v1/rules names
+the last evaluation before the push, and the next one on schedule is an
+interval after it; the alert went pending before that. /metrics counts the
 poked ticks."""
+import calendar
 import time
+from datetime import datetime
 from oodait import Server, check, done, wait_for
+
+INTERVAL_NS = 10 * 10**9
 
 
 def gauge(s, service, name, value):
@@ -31,8 +38,19 @@ def alert(s, name):
     return al[0] if al else None
 
 
+def last_evaluation_ns(s):
+    """The rule group's lastEvaluation (RFC 3339, ms) as ns; None before the first."""
+    groups = s.get("/api/v1/rules").json()["data"]["groups"]
+    check(len(groups) == 1, f"one rule group: {groups}")
+    t = groups[0]["lastEvaluation"]
+    if t.startswith("0001-"):
+        return None
+    dt = datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return calendar.timegm(dt.timetuple()) * 10**9 + dt.microsecond * 1000
+
+
 CONFIG = """alerts:
-  interval: 4s
+  interval: 10s
   rules:
     - name: QueueBacklog
       expr: queue_depth{job="checkout"} > 10
@@ -49,9 +67,15 @@ try:
     poked0 = metric(s, "ooda_engine_poked_ticks_total")
     check(ticks0 is not None and ticks0 > 0 and poked0 is not None,
           f"engine ticks and poked ticks on /metrics: {ticks0} {poked0}")
+    deadline = time.time() + 30  # a guard against a hang, not a timing
+    last = None
+    while last is None and time.time() < deadline:
+        last = last_evaluation_ns(s)
+        if last is None:
+            time.sleep(0.05)
+    check(last is not None, "the rules were evaluated once at start")
     gauge(s, "checkout", "queue.depth", 50)
     seen = None
-    deadline = time.time() + 30  # a guard against a hang, not a timing
     while time.time() < deadline:
         a = alert(s, "QueueBacklog")
         seen = a["state"] if a else None
@@ -69,6 +93,10 @@ try:
         tr = s.get(f"/api/v1/alerts/{a['fingerprint']}").json()["transitions"]
         check([t["to"] for t in tr] == ["pending", "firing"], f"pending, then firing: {tr}")
         check(len(tr) == 2 and tr[1]["at_ns"] - tr[0]["at_ns"] >= 10**9, f"firing after its for: {tr}")
+        # the evaluation that found the pushed value came after the one /api/v1/rules named
+        # and before the next one on schedule (an interval later): it was brought forward
+        check(last <= tr[0]["at_ns"] < last + INTERVAL_NS,
+              f"pending at {tr[0]['at_ns']}, between the last evaluation {last} and the next on schedule")
     check(s.stop() == 0, "clean stop with pokes coming in")
 finally:
     if s:

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import time
+from datetime import datetime, timezone
 import urllib.error
 import urllib.request
 
@@ -191,12 +192,27 @@ def main():
         def hb_state():
             hbs = s.get("/api/v1/heartbeats").json()["heartbeats"]
             return next((h["state"] for h in hbs if h["name"] == "sim-reconciler"), None)
+        def job_last_success():
+            """The job's last success on the control port's /metrics (what Prometheus scrapes)."""
+            st, _, body = http("GET", f"{ctl}/metrics")
+            for line in body.splitlines() if st == 200 else []:
+                if line.startswith('sim_job_last_success_timestamp_seconds{job="reconciler"} '):
+                    return float(line.split()[1])
+            return None
         check(wait_for("heartbeat up", lambda: hb_state() == "up"), "heartbeat up before the fault")
+        check(job_last_success() is not None, "the job's last success is on the control port's /metrics")
         st, _, body = http("POST", f"{ctl}/faults", {"name": "job-stopped"})
         fid = json.loads(body).get("id")
         check(wait_for("heartbeat late", lambda: hb_state() == "late", timeout=15), "heartbeat late after job-stopped")
+        # the last success Prometheus would read is the run of ooda's last ok ping (it ends, then pings)
+        last = job_last_success()
+        hb = next(h for h in s.get("/api/v1/heartbeats").json()["heartbeats"] if h["name"] == "sim-reconciler")
+        ok_at = datetime.strptime(hb["last_ok"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+        check(last is not None and last <= ok_at + 0.001, f"no success after the last ok ping: {last} <= {ok_at}")
         http("DELETE", f"{ctl}/faults/{fid}")
         check(wait_for("heartbeat up again", lambda: hb_state() == "up", timeout=15), "heartbeat up after clear")
+        again = job_last_success()
+        check(again is not None and last is not None and again > last, f"a success again after the clear: {again}")
 
         # noise: a 2-second blip that clears by itself
         st, _, body = http("POST", f"{ctl}/faults", {"name": "noise"})

@@ -748,7 +748,11 @@ static void test_next_due(void **state)
 	assert_int_equal(engine_wake_ns(1000 * MS_, 800 * MS_, T0, TK + 1, 0), 1000 * MS_);
 }
 
-/* Fresh telemetry lets the rules evaluate after a quarter of the interval, once; without it they wait the whole interval. */
+/*
+ * Fresh telemetry lets the rules evaluate once the fresh gap (an eighth of the interval)
+ * has passed, and names that time as due so the engine wakes for it; without fresh data
+ * they wait the whole interval.
+ */
 static void test_rules_fresh(void **state)
 {
 	(void)state;
@@ -766,13 +770,19 @@ static void test_rules_fresh(void **state)
 	struct alert_sink sink = alerts_sink(a);
 	json_t *labels = json_pack("{s:s}", "job", "checkout");
 	g_value = 3;
+	rules_note_fresh(r);
+	assert_int_equal(rules_next_due(r, T0), 0); /* never evaluated: the first evaluation is the tick's */
 	rules_tick(r, T0, &sink); /* the first evaluation: nothing */
+	assert_int_equal(rules_next_due(r, T0), 0); /* nothing unread */
 	g_value = 50;
 	rules_tick(r, T0 + 2 * S, &sink); /* nothing new arrived: waits for the interval */
 	assert_int_not_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_FIRING);
 	rules_note_fresh(r);
-	rules_tick(r, T0 + 3 * S, &sink); /* fresh data, more than a quarter of the interval passed: evaluates now */
+	assert_int_equal(rules_next_due(r, T0 + S / 4), T0 + S / 2); /* readable at the gap after the last evaluation */
+	assert_int_equal(rules_next_due(r, T0 + 2 * S), 0); /* past: the tick a batch's poke brings reads it */
+	rules_tick(r, T0 + 3 * S, &sink); /* fresh data, past the gap: evaluates now */
 	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_FIRING);
+	assert_int_equal(rules_next_due(r, T0 + 3 * S), 0); /* read */
 	g_value = 3;
 	rules_tick(r, T0 + 5 * S, &sink); /* the fresh mark was used: the interval again */
 	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_FIRING);
@@ -781,11 +791,83 @@ static void test_rules_fresh(void **state)
 	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_RESOLVED);
 	g_value = 50;
 	rules_note_fresh(r);
-	rules_tick(r, T0 + 6 * S, &sink); /* 0.5 s after the last: too soon even with fresh data */
+	assert_int_equal(rules_next_due(r, T0 + 5 * S + S / 2), T0 + 6 * S); /* the engine is to wake at the gap's end */
+	rules_tick(r, T0 + 5 * S + 3 * S / 4, &sink); /* 0.25 s after the last: too soon even with fresh data */
 	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_RESOLVED);
-	rules_tick(r, T0 + 6 * S + S / 2, &sink); /* a quarter (1 s) after the last, fresh data still unread: evaluates */
+	rules_tick(r, T0 + 6 * S, &sink); /* the gap (0.5 s) after the last, fresh data still unread: evaluates */
 	assert_int_equal(state_of(a, "Backlog", "checkout", labels, NULL), ALERT_FIRING);
 	json_decref(labels);
+	alerts_destroy(a);
+	rules_destroy(r);
+	buf_release(&err);
+}
+
+/* The gap: an eighth of the interval, at least 100 ms; none below that (no early evaluation at 100 ms). */
+static void test_rules_fresh_gap(void **state)
+{
+	(void)state;
+	assert_int_equal(rules_fresh_gap_ns(S), S / 8);
+	assert_int_equal(rules_fresh_gap_ns(10 * S), 10 * S / 8);
+	assert_int_equal(rules_fresh_gap_ns(S / 2), RULES_FRESH_MIN_GAP_NS);
+	assert_int_equal(rules_fresh_gap_ns(S / 10), RULES_FRESH_MIN_GAP_NS);
+	struct rules *r;
+	struct buf err = BUF_INIT;
+	assert_int_equal(rules_create(NULL, NULL, &r, &err), 0);
+	struct promql_source src = { .version = 1, .select = fake_select };
+	rules_set_source(r, &src);
+	assert_int_equal(rules_configure(r, "{\"interval\":\"100ms\",\"rules\":[{\"name\":\"B\",\"expr\":\"queue_depth > 10\"}]}",
+					 true, &err),
+			 0);
+	struct alerts *a = mk();
+	struct alert_sink sink = alerts_sink(a);
+	rules_tick(r, T0, &sink);
+	rules_note_fresh(r);
+	assert_int_equal(rules_next_due(r, T0), 0); /* the interval itself is the gap: nothing to wake for */
+	alerts_destroy(a);
+	rules_destroy(r);
+	buf_release(&err);
+}
+
+/* Telemetry arriving while an evaluation runs (it found the worker busy) asks for a wake after it. */
+static struct rules *g_fresh_rules;
+static int g_wakes;
+
+static int fresh_select(void *ctx, const struct promql_matcher *m, size_t n, int64_t from_ms, int64_t to_ms,
+			struct arena *a, struct promql_series **out, size_t *n_out, struct buf *err)
+{
+	rules_note_fresh(g_fresh_rules); /* a batch made durable during the evaluation */
+	return fake_select(ctx, m, n, from_ms, to_ms, a, out, n_out, err);
+}
+
+static void count_wake(void *ctx)
+{
+	(void)ctx;
+	g_wakes++;
+}
+
+static void test_rules_fresh_during_evaluation(void **state)
+{
+	(void)state;
+	struct promql_source quiet = { .version = 1, .select = fake_select };
+	struct promql_source busy = { .version = 1, .select = fresh_select };
+	struct buf err = BUF_INIT;
+	assert_int_equal(rules_create(NULL, NULL, &g_fresh_rules, &err), 0);
+	struct rules *r = g_fresh_rules;
+	assert_int_equal(rules_configure(r, "{\"interval\":\"1s\",\"rules\":[{\"name\":\"B\",\"expr\":\"queue_depth > 10\"}]}",
+					 true, &err),
+			 0);
+	rules_on_signals(r, count_wake, NULL);
+	struct alerts *a = mk();
+	struct alert_sink sink = alerts_sink(a);
+	g_value = 3;
+	g_wakes = 0;
+	rules_set_source(r, &quiet);
+	rules_tick(r, T0, &sink);
+	assert_int_equal(g_wakes, 0); /* nothing arrived while it ran */
+	rules_set_source(r, &busy);
+	rules_tick(r, T0 + S, &sink);
+	assert_int_equal(g_wakes, 1); /* data came during it: the owner is asked for a tick */
+	assert_int_equal(rules_next_due(r, T0 + S), T0 + S + S / 8);
 	alerts_destroy(a);
 	rules_destroy(r);
 	buf_release(&err);
@@ -865,7 +947,8 @@ int main(void)
 		cmocka_unit_test(test_lifecycle),   cmocka_unit_test(test_subscribe),   cmocka_unit_test(test_dedup),	  cmocka_unit_test(test_grouping), cmocka_unit_test(test_declared_graph),
 		cmocka_unit_test(test_inhibition),  cmocka_unit_test(test_silences),  cmocka_unit_test(test_silence_matchers),  cmocka_unit_test(test_severity),
 		cmocka_unit_test(test_template),    cmocka_unit_test(test_rules_config), cmocka_unit_test(test_rules_eval),
-		cmocka_unit_test(test_rules_fresh), cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_rules_fresh), cmocka_unit_test(test_rules_fresh_gap),
+		cmocka_unit_test(test_rules_fresh_during_evaluation), cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_next_due),
 		cmocka_unit_test(test_alertmanager),
 	};

@@ -278,6 +278,38 @@ static void rec_signal(void *ctx, const struct alert_signal *s)
 	r->source = s->source;
 }
 
+/* The engine wakes when a heartbeat turns late (heartbeats_next_due): at that instant, not a tick later. */
+static void test_heartbeat_due(void **state)
+{
+	(void)state;
+	struct heartbeats *h;
+	struct buf err = BUF_INIT;
+	assert_int_equal(heartbeats_create(NULL, NULL, &h, &err), 0);
+	assert_int_equal(heartbeats_next_due(h), 0); /* none configured */
+	json_t *j = yaml_json("[{\"name\":\"job\",\"every\":\"2s\",\"grace\":\"4s\"}]");
+	assert_int_equal(heartbeats_configure(h, j, true, &err), 0);
+	struct recorder r = { 0 };
+	struct alert_sink sink = { rec_signal, &r };
+	int64_t now = ooda_now_ns();
+	struct heartbeat_ping p = { .status = "ok", .duration_ms = -1, .exit_code = -1 };
+	assert_int_equal(heartbeat_ping(h, "job", &p, now, &err), 0);
+	int64_t due = heartbeats_next_due(h);
+	assert_int_equal(due, now + 6 * S + 1); /* the first instant past every + grace */
+	heartbeats_tick(h, due - 1, &sink);
+	assert_int_equal(r.active, 0); /* on time until then */
+	heartbeats_tick(h, due, &sink);
+	assert_int_equal(r.active, 1); /* late at the due time */
+	assert_int_equal(heartbeats_next_due(h), 0); /* signalled: nothing more to wake for until a ping */
+	assert_int_equal(heartbeat_ping(h, "job", &p, now + 7 * S, &err), 0);
+	assert_int_equal(heartbeats_next_due(h), now + 13 * S + 1);
+	p.status = "fail";
+	assert_int_equal(heartbeat_ping(h, "job", &p, now + 8 * S, &err), 0);
+	assert_int_equal(heartbeats_next_due(h), 0); /* failed: active until an ok ping, whatever the clock */
+	heartbeats_destroy(h);
+	json_decref(j);
+	buf_release(&err);
+}
+
 static void test_heartbeat_tick(void **state)
 {
 	(void)state;
@@ -353,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_heartbeat_state),
 		cmocka_unit_test(test_heartbeat_parse),
 		cmocka_unit_test(test_heartbeat_tick),
+		cmocka_unit_test(test_heartbeat_due),
 		cmocka_unit_test(test_prober_reload_and_tick),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
@@ -271,47 +272,90 @@ static void test_export_collects_metrics_at_flush(void **state)
 	buf_release(&err);
 }
 
-/* A one-thread HTTP receiver: answers 200 to each POST and keeps the paths in arrival order. */
+/*
+ * A one-thread HTTP receiver of four posts. It reads the first two requests before
+ * answering either, so it gets the second only when the exporter sends it while the first
+ * still waits for its answer (as posts wait for ooda's durable commit); with one post at
+ * a time it gives up after a guard of 30 s (not a timing: a hang's end) and says so.
+ */
 struct path_rx {
 	int fd;
 	char paths[4][32];
+	char bodies[4][256];
 	int n;
+	bool overlapped; /* the second request came while the first was unanswered */
 };
+
+static int rx_read(struct path_rx *rx, int timeout_ms)
+{
+	struct pollfd pf = { .fd = rx->fd, .events = POLLIN };
+	if (poll(&pf, 1, timeout_ms) != 1)
+		return -1;
+	int c = accept(rx->fd, NULL, NULL);
+	if (c < 0)
+		return -1;
+	char req[65536];
+	size_t have = 0, need = 0;
+	for (;;) {
+		ssize_t k = read(c, req + have, sizeof req - 1 - have);
+		if (k <= 0)
+			break;
+		have += (size_t)k;
+		req[have] = 0;
+		char *end = strstr(req, "\r\n\r\n");
+		if (end && !need) {
+			const char *cl = strcasestr(req, "content-length:");
+			need = (size_t)(end + 4 - req) + (cl ? (size_t)strtoul(cl + 15, NULL, 10) : 0);
+		}
+		if (need && have >= need)
+			break;
+	}
+	sscanf(req, "POST %31s", rx->paths[rx->n]);
+	const char *body = strstr(req, "\r\n\r\n");
+	snprintf(rx->bodies[rx->n], sizeof rx->bodies[0], "%s", body ? body + 4 : "");
+	rx->n++;
+	return c;
+}
+
+static void rx_answer(int c)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	assert_true(write(c, ok, sizeof ok - 1) > 0);
+	close(c);
+}
 
 static void *path_rx_main(void *arg)
 {
 	struct path_rx *rx = arg;
+	int first = rx_read(rx, -1);
+	if (first < 0)
+		return NULL;
+	int second = rx_read(rx, 30000);
+	rx->overlapped = second >= 0;
+	rx_answer(first);
+	if (second < 0)
+		second = rx_read(rx, -1);
+	if (second >= 0)
+		rx_answer(second);
 	while (rx->n < 4) {
-		int c = accept(rx->fd, NULL, NULL);
+		int c = rx_read(rx, -1);
 		if (c < 0)
 			return NULL;
-		char req[65536];
-		size_t have = 0, need = 0;
-		for (;;) {
-			ssize_t k = read(c, req + have, sizeof req - 1 - have);
-			if (k <= 0)
-				break;
-			have += (size_t)k;
-			req[have] = 0;
-			char *end = strstr(req, "\r\n\r\n");
-			if (end && !need) {
-				const char *cl = strcasestr(req, "content-length:");
-				need = (size_t)(end + 4 - req) + (cl ? (size_t)strtoul(cl + 15, NULL, 10) : 0);
-			}
-			if (need && have >= need)
-				break;
-		}
-		sscanf(req, "POST %31s", rx->paths[rx->n++]);
-		static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-		assert_true(write(c, ok, sizeof ok - 1) > 0);
-		close(c);
+		rx_answer(c);
 	}
 	return NULL;
 }
 
-static void test_export_metrics_first(void **state)
+static void svc_resource(void *ctx, int svc, struct buf *out)
 {
-	/* an OTel SDK's metric reader exports on its own: the metrics go out before the spans and logs queued with them */
+	(void)ctx;
+	buf_addf(out, "{\"svc\":%d}", svc);
+}
+
+static void test_export_services_at_once(void **state)
+{
+	/* Five services with an SDK each export at once, and each SDK's metric reader exports on
+	 * its own: the two services' metrics are in flight together, before either's spans. */
 	(void)state;
 	struct path_rx rx = { .fd = socket(AF_INET, SOCK_STREAM, 0) };
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -324,22 +368,26 @@ static void test_export_metrics_first(void **state)
 	char url[64];
 	snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(sa.sin_port));
 	struct buf err = BUF_INIT;
-	struct exporter *e = exporter_create(url, NULL, 1 << 16, 2, 3600 * 1000, no_resource, NULL, &err);
+	struct exporter *e = exporter_create(url, NULL, 1 << 16, 2, 3600 * 1000, svc_resource, NULL, &err);
 	assert_non_null(e);
 	exporter_add(e, SIG_TRACES, 0, "{}", 2);
-	exporter_add(e, SIG_LOGS, 0, "{}", 2);
-	exporter_add(e, SIG_METRICS, 1, "{}", 2);
+	exporter_add(e, SIG_METRICS, 0, "{}", 2);
 	exporter_add(e, SIG_TRACES, 1, "{}", 2);
+	exporter_add(e, SIG_METRICS, 1, "{}", 2);
 	exporter_flush(e);
 	pthread_join(th, NULL);
 	assert_int_equal(rx.n, 4);
+	assert_true(rx.overlapped);
 	assert_string_equal(rx.paths[0], "/v1/metrics");
-	assert_string_equal(rx.paths[1], "/v1/traces");
+	assert_string_equal(rx.paths[1], "/v1/metrics");
 	assert_string_equal(rx.paths[2], "/v1/traces");
-	assert_string_equal(rx.paths[3], "/v1/logs");
+	assert_string_equal(rx.paths[3], "/v1/traces");
+	/* one post per service and signal: the two metrics posts are the two services' */
+	assert_true((strstr(rx.bodies[0], "\"svc\":0") && strstr(rx.bodies[1], "\"svc\":1")) ||
+		    (strstr(rx.bodies[0], "\"svc\":1") && strstr(rx.bodies[1], "\"svc\":0")));
 	struct exporter_stats st;
 	exporter_get_stats(e, &st);
-	assert_int_equal(st.exported[SIG_METRICS], 1);
+	assert_int_equal(st.exported[SIG_METRICS], 2);
 	assert_int_equal(st.exported[SIG_TRACES], 2);
 	exporter_destroy(e);
 	close(rx.fd);
@@ -354,7 +402,7 @@ int main(void)
 		cmocka_unit_test(test_wave_mean_and_shape), cmocka_unit_test(test_wave_jitter),
 		cmocka_unit_test(test_fault_request),      cmocka_unit_test(test_fault_catalogue),
 		cmocka_unit_test(test_export_collects_metrics_at_flush),
-		cmocka_unit_test(test_export_metrics_first),
+		cmocka_unit_test(test_export_services_at_once),
 		cmocka_unit_test(test_export_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
