@@ -225,6 +225,15 @@ out:
 	return rc;
 }
 
+/* The leader cannot be reached: a route that hands its work over through the store serves it here. */
+static int unreachable(struct http_request *req)
+{
+	if (!(req->route->flags & ROUTE_HANDOVER))
+		return OODA_EUNAVAIL;
+	buf_reset(&req->err);
+	return HTTP_SERVE_HERE;
+}
+
 int forward_request(void *app, struct http_request *req, struct http_response *res)
 {
 	struct daemon *d = app;
@@ -243,7 +252,7 @@ int forward_request(void *app, struct http_request *req, struct http_response *r
 			 "node %s forwarded this request to %s as the leader, but this node (%s) does not lead; "
 			 "it is not forwarded twice (the leader is %s): retry",
 			 hop, expected ? expected : "?", node_id, rc == 0 ? leader : "not known yet");
-		return OODA_EUNAVAIL;
+		return unreachable(req);
 	}
 	if (rc) {
 		if (leader[0] && strcmp(leader, node_id))
@@ -253,7 +262,8 @@ int forward_request(void *app, struct http_request *req, struct http_response *r
 				 leader);
 		else
 			buf_adds(&req->err, "no leader to forward to: an election is under way; retry");
-		return OODA_EUNAVAIL;
+		return unreachable(req);
 	}
-	return send_on(f, req, res, node_id, leader, address);
+	rc = send_on(f, req, res, node_id, leader, address);
+	return rc == OODA_EUNAVAIL ? unreachable(req) : rc; /* refused: nothing reached the leader */
 }

@@ -10,7 +10,9 @@
  * FORWARD_HOP_HEADER (the forwarding node) and FORWARD_LEADER_HEADER (the
  * leader it expected); one that lands on a node that does not lead is not
  * forwarded again but answered 503 naming both. With no live leader known
- * (an election under way) the answer is 503 with Retry-After: 1. With one
+ * (an election under way) the answer is 503 with Retry-After: 1, but for a
+ * route marked ROUTE_HANDOVER, which the follower then serves itself by
+ * handing the work over through the store (api/handover.h). With one
  * node (SQLite) no forwarder exists and http_options.forward stays NULL.
  */
 #ifndef OODA_FORWARD_H
@@ -45,7 +47,8 @@ void forward_destroy(struct forwarder *f);
  * the leader refused the connection, or a forwarded request on a node that
  * does not lead), OODA_ETIMEOUT (the leader did not answer in time) or
  * OODA_EIO (another transfer failure, or an answer over FORWARD_MAX_ANSWER),
- * with detail in req->err. The Authorization header is sent on and never
+ * with detail in req->err; for a ROUTE_HANDOVER route, HTTP_SERVE_HERE
+ * instead of OODA_EUNAVAIL. The Authorization header is sent on and never
  * written to err or the log.
  */
 int forward_request(void *app, struct http_request *req, struct http_response *res);

@@ -7,10 +7,13 @@
  * (api/forward.h): its memory (alert state, SLO burn, probes and
  * heartbeats, anomaly watches, the policies' breakers and the automation
  * switch) or work only the leader runs at once (remediation runs and
- * approvals, runbook walks, rollouts, rollbacks). With several nodes a
+ * approvals, runbook walks, rollouts, rollbacks, a deploy's verdict that
+ * may start a remediation). With several nodes a
  * follower forwards these to the leader. Ingest, queries over stored data,
- * OFREP and flags stay with the node asked; incident changes and
- * Alertmanager pushes reach the leader through the store (api/handover.h).
+ * OFREP and flags stay with the node asked. ROUTE_HANDOVER: incident
+ * changes the engine acts on and Alertmanager pushes, forwarded too, are
+ * handed over through the store (api/handover.h) when no leader can be
+ * reached, rather than refused.
  */
 #include "api/daemon.h"
 #include "api/handlers.h"
@@ -90,7 +93,7 @@ const struct route api_routes[] = {
 	{ "POST", "/api/v1/deploys", api_deploy_record, ROLE_INGEST, 0, "Record a deploy {service, env, version, artifact, config_version?, migrations?, actor?, note?}; the token is the actor, a claimed actor is kept as reported_by; captures the flag snapshot." },
 	{ "GET", "/api/v1/deploys", api_deploys_list, ROLE_VIEWER, 0, "Deploys newest first; ?service=, ?limit=." },
 	{ "GET", "/api/v1/deploys/{id}", api_deploy_get, ROLE_VIEWER, 0, "One deploy with its flag snapshot, config version, migrations and last verification." },
-	{ "POST", "/api/v1/deploys/{id}/verify", api_deploy_verify, ROLE_RESPONDER, 0, "Canary analysis of a deploy: pass, fail or inconclusive, with its numbers." },
+	{ "POST", "/api/v1/deploys/{id}/verify", api_deploy_verify, ROLE_RESPONDER, ROUTE_LEADER, "Canary analysis of a deploy: pass, fail or inconclusive, with its numbers." },
 	{ "GET", "/api/v1/deploys/{id}/rollback-plan", api_rollback_plan, ROLE_VIEWER, 0, "The inverse plan of a deploy (never acts); ?allow_irreversible=true." },
 	{ "POST", "/api/v1/deploys/{id}/rollback", api_rollback_start, ROLE_RESPONDER, ROUTE_LEADER, "Start a durable rollback run {rationale, allow_irreversible?, wait?}, or an approval request when a rule says so." },
 	{ "GET", "/api/v1/rollbacks/{id}", api_rollback_get, ROLE_VIEWER, ROUTE_LEADER, "A rollback run: plan, per-step state, status (?wait=true waits up to 30 s)." },
@@ -106,20 +109,20 @@ const struct route api_routes[] = {
 	{ "POST", "/api/v1/approvals/{id}/reject", api_approval_reject, ROLE_APPROVER, ROUTE_LEADER, "Reject a request {rationale}." },
 	{ "GET", "/api/v1/alerts", api_alerts_list, ROLE_VIEWER, ROUTE_LEADER, "Alerts by ?state=firing (default), pending, resolved, inactive or all; firing first, then newest; also, in Prometheus' envelope (status, data.alerts), the firing and pending alerts as Prometheus lists them." },
 	{ "GET", "/api/v1/alerts/groups", api_alert_groups, ROLE_VIEWER, ROUTE_LEADER, "Alert groups (related services firing together); ?state=all includes resolved groups." },
-	{ "POST", "/api/v1/alerts/alertmanager", api_alertmanager, ROLE_INGEST, 0, "Alertmanager webhook intake (payload version 4): firing and resolved alerts become external alerts." },
+	{ "POST", "/api/v1/alerts/alertmanager", api_alertmanager, ROLE_INGEST, ROUTE_LEADER | ROUTE_HANDOVER, "Alertmanager webhook intake (payload version 4): firing and resolved alerts become external alerts." },
 	{ "GET", "/api/v1/alerts/{fingerprint}", api_alert_get, ROLE_VIEWER, ROUTE_LEADER, "One alert with its transitions and the evidence behind each." },
 	{ "GET", "/api/v1/notifications", api_notifications_list, ROLE_VIEWER, 0, "The notification outbox, newest first: delivery status per message; filters incident, alert, status (pending, delivered, failed), id (adds the payload), limit." },
 	{ "POST", "/api/v1/notifications/test", api_notifications_test, ROLE_ADMIN, 0, "Queue a test message to one target: {target}; audited as notify.test; returns the notification id." },
 	{ "GET", "/api/v1/incidents", api_incidents_list, ROLE_VIEWER, 0, "Incidents newest first; filters status (or open), service, severity, limit." },
-	{ "POST", "/api/v1/incidents", api_incident_open, ROLE_RESPONDER, 0, "Open an incident by hand: {title, service?, severity?, summary?}." },
+	{ "POST", "/api/v1/incidents", api_incident_open, ROLE_RESPONDER, ROUTE_LEADER | ROUTE_HANDOVER, "Open an incident by hand: {title, service?, severity?, summary?}." },
 	{ "GET", "/api/v1/incidents/{id}", api_incident_get, ROLE_VIEWER, 0, "One incident (INC-7 or 7): status, severity, services, commander, alerts, times." },
 	{ "GET", "/api/v1/incidents/{id}/timeline", api_incident_timeline, ROLE_VIEWER, 0, "The append-only timeline, seq ascending; ?kind= filters." },
 	{ "GET", "/api/v1/incidents/{id}/summary", api_incident_summary, ROLE_VIEWER, 0, "The latest triage summary: impact, signals, error classes, changes, traces, runbook, suspects (computed now if none was yet)." },
 	{ "GET", "/api/v1/incidents/{id}/suspects", api_incident_suspects, ROLE_VIEWER, 0, "Root-cause suspects of the latest summary, best first: {suspects: [{node, kind, score, confidence, evidence}]}." },
 	{ "GET", "/api/v1/incidents/{id}/postmortem", api_incident_postmortem, ROLE_VIEWER, 0, "The postmortem draft as Markdown (?format=json wraps it): summary, impact, timeline, root cause, detection and response times, action items." },
-	{ "POST", "/api/v1/incidents/{id}/transition", api_incident_transition, ROLE_RESPONDER, 0, "Move along the lifecycle: {to: acknowledged|mitigated|resolved|reviewed, note?, false_positive?} (false_positive: on resolve, the incident was no real problem); 409 naming from and to when illegal." },
-	{ "POST", "/api/v1/incidents/{id}/commander", api_incident_commander, ROLE_RESPONDER, 0, "Hand command over: {commander, note?} (null clears it)." },
-	{ "POST", "/api/v1/incidents/{id}/severity", api_incident_severity, ROLE_RESPONDER, 0, "Change severity: {severity: SEV1…SEV4, note?}." },
+	{ "POST", "/api/v1/incidents/{id}/transition", api_incident_transition, ROLE_RESPONDER, ROUTE_LEADER | ROUTE_HANDOVER, "Move along the lifecycle: {to: acknowledged|mitigated|resolved|reviewed, note?, false_positive?} (false_positive: on resolve, the incident was no real problem); 409 naming from and to when illegal." },
+	{ "POST", "/api/v1/incidents/{id}/commander", api_incident_commander, ROLE_RESPONDER, ROUTE_LEADER | ROUTE_HANDOVER, "Hand command over: {commander, note?} (null clears it)." },
+	{ "POST", "/api/v1/incidents/{id}/severity", api_incident_severity, ROLE_RESPONDER, ROUTE_LEADER | ROUTE_HANDOVER, "Change severity: {severity: SEV1…SEV4, note?}." },
 	{ "GET", "/api/v1/incidents/{id}/annotations", api_incident_annotations, ROLE_VIEWER, 0, "Annotations (markdown, author, time)." },
 	{ "POST", "/api/v1/incidents/{id}/annotations", api_incident_annotate, ROLE_RESPONDER, 0, "Annotate: {markdown}." },
 	{ "GET", "/api/v1/incidents/{id}/hypotheses", api_incident_hypotheses, ROLE_VIEWER, 0, "Hypotheses with evidence and their state." },
@@ -156,7 +159,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/policies", api_policies_list, ROLE_VIEWER, ROUTE_LEADER, "Remediation policies: version, author, mode, guardrails, whether the circuit breaker is open, the document." },
 	{ "GET", "/api/v1/policies/{name}", api_policy_get, ROLE_VIEWER, ROUTE_LEADER, "One policy with the history of its versions." },
 	{ "PUT", "/api/v1/policies/{name}", api_policy_put, ROLE_ADMIN, ROUTE_LEADER, "Apply a policy (the document, or {policy, rationale}): checked like ooda.yaml's, stored as its next version; an unchanged document keeps its version." },
-	{ "GET", "/api/v1/policies/{name}/diff", api_policy_diff, ROLE_VIEWER, 0, "Line diff of two versions of a policy: ?from=N&to=M (default: the latest against the one before)." },
+	{ "GET", "/api/v1/policies/{name}/diff", api_policy_diff, ROLE_VIEWER, ROUTE_LEADER, "Line diff of two versions of a policy: ?from=N&to=M (default: the latest against the one before)." },
 	{ "POST", "/api/v1/policies/{name}/rollback", api_policy_rollback, ROLE_ADMIN, ROUTE_LEADER, "Apply an earlier version {to, rationale} again, as the policy's next version." },
 	{ "GET", "/api/v1/runbooks", api_runbooks_list, ROLE_VIEWER, 0, "Runbooks: name, title, version, author, services, incident templates, steps; filters service, template." },
 	{ "GET", "/api/v1/runbooks/{name}", api_runbook_get, ROLE_VIEWER, 0, "One runbook (?version=N, default the latest): its steps, its Markdown source and the history of its versions." },

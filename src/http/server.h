@@ -88,6 +88,10 @@ enum route_flags {
 	/* the answer or the effect belongs to the leader's engine: with several nodes a follower
 	 * hands the request to http_options.forward (api/forward.c) instead of its handler */
 	ROUTE_LEADER = 1 << 5,
+	/* with ROUTE_LEADER: when the request cannot reach a leader (none known, its connection refused,
+	 * or it was forwarded once already), the handler serves it here and hands the work over to the
+	 * leader through the control store (api/handover.h) instead of answering 503 */
+	ROUTE_HANDOVER = 1 << 6,
 };
 
 /* What http_options.forward returns when the request is to be served by this node's handler. */

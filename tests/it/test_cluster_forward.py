@@ -4,7 +4,9 @@ leader, and the leader's answer comes back as it is.
 
 An Alertmanager alert fires on the leader: every node lists it, with the
 same state, and its one-alert view (a follower's own alerting core, which
-does not run, knows nothing of it). The automation switch is paused through
+does not run, knows nothing of it). A push to a follower and an incident
+opened and acknowledged through followers are the leader's at once (read
+back the same from every node, nothing handed over through the store). The automation switch is paused through
 a follower with a token: every node then shows it paused by that token's
 actor, and the audit record names the token, not the forwarding node. A
 request that says it was forwarded already, sent to a follower, is refused
@@ -95,6 +97,27 @@ def main():
             r = x.get("/api/v1/alerts")
             check(r.status == 200 and r.headers.get("Content-Type", "").startswith("application/json"),
                   f"{names[i]}: the leader's Content-Type comes back: {r.headers}")
+
+        # ---- an Alertmanager push and an incident's acknowledgement through followers --
+        r = A.post("/api/v1/alerts/alertmanager", {"version": "4", "status": "firing", "alerts": [
+            {"status": "firing", "labels": {"alertname": "ViaFollower", "service": "svc-f"}}]})
+        check(r.status == 200 and not r.json().get("handed_over"),
+              f"a push to a follower is answered by the leader, not handed over: {r.status} {r.body}")
+        for i, x in enumerate(every):
+            a = alert_named(x, "ViaFollower")
+            check(a and a["state"] == "firing", f"{names[i]} lists the pushed alert firing at once: {a}")
+        r = B.post("/api/v1/incidents", {"title": "opened through a follower", "service": "svc-f"})
+        check(r.status == 201, f"incident opened through a follower: {r.status} {r.body}")
+        inc = r.json().get("id", "") if r.status == 201 else ""
+        r = A.post(f"/api/v1/incidents/{inc}/transition", {"to": "acknowledged"})
+        check(r.status == 200 and r.json().get("status") == "acknowledged",
+              f"acknowledged through the other follower: {r.status} {r.body}")
+        for i, x in enumerate(every):
+            r = x.get(f"/api/v1/incidents/{inc}")
+            check(r.status == 200 and r.json().get("status") == "acknowledged",
+                  f"{names[i]} reads the incident acknowledged: {r.body[:200]}")
+        acts = [x["action"] for x in L.get("/api/v1/audit?action=handover.*&limit=50").json()["records"]]
+        check(acts == [], f"nothing was handed over through the store: {acts}")
 
         # ---- a change through a follower, with a token ---------------------------
         r = L.post("/api/v1/tokens", {"name": "carol", "role": "admin", "rationale": "forward test"})
