@@ -102,30 +102,44 @@ static size_t answer_body(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
+bool forward_header_split(const char *line, size_t len, struct forward_header *out)
+{
+	const char *colon = memchr(line, ':', len);
+	if (!colon || colon == line)
+		return false;
+	const char *v = colon + 1;
+	const char *end = line + len;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	out->name = line;
+	out->name_len = (size_t)(colon - line);
+	out->value = v;
+	out->value_len = (size_t)(end - v);
+	return true;
+}
+
+static bool header_is(const struct forward_header *h, const char *name)
+{
+	return h->name_len == strlen(name) && !strncasecmp(h->name, name, h->name_len);
+}
+
 /* One header line of the leader's answer: the kept ones go to the client's response. */
 static size_t answer_header(char *p, size_t size, size_t n, void *ctx)
 {
 	struct answer *a = ctx;
 	size_t len = size * n;
-	const char *colon = memchr(p, ':', len);
-	if (!colon)
-		return len;
-	size_t name_len = (size_t)(colon - p);
-	const char *v = colon + 1;
-	const char *end = p + len;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-		end--;
-	char *value = arena_strndup(&a->req->arena, v, (size_t)(end - v));
-	if (name_len == strlen("Content-Type") && !strncasecmp(p, "Content-Type", name_len)) {
-		a->content_type = value;
+	struct forward_header h;
+	if (!forward_header_split(p, len, &h))
+		return len; /* the status line, the blank line at the end */
+	if (header_is(&h, "Content-Type")) {
+		a->content_type = arena_strndup(&a->req->arena, h.value, h.value_len);
 		return len;
 	}
 	for (size_t i = 0; i < sizeof(kept_headers) / sizeof(kept_headers[0]); i++)
-		if (name_len == strlen(kept_headers[i]) && !strncasecmp(p, kept_headers[i], name_len) &&
-		    a->res->n_headers < HTTP_MAX_HEADERS)
-			http_set_header(a->res, kept_headers[i], value);
+		if (header_is(&h, kept_headers[i]) && a->res->n_headers < HTTP_MAX_HEADERS)
+			http_set_header(a->res, kept_headers[i], arena_strndup(&a->req->arena, h.value, h.value_len));
 	return len;
 }
 

@@ -18,6 +18,9 @@
 #ifndef OODA_FORWARD_H
 #define OODA_FORWARD_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "http/server.h"
 
 #define FORWARD_HOP_HEADER "X-Ooda-Forwarded-By"
@@ -34,6 +37,21 @@
 
 struct cluster;
 struct forwarder;
+
+/* One header line of the leader's answer, split in place (pointers into the line). */
+struct forward_header {
+	const char *name;
+	size_t name_len;
+	const char *value; /* without the blanks around it and the line end */
+	size_t value_len;
+};
+
+/*
+ * Splits "Name: value\r\n" (len bytes, not NUL-terminated); false for a line
+ * without a name and a colon (the status line, the blank line). Reads only
+ * line[0, len).
+ */
+bool forward_header_split(const char *line, size_t len, struct forward_header *out);
 
 /* A forwarder for this node, asking c who leads. Caller owns *out (forward_destroy). */
 int forward_create(struct cluster *c, struct forwarder **out, struct buf *err);
