@@ -61,6 +61,7 @@ def one_node():
     try:
         r = s.get("/api/v1/alerts", headers={HOP: "elsewhere"})
         check(r.status == 200, f"one node serves a leader's route with a hop header itself: {r.status} {r.body}")
+        check(s.stop() == 0, "one node stops cleanly")
     finally:
         s.cleanup()
 
@@ -170,6 +171,8 @@ def main():
         rs = wait_for(answered, "a new leader answering through both followers", timeout=30)
         for x in rs or []:
             check(x.json().get("state") == "firing", f"the new leader still has the alert firing: {x.body[:200]}")
+        for x in rest:
+            check(x.stop() == 0, "a node that forwarded stops cleanly (no sanitizer report)")
     finally:
         for n in nodes.values():
             n.cleanup()
