@@ -7,7 +7,7 @@
  * (api/forward.h): its memory (alert state, SLO burn, probes and
  * heartbeats, anomaly watches, the policies' breakers and the automation
  * switch) or work only the leader runs at once (remediation runs and
- * approvals, runbook walks, rollouts, rollbacks, a deploy's verdict that
+ * approvals, runbook walks, rollouts, rollbacks started, a deploy's verdict that
  * may start a remediation). With several nodes a
  * follower forwards these to the leader. Ingest, queries over stored data,
  * OFREP and flags stay with the node asked. ROUTE_HANDOVER: incident
@@ -96,7 +96,7 @@ const struct route api_routes[] = {
 	{ "POST", "/api/v1/deploys/{id}/verify", api_deploy_verify, ROLE_RESPONDER, ROUTE_LEADER, "Canary analysis of a deploy: pass, fail or inconclusive, with its numbers." },
 	{ "GET", "/api/v1/deploys/{id}/rollback-plan", api_rollback_plan, ROLE_VIEWER, 0, "The inverse plan of a deploy (never acts); ?allow_irreversible=true." },
 	{ "POST", "/api/v1/deploys/{id}/rollback", api_rollback_start, ROLE_RESPONDER, ROUTE_LEADER, "Start a durable rollback run {rationale, allow_irreversible?, wait?}, or an approval request when a rule says so." },
-	{ "GET", "/api/v1/rollbacks/{id}", api_rollback_get, ROLE_VIEWER, ROUTE_LEADER, "A rollback run: plan, per-step state, status (?wait=true waits up to 30 s)." },
+	{ "GET", "/api/v1/rollbacks/{id}", api_rollback_get, ROLE_VIEWER, 0, "A rollback run: plan, per-step state, status (?wait=true waits up to 30 s)." },
 	{ "POST", "/api/v1/migrations", api_migration_register, ROLE_RESPONDER, 0, "Register a migration {service, id, up, down, reversible}." },
 	{ "GET", "/api/v1/migrations", api_migrations_list, ROLE_VIEWER, 0, "Registered migrations; ?service=." },
 	{ "POST", "/api/v1/rollouts", api_rollout_start, ROLE_RESPONDER, ROUTE_LEADER, "Start a progressive rollout of a flag variant or a deploy: {flag, env, variant, service | deploy, steps, hold, analysis?, max_inconclusive?, rationale} (docs/rollouts.md); each step is held, judged by canary analysis, promoted on pass, aborted and rolled back on fail." },
