@@ -63,9 +63,14 @@ struct cluster {
 	char config_hash[65];
 	char config_error[CLUSTER_CONFIG_ERROR_MAX];
 	void (*on_config_generation)(void *ctx);
-	pthread_mutex_t mu;        /* stop, address, the live counters, the configuration's generation */
+	/* the lease as the last round read it, for forwarding (cluster_leader), under mu */
+	char leader_id[128];
+	char leader_address[160];
+	int64_t leader_until_ns;   /* the lease's end; past it no leader is known */
+	pthread_mutex_t mu;        /* stop, address, the live counters, the configuration's generation, the leader */
 	pthread_cond_t cv;
 	bool stop;
+	bool wake;                 /* run a round now (the address became known) */
 };
 
 struct claim_ctx {
@@ -265,6 +270,50 @@ static void config_watch(struct cluster *c)
 }
 
 /* One round: claim or renew, publish, heartbeat. first: the claim before the stages start. */
+struct leader_find {
+	const char *node_id;
+	char address[160];
+};
+
+static int leader_row(void *ctx, const void *row)
+{
+	struct leader_find *f = ctx;
+	const struct node_row *r = row;
+	if (!strcmp(r->node_id, f->node_id))
+		snprintf(f->address, sizeof(f->address), "%s", r->address);
+	return 0;
+}
+
+/* The address node recorded, "" when none is or it is not bound yet (port 0). */
+static void leader_address_read(struct cluster *c, const char *node, char *out, size_t size)
+{
+	struct leader_find f = { .node_id = node };
+	if (store_node_list(c->store, leader_row, &f))
+		f.address[0] = '\0';
+	const char *colon = strrchr(f.address, ':');
+	if (colon && !strcmp(colon, ":0"))
+		f.address[0] = '\0';
+	snprintf(out, size, "%s", f.address);
+}
+
+/*
+ * Keeps the lease just read for cluster_leader: its holder, the end of its
+ * lease and, when another node holds it, that node's recorded address, read
+ * again each round (a node records its real port once its HTTP server bound
+ * it, after its first heartbeat; a restarted leader may come back on another).
+ */
+static void leader_note(struct cluster *c, const struct lease_row *l)
+{
+	struct leader_find f = { .node_id = l->node_id };
+	if (strcmp(l->node_id, c->node_id))
+		leader_address_read(c, l->node_id, f.address, sizeof(f.address));
+	pthread_mutex_lock(&c->mu);
+	snprintf(c->leader_id, sizeof(c->leader_id), "%s", l->node_id);
+	snprintf(c->leader_address, sizeof(c->leader_address), "%s", f.address);
+	c->leader_until_ns = l->expires_ns;
+	pthread_mutex_unlock(&c->mu);
+}
+
 static void cluster_step(struct cluster *c, bool first)
 {
 	uint64_t refused = store_fence_refusals(c->store);
@@ -301,6 +350,8 @@ static void cluster_step(struct cluster *c, bool first)
 		step_down(c, why);
 	}
 	buf_reset(&err);
+	if (!rc)
+		leader_note(c, &k.out);
 	char address[sizeof(c->address)];
 	pthread_mutex_lock(&c->mu);
 	memcpy(address, c->address, sizeof(address));
@@ -353,8 +404,9 @@ static void *cluster_main(void *arg)
 	pthread_mutex_lock(&c->mu);
 	while (!c->stop) {
 		int64_t deadline = ooda_mono_ns() + CLUSTER_RENEW_NS;
-		while (!c->stop && !worker_cond_wait_until(&c->cv, &c->mu, deadline))
+		while (!c->stop && !c->wake && !worker_cond_wait_until(&c->cv, &c->mu, deadline))
 			;
+		c->wake = false;
 		if (c->stop)
 			break;
 		pthread_mutex_unlock(&c->mu);
@@ -501,10 +553,26 @@ const char *cluster_node_id(const struct cluster *c)
 	return c->node_id;
 }
 
+int cluster_leader(struct cluster *c, char *id, size_t id_size, char *address, size_t address_size)
+{
+	if (!c->multi || lead_term() > 0)
+		return 1;
+	pthread_mutex_lock(&c->mu);
+	snprintf(id, id_size, "%s", c->leader_id);
+	snprintf(address, address_size, "%s", c->leader_address);
+	bool live = c->leader_id[0] && strcmp(c->leader_id, c->node_id) && c->leader_until_ns >= ooda_now_ns();
+	pthread_mutex_unlock(&c->mu);
+	if (live && !address[0]) /* it led before it recorded where it serves: ask the store now */
+		leader_address_read(c, id, address, address_size);
+	return live && address[0] ? 0 : OODA_EUNAVAIL;
+}
+
 void cluster_set_address(struct cluster *c, const char *address)
 {
 	pthread_mutex_lock(&c->mu);
 	snprintf(c->address, sizeof(c->address), "%s", address);
+	c->wake = true; /* a round now records it: followers forward to this address */
+	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 }
 

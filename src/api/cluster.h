@@ -138,6 +138,17 @@ bool cluster_multi(const struct cluster *c);
 /* This node's id (server.node_id or its default). */
 const char *cluster_node_id(const struct cluster *c);
 
+/*
+ * Who runs the engine, for forwarding a request to it: 1 when this node
+ * leads (always on SQLite); 0 when another node holds a live lease, with
+ * its id and recorded address copied into id and address; OODA_EUNAVAIL
+ * when no leader is known (none holds a live lease, an election is under
+ * way, or its address is not recorded yet), id then holding the last
+ * holder seen ("" if none). As of the cluster thread's last round (at most
+ * CLUSTER_RENEW_NS old). Any thread.
+ */
+int cluster_leader(struct cluster *c, char *id, size_t id_size, char *address, size_t address_size);
+
 /* The address this node serves on, once the HTTP server has bound it (the port 0 of listen made real). */
 void cluster_set_address(struct cluster *c, const char *address);
 

@@ -8,6 +8,7 @@
  * but the alerting core, where the engine thread sends every signal.
  */
 #include "api/daemon.h"
+#include "api/forward.h"
 #include "api/cluster.h"
 #include "detect/alerts.h"
 #include "detect/heartbeat.h"
@@ -379,6 +380,8 @@ static void daemon_release(struct daemon *d)
 {
 	lead_hooks_disable();
 	stages_stop(d);
+	forward_destroy(d->forwarder); /* the HTTP server stopped: no request is in flight */
+	d->forwarder = NULL;
 	cluster_destroy(d->cluster);
 	d->cluster = NULL;
 	tstore_close(d->tstore); /* no more batches reach the log pattern miners */
@@ -606,6 +609,9 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		config_file_hash(d.config_path, start_hash);
 		if ((rc = cluster_create(&co, &d.cluster, err)))
 			goto out;
+		/* one node serves every route itself: no forwarder, no forwarding code on the request path */
+		if (cluster_multi(d.cluster) && (rc = forward_create(d.cluster, &d.forwarder, err)))
+			goto out;
 	}
 	if ((rc = stages_start(&d, err)))
 		goto out;
@@ -635,6 +641,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		.app = &d,
 		.authenticate = authenticate,
 		.tokens_required = tokens_required,
+		.forward = d.forwarder ? forward_request : NULL,
 	};
 	if ((rc = http_server_start(&hopt, &d.http, err)))
 		goto out;

@@ -1220,10 +1220,14 @@ static int cmd_docs(struct cli_args *a, struct buf *err)
 			       "with no tokens the API is open, and only loopback addresses may be bound.\n"
 			       "Every response carries `X-Request-Id` (the trace id of an incoming `traceparent`,\n"
 			       "or a fresh random id).\n\n"
+			       "With several nodes (docs/scale.md), a route marked *leader* is answered by the\n"
+			       "leader's engine: a follower forwards it to the leader and returns the leader's\n"
+			       "answer (503 with `Retry-After: 1` while no leader is known).\n\n"
 			       "| method | path | least role | description |\n|---|---|---|---|\n");
 		for (const struct route *r = api_routes; r->method; r++)
-			buf_addf(&out, "| %s | `%s` | %s | %s |\n", r->method, r->pattern,
-				 (r->flags & ROUTE_OPEN) ? "open" : roles[r->min_role], r->summary);
+			buf_addf(&out, "| %s | `%s` | %s | %s%s |\n", r->method, r->pattern,
+				 (r->flags & ROUTE_OPEN) ? "open" : roles[r->min_role],
+				 (r->flags & ROUTE_LEADER) ? "*leader* " : "", r->summary);
 	} else if (!strcmp(what, "cli")) {
 		int rc = cli_docs_markdown(&out, err);
 		if (rc) {

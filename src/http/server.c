@@ -27,6 +27,7 @@
 #include "core/worker.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <microhttpd.h>
 #include <zlib.h>
 #include <netinet/in.h>
@@ -166,6 +167,43 @@ enum role role_parse(const char *s)
 const char *http_query(struct http_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Percent-encodes all but RFC 3986's unreserved characters. */
+static void url_escape_add(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+			buf_addch(out, (char)*p);
+		} else {
+			buf_addch(out, '%');
+			buf_addch(out, hex[*p >> 4]);
+			buf_addch(out, hex[*p & 15]);
+		}
+	}
+}
+
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct buf *out = cls;
+	buf_addch(out, out->len ? '&' : '?');
+	url_escape_add(out, key);
+	if (value) {
+		buf_addch(out, '=');
+		url_escape_add(out, value);
+	}
+	return MHD_YES;
+}
+
+void http_query_string(struct http_request *req, struct buf *out)
+{
+	struct buf q = BUF_INIT;
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_arg, &q);
+	if (q.len)
+		buf_add(out, q.data, q.len);
+	buf_release(&q);
 }
 
 const char *http_header(struct http_request *req, const char *name)
@@ -794,7 +832,12 @@ static void finish(struct conn_ctx *c, struct http_response *res)
 	c->req.body_len = c->body.len;
 	ooda_log_set_request_id(c->req.request_id);
 	ooda_thread_since_set(c->start_ns);
-	int rc = c->req.route->handler(&c->req, res);
+	/* a route whose answer is the leader's: the forward hook answers it, or says to serve it here */
+	int rc = HTTP_SERVE_HERE;
+	if ((c->req.route->flags & ROUTE_LEADER) && c->server->opt.forward)
+		rc = c->server->opt.forward(c->server->opt.app, &c->req, res);
+	if (rc == HTTP_SERVE_HERE)
+		rc = c->req.route->handler(&c->req, res);
 	ooda_thread_since_set(0);
 	if (rc) {
 		int status = ooda_http_status(rc);

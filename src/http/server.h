@@ -85,7 +85,17 @@ enum route_flags {
 	 * "errorCode":"GENERAL", "errorDetails" and the route's {key}: OFREP's error shape, so an
 	 * OpenFeature provider can read them; the problem+json members stay */
 	ROUTE_CODE_ERRORS = 1 << 4,
+	/* the answer or the effect belongs to the leader's engine: with several nodes a follower
+	 * hands the request to http_options.forward (api/forward.c) instead of its handler */
+	ROUTE_LEADER = 1 << 5,
+	/* with ROUTE_LEADER: when the request cannot reach a leader (none known, its connection refused,
+	 * or it was forwarded once already), the handler serves it here and hands the work over to the
+	 * leader through the control store (api/handover.h) instead of answering 503 */
+	ROUTE_HANDOVER = 1 << 6,
 };
+
+/* What http_options.forward returns when the request is to be served by this node's handler. */
+#define HTTP_SERVE_HERE 1
 
 struct route {
 	const char *method;
@@ -118,6 +128,14 @@ struct http_options {
 	int (*authenticate)(void *app, const char *token, struct principal *who, struct buf *err);
 	/* true when at least one active token exists */
 	bool (*tokens_required)(void *app);
+	/*
+	 * NULL (one node): every route is served here. Else called, after
+	 * authentication and with the body read (and inflated), for each request
+	 * to a ROUTE_LEADER route: returns HTTP_SERVE_HERE to run the handler,
+	 * 0 with res filled (the leader's answer), or a negative OODA_E* code
+	 * with detail in req->err, as a handler does.
+	 */
+	int (*forward)(void *app, struct http_request *req, struct http_response *res);
 };
 
 /* Binds and starts serving. Caller owns *out (http_server_stop frees it). */
@@ -139,6 +157,8 @@ void http_server_metrics(const struct http_server *s, struct buf *out);
 
 /* Query-string argument or NULL. */
 const char *http_query(struct http_request *req, const char *name);
+/* Appends the query string as the client sent it, decoded and escaped again ("?a=1&b=x%20y"; nothing without one). */
+void http_query_string(struct http_request *req, struct buf *out);
 /* Request header or NULL. */
 const char *http_header(struct http_request *req, const char *name);
 /* Path parameter by name ("key" of "{key}") or NULL. */

@@ -25,8 +25,17 @@ def gauge(s, service, name, value):
     check(r.status == 200, f"metrics accepted: {r.status} {r.body}")
 
 
+def leader_url(s):
+    """The node whose engine ticks: with several nodes, the leader (/metrics is each node's own)."""
+    if not s.followers:
+        return s.url
+    lead = s.get("/api/v1/cluster").json().get("leader")
+    urls = {n["id"]: "http://" + n["address"] for n in s.get("/api/v1/cluster").json()["nodes"]}
+    return urls.get(lead, s.url)
+
+
 def metric(s, name):
-    r = s.get("/metrics")
+    r = s._send(leader_url(s), "GET", "/metrics", None, {}, 30)
     for line in r.body.splitlines():
         if line.startswith(name + " "):
             return float(line.split()[1])

@@ -173,7 +173,9 @@ try:
         print(f"node {name} live merge: {m}")
 
     # hand-over through the store: an incident opened by hand and an Alertmanager push, both sent to the follower
-    r = b.post("/api/v1/incidents", {"title": "opened on the follower", "service": "checkout"})
+    # as if forwarded once already (the hop header), so that the follower hands them over instead of forwarding
+    hop = {"X-Ooda-Forwarded-By": "elsewhere"}
+    r = b.post("/api/v1/incidents", {"title": "opened on the follower", "service": "checkout"}, headers=hop)
     check(r.status == 201, f"incident opened on node b: {r.status} {r.body}")
     inc = r.json().get("id", "")
 
@@ -189,16 +191,16 @@ try:
         return [n for n in r.json().get("notifications", []) if n["event"] == event] if r.status == 200 else []
 
     wait_until(lambda: notified("opened"), f"the leader's 'opened' notification of {inc}")
-    r = b.post(f"/api/v1/incidents/{inc}/transition", {"to": "acknowledged"})
+    r = b.post(f"/api/v1/incidents/{inc}/transition", {"to": "acknowledged"}, headers=hop)
     check(r.status == 200, f"acknowledged on the follower: {r.status} {r.body}")
     wait_until(lambda: notified("acknowledged"), f"the leader's 'acknowledged' notification of {inc}")
     push = {"version": "4", "status": "firing", "alerts": [
         {"status": "firing", "labels": {"alertname": "PushedToFollower", "service": "checkout"}}]}
-    r = b.post("/api/v1/alerts/alertmanager", push)
+    r = b.post("/api/v1/alerts/alertmanager", push, headers=hop)
     check(r.status == 200 and r.json().get("handed_over") is True, f"push to the follower handed over: {r.body}")
     wait_until(lambda: [x for x in a.get("/api/v1/alerts?state=firing").json()["alerts"]
                         if x["name"] == "PushedToFollower"], "the leader's alert from the follower's push")
-    r = b.post("/api/v1/alerts/alertmanager", {"version": "4", "alerts": [{"status": "firing"}]})
+    r = b.post("/api/v1/alerts/alertmanager", {"version": "4", "alerts": [{"status": "firing"}]}, headers=hop)
     check(r.status == 400 and "alerts[0].labels" in r.body, f"a bad push to the follower is refused, naming the field: {r.body}")
     acts = [x["action"] for x in a.get("/api/v1/audit?action=handover.*&limit=50").json()["records"]] + \
            [x["action"] for x in a.get("/api/v1/audit?action=alerts.handover&limit=50").json()["records"]]

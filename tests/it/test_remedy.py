@@ -355,8 +355,9 @@ policies:
             return rs and rs[0]["steps"][0]["status"] == "running"
 
         wait_for(step_running, "the sleep step running")
-        s.proc.send_signal(signal.SIGKILL)
-        s.proc.wait(10)
+        s.send_signal(signal.SIGKILL)  # every node, when there are several
+        for p in [s.proc] + [f.proc for f in s.followers]:
+            p.wait(10)
         s.start()
         rs = wait_for(lambda: [x for x in s.get("/api/v1/runs?policy=slow").json()["runs"]
                                if x["status"] == "succeeded"], "resumed run", timeout=20) or [{}]
