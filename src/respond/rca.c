@@ -271,6 +271,7 @@ static void score_series(struct ctx *c, int64_t onset)
 		/* the window's |z|, and the first run of RCA_SUSTAIN exceedances */
 		size_t nw = 0, run = 0;
 		int64_t run_start = 0;
+		double run_z = 0; /* the sum of |z| over the current run */
 		for (size_t j = 0; j < s->n; j++) {
 			bool in_window = s->t_s[j] >= onset;
 			if (!in_window && !st->base)
@@ -281,8 +282,11 @@ static void score_series(struct ctx *c, int64_t onset)
 			if (in_window)
 				tmp[nw++] = z;
 			if (z > RCA_Z_ONSET) {
-				if (!run++)
+				if (!run++) {
 					run_start = s->t_s[j];
+					run_z = 0;
+				}
+				run_z += z;
 				if (run == RCA_SUSTAIN && !st->onset)
 					st->onset = run_start;
 			} else {
@@ -295,9 +299,11 @@ static void score_series(struct ctx *c, int64_t onset)
 		 * through every sample of it is sustained as far as can be seen,
 		 * and its onset is its run's start. Without this no series of a
 		 * young incident has an onset and the onset order cannot tell a
-		 * caller from the callee it follows.
+		 * caller from the callee it follows. The shorter run must carry
+		 * the excess a full one would (RCA_SUSTAIN x RCA_Z_ONSET in sum):
+		 * one sample just past the threshold is a blip, not an onset.
 		 */
-		if (!st->onset && nw && nw < RCA_SUSTAIN && run >= nw)
+		if (!st->onset && nw && nw < RCA_SUSTAIN && run >= nw && run_z >= RCA_SUSTAIN * RCA_Z_ONSET)
 			st->onset = run_start;
 		if (!nw)
 			continue;
@@ -469,11 +475,22 @@ static void nodes_fill(struct ctx *c, struct node *nodes)
 	for (size_t i = 0; i < n; i++) {
 		const struct sstat *st = by[i];
 		struct node *nd = &nodes[st->node];
-		if (st->nscore > nd->base)
+		/*
+		 * Of the live triage's series (triage_rca.c), a fall is never the
+		 * node's fault: a request rate that falls is what a failing
+		 * caller does to it (it calls less, or not at all), an error
+		 * ratio or latency that falls is a recovery (an earlier fault in
+		 * the baseline). Shown as evidence, but neither a score nor an
+		 * onset, so such a callee cannot "explain" its caller.
+		 */
+		bool fell = (!strcmp(st->s->metric, "rate") || !strcmp(st->s->metric, "error_ratio") ||
+			     !strcmp(st->s->metric, "latency_p90")) &&
+			    st->observed < st->median;
+		if (!fell && st->nscore > nd->base)
 			nd->base = st->nscore;
-		if (st->score > nd->raw)
+		if (!fell && st->score > nd->raw)
 			nd->raw = st->score;
-		if (st->score >= RCA_Z_ONSET && st->onset && (!nd->onset || st->onset < nd->onset))
+		if (!fell && st->score >= RCA_Z_ONSET && st->onset && (!nd->onset || st->onset < nd->onset))
 			nd->onset = st->onset;
 		if (shown[st->node]++ >= 3)
 			continue;

@@ -217,6 +217,39 @@ static void young_window_keeps_the_onset_order(void **state)
 	}
 }
 
+/*
+ * inventory goes down: its callers' calls fail, and the database it calls
+ * sees its request rate fall at the same moment. A fallen rate is the
+ * database's traffic, not its fault: it neither explains inventory nor
+ * ranks above it.
+ */
+static void fallen_rate_is_not_a_fault(void **state)
+{
+	(void)state;
+	rng_state = 11;
+	struct world w = { 0 };
+	add(&w, "inventory", "error_ratio", 0.002, 0.001, 60, 0.2);
+	add(&w, "checkout->inventory", "error_ratio", 0.002, 0.001, 60, 0.9);
+	add(&w, "database", "rate", 40, 1, 60, -30);
+	add(&w, "inventory->database", "rate", 20, 1, 60, -18);
+	add(&w, "checkout", "error_ratio", 0.002, 0.001, 60, 0.3);
+	for (size_t i = 0; i < w.n; i++)
+		w.s[i].n = 61; /* a young incident: one sample after the onset */
+	struct rca_edge edges[] = { { "checkout", "inventory" }, { "inventory", "database" } };
+	struct rca_input in = { .series = w.s, .n_series = w.n, .edges = edges, .n_edges = 2, .onset_s = T0 + 60,
+				.target = "inventory" };
+	struct rca_suspect *s;
+	size_t n;
+	struct buf err = BUF_INIT;
+	assert_int_equal(rca_rank(&in, &s, &n, &err), 0);
+	assert_string_equal(s[0].node, "inventory");
+	assert_true(rank_of(s, n, "database") > rank_of(s, n, "inventory"));
+	json_t *o = evidence_of(&s[0], "onset_order");
+	assert_true(!o || strcmp(json_string_value(json_object_get(o, "role")), "victim"));
+	rca_suspects_free(s, n);
+	buf_release(&err);
+}
+
 /* Two nodes step alike; a deploy on one a minute before onset decides it. */
 static void change_before_onset_raises_its_node(void **state)
 {
@@ -433,6 +466,7 @@ int main(void)
 		cmocka_unit_test(callee_that_started_first_ranks_above_callers),
 		cmocka_unit_test(callers_errors_point_at_the_callee),
 		cmocka_unit_test(young_window_keeps_the_onset_order),
+		cmocka_unit_test(fallen_rate_is_not_a_fault),
 		cmocka_unit_test(change_before_onset_raises_its_node),
 		cmocka_unit_test(malformed_input_is_einval),
 		cmocka_unit_test(ranking_is_deterministic),
