@@ -271,7 +271,6 @@ static void score_series(struct ctx *c, int64_t onset)
 		/* the window's |z|, and the first run of RCA_SUSTAIN exceedances */
 		size_t nw = 0, run = 0;
 		int64_t run_start = 0;
-		double run_z = 0; /* the sum of |z| over the current run */
 		for (size_t j = 0; j < s->n; j++) {
 			bool in_window = s->t_s[j] >= onset;
 			if (!in_window && !st->base)
@@ -282,29 +281,14 @@ static void score_series(struct ctx *c, int64_t onset)
 			if (in_window)
 				tmp[nw++] = z;
 			if (z > RCA_Z_ONSET) {
-				if (!run++) {
+				if (!run++)
 					run_start = s->t_s[j];
-					run_z = 0;
-				}
-				run_z += z;
 				if (run == RCA_SUSTAIN && !st->onset)
 					st->onset = run_start;
 			} else {
 				run = 0;
 			}
 		}
-		/*
-		 * A window shorter than RCA_SUSTAIN samples (an incident minutes
-		 * or seconds old) cannot hold a full run: a series that exceeds
-		 * through every sample of it is sustained as far as can be seen,
-		 * and its onset is its run's start. Without this no series of a
-		 * young incident has an onset and the onset order cannot tell a
-		 * caller from the callee it follows. The shorter run must carry
-		 * the excess a full one would (RCA_SUSTAIN x RCA_Z_ONSET in sum):
-		 * one sample just past the threshold is a blip, not an onset.
-		 */
-		if (!st->onset && nw && nw < RCA_SUSTAIN && run >= nw && run_z >= RCA_SUSTAIN * RCA_Z_ONSET)
-			st->onset = run_start;
 		if (!nw)
 			continue;
 		st->usable = true;
@@ -475,22 +459,11 @@ static void nodes_fill(struct ctx *c, struct node *nodes)
 	for (size_t i = 0; i < n; i++) {
 		const struct sstat *st = by[i];
 		struct node *nd = &nodes[st->node];
-		/*
-		 * Of the live triage's series (triage_rca.c), a fall is never the
-		 * node's fault: a request rate that falls is what a failing
-		 * caller does to it (it calls less, or not at all), an error
-		 * ratio or latency that falls is a recovery (an earlier fault in
-		 * the baseline). Shown as evidence, but neither a score nor an
-		 * onset, so such a callee cannot "explain" its caller.
-		 */
-		bool fell = (!strcmp(st->s->metric, "rate") || !strcmp(st->s->metric, "error_ratio") ||
-			     !strcmp(st->s->metric, "latency_p90")) &&
-			    st->observed < st->median;
-		if (!fell && st->nscore > nd->base)
+		if (st->nscore > nd->base)
 			nd->base = st->nscore;
-		if (!fell && st->score > nd->raw)
+		if (st->score > nd->raw)
 			nd->raw = st->score;
-		if (!fell && st->score >= RCA_Z_ONSET && st->onset && (!nd->onset || st->onset < nd->onset))
+		if (st->score >= RCA_Z_ONSET && st->onset && (!nd->onset || st->onset < nd->onset))
 			nd->onset = st->onset;
 		if (shown[st->node]++ >= 3)
 			continue;
@@ -857,6 +830,15 @@ int rca_rank(const struct rca_input *in, struct rca_suspect **out, size_t *n_out
 	score_series(&c, onset);
 	struct node *nodes = xcalloc(c.n_nodes + 1, sizeof(*nodes));
 	nodes_fill(&c, nodes);
+	if (in->n_edges) {
+		struct graph g;
+		graph_init(&g, &c, nodes);
+		graph_callers_errors(&c, &g, nodes);
+		graph_onset_order(&c, &g, nodes);
+		if (in->target && in->target[0])
+			graph_target(&c, &g, nodes);
+		graph_release(&g);
+	}
 	/* changes close before onset raise their node and rank as suspects of their own */
 	double *prox = xcalloc(in->n_changes + 1, sizeof(double));
 	double *boost = xcalloc(c.n_nodes + 1, sizeof(double));
@@ -883,33 +865,15 @@ int rca_rank(const struct rca_input *in, struct rca_suspect **out, size_t *n_out
 			json_object_set_new(e, "summary", json_string(ch->summary));
 		json_array_append_new(nodes[k].evidence, e);
 	}
-	/*
-	 * The boost applies before the graph's rules: a victim keeps at most
-	 * RCA_VICTIM of its explainer's score with both boosts counted, so a
-	 * change on a caller (a flag created when the system started) cannot
-	 * lift the caller back level with the failing callee it follows.
-	 */
-	if (in->n_edges) {
-		struct graph g;
-		graph_init(&g, &c, nodes);
-		graph_callers_errors(&c, &g, nodes);
-		for (size_t k = 0; k < c.n_nodes; k++)
-			nodes[k].score *= 1.0 + boost[k];
-		graph_onset_order(&c, &g, nodes);
-		if (in->target && in->target[0])
-			graph_target(&c, &g, nodes);
-		graph_release(&g);
-	} else {
-		for (size_t k = 0; k < c.n_nodes; k++)
-			nodes[k].score *= 1.0 + boost[k];
-	}
 	struct rca_suspect *sus = xcalloc(n_sus + 1, sizeof(*sus));
 	size_t n = 0;
 	for (size_t k = 0; k < c.n_nodes; k++) {
+		double before_boost = nodes[k].score;
+		nodes[k].score *= 1.0 + boost[k];
 		sus[n++] = (struct rca_suspect){ .node = xstrdup(nodes[k].name), .kind = xstrdup(nodes[k].kind),
 						 .score = nodes[k].score, .evidence = nodes[k].evidence,
 						 .onset_s = nodes[k].onset };
-		nodes[k].score /= 1.0 + boost[k]; /* the change suspects below start from it unboosted */
+		nodes[k].score = before_boost; /* the change suspects below start from it */
 	}
 	for (size_t i = 0; i < in->n_changes; i++) {
 		if (prox[i] <= 0)

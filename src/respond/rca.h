@@ -66,7 +66,7 @@ struct rca_input {
  * a level is not attributable) and RCA_RESOLUTION x the largest |value| of
  * that metric over all nodes (so a flat-zero baseline does not turn one
  * error into an infinite z). A deviation counts once it holds for
- * RCA_SUSTAIN samples (or through the whole window when it holds fewer); a series is anomalous past RCA_Z_ONSET. When a metric
+ * RCA_SUSTAIN samples; a series is anomalous past RCA_Z_ONSET. When a metric
  * drifts on most nodes, each node's z is divided by the median node's excess
  * over RCA_Z_ONSET (one family must not dominate). With a graph, a node
  * whose anomalous callee started no later and is at least RCA_EXPLAIN as
