@@ -1,7 +1,8 @@
 """make demo on free ports (scripts/demo --port 0 --sim-port 0): ooda and
 ooda-sim start from a temporary directory, the story is told up to the
 automatic rollback by policy rollback-payments, the recovery its run verified,
-the run on the incident's timeline and `story: done in N s`, the banner gives a URL and a
+the run on the incident's timeline, the MTTD, first notification and MTTR measured as
+bench/drills measures them (in order), and `story: done in N s`; the banner gives a URL and a
 token that work, the simulated services' telemetry reaches ooda, and SIGINT
 (Ctrl-C) stops every process the script started and exits 0, leaving no
 temporary directory behind; the remediation policy the story shows acting
@@ -40,6 +41,11 @@ def main():
                     r"payments runs 2\.3\.0 again", text, re.M), f"the verified recovery is told:\n{text[-3000:]}")
     check(re.search(r"remediation +run-\S+ succeeded by policy:rollback-payments@v1", text),
           f"the run is on the incident's timeline:\n{text[-3000:]}")
+    m = re.search(r"^measured as bench/drills measures them .*: MTTD \(\S+\) ([\d.]+) s, "
+                  r"first notification ([\d.]+) s, MTTR ([\d.]+) s;", text, re.M)
+    if check(m, f"the story gives its MTTD, first notification and MTTR:\n{text[-2000:]}"):
+        mttd, notified, mttr = (float(g) for g in m.groups())
+        check(0 < mttd <= notified < mttr, f"fault start < detection <= notification < verified recovery: {m.group(0)}")
     check(re.search(r"^story: done in \d+ s$", text, re.M), f"the story ends with its time:\n{text[-2000:]}")
     url = re.search(r"OODA_SERVER=(\S+)", text)
     tok = re.search(r"OODA_TOKEN=(\S+)", text)
