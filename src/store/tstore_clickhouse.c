@@ -5,9 +5,12 @@
  * service, time, severity, trace id, the record's token hashes) beside the
  * record itself, encoded as a one-record block (tblock.h) so that a scan
  * hands callers exactly the records the embedded store would. Appends are
- * one INSERT … FORMAT RowBinary per table and batch; a request is
- * acknowledged only after ClickHouse answered 200, and any failure to store
- * answers OODA_EUNAVAIL (503: the client retries; nothing is spooled).
+ * group-committed: the rows of every append that arrives while an insert is
+ * under way join one group, and a group is one INSERT … FORMAT RowBinary per
+ * table (ClickHouse makes one part per INSERT, and many small parts are
+ * what it handles worst). An append is acknowledged only after its group's
+ * inserts were answered 200, and any failure to store answers every member
+ * of the group OODA_EUNAVAIL (503: the clients retry; nothing is spooled).
  * Scans push their filters (time, services, severity, tokens, trace id)
  * down as WHERE clauses and stream the rows back in RowBinary, decoding as
  * they arrive so a caller that stops early stops the transfer. The schema
@@ -58,6 +61,20 @@ struct ch_store {
 	pthread_mutex_t maint_mu;
 	pthread_cond_t maint_cv;
 	bool stop, maint_started;
+	/* group commit (ch_append): the group rows join, and whether one is being inserted */
+	pthread_mutex_t gc_mu;
+	pthread_cond_t gc_cv;
+	struct ch_group *gc_open;
+	bool gc_busy;
+};
+
+/* The appends that share one set of INSERTs; freed by the last member to read its result. */
+struct ch_group {
+	struct buf body[4];              /* logs, spans, metrics, events: RowBinary rows */
+	size_t records[3], events, members;
+	bool done;
+	int rc;
+	struct buf err;
 };
 
 #define CH(t) ((struct ch_store *)(void *)(t))
@@ -400,6 +417,82 @@ static void encode_event(struct ch_store *c, const struct change_event *e, struc
 	buf_release(&attrs);
 }
 
+/* The group's INSERTs, one per table that has rows; the first failure ends it. */
+static int group_insert(struct ch_store *c, struct ch_group *g)
+{
+	int rc = 0;
+	for (int s = 0; s < 3 && !rc; s++)
+		if (g->records[s])
+			rc = insert_rows(c, sig_table[s], insert_cols[s], &g->body[s], &g->err);
+	if (!rc && g->events)
+		rc = insert_rows(c, "events",
+				 "(day, seq, ver, id, time, kind, service, environment, version, actor, "
+				 "description, source, links, attrs)",
+				 &g->body[3], &g->err);
+	if (rc) {
+		/* not stored (or not all of it): every member's client is to send it again */
+		log_error("telemetry insert failed: %s", g->err.data);
+		rc = OODA_EUNAVAIL;
+	}
+	return rc;
+}
+
+/*
+ * Adds one append's rows (body, by table) to the open group and returns once
+ * that group's inserts ended: the member that finds no insert under way
+ * closes the group and inserts it, while later appends gather in the next
+ * group; a lone writer's group is its own append, so it waits for nothing.
+ * Every member gets the group's outcome, with its message in err.
+ */
+static int group_commit(struct ch_store *c, struct buf body[4], const size_t n[3], size_t n_events,
+			struct buf *err)
+{
+	pthread_mutex_lock(&c->gc_mu);
+	struct ch_group *g = c->gc_open;
+	if (!g) {
+		g = xcalloc(1, sizeof(*g));
+		for (int i = 0; i < 4; i++)
+			buf_init(&g->body[i]);
+		buf_init(&g->err);
+		c->gc_open = g;
+	}
+	for (int i = 0; i < 4; i++)
+		buf_add(&g->body[i], body[i].data, body[i].len);
+	for (int s = 0; s < 3; s++)
+		g->records[s] += n[s];
+	g->events += n_events;
+	g->members++;
+	while (!g->done) {
+		if (!c->gc_busy && c->gc_open == g) {
+			c->gc_busy = true;
+			c->gc_open = NULL;
+			pthread_mutex_unlock(&c->gc_mu);
+			int rc = group_insert(c, g);
+			pthread_mutex_lock(&c->mu);
+			c->st.commits++;
+			pthread_mutex_unlock(&c->mu);
+			pthread_mutex_lock(&c->gc_mu);
+			g->rc = rc;
+			g->done = true;
+			c->gc_busy = false;
+			pthread_cond_broadcast(&c->gc_cv);
+		} else {
+			pthread_cond_wait(&c->gc_cv, &c->gc_mu);
+		}
+	}
+	int rc = g->rc;
+	if (rc && g->err.len)
+		buf_add(err, g->err.data, g->err.len);
+	if (--g->members == 0) {
+		for (int i = 0; i < 4; i++)
+			buf_release(&g->body[i]);
+		buf_release(&g->err);
+		free(g);
+	}
+	pthread_mutex_unlock(&c->gc_mu);
+	return rc;
+}
+
 static int ch_append(struct tstore *t, const struct telemetry_batch *b, struct buf *err)
 {
 	struct ch_store *c = CH(t);
@@ -427,21 +520,10 @@ static int ch_append(struct tstore *t, const struct telemetry_batch *b, struct b
 			c->st.rejected_busy++;
 			pthread_mutex_unlock(&c->mu);
 			rc = OODA_EBUSY;
+		} else {
+			rc = group_commit(c, body, n, b->n_events, err);
 		}
-		for (int s = 0; s < 3 && !rc; s++)
-			if (n[s])
-				rc = insert_rows(c, sig_table[s], insert_cols[s], &body[s], err);
-		if (!rc && b->n_events)
-			rc = insert_rows(c, "events",
-					 "(day, seq, ver, id, time, kind, service, environment, version, actor, "
-					 "description, source, links, attrs)",
-					 &body[3], err);
 		atomic_fetch_sub(&c->inflight, total);
-		if (rc && rc != OODA_EBUSY) {
-			/* not stored (or not all of it): the client is to send it again */
-			log_error("telemetry insert failed: %s", err->data);
-			rc = OODA_EUNAVAIL;
-		}
 	}
 	size_t bytes[3] = { body[0].len, body[1].len, body[2].len };
 	for (int i = 0; i < 4; i++)
@@ -449,7 +531,6 @@ static int ch_append(struct tstore *t, const struct telemetry_batch *b, struct b
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&c->mu);
-	c->st.commits++;
 	for (int s = 0; s < 3; s++) {
 		c->st.records[s] += n[s];
 		c->st.blocks[s] += n[s];
@@ -962,6 +1043,8 @@ static void ch_close(struct tstore *t)
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->maint_mu);
 	pthread_cond_destroy(&c->maint_cv);
+	pthread_mutex_destroy(&c->gc_mu);
+	pthread_cond_destroy(&c->gc_cv);
 	free(c->url);
 	free(c->db);
 	free(c->user);
@@ -1024,6 +1107,8 @@ static int ch_open(const char *dir, const struct tstore_options *opt, struct tst
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->maint_mu, NULL);
 	pthread_cond_init(&c->maint_cv, NULL);
+	pthread_mutex_init(&c->gc_mu, NULL);
+	pthread_cond_init(&c->gc_cv, NULL);
 	atomic_init(&c->inflight, 0);
 	atomic_init(&c->seq, (uint64_t)ooda_now_ns());
 	struct buf ans = BUF_INIT;
