@@ -189,8 +189,9 @@ static struct route routes[] = {
 
 /*
  * The leader's routes by path. A pattern ending in "/ *" (no space) marks
- * that path and every route below it; any other pattern, that route alone. method NULL:
- * every method. A route takes the flags of every mark it matches.
+ * that path and every route below it; any other pattern, that route alone.
+ * method NULL: every method. A route takes the flags of every mark it
+ * matches; a mark that matches no route is a mistake (asserted).
  */
 struct route_mark {
 	const char *method;
