@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	arena_init(&req.arena, 1024);
 	struct buf allow = BUF_INIT;
 	int status = 0;
-	const struct route *r = router_match(api_routes, method, path, &req, &status, &allow);
+	const struct route *r = router_match(api_routes_get(), method, path, &req, &status, &allow);
 	if (r) {
 		for (int i = 0; i < req.n_params; i++)
 			if (!req.param_values[i][0] || strchr(req.param_values[i], '/'))

@@ -8,13 +8,12 @@ nothing is forwarded. Prints the median and the 90th percentile of each.
 
   OODA_BIN=build/ooda PYTHONPATH=tests/it python3 bench/forward/run.py [N]
 """
-import os
 import statistics
 import sys
 import time
 import urllib.request
 
-from oodait import Server, pg_database
+from oodait import Cluster, Server
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 500
 PATH = "/api/v1/automation"
@@ -32,11 +31,6 @@ def timed(url):
     return statistics.median(out), out[int(len(out) * 0.9)]
 
 
-def leader_of(nodes):
-    v = nodes[0].get("/api/v1/cluster").json()
-    return v.get("leader") if len([n for n in v["nodes"] if n["up"]]) == len(nodes) else None
-
-
 def main():
     one = Server()
     try:
@@ -44,25 +38,12 @@ def main():
         print("one embedded node       median %.3f ms  p90 %.3f ms" % timed(one.url))
     finally:
         one.cleanup()
-    var, dsn = pg_database()
-    os.environ[var] = dsn
-    nodes = {}
-    try:
-        for name in ("b1", "b2", "b3"):
-            nodes[name] = Server(config=f"server:\n  node_id: {name}\n", pg_var=var)
-        every = list(nodes.values())
-        deadline = time.time() + 20
-        while not leader_of(every) and time.time() < deadline:
-            time.sleep(0.2)
-        leader = nodes[leader_of(every)]
-        follower = next(x for x in every if x is not leader)
+    with Cluster(3, names=("b1", "b2", "b3")) as c:
+        leader, follower = c.leader, c.followers[0]
         timed(leader.url)
         timed(follower.url)
         print("three nodes, the leader median %.3f ms  p90 %.3f ms" % timed(leader.url))
         print("three nodes, a follower median %.3f ms  p90 %.3f ms (forwarded)" % timed(follower.url))
-    finally:
-        for x in nodes.values():
-            x.cleanup()
 
 
 if __name__ == "__main__":

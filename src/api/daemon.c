@@ -637,7 +637,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		.api_body_limit = (size_t)d.cfg.api_body_limit,
 		.ingest_body_limit = (size_t)d.cfg.ingest_body_limit,
 		.ingest_queue_bytes = (size_t)d.cfg.ingest_queue_bytes,
-		.routes = api_routes,
+		.routes = api_routes_get(),
 		.app = &d,
 		.authenticate = authenticate,
 		.tokens_required = tokens_required,

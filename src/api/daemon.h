@@ -147,7 +147,11 @@ void daemon_engine_ticks(struct daemon *d, int64_t *ticks, int64_t *poked);
  */
 int daemon_reload(struct daemon *d, const char *actor, struct buf *restart, int64_t *generation, struct buf *err);
 
-/* The route table of the daemon (api/routes.c), terminated by method NULL. */
-extern const struct route api_routes[];
+/*
+ * The route table of the daemon (api/routes.c), terminated by method NULL,
+ * with the leader's routes marked (ROUTE_LEADER, ROUTE_HANDOVER) by their
+ * paths on the first call. Static: never freed; safe from any thread.
+ */
+const struct route *api_routes_get(void);
 
 #endif

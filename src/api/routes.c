@@ -3,23 +3,29 @@
  * role that may call it, and a one-line summary. docs/api.md is generated
  * from this table (`ooda docs api`) and a test checks they agree.
  *
- * ROUTE_LEADER marks a route whose answer or effect is the leader's engine's
- * (api/forward.h): its memory (alert state, SLO burn, probes and
- * heartbeats, anomaly watches, the policies' breakers and the automation
- * switch) or work only the leader runs at once (remediation runs and
- * approvals, runbook walks, rollouts, rollbacks started, a deploy's verdict that
- * may start a remediation). With several nodes a
- * follower forwards these to the leader. Ingest, queries over stored data,
- * OFREP and flags stay with the node asked. ROUTE_HANDOVER: incident
- * changes the engine acts on and Alertmanager pushes, forwarded too, are
- * handed over through the store (api/handover.h) when no leader can be
- * reached, rather than refused.
+ * Which routes are the leader's is said once per path, in leader_marks
+ * below, not row by row: api_routes_get() adds each mark's flags to the
+ * rows it matches before the table is first used. ROUTE_LEADER marks a
+ * route whose answer or effect is the leader's engine's (api/forward.h):
+ * its memory (alert state, SLO burn, probes and heartbeats, anomaly
+ * watches, the policies' breakers and the automation switch) or work only
+ * the leader runs at once (remediation runs and approvals, runbook walks,
+ * rollouts, rollbacks started, a deploy's verdict that may start a
+ * remediation). With several nodes a follower forwards these to the
+ * leader. Ingest, queries over stored data, OFREP and flags stay with the
+ * node asked. ROUTE_HANDOVER: incident changes the engine acts on and
+ * Alertmanager pushes, forwarded too, are handed over through the store
+ * (api/handover.h) when no leader can be reached, rather than refused.
  */
 #include "api/daemon.h"
 #include "api/handlers.h"
 #include "web/web.h"
 
-const struct route api_routes[] = {
+#include <assert.h>
+#include <pthread.h>
+#include <string.h>
+
+static struct route routes[] = {
 	{ "GET", "/healthz", api_healthz, ROLE_NONE, ROUTE_OPEN, "Liveness: 200 while the process serves HTTP." },
 	{ "GET", "/readyz", api_readyz, ROLE_NONE, ROUTE_OPEN, "Readiness: 200 when the store answers, else 503." },
 	{ "GET", "/metrics", api_metrics, ROLE_VIEWER, ROUTE_QUIET, "ooda's own metrics in Prometheus text format." },
@@ -47,10 +53,10 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/logs/facets", api_logs_facets, ROLE_VIEWER, 0, "Top values per field (fields=service,severity,…) and a count-over-time histogram for q." },
 	{ "GET", "/api/v1/traces/{id}", api_trace_get, ROLE_VIEWER, 0, "One trace: spans in tree order with depth, and the logs carrying its trace id." },
 	{ "GET", "/api/v1/traces", api_traces_find, ROLE_VIEWER, 0, "Find traces: service, op, min_duration, status=error, since/from/to, limit." },
-	{ "GET", "/api/v1/services", api_services_list, ROLE_VIEWER, ROUTE_LEADER, "The service catalogue: every service declared in ooda.yaml or seen in telemetry, with owner, tier, live RED over window (default 5m), open incidents, firing alerts and health (ok, degraded, failing, unknown) with its reason." },
-	{ "GET", "/api/v1/services/{name}", api_service_get, ROLE_VIEWER, ROUTE_LEADER, "One service: its catalogue entry, RED (per operation too), declared and traced callers and callees, probes, heartbeats, firing alerts, SLOs, open incidents, latest deploy, who is on call for its owner, and health with its reason; 404 when neither declared nor seen." },
+	{ "GET", "/api/v1/services", api_services_list, ROLE_VIEWER, 0, "The service catalogue: every service declared in ooda.yaml or seen in telemetry, with owner, tier, live RED over window (default 5m), open incidents, firing alerts and health (ok, degraded, failing, unknown) with its reason." },
+	{ "GET", "/api/v1/services/{name}", api_service_get, ROLE_VIEWER, 0, "One service: its catalogue entry, RED (per operation too), declared and traced callers and callees, probes, heartbeats, firing alerts, SLOs, open incidents, latest deploy, who is on call for its owner, and health with its reason; 404 when neither declared nor seen." },
 	{ "GET", "/api/v1/patterns", api_patterns, ROLE_VIEWER, 0, "Log error classes (templates) per service seen since/from…to, busiest first; ?service=, ?severity=error." },
-	{ "GET", "/api/v1/anomalies", api_anomalies, ROLE_VIEWER, ROUTE_LEADER, "Anomaly watches: RED per service (rate, error ratio, p99) and the anomalies: series, with baseline, band and score." },
+	{ "GET", "/api/v1/anomalies", api_anomalies, ROLE_VIEWER, 0, "Anomaly watches: RED per service (rate, error ratio, p99) and the anomalies: series, with baseline, band and score." },
 	{ "GET", "/api/v1/graph", api_graph, ROLE_VIEWER, 0, "Service dependency graph from spans over window (default 5m): calls, rate, errors, latency per edge, each compared with the same edge over the baseline before it (default 1h) and given a health (ok, degraded, failing) with its reason; declared_edges: the services[].dependencies of ooda.yaml." },
 	{ "GET", "/api/v1/query", api_prom_query, ROLE_VIEWER, 0, "Prometheus API: instant PromQL query (query, time); docs/promql.md lists the subset." },
 	{ "POST", "/api/v1/query", api_prom_query, ROLE_VIEWER, 0, "Prometheus API: instant query with a form body, as Grafana sends it." },
@@ -67,7 +73,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/targets", api_prom_targets, ROLE_VIEWER, 0, "Prometheus API: the targets of scrape_configs with their labels, scrape URL, health, last scrape, its duration and error; state=active|dropped|any." },
 	{ "GET", "/api/v1/query_exemplars", api_prom_query_exemplars, ROLE_VIEWER, 0, "Prometheus API: OTLP exemplars (trace and span id, value, time) of the series the query selects, in [start, end] (default the last hour); the newest 10,000 are kept in memory." },
 	{ "POST", "/api/v1/query_exemplars", api_prom_query_exemplars, ROLE_VIEWER, 0, "Prometheus API: query_exemplars with a form body." },
-	{ "GET", "/api/v1/rules", api_prom_rules, ROLE_VIEWER, ROUTE_LEADER, "Prometheus API: the alert rules of ooda.yaml as one rule group with their firing and pending alerts; type=alert or record." },
+	{ "GET", "/api/v1/rules", api_prom_rules, ROLE_VIEWER, 0, "Prometheus API: the alert rules of ooda.yaml as one rule group with their firing and pending alerts; type=alert or record." },
 	{ "GET", "/api/v1/status/buildinfo", api_prom_buildinfo, ROLE_VIEWER, 0, "Prometheus API: build information (for Grafana's data source check)." },
 	{ "GET", "/api/v1/flags", api_flags_list, ROLE_VIEWER, 0, "Flags of an environment (?env=, default `default`) with version, state, variants." },
 	{ "GET", "/api/v1/flags/export", api_flags_export, ROLE_VIEWER, 0, "The environment as one flagd flag-definition document." },
@@ -93,36 +99,36 @@ const struct route api_routes[] = {
 	{ "POST", "/api/v1/deploys", api_deploy_record, ROLE_INGEST, 0, "Record a deploy {service, env, version, artifact, config_version?, migrations?, actor?, note?}; the token is the actor, a claimed actor is kept as reported_by; captures the flag snapshot." },
 	{ "GET", "/api/v1/deploys", api_deploys_list, ROLE_VIEWER, 0, "Deploys newest first; ?service=, ?limit=." },
 	{ "GET", "/api/v1/deploys/{id}", api_deploy_get, ROLE_VIEWER, 0, "One deploy with its flag snapshot, config version, migrations and last verification." },
-	{ "POST", "/api/v1/deploys/{id}/verify", api_deploy_verify, ROLE_RESPONDER, ROUTE_LEADER, "Canary analysis of a deploy: pass, fail or inconclusive, with its numbers." },
+	{ "POST", "/api/v1/deploys/{id}/verify", api_deploy_verify, ROLE_RESPONDER, 0, "Canary analysis of a deploy: pass, fail or inconclusive, with its numbers." },
 	{ "GET", "/api/v1/deploys/{id}/rollback-plan", api_rollback_plan, ROLE_VIEWER, 0, "The inverse plan of a deploy (never acts); ?allow_irreversible=true." },
-	{ "POST", "/api/v1/deploys/{id}/rollback", api_rollback_start, ROLE_RESPONDER, ROUTE_LEADER, "Start a durable rollback run {rationale, allow_irreversible?, wait?}, or an approval request when a rule says so." },
+	{ "POST", "/api/v1/deploys/{id}/rollback", api_rollback_start, ROLE_RESPONDER, 0, "Start a durable rollback run {rationale, allow_irreversible?, wait?}, or an approval request when a rule says so." },
 	{ "GET", "/api/v1/rollbacks/{id}", api_rollback_get, ROLE_VIEWER, 0, "A rollback run: plan, per-step state, status (?wait=true waits up to 30 s)." },
 	{ "POST", "/api/v1/migrations", api_migration_register, ROLE_RESPONDER, 0, "Register a migration {service, id, up, down, reversible}." },
 	{ "GET", "/api/v1/migrations", api_migrations_list, ROLE_VIEWER, 0, "Registered migrations; ?service=." },
-	{ "POST", "/api/v1/rollouts", api_rollout_start, ROLE_RESPONDER, ROUTE_LEADER, "Start a progressive rollout of a flag variant or a deploy: {flag, env, variant, service | deploy, steps, hold, analysis?, max_inconclusive?, rationale} (docs/rollouts.md); each step is held, judged by canary analysis, promoted on pass, aborted and rolled back on fail." },
+	{ "POST", "/api/v1/rollouts", api_rollout_start, ROLE_RESPONDER, 0, "Start a progressive rollout of a flag variant or a deploy: {flag, env, variant, service | deploy, steps, hold, analysis?, max_inconclusive?, rationale} (docs/rollouts.md); each step is held, judged by canary analysis, promoted on pass, aborted and rolled back on fail." },
 	{ "GET", "/api/v1/rollouts", api_rollouts_list, ROLE_VIEWER, 0, "Rollouts newest first; ?status=running, awaiting-approval, succeeded, aborted; ?limit=." },
 	{ "GET", "/api/v1/rollouts/{id}", api_rollout_get, ROLE_VIEWER, 0, "One rollout: plan, current step, due time, verdicts and history." },
-	{ "POST", "/api/v1/rollouts/{id}/promote", api_rollout_promote, ROLE_RESPONDER, ROUTE_LEADER, "End the current step's hold now and start the next {rationale}; 409 while a step waits for its approval." },
-	{ "POST", "/api/v1/rollouts/{id}/abort", api_rollout_abort, ROLE_RESPONDER, ROUTE_LEADER, "Abort and roll back {rationale}: the flag to its version before the rollout, a deploy through its rollback plan." },
+	{ "POST", "/api/v1/rollouts/{id}/promote", api_rollout_promote, ROLE_RESPONDER, 0, "End the current step's hold now and start the next {rationale}; 409 while a step waits for its approval." },
+	{ "POST", "/api/v1/rollouts/{id}/abort", api_rollout_abort, ROLE_RESPONDER, 0, "Abort and roll back {rationale}: the flag to its version before the rollout, a deploy through its rollback plan." },
 	{ "GET", "/api/v1/approvals", api_approvals_list, ROLE_VIEWER, 0, "Approval requests; ?status=pending (default), approved, rejected, expired, done, all." },
-	{ "POST", "/api/v1/approvals/{id}/approve", api_approval_approve, ROLE_APPROVER, ROUTE_LEADER, "Approve (never your own request); the approved action then runs." },
-	{ "POST", "/api/v1/approvals/{id}/reject", api_approval_reject, ROLE_APPROVER, ROUTE_LEADER, "Reject a request {rationale}." },
-	{ "GET", "/api/v1/alerts", api_alerts_list, ROLE_VIEWER, ROUTE_LEADER, "Alerts by ?state=firing (default), pending, resolved, inactive or all; firing first, then newest; also, in Prometheus' envelope (status, data.alerts), the firing and pending alerts as Prometheus lists them." },
-	{ "GET", "/api/v1/alerts/groups", api_alert_groups, ROLE_VIEWER, ROUTE_LEADER, "Alert groups (related services firing together); ?state=all includes resolved groups." },
-	{ "POST", "/api/v1/alerts/alertmanager", api_alertmanager, ROLE_INGEST, ROUTE_LEADER | ROUTE_HANDOVER, "Alertmanager webhook intake (payload version 4): firing and resolved alerts become external alerts." },
-	{ "GET", "/api/v1/alerts/{fingerprint}", api_alert_get, ROLE_VIEWER, ROUTE_LEADER, "One alert with its transitions and the evidence behind each." },
+	{ "POST", "/api/v1/approvals/{id}/approve", api_approval_approve, ROLE_APPROVER, 0, "Approve (never your own request); the approved action then runs." },
+	{ "POST", "/api/v1/approvals/{id}/reject", api_approval_reject, ROLE_APPROVER, 0, "Reject a request {rationale}." },
+	{ "GET", "/api/v1/alerts", api_alerts_list, ROLE_VIEWER, 0, "Alerts by ?state=firing (default), pending, resolved, inactive or all; firing first, then newest; also, in Prometheus' envelope (status, data.alerts), the firing and pending alerts as Prometheus lists them." },
+	{ "GET", "/api/v1/alerts/groups", api_alert_groups, ROLE_VIEWER, 0, "Alert groups (related services firing together); ?state=all includes resolved groups." },
+	{ "POST", "/api/v1/alerts/alertmanager", api_alertmanager, ROLE_INGEST, 0, "Alertmanager webhook intake (payload version 4): firing and resolved alerts become external alerts." },
+	{ "GET", "/api/v1/alerts/{fingerprint}", api_alert_get, ROLE_VIEWER, 0, "One alert with its transitions and the evidence behind each." },
 	{ "GET", "/api/v1/notifications", api_notifications_list, ROLE_VIEWER, 0, "The notification outbox, newest first: delivery status per message; filters incident, alert, status (pending, delivered, failed), id (adds the payload), limit." },
 	{ "POST", "/api/v1/notifications/test", api_notifications_test, ROLE_ADMIN, 0, "Queue a test message to one target: {target}; audited as notify.test; returns the notification id." },
 	{ "GET", "/api/v1/incidents", api_incidents_list, ROLE_VIEWER, 0, "Incidents newest first; filters status (or open), service, severity, limit." },
-	{ "POST", "/api/v1/incidents", api_incident_open, ROLE_RESPONDER, ROUTE_LEADER | ROUTE_HANDOVER, "Open an incident by hand: {title, service?, severity?, summary?}." },
+	{ "POST", "/api/v1/incidents", api_incident_open, ROLE_RESPONDER, 0, "Open an incident by hand: {title, service?, severity?, summary?}." },
 	{ "GET", "/api/v1/incidents/{id}", api_incident_get, ROLE_VIEWER, 0, "One incident (INC-7 or 7): status, severity, services, commander, alerts, times." },
 	{ "GET", "/api/v1/incidents/{id}/timeline", api_incident_timeline, ROLE_VIEWER, 0, "The append-only timeline, seq ascending; ?kind= filters." },
 	{ "GET", "/api/v1/incidents/{id}/summary", api_incident_summary, ROLE_VIEWER, 0, "The latest triage summary: impact, signals, error classes, changes, traces, runbook, suspects (computed now if none was yet)." },
 	{ "GET", "/api/v1/incidents/{id}/suspects", api_incident_suspects, ROLE_VIEWER, 0, "Root-cause suspects of the latest summary, best first: {suspects: [{node, kind, score, confidence, evidence}]}." },
 	{ "GET", "/api/v1/incidents/{id}/postmortem", api_incident_postmortem, ROLE_VIEWER, 0, "The postmortem draft as Markdown (?format=json wraps it): summary, impact, timeline, root cause, detection and response times, action items." },
-	{ "POST", "/api/v1/incidents/{id}/transition", api_incident_transition, ROLE_RESPONDER, ROUTE_LEADER | ROUTE_HANDOVER, "Move along the lifecycle: {to: acknowledged|mitigated|resolved|reviewed, note?, false_positive?} (false_positive: on resolve, the incident was no real problem); 409 naming from and to when illegal." },
-	{ "POST", "/api/v1/incidents/{id}/commander", api_incident_commander, ROLE_RESPONDER, ROUTE_LEADER | ROUTE_HANDOVER, "Hand command over: {commander, note?} (null clears it)." },
-	{ "POST", "/api/v1/incidents/{id}/severity", api_incident_severity, ROLE_RESPONDER, ROUTE_LEADER | ROUTE_HANDOVER, "Change severity: {severity: SEV1…SEV4, note?}." },
+	{ "POST", "/api/v1/incidents/{id}/transition", api_incident_transition, ROLE_RESPONDER, 0, "Move along the lifecycle: {to: acknowledged|mitigated|resolved|reviewed, note?, false_positive?} (false_positive: on resolve, the incident was no real problem); 409 naming from and to when illegal." },
+	{ "POST", "/api/v1/incidents/{id}/commander", api_incident_commander, ROLE_RESPONDER, 0, "Hand command over: {commander, note?} (null clears it)." },
+	{ "POST", "/api/v1/incidents/{id}/severity", api_incident_severity, ROLE_RESPONDER, 0, "Change severity: {severity: SEV1…SEV4, note?}." },
 	{ "GET", "/api/v1/incidents/{id}/annotations", api_incident_annotations, ROLE_VIEWER, 0, "Annotations (markdown, author, time)." },
 	{ "POST", "/api/v1/incidents/{id}/annotations", api_incident_annotate, ROLE_RESPONDER, 0, "Annotate: {markdown}." },
 	{ "GET", "/api/v1/incidents/{id}/hypotheses", api_incident_hypotheses, ROLE_VIEWER, 0, "Hypotheses with evidence and their state." },
@@ -135,15 +141,15 @@ const struct route api_routes[] = {
 	{ "POST", "/api/v1/incidents/{id}/status-updates", api_incident_status_update, ROLE_RESPONDER, 0, "Post a status update: {state: investigating|identified|monitoring|resolved, message}." },
 	{ "GET", "/status", web_index, ROLE_NONE, ROUTE_OPEN, "The public status page (the dashboard shell, no token): it shows what /status.json serves." },
 	{ "GET", "/status.json", api_status_page, ROLE_NONE, ROUTE_OPEN, "Public status page (no token) of incidents with status updates; 404 unless incidents.status_page is true." },
-	{ "POST", "/api/v1/silences", api_silence_create, ROLE_RESPONDER, ROUTE_LEADER, "Create a silence {name?, service?, labels?, matchers? (amtool's k=v, k!=v, k=~regex, k!~regex; regexes anchored), starts_at?, ends_at? | duration, reason, creator?}; creator counts only without tokens (else it is kept as reported_by)." },
+	{ "POST", "/api/v1/silences", api_silence_create, ROLE_RESPONDER, 0, "Create a silence {name?, service?, labels?, matchers? (amtool's k=v, k!=v, k=~regex, k!~regex; regexes anchored), starts_at?, ends_at? | duration, reason, creator?}; creator counts only without tokens (else it is kept as reported_by)." },
 	{ "GET", "/api/v1/silences", api_silences_list, ROLE_VIEWER, 0, "Active and pending silences; ?all=true includes expired and deleted ones." },
-	{ "DELETE", "/api/v1/silences/{id}", api_silence_delete, ROLE_RESPONDER, ROUTE_LEADER, "End a silence now (audited)." },
-	{ "GET", "/api/v1/probes", api_probes_list, ROLE_VIEWER, ROUTE_LEADER, "Probes of every service: owner, state, hysteresis window (failures of the last M attempts), last results, next due; and the declared services with owner and dependencies." },
-	{ "GET", "/api/v1/probes/{service}/{name}", api_probe_get, ROLE_VIEWER, ROUTE_LEADER, "One probe with its last results." },
-	{ "GET", "/api/v1/heartbeats", api_heartbeats_list, ROLE_VIEWER, ROUTE_LEADER, "Heartbeats: state (up, late, failed, never), last ping, next due." },
-	{ "POST", "/api/v1/heartbeats/{name}", api_heartbeat_ping, ROLE_INGEST, ROUTE_LEADER, "A job's ping: ?status=ok|fail|start or a body {status, message, duration_ms, exit_code}; persisted and audited." },
-	{ "GET", "/api/v1/slos", api_slos_list, ROLE_VIEWER, ROUTE_LEADER, "SLOs: objective, window, SLI kind and value, error budget left, burn rates 5m…3d, alert state." },
-	{ "GET", "/api/v1/slos/{name}", api_slo_get, ROLE_VIEWER, ROUTE_LEADER, "One SLO as in the list, plus its budget burn-down: budget remaining at the end of every hour of the window." },
+	{ "DELETE", "/api/v1/silences/{id}", api_silence_delete, ROLE_RESPONDER, 0, "End a silence now (audited)." },
+	{ "GET", "/api/v1/probes", api_probes_list, ROLE_VIEWER, 0, "Probes of every service: owner, state, hysteresis window (failures of the last M attempts), last results, next due; and the declared services with owner and dependencies." },
+	{ "GET", "/api/v1/probes/{service}/{name}", api_probe_get, ROLE_VIEWER, 0, "One probe with its last results." },
+	{ "GET", "/api/v1/heartbeats", api_heartbeats_list, ROLE_VIEWER, 0, "Heartbeats: state (up, late, failed, never), last ping, next due." },
+	{ "POST", "/api/v1/heartbeats/{name}", api_heartbeat_ping, ROLE_INGEST, 0, "A job's ping: ?status=ok|fail|start or a body {status, message, duration_ms, exit_code}; persisted and audited." },
+	{ "GET", "/api/v1/slos", api_slos_list, ROLE_VIEWER, 0, "SLOs: objective, window, SLI kind and value, error budget left, burn rates 5m…3d, alert state." },
+	{ "GET", "/api/v1/slos/{name}", api_slo_get, ROLE_VIEWER, 0, "One SLO as in the list, plus its budget burn-down: budget remaining at the end of every hour of the window." },
 	{ "GET", "/api/v1/oncall", api_oncall_who, ROLE_VIEWER, 0, "Who is on call now or ?at=TIME for every schedule, or ?schedule= or ?team=: primary, backups, the stint's start and end, the override in force." },
 	{ "GET", "/api/v1/oncall/schedules/{name}", api_oncall_shifts, ROLE_VIEWER, 0, "The shifts of a schedule in ?from= … ?to= (default the next 7 days, at most 366): a calendar with overrides applied." },
 	{ "GET", "/api/v1/oncall/overrides", api_oncall_overrides_list, ROLE_VIEWER, 0, "On-call overrides not yet ended (?all=true: every one); ?schedule= narrows." },
@@ -153,25 +159,25 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/recipes/{name}", api_recipe_get, ROLE_VIEWER, 0, "One recipe: params and, per variant, the exact steps (argv or URL templates) it expands into." },
 	{ "GET", "/api/v1/runs", api_runs_list, ROLE_VIEWER, 0, "Remediation runs newest first, a page at a time: filters incident, policy, status (a run state); limit (default 100, at most 1000); before=ID for the next older page, after=ID for the next newer one (the page's `before` and `after`, null at the end). Finished runs past retention.runs_max_age or beyond the newest retention.runs_max_finished are deleted." },
 	{ "GET", "/api/v1/runs/{id}", api_run_get, ROLE_VIEWER, 0, "One remediation run: trigger, rationale, plan, each step (argv or URL, output, exit status, timing), undo order, history of states." },
-	{ "POST", "/api/v1/runs/{id}/approve", api_run_approve, ROLE_APPROVER, ROUTE_LEADER, "Approve a run awaiting approval (four-eyes: never a run of a policy you applied); it then acts." },
-	{ "POST", "/api/v1/runs/{id}/reject", api_run_reject, ROLE_APPROVER, ROUTE_LEADER, "Reject a run awaiting approval {rationale}." },
-	{ "POST", "/api/v1/runs/{id}/cancel", api_run_cancel, ROLE_RESPONDER, ROUTE_LEADER, "Cancel a run that has not acted yet (pending or awaiting approval) {rationale}." },
-	{ "GET", "/api/v1/policies", api_policies_list, ROLE_VIEWER, ROUTE_LEADER, "Remediation policies: version, author, mode, guardrails, whether the circuit breaker is open, the document." },
-	{ "GET", "/api/v1/policies/{name}", api_policy_get, ROLE_VIEWER, ROUTE_LEADER, "One policy with the history of its versions." },
-	{ "PUT", "/api/v1/policies/{name}", api_policy_put, ROLE_ADMIN, ROUTE_LEADER, "Apply a policy (the document, or {policy, rationale}): checked like ooda.yaml's, stored as its next version; an unchanged document keeps its version." },
-	{ "GET", "/api/v1/policies/{name}/diff", api_policy_diff, ROLE_VIEWER, ROUTE_LEADER, "Line diff of two versions of a policy: ?from=N&to=M (default: the latest against the one before)." },
-	{ "POST", "/api/v1/policies/{name}/rollback", api_policy_rollback, ROLE_ADMIN, ROUTE_LEADER, "Apply an earlier version {to, rationale} again, as the policy's next version." },
+	{ "POST", "/api/v1/runs/{id}/approve", api_run_approve, ROLE_APPROVER, 0, "Approve a run awaiting approval (four-eyes: never a run of a policy you applied); it then acts." },
+	{ "POST", "/api/v1/runs/{id}/reject", api_run_reject, ROLE_APPROVER, 0, "Reject a run awaiting approval {rationale}." },
+	{ "POST", "/api/v1/runs/{id}/cancel", api_run_cancel, ROLE_RESPONDER, 0, "Cancel a run that has not acted yet (pending or awaiting approval) {rationale}." },
+	{ "GET", "/api/v1/policies", api_policies_list, ROLE_VIEWER, 0, "Remediation policies: version, author, mode, guardrails, whether the circuit breaker is open, the document." },
+	{ "GET", "/api/v1/policies/{name}", api_policy_get, ROLE_VIEWER, 0, "One policy with the history of its versions." },
+	{ "PUT", "/api/v1/policies/{name}", api_policy_put, ROLE_ADMIN, 0, "Apply a policy (the document, or {policy, rationale}): checked like ooda.yaml's, stored as its next version; an unchanged document keeps its version." },
+	{ "GET", "/api/v1/policies/{name}/diff", api_policy_diff, ROLE_VIEWER, 0, "Line diff of two versions of a policy: ?from=N&to=M (default: the latest against the one before)." },
+	{ "POST", "/api/v1/policies/{name}/rollback", api_policy_rollback, ROLE_ADMIN, 0, "Apply an earlier version {to, rationale} again, as the policy's next version." },
 	{ "GET", "/api/v1/runbooks", api_runbooks_list, ROLE_VIEWER, 0, "Runbooks: name, title, version, author, services, incident templates, steps; filters service, template." },
 	{ "GET", "/api/v1/runbooks/{name}", api_runbook_get, ROLE_VIEWER, 0, "One runbook (?version=N, default the latest): its steps, its Markdown source and the history of its versions." },
 	{ "PUT", "/api/v1/runbooks/{name}", api_runbook_put, ROLE_ADMIN, 0, "Apply a runbook {markdown, rationale}: every automated step is checked first; stored as its next version, an unchanged text keeps its version." },
 	{ "POST", "/api/v1/runbooks/{name}/check", api_runbook_check, ROLE_VIEWER, 0, "Dry-run every automated step of the stored runbook, or of {markdown}: the exact argv or URL of each, or 422 naming the step and field refused." },
 	{ "GET", "/api/v1/runbooks/{name}/diff", api_runbook_diff, ROLE_VIEWER, 0, "Line diff of the Markdown of two versions: ?from=N&to=M (default: the latest against the one before)." },
 	{ "POST", "/api/v1/runbooks/{name}/rollback", api_runbook_rollback, ROLE_ADMIN, 0, "Apply an earlier version {to, rationale} again, as the runbook's next version." },
-	{ "POST", "/api/v1/runbooks/{name}/run", api_runbook_run, ROLE_RESPONDER, ROUTE_LEADER, "Walk the runbook on an incident {incident, rationale}: automated steps run as remediation runs by runbook:NAME@vN, manual ones wait to be marked done." },
-	{ "GET", "/api/v1/runbook-runs/{id}", api_runbook_run_get, ROLE_VIEWER, ROUTE_LEADER, "One runbook walk: each step, who did it and when, the run and status of each automated step." },
-	{ "POST", "/api/v1/runbook-runs/{id}/steps/{n}/done", api_runbook_step_done, ROLE_RESPONDER, ROUTE_LEADER, "Mark manual step n of a walk done {note}, by you; the walk then moves on: each automated step after it starts once the one before has succeeded." },
-	{ "GET", "/api/v1/automation", api_automation_get, ROLE_VIEWER, ROUTE_LEADER, "The global automation switch: paused, reason, by whom, since when, active runs." },
-	{ "POST", "/api/v1/automation", api_automation_set, ROLE_RESPONDER, ROUTE_LEADER, "Pause {paused: true, reason} or resume {paused: false} every remediation decision; audited." },
+	{ "POST", "/api/v1/runbooks/{name}/run", api_runbook_run, ROLE_RESPONDER, 0, "Walk the runbook on an incident {incident, rationale}: automated steps run as remediation runs by runbook:NAME@vN, manual ones wait to be marked done." },
+	{ "GET", "/api/v1/runbook-runs/{id}", api_runbook_run_get, ROLE_VIEWER, 0, "One runbook walk: each step, who did it and when, the run and status of each automated step." },
+	{ "POST", "/api/v1/runbook-runs/{id}/steps/{n}/done", api_runbook_step_done, ROLE_RESPONDER, 0, "Mark manual step n of a walk done {note}, by you; the walk then moves on: each automated step after it starts once the one before has succeeded." },
+	{ "GET", "/api/v1/automation", api_automation_get, ROLE_VIEWER, 0, "The global automation switch: paused, reason, by whom, since when, active runs." },
+	{ "POST", "/api/v1/automation", api_automation_set, ROLE_RESPONDER, 0, "Pause {paused: true, reason} or resume {paused: false} every remediation decision; audited." },
 	{ "GET", "/api/v1/incidents/{id}/actions", api_incident_actions_list, ROLE_VIEWER, 0, "Action items of an incident, by due date; ?overdue=true, ?owner=, ?status=open|done." },
 	{ "POST", "/api/v1/incidents/{id}/actions", api_incident_actions_add, ROLE_RESPONDER, 0, "Add an action item {title, owner, due: YYYY-MM-DD, status?, rationale?}; key INC-7/A1; audited; 404 for an unknown incident." },
 	{ "POST", "/api/v1/actions/{incident}/{item}", api_action_update, ROLE_RESPONDER, 0, "Change action item INCIDENT/ITEM: any of {status: open|done, owner, due, title, rationale}; audited." },
@@ -180,3 +186,77 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/reports/reliability", api_report_reliability, ROLE_VIEWER, 0, "Reliability report of ?from= to ?to= (default the last 30 days): MTTD, MTTA, MTTM, MTTR (mean, median) overall and per service, incidents per ISO week, recurrence; drills excluded." },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };
+
+/*
+ * The leader's routes by path. A pattern ending in "/ *" (no space) marks
+ * that path and every route below it; any other pattern, that route alone.
+ * method NULL: every method. A route takes the flags of every mark it
+ * matches; a mark that matches no route is a mistake (asserted).
+ */
+struct route_mark {
+	const char *method;
+	const char *pattern;
+	unsigned flags;
+};
+
+static const struct route_mark leader_marks[] = {
+	/* the engine's memory: read and changed only through the leader */
+	{ NULL, "/api/v1/alerts/*", ROUTE_LEADER },
+	{ NULL, "/api/v1/rules", ROUTE_LEADER },
+	{ NULL, "/api/v1/services/*", ROUTE_LEADER },
+	{ NULL, "/api/v1/anomalies", ROUTE_LEADER },
+	{ NULL, "/api/v1/probes/*", ROUTE_LEADER },
+	{ NULL, "/api/v1/heartbeats/*", ROUTE_LEADER },
+	{ NULL, "/api/v1/slos/*", ROUTE_LEADER },
+	{ NULL, "/api/v1/policies/*", ROUTE_LEADER },
+	{ NULL, "/api/v1/automation", ROUTE_LEADER },
+	{ NULL, "/api/v1/runbook-runs/*", ROUTE_LEADER },
+	/* work the leader starts at once; reading what is stored stays with any node */
+	{ "POST", "/api/v1/silences/*", ROUTE_LEADER },
+	{ "DELETE", "/api/v1/silences/*", ROUTE_LEADER },
+	{ "POST", "/api/v1/runs/*", ROUTE_LEADER },
+	{ "POST", "/api/v1/approvals/*", ROUTE_LEADER },
+	{ "POST", "/api/v1/rollouts/*", ROUTE_LEADER },
+	{ "POST", "/api/v1/deploys/{id}/verify", ROUTE_LEADER },
+	{ "POST", "/api/v1/deploys/{id}/rollback", ROUTE_LEADER },
+	{ "POST", "/api/v1/runbooks/{name}/run", ROUTE_LEADER },
+	/* handed over through the store when no leader can be reached */
+	{ "POST", "/api/v1/alerts/alertmanager", ROUTE_LEADER | ROUTE_HANDOVER },
+	{ "POST", "/api/v1/incidents", ROUTE_LEADER | ROUTE_HANDOVER },
+	{ "POST", "/api/v1/incidents/{id}/transition", ROUTE_LEADER | ROUTE_HANDOVER },
+	{ "POST", "/api/v1/incidents/{id}/commander", ROUTE_LEADER | ROUTE_HANDOVER },
+	{ "POST", "/api/v1/incidents/{id}/severity", ROUTE_LEADER | ROUTE_HANDOVER },
+};
+
+/* Whether mark m covers the route (method, pattern). */
+static bool mark_covers(const struct route_mark *m, const char *method, const char *pattern)
+{
+	if (m->method && strcmp(m->method, method))
+		return false;
+	size_t n = strlen(m->pattern);
+	if (n < 2 || strcmp(m->pattern + n - 2, "/*"))
+		return !strcmp(m->pattern, pattern);
+	n -= 2; /* the stem itself, or the stem and a '/' */
+	return !strncmp(m->pattern, pattern, n) && (pattern[n] == '\0' || pattern[n] == '/');
+}
+
+static void marks_apply(void)
+{
+	for (size_t i = 0; i < sizeof(leader_marks) / sizeof(leader_marks[0]); i++) {
+		size_t matched = 0;
+		for (struct route *r = routes; r->method; r++)
+			if (mark_covers(&leader_marks[i], r->method, r->pattern)) {
+				r->flags |= leader_marks[i].flags;
+				matched++;
+			}
+		assert(matched > 0 && "a leader mark that matches no route (api/routes.c)");
+		(void)matched;
+	}
+}
+
+const struct route *api_routes_get(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, marks_apply);
+	return routes;
+}

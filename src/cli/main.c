@@ -1224,7 +1224,7 @@ static int cmd_docs(struct cli_args *a, struct buf *err)
 			       "leader's engine: a follower forwards it to the leader and returns the leader's\n"
 			       "answer (503 with `Retry-After: 1` while no leader is known).\n\n"
 			       "| method | path | least role | description |\n|---|---|---|---|\n");
-		for (const struct route *r = api_routes; r->method; r++)
+		for (const struct route *r = api_routes_get(); r->method; r++)
 			buf_addf(&out, "| %s | `%s` | %s | %s%s |\n", r->method, r->pattern,
 				 (r->flags & ROUTE_OPEN) ? "open" : roles[r->min_role],
 				 (r->flags & ROUTE_LEADER) ? "*leader* " : "", r->summary);

@@ -8,9 +8,12 @@
  * audit chain's head is read and extended by one writer at a time, and each
  * commit sends NOTIFY ooda_change, which the reader connection LISTENs to
  * (store_data_version) and a third, idle connection waits on
- * (store_wait_change). The connection string is a secret: it never appears
- * in an error, a log line or the audit; server messages are passed on only
- * when they cannot contain it (after the connection is made).
+ * (store_wait_change). A fourth serves only the generation reads
+ * (store_gen_read, one per request on a node that caches), so they never
+ * queue behind the reader's other reads. The connection string is a
+ * secret: it never appears in an error, a log line or the audit; server
+ * messages are passed on only when they cannot contain it (after the
+ * connection is made).
  */
 #include "store/store_backend.h"
 #include "store/pg_sql.h"
@@ -38,7 +41,8 @@ struct pconn {
 
 struct pg_store {
 	struct pconn w, r, l;  /* writer, reader, listener */
-	pthread_mutex_t rmu, lmu;
+	struct pconn g;        /* generation reads (pg_gen_read), opened on the first */
+	pthread_mutex_t rmu, lmu, gmu;
 	char *dsn;
 	bool readonly;
 	int64_t version;       /* notifications from other backends seen by r */
@@ -294,8 +298,10 @@ static void pg_close(void *impl)
 	pconn_close(&s->w);
 	pconn_close(&s->r);
 	pconn_close(&s->l);
+	pconn_close(&s->g);
 	pthread_mutex_destroy(&s->rmu);
 	pthread_mutex_destroy(&s->lmu);
+	pthread_mutex_destroy(&s->gmu);
 	if (s->dsn) {
 		memset(s->dsn, 0, strlen(s->dsn));
 		free(s->dsn);
@@ -308,6 +314,7 @@ static int pg_open(const struct store_location *loc, bool readonly, void **impl,
 	struct pg_store *s = xcalloc(1, sizeof(*s));
 	pthread_mutex_init(&s->rmu, NULL);
 	pthread_mutex_init(&s->lmu, NULL);
+	pthread_mutex_init(&s->gmu, NULL);
 	s->readonly = readonly;
 	s->dsn = xstrdup(loc->pg_dsn);
 	int rc = pconn_open(&s->w, s->dsn, false, err);
@@ -1496,12 +1503,26 @@ static int pg_gen_bump(void *impl, const char *name)
 	return wexec(impl, PG_GEN_BUMP, &p, NULL);
 }
 
+/*
+ * On a connection of its own, not the reader: every request a node answers
+ * from a cache reads the generations first, and behind the reader's other
+ * reads (the cluster thread's rounds, listings) its tail grew to
+ * milliseconds (docs/benchmarks.md). Inside a write it reads on the writer,
+ * as every read does, to see the transaction's own bumps.
+ */
 static int pg_gen_read(void *impl, int64_t gens[STORE_GEN_COUNT])
 {
 	struct pg_store *s = impl;
-	struct pconn *c = rconn(s);
-	if (!c)
-		return OODA_EUNAVAIL;
+	struct pconn *c = &s->w;
+	if (!in_tx) {
+		pthread_mutex_lock(&s->gmu);
+		int rc = s->g.pg ? (pconn_alive(&s->g, false) ? 0 : OODA_EUNAVAIL) : pconn_open(&s->g, s->dsn, false, NULL);
+		if (rc) {
+			pthread_mutex_unlock(&s->gmu);
+			return OODA_EUNAVAIL;
+		}
+		c = &s->g;
+	}
 	PGresult *r = rexec(s, c, PG_GEN_READ, NULL);
 	for (int i = 0, n = r ? PQntuples(r) : 0; i < n; i++)
 		for (int g = 0; g < STORE_GEN_COUNT; g++)
@@ -1509,7 +1530,8 @@ static int pg_gen_read(void *impl, int64_t gens[STORE_GEN_COUNT])
 				gens[g] = col_int(r, i, 1);
 	int rc = r ? 0 : OODA_EIO;
 	PQclear(r);
-	rdone(s, c);
+	if (c == &s->g)
+		pthread_mutex_unlock(&s->gmu);
 	return rc;
 }
 

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -177,7 +178,7 @@ NODES = int(os.environ.get("OODA_IT_NODES", "1") or "1")
 
 class Server:
     def __init__(self, config=None, data=None, extra=(), expect_start=True, env=None, telemetry=None, pg_var=None,
-                 nodes=None, _follower_of=None):
+                 nodes=None, ch_database=None, _follower_of=None):
         self.tmp = tempfile.mkdtemp(prefix="ooda-it-")
         self.data = data or os.path.join(self.tmp, "data")
         self.token = None
@@ -198,7 +199,7 @@ class Server:
         self.telemetry = telemetry or os.environ.get("OODA_IT_TELEMETRY", "sqlite")
         storage = ""  # one storage: section for both stores
         if self.telemetry == "clickhouse" and "storage:" not in (config or ""):
-            storage += telemetry_yaml(header=False)
+            storage += telemetry_yaml(ch_database, header=False)  # a given database shares it
         self.pg_var = None
         if PG or pg_var:
             # a given pg_var shares that database (several nodes on one PostgreSQL)
@@ -468,7 +469,16 @@ def http_call(method, url, body=None, timeout=10):
         return e.code, e.read().decode()
 
 
-def wait_for(what, fn, timeout=20, step=0.2):
+def free_port():
+    """A TCP port on 127.0.0.1 that was free when asked: for a receiver started later, or for none."""
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def wait_until(fn, what, timeout=20, step=0.1):
+    """Calls fn until it returns something true and returns that; after timeout seconds a
+    failed check names what, with fn's last value, which is returned."""
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
@@ -476,8 +486,13 @@ def wait_for(what, fn, timeout=20, step=0.2):
         if last:
             return last
         time.sleep(step)
-    check(False, f"timed out waiting for {what} (last: {last!r})")
-    return None
+    check(False, f"timed out waiting for {what}: last {last}")
+    return last
+
+
+def wait_for(what, fn, timeout=20, step=0.2):
+    """wait_until with what first, as the simulator's tests call it; None after a timeout."""
+    return wait_until(fn, what, timeout, step) or None
 
 
 class Receiver:
@@ -522,3 +537,119 @@ class Receiver:
         self.httpd.shutdown()
         self.httpd.server_close()
 
+
+class Cluster:
+    """n ooda nodes (separate processes, each a Server with a data dir of its own) on one
+    PostgreSQL database: a fresh one, or the one whose DSN $pg_var holds. Each node runs
+    `config` with `server: node_id` NAME appended (names: n1, n2, ... unless given;
+    names=False keeps the default ids, host name and process id). Telemetry follows
+    OODA_IT_TELEMETRY unless `telemetry` says; on ClickHouse every node shares one database.
+    The nodes start in order (the first usually leads); with settle, the cluster waits until
+    every node reports the same leader and term, all n up, each with its address.
+
+    nodes: the Servers in start order, each a client of that node alone (request, get,
+    post, cli, proc); c[name] is one by name or id. leader_id, term, view: the agreed
+    GET /api/v1/cluster (settle() reads them again); leader and followers: the Servers.
+    stop_clean(skip) checks that every node but those in skip exits 0 on SIGTERM (a
+    sanitizer report fails it); cleanup() (also on leaving a with block) resumes stopped
+    processes and stops and removes every node."""
+
+    def __init__(self, n=3, config="", names=None, pg_var=None, telemetry=None, settle=True, timeout=20):
+        self.pg_var = pg_var or pg_database()[0]
+        self.names = list(names) if names else ([f"n{i + 1}" for i in range(n)] if names is None else [])
+        telemetry = telemetry or os.environ.get("OODA_IT_TELEMETRY", "sqlite")
+        ch_db = "it_" + os.urandom(6).hex() if telemetry == "clickhouse" else None
+        self.nodes = []
+        self.view = None
+        try:
+            for i in range(n):
+                text = config + (f"\nserver:\n  node_id: {self.names[i]}\n" if self.names else "")
+                self.nodes.append(Server(config=text, pg_var=self.pg_var, telemetry=telemetry, nodes=1,
+                                         ch_database=ch_db))
+            if settle:
+                self.settle(timeout)
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def __getitem__(self, key):
+        ids = self.ids()
+        return next(x for i, x in enumerate(self.nodes) if key in (ids[i], (self.names or [None] * len(ids))[i]))
+
+    def ids(self):
+        """The node ids, in start order (the names given, or the ones the nodes report)."""
+        if self.names:
+            return list(self.names)
+        rows = (self.view or {}).get("nodes", [])
+        by_port = {r["address"].rsplit(":", 1)[-1]: r["id"] for r in rows}
+        return [by_port.get(str(x.port)) for x in self.nodes]
+
+    def agreed(self, among=None):
+        """The GET /api/v1/cluster view every node of among (default: all) reports when they
+        agree on one leader and term, all of them are up with their addresses and one of
+        them leads; else None."""
+        among = among or self.nodes
+        views = []
+        for x in among:
+            r = x.get("/api/v1/cluster")
+            if r.status != 200:
+                return None
+            views.append(r.json())
+        keys = {(v.get("leader"), v.get("term")) for v in views}
+        if len(keys) != 1 or None in next(iter(keys)):
+            return None
+        v = views[0]
+        up = [x for x in v["nodes"] if x["up"]]
+        leaders = [x for x in v["nodes"] if x["role"] == "leader"]
+        if len(up) != len(among) or len(leaders) != 1 or leaders[0]["id"] != v["leader"]:
+            return None
+        if any(x["address"].endswith(":0") for x in up):
+            return None
+        return v
+
+    def settle(self, timeout=20):
+        """Waits until every node agrees on the leader (agreed()); returns the view."""
+        v = wait_until(self.agreed, f"{len(self.nodes)} nodes agreeing on one leader, each with its address",
+                       timeout=timeout)
+        if v:
+            self.view = v
+        return v
+
+    @property
+    def leader_id(self):
+        return (self.view or {}).get("leader")
+
+    @property
+    def term(self):
+        return (self.view or {}).get("term", 0)
+
+    @property
+    def leader(self):
+        """The leading node's Server (the first node when no leader was agreed: its checks fail anyway)."""
+        try:
+            return self[self.leader_id]
+        except StopIteration:
+            return self.nodes[0]
+
+    @property
+    def followers(self):
+        return [x for x in self.nodes if x is not self.leader]
+
+    def stop_clean(self, skip=()):
+        """Stops every node not in skip with SIGTERM and checks that each exits 0."""
+        ids = self.ids()
+        for i, x in enumerate(self.nodes):
+            if x not in skip:
+                check(x.stop() == 0, f"node {ids[i]} stops cleanly (no sanitizer report)")
+
+    def cleanup(self):
+        for x in self.nodes:
+            if x.proc and x.proc.poll() is None:
+                x.proc.send_signal(signal.SIGCONT)  # a node the test stopped (SIGSTOP) must hear the SIGTERM
+            x.cleanup()

@@ -4,29 +4,10 @@ step is undone, one whose incident is then resolved as a false positive — and 
 report at /api/v1/reports/automation and on /metrics counts exactly those: runs by
 status, success rate, recovery figures, undo count, guardrail hits by guardrail and
 false activations; ?since= after the runs leaves them out."""
-import socket
 import time
 import urllib.parse
 
-from oodait import Server, check, done
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(fn, what, timeout=20):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    check(False, f"timed out waiting for {what}: last {last}")
-    return last
+from oodait import Server, check, done, free_port, wait_until
 
 
 def main():
@@ -73,13 +54,13 @@ policies:
             return rs if len(rs) >= n and not busy else None
 
         incident("svc-ok")
-        wait_for(lambda: settled("ok", 1), "the first run of ok")
+        wait_until(lambda: settled("ok", 1), "the first run of ok")
         incident("svc-ok")
-        wait_for(lambda: settled("ok", 2), "the refused repeat of ok")
+        wait_until(lambda: settled("ok", 2), "the refused repeat of ok")
         incident("svc-undo")
-        wait_for(lambda: settled("undo", 1), "the undone run")
+        wait_until(lambda: settled("undo", 1), "the undone run")
         fp = incident("svc-fp")
-        wait_for(lambda: settled("fp", 1), "the run of fp")
+        wait_until(lambda: settled("fp", 1), "the run of fp")
         r = s.post(f"/api/v1/incidents/{fp}/transition", {"to": "acknowledged", "false_positive": True})
         check(r.status == 400 and "false_positive" in r.body, f"false_positive only on resolve: {r.status} {r.body}")
         r = s.cli("incident", "resolve", fp, "--false-positive", "--note", "the probe was misconfigured")

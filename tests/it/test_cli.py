@@ -5,11 +5,10 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import stat
 import tempfile
 import threading
-from oodait import BIN, PG, Server, check, create_token, done, run
+from oodait import BIN, PG, Server, check, create_token, done, free_port, run
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..")
 
@@ -236,12 +235,6 @@ def cli(*args, server=None, token=None, input=None, cwd=None, extra=None):
     import subprocess
     return subprocess.run([os.path.abspath(BIN), *args], capture_output=True, text=True, env=e, input=input, timeout=60,
                           cwd=cwd or work)
-
-
-def free_port():
-    with socket.socket() as so:
-        so.bind(("127.0.0.1", 0))
-        return so.getsockname()[1]
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):

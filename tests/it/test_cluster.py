@@ -14,17 +14,10 @@ twice. Runs on the PostgreSQL cluster tests/pg/run started, or starts one."""
 import json
 import os
 import signal
-import socket
 import tempfile
 import time
 
-from oodait import Receiver, Server, check, done, pg_database
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from oodait import Cluster, Receiver, check, done, free_port, wait_until
 
 
 def deliveries(rec):
@@ -32,37 +25,9 @@ def deliveries(rec):
     return [h.get("X-Ooda-Delivery", "") for _, h, _ in rec.on()]
 
 
-def wait_for(fn, what, timeout=20):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    check(False, f"timed out waiting for {what}: last {last}")
-    return last
-
-
 def view(node):
     r = node.get("/api/v1/cluster")
     return r.json() if r.status == 200 else None
-
-
-def agreed(nodes, n_up):
-    """The leader and term every node in nodes reports, when they agree and n_up nodes are up."""
-    views = [view(x) for x in nodes]
-    if any(v is None for v in views):
-        return None
-    keys = {(v.get("leader"), v.get("term")) for v in views}
-    if len(keys) != 1 or None in next(iter(keys)):
-        return None
-    v = views[0]
-    up = [x for x in v["nodes"] if x["up"]]
-    leaders = [x for x in v["nodes"] if x["role"] == "leader"]
-    if len(up) != n_up or len(leaders) != 1 or leaders[0]["id"] != v["leader"]:
-        return None
-    return v
 
 
 def lines(path):
@@ -74,8 +39,6 @@ def lines(path):
 
 
 def main():
-    var, dsn = pg_database()
-    os.environ[var] = dsn
     os.environ["OODA_IT_HOOK_SECRET"] = "hook-key"
     tmp = tempfile.mkdtemp(prefix="ooda-cluster-")
     out = os.path.join(tmp, "done")
@@ -106,19 +69,11 @@ policies:
     irreversible_ok: true
     rationale: sleeping and appending a line harm nothing
 """
-    nodes = {}
     rec = None
+    c = Cluster(3, config=base)
     try:
-        for name in ("n1", "n2", "n3"):
-            nodes[name] = Server(config=base + f"server:\n  node_id: {name}\n", pg_var=var)
-        everyone = list(nodes.values())
-        def settled():
-            v = agreed(everyone, 3)
-            return v if v and all(not x["address"].endswith(":0") for x in v["nodes"]) else None
-
-        v = wait_for(settled, "three nodes agreeing on one leader, each with its address")
-        leader = v["leader"] if v else "n1"
-        term = v["term"] if v else 0
+        nodes = dict(zip(c.names, c.nodes))
+        v, leader, term = c.view, c.leader_id or "n1", c.term
         check(leader in nodes and term >= 1, f"a leader among the nodes: {v}")
         check(sorted(x["id"] for x in v["nodes"]) == ["n1", "n2", "n3"] if v else False, f"three nodes: {v}")
         check(all(x["address"].startswith("127.0.0.1:") and not x["address"].endswith(":0") for x in v["nodes"]),
@@ -139,11 +94,11 @@ policies:
             rs = r.json().get("runs", []) if r.status == 200 else []
             return rs if rs and rs[0]["status"] == "running" else None
 
-        wait_for(running, "the remediation run to start its sleep")
+        wait_until(running, "the remediation run to start its sleep")
         r = L.post("/api/v1/notifications/test", {"target": "hook"})
         check(r.status in (200, 201, 202), f"a test notification queued: {r.status} {r.body}")
         note = r.json().get("id", "")
-        wait_for(lambda: any(n["id"] == note and n["attempts"] >= 1 for n in
+        wait_until(lambda: any(n["id"] == note and n["attempts"] >= 1 for n in
                              L.get(f"/api/v1/notifications?id={note}").json().get("notifications", [])),
                  "a failed delivery attempt (receiver down)")
         # an alert firing on the leader, its notification pending too (pushed without startsAt: active from now)
@@ -156,18 +111,18 @@ policies:
             al = [a for a in L.get("/api/v1/alerts?state=all").json()["alerts"] if a["name"] == "StillFiring"]
             return al[0]["fingerprint"] if al else None
 
-        fp = wait_for(fingerprint, "the pushed alert on the leader")
+        fp = wait_until(fingerprint, "the pushed alert on the leader")
 
         def alert_rows(node):  # the outbox is in the store: any node lists it
             r = node.get(f"/api/v1/notifications?alert={fp}")
             return [n for n in r.json().get("notifications", []) if n["event"] == "firing"] if r.status == 200 else []
 
-        wait_for(lambda: alert_rows(L), "the firing alert's notification queued")
+        wait_until(lambda: alert_rows(L), "the firing alert's notification queued")
         L.proc.kill()
         L.proc.wait()
         killed_at = time.time()
         rest = [x for k, x in nodes.items() if k != leader]
-        v2 = wait_for(lambda: (lambda v: v if v and v["term"] > term and v["leader"] != leader else None)(
+        v2 = wait_until(lambda: (lambda v: v if v and v["term"] > term and v["leader"] != leader else None)(
             view(rest[0])), "another node to lead", timeout=15)
         took = time.time() - killed_at
         check(v2 is not None and took <= 10, f"a new leader within 10 s: {took:.1f}s {v2}")
@@ -177,7 +132,7 @@ policies:
         L2 = nodes.get(leader2, rest[0])
 
         rec = Receiver(hook_port)
-        wait_for(lambda: note in deliveries(rec), "the pending notification delivered after failover")
+        wait_until(lambda: note in deliveries(rec), "the pending notification delivered after failover")
         # Alertmanager sends the still-firing alert again, now to the new leader: not a new alert
         r = L2.post("/api/v1/alerts/alertmanager", push)
         check(r.status == 200 and not r.json().get("handed_over"), f"alert pushed to the new leader: {r.body}")
@@ -187,7 +142,7 @@ policies:
             rs = r.json().get("runs", []) if r.status == 200 else []
             return rs if rs and rs[0]["status"] in ("succeeded", "failed") else None
 
-        rs = wait_for(run_done, "the run to finish on the new leader", timeout=30)
+        rs = wait_until(run_done, "the run to finish on the new leader", timeout=30)
         check(rs and len(rs) == 1 and rs[0]["status"] == "succeeded", f"one run, succeeded: {rs}")
         check(lines(out) == ["done"], f"the run's last step acted once: {lines(out)}")
         r = L2.post("/api/v1/audit/verify", {})
@@ -197,12 +152,12 @@ policies:
         before = deliveries(rec)
         L2.proc.send_signal(signal.SIGSTOP)
         third = [x for x in rest if x is not L2][0]
-        v3 = wait_for(lambda: (lambda v: v if v and v["term"] > term2 else None)(view(third)),
+        v3 = wait_until(lambda: (lambda v: v if v and v["term"] > term2 else None)(view(third)),
                       "a third leader while the second is stopped", timeout=15)
         check(v3 is not None and v3["leader"] != leader2, f"the lease moved on: {v3}")
         L2.proc.send_signal(signal.SIGCONT)
-        wait_for(lambda: "stepping down" in L2.read_log(), "the resumed node to step down")
-        v4 = wait_for(lambda: agreed(rest, 2), "the two live nodes agreeing again")
+        wait_until(lambda: "stepping down" in L2.read_log(), "the resumed node to step down")
+        v4 = wait_until(lambda: c.agreed(rest), "the two live nodes agreeing again")
         check(v4 and v4["leader"] != leader2 and v4["term"] == v3["term"],
               f"the resumed node follows the newer term: {v4}")
         time.sleep(2)  # let a duplicate, if any, happen before counting
@@ -224,14 +179,9 @@ policies:
         print(f"leadership audit: {leads} {downs}")
         r = third.post("/api/v1/audit/verify", {})
         check(r.status == 200 and r.json().get("ok"), f"the audit chain verifies after the split: {r.body}")
-        for k, x in nodes.items():
-            if x is not L:
-                check(x.stop() == 0, f"node {k} stops cleanly")
+        c.stop_clean(skip=[L])
     finally:
-        for x in nodes.values():
-            if x.proc and x.proc.poll() is None:
-                x.proc.send_signal(signal.SIGCONT)
-            x.cleanup()
+        c.cleanup()
         if rec:
             rec.close()
     done()

@@ -16,19 +16,9 @@ listed as ended everywhere. Each cache is read on every node before the change,
 so an answer after it cannot come from a first load. Runs on the PostgreSQL
 cluster tests/pg/run started, or starts one."""
 import os
-import signal
-import socket
-import time
 from datetime import datetime, timedelta, timezone
 
-from oodait import Server, check, done, pg_database
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from oodait import Cluster, check, done, free_port, wait_until
 
 CONFIG = """
 oncall:
@@ -51,32 +41,9 @@ notify:
   routes:
     - match: {{kind: alert}}
       targets: [hook]
-server:
-  node_id: {node}
 """
 
 FLAG = {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "off"}
-
-
-def wait_for(fn, what, timeout=20):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    check(False, f"timed out waiting for {what}: last {last}")
-    return last
-
-
-def leader_of(nodes):
-    views = [x.get("/api/v1/cluster") for x in nodes]
-    if any(v.status != 200 for v in views):
-        return None
-    leaders = {v.json().get("leader") for v in views}
-    up = [n for n in views[0].json()["nodes"] if n["up"]]
-    return leaders.pop() if len(leaders) == 1 and None not in leaders and len(up) == len(nodes) else None
 
 
 def ofrep(node, etag=None):
@@ -92,20 +59,11 @@ def flag_value(r):
 
 
 def main():
-    var, dsn = pg_database()
-    os.environ[var] = dsn
     os.environ["OODA_IT_HOOK_SECRET"] = "hook-key"
     port = free_port()  # nothing listens: a notification queued for the silenced alert would show in the outbox
-    names = ("n1", "n2", "n3")
-    nodes = {}
-    try:
-        for name in names:
-            nodes[name] = Server(config=CONFIG.format(port=port, node=name), pg_var=var)
-        every = [nodes[n] for n in names]
-        leader = wait_for(lambda: leader_of(every), "three nodes agreeing on a leader")
-        L = nodes.get(leader, every[0])
-        followers = [x for x in every if x is not L]
-        A, B = followers
+    with Cluster(3, config=CONFIG.format(port=port)) as c:
+        every, names, L = c.nodes, c.names, c.leader
+        A, B = c.followers
 
         # ---- flags: OFREP and its ETag on every node follow a change on one -----
         r = every[0].request("PUT", "/api/v1/flags/cluster-flag?env=prod", FLAG,
@@ -171,7 +129,7 @@ def main():
                   if a["name"] == "Quiet"]
             return al[0] if al and al[0]["state"] == "firing" and al[0].get("silenced_by") else None
 
-        al = wait_for(silenced, "the leader's alert to fire, silenced")
+        al = wait_until(silenced, "the leader's alert to fire, silenced")
         check(al and al["silenced_by"] == sid, f"the leader silences it with the follower's silence: {al}")
         fp = al["fingerprint"] if al else ""
         r = L.get(f"/api/v1/notifications?alert={fp}")
@@ -202,13 +160,7 @@ def main():
         for i, x in enumerate(every):
             r = x.get("/api/v1/status", token=temp)
             check(r.status == 401, f"the token revoked on n3 is refused at once by {names[i]}: {r.status}")
-        for k, x in nodes.items():
-            check(x.stop() == 0, f"node {k} stops cleanly")
-    finally:
-        for x in nodes.values():
-            if x.proc and x.proc.poll() is None:
-                x.proc.send_signal(signal.SIGTERM)
-            x.cleanup()
+        c.stop_clean()
     done()
 
 

@@ -8,11 +8,9 @@ on every node over HTTP and with `ooda audit verify`, and a checkpoint key
 no node published fails it. Telemetry stays embedded, a file per node."""
 import hashlib
 import json
-import os
 import signal
-import time
 
-from oodait import Server, check, control_db, done, pg_database, pg_yaml, run
+from oodait import Cluster, check, control_db, done, pg_yaml, run
 
 FIRST = "heartbeats:\n  - name: first\n    every: 1h\n"
 SECOND = "heartbeats:\n  - name: second\n    every: 1h\n"
@@ -36,11 +34,10 @@ def heartbeats(url, s):
     return [h["name"] for h in at(url, s, "GET", "/api/v1/heartbeats").json().get("heartbeats", [])]
 
 
-var, _ = pg_database()
-nodes = []
+# telemetry embedded, a file per node; the nodes' default ids (host name and process id)
+nodes3 = Cluster(3, config=FIRST, names=False, telemetry="sqlite")
 try:
-    for _ in range(3):
-        nodes.append(Server(config=FIRST, pg_var=var, telemetry="sqlite"))
+    nodes, var = nodes3.nodes, nodes3.pg_var
     urls = [n.url for n in nodes]
     s = nodes[0]
 
@@ -52,15 +49,7 @@ try:
     def cluster(url):
         return at(url, s, "GET", "/api/v1/cluster").json()
 
-    def node_id(n):
-        return next(x["id"] for x in cluster(urls[0])["nodes"] if x["address"].endswith(":%d" % n.port))
-
-    # each node writes its row (address, the file it runs) once a second
-    deadline = time.time() + 15
-    while time.time() < deadline and not all(
-            any(x["address"].endswith(":%d" % n.port) for x in cluster(urls[0])["nodes"]) for n in nodes):
-        time.sleep(0.1)
-    ids = [node_id(n) for n in nodes]
+    ids = nodes3.ids()  # each node writes its row (address, the file it runs) once a second: settled, all three are in
     c = cluster(urls[0])
     hashes = {n["id"]: n["config"]["hash"] for n in c["nodes"] if n["up"]}
     check(len(hashes) == 3 and set(hashes.values()) == {sha(FIRST + pg_yaml(var))},
@@ -144,6 +133,5 @@ try:
     r = at(urls[0], s, "POST", "/api/v1/audit/verify", {})
     check(r.status == 200 and r.json()["ok"], f"verifies again once the node published its key: {r.body}")
 finally:
-    for n in nodes:
-        n.cleanup()
+    nodes3.cleanup()
 done()

@@ -17,33 +17,9 @@ none is known yet) until another node leads, and then serves the new
 leader's answer. One node (SQLite) ignores the hop header: nothing is
 forwarded. Runs on the PostgreSQL cluster tests/pg/run started, or starts
 one."""
-import os
-import time
-
-from oodait import PG, Server, check, done, pg_database
+from oodait import PG, Cluster, Server, check, done, wait_until
 
 HOP = "X-Ooda-Forwarded-By"
-
-
-def wait_for(fn, what, timeout=20):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    check(False, f"timed out waiting for {what}: last {last}")
-    return last
-
-
-def leader_of(nodes):
-    views = [x.get("/api/v1/cluster") for x in nodes]
-    if any(v.status != 200 for v in views):
-        return None
-    leaders = {v.json().get("leader") for v in views}
-    up = [n for n in views[0].json()["nodes"] if n["up"]]
-    return leaders.pop() if len(leaders) == 1 and None not in leaders and len(up) == len(nodes) else None
 
 
 def alert_named(node, name):
@@ -68,25 +44,17 @@ def one_node():
 
 def main():
     one_node()
-    var, dsn = pg_database()
-    os.environ[var] = dsn
-    names = ("n1", "n2", "n3")
-    nodes = {}
-    try:
-        for name in names:
-            nodes[name] = Server(config=f"server:\n  node_id: {name}\n", pg_var=var)
-        every = [nodes[n] for n in names]
-        leader = wait_for(lambda: leader_of(every), "three nodes agreeing on a leader")
-        L = nodes.get(leader, every[0])
-        A, B = [x for x in every if x is not L]
+    with Cluster(3) as c:
+        every, names, L, leader = c.nodes, c.names, c.leader, c.leader_id
+        A, B = c.followers
 
         # ---- an alert's state: the leader's, from every node ---------------------
         push = {"version": "4", "status": "firing", "alerts": [
             {"status": "firing", "labels": {"alertname": "Forwarded", "service": "svc-f"}}]}
         r = L.post("/api/v1/alerts/alertmanager", push)
         check(r.status == 200, f"alert pushed to the leader: {r.status} {r.body}")
-        al = wait_for(lambda: (lambda a: a if a and a["state"] == "firing" else None)(alert_named(L, "Forwarded")),
-                      "the leader's alert to fire")
+        al = wait_until(lambda: (lambda a: a if a and a["state"] == "firing" else None)(alert_named(L, "Forwarded")),
+                        "the leader's alert to fire")
         fp = al["fingerprint"] if al else ""
         for i, x in enumerate(every):
             a = alert_named(x, "Forwarded")
@@ -168,14 +136,10 @@ def main():
             rs = [x.get(f"/api/v1/alerts/{fp}", token=tok) for x in rest]
             return rs if all(x.status == 200 for x in rs) else None
 
-        rs = wait_for(answered, "a new leader answering through both followers", timeout=30)
+        rs = wait_until(answered, "a new leader answering through both followers", timeout=30)
         for x in rs or []:
             check(x.json().get("state") == "firing", f"the new leader still has the alert firing: {x.body[:200]}")
-        for x in rest:
-            check(x.stop() == 0, "a node that forwarded stops cleanly (no sanitizer report)")
-    finally:
-        for n in nodes.values():
-            n.cleanup()
+        c.stop_clean(skip=[L])
     done()
 
 

@@ -10,9 +10,8 @@ import json
 import os
 import re
 import sqlite3
-import time
 from datetime import datetime, timezone
-from oodait import Server, check, control_db, create_token, done
+from oodait import Server, check, control_db, create_token, done, wait_until
 
 CONFIG = """
 services:
@@ -56,18 +55,6 @@ def incidents(s, tok, q=""):
     return r.json()["incidents"] if r.status == 200 else []
 
 
-def wait_for(fn, what, timeout=15):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    check(False, f"timed out waiting for {what}")
-    return last
-
-
 s = None
 s2 = None
 try:
@@ -84,7 +71,7 @@ try:
     r = s.post("/api/v1/events", {"kind": "deploy", "service": "db", "version": "14.2", "actor": "ci",
                                   "description": "db minor upgrade"}, token=ingest)
     check(r.status == 202, f"deploy event: {r.status} {r.body}")
-    wait_for(lambda: s.get("/api/v1/events?service=db&since=1h", token=viewer).json()["events"], "the deploy event")
+    wait_until(lambda: s.get("/api/v1/events?service=db&since=1h", token=viewer).json()["events"], "the deploy event")
     # a silenced alert opens nothing
     r = s.post("/api/v1/silences", {"name": "MaintenanceWindow", "duration": "1h", "reason": "planned work"})
     check(r.status == 201, f"silence: {r.status} {r.body}")
@@ -92,10 +79,10 @@ try:
 
     # --- an alert storm from the failing db is one incident, led by db
     am_post(s, ingest, [am_alert("HighErrorRate", "frontend")])
-    first = wait_for(lambda: incidents(s, viewer), "the first incident")
+    first = wait_until(lambda: incidents(s, viewer), "the first incident")
     am_post(s, ingest, [am_alert("DBDown", "db"), am_alert("PaymentsErrors", "payments"),
                         am_alert("CheckoutLatency", "checkout"), am_alert("NoisyButHarmless", "search")])
-    inc = wait_for(lambda: [i for i in incidents(s, viewer) if len(i["alerts"]) == 4], "four alerts in one incident")
+    inc = wait_until(lambda: [i for i in incidents(s, viewer) if len(i["alerts"]) == 4], "four alerts in one incident")
     all_inc = incidents(s, viewer)
     check(len(all_inc) == 1, f"one incident for the storm (the rule keeps NoisyButHarmless out): {all_inc}")
     inc = inc[0] if inc else {}
@@ -220,7 +207,7 @@ try:
     am_post(s, ingest, [am_alert("DBDown", "db", status="resolved")])
     # the alerting core hands both transitions over in order, so no wait is needed between them
     am_post(s, ingest, [am_alert("DBDown", "db")])
-    again = wait_for(lambda: [i for i in incidents(s, viewer) if i["status"] == "triggered"], "the reopen")
+    again = wait_until(lambda: [i for i in incidents(s, viewer) if i["status"] == "triggered"], "the reopen")
     check(len(incidents(s, viewer)) == 1 and again and again[0]["id"] == iid and again[0]["reopened"] == 1
           and again[0]["resolved_at"] is None, f"reopened, not a new incident: {incidents(s, viewer)}")
     tl = s.get(f"/api/v1/incidents/{iid}/timeline", token=viewer).json()["entries"]
@@ -293,7 +280,7 @@ try:
     r = s.post("/api/v1/config/reload", {}, token=admin)
     check(r.status == 200, f"good config reloads: {r.status} {r.body}")
     am_post(s, ingest, [am_alert("NoisyButHarmless", "mail", severity="warning")])
-    noisy = wait_for(lambda: incidents(s, viewer, "?service=mail"), "the rule, reloaded, opening one")
+    noisy = wait_until(lambda: incidents(s, viewer, "?service=mail"), "the rule, reloaded, opening one")
     check(noisy and noisy[0]["severity"] == "SEV3", f"a warning on a standard service is SEV3: {noisy}")
     r = s.get("/api/v1/incidents/INC-99", token=viewer)
     check(r.status == 404, f"unknown incident: {r.status}")
@@ -318,7 +305,7 @@ try:
     check(r.status == 200 and r.json()["reopened"] == 1, f"after a restart: {r.status}")
     r = s2.get("/status.json", token="")
     check(r.status == 404, f"status page off: {r.status} {r.body}")
-    led = wait_for(lambda: incidents(s2, viewer, "?service=ledger"), "the probe's incident")
+    led = wait_until(lambda: incidents(s2, viewer, "?service=ledger"), "the probe's incident")
     led = led[0] if led else {}
     check(led.get("source", {}).get("kind") == "probe" and led.get("severity") == "SEV2"
           and led.get("title", "").startswith("ledger: probe:ledger/tcp of 127.0.0.1:1 failing"),

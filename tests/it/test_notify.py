@@ -14,7 +14,6 @@ import os
 import socket
 import sys
 import threading
-import time
 
 try:
     from aiosmtpd.controller import Controller
@@ -22,16 +21,10 @@ except ImportError:  # a python3 of its own (pyenv) next to Debian's, where scri
     sys.path.append("/usr/lib/python3/dist-packages")
     from aiosmtpd.controller import Controller
 
-from oodait import Receiver, Server, check, done, run
+from oodait import Receiver, Server, check, done, free_port, run, wait_until
 
 HOOK_SECRET = "whsec_it_6b1f0c2e9d"
 PD_KEY = "R0UTINGKEY_it_a81c44"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Hang:
@@ -69,18 +62,6 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):
         self.msgs.append(envelope)
         return "250 OK"
-
-
-def wait_for(fn, what, timeout=20):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.05)
-    check(False, f"timed out waiting for {what}: last {last}")
-    return last
 
 
 def fire(s, name, labels, status="firing"):
@@ -167,12 +148,12 @@ notify:
     try:
         # --- one page alert of team payments: pager, mail, chat and hook
         fire(s, "CheckoutDown", {"severity": "page", "team": "payments", "service": "checkout"})
-        fp = wait_for(lambda: fingerprint(s, "CheckoutDown"), "the alert")
-        wait_for(lambda: len(rows(s, alert=fp)) == 4, "four notifications queued")
+        fp = wait_until(lambda: fingerprint(s, "CheckoutDown"), "the alert")
+        wait_until(lambda: len(rows(s, alert=fp)) == 4, "four notifications queued")
         got = {r["target"] for r in rows(s, alert=fp)}
         check(got == {"hook", "chat", "pager", "mail"}, f"routed to every matching route's targets: {got}")
 
-        pd = wait_for(lambda: recv.on("/pd"), "the PagerDuty event")
+        pd = wait_until(lambda: recv.on("/pd"), "the PagerDuty event")
         if pd:
             ev = json.loads(pd[0][2])
             check(ev.get("routing_key") == PD_KEY, "PagerDuty event carries the routing key from the file")
@@ -181,13 +162,13 @@ notify:
             check(p.get("severity") == "critical" and p.get("source") == "checkout" and "CheckoutDown" in p.get("summary", ""),
                   f"PagerDuty payload has summary, source, severity: {p}")
             check(pd[0][1].get("Content-Type") == "application/json", f"JSON content type: {pd[0][1]}")
-        slack = wait_for(lambda: recv.on("/slack"), "the Slack message")
+        slack = wait_until(lambda: recv.on("/slack"), "the Slack message")
         if slack:
             m = json.loads(slack[0][2])
             check("[PAGE] CheckoutDown" in m.get("text", "") and len(m.get("blocks", [])) == 2,
                   f"Slack text and blocks: {m}")
             check("http://ooda.test/api/v1/alerts/" + fp in json.dumps(m), f"Slack links to the alert: {m}")
-        mail = wait_for(lambda: sink.msgs, "the email")
+        mail = wait_until(lambda: sink.msgs, "the email")
         if mail:
             env = mail[0]
             text = env.content.decode(errors="replace")
@@ -197,23 +178,23 @@ notify:
                   f"email headers: {text[:400]}")
 
         # --- the webhook receiver is down: attempts go up, the row stays pending
-        wait_for(lambda: [r for r in rows(s, alert=fp) if r["target"] == "hook" and r["attempts"] >= 3],
+        wait_until(lambda: [r for r in rows(s, alert=fp) if r["target"] == "hook" and r["attempts"] >= 3],
                  "retries of the down webhook")
         h = [r for r in rows(s, alert=fp) if r["target"] == "hook"][0]
         check(h["status"] == "pending" and h["last_error"] and h["next_attempt_at"],
               f"down receiver: pending with its error: {h}")
-        delivered = wait_for(lambda: len(rows(s, status="delivered")) >= 3, "three delivered")
+        delivered = wait_until(lambda: len(rows(s, status="delivered")) >= 3, "three delivered")
         check(delivered, "pager, mail and chat delivered")
 
         # --- restart the daemon while the receiver is down, then bring the receiver up
         s.stop()
         hook = Receiver(hook_port)
         s.start()
-        firing = wait_for(lambda: hook.on("/hook"), "the webhook after the restart")
+        firing = wait_until(lambda: hook.on("/hook"), "the webhook after the restart")
         fire(s, "CheckoutDown", {"severity": "page", "team": "payments", "service": "checkout"}, status="resolved")
         # the catch-all route also gets the incident the page alert opened (kind incident): count the alert's
         alert_hooks = lambda: [x for x in hook.on("/hook") if json.loads(x[2])["kind"] == "alert"]
-        wait_for(lambda: len(alert_hooks()) >= 2, "the resolution on the webhook")
+        wait_until(lambda: len(alert_hooks()) >= 2, "the resolution on the webhook")
         hooks = alert_hooks()
         evs = [json.loads(b)["event"] for _, _, b in hooks]
         check(evs.count("firing") == 1 and evs.count("resolved") == 1, f"exactly one firing, one resolved: {evs}")
@@ -226,8 +207,8 @@ notify:
             j = json.loads(body)
             check(hdrs.get("X-Ooda-Delivery") == j["id"] and j["alert"]["fingerprint"] == fp,
                   f"delivery id header is the payload id: {hdrs.get('X-Ooda-Delivery')} {j}")
-        pdr = wait_for(lambda: [json.loads(b) for _, _, b in recv.on("/pd") if json.loads(b)["event_action"] == "resolve"],
-                       "the PagerDuty resolve")
+        pdr = wait_until(lambda: [json.loads(b) for _, _, b in recv.on("/pd")
+                                  if json.loads(b)["event_action"] == "resolve"], "the PagerDuty resolve")
         if pdr:
             check(pdr[0]["dedup_key"] == fp, f"resolve carries the same dedup_key: {pdr[0]}")
         r = s.cli("notifications", "list", "--json")
@@ -237,8 +218,8 @@ notify:
 
         # --- routing: a ticket of another team goes only to the catch-all route
         fire(s, "SearchSlow", {"severity": "ticket", "team": "search", "service": "search"})
-        fp2 = wait_for(lambda: fingerprint(s, "SearchSlow"), "the second alert")
-        wait_for(lambda: rows(s, alert=fp2), "its notification")
+        fp2 = wait_until(lambda: fingerprint(s, "SearchSlow"), "the second alert")
+        wait_until(lambda: rows(s, alert=fp2), "its notification")
         got = {r["target"] for r in rows(s, alert=fp2)}
         check(got == {"hook"}, f"a ticket of team search goes to hook only: {got}")
 
@@ -246,16 +227,16 @@ notify:
         r = s.post("/api/v1/silences", {"name": "Muted", "reason": "maintenance", "duration": "1h"})
         check(r.status == 201, f"silence: {r.status} {r.body}")
         fire(s, "Muted", {"severity": "page", "team": "payments"})
-        fp3 = wait_for(lambda: fingerprint(s, "Muted"), "the silenced alert")
+        fp3 = wait_until(lambda: fingerprint(s, "Muted"), "the silenced alert")
         fire(s, "Loud", {"severity": "info"})  # a later alert: once its row is there, Muted's would be too
-        fp4 = wait_for(lambda: fingerprint(s, "Loud"), "the later alert")
-        wait_for(lambda: rows(s, alert=fp4), "the later alert's notification")
+        fp4 = wait_until(lambda: fingerprint(s, "Loud"), "the later alert")
+        wait_until(lambda: rows(s, alert=fp4), "the later alert's notification")
         check(rows(s, alert=fp3) == [], "a silenced alert is not notified")
 
         # --- a test message, audited; bad requests name the field
         r = s.post("/api/v1/notifications/test", {"target": "chat"})
         check(r.status == 202 and r.json()["id"].startswith("ntf_"), f"test message: {r.status} {r.body}")
-        wait_for(lambda: [g for g in recv.on("/slack") if b"Test notification" in g[2]], "the test message")
+        wait_until(lambda: [g for g in recv.on("/slack") if b"Test notification" in g[2]], "the test message")
         r = s.post("/api/v1/notifications/test", {"target": "nobody"})
         check(r.status == 400 and "target" in r.body and "problem+json" in r.headers.get("Content-Type", ""),
               f"unknown target: {r.status} {r.body}")
@@ -308,10 +289,10 @@ notify:
                                       for x in r.json()["records"]), f"the reload's change is audited: {r.body[:600]}")
         fire(s, "AfterReload", {"severity": "ticket", "team": "search"})
         fire(s, "Loud2", {"severity": "page", "team": "payments"})
-        fp5 = wait_for(lambda: fingerprint(s, "Loud2"), "an alert after the reload")
-        wait_for(lambda: len(rows(s, alert=fp5)) == 3, "its three notifications")
+        fp5 = wait_until(lambda: fingerprint(s, "Loud2"), "an alert after the reload")
+        wait_until(lambda: len(rows(s, alert=fp5)) == 3, "its three notifications")
         check(rows(s, alert=fingerprint(s, "AfterReload")) == [], "the removed catch-all route no longer sends")
-        pd2 = wait_for(lambda: [json.loads(b) for _, _, b in recv.on("/pd") if json.loads(b).get("dedup_key") == fp5],
+        pd2 = wait_until(lambda: [json.loads(b) for _, _, b in recv.on("/pd") if json.loads(b).get("dedup_key") == fp5],
                        "the PagerDuty event after the reload")
         if pd2:
             check(pd2[0]["routing_key"] == PD_KEY + "-rotated", "the rotated routing key is used after the reload")
@@ -319,15 +300,15 @@ notify:
 
         # --- a receiver that hangs does not hold up a stop, and its message is sent after the restart
         fire(s, "SlowSvcDown", {"severity": "ticket", "service": "slowsvc"})
-        wait_for(lambda: hang.conns, "the hanging receiver's connection")
+        wait_until(lambda: hang.conns, "the hanging receiver's connection")
         rc = s.stop()
         check(rc == 0, f"the daemon stops cleanly while a receiver hangs (60s timeout): exit {rc}")
         hang.close()
         slow = Receiver(slow_port)
         s.start()
-        wait_for(lambda: slow.on("/slow"), "the message to the formerly hanging receiver")
+        wait_until(lambda: slow.on("/slow"), "the message to the formerly hanging receiver")
         fp6 = fingerprint(s, "SlowSvcDown")
-        wait_for(lambda: [r for r in rows(s, alert=fp6) if r["status"] == "delivered"], "its row delivered")
+        wait_until(lambda: [r for r in rows(s, alert=fp6) if r["status"] == "delivered"], "its row delivered")
         check(len(slow.on("/slow")) == 1 and rows(s, alert=fp6)[0]["attempts"] == 1,
               f"sent once, the abandoned try not counted: {rows(s, alert=fp6)}")
     finally:

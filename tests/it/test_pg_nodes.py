@@ -20,7 +20,7 @@ import subprocess
 import threading
 import time
 
-from oodait import Server, check, done, pg_database, run, pg_yaml
+from oodait import Cluster, check, done, pg_database, run, pg_yaml, wait_until
 
 var, dsn = pg_database()
 # a keyword that changes nothing but marks the string: it must never show
@@ -71,20 +71,8 @@ def calls(end_ns, n, errors):
     return {"resourceSpans": [rs("frontend", a), rs("checkout", b)]}
 
 
-def wait_until(fn, what, timeout=15):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.2)
-    check(False, f"timed out waiting for {what}: last {last}")
-    return last
-
-
-a = Server(config=CONFIG, pg_var=var)
-b = Server(config=CONFIG, pg_var=var)
+pair = Cluster(2, config=CONFIG, names=False, pg_var=var)
+a, b = pair.nodes
 try:
     check(a.data != b.data, "two data dirs")
     r = a.post("/api/v1/tokens", {"name": "root", "role": "admin"})
@@ -238,8 +226,7 @@ try:
     seen += [a.read_log()]
     check(not any(secret in x for x in seen), "the connection string is in no log line of the outage")
 finally:
-    a.cleanup()
-    b.cleanup()
+    pair.cleanup()
 
 # a server that cannot be reached: a clear start error naming the variable, not the string
 os.environ["OODA_IT_BAD_DSN"] = "host=/nonexistent-ooda port=1 user=x password=hunter2secret dbname=nope"

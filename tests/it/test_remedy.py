@@ -11,31 +11,11 @@ after the restart."""
 import json
 import os
 import signal
-import socket
 import tempfile
-import time
 
-from oodait import Receiver, Server, check, create_token, done
+from oodait import Receiver, Server, check, create_token, done, free_port, wait_until
 
 SECRET = "s3cr3t-remedy-7f1c2a"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(fn, what, timeout=15):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    check(False, f"timed out waiting for {what}: last {last}")
-    return last
 
 
 def lines(path):
@@ -163,16 +143,16 @@ policies:
 
         # ---- cooldown: the second trigger is refused and escalated ---------------
         i1 = incident("svc-cool")
-        wait_for(lambda: settled("cool", 1), "first cool run")
+        wait_until(lambda: settled("cool", 1), "first cool run")
         i2 = incident("svc-cool")
-        rs = wait_for(lambda: settled("cool", 2), "second cool run") or []
+        rs = wait_until(lambda: settled("cool", 2), "second cool run") or []
         st = sorted(x["status"] for x in rs)
         check(st == ["refused", "succeeded"], f"a repeat inside the cooldown acts once: {st}")
         check(lines(f["cool"]) == ["cool"], f"the action ran once: {lines(f['cool'])}")
         refused = [x for x in rs if x["status"] == "refused"]
         check(refused and "cooldown" in refused[0].get("reason", "") and refused[0]["incident"] == i2,
               f"the refusal names the cooldown: {refused}")
-        hooks = wait_for(lambda: [b for b in rec.texts("/hook") if "cooldown" in b], "escalation of the refused run")
+        hooks = wait_until(lambda: [b for b in rec.texts("/hook") if "cooldown" in b], "escalation of the refused run")
         check(bool(hooks), "the refusal escalated to the webhook")
         tl = s.get(f"/api/v1/incidents/{i1}/timeline?kind=remediation").json().get("entries", [])
         check(any("succeeded" in e.get("text", "") for e in tl), f"the run is on the incident timeline: {tl}")
@@ -192,7 +172,7 @@ policies:
 
         # ---- a failed expect undoes what ran, last first ------------------------
         incident("svc-undo")
-        rs = wait_for(lambda: settled("undo", 1), "undo run", timeout=20) or [{}]
+        rs = wait_until(lambda: settled("undo", 1), "undo run", timeout=20) or [{}]
         # svc-undo's failing probe opens an incident of its own; on a slow machine its alert
         # fires around now, and whichever incident comes second is refused by the cooldown
         rs = [x for x in rs if x.get("status") != "refused"] or rs
@@ -202,7 +182,7 @@ policies:
 
         # ---- dry-run: the exact argv is recorded, nothing runs ---------------------
         incident("svc-dry")
-        rs = wait_for(lambda: settled("dry", 1), "dry run") or [{}]
+        rs = wait_until(lambda: settled("dry", 1), "dry run") or [{}]
         step = (rs[0].get("steps") or [{}])[0]
         check(rs[0].get("status") == "dry-run" and step.get("status") == "pending"
               and step.get("describe") == "exec kubectl rollout restart deployment/checkout -n shop",
@@ -210,7 +190,7 @@ policies:
 
         # ---- a hanging action is killed at its timeout ---------------------------
         incident("svc-hang")
-        rs = wait_for(lambda: settled("hang", 1), "hang run") or [{}]
+        rs = wait_until(lambda: settled("hang", 1), "hang run") or [{}]
         step = (rs[0].get("steps") or [{}])[0]
         check(rs[0].get("status") == "failed" and step.get("timed_out") is True and step.get("duration_ms", 99999) < 10000,
               f"hanging step killed at its timeout: {rs[0].get('status')} {step}")
@@ -218,14 +198,14 @@ policies:
         # ---- the global pause stops a storm mid-way ------------------------------
         for _ in range(3):
             incident("svc-storm")
-        wait_for(lambda: settled("storm", 3), "first half of the storm")
+        wait_until(lambda: settled("storm", 3), "first half of the storm")
         r = s.cli("automation", "pause", "--reason", "storm drill")
         check(r.returncode == 0 and "paused" in r.stdout, f"ooda automation pause: {r.returncode} {r.stdout} {r.stderr}")
         r = s.post("/api/v1/automation", {"paused": True})
         check(r.status == 400 and "reason" in r.json().get("detail", ""), f"pause without a reason: {r.status}")
         for _ in range(3):
             incident("svc-storm")
-        rs = wait_for(lambda: settled("storm", 6), "second half of the storm") or []
+        rs = wait_until(lambda: settled("storm", 6), "second half of the storm") or []
         st = [x["status"] for x in rs]
         check(st.count("succeeded") == 3 and st.count("refused") == 3, f"paused mid-storm: {st}")
         check(all("paused" in x.get("reason", "") for x in rs if x["status"] == "refused"), "refused as paused")
@@ -249,14 +229,14 @@ do:
         r = s.cli("policy", "apply", pol, token=admin)
         check(r.returncode == 0 and "v1" in r.stdout, f"an unchanged policy keeps its version: {r.stdout}")
         incident("svc-ask")
-        rs = wait_for(lambda: [x for x in runs(policy="ask") if x["status"] == "awaiting-approval"], "run awaiting")
+        rs = wait_until(lambda: [x for x in runs(policy="ask") if x["status"] == "awaiting-approval"], "run awaiting")
         run_id = rs[0]["id"] if rs else "run-x"
         check(lines(f["ask"]) == [], "nothing acts before approval")
         r = s.post(f"/api/v1/runs/{run_id}/approve", {"rationale": "me"}, token=admin)
         check(r.status == 403, f"the policy's author cannot approve its run: {r.status} {r.body}")
         r = s.cli("runs", "approve", run_id, "--rationale", "looks right", token=bob)
         check(r.returncode == 0, f"ooda runs approve by bob: {r.returncode} {r.stdout} {r.stderr}")
-        rs = wait_for(lambda: settled("ask", 1), "approved run") or [{}]
+        rs = wait_until(lambda: settled("ask", 1), "approved run") or [{}]
         check(rs[0].get("status") == "succeeded" and rs[0].get("approved_by") == "token:bob",
               f"approved run acted, approver recorded: {rs[0].get('status')} {rs[0].get('approved_by')}")
         check(lines(f["ask"]) == ["ask"], f"acted once approved: {lines(f['ask'])}")
@@ -311,7 +291,7 @@ do:
 
         # ---- secrets never leave the process ------------------------------------
         incident("svc-secret")
-        rs = wait_for(lambda: settled("secret", 1), "secret run") or [{}]
+        rs = wait_until(lambda: settled("secret", 1), "secret run") or [{}]
         check(rs[0].get("status") == "failed", f"secret run failed at its second step: {rs[0].get('status')}")
         echoed = rec.texts("/echo")
         check(echoed is not None, "the receiver got the call")
@@ -319,7 +299,7 @@ do:
         check("[redacted]" in body and SECRET not in body, "the secret is redacted from the run")
         steps = json.loads(body).get("steps", [{}])
         check(steps[0].get("output") == "token=[redacted]\n", f"an exec step's env secret is redacted: {steps[0]}")
-        wait_for(lambda: [b for b in rec.texts("/hook") if "secret" in b], "escalation of the failed secret run")
+        wait_until(lambda: [b for b in rec.texts("/hook") if "secret" in b], "escalation of the failed secret run")
         check(all(SECRET not in b for b in rec.texts("/hook")), "no secret in notifications")
         au = s.get("/api/v1/audit?limit=1000").body
         check(SECRET not in au, "no secret in the audit log")
@@ -354,12 +334,12 @@ policies:
             rs = s.get("/api/v1/runs?policy=slow").json()["runs"]
             return rs and rs[0]["steps"][0]["status"] == "running"
 
-        wait_for(step_running, "the sleep step running")
+        wait_until(step_running, "the sleep step running")
         s.send_signal(signal.SIGKILL)  # every node, when there are several
         for p in [s.proc] + [f.proc for f in s.followers]:
             p.wait(10)
         s.start()
-        rs = wait_for(lambda: [x for x in s.get("/api/v1/runs?policy=slow").json()["runs"]
+        rs = wait_until(lambda: [x for x in s.get("/api/v1/runs?policy=slow").json()["runs"]
                                if x["status"] == "succeeded"], "resumed run", timeout=20) or [{}]
         all_runs = s.get("/api/v1/runs?policy=slow").json()["runs"]
         check(len(all_runs) == 1, f"one run across the crash: {[x['id'] for x in all_runs]}")
@@ -372,7 +352,7 @@ policies:
         def successes():
             tl = s.get(f"/api/v1/incidents/{inc}/timeline?kind=remediation").json().get("entries", [])
             return [e for e in tl if "succeeded" in e.get("text", "")]
-        wait_for(successes, "the success on the timeline", timeout=10)
+        wait_until(successes, "the success on the timeline", timeout=10)
         check(len(successes()) == 1, f"one success on the timeline: {successes()}")
         check(s.stop() == 0, "clean stop after the resume")
     finally:

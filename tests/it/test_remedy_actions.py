@@ -10,28 +10,9 @@ canary verification fails triggers policy verdict (when: {canary: deploy-verify}
 which waits for approval and, once bob approves, runs the rollback plan of payments'
 last deploy through the rollback action and waits for it to finish."""
 import json
-import socket
 import time
 
-from oodait import Server, check, create_token, done
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(fn, what, timeout=15):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    check(False, f"timed out waiting for {what}: last {last}")
-    return last
+from oodait import Server, check, create_token, done, free_port, wait_until
 
 
 def spans(service, n, errors, t_end_ns, seed, version=None, ms=5):
@@ -105,7 +86,7 @@ policies:
             return [x for x in runs(policy) if x["status"] in ("succeeded", "failed", "undone", "refused")]
 
         # ---- the probe alert fires: flag off, expect fails, the undo puts it back
-        run = (wait_for(lambda: ended("flag-off"), "the flag-off run to end", timeout=20) or [{}])[0]
+        run = (wait_until(lambda: ended("flag-off"), "the flag-off run to end", timeout=20) or [{}])[0]
         check(run.get("status") == "undone", f"flag-off undone: {run.get('status')} {run.get('reason')}")
         full = s.get("/api/v1/runs/" + run.get("id", "x")).json()
         step = (full.get("steps") or [{}])[0]
@@ -146,7 +127,7 @@ policies:
         check(r.status == 200, f"error spans accepted: {r.status} {r.body}")
         r = s.post("/api/v1/incidents", {"title": "shop failing", "service": "shop"})
         check(r.status == 201, f"incident on shop: {r.status} {r.body}")
-        wait_for(lambda: [x for x in runs("ratio") if x["status"] == "verifying"], "the ratio run verifying")
+        wait_until(lambda: [x for x in runs("ratio") if x["status"] == "verifying"], "the ratio run verifying")
         run = s.get("/api/v1/runs/" + runs("ratio")[0]["id"]).json()
         check(run.get("status") == "verifying", f"still verifying while shop fails: {run.get('status')}")
         deadline = time.time() + 35
@@ -171,11 +152,11 @@ policies:
         s.post("/v1/traces", spans("payments", 200, 40, now, 901, version="2.1.0", ms=45))
         r = s.post(f"/api/v1/deploys/{ids[1]}/verify", {})
         check(r.status == 200 and r.json().get("verdict") == "fail", f"the canary fails: {r.status} {r.body}")
-        waiting = wait_for(lambda: [x for x in runs("verdict") if x["status"] == "awaiting-approval"],
+        waiting = wait_until(lambda: [x for x in runs("verdict") if x["status"] == "awaiting-approval"],
                            "the verdict run waiting for approval") or [{}]
         r = s.post(f"/api/v1/runs/{waiting[0].get('id')}/approve", {"rationale": "canary failed"}, token=bob)
         check(r.status == 200, f"bob approves: {r.status} {r.body}")
-        run = (wait_for(lambda: ended("verdict"), "the rollback run to end", timeout=30) or [{}])[0]
+        run = (wait_until(lambda: ended("verdict"), "the rollback run to end", timeout=30) or [{}])[0]
         full = s.get("/api/v1/runs/" + run.get("id", "x")).json()
         step = (full.get("steps") or [{}])[0]
         check(run.get("status") == "succeeded" and '"status":"done"' in step.get("output", ""),

@@ -10,21 +10,8 @@ failed stops it."""
 import json
 import os
 import tempfile
-import time
 
-from oodait import Server, check, create_token, done
-
-
-def wait_for(fn, what, timeout=15):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    check(False, f"timed out waiting for {what}: last {last}")
-    return last
+from oodait import Server, check, create_token, done, wait_until
 
 
 def main():
@@ -143,7 +130,7 @@ def main():
             w = s.get(f"/api/v1/runbook-runs/{wid}", token=vic).json()
             return w if w["status"] != "in-progress" else None
 
-        w = wait_for(finished, "the automated step to finish")
+        w = wait_until(finished, "the automated step to finish")
         st = w["steps"]
         check(st[0]["done_by"] == "token:bob" and st[0]["note"] == "dashboards red", f"who did step 1: {st[0]}")
         check(st[1]["run_status"] == "succeeded" and st[1]["started_by"] == "token:bob" and w["status"] == "walked"
@@ -196,12 +183,12 @@ def main():
         def at_manual():
             w = s.get(f"/api/v1/runbook-runs/{oid}", token=vic).json()
             return w if [x["status"] for x in w["steps"]][:2] == ["done", "done"] else None
-        w = wait_for(at_manual, "both automated steps done")
+        w = wait_until(at_manual, "both automated steps done")
         check(w["status"] == "in-progress" and w["steps"][2]["status"] == "pending", f"the manual step is next: {w}")
         check(open(two).read() == "one\n", "step 2 ran after step 1's run was over (it read what step 1 wrote)")
         r = s.post(f"/api/v1/runbook-runs/{oid}/steps/3/done", {}, token=bob)
         check(r.status == 200, f"step 3 done: {r.status} {r.body}")
-        w = wait_for(lambda: (lambda w: w if w["status"] != "in-progress" else None)(
+        w = wait_until(lambda: (lambda w: w if w["status"] != "in-progress" else None)(
             s.get(f"/api/v1/runbook-runs/{oid}", token=vic).json()), "the walk to stop")
         st = [x["status"] for x in w["steps"]]
         check(w["status"] == "stopped" and st == ["done", "done", "done", "failed", "pending"]

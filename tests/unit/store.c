@@ -2,7 +2,8 @@
  * callers outside src/store/ rely on now that the backend table is private —
  * token insert, list and revoke with their conflicts, the audit chain head,
  * filtered audit reads and their early stop, checkpoints, pattern snapshots
- * replaced whole, the data version another writer moves, the stats, and the
+ * replaced whole, the data version another writer moves, the stats, the
+ * generations nodes' caches follow (read beside a long read), and the
  * incidents' rows, timeline entries and artifacts. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,9 +11,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/error.h"
@@ -433,6 +437,97 @@ static void test_generations(void **state)
 		assert_int_equal(o[STORE_GEN_TOKENS], 0);
 	}
 	store_close(other);
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
+/*
+ * A generation read is answered while another read of the same node holds
+ * the reader (a listing whose rows are still being handed out): on
+ * PostgreSQL the generations have a connection of their own, so a
+ * request's token check never waits for the cluster thread's round or a
+ * long listing. The listing is held by its own row callback until the
+ * generation read came back, or 10 s passed (then the test fails rather
+ * than hangs).
+ */
+struct held_read {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool inside, release, answered;
+	struct store *s;
+	int rc;
+	int64_t gen;
+};
+
+static int held_row(void *ctx, const void *row)
+{
+	(void)row;
+	struct held_read *h = ctx;
+	pthread_mutex_lock(&h->mu);
+	h->inside = true;
+	pthread_cond_broadcast(&h->cv);
+	while (!h->release)
+		pthread_cond_wait(&h->cv, &h->mu);
+	pthread_mutex_unlock(&h->mu);
+	return 0;
+}
+
+static void *held_list_main(void *arg)
+{
+	struct held_read *h = arg;
+	store_token_list(h->s, held_row, h);
+	return NULL;
+}
+
+static void *gen_read_main(void *arg)
+{
+	struct held_read *h = arg;
+	int64_t gen = 0;
+	int rc = store_gen_read(h->s, STORE_GEN_TOKENS, &gen);
+	pthread_mutex_lock(&h->mu);
+	h->rc = rc;
+	h->gen = gen;
+	h->answered = true;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+static void test_gen_read_beside_a_long_read(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+	struct token_row t = token("tok_00000000000000f1", "held", 11);
+	assert_int_equal(store_write(s, insert_tx, &t, NULL), 0);
+	struct held_read h = { .s = s };
+	pthread_mutex_init(&h.mu, NULL);
+	pthread_cond_init(&h.cv, NULL);
+	pthread_t lister, reader;
+	assert_int_equal(pthread_create(&lister, NULL, held_list_main, &h), 0);
+	pthread_mutex_lock(&h.mu);
+	while (!h.inside)
+		pthread_cond_wait(&h.cv, &h.mu);
+	pthread_mutex_unlock(&h.mu);
+	assert_int_equal(pthread_create(&reader, NULL, gen_read_main, &h), 0);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&h.mu);
+	while (!h.answered && pthread_cond_timedwait(&h.cv, &h.mu, &until) == 0)
+		;
+	bool answered_while_held = h.answered;
+	h.release = true;
+	pthread_cond_broadcast(&h.cv);
+	pthread_mutex_unlock(&h.mu);
+	pthread_join(lister, NULL);
+	pthread_join(reader, NULL);
+	assert_true(answered_while_held);
+	assert_int_equal(h.rc, 0);
+	assert_true(h.gen >= 1); /* the token's insert moved it */
+	pthread_cond_destroy(&h.cv);
+	pthread_mutex_destroy(&h.mu);
 	store_close(s);
 	rmrf(dir);
 	free(dir);
@@ -1016,6 +1111,7 @@ int main(void)
 		cmocka_unit_test(test_lease_and_fence),
 		cmocka_unit_test(test_live_deltas),
 		cmocka_unit_test(test_generations),
+		cmocka_unit_test(test_gen_read_beside_a_long_read),
 		cmocka_unit_test(test_shared_between_nodes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
