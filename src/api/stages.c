@@ -223,7 +223,7 @@ static int detect_add_ticks(struct daemon *d, struct engine *e)
 		void *ctx;
 	} ticks[] = { /* the alerting core last: what every detector signalled reaches its subscribers this tick */
 		{ tick_rules, d },	    { probes_tick, d->prober },	   { heartbeats_tick, d->heartbeats },
-		{ redwatch_tick, d->redwatch }, { logclass_tick, d->logclass }, { watches_tick, d->watches },
+		{ redwatch_tick, d->redwatch }, { redfast_tick, d->redfast }, { logclass_tick, d->logclass }, { watches_tick, d->watches },
 		{ tick_alerts, d->alerts },
 	};
 	int rc = 0;
