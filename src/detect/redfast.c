@@ -10,6 +10,7 @@
 #include "core/xalloc.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 void redfast_config_defaults(struct redfast_config *c)
@@ -143,6 +144,7 @@ struct redfast {
 	size_t n;
 	int64_t last_close;
 	int64_t last_names;
+	atomic_bool enabled;
 };
 
 int redfast_create(struct live_signals *live, const struct redfast_config *cfg, struct redfast **out)
@@ -152,6 +154,7 @@ int redfast_create(struct live_signals *live, const struct redfast_config *cfg, 
 	if (cfg)
 		w->cfg = *cfg;
 	redfast_config_defaults(&w->cfg);
+	atomic_init(&w->enabled, true);
 	w->v = xcalloc(w->cfg.max_services, sizeof(*w->v));
 	*out = w;
 	return 0;
@@ -268,10 +271,24 @@ static void emit(struct watched *x, bool active, int64_t at_ns, const struct red
 	json_decref(ann);
 }
 
+void redfast_set_enabled(struct redfast *w, bool on)
+{
+	if (w)
+		atomic_store(&w->enabled, on);
+}
+
 void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 {
 	struct redfast *w = ctx;
 	const int64_t slot = w->cfg.slot_ns;
+	if (!atomic_load(&w->enabled)) {
+		for (size_t i = 0; i < w->n; i++)
+			if (w->v[i].emitted)
+				emit(&w->v[i], false, now_ns, &w->cfg, sink);
+		w->n = 0;
+		w->last_close = w->last_names = 0;
+		return;
+	}
 	if (!w->last_names || now_ns - w->last_names >= 5 * slot || now_ns < w->last_names) {
 		refresh_names(w, now_ns);
 		w->last_names = now_ns;

@@ -110,6 +110,13 @@ struct redfast;
 int redfast_create(struct live_signals *live, const struct redfast_config *cfg, struct redfast **out);
 void redfast_destroy(struct redfast *w);
 
+/*
+ * Turns the detector on or off (alerts.red_detector; on after create). Off,
+ * the next tick sends an inactive signal for every service it had sent an
+ * active one for and forgets what it learnt. Safe from any thread.
+ */
+void redfast_set_enabled(struct redfast *w, bool on);
+
 /* Engine tick: closes a slot when one is due and emits one signal per known service. */
 void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink);
 

@@ -281,6 +281,27 @@ static void test_driver_on_live_spans(void **state)
 		redfast_tick(w, fake_now + SEC / 8, &sink);
 	}
 	assert_true(r.inactive >= 2); /* the first one at the start, then the clearing */
+	/* a second fault fires again; turning the detector off (alerts.red_detector: false) clears it at once */
+	int before = r.active;
+	for (int s = 0; s < 6; s++) {
+		fake_now += SEC;
+		publish_second(live, 30, 15, &id);
+		redfast_tick(w, fake_now + SEC / 8, &sink);
+	}
+	assert_true(r.active > before);
+	int inactive = r.inactive;
+	redfast_set_enabled(w, false);
+	fake_now += SEC;
+	publish_second(live, 30, 15, &id);
+	before = r.active;
+	redfast_tick(w, fake_now + SEC / 8, &sink);
+	assert_int_equal(r.inactive, inactive + 1);
+	for (int s = 0; s < 6; s++) {
+		fake_now += SEC;
+		publish_second(live, 30, 15, &id);
+		redfast_tick(w, fake_now + SEC / 8, &sink);
+	}
+	assert_int_equal(r.active, before);
 	redfast_destroy(w);
 	live_destroy(live);
 	buf_release(&err);
