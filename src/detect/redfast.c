@@ -71,7 +71,13 @@ bool redfast_test_update(struct redfast_test *t, const struct redfast_config *cf
 	t->k = k;
 	t->ratio = k / n;
 	t->slots++;
-	bool warm = t->slots > c.warmup_slots;
+	if (t->slots <= c.warmup_slots) {
+		/* warming up: every slot teaches the baseline, and no evidence is kept against a baseline not yet known */
+		double keep = exp2(-1.0 / c.half_life_slots);
+		t->base_k = keep * t->base_k + k;
+		t->base_n = keep * t->base_n + n;
+		return false;
+	}
 	t->s = fmin(c.cap, fmax(0, t->s + l));
 	if (t->s > 0) {
 		/* the run's evidence, and the most any blip-length stretch of it (hold_slots − 1 slots) holds */
@@ -97,7 +103,7 @@ bool redfast_test_update(struct redfast_test *t, const struct redfast_config *cf
 			t->run = 0;
 			t->run_sum = t->blip_max = 0;
 		}
-	} else if (warm && t->s >= c.threshold && t->run >= c.hold_slots &&
+	} else if (t->s >= c.threshold && t->run >= c.hold_slots &&
 		   t->run_sum - t->blip_max >= c.outside) {
 		t->active = true;
 		t->c = 0;

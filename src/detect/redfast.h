@@ -34,7 +34,9 @@
  *                p0; once C ≥ clear the signal is inactive and S, C and the
  *                run start again from 0.
  *
- * A slot without requests changes nothing. Under p0 an excursion of S
+ * During the warm-up (the first warmup_slots slots with requests) every
+ * slot teaches the baseline and nothing accumulates. A slot without
+ * requests changes nothing. Under p0 an excursion of S
  * reaches the threshold with probability at most e^-threshold (Wald), and a
  * blip of B seconds touches at most ceil(B / slot) + 1 slots of data; the
  * numbers behind the defaults are in docs/decisions.md ("A fast RED change

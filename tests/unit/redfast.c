@@ -137,6 +137,8 @@ static void test_jitter_and_traffic_rise_never_fire(void **state)
 		{ 20, 0.005, 5 },  /* the traffic spike: five times the load, the same error ratio */
 		{ 50, 0.02, 5 },
 		{ 2, 0.0, 1 },     /* an idle service */
+		{ 20, 0.05, 1 },   /* failing 5 % from the start: that is its baseline, learnt in the warm-up */
+		{ 200, 0.10, 1 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		for (uint64_t seed = 1; seed <= 10; seed++) {
