@@ -102,11 +102,15 @@ bool redfast_test_update(struct redfast_test *t, const struct redfast_config *cf
 			t->s = t->c = 0;
 			t->run = 0;
 			t->run_sum = t->blip_max = 0;
+			t->pending = 0; /* the slots waiting to be learnt are the fault's */
+			return false;
 		}
 	} else if (t->s >= c.threshold && t->run >= c.hold_slots &&
 		   t->run_sum - t->blip_max >= c.outside) {
 		t->active = true;
 		t->c = 0;
+		t->pending = 0;
+		return true;
 	}
 	/*
 	 * The baseline learns a slot hold_slots − 1 slots after it came, unless

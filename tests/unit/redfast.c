@@ -163,6 +163,27 @@ static void test_clears_when_the_fault_ends(void **state)
 	assert_true(active);
 }
 
+static void test_a_fault_never_teaches_the_baseline(void **state)
+{
+	(void)state;
+	struct redfast_config c = { 0 };
+	struct redfast_test t = { 0 };
+	rng_state = 3;
+	for (int i = 0; i < 120; i++)
+		redfast_test_update(&t, &c, 25, draw(25, 0.001));
+	double before = redfast_test_baseline(&t);
+	/* a 28 % fault for 8 slots, then healthy until it clears and a while after */
+	bool fired = false;
+	for (int i = 0; i < 8; i++)
+		fired |= redfast_test_update(&t, &c, 25, 7);
+	for (int i = 0; i < 20; i++)
+		redfast_test_update(&t, &c, 25, 0);
+	assert_true(fired);
+	assert_false(t.active);
+	/* the fault's 56 errors in 200 requests would have put it past 0.5 % */
+	assert_true(redfast_test_baseline(&t) <= before + 0.0005);
+}
+
 static void test_warm_up_and_empty_slots(void **state)
 {
 	(void)state;
@@ -316,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_blip_shorter_than_the_hold_does_not_fire),
 		cmocka_unit_test(test_jitter_and_traffic_rise_never_fire),
 		cmocka_unit_test(test_clears_when_the_fault_ends),
+		cmocka_unit_test(test_a_fault_never_teaches_the_baseline),
 		cmocka_unit_test(test_warm_up_and_empty_slots),
 		cmocka_unit_test(test_driver_on_live_spans),
 	};
