@@ -143,6 +143,8 @@ struct watched {
 	int64_t first_k;            /* live slot number of req[0]; -1 before the first read */
 	double req[WINDOW_SLOTS], err[WINDOW_SLOTS];
 	double slot_req, slot_err;  /* grown since the last slot closed */
+	int64_t last_close;         /* when its last slot closed (0: none yet) */
+	int64_t last_growth;        /* when its counters last grew */
 	struct redfast_test errors;
 	bool emitted;               /* an active signal was sent at least once */
 };
@@ -152,7 +154,6 @@ struct redfast {
 	struct redfast_config cfg;
 	struct watched *v;
 	size_t n;
-	int64_t last_close;
 	int64_t last_names;
 	atomic_bool enabled;
 };
@@ -296,29 +297,45 @@ void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 			if (w->v[i].emitted)
 				emit(&w->v[i], false, now_ns, &w->cfg, sink);
 		w->n = 0;
-		w->last_close = w->last_names = 0;
+		w->last_names = 0;
 		return;
 	}
 	if (!w->last_names || now_ns - w->last_names >= 5 * slot || now_ns < w->last_names) {
 		refresh_names(w, now_ns);
 		w->last_names = now_ns;
 	}
-	bool grew = false;
-	for (size_t i = 0; i < w->n; i++)
-		grew |= read_growth(w, &w->v[i], now_ns);
-	if (!w->last_close) {
-		w->last_close = now_ns;
-		for (size_t i = 0; i < w->n; i++)
-			w->v[i].slot_req = w->v[i].slot_err = 0;
-		return;
-	}
-	int64_t since = now_ns - w->last_close;
-	if (since >= 0 && since < slot && !(grew && since >= slot / 2))
-		return;
-	w->last_close = now_ns;
 	for (size_t i = 0; i < w->n; i++) {
 		struct watched *x = &w->v[i];
-		bool active = redfast_test_update(&x->errors, &w->cfg, x->slot_req, x->slot_err);
+		bool grew = read_growth(w, x, now_ns);
+		if (grew)
+			x->last_growth = now_ns;
+		if (!x->last_close) { /* the first read: what was there before is not news */
+			x->last_close = now_ns;
+			x->slot_req = x->slot_err = 0;
+			continue;
+		}
+		/*
+		 * Each service's slots follow its own exports: a slot closes on the
+		 * tick that sees fresh spans half a slot or more after the last
+		 * close, so a batch is tested on arrival and one service's late post
+		 * does not hold another's evidence back a slot.
+		 */
+		int64_t since = now_ns - x->last_close;
+		bool gone = x->errors.active && now_ns - x->last_growth >= 10 * slot;
+		if (!gone && !(grew && (since >= slot / 2 || since < 0)))
+			continue;
+		x->last_close = now_ns;
+		bool active;
+		if (gone) { /* no request for 10 slots: there is no error ratio to speak of */
+			struct redfast_test keep = x->errors;
+			memset(&x->errors, 0, sizeof(x->errors));
+			x->errors.base_k = keep.base_k;
+			x->errors.base_n = keep.base_n;
+			x->errors.slots = keep.slots;
+			active = false;
+		} else {
+			active = redfast_test_update(&x->errors, &w->cfg, x->slot_req, x->slot_err);
+		}
 		x->slot_req = x->slot_err = 0;
 		if (active || x->emitted) {
 			emit(x, active, now_ns, &w->cfg, sink);

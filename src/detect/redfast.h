@@ -6,8 +6,10 @@
  * look (the live counters' growth, so the spans the simulator or an SDK
  * pushed a moment ago) and asks how strong the evidence is.
  *
- * The test, per service, on slots of about one second (a slot closes when
- * fresh spans arrived and half a slot passed, or after a whole slot):
+ * The test, per service, on slots of about one second that follow the
+ * service's own exports: its slot closes on the tick that sees its counters
+ * grow half a slot or more after its last close, so each batch is tested
+ * on arrival and one service's late post never holds another's back:
  *
  *   baseline b   the service's error ratio, an exponentially weighted
  *                mean of counts (half-life 300 slots); a slot is learnt
@@ -36,7 +38,9 @@
  *
  * During the warm-up (the first warmup_slots slots with requests) every
  * slot teaches the baseline and nothing accumulates. A slot without
- * requests changes nothing. Under p0 an excursion of S
+ * requests changes nothing; a service that sends no request for 10 slots
+ * while its signal is active (its process died) has the signal cleared,
+ * its baseline kept. Under p0 an excursion of S
  * reaches the threshold with probability at most e^-threshold (Wald), and a
  * blip of B seconds touches at most ceil(B / slot) + 1 slots of data; the
  * numbers behind the defaults are in docs/decisions.md ("A fast RED change

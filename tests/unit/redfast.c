@@ -233,8 +233,8 @@ static void record_signal(void *ctx, const struct alert_signal *s)
 	assert_string_equal(json_string_value(json_object_get(s->evidence, "metric")), "error_ratio");
 }
 
-/* Publishes one second of checkout's server spans ending at fake_now, `errors` of `n` failing. */
-static void publish_second(struct live_signals *live, int n, int errors, uint64_t *id)
+/* Publishes one second of `service`'s server spans ending at fake_now, `errors` of `n` failing. */
+static void publish_service(struct live_signals *live, const char *service, int n, int errors, uint64_t *id)
 {
 	struct arena a;
 	arena_init(&a, 0);
@@ -243,7 +243,7 @@ static void publish_second(struct live_signals *live, int n, int errors, uint64_
 	b.arena = &a;
 	b.spans = arena_zalloc(&a, sizeof(struct span) * (size_t)n);
 	struct resource *res = arena_zalloc(&a, sizeof(*res));
-	res->service = "checkout";
+	res->service = service;
 	for (int i = 0; i < n; i++) {
 		struct span *sp = &b.spans[b.n_spans++];
 		sp->resource = res;
@@ -260,6 +260,11 @@ static void publish_second(struct live_signals *live, int n, int errors, uint64_
 	}
 	assert_int_equal(live_publish(live, &b), 0);
 	arena_release(&a);
+}
+
+static void publish_second(struct live_signals *live, int n, int errors, uint64_t *id)
+{
+	publish_service(live, "checkout", n, errors, id);
 }
 
 static void test_driver_on_live_spans(void **state)
@@ -330,6 +335,65 @@ static void test_driver_on_live_spans(void **state)
 	buf_release(&err);
 }
 
+struct active_by_service {
+	int a, b, b_cleared;
+};
+
+static void count_active(void *ctx, const struct alert_signal *s)
+{
+	struct active_by_service *r = ctx;
+	if (s->active && !strcmp(s->service, "a"))
+		r->a++;
+	if (s->active && !strcmp(s->service, "b"))
+		r->b++;
+	if (!s->active && !strcmp(s->service, "b") && r->b)
+		r->b_cleared++;
+}
+
+/* Two services posting at different moments of each second: each one's evidence is tested when it arrives. */
+static void test_each_service_on_its_own_arrivals(void **state)
+{
+	(void)state;
+	struct live_config lc = { .clock = fake_clock };
+	struct live_signals *live = NULL;
+	struct buf err = BUF_INIT;
+	int64_t t = T0 + SEC / 3;
+	fake_now = t;
+	assert_int_equal(live_create(&lc, &live, &err), 0);
+	struct redfast *w = NULL;
+	assert_int_equal(redfast_create(live, NULL, &w), 0);
+	struct active_by_service r = { 0 };
+	struct alert_sink sink = { count_active, &r };
+	uint64_t id = 0;
+	int fired_second = -1;
+	for (int s = 0; s < 80 && fired_second < 0; s++) {
+		bool fault = s >= 60;
+		t += SEC;
+		fake_now = t;
+		publish_service(live, "a", 30, 0, &id); /* a posts first */
+		redfast_tick(w, t + SEC / 20, &sink);
+		fake_now = t + 3 * SEC / 10;            /* b 300 ms later, failing from second 60 on */
+		publish_service(live, "b", 30, fault ? 9 : 0, &id);
+		redfast_tick(w, t + 7 * SEC / 20, &sink);
+		if (r.b)
+			fired_second = s - 60;
+	}
+	/* on the tick right after b's fourth failing batch, not a second later */
+	assert_int_equal(fired_second, 3);
+	assert_int_equal(r.a, 0);
+	/* b goes silent while failing (its process died): no error ratio to speak of, the signal clears */
+	for (int s = 0; s < 12; s++) {
+		t += SEC;
+		fake_now = t;
+		publish_service(live, "a", 30, 0, &id);
+		redfast_tick(w, t + SEC / 20, &sink);
+	}
+	assert_int_equal(r.b_cleared, 1);
+	redfast_destroy(w);
+	live_destroy(live);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_a_fault_never_teaches_the_baseline),
 		cmocka_unit_test(test_warm_up_and_empty_slots),
 		cmocka_unit_test(test_driver_on_live_spans),
+		cmocka_unit_test(test_each_service_on_its_own_arrivals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
