@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/xalloc.h"
 #include "detect/redfast.h"
 
 static uint64_t rng = 88172645463325252ULL;
@@ -161,7 +162,7 @@ static void steps(int trials)
 	static const double ratios[] = { 0.03, 0.05, 0.1, 0.2, 0.3 };
 	printf("\n| step | rate (req/s) | baseline | trials | fired | slots to fire: median | 90th | worst |\n"
 	       "|---|---|---|---|---|---|---|---|\n");
-	int *v = malloc(sizeof(int) * (size_t)trials);
+	int *v = xmalloc(sizeof(int) * (size_t)trials);
 	for (size_t q = 0; q < sizeof(ratios) / sizeof(ratios[0]); q++)
 		for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
 			int m = 0;
