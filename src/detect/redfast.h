@@ -48,8 +48,9 @@
  *
  * Signals: source "anomaly", name "red:SERVICE/error_ratio", severity
  * ticket, evidence {metric "error_ratio", value (the slot's ratio), baseline,
- * tolerance, score = 1 − e^-S, evidence S, slots held, requests, errors,
- * window "1s slots", detector "red-cusum"}: the incident stage opens an
+ * tolerance (p0), score = 1 − e^-S, evidence_nats (S), threshold_nats,
+ * slots_held (the run), requests, errors (the slot's), window "1s slots",
+ * detector "red-cusum"}: the incident stage opens an
  * incident for it by default (a confident RED anomaly on errors).
  *
  * Thread safety: redfast_tick runs on the engine thread only.
