@@ -50,11 +50,17 @@ void daemon_register_config_checks(void)
 				abort(); /* the stage table and the schema in core/config.c disagree: a build error */
 }
 
-/* Writer thread, after a batch is durable: feed live signals. */
+/*
+ * Writer thread, after a batch is durable and before its request is
+ * acknowledged: feed live signals and, with several nodes, store this
+ * node's new samples for the others (cluster_live_flush: read-your-writes).
+ */
 static void publish_live(void *ctx, const struct telemetry_batch *b)
 {
 	struct daemon *d = ctx;
 	live_publish(d->live, b);
+	if (b->n_spans)
+		cluster_live_flush(d->cluster);
 	logclass_observe(d->logclass, b);
 	if (b->n_points || b->n_spans) {
 		atomic_fetch_add(&d->fresh_batches, 1); /* the rules tick passes it on (rules_note_fresh) */
