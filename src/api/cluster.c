@@ -441,6 +441,8 @@ static void cluster_step(struct cluster *c, bool first)
 	memcpy(address, c->address, sizeof(address));
 	pthread_mutex_unlock(&c->mu);
 	size_t entries = 0;
+	/* first the others' deltas: an edge made here from a child another node sent goes out in this heartbeat */
+	cluster_live_catch_up(c);
 	int64_t mono = ooda_mono_ns();
 	if (c->live)
 		pthread_mutex_lock(&c->flush_mu); /* until the heartbeat carried live_pending, or kept it */
@@ -475,7 +477,6 @@ static void cluster_step(struct cluster *c, bool first)
 	buf_reset(&err);
 	config_watch(c);
 	if (c->live) {
-		cluster_live_catch_up(c);
 		int64_t now = ooda_now_ns();
 		if (c->term && now - c->live_pruned_ns >= 60 * OODA_NS_PER_SEC) {
 			int64_t before = now - CLUSTER_LIVE_KEEP_NS;
