@@ -50,22 +50,28 @@ void daemon_register_config_checks(void)
 				abort(); /* the stage table and the schema in core/config.c disagree: a build error */
 }
 
-/*
- * Writer thread, after a batch is durable and before its request is
- * acknowledged: feed live signals and, with several nodes, store this
- * node's new samples for the others (cluster_live_flush: read-your-writes).
- */
+/* Writer thread, after a batch is durable: feed live signals. */
 static void publish_live(void *ctx, const struct telemetry_batch *b)
 {
 	struct daemon *d = ctx;
 	live_publish(d->live, b);
-	if (b->n_spans)
-		cluster_live_flush(d->cluster);
 	logclass_observe(d->logclass, b);
 	if (b->n_points || b->n_spans) {
 		atomic_fetch_add(&d->fresh_batches, 1); /* the rules tick passes it on (rules_note_fresh) */
 		daemon_poke_engine(d);                   /* and comes now, not up to a tick later */
 	}
+}
+
+/*
+ * After publish_live saw every batch of a commit and before their requests
+ * are acknowledged: with several nodes, store this node's new samples for
+ * the others (cluster_live_flush: read-your-writes), one row per commit.
+ */
+static void published_live(void *ctx, bool spans)
+{
+	struct daemon *d = ctx;
+	if (spans)
+		cluster_live_flush(d->cluster);
 }
 
 static pthread_mutex_t poke_mu = PTHREAD_MUTEX_INITIALIZER; /* d->poke_engine */
@@ -560,6 +566,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		.retention_age_ns = d.cfg.retention_max_age_ns,
 		.retention_bytes = d.cfg.retention_max_bytes,
 		.publish = publish_live,
+		.published = published_live,
 		.publish_ctx = &d,
 		.expect_existing = store_telemetry_recorded(d.store),
 		.recreate = opt->recreate_telemetry,
