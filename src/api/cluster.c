@@ -66,6 +66,7 @@ struct cluster {
 	pthread_cond_t read_cv;
 	bool reading;
 	uint64_t reads_started, reads_done;
+	int64_t live_read_failed_mono; /* when the last read failed (0: it did not), under read_mu */
 	uint64_t rows_sent, bytes_sent, rows_read, bytes_read, rows_refused; /* under mu */
 	int64_t merge_ns;                                                   /* under mu */
 	/* the configuration's generation (cluster.h), under mu */
@@ -218,15 +219,17 @@ static int live_row(void *ctx, const void *row)
 	return 0;
 }
 
-/* Reads the other nodes' new deltas into this node's live signals: a bounded number of pages a round. */
-static void live_read(struct cluster *c)
+/* Reads the other nodes' new deltas into this node's live signals: a bounded number of pages a round. False when the store did not answer. */
+static bool live_read(struct cluster *c)
 {
+	bool ok = true;
 	int64_t t0 = ooda_mono_ns();
 	struct read_ctx r = { .c = c };
 	for (int page = 0; page < 40; page++) {
 		size_t before = r.rows;
 		int rc = store_live_list(c->store, c->node_id, c->live_after_id, c->live_own_before, CLUSTER_LIVE_PAGE,
 					 live_row, &r);
+		ok = ok && !rc;
 		if (rc || r.rows - before < CLUSTER_LIVE_PAGE)
 			break;
 	}
@@ -238,6 +241,7 @@ static void live_read(struct cluster *c)
 	if (r.rows)
 		c->merge_ns = took;
 	pthread_mutex_unlock(&c->mu);
+	return ok;
 }
 
 void cluster_live_catch_up(struct cluster *c)
@@ -245,6 +249,11 @@ void cluster_live_catch_up(struct cluster *c)
 	if (!c || !c->live)
 		return;
 	pthread_mutex_lock(&c->read_mu);
+	if (c->live_read_failed_mono && ooda_mono_ns() - c->live_read_failed_mono < CLUSTER_RENEW_NS) {
+		/* the store did not answer a moment ago: answer from what this node has, without waiting on it again */
+		pthread_mutex_unlock(&c->read_mu);
+		return;
+	}
 	uint64_t want = c->reads_started + 1; /* a read that begins after this call did */
 	while (c->reads_done < want) {
 		if (c->reading) {
@@ -254,8 +263,9 @@ void cluster_live_catch_up(struct cluster *c)
 		c->reading = true;
 		uint64_t mine = ++c->reads_started;
 		pthread_mutex_unlock(&c->read_mu);
-		live_read(c);
+		bool ok = live_read(c);
 		pthread_mutex_lock(&c->read_mu);
+		c->live_read_failed_mono = ok ? 0 : ooda_mono_ns();
 		c->reading = false;
 		c->reads_done = mine;
 		pthread_cond_broadcast(&c->read_cv);

@@ -140,7 +140,9 @@ int cluster_config_wait(struct cluster *c, int64_t gen, int64_t timeout_ns, json
  * Read-your-writes for live signals across nodes (docs/scale.md, "Live
  * signals across nodes"). Both are no-ops on SQLite (one node) and for a
  * NULL c, and never fail: with the control store away the node answers
- * from what it has and the delta waits for the next round.
+ * from what it has (after a failed read, catch-ups skip the store for
+ * CLUSTER_RENEW_NS rather than each wait on it) and the delta waits for
+ * the next round.
  *
  * cluster_live_flush: on the thread that is about to acknowledge an ingest
  * request, after live_publish: reads the other nodes' new deltas (a child
