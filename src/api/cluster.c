@@ -55,6 +55,7 @@ struct cluster {
 	int64_t live_pruned_ns;
 	int64_t live_logged_ns;
 	int64_t live_put_logged_ns; /* under flush_mu */
+	int64_t live_put_failed_mono; /* when the last write of a delta failed (0: it did not), under flush_mu */
 	/*
 	 * live_pending and every take-and-write of it are under flush_mu, so a
 	 * flush that finds the outbox empty knows an earlier flush wrote its
@@ -286,7 +287,9 @@ static bool live_pending_put(struct cluster *c)
 		c->bytes_sent += c->live_pending.len;
 		pthread_mutex_unlock(&c->mu);
 		buf_reset(&c->live_pending);
+		c->live_put_failed_mono = 0;
 	} else {
+		c->live_put_failed_mono = ooda_mono_ns();
 		int64_t now = ooda_now_ns();
 		if (now - c->live_put_logged_ns >= 10 * OODA_NS_PER_SEC) {
 			log_warn("cluster: %s (kept for the next round)", err.data);
@@ -318,7 +321,9 @@ void cluster_live_flush(struct cluster *c)
 		return;
 	cluster_live_catch_up(c); /* children another node sent whose parent this batch brought: the edge goes out now */
 	pthread_mutex_lock(&c->flush_mu);
-	live_flush_locked(c);
+	/* a write failed a moment ago: the request is not held up by the store; the round writes it */
+	if (!c->live_put_failed_mono || ooda_mono_ns() - c->live_put_failed_mono >= CLUSTER_RENEW_NS)
+		live_flush_locked(c);
 	pthread_mutex_unlock(&c->flush_mu);
 }
 
@@ -475,12 +480,15 @@ static void cluster_step(struct cluster *c, bool first)
 	if (store_write(c->store, heartbeat_tx, &h, &err)) {
 		if (!rc)
 			log_warn("cluster: %s", err.data);
-	} else if (c->live_pending.len) { /* else kept for the next round; the outbox fills meanwhile */
-		pthread_mutex_lock(&c->mu);
-		c->rows_sent++;
-		c->bytes_sent += c->live_pending.len;
-		pthread_mutex_unlock(&c->mu);
-		buf_reset(&c->live_pending);
+	} else {
+		c->live_put_failed_mono = 0; /* the store answers again: ingest writes its rows again */
+		if (c->live_pending.len) { /* else kept for the next round; the outbox fills meanwhile */
+			pthread_mutex_lock(&c->mu);
+			c->rows_sent++;
+			c->bytes_sent += c->live_pending.len;
+			pthread_mutex_unlock(&c->mu);
+			buf_reset(&c->live_pending);
+		}
 	}
 	if (c->live)
 		pthread_mutex_unlock(&c->flush_mu);
