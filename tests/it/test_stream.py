@@ -105,6 +105,10 @@ def across_nodes(s, viewer, admin):
         check(got == ["opened", "transition"],
               f"follower {i + 1}'s client gets the opened incident and its acknowledgement, once each: {got}")
         cc.close()
+    feed = s._send(s.followers[0].url, "GET", "/api/v1/cluster", None, {"Authorization": "Bearer " + viewer}, 30)
+    f = feed.json().get("feed", {}) if feed.status == 200 else {}
+    check(f.get("events_received", 0) >= 2 and f.get("events_lost") == 0,
+          f"GET /api/v1/cluster counts the events a node read from the others: {f}")
 
 
 def main():
