@@ -229,6 +229,14 @@ def delta(entries, slot_ns=10_000_000_000):
         out += b"".join(varint(buckets[i]) for i in sorted(buckets))
     return out
 
+def wait_entry(svc, trace, parent, end_ns, dur_ns, err):
+    """A waiting child of a live delta (type 2): its parent span reached another node."""
+    return (bytes([2]) + varint(len(svc)) + svc.encode() + trace + parent + varint(end_ns) + varint(dur_ns)
+            + bytes([err]))
+
+def delta_waits(waits, slot_ns=10_000_000_000):
+    return b"OLD1" + varint(slot_ns) + varint(len(waits)) + b"".join(wait_entry(*w) for w in waits)
+
 K = 179560086  # the harness's clock, in 10 s slots
 seeds["live_delta"] = {
     "red": delta([(0, "api", "GET /", 0, K, 3, 1, 0.25, {8: 2, 27: 1})]),
@@ -236,6 +244,9 @@ seeds["live_delta"] = {
     "old-slot": delta([(0, "api", "op", 0, 5, 1, 0, 0.001, {3: 1})]),
     "other-width": delta([(0, "api", "op", 0, K, 1, 0, 0.001, {3: 1})], slot_ns=5_000_000_000),
     "bad-sum": delta([(0, "api", "op", 0, K, 2, 0, 0.001, {3: 1})]),
+    "wait": delta_waits([("api", b"\x01" * 16, b"\x02" * 8, K * 10_000_000_000, 20_000_000, 0),
+                         ("db", b"\x01" * 16, b"\x03" * 8, K * 10_000_000_000 + 5, 1_000, 1)]),
+    "wait-bad-flag": delta_waits([("api", b"\x01" * 16, b"\x02" * 8, 5, 1, 2)]),
 }
 
 def exemplar(series, labels, t_ms, v):

@@ -54,6 +54,20 @@ struct cluster {
 	int64_t live_taken_mono;   /* when the last delta was taken */
 	int64_t live_pruned_ns;
 	int64_t live_logged_ns;
+	int64_t live_put_logged_ns; /* under flush_mu */
+	int64_t live_put_failed_mono; /* when the last write of a delta failed (0: it did not), under flush_mu */
+	/*
+	 * live_pending and every take-and-write of it are under flush_mu, so a
+	 * flush that finds the outbox empty knows an earlier flush wrote its
+	 * samples already. Reads of the others' deltas (live_after_id) run one
+	 * at a time, shared by the callers that arrive meanwhile (cluster_live_catch_up).
+	 */
+	pthread_mutex_t flush_mu;
+	pthread_mutex_t read_mu;
+	pthread_cond_t read_cv;
+	bool reading;
+	uint64_t reads_started, reads_done;
+	int64_t live_read_failed_mono; /* when the last read failed (0: it did not), under read_mu */
 	uint64_t rows_sent, bytes_sent, rows_read, bytes_read, rows_refused; /* under mu */
 	int64_t merge_ns;                                                   /* under mu */
 	/* the configuration's generation (cluster.h), under mu */
@@ -206,15 +220,17 @@ static int live_row(void *ctx, const void *row)
 	return 0;
 }
 
-/* Reads the other nodes' new deltas into this node's live signals: a bounded number of pages a round. */
-static void live_read(struct cluster *c)
+/* Reads the other nodes' new deltas into this node's live signals: a bounded number of pages a round. False when the store did not answer. */
+static bool live_read(struct cluster *c)
 {
+	bool ok = true;
 	int64_t t0 = ooda_mono_ns();
 	struct read_ctx r = { .c = c };
 	for (int page = 0; page < 40; page++) {
 		size_t before = r.rows;
 		int rc = store_live_list(c->store, c->node_id, c->live_after_id, c->live_own_before, CLUSTER_LIVE_PAGE,
 					 live_row, &r);
+		ok = ok && !rc;
 		if (rc || r.rows - before < CLUSTER_LIVE_PAGE)
 			break;
 	}
@@ -226,6 +242,89 @@ static void live_read(struct cluster *c)
 	if (r.rows)
 		c->merge_ns = took;
 	pthread_mutex_unlock(&c->mu);
+	return ok;
+}
+
+void cluster_live_catch_up(struct cluster *c)
+{
+	if (!c || !c->live)
+		return;
+	pthread_mutex_lock(&c->read_mu);
+	if (c->live_read_failed_mono && ooda_mono_ns() - c->live_read_failed_mono < CLUSTER_RENEW_NS) {
+		/* the store did not answer a moment ago: answer from what this node has, without waiting on it again */
+		pthread_mutex_unlock(&c->read_mu);
+		return;
+	}
+	uint64_t want = c->reads_started + 1; /* a read that begins after this call did */
+	while (c->reads_done < want) {
+		if (c->reading) {
+			pthread_cond_wait(&c->read_cv, &c->read_mu);
+			continue;
+		}
+		c->reading = true;
+		uint64_t mine = ++c->reads_started;
+		pthread_mutex_unlock(&c->read_mu);
+		bool ok = live_read(c);
+		pthread_mutex_lock(&c->read_mu);
+		c->live_read_failed_mono = ok ? 0 : ooda_mono_ns();
+		c->reading = false;
+		c->reads_done = mine;
+		pthread_cond_broadcast(&c->read_cv);
+	}
+	pthread_mutex_unlock(&c->read_mu);
+}
+
+/* Stores live_pending (flush_mu held); true when it was written (or empty). */
+static bool live_pending_put(struct cluster *c)
+{
+	if (!c->live_pending.len)
+		return true;
+	struct buf err = BUF_INIT;
+	bool ok = !store_write(c->store, live_put_tx, c, &err);
+	if (ok) {
+		pthread_mutex_lock(&c->mu);
+		c->rows_sent++;
+		c->bytes_sent += c->live_pending.len;
+		pthread_mutex_unlock(&c->mu);
+		buf_reset(&c->live_pending);
+		c->live_put_failed_mono = 0;
+	} else {
+		c->live_put_failed_mono = ooda_mono_ns();
+		int64_t now = ooda_now_ns();
+		if (now - c->live_put_logged_ns >= 10 * OODA_NS_PER_SEC) {
+			log_warn("cluster: %s (kept for the next round)", err.data);
+			c->live_put_logged_ns = now;
+		}
+	}
+	buf_release(&err);
+	return ok;
+}
+
+/*
+ * Takes this node's samples and stores them (flush_mu held): a delta kept
+ * from a failed write goes first, then what the outbox gathered meanwhile.
+ */
+static void live_flush_locked(struct cluster *c)
+{
+	for (int i = 0; i < 2; i++) {
+		size_t entries = 0;
+		if (!c->live_pending.len)
+			live_delta_take(c->live, &c->live_pending, &entries);
+		if (!c->live_pending.len || !live_pending_put(c))
+			return;
+	}
+}
+
+void cluster_live_flush(struct cluster *c)
+{
+	if (!c || !c->live)
+		return;
+	cluster_live_catch_up(c); /* children another node sent whose parent this batch brought: the edge goes out now */
+	pthread_mutex_lock(&c->flush_mu);
+	/* a write failed a moment ago: the request is not held up by the store; the round writes it */
+	if (!c->live_put_failed_mono || ooda_mono_ns() - c->live_put_failed_mono >= CLUSTER_RENEW_NS)
+		live_flush_locked(c);
+	pthread_mutex_unlock(&c->flush_mu);
 }
 
 static void step_down(struct cluster *c, const char *why)
@@ -357,7 +456,11 @@ static void cluster_step(struct cluster *c, bool first)
 	memcpy(address, c->address, sizeof(address));
 	pthread_mutex_unlock(&c->mu);
 	size_t entries = 0;
+	/* first the others' deltas: an edge made here from a child another node sent goes out in this heartbeat */
+	cluster_live_catch_up(c);
 	int64_t mono = ooda_mono_ns();
+	if (c->live)
+		pthread_mutex_lock(&c->flush_mu); /* until the heartbeat carried live_pending, or kept it */
 	if (c->live && !c->live_pending.len && mono - c->live_taken_mono >= CLUSTER_LIVE_SEND_NS) {
 		live_delta_take(c->live, &c->live_pending, &entries);
 		c->live_taken_mono = mono;
@@ -377,17 +480,21 @@ static void cluster_step(struct cluster *c, bool first)
 	if (store_write(c->store, heartbeat_tx, &h, &err)) {
 		if (!rc)
 			log_warn("cluster: %s", err.data);
-	} else if (c->live_pending.len) { /* else kept for the next round; the outbox fills meanwhile */
-		pthread_mutex_lock(&c->mu);
-		c->rows_sent++;
-		c->bytes_sent += c->live_pending.len;
-		pthread_mutex_unlock(&c->mu);
-		buf_reset(&c->live_pending);
+	} else {
+		c->live_put_failed_mono = 0; /* the store answers again: ingest writes its rows again */
+		if (c->live_pending.len) { /* else kept for the next round; the outbox fills meanwhile */
+			pthread_mutex_lock(&c->mu);
+			c->rows_sent++;
+			c->bytes_sent += c->live_pending.len;
+			pthread_mutex_unlock(&c->mu);
+			buf_reset(&c->live_pending);
+		}
 	}
+	if (c->live)
+		pthread_mutex_unlock(&c->flush_mu);
 	buf_reset(&err);
 	config_watch(c);
 	if (c->live) {
-		live_read(c);
 		int64_t now = ooda_now_ns();
 		if (c->term && now - c->live_pruned_ns >= 60 * OODA_NS_PER_SEC) {
 			int64_t before = now - CLUSTER_LIVE_KEEP_NS;
@@ -458,6 +565,9 @@ int cluster_create(const struct cluster_options *o, struct cluster **out, struct
 	snprintf(c->config_hash, sizeof(c->config_hash), "%s", o->config_hash ? o->config_hash : "");
 	c->signer = o->signer;
 	buf_init(&c->live_pending);
+	pthread_mutex_init(&c->flush_mu, NULL);
+	pthread_mutex_init(&c->read_mu, NULL);
+	worker_cond_init(&c->read_cv);
 	c->ctx = o->ctx;
 	c->started_ns = ooda_now_ns();
 	if (c->signer) {
@@ -525,19 +635,18 @@ void cluster_destroy(struct cluster *c)
 		pthread_join(c->thread, NULL);
 	}
 	if (c->live) { /* the samples since the last round: the others keep counting them */
-		size_t entries = 0;
-		if (!c->live_pending.len)
-			live_delta_take(c->live, &c->live_pending, &entries);
-		struct buf err = BUF_INIT;
-		if (c->live_pending.len && store_write(c->store, live_put_tx, c, &err))
-			log_warn("cluster: %s", err.data);
-		buf_release(&err);
+		pthread_mutex_lock(&c->flush_mu);
+		live_flush_locked(c);
+		pthread_mutex_unlock(&c->flush_mu);
 	}
 	if (c->multi && c->term && store_fence_refusals(c->store) == c->refusals_seen)
 		lease_release(c);
 	if (c->multi)
 		lead_set(0);
 	buf_release(&c->live_pending);
+	pthread_mutex_destroy(&c->flush_mu);
+	pthread_mutex_destroy(&c->read_mu);
+	pthread_cond_destroy(&c->read_cv);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
 	free(c);

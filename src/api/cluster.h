@@ -32,12 +32,16 @@
 #include "store/store.h"
 
 /*
- * A node writes its delta of live signals every CLUSTER_LIVE_SEND_NS (reads
- * the others' every round); deltas are kept in the control store
+ * A node writes its delta of live signals when it acknowledges an ingest
+ * request with spans (cluster_live_flush) and, for what else gathered (an
+ * edge made from another node's child, an external edge at the end of its
+ * matching window, a delta whose write failed), every CLUSTER_LIVE_SEND_NS;
+ * it reads the others' every round and before each live view answers
+ * (cluster_live_catch_up). Deltas are kept in the control store
  * CLUSTER_LIVE_KEEP_NS (the live ring's hour) and read CLUSTER_LIVE_PAGE
  * rows a query.
  */
-#define CLUSTER_LIVE_SEND_NS (INT64_C(5) * 1000000000)
+#define CLUSTER_LIVE_SEND_NS (INT64_C(1) * 1000000000)
 #define CLUSTER_LIVE_KEEP_NS (INT64_C(3600) * 1000000000)
 #define CLUSTER_LIVE_PAGE 500
 
@@ -131,6 +135,29 @@ void cluster_config_answered(struct cluster *c, int64_t gen, const char *hash, c
  * in time (nodes still filled), or a store error.
  */
 int cluster_config_wait(struct cluster *c, int64_t gen, int64_t timeout_ns, json_t **nodes, struct buf *err);
+
+/*
+ * Read-your-writes for live signals across nodes (docs/scale.md, "Live
+ * signals across nodes"). Both are no-ops on SQLite (one node) and for a
+ * NULL c, and never fail: with the control store away the node answers
+ * from what it has (after a failed read, catch-ups skip the store for
+ * CLUSTER_RENEW_NS rather than each wait on it) and the delta waits for
+ * the next round.
+ *
+ * cluster_live_flush: on the thread that is about to acknowledge an ingest
+ * request, after live_publish: reads the other nodes' new deltas (a child
+ * they sent may name a parent this request brought), then stores this
+ * node's samples as one delta row, so that once the request is
+ * acknowledged any node that catches up counts them.
+ *
+ * cluster_live_catch_up: before a live view answers (services, a service,
+ * the graph, PromQL over ooda_span_*): reads the deltas stored since the
+ * last read, one indexed query. Callers that arrive while a read is under
+ * way wait for it to end and share the next one, which began after they
+ * arrived, so a delta committed before the call is always counted.
+ */
+void cluster_live_flush(struct cluster *c);
+void cluster_live_catch_up(struct cluster *c);
 
 /* Whether the control store is shared by several nodes (PostgreSQL): false on SQLite. */
 bool cluster_multi(const struct cluster *c);

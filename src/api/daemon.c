@@ -62,6 +62,18 @@ static void publish_live(void *ctx, const struct telemetry_batch *b)
 	}
 }
 
+/*
+ * After publish_live saw every batch of a commit and before their requests
+ * are acknowledged: with several nodes, store this node's new samples for
+ * the others (cluster_live_flush: read-your-writes), one row per commit.
+ */
+static void published_live(void *ctx, bool spans)
+{
+	struct daemon *d = ctx;
+	if (spans)
+		cluster_live_flush(d->cluster);
+}
+
 static pthread_mutex_t poke_mu = PTHREAD_MUTEX_INITIALIZER; /* d->poke_engine */
 
 void daemon_poke_engine(void *ctx)
@@ -554,6 +566,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		.retention_age_ns = d.cfg.retention_max_age_ns,
 		.retention_bytes = d.cfg.retention_max_bytes,
 		.publish = publish_live,
+		.published = published_live,
 		.publish_ctx = &d,
 		.expect_existing = store_telemetry_recorded(d.store),
 		.recreate = opt->recreate_telemetry,

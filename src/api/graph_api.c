@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/cluster.h"
 #include "api/handlers.h"
 #include "core/time.h"
 
@@ -192,6 +193,7 @@ int api_graph(struct http_request *req, struct http_response *res)
 	if (rc)
 		return rc;
 	struct daemon *d = api_daemon(req);
+	cluster_live_catch_up(d->cluster); /* what other nodes acknowledged counts (several nodes only) */
 	int64_t now = ooda_now_ns();
 	json_t *g = graph_load(d->live, now, window, &req->err, &rc);
 	if (!g)

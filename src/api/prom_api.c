@@ -7,6 +7,7 @@
  * Prometheus's, not problem+json.
  */
 #include "api/api.h"
+#include "api/cluster.h"
 #include "api/handlers.h"
 #include "api/prom_shared.h"
 #include "core/time.h"
@@ -164,6 +165,8 @@ static int run_query(struct http_request *req, struct http_response *res, bool r
 			return prom_error(res, 400, "bad_data", "invalid parameter \"time\": want unix seconds or RFC 3339 from 1970 to 2262");
 	}
 	struct daemon *d = api_daemon(req);
+	if (strstr(q, "ooda_span_")) /* the live series count what other nodes acknowledged (several nodes only) */
+		cluster_live_catch_up(d->cluster);
 	struct metrics_ctx mc = { d->tstore, d->live };
 	struct promql_source src;
 	metrics_source_init(&src, &mc);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/cluster.h"
 #include "api/handlers.h"
 #include "core/time.h"
 #include "core/xalloc.h"
@@ -58,6 +59,7 @@ static int sources_load(struct daemon *d, int64_t window_ns, struct svc_sources 
 {
 	struct buf b = BUF_INIT, err = BUF_INIT;
 	memset(s, 0, sizeof(*s));
+	cluster_live_catch_up(d->cluster); /* what other nodes acknowledged counts (several nodes only) */
 	s->now_ns = ooda_now_ns();
 	int rc = live_services_json(d->live, s->now_ns, window_ns, &b, werr);
 	if (rc) {

@@ -6,6 +6,7 @@
  * the stores.
  */
 #include "api/remedy_glue.h"
+#include "api/cluster.h"
 #include "api/handover.h"
 #include "api/respond_glue.h"
 #include "api/stage.h"
@@ -644,6 +645,9 @@ static int stream_start(struct daemon *d, struct buf *err)
 	struct remedy *r = __atomic_load_n(&d->remedy, __ATOMIC_ACQUIRE);
 	if (!rc && r)
 		rc = remedy_subscribe(r, stream_run, d->stream);
+	/* several nodes: every node's feed carries the events any node published (a no-op on SQLite) */
+	if (!rc && d->cluster && cluster_multi(d->cluster))
+		web_stream_share(d->stream, d->store, cluster_node_id(d->cluster));
 	return rc ? rc : web_stream_start(d->stream, d->tstore, err);
 }
 

@@ -198,6 +198,16 @@ int api_cluster(struct http_request *req, struct http_response *res)
 	int rc = cluster_status_json(d->cluster, &j, &req->err);
 	if (rc)
 		return rc;
+	if (cluster_multi(d->cluster)) { /* the live feed's events shared with the other nodes (web/stream.h) */
+		uint64_t sent = 0, received = 0, lost = 0;
+		pthread_mutex_lock(&d->stream_mu);
+		if (d->stream)
+			web_stream_share_stats(d->stream, &sent, &received, &lost);
+		pthread_mutex_unlock(&d->stream_mu);
+		json_object_set_new(j, "feed", json_pack("{s:I, s:I, s:I}", "events_sent", (json_int_t)sent,
+							 "events_received", (json_int_t)received, "events_lost",
+							 (json_int_t)lost));
+	}
 	api_send_json(res, 200, j);
 	return 0;
 }

@@ -501,7 +501,8 @@ static void pending_pop(struct live_signals *live)
 	struct ment *e = spanmap_oldest(m);
 	if (e->flags & F_LIVE) {
 		spanmap_unindex(m, (uint32_t)(e - m->ring));
-		live->st.unmatched_children++;
+		if (!(e->flags & F_REMOTE)) /* another node's child: its parent was most likely elsewhere */
+			live->st.unmatched_children++;
 	}
 	e->flags = 0;
 	m->count--;
@@ -692,6 +693,8 @@ static void publish_span(struct live_signals *live, const struct span *sp, uint3
 			const char *callee = live->services[c->svc]->name;
 			uint32_t id = live_edge_resolve(live, svc_id, callee, strlen(callee), EDGE_SPAN);
 			edge_record(live, id, c->end_ns, c->dur_ns, c->flags & F_ERR);
+			if (c->flags & F_REMOTE)
+				live->st.remote_edges++;
 			e.flags |= F_CLAIMED;
 		}
 		spanmap_remove(&live->pending, pos[i]);
@@ -738,6 +741,32 @@ static void match_parent(struct live_signals *live, const struct span *sp, uint3
 			  .flags = F_LIVE | (sp->status == STATUS_ERROR ? F_ERR : 0) };
 	memcpy(e.trace, sp->trace_id, 16);
 	memcpy(e.id, sp->parent_span_id, 8);
+	if (live->pending.count == live->pending.cap)
+		pending_pop(live);
+	spanmap_push(&live->pending, &e);
+	live_outbox_wait(live, &e); /* the parent may reach another node: it makes the edge */
+}
+
+void live_remote_child(struct live_signals *live, const uint8_t trace[16], const uint8_t parent[8], uint32_t svc,
+		       int64_t end_ns, int64_t dur_ns, bool err)
+{
+	live->st.waits_received++;
+	uint32_t pos;
+	if (spanmap_find(&live->recent, trace, parent, &pos, 1) == 1) {
+		struct ment *p = &live->recent.ring[pos];
+		if (p->svc != svc) {
+			const char *callee = live->services[svc]->name;
+			uint32_t id = live_edge_resolve(live, p->svc, callee, strlen(callee), EDGE_SPAN);
+			edge_record(live, id, end_ns, dur_ns, err);
+			live->st.remote_edges++;
+			p->flags |= F_CLAIMED;
+		}
+		return;
+	}
+	struct ment e = { .seen_ns = live->cfg.clock(live->cfg.clock_ctx), .end_ns = end_ns, .dur_ns = dur_ns,
+			  .svc = svc, .edge = NONE, .flags = F_LIVE | F_REMOTE | (err ? F_ERR : 0) };
+	memcpy(e.trace, trace, 16);
+	memcpy(e.id, parent, 8);
 	if (live->pending.count == live->pending.cap)
 		pending_pop(live);
 	spanmap_push(&live->pending, &e);

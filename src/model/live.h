@@ -100,6 +100,9 @@ struct live_stats {
 	uint64_t evicted_spans;    /* recent spans pushed out of a full span map */
 	uint64_t merge_dropped;    /* local samples not sent to other nodes: the merge outbox was full */
 	uint64_t merged_entries;   /* (series, slot) counters applied from other nodes */
+	uint64_t waits_sent;       /* children sent to the other nodes: their parent was not seen here */
+	uint64_t waits_received;   /* such children received from other nodes */
+	uint64_t remote_edges;     /* edge samples made here from another node's child and a parent seen here */
 	uint32_t services, series, edges;
 };
 
@@ -262,19 +265,34 @@ int live_red_counts(struct live_signals *live, const char *service, const char *
  * take (requests, errors, sum of durations, one count per fixed bucket),
  * which add up exactly on the receiving side (see "How the numbers merge").
  * Edges travel the same way, keyed by caller service, callee name and type.
- * Ingest rates and parent/child matching stay per node: an edge whose
- * parent span reached one node and child span another is not seen.
+ * Ingest rates stay per node.
  *
- * The delta is a byte string (version "OLD1"): the slot width, then per
- * entry its type (0 RED, 1 edge), the service and the operation or callee
- * name, the edge type, the slot number, requests, errors, the sum of
- * durations (IEEE double) and the non-zero bucket counts (a 32-bit mask,
- * then the counts), integers as LEB128 varints.
+ * Edges across nodes: a server span whose parent span this node has not
+ * seen (in its batch or among its recent spans) also travels, as a waiting
+ * child: trace id, parent span id, its service, end, duration and status.
+ * A node that receives one looks for the parent among its own recent spans;
+ * the one node that ingested the parent finds it (at once, or when the
+ * parent arrives within match_window_ns) and counts the edge as its own
+ * sample, which it sends on like any other. Every other node keeps the
+ * child in its pending map until the window ends (bounded by
+ * span_map_size, shared with its own waiting children), so no edge is
+ * counted twice. Waiting children are never sent on.
+ *
+ * The delta is a byte string (version "OLD1"): the slot width, the entry
+ * count, then per entry its type (0 RED, 1 edge, 2 waiting child). RED and
+ * edge entries: the service and the operation or callee name, the edge
+ * type, the slot number, requests, errors, the sum of durations (IEEE
+ * double) and the non-zero bucket counts (a 32-bit mask, then the counts).
+ * Waiting children: the child's service, the 16-byte trace id, the 8-byte
+ * parent span id, the end time and the duration in ns, and the error flag
+ * (one byte, 0 or 1). Integers are LEB128 varints.
  */
 
 /* Entries of the outbox at most (about 150 bytes each); samples beyond it are counted in merge_dropped. */
 #define LIVE_OUTBOX_MAX 16384u
-/* A delta longer than this or with more entries than LIVE_OUTBOX_MAX is refused by live_delta_apply. */
+/* Waiting children in the outbox at most (48 bytes each); those beyond are counted in merge_dropped. */
+#define LIVE_OUTBOX_WAITS_MAX 16384u
+/* A delta longer than this or with more entries than both bounds together is refused by live_delta_apply. */
 #define LIVE_DELTA_MAX_BYTES (8u << 20)
 
 /* From now on this node notes its own samples for live_delta_take. */
@@ -283,7 +301,7 @@ void live_merge_enable(struct live_signals *live);
 /*
  * Appends to out the delta of this node's samples since the last call and
  * empties the outbox; *entries receives the number of (series, slot)
- * entries (0: nothing was appended). Returns 0, or OODA_EINVAL for NULLs.
+ * entries and waiting children (0: nothing was appended). Returns 0, or OODA_EINVAL for NULLs.
  */
 int live_delta_take(struct live_signals *live, struct buf *out, size_t *entries);
 
@@ -294,7 +312,9 @@ int live_delta_take(struct live_signals *live, struct buf *out, size_t *entries)
  * the requests, another slot width) changes nothing and returns
  * OODA_EINVAL with the reason in err. Entries for slots older than the
  * ring are skipped; names past the limits go to "other" as at ingest.
- * Samples applied here are not sent on by live_delta_take.
+ * Samples applied here are not sent on by live_delta_take; an edge made
+ * here from a waiting child and a parent this node ingested is (see "Edges
+ * across nodes").
  */
 int live_delta_apply(struct live_signals *live, const uint8_t *p, size_t n, struct buf *err);
 

@@ -66,7 +66,8 @@ struct edge {
 };
 
 /* An entry of a span map; see struct spanmap. */
-enum { F_LIVE = 1, F_EXT = 2, F_CLAIMED = 4, F_ERR = 8, F_EXT_LOST = 16 };
+/* F_REMOTE: a pending child another node took (live_remote_child), waiting here for its parent */
+enum { F_LIVE = 1, F_EXT = 2, F_CLAIMED = 4, F_ERR = 8, F_EXT_LOST = 16, F_REMOTE = 32 };
 struct ment {
 	uint8_t trace[16];
 	uint8_t id[8];   /* span id (recent map) or parent span id (pending map) */
@@ -101,7 +102,7 @@ struct spanmap {
  * live_delta_take(), one entry per (series, slot), so a node sends what it
  * ingested and never what it imported from others.
  */
-enum out_type { OUT_RED, OUT_EDGE };
+enum out_type { OUT_RED, OUT_EDGE, OUT_WAIT };
 struct outent {
 	struct series *s;
 	int64_t k;
@@ -110,10 +111,25 @@ struct outent {
 	struct slot c;  /* c.k unused */
 };
 
+/*
+ * A server span of this node whose parent span this node has not seen: sent
+ * so that the node holding the parent makes the edge (live.h, "Edges across
+ * nodes").
+ */
+struct outwait {
+	uint8_t trace[16];
+	uint8_t parent[8];
+	uint32_t svc;
+	int64_t end_ns, dur_ns;
+	bool err;
+};
+
 struct outbox {
 	bool on;
 	struct outent *v;
 	uint32_t n, cap;
+	struct outwait *w; /* waiting children, at most LIVE_OUTBOX_WAITS_MAX */
+	uint32_t n_w, cap_w;
 	uint32_t *index; /* entry index, EMPTY when free */
 	uint32_t mask;
 	uint64_t dropped; /* samples lost to a full outbox */
@@ -165,6 +181,19 @@ double live_quantile_ms(const struct totals *t, double q);
 /* Notes a local sample of slot k of s in the merge outbox, when merging is on. */
 void live_outbox_note(struct live_signals *live, uint8_t type, uint32_t owner, struct series *s,
 		      int64_t k, int64_t dur_ns, bool err);
+
+/* Notes a local child whose parent this node has not seen (e: its pending entry), when merging is on. */
+void live_outbox_wait(struct live_signals *live, const struct ment *e);
+
+/*
+ * A child span another node took whose parent it had not seen (lock held):
+ * when the parent is among this node's recent spans, the edge parent's
+ * service -> svc is counted here (a local sample, sent on); otherwise the
+ * child waits in the pending map, flagged F_REMOTE, for a parent arriving
+ * here within match_window_ns.
+ */
+void live_remote_child(struct live_signals *live, const uint8_t trace[16], const uint8_t parent[8], uint32_t svc,
+		       int64_t end_ns, int64_t dur_ns, bool err);
 
 /* Frees the merge outbox. */
 void live_outbox_release(struct live_signals *live);

@@ -1,8 +1,8 @@
 /*
  * Live signals across nodes (live.h, "Merging across nodes"): the outbox
- * that notes this node's own samples per (series, slot), its encoding as a
- * delta for the other nodes, and the decoder that adds another node's
- * delta into this view. The cluster loop (api/cluster.c) carries deltas
+ * that notes this node's own samples per (series, slot) and the children
+ * whose parent it has not seen, its encoding as a delta for the other
+ * nodes, and the decoder that adds another node's delta into this view. The cluster loop (api/cluster.c) carries deltas
  * through the control store; nothing here does I/O.
  */
 #include <math.h>
@@ -33,8 +33,32 @@ void live_merge_enable(struct live_signals *live)
 	pthread_mutex_unlock(&live->lock);
 }
 
+void live_outbox_wait(struct live_signals *live, const struct ment *e)
+{
+	struct outbox *o = &live->out;
+	if (!o->on)
+		return;
+	if (o->n_w >= LIVE_OUTBOX_WAITS_MAX) {
+		o->dropped++;
+		return;
+	}
+	if (o->n_w == o->cap_w) {
+		o->cap_w = o->cap_w ? o->cap_w * 2 : 16;
+		o->w = xrealloc(o->w, sizeof(*o->w) * o->cap_w);
+	}
+	struct outwait *w = &o->w[o->n_w++];
+	memcpy(w->trace, e->trace, 16);
+	memcpy(w->parent, e->id, 8);
+	w->svc = e->svc;
+	w->end_ns = e->end_ns;
+	w->dur_ns = e->dur_ns;
+	w->err = e->flags & F_ERR;
+	live->st.waits_sent++;
+}
+
 void live_outbox_release(struct live_signals *live)
 {
+	free(live->out.w);
 	free(live->out.v);
 	free(live->out.index);
 	memset(&live->out, 0, sizeof(live->out));
@@ -113,11 +137,11 @@ int live_delta_take(struct live_signals *live, struct buf *out, size_t *entries)
 		return OODA_EINVAL;
 	pthread_mutex_lock(&live->lock);
 	struct outbox *o = &live->out;
-	*entries = o->n;
-	if (o->n) {
+	*entries = (size_t)o->n + o->n_w;
+	if (*entries) {
 		buf_add(out, MAGIC, sizeof(MAGIC));
 		put_varint(out, (uint64_t)live->cfg.slot_ns);
-		put_varint(out, o->n);
+		put_varint(out, *entries);
 		for (uint32_t j = 0; j < o->n; j++) {
 			const struct outent *e = &o->v[j];
 			bool edge = e->type == OUT_EDGE;
@@ -142,7 +166,19 @@ int live_delta_take(struct live_signals *live, struct buf *out, size_t *entries)
 				if (e->c.b[b])
 					put_varint(out, e->c.b[b]);
 		}
+		for (uint32_t j = 0; j < o->n_w; j++) {
+			const struct outwait *w = &o->w[j];
+			uint8_t type = OUT_WAIT, err = w->err;
+			buf_add(out, &type, 1);
+			put_str(out, live->services[w->svc]->name);
+			buf_add(out, w->trace, 16);
+			buf_add(out, w->parent, 8);
+			put_varint(out, (uint64_t)w->end_ns);
+			put_varint(out, (uint64_t)w->dur_ns);
+			buf_add(out, &err, 1);
+		}
 		o->n = 0;
+		o->n_w = 0;
 		memset(o->index, 0xff, sizeof(uint32_t) * ((size_t)o->mask + 1));
 	}
 	pthread_mutex_unlock(&live->lock);
@@ -205,15 +241,52 @@ struct dent {
 	size_t svc_len, name_len;
 	int64_t k;
 	struct slot c;
+	/* a waiting child (OUT_WAIT) */
+	const uint8_t *trace, *parent;
+	int64_t end_ns, dur_ns;
+	bool err;
 };
+
+static const uint8_t *get_bytes(struct rd *r, size_t n, const char *what)
+{
+	if (r->bad || (size_t)(r->end - r->p) < n) {
+		r->bad = r->bad ? r->bad : what;
+		return NULL;
+	}
+	const uint8_t *at = r->p;
+	r->p += n;
+	return at;
+}
+
+/* The rest of a waiting child, after its service name. */
+static bool get_wait(struct rd *r, struct dent *e)
+{
+	e->trace = get_bytes(r, 16, "trace id");
+	e->parent = get_bytes(r, 8, "parent span id");
+	uint64_t end = get_varint(r, "end time");
+	uint64_t dur = get_varint(r, "duration");
+	uint8_t err = get_u8(r, "error flag");
+	if (r->bad)
+		return false;
+	if (end > (uint64_t)INT64_MAX || dur > (uint64_t)INT64_MAX)
+		r->bad = "end time or duration out of range";
+	else if (err > 1)
+		r->bad = "error flag neither 0 nor 1";
+	e->end_ns = (int64_t)end;
+	e->dur_ns = (int64_t)dur;
+	e->err = err;
+	return !r->bad;
+}
 
 static bool get_entry(struct rd *r, struct dent *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->type = get_u8(r, "entry type");
-	if (!r->bad && e->type != OUT_RED && e->type != OUT_EDGE)
+	if (!r->bad && e->type != OUT_RED && e->type != OUT_EDGE && e->type != OUT_WAIT)
 		r->bad = "unknown entry type";
 	e->svc = get_str(r, &e->svc_len, "service name");
+	if (e->type == OUT_WAIT)
+		return get_wait(r, e);
 	e->name = get_str(r, &e->name_len, e->type == OUT_EDGE ? "callee name" : "operation name");
 	if (e->type == OUT_EDGE) {
 		e->kind = get_u8(r, "edge type");
@@ -273,6 +346,10 @@ static void apply_entry(struct live_signals *live, const struct dent *e)
 	uint32_t svc = live_service_by_name(live, e->svc, e->svc_len);
 	if (svc == NONE)
 		return;
+	if (e->type == OUT_WAIT) {
+		live_remote_child(live, e->trace, e->parent, svc, e->end_ns, e->dur_ns, e->err);
+		return;
+	}
 	struct series *s = NULL;
 	if (e->type == OUT_RED) {
 		char name[LIVE_NAME_MAX + 1];
@@ -315,7 +392,7 @@ static void rd_header(struct rd *r, const struct live_signals *live, uint64_t *c
 	*count = get_varint(r, "entry count");
 	if (!r->bad && slot_ns != (uint64_t)live->cfg.slot_ns)
 		r->bad = "the sending node cuts time into slots of another width";
-	else if (!r->bad && (*count == 0 || *count > LIVE_OUTBOX_MAX))
+	else if (!r->bad && (*count == 0 || *count > (uint64_t)LIVE_OUTBOX_MAX + LIVE_OUTBOX_WAITS_MAX))
 		r->bad = "entry count out of range";
 }
 

@@ -108,6 +108,14 @@ static const char *const pg_migrations[] = {
 	"CREATE TABLE metric_metadata(name TEXT PRIMARY KEY, type TEXT NOT NULL, help TEXT NOT NULL,"
 	"  unit TEXT NOT NULL, seq BIGINT NOT NULL);"
 	"CREATE INDEX metric_metadata_seq_idx ON metric_metadata(seq);",
+	/*
+	 * 12: the live feed's events (web/stream.h) as the node that stored each
+	 * change published it, for the other nodes' feeds: kept ten minutes. Ids
+	 * are given out under the write lock, so they commit in id order.
+	 */
+	"CREATE TABLE stream_events(id BIGSERIAL PRIMARY KEY, node_id TEXT NOT NULL, created_ns BIGINT NOT NULL,"
+	"  type TEXT NOT NULL, body TEXT NOT NULL);"
+	"CREATE INDEX stream_events_created ON stream_events(created_ns);",
 };
 
 /* Bookkeeping outside the numbered migrations: the schema version itself. */
@@ -196,6 +204,10 @@ enum pg_stmt {
 	PG_EXEMPLARS_LIST,
 	PG_METADATA_PUT,
 	PG_METADATA_LIST,
+	PG_STREAM_PUT,
+	PG_STREAM_PRUNE,
+	PG_STREAM_LIST,
+	PG_STREAM_HEAD,
 	PG_COUNT
 };
 
@@ -371,6 +383,12 @@ static const char *const pg_text[PG_COUNT] = {
 		" seq = excluded.seq WHERE (metric_metadata.type, metric_metadata.help, metric_metadata.unit)"
 		" IS DISTINCT FROM (excluded.type, excluded.help, excluded.unit)",
 	[PG_METADATA_LIST] = "SELECT name, type, help, unit, seq FROM metric_metadata WHERE seq > $1 ORDER BY seq LIMIT $2",
+	[PG_STREAM_PUT] = "INSERT INTO stream_events(node_id, created_ns, type, body) VALUES($1, $2, $3, $4)",
+	[PG_STREAM_PRUNE] = "DELETE FROM stream_events WHERE created_ns < $1",
+	/* $1 the reading node (its own events are left out), $2 the last id it read, $3 limit */
+	[PG_STREAM_LIST] = "SELECT id, node_id, created_ns, type, body FROM stream_events"
+			   " WHERE id > $2 AND node_id <> $1 ORDER BY id LIMIT $3",
+	[PG_STREAM_HEAD] = "SELECT COALESCE(max(id), 0) FROM stream_events",
 };
 
 #endif

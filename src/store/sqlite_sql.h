@@ -110,6 +110,10 @@ static const char *const sql_migrations[] = {
 	"CREATE TABLE shared_exemplars(id INTEGER PRIMARY KEY, written_ns INTEGER NOT NULL, body BLOB NOT NULL);"
 	"CREATE TABLE metric_metadata(name TEXT PRIMARY KEY, type TEXT NOT NULL, help TEXT NOT NULL,"
 	"  unit TEXT NOT NULL, seq INTEGER NOT NULL);",
+	/* 12: the live feed's events shared between nodes (web/stream.h); used on PostgreSQL only, like 8 */
+	"CREATE TABLE stream_events(id INTEGER PRIMARY KEY, node_id TEXT NOT NULL, created_ns INTEGER NOT NULL,"
+	"  type TEXT NOT NULL, body TEXT NOT NULL);"
+	"CREATE INDEX stream_events_created ON stream_events(created_ns);",
 };
 
 enum sql_stmt {

@@ -565,6 +565,33 @@ int store_metadata_put(struct store *s, const char *name, const char *type, cons
 /* The families changed after seq, oldest change first, at most limit; fn gets a const struct metric_meta_row *. */
 int store_metadata_list(struct store *s, int64_t after_seq, size_t limit, store_row_fn fn, void *ctx);
 
+/* ---- the live feed's events, shared between nodes (web/stream.h) ------------ */
+
+/* An event of the live feed as the node that published it stored it. */
+struct stream_event_row {
+	int64_t id;            /* ascending in commit order */
+	const char *node_id;
+	int64_t created_ns;
+	const char *type;      /* the SSE event name: "alert", "incident", "run", "summary" */
+	const char *body;      /* one line of JSON */
+};
+
+/*
+ * (tx) Stores an event node published and deletes the events created
+ * before keep_after_ns. OODA_EUNSUPPORTED on SQLite (one node: nobody to
+ * share with).
+ */
+int store_stream_put(struct store *s, const char *node, int64_t now_ns, const char *type, const char *body,
+		     int64_t keep_after_ns);
+/*
+ * The events with id > after_id that other nodes than node stored, oldest
+ * first, at most limit (> 0); fn gets a const struct stream_event_row *
+ * valid for the call. OODA_EUNSUPPORTED on SQLite.
+ */
+int store_stream_list(struct store *s, const char *node, int64_t after_id, size_t limit, store_row_fn fn, void *ctx);
+/* The newest event's id (0: none), where a node starting to follow begins. OODA_EUNSUPPORTED on SQLite. */
+int store_stream_head(struct store *s, int64_t *id);
+
 /* ---- audit signing keys of the nodes (audit.h, audit_keys_load) ---------- */
 
 /* A node's published checkpoint signing key. */

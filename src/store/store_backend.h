@@ -168,6 +168,11 @@ struct store_backend {
 	int (*exemplars_list)(void *impl, int64_t after_id, size_t limit, store_row_fn fn, void *ctx);
 	int (*metadata_put)(void *impl, const char *name, const char *type, const char *help, const char *unit); /* (tx) */
 	int (*metadata_list)(void *impl, int64_t after_seq, size_t limit, store_row_fn fn, void *ctx);
+	/* the live feed's events shared between nodes (store.h); NULL on a backend with one node */
+	int (*stream_put)(void *impl, const char *node, int64_t now_ns, const char *type, const char *body,
+			  int64_t keep_after_ns); /* (tx) */
+	int (*stream_list)(void *impl, const char *node, int64_t after_id, size_t limit, store_row_fn fn, void *ctx);
+	int (*stream_head)(void *impl, int64_t *id);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -258,3 +258,23 @@ int store_metadata_list(struct store *s, int64_t after_seq, size_t limit, store_
 	const struct store_backend *be = store_backend(s);
 	return be->metadata_list ? be->metadata_list(store_impl(s), after_seq, limit, fn, ctx) : OODA_EUNSUPPORTED;
 }
+
+int store_stream_put(struct store *s, const char *node, int64_t now_ns, const char *type, const char *body,
+		     int64_t keep_after_ns)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->stream_put ? be->stream_put(store_impl(s), node, now_ns, type, body, keep_after_ns)
+			      : OODA_EUNSUPPORTED;
+}
+
+int store_stream_list(struct store *s, const char *node, int64_t after_id, size_t limit, store_row_fn fn, void *ctx)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->stream_list ? be->stream_list(store_impl(s), node, after_id, limit, fn, ctx) : OODA_EUNSUPPORTED;
+}
+
+int store_stream_head(struct store *s, int64_t *id)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->stream_head ? be->stream_head(store_impl(s), id) : OODA_EUNSUPPORTED;
+}

@@ -1494,6 +1494,53 @@ static int pg_live_prune(void *impl, int64_t before_ns)
 	return wexec(impl, PG_LIVE_PRUNE, &p, NULL);
 }
 
+/* ---- the live feed's events shared between nodes ---------------------------- */
+
+static int pg_stream_put(void *impl, const char *node, int64_t now_ns, const char *type, const char *body,
+			 int64_t keep_after_ns)
+{
+	struct params p = { 0 };
+	p_str(&p, node);
+	p_int(&p, now_ns);
+	p_str(&p, type);
+	p_str(&p, body);
+	int rc = wexec(impl, PG_STREAM_PUT, &p, NULL);
+	if (rc)
+		return rc;
+	struct params q = { 0 };
+	p_int(&q, keep_after_ns);
+	return wexec(impl, PG_STREAM_PRUNE, &q, NULL);
+}
+
+static int stream_event_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
+{
+	struct stream_event_row row = { .id = col_int(r, i, 0), .node_id = col(r, i, 1), .created_ns = col_int(r, i, 2),
+					.type = col(r, i, 3), .body = col(r, i, 4) };
+	return fn(ctx, &row);
+}
+
+static int pg_stream_list(void *impl, const char *node, int64_t after_id, size_t limit, store_row_fn fn, void *ctx)
+{
+	struct params p = { 0 };
+	p_str(&p, node);
+	p_int(&p, after_id);
+	p_int(&p, (int64_t)(limit ? limit : 1));
+	return iterate(impl, PG_STREAM_LIST, &p, stream_event_each, fn, ctx, NULL);
+}
+
+static int stream_head_each(const PGresult *r, int i, store_row_fn fn, void *ctx)
+{
+	(void)fn;
+	*(int64_t *)ctx = col_int(r, i, 0);
+	return 0;
+}
+
+static int pg_stream_head(void *impl, int64_t *id)
+{
+	*id = 0;
+	return iterate(impl, PG_STREAM_HEAD, NULL, stream_head_each, NULL, id, NULL);
+}
+
 /* ---- generations (store_gen_*) ------------------------------------------------ */
 
 static int pg_gen_bump(void *impl, const char *name)
@@ -1598,6 +1645,9 @@ const struct store_backend store_pg_backend = {
 	.audit_key_list = pg_audit_key_list,
 	.exemplars_put = pg_exemplars_put,
 	.exemplars_list = pg_exemplars_list,
+	.stream_put = pg_stream_put,
+	.stream_list = pg_stream_list,
+	.stream_head = pg_stream_head,
 	.metadata_put = pg_metadata_put,
 	.metadata_list = pg_metadata_list,
 	.table_count = pg_table_count,

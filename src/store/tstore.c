@@ -301,9 +301,14 @@ static void *writer_main(void *arg)
 			pthread_mutex_unlock(&t->wmu);
 			if (rc)
 				log_error("telemetry commit failed: %s", err.data);
-			for (struct job *j = jobs; j; j = j->next)
+			bool spans = false;
+			for (struct job *j = jobs; j; j = j->next) {
 				if (!rc && t->opt.publish)
 					t->opt.publish(t->opt.publish_ctx, j->batch);
+				spans = spans || j->batch->n_spans;
+			}
+			if (!rc && t->opt.published)
+				t->opt.published(t->opt.publish_ctx, spans);
 			pthread_mutex_lock(&t->mu);
 			for (struct job *j = jobs, *next; j; j = next) {
 				next = j->next;

@@ -57,6 +57,11 @@ struct tstore_options {
 	/* Called on the writer thread after a batch is durable, before its
 	 * appender wakes (live signals); may be NULL. */
 	void (*publish)(void *ctx, const struct telemetry_batch *b);
+	/* Called on the same thread once publish saw every batch of one commit
+	 * (the embedded store's group commit; one append on ClickHouse), before
+	 * their appenders wake; spans: one of the batches carried spans. May be
+	 * NULL; gets publish_ctx. */
+	void (*published)(void *ctx, bool spans);
 	void *publish_ctx;
 	/* control.db records that this data dir has held telemetry: a missing
 	 * telemetry.db is then a loss, not a first run (see tstore_open). */

@@ -543,6 +543,8 @@ static int ch_append(struct tstore *t, const struct telemetry_batch *b, struct b
 		c->opt.publish(c->opt.publish_ctx, b);
 		pthread_mutex_unlock(&c->pub_mu);
 	}
+	if (c->opt.published) /* outside pub_mu: appends that publish meanwhile share what it writes */
+		c->opt.published(c->opt.publish_ctx, b->n_spans > 0);
 	return 0;
 }
 

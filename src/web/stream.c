@@ -4,7 +4,9 @@
  * client's frames through client_read() on an event-loop thread; when the
  * ring is empty the server parks the connection until a publish or a
  * heartbeat wakes it (http_server_wake_streams). The hub's own thread sends
- * heartbeats and turns newly stored change events into "change" events.
+ * heartbeats, turns newly stored change events into "change" events and,
+ * with several nodes, stores the events published here for the others; a
+ * second thread passes on the events the others stored (web_stream_share).
  */
 #include "web/stream.h"
 
@@ -13,6 +15,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -41,6 +44,16 @@ struct web_stream {
 	int64_t events_after_ns; /* change events up to this time were published */
 	pthread_t thread;
 	bool running, stop;
+	/* shared with the other nodes (web_stream_share); the queue and counters under mu */
+	struct store *store;
+	const char *node_id;
+	struct shared_event { char *type, *json; } *outq;
+	size_t n_out;
+	int64_t after_id;        /* the follower thread's own: the last event read */
+	uint64_t sent, received, lost;
+	int64_t logged_ns;
+	pthread_t follower;
+	bool following;
 };
 
 void web_stream_create(struct web_stream **out)
@@ -88,10 +101,9 @@ static void wake_server(struct web_stream *h)
 	pthread_mutex_lock(&h->mu);
 }
 
-void web_stream_publish(struct web_stream *h, const char *type, const char *json)
+/* Queues an event for this node's clients only. */
+static void publish_local(struct web_stream *h, const char *type, const char *json)
 {
-	if (!h)
-		return;
 	struct buf f = BUF_INIT;
 	buf_addf(&f, "event: %s\ndata: %s\n\n", type, json);
 	int64_t now = ooda_mono_ns();
@@ -103,6 +115,23 @@ void web_stream_publish(struct web_stream *h, const char *type, const char *json
 		wake_server(h);
 	pthread_mutex_unlock(&h->mu);
 	buf_release(&f);
+}
+
+void web_stream_publish(struct web_stream *h, const char *type, const char *json)
+{
+	if (!h)
+		return;
+	publish_local(h, type, json);
+	if (!h->store)
+		return;
+	pthread_mutex_lock(&h->mu);
+	if (h->n_out >= WEB_STREAM_SHARE_QUEUE || strlen(json) > WEB_STREAM_SHARE_MAX_BYTES) {
+		h->lost++;
+	} else {
+		h->outq[h->n_out++] = (struct shared_event){ xstrdup(type), xstrdup(json) };
+		pthread_cond_broadcast(&h->wake); /* the hub's thread stores it now, not at its next second */
+	}
+	pthread_mutex_unlock(&h->mu);
 }
 
 /* The server's read(): frames in order, a "dropped" notice first when some were lost. */
@@ -238,14 +267,143 @@ static void poll_events(struct web_stream *h)
 	json_decref(arr);
 }
 
+struct share_batch {
+	struct shared_event *v;
+	size_t n;
+	const char *node_id;
+};
+
+static int share_tx(struct store *s, void *ctx, struct buf *err)
+{
+	const struct share_batch *b = ctx;
+	int64_t now = ooda_now_ns();
+	for (size_t i = 0; i < b->n; i++) {
+		int rc = store_stream_put(s, b->node_id, now, b->v[i].type, b->v[i].json, now - WEB_STREAM_SHARE_KEEP_NS);
+		if (rc) {
+			buf_addf(err, "the live feed's events cannot be stored for the other nodes: %s", ooda_strerror(rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Stores the queued events for the other nodes, in one transaction (h->mu held; released meanwhile). */
+static void share_out(struct web_stream *h)
+{
+	struct share_batch b = { h->outq, h->n_out, h->node_id };
+	h->outq = xcalloc(WEB_STREAM_SHARE_QUEUE, sizeof(*h->outq));
+	h->n_out = 0;
+	pthread_mutex_unlock(&h->mu);
+	struct buf err = BUF_INIT;
+	int rc = store_write(h->store, share_tx, &b, &err);
+	pthread_mutex_lock(&h->mu);
+	if (rc) {
+		h->lost += b.n;
+		int64_t now = ooda_now_ns();
+		if (now - h->logged_ns >= 10 * OODA_NS_PER_SEC) {
+			log_warn("live feed: %s", err.data);
+			h->logged_ns = now;
+		}
+	} else {
+		h->sent += b.n;
+	}
+	buf_release(&err);
+	for (size_t i = 0; i < b.n; i++) {
+		free(b.v[i].type);
+		free(b.v[i].json);
+	}
+	free(b.v);
+}
+
+static int shared_row(void *ctx, const void *row)
+{
+	struct web_stream *h = ctx;
+	const struct stream_event_row *r = row;
+	h->after_id = r->id;
+	if (!strchr(r->body, '\n')) /* one line of JSON, as every producer writes it */
+		publish_local(h, r->type, r->body);
+	pthread_mutex_lock(&h->mu);
+	h->received++;
+	pthread_mutex_unlock(&h->mu);
+	return 0;
+}
+
+/*
+ * The follower thread: wakes on every commit to the store (LISTEN/NOTIFY on
+ * PostgreSQL) or after half a second, and passes on what other nodes stored.
+ * Reads are at least 20 ms apart, so a burst of commits costs one query.
+ */
+static void *follow_main(void *arg)
+{
+	struct web_stream *h = arg;
+	uint64_t seen = 0;
+	int64_t last_read = 0;
+	for (;;) {
+		pthread_mutex_lock(&h->mu);
+		bool stop = h->stop;
+		pthread_mutex_unlock(&h->mu);
+		if (stop)
+			break;
+		int rc = store_wait_change(h->store, &seen, 500);
+		if (rc == OODA_EUNAVAIL) { /* the server is away: try again in a while, without spinning */
+			pthread_mutex_lock(&h->mu);
+			if (!h->stop)
+				worker_cond_wait_until(&h->wake, &h->mu, ooda_mono_ns() + OODA_NS_PER_SEC);
+			pthread_mutex_unlock(&h->mu);
+		}
+		int64_t gap = ooda_mono_ns() - last_read;
+		if (gap < 20 * OODA_NS_PER_MS) {
+			struct timespec ts = { 0, (long)(20 * OODA_NS_PER_MS - gap) };
+			nanosleep(&ts, NULL);
+		}
+		last_read = ooda_mono_ns();
+		for (int page = 0; page < 10; page++) {
+			int64_t before = h->after_id;
+			if (store_stream_list(h->store, h->node_id, h->after_id, 200, shared_row, h) ||
+			    h->after_id == before)
+				break;
+		}
+	}
+	return NULL;
+}
+
+int web_stream_share(struct web_stream *h, struct store *store, const char *node_id)
+{
+	int64_t head = 0;
+	int rc = store_stream_head(store, &head);
+	if (rc)
+		return rc;
+	h->store = store;
+	h->node_id = node_id;
+	h->after_id = head;
+	h->outq = xcalloc(WEB_STREAM_SHARE_QUEUE, sizeof(*h->outq));
+	return 0;
+}
+
+void web_stream_share_stats(struct web_stream *h, uint64_t *sent, uint64_t *received, uint64_t *lost)
+{
+	pthread_mutex_lock(&h->mu);
+	*sent = h->sent;
+	*received = h->received;
+	*lost = h->lost;
+	pthread_mutex_unlock(&h->mu);
+}
+
 static void *hub_main(void *arg)
 {
 	struct web_stream *h = arg;
+	int64_t next_tick = 0;
 	pthread_mutex_lock(&h->mu);
 	while (!h->stop) {
-		worker_cond_wait_until(&h->wake, &h->mu, ooda_mono_ns() + OODA_NS_PER_SEC);
+		if (!h->n_out)
+			worker_cond_wait_until(&h->wake, &h->mu, next_tick ? next_tick : ooda_mono_ns() + OODA_NS_PER_SEC);
+		if (h->n_out)
+			share_out(h);
 		if (h->stop)
 			break;
+		if (ooda_mono_ns() < next_tick)
+			continue; /* woken to share an event: heartbeats and change events keep their second */
+		next_tick = ooda_mono_ns() + OODA_NS_PER_SEC;
 		bool listening = h->n_clients > 0;
 		pthread_mutex_unlock(&h->mu);
 		web_stream_tick(h, ooda_mono_ns());
@@ -268,6 +426,11 @@ int web_stream_start(struct web_stream *h, struct tstore *t, struct buf *err)
 		return OODA_EINTERNAL;
 	}
 	h->running = true;
+	if (h->store && pthread_create(&h->follower, NULL, follow_main, h)) {
+		buf_adds(err, "cannot start the live feed's follower thread");
+		return OODA_EINTERNAL;
+	}
+	h->following = h->store != NULL;
 	return 0;
 }
 
@@ -278,10 +441,17 @@ void web_stream_destroy(struct web_stream *h)
 	if (h->running) {
 		pthread_mutex_lock(&h->mu);
 		h->stop = true;
-		pthread_cond_signal(&h->wake);
+		pthread_cond_broadcast(&h->wake);
 		pthread_mutex_unlock(&h->mu);
 		pthread_join(h->thread, NULL);
+		if (h->following)
+			pthread_join(h->follower, NULL);
 	}
+	for (size_t i = 0; i < h->n_out; i++) { /* not stored: the store may be closing */
+		free(h->outq[i].type);
+		free(h->outq[i].json);
+	}
+	free(h->outq);
 	while (h->clients) /* only when the server never ran their done(): free what is left */
 		client_done(h->clients);
 	pthread_cond_destroy(&h->wake);

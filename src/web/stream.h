@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "http/server.h"
+#include "store/store.h"
 #include "store/tstore.h"
 
 #define WEB_STREAM_MAX_CLIENTS 16
@@ -35,6 +36,30 @@ void web_stream_create(struct web_stream **out);
  * OODA_EINTERNAL when the thread cannot start (detail in err).
  */
 int web_stream_start(struct web_stream *h, struct tstore *t, struct buf *err);
+
+/*
+ * Several nodes (PostgreSQL): every node's feed carries every event once.
+ * Called before web_stream_start; store and node_id must outlive the hub.
+ * From then on each event published here is also stored for the other
+ * nodes (store_stream_put, by the hub's thread: a publish still never
+ * waits for the store; at most WEB_STREAM_SHARE_QUEUE wait, beyond that
+ * they stay local and are counted), and a second thread follows the store's
+ * change notifications (store_wait_change) and passes the events other
+ * nodes stored since the last look to this hub's clients, oldest first,
+ * starting with those stored after this call. Change events ("change")
+ * are read from the telemetry store by every node and are not shared.
+ * Returns 0, or OODA_EUNSUPPORTED on a store with one node (SQLite), where
+ * nothing changes.
+ */
+int web_stream_share(struct web_stream *h, struct store *store, const char *node_id);
+#define WEB_STREAM_SHARE_QUEUE 1024
+/* Events of at most this many bytes are shared; a larger one stays on this node (counted). */
+#define WEB_STREAM_SHARE_MAX_BYTES (256 * 1024)
+/* Stored events are kept this long (a node that was away longer misses the older ones). */
+#define WEB_STREAM_SHARE_KEEP_NS (600 * 1000000000LL)
+
+/* Events this node stored for the others, read from them, and could not share (queue full, too big, store away). */
+void web_stream_share_stats(struct web_stream *h, uint64_t *sent, uint64_t *received, uint64_t *lost);
 
 /* The server whose sleeping streams a publish wakes; set before clients come. */
 void web_stream_set_server(struct web_stream *h, struct http_server *s);

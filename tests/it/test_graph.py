@@ -5,9 +5,18 @@ drops is degraded, a steady one is ok "within baseline", a new one is ok
 with "no baseline yet". Spans are sent over OTLP JSON with start times in
 the baseline period (half an hour ago) and now. Every edge carries its rate;
 declared edges stay beside the traced ones; a bad window or baseline is a
-400 naming it; a viewer reads the graph."""
+400 naming it; a viewer reads the graph.
+
+With several nodes (the nodes3 suite) the caller's spans go through one node
+and the callee's through another, and a third is asked at once: the edge, the
+callee's RED and its ooda_span_* series count every span the first two
+acknowledged (when the child's node acknowledged first; when the parent's did,
+the node holding the parent makes the edge at its next round, which the test
+waits for and prints)."""
+import json
 import time
-from oodait import Server, check, create_token, done
+import urllib.parse
+from oodait import Server, check, create_token, done, wait_for
 
 CONFIG = """\
 services:
@@ -37,6 +46,60 @@ def calls(caller, callee, end_ns, n, dur_ms=10, errors=0):
         return {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
                 "scopeSpans": [{"spans": sp}]}
     return {"resourceSpans": [rs(caller, a), rs(callee, b)]}
+
+
+def split(body):
+    """The caller's and the callee's spans of a calls() body, as two requests."""
+    caller, callee = body["resourceSpans"]
+    return {"resourceSpans": [caller]}, {"resourceSpans": [callee]}
+
+
+def across_nodes(s, now):
+    """The caller's spans through node a, the callee's through node b, every view read on node c at once."""
+    a, b, c = s.url, s.followers[0].url, s.followers[1].url
+    auth = {"Authorization": "Bearer " + s.token}
+
+    def post(url, body):
+        r = s._send(url, "POST", "/v1/traces", json.dumps(body).encode(), dict(auth, **{"Content-Type": "application/json"}), 30)
+        check(r.status == 200, f"spans accepted by {url}: {r.status} {r.body[:200]}")
+
+    def get(url, path):
+        r = s._send(url, "GET", path, None, auth, 30)
+        check(r.status == 200, f"GET {path} on {url}: {r.status} {r.body[:200]}")
+        return r.json() if r.status == 200 else {}
+
+    def edge(url, src, dst):
+        return {(x["source"], x["target"]): x for x in get(url, "/api/v1/graph").get("edges", [])}.get((src, dst))
+
+    # the callee's spans first, as an SDK exports them (they end first), then the caller's on another node
+    parents, children = split(calls("web-x", "api-x", now, 7, errors=2))
+    post(b, children)
+    post(a, parents)
+    for url in (c, a, b):
+        e = edge(url, "web-x", "api-x") or {}
+        check(e.get("calls") == 7 and e.get("errors") == 2,
+              f"the edge whose caller and callee spans reached different nodes, on {url} at once: {e}")
+    svc = get(c, "/api/v1/services/api-x")
+    check(svc.get("requests") == 7 and svc.get("errors") == 2,
+          f"the callee's RED on a third node at once: {svc.get('requests')} {svc.get('errors')}")
+    up = [x for x in svc.get("upstream", []) if x.get("service") == "web-x"]
+    check(len(up) == 1 and up[0].get("calls") == 7, f"the callee's caller on a third node: {svc.get('upstream')}")
+    q = urllib.parse.quote('sum(ooda_span_requests_total{service="api-x"})')
+    res = get(c, "/api/v1/query?query=" + q).get("data", {}).get("result", [])
+    check(len(res) == 1 and float(res[0]["value"][1]) == 7, f"ooda_span_requests_total on a third node at once: {res}")
+
+    # the caller's spans first: the node holding them makes the edge when it reads the callee's (each round)
+    parents, children = split(calls("web-y", "api-y", now, 5))
+    post(a, parents)
+    post(b, children)
+    t0 = time.time()
+    e = wait_for("the edge on a third node when the caller's spans came first",
+                 lambda: (edge(c, "web-y", "api-y") or {}).get("calls") == 5, timeout=15)
+    print(f"caller's spans first: the edge was on the third node {time.time() - t0:.2f} s after the callee's were "
+          f"acknowledged")
+    for url in (a, b):
+        e = edge(url, "web-y", "api-y") or {}
+        check(e.get("calls") == 5, f"and on {url}, counted once: {e}")
 
 
 def main():
@@ -102,6 +165,9 @@ def main():
         e = {(x["source"], x["target"]): x for x in g2["edges"]}.get(("checkout", "payments"), {})
         check(e.get("baseline") is None and e.get("health") == "ok",
               f"the baseline parameter sets the period compared with: {e}")
+
+        if len(s.followers) >= 2:
+            across_nodes(s, now)
 
         for q, name in (("window=soon", "window"), ("baseline=-1m", "baseline"), ("window=10m&baseline=10m", "baseline"),
                         ("baseline=30d", "baseline")):

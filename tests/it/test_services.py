@@ -7,9 +7,17 @@ an overall health with its reason. A declared service without data is
 "unknown"; health turns "failing" when a page alert fires and when the probe
 fails. An unknown name is a 404 problem naming it (CLI exit 1), a bad
 window a 400 naming the parameter; a viewer
-token reads it all."""
+token reads it all.
+
+With several nodes (the nodes3 suite), while the control store refuses every
+connection, spans sent to one node are still acknowledged and counted by that
+node's own view; once PostgreSQL takes connections again, the other nodes
+count them too (the node writes the delta it kept at its next round)."""
 import json
+import os
+import re
 import socket
+import subprocess
 import threading
 import time
 from datetime import datetime, timezone
@@ -120,6 +128,42 @@ def show(s, name):
     return r.json() if r.status == 200 else {}
 
 
+def psql(dsn, sql):
+    r = subprocess.run(["psql", "-qAtX", dsn, "-c", sql], capture_output=True, text=True)
+    check(r.returncode == 0, f"psql {sql}: {r.stderr}")
+
+
+def control_store_away(s, ingest, viewer):
+    """The nodes' database refuses connections and theirs are ended; spans go to one node meanwhile."""
+    dsn = os.environ[s.pg_var]
+    db = re.findall(r"dbname=(\w+)", dsn)[-1]  # the last one counts
+    admin = dsn + " dbname=postgres"
+    a, b = s.url, s.followers[0].url
+    one = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "svc-away"}}]},
+                              "scopeSpans": [{"spans": [
+                                  {"traceId": f"{0xa0a0 + i:032x}", "spanId": f"{0xa0a0 + i:016x}", "name": "GET /a",
+                                   "kind": 2, "startTimeUnixNano": str(time.time_ns() - 30_000_000),
+                                   "endTimeUnixNano": str(time.time_ns() - 20_000_000), "status": {"code": 1}}
+                                  for i in range(6)]}]}]}
+    hdr = {"Content-Type": "application/json", "Authorization": "Bearer " + ingest}
+    view = {"Authorization": "Bearer " + viewer}
+    psql(admin, f"ALTER DATABASE {db} ALLOW_CONNECTIONS false")
+    psql(admin, f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{db}'")
+    try:
+        r = s._send(a, "POST", "/v1/traces", json.dumps(one).encode(), hdr, 30)
+        check(r.status == 200, f"spans acknowledged while the control store is away: {r.status} {r.body[:200]}")
+        v = s._send(a, "GET", "/api/v1/services/svc-away", None, view, 30)
+        check(v.status == 200 and v.json().get("requests") == 6,
+              f"the node that took them counts them meanwhile: {v.status} {v.body[:200]}")
+    finally:
+        psql(admin, f"ALTER DATABASE {db} ALLOW_CONNECTIONS true")
+    t0 = time.time()
+    seen = wait_for(lambda: (lambda r: r.status == 200 and r.json().get("requests") == 6)(
+        s._send(b, "GET", "/api/v1/services/svc-away", None, view, 30)), timeout=30)
+    check(seen, "another node counts them once the control store is back")
+    print(f"control store back: another node counted the spans after {time.time() - t0:.1f} s")
+
+
 def main():
     sock = listener()
     s = Server(config=CONFIG.format(port=sock.getsockname()[1]), expect_start=False)
@@ -227,6 +271,8 @@ def main():
         check(fe is not None and "probe" in (fe or {}).get("health_reason", ""), f"failing probe: {listing(s).get('frontend')}")
         r = s.cli("services", "show", "frontend")
         check(r.returncode == 0 and "failing" in r.stdout, f"show says failing: {r.stdout}")
+        if s.followers:
+            control_store_away(s, ingest, viewer)
         rc = s.stop()
         check(rc == 0, f"the daemon stops cleanly (leak check under ASan): {rc}\n{s.read_log()[-2000:]}")
     finally:

@@ -6,7 +6,11 @@ remediation run that waits for approval, is approved and acts arrives as
 start and end, verifying, succeeded), naming the run, its incident and the step,
 without the step's output; an incident opened and acknowledged arrives as `event:
 incident` {event, incident: the document} for each; the 17th client gets 429 while 16 are open; and SIGTERM with streams open stops
-the daemon at once and cleanly instead of waiting out the drain."""
+the daemon at once and cleanly instead of waiting out the drain.
+
+With several nodes (the nodes3 suite): a client of one node gets, once each,
+the incident events of an incident opened through another node and
+acknowledged through a third."""
 import http.client
 import json
 import signal
@@ -14,8 +18,8 @@ import time
 from oodait import Server, check, create_token, done
 
 
-def open_stream(s, token):
-    c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+def open_stream(s, token, port=None):
+    c = http.client.HTTPConnection("127.0.0.1", port or s.port, timeout=10)
     c.request("GET", "/api/v1/stream", headers={"Authorization": "Bearer " + token})
     return c, c.getresponse()
 
@@ -69,6 +73,42 @@ def run_events(s, r, admin):
             break
         seen.append(ev)
     return inc.json().get("id"), run_id, seen
+
+
+def incident_events(r, number, until):
+    """The incident events of incident number read from r up to the first whose event is until."""
+    got = []
+    while True:
+        ev = next_event(r, "incident")
+        if ev is None:
+            return got
+        if (ev.get("incident") or {}).get("id") == number:
+            got.append(ev.get("event"))
+            if ev.get("event") == until:
+                return got
+
+
+def across_nodes(s, viewer, admin):
+    """Clients of two followers; an incident opened through the first node and acknowledged through another."""
+    streams = [open_stream(s, viewer, port=f.port) for f in s.followers[:2]]
+    check(all(rr.status == 200 for _, rr in streams), "a follower's stream opens")
+    body = json.dumps({"title": "svc-across broken", "service": "svc-across"}).encode()
+    auth = {"Authorization": "Bearer " + admin, "Content-Type": "application/json"}
+    opened = s._send(s.url, "POST", "/api/v1/incidents", body, auth, 30)
+    check(opened.status == 201, f"incident through the first node: {opened.status} {opened.body}")
+    number = opened.json().get("id") if opened.status == 201 else None
+    ack = s._send(s.followers[1].url, "POST", f"/api/v1/incidents/{number}/transition",
+                  json.dumps({"to": "acknowledged"}).encode(), auth, 30)
+    check(ack.status == 200, f"acknowledged through a follower: {ack.status} {ack.body}")
+    for i, (cc, rr) in enumerate(streams):
+        got = incident_events(rr, number, "transition")
+        check(got == ["opened", "transition"],
+              f"follower {i + 1}'s client gets the opened incident and its acknowledgement, once each: {got}")
+        cc.close()
+    feed = s._send(s.followers[0].url, "GET", "/api/v1/cluster", None, {"Authorization": "Bearer " + viewer}, 30)
+    f = feed.json().get("feed", {}) if feed.status == 200 else {}
+    check(f.get("events_received", 0) >= 2 and f.get("events_lost") == 0,
+          f"GET /api/v1/cluster counts the events a node read from the others: {f}")
 
 
 def main():
@@ -127,6 +167,9 @@ def main():
         check(step.get("action") == "exec" and "/bin/sh" in step.get("describe", ""), f"the step is named: {step}")
         check(not any("out-of-42-band" in json.dumps(e) for e in seen), "a step's output stays off the feed")
         check(seen and seen[1].get("approved_by") == "token:alice", f"the approver is on the event: {seen[1:2]}")
+
+        if len(s.followers) >= 2:
+            across_nodes(s, viewer, admin)
 
         more = []
         for _ in range(15):

@@ -1019,6 +1019,148 @@ static void test_delta_bad(void **state)
 	live_destroy(ref);
 }
 
+/* Calls web -> api: web's root and CLIENT span in parents, api's SERVER span in children. */
+static void cross_batches(struct tb *parents, struct tb *children, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t trace = 7000 + (uint64_t)i;
+		int64_t end = T0 + (i % 3) * 10 * SEC + 2 * SEC;
+		tb_span(parents, "web", "GET /", SPAN_SERVER, end, 40 * MS, STATUS_OK, trace, 1, 0);
+		struct span *c = tb_span(parents, "web", "GET api", SPAN_CLIENT, end - MS, 30 * MS, STATUS_OK, trace, 2, 1);
+		span_attr(parents, c, "peer.service", "api");
+		tb_span(children, "api", "GET /x", SPAN_SERVER, end - 2 * MS, 20 * MS, i % 4 ? STATUS_OK : STATUS_ERROR,
+			trace, 3, 2);
+	}
+}
+
+/* The edges leaving source in a graph document, and the calls of the one to target. */
+static void edges_from(struct live_signals *live, const char *source, const char *target, int *n_edges, int *calls,
+		       int *errors)
+{
+	json_t *g = graph_doc(live, fake_now, 600 * SEC), *edges = json_object_get(g, "edges"), *e;
+	size_t i;
+	*n_edges = *calls = *errors = 0;
+	json_array_foreach(edges, i, e) {
+		if (strcmp(json_string_value(json_object_get(e, "source")), source))
+			continue;
+		(*n_edges)++;
+		if (!strcmp(json_string_value(json_object_get(e, "target")), target)) {
+			*calls += (int)num(e, "calls");
+			*errors += (int)num(e, "errors");
+		}
+	}
+	json_decref(g);
+}
+
+/*
+ * A parent span on one node and its child on another still make the edge,
+ * counted once on every node, whichever comes first; the CLIENT span the
+ * remote child claimed makes no external edge; a third node that holds
+ * neither counts the edge from the holder's delta only.
+ */
+static void test_delta_cross_node_edges(void **state)
+{
+	enum { N = 12, ERRS = 3 };
+	for (int child_first = 0; child_first < 2; child_first++) {
+		fake_now = T0 + 40 * SEC;
+		struct live_signals *n1 = make_live((struct live_config){ 0 }); /* gets the parents */
+		struct live_signals *n2 = make_live((struct live_config){ 0 }); /* gets the children */
+		struct live_signals *n3 = make_live((struct live_config){ 0 }); /* gets neither */
+		live_merge_enable(n1);
+		live_merge_enable(n2);
+		live_merge_enable(n3);
+		struct tb parents, children;
+		tb_init(&parents);
+		tb_init(&children);
+		cross_batches(&parents, &children, N);
+		struct buf d1 = BUF_INIT, d2 = BUF_INIT, err = BUF_INIT;
+		publish(n2, &children);
+		/* 3 slots of api's RED and one waiting child per call */
+		take(n2, &d2, 3 + N);
+		if (child_first) { /* the child reaches n1 before the parent does */
+			assert_int_equal(live_delta_apply(n1, (const uint8_t *)d2.data, d2.len, &err), 0);
+			publish(n1, &parents);
+		} else {
+			publish(n1, &parents);
+			assert_int_equal(live_delta_apply(n1, (const uint8_t *)d2.data, d2.len, &err), 0);
+		}
+		/* n1 sends web's RED and the edge, 3 slots each, and no waiting child (it has no parentless child) */
+		take(n1, &d1, 6);
+		assert_int_equal(live_delta_apply(n2, (const uint8_t *)d1.data, d1.len, &err), 0);
+		assert_int_equal(live_delta_apply(n3, (const uint8_t *)d2.data, d2.len, &err), 0);
+		assert_int_equal(live_delta_apply(n3, (const uint8_t *)d1.data, d1.len, &err), 0);
+		take(n2, &d2, 0); /* n2 does not send on what it read */
+		take(n3, &d2, 0); /* nor does n3 make an edge from a child it cannot match */
+		/* after the matching window: no external edge from the claimed CLIENT spans, nothing twice */
+		fake_now += 120 * SEC;
+		struct live_signals *all[] = { n1, n2, n3 };
+		for (size_t k = 0; k < 3; k++) {
+			live_expire(all[k]);
+			int edges, calls, errors;
+			edges_from(all[k], "web", "api", &edges, &calls, &errors);
+			assert_int_equal(edges, 1);
+			assert_int_equal(calls, N);
+			assert_int_equal(errors, ERRS);
+		}
+		struct live_stats st;
+		live_stats_get(n1, &st);
+		assert_int_equal(st.remote_edges, N);
+		assert_int_equal(st.waits_received, N);
+		live_stats_get(n2, &st);
+		assert_int_equal(st.waits_sent, N);
+		live_stats_get(n3, &st);
+		assert_int_equal(st.unmatched_children, 0); /* another node's children are not this node's loss */
+		buf_release(&d1);
+		buf_release(&d2);
+		buf_release(&err);
+		tb_release(&parents);
+		tb_release(&children);
+		live_destroy(n1);
+		live_destroy(n2);
+		live_destroy(n3);
+	}
+}
+
+/* A delta with waiting children: every truncation is refused, and so are bad flags and times. */
+static void test_delta_bad_wait(void **state)
+{
+	fake_now = T0 + 40 * SEC;
+	struct live_signals *n1 = make_live((struct live_config){ 0 });
+	struct live_signals *n2 = make_live((struct live_config){ 0 });
+	struct live_signals *ref = make_live((struct live_config){ 0 });
+	live_merge_enable(n1);
+	struct tb parents, children;
+	tb_init(&parents);
+	tb_init(&children);
+	cross_batches(&parents, &children, 2);
+	publish(n1, &children);
+	struct buf d = BUF_INIT, err = BUF_INIT, x = BUF_INIT;
+	take(n1, &d, 2 + 2);
+	for (size_t len = 0; len < d.len; len++)
+		assert_int_equal(live_delta_apply(n2, (const uint8_t *)d.data, len, NULL), OODA_EINVAL);
+	/* the last byte is the last child's error flag: 2 is neither 0 nor 1 */
+	buf_reset(&x);
+	buf_add(&x, d.data, d.len);
+	((uint8_t *)x.data)[x.len - 1] = 2;
+	assert_int_equal(live_delta_apply(n2, (const uint8_t *)x.data, x.len, &err), OODA_EINVAL);
+	assert_non_null(strstr(err.data, "error flag"));
+	assert_same_points(n2, ref);
+	struct live_stats st;
+	live_stats_get(n2, &st);
+	assert_int_equal(st.waits_received, 0);
+	assert_int_equal(live_delta_apply(n2, (const uint8_t *)d.data, d.len, &err), 0);
+	live_stats_get(n2, &st);
+	assert_int_equal(st.waits_received, 2);
+	buf_release(&d);
+	buf_release(&x);
+	buf_release(&err);
+	tb_release(&parents);
+	tb_release(&children);
+	live_destroy(n1);
+	live_destroy(n2);
+	live_destroy(ref);
+}
+
 /* ---- JSON views ---- */
 
 static void test_services_json(void **state)
@@ -1176,6 +1318,8 @@ int main(void)
 		cmocka_unit_test(test_percentiles),
 		cmocka_unit_test(test_delta_roundtrip),
 		cmocka_unit_test(test_delta_bad),
+		cmocka_unit_test(test_delta_cross_node_edges),
+		cmocka_unit_test(test_delta_bad_wait),
 		cmocka_unit_test(test_error_ratio),
 		cmocka_unit_test(test_edge_parent_child),
 		cmocka_unit_test(test_edge_external),

@@ -911,6 +911,73 @@ static void test_live_deltas(void **state)
 	free(dir);
 }
 
+struct stream_put {
+	const char *node, *type, *body;
+	int64_t at, keep_after;
+};
+
+static int stream_put_tx(struct store *s, void *ctx, struct buf *err)
+{
+	const struct stream_put *p = ctx;
+	return store_stream_put(s, p->node, p->at, p->type, p->body, p->keep_after);
+}
+
+static int stream_seen_row(void *ctx, const void *row)
+{
+	struct live_seen *v = ctx;
+	const struct stream_event_row *r = row;
+	assert_true(r->id > v->last_id); /* ascending */
+	v->last_id = r->id;
+	size_t n = strlen(v->text);
+	snprintf(v->text + n, sizeof(v->text) - n, "%s:%s:%s ", r->node_id, r->type, r->body);
+	return 0;
+}
+
+/* The live feed's shared events (store_stream_*): others' events in commit order, from the head on, pruned by age. */
+static void test_stream_events(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+	struct live_seen v = { "", 0 };
+	int64_t head = -1;
+	if (!getenv("OODA_TEST_PG_DSN")) {
+		assert_int_equal(store_stream_head(s, &head), OODA_EUNSUPPORTED);
+		assert_int_equal(store_stream_list(s, "a", 0, 10, stream_seen_row, &v), OODA_EUNSUPPORTED);
+		store_close(s);
+		rmrf(dir);
+		free(dir);
+		return;
+	}
+	assert_int_equal(store_stream_head(s, &head), 0);
+	assert_int_equal(head, 0);
+	const struct stream_put puts[] = { { "a", "alert", "{\"n\":1}", 100, 0 },
+					   { "b", "incident", "{\"n\":2}", 200, 0 },
+					   { "a", "run", "{\"n\":3}", 300, 0 } };
+	for (size_t i = 0; i < sizeof(puts) / sizeof(puts[0]); i++)
+		assert_int_equal(store_write(s, stream_put_tx, (void *)&puts[i], NULL), 0);
+	/* node b reads a's events only */
+	assert_int_equal(store_stream_list(s, "b", 0, 10, stream_seen_row, &v), 0);
+	assert_string_equal(v.text, "a:alert:{\"n\":1} a:run:{\"n\":3} ");
+	/* a node that starts following now begins after the newest */
+	assert_int_equal(store_stream_head(s, &head), 0);
+	v = (struct live_seen){ "", 0 };
+	assert_int_equal(store_stream_list(s, "c", head, 10, stream_seen_row, &v), 0);
+	assert_string_equal(v.text, "");
+	/* a page of one */
+	assert_int_equal(store_stream_list(s, "c", 0, 1, stream_seen_row, &v), 0);
+	assert_string_equal(v.text, "a:alert:{\"n\":1} ");
+	/* a put deletes the events older than its keep bound */
+	const struct stream_put late = { "b", "summary", "{}", 400, 250 };
+	assert_int_equal(store_write(s, stream_put_tx, (void *)&late, NULL), 0);
+	v = (struct live_seen){ "", 0 };
+	assert_int_equal(store_stream_list(s, "c", 0, 10, stream_seen_row, &v), 0);
+	assert_string_equal(v.text, "a:run:{\"n\":3} b:summary:{} ");
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
 struct shared_ctx {
 	int step;
 	int64_t gen;
@@ -1110,6 +1177,7 @@ int main(void)
 		cmocka_unit_test(test_pg_marker_parse),
 		cmocka_unit_test(test_lease_and_fence),
 		cmocka_unit_test(test_live_deltas),
+		cmocka_unit_test(test_stream_events),
 		cmocka_unit_test(test_generations),
 		cmocka_unit_test(test_gen_read_beside_a_long_read),
 		cmocka_unit_test(test_shared_between_nodes),
