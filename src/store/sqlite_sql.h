@@ -110,6 +110,13 @@ static const char *const sql_migrations[] = {
 	"CREATE TABLE shared_exemplars(id INTEGER PRIMARY KEY, written_ns INTEGER NOT NULL, body BLOB NOT NULL);"
 	"CREATE TABLE metric_metadata(name TEXT PRIMARY KEY, type TEXT NOT NULL, help TEXT NOT NULL,"
 	"  unit TEXT NOT NULL, seq INTEGER NOT NULL);",
+	/*
+	 * 12: log lines shared for every node's pattern miners and the last one
+	 * the saved snapshots include (detect/logclass.h); used on PostgreSQL
+	 * only, like 8.
+	 */
+	"CREATE TABLE pattern_lines(id INTEGER PRIMARY KEY, written_ns INTEGER NOT NULL, body BLOB NOT NULL);"
+	"CREATE TABLE pattern_lines_mark(id INTEGER PRIMARY KEY, applied INTEGER NOT NULL);",
 };
 
 enum sql_stmt {
