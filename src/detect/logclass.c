@@ -429,16 +429,32 @@ void logclass_share(struct logclass *lc)
 	lc->shared = true;
 }
 
+size_t logclass_lines_encode(const struct telemetry_batch *b, struct buf **rows)
+{
+	struct lines_enc *e = xcalloc(1, sizeof(*e));
+	buf_init(&e->lines);
+	for (size_t i = 0; i < b->n_logs; i++)
+		if (b->logs[i].body && b->logs[i].body_len)
+			enc_line(e, &b->logs[i]);
+	enc_flush(e);
+	buf_release(&e->lines);
+	size_t n = e->n_rows;
+	*rows = e->rows;
+	free(e);
+	return n;
+}
+
 struct publish_ctx {
-	struct lines_enc e;
+	struct buf *rows;
+	size_t n_rows;
 };
 
 static int publish_tx(struct store *s, void *ctx, struct buf *err)
 {
 	struct publish_ctx *c = ctx;
 	int64_t now = ooda_now_ns();
-	for (size_t i = 0; i < c->e.n_rows; i++) {
-		int rc = store_pattern_lines_put(s, now, c->e.rows[i].data, c->e.rows[i].len);
+	for (size_t i = 0; i < c->n_rows; i++) {
+		int rc = store_pattern_lines_put(s, now, c->rows[i].data, c->rows[i].len);
 		if (rc) {
 			buf_addf(err, "log lines cannot be stored for the other nodes' pattern miners: %s", ooda_strerror(rc));
 			return rc;
@@ -452,21 +468,16 @@ void logclass_publish(struct logclass *lc, const struct telemetry_batch *b)
 	if (!lc->shared || !b->n_logs || !lc->store)
 		return;
 	struct publish_ctx c = { 0 };
-	buf_init(&c.e.lines);
-	for (size_t i = 0; i < b->n_logs; i++)
-		if (b->logs[i].body && b->logs[i].body_len)
-			enc_line(&c.e, &b->logs[i]);
-	enc_flush(&c.e);
+	c.n_rows = logclass_lines_encode(b, &c.rows);
 	struct buf err = BUF_INIT;
-	if (c.e.n_rows && store_write(lc->store, publish_tx, &c, &err)) {
+	if (c.n_rows && store_write(lc->store, publish_tx, &c, &err)) {
 		log_warn("%s; this node mines them itself", err.data);
 		observe_batch(lc, b);
 	}
 	buf_release(&err);
-	for (size_t i = 0; i < c.e.n_rows; i++)
-		buf_release(&c.e.rows[i]);
-	free(c.e.rows);
-	buf_release(&c.e.lines);
+	for (size_t i = 0; i < c.n_rows; i++)
+		buf_release(&c.rows[i]);
+	free(c.rows);
 }
 
 struct catch_ctx {

@@ -98,6 +98,15 @@ void logclass_publish(struct logclass *lc, const struct telemetry_batch *b);
 void logclass_catch_up(struct logclass *lc);
 
 /*
+ * Encodes the log lines of b (empty bodies left out) as rows for
+ * logclass_lines_apply: each at most 8 MiB, 65,536 lines and 1,024
+ * service names; a body is cut to 4,096 bytes. Sets *rows to an array of
+ * that many bufs (NULL when none) and returns the count; the caller
+ * releases each buf and frees the array. Never fails.
+ */
+size_t logclass_lines_encode(const struct telemetry_batch *b, struct buf **rows);
+
+/*
  * Applies one stored row (len bytes, untrusted: every count and length is
  * checked, and the whole row before any line of it is applied) as lines
  * seen at written_ns for the new-class signal. Returns 0, or OODA_ECORRUPT
