@@ -483,12 +483,18 @@ void logclass_publish(struct logclass *lc, const struct telemetry_batch *b)
 struct catch_ctx {
 	struct logclass *lc;
 	size_t rows;
+	int64_t gap;       /* the first row read, when rows after the last applied are missing */
+	int64_t gap_known; /* a missing stretch before this row was looked at already */
 };
 
 static int catch_row(void *ctx, const void *row)
 {
 	struct catch_ctx *c = ctx;
 	const struct pattern_lines_row *r = row;
+	if (!c->rows && r->id > c->lc->applied_id + 1 && r->id != c->gap_known) {
+		c->gap = r->id; /* stop: were they deleted (catch_up_locked)? */
+		return 1;
+	}
 	struct buf err = BUF_INIT;
 	c->rows++;
 	c->lc->applied_id = r->id;
@@ -500,14 +506,59 @@ static int catch_row(void *ctx, const void *row)
 	return 0;
 }
 
-/* Rows newer than the last applied, in id order, bounded. Under catch_mu. */
-static int catch_up_locked(struct logclass *lc, struct store *s)
+struct restore_ctx {
+	struct logclass *lc;
+	int n;
+};
+
+static int restore_tx(struct store *s, void *ctx, struct buf *err);
+
+/*
+ * The rows after the last applied were deleted (the leader deletes rows
+ * the saved snapshots include once they are an hour old): this node's
+ * miners start again from the snapshots and the row they include. in_tx:
+ * called inside a write transaction already (a save), else one is taken.
+ */
+static int resync_locked(struct logclass *lc, struct store *s, bool in_tx)
 {
+	log_warn("log patterns: the shared lines after row %lld are gone; reloading the saved patterns",
+		 (long long)lc->applied_id);
+	struct restore_ctx x = { lc, 0 };
+	struct buf err = BUF_INIT;
+	pthread_mutex_lock(&lc->mu);
+	for (size_t i = 0; i < lc->n; i++) {
+		patterns_destroy(lc->v[i]->p);
+		free(lc->v[i]);
+	}
+	lc->n = 0;
+	int rc = in_tx ? restore_tx(s, &x, &err) : store_write(s, restore_tx, &x, &err);
+	pthread_mutex_unlock(&lc->mu);
+	buf_release(&err);
+	return rc;
+}
+
+/* Rows newer than the last applied, in id order, bounded. Under catch_mu. */
+static int catch_up_locked(struct logclass *lc, struct store *s, bool in_tx)
+{
+	int64_t gap_known = 0;
 	for (int page = 0; page < LINES_PAGES; page++) {
-		struct catch_ctx c = { lc, 0 };
+		struct catch_ctx c = { lc, 0, 0, gap_known };
 		int rc = store_pattern_lines_list(s, lc->applied_id, LINES_PAGE, catch_row, &c);
 		if (rc)
 			return rc;
+		if (c.gap) {
+			/*
+			 * Ids a rolled-back write took are never used: a gap is
+			 * deleted rows only if the saved snapshots include them.
+			 */
+			int64_t mark;
+			if ((rc = store_pattern_mark_get(s, &mark)))
+				return rc;
+			if (mark >= c.gap - 1 && (rc = resync_locked(lc, s, in_tx)))
+				return rc;
+			gap_known = c.gap;
+			continue;
+		}
 		if (c.rows < LINES_PAGE)
 			break;
 	}
@@ -519,7 +570,7 @@ void logclass_catch_up(struct logclass *lc)
 	if (!lc->shared || !lc->store)
 		return;
 	pthread_mutex_lock(&lc->catch_mu);
-	int rc = catch_up_locked(lc, lc->store);
+	int rc = catch_up_locked(lc, lc->store, false);
 	pthread_mutex_unlock(&lc->catch_mu);
 	if (rc)
 		log_warn("log lines of the other nodes not read: %s", ooda_strerror(rc));
@@ -691,10 +742,6 @@ static int sev_unpack(struct svc_miner *m, const uint8_t *d, size_t len, struct 
 	return 0;
 }
 
-struct restore_ctx {
-	struct logclass *lc;
-	int n;
-};
 
 static int restore_row(void *ctx, const void *row)
 {
@@ -842,7 +889,7 @@ struct shared_save {
 static int save_shared_tx(struct store *s, void *ctx, struct buf *err)
 {
 	struct shared_save *x = ctx;
-	int rc = catch_up_locked(x->lc, s);
+	int rc = catch_up_locked(x->lc, s, true);
 	if (rc) {
 		buf_addf(err, "reading the other nodes' log lines failed: %s", ooda_strerror(rc));
 		return rc;
@@ -916,11 +963,16 @@ static int collect(const struct pattern_info *pi, void *arg)
 	return 0;
 }
 
+/* Most lines in range first; ties by service and id, so every node lists them alike. */
 static int cmp_range(const void *a, const void *b)
 {
-	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "count_in_range"));
-	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "count_in_range"));
-	return x < y ? 1 : x > y ? -1 : 0;
+	const json_t *p = *(json_t *const *)a, *q = *(json_t *const *)b;
+	json_int_t x = json_integer_value(json_object_get(p, "count_in_range"));
+	json_int_t y = json_integer_value(json_object_get(q, "count_in_range"));
+	if (x != y)
+		return x < y ? 1 : -1;
+	int c = strcmp(json_string_value(json_object_get(p, "service")), json_string_value(json_object_get(q, "service")));
+	return c ? c : strcmp(json_string_value(json_object_get(p, "id")), json_string_value(json_object_get(q, "id")));
 }
 
 void logclass_json(struct logclass *lc, const char *service, int64_t from_ns, uint8_t min_severity, size_t limit,

@@ -362,8 +362,12 @@ static const char *const pg_text[PG_COUNT] = {
 	[PG_LIVE_PRUNE] = "DELETE FROM live_deltas WHERE written_ns < $1",
 	[PG_PATTERN_LINES_PUT] = "INSERT INTO pattern_lines(written_ns, body) VALUES($1, $2)",
 	[PG_PATTERN_LINES_LIST] = "SELECT id, written_ns, body FROM pattern_lines WHERE id > $1 ORDER BY id LIMIT $2",
-	/* only rows the saved snapshots include ($1, the mark) and older than $2 */
-	[PG_PATTERN_LINES_PRUNE] = "DELETE FROM pattern_lines WHERE id <= $1 AND written_ns < $2",
+	/*
+	 * only rows the saved snapshots include ($1, the mark) and older than
+	 * $2, never the newest: a node that read none of them sees the gap
+	 */
+	[PG_PATTERN_LINES_PRUNE] = "DELETE FROM pattern_lines WHERE id <= $1 AND written_ns < $2"
+				   " AND id < (SELECT max(id) FROM pattern_lines)",
 	[PG_PATTERN_MARK_PUT] = "INSERT INTO pattern_lines_mark(id, applied) VALUES(1, $1)"
 				" ON CONFLICT(id) DO UPDATE SET applied = excluded.applied",
 	[PG_PATTERN_MARK_GET] = "SELECT applied FROM pattern_lines_mark WHERE id = 1",

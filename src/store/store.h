@@ -659,7 +659,11 @@ int store_pattern_lines_put(struct store *s, int64_t written_ns, const void *bod
  * SQLite.
  */
 int store_pattern_lines_list(struct store *s, int64_t after_id, size_t limit, store_row_fn fn, void *ctx);
-/* (tx) Deletes the rows with id <= upto_id written before before_ns. OODA_EUNSUPPORTED on SQLite. */
+/*
+ * (tx) Deletes the rows with id <= upto_id written before before_ns, but
+ * never the newest row (a reader behind it sees that rows are missing).
+ * OODA_EUNSUPPORTED on SQLite.
+ */
 int store_pattern_lines_prune(struct store *s, int64_t upto_id, int64_t before_ns);
 /* (tx) Records that the saved pattern snapshots include every row up to id. OODA_EUNSUPPORTED on SQLite. */
 int store_pattern_mark_put(struct store *s, int64_t id);

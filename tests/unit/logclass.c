@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "detect/logclass.h"
 #include "store/store.h"
+#include "store_at.h"
 
 struct recorder {
 	char active[32][200];
@@ -419,6 +420,94 @@ static void test_lines_split(void **state)
 	free(names);
 }
 
+static int prune_all_tx(struct store *s, void *ctx, struct buf *err)
+{
+	(void)err;
+	int64_t mark = 0;
+	(void)ctx;
+	int rc = store_pattern_mark_get(s, &mark);
+	return rc ? rc : store_pattern_lines_prune(s, mark, INT64_MAX);
+}
+
+static void json_all(struct logclass *lc, struct buf *out)
+{
+	buf_reset(out);
+	logclass_catch_up(lc);
+	logclass_json(lc, NULL, 0, 0, 1000, out);
+}
+
+/*
+ * Three nodes on one control store (PostgreSQL): lines published through
+ * any node reach every node's miners alike; a node not asked for anything
+ * while the rows it had not read were saved and deleted reloads the saved
+ * patterns and agrees again. On SQLite (one node) a publish cannot be
+ * stored, and the node mines the lines itself.
+ */
+static void test_shared_nodes(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *st;
+	struct buf err = BUF_INIT, ja = BUF_INIT, jb = BUF_INIT, jc = BUF_INIT;
+	assert_int_equal(test_store_open(dir, 0, &st, &err), 0);
+	struct logclass *n[3];
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(logclass_create(NULL, &n[i], &err), 0);
+		assert_true(logclass_restore(n[i], st, &err) >= 0);
+		logclass_share(n[i]);
+	}
+	struct resource svcs[2] = { { .service = "checkout" }, { .service = "cart" } };
+	int64_t t = INT64_C(1795600860) * OODA_NS_PER_SEC;
+	struct arena a;
+	arena_init(&a, 0);
+	struct telemetry_batch b = { 0 };
+	batch_fill(&b, &a, svcs, 2, "order %d placed", 9, t, 1200);
+	logclass_observe(n[0], &b); /* shared: the writer thread's call does nothing */
+	logclass_publish(n[0], &b);
+	arena_release(&a);
+	json_all(n[0], &ja);
+	json_all(n[1], &jb);
+	if (!getenv("OODA_TEST_PG_DSN")) {
+		assert_non_null(strstr(ja.data, "\"count\":600"));
+		assert_string_equal(jb.data, "{\"patterns\":[]}");
+		goto out;
+	}
+	assert_non_null(strstr(ja.data, "\"count\":600"));
+	assert_string_equal(ja.data, jb.data);
+	/* through the second node; the first saves; the rows the save includes are deleted */
+	arena_init(&a, 0);
+	batch_fill(&b, &a, svcs, 1, "payment gateway timeout for order %d", 17, t + 10, 5);
+	logclass_publish(n[1], &b);
+	arena_release(&a);
+	assert_int_equal(logclass_save(n[0], t, &err), 0);
+	assert_int_equal(store_write(st, prune_all_tx, NULL, &err), 0);
+	json_all(n[0], &ja);
+	json_all(n[2], &jc); /* the third had read nothing: it reloads the saved patterns */
+	assert_non_null(strstr(jc.data, "payment gateway timeout for order <*>"));
+	assert_string_equal(ja.data, jc.data);
+	/* and goes on from there with the others */
+	arena_init(&a, 0);
+	batch_fill(&b, &a, svcs, 2, "cart %d emptied by user", 13, t + 20, 40);
+	logclass_publish(n[2], &b);
+	arena_release(&a);
+	json_all(n[0], &ja);
+	json_all(n[1], &jb);
+	json_all(n[2], &jc);
+	assert_non_null(strstr(ja.data, "cart <*> emptied by user"));
+	assert_string_equal(ja.data, jb.data);
+	assert_string_equal(ja.data, jc.data);
+out:
+	for (int i = 0; i < 3; i++)
+		logclass_destroy(n[i]);
+	buf_release(&ja);
+	buf_release(&jb);
+	buf_release(&jc);
+	buf_release(&err);
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_lines_agree),
 		cmocka_unit_test(test_lines_refused),
 		cmocka_unit_test(test_lines_split),
+		cmocka_unit_test(test_shared_nodes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
