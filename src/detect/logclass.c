@@ -227,7 +227,7 @@ void logclass_observe(struct logclass *lc, const struct telemetry_batch *b)
  * A row of pattern_lines is one encoded group of log lines, version 1:
  *
  *   u8 version (1)
- *   varint n_services, then each: varint length (1..128), the name
+ *   varint n_services, then each: varint length (0..128), the name
  *   varint n_lines, then each: varint service index, u8 severity,
  *                             zigzag varint time_ns, varint length (0..4096), the body
  *
@@ -368,9 +368,8 @@ static int lines_walk(const struct lines_visit *v, const uint8_t *data, size_t l
 	size_t name_len[LINES_MAX_SERVICES];
 	for (uint64_t i = 0; i < n_names; i++) {
 		uint64_t n;
-		if (get_varint(&r, &n) || n == 0 || n > LINES_MAX_NAME || n > (uint64_t)(r.end - r.p) ||
-		    memchr(r.p, 0, n)) {
-			buf_addf(err, "pattern lines: service name %llu is empty, cut short, longer than %u bytes or holds a NUL",
+		if (get_varint(&r, &n) || n > LINES_MAX_NAME || n > (uint64_t)(r.end - r.p) || memchr(r.p, 0, n)) {
+			buf_addf(err, "pattern lines: service name %llu is cut short, longer than %u bytes or holds a NUL",
 				 (unsigned long long)i, LINES_MAX_NAME);
 			return OODA_ECORRUPT;
 		}

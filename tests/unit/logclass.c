@@ -277,7 +277,8 @@ static void test_lines_agree(void **state)
 	struct buf err = BUF_INIT;
 	assert_int_equal(logclass_create(NULL, &here, &err), 0);
 	assert_int_equal(logclass_create(NULL, &there, &err), 0);
-	struct resource svcs[2] = { { .service = "checkout" }, { .service = "cart" } };
+	/* an empty service name is a name like any other */
+	struct resource svcs[3] = { { .service = "checkout" }, { .service = "cart" }, { .service = "" } };
 	int64_t t = INT64_C(1795600860) * OODA_NS_PER_SEC;
 	const char *fmts[] = { "order %d placed", "cart %d emptied by user", NULL };
 	uint8_t sevs[] = { 9, 9 };
@@ -285,7 +286,7 @@ static void test_lines_agree(void **state)
 		struct arena a;
 		arena_init(&a, 0);
 		struct telemetry_batch b = { 0 };
-		batch_fill(&b, &a, svcs, 2, fmts[k], sevs[k], t, 1200);
+		batch_fill(&b, &a, svcs, 3, fmts[k], sevs[k], t, 1800);
 		logclass_observe(here, &b);
 		struct buf *rows = NULL;
 		size_t n = logclass_lines_encode(&b, &rows);
@@ -321,6 +322,7 @@ static void test_lines_agree(void **state)
 	logclass_json(there, NULL, 0, 0, 1000, &y);
 	assert_string_equal(x.data, y.data);
 	assert_non_null(strstr(y.data, "\"count\":600"));
+	assert_non_null(strstr(y.data, "\"service\":\"\""));
 	assert_non_null(strstr(y.data, "payment gateway timeout for order <*>"));
 	struct recorder ra = { 0 }, rb = { 0 };
 	struct alert_sink sa = { record, &ra }, sb = { record, &rb };
