@@ -346,9 +346,10 @@ static void step_down(struct cluster *c, const char *why)
 
 /*
  * A reload another node was asked for: read the generation (one row, each
- * round; every commit of every node's heartbeat moves the store's data
- * version, so LISTEN/NOTIFY would wake this loop no sooner) and, when it is
- * newer than this node answered, ask the daemon once to re-read its file.
+ * round and every CLUSTER_CONFIG_POLL_NS between rounds; every commit of
+ * every node moves the store's data version, so waking on LISTEN/NOTIFY
+ * would read it far more often) and, when it is newer than this node
+ * answered, ask the daemon once to re-read its file.
  */
 static void config_watch(struct cluster *c)
 {
@@ -511,8 +512,18 @@ static void *cluster_main(void *arg)
 	pthread_mutex_lock(&c->mu);
 	while (!c->stop) {
 		int64_t deadline = ooda_mono_ns() + CLUSTER_RENEW_NS;
-		while (!c->stop && !c->wake && !worker_cond_wait_until(&c->cv, &c->mu, deadline))
-			;
+		/* between rounds, the reload generation alone every CLUSTER_CONFIG_POLL_NS */
+		for (;;) {
+			int64_t poll = ooda_mono_ns() + CLUSTER_CONFIG_POLL_NS;
+			while (!c->stop && !c->wake &&
+			       !worker_cond_wait_until(&c->cv, &c->mu, poll < deadline ? poll : deadline))
+				;
+			if (c->stop || c->wake || ooda_mono_ns() >= deadline)
+				break;
+			pthread_mutex_unlock(&c->mu);
+			config_watch(c);
+			pthread_mutex_lock(&c->mu);
+		}
 		c->wake = false;
 		if (c->stop)
 			break;
@@ -756,6 +767,8 @@ void cluster_config_answered(struct cluster *c, int64_t gen, const char *hash, c
 	if (hash)
 		snprintf(c->config_hash, sizeof(c->config_hash), "%s", hash);
 	snprintf(c->config_error, sizeof(c->config_error), "%s", error ? error : "");
+	c->wake = true; /* the heartbeat carrying the answer goes out now, not at the next round */
+	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 }
 

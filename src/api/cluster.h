@@ -48,6 +48,13 @@
 /* The lease lasts this long; the leader renews it every CLUSTER_RENEW_NS. */
 #define CLUSTER_LEASE_NS (INT64_C(5) * 1000000000)
 #define CLUSTER_RENEW_NS (INT64_C(1) * 1000000000)
+/*
+ * Between rounds a node reads the cluster's reload generation this often
+ * (one single-row query), and writes its heartbeat as soon as it answered
+ * one, so a reload asked of one node is answered by all within about this
+ * long plus their re-reads (docs/decisions.md, "Reload answered by every node").
+ */
+#define CLUSTER_CONFIG_POLL_NS (INT64_C(200) * 1000000)
 
 struct cluster;
 

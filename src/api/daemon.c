@@ -625,6 +625,9 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		/* one node serves every route itself: no forwarder, no forwarding code on the request path */
 		if (cluster_multi(d.cluster) && (rc = forward_create(d.cluster, &d.forwarder, err)))
 			goto out;
+		/* every node's pattern miners take the lines of all nodes, through the store */
+		if (cluster_multi(d.cluster))
+			logclass_share(d.logclass);
 	}
 	if ((rc = stages_start(&d, err)))
 		goto out;

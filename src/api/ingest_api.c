@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "api/handlers.h"
 #include "api/prom_shared.h"
+#include "detect/logclass.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "change/change.h"
@@ -86,7 +87,10 @@ static int rpc_code_for(int status)
 static int store_batch(struct http_request *req, struct telemetry_batch *b)
 {
 	struct daemon *d = api_daemon(req);
-	return tstore_append(d->tstore, b, &req->err);
+	int rc = tstore_append(d->tstore, b, &req->err);
+	if (!rc && b->n_logs && d->logclass)
+		logclass_publish(d->logclass, b); /* several nodes: for every node's pattern miners */
+	return rc;
 }
 
 static int otlp_ingest(struct http_request *req, struct http_response *res, enum otlp_kind kind)

@@ -128,6 +128,7 @@ int api_patterns(struct http_request *req, struct http_response *res)
 	}
 	if (rc)
 		return rc;
+	logclass_catch_up(api_daemon(req)->logclass); /* several nodes: the lines every node acknowledged */
 	logclass_json(api_daemon(req)->logclass, http_query(req, "service"), from, lo, limit, &res->body);
 	return 0;
 }

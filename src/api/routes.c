@@ -70,7 +70,7 @@ static struct route routes[] = {
 	{ "GET", "/api/v1/format_query", api_prom_format_query, ROLE_VIEWER, 0, "Prometheus API: the query's canonical text on one line (query), or the parse error." },
 	{ "POST", "/api/v1/format_query", api_prom_format_query, ROLE_VIEWER, 0, "Prometheus API: format_query with a form body." },
 	{ "GET", "/api/v1/metadata", api_prom_metadata, ROLE_VIEWER, 0, "Prometheus API: type, help and unit per metric from the OTLP points of the last 24 h and from remote-write metadata; metric, limit, limit_per_metric." },
-	{ "GET", "/api/v1/targets", api_prom_targets, ROLE_VIEWER, 0, "Prometheus API: the targets of scrape_configs with their labels, scrape URL, health, last scrape, its duration and error; state=active|dropped|any." },
+	{ "GET", "/api/v1/targets", api_prom_targets, ROLE_VIEWER, 0, "Prometheus API: the targets of scrape_configs with their labels, scrape URL, health, last scrape, its duration and error; state=active|dropped|any. The leader scrapes them: a follower forwards this." },
 	{ "GET", "/api/v1/query_exemplars", api_prom_query_exemplars, ROLE_VIEWER, 0, "Prometheus API: OTLP exemplars (trace and span id, value, time) of the series the query selects, in [start, end] (default the last hour); the newest 10,000 are kept in memory." },
 	{ "POST", "/api/v1/query_exemplars", api_prom_query_exemplars, ROLE_VIEWER, 0, "Prometheus API: query_exemplars with a form body." },
 	{ "GET", "/api/v1/rules", api_prom_rules, ROLE_VIEWER, 0, "Prometheus API: the alert rules of ooda.yaml as one rule group with their firing and pending alerts; type=alert or record." },
@@ -203,6 +203,7 @@ static const struct route_mark leader_marks[] = {
 	/* the engine's memory: read and changed only through the leader */
 	{ NULL, "/api/v1/alerts/*", ROUTE_LEADER },
 	{ NULL, "/api/v1/rules", ROUTE_LEADER },
+	{ "GET", "/api/v1/targets", ROUTE_LEADER }, /* the leader scrapes (on a shared ClickHouse) */
 	{ NULL, "/api/v1/services/*", ROUTE_LEADER },
 	{ NULL, "/api/v1/anomalies", ROUTE_LEADER },
 	{ NULL, "/api/v1/probes/*", ROUTE_LEADER },

@@ -10,6 +10,8 @@
 #include "api/handover.h"
 #include "api/respond_glue.h"
 #include "api/stage.h"
+#include "api/cluster.h"
+#include "api/prom_shared.h"
 #include "remedy/remedy.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -416,22 +418,51 @@ static const struct stage_section scrape_sections[] = {
 	{ "global", scrape_global_check },
 };
 
+/*
+ * Several nodes on one ClickHouse share their telemetry: the leader alone
+ * scrapes, and what only memory keeps (exemplars, metadata) goes to every
+ * node through the control store. With telemetry of its own (embedded)
+ * each node scrapes for itself, as one node does.
+ */
+static bool scrape_leader_only(const struct daemon *d)
+{
+	return d->cluster && cluster_multi(d->cluster) && d->cfg.telemetry_backend &&
+	       !strcmp(d->cfg.telemetry_backend, "clickhouse");
+}
+
 /* Scraped samples take remote-write's path: the telemetry store, then exemplars and live signals. */
 static int scrape_sink_append(void *ctx, const struct telemetry_batch *b, struct buf *err)
 {
 	struct daemon *d = ctx;
 	int rc = tstore_append(d->tstore, b, err);
-	if (!rc && d->exemplars)
+	if (rc || !d->exemplars)
+		return rc;
+	if (scrape_leader_only(d))
+		prom_shared_exemplars_add(d, b); /* the leader scrapes for every node: every node's ring */
+	else
 		exemplars_add(d->exemplars, b);
 	return rc;
 }
 
-/* HELP/TYPE/UNIT go to the book remote-write metadata fills, which /api/v1/metadata reads. */
+/*
+ * HELP/TYPE/UNIT go to the book remote-write metadata fills, which
+ * /api/v1/metadata reads; with several nodes, every node's book.
+ */
 static void scrape_sink_meta(void *ctx, const struct scrape_meta *m, size_t n)
 {
 	struct daemon *d = ctx;
-	for (size_t i = 0; i < n && d->metric_meta; i++)
-		metrics_meta_book_set(d->metric_meta, m[i].name, m[i].type, m[i].help, m[i].unit);
+	if (!n || !d->metric_meta)
+		return;
+	if (!scrape_leader_only(d)) {
+		for (size_t i = 0; i < n; i++)
+			metrics_meta_book_set(d->metric_meta, m[i].name, m[i].type, m[i].help, m[i].unit);
+		return;
+	}
+	struct rw_metadata *v = xcalloc(n, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct rw_metadata){ m[i].name, m[i].type, m[i].help, m[i].unit };
+	prom_shared_metadata_set(d, v, n);
+	free(v);
 }
 
 static int scrape_stage_reload(struct daemon *d, const struct config *cfg, bool apply, struct buf *changes,
@@ -453,7 +484,7 @@ static int scrape_stage_reload(struct daemon *d, const struct config *cfg, bool 
 
 static int scrape_stage_start(struct daemon *d, struct buf *err)
 {
-	struct scrape_sink sink = { scrape_sink_append, scrape_sink_meta, d };
+	struct scrape_sink sink = { scrape_sink_append, scrape_sink_meta, d, scrape_leader_only(d) };
 	int rc = scrape_pool_create(&sink, &d->scrape, err);
 	if (!rc)
 		rc = scrape_stage_reload(d, &d->cfg, true, NULL, err);

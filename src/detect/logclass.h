@@ -17,6 +17,19 @@
  * save_every_ns, and logclass_save once more at shutdown. After a crash the
  * counts since the last save are lost; patterns are learned again from new
  * lines.
+ *
+ * Several nodes (logclass_share): every node's miners must hold the lines of
+ * all nodes, so that the leader's detectors and every node's views agree.
+ * The node that ingests a request's logs stores them (encoded, bodies cut
+ * to the 4,096 bytes a miner considers) as a row of the control store
+ * before it acknowledges the request, and no node mines its own lines
+ * directly: each applies every node's rows in id order (logclass_catch_up,
+ * before a view is answered and at each engine tick), so the miners of all
+ * nodes see the same lines in the same order and agree on ids and counts.
+ * Saving (any node) first applies every row there is, under the store's
+ * write lock, and stores the last row it applied beside the snapshots; a
+ * node that starts reads the snapshots and that mark together and applies
+ * only the rows after it.
  */
 #ifndef OODA_LOGCLASS_H
 #define OODA_LOGCLASS_H
@@ -59,8 +72,48 @@ int logclass_restore(struct logclass *lc, struct store *s, struct buf *err);
  */
 int logclass_save(struct logclass *lc, int64_t now_ns, struct buf *err);
 
-/* Classifies the logs of a durable batch. */
+/* Classifies the logs of a durable batch; does nothing once shared (logclass_publish does it). */
 void logclass_observe(struct logclass *lc, const struct telemetry_batch *b);
+
+/*
+ * From now on the lines come through the store given to logclass_restore
+ * (call it first, before ingest starts; the store must keep pattern_lines:
+ * PostgreSQL).
+ */
+void logclass_share(struct logclass *lc);
+
+/*
+ * Shared: stores the log lines of b (a batch the telemetry store accepted)
+ * for every node's miners, in one write transaction, before the request is
+ * acknowledged. If the write fails this node mines them itself (logged).
+ * Not shared: does nothing. b is only read.
+ */
+void logclass_publish(struct logclass *lc, const struct telemetry_batch *b);
+
+/*
+ * Shared: applies the rows stored since the last one applied, in id order
+ * (at most 10,000 rows a call; the rest the next time). A row that does not
+ * decode is skipped, counted and logged. Not shared: does nothing.
+ */
+void logclass_catch_up(struct logclass *lc);
+
+/*
+ * Encodes the log lines of b (empty bodies left out) as rows for
+ * logclass_lines_apply: each at most 8 MiB, 65,536 lines and 1,024
+ * service names; a body is cut to 4,096 bytes. Sets *rows to an array of
+ * that many bufs (NULL when none) and returns the count; the caller
+ * releases each buf and frees the array. Never fails.
+ */
+size_t logclass_lines_encode(const struct telemetry_batch *b, struct buf **rows);
+
+/*
+ * Applies one stored row (len bytes, untrusted: every count and length is
+ * checked, and the whole row before any line of it is applied) as lines
+ * seen at written_ns for the new-class signal. Returns 0, or OODA_ECORRUPT
+ * or OODA_ESCHEMA (another version) with the reason in err; nothing is
+ * applied then.
+ */
+int logclass_lines_apply(struct logclass *lc, const void *data, size_t len, int64_t written_ns, struct buf *err);
 
 /*
  * Engine tick: reports new error-level classes (and clears them after

@@ -11,6 +11,7 @@
 #include "detect/probe_impl.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/lead.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "core/worker.h"
@@ -268,6 +269,13 @@ static void *prober_main(void *arg)
 			tcp = xrealloc(tcp, cap * sizeof(*tcp));
 		}
 		int64_t now = ooda_mono_ns(), wake = now + OODA_NS_PER_SEC;
+		/*
+		 * Probing is the leader's work: with several nodes one attempt per
+		 * interval reaches a target, not one per node. A follower keeps
+		 * each probe's schedule without attempting, so on taking the lead
+		 * it starts at the next due time.
+		 */
+		bool leads = lead_term() > 0;
 		size_t nt = 0;
 		for (size_t i = 0; i < p->n; i++) {
 			struct probe_rt *rt = p->v[i];
@@ -285,7 +293,8 @@ static void *prober_main(void *arg)
 				}
 			}
 			if (!rt->running && now >= rt->due) {
-				attempt_start(p, rt, now);
+				if (leads)
+					attempt_start(p, rt, now);
 				rt->due = probe_next_due(rt->due, rt->spec.interval_ns, now);
 			}
 			if (!rt->running && rt->due < wake)

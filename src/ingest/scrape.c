@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/lead.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -816,11 +817,12 @@ static void *scheduler_main(void *arg)
 			next_sd = now + OODA_NS_PER_SEC;
 		}
 		int64_t wake = next_sd;
+		bool leads = !p->sink.leader_only || lead_term() > 0; /* scrape_sink.leader_only */
 		for (size_t i = 0; i < p->n_targets; i++) {
 			struct target *t = p->targets[i];
 			int64_t iv = t->cfg->jobs[t->job].interval_ns;
 			if (t->next_mono_ns <= now) {
-				if (!t->in_flight) {
+				if (!t->in_flight && leads) {
 					t->in_flight = true;
 					atomic_fetch_add(&t->refs, 1);
 					if (worker_push(p->w, t)) {

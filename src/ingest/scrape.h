@@ -28,6 +28,12 @@ struct scrape_sink {
 	/* the metric families' HELP/TYPE/UNIT of one scrape; may be NULL */
 	void (*meta)(void *ctx, const struct scrape_meta *meta, size_t n);
 	void *ctx;
+	/*
+	 * Scrape only while this process leads (core/lead.h): several nodes
+	 * on one shared telemetry store scrape each target once per interval
+	 * between them, not once each. A follower keeps the schedule.
+	 */
+	bool leader_only;
 };
 
 /* Jobs and targets a configuration may hold. */

@@ -264,6 +264,7 @@ static json_t *error_classes(const struct tdata *d)
 	if (!d->deps->logclass)
 		return arr;
 	double base_s = (double)(d->onset - d->from) / 1e9, inc_s = (double)(d->to - d->onset) / 1e9;
+	logclass_catch_up(d->deps->logclass); /* several nodes: the lines every node took */
 	for (size_t i = 0; i < d->n_involved; i++) {
 		const char *svc = d->svcs.v[d->nodes[i]];
 		struct buf a = BUF_INIT, b = BUF_INIT;

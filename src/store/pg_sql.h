@@ -116,6 +116,14 @@ static const char *const pg_migrations[] = {
 	"CREATE TABLE stream_events(id BIGSERIAL PRIMARY KEY, node_id TEXT NOT NULL, created_ns BIGINT NOT NULL,"
 	"  type TEXT NOT NULL, body TEXT NOT NULL);"
 	"CREATE INDEX stream_events_created ON stream_events(created_ns);",
+	/*
+	 * 13: log lines shared for every node's pattern miners (detect/logclass.h):
+	 * one row per ingest request that carried logs, ids given out under the
+	 * write lock (so "id > last applied" misses nothing), and the last row the
+	 * saved pattern snapshots include (one row, id 1).
+	 */
+	"CREATE TABLE pattern_lines(id BIGSERIAL PRIMARY KEY, written_ns BIGINT NOT NULL, body BYTEA NOT NULL);"
+	"CREATE TABLE pattern_lines_mark(id INTEGER PRIMARY KEY, applied BIGINT NOT NULL);",
 };
 
 /* Bookkeeping outside the numbered migrations: the schema version itself. */
@@ -192,6 +200,11 @@ enum pg_stmt {
 	PG_LIVE_PUT,
 	PG_LIVE_LIST,
 	PG_LIVE_PRUNE,
+	PG_PATTERN_LINES_PUT,
+	PG_PATTERN_LINES_LIST,
+	PG_PATTERN_LINES_PRUNE,
+	PG_PATTERN_MARK_PUT,
+	PG_PATTERN_MARK_GET,
 	PG_STATS,
 	PG_GEN_BUMP,
 	PG_GEN_READ,
@@ -359,6 +372,17 @@ static const char *const pg_text[PG_COUNT] = {
 	[PG_LIVE_LIST] = "SELECT id, node_id, written_ns, body FROM live_deltas"
 			 " WHERE id > $2 AND (node_id <> $1 OR written_ns < $3) ORDER BY id LIMIT $4",
 	[PG_LIVE_PRUNE] = "DELETE FROM live_deltas WHERE written_ns < $1",
+	[PG_PATTERN_LINES_PUT] = "INSERT INTO pattern_lines(written_ns, body) VALUES($1, $2)",
+	[PG_PATTERN_LINES_LIST] = "SELECT id, written_ns, body FROM pattern_lines WHERE id > $1 ORDER BY id LIMIT $2",
+	/*
+	 * only rows the saved snapshots include ($1, the mark) and older than
+	 * $2, never the newest: a node that read none of them sees the gap
+	 */
+	[PG_PATTERN_LINES_PRUNE] = "DELETE FROM pattern_lines WHERE id <= $1 AND written_ns < $2"
+				   " AND id < (SELECT max(id) FROM pattern_lines)",
+	[PG_PATTERN_MARK_PUT] = "INSERT INTO pattern_lines_mark(id, applied) VALUES(1, $1)"
+				" ON CONFLICT(id) DO UPDATE SET applied = excluded.applied",
+	[PG_PATTERN_MARK_GET] = "SELECT applied FROM pattern_lines_mark WHERE id = 1",
 	[PG_GEN_BUMP] = "INSERT INTO cluster_gen(kind, gen) VALUES($1, 1)"
 			" ON CONFLICT(kind) DO UPDATE SET gen = cluster_gen.gen + 1",
 	[PG_GEN_READ] = "SELECT kind, gen FROM cluster_gen",

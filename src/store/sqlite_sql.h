@@ -114,6 +114,13 @@ static const char *const sql_migrations[] = {
 	"CREATE TABLE stream_events(id INTEGER PRIMARY KEY, node_id TEXT NOT NULL, created_ns INTEGER NOT NULL,"
 	"  type TEXT NOT NULL, body TEXT NOT NULL);"
 	"CREATE INDEX stream_events_created ON stream_events(created_ns);",
+	/*
+	 * 13: log lines shared for every node's pattern miners and the last one
+	 * the saved snapshots include (detect/logclass.h); used on PostgreSQL
+	 * only, like 8.
+	 */
+	"CREATE TABLE pattern_lines(id INTEGER PRIMARY KEY, written_ns INTEGER NOT NULL, body BLOB NOT NULL);"
+	"CREATE TABLE pattern_lines_mark(id INTEGER PRIMARY KEY, applied INTEGER NOT NULL);",
 };
 
 enum sql_stmt {

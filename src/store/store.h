@@ -666,4 +666,35 @@ int store_live_list(struct store *s, const char *node, int64_t after_id, int64_t
 /* (tx) Deletes the deltas written before before_ns. OODA_EUNSUPPORTED on SQLite. */
 int store_live_prune(struct store *s, int64_t before_ns);
 
+/*
+ * Log lines shared for every node's pattern miners (detect/logclass.h): one
+ * row per ingest request that carried logs, the body as logclass encodes it.
+ * Ids ascend in commit order (given out under the write lock).
+ */
+struct pattern_lines_row {
+	int64_t id;
+	int64_t written_ns;
+	const uint8_t *body;
+	size_t body_len;
+};
+
+/* (tx) Appends one row of len bytes. OODA_EUNSUPPORTED on SQLite. */
+int store_pattern_lines_put(struct store *s, int64_t written_ns, const void *body, size_t len);
+/*
+ * The rows with id > after_id, oldest first, at most limit (> 0); fn gets a
+ * const struct pattern_lines_row * valid for the call. OODA_EUNSUPPORTED on
+ * SQLite.
+ */
+int store_pattern_lines_list(struct store *s, int64_t after_id, size_t limit, store_row_fn fn, void *ctx);
+/*
+ * (tx) Deletes the rows with id <= upto_id written before before_ns, but
+ * never the newest row (a reader behind it sees that rows are missing).
+ * OODA_EUNSUPPORTED on SQLite.
+ */
+int store_pattern_lines_prune(struct store *s, int64_t upto_id, int64_t before_ns);
+/* (tx) Records that the saved pattern snapshots include every row up to id. OODA_EUNSUPPORTED on SQLite. */
+int store_pattern_mark_put(struct store *s, int64_t id);
+/* The id store_pattern_mark_put recorded last, 0 when none. OODA_EUNSUPPORTED on SQLite. */
+int store_pattern_mark_get(struct store *s, int64_t *id);
+
 #endif

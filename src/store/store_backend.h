@@ -153,6 +153,13 @@ struct store_backend {
 			 store_row_fn fn, void *ctx);
 	int (*live_prune)(void *impl, int64_t before_ns); /* (tx) */
 
+	/* log lines shared for the pattern miners (store.h); NULL on a backend with one node */
+	int (*pattern_lines_put)(void *impl, int64_t written_ns, const void *body, size_t len); /* (tx) */
+	int (*pattern_lines_list)(void *impl, int64_t after_id, size_t limit, store_row_fn fn, void *ctx);
+	int (*pattern_lines_prune)(void *impl, int64_t upto_id, int64_t before_ns); /* (tx) */
+	int (*pattern_mark_put)(void *impl, int64_t id);                            /* (tx) */
+	int (*pattern_mark_get)(void *impl, int64_t *id);
+
 	/* generations (store.h, store_gen_*); NULL on a backend with one node */
 	int (*gen_bump)(void *impl, const char *name);                 /* (tx) */
 	/* fills gens[g] for each row of cluster_gen; leaves the others as they are */

@@ -210,6 +210,38 @@ int store_live_prune(struct store *s, int64_t before_ns)
 	return be->live_prune ? be->live_prune(store_impl(s), before_ns) : OODA_EUNSUPPORTED;
 }
 
+int store_pattern_lines_put(struct store *s, int64_t written_ns, const void *body, size_t len)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->pattern_lines_put ? be->pattern_lines_put(store_impl(s), written_ns, body, len) : OODA_EUNSUPPORTED;
+}
+
+int store_pattern_lines_list(struct store *s, int64_t after_id, size_t limit, store_row_fn fn, void *ctx)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->pattern_lines_list ? be->pattern_lines_list(store_impl(s), after_id, limit, fn, ctx)
+				      : OODA_EUNSUPPORTED;
+}
+
+int store_pattern_lines_prune(struct store *s, int64_t upto_id, int64_t before_ns)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->pattern_lines_prune ? be->pattern_lines_prune(store_impl(s), upto_id, before_ns) : OODA_EUNSUPPORTED;
+}
+
+int store_pattern_mark_put(struct store *s, int64_t id)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->pattern_mark_put ? be->pattern_mark_put(store_impl(s), id) : OODA_EUNSUPPORTED;
+}
+
+int store_pattern_mark_get(struct store *s, int64_t *id)
+{
+	const struct store_backend *be = store_backend(s);
+	*id = 0;
+	return be->pattern_mark_get ? be->pattern_mark_get(store_impl(s), id) : OODA_EUNSUPPORTED;
+}
+
 int store_config_gen_bump(struct store *s, const char *node, const char *actor, int64_t now_ns, int64_t *gen)
 {
 	const struct store_backend *be = store_backend(s);

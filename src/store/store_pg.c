@@ -769,6 +769,9 @@ SHAPED(node, STR(node_row, node_id), STR(node_row, address), STR(node_row, versi
 	STR(node_row, config_hash), STR(node_row, config_error));
 SHAPED(live, INT(live_delta_row, id), STR(live_delta_row, node_id), INT(live_delta_row, written_ns),
 	FLD_LEN(FK_BYTES, live_delta_row, body, body_len));
+SHAPED(pattern_lines, INT(pattern_lines_row, id), INT(pattern_lines_row, written_ns),
+	FLD_LEN(FK_BYTES, pattern_lines_row, body, body_len));
+SHAPED(pattern_mark, INT(pattern_lines_row, id));
 #undef STR
 #undef INT
 #undef CHARS
@@ -1541,6 +1544,52 @@ static int pg_stream_head(void *impl, int64_t *id)
 	return iterate(impl, PG_STREAM_HEAD, NULL, stream_head_each, NULL, id, NULL);
 }
 
+/* ---- log lines shared for the pattern miners ---------------------------------- */
+
+static int pg_pattern_lines_put(void *impl, int64_t written_ns, const void *body, size_t len)
+{
+	struct pattern_lines_row row = { .written_ns = written_ns, .body = body, .body_len = len };
+	struct params p = { 0 };
+	p_fields(&p, &pattern_lines_shape, 1, pattern_lines_shape.n, &row); /* the id is the database's */
+	return wexec(impl, PG_PATTERN_LINES_PUT, &p, NULL);
+}
+
+static int pg_pattern_lines_list(void *impl, int64_t after_id, size_t limit, store_row_fn fn, void *ctx)
+{
+	struct params p = { 0 };
+	p_int(&p, after_id);
+	p_int(&p, (int64_t)(limit ? limit : 1));
+	return each_row(impl, PG_PATTERN_LINES_LIST, &p, &pattern_lines_shape, fn, ctx, NULL);
+}
+
+static int pg_pattern_lines_prune(void *impl, int64_t upto_id, int64_t before_ns)
+{
+	struct params p = { 0 };
+	p_int(&p, upto_id);
+	p_int(&p, before_ns);
+	return wexec(impl, PG_PATTERN_LINES_PRUNE, &p, NULL);
+}
+
+static int pg_pattern_mark_put(void *impl, int64_t id)
+{
+	struct params p = { 0 };
+	p_int(&p, id);
+	return wexec(impl, PG_PATTERN_MARK_PUT, &p, NULL);
+}
+
+static int mark_row(void *ctx, const void *row)
+{
+	*(int64_t *)ctx = ((const struct pattern_lines_row *)row)->id;
+	return 0;
+}
+
+static int pg_pattern_mark_get(void *impl, int64_t *id)
+{
+	struct params p = { 0 };
+	*id = 0;
+	return each_row(impl, PG_PATTERN_MARK_GET, &p, &pattern_mark_shape, mark_row, id, NULL);
+}
+
 /* ---- generations (store_gen_*) ------------------------------------------------ */
 
 static int pg_gen_bump(void *impl, const char *name)
@@ -1659,4 +1708,9 @@ const struct store_backend store_pg_backend = {
 	.gen_bump = pg_gen_bump,
 	.gen_read = pg_gen_read,
 	.live_prune = pg_live_prune,
+	.pattern_lines_put = pg_pattern_lines_put,
+	.pattern_lines_list = pg_pattern_lines_list,
+	.pattern_lines_prune = pg_pattern_lines_prune,
+	.pattern_mark_put = pg_pattern_mark_put,
+	.pattern_mark_get = pg_pattern_mark_get,
 };

@@ -185,6 +185,8 @@ try:
 
     # --- let everything run a while
     time.sleep(3.5)
+    with lock:
+        flap_hits = counts.get("/flap", 0)  # before the probes are read: their attempts can only be more
     p = probes(s)
     # a lone timeout on a loaded machine is the blip the 3-of-5 window absorbs: the
     # probe must stay passing and never alert, not be perfect
@@ -192,6 +194,10 @@ try:
           and "probe:shop/healthy" not in firing(s),
           f"healthy target stays passing: {p['shop/healthy']}")
     fl = p["shop/flapping"]
+    # one prober for the whole of ooda: the target sees the attempts the probe reports (and
+    # at most one more, in flight), however many nodes serve
+    check(flap_hits <= fl["attempts"] + 2,
+          f"each attempt reaches the target once: {flap_hits} requests for {fl['attempts']} attempts")
     check(fl["failures"] >= 3 and fl["state"] == "passing",
           f"flapping target (1 in 4 fails) never goes failing: {fl['state']}, {fl['failures']} failures of {fl['attempts']}")
     check("probe:shop/flapping" not in all_alert_names(s), "no alert ever for the flapping probe")

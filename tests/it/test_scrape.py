@@ -65,6 +65,7 @@ class Target(BaseHTTPRequestHandler):
         seen["auth"].append(self.headers.get("Authorization", ""))
         seen["accept"].append(self.headers.get("Accept", ""))
         path, _, q = self.path.partition("?")
+        seen.setdefault("hits", []).append((time.monotonic(), path))
         if path == "/params":
             got = urllib.parse.parse_qs(q)
             self.send(b'params_seen{module="%s",n="%d"} 1\n' % (",".join(got.get("module", [])).encode(), len(got)))
@@ -239,10 +240,13 @@ def main():
 
         # the target file is named relative to ooda.yaml's directory, as Prometheus resolves it
         s = Server(config="", expect_start=False)
+        # what the harness wrote (the storage section of the scale variant) stays in every file written below
+        with open(s.config) as f:
+            storage = f.read()
         sd_rel = os.path.relpath(sd_dir, os.path.dirname(s.config))
         check(not sd_rel.startswith("/"), f"a relative path: {sd_rel}")
         with open(s.config, "w") as f:
-            f.write(config(pport, aport, hport, sd_rel, pwfile, tport=tport, crt=crt))
+            f.write(config(pport, aport, hport, sd_rel, pwfile, tport=tport, crt=crt) + storage)
         s.start()
         # ooda's own /metrics, found once the target file names it
         with open(os.path.join(sd_dir, "self.json.tmp"), "w") as f:
@@ -288,6 +292,12 @@ def main():
 
         # params become the query string; https with a self-signed certificate
         pr = wait_for("params", lambda: query(s, 'params_seen{job="params"}'))
+        # one scrape per interval (1 s) reaches a target, however many nodes serve: at most
+        # one more than the whole seconds since its first scrape (a late scrape skips a turn)
+        hits = [t for t, p in seen.get("hits", []) if p == "/params"]
+        span = time.monotonic() - hits[0] if hits else 0
+        check(hits and len(hits) <= int(span) + 2,
+              f"the params target is scraped once per interval: {len(hits)} scrapes in {span:.1f} s")
         check(pr and pr[0]["metric"].get("module") == "if_mib,a b" and pr[0]["metric"].get("n") == "1",
               f"params reach the target as its query string: {pr}")
         for job in ("tls_insecure", "tls_ca"):
@@ -363,12 +373,12 @@ def main():
         # reload: a refused key keeps the old jobs; a good file drops the slow job, keeps the data
         with open(s.config, "w") as f:
             f.write(config(pport, aport, hport, sd_rel, pwfile, tport=tport, crt=crt).replace(
-                "  - job_name: big\n", "  - job_name: big\n    kubernetes_sd_configs: []\n"))
+                "  - job_name: big\n", "  - job_name: big\n    kubernetes_sd_configs: []\n") + storage)
         r = s.post("/api/v1/config/reload", {})
         check(r.status != 200 and "kubernetes_sd_configs: not supported by ooda" in r.body,
               f"reload refuses an unsupported key by name: {r.status} {r.body}")
         with open(s.config, "w") as f:
-            f.write(config(pport, aport, hport, sd_rel, pwfile, with_slow=False, tport=tport, crt=crt))
+            f.write(config(pport, aport, hport, sd_rel, pwfile, with_slow=False, tport=tport, crt=crt) + storage)
         r = s.post("/api/v1/config/reload", {})
         check(r.status == 200, f"good reload: {r.status} {r.body}")
         pools = {t["scrapePool"] for t in targets(s)}

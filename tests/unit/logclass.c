@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "detect/logclass.h"
 #include "store/store.h"
+#include "store_at.h"
 
 struct recorder {
 	char active[32][200];
@@ -246,12 +247,279 @@ static void test_saved_and_restored(void **state)
 	buf_release(&err);
 }
 
+/* A batch of n lines: body i of fmt at severity sev for service svc[i % n_svc]. */
+static void batch_fill(struct telemetry_batch *b, struct arena *a, struct resource *svc, size_t n_svc,
+		       const char *fmt, uint8_t sev, int64_t t, size_t n)
+{
+	b->arena = a;
+	b->logs = arena_zalloc(a, n * sizeof(struct log_record));
+	b->n_logs = n;
+	for (size_t i = 0; i < n; i++) {
+		struct log_record *r = &b->logs[i];
+		r->time_ns = t + (int64_t)i;
+		r->severity = sev;
+		r->body = arena_printf(a, fmt, (int)i);
+		r->body_len = (uint32_t)strlen(r->body);
+		r->resource = &svc[i % n_svc];
+	}
+}
+
+/*
+ * Lines sent through the store as rows (logclass_lines_encode) and applied
+ * on another node (logclass_lines_apply) leave that node's miners as the
+ * lines fed directly leave this one's: the same patterns, ids, counts and
+ * times, and the same new error class reported after the warm-up.
+ */
+static void test_lines_agree(void **state)
+{
+	(void)state;
+	struct logclass *here, *there;
+	struct buf err = BUF_INIT;
+	assert_int_equal(logclass_create(NULL, &here, &err), 0);
+	assert_int_equal(logclass_create(NULL, &there, &err), 0);
+	/* an empty service name is a name like any other */
+	struct resource svcs[3] = { { .service = "checkout" }, { .service = "cart" }, { .service = "" } };
+	int64_t t = INT64_C(1795600860) * OODA_NS_PER_SEC;
+	const char *fmts[] = { "order %d placed", "cart %d emptied by user", NULL };
+	uint8_t sevs[] = { 9, 9 };
+	for (int k = 0; fmts[k]; k++) {
+		struct arena a;
+		arena_init(&a, 0);
+		struct telemetry_batch b = { 0 };
+		batch_fill(&b, &a, svcs, 3, fmts[k], sevs[k], t, 1800);
+		logclass_observe(here, &b);
+		struct buf *rows = NULL;
+		size_t n = logclass_lines_encode(&b, &rows);
+		assert_int_equal(n, 1);
+		assert_int_equal(logclass_lines_apply(there, rows[0].data, rows[0].len, t, &err), 0);
+		buf_release(&rows[0]);
+		free(rows);
+		arena_release(&a);
+	}
+	/* after the warm-up: a new error class, with a body longer than a miner considers and an empty one */
+	struct arena a;
+	arena_init(&a, 0);
+	struct telemetry_batch b = { 0 };
+	batch_fill(&b, &a, svcs, 1, "payment gateway timeout for order %d", 17, t + 5, 3);
+	char *long_body = arena_zalloc(&a, 6001);
+	memset(long_body, 'x', 6000);
+	memcpy(long_body, "stack ", 6);
+	b.logs[1].body = long_body;
+	b.logs[1].body_len = 6000;
+	b.logs[2].body_len = 0;
+	logclass_observe(here, &b);
+	struct buf *rows = NULL;
+	size_t n = logclass_lines_encode(&b, &rows);
+	assert_int_equal(n, 1);
+	assert_true(rows[0].len < 4096 + 200); /* the long body was cut to what a miner considers */
+	assert_int_equal(logclass_lines_apply(there, rows[0].data, rows[0].len, t, &err), 0);
+	buf_release(&rows[0]);
+	free(rows);
+	arena_release(&a);
+
+	struct buf x = BUF_INIT, y = BUF_INIT;
+	logclass_json(here, NULL, 0, 0, 1000, &x);
+	logclass_json(there, NULL, 0, 0, 1000, &y);
+	assert_string_equal(x.data, y.data);
+	assert_non_null(strstr(y.data, "\"count\":600"));
+	assert_non_null(strstr(y.data, "\"service\":\"\""));
+	assert_non_null(strstr(y.data, "payment gateway timeout for order <*>"));
+	struct recorder ra = { 0 }, rb = { 0 };
+	struct alert_sink sa = { record, &ra }, sb = { record, &rb };
+	logclass_tick(here, t, &sa);
+	logclass_tick(there, t, &sb);
+	assert_int_equal(rb.n_active, ra.n_active);
+	assert_true(has_prefix(&rb, "pattern:checkout/"));
+	buf_release(&x);
+	buf_release(&y);
+	logclass_destroy(here);
+	logclass_destroy(there);
+	buf_release(&err);
+}
+
+/* A row cut short anywhere, of another version or with bytes after its end is refused whole, with a reason. */
+static void test_lines_refused(void **state)
+{
+	(void)state;
+	struct resource svc = { .service = "checkout" };
+	struct arena a;
+	arena_init(&a, 0);
+	struct telemetry_batch b = { 0 };
+	batch_fill(&b, &a, &svc, 1, "disk %d full", 17, 1000, 4);
+	struct buf *rows = NULL;
+	assert_int_equal(logclass_lines_encode(&b, &rows), 1);
+	const struct buf *row = &rows[0];
+	struct logclass *lc;
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	assert_int_equal(logclass_create(NULL, &lc, &err), 0);
+	for (size_t len = 0; len < row->len; len++) {
+		buf_reset(&err);
+		assert_int_equal(logclass_lines_apply(lc, row->data, len, 0, &err), OODA_ECORRUPT);
+		assert_true(err.len > 0);
+	}
+	struct buf bad = BUF_INIT;
+	buf_add(&bad, row->data, row->len);
+	bad.data[0] = 2;
+	buf_reset(&err);
+	assert_int_equal(logclass_lines_apply(lc, bad.data, bad.len, 0, &err), OODA_ESCHEMA);
+	bad.data[0] = 1;
+	buf_add(&bad, "x", 1);
+	buf_reset(&err);
+	assert_int_equal(logclass_lines_apply(lc, bad.data, bad.len, 0, &err), OODA_ECORRUPT);
+	assert_non_null(strstr(err.data, "after the last line"));
+	logclass_json(lc, NULL, 0, 0, 100, &out);
+	assert_string_equal(out.data, "{\"patterns\":[]}"); /* nothing of a refused row was applied */
+	buf_reset(&out);
+	assert_int_equal(logclass_lines_apply(lc, row->data, row->len, 0, &err), 0);
+	logclass_json(lc, NULL, 0, 0, 100, &out);
+	assert_non_null(strstr(out.data, "\"count\":4"));
+	buf_release(&bad);
+	buf_release(&out);
+	buf_release(&err);
+	buf_release(&rows[0]);
+	free(rows);
+	arena_release(&a);
+	logclass_destroy(lc);
+}
+
+/* More service names than a row holds: the lines go into a second row, and every line is in one. */
+static void test_lines_split(void **state)
+{
+	(void)state;
+	enum { N = 1500 };
+	struct resource *svcs = calloc(N, sizeof(*svcs));
+	char (*names)[16] = calloc(N, sizeof(*names));
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "svc-%d", i);
+		svcs[i].service = names[i];
+	}
+	struct arena a;
+	arena_init(&a, 0);
+	struct telemetry_batch b = { 0 };
+	batch_fill(&b, &a, svcs, N, "line %d", 9, 1000, N);
+	struct buf *rows = NULL;
+	size_t n = logclass_lines_encode(&b, &rows);
+	assert_int_equal(n, 2);
+	struct logclass_config c = { .max_services = N };
+	struct logclass *lc;
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	assert_int_equal(logclass_create(&c, &lc, &err), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(logclass_lines_apply(lc, rows[i].data, rows[i].len, 0, &err), 0);
+		buf_release(&rows[i]);
+	}
+	logclass_json(lc, "svc-1499", 0, 0, 10, &out);
+	assert_non_null(strstr(out.data, "\"count\":1"));
+	buf_reset(&out);
+	logclass_json(lc, "svc-0", 0, 0, 10, &out);
+	assert_non_null(strstr(out.data, "\"count\":1"));
+	free(rows);
+	buf_release(&out);
+	buf_release(&err);
+	arena_release(&a);
+	logclass_destroy(lc);
+	free(svcs);
+	free(names);
+}
+
+static int prune_all_tx(struct store *s, void *ctx, struct buf *err)
+{
+	(void)err;
+	int64_t mark = 0;
+	(void)ctx;
+	int rc = store_pattern_mark_get(s, &mark);
+	return rc ? rc : store_pattern_lines_prune(s, mark, INT64_MAX);
+}
+
+static void json_all(struct logclass *lc, struct buf *out)
+{
+	buf_reset(out);
+	logclass_catch_up(lc);
+	logclass_json(lc, NULL, 0, 0, 1000, out);
+}
+
+/*
+ * Three nodes on one control store (PostgreSQL): lines published through
+ * any node reach every node's miners alike; a node not asked for anything
+ * while the rows it had not read were saved and deleted reloads the saved
+ * patterns and agrees again. On SQLite (one node) a publish cannot be
+ * stored, and the node mines the lines itself.
+ */
+static void test_shared_nodes(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *st;
+	struct buf err = BUF_INIT, ja = BUF_INIT, jb = BUF_INIT, jc = BUF_INIT;
+	assert_int_equal(test_store_open(dir, 0, &st, &err), 0);
+	struct logclass *n[3];
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(logclass_create(NULL, &n[i], &err), 0);
+		assert_true(logclass_restore(n[i], st, &err) >= 0);
+		logclass_share(n[i]);
+	}
+	struct resource svcs[2] = { { .service = "checkout" }, { .service = "cart" } };
+	int64_t t = INT64_C(1795600860) * OODA_NS_PER_SEC;
+	struct arena a;
+	arena_init(&a, 0);
+	struct telemetry_batch b = { 0 };
+	batch_fill(&b, &a, svcs, 2, "order %d placed", 9, t, 1200);
+	logclass_observe(n[0], &b); /* shared: the writer thread's call does nothing */
+	logclass_publish(n[0], &b);
+	arena_release(&a);
+	json_all(n[0], &ja);
+	json_all(n[1], &jb);
+	if (!getenv("OODA_TEST_PG_DSN")) {
+		assert_non_null(strstr(ja.data, "\"count\":600"));
+		assert_string_equal(jb.data, "{\"patterns\":[]}");
+		goto out;
+	}
+	assert_non_null(strstr(ja.data, "\"count\":600"));
+	assert_string_equal(ja.data, jb.data);
+	/* through the second node; the first saves; the rows the save includes are deleted */
+	arena_init(&a, 0);
+	batch_fill(&b, &a, svcs, 1, "payment gateway timeout for order %d", 17, t + 10, 5);
+	logclass_publish(n[1], &b);
+	arena_release(&a);
+	assert_int_equal(logclass_save(n[0], t, &err), 0);
+	assert_int_equal(store_write(st, prune_all_tx, NULL, &err), 0);
+	json_all(n[0], &ja);
+	json_all(n[2], &jc); /* the third had read nothing: it reloads the saved patterns */
+	assert_non_null(strstr(jc.data, "payment gateway timeout for order <*>"));
+	assert_string_equal(ja.data, jc.data);
+	/* and goes on from there with the others */
+	arena_init(&a, 0);
+	batch_fill(&b, &a, svcs, 2, "cart %d emptied by user", 13, t + 20, 40);
+	logclass_publish(n[2], &b);
+	arena_release(&a);
+	json_all(n[0], &ja);
+	json_all(n[1], &jb);
+	json_all(n[2], &jc);
+	assert_non_null(strstr(ja.data, "cart <*> emptied by user"));
+	assert_string_equal(ja.data, jb.data);
+	assert_string_equal(ja.data, jc.data);
+out:
+	for (int i = 0; i < 3; i++)
+		logclass_destroy(n[i]);
+	buf_release(&ja);
+	buf_release(&jb);
+	buf_release(&jc);
+	buf_release(&err);
+	store_close(st);
+	rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_error_class),
 		cmocka_unit_test(test_rate_spike),
 		cmocka_unit_test(test_saved_and_restored),
+		cmocka_unit_test(test_lines_agree),
+		cmocka_unit_test(test_lines_refused),
+		cmocka_unit_test(test_lines_split),
+		cmocka_unit_test(test_shared_nodes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -978,6 +978,100 @@ static void test_stream_events(void **state)
 	free(dir);
 }
 
+/* ---- log lines shared for the pattern miners -------------------------------- */
+
+struct lines_op {
+	int op; /* 0 put, 1 mark, 2 prune */
+	int64_t a, b;
+	const char *body;
+};
+
+static int lines_tx(struct store *s, void *ctx, struct buf *err)
+{
+	(void)err;
+	const struct lines_op *o = ctx;
+	switch (o->op) {
+	case 0: return store_pattern_lines_put(s, o->a, o->body, strlen(o->body));
+	case 1: return store_pattern_mark_put(s, o->a);
+	default: return store_pattern_lines_prune(s, o->a, o->b);
+	}
+}
+
+struct lines_seen {
+	char text[128];
+	int64_t last_id;
+};
+
+static int lines_seen_row(void *ctx, const void *row)
+{
+	struct lines_seen *v = ctx;
+	const struct pattern_lines_row *r = row;
+	assert_true(r->id > v->last_id); /* in id order */
+	v->last_id = r->id;
+	size_t n = strlen(v->text);
+	snprintf(v->text + n, sizeof(v->text) - n, "%.*s@%lld ", (int)r->body_len, (const char *)r->body,
+		 (long long)r->written_ns);
+	return 0;
+}
+
+/* Rows in id order from after an id, a page at a time; the mark; only rows the mark covers and old enough pruned. */
+static void test_pattern_lines(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+	struct lines_seen v = { "", 0 };
+	int64_t mark = -1;
+	if (!getenv("OODA_TEST_PG_DSN")) {
+		assert_int_equal(store_pattern_lines_list(s, 0, 10, lines_seen_row, &v), OODA_EUNSUPPORTED);
+		assert_int_equal(store_pattern_mark_get(s, &mark), OODA_EUNSUPPORTED);
+		assert_int_equal(mark, 0);
+		store_close(s);
+		rmrf(dir);
+		free(dir);
+		return;
+	}
+	assert_int_equal(store_pattern_mark_get(s, &mark), 0);
+	assert_int_equal(mark, 0);
+	const char *bodies[] = { "r1", "r2", "r3", "r\x01\xff" };
+	for (int i = 0; i < 4; i++) {
+		struct lines_op o = { 0, 100 * (i + 1), 0, bodies[i] };
+		assert_int_equal(store_write(s, lines_tx, &o, NULL), 0);
+	}
+	assert_int_equal(store_pattern_lines_list(s, 0, 10, lines_seen_row, &v), 0);
+	assert_string_equal(v.text, "r1@100 r2@200 r3@300 r\x01\xff@400 ");
+	int64_t second = 0;
+	v = (struct lines_seen){ "", 0 };
+	assert_int_equal(store_pattern_lines_list(s, 0, 2, lines_seen_row, &v), 0);
+	assert_string_equal(v.text, "r1@100 r2@200 ");
+	second = v.last_id;
+	v.text[0] = '\0';
+	assert_int_equal(store_pattern_lines_list(s, second, 10, lines_seen_row, &v), 0);
+	assert_string_equal(v.text, "r3@300 r\x01\xff@400 ");
+	struct lines_op m = { 1, second, 0, NULL };
+	assert_int_equal(store_write(s, lines_tx, &m, NULL), 0);
+	m.a = second + 1; /* replaced, not added */
+	assert_int_equal(store_write(s, lines_tx, &m, NULL), 0);
+	assert_int_equal(store_pattern_mark_get(s, &mark), 0);
+	assert_int_equal(mark, second + 1);
+	/* up to the mark and written before 250: r1 and r2; r3 is under the mark but younger */
+	struct lines_op p = { 2, second + 1, 250, NULL };
+	assert_int_equal(store_write(s, lines_tx, &p, NULL), 0);
+	v = (struct lines_seen){ "", 0 };
+	assert_int_equal(store_pattern_lines_list(s, 0, 10, lines_seen_row, &v), 0);
+	assert_string_equal(v.text, "r3@300 r\x01\xff@400 ");
+	/* everything the mark covers, however old: the newest row stays */
+	struct lines_op all = { 1, INT64_MAX, 0, NULL }, all_p = { 2, INT64_MAX, INT64_MAX, NULL };
+	assert_int_equal(store_write(s, lines_tx, &all, NULL), 0);
+	assert_int_equal(store_write(s, lines_tx, &all_p, NULL), 0);
+	v = (struct lines_seen){ "", 0 };
+	assert_int_equal(store_pattern_lines_list(s, 0, 10, lines_seen_row, &v), 0);
+	assert_string_equal(v.text, "r\x01\xff@400 ");
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
 struct shared_ctx {
 	int step;
 	int64_t gen;
@@ -1178,6 +1272,7 @@ int main(void)
 		cmocka_unit_test(test_lease_and_fence),
 		cmocka_unit_test(test_live_deltas),
 		cmocka_unit_test(test_stream_events),
+		cmocka_unit_test(test_pattern_lines),
 		cmocka_unit_test(test_generations),
 		cmocka_unit_test(test_gen_read_beside_a_long_read),
 		cmocka_unit_test(test_shared_between_nodes),
