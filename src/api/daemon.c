@@ -10,6 +10,7 @@
 #include "api/daemon.h"
 #include "api/forward.h"
 #include "api/cluster.h"
+#include "api/fresh.h"
 #include "detect/alerts.h"
 #include "detect/heartbeat.h"
 #include "detect/rules.h"
@@ -59,7 +60,16 @@ static void publish_live(void *ctx, const struct telemetry_batch *b)
 	if (b->n_points || b->n_spans) {
 		atomic_fetch_add(&d->fresh_batches, 1); /* the rules tick passes it on (rules_note_fresh) */
 		daemon_poke_engine(d);                   /* and comes now, not up to a tick later */
+		fresh_note(d->fresh);                    /* on a follower: the leader's engine, likewise */
 	}
+}
+
+/* Another node made shared telemetry durable (api/fresh.h): as publish_live does for this node's. */
+static void daemon_on_fresh(void *ctx)
+{
+	struct daemon *d = ctx;
+	atomic_fetch_add(&d->fresh_batches, 1);
+	daemon_poke_engine(d);
 }
 
 /*
@@ -397,6 +407,8 @@ static void daemon_release(struct daemon *d)
 	cluster_destroy(d->cluster);
 	d->cluster = NULL;
 	tstore_close(d->tstore); /* no more batches reach the log pattern miners */
+	fresh_destroy(d->fresh); /* nor fresh_note; the engine it pokes is gone (poke_mu) */
+	d->fresh = NULL;
 	if (d->logclass) {
 		/* the last save, after the last ingested line and before the store closes */
 		struct buf err = BUF_INIT;
@@ -628,6 +640,13 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 		/* every node's pattern miners take the lines of all nodes, through the store */
 		if (cluster_multi(d.cluster))
 			logclass_share(d.logclass);
+		/* a follower's batches reach the leader's rules at once when the nodes share their telemetry */
+		if (cluster_multi(d.cluster) && on_ch) {
+			struct fresh_options fo = { .store = d.store, .node_id = cluster_node_id(d.cluster),
+						    .on_fresh = daemon_on_fresh, .ctx = &d };
+			if ((rc = fresh_create(&fo, &d.fresh, err)))
+				goto out;
+		}
 	}
 	if ((rc = stages_start(&d, err)))
 		goto out;

@@ -43,6 +43,7 @@ struct respond_glue;
 struct remedy;
 struct cluster;
 struct forwarder;
+struct fresh;
 
 struct daemon {
 	pthread_rwlock_t cfg_lock;  /* guards cfg during a reload */
@@ -94,6 +95,7 @@ struct daemon {
 	struct web_stream *stream;   /* the dashboard's live feed */
 	pthread_mutex_t stream_mu;   /* guards stream against its stop while a stage's thread publishes */
 	struct cluster *cluster;     /* the leader's lease and this node's heartbeat (api/cluster.h) */
+	struct fresh *fresh;         /* fresh telemetry announced to the leader (api/fresh.h); NULL but with shared telemetry */
 	struct forwarder *forwarder; /* a follower's requests for the leader (api/forward.h); NULL with one node */
 	int64_t started_ns;
 	int64_t reloads, reload_failures;

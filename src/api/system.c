@@ -4,6 +4,7 @@
  */
 #include "api/api.h"
 #include "api/cluster.h"
+#include "api/fresh.h"
 #include "web/stream.h"
 #include "api/handlers.h"
 #include "core/log.h"
@@ -207,6 +208,12 @@ int api_cluster(struct http_request *req, struct http_response *res)
 		json_object_set_new(j, "feed", json_pack("{s:I, s:I, s:I}", "events_sent", (json_int_t)sent,
 							 "events_received", (json_int_t)received, "events_lost",
 							 (json_int_t)lost));
+	}
+	if (d->fresh) { /* fresh telemetry announced to the leader (api/fresh.h) */
+		uint64_t sent = 0, heard = 0;
+		fresh_counts(d->fresh, &sent, &heard);
+		json_object_set_new(j, "fresh", json_pack("{s:I, s:I}", "announced", (json_int_t)sent, "heard",
+							  (json_int_t)heard));
 	}
 	api_send_json(res, 200, j);
 	return 0;

@@ -148,6 +148,10 @@ static const char *const pg_migrations[] = {
 #define PG_SET_IDLE_TX "SET idle_in_transaction_session_timeout = '2s'"
 /* The channel every commit notifies (store_data_version, store_wait_change). */
 #define PG_CHANNEL "ooda_change"
+#define PG_LISTEN_CHANGE "LISTEN " PG_CHANNEL
+/* The channel of fresh telemetry (store_fresh_announce): payload, the announcing node. */
+#define PG_FRESH_CHANNEL "ooda_fresh"
+#define PG_LISTEN_FRESH "LISTEN " PG_FRESH_CHANNEL
 
 enum pg_stmt {
 	PG_TOKEN_INSERT,
@@ -221,6 +225,7 @@ enum pg_stmt {
 	PG_STREAM_PRUNE,
 	PG_STREAM_LIST,
 	PG_STREAM_HEAD,
+	PG_FRESH_ANNOUNCE,
 	PG_COUNT
 };
 
@@ -413,6 +418,7 @@ static const char *const pg_text[PG_COUNT] = {
 	[PG_STREAM_LIST] = "SELECT id, node_id, created_ns, type, body FROM stream_events"
 			   " WHERE id > $2 AND node_id <> $1 ORDER BY id LIMIT $3",
 	[PG_STREAM_HEAD] = "SELECT COALESCE(max(id), 0) FROM stream_events",
+	[PG_FRESH_ANNOUNCE] = "SELECT pg_notify('" PG_FRESH_CHANNEL "', $1)",
 };
 
 #endif

@@ -592,6 +592,26 @@ int store_stream_list(struct store *s, const char *node, int64_t after_id, size_
 /* The newest event's id (0: none), where a node starting to follow begins. OODA_EUNSUPPORTED on SQLite. */
 int store_stream_head(struct store *s, int64_t *id);
 
+/*
+ * ---- fresh telemetry, announced between nodes -------------------------------
+ * A node that made a batch of shared telemetry durable tells the others, so
+ * the leader's rules read it at once rather than at their next scheduled
+ * evaluation (api/cluster.h, cluster_fresh_note). On PostgreSQL a NOTIFY on
+ * a channel of its own, outside any transaction, carrying the node's id.
+ */
+
+/* Announces fresh telemetry from node `from` (at most 63 bytes). OODA_EUNSUPPORTED on SQLite (one node). */
+int store_fresh_announce(struct store *s, const char *from);
+/*
+ * Waits up to timeout_ms for an announcement from another node than self:
+ * 0 when at least one arrived since the last call (all waiting ones are
+ * taken), OODA_ETIMEOUT when none did, OODA_EUNAVAIL when PostgreSQL cannot
+ * be reached (announcements made meanwhile are lost: the caller treats that
+ * as one), OODA_EUNSUPPORTED on SQLite. The first call starts listening.
+ * One caller at a time.
+ */
+int store_fresh_wait(struct store *s, const char *self, int64_t timeout_ms);
+
 /* ---- audit signing keys of the nodes (audit.h, audit_keys_load) ---------- */
 
 /* A node's published checkpoint signing key. */

@@ -180,6 +180,9 @@ struct store_backend {
 			  int64_t keep_after_ns); /* (tx) */
 	int (*stream_list)(void *impl, const char *node, int64_t after_id, size_t limit, store_row_fn fn, void *ctx);
 	int (*stream_head)(void *impl, int64_t *id);
+	/* fresh telemetry announced to the other nodes (store.h); NULL on a backend with one node */
+	int (*fresh_announce)(void *impl, const char *from);
+	int (*fresh_wait)(void *impl, const char *self, int64_t timeout_ms);
 };
 
 extern const struct store_backend store_sqlite_backend;

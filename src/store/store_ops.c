@@ -7,6 +7,8 @@
 #include "store/store_backend.h"
 #include "core/error.h"
 
+#include <string.h>
+
 int store_data_version(struct store *s, int64_t *v)
 {
 	return store_backend(s)->data_version(store_impl(s), v);
@@ -309,4 +311,18 @@ int store_stream_head(struct store *s, int64_t *id)
 {
 	const struct store_backend *be = store_backend(s);
 	return be->stream_head ? be->stream_head(store_impl(s), id) : OODA_EUNSUPPORTED;
+}
+
+int store_fresh_announce(struct store *s, const char *from)
+{
+	const struct store_backend *be = store_backend(s);
+	if (!be->fresh_announce)
+		return OODA_EUNSUPPORTED;
+	return strlen(from) < 64 ? be->fresh_announce(store_impl(s), from) : OODA_EINVAL;
+}
+
+int store_fresh_wait(struct store *s, const char *self, int64_t timeout_ms)
+{
+	const struct store_backend *be = store_backend(s);
+	return be->fresh_wait ? be->fresh_wait(store_impl(s), self, timeout_ms) : OODA_EUNSUPPORTED;
 }

@@ -19,6 +19,7 @@
 #include "store/pg_sql.h"
 #include "store/sqlite_sql.h"
 #include "core/error.h"
+#include "core/time.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -42,7 +43,8 @@ struct pconn {
 struct pg_store {
 	struct pconn w, r, l;  /* writer, reader, listener */
 	struct pconn g;        /* generation reads (pg_gen_read), opened on the first */
-	pthread_mutex_t rmu, lmu, gmu;
+	struct pconn f;        /* listens for fresh telemetry (pg_fresh_wait), opened on the first */
+	pthread_mutex_t rmu, lmu, gmu, fmu;
 	char *dsn;
 	bool readonly;
 	int64_t version;       /* notifications from other backends seen by r */
@@ -74,7 +76,8 @@ static int exec_ok(PGconn *pg, const char *sql)
  * Connects c; a failure says only that the server cannot be reached (libpq's
  * own message may quote the host or the user of the connection string).
  */
-static int pconn_open(struct pconn *c, const char *dsn, bool listen, struct buf *err)
+/* listen: NULL, or the LISTEN statement the connection runs on opening and after a reset */
+static int pconn_open(struct pconn *c, const char *dsn, const char *listen, struct buf *err)
 {
 	memset(c, 0, sizeof(*c));
 	c->pg = PQconnectdb(dsn);
@@ -87,7 +90,7 @@ static int pconn_open(struct pconn *c, const char *dsn, bool listen, struct buf 
 	}
 	PQsetNoticeProcessor(c->pg, NULL, NULL);
 	if (exec_ok(c->pg, "SET client_min_messages = warning") || exec_ok(c->pg, PG_SET_IDLE_TX) ||
-	    (listen && exec_ok(c->pg, "LISTEN " PG_CHANNEL))) {
+	    (listen && exec_ok(c->pg, listen))) {
 		if (err)
 			buf_adds(err, "cannot set up the PostgreSQL control store connection");
 		pconn_close(c);
@@ -97,7 +100,7 @@ static int pconn_open(struct pconn *c, const char *dsn, bool listen, struct buf 
 }
 
 /* A connection that broke (server restarted) is made again, once per call. */
-static bool pconn_alive(struct pconn *c, bool listen)
+static bool pconn_alive(struct pconn *c, const char *listen)
 {
 	if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
 		return true;
@@ -107,7 +110,7 @@ static bool pconn_alive(struct pconn *c, bool listen)
 	memset(c->prepared, 0, sizeof(c->prepared));
 	if (PQstatus(c->pg) != CONNECTION_OK || exec_ok(c->pg, PG_SET_IDLE_TX))
 		return false;
-	return !(listen && exec_ok(c->pg, "LISTEN " PG_CHANNEL));
+	return !(listen && exec_ok(c->pg, listen));
 }
 
 /* ---- parameters and results ------------------------------------------------- */
@@ -299,9 +302,11 @@ static void pg_close(void *impl)
 	pconn_close(&s->r);
 	pconn_close(&s->l);
 	pconn_close(&s->g);
+	pconn_close(&s->f);
 	pthread_mutex_destroy(&s->rmu);
 	pthread_mutex_destroy(&s->lmu);
 	pthread_mutex_destroy(&s->gmu);
+	pthread_mutex_destroy(&s->fmu);
 	if (s->dsn) {
 		memset(s->dsn, 0, strlen(s->dsn));
 		free(s->dsn);
@@ -315,13 +320,14 @@ static int pg_open(const struct store_location *loc, bool readonly, void **impl,
 	pthread_mutex_init(&s->rmu, NULL);
 	pthread_mutex_init(&s->lmu, NULL);
 	pthread_mutex_init(&s->gmu, NULL);
+	pthread_mutex_init(&s->fmu, NULL);
 	s->readonly = readonly;
 	s->dsn = xstrdup(loc->pg_dsn);
-	int rc = pconn_open(&s->w, s->dsn, false, err);
+	int rc = pconn_open(&s->w, s->dsn, NULL, err);
 	if (!rc)
 		rc = pg_migrate(s, err);
 	if (!rc)
-		rc = pconn_open(&s->r, s->dsn, true, err);
+		rc = pconn_open(&s->r, s->dsn, PG_LISTEN_CHANGE, err);
 	if (rc) {
 		pg_close(s);
 		return rc;
@@ -334,7 +340,7 @@ static int pg_begin(void *impl)
 {
 	struct pg_store *s = impl;
 	s->sqlstate[0] = 0;
-	if (!pconn_alive(&s->w, false))
+	if (!pconn_alive(&s->w, NULL))
 		return OODA_EUNAVAIL;
 	/* one round trip: BEGIN and the write lock */
 	if (exec_ok(s->w.pg, "BEGIN; " PG_LOCK_WRITE)) {
@@ -383,7 +389,7 @@ static struct pconn *rconn(struct pg_store *s)
 	if (in_tx)
 		return &s->w;
 	pthread_mutex_lock(&s->rmu);
-	if (!pconn_alive(&s->r, true)) {
+	if (!pconn_alive(&s->r, PG_LISTEN_CHANGE)) {
 		s->version++; /* notifications may have been missed */
 		pthread_mutex_unlock(&s->rmu);
 		return NULL;
@@ -444,8 +450,8 @@ static int pg_wait_change(void *impl, uint64_t *seen, int64_t timeout_ms)
 	pthread_mutex_lock(&s->lmu);
 	int rc = 0;
 	if (!s->l.pg)
-		rc = pconn_open(&s->l, s->dsn, true, NULL);
-	else if (!pconn_alive(&s->l, true))
+		rc = pconn_open(&s->l, s->dsn, PG_LISTEN_CHANGE, NULL);
+	else if (!pconn_alive(&s->l, PG_LISTEN_CHANGE))
 		rc = OODA_EUNAVAIL;
 	if (!rc) {
 		s->changes += (uint64_t)drain_notifies(s, s->l.pg, false);
@@ -1612,7 +1618,7 @@ static int pg_gen_read(void *impl, int64_t gens[STORE_GEN_COUNT])
 	struct pconn *c = &s->w;
 	if (!in_tx) {
 		pthread_mutex_lock(&s->gmu);
-		int rc = s->g.pg ? (pconn_alive(&s->g, false) ? 0 : OODA_EUNAVAIL) : pconn_open(&s->g, s->dsn, false, NULL);
+		int rc = s->g.pg ? (pconn_alive(&s->g, NULL) ? 0 : OODA_EUNAVAIL) : pconn_open(&s->g, s->dsn, NULL, NULL);
 		if (rc) {
 			pthread_mutex_unlock(&s->gmu);
 			return OODA_EUNAVAIL;
@@ -1631,6 +1637,66 @@ static int pg_gen_read(void *impl, int64_t gens[STORE_GEN_COUNT])
 	return rc;
 }
 
+/* ---- fresh telemetry announced between nodes (store_fresh_*) ------------------ */
+
+static int pg_fresh_announce(void *impl, const char *from)
+{
+	struct pg_store *s = impl;
+	struct pconn *c = rconn(s);
+	if (!c)
+		return OODA_EUNAVAIL;
+	struct params p = { 0 };
+	p_str(&p, from);
+	PGresult *r = rexec(s, c, PG_FRESH_ANNOUNCE, &p);
+	int rc = r ? 0 : OODA_EUNAVAIL;
+	PQclear(r);
+	rdone(s, c);
+	return rc;
+}
+
+/* Takes the announcements waiting on f; counts those from other nodes than self. */
+static int fresh_drain(PGconn *pg, const char *self)
+{
+	int other = 0;
+	PGnotify *n;
+	while ((n = PQnotifies(pg))) {
+		if (strcmp(n->extra, self))
+			other++;
+		PQfreemem(n);
+	}
+	return other;
+}
+
+static int pg_fresh_wait(void *impl, const char *self, int64_t timeout_ms)
+{
+	struct pg_store *s = impl;
+	pthread_mutex_lock(&s->fmu);
+	int rc = 0;
+	if (!s->f.pg)
+		rc = pconn_open(&s->f, s->dsn, PG_LISTEN_FRESH, NULL);
+	else if (!pconn_alive(&s->f, PG_LISTEN_FRESH))
+		rc = OODA_EUNAVAIL;
+	if (!rc && !PQconsumeInput(s->f.pg))
+		rc = OODA_EUNAVAIL;
+	/* until one from another node arrives: what wakes the poll may be something else (our own) */
+	int64_t deadline = ooda_mono_ns() + timeout_ms * 1000000;
+	while (!rc) {
+		if (fresh_drain(s->f.pg, self))
+			break;
+		int64_t left_ms = (deadline - ooda_mono_ns()) / 1000000;
+		if (left_ms <= 0) {
+			rc = OODA_ETIMEOUT;
+			break;
+		}
+		struct pollfd pfd = { .fd = PQsocket(s->f.pg), .events = POLLIN };
+		int n = poll(&pfd, 1, left_ms > INT32_MAX ? INT32_MAX : (int)left_ms);
+		if ((n < 0 && errno != EINTR) || (n > 0 && !PQconsumeInput(s->f.pg)))
+			rc = OODA_EUNAVAIL;
+	}
+	pthread_mutex_unlock(&s->fmu);
+	return rc;
+}
+
 const struct store_backend store_pg_backend = {
 	.version = STORE_BACKEND_VERSION,
 	.name = "postgres",
@@ -1644,6 +1710,8 @@ const struct store_backend store_pg_backend = {
 	.savepoint_rollback = pg_savepoint_rollback,
 	.data_version = pg_data_version,
 	.wait_change = pg_wait_change,
+	.fresh_announce = pg_fresh_announce,
+	.fresh_wait = pg_fresh_wait,
 	.backup = pg_backup,
 	.stats = pg_stats,
 	.token_insert = pg_token_insert,

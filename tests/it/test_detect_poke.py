@@ -7,8 +7,11 @@ to hand its alert to the alerting core, and the alert goes pending, then
 firing after its `for`. The schedule is the daemon's own: /api/v1/rules names
 the last evaluation before the push, and the next one on schedule is an
 interval after it; the alert went pending before that. /metrics counts the
-poked ticks."""
+poked ticks. With several nodes the batches go to a follower, whose
+announcement (api/fresh.h) must wake the leader's rules just as early; both
+nodes count it in GET /api/v1/cluster's `fresh`."""
 import calendar
+import json
 import time
 from datetime import datetime
 from oodait import Server, check, done, wait_for
@@ -21,8 +24,23 @@ def gauge(s, service, name, value):
         "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
         "scopeMetrics": [{"metrics": [{"name": name, "gauge": {"dataPoints": [
             {"timeUnixNano": str(time.time_ns()), "asDouble": value}]}}]}]}]}
-    r = s.post("/v1/metrics", body)
+    if s.followers:
+        # to a node that does not lead: its batch must wake the leader's rules (api/fresh.h)
+        url = follower_url(s)
+        r = s._send(url, "POST", "/v1/metrics", json.dumps(body).encode(),
+                    {"Content-Type": "application/json", "Authorization": "Bearer " + s.token} if s.token
+                    else {"Content-Type": "application/json"}, 30)
+    else:
+        r = s.post("/v1/metrics", body)
     check(r.status == 200, f"metrics accepted: {r.status} {r.body}")
+
+
+def follower_url(s):
+    c = s.get("/api/v1/cluster").json()
+    for n in c["nodes"]:
+        if n["id"] != c.get("leader"):
+            return "http://" + n["address"]
+    return s.url
 
 
 def leader_url(s):
@@ -106,6 +124,13 @@ try:
         # and before the next one on schedule (an interval later): it was brought forward
         check(last <= tr[0]["at_ns"] < last + INTERVAL_NS,
               f"pending at {tr[0]['at_ns']}, between the last evaluation {last} and the next on schedule")
+    if s.followers:
+        fr = s._send(follower_url(s), "GET", "/api/v1/cluster", None,
+                     {"Authorization": "Bearer " + s.token} if s.token else {}, 30).json().get("fresh", {})
+        lead = s._send(leader_url(s), "GET", "/api/v1/cluster", None,
+                       {"Authorization": "Bearer " + s.token} if s.token else {}, 30).json().get("fresh", {})
+        check(fr.get("announced", 0) > 0 and lead.get("heard", 0) > 0,
+              f"the follower announced its batches and the leader heard them: {fr} {lead}")
     check(s.stop() == 0, "clean stop with pokes coming in")
 finally:
     if s:

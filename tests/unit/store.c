@@ -911,6 +911,45 @@ static void test_live_deltas(void **state)
 	free(dir);
 }
 
+/*
+ * Fresh telemetry announced between nodes (store_fresh_*): another node's
+ * announcement wakes a waiter, several are taken as one, its own are not
+ * heard, and nothing waits for nobody (a timeout).
+ */
+static void test_fresh_announce(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct store *s = open_store(dir);
+	if (!getenv("OODA_TEST_PG_DSN")) {
+		assert_int_equal(store_fresh_announce(s, "a"), OODA_EUNSUPPORTED);
+		assert_int_equal(store_fresh_wait(s, "b", 10), OODA_EUNSUPPORTED);
+		store_close(s);
+		rmrf(dir);
+		free(dir);
+		return;
+	}
+	/* the first wait starts listening: nothing announced yet */
+	assert_int_equal(store_fresh_wait(s, "b", 10), OODA_ETIMEOUT);
+	assert_int_equal(store_fresh_announce(s, "a"), 0);
+	assert_int_equal(store_fresh_announce(s, "a"), 0);
+	assert_int_equal(store_fresh_wait(s, "b", 5000), 0);
+	/* the second is taken by that wait or by one more, never by more than that */
+	int more = 0;
+	while (store_fresh_wait(s, "b", 200) == 0)
+		assert_true(++more <= 1);
+	/* a node does not hear itself */
+	assert_int_equal(store_fresh_announce(s, "b"), 0);
+	assert_int_equal(store_fresh_wait(s, "b", 200), OODA_ETIMEOUT);
+	char long_id[80];
+	memset(long_id, 'x', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	assert_int_equal(store_fresh_announce(s, long_id), OODA_EINVAL);
+	store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
 struct stream_put {
 	const char *node, *type, *body;
 	int64_t at, keep_after;
@@ -1272,6 +1311,7 @@ int main(void)
 		cmocka_unit_test(test_lease_and_fence),
 		cmocka_unit_test(test_live_deltas),
 		cmocka_unit_test(test_stream_events),
+		cmocka_unit_test(test_fresh_announce),
 		cmocka_unit_test(test_pattern_lines),
 		cmocka_unit_test(test_generations),
 		cmocka_unit_test(test_gen_read_beside_a_long_read),
