@@ -86,7 +86,9 @@ policies:
             return [x for x in runs(policy) if x["status"] in ("succeeded", "failed", "undone", "refused")]
 
         # ---- the probe alert fires: flag off, expect fails, the undo puts it back
-        run = (wait_until(lambda: ended("flag-off"), "the flag-off run to end", timeout=20) or [{}])[0]
+        # failed comes before undoing and undone (remedy/run.c): wait past it
+        run = (wait_until(lambda: [x for x in ended("flag-off") if x["status"] != "failed"],
+                          "the flag-off run to be undone", timeout=20) or ended("flag-off") or [{}])[0]
         check(run.get("status") == "undone", f"flag-off undone: {run.get('status')} {run.get('reason')}")
         full = s.get("/api/v1/runs/" + run.get("id", "x")).json()
         step = (full.get("steps") or [{}])[0]
