@@ -54,6 +54,10 @@ RPS = os.environ.get("DRILL_RPS", "20")
 # Without it a trend rule's window still held the last leak's drop to the base after
 # its restart, which held the next leak's detection back by ~9 s on both sides.
 SETTLE = float(os.environ.get("DRILL_SETTLE", "30"))
+# ooda's fast RED change detector (alerts.red_detector, on by default) and, on the
+# Prometheus side, its closest PromQL equivalent (HighErrorRatioFast below). DRILL_FAST=0
+# turns both off: the comparison as it stood before the detector.
+FAST = os.environ.get("DRILL_FAST", "1") != "0"
 
 # name, fault, service (None: the fault's default), harmless (every alert is false)
 SCENARIOS = [
@@ -104,6 +108,18 @@ RULES = [
 # a Pushgateway (the simulator's control port serves it the same way, honor_labels as
 # for a Pushgateway), late past the same every + grace; `for: 0s` as ooda's heartbeat
 # has none.
+# ooda's fast RED change detector (src/detect/redfast.h) tests each service's error count
+# every second against the service's own baseline (a CUSUM of the binomial likelihood
+# ratio: tolerance baseline + max(baseline, 1 point), tuned to a 5-point rise, 8 nats to
+# fire) and fires when the excess held 4 one-second slots (3 s after the first failing
+# data) with evidence outside any blip-length stretch. PromQL has no sequential test (an
+# evaluation keeps no state but `for`) and no per-request evidence, so Prometheus gets
+# the closest rule it can express: the error ratio over the shortest window a 1 s scrape
+# gives a rate for, with the same hold, at the threshold the other rule uses.
+PROM_FAST_RULE = ("HighErrorRatioFast",
+                  'sum by (service) (rate(sim_requests_total{code="5xx"}[3s])) '
+                  '/ sum by (service) (rate(sim_requests_total[3s])) > 0.05', "3s")
+
 HB_EVERY, HB_GRACE = 2, 4
 PROM_JOB_RULE = ("JobStopped",
                  f'time() - sim_job_last_success_timestamp_seconds{{job="reconciler"}} > {HB_EVERY + HB_GRACE}')
@@ -344,6 +360,7 @@ heartbeats:
     service: reconciler
 alerts:
   interval: 1s
+  red_detector: {"true" if FAST else "false"}
   rules:
 {rules}incidents:
   reopen_window: 1s           # each drill is its own incident: the bench resolves it after the drill
@@ -411,7 +428,11 @@ receivers:
         expr: '{PROM_JOB_RULE[1]}'
         for: 0s
         labels: {{severity: page, service: reconciler}}
-"""
+""" + (f"""      - alert: {PROM_FAST_RULE[0]}
+        expr: '{PROM_FAST_RULE[1]}'
+        for: {PROM_FAST_RULE[2]}
+        labels: {{severity: page}}
+""" if FAST else "")
     with open(os.path.join(d, "rules.yml"), "w") as f:
         f.write("groups:\n  - name: drills\n    interval: 1s\n    rules:\n" + rules)
     targets = ", ".join(f'"127.0.0.1:{p}"' for p in ports["services"].values())
@@ -550,6 +571,14 @@ DATA = {
 }
 
 
+def data_sel(name):
+    """The raw series pair (ooda, Prometheus) behind an alert name; the fast detector's
+    red:SERVICE/error_ratio and HighErrorRatioFast move with the same request counter."""
+    if name and (name.startswith("red:") or name == PROM_FAST_RULE[0]):
+        return DATA["HighErrorRatio"]
+    return DATA.get(name)
+
+
 def first_change(port, selector, t0):
     """The time of the first sample at or after t0 in which a series of selector
     rose above its previous sample (a new series: its first sample above 0), from
@@ -615,7 +644,7 @@ def ooda_steps(ooda_port, t0, arrival):
     rows = [n for n in nt.get("notifications", []) if n.get("alert") == a.get("fingerprint")
             and (iso_epoch(n.get("created_at")) or 0) >= t0 and n.get("delivered_at")]
     n = min(rows, key=lambda n: iso_epoch(n["delivered_at"])) if rows else {}
-    sel = DATA.get(a.get("name"))
+    sel = data_sel(a.get("name"))
     data = first_change(ooda_port, sel[0].format(svc=a.get("service")), t0) if sel and a.get("service") else None
     out = diffs([t0, iso_epoch(a.get("active_at")), iso_epoch(a.get("fired_at")), iso_epoch(n.get("created_at")),
                  iso_epoch(n.get("delivered_at")), arrival], STEPS[1:])
@@ -643,7 +672,7 @@ def prom_steps(prom_port, t0, ev):
         l2 = a.get("labels", {})
         if l2.get("alertname") == lb.get("alertname") and l2.get("service") == lb.get("service"):
             active = iso_epoch(a.get("activeAt"))
-    sel = DATA.get(lb.get("alertname"))
+    sel = data_sel(lb.get("alertname"))
     data = first_change(prom_port, sel[1].format(svc=lb.get("service")), t0) if sel and lb.get("service") else None
     out = {"data": (data - t0) if data is not None else None}
     if sel and lb.get("service"):

@@ -417,6 +417,7 @@ static void daemon_release(struct daemon *d)
 		buf_release(&err);
 	}
 	redwatch_destroy(d->redwatch);
+	redfast_destroy(d->redfast);
 	logclass_destroy(d->logclass);
 	live_destroy(d->live);
 	exemplars_destroy(d->exemplars);
@@ -561,7 +562,8 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	metrics_set_translation(promname_strategy_parse(d.cfg.otlp_translation));
 	if ((rc = live_create(NULL, &d.live, err)))
 		goto out;
-	if ((rc = logclass_create(NULL, &d.logclass, err)) || (rc = redwatch_create(d.live, NULL, &d.redwatch)))
+	if ((rc = logclass_create(NULL, &d.logclass, err)) || (rc = redwatch_create(d.live, NULL, &d.redwatch)) ||
+	    (rc = redfast_create(d.live, NULL, &d.redfast)))
 		goto out;
 	{
 		/* before ingest starts: the log pattern miners as they were saved */

@@ -20,6 +20,7 @@
 #include "change/flagstore.h"
 #include "api/flag_counts.h"
 #include "detect/logclass.h"
+#include "detect/redfast.h"
 #include "detect/redwatch.h"
 #include "detect/watch.h"
 #include "detect/alerts.h"
@@ -62,6 +63,7 @@ struct daemon {
 	struct flag_counts flag_counts; /* OFREP evaluations by flag and reason, for /metrics */
 	struct logclass *logclass;   /* log error classes per service */
 	struct redwatch *redwatch;   /* anomaly watch on RED */
+	struct redfast *redfast;     /* fast change detector on RED errors */
 	struct watches *watches;     /* anomaly watches on configured series */
 	struct slo_set *slos;        /* SLOs and their burn-rate alerts */
 	struct change change;        /* configs, deploys, rollbacks, approvals */

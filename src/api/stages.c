@@ -144,14 +144,19 @@ static int detect_configure(struct daemon *d, const struct config *cfg, bool app
 {
 	char *at = config_section_json(cfg, "alerts");
 	int rc = rules_configure(apply ? d->rules : NULL, at, apply, err);
-	free(at);
 	if (!rc) {
 		char *wt = config_section_json(cfg, "anomalies");
 		rc = watches_configure(apply ? d->watches : NULL, wt, apply, err);
 		free(wt);
 	}
-	if (!rc && apply)
+	if (!rc && apply) {
 		alerts_set_group_window(d->alerts, rules_group_window(d->rules));
+		json_t *aj = at ? json_loads(at, JSON_DECODE_ANY, NULL) : NULL;
+		json_t *on = json_is_object(aj) ? json_object_get(aj, "red_detector") : NULL;
+		redfast_set_enabled(d->redfast, !json_is_false(on));
+		json_decref(aj);
+	}
+	free(at);
 	char *st = config_section_json(cfg, "services"), *ht = config_section_json(cfg, "heartbeats");
 	json_t *sj = st ? json_loads(st, JSON_DECODE_ANY, NULL) : NULL;
 	json_t *hj = ht ? json_loads(ht, JSON_DECODE_ANY, NULL) : NULL;
@@ -226,7 +231,7 @@ static int detect_add_ticks(struct daemon *d, struct engine *e)
 		void *ctx;
 	} ticks[] = { /* the alerting core last: what every detector signalled reaches its subscribers this tick */
 		{ tick_rules, d },	    { probes_tick, d->prober },	   { heartbeats_tick, d->heartbeats },
-		{ redwatch_tick, d->redwatch }, { logclass_tick, d->logclass }, { watches_tick, d->watches },
+		{ redwatch_tick, d->redwatch }, { redfast_tick, d->redfast }, { logclass_tick, d->logclass }, { watches_tick, d->watches },
 		{ tick_alerts, d->alerts },
 	};
 	int rc = 0;

@@ -709,17 +709,22 @@ static int alerts_in(struct drill *d, const char *state)
 	return n;
 }
 
-/* Waits until no alert fires or is pending (bounded): a pending alert of this
+/*
+ * Waits until no alert fires or is pending (bounded): a pending alert of this
  * scenario's tail would otherwise fire during the next one and count as its
- * detection. Then resolves what is still open. */
-static void wait_quiet(struct drill *d, const char *name)
+ * detection. Then resolves what is still open, with the note why. Every
+ * scenario starts from this state, the first one included: an incident still
+ * open when a fault starts takes in the fault's alerts (same alert, or a
+ * related service within the group window), so the fault opens none of its
+ * own and is scored without one (docs/decisions.md, "Fault drills start from
+ * quiet").
+ */
+static void wait_quiet(struct drill *d, const char *why)
 {
 	for (int i = 0, calm = 0; i < d->pace->quiet_s * 2 && calm < 2; i++) {
 		calm = alerts_in(d, "firing") == 0 && alerts_in(d, "pending") == 0 ? calm + 1 : 0;
 		nap_ms(500);
 	}
-	char why[128];
-	snprintf(why, sizeof why, "drill: scenario %s is over", name);
 	resolve_open(d, why);
 }
 
@@ -921,7 +926,9 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 	json_decref(drill_call(&d->sim, "DELETE", path, NULL, NULL)); /* 404 when it ended by itself */
 	if (progress)
 		fprintf(stderr, "\r\033[Kdrill: %s: cleared, waiting for quiet", sc->name);
-	wait_quiet(d, sc->name);
+	char why[128];
+	snprintf(why, sizeof why, "drill: scenario %s is over", sc->name);
+	wait_quiet(d, why);
 	if (progress)
 		fprintf(stderr, "\r\033[K");
 }
@@ -1214,11 +1221,12 @@ int cmd_drill_run(struct cli_args *a, struct buf *err)
 		rc = OODA_EINVAL;
 		goto out;
 	}
-	/* the first traces and the dependency graph before any fault; an attached system is warm: it waits for quiet */
+	/* the first traces and the dependency graph before any fault; then, as between scenarios, quiet: what the
+	 * start-up raised (a slow first probe or a latency rule on a loaded machine) is resolved before the first
+	 * fault, or that fault's alerts would join it; an attached system is warm and resolves only its own */
 	for (int k = 0; !d.attach && k < (d.pace == &drill_paces[1] ? 8 : 30) * 2 && !drill_interrupted; k++)
 		nap_ms(500);
-	if (d.attach)
-		wait_quiet(&d, "before the drill");
+	wait_quiet(&d, d.attach ? "drill: before the drill" : "drill: the drill's start-up is over");
 	for (i = 0; i < n && !drill_interrupted; i++) {
 		if (!both_alive(&d)) {
 			buf_addf(err, "%s exited during the drill (logs in %s)", alive(d.ooda_pid) ? "ooda-sim" : "ooda", d.dir);

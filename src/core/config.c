@@ -105,6 +105,8 @@ static const struct config_key alerts_keys[] = {
 	{ "interval", CFG_DURATION, "15s", 0, 0, 0, "Time between rule evaluations." },
 	{ "group_window", CFG_DURATION, NULL, 0, 0, 0, "Alerts of related services this close in time join one group." },
 	{ "rules", CFG_LIST, NULL, 0, 0, 0, "Alert rules.", .sub = rule_keys },
+	{ "red_detector", CFG_BOOL, "true", 0, 0, 0,
+	  "The fast change detector on every service's error count (one-second slots against the service's own baseline, held past a blip; decisions.md); false turns it off." },
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 

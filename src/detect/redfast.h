@@ -1,0 +1,130 @@
+/*
+ * The fast RED change detector: per service, every second, a sequential
+ * test of its error count against its own baseline. Where redwatch.h reads
+ * 10 s live slots two slots after they close (20–30 s late) and rules read a
+ * fixed ratio over a fixed window, this reads what arrived since its last
+ * look (the live counters' growth, so the spans the simulator or an SDK
+ * pushed a moment ago) and asks how strong the evidence is.
+ *
+ * The test, per service, on slots of about one second that follow the
+ * service's own exports: its slot closes on the tick that sees its counters
+ * grow half a slot or more after its last close, so each batch is tested
+ * on arrival and one service's late post never holds another's back:
+ *
+ *   baseline b   the service's error ratio, an exponentially weighted
+ *                mean of counts (half-life 300 slots); a slot is learnt
+ *                hold_slots − 1 slots late, and not at all when by then the
+ *                signal is active or S ≥ threshold, so a fault never teaches
+ *                it;
+ *   tolerance    p0 = b + max(b, tolerance): double the baseline and at least
+ *                one point more — a rise inside a 99 % SLO's budget is the
+ *                SLO burn alerts' business, not a page;
+ *   the shift    p1 = p0 + shift (5 points, the size of failure the usual
+ *                fixed-threshold rule pages on);
+ *   evidence     the slot's binomial log-likelihood ratio
+ *                L = k ln(p1/p0) + (n − k) ln((1 − p1)/(1 − p0)) for n
+ *                requests and k errors, accumulated as a CUSUM
+ *                S = min(cap, max(0, S + L));
+ *   the hold     run = slots since S left 0; the signal turns active when
+ *                S ≥ threshold, run ≥ hold_slots and the run without its
+ *                strongest stretch of hold_slots − 1 slots (what a blip can
+ *                touch) still favours p1 by at least `outside` nats (3: odds
+ *                of 20 to 1, the usual 5 % level):
+ *                strong evidence of a deviation that outlasted a blip, not
+ *                a strong blip's evidence decaying;
+ *   clearing     a second CUSUM C = max(0, C − L) grows while the slots favour
+ *                p0; once C ≥ clear the signal is inactive and S, C and the
+ *                run start again from 0.
+ *
+ * During the warm-up (the first warmup_slots slots with requests) every
+ * slot teaches the baseline and nothing accumulates. A slot without
+ * requests changes nothing; a service that sends no request for 10 slots
+ * while its signal is active (its process died) has the signal cleared,
+ * its baseline kept. Under p0 an excursion of S
+ * reaches the threshold with probability at most e^-threshold (Wald), and a
+ * blip of B seconds touches at most ceil(B / slot) + 1 slots of data; the
+ * numbers behind the defaults are in docs/decisions.md ("A fast RED change
+ * detector").
+ *
+ * Signals: source "anomaly", name "red:SERVICE/error_ratio", severity
+ * ticket, evidence {metric "error_ratio", value (the slot's ratio), baseline,
+ * tolerance (p0), score = 1 − e^-S, evidence_nats (S), threshold_nats,
+ * slots_held (the run), requests, errors (the slot's), window "1s slots",
+ * detector "red-cusum"}: the incident stage opens an
+ * incident for it by default (a confident RED anomaly on errors).
+ *
+ * Thread safety: redfast_tick runs on the engine thread only.
+ */
+#ifndef OODA_REDFAST_H
+#define OODA_REDFAST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model/live.h"
+#include "model/signal.h"
+
+#define REDFAST_MAX_HOLD 16
+
+/* Knobs; a zero field takes the default in brackets. */
+struct redfast_config {
+	int64_t slot_ns;        /* [1 s] */
+	uint32_t hold_slots;    /* slots an excursion must last before it fires [4]; 2 to REDFAST_MAX_HOLD */
+	uint32_t warmup_slots;  /* slots with requests before the baseline is trusted [30] */
+	double half_life_slots; /* of the baseline [300] */
+	double tolerance;       /* minimum excess over the baseline tolerated [0.01] */
+	double shift;           /* the excess the test is tuned to [0.05] */
+	double threshold;       /* evidence (nats) that fires [8] */
+	double outside;         /* evidence (nats) the run must hold outside its strongest blip-length stretch [3] */
+	double clear;           /* evidence (nats) for the tolerance that clears [3] */
+	double cap;             /* S never exceeds this [2 * threshold] */
+	uint32_t max_services;  /* [256] */
+};
+
+/* Fills the zero fields of c with the defaults above. */
+void redfast_config_defaults(struct redfast_config *c);
+
+/* The state of one count test (one service's errors); zero it to start. */
+struct redfast_test {
+	double base_k, base_n;  /* weighted counts behind the baseline */
+	double s, c;            /* the CUSUMs for p1 and for p0 */
+	double llr;             /* the last slot's L */
+	double p0, p1, ratio;   /* the last slot's tolerance, alternative and ratio */
+	double n, k;            /* the last slot's counts */
+	uint32_t slots;         /* slots with requests seen */
+	uint32_t run;           /* slots since S left 0 */
+	double run_sum;         /* sum of L over the run (not capped) */
+	double blip_max;        /* the largest sum of L over at most hold_slots − 1 consecutive slots of the run */
+	double recent[REDFAST_MAX_HOLD]; /* the run's last L, by run % REDFAST_MAX_HOLD */
+	double pend_n[REDFAST_MAX_HOLD], pend_k[REDFAST_MAX_HOLD]; /* slots not yet learnt */
+	uint32_t pending;       /* slots ever queued for learning */
+	bool active;
+};
+
+/*
+ * Feeds one slot's counts (n requests of which k failed; k is clamped to
+ * [0, n]) to the test t under c (defaults applied). Returns whether the
+ * signal is active after this slot. n <= 0 changes nothing.
+ */
+bool redfast_test_update(struct redfast_test *t, const struct redfast_config *c, double n, double k);
+
+/* The baseline ratio the test holds (0 before any request). */
+double redfast_test_baseline(const struct redfast_test *t);
+
+struct redfast;
+
+/* Creates the detector on live (borrowed). cfg may be NULL (defaults). Returns 0 and sets *out. */
+int redfast_create(struct live_signals *live, const struct redfast_config *cfg, struct redfast **out);
+void redfast_destroy(struct redfast *w);
+
+/*
+ * Turns the detector on or off (alerts.red_detector; on after create). Off,
+ * the next tick sends an inactive signal for every service it had sent an
+ * active one for and forgets what it learnt. Safe from any thread.
+ */
+void redfast_set_enabled(struct redfast *w, bool on);
+
+/* Engine tick: closes a slot when one is due and emits one signal per known service. */
+void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink);
+
+#endif
