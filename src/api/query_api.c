@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "api/handlers.h"
 #include "core/time.h"
+#include "detect/redfast.h"
 #include "query/logquery.h"
 #include "query/search.h"
 
@@ -142,6 +143,11 @@ int api_anomalies(struct http_request *req, struct http_response *res)
 		watches_json(api_daemon(req)->watches, &res->body);
 	else
 		buf_adds(&res->body, "{\"watches\":[]}");
+	bool on;
+	unsigned services, learning;
+	redfast_status(api_daemon(req)->redfast, &on, &services, &learning);
+	buf_addf(&res->body, ",\"red_detector\":{\"enabled\":%s,\"services\":%u,\"learning\":%u}", on ? "true" : "false",
+		 services, learning);
 	buf_addch(&res->body, '}');
 	return 0;
 }

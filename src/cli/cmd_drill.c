@@ -710,6 +710,31 @@ static int alerts_in(struct drill *d, const char *state)
 }
 
 /*
+ * Waits (at most the pace's quiet_s) until the fast RED change detector has
+ * learnt every service's baseline (GET /api/v1/anomalies, red_detector:
+ * none still learning), or is off. The first fault then meets the system a
+ * user runs, whose detectors know their services, not one seconds old: in
+ * its warm-up the detector keeps no evidence, so a fault then is left to
+ * the rules. Returns the seconds waited.
+ */
+static double wait_warm(struct drill *d)
+{
+	int64_t t0 = ooda_mono_ns();
+	for (int i = 0; i < d->pace->quiet_s * 2 && !drill_interrupted; i++) {
+		json_t *j = drill_call(&d->ooda, "GET", "/api/v1/anomalies", NULL, NULL);
+		json_t *rd = json_object_get(j, "red_detector");
+		bool warm = rd && (!json_is_true(json_object_get(rd, "enabled")) ||
+				   (json_integer_value(json_object_get(rd, "services")) > 0 &&
+				    json_integer_value(json_object_get(rd, "learning")) == 0));
+		json_decref(j);
+		if (warm || !rd) /* !rd: an ooda from before the detector */
+			break;
+		nap_ms(500);
+	}
+	return (double)(ooda_mono_ns() - t0) / 1e9;
+}
+
+/*
  * Waits until no alert fires or is pending (bounded): a pending alert of this
  * scenario's tail would otherwise fire during the next one and count as its
  * detection. Then resolves what is still open, with the note why. Every
@@ -1226,6 +1251,7 @@ int cmd_drill_run(struct cli_args *a, struct buf *err)
 	 * fault, or that fault's alerts would join it; an attached system is warm and resolves only its own */
 	for (int k = 0; !d.attach && k < (d.pace == &drill_paces[1] ? 8 : 30) * 2 && !drill_interrupted; k++)
 		nap_ms(500);
+	fprintf(stderr, "drill: the detectors learnt the services' baselines in %.1f s more\n", wait_warm(&d));
 	wait_quiet(&d, d.attach ? "drill: before the drill" : "drill: the drill's start-up is over");
 	for (i = 0; i < n && !drill_interrupted; i++) {
 		if (!both_alive(&d)) {

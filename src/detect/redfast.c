@@ -156,6 +156,7 @@ struct redfast {
 	size_t n;
 	int64_t last_names;
 	atomic_bool enabled;
+	atomic_uint known, learning; /* services watched, and those still in warm-up (end of the last tick) */
 };
 
 int redfast_create(struct live_signals *live, const struct redfast_config *cfg, struct redfast **out)
@@ -166,6 +167,8 @@ int redfast_create(struct live_signals *live, const struct redfast_config *cfg, 
 		w->cfg = *cfg;
 	redfast_config_defaults(&w->cfg);
 	atomic_init(&w->enabled, true);
+	atomic_init(&w->known, 0);
+	atomic_init(&w->learning, 0);
 	w->v = xcalloc(w->cfg.max_services, sizeof(*w->v));
 	*out = w;
 	return 0;
@@ -298,6 +301,8 @@ void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 				emit(&w->v[i], false, now_ns, &w->cfg, sink);
 		w->n = 0;
 		w->last_names = 0;
+		atomic_store(&w->known, 0);
+		atomic_store(&w->learning, 0);
 		return;
 	}
 	if (!w->last_names || now_ns - w->last_names >= 5 * slot || now_ns < w->last_names) {
@@ -342,4 +347,16 @@ void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 			x->emitted = active;
 		}
 	}
+	unsigned learning = 0;
+	for (size_t i = 0; i < w->n; i++)
+		learning += w->v[i].errors.slots <= w->cfg.warmup_slots;
+	atomic_store(&w->known, (unsigned)w->n);
+	atomic_store(&w->learning, learning);
+}
+
+void redfast_status(struct redfast *w, bool *enabled, unsigned *services, unsigned *learning)
+{
+	*enabled = w && atomic_load(&w->enabled);
+	*services = w ? atomic_load(&w->known) : 0;
+	*learning = w ? atomic_load(&w->learning) : 0;
 }

@@ -124,6 +124,13 @@ void redfast_destroy(struct redfast *w);
  */
 void redfast_set_enabled(struct redfast *w, bool on);
 
+/*
+ * Whether the detector is on, how many services it watches and how many of
+ * them are still warming up (fewer than warmup_slots slots with requests:
+ * no evidence yet), as of the end of the last tick. Any thread; w may be NULL.
+ */
+void redfast_status(struct redfast *w, bool *enabled, unsigned *services, unsigned *learning);
+
 /* Engine tick: closes a slot when one is due and emits one signal per known service. */
 void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink);
 

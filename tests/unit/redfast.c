@@ -280,14 +280,25 @@ static void test_driver_on_live_spans(void **state)
 	struct recorder r = { 0 };
 	struct alert_sink sink = { record_signal, &r };
 	uint64_t id = 0;
+	bool on;
+	unsigned services, learning, learnt_at = 0;
+	redfast_status(w, &on, &services, &learning);
+	assert_true(on);
+	assert_int_equal(services, 0);
 	/* 60 healthy seconds, with a tick between the arrivals that must not close a slot of its own */
 	for (int s = 0; s < 60; s++) {
 		fake_now += SEC;
 		publish_second(live, 30, 0, &id);
 		redfast_tick(w, fake_now + SEC / 8, &sink);
 		redfast_tick(w, fake_now + SEC / 4, &sink);
+		redfast_status(w, &on, &services, &learning);
+		assert_int_equal(services, 1);
+		if (!learning && !learnt_at)
+			learnt_at = (unsigned)s + 1;
 	}
 	assert_int_equal(r.active, 0);
+	/* learning while the warm-up (30 slots with requests) lasts, the first read closing none */
+	assert_int_equal(learnt_at, 32);
 	/* 30 % of checkout failing: active on the fourth slot of the fault, not before */
 	int fired_at = -1;
 	for (int s = 0; s < 10 && fired_at < 0; s++) {
@@ -330,6 +341,9 @@ static void test_driver_on_live_spans(void **state)
 		redfast_tick(w, fake_now + SEC / 8, &sink);
 	}
 	assert_int_equal(r.active, before);
+	redfast_status(w, &on, &services, &learning);
+	assert_false(on);
+	assert_int_equal(services, 0);
 	redfast_destroy(w);
 	live_destroy(live);
 	buf_release(&err);
