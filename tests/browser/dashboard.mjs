@@ -119,6 +119,8 @@ try {
 
 // ---- service page ---------------------------------------------------------
 await open(page, '#/service/payments');
+// the SLO's burn-down is drawn after its own request (renderSlos): wait for it, bounded
+await page.waitForSelector('figure[aria-label^="Error budget left"]', { timeout: 15000 }).catch(() => {});
 const svcText = await page.textContent('main');
 check(svcText.includes('checkout') && svcText.includes('Recent deploys') && svcText.includes('v2'), 'service page shows callers and deploys');
 check(svcText.includes('card declined'), 'service page lists the error class with its example');
