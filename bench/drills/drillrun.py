@@ -4,7 +4,8 @@
 and ooda-sim (docs/drills.md); MTTD, incident, suspects, remediation and MTTR
 from ooda's own records. Prints one row per scenario and the summary.
 
-Usage: drillrun.py BUILD (DRILL_SCENARIOS: a comma list, default all)."""
+Usage: drillrun.py BUILD (DRILL_SCENARIOS: a comma list, default all; DRILL_JSON: a file
+for the whole report)."""
 import json
 import os
 import subprocess
@@ -24,6 +25,9 @@ try:
 except ValueError:
     print(f"drill: no JSON report (exit {r.returncode})", file=sys.stderr)
     sys.exit(1)
+if os.environ.get("DRILL_JSON"):  # the whole report (suspects, incidents, remediation), for reading afterwards
+    with open(os.environ["DRILL_JSON"], "w") as out:
+        out.write(r.stdout)
 
 
 def f(v, fmt="{:.1f}"):
