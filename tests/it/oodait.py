@@ -470,10 +470,23 @@ def http_call(method, url, body=None, timeout=10):
 
 
 def free_port():
-    """A TCP port on 127.0.0.1 that was free when asked: for a receiver started later, or for none."""
+    """A TCP port on 127.0.0.1 that was free when asked: for a receiver started later."""
     with socket.socket() as so:
         so.bind(("127.0.0.1", 0))
         return so.getsockname()[1]
+
+
+_closed_ports = []
+
+
+def closed_port():
+    """A TCP port on 127.0.0.1 that stays closed while the test runs: bound here and never
+    listening, so a connection to it is refused and no other process (a simulator, another
+    test's server) can take it meanwhile, as one could take a port that was merely free."""
+    so = socket.socket()
+    so.bind(("127.0.0.1", 0))
+    _closed_ports.append(so)
+    return so.getsockname()[1]
 
 
 def wait_until(fn, what, timeout=20, step=0.1):

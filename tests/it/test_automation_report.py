@@ -7,11 +7,11 @@ false activations; ?since= after the runs leaves them out."""
 import time
 import urllib.parse
 
-from oodait import Server, check, done, free_port, wait_until
+from oodait import Server, check, done, wait_until, closed_port
 
 
 def main():
-    closed = free_port()
+    closed = closed_port()
     cfg = f"""
 services:
   - name: svc-undo

@@ -16,7 +16,7 @@ import socketserver
 import threading
 import time
 import urllib.parse
-from oodait import Server, check, done
+from oodait import Server, check, done, closed_port
 
 
 def firing(s):
@@ -60,14 +60,6 @@ class ThreadingHTTP(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def stamp_ms(at):
     """Milliseconds since the epoch of an RFC 3339 time as the daemon writes it (…T12:00:00.250Z)."""
     return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() * 1000
@@ -107,7 +99,7 @@ def accept_loop():
 
 
 threading.Thread(target=accept_loop, daemon=True).start()
-closed = free_port()
+closed = closed_port()
 
 CONFIG = f"""services:
   - name: shop

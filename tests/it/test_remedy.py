@@ -13,7 +13,7 @@ import os
 import signal
 import tempfile
 
-from oodait import Receiver, Server, check, create_token, done, free_port, wait_until
+from oodait import Receiver, Server, check, create_token, done, wait_until, closed_port
 
 SECRET = "s3cr3t-remedy-7f1c2a"
 
@@ -34,7 +34,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ooda-remedy-")
     f = {k: os.path.join(tmp, k) for k in ("cool", "undo", "storm", "ask", "slow")}
     rec = Receiver(status={"/echo-fail": 500}, echo_prefix="/echo")
-    closed = free_port()
+    closed = closed_port()
     cfg = f"""
 remedy:
   http_allow_hosts: [127.0.0.1]

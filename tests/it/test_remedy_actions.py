@@ -12,7 +12,7 @@ last deploy through the rollback action and waits for it to finish."""
 import json
 import time
 
-from oodait import Server, check, create_token, done, free_port, wait_until
+from oodait import Server, check, create_token, done, wait_until, closed_port
 
 
 def spans(service, n, errors, t_end_ns, seed, version=None, ms=5):
@@ -32,7 +32,7 @@ FLAG = {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVari
 
 
 def main():
-    closed = free_port()
+    closed = closed_port()
     cfg = f"""
 deploy:
   hooks:
