@@ -13,7 +13,7 @@ with its actor and reason, and in the change timeline."""
 import json
 import signal
 import time
-from oodait import Server, check, create_token, done
+from oodait import Server, check, create_token, done, wait_until
 
 
 def spans(service, version, n, errors, ms=10):
@@ -149,8 +149,12 @@ try:
           f"start and abort audited with their actors: {acts}")
     check(any(x["action"] == "rollout.abort" and "verdict fail" in x["rationale"] for x in recs),
           f"the abort's audit record has its reason: {recs[:2]}")
-    r = s.get("/api/v1/events?service=search&limit=50")
-    descs = [e.get("description", "") for e in r.json()["events"]]
+    def change_descs():
+        return [e.get("description", "") for e in s.get("/api/v1/events?service=search&limit=50").json()["events"]]
+
+    # the abort's change event goes to the telemetry store after the rollout's state is stored
+    descs = wait_until(lambda: (lambda d: d if any(rid2 in x and "aborted" in x for x in d) else None)(change_descs()),
+                       "the abort's change event", timeout=10) or change_descs()
     check(any(rid2 in d and "aborted" in d for d in descs) and any(rid2 in d and "step 1 (10 %) started" in d for d in descs),
           f"steps and the abort are change events on the timeline: {descs}")
 
