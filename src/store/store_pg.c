@@ -444,27 +444,50 @@ static int pg_data_version(void *impl, int64_t *v)
 	return rc;
 }
 
+/*
+ * On a listening connection c (opened on first use with the statement
+ * listen, made again after a break; the caller holds c's mutex): takes the
+ * notifications waiting, counting them with count, and while none counts
+ * waits for more until timeout_ms has passed — what wakes the poll may be a
+ * notification that does not count. Returns how many counted (0 after the
+ * timeout) or OODA_EUNAVAIL.
+ */
+static int listen_wait(struct pg_store *s, struct pconn *c, const char *listen, int64_t timeout_ms,
+		       int (*count)(PGconn *pg, const void *arg), const void *arg)
+{
+	if (!c->pg ? pconn_open(c, s->dsn, listen, NULL) : !pconn_alive(c, listen))
+		return OODA_EUNAVAIL;
+	if (!PQconsumeInput(c->pg))
+		return OODA_EUNAVAIL;
+	int64_t deadline = ooda_mono_ns() + timeout_ms * 1000000;
+	for (;;) {
+		int got = count(c->pg, arg);
+		int64_t left_ms = (deadline - ooda_mono_ns()) / 1000000;
+		if (got || left_ms <= 0)
+			return got;
+		struct pollfd pfd = { .fd = PQsocket(c->pg), .events = POLLIN };
+		int n = poll(&pfd, 1, left_ms > INT32_MAX ? INT32_MAX : (int)left_ms);
+		if ((n < 0 && errno != EINTR) || (n > 0 && !PQconsumeInput(c->pg)))
+			return OODA_EUNAVAIL;
+	}
+}
+
+static int count_all(PGconn *pg, const void *arg)
+{
+	(void)arg;
+	return drain_notifies(NULL, pg, false);
+}
+
 static int pg_wait_change(void *impl, uint64_t *seen, int64_t timeout_ms)
 {
 	struct pg_store *s = impl;
 	pthread_mutex_lock(&s->lmu);
-	int rc = 0;
-	if (!s->l.pg)
-		rc = pconn_open(&s->l, s->dsn, PG_LISTEN_CHANGE, NULL);
-	else if (!pconn_alive(&s->l, PG_LISTEN_CHANGE))
-		rc = OODA_EUNAVAIL;
+	/* a count that moved since the caller's last look answers at once */
+	int got = listen_wait(s, &s->l, PG_LISTEN_CHANGE, s->changes != *seen ? 0 : timeout_ms, count_all, NULL);
+	int rc = got < 0 ? got : 0;
 	if (!rc) {
-		s->changes += (uint64_t)drain_notifies(s, s->l.pg, false);
-		if (s->changes == *seen) {
-			struct pollfd pfd = { .fd = PQsocket(s->l.pg), .events = POLLIN };
-			int n = poll(&pfd, 1, timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms);
-			if (n > 0 && !PQconsumeInput(s->l.pg))
-				rc = OODA_EUNAVAIL;
-			else if (n > 0)
-				s->changes += (uint64_t)drain_notifies(s, s->l.pg, false);
-		}
-		if (!rc)
-			rc = s->changes != *seen ? 0 : OODA_ETIMEOUT;
+		s->changes += (uint64_t)got;
+		rc = s->changes != *seen ? 0 : OODA_ETIMEOUT;
 		*seen = s->changes;
 	}
 	pthread_mutex_unlock(&s->lmu);
@@ -1654,8 +1677,8 @@ static int pg_fresh_announce(void *impl, const char *from)
 	return rc;
 }
 
-/* Takes the announcements waiting on f; counts those from other nodes than self. */
-static int fresh_drain(PGconn *pg, const char *self)
+/* Takes the announcements waiting on pg; counts those from other nodes than self. */
+static int fresh_drain(PGconn *pg, const void *self)
 {
 	int other = 0;
 	PGnotify *n;
@@ -1671,30 +1694,9 @@ static int pg_fresh_wait(void *impl, const char *self, int64_t timeout_ms)
 {
 	struct pg_store *s = impl;
 	pthread_mutex_lock(&s->fmu);
-	int rc = 0;
-	if (!s->f.pg)
-		rc = pconn_open(&s->f, s->dsn, PG_LISTEN_FRESH, NULL);
-	else if (!pconn_alive(&s->f, PG_LISTEN_FRESH))
-		rc = OODA_EUNAVAIL;
-	if (!rc && !PQconsumeInput(s->f.pg))
-		rc = OODA_EUNAVAIL;
-	/* until one from another node arrives: what wakes the poll may be something else (our own) */
-	int64_t deadline = ooda_mono_ns() + timeout_ms * 1000000;
-	while (!rc) {
-		if (fresh_drain(s->f.pg, self))
-			break;
-		int64_t left_ms = (deadline - ooda_mono_ns()) / 1000000;
-		if (left_ms <= 0) {
-			rc = OODA_ETIMEOUT;
-			break;
-		}
-		struct pollfd pfd = { .fd = PQsocket(s->f.pg), .events = POLLIN };
-		int n = poll(&pfd, 1, left_ms > INT32_MAX ? INT32_MAX : (int)left_ms);
-		if ((n < 0 && errno != EINTR) || (n > 0 && !PQconsumeInput(s->f.pg)))
-			rc = OODA_EUNAVAIL;
-	}
+	int got = listen_wait(s, &s->f, PG_LISTEN_FRESH, timeout_ms, fresh_drain, self);
 	pthread_mutex_unlock(&s->fmu);
-	return rc;
+	return got < 0 ? got : got ? 0 : OODA_ETIMEOUT;
 }
 
 const struct store_backend store_pg_backend = {
