@@ -1,7 +1,9 @@
 /*
- * Fresh-telemetry announcements between nodes (fresh.h): one thread sends
- * them, coalescing the requests that arrive while it sends, and one waits
- * for the other nodes' and passes them on while this node leads.
+ * Fresh-telemetry announcements between nodes (fresh.h), on two workers
+ * (core/worker.h): the sender is woken per batch, and worker_wake merges
+ * the wakes that arrive while it sends into one more call, which is the
+ * coalescing fresh.h promises; the listener is called again as soon as it
+ * returns, each call waiting up to FRESH_LISTEN_MS for the other nodes'.
  */
 #include "api/fresh.h"
 #include "core/error.h"
@@ -11,9 +13,9 @@
 #include "core/worker.h"
 #include "core/xalloc.h"
 
-#include <pthread.h>
-#include <stdbool.h>
-#include <string.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
 
 /* After a failed announcement or wait, the next try comes this much later (and is logged once a minute). */
 #define FRESH_RETRY_NS (INT64_C(500) * 1000000)
@@ -24,102 +26,59 @@ struct fresh {
 	char node_id[128];
 	void (*on_fresh)(void *ctx);
 	void *ctx;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool pending;   /* a batch was noted since the last announcement began */
-	bool stop;
-	uint64_t sent, heard; /* under mu */
-	pthread_t sender, listener;
-	bool sender_up, listener_up;
+	struct worker *sender, *listener;
+	int64_t retry_after;          /* the sender's: no announcement before this (monotonic) */
+	int64_t sent_logged, heard_logged;
+	atomic_uint_least64_t sent, heard;
 };
 
 void fresh_note(struct fresh *f)
 {
-	if (!f || lead_term() > 0) /* the leader's own batches poke its engine directly */
+	if (f && lead_term() <= 0) /* the leader's own batches poke its engine directly */
+		worker_wake(f->sender);
+}
+
+/* The workers' pause after a failure: logged at most once a minute. */
+static void failed(const char *what, int rc, int64_t *logged)
+{
+	int64_t now = ooda_mono_ns();
+	if (now - *logged >= FRESH_LOG_NS) {
+		log_warn("cluster: cannot %s (%s); the leader's rules read what it covers at their next evaluation",
+			 what, ooda_strerror(rc));
+		*logged = now;
+	}
+}
+
+static void send_one(void *ctx, void *item)
+{
+	(void)item;
+	struct fresh *f = ctx;
+	if (ooda_mono_ns() < f->retry_after)
+		return; /* PostgreSQL failed a moment ago: not one reconnect per batch */
+	int rc = store_fresh_announce(f->store, f->node_id);
+	if (!rc) {
+		atomic_fetch_add(&f->sent, 1);
 		return;
-	pthread_mutex_lock(&f->mu);
-	if (!f->pending) {
-		f->pending = true;
-		pthread_cond_signal(&f->cv);
 	}
-	pthread_mutex_unlock(&f->mu);
+	f->retry_after = ooda_mono_ns() + FRESH_RETRY_NS;
+	failed("announce fresh telemetry to the leader", rc, &f->sent_logged);
 }
 
-/* Waits until the monotonic deadline or a stop; true when stopping. mu held. */
-static bool pause_until(struct fresh *f, int64_t deadline)
+static void listen_once(void *ctx, void *item)
 {
-	while (!f->stop && !worker_cond_wait_until(&f->cv, &f->mu, deadline))
-		;
-	return f->stop;
-}
-
-static void *sender_main(void *arg)
-{
-	struct fresh *f = arg;
-	int64_t logged = 0;
-	pthread_mutex_lock(&f->mu);
-	while (!f->stop) {
-		if (!f->pending) {
-			pthread_cond_wait(&f->cv, &f->mu);
-			continue;
+	(void)item;
+	struct fresh *f = ctx;
+	int rc = store_fresh_wait(f->store, f->node_id, FRESH_LISTEN_MS);
+	if (!rc) {
+		if (lead_term() > 0) {
+			f->on_fresh(f->ctx);
+			atomic_fetch_add(&f->heard, 1);
 		}
-		f->pending = false; /* batches noted from now on need the next announcement */
-		pthread_mutex_unlock(&f->mu);
-		int rc = store_fresh_announce(f->store, f->node_id);
-		pthread_mutex_lock(&f->mu);
-		if (!rc) {
-			f->sent++;
-			continue;
-		}
-		int64_t now = ooda_mono_ns();
-		if (now - logged >= FRESH_LOG_NS) {
-			log_warn("cluster: cannot announce fresh telemetry to the leader (%s); "
-				 "its rules read it at their next evaluation", ooda_strerror(rc));
-			logged = now;
-		}
-		pause_until(f, now + FRESH_RETRY_NS); /* what is noted meanwhile goes with the next try */
+	} else if (rc != OODA_ETIMEOUT) {
+		failed("listen for the other nodes' fresh telemetry", rc, &f->heard_logged);
+		struct timespec pause = { 0, FRESH_RETRY_NS };
+		nanosleep(&pause, NULL); /* within the stop's bound: the next call comes at once */
 	}
-	pthread_mutex_unlock(&f->mu);
-	return NULL;
-}
-
-static bool stopping(struct fresh *f)
-{
-	pthread_mutex_lock(&f->mu);
-	bool s = f->stop;
-	pthread_mutex_unlock(&f->mu);
-	return s;
-}
-
-static void *listener_main(void *arg)
-{
-	struct fresh *f = arg;
-	int64_t logged = 0;
-	while (!stopping(f)) {
-		int rc = store_fresh_wait(f->store, f->node_id, FRESH_LISTEN_MS);
-		if (!rc) {
-			if (lead_term() > 0) {
-				f->on_fresh(f->ctx);
-				pthread_mutex_lock(&f->mu);
-				f->heard++;
-				pthread_mutex_unlock(&f->mu);
-			}
-			continue;
-		}
-		if (rc == OODA_ETIMEOUT)
-			continue;
-		int64_t now = ooda_mono_ns();
-		if (now - logged >= FRESH_LOG_NS) {
-			log_warn("cluster: cannot listen for the other nodes' fresh telemetry (%s)", ooda_strerror(rc));
-			logged = now;
-		}
-		pthread_mutex_lock(&f->mu);
-		bool stop = pause_until(f, now + FRESH_RETRY_NS);
-		pthread_mutex_unlock(&f->mu);
-		if (stop)
-			break;
-	}
-	return NULL;
 }
 
 int fresh_create(const struct fresh_options *o, struct fresh **out, struct buf *err)
@@ -130,14 +89,15 @@ int fresh_create(const struct fresh_options *o, struct fresh **out, struct buf *
 	snprintf(f->node_id, sizeof(f->node_id), "%s", o->node_id);
 	f->on_fresh = o->on_fresh;
 	f->ctx = o->ctx;
-	pthread_mutex_init(&f->mu, NULL);
-	worker_cond_init(&f->cv);
-	f->sender_up = !pthread_create(&f->sender, NULL, sender_main, f);
-	f->listener_up = f->sender_up && !pthread_create(&f->listener, NULL, listener_main, f);
-	if (!f->listener_up) {
+	atomic_init(&f->sent, 0);
+	atomic_init(&f->heard, 0);
+	struct worker_opts lo = { .interval_ns = 1 }; /* called again as soon as a wait ends */
+	int rc = worker_create("fresh-send", send_one, f, NULL, &f->sender, err);
+	if (!rc)
+		rc = worker_create("fresh-listen", listen_once, f, &lo, &f->listener, err);
+	if (rc) {
 		fresh_destroy(f);
-		buf_adds(err, "cannot start the threads that share fresh telemetry between nodes");
-		return OODA_EINTERNAL;
+		return rc;
 	}
 	*out = f;
 	return 0;
@@ -147,26 +107,13 @@ void fresh_destroy(struct fresh *f)
 {
 	if (!f)
 		return;
-	pthread_mutex_lock(&f->mu);
-	f->stop = true;
-	pthread_cond_broadcast(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-	if (f->sender_up)
-		pthread_join(f->sender, NULL);
-	if (f->listener_up)
-		pthread_join(f->listener, NULL);
-	pthread_mutex_destroy(&f->mu);
-	pthread_cond_destroy(&f->cv);
+	worker_destroy(f->listener);
+	worker_destroy(f->sender);
 	free(f);
 }
 
 void fresh_counts(struct fresh *f, uint64_t *sent, uint64_t *heard)
 {
-	*sent = *heard = 0;
-	if (!f)
-		return;
-	pthread_mutex_lock(&f->mu);
-	*sent = f->sent;
-	*heard = f->heard;
-	pthread_mutex_unlock(&f->mu);
+	*sent = f ? atomic_load(&f->sent) : 0;
+	*heard = f ? atomic_load(&f->heard) : 0;
 }

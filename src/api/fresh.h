@@ -32,10 +32,10 @@ struct fresh_options {
 	void *ctx;
 };
 
-/* Starts the announcing and the listening thread. Caller owns *out (fresh_destroy). */
+/* Starts the announcing and the listening worker. Caller owns *out (fresh_destroy). */
 int fresh_create(const struct fresh_options *o, struct fresh **out, struct buf *err);
 
-/* Stops both threads (within about FRESH_LISTEN_MS). NULL ok. */
+/* Stops both workers (within about FRESH_LISTEN_MS). NULL ok. */
 void fresh_destroy(struct fresh *f);
 
 /*
@@ -48,7 +48,7 @@ void fresh_note(struct fresh *f);
 /* Announcements sent and heard (from other nodes, while leading) so far. */
 void fresh_counts(struct fresh *f, uint64_t *sent, uint64_t *heard);
 
-/* The listening thread checks for a stop this often. */
+/* Each wait of the listening worker lasts at most this long, so a stop waits no longer. */
 #define FRESH_LISTEN_MS 200
 
 #endif
