@@ -626,34 +626,6 @@ static bool is_server_span(const struct span *sp)
 	       (sp->kind == SPAN_UNSPECIFIED && !sp->has_parent);
 }
 
-/* The peer a CLIENT span names, by semantic-convention precedence. */
-static const char *client_peer(const struct span *sp, size_t *len, uint8_t *kind)
-{
-	static const char *const keys[] = { "peer.service", "server.address", "net.peer.name",
-					    "db.system.name", "db.system" };
-	enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
-	const struct attr *found[NKEYS] = { 0 };
-	for (uint32_t i = 0; i < sp->attrs.n; i++) {
-		const struct attr *a = &sp->attrs.v[i];
-		if (!a->key || a->type != ATTR_STR || !a->s || a->len == 0)
-			continue;
-		for (int j = 0; j < NKEYS; j++) {
-			if (!found[j] && !strcmp(a->key, keys[j])) {
-				found[j] = a;
-				break;
-			}
-		}
-	}
-	*kind = (found[3] || found[4]) ? EDGE_DB : EDGE_PEER;
-	for (int j = 0; j < NKEYS; j++) {
-		if (found[j]) {
-			*len = found[j]->len;
-			return found[j]->s;
-		}
-	}
-	return NULL;
-}
-
 static bool span_accepted(const struct live_signals *live, const struct span *sp, int64_t now)
 {
 	return sp->end_ns <= ooda_ns_add_sat(now, live->cfg.max_future_ns);
@@ -702,10 +674,10 @@ static void publish_span(struct live_signals *live, const struct span *sp, uint3
 
 	if (sp->kind == SPAN_CLIENT && !(e.flags & F_CLAIMED)) {
 		size_t len;
-		uint8_t kind;
-		const char *peer = client_peer(sp, &len, &kind);
+		bool db = false;
+		const char *peer = span_client_peer(sp, &len, &db);
 		if (peer) {
-			e.edge = live_edge_resolve(live, svc_id, peer, len, kind);
+			e.edge = live_edge_resolve(live, svc_id, peer, len, db ? EDGE_DB : EDGE_PEER);
 			e.flags |= e.edge != NONE ? F_EXT : F_EXT_LOST;
 		}
 	}

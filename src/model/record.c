@@ -1,10 +1,13 @@
 /*
  * Rendering of the telemetry model shared by every reader: attributes as a
- * JSON object (the API's search and trace answers, stored change events).
+ * JSON object (the API's search and trace answers, stored change events);
+ * the peer a client span names.
  */
 #include "model/record.h"
 #include "core/buf.h"
 #include "core/hex.h"
+
+#include <string.h>
 
 static void attr_value_json(struct buf *b, const struct attr *t)
 {
@@ -49,3 +52,30 @@ void record_attrs_json(struct buf *b, const struct attrs *a)
 	buf_addch(b, '}');
 }
 
+
+const char *span_client_peer(const struct span *sp, size_t *len, bool *db)
+{
+	static const char *const keys[] = { "peer.service", "server.address", "net.peer.name", "db.system.name",
+					    "db.system" };
+	enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
+	const struct attr *found[NKEYS] = { 0 };
+	for (uint32_t i = 0; i < sp->attrs.n; i++) {
+		const struct attr *a = &sp->attrs.v[i];
+		if (!a->key || a->type != ATTR_STR || !a->s || a->len == 0)
+			continue;
+		for (int j = 0; j < NKEYS; j++) {
+			if (!found[j] && !strcmp(a->key, keys[j])) {
+				found[j] = a;
+				break;
+			}
+		}
+	}
+	*db = found[3] || found[4];
+	for (int j = 0; j < NKEYS; j++) {
+		if (found[j]) {
+			*len = found[j]->len;
+			return found[j]->s;
+		}
+	}
+	return NULL;
+}

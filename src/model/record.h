@@ -206,4 +206,12 @@ struct telemetry_batch {
 struct buf;
 void record_attrs_json(struct buf *b, const struct attrs *a);
 
+/*
+ * The peer a CLIENT span names, by semantic-convention precedence:
+ * peer.service, server.address, net.peer.name, db.system.name, db.system.
+ * Not NUL-terminated: *len bytes. *db says it is a database (a db.system key
+ * is present). NULL when the span names none.
+ */
+const char *span_client_peer(const struct span *sp, size_t *len, bool *db);
+
 #endif

@@ -137,12 +137,25 @@ static int span_row(void *ctx, const struct telemetry_batch *b, int64_t tmin, in
 		t->op = strtab_intern(&d->ops, sp->name ? sp->name : "");
 		t->user = user_of(d, &sp->attrs);
 		t->parent = -1;
+		t->peer = t->callee = -1;
 		memcpy(t->trace, sp->trace_id, 16);
 		memcpy(t->id, sp->span_id, 8);
 		memcpy(t->pid, sp->parent_span_id, 8);
 		t->has_parent = sp->has_parent;
 		t->server = sp->kind == SPAN_SERVER || sp->kind == SPAN_CONSUMER ||
 			    (sp->kind == SPAN_UNSPECIFIED && !sp->has_parent);
+		t->client = sp->kind == SPAN_CLIENT;
+		if (t->client) {
+			size_t len = 0;
+			bool db = false;
+			const char *peer = span_client_peer(sp, &len, &db);
+			if (peer && len < 256) {
+				char v[256];
+				memcpy(v, peer, len);
+				v[len] = 0;
+				t->peer = (int32_t)strtab_intern(&d->peers, v);
+			}
+		}
 		t->error = sp->status == STATUS_ERROR;
 		if (t->server && t->end < d->first)
 			d->first = t->end;
@@ -171,6 +184,8 @@ static void link_parents(struct tdata *d)
 			const struct tspan *p = &d->spans[slots[i] - 1];
 			if (!memcmp(p->id, t->pid, 8) && !memcmp(p->trace, t->trace, 16)) {
 				t->parent = (int32_t)(slots[i] - 1);
+				if (t->server && p->client && p->svc != t->svc) /* the call reached t's service */
+					d->spans[t->parent].callee = (int32_t)t->svc;
 				break;
 			}
 		}
@@ -388,6 +403,7 @@ void tdata_release(struct tdata *d)
 	strtab_release(&d->svcs);
 	strtab_release(&d->ops);
 	strtab_release(&d->users);
+	strtab_release(&d->peers);
 	free(d->spans);
 	free(d->nodes);
 	free(d->edges);

@@ -51,25 +51,53 @@ static void push(struct builder *b, const char *node, const char *metric, double
 	b->series[b->n++] = (struct rca_series){ .node = node, .metric = metric, .t_s = b->t_s, .v = v, .n = b->steps };
 }
 
-/* The three series of one node (a service, or an edge when caller >= 0). */
-static void node_series(struct builder *b, const struct tdata *d, const char *node, uint32_t svc, int64_t caller)
+/* Whether client span t called service callee: the server span it parents is there, else the peer it names. */
+static bool calls_into(const struct tspan *t, uint32_t callee, const int32_t *peer_svc)
+{
+	if (t->callee >= 0)
+		return (uint32_t)t->callee == callee;
+	return t->peer >= 0 && peer_svc[t->peer] == (int32_t)callee;
+}
+
+static void sample_add(struct builder *b, struct sample **v, size_t *n, size_t *cap, const struct tspan *t)
+{
+	uint64_t bk = (uint64_t)((t->end - b->from) / b->step);
+	if (bk >= b->steps)
+		return;
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 256;
+		*v = xrealloc(*v, *cap * sizeof(**v));
+	}
+	(*v)[(*n)++] = (struct sample){ (uint32_t)bk, t->error, (double)(t->end - t->start) / 1e6 };
+}
+
+/*
+ * The three series of one node: a service (its server spans), or an edge
+ * when caller >= 0. An edge is measured as its caller saw it, from the
+ * caller's CLIENT spans into the callee, when the caller sends them: those
+ * include the calls that never reached the callee (refused, timed out, a
+ * callee that is down sends no span at all), which the callee's server spans
+ * cannot show. Without client spans, the callee's server spans whose parent
+ * is in the caller.
+ */
+static void node_series(struct builder *b, const struct tdata *d, const char *node, uint32_t svc, int64_t caller,
+			const int32_t *peer_svc)
 {
 	struct sample *v = NULL;
 	size_t n = 0, cap = 0;
-	for (size_t k = 0; k < d->n; k++) {
+	if (caller >= 0)
+		for (size_t k = 0; k < d->n; k++) {
+			const struct tspan *t = &d->spans[k];
+			if (t->client && t->svc == (uint32_t)caller && t->end >= b->from && calls_into(t, svc, peer_svc))
+				sample_add(b, &v, &n, &cap, t);
+		}
+	for (size_t k = 0; k < d->n && !(caller >= 0 && n); k++) {
 		const struct tspan *t = &d->spans[k];
 		if (!t->server || t->svc != svc || t->end < b->from)
 			continue;
 		if (caller >= 0 && (t->parent < 0 || d->spans[t->parent].svc != (uint32_t)caller))
 			continue;
-		uint64_t bk = (uint64_t)((t->end - b->from) / b->step);
-		if (bk >= b->steps)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		v[n++] = (struct sample){ (uint32_t)bk, t->error, (double)(t->end - t->start) / 1e6 };
+		sample_add(b, &v, &n, &cap, t);
 	}
 	if (caller >= 0 && !n) {
 		free(v);
@@ -144,8 +172,12 @@ int triage_rca_build(const struct tdata *d, struct triage_rca *out, struct buf *
 	b.t_s = arena_alloc(a, b.steps * sizeof(int64_t));
 	for (size_t i = 0; i < b.steps; i++)
 		b.t_s[i] = (from + (int64_t)i * step) / OODA_NS_PER_SEC;
+	/* the service each peer name is, or -1 */
+	int32_t *peer_svc = arena_alloc(a, (d->peers.n + 1) * sizeof(int32_t));
+	for (size_t i = 0; i < d->peers.n; i++)
+		peer_svc[i] = strtab_find(&d->svcs, d->peers.v[i]);
 	for (size_t i = 0; i < d->n_nodes; i++)
-		node_series(&b, d, arena_strdup(a, d->svcs.v[d->nodes[i]]), d->nodes[i], -1);
+		node_series(&b, d, arena_strdup(a, d->svcs.v[d->nodes[i]]), d->nodes[i], -1, peer_svc);
 	struct rca_edge *edges = arena_alloc(a, (d->n_edges + 1) * sizeof(*edges));
 	size_t ne = 0;
 	for (size_t i = 0; i < d->n_edges; i++) {
@@ -155,7 +187,7 @@ int triage_rca_build(const struct tdata *d, struct triage_rca *out, struct buf *
 		edges[ne].caller = arena_strdup(a, d->svcs.v[e->caller]);
 		edges[ne].callee = arena_strdup(a, d->svcs.v[e->callee]);
 		char *node = arena_printf(a, "%s->%s", edges[ne].caller, edges[ne].callee);
-		node_series(&b, d, node, e->callee, e->caller);
+		node_series(&b, d, node, e->callee, e->caller, peer_svc);
 		ne++;
 	}
 	size_t nc = json_array_size(d->changes), k = 0;

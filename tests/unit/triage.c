@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "detect/logclass.h"
+#include "respond/rca.h"
 #include "respond/triage.h"
 #include "store/tstore.h"
 
@@ -511,6 +512,135 @@ static void test_rca_input(void **state)
 	buf_release(&err);
 }
 
+/*
+ * A callee that is down sends no span at all: web's calls to cart fail
+ * before they reach it. The edge web->cart is measured from web's CLIENT
+ * spans (the peer they name, peer.service), so it shows the failure cart's
+ * own spans cannot, and the ranking puts cart ahead of web, whose errors
+ * follow it. Without the peer attribute the failed calls name no callee and
+ * the edge has no series.
+ */
+static struct resource res_web = { .service = "web" };
+static struct resource res_cart = { .service = "cart" };
+
+static void web_call(struct fixture *f, struct span *sp, int k, int64_t t0, bool down, bool peer)
+{
+	struct span *ws = &sp[0], *wc = &sp[1], *cs = &sp[2];
+	memset(sp, 0, 3 * sizeof(struct span));
+	ids(ws->trace_id, ws->span_id, 5000 + k, 4);
+	ids(wc->trace_id, wc->span_id, 5000 + k, 5);
+	ids(cs->trace_id, cs->span_id, 5000 + k, 6);
+	memcpy(wc->parent_span_id, ws->span_id, 8);
+	memcpy(cs->parent_span_id, wc->span_id, 8);
+	wc->has_parent = cs->has_parent = true;
+	ws->name = "GET /basket";
+	wc->name = "GET /items";
+	cs->name = "GET /items";
+	ws->kind = SPAN_SERVER;
+	wc->kind = SPAN_CLIENT;
+	cs->kind = SPAN_SERVER;
+	ws->resource = wc->resource = &res_web;
+	cs->resource = &res_cart;
+	ws->start_ns = t0;
+	wc->start_ns = cs->start_ns = t0 + MS;
+	cs->end_ns = t0 + 9 * MS;
+	wc->end_ns = down ? t0 + 2 * MS : t0 + 10 * MS; /* refused at once */
+	ws->end_ns = wc->end_ns + MS;
+	ws->status = wc->status = down ? STATUS_ERROR : STATUS_OK;
+	if (peer) {
+		wc->attrs.v = arena_zalloc(&f->a, sizeof(struct attr));
+		wc->attrs.n = 1;
+		wc->attrs.v[0] = (struct attr){ .key = "peer.service", .type = ATTR_STR, .s = "cart", .len = 4 };
+	}
+}
+
+static void callee_down(struct fixture *f, bool peer)
+{
+	struct buf err = BUF_INIT;
+	struct telemetry_batch b = { .arena = &f->a };
+	b.spans = arena_zalloc(&f->a, 3 * (N_BASE + N_INC) * sizeof(struct span));
+	for (int k = 0; k < N_BASE + N_INC; k++) {
+		bool down = k >= N_BASE;
+		int64_t t0 = down ? f->onset + 5 * SEC + (k - N_BASE) * 10 * SEC : f->onset - 900 * SEC + k * 10 * SEC;
+		web_call(f, &b.spans[b.n_spans], k, t0, down, peer);
+		b.n_spans += down ? 2 : 3; /* cart, down, sends nothing */
+	}
+	assert_int_equal(tstore_append(f->t, &b, &err), 0);
+	buf_release(&err);
+}
+
+static json_t *web_incident(struct fixture *f)
+{
+	char onset[40];
+	ooda_time_format(f->onset, onset, sizeof(onset));
+	return json_pack("{s:s, s:s, s:[s], s:s, s:s, s:s}", "id", "INC-9", "service", "web", "services", "web",
+			 "onset_at", onset, "opened_at", onset, "status", "triggered");
+}
+
+static void test_callee_down(void **state)
+{
+	struct fixture *f = *state;
+	callee_down(f, true);
+	json_t *svcs = json_pack("[{s:s, s:[s]}]", "name", "web", "dependencies", "cart");
+	struct triage_deps deps = { .tstore = f->t, .step_ns = 60 * SEC, .services = svcs };
+	json_t *inc = web_incident(f);
+	struct triage_rca r;
+	struct buf err = BUF_INIT;
+	assert_int_equal(triage_rca_input(&deps, inc, f->now, &r, &err), 0);
+	/* the edge as web saw it: every call failed since the onset, none before */
+	const struct rca_series *er = series(&r.in, "web->cart", "error_ratio");
+	const struct rca_series *rate = series(&r.in, "web->cart", "rate");
+	assert_non_null(er);
+	assert_non_null(rate);
+	double before = 0, after = 0, rate_after = 0;
+	for (size_t i = 0; i < er->n; i++) {
+		if (er->t_s[i] + 60 <= f->onset / SEC)
+			before = fmax(before, er->v[i]);
+		else if (er->t_s[i] >= f->onset / SEC && er->t_s[i] + 60 <= f->now / SEC) {
+			after = fmax(after, er->v[i]);
+			rate_after = fmax(rate_after, rate->v[i]);
+		}
+	}
+	assert_float_equal(before, 0.0, 1e-9);
+	assert_float_equal(after, 1.0, 1e-9);
+	assert_true(rate_after > 0); /* the calls went on: only their answers changed */
+	triage_rca_release(&r);
+
+	/* the real ranking: cart, which sent nothing, ahead of web */
+	deps.rank = rca_rank;
+	deps.rank_free = rca_suspects_free;
+	json_t *s = NULL;
+	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
+	const json_t *top = json_array_get(json_object_get(s, "suspects"), 0);
+	assert_non_null(top);
+	assert_string_equal(json_string_value(json_object_get(top, "node")), "cart");
+	json_decref(s);
+	json_decref(inc);
+	json_decref(svcs);
+	buf_release(&err);
+}
+
+static void test_callee_down_no_peer(void **state)
+{
+	struct fixture *f = *state;
+	callee_down(f, false);
+	json_t *svcs = json_pack("[{s:s, s:[s]}]", "name", "web", "dependencies", "cart");
+	struct triage_deps deps = { .tstore = f->t, .step_ns = 60 * SEC, .services = svcs };
+	json_t *inc = web_incident(f);
+	struct triage_rca r;
+	struct buf err = BUF_INIT;
+	assert_int_equal(triage_rca_input(&deps, inc, f->now, &r, &err), 0);
+	/* the baseline's calls reached cart (its server spans name it); the failed ones name nothing */
+	const struct rca_series *er = series(&r.in, "web->cart", "error_ratio");
+	assert_non_null(er);
+	for (size_t i = 0; i < er->n; i++)
+		assert_float_equal(er->v[i], 0.0, 1e-9);
+	triage_rca_release(&r);
+	json_decref(inc);
+	json_decref(svcs);
+	buf_release(&err);
+}
+
 static void test_snapshot(void **state)
 {
 	struct fixture *f = *state;
@@ -542,6 +672,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_summary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rca_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_callee_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_callee_down_no_peer, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
