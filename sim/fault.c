@@ -159,6 +159,7 @@ static void leak_clear(struct world *w, struct fault *f)
 	pthread_mutex_lock(&w->svc[f->svc].mu);
 	w->svc[f->svc].leak_per_req = 0;
 	w->svc[f->svc].mem_bytes = SIM_MEM_BASE;
+	w->svc[f->svc].last_crash = w->svc[f->svc].crash_backoff = 0;
 	pthread_mutex_unlock(&w->svc[f->svc].mu);
 }
 

@@ -210,6 +210,7 @@ int service_handle(struct world *w, int i, const char *traceparent, int user)
 	char version[32], why[256] = "";
 	bool crashed = false, fail_own = false, shed = false, flag_break = false;
 	double work, extra = 0;
+	int64_t wait = 0; /* an OOM crash: how long the restart takes (the crash loop's back-off) */
 
 	pthread_mutex_lock(&st->mu);
 	if (st->down || start < st->restarting_until) {
@@ -230,7 +231,10 @@ int service_handle(struct world *w, int i, const char *traceparent, int user)
 			crashed = true;
 			st->restarts++;
 			st->mem_bytes = SIM_MEM_BASE;
-			st->restarting_until = start + 2 * OODA_NS_PER_SEC;
+			wait = sim_crash_wait(st->last_crash, st->crash_backoff, start);
+			st->last_crash = start;
+			st->crash_backoff = wait;
+			st->restarting_until = start + wait;
 		}
 	}
 	shed = st->shed_ratio > 0 && sim_rand01(&st->rng) < st->shed_ratio;
@@ -249,8 +253,9 @@ int service_handle(struct world *w, int i, const char *traceparent, int user)
 
 	int status = 200;
 	if (crashed) {
-		snprintf(why, sizeof why, "OOMKilled: %s exceeded its memory limit of 256 MiB (restart %llu)", def->name,
-			 (unsigned long long)restarts);
+		snprintf(why, sizeof why,
+			 "OOMKilled: %s exceeded its memory limit of 256 MiB (restart %llu, back in %lld s)", def->name,
+			 (unsigned long long)restarts, (long long)(wait / OODA_NS_PER_SEC));
 		world_log(w, i, 21, why, tid, sid, user);
 		status = 503;
 	} else if (shed) {

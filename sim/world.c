@@ -88,11 +88,21 @@ void world_set_version(struct world *w, int svc, const char *version)
 	world_log(w, svc, 9, msg, NULL, NULL, 0);
 }
 
+int64_t sim_crash_wait(int64_t last_crash, int64_t last_wait, int64_t now)
+{
+	if (!last_crash || now - last_crash >= SIM_CRASH_RESET_S * OODA_NS_PER_SEC)
+		return SIM_CRASH_FIRST_S * OODA_NS_PER_SEC;
+	int64_t wait = last_wait < SIM_CRASH_BACKOFF_S * OODA_NS_PER_SEC ? SIM_CRASH_BACKOFF_S * OODA_NS_PER_SEC :
+									    2 * last_wait;
+	return wait > SIM_CRASH_BACKOFF_MAX_S * OODA_NS_PER_SEC ? SIM_CRASH_BACKOFF_MAX_S * OODA_NS_PER_SEC : wait;
+}
+
 void world_restart(struct world *w, int svc)
 {
 	struct svc_state *st = &w->svc[svc];
 	pthread_mutex_lock(&st->mu);
 	st->mem_bytes = SIM_MEM_BASE;
+	st->last_crash = st->crash_backoff = 0; /* a fresh process: its crash loop starts over */
 	st->down = false; /* a dead process (dependency-down) comes back; the fault stays listed until cleared */
 	st->restarts++;
 	st->restarting_until = ooda_now_ns() + OODA_NS_PER_SEC / 2;

@@ -27,6 +27,20 @@ extern const double sim_bucket_le[SIM_BUCKETS];
 #define SIM_HEARTBEAT "sim-reconciler"
 #define SIM_MEM_BASE (64.0 * 1048576)
 #define SIM_MEM_LIMIT (256.0 * 1048576)
+/*
+ * A crash loop backs off as Kubernetes' CrashLoopBackOff does: the first
+ * crash restarts at once (SIM_CRASH_FIRST_S, the process's start), the next
+ * ones wait 10 s, then twice as long each time, at most 5 minutes; 10
+ * minutes without a crash (or a restart through the admin endpoint, or the
+ * fault cleared) starts over.
+ */
+#define SIM_CRASH_FIRST_S 2
+#define SIM_CRASH_BACKOFF_S 10
+#define SIM_CRASH_BACKOFF_MAX_S 300
+#define SIM_CRASH_RESET_S 600
+
+/* How long an OOM crash at now keeps the service down, given the last crash (0: none) and its wait. */
+int64_t sim_crash_wait(int64_t last_crash, int64_t last_wait, int64_t now);
 
 struct sim_options {
 	const char *ooda_url;   /* default http://127.0.0.1:4318 */
@@ -59,6 +73,8 @@ struct svc_state {
 	double leak_per_req;   /* memory-leak: bytes per request */
 	double mem_bytes;      /* the simulated resident memory */
 	int64_t restarting_until; /* crash loop / restart: unavailable until (ns) */
+	int64_t last_crash;       /* the last OOM crash (ns), 0: none since the last reset */
+	int64_t crash_backoff;    /* the wait the last crash got (ns) */
 	uint64_t restarts;
 	double noise_ratio;    /* noise: errors during the blip */
 	/* metrics */

@@ -126,25 +126,37 @@ PROM_JOB_RULE = ("JobStopped",
 
 # The remediation policies (the same as `ooda drill run`'s, docs/drills.md), one per
 # fault the simulator has a hook for: fault -> (policy, service acted on, trigger,
-# step with {url} the service's base URL, expect). The memory leak is restarted on
-# MemoryHigh (75 % of the limit, before the OOM) where the drill, which has no memory
-# rule, restarts on the health probe failing in the crash loop.
+# step with {url} the service's base URL, expect). A fault that shows as a service's
+# errors is acted on when the fast RED detector finds them (`red:SERVICE/error_ratio`;
+# HighErrorRatio with DRILL_FAST=0, which turns the detector off) and verified on the
+# service's live error ratio over the last 10 s. The memory leak is restarted on
+# MemoryHigh (75 % of the limit, before the OOM) where the drill restarts on the health
+# probe failing in the crash loop: at the drill's realistic pace the rules hold 10 s,
+# as long as the leak stays above 75 %, here 2 s.
+def _errors(svc):
+    return f'{{alert: "red:{svc}/error_ratio"}}' if FAST else f"{{alert: HighErrorRatio, service: {svc}}}"
+
+
+def _verified(svc):
+    return f"{{error_ratio: {{service: {svc}, below: 0.05, window: 10s}}, timeout: 3m}}"
+
+
 REMEDIES = {
-    "bad-deploy": ("rollback-payments", "payments", "{alert: HighErrorRatio, service: payments}",
+    "bad-deploy": ("rollback-payments", "payments", _errors("payments"),
                    '{recipe: {name: rollback-last-deploy, variant: sim, params: {service: "{url}", version: "2.3.0"}}}',
-                   "{alert_resolved: true, timeout: 3m}"),
+                   _verified("payments")),
     "dependency-down": ("restart-inventory", "inventory", "{probe: {service: inventory, name: health}}",
                         '{recipe: {name: restart-instance, variant: sim, params: {service: "{url}"}}}',
                         "{probe: {service: inventory, name: health}, timeout: 1m}"),
     "memory-leak": ("restart-checkout", "checkout", "{alert: MemoryHigh, service: checkout}",
                     '{recipe: {name: restart-instance, variant: sim, params: {service: "{url}"}}}',
                     "{alert_resolved: true, timeout: 1m}"),
-    "config-shed": ("unshed-frontend", "frontend", "{alert: HighErrorRatio, service: frontend}",
+    "config-shed": ("unshed-frontend", "frontend", _errors("frontend"),
                     '{http: {url: "{url}/admin/shed", body: {ratio: 0}, timeout: 10s}}',
-                    "{alert_resolved: true, timeout: 3m}"),
-    "flag-misconfig": ("revert-flag-pricing", "checkout", "{alert: HighErrorRatio, service: checkout}",
+                    _verified("frontend")),
+    "flag-misconfig": ("revert-flag-pricing", "checkout", _errors("checkout"),
                        "{flag: {env: prod, key: new-pricing, to: previous}}",
-                       "{alert_resolved: true, timeout: 3m}"),
+                       _verified("checkout")),
     "job-stopped": ("restart-reconciler", "reconciler", '{alert: "heartbeat:sim-reconciler"}',
                     '{http: {url: "{url}/admin/job/restart", timeout: 10s}}',
                     "{alert_resolved: true, timeout: 1m}"),

@@ -76,10 +76,20 @@ struct drill_remedy {
 
 #define DRILL_WHY_ADMIN "the simulator's admin endpoint is its own way back"
 
+/*
+ * A fault that shows as a service's errors is acted on when the fast RED change
+ * detector finds them (red:SERVICE/error_ratio, seconds after the first failing
+ * requests; docs/alerts.md) rather than when the 30 s error-ratio rule has held
+ * for its `for`, and its recovery is verified on the service's own live error
+ * ratio over the last 10 s rather than on that rule resolving, whose window
+ * still holds the errors of before the fix. The leak's crash loop is restarted
+ * when checkout's health probe fails (the crash loop's back-off keeps it down
+ * for 10 s and more from the second crash on, docs/sim.md).
+ */
 static const struct drill_remedy drill_remedies[] = {
-	{ "bad-deploy", "drill-rollback-payments", "payments", "{alert: HighErrorRatio, service: payments}", NULL,
+	{ "bad-deploy", "drill-rollback-payments", "payments", "{alert: \"red:payments/error_ratio\"}", NULL,
 	  "{recipe: {name: rollback-last-deploy, variant: sim, params: {service: \"{url}\", version: \"2.3.0\"}}}",
-	  "{alert_resolved: true, timeout: 3m}", DRILL_WHY_ADMIN },
+	  "{error_ratio: {service: payments, below: 0.05, window: 10s}, timeout: 3m}", DRILL_WHY_ADMIN },
 	{ "dependency-down", "drill-restart-inventory", "inventory", "{probe: {service: inventory, name: health}}", NULL,
 	  "{recipe: {name: restart-instance, variant: sim, params: {service: \"{url}\"}}}",
 	  "{probe: {service: inventory, name: health}, timeout: 1m}", DRILL_WHY_ADMIN },
@@ -88,13 +98,14 @@ static const struct drill_remedy drill_remedies[] = {
 	  "{probe: {service: checkout, name: health}, timeout: 1m}", DRILL_WHY_ADMIN },
 	/* the flag change that preceded checkout's errors taken back: only a recent change by someone
 	 * else than a policy (flag_changed), so the other faults' spill-over onto checkout refuses */
-	{ "flag-misconfig", "drill-revert-flag-pricing", "checkout", "{alert: HighErrorRatio, service: checkout}",
+	{ "flag-misconfig", "drill-revert-flag-pricing", "checkout", "{alert: \"red:checkout/error_ratio\"}",
 	  "[{flag_changed: {env: prod, key: new-pricing, within: 5m}}]",
-	  "{flag: {env: prod, key: new-pricing, to: previous}}", "{alert_resolved: true, timeout: 3m}",
+	  "{flag: {env: prod, key: new-pricing, to: previous}}",
+	  "{error_ratio: {service: checkout, below: 0.05, window: 10s}, timeout: 3m}",
 	  "the flag step puts the version before it back when undone" },
-	{ "config-shed", "drill-unshed-frontend", "frontend", "{alert: HighErrorRatio, service: frontend}", NULL,
-	  "{http: {url: \"{url}/admin/shed\", body: {ratio: 0}, timeout: 10s}}", "{alert_resolved: true, timeout: 3m}",
-	  DRILL_WHY_ADMIN },
+	{ "config-shed", "drill-unshed-frontend", "frontend", "{alert: \"red:frontend/error_ratio\"}", NULL,
+	  "{http: {url: \"{url}/admin/shed\", body: {ratio: 0}, timeout: 10s}}",
+	  "{error_ratio: {service: frontend, below: 0.05, window: 10s}, timeout: 3m}", DRILL_WHY_ADMIN },
 	{ "job-stopped", "drill-restart-reconciler", "reconciler", "{alert: \"heartbeat:sim-reconciler\"}", NULL,
 	  "{http: {url: \"{url}/admin/job/restart\", timeout: 10s}}", "{alert_resolved: true, timeout: 1m}",
 	  DRILL_WHY_ADMIN },
@@ -413,6 +424,14 @@ static void drill_config(struct drill *d, int rx_port, struct buf *y)
 			 "(rate(ooda_span_duration_seconds_bucket{service=\"%s\"}[%s]))) > %g\n      for: %s\n"
 			 "      severity: page\n",
 			 drill_services[i].name, drill_services[i].name, p->window, drill_services[i].latency_s, p->for_);
+	/* memory against the simulator's 256 MiB limit: at 75 %, and its trend reaching the limit
+	 * within 15 minutes (the same rules as bench/drills) */
+	buf_addf(y,
+		 "    - name: MemoryHigh\n      expr: process_memory_usage_bytes > 201326592\n      for: %s\n"
+		 "      severity: page\n"
+		 "    - name: MemoryFillingUp\n      expr: predict_linear(process_memory_usage_bytes[%s], 900) > 268435456\n"
+		 "      for: %s\n      severity: page\n",
+		 p->for_, p->window, p->for_);
 	buf_adds(y, "incidents:\n  reopen_window: 1s\n");
 	buf_addf(y,
 		 "notify:\n  targets:\n    - name: drill\n      type: webhook\n      url: http://127.0.0.1:%d/drill\n"

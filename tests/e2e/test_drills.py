@@ -42,7 +42,16 @@ def leftovers(where):
 
 
 # the faults the drill config has a remediation policy for (cmd_drill.c, drill_remedies)
-REMEDIATED = ("bad-deploy", "dependency-down", "memory-leak", "flag-misconfig", "config-shed", "job-stopped")
+# the faults with a policy, and what its expect must have found when it held (docs/drills.md)
+VERIFIED = {
+    "bad-deploy": "error ratio of payments",
+    "dependency-down": "probe inventory/health passing",
+    "memory-leak": "probe checkout/health passing",
+    "flag-misconfig": "error ratio of checkout",
+    "config-shed": "error ratio of frontend",
+    "job-stopped": "resolved",
+}
+REMEDIATED = tuple(VERIFIED)
 
 
 def main():
@@ -90,7 +99,7 @@ def main():
             rem = s.get("remediation") or {}
             check(s.get("remediated") is True and rem.get("status") == "succeeded",
                   f"{name}: policy {rem.get('policy')} ran and succeeded: {rem}")
-            check(any(w in (rem.get("verification") or "") for w in ("passing", "resolved")),
+            check(VERIFIED[name] in (rem.get("verification") or ""),
                   f"{name}: recovery verified by the policy's expect: {rem.get('verification')}")
             check(s.get("mttr_s") is not None and s["mttr_s"] >= (s.get("mttd_s") or 0),
                   f"{name}: an MTTR from ooda's run record, after detection: {s.get('mttr_s')} (MTTD {s.get('mttd_s')})")

@@ -16,6 +16,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/time.h"
 #include "export.h"
 #include "httpc.h"
 #include "fault.h"
@@ -23,6 +24,7 @@
 #include "topology.h"
 #include "traceparent.h"
 #include "wave.h"
+#include "world.h"
 
 static void test_traceparent_parse(void **state)
 {
@@ -217,6 +219,26 @@ static void no_resource(void *ctx, int svc, struct buf *out)
 	buf_adds(out, "{}");
 }
 
+/* The OOM crash loop backs off as CrashLoopBackOff: 2 s, then 10, 20, 40 … 300 s; 10 minutes quiet start over. */
+static void test_crash_backoff(void **state)
+{
+	(void)state;
+	const int64_t S = OODA_NS_PER_SEC;
+	int64_t now = 1000 * S, last = 0, wait = 0;
+	int64_t want[] = { 2, 10, 20, 40, 80, 160, 300, 300 };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		wait = sim_crash_wait(last, wait, now);
+		assert_int_equal(wait, want[i] * S);
+		last = now;
+		now += wait + 30 * S; /* back up, then 30 s of leaking to the next crash */
+	}
+	/* ten minutes without a crash: the first crash's wait again */
+	assert_int_equal(sim_crash_wait(last, wait, last + 600 * S), 2 * S);
+	assert_int_equal(sim_crash_wait(last, wait, last + 599 * S), 300 * S);
+	/* no crash since the last reset */
+	assert_int_equal(sim_crash_wait(0, 40 * S, now), 2 * S);
+}
+
 static void test_export_bounded(void **state)
 {
 	/* ooda unreachable (port 1) and a 1 KiB queue: adding never waits, what does not fit is dropped and counted */
@@ -404,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_export_collects_metrics_at_flush),
 		cmocka_unit_test(test_export_services_at_once),
 		cmocka_unit_test(test_export_bounded),
+		cmocka_unit_test(test_crash_backoff),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
