@@ -486,6 +486,132 @@ static void own_signal_first(const struct tdata *d, json_t *arr)
 	json_decref(rest);
 }
 
+/*
+ * Where the failing requests since the onset failed. A failing span none of
+ * whose children failed is where its request's error began: a server or
+ * internal span in its own service, a client span whose call reached no
+ * server span in the service its peer names (refused, timed out: a service
+ * that is down sends nothing). Spans whose origin cannot be told (a client
+ * span whose callee answered without an error, a peer that is no known
+ * service) are not counted, nor are failures of requests that touched none
+ * of the incident's services without failing there (another incident's
+ * failures). When one service is the origin of a majority of
+ * the counted failures, and of at least TRIAGE_ORIGIN_MIN, its index goes to
+ * *svc with its count and the total; else -1.
+ */
+#define TRIAGE_ORIGIN_MIN 5
+
+static int cmp_trace(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+static bool involved(const struct tdata *d, uint32_t svc)
+{
+	for (size_t i = 0; i < d->n_involved; i++)
+		if (d->nodes[i] == svc)
+			return true;
+	return false;
+}
+
+static int32_t error_origin(const struct tdata *d, size_t *count, size_t *total)
+{
+	*count = *total = 0;
+	if (!d->n)
+		return -1;
+	/* the traces whose request failed in one of the incident's services, sorted */
+	uint8_t(*traces)[16] = xcalloc(d->n, 16);
+	size_t nt = 0;
+	for (size_t k = 0; k < d->n; k++)
+		if (d->spans[k].error && d->spans[k].end >= d->onset && involved(d, d->spans[k].svc))
+			memcpy(traces[nt++], d->spans[k].trace, 16);
+	qsort(traces, nt, 16, cmp_trace);
+	bool *err_child = xcalloc(d->n, sizeof(bool));
+	size_t *by_svc = xcalloc(d->svcs.n + 1, sizeof(size_t));
+	int32_t *peer_svc = xcalloc(d->peers.n + 1, sizeof(int32_t));
+	for (size_t i = 0; i < d->peers.n; i++)
+		peer_svc[i] = strtab_find(&d->svcs, d->peers.v[i]);
+	for (size_t k = 0; k < d->n; k++)
+		if (d->spans[k].error && d->spans[k].parent >= 0)
+			err_child[d->spans[k].parent] = true;
+	for (size_t k = 0; k < d->n; k++) {
+		const struct tspan *t = &d->spans[k];
+		if (!t->error || err_child[k] || t->end < d->onset || !nt || !bsearch(t->trace, traces, nt, 16, cmp_trace))
+			continue;
+		int32_t origin = -1;
+		if (!t->client)
+			origin = (int32_t)t->svc;
+		else if (t->callee < 0 && t->peer >= 0)
+			origin = peer_svc[t->peer];
+		if (origin < 0 || (size_t)origin >= d->svcs.n)
+			continue;
+		by_svc[origin]++;
+		(*total)++;
+	}
+	int32_t best = -1;
+	for (size_t i = 0; i < d->svcs.n; i++)
+		if (best < 0 || by_svc[i] > by_svc[best])
+			best = (int32_t)i;
+	if (best >= 0) {
+		*count = by_svc[best];
+		if (*count < TRIAGE_ORIGIN_MIN || 2 * *count <= *total)
+			best = -1;
+	}
+	free(traces);
+	free(err_child);
+	free(by_svc);
+	free(peer_svc);
+	return best;
+}
+
+/*
+ * The service where most failing requests began goes first. The ranking
+ * reads metric series at a fixed step, and an incident seconds old (or one
+ * whose fault a policy undid within seconds) has one sample after its onset,
+ * where every service with errors looks alike; the traces say directly which
+ * one failed by itself and which ones only passed a failure up. Only the
+ * service's own node moves (its changes and edges keep their places); its
+ * score becomes at least the top score; the evidence says how many failures
+ * began there.
+ */
+static void origin_first(const struct tdata *d, json_t *arr)
+{
+	size_t count, total;
+	int32_t o = error_origin(d, &count, &total);
+	if (o < 0)
+		return;
+	const char *svc = d->svcs.v[o];
+	double top = 0;
+	size_t i, at = json_array_size(arr);
+	json_t *x;
+	json_array_foreach(arr, i, x) {
+		double sc = json_real_value(json_object_get(x, "score"));
+		top = sc > top ? sc : top;
+		const char *node = json_string_value(json_object_get(x, "node"));
+		if (at == json_array_size(arr) && node && !strcmp(node, svc))
+			at = i;
+	}
+	char detail[320];
+	snprintf(detail, sizeof detail, "%zu of %zu failing requests since the onset began in %s (no failing call below)",
+		 count, total, svc);
+	json_t *ev = json_pack("{s:s, s:I, s:I, s:s}", "kind", "error_origin", "failures", (json_int_t)count, "of",
+			       (json_int_t)total, "detail", detail);
+	json_t *me;
+	if (at < json_array_size(arr)) {
+		me = json_incref(json_array_get(arr, at));
+		json_array_remove(arr, at);
+		if (!json_is_array(json_object_get(me, "evidence")))
+			json_object_set_new(me, "evidence", json_array());
+		json_array_insert_new(json_object_get(me, "evidence"), 0, ev);
+		if (json_real_value(json_object_get(me, "score")) < top)
+			json_object_set_new(me, "score", json_real(top));
+	} else {
+		me = json_pack("{s:s, s:s, s:f, s:f, s:[o]}", "node", svc, "kind", "service", "score", top > 0 ? top : 1.0,
+			       "confidence", (double)count / (double)total, "evidence", ev);
+	}
+	json_array_insert_new(arr, 0, me);
+}
+
 static json_t *suspects(const struct tdata *d, json_t *summary)
 {
 	json_t *arr = json_array();
@@ -511,6 +637,7 @@ static json_t *suspects(const struct tdata *d, json_t *summary)
 	}
 	triage_rca_release(&r);
 	buf_release(&e);
+	origin_first(d, arr);
 	own_signal_first(d, arr);
 	return arr;
 }

@@ -333,15 +333,37 @@ static void test_summary(void **state)
 	assert_true(json_is_true(json_object_get(json_object_get(s, "window"), "truncated")));
 	json_decref(s);
 
-	/* a missed heartbeat is the service's own signal: it comes first, the ranking after it */
+	/* the ranking naming a service with no failures: every failing request since the onset began
+	 * in payments (its own server span failed, nothing below it), so payments goes first */
 	deps.max_spans = 0;
 	deps.rank = fake_rank;
-	json_object_set_new(inc, "source", json_pack("{s:s, s:s}", "kind", "alert", "name", "heartbeat:nightly"));
+	fake_named = "search";
 	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
 	json_t *list = json_object_get(s, "suspects");
 	assert_int_equal(json_array_size(list), 2);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")), "frontend");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")), "payments");
+	assert_true(json_real_value(json_object_get(json_array_get(list, 0), "score")) >= 3.5);
 	json_t *ev0 = json_array_get(json_object_get(json_array_get(list, 0), "evidence"), 0);
+	assert_string_equal(json_string_value(json_object_get(ev0, "kind")), "error_origin");
+	assert_int_equal(json_integer_value(json_object_get(ev0, "failures")), N_INC / 2);
+	assert_int_equal(json_integer_value(json_object_get(ev0, "of")), N_INC / 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "node")), "search");
+	json_decref(s);
+	fake_named = "payments";
+
+	/* the own-signal cases: an incident whose service sends nothing since its onset (one second
+	 * ago), so no failing request says where it began and the ranking's order is what moves */
+	char late[40];
+	ooda_time_format(f->now - SEC, late, sizeof(late));
+	json_object_set_new(inc, "onset_at", json_string(late));
+	json_object_set_new(inc, "opened_at", json_string(late));
+	/* a missed heartbeat is the service's own signal: it comes first, the ranking after it */
+	json_object_set_new(inc, "source", json_pack("{s:s, s:s}", "kind", "alert", "name", "heartbeat:nightly"));
+	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
+	list = json_object_get(s, "suspects");
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")), "frontend");
+	ev0 = json_array_get(json_object_get(json_array_get(list, 0), "evidence"), 0);
 	assert_string_equal(json_string_value(json_object_get(ev0, "kind")), "own_signal");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "node")), "payments");
 	json_decref(s);
@@ -614,6 +636,11 @@ static void test_callee_down(void **state)
 	const json_t *top = json_array_get(json_object_get(s, "suspects"), 0);
 	assert_non_null(top);
 	assert_string_equal(json_string_value(json_object_get(top, "node")), "cart");
+	/* and the traces say where the failures began: in cart, which no call reached */
+	const json_t *ev = json_array_get(json_object_get(top, "evidence"), 0);
+	assert_string_equal(json_string_value(json_object_get(ev, "kind")), "error_origin");
+	assert_int_equal(json_integer_value(json_object_get(ev, "failures")), N_INC);
+	assert_int_equal(json_integer_value(json_object_get(ev, "of")), N_INC);
 	json_decref(s);
 	json_decref(inc);
 	json_decref(svcs);
