@@ -42,6 +42,19 @@ def main():
             time.sleep(0.5)
         for n in names:
             check(series(port, n), f"ooda has {n} from the simulator (the bench's rules read it)")
+        # the bench's policies for error faults trigger on the fast RED detector's alert, which
+        # keeps no evidence while it learns each service's baseline (its first 30 s of traffic):
+        # the bench warms both systems up before its first fault, so the test waits as long
+        deadline = time.time() + 90
+        learning = None
+        while time.time() < deadline:
+            _s, an = drills.call("GET", f"http://127.0.0.1:{port}/api/v1/anomalies")
+            rd = (an or {}).get("red_detector") or {}
+            learning = rd.get("learning")
+            if rd.get("services", 0) > 0 and learning == 0:
+                break
+            time.sleep(1)
+        check(learning == 0, f"the fast RED detector learnt every service before the fault: {learning}")
         time.sleep(3)  # a few seconds of healthy traffic in the rule's 10 s window
         _s, inst = drills.call("POST", f"{control}/faults", {"name": "config-shed"})
         t0 = time.time()
