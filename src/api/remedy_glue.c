@@ -274,8 +274,13 @@ static int hook_rollback_last(void *ctx, const char *service, const char *env, b
 #define RATIO_SLOTS 1024
 
 /* errors / requests of service over [from, to); NaN without requests. */
-static double ratio_between(struct live_signals *live, const char *service, int64_t from, int64_t to, double *req,
-			    double *errs)
+/*
+ * The error ratio over the RED slots overlapping [from, to) that began at or
+ * after since (a slot that began before holds requests served before it);
+ * *count gets the requests.
+ */
+static double ratio_between(struct live_signals *live, const char *service, int64_t from, int64_t to, int64_t since,
+			    double *req, double *errs, double *count)
 {
 	int64_t first = 0, slot = 0;
 	size_t n = 0;
@@ -283,23 +288,27 @@ static double ratio_between(struct live_signals *live, const char *service, int6
 	double total = 0, bad = 0;
 	if (!live_red_counts(live, service, NULL, from, to, 0, RATIO_SLOTS, &first, &slot, req, errs, NULL, &n, &ignore))
 		for (size_t i = 0; i < n; i++) {
+			if (first + (int64_t)i * slot < since)
+				continue;
 			total += req[i];
 			bad += errs[i];
 		}
 	buf_release(&ignore);
+	if (count)
+		*count = total;
 	return total > 0 ? bad / total : NAN;
 }
 
-static int hook_error_ratio(void *ctx, const char *service, int64_t window_ns, int64_t base_end_ns, double *ratio,
-			    double *baseline)
+static int hook_error_ratio(void *ctx, const char *service, int64_t window_ns, int64_t since_ns, int64_t base_end_ns,
+			    double *ratio, double *requests, double *baseline)
 {
 	struct daemon *d = ctx;
 	if (!d->live)
 		return OODA_EUNAVAIL;
 	double *req = xcalloc(RATIO_SLOTS, sizeof(double)), *errs = xcalloc(RATIO_SLOTS, sizeof(double));
 	int64_t now = ooda_now_ns();
-	*ratio = ratio_between(d->live, service, now - window_ns, now, req, errs);
-	*baseline = ratio_between(d->live, service, base_end_ns - window_ns, base_end_ns, req, errs);
+	*ratio = ratio_between(d->live, service, now - window_ns, now, since_ns, req, errs, requests);
+	*baseline = ratio_between(d->live, service, base_end_ns - window_ns, base_end_ns, 0, req, errs, NULL);
 	free(req);
 	free(errs);
 	return 0;

@@ -995,7 +995,7 @@ static void on_signal(struct alerts *a, const struct alert_signal *s)
 		switch (al->state) {
 		case ALERT_INACTIVE:
 		case ALERT_RESOLVED:
-			al->active_ns = s->at_ns;
+			al->active_ns = s->since_ns > 0 && s->since_ns < s->at_ns ? s->since_ns : s->at_ns;
 			if (s->external || al->for_ns == 0) {
 				fire(a, al, s->at_ns, s->external ? "reported firing" : "condition holds");
 			} else {

@@ -278,7 +278,9 @@ static void emit(struct watched *x, bool active, int64_t at_ns, const struct red
 	json_t *ann = json_pack("{s:s}", "summary", summary);
 	struct alert_signal s = { .source = "anomaly", .name = name, .service = x->service,
 				  .severity = SEVERITY_TICKET, .labels = labels, .annotations = ann, .evidence = ev,
-				  .active = active, .at_ns = at_ns };
+				  .active = active, .at_ns = at_ns,
+				  /* the excess began with the run of slots the evidence grew over */
+				  .since_ns = active ? at_ns - (int64_t)t->run * c->slot_ns : 0 };
 	alert_emit(sink, &s);
 	json_decref(ev);
 	json_decref(labels);

@@ -30,6 +30,9 @@ struct alert_signal {
 	const json_t *evidence;   /* what the detector saw: value, baseline, threshold, window, score … ; borrowed */
 	bool active;              /* the condition holds at at_ns */
 	int64_t at_ns;
+	int64_t since_ns;         /* when the condition began, if the detector saw it begin before at_ns
+				   * (a sequential test's evidence run); 0: at at_ns. The alert's active_at,
+				   * so an incident's onset; it fires at at_ns all the same */
 	int64_t for_ns;           /* active this long before firing (0 = fire at once) */
 	int64_t keep_firing_for_ns; /* stay firing this long after the condition clears */
 	bool external;            /* the sender owns the lifecycle (Alertmanager): no for, resolve when told */

@@ -76,12 +76,13 @@ struct remedy_hooks {
 			     const char *rationale, int64_t timeout_ns, struct buf *out, struct buf *err);
 	/*
 	 * The error ratio (errors / requests) of service's server spans over
-	 * the last window_ns (*ratio, NaN without requests) and over the window
-	 * of the same length before the trigger at base_end_ns (*baseline, NaN
-	 * without requests), from live RED.
+	 * the last window_ns, counting only what was served since since_ns (0:
+	 * no bound) (*ratio, NaN without requests; *requests, how many), and
+	 * over the window of the same length before the trigger at base_end_ns
+	 * (*baseline, NaN without requests), from live RED.
 	 */
-	int (*error_ratio)(void *ctx, const char *service, int64_t window_ns, int64_t base_end_ns, double *ratio,
-			   double *baseline);
+	int (*error_ratio)(void *ctx, const char *service, int64_t window_ns, int64_t since_ns, int64_t base_end_ns,
+			   double *ratio, double *requests, double *baseline);
 	/* The fraction of SLO slo's error budget left now (may be below 0). */
 	int (*slo_budget)(void *ctx, const char *slo, double *remaining);
 	/* How many probes of service pass and how many there are. OODA_ENOTFOUND: none. */

@@ -1331,18 +1331,24 @@ static bool expect_holds(struct remedy *r, const json_t *doc, struct buf *detail
 			ooda_duration_parse(ws, strlen(ws), &win);
 		/* the baseline: the same length of time, ending one window before the trigger */
 		int64_t at = json_integer_value(json_object_get(json_object_get(doc, "trigger"), "at_ns"));
-		double ratio = NAN, base = NAN;
-		bool known = r->hooks.error_ratio &&
-			     !r->hooks.error_ratio(r->hooks.ctx, jstr(er, "service"), win, at - win, &ratio, &base);
-		bool pass = known && !isnan(ratio);
+		/* only what was served since the steps ran: requests from before say nothing of the fix */
+		int64_t since = json_integer_value(json_object_get(doc, "verify_started_unix_nano"));
+		double ratio = NAN, base = NAN, requests = 0;
+		bool known = r->hooks.error_ratio && !r->hooks.error_ratio(r->hooks.ctx, jstr(er, "service"), win, since,
+									   at - win, &ratio, &requests, &base);
+		json_t *below = json_object_get(er, "below");
+		/* below b needs at least 1/b requests: fewer, and one failure would already be over it */
+		double need = below && json_number_value(below) > 0 ? ceil(1.0 / json_number_value(below)) : 1;
+		bool pass = known && !isnan(ratio) && requests >= need;
 		buf_addf(detail, "%serror ratio of %s ", detail->len ? ", " : "", jstr(er, "service"));
 		if (!known)
 			buf_adds(detail, "unknown");
 		else if (isnan(ratio))
 			buf_adds(detail, "unknown (no requests yet)");
+		else if (requests < need)
+			buf_addf(detail, "unknown (%.0f requests since the steps ran, %.0f needed)", requests, need);
 		else
 			buf_addf(detail, "%.2f%%", ratio * 100);
-		json_t *below = json_object_get(er, "below");
 		if (pass && below) {
 			pass = ratio < json_number_value(below);
 			buf_addf(detail, " %s %.2f%%", pass ? "<" : ">=", json_number_value(below) * 100);

@@ -109,6 +109,34 @@ static void test_reload(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A detector that saw its condition begin before it fired: active_at is that beginning, fired_at the firing. */
+static void test_since(void **state)
+{
+	(void)state;
+	struct alerts *a = mk();
+	json_t *ev = json_pack("{s:f}", "value", 0.3);
+	struct alert_signal s = { .source = "anomaly", .name = "red:checkout/error_ratio", .service = "checkout",
+				  .evidence = ev, .active = true, .at_ns = T0 + 10 * S, .since_ns = T0 + 6 * S,
+				  .severity = SEVERITY_TICKET };
+	alerts_signal(a, &s);
+	assert_int_equal(state_of(a, "red:checkout/error_ratio", "checkout", NULL, NULL), ALERT_FIRING);
+	json_t *j = get(a, "red:checkout/error_ratio", "checkout", NULL);
+	char want[40];
+	assert_string_equal(json_string_value(json_object_get(j, "active_at")), ooda_time_format(T0 + 6 * S, want, sizeof want));
+	assert_string_equal(json_string_value(json_object_get(j, "fired_at")), ooda_time_format(T0 + 10 * S, want, sizeof want));
+	json_decref(j);
+	/* a since after at_ns (a clock step) is ignored */
+	s.name = "red:payments/error_ratio";
+	s.service = "payments";
+	s.since_ns = T0 + 12 * S;
+	alerts_signal(a, &s);
+	j = get(a, "red:payments/error_ratio", "payments", NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "active_at")), ooda_time_format(T0 + 10 * S, want, sizeof want));
+	json_decref(j);
+	json_decref(ev);
+	alerts_destroy(a);
+}
+
 static void test_lifecycle(void **state)
 {
 	(void)state;
@@ -944,7 +972,9 @@ static void test_alertmanager(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lifecycle),   cmocka_unit_test(test_subscribe),   cmocka_unit_test(test_dedup),	  cmocka_unit_test(test_grouping), cmocka_unit_test(test_declared_graph),
+		cmocka_unit_test(test_lifecycle),
+		cmocka_unit_test(test_since),
+		cmocka_unit_test(test_subscribe),   cmocka_unit_test(test_dedup),	  cmocka_unit_test(test_grouping), cmocka_unit_test(test_declared_graph),
 		cmocka_unit_test(test_inhibition),  cmocka_unit_test(test_silences),  cmocka_unit_test(test_silence_matchers),  cmocka_unit_test(test_severity),
 		cmocka_unit_test(test_template),    cmocka_unit_test(test_rules_config), cmocka_unit_test(test_rules_eval),
 		cmocka_unit_test(test_rules_fresh), cmocka_unit_test(test_rules_fresh_gap),

@@ -214,6 +214,7 @@ struct recorder {
 	char service[64];
 	double value, score;
 	json_int_t held;
+	int64_t at, since; /* the first active signal's */
 };
 
 static void record_signal(void *ctx, const struct alert_signal *s)
@@ -225,7 +226,10 @@ static void record_signal(void *ctx, const struct alert_signal *s)
 		r->inactive++;
 		return;
 	}
-	r->active++;
+	if (!r->active++) {
+		r->at = s->at_ns;
+		r->since = s->since_ns;
+	}
 	snprintf(r->service, sizeof(r->service), "%s", s->service);
 	r->value = json_number_value(json_object_get(s->evidence, "value"));
 	r->score = json_number_value(json_object_get(s->evidence, "score"));
@@ -309,6 +313,10 @@ static void test_driver_on_live_spans(void **state)
 			fired_at = s;
 	}
 	assert_int_equal(fired_at, 3);
+	/* the condition began with the evidence's run of slots, before it fired: the alert's active_at */
+	assert_true(r.since > 0 && r.since < r.at);
+	assert_int_equal(r.at - r.since, (int64_t)r.held * SEC);
+	assert_true(r.at - r.since >= 4 * SEC);
 	assert_string_equal(r.service, "checkout");
 	assert_true(fabs(r.value - 0.3) < 1e-9);
 	assert_true(r.score >= 0.99);

@@ -38,6 +38,8 @@ struct fixture {
 	int config_current;              /* the version whose content is current */
 	char last_actor[128];
 	double ratio, baseline, budget;
+	double requests;      /* what error_ratio says was served since the steps ran */
+	int64_t ratio_since;  /* the since it was asked with */
 	int probes_passing, probes_total;
 	int rollbacks;
 	int64_t changed_at;              /* when the fake flag's current version was written */
@@ -108,11 +110,13 @@ static int rollback_last(void *ctx, const char *service, const char *env, bool a
 	return 0;
 }
 
-static int error_ratio(void *ctx, const char *service, int64_t window_ns, int64_t base_end_ns, double *ratio,
-		       double *baseline)
+static int error_ratio(void *ctx, const char *service, int64_t window_ns, int64_t since_ns, int64_t base_end_ns,
+		       double *ratio, double *requests, double *baseline)
 {
 	struct fixture *f = ctx;
+	f->ratio_since = since_ns;
 	*ratio = f->ratio;
+	*requests = f->requests;
 	*baseline = f->baseline;
 	return 0;
 }
@@ -153,6 +157,7 @@ static int setup(void **state)
 		snprintf(f->flag[i], sizeof(f->flag[0]), "ENABLED");
 	f->config_n = f->config_current = 5;
 	f->ratio = f->baseline = NAN;
+	f->requests = 1000;
 	*state = f;
 	return 0;
 }
@@ -243,9 +248,26 @@ static void test_flag_kept_when_expect_holds(void **state)
 	engine_start(f, "{" WHEN_ALERT ",\"do\":[{\"flag\":{\"env\":\"prod\",\"key\":\"new-pricing\",\"state\":\"DISABLED\"}}],"
 			"\"expect\":{\"error_ratio\":{\"service\":\"checkout\",\"below\":0.05},\"timeout\":\"5s\"}}");
 	fire(f, "CheckoutErrors", "page", 1000);
-	only_run(f, "succeeded");
+	json_t *run = only_run(f, "succeeded");
 	assert_int_equal(f->flag_n, 4);
 	assert_string_equal(f->flag[4], "DISABLED");
+	/* the ratio was asked for what was served since the steps ran, not before */
+	assert_int_equal(f->ratio_since, json_integer_value(json_object_get(run, "verify_started_unix_nano")));
+	assert_true(f->ratio_since > 0);
+}
+
+/* Too few requests since the steps ran to tell 5 % from 0 %: expect does not hold, whatever the ratio. */
+static void test_error_ratio_needs_requests(void **state)
+{
+	struct fixture *f = *state;
+	f->ratio = 0.0;
+	f->requests = 19; /* below 0.05 needs 20 */
+	engine_start(f, "{" WHEN_ALERT ",\"do\":[{\"flag\":{\"env\":\"prod\",\"key\":\"new-pricing\",\"state\":\"DISABLED\"}}],"
+			"\"expect\":{\"error_ratio\":{\"service\":\"checkout\",\"below\":0.05},\"timeout\":\"50ms\"}}");
+	fire(f, "CheckoutErrors", "page", 1000);
+	json_t *run = only_run(f, "undone");
+	assert_non_null(strstr(json_string_value(json_object_get(run, "verification")),
+			       "error ratio of checkout unknown (19 requests since the steps ran, 20 needed)"));
 }
 
 static void test_config_undo_restores(void **state)
@@ -508,6 +530,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_flag_undo_restores_version_before, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flag_kept_when_expect_holds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_ratio_needs_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_undo_restores, setup, teardown),
 		cmocka_unit_test(test_rollback_needs_approval_or_waiver),
 		cmocka_unit_test(test_bad_params_named),
