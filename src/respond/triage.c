@@ -410,6 +410,22 @@ static bool below_primary(const struct tdata *d, const char *svc)
 	return found;
 }
 
+/* The index of the suspect whose node is name (the list's size when none), and the top score in *top. */
+static size_t suspect_at(const json_t *arr, const char *name, double *top)
+{
+	*top = 0;
+	size_t i, at = json_array_size(arr);
+	const json_t *o;
+	json_array_foreach(arr, i, o) {
+		double sc = json_real_value(json_object_get(o, "score"));
+		*top = sc > *top ? sc : *top;
+		const char *node = json_string_value(json_object_get(o, "node"));
+		if (at == json_array_size(arr) && node && !strcmp(node, name))
+			at = i;
+	}
+	return at;
+}
+
 /*
  * A heartbeat or a health probe is the service's own signal. A job that
  * stopped usually stops its telemetry too, and a service that is down sends
@@ -434,16 +450,9 @@ static void own_signal_first(const struct tdata *d, json_t *arr)
 		return;
 	json_t *own = json_pack("{s:s, s:s, s:s}", "kind", "own_signal", "alert", name, "detail",
 				probe ? "the service's own health probe is failing" : "the service's own heartbeat stopped");
-	double top = 0;
-	size_t i, at = json_array_size(arr); /* the primary's place in the ranking, or the end */
+	double top;
+	size_t i, at = suspect_at(arr, d->primary, &top); /* the primary's place in the ranking, or the end */
 	json_t *o;
-	json_array_foreach(arr, i, o) {
-		double sc = json_real_value(json_object_get(o, "score"));
-		top = sc > top ? sc : top;
-		const char *node = json_string_value(json_object_get(o, "node"));
-		if (at == json_array_size(arr) && node && !strcmp(node, d->primary))
-			at = i;
-	}
 	bool ranked = at < json_array_size(arr);
 	/* the suspects that stay ahead of the primary: dependencies ranked before it */
 	json_t *ahead = json_array(), *rest = json_array();
@@ -528,9 +537,6 @@ static int32_t error_origin(const struct tdata *d, size_t *count, size_t *total)
 	qsort(traces, nt, 16, cmp_trace);
 	bool *err_child = xcalloc(d->n, sizeof(bool));
 	size_t *by_svc = xcalloc(d->svcs.n + 1, sizeof(size_t));
-	int32_t *peer_svc = xcalloc(d->peers.n + 1, sizeof(int32_t));
-	for (size_t i = 0; i < d->peers.n; i++)
-		peer_svc[i] = strtab_find(&d->svcs, d->peers.v[i]);
 	for (size_t k = 0; k < d->n; k++)
 		if (d->spans[k].error && d->spans[k].parent >= 0)
 			err_child[d->spans[k].parent] = true;
@@ -541,8 +547,8 @@ static int32_t error_origin(const struct tdata *d, size_t *count, size_t *total)
 		int32_t origin = -1;
 		if (!t->client)
 			origin = (int32_t)t->svc;
-		else if (t->callee < 0 && t->peer >= 0)
-			origin = peer_svc[t->peer];
+		else if (t->callee < 0)
+			origin = t->peer;
 		if (origin < 0 || (size_t)origin >= d->svcs.n)
 			continue;
 		by_svc[origin]++;
@@ -560,7 +566,6 @@ static int32_t error_origin(const struct tdata *d, size_t *count, size_t *total)
 	free(traces);
 	free(err_child);
 	free(by_svc);
-	free(peer_svc);
 	return best;
 }
 
@@ -581,16 +586,8 @@ static void origin_first(const struct tdata *d, json_t *arr)
 	if (o < 0)
 		return;
 	const char *svc = d->svcs.v[o];
-	double top = 0;
-	size_t i, at = json_array_size(arr);
-	json_t *x;
-	json_array_foreach(arr, i, x) {
-		double sc = json_real_value(json_object_get(x, "score"));
-		top = sc > top ? sc : top;
-		const char *node = json_string_value(json_object_get(x, "node"));
-		if (at == json_array_size(arr) && node && !strcmp(node, svc))
-			at = i;
-	}
+	double top;
+	size_t at = suspect_at(arr, svc, &top);
 	char detail[320];
 	snprintf(detail, sizeof detail, "%zu of %zu failing requests since the onset began in %s (no failing call below)",
 		 count, total, svc);

@@ -395,6 +395,10 @@ int tdata_load(struct tdata *d, const struct triage_deps *deps, const json_t *in
 				node_add(d, x->caller);
 		}
 	}
+	/* a peer name to the service it is, now that every known service (declared ones too) is in svcs */
+	for (size_t k = 0; k < d->n; k++)
+		if (d->spans[k].peer >= 0)
+			d->spans[k].peer = strtab_find(&d->svcs, d->peers.v[d->spans[k].peer]);
 	return load_changes(d, err);
 }
 

@@ -25,7 +25,7 @@ struct tspan {
 	uint32_t svc, op;
 	int32_t user;     /* strtab index of enduser.id / user.id, or -1 */
 	int32_t parent;   /* index of the parent span when read, or -1 */
-	int32_t peer;     /* a CLIENT span: strtab index (peers) of the peer it names, or -1 */
+	int32_t peer;     /* a CLIENT span: the service (svcs) its peer names, or -1 (none, or no known service) */
 	int32_t callee;   /* a CLIENT span: the service of a server span it parents, or -1 */
 	uint8_t trace[16], id[8], pid[8];
 	bool has_parent, server, client, error;
@@ -48,7 +48,7 @@ struct tdata {
 	const char *id, *primary;
 	int64_t onset, from, to, now;
 	int64_t first;            /* the earliest server span's end (INT64_MAX: none); rates count from here */
-	struct strtab svcs, ops, users, peers;
+	struct strtab svcs, ops, users, peers; /* peers: the names client spans give, while loading */
 	struct tspan *spans;
 	size_t n, cap, max;
 	bool truncated;

@@ -52,11 +52,9 @@ static void push(struct builder *b, const char *node, const char *metric, double
 }
 
 /* Whether client span t called service callee: the server span it parents is there, else the peer it names. */
-static bool calls_into(const struct tspan *t, uint32_t callee, const int32_t *peer_svc)
+static bool calls_into(const struct tspan *t, uint32_t callee)
 {
-	if (t->callee >= 0)
-		return (uint32_t)t->callee == callee;
-	return t->peer >= 0 && peer_svc[t->peer] == (int32_t)callee;
+	return t->callee >= 0 ? (uint32_t)t->callee == callee : t->peer == (int32_t)callee;
 }
 
 static void sample_add(struct builder *b, struct sample **v, size_t *n, size_t *cap, const struct tspan *t)
@@ -80,15 +78,14 @@ static void sample_add(struct builder *b, struct sample **v, size_t *n, size_t *
  * cannot show. Without client spans, the callee's server spans whose parent
  * is in the caller.
  */
-static void node_series(struct builder *b, const struct tdata *d, const char *node, uint32_t svc, int64_t caller,
-			const int32_t *peer_svc)
+static void node_series(struct builder *b, const struct tdata *d, const char *node, uint32_t svc, int64_t caller)
 {
 	struct sample *v = NULL;
 	size_t n = 0, cap = 0;
 	if (caller >= 0)
 		for (size_t k = 0; k < d->n; k++) {
 			const struct tspan *t = &d->spans[k];
-			if (t->client && t->svc == (uint32_t)caller && t->end >= b->from && calls_into(t, svc, peer_svc))
+			if (t->client && t->svc == (uint32_t)caller && t->end >= b->from && calls_into(t, svc))
 				sample_add(b, &v, &n, &cap, t);
 		}
 	for (size_t k = 0; k < d->n && !(caller >= 0 && n); k++) {
@@ -172,12 +169,8 @@ int triage_rca_build(const struct tdata *d, struct triage_rca *out, struct buf *
 	b.t_s = arena_alloc(a, b.steps * sizeof(int64_t));
 	for (size_t i = 0; i < b.steps; i++)
 		b.t_s[i] = (from + (int64_t)i * step) / OODA_NS_PER_SEC;
-	/* the service each peer name is, or -1 */
-	int32_t *peer_svc = arena_alloc(a, (d->peers.n + 1) * sizeof(int32_t));
-	for (size_t i = 0; i < d->peers.n; i++)
-		peer_svc[i] = strtab_find(&d->svcs, d->peers.v[i]);
 	for (size_t i = 0; i < d->n_nodes; i++)
-		node_series(&b, d, arena_strdup(a, d->svcs.v[d->nodes[i]]), d->nodes[i], -1, peer_svc);
+		node_series(&b, d, arena_strdup(a, d->svcs.v[d->nodes[i]]), d->nodes[i], -1);
 	struct rca_edge *edges = arena_alloc(a, (d->n_edges + 1) * sizeof(*edges));
 	size_t ne = 0;
 	for (size_t i = 0; i < d->n_edges; i++) {
@@ -187,7 +180,7 @@ int triage_rca_build(const struct tdata *d, struct triage_rca *out, struct buf *
 		edges[ne].caller = arena_strdup(a, d->svcs.v[e->caller]);
 		edges[ne].callee = arena_strdup(a, d->svcs.v[e->callee]);
 		char *node = arena_printf(a, "%s->%s", edges[ne].caller, edges[ne].callee);
-		node_series(&b, d, node, e->callee, e->caller, peer_svc);
+		node_series(&b, d, node, e->callee, e->caller);
 		ne++;
 	}
 	size_t nc = json_array_size(d->changes), k = 0;

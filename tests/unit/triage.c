@@ -599,19 +599,40 @@ static json_t *web_incident(struct fixture *f)
 			 "onset_at", onset, "opened_at", onset, "status", "triggered");
 }
 
+/* cart down (web's failed calls naming it or not), web's incident, cart declared, and its rca input. */
+struct down {
+	json_t *svcs, *inc;
+	struct triage_deps deps;
+	struct triage_rca r;
+	struct buf err;
+};
+
+static void down_open(struct fixture *f, bool peer, struct down *x)
+{
+	callee_down(f, peer);
+	x->svcs = json_pack("[{s:s, s:[s]}]", "name", "web", "dependencies", "cart");
+	x->deps = (struct triage_deps){ .tstore = f->t, .step_ns = 60 * SEC, .services = x->svcs };
+	x->inc = web_incident(f);
+	buf_init(&x->err);
+	assert_int_equal(triage_rca_input(&x->deps, x->inc, f->now, &x->r, &x->err), 0);
+}
+
+static void down_close(struct down *x)
+{
+	triage_rca_release(&x->r);
+	json_decref(x->inc);
+	json_decref(x->svcs);
+	buf_release(&x->err);
+}
+
 static void test_callee_down(void **state)
 {
 	struct fixture *f = *state;
-	callee_down(f, true);
-	json_t *svcs = json_pack("[{s:s, s:[s]}]", "name", "web", "dependencies", "cart");
-	struct triage_deps deps = { .tstore = f->t, .step_ns = 60 * SEC, .services = svcs };
-	json_t *inc = web_incident(f);
-	struct triage_rca r;
-	struct buf err = BUF_INIT;
-	assert_int_equal(triage_rca_input(&deps, inc, f->now, &r, &err), 0);
+	struct down x;
+	down_open(f, true, &x);
 	/* the edge as web saw it: every call failed since the onset, none before */
-	const struct rca_series *er = series(&r.in, "web->cart", "error_ratio");
-	const struct rca_series *rate = series(&r.in, "web->cart", "rate");
+	const struct rca_series *er = series(&x.r.in, "web->cart", "error_ratio");
+	const struct rca_series *rate = series(&x.r.in, "web->cart", "rate");
 	assert_non_null(er);
 	assert_non_null(rate);
 	double before = 0, after = 0, rate_after = 0;
@@ -626,13 +647,12 @@ static void test_callee_down(void **state)
 	assert_float_equal(before, 0.0, 1e-9);
 	assert_float_equal(after, 1.0, 1e-9);
 	assert_true(rate_after > 0); /* the calls went on: only their answers changed */
-	triage_rca_release(&r);
 
 	/* the real ranking: cart, which sent nothing, ahead of web */
-	deps.rank = rca_rank;
-	deps.rank_free = rca_suspects_free;
+	x.deps.rank = rca_rank;
+	x.deps.rank_free = rca_suspects_free;
 	json_t *s = NULL;
-	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
+	assert_int_equal(triage_compute(&x.deps, x.inc, f->now, &s, &x.err), 0);
 	const json_t *top = json_array_get(json_object_get(s, "suspects"), 0);
 	assert_non_null(top);
 	assert_string_equal(json_string_value(json_object_get(top, "node")), "cart");
@@ -642,30 +662,20 @@ static void test_callee_down(void **state)
 	assert_int_equal(json_integer_value(json_object_get(ev, "failures")), N_INC);
 	assert_int_equal(json_integer_value(json_object_get(ev, "of")), N_INC);
 	json_decref(s);
-	json_decref(inc);
-	json_decref(svcs);
-	buf_release(&err);
+	down_close(&x);
 }
 
 static void test_callee_down_no_peer(void **state)
 {
 	struct fixture *f = *state;
-	callee_down(f, false);
-	json_t *svcs = json_pack("[{s:s, s:[s]}]", "name", "web", "dependencies", "cart");
-	struct triage_deps deps = { .tstore = f->t, .step_ns = 60 * SEC, .services = svcs };
-	json_t *inc = web_incident(f);
-	struct triage_rca r;
-	struct buf err = BUF_INIT;
-	assert_int_equal(triage_rca_input(&deps, inc, f->now, &r, &err), 0);
+	struct down x;
+	down_open(f, false, &x);
 	/* the baseline's calls reached cart (its server spans name it); the failed ones name nothing */
-	const struct rca_series *er = series(&r.in, "web->cart", "error_ratio");
+	const struct rca_series *er = series(&x.r.in, "web->cart", "error_ratio");
 	assert_non_null(er);
 	for (size_t i = 0; i < er->n; i++)
 		assert_float_equal(er->v[i], 0.0, 1e-9);
-	triage_rca_release(&r);
-	json_decref(inc);
-	json_decref(svcs);
-	buf_release(&err);
+	down_close(&x);
 }
 
 static void test_snapshot(void **state)
