@@ -41,6 +41,10 @@ void redfast_config_defaults(struct redfast_config *c)
 		c->cap = 2 * c->threshold;
 	if (!c->max_services)
 		c->max_services = 256;
+	if (!(c->slow_margin > 0))
+		c->slow_margin = 0.5;
+	if (!(c->slow_min_s > 0))
+		c->slow_min_s = 0.001;
 }
 
 double redfast_test_baseline(const struct redfast_test *t)
@@ -54,6 +58,7 @@ bool redfast_test_update(struct redfast_test *t, const struct redfast_config *cf
 	redfast_config_defaults(&c);
 	if (!(n > 0))
 		return t->active;
+	t->learnt = -1;
 	if (!(k > 0))
 		k = 0;
 	if (k > n)
@@ -76,6 +81,7 @@ bool redfast_test_update(struct redfast_test *t, const struct redfast_config *cf
 		double keep = exp2(-1.0 / c.half_life_slots);
 		t->base_k = keep * t->base_k + k;
 		t->base_n = keep * t->base_n + n;
+		t->learnt = REDFAST_LEARNT_NOW;
 		return false;
 	}
 	t->s = fmin(c.cap, fmax(0, t->s + l));
@@ -125,12 +131,88 @@ bool redfast_test_update(struct redfast_test *t, const struct redfast_config *cf
 			double keep = exp2(-1.0 / c.half_life_slots);
 			t->base_k = keep * t->base_k + t->pend_k[old];
 			t->base_n = keep * t->base_n + t->pend_n[old];
+			t->learnt = (int)old;
 		}
 	}
 	t->pend_n[at] = n;
 	t->pend_k[at] = k;
 	t->pending++;
 	return t->active;
+}
+
+/* ---- the latency test ---------------------------------------------------- */
+
+/* How many of the counts h (REDFAST_NB) took at most le seconds, linear inside the bucket holding le. */
+static double hist_below(const double *h, double le)
+{
+	const double *bounds = live_bounds_seconds(NULL);
+	double below = 0, lo = 0;
+	for (int b = 0; b < LIVE_N_BOUNDS; b++) {
+		double hi = bounds[b];
+		if (hi <= le) {
+			below += h[b];
+		} else {
+			if (le > lo)
+				below += h[b] * (le - lo) / (hi - lo);
+			return below;
+		}
+		lo = hi;
+	}
+	return below; /* le past the last bound: nothing in +Inf is certain to be below */
+}
+
+double redfast_hist_quantile(const double *h, double q)
+{
+	const double *bounds = live_bounds_seconds(NULL);
+	double total = 0;
+	for (int b = 0; b < REDFAST_NB; b++)
+		total += h[b];
+	if (!(total > 0))
+		return 0;
+	double rank = q * total, cum = 0, lo = 0;
+	for (int b = 0; b < LIVE_N_BOUNDS; b++) {
+		if (h[b] > 0 && cum + h[b] >= rank)
+			return lo + (bounds[b] - lo) * fmax(0, rank - cum) / h[b];
+		cum += h[b];
+		lo = bounds[b];
+	}
+	return bounds[LIVE_N_BOUNDS - 1]; /* in +Inf: the last finite bound, as histogram_quantile */
+}
+
+bool redfast_latency_update(struct redfast_latency *l, const struct redfast_config *cfg, const double *buckets)
+{
+	struct redfast_config c = *cfg;
+	redfast_config_defaults(&c);
+	double n = 0;
+	for (int b = 0; b < REDFAST_NB; b++)
+		n += buckets[b] > 0 ? buckets[b] : 0;
+	if (!(n > 0)) {
+		l->t.learnt = -1;
+		return l->t.active;
+	}
+	double learnt = 0;
+	for (int b = 0; b < REDFAST_NB; b++)
+		learnt += l->hist[b];
+	double slow = 0;
+	if (learnt > 0) {
+		/* the bound from what was learnt, and the count test's baseline: the learnt share past it */
+		l->p99_s = redfast_hist_quantile(l->hist, 0.99);
+		l->slow_s = l->p99_s + fmax(c.slow_margin * l->p99_s, c.slow_min_s);
+		l->t.base_n = learnt;
+		l->t.base_k = fmax(0, learnt - hist_below(l->hist, l->slow_s));
+		slow = fmax(0, n - hist_below(buckets, l->slow_s));
+	}
+	memcpy(l->pend[l->t.pending % REDFAST_MAX_HOLD], buckets, sizeof(l->pend[0]));
+	bool active = redfast_test_update(&l->t, &c, n, slow);
+	const double *learn = l->t.learnt == REDFAST_LEARNT_NOW ? buckets
+			      : l->t.learnt >= 0			   ? l->pend[l->t.learnt]
+									   : NULL;
+	if (learn) {
+		double keep = exp2(-1.0 / c.half_life_slots);
+		for (int b = 0; b < REDFAST_NB; b++)
+			l->hist[b] = keep * l->hist[b] + (learn[b] > 0 ? learn[b] : 0);
+	}
+	return active;
 }
 
 /* ---- the driver on live signals ---------------------------------------- */
@@ -141,12 +223,14 @@ bool redfast_test_update(struct redfast_test *t, const struct redfast_config *cf
 struct watched {
 	char service[LIVE_NAME_MAX + 1];
 	int64_t first_k;            /* live slot number of req[0]; -1 before the first read */
-	double req[WINDOW_SLOTS], err[WINDOW_SLOTS];
+	double req[WINDOW_SLOTS], err[WINDOW_SLOTS], bkt[WINDOW_SLOTS][REDFAST_NB];
 	double slot_req, slot_err;  /* grown since the last slot closed */
+	double slot_bkt[REDFAST_NB];
 	int64_t last_close;         /* when its last slot closed (0: none yet) */
 	int64_t last_growth;        /* when its counters last grew */
 	struct redfast_test errors;
-	bool emitted;               /* an active signal was sent at least once */
+	struct redfast_latency latency;
+	bool emitted, lat_emitted;  /* an active signal was sent at least once (errors, latency) */
 };
 
 struct redfast {
@@ -193,7 +277,7 @@ static struct watched *find(struct redfast *w, const char *service)
 	memset(x, 0, sizeof(*x));
 	snprintf(x->service, sizeof(x->service), "%s", service);
 	x->first_k = -1;
-	x->emitted = true; /* one inactive signal first: clears what a restart left firing */
+	x->emitted = x->lat_emitted = true; /* one inactive signal first: clears what a restart left firing */
 	return x;
 }
 
@@ -221,13 +305,13 @@ static void refresh_names(struct redfast *w, int64_t now_ns)
  */
 static bool read_growth(struct redfast *w, struct watched *x, int64_t now_ns)
 {
-	double req[WINDOW_SLOTS], err[WINDOW_SLOTS];
+	double req[WINDOW_SLOTS], err[WINDOW_SLOTS], bkt[WINDOW_SLOTS][REDFAST_NB];
 	int64_t first = 0, slot = 0;
 	size_t n = 0;
 	struct buf e = BUF_INIT;
 	int64_t to = now_ns + OODA_NS_PER_SEC;
-	int rc = live_red_counts(w->live, x->service, NULL, 0, to, 0, WINDOW_SLOTS, &first, &slot, req, err, NULL, &n,
-				 &e);
+	int rc = live_red_buckets(w->live, x->service, 0, to, WINDOW_SLOTS, &first, &slot, req, err, &bkt[0][0], &n,
+				  &e);
 	buf_release(&e);
 	if (rc || !n || slot <= 0)
 		return false;
@@ -236,12 +320,15 @@ static bool read_growth(struct redfast *w, struct watched *x, int64_t now_ns)
 	for (size_t i = 0; i < n; i++) {
 		int64_t k = k0 + (int64_t)i;
 		double pr = 0, pe = 0;
+		const double *pb = NULL;
 		if (x->first_k >= 0 && k >= x->first_k && k < x->first_k + WINDOW_SLOTS) {
 			pr = x->req[k - x->first_k];
 			pe = x->err[k - x->first_k];
+			pb = x->bkt[k - x->first_k];
 		} else if (x->first_k < 0) {
 			pr = req[i];
 			pe = err[i];
+			pb = bkt[i];
 		}
 		if (req[i] > pr) {
 			x->slot_req += req[i] - pr;
@@ -249,42 +336,71 @@ static bool read_growth(struct redfast *w, struct watched *x, int64_t now_ns)
 		}
 		if (err[i] > pe)
 			x->slot_err += err[i] - pe;
+		for (int b = 0; b < REDFAST_NB; b++)
+			if (bkt[i][b] > (pb ? pb[b] : 0))
+				x->slot_bkt[b] += bkt[i][b] - (pb ? pb[b] : 0);
 	}
 	memcpy(x->req, req, n * sizeof(*req));
 	memcpy(x->err, err, n * sizeof(*err));
-	for (size_t i = n; i < WINDOW_SLOTS; i++)
+	memcpy(x->bkt, bkt, n * sizeof(bkt[0]));
+	for (size_t i = n; i < WINDOW_SLOTS; i++) {
 		x->req[i] = x->err[i] = 0;
+		memset(x->bkt[i], 0, sizeof(x->bkt[i]));
+	}
 	x->first_k = k0;
 	return grew;
+}
+
+static void emit_signal(struct watched *x, const char *metric, json_t *ev, const char *summary, bool active,
+			int64_t at_ns, uint32_t run, const struct redfast_config *c, const struct alert_sink *sink)
+{
+	char name[LIVE_NAME_MAX + 32];
+	snprintf(name, sizeof(name), "red:%s/%s", x->service, metric);
+	json_t *labels = json_pack("{s:s}", "metric", metric);
+	json_t *ann = json_pack("{s:s}", "summary", summary);
+	struct alert_signal s = { .source = "anomaly", .name = name, .service = x->service,
+				  .severity = SEVERITY_TICKET, .labels = labels, .annotations = ann, .evidence = ev,
+				  .active = active, .at_ns = at_ns,
+				  /* the excess began with the run of slots the evidence grew over */
+				  .since_ns = active ? at_ns - (int64_t)run * c->slot_ns : 0 };
+	alert_emit(sink, &s);
+	json_decref(ev);
+	json_decref(labels);
+	json_decref(ann);
 }
 
 static void emit(struct watched *x, bool active, int64_t at_ns, const struct redfast_config *c,
 		 const struct alert_sink *sink)
 {
 	const struct redfast_test *t = &x->errors;
-	char name[LIVE_NAME_MAX + 32];
-	snprintf(name, sizeof(name), "red:%s/error_ratio", x->service);
-	double score = 1 - exp(-t->s);
 	json_t *ev = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:f, s:f, s:s, s:s}", "metric", "error_ratio",
 			       "value", t->ratio, "baseline", redfast_test_baseline(t), "tolerance", t->p0, "score",
-			       score, "evidence_nats", t->s, "threshold_nats", c->threshold, "slots_held",
+			       1 - exp(-t->s), "evidence_nats", t->s, "threshold_nats", c->threshold, "slots_held",
 			       (json_int_t)t->run, "requests", t->n, "errors", t->k, "window", "1s slots", "detector",
 			       "red-cusum");
-	json_t *labels = json_pack("{s:s}", "metric", "error_ratio");
 	char summary[400];
 	snprintf(summary, sizeof(summary),
 		 "%s error ratio %.3g is above its tolerance %.3g (baseline %.3g) for %u slots, evidence %.1f nats",
 		 x->service, t->ratio, t->p0, redfast_test_baseline(t), t->run, t->s);
-	json_t *ann = json_pack("{s:s}", "summary", summary);
-	struct alert_signal s = { .source = "anomaly", .name = name, .service = x->service,
-				  .severity = SEVERITY_TICKET, .labels = labels, .annotations = ann, .evidence = ev,
-				  .active = active, .at_ns = at_ns,
-				  /* the excess began with the run of slots the evidence grew over */
-				  .since_ns = active ? at_ns - (int64_t)t->run * c->slot_ns : 0 };
-	alert_emit(sink, &s);
-	json_decref(ev);
-	json_decref(labels);
-	json_decref(ann);
+	emit_signal(x, "error_ratio", ev, summary, active, at_ns, t->run, c, sink);
+}
+
+static void emit_latency(struct watched *x, bool active, int64_t at_ns, const struct redfast_config *c,
+			 const struct alert_sink *sink)
+{
+	const struct redfast_latency *l = &x->latency;
+	const struct redfast_test *t = &l->t;
+	json_t *ev = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:f, s:f, s:s, s:s}", "metric",
+			       "latency", "value", t->ratio, "baseline", redfast_test_baseline(t), "tolerance", t->p0,
+			       "slow_ms", l->slow_s * 1e3, "p99_ms", l->p99_s * 1e3, "score", 1 - exp(-t->s),
+			       "evidence_nats", t->s, "threshold_nats", c->threshold, "slots_held", (json_int_t)t->run,
+			       "requests", t->n, "slow", t->k, "window", "1s slots", "detector", "red-cusum");
+	char summary[400];
+	snprintf(summary, sizeof(summary),
+		 "%s: %.3g of requests slower than %.3g ms (its usual p99 %.3g ms), above the tolerated %.3g for %u "
+		 "slots, evidence %.1f nats",
+		 x->service, t->ratio, l->slow_s * 1e3, l->p99_s * 1e3, t->p0, t->run, t->s);
+	emit_signal(x, "latency", ev, summary, active, at_ns, t->run, c, sink);
 }
 
 void redfast_set_enabled(struct redfast *w, bool on)
@@ -298,9 +414,12 @@ void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 	struct redfast *w = ctx;
 	const int64_t slot = w->cfg.slot_ns;
 	if (!atomic_load(&w->enabled)) {
-		for (size_t i = 0; i < w->n; i++)
+		for (size_t i = 0; i < w->n; i++) {
 			if (w->v[i].emitted)
 				emit(&w->v[i], false, now_ns, &w->cfg, sink);
+			if (w->v[i].lat_emitted)
+				emit_latency(&w->v[i], false, now_ns, &w->cfg, sink);
+		}
 		w->n = 0;
 		w->last_names = 0;
 		atomic_store(&w->known, 0);
@@ -319,6 +438,7 @@ void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 		if (!x->last_close) { /* the first read: what was there before is not news */
 			x->last_close = now_ns;
 			x->slot_req = x->slot_err = 0;
+			memset(x->slot_bkt, 0, sizeof(x->slot_bkt));
 			continue;
 		}
 		/*
@@ -328,25 +448,34 @@ void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 		 * does not hold another's evidence back a slot.
 		 */
 		int64_t since = now_ns - x->last_close;
-		bool gone = x->errors.active && now_ns - x->last_growth >= 10 * slot;
+		bool gone = (x->errors.active || x->latency.t.active) && now_ns - x->last_growth >= 10 * slot;
 		if (!gone && !(grew && (since >= slot / 2 || since < 0)))
 			continue;
 		x->last_close = now_ns;
-		bool active;
-		if (gone) { /* no request for 10 slots: there is no error ratio to speak of */
+		bool active, lat_active;
+		if (gone) { /* no request for 10 slots: there is no error ratio or latency to speak of */
 			struct redfast_test keep = x->errors;
 			memset(&x->errors, 0, sizeof(x->errors));
 			x->errors.base_k = keep.base_k;
 			x->errors.base_n = keep.base_n;
 			x->errors.slots = keep.slots;
-			active = false;
+			uint32_t lat_slots = x->latency.t.slots;
+			memset(&x->latency.t, 0, sizeof(x->latency.t));
+			x->latency.t.slots = lat_slots; /* the learnt histogram stays */
+			active = lat_active = false;
 		} else {
 			active = redfast_test_update(&x->errors, &w->cfg, x->slot_req, x->slot_err);
+			lat_active = redfast_latency_update(&x->latency, &w->cfg, x->slot_bkt);
 		}
 		x->slot_req = x->slot_err = 0;
+		memset(x->slot_bkt, 0, sizeof(x->slot_bkt));
 		if (active || x->emitted) {
 			emit(x, active, now_ns, &w->cfg, sink);
 			x->emitted = active;
+		}
+		if (lat_active || x->lat_emitted) {
+			emit_latency(x, lat_active, now_ns, &w->cfg, sink);
+			x->lat_emitted = lat_active;
 		}
 	}
 	unsigned learning = 0;

@@ -46,12 +46,33 @@
  * numbers behind the defaults are in docs/decisions.md ("A fast RED change
  * detector").
  *
+ * Latency, the same test on another count: a request is slow when it took
+ * longer than the service's learnt p99 plus max(half of it, 1 ms) — half
+ * again as slow as its usual slowest one in a hundred, and never within a
+ * millisecond of it (scheduling jitter). The p99 comes from the duration
+ * histogram of the slots learnt (the live buckets, interpolated inside the
+ * bucket as histogram_quantile does), weighted with the same half-life and
+ * learnt on the same terms as the error baseline: a slot hold_slots − 1 slots
+ * late, never while the latency test is active or decisive. Per slot the
+ * test counts the requests above that bound (n requests, k slow), its
+ * baseline b is the learnt histogram's share above it (about 0: it is past
+ * the p99), and tolerance, shift, hold, evidence and clearing are the error
+ * test's: it fires when, beyond the tolerated share, 5 points more of the
+ * requests are that slow for as long as a blip cannot last. A slow database
+ * (10 times its latency) or a leak that slows its service has every request
+ * past the bound within a slot; the machine's load shifting a service by a
+ * few percent does not.
+ *
  * Signals: source "anomaly", name "red:SERVICE/error_ratio", severity
  * ticket, evidence {metric "error_ratio", value (the slot's ratio), baseline,
  * tolerance (p0), score = 1 − e^-S, evidence_nats (S), threshold_nats,
  * slots_held (the run), requests, errors (the slot's), window "1s slots",
  * detector "red-cusum"}: the incident stage opens an
- * incident for it by default (a confident RED anomaly on errors).
+ * incident for it by default (a confident RED anomaly on errors). And
+ * "red:SERVICE/latency": evidence {metric "latency", value (the slot's share
+ * of slow requests), baseline, tolerance, slow_ms (the bound), p99_ms (the
+ * learnt p99), score, evidence_nats, threshold_nats, slots_held, requests,
+ * slow (the slot's slow requests), window, detector}; it opens one too.
  *
  * Thread safety: redfast_tick runs on the engine thread only.
  */
@@ -65,6 +86,10 @@
 #include "model/signal.h"
 
 #define REDFAST_MAX_HOLD 16
+/* Duration buckets (the live histogram's, the last +Inf). */
+#define REDFAST_NB (LIVE_N_BOUNDS + 1)
+/* redfast_test.learnt: the slot just fed was learnt at once (warm-up). */
+#define REDFAST_LEARNT_NOW REDFAST_MAX_HOLD
 
 /* Knobs; a zero field takes the default in brackets. */
 struct redfast_config {
@@ -78,6 +103,8 @@ struct redfast_config {
 	double outside;         /* evidence (nats) the run must hold outside its strongest blip-length stretch [3] */
 	double clear;           /* evidence (nats) for the tolerance that clears [3] */
 	double cap;             /* S never exceeds this [2 * threshold] */
+	double slow_margin;     /* latency: slow is past p99 * (1 + this) ... [0.5] */
+	double slow_min_s;      /* ... and past p99 + this [0.001] */
 	uint32_t max_services;  /* [256] */
 };
 
@@ -98,6 +125,8 @@ struct redfast_test {
 	double recent[REDFAST_MAX_HOLD]; /* the run's last L, by run % REDFAST_MAX_HOLD */
 	double pend_n[REDFAST_MAX_HOLD], pend_k[REDFAST_MAX_HOLD]; /* slots not yet learnt */
 	uint32_t pending;       /* slots ever queued for learning */
+	int learnt;             /* what the last update taught the baseline: -1 nothing, REDFAST_LEARNT_NOW
+	                           the slot fed, else the index in pend_* of an earlier one */
 	bool active;
 };
 
@@ -110,6 +139,24 @@ bool redfast_test_update(struct redfast_test *t, const struct redfast_config *c,
 
 /* The baseline ratio the test holds (0 before any request). */
 double redfast_test_baseline(const struct redfast_test *t);
+
+/* The latency test of one service; zero it to start. */
+struct redfast_latency {
+	double hist[REDFAST_NB];                   /* learnt duration buckets, exponentially weighted */
+	double pend[REDFAST_MAX_HOLD][REDFAST_NB]; /* slots not yet learnt, as t.pend_* */
+	double p99_s, slow_s;                      /* the last slot's learnt p99 and slow bound (0: none yet) */
+	struct redfast_test t;                     /* the count test on slow requests */
+};
+
+/*
+ * Feeds one slot's duration buckets (REDFAST_NB counts, bounds of
+ * live_bounds_seconds()) to the latency test l under c. Returns whether its
+ * signal is active after this slot. A slot without requests changes nothing.
+ */
+bool redfast_latency_update(struct redfast_latency *l, const struct redfast_config *c, const double *buckets);
+
+/* The q-quantile (0..1) in seconds of bucket counts h (REDFAST_NB), interpolated inside its bucket; 0 when empty. */
+double redfast_hist_quantile(const double *h, double q);
 
 struct redfast;
 

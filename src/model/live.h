@@ -258,6 +258,17 @@ int live_red_counts(struct live_signals *live, const char *service, const char *
 		    double *fast, size_t *n, struct buf *err);
 
 /*
+ * live_red_counts of all the service's operations, with each slot's duration
+ * histogram instead of a count under one bound: buckets[i * (LIVE_N_BOUNDS + 1)
+ * + b] is slot i's requests in bucket b (the bounds of live_bounds_seconds(),
+ * Prometheus `le`, not cumulative; the last bucket is +Inf). buckets has room
+ * for cap * (LIVE_N_BOUNDS + 1) entries. Returns as live_red_counts.
+ */
+int live_red_buckets(struct live_signals *live, const char *service, int64_t from_ns, int64_t to_ns, size_t cap,
+		     int64_t *first_slot_ns, int64_t *slot_ns, double *requests, double *errors, double *buckets,
+		     size_t *n, struct buf *err);
+
+/*
  * Merging across nodes. Several ooda nodes each see a share of the spans;
  * each sends what it ingested and adds in what the others sent, so every
  * node's views and the leader's detectors see the whole. What travels is a

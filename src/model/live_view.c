@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <xxhash.h>
 
 #include "core/error.h"
@@ -607,10 +608,10 @@ static double slot_fast(const struct slot *s, const double *bounds, double le)
 	return fast;
 }
 
-int live_red_counts(struct live_signals *live, const char *service, const char *operation,
-		    int64_t from_ns, int64_t to_ns, double le_seconds, size_t cap,
-		    int64_t *first_slot_ns, int64_t *slot_ns, double *requests, double *errors,
-		    double *fast, size_t *n, struct buf *err)
+/* live_red_counts and live_red_buckets: buckets (cap * NB, may be NULL) gets each slot's duration buckets. */
+static int red_counts(struct live_signals *live, const char *service, const char *operation, int64_t from_ns,
+		      int64_t to_ns, double le_seconds, size_t cap, int64_t *first_slot_ns, int64_t *slot_ns,
+		      double *requests, double *errors, double *fast, double *buckets, size_t *n, struct buf *err)
 {
 	if (!live || !service || !first_slot_ns || !slot_ns || !requests || !errors || !n || !cap)
 		return OODA_EINVAL;
@@ -635,6 +636,8 @@ int live_red_counts(struct live_signals *live, const char *service, const char *
 		requests[i] = errors[i] = 0;
 		if (fast)
 			fast[i] = 0;
+		if (buckets)
+			memset(buckets + i * NB, 0, NB * sizeof(*buckets));
 	}
 	size_t len = strlen(service);
 	pthread_mutex_lock(&live->lock);
@@ -657,9 +660,31 @@ int live_red_counts(struct live_signals *live, const char *service, const char *
 			errors[i] += sl->err;
 			if (fast)
 				fast[i] += slot_fast(sl, bounds, le_seconds);
+			if (buckets)
+				for (int b = 0; b < NB; b++)
+					buckets[i * NB + b] += sl->b[b];
 		}
 	}
 	pthread_mutex_unlock(&live->lock);
 	*n = m;
 	return 0;
+}
+
+int live_red_counts(struct live_signals *live, const char *service, const char *operation,
+		    int64_t from_ns, int64_t to_ns, double le_seconds, size_t cap,
+		    int64_t *first_slot_ns, int64_t *slot_ns, double *requests, double *errors,
+		    double *fast, size_t *n, struct buf *err)
+{
+	return red_counts(live, service, operation, from_ns, to_ns, le_seconds, cap, first_slot_ns, slot_ns, requests,
+			  errors, fast, NULL, n, err);
+}
+
+int live_red_buckets(struct live_signals *live, const char *service, int64_t from_ns, int64_t to_ns, size_t cap,
+		     int64_t *first_slot_ns, int64_t *slot_ns, double *requests, double *errors, double *buckets,
+		     size_t *n, struct buf *err)
+{
+	if (!buckets)
+		return OODA_EINVAL;
+	return red_counts(live, service, NULL, from_ns, to_ns, 0, cap, first_slot_ns, slot_ns, requests, errors, NULL,
+			  buckets, n, err);
 }

@@ -3,8 +3,11 @@
  * count test on generated one-second slots — a step in errors fires once it
  * has held, a blip shorter than the hold never does (however strong), steady
  * jitter at the baseline and a rise in traffic alone never do, a fault that
- * ends clears — and the driver on a live view fed with server spans, whose
- * signal names the service and carries its evidence. Slots are drawn with a
+ * ends clears —, the latency test on generated duration histograms (a slow
+ * dependency and a leak's creep fire once held; a blip, a few percent of
+ * slowdown and more traffic never do; a fault never teaches the learnt p99),
+ * and the driver on a live view fed with server spans, whose signals name the
+ * service and carry their evidence. Slots are drawn with a
  * small deterministic PRNG; the live view runs on a fake clock.
  */
 #include <stdarg.h>
@@ -200,6 +203,141 @@ static void test_warm_up_and_empty_slots(void **state)
 	assert_true(t.k == 10);
 }
 
+/* ---- the latency test ---- */
+
+/* One slot's buckets: n requests taking base_ms * U(0.7, 1.3) * mult + add_ms each. */
+static void draw_slot(double *b, int n, double base_ms, double mult, double add_ms)
+{
+	size_t nb;
+	const double *bounds = live_bounds_seconds(&nb);
+	memset(b, 0, sizeof(double) * REDFAST_NB);
+	for (int i = 0; i < n; i++) {
+		double d = (base_ms * (0.7 + 0.6 * uniform()) * mult + add_ms) / 1e3;
+		size_t j = 0;
+		while (j < nb && d > bounds[j])
+			j++;
+		b[j]++;
+	}
+}
+
+/* A latency phase: `slots` slots of `rps` requests at base_ms * mult + add_ms; add_step_ms more each slot. */
+struct lphase {
+	int slots;
+	double rps, mult, add_ms, add_step_ms;
+};
+
+/* As run_phases, for the latency test of a service whose requests take base_ms; l may be NULL. */
+static int run_latency(const struct lphase *ph, size_t n, double base_ms, uint64_t seed, struct redfast_latency *l)
+{
+	struct redfast_config c = { 0 };
+	static struct redfast_latency mine;
+	if (!l)
+		l = &mine;
+	memset(l, 0, sizeof(*l));
+	rng_state = seed;
+	int slot = 0, first = -1;
+	double b[REDFAST_NB];
+	for (size_t i = 0; i < n; i++)
+		for (int s = 0; s < ph[i].slots; s++, slot++) {
+			draw_slot(b, (int)ph[i].rps, base_ms, ph[i].mult, ph[i].add_ms + s * ph[i].add_step_ms);
+			if (redfast_latency_update(l, &c, b) && first < 0)
+				first = slot;
+		}
+	return first;
+}
+
+#define LHEALTHY(rps) { 60, rps, 1, 0, 0 }
+
+static void test_latency_quantile(void **state)
+{
+	(void)state;
+	double h[REDFAST_NB] = { 0 };
+	assert_true(redfast_hist_quantile(h, 0.99) == 0);
+	/* 100 requests in (4 ms, 6 ms]: the p50 is halfway, the p99 near the top */
+	h[7] = 100;
+	assert_true(fabs(redfast_hist_quantile(h, 0.5) - 0.005) < 1e-12);
+	assert_true(fabs(redfast_hist_quantile(h, 0.99) - 0.00598) < 1e-12);
+	/* the rank in +Inf: the last finite bound, as histogram_quantile */
+	h[REDFAST_NB - 1] = 100;
+	assert_true(fabs(redfast_hist_quantile(h, 0.99) - 60.0) < 1e-12);
+}
+
+static void test_latency_fires_once_held(void **state)
+{
+	(void)state;
+	static const struct {
+		double rps, base_ms;
+		struct lphase fault;
+		int latest; /* slots after the step by which it must fire */
+	} cases[] = {
+		{ 20, 3, { 30, 20, 10, 0, 0 }, 4 },   /* slow-dependency: the database 10 times slower */
+		{ 20, 20, { 30, 20, 3, 0, 0 }, 4 },   /* three times as slow (a p99 read high in a coarse bucket) */
+		{ 20, 20, { 30, 20, 1, 6, 13 }, 6 },  /* the leak's creep: 13 ms more every second */
+		{ 200, 0.3, { 30, 200, 1, 2, 0 }, 4 }, /* a sub-millisecond service, 2 ms slower */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (uint64_t seed = 1; seed <= 20; seed++) {
+			struct lphase ph[] = { LHEALTHY(cases[i].rps), cases[i].fault };
+			struct redfast_latency l;
+			int first = run_latency(ph, 2, cases[i].base_ms, seed, &l);
+			if (first < 60 + 3 || first > 60 + cases[i].latest - 1)
+				fail_msg("case %zu seed %llu fired %d slots after the step", i, (unsigned long long)seed,
+					 first - 60 + 1);
+			/* the bound: the learnt p99 (the healthy one, within its bucket) and half again, at least 1 ms */
+			assert_true(l.p99_s > 0 && l.p99_s <= cases[i].base_ms * 1.3 * 1.6e-3);
+			assert_true(fabs(l.slow_s - (l.p99_s + fmax(0.5 * l.p99_s, 0.001))) < 1e-12);
+		}
+}
+
+static void test_latency_blip_shift_and_traffic_never_fire(void **state)
+{
+	(void)state;
+	static const struct {
+		double base_ms;
+		struct lphase change;
+	} cases[] = {
+		{ 3, { 3, 20, 10, 0, 0 } },     /* every request 10 times slower, for 3 slots */
+		{ 20, { 3, 20, 1.5, 0, 0 } },   /* the noise scenario's blip: 1.5 times, 3 slots */
+		{ 20, { 120, 20, 1.05, 0, 0 } }, /* 5 % slower for two minutes */
+		{ 3, { 120, 20, 1, 0.5, 0 } },  /* half a millisecond of scheduling delay on every request */
+		{ 20, { 120, 100, 1, 0, 0 } },  /* five times the traffic, as fast */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (uint64_t seed = 1; seed <= 30; seed++) {
+			struct lphase ph[] = { LHEALTHY(20), cases[i].change, LHEALTHY(20) };
+			int first = run_latency(ph, 3, cases[i].base_ms, seed, NULL);
+			if (first >= 0)
+				fail_msg("case %zu seed %llu fired at slot %d", i, (unsigned long long)seed, first);
+		}
+}
+
+static void test_latency_fault_never_teaches_the_p99(void **state)
+{
+	(void)state;
+	/* ten minutes of a database 10 times slower: active throughout, the p99 learnt stays the healthy one */
+	struct lphase ph[] = { LHEALTHY(20), { 600, 20, 10, 0, 0 } };
+	struct redfast_latency l;
+	int first = run_latency(ph, 2, 3, 7, &l);
+	assert_true(first > 60 && first < 64);
+	assert_true(l.t.active);
+	assert_true(l.p99_s < 0.006);
+	/* back to normal: it clears */
+	double b[REDFAST_NB];
+	struct redfast_config c = { 0 };
+	bool active = true;
+	for (int s = 0; s < 10 && active; s++) {
+		draw_slot(b, 20, 3, 1, 0);
+		active = redfast_latency_update(&l, &c, b);
+	}
+	assert_false(active);
+	/* a slot without requests changes nothing */
+	memset(b, 0, sizeof(b));
+	struct redfast_latency before = l;
+	assert_false(redfast_latency_update(&l, &c, b));
+	assert_memory_equal(&before.hist, &l.hist, sizeof(l.hist));
+	assert_int_equal(before.t.slots, l.t.slots);
+}
+
 /* ---- the driver on a live view ---- */
 
 static int64_t fake_now;
@@ -211,6 +349,8 @@ static int64_t fake_clock(void *ctx)
 
 struct recorder {
 	int active, inactive;
+	int lat_active, lat_inactive; /* the latency signal's */
+	double slow_ms, p99_ms;
 	char service[64];
 	double value, score;
 	json_int_t held;
@@ -221,6 +361,20 @@ static void record_signal(void *ctx, const struct alert_signal *s)
 {
 	struct recorder *r = ctx;
 	assert_string_equal(s->source, "anomaly");
+	if (!strcmp(s->name, "red:checkout/latency")) {
+		if (!s->active) {
+			r->lat_inactive++;
+			return;
+		}
+		r->lat_active++;
+		assert_string_equal(json_string_value(json_object_get(s->evidence, "metric")), "latency");
+		r->slow_ms = json_number_value(json_object_get(s->evidence, "slow_ms"));
+		r->p99_ms = json_number_value(json_object_get(s->evidence, "p99_ms"));
+		r->value = json_number_value(json_object_get(s->evidence, "value"));
+		r->held = json_integer_value(json_object_get(s->evidence, "slots_held"));
+		assert_true(s->since_ns > 0 && s->since_ns < s->at_ns);
+		return;
+	}
 	assert_string_equal(s->name, "red:checkout/error_ratio");
 	if (!s->active) {
 		r->inactive++;
@@ -237,8 +391,8 @@ static void record_signal(void *ctx, const struct alert_signal *s)
 	assert_string_equal(json_string_value(json_object_get(s->evidence, "metric")), "error_ratio");
 }
 
-/* Publishes one second of `service`'s server spans ending at fake_now, `errors` of `n` failing. */
-static void publish_service(struct live_signals *live, const char *service, int n, int errors, uint64_t *id)
+/* Publishes one second of `service`'s server spans ending at fake_now, `errors` of `n` failing, each taking ms. */
+static void publish_timed(struct live_signals *live, const char *service, int n, int errors, double ms, uint64_t *id)
 {
 	struct arena a;
 	arena_init(&a, 0);
@@ -254,7 +408,7 @@ static void publish_service(struct live_signals *live, const char *service, int 
 		sp->name = "POST /checkout";
 		sp->kind = 2; /* server */
 		sp->end_ns = fake_now - (int64_t)i * (SEC / (n + 1));
-		sp->start_ns = sp->end_ns - 5 * OODA_NS_PER_MS;
+		sp->start_ns = sp->end_ns - (int64_t)(ms * OODA_NS_PER_MS);
 		sp->status = i < errors ? STATUS_ERROR : STATUS_OK;
 		++*id;
 		for (int j = 0; j < 8; j++) {
@@ -264,6 +418,11 @@ static void publish_service(struct live_signals *live, const char *service, int 
 	}
 	assert_int_equal(live_publish(live, &b), 0);
 	arena_release(&a);
+}
+
+static void publish_service(struct live_signals *live, const char *service, int n, int errors, uint64_t *id)
+{
+	publish_timed(live, service, n, errors, 5, id);
 }
 
 static void publish_second(struct live_signals *live, int n, int errors, uint64_t *id)
@@ -321,6 +480,7 @@ static void test_driver_on_live_spans(void **state)
 	assert_true(fabs(r.value - 0.3) < 1e-9);
 	assert_true(r.score >= 0.99);
 	assert_true(r.held >= 4);
+	assert_int_equal(r.lat_active, 0); /* as fast as ever: errors only */
 	/* healthy again: the signal goes inactive */
 	for (int s = 0; s < 10; s++) {
 		fake_now += SEC;
@@ -352,6 +512,53 @@ static void test_driver_on_live_spans(void **state)
 	redfast_status(w, &on, &services, &learning);
 	assert_false(on);
 	assert_int_equal(services, 0);
+	redfast_destroy(w);
+	live_destroy(live);
+	buf_release(&err);
+}
+
+/* The latency signal on live spans: checkout's requests go from 5 ms to 50 ms. */
+static void test_driver_latency(void **state)
+{
+	(void)state;
+	struct live_config lc = { .clock = fake_clock };
+	struct live_signals *live = NULL;
+	struct buf err = BUF_INIT;
+	fake_now = T0 + SEC / 3;
+	assert_int_equal(live_create(&lc, &live, &err), 0);
+	struct redfast *w = NULL;
+	assert_int_equal(redfast_create(live, NULL, &w), 0);
+	struct recorder r = { 0 };
+	struct alert_sink sink = { record_signal, &r };
+	uint64_t id = 0;
+	for (int s = 0; s < 60; s++) {
+		fake_now += SEC;
+		publish_timed(live, "checkout", 30, 0, 5, &id);
+		redfast_tick(w, fake_now + SEC / 8, &sink);
+	}
+	assert_int_equal(r.lat_active, 0);
+	assert_int_equal(r.lat_inactive, 1); /* the one at the start */
+	int fired_at = -1;
+	for (int s = 0; s < 10 && fired_at < 0; s++) {
+		fake_now += SEC;
+		publish_timed(live, "checkout", 30, 0, 50, &id);
+		redfast_tick(w, fake_now + SEC / 8, &sink);
+		if (r.lat_active)
+			fired_at = s;
+	}
+	assert_int_equal(fired_at, 3);
+	assert_int_equal(r.active, 0); /* no error */
+	assert_true(fabs(r.value - 1) < 1e-9);
+	assert_true(r.held >= 4);
+	/* every healthy request took 5 ms, in the (4, 6] ms bucket: a p99 inside it, the bound 1 ms or half more */
+	assert_true(r.p99_ms > 4 && r.p99_ms <= 6);
+	assert_true(fabs(r.slow_ms - (r.p99_ms + fmax(0.5 * r.p99_ms, 1))) < 1e-9);
+	for (int s = 0; s < 10; s++) {
+		fake_now += SEC;
+		publish_timed(live, "checkout", 30, 0, 5, &id);
+		redfast_tick(w, fake_now + SEC / 8, &sink);
+	}
+	assert_int_equal(r.lat_inactive, 2);
 	redfast_destroy(w);
 	live_destroy(live);
 	buf_release(&err);
@@ -425,7 +632,12 @@ int main(void)
 		cmocka_unit_test(test_clears_when_the_fault_ends),
 		cmocka_unit_test(test_a_fault_never_teaches_the_baseline),
 		cmocka_unit_test(test_warm_up_and_empty_slots),
+		cmocka_unit_test(test_latency_quantile),
+		cmocka_unit_test(test_latency_fires_once_held),
+		cmocka_unit_test(test_latency_blip_shift_and_traffic_never_fire),
+		cmocka_unit_test(test_latency_fault_never_teaches_the_p99),
 		cmocka_unit_test(test_driver_on_live_spans),
+		cmocka_unit_test(test_driver_latency),
 		cmocka_unit_test(test_each_service_on_its_own_arrivals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
