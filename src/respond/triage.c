@@ -569,30 +569,11 @@ static int32_t error_origin(const struct tdata *d, size_t *count, size_t *total)
 	return best;
 }
 
-/*
- * The service where most failing requests began goes first. The ranking
- * reads metric series at a fixed step, and an incident seconds old (or one
- * whose fault a policy undid within seconds) has one sample after its onset,
- * where every service with errors looks alike; the traces say directly which
- * one failed by itself and which ones only passed a failure up. Only the
- * service's own node moves (its changes and edges keep their places); its
- * score becomes at least the top score; the evidence says how many failures
- * began there.
- */
-static void origin_first(const struct tdata *d, json_t *arr)
+/* Moves svc's node first (or adds it), its score at least the top one, with ev first in its evidence. */
+static void put_first(json_t *arr, const char *svc, json_t *ev, double confidence)
 {
-	size_t count, total;
-	int32_t o = error_origin(d, &count, &total);
-	if (o < 0)
-		return;
-	const char *svc = d->svcs.v[o];
 	double top;
 	size_t at = suspect_at(arr, svc, &top);
-	char detail[320];
-	snprintf(detail, sizeof detail, "%zu of %zu failing requests since the onset began in %s (no failing call below)",
-		 count, total, svc);
-	json_t *ev = json_pack("{s:s, s:I, s:I, s:s}", "kind", "error_origin", "failures", (json_int_t)count, "of",
-			       (json_int_t)total, "detail", detail);
 	json_t *me;
 	if (at < json_array_size(arr)) {
 		me = json_incref(json_array_get(arr, at));
@@ -604,9 +585,138 @@ static void origin_first(const struct tdata *d, json_t *arr)
 			json_object_set_new(me, "score", json_real(top));
 	} else {
 		me = json_pack("{s:s, s:s, s:f, s:f, s:[o]}", "node", svc, "kind", "service", "score", top > 0 ? top : 1.0,
-			       "confidence", (double)count / (double)total, "evidence", ev);
+			       "confidence", confidence, "evidence", ev);
 	}
 	json_array_insert_new(arr, 0, me);
+}
+
+/*
+ * The service where most failing requests began goes first. The ranking
+ * reads metric series at a fixed step, and an incident seconds old (or one
+ * whose fault a policy undid within seconds) has one sample after its onset,
+ * where every service with errors looks alike; the traces say directly which
+ * one failed by itself and which ones only passed a failure up. Only the
+ * service's own node moves (its changes and edges keep their places); its
+ * score becomes at least the top score; the evidence says how many failures
+ * began there.
+ */
+static bool origin_first(const struct tdata *d, json_t *arr)
+{
+	size_t count, total;
+	int32_t o = error_origin(d, &count, &total);
+	if (o < 0)
+		return false;
+	const char *svc = d->svcs.v[o];
+	char detail[320];
+	snprintf(detail, sizeof detail, "%zu of %zu failing requests since the onset began in %s (no failing call below)",
+		 count, total, svc);
+	json_t *ev = json_pack("{s:s, s:I, s:I, s:s}", "kind", "error_origin", "failures", (json_int_t)count, "of",
+			       (json_int_t)total, "detail", detail);
+	put_first(arr, svc, ev, (double)count / (double)total);
+	return true;
+}
+
+/*
+ * Where the time added since the onset was spent. A span's own time is its
+ * duration less its children's (taken one after another, clamped at 0): a
+ * server or internal span's is its service's work, a client span's (the
+ * wire, a call refused or timed out) the service it called (the callee, else
+ * the service its peer names). Per service, the own time of its spans since
+ * the onset beyond what they took on average before it, counting only the
+ * spans of traces that touched one of the incident's services (not another
+ * incident's slowness). When one service
+ * holds a strict majority of the time added, with at least TRIAGE_ORIGIN_MIN
+ * spans on either side of the onset and its own time per span grown by half
+ * and at least 1 ms (the RED detector's slow bound), its index goes to the
+ * result with its figures; else -1.
+ */
+struct slow_origin {
+	double added_ms, total_ms, before_ms, after_ms;
+};
+
+static int32_t latency_origin(const struct tdata *d, struct slow_origin *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (!d->n || d->onset <= d->from)
+		return -1;
+	/* the traces that touched one of the incident's services, sorted */
+	uint8_t(*traces)[16] = xcalloc(d->n, 16);
+	size_t nt = 0;
+	for (size_t k = 0; k < d->n; k++)
+		if (involved(d, d->spans[k].svc))
+			memcpy(traces[nt++], d->spans[k].trace, 16);
+	qsort(traces, nt, 16, cmp_trace);
+	double *child = xcalloc(d->n, sizeof(double));
+	double *sum_b = xcalloc(2 * (d->svcs.n + 1), sizeof(double)), *sum_a = sum_b + d->svcs.n + 1;
+	size_t *n_b = xcalloc(2 * (d->svcs.n + 1), sizeof(size_t)), *n_a = n_b + d->svcs.n + 1;
+	for (size_t k = 0; k < d->n; k++)
+		if (d->spans[k].parent >= 0)
+			child[d->spans[k].parent] += (double)(d->spans[k].end - d->spans[k].start);
+	for (size_t k = 0; k < d->n; k++) {
+		const struct tspan *t = &d->spans[k];
+		int32_t at = !t->client ? (int32_t)t->svc : t->callee >= 0 ? t->callee : t->peer;
+		if (at < 0 || (size_t)at >= d->svcs.n || t->end < d->from || t->end >= d->to ||
+		    !bsearch(t->trace, traces, nt, 16, cmp_trace))
+			continue;
+		double own = fmax(0, (double)(t->end - t->start) - child[k]) / 1e6;
+		if (t->end < d->onset) {
+			sum_b[at] += own;
+			n_b[at]++;
+		} else {
+			sum_a[at] += own;
+			n_a[at]++;
+		}
+	}
+	int32_t best = -1;
+	double best_added = 0;
+	for (size_t i = 0; i < d->svcs.n; i++) {
+		if (n_b[i] < TRIAGE_ORIGIN_MIN || n_a[i] < TRIAGE_ORIGIN_MIN)
+			continue;
+		double added = sum_a[i] - (double)n_a[i] * sum_b[i] / (double)n_b[i];
+		if (added <= 0)
+			continue;
+		o->total_ms += added;
+		if (best < 0 || added > best_added) {
+			best = (int32_t)i;
+			best_added = added;
+		}
+	}
+	if (best >= 0) {
+		o->added_ms = best_added;
+		o->before_ms = sum_b[best] / (double)n_b[best];
+		o->after_ms = sum_a[best] / (double)n_a[best];
+		if (2 * best_added <= o->total_ms || o->after_ms < o->before_ms + fmax(0.5 * o->before_ms, 1.0))
+			best = -1;
+	}
+	free(traces);
+	free(child);
+	free(sum_b);
+	free(n_b);
+	return best;
+}
+
+/*
+ * With no error origin, the service where most of the added time was spent
+ * goes first, for the reason origin_first gives: a latency incident seconds
+ * old has one sample of every service's latency after its onset, and each
+ * caller of a slow service is slower by as much as it is, while the traces
+ * say whose own work grew.
+ */
+static void slow_origin_first(const struct tdata *d, json_t *arr)
+{
+	struct slow_origin o;
+	int32_t i = latency_origin(d, &o);
+	if (i < 0)
+		return;
+	const char *svc = d->svcs.v[i];
+	char detail[320];
+	snprintf(detail, sizeof detail,
+		 "%.0f ms of the %.0f ms added since the onset were spent in %s's own work (%.3g ms per span, %.3g ms "
+		 "before)",
+		 o.added_ms, o.total_ms, svc, o.after_ms, o.before_ms);
+	json_t *ev = json_pack("{s:s, s:f, s:f, s:f, s:f, s:s}", "kind", "latency_origin", "added_ms", o.added_ms,
+			       "of_ms", o.total_ms, "own_ms", o.after_ms, "before_ms", o.before_ms, "detail", detail);
+	put_first(arr, svc, ev, o.added_ms / o.total_ms);
 }
 
 static json_t *suspects(const struct tdata *d, json_t *summary)
@@ -634,7 +744,8 @@ static json_t *suspects(const struct tdata *d, json_t *summary)
 	}
 	triage_rca_release(&r);
 	buf_release(&e);
-	origin_first(d, arr);
+	if (!origin_first(d, arr))
+		slow_origin_first(d, arr);
 	own_signal_first(d, arr);
 	return arr;
 }

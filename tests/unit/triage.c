@@ -545,7 +545,7 @@ static void test_rca_input(void **state)
 static struct resource res_web = { .service = "web" };
 static struct resource res_cart = { .service = "cart" };
 
-static void web_call(struct fixture *f, struct span *sp, int k, int64_t t0, bool down, bool peer)
+static void web_call_ms(struct fixture *f, struct span *sp, int k, int64_t t0, bool down, bool peer, int cart_ms)
 {
 	struct span *ws = &sp[0], *wc = &sp[1], *cs = &sp[2];
 	memset(sp, 0, 3 * sizeof(struct span));
@@ -565,8 +565,8 @@ static void web_call(struct fixture *f, struct span *sp, int k, int64_t t0, bool
 	cs->resource = &res_cart;
 	ws->start_ns = t0;
 	wc->start_ns = cs->start_ns = t0 + MS;
-	cs->end_ns = t0 + 9 * MS;
-	wc->end_ns = down ? t0 + 2 * MS : t0 + 10 * MS; /* refused at once */
+	cs->end_ns = t0 + (1 + cart_ms) * MS;
+	wc->end_ns = down ? t0 + 2 * MS : cs->end_ns + MS; /* refused at once */
 	ws->end_ns = wc->end_ns + MS;
 	ws->status = wc->status = down ? STATUS_ERROR : STATUS_OK;
 	if (peer) {
@@ -574,6 +574,11 @@ static void web_call(struct fixture *f, struct span *sp, int k, int64_t t0, bool
 		wc->attrs.n = 1;
 		wc->attrs.v[0] = (struct attr){ .key = "peer.service", .type = ATTR_STR, .s = "cart", .len = 4 };
 	}
+}
+
+static void web_call(struct fixture *f, struct span *sp, int k, int64_t t0, bool down, bool peer)
+{
+	web_call_ms(f, sp, k, t0, down, peer, 8);
 }
 
 static void callee_down(struct fixture *f, bool peer)
@@ -678,6 +683,48 @@ static void test_callee_down_no_peer(void **state)
 	down_close(&x);
 }
 
+/*
+ * cart ten times slower (8 ms to 80 ms of its own work), no error: web's
+ * latency incident. web is slower by as much as cart, and payments (the
+ * fixture's other incident, 20 ms to 200 ms, in traces web never touched)
+ * slower still; the traces say the time added in web's requests was spent
+ * in cart.
+ */
+static void test_callee_slow(void **state)
+{
+	struct fixture *f = *state;
+	struct buf err = BUF_INIT;
+	struct telemetry_batch b = { .arena = &f->a };
+	b.spans = arena_zalloc(&f->a, 3 * (N_BASE + N_INC) * sizeof(struct span));
+	for (int k = 0; k < N_BASE + N_INC; k++) {
+		bool slow = k >= N_BASE;
+		int64_t t0 = slow ? f->onset + 5 * SEC + (k - N_BASE) * 10 * SEC : f->onset - 900 * SEC + k * 10 * SEC;
+		web_call_ms(f, &b.spans[b.n_spans], k, t0, false, true, slow ? 80 : 8);
+		b.n_spans += 3;
+	}
+	assert_int_equal(tstore_append(f->t, &b, &err), 0);
+	json_t *svcs = json_pack("[{s:s, s:[s]}]", "name", "web", "dependencies", "cart");
+	struct triage_deps deps = { .tstore = f->t, .step_ns = 60 * SEC, .services = svcs, .rank = rca_rank,
+				    .rank_free = rca_suspects_free };
+	json_t *inc = web_incident(f), *s = NULL;
+	assert_int_equal(triage_compute(&deps, inc, f->now, &s, &err), 0);
+	const json_t *top = json_array_get(json_object_get(s, "suspects"), 0);
+	assert_non_null(top);
+	assert_string_equal(json_string_value(json_object_get(top, "node")), "cart");
+	const json_t *ev = json_array_get(json_object_get(top, "evidence"), 0);
+	assert_string_equal(json_string_value(json_object_get(ev, "kind")), "latency_origin");
+	/* 72 ms more in each of the 30 requests, all of it cart's own work */
+	assert_float_equal(json_number_value(json_object_get(ev, "added_ms")), 72.0 * N_INC, 1e-6);
+	assert_float_equal(json_number_value(json_object_get(ev, "of_ms")), 72.0 * N_INC, 1e-6);
+	/* per span: cart's server span and web's call to it (1 ms on the wire), (80 + 1) / 2 and (8 + 1) / 2 */
+	assert_float_equal(json_number_value(json_object_get(ev, "own_ms")), 40.5, 1e-6);
+	assert_float_equal(json_number_value(json_object_get(ev, "before_ms")), 4.5, 1e-6);
+	json_decref(s);
+	json_decref(inc);
+	json_decref(svcs);
+	buf_release(&err);
+}
+
 static void test_snapshot(void **state)
 {
 	struct fixture *f = *state;
@@ -711,6 +758,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_callee_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_callee_down_no_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_callee_slow, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
