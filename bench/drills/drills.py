@@ -120,6 +120,17 @@ PROM_FAST_RULE = ("HighErrorRatioFast",
                   'sum by (service) (rate(sim_requests_total{code="5xx"}[3s])) '
                   '/ sum by (service) (rate(sim_requests_total[3s])) > 0.05', "3s")
 
+# The same detector tests latency: the share of a service's requests slower than its
+# learnt p99 plus half (at least 1 ms), against its own baseline share, with the same
+# evidence and hold. PromQL cannot count requests past a learnt bound (`le` is a fixed
+# label), so the closest rule compares the p99 over the last 3 s with 1.5 times the p99 of
+# the 5 minutes before the last minute, a service against its own recent past, with the
+# same hold. Its baseline window holds whatever happened in it, earlier drills included.
+PROM_FAST_LATENCY = ("LatencyRiseFast",
+                     'histogram_quantile(0.99, sum by (service, le) (rate(sim_request_duration_seconds_bucket[3s]))) '
+                     '> 1.5 * histogram_quantile(0.99, sum by (service, le) '
+                     '(rate(sim_request_duration_seconds_bucket[5m] offset 1m)))', "3s")
+
 HB_EVERY, HB_GRACE = 2, 4
 PROM_JOB_RULE = ("JobStopped",
                  f'time() - sim_job_last_success_timestamp_seconds{{job="reconciler"}} > {HB_EVERY + HB_GRACE}')
@@ -440,11 +451,11 @@ receivers:
         expr: '{PROM_JOB_RULE[1]}'
         for: 0s
         labels: {{severity: page, service: reconciler}}
-""" + (f"""      - alert: {PROM_FAST_RULE[0]}
-        expr: '{PROM_FAST_RULE[1]}'
-        for: {PROM_FAST_RULE[2]}
+""" + ("".join(f"""      - alert: {r[0]}
+        expr: '{r[1]}'
+        for: {r[2]}
         labels: {{severity: page}}
-""" if FAST else "")
+""" for r in (PROM_FAST_RULE, PROM_FAST_LATENCY)) if FAST else "")
     with open(os.path.join(d, "rules.yml"), "w") as f:
         f.write("groups:\n  - name: drills\n    interval: 1s\n    rules:\n" + rules)
     targets = ", ".join(f'"127.0.0.1:{p}"' for p in ports["services"].values())
@@ -586,6 +597,8 @@ DATA = {
 def data_sel(name):
     """The raw series pair (ooda, Prometheus) behind an alert name; the fast detector's
     red:SERVICE/error_ratio and HighErrorRatioFast move with the same request counter."""
+    if name and (name.endswith("/latency") or name == PROM_FAST_LATENCY[0]):
+        return None  # every request moves the duration counters: no first failing sample to find
     if name and (name.startswith("red:") or name == PROM_FAST_RULE[0]):
         return DATA["HighErrorRatio"]
     return DATA.get(name)
