@@ -280,6 +280,10 @@ class Server:
         return urls[(self._rr - 1) % len(urls)]
 
     def request(self, method, path, body=None, headers=None, token=None, timeout=30):
+        return self.request_at(self.next_url(), method, path, body, headers, token, timeout)
+
+    def request_at(self, base, method, path, body=None, headers=None, token=None, timeout=30):
+        """request() to the node at base (its URL), whichever node the next request would go to."""
         h = dict(headers or {})
         tok = token if token is not None else self.token
         if tok:
@@ -290,7 +294,7 @@ class Server:
             h.setdefault("Content-Type", "application/json")
         elif isinstance(body, str):
             data = body.encode()
-        return self._send(self.next_url(), method, path, data, h, timeout)
+        return self._send(base, method, path, data, h, timeout)
 
     @staticmethod
     def _send(base, method, path, data, h, timeout):
@@ -327,8 +331,7 @@ class Server:
                 f.proc.send_signal(sig)
 
     def _cluster(self):
-        r = self._send(self.url, "GET", "/api/v1/cluster", None,
-                       {"Authorization": "Bearer " + self.token} if self.token else {}, 10)
+        r = self.request_at(self.url, "GET", "/api/v1/cluster", timeout=10)
         return r.json() if r.status == 200 else {}
 
     def config_generation(self):

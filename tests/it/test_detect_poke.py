@@ -11,7 +11,6 @@ poked ticks. With several nodes the batches go to a follower, whose
 announcement (api/fresh.h) must wake the leader's rules just as early; both
 nodes count it in GET /api/v1/cluster's `fresh`."""
 import calendar
-import json
 import time
 from datetime import datetime
 from oodait import Server, check, done, wait_for
@@ -26,10 +25,7 @@ def gauge(s, service, name, value):
             {"timeUnixNano": str(time.time_ns()), "asDouble": value}]}}]}]}]}
     if s.followers:
         # to a node that does not lead: its batch must wake the leader's rules (api/fresh.h)
-        url = follower_url(s)
-        r = s._send(url, "POST", "/v1/metrics", json.dumps(body).encode(),
-                    {"Content-Type": "application/json", "Authorization": "Bearer " + s.token} if s.token
-                    else {"Content-Type": "application/json"}, 30)
+        r = s.request_at(follower_url(s), "POST", "/v1/metrics", body)
     else:
         r = s.post("/v1/metrics", body)
     check(r.status == 200, f"metrics accepted: {r.status} {r.body}")
@@ -125,10 +121,8 @@ try:
         check(last <= tr[0]["at_ns"] < last + INTERVAL_NS,
               f"pending at {tr[0]['at_ns']}, between the last evaluation {last} and the next on schedule")
     if s.followers:
-        fr = s._send(follower_url(s), "GET", "/api/v1/cluster", None,
-                     {"Authorization": "Bearer " + s.token} if s.token else {}, 30).json().get("fresh", {})
-        lead = s._send(leader_url(s), "GET", "/api/v1/cluster", None,
-                       {"Authorization": "Bearer " + s.token} if s.token else {}, 30).json().get("fresh", {})
+        fr = s.request_at(follower_url(s), "GET", "/api/v1/cluster").json().get("fresh", {})
+        lead = s.request_at(leader_url(s), "GET", "/api/v1/cluster").json().get("fresh", {})
         check(fr.get("announced", 0) > 0 and lead.get("heard", 0) > 0,
               f"the follower announced its batches and the leader heard them: {fr} {lead}")
     check(s.stop() == 0, "clean stop with pokes coming in")

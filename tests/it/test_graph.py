@@ -13,7 +13,6 @@ callee's RED and its ooda_span_* series count every span the first two
 acknowledged (when the child's node acknowledged first; when the parent's did,
 the node holding the parent makes the edge at its next round, which the test
 waits for and prints)."""
-import json
 import time
 import urllib.parse
 from oodait import Server, check, create_token, done, wait_for
@@ -57,14 +56,12 @@ def split(body):
 def across_nodes(s, now):
     """The caller's spans through node a, the callee's through node b, every view read on node c at once."""
     a, b, c = s.url, s.followers[0].url, s.followers[1].url
-    auth = {"Authorization": "Bearer " + s.token}
-
     def post(url, body):
-        r = s._send(url, "POST", "/v1/traces", json.dumps(body).encode(), dict(auth, **{"Content-Type": "application/json"}), 30)
+        r = s.request_at(url, "POST", "/v1/traces", body)
         check(r.status == 200, f"spans accepted by {url}: {r.status} {r.body[:200]}")
 
     def get(url, path):
-        r = s._send(url, "GET", path, None, auth, 30)
+        r = s.request_at(url, "GET", path)
         check(r.status == 200, f"GET {path} on {url}: {r.status} {r.body[:200]}")
         return r.json() if r.status == 200 else {}
 
