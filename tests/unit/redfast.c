@@ -430,16 +430,29 @@ static void publish_second(struct live_signals *live, int n, int errors, uint64_
 	publish_service(live, "checkout", n, errors, id);
 }
 
+/* A live view on the fake clock (now T0 + 1/3 s) and the detector on it, with defaults. */
+static void driver_open(struct live_signals **live, struct redfast **w)
+{
+	struct live_config lc = { .clock = fake_clock };
+	struct buf err = BUF_INIT;
+	fake_now = T0 + SEC / 3;
+	assert_int_equal(live_create(&lc, live, &err), 0);
+	assert_int_equal(redfast_create(*live, NULL, w), 0);
+	buf_release(&err);
+}
+
+static void driver_close(struct live_signals *live, struct redfast *w)
+{
+	redfast_destroy(w);
+	live_destroy(live);
+}
+
 static void test_driver_on_live_spans(void **state)
 {
 	(void)state;
-	struct live_config lc = { .clock = fake_clock };
-	struct live_signals *live = NULL;
-	struct buf err = BUF_INIT;
-	fake_now = T0 + SEC / 3;
-	assert_int_equal(live_create(&lc, &live, &err), 0);
-	struct redfast *w = NULL;
-	assert_int_equal(redfast_create(live, NULL, &w), 0);
+	struct live_signals *live;
+	struct redfast *w;
+	driver_open(&live, &w);
 	struct recorder r = { 0 };
 	struct alert_sink sink = { record_signal, &r };
 	uint64_t id = 0;
@@ -512,22 +525,16 @@ static void test_driver_on_live_spans(void **state)
 	redfast_status(w, &on, &services, &learning);
 	assert_false(on);
 	assert_int_equal(services, 0);
-	redfast_destroy(w);
-	live_destroy(live);
-	buf_release(&err);
+	driver_close(live, w);
 }
 
 /* The latency signal on live spans: checkout's requests go from 5 ms to 50 ms. */
 static void test_driver_latency(void **state)
 {
 	(void)state;
-	struct live_config lc = { .clock = fake_clock };
-	struct live_signals *live = NULL;
-	struct buf err = BUF_INIT;
-	fake_now = T0 + SEC / 3;
-	assert_int_equal(live_create(&lc, &live, &err), 0);
-	struct redfast *w = NULL;
-	assert_int_equal(redfast_create(live, NULL, &w), 0);
+	struct live_signals *live;
+	struct redfast *w;
+	driver_open(&live, &w);
 	struct recorder r = { 0 };
 	struct alert_sink sink = { record_signal, &r };
 	uint64_t id = 0;
@@ -559,9 +566,7 @@ static void test_driver_latency(void **state)
 		redfast_tick(w, fake_now + SEC / 8, &sink);
 	}
 	assert_int_equal(r.lat_inactive, 2);
-	redfast_destroy(w);
-	live_destroy(live);
-	buf_release(&err);
+	driver_close(live, w);
 }
 
 struct active_by_service {
@@ -583,14 +588,10 @@ static void count_active(void *ctx, const struct alert_signal *s)
 static void test_each_service_on_its_own_arrivals(void **state)
 {
 	(void)state;
-	struct live_config lc = { .clock = fake_clock };
-	struct live_signals *live = NULL;
-	struct buf err = BUF_INIT;
-	int64_t t = T0 + SEC / 3;
-	fake_now = t;
-	assert_int_equal(live_create(&lc, &live, &err), 0);
-	struct redfast *w = NULL;
-	assert_int_equal(redfast_create(live, NULL, &w), 0);
+	struct live_signals *live;
+	struct redfast *w;
+	driver_open(&live, &w);
+	int64_t t = fake_now;
 	struct active_by_service r = { 0 };
 	struct alert_sink sink = { count_active, &r };
 	uint64_t id = 0;
@@ -618,9 +619,7 @@ static void test_each_service_on_its_own_arrivals(void **state)
 		redfast_tick(w, t + SEC / 20, &sink);
 	}
 	assert_int_equal(r.b_cleared, 1);
-	redfast_destroy(w);
-	live_destroy(live);
-	buf_release(&err);
+	driver_close(live, w);
 }
 
 int main(void)
