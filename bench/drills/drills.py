@@ -140,10 +140,9 @@ PROM_JOB_RULE = ("JobStopped",
 # step with {url} the service's base URL, expect). A fault that shows as a service's
 # errors is acted on when the fast RED detector finds them (`red:SERVICE/error_ratio`;
 # HighErrorRatio with DRILL_FAST=0, which turns the detector off) and verified on the
-# service's live error ratio over the last 10 s. The memory leak is restarted on
-# MemoryHigh (75 % of the limit, before the OOM) where the drill restarts on the health
-# probe failing in the crash loop: at the drill's realistic pace the rules hold 10 s,
-# as long as the leak stays above 75 %, here 2 s.
+# service's live error ratio over the last 10 s. The memory leak is restarted before its
+# OOM, when checkout's memory trend reaches the limit within 15 min (MemoryFillingUp), and
+# verified on its health probe, as the drill does.
 def _errors(svc):
     return f'{{alert: "red:{svc}/error_ratio"}}' if FAST else f"{{alert: HighErrorRatio, service: {svc}}}"
 
@@ -159,9 +158,9 @@ REMEDIES = {
     "dependency-down": ("restart-inventory", "inventory", "{probe: {service: inventory, name: health}}",
                         '{recipe: {name: restart-instance, variant: sim, params: {service: "{url}"}}}',
                         "{probe: {service: inventory, name: health}, timeout: 1m}"),
-    "memory-leak": ("restart-checkout", "checkout", "{alert: MemoryHigh, service: checkout}",
+    "memory-leak": ("restart-checkout", "checkout", "{alert: MemoryFillingUp, service: checkout}",
                     '{recipe: {name: restart-instance, variant: sim, params: {service: "{url}"}}}',
-                    "{alert_resolved: true, timeout: 1m}"),
+                    "{probe: {service: checkout, name: health}, timeout: 1m}"),
     "config-shed": ("unshed-frontend", "frontend", _errors("frontend"),
                     '{http: {url: "{url}/admin/shed", body: {ratio: 0}, timeout: 10s}}',
                     _verified("frontend")),

@@ -63,7 +63,8 @@ static int hook_alert_firing(void *ctx, const char *fp, bool *firing)
 	return 0;
 }
 
-static int hook_probe_passing(void *ctx, const char *service, const char *name, bool *passing)
+static int hook_probe_passing(void *ctx, const char *service, const char *name, int64_t since_ns, bool *passing,
+			      bool *checked)
 {
 	struct daemon *d = ctx;
 	struct buf out = BUF_INIT, err = BUF_INIT;
@@ -71,7 +72,10 @@ static int hook_probe_passing(void *ctx, const char *service, const char *name, 
 	if (!rc) {
 		json_t *j = json_loads(out.data, 0, NULL);
 		const char *st = json_string_value(json_object_get(j, "state"));
+		const char *at = json_string_value(json_object_get(json_object_get(j, "last"), "at"));
+		int64_t at_ns = 0;
 		*passing = st && !strcmp(st, "passing");
+		*checked = !since_ns || (at && !ooda_time_parse(at, strlen(at), &at_ns) && at_ns >= since_ns);
 		json_decref(j);
 	}
 	buf_release(&out);

@@ -82,9 +82,10 @@ struct drill_remedy {
  * requests; docs/alerts.md) rather than when the 30 s error-ratio rule has held
  * for its `for`, and its recovery is verified on the service's own live error
  * ratio over the last 10 s rather than on that rule resolving, whose window
- * still holds the errors of before the fix. The leak's crash loop is restarted
- * when checkout's health probe fails (the crash loop's back-off keeps it down
- * for 10 s and more from the second crash on, docs/sim.md).
+ * still holds the errors of before the fix. The leak is restarted before its
+ * OOM, when checkout's memory trend reaches the limit within 15 minutes
+ * (MemoryFillingUp), and verified on its health probe: the restart buys time
+ * until the leak is fixed, and spares the users the crash loop.
  */
 static const struct drill_remedy drill_remedies[] = {
 	{ "bad-deploy", "drill-rollback-payments", "payments", "{alert: \"red:payments/error_ratio\"}", NULL,
@@ -93,7 +94,7 @@ static const struct drill_remedy drill_remedies[] = {
 	{ "dependency-down", "drill-restart-inventory", "inventory", "{probe: {service: inventory, name: health}}", NULL,
 	  "{recipe: {name: restart-instance, variant: sim, params: {service: \"{url}\"}}}",
 	  "{probe: {service: inventory, name: health}, timeout: 1m}", DRILL_WHY_ADMIN },
-	{ "memory-leak", "drill-restart-checkout", "checkout", "{probe: {service: checkout, name: health}}", NULL,
+	{ "memory-leak", "drill-restart-checkout", "checkout", "{alert: MemoryFillingUp, service: checkout}", NULL,
 	  "{recipe: {name: restart-instance, variant: sim, params: {service: \"{url}\"}}}",
 	  "{probe: {service: checkout, name: health}, timeout: 1m}", DRILL_WHY_ADMIN },
 	/* the flag change that preceded checkout's errors taken back: only a recent change by someone

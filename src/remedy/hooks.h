@@ -29,8 +29,13 @@ struct remedy_hooks {
 			const json_t *data, struct buf *err);
 	/* Whether the alert with fingerprint fp is firing now. */
 	int (*alert_firing)(void *ctx, const char *fp, bool *firing);
-	/* Whether probe service/name passes now. */
-	int (*probe_passing)(void *ctx, const char *service, const char *name, bool *passing);
+	/*
+	 * Whether probe service/name passes now (*passing), and whether its newest
+	 * attempt began at or after since_ns (*checked; always true for 0): a
+	 * result from before the steps ran says nothing of what they did.
+	 */
+	int (*probe_passing)(void *ctx, const char *service, const char *name, int64_t since_ns, bool *passing,
+			     bool *checked);
 	/* Whether a deploy or a rollback of service (NULL: any) is in progress. */
 	int (*deploy_in_progress)(void *ctx, const char *service, bool *busy);
 	/*

@@ -1315,13 +1315,18 @@ static bool expect_holds(struct remedy *r, const json_t *doc, struct buf *detail
 	const json_t *e = json_object_get(doc, "expect");
 	bool all = true;
 	const json_t *pr = json_object_get(e, "probe");
+	/* only what was seen since the steps ran says anything of them */
+	int64_t since = json_integer_value(json_object_get(doc, "verify_started_unix_nano"));
 	if (pr) {
-		bool pass = false;
-		bool known = r->hooks.probe_passing &&
-			     !r->hooks.probe_passing(r->hooks.ctx, jstr(pr, "service"), jstr(pr, "name"), &pass);
+		bool pass = false, checked = false;
+		bool known = r->hooks.probe_passing && !r->hooks.probe_passing(r->hooks.ctx, jstr(pr, "service"),
+									      jstr(pr, "name"), since, &pass, &checked);
 		buf_addf(detail, "probe %s/%s %s", jstr(pr, "service"), jstr(pr, "name"),
-			 !known ? "unknown" : pass ? "passing" : "failing");
-		all &= known && pass;
+			 !known	    ? "unknown"
+			 : !checked ? "not attempted since the steps ran"
+			 : pass	    ? "passing"
+				    : "failing");
+		all &= known && checked && pass;
 	}
 	const json_t *er = json_object_get(e, "error_ratio");
 	if (er) {
@@ -1331,8 +1336,6 @@ static bool expect_holds(struct remedy *r, const json_t *doc, struct buf *detail
 			ooda_duration_parse(ws, strlen(ws), &win);
 		/* the baseline: the same length of time, ending one window before the trigger */
 		int64_t at = json_integer_value(json_object_get(json_object_get(doc, "trigger"), "at_ns"));
-		/* only what was served since the steps ran: requests from before say nothing of the fix */
-		int64_t since = json_integer_value(json_object_get(doc, "verify_started_unix_nano"));
 		double ratio = NAN, base = NAN, requests = 0;
 		bool known = r->hooks.error_ratio && !r->hooks.error_ratio(r->hooks.ctx, jstr(er, "service"), win, since,
 									   at - win, &ratio, &requests, &base);

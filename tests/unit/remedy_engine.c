@@ -33,6 +33,7 @@ struct fixture {
 	int succeeded;           /* success notifications */
 	char last_notice[512];
 	bool probe_passes;
+	bool probe_stale; /* its newest attempt is from before the steps ran */
 };
 
 static int notify_hook(void *ctx, const char *target, const char *event, const char *text, const char *incident,
@@ -50,9 +51,13 @@ static int notify_hook(void *ctx, const char *target, const char *event, const c
 	return 1;
 }
 
-static int probe_hook(void *ctx, const char *service, const char *name, bool *passing)
+static int probe_hook(void *ctx, const char *service, const char *name, int64_t since_ns, bool *passing,
+		      bool *checked)
 {
-	*passing = ((struct fixture *)ctx)->probe_passes;
+	struct fixture *f = ctx;
+	assert_true(since_ns > 0); /* asked about the attempts since the steps ran */
+	*passing = f->probe_passes;
+	*checked = !f->probe_stale;
 	return 0;
 }
 
@@ -253,6 +258,27 @@ static void test_expect_holds(void **state)
 	assert_int_equal(json_array_size(runs(f, "succeeded")), 1);
 	assert_int_equal(f->notified, 0);
 	assert_int_equal(f->succeeded, 1);
+}
+
+/* A probe passing by an attempt from before the steps ran proves nothing: the run waits, then is undone. */
+static void test_expect_needs_a_fresh_probe(void **state)
+{
+	struct fixture *f = *state;
+	char *p = policy(f, "[" APPEND("do0") ",\"undo\":" APPEND("undo0") "}}]",
+			 ",\"expect\":{\"probe\":{\"service\":\"checkout\",\"name\":\"up\"},\"timeout\":\"100ms\"}");
+	engine_start(f, p, NULL);
+	free(p);
+	f->probe_passes = true;
+	f->probe_stale = true;
+	trigger(f, "INC-1", 1000);
+	char m[256];
+	marks(f, m, sizeof(m));
+	assert_string_equal(m, "do0 undo0");
+	assert_int_equal(json_array_size(runs(f, "succeeded")), 0);
+	json_t *undone = runs(f, "undone");
+	assert_int_equal(json_array_size(undone), 1);
+	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(undone, 0), "reason")),
+			       "probe checkout/up not attempted since the steps ran"));
 }
 
 /* Waits (yielding, bounded) until the first step of the only run is running and has left its mark. */
@@ -585,6 +611,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pause, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_expect_undoes_in_reverse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expect_holds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expect_needs_a_fresh_probe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_not_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_freeze_needs_approval, setup, teardown),
