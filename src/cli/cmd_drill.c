@@ -586,6 +586,7 @@ struct scenario {
 	double notified_s; /* fault start → first notification delivered; < 0: none */
 	int top1, top3; /* -1: unknown (no suspects route, or no incident) */
 	int false_incidents;
+	int duplicate_incidents; /* more incidents in the blast radius: the fault's alerts not grouped into one */
 	int suspects_route;
 	int remediated;  /* -1: no policy for this fault; 0/1: its run reached succeeded, expect verified */
 	double mttr_s;   /* fault start → the run's verified recovery (its move to succeeded); < 0: none */
@@ -951,6 +952,8 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 			} else if (route) {
 				sc->top1 = sc->top3 = 0; /* the route answered, but named nothing */
 			}
+		} else if (!none && in_radius(svc, sc->service)) {
+			sc->duplicate_incidents++; /* the fault's, but not grouped with the first */
 		} else if (!none) {
 			sc->false_incidents++; /* outside the fault's blast radius */
 		} else if (!strcmp(sc->name, "noise")) {
@@ -1030,7 +1033,7 @@ static json_t *drill_report(struct scenario *sc, size_t n, const struct drill_pa
 	json_t *list = json_array();
 	double *mttd = xcalloc(n + 1, sizeof(*mttd)), *mttr = xcalloc(n + 1, sizeof(*mttr));
 	size_t nm = 0, nr = 0, t1n = 0, t1ok = 0;
-	json_int_t falses = 0;
+	json_int_t falses = 0, dups = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct scenario *s = &sc[i];
 		json_t *e = json_pack("{s:s, s:b, s:o, s:b, s:o, s:o, s:o, s:o, s:I}", "name", s->name, "detected",
@@ -1038,6 +1041,7 @@ static json_t *drill_report(struct scenario *sc, size_t n, const struct drill_pa
 				      "top1", jbool_or_null(s->service ? s->top1 : -1), "top3",
 				      jbool_or_null(s->service ? s->top3 : -1), "remediated", jbool_or_null(s->remediated), "mttr_s", jnum_or_null(s->mttr_s, s->mttr_s >= 0), "false_incidents",
 				      (json_int_t)s->false_incidents);
+		json_object_set_new(e, "duplicate_incidents", json_integer(s->duplicate_incidents));
 		json_object_set_new(e, "expected", json_pack("{s:s, s:s?}", "kind", s->kind, "service", s->service));
 		json_object_set_new(e, "suspects_route", json_boolean(s->suspects_route));
 		json_object_set_new(e, "first_alert", *s->first_alert ? json_string(s->first_alert) : json_null());
@@ -1057,13 +1061,14 @@ static json_t *drill_report(struct scenario *sc, size_t n, const struct drill_pa
 			t1ok += (size_t)s->top1;
 		}
 		falses += s->false_incidents;
+		dups += s->duplicate_incidents;
 	}
 	double p50 = median(mttd, nm), r50 = median(mttr, nr);
 	free(mttd);
 	free(mttr);
-	json_t *sum = json_pack("{s:o, s:o, s:I, s:o, s:s}", "mttd_p50_s", jnum_or_null(p50, nm > 0), "top1_rate",
+	json_t *sum = json_pack("{s:o, s:o, s:I, s:I, s:o, s:s}", "mttd_p50_s", jnum_or_null(p50, nm > 0), "top1_rate",
 				t1n ? json_real((double)t1ok / (double)t1n) : json_null(), "false_incidents", falses,
-				"mttr_p50_s", jnum_or_null(r50, nr > 0), "pace", pace->name);
+				"duplicate_incidents", dups, "mttr_p50_s", jnum_or_null(r50, nr > 0), "pace", pace->name);
 	return json_pack("{s:o, s:o}", "scenarios", list, "summary", sum);
 }
 
@@ -1286,6 +1291,8 @@ int cmd_drill_run(struct cli_args *a, struct buf *err)
 			fprintf(stderr, " after %.1f s", sc[i].mttd_s);
 		fprintf(stderr, ", %s, %d false incident(s)", sc[i].incident ? "incident opened" : "no incident",
 			sc[i].false_incidents);
+		if (sc[i].duplicate_incidents)
+			fprintf(stderr, ", %d more in its blast radius", sc[i].duplicate_incidents);
 		if (sc[i].remediated == 1)
 			fprintf(stderr, ", recovered by %s after %.1f s", cli_jstr(sc[i].remedy, "policy"), sc[i].mttr_s);
 		else if (sc[i].remediated == 0)

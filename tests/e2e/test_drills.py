@@ -85,6 +85,11 @@ def main():
             else:
                 check(s["top1"] is True, f"{s['name']}: the top-1 suspect is {s['expected']['service']}: {s}")
             check(s["false_incidents"] == 0, f"{s['name']}: no incident outside the fault's blast radius: {s}")
+            # more incidents inside it are the fault's, not grouped into one: counted apart, and shown
+            check(isinstance(s.get("duplicate_incidents"), int), f"{s['name']}: duplicate_incidents counted: {s}")
+            if s.get("duplicate_incidents"):
+                print(f"note: {s['name']}: {s['duplicate_incidents']} more incident(s) in its blast radius: "
+                      f"{s.get('incidents')}", file=sys.stderr)
         noise = scenarios.get("noise", {})
         check(noise.get("incident") is False and noise.get("false_incidents") == 0, f"noise opens nothing: {noise}")
         spike = scenarios.get("traffic-spike", {})
