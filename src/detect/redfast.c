@@ -142,43 +142,6 @@ bool redfast_test_update(struct redfast_test *t, const struct redfast_config *cf
 
 /* ---- the latency test ---------------------------------------------------- */
 
-/* How many of the counts h (REDFAST_NB) took at most le seconds, linear inside the bucket holding le. */
-static double hist_below(const double *h, double le)
-{
-	const double *bounds = live_bounds_seconds(NULL);
-	double below = 0, lo = 0;
-	for (int b = 0; b < LIVE_N_BOUNDS; b++) {
-		double hi = bounds[b];
-		if (hi <= le) {
-			below += h[b];
-		} else {
-			if (le > lo)
-				below += h[b] * (le - lo) / (hi - lo);
-			return below;
-		}
-		lo = hi;
-	}
-	return below; /* le past the last bound: nothing in +Inf is certain to be below */
-}
-
-double redfast_hist_quantile(const double *h, double q)
-{
-	const double *bounds = live_bounds_seconds(NULL);
-	double total = 0;
-	for (int b = 0; b < REDFAST_NB; b++)
-		total += h[b];
-	if (!(total > 0))
-		return 0;
-	double rank = q * total, cum = 0, lo = 0;
-	for (int b = 0; b < LIVE_N_BOUNDS; b++) {
-		if (h[b] > 0 && cum + h[b] >= rank)
-			return lo + (bounds[b] - lo) * fmax(0, rank - cum) / h[b];
-		cum += h[b];
-		lo = bounds[b];
-	}
-	return bounds[LIVE_N_BOUNDS - 1]; /* in +Inf: the last finite bound, as histogram_quantile */
-}
-
 bool redfast_latency_update(struct redfast_latency *l, const struct redfast_config *cfg, const double *buckets)
 {
 	struct redfast_config c = *cfg;
@@ -196,11 +159,11 @@ bool redfast_latency_update(struct redfast_latency *l, const struct redfast_conf
 	double slow = 0;
 	if (learnt > 0) {
 		/* the bound from what was learnt, and the count test's baseline: the learnt share past it */
-		l->p99_s = redfast_hist_quantile(l->hist, 0.99);
+		l->p99_s = live_hist_quantile_s(l->hist, 0.99);
 		l->slow_s = l->p99_s + fmax(c.slow_margin * l->p99_s, c.slow_min_s);
 		l->t.base_n = learnt;
-		l->t.base_k = fmax(0, learnt - hist_below(l->hist, l->slow_s));
-		slow = fmax(0, n - hist_below(buckets, l->slow_s));
+		l->t.base_k = fmax(0, learnt - live_hist_below(l->hist, l->slow_s));
+		slow = fmax(0, n - live_hist_below(buckets, l->slow_s));
 	}
 	memcpy(l->pend[l->t.pending % REDFAST_MAX_HOLD], buckets, sizeof(l->pend[0]));
 	bool active = redfast_test_update(&l->t, &c, n, slow);

@@ -155,9 +155,6 @@ struct redfast_latency {
  */
 bool redfast_latency_update(struct redfast_latency *l, const struct redfast_config *c, const double *buckets);
 
-/* The q-quantile (0..1) in seconds of bucket counts h (REDFAST_NB), interpolated inside its bucket; 0 when empty. */
-double redfast_hist_quantile(const double *h, double q);
-
 struct redfast;
 
 /* Creates the detector on live (borrowed). cfg may be NULL (defaults). Returns 0 and sets *out. */

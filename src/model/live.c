@@ -158,28 +158,48 @@ void live_series_sum(const struct live_signals *live, const struct series *s,
 	}
 }
 
+double live_hist_quantile_s(const double *h, double q)
+{
+	double n = 0;
+	for (int i = 0; i < NB; i++)
+		n += h[i];
+	if (!(n > 0))
+		return NAN;
+	double rank = q * n, cum = 0;
+	for (int i = 0; i < NB; i++) {
+		if (!(h[i] > 0))
+			continue;
+		if (cum + h[i] >= rank) {
+			double lo = i == 0 ? 0 : bounds_s[i - 1];
+			if (i == NB - 1)
+				return lo; /* +Inf bucket: its lower bound */
+			return lo + (rank - cum) / h[i] * (bounds_s[i] - lo);
+		}
+		cum += h[i];
+	}
+	return bounds_s[LIVE_N_BOUNDS - 1];
+}
+
+double live_hist_below(const double *h, double le)
+{
+	double below = 0, lo = 0;
+	for (int i = 0; i < LIVE_N_BOUNDS; i++) {
+		double hi = bounds_s[i];
+		if (hi > le)
+			return le > lo ? below + h[i] * (le - lo) / (hi - lo) : below;
+		below += h[i];
+		lo = hi;
+	}
+	return below; /* le past the last bound: nothing in +Inf is certain to be below */
+}
+
 /* q-quantile in ms by interpolation inside the bucket holding the rank. */
 double live_quantile_ms(const struct totals *t, double q)
 {
-	uint64_t n = 0;
+	double h[NB];
 	for (int i = 0; i < NB; i++)
-		n += t->b[i];
-	if (n == 0)
-		return NAN;
-	double rank = q * (double)n, cum = 0;
-	for (int i = 0; i < NB; i++) {
-		if (t->b[i] == 0)
-			continue;
-		if (cum + (double)t->b[i] >= rank) {
-			double lo = i == 0 ? 0 : bounds_s[i - 1];
-			if (i == NB - 1)
-				return lo * 1e3; /* +Inf bucket: its lower bound */
-			double frac = (rank - cum) / (double)t->b[i];
-			return (lo + frac * (bounds_s[i] - lo)) * 1e3;
-		}
-		cum += (double)t->b[i];
-	}
-	return bounds_s[LIVE_N_BOUNDS - 1] * 1e3;
+		h[i] = (double)t->b[i];
+	return live_hist_quantile_s(h, q) * 1e3;
 }
 
 /* ---- services and operations ---- */

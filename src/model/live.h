@@ -145,6 +145,17 @@ void live_stats_get(struct live_signals *live, struct live_stats *out);
 const double *live_bounds_seconds(size_t *n);
 
 /*
+ * On bucket counts h (LIVE_N_BOUNDS + 1 of them, the bounds above, the last
+ * +Inf; not cumulative), how every percentile and share here is read:
+ * live_hist_quantile_s, the q-quantile (0..1) in seconds by linear
+ * interpolation inside the bucket holding the rank (in +Inf: the last finite
+ * bound), NaN when h is empty; live_hist_below, how many took at most le
+ * seconds, linear inside the bucket holding le (nothing in +Inf counts).
+ */
+double live_hist_quantile_s(const double *h, double q);
+double live_hist_below(const double *h, double le);
+
+/*
  * The JSON views. The window is the ceil(window_ns / slot_ns) slots ending
  * with the one holding now_ns (at least one, at most n_slots). Each appends
  * one JSON document to out and returns 0, or OODA_EINVAL (bad window, NULL

@@ -588,24 +588,13 @@ int live_export_points(struct live_signals *live, int64_t from_ns, int64_t to_ns
 	return 0;
 }
 
-/* The share of slot s's requests that took at most le seconds. */
-static double slot_fast(const struct slot *s, const double *bounds, double le)
+/* How many of slot s's requests took at most le seconds. */
+static double slot_fast(const struct slot *s, double le)
 {
-	double fast = 0, lo = 0;
-	for (int b = 0; b < NB; b++) {
-		if (b == NB - 1)
-			return fast; /* +Inf: nothing certain below le */
-		double hi = bounds[b];
-		if (hi <= le) {
-			fast += s->b[b];
-		} else {
-			if (le > lo)
-				fast += s->b[b] * (le - lo) / (hi - lo);
-			return fast;
-		}
-		lo = hi;
-	}
-	return fast;
+	double h[NB];
+	for (int b = 0; b < NB; b++)
+		h[b] = s->b[b];
+	return live_hist_below(h, le);
 }
 
 /* live_red_counts and live_red_buckets: buckets (cap * NB, may be NULL) gets each slot's duration buckets. */
@@ -630,8 +619,6 @@ static int red_counts(struct live_signals *live, const char *service, const char
 	*first_slot_ns = k_lo * slot;
 	*slot_ns = slot;
 	*n = 0;
-	size_t nb;
-	const double *bounds = live_bounds_seconds(&nb);
 	for (size_t i = 0; i < m; i++) {
 		requests[i] = errors[i] = 0;
 		if (fast)
@@ -659,7 +646,7 @@ static int red_counts(struct live_signals *live, const char *service, const char
 			requests[i] += sl->req;
 			errors[i] += sl->err;
 			if (fast)
-				fast[i] += slot_fast(sl, bounds, le_seconds);
+				fast[i] += slot_fast(sl, le_seconds);
 			if (buckets)
 				for (int b = 0; b < NB; b++)
 					buckets[i * NB + b] += sl->b[b];
