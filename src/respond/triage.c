@@ -523,18 +523,32 @@ static bool involved(const struct tdata *d, uint32_t svc)
 	return false;
 }
 
+/*
+ * The trace ids, sorted for bsearch with cmp_trace (*n of them; the caller
+ * frees), of the spans in one of the incident's services: every one, or
+ * only those that failed since the onset.
+ */
+static uint8_t (*involved_traces(const struct tdata *d, bool failed_since_onset, size_t *n))[16]
+{
+	uint8_t(*traces)[16] = xcalloc(d->n ? d->n : 1, 16);
+	*n = 0;
+	for (size_t k = 0; k < d->n; k++) {
+		const struct tspan *t = &d->spans[k];
+		if (involved(d, t->svc) && (!failed_since_onset || (t->error && t->end >= d->onset)))
+			memcpy(traces[(*n)++], t->trace, 16);
+	}
+	qsort(traces, *n, 16, cmp_trace);
+	return traces;
+}
+
 static int32_t error_origin(const struct tdata *d, size_t *count, size_t *total)
 {
 	*count = *total = 0;
 	if (!d->n)
 		return -1;
 	/* the traces whose request failed in one of the incident's services, sorted */
-	uint8_t(*traces)[16] = xcalloc(d->n, 16);
-	size_t nt = 0;
-	for (size_t k = 0; k < d->n; k++)
-		if (d->spans[k].error && d->spans[k].end >= d->onset && involved(d, d->spans[k].svc))
-			memcpy(traces[nt++], d->spans[k].trace, 16);
-	qsort(traces, nt, 16, cmp_trace);
+	size_t nt;
+	uint8_t(*traces)[16] = involved_traces(d, true, &nt);
 	bool *err_child = xcalloc(d->n, sizeof(bool));
 	size_t *by_svc = xcalloc(d->svcs.n + 1, sizeof(size_t));
 	for (size_t k = 0; k < d->n; k++)
@@ -640,12 +654,8 @@ static int32_t latency_origin(const struct tdata *d, struct slow_origin *o)
 	if (!d->n || d->onset <= d->from)
 		return -1;
 	/* the traces that touched one of the incident's services, sorted */
-	uint8_t(*traces)[16] = xcalloc(d->n, 16);
-	size_t nt = 0;
-	for (size_t k = 0; k < d->n; k++)
-		if (involved(d, d->spans[k].svc))
-			memcpy(traces[nt++], d->spans[k].trace, 16);
-	qsort(traces, nt, 16, cmp_trace);
+	size_t nt;
+	uint8_t(*traces)[16] = involved_traces(d, false, &nt);
 	double *child = xcalloc(d->n, sizeof(double));
 	double *sum_b = xcalloc(2 * (d->svcs.n + 1), sizeof(double)), *sum_a = sum_b + d->svcs.n + 1;
 	size_t *n_b = xcalloc(2 * (d->svcs.n + 1), sizeof(size_t)), *n_a = n_b + d->svcs.n + 1;
