@@ -243,17 +243,30 @@ static void test_failed_expect_undoes_in_reverse(void **state)
 	assert_int_equal(f->notified, 1); /* escalated once undone */
 }
 
+/*
+ * One step (undo: undo0) with expect probe checkout/up within timeout, the
+ * fake probe passing or not and its newest attempt fresh or not; triggered
+ * once, the steps' marks into m.
+ */
+static void probe_expect_run(struct fixture *f, const char *timeout, bool passes, bool stale, char *m, size_t n)
+{
+	char expect[160];
+	snprintf(expect, sizeof expect,
+		 ",\"expect\":{\"probe\":{\"service\":\"checkout\",\"name\":\"up\"},\"timeout\":\"%s\"}", timeout);
+	char *p = policy(f, "[" APPEND("do0") ",\"undo\":" APPEND("undo0") "}}]", expect);
+	engine_start(f, p, NULL);
+	free(p);
+	f->probe_passes = passes;
+	f->probe_stale = stale;
+	trigger(f, "INC-1", 1000);
+	marks(f, m, n);
+}
+
 static void test_expect_holds(void **state)
 {
 	struct fixture *f = *state;
-	char *p = policy(f, "[" APPEND("do0") ",\"undo\":" APPEND("undo0") "}}]",
-			 ",\"expect\":{\"probe\":{\"service\":\"checkout\",\"name\":\"up\"},\"timeout\":\"5s\"}");
-	engine_start(f, p, NULL);
-	free(p);
-	f->probe_passes = true;
-	trigger(f, "INC-1", 1000);
 	char m[256];
-	marks(f, m, sizeof(m));
+	probe_expect_run(f, "5s", true, false, m, sizeof(m));
 	assert_string_equal(m, "do0");
 	assert_int_equal(json_array_size(runs(f, "succeeded")), 1);
 	assert_int_equal(f->notified, 0);
@@ -264,15 +277,8 @@ static void test_expect_holds(void **state)
 static void test_expect_needs_a_fresh_probe(void **state)
 {
 	struct fixture *f = *state;
-	char *p = policy(f, "[" APPEND("do0") ",\"undo\":" APPEND("undo0") "}}]",
-			 ",\"expect\":{\"probe\":{\"service\":\"checkout\",\"name\":\"up\"},\"timeout\":\"100ms\"}");
-	engine_start(f, p, NULL);
-	free(p);
-	f->probe_passes = true;
-	f->probe_stale = true;
-	trigger(f, "INC-1", 1000);
 	char m[256];
-	marks(f, m, sizeof(m));
+	probe_expect_run(f, "100ms", true, true, m, sizeof(m));
 	assert_string_equal(m, "do0 undo0");
 	assert_int_equal(json_array_size(runs(f, "succeeded")), 0);
 	json_t *undone = runs(f, "undone");
