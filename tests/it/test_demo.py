@@ -35,9 +35,9 @@ def main():
             break
     text = "".join(out)
     # the story: nobody acts, the policy rolls payments back and its run verifies the recovery
-    check(re.search(r"^5\. automatic rollback: policy rollback-payments ran run-\S+ when HighErrorRatio fired: "
+    check(re.search(r"^5\. automatic rollback: policy rollback-payments ran run-\S+ when red:payments/error_ratio fired: "
                     r"http POST \S+/admin/version", text, re.M), f"the automatic rollback is told:\n{text[-3000:]}")
-    check(re.search(r"^6\. recovery verified: run run-\S+ succeeded, expect held after .*alert resolved; "
+    check(re.search(r"^6\. recovery verified: run run-\S+ succeeded, expect held after .*error ratio of payments \S+ < 5\.00%; "
                     r"payments runs 2\.3\.0 again", text, re.M), f"the verified recovery is told:\n{text[-3000:]}")
     check(re.search(r"remediation +run-\S+ succeeded by policy:rollback-payments@v1", text),
           f"the run is on the incident's timeline:\n{text[-3000:]}")
@@ -73,7 +73,7 @@ def main():
         except OSError as e:
             pol = {"error": str(e)}
         doc = json.dumps(pol)
-        check(all(w in doc for w in ('"HighErrorRatio"', "rollback-last-deploy", "alert_resolved")),
+        check(all(w in doc for w in ('"red:payments/error_ratio"', "rollback-last-deploy", '"error_ratio"')),
               f"policy rollback-payments is applied at start: {doc[:600]}")
     p.send_signal(signal.SIGINT)
     try:
