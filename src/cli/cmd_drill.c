@@ -594,6 +594,7 @@ struct scenario {
 	char first_alert[160]; /* "NAME on SERVICE" of the first alert fired after the fault started */
 	json_t *incidents;     /* [{id, service, title}] opened during the scenario */
 	json_t *suspects;      /* [{node, kind, score}] the first three scored; NULL: none */
+	int64_t from_ns, to_ns; /* the scenario's window: the fault's start → quiet again after it (0: none) */
 	char error[256];
 };
 
@@ -874,6 +875,7 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 	int st = 0;
 	json_t *f = drill_call(&d->sim, "POST", "/faults", json_pack("{s:s}", "name", sc->name), &st);
 	int64_t start = jtime(f, "started");
+	sc->from_ns = start;
 	json_int_t fid = json_integer_value(json_object_get(f, "id"));
 	json_decref(f);
 	if (!start) {
@@ -977,6 +979,7 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 	char why[128];
 	snprintf(why, sizeof why, "drill: scenario %s is over", sc->name);
 	wait_quiet(d, why);
+	sc->to_ns = ooda_now_ns();
 	if (progress)
 		fprintf(stderr, "\r\033[K");
 }
@@ -1004,6 +1007,13 @@ static json_t *drill_telemetry(struct drill *d)
 }
 
 /* ---- output -------------------------------------------------------------------- */
+
+/* RFC 3339 in UTC, as ooda writes times (the input of `ooda export --from/--to`). */
+static json_t *time_json(int64_t ns)
+{
+	char t[40];
+	return json_string(ooda_time_format(ns, t, sizeof t));
+}
 
 static json_t *jnum_or_null(double v, int ok)
 {
@@ -1049,6 +1059,10 @@ static json_t *drill_report(struct scenario *sc, size_t n, const struct drill_pa
 		json_object_set_new(e, "incidents", s->incidents ? json_incref(s->incidents) : json_array());
 		json_object_set_new(e, "remediation", s->remedy ? json_incref(s->remedy) : json_null());
 		json_object_set_new(e, "suspects", s->suspects ? json_incref(s->suspects) : json_null());
+		json_object_set_new(e, "window", s->from_ns > 0 && s->to_ns > s->from_ns
+							 ? json_pack("{s:o, s:o}", "from", time_json(s->from_ns), "to",
+								     time_json(s->to_ns))
+							 : json_null());
 		if (*s->error)
 			json_object_set_new(e, "error", json_string(s->error));
 		json_array_append_new(list, e);
@@ -1307,6 +1321,11 @@ int cmd_drill_run(struct cli_args *a, struct buf *err)
 	}
 	json_t *r = drill_report(sc, n, d.pace);
 	json_object_set_new(r, "telemetry", drill_telemetry(&d));
+	if (!d.attach && cli_flag(a, "--keep")) { /* a scenario's window is exported from there (docs/drills.md) */
+		char data[sizeof d.dir + 8];
+		snprintf(data, sizeof data, "%s/data", d.dir);
+		json_object_set_new(r, "data_dir", json_string(data));
+	}
 	if (a->json) {
 		char *text = json_dumps(r, JSON_INDENT(2));
 		printf("%s\n", text);

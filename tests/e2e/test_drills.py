@@ -6,10 +6,12 @@ drills promise: every fault is detected; noise opens nothing and a traffic spike
 blames no service; the top-1 suspect is right on every single-cause fault;
 nothing is lost (every log record ooda acknowledged is queryable); every fault
 the drill config has a remediation policy for is remediated, the run's expect
-verified, with an MTTR from the run's record; and every process the drill
-started is gone when it returns."""
+verified, with an MTTR from the run's record; a scenario's window, exported
+from the kept data dir and imported into a fresh store, holds its fault's
+data; and every process the drill started is gone when it returns."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,13 +56,43 @@ VERIFIED = {
 REMEDIATED = tuple(VERIFIED)
 
 
+def counts(stderr, verb):
+    """The counts of `ooda export`/`ooda import`'s last line: {logs, spans, points, events, alerts}."""
+    m = re.search(verb + r" (\d+) logs, (\d+) spans, (\d+) metric points, (\d+) change events, (\d+) alert versions",
+                  stderr)
+    return dict(zip(("logs", "spans", "points", "events", "alerts"), map(int, m.groups()))) if m else None
+
+
+def replay(report, s, home):
+    """A drill's window is replayable: the kept data dir's window of one scenario, for its
+    service, exported to a window file and imported into a fresh store, holds that fault's
+    spans, logs, its deploy event and its alerts."""
+    data, win = report.get("data_dir"), s.get("window") or {}
+    if not check(data and os.path.isdir(data) and win.get("from") and win.get("to"),
+                 f"--keep reports the data dir and each scenario its window: {data} {win}"):
+        return
+    out = os.path.join(home, "bad-deploy.ooda")
+    r = subprocess.run([BIN, "export", "--data", data, "--from", win["from"], "--to", win["to"],
+                        "--service", "payments", "--output", out], capture_output=True, text=True, timeout=120)
+    exported = counts(r.stderr, "exported")
+    if not check(r.returncode == 0 and exported, f"ooda export of the bad-deploy window: {r.returncode} {r.stderr}"):
+        return
+    check(exported["spans"] > 0 and exported["logs"] > 0 and exported["events"] >= 1 and exported["alerts"] >= 1,
+          f"the window holds payments' spans, logs, its deploy and its alerts: {exported}")
+    print(f"replay: bad-deploy's window {win['from']} → {win['to']} of payments: {exported}", file=sys.stderr)
+    r = subprocess.run([BIN, "import", out, "--data", os.path.join(home, "replay"), "--rationale", "drill replay"],
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0 and counts(r.stderr, "imported") == exported,
+          f"ooda import loads the whole window into a fresh store: {r.returncode} {r.stderr}")
+
+
 def main():
     home = tempfile.mkdtemp(prefix="ooda-drills-")
     try:
         env = dict(os.environ, TMPDIR=home, XDG_CONFIG_HOME=home, OODA_DRILL_KEEP="1")
         env.pop("OODA_SERVER", None)
         env.pop("OODA_TOKEN", None)
-        r = subprocess.run([BIN, "drill", "run", "--scenario", "all", "--json", "--fast", "--ooda-sim", SIM],
+        r = subprocess.run([BIN, "drill", "run", "--scenario", "all", "--json", "--fast", "--keep", "--ooda-sim", SIM],
                            capture_output=True, text=True, env=env, cwd=home, timeout=460)
         print(r.stdout)
         print(r.stderr, file=sys.stderr)
@@ -114,6 +146,7 @@ def main():
                       f"{s['name']}: no policy, so remediated and mttr_s stay null: {s}")
         summary = report["summary"]
         check(summary["mttr_p50_s"] is not None and summary["mttd_p50_s"] is not None, f"summary: {summary}")
+        replay(report, scenarios.get("bad-deploy", {}), home)
     finally:
         left = leftovers(home)
         check(not left, f"every process the drill started is stopped: {left}")
