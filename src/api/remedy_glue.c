@@ -67,19 +67,10 @@ static int hook_probe_passing(void *ctx, const char *service, const char *name, 
 			      bool *checked)
 {
 	struct daemon *d = ctx;
-	struct buf out = BUF_INIT, err = BUF_INIT;
-	int rc = d->prober ? prober_json(d->prober, service, name, &out, &err) : OODA_EUNAVAIL;
-	if (!rc) {
-		json_t *j = json_loads(out.data, 0, NULL);
-		const char *st = json_string_value(json_object_get(j, "state"));
-		const char *at = json_string_value(json_object_get(json_object_get(j, "last"), "at"));
-		int64_t at_ns = 0;
-		*passing = st && !strcmp(st, "passing");
-		*checked = !since_ns || (at && !ooda_time_parse(at, strlen(at), &at_ns) && at_ns >= since_ns);
-		json_decref(j);
-	}
-	buf_release(&out);
-	buf_release(&err);
+	int64_t begun = 0;
+	int rc = d->prober ? prober_state(d->prober, service, name, passing, &begun) : OODA_EUNAVAIL;
+	if (!rc) /* an attempt that began before the steps ran says nothing of what they did */
+		*checked = !since_ns || (begun > 0 && begun >= since_ns);
 	return rc;
 }
 

@@ -541,6 +541,21 @@ int prober_json(struct prober *p, const char *service, const char *name, struct 
 	return OODA_ENOTFOUND;
 }
 
+int prober_state(struct prober *p, const char *service, const char *name, bool *passing, int64_t *newest_begun_ns)
+{
+	int rc = OODA_ENOTFOUND;
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < p->n && rc; i++)
+		if (!strcmp(p->v[i]->spec.service, service) && !strcmp(p->v[i]->spec.name, name)) {
+			const struct probe_result *last = newest(p->v[i]);
+			*passing = p->v[i]->win.state == PROBE_PASSING && last && last->ok;
+			*newest_begun_ns = last ? last->at_ns - last->duration_ns : 0;
+			rc = 0;
+		}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
 void probes_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 {
 	struct prober *p = ctx;

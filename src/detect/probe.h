@@ -166,6 +166,15 @@ void probes_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink);
 int prober_json(struct prober *p, const char *service, const char *name, struct buf *out, struct buf *err);
 
 /*
+ * One probe's state as the remediation checks read it: *passing (its window's
+ * state is passing and its newest attempt succeeded: a window of "2 of 3" still
+ * reads passing after one failure) and *newest_begun_ns (wall clock when that
+ * attempt began, 0 when it has made none). OODA_ENOTFOUND when the service has no
+ * probe of that name.
+ */
+int prober_state(struct prober *p, const char *service, const char *name, bool *passing, int64_t *newest_begun_ns);
+
+/*
  * The dependency edges the services section declares (services[].dependencies),
  * as {"edges":[{"source":SERVICE,"target":DEPENDENCY}…]} appended to out, the
  * shape alerts_set_declared_graph_json reads. services may be NULL.

@@ -30,7 +30,8 @@ struct remedy_hooks {
 	/* Whether the alert with fingerprint fp is firing now. */
 	int (*alert_firing)(void *ctx, const char *fp, bool *firing);
 	/*
-	 * Whether probe service/name passes now (*passing), and whether its newest
+	 * Whether probe service/name passes now (*passing: its state is passing and
+	 * its newest attempt succeeded), and whether that
 	 * attempt began at or after since_ns (*checked; always true for 0): a
 	 * result from before the steps ran says nothing of what they did.
 	 */

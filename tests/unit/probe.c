@@ -17,6 +17,12 @@
 #include "detect/heartbeat.h"
 #include "detect/probe.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #define S OODA_NS_PER_SEC
 
 /* Results as letters ('.' success, 'x' failure) and the state after each (u, p, f). */
@@ -374,6 +380,70 @@ static void test_prober_reload_and_tick(void **state)
 	prober_destroy(p);
 }
 
+/* Polls prober_state until the newest attempt began after `after` (at most 5 s). */
+static int64_t attempt_after(struct prober *p, const char *name, int64_t after, bool *passing)
+{
+	int64_t begun = 0;
+	for (int i = 0; i < 500; i++) {
+		assert_int_equal(prober_state(p, "s", name, passing, &begun), 0);
+		if (begun > after)
+			break;
+		usleep(10000);
+	}
+	return begun;
+}
+
+/* What the remediation's `expect: probe` reads: passing means the state is passing and the
+ * newest attempt succeeded; the attempt is dated by when it began. */
+static void test_prober_state(void **state)
+{
+	(void)state;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(fd, 64), 0); /* the kernel completes the probes' connects: no accept needed */
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	char cfg[256];
+	snprintf(cfg, sizeof cfg,
+		 "[{\"name\":\"s\",\"probes\":[{\"name\":\"up\",\"tcp\":\"127.0.0.1:%d\",\"interval\":\"100ms\"},"
+		 "{\"name\":\"down\",\"tcp\":\"127.0.0.1:1\",\"interval\":\"100ms\"}]}]",
+		 ntohs(sa.sin_port));
+	struct prober *p;
+	struct buf err = BUF_INIT;
+	assert_int_equal(prober_create(NULL, &p, &err), 0);
+	json_t *j = yaml_json(cfg);
+	assert_int_equal(prober_configure(p, j, true, &err), 0);
+	bool passing = true;
+	int64_t begun = -1;
+	assert_int_equal(prober_state(p, "s", "up", &passing, &begun), 0);
+	assert_false(passing); /* no attempt yet: not passing, never attempted */
+	assert_int_equal(begun, 0);
+	assert_int_equal(prober_state(p, "s", "nope", &passing, &begun), OODA_ENOTFOUND);
+	int64_t t0 = ooda_now_ns();
+	assert_int_equal(prober_start(p, &err), 0);
+	begun = attempt_after(p, "up", 0, &passing);
+	assert_true(begun >= t0 - 1000000 && begun <= ooda_now_ns());
+	assert_true(passing);
+	attempt_after(p, "down", 0, &passing);
+	assert_false(passing);
+	/* the listener gone, the next attempt fails: the window (3 of 5) still reads passing,
+	 * the check does not */
+	close(fd);
+	int64_t closed = ooda_now_ns();
+	begun = attempt_after(p, "up", closed, &passing);
+	assert_true(begun > closed);
+	assert_false(passing);
+	struct buf out = BUF_INIT;
+	assert_int_equal(prober_json(p, "s", "up", &out, &err), 0);
+	assert_non_null(strstr(out.data, "\"state\":\"passing\""));
+	buf_release(&out);
+	prober_destroy(p);
+	json_decref(j);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_heartbeat_tick),
 		cmocka_unit_test(test_heartbeat_due),
 		cmocka_unit_test(test_prober_reload_and_tick),
+		cmocka_unit_test(test_prober_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
