@@ -47,6 +47,13 @@ def main():
         mttd, notified, mttr = (float(g) for g in m.groups())
         check(0 < mttd <= notified < mttr, f"fault start < detection <= notification < verified recovery: {m.group(0)}")
     check(re.search(r"^story: done in \d+ s$", text, re.M), f"the story ends with its time:\n{text[-2000:]}")
+    dash = re.search(r"^Dashboard: (\S+)/ ", text, re.M)
+    inc = re.search(r"^   on the dashboard: (\S+)/#/incident/INC-\d+$", text, re.M)
+    if check(dash and inc, f"the banner and the incident give the dashboard's address:\n{text[:1500]}"):
+        with urllib.request.urlopen(dash.group(1) + "/", timeout=5) as r:
+            page = r.read().decode(errors="replace")
+            check(r.status == 200 and "text/html" in r.headers.get("Content-Type", "") and "<script" in page,
+                  f"the dashboard answers at {dash.group(1)}/: {r.status} {r.headers.get('Content-Type')}")
     url = re.search(r"OODA_SERVER=(\S+)", text)
     tok = re.search(r"OODA_TOKEN=(\S+)", text)
     tmp = re.search(r"Data is in (\S+) ", text)
