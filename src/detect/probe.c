@@ -516,6 +516,15 @@ static void dump(json_t *j, struct buf *out)
 	json_decref(j);
 }
 
+/* The probe service/name, or NULL. Holds mu. */
+static const struct probe_rt *find_locked(const struct prober *p, const char *service, const char *name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->v[i]->spec.service, service) && !strcmp(p->v[i]->spec.name, name))
+			return p->v[i];
+	return NULL;
+}
+
 int prober_json(struct prober *p, const char *service, const char *name, struct buf *out, struct buf *err)
 {
 	int64_t mono = ooda_mono_ns(), wall = ooda_now_ns();
@@ -529,31 +538,28 @@ int prober_json(struct prober *p, const char *service, const char *name, struct 
 		dump(json_pack("{s:o, s:o}", "probes", arr, "services", svcs), out);
 		return 0;
 	}
-	for (size_t i = 0; i < p->n; i++)
-		if (!strcmp(p->v[i]->spec.service, service) && !strcmp(p->v[i]->spec.name, name)) {
-			json_t *o = rt_json(p->v[i], mono, wall);
-			pthread_mutex_unlock(&p->mu);
-			dump(o, out);
-			return 0;
-		}
+	const struct probe_rt *rt = find_locked(p, service, name);
+	json_t *o = rt ? rt_json(rt, mono, wall) : NULL;
 	pthread_mutex_unlock(&p->mu);
-	buf_addf(err, "no probe %s of service %s in ooda.yaml", name, service);
-	return OODA_ENOTFOUND;
+	if (!o) {
+		buf_addf(err, "no probe %s of service %s in ooda.yaml", name, service);
+		return OODA_ENOTFOUND;
+	}
+	dump(o, out);
+	return 0;
 }
 
 int prober_state(struct prober *p, const char *service, const char *name, bool *passing, int64_t *newest_begun_ns)
 {
-	int rc = OODA_ENOTFOUND;
 	pthread_mutex_lock(&p->mu);
-	for (size_t i = 0; i < p->n && rc; i++)
-		if (!strcmp(p->v[i]->spec.service, service) && !strcmp(p->v[i]->spec.name, name)) {
-			const struct probe_result *last = newest(p->v[i]);
-			*passing = p->v[i]->win.state == PROBE_PASSING && last && last->ok;
-			*newest_begun_ns = last ? last->at_ns - last->duration_ns : 0;
-			rc = 0;
-		}
+	const struct probe_rt *rt = find_locked(p, service, name);
+	if (rt) {
+		const struct probe_result *last = newest(rt);
+		*passing = rt->win.state == PROBE_PASSING && last && last->ok;
+		*newest_begun_ns = last ? last->at_ns - last->duration_ns : 0;
+	}
 	pthread_mutex_unlock(&p->mu);
-	return rc;
+	return rt ? 0 : OODA_ENOTFOUND;
 }
 
 void probes_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
