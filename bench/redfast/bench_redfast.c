@@ -1,21 +1,26 @@
 /*
  * bench_redfast: the fast RED change detector's count test
- * (src/detect/redfast.c, its defaults) on generated one-second slots, to
- * check its parameters against what they promise:
+ * (src/detect/redfast.c, its defaults: 250 ms slots of span time) on
+ * generated slots, to check its parameters against what they promise:
  *
  *   quiet     healthy services for many service-days: requests per slot
  *             Poisson around the rate, which itself wanders (±10 % jitter
- *             each slot and a daily-like wave of ±50 %), errors binomial
+ *             each second and a daily-like wave of ±50 %), errors binomial
  *             around a baseline that itself drifts slowly (±50 % over hours);
  *             every slot the signal turns active counts as a false alarm;
- *   blips     a blip of 2 s (three slots touched: a half, a whole, a half)
- *             of a given failure ratio on a healthy service, many times;
- *   steps     a fault from a random phase on: the slots until it fires.
+ *   blips     a blip of 2 s at a random phase, and its requests in flight
+ *             ending up to 100 ms after it, of a given failure ratio on a
+ *             healthy service, many times;
+ *   steps     a fault from a random phase on: the seconds from its start to
+ *             the end of the slot at which the signal fired.
  *
- * Usage: bench_redfast [SERVICE_DAYS] (default 20 per quiet case). Prints
+ * Usage: bench_redfast [SERVICE_DAYS [SLOT_MS HOLD_SLOTS]] (default 20 per
+ * quiet case; the slot and hold of the defaults, or others to compare, e.g.
+ * 1000 4 for one-second slots held four as before span time). Prints
  * Markdown tables. Deterministic (fixed seeds).
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,13 +78,24 @@ static double binomial(double n, double p)
 	return x < 0 ? 0 : x > n ? n : x;
 }
 
-/* The rate and the error ratio of a healthy service at slot t. */
+static struct redfast_config cfg; /* the defaults, or the slot and hold asked for */
+static double slot_s;             /* its slot width, s */
+
+/* The requests of a healthy service in slot t (of slot_s) and its error ratio then. */
+static double jitter_now = 1;
 static void healthy(double rps, double base, long t, double *n, double *p)
 {
-	double wave = 1 + 0.5 * sin(2 * M_PI * (double)t / 86400.0);
-	double jitter = 1 + 0.1 * (2 * uniform() - 1);
-	*n = poisson(rps * wave * jitter);
-	*p = base * (1 + 0.5 * sin(2 * M_PI * (double)t / 14400.0 + 1));
+	double sec = (double)t * slot_s;
+	double wave = 1 + 0.5 * sin(2 * M_PI * sec / 86400.0);
+	if (t % (long)(1 / slot_s + 0.5) == 0) /* the rate's jitter, once a second */
+		jitter_now = 1 + 0.1 * (2 * uniform() - 1);
+	*n = poisson(rps * slot_s * wave * jitter_now);
+	*p = base * (1 + 0.5 * sin(2 * M_PI * sec / 14400.0 + 1));
+}
+
+static bool feed(struct redfast_test *t, const struct redfast_config *c, double n, double k)
+{
+	return n > 0 ? redfast_test_update(t, c, n, k) : redfast_test_idle(t, c);
 }
 
 static void quiet(int days)
@@ -89,14 +105,14 @@ static void quiet(int days)
 	printf("| rate (req/s) | baseline | service-days | false alarms | per service-day |\n|---|---|---|---|---|\n");
 	for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++)
 		for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]); b++) {
-			struct redfast_config c = { 0 };
+			struct redfast_config c = cfg;
 			struct redfast_test t = { 0 };
 			long alarms = 0;
 			bool was = false;
-			for (long s = 0; s < (long)days * 86400; s++) {
+			for (long s = 0; s < (long)((double)days * 86400 / slot_s); s++) {
 				double n, p;
 				healthy(rates[r], bases[b], s, &n, &p);
-				bool on = redfast_test_update(&t, &c, n, binomial(n, p));
+				bool on = feed(&t, &c, n, binomial(n, p));
 				alarms += on && !was;
 				was = on;
 			}
@@ -105,54 +121,56 @@ static void quiet(int days)
 		}
 }
 
-/* Runs a healthy warm-up of 600 slots, then `fault` slots of ratio q (slot fractions: the first and the
- * last slot weigh `edge`), then 120 healthy slots; returns the first slot after the fault's start at which
- * the signal was active (0-based), or -1. */
-static int episode(double rps, double base, double q, int fault, double edge)
+/*
+ * Runs a healthy warm-up of 10 minutes, then a fault of ratio q from a random
+ * phase of a slot for `fault_s` seconds (its requests in flight ending up to
+ * `tail_s` after it), then 30 s healthy; returns the seconds from the fault's
+ * start to the end of the slot at which the signal first turned active, or -1.
+ */
+static double episode(double rps, double base, double q, double fault_s, double tail_s)
 {
-	struct redfast_config c = { 0 };
+	struct redfast_config c = cfg;
 	struct redfast_test t = { 0 };
 	long s = 0;
-	for (; s < 600; s++) {
+	for (; (double)s * slot_s < 600; s++) {
 		double n, p;
 		healthy(rps, base, s, &n, &p);
-		redfast_test_update(&t, &c, n, binomial(n, p));
+		feed(&t, &c, n, binomial(n, p));
 	}
-	int first = -1;
-	for (int i = 0; i < fault + 120; i++, s++) {
+	double from = (double)s * slot_s + slot_s * uniform();
+	double to = from + fault_s + tail_s * uniform();
+	for (; (double)s * slot_s < to + 30; s++) {
 		double n, p;
 		healthy(rps, base, s, &n, &p);
-		double k;
-		if (i < fault) {
-			double w = (i == 0 || i == fault - 1) && fault > 1 ? edge : 1;
-			double nf = floor(n * w + 0.5);
-			k = binomial(nf, q) + binomial(n - nf, p);
-		} else {
-			k = binomial(n, p);
-		}
-		if (redfast_test_update(&t, &c, n, k) && first < 0)
-			first = i;
+		/* the share of the slot's requests that ended inside the fault */
+		double a = (double)s * slot_s, b = a + slot_s;
+		double in = fmax(0, fmin(b, to) - fmax(a, from)) / slot_s;
+		double nf = binomial(n, in);
+		double k = binomial(nf, q) + binomial(n - nf, p);
+		if (feed(&t, &c, n, k))
+			return b - from;
 	}
-	return first;
+	return -1;
 }
 
 static void blips(int trials)
 {
 	static const double rates[] = { 20, 50, 200 };
 	static const double ratios[] = { 0.05, 0.2, 1.0 };
-	printf("\n| blip of 2 s (3 slots: ½, 1, ½) | rate (req/s) | baseline | trials | fired |\n|---|---|---|---|---|\n");
+	printf("\n| blip of 2 s, random phase, + 0–100 ms in flight | rate (req/s) | baseline | trials | fired |\n"
+	       "|---|---|---|---|---|\n");
 	for (size_t q = 0; q < sizeof(ratios) / sizeof(ratios[0]); q++)
 		for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
 			int fired = 0;
 			for (int i = 0; i < trials; i++)
-				fired += episode(rates[r], 0.002, ratios[q], 3, 0.5) >= 0;
+				fired += episode(rates[r], 0.002, ratios[q], 2, 0.1) >= 0;
 			printf("| %g %% failing | %g | 0.2 %% | %d | %d |\n", ratios[q] * 100, rates[r], trials, fired);
 		}
 }
 
 static int cmp(const void *a, const void *b)
 {
-	int x = *(const int *)a, y = *(const int *)b;
+	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
 }
 
@@ -160,21 +178,21 @@ static void steps(int trials)
 {
 	static const double rates[] = { 5, 20, 50, 200 };
 	static const double ratios[] = { 0.03, 0.05, 0.1, 0.2, 0.3 };
-	printf("\n| step | rate (req/s) | baseline | trials | fired | slots to fire: median | 90th | worst |\n"
+	printf("\n| step | rate (req/s) | baseline | trials | fired | seconds to fire: median | 90th | worst |\n"
 	       "|---|---|---|---|---|---|---|---|\n");
-	int *v = xmalloc(sizeof(int) * (size_t)trials);
+	double *v = xmalloc(sizeof(double) * (size_t)trials);
 	for (size_t q = 0; q < sizeof(ratios) / sizeof(ratios[0]); q++)
 		for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
 			int m = 0;
 			for (int i = 0; i < trials; i++) {
-				int f = episode(rates[r], 0.002, ratios[q], 300, 1);
+				double f = episode(rates[r], 0.002, ratios[q], 300, 0);
 				if (f >= 0)
-					v[m++] = f + 1;
+					v[m++] = f;
 			}
-			qsort(v, (size_t)m, sizeof(int), cmp);
+			qsort(v, (size_t)m, sizeof(double), cmp);
 			if (m)
-				printf("| %g %% failing | %g | 0.2 %% | %d | %d | %d | %d | %d |\n", ratios[q] * 100, rates[r],
-				       trials, m, v[m / 2], v[(m * 9) / 10], v[m - 1]);
+				printf("| %g %% failing | %g | 0.2 %% | %d | %d | %.2f | %.2f | %.2f |\n", ratios[q] * 100,
+				       rates[r], trials, m, v[m / 2], v[(m * 9) / 10], v[m - 1]);
 			else
 				printf("| %g %% failing | %g | 0.2 %% | %d | 0 | — | — | — |\n", ratios[q] * 100, rates[r],
 				       trials);
@@ -187,6 +205,15 @@ int main(int argc, char **argv)
 	int days = argc > 1 ? atoi(argv[1]) : 20;
 	if (days < 1)
 		days = 1;
+	if (argc > 3) {
+		cfg.slot_ns = (int64_t)atoi(argv[2]) * 1000000;
+		cfg.hold_slots = (uint32_t)atoi(argv[3]);
+	}
+	redfast_config_defaults(&cfg);
+	struct redfast_config c = cfg;
+	slot_s = (double)c.slot_ns / 1e9;
+	printf("slots of %g s, hold %u slots, warm-up %u slots, half-life %g slots\n\n", slot_s, c.hold_slots,
+	       c.warmup_slots, c.half_life_slots);
 	quiet(days);
 	blips(2000);
 	steps(1000);

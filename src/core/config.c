@@ -106,7 +106,7 @@ static const struct config_key alerts_keys[] = {
 	{ "group_window", CFG_DURATION, NULL, 0, 0, 0, "Alerts of related services this close in time join one group." },
 	{ "rules", CFG_LIST, NULL, 0, 0, 0, "Alert rules.", .sub = rule_keys },
 	{ "red_detector", CFG_BOOL, "true", 0, 0, 0,
-	  "The fast change detector on every service's error count and on its count of slow requests (one-second slots against the service's own baseline, held past a blip; alerts.md); false turns both off." },
+	  "The fast change detector on every service's error count and on its count of slow requests (250 ms slots of span time against the service's own baseline, held past a 2 s blip; alerts.md); false turns both off." },
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 

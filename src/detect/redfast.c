@@ -16,17 +16,19 @@
 void redfast_config_defaults(struct redfast_config *c)
 {
 	if (c->slot_ns <= 0)
-		c->slot_ns = OODA_NS_PER_SEC;
-	if (!c->hold_slots)
-		c->hold_slots = 4;
+		c->slot_ns = LIVE_FINE_NS;
+	if (c->blip_ns <= 0)
+		c->blip_ns = 2 * OODA_NS_PER_SEC;
+	if (!c->hold_slots) /* the blip's slots, one for its phase and one for the requests in flight, then one more */
+		c->hold_slots = (uint32_t)((c->blip_ns + c->slot_ns - 1) / c->slot_ns) + 3;
 	if (c->hold_slots < 2)
 		c->hold_slots = 2;
 	if (c->hold_slots > REDFAST_MAX_HOLD)
 		c->hold_slots = REDFAST_MAX_HOLD;
 	if (!c->warmup_slots)
-		c->warmup_slots = 30;
+		c->warmup_slots = (uint32_t)((30 * OODA_NS_PER_SEC + c->slot_ns - 1) / c->slot_ns);
 	if (!(c->half_life_slots > 0))
-		c->half_life_slots = 300;
+		c->half_life_slots = (double)(300 * OODA_NS_PER_SEC) / (double)c->slot_ns;
 	if (!(c->tolerance > 0))
 		c->tolerance = 0.01;
 	if (!(c->shift > 0))
@@ -45,6 +47,34 @@ void redfast_config_defaults(struct redfast_config *c)
 		c->slow_margin = 0.5;
 	if (!(c->slow_min_s > 0))
 		c->slow_min_s = 0.001;
+}
+
+/* Whether the run's evidence fires: strong, held past the blip length, and strong without its strongest blip. */
+static bool held(const struct redfast_test *t, const struct redfast_config *c)
+{
+	return t->s >= c->threshold && t->run >= c->hold_slots && t->run_sum - t->blip_max >= c->outside;
+}
+
+static void fire(struct redfast_test *t)
+{
+	t->active = true;
+	t->c = 0;
+	t->pending = 0;
+}
+
+bool redfast_test_idle(struct redfast_test *t, const struct redfast_config *cfg)
+{
+	struct redfast_config c = *cfg;
+	redfast_config_defaults(&c);
+	t->learnt = -1;
+	if (t->active || !(t->s > 0))
+		return t->active;
+	/* a zero in the run: no stretch ending here holds more than one ending a slot before */
+	t->recent[t->run % REDFAST_MAX_HOLD] = 0;
+	t->run++;
+	if (held(t, &c))
+		fire(t);
+	return t->active;
 }
 
 double redfast_test_baseline(const struct redfast_test *t)
@@ -111,11 +141,8 @@ bool redfast_test_update(struct redfast_test *t, const struct redfast_config *cf
 			t->pending = 0; /* the slots waiting to be learnt are the fault's */
 			return false;
 		}
-	} else if (t->s >= c.threshold && t->run >= c.hold_slots &&
-		   t->run_sum - t->blip_max >= c.outside) {
-		t->active = true;
-		t->c = 0;
-		t->pending = 0;
+	} else if (held(t, &c)) {
+		fire(t);
 		return true;
 	}
 	/*
@@ -180,20 +207,28 @@ bool redfast_latency_update(struct redfast_latency *l, const struct redfast_conf
 
 /* ---- the driver on live signals ---------------------------------------- */
 
-/* Live slots read per service: the one filling, the one before and a few late ones. */
-#define WINDOW_SLOTS 6
+/* Tested fine slots remembered per service, to see spans that came after their slot was tested. */
+#define SEEN_SLOTS 32
+/* A service with an active signal and no request for this long has no error ratio or latency to speak of. */
+#define GONE_NS (10 * OODA_NS_PER_SEC)
+#define NO_SLOT INT64_MIN
+
+struct seen {
+	int64_t k; /* NO_SLOT when none */
+	double req, err, b[REDFAST_NB];
+};
 
 struct watched {
 	char service[LIVE_NAME_MAX + 1];
-	int64_t first_k;            /* live slot number of req[0]; -1 before the first read */
-	double req[WINDOW_SLOTS], err[WINDOW_SLOTS], bkt[WINDOW_SLOTS][REDFAST_NB];
-	double slot_req, slot_err;  /* grown since the last slot closed */
-	double slot_bkt[REDFAST_NB];
-	int64_t last_close;         /* when its last slot closed (0: none yet) */
-	int64_t last_growth;        /* when its counters last grew */
+	int64_t next_k;             /* the first fine slot not yet tested; NO_SLOT before the first read */
+	struct seen seen[SEEN_SLOTS]; /* by k % SEEN_SLOTS: each tested slot as it was tested */
+	double late_req, late_err, late_b[REDFAST_NB]; /* came for slots already tested: counted with the next */
+	int64_t head_k;             /* the newest slot at the last read, and its requests then */
+	double head_req;
+	int64_t last_growth;        /* when its counters last grew (the clock) */
 	struct redfast_test errors;
 	struct redfast_latency latency;
-	bool emitted, lat_emitted;  /* an active signal was sent at least once (errors, latency) */
+	bool emitted, lat_emitted;  /* the state last sent (errors, latency) */
 };
 
 struct redfast {
@@ -201,6 +236,7 @@ struct redfast {
 	struct redfast_config cfg;
 	struct watched *v;
 	size_t n;
+	struct live_fine read[LIVE_FINE_SLOTS];
 	int64_t last_names;
 	atomic_bool enabled;
 	atomic_uint known, learning; /* services watched, and those still in warm-up (end of the last tick) */
@@ -212,6 +248,7 @@ int redfast_create(struct live_signals *live, const struct redfast_config *cfg, 
 	w->live = live;
 	if (cfg)
 		w->cfg = *cfg;
+	w->cfg.slot_ns = LIVE_FINE_NS; /* the slots it reads */
 	redfast_config_defaults(&w->cfg);
 	atomic_init(&w->enabled, true);
 	atomic_init(&w->known, 0);
@@ -239,7 +276,10 @@ static struct watched *find(struct redfast *w, const char *service)
 	struct watched *x = &w->v[w->n++];
 	memset(x, 0, sizeof(*x));
 	snprintf(x->service, sizeof(x->service), "%s", service);
-	x->first_k = -1;
+	x->next_k = NO_SLOT;
+	x->head_k = NO_SLOT;
+	for (int i = 0; i < SEEN_SLOTS; i++)
+		x->seen[i].k = NO_SLOT;
 	x->emitted = x->lat_emitted = true; /* one inactive signal first: clears what a restart left firing */
 	return x;
 }
@@ -260,60 +300,6 @@ static void refresh_names(struct redfast *w, int64_t now_ns)
 	arena_release(&a);
 }
 
-/*
- * Adds to x->slot_* what the live counters of x grew by since the last
- * read: per live slot, the new value less the one read before (a slot not
- * read before counts whole, except at the very first read).
- * Returns whether anything grew.
- */
-static bool read_growth(struct redfast *w, struct watched *x, int64_t now_ns)
-{
-	double req[WINDOW_SLOTS], err[WINDOW_SLOTS], bkt[WINDOW_SLOTS][REDFAST_NB];
-	int64_t first = 0, slot = 0;
-	size_t n = 0;
-	struct buf e = BUF_INIT;
-	int64_t to = now_ns + OODA_NS_PER_SEC;
-	int rc = live_red_buckets(w->live, x->service, 0, to, WINDOW_SLOTS, &first, &slot, req, err, &bkt[0][0], &n,
-				  &e);
-	buf_release(&e);
-	if (rc || !n || slot <= 0)
-		return false;
-	int64_t k0 = first / slot;
-	bool grew = false;
-	for (size_t i = 0; i < n; i++) {
-		int64_t k = k0 + (int64_t)i;
-		double pr = 0, pe = 0;
-		const double *pb = NULL;
-		if (x->first_k >= 0 && k >= x->first_k && k < x->first_k + WINDOW_SLOTS) {
-			pr = x->req[k - x->first_k];
-			pe = x->err[k - x->first_k];
-			pb = x->bkt[k - x->first_k];
-		} else if (x->first_k < 0) {
-			pr = req[i];
-			pe = err[i];
-			pb = bkt[i];
-		}
-		if (req[i] > pr) {
-			x->slot_req += req[i] - pr;
-			grew = true;
-		}
-		if (err[i] > pe)
-			x->slot_err += err[i] - pe;
-		for (int b = 0; b < REDFAST_NB; b++)
-			if (bkt[i][b] > (pb ? pb[b] : 0))
-				x->slot_bkt[b] += bkt[i][b] - (pb ? pb[b] : 0);
-	}
-	memcpy(x->req, req, n * sizeof(*req));
-	memcpy(x->err, err, n * sizeof(*err));
-	memcpy(x->bkt, bkt, n * sizeof(bkt[0]));
-	for (size_t i = n; i < WINDOW_SLOTS; i++) {
-		x->req[i] = x->err[i] = 0;
-		memset(x->bkt[i], 0, sizeof(x->bkt[i]));
-	}
-	x->first_k = k0;
-	return grew;
-}
-
 static void emit_signal(struct watched *x, const char *metric, json_t *ev, const char *summary, bool active,
 			int64_t at_ns, uint32_t run, const struct redfast_config *c, const struct alert_sink *sink)
 {
@@ -321,30 +307,40 @@ static void emit_signal(struct watched *x, const char *metric, json_t *ev, const
 	snprintf(name, sizeof(name), "red:%s/%s", x->service, metric);
 	json_t *labels = json_pack("{s:s}", "metric", metric);
 	json_t *ann = json_pack("{s:s}", "summary", summary);
+	/* the excess began with the run of slots the evidence grew over (span time; never after the firing) */
+	int64_t since = active ? (x->next_k - (int64_t)run) * c->slot_ns : 0;
+	if (since > at_ns)
+		since = at_ns;
 	struct alert_signal s = { .source = "anomaly", .name = name, .service = x->service,
 				  .severity = SEVERITY_TICKET, .labels = labels, .annotations = ann, .evidence = ev,
-				  .active = active, .at_ns = at_ns,
-				  /* the excess began with the run of slots the evidence grew over */
-				  .since_ns = active ? at_ns - (int64_t)run * c->slot_ns : 0 };
+				  .active = active, .at_ns = at_ns, .since_ns = since };
 	alert_emit(sink, &s);
 	json_decref(ev);
 	json_decref(labels);
 	json_decref(ann);
 }
 
+static void window_name(const struct redfast_config *c, char *out, size_t n)
+{
+	snprintf(out, n, "%lldms slots", (long long)(c->slot_ns / OODA_NS_PER_MS));
+}
+
 static void emit(struct watched *x, bool active, int64_t at_ns, const struct redfast_config *c,
 		 const struct alert_sink *sink)
 {
 	const struct redfast_test *t = &x->errors;
-	json_t *ev = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:f, s:f, s:s, s:s}", "metric", "error_ratio",
-			       "value", t->ratio, "baseline", redfast_test_baseline(t), "tolerance", t->p0, "score",
-			       1 - exp(-t->s), "evidence_nats", t->s, "threshold_nats", c->threshold, "slots_held",
-			       (json_int_t)t->run, "requests", t->n, "errors", t->k, "window", "1s slots", "detector",
-			       "red-cusum");
+	char window[32];
+	window_name(c, window, sizeof(window));
+	json_t *ev = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:f, s:f, s:f, s:s, s:s}", "metric",
+			       "error_ratio", "value", t->ratio, "baseline", redfast_test_baseline(t), "tolerance", t->p0,
+			       "score", 1 - exp(-t->s), "evidence_nats", t->s, "threshold_nats", c->threshold,
+			       "slots_held", (json_int_t)t->run, "held_s", (double)t->run * (double)c->slot_ns / 1e9,
+			       "requests", t->n, "errors", t->k, "window", window, "detector", "red-cusum");
 	char summary[400];
 	snprintf(summary, sizeof(summary),
-		 "%s error ratio %.3g is above its tolerance %.3g (baseline %.3g) for %u slots, evidence %.1f nats",
-		 x->service, t->ratio, t->p0, redfast_test_baseline(t), t->run, t->s);
+		 "%s error ratio %.3g is above its tolerance %.3g (baseline %.3g) for %.2f s, evidence %.1f nats",
+		 x->service, t->ratio, t->p0, redfast_test_baseline(t), (double)t->run * (double)c->slot_ns / 1e9,
+		 t->s);
 	emit_signal(x, "error_ratio", ev, summary, active, at_ns, t->run, c, sink);
 }
 
@@ -353,16 +349,20 @@ static void emit_latency(struct watched *x, bool active, int64_t at_ns, const st
 {
 	const struct redfast_latency *l = &x->latency;
 	const struct redfast_test *t = &l->t;
-	json_t *ev = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:f, s:f, s:s, s:s}", "metric",
-			       "latency", "value", t->ratio, "baseline", redfast_test_baseline(t), "tolerance", t->p0,
-			       "slow_ms", l->slow_s * 1e3, "p99_ms", l->p99_s * 1e3, "score", 1 - exp(-t->s),
-			       "evidence_nats", t->s, "threshold_nats", c->threshold, "slots_held", (json_int_t)t->run,
-			       "requests", t->n, "slow", t->k, "window", "1s slots", "detector", "red-cusum");
+	char window[32];
+	window_name(c, window, sizeof(window));
+	json_t *ev = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:f, s:f, s:f, s:s, s:s}",
+			       "metric", "latency", "value", t->ratio, "baseline", redfast_test_baseline(t),
+			       "tolerance", t->p0, "slow_ms", l->slow_s * 1e3, "p99_ms", l->p99_s * 1e3, "score",
+			       1 - exp(-t->s), "evidence_nats", t->s, "threshold_nats", c->threshold, "slots_held",
+			       (json_int_t)t->run, "held_s", (double)t->run * (double)c->slot_ns / 1e9, "requests",
+			       t->n, "slow", t->k, "window", window, "detector", "red-cusum");
 	char summary[400];
 	snprintf(summary, sizeof(summary),
-		 "%s: %.3g of requests slower than %.3g ms (its usual p99 %.3g ms), above the tolerated %.3g for %u "
-		 "slots, evidence %.1f nats",
-		 x->service, t->ratio, l->slow_s * 1e3, l->p99_s * 1e3, t->p0, t->run, t->s);
+		 "%s: %.3g of requests slower than %.3g ms (its usual p99 %.3g ms), above the tolerated %.3g for "
+		 "%.2f s, evidence %.1f nats",
+		 x->service, t->ratio, l->slow_s * 1e3, l->p99_s * 1e3, t->p0,
+		 (double)t->run * (double)c->slot_ns / 1e9, t->s);
 	emit_signal(x, "latency", ev, summary, active, at_ns, t->run, c, sink);
 }
 
@@ -372,10 +372,104 @@ void redfast_set_enabled(struct redfast *w, bool on)
 		atomic_store(&w->enabled, on);
 }
 
+/* Forgets a silent service's evidence (no request for GONE_NS while active); its baselines stay. */
+static void forget_evidence(struct watched *x)
+{
+	struct redfast_test keep = x->errors;
+	memset(&x->errors, 0, sizeof(x->errors));
+	x->errors.base_k = keep.base_k;
+	x->errors.base_n = keep.base_n;
+	x->errors.slots = keep.slots;
+	uint32_t lat_slots = x->latency.t.slots;
+	memset(&x->latency.t, 0, sizeof(x->latency.t));
+	x->latency.t.slots = lat_slots; /* the learnt histogram stays */
+}
+
+/*
+ * Reads x's fine slots and tests those that closed since the last read
+ * (from x->next_k to the one before the newest): spans that came for a slot
+ * already tested are added to the next slot tested. Emits on every
+ * change of state, and once more at the end while active. Returns whether
+ * the counters grew.
+ */
+static bool test_service(struct redfast *w, struct watched *x, int64_t now_ns, const struct alert_sink *sink)
+{
+	size_t n = 0;
+	int64_t head = NO_SLOT;
+	int64_t from = x->next_k == NO_SLOT ? INT64_MIN / 2 : x->next_k - SEEN_SLOTS;
+	if (live_red_fine(w->live, x->service, from, LIVE_FINE_SLOTS, w->read, &n, &head) || !n)
+		return false;
+	const struct live_fine *f = w->read;
+	bool grew = head != x->head_k || f[n - 1].req > x->head_req;
+	x->head_k = head;
+	x->head_req = f[n - 1].req;
+	if (x->next_k == NO_SLOT) { /* the first read: what was there before is not news */
+		for (size_t i = 0; i + 1 < n; i++) {
+			struct seen *e = &x->seen[f[i].k % SEEN_SLOTS];
+			e->k = f[i].k;
+			e->req = f[i].req;
+			e->err = f[i].err;
+			memcpy(e->b, f[i].b, sizeof(e->b));
+		}
+		x->next_k = head;
+		return true;
+	}
+	bool tested = false, sent = false, lat_sent = false;
+	for (size_t i = 0; i + 1 < n; i++) {
+		const struct live_fine *s = &f[i];
+		struct seen *e = &x->seen[s->k % SEEN_SLOTS];
+		if (s->k < x->next_k) { /* tested before: what came since counts with the next slot tested */
+			if (e->k != s->k)
+				continue;
+			if (s->req > e->req) {
+				x->late_req += s->req - e->req;
+				grew = true;
+			}
+			x->late_err += fmax(0, s->err - e->err);
+			for (int b = 0; b < REDFAST_NB; b++)
+				x->late_b[b] += fmax(0, s->b[b] - e->b[b]);
+		} else {
+			double req = s->req + x->late_req, err = s->err + x->late_err, bkt[REDFAST_NB];
+			for (int b = 0; b < REDFAST_NB; b++)
+				bkt[b] = s->b[b] + x->late_b[b];
+			x->late_req = x->late_err = 0;
+			memset(x->late_b, 0, sizeof(x->late_b));
+			x->next_k = s->k + 1;
+			bool active, lat_active;
+			if (req > 0) {
+				active = redfast_test_update(&x->errors, &w->cfg, req, err);
+				lat_active = redfast_latency_update(&x->latency, &w->cfg, bkt);
+			} else {
+				active = redfast_test_idle(&x->errors, &w->cfg);
+				lat_active = redfast_test_idle(&x->latency.t, &w->cfg);
+			}
+			tested = true;
+			if (active != x->emitted) {
+				emit(x, active, now_ns, &w->cfg, sink);
+				x->emitted = active;
+				sent = true;
+			}
+			if (lat_active != x->lat_emitted) {
+				emit_latency(x, lat_active, now_ns, &w->cfg, sink);
+				x->lat_emitted = lat_active;
+				lat_sent = true;
+			}
+		}
+		e->k = s->k;
+		e->req = s->req;
+		e->err = s->err;
+		memcpy(e->b, s->b, sizeof(e->b));
+	}
+	if (tested && x->emitted && !sent)
+		emit(x, true, now_ns, &w->cfg, sink);
+	if (tested && x->lat_emitted && !lat_sent)
+		emit_latency(x, true, now_ns, &w->cfg, sink);
+	return grew;
+}
+
 void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 {
 	struct redfast *w = ctx;
-	const int64_t slot = w->cfg.slot_ns;
 	if (!atomic_load(&w->enabled)) {
 		for (size_t i = 0; i < w->n; i++) {
 			if (w->v[i].emitted)
@@ -389,56 +483,21 @@ void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 		atomic_store(&w->learning, 0);
 		return;
 	}
-	if (!w->last_names || now_ns - w->last_names >= 5 * slot || now_ns < w->last_names) {
+	if (!w->last_names || now_ns - w->last_names >= 5 * OODA_NS_PER_SEC || now_ns < w->last_names) {
 		refresh_names(w, now_ns);
 		w->last_names = now_ns;
 	}
 	for (size_t i = 0; i < w->n; i++) {
 		struct watched *x = &w->v[i];
-		bool grew = read_growth(w, x, now_ns);
-		if (grew)
+		if (test_service(w, x, now_ns, sink) || !x->last_growth)
 			x->last_growth = now_ns;
-		if (!x->last_close) { /* the first read: what was there before is not news */
-			x->last_close = now_ns;
-			x->slot_req = x->slot_err = 0;
-			memset(x->slot_bkt, 0, sizeof(x->slot_bkt));
-			continue;
-		}
-		/*
-		 * Each service's slots follow its own exports: a slot closes on the
-		 * tick that sees fresh spans half a slot or more after the last
-		 * close, so a batch is tested on arrival and one service's late post
-		 * does not hold another's evidence back a slot.
-		 */
-		int64_t since = now_ns - x->last_close;
-		bool gone = (x->errors.active || x->latency.t.active) && now_ns - x->last_growth >= 10 * slot;
-		if (!gone && !(grew && (since >= slot / 2 || since < 0)))
-			continue;
-		x->last_close = now_ns;
-		bool active, lat_active;
-		if (gone) { /* no request for 10 slots: there is no error ratio or latency to speak of */
-			struct redfast_test keep = x->errors;
-			memset(&x->errors, 0, sizeof(x->errors));
-			x->errors.base_k = keep.base_k;
-			x->errors.base_n = keep.base_n;
-			x->errors.slots = keep.slots;
-			uint32_t lat_slots = x->latency.t.slots;
-			memset(&x->latency.t, 0, sizeof(x->latency.t));
-			x->latency.t.slots = lat_slots; /* the learnt histogram stays */
-			active = lat_active = false;
-		} else {
-			active = redfast_test_update(&x->errors, &w->cfg, x->slot_req, x->slot_err);
-			lat_active = redfast_latency_update(&x->latency, &w->cfg, x->slot_bkt);
-		}
-		x->slot_req = x->slot_err = 0;
-		memset(x->slot_bkt, 0, sizeof(x->slot_bkt));
-		if (active || x->emitted) {
-			emit(x, active, now_ns, &w->cfg, sink);
-			x->emitted = active;
-		}
-		if (lat_active || x->lat_emitted) {
-			emit_latency(x, lat_active, now_ns, &w->cfg, sink);
-			x->lat_emitted = lat_active;
+		if ((x->errors.active || x->latency.t.active) && now_ns - x->last_growth >= GONE_NS) {
+			forget_evidence(x); /* no request for 10 s: no error ratio or latency to speak of */
+			if (x->emitted)
+				emit(x, false, now_ns, &w->cfg, sink);
+			if (x->lat_emitted)
+				emit_latency(x, false, now_ns, &w->cfg, sink);
+			x->emitted = x->lat_emitted = false;
 		}
 	}
 	unsigned learning = 0;

@@ -1,18 +1,21 @@
 /*
- * The fast RED change detector: per service, every second, a sequential
- * test of its error count against its own baseline. Where redwatch.h reads
- * 10 s live slots two slots after they close (20–30 s late) and rules read a
- * fixed ratio over a fixed window, this reads what arrived since its last
- * look (the live counters' growth, so the spans the simulator or an SDK
- * pushed a moment ago) and asks how strong the evidence is.
+ * The fast RED change detector: per service, four times a second, a
+ * sequential test of its error count and of its count of slow requests
+ * against its own baseline. Where redwatch.h reads 10 s live slots two slots
+ * after they close (20–30 s late) and rules read a fixed ratio over a fixed
+ * window, this reads the live fine slots (live.h: 250 ms of span end time)
+ * as the spans arrive and asks how strong the evidence is.
  *
- * The test, per service, on slots of about one second that follow the
- * service's own exports: its slot closes on the tick that sees its counters
- * grow half a slot or more after its last close, so each batch is tested
- * on arrival and one service's late post never holds another's back:
+ * The slots are the service's own time: a span counts in the slot of its
+ * end, so a 2-second blip is 2 seconds of slots wherever its exports fall.
+ * A slot is tested once the service's newest span ended past it (the next
+ * batch, for an SDK that exports every second), so each service's evidence
+ * moves with its own exports and one service's late post never holds
+ * another's back. Spans that come after their slot was tested (another
+ * replica's batch, a retry) count in the next slot tested:
  *
  *   baseline b   the service's error ratio, an exponentially weighted
- *                mean of counts (half-life 300 slots); a slot is learnt
+ *                mean of counts (half-life 300 s of slots); a slot is learnt
  *                hold_slots − 1 slots late, and not at all when by then the
  *                signal is active or S ≥ threshold, so a fault never teaches
  *                it;
@@ -24,27 +27,31 @@
  *   evidence     the slot's binomial log-likelihood ratio
  *                L = k ln(p1/p0) + (n − k) ln((1 − p1)/(1 − p0)) for n
  *                requests and k errors, accumulated as a CUSUM
- *                S = min(cap, max(0, S + L));
- *   the hold     run = slots since S left 0; the signal turns active when
- *                S ≥ threshold, run ≥ hold_slots and the run without its
- *                strongest stretch of hold_slots − 1 slots (what a blip can
- *                touch) still favours p1 by at least `outside` nats (3: odds
- *                of 20 to 1, the usual 5 % level):
- *                strong evidence of a deviation that outlasted a blip, not
- *                a strong blip's evidence decaying;
+ *                S = min(cap, max(0, S + L)); L adds over requests, so the
+ *                slot's width changes when evidence is seen, not how much;
+ *   the hold     run = slots since S left 0 (empty slots count: time
+ *                passes); the signal turns active when S ≥ threshold,
+ *                run ≥ hold_slots and the run without its strongest stretch
+ *                of hold_slots − 1 slots (what a blip can touch) still
+ *                favours p1 by at least `outside` nats (3: odds of 20 to 1,
+ *                the usual 5 % level): strong evidence of a deviation that
+ *                outlasted a blip, not a strong blip's evidence decaying. A
+ *                blip of B seconds touches at most ceil(B / slot) + 1 slots
+ *                by its own spans' end times and one more by the requests in
+ *                flight when it ended, so hold_slots − 1 = ceil(blip / slot)
+ *                + 2 (10 slots, 2.5 s, for the 2 s blip);
  *   clearing     a second CUSUM C = max(0, C − L) grows while the slots favour
  *                p0; once C ≥ clear the signal is inactive and S, C and the
  *                run start again from 0.
  *
- * During the warm-up (the first warmup_slots slots with requests) every
- * slot teaches the baseline and nothing accumulates. A slot without
- * requests changes nothing; a service that sends no request for 10 slots
- * while its signal is active (its process died) has the signal cleared,
- * its baseline kept. Under p0 an excursion of S
- * reaches the threshold with probability at most e^-threshold (Wald), and a
- * blip of B seconds touches at most ceil(B / slot) + 1 slots of data; the
- * numbers behind the defaults are in docs/decisions.md ("A fast RED change
- * detector").
+ * During the warm-up (the first warmup_slots slots with requests, 30 s of
+ * them) every slot teaches the baseline and nothing accumulates. An empty
+ * slot changes nothing but the run's length; a service that sends no
+ * request for 10 s while its signal is active (its process died) has the
+ * signal cleared, its baseline kept. Under p0 an excursion of S reaches the
+ * threshold with probability at most e^-threshold (Wald); the numbers
+ * behind the defaults are in docs/decisions.md ("A fast RED change
+ * detector", "The RED detector in span time").
  *
  * Latency, the same test on another count: a request is slow when it took
  * longer than the service's learnt p99 plus max(half of it, 1 ms) — half
@@ -64,15 +71,17 @@
  * few percent does not.
  *
  * Signals: source "anomaly", name "red:SERVICE/error_ratio", severity
- * ticket, evidence {metric "error_ratio", value (the slot's ratio), baseline,
- * tolerance (p0), score = 1 − e^-S, evidence_nats (S), threshold_nats,
- * slots_held (the run), requests, errors (the slot's), window "1s slots",
- * detector "red-cusum"}: the incident stage opens an
- * incident for it by default (a confident RED anomaly on errors). And
- * "red:SERVICE/latency": evidence {metric "latency", value (the slot's share
- * of slow requests), baseline, tolerance, slow_ms (the bound), p99_ms (the
- * learnt p99), score, evidence_nats, threshold_nats, slots_held, requests,
- * slow (the slot's slow requests), window, detector}; it opens one too.
+ * ticket, active_at the start of the run's first slot (span time, never
+ * after the firing), evidence {metric "error_ratio", value (the last slot's
+ * ratio), baseline, tolerance (p0), score = 1 − e^-S, evidence_nats (S),
+ * threshold_nats, slots_held (the run), held_s (the run in seconds),
+ * requests, errors (the last slot's), window "250ms slots", detector
+ * "red-cusum"}: the incident stage opens an incident for it by default (a
+ * confident RED anomaly on errors). And "red:SERVICE/latency": evidence
+ * {metric "latency", value (the slot's share of slow requests), baseline,
+ * tolerance, slow_ms (the bound), p99_ms (the learnt p99), score,
+ * evidence_nats, threshold_nats, slots_held, held_s, requests, slow (the
+ * slot's slow requests), window, detector}; it opens one too.
  *
  * Thread safety: redfast_tick runs on the engine thread only.
  */
@@ -93,10 +102,12 @@
 
 /* Knobs; a zero field takes the default in brackets. */
 struct redfast_config {
-	int64_t slot_ns;        /* [1 s] */
-	uint32_t hold_slots;    /* slots an excursion must last before it fires [4]; 2 to REDFAST_MAX_HOLD */
-	uint32_t warmup_slots;  /* slots with requests before the baseline is trusted [30] */
-	double half_life_slots; /* of the baseline [300] */
+	int64_t slot_ns;        /* [LIVE_FINE_NS, 250 ms]; the driver always reads the live fine slots */
+	int64_t blip_ns;        /* the longest burst that must never fire [2 s] */
+	uint32_t hold_slots;    /* slots an excursion must last before it fires [ceil(blip / slot) + 3];
+	                           2 to REDFAST_MAX_HOLD */
+	uint32_t warmup_slots;  /* slots with requests before the baseline is trusted [30 s of slots] */
+	double half_life_slots; /* of the baseline [300 s of slots] */
 	double tolerance;       /* minimum excess over the baseline tolerated [0.01] */
 	double shift;           /* the excess the test is tuned to [0.05] */
 	double threshold;       /* evidence (nats) that fires [8] */
@@ -137,6 +148,13 @@ struct redfast_test {
  */
 bool redfast_test_update(struct redfast_test *t, const struct redfast_config *c, double n, double k);
 
+/*
+ * An empty slot: a run in progress grows by a slot without evidence (time
+ * passes; an excursion can outlast the hold on it, never gain evidence on
+ * it). Returns whether the signal is active.
+ */
+bool redfast_test_idle(struct redfast_test *t, const struct redfast_config *c);
+
 /* The baseline ratio the test holds (0 before any request). */
 double redfast_test_baseline(const struct redfast_test *t);
 
@@ -175,7 +193,11 @@ void redfast_set_enabled(struct redfast *w, bool on);
  */
 void redfast_status(struct redfast *w, bool *enabled, unsigned *services, unsigned *learning);
 
-/* Engine tick: closes a slot when one is due and emits one signal per known service. */
+/*
+ * Engine tick: tests every service's fine slots that closed since the last
+ * tick (its newest span ended past them) and emits a signal per service
+ * when its state changed, and while active once per tick that tested a slot.
+ */
 void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink);
 
 #endif

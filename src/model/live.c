@@ -147,6 +147,47 @@ static bool series_record(struct live_signals *live, struct series *s, int64_t k
 	return true;
 }
 
+static uint32_t add_sat32(uint32_t a, uint32_t b)
+{
+	return a > UINT32_MAX - b ? UINT32_MAX : a + b;
+}
+
+void live_fine_add(struct service *svc, int64_t end_ns, bool by_arrival, int64_t now_ns, uint32_t req, uint32_t err,
+		   const uint32_t *b, int one_b)
+{
+	int64_t now_k = floor_div(now_ns, LIVE_FINE_NS);
+	int64_t k = by_arrival ? now_k : floor_div(end_ns, LIVE_FINE_NS);
+	if (k > floor_div(ooda_ns_add_sat(now_ns, LIVE_FINE_FUTURE_NS), LIVE_FINE_NS))
+		k = now_k; /* a clock ahead of ours: counted now */
+	if (svc->fine_head != INT64_MIN) {
+		if (by_arrival && k < svc->fine_head)
+			k = svc->fine_head; /* merged: counted in the newest slot */
+		else if (k < svc->fine_head - LIVE_FINE_LATE_NS / LIVE_FINE_NS)
+			return; /* old news for the fine slots; the 10 s slots have it */
+	}
+	if (k < 0)
+		return;
+	if (!svc->fine) {
+		svc->fine = xmalloc(sizeof(struct fine_slot) * LIVE_FINE_SLOTS);
+		for (int i = 0; i < LIVE_FINE_SLOTS; i++)
+			svc->fine[i].k = -1;
+	}
+	if (svc->fine_head == INT64_MIN || k > svc->fine_head)
+		svc->fine_head = k;
+	struct fine_slot *f = &svc->fine[k % LIVE_FINE_SLOTS];
+	if (f->k != k) {
+		memset(f, 0, sizeof(*f));
+		f->k = k;
+	}
+	f->req = add_sat32(f->req, req);
+	f->err = add_sat32(f->err, err);
+	if (b)
+		for (int i = 0; i < NB; i++)
+			f->b[i] = add_sat32(f->b[i], b[i]);
+	else
+		f->b[one_b] = add_sat32(f->b[one_b], req);
+}
+
 /* Sums slots k_lo..k_hi of s into t (which the caller zeroed). */
 void live_series_sum(const struct live_signals *live, const struct series *s,
 		       int64_t k_lo, int64_t k_hi, struct totals *t)
@@ -213,6 +254,7 @@ static void service_free(struct service *svc)
 	free(svc->ops);
 	free(svc->op_index);
 	free(svc->ingest);
+	free(svc->fine);
 	free(svc->name);
 	free(svc);
 }
@@ -231,6 +273,7 @@ static struct service *service_new(struct live_signals *live, const char *name,
 	svc->hash = hash;
 	svc->other_op = NONE;
 	svc->last_seen_ns = INT64_MIN;
+	svc->fine_head = INT64_MIN;
 	return svc;
 }
 
@@ -670,6 +713,7 @@ static void publish_span(struct live_signals *live, const struct span *sp, uint3
 			live->st.dropped_old++;
 		else if (s)
 			live_outbox_note(live, OUT_RED, svc_id, s, k, dur, err);
+		live_fine_add(live->services[svc_id], sp->end_ns, false, now, 1, err, NULL, live_bucket_of(dur));
 	}
 
 	struct ment e = { .seen_ns = now, .end_ns = sp->end_ns, .dur_ns = dur, .svc = svc_id,

@@ -269,15 +269,39 @@ int live_red_counts(struct live_signals *live, const char *service, const char *
 		    double *fast, size_t *n, struct buf *err);
 
 /*
- * live_red_counts of all the service's operations, with each slot's duration
- * histogram instead of a count under one bound: buckets[i * (LIVE_N_BOUNDS + 1)
- * + b] is slot i's requests in bucket b (the bounds of live_bounds_seconds(),
- * Prometheus `le`, not cumulative; the last bucket is +Inf). buckets has room
- * for cap * (LIVE_N_BOUNDS + 1) entries. Returns as live_red_counts.
+ * Fine slots: per service (all its operations) the same counters in slots of
+ * LIVE_FINE_NS, the last LIVE_FINE_SLOTS of them, for a detector that must
+ * tell a 2-second blip from a fault wherever the exports fall. A server span
+ * of this node lands in the fine slot of its end time, like the 10 s slots;
+ * one ending more than LIVE_FINE_FUTURE_NS after the clock lands in the
+ * clock's slot (a clock ahead of ours), and one ending more than
+ * LIVE_FINE_LATE_NS before the service's newest fine slot is left out of the
+ * fine slots (a batch retried after an outage is not news; the 10 s slots
+ * count it). Counters merged
+ * from other nodes (live_delta_apply) carry 10 s slots only: they land in the
+ * newest fine slot or the clock's, whichever is later (by arrival).
  */
-int live_red_buckets(struct live_signals *live, const char *service, int64_t from_ns, int64_t to_ns, size_t cap,
-		     int64_t *first_slot_ns, int64_t *slot_ns, double *requests, double *errors, double *buckets,
-		     size_t *n, struct buf *err);
+#define LIVE_FINE_NS (250 * INT64_C(1000000))
+#define LIVE_FINE_SLOTS 64
+#define LIVE_FINE_FUTURE_NS (2 * INT64_C(1000000000))
+#define LIVE_FINE_LATE_NS (6 * INT64_C(1000000000))
+
+/* One fine slot read by live_red_fine: [k * LIVE_FINE_NS, + LIVE_FINE_NS). */
+struct live_fine {
+	int64_t k;
+	double req, err;
+	double b[LIVE_N_BOUNDS + 1]; /* requests per duration bucket (live_bounds_seconds(), not cumulative) */
+};
+
+/*
+ * Reads service's fine slots from from_k to its newest (*head), at most cap
+ * of them (the newest kept) and none older than the ring holds; a slot with
+ * nothing in it reads as zeros. out has room for cap entries. Returns 0 with
+ * *n and *head set (*n = 0 and *head = INT64_MIN for a service without
+ * requests yet), or OODA_EINVAL for a bad argument.
+ */
+int live_red_fine(struct live_signals *live, const char *service, int64_t from_k, size_t cap,
+		  struct live_fine *out, size_t *n, int64_t *head);
 
 /*
  * Merging across nodes. Several ooda nodes each see a share of the spans;

@@ -45,6 +45,13 @@ struct ingest_slot {
 	uint32_t n[3]; /* logs, spans, metric points */
 };
 
+/* One fine slot of one service (live.h, "Fine slots"). */
+struct fine_slot {
+	int64_t k; /* -1 when empty */
+	uint32_t req, err;
+	uint32_t b[NB];
+};
+
 struct service {
 	char *name;
 	uint64_t hash;
@@ -55,6 +62,8 @@ struct service {
 	uint32_t op_mask;
 	struct ingest_slot *ingest; /* n_slots, keyed by arrival slot */
 	int64_t last_seen_ns;       /* arrival time; INT64_MIN when none */
+	struct fine_slot *fine;     /* LIVE_FINE_SLOTS, at the first request */
+	int64_t fine_head;          /* newest fine slot; INT64_MIN when none */
 };
 
 enum edge_kind { EDGE_SPAN, EDGE_PEER, EDGE_DB };
@@ -213,6 +222,14 @@ uint32_t live_edge_resolve(struct live_signals *live, uint32_t src, const char *
 
 /* The slot of s holding k, made current (older contents go to s->gone); NULL if k is older than the ring. */
 struct slot *live_series_slot(struct live_signals *live, struct series *s, int64_t k);
+
+/*
+ * Adds req requests (err failing, b[] per bucket, or one request of bucket
+ * one_b when b is NULL) to svc's fine slot of end_ns, or by arrival when
+ * by_arrival (see live.h, "Fine slots"); now_ns is the clock.
+ */
+void live_fine_add(struct service *svc, int64_t end_ns, bool by_arrival, int64_t now_ns, uint32_t req, uint32_t err,
+		   const uint32_t *b, int one_b);
 
 /* The index of the service called name (len bytes, hash XXH3), or NONE. */
 uint32_t live_service_find(const struct live_signals *live, const char *name, size_t len,

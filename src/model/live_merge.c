@@ -379,6 +379,11 @@ static void apply_entry(struct live_signals *live, const struct dent *e)
 	for (int b = 0; b < NB; b++)
 		sl->b[b] = add_sat(sl->b[b], e->c.b[b]);
 	live->st.merged_entries++;
+	if (e->type == OUT_RED) { /* another node's recent requests reach the fine slots by arrival */
+		int64_t now = live->cfg.clock(live->cfg.clock_ctx);
+		if ((e->k + 1) * live->cfg.slot_ns > now - LIVE_FINE_LATE_NS)
+			live_fine_add(live->services[svc], 0, true, now, e->c.req, e->c.err, e->c.b, 0);
+	}
 }
 
 static void rd_header(struct rd *r, const struct live_signals *live, uint64_t *count)

@@ -597,10 +597,9 @@ static double slot_fast(const struct slot *s, double le)
 	return live_hist_below(h, le);
 }
 
-/* live_red_counts and live_red_buckets: buckets (cap * NB, may be NULL) gets each slot's duration buckets. */
 static int red_counts(struct live_signals *live, const char *service, const char *operation, int64_t from_ns,
 		      int64_t to_ns, double le_seconds, size_t cap, int64_t *first_slot_ns, int64_t *slot_ns,
-		      double *requests, double *errors, double *fast, double *buckets, size_t *n, struct buf *err)
+		      double *requests, double *errors, double *fast, size_t *n, struct buf *err)
 {
 	if (!live || !service || !first_slot_ns || !slot_ns || !requests || !errors || !n || !cap)
 		return OODA_EINVAL;
@@ -623,8 +622,6 @@ static int red_counts(struct live_signals *live, const char *service, const char
 		requests[i] = errors[i] = 0;
 		if (fast)
 			fast[i] = 0;
-		if (buckets)
-			memset(buckets + i * NB, 0, NB * sizeof(*buckets));
 	}
 	size_t len = strlen(service);
 	pthread_mutex_lock(&live->lock);
@@ -647,9 +644,6 @@ static int red_counts(struct live_signals *live, const char *service, const char
 			errors[i] += sl->err;
 			if (fast)
 				fast[i] += slot_fast(sl, le_seconds);
-			if (buckets)
-				for (int b = 0; b < NB; b++)
-					buckets[i * NB + b] += sl->b[b];
 		}
 	}
 	pthread_mutex_unlock(&live->lock);
@@ -663,15 +657,42 @@ int live_red_counts(struct live_signals *live, const char *service, const char *
 		    double *fast, size_t *n, struct buf *err)
 {
 	return red_counts(live, service, operation, from_ns, to_ns, le_seconds, cap, first_slot_ns, slot_ns, requests,
-			  errors, fast, NULL, n, err);
+			  errors, fast, n, err);
 }
 
-int live_red_buckets(struct live_signals *live, const char *service, int64_t from_ns, int64_t to_ns, size_t cap,
-		     int64_t *first_slot_ns, int64_t *slot_ns, double *requests, double *errors, double *buckets,
-		     size_t *n, struct buf *err)
+int live_red_fine(struct live_signals *live, const char *service, int64_t from_k, size_t cap,
+		  struct live_fine *out, size_t *n, int64_t *head)
 {
-	if (!buckets)
+	if (!live || !service || !out || !n || !head || !cap)
 		return OODA_EINVAL;
-	return red_counts(live, service, NULL, from_ns, to_ns, 0, cap, first_slot_ns, slot_ns, requests, errors, NULL,
-			  buckets, n, err);
+	*n = 0;
+	*head = INT64_MIN;
+	size_t len = strlen(service);
+	pthread_mutex_lock(&live->lock);
+	uint32_t id = len < LIVE_NAME_MAX ? live_service_find(live, service, len, XXH3_64bits(service, len)) : NONE;
+	const struct service *svc = id == NONE ? NULL : live->services[id];
+	if (!svc || !svc->fine || svc->fine_head == INT64_MIN) {
+		pthread_mutex_unlock(&live->lock);
+		return 0;
+	}
+	int64_t hi = svc->fine_head, lo = from_k;
+	if (lo < hi - LIVE_FINE_SLOTS + 1)
+		lo = hi - LIVE_FINE_SLOTS + 1;
+	if (hi - lo + 1 > (int64_t)cap)
+		lo = hi - (int64_t)cap + 1;
+	if (lo < 0)
+		lo = 0;
+	for (int64_t k = lo; k <= hi; k++) {
+		struct live_fine *o = &out[(*n)++];
+		const struct fine_slot *f = &svc->fine[k % LIVE_FINE_SLOTS];
+		o->k = k;
+		bool here = f->k == k;
+		o->req = here ? f->req : 0;
+		o->err = here ? f->err : 0;
+		for (int b = 0; b < NB; b++)
+			o->b[b] = here ? f->b[b] : 0;
+	}
+	*head = hi;
+	pthread_mutex_unlock(&live->lock);
+	return 0;
 }

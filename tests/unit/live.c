@@ -835,6 +835,120 @@ static void test_merge(void **state)
 	live_destroy(n2);
 }
 
+/* ---- fine slots ---- */
+
+/* The fine slot holding t, read from live for service: requests and errors (-1 when not returned). */
+static void fine_at(struct live_signals *live, const char *service, int64_t t, double *req, double *err)
+{
+	struct live_fine f[LIVE_FINE_SLOTS];
+	size_t n = 0;
+	int64_t head = 0;
+	assert_int_equal(live_red_fine(live, service, 0, LIVE_FINE_SLOTS, f, &n, &head), 0);
+	*req = *err = -1;
+	for (size_t i = 0; i < n; i++)
+		if (f[i].k == t / LIVE_FINE_NS) {
+			*req = f[i].req;
+			*err = f[i].err;
+		}
+}
+
+static void test_fine_slots(void **state)
+{
+	(void)state;
+	fake_now = T0 + 60 * SEC;
+	struct live_signals *live = make_live((struct live_config){ 0 });
+	struct live_fine f[LIVE_FINE_SLOTS];
+	size_t n = 7;
+	int64_t head = 0;
+	assert_int_equal(live_red_fine(live, "api", 0, LIVE_FINE_SLOTS, f, &n, &head), 0);
+	assert_int_equal(n, 0); /* never seen */
+	assert_true(head == INT64_MIN);
+	assert_int_equal(live_red_fine(NULL, "api", 0, 1, f, &n, &head), OODA_EINVAL);
+	struct tb t;
+	tb_init(&t);
+	/* by span end time: 3 requests (1 failing, 12 ms) in [59 s, 59.25 s), 1 in [59.5, 59.75) */
+	int64_t base = T0 + 59 * SEC;
+	tb_span(&t, "api", "op", SPAN_SERVER, base + 10 * MS, 12 * MS, STATUS_ERROR, 1, 1, 0);
+	tb_span(&t, "api", "op", SPAN_SERVER, base + 100 * MS, 12 * MS, STATUS_OK, 1, 2, 0);
+	tb_span(&t, "api", "other-op", SPAN_SERVER, base + 249 * MS, 12 * MS, STATUS_OK, 1, 3, 0);
+	tb_span(&t, "api", "op", SPAN_SERVER, base + 600 * MS, 3 * SEC, STATUS_OK, 1, 4, 0);
+	tb_span(&t, "api", "call", SPAN_CLIENT, base + 600 * MS, 3 * MS, STATUS_ERROR, 1, 5, 4); /* not a request */
+	publish(live, &t);
+	assert_int_equal(live_red_fine(live, "api", 0, LIVE_FINE_SLOTS, f, &n, &head), 0);
+	assert_int_equal(head, (base + 600 * MS) / LIVE_FINE_NS);
+	assert_int_equal(n, LIVE_FINE_SLOTS); /* as far back as the ring goes, the empty slots as zeros */
+	assert_int_equal(f[n - 1].k, head);
+	assert_int_equal(f[n - 3].k, base / LIVE_FINE_NS);
+	assert_true(f[n - 3].req == 3 && f[n - 3].err == 1 && f[n - 2].req == 0 && f[n - 1].req == 1);
+	/* the buckets: three in the (10, 15] ms bucket, one past 2.5 s */
+	size_t nb;
+	const double *bounds = live_bounds_seconds(&nb);
+	double total = 0;
+	for (size_t b = 0; b <= nb; b++) {
+		total += f[n - 3].b[b];
+		if (f[n - 3].b[b] > 0)
+			assert_true(b < nb && bounds[b] >= 0.012 && (b == 0 || bounds[b - 1] < 0.012));
+	}
+	assert_true(total == 3);
+	assert_true(f[n - 1].b[nb] == 1 || bounds[nb - 1] >= 3);
+	/* from_k and cap: the newest kept */
+	assert_int_equal(live_red_fine(live, "api", head - 2, LIVE_FINE_SLOTS, f, &n, &head), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(live_red_fine(live, "api", 0, 2, f, &n, &head), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(f[1].k, head);
+	tb_release(&t);
+	/* a late span lands in its own slot; one later than LIVE_FINE_LATE_NS is old news; one from a clock ahead
+	   of ours lands in our clock's slot */
+	tb_init(&t);
+	tb_span(&t, "api", "op", SPAN_SERVER, base + 20 * MS, 1 * MS, STATUS_ERROR, 2, 1, 0);
+	tb_span(&t, "api", "op", SPAN_SERVER, base + 600 * MS - LIVE_FINE_LATE_NS - SEC, 1 * MS, STATUS_ERROR, 2, 2, 0);
+	tb_span(&t, "api", "op", SPAN_SERVER, fake_now + 3 * SEC, 1 * MS, STATUS_OK, 2, 3, 0);
+	publish(live, &t);
+	tb_release(&t);
+	double req, err;
+	fine_at(live, "api", base, &req, &err);
+	assert_true(req == 4 && err == 2);
+	fine_at(live, "api", fake_now, &req, &err);
+	assert_true(req == 1 && err == 0);
+	assert_int_equal(live_red_fine(live, "api", 0, LIVE_FINE_SLOTS, f, &n, &head), 0);
+	assert_int_equal(head, fake_now / LIVE_FINE_NS);
+	double all = 0;
+	for (size_t i = 0; i < n; i++)
+		all += f[i].req;
+	assert_true(all == 6); /* 4 + 1 before, the one from ahead; not the old one */
+	live_destroy(live);
+}
+
+/* Another node's requests reach the fine slots by arrival: the newest slot, or the clock's. */
+static void test_fine_slots_merged(void **state)
+{
+	(void)state;
+	fake_now = T0 + 60 * SEC;
+	struct live_signals *n1 = make_live((struct live_config){ 0 });
+	struct live_signals *n2 = make_live((struct live_config){ 0 });
+	live_merge_enable(n1);
+	struct tb t;
+	tb_init(&t);
+	tb_span(&t, "api", "op", SPAN_SERVER, T0 + 59 * SEC, 5 * MS, STATUS_ERROR, 1, 1, 0);
+	tb_span(&t, "api", "op", SPAN_SERVER, T0 + 59 * SEC + 500 * MS, 5 * MS, STATUS_OK, 1, 2, 0);
+	tb_span(&t, "api", "op", SPAN_SERVER, T0 + 20 * SEC, 5 * MS, STATUS_ERROR, 1, 3, 0); /* old news */
+	publish(n1, &t);
+	tb_release(&t);
+	struct buf d = BUF_INIT, err = BUF_INIT;
+	size_t entries = 0;
+	assert_int_equal(live_delta_take(n1, &d, &entries), 0);
+	fake_now += 300 * MS;
+	assert_int_equal(live_delta_apply(n2, (const uint8_t *)d.data, d.len, &err), 0);
+	double req, e;
+	fine_at(n2, "api", fake_now, &req, &e);
+	assert_true(req == 2 && e == 1); /* the 10 s slot of 50–60 s, now; the one of 20–30 s left out */
+	buf_release(&d);
+	buf_release(&err);
+	live_destroy(n1);
+	live_destroy(n2);
+}
+
 /* ---- merging across nodes: deltas ---- */
 
 /* Points of a live view over the first five slots after T0, for comparing two views. */
@@ -1331,6 +1445,8 @@ int main(void)
 		cmocka_unit_test(test_export),
 		cmocka_unit_test(test_export_edge),
 		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_fine_slots),
+		cmocka_unit_test(test_fine_slots_merged),
 		cmocka_unit_test(test_services_json),
 		cmocka_unit_test(test_odd_names),
 		cmocka_unit_test(test_concurrent_readers),

@@ -29,6 +29,14 @@
 #define SEC OODA_NS_PER_SEC
 #define T0 (INT64_C(1795600800) * SEC)
 
+/*
+ * The count and latency tests' cases below are written in one-second slots
+ * with a hold of four (what a 2 s blip touches, and one more): the test's
+ * mechanics do not depend on the slot's width. The driver's cases and
+ * test_quarter_slots run the defaults (250 ms slots of span time).
+ */
+#define ONE_SECOND { .slot_ns = SEC, .hold_slots = 4 }
+
 static uint64_t rng_state;
 
 static double uniform(void)
@@ -59,7 +67,7 @@ struct phase {
  */
 static int run_phases(const struct phase *ph, size_t n, uint64_t seed, bool *active_at_end)
 {
-	struct redfast_config c = { 0 };
+	struct redfast_config c = ONE_SECOND;
 	struct redfast_test t = { 0 };
 	rng_state = seed;
 	int slot = 0, first = -1;
@@ -169,7 +177,7 @@ static void test_clears_when_the_fault_ends(void **state)
 static void test_a_fault_never_teaches_the_baseline(void **state)
 {
 	(void)state;
-	struct redfast_config c = { 0 };
+	struct redfast_config c = ONE_SECOND;
 	struct redfast_test t = { 0 };
 	rng_state = 3;
 	for (int i = 0; i < 120; i++)
@@ -190,7 +198,7 @@ static void test_a_fault_never_teaches_the_baseline(void **state)
 static void test_warm_up_and_empty_slots(void **state)
 {
 	(void)state;
-	struct redfast_config c = { 0 };
+	struct redfast_config c = ONE_SECOND;
 	struct redfast_test t = { 0 };
 	/* failing from the start: nothing is known of the service yet, so nothing fires during the warm-up */
 	for (int i = 0; i < 30; i++)
@@ -201,6 +209,88 @@ static void test_warm_up_and_empty_slots(void **state)
 	assert_memory_equal(&before, &t, sizeof(t));
 	redfast_test_update(&t, &c, 10, 50);
 	assert_true(t.k == 10);
+}
+
+/* ---- the defaults: 250 ms slots of span time ---- */
+
+/*
+ * Feeds `seconds` of a service at rps to t in default slots: each request
+ * ends at a uniform time in its slot and fails with probability p_in when
+ * it ends in [from_s, to_s), else p_out. Returns the time (s, the end of the
+ * slot) at which the signal first turned active, or -1.
+ */
+static double run_quarters(struct redfast_test *t, double *clock_s, double seconds, double rps, double p_out,
+			   double p_in, double from_s, double to_s)
+{
+	struct redfast_config c = { 0 };
+	redfast_config_defaults(&c);
+	double w = (double)c.slot_ns / 1e9, first = -1;
+	for (double end = *clock_s + seconds; *clock_s < end - 1e-9; *clock_s += w) {
+		double n = 0, k = 0;
+		/* Poisson arrivals: exponential gaps inside the slot */
+		for (double at = *clock_s - log(uniform() + 1e-12) / rps; at < *clock_s + w;
+		     at -= log(uniform() + 1e-12) / rps) {
+			n++;
+			k += uniform() < (at >= from_s && at < to_s ? p_in : p_out);
+		}
+		bool on = n > 0 ? redfast_test_update(t, &c, n, k) : redfast_test_idle(t, &c);
+		if (on && first < 0)
+			first = *clock_s + w;
+	}
+	return first;
+}
+
+static void test_quarter_slots(void **state)
+{
+	(void)state;
+	struct redfast_config c = { 0 };
+	redfast_config_defaults(&c);
+	assert_int_equal(c.slot_ns, LIVE_FINE_NS);
+	assert_int_equal(c.hold_slots, 11);   /* 2 s: 8 slots, 1 for its phase, 1 for requests in flight, then 1 */
+	assert_int_equal(c.warmup_slots, 120); /* 30 s */
+	assert_true(fabs(c.half_life_slots - 1200) < 1e-9);
+	/* a 2 s blip, at any phase, lasting up to 100 ms more for the requests in flight, never fires */
+	static const struct {
+		double rps, p;
+	} blips[] = { { 20, 0.05 }, { 20, 0.6 }, { 50, 1.0 }, { 200, 1.0 }, { 1000, 1.0 } };
+	for (size_t i = 0; i < sizeof(blips) / sizeof(blips[0]); i++)
+		for (uint64_t seed = 1; seed <= 40; seed++) {
+			rng_state = seed;
+			struct redfast_test t = { 0 };
+			double clock = 0;
+			run_quarters(&t, &clock, 60, blips[i].rps, 0.002, 0.002, 0, 0);
+			double from = clock + 0.25 * uniform();
+			if (run_quarters(&t, &clock, 30, blips[i].rps, 0.002, blips[i].p, from, from + 2.1) >= 0)
+				fail_msg("blip %zu seed %llu fired", i, (unsigned long long)seed);
+		}
+	/* a step fires once the hold has passed (2.75 s of the fault's slots at least), and soon after */
+	static const struct {
+		double rps, p, latest_s;
+	} steps[] = { { 20, 0.3, 6 }, { 20, 0.2, 6 }, { 50, 0.1, 6 }, { 2, 1.0, 8 } };
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		for (uint64_t seed = 1; seed <= 20; seed++) {
+			rng_state = seed;
+			struct redfast_test t = { 0 };
+			double clock = 0;
+			run_quarters(&t, &clock, 90, steps[i].rps, 0.002, 0.002, 0, 0); /* 2 rps: 120 slots with requests */
+			double from = clock + 0.25 * uniform();
+			double fired = run_quarters(&t, &clock, 30, steps[i].rps, 0.002, steps[i].p, from, 1e9);
+			if (fired < from + 2.5 || fired > from + steps[i].latest_s)
+				fail_msg("step %zu seed %llu fired %.2f s after it began", i, (unsigned long long)seed,
+					 fired - from);
+		}
+	/* an empty slot lengthens a run in progress and nothing else */
+	struct redfast_test t = { 0 };
+	for (int i = 0; i < 200; i++)
+		redfast_test_update(&t, &c, 5, 0);
+	assert_false(redfast_test_idle(&t, &c)); /* no run: nothing */
+	assert_int_equal(t.run, 0);
+	redfast_test_update(&t, &c, 5, 5);
+	uint32_t run = t.run;
+	double s_before = t.s, sum = t.run_sum;
+	assert_false(redfast_test_idle(&t, &c));
+	assert_int_equal(t.run, run + 1);
+	assert_true(t.s == s_before && t.run_sum == sum);
 }
 
 /* ---- the latency test ---- */
@@ -229,7 +319,7 @@ struct lphase {
 /* As run_phases, for the latency test of a service whose requests take base_ms; l may be NULL. */
 static int run_latency(const struct lphase *ph, size_t n, double base_ms, uint64_t seed, struct redfast_latency *l)
 {
-	struct redfast_config c = { 0 };
+	struct redfast_config c = ONE_SECOND;
 	static struct redfast_latency mine;
 	if (!l)
 		l = &mine;
@@ -323,7 +413,7 @@ static void test_latency_fault_never_teaches_the_p99(void **state)
 	assert_true(l.p99_s < 0.006);
 	/* back to normal: it clears */
 	double b[REDFAST_NB];
-	struct redfast_config c = { 0 };
+	struct redfast_config c = ONE_SECOND;
 	bool active = true;
 	for (int s = 0; s < 10 && active; s++) {
 		draw_slot(b, 20, 3, 1, 0);
@@ -409,7 +499,8 @@ static void publish_timed(struct live_signals *live, const char *service, int n,
 		sp->kind = 2; /* server */
 		sp->end_ns = fake_now - (int64_t)i * (SEC / (n + 1));
 		sp->start_ns = sp->end_ns - (int64_t)(ms * OODA_NS_PER_MS);
-		sp->status = i < errors ? STATUS_ERROR : STATUS_OK;
+		/* the errors spread evenly over the second */
+		sp->status = (i + 1) * errors / n != i * errors / n ? STATUS_ERROR : STATUS_OK;
 		++*id;
 		for (int j = 0; j < 8; j++) {
 			sp->trace_id[15 - j] = (uint8_t)(*id >> (8 * j));
@@ -475,8 +566,9 @@ static void test_driver_on_live_spans(void **state)
 	assert_int_equal(r.active, 0);
 	/* learning while the warm-up (30 slots with requests) lasts, the first read closing none */
 	assert_int_equal(learnt_at, 32);
-	/* 30 % of checkout failing: active on the fourth slot of the fault, not before */
+	/* 30 % of checkout failing: active once the hold (11 slots, 2.75 s of span time) has passed */
 	int fired_at = -1;
+	int64_t fault = fake_now;
 	for (int s = 0; s < 10 && fired_at < 0; s++) {
 		fake_now += SEC;
 		publish_second(live, 30, 9, &id);
@@ -484,15 +576,17 @@ static void test_driver_on_live_spans(void **state)
 		if (r.active)
 			fired_at = s;
 	}
-	assert_int_equal(fired_at, 3);
-	/* the condition began with the evidence's run of slots, before it fired: the alert's active_at */
+	/* on the third batch: 3 s of the fault's spans, the slots before the newest tested (2.75 s and more) */
+	assert_int_equal(fired_at, 2);
+	/* the condition began with the evidence's run of slots, in span time: the alert's active_at */
 	assert_true(r.since > 0 && r.since < r.at);
-	assert_int_equal(r.at - r.since, (int64_t)r.held * SEC);
-	assert_true(r.at - r.since >= 4 * SEC);
+	assert_true(r.since >= fault - LIVE_FINE_NS && r.since < fault + SEC / 2);
+	assert_true(r.at - r.since >= (int64_t)r.held * LIVE_FINE_NS);
 	assert_string_equal(r.service, "checkout");
-	assert_true(fabs(r.value - 0.3) < 1e-9);
+	/* the last slot's ratio: 2 or 3 of the 7 or 8 requests of a quarter of a second */
+	assert_true(r.value >= 2.0 / 8 && r.value <= 3.0 / 7);
 	assert_true(r.score >= 0.99);
-	assert_true(r.held >= 4);
+	assert_true(r.held >= 11);
 	assert_int_equal(r.lat_active, 0); /* as fast as ever: errors only */
 	/* healthy again: the signal goes inactive */
 	for (int s = 0; s < 10; s++) {
@@ -553,10 +647,10 @@ static void test_driver_latency(void **state)
 		if (r.lat_active)
 			fired_at = s;
 	}
-	assert_int_equal(fired_at, 3);
+	assert_int_equal(fired_at, 2); /* the third batch, as errors */
 	assert_int_equal(r.active, 0); /* no error */
 	assert_true(fabs(r.value - 1) < 1e-9);
-	assert_true(r.held >= 4);
+	assert_true(r.held >= 11);
 	/* every healthy request took 5 ms, in the (4, 6] ms bucket: a p99 inside it, the bound 1 ms or half more */
 	assert_true(r.p99_ms > 4 && r.p99_ms <= 6);
 	assert_true(fabs(r.slow_ms - (r.p99_ms + fmax(0.5 * r.p99_ms, 1))) < 1e-9);
@@ -608,8 +702,8 @@ static void test_each_service_on_its_own_arrivals(void **state)
 		if (r.b)
 			fired_second = s - 60;
 	}
-	/* on the tick right after b's fourth failing batch, not a second later */
-	assert_int_equal(fired_second, 3);
+	/* on the tick right after b's third failing batch, not a second later */
+	assert_int_equal(fired_second, 2);
 	assert_int_equal(r.a, 0);
 	/* b goes silent while failing (its process died): no error ratio to speak of, the signal clears */
 	for (int s = 0; s < 12; s++) {
@@ -631,6 +725,7 @@ int main(void)
 		cmocka_unit_test(test_clears_when_the_fault_ends),
 		cmocka_unit_test(test_a_fault_never_teaches_the_baseline),
 		cmocka_unit_test(test_warm_up_and_empty_slots),
+		cmocka_unit_test(test_quarter_slots),
 		cmocka_unit_test(test_latency_quantile),
 		cmocka_unit_test(test_latency_fires_once_held),
 		cmocka_unit_test(test_latency_blip_shift_and_traffic_never_fire),
