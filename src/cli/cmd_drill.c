@@ -24,6 +24,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "core/xalloc.h"
+#include "model/jsontime.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1009,12 +1010,6 @@ static json_t *drill_telemetry(struct drill *d)
 /* ---- output -------------------------------------------------------------------- */
 
 /* RFC 3339 in UTC, as ooda writes times (the input of `ooda export --from/--to`). */
-static json_t *time_json(int64_t ns)
-{
-	char t[40];
-	return json_string(ooda_time_format(ns, t, sizeof t));
-}
-
 static json_t *jnum_or_null(double v, int ok)
 {
 	return ok ? json_real((double)(long long)(v * 10 + 0.5) / 10) : json_null();
@@ -1060,8 +1055,8 @@ static json_t *drill_report(struct scenario *sc, size_t n, const struct drill_pa
 		json_object_set_new(e, "remediation", s->remedy ? json_incref(s->remedy) : json_null());
 		json_object_set_new(e, "suspects", s->suspects ? json_incref(s->suspects) : json_null());
 		json_object_set_new(e, "window", s->from_ns > 0 && s->to_ns > s->from_ns
-							 ? json_pack("{s:o, s:o}", "from", time_json(s->from_ns), "to",
-								     time_json(s->to_ns))
+							 ? json_pack("{s:o, s:o}", "from", json_time(s->from_ns), "to",
+								     json_time(s->to_ns))
 							 : json_null());
 		if (*s->error)
 			json_object_set_new(e, "error", json_string(s->error));

@@ -12,6 +12,7 @@
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "model/jsontime.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -130,14 +131,6 @@ static int state_parse(const char *s, enum alert_state *out)
 			return 0;
 		}
 	return OODA_EINVAL;
-}
-
-static json_t *time_json(int64_t ns)
-{
-	if (!ns)
-		return json_null();
-	char t[40];
-	return json_string(ooda_time_format(ns, t, sizeof(t)));
 }
 
 static json_t *dur_json(int64_t ns)
@@ -357,10 +350,10 @@ static json_t *alert_json(const struct alert *al, bool transitions, bool for_sto
 	json_object_set(j, "labels", al->labels);
 	json_object_set(j, "annotations", al->annotations);
 	json_object_set(j, "evidence", al->evidence);
-	json_object_set_new(j, "active_at", time_json(al->active_ns));
-	json_object_set_new(j, "fired_at", time_json(al->fired_ns));
-	json_object_set_new(j, "resolved_at", time_json(al->resolved_ns));
-	json_object_set_new(j, "last_signal_at", time_json(al->last_signal_ns));
+	json_object_set_new(j, "active_at", json_time_or_null(al->active_ns));
+	json_object_set_new(j, "fired_at", json_time_or_null(al->fired_ns));
+	json_object_set_new(j, "resolved_at", json_time_or_null(al->resolved_ns));
+	json_object_set_new(j, "last_signal_at", json_time_or_null(al->last_signal_ns));
 	json_object_set_new(j, "for", dur_json(al->for_ns));
 	json_object_set_new(j, "keep_firing_for", dur_json(al->keep_ns));
 	json_object_set_new(j, "group", str_or_null(al->group));
@@ -583,9 +576,9 @@ static json_t *silence_json(const struct silence *s, int64_t now_ns, bool for_st
 	for (size_t i = 0; i < s->n_m; i++)
 		json_array_append_new(ms, matcher_json(&s->m[i]));
 	json_object_set_new(j, "matchers", ms);
-	json_object_set_new(j, "starts_at", time_json(s->starts_ns));
-	json_object_set_new(j, "ends_at", time_json(s->ends_ns));
-	json_object_set_new(j, "created_at", time_json(s->created_ns));
+	json_object_set_new(j, "starts_at", json_time_or_null(s->starts_ns));
+	json_object_set_new(j, "ends_at", json_time_or_null(s->ends_ns));
+	json_object_set_new(j, "created_at", json_time_or_null(s->created_ns));
 	json_object_set_new(j, "creator", json_string(s->creator ? s->creator : ""));
 	if (s->reported_by)
 		json_object_set_new(j, "reported_by", json_string(s->reported_by));
@@ -1449,7 +1442,7 @@ int alerts_groups_json(struct alerts *a, bool all, struct buf *out, struct buf *
 		json_t *g = json_object_get(groups, al->group);
 		if (!g) {
 			g = json_pack("{s:s,s:o,s:I,s:s,s:[],s:[]}", "id", al->group, "started",
-				      time_json(al->group_started_ns), "started_ns", (json_int_t)al->group_started_ns,
+				      json_time_or_null(al->group_started_ns), "started_ns", (json_int_t)al->group_started_ns,
 				      "state", "resolved", "services", "alerts");
 			json_object_set_new(groups, al->group, g);
 			json_array_append(order, g);

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "model/jsontime.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -336,7 +337,7 @@ static json_t *hb_json(const struct hb *b, int64_t now)
 {
 	int64_t due;
 	enum heartbeat_state s = heartbeat_state_at(&b->spec, &b->st, b->since_ns, now, &due);
-	char e[32], g[32], t[40];
+	char e[32], g[32];
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", b->spec.name, "state", heartbeat_state_name(s),
 			      "every", ooda_duration_format(b->spec.every_ns, e, sizeof(e)), "grace",
 			      ooda_duration_format(b->spec.grace_ns, g, sizeof(g)), "severity",
@@ -346,8 +347,8 @@ static json_t *hb_json(const struct hb *b, int64_t now)
 		{ "last_ping", b->st.last_ping_ns }, { "last_ok", b->st.last_ok_ns }, { "last_start", b->st.last_start_ns }
 	};
 	for (int i = 0; i < 3; i++)
-		json_object_set_new(o, times[i].k, times[i].v ? json_string(ooda_time_format(times[i].v, t, sizeof(t))) : json_null());
-	json_object_set_new(o, "next_due", json_string(ooda_time_format(due, t, sizeof(t))));
+		json_object_set_new(o, times[i].k, json_time_or_null(times[i].v));
+	json_object_set_new(o, "next_due", json_time(due));
 	json_object_set_new(o, "message", json_string(b->st.message));
 	json_object_set_new(o, "duration_ms", b->st.duration_ms >= 0 ? json_integer(b->st.duration_ms) : json_null());
 	json_object_set_new(o, "exit_code", b->st.exit_code >= 0 ? json_integer(b->st.exit_code) : json_null());

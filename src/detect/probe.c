@@ -16,6 +16,7 @@
 #include "core/time.h"
 #include "core/worker.h"
 #include "store/tstore.h"
+#include "model/jsontime.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -461,9 +462,8 @@ void prober_destroy(struct prober *p)
 
 static json_t *result_json(const struct probe_result *r)
 {
-	char t[40];
-	json_t *o = json_pack("{s:s, s:b, s:f}", "at", ooda_time_format(r->at_ns, t, sizeof(t)), "ok", r->ok,
-			      "duration_ms", (double)r->duration_ns / 1e6);
+	json_t *o = json_pack("{s:o, s:b, s:f}", "at", json_time(r->at_ns), "ok", r->ok, "duration_ms",
+			      (double)r->duration_ns / 1e6);
 	if (r->code >= 0)
 		json_object_set_new(o, "code", json_integer(r->code));
 	if (r->error[0])
@@ -480,7 +480,7 @@ static const struct probe_result *newest(const struct probe_rt *rt)
 static json_t *rt_json(const struct probe_rt *rt, int64_t mono, int64_t wall)
 {
 	const struct probe_spec *s = &rt->spec;
-	char a[32], b[32], when[40];
+	char a[32], b[32];
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "service", s->service, "name", s->name,
 			      "kind", probe_kind_name(s->kind), "target", s->target, "state", probe_state_name(rt->win.state),
 			      "severity", alert_severity_name(s->severity),
@@ -498,7 +498,7 @@ static json_t *rt_json(const struct probe_rt *rt, int64_t mono, int64_t wall)
 	json_object_set_new(o, "running", json_boolean(rt->running));
 	if (s->kind == PROBE_HTTP && s->max_latency_ns)
 		json_object_set_new(o, "max_latency", json_string(ooda_duration_format(s->max_latency_ns, a, sizeof(a))));
-	json_object_set_new(o, "next_due", json_string(ooda_time_format(wall + (rt->due - mono), when, sizeof(when))));
+	json_object_set_new(o, "next_due", json_time(wall + (rt->due - mono)));
 	const struct probe_result *last = newest(rt);
 	json_object_set_new(o, "last", last ? result_json(last) : json_null());
 	json_t *res = json_array();

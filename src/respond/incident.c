@@ -18,6 +18,7 @@
 #include "core/time.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
+#include "model/jsontime.h"
 
 #include <math.h>
 #include <string.h>
@@ -106,12 +107,6 @@ static bool graph_reaches(void *ctx, const char *from, const char *to)
 }
 
 /* ---- small helpers -------------------------------------------------------- */
-
-json_t *iso_json(int64_t ns)
-{
-	char t[40];
-	return json_string(ooda_time_format(ns, t, sizeof(t)));
-}
 
 int incident_number_parse(const char *id, int64_t *n, struct buf *err)
 {
@@ -241,7 +236,7 @@ static int change_tx(struct store *s, void *ctx, struct buf *err)
 		json_object_set_new(c->doc, "id", json_string(id));
 		json_object_set_new(c->doc, "number", json_integer(number));
 	}
-	json_object_set_new(c->doc, "updated_at", iso_json(c->now_ns));
+	json_object_set_new(c->doc, "updated_at", json_time(c->now_ns));
 	if (c->artifact) {
 		c->artifact->number = number;
 		if ((rc = store_incident_artifact_put(s, c->artifact))) {
@@ -684,8 +679,8 @@ json_t *incident_new_doc(const char *title, const char *severity, const char *se
 	json_object_set_new(d, "services", svcs);
 	json_object_set_new(d, "commander", json_null());
 	json_object_set_new(d, "alerts", json_array());
-	json_object_set_new(d, "onset_at", iso_json(now_ns));
-	json_object_set_new(d, "opened_at", iso_json(now_ns));
+	json_object_set_new(d, "onset_at", json_time(now_ns));
+	json_object_set_new(d, "opened_at", json_time(now_ns));
 	static const char *const stamps[] = { "acknowledged_at", "mitigated_at", "resolved_at", "reviewed_at" };
 	for (size_t i = 0; i < 4; i++)
 		json_object_set_new(d, stamps[i], json_null());
@@ -901,7 +896,7 @@ static void handle_transition(struct incidents *inc, struct tr_item *t)
 			int64_t first;
 			if (active && !ooda_time_parse(active, strlen(active), &first) && first > 0 &&
 			    first < json_integer_value(json_object_get(c.doc, "_onset_ns"))) {
-				json_object_set_new(c.doc, "onset_at", iso_json(first));
+				json_object_set_new(c.doc, "onset_at", json_time(first));
 				json_object_set_new(c.doc, "_onset_ns", json_integer(first));
 			}
 			incident_entry(&c, "alert", "ooda", text.data, entry_data);
@@ -947,7 +942,7 @@ static void handle_transition(struct incidents *inc, struct tr_item *t)
 			c.doc = incident_new_doc(title.data, dec.severity, t->service, opened > now ? opened : now);
 			c.is_new = true;
 			buf_release(&title);
-			json_object_set_new(c.doc, "onset_at", iso_json(onset));
+			json_object_set_new(c.doc, "onset_at", json_time(onset));
 			json_object_set_new(c.doc, "_onset_ns", json_integer(onset));
 			json_array_append_new(json_object_get(c.doc, "alerts"), json_string(t->fp));
 			json_array_append_new(json_object_get(c.doc, "_alert_names"), json_string(t->name));
@@ -1074,7 +1069,7 @@ static int timeline_row(void *ctx, const void *row)
 		return 0;
 	json_t *data = json_loads(e->data, 0, NULL);
 	json_array_append_new(t->out, json_pack("{s:I, s:o, s:s, s:s, s:s, s:o}", "seq", (json_int_t)e->seq, "at",
-						iso_json(e->at_ns), "kind", e->kind, "actor", e->actor, "text", e->text,
+						json_time(e->at_ns), "kind", e->kind, "actor", e->actor, "text", e->text,
 						"data", data ? data : json_object()));
 	return 0;
 }
@@ -1239,7 +1234,7 @@ int incidents_transition_fp(struct incidents *inc, const char *id, const char *t
 	} else {
 		json_object_set_new(c.doc, "status", json_string(to));
 		if (stamp)
-			json_object_set_new(c.doc, stamp, iso_json(c.now_ns));
+			json_object_set_new(c.doc, stamp, json_time(c.now_ns));
 		if (!strcmp(to, "resolved")) {
 			json_object_set_new(c.doc, "_resolved_ns", json_integer(c.now_ns));
 			/* the resolution: whether it was a false positive (the automation report counts runs on those) */

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "core/xalloc.h"
+#include "model/jsontime.h"
 
 #include <math.h>
 #include <string.h>
@@ -95,7 +96,7 @@ int incidents_hypothesis_add(struct incidents *inc, const char *id, const json_t
 	json_t *h = json_pack("{s:s, s:s, s:f, s:o, s:s, s:s, s:o, s:n, s:n}", "id", hid, "statement", statement,
 			      "confidence", confidence, "evidence",
 			      ev && !json_is_null(ev) ? json_deep_copy(ev) : json_array(), "state", "open", "created_by",
-			      actor, "created_at", iso_json(c.now_ns), "decided_by", "decided_at");
+			      actor, "created_at", json_time(c.now_ns), "decided_by", "decided_at");
 	json_array_append(hs, h);
 	struct buf t = BUF_INIT;
 	buf_addf(&t, "hypothesis %s: %s", hid, statement);
@@ -134,7 +135,7 @@ int incidents_hypothesis_decide(struct incidents *inc, const char *id, const cha
 	json_object_set_new(h, "state", json_string(state));
 	bool open = !strcmp(state, "open");
 	json_object_set_new(h, "decided_by", open ? json_null() : json_string(actor));
-	json_object_set_new(h, "decided_at", open ? json_null() : iso_json(c.now_ns));
+	json_object_set_new(h, "decided_at", open ? json_null() : json_time(c.now_ns));
 	struct buf t = BUF_INIT;
 	buf_addf(&t, "hypothesis %s %s%s%s", hid, state, note && *note ? ": " : "", note && *note ? note : "");
 	incident_entry(&c, "hypothesis", actor, t.data, json_deep_copy(h));
@@ -189,7 +190,7 @@ int incidents_status_update(struct incidents *inc, const char *id, const char *s
 		json_object_set_new(c.doc, "_status_updates", ups);
 	}
 	json_t *u = json_pack("{s:s, s:s, s:s, s:o}", "state", state, "message", message, "by", actor, "at",
-			      iso_json(c.now_ns));
+			      json_time(c.now_ns));
 	json_array_append(ups, u);
 	struct buf t = BUF_INIT;
 	buf_addf(&t, "status update (%s): %s", state, message);
@@ -262,7 +263,7 @@ static json_t *artifact_json(const struct incident_artifact_row *a)
 	snprintf(aid, sizeof(aid), "A%lld", (long long)a->id);
 	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:o}", "id", aid, "name", a->name, "content_type",
 			 a->content_type, "size", (json_int_t)a->size, "sha256", a->sha256, "uploaded_by",
-			 a->uploaded_by, "uploaded_at", iso_json(a->at_ns));
+			 a->uploaded_by, "uploaded_at", json_time(a->at_ns));
 }
 
 static bool name_ok(const char *name)

@@ -51,7 +51,6 @@ bool incident_status_open(const char *s);
 int incident_number_parse(const char *id, int64_t *n, struct buf *err);
 int incident_load(struct incidents *inc, const char *id, json_t **doc, struct buf *err);
 json_t *incident_public(const json_t *doc);
-json_t *iso_json(int64_t ns);
 json_t *incident_new_doc(const char *title, const char *severity, const char *service, int64_t now_ns);
 int incident_entries(struct incidents *inc, int64_t number, const char *kind, json_t **out);
 

@@ -15,6 +15,7 @@
 #include "core/time.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
+#include "model/jsontime.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -732,8 +733,7 @@ struct list_ctx {
 
 static void set_time(json_t *o, const char *key, int64_t ns)
 {
-	char ts[40];
-	json_object_set_new(o, key, ns ? json_string(ooda_time_format(ns, ts, sizeof(ts))) : json_null());
+	json_object_set_new(o, key, json_time_or_null(ns));
 }
 
 static int list_row(void *ctx, const void *row)

@@ -11,6 +11,7 @@
 #include "respond/tz.h"
 #include "core/error.h"
 #include "core/time.h"
+#include "model/jsontime.h"
 
 #include <ctype.h>
 #include <strings.h>
@@ -639,14 +640,6 @@ int oncall_who(const struct oncall *oc, const struct oncall_overrides *ov, const
 	return 0;
 }
 
-static json_t *time_json(int64_t ns)
-{
-	if (ns == INT64_MIN || ns == INT64_MAX || ns < 0)
-		return json_null();
-	char b[40];
-	return json_string(ooda_time_format(ns, b, sizeof(b)));
-}
-
 json_t *oncall_shift_json(const struct oncall_shift *s)
 {
 	json_t *backups = json_array();
@@ -656,11 +649,11 @@ json_t *oncall_shift_json(const struct oncall_shift *s)
 	if (s->override) {
 		const struct oncall_override *o = s->override;
 		ov = json_pack("{s:s, s:s, s:s?, s:o, s:o, s:s?, s:s?}", "id", o->id, "user", o->user, "replaces",
-			       s->rotation_primary, "from", time_json(o->from_ns), "to", time_json(o->to_ns), "reason",
+			       s->rotation_primary, "from", json_time_or_null(o->from_ns), "to", json_time_or_null(o->to_ns), "reason",
 			       o->reason, "created_by", o->created_by);
 	}
 	return json_pack("{s:s, s:s?, s:o, s:o, s:o, s:o}", "schedule", s->schedule, "primary", s->primary, "backups",
-			 backups, "start", time_json(s->start_ns), "end", time_json(s->end_ns), "override", ov);
+			 backups, "start", json_time_or_null(s->start_ns), "end", json_time_or_null(s->end_ns), "override", ov);
 }
 
 int oncall_shifts(const struct oncall *oc, const struct oncall_overrides *ov, const char *schedule, int64_t from_ns,

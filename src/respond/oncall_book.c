@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "store/vdoc.h"
+#include "model/jsontime.h"
 
 #include <pthread.h>
 #include <sys/random.h>
@@ -212,17 +213,11 @@ void oncall_view_release(struct oncall_view *v)
 
 /* ---- overrides -------------------------------------------------------------- */
 
-static json_t *time_json(int64_t ns)
-{
-	char t[40];
-	return json_string(ooda_time_format(ns, t, sizeof(t)));
-}
-
 json_t *oncall_override_json(const struct oncall_override *o)
 {
 	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s?, s:s?, s:o, s:{s:I, s:I, s:I}}", "id", o->id, "schedule",
-			 o->schedule, "user", o->user, "from", time_json(o->from_ns), "to", time_json(o->to_ns), "reason",
-			 o->reason, "created_by", o->created_by, "created", time_json(o->created_ns), "ns", "from",
+			 o->schedule, "user", o->user, "from", json_time(o->from_ns), "to", json_time(o->to_ns), "reason",
+			 o->reason, "created_by", o->created_by, "created", json_time(o->created_ns), "ns", "from",
 			 (json_int_t)o->from_ns, "to", (json_int_t)o->to_ns, "created", (json_int_t)o->created_ns);
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/time.h"
+#include "model/jsontime.h"
 
 #define NS_PER_DAY (86400 * OODA_NS_PER_SEC)
 
@@ -319,10 +320,9 @@ int reliability_compute(const json_t *incidents, const json_t *timelines_by_id, 
 	json_t *svcs = json_object();
 	for (size_t g = 0; g < nsvc; g++)
 		json_object_set_new(svcs, names[g], group_json(&per[g]));
-	char f[40], t[40];
 	*out = json_object();
-	json_object_set_new(*out, "from", json_string(ooda_time_format(from_ns, f, sizeof(f))));
-	json_object_set_new(*out, "to", json_string(ooda_time_format(to_ns, t, sizeof(t))));
+	json_object_set_new(*out, "from", json_time(from_ns));
+	json_object_set_new(*out, "to", json_time(to_ns));
 	json_object_set_new(*out, "incidents", json_integer(all.incidents));
 	json_object_set_new(*out, "drills_excluded", json_integer(drills));
 	json_object_set_new(*out, "overall", group_json(&all));
