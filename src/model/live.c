@@ -174,6 +174,8 @@ void live_fine_add(struct service *svc, int64_t end_ns, bool by_arrival, int64_t
 	}
 	if (svc->fine_head == INT64_MIN || k > svc->fine_head)
 		svc->fine_head = k;
+	if (by_arrival && k == now_k && svc->fine_head == now_k)
+		svc->fine_head = now_k + 1; /* nothing more comes for it by arrival: testable at once */
 	struct fine_slot *f = &svc->fine[k % LIVE_FINE_SLOTS];
 	if (f->k != k) {
 		memset(f, 0, sizeof(*f));

@@ -277,9 +277,11 @@ int live_red_counts(struct live_signals *live, const char *service, const char *
  * clock's slot (a clock ahead of ours), and one ending more than
  * LIVE_FINE_LATE_NS before the service's newest fine slot is left out of the
  * fine slots (a batch retried after an outage is not news; the 10 s slots
- * count it). Counters merged
- * from other nodes (live_delta_apply) carry 10 s slots only: they land in the
- * newest fine slot or the clock's, whichever is later (by arrival).
+ * count it). Counters merged from other nodes (live_delta_apply) carry 10 s
+ * slots only: they land in the newest fine slot or the clock's, whichever is
+ * later (by arrival), and one landing in the clock's slot makes the next slot
+ * the newest, so a detector that tests the slots before the newest tests it
+ * at once (nothing more comes for it by arrival).
  */
 #define LIVE_FINE_NS (250 * INT64_C(1000000))
 #define LIVE_FINE_SLOTS 64

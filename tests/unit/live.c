@@ -943,6 +943,23 @@ static void test_fine_slots_merged(void **state)
 	double req, e;
 	fine_at(n2, "api", fake_now, &req, &e);
 	assert_true(req == 2 && e == 1); /* the 10 s slot of 50–60 s, now; the one of 20–30 s left out */
+	struct live_fine f[4];
+	size_t n = 0;
+	int64_t head = 0;
+	assert_int_equal(live_red_fine(n2, "api", 0, 4, f, &n, &head), 0);
+	assert_int_equal(head, fake_now / LIVE_FINE_NS + 1); /* the slot before the newest: testable at once */
+	/* a second delta in the same slot lands in the newest; the newest never runs ahead of the clock's next */
+	struct tb t2;
+	tb_init(&t2);
+	tb_span(&t2, "api", "op", SPAN_SERVER, T0 + 59 * SEC + 800 * MS, 5 * MS, STATUS_OK, 1, 4, 0);
+	publish(n1, &t2);
+	tb_release(&t2);
+	buf_reset(&d);
+	assert_int_equal(live_delta_take(n1, &d, &entries), 0);
+	assert_int_equal(live_delta_apply(n2, (const uint8_t *)d.data, d.len, &err), 0);
+	assert_int_equal(live_red_fine(n2, "api", 0, 4, f, &n, &head), 0);
+	assert_int_equal(head, fake_now / LIVE_FINE_NS + 1);
+	assert_true(f[n - 1].req == 1);
 	buf_release(&d);
 	buf_release(&err);
 	live_destroy(n1);
