@@ -84,10 +84,21 @@ struct slot_sum {
 	bool any;
 };
 
+bool redwatch_harmful(const struct anomaly_result *r, double value, int bad, double threshold)
+{
+	if (r->warming_up || !(r->score >= threshold) || r->direction != bad)
+		return false;
+	if (bad < 0 && isfinite(r->expected_lo) && !(value < r->expected_lo))
+		return false;
+	if (bad > 0 && isfinite(r->expected_hi) && !(value > r->expected_hi))
+		return false;
+	return true;
+}
+
 static void emit(struct redwatch *w, struct watched *x, int m, int64_t t, const struct alert_sink *sink)
 {
 	const struct anomaly_result *r = &x->last[m];
-	bool active = !r->warming_up && r->score >= w->cfg.threshold && r->direction == bad_direction[m];
+	bool active = redwatch_harmful(r, x->value[m], bad_direction[m], w->cfg.threshold);
 	char name[LIVE_NAME_MAX + 64];
 	snprintf(name, sizeof(name), "anomaly:%s/%s", x->service, metric_names[m]);
 	json_t *ev = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:b, s:s, s:s?}", "metric", metric_names[m], "value",

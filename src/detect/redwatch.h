@@ -14,6 +14,7 @@
 #ifndef OODA_REDWATCH_H
 #define OODA_REDWATCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "detect/anomaly.h"
@@ -30,6 +31,13 @@ struct redwatch;
 
 int redwatch_create(struct live_signals *live, const struct redwatch_config *cfg, struct redwatch **out);
 void redwatch_destroy(struct redwatch *w);
+
+/*
+ * Whether result r of metric value `value` raises the signal: not warming
+ * up, score >= threshold, direction bad (+1 up, -1 down) and value beyond
+ * the expected band on that side (when the band is finite).
+ */
+bool redwatch_harmful(const struct anomaly_result *r, double value, int bad, double threshold);
 
 /* Engine tick: processes the slots that closed since the last call; emits signals. */
 void redwatch_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink);
