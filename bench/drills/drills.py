@@ -109,10 +109,11 @@ RULES = [
 # for a Pushgateway), late past the same every + grace; `for: 0s` as ooda's heartbeat
 # has none.
 # ooda's fast RED change detector (src/detect/redfast.h) tests each service's error count
-# every second against the service's own baseline (a CUSUM of the binomial likelihood
-# ratio: tolerance baseline + max(baseline, 1 point), tuned to a 5-point rise, 8 nats to
-# fire) and fires when the excess held 4 one-second slots (3 s after the first failing
-# data) with evidence outside any blip-length stretch. PromQL has no sequential test (an
+# in 250 ms slots of span time against the service's own baseline (a CUSUM of the
+# binomial likelihood ratio: tolerance baseline + max(baseline, 1 point), tuned to a
+# 5-point rise, 8 nats to fire) and fires when the excess held 11 slots (2.75 s of the
+# service's spans from the first failing one) with evidence outside any blip-length
+# stretch. PromQL has no sequential test (an
 # evaluation keeps no state but `for`) and no per-request evidence, so Prometheus gets
 # the closest rule it can express: the error ratio over the shortest window a 1 s scrape
 # gives a rate for, with the same hold, at the threshold the other rule uses.
