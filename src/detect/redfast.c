@@ -385,6 +385,16 @@ static void forget_evidence(struct watched *x)
 	x->latency.t.slots = lat_slots; /* the learnt histogram stays */
 }
 
+/* Keeps slot s as it was read, to see what comes for it later. */
+static void remember(struct watched *x, const struct live_fine *s)
+{
+	struct seen *e = &x->seen[s->k % SEEN_SLOTS];
+	e->k = s->k;
+	e->req = s->req;
+	e->err = s->err;
+	memcpy(e->b, s->b, sizeof(e->b));
+}
+
 /*
  * Reads x's fine slots and tests those that closed since the last read
  * (from x->next_k to the one before the newest): spans that came for a slot
@@ -404,13 +414,8 @@ static bool test_service(struct redfast *w, struct watched *x, int64_t now_ns, c
 	x->head_k = head;
 	x->head_req = f[n - 1].req;
 	if (x->next_k == NO_SLOT) { /* the first read: what was there before is not news */
-		for (size_t i = 0; i + 1 < n; i++) {
-			struct seen *e = &x->seen[f[i].k % SEEN_SLOTS];
-			e->k = f[i].k;
-			e->req = f[i].req;
-			e->err = f[i].err;
-			memcpy(e->b, f[i].b, sizeof(e->b));
-		}
+		for (size_t i = 0; i + 1 < n; i++)
+			remember(x, &f[i]);
 		x->next_k = head;
 		return true;
 	}
@@ -455,10 +460,7 @@ static bool test_service(struct redfast *w, struct watched *x, int64_t now_ns, c
 				lat_sent = true;
 			}
 		}
-		e->k = s->k;
-		e->req = s->req;
-		e->err = s->err;
-		memcpy(e->b, s->b, sizeof(e->b));
+		remember(x, s);
 	}
 	if (tested && x->emitted && !sent)
 		emit(x, true, now_ns, &w->cfg, sink);

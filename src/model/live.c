@@ -147,11 +147,6 @@ static bool series_record(struct live_signals *live, struct series *s, int64_t k
 	return true;
 }
 
-static uint32_t add_sat32(uint32_t a, uint32_t b)
-{
-	return a > UINT32_MAX - b ? UINT32_MAX : a + b;
-}
-
 void live_fine_add(struct service *svc, int64_t end_ns, bool by_arrival, int64_t now_ns, uint32_t req, uint32_t err,
 		   const uint32_t *b, int one_b)
 {
@@ -181,13 +176,13 @@ void live_fine_add(struct service *svc, int64_t end_ns, bool by_arrival, int64_t
 		memset(f, 0, sizeof(*f));
 		f->k = k;
 	}
-	f->req = add_sat32(f->req, req);
-	f->err = add_sat32(f->err, err);
+	f->req = live_add_sat(f->req, req);
+	f->err = live_add_sat(f->err, err);
 	if (b)
 		for (int i = 0; i < NB; i++)
-			f->b[i] = add_sat32(f->b[i], b[i]);
+			f->b[i] = live_add_sat(f->b[i], b[i]);
 	else
-		f->b[one_b] = add_sat32(f->b[one_b], req);
+		f->b[one_b] = live_add_sat(f->b[one_b], req);
 }
 
 /* Sums slots k_lo..k_hi of s into t (which the caller zeroed). */

@@ -171,6 +171,12 @@ static inline uint32_t live_ring_pos(const struct live_signals *live, int64_t k)
 	return (uint32_t)(k % live->cfg.n_slots);
 }
 
+/* a + b, at most UINT32_MAX: counters merged from many nodes never wrap */
+static inline uint32_t live_add_sat(uint32_t a, uint32_t b)
+{
+	return a > UINT32_MAX - b ? UINT32_MAX : a + b;
+}
+
 static inline void live_totals_add_slot(struct totals *t, const struct slot *s)
 {
 	t->req += s->req;

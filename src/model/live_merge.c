@@ -336,11 +336,6 @@ static bool get_entry(struct rd *r, struct dent *e)
 	return !r->bad;
 }
 
-static uint32_t add_sat(uint32_t a, uint32_t b)
-{
-	return a > UINT32_MAX - b ? UINT32_MAX : a + b;
-}
-
 static void apply_entry(struct live_signals *live, const struct dent *e)
 {
 	uint32_t svc = live_service_by_name(live, e->svc, e->svc_len);
@@ -373,11 +368,11 @@ static void apply_entry(struct live_signals *live, const struct dent *e)
 		live->st.dropped_old += e->c.req;
 		return;
 	}
-	sl->req = add_sat(sl->req, e->c.req);
-	sl->err = add_sat(sl->err, e->c.err);
+	sl->req = live_add_sat(sl->req, e->c.req);
+	sl->err = live_add_sat(sl->err, e->c.err);
 	sl->sum_s += e->c.sum_s;
 	for (int b = 0; b < NB; b++)
-		sl->b[b] = add_sat(sl->b[b], e->c.b[b]);
+		sl->b[b] = live_add_sat(sl->b[b], e->c.b[b]);
 	live->st.merged_entries++;
 	if (e->type == OUT_RED) { /* another node's recent requests reach the fine slots by arrival */
 		int64_t now = live->cfg.clock(live->cfg.clock_ctx);

@@ -25,6 +25,7 @@
 #include "detect/redfast.h"
 #include "model/live.h"
 #include "model/record.h"
+#include "server_spans.h"
 
 #define SEC OODA_NS_PER_SEC
 #define T0 (INT64_C(1795600800) * SEC)
@@ -484,31 +485,7 @@ static void record_signal(void *ctx, const struct alert_signal *s)
 /* Publishes one second of `service`'s server spans ending at fake_now, `errors` of `n` failing, each taking ms. */
 static void publish_timed(struct live_signals *live, const char *service, int n, int errors, double ms, uint64_t *id)
 {
-	struct arena a;
-	arena_init(&a, 0);
-	struct telemetry_batch b;
-	memset(&b, 0, sizeof(b));
-	b.arena = &a;
-	b.spans = arena_zalloc(&a, sizeof(struct span) * (size_t)n);
-	struct resource *res = arena_zalloc(&a, sizeof(*res));
-	res->service = service;
-	for (int i = 0; i < n; i++) {
-		struct span *sp = &b.spans[b.n_spans++];
-		sp->resource = res;
-		sp->name = "POST /checkout";
-		sp->kind = 2; /* server */
-		sp->end_ns = fake_now - (int64_t)i * (SEC / (n + 1));
-		sp->start_ns = sp->end_ns - (int64_t)(ms * OODA_NS_PER_MS);
-		/* the errors spread evenly over the second */
-		sp->status = (i + 1) * errors / n != i * errors / n ? STATUS_ERROR : STATUS_OK;
-		++*id;
-		for (int j = 0; j < 8; j++) {
-			sp->trace_id[15 - j] = (uint8_t)(*id >> (8 * j));
-			sp->span_id[7 - j] = (uint8_t)(*id >> (8 * j));
-		}
-	}
-	assert_int_equal(live_publish(live, &b), 0);
-	arena_release(&a);
+	publish_server_spans(live, service, "POST /checkout", n, errors, fake_now, SEC / (n + 1), ms, id);
 }
 
 static void publish_service(struct live_signals *live, const char *service, int n, int errors, uint64_t *id)

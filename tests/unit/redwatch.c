@@ -20,6 +20,7 @@
 #include "detect/redwatch.h"
 #include "model/live.h"
 #include "model/record.h"
+#include "server_spans.h"
 
 #define SEC OODA_NS_PER_SEC
 #define T0 (INT64_C(1795600800) * SEC)
@@ -83,30 +84,7 @@ static void record(void *ctx, const struct alert_signal *s)
 /* Publishes one 10 s slot of api's server spans (n of them, spread over it) ending before `end`. */
 static void publish_slot(struct live_signals *live, int64_t end, int n, uint64_t *id)
 {
-	struct arena a;
-	arena_init(&a, 0);
-	struct telemetry_batch b;
-	memset(&b, 0, sizeof(b));
-	b.arena = &a;
-	b.spans = arena_zalloc(&a, sizeof(struct span) * (size_t)(n > 0 ? n : 1));
-	struct resource *res = arena_zalloc(&a, sizeof(*res));
-	res->service = "api";
-	for (int i = 0; i < n; i++) {
-		struct span *sp = &b.spans[b.n_spans++];
-		sp->resource = res;
-		sp->name = "GET /";
-		sp->kind = 2; /* server */
-		sp->end_ns = end - 1 - (int64_t)i * (10 * SEC / (n + 1));
-		sp->start_ns = sp->end_ns - 5 * OODA_NS_PER_MS;
-		sp->status = STATUS_OK;
-		++*id;
-		for (int j = 0; j < 8; j++) {
-			sp->trace_id[15 - j] = (uint8_t)(*id >> (8 * j));
-			sp->span_id[7 - j] = (uint8_t)(*id >> (8 * j));
-		}
-	}
-	assert_int_equal(live_publish(live, &b), 0);
-	arena_release(&a);
+	publish_server_spans(live, "api", "GET /", n, 0, end - 1, 10 * SEC / (n + 1), 5, id);
 }
 
 /*
