@@ -336,7 +336,8 @@ static bool get_entry(struct rd *r, struct dent *e)
 	return !r->bad;
 }
 
-static void apply_entry(struct live_signals *live, const struct dent *e)
+/* Adds entry e into live (lock held); now_ns: the clock, read once per delta. */
+static void apply_entry(struct live_signals *live, const struct dent *e, int64_t now_ns)
 {
 	uint32_t svc = live_service_by_name(live, e->svc, e->svc_len);
 	if (svc == NONE)
@@ -374,11 +375,9 @@ static void apply_entry(struct live_signals *live, const struct dent *e)
 	for (int b = 0; b < NB; b++)
 		sl->b[b] = live_add_sat(sl->b[b], e->c.b[b]);
 	live->st.merged_entries++;
-	if (e->type == OUT_RED) { /* another node's recent requests reach the fine slots by arrival */
-		int64_t now = live->cfg.clock(live->cfg.clock_ctx);
-		if ((e->k + 1) * live->cfg.slot_ns > now - LIVE_FINE_LATE_NS)
-			live_fine_add(live->services[svc], 0, true, now, e->c.req, e->c.err, e->c.b, 0);
-	}
+	/* another node's recent requests reach the fine slots by arrival */
+	if (e->type == OUT_RED && (e->k + 1) * live->cfg.slot_ns > now_ns - LIVE_FINE_LATE_NS)
+		live_fine_add(live->services[svc], 0, true, now_ns, e->c.req, e->c.err, e->c.b, 0);
 }
 
 static void rd_header(struct rd *r, const struct live_signals *live, uint64_t *count)
@@ -419,11 +418,12 @@ int live_delta_apply(struct live_signals *live, const uint8_t *p, size_t n, stru
 			buf_addf(err, "live delta: %s (at byte %zu)", r.bad, (size_t)(r.p - p));
 		return OODA_EINVAL;
 	}
+	int64_t now = live->cfg.clock(live->cfg.clock_ctx);
 	pthread_mutex_lock(&live->lock);
 	r = (struct rd){ p, p + n, NULL };
 	rd_header(&r, live, &count);
 	for (uint64_t i = 0; i < count && get_entry(&r, &e); i++)
-		apply_entry(live, &e);
+		apply_entry(live, &e, now);
 	pthread_mutex_unlock(&live->lock);
 	return 0;
 }

@@ -201,6 +201,13 @@ static void json_neighbours(const struct live_signals *live, uint32_t svc_id, bo
 	buf_addch(out, ']');
 }
 
+/* The index of the service called name (a whole name, not truncated), or NONE. Holds the lock. */
+static uint32_t service_named(const struct live_signals *live, const char *name)
+{
+	size_t len = strlen(name);
+	return len < LIVE_NAME_MAX ? live_service_find(live, name, len, XXH3_64bits(name, len)) : NONE;
+}
+
 int live_service_json(struct live_signals *live, const char *name, int64_t now_ns,
 		      int64_t window_ns, struct buf *out, struct buf *err)
 {
@@ -211,9 +218,7 @@ int live_service_json(struct live_signals *live, const char *name, int64_t now_n
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&live->lock);
-	size_t len = strlen(name);
-	uint32_t id = len < LIVE_NAME_MAX ? live_service_find(live, name, len, XXH3_64bits(name, len))
-					  : NONE;
+	uint32_t id = service_named(live, name);
 	if (id == NONE) {
 		pthread_mutex_unlock(&live->lock);
 		if (err)
@@ -597,9 +602,10 @@ static double slot_fast(const struct slot *s, double le)
 	return live_hist_below(h, le);
 }
 
-static int red_counts(struct live_signals *live, const char *service, const char *operation, int64_t from_ns,
-		      int64_t to_ns, double le_seconds, size_t cap, int64_t *first_slot_ns, int64_t *slot_ns,
-		      double *requests, double *errors, double *fast, size_t *n, struct buf *err)
+int live_red_counts(struct live_signals *live, const char *service, const char *operation,
+		    int64_t from_ns, int64_t to_ns, double le_seconds, size_t cap,
+		    int64_t *first_slot_ns, int64_t *slot_ns, double *requests, double *errors,
+		    double *fast, size_t *n, struct buf *err)
 {
 	if (!live || !service || !first_slot_ns || !slot_ns || !requests || !errors || !n || !cap)
 		return OODA_EINVAL;
@@ -623,9 +629,8 @@ static int red_counts(struct live_signals *live, const char *service, const char
 		if (fast)
 			fast[i] = 0;
 	}
-	size_t len = strlen(service);
 	pthread_mutex_lock(&live->lock);
-	uint32_t id = len < LIVE_NAME_MAX ? live_service_find(live, service, len, XXH3_64bits(service, len)) : NONE;
+	uint32_t id = service_named(live, service);
 	if (id == NONE) {
 		pthread_mutex_unlock(&live->lock);
 		return 0;
@@ -651,15 +656,6 @@ static int red_counts(struct live_signals *live, const char *service, const char
 	return 0;
 }
 
-int live_red_counts(struct live_signals *live, const char *service, const char *operation,
-		    int64_t from_ns, int64_t to_ns, double le_seconds, size_t cap,
-		    int64_t *first_slot_ns, int64_t *slot_ns, double *requests, double *errors,
-		    double *fast, size_t *n, struct buf *err)
-{
-	return red_counts(live, service, operation, from_ns, to_ns, le_seconds, cap, first_slot_ns, slot_ns, requests,
-			  errors, fast, n, err);
-}
-
 int live_red_fine(struct live_signals *live, const char *service, int64_t from_k, size_t cap,
 		  struct live_fine *out, size_t *n, int64_t *head)
 {
@@ -667,9 +663,8 @@ int live_red_fine(struct live_signals *live, const char *service, int64_t from_k
 		return OODA_EINVAL;
 	*n = 0;
 	*head = INT64_MIN;
-	size_t len = strlen(service);
 	pthread_mutex_lock(&live->lock);
-	uint32_t id = len < LIVE_NAME_MAX ? live_service_find(live, service, len, XXH3_64bits(service, len)) : NONE;
+	uint32_t id = service_named(live, service);
 	const struct service *svc = id == NONE ? NULL : live->services[id];
 	if (!svc || !svc->fine || svc->fine_head == INT64_MIN) {
 		pthread_mutex_unlock(&live->lock);

@@ -22,6 +22,7 @@
 #include "remedy/run_index.h"
 #include "remedy/runbook_run.h"
 #include "store/vdoc.h"
+#include "model/jsontime.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -1206,14 +1207,13 @@ static bool nap(struct remedy *r, int64_t ns)
 
 static void step_record(json_t *rec, const struct action_result *res, int64_t started, int64_t finished)
 {
-	char at[40];
 	json_object_set_new(rec, "status", json_string(res->ok ? "ok" : "failed"));
 	json_object_set_new(rec, "exit_status", json_integer(res->status));
 	json_object_set_new(rec, "timed_out", json_boolean(res->timed_out));
 	json_object_set_new(rec, "output", json_stringn(res->output.data ? res->output.data : "", res->output.len));
 	json_object_set_new(rec, "error", json_stringn(res->error.data ? res->error.data : "", res->error.len));
 	json_object_set_new(rec, "duration_ms", json_integer((finished - started) / 1000000));
-	json_object_set_new(rec, "finished", json_string(ooda_time_format(ooda_now_ns(), at, sizeof(at))));
+	json_object_set_new(rec, "finished", json_time(ooda_now_ns()));
 	if (res->state)
 		json_object_set(rec, "undo_state", res->state);
 }

@@ -11,6 +11,7 @@
 #include "core/time.h"
 #include "respond/triage_data.h"
 #include "store/vdoc.h"
+#include "model/jsontime.h"
 
 #define SEV_ERROR 17   /* OTel SeverityNumber ERROR */
 #define TOP_SIGNALS 8
@@ -363,11 +364,10 @@ static json_t *runbook(const struct tdata *d)
 
 static void window_json(const struct tdata *d, json_t *o)
 {
-	char a[40], b[40], c[40];
-	json_object_set_new(o, "onset_at", json_string(ooda_time_format(d->onset, b, sizeof(b))));
-	json_object_set_new(o, "window", json_pack("{s:s, s:s, s:s, s:b}", "baseline_from",
-						   ooda_time_format(d->from, a, sizeof(a)), "onset", b, "to",
-						   ooda_time_format(d->now, c, sizeof(c)), "truncated", d->truncated));
+	json_object_set_new(o, "onset_at", json_time(d->onset));
+	json_object_set_new(o, "window", json_pack("{s:o, s:o, s:o, s:b}", "baseline_from", json_time(d->from), "onset",
+						   json_time(d->onset), "to", json_time(d->now), "truncated",
+						   d->truncated));
 }
 
 /* The service a suspect is about: "svc", "caller->svc" (the callee's behaviour), "svc@change". */
@@ -771,9 +771,8 @@ int triage_compute(const struct triage_deps *deps, const json_t *incident, int64
 		return rc;
 	}
 	json_t *s = json_object();
-	char now[40];
 	json_object_set_new(s, "incident", d.id ? json_string(d.id) : json_null());
-	json_object_set_new(s, "computed_at", json_string(ooda_time_format(now_ns, now, sizeof(now))));
+	json_object_set_new(s, "computed_at", json_time(now_ns));
 	window_json(&d, s);
 	json_t *svcs = services_red(&d);
 	json_int_t req = 0, errs = 0;
@@ -954,9 +953,8 @@ int triage_snapshot(const struct triage_deps *deps, const json_t *incident, int6
 		return rc;
 	}
 	json_t *s = json_object();
-	char now[40];
 	json_object_set_new(s, "incident", d.id ? json_string(d.id) : json_null());
-	json_object_set_new(s, "taken_at", json_string(ooda_time_format(now_ns, now, sizeof(now))));
+	json_object_set_new(s, "taken_at", json_time(now_ns));
 	window_json(&d, s);
 	json_t *edges = json_array();
 	for (size_t i = 0; i < d.n_edges; i++) {
