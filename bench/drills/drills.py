@@ -107,7 +107,8 @@ RULES = [
 # after every run). Prometheus: the job's last-success time, which a batch job pushes to
 # a Pushgateway (the simulator's control port serves it the same way, honor_labels as
 # for a Pushgateway), late past the same every + grace; `for: 0s` as ooda's heartbeat
-# has none.
+# has none. Grace 3 s: late when two runs in a row are missing (the second one's due
+# time, every after the first) plus 1 s for a run's own time (a run takes milliseconds).
 # ooda's fast RED change detector (src/detect/redfast.h) tests each service's error count
 # in 250 ms slots of span time against the service's own baseline (a CUSUM of the
 # binomial likelihood ratio: tolerance baseline + max(baseline, 1 point), tuned to a
@@ -132,7 +133,7 @@ PROM_FAST_LATENCY = ("LatencyRiseFast",
                      '> 1.5 * histogram_quantile(0.99, sum by (service, le) '
                      '(rate(sim_request_duration_seconds_bucket[5m] offset 1m)))', "3s")
 
-HB_EVERY, HB_GRACE = 2, 4
+HB_EVERY, HB_GRACE = 2, 3
 PROM_JOB_RULE = ("JobStopped",
                  f'time() - sim_job_last_success_timestamp_seconds{{job="reconciler"}} > {HB_EVERY + HB_GRACE}')
 

@@ -134,7 +134,7 @@ struct drill_pace {
 };
 
 static const struct drill_pace drill_paces[] = {
-	{ "realistic", "5s", "30s", "10s", "5s", "4s", 150, 60, 150, 30, 240 },
+	{ "realistic", "5s", "30s", "10s", "5s", "3s", 150, 60, 150, 30, 240 },
 	{ "fast", "1s", "20s", "3s", "1s", "2s", 45, 12, 60, 10, 90 },
 };
 
