@@ -70,7 +70,53 @@ SCENARIOS = [
     ("job-stopped", "job-stopped", None, False),
     ("traffic-spike", "traffic-spike", None, True),
     ("noise", "noise", None, True),
+    # not a simulator fault: the bench loads the machine itself (HOST_STRESS_S of busy
+    # loops, two per core, and a writer that syncs every block), nothing injected in the
+    # system watched: every alert is false
+    ("host-stress", None, None, True),
 ]
+HOST_STRESS_S = 30
+
+
+def host_counters():
+    """The machine's stall counters now: (time, CPU pressure µs, IO pressure µs (PSI
+    `some` totals, /proc/pressure), steal ticks, all ticks (/proc/stat)); None where the
+    kernel has none."""
+    def psi(kind):
+        try:
+            with open(f"/proc/pressure/{kind}") as f:
+                return int(f.readline().split("total=")[1])
+        except (OSError, IndexError, ValueError):
+            return None
+    steal = ticks = None
+    try:
+        with open("/proc/stat") as f:
+            cpu = [int(v) for v in f.readline().split()[1:]]
+        steal, ticks = (cpu[7] if len(cpu) > 7 else 0), sum(cpu)
+    except (OSError, ValueError):
+        pass
+    return (time.time(), psi("cpu"), psi("io"), steal, ticks)
+
+
+def host_share(a, b):
+    """Between two host_counters(): the share of the time some task waited for a CPU, for
+    IO, and the share of CPU time the hypervisor took (steal), in %."""
+    dt = max(b[0] - a[0], 1e-6)
+    out = {}
+    for key, i in (("cpu", 1), ("io", 2)):
+        out[key] = None if a[i] is None or b[i] is None else 100.0 * (b[i] - a[i]) / 1e6 / dt
+    out["steal"] = None if a[3] is None or b[4] == a[4] else 100.0 * (b[3] - a[3]) / (b[4] - a[4])
+    return out
+
+
+def host_stress():
+    """Starts the host-stress load; returns its processes (each stops by itself)."""
+    procs = [subprocess.Popen(["timeout", str(HOST_STRESS_S), "sh", "-c", "while :; do :; done"])
+             for _ in range(2 * (os.cpu_count() or 1))]
+    procs.append(subprocess.Popen(
+        ["timeout", str(HOST_STRESS_S), "sh", "-c",
+         f"while :; do dd if=/dev/zero of={tmp}/stress.bin bs=4k count=1000 oflag=dsync 2>/dev/null; done"]))
+    return procs
 
 # The rules, one per line on each side: (name, ooda expr, Prometheus expr).
 # Error ratio: both count the same requests (ooda the OTLP sum `sim.requests`
@@ -746,7 +792,12 @@ def drill(rec, control, ooda_port, prom_port, fault, service, harmless):
         body["service"] = service
     if fault == "traffic-spike":
         body["for"] = "30s"
-    _s, inst = call("POST", f"{control}/faults", body)
+    h0 = host_counters()
+    if fault:
+        _s, inst = call("POST", f"{control}/faults", body)
+        stress = []
+    else:
+        inst, stress = {}, host_stress()
     t0 = time.time()
     res = {"expected": (inst.get("expected_root_cause") or {})}
     deadline = t0 + (QUIET if harmless else TIMEOUT)
@@ -767,8 +818,13 @@ def drill(rec, control, ooda_port, prom_port, fault, service, harmless):
     res["prom"]["steps"] = prom_steps(prom_port, t0, ev[0]) if ev and not harmless else None
     if fault in REMEDIES:
         res["ooda"]["mttr"], res["ooda"]["run"] = remedy_wait(ooda_port, REMEDIES[fault][0], t0, deadline)
+    res["host"] = host_share(h0, host_counters())
+    for p_ in stress:
+        p_.kill()
+        p_.wait()
     try:
-        call("DELETE", f"{control}/faults/{inst['id']}")
+        if inst:
+            call("DELETE", f"{control}/faults/{inst['id']}")
     except Exception:
         pass  # expired by itself (noise, traffic-spike)
     last_clear = time.time()
@@ -779,6 +835,12 @@ def drill(rec, control, ooda_port, prom_port, fault, service, harmless):
 
 def fmt(v):
     return "—" if v is None else f"{v:.1f} s"
+
+
+def host_fmt(h):
+    """host_share() as `cpu stall 1.2 %, io stall 0.3 %, steal 0.0 %`."""
+    return ", ".join(f"{k}{' stall' if k != 'steal' else ''} " + ("—" if h.get(k) is None else f"{h[k]:.1f} %")
+                     for k in ("cpu", "io", "steal"))
 
 
 def summary(vals, none="no notification"):
@@ -843,7 +905,8 @@ def main():
             r = drill(rec, control, ooda_port, prom_port, fault, service, harmless)
             results[name].append(r)
             log(f"drills: {name} #{i + 1}: ooda {fmt(r['ooda']['mttd'])} ({r['ooda']['first']}), "
-                f"prometheus+am {fmt(r['prom']['mttd'])} ({r['prom']['first']})")
+                f"prometheus+am {fmt(r['prom']['mttd'])} ({r['prom']['first']}); "
+                f"machine {host_fmt(r['host'])}")
     with open(os.path.join(tmp, "events.json"), "w") as f:
         json.dump(rec.events, f)
     with open(os.path.join(tmp, "results.json"), "w") as f:
@@ -857,7 +920,9 @@ def main():
             fo = sum(r["ooda"]["false"] for r in rs)
             fp = sum(r["prom"]["false"] for r in rs)
             fi = sum(1 for r in rs if r.get("incident_service"))
-            rows.append([name, "—", "—", "—", "—", f"{fo} / {fp}", f"{fi} false incidents"])
+            worst = max(rs, key=lambda r: r["host"].get("cpu") or 0)["host"]
+            rows.append([name, "—", "—", "—", "—", f"{fo} / {fp}", f"{fi} false incidents",
+                         host_fmt(worst)])
             continue
         om, ow = summary([r["ooda"]["mttd"] for r in rs])
         pm, pw = summary([r["prom"]["mttd"] for r in rs])
@@ -866,9 +931,11 @@ def main():
             ooda_meds.append(statistics.median(got))
         hit = sum(1 for r in rs if r.get("incident_service")
                   and r["incident_service"] == r["expected"].get("service"))
-        rows.append([name, om, ow, pm, pw, "—", f"{hit}/{len(rs)}"])
+        worst = max(rs, key=lambda r: r["host"].get("cpu") or 0)["host"]
+        rows.append([name, om, ow, pm, pw, "—", f"{hit}/{len(rs)}", host_fmt(worst)])
     print(table(["scenario", "ooda median", "ooda worst", "Prom+AM median", "Prom+AM worst",
-                 "false notifications ooda / Prom+AM", "ooda incident on the root cause"], rows))
+                 "false notifications ooda / Prom+AM", "ooda incident on the root cause",
+                 "machine, the run with the most CPU stall"], rows))
     print("")
     print("ooda's time step by step, median s over the runs (fault → the rule's first failing sample → "
           "condition found → firing → notification queued → sent → at the receiver; data and condition "
