@@ -121,6 +121,8 @@ bool redfast_test_update(struct redfast_test *t, const struct redfast_config *cf
 		t->recent[t->run % REDFAST_MAX_HOLD] = l;
 		t->run++;
 		t->run_sum += l;
+		t->run_n += n;
+		t->run_k += k;
 		double suffix = 0;
 		for (uint32_t j = 0; j < w && j < t->run; j++) {
 			suffix += t->recent[(t->run - 1 - j) % REDFAST_MAX_HOLD];
@@ -130,6 +132,7 @@ bool redfast_test_update(struct redfast_test *t, const struct redfast_config *cf
 	} else {
 		t->run = 0;
 		t->run_sum = t->blip_max = 0;
+		t->run_n = t->run_k = 0;
 	}
 	if (t->active) {
 		t->c = fmax(0, t->c - l);
@@ -138,6 +141,7 @@ bool redfast_test_update(struct redfast_test *t, const struct redfast_config *cf
 			t->s = t->c = 0;
 			t->run = 0;
 			t->run_sum = t->blip_max = 0;
+			t->run_n = t->run_k = 0;
 			t->pending = 0; /* the slots waiting to be learnt are the fault's */
 			return false;
 		}
@@ -212,6 +216,9 @@ bool redfast_latency_update(struct redfast_latency *l, const struct redfast_conf
 /* A service with an active signal and no request for this long has no error ratio or latency to speak of. */
 #define GONE_NS (10 * OODA_NS_PER_SEC)
 #define NO_SLOT INT64_MIN
+/* Callees of a service remembered for the shared-slowdown test; the window they are read over. */
+#define MAX_CALLEES 16
+#define GRAPH_WINDOW_NS (60 * OODA_NS_PER_SEC)
 
 struct seen {
 	int64_t k; /* NO_SLOT when none */
@@ -229,6 +236,10 @@ struct watched {
 	struct redfast_test errors;
 	struct redfast_latency latency;
 	bool emitted, lat_emitted;  /* the state last sent (errors, latency) */
+	bool lat_tested;            /* a slot of its latency was tested this tick */
+	bool lat_held;              /* its latency fired during a shared slowdown: held back */
+	uint16_t callee[MAX_CALLEES]; /* indices in redfast.v of the services it called (the last minute) */
+	uint8_t n_callees;
 };
 
 struct redfast {
@@ -238,6 +249,9 @@ struct redfast {
 	size_t n;
 	struct live_fine read[LIVE_FINE_SLOTS];
 	int64_t last_names;
+	bool graph_known;     /* a traced call between two watched services in the last minute */
+	bool shared;          /* a shared slowdown is on */
+	int64_t shared_quiet; /* since when fewer than two services slow on their own (span slots), while shared */
 	atomic_bool enabled;
 	atomic_uint known, learning; /* services watched, and those still in warm-up (end of the last tick) */
 };
@@ -298,6 +312,41 @@ static void refresh_names(struct redfast *w, int64_t now_ns)
 			find(w, reds[i].service);
 	buf_release(&err);
 	arena_release(&a);
+}
+
+static struct watched *known(struct redfast *w, const char *service)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (!strcmp(w->v[i].service, service))
+			return &w->v[i];
+	return NULL;
+}
+
+/* Learns who calls whom among the watched services over the last minute (live_graph_json's service edges). */
+static void refresh_graph(struct redfast *w, int64_t now_ns)
+{
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	for (size_t i = 0; i < w->n; i++)
+		w->v[i].n_callees = 0;
+	w->graph_known = false;
+	json_t *g = NULL;
+	if (!live_graph_json(w->live, now_ns, GRAPH_WINDOW_NS, &out, &err))
+		g = json_loadb(out.data, out.len, 0, NULL);
+	json_t *edges = json_object_get(g, "edges"), *e;
+	size_t i;
+	json_array_foreach(edges, i, e) {
+		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *src = json_string_value(json_object_get(e, "source"));
+		const char *dst = json_string_value(json_object_get(e, "target"));
+		struct watched *from = src ? known(w, src) : NULL, *to = dst ? known(w, dst) : NULL;
+		if (!type || strcmp(type, "service") || !from || !to || from == to || from->n_callees == MAX_CALLEES)
+			continue;
+		from->callee[from->n_callees++] = (uint16_t)(to - w->v);
+		w->graph_known = true;
+	}
+	json_decref(g);
+	buf_release(&out);
+	buf_release(&err);
 }
 
 static void emit_signal(struct watched *x, const char *metric, json_t *ev, const char *summary, bool active,
@@ -372,17 +421,21 @@ void redfast_set_enabled(struct redfast *w, bool on)
 		atomic_store(&w->enabled, on);
 }
 
+/* Forgets a test's evidence and state; what it learnt (baseline, slots seen) stays. */
+static void forget_test(struct redfast_test *t)
+{
+	struct redfast_test keep = *t;
+	memset(t, 0, sizeof(*t));
+	t->base_k = keep.base_k;
+	t->base_n = keep.base_n;
+	t->slots = keep.slots;
+}
+
 /* Forgets a silent service's evidence (no request for GONE_NS while active); its baselines stay. */
 static void forget_evidence(struct watched *x)
 {
-	struct redfast_test keep = x->errors;
-	memset(&x->errors, 0, sizeof(x->errors));
-	x->errors.base_k = keep.base_k;
-	x->errors.base_n = keep.base_n;
-	x->errors.slots = keep.slots;
-	uint32_t lat_slots = x->latency.t.slots;
-	memset(&x->latency.t, 0, sizeof(x->latency.t));
-	x->latency.t.slots = lat_slots; /* the learnt histogram stays */
+	forget_test(&x->errors);
+	forget_test(&x->latency.t); /* the learnt histogram stays */
 }
 
 /* Keeps slot s as it was read, to see what comes for it later. */
@@ -419,7 +472,7 @@ static bool test_service(struct redfast *w, struct watched *x, int64_t now_ns, c
 		x->next_k = head;
 		return true;
 	}
-	bool tested = false, sent = false, lat_sent = false;
+	bool tested = false, sent = false;
 	for (size_t i = 0; i + 1 < n; i++) {
 		const struct live_fine *s = &f[i];
 		struct seen *e = &x->seen[s->k % SEEN_SLOTS];
@@ -440,33 +493,155 @@ static bool test_service(struct redfast *w, struct watched *x, int64_t now_ns, c
 			x->late_req = x->late_err = 0;
 			memset(x->late_b, 0, sizeof(x->late_b));
 			x->next_k = s->k + 1;
-			bool active, lat_active;
+			bool active;
 			if (req > 0) {
 				active = redfast_test_update(&x->errors, &w->cfg, req, err);
-				lat_active = redfast_latency_update(&x->latency, &w->cfg, bkt);
+				redfast_latency_update(&x->latency, &w->cfg, bkt);
 			} else {
 				active = redfast_test_idle(&x->errors, &w->cfg);
-				lat_active = redfast_test_idle(&x->latency.t, &w->cfg);
+				redfast_test_idle(&x->latency.t, &w->cfg);
 			}
-			tested = true;
+			tested = x->lat_tested = true;
 			if (active != x->emitted) {
 				emit(x, active, now_ns, &w->cfg, sink);
 				x->emitted = active;
 				sent = true;
-			}
-			if (lat_active != x->lat_emitted) {
-				emit_latency(x, lat_active, now_ns, &w->cfg, sink);
-				x->lat_emitted = lat_active;
-				lat_sent = true;
 			}
 		}
 		remember(x, s);
 	}
 	if (tested && x->emitted && !sent)
 		emit(x, true, now_ns, &w->cfg, sink);
-	if (tested && x->lat_emitted && !lat_sent)
-		emit_latency(x, true, now_ns, &w->cfg, sink);
 	return grew;
+}
+
+/* ---- a slowdown shared by the whole system (redfast.h) ---- */
+
+/* The share of slow requests over the latency test's run (its last slot's without one). */
+static double slow_share(const struct watched *x)
+{
+	const struct redfast_test *t = &x->latency.t;
+	return t->run_n > 0 ? t->run_k / t->run_n : t->ratio;
+}
+
+/*
+ * Whether x's latency is rising: active, or half the evidence that fires
+ * (a lone slow request gives under 2 nats) over a run whose slow share is
+ * above its tolerance.
+ */
+static bool slowing(const struct redfast *w, const struct watched *x)
+{
+	const struct redfast_test *t = &x->latency.t;
+	return t->active || (t->s >= w->cfg.threshold / 2 && t->run_n > 0 && t->run_k / t->run_n > t->p0);
+}
+
+/* Whether x slows on its own: slowing, and no callee slowing with at least half its share. */
+static bool slowing_alone(const struct redfast *w, const struct watched *x)
+{
+	if (!slowing(w, x))
+		return false;
+	double share = slow_share(x);
+	for (unsigned i = 0; i < x->n_callees; i++) {
+		const struct watched *d = &w->v[x->callee[i]];
+		if (slowing(w, d) && slow_share(d) >= share / 2)
+			return false;
+	}
+	return true;
+}
+
+static void emit_shared(struct redfast *w, bool active, int64_t at_ns, const struct alert_sink *sink)
+{
+	json_t *services = json_array(), *own = json_array(), *shares = json_object();
+	int64_t since = at_ns;
+	for (size_t i = 0; i < w->n && active; i++) {
+		const struct watched *x = &w->v[i];
+		if (!slowing(w, x) && !x->lat_held)
+			continue;
+		json_array_append_new(services, json_string(x->service));
+		if (slowing_alone(w, x))
+			json_array_append_new(own, json_string(x->service));
+		json_object_set_new(shares, x->service, json_real(slow_share(x)));
+		int64_t began = (x->next_k - (int64_t)x->latency.t.run) * w->cfg.slot_ns;
+		if (x->latency.t.run && began < since)
+			since = began;
+	}
+	char summary[400];
+	snprintf(summary, sizeof(summary),
+		 "%zu services slowed together, %zu of them on their own (no slow callee explains it): a slowdown "
+		 "shared by the system (the machine, the network or something under every service), not one "
+		 "service's; their latency alerts are held back while it lasts",
+		 json_array_size(services), json_array_size(own));
+	json_t *ev = json_pack("{s:s, s:O, s:O, s:O, s:i, s:s}", "metric", "slowdown", "services", services, "own",
+			       own, "shares", shares, "value", (json_int_t)json_array_size(own), "detector",
+			       "red-cusum");
+	json_t *labels = json_pack("{s:s}", "metric", "slowdown");
+	json_t *ann = json_pack("{s:s}", "summary", summary);
+	struct alert_signal s = { .source = "anomaly", .name = "red:shared/slowdown", .severity = SEVERITY_TICKET,
+				  .labels = labels, .annotations = ann, .evidence = ev, .active = active,
+				  .at_ns = at_ns, .since_ns = active ? since : 0 };
+	alert_emit(sink, &s);
+	json_decref(ev);
+	json_decref(labels);
+	json_decref(ann);
+	json_decref(services);
+	json_decref(own);
+	json_decref(shares);
+}
+
+/*
+ * After every service was tested: whether, as a latency test fires, two or
+ * more slow on their own at once (with the call graph known; an episode
+ * starts only with a firing, never in the tail of alerts already sent, as
+ * a slow database's callers clearing after it), latency signals held back
+ * while that lasts, and each service's latency signal sent as its state
+ * (held or not) says.
+ */
+static void shared_tick(struct redfast *w, int64_t now_ns, const struct alert_sink *sink)
+{
+	unsigned alone = 0, slow = 0;
+	bool firing = false;
+	for (size_t i = 0; i < w->n; i++) {
+		alone += slowing_alone(w, &w->v[i]);
+		slow += slowing(w, &w->v[i]);
+		firing |= w->v[i].latency.t.active && !w->v[i].lat_emitted && !w->v[i].lat_held; /* firing now */
+	}
+	/* two or more on their own, and no fewer than those slowing with a callee: most of what slows, slows alone */
+	bool together = w->graph_known && alone >= 2 && 2 * alone >= slow;
+	if (!w->shared && together && firing) {
+		w->shared = true;
+		w->shared_quiet = 0;
+		emit_shared(w, true, now_ns, sink);
+	} else if (w->shared && together) {
+		w->shared_quiet = 0;
+	} else if (w->shared) {
+		if (!w->shared_quiet)
+			w->shared_quiet = now_ns;
+		if (now_ns - w->shared_quiet >= (int64_t)w->cfg.hold_slots * w->cfg.slot_ns) {
+			/* over: what the held services gathered was the system's; their own evidence starts now */
+			w->shared = false;
+			for (size_t i = 0; i < w->n; i++) {
+				struct watched *x = &w->v[i];
+				if (!x->lat_held && (x->lat_emitted || !slowing(w, x)))
+					continue;
+				forget_test(&x->latency.t);
+				x->lat_held = false;
+			}
+			emit_shared(w, false, now_ns, sink);
+		}
+	}
+	for (size_t i = 0; i < w->n; i++) {
+		struct watched *x = &w->v[i];
+		bool active = x->latency.t.active;
+		if (!active)
+			x->lat_held = false;
+		else if (w->shared && !x->lat_emitted)
+			x->lat_held = true;
+		bool want = active && !x->lat_held;
+		if (want != x->lat_emitted || (want && x->lat_tested))
+			emit_latency(x, want, now_ns, &w->cfg, sink);
+		x->lat_emitted = want;
+		x->lat_tested = false;
+	}
 }
 
 void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
@@ -481,12 +656,16 @@ void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 		}
 		w->n = 0;
 		w->last_names = 0;
+		if (w->shared)
+			emit_shared(w, false, now_ns, sink);
+		w->shared = w->graph_known = false;
 		atomic_store(&w->known, 0);
 		atomic_store(&w->learning, 0);
 		return;
 	}
 	if (!w->last_names || now_ns - w->last_names >= 5 * OODA_NS_PER_SEC || now_ns < w->last_names) {
 		refresh_names(w, now_ns);
+		refresh_graph(w, now_ns);
 		w->last_names = now_ns;
 	}
 	for (size_t i = 0; i < w->n; i++) {
@@ -499,9 +678,10 @@ void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 				emit(x, false, now_ns, &w->cfg, sink);
 			if (x->lat_emitted)
 				emit_latency(x, false, now_ns, &w->cfg, sink);
-			x->emitted = x->lat_emitted = false;
+			x->emitted = x->lat_emitted = x->lat_held = false;
 		}
 	}
+	shared_tick(w, now_ns, sink);
 	unsigned learning = 0;
 	for (size_t i = 0; i < w->n; i++)
 		learning += w->v[i].errors.slots <= w->cfg.warmup_slots;

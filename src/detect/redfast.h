@@ -70,6 +70,28 @@
  * past the bound within a slot; the machine's load shifting a service by a
  * few percent does not.
  *
+ * A slowdown shared by the whole system is not a service's fault. A
+ * service is slowing when its latency test is active or holds half the
+ * evidence that fires over a run whose share of slow requests is above its
+ * tolerance (a lone slow request gives under 2 nats); it slows on its own
+ * when none of its callees is slowing with at least half its share (a
+ * caller making up to two calls per request to a slow callee has up to
+ * about twice its share, inherited). When the call graph is known (a traced
+ * call between two watched services in the last minute) and, as a latency
+ * test fires, two or more services slow on their own and they are at least
+ * half of those slowing, the machine or something under every service
+ * moved, not one service: the latency signals of that moment are held back
+ * and one signal names the services instead (source "anomaly", name
+ * "red:shared/slowdown", no service, severity ticket, evidence {metric
+ * "slowdown", value (how many slow on their own), services, own, shares};
+ * it opens no incident by default). A slow database has its callers slow
+ * with it (inherited: one service slowing on its own) and fires as before.
+ * The episode ends once that has not held for hold_slots slots; the latency
+ * evidence of the services held back or slowing then is dropped, so one
+ * still slow after the episode fires on evidence of its own, a hold later:
+ * an unrelated service's chance excursion at a fault's onset delays its
+ * page by about two holds, never drops it.
+ *
  * Signals: source "anomaly", name "red:SERVICE/error_ratio", severity
  * ticket, active_at the start of the run's first slot (span time, never
  * after the firing), evidence {metric "error_ratio", value (the last slot's
@@ -132,6 +154,7 @@ struct redfast_test {
 	uint32_t slots;         /* slots with requests seen */
 	uint32_t run;           /* slots since S left 0 */
 	double run_sum;         /* sum of L over the run (not capped) */
+	double run_n, run_k;    /* requests and counted ones (errors, slow) over the run */
 	double blip_max;        /* the largest sum of L over at most hold_slots − 1 consecutive slots of the run */
 	double recent[REDFAST_MAX_HOLD]; /* the run's last L, by run % REDFAST_MAX_HOLD */
 	double pend_n[REDFAST_MAX_HOLD], pend_k[REDFAST_MAX_HOLD]; /* slots not yet learnt */

@@ -693,6 +693,183 @@ static void test_each_service_on_its_own_arrivals(void **state)
 	driver_close(live, w);
 }
 
+
+/* ---- a slowdown shared by the system ---- */
+
+struct by_name {
+	char name[8][64];
+	int active[8], inactive[8];
+	int n;
+	json_int_t shared_own; /* the shared signal's count of services slowing on their own */
+};
+
+static void count_by_name(void *ctx, const struct alert_signal *s)
+{
+	struct by_name *r = ctx;
+	int i = 0;
+	while (i < r->n && strcmp(r->name[i], s->name))
+		i++;
+	if (i == r->n) {
+		assert_true(r->n < 8);
+		snprintf(r->name[r->n++], sizeof(r->name[0]), "%s", s->name);
+	}
+	if (s->active)
+		r->active[i]++;
+	else
+		r->inactive[i]++;
+	if (!strcmp(s->name, "red:shared/slowdown")) {
+		assert_null(s->service);
+		assert_string_equal(json_string_value(json_object_get(s->evidence, "metric")), "slowdown");
+		if (s->active)
+			r->shared_own = json_integer_value(json_object_get(s->evidence, "value"));
+	}
+}
+
+static int active_of(const struct by_name *r, const char *name)
+{
+	for (int i = 0; i < r->n; i++)
+		if (!strcmp(r->name[i], name))
+			return r->active[i];
+	return 0;
+}
+
+static int inactive_of(const struct by_name *r, const char *name)
+{
+	for (int i = 0; i < r->n; i++)
+		if (!strcmp(r->name[i], name))
+			return r->inactive[i];
+	return 0;
+}
+
+static void span_ids(struct span *sp, uint64_t trace, uint64_t id)
+{
+	for (int j = 0; j < 8; j++) {
+		sp->trace_id[15 - j] = (uint8_t)(trace >> (8 * j));
+		sp->span_id[7 - j] = (uint8_t)(id >> (8 * j));
+	}
+}
+
+/*
+ * One second of n requests to `caller`, each calling `callee` once: the
+ * caller's server span (caller_ms), its client span and the callee's server
+ * span (callee_ms), in one trace; traced = false drops the parent links (no
+ * call graph). Ends at fake_now, spread over the second.
+ */
+static void publish_calls(struct live_signals *live, const char *caller, const char *callee, int n, double caller_ms,
+			  double callee_ms, bool traced, uint64_t *id)
+{
+	struct arena a;
+	arena_init(&a, 0);
+	struct telemetry_batch b;
+	memset(&b, 0, sizeof(b));
+	b.arena = &a;
+	b.spans = arena_zalloc(&a, sizeof(struct span) * 3 * (size_t)n);
+	struct resource *rc = arena_zalloc(&a, sizeof(*rc)), *rd = arena_zalloc(&a, sizeof(*rd));
+	rc->service = caller;
+	rd->service = callee;
+	for (int i = 0; i < n; i++) {
+		int64_t end = fake_now - (int64_t)i * (SEC / (n + 1));
+		uint64_t trace = ++*id, top = ++*id, call = ++*id, served = ++*id;
+		struct span *sv = &b.spans[b.n_spans++], *cl = &b.spans[b.n_spans++], *cd = &b.spans[b.n_spans++];
+		*sv = (struct span){ .name = "GET /", .kind = 2, .resource = rc, .end_ns = end,
+				     .start_ns = end - (int64_t)(caller_ms * OODA_NS_PER_MS) };
+		span_ids(sv, trace, top);
+		*cl = (struct span){ .name = "call", .kind = 3, .resource = rc, .end_ns = end - OODA_NS_PER_MS,
+				     .start_ns = end - OODA_NS_PER_MS - (int64_t)(callee_ms * OODA_NS_PER_MS),
+				     .has_parent = traced };
+		span_ids(cl, trace, call);
+		memcpy(cl->parent_span_id, sv->span_id, 8);
+		*cd = (struct span){ .name = "POST /query", .kind = 2, .resource = rd, .end_ns = cl->end_ns,
+				     .start_ns = cl->start_ns, .has_parent = traced };
+		span_ids(cd, trace, served);
+		memcpy(cd->parent_span_id, cl->span_id, 8);
+	}
+	assert_int_equal(live_publish(live, &b), 0);
+	arena_release(&a);
+}
+
+/* x and y each call db; one second of it, every caller taking x_ms and y_ms, the database db_ms. */
+static void two_callers(struct live_signals *live, struct redfast *w, const struct alert_sink *sink, double x_ms,
+			double y_ms, double db_ms, bool traced, uint64_t *id)
+{
+	fake_now += SEC;
+	publish_calls(live, "x", "db", 20, x_ms, db_ms, traced, id);
+	publish_calls(live, "y", "db", 20, y_ms, db_ms, traced, id);
+	redfast_tick(w, fake_now + SEC / 8, sink);
+}
+
+/*
+ * Two services slowing on their own at once, their database unchanged: held
+ * back, one shared signal instead; a slow database with its callers slow
+ * with it fires as before; without the call graph nothing is held; and a
+ * service still slow on its own after the episode fires on its own evidence.
+ */
+static void test_shared_slowdown(void **state)
+{
+	(void)state;
+	for (int traced = 1; traced >= 0; traced--) {
+		struct live_signals *live;
+		struct redfast *w;
+		driver_open(&live, &w);
+		struct by_name r = { 0 };
+		struct alert_sink sink = { count_by_name, &r };
+		uint64_t id = 0;
+		for (int s = 0; s < 60; s++)
+			two_callers(live, w, &sink, 8, 8, 3, traced, &id);
+		assert_int_equal(active_of(&r, "red:x/latency") + active_of(&r, "red:y/latency"), 0);
+		/* x and y four times slower, the database as ever: the machine, not a service */
+		for (int s = 0; s < 15; s++)
+			two_callers(live, w, &sink, 32, 32, 3, traced, &id);
+		if (traced) {
+			assert_int_equal(active_of(&r, "red:x/latency"), 0);
+			assert_int_equal(active_of(&r, "red:y/latency"), 0);
+			assert_true(active_of(&r, "red:shared/slowdown") >= 1);
+			assert_int_equal(r.shared_own, 2);
+		} else { /* no call graph: no telling a shared slowdown from two faults */
+			assert_true(active_of(&r, "red:x/latency") >= 1);
+			assert_true(active_of(&r, "red:y/latency") >= 1);
+			assert_int_equal(active_of(&r, "red:shared/slowdown"), 0);
+		}
+		for (int s = 0; s < 20; s++)
+			two_callers(live, w, &sink, 8, 8, 3, traced, &id);
+		if (!traced) {
+			driver_close(live, w);
+			continue;
+		}
+		assert_int_equal(active_of(&r, "red:x/latency") + active_of(&r, "red:y/latency"), 0);
+		assert_int_equal(inactive_of(&r, "red:shared/slowdown"), 1); /* the episode is over */
+		int shared = active_of(&r, "red:shared/slowdown");
+		/* the database ten times slower, its callers slow with it: the database's fault, every signal as before */
+		for (int s = 0; s < 10; s++)
+			two_callers(live, w, &sink, 35, 35, 30, traced, &id);
+		assert_true(active_of(&r, "red:db/latency") >= 1);
+		assert_true(active_of(&r, "red:x/latency") >= 1);
+		assert_true(active_of(&r, "red:y/latency") >= 1);
+		assert_int_equal(active_of(&r, "red:shared/slowdown"), shared);
+		/* the database recovers first, its callers' alerts clear after it: no episode starts in that tail */
+		for (int s = 0; s < 2; s++)
+			two_callers(live, w, &sink, 35, 35, 3, traced, &id);
+		assert_int_equal(active_of(&r, "red:shared/slowdown"), shared);
+		for (int s = 0; s < 30; s++)
+			two_callers(live, w, &sink, 8, 8, 3, traced, &id);
+		/* both slow again together, then y recovers and x stays slow: x fires once the episode is over */
+		int x_before = active_of(&r, "red:x/latency");
+		for (int s = 0; s < 8; s++)
+			two_callers(live, w, &sink, 32, 32, 3, traced, &id);
+		assert_int_equal(active_of(&r, "red:x/latency"), x_before);
+		assert_true(active_of(&r, "red:shared/slowdown") > shared);
+		int fired_after = -1;
+		for (int s = 0; s < 15 && fired_after < 0; s++) {
+			two_callers(live, w, &sink, 32, 8, 3, traced, &id);
+			if (active_of(&r, "red:x/latency") > x_before)
+				fired_after = s;
+		}
+		/* the episode ends a hold after y calmed, then x needs a hold of its own evidence */
+		assert_true(fired_after >= 3 && fired_after <= 10);
+		driver_close(live, w);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -710,6 +887,7 @@ int main(void)
 		cmocka_unit_test(test_driver_on_live_spans),
 		cmocka_unit_test(test_driver_latency),
 		cmocka_unit_test(test_each_service_on_its_own_arrivals),
+		cmocka_unit_test(test_shared_slowdown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
