@@ -599,8 +599,9 @@ static void emit_shared(struct redfast *w, bool active, int64_t at_ns, const str
 static void shared_tick(struct redfast *w, int64_t now_ns, const struct alert_sink *sink)
 {
 	unsigned alone = 0, slow = 0;
-	bool firing = false;
+	bool firing = false, tested = false;
 	for (size_t i = 0; i < w->n; i++) {
+		tested |= w->v[i].lat_tested;
 		alone += slowing_alone(w, &w->v[i]);
 		slow += slowing(w, &w->v[i]);
 		firing |= w->v[i].latency.t.active && !w->v[i].lat_emitted && !w->v[i].lat_held; /* firing now */
@@ -613,6 +614,8 @@ static void shared_tick(struct redfast *w, int64_t now_ns, const struct alert_si
 		emit_shared(w, true, now_ns, sink);
 	} else if (w->shared && together) {
 		w->shared_quiet = 0;
+		if (tested) /* while it lasts, as a service's signal is sent on every tick that tested a slot */
+			emit_shared(w, true, now_ns, sink);
 	} else if (w->shared) {
 		if (!w->shared_quiet)
 			w->shared_quiet = now_ns;
