@@ -372,6 +372,13 @@ class Server:
 
     def cleanup(self):
         self.stop()
+        if FAILURES:  # a failed check: the daemons' last words, before their directories go
+            for who, node in (("ooda", self), *((f"follower {i + 1}", f) for i, f in enumerate(self.followers))):
+                try:
+                    tail = node._own_log().splitlines()[-80:]
+                except OSError:
+                    continue
+                print(f"--- the last {len(tail)} lines of {who}'s log ---", *tail, sep="\n", file=sys.stderr)
         for f in self.followers:
             shutil.rmtree(f.tmp, ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
