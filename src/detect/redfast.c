@@ -251,7 +251,7 @@ struct redfast {
 	int64_t last_names;
 	bool graph_known;     /* a traced call between two watched services in the last minute */
 	bool shared;          /* a shared slowdown is on */
-	int64_t shared_quiet; /* since when fewer than two services slow on their own (span slots), while shared */
+	int64_t shared_quiet; /* since when (the clock) no longer together, while shared; 0 while together */
 	atomic_bool enabled;
 	atomic_uint known, learning; /* services watched, and those still in warm-up (end of the last tick) */
 };
