@@ -33,6 +33,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <sodium.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -205,26 +208,56 @@ int rollback_plan(struct change *c, const char *deploy_id, bool allow_irreversib
 
 /* ---- hooks -------------------------------------------------------------- */
 
+/* True when entry ("NAME=value") sets a name one of extra sets too. */
+static bool env_overridden(const char *entry, char *const extra[])
+{
+	size_t len = strcspn(entry, "=");
+	for (int i = 0; extra[i]; i++)
+		if (!strncmp(extra[i], entry, len) && extra[i][len] == '=')
+			return true;
+	return false;
+}
+
+extern char **environ;
+
 static int run_exec(const json_t *argv, int64_t timeout_ns, char *const envp_extra[], struct buf *err)
 {
 	size_t n = json_array_size(argv);
 	char **args = xcalloc(n + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++)
 		args[i] = (char *)json_string_value(json_array_get(argv, i));
-	pid_t pid = fork();
-	if (pid < 0) {
-		buf_addf(err, "cannot start %s: %s", args[0], strerror(errno));
+	/*
+	 * The environment is built here and the hook started with posix_spawnp: a
+	 * forked child of this many-threaded process must not allocate before its
+	 * exec (putenv and a PATH search do), or it can wait forever on a lock
+	 * another thread held at the fork.
+	 */
+	size_t ne = 0, nx = 0;
+	while (environ[ne])
+		ne++;
+	while (envp_extra[nx])
+		nx++;
+	char **env = xcalloc(ne + nx + 1, sizeof(char *));
+	size_t k = 0;
+	for (size_t i = 0; i < ne; i++)
+		if (!env_overridden(environ[i], envp_extra))
+			env[k++] = environ[i];
+	for (size_t i = 0; i < nx; i++)
+		env[k++] = envp_extra[i];
+	posix_spawnattr_t at;
+	posix_spawnattr_init(&at);
+	sigset_t none;
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&at, &none); /* the daemon blocks signals its threads wait for; the hook must not */
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+	pid_t pid;
+	int src = posix_spawnp(&pid, args[0], NULL, &at, args, env);
+	posix_spawnattr_destroy(&at);
+	free(env);
+	if (src) {
+		buf_addf(err, "cannot start %s: %s", args[0], strerror(src));
 		free(args);
 		return OODA_EIO;
-	}
-	if (pid == 0) {
-		for (int i = 0; envp_extra[i]; i++)
-			putenv(envp_extra[i]);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execvp(args[0], args);
-		_exit(127);
 	}
 	int64_t deadline = ooda_mono_ns() + timeout_ns;
 	int status = 0;
