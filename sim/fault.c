@@ -289,6 +289,22 @@ static int noise_apply(struct world *w, struct fault *f, struct buf *err)
 	return 0;
 }
 
+/* A bad deploy's failure (the same 10-30 % of requests) that ends by itself within the
+ * blip length: what a restart or a network hiccup looks like, and what a detector that
+ * tells a blip from a fault must never page on, however strong. */
+static int blip_apply(struct world *w, struct fault *f, struct buf *err)
+{
+	if (need_server(f, "blip", err) < 0)
+		return OODA_EINVAL;
+	struct svc_state *st = &w->svc[f->svc];
+	pthread_mutex_lock(&st->mu);
+	st->noise_ratio = 0.1 + 0.2 * sim_rand01(&st->rng);
+	snprintf(f->detail, sizeof f->detail, "a blip on %s: %.0f%% of requests fail, then nothing",
+		 svc_defs[f->svc].name, st->noise_ratio * 100);
+	pthread_mutex_unlock(&st->mu);
+	return 0;
+}
+
 static void noise_clear(struct world *w, struct fault *f)
 {
 	pthread_mutex_lock(&w->svc[f->svc].mu);
@@ -316,6 +332,8 @@ const struct fault_def fault_defs[] = {
 	  "more traffic, no fault", 0, spike_apply, spike_clear },
 	{ "noise", "a 2-second blip and normal jitter; must open nothing", SVC_FRONTEND, "none",
 	  "nothing: noise", 2 * SEC, noise_apply, noise_clear },
+	{ "blip", "a 2-second burst of failures as strong as a bad deploy's (10-30%), gone by itself; must open nothing",
+	  SVC_PAYMENTS, "none", "nothing: a blip", 2 * SEC, blip_apply, noise_clear },
 };
 
 const int fault_def_count = (int)(sizeof fault_defs / sizeof fault_defs[0]);

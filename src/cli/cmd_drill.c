@@ -959,8 +959,8 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 			sc->duplicate_incidents++; /* the fault's, but not grouped with the first */
 		} else if (!none) {
 			sc->false_incidents++; /* outside the fault's blast radius */
-		} else if (!strcmp(sc->name, "noise")) {
-			sc->false_incidents++; /* noise must open nothing */
+		} else if (!strcmp(sc->name, "noise") || !strcmp(sc->name, "blip")) {
+			sc->false_incidents++; /* noise and a blip must open nothing */
 		} else {
 			sc->suspects_route = route;
 			/* traffic: an incident is a false blame when its top suspect is a service (or,

@@ -119,7 +119,7 @@ def main():
         # the catalogue, as drills will read it
         r = subprocess.run([SIM, "list-faults", "--json"], capture_output=True, text=True, timeout=10)
         cat = {f["name"]: f for f in json.loads(r.stdout)}
-        check(len(cat) == 9 and cat["bad-deploy"]["expected_root_cause"]["kind"] == "deploy"
+        check(len(cat) == 10 and cat["bad-deploy"]["expected_root_cause"]["kind"] == "deploy"
               and cat["traffic-spike"]["expected_root_cause"]["service"] is None, "list-faults --json")
 
         # bad-deploy: a deploy event in ooda, then payments errors in ooda; clear rolls back

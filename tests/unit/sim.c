@@ -183,9 +183,9 @@ static void test_fault_request(void **state)
 static void test_fault_catalogue(void **state)
 {
 	static const char *const names[] = { "bad-deploy", "slow-dependency", "dependency-down", "memory-leak",
-					     "flag-misconfig", "config-shed", "job-stopped", "traffic-spike", "noise" };
-	assert_int_equal(fault_def_count, 9);
-	for (size_t i = 0; i < 9; i++)
+					     "flag-misconfig", "config-shed", "job-stopped", "traffic-spike", "noise", "blip" };
+	assert_int_equal(fault_def_count, 10);
+	for (size_t i = 0; i < 10; i++)
 		assert_true(fault_find(names[i]) >= 0);
 	assert_int_equal(fault_find("nope"), -1);
 	assert_int_equal(fault_find(NULL), -1);
@@ -193,7 +193,7 @@ static void test_fault_catalogue(void **state)
 	fault_catalogue_json(&out);
 	json_t *j = json_loads(out.data, 0, NULL);
 	assert_true(json_is_array(j));
-	assert_int_equal(json_array_size(j), 9);
+	assert_int_equal(json_array_size(j), 10);
 	size_t k;
 	json_t *f;
 	json_array_foreach(j, k, f) {
@@ -201,15 +201,18 @@ static void test_fault_catalogue(void **state)
 		const char *kind = json_string_value(json_object_get(rc, "kind"));
 		assert_non_null(kind);
 		assert_non_null(json_string_value(json_object_get(rc, "text")));
-		/* a fault with a cause names the service; traffic-spike and noise must blame none */
+		/* a fault with a cause names the service; traffic-spike, noise and a blip must blame none */
 		const char *name = json_string_value(json_object_get(f, "name"));
-		bool blameless = strcmp(name, "traffic-spike") == 0 || strcmp(name, "noise") == 0;
+		bool blameless = strcmp(name, "traffic-spike") == 0 || strcmp(name, "noise") == 0 ||
+				 strcmp(name, "blip") == 0;
 		assert_int_equal(strcmp(kind, "none") == 0, blameless);
 		assert_int_equal(json_is_null(json_object_get(rc, "service")), blameless);
 	}
 	/* the noise blip ends by itself after two seconds */
 	json_t *noise = json_array_get(j, (size_t)fault_find("noise"));
 	assert_string_equal(json_string_value(json_object_get(noise, "default_for")), "2s");
+	json_t *blip = json_array_get(j, (size_t)fault_find("blip"));
+	assert_string_equal(json_string_value(json_object_get(blip, "default_for")), "2s");
 	json_decref(j);
 	buf_release(&out);
 }
