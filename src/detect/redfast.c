@@ -280,14 +280,22 @@ void redfast_destroy(struct redfast *w)
 	free(w);
 }
 
-static struct watched *find(struct redfast *w, const char *service)
+/* The watched service named so, or NULL. */
+static struct watched *known(struct redfast *w, const char *service)
 {
 	for (size_t i = 0; i < w->n; i++)
 		if (!strcmp(w->v[i].service, service))
 			return &w->v[i];
-	if (w->n == w->cfg.max_services)
-		return NULL;
-	struct watched *x = &w->v[w->n++];
+	return NULL;
+}
+
+/* The watched service named so, added when new (NULL when max_services are watched). */
+static struct watched *find(struct redfast *w, const char *service)
+{
+	struct watched *x = known(w, service);
+	if (x || w->n == w->cfg.max_services)
+		return x;
+	x = &w->v[w->n++];
 	memset(x, 0, sizeof(*x));
 	snprintf(x->service, sizeof(x->service), "%s", service);
 	x->next_k = NO_SLOT;
@@ -312,14 +320,6 @@ static void refresh_names(struct redfast *w, int64_t now_ns)
 			find(w, reds[i].service);
 	buf_release(&err);
 	arena_release(&a);
-}
-
-static struct watched *known(struct redfast *w, const char *service)
-{
-	for (size_t i = 0; i < w->n; i++)
-		if (!strcmp(w->v[i].service, service))
-			return &w->v[i];
-	return NULL;
 }
 
 /* Learns who calls whom among the watched services over the last minute (live_graph_json's service edges). */
