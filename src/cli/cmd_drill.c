@@ -126,6 +126,7 @@ static const struct drill_remedy *remedy_for(const char *fault)
 struct drill_pace {
 	const char *name;
 	const char *eval, *window, *for_, *probe_every, *hb_grace;
+	const char *err_for; /* the error-ratio rule's: a 2 s blip is in its window for up to window + 2 s */
 	int detect_s;  /* give up on detection after this */
 	int observe_s; /* how long a fault that should open nothing is watched */
 	int quiet_s;   /* wait at most this for no firing alert after a clear */
@@ -134,8 +135,8 @@ struct drill_pace {
 };
 
 static const struct drill_pace drill_paces[] = {
-	{ "realistic", "5s", "30s", "10s", "5s", "3s", 150, 60, 150, 30, 240 },
-	{ "fast", "1s", "20s", "3s", "1s", "2s", 45, 12, 60, 10, 90 },
+	{ "realistic", "5s", "30s", "10s", "5s", "3s", "32s", 150, 60, 150, 30, 240 },
+	{ "fast", "1s", "20s", "3s", "1s", "2s", "22s", 45, 12, 60, 10, 90 },
 };
 
 struct drill {
@@ -419,7 +420,7 @@ static void drill_config(struct drill *d, int rx_port, struct buf *y)
 		 "    - name: HighErrorRatio\n      expr: >-\n        sum by (service) (rate(ooda_span_errors_total[%s]))\n"
 		 "        / sum by (service) (rate(ooda_span_requests_total[%s])) > 0.05\n      for: %s\n"
 		 "      severity: page\n",
-		 p->window, p->window, p->for_);
+		 p->window, p->window, p->err_for);
 	for (size_t i = 0; i < N_SERVICES; i++)
 		buf_addf(y,
 			 "    - name: HighLatency-%s\n      expr: >-\n        histogram_quantile(0.9, sum by (service, le) "
