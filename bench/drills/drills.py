@@ -782,26 +782,33 @@ def prom_steps(prom_port, t0, ev):
     return out
 
 
+def remedy_done(ooda_port, policy, t0, status="not triggered"):
+    """When the policy's first run created since t0 moved to `succeeded` (steps done,
+    expect held; ooda's run record), or None, and the last run's status."""
+    try:
+        _s, j = call("GET", f"http://127.0.0.1:{ooda_port}/api/v1/runs?policy={policy}&limit=50")
+    except Exception:
+        j = {}
+    best = None
+    for run in j.get("runs", []):
+        if (iso_epoch(run.get("created")) or 0) < t0:
+            continue
+        status = run.get("status", status)
+        at = next((iso_epoch(h.get("at")) for h in run.get("history", []) if h.get("to") == "succeeded"), None)
+        if at is not None and (best is None or at < best):
+            best = at
+    return best, status
+
+
 def remedy_wait(ooda_port, policy, t0, deadline):
-    """MTTR from ooda's run record: the fault start → the move to `succeeded` (steps
-    done, expect held) of the policy's first run created since t0 that succeeds; waits
-    until the drill's deadline. (None, last status) when none succeeded."""
+    """MTTR from ooda's run record: the fault start → the move to `succeeded` of the
+    policy's first run created since t0 that succeeds; waits until the drill's deadline.
+    (None, last status) when none succeeded."""
     status = "not triggered"
     while True:
-        try:
-            _s, j = call("GET", f"http://127.0.0.1:{ooda_port}/api/v1/runs?policy={policy}&limit=50")
-        except Exception:
-            j = {}
-        best = None
-        for run in j.get("runs", []):
-            if (iso_epoch(run.get("created")) or 0) < t0:
-                continue
-            status = run.get("status", status)
-            at = next((iso_epoch(h.get("at")) for h in run.get("history", []) if h.get("to") == "succeeded"), None)
-            if at is not None and (best is None or at < best):
-                best = at
-        if best is not None:
-            return best - t0, "succeeded"
+        at, status = remedy_done(ooda_port, policy, t0, status)
+        if at is not None:
+            return at - t0, "succeeded"
         if time.time() >= deadline:
             return None, status
         time.sleep(0.5)
@@ -829,17 +836,30 @@ def drill(rec, control, ooda_port, prom_port, fault, service, harmless):
     t0 = time.time()
     res = {"expected": (inst.get("expected_root_cause") or {})}
     deadline = t0 + (QUIET if harmless else TIMEOUT)
+    # Both systems watch the one simulator, and ooda's policy repairs the fault: a
+    # notification after the verified repair is not the fault's detection (the fault is
+    # gone), so a side that has not notified by then is censored there: "not before the
+    # repair" (> the repair's time), and the wait ends.
+    repaired, polled = None, 0.0
     while time.time() < deadline:
         if not harmless and all(rec.firing_since(s, t0) for s in ("ooda", "prom")):
             break
+        if not harmless and fault in REMEDIES and time.time() - polled >= 1:
+            polled = time.time()
+            repaired, _st = remedy_done(ooda_port, REMEDIES[fault][0], t0)
+            if repaired is not None:
+                break
         time.sleep(0.05)
     if not harmless:
         time.sleep(2)  # the incident opens on the same firing; let it be stored
     res["incident_service"] = ooda_incident_service(ooda_port, t0)
     for s in ("ooda", "prom"):
         ev = rec.firing_since(s, t0)
+        if ev and not harmless and repaired is not None and ev[0][0] > repaired:
+            ev = []
         res[s] = {"mttd": (ev[0][0] - t0) if ev else None, "first": ev[0][2] if ev else None,
-                  "false": len(ev) if harmless else 0}
+                  "false": len(ev) if harmless else 0,
+                  "repaired_first": (repaired - t0) if not ev and repaired is not None else None}
     ev = rec.firing_since("ooda", t0)
     res["ooda"]["steps"] = ooda_steps(ooda_port, t0, ev[0][0]) if ev and not harmless else None
     ev = rec.firing_since("prom", t0)
@@ -871,14 +891,39 @@ def host_fmt(h):
                      for k in ("cpu", "io", "steal"))
 
 
-def summary(vals, none="no notification"):
-    got = [v for v in vals if v is not None]
-    if not got:
+def summary(vals, none="no notification", censored=None):
+    """Median and worst of vals (None: no notification). censored[i], when set, is the
+    repair's time for a run with none: the fault was gone by then, so that run counts as
+    "> censored[i]", ranked at that time, the most the other side's repair allows it
+    (kindest to the side censored); a median or worst that is one reads "> …"."""
+    censored = censored or [None] * len(vals)
+    runs = [(v, False) if v is not None else (c, True) for v, c in zip(vals, censored) if v is not None or c is not None]
+    if not runs:
         return none, ""
-    miss = len(vals) - len(got)
-    med = statistics.median(got)
-    worst = max(got) if not miss else None
-    return fmt(med), (fmt(worst) if worst is not None else f"{miss}/{len(vals)} missed")
+    miss = len(vals) - len(runs)
+    runs.sort()
+    mid = runs[(len(runs) - 1) // 2] if len(runs) % 2 else None
+    if mid is not None:
+        med = ("> " if mid[1] else "") + fmt(mid[0])
+    else:
+        a, b = runs[len(runs) // 2 - 1], runs[len(runs) // 2]
+        med = ("> " if a[1] or b[1] else "") + fmt((a[0] + b[0]) / 2)
+    worst = ("> " if runs[-1][1] else "") + fmt(runs[-1][0]) if not miss else f"{miss}/{len(vals)} missed"
+    return med, worst
+
+
+def first(a, b):
+    """Whether side a notified before side b in a run (b none, or none before the repair)."""
+    return a["mttd"] is not None and (b["mttd"] is None or a["mttd"] < b["mttd"])
+
+
+def side_fmt(r):
+    """A side's time in a run, or why there is none."""
+    if r["mttd"] is not None:
+        return f"{fmt(r['mttd'])} ({r['first']})"
+    if r.get("repaired_first") is not None:
+        return f"none before the repair at {fmt(r['repaired_first'])}"
+    return "— (None)"
 
 
 def step_table(results, scen, side, names):
@@ -932,8 +977,8 @@ def main():
         for i in range(RUNS):
             r = drill(rec, control, ooda_port, prom_port, fault, service, harmless)
             results[name].append(r)
-            log(f"drills: {name} #{i + 1}: ooda {fmt(r['ooda']['mttd'])} ({r['ooda']['first']}), "
-                f"prometheus+am {fmt(r['prom']['mttd'])} ({r['prom']['first']}); "
+            log(f"drills: {name} #{i + 1}: ooda {side_fmt(r['ooda'])}, "
+                f"prometheus+am {side_fmt(r['prom'])}; "
                 f"machine {host_fmt(r['host'])}")
     with open(os.path.join(tmp, "events.json"), "w") as f:
         json.dump(rec.events, f)
@@ -949,20 +994,21 @@ def main():
             fp = sum(r["prom"]["false"] for r in rs)
             fi = sum(1 for r in rs if r.get("incident_service"))
             worst = max(rs, key=lambda r: r["host"].get("cpu") or 0)["host"]
-            rows.append([name, "—", "—", "—", "—", f"{fo} / {fp}", f"{fi} false incidents",
+            rows.append([name, "—", "—", "—", "—", "—", f"{fo} / {fp}", f"{fi} false incidents",
                          host_fmt(worst)])
             continue
-        om, ow = summary([r["ooda"]["mttd"] for r in rs])
-        pm, pw = summary([r["prom"]["mttd"] for r in rs])
+        om, ow = summary([r["ooda"]["mttd"] for r in rs], censored=[r["ooda"].get("repaired_first") for r in rs])
+        pm, pw = summary([r["prom"]["mttd"] for r in rs], censored=[r["prom"].get("repaired_first") for r in rs])
         got = [r["ooda"]["mttd"] for r in rs if r["ooda"]["mttd"] is not None]
         if got:
             ooda_meds.append(statistics.median(got))
         hit = sum(1 for r in rs if r.get("incident_service")
                   and r["incident_service"] == r["expected"].get("service"))
         worst = max(rs, key=lambda r: r["host"].get("cpu") or 0)["host"]
-        rows.append([name, om, ow, pm, pw, "—", f"{hit}/{len(rs)}", host_fmt(worst)])
+        ahead = sum(1 for r in rs if first(r["ooda"], r["prom"]))
+        rows.append([name, om, ow, pm, pw, f"{ahead} of {len(rs)}", "—", f"{hit}/{len(rs)}", host_fmt(worst)])
     print(table(["scenario", "ooda median", "ooda worst", "Prom+AM median", "Prom+AM worst",
-                 "false notifications ooda / Prom+AM", "ooda incident on the root cause",
+                 "ooda first, run by run", "false notifications ooda / Prom+AM", "ooda incident on the root cause",
                  "machine, the run with the most CPU stall"], rows))
     print("")
     print("ooda's time step by step, median s over the runs (fault → the rule's first failing sample → "
