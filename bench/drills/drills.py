@@ -198,8 +198,8 @@ PROM_FAST_LATENCY = ("LatencyRiseFast",
 
 # Each rule's `for`, the same on both sides: the error ratio's held for a blip plus its
 # window (a 2 s blip of 30 % is 6 % of 10 s: with `for: 2s` it paged on `blip`), the rest
-# DRILL_FOR (a 2 s blip cannot move a 30 s median, a memory gauge or its 30 s trend past
-# their thresholds).
+# DRILL_FOR (a 2 s blip cannot move a 30 s median past its threshold; memory does not
+# blip here).
 RULE_FOR = {"HighErrorRatio": f"{ERR_WINDOW_S + BLIP_S}s"}
 
 
