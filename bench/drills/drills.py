@@ -59,6 +59,11 @@ RPS = os.environ.get("DRILL_RPS", "20")
 # Without it a trend rule's window still held the last leak's drop to the base after
 # its restart, which held the next leak's detection back by ~9 s on both sides.
 SETTLE = float(os.environ.get("DRILL_SETTLE", "30"))
+# Before the first drill, wait until ooda's RED anomaly watch has learnt every service
+# (GET /api/v1/anomalies: no error ratio still warming up; 150 slots of 10 s, about 26 min),
+# so the drills meet the ooda a team runs, not one started a minute ago. DRILL_LEARN=0 skips it.
+LEARN = os.environ.get("DRILL_LEARN", "1") != "0"
+LEARN_LIMIT = 40 * 60
 # ooda's fast RED change detector (alerts.red_detector, on by default) and, on the
 # Prometheus side, its closest PromQL equivalent (HighErrorRatioFast below). DRILL_FAST=0
 # turns both off: the comparison as it stood before the detector.
@@ -588,6 +593,20 @@ def active_alerts(ooda_port, prom_port):
     return out
 
 
+def wait_learnt(ooda_port):
+    t0 = time.time()
+    while True:
+        _st, j = call("GET", f"http://127.0.0.1:{ooda_port}/api/v1/anomalies")
+        svcs = j["red"]["services"]
+        learning = [x["service"] for x in svcs if x["error_ratio"]["warming_up"]]
+        if len(svcs) >= 5 and not learning:
+            log(f"drills: the anomaly watch has learnt {len(svcs)} services after {time.time() - t0:.0f} s")
+            return
+        if time.time() - t0 > LEARN_LIMIT:
+            die(f"the anomaly watch still learning after {LEARN_LIMIT} s: {learning or 'no service yet'}")
+        time.sleep(15)
+
+
 def wait_quiet(ooda_port, prom_port, hold=5.0, limit=90.0):
     t0, since = time.time(), None
     while time.time() - t0 < limit:
@@ -971,6 +990,8 @@ def main():
     prom_port = start_prom(rec, ports)
     log(f"drills: ooda :{ooda_port}, sim {control}, prometheus :{prom_port}, receiver :{rec.port}; warming up")
     time.sleep(40)  # rate windows filled, the heartbeat on time, start-up alerts gone
+    if LEARN:
+        wait_learnt(ooda_port)
     results = {}
     for name, fault, service, harmless in scen:
         results[name] = []
