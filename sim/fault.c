@@ -315,25 +315,25 @@ static void noise_clear(struct world *w, struct fault *f)
 
 const struct fault_def fault_defs[] = {
 	{ "bad-deploy", "a deploy event, then the new version fails 10-30% of requests", SVC_PAYMENTS, "deploy",
-	  "the deploy of a new %s version", 0, bad_deploy_apply, bad_deploy_clear },
+	  "the deploy of a new %s version", "cause", 0, bad_deploy_apply, bad_deploy_clear },
 	{ "slow-dependency", "the service's latency x10 (its callers slow down with it)", SVC_DATABASE, "latency",
-	  "%s is slow", 0, slow_apply, slow_clear },
+	  "%s is slow", "cause", 0, slow_apply, slow_clear },
 	{ "dependency-down", "the service answers 503 to everything; its callers fail", SVC_INVENTORY, "down",
-	  "%s is down", 0, down_apply, down_clear },
+	  "%s is down", "cause", 0, down_apply, down_clear },
 	{ "memory-leak", "memory grows per request: latency creeps up, then a crash loop of OOM restarts",
-	  SVC_CHECKOUT, "resource", "%s leaks memory", 0, leak_apply, leak_clear },
+	  SVC_CHECKOUT, "resource", "%s leaks memory", "cause", 0, leak_apply, leak_clear },
 	{ "flag-misconfig", "flag new-pricing changed in ooda: on for plan=free, whose checkout path then fails",
-	  SVC_CHECKOUT, "flag", "the change of flag new-pricing read by %s", 0, flag_apply, flag_clear },
+	  SVC_CHECKOUT, "flag", "the change of flag new-pricing read by %s", "cause", 0, flag_apply, flag_clear },
 	{ "config-shed", "a config version of the service in ooda that sheds 60% of requests", SVC_FRONTEND, "config",
-	  "the config change of %s (admission.shed_ratio)", 0, shed_apply, shed_clear },
+	  "the config change of %s (admission.shed_ratio)", "cause", 0, shed_apply, shed_clear },
 	{ "job-stopped", "the background job stops, silently: no runs, no heartbeat pings", SVC_RECONCILER,
-	  "heartbeat", "%s stopped running", 0, job_apply, job_clear },
+	  "heartbeat", "%s stopped running", "cause", 0, job_apply, job_clear },
 	{ "traffic-spike", "load x5; no service is faulty (must not be blamed on one)", SVC_FRONTEND, "none",
-	  "more traffic, no fault", 0, spike_apply, spike_clear },
+	  "more traffic, no fault", "unblamed", 0, spike_apply, spike_clear },
 	{ "noise", "a 2-second blip and normal jitter; must open nothing", SVC_FRONTEND, "none",
-	  "nothing: noise", 2 * SEC, noise_apply, noise_clear },
+	  "nothing: noise", "none", 2 * SEC, noise_apply, noise_clear },
 	{ "blip", "a 2-second burst of failures as strong as a bad deploy's (10-30%), gone by itself; must open nothing",
-	  SVC_PAYMENTS, "none", "nothing: a blip", 2 * SEC, blip_apply, noise_clear },
+	  SVC_PAYMENTS, "none", "nothing: a blip", "none", 2 * SEC, blip_apply, noise_clear },
 };
 
 const int fault_def_count = (int)(sizeof fault_defs / sizeof fault_defs[0]);
@@ -367,7 +367,7 @@ void fault_catalogue_json(struct buf *out)
 			buf_addf(out, "\"%s\"", svc_defs[d->default_svc].name);
 		buf_adds(out, ",\"text\":");
 		buf_add_json_str(out, text, strlen(text));
-		buf_adds(out, "}}");
+		buf_addf(out, "},\"expected_incident\":\"%s\"}", d->expected_incident);
 	}
 	buf_adds(out, "]");
 }

@@ -27,6 +27,8 @@ struct fault_def {
 	int default_svc;           /* index in svc_defs */
 	const char *expected_kind; /* deploy, latency, down, resource, flag, config, heartbeat, none */
 	const char *root_cause;    /* the cause, in words ("%s" is the service) */
+	const char *expected_incident; /* "cause": one incident on the root cause; "unblamed": none that blames a
+	                                  service (more traffic is no service's fault); "none": no incident at all */
 	int64_t default_for_ns;    /* 0: until cleared */
 	/* Changes the world; may call ooda. Fills f->detail. Non-zero: nothing changed. */
 	int (*apply)(struct world *w, struct fault *f, struct buf *err);
@@ -42,7 +44,8 @@ int fault_find(const char *name);
 
 /*
  * Appends the catalogue as a JSON array to out: name, description,
- * default_service, expected_root_cause {kind, service, text}, default_for.
+ * default_service, expected_root_cause {kind, service, text}, expected_incident,
+ * default_for.
  */
 void fault_catalogue_json(struct buf *out);
 

@@ -583,6 +583,7 @@ static int drill_start(struct drill *d, struct buf *err)
 
 struct scenario {
 	const char *name, *kind, *service; /* expected root cause; service NULL for kind none */
+	bool opens_nothing; /* the catalogue's expected_incident "none": any incident is a false one */
 	int detected, incident;
 	double mttd_s; /* < 0: not detected */
 	double notified_s; /* fault start → first notification delivered; < 0: none */
@@ -960,7 +961,7 @@ static void scenario_run(struct drill *d, struct scenario *sc, int progress)
 			sc->duplicate_incidents++; /* the fault's, but not grouped with the first */
 		} else if (!none) {
 			sc->false_incidents++; /* outside the fault's blast radius */
-		} else if (!strcmp(sc->name, "noise") || !strcmp(sc->name, "blip")) {
+		} else if (sc->opens_nothing) {
 			sc->false_incidents++; /* noise and a blip must open nothing */
 		} else {
 			sc->suspects_route = route;
@@ -1274,6 +1275,8 @@ int cmd_drill_run(struct cli_args *a, struct buf *err)
 		sc[n].name = cli_jstr(f, "name");
 		sc[n].kind = cli_jstr(exp, "kind");
 		sc[n].service = json_string_value(json_object_get(exp, "service"));
+		const char *expect = cli_jstr(f, "expected_incident");
+		sc[n].opens_nothing = expect && !strcmp(expect, "none");
 		n++;
 	}
 	if (!n) {

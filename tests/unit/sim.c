@@ -207,6 +207,10 @@ static void test_fault_catalogue(void **state)
 				 strcmp(name, "blip") == 0;
 		assert_int_equal(strcmp(kind, "none") == 0, blameless);
 		assert_int_equal(json_is_null(json_object_get(rc, "service")), blameless);
+		/* noise and a blip open nothing at all; traffic may open an incident that blames no service */
+		const char *expect = json_string_value(json_object_get(f, "expected_incident"));
+		assert_non_null(expect);
+		assert_string_equal(expect, !blameless ? "cause" : !strcmp(name, "traffic-spike") ? "unblamed" : "none");
 	}
 	/* the noise blip ends by itself after two seconds */
 	json_t *noise = json_array_get(j, (size_t)fault_find("noise"));
