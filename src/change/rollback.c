@@ -26,6 +26,7 @@
 #include "audit/docwrite.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/spawn.h"
 #include "core/time.h"
 #include "core/worker.h"
 
@@ -33,7 +34,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <sodium.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -208,52 +208,17 @@ int rollback_plan(struct change *c, const char *deploy_id, bool allow_irreversib
 
 /* ---- hooks -------------------------------------------------------------- */
 
-/* True when entry ("NAME=value") sets a name one of extra sets too. */
-static bool env_overridden(const char *entry, char *const extra[])
-{
-	size_t len = strcspn(entry, "=");
-	for (int i = 0; extra[i]; i++)
-		if (!strncmp(extra[i], entry, len) && extra[i][len] == '=')
-			return true;
-	return false;
-}
-
-extern char **environ;
-
 static int run_exec(const json_t *argv, int64_t timeout_ns, char *const envp_extra[], struct buf *err)
 {
 	size_t n = json_array_size(argv);
 	char **args = xcalloc(n + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++)
 		args[i] = (char *)json_string_value(json_array_get(argv, i));
-	/*
-	 * The environment is built here and the hook started with posix_spawnp: a
-	 * forked child of this many-threaded process must not allocate before its
-	 * exec (putenv and a PATH search do), or it can wait forever on a lock
-	 * another thread held at the fork.
-	 */
-	size_t ne = 0, nx = 0;
-	while (environ[ne])
-		ne++;
-	while (envp_extra[nx])
-		nx++;
-	char **env = xcalloc(ne + nx + 1, sizeof(char *));
-	size_t k = 0;
-	for (size_t i = 0; i < ne; i++)
-		if (!env_overridden(environ[i], envp_extra))
-			env[k++] = environ[i];
-	for (size_t i = 0; i < nx; i++)
-		env[k++] = envp_extra[i];
-	posix_spawnattr_t at;
-	posix_spawnattr_init(&at);
-	sigset_t none;
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&at, &none); /* the daemon blocks signals its threads wait for; the hook must not */
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+	/* started without a fork that could allocate (core/spawn.h); the hook's variables on top of ours; its own
+	 * process group, so the deadline's SIGKILL reaches what it started (a script's kubectl) */
+	struct spawn_opts so = { .argv = args, .env_extra = envp_extra, .out_fd = -1, .own_group = true };
 	pid_t pid;
-	int src = posix_spawnp(&pid, args[0], NULL, &at, args, env);
-	posix_spawnattr_destroy(&at);
-	free(env);
+	int src = ooda_spawn(&so, &pid);
 	if (src) {
 		buf_addf(err, "cannot start %s: %s", args[0], strerror(src));
 		free(args);
@@ -266,8 +231,10 @@ static int run_exec(const json_t *argv, int64_t timeout_ns, char *const envp_ext
 		if (r == pid)
 			break;
 		if (ooda_mono_ns() > deadline) {
+			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
 			buf_addf(err, "hook %s timed out after %llds and was killed", args[0],
 				 (long long)(timeout_ns / OODA_NS_PER_SEC));
 			free(args);

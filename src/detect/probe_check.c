@@ -8,6 +8,7 @@
 #include "detect/probe_impl.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/spawn.h"
 #include "core/time.h"
 #include "core/worker.h"
 
@@ -20,12 +21,9 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 void probe_result_set(struct probe_result *r, bool ok, int64_t dur, int code, const char *fmt, ...)
 {
@@ -135,7 +133,7 @@ static void last_line(const char *out, size_t n, char *line, size_t size)
 	snprintf(line, size, "%.*s", (int)(n - s > 160 ? 160 : n - s), out + s);
 }
 
-/* fork/exec without a shell; SIGKILL to its process group at the deadline. */
+/* Runs the program without a shell (core/spawn.h); SIGKILL to its process group at the deadline. */
 static void run_exec_job(struct job *j)
 {
 	int64_t t0 = ooda_mono_ns(), deadline = t0 + j->timeout_ns;
@@ -144,28 +142,10 @@ static void run_exec_job(struct job *j)
 		probe_result_set(&j->res, false, 0, -1, "pipe: %s", strerror(errno));
 		return;
 	}
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-	posix_spawnattr_t at;
-	posix_spawnattr_init(&at);
-	sigset_t none, def;
-	sigemptyset(&none);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGINT);
-	sigaddset(&def, SIGHUP);
-	posix_spawnattr_setsigmask(&at, &none);     /* the daemon blocks these; the child must not */
-	posix_spawnattr_setsigdefault(&at, &def);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+	/* its own process group: the deadline's SIGKILL reaches what it started */
+	struct spawn_opts so = { .argv = j->argv, .out_fd = pfd[1], .null_stdin = true, .own_group = true };
 	pid_t pid;
-	int rc = posix_spawnp(&pid, j->argv[0], &fa, &at, j->argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	int rc = ooda_spawn(&so, &pid);
 	close(pfd[1]);
 	if (rc) {
 		close(pfd[0]);

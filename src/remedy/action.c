@@ -8,6 +8,7 @@
 #include "remedy/action.h"
 #include "remedy/action_impl.h"
 #include "core/error.h"
+#include "core/spawn.h"
 #include "core/time.h"
 #include "core/xalloc.h"
 #include "remedy/hooks.h"
@@ -236,31 +237,29 @@ static int exec_run(const struct action_env *env, const json_t *p, struct action
 		free(secrets);
 		return 0;
 	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		setpgid(0, 0);
-		dup2(pfd[1], 1);
-		dup2(pfd[1], 2);
-		int nul = open("/dev/null", O_RDONLY);
-		if (nul >= 0)
-			dup2(nul, 0);
-		if (cwd && chdir(cwd))
-			_exit(126);
-		execvpe(argv[0], argv, envp);
-		_exit(127);
-	}
+	/* started without a fork that could allocate (core/spawn.h), in its own process group (group_kill) */
+	struct spawn_opts so = { .argv = argv, .env = envp, .out_fd = pfd[1], .null_stdin = true, .own_group = true,
+				 .cwd = cwd };
+	pid_t pid;
+	int src = ooda_spawn(&so, &pid);
 	close(pfd[1]);
 	free(argv);
 	free(envp);
-	if (pid < 0) {
+	if (src) {
 		close(pfd[0]);
-		buf_addf(&res->error, "exec: fork: %s", strerror(errno));
 		for (size_t i = 0; i < nsec; i++)
 			free(secrets[i]);
 		free(secrets);
+		/* as a shell reports them: 127 when the program is not there, 126 when it cannot run (or no cwd) */
+		res->status = src == ENOENT && !(cwd && access(cwd, X_OK)) ? 127 : 126;
+		if (res->status == 127)
+			buf_addf(&res->error, "exit status 127: %s not found or not executable",
+				 json_string_value(json_array_get(argvj, 0)));
+		else
+			buf_addf(&res->error, "exit status 126: cannot start %s%s%s: %s",
+				 json_string_value(json_array_get(argvj, 0)), cwd ? " in " : "", cwd ? cwd : "", strerror(src));
 		return 0;
 	}
-	setpgid(pid, pid);
 	int64_t deadline = ooda_mono_ns() + timeout;
 	int status = 0;
 	bool reaped = false, eof = false;
