@@ -193,7 +193,7 @@ static const struct config_key http_hook_keys[] = {
 static const struct config_key hook_keys[] = {
 	{ "exec", CFG_STRINGS, NULL, 0, 0, 0, "Program and arguments run (no shell); the deploy is in its environment." },
 	{ "http", CFG_MAP, NULL, 0, 0, 0, "HTTP call made instead of a program.", .sub = http_hook_keys },
-	{ "timeout", CFG_DURATION, NULL, 0, 0, 0, "Time after which the hook has failed." },
+	{ "timeout", CFG_DURATION, NULL, 0, 0, 0, "Time after which the hook has failed: its process group is killed (SIGKILL)." },
 	{ NULL, 0, NULL, 0, 0, 0, NULL },
 };
 
