@@ -46,6 +46,7 @@ struct redwatch {
 	struct watched *v;
 	size_t n;
 	int64_t last_slot; /* start of the last slot processed */
+	int64_t last_fine; /* when the fine slots were last read */
 	struct live_fine read[LIVE_FINE_SLOTS];
 };
 
@@ -247,8 +248,12 @@ static void emit(struct redwatch *w, struct watched *x, int m, int64_t t, const 
 void redwatch_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 {
 	struct redwatch *w = ctx;
-	for (size_t i = 0; i < w->n; i++)
-		read_fine(w, &w->v[i]);
+	/* every 2 s: the live view holds 16 s of fine slots, and a slot settles 6 s after the newest */
+	if (!w->last_fine || now_ns - w->last_fine >= 2 * OODA_NS_PER_SEC || now_ns < w->last_fine) {
+		w->last_fine = now_ns;
+		for (size_t i = 0; i < w->n; i++)
+			read_fine(w, &w->v[i]);
+	}
 	const int64_t slot = 10 * OODA_NS_PER_SEC;
 	int64_t target = (now_ns / slot - 2) * slot; /* the slot that closed two slots ago */
 	if (w->last_slot && target <= w->last_slot)
