@@ -238,6 +238,7 @@ struct watched {
 	bool emitted, lat_emitted;  /* the state last sent (errors, latency) */
 	bool lat_tested;            /* a slot of its latency was tested this tick */
 	bool lat_held;              /* its latency fired during a shared slowdown: held back */
+	int64_t lat_wait;           /* since when (the clock) its firing waits for a callee rising with it; 0: not */
 	uint16_t callee[MAX_CALLEES]; /* indices in redfast.v of the services it called (the last minute) */
 	uint8_t n_callees;
 };
@@ -549,6 +550,23 @@ static bool slowing_alone(const struct redfast *w, const struct watched *x)
 	return true;
 }
 
+/*
+ * Whether a callee of x is rising with it and has not decided yet: its
+ * latency evidence gathering (S > 0) over a run whose slow share is above its
+ * tolerance and at least half x's, its test not active.
+ */
+static bool callee_deciding(const struct redfast *w, const struct watched *x)
+{
+	double share = slow_share(x);
+	for (unsigned i = 0; i < x->n_callees; i++) {
+		const struct watched *d = &w->v[x->callee[i]];
+		const struct redfast_test *t = &d->latency.t;
+		if (!t->active && t->s > 0 && t->run_n > 0 && t->run_k / t->run_n > t->p0 && slow_share(d) >= share / 2)
+			return true;
+	}
+	return false;
+}
+
 static void emit_shared(struct redfast *w, bool active, int64_t at_ns, const struct alert_sink *sink)
 {
 	json_t *services = json_array(), *own = json_array(), *shares = json_object();
@@ -640,6 +658,14 @@ static void shared_tick(struct redfast *w, int64_t now_ns, const struct alert_si
 		else if (w->shared && !x->lat_emitted)
 			x->lat_held = true;
 		bool want = active && !x->lat_held;
+		if (want && !x->lat_emitted && callee_deciding(w, x)) {
+			/* a callee slowing with it decides first (its own fault, or one shared), for at most a hold */
+			if (!x->lat_wait)
+				x->lat_wait = now_ns;
+			want = now_ns - x->lat_wait >= (int64_t)w->cfg.hold_slots * w->cfg.slot_ns;
+		}
+		if (!active || want || x->lat_held)
+			x->lat_wait = 0;
 		if (want != x->lat_emitted || (want && x->lat_tested))
 			emit_latency(x, want, now_ns, &w->cfg, sink);
 		x->lat_emitted = want;

@@ -92,6 +92,18 @@
  * an unrelated service's chance excursion at a fault's onset delays its
  * page by about two holds, never drops it.
  *
+ * A caller's latency test can decide before its callee's: the caller adds
+ * up its callees' delays, and in a slowdown of the whole machine the top of
+ * the chain may pass its threshold first, while the services under it are
+ * still gathering evidence. So a latency test that fires while a callee is
+ * rising with it (evidence gathering, S > 0, over a run whose slow share is
+ * above its tolerance and at least half the caller's) and has not fired
+ * yet waits for that callee to decide, at most hold_slots slots: the callee
+ * fires first (a slow dependency: the caller fires after it, as before), or
+ * the services slowing on their own make it a shared slowdown (the caller is
+ * held back), or the wait ends and the caller fires. A service with no
+ * callee rising never waits: a slow database, the leaf, fires at once.
+ *
  * Signals: source "anomaly", name "red:SERVICE/error_ratio", severity
  * ticket, active_at the start of the run's first slot (span time, never
  * after the firing), evidence {metric "error_ratio", value (the last slot's

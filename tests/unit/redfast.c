@@ -699,7 +699,8 @@ static void test_each_service_on_its_own_arrivals(void **state)
 struct by_name {
 	char name[8][64];
 	int active[8], inactive[8];
-	int n;
+	int first[8]; /* the tick (tick below) of its first active signal */
+	int n, tick;
 	json_int_t shared_own; /* the shared signal's count of services slowing on their own */
 };
 
@@ -713,9 +714,9 @@ static void count_by_name(void *ctx, const struct alert_signal *s)
 		assert_true(r->n < 8);
 		snprintf(r->name[r->n++], sizeof(r->name[0]), "%s", s->name);
 	}
-	if (s->active)
-		r->active[i]++;
-	else
+	if (s->active && !r->active[i]++)
+		r->first[i] = r->tick;
+	else if (!s->active)
 		r->inactive[i]++;
 	if (!strcmp(s->name, "red:shared/slowdown")) {
 		assert_null(s->service);
@@ -731,6 +732,14 @@ static int active_of(const struct by_name *r, const char *name)
 		if (!strcmp(r->name[i], name))
 			return r->active[i];
 	return 0;
+}
+
+static int first_of(const struct by_name *r, const char *name)
+{
+	for (int i = 0; i < r->n; i++)
+		if (!strcmp(r->name[i], name) && r->active[i])
+			return r->first[i];
+	return -1;
 }
 
 static int inactive_of(const struct by_name *r, const char *name)
@@ -870,6 +879,37 @@ static void test_shared_slowdown(void **state)
 	}
 }
 
+/*
+ * The machine slows: the callers x and y first, their database a second
+ * later (a slowdown reaches processes at different moments). The callers
+ * pass their hold first, while the database, rising with them, has not
+ * decided: they wait for it (at most a hold), so no caller's signal comes
+ * before the database's, and with one service slowing on its own (the
+ * database; its callers inherit) it is the database's slowdown, not a shared one.
+ */
+static void test_caller_waits_for_a_callee_rising_with_it(void **state)
+{
+	(void)state;
+	struct live_signals *live;
+	struct redfast *w;
+	driver_open(&live, &w);
+	struct by_name r = { 0 };
+	struct alert_sink sink = { count_by_name, &r };
+	uint64_t id = 0;
+	for (int s = 0; s < 60; s++)
+		two_callers(live, w, &sink, 8, 8, 3, true, &id);
+	assert_int_equal(active_of(&r, "red:x/latency") + active_of(&r, "red:db/latency"), 0);
+	for (int s = 0; s < 15; s++) {
+		r.tick = s;
+		two_callers(live, w, &sink, 40, 40, s ? 30 : 3, true, &id);
+	}
+	int db = first_of(&r, "red:db/latency"), x = first_of(&r, "red:x/latency"), y = first_of(&r, "red:y/latency");
+	if (db < 0 || x < 0 || y < 0 || x < db || y < db)
+		fail_msg("first signals by tick: db %d, x %d, y %d (the database must come first)", db, x, y);
+	assert_int_equal(active_of(&r, "red:shared/slowdown"), 0);
+	driver_close(live, w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -888,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_driver_latency),
 		cmocka_unit_test(test_each_service_on_its_own_arrivals),
 		cmocka_unit_test(test_shared_slowdown),
+		cmocka_unit_test(test_caller_waits_for_a_callee_rising_with_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
