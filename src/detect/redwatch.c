@@ -18,7 +18,7 @@ static const int bad_direction[N_METRICS] = { -1, +1, +1 };
 #define NB (LIVE_N_BOUNDS + 1)
 /* The fine slots kept per service: 64 s, past a slot read two 10 s slots late. */
 #define RING 256
-/* Fine slots re-read every tick: spans up to LIVE_FINE_LATE_NS late still land in them. */
+/* Fine slots read again at every read: spans up to LIVE_FINE_LATE_NS late still land in them. */
 #define SETTLE (LIVE_FINE_LATE_NS / LIVE_FINE_NS + 1)
 
 struct fine_ring {
@@ -73,8 +73,7 @@ void redwatch_destroy(struct redwatch *w)
 {
 	if (!w)
 		return;
-	for (size_t i = 0; i < w->n; i++)
-	{
+	for (size_t i = 0; i < w->n; i++) {
 		for (int m = 0; m < N_METRICS; m++)
 			free(w->v[i].st[m]);
 		free(w->v[i].ring);
@@ -173,7 +172,7 @@ double redwatch_blip_factor(int m, const double *req, const double *err, const d
 		if (m == M_RATE) {
 			best = fmax(best, rest / (double)(n - w));
 		} else if (!(rest > 0)) {
-			best = 0; /* every request of the slot fell in one blip-length stretch */
+			continue; /* every request in this stretch: a burst of traffic, nothing to compare the rest with */
 		} else if (m == M_ERRORS) {
 			best = fmin(best, (e - ew) / rest);
 		} else {

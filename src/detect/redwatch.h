@@ -71,7 +71,9 @@ void redwatch_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink);
  * 1 error ratio, 2 p99): the factor by which removing the stretch of w
  * consecutive slots most favourable to a blip changes it (at most 1 for the
  * error ratio and p99, at least 1 for the rate); 1 when there is nothing to
- * remove (n <= w, no request, no error).
+ * remove (n <= w, no request, no error). A stretch that holds every request
+ * is not considered: traffic that comes in bursts shorter than a blip leaves
+ * nothing to tell a blip from a fault by, and the value stands.
  */
 double redwatch_blip_factor(int m, const double *req, const double *err, const double (*buckets)[LIVE_N_BOUNDS + 1],
 			    size_t n, size_t w);

@@ -204,6 +204,12 @@ static void test_blip_factor(void **state)
 		req[i] = i >= 10 && i < 18 ? 0 : 5;
 	f = redwatch_blip_factor(0, req, err, (const double (*)[LIVE_N_BOUNDS + 1])b, N, W);
 	assert_true(fabs(f * (5.0 * 32 / 40) - 5) < 1e-9);
+	/* traffic in one burst shorter than a blip: nothing to tell a blip from a fault by, the value stands */
+	for (int i = 0; i < N; i++) {
+		req[i] = i >= 5 && i < 12 ? 6 : 0;
+		err[i] = i >= 5 && i < 12 ? 3 : 0;
+	}
+	assert_true(redwatch_blip_factor(1, req, err, (const double (*)[LIVE_N_BOUNDS + 1])b, N, W) == 1);
 	/* nothing to remove */
 	assert_true(redwatch_blip_factor(1, req, err, (const double (*)[LIVE_N_BOUNDS + 1])b, W, W) == 1);
 }
