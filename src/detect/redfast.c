@@ -567,40 +567,6 @@ static bool callee_deciding(const struct redfast *w, const struct watched *x)
 	return false;
 }
 
-/*
- * Whether d's latency is rising and has not decided: not active, more
- * evidence than a lone slow request gives (a quarter of the threshold),
- * over a run whose slow share is above its tolerance.
- */
-static bool rising(const struct redfast *w, const struct watched *d)
-{
-	const struct redfast_test *t = &d->latency.t;
-	return !t->active && t->s >= w->cfg.threshold / 4 && t->run_n > 0 && t->run_k / t->run_n > t->p0;
-}
-
-/*
- * Whether a service other than x is rising on its own: rising, and no
- * callee of it active, slowing or rising with at least half its share (a
- * second service that may make the moment a shared slowdown).
- */
-static bool other_rising_alone(const struct redfast *w, const struct watched *x)
-{
-	for (size_t i = 0; i < w->n; i++) {
-		const struct watched *d = &w->v[i];
-		if (d == x || !rising(w, d))
-			continue;
-		double share = slow_share(d);
-		bool inherited = false;
-		for (unsigned j = 0; j < d->n_callees && !inherited; j++) {
-			const struct watched *c = &w->v[d->callee[j]];
-			inherited = (c->latency.t.active || slowing(w, c) || rising(w, c)) && slow_share(c) >= share / 2;
-		}
-		if (!inherited)
-			return true;
-	}
-	return false;
-}
-
 static void emit_shared(struct redfast *w, bool active, int64_t at_ns, const struct alert_sink *sink)
 {
 	json_t *services = json_array(), *own = json_array(), *shares = json_object();
@@ -692,9 +658,8 @@ static void shared_tick(struct redfast *w, int64_t now_ns, const struct alert_si
 		else if (w->shared && !x->lat_emitted)
 			x->lat_held = true;
 		bool want = active && !x->lat_held;
-		if (want && !x->lat_emitted && w->graph_known && (callee_deciding(w, x) || other_rising_alone(w, x))) {
-			/* a callee slowing with it decides first (its own fault, or one shared), and another service
-			 * rising on its own may make the moment shared: for at most a hold */
+		if (want && !x->lat_emitted && callee_deciding(w, x)) {
+			/* a callee slowing with it decides first (its own fault, or one shared), for at most a hold */
 			if (!x->lat_wait)
 				x->lat_wait = now_ns;
 			want = now_ns - x->lat_wait >= (int64_t)w->cfg.hold_slots * w->cfg.slot_ns;

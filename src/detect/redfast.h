@@ -101,16 +101,8 @@
  * yet waits for that callee to decide, at most hold_slots slots: the callee
  * fires first (a slow dependency: the caller fires after it, as before), or
  * the services slowing on their own make it a shared slowdown (the caller is
- * held back), or the wait ends and the caller fires. Likewise a latency
- * test waits, at most hold_slots slots, while another service is rising on
- * its own (not active, more evidence than a lone slow request gives — a
- * quarter of the threshold — over a run whose slow share is above its
- * tolerance, and no callee of it active, slowing or rising with half its
- * share): the machine reaches processes at different moments, and the
- * second service is what can make the moment shared. A service with no
- * callee rising and no other service rising on its own never waits: a slow
- * database, the leaf, whose callers rise with it, fires at once. Nothing
- * waits without the call graph.
+ * held back), or the wait ends and the caller fires. A service with no
+ * callee rising never waits: a slow database, the leaf, fires at once.
  *
  * Signals: source "anomaly", name "red:SERVICE/error_ratio", severity
  * ticket, active_at the start of the run's first slot (span time, never

@@ -910,48 +910,6 @@ static void test_caller_waits_for_a_callee_rising_with_it(void **state)
 	driver_close(live, w);
 }
 
-/*
- * The machine slows x two seconds before y, their database unchanged: x
- * passes its hold while y is still gathering evidence on its own (a few slow
- * requests: more than a lone one gives, under half the threshold). x waits
- * for it (at most a hold), so the moment is found shared and neither pages
- * alone; without the wait x paged alone (checked).
- */
-/* the second y starts to slow, and its slow requests of twenty then */
-#define WEAK 2
-#define NSLOW 3
-static void test_firing_waits_for_another_rising_on_its_own(void **state)
-{
-	(void)state;
-	struct live_signals *live;
-	struct redfast *w;
-	driver_open(&live, &w);
-	struct by_name r = { 0 };
-	struct alert_sink sink = { count_by_name, &r };
-	uint64_t id = 0;
-	for (int s = 0; s < 60; s++)
-		two_callers(live, w, &sink, 8, 8, 3, true, &id);
-	/* y's first slow second has three slow requests in twenty: rising (more than one lone slow request's
-	 * evidence), under half the threshold, as x passes its hold */
-	for (int s = 0; s < 15; s++) {
-		r.tick = s;
-		fake_now += SEC;
-		publish_calls(live, "x", "db", 20, 32, 3, true, &id);
-		if (s == WEAK) {
-			publish_calls(live, "y", "db", NSLOW, 32, 3, true, &id);
-			publish_calls(live, "y", "db", 20 - NSLOW, 8, 3, true, &id);
-		} else {
-			publish_calls(live, "y", "db", 20, s > WEAK ? 32 : 8, 3, true, &id);
-		}
-		redfast_tick(w, fake_now + SEC / 8, &sink);
-	}
-	if (active_of(&r, "red:x/latency") || active_of(&r, "red:y/latency") || !active_of(&r, "red:shared/slowdown"))
-		fail_msg("x %d, y %d, shared %d: the two slowing on their own a second apart are one shared slowdown",
-			 active_of(&r, "red:x/latency"), active_of(&r, "red:y/latency"),
-			 active_of(&r, "red:shared/slowdown"));
-	driver_close(live, w);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -971,7 +929,6 @@ int main(void)
 		cmocka_unit_test(test_each_service_on_its_own_arrivals),
 		cmocka_unit_test(test_shared_slowdown),
 		cmocka_unit_test(test_caller_waits_for_a_callee_rising_with_it),
-		cmocka_unit_test(test_firing_waits_for_another_rising_on_its_own),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
