@@ -41,7 +41,7 @@ def main():
                     r"payments runs 2\.3\.0 again", text, re.M), f"the verified recovery is told:\n{text[-3000:]}")
     check(re.search(r"remediation +run-\S+ succeeded by policy:rollback-payments@v1", text),
           f"the run is on the incident's timeline:\n{text[-3000:]}")
-    m = re.search(r"^measured as bench/drills measures them .*: MTTD \(\S+\) ([\d.]+) s, "
+    m = re.search(r"^measured as bench/drills measures them .*: MTTD \(the first alert of any service, \S+\) ([\d.]+) s, "
                   r"first notification ([\d.]+) s, MTTR ([\d.]+) s;", text, re.M)
     if check(m, f"the story gives its MTTD, first notification and MTTR:\n{text[-2000:]}"):
         mttd, notified, mttr = (float(g) for g in m.groups())
