@@ -657,6 +657,31 @@ def ooda_incident_service(ooda_port, t0):
     return best[1] if best else None
 
 
+def ooda_fired_evidence(ooda_port, t0):
+    """Each ooda alert fired since t0: its name and the evidence of its firing
+    transition (for a harmless scenario, what the detector saw as it paged)."""
+    try:
+        _s, j = call("GET", f"http://127.0.0.1:{ooda_port}/api/v1/alerts?state=all")
+    except Exception:
+        return []
+    out = []
+    for a in j.get("alerts", []):
+        fired = iso_epoch(a.get("fired_at"))
+        if fired is None or fired < t0 or a.get("severity") == "info":
+            continue
+        try:
+            _s, one = call("GET", f"http://127.0.0.1:{ooda_port}/api/v1/alerts/{a['fingerprint']}")
+        except Exception:
+            one = a
+        ev = a.get("evidence")
+        for t in one.get("transitions") or []:
+            if t.get("to") == "firing" and (iso_epoch(t.get("at")) or 0) >= t0:
+                ev = t.get("evidence")
+                break
+        out.append({"name": a.get("name"), "fired_s": round(fired - t0, 2), "evidence": ev})
+    return out
+
+
 def resolve_incidents(ooda_port):
     """Ends the drill in ooda as a responder would: every open incident resolved."""
     try:
@@ -879,6 +904,8 @@ def drill(rec, control, ooda_port, prom_port, fault, service, harmless):
         res[s] = {"mttd": (ev[0][0] - t0) if ev else None, "first": ev[0][2] if ev else None,
                   "false": len(ev) if harmless else 0,
                   "repaired_first": (repaired - t0) if not ev and repaired is not None else None}
+    if harmless and res["ooda"]["false"]:
+        res["ooda"]["fired"] = ooda_fired_evidence(ooda_port, t0)
     ev = rec.firing_since("ooda", t0)
     res["ooda"]["steps"] = ooda_steps(ooda_port, t0, ev[0][0]) if ev and not harmless else None
     ev = rec.firing_since("prom", t0)

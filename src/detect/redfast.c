@@ -223,6 +223,7 @@ bool redfast_latency_update(struct redfast_latency *l, const struct redfast_conf
 struct seen {
 	int64_t k; /* NO_SLOT when none */
 	double req, err, b[REDFAST_NB];
+	double own_n, own[REDFAST_NB];
 };
 
 struct watched {
@@ -230,11 +231,14 @@ struct watched {
 	int64_t next_k;             /* the first fine slot not yet tested; NO_SLOT before the first read */
 	struct seen seen[SEEN_SLOTS]; /* by k % SEEN_SLOTS: each tested slot as it was tested */
 	double late_req, late_err, late_b[REDFAST_NB]; /* came for slots already tested: counted with the next */
+	double late_own_n, late_own[REDFAST_NB];
 	int64_t head_k;             /* the newest slot at the last read, and its requests then */
 	double head_req;
 	int64_t last_growth;        /* when its counters last grew (the clock) */
 	struct redfast_test errors;
 	struct redfast_latency latency;
+	struct redfast_latency own; /* the same test on its own time (outside its calls): never sent */
+	int64_t own_k;              /* the last slot tested with own time in it; NO_SLOT before */
 	bool emitted, lat_emitted;  /* the state last sent (errors, latency) */
 	bool lat_tested;            /* a slot of its latency was tested this tick */
 	bool lat_held;              /* its latency fired during a shared slowdown: held back */
@@ -301,6 +305,7 @@ static struct watched *find(struct redfast *w, const char *service)
 	snprintf(x->service, sizeof(x->service), "%s", service);
 	x->next_k = NO_SLOT;
 	x->head_k = NO_SLOT;
+	x->own_k = NO_SLOT;
 	for (int i = 0; i < SEEN_SLOTS; i++)
 		x->seen[i].k = NO_SLOT;
 	x->emitted = x->lat_emitted = true; /* one inactive signal first: clears what a restart left firing */
@@ -395,7 +400,7 @@ static void emit(struct watched *x, bool active, int64_t at_ns, const struct red
 }
 
 static void emit_latency(struct watched *x, bool active, int64_t at_ns, const struct redfast_config *c,
-			 const struct alert_sink *sink)
+			 json_t *others, const struct alert_sink *sink)
 {
 	const struct redfast_latency *l = &x->latency;
 	const struct redfast_test *t = &l->t;
@@ -407,6 +412,8 @@ static void emit_latency(struct watched *x, bool active, int64_t at_ns, const st
 			       1 - exp(-t->s), "evidence_nats", t->s, "threshold_nats", c->threshold, "slots_held",
 			       (json_int_t)t->run, "held_s", (double)t->run * (double)c->slot_ns / 1e9, "requests",
 			       t->n, "slow", t->k, "window", window, "detector", "red-cusum");
+	if (others)
+		json_object_set_new(ev, "others", others);
 	char summary[400];
 	snprintf(summary, sizeof(summary),
 		 "%s: %.3g of requests slower than %.3g ms (its usual p99 %.3g ms), above the tolerated %.3g for "
@@ -437,6 +444,7 @@ static void forget_evidence(struct watched *x)
 {
 	forget_test(&x->errors);
 	forget_test(&x->latency.t); /* the learnt histogram stays */
+	forget_test(&x->own.t);
 }
 
 /* Keeps slot s as it was read, to see what comes for it later. */
@@ -447,6 +455,8 @@ static void remember(struct watched *x, const struct live_fine *s)
 	e->req = s->req;
 	e->err = s->err;
 	memcpy(e->b, s->b, sizeof(e->b));
+	e->own_n = s->own_n;
+	memcpy(e->own, s->own, sizeof(e->own));
 }
 
 /*
@@ -485,20 +495,34 @@ static bool test_service(struct redfast *w, struct watched *x, int64_t now_ns, c
 				grew = true;
 			}
 			x->late_err += fmax(0, s->err - e->err);
-			for (int b = 0; b < REDFAST_NB; b++)
+			for (int b = 0; b < REDFAST_NB; b++) {
 				x->late_b[b] += fmax(0, s->b[b] - e->b[b]);
+				x->late_own[b] += fmax(0, s->own[b] - e->own[b]);
+			}
+			x->late_own_n += fmax(0, s->own_n - e->own_n);
 		} else {
 			double req = s->req + x->late_req, err = s->err + x->late_err, bkt[REDFAST_NB];
-			for (int b = 0; b < REDFAST_NB; b++)
+			double own_n = s->own_n + x->late_own_n, own[REDFAST_NB];
+			for (int b = 0; b < REDFAST_NB; b++) {
 				bkt[b] = s->b[b] + x->late_b[b];
-			x->late_req = x->late_err = 0;
+				own[b] = s->own[b] + x->late_own[b];
+			}
+			x->late_req = x->late_err = x->late_own_n = 0;
 			memset(x->late_b, 0, sizeof(x->late_b));
+			memset(x->late_own, 0, sizeof(x->late_own));
 			x->next_k = s->k + 1;
 			bool active;
 			if (req > 0) {
 				active = redfast_test_update(&x->errors, &w->cfg, req, err);
+				if (own_n > 0) {
+					redfast_latency_update(&x->own, &w->cfg, own);
+					x->own_k = s->k;
+				} else {
+					redfast_test_idle(&x->own.t, &w->cfg);
+				}
 				redfast_latency_update(&x->latency, &w->cfg, bkt);
 			} else {
+				redfast_test_idle(&x->own.t, &w->cfg);
 				active = redfast_test_idle(&x->errors, &w->cfg);
 				redfast_test_idle(&x->latency.t, &w->cfg);
 			}
@@ -530,17 +554,38 @@ static double slow_share(const struct watched *x)
  * (a lone slow request gives under 2 nats) over a run whose slow share is
  * above its tolerance.
  */
-static bool slowing(const struct redfast *w, const struct watched *x)
+static bool rising(const struct redfast *w, const struct redfast_test *t)
 {
-	const struct redfast_test *t = &x->latency.t;
 	return t->active || (t->s >= w->cfg.threshold / 2 && t->run_n > 0 && t->run_k / t->run_n > t->p0);
 }
 
-/* Whether x slows on its own: slowing, and no callee slowing with at least half its share. */
+static bool slowing(const struct redfast *w, const struct watched *x)
+{
+	return rising(w, &x->latency.t);
+}
+
+/*
+ * Whether x's own time (outside its calls) is known: learnt past the
+ * warm-up, and in a slot of the last hold.
+ */
+static bool own_known(const struct redfast *w, const struct watched *x)
+{
+	return x->own.t.slots > w->cfg.warmup_slots && x->own_k != NO_SLOT &&
+	       x->next_k - x->own_k <= (int64_t)w->cfg.hold_slots;
+}
+
+/*
+ * Whether x slows on its own: slowing, and where its own time is known, that
+ * rising too (a service waiting on a slow callee has its own time as ever);
+ * where not (a leaf, calls not traced from its server span), no callee
+ * slowing with at least half its share.
+ */
 static bool slowing_alone(const struct redfast *w, const struct watched *x)
 {
 	if (!slowing(w, x))
 		return false;
+	if (own_known(w, x))
+		return rising(w, &x->own.t);
 	double share = slow_share(x);
 	for (unsigned i = 0; i < x->n_callees; i++) {
 		const struct watched *d = &w->v[x->callee[i]];
@@ -565,6 +610,29 @@ static bool callee_deciding(const struct redfast *w, const struct watched *x)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * For a latency signal's evidence: every other service whose latency
+ * evidence is gathering (S > 0) or active, with its slow share, evidence,
+ * and whether it is slowing and slowing on its own (the shared test's view
+ * at that tick), so a responder sees what else moved with it.
+ */
+static json_t *others_rising(const struct redfast *w, const struct watched *x)
+{
+	json_t *out = json_array();
+	for (size_t i = 0; i < w->n; i++) {
+		const struct watched *d = &w->v[i];
+		const struct redfast_test *t = &d->latency.t;
+		if (d == x || (t->s <= 0 && !t->active))
+			continue;
+		json_array_append_new(out, json_pack("{s:s, s:f, s:f, s:i, s:b, s:b, s:b, s:o}", "service", d->service,
+						     "share", slow_share(d), "evidence_nats", t->s, "slots_held",
+						     (json_int_t)t->run, "active", t->active, "slowing", slowing(w, d),
+						     "own", slowing_alone(w, d), "own_time_rising",
+						     own_known(w, d) ? json_boolean(rising(w, &d->own.t)) : json_null()));
+	}
+	return out;
 }
 
 static void emit_shared(struct redfast *w, bool active, int64_t at_ns, const struct alert_sink *sink)
@@ -667,7 +735,7 @@ static void shared_tick(struct redfast *w, int64_t now_ns, const struct alert_si
 		if (!active || want || x->lat_held)
 			x->lat_wait = 0;
 		if (want != x->lat_emitted || (want && x->lat_tested))
-			emit_latency(x, want, now_ns, &w->cfg, sink);
+			emit_latency(x, want, now_ns, &w->cfg, want ? others_rising(w, x) : NULL, sink);
 		x->lat_emitted = want;
 		x->lat_tested = false;
 	}
@@ -681,7 +749,7 @@ void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 			if (w->v[i].emitted)
 				emit(&w->v[i], false, now_ns, &w->cfg, sink);
 			if (w->v[i].lat_emitted)
-				emit_latency(&w->v[i], false, now_ns, &w->cfg, sink);
+				emit_latency(&w->v[i], false, now_ns, &w->cfg, NULL, sink);
 		}
 		w->n = 0;
 		w->last_names = 0;
@@ -706,7 +774,7 @@ void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink)
 			if (x->emitted)
 				emit(x, false, now_ns, &w->cfg, sink);
 			if (x->lat_emitted)
-				emit_latency(x, false, now_ns, &w->cfg, sink);
+				emit_latency(x, false, now_ns, &w->cfg, NULL, sink);
 			x->emitted = x->lat_emitted = x->lat_held = false;
 		}
 	}

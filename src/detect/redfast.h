@@ -73,10 +73,17 @@
  * A slowdown shared by the whole system is not a service's fault. A
  * service is slowing when its latency test is active or holds half the
  * evidence that fires over a run whose share of slow requests is above its
- * tolerance (a lone slow request gives under 2 nats); it slows on its own
- * when none of its callees is slowing with at least half its share (a
- * caller making up to two calls per request to a slow callee has up to
- * about twice its share, inherited). When the call graph is known (a traced
+ * tolerance (a lone slow request gives under 2 nats). It slows on its own
+ * when its own time (live.h, "Own time": its requests' time outside their
+ * calls) rises by the same test, learnt on the same terms: a service
+ * waiting on a slow callee keeps its own time, one the machine slows does
+ * not. Where its own time is not known (a leaf; calls not traced from its
+ * server spans; nothing learnt yet), it slows on its own when none of its
+ * callees is slowing with at least half its share (a caller making up to
+ * two calls per request to a slow callee has up to about twice its share,
+ * inherited). By shares alone a whole chain slowed by the machine looks
+ * like its leaf's fault (every share rises alike); by own time every
+ * service in it slows on its own. When the call graph is known (a traced
  * call between two watched services in the last minute) and, as a latency
  * test fires, two or more services slow on their own and they are at least
  * half of those slowing, the machine or something under every service
@@ -115,7 +122,11 @@
  * {metric "latency", value (the slot's share of slow requests), baseline,
  * tolerance, slow_ms (the bound), p99_ms (the learnt p99), score,
  * evidence_nats, threshold_nats, slots_held, held_s, requests, slow (the
- * slot's slow requests), window, detector}; it opens one too.
+ * slot's slow requests), window, detector, and while firing others: every
+ * other service whose latency evidence is gathering, with its share,
+ * evidence_nats, slots_held, active, slowing, own (slowing on its own) and
+ * own_time_rising (null where its own time is not known): what else moved
+ * with it}; it opens one too.
  *
  * Thread safety: redfast_tick runs on the engine thread only.
  */

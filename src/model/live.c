@@ -148,7 +148,7 @@ static bool series_record(struct live_signals *live, struct series *s, int64_t k
 }
 
 void live_fine_add(struct service *svc, int64_t end_ns, bool by_arrival, int64_t now_ns, uint32_t req, uint32_t err,
-		   const uint32_t *b, int one_b)
+		   const uint32_t *b, int one_b, int own_b)
 {
 	int64_t now_k = floor_div(now_ns, LIVE_FINE_NS);
 	int64_t k = by_arrival ? now_k : floor_div(end_ns, LIVE_FINE_NS);
@@ -183,6 +183,10 @@ void live_fine_add(struct service *svc, int64_t end_ns, bool by_arrival, int64_t
 			f->b[i] = live_add_sat(f->b[i], b[i]);
 	else
 		f->b[one_b] = live_add_sat(f->b[one_b], req);
+	if (own_b >= 0) {
+		f->own_n = live_add_sat(f->own_n, req);
+		f->own[own_b] = live_add_sat(f->own[own_b], req);
+	}
 }
 
 /* Sums slots k_lo..k_hi of s into t (which the caller zeroed). */
@@ -568,6 +572,16 @@ static void pending_pop(struct live_signals *live)
 	m->count--;
 }
 
+/* A call whose server span never came leaves the map (its parent was an INTERNAL span, or elsewhere). */
+static void kids_pop(struct spanmap *m)
+{
+	struct ment *e = spanmap_oldest(m);
+	if (e->flags & F_LIVE)
+		spanmap_unindex(m, (uint32_t)(e - m->ring));
+	e->flags = 0;
+	m->count--;
+}
+
 static void expire_locked(struct live_signals *live, int64_t now)
 {
 	int64_t cutoff = now - live->cfg.match_window_ns;
@@ -576,6 +590,8 @@ static void expire_locked(struct live_signals *live, int64_t now)
 		recent_pop(live);
 	while ((e = spanmap_oldest(&live->pending)) && e->seen_ns < cutoff)
 		pending_pop(live);
+	while ((e = spanmap_oldest(&live->kids)) && e->seen_ns < cutoff)
+		kids_pop(&live->kids);
 }
 
 /* ---- create / destroy ---- */
@@ -645,7 +661,8 @@ int live_create(const struct live_config *cfg, struct live_signals **out, struct
 	}
 	if (!live->services || !live->svc_index || !live->edges || !live->edge_index ||
 	    spanmap_init(&live->recent, c.span_map_size) != 0 ||
-	    spanmap_init(&live->pending, c.span_map_size) != 0) {
+	    spanmap_init(&live->pending, c.span_map_size) != 0 ||
+	    spanmap_init(&live->kids, c.span_map_size / 4 ? c.span_map_size / 4 : 1) != 0) {
 		live_destroy(live);
 		if (err)
 			buf_adds(err, "live: out of memory");
@@ -673,6 +690,7 @@ void live_destroy(struct live_signals *live)
 	free(live->edge_index);
 	spanmap_release(&live->recent);
 	spanmap_release(&live->pending);
+	spanmap_release(&live->kids);
 	live_outbox_release(live);
 	pthread_mutex_destroy(&live->lock);
 	free(live);
@@ -689,6 +707,61 @@ static bool is_server_span(const struct span *sp)
 static bool span_accepted(const struct live_signals *live, const struct span *sp, int64_t now)
 {
 	return sp->end_ns <= ooda_ns_add_sat(now, live->cfg.max_future_ns);
+}
+
+/* A CLIENT span with a parent: kept for its parent's own time (live.h, "Own time"). */
+static void note_call(struct live_signals *live, const struct span *sp)
+{
+	int64_t dur = ooda_ns_sub_sat(sp->end_ns, sp->start_ns);
+	struct ment e = { .seen_ns = 0, .end_ns = sp->end_ns, .dur_ns = dur < 0 ? 0 : dur, .edge = NONE,
+			  .flags = F_LIVE };
+	memcpy(e.trace, sp->trace_id, 16);
+	memcpy(e.id, sp->parent_span_id, 8);
+	if (live->kids.count == live->kids.cap)
+		kids_pop(&live->kids);
+	e.seen_ns = live->cfg.clock(live->cfg.clock_ctx);
+	spanmap_push(&live->kids, &e);
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+	const int64_t *x = a, *y = b;
+	return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/*
+ * The own time of server span sp (duration dur): dur less the union of its
+ * calls' intervals inside it; -1 when none of its calls is known. The calls
+ * found leave the map.
+ */
+static int64_t own_time(struct live_signals *live, const struct span *sp, int64_t dur)
+{
+	uint32_t pos[MAX_MATCHES];
+	int n = spanmap_find(&live->kids, sp->trace_id, sp->span_id, pos, MAX_MATCHES);
+	if (n <= 0)
+		return -1;
+	live->st.own_timed++;
+	int64_t iv[MAX_MATCHES][2];
+	int64_t lo = sp->end_ns - dur, hi = sp->end_ns;
+	for (int i = 0; i < n; i++) {
+		const struct ment *c = &live->kids.ring[pos[i]];
+		int64_t a = c->end_ns - c->dur_ns, b = c->end_ns;
+		iv[i][0] = a < lo ? lo : a > hi ? hi : a;
+		iv[i][1] = b < lo ? lo : b > hi ? hi : b;
+		spanmap_remove(&live->kids, pos[i]);
+	}
+	qsort(iv, (size_t)n, sizeof(iv[0]), cmp_start);
+	int64_t covered = 0, from = iv[0][0], to = iv[0][1];
+	for (int i = 1; i < n; i++) {
+		if (iv[i][0] > to) {
+			covered += to - from;
+			from = iv[i][0];
+		}
+		if (iv[i][1] > to)
+			to = iv[i][1];
+	}
+	covered += to - from;
+	return dur - covered < 0 ? 0 : dur - covered;
 }
 
 /* Pass 1 for one span: RED, the recent map, and children waiting for it. */
@@ -710,7 +783,9 @@ static void publish_span(struct live_signals *live, const struct span *sp, uint3
 			live->st.dropped_old++;
 		else if (s)
 			live_outbox_note(live, OUT_RED, svc_id, s, k, dur, err);
-		live_fine_add(live->services[svc_id], sp->end_ns, false, now, 1, err, NULL, live_bucket_of(dur));
+		int64_t own = own_time(live, sp, dur);
+		live_fine_add(live->services[svc_id], sp->end_ns, false, now, 1, err, NULL, live_bucket_of(dur),
+			      own < 0 ? -1 : live_bucket_of(own));
 	}
 
 	struct ment e = { .seen_ns = now, .end_ns = sp->end_ns, .dur_ns = dur, .svc = svc_id,
@@ -828,6 +903,11 @@ int live_publish(struct live_signals *live, const struct telemetry_batch *batch)
 		uint32_t id = RESOLVE(batch->points[i].resource);
 		if (id != NONE)
 			service_count_ingest(live, id, 2, now);
+	}
+	for (size_t i = 0; i < batch->n_spans; i++) { /* calls first: their server span may come before them */
+		const struct span *sp = &batch->spans[i];
+		if (sp->kind == SPAN_CLIENT && sp->has_parent && span_accepted(live, sp, now))
+			note_call(live, sp);
 	}
 	for (size_t i = 0; i < batch->n_spans; i++) {
 		const struct span *sp = &batch->spans[i];

@@ -77,7 +77,9 @@ struct live_config {
 	                             counting the "other" ops [2048] */
 	uint32_t max_edges;       /* beyond it, new edges are dropped and counted [1024] */
 	uint32_t span_map_size;   /* recent spans and waiting children kept for
-	                             parent/child matching, each [65536] */
+	                             parent/child matching, each [65536]; calls
+	                             waiting for their server span (own time):
+	                             a quarter of it */
 	int64_t match_window_ns;  /* how long a span waits for its parent or its
 	                             remote child [30 s] */
 	int64_t max_future_ns;    /* spans ending later than clock + this are
@@ -103,6 +105,7 @@ struct live_stats {
 	uint64_t waits_sent;       /* children sent to the other nodes: their parent was not seen here */
 	uint64_t waits_received;   /* such children received from other nodes */
 	uint64_t remote_edges;     /* edge samples made here from another node's child and a parent seen here */
+	uint64_t own_timed;        /* requests whose own time was found (one of their calls seen) */
 	uint32_t services, series, edges;
 };
 
@@ -282,6 +285,17 @@ int live_red_counts(struct live_signals *live, const char *service, const char *
  * later (by arrival), and one landing in the clock's slot makes the next slot
  * the newest, so a detector that tests the slots before the newest tests it
  * at once (nothing more comes for it by arrival).
+ *
+ * Own time: a server span's duration outside its own calls (the union of its
+ * CLIENT children's intervals inside it), for a detector that must tell a
+ * service slow by itself from one waiting on a slow callee. A CLIENT span
+ * with a parent is kept by (trace, parent id) until its server span comes
+ * (the same batch in any order, or an earlier one, within the matching
+ * window); a server span with at least one of its calls found counts in the
+ * fine slot's own_n and own buckets. A server span whose calls hang off an
+ * INTERNAL span, or came in a later batch, or that made none, has no own
+ * time (a leaf's own time is its duration); counters merged from other
+ * nodes carry none.
  */
 #define LIVE_FINE_NS (250 * INT64_C(1000000))
 #define LIVE_FINE_SLOTS 64
@@ -293,6 +307,8 @@ struct live_fine {
 	int64_t k;
 	double req, err;
 	double b[LIVE_N_BOUNDS + 1]; /* requests per duration bucket (live_bounds_seconds(), not cumulative) */
+	double own_n;                  /* requests whose own time is known (see "Own time") */
+	double own[LIVE_N_BOUNDS + 1]; /* their own time per duration bucket */
 };
 
 /*

@@ -50,6 +50,8 @@ struct fine_slot {
 	int64_t k; /* -1 when empty */
 	uint32_t req, err;
 	uint32_t b[NB];
+	uint32_t own_n;   /* requests whose own time is known (a call of theirs was matched) */
+	uint32_t own[NB]; /* their own time (outside their calls) per duration bucket */
 };
 
 struct service {
@@ -162,6 +164,7 @@ struct live_signals {
 	uint32_t edge_mask;
 
 	struct spanmap recent, pending;
+	struct spanmap kids; /* CLIENT spans by (trace, parent span id): a server span's calls, for its own time */
 	struct live_stats st;
 	struct outbox out;
 };
@@ -235,7 +238,7 @@ struct slot *live_series_slot(struct live_signals *live, struct series *s, int64
  * by_arrival (see live.h, "Fine slots"); now_ns is the clock.
  */
 void live_fine_add(struct service *svc, int64_t end_ns, bool by_arrival, int64_t now_ns, uint32_t req, uint32_t err,
-		   const uint32_t *b, int one_b);
+		   const uint32_t *b, int one_b, int own_b);
 
 /* The index of the service called name (len bytes, hash XXH3), or NONE. */
 uint32_t live_service_find(const struct live_signals *live, const char *name, size_t len,

@@ -377,7 +377,7 @@ static void apply_entry(struct live_signals *live, const struct dent *e, int64_t
 	live->st.merged_entries++;
 	/* another node's recent requests reach the fine slots by arrival */
 	if (e->type == OUT_RED && (e->k + 1) * live->cfg.slot_ns > now_ns - LIVE_FINE_LATE_NS)
-		live_fine_add(live->services[svc], 0, true, now_ns, e->c.req, e->c.err, e->c.b, 0);
+		live_fine_add(live->services[svc], 0, true, now_ns, e->c.req, e->c.err, e->c.b, 0, -1);
 }
 
 static void rd_header(struct rd *r, const struct live_signals *live, uint64_t *count)

@@ -684,8 +684,11 @@ int live_red_fine(struct live_signals *live, const char *service, int64_t from_k
 		bool here = f->k == k;
 		o->req = here ? f->req : 0;
 		o->err = here ? f->err : 0;
-		for (int b = 0; b < NB; b++)
+		for (int b = 0; b < NB; b++) {
 			o->b[b] = here ? f->b[b] : 0;
+			o->own[b] = here ? f->own[b] : 0;
+		}
+		o->own_n = here ? f->own_n : 0;
 	}
 	*head = hi;
 	pthread_mutex_unlock(&live->lock);

@@ -852,6 +852,86 @@ static void fine_at(struct live_signals *live, const char *service, int64_t t, d
 		}
 }
 
+/* The bucket of live_bounds_seconds() a duration of s seconds lands in (le: the first bound at or above it). */
+static int bucket_of_s(double s)
+{
+	size_t nb;
+	const double *bounds = live_bounds_seconds(&nb);
+	for (size_t i = 0; i < nb; i++)
+		if (s <= bounds[i])
+			return (int)i;
+	return (int)nb;
+}
+
+/* Sums service's fine slots: own_n, and the own buckets into own (LIVE_N_BOUNDS + 1). */
+static double fine_own(struct live_signals *live, const char *service, double *own)
+{
+	struct live_fine f[LIVE_FINE_SLOTS];
+	size_t n = 0;
+	int64_t head = 0;
+	assert_int_equal(live_red_fine(live, service, 0, LIVE_FINE_SLOTS, f, &n, &head), 0);
+	double own_n = 0;
+	memset(own, 0, sizeof(double) * (LIVE_N_BOUNDS + 1));
+	for (size_t i = 0; i < n; i++) {
+		own_n += f[i].own_n;
+		for (int b = 0; b <= LIVE_N_BOUNDS; b++)
+			own[b] += f[i].own[b];
+	}
+	return own_n;
+}
+
+/*
+ * Own time: a server span's duration outside the union of its calls (calls
+ * overlapping, a call reaching past its parent, calls in the batch after
+ * their server span or in an earlier batch); a server span without a known
+ * call has none; a call counts for one server span only.
+ */
+static void test_fine_own_time(void **state)
+{
+	(void)state;
+	fake_now = T0 + 60 * SEC;
+	struct live_signals *live = make_live((struct live_config){ 0 });
+	int64_t base = T0 + 59 * SEC;
+	double own[LIVE_N_BOUNDS + 1];
+	struct tb t;
+	tb_init(&t);
+	/* server [60, 100] ms; calls [70, 85] and [80, 90] overlap: covered 20 ms, own 20 ms; calls after it */
+	tb_span(&t, "api", "op", SPAN_SERVER, base + 100 * MS, 40 * MS, STATUS_OK, 1, 10, 0);
+	tb_span(&t, "api", "call", SPAN_CLIENT, base + 90 * MS, 10 * MS, STATUS_OK, 1, 11, 10);
+	tb_span(&t, "api", "call", SPAN_CLIENT, base + 85 * MS, 15 * MS, STATUS_OK, 1, 12, 10);
+	tb_span(&t, "db", "q", SPAN_SERVER, base + 90 * MS, 9 * MS, STATUS_OK, 1, 13, 11); /* a leaf: no own time */
+	/* a server span making no call: no own time */
+	tb_span(&t, "api", "op", SPAN_SERVER, base + 120 * MS, 7 * MS, STATUS_OK, 2, 20, 0);
+	publish(live, &t);
+	assert_float_equal(fine_own(live, "api", own), 1, 1e-9);
+	assert_float_equal(own[bucket_of_s(0.020)], 1, 1e-9);
+	assert_float_equal(fine_own(live, "db", own), 0, 1e-9);
+	tb_release(&t);
+
+	/* the call in one batch, its server span [150, 200] in the next; the call [140, 195] reaches before it */
+	tb_init(&t);
+	tb_span(&t, "api", "call", SPAN_CLIENT, base + 195 * MS, 55 * MS, STATUS_OK, 3, 31, 30);
+	publish(live, &t);
+	tb_release(&t);
+	tb_init(&t);
+	tb_span(&t, "api", "op", SPAN_SERVER, base + 200 * MS, 50 * MS, STATUS_OK, 3, 30, 0);
+	publish(live, &t);
+	assert_float_equal(fine_own(live, "api", own), 2, 1e-9);
+	assert_float_equal(own[bucket_of_s(0.005)], 1, 1e-9);
+	tb_release(&t);
+
+	/* the same server span again (a duplicate export): its calls were used up, no own time twice */
+	tb_init(&t);
+	tb_span(&t, "api", "op", SPAN_SERVER, base + 200 * MS, 50 * MS, STATUS_OK, 3, 30, 0);
+	publish(live, &t);
+	assert_float_equal(fine_own(live, "api", own), 2, 1e-9);
+	struct live_stats st;
+	live_stats_get(live, &st);
+	assert_int_equal(st.own_timed, 2);
+	tb_release(&t);
+	live_destroy(live);
+}
+
 static void test_fine_slots(void **state)
 {
 	(void)state;
@@ -1463,6 +1543,7 @@ int main(void)
 		cmocka_unit_test(test_export_edge),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_fine_slots),
+		cmocka_unit_test(test_fine_own_time),
 		cmocka_unit_test(test_fine_slots_merged),
 		cmocka_unit_test(test_services_json),
 		cmocka_unit_test(test_odd_names),

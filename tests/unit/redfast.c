@@ -758,14 +758,19 @@ static void span_ids(struct span *sp, uint64_t trace, uint64_t id)
 	}
 }
 
+/* publish_calls' parts: the caller's spans (its server span and its call), the callee's server spans. */
+enum { CALLER_PART = 1, CALLEE_PART = 2, BOTH_PARTS = 3 };
+
 /*
  * One second of n requests to `caller`, each calling `callee` once: the
  * caller's server span (caller_ms), its client span and the callee's server
  * span (callee_ms), in one trace; traced = false drops the parent links (no
- * call graph). Ends at fake_now, spread over the second.
+ * call graph). Ends at `now`, spread over the second. Publishes the parts
+ * asked for: the same now and *id again with the other part publishes the
+ * rest of the same requests (a callee whose batch comes later).
  */
-static void publish_calls(struct live_signals *live, const char *caller, const char *callee, int n, double caller_ms,
-			  double callee_ms, bool traced, uint64_t *id)
+static void publish_parts(struct live_signals *live, const char *caller, const char *callee, int n, double caller_ms,
+			  double callee_ms, bool traced, int64_t now, int parts, uint64_t *id)
 {
 	struct arena a;
 	arena_init(&a, 0);
@@ -777,9 +782,9 @@ static void publish_calls(struct live_signals *live, const char *caller, const c
 	rc->service = caller;
 	rd->service = callee;
 	for (int i = 0; i < n; i++) {
-		int64_t end = fake_now - (int64_t)i * (SEC / (n + 1));
+		int64_t end = now - (int64_t)i * (SEC / (n + 1));
 		uint64_t trace = ++*id, top = ++*id, call = ++*id, served = ++*id;
-		struct span *sv = &b.spans[b.n_spans++], *cl = &b.spans[b.n_spans++], *cd = &b.spans[b.n_spans++];
+		struct span *sv = &b.spans[b.n_spans], *cl = &b.spans[b.n_spans + 1], *cd = &b.spans[b.n_spans + 2];
 		*sv = (struct span){ .name = "GET /", .kind = 2, .resource = rc, .end_ns = end,
 				     .start_ns = end - (int64_t)(caller_ms * OODA_NS_PER_MS) };
 		span_ids(sv, trace, top);
@@ -792,9 +797,18 @@ static void publish_calls(struct live_signals *live, const char *caller, const c
 				     .start_ns = cl->start_ns, .has_parent = traced };
 		span_ids(cd, trace, served);
 		memcpy(cd->parent_span_id, cl->span_id, 8);
+		if (parts == CALLEE_PART)
+			*sv = *cd;
+		b.n_spans += parts == BOTH_PARTS ? 3 : parts == CALLER_PART ? 2 : 1;
 	}
 	assert_int_equal(live_publish(live, &b), 0);
 	arena_release(&a);
+}
+
+static void publish_calls(struct live_signals *live, const char *caller, const char *callee, int n, double caller_ms,
+			  double callee_ms, bool traced, uint64_t *id)
+{
+	publish_parts(live, caller, callee, n, caller_ms, callee_ms, traced, fake_now, BOTH_PARTS, id);
 }
 
 /* x and y each call db; one second of it, every caller taking x_ms and y_ms, the database db_ms. */
@@ -880,12 +894,42 @@ static void test_shared_slowdown(void **state)
 }
 
 /*
- * The machine slows: the callers x and y first, their database a second
- * later (a slowdown reaches processes at different moments). The callers
- * pass their hold first, while the database, rising with them, has not
- * decided: they wait for it (at most a hold), so no caller's signal comes
- * before the database's, and with one service slowing on its own (the
- * database; its callers inherit) it is the database's slowdown, not a shared one.
+ * The machine slows under every service in a chain: the database takes 6 ms
+ * more, and each caller 6 ms more of its own on top of that (its own time
+ * 5 -> 11 ms, its total 8 -> 20 ms). Every service's share of slow requests
+ * rises alike, so by shares alone the callers inherit from the database
+ * (one service slowing on its own, three pages); by own time all three slow
+ * on their own: one shared signal, no service's latency sent.
+ */
+static void test_shared_slowdown_in_a_chain(void **state)
+{
+	(void)state;
+	struct live_signals *live;
+	struct redfast *w;
+	driver_open(&live, &w);
+	struct by_name r = { 0 };
+	struct alert_sink sink = { count_by_name, &r };
+	uint64_t id = 0;
+	for (int s = 0; s < 60; s++)
+		two_callers(live, w, &sink, 8, 8, 3, true, &id);
+	for (int s = 0; s < 15; s++)
+		two_callers(live, w, &sink, 20, 20, 9, true, &id);
+	assert_int_equal(active_of(&r, "red:x/latency"), 0);
+	assert_int_equal(active_of(&r, "red:y/latency"), 0);
+	assert_int_equal(active_of(&r, "red:db/latency"), 0);
+	assert_true(active_of(&r, "red:shared/slowdown") >= 1);
+	assert_int_equal(r.shared_own, 3);
+	driver_close(live, w);
+}
+
+/*
+ * The database slows ten times and its callers with it by as much (their own
+ * time as ever), but the database's spans come a second after its callers'
+ * (its exporter's batch): the callers pass their hold first, while the
+ * database, rising with them, has not decided. They wait for it (at most a
+ * hold), so no caller's signal comes before the database's, and with one
+ * service slowing on its own (the database; its callers' own time did not
+ * move) it is the database's slowdown, not a shared one.
  */
 static void test_caller_waits_for_a_callee_rising_with_it(void **state)
 {
@@ -899,9 +943,22 @@ static void test_caller_waits_for_a_callee_rising_with_it(void **state)
 	for (int s = 0; s < 60; s++)
 		two_callers(live, w, &sink, 8, 8, 3, true, &id);
 	assert_int_equal(active_of(&r, "red:x/latency") + active_of(&r, "red:db/latency"), 0);
+	uint64_t prev_id = 0;
+	int64_t prev_now = 0;
 	for (int s = 0; s < 15; s++) {
 		r.tick = s;
-		two_callers(live, w, &sink, 40, 40, s ? 30 : 3, true, &id);
+		fake_now += SEC;
+		uint64_t mine = id;
+		publish_parts(live, "x", "db", 20, 35, 30, true, fake_now, CALLER_PART, &id);
+		publish_parts(live, "y", "db", 20, 35, 30, true, fake_now, CALLER_PART, &id);
+		if (s) { /* the database's spans of the second before */
+			uint64_t again = prev_id;
+			publish_parts(live, "x", "db", 20, 35, 30, true, prev_now, CALLEE_PART, &again);
+			publish_parts(live, "y", "db", 20, 35, 30, true, prev_now, CALLEE_PART, &again);
+		}
+		prev_id = mine;
+		prev_now = fake_now;
+		redfast_tick(w, fake_now + SEC / 8, &sink);
 	}
 	int db = first_of(&r, "red:db/latency"), x = first_of(&r, "red:x/latency"), y = first_of(&r, "red:y/latency");
 	if (db < 0 || x < 0 || y < 0 || x < db || y < db)
@@ -928,6 +985,7 @@ int main(void)
 		cmocka_unit_test(test_driver_latency),
 		cmocka_unit_test(test_each_service_on_its_own_arrivals),
 		cmocka_unit_test(test_shared_slowdown),
+		cmocka_unit_test(test_shared_slowdown_in_a_chain),
 		cmocka_unit_test(test_caller_waits_for_a_callee_rising_with_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
