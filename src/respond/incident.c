@@ -802,8 +802,40 @@ static bool update_primary(struct incidents *inc, json_t *doc)
 	return true;
 }
 
+/* The RED detector's signal for a slowdown shared by the system (detect/redfast.h). */
+#define SHARED_SLOWDOWN "red:shared/slowdown"
+
+/*
+ * Whether a firing anomaly on latency is part of a slowdown shared by the
+ * system: the RED detector's shared signal is firing and names its service.
+ * The detector holds its own latency alerts back for it; the anomaly watch
+ * (10 s slots, its own band) sees the same slowdown and would open an
+ * incident on a service that is not at fault.
+ */
+static bool in_shared_slowdown(struct incidents *inc, const struct tr_item *t, const char *source,
+			       const json_t *evidence)
+{
+	const char *metric = json_string_value(json_object_get(evidence, "metric"));
+	if (!inc->shared_fp[0] || !t->service || !source || strcmp(source, "anomaly") || !metric ||
+	    (!strstr(metric, "p99") && !strstr(metric, "latency")))
+		return false;
+	json_t *shared = alert_details(inc, inc->shared_fp);
+	bool in = false;
+	const char *state = json_string_value(json_object_get(shared, "state"));
+	if (state && !strcmp(state, "firing")) {
+		size_t i;
+		json_t *s;
+		json_array_foreach(json_object_get(json_object_get(shared, "evidence"), "services"), i, s)
+			in |= json_is_string(s) && !strcmp(json_string_value(s), t->service);
+	}
+	json_decref(shared);
+	return in;
+}
+
 static void handle_transition(struct incidents *inc, struct tr_item *t)
 {
+	if (!strcmp(t->name, SHARED_SLOWDOWN))
+		snprintf(inc->shared_fp, sizeof(inc->shared_fp), "%s", t->to == ALERT_FIRING ? t->fp : "");
 	const char *to = alert_state_name(t->to);
 	json_t *details = alert_details(inc, t->fp);
 	const char *source = json_string_value(json_object_get(details, "source"));
@@ -864,6 +896,9 @@ static void handle_transition(struct incidents *inc, struct tr_item *t)
 		incident_decide(&inc->cfg, inc->cat, &sig, &dec);
 		/* a silenced alert is someone saying "we know": it opens nothing and joins nothing */
 		if (!dec.open || json_is_string(json_object_get(details, "silenced_by")))
+			goto out;
+		/* a latency anomaly inside a slowdown shared by the system: the shared signal says it */
+		if (!dec.by_rule && in_shared_slowdown(inc, t, source, evidence))
 			goto out;
 		json_array_foreach(col.docs, i, d) {
 			if (!t->service || !incident_status_open(json_string_value(json_object_get(d, "status"))))

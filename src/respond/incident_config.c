@@ -370,12 +370,15 @@ void incident_decide(const struct incidents_config *c, const struct catalog *cat
 	int col = s->severity == SEVERITY_PAGE ? 0 : s->severity == SEVERITY_TICKET ? 1 : 2;
 	snprintf(d->severity, sizeof(d->severity), "%s", c->matrix[tier][col]);
 	d->open = c->auto_open && default_open(cat, s);
+	d->by_rule = false;
 	for (size_t i = 0; i < c->n_rules; i++) {
 		const struct incident_rule *r = &c->rules[i];
 		if (!rule_matches(r, s))
 			continue;
-		if (r->open >= 0)
+		if (r->open >= 0) {
 			d->open = r->open;
+			d->by_rule = true;
+		}
 		if (r->set_severity)
 			snprintf(d->severity, sizeof(d->severity), "%s", r->set_severity);
 		break;

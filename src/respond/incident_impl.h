@@ -61,6 +61,7 @@ struct incident_signal {
 
 struct incident_decision {
 	bool open;
+	bool by_rule; /* a rule of the config decided open (not the defaults) */
 	char severity[8];
 };
 

@@ -25,6 +25,7 @@ struct incidents {
 	struct catalog *cat;
 	char *cfg_text;                 /* the incidents section as applied, to say what a reload changed */
 	struct worker *worker;          /* handles alert transitions */
+	char shared_fp[17];             /* the RED detector's shared slowdown while firing (worker thread); "" when not */
 	struct {
 		incidents_event_fn *fn;
 		void *ctx;

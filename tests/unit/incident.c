@@ -420,6 +420,88 @@ static void test_stage(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static void fire_anomaly(struct alerts *a, const char *name, const char *service, const char *evidence, bool active,
+			 int64_t at)
+{
+	json_t *ev = json_loads(evidence, 0, NULL);
+	assert_non_null(ev);
+	struct alert_signal s = { .source = "anomaly", .name = name, .service = service,
+				  .severity = SEVERITY_TICKET, .evidence = ev, .active = active, .at_ns = at };
+	alerts_signal(a, &s);
+	alerts_tick(a, at);
+	json_decref(ev);
+}
+
+/*
+ * While the RED detector's shared slowdown fires, a latency anomaly on a
+ * service it names opens no incident (the shared signal says it); one on
+ * another service, an error anomaly on a named one, and a latency anomaly
+ * once the shared slowdown is over still do; a rule saying open is obeyed.
+ */
+static void test_shared_slowdown_opens_nothing(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ooda-incident-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	struct store *st = NULL;
+	struct alerts *al = NULL;
+	struct incidents *inc = NULL;
+	assert_int_equal(test_store_open(dir, 0, &st, &err), 0);
+	assert_int_equal(alerts_create(NULL, NULL, NULL, &al, &err), 0);
+	struct incidents_options o = { .store = st, .alerts = al };
+	assert_int_equal(incidents_create(&o, &inc, &err), 0);
+	assert_int_equal(incidents_configure(inc, "{\"rules\":[{\"match\":{\"service\":\"d\"},\"open\":true}]}",
+					     NULL, true, NULL, &err),
+			 0);
+	struct events ev = { .n = 0 };
+	assert_int_equal(incidents_subscribe(inc, on_event, &ev), 0);
+	assert_int_equal(incidents_start(inc, &err), 0);
+	const int64_t t0 = ooda_now_ns(), s = OODA_NS_PER_SEC;
+	const char *slow = "{\"metric\":\"p99_ms\",\"value\":60,\"score\":0.999}";
+	fire_anomaly(al, "red:shared/slowdown", NULL,
+		     "{\"metric\":\"slowdown\",\"value\":3,\"services\":[\"a\",\"b\",\"d\"]}", true, t0);
+	fire_anomaly(al, "anomaly:a/p99_ms", "a", slow, true, t0 + s);
+	fire_anomaly(al, "red:b/latency", "b", "{\"metric\":\"latency\",\"value\":0.4,\"score\":0.999}", true,
+		     t0 + s);
+	incidents_wait_idle(inc);
+	assert_int_equal(ev.n, 0); /* the shared slowdown's own services: nothing opened */
+	fire_anomaly(al, "anomaly:c/p99_ms", "c", slow, true, t0 + 2 * s); /* not in it */
+	fire_anomaly(al, "anomaly:b/error_ratio", "b", "{\"metric\":\"error_ratio\",\"value\":0.3,\"score\":0.999}",
+		     true, t0 + 2 * s); /* errors are not a slowdown */
+	fire_anomaly(al, "anomaly:d/p99_ms", "d", slow, true, t0 + 2 * s); /* a rule opens it */
+	incidents_wait_idle(inc);
+	assert_non_null(strstr(ev.log, "opened:INC-1"));
+	assert_non_null(strstr(ev.log, "opened:INC-2"));
+	assert_non_null(strstr(ev.log, "opened:INC-3"));
+	assert_null(strstr(ev.log, "INC-4"));
+	const char *want[] = { "c", "b", "d" };
+	for (int i = 0; i < 3; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "INC-%d", i + 1);
+		json_t *d = get(inc, id);
+		assert_string_equal(json_string_value(json_object_get(d, "service")), want[i]);
+		json_decref(d);
+	}
+	/* the shared slowdown over: a's latency anomaly firing again opens its incident */
+	fire_anomaly(al, "red:shared/slowdown", NULL, "{\"metric\":\"slowdown\"}", false, t0 + 3 * s);
+	fire_anomaly(al, "anomaly:a/p99_ms", "a", slow, false, t0 + 3 * s);
+	fire_anomaly(al, "anomaly:a/p99_ms", "a", slow, true, t0 + 20 * s);
+	incidents_wait_idle(inc);
+	json_t *d = get(inc, "INC-4");
+	assert_string_equal(json_string_value(json_object_get(d, "service")), "a");
+	json_decref(d);
+
+	incidents_destroy(inc);
+	alerts_destroy(al);
+	store_close(st);
+	buf_release(&err);
+	buf_release(&out);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,7 +509,7 @@ int main(void)
 		cmocka_unit_test(test_decide_defaults), cmocka_unit_test(test_decide_rules),
 		cmocka_unit_test(test_config_errors),	cmocka_unit_test(test_catalog),
 		cmocka_unit_test(test_templates),	cmocka_unit_test(test_stage),
-		cmocka_unit_test(test_titles),
+		cmocka_unit_test(test_titles),		cmocka_unit_test(test_shared_slowdown_opens_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
