@@ -737,7 +737,7 @@ static int cmp_start(const void *a, const void *b)
 static int64_t own_time(struct live_signals *live, const struct span *sp, int64_t dur)
 {
 	uint32_t pos[MAX_MATCHES];
-	int n = spanmap_find(&live->kids, sp->trace_id, sp->span_id, pos, MAX_MATCHES);
+	int n = live->kids.count ? spanmap_find(&live->kids, sp->trace_id, sp->span_id, pos, MAX_MATCHES) : 0;
 	if (n <= 0)
 		return -1;
 	live->st.own_timed++;
