@@ -252,8 +252,9 @@ oncall:
         # escalation pages level 2 when level 1 does not acknowledge (level 1 times out after 2s)
         lvl2 = wait_for(lambda: [b for _, _, b in recv.on("/pager") if b"user:lead" in b], "the level 2 page")
         check(lvl2 and json.loads(lvl2[0]).get("event") == "escalated", f"level 2 page: {lvl2[:1]}")
-        check(any(e["data"].get("level") == 2 and e["data"].get("page_to") == "user:lead" for e in tl("notification")),
-              "the level 2 page is on the timeline")
+        # the page is delivered, then its timeline entry written: wait for the entry
+        wait_for(lambda: any(e["data"].get("level") == 2 and e["data"].get("page_to") == "user:lead"
+                             for e in tl("notification")), "the level 2 page on the timeline")
         r = s.get(f"/api/v1/notifications?incident={iid}")
         check(r.status == 200 and len(r.json()["notifications"]) >= 2, f"delivery status by incident: {r.body[:300]}")
 
