@@ -662,7 +662,7 @@ static void emit_shared(struct redfast *w, bool active, int64_t at_ns, const str
 			       "red-cusum");
 	json_t *labels = json_pack("{s:s}", "metric", "slowdown");
 	json_t *ann = json_pack("{s:s}", "summary", summary);
-	struct alert_signal s = { .source = "anomaly", .name = "red:shared/slowdown", .severity = SEVERITY_TICKET,
+	struct alert_signal s = { .source = "anomaly", .name = REDFAST_SHARED_NAME, .severity = SEVERITY_TICKET,
 				  .labels = labels, .annotations = ann, .evidence = ev, .active = active,
 				  .at_ns = at_ns, .since_ns = active ? since : 0 };
 	alert_emit(sink, &s);

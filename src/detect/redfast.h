@@ -139,6 +139,8 @@
 #include "model/live.h"
 #include "model/signal.h"
 
+/* The name of the signal for a slowdown shared by the system (above). */
+#define REDFAST_SHARED_NAME "red:shared/slowdown"
 #define REDFAST_MAX_HOLD 16
 /* Duration buckets (the live histogram's, the last +Inf). */
 #define REDFAST_NB (LIVE_N_BOUNDS + 1)

@@ -18,6 +18,7 @@
 #include "core/time.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
+#include "detect/redfast.h"
 #include "model/jsontime.h"
 
 #include <math.h>
@@ -802,9 +803,6 @@ static bool update_primary(struct incidents *inc, json_t *doc)
 	return true;
 }
 
-/* The RED detector's signal for a slowdown shared by the system (detect/redfast.h). */
-#define SHARED_SLOWDOWN "red:shared/slowdown"
-
 /*
  * Whether a firing anomaly on latency is part of a slowdown shared by the
  * system: the RED detector's shared signal is firing and names its service.
@@ -834,7 +832,7 @@ static bool in_shared_slowdown(struct incidents *inc, const struct tr_item *t, c
 
 static void handle_transition(struct incidents *inc, struct tr_item *t)
 {
-	if (!strcmp(t->name, SHARED_SLOWDOWN))
+	if (!strcmp(t->name, REDFAST_SHARED_NAME))
 		snprintf(inc->shared_fp, sizeof(inc->shared_fp), "%s", t->to == ALERT_FIRING ? t->fp : "");
 	const char *to = alert_state_name(t->to);
 	json_t *details = alert_details(inc, t->fp);

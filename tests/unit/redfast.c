@@ -893,6 +893,14 @@ static void test_shared_slowdown(void **state)
 	}
 }
 
+/* Opens the driver and feeds it a healthy minute of x and y calling db (8, 8 and 3 ms), traced. */
+static void healthy_minute(struct live_signals **live, struct redfast **w, const struct alert_sink *sink, uint64_t *id)
+{
+	driver_open(live, w);
+	for (int s = 0; s < 60; s++)
+		two_callers(*live, *w, sink, 8, 8, 3, true, id);
+}
+
 /*
  * The machine slows under every service in a chain: the database takes 6 ms
  * more, and each caller 6 ms more of its own on top of that (its own time
@@ -906,12 +914,10 @@ static void test_shared_slowdown_in_a_chain(void **state)
 	(void)state;
 	struct live_signals *live;
 	struct redfast *w;
-	driver_open(&live, &w);
 	struct by_name r = { 0 };
 	struct alert_sink sink = { count_by_name, &r };
 	uint64_t id = 0;
-	for (int s = 0; s < 60; s++)
-		two_callers(live, w, &sink, 8, 8, 3, true, &id);
+	healthy_minute(&live, &w, &sink, &id);
 	for (int s = 0; s < 15; s++)
 		two_callers(live, w, &sink, 20, 20, 9, true, &id);
 	assert_int_equal(active_of(&r, "red:x/latency"), 0);
@@ -936,12 +942,10 @@ static void test_caller_waits_for_a_callee_rising_with_it(void **state)
 	(void)state;
 	struct live_signals *live;
 	struct redfast *w;
-	driver_open(&live, &w);
 	struct by_name r = { 0 };
 	struct alert_sink sink = { count_by_name, &r };
 	uint64_t id = 0;
-	for (int s = 0; s < 60; s++)
-		two_callers(live, w, &sink, 8, 8, 3, true, &id);
+	healthy_minute(&live, &w, &sink, &id);
 	assert_int_equal(active_of(&r, "red:x/latency") + active_of(&r, "red:db/latency"), 0);
 	uint64_t prev_id = 0;
 	int64_t prev_now = 0;
