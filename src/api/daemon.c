@@ -565,6 +565,7 @@ int daemon_serve(const struct serve_options *opt, struct buf *err)
 	if ((rc = logclass_create(NULL, &d.logclass, err)) || (rc = redwatch_create(d.live, NULL, &d.redwatch)) ||
 	    (rc = redfast_create(d.live, NULL, &d.redfast)))
 		goto out;
+	redwatch_follow_shared(d.redwatch, d.redfast); /* a shared slowdown holds the watch's latency too */
 	{
 		/* before ingest starts: the log pattern miners as they were saved */
 		struct buf lerr = BUF_INIT;

@@ -219,6 +219,14 @@ bool redfast_latency_update(struct redfast_latency *l, const struct redfast_conf
 /* Callees of a service remembered for the shared-slowdown test; the window they are read over. */
 #define MAX_CALLEES 16
 #define GRAPH_WINDOW_NS (60 * OODA_NS_PER_SEC)
+/* The shared slowdowns remembered per service for redfast_shared_overlaps: the last four. */
+#define SHARED_KEPT 4
+
+/* A shared slowdown that named a service: its episode (0: none), from (span time) to (the clock; INT64_MAX: on). */
+struct shared_mark {
+	uint32_t episode;
+	int64_t from, to;
+};
 
 struct seen {
 	int64_t k; /* NO_SLOT when none */
@@ -245,6 +253,8 @@ struct watched {
 	int64_t lat_wait;           /* since when (the clock) its firing waits for a callee rising with it; 0: not */
 	uint16_t callee[MAX_CALLEES]; /* indices in redfast.v of the services it called (the last minute) */
 	uint8_t n_callees;
+	struct shared_mark marks[SHARED_KEPT]; /* the shared slowdowns that named it, by n_marks % SHARED_KEPT */
+	uint32_t n_marks;
 };
 
 struct redfast {
@@ -257,6 +267,7 @@ struct redfast {
 	bool graph_known;     /* a traced call between two watched services in the last minute */
 	bool shared;          /* a shared slowdown is on */
 	int64_t shared_quiet; /* since when (the clock) no longer together, while shared; 0 while together */
+	uint32_t episode;     /* shared slowdowns so far (the current one's number while shared) */
 	atomic_bool enabled;
 	atomic_uint known, learning; /* services watched, and those still in warm-up (end of the last tick) */
 };
@@ -635,6 +646,41 @@ static json_t *others_rising(const struct redfast *w, const struct watched *x)
 	return out;
 }
 
+/*
+ * Keeps x's part in the current shared slowdown: named (from since, while it
+ * lasts), or, when the episode is over (!named and its mark still open),
+ * ended at the clock's at_ns.
+ */
+static void mark_shared(struct redfast *w, struct watched *x, bool named, int64_t since, int64_t at_ns)
+{
+	struct shared_mark *m = x->n_marks ? &x->marks[(x->n_marks - 1) % SHARED_KEPT] : NULL;
+	bool current = m && m->episode == w->episode;
+	if (named && !current) {
+		m = &x->marks[x->n_marks++ % SHARED_KEPT];
+		*m = (struct shared_mark){ .episode = w->episode, .from = since, .to = INT64_MAX };
+	} else if (named) {
+		m->from = since < m->from ? since : m->from;
+	} else if (current && !w->shared && m->to == INT64_MAX) {
+		m->to = at_ns;
+	}
+}
+
+bool redfast_shared_overlaps(const struct redfast *w, const char *service, int64_t from_ns, int64_t to_ns)
+{
+	for (size_t i = 0; w && i < w->n; i++) {
+		const struct watched *x = &w->v[i];
+		if (strcmp(x->service, service))
+			continue;
+		for (uint32_t j = 0; j < SHARED_KEPT && j < x->n_marks; j++) {
+			const struct shared_mark *m = &x->marks[j];
+			if (m->episode && m->from < to_ns && m->to >= from_ns)
+				return true;
+		}
+		return false;
+	}
+	return false;
+}
+
 static void emit_shared(struct redfast *w, bool active, int64_t at_ns, const struct alert_sink *sink)
 {
 	json_t *services = json_array(), *own = json_array(), *shares = json_object();
@@ -651,6 +697,9 @@ static void emit_shared(struct redfast *w, bool active, int64_t at_ns, const str
 		if (x->latency.t.run && began < since)
 			since = began;
 	}
+	for (size_t i = 0; i < w->n; i++) /* what it names, from when (redfast_shared_overlaps) */
+		mark_shared(w, &w->v[i], active && json_array_size(services) && (slowing(w, &w->v[i]) || w->v[i].lat_held),
+			    since, at_ns);
 	char summary[400];
 	snprintf(summary, sizeof(summary),
 		 "%zu services slowed together, %zu of them on their own (no slow callee explains it): a slowdown "
@@ -697,6 +746,7 @@ static void shared_tick(struct redfast *w, int64_t now_ns, const struct alert_si
 	if (!w->shared && together && firing) {
 		w->shared = true;
 		w->shared_quiet = 0;
+		w->episode++;
 		emit_shared(w, true, now_ns, sink);
 	} else if (w->shared && together) {
 		w->shared_quiet = 0;

@@ -248,4 +248,14 @@ void redfast_status(struct redfast *w, bool *enabled, unsigned *services, unsign
  */
 void redfast_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink);
 
+/*
+ * Whether a shared slowdown (REDFAST_SHARED_NAME) that named service
+ * overlapped [from_ns, to_ns): it names a service from the start of the
+ * episode's runs (span time) until the episode ends (the clock), the last
+ * four episodes per service. So a reader of older slots (the anomaly watch,
+ * 20-30 s behind) holds back the latency the detector held back. Engine
+ * thread only, as redfast_tick; w may be NULL (false).
+ */
+bool redfast_shared_overlaps(const struct redfast *w, const char *service, int64_t from_ns, int64_t to_ns);
+
 #endif

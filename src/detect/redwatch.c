@@ -40,6 +40,7 @@ struct watched {
 
 struct redwatch {
 	struct live_signals *live;
+	struct redfast *shared; /* whose shared slowdowns hold back p99 (borrowed; NULL: none) */
 	struct redwatch_config cfg;
 	size_t state_size;
 	pthread_mutex_t mu; /* guards the services for redwatch_json */
@@ -67,6 +68,11 @@ int redwatch_create(struct live_signals *live, const struct redwatch_config *cfg
 	pthread_mutex_init(&w->mu, NULL);
 	*out = w;
 	return 0;
+}
+
+void redwatch_follow_shared(struct redwatch *w, struct redfast *f)
+{
+	w->shared = f;
 }
 
 void redwatch_destroy(struct redwatch *w)
@@ -218,11 +224,16 @@ static void guard(const struct redwatch *w, struct watched *x, int64_t t, double
 			x->guarded[m] = x->value[m] * redwatch_blip_factor(m, req, err, (const double (*)[NB])b, NK, span);
 }
 
+/* The slot [t - 10 s, t) of x's metric m, sent as a signal of time t. */
 static void emit(struct redwatch *w, struct watched *x, int m, int64_t t, const struct alert_sink *sink)
 {
 	const struct anomaly_result *r = &x->last[m];
 	bool active = redwatch_harmful(r, x->value[m], bad_direction[m], w->cfg.threshold) &&
 		      redwatch_harmful(r, x->guarded[m], bad_direction[m], w->cfg.threshold);
+	/* its latency in a slowdown the whole system shared: the shared signal speaks for it (redwatch.h) */
+	bool held = active && m == M_P99 &&
+		    redfast_shared_overlaps(w->shared, x->service, t - 10 * OODA_NS_PER_SEC, t);
+	active &= !held;
 	char name[LIVE_NAME_MAX + 64];
 	snprintf(name, sizeof(name), "anomaly:%s/%s", x->service, metric_names[m]);
 	json_t *ev = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:b, s:s, s:s?}", "metric", metric_names[m],
@@ -230,6 +241,8 @@ static void emit(struct redwatch *w, struct watched *x, int m, int64_t t, const 
 			       isfinite(r->expected_lo) ? r->expected_lo : 0.0, "expected_hi",
 			       isfinite(r->expected_hi) ? r->expected_hi : 0.0, "score", r->score, "direction",
 			       r->direction, "warming_up", r->warming_up, "window", "10s slots", "detector", r->detector);
+	if (held)
+		json_object_set_new(ev, "held_by", json_string(REDFAST_SHARED_NAME));
 	json_t *labels = json_pack("{s:s}", "metric", metric_names[m]);
 	char summary[300];
 	snprintf(summary, sizeof(summary), "%s %s is %s its baseline (%.3g vs %.3g, confidence %.3f)", x->service,

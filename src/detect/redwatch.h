@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "detect/anomaly.h"
+#include "detect/redfast.h"
 #include "model/signal.h"
 #include "model/live.h"
 
@@ -61,6 +62,16 @@ void redwatch_destroy(struct redwatch *w);
  * the expected band on that side (when the band is finite).
  */
 bool redwatch_harmful(const struct anomaly_result *r, double value, int bad, double threshold);
+
+/*
+ * The RED detector whose shared slowdowns hold back this watch's p99
+ * latency (redfast.h, REDFAST_SHARED_NAME): a slot's p99 signal on a
+ * service that a shared slowdown named during the slot is sent inactive,
+ * with evidence held_by naming that signal, as the detector holds back the
+ * service's own latency signal; errors and traffic are never held. f may be
+ * NULL (nothing held); borrowed, both ticking on the engine thread.
+ */
+void redwatch_follow_shared(struct redwatch *w, struct redfast *f);
 
 /* Engine tick: processes the slots that closed since the last call; emits signals. */
 void redwatch_tick(void *ctx, int64_t now_ns, const struct alert_sink *sink);

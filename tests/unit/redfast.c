@@ -750,61 +750,6 @@ static int inactive_of(const struct by_name *r, const char *name)
 	return 0;
 }
 
-static void span_ids(struct span *sp, uint64_t trace, uint64_t id)
-{
-	for (int j = 0; j < 8; j++) {
-		sp->trace_id[15 - j] = (uint8_t)(trace >> (8 * j));
-		sp->span_id[7 - j] = (uint8_t)(id >> (8 * j));
-	}
-}
-
-/* publish_calls' parts: the caller's spans (its server span and its call), the callee's server spans. */
-enum { CALLER_PART = 1, CALLEE_PART = 2, BOTH_PARTS = 3 };
-
-/*
- * One second of n requests to `caller`, each calling `callee` once: the
- * caller's server span (caller_ms), its client span and the callee's server
- * span (callee_ms), in one trace; traced = false drops the parent links (no
- * call graph). Ends at `now`, spread over the second. Publishes the parts
- * asked for: the same now and *id again with the other part publishes the
- * rest of the same requests (a callee whose batch comes later).
- */
-static void publish_parts(struct live_signals *live, const char *caller, const char *callee, int n, double caller_ms,
-			  double callee_ms, bool traced, int64_t now, int parts, uint64_t *id)
-{
-	struct arena a;
-	arena_init(&a, 0);
-	struct telemetry_batch b;
-	memset(&b, 0, sizeof(b));
-	b.arena = &a;
-	b.spans = arena_zalloc(&a, sizeof(struct span) * 3 * (size_t)n);
-	struct resource *rc = arena_zalloc(&a, sizeof(*rc)), *rd = arena_zalloc(&a, sizeof(*rd));
-	rc->service = caller;
-	rd->service = callee;
-	for (int i = 0; i < n; i++) {
-		int64_t end = now - (int64_t)i * (SEC / (n + 1));
-		uint64_t trace = ++*id, top = ++*id, call = ++*id, served = ++*id;
-		struct span *sv = &b.spans[b.n_spans], *cl = &b.spans[b.n_spans + 1], *cd = &b.spans[b.n_spans + 2];
-		*sv = (struct span){ .name = "GET /", .kind = 2, .resource = rc, .end_ns = end,
-				     .start_ns = end - (int64_t)(caller_ms * OODA_NS_PER_MS) };
-		span_ids(sv, trace, top);
-		*cl = (struct span){ .name = "call", .kind = 3, .resource = rc, .end_ns = end - OODA_NS_PER_MS,
-				     .start_ns = end - OODA_NS_PER_MS - (int64_t)(callee_ms * OODA_NS_PER_MS),
-				     .has_parent = traced };
-		span_ids(cl, trace, call);
-		memcpy(cl->parent_span_id, sv->span_id, 8);
-		*cd = (struct span){ .name = "POST /query", .kind = 2, .resource = rd, .end_ns = cl->end_ns,
-				     .start_ns = cl->start_ns, .has_parent = traced };
-		span_ids(cd, trace, served);
-		memcpy(cd->parent_span_id, cl->span_id, 8);
-		if (parts == CALLEE_PART)
-			*sv = *cd;
-		b.n_spans += parts == BOTH_PARTS ? 3 : parts == CALLER_PART ? 2 : 1;
-	}
-	assert_int_equal(live_publish(live, &b), 0);
-	arena_release(&a);
-}
-
 static void publish_calls(struct live_signals *live, const char *caller, const char *callee, int n, double caller_ms,
 			  double callee_ms, bool traced, uint64_t *id)
 {
@@ -918,6 +863,8 @@ static void test_shared_slowdown_in_a_chain(void **state)
 	struct alert_sink sink = { count_by_name, &r };
 	uint64_t id = 0;
 	healthy_minute(&live, &w, &sink, &id);
+	int64_t healthy_end = fake_now;
+	assert_false(redfast_shared_overlaps(w, "x", T0, healthy_end));
 	for (int s = 0; s < 15; s++)
 		two_callers(live, w, &sink, 20, 20, 9, true, &id);
 	assert_int_equal(active_of(&r, "red:x/latency"), 0);
@@ -925,6 +872,19 @@ static void test_shared_slowdown_in_a_chain(void **state)
 	assert_int_equal(active_of(&r, "red:db/latency"), 0);
 	assert_true(active_of(&r, "red:shared/slowdown") >= 1);
 	assert_int_equal(r.shared_own, 3);
+	/* the episode names every service it held, from its runs' start; the healthy minute before it none */
+	const char *const named[] = { "x", "y", "db" };
+	for (int i = 0; i < 3; i++) {
+		assert_true(redfast_shared_overlaps(w, named[i], fake_now - 10 * SEC, fake_now));
+		assert_false(redfast_shared_overlaps(w, named[i], T0, healthy_end - 5 * SEC));
+	}
+	assert_false(redfast_shared_overlaps(w, "nobody", T0, fake_now + SEC));
+	/* healthy again: the episode ends (a hold after), and names nothing after that */
+	for (int s = 0; s < 20; s++)
+		two_callers(live, w, &sink, 8, 8, 3, true, &id);
+	assert_true(inactive_of(&r, "red:shared/slowdown") >= 1);
+	assert_true(redfast_shared_overlaps(w, "db", fake_now - 25 * SEC, fake_now - 15 * SEC));
+	assert_false(redfast_shared_overlaps(w, "db", fake_now - 10 * SEC, fake_now));
 	driver_close(live, w);
 }
 

@@ -20,6 +20,7 @@
 
 #include "core/arena.h"
 #include "core/time.h"
+#include "detect/redfast.h"
 #include "detect/redwatch.h"
 #include "model/live.h"
 #include "model/record.h"
@@ -178,6 +179,91 @@ static void test_error_blip_held_back_lasting_errors_fire(void **state)
 	assert_true(r.err_active > 0);
 }
 
+/* ---- a slowdown the whole system shared (redfast.h) ---- */
+
+struct p99_seen {
+	int active[3], held[3]; /* x, y, db: p99 signals sent active, and held back by the shared signal */
+};
+
+static void record_p99(void *ctx, const struct alert_signal *s)
+{
+	struct p99_seen *r = ctx;
+	const char *const names[3] = { "anomaly:x/p99_ms", "anomaly:y/p99_ms", "anomaly:db/p99_ms" };
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(s->name, names[i]))
+			continue;
+		r->active[i] += s->active;
+		const char *by = json_string_value(json_object_get(s->evidence, "held_by"));
+		if (by) {
+			assert_false(s->active);
+			assert_string_equal(by, REDFAST_SHARED_NAME);
+			r->held[i]++;
+		}
+	}
+}
+
+/*
+ * x and y each call db, 20 requests a second each (durations ±5 %), learnt
+ * for LEARNT seconds, then 60 s with x, y and db taking x_ms, x_ms and db_ms,
+ * then 60 healthy seconds; the RED detector and the watch tick on the same
+ * live view, the watch following the detector's shared slowdowns or not.
+ */
+static struct p99_seen run_chain(double x_ms, double db_ms, bool follow)
+{
+	struct live_config lc = { .clock = fake_clock };
+	struct live_signals *live = NULL;
+	struct buf err = BUF_INIT;
+	fake_now = T0;
+	assert_int_equal(live_create(&lc, &live, &err), 0);
+	struct redwatch *w = NULL;
+	struct redfast *f = NULL;
+	assert_int_equal(redwatch_create(live, NULL, &w), 0);
+	assert_int_equal(redfast_create(live, NULL, &f), 0);
+	if (follow)
+		redwatch_follow_shared(w, f);
+	struct p99_seen r = { 0 }, ignored = { 0 };
+	struct alert_sink sink = { record_p99, &r }, none = { record_p99, &ignored };
+	uint64_t id = 0;
+	for (int s = 0; s < LEARNT + 120; s++) {
+		bool fault = s >= LEARNT && s < LEARNT + 60;
+		double j = 0.95 + 0.1 * uniform();
+		fake_now += SEC;
+		publish_parts(live, "x", "db", 20, (fault ? x_ms : 8) * j, (fault ? db_ms : 3) * j, true, fake_now,
+			      BOTH_PARTS, &id);
+		publish_parts(live, "y", "db", 20, (fault ? x_ms : 8) * j, (fault ? db_ms : 3) * j, true, fake_now,
+			      BOTH_PARTS, &id);
+		redfast_tick(f, fake_now + SEC / 8, &none);
+		redwatch_tick(w, fake_now + SEC / 8, &sink);
+	}
+	redwatch_destroy(w);
+	redfast_destroy(f);
+	live_destroy(live);
+	buf_release(&err);
+	return r;
+}
+
+/*
+ * The machine slows every service in the chain (each one's own time up, as
+ * in tests/unit/redfast.c): the detector names a shared slowdown, and the
+ * watch's p99 signals of those slots are held back with it, where, not
+ * following the detector, they are sent. A slow database (its callers' own
+ * time as ever) is its own fault: its p99 is sent either way.
+ */
+static void test_shared_slowdown_holds_p99(void **state)
+{
+	(void)state;
+	struct p99_seen alone = run_chain(20, 9, false), held = run_chain(20, 9, true);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(alone.held[i], 0);
+		assert_int_equal(held.active[i], 0);
+	}
+	assert_true(alone.active[0] + alone.active[1] + alone.active[2] > 0); /* without the hold, sent */
+	assert_true(held.held[0] + held.held[1] + held.held[2] > 0);
+	struct p99_seen db = run_chain(35, 30, true);
+	assert_true(db.active[2] > 0);
+	assert_int_equal(db.held[0] + db.held[1] + db.held[2], 0);
+}
+
 /* The blip factor on fine slots alone. */
 static void test_blip_factor(void **state)
 {
@@ -221,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_traffic_down_fires_a_spike_that_ends_does_not),
 		cmocka_unit_test(test_error_blip_held_back_lasting_errors_fire),
 		cmocka_unit_test(test_blip_factor),
+		cmocka_unit_test(test_shared_slowdown_holds_p99),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
