@@ -112,15 +112,23 @@ static int failures(int n, double p)
  * second, as an SDK exports, and a tick of the watch after each; returns
  * what it signalled.
  */
-static struct seen run_watch(int healthy, const double *mult, const double *err_ratio, int n_fault)
+/* A live view on the fake clock, set to T0, and a watch on it. */
+static struct live_signals *watch_open(struct redwatch **w)
 {
 	struct live_config lc = { .clock = fake_clock };
 	struct live_signals *live = NULL;
 	struct buf err = BUF_INIT;
 	fake_now = T0;
 	assert_int_equal(live_create(&lc, &live, &err), 0);
+	buf_release(&err);
+	assert_int_equal(redwatch_create(live, NULL, w), 0);
+	return live;
+}
+
+static struct seen run_watch(int healthy, const double *mult, const double *err_ratio, int n_fault)
+{
 	struct redwatch *w = NULL;
-	assert_int_equal(redwatch_create(live, NULL, &w), 0);
+	struct live_signals *live = watch_open(&w);
 	struct seen r = { 0 };
 	struct alert_sink sink = { record, &r };
 	uint64_t id = 0;
@@ -136,7 +144,6 @@ static struct seen run_watch(int healthy, const double *mult, const double *err_
 	}
 	redwatch_destroy(w);
 	live_destroy(live);
-	buf_release(&err);
 	return r;
 }
 
@@ -210,14 +217,9 @@ static void record_p99(void *ctx, const struct alert_signal *s)
  */
 static struct p99_seen run_chain(double x_ms, double db_ms, bool follow)
 {
-	struct live_config lc = { .clock = fake_clock };
-	struct live_signals *live = NULL;
-	struct buf err = BUF_INIT;
-	fake_now = T0;
-	assert_int_equal(live_create(&lc, &live, &err), 0);
 	struct redwatch *w = NULL;
+	struct live_signals *live = watch_open(&w);
 	struct redfast *f = NULL;
-	assert_int_equal(redwatch_create(live, NULL, &w), 0);
 	assert_int_equal(redfast_create(live, NULL, &f), 0);
 	if (follow)
 		redwatch_follow_shared(w, f);
@@ -238,7 +240,6 @@ static struct p99_seen run_chain(double x_ms, double db_ms, bool follow)
 	redwatch_destroy(w);
 	redfast_destroy(f);
 	live_destroy(live);
-	buf_release(&err);
 	return r;
 }
 
