@@ -335,32 +335,54 @@ static json_t *get(struct incidents *inc, const char *id)
 	return j;
 }
 
+/* A started incident stage on a fresh store in a temporary directory, its events into *ev. */
+struct stage {
+	char dir[32];
+	struct store *st;
+	struct alerts *al;
+	struct incidents *inc;
+};
+
+static void stage_open(struct stage *s, const char *graph, const char *settings, const char *services,
+		       struct events *ev)
+{
+	struct buf err = BUF_INIT;
+	snprintf(s->dir, sizeof(s->dir), "/tmp/ooda-incident-XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	assert_int_equal(test_store_open(s->dir, 0, &s->st, &err), 0);
+	assert_int_equal(alerts_create(NULL, NULL, NULL, &s->al, &err), 0);
+	if (graph)
+		assert_int_equal(alerts_set_declared_graph_json(s->al, graph, &err), 0);
+	struct incidents_options o = { .store = s->st, .alerts = s->al };
+	assert_int_equal(incidents_create(&o, &s->inc, &err), 0);
+	assert_int_equal(incidents_configure(s->inc, settings, services, true, NULL, &err), 0);
+	assert_int_equal(incidents_subscribe(s->inc, on_event, ev), 0);
+	assert_int_equal(incidents_start(s->inc, &err), 0);
+	buf_release(&err);
+}
+
+static void stage_close(struct stage *s)
+{
+	incidents_destroy(s->inc);
+	alerts_destroy(s->al);
+	store_close(s->st);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_stage(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/ooda-incident-XXXXXX";
-	assert_non_null(mkdtemp(dir));
 	struct buf err = BUF_INIT, out = BUF_INIT;
-	struct store *st = NULL;
-	struct alerts *al = NULL;
-	struct incidents *inc = NULL;
-	assert_int_equal(test_store_open(dir, 0, &st, &err), 0);
-	assert_int_equal(alerts_create(NULL, NULL, NULL, &al, &err), 0);
-	assert_int_equal(alerts_set_declared_graph_json(
-				 al,
-				 "{\"edges\":[{\"source\":\"frontend\",\"target\":\"checkout\"},"
-				 "{\"source\":\"checkout\",\"target\":\"db\"}]}",
-				 &err),
-			 0);
-	struct incidents_options o = { .store = st, .alerts = al };
-	assert_int_equal(incidents_create(&o, &inc, &err), 0);
-	assert_int_equal(incidents_configure(inc, "{\"reopen_window\":\"1h\"}",
-					     "[{\"name\":\"db\",\"tier\":\"critical\",\"owner\":\"dba\"}]", true,
-					     NULL, &err),
-			 0);
 	struct events ev = { .n = 0 };
-	assert_int_equal(incidents_subscribe(inc, on_event, &ev), 0);
-	assert_int_equal(incidents_start(inc, &err), 0);
+	struct stage sg;
+	stage_open(&sg,
+		   "{\"edges\":[{\"source\":\"frontend\",\"target\":\"checkout\"},"
+		   "{\"source\":\"checkout\",\"target\":\"db\"}]}",
+		   "{\"reopen_window\":\"1h\"}", "[{\"name\":\"db\",\"tier\":\"critical\",\"owner\":\"dba\"}]", &ev);
+	struct alerts *al = sg.al;
+	struct incidents *inc = sg.inc;
 
 	const int64_t t0 = ooda_now_ns();
 	/* the symptom first, then the cause, then the middle: one incident led by db */
@@ -410,14 +432,9 @@ static void test_stage(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(tl, n - 1), "kind")), "notification");
 	json_decref(doc);
 
-	incidents_destroy(inc);
-	alerts_destroy(al);
-	store_close(st);
+	stage_close(&sg);
 	buf_release(&err);
 	buf_release(&out);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
 }
 
 static void fire_anomaly(struct alerts *a, const char *name, const char *service, const char *evidence, bool active,
@@ -441,22 +458,11 @@ static void fire_anomaly(struct alerts *a, const char *name, const char *service
 static void test_shared_slowdown_opens_nothing(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/ooda-incident-XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	struct buf err = BUF_INIT, out = BUF_INIT;
-	struct store *st = NULL;
-	struct alerts *al = NULL;
-	struct incidents *inc = NULL;
-	assert_int_equal(test_store_open(dir, 0, &st, &err), 0);
-	assert_int_equal(alerts_create(NULL, NULL, NULL, &al, &err), 0);
-	struct incidents_options o = { .store = st, .alerts = al };
-	assert_int_equal(incidents_create(&o, &inc, &err), 0);
-	assert_int_equal(incidents_configure(inc, "{\"rules\":[{\"match\":{\"service\":\"d\"},\"open\":true}]}",
-					     NULL, true, NULL, &err),
-			 0);
 	struct events ev = { .n = 0 };
-	assert_int_equal(incidents_subscribe(inc, on_event, &ev), 0);
-	assert_int_equal(incidents_start(inc, &err), 0);
+	struct stage sg;
+	stage_open(&sg, NULL, "{\"rules\":[{\"match\":{\"service\":\"d\"},\"open\":true}]}", NULL, &ev);
+	struct alerts *al = sg.al;
+	struct incidents *inc = sg.inc;
 	const int64_t t0 = ooda_now_ns(), s = OODA_NS_PER_SEC;
 	const char *slow = "{\"metric\":\"p99_ms\",\"value\":60,\"score\":0.999}";
 	fire_anomaly(al, "red:shared/slowdown", NULL,
@@ -492,14 +498,7 @@ static void test_shared_slowdown_opens_nothing(void **state)
 	assert_string_equal(json_string_value(json_object_get(d, "service")), "a");
 	json_decref(d);
 
-	incidents_destroy(inc);
-	alerts_destroy(al);
-	store_close(st);
-	buf_release(&err);
-	buf_release(&out);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	stage_close(&sg);
 }
 
 int main(void)
